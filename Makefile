@@ -1,0 +1,152 @@
+# Sotto build. `make` builds libsotto, sottod and sotto; `make test` runs the whole suite,
+# plain and under ASan+UBSan; `make run` starts a server on loopback.
+# Sources are found by wildcard: a new .c file in a layer's folder is built without editing
+# this file. See docs/HACKING.md.
+
+BUILD    ?= build
+CC       ?= cc
+OPT      ?= -O2 -g
+SAN      ?=
+PKGS     := libsodium libuv sqlite3 jansson libqrencode libseccomp
+PKGS_TEST := libsignal-protocol-c libcrypto
+
+WARN     := -Wall -Wextra -Wshadow -Wmissing-prototypes -Wstrict-prototypes -Wformat=2 -Werror
+CPPFLAGS := -D_GNU_SOURCE -Iinclude -Isrc
+CFLAGS   := -std=c17 $(OPT) $(WARN) -fPIC -fstack-protector-strong -D_FORTIFY_SOURCE=2
+ifeq ($(SAN),1)
+  OPT     := -O1 -g
+  CFLAGS  := -std=c17 $(OPT) $(WARN) -fPIC -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+  LDSAN   := -fsanitize=address,undefined
+endif
+ifeq ($(FUZZ),1)
+  CC      := clang
+  OPT     := -O1 -g
+  CFLAGS  := -std=c17 $(OPT) $(WARN) -fPIC -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -DSOTTO_FUZZING
+  LDSAN   := -fsanitize=fuzzer,address,undefined
+endif
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm
+LDFLAGS  := $(LDSAN)
+
+LIB_SRC    := $(wildcard src/base/*.c src/crypto/*.c src/wire/*.c src/client/*.c)
+SERVER_SRC := $(filter-out src/server/main.c,$(wildcard src/server/*.c))
+FRONT_SRC  := $(filter-out src/cli/main.c,$(wildcard src/cli/*.c src/bridge/*.c))
+TEST_SRC   := $(wildcard tests/unit/test_*.c)
+TESTLIB_SRC := $(wildcard tests/support/*.c)
+INTEROP_SRC := $(wildcard tests/interop/*.c)
+BENCH_SRC  := $(wildcard bench/*.c)
+FUZZ_SRC   := $(wildcard fuzz/fuzz_*.c)
+
+obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
+
+LIBSOTTO   := $(BUILD)/libsotto.a
+LIBSOTTO_SO := $(BUILD)/libsotto.so
+LIBSERVER  := $(BUILD)/libsottod.a
+LIBFRONT   := $(BUILD)/libsottofront.a
+LIBTEST    := $(BUILD)/libsottotest.a
+SOTTOD     := $(BUILD)/sottod
+SOTTO      := $(BUILD)/sotto
+TESTS      := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(TEST_SRC))
+INTEROP    := $(if $(INTEROP_SRC),$(BUILD)/tests/interop)
+FUZZERS    := $(patsubst fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRC))
+BENCHES    := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
+
+.PHONY: fuzzers all deps test test-unit test-asan interop run demo bench fuzz clean
+.DEFAULT_GOAL := all
+.SECONDARY:
+
+all: $(LIBSOTTO) $(LIBSOTTO_SO) $(BUILD)/sotto.pc $(SOTTOD) $(SOTTO)
+
+deps:
+	@scripts/install-deps
+
+$(BUILD)/obj/%.o: %.c | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(PKG_CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/obj/tests/interop/%.o: tests/interop/%.c | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -Itests/support $(CFLAGS) $(PKG_CFLAGS) $(shell pkg-config --cflags $(PKGS_TEST)) -MMD -MP -c $< -o $@
+
+$(BUILD)/obj/tests/%.o: tests/%.c | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -Itests/support $(CFLAGS) $(PKG_CFLAGS) -MMD -MP -c $< -o $@
+
+$(LIBSOTTO): $(call obj,$(LIB_SRC))
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(LIBSOTTO_SO): $(call obj,$(LIB_SRC))
+	$(CC) -shared -Wl,-soname,libsotto.so.0 $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(BUILD)/sotto.pc: scripts/sotto.pc.in
+	@mkdir -p $(dir $@)
+	sed -e 's|@PREFIX@|$(abspath $(BUILD))|' -e 's|@INCLUDEDIR@|$(abspath include)|' $< > $@
+
+$(LIBSERVER): $(call obj,$(SERVER_SRC))
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(LIBFRONT): $(call obj,$(FRONT_SRC))
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(LIBTEST): $(call obj,$(TESTLIB_SRC))
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(SOTTOD): $(call obj,src/server/main.c) $(LIBSERVER) $(LIBSOTTO)
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(SOTTO): $(call obj,src/cli/main.c) $(LIBFRONT) $(LIBSOTTO)
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIBTEST) $(LIBSERVER) $(LIBFRONT) $(LIBSOTTO)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+# The interop oracle links libsignal-protocol-c and OpenSSL; it is never part of libsotto.
+$(BUILD)/tests/interop: $(call obj,$(INTEROP_SRC)) $(LIBTEST) $(LIBSOTTO)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(shell pkg-config --libs $(PKGS_TEST)) $(PKG_LIBS)
+
+$(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(LIBSERVER) $(LIBFRONT) $(LIBSOTTO)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(BUILD)/fuzz/%: $(BUILD)/obj/fuzz/%.o $(LIBTEST) $(LIBSERVER) $(LIBFRONT) $(LIBSOTTO)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+fuzzers: $(FUZZERS)
+
+tests-built: all $(TESTS) $(INTEROP)
+
+# `make test`: the suite in a plain build, then again under ASan+UBSan, then the short fuzz runs.
+test: deps
+	$(MAKE) test-unit BUILD=build
+	$(MAKE) test-asan
+	@scripts/run-fuzz --short
+
+test-unit: all $(TESTS) $(INTEROP)
+	@scripts/run-tests $(BUILD)
+
+test-asan:
+	$(MAKE) test-unit BUILD=build-asan SAN=1
+
+interop: all $(INTEROP)
+	@scripts/run-tests $(BUILD) interop
+
+run: all
+	@scripts/run-server $(BUILD)
+
+bench: all $(BENCHES)
+	@scripts/run-bench $(BUILD)
+
+fuzz: deps
+	@scripts/run-fuzz
+
+clean:
+	rm -rf build build-asan build-fuzz
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

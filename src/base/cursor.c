@@ -1,0 +1,142 @@
+#include "base/cursor.h"
+
+#include <string.h>
+
+void
+cur_init(struct cur *c, const uint8_t *p, size_t len)
+{
+	c->p = p;
+	c->len = p ? len : 0;
+	c->off = 0;
+	c->err = 0;
+}
+
+size_t
+cur_left(const struct cur *c)
+{
+	return c->err ? 0 : c->len - c->off;
+}
+
+void
+cur_fail(struct cur *c, int err)
+{
+	if (c->err == 0)
+		c->err = err;
+}
+
+const uint8_t *
+cur_ref(struct cur *c, size_t n)
+{
+	const uint8_t *r;
+
+	if (c->err)
+		return NULL;
+	if (n > c->len - c->off) {
+		c->err = SOTTO_ERR_TRUNCATED;
+		return NULL;
+	}
+	r = c->p + c->off;
+	c->off += n;
+	return r;
+}
+
+void
+cur_copy(struct cur *c, uint8_t *out, size_t n)
+{
+	const uint8_t *r = cur_ref(c, n);
+
+	if (r != NULL)
+		memcpy(out, r, n);
+	else if (n > 0)
+		memset(out, 0, n);
+}
+
+static uint64_t
+cur_uint(struct cur *c, size_t n)
+{
+	const uint8_t *r = cur_ref(c, n);
+	uint64_t v = 0;
+	size_t i;
+
+	if (r == NULL)
+		return 0;
+	for (i = 0; i < n; i++)
+		v = v << 8 | r[i];
+	return v;
+}
+
+uint8_t
+cur_u8(struct cur *c)
+{
+	return (uint8_t)cur_uint(c, 1);
+}
+
+uint16_t
+cur_u16(struct cur *c)
+{
+	return (uint16_t)cur_uint(c, 2);
+}
+
+uint32_t
+cur_u32(struct cur *c)
+{
+	return (uint32_t)cur_uint(c, 4);
+}
+
+uint64_t
+cur_u64(struct cur *c)
+{
+	return cur_uint(c, 8);
+}
+
+static const uint8_t *
+cur_lv(struct cur *c, size_t width, size_t max, size_t *n)
+{
+	uint64_t len = cur_uint(c, width);
+	const uint8_t *r;
+
+	*n = 0;
+	if (c->err)
+		return NULL;
+	if (len > max) {
+		c->err = SOTTO_ERR_TOO_LARGE;
+		return NULL;
+	}
+	r = cur_ref(c, (size_t)len);
+	if (r != NULL)
+		*n = (size_t)len;
+	return r;
+}
+
+const uint8_t *
+cur_lv16(struct cur *c, size_t max, size_t *n)
+{
+	return cur_lv(c, 2, max, n);
+}
+
+const uint8_t *
+cur_lv32(struct cur *c, size_t max, size_t *n)
+{
+	return cur_lv(c, 4, max, n);
+}
+
+const uint8_t *
+cur_rest(struct cur *c, size_t *n)
+{
+	*n = cur_left(c);
+	return cur_ref(c, *n);
+}
+
+int
+cur_status(const struct cur *c)
+{
+	return c->err;
+}
+
+int
+cur_finish(const struct cur *c)
+{
+	if (c->err)
+		return c->err;
+	return c->off == c->len ? 0 : SOTTO_ERR_TRAILING;
+}

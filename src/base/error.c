@@ -1,0 +1,46 @@
+#include "sotto/error.h"
+
+static const char *const messages[] = {
+	[0] = "success",
+	[-SOTTO_ERR_INTERNAL] = "internal error",
+	[-SOTTO_ERR_NOMEM] = "out of memory",
+	[-SOTTO_ERR_INVALID_ARG] = "invalid argument",
+	[-SOTTO_ERR_TRUNCATED] = "input truncated",
+	[-SOTTO_ERR_TRAILING] = "unexpected trailing bytes",
+	[-SOTTO_ERR_TOO_LARGE] = "size over limit",
+	[-SOTTO_ERR_BAD_VERSION] = "unsupported version",
+	[-SOTTO_ERR_BAD_KEY] = "invalid key",
+	[-SOTTO_ERR_BAD_SIGNATURE] = "bad signature",
+	[-SOTTO_ERR_DECRYPT] = "decryption failed: message not authentic",
+	[-SOTTO_ERR_REPLAY] = "message already received",
+	[-SOTTO_ERR_TOO_MANY_SKIPPED] = "too many skipped messages",
+	[-SOTTO_ERR_MALFORMED] = "malformed input",
+	[-SOTTO_ERR_CRYPTO] = "cryptographic operation refused",
+	[-SOTTO_ERR_IO] = "input/output error",
+	[-SOTTO_ERR_STATE] = "operation not valid in this state",
+	[-SOTTO_ERR_NOT_FOUND] = "not found",
+	[-SOTTO_ERR_EXISTS] = "already exists",
+	[-SOTTO_ERR_LIMIT] = "limit reached",
+	[-SOTTO_ERR_AUTH] = "not authorised",
+	[-SOTTO_ERR_PROTOCOL] = "protocol violation",
+	[-SOTTO_ERR_TIMEOUT] = "timed out",
+	[-SOTTO_ERR_CLOSED] = "connection closed",
+	[-SOTTO_ERR_STORAGE] = "storage failure",
+	[-SOTTO_ERR_EXPIRED] = "expired",
+	[-SOTTO_ERR_UNTRUSTED_IDENTITY] = "identity key changed and is not trusted",
+	[-SOTTO_ERR_PASSPHRASE] = "wrong passphrase",
+	[-SOTTO_ERR_UNSUPPORTED] = "unsupported",
+	[-SOTTO_ERR_NO_SESSION] = "no session with this contact",
+	[-SOTTO_ERR_CORRUPT] = "stored data is corrupt",
+};
+
+_Static_assert(sizeof(messages) / sizeof(messages[0]) == (unsigned)-SOTTO_ERR__LAST,
+    "every error code has a message");
+
+const char *
+sotto_strerror(int err)
+{
+	if (err > 0 || err <= SOTTO_ERR__LAST || messages[-err] == 0)
+		return "unknown error";
+	return messages[-err];
+}
