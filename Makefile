@@ -124,9 +124,7 @@ tests-built: all $(TESTS) $(INTEROP)
 
 # `make test`: the suite in a plain build, then again under ASan+UBSan, then the short fuzz runs.
 test: deps
-	$(MAKE) test-unit BUILD=build
-	$(MAKE) test-asan
-	@scripts/run-fuzz --short
+	@scripts/test-all
 
 test-unit: all $(TESTS) $(INTEROP)
 	@scripts/run-tests $(BUILD)
