@@ -25,7 +25,7 @@
 #define SIGW_MAC_LEN 8
 #define SIGW_KEY_LEN 33
 #define SIGW_KEY_TYPE 0x05
-#define SIGW_CIPHERTEXT_MAX (70 * 1024)          /* a 64 KiB envelope plus padding */
+#define SIGW_CIPHERTEXT_MAX ((1u << 20) + 16)     /* the ratchet's plaintext cap, padded */
 #define SIGW_MESSAGE_MAX (SIGW_CIPHERTEXT_MAX + 128)
 #define SIGW_PREKEY_MESSAGE_MAX (SIGW_MESSAGE_MAX + 128)
 
