@@ -204,6 +204,26 @@ out:
 	return r;
 }
 
+/*
+ * libsignal's previousCounter is not the specification's PN (the length of the previous
+ * sending chain) but the index of its last message, max(PN - 1, 0). libsignal never reads
+ * it (it keeps old receiving chains instead), but our core skips the old chain up to PN, so
+ * the suite translates: on receipt PN = wire + 1. When the old chain was empty that derives
+ * one key nobody will use, bounded like any skipped key; the alternative would lose the
+ * last message of every chain that arrives after the turn.
+ */
+static uint32_t
+pn_to_wire(uint32_t pn)
+{
+	return pn > 0 ? pn - 1 : 0;
+}
+
+static uint32_t
+pn_from_wire(uint32_t wire)
+{
+	return wire < UINT32_MAX ? wire + 1 : wire;
+}
+
 static int
 sig_seal(struct buf *out, const uint8_t mk[RATCHET_KEY_LEN], const struct ratchet_header *h,
     const struct ratchet_ad *ad, const uint8_t *pt, size_t pt_len)
@@ -221,7 +241,7 @@ sig_seal(struct buf *out, const uint8_t mk[RATCHET_KEY_LEN], const struct ratche
 	memset(&m, 0, sizeof(m));
 	suite_signal_encode_key(m.ratchet_key, h->dh_pub);
 	m.counter = h->n;
-	m.previous_counter = h->pn;
+	m.previous_counter = pn_to_wire(h->pn);
 	m.ciphertext = ct;
 	m.ciphertext_len = ct_len;
 	sigw_message_encode(out, &m);
@@ -249,7 +269,7 @@ sig_parse_header(struct ratchet_header *h, const uint8_t *msg, size_t len)
 		return r;
 	memcpy(h->dh_pub, m.ratchet_key + 1, DH_PUBLIC_LEN);
 	h->n = m.counter;
-	h->pn = m.previous_counter;
+	h->pn = pn_from_wire(m.previous_counter);
 	return 0;
 }
 
@@ -268,7 +288,7 @@ sig_open(struct buf *pt, const uint8_t mk[RATCHET_KEY_LEN], const struct ratchet
 		return r;
 	/* The core hands back the header it parsed from these bytes; a mismatch is its bug. */
 	if (memcmp(m.ratchet_key + 1, h->dh_pub, DH_PUBLIC_LEN) != 0 || m.counter != h->n ||
-	    m.previous_counter != h->pn)
+	    pn_from_wire(m.previous_counter) != h->pn)
 		return SOTTO_ERR_INTERNAL;
 	if ((r = message_keys(keys, mk)) != 0)
 		goto out;

@@ -347,6 +347,424 @@ check_out_of_order(int to_ours)
 TEST(out_of_order_with_gaps_to_ours) { check_out_of_order(1); }
 TEST(out_of_order_with_gaps_to_theirs) { check_out_of_order(0); }
 
+
+/*
+ * The skip bound, as the Double Ratchet specification states it: a message may skip at
+ * most max_skip keys of its chain (libsignal: 2000). One message further is rejected and
+ * leaves the state as it was; the message exactly at the bound is accepted.
+ */
+static void
+check_skip_bound_ours(uint32_t bound)
+{
+	struct wire *w;
+	struct pair p;
+	uint8_t *s0 = NULL, *s1 = NULL;
+	size_t l0 = 0, l1 = 0;
+	unsigned i, n = bound + 2;
+	int r = 0;
+
+	REQUIRE((w = calloc(n, sizeof(*w))) != NULL);
+	REQUIRE(pair_their_alice(&p, 1, bound == 2000 ? 0 : bound) == 0);
+	REQUIRE(exchange(&p, 1, 0) == 0);
+	for (i = 0; i < n && r == 0; i++)
+		r = theirs_send(&p, &w[i]);
+	REQUIRE(r == 0);
+	REQUIRE(our_party_state(&p.o, &s0, &l0) == 0);
+	CHECK_EQ_INT(ours_receive(&p, &w[bound + 1]), SOTTO_ERR_TOO_MANY_SKIPPED);
+	REQUIRE(our_party_state(&p.o, &s1, &l1) == 0);
+	CHECK(l0 == l1 && memcmp(s0, s1, l0) == 0);
+	CHECK_EQ_INT(ours_receive(&p, &w[bound]), 0);
+	CHECK_EQ_INT(ours_receive(&p, &w[bound + 1]), 0);
+	CHECK_EQ_INT(ours_receive(&p, &w[0]), 0);
+	CHECK_EQ_INT(ours_receive(&p, &w[bound - 1]), 0);
+	CHECK_EQ_INT(exchange(&p, 2, 1), 0);
+	for (i = 0; i < n; i++)
+		wire_free(&w[i]);
+	free(w);
+	free(s0);
+	free(s1);
+	pair_free(&p);
+}
+
+TEST(skip_bound_rejected_by_ours) { check_skip_bound_ours(40); }
+TEST(skip_bound_default_rejected_by_ours) { check_skip_bound_ours(2000); }
+
+/* libsignal's bound is 2000: our 2002nd message on a fresh chain is refused by it. */
+TEST(skip_bound_rejected_by_theirs)
+{
+	enum { N = 2002 };
+	struct wire *w;
+	struct pair p;
+	uint8_t *s0 = NULL, *s1 = NULL;
+	size_t l0 = 0, l1 = 0;
+	unsigned i;
+	int r = 0;
+
+	REQUIRE((w = calloc(N, sizeof(*w))) != NULL);
+	REQUIRE(pair_our_alice(&p, 0, 0) == 0);
+	REQUIRE(exchange(&p, 1, 1) == 0);
+	for (i = 0; i < N && r == 0; i++)
+		r = ours_send(&p, &w[i]);
+	REQUIRE(r == 0);
+	REQUIRE(sig_party_session_record(p.t, OURS, &s0, &l0) == 0);
+	CHECK(theirs_receive(&p, &w[N - 1]) < 0);
+	REQUIRE(sig_party_session_record(p.t, OURS, &s1, &l1) == 0);
+	CHECK(l0 == l1 && memcmp(s0, s1, l0) == 0);
+	CHECK_EQ_INT(theirs_receive(&p, &w[N - 2]), 0);
+	CHECK_EQ_INT(theirs_receive(&p, &w[N - 1]), 0);
+	CHECK_EQ_INT(theirs_receive(&p, &w[7]), 0);
+	CHECK_EQ_INT(exchange(&p, 2, 0), 0);
+	for (i = 0; i < N; i++)
+		wire_free(&w[i]);
+	free(w);
+	free(s0);
+	free(s1);
+	pair_free(&p);
+}
+
+/* The byte range [*start, *end) of top-level protobuf field `field` in a Signal message
+ * (after the version byte), tag included. 0 if found. */
+static int
+pb_field_span(const uint8_t *msg, size_t len, unsigned field, size_t *start, size_t *end)
+{
+	size_t off = 1;
+
+	while (off < len) {
+		size_t at = off, vlen = 0;
+		uint64_t tag = 0, v = 0;
+		unsigned shift = 0;
+
+		do {
+			if (off >= len || shift > 63)
+				return -1;
+			tag |= (uint64_t)(msg[off] & 0x7F) << shift;
+			shift += 7;
+		} while (msg[off++] & 0x80);
+		if ((tag & 7) == 0 || (tag & 7) == 2) {
+			shift = 0;
+			do {
+				if (off >= len || shift > 63)
+					return -1;
+				v |= (uint64_t)(msg[off] & 0x7F) << shift;
+				shift += 7;
+			} while (msg[off++] & 0x80);
+			if ((tag & 7) == 2)
+				vlen = (size_t)v;
+		} else
+			return -1;
+		if (vlen > len - off)
+			return -1;
+		off += vlen;
+		if ((tag >> 3) == field) {
+			*start = at;
+			*end = off;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+/*
+ * Every single-bit flip of a message is rejected and leaves the receiver's state exactly
+ * as it was; the untouched message decrypts afterwards. The registrationId of a
+ * PreKeySignalMessage is the one exception: Signal v3 does not authenticate it (it is not
+ * an input of X3DH or of the MAC), so flips there are skipped, not hidden.
+ */
+static void
+check_tamper_ours(struct pair *p, const struct wire *w)
+{
+	uint8_t *s0 = NULL, *s1 = NULL, *bad;
+	size_t l0 = 0, l1 = 0, rs = 0, re = 0, i;
+	int had_session = p->o.sess != NULL, bit, rejected = 1, unchanged = 1;
+	struct wire t = *w;
+
+	if (w->prekey && pb_field_span(w->ct, w->len, 5, &rs, &re) != 0)
+		rs = re = 0;
+	if (had_session)
+		REQUIRE(our_party_state(&p->o, &s0, &l0) == 0);
+	REQUIRE((bad = malloc(w->len)) != NULL);
+	for (i = 0; i < w->len; i++) {
+		if (i >= rs && i < re)
+			continue;
+		for (bit = 0; bit < 8; bit++) {
+			memcpy(bad, w->ct, w->len);
+			bad[i] ^= (uint8_t)(1u << bit);
+			t.ct = bad;
+			if (ours_receive(p, &t) >= 0)
+				rejected = 0;
+			if (had_session) {
+				free(s1);
+				s1 = NULL;
+				if (our_party_state(&p->o, &s1, &l1) != 0 || l1 != l0 ||
+				    memcmp(s0, s1, l0) != 0)
+					unchanged = 0;
+			} else if (p->o.sess != NULL) {
+				unchanged = 0;
+				session_free(p->o.sess);
+				p->o.sess = NULL;
+			}
+		}
+	}
+	CHECK(rejected);
+	CHECK(unchanged);
+	CHECK_EQ_INT(ours_receive(p, w), 0);
+	free(bad);
+	free(s0);
+	free(s1);
+}
+
+static void
+check_tamper_theirs(struct pair *p, const struct wire *w)
+{
+	uint8_t *s0 = NULL, *s1 = NULL, *bad;
+	size_t l0 = 0, l1 = 0, rs = 0, re = 0, i;
+	int had_session = sig_party_has_session(p->t, OURS), bit, rejected = 1, unchanged = 1;
+	struct wire t = *w;
+	size_t bs = 0, be = 0;
+
+	if (w->prekey && pb_field_span(w->ct, w->len, 5, &rs, &re) != 0)
+		rs = re = 0;
+	if (w->prekey && pb_field_span(w->ct, w->len, 2, &bs, &be) != 0)
+		bs = be = 0;
+	if (had_session)
+		REQUIRE(sig_party_session_record(p->t, OURS, &s0, &l0) == 0);
+	REQUIRE((bad = malloc(w->len)) != NULL);
+	for (i = 0; i < w->len; i++) {
+		if (i >= rs && i < re)
+			continue;
+		for (bit = 0; bit < 8; bit++) {
+			/* libsignal reads only the high nibble of a prekey message's (outer,
+			 * unauthenticated) version byte; the low one is the sender's newest
+			 * version, which it ignores. We insist on 0x33. */
+			if (w->prekey && i == 0 && bit < 4)
+				continue;
+			/* Nor does it mind bit 255 of the base key, which X25519 ignores; our
+			 * decoder accepts only canonical keys. */
+			if (w->prekey && i + 1 == be && bit == 7)
+				continue;
+			memcpy(bad, w->ct, w->len);
+			bad[i] ^= (uint8_t)(1u << bit);
+			t.ct = bad;
+			if (theirs_receive(p, &t) >= 0)
+				rejected = 0;
+			if (had_session) {
+				free(s1);
+				s1 = NULL;
+				if (sig_party_session_record(p->t, OURS, &s1, &l1) != 0 ||
+				    l1 != l0 || memcmp(s0, s1, l0) != 0)
+					unchanged = 0;
+			} else if (sig_party_has_session(p->t, OURS))
+				unchanged = 0;
+		}
+	}
+	CHECK(rejected);
+	CHECK(unchanged);
+	CHECK_EQ_INT(theirs_receive(p, w), 0);
+	free(bad);
+	free(s0);
+	free(s1);
+}
+
+TEST(tampered_rejected_by_ours)
+{
+	struct pair p;
+	struct wire w = { 0 };
+
+	REQUIRE(pair_their_alice(&p, 1, 0) == 0);
+	REQUIRE(theirs_send(&p, &w) == 0);
+	REQUIRE(w.prekey);
+	check_tamper_ours(&p, &w);              /* the session-starting prekey message */
+	CHECK_EQ_INT(p.o.opk_live[1], 0);
+	wire_free(&w);
+	REQUIRE(exchange(&p, 2, 1) == 0);
+	REQUIRE(theirs_send(&p, &w) == 0);
+	REQUIRE(!w.prekey);
+	check_tamper_ours(&p, &w);              /* an ordinary message */
+	wire_free(&w);
+	pair_free(&p);
+}
+
+TEST(tampered_rejected_by_theirs)
+{
+	struct pair p;
+	struct wire w = { 0 };
+
+	REQUIRE(pair_our_alice(&p, 1, 0) == 0);
+	REQUIRE(ours_send(&p, &w) == 0);
+	REQUIRE(w.prekey);
+	check_tamper_theirs(&p, &w);
+	CHECK_EQ_INT(sig_party_has_prekey(p.t, 3), 0);
+	wire_free(&w);
+	REQUIRE(exchange(&p, 2, 0) == 0);
+	REQUIRE(ours_send(&p, &w) == 0);
+	REQUIRE(!w.prekey);
+	check_tamper_theirs(&p, &w);
+	wire_free(&w);
+	pair_free(&p);
+}
+
+TEST(replay_rejected_by_ours)
+{
+	struct pair p;
+	struct wire w[4];
+	uint8_t *s0 = NULL, *s1 = NULL;
+	size_t l0 = 0, l1 = 0;
+	unsigned i;
+
+	memset(w, 0, sizeof(w));
+	REQUIRE(pair_their_alice(&p, 1, 0) == 0);
+	REQUIRE(theirs_send(&p, &w[0]) == 0);
+	CHECK_EQ_INT(ours_receive(&p, &w[0]), 0);
+	CHECK_EQ_INT(ours_receive(&p, &w[0]), SOTTO_ERR_REPLAY);     /* prekey message again */
+	REQUIRE(exchange(&p, 1, 1) == 0);
+	for (i = 1; i < 4; i++)
+		REQUIRE(theirs_send(&p, &w[i]) == 0);
+	CHECK_EQ_INT(ours_receive(&p, &w[3]), 0);
+	CHECK_EQ_INT(ours_receive(&p, &w[1]), 0);            /* from the skipped keys */
+	REQUIRE(our_party_state(&p.o, &s0, &l0) == 0);
+	CHECK_EQ_INT(ours_receive(&p, &w[3]), SOTTO_ERR_REPLAY);
+	CHECK_EQ_INT(ours_receive(&p, &w[1]), SOTTO_ERR_REPLAY);
+	CHECK_EQ_INT(ours_receive(&p, &w[0]), SOTTO_ERR_REPLAY);
+	REQUIRE(our_party_state(&p.o, &s1, &l1) == 0);
+	CHECK(l0 == l1 && memcmp(s0, s1, l0) == 0);
+	CHECK_EQ_INT(ours_receive(&p, &w[2]), 0);
+	CHECK_EQ_INT(exchange(&p, 2, 1), 0);
+	for (i = 0; i < 4; i++)
+		wire_free(&w[i]);
+	free(s0);
+	free(s1);
+	pair_free(&p);
+}
+
+TEST(replay_rejected_by_theirs)
+{
+	struct pair p;
+	struct wire w[4];
+	uint8_t *s0 = NULL, *s1 = NULL;
+	size_t l0 = 0, l1 = 0;
+	unsigned i;
+
+	memset(w, 0, sizeof(w));
+	REQUIRE(pair_our_alice(&p, 1, 0) == 0);
+	REQUIRE(ours_send(&p, &w[0]) == 0);
+	CHECK_EQ_INT(theirs_receive(&p, &w[0]), 0);
+	CHECK(theirs_receive(&p, &w[0]) < 0);
+	REQUIRE(exchange(&p, 1, 0) == 0);
+	for (i = 1; i < 4; i++)
+		REQUIRE(ours_send(&p, &w[i]) == 0);
+	CHECK_EQ_INT(theirs_receive(&p, &w[3]), 0);
+	CHECK_EQ_INT(theirs_receive(&p, &w[1]), 0);
+	REQUIRE(sig_party_session_record(p.t, OURS, &s0, &l0) == 0);
+	CHECK_EQ_INT(theirs_receive(&p, &w[3]), SG_ERR_DUPLICATE_MESSAGE);
+	CHECK_EQ_INT(theirs_receive(&p, &w[1]), SG_ERR_DUPLICATE_MESSAGE);
+	REQUIRE(sig_party_session_record(p.t, OURS, &s1, &l1) == 0);
+	CHECK(l0 == l1 && memcmp(s0, s1, l0) == 0);
+	CHECK_EQ_INT(theirs_receive(&p, &w[2]), 0);
+	CHECK_EQ_INT(exchange(&p, 2, 0), 0);
+	for (i = 0; i < 4; i++)
+		wire_free(&w[i]);
+	free(s0);
+	free(s1);
+	pair_free(&p);
+}
+
+/*
+ * Until the initiator hears back, every message it sends is a prekey message carrying the
+ * same X3DH data, so the responder can start from whichever arrives first. Delivered 2, 1,
+ * 3; after one reply the initiator switches to ordinary messages.
+ */
+TEST(prekey_messages_repeat_until_reply_our_alice)
+{
+	struct pair p;
+	struct wire w[3], x = { 0 };
+	unsigned i;
+
+	memset(w, 0, sizeof(w));
+	REQUIRE(pair_our_alice(&p, 1, 0) == 0);
+	for (i = 0; i < 3; i++) {
+		REQUIRE(ours_send(&p, &w[i]) == 0);
+		CHECK(w[i].prekey);
+	}
+	CHECK_EQ_INT(theirs_receive(&p, &w[1]), 0);
+	CHECK_EQ_INT(theirs_receive(&p, &w[0]), 0);
+	CHECK_EQ_INT(theirs_receive(&p, &w[2]), 0);
+	REQUIRE(theirs_send(&p, &x) == 0);
+	CHECK(!x.prekey);
+	CHECK_EQ_INT(ours_receive(&p, &x), 0);
+	wire_free(&x);
+	REQUIRE(ours_send(&p, &x) == 0);
+	CHECK(!x.prekey);
+	CHECK_EQ_INT(theirs_receive(&p, &x), 0);
+	wire_free(&x);
+	for (i = 0; i < 3; i++)
+		wire_free(&w[i]);
+	CHECK_EQ_INT(exchange(&p, 3, 1), 0);
+	pair_free(&p);
+}
+
+TEST(prekey_messages_repeat_until_reply_their_alice)
+{
+	struct pair p;
+	struct wire w[3], x = { 0 };
+	unsigned i;
+
+	memset(w, 0, sizeof(w));
+	REQUIRE(pair_their_alice(&p, 1, 0) == 0);
+	for (i = 0; i < 3; i++) {
+		REQUIRE(theirs_send(&p, &w[i]) == 0);
+		CHECK(w[i].prekey);
+	}
+	CHECK_EQ_INT(ours_receive(&p, &w[1]), 0);
+	CHECK_EQ_INT(ours_receive(&p, &w[0]), 0);
+	CHECK_EQ_INT(ours_receive(&p, &w[2]), 0);
+	REQUIRE(ours_send(&p, &x) == 0);
+	CHECK(!x.prekey);
+	CHECK_EQ_INT(theirs_receive(&p, &x), 0);
+	wire_free(&x);
+	REQUIRE(theirs_send(&p, &x) == 0);
+	CHECK(!x.prekey);
+	CHECK_EQ_INT(ours_receive(&p, &x), 0);
+	wire_free(&x);
+	CHECK_EQ_INT(ours_receive(&p, &w[1]), SOTTO_ERR_REPLAY);
+	for (i = 0; i < 3; i++)
+		wire_free(&w[i]);
+	CHECK_EQ_INT(exchange(&p, 3, 0), 0);
+	pair_free(&p);
+}
+
+/* A bundle whose signed prekey signature does not verify starts no session, either way. */
+TEST(bad_prekey_signature_rejected_by_both)
+{
+	struct our_party o;
+	struct sig_party *t = NULL;
+	struct sig_bundle b;
+
+	REQUIRE(our_party_init(&o, 1) == 0);
+	REQUIRE(sig_party_new(&t, 1) == 0);
+	REQUIRE(sig_party_bundle(t, &b, 1, 1) == 0);
+	b.signed_prekey_sig[10] ^= 0x01;
+	CHECK_EQ_INT(our_party_initiate(&o, &b), SOTTO_ERR_BAD_SIGNATURE);
+	CHECK(o.sess == NULL);
+	b.signed_prekey_sig[10] ^= 0x01;
+	b.signed_prekey[7] ^= 0x01;
+	CHECK_EQ_INT(our_party_initiate(&o, &b), SOTTO_ERR_BAD_SIGNATURE);
+	CHECK(o.sess == NULL);
+	b.signed_prekey[7] ^= 0x01;
+	b.identity_key[0] = 0x06;
+	CHECK(our_party_initiate(&o, &b) < 0);
+	CHECK(o.sess == NULL);
+
+	REQUIRE(our_party_bundle(&o, &b, 1, 1) == 0);
+	b.signed_prekey_sig[40] ^= 0x20;
+	CHECK_EQ_INT(sig_party_process_bundle(t, OURS, &b), SG_ERR_INVALID_KEY);
+	CHECK(!sig_party_has_session(t, OURS));
+	b.signed_prekey_sig[40] ^= 0x20;
+	CHECK_EQ_INT(sig_party_process_bundle(t, OURS, &b), 0);
+	CHECK(sig_party_has_session(t, OURS));
+	our_party_wipe(&o);
+	sig_party_free(t);
+}
+
 void
 interop_run_session_tests(void)
 {
@@ -358,4 +776,14 @@ interop_run_session_tests(void)
 	RUN(long_conversation_their_alice);
 	RUN(out_of_order_with_gaps_to_ours);
 	RUN(out_of_order_with_gaps_to_theirs);
+	RUN(skip_bound_rejected_by_ours);
+	RUN(skip_bound_default_rejected_by_ours);
+	RUN(skip_bound_rejected_by_theirs);
+	RUN(tampered_rejected_by_ours);
+	RUN(tampered_rejected_by_theirs);
+	RUN(replay_rejected_by_ours);
+	RUN(replay_rejected_by_theirs);
+	RUN(prekey_messages_repeat_until_reply_our_alice);
+	RUN(prekey_messages_repeat_until_reply_their_alice);
+	RUN(bad_prekey_signature_rejected_by_both);
 }
