@@ -19,8 +19,7 @@
 size_t pad_size(size_t n, size_t cap);
 /* Appends the padded plaintext to out. SOTTO_ERR_TOO_LARGE when it does not fit cap. */
 int pad_apply(struct buf *out, const uint8_t *p, size_t n, size_t cap) SOTTO_MUST_CHECK;
-/* Length of the content in a padded buffer; SOTTO_ERR_MALFORMED when the padding is bad or
- * the buffer length is not a bucket size. */
+/* Length of the content in a padded buffer; SOTTO_ERR_MALFORMED when the padding is bad. */
 int pad_remove(size_t *n, const uint8_t *p, size_t len) SOTTO_MUST_CHECK;
 
 #endif
