@@ -765,6 +765,69 @@ TEST(bad_prekey_signature_rejected_by_both)
 	sig_party_free(t);
 }
 
+/* Plaintext sizes around the AES block and up to 64 KiB, both ways, including empty. */
+TEST(message_sizes_both_ways)
+{
+	static const size_t sizes[] = { 0, 1, 15, 16, 17, 31, 32, 33, 255, 4096, 65536 };
+	struct pair p;
+	uint8_t *big, *ct = NULL, *pt = NULL;
+	size_t i, ct_len, pt_len;
+	int pre = 0;
+
+	REQUIRE((big = malloc(65536)) != NULL);
+	randombytes_buf(big, 65536);
+	REQUIRE(pair_our_alice(&p, 1, 0) == 0);
+	REQUIRE(exchange(&p, 1, 1) == 0);
+	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		REQUIRE(our_party_encrypt(&p.o, big, sizes[i], &ct, &ct_len, &pre) == 0);
+		/* version, key, counters, CBC (always at least one padding byte), MAC */
+		CHECK(ct_len >= 1 + 35 + 4 + 2 + (sizes[i] / 16 + 1) * 16 + 8);
+		CHECK_EQ_INT(sig_party_decrypt(p.t, OURS, pre, ct, ct_len, &pt, &pt_len), 0);
+		CHECK(pt_len == sizes[i] && (sizes[i] == 0 || memcmp(pt, big, sizes[i]) == 0));
+		free(ct);
+		free(pt);
+		ct = pt = NULL;
+		REQUIRE(sig_party_encrypt(p.t, OURS, big, sizes[i], &ct, &ct_len, &pre) == 0);
+		CHECK_EQ_INT(our_party_decrypt(&p.o, pre, ct, ct_len, &pt, &pt_len), 0);
+		CHECK(pt_len == sizes[i] && (sizes[i] == 0 || memcmp(pt, big, sizes[i]) == 0));
+		free(ct);
+		free(pt);
+		ct = pt = NULL;
+	}
+	free(big);
+	pair_free(&p);
+}
+
+/* A session whose state went through serialize/deserialize on our side, at each stage:
+ * before the first reply (prekey messages pending), and after. */
+TEST(reloaded_state_keeps_talking)
+{
+	struct pair p;
+	struct wire w = { 0 };
+
+	REQUIRE(pair_our_alice(&p, 1, 0) == 0);
+	CHECK_EQ_INT(our_party_reload(&p.o), 0);
+	REQUIRE(ours_send(&p, &w) == 0);
+	CHECK(w.prekey);
+	CHECK_EQ_INT(theirs_receive(&p, &w), 0);
+	wire_free(&w);
+	CHECK_EQ_INT(our_party_reload(&p.o), 0);
+	REQUIRE(ours_send(&p, &w) == 0);
+	CHECK(w.prekey);                /* still no reply: still a prekey message */
+	CHECK_EQ_INT(theirs_receive(&p, &w), 0);
+	wire_free(&w);
+	REQUIRE(theirs_send(&p, &w) == 0);
+	CHECK_EQ_INT(ours_receive(&p, &w), 0);
+	wire_free(&w);
+	CHECK_EQ_INT(our_party_reload(&p.o), 0);
+	REQUIRE(ours_send(&p, &w) == 0);
+	CHECK(!w.prekey);
+	CHECK_EQ_INT(theirs_receive(&p, &w), 0);
+	wire_free(&w);
+	CHECK_EQ_INT(exchange(&p, 3, 0), 0);
+	pair_free(&p);
+}
+
 void
 interop_run_session_tests(void)
 {
@@ -786,4 +849,6 @@ interop_run_session_tests(void)
 	RUN(prekey_messages_repeat_until_reply_our_alice);
 	RUN(prekey_messages_repeat_until_reply_their_alice);
 	RUN(bad_prekey_signature_rejected_by_both);
+	RUN(message_sizes_both_ways);
+	RUN(reloaded_state_keeps_talking);
 }
