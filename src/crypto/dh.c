@@ -34,3 +34,20 @@ dh_shared(uint8_t out[static DH_SHARED_LEN], const uint8_t sec[static DH_SECRET_
 	}
 	return 0;
 }
+
+int
+dh_public_check(const uint8_t pub[static DH_PUBLIC_LEN])
+{
+	int i, top_ones = 1;
+
+	if (pub[31] & 0x80)
+		return SOTTO_ERR_BAD_KEY;
+	/* u >= p = 2^255 - 19 means bytes ed ff .. ff 7f or above (little-endian). */
+	for (i = 1; i < 31; i++)
+		top_ones &= pub[i] == 0xff;
+	if (pub[31] == 0x7f && top_ones && pub[0] >= 0xed)
+		return SOTTO_ERR_BAD_KEY;
+	if (sodium_is_zero(pub, DH_PUBLIC_LEN))
+		return SOTTO_ERR_BAD_KEY;
+	return 0;
+}

@@ -185,11 +185,8 @@ native_parse_header(struct ratchet_header *h, const uint8_t *msg, size_t len)
 	(void)cur_ref(&c, AEAD_TAG_LEN);
 	if (cur_status(&c) != 0)
 		return cur_status(&c);
-	/* Identity-element and other small-order keys are caught by dh_shared; this catches
-	 * the obviously absent one early. */
-	if (sodium_is_zero(h->dh_pub, DH_PUBLIC_LEN))
-		return SOTTO_ERR_BAD_KEY;
-	return 0;
+	/* Small-order keys are caught by dh_shared; non-canonical encodings here. */
+	return dh_public_check(h->dh_pub);
 }
 
 static int
@@ -202,7 +199,7 @@ native_open(struct buf *pt, const uint8_t mk[RATCHET_KEY_LEN], const struct ratc
 	struct cur c;
 	const uint8_t *hdr, *ct;
 	size_t ct_len;
-	uint8_t *w;
+	uint8_t *w, empty = 0;
 	int r;
 
 	/* Re-parse: open must not trust that h came from these bytes. */
@@ -218,8 +215,13 @@ native_open(struct buf *pt, const uint8_t mk[RATCHET_KEY_LEN], const struct ratc
 		return SOTTO_ERR_TRUNCATED;
 	if ((r = native_ad(ad, hdr, id)) != 0)
 		return r;
-	if ((w = buf_reserve(pt, ct_len - AEAD_TAG_LEN)) == NULL)
-		return buf_status(pt);
+	/* An empty plaintext reserves nothing and may get NULL: test the status, never the
+	 * pointer, or an empty message would pass unauthenticated. */
+	w = buf_reserve(pt, ct_len - AEAD_TAG_LEN);
+	if ((r = buf_status(pt)) != 0)
+		return r;
+	if (w == NULL)
+		w = &empty;
 	if ((r = native_message_keys(keys, mk)) == 0)
 		r = aead_open(w, ct, ct_len, ad, sizeof(ad), keys + AEAD_KEY_LEN, keys);
 	sodium_memzero(keys, sizeof(keys));
@@ -272,8 +274,9 @@ native_prekey_parse(struct x3dh_init_info *info, const uint8_t **msg, size_t *ms
 	if ((flags & ~PREKEY_FLAG_OPK) != 0 || (!(flags & PREKEY_FLAG_OPK) && info->opk_id != 0))
 		goto fail;
 	info->has_opk = (flags & PREKEY_FLAG_OPK) != 0;
-	r = SOTTO_ERR_BAD_KEY;
-	if (sodium_is_zero(info->base_pub, DH_PUBLIC_LEN))
+	/* The base key is not covered by any MAC: only its canonical form is accepted, so it
+	 * cannot be altered without changing the X3DH secret. */
+	if ((r = dh_public_check(info->base_pub)) != 0)
 		goto fail;
 	if (*msg_len == 0) {
 		r = SOTTO_ERR_TRUNCATED;

@@ -78,6 +78,8 @@ x3dh_initiate(const struct ratchet_suite *s, const struct x3dh_identity *me,
 	int r;
 
 	memset(info, 0, sizeof(*info));
+	memset(rk, 0, 32);
+	memset(ck, 0, 32);
 	if (me->pub_len != s->ident_pub_len || me->pub_len > sizeof(info->ident_pub))
 		return SOTTO_ERR_INVALID_ARG;
 	if ((r = x3dh_bundle_verify(s, b)) != 0)
@@ -122,6 +124,8 @@ x3dh_respond(const struct ratchet_suite *s, const struct x3dh_identity *me,
 	size_t dh_len = 3 * DH_SHARED_LEN;
 	int r;
 
+	memset(rk, 0, 32);
+	memset(ck, 0, 32);
 	if (spk == NULL || spk->id != info->spk_id)
 		return SOTTO_ERR_NOT_FOUND;
 	if (info->has_opk ? (opk == NULL || opk->id != info->opk_id) : opk != NULL)
