@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "base/cursor.h"
+#include "crypto/dh.h"
 
 enum { WT_VARINT = 0, WT_I64 = 1, WT_LEN = 2, WT_I32 = 5 };
 
@@ -89,27 +90,6 @@ cur_pb_bytes(struct cur *c, size_t max, size_t *n)
 	return cur_ref(c, (size_t)len);
 }
 
-/*
- * X25519 ignores bit 255 of u and reduces u mod p, so some keys have more than one
- * encoding. Only the canonical one (u < p, top bit clear) is accepted:
- * otherwise a flipped top bit of an unauthenticated key (the base key of a prekey message)
- * would go unnoticed.
- */
-static int
-canonical_u(const uint8_t u[32])
-{
-	int i;
-
-	if (u[31] & 0x80)
-		return 0;
-	if (u[31] != 0x7F)
-		return 1;
-	for (i = 30; i >= 1; i--)
-		if (u[i] != 0xFF)
-			return 1;
-	return u[0] < 0xED;
-}
-
 static void
 cur_pb_key(struct cur *c, uint8_t out[SIGW_KEY_LEN])
 {
@@ -118,7 +98,8 @@ cur_pb_key(struct cur *c, uint8_t out[SIGW_KEY_LEN])
 
 	if (p == NULL)
 		return;
-	if (n != SIGW_KEY_LEN || p[0] != SIGW_KEY_TYPE || !canonical_u(p + 1)) {
+	if (n != SIGW_KEY_LEN || p[0] != SIGW_KEY_TYPE ||
+	    dh_public_check(p + 1) != 0) {
 		cur_fail(c, SOTTO_ERR_BAD_KEY);
 		return;
 	}

@@ -8,9 +8,11 @@
  *                                    4 message (a whole SignalMessage)}
  *
  * mac = HMAC-SHA256(macKey, senderIK || receiverIK || 0x33 || pb)[0..8]; a PreKeySignalMessage
- * has no MAC of its own. Public keys are 0x05 || u (33 bytes). Decoding reads through
- * struct cur; every length is capped before use; a known field twice, with the wrong wire
- * type, or a missing required field is rejected; unknown fields are skipped as protobuf says.
+ * has no MAC of its own. Public keys are 0x05 || u (33 bytes) with u canonical
+ * (dh_public_check: X25519 ignores bit 255, so an unchecked base key could be altered
+ * unnoticed). Decoding reads through struct cur; every length is capped before use; a known
+ * field twice, with the wrong wire type, or a missing required field is rejected; unknown
+ * fields are skipped as protobuf says.
  */
 #ifndef SOTTO_INTEROP_SIGNAL_WIRE_H
 #define SOTTO_INTEROP_SIGNAL_WIRE_H

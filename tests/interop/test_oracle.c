@@ -321,6 +321,9 @@ TEST(wire_rejects_malformed)
 	bad[3] = 0x06;          /* the ratchet key's type byte */
 	CHECK_EQ_INT(sigw_message_decode(&d, bad, n, &authed, &mac), SOTTO_ERR_BAD_KEY);
 	memcpy(bad, good, n);
+	bad[3 + 32] |= 0x80;    /* bit 255 of the ratchet key: a second encoding of it */
+	CHECK_EQ_INT(sigw_message_decode(&d, bad, n, &authed, &mac), SOTTO_ERR_BAD_KEY);
+	memcpy(bad, good, n);
 	bad[2] = 32;            /* a 32-byte key: wrong length, the rest misparses */
 	CHECK(sigw_message_decode(&d, bad, n, &authed, &mac) < 0);
 	/* A repeated field. */
@@ -388,6 +391,8 @@ TEST(wire_survives_random_mutations)
 	pm.prekey_id = 3;
 	pm.signed_prekey_id = 1;
 	pm.base_key[0] = pm.identity_key[0] = 0x05;
+	memset(pm.base_key + 1, 0x21, 32);
+	memset(pm.identity_key + 1, 0x31, 32);
 	pm.message = good;
 	pm.message_len = n;
 	buf_init_fixed(&pb, pgood, sizeof(pgood));
@@ -421,6 +426,7 @@ TEST(wire_survives_random_mutations)
 		}
 	}
 	CHECK(ok > 0);
+	CHECK(sigw_prekey_message_decode(&pd, pgood, pn) == 0);
 }
 
 void
