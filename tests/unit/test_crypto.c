@@ -63,7 +63,7 @@ rec_next(FILE *f, struct rec *r, const char *last)
 		v[strcspn(v, "\r\n")] = '\0';
 		if (r->n == 8 || strlen(k) >= sizeof(r->name[0]))
 			continue;
-		snprintf(r->name[r->n], sizeof(r->name[0]), "%s", k);
+		memcpy(r->name[r->n], k, strlen(k) + 1);
 		r->len[r->n] = check_unhex(v, r->val[r->n], FIELD_MAX);
 		r->n++;
 		if (strcmp(k, last) == 0)
