@@ -17,5 +17,6 @@ main(void)
 	}
 	interop_run_oracle_tests();
 	interop_run_session_tests();
+	interop_run_safety_tests();
 	return check_summary();
 }

@@ -4,5 +4,6 @@
 
 void interop_run_oracle_tests(void);
 void interop_run_session_tests(void);
+void interop_run_safety_tests(void);
 
 #endif
