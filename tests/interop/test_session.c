@@ -828,6 +828,100 @@ TEST(reloaded_state_keeps_talking)
 	pair_free(&p);
 }
 
+#define RI_STEPS 1500
+#define RI_QUEUE 48
+#define RI_MAX_AGE 6
+
+struct flight {
+	struct wire w;
+	int to_ours;
+	unsigned born;
+};
+
+static int
+ri_deliver(struct pair *p, struct flight *f)
+{
+	return f->to_ours ? ours_receive(p, &f->w) : theirs_receive(p, &f->w);
+}
+
+/*
+ * Random sends, deliveries in random order, drops and replays in both directions over
+ * RI_STEPS steps. Messages wait at most RI_MAX_AGE steps, which keeps every delivery within
+ * libsignal's five kept receiving chains. Every delivery must decrypt to what was sent;
+ * every replay must be refused.
+ */
+TEST(random_interleaving_both_directions)
+{
+	struct flight q[RI_QUEUE], last = { 0 };
+	unsigned n = 0, step, i, sent = 0, delivered = 0, dropped = 0, replays = 0;
+	int have_last = 0, r = 0, replay_ok = 1;
+	struct pair p;
+
+	memset(q, 0, sizeof(q));
+	REQUIRE(pair_our_alice(&p, 1, 0) == 0);
+	REQUIRE(exchange(&p, 1, 1) == 0);
+	for (step = 0; step < RI_STEPS && r == 0; step++) {
+		uint32_t act = randombytes_uniform(100);
+		unsigned pick = 0;
+		int forced = 0;
+
+		for (i = 0; i < n; i++)
+			if (step - q[i].born > RI_MAX_AGE) {
+				pick = i;
+				forced = 1;
+				break;
+			}
+		if (!forced && act < 45 && n < RI_QUEUE) {
+			struct flight *f = &q[n];
+
+			memset(f, 0, sizeof(*f));
+			f->to_ours = randombytes_uniform(2);
+			f->born = step;
+			r = f->to_ours ? theirs_send(&p, &f->w) : ours_send(&p, &f->w);
+			n++;
+			sent++;
+			continue;
+		}
+		if (n == 0)
+			continue;
+		if (!forced)
+			pick = randombytes_uniform(n);
+		if (!forced && act >= 95) {
+			wire_free(&q[pick].w);
+			dropped++;
+		} else {
+			if ((r = ri_deliver(&p, &q[pick])) != 0) {
+				fprintf(stderr, "random_interleaving: step %u, %s: %d\n", step,
+				    q[pick].to_ours ? "ours" : "theirs", r);
+				break;
+			}
+			delivered++;
+			if (have_last && randombytes_uniform(10) == 0) {
+				if (ri_deliver(&p, &last) >= 0)
+					replay_ok = 0;
+				replays++;
+			}
+			if (have_last)
+				wire_free(&last.w);
+			last = q[pick];
+			have_last = 1;
+		}
+		q[pick] = q[--n];
+	}
+	CHECK_EQ_INT(r, 0);
+	CHECK(replay_ok);
+	CHECK(delivered > 400);
+	CHECK(dropped > 10);
+	CHECK(replays > 10);
+	for (i = 0; i < n; i++)
+		wire_free(&q[i].w);
+	if (have_last)
+		wire_free(&last.w);
+	CHECK_EQ_INT(exchange(&p, 2, 0), 0);
+	(void)sent;
+	pair_free(&p);
+}
+
 void
 interop_run_session_tests(void)
 {
@@ -851,4 +945,5 @@ interop_run_session_tests(void)
 	RUN(bad_prekey_signature_rejected_by_both);
 	RUN(message_sizes_both_ways);
 	RUN(reloaded_state_keeps_talking);
+	RUN(random_interleaving_both_directions);
 }
