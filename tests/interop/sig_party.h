@@ -13,6 +13,8 @@
 
 #include <signal_protocol.h>
 
+#include "sotto/error.h"
+
 #define SIG_KEY_LEN 33          /* 0x05 || X25519 u */
 #define SIG_SIG_LEN 64
 #define SIG_DEVICE_ID 1
@@ -50,14 +52,15 @@ int sig_party_bundle(struct sig_party *p, struct sig_bundle *b, int with_prekey,
 int sig_party_has_prekey(struct sig_party *p, uint32_t id);
 
 /* Starts a session with peer from its bundle (X3DH as the initiator). */
-int sig_party_process_bundle(struct sig_party *p, const char *peer, const struct sig_bundle *b);
+int sig_party_process_bundle(struct sig_party *p, const char *peer, const struct sig_bundle *b)
+    SOTTO_MUST_CHECK;
 
 /* Encrypts pt for peer. *out is malloc'ed; *is_prekey tells a PreKeySignalMessage. */
 int sig_party_encrypt(struct sig_party *p, const char *peer, const uint8_t *pt, size_t pt_len,
     uint8_t **out, size_t *out_len, int *is_prekey);
 /* Decrypts a message from peer. *pt is malloc'ed. */
 int sig_party_decrypt(struct sig_party *p, const char *peer, int is_prekey,
-    const uint8_t *ct, size_t ct_len, uint8_t **pt, size_t *pt_len);
+    const uint8_t *ct, size_t ct_len, uint8_t **pt, size_t *pt_len) SOTTO_MUST_CHECK;
 
 /* A copy of the stored session record for peer (malloc'ed), to check that a rejected
  * message left the state unchanged. Returns 0, or SG_ERR_NO_SESSION. */
