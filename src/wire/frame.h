@@ -46,7 +46,7 @@ void frame_decoder_expect(struct frame_decoder *d, size_t exact);
 void frame_decoder_transport(struct frame_decoder *d);
 /*
  * Consumes bytes from in until one frame is complete or the input is used up; *used says
- * how many. Returns 1 with *frame/*frame_len set (valid until the next call or free; it may
+ * how many. Returns 1 with *frame and *frame_len set (valid until the next call or free; it may
  * point into in), 0 when everything was consumed without completing a frame, or a negative
  * error: SOTTO_ERR_TOO_LARGE / SOTTO_ERR_PROTOCOL for a length outside the rules, decided
  * from the 2 header bytes before any allocation. After an error the connection must close.
@@ -74,7 +74,7 @@ void frame_reasm_set_max(struct frame_reasm *r, size_t max);
 void frame_reasm_free(struct frame_reasm *r);
 /*
  * Decrypts one transport frame body with t->rx into scratch (FRAME_MAX bytes) and adds it
- * to the message being reassembled. Returns 1 with *msg/*msg_len set to a complete logical
+ * to the message being reassembled. Returns 1 with *msg and *msg_len set to a complete logical
  * message (valid until the next frame_open or frame_reasm_free; it may point into scratch),
  * 0 when more fragments are needed, or a negative error (the connection must close).
  */
