@@ -115,7 +115,8 @@ encrypt_and_hash(struct noise_hs *hs, const uint8_t *in, size_t len, uint8_t *ou
 			return r;
 		*out_len = len + NOISE_TAG_LEN;
 	} else {
-		memmove(out, in, len);
+		if (len > 0)
+			memmove(out, in, len);
 		*out_len = len;
 	}
 	mix_hash(hs, out, *out_len);
