@@ -67,12 +67,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	{
 		static uint8_t scratch[FRAME_MAX];
 		struct wire_session ws;
+		struct noise_keypair kp;
 		struct buf sout;
 		const uint8_t *msg;
 		size_t off = 1, used, mlen, chunk = (size_t)data[0] + 1;
 
 		buf_init_dyn(&sout, 4096);
-		if (wire_session_init(&ws, ed_sk, scratch) != 0)
+		if (noise_keypair_from_ed25519(&kp, ed_sk) != 0 ||
+		    wire_session_init(&ws, &kp, scratch) != 0)
 			abort();
 		while (off < size) {
 			size_t k = size - off < chunk ? size - off : chunk;

@@ -28,7 +28,8 @@ session_fail(struct wire_session *s, int r)
 }
 
 int
-wire_session_init(struct wire_session *s, const uint8_t server_ed_sk[64], uint8_t *scratch)
+wire_session_init(struct wire_session *s, const struct noise_keypair *server_static,
+    uint8_t *scratch)
 {
 	int r;
 
@@ -41,7 +42,7 @@ wire_session_init(struct wire_session *s, const uint8_t server_ed_sk[64], uint8_
 		return session_fail(s, SOTTO_ERR_INVALID_ARG);
 	if ((s->hs = malloc(sizeof(*s->hs))) == NULL)
 		return session_fail(s, SOTTO_ERR_NOMEM);
-	if ((r = noise_sotto_responder(s->hs, server_ed_sk)) != 0)
+	if ((r = noise_sotto_responder_keypair(s->hs, server_static)) != 0)
 		return session_fail(s, r);
 	s->phase = WIRE_PHASE_MSG1;
 	return 0;

@@ -3,7 +3,8 @@
  * delivers, in any chunks; it runs the Noise_XX responder handshake with exact-size frames,
  * then yields whole decrypted logical messages. Replies are sealed onto a caller's buf.
  *
- *   wire_session_init(&s, server_ed_sk);
+ *   noise_keypair_from_ed25519(&server_static, server_ed_sk);     // once, at start
+ *   wire_session_init(&s, &server_static, scratch);                // per connection
  *   on read(data, n):
  *     while (n > 0) {
  *       r = wire_session_feed(&s, data, n, &used, &out, &msg, &msg_len);
@@ -57,7 +58,7 @@ struct wire_session {
 /* scratch: FRAME_MAX bytes owned by the caller, may be shared by every session of a thread
  * (each WIRE_MESSAGE must be consumed before the next feed of any session). The reassembly
  * cap starts at FRAME_MSG_MAX_PREAUTH; raise it with frame_reasm_set_max(&s->reasm, ...). */
-int wire_session_init(struct wire_session *s, const uint8_t server_ed_sk[64],
+int wire_session_init(struct wire_session *s, const struct noise_keypair *server_static,
     uint8_t *scratch) SOTTO_MUST_CHECK;
 /*
  * Consumes bytes from in (*used says how many) until one event: WIRE_NEED_MORE (all input

@@ -117,6 +117,7 @@ responder_main(void *arg)
 	static struct proto_msg req;
 	struct responder *rp = arg;
 	struct wire_session ws;
+	struct noise_keypair kp;
 	uint8_t in[3000];
 	const uint8_t *m;
 	struct buf out;
@@ -124,6 +125,8 @@ responder_main(void *arg)
 	ssize_t n;
 	int fd, r = 0;
 
+	memset(&ws, 0, sizeof(ws));
+	memset(&kp, 0, sizeof(kp));
 	buf_init_dyn(&out, 1 << 16);
 	if ((fd = accept(rp->lfd, NULL, NULL)) < 0)
 		return NULL;
@@ -134,7 +137,8 @@ responder_main(void *arg)
 		buf_free(&out);
 		return NULL;
 	}
-	if (wire_session_init(&ws, rp->ed_sk, scratch) != 0)
+	if (noise_keypair_from_ed25519(&kp, rp->ed_sk) != 0 ||
+	    wire_session_init(&ws, &kp, scratch) != 0)
 		goto done;
 	frame_reasm_set_max(&ws.reasm, FRAME_MSG_MAX_DEFAULT);
 	while (r >= 0 && (n = recv(fd, in, sizeof(in), 0)) > 0) {
@@ -164,6 +168,7 @@ responder_main(void *arg)
 		rp->hs_result = SOTTO_ERR_CLOSED;
 done:
 	wire_session_free(&ws);
+	noise_keypair_wipe(&kp);
 	buf_free(&out);
 	close(fd);
 	return NULL;
