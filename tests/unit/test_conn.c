@@ -102,6 +102,9 @@ respond(struct responder *rp, int fd, struct wire_session *ws, const struct prot
 			resp.status = SOTTO_ERR_INTERNAL;
 		(void)srv_send(fd, ws, &resp);
 		break;
+	case PROTO_RECEIVED:
+		/* Never answered: the client's request times out. */
+		break;
 	default:
 		proto_response(&resp, req->type, req->id, SOTTO_ERR_UNSUPPORTED);
 		(void)srv_send(fd, ws, &resp);
@@ -282,6 +285,19 @@ TEST(conn_requests_and_events)
 	CHECK_EQ_INT(cert_verify(resp.u.cert.cert, resp.u.cert.len, rp.ed_pk, 5000, &cs),
 	    SOTTO_ERR_EXPIRED);
 
+	/* An unanswered request times out and leaves the connection usable. */
+	memset(&req, 0, sizeof(req));
+	req.type = PROTO_RECEIVED;
+	req.u.received.n = 1;
+	req.u.received.ids[0] = 8;
+	CHECK_EQ_INT(conn_request(c, &req, &resp, 100), SOTTO_ERR_TIMEOUT);
+	memset(&req, 0, sizeof(req));
+	req.type = PROTO_REGISTER;
+	strcpy(req.u.reg.address, "alice@example.org");
+	CHECK_EQ_INT(conn_request(c, &req, &resp, 5000), 0);
+	CHECK_EQ_INT(resp.status, SOTTO_ERR_UNSUPPORTED);
+	CHECK_EQ_INT(resp.type, PROTO_RESPONSE | PROTO_REGISTER);
+
 	/* Notices and responses are not requests. */
 	req.type = PROTO_PUSH;
 	CHECK_EQ_INT(conn_request(c, &req, &resp, 100), SOTTO_ERR_INVALID_ARG);
@@ -291,7 +307,7 @@ TEST(conn_requests_and_events)
 	/* The server authenticated the device key. */
 	CHECK_EQ_INT(rp.hs_result, 0);
 	CHECK_MEM(rp.client_static, dev_pk, 32);
-	CHECK_EQ_INT(rp.requests, 3);
+	CHECK_EQ_INT(rp.requests, 5);
 }
 
 TEST(conn_wrong_server_key_fails)
