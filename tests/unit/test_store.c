@@ -961,7 +961,8 @@ TEST(store_survives_sigkill)
 		}
 		close(fds[1]);
 		/* Kill at a random moment after the child's first commit. */
-		if (read(fds[0], &v, sizeof(v)) == sizeof(v))
+		if (read(fds[0], &v, sizeof(v)) == sizeof(v) &&
+		    nrep < sizeof(reported) / sizeof(reported[0]))
 			reported[nrep++] = v;
 		nanosleep(&ts, NULL);
 		kill(pid, SIGKILL);
