@@ -185,6 +185,10 @@ exec_quiet(struct store *st, const char *sql)
 int
 store_wbegin(struct store *st)
 {
+	/* SQLite may have rolled back the caller's whole transaction after an I/O error or
+	 * a full disk; writing on would silently autocommit outside it. */
+	if (st->user_tx && sqlite3_get_autocommit(st->db))
+		return SOTTO_ERR_STATE;
 	return store_exec(st, st->user_tx ? "SAVEPOINT w" : "BEGIN IMMEDIATE");
 }
 
