@@ -415,6 +415,19 @@ TEST(store_prekeys_roundtrip)
 	CHECK_EQ_INT(store_otpk_delete(st, 10), 0);
 	CHECK_EQ_INT(store_otpk_count(st, &count), 0);
 	CHECK_EQ_INT(count, 8);
+	{
+		struct store_otpk_list ol;
+		static const uint32_t want[] = { 1, 2, 3, 5, 6, 7, 8, 9 };
+
+		REQUIRE(store_otpk_list(st, &ol) == 0);
+		REQUIRE(ol.n == 8);
+		for (i = 0; i < 8; i++) {
+			CHECK_EQ_INT(ol.v[i].id, want[i]);
+			memset(pk, (int)want[i], 32);
+			CHECK(memcmp(ol.v[i].pk, pk, 32) == 0);
+		}
+		store_otpk_list_free(&ol);
+	}
 	/* Ids are never handed out twice, even after the highest one was deleted. */
 	CHECK_EQ_INT(reopen(&st), 0);
 	REQUIRE(st != NULL);
