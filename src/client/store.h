@@ -30,7 +30,7 @@
 #define STORE_SIGN_SK_LEN 64
 #define STORE_SIG_LEN 64
 #define STORE_PWHASH_MAX 128            /* crypto_pwhash_STRBYTES */
-#define STORE_SESSION_MAX (1u << 20)    /* serialized ratchet state */
+#define STORE_SESSION_MAX (8u << 20)    /* serialized ratchet state, skipped keys included */
 #define STORE_BODY_MAX (16u << 20)      /* message or mail body */
 #define STORE_ENVELOPE_MAX (1u << 20)   /* sealed envelope in the outbox */
 #define STORE_SETTING_NAME_MAX 64
