@@ -14,6 +14,7 @@
 
 #include "check.h"
 #include "client/store.h"
+#include "client/store_int.h"      /* st->db, to simulate a full disk */
 
 #define PASS "correct horse battery staple"
 #define PASS_LEN (sizeof(PASS) - 1)
@@ -981,6 +982,84 @@ TEST(store_two_handles_share_one_file)
 	remove_home();
 }
 
+/* Lets the database grow by `extra` pages only, as if the disk were full. */
+static int
+limit_growth(struct store *st, int extra)
+{
+	sqlite3_stmt *s = NULL;
+	long long pages = -1;
+	char sql[96];
+
+	if (sqlite3_prepare_v2(st->db, "PRAGMA page_count", -1, &s, NULL) == SQLITE_OK &&
+	    sqlite3_step(s) == SQLITE_ROW)
+		pages = sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	if (pages < 0)
+		return -1;
+	snprintf(sql, sizeof(sql), "PRAGMA max_page_count = %lld", pages + extra);
+	return sqlite3_exec(st->db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
+}
+
+TEST(store_full_disk_loses_nothing)
+{
+	struct store *st = create_store();
+	struct store_message m, got;
+	struct store_message_list l;
+	char body[2000];
+	uint32_t i, stored = 0;
+	int r = 0;
+
+	REQUIRE(st != NULL);
+	REQUIRE(limit_growth(st, 6) == 0);
+	memset(body, 'q', sizeof(body) - 1);
+	body[sizeof(body) - 1] = '\0';
+	for (i = 1; i <= 200; i++) {
+		make_message(&m, "bob@b.example", i, body);
+		if ((r = store_message_add(st, &m)) != 0)
+			break;
+		stored = i;
+	}
+	CHECK_EQ_INT(r, SOTTO_ERR_STORAGE);
+	CHECK(stored > 0 && stored < 200);
+	/* The failed write left nothing half done: its id is not marked seen. */
+	make_message(&m, "bob@b.example", stored + 1, "");
+	CHECK_EQ_INT(store_seen_has(st, m.id), 0);
+	CHECK_EQ_INT(store_message_get(st, m.id, &got), SOTTO_ERR_NOT_FOUND);
+	CHECK_EQ_INT(reopen(&st), 0);
+	REQUIRE(st != NULL);
+	REQUIRE(store_message_list(st, NULL, 0, 0, &l) == 0);
+	CHECK_EQ_INT(l.n, stored);
+	store_message_list_free(&l);
+	/* With room again, the same message goes in. */
+	make_message(&m, "bob@b.example", stored + 1, body);
+	CHECK_EQ_INT(store_message_add(st, &m), 0);
+
+	/* Inside the caller's transaction: all that was reported written, or nothing. */
+	{
+		uint32_t before = stored + 1, ok = 0;
+		int rc;
+
+		REQUIRE(limit_growth(st, 6) == 0);
+		REQUIRE(store_begin(st) == 0);
+		for (i = 1000; i < 1200; i++) {
+			make_message(&m, "carol@c.example", i, body);
+			if ((r = store_message_add(st, &m)) != 0)
+				break;
+			ok++;
+		}
+		CHECK_EQ_INT(r, SOTTO_ERR_STORAGE);
+		CHECK(ok > 0);
+		rc = store_commit(st);
+		CHECK_EQ_INT(reopen(&st), 0);
+		REQUIRE(st != NULL);
+		REQUIRE(store_message_list(st, NULL, 0, 0, &l) == 0);
+		CHECK_EQ_INT(l.n, before + (rc == 0 ? ok : 0));
+		store_message_list_free(&l);
+	}
+	store_close(st);
+	remove_home();
+}
+
 /* The sealed rec column of the message with this id, as bytes in the file. */
 static uint8_t *
 raw_message_rec(struct store *st, uint32_t n, size_t *len)
@@ -1185,6 +1264,7 @@ main(void)
 	RUN(store_tampered_rows_are_corrupt);
 	RUN(store_garbage_file_is_corrupt);
 	RUN(store_two_handles_share_one_file);
+	RUN(store_full_disk_loses_nothing);
 	RUN(store_expiry_leaves_no_trace);
 	RUN(store_survives_sigkill);
 	return check_summary();
