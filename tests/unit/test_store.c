@@ -1230,6 +1230,18 @@ TEST(store_survives_sigkill)
 			REQUIRE(store_message_list(st, NULL, 0, 0, &l) == 0);
 			CHECK(l.n >= nrep);
 			base = (uint32_t)(l.n + 1);
+			/* Seen id and message went in together or not at all. */
+			for (v = 1; v < base + 3; v++) {
+				struct store_message m;
+				int have;
+
+				make_message(&m, "bob@b.example", v, "");
+				have = store_message_get(st, m.id, &got) == 0;
+				if (have)
+					store_message_wipe(&got);
+				CHECK_EQ_INT(store_seen_has(st, m.id), have);
+				CHECK_EQ_INT(have, v < base);
+			}
 			store_message_list_free(&l);
 			CHECK(nrep == before || reported[nrep - 1] < base);
 		}
