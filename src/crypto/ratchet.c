@@ -349,7 +349,7 @@ ratchet_open(struct ratchet *r, struct buf *pt, const uint8_t mk[RATCHET_KEY_LEN
 	    (err = buf_status(&tmp)) == 0) {
 		if (!buf_room(pt, tmp.len))
 			err = SOTTO_ERR_TOO_LARGE;
-		else
+		else if (tmp.len > 0)
 			buf_put(pt, tmp.p, tmp.len);
 	}
 	buf_wipe_free(&tmp);
