@@ -580,7 +580,7 @@ ratchet_deserialize(struct ratchet **out, const struct ratchet_suite *s, const u
 	if (dh_public(check, r->dhs_sec) != 0 ||
 	    sodium_memcmp(check, r->dhs_pub, DH_PUBLIC_LEN) != 0)
 		goto out;
-	if ((flags & F_HAS_CKR) && !(flags & F_HAS_DHR))
+	if ((flags & (F_HAS_CKR | F_HAS_CKS)) && !(flags & F_HAS_DHR))
 		goto out;
 	*out = r;
 	r = NULL;
