@@ -72,11 +72,14 @@ echo_read(void *state, const uint8_t *p, size_t n)
 			listener_conn_close(e->c);
 			break;
 		} else if (it.len == 5 && memcmp(it.p, "FLOOD", 5) == 0) {
-			for (i = 0; i < 64; i++)
-				if (listener_conn_write(e->c, big, sizeof(big)) == SOTTO_ERR_LIMIT) {
-					flood_limit_seen = 1;
+			for (i = 0; i < 64; i++) {
+				int r = listener_conn_write(e->c, big, sizeof(big));
+				if (r != 0) {
+					fprintf(stderr, "flood write %d: %d\n", i, r);
+					flood_limit_seen = r == SOTTO_ERR_LIMIT;
 					break;
 				}
+			}
 			break;
 		}
 	}
