@@ -84,8 +84,10 @@ smtp_bcc_strip(const uint8_t *msg, size_t len, struct buf *out)
 		if (!dropping)
 			buf_put(out, line, n);
 	}
-	rest = cur_rest(&c, &n);
-	if (n > 0)
+	/* (cur_rest on an empty NULL input would do arithmetic on NULL) */
+	if (cur_left(&c) > 0) {
+		rest = cur_rest(&c, &n);
 		buf_put(out, rest, n);
+	}
 	return buf_status(out);
 }

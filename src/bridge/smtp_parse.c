@@ -99,9 +99,8 @@ smtp_parse_command(const uint8_t *line, size_t len, struct smtp_cmd *out)
 		if (!take_word(&c, out->verb == SMTP_MAIL ? "FROM:" : "TO:"))
 			return SOTTO_ERR_MALFORMED;
 	}
-	out->arg = cur_rest(&c, &out->arg_len);
-	if (out->arg_len == 0)
-		out->arg = NULL;
+	if (cur_left(&c) > 0)
+		out->arg = cur_rest(&c, &out->arg_len);
 	return cur_status(&c);
 }
 
