@@ -151,6 +151,16 @@ transaction_reset(struct smtp_session *s)
 	s->msg_long_line = 0;
 }
 
+/* Stop consuming input until the pending answer is written; the listener also stops
+ * the idle timer, since a delivery may take a while. */
+static void
+wait_for_answer(struct smtp_session *s)
+{
+	s->waiting = 1;
+	if (s->conn != NULL)
+		listener_conn_pause(s->conn);
+}
+
 static void
 resume(struct smtp_session *s)
 {
@@ -257,7 +267,7 @@ auth_start_check(struct smtp_session *s, const uint8_t *user, size_t ulen, const
 		return;
 	}
 	s->callbacks++;
-	s->waiting = 1;
+	wait_for_answer(s);
 }
 
 /* Decodes a base64 SASL response into out (secret). Returns 0, or 1 after answering. */
@@ -490,7 +500,7 @@ cmd_rcpt(struct smtp_session *s, const uint8_t *arg, size_t len)
 		return;
 	}
 	memcpy(s->asking, path.addr, path.len + 1);
-	s->waiting = 1;
+	wait_for_answer(s);
 	s->callbacks++;
 	s->srv->be.check_rcpt(s->srv->be.arg, s->asking, on_rcpt, s);
 }
@@ -582,7 +592,7 @@ data_end(struct smtp_session *s)
 	s->deliver_left = s->nrcpts;
 	s->deliver_perm = s->deliver_temp = 0;
 	s->deliver_reason[0] = '\0';
-	s->waiting = 1;
+	wait_for_answer(s);
 	n = s->nrcpts;
 	s->callbacks += (unsigned)n;
 	for (i = 0; i < n; i++) {
