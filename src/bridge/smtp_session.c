@@ -621,7 +621,8 @@ data_line(struct smtp_session *s, const uint8_t *p, size_t n)
 		buf_wipe_free(&s->msg);
 		return;
 	}
-	buf_put(&s->msg, p, n);
+	if (n > 0)      /* (buf_reserve(0) on a still-empty buffer would offset NULL) */
+		buf_put(&s->msg, p, n);
 	buf_put(&s->msg, "\r\n", 2);    /* stored with CRLF whatever the client sent */
 	if (buf_status(&s->msg) != 0) {
 		s->msg_too_big = 1;
