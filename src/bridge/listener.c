@@ -129,6 +129,48 @@ listener_check_host(const char *host, const char *tls_key, char *why, size_t why
 	return SOTTO_ERR_UNSUPPORTED;
 }
 
+int
+listener_parse_addr(const char *s, char *host, size_t hostcap, uint16_t *port)
+{
+	const char *colon, *h = s, *p;
+	size_t hlen;
+	unsigned long v = 0;
+	struct sockaddr_storage ss;
+
+	if (s == NULL || hostcap == 0)
+		return SOTTO_ERR_INVALID_ARG;
+	if (s[0] == '[') {
+		const char *close = strchr(s, ']');
+
+		if (close == NULL || close[1] != ':')
+			return SOTTO_ERR_INVALID_ARG;
+		h = s + 1;
+		hlen = (size_t)(close - h);
+		colon = close + 1;
+	} else {
+		if ((colon = strrchr(s, ':')) == NULL || memchr(s, ':', (size_t)(colon - s)))
+			return SOTTO_ERR_INVALID_ARG;       /* bare IPv6 needs brackets */
+		hlen = (size_t)(colon - s);
+	}
+	if (hlen == 0 || hlen >= hostcap || colon[1] == '\0')
+		return SOTTO_ERR_INVALID_ARG;
+	for (p = colon + 1; *p != '\0'; p++) {
+		if (*p < '0' || *p > '9' || p - colon > 5)
+			return SOTTO_ERR_INVALID_ARG;
+		v = v * 10 + (unsigned long)(*p - '0');
+	}
+	if (v == 0 || v > 65535)
+		return SOTTO_ERR_INVALID_ARG;
+	memcpy(host, h, hlen);
+	host[hlen] = '\0';
+	if (parse_host(host, &ss, 0) != 0) {
+		host[0] = '\0';
+		return SOTTO_ERR_INVALID_ARG;
+	}
+	*port = (uint16_t)v;
+	return 0;
+}
+
 static void
 maybe_done(struct listener *l)
 {

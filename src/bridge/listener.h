@@ -50,6 +50,11 @@ struct listener_config {
 int listener_check_host(const char *host, const char *tls_key, char *why, size_t whylen)
     SOTTO_MUST_CHECK;
 
+/* Splits "HOST:PORT" or "[V6]:PORT" (the --smtp/--imap argument) into a numeric host
+ * (copied into host) and a port 1..65535. SOTTO_ERR_INVALID_ARG if malformed. */
+int listener_parse_addr(const char *s, char *host, size_t hostcap, uint16_t *port)
+    SOTTO_MUST_CHECK;
+
 /* Binds and listens. On error, why (if not NULL) says what went wrong. */
 int listener_start(struct listener **out, uv_loop_t *loop, const struct listener_config *cfg,
     const struct listener_ops *ops, void *arg, char *why, size_t whylen) SOTTO_MUST_CHECK;

@@ -235,6 +235,37 @@ TEST(listener_host_rule)
 	    SOTTO_ERR_INVALID_ARG);
 }
 
+TEST(listener_parse_addr_forms)
+{
+	char host[64];
+	uint16_t p = 0;
+
+	CHECK_EQ_INT(listener_parse_addr("127.0.0.1:1025", host, sizeof(host), &p), 0);
+	CHECK(strcmp(host, "127.0.0.1") == 0 && p == 1025);
+	CHECK_EQ_INT(listener_parse_addr("[::1]:1143", host, sizeof(host), &p), 0);
+	CHECK(strcmp(host, "::1") == 0 && p == 1143);
+	CHECK_EQ_INT(listener_parse_addr("localhost:25", host, sizeof(host), &p), 0);
+	CHECK_EQ_INT(listener_parse_addr("::1:25", host, sizeof(host), &p), SOTTO_ERR_INVALID_ARG);
+	CHECK_EQ_INT(listener_parse_addr("127.0.0.1", host, sizeof(host), &p),
+	    SOTTO_ERR_INVALID_ARG);
+	CHECK_EQ_INT(listener_parse_addr("127.0.0.1:", host, sizeof(host), &p),
+	    SOTTO_ERR_INVALID_ARG);
+	CHECK_EQ_INT(listener_parse_addr("127.0.0.1:0", host, sizeof(host), &p),
+	    SOTTO_ERR_INVALID_ARG);
+	CHECK_EQ_INT(listener_parse_addr("127.0.0.1:65536", host, sizeof(host), &p),
+	    SOTTO_ERR_INVALID_ARG);
+	CHECK_EQ_INT(listener_parse_addr("127.0.0.1:0065535", host, sizeof(host), &p),
+	    SOTTO_ERR_INVALID_ARG);
+	CHECK_EQ_INT(listener_parse_addr("127.0.0.1:1x", host, sizeof(host), &p),
+	    SOTTO_ERR_INVALID_ARG);
+	CHECK_EQ_INT(listener_parse_addr(":25", host, sizeof(host), &p), SOTTO_ERR_INVALID_ARG);
+	CHECK_EQ_INT(listener_parse_addr("mail.example:25", host, sizeof(host), &p),
+	    SOTTO_ERR_INVALID_ARG);
+	CHECK_EQ_INT(listener_parse_addr("[::1:25", host, sizeof(host), &p),
+	    SOTTO_ERR_INVALID_ARG);
+	CHECK_EQ_INT(listener_parse_addr("127.0.0.1:25", host, 4, &p), SOTTO_ERR_INVALID_ARG);
+}
+
 static void
 stop(void *arg)
 {
@@ -267,6 +298,7 @@ main(void)
 	RUN(listener_pause_outlasts_idle_timeout);
 	RUN(listener_output_cap_drops_a_peer_that_does_not_read);
 	RUN(listener_host_rule);
+	RUN(listener_parse_addr_forms);
 	usleep(100000);
 	uvthread_call(&ut, read_counts, counts);
 	check_begin("listener_every_open_is_closed_once");
