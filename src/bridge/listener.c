@@ -30,6 +30,7 @@ struct listener_conn {
 	int torn_down;
 	int paused;
 	int resume_early;       /* resumed from inside read, before the pause took effect */
+	uint64_t idle_ms;
 	int why;
 	uint8_t rbuf[READ_CHUNK];
 };
@@ -240,7 +241,15 @@ on_idle(uv_timer_t *t)
 static void
 idle_restart(struct listener_conn *c)
 {
-	uv_timer_start(&c->idle, on_idle, c->l->idle_ms, 0);
+	uv_timer_start(&c->idle, on_idle, c->idle_ms, 0);
+}
+
+void
+listener_conn_set_idle(struct listener_conn *c, uint64_t idle_ms)
+{
+	c->idle_ms = idle_ms ? idle_ms : c->l->idle_ms;
+	if (!c->closing && !c->paused)
+		idle_restart(c);
 }
 
 static void
@@ -454,6 +463,7 @@ on_connection(uv_stream_t *server, int status)
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		return;
 	c->l = l;
+	c->idle_ms = l->idle_ms;
 	uv_tcp_init(l->loop, &c->tcp);
 	uv_timer_init(l->loop, &c->idle);
 	uv_timer_init(l->loop, &c->kick);

@@ -77,6 +77,9 @@ void listener_conn_pause(struct listener_conn *c);
 /* Resumes reading after listener_conn_pause() or a read that consumed less than it was
  * given. May be called from inside `read` (the resume then takes effect after it). */
 void listener_conn_resume(struct listener_conn *c);
+/* Changes this connection's idle timeout (e.g. short before login, 30 minutes after for
+ * IMAP IDLE) and restarts the timer unless paused. */
+void listener_conn_set_idle(struct listener_conn *c, uint64_t idle_ms);
 /* The peer's address as text ("127.0.0.1"), for rate limiting and logs. */
 const char *listener_conn_peer(const struct listener_conn *c);
 int listener_conn_closing(const struct listener_conn *c);

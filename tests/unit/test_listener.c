@@ -70,6 +70,9 @@ echo_read(void *state, const uint8_t *p, size_t n)
 		} else if (it.len == 4 && memcmp(it.p, "WAIT", 4) == 0) {
 			e->waiting = 1;
 			(void)listener_conn_write(e->c, "WAITING\r\n", 9);
+		} else if (it.len == 5 && memcmp(it.p, "SHORT", 5) == 0) {
+			listener_conn_set_idle(e->c, 200);
+			(void)listener_conn_write(e->c, "SHORTENED\r\n", 11);
 		} else if (it.len == 4 && memcmp(it.p, "HOLD", 4) == 0) {
 			/* An explicit pause longer than the idle timeout must not time out. */
 			listener_conn_pause(e->c);
@@ -196,6 +199,19 @@ TEST(listener_idle_timeout_closes)
 	close(fd);
 }
 
+TEST(listener_per_connection_idle_timeout)
+{
+	char buf[512];
+	int fd = uvthread_connect(port);    /* the 20 s listener */
+
+	REQUIRE(fd >= 0);
+	CHECK_EQ_INT(uvthread_read_until(fd, buf, sizeof(buf), "HELLO\r\n"), 0);
+	CHECK_EQ_INT(uvthread_send(fd, "SHORT\r\n"), 0);
+	CHECK_EQ_INT(uvthread_read_until(fd, buf, sizeof(buf), "SHORTENED\r\n"), 0);
+	CHECK(uvthread_wait_eof(fd));   /* well within the 5 s receive timeout */
+	close(fd);
+}
+
 TEST(listener_pause_outlasts_idle_timeout)
 {
 	char buf[512];
@@ -312,6 +328,7 @@ main(void)
 	RUN(listener_echo_split_and_pipelined_with_pause);
 	RUN(listener_refuses_over_max_conns);
 	RUN(listener_idle_timeout_closes);
+	RUN(listener_per_connection_idle_timeout);
 	RUN(listener_pause_outlasts_idle_timeout);
 	RUN(listener_output_cap_drops_a_peer_that_does_not_read);
 	RUN(listener_host_rule);
