@@ -176,7 +176,8 @@ mime_put_addresses(struct buf *out, const uint8_t *v, size_t n)
 		if (b == ';') {
 			(void)scan_byte(&c);
 			if (in_group) {
-				buf_u8(out, count++ ? ' ' : '(');
+				if (count++ == 0)
+					buf_u8(out, '(');
 				put_address(out, NULL, NULL, NULL, NULL);
 				in_group = 0;
 			}
@@ -188,7 +189,8 @@ mime_put_addresses(struct buf *out, const uint8_t *v, size_t n)
 		if (b == ':' && !in_group) {
 			(void)scan_byte(&c);
 			join_words(&mbox, &c, &ws, 1);
-			buf_u8(out, count++ ? ' ' : '(');
+			if (count++ == 0)
+				buf_u8(out, '(');
 			put_address(out, NULL, NULL, &mbox, NULL);
 			in_group = 1;
 		} else if (b == '<') {
@@ -213,26 +215,32 @@ mime_put_addresses(struct buf *out, const uint8_t *v, size_t n)
 				(void)scan_byte(&c);
 			(void)scan_accept(&c, '>');
 			if (mbox.len > 0 || host.len > 0) {
-				buf_u8(out, count++ ? ' ' : '(');
+				if (count++ == 0)
+					buf_u8(out, '(');
 				put_address(out, &name, &adl, &mbox, &host);
 			}
 		} else if (b == '@') {
 			(void)scan_byte(&c);
 			join_words(&mbox, &c, &ws, 0);
 			read_domain(&c, &host);
-			buf_u8(out, count++ ? ' ' : '(');
-			put_address(out, NULL, NULL, &mbox, &host);
+			if (mbox.len > 0 || host.len > 0) {
+				if (count++ == 0)
+					buf_u8(out, '(');
+				put_address(out, NULL, NULL, &mbox, &host);
+			}
 		} else if (ws.n > 0) {
 			/* a bare local part such as "undisclosed-recipients" */
 			join_words(&mbox, &c, &ws, 0);
-			buf_u8(out, count++ ? ' ' : '(');
+			if (count++ == 0)
+				buf_u8(out, '(');
 			put_address(out, NULL, NULL, &mbox, &host);
 		} else {
 			(void)scan_byte(&c);    /* junk: skip it */
 		}
 	}
 	if (in_group) {
-		buf_u8(out, count++ ? ' ' : '(');
+		if (count++ == 0)
+			buf_u8(out, '(');
 		put_address(out, NULL, NULL, NULL, NULL);
 	}
 	if (count == 0)
