@@ -375,6 +375,18 @@ on_kick(uv_timer_t *t)
 }
 
 void
+listener_conn_pause(struct listener_conn *c)
+{
+	if (c->closing || c->paused)
+		return;
+	c->paused = 1;
+	c->resume_early = 0;
+	uv_read_stop((uv_stream_t *)&c->tcp);
+	uv_timer_stop(&c->idle);
+	uv_timer_stop(&c->kick);
+}
+
+void
 listener_conn_resume(struct listener_conn *c)
 {
 	if (c->closing)

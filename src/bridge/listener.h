@@ -66,7 +66,11 @@ int listener_conn_write(struct listener_conn *c, const void *p, size_t n);
 void listener_conn_close(struct listener_conn *c);
 /* Closes at once, dropping queued output. */
 void listener_conn_abort(struct listener_conn *c);
-/* Resumes reading after a read that consumed less than it was given. */
+/* Stops reading and the idle timer until listener_conn_resume(): for an engine that
+ * waits on something asynchronous (a delivery may take longer than the idle timeout). */
+void listener_conn_pause(struct listener_conn *c);
+/* Resumes reading after listener_conn_pause() or a read that consumed less than it was
+ * given. May be called from inside `read` (the resume then takes effect after it). */
 void listener_conn_resume(struct listener_conn *c);
 /* The peer's address as text ("127.0.0.1"), for rate limiting and logs. */
 const char *listener_conn_peer(const struct listener_conn *c);

@@ -16,6 +16,7 @@ struct echo {
 	struct lineio lio;
 	uv_timer_t wait;
 	int waiting;
+	int held;
 	int flood_refused;
 };
 
@@ -30,6 +31,7 @@ on_wait_done(uv_timer_t *t)
 	struct echo *e = t->data;
 
 	e->waiting = 0;
+	e->held = 0;
 	(void)listener_conn_write(e->c, "RESUMED\r\n", 9);
 	listener_conn_resume(e->c);
 }
@@ -58,7 +60,7 @@ echo_read(void *state, const uint8_t *p, size_t n)
 	int i;
 
 	cur_init(&c, p, n);
-	while (!e->waiting && lineio_next(&e->lio, &c, &it) != LINEIO_MORE) {
+	while (!e->waiting && !e->held && lineio_next(&e->lio, &c, &it) != LINEIO_MORE) {
 		if (it.ev == LINEIO_TOO_LONG) {
 			(void)listener_conn_write(e->c, "TOOLONG\r\n", 9);
 		} else if (it.len >= 5 && memcmp(it.p, "ECHO ", 5) == 0) {
@@ -67,16 +69,25 @@ echo_read(void *state, const uint8_t *p, size_t n)
 		} else if (it.len == 4 && memcmp(it.p, "WAIT", 4) == 0) {
 			e->waiting = 1;
 			(void)listener_conn_write(e->c, "WAITING\r\n", 9);
+		} else if (it.len == 4 && memcmp(it.p, "HOLD", 4) == 0) {
+			/* An explicit pause longer than the idle timeout must not time out. */
+			listener_conn_pause(e->c);
+			e->wait.data = e;
+			e->held = 1;
+			uv_timer_start(&e->wait, on_wait_done, 700, 0);
 		} else if (it.len == 4 && memcmp(it.p, "QUIT", 4) == 0) {
 			(void)listener_conn_write(e->c, "BYE\r\n", 5);
 			listener_conn_close(e->c);
 			break;
 		} else if (it.len == 5 && memcmp(it.p, "FLOOD", 5) == 0) {
-			for (i = 0; i < 64; i++)
-				if (listener_conn_write(e->c, big, sizeof(big)) == SOTTO_ERR_LIMIT) {
-					flood_limit_seen = 1;
+			for (i = 0; i < 64; i++) {
+				int r = listener_conn_write(e->c, big, sizeof(big));
+				if (r != 0) {
+					fprintf(stderr, "flood write %d: %d\n", i, r);
+					flood_limit_seen = r == SOTTO_ERR_LIMIT;
 					break;
 				}
+			}
 			break;
 		}
 	}
@@ -179,6 +190,21 @@ TEST(listener_idle_timeout_closes)
 	close(fd);
 }
 
+TEST(listener_pause_outlasts_idle_timeout)
+{
+	char buf[512];
+	int fd = uvthread_connect(port);
+
+	REQUIRE(fd >= 0);
+	CHECK_EQ_INT(uvthread_read_until(fd, buf, sizeof(buf), "HELLO\r\n"), 0);
+	CHECK_EQ_INT(uvthread_send(fd, "HOLD\r\n"), 0);
+	CHECK_EQ_INT(uvthread_read_until(fd, buf, sizeof(buf), "RESUMED\r\n"), 0);
+	CHECK_EQ_INT(uvthread_send(fd, "ECHO after\r\n"), 0);
+	CHECK_EQ_INT(uvthread_read_until(fd, buf, sizeof(buf), "after\r\n"), 0);
+	CHECK(uvthread_wait_eof(fd));   /* and the idle timer runs again afterwards */
+	close(fd);
+}
+
 TEST(listener_output_cap_drops_a_peer_that_does_not_read)
 {
 	char buf[512];
@@ -238,6 +264,7 @@ main(void)
 	RUN(listener_echo_split_and_pipelined_with_pause);
 	RUN(listener_refuses_over_max_conns);
 	RUN(listener_idle_timeout_closes);
+	RUN(listener_pause_outlasts_idle_timeout);
 	RUN(listener_output_cap_drops_a_peer_that_does_not_read);
 	RUN(listener_host_rule);
 	usleep(100000);
