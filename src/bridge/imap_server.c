@@ -3,13 +3,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bridge/authlimit.h"
 #include "bridge/listener.h"
 
 struct imap_conn {
 	struct imap_server *srv;
 	struct listener_conn *lc;
 	struct imap_session *s;
+	struct bridge_auth_req *auth_req;       /* a login check in flight */
 	struct imap_conn *prev, *next;
 };
 
@@ -18,7 +18,6 @@ struct imap_server {
 	struct listener *l;
 	struct mailstore *ms;
 	struct imap_server_config cfg;
-	struct authlimit limit;
 	uv_async_t changed;             /* the store changed, maybe on another thread */
 	struct imap_conn *conns;
 	void (*done)(void *);
@@ -41,25 +40,30 @@ conn_close(void *arg)
 	listener_conn_close(c->lc);
 }
 
+static void
+on_login_checked(void *arg, int result)
+{
+	struct imap_conn *c = arg;
+
+	c->auth_req = NULL;
+	imap_session_login_done(c->s, result);
+	if (!imap_session_done(c->s))
+		listener_conn_resume(c->lc);
+}
+
 static int
 conn_login(void *arg, const uint8_t *user, size_t ulen, const uint8_t *pass, size_t plen)
 {
 	struct imap_conn *c = arg;
-	struct imap_server *srv = c->srv;
-	uint64_t now = uv_now(srv->loop);
 	int r;
 
-	if (!authlimit_allowed(&srv->limit, now))
-		return SOTTO_ERR_LIMIT;
-	if (srv->cfg.check_login == NULL)
-		r = SOTTO_ERR_AUTH;
-	else
-		r = srv->cfg.check_login(srv->cfg.check_arg, user, ulen, pass, plen);
-	if (r != 0) {
-		authlimit_failed(&srv->limit, now);
-		return SOTTO_ERR_AUTH;
-	}
-	return 0;
+	r = bridge_auth_check(c->srv->cfg.auth, listener_conn_peer(c->lc), user, ulen, pass, plen,
+	    on_login_checked, c, &c->auth_req);
+	if (r != 0)
+		return r;
+	/* no more commands until the answer: the rest of the input waits in the listener */
+	listener_conn_pause(c->lc);
+	return IMAP_LOGIN_PENDING;
 }
 
 static void *
@@ -91,8 +95,7 @@ on_read(void *state, const uint8_t *p, size_t n)
 {
 	struct imap_conn *c = state;
 
-	imap_session_feed(c->s, p, n);
-	return n;
+	return imap_session_feed(c->s, p, n);
 }
 
 static void
@@ -102,6 +105,8 @@ on_closed(void *state, int why)
 	struct imap_server *srv = c->srv;
 
 	(void)why;
+	if (c->auth_req != NULL)
+		bridge_auth_cancel(c->auth_req);
 	if (c->prev != NULL)
 		c->prev->next = c->next;
 	else
@@ -157,13 +162,13 @@ imap_server_start(struct imap_server **out, uv_loop_t *loop, struct mailstore *m
 	int r;
 
 	*out = NULL;
+	if (cfg->auth == NULL)
+		return SOTTO_ERR_INVALID_ARG;
 	if ((srv = calloc(1, sizeof(*srv))) == NULL)
 		return SOTTO_ERR_NOMEM;
 	srv->loop = loop;
 	srv->ms = ms;
 	srv->cfg = *cfg;
-	authlimit_init(&srv->limit, cfg->fail_max ? cfg->fail_max : 5,
-	    cfg->fail_window_ms ? cfg->fail_window_ms : 60000);
 	memset(&lcfg, 0, sizeof(lcfg));
 	lcfg.host = cfg->host;
 	lcfg.port = cfg->port;

@@ -1,7 +1,9 @@
 /*
  * The IMAP engine served over TCP (the bridge's IMAP side): a listener on loopback, one
  * imap_session per connection, new mail pushed to idling clients as the mail store
- * reports it (from any thread), and failed logins limited across connections.
+ * reports it (from any thread). Logins are checked by the bridge's shared authenticator
+ * (bridge/auth.h: password hash on the thread pool, failures rate-limited per address and
+ * globally), which the caller owns and may share with the SMTP side.
  */
 #ifndef SOTTO_BRIDGE_IMAP_SERVER_H
 #define SOTTO_BRIDGE_IMAP_SERVER_H
@@ -11,6 +13,7 @@
 
 #include <uv.h>
 
+#include "bridge/auth.h"
 #include "bridge/imap_session.h"
 #include "bridge/mailstore.h"
 
@@ -19,12 +22,7 @@ struct imap_server_config {
 	uint16_t port;                  /* 0: any free port */
 	unsigned max_conns;             /* 0: the listener's default */
 	struct imap_config imap;
-	/* Checks user (an address) and password (secret): 0 or SOTTO_ERR_AUTH. */
-	int (*check_login)(void *arg, const uint8_t *user, size_t ulen, const uint8_t *pass,
-	    size_t plen);
-	void *check_arg;
-	unsigned fail_max;              /* failed logins allowed per window; 0: 5 */
-	uint64_t fail_window_ms;        /* 0: 60 s */
+	struct bridge_auth *auth;       /* required; must outlive the server */
 };
 
 struct imap_server;

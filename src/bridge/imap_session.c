@@ -13,10 +13,13 @@
 
 #include <sodium.h>
 
+#include "bridge/auth.h"
 #include "bridge/imap_fetch.h"
 #include "bridge/imap_str.h"
+#include "bridge/sasl.h"
 
-#define IMAP_SASL_MAX 1024      /* a decoded AUTHENTICATE PLAIN response */
+/* a decoded AUTHENTICATE PLAIN response: two names, two NULs and a password */
+#define IMAP_SASL_MAX (2 * BRIDGE_USER_MAX + BRIDGE_PASSWORD_MAX + 2)
 
 void
 imap_result_set(struct imap_result *r, const char *status, const char *fmt, ...)
@@ -251,65 +254,57 @@ imap_session_changed(struct imap_session *s)
 }
 
 static void
-do_login(struct imap_session *s, const uint8_t *user, size_t ulen, const uint8_t *pass,
-    size_t plen, struct imap_result *r)
+login_result(struct imap_session *s, int rc, struct imap_result *r)
 {
-	int rc;
-
-	if (ulen == 0 || ulen > 320) {
-		rc = SOTTO_ERR_AUTH;
-	} else {
-		rc = s->host.login(s->host.arg, user, ulen, pass, plen);
-	}
 	if (rc == 0) {
 		s->state = IMAP_AUTH;
 		imap_result_set(r, "OK", "[CAPABILITY IMAP4rev1 LITERAL+ SASL-IR IDLE UIDPLUS "
 		    "UNSELECT SPECIAL-USE] Logged in");
-		return;
-	}
-	if (rc == SOTTO_ERR_LIMIT) {
-		imap_result_set(r, "NO", "[UNAVAILABLE] Too many failed logins, try later");
-	} else {
+	} else if (rc == SOTTO_ERR_AUTH) {
 		imap_result_set(r, "NO", "[AUTHENTICATIONFAILED] Invalid credentials");
+		s->auth_failures++;
+	} else if (rc == SOTTO_ERR_LIMIT) {
+		imap_result_set(r, "NO", "[UNAVAILABLE] Too many failed logins, try later");
+		s->auth_failures++;
+	} else {
+		imap_result_set(r, "NO", "[UNAVAILABLE] Temporary authentication failure");
 	}
-	s->auth_failures++;
 }
 
-/* AUTHENTICATE PLAIN response (RFC 4616): authzid NUL authcid NUL passwd, in base64. */
-static void
+/* Returns 1 if the check went on in the background (the answer comes later). */
+static int
+do_login(struct imap_session *s, const uint8_t *user, size_t ulen, const uint8_t *pass,
+    size_t plen, struct imap_result *r)
+{
+	int rc = SOTTO_ERR_AUTH;
+
+	if (ulen > 0 && ulen <= BRIDGE_USER_MAX && plen <= BRIDGE_PASSWORD_MAX)
+		rc = s->host.login(s->host.arg, user, ulen, pass, plen);
+	if (rc == IMAP_LOGIN_PENDING) {
+		s->login_pending = 1;
+		return 1;
+	}
+	login_result(s, rc, r);
+	return 0;
+}
+
+/* AUTHENTICATE PLAIN response (RFC 4616) in base64; 1 if the check went on. */
+static int
 auth_plain(struct imap_session *s, const uint8_t *b64, size_t n, struct imap_result *r)
 {
 	uint8_t dec[IMAP_SASL_MAX];     /* secret: holds the password */
-	size_t dlen = 0, i, z1 = SIZE_MAX, z2 = SIZE_MAX;
+	struct sasl_plain sp;
+	size_t dlen = 0;
+	int pending = 0;
 
-	if (n > sodium_base64_ENCODED_LEN(IMAP_SASL_MAX, sodium_base64_VARIANT_ORIGINAL) ||
-	    sodium_base642bin(dec, sizeof(dec), (const char *)b64, n, NULL, &dlen, NULL,
-	    sodium_base64_VARIANT_ORIGINAL) != 0) {
+	if (sasl_b64_decode(b64, n, dec, sizeof(dec), &dlen) != 0)
 		imap_result_set(r, "BAD", "Invalid base64");
-		goto out;
-	}
-	for (i = 0; i < dlen; i++) {
-		if (dec[i] != 0)
-			continue;
-		if (z1 == SIZE_MAX)
-			z1 = i;
-		else if (z2 == SIZE_MAX)
-			z2 = i;
-		else
-			z2 = SIZE_MAX - 1;  /* a third NUL */
-	}
-	if (z1 == SIZE_MAX || z2 >= SIZE_MAX - 1) {
+	else if (sasl_plain_parse(dec, dlen, BRIDGE_USER_MAX, BRIDGE_PASSWORD_MAX, &sp) != 0)
 		imap_result_set(r, "BAD", "Malformed PLAIN response");
-		goto out;
-	}
-	/* an authorisation identity other than the login itself is refused */
-	if (z1 > 0 && (z1 != z2 - z1 - 1 || memcmp(dec, dec + z1 + 1, z1) != 0)) {
-		imap_result_set(r, "NO", "[AUTHORIZATIONFAILED] Cannot act as another user");
-		goto out;
-	}
-	do_login(s, dec + z1 + 1, z2 - z1 - 1, dec + z2 + 1, dlen - z2 - 1, r);
-out:
+	else
+		pending = do_login(s, sp.authcid, sp.authcid_len, sp.passwd, sp.passwd_len, r);
 	sodium_memzero(dec, sizeof(dec));
+	return pending;
 }
 
 /* Commands whose untagged EXPUNGE must wait (RFC 3501 section 7.4.1). */
@@ -372,20 +367,24 @@ run_command(struct imap_session *s, const uint8_t *cmd, size_t len)
 		s->state = IMAP_LOGOUT;
 	} else if (s->state == IMAP_NOAUTH && imap_is(&name, "LOGIN")) {
 		wipe = 1;
-		if (imap_sp(&p) && imap_astring(&p, &a) && imap_sp(&p) && imap_astring(&p, &b) &&
-		    imap_eol(&p))
-			do_login(s, a.p, a.len, b.p, b.len, &r);
-		else
+		if (!save_tag(s, &tag))
+			imap_result_set(&r, "BAD", "Tag too long");
+		else if (imap_sp(&p) && imap_astring(&p, &a) && imap_sp(&p) &&
+		    imap_astring(&p, &b) && imap_eol(&p)) {
+			if (do_login(s, a.p, a.len, b.p, b.len, &r))
+				goto out;
+		} else
 			imap_result_set(&r, "BAD", "LOGIN needs a user name and a password");
 	} else if (s->state == IMAP_NOAUTH && imap_is(&name, "AUTHENTICATE")) {
 		wipe = 1;
-		if (!imap_sp(&p) || !imap_atom(&p, &a) || !imap_is(&a, "PLAIN")) {
+		if (!save_tag(s, &tag)) {
+			imap_result_set(&r, "BAD", "Tag too long");
+		} else if (!imap_sp(&p) || !imap_atom(&p, &a) || !imap_is(&a, "PLAIN")) {
 			imap_result_set(&r, "NO", "Only AUTHENTICATE PLAIN is supported");
 		} else if (imap_sp(&p) && imap_atom(&p, &b) && imap_eol(&p)) {
-			/* SASL-IR: the response came with the command; "=" is an empty one */
-			if (b.len == 1 && b.p[0] == '=')
-				b.len = 0;
-			auth_plain(s, b.p, b.len, &r);
+			/* SASL-IR: the response came with the command */
+			if (auth_plain(s, b.p, b.len, &r))
+				goto out;
 		} else if (imap_eol(&p) && save_tag(s, &tag)) {
 			s->in = IMAP_IN_AUTH_PLAIN;
 			out_line(s, "+ ");
@@ -526,10 +525,12 @@ on_line(struct imap_session *s, const uint8_t *line, size_t len)
 	}
 	if (s->in == IMAP_IN_AUTH_PLAIN) {
 		s->in = IMAP_IN_COMMAND;
-		if (len == 1 && line[0] == '*')
+		if (len == 1 && line[0] == '*') {
 			imap_result_set(&r, "BAD", "AUTHENTICATE cancelled");
-		else
-			auth_plain(s, line, len, &r);
+		} else if (auth_plain(s, line, len, &r)) {
+			lineio_wipe_line(&s->lio);
+			return;
+		}
 		lineio_wipe_line(&s->lio);
 		tagged(s, (const uint8_t *)s->tag, strlen(s->tag), &r);
 		if (s->auth_failures >= s->cfg.auth_failures_max)
@@ -572,14 +573,14 @@ on_line(struct imap_session *s, const uint8_t *line, size_t len)
 	buf_reset(&s->cmd);
 }
 
-void
+size_t
 imap_session_feed(struct imap_session *s, const uint8_t *p, size_t n)
 {
 	struct lineio_item it;
 	struct cur in;
 
 	cur_init(&in, p, n);
-	while (!s->done) {
+	while (!s->done && !s->login_pending) {
 		switch (lineio_next(&s->lio, &in, &it)) {
 		case LINEIO_MORE:
 			goto out;
@@ -603,5 +604,30 @@ imap_session_feed(struct imap_session *s, const uint8_t *p, size_t n)
 		}
 	}
 out:
+	imap_out_flush(s);
+	/* after the end, whatever else the peer sends is dropped */
+	return s->done ? n : scan_pos(&in);
+}
+
+int
+imap_session_waiting(const struct imap_session *s)
+{
+	return s->login_pending;
+}
+
+void
+imap_session_login_done(struct imap_session *s, int result)
+{
+	struct imap_result r;
+
+	if (!s->login_pending)
+		return;
+	s->login_pending = 0;
+	if (result == IMAP_LOGIN_PENDING)
+		result = SOTTO_ERR_INTERNAL;
+	login_result(s, result, &r);
+	tagged(s, (const uint8_t *)s->tag, strlen(s->tag), &r);
+	if (s->auth_failures >= s->cfg.auth_failures_max)
+		bye(s, "Too many failed logins");
 	imap_out_flush(s);
 }

@@ -28,14 +28,19 @@ struct imap_config {
 	unsigned auth_failures_max;     /* per connection, then BYE; 0: 3 */
 };
 
+/* imap_host.login's answer when the check goes on in the background. */
+#define IMAP_LOGIN_PENDING 1
+
 struct imap_host {
 	void *arg;
 	/* Queues bytes for the peer; nonzero if the connection is gone. */
 	int (*write)(void *arg, const uint8_t *p, size_t n);
 	/* Closes once queued output is written. */
 	void (*close)(void *arg);
-	/* Checks a login: 0, SOTTO_ERR_AUTH (wrong) or SOTTO_ERR_LIMIT (too many failures,
-	 * refused without checking). pass is secret; the engine wipes its copies. */
+	/* Checks a login. Returns 0 (accepted), SOTTO_ERR_AUTH (wrong), SOTTO_ERR_LIMIT (refused
+	 * for now) or another error (temporary failure); or IMAP_LOGIN_PENDING, and later, never
+	 * from inside this call, imap_session_login_done() with one of those results. pass is
+	 * secret: the host copies what it keeps, and the engine wipes its copies on return. */
 	int (*login)(void *arg, const uint8_t *user, size_t ulen, const uint8_t *pass,
 	    size_t plen);
 };
@@ -46,8 +51,14 @@ int imap_session_new(struct imap_session **out, const struct imap_config *cfg,
     struct mailstore *ms, const struct imap_host *host) SOTTO_MUST_CHECK;
 /* Writes the greeting. */
 void imap_session_start(struct imap_session *s);
-/* Consumes all of p (commands are answered as they complete). */
-void imap_session_feed(struct imap_session *s, const uint8_t *p, size_t n);
+/* Reads the peer's bytes and answers the commands they complete. Returns how many bytes
+ * were consumed: fewer than n while a login check is pending, in which case the host
+ * offers the rest again after imap_session_login_done(). */
+size_t imap_session_feed(struct imap_session *s, const uint8_t *p, size_t n);
+/* The result of a login that imap_host.login left pending. */
+void imap_session_login_done(struct imap_session *s, int result);
+/* 1 while a login check is pending. */
+int imap_session_waiting(const struct imap_session *s);
 /* The mail store changed: an idling session reports it at once, others at their next
  * command. */
 void imap_session_changed(struct imap_session *s);

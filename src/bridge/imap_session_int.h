@@ -31,6 +31,7 @@ struct imap_session {
 	enum imap_input in;
 	char tag[IMAP_TAG_MAX + 1];     /* of an IDLE or AUTHENTICATE in progress */
 	unsigned auth_failures;
+	int login_pending;              /* the tag of the login command is in tag */
 	int done;
 	char folder[MAILSTORE_FOLDER_MAX + 1];
 	int readonly;

@@ -21,6 +21,7 @@
 static struct uvthread ut;
 static struct mailstore ms;
 static struct imap_server *srv;
+static struct bridge_auth *auth;
 static uint16_t port;
 static int start_rc;
 
@@ -96,26 +97,28 @@ static const char pushed[] =
     "\r\n"
     "New mail while idling.\r\n";
 
-static int
-check_login(void *arg, const uint8_t *user, size_t ulen, const uint8_t *pass, size_t plen)
-{
-	(void)arg;
-	if (ulen != strlen(USER) || memcmp(user, USER, ulen) != 0 || plen != strlen(PASS))
-		return SOTTO_ERR_AUTH;
-	return sodium_memcmp(pass, PASS, plen) == 0 ? 0 : SOTTO_ERR_AUTH;
-}
-
 static void
 start_server(void *arg)
 {
+	char hash[BRIDGE_AUTH_HASH_BYTES];
+	/* three failures from one address are free, the next locks it out for a minute */
+	struct bridge_auth_config ac = {
+		.user = USER, .pw_hash = hash, .fail_delay_ms = 20, .free_failures = 3,
+		.lockout_ms = 60000,
+	};
 	struct imap_server_config cfg;
 	char why[128];
 
 	(void)arg;
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.imap.literal_max = 1 << 20;
-	cfg.check_login = check_login;
-	start_rc = imap_server_start(&srv, &ut.loop, &ms, &cfg, why, sizeof(why));
+	start_rc = bridge_auth_hash_password(PASS, strlen(PASS), crypto_pwhash_OPSLIMIT_MIN,
+	    crypto_pwhash_MEMLIMIT_MIN, hash);
+	if (start_rc == 0)
+		start_rc = bridge_auth_new(&auth, &ut.loop, &ac);
+	cfg.auth = auth;
+	if (start_rc == 0)
+		start_rc = imap_server_start(&srv, &ut.loop, &ms, &cfg, why, sizeof(why));
 	if (start_rc == 0)
 		port = imap_server_port(srv);
 }
@@ -125,6 +128,7 @@ stop_server(void *arg)
 {
 	(void)arg;
 	imap_server_stop(srv, NULL, NULL);
+	bridge_auth_free(auth);
 }
 
 static int
@@ -293,6 +297,25 @@ TEST(imap_disconnect_mid_append_stores_nothing)
 	CHECK_EQ_INT(count("INBOX"), before + 1);
 }
 
+TEST(imap_pipelined_after_async_login)
+{
+	char buf[8192];
+	int fd;
+
+	/* the password check runs on the thread pool; what follows LOGIN in the same segment
+	 * waits for it and is answered after it, in order */
+	REQUIRE((fd = uvthread_connect(port)) >= 0);
+	REQUIRE(uvthread_read_until(fd, buf, sizeof(buf), "\r\n") == 0);
+	CHECK(uvthread_send(fd, "a LOGIN " USER " \"" PASS "\"\r\nb SELECT INBOX\r\n"
+	    "c UID FETCH 1 (FLAGS)\r\nd LOGOUT\r\n") == 0);
+	CHECK(uvthread_read_until(fd, buf, sizeof(buf), "d OK") == 0);
+	CHECK(strstr(buf, "a OK") != NULL && strstr(buf, "a OK") < strstr(buf, "b OK"));
+	CHECK(strstr(buf, "b OK [READ-WRITE]") != NULL);
+	CHECK(strstr(buf, "* 1 FETCH (FLAGS (\\Seen) UID 1)") != NULL);
+	CHECK(uvthread_wait_eof(fd));
+	close(fd);
+}
+
 TEST(imap_login_failures_limited)
 {
 	char buf[4096];
@@ -309,12 +332,12 @@ TEST(imap_login_failures_limited)
 	CHECK(uvthread_read_until(fd, buf, sizeof(buf), "* BYE") == 0);
 	CHECK(uvthread_wait_eof(fd));
 	close(fd);
-	/* failures count across connections (one came from the imaplib run): now even the
-	 * right password is refused without being checked */
+	/* failures count per address across connections: the fourth locks it out, and then
+	 * even the right password is refused without being checked */
 	REQUIRE((fd = uvthread_connect(port)) >= 0);
 	REQUIRE(uvthread_read_until(fd, buf, sizeof(buf), "\r\n") == 0);
 	CHECK(uvthread_send(fd, "b LOGIN " USER " wrong\r\n") == 0);
-	CHECK(uvthread_read_until(fd, buf, sizeof(buf), "b NO") == 0);
+	CHECK(uvthread_read_until(fd, buf, sizeof(buf), "b NO [AUTHENTICATIONFAILED]") == 0);
 	CHECK(uvthread_send(fd, "c LOGIN " USER " \"" PASS "\"\r\n") == 0);
 	CHECK(uvthread_read_until(fd, buf, sizeof(buf), "c NO [UNAVAILABLE]") == 0);
 	close(fd);
@@ -338,6 +361,7 @@ main(void)
 	RUN(imap_curl);
 	RUN(imap_caps_refuse_before_allocation);
 	RUN(imap_disconnect_mid_append_stores_nothing);
+	RUN(imap_pipelined_after_async_login);
 	RUN(imap_login_failures_limited);
 	uvthread_call(&ut, stop_server, NULL);
 	uvthread_stop(&ut);
