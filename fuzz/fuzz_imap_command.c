@@ -9,12 +9,15 @@
 #include "bridge/imap_session.h"
 #include "bridge/mailstore_mem.h"
 
+/* Output "leaves" only when the harness drains it, so FETCH pauses get exercised. */
+static size_t pending_out;
+
 static int
 sink_write(void *arg, const uint8_t *p, size_t n)
 {
 	(void)arg;
 	(void)p;
-	(void)n;
+	pending_out += n;
 	return 0;
 }
 
@@ -22,6 +25,13 @@ static void
 sink_close(void *arg)
 {
 	(void)arg;
+}
+
+static size_t
+backlog(void *arg)
+{
+	(void)arg;
+	return pending_out;
 }
 
 static int
@@ -43,11 +53,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct imap_config cfg = { 4096, 65536, 200000, 3 };
-	struct imap_host host = { NULL, sink_write, sink_close, any_login };
+	struct imap_config cfg = { 4096, 65536, 200000, 3, 2048 };
+	struct imap_host host = { NULL, sink_write, sink_close, any_login, backlog };
 	struct imap_session *s;
 	struct mailstore ms;
-	size_t half = size / 2;
+	size_t half = size / 2, off, used;
+	int rounds;
 
 	if (mailstore_mem_create(&ms, 7) != 0)
 		return 0;
@@ -56,10 +67,21 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		mailstore_destroy(&ms);
 		return 0;
 	}
+	pending_out = 0;
 	imap_session_start(s);
-	/* in two pieces, so commands and literals are split across reads */
-	imap_session_feed(s, data, half);
-	imap_session_feed(s, data + half, size - half);
+	/* in two pieces, so commands and literals are split across reads; what the engine
+	 * leaves unconsumed (waiting for output to drain) is offered again after a drain */
+	for (off = 0, rounds = 0; off < size && rounds < 10000; rounds++) {
+		size_t end = off < half ? half : size;
+		used = imap_session_feed(s, data + off, end - off);
+		if (imap_session_done(s))
+			break;
+		if (used < end - off) {
+			pending_out = 0;
+			(void)imap_session_drained(s);
+		}
+		off += used;
+	}
 	imap_session_changed(s);
 	imap_session_free(s);
 	mailstore_destroy(&ms);

@@ -327,87 +327,151 @@ find_msg(const struct mailstore_msg *list, size_t n, uint32_t uid)
 	return NULL;
 }
 
-void
-imap_cmd_fetch(struct imap_session *s, struct imap_parser *p, struct imap_result *r, int uid)
-{
-	struct imap_seqset set = { 0 };
-	struct imap_fetch *f = NULL;
-	struct mailstore_msg *list = NULL;
-	size_t n = 0, i;
+struct imap_fetch_job {
+	struct imap_fetch *f;
+	struct imap_seqset set;
+	struct mailstore_msg *list;
+	size_t n, next;
+	int uid;
+	struct imap_result r;
+	uint8_t *scratch;               /* strings in f may point here */
+	struct buf cmd;                 /* and here */
+};
 
-	if ((f = malloc(sizeof(*f))) == NULL) {
-		imap_result_set(r, "NO", "[SERVERBUG] Out of memory");
+void
+imap_fetch_job_free(struct imap_fetch_job *job)
+{
+	if (job == NULL)
+		return;
+	free(job->list);
+	free(job->f);
+	imap_seqset_free(&job->set);
+	free(job->scratch);
+	buf_wipe_free(&job->cmd);
+	free(job);
+}
+
+/* Writes one message's FETCH response. */
+static void
+fetch_one(struct imap_session *s, struct imap_fetch_job *job, size_t i)
+{
+	const struct imap_fetch *f = job->f;
+	const struct mailstore_msg *m;
+	struct imap_fetch_msg fm;
+	struct mime_msg mm;
+	uint8_t *data = NULL;
+	size_t dlen = 0;
+	int rc;
+
+	if ((m = find_msg(job->list, job->n, s->v.uid[i])) == NULL) {
+		imap_result_set(&job->r, "NO", "Some messages were expunged");
 		return;
 	}
-	if (!imap_sp(p) || !parse_set(s, p, &set, uid) || !imap_sp(p) ||
-	    imap_fetch_parse(p, f) != 0 || !imap_eol(p)) {
+	fm.uid = m->uid;
+	fm.flags = s->v.flags[i] & MAILSTORE_FLAGS_ALL;
+	fm.internaldate = m->internaldate;
+	fm.size = m->size;
+	fm.mime = NULL;
+	if (f->need_data) {
+		if (s->ms->ops->fetch(s->ms->impl, s->folder, m->uid, &data, &dlen) != 0) {
+			imap_result_set(&job->r, "NO", "Some messages could not be read");
+			return;
+		}
+		if (mime_parse(&mm, data, dlen) != 0) {
+			free(data);
+			imap_result_set(&job->r, "NO", "[SERVERBUG] Out of memory");
+			return;
+		}
+		fm.mime = &mm;
+	}
+	if (f->sets_seen && !s->readonly && !(fm.flags & MAILSTORE_SEEN) &&
+	    s->ms->ops->set_flags(s->ms->impl, s->folder, m->uid,
+	    fm.flags | MAILSTORE_SEEN) == 0) {
+		fm.flags |= MAILSTORE_SEEN;
+		s->v.flags[i] = (s->v.flags[i] & ~MAILSTORE_FLAGS_ALL) | fm.flags;
+	}
+	imap_out_flush(s);      /* so a response that does not fit can be taken back whole */
+	imap_put_raw(&s->out, "* ");
+	imap_put_u64(&s->out, i + 1);
+	imap_put_raw(&s->out, " FETCH ");
+	rc = imap_fetch_put(&s->out, f, &fm);
+	imap_put_raw(&s->out, "\r\n");
+	if (fm.mime != NULL)
+		mime_free(&mm);
+	free(data);
+	if (rc != 0 || buf_status(&s->out) != 0) {
+		buf_reset(&s->out);
+		imap_result_set(&job->r, "NO", "[SERVERBUG] Response too large");
+	}
+	imap_out_flush(s);
+}
+
+/* Emits messages from job->next on; 1 if it stopped because output piled up. */
+static int
+fetch_run(struct imap_session *s, struct imap_fetch_job *job, int may_pause)
+{
+	for (; job->next < s->v.n && !s->done; job->next++) {
+		if (!in_set(s, &job->set, job->next, job->uid))
+			continue;
+		if (may_pause && imap_backlogged(s))
+			return 1;
+		fetch_one(s, job, job->next);
+	}
+	return 0;
+}
+
+int
+imap_cmd_fetch(struct imap_session *s, struct imap_parser *p, struct imap_result *r, int uid,
+    int may_pause)
+{
+	struct imap_fetch_job *job;
+
+	if ((job = calloc(1, sizeof(*job))) == NULL || (job->f = malloc(sizeof(*job->f))) == NULL) {
+		free(job);
+		imap_result_set(r, "NO", "[SERVERBUG] Out of memory");
+		return 0;
+	}
+	job->uid = uid;
+	if (!imap_sp(p) || !parse_set(s, p, &job->set, uid) || !imap_sp(p) ||
+	    imap_fetch_parse(p, job->f) != 0 || !imap_eol(p)) {
 		imap_result_set(r, "BAD", "Invalid FETCH");
-		goto out;
+		goto done;
 	}
 	if (uid)
-		imap_fetch_add(f, FA_UID);
-	if (f->sets_seen && !s->readonly)
-		imap_fetch_add(f, FA_FLAGS);
-	if (s->ms->ops->list(s->ms->impl, s->folder, &list, &n) != 0) {
+		imap_fetch_add(job->f, FA_UID);
+	if (job->f->sets_seen && !s->readonly)
+		imap_fetch_add(job->f, FA_FLAGS);
+	if (s->ms->ops->list(s->ms->impl, s->folder, &job->list, &job->n) != 0) {
 		imap_result_set(r, "NO", "[SERVERBUG] Cannot read the mailbox");
-		goto out;
+		goto done;
 	}
-	imap_result_set(r, "OK", "FETCH completed");
-	for (i = 0; i < s->v.n; i++) {
-		const struct mailstore_msg *m;
-		struct imap_fetch_msg fm;
-		struct mime_msg mm;
-		uint8_t *data = NULL;
-		size_t dlen = 0;
-		int rc;
+	imap_result_set(&job->r, "OK", "FETCH completed");
+	if (fetch_run(s, job, may_pause)) {
+		/* keep what the parsed items point into until the FETCH is finished */
+		job->scratch = p->scratch;
+		p->scratch = NULL;
+		job->cmd = s->cmd;
+		buf_init_dyn(&s->cmd, s->cfg.command_max);
+		s->fetch_job = job;
+		return 1;
+	}
+	*r = job->r;
+done:
+	imap_fetch_job_free(job);
+	return 0;
+}
 
-		if (!in_set(s, &set, i, uid))
-			continue;
-		if ((m = find_msg(list, n, s->v.uid[i])) == NULL) {
-			imap_result_set(r, "NO", "Some messages were expunged");
-			continue;
-		}
-		fm.uid = m->uid;
-		fm.flags = s->v.flags[i] & MAILSTORE_FLAGS_ALL;
-		fm.internaldate = m->internaldate;
-		fm.size = m->size;
-		fm.mime = NULL;
-		if (f->need_data) {
-			if (s->ms->ops->fetch(s->ms->impl, s->folder, m->uid, &data, &dlen) != 0) {
-				imap_result_set(r, "NO", "Some messages could not be read");
-				continue;
-			}
-			if (mime_parse(&mm, data, dlen) != 0) {
-				free(data);
-				imap_result_set(r, "NO", "[SERVERBUG] Out of memory");
-				continue;
-			}
-			fm.mime = &mm;
-		}
-		if (f->sets_seen && !s->readonly && !(fm.flags & MAILSTORE_SEEN) &&
-		    s->ms->ops->set_flags(s->ms->impl, s->folder, m->uid,
-		    fm.flags | MAILSTORE_SEEN) == 0) {
-			fm.flags |= MAILSTORE_SEEN;
-			s->v.flags[i] = (s->v.flags[i] & ~MAILSTORE_FLAGS_ALL) | fm.flags;
-		}
-		imap_put_raw(&s->out, "* ");
-		imap_put_u64(&s->out, i + 1);
-		imap_put_raw(&s->out, " FETCH ");
-		rc = imap_fetch_put(&s->out, f, &fm);
-		imap_put_raw(&s->out, "\r\n");
-		if (fm.mime != NULL)
-			mime_free(&mm);
-		free(data);
-		if (rc != 0) {
-			imap_result_set(r, "NO", "[SERVERBUG] Response too large");
-			break;
-		}
-		imap_out_flush(s);
-	}
-out:
-	free(list);
-	free(f);
-	imap_seqset_free(&set);
+int
+imap_fetch_job_resume(struct imap_session *s, struct imap_result *r)
+{
+	struct imap_fetch_job *job = s->fetch_job;
+
+	if (fetch_run(s, job, 1))
+		return 1;
+	*r = job->r;
+	s->fetch_job = NULL;
+	imap_fetch_job_free(job);
+	return 0;
 }
 
 void

@@ -24,6 +24,14 @@ struct imap_server {
 	void *done_arg;
 };
 
+static size_t
+conn_backlog(void *arg)
+{
+	struct imap_conn *c = arg;
+
+	return listener_conn_queued(c->lc);
+}
+
 static int
 conn_write(void *arg, const uint8_t *p, size_t n)
 {
@@ -71,7 +79,7 @@ on_open(void *arg, struct listener_conn *lc)
 {
 	struct imap_server *srv = arg;
 	struct imap_conn *c;
-	struct imap_host host = { NULL, conn_write, conn_close, conn_login };
+	struct imap_host host = { NULL, conn_write, conn_close, conn_login, conn_backlog };
 
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		return NULL;
@@ -115,6 +123,15 @@ on_closed(void *state, int why)
 		c->next->prev = c->prev;
 	imap_session_free(c->s);
 	free(c);
+}
+
+static void
+on_drained(void *state)
+{
+	struct imap_conn *c = state;
+
+	if (imap_session_drained(c->s))
+		listener_conn_resume(c->lc);
 }
 
 static const struct listener_ops imap_listener_ops = { on_open, on_read, on_closed };
@@ -174,8 +191,10 @@ imap_server_start(struct imap_server **out, uv_loop_t *loop, struct mailstore *m
 	lcfg.port = cfg->port;
 	lcfg.max_conns = cfg->max_conns;
 	lcfg.idle_ms = 31 * 60 * 1000;  /* RFC 3501: at least 30 minutes */
-	/* one FETCH may queue a whole message as a literal */
-	lcfg.out_max = (cfg->imap.literal_max ? cfg->imap.literal_max : 26u << 20) * 2 + (1u << 20);
+	/* the engine stops adding output past out_high, but the response in hand (at worst a
+	 * whole message as a literal, twice over for RFC822 + BODY[]) still has to fit */
+	lcfg.out_max = (cfg->imap.out_high ? cfg->imap.out_high : 4u << 20) +
+	    (cfg->imap.literal_max ? cfg->imap.literal_max : 26u << 20) * 2 + (1u << 20);
 	lcfg.busy_reply = "* BYE Too many connections\r\n";
 	if (uv_async_init(loop, &srv->changed, on_changed) != 0) {
 		free(srv);
@@ -187,6 +206,7 @@ imap_server_start(struct imap_server **out, uv_loop_t *loop, struct mailstore *m
 		uv_close((uv_handle_t *)&srv->changed, on_async_closed);
 		return r;
 	}
+	listener_set_drained(srv->l, on_drained);
 	ms->ops->watch(ms->impl, on_store_change, srv);
 	*out = srv;
 	return 0;

@@ -20,6 +20,7 @@
 
 /* a decoded AUTHENTICATE PLAIN response: two names, two NULs and a password */
 #define IMAP_SASL_MAX (2 * BRIDGE_USER_MAX + BRIDGE_PASSWORD_MAX + 2)
+#define IMAP_OUT_KEEP (256 * 1024)     /* output buffer kept between responses */
 
 void
 imap_result_set(struct imap_result *r, const char *status, const char *fmt, ...)
@@ -35,11 +36,26 @@ imap_result_set(struct imap_result *r, const char *status, const char *fmt, ...)
 void
 imap_out_flush(struct imap_session *s)
 {
-	if (s->out.len > 0 && !s->done && s->host.write(s->host.arg, s->out.p, s->out.len) != 0)
+	if (buf_status(&s->out) != 0) {
+		/* a response did not fit: never send half of one */
+		buf_reset(&s->out);
+		imap_put_raw(&s->out, "* BYE Response too large\r\n");
+		if (!s->done)
+			(void)s->host.write(s->host.arg, s->out.p, s->out.len);
 		s->done = 1;
-	if (buf_status(&s->out) != 0)
-		s->done = 1;    /* a response did not fit: never send half of one */
+		s->state = IMAP_LOGOUT;
+		s->host.close(s->host.arg);
+	} else if (s->out.len > 0 && !s->done &&
+	    s->host.write(s->host.arg, s->out.p, s->out.len) != 0) {
+		s->done = 1;
+	}
 	buf_reset(&s->out);
+	if (s->out.cap > IMAP_OUT_KEEP) {
+		/* do not keep a whole message's worth of memory per idle connection */
+		size_t max = s->out.max;
+		buf_free(&s->out);
+		buf_init_dyn(&s->out, max);
+	}
 }
 
 static void
@@ -207,6 +223,8 @@ imap_session_new(struct imap_session **out, const struct imap_config *cfg,
 		s->cfg.command_max = (size_t)s->cfg.literal_max + 1024 * 1024;
 	if (s->cfg.auth_failures_max == 0)
 		s->cfg.auth_failures_max = 3;
+	if (s->cfg.out_high == 0)
+		s->cfg.out_high = 4u << 20;
 	s->ms = ms;
 	s->host = *host;
 	lineio_init(&s->lio, s->cfg.line_max, s->cfg.literal_max);
@@ -222,6 +240,7 @@ imap_session_free(struct imap_session *s)
 {
 	if (s == NULL)
 		return;
+	imap_fetch_job_free(s->fetch_job);
 	imap_view_clear(s);
 	lineio_free(&s->lio);
 	buf_wipe_free(&s->cmd);     /* may hold a password */
@@ -433,7 +452,11 @@ run_command(struct imap_session *s, const uint8_t *cmd, size_t len)
 			imap_result_set(&r, "OK", "Closed");
 		}
 	} else if (imap_is(&name, "FETCH")) {
-		imap_cmd_fetch(s, &p, &r, uid);
+		/* a FETCH that would queue too much output pauses until the queue drains */
+		if (imap_cmd_fetch(s, &p, &r, uid, save_tag(s, &tag))) {
+			s->fetch_uid = uid;
+			goto out;
+		}
 	} else if (imap_is(&name, "STORE")) {
 		imap_cmd_store(s, &p, &r, uid);
 	} else if (imap_is(&name, "SEARCH")) {
@@ -580,7 +603,7 @@ imap_session_feed(struct imap_session *s, const uint8_t *p, size_t n)
 	struct cur in;
 
 	cur_init(&in, p, n);
-	while (!s->done && !s->login_pending) {
+	while (!s->done && !s->login_pending && !s->blocked && s->fetch_job == NULL) {
 		switch (lineio_next(&s->lio, &in, &it)) {
 		case LINEIO_MORE:
 			goto out;
@@ -600,6 +623,8 @@ imap_session_feed(struct imap_session *s, const uint8_t *p, size_t n)
 			break;
 		case LINEIO_LINE:
 			on_line(s, it.p, it.len);
+			if (imap_backlogged(s))
+				s->blocked = 1;
 			break;
 		}
 	}
@@ -607,6 +632,32 @@ out:
 	imap_out_flush(s);
 	/* after the end, whatever else the peer sends is dropped */
 	return s->done ? n : scan_pos(&in);
+}
+
+int
+imap_backlogged(const struct imap_session *s)
+{
+	return s->host.backlog != NULL && s->host.backlog(s->host.arg) > s->cfg.out_high;
+}
+
+int
+imap_session_drained(struct imap_session *s)
+{
+	struct imap_result r;
+
+	if (s->done || s->login_pending || (!s->blocked && s->fetch_job == NULL))
+		return 0;
+	if (s->fetch_job != NULL) {
+		if (imap_fetch_job_resume(s, &r)) {
+			imap_out_flush(s);
+			return 0;
+		}
+		imap_view_sync(s, s->fetch_uid);
+		tagged(s, (const uint8_t *)s->tag, strlen(s->tag), &r);
+		imap_out_flush(s);
+	}
+	s->blocked = imap_backlogged(s);
+	return !s->blocked && !s->done;
 }
 
 int

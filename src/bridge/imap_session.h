@@ -26,6 +26,8 @@ struct imap_config {
 	uint64_t literal_max;           /* 0: 26 MiB (a 25 MiB mail and its headers) */
 	size_t command_max;             /* 0: literal_max + 1 MiB */
 	unsigned auth_failures_max;     /* per connection, then BYE; 0: 3 */
+	size_t out_high;                /* unsent output above which reading and FETCH pause;
+	                                 * 0: 4 MiB */
 };
 
 /* imap_host.login's answer when the check goes on in the background. */
@@ -43,6 +45,9 @@ struct imap_host {
 	 * secret: the host copies what it keeps, and the engine wipes its copies on return. */
 	int (*login)(void *arg, const uint8_t *user, size_t ulen, const uint8_t *pass,
 	    size_t plen);
+	/* Optional: bytes written and not yet sent. Above out_high the engine stops taking
+	 * input and pauses a FETCH until imap_session_drained(). */
+	size_t (*backlog)(void *arg);
 };
 
 struct imap_session;
@@ -59,6 +64,9 @@ size_t imap_session_feed(struct imap_session *s, const uint8_t *p, size_t n);
 void imap_session_login_done(struct imap_session *s, int result);
 /* 1 while a login check is pending. */
 int imap_session_waiting(const struct imap_session *s);
+/* The output queue has emptied: a paused FETCH goes on. Returns 1 if the session had
+ * stopped taking input for its output and takes it again now (the host resumes reading). */
+int imap_session_drained(struct imap_session *s);
 /* The mail store changed: an idling session reports it at once, others at their next
  * command. */
 void imap_session_changed(struct imap_session *s);

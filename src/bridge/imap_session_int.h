@@ -32,6 +32,9 @@ struct imap_session {
 	char tag[IMAP_TAG_MAX + 1];     /* of an IDLE or AUTHENTICATE in progress */
 	unsigned auth_failures;
 	int login_pending;              /* the tag of the login command is in tag */
+	int blocked;                    /* input waits: too much output unsent */
+	struct imap_fetch_job *fetch_job;       /* a FETCH paused for output; its tag in tag */
+	int fetch_uid;
 	int done;
 	char folder[MAILSTORE_FOLDER_MAX + 1];
 	int readonly;
@@ -63,8 +66,15 @@ void imap_cmd_select(struct imap_session *s, struct imap_parser *p, struct imap_
     int readonly);
 void imap_cmd_status(struct imap_session *s, struct imap_parser *p, struct imap_result *r);
 void imap_cmd_append(struct imap_session *s, struct imap_parser *p, struct imap_result *r);
-void imap_cmd_fetch(struct imap_session *s, struct imap_parser *p, struct imap_result *r,
-    int uid);
+/* Returns 1 if the FETCH paused (s->fetch_job set; it took over the parser's scratch and
+ * the command buffer its strings point into). */
+int imap_cmd_fetch(struct imap_session *s, struct imap_parser *p, struct imap_result *r,
+    int uid, int may_pause);
+/* Goes on with s->fetch_job: 1 if it paused again, 0 when done (r holds the outcome). */
+int imap_fetch_job_resume(struct imap_session *s, struct imap_result *r);
+void imap_fetch_job_free(struct imap_fetch_job *job);
+/* 1 if more output waits to be sent than cfg.out_high. */
+int imap_backlogged(const struct imap_session *s);
 void imap_cmd_store(struct imap_session *s, struct imap_parser *p, struct imap_result *r,
     int uid);
 void imap_cmd_search(struct imap_session *s, struct imap_parser *p, struct imap_result *r,

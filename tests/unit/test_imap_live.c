@@ -112,6 +112,7 @@ start_server(void *arg)
 	(void)arg;
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.imap.literal_max = 1 << 20;
+	cfg.imap.out_high = 256 * 1024;
 	start_rc = bridge_auth_hash_password(PASS, strlen(PASS), crypto_pwhash_OPSLIMIT_MIN,
 	    crypto_pwhash_MEMLIMIT_MIN, hash);
 	if (start_rc == 0)
@@ -316,6 +317,60 @@ TEST(imap_pipelined_after_async_login)
 	close(fd);
 }
 
+/* Receives until the tagged line "tail" ends what was read; returns the bytes read, or
+ * 0 on EOF or timeout. Only the last few KiB are kept to look for it. */
+static size_t
+read_all_until(int fd, const char *tail)
+{
+	static char win[8192];
+	size_t total = 0, len = 0, tl = strlen(tail);
+
+	for (;;) {
+		ssize_t n = recv(fd, win + len, sizeof(win) - 1 - len, 0);
+		if (n <= 0)
+			return 0;
+		total += (size_t)n;
+		len += (size_t)n;
+		win[len] = 0;
+		if (strstr(win, tail) != NULL)
+			return total;
+		if (len > sizeof(win) / 2) {
+			memmove(win, win + len - tl, tl);
+			len = tl;
+		}
+	}
+}
+
+TEST(imap_large_fetch_waits_for_slow_reader)
+{
+	enum { N = 24, SIZE = 256 * 1024 };
+	char buf[4096], *msg;
+	size_t got;
+	int fd, i;
+
+	/* 6 MiB of mail, more than the connection may queue (3.25 MiB here): the FETCH must
+	 * pause while the client is slow instead of overflowing and being cut off */
+	REQUIRE((msg = malloc(SIZE + 1)) != NULL);
+	memset(msg, 'x', SIZE);
+	memcpy(msg, "Subject: big\r\n\r\n", 16);
+	for (i = 100; i < SIZE; i += 100)
+		memcpy(msg + i - 2, "\r\n", 2);
+	msg[SIZE] = 0;
+	for (i = 0; i < N; i++)
+		REQUIRE(add("Sent", msg, 0, 0) == 0);
+	free(msg);
+	REQUIRE((fd = login_fd()) >= 0);
+	CHECK(uvthread_send(fd, "s SELECT Sent\r\n") == 0);
+	CHECK(uvthread_read_until(fd, buf, sizeof(buf), "s OK") == 0);
+	CHECK(uvthread_send(fd, "f FETCH 1:* (BODY.PEEK[])\r\nn NOOP\r\n") == 0);
+	usleep(300 * 1000);             /* a slow client: the server's queue fills meanwhile */
+	got = read_all_until(fd, "n OK");
+	CHECK(got > (size_t)N * SIZE);
+	CHECK(uvthread_send(fd, "l LOGOUT\r\n") == 0);
+	CHECK(uvthread_read_until(fd, buf, sizeof(buf), "l OK") == 0);
+	close(fd);
+}
+
 TEST(imap_login_failures_limited)
 {
 	char buf[4096];
@@ -362,6 +417,7 @@ main(void)
 	RUN(imap_caps_refuse_before_allocation);
 	RUN(imap_disconnect_mid_append_stores_nothing);
 	RUN(imap_pipelined_after_async_login);
+	RUN(imap_large_fetch_waits_for_slow_reader);
 	RUN(imap_login_failures_limited);
 	uvthread_call(&ut, stop_server, NULL);
 	uvthread_stop(&ut);

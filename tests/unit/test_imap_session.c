@@ -14,6 +14,7 @@ struct peer {
 	struct imap_session *s;
 	char out[65536];
 	size_t len;
+	size_t sent;            /* of what was written, how much the "network" took */
 	int closed;
 };
 
@@ -45,11 +46,20 @@ peer_login(void *arg, const uint8_t *user, size_t ulen, const uint8_t *pass, siz
 	return ulen == 1 && user[0] == 'u' && plen == 1 && pass[0] == 'p' ? 0 : SOTTO_ERR_AUTH;
 }
 
+static size_t
+peer_backlog(void *arg)
+{
+	struct peer *c = arg;
+
+	return c->len - c->sent;
+}
+
 static int
 peer_open(struct peer *c, size_t literal_max)
 {
-	struct imap_config cfg = { 1024, literal_max, 0, 3 };
-	struct imap_host host = { c, peer_write, peer_close, peer_login };
+	/* output "leaves" only when a test says so (sent = len) */
+	struct imap_config cfg = { 1024, literal_max, 0, 3, 1 << 20 };
+	struct imap_host host = { c, peer_write, peer_close, peer_login, peer_backlog };
 
 	memset(c, 0, sizeof(*c));
 	if (imap_session_new(&c->s, &cfg, &ms, &host) != 0)
@@ -63,9 +73,16 @@ static const char *
 say(struct peer *c, const char *s)
 {
 	c->len = 0;
+	c->sent = 0;
 	c->out[0] = 0;
 	imap_session_feed(c->s, (const uint8_t *)s, strlen(s));
 	return c->out;
+}
+
+static size_t
+feed(struct peer *c, const char *s)
+{
+	return imap_session_feed(c->s, (const uint8_t *)s, strlen(s));
 }
 
 static int
@@ -238,6 +255,52 @@ TEST(imap_session_caps)
 	imap_session_free(a.s);
 }
 
+TEST(imap_session_fetch_pauses_for_output)
+{
+	static const char big[] = "Subject: big\r\n\r\n"
+	    "0123456789012345678901234567890123456789012345678901234567890123456789\r\n";
+	struct imap_config cfg = { 1024, 4096, 0, 3, 10 };
+	struct peer a;
+	struct imap_host host = { &a, peer_write, peer_close, peer_login, peer_backlog };
+	static const char noop[] = "G NOOP\r\n";
+	int i, rounds = 0;
+
+	fill();
+	for (i = 0; i < 3; i++)
+		REQUIRE(ms.ops->append(ms.impl, "INBOX", (const uint8_t *)big, sizeof(big) - 1, 0,
+		    0, NULL) == 0);
+	memset(&a, 0, sizeof(a));
+	REQUIRE(imap_session_new(&a.s, &cfg, &ms, &host) == 0);
+	say(&a, "1 LOGIN u p\r\n2 SELECT INBOX\r\n");
+	a.len = a.sent = 0;
+	/* nothing leaves: after one message the FETCH waits, and so does the next command */
+	CHECK_EQ_INT(feed(&a, "F FETCH 1:* (UID BODY.PEEK[])\r\n"), 31);
+	CHECK(has(a.out, "* 1 FETCH (UID 1 BODY[]") && !has(a.out, "* 2 FETCH"));
+	CHECK_EQ_INT(feed(&a, noop), 0);
+	/* each time the queue drains, a little more */
+	while (!has(a.out, "F OK") && rounds++ < 20) {
+		a.sent = a.len;
+		if (imap_session_drained(a.s))
+			break;
+	}
+	CHECK(has(a.out, "* 6 FETCH (UID 6 BODY[]") && has(a.out, "F OK FETCH completed"));
+	CHECK(rounds >= 5);
+	/* the tagged answer went out while output was still queued: input waits once more */
+	a.sent = a.len;
+	CHECK_EQ_INT(imap_session_drained(a.s), 1);
+	CHECK(has(say(&a, noop), "G OK"));
+	imap_session_free(a.s);
+
+	/* a client that goes away during a paused FETCH leaves nothing behind (ASan) */
+	memset(&a, 0, sizeof(a));
+	REQUIRE(imap_session_new(&a.s, &cfg, &ms, &host) == 0);
+	say(&a, "1 LOGIN u p\r\n2 SELECT INBOX\r\n");
+	a.len = a.sent = 0;
+	CHECK(feed(&a, "F FETCH 1:* (BODY[HEADER.FIELDS (Subject)])\r\n") > 0);
+	CHECK(!has(a.out, "F OK"));
+	imap_session_free(a.s);
+}
+
 int
 main(void)
 {
@@ -246,6 +309,7 @@ main(void)
 	RUN(imap_session_literals_split_anywhere);
 	RUN(imap_session_disconnect_mid_append);
 	RUN(imap_session_caps);
+	RUN(imap_session_fetch_pauses_for_output);
 	mailstore_destroy(&ms);
 	return check_summary();
 }
