@@ -306,6 +306,54 @@ TEST(imap_mbsync_two_way)
 	CHECK_EQ_INT(run_capture(cmd, out, sizeof(out)), 0);
 }
 
+/* Polls a tmux pane until want shows (1) or about 8 s pass (0). */
+static int
+pane_shows(const char *session, const char *want, char *screen, size_t cap)
+{
+	char cmd[200];
+	int i;
+
+	snprintf(cmd, sizeof(cmd), "tmux capture-pane -p -t %s 2>&1", session);
+	for (i = 0; i < 80; i++) {
+		if (run_capture(cmd, screen, cap) == 0 && strstr(screen, want) != NULL)
+			return 1;
+		usleep(100 * 1000);
+	}
+	return 0;
+}
+
+/* neomutt in a tmux pane: the index lists the mail, and opening it shows the body. */
+TEST(imap_neomutt_reads_mail)
+{
+	char dir[] = "/tmp/sotto-neomutt-XXXXXX", path[400], cmd[1200], screen[16384];
+	char session[64];
+	FILE *f;
+
+	snprintf(session, sizeof(session), "sotto-imap-%d", (int)getpid());
+	REQUIRE(mkdtemp(dir) != NULL);
+	snprintf(path, sizeof(path), "%s/muttrc", dir);
+	REQUIRE((f = fopen(path, "w")) != NULL);
+	fprintf(f, "set folder=\"imap://127.0.0.1:%u/\"\nset spoolfile=\"+INBOX\"\n"
+	    "set imap_user=\"%s\"\nset imap_pass=\"%s\"\nset ssl_starttls=no\n"
+	    "set ssl_force_tls=no\nset header_cache=\"\"\nset message_cachedir=\"\"\n"
+	    "set sort=date\nset mark_old=no\nset wait_key=no\nset pager_stop=yes\n", port,
+	    USER, PASS);
+	fclose(f);
+	snprintf(cmd, sizeof(cmd), "tmux new-session -d -s %s -x 160 -y 40 "
+	    "'TERM=xterm HOME=%s neomutt -n -F %s/muttrc'", session, dir, dir);
+	REQUIRE(run_capture(cmd, screen, sizeof(screen)) == 0);
+	CHECK(pane_shows(session, "Hello Bob", screen, sizeof(screen)));
+	/* search for it, open it */
+	snprintf(cmd, sizeof(cmd), "tmux send-keys -t %s '/' 'Hello Bob' Enter && sleep 0.3 && "
+	    "tmux send-keys -t %s Enter", session, session);
+	CHECK(run_capture(cmd, screen, sizeof(screen)) == 0);
+	CHECK(pane_shows(session, "see you soon.", screen, sizeof(screen)));
+	if (check_failed_now())
+		printf("     | screen:\n%s\n", screen);
+	snprintf(cmd, sizeof(cmd), "tmux kill-session -t %s; rm -rf %s", session, dir);
+	(void)run_capture(cmd, screen, sizeof(screen));
+}
+
 static int
 login_fd(void)
 {
@@ -493,6 +541,7 @@ main(void)
 	run_python();
 	RUN(imap_curl);
 	RUN(imap_mbsync_two_way);
+	RUN(imap_neomutt_reads_mail);
 	RUN(imap_caps_refuse_before_allocation);
 	RUN(imap_disconnect_mid_append_stores_nothing);
 	RUN(imap_pipelined_after_async_login);
