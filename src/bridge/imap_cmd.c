@@ -620,17 +620,24 @@ out:
 	imap_search_free(&srch);
 }
 
+/* A UID set for COPYUID, runs collapsed ("3:7,9"); empty if it does not fit out. */
 static void
-put_uid_list(char *out, size_t cap, const uint32_t *v, size_t n)
+put_uid_set(char *out, size_t cap, const uint32_t *v, size_t n)
 {
 	struct buf b;
-	size_t i;
+	size_t i, j;
 
 	buf_init_fixed(&b, (uint8_t *)out, cap - 1);
-	for (i = 0; i < n; i++) {
+	for (i = 0; i < n; i = j) {
+		for (j = i + 1; j < n && v[j] == v[j - 1] + 1; j++)
+			;
 		if (i > 0)
 			buf_u8(&b, ',');
 		imap_put_u64(&b, v[i]);
+		if (j - i > 1) {
+			buf_u8(&b, ':');
+			imap_put_u64(&b, v[j - 1]);
+		}
 	}
 	out[buf_status(&b) == 0 ? b.len : 0] = 0;
 }
@@ -671,8 +678,8 @@ imap_cmd_copy(struct imap_session *s, struct imap_parser *p, struct imap_result 
 		}
 		src_uids[n++] = s->v.uid[i];
 	}
-	put_uid_list(srcs, sizeof(srcs), src_uids, n);
-	put_uid_list(dsts, sizeof(dsts), dst_uids, n);
+	put_uid_set(srcs, sizeof(srcs), src_uids, n);
+	put_uid_set(dsts, sizeof(dsts), dst_uids, n);
 	if (n > 0 && srcs[0] && dsts[0])
 		imap_result_set(r, "OK", "[COPYUID %u %s %s] COPY completed", st.uidvalidity, srcs,
 		    dsts);

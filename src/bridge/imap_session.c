@@ -490,21 +490,27 @@ out:
 static int
 literal_marker(const uint8_t *line, size_t len, uint64_t *n, int *plus)
 {
-	size_t i, end;
+	struct cur c, m;
+	size_t brace = SIZE_MAX, digits = 0;
 	uint64_t v = 0;
+	int b;
 
-	if (len < 3 || line[len - 1] != '}')
+	cur_init(&c, line, len);
+	while ((b = scan_byte(&c)) >= 0)
+		if (b == '{')
+			brace = scan_pos(&c) - 1;
+	if (brace == SIZE_MAX)
 		return 0;
-	end = len - 1;
-	*plus = line[end - 1] == '+';
-	if (*plus)
-		end--;
-	for (i = end; i > 0 && line[i - 1] >= '0' && line[i - 1] <= '9'; i--)
-		;
-	if (i == end || i == 0 || line[i - 1] != '{' || end - i > 19)
+	m = scan_sub(&c, brace + 1, len - brace - 1);
+	while ((b = scan_peek(&m)) >= '0' && b <= '9') {
+		(void)scan_byte(&m);
+		if (++digits > 19)
+			return 0;
+		v = v * 10 + (uint64_t)(b - '0');
+	}
+	*plus = scan_accept(&m, '+');
+	if (digits == 0 || !scan_accept(&m, '}') || cur_left(&m) != 0)
 		return 0;
-	for (; i < end; i++)
-		v = v * 10 + (uint64_t)(line[i] - '0');
 	*n = v;
 	return 1;
 }
