@@ -160,7 +160,7 @@ imap_cmd_status(struct imap_session *s, struct imap_parser *p, struct imap_resul
 	struct imap_str name, item;
 	char folder[MAILSTORE_FOLDER_MAX + 1];
 	uint32_t vals[5];
-	size_t i, count = 0;
+	size_t i, count = 0, mark = s->out.len;
 
 	if (!imap_sp(p) || !imap_astring(p, &name) || !imap_sp(p) || !imap_accept(p, '(')) {
 		imap_result_set(r, "BAD", "Expected a mailbox and status items");
@@ -198,7 +198,7 @@ imap_cmd_status(struct imap_session *s, struct imap_parser *p, struct imap_resul
 	imap_result_set(r, "OK", "STATUS completed");
 	return;
 bad:
-	buf_reset(&s->out);     /* drop the half-written STATUS line */
+	s->out.len = mark;      /* drop the half-written STATUS line, keep what came before */
 	imap_result_set(r, "BAD", "Unknown status item");
 }
 

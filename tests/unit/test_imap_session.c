@@ -252,6 +252,9 @@ TEST(imap_session_caps)
 	CHECK(has(say(&a, "AHUAcA==\r\n"), "2 OK"));
 	CHECK(has(say(&a, "3 SELECT inbox\r\n4 EXAMINE Nope\r\n5 FETCH 1 FLAGS\r\n"),
 	    "4 NO") && has(a.out, "5 BAD"));
+	/* a bad STATUS item takes back only its own half-written line */
+	o = say(&a, "6 NOOP\r\n7 STATUS INBOX (MESSAGES BOGUS)\r\n");
+	CHECK(has(o, "6 OK") && has(o, "7 BAD") && !has(o, "* STATUS"));
 	imap_session_free(a.s);
 }
 
