@@ -68,7 +68,7 @@ out_line(struct imap_session *s, const char *line)
 void
 imap_capabilities(struct buf *out, enum imap_state st)
 {
-	imap_put_raw(out, "IMAP4rev1 LITERAL+ SASL-IR IDLE UIDPLUS UNSELECT SPECIAL-USE");
+	imap_put_raw(out, "IMAP4rev1 LITERAL+ SASL-IR IDLE UIDPLUS UNSELECT MOVE SPECIAL-USE");
 	if (st == IMAP_NOAUTH)
 		imap_put_raw(out, " AUTH=PLAIN");
 }
@@ -278,7 +278,7 @@ login_result(struct imap_session *s, int rc, struct imap_result *r)
 	if (rc == 0) {
 		s->state = IMAP_AUTH;
 		imap_result_set(r, "OK", "[CAPABILITY IMAP4rev1 LITERAL+ SASL-IR IDLE UIDPLUS "
-		    "UNSELECT SPECIAL-USE] Logged in");
+		    "UNSELECT MOVE SPECIAL-USE] Logged in");
 	} else if (rc == SOTTO_ERR_AUTH) {
 		imap_result_set(r, "NO", "[AUTHENTICATIONFAILED] Invalid credentials");
 		s->auth_failures++;
@@ -369,7 +369,8 @@ run_command(struct imap_session *s, const uint8_t *cmd, size_t len)
 			goto done;
 	}
 	if (uid && !imap_is(&name, "FETCH") && !imap_is(&name, "STORE") &&
-	    !imap_is(&name, "SEARCH") && !imap_is(&name, "COPY") && !imap_is(&name, "EXPUNGE"))
+	    !imap_is(&name, "SEARCH") && !imap_is(&name, "COPY") && !imap_is(&name, "MOVE") &&
+	    !imap_is(&name, "EXPUNGE"))
 		goto done;
 	if (imap_is(&name, "CAPABILITY") && imap_eol(&p)) {
 		imap_put_raw(&s->out, "* CAPABILITY ");
@@ -462,7 +463,9 @@ run_command(struct imap_session *s, const uint8_t *cmd, size_t len)
 	} else if (imap_is(&name, "SEARCH")) {
 		imap_cmd_search(s, &p, &r, uid);
 	} else if (imap_is(&name, "COPY")) {
-		imap_cmd_copy(s, &p, &r, uid);
+		imap_cmd_copy(s, &p, &r, uid, 0);
+	} else if (imap_is(&name, "MOVE")) {
+		imap_cmd_copy(s, &p, &r, uid, 1);
 	} else if (imap_is(&name, "EXPUNGE")) {
 		imap_cmd_expunge(s, &p, &r, uid, 0);
 	}
