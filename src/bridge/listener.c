@@ -30,6 +30,7 @@ struct listener_conn {
 	int torn_down;
 	int paused;
 	int resume_early;       /* resumed from inside read, before the pause took effect */
+	uint64_t idle_ms;
 	int why;
 	uint8_t rbuf[READ_CHUNK];
 };
@@ -130,6 +131,48 @@ listener_check_host(const char *host, const char *tls_key, char *why, size_t why
 	return SOTTO_ERR_UNSUPPORTED;
 }
 
+int
+listener_parse_addr(const char *s, char *host, size_t hostcap, uint16_t *port)
+{
+	const char *colon, *h = s, *p;
+	size_t hlen;
+	unsigned long v = 0;
+	struct sockaddr_storage ss;
+
+	if (s == NULL || hostcap == 0)
+		return SOTTO_ERR_INVALID_ARG;
+	if (s[0] == '[') {
+		const char *close = strchr(s, ']');
+
+		if (close == NULL || close[1] != ':')
+			return SOTTO_ERR_INVALID_ARG;
+		h = s + 1;
+		hlen = (size_t)(close - h);
+		colon = close + 1;
+	} else {
+		if ((colon = strrchr(s, ':')) == NULL || memchr(s, ':', (size_t)(colon - s)))
+			return SOTTO_ERR_INVALID_ARG;       /* bare IPv6 needs brackets */
+		hlen = (size_t)(colon - s);
+	}
+	if (hlen == 0 || hlen >= hostcap || colon[1] == '\0')
+		return SOTTO_ERR_INVALID_ARG;
+	for (p = colon + 1; *p != '\0'; p++) {
+		if (*p < '0' || *p > '9' || p - colon > 5)
+			return SOTTO_ERR_INVALID_ARG;
+		v = v * 10 + (unsigned long)(*p - '0');
+	}
+	if (v == 0 || v > 65535)
+		return SOTTO_ERR_INVALID_ARG;
+	memcpy(host, h, hlen);
+	host[hlen] = '\0';
+	if (parse_host(host, &ss, 0) != 0) {
+		host[0] = '\0';
+		return SOTTO_ERR_INVALID_ARG;
+	}
+	*port = (uint16_t)v;
+	return 0;
+}
+
 static void
 maybe_done(struct listener *l)
 {
@@ -199,7 +242,15 @@ on_idle(uv_timer_t *t)
 static void
 idle_restart(struct listener_conn *c)
 {
-	uv_timer_start(&c->idle, on_idle, c->l->idle_ms, 0);
+	uv_timer_start(&c->idle, on_idle, c->idle_ms, 0);
+}
+
+void
+listener_conn_set_idle(struct listener_conn *c, uint64_t idle_ms)
+{
+	c->idle_ms = idle_ms ? idle_ms : c->l->idle_ms;
+	if (!c->closing && !c->paused)
+		idle_restart(c);
 }
 
 static void
@@ -427,6 +478,7 @@ on_connection(uv_stream_t *server, int status)
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		return;
 	c->l = l;
+	c->idle_ms = l->idle_ms;
 	uv_tcp_init(l->loop, &c->tcp);
 	uv_timer_init(l->loop, &c->idle);
 	uv_timer_init(l->loop, &c->kick);

@@ -50,6 +50,11 @@ struct listener_config {
 int listener_check_host(const char *host, const char *tls_key, char *why, size_t whylen)
     SOTTO_MUST_CHECK;
 
+/* Splits "HOST:PORT" or "[V6]:PORT" (the --smtp/--imap argument) into a numeric host
+ * (copied into host) and a port 1..65535. SOTTO_ERR_INVALID_ARG if malformed. */
+int listener_parse_addr(const char *s, char *host, size_t hostcap, uint16_t *port)
+    SOTTO_MUST_CHECK;
+
 /* Binds and listens. On error, why (if not NULL) says what went wrong. */
 int listener_start(struct listener **out, uv_loop_t *loop, const struct listener_config *cfg,
     const struct listener_ops *ops, void *arg, char *why, size_t whylen) SOTTO_MUST_CHECK;
@@ -78,6 +83,9 @@ void listener_conn_pause(struct listener_conn *c);
 /* Resumes reading after listener_conn_pause() or a read that consumed less than it was
  * given. May be called from inside `read` (the resume then takes effect after it). */
 void listener_conn_resume(struct listener_conn *c);
+/* Changes this connection's idle timeout (e.g. short before login, 30 minutes after for
+ * IMAP IDLE) and restarts the timer unless paused. */
+void listener_conn_set_idle(struct listener_conn *c, uint64_t idle_ms);
 /* The peer's address as text ("127.0.0.1"), for rate limiting and logs. */
 const char *listener_conn_peer(const struct listener_conn *c);
 int listener_conn_closing(const struct listener_conn *c);

@@ -25,6 +25,7 @@
 #include "bridge/listener.h"
 #include "sotto/error.h"
 
+#define SMTP_DEFAULT_LISTEN "127.0.0.1:1025"     /* `sotto bridge --smtp` default */
 #define SMTP_DEFAULT_MAX_SIZE (25u * 1024 * 1024)
 #define SMTP_DEFAULT_MAX_RCPTS 100      /* RFC 5321 section 4.5.3.1.8 minimum */
 #define SMTP_DEFAULT_MAX_ERRORS 10

@@ -3,9 +3,23 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bridge/smtp_parse.h"
+
 static const struct listener_ops smtp_listener_ops = {
 	smtp_session_open, smtp_session_read, smtp_session_closed,
 };
+
+/* Both strings go into reply lines: no CR/LF, nothing that breaks a reply. */
+static int
+printable(const char *s, size_t max)
+{
+	size_t i;
+
+	for (i = 0; s[i] != '\0'; i++)
+		if (i >= max || s[i] <= ' ' || s[i] > '~')
+			return 0;
+	return i > 0;
+}
 
 static void
 server_free(struct smtp_server *s)
@@ -52,7 +66,9 @@ smtp_server_start(struct smtp_server **out, uv_loop_t *loop, const struct smtp_c
 	int r;
 
 	*out = NULL;
-	if (cfg->user == NULL || be->check_rcpt == NULL || be->deliver == NULL || auth == NULL)
+	if (cfg->user == NULL || be->check_rcpt == NULL || be->deliver == NULL || auth == NULL ||
+	    !printable(cfg->user, SMTP_PATH_MAX - 2) ||
+	    (cfg->hostname != NULL && !printable(cfg->hostname, SMTP_DOMAIN_MAX)))
 		return SOTTO_ERR_INVALID_ARG;
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		return SOTTO_ERR_NOMEM;

@@ -240,7 +240,7 @@ on_auth(void *arg, int result)
 	} else if (result == SOTTO_ERR_AUTH) {
 		error_reply(s, "535 5.7.8 Authentication credentials invalid");
 	} else if (result == SOTTO_ERR_LIMIT) {
-		reply(s, "454 4.7.0 Too many failed attempts, try again later");
+		reply(s, "454 4.7.0 Too many authentication attempts, try again later");
 	} else {
 		reply(s, "454 4.7.0 Temporary authentication failure");
 	}
@@ -621,7 +621,8 @@ data_line(struct smtp_session *s, const uint8_t *p, size_t n)
 		buf_wipe_free(&s->msg);
 		return;
 	}
-	buf_put(&s->msg, p, n);
+	if (n > 0)      /* (buf_reserve(0) on a still-empty buffer would offset NULL) */
+		buf_put(&s->msg, p, n);
 	buf_put(&s->msg, "\r\n", 2);    /* stored with CRLF whatever the client sent */
 	if (buf_status(&s->msg) != 0) {
 		s->msg_too_big = 1;

@@ -130,7 +130,9 @@ be_deliver(void *arg, const struct smtp_mail *m, size_t i, smtp_deliver_done don
 	d->orig = malloc(m->original_len + 1);
 	memcpy(d->orig, m->original, m->original_len);
 	d->orig_len = m->original_len;
-	if (i % 2 == 0)
+	if (strncmp(m->rcpts[i], "slow", 4) == 0)
+		answer_later(NULL, done, ctx, SMTP_DELIVER_OK, 300);
+	else if (i % 2 == 0)
 		done(ctx, SMTP_DELIVER_OK, NULL);
 	else
 		answer_later(NULL, done, ctx, SMTP_DELIVER_OK, 10);
@@ -278,6 +280,35 @@ TEST(smtp_disconnect_mid_data_delivers_nothing)
 	CHECK_EQ_INT(deliveries_now(), before);
 }
 
+/* Sends one whole mail to slow@a.example (answered after 300 ms) and hangs up at once. */
+static void
+send_and_hang_up(void)
+{
+	char buf[4096];
+	int fd = uvthread_connect(port);
+
+	REQUIRE(fd >= 0);
+	CHECK_EQ_INT(uvthread_read_until(fd, buf, sizeof(buf), "220 "), 0);
+	REQUIRE(auth_plain(fd, buf, sizeof(buf)));
+	CHECK_EQ_INT(uvthread_send(fd, "MAIL FROM:<alice@a.example>\r\nRCPT TO:<slow@a.example>\r\n"
+	    "DATA\r\n"), 0);
+	CHECK_EQ_INT(uvthread_read_until(fd, buf, sizeof(buf), "354 "), 0);
+	CHECK_EQ_INT(uvthread_send(fd, "Subject: gone\r\n\r\nbye\r\n.\r\n"), 0);
+	usleep(20000);
+	close(fd);
+}
+
+TEST(smtp_hang_up_after_final_dot_still_delivers)
+{
+	size_t before = deliveries_now();
+
+	send_and_hang_up();
+	/* The session outlives its connection until the delivery reports (ASan: no leak, no
+	 * use after free when the late answer arrives). */
+	usleep(400000);
+	CHECK_EQ_INT(deliveries_now(), before + 1);
+}
+
 TEST(smtp_slow_client_byte_by_byte)
 {
 	static const char mail[] = "Subject: slow\r\n\r\n..dot\r\nend\r\n.\r\n";
@@ -387,9 +418,14 @@ main(void)
 	check_end();
 	RUN(smtp_clients_delivered_bytes_match_exactly_one_copy_each);
 	RUN(smtp_disconnect_mid_data_delivers_nothing);
+	RUN(smtp_hang_up_after_final_dot_still_delivers);
 	RUN(smtp_slow_client_byte_by_byte);
 	RUN(smtp_overlong_command_refused_connection_usable);
 	RUN(smtp_non_loopback_refuses_to_start);
+	/* Stop with a delivery still in flight: the server is freed only after it reports. */
+	check_begin("smtp_stop_with_delivery_in_flight");
+	send_and_hang_up();
+	check_end();
 	uvthread_call(&ut, stop, NULL);
 	uvthread_stop(&ut);
 	for (i = 0; i < ndeliveries; i++) {
