@@ -190,12 +190,17 @@ imap_view_sync(struct imap_session *s, int allow_expunge)
 			buf_put(&s->out, "* ", 2);
 			imap_put_u64(&s->out, i + 1);
 			imap_put_raw(&s->out, " EXPUNGE\r\n");
-			memmove(&s->v.uid[i], &s->v.uid[i + 1], (s->v.n - i - 1) * sizeof(uint32_t));
-			memmove(&s->v.flags[i], &s->v.flags[i + 1], (s->v.n - i - 1) * sizeof(uint32_t));
-			s->v.n--;
 			if (i < before)
 				before--;
 		}
+		for (i = 0, j = 0; i < s->v.n; i++) {
+			if (s->v.flags[i] & IMAP_VIEW_GONE)
+				continue;
+			s->v.uid[j] = s->v.uid[i];
+			s->v.flags[j] = s->v.flags[i];
+			j++;
+		}
+		s->v.n = j;
 	}
 	if (s->v.n != before) {
 		buf_put(&s->out, "* ", 2);
