@@ -1,0 +1,629 @@
+/*
+ * Double Ratchet state machine (Signal's specification, section 3), suite-agnostic.
+ *
+ * Decryption never edits the state until the suite has authenticated the message: every
+ * derived key goes into locals and a pending list, and is committed only after open()
+ * succeeded. So a forged, corrupted or replayed message cannot desynchronise a session,
+ * and used message keys are deleted the moment they are used.
+ */
+#include "crypto/ratchet.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sodium.h>
+
+#include "base/cursor.h"
+#include "crypto/secmem.h"
+
+#define RATCHET_STATE_VERSION 1
+#define RATCHET_PREV_MAX 8        /* earlier receiving ratchet keys remembered for replays */
+
+#define F_HAS_DHR 0x01
+#define F_HAS_CKS 0x02
+#define F_HAS_CKR 0x04
+#define F_RECEIVED 0x08
+#define F_ALL (F_HAS_DHR | F_HAS_CKS | F_HAS_CKR | F_RECEIVED)
+
+/* A message key kept for a message not yet received. mk is SECRET. */
+struct skipped {
+	uint8_t dh[DH_PUBLIC_LEN];
+	uint32_t n;
+	uint8_t mk[RATCHET_KEY_LEN];
+};
+
+#define SKIPPED_WIRE_LEN (DH_PUBLIC_LEN + 4 + RATCHET_KEY_LEN)
+
+struct ratchet {
+	const struct ratchet_suite *suite;
+	uint32_t max_skip;
+	uint8_t flags;
+	uint8_t local_ident[X3DH_IDENT_PUB_MAX];
+	size_t local_len;
+	uint8_t remote_ident[X3DH_IDENT_PUB_MAX];
+	size_t remote_len;
+	uint8_t rk[RATCHET_KEY_LEN];          /* SECRET */
+	uint8_t dhs_pub[DH_PUBLIC_LEN];
+	uint8_t dhs_sec[DH_SECRET_LEN];       /* SECRET */
+	uint8_t dhr[DH_PUBLIC_LEN];
+	uint8_t cks[RATCHET_KEY_LEN];         /* SECRET */
+	uint32_t ns;
+	uint8_t ckr[RATCHET_KEY_LEN];         /* SECRET */
+	uint32_t nr;
+	uint32_t pn;
+	uint8_t prev[RATCHET_PREV_MAX][DH_PUBLIC_LEN];
+	uint8_t nprev;
+	struct skipped *skipped;              /* secure memory; oldest first */
+	size_t nskipped;
+	size_t cap_skipped;
+};
+
+/* Message keys derived while decrypting one message, committed only on success. */
+struct pending {
+	struct skipped *k;                    /* secure memory */
+	size_t n;
+	size_t cap;
+};
+
+static struct ratchet *
+ratchet_alloc(const struct ratchet_suite *s, uint32_t max_skip)
+{
+	struct ratchet *r;
+
+	if (max_skip == 0)
+		max_skip = RATCHET_MAX_SKIP_DEFAULT;
+	if (max_skip > RATCHET_MAX_SKIP_LIMIT)
+		return NULL;
+	if ((r = secmem_alloc(sizeof(*r))) == NULL)
+		return NULL;
+	r->suite = s;
+	r->max_skip = max_skip;
+	return r;
+}
+
+void
+ratchet_free(struct ratchet *r)
+{
+	if (r == NULL)
+		return;
+	secmem_free(r->skipped);
+	secmem_free(r);
+}
+
+static int
+ratchet_set_idents(struct ratchet *r, const uint8_t *local, size_t local_len,
+    const uint8_t *remote, size_t remote_len)
+{
+	const struct ratchet_suite *s = r->suite;
+
+	if (local_len != s->ident_pub_len || remote_len != s->ident_pub_len ||
+	    local_len > X3DH_IDENT_PUB_MAX)
+		return SOTTO_ERR_INVALID_ARG;
+	memcpy(r->local_ident, local, local_len);
+	r->local_len = local_len;
+	memcpy(r->remote_ident, remote, remote_len);
+	r->remote_len = remote_len;
+	return 0;
+}
+
+int
+ratchet_init_alice(struct ratchet **out, const struct ratchet_suite *s,
+    const uint8_t rk[static RATCHET_KEY_LEN], const uint8_t bob_ratchet_pub[static DH_PUBLIC_LEN],
+    const uint8_t *local_ident, size_t local_len, const uint8_t *remote_ident, size_t remote_len,
+    uint32_t max_skip)
+{
+	uint8_t dh[DH_SHARED_LEN];            /* SECRET */
+	struct ratchet *r;
+	int err;
+
+	*out = NULL;
+	if ((r = ratchet_alloc(s, max_skip)) == NULL)
+		return max_skip > RATCHET_MAX_SKIP_LIMIT ? SOTTO_ERR_INVALID_ARG : SOTTO_ERR_NOMEM;
+	if ((err = ratchet_set_idents(r, local_ident, local_len, remote_ident, remote_len)) != 0)
+		goto out;
+	/* Alice ratchets at once against Bob's signed prekey: her first sending chain. */
+	if ((err = dh_keypair(r->dhs_pub, r->dhs_sec)) != 0 ||
+	    (err = dh_shared(dh, r->dhs_sec, bob_ratchet_pub)) != 0 ||
+	    (err = s->kdf_root(r->rk, r->cks, rk, dh)) != 0)
+		goto out;
+	memcpy(r->dhr, bob_ratchet_pub, DH_PUBLIC_LEN);
+	r->flags = F_HAS_DHR | F_HAS_CKS;
+	*out = r;
+	r = NULL;
+out:
+	sodium_memzero(dh, sizeof(dh));
+	ratchet_free(r);
+	return err;
+}
+
+int
+ratchet_init_bob(struct ratchet **out, const struct ratchet_suite *s,
+    const uint8_t rk[static RATCHET_KEY_LEN], const struct x3dh_keypair *spk,
+    const uint8_t *local_ident, size_t local_len, const uint8_t *remote_ident, size_t remote_len,
+    uint32_t max_skip)
+{
+	struct ratchet *r;
+	int err;
+
+	*out = NULL;
+	if ((r = ratchet_alloc(s, max_skip)) == NULL)
+		return max_skip > RATCHET_MAX_SKIP_LIMIT ? SOTTO_ERR_INVALID_ARG : SOTTO_ERR_NOMEM;
+	if ((err = ratchet_set_idents(r, local_ident, local_len, remote_ident, remote_len)) != 0) {
+		ratchet_free(r);
+		return err;
+	}
+	/* Bob's first ratchet key pair is his signed prekey; he sends only after receiving. */
+	memcpy(r->rk, rk, RATCHET_KEY_LEN);
+	memcpy(r->dhs_pub, spk->pub, DH_PUBLIC_LEN);
+	memcpy(r->dhs_sec, spk->sec, DH_SECRET_LEN);
+	r->flags = 0;
+	*out = r;
+	return 0;
+}
+
+static int
+skipped_reserve(struct skipped **arr, size_t *cap, size_t want)
+{
+	struct skipped *n;
+	size_t ncap = *cap ? *cap : 16;
+
+	if (want <= *cap)
+		return 0;
+	while (ncap < want)
+		ncap *= 2;
+	if ((n = secmem_alloc(ncap * sizeof(*n))) == NULL)
+		return SOTTO_ERR_NOMEM;
+	if (*arr != NULL) {
+		memcpy(n, *arr, *cap * sizeof(*n));
+		secmem_free(*arr);
+	}
+	*arr = n;
+	*cap = ncap;
+	return 0;
+}
+
+int
+ratchet_clone(struct ratchet **out, const struct ratchet *r)
+{
+	struct ratchet *c;
+
+	*out = NULL;
+	if ((c = secmem_alloc(sizeof(*c))) == NULL)
+		return SOTTO_ERR_NOMEM;
+	memcpy(c, r, sizeof(*c));
+	c->skipped = NULL;
+	c->cap_skipped = 0;
+	if (r->nskipped > 0) {
+		if (skipped_reserve(&c->skipped, &c->cap_skipped, r->nskipped) != 0) {
+			secmem_free(c);
+			return SOTTO_ERR_NOMEM;
+		}
+		memcpy(c->skipped, r->skipped, r->nskipped * sizeof(*c->skipped));
+	}
+	*out = c;
+	return 0;
+}
+
+int
+ratchet_encrypt(struct ratchet *r, struct buf *out, const uint8_t *pt, size_t len)
+{
+	uint8_t ck[RATCHET_KEY_LEN], mk[RATCHET_KEY_LEN];   /* SECRET */
+	struct ratchet_header h;
+	struct ratchet_ad ad;
+	size_t mark = out->len;
+	int err;
+
+	if (!(r->flags & F_HAS_CKS))
+		return SOTTO_ERR_STATE;
+	if (len > RATCHET_PLAINTEXT_MAX)
+		return SOTTO_ERR_TOO_LARGE;
+	if (r->ns == UINT32_MAX)
+		return SOTTO_ERR_LIMIT;
+	if ((err = r->suite->kdf_chain(ck, mk, r->cks)) != 0)
+		goto out;
+	memcpy(h.dh_pub, r->dhs_pub, DH_PUBLIC_LEN);
+	h.pn = r->pn;
+	h.n = r->ns;
+	ad.sender_ident = r->local_ident;
+	ad.sender_ident_len = r->local_len;
+	ad.receiver_ident = r->remote_ident;
+	ad.receiver_ident_len = r->remote_len;
+	if ((err = r->suite->seal(out, mk, &h, &ad, pt, len)) != 0) {
+		if (out->err == 0 && out->len >= mark)
+			out->len = mark;
+		goto out;
+	}
+	memcpy(r->cks, ck, RATCHET_KEY_LEN);
+	r->ns++;
+out:
+	sodium_memzero(ck, sizeof(ck));
+	sodium_memzero(mk, sizeof(mk));
+	return err;
+}
+
+static void
+pending_free(struct pending *p)
+{
+	secmem_free(p->k);
+	memset(p, 0, sizeof(*p));
+}
+
+/* Derives the keys of messages [from, until) of chain dh starting at *ck (advanced). */
+static int
+pending_skip(struct pending *p, const struct ratchet_suite *s, const uint8_t dh[DH_PUBLIC_LEN],
+    uint8_t ck[RATCHET_KEY_LEN], uint32_t from, uint32_t until)
+{
+	uint32_t i;
+	int err;
+
+	if (until <= from)
+		return 0;
+	if ((err = skipped_reserve(&p->k, &p->cap, p->n + (until - from))) != 0)
+		return err;
+	for (i = from; i < until; i++) {
+		struct skipped *k = &p->k[p->n++];
+
+		memcpy(k->dh, dh, DH_PUBLIC_LEN);
+		k->n = i;
+		if ((err = s->kdf_chain(ck, k->mk, ck)) != 0)
+			return err;
+	}
+	return 0;
+}
+
+/* Appends pending keys to the store, evicting the oldest beyond max_skip: the bound keeps
+ * a peer from making us hold an unbounded number of keys. */
+static int
+ratchet_store_pending(struct ratchet *r, const struct pending *p)
+{
+	size_t total = r->nskipped + p->n, drop;
+	int err;
+
+	if (p->n == 0)
+		return 0;
+	if ((err = skipped_reserve(&r->skipped, &r->cap_skipped, total)) != 0)
+		return err;
+	memcpy(r->skipped + r->nskipped, p->k, p->n * sizeof(*p->k));
+	r->nskipped = total;
+	if (total > r->max_skip) {
+		drop = total - r->max_skip;
+		sodium_memzero(r->skipped, drop * sizeof(*r->skipped));
+		memmove(r->skipped, r->skipped + drop, (total - drop) * sizeof(*r->skipped));
+		sodium_memzero(r->skipped + total - drop, drop * sizeof(*r->skipped));
+		r->nskipped = total - drop;
+	}
+	return 0;
+}
+
+static void
+ratchet_delete_skipped(struct ratchet *r, size_t i)
+{
+	memmove(r->skipped + i, r->skipped + i + 1, (r->nskipped - i - 1) * sizeof(*r->skipped));
+	r->nskipped--;
+	sodium_memzero(r->skipped + r->nskipped, sizeof(*r->skipped));
+}
+
+static long
+ratchet_find_skipped(const struct ratchet *r, const struct ratchet_header *h)
+{
+	size_t i;
+
+	for (i = 0; i < r->nskipped; i++)
+		if (r->skipped[i].n == h->n &&
+		    sodium_memcmp(r->skipped[i].dh, h->dh_pub, DH_PUBLIC_LEN) == 0)
+			return (long)i;
+	return -1;
+}
+
+static int
+ratchet_is_prev(const struct ratchet *r, const uint8_t dh[DH_PUBLIC_LEN])
+{
+	size_t i;
+
+	for (i = 0; i < r->nprev; i++)
+		if (sodium_memcmp(r->prev[i], dh, DH_PUBLIC_LEN) == 0)
+			return 1;
+	return 0;
+}
+
+static int
+buf_room(const struct buf *b, size_t n)
+{
+	return b->err == 0 && n <= b->max - b->len;
+}
+
+/* Opens msg under mk into a scratch buffer, then copies it to pt only if it all fits. */
+static int
+ratchet_open(struct ratchet *r, struct buf *pt, const uint8_t mk[RATCHET_KEY_LEN],
+    const struct ratchet_header *h, const uint8_t *msg, size_t len)
+{
+	struct ratchet_ad ad;
+	struct buf tmp;
+	int err;
+
+	ad.sender_ident = r->remote_ident;
+	ad.sender_ident_len = r->remote_len;
+	ad.receiver_ident = r->local_ident;
+	ad.receiver_ident_len = r->local_len;
+	buf_init_dyn(&tmp, RATCHET_PLAINTEXT_MAX);
+	if ((err = r->suite->open(&tmp, mk, h, &ad, msg, len)) == 0 &&
+	    (err = buf_status(&tmp)) == 0) {
+		if (!buf_room(pt, tmp.len))
+			err = SOTTO_ERR_TOO_LARGE;
+		else
+			buf_put(pt, tmp.p, tmp.len);
+	}
+	buf_wipe_free(&tmp);
+	return err;
+}
+
+int
+ratchet_decrypt(struct ratchet *r, struct buf *pt, const uint8_t *msg, size_t len)
+{
+	const struct ratchet_suite *s = r->suite;
+	struct ratchet_header h;
+	struct pending p = { 0 };
+	/* SECRET: candidate state, committed only after authentication */
+	uint8_t rk1[RATCHET_KEY_LEN], rk2[RATCHET_KEY_LEN], ckr[RATCHET_KEY_LEN];
+	uint8_t cks[RATCHET_KEY_LEN], mk[RATCHET_KEY_LEN], old_ck[RATCHET_KEY_LEN];
+	uint8_t dh[DH_SHARED_LEN], dhs_sec[DH_SECRET_LEN], dhs_pub[DH_PUBLIC_LEN];
+	int new_chain = 0, err;
+	long idx;
+
+	if (len > RATCHET_MSG_MAX)
+		return SOTTO_ERR_TOO_LARGE;
+	if ((err = s->parse_header(&h, msg, len)) != 0)
+		return err;
+	if (h.n == UINT32_MAX || h.pn == UINT32_MAX)
+		return SOTTO_ERR_MALFORMED;
+
+	/* 1. A message we skipped earlier: its key is in the store, used once then deleted. */
+	if ((idx = ratchet_find_skipped(r, &h)) >= 0) {
+		err = ratchet_open(r, pt, r->skipped[idx].mk, &h, msg, len);
+		if (err == 0)
+			ratchet_delete_skipped(r, (size_t)idx);
+		return err;
+	}
+
+	if ((r->flags & F_HAS_DHR) && sodium_memcmp(h.dh_pub, r->dhr, DH_PUBLIC_LEN) == 0) {
+		/* 2. The current receiving chain. */
+		if (!(r->flags & F_HAS_CKR))
+			return SOTTO_ERR_DECRYPT;   /* nobody sends on a signed-prekey chain */
+		if (h.n < r->nr)
+			return SOTTO_ERR_REPLAY;    /* key used or evicted: never again */
+		if (h.n - r->nr > r->max_skip)
+			return SOTTO_ERR_TOO_MANY_SKIPPED;
+		memcpy(ckr, r->ckr, RATCHET_KEY_LEN);
+		if ((err = pending_skip(&p, s, h.dh_pub, ckr, r->nr, h.n)) != 0)
+			goto out;
+	} else {
+		/* 3. A new ratchet key from the peer: a DH ratchet step. */
+		if (ratchet_is_prev(r, h.dh_pub))
+			return SOTTO_ERR_REPLAY;    /* an old chain whose keys are all gone */
+		if (h.n > r->max_skip)
+			return SOTTO_ERR_TOO_MANY_SKIPPED;
+		if (r->flags & F_HAS_CKR) {
+			if (h.pn > r->nr && h.pn - r->nr > r->max_skip)
+				return SOTTO_ERR_TOO_MANY_SKIPPED;
+			memcpy(old_ck, r->ckr, RATCHET_KEY_LEN);
+			if ((err = pending_skip(&p, s, r->dhr, old_ck, r->nr, h.pn)) != 0)
+				goto out;
+		}
+		if ((err = dh_shared(dh, r->dhs_sec, h.dh_pub)) != 0 ||
+		    (err = s->kdf_root(rk1, ckr, r->rk, dh)) != 0 ||
+		    (err = dh_keypair(dhs_pub, dhs_sec)) != 0 ||
+		    (err = dh_shared(dh, dhs_sec, h.dh_pub)) != 0 ||
+		    (err = s->kdf_root(rk2, cks, rk1, dh)) != 0)
+			goto out;
+		if ((err = pending_skip(&p, s, h.dh_pub, ckr, 0, h.n)) != 0)
+			goto out;
+		new_chain = 1;
+	}
+	if ((err = s->kdf_chain(ckr, mk, ckr)) != 0)
+		goto out;
+	if ((err = ratchet_open(r, pt, mk, &h, msg, len)) != 0)
+		goto out;
+
+	/* Authenticated: commit. A store allocation failure after this point would lose the
+	 * skipped keys only, never the session. */
+	if (new_chain) {
+		if (r->flags & F_HAS_DHR) {
+			if (r->nprev == RATCHET_PREV_MAX) {
+				memmove(r->prev[0], r->prev[1], (RATCHET_PREV_MAX - 1) * DH_PUBLIC_LEN);
+				r->nprev--;
+			}
+			memcpy(r->prev[r->nprev++], r->dhr, DH_PUBLIC_LEN);
+		}
+		memcpy(r->dhr, h.dh_pub, DH_PUBLIC_LEN);
+		memcpy(r->rk, rk2, RATCHET_KEY_LEN);
+		memcpy(r->cks, cks, RATCHET_KEY_LEN);
+		memcpy(r->dhs_pub, dhs_pub, DH_PUBLIC_LEN);
+		memcpy(r->dhs_sec, dhs_sec, DH_SECRET_LEN);
+		r->pn = r->ns;
+		r->ns = 0;
+		r->flags |= F_HAS_DHR | F_HAS_CKS | F_HAS_CKR;
+	}
+	memcpy(r->ckr, ckr, RATCHET_KEY_LEN);
+	r->nr = h.n + 1;
+	r->flags |= F_RECEIVED;
+	(void)ratchet_store_pending(r, &p);
+	err = 0;
+out:
+	sodium_memzero(rk1, sizeof(rk1));
+	sodium_memzero(rk2, sizeof(rk2));
+	sodium_memzero(ckr, sizeof(ckr));
+	sodium_memzero(cks, sizeof(cks));
+	sodium_memzero(mk, sizeof(mk));
+	sodium_memzero(old_ck, sizeof(old_ck));
+	sodium_memzero(dh, sizeof(dh));
+	sodium_memzero(dhs_sec, sizeof(dhs_sec));
+	pending_free(&p);
+	return err;
+}
+
+/*
+ * State format (big-endian), SECRET as a whole:
+ *   u8 version=1, u8 suite id, u32 max_skip, u8 flags,
+ *   u8 len + local identity, u8 len + remote identity,
+ *   rk[32], dhs_pub[32], dhs_sec[32], dhr[32], cks[32], u32 ns, ckr[32], u32 nr, u32 pn,
+ *   u8 nprev (<= 8) + nprev * [32],
+ *   u32 nskipped (<= max_skip) + nskipped * (dh[32], u32 n, mk[32])
+ */
+int
+ratchet_serialize(const struct ratchet *r, struct buf *out)
+{
+	size_t i;
+
+	buf_u8(out, RATCHET_STATE_VERSION);
+	buf_u8(out, r->suite->id);
+	buf_u32(out, r->max_skip);
+	buf_u8(out, r->flags);
+	buf_u8(out, (uint8_t)r->local_len);
+	buf_put(out, r->local_ident, r->local_len);
+	buf_u8(out, (uint8_t)r->remote_len);
+	buf_put(out, r->remote_ident, r->remote_len);
+	buf_put(out, r->rk, RATCHET_KEY_LEN);
+	buf_put(out, r->dhs_pub, DH_PUBLIC_LEN);
+	buf_put(out, r->dhs_sec, DH_SECRET_LEN);
+	buf_put(out, r->dhr, DH_PUBLIC_LEN);
+	buf_put(out, r->cks, RATCHET_KEY_LEN);
+	buf_u32(out, r->ns);
+	buf_put(out, r->ckr, RATCHET_KEY_LEN);
+	buf_u32(out, r->nr);
+	buf_u32(out, r->pn);
+	buf_u8(out, r->nprev);
+	for (i = 0; i < r->nprev; i++)
+		buf_put(out, r->prev[i], DH_PUBLIC_LEN);
+	buf_u32(out, (uint32_t)r->nskipped);
+	for (i = 0; i < r->nskipped; i++) {
+		buf_put(out, r->skipped[i].dh, DH_PUBLIC_LEN);
+		buf_u32(out, r->skipped[i].n);
+		buf_put(out, r->skipped[i].mk, RATCHET_KEY_LEN);
+	}
+	return buf_status(out);
+}
+
+int
+ratchet_deserialize(struct ratchet **out, const struct ratchet_suite *s, const uint8_t *p,
+    size_t len)
+{
+	struct ratchet *r = NULL;
+	uint8_t check[DH_PUBLIC_LEN];
+	struct cur c;
+	uint32_t max_skip, nskipped, i;
+	uint8_t version, suite_id, flags;
+	int err;
+
+	*out = NULL;
+	cur_init(&c, p, len);
+	version = cur_u8(&c);
+	suite_id = cur_u8(&c);
+	max_skip = cur_u32(&c);
+	flags = cur_u8(&c);
+	if ((err = cur_status(&c)) != 0)
+		return err;
+	if (version != RATCHET_STATE_VERSION)
+		return SOTTO_ERR_BAD_VERSION;
+	if (suite_id != s->id)
+		return SOTTO_ERR_UNSUPPORTED;
+	if (max_skip == 0 || max_skip > RATCHET_MAX_SKIP_LIMIT || (flags & ~F_ALL) != 0)
+		return SOTTO_ERR_MALFORMED;
+	if ((r = ratchet_alloc(s, max_skip)) == NULL)
+		return SOTTO_ERR_NOMEM;
+	r->flags = flags;
+	err = SOTTO_ERR_MALFORMED;
+	r->local_len = cur_u8(&c);
+	if (r->local_len != s->ident_pub_len || r->local_len > X3DH_IDENT_PUB_MAX)
+		goto out;
+	cur_copy(&c, r->local_ident, r->local_len);
+	r->remote_len = cur_u8(&c);
+	if (r->remote_len != s->ident_pub_len || r->remote_len > X3DH_IDENT_PUB_MAX)
+		goto out;
+	cur_copy(&c, r->remote_ident, r->remote_len);
+	cur_copy(&c, r->rk, RATCHET_KEY_LEN);
+	cur_copy(&c, r->dhs_pub, DH_PUBLIC_LEN);
+	cur_copy(&c, r->dhs_sec, DH_SECRET_LEN);
+	cur_copy(&c, r->dhr, DH_PUBLIC_LEN);
+	cur_copy(&c, r->cks, RATCHET_KEY_LEN);
+	r->ns = cur_u32(&c);
+	cur_copy(&c, r->ckr, RATCHET_KEY_LEN);
+	r->nr = cur_u32(&c);
+	r->pn = cur_u32(&c);
+	r->nprev = cur_u8(&c);
+	if (r->nprev > RATCHET_PREV_MAX)
+		goto out;
+	for (i = 0; i < r->nprev; i++)
+		cur_copy(&c, r->prev[i], DH_PUBLIC_LEN);
+	nskipped = cur_u32(&c);
+	if ((err = cur_status(&c)) != 0)
+		goto out;
+	err = SOTTO_ERR_MALFORMED;
+	if (nskipped > max_skip)
+		goto out;
+	/* Check the count against the bytes present before allocating for it. */
+	if ((size_t)nskipped > cur_left(&c) / SKIPPED_WIRE_LEN) {
+		err = SOTTO_ERR_TRUNCATED;
+		goto out;
+	}
+	if (nskipped > 0 &&
+	    (err = skipped_reserve(&r->skipped, &r->cap_skipped, nskipped)) != 0)
+		goto out;
+	for (i = 0; i < nskipped; i++) {
+		cur_copy(&c, r->skipped[i].dh, DH_PUBLIC_LEN);
+		r->skipped[i].n = cur_u32(&c);
+		cur_copy(&c, r->skipped[i].mk, RATCHET_KEY_LEN);
+	}
+	r->nskipped = nskipped;
+	if ((err = cur_finish(&c)) != 0)
+		goto out;
+	/* A state whose key pair does not match cannot be the one we wrote. */
+	err = SOTTO_ERR_CORRUPT;
+	if (dh_public(check, r->dhs_sec) != 0 ||
+	    sodium_memcmp(check, r->dhs_pub, DH_PUBLIC_LEN) != 0)
+		goto out;
+	if ((flags & F_HAS_CKR) && !(flags & F_HAS_DHR))
+		goto out;
+	*out = r;
+	r = NULL;
+	err = 0;
+out:
+	ratchet_free(r);
+	return err;
+}
+
+const struct ratchet_suite *
+ratchet_suite_of(const struct ratchet *r)
+{
+	return r->suite;
+}
+
+size_t
+ratchet_skipped_count(const struct ratchet *r)
+{
+	return r->nskipped;
+}
+
+uint32_t
+ratchet_max_skip(const struct ratchet *r)
+{
+	return r->max_skip;
+}
+
+int
+ratchet_has_received(const struct ratchet *r)
+{
+	return (r->flags & F_RECEIVED) != 0;
+}
+
+const uint8_t *
+ratchet_remote_ident(const struct ratchet *r, size_t *len)
+{
+	*len = r->remote_len;
+	return r->remote_ident;
+}
+
+const uint8_t *
+ratchet_local_ident(const struct ratchet *r, size_t *len)
+{
+	*len = r->local_len;
+	return r->local_ident;
+}

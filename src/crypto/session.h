@@ -1,0 +1,66 @@
+/*
+ * A session: X3DH to start, the Double Ratchet after. Until the initiator has received a
+ * reply, each of its messages is wrapped as a prekey message (type SESSION_MSG_PREKEY) so
+ * that the responder can start the session from whichever arrives first, as in Signal.
+ *
+ * Responder flow: session_prekey_info() on an incoming prekey message tells which signed
+ * and one-time prekeys it used; look them up, then session_respond(). Delete the one-time
+ * prekey only after session_respond() succeeded.
+ */
+#ifndef SOTTO_CRYPTO_SESSION_H
+#define SOTTO_CRYPTO_SESSION_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sotto/error.h"
+#include "base/buf.h"
+#include "crypto/ratchet.h"
+#include "crypto/x3dh.h"
+
+enum session_msg_type {
+	SESSION_MSG_NORMAL = 1,
+	SESSION_MSG_PREKEY = 2,
+};
+
+struct session_opts {
+	uint32_t max_skip;                 /* 0: RATCHET_MAX_SKIP_DEFAULT */
+	uint32_t local_registration_id;    /* Signal suite; native ignores it */
+};
+
+struct session;
+
+/* opts may be NULL (defaults). */
+int session_initiate(struct session **out, const struct ratchet_suite *s,
+    const struct x3dh_identity *me, const struct x3dh_bundle *b,
+    const struct session_opts *opts) SOTTO_MUST_CHECK;
+int session_prekey_info(const struct ratchet_suite *s, struct x3dh_init_info *info,
+    const uint8_t *msg, size_t len) SOTTO_MUST_CHECK;
+/* Starts the responder's session from a prekey message and appends its plaintext to pt.
+ * opk NULL when the message used none. Nothing is created on any error. */
+int session_respond(struct session **out, const struct ratchet_suite *s,
+    const struct x3dh_identity *me, const struct x3dh_keypair *spk,
+    const struct x3dh_keypair *opk, const uint8_t *msg, size_t len, struct buf *pt,
+    const struct session_opts *opts) SOTTO_MUST_CHECK;
+void session_free(struct session *ss);
+
+/* Appends the message to out and sets *type. */
+int session_encrypt(struct session *ss, struct buf *out, int *type, const uint8_t *pt,
+    size_t len) SOTTO_MUST_CHECK;
+/* A prekey message for an existing session is accepted only when it carries the base key
+ * this session was started from (a repeat of the initiator's first flight). */
+int session_decrypt(struct session *ss, struct buf *pt, int type, const uint8_t *msg,
+    size_t len) SOTTO_MUST_CHECK;
+
+/* Serialized state is SECRET. */
+int session_serialize(const struct session *ss, struct buf *out) SOTTO_MUST_CHECK;
+int session_deserialize(struct session **out, const struct ratchet_suite *s,
+    const uint8_t *p, size_t len) SOTTO_MUST_CHECK;
+
+const uint8_t *session_remote_identity(const struct session *ss, size_t *len);
+uint32_t session_remote_registration_id(const struct session *ss);
+/* 1 while outgoing messages are still prekey messages. */
+int session_pending_prekey(const struct session *ss);
+struct ratchet *session_ratchet(struct session *ss);
+
+#endif

@@ -1,0 +1,334 @@
+/*
+ * The native suite. Message format (docs/PROTOCOL.md):
+ *     0x01 || ratchet_pub[32] || pn u32 || n u32 || XChaCha20-Poly1305(pt)
+ * AD = the 41 header bytes || sender identity[32] || receiver identity[32].
+ */
+#include "crypto/suite_native.h"
+
+#include <string.h>
+#include <sodium.h>
+
+#include "base/cursor.h"
+#include "crypto/aead.h"
+#include "crypto/hkdf.h"
+#include "crypto/hmac.h"
+#include "crypto/rand.h"
+
+#define LABEL_X3DH "Sotto X3DH v1"
+#define LABEL_ROOT "Sotto ratchet root v1"
+#define LABEL_MSG "Sotto message keys v1"
+#define LABEL_SPK "Sotto signed prekey v1"
+#define PREKEY_FLAG_OPK 0x01
+
+_Static_assert(SUITE_NATIVE_HEADER_LEN == 41, "native header layout");
+
+static int
+native_ident_to_dh(uint8_t dh_pub[DH_PUBLIC_LEN], const uint8_t *ident, size_t len)
+{
+	if (len != SIGN_PUBLIC_LEN)
+		return SOTTO_ERR_BAD_KEY;
+	return sign_pk_to_dh(dh_pub, ident);
+}
+
+static void
+native_spk_message(uint8_t m[sizeof(LABEL_SPK) - 1 + 4 + DH_PUBLIC_LEN], uint32_t spk_id,
+    const uint8_t spk_pub[DH_PUBLIC_LEN])
+{
+	struct buf b;
+
+	buf_init_fixed(&b, m, sizeof(LABEL_SPK) - 1 + 4 + DH_PUBLIC_LEN);
+	buf_put(&b, LABEL_SPK, sizeof(LABEL_SPK) - 1);
+	buf_u32(&b, spk_id);
+	buf_put(&b, spk_pub, DH_PUBLIC_LEN);
+}
+
+static int
+native_sign_prekey(uint8_t sig[X3DH_SIG_LEN], const struct x3dh_identity *me, uint32_t spk_id,
+    const uint8_t spk_pub[DH_PUBLIC_LEN])
+{
+	uint8_t m[sizeof(LABEL_SPK) - 1 + 4 + DH_PUBLIC_LEN];
+
+	native_spk_message(m, spk_id, spk_pub);
+	return sign_detached(sig, m, sizeof(m), me->sign_sec);
+}
+
+static int
+native_verify_prekey(const uint8_t *ident, size_t ident_len, uint32_t spk_id,
+    const uint8_t spk_pub[DH_PUBLIC_LEN], const uint8_t sig[X3DH_SIG_LEN])
+{
+	uint8_t m[sizeof(LABEL_SPK) - 1 + 4 + DH_PUBLIC_LEN];
+
+	if (ident_len != SIGN_PUBLIC_LEN)
+		return SOTTO_ERR_BAD_KEY;
+	native_spk_message(m, spk_id, spk_pub);
+	return sign_verify(sig, m, sizeof(m), ident);
+}
+
+static int
+native_kdf_x3dh(uint8_t rk[RATCHET_KEY_LEN], uint8_t ck[RATCHET_KEY_LEN], const uint8_t *dh,
+    size_t dh_len)
+{
+	uint8_t ikm[32 + X3DH_DH_MAX];     /* SECRET */
+	uint8_t okm[2 * RATCHET_KEY_LEN];  /* SECRET */
+	int r;
+
+	if (dh_len > X3DH_DH_MAX)
+		return SOTTO_ERR_INVALID_ARG;
+	/* X3DH's F: 32 0xFF bytes, so the input never collides with an XEdDSA-style input. */
+	memset(ikm, 0xff, 32);
+	memcpy(ikm + 32, dh, dh_len);
+	r = hkdf_sha256(okm, sizeof(okm), NULL, 0, ikm, 32 + dh_len, (const uint8_t *)LABEL_X3DH,
+	    sizeof(LABEL_X3DH) - 1);
+	if (r == 0) {
+		memcpy(rk, okm, RATCHET_KEY_LEN);
+		memcpy(ck, okm + RATCHET_KEY_LEN, RATCHET_KEY_LEN);
+	}
+	sodium_memzero(ikm, sizeof(ikm));
+	sodium_memzero(okm, sizeof(okm));
+	return r;
+}
+
+static int
+native_kdf_root(uint8_t rk_out[RATCHET_KEY_LEN], uint8_t ck_out[RATCHET_KEY_LEN],
+    const uint8_t rk[RATCHET_KEY_LEN], const uint8_t dh[DH_SHARED_LEN])
+{
+	uint8_t okm[2 * RATCHET_KEY_LEN];  /* SECRET */
+	int r;
+
+	r = hkdf_sha256(okm, sizeof(okm), rk, RATCHET_KEY_LEN, dh, DH_SHARED_LEN,
+	    (const uint8_t *)LABEL_ROOT, sizeof(LABEL_ROOT) - 1);
+	if (r == 0) {
+		memcpy(rk_out, okm, RATCHET_KEY_LEN);
+		memcpy(ck_out, okm + RATCHET_KEY_LEN, RATCHET_KEY_LEN);
+	}
+	sodium_memzero(okm, sizeof(okm));
+	return r;
+}
+
+static int
+native_kdf_chain(uint8_t ck_out[RATCHET_KEY_LEN], uint8_t mk[RATCHET_KEY_LEN],
+    const uint8_t ck[RATCHET_KEY_LEN])
+{
+	static const uint8_t one = 0x01, two = 0x02;
+	uint8_t next[RATCHET_KEY_LEN];     /* SECRET; ck_out may alias ck */
+
+	hmac_sha256(mk, ck, RATCHET_KEY_LEN, &one, 1);
+	hmac_sha256(next, ck, RATCHET_KEY_LEN, &two, 1);
+	memcpy(ck_out, next, RATCHET_KEY_LEN);
+	sodium_memzero(next, sizeof(next));
+	return 0;
+}
+
+/* key || nonce from the message-key seed; each seed encrypts exactly one message. */
+static int
+native_message_keys(uint8_t out[AEAD_KEY_LEN + AEAD_NONCE_LEN], const uint8_t mk[RATCHET_KEY_LEN])
+{
+	return hkdf_sha256(out, AEAD_KEY_LEN + AEAD_NONCE_LEN, NULL, 0, mk, RATCHET_KEY_LEN,
+	    (const uint8_t *)LABEL_MSG, sizeof(LABEL_MSG) - 1);
+}
+
+/* ad = header || sender identity || receiver identity */
+static int
+native_ad(uint8_t ad[SUITE_NATIVE_HEADER_LEN + 2 * SIGN_PUBLIC_LEN], const uint8_t *header,
+    const struct ratchet_ad *id)
+{
+	if (id->sender_ident_len != SIGN_PUBLIC_LEN || id->receiver_ident_len != SIGN_PUBLIC_LEN)
+		return SOTTO_ERR_BAD_KEY;
+	memcpy(ad, header, SUITE_NATIVE_HEADER_LEN);
+	memcpy(ad + SUITE_NATIVE_HEADER_LEN, id->sender_ident, SIGN_PUBLIC_LEN);
+	memcpy(ad + SUITE_NATIVE_HEADER_LEN + SIGN_PUBLIC_LEN, id->receiver_ident, SIGN_PUBLIC_LEN);
+	return 0;
+}
+
+static int
+native_seal(struct buf *out, const uint8_t mk[RATCHET_KEY_LEN], const struct ratchet_header *h,
+    const struct ratchet_ad *id, const uint8_t *pt, size_t pt_len)
+{
+	uint8_t keys[AEAD_KEY_LEN + AEAD_NONCE_LEN];   /* SECRET */
+	uint8_t ad[SUITE_NATIVE_HEADER_LEN + 2 * SIGN_PUBLIC_LEN];
+	uint8_t *w;
+	int r;
+
+	if (pt_len > RATCHET_PLAINTEXT_MAX)
+		return SOTTO_ERR_TOO_LARGE;
+	if ((w = buf_reserve(out, SUITE_NATIVE_OVERHEAD + pt_len)) == NULL)
+		return buf_status(out);
+	w[0] = SUITE_NATIVE_VERSION;
+	memcpy(w + 1, h->dh_pub, DH_PUBLIC_LEN);
+	w[33] = (uint8_t)(h->pn >> 24); w[34] = (uint8_t)(h->pn >> 16);
+	w[35] = (uint8_t)(h->pn >> 8);  w[36] = (uint8_t)h->pn;
+	w[37] = (uint8_t)(h->n >> 24);  w[38] = (uint8_t)(h->n >> 16);
+	w[39] = (uint8_t)(h->n >> 8);   w[40] = (uint8_t)h->n;
+	if ((r = native_ad(ad, w, id)) != 0 || (r = native_message_keys(keys, mk)) != 0)
+		goto out;
+	r = aead_seal(w + SUITE_NATIVE_HEADER_LEN, pt, pt_len, ad, sizeof(ad), keys + AEAD_KEY_LEN,
+	    keys);
+out:
+	sodium_memzero(keys, sizeof(keys));
+	return r;
+}
+
+static int
+native_parse_header(struct ratchet_header *h, const uint8_t *msg, size_t len)
+{
+	struct cur c;
+
+	memset(h, 0, sizeof(*h));
+	if (len > RATCHET_MSG_MAX)
+		return SOTTO_ERR_TOO_LARGE;
+	cur_init(&c, msg, len);
+	if (len >= 1 && cur_u8(&c) != SUITE_NATIVE_VERSION)
+		return SOTTO_ERR_BAD_VERSION;
+	cur_copy(&c, h->dh_pub, DH_PUBLIC_LEN);
+	h->pn = cur_u32(&c);
+	h->n = cur_u32(&c);
+	(void)cur_ref(&c, AEAD_TAG_LEN);
+	if (cur_status(&c) != 0)
+		return cur_status(&c);
+	/* Small-order keys are caught by dh_shared; non-canonical encodings here. */
+	return dh_public_check(h->dh_pub);
+}
+
+static int
+native_open(struct buf *pt, const uint8_t mk[RATCHET_KEY_LEN], const struct ratchet_header *h,
+    const struct ratchet_ad *id, const uint8_t *msg, size_t len)
+{
+	uint8_t keys[AEAD_KEY_LEN + AEAD_NONCE_LEN];   /* SECRET */
+	uint8_t ad[SUITE_NATIVE_HEADER_LEN + 2 * SIGN_PUBLIC_LEN];
+	struct ratchet_header check;
+	struct cur c;
+	const uint8_t *hdr, *ct;
+	size_t ct_len;
+	uint8_t *w, empty = 0;
+	int r;
+
+	/* Re-parse: open must not trust that h came from these bytes. */
+	if ((r = native_parse_header(&check, msg, len)) != 0)
+		return r;
+	if (sodium_memcmp(check.dh_pub, h->dh_pub, DH_PUBLIC_LEN) != 0 || check.n != h->n ||
+	    check.pn != h->pn)
+		return SOTTO_ERR_INVALID_ARG;
+	cur_init(&c, msg, len);
+	hdr = cur_ref(&c, SUITE_NATIVE_HEADER_LEN);
+	ct = cur_rest(&c, &ct_len);
+	if (hdr == NULL || ct == NULL || ct_len < AEAD_TAG_LEN)
+		return SOTTO_ERR_TRUNCATED;
+	if ((r = native_ad(ad, hdr, id)) != 0)
+		return r;
+	/* An empty plaintext reserves nothing and may get NULL: test the status, never the
+	 * pointer, or an empty message would pass unauthenticated. */
+	w = buf_reserve(pt, ct_len - AEAD_TAG_LEN);
+	if ((r = buf_status(pt)) != 0)
+		return r;
+	if (w == NULL)
+		w = &empty;
+	if ((r = native_message_keys(keys, mk)) == 0)
+		r = aead_open(w, ct, ct_len, ad, sizeof(ad), keys + AEAD_KEY_LEN, keys);
+	sodium_memzero(keys, sizeof(keys));
+	return r;
+}
+
+/* 0x01 || flags || spk_id u32 || opk_id u32 || base[32] || identity[32] || message */
+static int
+native_prekey_wrap(struct buf *out, const struct x3dh_init_info *info, const uint8_t *msg,
+    size_t len)
+{
+	if (info->ident_pub_len != SIGN_PUBLIC_LEN)
+		return SOTTO_ERR_INVALID_ARG;
+	buf_u8(out, SUITE_NATIVE_VERSION);
+	buf_u8(out, info->has_opk ? PREKEY_FLAG_OPK : 0);
+	buf_u32(out, info->spk_id);
+	buf_u32(out, info->has_opk ? info->opk_id : 0);
+	buf_put(out, info->base_pub, DH_PUBLIC_LEN);
+	buf_put(out, info->ident_pub, SIGN_PUBLIC_LEN);
+	buf_put(out, msg, len);
+	return buf_status(out);
+}
+
+static int
+native_prekey_parse(struct x3dh_init_info *info, const uint8_t **msg, size_t *msg_len,
+    const uint8_t *in, size_t len)
+{
+	struct cur c;
+	uint8_t flags;
+	int r;
+
+	memset(info, 0, sizeof(*info));
+	*msg = NULL;
+	*msg_len = 0;
+	if (len > RATCHET_MSG_MAX + 128)
+		return SOTTO_ERR_TOO_LARGE;
+	cur_init(&c, in, len);
+	if (len >= 1 && cur_u8(&c) != SUITE_NATIVE_VERSION)
+		return SOTTO_ERR_BAD_VERSION;
+	flags = cur_u8(&c);
+	info->spk_id = cur_u32(&c);
+	info->opk_id = cur_u32(&c);
+	cur_copy(&c, info->base_pub, DH_PUBLIC_LEN);
+	cur_copy(&c, info->ident_pub, SIGN_PUBLIC_LEN);
+	info->ident_pub_len = SIGN_PUBLIC_LEN;
+	*msg = cur_rest(&c, msg_len);
+	if ((r = cur_status(&c)) != 0)
+		goto fail;
+	r = SOTTO_ERR_MALFORMED;
+	if ((flags & ~PREKEY_FLAG_OPK) != 0 || (!(flags & PREKEY_FLAG_OPK) && info->opk_id != 0))
+		goto fail;
+	info->has_opk = (flags & PREKEY_FLAG_OPK) != 0;
+	/* The base key is not covered by any MAC: only its canonical form is accepted, so it
+	 * cannot be altered without changing the X3DH secret. */
+	if ((r = dh_public_check(info->base_pub)) != 0)
+		goto fail;
+	if (*msg_len == 0) {
+		r = SOTTO_ERR_TRUNCATED;
+		goto fail;
+	}
+	return 0;
+fail:
+	memset(info, 0, sizeof(*info));
+	*msg = NULL;
+	*msg_len = 0;
+	return r;
+}
+
+const struct ratchet_suite suite_native = {
+	.name = "sotto-native-v1",
+	.id = SUITE_NATIVE_ID,
+	.ident_pub_len = SIGN_PUBLIC_LEN,
+	.ident_to_dh = native_ident_to_dh,
+	.sign_prekey = native_sign_prekey,
+	.verify_prekey = native_verify_prekey,
+	.kdf_x3dh = native_kdf_x3dh,
+	.kdf_root = native_kdf_root,
+	.kdf_chain = native_kdf_chain,
+	.seal = native_seal,
+	.parse_header = native_parse_header,
+	.open = native_open,
+	.prekey_wrap = native_prekey_wrap,
+	.prekey_parse = native_prekey_parse,
+};
+
+int
+suite_native_identity_from_seed(struct x3dh_identity *id, const uint8_t seed[static SIGN_SEED_LEN])
+{
+	int r;
+
+	memset(id, 0, sizeof(*id));
+	id->pub_len = SIGN_PUBLIC_LEN;
+	if ((r = sign_seed_keypair(id->pub, id->sign_sec, seed)) != 0 ||
+	    (r = sign_pk_to_dh(id->dh_pub, id->pub)) != 0 ||
+	    (r = sign_sk_to_dh(id->dh_sec, id->sign_sec)) != 0)
+		x3dh_identity_wipe(id);
+	return r;
+}
+
+int
+suite_native_identity_generate(struct x3dh_identity *id)
+{
+	uint8_t seed[SIGN_SEED_LEN];       /* SECRET */
+	int r;
+
+	rand_bytes(seed, sizeof(seed));
+	r = suite_native_identity_from_seed(id, seed);
+	sodium_memzero(seed, sizeof(seed));
+	return r;
+}

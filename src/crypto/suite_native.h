@@ -1,0 +1,27 @@
+/*
+ * Sotto's native suite: identities are Ed25519 keys (their X25519 form for X3DH comes from
+ * libsodium's birational map), HKDF-SHA256 with Sotto labels, XChaCha20-Poly1305 with the
+ * header and both identities as associated data. Byte formats: docs/PROTOCOL.md.
+ */
+#ifndef SOTTO_CRYPTO_SUITE_NATIVE_H
+#define SOTTO_CRYPTO_SUITE_NATIVE_H
+
+#include <stdint.h>
+
+#include "sotto/error.h"
+#include "crypto/ratchet.h"
+#include "crypto/sign.h"
+
+#define SUITE_NATIVE_ID 1
+#define SUITE_NATIVE_VERSION 0x01          /* first byte of every native message */
+#define SUITE_NATIVE_HEADER_LEN (1 + DH_PUBLIC_LEN + 4 + 4)
+#define SUITE_NATIVE_OVERHEAD (SUITE_NATIVE_HEADER_LEN + 16)
+
+extern const struct ratchet_suite suite_native;
+
+/* A fresh identity, or one from a 32-byte seed (SECRET). */
+int suite_native_identity_generate(struct x3dh_identity *id) SOTTO_MUST_CHECK;
+int suite_native_identity_from_seed(struct x3dh_identity *id,
+    const uint8_t seed[static SIGN_SEED_LEN]) SOTTO_MUST_CHECK;
+
+#endif

@@ -1,0 +1,164 @@
+/* X3DH: both sides agree, with and without a one-time prekey; every check rejects. */
+#include <string.h>
+
+#include <sodium.h>
+
+#include "check.h"
+#include "crypto/init.h"
+#include "crypto/suite_native.h"
+#include "crypto/x3dh.h"
+
+struct bob {
+	struct x3dh_identity id;
+	struct x3dh_keypair spk, opk;
+	struct x3dh_bundle b;
+};
+
+static int
+bob_setup(struct bob *bob, int with_opk)
+{
+	if (suite_native_identity_generate(&bob->id) != 0 ||
+	    x3dh_keypair_generate(&bob->spk, 7) != 0 || x3dh_keypair_generate(&bob->opk, 42) != 0)
+		return -1;
+	return x3dh_bundle_make(&suite_native, &bob->b, &bob->id, 0, &bob->spk,
+	    with_opk ? &bob->opk : NULL);
+}
+
+static void
+agree(int with_opk)
+{
+	struct x3dh_identity alice;
+	struct x3dh_init_info info;
+	struct bob bob;
+	uint8_t rk_a[32], ck_a[32], rk_b[32], ck_b[32];
+
+	REQUIRE(suite_native_identity_generate(&alice) == 0);
+	REQUIRE(bob_setup(&bob, with_opk) == 0);
+	CHECK_EQ_INT(x3dh_bundle_verify(&suite_native, &bob.b), 0);
+	REQUIRE(x3dh_initiate(&suite_native, &alice, &bob.b, &info, rk_a, ck_a) == 0);
+	CHECK_EQ_INT(info.has_opk, with_opk);
+	CHECK_EQ_INT(info.spk_id, 7);
+	CHECK_EQ_INT(info.opk_id, with_opk ? 42 : 0);
+	CHECK_MEM(info.ident_pub, alice.pub, 32);
+	REQUIRE(x3dh_respond(&suite_native, &bob.id, &bob.spk, with_opk ? &bob.opk : NULL, &info,
+	    rk_b, ck_b) == 0);
+	CHECK_MEM(rk_a, rk_b, 32);
+	CHECK_MEM(ck_a, ck_b, 32);
+	CHECK(memcmp(rk_a, ck_a, 32) != 0);
+	x3dh_identity_wipe(&alice);
+	CHECK(sodium_is_zero((const uint8_t *)&alice, sizeof(alice)));
+}
+
+TEST(x3dh_agrees_with_one_time_prekey)
+{
+	agree(1);
+}
+
+TEST(x3dh_agrees_without_one_time_prekey)
+{
+	agree(0);
+}
+
+TEST(x3dh_one_time_prekey_changes_keys)
+{
+	struct x3dh_identity alice;
+	struct x3dh_init_info info;
+	struct bob bob;
+	uint8_t rk_a[32], ck_a[32], rk_b[32], ck_b[32];
+
+	REQUIRE(suite_native_identity_generate(&alice) == 0);
+	REQUIRE(bob_setup(&bob, 1) == 0);
+	REQUIRE(x3dh_initiate(&suite_native, &alice, &bob.b, &info, rk_a, ck_a) == 0);
+	/* Bob told the OPK was not used computes other keys; with the wrong ids he refuses. */
+	info.has_opk = 0;
+	info.opk_id = 0;
+	REQUIRE(x3dh_respond(&suite_native, &bob.id, &bob.spk, NULL, &info, rk_b, ck_b) == 0);
+	CHECK(memcmp(rk_a, rk_b, 32) != 0);
+	info.has_opk = 1;
+	info.opk_id = 43;
+	CHECK_EQ_INT(x3dh_respond(&suite_native, &bob.id, &bob.spk, &bob.opk, &info, rk_b, ck_b),
+	    SOTTO_ERR_NOT_FOUND);
+	info.opk_id = 42;
+	info.spk_id = 8;
+	CHECK_EQ_INT(x3dh_respond(&suite_native, &bob.id, &bob.spk, &bob.opk, &info, rk_b, ck_b),
+	    SOTTO_ERR_NOT_FOUND);
+	info.spk_id = 7;
+	CHECK_EQ_INT(x3dh_respond(&suite_native, &bob.id, &bob.spk, NULL, &info, rk_b, ck_b),
+	    SOTTO_ERR_NOT_FOUND);
+}
+
+TEST(x3dh_rejects_bad_signature_and_keys)
+{
+	struct x3dh_identity alice;
+	struct x3dh_init_info info;
+	struct bob bob, eve;
+	uint8_t rk[32], ck[32];
+	size_t i;
+
+	REQUIRE(suite_native_identity_generate(&alice) == 0);
+	REQUIRE(bob_setup(&bob, 1) == 0);
+	REQUIRE(bob_setup(&eve, 1) == 0);
+	/* Any bit of the signature, the signed key or its id. */
+	for (i = 0; i < 64 * 8; i += 13) {
+		bob.b.spk_sig[i / 8] ^= (uint8_t)(1u << (i % 8));
+		CHECK_EQ_INT(x3dh_initiate(&suite_native, &alice, &bob.b, &info, rk, ck),
+		    SOTTO_ERR_BAD_SIGNATURE);
+		bob.b.spk_sig[i / 8] ^= (uint8_t)(1u << (i % 8));
+	}
+	bob.b.spk_pub[3] ^= 0x10;
+	CHECK_EQ_INT(x3dh_bundle_verify(&suite_native, &bob.b), SOTTO_ERR_BAD_SIGNATURE);
+	bob.b.spk_pub[3] ^= 0x10;
+	bob.b.spk_id++;
+	CHECK_EQ_INT(x3dh_bundle_verify(&suite_native, &bob.b), SOTTO_ERR_BAD_SIGNATURE);
+	bob.b.spk_id--;
+	/* A server swapping in another signed prekey (signed by someone else). */
+	memcpy(bob.b.spk_pub, eve.b.spk_pub, 32);
+	memcpy(bob.b.spk_sig, eve.b.spk_sig, 64);
+	CHECK_EQ_INT(x3dh_bundle_verify(&suite_native, &bob.b), SOTTO_ERR_BAD_SIGNATURE);
+	REQUIRE(bob_setup(&bob, 1) == 0);
+	/* Bad identity encodings. */
+	bob.b.ident_pub_len = 31;
+	CHECK_EQ_INT(x3dh_bundle_verify(&suite_native, &bob.b), SOTTO_ERR_BAD_KEY);
+	bob.b.ident_pub_len = 32;
+	memset(bob.b.ident_pub, 0, 32);
+	bob.b.ident_pub[0] = 1;    /* the neutral element */
+	CHECK_EQ_INT(x3dh_initiate(&suite_native, &alice, &bob.b, &info, rk, ck), SOTTO_ERR_BAD_KEY);
+	CHECK(sodium_is_zero(rk, 32));
+	/* A small-order prekey gives an all-zero DH: refused. */
+	REQUIRE(bob_setup(&bob, 1) == 0);
+	memset(bob.b.opk_pub, 0, 32);
+	CHECK_EQ_INT(x3dh_initiate(&suite_native, &alice, &bob.b, &info, rk, ck), SOTTO_ERR_CRYPTO);
+	/* Responder side: a zero base key. */
+	REQUIRE(bob_setup(&bob, 0) == 0);
+	REQUIRE(x3dh_initiate(&suite_native, &alice, &bob.b, &info, rk, ck) == 0);
+	memset(info.base_pub, 0, 32);
+	CHECK_EQ_INT(x3dh_respond(&suite_native, &bob.id, &bob.spk, NULL, &info, rk, ck),
+	    SOTTO_ERR_CRYPTO);
+}
+
+TEST(x3dh_identity_from_seed_is_deterministic)
+{
+	struct x3dh_identity a, b;
+	uint8_t seed[32] = { 9, 8, 7 };
+
+	REQUIRE(suite_native_identity_from_seed(&a, seed) == 0);
+	REQUIRE(suite_native_identity_from_seed(&b, seed) == 0);
+	CHECK(memcmp(&a, &b, sizeof(a)) == 0);
+	CHECK_EQ_INT(a.pub_len, 32);
+	seed[0] ^= 1;
+	REQUIRE(suite_native_identity_from_seed(&b, seed) == 0);
+	CHECK(memcmp(a.pub, b.pub, 32) != 0);
+}
+
+int
+main(void)
+{
+	if (sotto_crypto_init() != 0)
+		return 1;
+	RUN(x3dh_agrees_with_one_time_prekey);
+	RUN(x3dh_agrees_without_one_time_prekey);
+	RUN(x3dh_one_time_prekey_changes_keys);
+	RUN(x3dh_rejects_bad_signature_and_keys);
+	RUN(x3dh_identity_from_seed_is_deterministic);
+	return check_summary();
+}
