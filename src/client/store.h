@@ -1,0 +1,340 @@
+/*
+ * The client's encrypted local store: one SQLite file (store.db) in the client's home
+ * directory. Every sensitive value is sealed with XChaCha20-Poly1305 under a random data
+ * key; the data key is wrapped under a key derived with Argon2id from the passphrase.
+ * Rows are found through keyed BLAKE2b hashes, never through an address in clear.
+ * docs/STORE.md describes the file format and what is and is not encrypted.
+ *
+ * Every write is one transaction (or part of the caller's, see store_begin), committed
+ * with WAL and synchronous=FULL: once a function returned 0 its write survives a SIGKILL
+ * or a power loss. A stored record that fails authentication or decoding gives
+ * SOTTO_ERR_CORRUPT. A struct store is not thread safe; one per thread.
+ *
+ * Structures returned to the caller may hold secrets (marked); wipe them with the
+ * matching *_wipe or *_free function.
+ */
+#ifndef SOTTO_CLIENT_STORE_H
+#define SOTTO_CLIENT_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sotto/error.h"
+
+#define STORE_FILE_NAME "store.db"
+#define STORE_ADDR_MAX 320              /* name@domain, DECISIONS.md */
+#define STORE_SERVER_MAX 512            /* sotto://key@host:port */
+#define STORE_PASSPHRASE_MAX 1024
+#define STORE_MSGID_LEN 16
+#define STORE_KEY_LEN 32
+#define STORE_SIGN_SK_LEN 64
+#define STORE_SIG_LEN 64
+#define STORE_PWHASH_MAX 128            /* crypto_pwhash_STRBYTES */
+#define STORE_SESSION_MAX (1u << 20)    /* serialized ratchet state */
+#define STORE_BODY_MAX (16u << 20)      /* message or mail body */
+#define STORE_ENVELOPE_MAX (1u << 20)   /* sealed envelope in the outbox */
+#define STORE_SETTING_NAME_MAX 64
+#define STORE_SETTING_MAX (64u << 10)
+#define STORE_FOLDER_NAME_MAX 255
+
+struct store;
+
+/* Argon2id cost for a new store or a new passphrase. The cost is stored in the file, so
+ * opening never needs this. STORE_KDF_TEST_MIN is the library's minimum: tests only. */
+enum store_kdf_level {
+	STORE_KDF_INTERACTIVE = 0,
+	STORE_KDF_MODERATE = 1,
+	STORE_KDF_TEST_MIN = 2,
+};
+
+/* Fills out with "$HOME/.sotto". */
+int store_default_dir(char *out, size_t cap);
+
+/*
+ * Creates dir (mode 0700; an existing dir we own is set to 0700) and a new store in it,
+ * under the passphrase. SOTTO_ERR_EXISTS if a store is already there.
+ */
+int store_create(const char *dir, const uint8_t *pass, size_t pass_len,
+    enum store_kdf_level level, struct store **out) SOTTO_MUST_CHECK;
+
+/*
+ * Opens an existing store. SOTTO_ERR_NOT_FOUND: no store in dir; SOTTO_ERR_PASSPHRASE:
+ * wrong passphrase; SOTTO_ERR_AUTH: the directory or a file is not owned by us or is
+ * accessible to group or others (we refuse rather than fix: something already went
+ * wrong); SOTTO_ERR_BAD_VERSION: a newer schema; SOTTO_ERR_CORRUPT: not a valid store.
+ */
+int store_open(const char *dir, const uint8_t *pass, size_t pass_len,
+    struct store **out) SOTTO_MUST_CHECK;
+
+/* Checkpoints the WAL, wipes the keys, closes. NULL is allowed. */
+void store_close(struct store *st);
+
+/* Rewraps the data key under a new passphrase (records are not re-encrypted). */
+int store_change_passphrase(struct store *st, const uint8_t *pass, size_t pass_len,
+    enum store_kdf_level level) SOTTO_MUST_CHECK;
+
+/* Group several writes into one atomic transaction. Without these, each call is its own
+ * transaction. Nested begin is SOTTO_ERR_STATE. */
+int store_begin(struct store *st) SOTTO_MUST_CHECK;
+int store_commit(struct store *st) SOTTO_MUST_CHECK;
+void store_rollback(struct store *st);
+
+/* Copies everything from the WAL into the main file and truncates the WAL. */
+int store_checkpoint(struct store *st);
+
+/* ---- identity: one row ---- */
+
+enum store_reg_state {
+	STORE_REG_NONE = 0,         /* keys created, not registered */
+	STORE_REG_REGISTERED = 1,   /* the server accepted us */
+};
+
+struct store_identity {
+	char address[STORE_ADDR_MAX + 1];
+	char server[STORE_SERVER_MAX + 1];
+	uint8_t reg_state;
+	uint8_t identity_pk[STORE_KEY_LEN];         /* Ed25519 */
+	uint8_t identity_sk[STORE_SIGN_SK_LEN];     /* secret */
+	uint8_t device_pk[STORE_KEY_LEN];           /* X25519, Noise static */
+	uint8_t device_sk[STORE_KEY_LEN];           /* secret */
+	char bridge_pw_hash[STORE_PWHASH_MAX + 1];  /* crypto_pwhash_str output, or "" */
+};
+
+int store_identity_put(struct store *st, const struct store_identity *id) SOTTO_MUST_CHECK;
+/* SOTTO_ERR_NOT_FOUND before the first put. */
+int store_identity_get(struct store *st, struct store_identity *out) SOTTO_MUST_CHECK;
+void store_identity_wipe(struct store_identity *id);
+
+/* ---- prekeys ---- */
+
+struct store_spk {
+	uint32_t id;
+	uint64_t created;                   /* unix seconds, for rotation */
+	uint8_t pk[STORE_KEY_LEN];
+	uint8_t sk[STORE_KEY_LEN];          /* secret */
+	uint8_t sig[STORE_SIG_LEN];
+};
+
+int store_spk_put(struct store *st, const struct store_spk *spk) SOTTO_MUST_CHECK;
+int store_spk_get(struct store *st, uint32_t id, struct store_spk *out) SOTTO_MUST_CHECK;
+/* The most recently created signed prekey; SOTTO_ERR_NOT_FOUND if none. */
+int store_spk_latest(struct store *st, struct store_spk *out) SOTTO_MUST_CHECK;
+/* Deletes signed prekeys created before `before`, always keeping the latest. */
+int store_spk_prune(struct store *st, uint64_t before) SOTTO_MUST_CHECK;
+void store_spk_wipe(struct store_spk *spk);
+
+/* One-time prekeys: private halves by id. Ids handed out by store_prekey_next_id never
+ * repeat, even after deletes. */
+int store_otpk_put(struct store *st, uint32_t id, const uint8_t pk[STORE_KEY_LEN],
+    const uint8_t sk[STORE_KEY_LEN]) SOTTO_MUST_CHECK;
+int store_otpk_get(struct store *st, uint32_t id, uint8_t pk[STORE_KEY_LEN],
+    uint8_t sk[STORE_KEY_LEN]) SOTTO_MUST_CHECK;
+int store_otpk_delete(struct store *st, uint32_t id) SOTTO_MUST_CHECK;
+int store_otpk_count(struct store *st, uint32_t *out) SOTTO_MUST_CHECK;
+
+enum store_prekey_kind { STORE_PREKEY_SIGNED = 0, STORE_PREKEY_ONETIME = 1 };
+/* Reserves n consecutive fresh ids and returns the first (ids start at 1). */
+int store_prekey_next_id(struct store *st, enum store_prekey_kind kind, uint32_t n,
+    uint32_t *first) SOTTO_MUST_CHECK;
+
+/* ---- contacts and sessions ---- */
+
+enum store_trust {
+	STORE_TRUST_OK = 0,         /* first use, or accepted */
+	STORE_TRUST_CHANGED = 1,    /* key changed while unverified: show a notice */
+	STORE_TRUST_BLOCKED = 2,    /* key changed after verification: refuse to send */
+};
+
+struct store_contact {
+	char address[STORE_ADDR_MAX + 1];
+	uint8_t identity_pk[STORE_KEY_LEN];
+	uint8_t verified;           /* 1 once the safety number was compared */
+	uint8_t trust;              /* enum store_trust */
+	uint64_t first_seen;        /* unix seconds */
+	uint64_t changed_at;        /* last identity key change, 0 if never */
+	uint32_t expiry_seconds;    /* disappearing-message timer, 0 = off */
+	uint64_t send_seq;          /* next sequence number we send */
+	uint64_t recv_seq;          /* highest sequence number received */
+};
+
+struct store_contact_list {
+	struct store_contact *v;
+	size_t n;
+};
+
+/* Inserts or replaces the contact with this address. */
+int store_contact_put(struct store *st, const struct store_contact *c) SOTTO_MUST_CHECK;
+int store_contact_get(struct store *st, const char *address,
+    struct store_contact *out) SOTTO_MUST_CHECK;
+int store_contact_delete(struct store *st, const char *address) SOTTO_MUST_CHECK;
+/* All contacts, sorted by address. */
+int store_contact_list(struct store *st, struct store_contact_list *out) SOTTO_MUST_CHECK;
+void store_contact_list_free(struct store_contact_list *l);
+
+/* The serialized session state (opaque here) for a contact. Secret. */
+int store_session_put(struct store *st, const char *address, const uint8_t *state,
+    size_t len) SOTTO_MUST_CHECK;
+/* *state is malloc'd; free it with store_blob_free. */
+int store_session_get(struct store *st, const char *address, uint8_t **state,
+    size_t *len) SOTTO_MUST_CHECK;
+int store_session_delete(struct store *st, const char *address) SOTTO_MUST_CHECK;
+/* Wipes and frees a blob returned by the store. */
+void store_blob_free(uint8_t *p, size_t len);
+
+/* ---- messages ---- */
+
+enum store_dir { STORE_DIR_IN = 1, STORE_DIR_OUT = 2 };
+enum store_msg_type { STORE_MSG_TEXT = 1, STORE_MSG_MAIL = 2, STORE_MSG_RECEIPT = 3 };
+enum store_msg_flag {
+	STORE_FLAG_DELIVERED = 1u << 0,
+	STORE_FLAG_READ = 1u << 1,
+	STORE_FLAG_KEY_CHANGED = 1u << 2,   /* arrived after the sender's key changed */
+	STORE_FLAG_GAP_BEFORE = 1u << 3,    /* sequence numbers missing before this one */
+};
+
+struct store_message {
+	int64_t row;                /* local order, set by the store */
+	char peer[STORE_ADDR_MAX + 1];
+	uint8_t id[STORE_MSGID_LEN];
+	uint8_t dir;                /* enum store_dir */
+	uint8_t type;               /* enum store_msg_type */
+	uint32_t flags;             /* enum store_msg_flag */
+	uint64_t seq;               /* the sender's sequence number */
+	uint64_t server_time;       /* unix seconds, 0 if unknown */
+	uint64_t local_time;        /* unix seconds */
+	uint64_t expires_at;        /* unix seconds, 0 = never */
+	uint8_t *body;              /* secret; owned by the struct when returned */
+	size_t body_len;
+};
+
+struct store_message_list {
+	struct store_message *v;
+	size_t n;
+};
+
+/*
+ * Stores a message and records its id as seen, in one transaction. SOTTO_ERR_EXISTS if
+ * the id was seen before (a duplicate: nothing is written). m->row is ignored.
+ */
+int store_message_add(struct store *st, const struct store_message *m) SOTTO_MUST_CHECK;
+/* *out's body is malloc'd: free with store_message_wipe. */
+int store_message_get(struct store *st, const uint8_t id[STORE_MSGID_LEN],
+    struct store_message *out) SOTTO_MUST_CHECK;
+int store_message_update(struct store *st, const uint8_t id[STORE_MSGID_LEN],
+    uint32_t flags, uint64_t expires_at) SOTTO_MUST_CHECK;
+/* Messages with peer (NULL: all) whose row is > after_row, oldest first, at most max. */
+int store_message_list(struct store *st, const char *peer, int64_t after_row, size_t max,
+    struct store_message_list *out) SOTTO_MUST_CHECK;
+void store_message_wipe(struct store_message *m);
+void store_message_list_free(struct store_message_list *l);
+
+/* Deletes every message whose expires_at is in (0, now], then checkpoints with a WAL
+ * truncate so the deleted bytes are gone from both files (secure_delete zeroes them). */
+int store_expire(struct store *st, uint64_t now, size_t *deleted) SOTTO_MUST_CHECK;
+
+/* Seen ids outlive their messages so a redelivery after expiry is still dropped.
+ * store_seen_has returns 1 if seen, 0 if not, or a negative error. */
+int store_seen_has(struct store *st, const uint8_t id[STORE_MSGID_LEN]) SOTTO_MUST_CHECK;
+/* SOTTO_ERR_EXISTS if already seen. */
+int store_seen_add(struct store *st, const uint8_t id[STORE_MSGID_LEN],
+    uint64_t now) SOTTO_MUST_CHECK;
+
+/* ---- outbox: sends not yet acknowledged by the server ---- */
+
+struct store_outbox_item {
+	uint8_t id[STORE_MSGID_LEN];
+	char recipient[STORE_ADDR_MAX + 1];
+	uint64_t created;
+	uint32_t attempts;
+	uint8_t *envelope;          /* malloc'd */
+	size_t envelope_len;
+};
+
+struct store_outbox_list {
+	struct store_outbox_item *v;
+	size_t n;
+};
+
+/* SOTTO_ERR_EXISTS if this id is already queued. */
+int store_outbox_add(struct store *st, const uint8_t id[STORE_MSGID_LEN],
+    const char *recipient, const uint8_t *env, size_t env_len,
+    uint64_t now) SOTTO_MUST_CHECK;
+/* Oldest first. */
+int store_outbox_list(struct store *st, struct store_outbox_list *out) SOTTO_MUST_CHECK;
+int store_outbox_attempt(struct store *st, const uint8_t id[STORE_MSGID_LEN]) SOTTO_MUST_CHECK;
+/* SOTTO_ERR_NOT_FOUND if not queued (e.g. a second acknowledgement). */
+int store_outbox_remove(struct store *st, const uint8_t id[STORE_MSGID_LEN]) SOTTO_MUST_CHECK;
+void store_outbox_list_free(struct store_outbox_list *l);
+
+/* ---- settings: small named values for the client logic (sealed) ---- */
+
+int store_setting_put(struct store *st, const char *name, const uint8_t *v,
+    size_t len) SOTTO_MUST_CHECK;
+/* *v is malloc'd: free with store_blob_free. */
+int store_setting_get(struct store *st, const char *name, uint8_t **v,
+    size_t *len) SOTTO_MUST_CHECK;
+int store_setting_delete(struct store *st, const char *name) SOTTO_MUST_CHECK;
+
+/* ---- mail folders for the IMAP bridge ---- */
+
+enum store_mail_flag {
+	STORE_MAIL_SEEN = 1u << 0,
+	STORE_MAIL_ANSWERED = 1u << 1,
+	STORE_MAIL_FLAGGED = 1u << 2,
+	STORE_MAIL_DELETED = 1u << 3,
+	STORE_MAIL_DRAFT = 1u << 4,
+	STORE_MAIL_RECENT = 1u << 5,
+};
+
+struct store_folder {
+	int64_t id;
+	char name[STORE_FOLDER_NAME_MAX + 1];
+	uint32_t uidvalidity;
+	uint32_t uidnext;
+	uint32_t count;
+};
+
+struct store_folder_list {
+	struct store_folder *v;
+	size_t n;
+};
+
+struct store_mail {
+	uint32_t uid;
+	uint32_t flags;             /* enum store_mail_flag */
+	uint64_t internaldate;      /* unix seconds */
+	uint32_t size;
+};
+
+struct store_mail_list {
+	struct store_mail *v;
+	size_t n;
+};
+
+/* SOTTO_ERR_EXISTS if a folder has that name. uidnext starts at 1. */
+int store_folder_create(struct store *st, const char *name, uint32_t uidvalidity,
+    struct store_folder *out) SOTTO_MUST_CHECK;
+int store_folder_get(struct store *st, const char *name,
+    struct store_folder *out) SOTTO_MUST_CHECK;
+/* Sorted by name. */
+int store_folder_list(struct store *st, struct store_folder_list *out) SOTTO_MUST_CHECK;
+int store_folder_delete(struct store *st, int64_t folder) SOTTO_MUST_CHECK;
+void store_folder_list_free(struct store_folder_list *l);
+
+/* Appends a mail under the folder's next uid, returned in *uid. */
+int store_mail_append(struct store *st, int64_t folder, uint32_t flags,
+    uint64_t internaldate, const uint8_t *body, size_t len, uint32_t *uid) SOTTO_MUST_CHECK;
+/* Metadata of every mail in the folder, by ascending uid. */
+int store_mail_list(struct store *st, int64_t folder,
+    struct store_mail_list *out) SOTTO_MUST_CHECK;
+/* *body is malloc'd: free with store_blob_free. */
+int store_mail_get(struct store *st, int64_t folder, uint32_t uid, struct store_mail *meta,
+    uint8_t **body, size_t *len) SOTTO_MUST_CHECK;
+int store_mail_set_flags(struct store *st, int64_t folder, uint32_t uid,
+    uint32_t flags) SOTTO_MUST_CHECK;
+/* Deletes mails flagged STORE_MAIL_DELETED; *uids (malloc'd, may be NULL) lists them. */
+int store_mail_expunge(struct store *st, int64_t folder, uint32_t **uids,
+    size_t *n) SOTTO_MUST_CHECK;
+void store_mail_list_free(struct store_mail_list *l);
+
+#endif

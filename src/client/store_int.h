@@ -1,0 +1,80 @@
+/*
+ * Shared by the store's own files only: the store handle, transactions, SQLite error
+ * mapping, keyed lookup hashes and row sealing under the store's keys.
+ */
+#ifndef SOTTO_CLIENT_STORE_INT_H
+#define SOTTO_CLIENT_STORE_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <sqlite3.h>
+
+#include "client/store.h"
+#include "client/store_record.h"
+
+#define STORE_HASH_LEN 32
+
+/* Secret; in sodium_malloc memory, read-only except while being set. */
+struct store_keys {
+	uint8_t data[STORE_KEY_LEN];     /* the random data key, wrapped in the file */
+	uint8_t record[STORE_KEY_LEN];   /* seals records */
+	uint8_t lookup[STORE_KEY_LEN];   /* keys the BLAKE2b row hashes */
+};
+
+struct store {
+	sqlite3 *db;
+	char *path;             /* .../store.db */
+	struct store_keys *keys;
+	int user_tx;            /* inside store_begin .. store_commit */
+};
+
+/* Domain of a lookup hash, so an address and a message id never share a hash. */
+enum store_hash_kind {
+	STORE_HASH_ADDRESS = 'a',
+	STORE_HASH_MSGID = 'm',
+	STORE_HASH_SETTING = 's',
+	STORE_HASH_FOLDER = 'f',
+};
+
+int store_sqlerr(struct store *st, int rc);
+int store_prepare(struct store *st, const char *sql, sqlite3_stmt **out) SOTTO_MUST_CHECK;
+int store_exec(struct store *st, const char *sql) SOTTO_MUST_CHECK;
+/* Runs a write: opens a transaction (or a savepoint inside the caller's); wend commits
+ * when r is 0 and rolls back otherwise, returning r or the commit's error. */
+int store_wbegin(struct store *st) SOTTO_MUST_CHECK;
+int store_wend(struct store *st, int r) SOTTO_MUST_CHECK;
+
+void store_hash(const struct store *st, enum store_hash_kind kind, const void *p, size_t n,
+    uint8_t out[STORE_HASH_LEN]);
+/* The lookup hash of an address, after checking its length. */
+int store_addr_hash(const struct store *st, const char *address,
+    uint8_t out[STORE_HASH_LEN]) SOTTO_MUST_CHECK;
+
+/* Seal the encoded buffer (wiped and freed here) for table/rowkey and bind it at idx. */
+int store_bind_sealed(struct store *st, sqlite3_stmt *s, int idx, const char *table,
+    const uint8_t *rowkey, size_t rowkey_len, struct buf *pt) SOTTO_MUST_CHECK;
+/* Open the sealed blob in column col (NULL/empty is corrupt). */
+int store_column_open(struct store *st, sqlite3_stmt *s, int col, const char *table,
+    const uint8_t *rowkey, size_t rowkey_len, size_t max, uint8_t **pt,
+    size_t *pt_len) SOTTO_MUST_CHECK;
+
+/* Reads or writes an integer in the meta table. */
+int store_meta_get_int(struct store *st, const char *k, int64_t *v) SOTTO_MUST_CHECK;
+int store_meta_put_int(struct store *st, const char *k, int64_t v) SOTTO_MUST_CHECK;
+
+/* Meta blobs: *v malloc'd, at most max bytes (else SOTTO_ERR_CORRUPT). */
+int store_meta_get_blob(struct store *st, const char *k, size_t max, uint8_t **v,
+    size_t *len) SOTTO_MUST_CHECK;
+int store_meta_put_blob(struct store *st, const char *k, const uint8_t *v,
+    size_t len) SOTTO_MUST_CHECK;
+
+/* Key hierarchy (store_key.c). new: a fresh data key, wrapped under pass, with its check
+ * value; wrap: (re)wrap the current data key; unlock: derive, unwrap, check. */
+int store_key_new(struct store *st, const uint8_t *pass, size_t pass_len,
+    enum store_kdf_level level) SOTTO_MUST_CHECK;
+int store_key_wrap(struct store *st, const uint8_t *pass, size_t pass_len,
+    enum store_kdf_level level) SOTTO_MUST_CHECK;
+int store_key_unlock(struct store *st, const uint8_t *pass, size_t pass_len) SOTTO_MUST_CHECK;
+
+#endif

@@ -1,0 +1,305 @@
+/*
+ * Messages, the seen-id set that drops duplicates, and expiry. A message row is found by
+ * the keyed hash of its id; its conversation by the keyed hash of the peer's address.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "client/store_int.h"
+
+#define MESSAGE_MAX (STORE_BODY_MAX + STORE_ADDR_MAX + 128)
+
+void
+store_message_wipe(struct store_message *m)
+{
+	store_blob_free(m->body, m->body_len);
+	sodium_memzero(m, sizeof(*m));
+}
+
+void
+store_message_list_free(struct store_message_list *l)
+{
+	size_t i;
+
+	for (i = 0; i < l->n; i++)
+		store_message_wipe(&l->v[i]);
+	free(l->v);
+	l->v = NULL;
+	l->n = 0;
+}
+
+static int
+message_valid(const struct store_message *m)
+{
+	return m->dir >= STORE_DIR_IN && m->dir <= STORE_DIR_OUT &&
+	    m->type >= STORE_MSG_TEXT && m->type <= STORE_MSG_RECEIPT &&
+	    m->body_len <= STORE_BODY_MAX && (m->body != NULL || m->body_len == 0) &&
+	    m->local_time <= INT64_MAX && m->expires_at <= INT64_MAX;
+}
+
+static int
+seen_insert(struct store *st, const uint8_t h[STORE_HASH_LEN], uint64_t now)
+{
+	sqlite3_stmt *s = NULL;
+	int r;
+
+	if ((r = store_prepare(st, "INSERT INTO seen(h, at) VALUES(?, ?)", &s)) != 0)
+		return r;
+	sqlite3_bind_blob(s, 1, h, STORE_HASH_LEN, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, now > INT64_MAX ? INT64_MAX : (int64_t)now);
+	r = store_sqlerr(st, sqlite3_step(s));
+	sqlite3_finalize(s);
+	return r;
+}
+
+int
+store_message_add(struct store *st, const struct store_message *m)
+{
+	uint8_t h[STORE_HASH_LEN], conv[STORE_HASH_LEN];
+	sqlite3_stmt *s = NULL;
+	struct buf b;
+	int r;
+
+	if (!message_valid(m))
+		return SOTTO_ERR_INVALID_ARG;
+	if ((r = store_addr_hash(st, m->peer, conv)) != 0)
+		return r;
+	store_hash(st, STORE_HASH_MSGID, m->id, sizeof(m->id), h);
+	if ((r = store_wbegin(st)) != 0)
+		return r;
+	/* The seen id and the message commit together: a crash between them cannot make a
+	 * redelivered message look new, nor a stored one look unseen. */
+	if ((r = seen_insert(st, h, m->local_time)) != 0)
+		goto out;
+	if ((r = store_prepare(st, "INSERT INTO messages(h, conv, local_time, expires_at, rec)"
+	    " VALUES(?, ?, ?, ?, ?)", &s)) != 0)
+		goto out;
+	sqlite3_bind_blob(s, 1, h, sizeof(h), SQLITE_STATIC);
+	sqlite3_bind_blob(s, 2, conv, sizeof(conv), SQLITE_STATIC);
+	sqlite3_bind_int64(s, 3, (int64_t)m->local_time);
+	sqlite3_bind_int64(s, 4, (int64_t)m->expires_at);
+	buf_init_dyn(&b, MESSAGE_MAX);
+	store_message_encode(&b, m);
+	if ((r = store_bind_sealed(st, s, 5, "messages", h, sizeof(h), &b)) != 0)
+		goto out;
+	r = store_sqlerr(st, sqlite3_step(s));
+out:
+	sqlite3_finalize(s);
+	return store_wend(st, r);
+}
+
+/* Columns: row, h, local_time, expires_at, rec. */
+#define MESSAGE_COLUMNS "row, h, local_time, expires_at, rec"
+
+static int
+message_row(struct store *st, sqlite3_stmt *s, struct store_message *out)
+{
+	const void *h = sqlite3_column_blob(s, 1);
+	const uint8_t *body = NULL;
+	int64_t row = sqlite3_column_int64(s, 0);
+	int64_t local_time = sqlite3_column_int64(s, 2);
+	int64_t expires_at = sqlite3_column_int64(s, 3);
+	uint8_t *pt = NULL;
+	size_t n = 0;
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	if (h == NULL || sqlite3_column_bytes(s, 1) != STORE_HASH_LEN || local_time < 0 ||
+	    expires_at < 0)
+		return SOTTO_ERR_CORRUPT;
+	if ((r = store_column_open(st, s, 4, "messages", h, STORE_HASH_LEN, MESSAGE_MAX, &pt,
+	    &n)) != 0)
+		return r;
+	if ((r = store_message_decode(pt, n, out, &body)) != 0)
+		goto out;
+	/* One spare byte so a text body can be used as a C string. */
+	if ((out->body = malloc(out->body_len + 1)) == NULL) {
+		r = SOTTO_ERR_NOMEM;
+		goto out;
+	}
+	if (out->body_len > 0)
+		memcpy(out->body, body, out->body_len);
+	out->body[out->body_len] = '\0';
+	out->row = row;
+	out->local_time = (uint64_t)local_time;
+	out->expires_at = (uint64_t)expires_at;
+	r = 0;
+out:
+	if (r != 0)
+		store_message_wipe(out);
+	store_blob_free(pt, n);
+	return r;
+}
+
+int
+store_message_get(struct store *st, const uint8_t id[STORE_MSGID_LEN],
+    struct store_message *out)
+{
+	uint8_t h[STORE_HASH_LEN];
+	sqlite3_stmt *s = NULL;
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	store_hash(st, STORE_HASH_MSGID, id, STORE_MSGID_LEN, h);
+	if ((r = store_prepare(st, "SELECT " MESSAGE_COLUMNS " FROM messages WHERE h = ?",
+	    &s)) != 0)
+		return r;
+	sqlite3_bind_blob(s, 1, h, sizeof(h), SQLITE_STATIC);
+	if ((r = sqlite3_step(s)) != SQLITE_ROW)
+		r = r == SQLITE_DONE ? SOTTO_ERR_NOT_FOUND : store_sqlerr(st, r);
+	else
+		r = message_row(st, s, out);
+	sqlite3_finalize(s);
+	return r;
+}
+
+int
+store_message_update(struct store *st, const uint8_t id[STORE_MSGID_LEN], uint32_t flags,
+    uint64_t expires_at)
+{
+	struct store_message m;
+	uint8_t h[STORE_HASH_LEN];
+	sqlite3_stmt *s = NULL;
+	struct buf b;
+	int r;
+
+	memset(&m, 0, sizeof(m));
+	if (expires_at > INT64_MAX)
+		return SOTTO_ERR_INVALID_ARG;
+	store_hash(st, STORE_HASH_MSGID, id, STORE_MSGID_LEN, h);
+	if ((r = store_wbegin(st)) != 0)
+		return r;
+	if ((r = store_message_get(st, id, &m)) != 0)
+		goto out;
+	m.flags = flags;
+	if ((r = store_prepare(st, "UPDATE messages SET expires_at = ?, rec = ? WHERE h = ?",
+	    &s)) != 0)
+		goto out;
+	sqlite3_bind_int64(s, 1, (int64_t)expires_at);
+	sqlite3_bind_blob(s, 3, h, sizeof(h), SQLITE_STATIC);
+	buf_init_dyn(&b, MESSAGE_MAX);
+	store_message_encode(&b, &m);
+	if ((r = store_bind_sealed(st, s, 2, "messages", h, sizeof(h), &b)) != 0)
+		goto out;
+	r = store_sqlerr(st, sqlite3_step(s));
+out:
+	store_message_wipe(&m);
+	sqlite3_finalize(s);
+	return store_wend(st, r);
+}
+
+int
+store_message_list(struct store *st, const char *peer, int64_t after_row, size_t max,
+    struct store_message_list *out)
+{
+	struct store_message *v = NULL, *nv;
+	uint8_t conv[STORE_HASH_LEN];
+	size_t n = 0, cap = 0;
+	sqlite3_stmt *s = NULL;
+	int r;
+
+	out->v = NULL;
+	out->n = 0;
+	if (peer != NULL && (r = store_addr_hash(st, peer, conv)) != 0)
+		return r;
+	r = store_prepare(st, peer != NULL ?
+	    "SELECT " MESSAGE_COLUMNS " FROM messages WHERE conv = ?3 AND row > ?1"
+	    " ORDER BY row LIMIT ?2" :
+	    "SELECT " MESSAGE_COLUMNS " FROM messages WHERE row > ?1 ORDER BY row LIMIT ?2", &s);
+	if (r != 0)
+		return r;
+	sqlite3_bind_int64(s, 1, after_row);
+	sqlite3_bind_int64(s, 2, max == 0 || max > INT64_MAX ? -1 : (int64_t)max);
+	if (peer != NULL)
+		sqlite3_bind_blob(s, 3, conv, sizeof(conv), SQLITE_STATIC);
+	while ((r = sqlite3_step(s)) == SQLITE_ROW) {
+		if (n == cap) {
+			cap = cap ? cap * 2 : 16;
+			if ((nv = realloc(v, cap * sizeof(*v))) == NULL) {
+				r = SOTTO_ERR_NOMEM;
+				goto out;
+			}
+			v = nv;
+		}
+		if ((r = message_row(st, s, &v[n])) != 0)
+			goto out;
+		n++;
+	}
+	if ((r = store_sqlerr(st, r)) != 0)
+		goto out;
+	out->v = v;
+	out->n = n;
+	v = NULL;
+	n = 0;
+out:
+	if (v != NULL) {
+		struct store_message_list partial = { v, n };
+
+		store_message_list_free(&partial);
+	}
+	sqlite3_finalize(s);
+	return r;
+}
+
+int
+store_expire(struct store *st, uint64_t now, size_t *deleted)
+{
+	sqlite3_stmt *s = NULL;
+	size_t n = 0;
+	int r;
+
+	if (deleted != NULL)
+		*deleted = 0;
+	if ((r = store_wbegin(st)) != 0)
+		return r;
+	if ((r = store_prepare(st, "DELETE FROM messages WHERE expires_at > 0 AND expires_at <= ?",
+	    &s)) != 0)
+		goto out;
+	sqlite3_bind_int64(s, 1, now > INT64_MAX ? INT64_MAX : (int64_t)now);
+	if ((r = store_sqlerr(st, sqlite3_step(s))) == 0)
+		n = (size_t)sqlite3_changes(st->db);
+out:
+	sqlite3_finalize(s);
+	if ((r = store_wend(st, r)) != 0)
+		return r;
+	if (deleted != NULL)
+		*deleted = n;
+	/* secure_delete zeroed the content in the new page images; the checkpoint writes them
+	 * over the old ones and the truncate drops the WAL frames that still held them. A
+	 * reader in another connection can make this busy; the next expiry retries. */
+	if (n > 0 && !st->user_tx && (r = store_checkpoint(st)) != 0 && r != SOTTO_ERR_STORAGE)
+		return r;
+	return 0;
+}
+
+int
+store_seen_has(struct store *st, const uint8_t id[STORE_MSGID_LEN])
+{
+	uint8_t h[STORE_HASH_LEN];
+	sqlite3_stmt *s = NULL;
+	int r;
+
+	store_hash(st, STORE_HASH_MSGID, id, STORE_MSGID_LEN, h);
+	if ((r = store_prepare(st, "SELECT 1 FROM seen WHERE h = ?", &s)) != 0)
+		return r;
+	sqlite3_bind_blob(s, 1, h, sizeof(h), SQLITE_STATIC);
+	r = sqlite3_step(s);
+	r = r == SQLITE_ROW ? 1 : r == SQLITE_DONE ? 0 : store_sqlerr(st, r);
+	sqlite3_finalize(s);
+	return r;
+}
+
+int
+store_seen_add(struct store *st, const uint8_t id[STORE_MSGID_LEN], uint64_t now)
+{
+	uint8_t h[STORE_HASH_LEN];
+	int r;
+
+	store_hash(st, STORE_HASH_MSGID, id, STORE_MSGID_LEN, h);
+	if ((r = store_wbegin(st)) != 0)
+		return r;
+	r = seen_insert(st, h, now);
+	return store_wend(st, r);
+}

@@ -1,0 +1,159 @@
+/* The outbox: sealed envelopes waiting for the server's acknowledgement, oldest first. */
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "client/store_int.h"
+
+#define OUTBOX_MAX (STORE_ENVELOPE_MAX + STORE_ADDR_MAX + 64)
+
+void
+store_outbox_list_free(struct store_outbox_list *l)
+{
+	size_t i;
+
+	for (i = 0; i < l->n; i++)
+		store_blob_free(l->v[i].envelope, l->v[i].envelope_len);
+	free(l->v);
+	l->v = NULL;
+	l->n = 0;
+}
+
+int
+store_outbox_add(struct store *st, const uint8_t id[STORE_MSGID_LEN], const char *recipient,
+    const uint8_t *env, size_t env_len, uint64_t now)
+{
+	uint8_t h[STORE_HASH_LEN], unused[STORE_HASH_LEN];
+	sqlite3_stmt *s = NULL;
+	struct buf b;
+	int r;
+
+	if ((r = store_addr_hash(st, recipient, unused)) != 0)
+		return r;
+	if ((env == NULL && env_len > 0) || env_len > STORE_ENVELOPE_MAX || now > INT64_MAX)
+		return env_len > STORE_ENVELOPE_MAX ? SOTTO_ERR_TOO_LARGE : SOTTO_ERR_INVALID_ARG;
+	store_hash(st, STORE_HASH_MSGID, id, STORE_MSGID_LEN, h);
+	if ((r = store_wbegin(st)) != 0)
+		return r;
+	if ((r = store_prepare(st, "INSERT INTO outbox(h, created, attempts, rec)"
+	    " VALUES(?, ?, 0, ?)", &s)) != 0)
+		goto out;
+	sqlite3_bind_blob(s, 1, h, sizeof(h), SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, (int64_t)now);
+	buf_init_dyn(&b, OUTBOX_MAX);
+	store_outbox_encode(&b, id, recipient, env, env_len);
+	if ((r = store_bind_sealed(st, s, 3, "outbox", h, sizeof(h), &b)) != 0)
+		goto out;
+	r = store_sqlerr(st, sqlite3_step(s));
+out:
+	sqlite3_finalize(s);
+	return store_wend(st, r);
+}
+
+static int
+outbox_row(struct store *st, sqlite3_stmt *s, struct store_outbox_item *out)
+{
+	const void *h = sqlite3_column_blob(s, 0);
+	int64_t created = sqlite3_column_int64(s, 1);
+	int64_t attempts = sqlite3_column_int64(s, 2);
+	const uint8_t *env = NULL;
+	uint8_t *pt = NULL;
+	size_t n = 0;
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	if (h == NULL || sqlite3_column_bytes(s, 0) != STORE_HASH_LEN || created < 0 ||
+	    attempts < 0 || attempts > UINT32_MAX)
+		return SOTTO_ERR_CORRUPT;
+	if ((r = store_column_open(st, s, 3, "outbox", h, STORE_HASH_LEN, OUTBOX_MAX, &pt,
+	    &n)) != 0)
+		return r;
+	if ((r = store_outbox_decode(pt, n, out, &env)) != 0)
+		goto out;
+	if ((out->envelope = malloc(out->envelope_len + 1)) == NULL) {
+		r = SOTTO_ERR_NOMEM;
+		goto out;
+	}
+	if (out->envelope_len > 0)
+		memcpy(out->envelope, env, out->envelope_len);
+	out->created = (uint64_t)created;
+	out->attempts = (uint32_t)attempts;
+	r = 0;
+out:
+	if (r != 0)
+		memset(out, 0, sizeof(*out));
+	store_blob_free(pt, n);
+	return r;
+}
+
+int
+store_outbox_list(struct store *st, struct store_outbox_list *out)
+{
+	struct store_outbox_item *nv;
+	struct store_outbox_list l = { NULL, 0 };
+	sqlite3_stmt *s = NULL;
+	size_t cap = 0;
+	int r;
+
+	out->v = NULL;
+	out->n = 0;
+	if ((r = store_prepare(st, "SELECT h, created, attempts, rec FROM outbox"
+	    " ORDER BY created, rowid", &s)) != 0)
+		return r;
+	while ((r = sqlite3_step(s)) == SQLITE_ROW) {
+		if (l.n == cap) {
+			cap = cap ? cap * 2 : 16;
+			if ((nv = realloc(l.v, cap * sizeof(*nv))) == NULL) {
+				r = SOTTO_ERR_NOMEM;
+				goto out;
+			}
+			l.v = nv;
+		}
+		if ((r = outbox_row(st, s, &l.v[l.n])) != 0)
+			goto out;
+		l.n++;
+	}
+	if ((r = store_sqlerr(st, r)) != 0)
+		goto out;
+	*out = l;
+	l.v = NULL;
+	l.n = 0;
+out:
+	store_outbox_list_free(&l);
+	sqlite3_finalize(s);
+	return r;
+}
+
+static int
+outbox_change(struct store *st, const char *sql, const uint8_t id[STORE_MSGID_LEN])
+{
+	uint8_t h[STORE_HASH_LEN];
+	sqlite3_stmt *s = NULL;
+	int r;
+
+	store_hash(st, STORE_HASH_MSGID, id, STORE_MSGID_LEN, h);
+	if ((r = store_wbegin(st)) != 0)
+		return r;
+	if ((r = store_prepare(st, sql, &s)) != 0)
+		goto out;
+	sqlite3_bind_blob(s, 1, h, sizeof(h), SQLITE_STATIC);
+	if ((r = store_sqlerr(st, sqlite3_step(s))) == 0 && sqlite3_changes(st->db) == 0)
+		r = SOTTO_ERR_NOT_FOUND;
+out:
+	sqlite3_finalize(s);
+	return store_wend(st, r);
+}
+
+int
+store_outbox_attempt(struct store *st, const uint8_t id[STORE_MSGID_LEN])
+{
+	return outbox_change(st, "UPDATE outbox SET attempts = min(attempts + 1, 4294967295)"
+	    " WHERE h = ?", id);
+}
+
+int
+store_outbox_remove(struct store *st, const uint8_t id[STORE_MSGID_LEN])
+{
+	return outbox_change(st, "DELETE FROM outbox WHERE h = ?", id);
+}
