@@ -24,6 +24,8 @@ static int
 pp_alloc(struct passphrase *out)
 {
 	out->len = 0;
+	if (sodium_init() < 0)
+		return SOTTO_ERR_CRYPTO;
 	/* One spare byte to notice an over-long line, one for the NUL. */
 	if ((out->p = sodium_malloc(PASSPHRASE_MAX + 2)) == NULL)
 		return SOTTO_ERR_NOMEM;

@@ -429,9 +429,9 @@ pragma_int(struct store *st, const char *sql, int64_t *v)
 static struct store *
 store_alloc(const char *dir)
 {
-	struct store *st = calloc(1, sizeof(*st));
+	struct store *st;
 
-	if (st == NULL)
+	if (sodium_init() < 0 || (st = calloc(1, sizeof(*st))) == NULL)
 		return NULL;
 	if ((st->path = path_with(dir, "/" STORE_FILE_NAME)) == NULL ||
 	    (st->keys = sodium_malloc(sizeof(*st->keys))) == NULL) {
@@ -471,8 +471,9 @@ db_connect(struct store *st)
 	sqlite3_busy_timeout(st->db, 5000);
 	sqlite3_db_config(st->db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
 	sqlite3_db_config(st->db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, NULL);
+	/* temp_store: sorts and temporary indexes never spill into files outside the store. */
 	if ((r = store_exec(st, "PRAGMA secure_delete = ON; PRAGMA foreign_keys = ON;"
-	    "PRAGMA cell_size_check = ON;")) != 0)
+	    "PRAGMA cell_size_check = ON; PRAGMA temp_store = MEMORY;")) != 0)
 		return r;
 	if ((r = store_prepare(st, "PRAGMA journal_mode = WAL", &s)) != 0)
 		return r;

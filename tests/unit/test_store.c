@@ -131,6 +131,29 @@ raw_exec(const char *sql)
 	return rc == SQLITE_OK ? 0 : -1;
 }
 
+/* A meta value as bytes, read through plain SQLite. */
+static uint8_t *
+raw_meta(const char *k, size_t *len)
+{
+	sqlite3 *db = NULL;
+	sqlite3_stmt *s = NULL;
+	uint8_t *out = NULL;
+
+	*len = 0;
+	if (sqlite3_open(dbpath, &db) == SQLITE_OK &&
+	    sqlite3_prepare_v2(db, "SELECT v FROM meta WHERE k = ?", -1, &s, NULL) == SQLITE_OK) {
+		sqlite3_bind_text(s, 1, k, -1, SQLITE_STATIC);
+		if (sqlite3_step(s) == SQLITE_ROW && (out = malloc(64 + (size_t)
+		    sqlite3_column_bytes(s, 0))) != NULL) {
+			*len = (size_t)sqlite3_column_bytes(s, 0);
+			memcpy(out, sqlite3_column_blob(s, 0), *len);
+		}
+	}
+	sqlite3_finalize(s);
+	sqlite3_close(db);
+	return out;
+}
+
 /* Flips one byte in the middle of the first row's rec column of table. */
 static int
 raw_flip(const char *table)
@@ -279,13 +302,19 @@ TEST(store_passphrase_change)
 {
 	struct store *st = create_store();
 	static const uint8_t newpass[] = "new passphrase";
-	uint8_t *v = NULL;
-	size_t n = 0;
+	uint8_t *v = NULL, *old_wrap;
+	size_t n = 0, old_len = 0;
 
 	REQUIRE(st != NULL);
 	CHECK_EQ_INT(store_setting_put(st, "k", (const uint8_t *)"value", 5), 0);
+	CHECK_EQ_INT(store_checkpoint(st), 0);
+	old_wrap = raw_meta("wrapped", &old_len);
+	REQUIRE(old_wrap != NULL && files_contain(old_wrap, old_len));
 	CHECK_EQ_INT(store_change_passphrase(st, newpass, sizeof(newpass) - 1, STORE_KDF_TEST_MIN),
 	    0);
+	/* The data key wrapped under the old passphrase is gone from both files. */
+	CHECK(!files_contain(old_wrap, old_len));
+	free(old_wrap);
 	store_close(st);
 	st = NULL;
 	CHECK_EQ_INT(store_open(home, (const uint8_t *)PASS, PASS_LEN, &st), SOTTO_ERR_PASSPHRASE);
