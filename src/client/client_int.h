@@ -72,6 +72,10 @@ int client_send_content(struct sotto *s, const char *to, struct content *c, int 
 int client_flush_outbox(struct sotto *s, int timeout_ms, const uint8_t *watch, int *watch_r)
     SOTTO_MUST_CHECK;
 
+#define CLIENT_PREV_SLOT_LEN (6 + 32 + 1)
+/* The store's session slot name for a contact's previous session. */
+void client_prev_slot(char out[CLIENT_PREV_SLOT_LEN], const char *address);
+
 /* Whether a store_contact exists; fills *c when it does (1), 0 if not, or an error. */
 int client_contact_find(struct sotto *s, const char *address, struct store_contact *c)
     SOTTO_MUST_CHECK;

@@ -74,60 +74,125 @@ receipt_note(struct poll_batch *pb, const char *peer, const uint8_t id[SOTTO_ID_
 	return 0;
 }
 
-/* Decrypts msg from the sender's session, or starts one from a prekey message. */
+/* The slot for a contact's previous session: kept after a replacement so that messages
+ * from both sides of a simultaneous start (or still in flight) decrypt. Not a valid
+ * address, so it cannot collide with one. */
+void
+client_prev_slot(char out[CLIENT_PREV_SLOT_LEN], const char *address)
+{
+	uint8_t h[16];
+
+	crypto_generichash(h, sizeof(h), (const uint8_t *)address, strlen(address), NULL, 0);
+	memcpy(out, "#prev/", 6);
+	sodium_bin2hex(out + 6, 33, h, sizeof(h));
+}
+
+/* What a successful decryption leaves to store. */
+struct decrypted {
+	struct session *cur;            /* the new current session */
+	uint8_t *prev;                  /* the new previous session's state, or NULL: unchanged */
+	size_t prev_len;
+	uint32_t used_opk;              /* a one-time prekey to delete, 0 if none */
+};
+
+static void
+decrypted_free(struct decrypted *d)
+{
+	session_free(d->cur);
+	store_blob_free(d->prev, d->prev_len);
+	memset(d, 0, sizeof(*d));
+}
+
+/* Loads a session state and tries msg in it. */
 static int
-decrypt_in_session(struct sotto *s, const struct sealed_opened *o, int key_changed,
-    struct session **out, struct buf *pt, uint32_t *used_opk)
+try_session(const uint8_t *state, size_t state_len, const struct sealed_opened *o,
+    struct session **out, struct buf *pt)
 {
 	struct session *ss = NULL;
+	const uint8_t *rid;
+	size_t idlen = 0;
+	int r;
+
+	if ((r = session_deserialize(&ss, &suite_native, state, state_len)) != 0)
+		return SOTTO_ERR_CORRUPT;
+	rid = session_remote_identity(ss, &idlen);
+	if (idlen != 32 || sodium_memcmp(rid, o->sender_ident, 32) != 0)
+		r = SOTTO_ERR_UNTRUSTED_IDENTITY;
+	else
+		r = session_decrypt(ss, pt, o->msg_type, o->msg, o->msg_len);
+	if (r != 0) {
+		session_free(ss);
+		buf_reset(pt);
+		return r;
+	}
+	*out = ss;
+	return 0;
+}
+
+/* Decrypts in the sender's current or previous session, or starts a new one from a
+ * prekey message (the old current one becomes the previous). */
+static int
+decrypt_in_session(struct sotto *s, const struct sealed_opened *o, int key_changed,
+    struct decrypted *d, struct buf *pt)
+{
 	struct x3dh_init_info info;
 	struct store_spk spk;
 	struct x3dh_keypair kspk, kopk;
-	uint8_t *state = NULL;
-	size_t state_len = 0, idlen = 0;
-	const uint8_t *rid;
-	int r, have_opk = 0;
+	char slot[CLIENT_PREV_SLOT_LEN];
+	uint8_t *cur = NULL, *prev = NULL;
+	size_t cur_len = 0, prev_len = 0;
+	int r, r2 = SOTTO_ERR_NOT_FOUND, have_opk = 0;
 
-	*used_opk = 0;
-	if (!key_changed) {
-		r = store_session_get(s->st, o->sender_addr, &state, &state_len);
-		if (r == 0) {
-			r = session_deserialize(&ss, &suite_native, state, state_len);
-			store_blob_free(state, state_len);
-			if (r != 0)
-				return r;
-			rid = session_remote_identity(ss, &idlen);
-			if (idlen == 32 && sodium_memcmp(rid, o->sender_ident, 32) == 0) {
-				r = session_decrypt(ss, pt, o->msg_type, o->msg, o->msg_len);
-				if (r == 0) {
-					*out = ss;
-					return 0;
-				}
-			} else {
-				r = SOTTO_ERR_UNTRUSTED_IDENTITY;
-			}
-			session_free(ss);
-			ss = NULL;
-			/* A replayed message is a duplicate; only a new prekey message may
-			 * replace the session (the peer started over). */
-			if (r == SOTTO_ERR_REPLAY || o->msg_type != SESSION_MSG_PREKEY)
-				return r;
-			buf_reset(pt);
-		} else if (r != SOTTO_ERR_NOT_FOUND) {
-			return r;
-		}
-	}
-	if (o->msg_type != SESSION_MSG_PREKEY)
-		return SOTTO_ERR_NO_SESSION;
-	if ((r = session_prekey_info(&suite_native, &info, o->msg, o->msg_len)) != 0)
-		return r;
-	/* The session's identity must be the one the certificate vouches for. */
-	if (info.ident_pub_len != 32 || sodium_memcmp(info.ident_pub, o->sender_ident, 32) != 0)
-		return SOTTO_ERR_UNTRUSTED_IDENTITY;
+	memset(d, 0, sizeof(*d));
 	memset(&kspk, 0, sizeof(kspk));
 	memset(&kopk, 0, sizeof(kopk));
+	client_prev_slot(slot, o->sender_addr);
+	if (!key_changed) {
+		r = store_session_get(s->st, o->sender_addr, &cur, &cur_len);
+		if (r != 0 && r != SOTTO_ERR_NOT_FOUND)
+			return r;
+		if (r == 0) {
+			r = try_session(cur, cur_len, o, &d->cur, pt);
+			if (r == 0)
+				goto out;
+			if (r == SOTTO_ERR_CORRUPT)
+				goto out;
+			r2 = store_session_get(s->st, slot, &prev, &prev_len);
+			if (r2 != 0 && r2 != SOTTO_ERR_NOT_FOUND) {
+				r = r2;
+				goto out;
+			}
+			if (r2 == 0) {
+				r2 = try_session(prev, prev_len, o, &d->cur, pt);
+				if (r2 == 0) {
+					/* The previous one is in use again: swap them. */
+					d->prev = cur;
+					d->prev_len = cur_len;
+					cur = NULL;
+					r = 0;
+					goto out;
+				}
+			}
+			/* A replayed message is a duplicate; only a new prekey message may
+			 * start another session (the peer started over). */
+			if (r == SOTTO_ERR_REPLAY || r2 == SOTTO_ERR_REPLAY ||
+			    o->msg_type != SESSION_MSG_PREKEY)
+				goto out;
+		}
+	}
+	if (o->msg_type != SESSION_MSG_PREKEY) {
+		r = SOTTO_ERR_NO_SESSION;
+		goto out;
+	}
+	if ((r = session_prekey_info(&suite_native, &info, o->msg, o->msg_len)) != 0)
+		goto out;
+	/* The session's identity must be the one the certificate vouches for. */
+	if (info.ident_pub_len != 32 || sodium_memcmp(info.ident_pub, o->sender_ident, 32) != 0) {
+		r = SOTTO_ERR_UNTRUSTED_IDENTITY;
+		goto out;
+	}
 	if ((r = store_spk_get(s->st, info.spk_id, &spk)) != 0)
-		return r;
+		goto out;
 	kspk.id = spk.id;
 	memcpy(kspk.pub, spk.pk, 32);
 	memcpy(kspk.sec, spk.sk, 32);
@@ -138,14 +203,20 @@ decrypt_in_session(struct sotto *s, const struct sealed_opened *o, int key_chang
 		kopk.id = info.opk_id;
 		have_opk = 1;
 	}
-	r = session_respond(&ss, &suite_native, &s->k->xid, &kspk, have_opk ? &kopk : NULL,
+	r = session_respond(&d->cur, &suite_native, &s->k->xid, &kspk, have_opk ? &kopk : NULL,
 	    o->msg, o->msg_len, pt, NULL);
 	if (r == 0) {
-		*out = ss;
 		if (have_opk)
-			*used_opk = info.opk_id;
+			d->used_opk = info.opk_id;
+		if (cur != NULL) {
+			d->prev = cur;
+			d->prev_len = cur_len;
+			cur = NULL;
+		}
 	}
 out:
+	store_blob_free(cur, cur_len);
+	store_blob_free(prev, prev_len);
 	x3dh_keypair_wipe(&kspk);
 	x3dh_keypair_wipe(&kopk);
 	return r;
@@ -196,17 +267,19 @@ handle_envelope(struct sotto *s, const struct proto_push *push, sotto_event_fn c
 	struct sealed_opened o;
 	struct cert_sender cs;
 	struct store_contact ct;
-	struct session *ss = NULL;
+	struct decrypted d;
 	struct content c;
+	char slot[CLIENT_PREV_SLOT_LEN];
 	struct store_message m;
 	struct sotto_event ev;
 	struct buf pt, ser;
 	uint64_t now = client_now(), gap = 0;
-	uint32_t used_opk = 0, flags = 0;
+	uint32_t flags = 0;
 	unsigned warn = 0;
 	int r, have, key_changed = 0, seen;
 
 	memset(&o, 0, sizeof(o));
+	memset(&d, 0, sizeof(d));
 	buf_init_dyn(&pt, RATCHET_PLAINTEXT_MAX);
 	buf_init_dyn(&ser, STORE_SESSION_MAX);
 	if ((r = sealed_open(&o, &s->k->xid, push->envelope, push->envelope_len)) != 0) {
@@ -230,7 +303,7 @@ handle_envelope(struct sotto *s, const struct proto_push *push, sotto_event_fn c
 		goto out;
 	}
 	key_changed = have && sodium_memcmp(ct.identity_pk, o.sender_ident, 32) != 0;
-	r = decrypt_in_session(s, &o, key_changed, &ss, &pt, &used_opk);
+	r = decrypt_in_session(s, &o, key_changed, &d, &pt);
 	if (r == SOTTO_ERR_REPLAY) {
 		r = 0;          /* already stored: a redelivery */
 		goto out;
@@ -243,7 +316,7 @@ handle_envelope(struct sotto *s, const struct proto_push *push, sotto_event_fn c
 		r = 0;
 		goto out;
 	}
-	if ((r = session_serialize(ss, &ser)) != 0)
+	if ((r = session_serialize(d.cur, &ser)) != 0)
 		goto out;
 	if (content_decode(pt.p, pt.len, &c) != 0) {
 		/* The session advanced: keep it, drop the content. */
@@ -289,8 +362,11 @@ handle_envelope(struct sotto *s, const struct proto_push *push, sotto_event_fn c
 		goto out;
 	if ((r = store_session_put(s->st, o.sender_addr, ser.p, ser.len)) != 0 ||
 	    (r = store_contact_put(s->st, &ct)) != 0 ||
-	    (used_opk != 0 && (r = store_otpk_delete(s->st, used_opk)) != 0 &&
+	    (d.used_opk != 0 && (r = store_otpk_delete(s->st, d.used_opk)) != 0 &&
 	    r != SOTTO_ERR_NOT_FOUND))
+		goto rollback;
+	client_prev_slot(slot, o.sender_addr);
+	if (d.prev != NULL && (r = store_session_put(s->st, slot, d.prev, d.prev_len)) != 0)
 		goto rollback;
 	r = 0;
 	if (seen) {
@@ -357,7 +433,7 @@ handle_envelope(struct sotto *s, const struct proto_push *push, sotto_event_fn c
 rollback:
 	store_rollback(s->st);
 out:
-	session_free(ss);
+	decrypted_free(&d);
 	sealed_opened_free(&o);
 	buf_wipe_free(&pt);
 	buf_wipe_free(&ser);
