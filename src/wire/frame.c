@@ -1,0 +1,248 @@
+/*
+ * Frames: the incremental decoder, handshake frames, and fragmented transport messages.
+ */
+#include "wire/frame.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "base/cursor.h"
+
+_Static_assert(FRAME_MAX <= UINT16_MAX, "length fits the 2-byte header");
+
+void
+frame_decoder_init(struct frame_decoder *d)
+{
+	memset(d, 0, sizeof(*d));
+	frame_decoder_transport(d);
+}
+
+void
+frame_decoder_expect(struct frame_decoder *d, size_t exact)
+{
+	d->expect = exact;
+	d->min = exact;
+	d->max = exact;
+}
+
+void
+frame_decoder_transport(struct frame_decoder *d)
+{
+	d->expect = 0;
+	d->min = FRAME_MIN_TRANSPORT;
+	d->max = FRAME_MAX;
+}
+
+static void
+decoder_release(struct frame_decoder *d)
+{
+	free(d->body);
+	d->body = NULL;
+	d->hdr_have = 0;
+	d->len = d->have = 0;
+}
+
+void
+frame_decoder_free(struct frame_decoder *d)
+{
+	/* Transport bodies are ciphertext; nothing secret to wipe. */
+	decoder_release(d);
+}
+
+/* The length rules, decided from the header alone. */
+static int
+decoder_check_len(const struct frame_decoder *d, size_t len)
+{
+	if (d->expect != 0 && len != d->expect)
+		return len > d->expect ? SOTTO_ERR_TOO_LARGE : SOTTO_ERR_PROTOCOL;
+	if (len > d->max)
+		return SOTTO_ERR_TOO_LARGE;
+	if (len < d->min)
+		return SOTTO_ERR_PROTOCOL;
+	return 0;
+}
+
+int
+frame_decoder_feed(struct frame_decoder *d, const uint8_t *in, size_t len, size_t *used,
+    const uint8_t **frame, size_t *frame_len)
+{
+	struct cur c;
+	size_t take;
+	int r;
+
+	*used = 0;
+	*frame = NULL;
+	*frame_len = 0;
+	/* The previous frame's body is no longer referenced. */
+	if (d->body != NULL && d->have == d->len)
+		decoder_release(d);
+	cur_init(&c, in, len);
+
+	while (d->hdr_have < FRAME_HDR_LEN) {
+		if (cur_left(&c) == 0) {
+			*used = c.off;
+			return 0;
+		}
+		d->hdr[d->hdr_have++] = cur_u8(&c);
+		if (d->hdr_have == FRAME_HDR_LEN) {
+			d->len = (size_t)d->hdr[0] << 8 | d->hdr[1];
+			d->have = 0;
+			if ((r = decoder_check_len(d, d->len)) != 0) {
+				d->hdr_have = 0;
+				*used = c.off;
+				return r;
+			}
+			/* A whole frame already in the input: hand it out in place. */
+			if (cur_left(&c) >= d->len) {
+				*frame = cur_ref(&c, d->len);
+				*frame_len = d->len;
+				d->hdr_have = 0;
+				d->len = 0;
+				*used = c.off;
+				return 1;
+			}
+			if ((d->body = malloc(d->len)) == NULL) {
+				d->hdr_have = 0;
+				*used = c.off;
+				return SOTTO_ERR_NOMEM;
+			}
+		}
+	}
+
+	take = d->len - d->have;
+	if (take > cur_left(&c))
+		take = cur_left(&c);
+	cur_copy(&c, d->body + d->have, take);
+	d->have += take;
+	*used = c.off;
+	if (d->have < d->len)
+		return 0;
+	*frame = d->body;
+	*frame_len = d->len;
+	/* The body stays allocated until the next call; the header restarts. */
+	d->hdr_have = 0;
+	return 1;
+}
+
+int
+frame_put_handshake(struct buf *out, const uint8_t *msg, size_t len)
+{
+	if (len > FRAME_MAX)
+		return SOTTO_ERR_TOO_LARGE;
+	buf_u16(out, (uint16_t)len);
+	buf_put(out, msg, len);
+	return buf_status(out);
+}
+
+int
+frame_seal(struct noise_transport *t, const uint8_t *msg, size_t len, struct buf *out)
+{
+	size_t off = 0, saved = out->len;
+	int r;
+
+	do {
+		size_t n = len - off > FRAME_FRAG_DATA ? FRAME_FRAG_DATA : len - off;
+		size_t body = 1 + n + NOISE_TAG_LEN;
+		uint8_t *p;
+
+		buf_u16(out, (uint16_t)body);
+		if ((p = buf_reserve(out, body)) == NULL) {
+			r = buf_status(out);
+			goto fail;
+		}
+		p[0] = off + n < len ? FRAME_FLAG_MORE : FRAME_FLAG_LAST;
+		if (n > 0)
+			memcpy(p + 1, msg + off, n);
+		/* Encrypted in place: the plaintext never stays in out. */
+		if ((r = noise_encrypt(&t->tx, NULL, 0, p, 1 + n, p)) != 0)
+			goto fail;
+		off += n;
+	} while (off < len);
+	return 0;
+fail:
+	if (out->p != NULL && out->len > saved)
+		sodium_memzero(out->p + saved, out->len - saved);
+	out->len = saved;
+	return r != 0 ? r : SOTTO_ERR_INTERNAL;
+}
+
+void
+frame_reasm_init(struct frame_reasm *r, size_t max)
+{
+	memset(r, 0, sizeof(*r));
+	r->max = max;
+	buf_init_dyn(&r->acc, max);
+}
+
+void
+frame_reasm_set_max(struct frame_reasm *r, size_t max)
+{
+	/* frame_open checks acc.len + n <= max before growing, so a lowered cap is safe. */
+	r->max = max;
+	r->acc.max = max;
+}
+
+void
+frame_reasm_free(struct frame_reasm *r)
+{
+	buf_wipe_free(&r->acc);
+	r->pending = 0;
+}
+
+int
+frame_open(struct noise_transport *t, struct frame_reasm *r, const uint8_t *frame,
+    size_t len, uint8_t *scratch, const uint8_t **msg, size_t *msg_len)
+{
+	const uint8_t *data;
+	struct cur c;
+	size_t n;
+	uint8_t flag;
+	int rc;
+
+	*msg = NULL;
+	*msg_len = 0;
+	/* The previous message has been consumed. */
+	if (!r->pending && r->acc.len > 0) {
+		sodium_memzero(r->acc.p, r->acc.len);
+		buf_reset(&r->acc);
+	}
+	if (len < FRAME_MIN_TRANSPORT)
+		return SOTTO_ERR_PROTOCOL;
+	if (len > FRAME_MAX)
+		return SOTTO_ERR_TOO_LARGE;
+	if ((rc = noise_decrypt(&t->rx, NULL, 0, frame, len, scratch)) != 0)
+		return rc;
+
+	cur_init(&c, scratch, len - NOISE_TAG_LEN);
+	flag = cur_u8(&c);
+	data = cur_rest(&c, &n);
+	if ((rc = cur_finish(&c)) != 0)
+		return rc;
+	if (flag != FRAME_FLAG_LAST && flag != FRAME_FLAG_MORE)
+		return SOTTO_ERR_PROTOCOL;
+	/* Non-final fragments are full: no tiny-fragment floods. */
+	if (flag == FRAME_FLAG_MORE && n != FRAME_FRAG_DATA)
+		return SOTTO_ERR_PROTOCOL;
+	/* The cap is checked before the accumulator grows. */
+	if (n > r->max || r->acc.len > r->max - n)
+		return SOTTO_ERR_TOO_LARGE;
+
+	if (flag == FRAME_FLAG_LAST && !r->pending) {
+		*msg = data;
+		*msg_len = n;
+		return 1;
+	}
+	buf_put(&r->acc, data, n);
+	if ((rc = buf_status(&r->acc)) != 0)
+		return rc;
+	if (flag == FRAME_FLAG_MORE) {
+		r->pending = 1;
+		return 0;
+	}
+	r->pending = 0;
+	*msg = r->acc.p;
+	*msg_len = r->acc.len;
+	return 1;
+}

@@ -1,0 +1,395 @@
+/*
+ * The request/response codec (layout in proto.h and docs/PROTOCOL-wire.md).
+ */
+#include "wire/proto.h"
+
+#include <string.h>
+
+#include <sodium.h>
+
+#include "base/cursor.h"
+
+#define PROTO_STATUS_MAX 0xffff
+
+_Static_assert(PROTO_SIG_LEN == crypto_sign_BYTES, "Ed25519 signatures");
+
+int
+proto_is_response(uint8_t type)
+{
+	uint8_t req = type & (uint8_t)~PROTO_RESPONSE;
+
+	return (type & PROTO_RESPONSE) != 0 && req >= PROTO_REGISTER &&
+	    req <= PROTO_SENDER_CERTIFICATE;
+}
+
+int
+proto_is_notice(uint8_t type)
+{
+	return type == PROTO_PUSH || type == PROTO_PREKEY_LOW;
+}
+
+const char *
+proto_type_name(uint8_t type)
+{
+	switch (type & (uint8_t)~PROTO_RESPONSE) {
+	case PROTO_REGISTER: return "REGISTER";
+	case PROTO_UPLOAD_PREKEYS: return "UPLOAD_PREKEYS";
+	case PROTO_FETCH_BUNDLE: return "FETCH_BUNDLE";
+	case PROTO_SEND: return "SEND";
+	case PROTO_RECEIVED: return "RECEIVED";
+	case PROTO_SENDER_CERTIFICATE: return "SENDER_CERTIFICATE";
+	case PROTO_PUSH: return "PUSH";
+	case PROTO_PREKEY_LOW: return "PREKEY_LOW";
+	default: return "UNKNOWN";
+	}
+}
+
+void
+proto_response(struct proto_msg *m, uint8_t request_type, uint32_t id, int status)
+{
+	memset(m, 0, sizeof(*m));
+	m->type = (uint8_t)(PROTO_RESPONSE | request_type);
+	m->id = id;
+	m->status = status;
+}
+
+/* --- encoding --- */
+
+static int
+put_address(struct buf *b, const char *a)
+{
+	size_t n = strnlen(a, ADDRESS_MAX + 1);
+
+	if (address_user_check(a, n) != 0)
+		return SOTTO_ERR_INVALID_ARG;
+	buf_lv16(b, a, n);
+	return 0;
+}
+
+static void
+put_spk(struct buf *b, const struct proto_signed_prekey *spk)
+{
+	buf_u32(b, spk->id);
+	buf_put(b, spk->pub, PROTO_KEY_LEN);
+	buf_put(b, spk->sig, PROTO_SIG_LEN);
+}
+
+static int
+encode_body(const struct proto_msg *m, struct buf *b)
+{
+	size_t i;
+	int r;
+
+	switch (m->type) {
+	case PROTO_REGISTER:
+		if ((r = put_address(b, m->u.reg.address)) != 0)
+			return r;
+		if (m->u.reg.invite_len > PROTO_INVITE_MAX)
+			return SOTTO_ERR_INVALID_ARG;
+		buf_put(b, m->u.reg.identity_pk, PROTO_KEY_LEN);
+		buf_put(b, m->u.reg.device_pk, PROTO_KEY_LEN);
+		buf_put(b, m->u.reg.sig, PROTO_SIG_LEN);
+		buf_lv16(b, m->u.reg.invite, m->u.reg.invite_len);
+		return 0;
+	case PROTO_UPLOAD_PREKEYS:
+		if (m->u.upload.n_otpk > PROTO_MAX_OTPK)
+			return SOTTO_ERR_INVALID_ARG;
+		put_spk(b, &m->u.upload.spk);
+		buf_u16(b, (uint16_t)m->u.upload.n_otpk);
+		for (i = 0; i < m->u.upload.n_otpk; i++) {
+			buf_u32(b, m->u.upload.otpk[i].id);
+			buf_put(b, m->u.upload.otpk[i].pub, PROTO_KEY_LEN);
+		}
+		return 0;
+	case PROTO_FETCH_BUNDLE:
+		return put_address(b, m->u.fetch.address);
+	case PROTO_SEND:
+		if ((r = put_address(b, m->u.send.recipient)) != 0)
+			return r;
+		if (m->u.send.envelope_len == 0 || m->u.send.envelope_len > PROTO_ENVELOPE_MAX)
+			return SOTTO_ERR_INVALID_ARG;
+		buf_put(b, m->u.send.client_msg_id, PROTO_MSG_ID_LEN);
+		buf_lv32(b, m->u.send.envelope, m->u.send.envelope_len);
+		return 0;
+	case PROTO_RECEIVED:
+		if (m->u.received.n == 0 || m->u.received.n > PROTO_MAX_RECEIVED)
+			return SOTTO_ERR_INVALID_ARG;
+		buf_u16(b, (uint16_t)m->u.received.n);
+		for (i = 0; i < m->u.received.n; i++)
+			buf_u64(b, m->u.received.ids[i]);
+		return 0;
+	case PROTO_SENDER_CERTIFICATE:
+		return 0;
+	case PROTO_PUSH:
+		if (m->u.push.envelope_len == 0 || m->u.push.envelope_len > PROTO_ENVELOPE_MAX)
+			return SOTTO_ERR_INVALID_ARG;
+		buf_u64(b, m->u.push.envelope_id);
+		buf_u64(b, m->u.push.timestamp);
+		buf_lv32(b, m->u.push.envelope, m->u.push.envelope_len);
+		return 0;
+	case PROTO_PREKEY_LOW:
+		buf_u32(b, m->u.prekey_low.count);
+		return 0;
+	}
+
+	if (!proto_is_response(m->type))
+		return SOTTO_ERR_INVALID_ARG;
+	if (m->status > 0 || m->status < -PROTO_STATUS_MAX)
+		return SOTTO_ERR_INVALID_ARG;
+	buf_u16(b, (uint16_t)-m->status);
+	if (m->status != 0)
+		return 0;
+	switch (m->type & (uint8_t)~PROTO_RESPONSE) {
+	case PROTO_FETCH_BUNDLE:
+		buf_put(b, m->u.bundle.identity_pk, PROTO_KEY_LEN);
+		put_spk(b, &m->u.bundle.spk);
+		buf_u8(b, m->u.bundle.has_otpk ? 1 : 0);
+		if (m->u.bundle.has_otpk) {
+			buf_u32(b, m->u.bundle.otpk.id);
+			buf_put(b, m->u.bundle.otpk.pub, PROTO_KEY_LEN);
+		}
+		return 0;
+	case PROTO_SEND:
+		buf_u64(b, m->u.sent.timestamp);
+		return 0;
+	case PROTO_SENDER_CERTIFICATE:
+		if (m->u.cert.len == 0 || m->u.cert.len > CERT_MAX)
+			return SOTTO_ERR_INVALID_ARG;
+		buf_lv16(b, m->u.cert.cert, m->u.cert.len);
+		return 0;
+	default:
+		return 0;
+	}
+}
+
+int
+proto_encode(const struct proto_msg *m, struct buf *out)
+{
+	size_t saved = out->len;
+	int r;
+
+	buf_u8(out, PROTO_VERSION);
+	buf_u8(out, m->type);
+	buf_u32(out, m->id);
+	if ((r = encode_body(m, out)) == 0)
+		r = buf_status(out);
+	if (r != 0 && out->err == 0)
+		out->len = saved;
+	return r;
+}
+
+/* --- decoding --- */
+
+static void
+get_address(struct cur *c, char out[ADDRESS_MAX + 1])
+{
+	const uint8_t *a;
+	size_t n;
+
+	out[0] = '\0';
+	a = cur_lv16(c, ADDRESS_MAX, &n);
+	if (a == NULL)
+		return;
+	if (address_user_check((const char *)a, n) != 0) {
+		cur_fail(c, SOTTO_ERR_MALFORMED);
+		return;
+	}
+	memcpy(out, a, n);
+	out[n] = '\0';
+}
+
+static void
+get_spk(struct cur *c, struct proto_signed_prekey *spk)
+{
+	spk->id = cur_u32(c);
+	cur_copy(c, spk->pub, PROTO_KEY_LEN);
+	cur_copy(c, spk->sig, PROTO_SIG_LEN);
+}
+
+/* A count announced by the peer, checked against its cap before it is used. */
+static size_t
+get_count(struct cur *c, size_t min, size_t max)
+{
+	size_t n = cur_u16(c);
+
+	if (cur_status(c) == 0 && (n < min || n > max)) {
+		cur_fail(c, n > max ? SOTTO_ERR_TOO_LARGE : SOTTO_ERR_MALFORMED);
+		return 0;
+	}
+	return cur_status(c) == 0 ? n : 0;
+}
+
+static const uint8_t *
+get_envelope(struct cur *c, size_t *len)
+{
+	const uint8_t *e = cur_lv32(c, PROTO_ENVELOPE_MAX, len);
+
+	if (e != NULL && *len == 0)
+		cur_fail(c, SOTTO_ERR_MALFORMED);
+	return e;
+}
+
+static void
+decode_body(struct cur *c, struct proto_msg *m)
+{
+	const uint8_t *p;
+	size_t i, n;
+	uint8_t flag;
+	uint16_t status;
+
+	switch (m->type) {
+	case PROTO_REGISTER:
+		get_address(c, m->u.reg.address);
+		cur_copy(c, m->u.reg.identity_pk, PROTO_KEY_LEN);
+		cur_copy(c, m->u.reg.device_pk, PROTO_KEY_LEN);
+		cur_copy(c, m->u.reg.sig, PROTO_SIG_LEN);
+		if ((p = cur_lv16(c, PROTO_INVITE_MAX, &n)) != NULL) {
+			memcpy(m->u.reg.invite, p, n);
+			m->u.reg.invite_len = n;
+		}
+		return;
+	case PROTO_UPLOAD_PREKEYS:
+		get_spk(c, &m->u.upload.spk);
+		n = get_count(c, 0, PROTO_MAX_OTPK);
+		for (i = 0; i < n; i++) {
+			m->u.upload.otpk[i].id = cur_u32(c);
+			cur_copy(c, m->u.upload.otpk[i].pub, PROTO_KEY_LEN);
+		}
+		m->u.upload.n_otpk = n;
+		return;
+	case PROTO_FETCH_BUNDLE:
+		get_address(c, m->u.fetch.address);
+		return;
+	case PROTO_SEND:
+		get_address(c, m->u.send.recipient);
+		cur_copy(c, m->u.send.client_msg_id, PROTO_MSG_ID_LEN);
+		m->u.send.envelope = get_envelope(c, &m->u.send.envelope_len);
+		return;
+	case PROTO_RECEIVED:
+		n = get_count(c, 1, PROTO_MAX_RECEIVED);
+		for (i = 0; i < n; i++)
+			m->u.received.ids[i] = cur_u64(c);
+		m->u.received.n = n;
+		return;
+	case PROTO_SENDER_CERTIFICATE:
+		return;
+	case PROTO_PUSH:
+		m->u.push.envelope_id = cur_u64(c);
+		m->u.push.timestamp = cur_u64(c);
+		m->u.push.envelope = get_envelope(c, &m->u.push.envelope_len);
+		return;
+	case PROTO_PREKEY_LOW:
+		m->u.prekey_low.count = cur_u32(c);
+		return;
+	}
+
+	if (!proto_is_response(m->type)) {
+		cur_fail(c, SOTTO_ERR_MALFORMED);
+		return;
+	}
+	status = cur_u16(c);
+	m->status = -(int)status;
+	if (status != 0)
+		return;
+	switch (m->type & (uint8_t)~PROTO_RESPONSE) {
+	case PROTO_FETCH_BUNDLE:
+		cur_copy(c, m->u.bundle.identity_pk, PROTO_KEY_LEN);
+		get_spk(c, &m->u.bundle.spk);
+		flag = cur_u8(c);
+		if (flag > 1) {
+			cur_fail(c, SOTTO_ERR_MALFORMED);
+			return;
+		}
+		m->u.bundle.has_otpk = flag;
+		if (flag) {
+			m->u.bundle.otpk.id = cur_u32(c);
+			cur_copy(c, m->u.bundle.otpk.pub, PROTO_KEY_LEN);
+		}
+		return;
+	case PROTO_SEND:
+		m->u.sent.timestamp = cur_u64(c);
+		return;
+	case PROTO_SENDER_CERTIFICATE:
+		if ((p = cur_lv16(c, CERT_MAX, &n)) != NULL) {
+			if (n == 0)
+				cur_fail(c, SOTTO_ERR_MALFORMED);
+			memcpy(m->u.cert.cert, p, n);
+			m->u.cert.len = n;
+		}
+		return;
+	default:
+		return;
+	}
+}
+
+int
+proto_decode(const uint8_t *p, size_t len, struct proto_msg *m)
+{
+	struct cur c;
+	uint8_t version;
+	int r;
+
+	memset(m, 0, sizeof(*m));
+	cur_init(&c, p, len);
+	version = cur_u8(&c);
+	m->type = cur_u8(&c);
+	m->id = cur_u32(&c);
+	if ((r = cur_status(&c)) != 0)
+		goto fail;
+	if (version != PROTO_VERSION) {
+		r = SOTTO_ERR_BAD_VERSION;
+		goto fail;
+	}
+	decode_body(&c, m);
+	if ((r = cur_finish(&c)) != 0)
+		goto fail;
+	return 0;
+fail:
+	/* Invite tokens are secret-ish: leave nothing behind. */
+	sodium_memzero(m, sizeof(*m));
+	return r;
+}
+
+/* --- registration signature --- */
+
+static int
+register_signed_bytes(const struct proto_register *r, struct buf *b)
+{
+	size_t n = strnlen(r->address, ADDRESS_MAX + 1);
+
+	if (address_user_check(r->address, n) != 0)
+		return SOTTO_ERR_INVALID_ARG;
+	buf_put(b, PROTO_REGISTER_DOMAIN, sizeof(PROTO_REGISTER_DOMAIN));  /* with 0x00 */
+	buf_lv16(b, r->address, n);
+	buf_put(b, r->device_pk, PROTO_KEY_LEN);
+	return buf_status(b);
+}
+
+int
+proto_register_sign(struct proto_register *r, const uint8_t identity_sk[64])
+{
+	uint8_t mem[sizeof(PROTO_REGISTER_DOMAIN) + 2 + ADDRESS_MAX + PROTO_KEY_LEN];
+	struct buf b;
+	int rc;
+
+	buf_init_fixed(&b, mem, sizeof(mem));
+	if ((rc = register_signed_bytes(r, &b)) != 0)
+		return rc;
+	crypto_sign_detached(r->sig, NULL, b.p, b.len, identity_sk);
+	return 0;
+}
+
+int
+proto_register_verify(const struct proto_register *r)
+{
+	uint8_t mem[sizeof(PROTO_REGISTER_DOMAIN) + 2 + ADDRESS_MAX + PROTO_KEY_LEN];
+	struct buf b;
+	int rc;
+
+	buf_init_fixed(&b, mem, sizeof(mem));
+	if ((rc = register_signed_bytes(r, &b)) != 0)
+		return rc;
+	if (crypto_sign_verify_detached(r->sig, b.p, b.len, r->identity_pk) != 0)
+		return SOTTO_ERR_BAD_SIGNATURE;
+	return 0;
+}

@@ -1,0 +1,159 @@
+/*
+ * Requests, responses and server notices carried in logical messages (frame.h).
+ * Every message starts with
+ *   u8  version (PROTO_VERSION)
+ *   u8  type
+ *   u32 id          request id chosen by the client; a response repeats it; notices use 0
+ * A response's type is PROTO_RESPONSE | request type, followed by
+ *   u16 status      0, or the negated sotto_err of the failure (then nothing follows)
+ *   result          only when status is 0; per request type (docs/PROTOCOL-wire.md)
+ * Integers are big-endian. Decoding reads through struct cur with caps and rejects
+ * trailing bytes. Decoded messages borrow envelope bytes from the input buffer.
+ */
+#ifndef SOTTO_WIRE_PROTO_H
+#define SOTTO_WIRE_PROTO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/buf.h"
+#include "sotto/error.h"
+#include "wire/address.h"
+#include "wire/cert.h"
+
+#define PROTO_VERSION 1
+
+#define PROTO_KEY_LEN 32
+#define PROTO_SIG_LEN 64
+#define PROTO_MSG_ID_LEN 16
+#define PROTO_INVITE_MAX 64
+#define PROTO_MAX_OTPK 100              /* one-time prekeys per UPLOAD_PREKEYS */
+#define PROTO_MAX_RECEIVED 256          /* envelope ids per RECEIVED */
+#define PROTO_ENVELOPE_MAX (64u * 1024) /* sealed envelope bytes */
+#define PROTO_REGISTER_DOMAIN "sotto/register/v1"
+
+enum proto_type {
+	PROTO_REGISTER = 0x01,
+	PROTO_UPLOAD_PREKEYS = 0x02,
+	PROTO_FETCH_BUNDLE = 0x03,
+	PROTO_SEND = 0x04,
+	PROTO_RECEIVED = 0x05,
+	PROTO_SENDER_CERTIFICATE = 0x06,
+	PROTO_PUSH = 0x40,              /* server notice */
+	PROTO_PREKEY_LOW = 0x41,        /* server notice */
+	PROTO_RESPONSE = 0x80           /* flag: response to the request type in the low bits */
+};
+
+struct proto_prekey {
+	uint32_t id;
+	uint8_t pub[PROTO_KEY_LEN];
+};
+
+struct proto_signed_prekey {
+	uint32_t id;
+	uint8_t pub[PROTO_KEY_LEN];
+	uint8_t sig[PROTO_SIG_LEN];
+};
+
+struct proto_register {
+	char address[ADDRESS_MAX + 1];          /* NUL-terminated, validated */
+	uint8_t identity_pk[PROTO_KEY_LEN];     /* Ed25519 */
+	uint8_t device_pk[PROTO_KEY_LEN];       /* X25519, must be the Noise static key */
+	uint8_t sig[PROTO_SIG_LEN];             /* proto_register_sign */
+	uint8_t invite[PROTO_INVITE_MAX];       /* secret-ish: never logged */
+	size_t invite_len;                      /* 0: no token */
+};
+
+struct proto_upload_prekeys {
+	struct proto_signed_prekey spk;
+	size_t n_otpk;
+	struct proto_prekey otpk[PROTO_MAX_OTPK];
+};
+
+struct proto_fetch_bundle {
+	char address[ADDRESS_MAX + 1];
+};
+
+struct proto_bundle {
+	uint8_t identity_pk[PROTO_KEY_LEN];
+	struct proto_signed_prekey spk;
+	int has_otpk;
+	struct proto_prekey otpk;
+};
+
+struct proto_send {
+	char recipient[ADDRESS_MAX + 1];
+	uint8_t client_msg_id[PROTO_MSG_ID_LEN];
+	const uint8_t *envelope;        /* borrowed */
+	size_t envelope_len;            /* 1..PROTO_ENVELOPE_MAX */
+};
+
+struct proto_received {
+	size_t n;                       /* 1..PROTO_MAX_RECEIVED */
+	uint64_t ids[PROTO_MAX_RECEIVED];
+};
+
+struct proto_push {
+	uint64_t envelope_id;           /* server's id, for RECEIVED */
+	uint64_t timestamp;             /* server receive time, unix milliseconds */
+	const uint8_t *envelope;        /* borrowed */
+	size_t envelope_len;
+};
+
+struct proto_prekey_low {
+	uint32_t count;                 /* one-time prekeys left */
+};
+
+struct proto_send_result {
+	uint64_t timestamp;             /* server receive time, unix milliseconds */
+};
+
+struct proto_cert_result {
+	uint8_t cert[CERT_MAX];
+	size_t len;
+};
+
+struct proto_msg {
+	uint8_t type;                   /* enum proto_type, or PROTO_RESPONSE | request type */
+	uint32_t id;
+	int status;                     /* responses: 0 or a negative sotto_err */
+	union {
+		/* requests */
+		struct proto_register reg;
+		struct proto_upload_prekeys upload;
+		struct proto_fetch_bundle fetch;
+		struct proto_send send;
+		struct proto_received received;
+		/* notices */
+		struct proto_push push;
+		struct proto_prekey_low prekey_low;
+		/* successful responses (REGISTER, UPLOAD_PREKEYS, RECEIVED have no result) */
+		struct proto_bundle bundle;             /* FETCH_BUNDLE */
+		struct proto_send_result sent;          /* SEND */
+		struct proto_cert_result cert;          /* SENDER_CERTIFICATE */
+	} u;
+};
+
+/* Whether type is a response, and the request type it answers. */
+int proto_is_response(uint8_t type);
+int proto_is_notice(uint8_t type);
+const char *proto_type_name(uint8_t type);
+
+/* Appends the encoding of m to out. Invalid fields (bad address, counts over caps, unknown
+ * type) are SOTTO_ERR_INVALID_ARG. */
+int proto_encode(const struct proto_msg *m, struct buf *out) SOTTO_MUST_CHECK;
+/* Decodes one whole message. m's borrowed pointers point into p. */
+int proto_decode(const uint8_t *p, size_t len, struct proto_msg *m) SOTTO_MUST_CHECK;
+
+/* Helpers that fill a message. */
+void proto_response(struct proto_msg *m, uint8_t request_type, uint32_t id, int status);
+
+/*
+ * The REGISTER signature binds the device key to the address under the identity key:
+ * Ed25519 by the identity key over
+ *   "sotto/register/v1" 0x00 || u16 len || address || device key (32)
+ */
+int proto_register_sign(struct proto_register *r, const uint8_t identity_sk[64]) SOTTO_MUST_CHECK;
+int proto_register_verify(const struct proto_register *r) SOTTO_MUST_CHECK;
+
+#endif

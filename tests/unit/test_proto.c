@@ -1,0 +1,349 @@
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "check.h"
+#include "wire/cert.h"
+#include "wire/proto.h"
+
+static uint8_t envelope[300];
+
+/* One filled sample of every message kind; returns how many. */
+static size_t
+samples(struct proto_msg *m, size_t cap)
+{
+	size_t n = 0, i;
+
+	memset(m, 0, cap * sizeof(*m));
+	randombytes_buf(envelope, sizeof(envelope));
+
+	m[n].type = PROTO_REGISTER;
+	m[n].id = 1;
+	strcpy(m[n].u.reg.address, "alice@example.org");
+	randombytes_buf(m[n].u.reg.identity_pk, 32);
+	randombytes_buf(m[n].u.reg.device_pk, 32);
+	randombytes_buf(m[n].u.reg.sig, 64);
+	memcpy(m[n].u.reg.invite, "token-123", 9);
+	m[n].u.reg.invite_len = 9;
+	n++;
+	m[n] = m[n - 1];
+	m[n].u.reg.invite_len = 0;
+	n++;
+
+	m[n].type = PROTO_UPLOAD_PREKEYS;
+	m[n].id = 2;
+	m[n].u.upload.spk.id = 77;
+	randombytes_buf(m[n].u.upload.spk.pub, 32);
+	randombytes_buf(m[n].u.upload.spk.sig, 64);
+	m[n].u.upload.n_otpk = 3;
+	for (i = 0; i < 3; i++) {
+		m[n].u.upload.otpk[i].id = (uint32_t)(1000 + i);
+		randombytes_buf(m[n].u.upload.otpk[i].pub, 32);
+	}
+	n++;
+
+	m[n].type = PROTO_FETCH_BUNDLE;
+	m[n].id = 3;
+	strcpy(m[n].u.fetch.address, "bob.b_c-d@mail.example.com");
+	n++;
+
+	m[n].type = PROTO_SEND;
+	m[n].id = 0xfffffffe;
+	strcpy(m[n].u.send.recipient, "bob@b.example");
+	randombytes_buf(m[n].u.send.client_msg_id, 16);
+	m[n].u.send.envelope = envelope;
+	m[n].u.send.envelope_len = sizeof(envelope);
+	n++;
+
+	m[n].type = PROTO_RECEIVED;
+	m[n].id = 5;
+	m[n].u.received.n = 3;
+	m[n].u.received.ids[0] = 1;
+	m[n].u.received.ids[1] = UINT64_MAX;
+	m[n].u.received.ids[2] = 42;
+	n++;
+
+	m[n].type = PROTO_SENDER_CERTIFICATE;
+	m[n].id = 6;
+	n++;
+
+	m[n].type = PROTO_PUSH;
+	m[n].u.push.envelope_id = 99;
+	m[n].u.push.timestamp = 1700000000123ull;
+	m[n].u.push.envelope = envelope;
+	m[n].u.push.envelope_len = 10;
+	n++;
+
+	m[n].type = PROTO_PREKEY_LOW;
+	m[n].u.prekey_low.count = 4;
+	n++;
+
+	for (i = PROTO_REGISTER; i <= PROTO_SENDER_CERTIFICATE; i++) {
+		proto_response(&m[n], (uint8_t)i, (uint32_t)(100 + i), 0);
+		n++;
+		proto_response(&m[n], (uint8_t)i, (uint32_t)(200 + i), SOTTO_ERR_NOT_FOUND);
+		n++;
+	}
+	/* Fill the successful results. */
+	for (i = 0; i < n; i++) {
+		if (m[i].type == (PROTO_RESPONSE | PROTO_FETCH_BUNDLE) && m[i].status == 0) {
+			randombytes_buf(m[i].u.bundle.identity_pk, 32);
+			m[i].u.bundle.spk.id = 5;
+			randombytes_buf(m[i].u.bundle.spk.pub, 32);
+			randombytes_buf(m[i].u.bundle.spk.sig, 64);
+			m[i].u.bundle.has_otpk = 1;
+			m[i].u.bundle.otpk.id = 6;
+			randombytes_buf(m[i].u.bundle.otpk.pub, 32);
+			m[n] = m[i];
+			m[n].u.bundle.has_otpk = 0;
+			memset(&m[n].u.bundle.otpk, 0, sizeof(m[n].u.bundle.otpk));
+		}
+		if (m[i].type == (PROTO_RESPONSE | PROTO_SEND) && m[i].status == 0)
+			m[i].u.sent.timestamp = 123456789;
+		if (m[i].type == (PROTO_RESPONSE | PROTO_SENDER_CERTIFICATE) && m[i].status == 0) {
+			m[i].u.cert.len = 200;
+			randombytes_buf(m[i].u.cert.cert, 200);
+		}
+	}
+	n++;    /* the bundle without a one-time prekey */
+	return n;
+}
+
+TEST(proto_roundtrip_every_message)
+{
+	static struct proto_msg m[32], d;
+	size_t n = samples(m, 32), i;
+	struct buf a, b;
+
+	CHECK(n >= 22);
+	for (i = 0; i < n; i++) {
+		buf_init_dyn(&a, 1 << 20);
+		buf_init_dyn(&b, 1 << 20);
+		CHECK_EQ_INT(proto_encode(&m[i], &a), 0);
+		CHECK_EQ_INT(proto_decode(a.p, a.len, &d), 0);
+		CHECK_EQ_INT(d.type, m[i].type);
+		CHECK_EQ_INT(d.id, m[i].id);
+		CHECK_EQ_INT(d.status, m[i].status);
+		CHECK_EQ_INT(proto_encode(&d, &b), 0);
+		CHECK_EQ_INT(a.len, b.len);
+		CHECK(a.len == b.len && memcmp(a.p, b.p, a.len) == 0);
+		buf_free(&a);
+		buf_free(&b);
+	}
+	/* Field checks on a few. */
+	buf_init_dyn(&a, 1 << 20);
+	REQUIRE(proto_encode(&m[4], &a) == 0);
+	REQUIRE(proto_decode(a.p, a.len, &d) == 0);
+	CHECK(strcmp(d.u.send.recipient, "bob@b.example") == 0);
+	CHECK_EQ_INT(d.u.send.envelope_len, sizeof(envelope));
+	CHECK_MEM(d.u.send.envelope, envelope, sizeof(envelope));
+	CHECK_MEM(d.u.send.client_msg_id, m[4].u.send.client_msg_id, 16);
+	/* The envelope is borrowed from the input. */
+	CHECK(d.u.send.envelope >= a.p && d.u.send.envelope < a.p + a.len);
+	buf_free(&a);
+	buf_init_dyn(&a, 1 << 20);
+	REQUIRE(proto_encode(&m[0], &a) == 0);
+	REQUIRE(proto_decode(a.p, a.len, &d) == 0);
+	CHECK_EQ_INT(d.u.reg.invite_len, 9);
+	CHECK_MEM(d.u.reg.invite, "token-123", 9);
+	CHECK_MEM(d.u.reg.device_pk, m[0].u.reg.device_pk, 32);
+	buf_free(&a);
+}
+
+TEST(proto_every_truncation_and_trailing_rejected)
+{
+	static struct proto_msg m[32], d;
+	size_t n = samples(m, 32), i, k;
+	int accepted = 0, trailing_ok = 0;
+	struct buf a;
+
+	for (i = 0; i < n; i++) {
+		buf_init_dyn(&a, 1 << 20);
+		REQUIRE(proto_encode(&m[i], &a) == 0);
+		for (k = 0; k < a.len; k++) {
+			/* A copy of exactly k bytes, so ASan sees any over-read. */
+			uint8_t *t = malloc(k ? k : 1);
+
+			REQUIRE(t != NULL);
+			memcpy(t, a.p, k);
+			if (proto_decode(t, k, &d) == 0)
+				accepted++;
+			free(t);
+		}
+		buf_u8(&a, 0);
+		if (proto_decode(a.p, a.len, &d) == SOTTO_ERR_TRAILING)
+			trailing_ok++;
+		buf_free(&a);
+	}
+	CHECK_EQ_INT(accepted, 0);
+	CHECK_EQ_INT(trailing_ok, (int)n);
+}
+
+static int
+decode_hex(const char *hex)
+{
+	uint8_t p[600];
+	struct proto_msg d;
+	long n = check_unhex(hex, p, sizeof(p));
+
+	if (n < 0)
+		return -999;
+	return proto_decode(p, (size_t)n, &d);
+}
+
+TEST(proto_rejects_bad_fields)
+{
+	/* version 2 */
+	CHECK_EQ_INT(decode_hex("02060000000100"), SOTTO_ERR_BAD_VERSION);
+	CHECK_EQ_INT(decode_hex("010600000001"), 0);
+	/* unknown types, and a response to an unknown request */
+	CHECK_EQ_INT(decode_hex("010700000001"), SOTTO_ERR_MALFORMED);
+	CHECK_EQ_INT(decode_hex("01870000000100000"), -999);
+	CHECK_EQ_INT(decode_hex("0187000000010000"), SOTTO_ERR_MALFORMED);
+	CHECK_EQ_INT(decode_hex("0180000000010000"), SOTTO_ERR_MALFORMED);
+	/* RECEIVED with 0 and with 257 ids */
+	CHECK_EQ_INT(decode_hex("0105000000010000"), SOTTO_ERR_MALFORMED);
+	CHECK_EQ_INT(decode_hex("0105000000010101"), SOTTO_ERR_TOO_LARGE);
+	/* FETCH_BUNDLE with an uppercase address and one without '@' */
+	CHECK_EQ_INT(decode_hex("0103000000010003414062"), SOTTO_ERR_MALFORMED);
+	CHECK_EQ_INT(decode_hex("010300000001000161"), SOTTO_ERR_MALFORMED);
+	CHECK_EQ_INT(decode_hex("0103000000010003614062"), 0);
+	/* FETCH_BUNDLE address length over 320, refused before reading it */
+	CHECK_EQ_INT(decode_hex("0103000000010141"), SOTTO_ERR_TOO_LARGE);
+	/* PUSH with an envelope length over the cap, and an empty one */
+	CHECK_EQ_INT(decode_hex("0140000000000000000000000001000000000000000200010001"),
+	    SOTTO_ERR_TOO_LARGE);
+	CHECK_EQ_INT(decode_hex("014000000000000000000000000100000000000000020000000000"),
+	    SOTTO_ERR_MALFORMED);
+	/* a bundle whose one-time prekey flag is 2 */
+	{
+		char hex[600];
+		size_t i;
+
+		strcpy(hex, "01830000000100000");
+		strcpy(hex, "018300000001" "0000");
+		for (i = 0; i < 32 + 4 + 32 + 64; i++)
+			strcat(hex, "00");
+		strcat(hex, "02");
+		CHECK_EQ_INT(decode_hex(hex), SOTTO_ERR_MALFORMED);
+		hex[strlen(hex) - 1] = '0';
+		CHECK_EQ_INT(decode_hex(hex), 0);
+	}
+}
+
+TEST(proto_encode_refuses_invalid)
+{
+	struct proto_msg m;
+	struct buf b;
+
+	buf_init_dyn(&b, 1 << 20);
+	memset(&m, 0, sizeof(m));
+	m.type = PROTO_FETCH_BUNDLE;
+	strcpy(m.u.fetch.address, "No@example.org");
+	CHECK_EQ_INT(proto_encode(&m, &b), SOTTO_ERR_INVALID_ARG);
+	m.type = PROTO_RECEIVED;
+	m.u.received.n = PROTO_MAX_RECEIVED + 1;
+	CHECK_EQ_INT(proto_encode(&m, &b), SOTTO_ERR_INVALID_ARG);
+	m.type = PROTO_UPLOAD_PREKEYS;
+	m.u.upload.n_otpk = PROTO_MAX_OTPK + 1;
+	CHECK_EQ_INT(proto_encode(&m, &b), SOTTO_ERR_INVALID_ARG);
+	m.type = 0x33;
+	CHECK_EQ_INT(proto_encode(&m, &b), SOTTO_ERR_INVALID_ARG);
+	CHECK_EQ_INT(b.len, 0);
+	/* The largest upload fits and round-trips. */
+	memset(&m, 0, sizeof(m));
+	m.type = PROTO_UPLOAD_PREKEYS;
+	m.u.upload.n_otpk = PROTO_MAX_OTPK;
+	CHECK_EQ_INT(proto_encode(&m, &b), 0);
+	{
+		static struct proto_msg d;
+
+		CHECK_EQ_INT(proto_decode(b.p, b.len, &d), 0);
+		CHECK_EQ_INT(d.u.upload.n_otpk, PROTO_MAX_OTPK);
+	}
+	buf_free(&b);
+}
+
+TEST(proto_register_signature)
+{
+	uint8_t id_pk[32], id_sk[64], other_pk[32], other_sk[64];
+	struct proto_register r;
+
+	memset(&r, 0, sizeof(r));
+	crypto_sign_keypair(id_pk, id_sk);
+	crypto_sign_keypair(other_pk, other_sk);
+	strcpy(r.address, "alice@example.org");
+	memcpy(r.identity_pk, id_pk, 32);
+	randombytes_buf(r.device_pk, 32);
+	CHECK_EQ_INT(proto_register_sign(&r, id_sk), 0);
+	CHECK_EQ_INT(proto_register_verify(&r), 0);
+	/* Bound to the device key, the address and the identity key. */
+	r.device_pk[0] ^= 1;
+	CHECK_EQ_INT(proto_register_verify(&r), SOTTO_ERR_BAD_SIGNATURE);
+	r.device_pk[0] ^= 1;
+	strcpy(r.address, "alice@example.net");
+	CHECK_EQ_INT(proto_register_verify(&r), SOTTO_ERR_BAD_SIGNATURE);
+	strcpy(r.address, "alice@example.org");
+	memcpy(r.identity_pk, other_pk, 32);
+	CHECK_EQ_INT(proto_register_verify(&r), SOTTO_ERR_BAD_SIGNATURE);
+	memcpy(r.identity_pk, id_pk, 32);
+	CHECK_EQ_INT(proto_register_verify(&r), 0);
+}
+
+TEST(cert_make_and_verify)
+{
+	uint8_t spk[32], ssk[64], opk[32], osk[64], idk[32], blob[CERT_MAX];
+	struct cert_sender cs;
+	size_t len, k;
+	int accepted = 0;
+
+	crypto_sign_keypair(spk, ssk);
+	crypto_sign_keypair(opk, osk);
+	randombytes_buf(idk, 32);
+	REQUIRE(cert_make("alice@example.org", idk, 2000, ssk, blob, sizeof(blob), &len) == 0);
+	CHECK(len <= CERT_MAX);
+	CHECK_EQ_INT(cert_verify(blob, len, spk, 1999, &cs), 0);
+	CHECK(strcmp(cs.address, "alice@example.org") == 0);
+	CHECK_MEM(cs.identity_pk, idk, 32);
+	CHECK_EQ_INT(cs.expiry, 2000);
+	/* Expired at and after the expiry. */
+	CHECK_EQ_INT(cert_verify(blob, len, spk, 2000, &cs), SOTTO_ERR_EXPIRED);
+	CHECK_EQ_INT(cert_verify(blob, len, spk, 5000, &cs), SOTTO_ERR_EXPIRED);
+	/* Another server's key. */
+	CHECK_EQ_INT(cert_verify(blob, len, opk, 1000, &cs), SOTTO_ERR_BAD_SIGNATURE);
+	/* Every flipped byte is refused. */
+	for (k = 0; k < len; k++) {
+		blob[k] ^= 0x20;
+		if (cert_verify(blob, len, spk, 1000, &cs) == 0)
+			accepted++;
+		blob[k] ^= 0x20;
+	}
+	CHECK_EQ_INT(accepted, 0);
+	for (k = 0; k < len; k++)
+		CHECK(cert_verify(blob, k, spk, 1000, &cs) != 0);
+	blob[len] = 0;
+	CHECK_EQ_INT(cert_verify(blob, len + 1, spk, 1000, &cs), SOTTO_ERR_TRAILING);
+	CHECK_EQ_INT(cert_parse(blob, len, &cs), 0);
+	/* A forged expiry with the original signature. */
+	blob[len - 64 - 1] ^= 1;
+	CHECK_EQ_INT(cert_verify(blob, len, spk, 1000, &cs), SOTTO_ERR_BAD_SIGNATURE);
+	/* Bad inputs to make. */
+	CHECK_EQ_INT(cert_make("Alice@x", idk, 1, ssk, blob, sizeof(blob), &len),
+	    SOTTO_ERR_INVALID_ARG);
+	CHECK_EQ_INT(cert_make("a@x", idk, 1, ssk, blob, 50, &len), SOTTO_ERR_TOO_LARGE);
+}
+
+int
+main(void)
+{
+	if (sodium_init() < 0)
+		return 1;
+	RUN(proto_roundtrip_every_message);
+	RUN(proto_every_truncation_and_trailing_rejected);
+	RUN(proto_rejects_bad_fields);
+	RUN(proto_encode_refuses_invalid);
+	RUN(proto_register_signature);
+	RUN(cert_make_and_verify);
+	return check_summary();
+}
