@@ -57,6 +57,7 @@ struct store_send {
 	uint8_t cmid[STORE_CMID_LEN];
 	const uint8_t *data;
 	size_t len;
+	uint64_t ts;         /* server receive time, unix milliseconds */
 	uint32_t mailbox_max;
 	/* out */
 	int result;          /* 0, SOTTO_ERR_LIMIT (mailbox full) */
@@ -66,6 +67,7 @@ struct store_send {
 
 struct store_envelope {
 	int64_t id;
+	uint64_t ts;
 	uint8_t *data;       /* owned; free with store_envelopes_free */
 	size_t len;
 };

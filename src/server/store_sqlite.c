@@ -53,8 +53,8 @@ static const char *const stmt_sql[S__COUNT] = {
 	[S_SENT_PUT] = "INSERT INTO sent(sender, cmid, env_id, created) VALUES (?1, ?2, ?3, ?4)",
 	[S_PENDING_GET] = "SELECT pending FROM accounts WHERE id = ?1",
 	[S_PENDING_ADD] = "UPDATE accounts SET pending = max(pending + ?2, 0) WHERE id = ?1",
-	[S_ENV_PUT] = "INSERT INTO envelopes(recipient, data) VALUES (?1, ?2)",
-	[S_ENV_LIST] = "SELECT id, data FROM envelopes WHERE recipient = ?1 AND id > ?2"
+	[S_ENV_PUT] = "INSERT INTO envelopes(recipient, ts, data) VALUES (?1, ?2, ?3)",
+	[S_ENV_LIST] = "SELECT id, ts, data FROM envelopes WHERE recipient = ?1 AND id > ?2"
 	    " ORDER BY id LIMIT ?3",
 	[S_ENV_DEL] = "DELETE FROM envelopes WHERE recipient = ?1 AND id = ?2",
 };
@@ -70,7 +70,7 @@ static const char schema_sql[] =
 	"CREATE TABLE prekeys(account INTEGER NOT NULL, id INTEGER NOT NULL,"
 	" key BLOB NOT NULL, PRIMARY KEY(account, id));"
 	"CREATE TABLE envelopes(id INTEGER PRIMARY KEY AUTOINCREMENT,"
-	" recipient INTEGER NOT NULL, data BLOB NOT NULL);"
+	" recipient INTEGER NOT NULL, ts INTEGER NOT NULL, data BLOB NOT NULL);"
 	"CREATE INDEX envelopes_by_recipient ON envelopes(recipient, id);"
 	"CREATE TABLE sent(sender BLOB NOT NULL, cmid BLOB NOT NULL, env_id INTEGER NOT NULL,"
 	" created INTEGER NOT NULL, PRIMARY KEY(sender, cmid)) WITHOUT ROWID;";
@@ -443,7 +443,8 @@ store_one(struct store_sqlite *ss, struct store_send *e, int64_t now)
 	}
 	s = st(ss, S_ENV_PUT);
 	sqlite3_bind_int64(s, 1, e->recipient);
-	sqlite3_bind_blob(s, 2, e->data, (int)e->len, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, (sqlite3_int64)e->ts);
+	sqlite3_bind_blob(s, 3, e->data, (int)e->len, SQLITE_STATIC);
 	if ((r = run(ss, s, "envelope put")) != 0)
 		return r;
 	e->env_id = sqlite3_last_insert_rowid(ss->db);
@@ -506,10 +507,11 @@ sq_envelopes_list(struct store *base, int64_t recipient, int64_t after,
 	sqlite3_bind_int64(s, 2, after);
 	sqlite3_bind_int64(s, 3, (sqlite3_int64)max);
 	while (n < max && (rc = sqlite3_step(s)) == SQLITE_ROW) {
-		size_t len = (size_t)sqlite3_column_bytes(s, 1);
-		const void *p = sqlite3_column_blob(s, 1);
+		size_t len = (size_t)sqlite3_column_bytes(s, 2);
+		const void *p = sqlite3_column_blob(s, 2);
 
 		out[n].id = sqlite3_column_int64(s, 0);
+		out[n].ts = (uint64_t)sqlite3_column_int64(s, 1);
 		out[n].len = len;
 		if ((out[n].data = malloc(len ? len : 1)) == NULL) {
 			r = SOTTO_ERR_NOMEM;
