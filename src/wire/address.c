@@ -69,13 +69,14 @@ ipv6_literal(const char *s, size_t len)
 {
 	size_t i;
 
-	if (len < 2 || len > 45)
+	/* Lowercase, with a colon: one spelling, and format() brackets it again. */
+	if (len < 2 || len > 45 || memchr(s, ':', len) == NULL)
 		return SOTTO_ERR_MALFORMED;
 	for (i = 0; i < len; i++) {
 		char ch = s[i];
 
-		if (!((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f') ||
-		    (ch >= 'A' && ch <= 'F') || ch == ':' || ch == '.'))
+		if (!((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f') || ch == ':' ||
+		    ch == '.'))
 			return SOTTO_ERR_MALFORMED;
 	}
 	return 0;

@@ -153,6 +153,9 @@ TEST(address_server_rejects)
 	CHECK_EQ_INT(server("sotto://%s@H:80", key), SOTTO_ERR_MALFORMED);
 	CHECK_EQ_INT(server("sotto://%s@[::1:80", key), SOTTO_ERR_MALFORMED);
 	CHECK_EQ_INT(server("sotto://%s@[zz]:80", key), SOTTO_ERR_MALFORMED);
+	CHECK_EQ_INT(server("sotto://%s@[0abc]:80", key), SOTTO_ERR_MALFORMED);
+	CHECK_EQ_INT(server("sotto://%s@[::A]:80", key), SOTTO_ERR_MALFORMED);
+	CHECK_EQ_INT(server("sotto://%s@[fe80::1]:80", key), 0);
 	CHECK_EQ_INT(server("sotto://%s@[]:80", key), SOTTO_ERR_MALFORMED);
 	CHECK_EQ_INT(server("http://%s@h:80", key), SOTTO_ERR_MALFORMED);
 	CHECK_EQ_INT(server("sotto://%s", key), SOTTO_ERR_MALFORMED);
