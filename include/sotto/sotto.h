@@ -62,6 +62,8 @@ void sotto_close(struct sotto *s);
  */
 int sotto_init(struct sotto *s, const char *address, const char *server, const char *invite,
     int timeout_ms) SOTTO_MUST_CHECK;
+/* 1 once sotto_init registered the account, else 0. */
+int sotto_registered(const struct sotto *s);
 /* The account's address and server address ("" before sotto_init). */
 const char *sotto_address(const struct sotto *s);
 const char *sotto_server(const struct sotto *s);

@@ -124,7 +124,7 @@ cli_open(struct cli *cli, struct sotto **out)
 	}
 	if (r != 0)
 		return cli_fail(cli, "cannot open the store", r);
-	if (sotto_address(*out)[0] == '\0') {
+	if (!sotto_registered(*out)) {
 		fprintf(stderr, "%s: the account in %s is not registered: run `sotto init`\n",
 		    cli->prog, home);
 		sotto_close(*out);

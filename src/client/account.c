@@ -146,6 +146,12 @@ sotto_close(struct sotto *s)
 	free(s);
 }
 
+int
+sotto_registered(const struct sotto *s)
+{
+	return s->have_id && s->k->id.reg_state == STORE_REG_REGISTERED;
+}
+
 const char *
 sotto_address(const struct sotto *s)
 {
