@@ -308,7 +308,7 @@ fake_next_event(void *t, struct proto_msg *ev, int timeout_ms)
 			c->pushed = srv.mail[i].id;
 			m.type = PROTO_PUSH;
 			m.u.push.envelope_id = srv.mail[i].id;
-			m.u.push.timestamp = 1700000000123ull;
+			m.u.push.timestamp = (uint64_t)time(NULL) * 1000;
 			m.u.push.envelope = srv.mail[i].env;
 			m.u.push.envelope_len = srv.mail[i].len;
 			return fake_lend(c, &m, ev);
