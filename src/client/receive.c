@@ -537,6 +537,8 @@ sotto_poll(struct sotto *s, int timeout_ms, sotto_event_fn cb, void *ctx)
 		if ((r = client_upload_prekeys(s, 0, CLIENT_OTPK_BATCH, CLIENT_TIMEOUT_MS)) == 0)
 			s->prekeys_low = 0;
 	}
+	if (r == 0 && s->t != NULL && client_now() >= s->next_maintain)
+		r = client_maintain_spk(s, CLIENT_TIMEOUT_MS);
 	if (r == 0)
 		r = send_receipts(s, &pb);
 	else
