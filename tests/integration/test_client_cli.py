@@ -83,6 +83,14 @@ def test_wrong_passphrase(root, servers):
                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
     check(r.returncode == 0, "SOTTO_PASSPHRASE: rc %d %s" % (r.returncode, r.stderr))
     check(alice.run("init", alice.address, "--server", srv.address).returncode == 5, "init twice")
+    # A damaged store is refused with its own exit code, not taken for a wrong passphrase.
+    db = os.path.join(alice.home, "store.db")
+    data = bytearray(open(db, "rb").read())
+    for i in range(4096, len(data), 97):
+        data[i] ^= 0x55
+    open(db, "wb").write(data)
+    r = alice.run("contacts")
+    check(r.returncode == 11, "corrupt store: rc %d %s" % (r.returncode, r.stderr))
 
 
 def test_killed_mid_receive(root, servers):
