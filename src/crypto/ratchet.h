@@ -32,7 +32,12 @@
 /* The header every ratchet message carries, decoded. */
 struct ratchet_header {
 	uint8_t dh_pub[DH_PUBLIC_LEN];    /* sender's current ratchet public key, raw X25519 */
-	uint32_t pn;                      /* length of the sender's previous sending chain */
+	/* Length of the sender's previous sending chain: every index < pn of that chain may
+	 * still arrive, and the receiver keeps their keys. A suite whose wire carries the last
+	 * index instead (libsignal: max(count - 1, 0)) converts in seal and parse_header:
+	 * wire = pn ? pn - 1 : 0 and pn = wire + 1 (one key too many kept when count was 0,
+	 * which is harmless). */
+	uint32_t pn;
 	uint32_t n;                       /* index of this message in its chain */
 };
 
@@ -77,7 +82,9 @@ struct ratchet_suite {
 	    const uint8_t *pt, size_t pt_len);
 	/* Decodes the header of untrusted message bytes; checks version and key encodings. */
 	int (*parse_header)(struct ratchet_header *h, const uint8_t *msg, size_t len);
-	/* Authenticates msg (as parsed into h) under mk and ad, then appends the plaintext. */
+	/* Authenticates msg (as parsed into h) under mk and ad, then appends the plaintext.
+	 * Returns 0 only after authentication succeeded (mind empty plaintexts: a buf_reserve
+	 * of 0 bytes may return NULL without any error). */
 	int (*open)(struct buf *pt, const uint8_t mk[RATCHET_KEY_LEN],
 	    const struct ratchet_header *h, const struct ratchet_ad *ad,
 	    const uint8_t *msg, size_t len);
