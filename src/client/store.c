@@ -185,6 +185,10 @@ exec_quiet(struct store *st, const char *sql)
 int
 store_wbegin(struct store *st)
 {
+	/* SQLite may have rolled back the caller's whole transaction after an I/O error or
+	 * a full disk; writing on would silently autocommit outside it. */
+	if (st->user_tx && sqlite3_get_autocommit(st->db))
+		return SOTTO_ERR_STATE;
 	return store_exec(st, st->user_tx ? "SAVEPOINT w" : "BEGIN IMMEDIATE");
 }
 
@@ -471,9 +475,12 @@ db_connect(struct store *st)
 	sqlite3_busy_timeout(st->db, 5000);
 	sqlite3_db_config(st->db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
 	sqlite3_db_config(st->db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, NULL);
-	/* temp_store: sorts and temporary indexes never spill into files outside the store. */
+	/* temp_store: sorts and temporary indexes never spill into files outside the store.
+	 * journal_size_limit 0: the WAL is cut to zero whenever a checkpoint resets it, so
+	 * superseded records (old ratchet states) do not linger in stale frames. */
 	if ((r = store_exec(st, "PRAGMA secure_delete = ON; PRAGMA foreign_keys = ON;"
-	    "PRAGMA cell_size_check = ON; PRAGMA temp_store = MEMORY;")) != 0)
+	    "PRAGMA cell_size_check = ON; PRAGMA temp_store = MEMORY;"
+	    "PRAGMA journal_size_limit = 0;")) != 0)
 		return r;
 	if ((r = store_prepare(st, "PRAGMA journal_mode = WAL", &s)) != 0)
 		return r;

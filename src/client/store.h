@@ -30,7 +30,7 @@
 #define STORE_SIGN_SK_LEN 64
 #define STORE_SIG_LEN 64
 #define STORE_PWHASH_MAX 128            /* crypto_pwhash_STRBYTES */
-#define STORE_SESSION_MAX (1u << 20)    /* serialized ratchet state */
+#define STORE_SESSION_MAX (8u << 20)    /* serialized ratchet state, skipped keys included */
 #define STORE_BODY_MAX (16u << 20)      /* message or mail body */
 #define STORE_ENVELOPE_MAX (1u << 20)   /* sealed envelope in the outbox */
 #define STORE_SETTING_NAME_MAX 64
@@ -132,6 +132,18 @@ int store_otpk_get(struct store *st, uint32_t id, uint8_t pk[STORE_KEY_LEN],
 int store_otpk_delete(struct store *st, uint32_t id) SOTTO_MUST_CHECK;
 int store_otpk_count(struct store *st, uint32_t *out) SOTTO_MUST_CHECK;
 
+/* The public halves, by ascending id (to upload again after a failed upload). */
+struct store_otpk_public {
+	uint32_t id;
+	uint8_t pk[STORE_KEY_LEN];
+};
+struct store_otpk_list {
+	struct store_otpk_public *v;
+	size_t n;
+};
+int store_otpk_list(struct store *st, struct store_otpk_list *out) SOTTO_MUST_CHECK;
+void store_otpk_list_free(struct store_otpk_list *l);
+
 enum store_prekey_kind { STORE_PREKEY_SIGNED = 0, STORE_PREKEY_ONETIME = 1 };
 /* Reserves n consecutive fresh ids and returns the first (ids start at 1). */
 int store_prekey_next_id(struct store *st, enum store_prekey_kind kind, uint32_t n,
@@ -190,6 +202,7 @@ enum store_msg_flag {
 	STORE_FLAG_READ = 1u << 1,
 	STORE_FLAG_KEY_CHANGED = 1u << 2,   /* arrived after the sender's key changed */
 	STORE_FLAG_GAP_BEFORE = 1u << 3,    /* sequence numbers missing before this one */
+	STORE_FLAG_SENT = 1u << 4,          /* the server acknowledged our send */
 };
 
 struct store_message {

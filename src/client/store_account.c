@@ -256,6 +256,68 @@ out:
 	return r;
 }
 
+void
+store_otpk_list_free(struct store_otpk_list *l)
+{
+	free(l->v);
+	l->v = NULL;
+	l->n = 0;
+}
+
+int
+store_otpk_list(struct store *st, struct store_otpk_list *out)
+{
+	struct store_otpk_public *v = NULL, *nv;
+	uint8_t sk[STORE_KEY_LEN];      /* secret, not returned */
+	size_t n = 0, cap = 0, len;
+	sqlite3_stmt *s = NULL;
+	uint8_t *pt = NULL;
+	uint8_t rk[4];
+	int64_t id;
+	int r;
+
+	out->v = NULL;
+	out->n = 0;
+	if ((r = store_prepare(st, "SELECT id, rec FROM otpk ORDER BY id", &s)) != 0)
+		return r;
+	while ((r = sqlite3_step(s)) == SQLITE_ROW) {
+		if (n == cap) {
+			cap = cap ? cap * 2 : 64;
+			if ((nv = realloc(v, cap * sizeof(*v))) == NULL) {
+				r = SOTTO_ERR_NOMEM;
+				goto out;
+			}
+			v = nv;
+		}
+		id = sqlite3_column_int64(s, 0);
+		if (id < 0 || id > UINT32_MAX) {
+			r = SOTTO_ERR_CORRUPT;
+			goto out;
+		}
+		id_rowkey(rk, (uint32_t)id);
+		len = 0;
+		if ((r = store_column_open(st, s, 1, "otpk", rk, sizeof(rk), KEYPAIR_MAX, &pt,
+		    &len)) != 0)
+			goto out;
+		r = store_keypair_decode(pt, len, v[n].pk, sk, NULL);
+		store_blob_free(pt, len);
+		pt = NULL;
+		if (r != 0)
+			goto out;
+		v[n++].id = (uint32_t)id;
+	}
+	if ((r = store_sqlerr(st, r)) != 0)
+		goto out;
+	out->v = v;
+	out->n = n;
+	v = NULL;
+out:
+	sodium_memzero(sk, sizeof(sk));
+	free(v);
+	sqlite3_finalize(s);
+	return r;
+}
+
 static int
 delete_by_id(struct store *st, const char *sql, int64_t id)
 {

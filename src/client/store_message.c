@@ -62,6 +62,8 @@ store_message_add(struct store *st, const struct store_message *m)
 	struct buf b;
 	int r;
 
+	if (m->body_len > STORE_BODY_MAX)
+		return SOTTO_ERR_TOO_LARGE;
 	if (!message_valid(m))
 		return SOTTO_ERR_INVALID_ARG;
 	if ((r = store_addr_hash(st, m->peer, conv)) != 0)

@@ -14,6 +14,7 @@
 
 #include "check.h"
 #include "client/store.h"
+#include "client/store_int.h"      /* st->db, to simulate a full disk */
 
 #define PASS "correct horse battery staple"
 #define PASS_LEN (sizeof(PASS) - 1)
@@ -117,6 +118,18 @@ files_contain(const void *needle, size_t len)
 	return found;
 }
 
+/* How many of the 32-byte pieces of p occur in the files: a record larger than a page's
+ * local payload is split across overflow pages, so it is not contiguous on disk. */
+static size_t
+files_contain_pieces(const uint8_t *p, size_t len)
+{
+	size_t off, found = 0;
+
+	for (off = 0; off + 32 <= len; off += 32)
+		found += (size_t)files_contain(p + off, 32);
+	return found;
+}
+
 /* Runs SQL on the file through plain SQLite, as an attacker with the file would. */
 static int
 raw_exec(const char *sql)
@@ -152,6 +165,47 @@ raw_meta(const char *k, size_t *len)
 	sqlite3_finalize(s);
 	sqlite3_close(db);
 	return out;
+}
+
+/* The rec column of the largest row of table. */
+static uint8_t *
+raw_first_rec(const char *table, size_t *len)
+{
+	sqlite3 *db = NULL;
+	sqlite3_stmt *s = NULL;
+	uint8_t *out = NULL;
+	char sql[128];
+
+	*len = 0;
+	snprintf(sql, sizeof(sql), "SELECT rec FROM %s ORDER BY length(rec) DESC LIMIT 1", table);
+	if (sqlite3_open(dbpath, &db) == SQLITE_OK &&
+	    sqlite3_prepare_v2(db, sql, -1, &s, NULL) == SQLITE_OK &&
+	    sqlite3_step(s) == SQLITE_ROW &&
+	    (out = malloc((size_t)sqlite3_column_bytes(s, 0) + 1)) != NULL) {
+		*len = (size_t)sqlite3_column_bytes(s, 0);
+		memcpy(out, sqlite3_column_blob(s, 0), *len);
+	}
+	sqlite3_finalize(s);
+	sqlite3_close(db);
+	return out;
+}
+
+static int
+raw_put_meta(const char *k, const uint8_t *v, size_t len)
+{
+	sqlite3 *db = NULL;
+	sqlite3_stmt *s = NULL;
+	int rc = -1;
+
+	if (sqlite3_open(dbpath, &db) == SQLITE_OK &&
+	    sqlite3_prepare_v2(db, "UPDATE meta SET v = ? WHERE k = ?", -1, &s, NULL) == 0) {
+		sqlite3_bind_blob(s, 1, v, (int)len, SQLITE_STATIC);
+		sqlite3_bind_text(s, 2, k, -1, SQLITE_STATIC);
+		rc = sqlite3_step(s) == SQLITE_DONE && sqlite3_changes(db) == 1 ? 0 : -1;
+	}
+	sqlite3_finalize(s);
+	sqlite3_close(db);
+	return rc;
 }
 
 /* Flips one byte in the middle of the first row's rec column of table. */
@@ -415,6 +469,19 @@ TEST(store_prekeys_roundtrip)
 	CHECK_EQ_INT(store_otpk_delete(st, 10), 0);
 	CHECK_EQ_INT(store_otpk_count(st, &count), 0);
 	CHECK_EQ_INT(count, 8);
+	{
+		struct store_otpk_list ol;
+		static const uint32_t want[] = { 1, 2, 3, 5, 6, 7, 8, 9 };
+
+		REQUIRE(store_otpk_list(st, &ol) == 0);
+		REQUIRE(ol.n == 8);
+		for (i = 0; i < 8; i++) {
+			CHECK_EQ_INT(ol.v[i].id, want[i]);
+			memset(pk, (int)want[i], 32);
+			CHECK(memcmp(ol.v[i].pk, pk, 32) == 0);
+		}
+		store_otpk_list_free(&ol);
+	}
 	/* Ids are never handed out twice, even after the highest one was deleted. */
 	CHECK_EQ_INT(reopen(&st), 0);
 	REQUIRE(st != NULL);
@@ -501,6 +568,21 @@ TEST(store_sessions_roundtrip)
 	store_blob_free(got, n);
 	CHECK_EQ_INT(store_session_put(st, "bob@b.example", big, STORE_SESSION_MAX + 1),
 	    SOTTO_ERR_TOO_LARGE);
+	/* An overwritten state leaves no copy behind once checkpointed. */
+	{
+		uint8_t *old_rec;
+		size_t old_len = 0;
+
+		CHECK_EQ_INT(store_checkpoint(st), 0);
+		old_rec = raw_first_rec("sessions", &old_len);
+		REQUIRE(old_rec != NULL && old_len > 1000);
+		CHECK(files_contain_pieces(old_rec, old_len) >= old_len / 32 - 2);
+		CHECK_EQ_INT(store_session_put(st, "bob@b.example", big, 999), 0);
+		CHECK_EQ_INT(store_session_put(st, "eve@e.example", (const uint8_t *)"x", 1), 0);
+		CHECK_EQ_INT(store_checkpoint(st), 0);
+		CHECK_EQ_INT(files_contain_pieces(old_rec, old_len), 0);
+		free(old_rec);
+	}
 	CHECK_EQ_INT(store_session_delete(st, "bob@b.example"), 0);
 	CHECK_EQ_INT(store_session_get(st, "bob@b.example", &got, &n), SOTTO_ERR_NOT_FOUND);
 	CHECK_EQ_INT(store_session_get(st, "eve@e.example", &got, &n), 0);
@@ -599,10 +681,29 @@ TEST(store_messages_roundtrip_and_duplicates)
 	CHECK_EQ_INT(store_seen_add(st, m.id, 5), 0);
 	CHECK_EQ_INT(store_seen_add(st, m.id, 5), SOTTO_ERR_EXISTS);
 	CHECK_EQ_INT(store_message_add(st, &m), SOTTO_ERR_EXISTS);
-	m.type = 9;
 	make_message(&m, "carol@c.example", 78, "x");
 	m.type = 9;
 	CHECK_EQ_INT(store_message_add(st, &m), SOTTO_ERR_INVALID_ARG);
+	make_message(&m, "carol@c.example", 78, "x");
+	m.body_len = STORE_BODY_MAX + 1;
+	CHECK_EQ_INT(store_message_add(st, &m), SOTTO_ERR_TOO_LARGE);
+	CHECK_EQ_INT(store_seen_has(st, m.id), 0);
+	/* A timer that starts when the message is read: set the deadline later. */
+	make_message(&m, "bob@b.example", 5, "");
+	CHECK_EQ_INT(store_message_update(st, m.id, STORE_FLAG_READ, 1000), 0);
+	{
+		size_t deleted = 0;
+
+		/* Message 4's deadline (99) has passed; message 5's (1000) not yet. */
+		CHECK_EQ_INT(store_expire(st, 999, &deleted), 0);
+		CHECK_EQ_INT(deleted, 1);
+		CHECK_EQ_INT(store_message_get(st, m.id, &got), 0);
+		CHECK_EQ_INT(got.flags, STORE_FLAG_READ);
+		store_message_wipe(&got);
+		CHECK_EQ_INT(store_expire(st, 1000, &deleted), 0);
+		CHECK_EQ_INT(deleted, 1);
+		CHECK_EQ_INT(store_message_get(st, m.id, &got), SOTTO_ERR_NOT_FOUND);
+	}
 	store_close(st);
 	CHECK(!files_contain("hello bob", 9));
 	CHECK(!files_contain("bob@b.example", 13));
@@ -761,8 +862,8 @@ TEST(store_tampered_rows_are_corrupt)
 	struct store_message_list l;
 	struct store_outbox_list ol;
 	struct store_identity id;
-	uint8_t *v = NULL, env[40] = { 0 };
-	size_t n = 0;
+	uint8_t *v = NULL, *saved, env[40] = { 0 };
+	size_t n = 0, saved_len = 0;
 
 	REQUIRE(st != NULL);
 	make_contact(&a, "alice@a.example", 1);
@@ -809,10 +910,18 @@ TEST(store_tampered_rows_are_corrupt)
 	st = NULL;
 
 	/* A tampered key-check value: the file is corrupt, not the passphrase wrong. */
+	saved = raw_meta("check", &saved_len);
+	REQUIRE(saved != NULL);
 	REQUIRE(raw_exec("UPDATE meta SET v = substr(v, 1, 30) || CAST(x'00' AS BLOB) ||"
 	    " substr(v, 32) WHERE k = 'check'") == 0);
 	CHECK_EQ_INT(store_open(home, (const uint8_t *)PASS, PASS_LEN, &st), SOTTO_ERR_CORRUPT);
-	/* A KDF asking for absurd memory is refused before any allocation. */
+	REQUIRE(raw_put_meta("check", saved, saved_len) == 0);
+	free(saved);
+	CHECK_EQ_INT(store_open(home, (const uint8_t *)PASS, PASS_LEN, &st), 0);
+	store_close(st);
+	st = NULL;
+	/* A KDF asking for absurd memory is refused before any allocation (without the cap,
+	 * crypto_pwhash would fail with out-of-memory instead). */
 	REQUIRE(raw_exec("UPDATE meta SET v = substr(v, 1, 9) || x'0000010000000000' ||"
 	    " substr(v, 18) WHERE k = 'kdf'") == 0);
 	CHECK_EQ_INT(store_open(home, (const uint8_t *)PASS, PASS_LEN, &st), SOTTO_ERR_CORRUPT);
@@ -846,6 +955,108 @@ TEST(store_garbage_file_is_corrupt)
 	REQUIRE(raw_exec("CREATE TABLE t(x)") == 0);
 	REQUIRE(chmod(dbpath, 0600) == 0);
 	CHECK_EQ_INT(store_open(home, (const uint8_t *)PASS, PASS_LEN, &st), SOTTO_ERR_CORRUPT);
+	remove_home();
+}
+
+TEST(store_two_handles_share_one_file)
+{
+	struct store *a = create_store(), *b = NULL;
+	struct store_message m, got;
+	struct store_contact c, gc;
+
+	REQUIRE(a != NULL);
+	REQUIRE(store_open(home, (const uint8_t *)PASS, PASS_LEN, &b) == 0);
+	make_message(&m, "bob@b.example", 1, "via a");
+	CHECK_EQ_INT(store_message_add(a, &m), 0);
+	CHECK_EQ_INT(store_message_get(b, m.id, &got), 0);
+	CHECK(got.body_len == 5 && memcmp(got.body, "via a", 5) == 0);
+	store_message_wipe(&got);
+	/* The duplicate check holds across handles (the daemon and a one-off command). */
+	CHECK_EQ_INT(store_message_add(b, &m), SOTTO_ERR_EXISTS);
+	make_contact(&c, "bob@b.example", 2);
+	CHECK_EQ_INT(store_contact_put(b, &c), 0);
+	CHECK_EQ_INT(store_contact_get(a, "bob@b.example", &gc), 0);
+	CHECK(memcmp(&gc, &c, sizeof(c)) == 0);
+	store_close(b);
+	store_close(a);
+	remove_home();
+}
+
+/* Lets the database grow by `extra` pages only, as if the disk were full. */
+static int
+limit_growth(struct store *st, int extra)
+{
+	sqlite3_stmt *s = NULL;
+	long long pages = -1;
+	char sql[96];
+
+	if (sqlite3_prepare_v2(st->db, "PRAGMA page_count", -1, &s, NULL) == SQLITE_OK &&
+	    sqlite3_step(s) == SQLITE_ROW)
+		pages = sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	if (pages < 0)
+		return -1;
+	snprintf(sql, sizeof(sql), "PRAGMA max_page_count = %lld", pages + extra);
+	return sqlite3_exec(st->db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
+}
+
+TEST(store_full_disk_loses_nothing)
+{
+	struct store *st = create_store();
+	struct store_message m, got;
+	struct store_message_list l;
+	char body[2000];
+	uint32_t i, stored = 0;
+	int r = 0;
+
+	REQUIRE(st != NULL);
+	REQUIRE(limit_growth(st, 6) == 0);
+	memset(body, 'q', sizeof(body) - 1);
+	body[sizeof(body) - 1] = '\0';
+	for (i = 1; i <= 200; i++) {
+		make_message(&m, "bob@b.example", i, body);
+		if ((r = store_message_add(st, &m)) != 0)
+			break;
+		stored = i;
+	}
+	CHECK_EQ_INT(r, SOTTO_ERR_STORAGE);
+	CHECK(stored > 0 && stored < 200);
+	/* The failed write left nothing half done: its id is not marked seen. */
+	make_message(&m, "bob@b.example", stored + 1, "");
+	CHECK_EQ_INT(store_seen_has(st, m.id), 0);
+	CHECK_EQ_INT(store_message_get(st, m.id, &got), SOTTO_ERR_NOT_FOUND);
+	CHECK_EQ_INT(reopen(&st), 0);
+	REQUIRE(st != NULL);
+	REQUIRE(store_message_list(st, NULL, 0, 0, &l) == 0);
+	CHECK_EQ_INT(l.n, stored);
+	store_message_list_free(&l);
+	/* With room again, the same message goes in. */
+	make_message(&m, "bob@b.example", stored + 1, body);
+	CHECK_EQ_INT(store_message_add(st, &m), 0);
+
+	/* Inside the caller's transaction: all that was reported written, or nothing. */
+	{
+		uint32_t before = stored + 1, ok = 0;
+		int rc;
+
+		REQUIRE(limit_growth(st, 6) == 0);
+		REQUIRE(store_begin(st) == 0);
+		for (i = 1000; i < 1200; i++) {
+			make_message(&m, "carol@c.example", i, body);
+			if ((r = store_message_add(st, &m)) != 0)
+				break;
+			ok++;
+		}
+		CHECK_EQ_INT(r, SOTTO_ERR_STORAGE);
+		CHECK(ok > 0);
+		rc = store_commit(st);
+		CHECK_EQ_INT(reopen(&st), 0);
+		REQUIRE(st != NULL);
+		REQUIRE(store_message_list(st, NULL, 0, 0, &l) == 0);
+		CHECK_EQ_INT(l.n, before + (rc == 0 ? ok : 0));
+		store_message_list_free(&l);
+	}
+	store_close(st);
 	remove_home();
 }
 
@@ -922,7 +1133,7 @@ TEST(store_expiry_leaves_no_trace)
 		if (recs[i] == NULL)
 			continue;
 		if (i & 1)
-			CHECK(!files_contain(recs[i], lens[i]));
+			CHECK_EQ_INT(files_contain_pieces(recs[i], lens[i]), 0);
 		else
 			CHECK(files_contain(recs[i], lens[i]));
 	}
@@ -931,7 +1142,7 @@ TEST(store_expiry_leaves_no_trace)
 	store_close(st);
 	for (i = 1; i <= N; i++)
 		if (recs[i] != NULL && (i & 1))
-			CHECK(!files_contain(recs[i], lens[i]));
+			CHECK_EQ_INT(files_contain_pieces(recs[i], lens[i]), 0);
 	for (i = 1; i <= N; i++)
 		free(recs[i]);
 	remove_home();
@@ -1019,6 +1230,18 @@ TEST(store_survives_sigkill)
 			REQUIRE(store_message_list(st, NULL, 0, 0, &l) == 0);
 			CHECK(l.n >= nrep);
 			base = (uint32_t)(l.n + 1);
+			/* Seen id and message went in together or not at all. */
+			for (v = 1; v < base + 3; v++) {
+				struct store_message m;
+				int have;
+
+				make_message(&m, "bob@b.example", v, "");
+				have = store_message_get(st, m.id, &got) == 0;
+				if (have)
+					store_message_wipe(&got);
+				CHECK_EQ_INT(store_seen_has(st, m.id), have);
+				CHECK_EQ_INT(have, v < base);
+			}
 			store_message_list_free(&l);
 			CHECK(nrep == before || reported[nrep - 1] < base);
 		}
@@ -1052,6 +1275,8 @@ main(void)
 	RUN(store_transactions_group_writes);
 	RUN(store_tampered_rows_are_corrupt);
 	RUN(store_garbage_file_is_corrupt);
+	RUN(store_two_handles_share_one_file);
+	RUN(store_full_disk_loses_nothing);
 	RUN(store_expiry_leaves_no_trace);
 	RUN(store_survives_sigkill);
 	return check_summary();
