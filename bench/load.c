@@ -48,6 +48,8 @@ struct client {
 	uint64_t cmid_seq;
 	uint64_t acks[PROTO_MAX_RECEIVED];
 	size_t n_acks;
+	struct buf out;                 /* frames of this loop turn, written by on_check */
+	int dirty;
 };
 
 static struct {
@@ -66,6 +68,7 @@ static struct {
 	int port;
 	uint8_t scratch[FRAME_MAX];
 	uv_timer_t tick;
+	uv_check_t check;
 	double credit;
 	uint64_t last_tick;
 } g;
@@ -94,33 +97,57 @@ on_write(uv_write_t *w, int status)
 }
 
 static void
-write_bytes(struct client *c, const uint8_t *p, size_t n)
+flush_client(struct client *c)
 {
-	uv_write_t *w = malloc(sizeof(*w) + n);
+	uv_write_t *w;
 	uv_buf_t b;
 
-	if (w == NULL)
+	if (c->out.len == 0)
+		return;
+	if ((w = malloc(sizeof(*w) + c->out.len)) == NULL)
 		die("out of memory");
-	memcpy(w + 1, p, n);
-	b = uv_buf_init((char *)(w + 1), (unsigned)n);
+	memcpy(w + 1, c->out.p, c->out.len);
+	b = uv_buf_init((char *)(w + 1), (unsigned)c->out.len);
 	if (uv_write(w, (uv_stream_t *)&c->tcp, &b, 1, on_write) != 0)
 		die("write");
+	buf_reset(&c->out);
+	c->dirty = 0;
+}
+
+static void
+write_bytes(struct client *c, const uint8_t *p, size_t n)
+{
+	if (c->out.max == 0)
+		buf_init_dyn(&c->out, 64u << 20);
+	buf_put(&c->out, p, n);
+	if (buf_status(&c->out) != 0)
+		die("output buffer");
+	c->dirty = 1;
+}
+
+static void
+on_check(uv_check_t *h)
+{
+	(void)h;
+	for (int i = 0; i < g.n; i++)
+		if (g.c[i].dirty)
+			flush_client(&g.c[i]);
 }
 
 static void
 send_msg(struct client *c, struct proto_msg *m)
 {
 	static uint8_t enc[PROTO_ENVELOPE_MAX + 1024];
-	struct buf e, out;
+	struct buf e;
 
 	buf_init_fixed(&e, enc, sizeof(enc));
 	if (proto_encode(m, &e) != 0 || buf_status(&e) != 0)
 		die("encode");
-	buf_init_dyn(&out, 1u << 20);
-	if (frame_seal(&c->tr, e.p, e.len, &out) != 0 || buf_status(&out) != 0)
+	if (c->out.max == 0)
+		buf_init_dyn(&c->out, 64u << 20);
+	if (frame_seal(&c->tr, e.p, e.len, &c->out) != 0 || buf_status(&c->out) != 0)
 		die("seal");
-	write_bytes(c, out.p, out.len);
-	buf_free(&out);
+	c->dirty = 1;
 }
 
 static void
@@ -488,6 +515,9 @@ main(int argc, char **argv)
 	snprintf(g.host, sizeof(g.host), "%s", as.host);
 	g.port = as.port;
 	g.loop = uv_default_loop();
+	uv_check_init(g.loop, &g.check);
+	uv_check_start(&g.check, on_check);
+	uv_unref((uv_handle_t *)&g.check);
 	if ((g.c = calloc((size_t)g.n, sizeof(*g.c))) == NULL ||
 	    (g.lat = malloc(MAX_LAT * sizeof(uint64_t))) == NULL)
 		die("memory");
