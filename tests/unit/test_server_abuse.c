@@ -243,6 +243,8 @@ TEST(rate_limits_per_connection_account_and_guest)
 	close(fd);
 	test_user_close(&a);
 	test_user_close(&a2);
+	/* A clean exit: under ASan this also reports leaks and errors of the server. */
+	CHECK_EQ_INT(sottod_proc_stop(&sp, SIGTERM), 0);
 	sottod_proc_cleanup(&sp);
 }
 
@@ -288,6 +290,8 @@ TEST(connection_limits_and_timeouts)
 	CHECK_EQ_INT(cert_request(&u[0]), 0);
 	CHECK(closed_by_server(conn_fd(u[0].c), 3000));
 	test_user_close(&u[0]);
+	/* A clean exit: under ASan this also reports leaks and errors of the server. */
+	CHECK_EQ_INT(sottod_proc_stop(&sp, SIGTERM), 0);
 	sottod_proc_cleanup(&sp);
 }
 
