@@ -79,8 +79,10 @@ handle_fetch_bundle(struct peer *p, const struct proto_msg *m)
 		memcpy(resp.u.bundle.otpk.pub, b.otpk.key, 32);
 	}
 	(void)peer_send(p, &resp);
+	/* The owner hears of every fetch that leaves its stock under the threshold; an owner
+	 * that is offline hears it when it next connects. */
 	if (b.remaining < s->cfg.prekey_low && (a = server_acct_find(s, owner.id)) != NULL &&
-	    a->peers != NULL && (b.has_otpk || b.remaining == 0)) {
+	    a->peers != NULL) {
 		log_debug("prekeys of %s low: %u left", owner.name, b.remaining);
 		prekeys_check_low(a->peers, owner.id, 1);
 	}
