@@ -439,6 +439,13 @@ on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *b)
 		/* Stop taking requests while too many of this peer's SENDs wait for the disk.
 		 * Bytes already read stay in this buffer only: finish them first. */
 	}
+	/* Let the decoder drop the body of a frame that spanned reads: idle connections
+	 * hold no frame buffer. */
+	if (p->state != PEER_CLOSED &&
+	    frame_decoder_feed(&p->dec, NULL, 0, &used, &frame, &frame_len) < 0) {
+		peer_close(p, "bad frame");
+		return;
+	}
 	if (p->state != PEER_CLOSED && p->commits >= PEER_COMMITS_MAX && p->reading) {
 		uv_read_stop((uv_stream_t *)&p->tcp);
 		p->reading = 0;
