@@ -42,6 +42,20 @@ peer_commit_released(struct peer *p)
 }
 
 void
+peer_submit_call(struct peer *p, struct commit_item *job,
+    int (*call)(struct store *s, struct commit_item *it), void (*finish)(struct commit_item *it),
+    uint32_t request_id)
+{
+	job->kind = COMMIT_CALL;
+	job->call = call;
+	job->finish = finish;
+	job->owner = p;
+	job->tag = request_id;
+	p->commits++;
+	commit_submit(p->srv->commit, job);
+}
+
+void
 peer_close(struct peer *p, const char *reason)
 {
 	struct server *s = p->srv;

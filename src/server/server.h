@@ -143,6 +143,12 @@ void peer_commit_released(struct peer *p);
 void peer_resume_reading(struct peer *p);
 void peer_flush_all(struct server *s);
 
+/* Submits a write to run on the writer thread; finish runs on the loop when it is done
+ * and must free job (whose first member is the commit item). peer.c */
+void peer_submit_call(struct peer *p, struct commit_item *job,
+    int (*call)(struct store *s, struct commit_item *it), void (*finish)(struct commit_item *it),
+    uint32_t request_id);
+
 /* handle_account.c */
 void handle_register(struct peer *p, const struct proto_msg *m);
 void handle_sender_certificate(struct peer *p, const struct proto_msg *m);
