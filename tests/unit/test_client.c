@@ -559,6 +559,22 @@ TEST(exchange_receipts_history)
 	CHECK(strcmp((char *)h[0].body, "hello bob") == 0);
 	sotto_history_free(h, n);
 
+	/* The pull form: copies that outlive the call. */
+	{
+		struct sotto_event *evs = NULL;
+		size_t nev = 0;
+
+		REQUIRE(sotto_send_text(a, "bob@example.org", "pulled", 6, NULL) == 0);
+		REQUIRE(sotto_connect(b, 1000) == 0);
+		CHECK_EQ_INT(sotto_receive(b, 0, &evs, &nev), 1);
+		REQUIRE(nev == 1);
+		CHECK(evs[0].type == SOTTO_EVENT_MESSAGE && evs[0].body_len == 6 &&
+		    memcmp(evs[0].body, "pulled", 6) == 0);
+		CHECK(strcmp(evs[0].peer, "alice@example.org") == 0);
+		sotto_events_free(evs, nev);
+		CHECK(poll_all(a, ev) == 1 && ev->type[0] == SOTTO_EVENT_RECEIPT);
+	}
+
 	/* A reply and a read receipt. */
 	CHECK_EQ_INT(sotto_send_text(b, "alice@example.org", "hi alice", 8, id), 0);
 	CHECK_EQ_INT(poll_all(a, ev), 1);
@@ -568,8 +584,9 @@ TEST(exchange_receipts_history)
 	    (const uint8_t (*)[SOTTO_ID_LEN])id, 1), 0);
 	CHECK(poll_all(b, ev) >= 1);
 	REQUIRE(sotto_history(b, "alice@example.org", 0, 10, &h, &n) == 0);
-	REQUIRE(n == 2);
-	CHECK(h[1].dir == SOTTO_OUT && (h[1].flags & SOTTO_MSG_READ));
+	REQUIRE(n == 3);
+	CHECK(h[2].dir == SOTTO_OUT && (h[2].flags & SOTTO_MSG_READ));
+	CHECK(h[1].dir == SOTTO_IN && h[1].seq == 2);
 	CHECK(h[0].dir == SOTTO_IN && h[0].seq == 1);
 	sotto_history_free(h, n);
 	/* An unknown user. */
