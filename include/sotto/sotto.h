@@ -11,6 +11,7 @@
  *   sotto_connect(s, 5000);
  *   sotto_send_text(s, "bob@example.org", "hi", 2, id);   // returns once the server acked
  *   sotto_poll(s, 1000, on_event, ctx);                     // received messages, receipts
+ *   sotto_receive(s, 1000, &events, &n);                    // the same, as a list
  *   sotto_close(s);
  *
  * Delivery: a send is complete when it returns 0 (the server acknowledged it). If it fails
