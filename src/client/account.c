@@ -422,9 +422,15 @@ sotto_connect(struct sotto *s, int timeout_ms)
 		return 0;
 	if ((r = transport_open(s, s->k->id.server, timeout_ms)) != 0)
 		return r;
-	if ((r = client_ensure_cert(s, timeout_ms)) != 0 ||
-	    (r = client_maintain_spk(s, timeout_ms)) != 0 ||
-	    (r = client_flush_outbox(s, timeout_ms, NULL, NULL)) < 0)
+	if ((r = client_ensure_cert(s, timeout_ms)) != 0) {
+		sotto_disconnect(s);
+		return r;
+	}
+	/* Prekey upkeep and the outbox are retried later; only a lost connection fails the
+	 * connect (an outbox item the server refused for good was dropped with its error). */
+	if ((r = client_maintain_spk(s, timeout_ms)) != 0 && s->t == NULL)
+		return r;
+	if ((r = client_flush_outbox(s, timeout_ms, NULL, NULL)) != 0 && s->t == NULL)
 		return r;
 	return 0;
 }
