@@ -32,12 +32,12 @@ def free_port():
 class Server:
     """A sottod with open registration in its own data directory."""
 
-    def __init__(self, root, name="srv", domain="localhost"):
+    def __init__(self, root, name="srv", domain="localhost", conf=""):
         self.dir = os.path.join(root, name)
         os.makedirs(self.dir, mode=0o700, exist_ok=True)
         self.port = free_port()
         with open(os.path.join(self.dir, "sottod.conf"), "w") as f:
-            f.write("listen = 127.0.0.1:%d\n" % self.port)
+            f.write("listen = 127.0.0.1:%d\n%s" % (self.port, conf))
         self.domain = domain
         self.proc = None
         self.log = open(os.path.join(root, name + ".log"), "ab")

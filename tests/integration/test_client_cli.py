@@ -286,6 +286,27 @@ def test_server_sees_ciphertext_only(root, servers):
         check(needle not in cap, "%r on the wire" % needle)
 
 
+def prekey_count(srv, name):
+    db = sqlite3.connect("file:%s?mode=ro" % os.path.join(srv.dir, "sottod.db"), uri=True)
+    (n,) = db.execute("SELECT count(*) FROM prekeys WHERE account = "
+                      "(SELECT id FROM accounts WHERE name = ?)", (name,)).fetchone()
+    db.close()
+    return n
+
+
+def test_prekeys_replenished(root, servers):
+    srv = Server(root, conf="prekey_low = 99\n")
+    servers.append(srv)
+    alice = User(root, "alice", srv)
+    check(prekey_count(srv, "alice") == 100, "uploaded at init: %d" % prekey_count(srv, "alice"))
+    for name in ("bob", "carol"):
+        User(root, name, srv).send(alice, "hi from " + name)
+    check(prekey_count(srv, "alice") == 98, "after two fetches")
+    got = alice.receive()
+    check(sorted(m["body"] for m in got) == ["hi from bob", "hi from carol"], got)
+    check(prekey_count(srv, "alice") == 198, "refilled: %d" % prekey_count(srv, "alice"))
+
+
 if __name__ == "__main__":
     run_tests([
         test_offline_recipient_and_order,
@@ -295,4 +316,5 @@ if __name__ == "__main__":
         test_key_change,
         test_disappearing_messages,
         test_server_sees_ciphertext_only,
+        test_prekeys_replenished,
     ])
