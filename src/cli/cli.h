@@ -26,7 +26,10 @@ enum cli_exit {
 	CLI_EXIT_NOT_FOUND = 9,     /* unknown contact or user */
 	CLI_EXIT_INVALID = 10,      /* malformed address, message too large, bad value */
 	CLI_EXIT_STORE = 11,        /* the store is corrupt, unreadable or full */
+	CLI_EXIT_DAEMON = 12,       /* a daemon holds this account's connection */
 };
+
+#define CLI_DAEMON_LOCK "daemon.lock"
 
 struct cli {
 	const char *home;           /* --home, or NULL: ~/.sotto */
@@ -57,6 +60,11 @@ const struct cli_cmd *cli_find(const char *name);
 int cli_home(struct cli *cli, char *out, size_t cap);
 /* Opens the account's store, asking for the passphrase as the options say. */
 int cli_open(struct cli *cli, struct sotto **out);
+/* Takes the account's daemon lock (flock on HOME/daemon.lock) and returns its fd in
+ * *fd. The server pushes to an account's newest connection only, so a command that
+ * connects while a daemon runs would take its messages: such commands check the lock
+ * (lock_fd NULL: check only) and refuse with CLI_EXIT_DAEMON. */
+int cli_daemon_lock(struct cli *cli, int *lock_fd);
 /* Opens and connects; errors are printed; returns an exit code. */
 int cli_open_connected(struct cli *cli, struct sotto **out);
 

@@ -502,7 +502,7 @@ cmd_daemon(struct cli *cli, int argc, char **argv)
 	struct daemon d;
 	const char *path = NULL;
 	size_t i, np;
-	int ch, r, fd, sfd;
+	int ch, r, fd, sfd, lock_fd = -1;
 
 	while ((ch = getopt_long(argc, argv, "s:h", opts, NULL)) != -1) {
 		switch (ch) {
@@ -515,10 +515,15 @@ cmd_daemon(struct cli *cli, int argc, char **argv)
 		return cli_usage(cli, cmd, "--socket PATH is required");
 	memset(&d, 0, sizeof(d));
 	d.cli = cli;
-	if ((r = cli_open(cli, &d.s)) != CLI_OK)
+	if ((r = cli_daemon_lock(cli, &lock_fd)) != CLI_OK)
 		return r;
+	if ((r = cli_open(cli, &d.s)) != CLI_OK) {
+		close(lock_fd);
+		return r;
+	}
 	if ((r = listen_on(path, &d.lfd)) != 0) {
 		sotto_close(d.s);
+		close(lock_fd);
 		fprintf(stderr, "%s: cannot listen on %s: %s\n", cli->prog, path, strerror(errno));
 		return cli_exit_code(r);
 	}
@@ -571,5 +576,6 @@ cmd_daemon(struct cli *cli, int argc, char **argv)
 	close(d.lfd);
 	(void)unlink(path);
 	sotto_close(d.s);
+	close(lock_fd);
 	return CLI_OK;
 }

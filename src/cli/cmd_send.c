@@ -72,7 +72,7 @@ cmd_send(struct cli *cli, int argc, char **argv)
 		free(body);
 		return cli_usage(cli, cmd, "an empty message");
 	}
-	if ((r = cli_open(cli, &s)) != CLI_OK) {
+	if ((r = cli_daemon_lock(cli, NULL)) != CLI_OK || (r = cli_open(cli, &s)) != CLI_OK) {
 		sodium_memzero(body, len);
 		free(body);
 		return r;
