@@ -80,6 +80,10 @@ json_t *cli_contact_json(const struct sotto_contact *c);
 json_t *cli_json_text(const uint8_t *p, size_t len);
 const char *cli_trust_name(enum sotto_trust t);
 
+/* Prints text from a peer for a terminal: control characters (escape sequences could
+ * rewrite the screen or fake a warning) are shown as '?'; newlines are indented. */
+void cli_print_text(FILE *out, const uint8_t *p, size_t len);
+
 /* Draws a QR code of text with Unicode half blocks (two modules per character). */
 int cli_qr_print(FILE *out, const char *text);
 

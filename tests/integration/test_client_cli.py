@@ -36,6 +36,12 @@ def test_offline_recipient_and_order(root, servers):
     check(r.returncode == 0, r.stderr)
     got2 = bob.receive()
     check([m["body"] for m in got2] == [text], got2)
+    # Escape sequences from a peer never reach the terminal raw.
+    alice.run("send", bob.address, "-", stdin=b"\x1b[2J\x1b]0;owned\x07 hi")
+    r = bob.run("receive")
+    check(b"\x1b" not in r.stdout and b"\x07" not in r.stdout and b"hi" in r.stdout, r.stdout)
+    r = bob.run("history")
+    check(b"\x1b" not in r.stdout and b"?[2J" in r.stdout, r.stdout)
     r = alice.run("send", bob.address, "-", stdin=b"x" * (70 * 1024))
     check(r.returncode == 10, "too large: rc %d" % r.returncode)
     # Alice hears the delivery receipt, and her history shows it.
