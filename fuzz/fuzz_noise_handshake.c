@@ -1,7 +1,7 @@
 /*
  * A responder reading arbitrary first messages: the product profile (then, if accepted,
  * answering and reading the rest as message 3), and every base pattern picked by the first
- * byte with fixed keys.
+ * byte with fixed keys; and a server wire_session fed the input as a byte stream.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -10,6 +10,7 @@
 #include <sodium.h>
 
 #include "wire/noise.h"
+#include "wire/session.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -61,5 +62,35 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (r == 0 && pn > size)
 		abort();
 	noise_hs_wipe(&hs);
+
+	/* The server's session on the raw stream, in chunks sized by the first byte. */
+	{
+		static uint8_t scratch[FRAME_MAX];
+		struct wire_session ws;
+		struct noise_keypair kp;
+		struct buf sout;
+		const uint8_t *msg;
+		size_t off = 1, used, mlen, chunk = (size_t)data[0] + 1;
+
+		buf_init_dyn(&sout, 4096);
+		if (noise_keypair_from_ed25519(&kp, ed_sk) != 0 ||
+		    wire_session_init(&ws, &kp, scratch) != 0)
+			abort();
+		while (off < size) {
+			size_t k = size - off < chunk ? size - off : chunk;
+
+			r = wire_session_feed(&ws, data + off, k, &used, &sout, &msg, &mlen);
+			if (used > k)
+				abort();
+			off += used;
+			if (r < 0)
+				break;
+			if (r == WIRE_NEED_MORE && used != k)
+				abort();
+			buf_reset(&sout);
+		}
+		wire_session_free(&ws);
+		buf_free(&sout);
+	}
 	return 0;
 }

@@ -45,6 +45,13 @@ decoder_release(struct frame_decoder *d)
 }
 
 void
+frame_decoder_done(struct frame_decoder *d)
+{
+	if (d->body != NULL && d->have == d->len)
+		decoder_release(d);
+}
+
+void
 frame_decoder_free(struct frame_decoder *d)
 {
 	/* Transport bodies are ciphertext; nothing secret to wipe. */
@@ -203,10 +210,11 @@ frame_open(struct noise_transport *t, struct frame_reasm *r, const uint8_t *fram
 
 	*msg = NULL;
 	*msg_len = 0;
-	/* The previous message has been consumed. */
-	if (!r->pending && r->acc.len > 0) {
-		sodium_memzero(r->acc.p, r->acc.len);
-		buf_reset(&r->acc);
+	/* The previous message has been consumed: give its memory back (idle connections
+	 * hold no reassembly buffer). */
+	if (!r->pending && r->acc.p != NULL) {
+		buf_wipe_free(&r->acc);
+		buf_init_dyn(&r->acc, r->max);
 	}
 	if (len < FRAME_MIN_TRANSPORT)
 		return SOTTO_ERR_PROTOCOL;

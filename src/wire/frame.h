@@ -53,6 +53,9 @@ void frame_decoder_transport(struct frame_decoder *d);
  */
 int frame_decoder_feed(struct frame_decoder *d, const uint8_t *in, size_t len, size_t *used,
     const uint8_t **frame, size_t *frame_len) SOTTO_MUST_CHECK;
+/* Releases the last frame's copy early (it is released by the next feed anyway), so an
+ * idle connection holds no frame buffer. */
+void frame_decoder_done(struct frame_decoder *d);
 void frame_decoder_free(struct frame_decoder *d);
 
 /* Appends a handshake message as one frame. */

@@ -174,9 +174,9 @@ token_dh(struct noise_hs *hs, int tok)
 	return dh(hs, priv, pub);
 }
 
-int
-noise_hs_init(struct noise_hs *hs, const char *pattern, int initiator,
-    const uint8_t *prologue, size_t prologue_len, const uint8_t *s_priv, const uint8_t *rs)
+static int
+hs_init(struct noise_hs *hs, const char *pattern, int initiator, const uint8_t *prologue,
+    size_t prologue_len, const uint8_t *s_priv, const uint8_t *s_pub, const uint8_t *rs)
 {
 	const struct noise_pattern *p = pattern_find(pattern);
 	char name[64];
@@ -196,7 +196,10 @@ noise_hs_init(struct noise_hs *hs, const char *pattern, int initiator,
 	hs->initiator = initiator ? 1 : 0;
 	if (s_priv != NULL) {
 		memcpy(hs->s_priv, s_priv, NOISE_KEY_LEN);
-		crypto_scalarmult_base(hs->s_pub, hs->s_priv);
+		if (s_pub != NULL)
+			memcpy(hs->s_pub, s_pub, NOISE_KEY_LEN);
+		else
+			crypto_scalarmult_base(hs->s_pub, hs->s_priv);
 		hs->has_s = 1;
 	}
 	if (rs != NULL) {
@@ -217,6 +220,13 @@ noise_hs_init(struct noise_hs *hs, const char *pattern, int initiator,
 	if (p->pre_resp_s)
 		mix_hash(hs, initiator ? hs->rs : hs->s_pub, NOISE_KEY_LEN);
 	return 0;
+}
+
+int
+noise_hs_init(struct noise_hs *hs, const char *pattern, int initiator,
+    const uint8_t *prologue, size_t prologue_len, const uint8_t *s_priv, const uint8_t *rs)
+{
+	return hs_init(hs, pattern, initiator, prologue, prologue_len, s_priv, NULL, rs);
 }
 
 void
@@ -461,15 +471,38 @@ noise_sotto_initiator(struct noise_hs *hs, const uint8_t device_sk[NOISE_KEY_LEN
 }
 
 int
+noise_keypair_from_ed25519(struct noise_keypair *kp, const uint8_t ed_sk[64])
+{
+	if (crypto_sign_ed25519_sk_to_curve25519(kp->priv, ed_sk) != 0) {
+		noise_keypair_wipe(kp);
+		return SOTTO_ERR_BAD_KEY;
+	}
+	crypto_scalarmult_base(kp->pub, kp->priv);
+	return 0;
+}
+
+void
+noise_keypair_wipe(struct noise_keypair *kp)
+{
+	sodium_memzero(kp, sizeof(*kp));
+}
+
+int
+noise_sotto_responder_keypair(struct noise_hs *hs, const struct noise_keypair *server)
+{
+	return hs_init(hs, NOISE_SOTTO_PATTERN, 0, (const uint8_t *)NOISE_SOTTO_PROLOGUE,
+	    strlen(NOISE_SOTTO_PROLOGUE), server->priv, server->pub, NULL);
+}
+
+int
 noise_sotto_responder(struct noise_hs *hs, const uint8_t server_ed_sk[64])
 {
-	uint8_t server_x[NOISE_KEY_LEN];    /* secret */
+	struct noise_keypair kp;
 	int r;
 
-	if (crypto_sign_ed25519_sk_to_curve25519(server_x, server_ed_sk) != 0)
-		return SOTTO_ERR_BAD_KEY;
-	r = noise_hs_init(hs, NOISE_SOTTO_PATTERN, 0, (const uint8_t *)NOISE_SOTTO_PROLOGUE,
-	    strlen(NOISE_SOTTO_PROLOGUE), server_x, NULL);
-	sodium_memzero(server_x, sizeof(server_x));
+	if ((r = noise_keypair_from_ed25519(&kp, server_ed_sk)) != 0)
+		return r;
+	r = noise_sotto_responder_keypair(hs, &kp);
+	noise_keypair_wipe(&kp);
 	return r;
 }

@@ -111,14 +111,26 @@ int noise_decrypt(struct noise_cipher *c, const uint8_t *ad, size_t ad_len,
     const uint8_t *in, size_t len, uint8_t *out) SOTTO_MUST_CHECK;
 void noise_transport_wipe(struct noise_transport *t);
 
+/* A static X25519 key pair computed once (the server's, from its Ed25519 key). */
+struct noise_keypair {
+	uint8_t priv[NOISE_KEY_LEN];    /* secret */
+	uint8_t pub[NOISE_KEY_LEN];
+};
+
+int noise_keypair_from_ed25519(struct noise_keypair *kp, const uint8_t ed_sk[64]) SOTTO_MUST_CHECK;
+void noise_keypair_wipe(struct noise_keypair *kp);
+
 /*
  * Sotto's profile: the client (initiator) uses its X25519 device key and pins the server's
  * Ed25519 public key (converted to X25519, DECISIONS.md); the server (responder) uses the
- * X25519 form of its Ed25519 secret key.
+ * X25519 form of its Ed25519 secret key. noise_sotto_responder_keypair takes that form
+ * precomputed (saves a scalar multiplication per handshake).
  */
 int noise_sotto_initiator(struct noise_hs *hs, const uint8_t device_sk[NOISE_KEY_LEN],
     const uint8_t server_ed_pk[32]) SOTTO_MUST_CHECK;
 int noise_sotto_responder(struct noise_hs *hs, const uint8_t server_ed_sk[64]) SOTTO_MUST_CHECK;
+int noise_sotto_responder_keypair(struct noise_hs *hs,
+    const struct noise_keypair *server) SOTTO_MUST_CHECK;
 
 /* HMAC-BLAKE2b and the Noise HKDF, exposed for tests. */
 void noise_hmac_blake2b(uint8_t out[NOISE_HASH_LEN], const uint8_t *key, size_t key_len,

@@ -18,6 +18,7 @@
 #include "wire/frame.h"
 #include "wire/noise.h"
 #include "wire/proto.h"
+#include "wire/session.h"
 
 struct responder {
 	int lfd;
@@ -30,178 +31,149 @@ struct responder {
 	pthread_t th;
 };
 
-struct srv {
-	int fd;
-	struct frame_decoder dec;
-	uint8_t in[4096];
-	size_t off, len;
-};
-
+/* Sends everything in out, then empties it. */
 static int
-srv_frame(struct srv *s, const uint8_t **f, size_t *flen)
+srv_flush(int fd, struct buf *out)
 {
-	size_t used;
-	ssize_t n;
-	int r;
+	int r = 0;
 
-	for (;;) {
-		if (s->off < s->len) {
-			r = frame_decoder_feed(&s->dec, s->in + s->off, s->len - s->off, &used, f, flen);
-			s->off += used;
-			if (r != 0)
-				return r < 0 ? r : 0;
-			continue;
-		}
-		s->off = 0;
-		n = recv(s->fd, s->in, sizeof(s->in), 0);
-		if (n <= 0)
-			return SOTTO_ERR_CLOSED;
-		s->len = (size_t)n;
-	}
+	if (out->len > 0 && send(fd, out->p, out->len, MSG_NOSIGNAL) != (ssize_t)out->len)
+		r = SOTTO_ERR_IO;
+	buf_reset(out);
+	return r;
 }
 
 static int
-srv_send(struct srv *s, struct noise_transport *t, const struct proto_msg *m)
+srv_send(int fd, struct wire_session *ws, const struct proto_msg *m)
 {
 	struct buf plain, wire;
 	int r;
 
 	buf_init_dyn(&plain, 1 << 20);
 	buf_init_dyn(&wire, 1 << 21);
-	if ((r = proto_encode(m, &plain)) == 0 &&
-	    (r = frame_seal(t, plain.p, plain.len, &wire)) == 0 &&
-	    send(s->fd, wire.p, wire.len, MSG_NOSIGNAL) != (ssize_t)wire.len)
-		r = SOTTO_ERR_IO;
+	if ((r = proto_encode(m, &plain)) == 0 && (r = wire_session_seal(ws, plain.p, plain.len,
+	    &wire)) == 0)
+		r = srv_flush(fd, &wire);
 	buf_free(&plain);
 	buf_free(&wire);
 	return r;
 }
 
-static int
-srv_handshake(struct responder *rp, struct srv *s, struct noise_transport *t)
-{
-	struct noise_hs hs;
-	uint8_t msg[128], pl[128];
-	const uint8_t *f;
-	struct buf out;
-	size_t n, flen;
-	int r;
-
-	if ((r = noise_sotto_responder(&hs, rp->ed_sk)) != 0)
-		return r;
-	frame_decoder_expect(&s->dec, NOISE_SOTTO_MSG1_LEN);
-	if ((r = srv_frame(s, &f, &flen)) != 0 ||
-	    (r = noise_hs_read(&hs, f, flen, pl, sizeof(pl), &n)) != 0 ||
-	    (r = noise_hs_write(&hs, NULL, 0, msg, sizeof(msg), &n)) != 0)
-		goto out;
-	buf_init_dyn(&out, 256);
-	if ((r = frame_put_handshake(&out, msg, n)) == 0 &&
-	    send(s->fd, out.p, out.len, MSG_NOSIGNAL) != (ssize_t)out.len)
-		r = SOTTO_ERR_IO;
-	buf_free(&out);
-	if (r != 0)
-		goto out;
-	frame_decoder_expect(&s->dec, NOISE_SOTTO_MSG3_LEN);
-	if ((r = srv_frame(s, &f, &flen)) != 0 ||
-	    (r = noise_hs_read(&hs, f, flen, pl, sizeof(pl), &n)) != 0 ||
-	    (r = noise_hs_remote_static(&hs, rp->client_static)) != 0 ||
-	    (r = noise_hs_split(&hs, t)) != 0)
-		goto out;
-	frame_decoder_transport(&s->dec);
-out:
-	noise_hs_wipe(&hs);
-	return r;
-}
-
 static uint8_t big_envelope[PROTO_ENVELOPE_MAX];
 
+static void
+respond(struct responder *rp, int fd, struct wire_session *ws, const struct proto_msg *req)
+{
+	static struct proto_msg resp, note;
+
+	switch (req->type) {
+	case PROTO_FETCH_BUNDLE:
+		/* Notices before the response: the client queues them. */
+		memset(&note, 0, sizeof(note));
+		note.type = PROTO_PUSH;
+		note.u.push.envelope_id = 7;
+		note.u.push.timestamp = 1000;
+		note.u.push.envelope = (const uint8_t *)"sealed";
+		note.u.push.envelope_len = 6;
+		(void)srv_send(fd, ws, &note);
+		memset(&note, 0, sizeof(note));
+		note.type = PROTO_PREKEY_LOW;
+		note.u.prekey_low.count = 3;
+		(void)srv_send(fd, ws, &note);
+		proto_response(&resp, req->type, req->id, SOTTO_ERR_NOT_FOUND);
+		(void)srv_send(fd, ws, &resp);
+		break;
+	case PROTO_SEND:
+		proto_response(&resp, req->type, req->id, 0);
+		resp.u.sent.timestamp = 42;
+		(void)srv_send(fd, ws, &resp);
+		/* Echo the envelope back as a push (several fragments when large). */
+		memset(&note, 0, sizeof(note));
+		note.type = PROTO_PUSH;
+		note.u.push.envelope_id = 8;
+		note.u.push.envelope = req->u.send.envelope;
+		note.u.push.envelope_len = req->u.send.envelope_len;
+		(void)srv_send(fd, ws, &note);
+		break;
+	case PROTO_SENDER_CERTIFICATE:
+		proto_response(&resp, req->type, req->id, 0);
+		if (cert_make("alice@example.org", rp->client_static, 5000, rp->ed_sk,
+		    resp.u.cert.cert, sizeof(resp.u.cert.cert), &resp.u.cert.len) != 0)
+			resp.status = SOTTO_ERR_INTERNAL;
+		(void)srv_send(fd, ws, &resp);
+		break;
+	case PROTO_RECEIVED:
+		/* Never answered: the client's request times out. */
+		break;
+	default:
+		proto_response(&resp, req->type, req->id, SOTTO_ERR_UNSUPPORTED);
+		(void)srv_send(fd, ws, &resp);
+		break;
+	}
+}
+
+/* The server side: the same wire_session sottod uses, over a blocking socket. */
 static void *
 responder_main(void *arg)
 {
-	struct responder *rp = arg;
-	struct noise_transport t = { 0 };
-	struct frame_reasm ra;
-	struct srv s;
 	static uint8_t scratch[FRAME_MAX];
-	static struct proto_msg req, resp, note;
-	const uint8_t *f, *m;
-	size_t flen, mlen;
-	int r;
+	static struct proto_msg req;
+	struct responder *rp = arg;
+	struct wire_session ws;
+	struct noise_keypair kp;
+	uint8_t in[3000];
+	const uint8_t *m;
+	struct buf out;
+	size_t off, used, mlen;
+	ssize_t n;
+	int fd, r = 0;
 
-	memset(&s, 0, sizeof(s));
-	frame_decoder_init(&s.dec);
-	frame_reasm_init(&ra, FRAME_MSG_MAX_DEFAULT);
-	s.fd = accept(rp->lfd, NULL, NULL);
-	if (s.fd < 0)
-		goto done;
+	memset(&ws, 0, sizeof(ws));
+	memset(&kp, 0, sizeof(kp));
+	buf_init_dyn(&out, 1 << 16);
+	if ((fd = accept(rp->lfd, NULL, NULL)) < 0)
+		return NULL;
 	if (rp->mode == 1) {
-		char b[64];
-
-		while (recv(s.fd, b, sizeof(b), 0) > 0)
+		while (recv(fd, in, sizeof(in), 0) > 0)
 			;
-		goto done;
+		close(fd);
+		buf_free(&out);
+		return NULL;
 	}
-	rp->hs_result = srv_handshake(rp, &s, &t);
-	if (rp->hs_result != 0)
+	if (noise_keypair_from_ed25519(&kp, rp->ed_sk) != 0 ||
+	    wire_session_init(&ws, &kp, scratch) != 0)
 		goto done;
-	for (;;) {
-		if ((r = srv_frame(&s, &f, &flen)) != 0)
-			break;
-		if ((r = frame_open(&t, &ra, f, flen, scratch, &m, &mlen)) < 0)
-			break;
-		if (r == 0)
-			continue;
-		if (proto_decode(m, mlen, &req) != 0)
-			break;
-		rp->requests++;
-		switch (req.type) {
-		case PROTO_FETCH_BUNDLE:
-			/* Notices before the response: the client queues them. */
-			memset(&note, 0, sizeof(note));
-			note.type = PROTO_PUSH;
-			note.u.push.envelope_id = 7;
-			note.u.push.timestamp = 1000;
-			note.u.push.envelope = (const uint8_t *)"sealed";
-			note.u.push.envelope_len = 6;
-			(void)srv_send(&s, &t, &note);
-			memset(&note, 0, sizeof(note));
-			note.type = PROTO_PREKEY_LOW;
-			note.u.prekey_low.count = 3;
-			(void)srv_send(&s, &t, &note);
-			proto_response(&resp, req.type, req.id, SOTTO_ERR_NOT_FOUND);
-			(void)srv_send(&s, &t, &resp);
-			break;
-		case PROTO_SEND:
-			proto_response(&resp, req.type, req.id, 0);
-			resp.u.sent.timestamp = 42;
-			(void)srv_send(&s, &t, &resp);
-			/* Echo the envelope back as a push (several fragments when large). */
-			memset(&note, 0, sizeof(note));
-			note.type = PROTO_PUSH;
-			note.u.push.envelope_id = 8;
-			note.u.push.envelope = req.u.send.envelope;
-			note.u.push.envelope_len = req.u.send.envelope_len;
-			(void)srv_send(&s, &t, &note);
-			break;
-		case PROTO_SENDER_CERTIFICATE:
-			proto_response(&resp, req.type, req.id, 0);
-			if (cert_make("alice@example.org", rp->client_static, 5000, rp->ed_sk,
-			    resp.u.cert.cert, sizeof(resp.u.cert.cert), &resp.u.cert.len) != 0)
-				goto done;
-			(void)srv_send(&s, &t, &resp);
-			break;
-		default:
-			proto_response(&resp, req.type, req.id, SOTTO_ERR_UNSUPPORTED);
-			(void)srv_send(&s, &t, &resp);
-			break;
+	frame_reasm_set_max(&ws.reasm, FRAME_MSG_MAX_DEFAULT);
+	while (r >= 0 && (n = recv(fd, in, sizeof(in), 0)) > 0) {
+		for (off = 0; off < (size_t)n && r >= 0; off += used) {
+			r = wire_session_feed(&ws, in + off, (size_t)n - off, &used, &out, &m, &mlen);
+			if (r < 0) {
+				rp->hs_result = r;
+				break;
+			}
+			if (srv_flush(fd, &out) != 0)
+				r = SOTTO_ERR_IO;
+			if (r == WIRE_HANDSHAKE_DONE) {
+				rp->hs_result = 0;
+				memcpy(rp->client_static, ws.peer_static, 32);
+			}
+			if (r == WIRE_MESSAGE) {
+				if (proto_decode(m, mlen, &req) != 0) {
+					r = SOTTO_ERR_PROTOCOL;
+					break;
+				}
+				rp->requests++;
+				respond(rp, fd, &ws, &req);
+			}
 		}
 	}
+	if (rp->hs_result == 1 && r >= 0)
+		rp->hs_result = SOTTO_ERR_CLOSED;
 done:
-	noise_transport_wipe(&t);
-	frame_reasm_free(&ra);
-	frame_decoder_free(&s.dec);
-	if (s.fd >= 0)
-		close(s.fd);
+	wire_session_free(&ws);
+	noise_keypair_wipe(&kp);
+	buf_free(&out);
+	close(fd);
 	return NULL;
 }
 
@@ -313,6 +285,19 @@ TEST(conn_requests_and_events)
 	CHECK_EQ_INT(cert_verify(resp.u.cert.cert, resp.u.cert.len, rp.ed_pk, 5000, &cs),
 	    SOTTO_ERR_EXPIRED);
 
+	/* An unanswered request times out and leaves the connection usable. */
+	memset(&req, 0, sizeof(req));
+	req.type = PROTO_RECEIVED;
+	req.u.received.n = 1;
+	req.u.received.ids[0] = 8;
+	CHECK_EQ_INT(conn_request(c, &req, &resp, 100), SOTTO_ERR_TIMEOUT);
+	memset(&req, 0, sizeof(req));
+	req.type = PROTO_REGISTER;
+	strcpy(req.u.reg.address, "alice@example.org");
+	CHECK_EQ_INT(conn_request(c, &req, &resp, 5000), 0);
+	CHECK_EQ_INT(resp.status, SOTTO_ERR_UNSUPPORTED);
+	CHECK_EQ_INT(resp.type, PROTO_RESPONSE | PROTO_REGISTER);
+
 	/* Notices and responses are not requests. */
 	req.type = PROTO_PUSH;
 	CHECK_EQ_INT(conn_request(c, &req, &resp, 100), SOTTO_ERR_INVALID_ARG);
@@ -322,7 +307,7 @@ TEST(conn_requests_and_events)
 	/* The server authenticated the device key. */
 	CHECK_EQ_INT(rp.hs_result, 0);
 	CHECK_MEM(rp.client_static, dev_pk, 32);
-	CHECK_EQ_INT(rp.requests, 3);
+	CHECK_EQ_INT(rp.requests, 5);
 }
 
 TEST(conn_wrong_server_key_fails)

@@ -1,0 +1,166 @@
+/*
+ * One server-side connection's wire: responder handshake, then framed transport.
+ */
+#include "wire/session.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+static void
+session_drop_hs(struct wire_session *s)
+{
+	if (s->hs != NULL) {
+		noise_hs_wipe(s->hs);
+		free(s->hs);
+		s->hs = NULL;
+	}
+}
+
+static int
+session_fail(struct wire_session *s, int r)
+{
+	s->phase = WIRE_PHASE_FAILED;
+	session_drop_hs(s);
+	noise_transport_wipe(&s->t);
+	return r;
+}
+
+int
+wire_session_init(struct wire_session *s, const struct noise_keypair *server_static,
+    uint8_t *scratch)
+{
+	int r;
+
+	memset(s, 0, sizeof(*s));
+	s->scratch = scratch;
+	frame_decoder_init(&s->dec);
+	frame_decoder_expect(&s->dec, NOISE_SOTTO_MSG1_LEN);
+	frame_reasm_init(&s->reasm, FRAME_MSG_MAX_PREAUTH);
+	if (scratch == NULL)
+		return session_fail(s, SOTTO_ERR_INVALID_ARG);
+	if ((s->hs = malloc(sizeof(*s->hs))) == NULL)
+		return session_fail(s, SOTTO_ERR_NOMEM);
+	if ((r = noise_sotto_responder_keypair(s->hs, server_static)) != 0)
+		return session_fail(s, r);
+	s->phase = WIRE_PHASE_MSG1;
+	return 0;
+}
+
+/* <- e, ee, s, es after reading -> e. */
+static int
+session_msg1(struct wire_session *s, const uint8_t *f, size_t flen, struct buf *out)
+{
+	uint8_t reply[NOISE_SOTTO_MSG2_LEN], pl[1];
+	size_t n, pn;
+	int r;
+
+	if ((r = noise_hs_read(s->hs, f, flen, pl, sizeof(pl), &pn)) != 0)
+		return r;
+	if ((r = noise_hs_write(s->hs, NULL, 0, reply, sizeof(reply), &n)) != 0)
+		return r;
+	if ((r = frame_put_handshake(out, reply, n)) != 0)
+		return r;
+	frame_decoder_expect(&s->dec, NOISE_SOTTO_MSG3_LEN);
+	s->phase = WIRE_PHASE_MSG3;
+	return 0;
+}
+
+/* -> s, se: the device key is authenticated; switch to transport. */
+static int
+session_msg3(struct wire_session *s, const uint8_t *f, size_t flen)
+{
+	uint8_t pl[1];
+	size_t pn;
+	int r;
+
+	if ((r = noise_hs_read(s->hs, f, flen, pl, sizeof(pl), &pn)) != 0)
+		return r;
+	if ((r = noise_hs_remote_static(s->hs, s->peer_static)) != 0)
+		return r;
+	memcpy(s->hash, noise_hs_hash(s->hs), sizeof(s->hash));
+	if ((r = noise_hs_split(s->hs, &s->t)) != 0)
+		return r;
+	session_drop_hs(s);
+	frame_decoder_transport(&s->dec);
+	s->phase = WIRE_PHASE_READY;
+	return 0;
+}
+
+/* One complete frame in the current phase. */
+static int
+session_frame(struct wire_session *s, const uint8_t *f, size_t flen, struct buf *out,
+    const uint8_t **msg, size_t *msg_len)
+{
+	int r;
+
+	switch (s->phase) {
+	case WIRE_PHASE_MSG1:
+		if ((r = session_msg1(s, f, flen, out)) != 0)
+			return session_fail(s, r);
+		return WIRE_NEED_MORE;
+	case WIRE_PHASE_MSG3:
+		if ((r = session_msg3(s, f, flen)) != 0)
+			return session_fail(s, r);
+		return WIRE_HANDSHAKE_DONE;
+	case WIRE_PHASE_READY:
+		r = frame_open(&s->t, &s->reasm, f, flen, s->scratch, msg, msg_len);
+		if (r < 0)
+			return session_fail(s, r);
+		return r == 1 ? WIRE_MESSAGE : WIRE_NEED_MORE;
+	default:
+		return session_fail(s, SOTTO_ERR_INTERNAL);
+	}
+}
+
+int
+wire_session_feed(struct wire_session *s, const uint8_t *in, size_t len, size_t *used,
+    struct buf *out, const uint8_t **msg, size_t *msg_len)
+{
+	const uint8_t *f;
+	size_t flen, u;
+	int r;
+
+	*used = 0;
+	*msg = NULL;
+	*msg_len = 0;
+	if (s->phase == WIRE_PHASE_FAILED)
+		return SOTTO_ERR_STATE;
+	while (*used < len) {
+		r = frame_decoder_feed(&s->dec, in + *used, len - *used, &u, &f, &flen);
+		*used += u;
+		if (r < 0)
+			return session_fail(s, r);
+		if (r == 0)
+			break;
+		r = session_frame(s, f, flen, out, msg, msg_len);
+		/* The frame has been decrypted or consumed: drop its copy. */
+		frame_decoder_done(&s->dec);
+		if (r != WIRE_NEED_MORE)
+			return r;
+	}
+	return WIRE_NEED_MORE;
+}
+
+int
+wire_session_seal(struct wire_session *s, const uint8_t *msg, size_t len, struct buf *out)
+{
+	int r;
+
+	if (s->phase != WIRE_PHASE_READY)
+		return SOTTO_ERR_STATE;
+	if ((r = frame_seal(&s->t, msg, len, out)) != 0)
+		return session_fail(s, r);
+	return 0;
+}
+
+void
+wire_session_free(struct wire_session *s)
+{
+	session_drop_hs(s);
+	noise_transport_wipe(&s->t);
+	frame_decoder_free(&s->dec);
+	frame_reasm_free(&s->reasm);
+	sodium_memzero(s->peer_static, sizeof(s->peer_static));
+}

@@ -1,0 +1,75 @@
+/*
+ * The server side of one connection's wire, for an event loop: feed it the bytes a socket
+ * delivers, in any chunks; it runs the Noise_XX responder handshake with exact-size frames,
+ * then yields whole decrypted logical messages. Replies are sealed onto a caller's buf.
+ *
+ *   noise_keypair_from_ed25519(&server_static, server_ed_sk);     // once, at start
+ *   wire_session_init(&s, &server_static, scratch);                // per connection
+ *   on read(data, n):
+ *     while (n > 0) {
+ *       r = wire_session_feed(&s, data, n, &used, &out, &msg, &msg_len);
+ *       data += used; n -= used;
+ *       if (r < 0) close;                       // log sotto_strerror(r)
+ *       if (r == WIRE_HANDSHAKE_DONE) ...        // s.peer_static is the device key
+ *       if (r == WIRE_MESSAGE) proto_decode(msg, msg_len, ...);
+ *       write out.p[0..out.len) to the socket (handshake replies), buf_reset(&out)
+ *     }
+ *
+ * Memory: the handshake state (about 500 bytes) lives on the heap only until the handshake
+ * ends; an idle established session holds its keys, the decoder and the reassembly buffer
+ * (released after each message). The decrypt scratch (FRAME_MAX) is the caller's, so one
+ * event loop shares one.
+ */
+#ifndef SOTTO_WIRE_SESSION_H
+#define SOTTO_WIRE_SESSION_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/buf.h"
+#include "sotto/error.h"
+#include "wire/frame.h"
+#include "wire/noise.h"
+
+enum wire_phase {
+	WIRE_PHASE_MSG1 = 0,    /* waiting for -> e */
+	WIRE_PHASE_MSG3,        /* sent <- e, ee, s, es; waiting for -> s, se */
+	WIRE_PHASE_READY,
+	WIRE_PHASE_FAILED
+};
+
+enum wire_event {
+	WIRE_NEED_MORE = 0,
+	WIRE_MESSAGE = 1,
+	WIRE_HANDSHAKE_DONE = 2
+};
+
+struct wire_session {
+	enum wire_phase phase;
+	struct noise_hs *hs;            /* heap, secret; NULL once the handshake is over */
+	struct noise_transport t;       /* secret */
+	struct frame_decoder dec;
+	struct frame_reasm reasm;
+	uint8_t *scratch;               /* caller's FRAME_MAX bytes */
+	uint8_t peer_static[NOISE_KEY_LEN];     /* the device key, once READY */
+	uint8_t hash[NOISE_HASH_LEN];   /* handshake hash, once READY */
+};
+
+/* scratch: FRAME_MAX bytes owned by the caller, may be shared by every session of a thread
+ * (each WIRE_MESSAGE must be consumed before the next feed of any session). The reassembly
+ * cap starts at FRAME_MSG_MAX_PREAUTH; raise it with frame_reasm_set_max(&s->reasm, ...). */
+int wire_session_init(struct wire_session *s, const struct noise_keypair *server_static,
+    uint8_t *scratch) SOTTO_MUST_CHECK;
+/*
+ * Consumes bytes from in (*used says how many) until one event: WIRE_NEED_MORE (all input
+ * consumed), WIRE_HANDSHAKE_DONE, or WIRE_MESSAGE with *msg and *msg_len (valid until the
+ * next feed). Handshake replies are appended to out. A negative error is final: close.
+ */
+int wire_session_feed(struct wire_session *s, const uint8_t *in, size_t len, size_t *used,
+    struct buf *out, const uint8_t **msg, size_t *msg_len) SOTTO_MUST_CHECK;
+/* Appends msg, encrypted and framed, to out (only when READY). */
+int wire_session_seal(struct wire_session *s, const uint8_t *msg, size_t len,
+    struct buf *out) SOTTO_MUST_CHECK;
+void wire_session_free(struct wire_session *s);
+
+#endif
