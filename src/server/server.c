@@ -249,7 +249,12 @@ server_init(struct server *s, uv_loop_t *loop, const char *data_dir, const struc
 		return SOTTO_ERR_NOMEM;
 	memcpy(s->sk, sk, 64);
 	crypto_sign_ed25519_sk_to_pk(s->pk, s->sk);
+	if ((s->static_kp = sodium_malloc(sizeof(*s->static_kp))) == NULL)
+		return SOTTO_ERR_NOMEM;
+	if ((r = noise_keypair_from_ed25519(s->static_kp, s->sk)) != 0)
+		return r;
 	sodium_mprotect_readonly(s->sk);
+	sodium_mprotect_readonly(s->static_kp);
 
 	o.create = 0;
 	o.durability_full = cfg->durability == CONFIG_DUR_FULL;
@@ -273,7 +278,6 @@ server_init(struct server *s, uv_loop_t *loop, const char *data_dir, const struc
 	s->encbuf_cap = PROTO_ENVELOPE_MAX + 64;
 	if ((s->encbuf = malloc(s->encbuf_cap)) == NULL)
 		return SOTTO_ERR_NOMEM;
-	buf_init_dyn(&s->sealed, 2 * s->encbuf_cap);
 
 	uv_timer_init(loop, &s->drain_timer);
 	s->drain_timer.data = s;
@@ -361,7 +365,8 @@ server_free(struct server *s)
 	if (s->encbuf != NULL)
 		sodium_memzero(s->encbuf, s->encbuf_cap);
 	free(s->encbuf);
-	buf_wipe_free(&s->sealed);
+	sodium_free(s->static_kp);
+	s->static_kp = NULL;
 	sodium_free(s->sk);
 	s->sk = NULL;
 }
