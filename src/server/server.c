@@ -5,6 +5,7 @@
  */
 #include "server/server.h"
 
+#include <netdb.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -302,10 +303,29 @@ server_listen(struct server *s)
 	struct address_server as;
 	int r, len;
 
+	memset(&ss, 0, sizeof(ss));
 	if (uv_ip4_addr(s->cfg.listen_host, s->cfg.listen_port, (struct sockaddr_in *)&ss) != 0 &&
 	    uv_ip6_addr(s->cfg.listen_host, s->cfg.listen_port, (struct sockaddr_in6 *)&ss) != 0) {
-		log_error("listen: %s is not an IP address", s->cfg.listen_host);
-		return SOTTO_ERR_INVALID_ARG;
+		struct addrinfo hints, *ai = NULL;
+
+		/* A host name: its first address (resolved once, at start). */
+		memset(&hints, 0, sizeof(hints));
+		hints.ai_family = AF_UNSPEC;
+		hints.ai_socktype = SOCK_STREAM;
+		hints.ai_flags = AI_PASSIVE;
+		if (getaddrinfo(s->cfg.listen_host, NULL, &hints, &ai) != 0 || ai == NULL ||
+		    ai->ai_addrlen > sizeof(ss)) {
+			if (ai != NULL)
+				freeaddrinfo(ai);
+			log_error("listen: cannot resolve %s", s->cfg.listen_host);
+			return SOTTO_ERR_INVALID_ARG;
+		}
+		memcpy(&ss, ai->ai_addr, ai->ai_addrlen);
+		freeaddrinfo(ai);
+		if (ss.ss_family == AF_INET)
+			((struct sockaddr_in *)&ss)->sin_port = htons(s->cfg.listen_port);
+		else
+			((struct sockaddr_in6 *)&ss)->sin6_port = htons(s->cfg.listen_port);
 	}
 	uv_tcp_init(s->loop, &s->listener);
 	s->listener.data = s;
@@ -321,7 +341,8 @@ server_listen(struct server *s)
 	memset(&as, 0, sizeof(as));
 	memcpy(as.key, s->pk, 32);
 	snprintf(as.host, sizeof(as.host), "%s", s->cfg.listen_host);
-	as.port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+	as.port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port :
+	    ((struct sockaddr_in *)&ss)->sin_port);
 	if (address_server_format(&as, s->bound_addr, sizeof(s->bound_addr)) != 0)
 		snprintf(s->bound_addr, sizeof(s->bound_addr), "%s:%u", as.host, as.port);
 	log_info("listening on %s (domain %s, registration %s, durability %s)", s->bound_addr,
