@@ -28,6 +28,9 @@ class Rpc:
         self.buf = b""
         self.next_id = 1
         self.notes = []
+        # One round trip: the daemon has accepted us, so no notification can go out
+        # before we are on its list.
+        self.result("contacts")
 
     def read_line(self, timeout):
         self.s.settimeout(timeout)
