@@ -90,9 +90,12 @@ buf_reserve(struct buf *b, size_t n)
 void
 buf_put(struct buf *b, const void *p, size_t n)
 {
-	uint8_t *r = buf_reserve(b, n);
+	uint8_t *r;
 
-	if (r != NULL && n > 0)
+	if (n == 0)
+		return;         /* nothing to reserve: an empty buffer has no pointer to offset */
+	r = buf_reserve(b, n);
+	if (r != NULL)
 		memcpy(r, p, n);
 }
 

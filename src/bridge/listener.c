@@ -39,6 +39,7 @@ struct listener {
 	uv_loop_t *loop;
 	uv_tcp_t server;
 	struct listener_ops ops;
+	void (*drained)(void *state);
 	void *arg;
 	unsigned max_conns;
 	uint64_t idle_ms;
@@ -267,6 +268,20 @@ on_write(uv_write_t *req, int status)
 		conn_teardown(c, SOTTO_ERR_IO);
 	else if (c->closing && c->queued == 0)
 		conn_teardown(c, 0);
+	else if (c->queued == 0 && c->state != NULL && c->l->drained != NULL)
+		c->l->drained(c->state);
+}
+
+void
+listener_set_drained(struct listener *l, void (*drained)(void *state))
+{
+	l->drained = drained;
+}
+
+size_t
+listener_conn_queued(const struct listener_conn *c)
+{
+	return c->queued;
 }
 
 int

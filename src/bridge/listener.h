@@ -67,6 +67,12 @@ void listener_stop(struct listener *l, void (*done)(void *), void *done_arg);
 /* Queues bytes (copied). If the queue would exceed out_max the peer is not reading: the
  * connection is aborted and SOTTO_ERR_LIMIT returned. SOTTO_ERR_CLOSED once closing. */
 int listener_conn_write(struct listener_conn *c, const void *p, size_t n);
+/* Optional: drained(state) is called whenever a connection's queued output has all been
+ * written, so an engine that stopped producing output because the queue was long can go
+ * on (the IMAP engine pausing a large FETCH). */
+void listener_set_drained(struct listener *l, void (*drained)(void *state));
+/* Bytes queued for the peer and not yet written. */
+size_t listener_conn_queued(const struct listener_conn *c);
 /* Stops reading, closes once everything queued is written. */
 void listener_conn_close(struct listener_conn *c);
 /* Closes at once, dropping queued output. */
