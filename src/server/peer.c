@@ -173,18 +173,20 @@ on_timer(uv_timer_t *t)
 {
 	struct peer *p = t->data;
 	struct server *s = p->srv;
-	uint64_t now = server_now_ms(s), idle;
+	uint64_t now = server_now_ms(s), idle, limit;
 
 	if (p->state == PEER_HANDSHAKE) {
 		peer_close(p, "handshake timeout");
 		return;
 	}
+	/* A device that is not registered gets as long as a handshake to do so. */
+	limit = p->state == PEER_GUEST ? s->cfg.handshake_timeout_ms : s->cfg.idle_timeout_ms;
 	idle = now - p->last_active_ms;
-	if (idle >= s->cfg.idle_timeout_ms) {
-		peer_close(p, "idle timeout");
+	if (idle >= limit) {
+		peer_close(p, p->state == PEER_GUEST ? "unregistered device idle" : "idle timeout");
 		return;
 	}
-	uv_timer_start(&p->timer, on_timer, s->cfg.idle_timeout_ms - idle, 0);
+	uv_timer_start(&p->timer, on_timer, limit - idle, 0);
 }
 
 static void
@@ -239,7 +241,7 @@ handshake_frame(struct peer *p, const uint8_t *frame, size_t len)
 	p->state = PEER_GUEST;
 	p->last_active_ms = server_now_ms(s);
 	ratelimit_bucket_init(&p->bucket, s->cfg.conn_rate_preauth, p->last_active_ms);
-	uv_timer_start(&p->timer, on_timer, s->cfg.idle_timeout_ms, 0);
+	uv_timer_start(&p->timer, on_timer, s->cfg.handshake_timeout_ms, 0);
 	r = s->store->ops->account_by_device(s->store, p->device_key, &a);
 	if (r == 0)
 		peer_become_member(p, &a);
@@ -259,6 +261,7 @@ peer_become_member(struct peer *p, const struct store_account *a)
 		return;
 	}
 	p->state = PEER_MEMBER;
+	uv_timer_start(&p->timer, on_timer, s->cfg.idle_timeout_ms, 0);
 	frame_reasm_set_max(&p->reasm, s->cfg.max_payload);
 	ratelimit_bucket_init(&p->bucket, s->cfg.conn_burst, server_now_ms(s));
 	log_info("conn %llu: %s@%s connected", (unsigned long long)p->id, a->name, s->cfg.domain);

@@ -5,6 +5,7 @@
  */
 #include "server/server.h"
 
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -140,6 +141,10 @@ finish(struct server *s)
 	uv_close((uv_handle_t *)&s->sig_term, NULL);
 	uv_close((uv_handle_t *)&s->sig_int, NULL);
 	uv_close((uv_handle_t *)&s->sig_hup, NULL);
+	/* Closing the handles restored the default actions: a repeated signal while the
+	 * process winds down must not kill it with a non-zero status. */
+	signal(SIGTERM, SIG_IGN);
+	signal(SIGINT, SIG_IGN);
 	log_info("stopped");
 }
 

@@ -254,7 +254,7 @@ TEST(connection_limits_and_timeouts)
 	int fd;
 
 	REQUIRE(sottod_proc_init(&sp, "registration = open\nmax_conns_per_addr = 3\n"
-	    "handshake_timeout_ms = 300\nidle_timeout_ms = 600") == 0);
+	    "handshake_timeout_ms = 1000\nidle_timeout_ms = 600") == 0);
 	REQUIRE(sottod_proc_start(&sp) == 0);
 	for (int i = 0; i < 4; i++) {
 		char name[16];
@@ -276,10 +276,18 @@ TEST(connection_limits_and_timeouts)
 	REQUIRE((fd = sottod_proc_connect_raw(&sp)) >= 0);
 	CHECK(closed_by_server(fd, 3000));
 	close(fd);
-	/* An idle connection is dropped after idle_timeout_ms. */
+	/* An unregistered device is dropped after handshake_timeout_ms... */
 	REQUIRE((fd = raw_handshake(&sp, u[0].dev_sk, &t)) >= 0);
 	CHECK(closed_by_server(fd, 3000));
 	close(fd);
+	/* ...and a registered one after idle_timeout_ms without requests. */
+	REQUIRE(test_user_register(&u[0], &sp, NULL) == 0);
+	usleep(300 * 1000);
+	CHECK_EQ_INT(cert_request(&u[0]), 0);   /* activity restarts the clock */
+	usleep(400 * 1000);
+	CHECK_EQ_INT(cert_request(&u[0]), 0);
+	CHECK(closed_by_server(conn_fd(u[0].c), 3000));
+	test_user_close(&u[0]);
 	sottod_proc_cleanup(&sp);
 }
 
