@@ -117,6 +117,15 @@ class World:
             s.stop()
 
 
+def bridges_exit_cleanly(w):
+    """Stops every bridge: each exits 0 and its log holds no sanitizer report."""
+    for b in w.bridges:
+        rc = b.stop()
+        check(rc == 0, "%s's bridge exited with %r" % (b.user.name, rc))
+        check("Sanitizer" not in b.log() and "runtime error" not in b.log(),
+              "%s's bridge: %s" % (b.user.name, b.log()[-1500:]))
+
+
 def check(cond, why):
     if not cond:
         raise AssertionError(why)

@@ -216,4 +216,4 @@ set move = no
     M.logout()
 
 
-BH.run_checks(setup, [mbsync_two_way, neomutt_reads_mail])
+BH.run_checks(setup, [mbsync_two_way, neomutt_reads_mail, BH.bridges_exit_cleanly])

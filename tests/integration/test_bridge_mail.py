@@ -307,4 +307,5 @@ BH.run_checks(setup, [
     mail_sent_while_bridge_down_arrives,
     ten_mib_attachment_survives,
     bridge_stops_cleanly,
+    BH.bridges_exit_cleanly,
 ])
