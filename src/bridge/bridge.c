@@ -153,6 +153,22 @@ be_check_rcpt(void *arg, const char *addr, smtp_rcpt_done done, void *ctx)
 	done(ctx, SMTP_RCPT_OK, NULL);
 }
 
+/* A group that never got all its recipients: each one that did gets its answer. */
+static void
+drop_collecting(struct bridge *b)
+{
+	struct bridge_group *g = b->collecting;
+	size_t i;
+
+	b->collecting = NULL;
+	if (g == NULL)
+		return;
+	for (i = 0; i < g->n; i++)
+		if (g->slots[i].done != NULL)
+			g->slots[i].done(g->slots[i].ctx, SMTP_DELIVER_TEMPFAIL, "internal error");
+	group_free(g);
+}
+
 /* The engine calls this for recipients 0..n-1 in one go; the whole mail goes to the
  * client thread once the last one is in, so Sent gets it after every copy is out. */
 static void
@@ -162,7 +178,10 @@ be_deliver(void *arg, const struct smtp_mail *mail, size_t rcpt, smtp_deliver_do
 	struct bridge *b = arg;
 	struct bridge_group *g = b->collecting;
 
-	if (g == NULL || g->mail != mail) {
+	if (rcpt == 0) {
+		/* the engine hands over all recipients at once, so a group left over was cut
+		 * short: its recipients still get their answer */
+		drop_collecting(b);
 		if ((g = calloc(1, sizeof(*g))) == NULL ||
 		    (g->slots = calloc(mail->nrcpts, sizeof(*g->slots))) == NULL) {
 			free(g);
@@ -173,7 +192,8 @@ be_deliver(void *arg, const struct smtp_mail *mail, size_t rcpt, smtp_deliver_do
 		g->n = mail->nrcpts;
 		b->collecting = g;
 	}
-	if (rcpt >= g->n || g->slots[rcpt].done != NULL) {
+	/* a recipient whose mail could not be collected (out of memory at rcpt 0) */
+	if (g == NULL || g->mail != mail || rcpt >= g->n || g->slots[rcpt].done != NULL) {
 		done(ctx, SMTP_DELIVER_TEMPFAIL, "internal error");
 		return;
 	}
@@ -541,8 +561,7 @@ bridge_stop(struct bridge *b, void (*done)(void *), void *arg)
 	b->stop_done = done;
 	b->stop_arg = arg;
 	b->servers_left = 2;
-	group_free(b->collecting);
-	b->collecting = NULL;
+	drop_collecting(b);
 	smtp_server_stop(b->smtp, server_stopped, b);
 	imap_server_stop(b->imap, server_stopped, b);
 }

@@ -20,6 +20,7 @@
 #include <stdint.h>
 
 #include "base/buf.h"
+#include "bridge/smtp.h"
 #include "client/store.h"
 #include "sotto/error.h"
 #include "sotto/sotto.h"
@@ -28,8 +29,10 @@
 #define MAIL_CONTENT_ID_LEN 16
 #define MAIL_CONTENT_HEADER (1 + MAIL_CONTENT_ID_LEN + 4 + 4 + 4)
 #define MAIL_CONTENT_CHUNK (SOTTO_TEXT_MAX - MAIL_CONTENT_HEADER)
-/* The store keeps one mail per row of at most STORE_BODY_MAX bytes. */
-#define MAIL_CONTENT_MAX STORE_BODY_MAX
+/* The SMTP size cap (25 MiB), or less if the store's mail rows are smaller: it keeps one
+ * mail per row of at most STORE_BODY_MAX bytes (16 MiB today). */
+#define MAIL_CONTENT_MAX (STORE_BODY_MAX < SMTP_DEFAULT_MAX_SIZE ? STORE_BODY_MAX : \
+    SMTP_DEFAULT_MAX_SIZE)
 
 struct mail_part {
 	uint8_t id[MAIL_CONTENT_ID_LEN];

@@ -216,4 +216,35 @@ set move = no
     M.logout()
 
 
-BH.run_checks(setup, [mbsync_two_way, neomutt_reads_mail, BH.bridges_exit_cleanly])
+def neomutt_sends_mail(w):
+    """neomutt in batch mode submits through alice's SMTP side, set up as in
+    docs/MAILCLIENT.md; bob receives it."""
+    home = os.path.join(w.root, "mutt-alice")
+    os.makedirs(home)
+    rc = os.path.join(home, "neomuttrc")
+    pw = w.b["alice"].password
+    with open(rc, "w") as f:
+        f.write("""set from = "alice@localhost"
+set realname = "Alice"
+set record = ""
+set smtp_url = "smtp://alice%%40localhost@127.0.0.1:%d/"
+set smtp_pass = "%s"
+set ssl_starttls = no
+set ssl_force_tls = no
+""" % (w.b["alice"].smtp_port, pw))
+    r = subprocess.run(["neomutt", "-n", "-F", rc, "-s", "Batch from neomutt",
+                        "bob@localhost"], input=b"Sent by neomutt's SMTP client.\n",
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=60,
+                       env=dict(os.environ, HOME=home))
+    check(r.returncode == 0, "neomutt: %s" % r.stdout.decode()[-500:])
+    M = w.b["bob"].imap()
+    uids = BH.wait_for(M, "INBOX", '(SUBJECT "Batch from neomutt")')
+    check(len(uids) == 1, "bob: %r" % uids)
+    raw = BH.fetch_raw(M, "INBOX", uids[0])
+    check(b"Sent by neomutt's SMTP client." in raw and b"From: Alice <alice@localhost>" in raw,
+          raw[:400])
+    M.logout()
+
+
+BH.run_checks(setup, [mbsync_two_way, neomutt_reads_mail, neomutt_sends_mail,
+                      BH.bridges_exit_cleanly])
