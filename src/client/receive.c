@@ -287,7 +287,11 @@ handle_envelope(struct sotto *s, const struct proto_push *push, sotto_event_fn c
 		r = 0;
 		goto out;
 	}
-	r = cert_verify(o.cert, o.cert_len, s->server_pk, now, &cs);
+	/* Valid when the server accepted the envelope, so a message that waited in the
+	 * mailbox longer than a certificate lives still opens. The server signs the
+	 * certificates anyway: trusting its clock here gives it nothing it lacks. */
+	r = cert_verify(o.cert, o.cert_len, s->server_pk,
+	    push->timestamp != 0 ? push->timestamp / 1000 : now, &cs);
 	if (r == 0 && (strcmp(cs.address, o.sender_addr) != 0 ||
 	    sodium_memcmp(cs.identity_pk, o.sender_ident, 32) != 0))
 		r = SOTTO_ERR_UNTRUSTED_IDENTITY;
@@ -533,6 +537,8 @@ sotto_poll(struct sotto *s, int timeout_ms, sotto_event_fn cb, void *ctx)
 		if ((r = client_upload_prekeys(s, 0, CLIENT_OTPK_BATCH, CLIENT_TIMEOUT_MS)) == 0)
 			s->prekeys_low = 0;
 	}
+	if (r == 0 && s->t != NULL && client_now() >= s->next_maintain)
+		r = client_maintain_spk(s, CLIENT_TIMEOUT_MS);
 	if (r == 0)
 		r = send_receipts(s, &pb);
 	else
@@ -552,4 +558,96 @@ sotto_warning_text(unsigned w)
 	case SOTTO_WARN_REJECTED: return "a message was rejected";
 	default: return "unknown warning";
 	}
+}
+
+struct event_list {
+	struct sotto_event *v;
+	size_t n, cap;
+	int err;
+};
+
+static void *
+dup_bytes(const void *p, size_t len, size_t extra)
+{
+	uint8_t *q = malloc(len + extra);
+
+	if (q != NULL) {
+		if (len > 0)
+			memcpy(q, p, len);
+		memset(q + len, 0, extra);
+	}
+	return q;
+}
+
+static void
+event_copies_free(struct sotto_event *e)
+{
+	free((void *)(uintptr_t)e->peer);
+	if (e->body != NULL) {
+		sodium_memzero((void *)(uintptr_t)e->body, e->body_len);
+		free((void *)(uintptr_t)e->body);
+	}
+	free((void *)(uintptr_t)e->receipt_ids);
+}
+
+/* Copies an event so that it outlives the callback. */
+static void
+collect_event(void *ctx, const struct sotto_event *ev)
+{
+	struct event_list *l = ctx;
+	struct sotto_event *e, *nv;
+	size_t ncap;
+
+	if (l->err != 0)
+		return;
+	if (l->n == l->cap) {
+		ncap = l->cap ? 2 * l->cap : 16;
+		if ((nv = realloc(l->v, ncap * sizeof(*nv))) == NULL) {
+			l->err = SOTTO_ERR_NOMEM;
+			return;
+		}
+		l->v = nv;
+		l->cap = ncap;
+	}
+	e = &l->v[l->n];
+	*e = *ev;
+	e->peer = dup_bytes(ev->peer, strlen(ev->peer), 1);
+	e->body = ev->body != NULL ? dup_bytes(ev->body, ev->body_len, 1) : NULL;
+	e->receipt_ids = ev->receipt_ids != NULL ?
+	    dup_bytes(ev->receipt_ids, ev->n_receipt_ids * SOTTO_ID_LEN, 0) : NULL;
+	if (e->peer == NULL || (ev->body != NULL && e->body == NULL) ||
+	    (ev->receipt_ids != NULL && e->receipt_ids == NULL)) {
+		event_copies_free(e);
+		l->err = SOTTO_ERR_NOMEM;
+		return;
+	}
+	l->n++;
+}
+
+int
+sotto_receive(struct sotto *s, int timeout_ms, struct sotto_event **out, size_t *n)
+{
+	struct event_list l = { 0 };
+	int r;
+
+	*out = NULL;
+	*n = 0;
+	r = sotto_poll(s, timeout_ms, collect_event, &l);
+	if (r >= 0 && l.err != 0)
+		r = l.err;
+	*out = l.v;
+	*n = l.n;
+	return r;
+}
+
+void
+sotto_events_free(struct sotto_event *v, size_t n)
+{
+	size_t i;
+
+	if (v == NULL)
+		return;
+	for (i = 0; i < n; i++)
+		event_copies_free(&v[i]);
+	free(v);
 }

@@ -159,6 +159,17 @@ def test_daemon_rpc(root, servers):
         check(e["error"]["code"] == -32700 and e["id"] is None, e)
         e = a.raw(b'{"jsonrpc":"1.0","id":9,"method":"contacts"}')
         check(e["error"]["code"] == -32600 and e["id"] == 9, e)
+        # A client that sends an endless line is dropped; the others go on.
+        bad = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        bad.connect(path_a)
+        try:
+            bad.sendall(b"x" * (300 * 1024))
+            bad.settimeout(5)
+            check(bad.recv(10) == b"", "oversized line: not closed")
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        bad.close()
+        check(a.result("contacts")[0]["address"] == bob.address, "after a bad client")
         # A second client on the same socket also gets notifications.
         a2 = Rpc(path_a)
         b.result("send", {"to": alice.address, "body": "to both"})

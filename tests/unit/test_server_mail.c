@@ -152,6 +152,8 @@ TEST(store_and_forward_across_restart_and_duplicates)
 	}
 	CHECK_EQ_INT(n, 10);
 	test_user_close(&b);
+	/* A clean exit: under ASan this also reports leaks and errors of the server. */
+	CHECK_EQ_INT(sottod_proc_stop(&sp, SIGTERM), 0);
 	sottod_proc_cleanup(&sp);
 }
 
@@ -191,6 +193,8 @@ TEST(sigkill_after_ack_loses_nothing)
 	}
 	CHECK_EQ_INT(n, 50);
 	test_user_close(&b);
+	/* A clean exit: under ASan this also reports leaks and errors of the server. */
+	CHECK_EQ_INT(sottod_proc_stop(&sp, SIGTERM), 0);
 	sottod_proc_cleanup(&sp);
 }
 
@@ -258,6 +262,8 @@ TEST(mailbox_full_and_database_full_refuse_send)
 	CHECK_EQ_INT(n, ok);
 	test_user_close(&a);
 	test_user_close(&b);
+	/* A clean exit: under ASan this also reports leaks and errors of the server. */
+	CHECK_EQ_INT(sottod_proc_stop(&sp, SIGTERM), 0);
 	sottod_proc_cleanup(&sp);
 }
 
@@ -315,6 +321,8 @@ TEST(sigterm_drains_pipelined_sends)
 	CHECK(n_acked > 0);
 	CHECK(n_got >= n_acked);
 	test_user_close(&b);
+	/* A clean exit: under ASan this also reports leaks and errors of the server. */
+	CHECK_EQ_INT(sottod_proc_stop(&sp, SIGTERM), 0);
 	sottod_proc_cleanup(&sp);
 }
 
