@@ -160,7 +160,7 @@ imap_cmd_status(struct imap_session *s, struct imap_parser *p, struct imap_resul
 	struct imap_str name, item;
 	char folder[MAILSTORE_FOLDER_MAX + 1];
 	uint32_t vals[5];
-	size_t i, count = 0;
+	size_t i, count = 0, mark = s->out.len;
 
 	if (!imap_sp(p) || !imap_astring(p, &name) || !imap_sp(p) || !imap_accept(p, '(')) {
 		imap_result_set(r, "BAD", "Expected a mailbox and status items");
@@ -198,7 +198,7 @@ imap_cmd_status(struct imap_session *s, struct imap_parser *p, struct imap_resul
 	imap_result_set(r, "OK", "STATUS completed");
 	return;
 bad:
-	buf_reset(&s->out);     /* drop the half-written STATUS line */
+	s->out.len = mark;      /* drop the half-written STATUS line, keep what came before */
 	imap_result_set(r, "BAD", "Unknown status item");
 }
 
@@ -620,34 +620,46 @@ out:
 	imap_search_free(&srch);
 }
 
+/* A UID set for COPYUID, runs collapsed ("3:7,9"); empty if it does not fit out. */
 static void
-put_uid_list(char *out, size_t cap, const uint32_t *v, size_t n)
+put_uid_set(char *out, size_t cap, const uint32_t *v, size_t n)
 {
 	struct buf b;
-	size_t i;
+	size_t i, j;
 
 	buf_init_fixed(&b, (uint8_t *)out, cap - 1);
-	for (i = 0; i < n; i++) {
+	for (i = 0; i < n; i = j) {
+		for (j = i + 1; j < n && v[j] == v[j - 1] + 1; j++)
+			;
 		if (i > 0)
 			buf_u8(&b, ',');
 		imap_put_u64(&b, v[i]);
+		if (j - i > 1) {
+			buf_u8(&b, ':');
+			imap_put_u64(&b, v[j - 1]);
+		}
 	}
 	out[buf_status(&b) == 0 ? b.len : 0] = 0;
 }
 
 void
-imap_cmd_copy(struct imap_session *s, struct imap_parser *p, struct imap_result *r, int uid)
+imap_cmd_copy(struct imap_session *s, struct imap_parser *p, struct imap_result *r, int uid,
+    int move)
 {
 	struct imap_seqset set = { 0 };
 	struct mailstore_status st;
 	struct imap_str name;
-	char dest[MAILSTORE_FOLDER_MAX + 1], srcs[100], dsts[100];
+	char dest[MAILSTORE_FOLDER_MAX + 1], srcs[160], dsts[160];
 	uint32_t *src_uids = NULL, *dst_uids = NULL;
 	size_t i, n = 0;
 
 	if (!imap_sp(p) || !parse_set(s, p, &set, uid) || !imap_sp(p) ||
 	    !imap_astring(p, &name) || !imap_eol(p)) {
-		imap_result_set(r, "BAD", "Invalid COPY");
+		imap_result_set(r, "BAD", move ? "Invalid MOVE" : "Invalid COPY");
+		goto out;
+	}
+	if (move && s->readonly) {
+		imap_result_set(r, "NO", "[READ-ONLY] Mailbox is read-only");
 		goto out;
 	}
 	if (imap_folder_resolve(s, &name, dest) != 0 ||
@@ -671,13 +683,31 @@ imap_cmd_copy(struct imap_session *s, struct imap_parser *p, struct imap_result 
 		}
 		src_uids[n++] = s->v.uid[i];
 	}
-	put_uid_list(srcs, sizeof(srcs), src_uids, n);
-	put_uid_list(dsts, sizeof(dsts), dst_uids, n);
-	if (n > 0 && srcs[0] && dsts[0])
+	put_uid_set(srcs, sizeof(srcs), src_uids, n);
+	put_uid_set(dsts, sizeof(dsts), dst_uids, n);
+	if (move) {
+		/* RFC 6851: COPYUID goes untagged, then the originals go (the EXPUNGE responses
+		 * follow from the sync after the command) */
+		if (n > 0 && srcs[0] && dsts[0]) {
+			imap_put_raw(&s->out, "* OK [COPYUID ");
+			imap_put_u64(&s->out, st.uidvalidity);
+			buf_u8(&s->out, ' ');
+			imap_put_raw(&s->out, srcs);
+			buf_u8(&s->out, ' ');
+			imap_put_raw(&s->out, dsts);
+			imap_put_raw(&s->out, "] Moved\r\n");
+		}
+		if (n > 0 && s->ms->ops->expunge(s->ms->impl, s->folder, src_uids, n) != 0) {
+			imap_result_set(r, "NO", "[SERVERBUG] Copied but not removed");
+			goto out;
+		}
+		imap_result_set(r, "OK", "MOVE completed");
+	} else if (n > 0 && srcs[0] && dsts[0]) {
 		imap_result_set(r, "OK", "[COPYUID %u %s %s] COPY completed", st.uidvalidity, srcs,
 		    dsts);
-	else
+	} else {
 		imap_result_set(r, "OK", "COPY completed");
+	}
 out:
 	free(src_uids);
 	free(dst_uids);

@@ -204,28 +204,38 @@ imap_search_free(struct imap_search *s)
 	memset(s, 0, sizeof(*s));
 }
 
-/* Case-insensitive (ASCII) substring search; an empty needle always matches. */
+static void
+ascii_lower(uint8_t *dst, const uint8_t *src, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		dst[i] = src[i] >= 'A' && src[i] <= 'Z' ? (uint8_t)(src[i] + 32) : src[i];
+}
+
+/* Case-insensitive (ASCII) substring search; an empty needle always matches. Both sides
+ * are lowered into copies and searched with memmem, which is linear, so a long needle
+ * against a long mail cannot cost their product. */
 static int
 contains(const uint8_t *h, size_t hn, const uint8_t *nd, size_t nn)
 {
-	size_t i, j;
+	uint8_t *lh, *ln;
+	int r = 0;
 
 	if (nn == 0)
 		return 1;
-	for (i = 0; i + nn <= hn; i++) {
-		for (j = 0; j < nn; j++) {
-			uint8_t a = h[i + j], b = nd[j];
-			if (a >= 'A' && a <= 'Z')
-				a += 32;
-			if (b >= 'A' && b <= 'Z')
-				b += 32;
-			if (a != b)
-				break;
-		}
-		if (j == nn)
-			return 1;
+	if (nn > hn)
+		return 0;
+	lh = malloc(hn);
+	ln = malloc(nn);
+	if (lh != NULL && ln != NULL) {
+		ascii_lower(lh, h, hn);
+		ascii_lower(ln, nd, nn);
+		r = memmem(lh, hn, ln, nn) != NULL;
 	}
-	return 0;
+	free(lh);
+	free(ln);
+	return r;
 }
 
 static int

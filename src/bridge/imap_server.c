@@ -5,6 +5,11 @@
 
 #include "bridge/listener.h"
 
+/* RFC 3501 5.4: an autologout timer of at least 30 minutes once logged in (clients renew
+ * IDLE every 29); a stranger that has not logged in gets far less. */
+#define IMAP_IDLE_AUTH_MS (31u * 60 * 1000)
+#define IMAP_IDLE_PREAUTH_MS (60u * 1000)
+
 struct imap_conn {
 	struct imap_server *srv;
 	struct listener_conn *lc;
@@ -55,6 +60,8 @@ on_login_checked(void *arg, int result)
 
 	c->auth_req = NULL;
 	imap_session_login_done(c->s, result);
+	if (result == 0)
+		listener_conn_set_idle(c->lc, IMAP_IDLE_AUTH_MS);
 	if (!imap_session_done(c->s))
 		listener_conn_resume(c->lc);
 }
@@ -190,7 +197,7 @@ imap_server_start(struct imap_server **out, uv_loop_t *loop, struct mailstore *m
 	lcfg.host = cfg->host;
 	lcfg.port = cfg->port;
 	lcfg.max_conns = cfg->max_conns;
-	lcfg.idle_ms = 31 * 60 * 1000;  /* RFC 3501: at least 30 minutes */
+	lcfg.idle_ms = IMAP_IDLE_PREAUTH_MS;
 	/* the engine stops adding output past out_high, but the response in hand (at worst a
 	 * whole message as a literal, twice over for RFC822 + BODY[]) still has to fit */
 	lcfg.out_max = (cfg->imap.out_high ? cfg->imap.out_high : 4u << 20) +

@@ -68,7 +68,7 @@ out_line(struct imap_session *s, const char *line)
 void
 imap_capabilities(struct buf *out, enum imap_state st)
 {
-	imap_put_raw(out, "IMAP4rev1 LITERAL+ SASL-IR IDLE UIDPLUS UNSELECT SPECIAL-USE");
+	imap_put_raw(out, "IMAP4rev1 LITERAL+ SASL-IR IDLE UIDPLUS UNSELECT MOVE SPECIAL-USE");
 	if (st == IMAP_NOAUTH)
 		imap_put_raw(out, " AUTH=PLAIN");
 }
@@ -190,12 +190,17 @@ imap_view_sync(struct imap_session *s, int allow_expunge)
 			buf_put(&s->out, "* ", 2);
 			imap_put_u64(&s->out, i + 1);
 			imap_put_raw(&s->out, " EXPUNGE\r\n");
-			memmove(&s->v.uid[i], &s->v.uid[i + 1], (s->v.n - i - 1) * sizeof(uint32_t));
-			memmove(&s->v.flags[i], &s->v.flags[i + 1], (s->v.n - i - 1) * sizeof(uint32_t));
-			s->v.n--;
 			if (i < before)
 				before--;
 		}
+		for (i = 0, j = 0; i < s->v.n; i++) {
+			if (s->v.flags[i] & IMAP_VIEW_GONE)
+				continue;
+			s->v.uid[j] = s->v.uid[i];
+			s->v.flags[j] = s->v.flags[i];
+			j++;
+		}
+		s->v.n = j;
 	}
 	if (s->v.n != before) {
 		buf_put(&s->out, "* ", 2);
@@ -278,7 +283,7 @@ login_result(struct imap_session *s, int rc, struct imap_result *r)
 	if (rc == 0) {
 		s->state = IMAP_AUTH;
 		imap_result_set(r, "OK", "[CAPABILITY IMAP4rev1 LITERAL+ SASL-IR IDLE UIDPLUS "
-		    "UNSELECT SPECIAL-USE] Logged in");
+		    "UNSELECT MOVE SPECIAL-USE] Logged in");
 	} else if (rc == SOTTO_ERR_AUTH) {
 		imap_result_set(r, "NO", "[AUTHENTICATIONFAILED] Invalid credentials");
 		s->auth_failures++;
@@ -369,7 +374,8 @@ run_command(struct imap_session *s, const uint8_t *cmd, size_t len)
 			goto done;
 	}
 	if (uid && !imap_is(&name, "FETCH") && !imap_is(&name, "STORE") &&
-	    !imap_is(&name, "SEARCH") && !imap_is(&name, "COPY") && !imap_is(&name, "EXPUNGE"))
+	    !imap_is(&name, "SEARCH") && !imap_is(&name, "COPY") && !imap_is(&name, "MOVE") &&
+	    !imap_is(&name, "EXPUNGE"))
 		goto done;
 	if (imap_is(&name, "CAPABILITY") && imap_eol(&p)) {
 		imap_put_raw(&s->out, "* CAPABILITY ");
@@ -462,7 +468,9 @@ run_command(struct imap_session *s, const uint8_t *cmd, size_t len)
 	} else if (imap_is(&name, "SEARCH")) {
 		imap_cmd_search(s, &p, &r, uid);
 	} else if (imap_is(&name, "COPY")) {
-		imap_cmd_copy(s, &p, &r, uid);
+		imap_cmd_copy(s, &p, &r, uid, 0);
+	} else if (imap_is(&name, "MOVE")) {
+		imap_cmd_copy(s, &p, &r, uid, 1);
 	} else if (imap_is(&name, "EXPUNGE")) {
 		imap_cmd_expunge(s, &p, &r, uid, 0);
 	}
@@ -490,21 +498,27 @@ out:
 static int
 literal_marker(const uint8_t *line, size_t len, uint64_t *n, int *plus)
 {
-	size_t i, end;
+	struct cur c, m;
+	size_t brace = SIZE_MAX, digits = 0;
 	uint64_t v = 0;
+	int b;
 
-	if (len < 3 || line[len - 1] != '}')
+	cur_init(&c, line, len);
+	while ((b = scan_byte(&c)) >= 0)
+		if (b == '{')
+			brace = scan_pos(&c) - 1;
+	if (brace == SIZE_MAX)
 		return 0;
-	end = len - 1;
-	*plus = line[end - 1] == '+';
-	if (*plus)
-		end--;
-	for (i = end; i > 0 && line[i - 1] >= '0' && line[i - 1] <= '9'; i--)
-		;
-	if (i == end || i == 0 || line[i - 1] != '{' || end - i > 19)
+	m = scan_sub(&c, brace + 1, len - brace - 1);
+	while ((b = scan_peek(&m)) >= '0' && b <= '9') {
+		(void)scan_byte(&m);
+		if (++digits > 19)
+			return 0;
+		v = v * 10 + (uint64_t)(b - '0');
+	}
+	*plus = scan_accept(&m, '+');
+	if (digits == 0 || !scan_accept(&m, '}') || cur_left(&m) != 0)
 		return 0;
-	for (; i < end; i++)
-		v = v * 10 + (uint64_t)(line[i] - '0');
 	*n = v;
 	return 1;
 }

@@ -1,6 +1,6 @@
 /*
- * The IMAP4rev1 engine (RFC 3501, with LITERAL+, SASL-IR, IDLE, UIDPLUS, UNSELECT and
- * SPECIAL-USE), one per connection, independent of any transport: the host feeds it the
+ * The IMAP4rev1 engine (RFC 3501, with LITERAL+, SASL-IR, IDLE, UIDPLUS, UNSELECT, MOVE
+ * and SPECIAL-USE), one per connection, independent of any transport: the host feeds it the
  * peer's bytes and gives it functions to write, close and check a login. It reads and
  * writes mail only through a struct mailstore.
  *

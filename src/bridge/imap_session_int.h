@@ -79,8 +79,9 @@ void imap_cmd_store(struct imap_session *s, struct imap_parser *p, struct imap_r
     int uid);
 void imap_cmd_search(struct imap_session *s, struct imap_parser *p, struct imap_result *r,
     int uid);
+/* COPY, or MOVE (RFC 6851) when move is set. */
 void imap_cmd_copy(struct imap_session *s, struct imap_parser *p, struct imap_result *r,
-    int uid);
+    int uid, int move);
 void imap_cmd_expunge(struct imap_session *s, struct imap_parser *p, struct imap_result *r,
     int uid, int silent);
 

@@ -268,22 +268,32 @@ out:
 }
 
 static int
+cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static int
 mem_expunge(void *impl, const char *folder, const uint32_t *uids, size_t n)
 {
 	struct mem_store *s = impl;
 	struct mem_folder *f;
-	size_t i, j, k, removed = 0;
+	uint32_t *sorted;
+	size_t i, k, removed = 0;
 	int r = SOTTO_ERR_NOT_FOUND;
 
+	if ((sorted = malloc((n ? n : 1) * sizeof(*sorted))) == NULL)
+		return SOTTO_ERR_NOMEM;
+	if (n > 0)
+		memcpy(sorted, uids, n * sizeof(*sorted));
+	qsort(sorted, n, sizeof(*sorted), cmp_u32);
 	pthread_mutex_lock(&s->lock);
 	if ((f = mem_find(s, folder)) == NULL)
 		goto out;
 	for (i = 0, k = 0; i < f->n; i++) {
-		int gone = 0;
-		for (j = 0; j < n; j++)
-			if (uids[j] == f->msgs[i].m.uid)
-				gone = 1;
-		if (gone) {
+		if (n > 0 && bsearch(&f->msgs[i].m.uid, sorted, n, sizeof(*sorted), cmp_u32)) {
 			free(f->msgs[i].data);
 			removed++;
 		} else {
@@ -294,6 +304,7 @@ mem_expunge(void *impl, const char *folder, const uint32_t *uids, size_t n)
 	r = 0;
 out:
 	pthread_mutex_unlock(&s->lock);
+	free(sorted);
 	if (removed)
 		mem_notify(s, folder);
 	return r;

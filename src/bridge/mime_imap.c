@@ -37,14 +37,24 @@ put_header_nstring(struct buf *out, const struct mime_msg *m, const struct mime_
 	buf_free(&tmp);
 }
 
+static int
+has_text(const struct mime_msg *m, struct span v)
+{
+	struct cur c = scan_sub(&m->all, v.off, v.len);
+
+	mime_skip_cfws(&c);
+	return cur_left(&c) > 0;
+}
+
+/* An address header; Sender and Reply-To that are absent or empty take From's value. */
 static void
 put_header_addresses(struct buf *out, const struct mime_msg *m, const struct mime_part *p,
     const char *name, const char *fallback)
 {
 	struct span v;
 
-	if (mime_header_find(m, p, name, &v) || (fallback != NULL &&
-	    mime_header_find(m, p, fallback, &v)))
+	if ((mime_header_find(m, p, name, &v) && (fallback == NULL || has_text(m, v))) ||
+	    (fallback != NULL && mime_header_find(m, p, fallback, &v)))
 		mime_put_addresses(out, scan_span(&m->all, v), v.len);
 	else
 		imap_put_raw(out, "NIL");

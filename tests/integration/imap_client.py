@@ -156,7 +156,7 @@ run("store_search", t_store_search)
 def t_copy_append():
     typ, data = M.copy("1:2", "Trash")
     check("copy", typ == "OK", data)
-    check("copyuid", b"COPYUID 1003 1,2 1,2" in (data[0] or b""), data)
+    check("copyuid", b"COPYUID 1003 1:2 1:2" in (data[0] or b""), data)
     typ, data = M.status("Trash", "(MESSAGES UIDNEXT UIDVALIDITY UNSEEN)")
     check("status", typ == "OK" and b"MESSAGES 2" in data[0] and b"UIDNEXT 3" in data[0]
           and b"UIDVALIDITY 1003" in data[0] and b"UNSEEN 1" in data[0], data)

@@ -143,10 +143,18 @@ TEST(imap_session_untagged_updates)
 	CHECK(has(o, "* SEARCH 2 3\r\n* 3 EXISTS\r\n13 OK"));
 	CHECK(has(say(&a, "13 UID SEARCH ALL\r\n"), "* SEARCH 2 3 4\r\n"));
 
+	/* MOVE: COPYUID untagged, then the EXPUNGE, then the tagged OK (RFC 6851) */
+	o = say(&a, "14 UID MOVE 2 Trash\r\n");
+	CHECK(has(o, "* OK [COPYUID 80 2 1] Moved\r\n* 1 EXPUNGE\r\n14 OK MOVE completed"));
+	o = say(&a, "15 UID SEARCH ALL\r\n");
+	CHECK(has(o, "* SEARCH 3 4\r\n"));
+	o = say(&b, "16 STATUS Trash (MESSAGES)\r\n");
+	CHECK(has(o, "(MESSAGES 1)") && has(o, "* 1 EXPUNGE"));
+
 	/* UID EXPUNGE removes only the listed deleted messages */
-	say(&a, "14 STORE 1:3 +FLAGS.SILENT (\\Deleted)\r\n");
-	o = say(&a, "15 UID EXPUNGE 3\r\n");
-	CHECK(has(o, "* 2 EXPUNGE\r\n15 OK") && !has(o, "* 1 EXPUNGE"));
+	say(&a, "18 STORE 1:2 +FLAGS.SILENT (\\Deleted)\r\n");
+	o = say(&a, "19 UID EXPUNGE 4\r\n");
+	CHECK(has(o, "* 2 EXPUNGE\r\n19 OK") && !has(o, "* 1 EXPUNGE"));
 	imap_session_free(a.s);
 	imap_session_free(b.s);
 }
@@ -252,6 +260,9 @@ TEST(imap_session_caps)
 	CHECK(has(say(&a, "AHUAcA==\r\n"), "2 OK"));
 	CHECK(has(say(&a, "3 SELECT inbox\r\n4 EXAMINE Nope\r\n5 FETCH 1 FLAGS\r\n"),
 	    "4 NO") && has(a.out, "5 BAD"));
+	/* a bad STATUS item takes back only its own half-written line */
+	o = say(&a, "6 NOOP\r\n7 STATUS INBOX (MESSAGES BOGUS)\r\n");
+	CHECK(has(o, "6 OK") && has(o, "7 BAD") && !has(o, "* STATUS"));
 	imap_session_free(a.s);
 }
 

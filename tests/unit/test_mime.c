@@ -74,6 +74,16 @@ TEST(mime_simple_envelope)
 	    "NIL NIL NIL \"<m1@example.org>\")") == 0);
 }
 
+TEST(mime_envelope_sender_defaults)
+{
+	static const char m[] = "From: a@x.org\r\nSender:\r\nReply-To: (none)\r\n"
+	    "To: undisclosed-recipients:;\r\nSubject: \r\n\r\n";
+
+	CHECK(strcmp(render(m, 0, NULL), "(NIL \"\" ((NIL NIL \"a\" \"x.org\")) "
+	    "((NIL NIL \"a\" \"x.org\")) ((NIL NIL \"a\" \"x.org\")) "
+	    "((NIL NIL \"undisclosed-recipients\" NIL)(NIL NIL NIL NIL)) NIL NIL NIL NIL)") == 0);
+}
+
 TEST(mime_simple_bodystructure)
 {
 	CHECK(strcmp(render(simple, 1, NULL),
@@ -288,6 +298,7 @@ int
 main(void)
 {
 	RUN(mime_simple_envelope);
+	RUN(mime_envelope_sender_defaults);
 	RUN(mime_simple_bodystructure);
 	RUN(mime_multipart_mixed_attachment);
 	RUN(mime_nested_alternative_and_message);
