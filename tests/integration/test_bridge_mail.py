@@ -288,6 +288,40 @@ def mail_sent_while_bridge_down_arrives(w):
     M.logout()
 
 
+def sigkill_while_filing_loses_and_repeats_nothing(w):
+    """bob's bridge is killed (SIGKILL) while it takes in mail that waited for it; the
+    next start files every mail exactly once."""
+    bob = w.b["bob"]
+    bob.stop()
+    big = (b"Subject: big while away\r\nMessage-ID: <kill-1@localhost>\r\n\r\n" +
+           b"".join(b"%07d the quick brown fox jumps over the lazy dog\r\n" % i
+                    for i in range(60000)))
+    small = b"Subject: small while away\r\nMessage-ID: <kill-2@localhost>\r\n\r\nhi\r\n"
+    with smtp(w, "alice") as s:
+        s.sendmail("alice@localhost", ["bob@localhost"], big)
+        s.sendmail("alice@localhost", ["bob@localhost"], small)
+    for delay in (0.3, 0.8):
+        bob.start()
+        time.sleep(delay)
+        bob.proc.kill()
+        bob.proc.wait()
+        bob.proc = None
+    bob.start()
+    M = bob.imap()
+    for mid, want in (("kill-1", big), ("kill-2", small)):
+        uids = BH.wait_for(M, "INBOX", '(HEADER Message-ID "<%s@localhost>")' % mid)
+        check(len(uids) == 1, "%s filed %d times" % (mid, len(uids)))
+        check(BH.fetch_raw(M, "INBOX", uids[0]) == want, "%s differs" % mid)
+    M.logout()
+    bob.stop()
+    bob.start()
+    M = bob.imap()
+    M.select("INBOX")
+    typ, data = M.uid("SEARCH", None, '(HEADER Message-ID "<kill-1@localhost>")')
+    check(len(data[0].split()) == 1, "filed again after a restart: %r" % data)
+    M.logout()
+
+
 def bridge_stops_cleanly(w):
     for who in ("alice", "bob"):
         rc = w.b[who].stop()
@@ -306,6 +340,7 @@ BH.run_checks(setup, [
     flags_and_uids_survive_bridge_restart,
     mail_sent_while_bridge_down_arrives,
     ten_mib_attachment_survives,
+    sigkill_while_filing_loses_and_repeats_nothing,
     bridge_stops_cleanly,
     BH.bridges_exit_cleanly,
 ])
