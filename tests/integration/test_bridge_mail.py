@@ -231,6 +231,26 @@ def wrong_password_and_sender_refused(w):
             check(e.smtp_code in (550, 553), e)
 
 
+def size_cap_advertised_and_enforced(w):
+    """The cap the store can hold (16 MiB today) is advertised and refused above it before
+    anything is sent."""
+    before = len(_history(w, "alice"))
+    with smtp(w, "alice") as s:
+        cap = int(s.esmtp_features.get("size", "0"))
+        check(cap == 16 * 1024 * 1024, "SIZE %r" % cap)
+        code, text = s.mail("alice@localhost", ["SIZE=%d" % (cap + 1)])
+        check(code == 552, (code, text))
+        s.rset()
+        code, text = s.mail("alice@localhost")
+        check(code == 250, (code, text))
+        code, text = s.rcpt("bob@localhost")
+        check(code == 250, (code, text))
+        code, text = s.data(b"Subject: too big\r\n\r\n" + b"x" * 998 + b"\r\n" +
+                            (b"y" * 998 + b"\r\n") * (cap // 1000))
+        check(code == 552, (code, text))
+    check(len(_history(w, "alice")) == before, "something was sent")
+
+
 def idle_shows_new_mail(w):
     sock = socket.create_connection(("127.0.0.1", w.b["bob"].imap_port), timeout=60)
     f = sock.makefile("rb")
@@ -336,6 +356,7 @@ BH.run_checks(setup, [
     non_sotto_recipient_refused_nothing_sent,
     unknown_sotto_user_reported,
     wrong_password_and_sender_refused,
+    size_cap_advertised_and_enforced,
     idle_shows_new_mail,
     flags_and_uids_survive_bridge_restart,
     mail_sent_while_bridge_down_arrives,
