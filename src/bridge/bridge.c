@@ -566,6 +566,18 @@ bridge_stop(struct bridge *b, void (*done)(void *), void *arg)
 	imap_server_stop(b->imap, server_stopped, b);
 }
 
+/* Puts p before the text in why (cut to fit). */
+static void
+prefix(char *why, size_t whylen, const char *p)
+{
+	char tmp[512];
+
+	if (whylen == 0)
+		return;
+	snprintf(tmp, sizeof(tmp), "%s%s", p, why);
+	snprintf(why, whylen, "%s", tmp);
+}
+
 int
 bridge_start(struct bridge **out, uv_loop_t *loop, const struct bridge_config *cfg,
     char *why, size_t whylen)
@@ -613,14 +625,17 @@ bridge_start(struct bridge **out, uv_loop_t *loop, const struct bridge_config *c
 	be.arg = b;
 	be.check_rcpt = be_check_rcpt;
 	be.deliver = be_deliver;
-	if ((r = smtp_server_start(&b->smtp, loop, &sc, &be, b->auth, why, whylen)) != 0)
+	if ((r = smtp_server_start(&b->smtp, loop, &sc, &be, b->auth, why, whylen)) != 0) {
+		prefix(why, whylen, "SMTP: ");
 		goto fail;
+	}
 	memset(&ic, 0, sizeof(ic));
 	ic.host = cfg->imap_host;
 	ic.port = cfg->imap_port;
 	ic.auth = b->auth;
 	ic.imap.literal_max = sc.max_size;
 	if ((r = imap_server_start(&b->imap, loop, cfg->ms, &ic, why, whylen)) != 0) {
+		prefix(why, whylen, "IMAP: ");
 		smtp_server_stop(b->smtp, NULL, NULL);
 		goto fail;
 	}

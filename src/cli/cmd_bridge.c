@@ -129,7 +129,7 @@ run_bridge(struct cli *cli, struct sotto *s, struct mailstore *ms, const char *h
 		uv_run(&loop, UV_RUN_DEFAULT);  /* let the half-started servers close */
 		(void)uv_loop_close(&loop);
 		return r == SOTTO_ERR_AUTH || r == SOTTO_ERR_INVALID_ARG ? CLI_EXIT_INVALID :
-		    CLI_EXIT_INTERNAL;
+		    cli_exit_code(r);
 	}
 	uv_signal_init(&loop, &run.sigint);
 	uv_signal_init(&loop, &run.sigterm);

@@ -14,6 +14,7 @@ import time
 from email.message import EmailMessage
 
 import bridge_harness as BH
+from bridge_harness import H
 from bridge_harness import check
 
 MAIL = (b"From: Alice <alice@localhost>\r\n"
@@ -342,6 +343,29 @@ def sigkill_while_filing_loses_and_repeats_nothing(w):
     M.logout()
 
 
+def command_line_refusals_and_password(w):
+    alice = w.users["alice"]
+    r1 = alice.run("bridge", "--show-password")
+    r2 = alice.run("bridge", "--show-password")
+    pw = r1.stdout.decode().strip()
+    check(r1.returncode == 0 and pw == r2.stdout.decode().strip() and len(pw) == 26 and
+          pw == w.b["alice"].password, "password not stable: %r %r" % (r1.stdout, r2.stdout))
+    check(b"alice@localhost" in r1.stderr, r1.stderr)
+    # the password is kept sealed: not in the store file in clear
+    check(H.file_contains(alice.store_files(), pw.encode()) is None, "password in clear")
+    # a second bridge on a port that is in use says which side failed
+    r = alice.run("bridge", "--smtp", "127.0.0.1:%d" % w.b["alice"].smtp_port,
+                  "--imap", "127.0.0.1:%d" % H.free_port(), timeout=30)
+    check(r.returncode != 0 and b"SMTP" in r.stderr and b"in use" in r.stderr, r.stderr)
+    r = alice.run("bridge", "--imap", "0.0.0.0:%d" % H.free_port(),
+                  "--smtp", "127.0.0.1:%d" % H.free_port(), timeout=30)
+    check(r.returncode == 10 and b"loopback" in r.stderr, (r.returncode, r.stderr))
+    r = alice.run("bridge", "--smtp", "nonsense", timeout=30)
+    check(r.returncode == 2, (r.returncode, r.stderr))
+    r = alice.run("bridge", "--help")
+    check(r.returncode == 0 and b"--show-password" in r.stdout, r.stdout)
+
+
 def bridge_stops_cleanly(w):
     for who in ("alice", "bob"):
         rc = w.b[who].stop()
@@ -362,6 +386,7 @@ BH.run_checks(setup, [
     mail_sent_while_bridge_down_arrives,
     ten_mib_attachment_survives,
     sigkill_while_filing_loses_and_repeats_nothing,
+    command_line_refusals_and_password,
     bridge_stops_cleanly,
     BH.bridges_exit_cleanly,
 ])
