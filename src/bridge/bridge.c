@@ -22,7 +22,7 @@
 #define BRIDGE_ASM_PENDING 32
 #define BRIDGE_ASM_BYTES (4u * MAIL_CONTENT_MAX)
 #define BRIDGE_RECONNECT_MS 2000
-#define BRIDGE_RESCAN_MS 30000
+#define BRIDGE_RESCAN_MS 5000 /* history written by another process (sotto receive) */
 #define BRIDGE_CONNECT_TIMEOUT_MS 10000
 
 /* One submitted mail: its recipients' callbacks, filled on the loop thread, the results
