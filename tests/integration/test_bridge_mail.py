@@ -298,14 +298,22 @@ def flags_and_uids_survive_bridge_restart(w):
 
 
 def mail_sent_while_bridge_down_arrives(w):
+    """One mail is fetched by `sotto receive` meanwhile (so it is only in carol's history),
+    the other waits on the server; the bridge files both when it starts."""
     w.b["carol"].stop()
     with smtp(w, "alice") as s:
         s.sendmail("alice@localhost", ["carol@localhost"],
                    b"Subject: while you were out\r\nMessage-ID: <away@localhost>\r\n\r\nhi\r\n")
+    r = w.users["carol"].run("receive", "--json", "--wait", "5")
+    check(r.returncode == 0 and b'"mail"' in r.stdout, "receive: %r" % r.stdout[:300])
+    with smtp(w, "alice") as s:
+        s.sendmail("alice@localhost", ["carol@localhost"],
+                   b"Subject: still out\r\nMessage-ID: <away-2@localhost>\r\n\r\nhi\r\n")
     w.b["carol"].start()
     M = w.b["carol"].imap()
-    uids = BH.wait_for(M, "INBOX", '(HEADER Message-ID "<away@localhost>")')
-    check(len(uids) == 1, "carol: %r" % uids)
+    for mid in ("away", "away-2"):
+        uids = BH.wait_for(M, "INBOX", '(HEADER Message-ID "<%s@localhost>")' % mid)
+        check(len(uids) == 1, "carol %s: %r" % (mid, uids))
     M.logout()
 
 
