@@ -13,6 +13,7 @@
 #include <sodium.h>
 
 #include "bridge/imap_server.h"
+#include "bridge/listener.h"
 #include "bridge/mail_content.h"
 #include "bridge/mailstore_store.h"
 #include "bridge/smtp.h"
@@ -732,4 +733,225 @@ out:
 		hash[0] = '\0';
 	}
 	return r;
+}
+
+/* ---- the bridge on its own thread ---- */
+
+struct bridge_runner {
+	uv_loop_t loop;
+	uv_async_t stop_async;
+	struct bridge *b;
+	struct mailstore ms;
+	struct bridge_config cfg;
+	char hash[BRIDGE_AUTH_HASH_BYTES];
+	char smtp_host[64], imap_host[64];
+	int created;
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	int state;                      /* 0 starting, 1 running, negative: start failed */
+	char why[256];
+};
+
+static void
+runner_closed(uv_handle_t *h)
+{
+	(void)h;
+}
+
+static void
+runner_bridge_stopped(void *arg)
+{
+	struct bridge_runner *r = arg;
+
+	uv_close((uv_handle_t *)&r->stop_async, runner_closed);
+}
+
+static void
+runner_on_stop(uv_async_t *h)
+{
+	struct bridge_runner *r = h->data;
+
+	bridge_stop(r->b, runner_bridge_stopped, r);
+}
+
+static void *
+runner_thread(void *arg)
+{
+	struct bridge_runner *r = arg;
+	int rc;
+
+	rc = bridge_start(&r->b, &r->loop, &r->cfg, r->why, sizeof(r->why));
+	if (rc != 0) {
+		sotto_close(r->cfg.sotto);      /* not taken over */
+		r->cfg.sotto = NULL;
+		uv_close((uv_handle_t *)&r->stop_async, runner_closed);
+		uv_run(&r->loop, UV_RUN_DEFAULT);
+	}
+	pthread_mutex_lock(&r->lock);
+	r->state = rc != 0 ? rc : 1;
+	pthread_cond_signal(&r->cond);
+	pthread_mutex_unlock(&r->lock);
+	if (rc == 0)
+		uv_run(&r->loop, UV_RUN_DEFAULT);
+	return NULL;
+}
+
+static void
+runner_free(struct bridge_runner *r)
+{
+	mailstore_destroy(&r->ms);
+	pthread_cond_destroy(&r->cond);
+	pthread_mutex_destroy(&r->lock);
+	free(r);
+}
+
+/* Both handles under one passphrase; st for the folders, s for the client thread. */
+static int
+runner_open(const struct bridge_run_config *cfg, struct store **st, struct sotto **s)
+{
+	int r;
+
+	*st = NULL;
+	*s = NULL;
+	if ((r = store_open(cfg->home, cfg->pass, cfg->pass_len, st)) != 0)
+		return r;
+	if ((r = sotto_open(s, cfg->home, cfg->pass, cfg->pass_len)) != 0) {
+		store_close(*st);
+		*st = NULL;
+		return r;
+	}
+	if (!sotto_registered(*s)) {
+		sotto_close(*s);
+		store_close(*st);
+		*s = NULL;
+		*st = NULL;
+		return SOTTO_ERR_STATE;
+	}
+	return 0;
+}
+
+int
+bridge_runner_start(struct bridge_runner **out, const struct bridge_run_config *cfg,
+    char *why, size_t whylen)
+{
+	struct bridge_runner *r;
+	char pw[BRIDGE_PASSWORD_CHARS + 1];
+	struct store *st = NULL;
+	struct sotto *s = NULL;
+	uint16_t port;
+	int rc;
+
+	*out = NULL;
+	if (whylen > 0)
+		why[0] = '\0';
+	if ((r = calloc(1, sizeof(*r))) == NULL)
+		return SOTTO_ERR_NOMEM;
+	if (pthread_mutex_init(&r->lock, NULL) != 0 || pthread_cond_init(&r->cond, NULL) != 0) {
+		free(r);
+		return SOTTO_ERR_NOMEM;
+	}
+	if (listener_parse_addr(cfg->smtp ? cfg->smtp : SMTP_DEFAULT_LISTEN, r->smtp_host,
+	    sizeof(r->smtp_host), &port) != 0) {
+		snprintf(why, whylen, "SMTP: not HOST:PORT");
+		rc = SOTTO_ERR_INVALID_ARG;
+		goto fail;
+	}
+	r->cfg.smtp_host = r->smtp_host;
+	r->cfg.smtp_port = port;
+	if (listener_parse_addr(cfg->imap ? cfg->imap : BRIDGE_IMAP_DEFAULT_LISTEN, r->imap_host,
+	    sizeof(r->imap_host), &port) != 0) {
+		snprintf(why, whylen, "IMAP: not HOST:PORT");
+		rc = SOTTO_ERR_INVALID_ARG;
+		goto fail;
+	}
+	r->cfg.imap_host = r->imap_host;
+	r->cfg.imap_port = port;
+	if ((rc = runner_open(cfg, &st, &s)) != 0) {
+		snprintf(why, whylen, "%s", sotto_strerror(rc));
+		goto fail;
+	}
+	/* the password before anything else reads the identity record */
+	rc = bridge_password(st, pw, r->hash, &r->created);
+	sodium_memzero(pw, sizeof(pw));
+	if (rc != 0 || (rc = mailstore_store_open(&r->ms, st, 1)) != 0) {
+		snprintf(why, whylen, "bridge password or mail folders: %s", sotto_strerror(rc));
+		store_close(st);
+		sotto_close(s);
+		goto fail;
+	}
+	r->cfg.sotto = s;
+	r->cfg.ms = &r->ms;
+	r->cfg.pw_hash = r->hash;
+	if (uv_loop_init(&r->loop) != 0) {
+		sotto_close(s);
+		rc = SOTTO_ERR_INTERNAL;
+		goto fail;
+	}
+	if (uv_async_init(&r->loop, &r->stop_async, runner_on_stop) != 0) {
+		(void)uv_loop_close(&r->loop);
+		sotto_close(s);
+		rc = SOTTO_ERR_INTERNAL;
+		goto fail;
+	}
+	r->stop_async.data = r;
+	if (pthread_create(&r->thread, NULL, runner_thread, r) != 0) {
+		uv_close((uv_handle_t *)&r->stop_async, runner_closed);
+		uv_run(&r->loop, UV_RUN_DEFAULT);
+		(void)uv_loop_close(&r->loop);
+		sotto_close(s);
+		rc = SOTTO_ERR_NOMEM;
+		goto fail;
+	}
+	pthread_mutex_lock(&r->lock);
+	while (r->state == 0)
+		pthread_cond_wait(&r->cond, &r->lock);
+	rc = r->state < 0 ? r->state : 0;
+	pthread_mutex_unlock(&r->lock);
+	if (rc != 0) {
+		pthread_join(r->thread, NULL);
+		(void)uv_loop_close(&r->loop);
+		snprintf(why, whylen, "%s", r->why);
+		goto fail;
+	}
+	*out = r;
+	return 0;
+fail:
+	runner_free(r);
+	return rc;
+}
+
+uint16_t
+bridge_runner_smtp_port(const struct bridge_runner *r)
+{
+	return bridge_smtp_port(r->b);
+}
+
+uint16_t
+bridge_runner_imap_port(const struct bridge_runner *r)
+{
+	return bridge_imap_port(r->b);
+}
+
+const char *
+bridge_runner_user(const struct bridge_runner *r)
+{
+	return r->b->user;
+}
+
+int
+bridge_runner_new_password(const struct bridge_runner *r)
+{
+	return r->created;
+}
+
+void
+bridge_runner_stop(struct bridge_runner *r)
+{
+	if (r == NULL)
+		return;
+	uv_async_send(&r->stop_async);
+	pthread_join(r->thread, NULL);
+	(void)uv_loop_close(&r->loop);
+	runner_free(r);
 }

@@ -66,4 +66,33 @@ void bridge_stop(struct bridge *b, void (*done)(void *), void *arg);
 int bridge_password(struct store *st, char pw[static BRIDGE_PASSWORD_CHARS + 1],
     char hash[static BRIDGE_AUTH_HASH_BYTES], int *created) SOTTO_MUST_CHECK;
 
+/*
+ * The whole bridge on a thread and loop of its own, for `sotto bridge` and for embedding
+ * (`sotto daemon`): opens the store in home twice under the passphrase (the mail folders,
+ * and the account for the client thread), makes the bridge password if there is none,
+ * and starts both servers. Returns once they listen. Errors: SOTTO_ERR_NOT_FOUND (no store),
+ * SOTTO_ERR_PASSPHRASE, SOTTO_ERR_STATE (not registered), or why the servers did not start
+ * (in why). The passphrase is not kept.
+ */
+struct bridge_run_config {
+	const char *home;
+	const uint8_t *pass;            /* secret */
+	size_t pass_len;
+	const char *smtp;               /* HOST:PORT; NULL: SMTP_DEFAULT_LISTEN */
+	const char *imap;               /* HOST:PORT; NULL: BRIDGE_IMAP_DEFAULT_LISTEN */
+};
+
+struct bridge_runner;
+
+int bridge_runner_start(struct bridge_runner **out, const struct bridge_run_config *cfg,
+    char *why, size_t whylen) SOTTO_MUST_CHECK;
+uint16_t bridge_runner_smtp_port(const struct bridge_runner *r);
+uint16_t bridge_runner_imap_port(const struct bridge_runner *r);
+/* The user name the servers accept: the account's address. */
+const char *bridge_runner_user(const struct bridge_runner *r);
+/* 1 if the password was made by this start. */
+int bridge_runner_new_password(const struct bridge_runner *r);
+/* Stops (mail handed over is finished first), joins the thread, closes the store. */
+void bridge_runner_stop(struct bridge_runner *r);
+
 #endif
