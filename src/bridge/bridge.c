@@ -361,7 +361,20 @@ file_mail(struct bridge *b, struct receiver *rc, const struct mail_part *p, int6
 	mail_progress_add(&rc->prog, p->id);
 	/* replay must start before the first part of any mail still in progress */
 	rc->prog.row = oldest != INT64_MAX && oldest - 1 < row ? oldest - 1 : row;
-	if ((r = progress_save_with(b, rc, mail, len, date)) != 0)
+	r = progress_save_with(b, rc, mail, len, date);
+	if (r == SOTTO_ERR_TOO_LARGE || r == SOTTO_ERR_INVALID_ARG) {
+		/* it will never fit: skip it for good rather than stall every later mail */
+		struct buf enc;
+
+		fprintf(stderr, "sotto bridge: a mail of %zu bytes cannot be stored, dropped\n",
+		    len);
+		buf_init_dyn(&enc, 16 + MAIL_DONE_MAX * MAIL_CONTENT_ID_LEN);
+		if ((r = mail_progress_encode(&rc->prog, &enc)) == 0)
+			r = mailstore_store_setting_put(b->ms, BRIDGE_SETTING_PROGRESS, enc.p,
+			    enc.len);
+		buf_free(&enc);
+	}
+	if (r != 0)
 		rc->prog = saved;
 	return r;
 }
