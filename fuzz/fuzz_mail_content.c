@@ -38,7 +38,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (mail_content_parse(data + off, n, &p) == 0) {
 			if (p.len == 0 || p.len > MAIL_CONTENT_CHUNK || p.index >= p.count)
 				abort();
-			int r = mail_asm_add(a, peer, row, &p, &out, &olen);
+			int r = mail_asm_add(a, peer, row, (uint64_t)row, &p, &out, &olen);
 			if (r == 1) {
 				if (olen != p.total)
 					abort();
@@ -47,6 +47,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			}
 			if (mail_asm_pending(a) > 3)
 				abort();
+			if ((row & 15) == 0)
+				(void)mail_asm_expire(a, (uint64_t)row - 8);
 		}
 		off += n;
 		row++;

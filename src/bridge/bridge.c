@@ -25,6 +25,7 @@
 #define BRIDGE_RECONNECT_MS 2000
 #define BRIDGE_RESCAN_MS 5000 /* history written by another process (sotto receive) */
 #define BRIDGE_CONNECT_TIMEOUT_MS 10000
+#define BRIDGE_PART_MAX_AGE 86400       /* seconds a mail may stay incomplete */
 
 /* One submitted mail: its recipients' callbacks, filled on the loop thread, the results
  * filled by the client thread. */
@@ -405,7 +406,7 @@ receive_scan(struct bridge *b, struct receiver *rc)
 				    m->peer);
 				continue;
 			}
-			r = mail_asm_add(rc->asm_, m->peer, m->row, &p, &mail, &len);
+			r = mail_asm_add(rc->asm_, m->peer, m->row, m->time, &p, &mail, &len);
 			if (r < 0) {
 				fprintf(stderr, "sotto bridge: dropped a mail from %s: %s\n", m->peer,
 				    sotto_strerror(r));
@@ -432,8 +433,11 @@ receive_scan(struct bridge *b, struct receiver *rc)
 		sotto_history_free(v, n);
 		v = NULL;
 		if (n < BRIDGE_HISTORY_BATCH)
-			return;
+			break;
 	}
+	/* a mail whose sender stopped half way would hold the progress back for ever */
+	if (mail_asm_expire(rc->asm_, (uint64_t)time(NULL) - BRIDGE_PART_MAX_AGE) > 0)
+		fprintf(stderr, "sotto bridge: dropped mail left incomplete for a day\n");
 }
 
 static void *

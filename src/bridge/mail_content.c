@@ -92,6 +92,7 @@ struct asm_mail {
 	uint8_t *data;                  /* total bytes; secret */
 	uint8_t *have;                  /* one bit per part */
 	int64_t first_row;
+	uint64_t first_time;
 	uint64_t touched;
 };
 
@@ -149,8 +150,8 @@ asm_lru(const struct mail_asm *a)
 }
 
 int
-mail_asm_add(struct mail_asm *a, const char *peer, int64_t row, const struct mail_part *p,
-    uint8_t **mail, size_t *len)
+mail_asm_add(struct mail_asm *a, const char *peer, int64_t row, uint64_t time,
+    const struct mail_part *p, uint8_t **mail, size_t *len)
 {
 	struct asm_mail *m = NULL;
 	size_t i, plen = strlen(peer);
@@ -187,6 +188,7 @@ mail_asm_add(struct mail_asm *a, const char *peer, int64_t row, const struct mai
 		m->total = p->total;
 		m->count = p->count;
 		m->first_row = row;
+		m->first_time = time;
 		a->bytes += p->total;
 		i = a->n++;
 	}
@@ -197,6 +199,8 @@ mail_asm_add(struct mail_asm *a, const char *peer, int64_t row, const struct mai
 	m->have[p->index / 8] |= (uint8_t)(1u << (p->index % 8));
 	if (row < m->first_row)
 		m->first_row = row;
+	if (time < m->first_time)
+		m->first_time = time;
 	if (++m->got < m->count)
 		return 0;
 	*mail = m->data;
@@ -204,6 +208,22 @@ mail_asm_add(struct mail_asm *a, const char *peer, int64_t row, const struct mai
 	m->data = NULL;
 	asm_drop(a, i);
 	return 1;
+}
+
+size_t
+mail_asm_expire(struct mail_asm *a, uint64_t before)
+{
+	size_t i = 0, n = 0;
+
+	while (i < a->n) {
+		if (a->v[i].first_time < before) {
+			asm_drop(a, i);         /* moves the last one into i */
+			n++;
+		} else {
+			i++;
+		}
+	}
+	return n;
 }
 
 int64_t

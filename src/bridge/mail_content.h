@@ -56,12 +56,15 @@ struct mail_asm;
 int mail_asm_new(struct mail_asm **out, size_t max_pending, size_t max_bytes)
     SOTTO_MUST_CHECK;
 /*
- * Adds a part from peer, found at history row `row`. Returns 1 when the mail is complete
+ * Adds a part from peer, found at history row `row`, received at time (unix seconds). Returns 1 when the mail is complete
  * (*mail, *len: malloc'd, secret: wipe and free), 0 if more parts are needed (or the part
  * was a duplicate), or an error for a part that contradicts its mail (that mail is dropped).
  */
-int mail_asm_add(struct mail_asm *a, const char *peer, int64_t row, const struct mail_part *p,
-    uint8_t **mail, size_t *len) SOTTO_MUST_CHECK;
+int mail_asm_add(struct mail_asm *a, const char *peer, int64_t row, uint64_t time,
+    const struct mail_part *p, uint8_t **mail, size_t *len) SOTTO_MUST_CHECK;
+/* Drops the mails whose first part came before time (their sender gave up on them);
+ * returns how many. */
+size_t mail_asm_expire(struct mail_asm *a, uint64_t before);
 /* The smallest history row of a mail still in progress, or INT64_MAX if none. */
 int64_t mail_asm_oldest_row(const struct mail_asm *a);
 size_t mail_asm_pending(const struct mail_asm *a);

@@ -47,7 +47,7 @@ roundtrip(size_t len)
 		for (k = 0; k < (i == 0 ? 1 : 2); k++) {
 			if (mail_content_parse(parts[i].p, parts[i].len, &p) != 0)
 				goto out_parts;
-			r = mail_asm_add(a, "alice@example.org", 100 + i, &p, &out, &olen);
+			r = mail_asm_add(a, "alice@example.org", 100 + i, 1000 + i, &p, &out, &olen);
 			if (r == 1)
 				done++;
 			else if (r != 0)
@@ -140,22 +140,26 @@ TEST(mail_asm_keeps_senders_apart_and_bounded)
 	p.data = data;
 	p.len = MAIL_CONTENT_CHUNK;
 	/* mallory's part 1 does not complete alice's mail with the same id */
-	CHECK(mail_asm_add(a, "alice@x.org", 5, &p, &out, &olen) == 0);
+	CHECK(mail_asm_add(a, "alice@x.org", 5, 50, &p, &out, &olen) == 0);
 	p.index = 1;
 	p.len = 3;
-	CHECK(mail_asm_add(a, "mallory@x.org", 6, &p, &out, &olen) == 0);
+	CHECK(mail_asm_add(a, "mallory@x.org", 6, 60, &p, &out, &olen) == 0);
 	CHECK(mail_asm_pending(a) == 2 && mail_asm_oldest_row(a) == 5);
 	/* a part that contradicts its mail drops it */
 	p.total = MAIL_CONTENT_CHUNK + 4;
 	p.len = 4;
-	CHECK(mail_asm_add(a, "alice@x.org", 7, &p, &out, &olen) == SOTTO_ERR_MALFORMED);
+	CHECK(mail_asm_add(a, "alice@x.org", 7, 70, &p, &out, &olen) == SOTTO_ERR_MALFORMED);
 	CHECK(mail_asm_pending(a) == 1 && mail_asm_oldest_row(a) == 6);
 	/* a third mail in progress evicts the least recently touched */
 	p.id[0] = 1;
-	CHECK(mail_asm_add(a, "bob@x.org", 8, &p, &out, &olen) == 0);
+	CHECK(mail_asm_add(a, "bob@x.org", 8, 80, &p, &out, &olen) == 0);
 	p.id[0] = 2;
-	CHECK(mail_asm_add(a, "bob@x.org", 9, &p, &out, &olen) == 0);
+	CHECK(mail_asm_add(a, "bob@x.org", 9, 90, &p, &out, &olen) == 0);
 	CHECK(mail_asm_pending(a) == 2 && mail_asm_oldest_row(a) == 8);
+	/* mails left incomplete too long go */
+	CHECK(mail_asm_expire(a, 80) == 0 && mail_asm_pending(a) == 2);
+	CHECK(mail_asm_expire(a, 81) == 1 && mail_asm_oldest_row(a) == 9);
+	CHECK(mail_asm_expire(a, 1000) == 1 && mail_asm_pending(a) == 0);
 	mail_asm_free(a);
 	CHECK(mail_asm_new(&a, 0, MAIL_CONTENT_MAX) == SOTTO_ERR_INVALID_ARG);
 }
