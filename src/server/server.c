@@ -213,9 +213,12 @@ on_signal(uv_signal_t *h, int signum)
 		if (strcmp(next.listen_host, s->cfg.listen_host) != 0 ||
 		    next.listen_port != s->cfg.listen_port || next.durability != s->cfg.durability ||
 		    next.db_max_pages != s->cfg.db_max_pages)
-			log_warn("reload: listen, durability and db_max_pages apply after a restart");
+			log_warn("reload: listen, advertise, durability and db_max_pages apply after a "
+			    "restart");
 		next.listen_port = s->cfg.listen_port;
 		strcpy(next.listen_host, s->cfg.listen_host);
+		strcpy(next.advertise_host, s->cfg.advertise_host);
+		next.advertise_port = s->cfg.advertise_port;
 		next.durability = s->cfg.durability;
 		next.db_max_pages = s->cfg.db_max_pages;
 		s->cfg = next;
@@ -340,9 +343,9 @@ server_listen(struct server *s)
 	uv_tcp_getsockname(&s->listener, (struct sockaddr *)&ss, &len);
 	memset(&as, 0, sizeof(as));
 	memcpy(as.key, s->pk, 32);
-	snprintf(as.host, sizeof(as.host), "%s", s->cfg.listen_host);
-	as.port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port :
-	    ((struct sockaddr_in *)&ss)->sin_port);
+	config_public(&s->cfg, ntohs(ss.ss_family == AF_INET6 ?
+	    ((struct sockaddr_in6 *)&ss)->sin6_port : ((struct sockaddr_in *)&ss)->sin_port),
+	    as.host, &as.port);
 	if (address_server_format(&as, s->bound_addr, sizeof(s->bound_addr)) != 0)
 		snprintf(s->bound_addr, sizeof(s->bound_addr), "%s:%u", as.host, as.port);
 	log_info("listening on %s (domain %s, registration %s, durability %s)", s->bound_addr,
