@@ -78,6 +78,7 @@ $(LIBSOTTO): $(call obj,$(LIB_SRC))
 
 $(LIBSOTTO_SO): $(call obj,$(LIB_SRC))
 	$(CC) -shared -Wl,-soname,libsotto.so.0 $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+	ln -sf libsotto.so $(BUILD)/libsotto.so.0
 
 $(BUILD)/sotto.pc: scripts/sotto.pc.in
 	@mkdir -p $(dir $@)
