@@ -125,3 +125,22 @@ handle_sender_certificate(struct peer *p, const struct proto_msg *m)
 	}
 	(void)peer_send(p, &resp);
 }
+
+/*
+ * LOOKUP: whether an address on this server has an account, so that a mail client hears
+ * of an unknown recipient at RCPT time. It tells a registered user nothing FETCH_BUNDLE
+ * would not, costs no prekey, and is rate limited like every request.
+ */
+void
+handle_lookup(struct peer *p, const struct proto_msg *m)
+{
+	struct server *s = p->srv;
+	struct store_account acct;
+	char name[STORE_NAME_MAX + 1];
+	int r;
+
+	if ((r = server_local_name(s, m->u.lookup.address, name)) == 0)
+		r = s->store->ops->account_by_name(s->store, name, &acct);
+	sodium_memzero(&acct, sizeof(acct));
+	peer_respond(p, m->type, m->id, r);
+}

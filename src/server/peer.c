@@ -354,6 +354,9 @@ dispatch(struct peer *p, const uint8_t *msg, size_t len)
 	case PROTO_SENDER_CERTIFICATE:
 		handle_sender_certificate(p, m);
 		break;
+	case PROTO_LOOKUP:
+		handle_lookup(p, m);
+		break;
 	default:
 		peer_respond(p, m->type, m->id, SOTTO_ERR_UNSUPPORTED);
 		break;

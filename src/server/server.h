@@ -150,6 +150,7 @@ void peer_submit_call(struct peer *p, struct commit_item *job,
 /* handle_account.c */
 void handle_register(struct peer *p, const struct proto_msg *m);
 void handle_sender_certificate(struct peer *p, const struct proto_msg *m);
+void handle_lookup(struct peer *p, const struct proto_msg *m);
 /* handle_prekeys.c */
 void handle_upload_prekeys(struct peer *p, const struct proto_msg *m);
 void handle_fetch_bundle(struct peer *p, const struct proto_msg *m);

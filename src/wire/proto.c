@@ -19,7 +19,7 @@ proto_is_response(uint8_t type)
 	uint8_t req = type & (uint8_t)~PROTO_RESPONSE;
 
 	return (type & PROTO_RESPONSE) != 0 && req >= PROTO_REGISTER &&
-	    req <= PROTO_SENDER_CERTIFICATE;
+	    req <= PROTO_LOOKUP;
 }
 
 int
@@ -38,6 +38,7 @@ proto_type_name(uint8_t type)
 	case PROTO_SEND: return "SEND";
 	case PROTO_RECEIVED: return "RECEIVED";
 	case PROTO_SENDER_CERTIFICATE: return "SENDER_CERTIFICATE";
+	case PROTO_LOOKUP: return "LOOKUP";
 	case PROTO_PUSH: return "PUSH";
 	case PROTO_PREKEY_LOW: return "PREKEY_LOW";
 	default: return "UNKNOWN";
@@ -103,6 +104,8 @@ encode_body(const struct proto_msg *m, struct buf *b)
 		return 0;
 	case PROTO_FETCH_BUNDLE:
 		return put_address(b, m->u.fetch.address);
+	case PROTO_LOOKUP:
+		return put_address(b, m->u.lookup.address);
 	case PROTO_SEND:
 		if ((r = put_address(b, m->u.send.recipient)) != 0)
 			return r;
@@ -259,6 +262,9 @@ decode_body(struct cur *c, struct proto_msg *m)
 		return;
 	case PROTO_FETCH_BUNDLE:
 		get_address(c, m->u.fetch.address);
+		return;
+	case PROTO_LOOKUP:
+		get_address(c, m->u.lookup.address);
 		return;
 	case PROTO_SEND:
 		get_address(c, m->u.send.recipient);

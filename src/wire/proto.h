@@ -39,6 +39,7 @@ enum proto_type {
 	PROTO_SEND = 0x04,
 	PROTO_RECEIVED = 0x05,
 	PROTO_SENDER_CERTIFICATE = 0x06,
+	PROTO_LOOKUP = 0x07,            /* does this address have an account? */
 	PROTO_PUSH = 0x40,              /* server notice */
 	PROTO_PREKEY_LOW = 0x41,        /* server notice */
 	PROTO_RESPONSE = 0x80           /* flag: response to the request type in the low bits */
@@ -122,12 +123,14 @@ struct proto_msg {
 		struct proto_register reg;
 		struct proto_upload_prekeys upload;
 		struct proto_fetch_bundle fetch;
+		struct proto_fetch_bundle lookup;       /* LOOKUP: the same address field */
 		struct proto_send send;
 		struct proto_received received;
 		/* notices */
 		struct proto_push push;
 		struct proto_prekey_low prekey_low;
-		/* successful responses (REGISTER, UPLOAD_PREKEYS, RECEIVED have no result) */
+		/* successful responses (REGISTER, UPLOAD_PREKEYS, RECEIVED, LOOKUP have no
+		 * result; LOOKUP answers SOTTO_ERR_NOT_FOUND for an unknown address) */
 		struct proto_bundle bundle;             /* FETCH_BUNDLE */
 		struct proto_send_result sent;          /* SEND */
 		struct proto_cert_result cert;          /* SENDER_CERTIFICATE */

@@ -79,7 +79,12 @@ samples(struct proto_msg *m, size_t cap)
 	m[n].u.prekey_low.count = 4;
 	n++;
 
-	for (i = PROTO_REGISTER; i <= PROTO_SENDER_CERTIFICATE; i++) {
+	m[n].type = PROTO_LOOKUP;
+	m[n].id = 7;
+	strcpy(m[n].u.lookup.address, "carol@mail.example.com");
+	n++;
+
+	for (i = PROTO_REGISTER; i <= PROTO_LOOKUP; i++) {
 		proto_response(&m[n], (uint8_t)i, (uint32_t)(100 + i), 0);
 		n++;
 		proto_response(&m[n], (uint8_t)i, (uint32_t)(200 + i), SOTTO_ERR_NOT_FOUND);
@@ -116,7 +121,7 @@ TEST(proto_roundtrip_every_message)
 	size_t n = samples(m, 32), i;
 	struct buf a, b;
 
-	CHECK(n >= 22);
+	CHECK(n >= 25);
 	for (i = 0; i < n; i++) {
 		buf_init_dyn(&a, 1 << 20);
 		buf_init_dyn(&b, 1 << 20);
@@ -198,9 +203,11 @@ TEST(proto_rejects_bad_fields)
 	CHECK_EQ_INT(decode_hex("02060000000100"), SOTTO_ERR_BAD_VERSION);
 	CHECK_EQ_INT(decode_hex("010600000001"), 0);
 	/* unknown types, and a response to an unknown request */
-	CHECK_EQ_INT(decode_hex("010700000001"), SOTTO_ERR_MALFORMED);
-	CHECK_EQ_INT(decode_hex("01870000000100000"), -999);
-	CHECK_EQ_INT(decode_hex("0187000000010000"), SOTTO_ERR_MALFORMED);
+	CHECK_EQ_INT(decode_hex("010800000001"), SOTTO_ERR_MALFORMED);
+	CHECK_EQ_INT(decode_hex("01880000000100000"), -999);
+	CHECK_EQ_INT(decode_hex("0188000000010000"), SOTTO_ERR_MALFORMED);
+	/* LOOKUP without its address */
+	CHECK_EQ_INT(decode_hex("010700000001"), SOTTO_ERR_TRUNCATED);
 	CHECK_EQ_INT(decode_hex("0180000000010000"), SOTTO_ERR_MALFORMED);
 	/* RECEIVED with 0 and with 257 ids */
 	CHECK_EQ_INT(decode_hex("0105000000010000"), SOTTO_ERR_MALFORMED);

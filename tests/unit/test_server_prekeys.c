@@ -38,6 +38,48 @@ fetch(struct test_user *u, const char *address)
 	return resp.status;
 }
 
+static int
+lookup(struct test_user *u, const char *address)
+{
+	memset(&req, 0, sizeof(req));
+	req.type = PROTO_LOOKUP;
+	snprintf(req.u.lookup.address, sizeof(req.u.lookup.address), "%s", address);
+	if (conn_request(u->c, &req, &resp, 5000) != 0)
+		return -1000;
+	return resp.status;
+}
+
+/* LOOKUP answers whether an address has an account, costs no one-time prekey, and is
+ * refused before registration. */
+TEST(lookup_known_unknown_and_foreign)
+{
+	struct sottod_proc sp;
+	struct test_user a, b, guest;
+
+	REQUIRE(sottod_proc_init(&sp, "registration = open") == 0);
+	REQUIRE(sottod_proc_start(&sp) == 0);
+	test_user_new(&a, "alice");
+	test_user_new(&b, "bob");
+	test_user_new(&guest, "guest");
+	REQUIRE(test_user_register(&a, &sp, NULL) == 0);
+	REQUIRE(test_user_register(&b, &sp, NULL) == 0);
+	CHECK_EQ_INT(upload(&a, 100, 1), 0);
+	CHECK_EQ_INT(lookup(&b, "alice@localhost"), 0);
+	CHECK_EQ_INT(lookup(&b, "alice@localhost"), 0);
+	CHECK_EQ_INT(lookup(&b, "nobody@localhost"), SOTTO_ERR_NOT_FOUND);
+	CHECK_EQ_INT(lookup(&b, "alice@elsewhere.example"), SOTTO_ERR_NOT_FOUND);
+	/* The one-time prekey is still there after the lookups. */
+	REQUIRE(fetch(&b, "alice@localhost") == 0);
+	CHECK_EQ_INT(resp.u.bundle.has_otpk, 1);
+	REQUIRE(test_user_connect(&guest, &sp) == 0);
+	CHECK_EQ_INT(lookup(&guest, "alice@localhost"), SOTTO_ERR_AUTH);
+	test_user_close(&guest);
+	test_user_close(&a);
+	test_user_close(&b);
+	CHECK_EQ_INT(sottod_proc_stop(&sp, SIGTERM), 0);
+	sottod_proc_cleanup(&sp);
+}
+
 TEST(prekeys_upload_fetch_exhaust_and_low_notice)
 {
 	struct sottod_proc sp;
@@ -127,5 +169,6 @@ main(void)
 	signal(SIGPIPE, SIG_IGN);
 	RUN(prekeys_upload_fetch_exhaust_and_low_notice);
 	RUN(prekeys_cap_and_owner_offline_notice);
+	RUN(lookup_known_unknown_and_foreign);
 	return check_summary();
 }
