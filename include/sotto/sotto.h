@@ -193,6 +193,11 @@ struct sotto_contact {
 /* All contacts, sorted by address; free with sotto_contacts_free. */
 int sotto_contacts(struct sotto *s, struct sotto_contact **out, size_t *n) SOTTO_MUST_CHECK;
 void sotto_contacts_free(struct sotto_contact *v, size_t n);
+/* Asks the server whether address has an account there: 0 if it does, SOTTO_ERR_NOT_FOUND
+ * if it has none or belongs to another domain, SOTTO_ERR_INVALID_ARG if it is not an
+ * address, or a connection error. Needs a connection (sotto_connect). */
+int sotto_lookup(struct sotto *s, const char *address, int timeout_ms) SOTTO_MUST_CHECK;
+
 /* One contact; SOTTO_ERR_NOT_FOUND if unknown. */
 int sotto_contact(struct sotto *s, const char *address, struct sotto_contact *out)
     SOTTO_MUST_CHECK;

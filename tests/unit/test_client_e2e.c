@@ -185,6 +185,21 @@ TEST(thousand_each_way_across_restart)
 	sotto_close(b);
 }
 
+/* sotto_lookup through the real server: known, unknown, foreign domain, not an address. */
+TEST(lookup_through_server)
+{
+	struct sotto *c = user("carol");
+
+	REQUIRE(c != NULL);
+	REQUIRE(sotto_connect(c, 2000) == 0);
+	CHECK_EQ_INT(sotto_lookup(c, "alice@localhost", 2000), 0);
+	CHECK_EQ_INT(sotto_lookup(c, "carol@localhost", 2000), 0);
+	CHECK_EQ_INT(sotto_lookup(c, "zed@localhost", 2000), SOTTO_ERR_NOT_FOUND);
+	CHECK_EQ_INT(sotto_lookup(c, "alice@other.example", 2000), SOTTO_ERR_NOT_FOUND);
+	CHECK_EQ_INT(sotto_lookup(c, "Not An Address", 2000), SOTTO_ERR_INVALID_ARG);
+	sotto_close(c);
+}
+
 int
 main(void)
 {
@@ -195,6 +210,7 @@ main(void)
 		return 1;
 	}
 	RUN(thousand_each_way_across_restart);
+	RUN(lookup_through_server);
 	sottod_proc_cleanup(&sp);
 	if (strncmp(root, "/dev/shm/", 9) == 0) {
 		char cmd[200];
