@@ -113,6 +113,7 @@ on_event(void *ctx, const struct sotto_event *ev)
 {
 	struct daemon *d = ctx;
 	const char *method;
+	json_t *params;
 
 	switch (ev->type) {
 	case SOTTO_EVENT_MESSAGE: method = "message"; break;
@@ -120,7 +121,10 @@ on_event(void *ctx, const struct sotto_event *ev)
 	case SOTTO_EVENT_TIMER: method = "timer"; break;
 	default: method = "warning"; break;
 	}
-	notify_all(d, method, cli_event_json(ev));
+	/* NULL: a later part of a mail, announced with its first part */
+	if ((params = cli_event_json(ev)) == NULL)
+		return;
+	notify_all(d, method, params);
 	/* A message with warnings is also a warning notification, for clients that only
 	 * watch those. */
 	if (ev->type != SOTTO_EVENT_WARNING && ev->warnings != 0)
@@ -259,13 +263,17 @@ m_history(struct daemon *d, json_t *params, json_t **err)
 		a = json_integer_value(after);
 	if (limit != NULL)
 		max = (size_t)json_integer_value(limit);
-	if ((r = sotto_history(d->s, addr, a, max, &v, &n)) != 0) {
+	if ((r = cli_history_fetch(d->s, addr, a, max, &v, &n)) != 0) {
 		*err = sotto_error(r);
 		return NULL;
 	}
 	arr = json_array();
-	for (i = 0; i < n; i++)
-		json_array_append_new(arr, cli_message_json(&v[i]));
+	for (i = 0; i < n && json_array_size(arr) < max; i++) {
+		json_t *e = cli_history_json(v, n, i);
+
+		if (e != NULL)  /* NULL: a later part of a mail */
+			json_array_append_new(arr, e);
+	}
 	sotto_history_free(v, n);
 	return arr;
 }
