@@ -60,6 +60,9 @@ const struct cli_cmd *cli_find(const char *name);
 int cli_home(struct cli *cli, char *out, size_t cap);
 /* Opens the account's store, asking for the passphrase as the options say. */
 int cli_open(struct cli *cli, struct sotto **out);
+/* The same, and on success hands the passphrase to *keep (free it with passphrase_free). */
+struct passphrase;
+int cli_open_keep(struct cli *cli, struct sotto **out, struct passphrase *keep);
 /* Takes the account's daemon lock (flock on HOME/daemon.lock) and returns its fd in
  * *fd. The server pushes to an account's newest connection only, so a command that
  * connects while a daemon runs would take its messages: such commands check the lock
