@@ -324,7 +324,10 @@ def mail_sent_while_bridge_down_arrives(w):
         s.sendmail("alice@localhost", ["carol@localhost"],
                    b"Subject: while you were out\r\nMessage-ID: <away@localhost>\r\n\r\nhi\r\n")
     r = w.users["carol"].run("receive", "--json", "--wait", "5")
-    check(r.returncode == 0 and b'"mail"' in r.stdout, "receive: %r" % r.stdout[:300])
+    got = [json.loads(l) for l in r.stdout.decode().splitlines() if l.strip()]
+    mails = [m for m in got if m["type"] == "mail"]
+    check(r.returncode == 0 and len(mails) == 1 and
+          mails[0]["subject"] == "while you were out", "receive: %r" % r.stdout[:300])
     with smtp(w, "alice") as s:
         s.sendmail("alice@localhost", ["carol@localhost"],
                    b"Subject: still out\r\nMessage-ID: <away-2@localhost>\r\n\r\nhi\r\n")
