@@ -65,6 +65,8 @@ struct bridge {
 	struct bridge_group *todo, *todo_tail;
 	struct bridge_group *done, *done_tail;
 	int stopping;
+	int poked;                      /* read the history now */
+	int send_only;                  /* set at start */
 
 	/* stopping, on the loop thread */
 	int servers_left;
@@ -463,7 +465,7 @@ client_thread(void *arg)
 		uint64_t now = now_ms();
 		char c[64];
 
-		if (fd < 0 && now >= next_connect) {
+		if (fd < 0 && now >= next_connect && !b->send_only) {
 			if ((r = sotto_connect(b->s, BRIDGE_CONNECT_TIMEOUT_MS)) != 0) {
 				fprintf(stderr, "sotto bridge: cannot reach %s: %s\n",
 				    sotto_server(b->s), sotto_strerror(r));
@@ -489,6 +491,14 @@ client_thread(void *arg)
 		g = b->todo;
 		b->todo = b->todo_tail = NULL;
 		stopping = b->stopping;
+		if (b->poked) {
+			b->poked = 0;
+			pthread_mutex_unlock(&b->lock);
+			if (rc.asm_ != NULL)
+				receive_scan(b, &rc);
+			next_scan = now_ms() + BRIDGE_RESCAN_MS;
+			pthread_mutex_lock(&b->lock);
+		}
 		pthread_mutex_unlock(&b->lock);
 		if (g != NULL) {
 			while (g != NULL) {
@@ -500,6 +510,10 @@ client_thread(void *arg)
 				uv_async_send(&b->async);
 				g = next;
 			}
+			/* the other connection of the account takes the pushes back (the server
+			 * pushes to the newest one) */
+			if (b->send_only)
+				sotto_disconnect(b->s);
 			scan = 1;
 			continue;       /* a send may have read what the server pushed meanwhile */
 		}
@@ -515,7 +529,7 @@ client_thread(void *arg)
 			nfd = 2;
 		}
 		now = now_ms();
-		timeout = fd >= 0 ? (int)(next_scan > now ? next_scan - now : 0) :
+		timeout = fd >= 0 || b->send_only ? (int)(next_scan > now ? next_scan - now : 0) :
 		    (int)(next_connect > now ? next_connect - now : 0);
 		if (poll(pfd, (nfds_t)nfd, timeout) > 0 && (pfd[0].revents & POLLIN))
 			while (read(b->wake[0], c, sizeof(c)) > 0)
@@ -574,6 +588,15 @@ server_stopped(void *arg)
 }
 
 void
+bridge_poke(struct bridge *b)
+{
+	pthread_mutex_lock(&b->lock);
+	b->poked = 1;
+	pthread_mutex_unlock(&b->lock);
+	wake_thread(b);
+}
+
+void
 bridge_stop(struct bridge *b, void (*done)(void *), void *arg)
 {
 	b->stop_done = done;
@@ -623,6 +646,7 @@ bridge_start(struct bridge **out, uv_loop_t *loop, const struct bridge_config *c
 	}
 	b->loop = loop;
 	b->ms = cfg->ms;
+	b->send_only = cfg->send_only;
 	if ((r = normalise(sotto_address(cfg->sotto), b->user, &dom)) != 0)
 		goto fail;
 	b->domain = dom;
@@ -884,6 +908,7 @@ bridge_runner_start(struct bridge_runner **out, const struct bridge_run_config *
 	}
 	r->cfg.imap_host = r->imap_host;
 	r->cfg.imap_port = port;
+	r->cfg.send_only = cfg->send_only;
 	if ((rc = runner_open(cfg, &st, &s)) != 0) {
 		snprintf(why, whylen, "%s", sotto_strerror(rc));
 		goto fail;
@@ -960,6 +985,12 @@ int
 bridge_runner_new_password(const struct bridge_runner *r)
 {
 	return r->created;
+}
+
+void
+bridge_runner_poke(struct bridge_runner *r)
+{
+	bridge_poke(r->b);
 }
 
 void

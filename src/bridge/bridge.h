@@ -43,6 +43,11 @@ struct bridge_config {
 	const char *imap_host;
 	uint16_t imap_port;
 	uint64_t max_size;              /* 0: MAIL_CONTENT_MAX */
+	/* Embedded beside another connection of the account (`sotto daemon`): the server
+	 * pushes to an account's newest connection, so the client thread connects only to
+	 * send, disconnects afterwards, and files the mail the other one received (read from
+	 * the history every BRIDGE_RESCAN_MS, or at once after bridge_poke). */
+	int send_only;
 	struct bridge_auth_config auth; /* user and pw_hash are filled in here */
 };
 
@@ -56,6 +61,9 @@ uint16_t bridge_imap_port(const struct bridge *b);
 /* Stops both servers (waiting for deliveries in flight), the client thread, and closes
  * the struct sotto; then done(arg) on the loop thread. */
 void bridge_stop(struct bridge *b, void (*done)(void *), void *arg);
+/* New messages are in the history (received by another connection): read it now. Any
+ * thread. */
+void bridge_poke(struct bridge *b);
 
 /*
  * The bridge password: read from the store, or made (random, bridge_auth_new_password)
@@ -80,6 +88,7 @@ struct bridge_run_config {
 	size_t pass_len;
 	const char *smtp;               /* HOST:PORT; NULL: SMTP_DEFAULT_LISTEN */
 	const char *imap;               /* HOST:PORT; NULL: BRIDGE_IMAP_DEFAULT_LISTEN */
+	int send_only;                  /* see struct bridge_config */
 };
 
 struct bridge_runner;
@@ -92,6 +101,8 @@ uint16_t bridge_runner_imap_port(const struct bridge_runner *r);
 const char *bridge_runner_user(const struct bridge_runner *r);
 /* 1 if the password was made by this start. */
 int bridge_runner_new_password(const struct bridge_runner *r);
+/* bridge_poke, from any thread. */
+void bridge_runner_poke(struct bridge_runner *r);
 /* Stops (mail handed over is finished first), joins the thread, closes the store. */
 void bridge_runner_stop(struct bridge_runner *r);
 

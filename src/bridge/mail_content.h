@@ -30,8 +30,8 @@
 #define MAIL_CONTENT_HEADER (1 + MAIL_CONTENT_ID_LEN + 4 + 4 + 4)
 #define MAIL_CONTENT_CHUNK (SOTTO_TEXT_MAX - MAIL_CONTENT_HEADER)
 /* The SMTP size cap (25 MiB), or less if the store's mail rows are smaller: it keeps one
- * mail per row of at most STORE_BODY_MAX bytes (16 MiB today). */
-#define MAIL_CONTENT_MAX (STORE_BODY_MAX < SMTP_DEFAULT_MAX_SIZE ? STORE_BODY_MAX : \
+ * mail per row of at most STORE_MAIL_MAX bytes (32 MiB). */
+#define MAIL_CONTENT_MAX (STORE_MAIL_MAX < SMTP_DEFAULT_MAX_SIZE ? STORE_MAIL_MAX : \
     SMTP_DEFAULT_MAX_SIZE)
 
 struct mail_part {

@@ -105,6 +105,12 @@ cli_home(struct cli *cli, char *out, size_t cap)
 int
 cli_open(struct cli *cli, struct sotto **out)
 {
+	return cli_open_keep(cli, out, NULL);
+}
+
+int
+cli_open_keep(struct cli *cli, struct sotto **out, struct passphrase *keep)
+{
 	struct passphrase pp = { 0 };
 	char home[4096];
 	unsigned warn = 0;
@@ -117,7 +123,10 @@ cli_open(struct cli *cli, struct sotto **out)
 		return CLI_EXIT_PASSPHRASE;
 	}
 	r = sotto_open(out, home, pp.p, pp.len);
-	passphrase_free(&pp);
+	if (r == 0 && keep != NULL && sotto_registered(*out))
+		*keep = pp;     /* handed over: the caller frees it */
+	else
+		passphrase_free(&pp);
 	if (r == SOTTO_ERR_NOT_FOUND) {
 		fprintf(stderr, "%s: no account in %s: run `sotto init` first\n", cli->prog, home);
 		return CLI_EXIT_NO_ACCOUNT;

@@ -60,6 +60,9 @@ const struct cli_cmd *cli_find(const char *name);
 int cli_home(struct cli *cli, char *out, size_t cap);
 /* Opens the account's store, asking for the passphrase as the options say. */
 int cli_open(struct cli *cli, struct sotto **out);
+/* The same, and on success hands the passphrase to *keep (free it with passphrase_free). */
+struct passphrase;
+int cli_open_keep(struct cli *cli, struct sotto **out, struct passphrase *keep);
 /* Takes the account's daemon lock (flock on HOME/daemon.lock) and returns its fd in
  * *fd. The server pushes to an account's newest connection only, so a command that
  * connects while a daemon runs would take its messages: such commands check the lock
@@ -71,7 +74,8 @@ int cli_open_connected(struct cli *cli, struct sotto **out);
 /* Seconds from "90", "90s", "15m", "2h", "7d", "1w", or "off" (0). -1 if invalid. */
 long cli_parse_duration(const char *s);
 
-/* JSON for an event (receive --json, daemon notifications) and a history entry. */
+/* JSON for an event (receive --json, daemon notifications; NULL for a mail part that is
+ * not shown, see cli_mail_view) and a history entry. */
 json_t *cli_event_json(const struct sotto_event *ev);
 const char *cli_event_type_name(const struct sotto_event *ev);
 json_t *cli_message_json(const struct sotto_message *m);
@@ -79,6 +83,34 @@ json_t *cli_contact_json(const struct sotto_contact *c);
 /* A JSON string of bytes that may not be UTF-8 (replaced by U+FFFD where invalid). */
 json_t *cli_json_text(const uint8_t *p, size_t len);
 const char *cli_trust_name(enum sotto_trust t);
+
+/*
+ * Mail in the history and in events. The bridge sends a mail as parts (one MAIL message
+ * each, bridge/mail_content.h); these show it as one entry, at its first part.
+ */
+#define CLI_SUBJECT_MAX 200
+struct cli_mail {
+	int part;                   /* 1: a part of a bridge mail; 0: a whole mail */
+	uint32_t index, count;      /* this part, and how many the mail has */
+	uint64_t size;              /* bytes of the whole mail */
+	uint8_t id[16];             /* the mail's id (parts only) */
+	char subject[CLI_SUBJECT_MAX + 1];      /* from the first part; may be empty */
+};
+void cli_mail_view(const uint8_t *body, size_t len, struct cli_mail *out);
+/* For history entry v[i]: 0 not a mail; 1 a mail to show (m filled, *listed = how many
+ * of its parts v holds); -1 a later part, not shown. */
+int cli_history_mail(const struct sotto_message *v, size_t n, size_t i, struct cli_mail *m,
+    uint32_t *listed);
+/* cli_message_json, with a mail as one entry (type "mail", subject, size, parts,
+ * complete); NULL for a later part. */
+json_t *cli_history_json(const struct sotto_message *v, size_t n, size_t i);
+/* sotto_history, reading on until at least max entries would be shown (mail parts after
+ * the first are not): a page of `max` is never empty while there is more. Show at most
+ * max of them. */
+int cli_history_fetch(struct sotto *s, const char *peer, int64_t after, size_t max,
+    struct sotto_message **out, size_t *n);
+/* "812 bytes", "34.5 KiB", "25.0 MiB". */
+void cli_print_size(FILE *out, uint64_t n);
 
 /* Prints text from a peer for a terminal: control characters (escape sequences could
  * rewrite the screen or fake a warning) are shown as '?'; newlines are indented. */

@@ -64,6 +64,8 @@ show_password(struct cli *cli, const char *home, const struct passphrase *pp)
 	}
 	printf("%s\n", pw);
 	fprintf(stderr, "user name: %s\n", id.address);
+	if (created)    /* `sotto init` makes it; a store from before that has none yet */
+		fprintf(stderr, "(the password was made now)\n");
 	sodium_memzero(pw, sizeof(pw));
 	store_identity_wipe(&id);
 	store_close(st);

@@ -1,12 +1,15 @@
 /*
- * sotto daemon --socket PATH: stays connected and serves JSON-RPC 2.0 on a Unix socket,
- * one JSON object per line in each direction. Received messages, receipts, timers and
- * warnings go to every connected client as notifications (no id). One thread: a poll()
- * over the listening socket, the clients and the server connection.
+ * sotto daemon --socket PATH [--smtp HOST:PORT] [--imap HOST:PORT] [--no-bridge]: stays
+ * connected and serves JSON-RPC 2.0 on a Unix socket, one JSON object per line in each
+ * direction. Received messages, receipts, timers and warnings go to every connected
+ * client as notifications (no id). One thread: a poll() over the listening socket, the
+ * clients and the server connection. Beside it the mail bridge runs on threads of its own
+ * (bridge_runner, send-only: this connection receives, the bridge files the mail).
  */
 #include <errno.h>
 #include <getopt.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,7 +22,11 @@
 
 #include <sodium.h>
 
+#include "bridge/bridge.h"
+#include "bridge/listener.h"
+#include "bridge/smtp.h"
 #include "cli/cli.h"
+#include "client/passphrase.h"
 
 int cmd_daemon(struct cli *cli, int argc, char **argv);
 
@@ -42,6 +49,7 @@ struct client {
 struct daemon {
 	struct cli *cli;
 	struct sotto *s;
+	struct bridge_runner *bridge;   /* NULL with --no-bridge */
 	int lfd;
 	struct client c[DAEMON_CLIENTS_MAX];
 	size_t n;
@@ -113,6 +121,7 @@ on_event(void *ctx, const struct sotto_event *ev)
 {
 	struct daemon *d = ctx;
 	const char *method;
+	json_t *params;
 
 	switch (ev->type) {
 	case SOTTO_EVENT_MESSAGE: method = "message"; break;
@@ -120,7 +129,15 @@ on_event(void *ctx, const struct sotto_event *ev)
 	case SOTTO_EVENT_TIMER: method = "timer"; break;
 	default: method = "warning"; break;
 	}
-	notify_all(d, method, cli_event_json(ev));
+	/* the bridge files received mail in INBOX from the history: now, not at its next
+	 * scan */
+	if (d->bridge != NULL && ev->type == SOTTO_EVENT_MESSAGE &&
+	    ev->content == SOTTO_CONTENT_MAIL)
+		bridge_runner_poke(d->bridge);
+	/* NULL: a later part of a mail, announced with its first part */
+	if ((params = cli_event_json(ev)) == NULL)
+		return;
+	notify_all(d, method, params);
 	/* A message with warnings is also a warning notification, for clients that only
 	 * watch those. */
 	if (ev->type != SOTTO_EVENT_WARNING && ev->warnings != 0)
@@ -259,13 +276,17 @@ m_history(struct daemon *d, json_t *params, json_t **err)
 		a = json_integer_value(after);
 	if (limit != NULL)
 		max = (size_t)json_integer_value(limit);
-	if ((r = sotto_history(d->s, addr, a, max, &v, &n)) != 0) {
+	if ((r = cli_history_fetch(d->s, addr, a, max, &v, &n)) != 0) {
 		*err = sotto_error(r);
 		return NULL;
 	}
 	arr = json_array();
-	for (i = 0; i < n; i++)
-		json_array_append_new(arr, cli_message_json(&v[i]));
+	for (i = 0; i < n && json_array_size(arr) < max; i++) {
+		json_t *e = cli_history_json(v, n, i);
+
+		if (e != NULL)  /* NULL: a later part of a mail */
+			json_array_append_new(arr, e);
+	}
 	sotto_history_free(v, n);
 	return arr;
 }
@@ -488,50 +509,116 @@ listen_on(const char *path, int *out)
 	return 0;
 }
 
+/* The mail bridge beside the daemon; its threads start with SIGINT and SIGTERM blocked,
+ * so the signals reach the daemon's poll(). Returns an exit code. */
+static int
+start_bridge(struct daemon *d, const char *smtp, const char *imap,
+    const struct passphrase *pp)
+{
+	struct bridge_run_config cfg;
+	char home[4096], why[256];
+	sigset_t sigs, old;
+	int r;
+
+	if ((r = cli_home(d->cli, home, sizeof(home))) != 0)
+		return cli_fail(d->cli, "home directory", r);
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.home = home;
+	cfg.pass = pp->p;
+	cfg.pass_len = pp->len;
+	cfg.smtp = smtp;
+	cfg.imap = imap;
+	cfg.send_only = 1;
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &sigs, &old);
+	r = bridge_runner_start(&d->bridge, &cfg, why, sizeof(why));
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (r != 0) {
+		d->bridge = NULL;
+		fprintf(stderr, "%s: cannot start the mail bridge: %s (--no-bridge runs without"
+		    " it)\n", d->cli->prog, why[0] ? why : sotto_strerror(r));
+		return r == SOTTO_ERR_AUTH || r == SOTTO_ERR_INVALID_ARG ? CLI_EXIT_INVALID :
+		    cli_exit_code(r);
+	}
+	if (bridge_runner_new_password(d->bridge))
+		fprintf(stderr, "%s: made a bridge password; `sotto bridge --show-password`"
+		    " shows it\n", d->cli->prog);
+	fprintf(stderr, "%s: mail bridge: SMTP on %s, IMAP on %s; user name %s\n",
+	    d->cli->prog, smtp, imap, bridge_runner_user(d->bridge));
+	return CLI_OK;
+}
+
 int
 cmd_daemon(struct cli *cli, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "socket", required_argument, NULL, 's' },
+		{ "smtp", required_argument, NULL, 'S' },
+		{ "imap", required_argument, NULL, 'I' },
+		{ "no-bridge", no_argument, NULL, 'n' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const struct cli_cmd *cmd = cli_find("daemon");
 	struct pollfd pfd[DAEMON_CLIENTS_MAX + 2];
+	struct passphrase pp = { 0 };
 	struct sigaction sa;
 	struct daemon d;
-	const char *path = NULL;
+	const char *path = NULL, *smtp = SMTP_DEFAULT_LISTEN;
+	const char *imap = BRIDGE_IMAP_DEFAULT_LISTEN;
+	char host[64];
+	uint16_t port;
 	size_t i, np, nc;
-	int ch, r, fd, sfd, lock_fd = -1;
+	int ch, r, fd, sfd, lock_fd = -1, bridge = 1;
 
 	while ((ch = getopt_long(argc, argv, "s:h", opts, NULL)) != -1) {
 		switch (ch) {
 		case 's': path = optarg; break;
+		case 'S': smtp = optarg; break;
+		case 'I': imap = optarg; break;
+		case 'n': bridge = 0; break;
 		case 'h': return cli_help(cmd);
 		default: return cli_usage(cli, cmd, NULL);
 		}
 	}
 	if (path == NULL || optind != argc)
 		return cli_usage(cli, cmd, "--socket PATH is required");
+	if (listener_parse_addr(smtp, host, sizeof(host), &port) != 0)
+		return cli_usage(cli, cmd, "--smtp takes HOST:PORT");
+	if (listener_parse_addr(imap, host, sizeof(host), &port) != 0)
+		return cli_usage(cli, cmd, "--imap takes HOST:PORT");
 	memset(&d, 0, sizeof(d));
 	d.cli = cli;
 	if ((r = cli_daemon_lock(cli, &lock_fd)) != CLI_OK)
 		return r;
-	if ((r = cli_open(cli, &d.s)) != CLI_OK) {
+	if ((r = cli_open_keep(cli, &d.s, &pp)) != CLI_OK) {
 		close(lock_fd);
 		return r;
 	}
 	if ((r = listen_on(path, &d.lfd)) != 0) {
+		passphrase_free(&pp);
 		sotto_close(d.s);
 		close(lock_fd);
 		fprintf(stderr, "%s: cannot listen on %s: %s\n", cli->prog, path, strerror(errno));
 		return cli_exit_code(r);
 	}
+	signal(SIGPIPE, SIG_IGN);
+	/* before this connection, so that it is the account's newest: it receives */
+	r = bridge ? start_bridge(&d, smtp, imap, &pp) : CLI_OK;
+	passphrase_free(&pp);
+	if (r != CLI_OK) {
+		close(d.lfd);
+		(void)unlink(path);
+		sotto_close(d.s);
+		close(lock_fd);
+		return r;
+	}
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
 	if ((r = ensure_connected(&d)) != 0)
 		fprintf(stderr, "%s: cannot reach the server yet (%s); retrying\n", cli->prog,
 		    sotto_strerror(r));
@@ -577,6 +664,7 @@ cmd_daemon(struct cli *cli, int argc, char **argv)
 	}
 	close(d.lfd);
 	(void)unlink(path);
+	bridge_runner_stop(d.bridge);   /* mail handed over is finished first */
 	sotto_close(d.s);
 	close(lock_fd);
 	return CLI_OK;

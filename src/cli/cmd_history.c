@@ -2,6 +2,7 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "cli/cli.h"
@@ -20,9 +21,11 @@ cmd_history(struct cli *cli, int argc, char **argv)
 	const struct cli_cmd *cmd = cli_find("history");
 	struct sotto_message *v = NULL;
 	struct sotto *s = NULL;
-	size_t n = 0, i;
+	struct cli_mail m;
+	size_t n = 0, i, shown = 0;
+	uint32_t listed;
 	long limit = 1000;
-	int ch, r, json = 0;
+	int ch, r, json = 0, mail;
 	char *end, *line, tbuf[32];
 	json_t *j;
 	struct tm tm;
@@ -44,13 +47,17 @@ cmd_history(struct cli *cli, int argc, char **argv)
 		return cli_usage(cli, cmd, "at most one ADDRESS");
 	if ((r = cli_open(cli, &s)) != CLI_OK)
 		return r;
-	r = sotto_history(s, optind < argc ? argv[optind] : NULL, 0, (size_t)limit, &v, &n);
+	r = cli_history_fetch(s, optind < argc ? argv[optind] : NULL, 0, (size_t)limit, &v, &n);
 	sotto_close(s);
 	if (r != 0)
 		return cli_fail(cli, "history", r);
-	for (i = 0; i < n; i++) {
+	for (i = 0; i < n && shown < (size_t)limit; i++) {
+		if ((mail = cli_history_mail(v, n, i, &m, &listed)) < 0)
+			continue;       /* a later part of a mail */
+		shown++;
 		if (json) {
-			j = cli_message_json(&v[i]);
+			if ((j = cli_history_json(v, n, i)) == NULL)
+				continue;
 			if ((line = json_dumps(j, JSON_COMPACT)) != NULL) {
 				printf("%s\n", line);
 				free(line);
@@ -62,7 +69,16 @@ cmd_history(struct cli *cli, int argc, char **argv)
 		localtime_r(&t, &tm);
 		strftime(tbuf, sizeof(tbuf), "%Y-%m-%d %H:%M:%S", &tm);
 		printf("%s %s %s: ", tbuf, v[i].dir == SOTTO_OUT ? "to" : "from", v[i].peer);
-		cli_print_text(stdout, v[i].body, v[i].body_len);
+		if (mail) {
+			printf("mail: ");
+			cli_print_text(stdout, (const uint8_t *)m.subject, strlen(m.subject));
+			printf(" (");
+			cli_print_size(stdout, m.size);
+			if (listed < m.count)
+				printf(", %u of %u parts here", listed, m.count);
+			printf(")");
+		} else
+			cli_print_text(stdout, v[i].body, v[i].body_len);
 		printf("%s\n", v[i].flags & SOTTO_MSG_READ ? "  (read)" :
 		    v[i].flags & SOTTO_MSG_DELIVERED ? "  (delivered)" : "");
 	}

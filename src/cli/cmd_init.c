@@ -3,10 +3,35 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <sodium.h>
+
+#include "bridge/bridge.h"
 #include "cli/cli.h"
 #include "client/passphrase.h"
+#include "client/store.h"
 
 int cmd_init(struct cli *cli, int argc, char **argv);
+
+/* The mail bridge's password, made now so `sotto bridge --show-password` has one to show
+ * before the bridge first runs. A failure only delays it to the bridge's first start. */
+static void
+make_bridge_password(struct cli *cli, const char *home, const struct passphrase *pp)
+{
+	char pw[BRIDGE_PASSWORD_CHARS + 1], hash[BRIDGE_AUTH_HASH_BYTES];
+	struct store *st = NULL;
+	int r, created = 0;
+
+	if ((r = store_open(home, pp->p, pp->len, &st)) == 0)
+		r = bridge_password(st, pw, hash, &created);
+	sodium_memzero(pw, sizeof(pw));
+	store_close(st);
+	if (r != 0)
+		fprintf(stderr, "%s: the mail bridge password will be made when `sotto bridge`"
+		    " first runs (%s)\n", cli->prog, sotto_strerror(r));
+	else
+		printf("made a password for the mail bridge: `sotto bridge --show-password`"
+		    " shows it\n");
+}
 
 int
 cmd_init(struct cli *cli, int argc, char **argv)
@@ -61,18 +86,21 @@ cmd_init(struct cli *cli, int argc, char **argv)
 		    strcmp(sotto_address(s), argv[optind]) != 0)
 			r = SOTTO_ERR_EXISTS;
 	}
-	passphrase_free(&pp);
 	if (r == SOTTO_ERR_EXISTS) {
+		passphrase_free(&pp);
 		fprintf(stderr, "%s: an account already exists in %s\n", cli->prog, home);
 		sotto_close(s);
 		return CLI_EXIT_EXISTS;
 	}
-	if (r != 0)
+	if (r != 0) {
+		passphrase_free(&pp);
 		return cli_fail(cli, "cannot create the store", r);
+	}
 	r = sotto_init(s, argv[optind], server, invite, 10000);
 	if (r == SOTTO_ERR_STATE) {
 		fprintf(stderr, "%s: %s is already registered\n", cli->prog, sotto_address(s));
 		sotto_close(s);
+		passphrase_free(&pp);
 		return CLI_EXIT_EXISTS;
 	}
 	if (r != 0) {
@@ -80,9 +108,12 @@ cmd_init(struct cli *cli, int argc, char **argv)
 		    cli_exit_code(r) == CLI_EXIT_NETWORK ? "cannot reach the server" :
 		    "registration failed", r);
 		sotto_close(s);
+		passphrase_free(&pp);
 		return r;
 	}
 	printf("registered %s on %s\n", sotto_address(s), sotto_server(s));
 	sotto_close(s);
+	make_bridge_password(cli, home, &pp);
+	passphrase_free(&pp);
 	return CLI_OK;
 }

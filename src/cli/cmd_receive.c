@@ -55,7 +55,8 @@ on_event(void *ctx, const struct sotto_event *ev)
 	char *line;
 
 	if (p->json) {
-		j = cli_event_json(ev);
+		if ((j = cli_event_json(ev)) == NULL)
+			return;         /* a later part of a mail already shown */
 		if ((line = json_dumps(j, JSON_COMPACT)) != NULL) {
 			printf("%s\n", line);
 			free(line);
@@ -66,6 +67,20 @@ on_event(void *ctx, const struct sotto_event *ev)
 	}
 	switch (ev->type) {
 	case SOTTO_EVENT_MESSAGE:
+		if (ev->content == SOTTO_CONTENT_MAIL) {
+			struct cli_mail m;
+
+			cli_mail_view(ev->body, ev->body_len, &m);
+			if (m.part && m.index != 0)
+				break;  /* shown with its first part; warnings below */
+			print_time(ev->time);
+			printf(" %s: mail: ", ev->peer);
+			cli_print_text(stdout, (const uint8_t *)m.subject, strlen(m.subject));
+			printf(" (");
+			cli_print_size(stdout, m.size);
+			printf(")\n");
+			break;
+		}
 		print_time(ev->time);
 		printf(" %s: ", ev->peer);
 		cli_print_text(stdout, ev->body, ev->body_len);

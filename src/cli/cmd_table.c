@@ -60,13 +60,18 @@ const struct cli_cmd cli_commands[] = {
 	  "Stays connected and serves JSON-RPC 2.0 (one object per line) on a Unix socket.\n"
 	  "Methods: send {to, body}, contacts {}, verify {address, confirm?}, history\n"
 	  "{address?, after?, limit?}, trust {address}, expire {address, seconds}, read\n"
-	  "{address, ids}. Notifications: message, receipt, timer, warning.\n\n"
-	  "  --socket PATH  the socket to create (mode 0600)",
-	  "--socket PATH" },
+	  "{address, ids}. Notifications: message, receipt, timer, warning.\n"
+	  "It also runs the mail bridge (see `sotto bridge --help`) unless --no-bridge.\n\n"
+	  "  --socket PATH      the socket to create (mode 0600)\n"
+	  "  --smtp HOST:PORT   the bridge's SMTP submission (default 127.0.0.1:1025)\n"
+	  "  --imap HOST:PORT   the bridge's IMAP (default 127.0.0.1:1143)\n"
+	  "  --no-bridge        no mail bridge",
+	  "--socket PATH [--smtp HOST:PORT] [--imap HOST:PORT] [--no-bridge]" },
 	{ "bridge", cmd_bridge,
 	  "Serves SMTP and IMAP on loopback so any mail client sends and reads end-to-end\n"
 	  "encrypted mail (docs/MAILCLIENT.md). User name: your address; password: the bridge\n"
-	  "password, made on first use. Only Sotto users can be written to.\n\n"
+	  "password, made by `sotto init`. Only Sotto users can be written to. Loopback\n"
+	  "addresses only. `sotto daemon` runs the same bridge.\n\n"
 	  "  --smtp HOST:PORT   SMTP submission (default 127.0.0.1:1025)\n"
 	  "  --imap HOST:PORT   IMAP (default 127.0.0.1:1143)\n"
 	  "  --show-password    print the bridge password and exit",

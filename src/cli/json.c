@@ -102,9 +102,18 @@ id_json(const uint8_t id[SOTTO_ID_LEN])
 json_t *
 cli_event_json(const struct sotto_event *ev)
 {
-	json_t *o = json_object(), *ids;
+	json_t *o, *ids;
+	struct cli_mail m;
 	size_t i;
 
+	memset(&m, 0, sizeof(m));
+	if (ev->type == SOTTO_EVENT_MESSAGE && ev->content == SOTTO_CONTENT_MAIL) {
+		cli_mail_view(ev->body, ev->body_len, &m);
+		/* a mail is shown at its first part; the others only for their warnings */
+		if (m.part && m.index != 0 && ev->warnings == 0)
+			return NULL;
+	}
+	o = json_object();
 	json_object_set_new(o, "from", json_string(ev->peer != NULL ? ev->peer : ""));
 	if (ev->type != SOTTO_EVENT_WARNING)
 		json_object_set_new(o, "id", id_json(ev->id));
@@ -112,7 +121,17 @@ cli_event_json(const struct sotto_event *ev)
 	json_object_set_new(o, "type", json_string(cli_event_type_name(ev)));
 	switch (ev->type) {
 	case SOTTO_EVENT_MESSAGE:
-		json_object_set_new(o, "body", cli_json_text(ev->body, ev->body_len));
+		if (ev->content == SOTTO_CONTENT_MAIL) {
+			if (m.part && m.index != 0)
+				json_object_set_new(o, "part", json_integer(m.index));
+			else
+				json_object_set_new(o, "subject", cli_json_text(
+				    (const uint8_t *)m.subject, strlen(m.subject)));
+			json_object_set_new(o, "size", json_integer((json_int_t)m.size));
+			json_object_set_new(o, "parts", json_integer(m.count));
+		}
+		if (ev->content != SOTTO_CONTENT_MAIL || !m.part)
+			json_object_set_new(o, "body", cli_json_text(ev->body, ev->body_len));
 		if (ev->expires_at != 0)
 			json_object_set_new(o, "expires_at", json_integer((json_int_t)ev->expires_at));
 		break;

@@ -31,7 +31,8 @@
 #define STORE_SIG_LEN 64
 #define STORE_PWHASH_MAX 128            /* crypto_pwhash_STRBYTES */
 #define STORE_SESSION_MAX (8u << 20)    /* serialized ratchet state, skipped keys included */
-#define STORE_BODY_MAX (16u << 20)      /* message or mail body */
+#define STORE_BODY_MAX (16u << 20)      /* message body in the history */
+#define STORE_MAIL_MAX (32u << 20)      /* one mail in a folder (the bridge takes 25 MiB) */
 #define STORE_ENVELOPE_MAX (1u << 20)   /* sealed envelope in the outbox */
 #define STORE_SETTING_NAME_MAX 64
 #define STORE_SETTING_MAX (64u << 10)

@@ -230,7 +230,7 @@ store_mail_append(struct store *st, int64_t folder, uint32_t flags, uint64_t int
 	if ((body == NULL && len > 0) || (flags & ~MAIL_FLAGS_ALL) != 0 ||
 	    internaldate > INT64_MAX)
 		return SOTTO_ERR_INVALID_ARG;
-	if (len > STORE_BODY_MAX)
+	if (len > STORE_MAIL_MAX)
 		return SOTTO_ERR_TOO_LARGE;
 	if ((r = store_wbegin(st)) != 0)
 		return r;
@@ -261,7 +261,7 @@ store_mail_append(struct store *st, int64_t folder, uint32_t flags, uint64_t int
 	sqlite3_bind_int64(s, 3, flags);
 	sqlite3_bind_int64(s, 4, (int64_t)internaldate);
 	sqlite3_bind_int64(s, 5, (int64_t)len);
-	buf_init_dyn(&b, STORE_BODY_MAX);
+	buf_init_dyn(&b, STORE_MAIL_MAX);
 	if (len > 0)
 		buf_put(&b, body, len);
 	if ((r = store_bind_sealed(st, s, 6, "mail", rk, sizeof(rk), &b)) != 0)
@@ -287,7 +287,7 @@ mail_meta(sqlite3_stmt *s, struct store_mail *m)
 	int64_t date = sqlite3_column_int64(s, 2), size = sqlite3_column_int64(s, 3);
 
 	if (uid < 1 || uid > UINT32_MAX || flags < 0 || flags > MAIL_FLAGS_ALL || date < 0 ||
-	    size < 0 || size > STORE_BODY_MAX)
+	    size < 0 || size > STORE_MAIL_MAX)
 		return SOTTO_ERR_CORRUPT;
 	m->uid = (uint32_t)uid;
 	m->flags = (uint32_t)flags;
@@ -357,7 +357,7 @@ store_mail_get(struct store *st, int64_t folder, uint32_t uid, struct store_mail
 	if ((r = mail_meta(s, &m)) != 0)
 		goto out;
 	mail_rowkey(rk, folder, uid);
-	if ((r = store_column_open(st, s, 4, "mail", rk, sizeof(rk), STORE_BODY_MAX, body,
+	if ((r = store_column_open(st, s, 4, "mail", rk, sizeof(rk), STORE_MAIL_MAX, body,
 	    len)) != 0)
 		goto out;
 	if (*len != m.size) {

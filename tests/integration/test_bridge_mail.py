@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """`sotto bridge` end to end: alice writes with python smtplib and curl through her bridge,
 the mail travels end-to-end encrypted through a real sottod, and bob reads it with
-python imaplib and curl through his. Byte-identical headers and body, Bcc, Sent, a 10 MiB
-attachment, IDLE, refusal of recipients outside Sotto, a bridge restart.
+python imaplib and curl through his. Byte-identical headers and body, Bcc, Sent, a mail
+of nearly 25 MiB with a 10 MiB attachment, one over the cap refused (552), IDLE, refusal
+of recipients outside Sotto, a bridge restart.
 """
 import hashlib
 import json
@@ -126,34 +127,52 @@ def curl_send_and_read(w):
           and b'"Trash"' in r.stdout, "curl list: %r" % r.stdout)
 
 
-def ten_mib_attachment_survives(w):
+CAP = 25 * 1024 * 1024          # the bridge's largest mail by default (issue 5)
+
+
+def largest_mail_with_10_mib_attachment_survives(w):
+    """A mail just under the 25 MiB cap, carrying a 10 MiB attachment and a second one that
+    fills it up, arrives byte for byte (about 430 parts, one mail row in bob's store)."""
     blob = os.urandom(10 * 1024 * 1024)
-    msg = EmailMessage()
-    msg["From"] = "alice@localhost"
-    msg["To"] = "bob@localhost"
-    msg["Subject"] = "the big file"
-    msg["Message-ID"] = "<big-1@localhost>"
-    msg.set_content("The file is attached.\n")
-    msg.add_attachment(blob, maintype="application", subtype="octet-stream",
-                       filename="blob.bin")
-    raw = msg.as_bytes(policy=msg.policy.clone(linesep="\r\n"))
+
+    def build(fill):
+        msg = EmailMessage()
+        msg["From"] = "alice@localhost"
+        msg["To"] = "bob@localhost"
+        msg["Subject"] = "the big file"
+        msg["Message-ID"] = "<big-1@localhost>"
+        msg.set_content("The files are attached.\n")
+        msg.add_attachment(blob, maintype="application", subtype="octet-stream",
+                           filename="blob.bin")
+        if fill:
+            msg.add_attachment(fill, maintype="application", subtype="octet-stream",
+                               filename="fill.bin")
+        return msg.as_bytes(policy=msg.policy.clone(linesep="\r\n"))
+
+    # base64 takes 57 bytes to a line of 76 characters and CRLF
+    room = CAP - len(build(b"")) - 4096
+    fill = os.urandom(room // 78 * 57)
+    raw = build(fill)
+    check(CAP - 64 * 1024 < len(raw) <= CAP, "the mail is %d bytes" % len(raw))
     t = time.time()
     with smtp(w, "alice") as s:
         check(s.sendmail("alice@localhost", ["bob@localhost"], raw) == {}, "refused")
     sent_in = time.time() - t
     M = w.b["bob"].imap()
-    uids = BH.wait_for(M, "INBOX", '(HEADER Message-ID "<big-1@localhost>")', timeout=180)
+    uids = BH.wait_for(M, "INBOX", '(HEADER Message-ID "<big-1@localhost>")', timeout=300)
     check(len(uids) == 1, "bob's INBOX: %r" % uids)
+    typ, data = M.uid("FETCH", uids[0], "(RFC822.SIZE)")
+    check(b"RFC822.SIZE %d" % len(raw) in data[0], data)
     got = BH.fetch_raw(M, "INBOX", uids[0])
     M.logout()
     check(got == raw, "the mail differs (%d vs %d bytes)" % (len(got), len(raw)))
     import email
     from email import policy
     parsed = email.message_from_bytes(got, policy=policy.default)
-    att = [p for p in parsed.iter_attachments()]
-    check(len(att) == 1 and hashlib.sha256(att[0].get_content()).digest()
-          == hashlib.sha256(blob).digest(), "attachment differs")
-    print("     | 10 MiB attachment: %d bytes sent in %.1f s" % (len(raw), sent_in))
+    att = [p.get_content() for p in parsed.iter_attachments()]
+    check(len(att) == 2 and hashlib.sha256(att[0]).digest() == hashlib.sha256(blob).digest()
+          and att[1] == fill, "attachments differ")
+    print("     | largest mail: %d bytes sent in %.1f s" % (len(raw), sent_in))
 
 
 def _history(w, who):
@@ -233,12 +252,12 @@ def wrong_password_and_sender_refused(w):
 
 
 def size_cap_advertised_and_enforced(w):
-    """The cap the store can hold (16 MiB today) is advertised and refused above it before
-    anything is sent."""
+    """The 25 MiB cap is advertised, and a mail over it refused (552) before anything is
+    sent."""
     before = len(_history(w, "alice"))
     with smtp(w, "alice") as s:
         cap = int(s.esmtp_features.get("size", "0"))
-        check(cap == 16 * 1024 * 1024, "SIZE %r" % cap)
+        check(cap == CAP, "SIZE %r" % cap)
         code, text = s.mail("alice@localhost", ["SIZE=%d" % (cap + 1)])
         check(code == 552, (code, text))
         s.rset()
@@ -305,7 +324,10 @@ def mail_sent_while_bridge_down_arrives(w):
         s.sendmail("alice@localhost", ["carol@localhost"],
                    b"Subject: while you were out\r\nMessage-ID: <away@localhost>\r\n\r\nhi\r\n")
     r = w.users["carol"].run("receive", "--json", "--wait", "5")
-    check(r.returncode == 0 and b'"mail"' in r.stdout, "receive: %r" % r.stdout[:300])
+    got = [json.loads(l) for l in r.stdout.decode().splitlines() if l.strip()]
+    mails = [m for m in got if m["type"] == "mail"]
+    check(r.returncode == 0 and len(mails) == 1 and
+          mails[0]["subject"] == "while you were out", "receive: %r" % r.stdout[:300])
     with smtp(w, "alice") as s:
         s.sendmail("alice@localhost", ["carol@localhost"],
                    b"Subject: still out\r\nMessage-ID: <away-2@localhost>\r\n\r\nhi\r\n")
@@ -392,7 +414,7 @@ BH.run_checks(setup, [
     idle_shows_new_mail,
     flags_and_uids_survive_bridge_restart,
     mail_sent_while_bridge_down_arrives,
-    ten_mib_attachment_survives,
+    largest_mail_with_10_mib_attachment_survives,
     sigkill_while_filing_loses_and_repeats_nothing,
     command_line_refusals_and_password,
     bridge_stops_cleanly,

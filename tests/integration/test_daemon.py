@@ -9,7 +9,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from sotto_harness import Server, User, check, run_tests  # noqa: E402
+from sotto_harness import Server, User, check, free_port, run_tests  # noqa: E402
 
 
 class Rpc:
@@ -83,11 +83,21 @@ class Rpc:
             self.notes.append(m)
 
 
-def start_daemon(root, user):
+def start_daemon(root, user, *extra):
+    """The daemon with its mail bridge on free loopback ports (user.smtp, user.imap)."""
     path = os.path.join(root, user.name + ".sock")
-    p = subprocess.Popen(user.argv("daemon", "--socket", path), stdout=subprocess.DEVNULL,
+    user.smtp, user.imap = free_port(), free_port()
+    p = subprocess.Popen(user.argv("daemon", "--socket", path,
+                                   "--smtp", "127.0.0.1:%d" % user.smtp,
+                                   "--imap", "127.0.0.1:%d" % user.imap, *extra),
+                         stdout=subprocess.DEVNULL,
                          stderr=open(os.path.join(root, user.name + ".daemon.log"), "wb"))
     return p, path
+
+
+def daemon_log(root, user):
+    with open(os.path.join(root, user.name + ".daemon.log"), "rb") as f:
+        return f.read().decode("utf-8", "replace")
 
 
 def stop(p):
@@ -245,6 +255,137 @@ def test_daemon_and_cli_share_a_store(root, servers):
     check(bob.run("send", alice.address, "daemon gone").returncode == 0, "after the daemon")
 
 
+MAIL = (b"From: Alice <alice@localhost>\r\nTo: bob@localhost\r\n"
+        b"Subject: Minutes of the meeting\r\nMessage-ID: <minutes-1@localhost>\r\n"
+        b"\r\n" + b"".join(b"%05d all agreed on the plan\r\n" % i for i in range(4000)))
+
+
+def wait_uids(M, criteria, timeout=30):
+    deadline = time.time() + timeout
+    while True:
+        M.select("INBOX")
+        typ, data = M.uid("SEARCH", None, criteria)
+        uids = data[0].split() if typ == "OK" and data[0] else []
+        if uids or time.time() > deadline:
+            return uids
+        time.sleep(0.2)
+
+
+def test_daemon_runs_the_bridge(root, servers):
+    """alice's mail client submits to her daemon's SMTP; bob reads it over his daemon's
+    IMAP. Both daemons keep serving JSON-RPC: bob gets one notification for the mail (not
+    one per part) and history shows it as one entry, on both sides."""
+    import imaplib
+    import smtplib
+    srv = Server(root)
+    servers.append(srv)
+    alice = User(root, "alice", srv)
+    bob = User(root, "bob", srv)
+    pw = {}
+    for u in (alice, bob):
+        r = u.run("bridge", "--show-password")
+        # made by `sotto init`, not now
+        check(r.returncode == 0 and b"made now" not in r.stderr, r.stderr)
+        pw[u.name] = r.stdout.decode().strip()
+        check(len(pw[u.name]) == 26, pw)
+    pa, path_a = start_daemon(root, alice)
+    pb, path_b = start_daemon(root, bob)
+    try:
+        rb = Rpc(path_b)
+        deadline = time.time() + 15
+        while True:
+            try:
+                s = smtplib.SMTP("127.0.0.1", alice.smtp, timeout=60)
+                break
+            except OSError:
+                check(time.time() < deadline, "alice's bridge: %s" % daemon_log(root, alice))
+                time.sleep(0.1)
+        with s:
+            s.login(alice.address, pw["alice"])
+            check(s.sendmail(alice.address, [bob.address], MAIL) == {}, "refused")
+        M = imaplib.IMAP4("127.0.0.1", bob.imap)
+        M.sock.settimeout(60)
+        M.login(bob.address, pw["bob"])
+        uids = wait_uids(M, '(HEADER Message-ID "<minutes-1@localhost>")')
+        check(len(uids) == 1, "bob's INBOX: %r %s" % (uids, daemon_log(root, bob)))
+        typ, data = M.uid("FETCH", uids[0], "(BODY.PEEK[])")
+        check(data[0][1] == MAIL, "bob got %r" % (data[0][1][:200],))
+        M.logout()
+        # the mail is one notification with its subject, and one history entry
+        n = rb.notification("message")
+        p = n["params"]
+        check(p["type"] == "mail" and p["subject"] == "Minutes of the meeting" and
+              p["size"] == len(MAIL) and p["parts"] >= 2 and "body" not in p, p)
+        time.sleep(1)
+        rb.result("contacts")   # reads what came meanwhile
+        check(not any(x.get("method") == "message" for x in rb.notes), rb.notes)
+        h = rb.result("history", {"limit": 1})
+        check(len(h) == 1 and h[0]["type"] == "mail" and h[0]["complete"] and
+              h[0]["subject"] == "Minutes of the meeting", h)
+        # alice's daemon still receives texts: the bridge does not take her pushes
+        ra = Rpc(path_a)
+        rb.result("send", {"to": alice.address, "body": "got the minutes"})
+        n = ra.notification("message")
+        check(n["params"]["body"] == "got the minutes", n)
+        check(len(ra.result("history")) == 2, ra.result("history"))
+    finally:
+        ra_rc, rb_rc = stop(pa), stop(pb)
+    check(ra_rc == 0 and rb_rc == 0, "daemon exit codes %r %r" % (ra_rc, rb_rc))
+    for u in (alice, bob):
+        log = daemon_log(root, u)
+        check("mail bridge: SMTP on 127.0.0.1:%d" % u.smtp in log, log)
+        check("Sanitizer" not in log and "runtime error" not in log, log[-1500:])
+    # the command line shows the mail as one entry too
+    for u, word in ((alice, b"to bob@localhost: mail: Minutes of the meeting ("),
+                    (bob, b"from alice@localhost: mail: Minutes of the meeting (")):
+        r = u.run("history")
+        lines = [l for l in r.stdout.splitlines() if b"mail:" in l]
+        check(r.returncode == 0 and len(lines) == 1 and word in lines[0] and
+              b"KiB)" in lines[0], r.stdout)
+        hj = u.history()
+        check([m["type"] for m in hj].count("mail") == 1, hj)
+
+
+def test_daemon_bridge_options(root, servers):
+    srv = Server(root)
+    servers.append(srv)
+    alice = User(root, "alice", srv)
+    bob = User(root, "bob", srv)
+    # --no-bridge: nothing listens
+    pa, path_a = start_daemon(root, alice, "--no-bridge")
+    try:
+        Rpc(path_a)
+        for port in (alice.smtp, alice.imap):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=2).close()
+                check(False, "port %d is open" % port)
+            except OSError:
+                pass
+        check("mail bridge" not in daemon_log(root, alice), daemon_log(root, alice))
+    finally:
+        check(stop(pa) == 0, "exit code")
+    # a port in use: the daemon refuses to start and says why
+    busy = socket.socket()
+    busy.bind(("127.0.0.1", 0))
+    busy.listen(1)
+    try:
+        r = bob.run("daemon", "--socket", os.path.join(root, "b.sock"),
+                    "--smtp", "127.0.0.1:%d" % busy.getsockname()[1],
+                    "--imap", "127.0.0.1:%d" % free_port(), timeout=30)
+        check(r.returncode != 0 and b"SMTP" in r.stderr and b"--no-bridge" in r.stderr,
+              (r.returncode, r.stderr))
+    finally:
+        busy.close()
+    r = bob.run("daemon", "--socket", os.path.join(root, "b.sock"), "--imap", "0.0.0.0:1",
+                "--smtp", "127.0.0.1:%d" % free_port(), timeout=30)
+    check(r.returncode == 10 and b"loopback" in r.stderr, (r.returncode, r.stderr))
+    r = bob.run("daemon", "--socket", os.path.join(root, "b.sock"), "--smtp", "nonsense")
+    check(r.returncode == 2, (r.returncode, r.stderr))
+    r = bob.run("daemon", "--help")
+    check(r.returncode == 0 and b"--no-bridge" in r.stdout, r.stdout)
+
+
 if __name__ == "__main__":
     run_tests([test_daemon_rpc, test_daemon_survives_server_restart,
-               test_daemon_and_cli_share_a_store])
+               test_daemon_and_cli_share_a_store, test_daemon_runs_the_bridge,
+               test_daemon_bridge_options])

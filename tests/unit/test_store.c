@@ -820,6 +820,39 @@ TEST(store_mail_roundtrip)
 	remove_home();
 }
 
+/* A mail row holds more than a history body: the bridge takes mails up to 25 MiB. */
+TEST(store_mail_holds_25_mib)
+{
+	struct store *st = create_store();
+	struct store_folder f;
+	struct store_mail_list ml;
+	struct store_mail meta;
+	size_t big = (25u << 20) - 1000, n = 0, i;
+	uint8_t *mail = malloc(STORE_MAIL_MAX + 1), *body = NULL;
+	uint32_t uid = 0;
+
+	REQUIRE(st != NULL && mail != NULL);
+	for (i = 0; i <= STORE_MAIL_MAX; i++)
+		mail[i] = (uint8_t)(i * 131 + (i >> 12));
+	CHECK(big > STORE_BODY_MAX && big < STORE_MAIL_MAX);
+	CHECK_EQ_INT(store_folder_create(st, "INBOX", 7, &f), 0);
+	CHECK_EQ_INT(store_mail_append(st, f.id, 0, 1, mail, big, &uid), 0);
+	CHECK_EQ_INT(uid, 1);
+	CHECK_EQ_INT(store_mail_append(st, f.id, 0, 1, mail, STORE_MAIL_MAX + 1, &uid),
+	    SOTTO_ERR_TOO_LARGE);
+	CHECK_EQ_INT(uid, 0);
+	REQUIRE(store_mail_list(st, f.id, &ml) == 0);
+	CHECK(ml.n == 1 && ml.v[0].size == big);
+	store_mail_list_free(&ml);
+	CHECK_EQ_INT(store_mail_get(st, f.id, 1, &meta, &body, &n), 0);
+	CHECK(n == big && body != NULL && memcmp(body, mail, big) == 0);
+	CHECK_EQ_INT(meta.size, big);
+	store_blob_free(body, n);
+	free(mail);
+	store_close(st);
+	remove_home();
+}
+
 TEST(store_transactions_group_writes)
 {
 	struct store *st = create_store();
@@ -1272,6 +1305,7 @@ main(void)
 	RUN(store_messages_roundtrip_and_duplicates);
 	RUN(store_outbox_roundtrip);
 	RUN(store_mail_roundtrip);
+	RUN(store_mail_holds_25_mib);
 	RUN(store_transactions_group_writes);
 	RUN(store_tampered_rows_are_corrupt);
 	RUN(store_garbage_file_is_corrupt);

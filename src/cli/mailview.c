@@ -1,0 +1,184 @@
+/*
+ * How `history`, `receive` and the daemon show mail. The bridge sends a mail as parts
+ * (bridge/mail_content.h), each one MAIL message in the history; people and scripts want
+ * one entry per mail, with its subject and size, not hundreds of binary fragments. The
+ * history itself is left as it is: the bridge puts mails back together from it.
+ */
+#include "cli/cli.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "base/buf.h"
+#include "base/cursor.h"
+#include "bridge/mail_content.h"
+#include "bridge/mime.h"
+
+/* The Subject field of the header at the start of p (which may stop inside the header). */
+static void
+find_subject(const uint8_t *p, size_t len, char out[CLI_SUBJECT_MAX + 1])
+{
+	struct span field, name, value;
+	struct cur h;
+	struct buf b;
+	size_t n;
+
+	out[0] = '\0';
+	cur_init(&h, p, len);
+	while (mime_header_next(&h, &field, &name, &value)) {
+		const uint8_t *nm = scan_span(&h, name), *v = scan_span(&h, value);
+
+		if (nm == NULL || name.len != 7 || strncasecmp((const char *)nm, "Subject", 7) != 0)
+			continue;
+		if (v == NULL)
+			return;
+		buf_init_dyn(&b, value.len + 1);
+		mime_unfold(&b, v, value.len);
+		if (buf_status(&b) == 0) {
+			n = b.len < CLI_SUBJECT_MAX ? b.len : CLI_SUBJECT_MAX;
+			/* cut at a character boundary, not inside a UTF-8 sequence */
+			while (n < b.len && n > 0 && (b.p[n] & 0xc0) == 0x80)
+				n--;
+			if (n > 0)
+				memcpy(out, b.p, n);
+			out[n] = '\0';
+		}
+		buf_free(&b);
+		return;
+	}
+}
+
+void
+cli_mail_view(const uint8_t *body, size_t len, struct cli_mail *out)
+{
+	struct mail_part p;
+
+	memset(out, 0, sizeof(*out));
+	if (mail_content_parse(body, len, &p) == 0) {
+		out->part = 1;
+		out->index = p.index;
+		out->count = p.count;
+		out->size = p.total;
+		memcpy(out->id, p.id, sizeof(out->id));
+		if (p.index == 0)
+			find_subject(p.data, p.len, out->subject);
+		return;
+	}
+	/* a whole mail in one message (sotto_send_mail by another program) */
+	out->count = 1;
+	out->size = len;
+	find_subject(body, len, out->subject);
+}
+
+void
+cli_print_size(FILE *out, uint64_t n)
+{
+	if (n < 1024)
+		fprintf(out, "%llu byte%s", (unsigned long long)n, n == 1 ? "" : "s");
+	else if (n < 1024 * 1024)
+		fprintf(out, "%.1f KiB", (double)n / 1024);
+	else
+		fprintf(out, "%.1f MiB", (double)n / (1024 * 1024));
+}
+
+/* How many parts of the mail at v[i] (its first part) the list holds. */
+static uint32_t
+parts_listed(const struct sotto_message *v, size_t n, size_t i, const struct cli_mail *first)
+{
+	struct cli_mail m;
+	uint32_t seen = 1;
+	size_t j;
+
+	for (j = i + 1; j < n && seen < first->count; j++) {
+		if (v[j].content != SOTTO_CONTENT_MAIL || v[j].dir != v[i].dir ||
+		    strcmp(v[j].peer, v[i].peer) != 0)
+			continue;
+		cli_mail_view(v[j].body, v[j].body_len, &m);
+		if (m.part && m.index != 0 && memcmp(m.id, first->id, sizeof(m.id)) == 0)
+			seen++;
+	}
+	return seen;
+}
+
+int
+cli_history_mail(const struct sotto_message *v, size_t n, size_t i, struct cli_mail *m,
+    uint32_t *listed)
+{
+	*listed = 0;
+	if (v[i].content != SOTTO_CONTENT_MAIL)
+		return 0;
+	cli_mail_view(v[i].body, v[i].body_len, m);
+	if (m->part && m->index != 0)
+		return -1;
+	*listed = m->part ? parts_listed(v, n, i, m) : 1;
+	return 1;
+}
+
+json_t *
+cli_history_json(const struct sotto_message *v, size_t n, size_t i)
+{
+	struct cli_mail m;
+	uint32_t listed;
+	json_t *o;
+	int r;
+
+	if ((r = cli_history_mail(v, n, i, &m, &listed)) < 0)
+		return NULL;
+	o = cli_message_json(&v[i]);
+	if (r == 0)
+		return o;
+	if (m.part)
+		json_object_del(o, "body");
+	json_object_set_new(o, "subject", cli_json_text((const uint8_t *)m.subject,
+	    strlen(m.subject)));
+	json_object_set_new(o, "size", json_integer((json_int_t)m.size));
+	json_object_set_new(o, "parts", json_integer(m.count));
+	json_object_set_new(o, "complete", json_boolean(listed == m.count));
+	return o;
+}
+
+int
+cli_history_fetch(struct sotto *s, const char *peer, int64_t after, size_t max,
+    struct sotto_message **out, size_t *n)
+{
+	struct sotto_message *v = NULL, *b = NULL, *nv;
+	size_t nv_len = 0, bn = 0, shown = 0, i, batch = max < 256 ? 256 : max;
+	struct cli_mail m;
+	uint32_t listed;
+	int r;
+
+	*out = NULL;
+	*n = 0;
+	for (;;) {
+		if ((r = sotto_history(s, peer, after, batch, &b, &bn)) != 0)
+			goto fail;
+		if (bn == 0) {
+			sotto_history_free(b, 0);
+			break;
+		}
+		if ((nv = realloc(v, (nv_len + bn) * sizeof(*v))) == NULL) {
+			sotto_history_free(b, bn);
+			r = SOTTO_ERR_NOMEM;
+			goto fail;
+		}
+		v = nv;
+		memcpy(v + nv_len, b, bn * sizeof(*b));
+		for (i = 0; i < bn; i++)
+			b[i].body = NULL;       /* moved into v */
+		sotto_history_free(b, bn);
+		for (i = nv_len; i < nv_len + bn; i++)
+			if (cli_history_mail(v, nv_len + bn, i, &m, &listed) >= 0)
+				shown++;
+		nv_len += bn;
+		after = v[nv_len - 1].row;
+		if (bn < batch || shown >= max)
+			break;
+	}
+	*out = v;
+	*n = nv_len;
+	return 0;
+fail:
+	sotto_history_free(v, nv_len);
+	return r;
+}
