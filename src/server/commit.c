@@ -152,6 +152,7 @@ writer_main(void *arg)
 {
 	struct commit *c = arg;
 	struct list batch;
+	uint64_t n;
 
 	pthread_mutex_lock(&c->mu);
 	for (;;) {
@@ -169,9 +170,11 @@ writer_main(void *arg)
 
 		write_batch(c, batch.head);
 
-		pthread_mutex_lock(&c->mu);
+		n = 0;
 		for (struct commit_item *it = batch.head; it; it = it->next)
-			c->items++;
+			n++;
+		pthread_mutex_lock(&c->mu);
+		c->items += n;
 		c->batches++;
 		list_splice(&c->finished, &batch);
 		uv_async_send(&c->async);

@@ -1,0 +1,136 @@
+/* Group commits that touch many mailboxes at once: the per-transaction pending counts. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "server/log.h"
+#include "server/store.h"
+
+#define N_ACCTS 300             /* more than the first index (64 entries) holds */
+
+static char dir[64];
+static char path[128];
+
+static void
+cleanup(void)
+{
+	char p[192];
+
+	snprintf(p, sizeof(p), "%s/db-wal", dir);
+	unlink(p);
+	snprintf(p, sizeof(p), "%s/db-shm", dir);
+	unlink(p);
+	unlink(path);
+	rmdir(dir);
+}
+
+static struct store *
+open_db(void)
+{
+	struct store_open_opts o = { .create = 1, .durability_full = 0 };
+	struct store *s = NULL;
+
+	strcpy(dir, "/tmp/sotto-batch-XXXXXX");
+	if (mkdtemp(dir) == NULL)
+		abort();
+	snprintf(path, sizeof(path), "%s/db", dir);
+	if (store_sqlite_open(&s, path, &o) != 0)
+		return NULL;
+	return s;
+}
+
+static int
+make_accounts(struct store *s, int64_t *ids)
+{
+	uint8_t ik[32], dk[32];
+	char name[32];
+
+	for (int i = 0; i < N_ACCTS; i++) {
+		memset(ik, 0, sizeof(ik));
+		memset(dk, 0, sizeof(dk));
+		memcpy(ik, &i, sizeof(i));
+		memcpy(dk, &i, sizeof(i));
+		dk[31] = 1;
+		snprintf(name, sizeof(name), "u%d", i);
+		if (s->ops->account_create(s, name, ik, dk, NULL, &ids[i]) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+static void
+fill(struct store_send *e, int64_t rcpt, uint32_t seq, uint32_t max)
+{
+	static const uint8_t env[8] = "envelope";
+
+	memset(e, 0, sizeof(*e));
+	e->recipient = rcpt;
+	memset(e->sender_device, 7, sizeof(e->sender_device));
+	memcpy(e->cmid, &seq, sizeof(seq));
+	e->data = env;
+	e->len = sizeof(env);
+	e->ts = 1;
+	e->mailbox_max = max;
+}
+
+/* Three SENDs to each of 300 mailboxes in one transaction, interleaved, with a cap of two:
+ * the third to each is refused, and every count is right afterwards and across batches. */
+TEST(batch_counts_many_mailboxes)
+{
+	static int64_t ids[N_ACCTS];
+	static struct store_send sends[3 * N_ACCTS];
+	static struct store_del dels[N_ACCTS];
+	struct store *s = open_db();
+	uint64_t n;
+	uint32_t seq = 0;
+	int limited = 0, stored = 0;
+
+	REQUIRE(s != NULL);
+	REQUIRE(make_accounts(s, ids) == 0);
+	for (int round = 0; round < 3; round++)
+		for (int i = 0; i < N_ACCTS; i++)
+			fill(&sends[round * N_ACCTS + i], ids[(i * 7 + round) % N_ACCTS], ++seq, 2);
+	CHECK_EQ_INT(s->ops->envelopes_commit(s, sends, 3 * N_ACCTS), 0);
+	for (int i = 0; i < 3 * N_ACCTS; i++) {
+		if (sends[i].result == SOTTO_ERR_LIMIT)
+			limited++;
+		else if (sends[i].result == 0 && sends[i].env_id > 0)
+			stored++;
+	}
+	CHECK_EQ_INT(stored, 2 * N_ACCTS);
+	CHECK_EQ_INT(limited, N_ACCTS);
+	for (int i = 0; i < N_ACCTS; i++) {
+		CHECK_EQ_INT(s->ops->mailbox_count(s, ids[i], &n), 0);
+		CHECK_EQ_INT(n, 2);
+	}
+	/* One delete per mailbox in one transaction, then a second batch: one more fits. */
+	for (int i = 0, k = 0; i < 3 * N_ACCTS && k < N_ACCTS; i++)
+		if (sends[i].result == 0 && i < N_ACCTS) {
+			dels[k].recipient = sends[i].recipient;
+			dels[k++].id = sends[i].env_id;
+		}
+	CHECK_EQ_INT(s->ops->envelopes_delete(s, dels, N_ACCTS), 0);
+	for (int i = 0; i < N_ACCTS; i++)
+		fill(&sends[i], ids[N_ACCTS - 1 - i], ++seq, 2);
+	fill(&sends[N_ACCTS], ids[0], ++seq, 2);
+	CHECK_EQ_INT(s->ops->envelopes_commit(s, sends, N_ACCTS + 1), 0);
+	for (int i = 0; i < N_ACCTS; i++)
+		CHECK_EQ_INT(sends[i].result, 0);
+	CHECK_EQ_INT(sends[N_ACCTS].result, SOTTO_ERR_LIMIT);
+	for (int i = 0; i < N_ACCTS; i++) {
+		CHECK_EQ_INT(s->ops->mailbox_count(s, ids[i], &n), 0);
+		CHECK_EQ_INT(n, 2);
+	}
+	store_close(s);
+	cleanup();
+}
+
+int
+main(void)
+{
+	log_set_level(LOG_ERROR);
+	RUN(batch_counts_many_mailboxes);
+	return check_summary();
+}
