@@ -558,31 +558,46 @@ store_one(struct store_sqlite *ss, struct store_send *e, int64_t now)
 	return 0;
 }
 
+/* The sends inside the open transaction; on error the caller rolls back. */
+static int
+sends_body(struct store_sqlite *ss, struct store_send *sends, size_t n)
+{
+	int64_t now = (int64_t)time(NULL);
+	int r;
+
+	for (size_t i = 0; i < n; i++) {
+		/* A duplicate inside the same batch finds the first one's row here too. */
+		if ((r = store_one(ss, &sends[i], now)) != 0)
+			return r;
+	}
+	return pending_flush(ss);
+}
+
+static void
+sends_failed(struct store_send *sends, size_t n, int r)
+{
+	for (size_t i = 0; i < n; i++) {
+		sends[i].result = r;
+		sends[i].env_id = 0;
+	}
+}
+
 static int
 sq_envelopes_commit(struct store *base, struct store_send *sends, size_t n)
 {
 	struct store_sqlite *ss = impl(base);
-	int64_t now = (int64_t)time(NULL);
 	int r;
 
 	if ((r = begin(ss)) != 0)
-		return r;
-	for (size_t i = 0; i < n; i++) {
-		/* A duplicate inside the same batch finds the first one's row here too. */
-		if ((r = store_one(ss, &sends[i], now)) != 0)
-			goto out;
-	}
-	if ((r = pending_flush(ss)) != 0)
+		goto out;
+	if ((r = sends_body(ss, sends, n)) != 0)
 		goto out;
 	r = commit(ss);
 out:
 	pending_clear(ss);
 	if (r != 0) {
 		rollback(ss);
-		for (size_t i = 0; i < n; i++) {
-			sends[i].result = r;
-			sends[i].env_id = 0;
-		}
+		sends_failed(sends, n, r);
 	}
 	return r;
 }
@@ -635,37 +650,72 @@ sq_envelopes_list(struct store *base, int64_t recipient, int64_t after,
 	return 0;
 }
 
+/* The deletes inside the open transaction; on error the caller rolls back. */
 static int
-sq_envelopes_delete(struct store *base, const struct store_del *d, size_t n)
+dels_body(struct store_sqlite *ss, const struct store_del *d, size_t n)
 {
-	struct store_sqlite *ss = impl(base);
 	sqlite3_stmt *s;
 	int r;
 
-	if ((r = begin(ss)) != 0)
-		return r;
 	for (size_t i = 0; i < n; i++) {
 		s = st(ss, S_ENV_DEL);
 		sqlite3_bind_int64(s, 1, d[i].recipient);
 		sqlite3_bind_int64(s, 2, d[i].id);
 		if ((r = run(ss, s, "envelope delete")) != 0)
-			goto out;
+			return r;
 		if (sqlite3_changes(ss->db) > 0) {
 			struct pending_entry *pe;
 			/* The account exists: it had the envelope just deleted. */
 			if ((pe = pending_entry(ss, d[i].recipient, &r)) == NULL)
-				goto out;
+				return r;
 			pe->delta--;
 		}
 	}
-	if ((r = pending_flush(ss)) != 0)
-		goto out;
-	r = commit(ss);
-out:
+	return pending_flush(ss);
+}
+
+static int
+sq_envelopes_delete(struct store *base, const struct store_del *d, size_t n)
+{
+	struct store_sqlite *ss = impl(base);
+	int r;
+
+	if ((r = begin(ss)) != 0)
+		return r;
+	if ((r = dels_body(ss, d, n)) == 0)
+		r = commit(ss);
 	pending_clear(ss);
 	if (r != 0)
 		rollback(ss);
 	return r;
+}
+
+/*
+ * Deletes and sends of one group commit in one transaction: one commit (and one fsync)
+ * instead of two. If anything fails, nothing of it is kept and the two are retried in
+ * their own transactions, so that a batch of sends that cannot be stored (disk or
+ * database full) never holds back the deletes that free space.
+ */
+static int
+sq_envelopes_apply(struct store *base, const struct store_del *d, size_t nd,
+    struct store_send *sends, size_t ns, int *del_result)
+{
+	struct store_sqlite *ss = impl(base);
+	int r;
+
+	if ((r = begin(ss)) != 0)
+		goto fallback;
+	if ((r = dels_body(ss, d, nd)) != 0 || (r = sends_body(ss, sends, ns)) != 0 ||
+	    (r = commit(ss)) != 0) {
+		pending_clear(ss);
+		rollback(ss);
+		goto fallback;
+	}
+	*del_result = 0;
+	return 0;
+fallback:
+	*del_result = nd > 0 ? sq_envelopes_delete(base, d, nd) : 0;
+	return ns > 0 ? sq_envelopes_commit(base, sends, ns) : 0;
 }
 
 static int
@@ -699,6 +749,7 @@ static const struct store_ops sqlite_ops = {
 	.envelopes_commit = sq_envelopes_commit,
 	.envelopes_list = sq_envelopes_list,
 	.envelopes_delete = sq_envelopes_delete,
+	.envelopes_apply = sq_envelopes_apply,
 	.mailbox_count = sq_mailbox_count,
 };
 

@@ -27,9 +27,9 @@ cleanup(void)
 }
 
 static struct store *
-open_db(void)
+open_db_max(uint32_t max_pages)
 {
-	struct store_open_opts o = { .create = 1, .durability_full = 0 };
+	struct store_open_opts o = { .create = 1, .durability_full = 0, .max_pages = max_pages };
 	struct store *s = NULL;
 
 	strcpy(dir, "/tmp/sotto-batch-XXXXXX");
@@ -39,6 +39,12 @@ open_db(void)
 	if (store_sqlite_open(&s, path, &o) != 0)
 		return NULL;
 	return s;
+}
+
+static struct store *
+open_db(void)
+{
+	return open_db_max(0);
 }
 
 static int
@@ -127,10 +133,102 @@ TEST(batch_counts_many_mailboxes)
 	cleanup();
 }
 
+/* Deletes and sends in one transaction: both take effect, counts stay right. */
+TEST(apply_deletes_and_sends_together)
+{
+	static int64_t ids[N_ACCTS];
+	static struct store_send sends[N_ACCTS];
+	struct store_del del[2];
+	struct store *s = open_db();
+	uint64_t n;
+	uint32_t seq = 0;
+	int rd = -1;
+
+	REQUIRE(s != NULL);
+	REQUIRE(make_accounts(s, ids) == 0);
+	fill(&sends[0], ids[1], ++seq, 3);
+	fill(&sends[1], ids[1], ++seq, 3);
+	REQUIRE(s->ops->envelopes_commit(s, sends, 2) == 0);
+	del[0].recipient = ids[1];
+	del[0].id = sends[0].env_id;
+	del[1].recipient = ids[2];      /* not ids[2]'s envelope: ignored */
+	del[1].id = sends[1].env_id;
+	for (int i = 0; i < 3; i++)
+		fill(&sends[i], ids[1], ++seq, 3);
+	/* One stored, one deleted: 2 fit next to the remaining one, the third is refused. */
+	CHECK_EQ_INT(s->ops->envelopes_apply(s, del, 2, sends, 3, &rd), 0);
+	CHECK_EQ_INT(rd, 0);
+	CHECK_EQ_INT(sends[0].result, 0);
+	CHECK_EQ_INT(sends[1].result, 0);
+	CHECK_EQ_INT(sends[2].result, SOTTO_ERR_LIMIT);
+	CHECK_EQ_INT(s->ops->mailbox_count(s, ids[1], &n), 0);
+	CHECK_EQ_INT(n, 3);
+	/* Only deletes, only sends. */
+	CHECK_EQ_INT(s->ops->envelopes_apply(s, del, 1, sends, 0, &rd), 0);
+	CHECK_EQ_INT(rd, 0);
+	fill(&sends[0], ids[3], ++seq, 3);
+	CHECK_EQ_INT(s->ops->envelopes_apply(s, del, 0, sends, 1, &rd), 0);
+	CHECK_EQ_INT(sends[0].result, 0);
+	CHECK_EQ_INT(s->ops->mailbox_count(s, ids[3], &n), 0);
+	CHECK_EQ_INT(n, 1);
+	store_close(s);
+	cleanup();
+}
+
+/* A full database: the sends that do not fit fail, the deletes of the same group commit
+ * are still applied (they are what frees space). */
+TEST(apply_full_database_keeps_the_deletes)
+{
+	static int64_t ids[N_ACCTS];
+	static struct store_send sends[40];
+	static uint8_t big[60000];
+	struct store_send one;
+	struct store_del del;
+	struct store *s = open_db_max(300);
+	uint64_t before, after;
+	uint32_t seq = 0;
+	int rd = -1, rs, full = 0;
+
+	REQUIRE(s != NULL);
+	REQUIRE(make_accounts(s, ids) == 0);
+	fill(&one, ids[5], ++seq, 100000);
+	REQUIRE(s->ops->envelopes_commit(s, &one, 1) == 0);
+	del.recipient = ids[5];
+	del.id = one.env_id;
+	memset(big, 0x5a, sizeof(big));
+	for (int k = 0; k < 100 && !full; k++) {
+		fill(&sends[0], ids[6], ++seq, 100000);
+		sends[0].data = big;
+		sends[0].len = sizeof(big);
+		full = s->ops->envelopes_commit(s, sends, 1) != 0;
+	}
+	REQUIRE(full);
+	CHECK_EQ_INT(s->ops->mailbox_count(s, ids[5], &before), 0);
+	CHECK_EQ_INT(before, 1);
+	for (int i = 0; i < 40; i++) {
+		fill(&sends[i], ids[7], ++seq, 100000);
+		sends[i].data = big;
+		sends[i].len = sizeof(big);
+	}
+	rs = s->ops->envelopes_apply(s, &del, 1, sends, 40, &rd);
+	CHECK(rs != 0);
+	CHECK_EQ_INT(rd, 0);
+	for (int i = 0; i < 40; i++)
+		CHECK(sends[i].result != 0 && sends[i].env_id == 0);
+	CHECK_EQ_INT(s->ops->mailbox_count(s, ids[5], &after), 0);
+	CHECK_EQ_INT(after, 0);
+	CHECK_EQ_INT(s->ops->mailbox_count(s, ids[7], &after), 0);
+	CHECK_EQ_INT(after, 0);
+	store_close(s);
+	cleanup();
+}
+
 int
 main(void)
 {
 	log_set_level(LOG_ERROR);
 	RUN(batch_counts_many_mailboxes);
+	RUN(apply_deletes_and_sends_together);
+	RUN(apply_full_database_keeps_the_deletes);
 	return check_summary();
 }
