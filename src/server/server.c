@@ -296,6 +296,7 @@ server_init(struct server *s, uv_loop_t *loop, const char *data_dir, const struc
 	o.max_pages = cfg->db_max_pages;
 	if ((r = store_sqlite_open(&s->store, s->db_path, &o)) != 0)
 		return r;
+	o.checkpoint_thread = 1;
 	if ((r = store_sqlite_open(&writer, s->db_path, &o)) != 0)
 		return r;
 	if ((r = commit_start(&s->commit, loop, writer, mailbox_commit_done, s)) != 0) {

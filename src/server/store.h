@@ -82,6 +82,9 @@ struct store_open_opts {
 	int create;          /* 1: create a new database if the file does not exist */
 	int durability_full; /* synchronous=FULL (fsync every commit) else NORMAL */
 	uint32_t max_pages;  /* 0: unlimited */
+	/* 1: WAL checkpoints run on a thread of their own instead of inside a commit, so a
+	 * group commit's acknowledgements never wait for one (the writer's handle). */
+	int checkpoint_thread;
 };
 
 struct store_ops {

@@ -6,6 +6,7 @@
 #include "server/store.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -83,8 +84,22 @@ struct pending_entry {
 	size_t slot;            /* its place in the index */
 };
 
+/* WAL pages after which a checkpoint is due, and after which the writer no longer waits
+ * for the checkpoint thread (one that cannot keep up) and runs one itself. */
+#define CKPT_PAGES 1000
+#define CKPT_INLINE_PAGES 50000
+
+struct ckpt {
+	pthread_t thread;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int want, stop;         /* mu */
+	sqlite3 *db;            /* the checkpoint thread's own connection */
+};
+
 struct store_sqlite {
 	struct store base;
+	struct ckpt *ck;
 	sqlite3 *db;
 	sqlite3_stmt *st[S__COUNT];
 	struct pending_entry *pend;
@@ -724,11 +739,105 @@ sq_mailbox_count(struct store *base, int64_t recipient, uint64_t *n)
 	return pending_get(impl(base), recipient, n);
 }
 
+static int exec(sqlite3 *db, const char *sql, const char *what);
+
+static void *
+ckpt_main(void *arg)
+{
+	struct ckpt *ck = arg;
+	int rc;
+
+	pthread_mutex_lock(&ck->mu);
+	for (;;) {
+		while (!ck->want && !ck->stop)
+			pthread_cond_wait(&ck->cv, &ck->mu);
+		if (ck->stop)
+			break;
+		ck->want = 0;
+		pthread_mutex_unlock(&ck->mu);
+		/* PASSIVE: copies what it can without blocking the writer or readers. */
+		rc = sqlite3_wal_checkpoint_v2(ck->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+		if (rc != SQLITE_OK && rc != SQLITE_BUSY)
+			log_warn("store: checkpoint: %s", sqlite3_errstr(rc));
+		pthread_mutex_lock(&ck->mu);
+	}
+	pthread_mutex_unlock(&ck->mu);
+	return NULL;
+}
+
+/* After each commit of the writer: wake the checkpoint thread when the WAL is long. */
+static int
+on_wal(void *arg, sqlite3 *db, const char *name, int pages)
+{
+	struct ckpt *ck = arg;
+
+	if (pages >= CKPT_INLINE_PAGES)
+		(void)sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+	else if (pages >= CKPT_PAGES) {
+		pthread_mutex_lock(&ck->mu);
+		ck->want = 1;
+		pthread_cond_signal(&ck->cv);
+		pthread_mutex_unlock(&ck->mu);
+	}
+	return SQLITE_OK;
+}
+
+static void
+ckpt_stop(struct store_sqlite *ss)
+{
+	struct ckpt *ck = ss->ck;
+
+	if (ck == NULL)
+		return;
+	sqlite3_wal_hook(ss->db, NULL, NULL);
+	pthread_mutex_lock(&ck->mu);
+	ck->stop = 1;
+	pthread_cond_signal(&ck->cv);
+	pthread_mutex_unlock(&ck->mu);
+	pthread_join(ck->thread, NULL);
+	sqlite3_close(ck->db);
+	pthread_mutex_destroy(&ck->mu);
+	pthread_cond_destroy(&ck->cv);
+	free(ck);
+	ss->ck = NULL;
+}
+
+/* Moves checkpoints to a thread; on any failure the writer keeps SQLite's own. */
+static void
+ckpt_start(struct store_sqlite *ss, const char *path)
+{
+	struct ckpt *ck;
+
+	if ((ck = calloc(1, sizeof(*ck))) == NULL)
+		return;
+	/* The connection must have seen the database in WAL mode to checkpoint it. */
+	if (sqlite3_open_v2(path, &ck->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
+	    NULL) != SQLITE_OK || exec(ck->db, "PRAGMA journal_mode=WAL", "wal") != 0) {
+		log_warn("store: no checkpoint thread: %s", sqlite3_errmsg(ck->db));
+		sqlite3_close(ck->db);
+		free(ck);
+		return;
+	}
+	pthread_mutex_init(&ck->mu, NULL);
+	pthread_cond_init(&ck->cv, NULL);
+	if (pthread_create(&ck->thread, NULL, ckpt_main, ck) != 0) {
+		sqlite3_close(ck->db);
+		pthread_mutex_destroy(&ck->mu);
+		pthread_cond_destroy(&ck->cv);
+		free(ck);
+		return;
+	}
+	ss->ck = ck;
+	/* Replaces the automatic checkpoint (sqlite3_wal_autocheckpoint uses this hook). */
+	sqlite3_wal_hook(ss->db, on_wal, ck);
+}
+
 static void
 sq_close(struct store *base)
 {
 	struct store_sqlite *ss = impl(base);
 
+	ckpt_stop(ss);
 	for (int i = 0; i < S__COUNT; i++)
 		sqlite3_finalize(ss->st[i]);
 	sqlite3_close(ss->db);
@@ -911,6 +1020,8 @@ store_sqlite_open(struct store **out, const char *path, const struct store_open_
 			goto out;
 		}
 	}
+	if (o->checkpoint_thread)
+		ckpt_start(ss, path);
 	*out = &ss->base;
 	ss = NULL;
 	r = 0;

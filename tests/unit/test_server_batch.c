@@ -2,6 +2,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -27,9 +29,10 @@ cleanup(void)
 }
 
 static struct store *
-open_db_max(uint32_t max_pages)
+open_db_opts(uint32_t max_pages, int ckpt)
 {
-	struct store_open_opts o = { .create = 1, .durability_full = 0, .max_pages = max_pages };
+	struct store_open_opts o = { .create = 1, .durability_full = 0, .max_pages = max_pages,
+	    .checkpoint_thread = ckpt };
 	struct store *s = NULL;
 
 	strcpy(dir, "/tmp/sotto-batch-XXXXXX");
@@ -42,9 +45,23 @@ open_db_max(uint32_t max_pages)
 }
 
 static struct store *
+open_db_max(uint32_t max_pages)
+{
+	return open_db_opts(max_pages, 0);
+}
+
+static struct store *
 open_db(void)
 {
 	return open_db_max(0);
+}
+
+static long long
+file_size(const char *p)
+{
+	struct stat sb;
+
+	return stat(p, &sb) == 0 ? (long long)sb.st_size : -1;
 }
 
 static int
@@ -223,6 +240,47 @@ TEST(apply_full_database_keeps_the_deletes)
 	cleanup();
 }
 
+/* With the checkpoint thread, a long WAL is copied into the database file without any
+ * commit doing it, and everything committed reads back after a reopen. */
+TEST(checkpoint_thread_copies_the_wal)
+{
+	static int64_t ids[N_ACCTS];
+	static struct store_send sends[16];
+	static uint8_t big[30000];
+	struct store_open_opts o = { .durability_full = 1 };
+	struct store *s = open_db_opts(0, 1);
+	long long start, size = 0;
+	uint64_t n;
+	uint32_t seq = 0;
+
+	REQUIRE(s != NULL);
+	REQUIRE(make_accounts(s, ids) == 0);
+	start = file_size(path);
+	memset(big, 0x33, sizeof(big));
+	/* 20 x 16 x 30 kB: about 2,400 WAL pages, past the checkpoint mark (1,000). */
+	for (int k = 0; k < 20; k++) {
+		for (int i = 0; i < 16; i++) {
+			fill(&sends[i], ids[i], ++seq, 100000);
+			sends[i].data = big;
+			sends[i].len = sizeof(big);
+		}
+		REQUIRE(s->ops->envelopes_commit(s, sends, 16) == 0);
+	}
+	for (int t = 0; t < 500 && (size = file_size(path)) < start + (4ll << 20); t++) {
+		struct timespec ts = { 0, 10 * 1000 * 1000 };
+		nanosleep(&ts, NULL);
+	}
+	CHECK(size >= start + (4ll << 20));
+	store_close(s);
+	REQUIRE(store_sqlite_open(&s, path, &o) == 0);
+	for (int i = 0; i < 16; i++) {
+		CHECK_EQ_INT(s->ops->mailbox_count(s, ids[i], &n), 0);
+		CHECK_EQ_INT(n, 20);
+	}
+	store_close(s);
+	cleanup();
+}
+
 int
 main(void)
 {
@@ -230,5 +288,6 @@ main(void)
 	RUN(batch_counts_many_mailboxes);
 	RUN(apply_deletes_and_sends_together);
 	RUN(apply_full_database_keeps_the_deletes);
+	RUN(checkpoint_thread_copies_the_wal);
 	return check_summary();
 }
