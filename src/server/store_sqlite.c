@@ -821,6 +821,7 @@ ckpt_start(struct store_sqlite *ss, const char *path)
 	pthread_mutex_init(&ck->mu, NULL);
 	pthread_cond_init(&ck->cv, NULL);
 	if (pthread_create(&ck->thread, NULL, ckpt_main, ck) != 0) {
+		log_warn("store: no checkpoint thread: cannot start it");
 		sqlite3_close(ck->db);
 		pthread_mutex_destroy(&ck->mu);
 		pthread_cond_destroy(&ck->cv);
