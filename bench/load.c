@@ -43,6 +43,7 @@ struct client {
 	struct frame_decoder dec;
 	struct frame_reasm reasm;
 	uint8_t dev_sk[32], dev_pk[32], id_pk[32], id_sk[64];
+	uint8_t e_sk[32];               /* ephemeral key, drawn before the timed handshakes */
 	uint32_t next_id;
 	uint32_t outstanding;
 	uint64_t cmid_seq;
@@ -50,6 +51,9 @@ struct client {
 	size_t n_acks;
 	struct buf out;                 /* frames of this loop turn, written by on_check */
 	int dirty;
+	struct client *dirty_next;      /* g.dirty list */
+	int acks_queued;
+	struct client *acks_next;       /* g.ack_list */
 };
 
 static struct {
@@ -64,6 +68,9 @@ static struct {
 	uint64_t *lat;                  /* ns */
 	size_t n_lat;
 	uint8_t server_pk[32];
+	uint8_t server_x[32];           /* its X25519 form, converted once */
+	struct client *dirty;           /* clients with output this loop turn */
+	struct client *ack_list;        /* clients holding unsent RECEIVED ids */
 	char host[ADDRESS_HOST_MAX + 1];
 	int port;
 	uint8_t scratch[FRAME_MAX];
@@ -111,7 +118,17 @@ flush_client(struct client *c)
 	if (uv_write(w, (uv_stream_t *)&c->tcp, &b, 1, on_write) != 0)
 		die("write");
 	buf_reset(&c->out);
-	c->dirty = 0;
+}
+
+/* Only the clients with output are visited at the end of the loop turn. */
+static void
+mark_dirty(struct client *c)
+{
+	if (c->dirty)
+		return;
+	c->dirty = 1;
+	c->dirty_next = g.dirty;
+	g.dirty = c;
 }
 
 static void
@@ -122,16 +139,20 @@ write_bytes(struct client *c, const uint8_t *p, size_t n)
 	buf_put(&c->out, p, n);
 	if (buf_status(&c->out) != 0)
 		die("output buffer");
-	c->dirty = 1;
+	mark_dirty(c);
 }
 
 static void
 on_check(uv_check_t *h)
 {
+	struct client *c, *next;
+
 	(void)h;
-	for (int i = 0; i < g.n; i++)
-		if (g.c[i].dirty)
-			flush_client(&g.c[i]);
+	for (c = g.dirty, g.dirty = NULL; c != NULL; c = next) {
+		next = c->dirty_next;
+		c->dirty = 0;
+		flush_client(c);
+	}
 }
 
 static void
@@ -147,7 +168,7 @@ send_msg(struct client *c, struct proto_msg *m)
 		buf_init_dyn(&c->out, 64u << 20);
 	if (frame_seal(&c->tr, e.p, e.len, &c->out) != 0 || buf_status(&c->out) != 0)
 		die("seal");
-	c->dirty = 1;
+	mark_dirty(c);
 }
 
 static void
@@ -240,8 +261,13 @@ on_message(struct client *c, const uint8_t *p, size_t len)
 				g.delivered++;
 		}
 		c->acks[c->n_acks++] = m.u.push.envelope_id;
-		if (c->n_acks >= 32)
+		if (c->n_acks >= 32) {
 			flush_acks(c);
+		} else if (!c->acks_queued) {
+			c->acks_queued = 1;
+			c->acks_next = g.ack_list;
+			g.ack_list = c;
+		}
 	} else if (m.type == (PROTO_RESPONSE | PROTO_RECEIVED)) {
 		if (m.status != 0)
 			g.errors++;
@@ -311,8 +337,11 @@ on_connect(uv_connect_t *req, int status)
 
 	if (status != 0)
 		die("connect");
-	if (noise_sotto_initiator(&c->hs, c->dev_sk, g.server_pk) != 0 ||
-	    noise_hs_write(&c->hs, NULL, 0, m1, sizeof(m1), &k) != 0)
+	if (noise_sotto_initiator_keys(&c->hs, c->dev_sk, c->dev_pk, g.server_x) != 0)
+		die("handshake");
+	noise_hs_fix_ephemeral(&c->hs, c->e_sk);
+	sodium_memzero(c->e_sk, sizeof(c->e_sk));
+	if (noise_hs_write(&c->hs, NULL, 0, m1, sizeof(m1), &k) != 0)
 		die("handshake");
 	buf_init_fixed(&ob, out, sizeof(out));
 	if (frame_put_handshake(&ob, m1, k) != 0)
@@ -353,8 +382,12 @@ on_tick(uv_timer_t *t)
 			g.credit -= 1.0;
 		}
 	}
-	for (int i = 0; i < g.n; i++)
-		flush_acks(&g.c[i]);
+	for (struct client *c = g.ack_list, *next; c != NULL; c = next) {
+		next = c->acks_next;
+		c->acks_queued = 0;
+		flush_acks(c);
+	}
+	g.ack_list = NULL;
 }
 
 static void
@@ -408,6 +441,16 @@ cpu_s(pid_t pid)
 	if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
 		return 0;
 	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+static double
+self_cpu_s(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+	    (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
 }
 
 static int
@@ -484,7 +527,7 @@ main(int argc, char **argv)
 	char dir[] = "/tmp/sotto-bench-XXXXXX", address[400], cmd[128];
 	const char *durability = "full";
 	struct address_server as;
-	double secs = 3, t0, t1, cpu0, cpu1;
+	double secs = 3, t0, t1, cpu0, cpu1, lcpu0, lcpu1;
 	long rss0, rss1;
 	pid_t pid;
 	int opt;
@@ -512,6 +555,8 @@ main(int argc, char **argv)
 	if (address_server_parse(address, &as) != 0)
 		die("address");
 	memcpy(g.server_pk, as.key, 32);
+	if (crypto_sign_ed25519_pk_to_curve25519(g.server_x, g.server_pk) != 0)
+		die("server key");
 	snprintf(g.host, sizeof(g.host), "%s", as.host);
 	g.port = as.port;
 	g.loop = uv_default_loop();
@@ -525,18 +570,24 @@ main(int argc, char **argv)
 		g.c[i].idx = i;
 		crypto_box_keypair(g.c[i].dev_pk, g.c[i].dev_sk);
 		crypto_sign_keypair(g.c[i].id_pk, g.c[i].id_sk);
+		randombytes_buf(g.c[i].e_sk, sizeof(g.c[i].e_sk));
 	}
 	usleep(200000);
 	rss0 = rss_kb(pid);
 
 	t0 = (double)now_ns() / 1e9;
+	cpu0 = cpu_s(pid);
+	lcpu0 = self_cpu_s();
 	for (int i = 0; i < g.n; i++)
 		connect_client(&g.c[i]);
 	run_until(all_handshaken, 60);
 	t1 = (double)now_ns() / 1e9;
+	cpu1 = cpu_s(pid);
+	lcpu1 = self_cpu_s();
 	printf("clients                 %d (durability %s)\n", g.n, durability);
-	printf("handshakes/s            %.0f (%d in %.3f s)\n", g.handshaken / (t1 - t0),
-	    g.handshaken, t1 - t0);
+	printf("handshakes/s            %.0f (%d in %.3f s; server busy %.0f%%, load generator"
+	    " %.0f%%)\n", g.handshaken / (t1 - t0), g.handshaken, t1 - t0,
+	    (cpu1 - cpu0) * 100 / (t1 - t0), (lcpu1 - lcpu0) * 100 / (t1 - t0));
 	for (int i = 0; i < g.n; i++)
 		do_register(&g.c[i]);
 	run_until(all_ready, 120);
@@ -555,6 +606,7 @@ main(int argc, char **argv)
 
 	g.running = 1;
 	cpu0 = cpu_s(pid);
+	lcpu0 = self_cpu_s();
 	t0 = (double)now_ns() / 1e9;
 	if (g.rate == 0)
 		for (int i = 0; i < g.n; i++)
@@ -568,6 +620,7 @@ main(int argc, char **argv)
 	g.running = 0;
 	t1 = (double)now_ns() / 1e9;
 	cpu1 = cpu_s(pid);
+	lcpu1 = self_cpu_s();
 	qsort(g.lat, g.n_lat, sizeof(uint64_t), cmp_u64);
 	printf("offered                 %s\n", g.rate > 0 ? "fixed rate" : "closed loop");
 	if (g.rate > 0)
@@ -580,7 +633,9 @@ main(int argc, char **argv)
 		printf("latency p99             %.3f ms\n", g.lat[g.n_lat * 99 / 100] / 1e6);
 	}
 	if (g.delivered > 0)
-		printf("server CPU per msg      %.1f us\n", (cpu1 - cpu0) * 1e6 / g.delivered);
+		printf("server CPU per msg      %.1f us (server busy %.0f%%, load generator %.0f%%)\n",
+		    (cpu1 - cpu0) * 1e6 / g.delivered, (cpu1 - cpu0) * 100 / (t1 - t0),
+		    (lcpu1 - lcpu0) * 100 / (t1 - t0));
 	(void)run_until(never, 0.0);
 	kill(pid, SIGTERM);
 	waitpid(pid, NULL, 0);

@@ -98,7 +98,7 @@ static void
 write_batch(struct commit *c, struct commit_item *head)
 {
 	size_t ns = 0, nd = 0, i;
-	int r;
+	int rs = 0, rd = 0;
 
 	for (struct commit_item *it = head; it; it = it->next) {
 		if (it->kind == COMMIT_SEND)
@@ -106,41 +106,38 @@ write_batch(struct commit *c, struct commit_item *head)
 		else if (it->kind == COMMIT_DELETE)
 			nd += it->n_dels;
 	}
-	if (ns > 0) {
-		if ((r = grow((void **)&c->sends, &c->sends_cap, ns, sizeof(*c->sends))) != 0) {
-			fail_all(head, COMMIT_SEND, r);
-		} else {
-			i = 0;
-			for (struct commit_item *it = head; it; it = it->next)
-				if (it->kind == COMMIT_SEND)
-					c->sends[i++] = it->send;
-			r = c->store->ops->envelopes_commit(c->store, c->sends, ns);
-			if (r != 0)
-				log_error("commit: %zu envelopes not stored: %s", ns,
-				    sotto_strerror(r));
-			i = 0;
-			for (struct commit_item *it = head; it; it = it->next)
-				if (it->kind == COMMIT_SEND) {
-					it->send = c->sends[i++];
-					it->result = r;
-				}
-		}
-	}
-	if (nd > 0) {
-		if ((r = grow((void **)&c->dels, &c->dels_cap, nd, sizeof(*c->dels))) != 0) {
-			fail_all(head, COMMIT_DELETE, r);
-		} else {
-			i = 0;
-			for (struct commit_item *it = head; it; it = it->next)
-				if (it->kind == COMMIT_DELETE) {
-					memcpy(&c->dels[i], it->dels, it->n_dels * sizeof(*c->dels));
-					i += it->n_dels;
-				}
-			r = c->store->ops->envelopes_delete(c->store, c->dels, nd);
-			if (r != 0)
-				log_error("commit: %zu deletes failed: %s", nd, sotto_strerror(r));
-			fail_all(head, COMMIT_DELETE, r);
-		}
+	if (ns > 0 && (rs = grow((void **)&c->sends, &c->sends_cap, ns, sizeof(*c->sends))) != 0)
+		fail_all(head, COMMIT_SEND, rs);
+	if (nd > 0 && (rd = grow((void **)&c->dels, &c->dels_cap, nd, sizeof(*c->dels))) != 0)
+		fail_all(head, COMMIT_DELETE, rd);
+	if (rs != 0)
+		ns = 0;
+	if (rd != 0)
+		nd = 0;
+	if (ns > 0 || nd > 0) {
+		size_t is = 0, id = 0;
+
+		for (struct commit_item *it = head; it; it = it->next)
+			if (it->kind == COMMIT_SEND && ns > 0) {
+				c->sends[is++] = it->send;
+			} else if (it->kind == COMMIT_DELETE && nd > 0) {
+				memcpy(&c->dels[id], it->dels, it->n_dels * sizeof(*c->dels));
+				id += it->n_dels;
+			}
+		/* The turn's deletes and sends share one transaction (one fsync). */
+		rs = c->store->ops->envelopes_apply(c->store, c->dels, nd, c->sends, ns, &rd);
+		if (ns > 0 && rs != 0)
+			log_error("commit: %zu envelopes not stored: %s", ns, sotto_strerror(rs));
+		if (nd > 0 && rd != 0)
+			log_error("commit: %zu deletes failed: %s", nd, sotto_strerror(rd));
+		i = 0;
+		for (struct commit_item *it = head; it; it = it->next)
+			if (it->kind == COMMIT_SEND && ns > 0) {
+				it->send = c->sends[i++];
+				it->result = rs;
+			}
+		if (nd > 0)
+			fail_all(head, COMMIT_DELETE, rd);
 	}
 	for (struct commit_item *it = head; it; it = it->next)
 		if (it->kind == COMMIT_CALL)
@@ -152,6 +149,7 @@ writer_main(void *arg)
 {
 	struct commit *c = arg;
 	struct list batch;
+	uint64_t n;
 
 	pthread_mutex_lock(&c->mu);
 	for (;;) {
@@ -169,9 +167,11 @@ writer_main(void *arg)
 
 		write_batch(c, batch.head);
 
-		pthread_mutex_lock(&c->mu);
+		n = 0;
 		for (struct commit_item *it = batch.head; it; it = it->next)
-			c->items++;
+			n++;
+		pthread_mutex_lock(&c->mu);
+		c->items += n;
 		c->batches++;
 		list_splice(&c->finished, &batch);
 		uv_async_send(&c->async);

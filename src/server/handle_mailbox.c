@@ -130,15 +130,25 @@ handle_send(struct peer *p, const struct proto_msg *m)
 	const struct proto_send *sd = &m->u.send;
 	struct store_account rcpt;
 	struct mail_item *mi;
+	struct acct *online;
 	char name[STORE_NAME_MAX + 1];
+	int64_t rcpt_id;
 	int r;
 
 	if (sd->envelope_len == 0 || sd->envelope_len > s->cfg.max_envelope) {
 		peer_respond(p, m->type, m->id, SOTTO_ERR_TOO_LARGE);
 		return;
 	}
-	if ((r = server_local_name(s, sd->recipient, name)) != 0 ||
-	    (r = s->store->ops->account_by_name(s->store, name, &rcpt)) != 0) {
+	if ((r = server_local_name(s, sd->recipient, name)) != 0) {
+		peer_respond(p, m->type, m->id, r);
+		return;
+	}
+	/* Accounts are never deleted: an online one needs no read of the store. */
+	if ((online = server_acct_find_name(s, name)) != NULL) {
+		rcpt_id = online->id;
+	} else if ((r = s->store->ops->account_by_name(s->store, name, &rcpt)) == 0) {
+		rcpt_id = rcpt.id;
+	} else {
 		peer_respond(p, m->type, m->id, r);
 		return;
 	}
@@ -150,7 +160,7 @@ handle_send(struct peer *p, const struct proto_msg *m)
 	mi->ci.kind = COMMIT_SEND;
 	mi->ci.owner = p;
 	mi->ci.tag = m->id;
-	mi->ci.send.recipient = rcpt.id;
+	mi->ci.send.recipient = rcpt_id;
 	memcpy(mi->ci.send.sender_device, p->device_key, sizeof(p->device_key));
 	memcpy(mi->ci.send.cmid, sd->client_msg_id, sizeof(mi->ci.send.cmid));
 	mi->ci.send.data = mi->data;

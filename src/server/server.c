@@ -47,6 +47,28 @@ acct_slot(const struct server *s, int64_t id)
 	return (size_t)(v % s->n_acct_slots);
 }
 
+static size_t
+name_slot(const struct server *s, const char *name)
+{
+	uint8_t h[crypto_shorthash_BYTES];
+	uint64_t v;
+
+	/* Keyed: a client cannot pick names that all land in one chain. */
+	crypto_shorthash(h, (const uint8_t *)name, strlen(name), s->acct_seed);
+	memcpy(&v, h, sizeof(v));
+	return (size_t)(v % s->n_acct_slots);
+}
+
+/* An online account by name: SEND to it needs no read of the store. */
+struct acct *
+server_acct_find_name(struct server *s, const char *name)
+{
+	for (struct acct *a = s->accts_by_name[name_slot(s, name)]; a; a = a->name_next)
+		if (strcmp(a->name, name) == 0)
+			return a;
+	return NULL;
+}
+
 struct acct *
 server_acct_find(struct server *s, int64_t id)
 {
@@ -71,6 +93,9 @@ server_acct_attach(struct server *s, struct peer *p, const struct store_account 
 		ratelimit_bucket_init(&a->bucket, s->cfg.account_burst, server_now_ms(s));
 		a->next = s->accts[k];
 		s->accts[k] = a;
+		k = name_slot(s, a->name);
+		a->name_next = s->accts_by_name[k];
+		s->accts_by_name[k] = a;
 	}
 	/* The newest connection of an account receives its pushes. */
 	p->acct = a;
@@ -105,6 +130,12 @@ server_acct_detach(struct server *s, struct peer *p)
 	for (struct acct **pp = &s->accts[acct_slot(s, a->id)]; *pp; pp = &(*pp)->next)
 		if (*pp == a) {
 			*pp = a->next;
+			break;
+		}
+	for (struct acct **pp = &s->accts_by_name[name_slot(s, a->name)]; *pp;
+	    pp = &(*pp)->name_next)
+		if (*pp == a) {
+			*pp = a->name_next;
 			break;
 		}
 	free(a);
@@ -265,6 +296,7 @@ server_init(struct server *s, uv_loop_t *loop, const char *data_dir, const struc
 	o.max_pages = cfg->db_max_pages;
 	if ((r = store_sqlite_open(&s->store, s->db_path, &o)) != 0)
 		return r;
+	o.checkpoint_thread = 1;
 	if ((r = store_sqlite_open(&writer, s->db_path, &o)) != 0)
 		return r;
 	if ((r = commit_start(&s->commit, loop, writer, mailbox_commit_done, s)) != 0) {
@@ -274,6 +306,7 @@ server_init(struct server *s, uv_loop_t *loop, const char *data_dir, const struc
 	s->n_acct_slots = 4096;
 	randombytes_buf(s->acct_seed, sizeof(s->acct_seed));
 	if ((s->accts = calloc(s->n_acct_slots, sizeof(*s->accts))) == NULL ||
+	    (s->accts_by_name = calloc(s->n_acct_slots, sizeof(*s->accts_by_name))) == NULL ||
 	    (s->addrs = ratelimit_addrs_new()) == NULL ||
 	    (s->scratch = malloc(FRAME_MAX)) == NULL ||
 	    (s->rbuf = malloc(FRAME_MAX + FRAME_HDR_LEN)) == NULL)
@@ -379,6 +412,7 @@ server_free(struct server *s)
 			}
 		free(s->accts);
 	}
+	free(s->accts_by_name);
 	ratelimit_addrs_free(s->addrs);
 	if (s->scratch != NULL)
 		sodium_memzero(s->scratch, FRAME_MAX);

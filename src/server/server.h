@@ -68,7 +68,8 @@ struct peer {
 
 /* An account with at least one open connection. */
 struct acct {
-	struct acct *next;              /* hash chain */
+	struct acct *next;              /* hash chain by id */
+	struct acct *name_next;         /* hash chain by name */
 	int64_t id;
 	char name[STORE_NAME_MAX + 1];
 	uint8_t identity_key[32];
@@ -105,7 +106,8 @@ struct server {
 	size_t n_peers;
 	uint64_t next_peer_id;
 	struct ratelimit_addrs *addrs;
-	struct acct **accts;
+	struct acct **accts;            /* online accounts by id */
+	struct acct **accts_by_name;    /* the same accounts by name (SEND's recipient) */
 	size_t n_acct_slots;
 	uint8_t acct_seed[16];
 
@@ -126,6 +128,7 @@ int server_run(struct server *s);
 void server_free(struct server *s);
 uint64_t server_now_ms(const struct server *s);
 struct acct *server_acct_find(struct server *s, int64_t id);
+struct acct *server_acct_find_name(struct server *s, const char *name);
 struct acct *server_acct_attach(struct server *s, struct peer *p,
     const struct store_account *a);
 void server_acct_detach(struct server *s, struct peer *p);

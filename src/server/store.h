@@ -82,6 +82,9 @@ struct store_open_opts {
 	int create;          /* 1: create a new database if the file does not exist */
 	int durability_full; /* synchronous=FULL (fsync every commit) else NORMAL */
 	uint32_t max_pages;  /* 0: unlimited */
+	/* 1: WAL checkpoints run on a thread of their own instead of inside a commit, so a
+	 * group commit's acknowledgements never wait for one (the writer's handle). */
+	int checkpoint_thread;
 };
 
 struct store_ops {
@@ -118,6 +121,11 @@ struct store_ops {
 	/* Deletes envelopes in one transaction; a pair naming another recipient's
 	 * envelope or a deleted one is ignored. */
 	int (*envelopes_delete)(struct store *s, const struct store_del *d, size_t n);
+	/* A group commit's deletes and sends in one transaction when all of it succeeds;
+	 * otherwise as envelopes_delete (result in *del_result) then envelopes_commit (the
+	 * return value), each in its own transaction. */
+	int (*envelopes_apply)(struct store *s, const struct store_del *d, size_t nd,
+	    struct store_send *sends, size_t ns, int *del_result);
 	int (*mailbox_count)(struct store *s, int64_t recipient, uint64_t *n);
 };
 

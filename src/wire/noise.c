@@ -471,6 +471,19 @@ noise_sotto_initiator(struct noise_hs *hs, const uint8_t device_sk[NOISE_KEY_LEN
 }
 
 int
+noise_sotto_initiator_keys(struct noise_hs *hs, const uint8_t device_sk[NOISE_KEY_LEN],
+    const uint8_t device_pk[NOISE_KEY_LEN], const uint8_t server_x[NOISE_KEY_LEN])
+{
+	int r;
+
+	r = hs_init(hs, NOISE_SOTTO_PATTERN, 1, (const uint8_t *)NOISE_SOTTO_PROLOGUE,
+	    strlen(NOISE_SOTTO_PROLOGUE), device_sk, device_pk, NULL);
+	if (r == 0)
+		noise_hs_pin_remote_static(hs, server_x);
+	return r;
+}
+
+int
 noise_keypair_from_ed25519(struct noise_keypair *kp, const uint8_t ed_sk[64])
 {
 	if (crypto_sign_ed25519_sk_to_curve25519(kp->priv, ed_sk) != 0) {

@@ -128,6 +128,12 @@ void noise_keypair_wipe(struct noise_keypair *kp);
  */
 int noise_sotto_initiator(struct noise_hs *hs, const uint8_t device_sk[NOISE_KEY_LEN],
     const uint8_t server_ed_pk[32]) SOTTO_MUST_CHECK;
+/* The same with the device's public key and the server's X25519 key precomputed (saves a
+ * point conversion and a scalar multiplication per handshake). device_pk must be the public
+ * key of device_sk: with any other the server fails the handshake. */
+int noise_sotto_initiator_keys(struct noise_hs *hs, const uint8_t device_sk[NOISE_KEY_LEN],
+    const uint8_t device_pk[NOISE_KEY_LEN], const uint8_t server_x[NOISE_KEY_LEN])
+    SOTTO_MUST_CHECK;
 int noise_sotto_responder(struct noise_hs *hs, const uint8_t server_ed_sk[64]) SOTTO_MUST_CHECK;
 int noise_sotto_responder_keypair(struct noise_hs *hs,
     const struct noise_keypair *server) SOTTO_MUST_CHECK;
