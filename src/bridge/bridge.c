@@ -26,6 +26,10 @@
 #define BRIDGE_RESCAN_MS 5000 /* history written by another process (sotto receive) */
 #define BRIDGE_CONNECT_TIMEOUT_MS 10000
 #define BRIDGE_PART_MAX_AGE 86400       /* seconds a mail may stay incomplete */
+#define BRIDGE_LOOKUP_TIMEOUT_MS 5000   /* RCPT: connecting and asking, each */
+#define BRIDGE_RCPT_CACHE 32            /* recipients known to exist, */
+#define BRIDGE_RCPT_CACHE_MS 60000      /* for this long */
+#define BRIDGE_IDKEY_LEN 32
 
 /* One submitted mail: its recipients' callbacks, filled on the loop thread, the results
  * filled by the client thread. */
@@ -34,6 +38,22 @@ struct bridge_slot {
 	void *ctx;
 	enum smtp_deliver_result r;
 	char reason[SMTP_REASON_MAX];
+};
+
+/* One RCPT to check with the server: asked on the loop thread, answered by the client
+ * thread. */
+struct bridge_lookup {
+	char addr[SOTTO_ADDRESS_MAX + 1];
+	smtp_rcpt_done done;
+	void *ctx;
+	enum smtp_rcpt_verdict v;
+	char reason[SMTP_REASON_MAX];
+	struct bridge_lookup *next;
+};
+
+struct bridge_rcpt_known {
+	char addr[SOTTO_ADDRESS_MAX + 1];
+	uint64_t until;                 /* now_ms() */
 };
 
 struct bridge_group {
@@ -54,6 +74,9 @@ struct bridge {
 	struct imap_server *imap;
 	uint16_t smtp_port, imap_port;
 	struct bridge_group *collecting;        /* loop thread only */
+	struct bridge_rcpt_known known[BRIDGE_RCPT_CACHE];      /* loop thread only */
+	/* secret: keys the mail ids of our copies (mail_id), written before the thread starts */
+	uint8_t idkey[BRIDGE_IDKEY_LEN];
 
 	pthread_t thread;
 	int thread_started;
@@ -64,6 +87,8 @@ struct bridge {
 	pthread_mutex_t lock;           /* guards what follows */
 	struct bridge_group *todo, *todo_tail;
 	struct bridge_group *done, *done_tail;
+	struct bridge_lookup *ask, *ask_tail;
+	struct bridge_lookup *answered, *answered_tail;
 	int stopping;
 	int poked;                      /* read the history now */
 	int send_only;                  /* set at start */
@@ -136,9 +161,53 @@ normalise(const char *addr, char out[SOTTO_ADDRESS_MAX + 1], const char **domain
 /* ---- SMTP backend (loop thread) ---- */
 
 static void
+lookup_push(struct bridge_lookup **head, struct bridge_lookup **tail, struct bridge_lookup *l)
+{
+	l->next = NULL;
+	if (*tail != NULL)
+		(*tail)->next = l;
+	else
+		*head = l;
+	*tail = l;
+}
+
+/* Recipients the server said exist, for a minute: a mail to several people, or one
+ * retried, asks once. Only positive answers are kept, and not for long (an account can go
+ * away). */
+static int
+known_has(struct bridge *b, const char *addr)
+{
+	uint64_t now = now_ms();
+	size_t i;
+
+	for (i = 0; i < BRIDGE_RCPT_CACHE; i++)
+		if (b->known[i].until > now && strcmp(b->known[i].addr, addr) == 0)
+			return 1;
+	return 0;
+}
+
+static void
+known_add(struct bridge *b, const char *addr)
+{
+	size_t i, slot = 0;
+
+	for (i = 0; i < BRIDGE_RCPT_CACHE; i++) {
+		if (strcmp(b->known[i].addr, addr) == 0) {
+			slot = i;
+			break;
+		}
+		if (b->known[i].until < b->known[slot].until)
+			slot = i;       /* the oldest (or an empty one) goes */
+	}
+	memcpy(b->known[slot].addr, addr, strlen(addr) + 1);
+	b->known[slot].until = now_ms() + BRIDGE_RCPT_CACHE_MS;
+}
+
+static void
 be_check_rcpt(void *arg, const char *addr, smtp_rcpt_done done, void *ctx)
 {
 	struct bridge *b = arg;
+	struct bridge_lookup *l;
 	char a[SOTTO_ADDRESS_MAX + 1];
 	const char *dom;
 
@@ -154,7 +223,22 @@ be_check_rcpt(void *arg, const char *addr, smtp_rcpt_done done, void *ctx)
 		done(ctx, SMTP_RCPT_UNKNOWN, "not a valid Sotto address");
 		return;
 	}
-	done(ctx, SMTP_RCPT_OK, NULL);
+	if (known_has(b, a)) {
+		done(ctx, SMTP_RCPT_OK, NULL);
+		return;
+	}
+	/* the server is asked by the client thread, which owns the connection */
+	if ((l = calloc(1, sizeof(*l))) == NULL) {
+		done(ctx, SMTP_RCPT_TEMPFAIL, "out of memory");
+		return;
+	}
+	memcpy(l->addr, a, strlen(a) + 1);
+	l->done = done;
+	l->ctx = ctx;
+	pthread_mutex_lock(&b->lock);
+	lookup_push(&b->ask, &b->ask_tail, l);
+	pthread_mutex_unlock(&b->lock);
+	wake_thread(b);
 }
 
 /* A group that never got all its recipients: each one that did gets its answer. */
@@ -218,12 +302,22 @@ on_async(uv_async_t *h)
 {
 	struct bridge *b = h->data;
 	struct bridge_group *g, *next;
+	struct bridge_lookup *l, *lnext;
 	size_t i;
 
 	pthread_mutex_lock(&b->lock);
 	g = b->done;
 	b->done = b->done_tail = NULL;
+	l = b->answered;
+	b->answered = b->answered_tail = NULL;
 	pthread_mutex_unlock(&b->lock);
+	for (; l != NULL; l = lnext) {
+		lnext = l->next;
+		if (l->v == SMTP_RCPT_OK)
+			known_add(b, l->addr);
+		l->done(l->ctx, l->v, l->reason[0] ? l->reason : NULL);
+		free(l);
+	}
 	for (; g != NULL; g = next) {
 		next = g->next;
 		for (i = 0; i < g->n; i++)
@@ -233,7 +327,103 @@ on_async(uv_async_t *h)
 	}
 }
 
+/* ---- client thread: recipients ---- */
+
+/* Answers the RCPT checks asked meanwhile, connecting first if need be (and, beside the
+ * daemon's connection, disconnecting afterwards). A recipient that could not be checked
+ * is 451, never 250. Returns 1 if it connected. */
+static int
+serve_lookups(struct bridge *b)
+{
+	struct bridge_lookup *head, *tail, *l;
+	int connected = 0, cr = 0, r;
+
+	pthread_mutex_lock(&b->lock);
+	head = b->ask;
+	tail = b->ask_tail;
+	b->ask = b->ask_tail = NULL;
+	pthread_mutex_unlock(&b->lock);
+	if (head == NULL)
+		return 0;
+	if (sotto_fd(b->s) < 0) {
+		if ((cr = sotto_connect(b->s, BRIDGE_LOOKUP_TIMEOUT_MS)) == 0)
+			connected = 1;
+		else
+			fprintf(stderr, "sotto bridge: cannot reach %s to check a recipient: %s\n",
+			    sotto_server(b->s), sotto_strerror(cr));
+	}
+	for (l = head; l != NULL; l = l->next) {
+		r = cr != 0 ? cr : sotto_lookup(b->s, l->addr, BRIDGE_LOOKUP_TIMEOUT_MS);
+		switch (r) {
+		case 0:
+			l->v = SMTP_RCPT_OK;
+			break;
+		case SOTTO_ERR_NOT_FOUND:
+			l->v = SMTP_RCPT_UNKNOWN;
+			snprintf(l->reason, sizeof(l->reason), "no such user on this Sotto server;"
+			    " nothing will be sent to this address");
+			break;
+		case SOTTO_ERR_INVALID_ARG:
+		case SOTTO_ERR_MALFORMED:
+			l->v = SMTP_RCPT_UNKNOWN;
+			snprintf(l->reason, sizeof(l->reason), "not a valid Sotto address");
+			break;
+		default:
+			l->v = SMTP_RCPT_TEMPFAIL;
+			snprintf(l->reason, sizeof(l->reason), "could not ask the Sotto server"
+			    " whether this user exists (%s)", sotto_strerror(r));
+			cr = r;         /* the others would wait for the same failure */
+			break;
+		}
+	}
+	pthread_mutex_lock(&b->lock);
+	if (b->answered_tail != NULL)
+		b->answered_tail->next = head;
+	else
+		b->answered = head;
+	b->answered_tail = tail;
+	pthread_mutex_unlock(&b->lock);
+	uv_async_send(&b->async);
+	if (connected && b->send_only)
+		sotto_disconnect(b->s);
+	return connected;
+}
+
 /* ---- client thread: sending ---- */
+
+/*
+ * The id of our copy of a mail for one recipient: a keyed hash, under a key only this
+ * client holds (BRIDGE_SETTING_IDKEY), of the recipient and the exact bytes of the copy.
+ * The same mail submitted again (a mail program retrying after a 4xx whose parts partly
+ * went out, or were left in the outbox) gets the same id, and the receiving bridge files
+ * a mail id once. It is the whole mail, not just its Message-ID, because parts are put
+ * together by id: two different mails under one id could be mixed part by part. Without
+ * the key, nobody can tell from an id which mail it is or predict another's.
+ */
+static int
+mail_id(const struct bridge *b, const char *addr, const uint8_t *mail, size_t len,
+    uint8_t id[MAIL_CONTENT_ID_LEN])
+{
+	static const char label[] = "sotto bridge mail id v1";
+	crypto_generichash_state st;
+	size_t alen = strlen(addr);
+	uint8_t n[2] = { (uint8_t)(alen >> 8), (uint8_t)alen };
+	int r;
+
+	r = crypto_generichash_init(&st, b->idkey, sizeof(b->idkey), MAIL_CONTENT_ID_LEN);
+	if (r == 0)
+		r = crypto_generichash_update(&st, (const uint8_t *)label, sizeof(label));
+	if (r == 0)
+		r = crypto_generichash_update(&st, n, sizeof(n));
+	if (r == 0)
+		r = crypto_generichash_update(&st, (const uint8_t *)addr, alen);
+	if (r == 0)
+		r = crypto_generichash_update(&st, mail, len);
+	if (r == 0)
+		r = crypto_generichash_final(&st, id, MAIL_CONTENT_ID_LEN);
+	sodium_memzero(&st, sizeof(st));
+	return r == 0 ? 0 : SOTTO_ERR_INTERNAL;
+}
 
 static enum smtp_deliver_result
 send_copy(struct bridge *b, const char *to, const uint8_t *mail, size_t len, char *reason,
@@ -254,7 +444,10 @@ send_copy(struct bridge *b, const char *to, const uint8_t *mail, size_t len, cha
 		snprintf(reason, rcap, "message too large for the store");
 		return SMTP_DELIVER_PERMFAIL;
 	}
-	randombytes_buf(id, sizeof(id));
+	if (mail_id(b, addr, mail, len, id) != 0) {
+		snprintf(reason, rcap, "internal error");
+		return SMTP_DELIVER_TEMPFAIL;
+	}
 	buf_init_dyn(&part, MAIL_CONTENT_HEADER + MAIL_CONTENT_CHUNK);
 	for (i = 0, r = 0; i < count && r == 0; i++) {
 		if ((r = mail_content_part(id, mail, len, i, &part)) == 0)
@@ -293,6 +486,7 @@ send_group(struct bridge *b, struct bridge_group *g)
 		    g->slots[i].reason, sizeof(g->slots[i].reason));
 		if (g->slots[i].r == SMTP_DELIVER_OK)
 			ok++;
+		(void)serve_lookups(b);         /* other clients' RCPTs wait at most one copy */
 	}
 	/* Sent holds what the user submitted, Bcc included, once every copy is out. */
 	if (ok == g->n && ok > 0) {
@@ -408,6 +602,10 @@ receive_scan(struct bridge *b, struct receiver *rc)
 				    m->peer);
 				continue;
 			}
+			/* a part of a mail filed already (the sender retried it, or its outbox
+			 * sent a part late): it would only start a mail that never completes */
+			if (mail_progress_has(&rc->prog, p.id))
+				continue;
 			r = mail_asm_add(rc->asm_, m->peer, m->row, m->time, &p, &mail, &len);
 			if (r < 0) {
 				fprintf(stderr, "sotto bridge: dropped a mail from %s: %s\n", m->peer,
@@ -465,6 +663,10 @@ client_thread(void *arg)
 		uint64_t now = now_ms();
 		char c[64];
 
+		if (serve_lookups(b)) {
+			scan = 1;
+			fd = sotto_fd(b->s);
+		}
 		if (fd < 0 && now >= next_connect && !b->send_only) {
 			if ((r = sotto_connect(b->s, BRIDGE_CONNECT_TIMEOUT_MS)) != 0) {
 				fprintf(stderr, "sotto bridge: cannot reach %s: %s\n",
@@ -545,6 +747,14 @@ client_thread(void *arg)
 static void
 free_bridge(struct bridge *b)
 {
+	struct bridge_lookup *l;
+
+	/* none is left once the servers stopped (a session waits for its answer) */
+	while ((l = b->ask) != NULL) {
+		b->ask = l->next;
+		free(l);
+	}
+	sodium_memzero(b->idkey, sizeof(b->idkey));
 	if (b->wake[0] >= 0)
 		close(b->wake[0]);
 	if (b->wake[1] >= 0)
@@ -607,6 +817,28 @@ bridge_stop(struct bridge *b, void (*done)(void *), void *arg)
 	imap_server_stop(b->imap, server_stopped, b);
 }
 
+/* The key of mail_id: made once, kept sealed in the store. */
+static int
+idkey_load(struct bridge *b)
+{
+	uint8_t *v = NULL;
+	size_t len = 0;
+	int r;
+
+	r = mailstore_store_setting_get(b->ms, BRIDGE_SETTING_IDKEY, &v, &len);
+	if (r == 0) {
+		if (len == sizeof(b->idkey))
+			memcpy(b->idkey, v, len);
+		store_blob_free(v, len);
+		return len == sizeof(b->idkey) ? 0 : SOTTO_ERR_CORRUPT;
+	}
+	if (r != SOTTO_ERR_NOT_FOUND)
+		return r;
+	randombytes_buf(b->idkey, sizeof(b->idkey));
+	return mailstore_store_setting_put(b->ms, BRIDGE_SETTING_IDKEY, b->idkey,
+	    sizeof(b->idkey));
+}
+
 /* Puts p before the text in why (cut to fit). */
 static void
 prefix(char *why, size_t whylen, const char *p)
@@ -650,6 +882,10 @@ bridge_start(struct bridge **out, uv_loop_t *loop, const struct bridge_config *c
 	if ((r = normalise(sotto_address(cfg->sotto), b->user, &dom)) != 0)
 		goto fail;
 	b->domain = dom;
+	if ((r = idkey_load(b)) != 0) {
+		snprintf(why, whylen, "the bridge's mail id key: %s", sotto_strerror(r));
+		goto fail;
+	}
 	if (pipe2(b->wake, O_CLOEXEC | O_NONBLOCK) != 0) {
 		r = SOTTO_ERR_IO;
 		goto fail;

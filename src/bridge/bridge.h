@@ -11,9 +11,12 @@
  *
  * Recipients: an address outside the user's own domain is not a Sotto user and is refused
  * at RCPT (550 5.7.1) so nothing is ever sent in the clear; a malformed one gets 550 5.1.1.
- * A user of our domain the server does not know is found out when the copy is sent: the
- * DATA reply is then 554 naming that recipient (the protocol has no lookup that would not
- * use up a one-time prekey).
+ * One of our domain is looked up on the server by the client thread (sotto_lookup) while
+ * the RCPT waits: no such account is 550 5.1.1, a server that cannot be asked 451 4.4.3.
+ * Accounts that exist are remembered for a minute.
+ *
+ * Mail ids: a copy's id is a keyed hash of the recipient and the copy's bytes, so a mail
+ * submitted twice (a retry after 4xx) is filed once by the recipient's bridge.
  */
 #ifndef SOTTO_BRIDGE_BRIDGE_H
 #define SOTTO_BRIDGE_BRIDGE_H
@@ -33,6 +36,7 @@
 /* Setting names in the client's store (sealed). */
 #define BRIDGE_SETTING_PASSWORD "bridge.password"       /* the clear bridge password */
 #define BRIDGE_SETTING_PROGRESS "bridge.inbox"          /* struct mail_progress */
+#define BRIDGE_SETTING_IDKEY "bridge.idkey"     /* 32 random bytes keying our mail ids */
 
 struct bridge_config {
 	struct sotto *sotto;            /* registered account; the bridge owns it from here */

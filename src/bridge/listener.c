@@ -30,6 +30,7 @@ struct listener_conn {
 	int torn_down;
 	int paused;
 	int resume_early;       /* resumed from inside read, before the pause took effect */
+	int reading;            /* uv_read_start is in effect */
 	uint64_t idle_ms;
 	int why;
 	uint8_t rbuf[READ_CHUNK];
@@ -220,6 +221,29 @@ on_handle_closed(uv_handle_t *h)
 }
 
 static void
+read_stop(struct listener_conn *c)
+{
+	uv_read_stop((uv_stream_t *)&c->tcp);
+	c->reading = 0;
+}
+
+static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *b);
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b);
+
+/* An engine that pauses and resumes at once while it is offered kept bytes schedules a
+ * second kick: starting to read twice is not an error. */
+static int
+read_start(struct listener_conn *c)
+{
+	if (c->reading)
+		return 0;
+	if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) != 0)
+		return -1;
+	c->reading = 1;
+	return 0;
+}
+
+static void
 conn_teardown(struct listener_conn *c, int why)
 {
 	if (c->torn_down)
@@ -227,7 +251,7 @@ conn_teardown(struct listener_conn *c, int why)
 	c->torn_down = 1;
 	c->closing = 1;
 	c->why = why;
-	uv_read_stop((uv_stream_t *)&c->tcp);
+	read_stop(c);
 	uv_close((uv_handle_t *)&c->tcp, on_handle_closed);
 	uv_close((uv_handle_t *)&c->idle, on_handle_closed);
 	uv_close((uv_handle_t *)&c->kick, on_handle_closed);
@@ -322,7 +346,7 @@ listener_conn_close(struct listener_conn *c)
 	if (c->closing)
 		return;
 	c->closing = 1;
-	uv_read_stop((uv_stream_t *)&c->tcp);
+	read_stop(c);
 	if (c->queued == 0)
 		conn_teardown(c, 0);
 }
@@ -368,7 +392,7 @@ keep_rest(struct listener_conn *c, const uint8_t *p, size_t n)
 	c->kept_len = n;
 	c->kept_off = 0;
 	c->paused = 1;
-	uv_read_stop((uv_stream_t *)&c->tcp);
+	read_stop(c);
 	uv_timer_stop(&c->idle);
 	if (c->resume_early) {
 		c->resume_early = 0;
@@ -432,11 +456,12 @@ on_kick(uv_timer_t *t)
 		(void)offer(c, kept + off, len - off);
 		sodium_memzero(kept, len);
 		free(kept);
-		if (c->closing || c->paused)
+		/* kept again: the kick that offers it starts reading, so bytes stay in order */
+		if (c->closing || c->paused || c->kept != NULL)
 			return;
 	}
 	idle_restart(c);
-	if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) != 0)
+	if (read_start(c) != 0)
 		conn_teardown(c, SOTTO_ERR_IO);
 }
 
@@ -447,7 +472,7 @@ listener_conn_pause(struct listener_conn *c)
 		return;
 	c->paused = 1;
 	c->resume_early = 0;
-	uv_read_stop((uv_stream_t *)&c->tcp);
+	read_stop(c);
 	uv_timer_stop(&c->idle);
 	uv_timer_stop(&c->kick);
 }
@@ -513,7 +538,7 @@ on_connection(uv_stream_t *server, int status)
 	}
 	if (c->closing)
 		return;
-	if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) != 0)
+	if (read_start(c) != 0)
 		conn_teardown(c, SOTTO_ERR_IO);
 }
 

@@ -4,7 +4,8 @@
  * content (sotto_send_mail), and the receiving bridge puts them back together:
  *
  *   u8   version (MAIL_CONTENT_VERSION)
- *   16   mail id: random, one per recipient copy
+ *   16   mail id: one per recipient copy; the same for the same bytes to the same
+ *        recipient (a keyed hash, bridge.c mail_id), so a resubmitted mail is filed once
  *   u32  total length of the mail (1..MAIL_CONTENT_MAX)
  *   u32  index of this part (0..count-1)
  *   u32  count = ceil(total / MAIL_CONTENT_CHUNK)

@@ -225,14 +225,90 @@ def non_sotto_recipient_refused_nothing_sent(w):
     check(peers <= {"bob@localhost", "carol@localhost"}, "alice wrote to %r" % peers)
 
 
-def unknown_sotto_user_reported(w):
+def unknown_sotto_user_refused_at_rcpt(w):
+    """A user of our own domain the server does not know: 550 5.1.1 at RCPT, saying so;
+    the mail goes to the recipients that were accepted, and nothing to the unknown one."""
     with smtp(w, "alice") as s:
         try:
             s.sendmail("alice@localhost", ["nobody@localhost"],
                        b"Subject: to nobody\r\n\r\nhello\r\n")
             check(False, "accepted")
-        except smtplib.SMTPDataError as e:
-            check(e.smtp_code == 554 and b"nobody@localhost" in e.smtp_error, e)
+        except smtplib.SMTPRecipientsRefused as e:
+            code, text = e.recipients["nobody@localhost"]
+            check(code == 550 and b"5.1.1" in text and b"no such user" in text, e.recipients)
+    mail = (b"From: alice@localhost\r\nTo: bob@localhost, nobody@localhost, carol@localhost\r\n"
+            b"Subject: rcpt one by one\r\nMessage-ID: <rcpt-1@localhost>\r\n\r\nhi all\r\n")
+    with smtp(w, "alice") as s:
+        code, text = s.mail("alice@localhost")
+        check(code == 250, text)
+        code, text = s.rcpt("bob@localhost")
+        check(code == 250, text)
+        code, text = s.rcpt("Nobody@localhost")
+        check(code == 550 and b"5.1.1 <Nobody@localhost>" in text and
+              b"no such user on this Sotto server" in text, (code, text))
+        code, text = s.rcpt("carol@localhost")
+        check(code == 250, text)
+        code, text = s.data(mail)
+        check(code == 250 and b"2 recipients" in text, (code, text))
+    for who in ("bob", "carol"):
+        M = w.b[who].imap()
+        uids = BH.wait_for(M, "INBOX", '(HEADER Message-ID "<rcpt-1@localhost>")')
+        check(len(uids) == 1 and BH.fetch_raw(M, "INBOX", uids[0]) == mail,
+              "%s: %r" % (who, uids))
+        M.logout()
+    peers = set(m["peer"] for m in _history(w, "alice"))
+    check("nobody@localhost" not in peers, "alice wrote to %r" % peers)
+
+
+def same_mail_twice_is_filed_once(w):
+    """A mail submitted twice (a mail program retrying) has the same id for bob, whose
+    bridge files it once; the same body under another Message-ID is another mail."""
+    mail = (b"From: alice@localhost\r\nTo: bob@localhost\r\nSubject: twice\r\n"
+            b"Message-ID: <twice-1@localhost>\r\n\r\nthe very same bytes\r\n")
+    other = mail.replace(b"<twice-1@", b"<twice-2@")
+    before = len(_history(w, "alice"))
+    with smtp(w, "alice") as s:
+        for m in (mail, mail, other):
+            check(s.sendmail("alice@localhost", ["bob@localhost"], m) == {}, "refused")
+    # all three were sent: it is bob's bridge that files the repeat once
+    check(len(_history(w, "alice")) - before in (2, 3), "alice sent %d" %
+          (len(_history(w, "alice")) - before))
+    M = w.b["bob"].imap()
+    check(len(BH.wait_for(M, "INBOX", '(HEADER Message-ID "<twice-2@localhost>")')) == 1,
+          "the second mail did not arrive")
+    time.sleep(1.5)         # anything filed late would be there by now
+    M.select("INBOX")
+    typ, data = M.uid("SEARCH", None, '(HEADER Message-ID "<twice-1@localhost>")')
+    check(len(data[0].split()) == 1, "twice-1 in bob's INBOX: %r" % data)
+    typ, data = M.uid("SEARCH", None, "(SUBJECT twice)")
+    check(len(data[0].split()) == 2, "bob's INBOX: %r" % data)
+    M.logout()
+
+
+def unchecked_recipient_is_temporary(w):
+    """With the server unreachable, a recipient not checked lately is 451: never 250
+    unverified, never 550 for a user who may exist."""
+    w.srv.stop()
+    try:
+        with smtp(w, "alice") as s:
+            code, text = s.mail("alice@localhost")
+            check(code == 250, text)
+            t = time.time()
+            code, text = s.rcpt("dave@localhost")
+            check(code == 451 and b"4.4.3" in text, (code, text))
+            check(time.time() - t < 30, "took %.1f s" % (time.time() - t))
+    finally:
+        w.srv.start()
+    # and once it is back, the same RCPT is checked again
+    deadline = time.time() + 30
+    while True:
+        with smtp(w, "alice") as s:
+            s.mail("alice@localhost")
+            code, text = s.rcpt("dave@localhost")
+        if code != 451 or time.time() > deadline:
+            break
+        time.sleep(0.5)
+    check(code == 550 and b"no such user" in text, (code, text))
 
 
 def wrong_password_and_sender_refused(w):
@@ -408,7 +484,8 @@ BH.run_checks(setup, [
     bcc_gets_a_copy_that_does_not_name_it,
     curl_send_and_read,
     non_sotto_recipient_refused_nothing_sent,
-    unknown_sotto_user_reported,
+    unknown_sotto_user_refused_at_rcpt,
+    same_mail_twice_is_filed_once,
     wrong_password_and_sender_refused,
     size_cap_advertised_and_enforced,
     idle_shows_new_mail,
@@ -417,6 +494,7 @@ BH.run_checks(setup, [
     largest_mail_with_10_mib_attachment_survives,
     sigkill_while_filing_loses_and_repeats_nothing,
     command_line_refusals_and_password,
+    unchecked_recipient_is_temporary,
     bridge_stops_cleanly,
     BH.bridges_exit_cleanly,
 ])

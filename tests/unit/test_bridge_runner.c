@@ -67,7 +67,7 @@ struct started {
 };
 
 static int
-start(struct started *st, const char *name, const char *pass)
+start_mode(struct started *st, const char *name, const char *pass, int send_only)
 {
 	struct bridge_run_config cfg;
 	char home[300];
@@ -83,8 +83,15 @@ start(struct started *st, const char *name, const char *pass)
 	cfg.pass_len = strlen(pass);
 	cfg.smtp = st->smtp;
 	cfg.imap = st->imap;
+	cfg.send_only = send_only;
 	st->r = NULL;
 	return bridge_runner_start(&st->r, &cfg, st->why, sizeof(st->why));
+}
+
+static int
+start(struct started *st, const char *name, const char *pass)
+{
+	return start_mode(st, name, pass, 0);
 }
 
 /* The password `sotto bridge --show-password` would print. */
@@ -163,6 +170,63 @@ smtp_send(unsigned short port, const char *pw, const char *mail)
 	return ok;
 }
 
+/* alice's replies to MAIL and to RCPT TO each of to[], in one transaction, into buf. */
+static int
+smtp_rcpts(unsigned short port, const char *pw, const char *const *to, size_t n, char *buf,
+    size_t cap)
+{
+	char line[700], plain[400], b64[600];
+	size_t len, i;
+	int fd = uvthread_connect(port), r = -1;
+
+	if (fd < 0)
+		return -1;
+	len = (size_t)snprintf(plain, sizeof(plain), "%calice@localhost%c%s", 0, 0, pw);
+	sodium_bin2base64(b64, sizeof(b64), (const unsigned char *)plain, len,
+	    sodium_base64_VARIANT_ORIGINAL);
+	snprintf(line, sizeof(line), "AUTH PLAIN %s\r\nMAIL FROM:<alice@localhost>\r\n", b64);
+	if (uvthread_read_until(fd, buf, cap, "220 ") != 0 ||
+	    uvthread_send(fd, "EHLO test\r\n") != 0 ||
+	    uvthread_read_until(fd, buf, cap, "250 ") != 0 || uvthread_send(fd, line) != 0 ||
+	    uvthread_read_until(fd, buf, cap, "250 2.1.0") != 0)
+		goto out;
+	for (i = 0; i < n; i++) {
+		snprintf(line, sizeof(line), "RCPT TO:<%s>\r\n", to[i]);
+		if (uvthread_send(fd, line) != 0)
+			goto out;
+	}
+	if (uvthread_send(fd, "QUIT\r\n") == 0 &&
+	    uvthread_read_until(fd, buf, cap, "221 ") == 0)
+		r = 0;
+out:
+	close(fd);
+	return r;
+}
+
+/* Beside another connection of the account (the daemon), RCPT still asks the server:
+ * the bridge connects for it. An unknown user is refused at RCPT, a known one accepted,
+ * each in order. */
+TEST(runner_send_only_checks_recipients)
+{
+	static const char *const to[] = { "nobody@localhost", "bob@localhost",
+	    "eve@example.com", "Bob@localhost" };
+	struct started a;
+	char pa[BRIDGE_PASSWORD_CHARS + 1], buf[8192];
+	const char *p1, *p2, *p3, *p4;
+
+	REQUIRE(password("alice", pa) == 0);
+	REQUIRE(start_mode(&a, "alice", PASS, 1) == 0);
+	CHECK(smtp_rcpts(a.smtp_port, pa, to, 4, buf, sizeof(buf)) == 0);
+	p1 = strstr(buf, "550 5.1.1 <nobody@localhost>: no such user on this Sotto server");
+	p2 = strstr(buf, "250 2.1.5 Recipient <bob@localhost> OK");
+	p3 = strstr(buf, "550 5.7.1 <eve@example.com>");
+	p4 = strstr(buf, "250 2.1.5 Recipient <Bob@localhost> OK");
+	CHECK(p1 != NULL && p2 != NULL && p3 != NULL && p4 != NULL);
+	CHECK(p1 < p2 && p2 < p3 && p3 < p4);
+	bridge_runner_stop(a.r);
+	sodium_memzero(pa, sizeof(pa));
+}
+
 TEST(runner_carries_mail_from_smtp_to_imap)
 {
 	static const char mail[] = "From: alice@localhost\r\nTo: bob@localhost\r\n"
@@ -232,6 +296,7 @@ main(void)
 	}
 	RUN(runner_start_failures_leave_nothing);
 	RUN(runner_carries_mail_from_smtp_to_imap);
+	RUN(runner_send_only_checks_recipients);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
 	r = system(cmd);
 	(void)r;
