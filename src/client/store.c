@@ -215,6 +215,77 @@ store_wend(struct store *st, int r)
 }
 
 int
+store_step_row(struct store *st, sqlite3_stmt *s)
+{
+	int rc = sqlite3_step(s);
+
+	if (rc == SQLITE_ROW)
+		return 0;
+	return rc == SQLITE_DONE ? SOTTO_ERR_NOT_FOUND : store_sqlerr(st, rc);
+}
+
+int
+store_step_changed(struct store *st, sqlite3_stmt *s)
+{
+	int r;
+
+	if ((r = store_sqlerr(st, sqlite3_step(s))) == 0 && sqlite3_changes(st->db) == 0)
+		r = SOTTO_ERR_NOT_FOUND;
+	return r;
+}
+
+/* Runs the bound write s in a write transaction of its own, then finalizes it. */
+static int
+change_in_tx(struct store *st, sqlite3_stmt *s)
+{
+	int r;
+
+	if ((r = store_wbegin(st)) == 0)
+		r = store_wend(st, store_step_changed(st, s));
+	sqlite3_finalize(s);
+	return r;
+}
+
+int
+store_change_by_hash(struct store *st, const char *sql, const uint8_t h[STORE_HASH_LEN])
+{
+	sqlite3_stmt *s = NULL;
+	int r;
+
+	if ((r = store_prepare(st, sql, &s)) != 0)
+		return r;
+	sqlite3_bind_blob(s, 1, h, STORE_HASH_LEN, SQLITE_STATIC);
+	return change_in_tx(st, s);
+}
+
+int
+store_change_by_id(struct store *st, const char *sql, int64_t id)
+{
+	sqlite3_stmt *s = NULL;
+	int r;
+
+	if ((r = store_prepare(st, sql, &s)) != 0)
+		return r;
+	sqlite3_bind_int64(s, 1, id);
+	return change_in_tx(st, s);
+}
+
+void *
+store_grow(void *v, size_t n, size_t *cap, size_t size, size_t first)
+{
+	size_t c;
+	void *nv;
+
+	if (n < *cap)
+		return v;
+	c = *cap ? *cap * 2 : first;
+	if (c > SIZE_MAX / size || (nv = realloc(v, c * size)) == NULL)
+		return NULL;
+	*cap = c;
+	return nv;
+}
+
+int
 store_begin(struct store *st)
 {
 	int r;
@@ -338,10 +409,8 @@ store_meta_get_blob(struct store *st, const char *k, size_t max, uint8_t **v, si
 	if ((r = store_prepare(st, "SELECT v FROM meta WHERE k = ?", &s)) != 0)
 		return r;
 	sqlite3_bind_text(s, 1, k, -1, SQLITE_STATIC);
-	if ((r = sqlite3_step(s)) != SQLITE_ROW) {
-		r = r == SQLITE_DONE ? SOTTO_ERR_NOT_FOUND : store_sqlerr(st, r);
+	if ((r = store_step_row(st, s)) != 0)
 		goto out;
-	}
 	p = sqlite3_column_blob(s, 0);
 	n = sqlite3_column_bytes(s, 0);
 	if (sqlite3_column_type(s, 0) != SQLITE_BLOB || p == NULL || n <= 0 ||
@@ -386,14 +455,12 @@ store_meta_get_int(struct store *st, const char *k, int64_t *v)
 	if ((r = store_prepare(st, "SELECT v FROM meta WHERE k = ?", &s)) != 0)
 		return r;
 	sqlite3_bind_text(s, 1, k, -1, SQLITE_STATIC);
-	if ((r = sqlite3_step(s)) == SQLITE_ROW) {
-		if (sqlite3_column_type(s, 0) == SQLITE_INTEGER) {
+	if ((r = store_step_row(st, s)) == 0) {
+		if (sqlite3_column_type(s, 0) == SQLITE_INTEGER)
 			*v = sqlite3_column_int64(s, 0);
-			r = 0;
-		} else
+		else
 			r = SOTTO_ERR_CORRUPT;
-	} else
-		r = r == SQLITE_DONE ? SOTTO_ERR_NOT_FOUND : store_sqlerr(st, r);
+	}
 	sqlite3_finalize(s);
 	return r;
 }

@@ -71,10 +71,8 @@ store_identity_get(struct store *st, struct store_identity *out)
 	memset(out, 0, sizeof(*out));
 	if ((r = store_prepare(st, "SELECT rec FROM identity WHERE k = 1", &s)) != 0)
 		return r;
-	if ((r = sqlite3_step(s)) != SQLITE_ROW) {
-		r = r == SQLITE_DONE ? SOTTO_ERR_NOT_FOUND : store_sqlerr(st, r);
+	if ((r = store_step_row(st, s)) != 0)
 		goto out;
-	}
 	if ((r = store_column_open(st, s, 0, "identity", identity_rowkey,
 	    sizeof(identity_rowkey), IDENTITY_MAX, &pt, &n)) != 0)
 		goto out;
@@ -136,8 +134,8 @@ spk_read(struct store *st, sqlite3_stmt *s, struct store_spk *out)
 	int r;
 
 	memset(out, 0, sizeof(*out));
-	if ((r = sqlite3_step(s)) != SQLITE_ROW)
-		return r == SQLITE_DONE ? SOTTO_ERR_NOT_FOUND : store_sqlerr(st, r);
+	if ((r = store_step_row(st, s)) != 0)
+		return r;
 	id = sqlite3_column_int64(s, 0);
 	created = sqlite3_column_int64(s, 1);
 	if (id < 0 || id > UINT32_MAX || created < 0)
@@ -243,10 +241,8 @@ store_otpk_get(struct store *st, uint32_t id, uint8_t pk[STORE_KEY_LEN],
 	if ((r = store_prepare(st, "SELECT rec FROM otpk WHERE id = ?", &s)) != 0)
 		return r;
 	sqlite3_bind_int64(s, 1, id);
-	if ((r = sqlite3_step(s)) != SQLITE_ROW) {
-		r = r == SQLITE_DONE ? SOTTO_ERR_NOT_FOUND : store_sqlerr(st, r);
+	if ((r = store_step_row(st, s)) != 0)
 		goto out;
-	}
 	if ((r = store_column_open(st, s, 0, "otpk", rk, sizeof(rk), KEYPAIR_MAX, &pt, &n)) != 0)
 		goto out;
 	r = store_keypair_decode(pt, n, pk, sk, NULL);
@@ -318,28 +314,10 @@ out:
 	return r;
 }
 
-static int
-delete_by_id(struct store *st, const char *sql, int64_t id)
-{
-	sqlite3_stmt *s = NULL;
-	int r;
-
-	if ((r = store_wbegin(st)) != 0)
-		return r;
-	if ((r = store_prepare(st, sql, &s)) != 0)
-		goto out;
-	sqlite3_bind_int64(s, 1, id);
-	if ((r = store_sqlerr(st, sqlite3_step(s))) == 0 && sqlite3_changes(st->db) == 0)
-		r = SOTTO_ERR_NOT_FOUND;
-out:
-	sqlite3_finalize(s);
-	return store_wend(st, r);
-}
-
 int
 store_otpk_delete(struct store *st, uint32_t id)
 {
-	return delete_by_id(st, "DELETE FROM otpk WHERE id = ?", id);
+	return store_change_by_id(st, "DELETE FROM otpk WHERE id = ?", id);
 }
 
 int

@@ -80,30 +80,11 @@ store_contact_get(struct store *st, const char *address, struct store_contact *o
 	if ((r = store_prepare(st, "SELECT h, rec FROM contacts WHERE h = ?", &s)) != 0)
 		return r;
 	sqlite3_bind_blob(s, 1, h, sizeof(h), SQLITE_STATIC);
-	if ((r = sqlite3_step(s)) != SQLITE_ROW)
-		r = r == SQLITE_DONE ? SOTTO_ERR_NOT_FOUND : store_sqlerr(st, r);
-	else if ((r = contact_row(st, s, out)) == 0 && strcmp(out->address, address) != 0)
+	if ((r = store_step_row(st, s)) == 0 && (r = contact_row(st, s, out)) == 0 &&
+	    strcmp(out->address, address) != 0)
 		r = SOTTO_ERR_CORRUPT;
 	sqlite3_finalize(s);
 	return r;
-}
-
-static int
-delete_by_hash(struct store *st, const char *sql, const uint8_t h[STORE_HASH_LEN])
-{
-	sqlite3_stmt *s = NULL;
-	int r;
-
-	if ((r = store_wbegin(st)) != 0)
-		return r;
-	if ((r = store_prepare(st, sql, &s)) != 0)
-		goto out;
-	sqlite3_bind_blob(s, 1, h, STORE_HASH_LEN, SQLITE_STATIC);
-	if ((r = store_sqlerr(st, sqlite3_step(s))) == 0 && sqlite3_changes(st->db) == 0)
-		r = SOTTO_ERR_NOT_FOUND;
-out:
-	sqlite3_finalize(s);
-	return store_wend(st, r);
 }
 
 int
@@ -114,7 +95,7 @@ store_contact_delete(struct store *st, const char *address)
 
 	if ((r = store_addr_hash(st, address, h)) != 0)
 		return r;
-	return delete_by_hash(st, "DELETE FROM contacts WHERE h = ?", h);
+	return store_change_by_hash(st, "DELETE FROM contacts WHERE h = ?", h);
 }
 
 static int
@@ -213,9 +194,7 @@ blob_get(struct store *st, const char *sql, const char *table, const uint8_t h[S
 	if ((r = store_prepare(st, sql, &s)) != 0)
 		return r;
 	sqlite3_bind_blob(s, 1, h, STORE_HASH_LEN, SQLITE_STATIC);
-	if ((r = sqlite3_step(s)) != SQLITE_ROW)
-		r = r == SQLITE_DONE ? SOTTO_ERR_NOT_FOUND : store_sqlerr(st, r);
-	else
+	if ((r = store_step_row(st, s)) == 0)
 		r = store_column_open(st, s, 0, table, h, STORE_HASH_LEN, max, v, len);
 	sqlite3_finalize(s);
 	return r;
@@ -255,7 +234,7 @@ store_session_delete(struct store *st, const char *address)
 
 	if ((r = store_addr_hash(st, address, h)) != 0)
 		return r;
-	return delete_by_hash(st, "DELETE FROM sessions WHERE h = ?", h);
+	return store_change_by_hash(st, "DELETE FROM sessions WHERE h = ?", h);
 }
 
 static int
@@ -304,5 +283,5 @@ store_setting_delete(struct store *st, const char *name)
 
 	if ((r = setting_hash(st, name, h)) != 0)
 		return r;
-	return delete_by_hash(st, "DELETE FROM settings WHERE h = ?", h);
+	return store_change_by_hash(st, "DELETE FROM settings WHERE h = ?", h);
 }

@@ -45,6 +45,21 @@ int store_exec(struct store *st, const char *sql) SOTTO_MUST_CHECK;
 int store_wbegin(struct store *st) SOTTO_MUST_CHECK;
 int store_wend(struct store *st, int r) SOTTO_MUST_CHECK;
 
+/* Steps a lookup: 0 when it found its row, SOTTO_ERR_NOT_FOUND when there was none. */
+int store_step_row(struct store *st, sqlite3_stmt *s) SOTTO_MUST_CHECK;
+/* Steps an UPDATE or DELETE: SOTTO_ERR_NOT_FOUND when it changed no row. */
+int store_step_changed(struct store *st, sqlite3_stmt *s) SOTTO_MUST_CHECK;
+/* One write transaction running sql with the lookup hash h (or the integer id) bound to
+ * parameter 1; SOTTO_ERR_NOT_FOUND when it changed no row. */
+int store_change_by_hash(struct store *st, const char *sql,
+    const uint8_t h[STORE_HASH_LEN]) SOTTO_MUST_CHECK;
+int store_change_by_id(struct store *st, const char *sql, int64_t id) SOTTO_MUST_CHECK;
+
+/* Room for element n in the array v of *cap elements of size bytes each: v, or v grown
+ * (from first elements, then doubling) with *cap updated, or NULL (v still valid and
+ * *cap unchanged) when out of memory. */
+void *store_grow(void *v, size_t n, size_t *cap, size_t size, size_t first);
+
 void store_hash(const struct store *st, enum store_hash_kind kind, const void *p, size_t n,
     uint8_t out[STORE_HASH_LEN]);
 /* The lookup hash of an address, after checking its length. */

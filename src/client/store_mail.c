@@ -131,9 +131,7 @@ store_folder_get(struct store *st, const char *name, struct store_folder *out)
 	if ((r = store_prepare(st, FOLDER_SELECT " WHERE h = ?", &s)) != 0)
 		return r;
 	sqlite3_bind_blob(s, 1, h, sizeof(h), SQLITE_STATIC);
-	if ((r = sqlite3_step(s)) != SQLITE_ROW)
-		r = r == SQLITE_DONE ? SOTTO_ERR_NOT_FOUND : store_sqlerr(st, r);
-	else
+	if ((r = store_step_row(st, s)) == 0)
 		r = folder_row(st, s, out);
 	sqlite3_finalize(s);
 	return r;
@@ -199,8 +197,7 @@ exec_ints(struct store *st, const char *sql, int nargs, int64_t a, int64_t b, in
 		sqlite3_bind_int64(s, 2, b);
 	if (nargs > 2)
 		sqlite3_bind_int64(s, 3, c);
-	if ((r = store_sqlerr(st, sqlite3_step(s))) == 0 && sqlite3_changes(st->db) == 0)
-		r = SOTTO_ERR_NOT_FOUND;
+	r = store_step_changed(st, s);
 	sqlite3_finalize(s);
 	return r;
 }
@@ -208,12 +205,7 @@ exec_ints(struct store *st, const char *sql, int nargs, int64_t a, int64_t b, in
 int
 store_folder_delete(struct store *st, int64_t folder)
 {
-	int r;
-
-	if ((r = store_wbegin(st)) != 0)
-		return r;
-	r = exec_ints(st, "DELETE FROM folders WHERE id = ?", 1, folder, 0, 0);
-	return store_wend(st, r);
+	return store_change_by_id(st, "DELETE FROM folders WHERE id = ?", folder);
 }
 
 int
@@ -237,10 +229,8 @@ store_mail_append(struct store *st, int64_t folder, uint32_t flags, uint64_t int
 	if ((r = store_prepare(st, "SELECT uidnext FROM folders WHERE id = ?", &s)) != 0)
 		goto out;
 	sqlite3_bind_int64(s, 1, folder);
-	if ((r = sqlite3_step(s)) != SQLITE_ROW) {
-		r = r == SQLITE_DONE ? SOTTO_ERR_NOT_FOUND : store_sqlerr(st, r);
+	if ((r = store_step_row(st, s)) != 0)
 		goto out;
-	}
 	next = sqlite3_column_int64(s, 0);
 	sqlite3_finalize(s);
 	s = NULL;
@@ -350,10 +340,8 @@ store_mail_get(struct store *st, int64_t folder, uint32_t uid, struct store_mail
 		return r;
 	sqlite3_bind_int64(s, 1, folder);
 	sqlite3_bind_int64(s, 2, uid);
-	if ((r = sqlite3_step(s)) != SQLITE_ROW) {
-		r = r == SQLITE_DONE ? SOTTO_ERR_NOT_FOUND : store_sqlerr(st, r);
+	if ((r = store_step_row(st, s)) != 0)
 		goto out;
-	}
 	if ((r = mail_meta(s, &m)) != 0)
 		goto out;
 	mail_rowkey(rk, folder, uid);

@@ -149,9 +149,7 @@ store_message_get(struct store *st, const uint8_t id[STORE_MSGID_LEN],
 	    &s)) != 0)
 		return r;
 	sqlite3_bind_blob(s, 1, h, sizeof(h), SQLITE_STATIC);
-	if ((r = sqlite3_step(s)) != SQLITE_ROW)
-		r = r == SQLITE_DONE ? SOTTO_ERR_NOT_FOUND : store_sqlerr(st, r);
-	else
+	if ((r = store_step_row(st, s)) == 0)
 		r = message_row(st, s, out);
 	sqlite3_finalize(s);
 	return r;

@@ -129,20 +129,9 @@ static int
 outbox_change(struct store *st, const char *sql, const uint8_t id[STORE_MSGID_LEN])
 {
 	uint8_t h[STORE_HASH_LEN];
-	sqlite3_stmt *s = NULL;
-	int r;
 
 	store_hash(st, STORE_HASH_MSGID, id, STORE_MSGID_LEN, h);
-	if ((r = store_wbegin(st)) != 0)
-		return r;
-	if ((r = store_prepare(st, sql, &s)) != 0)
-		goto out;
-	sqlite3_bind_blob(s, 1, h, sizeof(h), SQLITE_STATIC);
-	if ((r = store_sqlerr(st, sqlite3_step(s))) == 0 && sqlite3_changes(st->db) == 0)
-		r = SOTTO_ERR_NOT_FOUND;
-out:
-	sqlite3_finalize(s);
-	return store_wend(st, r);
+	return store_change_by_hash(st, sql, h);
 }
 
 int
