@@ -353,8 +353,8 @@ store_addr_hash(const struct store *st, const char *address, uint8_t out[STORE_H
 	return 0;
 }
 
-int
-store_bind_sealed(struct store *st, sqlite3_stmt *s, int idx, const char *table,
+static int
+bind_sealed(struct store *st, sqlite3_stmt *s, int idx, const char *table,
     const uint8_t *rowkey, size_t rowkey_len, struct buf *pt)
 {
 	uint8_t *rec = NULL;
@@ -376,6 +376,17 @@ store_bind_sealed(struct store *st, sqlite3_stmt *s, int idx, const char *table,
 out:
 	buf_wipe_free(pt);
 	return r;
+}
+
+int
+store_step_sealed(struct store *st, sqlite3_stmt *s, int idx, const char *table,
+    const uint8_t *rowkey, size_t rowkey_len, struct buf *pt)
+{
+	int r;
+
+	if ((r = bind_sealed(st, s, idx, table, rowkey, rowkey_len, pt)) != 0)
+		return r;
+	return store_sqlerr(st, sqlite3_step(s));
 }
 
 int

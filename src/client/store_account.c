@@ -51,10 +51,8 @@ store_identity_put(struct store *st, const struct store_identity *id)
 		buf_wipe_free(&b);
 		goto out;
 	}
-	if ((r = store_bind_sealed(st, s, 1, "identity", identity_rowkey,
-	    sizeof(identity_rowkey), &b)) != 0)
-		goto out;
-	r = store_sqlerr(st, sqlite3_step(s));
+	r = store_step_sealed(st, s, 1, "identity", identity_rowkey,
+	    sizeof(identity_rowkey), &b);
 out:
 	sqlite3_finalize(s);
 	return store_wend(st, r);
@@ -116,9 +114,7 @@ store_spk_put(struct store *st, const struct store_spk *spk)
 	}
 	sqlite3_bind_int64(s, 1, spk->id);
 	sqlite3_bind_int64(s, 2, (int64_t)spk->created);
-	if ((r = store_bind_sealed(st, s, 3, "spk", rk, sizeof(rk), &b)) != 0)
-		goto out;
-	r = store_sqlerr(st, sqlite3_step(s));
+	r = store_step_sealed(st, s, 3, "spk", rk, sizeof(rk), &b);
 out:
 	sqlite3_finalize(s);
 	return store_wend(st, r);
@@ -219,9 +215,7 @@ store_otpk_put(struct store *st, uint32_t id, const uint8_t pk[STORE_KEY_LEN],
 		goto out;
 	}
 	sqlite3_bind_int64(s, 1, id);
-	if ((r = store_bind_sealed(st, s, 2, "otpk", rk, sizeof(rk), &b)) != 0)
-		goto out;
-	r = store_sqlerr(st, sqlite3_step(s));
+	r = store_step_sealed(st, s, 2, "otpk", rk, sizeof(rk), &b);
 out:
 	sqlite3_finalize(s);
 	return store_wend(st, r);
@@ -277,14 +271,11 @@ store_otpk_list(struct store *st, struct store_otpk_list *out)
 	if ((r = store_prepare(st, "SELECT id, rec FROM otpk ORDER BY id", &s)) != 0)
 		return r;
 	while ((r = sqlite3_step(s)) == SQLITE_ROW) {
-		if (n == cap) {
-			cap = cap ? cap * 2 : 64;
-			if ((nv = realloc(v, cap * sizeof(*v))) == NULL) {
-				r = SOTTO_ERR_NOMEM;
-				goto out;
-			}
-			v = nv;
+		if ((nv = store_grow(v, n, &cap, sizeof(*v), 64)) == NULL) {
+			r = SOTTO_ERR_NOMEM;
+			goto out;
 		}
+		v = nv;
 		id = sqlite3_column_int64(s, 0);
 		if (id < 0 || id > UINT32_MAX) {
 			r = SOTTO_ERR_CORRUPT;

@@ -41,9 +41,7 @@ store_contact_put(struct store *st, const struct store_contact *c)
 		goto out;
 	}
 	sqlite3_bind_blob(s, 1, h, sizeof(h), SQLITE_STATIC);
-	if ((r = store_bind_sealed(st, s, 2, "contacts", h, sizeof(h), &b)) != 0)
-		goto out;
-	r = store_sqlerr(st, sqlite3_step(s));
+	r = store_step_sealed(st, s, 2, "contacts", h, sizeof(h), &b);
 out:
 	sqlite3_finalize(s);
 	return store_wend(st, r);
@@ -118,14 +116,11 @@ store_contact_list(struct store *st, struct store_contact_list *out)
 	if ((r = store_prepare(st, "SELECT h, rec FROM contacts", &s)) != 0)
 		return r;
 	while ((r = sqlite3_step(s)) == SQLITE_ROW) {
-		if (n == cap) {
-			cap = cap ? cap * 2 : 16;
-			if ((nv = realloc(v, cap * sizeof(*v))) == NULL) {
-				r = SOTTO_ERR_NOMEM;
-				goto out;
-			}
-			v = nv;
+		if ((nv = store_grow(v, n, &cap, sizeof(*v), 16)) == NULL) {
+			r = SOTTO_ERR_NOMEM;
+			goto out;
 		}
+		v = nv;
 		if ((r = contact_row(st, s, &v[n])) != 0)
 			goto out;
 		n++;
@@ -174,9 +169,7 @@ blob_put(struct store *st, const char *sql, const char *table, const uint8_t h[S
 		goto out;
 	}
 	sqlite3_bind_blob(s, 1, h, STORE_HASH_LEN, SQLITE_STATIC);
-	if ((r = store_bind_sealed(st, s, 2, table, h, STORE_HASH_LEN, &b)) != 0)
-		goto out;
-	r = store_sqlerr(st, sqlite3_step(s));
+	r = store_step_sealed(st, s, 2, table, h, STORE_HASH_LEN, &b);
 out:
 	sqlite3_finalize(s);
 	return store_wend(st, r);

@@ -66,8 +66,9 @@ void store_hash(const struct store *st, enum store_hash_kind kind, const void *p
 int store_addr_hash(const struct store *st, const char *address,
     uint8_t out[STORE_HASH_LEN]) SOTTO_MUST_CHECK;
 
-/* Seal the encoded buffer (wiped and freed here) for table/rowkey and bind it at idx. */
-int store_bind_sealed(struct store *st, sqlite3_stmt *s, int idx, const char *table,
+/* Seal the encoded buffer (wiped and freed here) for table/rowkey, bind it at idx and
+ * run the statement, whose other parameters the caller has bound. */
+int store_step_sealed(struct store *st, sqlite3_stmt *s, int idx, const char *table,
     const uint8_t *rowkey, size_t rowkey_len, struct buf *pt) SOTTO_MUST_CHECK;
 /* Open the sealed blob in column col (NULL/empty is corrupt). */
 int store_column_open(struct store *st, sqlite3_stmt *s, int col, const char *table,

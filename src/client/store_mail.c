@@ -107,9 +107,7 @@ store_folder_create(struct store *st, const char *name, uint32_t uidvalidity,
 	sqlite3_bind_int64(s, 2, uidvalidity);
 	buf_init_dyn(&b, FOLDER_REC_MAX);
 	store_name_encode(&b, name);
-	if ((r = store_bind_sealed(st, s, 3, "folders", h, sizeof(h), &b)) != 0)
-		goto out;
-	if ((r = store_sqlerr(st, sqlite3_step(s))) != 0)
+	if ((r = store_step_sealed(st, s, 3, "folders", h, sizeof(h), &b)) != 0)
 		goto out;
 	if (out != NULL)
 		r = store_folder_get(st, name, out);
@@ -157,14 +155,11 @@ store_folder_list(struct store *st, struct store_folder_list *out)
 	if ((r = store_prepare(st, FOLDER_SELECT, &s)) != 0)
 		return r;
 	while ((r = sqlite3_step(s)) == SQLITE_ROW) {
-		if (n == cap) {
-			cap = cap ? cap * 2 : 8;
-			if ((nv = realloc(v, cap * sizeof(*v))) == NULL) {
-				r = SOTTO_ERR_NOMEM;
-				goto out;
-			}
-			v = nv;
+		if ((nv = store_grow(v, n, &cap, sizeof(*v), 8)) == NULL) {
+			r = SOTTO_ERR_NOMEM;
+			goto out;
 		}
+		v = nv;
 		if ((r = folder_row(st, s, &v[n])) != 0)
 			goto out;
 		n++;
@@ -254,9 +249,7 @@ store_mail_append(struct store *st, int64_t folder, uint32_t flags, uint64_t int
 	buf_init_dyn(&b, STORE_MAIL_MAX);
 	if (len > 0)
 		buf_put(&b, body, len);
-	if ((r = store_bind_sealed(st, s, 6, "mail", rk, sizeof(rk), &b)) != 0)
-		goto out;
-	if ((r = store_sqlerr(st, sqlite3_step(s))) != 0)
+	if ((r = store_step_sealed(st, s, 6, "mail", rk, sizeof(rk), &b)) != 0)
 		goto out;
 	if ((r = exec_ints(st, "UPDATE folders SET uidnext = ? WHERE id = ?", 2, next + 1,
 	    folder, 0)) != 0)
@@ -301,14 +294,11 @@ store_mail_list(struct store *st, int64_t folder, struct store_mail_list *out)
 		return r;
 	sqlite3_bind_int64(s, 1, folder);
 	while ((r = sqlite3_step(s)) == SQLITE_ROW) {
-		if (n == cap) {
-			cap = cap ? cap * 2 : 32;
-			if ((nv = realloc(v, cap * sizeof(*v))) == NULL) {
-				r = SOTTO_ERR_NOMEM;
-				goto out;
-			}
-			v = nv;
+		if ((nv = store_grow(v, n, &cap, sizeof(*v), 32)) == NULL) {
+			r = SOTTO_ERR_NOMEM;
+			goto out;
 		}
+		v = nv;
 		if ((r = mail_meta(s, &v[n])) != 0)
 			goto out;
 		n++;
@@ -396,14 +386,11 @@ store_mail_expunge(struct store *st, int64_t folder, uint32_t **uids, size_t *n)
 	sqlite3_bind_int64(s, 1, folder);
 	sqlite3_bind_int64(s, 2, STORE_MAIL_DELETED);
 	while ((r = sqlite3_step(s)) == SQLITE_ROW) {
-		if (count == cap) {
-			cap = cap ? cap * 2 : 32;
-			if ((nv = realloc(v, cap * sizeof(*v))) == NULL) {
-				r = SOTTO_ERR_NOMEM;
-				goto out;
-			}
-			v = nv;
+		if ((nv = store_grow(v, count, &cap, sizeof(*v), 32)) == NULL) {
+			r = SOTTO_ERR_NOMEM;
+			goto out;
 		}
+		v = nv;
 		v[count++] = (uint32_t)sqlite3_column_int64(s, 0);
 	}
 	if ((r = store_sqlerr(st, r)) != 0)

@@ -84,9 +84,7 @@ store_message_add(struct store *st, const struct store_message *m)
 	sqlite3_bind_int64(s, 4, (int64_t)m->expires_at);
 	buf_init_dyn(&b, MESSAGE_MAX);
 	store_message_encode(&b, m);
-	if ((r = store_bind_sealed(st, s, 5, "messages", h, sizeof(h), &b)) != 0)
-		goto out;
-	r = store_sqlerr(st, sqlite3_step(s));
+	r = store_step_sealed(st, s, 5, "messages", h, sizeof(h), &b);
 out:
 	sqlite3_finalize(s);
 	return store_wend(st, r);
@@ -181,9 +179,7 @@ store_message_update(struct store *st, const uint8_t id[STORE_MSGID_LEN], uint32
 	sqlite3_bind_blob(s, 3, h, sizeof(h), SQLITE_STATIC);
 	buf_init_dyn(&b, MESSAGE_MAX);
 	store_message_encode(&b, &m);
-	if ((r = store_bind_sealed(st, s, 2, "messages", h, sizeof(h), &b)) != 0)
-		goto out;
-	r = store_sqlerr(st, sqlite3_step(s));
+	r = store_step_sealed(st, s, 2, "messages", h, sizeof(h), &b);
 out:
 	store_message_wipe(&m);
 	sqlite3_finalize(s);
@@ -215,14 +211,11 @@ store_message_list(struct store *st, const char *peer, int64_t after_row, size_t
 	if (peer != NULL)
 		sqlite3_bind_blob(s, 3, conv, sizeof(conv), SQLITE_STATIC);
 	while ((r = sqlite3_step(s)) == SQLITE_ROW) {
-		if (n == cap) {
-			cap = cap ? cap * 2 : 16;
-			if ((nv = realloc(v, cap * sizeof(*v))) == NULL) {
-				r = SOTTO_ERR_NOMEM;
-				goto out;
-			}
-			v = nv;
+		if ((nv = store_grow(v, n, &cap, sizeof(*v), 16)) == NULL) {
+			r = SOTTO_ERR_NOMEM;
+			goto out;
 		}
+		v = nv;
 		if ((r = message_row(st, s, &v[n])) != 0)
 			goto out;
 		n++;

@@ -43,9 +43,7 @@ store_outbox_add(struct store *st, const uint8_t id[STORE_MSGID_LEN], const char
 	sqlite3_bind_int64(s, 2, (int64_t)now);
 	buf_init_dyn(&b, OUTBOX_MAX);
 	store_outbox_encode(&b, id, recipient, env, env_len);
-	if ((r = store_bind_sealed(st, s, 3, "outbox", h, sizeof(h), &b)) != 0)
-		goto out;
-	r = store_sqlerr(st, sqlite3_step(s));
+	r = store_step_sealed(st, s, 3, "outbox", h, sizeof(h), &b);
 out:
 	sqlite3_finalize(s);
 	return store_wend(st, r);
@@ -102,14 +100,11 @@ store_outbox_list(struct store *st, struct store_outbox_list *out)
 	    " ORDER BY created, rowid", &s)) != 0)
 		return r;
 	while ((r = sqlite3_step(s)) == SQLITE_ROW) {
-		if (l.n == cap) {
-			cap = cap ? cap * 2 : 16;
-			if ((nv = realloc(l.v, cap * sizeof(*nv))) == NULL) {
-				r = SOTTO_ERR_NOMEM;
-				goto out;
-			}
-			l.v = nv;
+		if ((nv = store_grow(l.v, l.n, &cap, sizeof(*nv), 16)) == NULL) {
+			r = SOTTO_ERR_NOMEM;
+			goto out;
 		}
+		l.v = nv;
 		if ((r = outbox_row(st, s, &l.v[l.n])) != 0)
 			goto out;
 		l.n++;
