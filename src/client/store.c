@@ -240,10 +240,13 @@ change_in_tx(struct store *st, sqlite3_stmt *s)
 {
 	int r;
 
-	if ((r = store_wbegin(st)) == 0)
-		r = store_wend(st, store_step_changed(st, s));
+	if ((r = store_wbegin(st)) != 0) {
+		sqlite3_finalize(s);
+		return r;
+	}
+	r = store_step_changed(st, s);
 	sqlite3_finalize(s);
-	return r;
+	return store_wend(st, r);
 }
 
 int
@@ -387,6 +390,22 @@ store_step_sealed(struct store *st, sqlite3_stmt *s, int idx, const char *table,
 	if ((r = bind_sealed(st, s, idx, table, rowkey, rowkey_len, pt)) != 0)
 		return r;
 	return store_sqlerr(st, sqlite3_step(s));
+}
+
+int
+store_write_sealed(struct store *st, sqlite3_stmt *s, int idx, const char *table,
+    const uint8_t *rowkey, size_t rowkey_len, struct buf *pt)
+{
+	int r;
+
+	if ((r = store_wbegin(st)) != 0) {
+		buf_wipe_free(pt);
+		sqlite3_finalize(s);
+		return r;
+	}
+	r = store_step_sealed(st, s, idx, table, rowkey, rowkey_len, pt);
+	sqlite3_finalize(s);
+	return store_wend(st, r);
 }
 
 int

@@ -40,22 +40,13 @@ store_identity_put(struct store *st, const struct store_identity *id)
 	    !str_fits(id->bridge_pw_hash, STORE_PWHASH_MAX) ||
 	    id->reg_state > STORE_REG_REGISTERED)
 		return SOTTO_ERR_INVALID_ARG;
+	if ((r = store_prepare(st, "INSERT OR REPLACE INTO identity(k, rec) VALUES(1, ?)",
+	    &s)) != 0)
+		return r;
 	buf_init_dyn(&b, IDENTITY_MAX);
 	store_identity_encode(&b, id);
-	if ((r = store_wbegin(st)) != 0) {
-		buf_wipe_free(&b);
-		return r;
-	}
-	if ((r = store_prepare(st, "INSERT OR REPLACE INTO identity(k, rec) VALUES(1, ?)",
-	    &s)) != 0) {
-		buf_wipe_free(&b);
-		goto out;
-	}
-	r = store_step_sealed(st, s, 1, "identity", identity_rowkey,
+	return store_write_sealed(st, s, 1, "identity", identity_rowkey,
 	    sizeof(identity_rowkey), &b);
-out:
-	sqlite3_finalize(s);
-	return store_wend(st, r);
 }
 
 int
@@ -100,24 +91,15 @@ store_spk_put(struct store *st, const struct store_spk *spk)
 
 	if (spk->created > INT64_MAX)
 		return SOTTO_ERR_INVALID_ARG;
+	if ((r = store_prepare(st, "INSERT OR REPLACE INTO spk(id, created, rec) VALUES(?, ?, ?)",
+	    &s)) != 0)
+		return r;
+	sqlite3_bind_int64(s, 1, spk->id);
+	sqlite3_bind_int64(s, 2, (int64_t)spk->created);
 	id_rowkey(rk, spk->id);
 	buf_init_dyn(&b, KEYPAIR_MAX);
 	store_keypair_encode(&b, spk->pk, spk->sk, spk->sig);
-	if ((r = store_wbegin(st)) != 0) {
-		buf_wipe_free(&b);
-		return r;
-	}
-	if ((r = store_prepare(st, "INSERT OR REPLACE INTO spk(id, created, rec) VALUES(?, ?, ?)",
-	    &s)) != 0) {
-		buf_wipe_free(&b);
-		goto out;
-	}
-	sqlite3_bind_int64(s, 1, spk->id);
-	sqlite3_bind_int64(s, 2, (int64_t)spk->created);
-	r = store_step_sealed(st, s, 3, "spk", rk, sizeof(rk), &b);
-out:
-	sqlite3_finalize(s);
-	return store_wend(st, r);
+	return store_write_sealed(st, s, 3, "spk", rk, sizeof(rk), &b);
 }
 
 static int
@@ -203,22 +185,13 @@ store_otpk_put(struct store *st, uint32_t id, const uint8_t pk[STORE_KEY_LEN],
 	struct buf b;
 	int r;
 
+	if ((r = store_prepare(st, "INSERT INTO otpk(id, rec) VALUES(?, ?)", &s)) != 0)
+		return r;
+	sqlite3_bind_int64(s, 1, id);
 	id_rowkey(rk, id);
 	buf_init_dyn(&b, KEYPAIR_MAX);
 	store_keypair_encode(&b, pk, sk, NULL);
-	if ((r = store_wbegin(st)) != 0) {
-		buf_wipe_free(&b);
-		return r;
-	}
-	if ((r = store_prepare(st, "INSERT INTO otpk(id, rec) VALUES(?, ?)", &s)) != 0) {
-		buf_wipe_free(&b);
-		goto out;
-	}
-	sqlite3_bind_int64(s, 1, id);
-	r = store_step_sealed(st, s, 2, "otpk", rk, sizeof(rk), &b);
-out:
-	sqlite3_finalize(s);
-	return store_wend(st, r);
+	return store_write_sealed(st, s, 2, "otpk", rk, sizeof(rk), &b);
 }
 
 int

@@ -29,22 +29,13 @@ store_contact_put(struct store *st, const struct store_contact *c)
 		return r;
 	if (c->verified > 1 || c->trust > STORE_TRUST_BLOCKED)
 		return SOTTO_ERR_INVALID_ARG;
+	if ((r = store_prepare(st, "INSERT OR REPLACE INTO contacts(h, rec) VALUES(?, ?)",
+	    &s)) != 0)
+		return r;
+	sqlite3_bind_blob(s, 1, h, sizeof(h), SQLITE_STATIC);
 	buf_init_dyn(&b, CONTACT_MAX);
 	store_contact_encode(&b, c);
-	if ((r = store_wbegin(st)) != 0) {
-		buf_wipe_free(&b);
-		return r;
-	}
-	if ((r = store_prepare(st, "INSERT OR REPLACE INTO contacts(h, rec) VALUES(?, ?)",
-	    &s)) != 0) {
-		buf_wipe_free(&b);
-		goto out;
-	}
-	sqlite3_bind_blob(s, 1, h, sizeof(h), SQLITE_STATIC);
-	r = store_step_sealed(st, s, 2, "contacts", h, sizeof(h), &b);
-out:
-	sqlite3_finalize(s);
-	return store_wend(st, r);
+	return store_write_sealed(st, s, 2, "contacts", h, sizeof(h), &b);
 }
 
 static int
@@ -157,22 +148,13 @@ blob_put(struct store *st, const char *sql, const char *table, const uint8_t h[S
 
 	if ((v == NULL && len > 0) || len > max)
 		return len > max ? SOTTO_ERR_TOO_LARGE : SOTTO_ERR_INVALID_ARG;
+	if ((r = store_prepare(st, sql, &s)) != 0)
+		return r;
+	sqlite3_bind_blob(s, 1, h, STORE_HASH_LEN, SQLITE_STATIC);
 	buf_init_dyn(&b, max);
 	if (len > 0)
 		buf_put(&b, v, len);
-	if ((r = store_wbegin(st)) != 0) {
-		buf_wipe_free(&b);
-		return r;
-	}
-	if ((r = store_prepare(st, sql, &s)) != 0) {
-		buf_wipe_free(&b);
-		goto out;
-	}
-	sqlite3_bind_blob(s, 1, h, STORE_HASH_LEN, SQLITE_STATIC);
-	r = store_step_sealed(st, s, 2, table, h, STORE_HASH_LEN, &b);
-out:
-	sqlite3_finalize(s);
-	return store_wend(st, r);
+	return store_write_sealed(st, s, 2, table, h, STORE_HASH_LEN, &b);
 }
 
 static int

@@ -70,6 +70,10 @@ int store_addr_hash(const struct store *st, const char *address,
  * run the statement, whose other parameters the caller has bound. */
 int store_step_sealed(struct store *st, sqlite3_stmt *s, int idx, const char *table,
     const uint8_t *rowkey, size_t rowkey_len, struct buf *pt) SOTTO_MUST_CHECK;
+/* The same as a write of its own: opens the write transaction, runs s and ends it; s is
+ * finalized and pt wiped on every path. */
+int store_write_sealed(struct store *st, sqlite3_stmt *s, int idx, const char *table,
+    const uint8_t *rowkey, size_t rowkey_len, struct buf *pt) SOTTO_MUST_CHECK;
 /* Open the sealed blob in column col (NULL/empty is corrupt). */
 int store_column_open(struct store *st, sqlite3_stmt *s, int col, const char *table,
     const uint8_t *rowkey, size_t rowkey_len, size_t max, uint8_t **pt,
