@@ -428,6 +428,32 @@ store_column_open(struct store *st, sqlite3_stmt *s, int col, const char *table,
 }
 
 int
+store_column_open_hashed(struct store *st, sqlite3_stmt *s, int hcol, int col,
+    const char *table, size_t max, uint8_t **pt, size_t *pt_len)
+{
+	const void *h = sqlite3_column_blob(s, hcol);
+
+	*pt = NULL;
+	*pt_len = 0;
+	if (h == NULL || sqlite3_column_bytes(s, hcol) != STORE_HASH_LEN)
+		return SOTTO_ERR_CORRUPT;
+	return store_column_open(st, s, col, table, h, STORE_HASH_LEN, max, pt, pt_len);
+}
+
+uint8_t *
+store_dup_nul(const uint8_t *p, size_t len)
+{
+	uint8_t *d;
+
+	if (len == SIZE_MAX || (d = malloc(len + 1)) == NULL)
+		return NULL;
+	if (len > 0)
+		memcpy(d, p, len);
+	d[len] = '\0';
+	return d;
+}
+
+int
 store_meta_get_blob(struct store *st, const char *k, size_t max, uint8_t **v, size_t *len)
 {
 	sqlite3_stmt *s = NULL;

@@ -41,15 +41,11 @@ store_contact_put(struct store *st, const struct store_contact *c)
 static int
 contact_row(struct store *st, sqlite3_stmt *s, struct store_contact *out)
 {
-	const void *h = sqlite3_column_blob(s, 0);
 	uint8_t *pt = NULL;
 	size_t n = 0;
 	int r;
 
-	if (h == NULL || sqlite3_column_bytes(s, 0) != STORE_HASH_LEN)
-		return SOTTO_ERR_CORRUPT;
-	if ((r = store_column_open(st, s, 1, "contacts", h, STORE_HASH_LEN, CONTACT_MAX, &pt,
-	    &n)) != 0)
+	if ((r = store_column_open_hashed(st, s, 0, 1, "contacts", CONTACT_MAX, &pt, &n)) != 0)
 		return r;
 	r = store_contact_decode(pt, n, out);
 	store_blob_free(pt, n);

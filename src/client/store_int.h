@@ -78,6 +78,12 @@ int store_write_sealed(struct store *st, sqlite3_stmt *s, int idx, const char *t
 int store_column_open(struct store *st, sqlite3_stmt *s, int col, const char *table,
     const uint8_t *rowkey, size_t rowkey_len, size_t max, uint8_t **pt,
     size_t *pt_len) SOTTO_MUST_CHECK;
+/* The same for a row whose key is the lookup hash in column hcol (corrupt if not one). */
+int store_column_open_hashed(struct store *st, sqlite3_stmt *s, int hcol, int col,
+    const char *table, size_t max, uint8_t **pt, size_t *pt_len) SOTTO_MUST_CHECK;
+/* A malloc'd copy of p[0..len) with one spare NUL byte, so a text body can be used as a
+ * C string; NULL when out of memory. */
+uint8_t *store_dup_nul(const uint8_t *p, size_t len);
 
 /* Reads or writes an integer in the meta table. */
 int store_meta_get_int(struct store *st, const char *k, int64_t *v) SOTTO_MUST_CHECK;

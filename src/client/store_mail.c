@@ -60,7 +60,6 @@ mail_rowkey(uint8_t rk[12], int64_t folder, uint32_t uid)
 static int
 folder_row(struct store *st, sqlite3_stmt *s, struct store_folder *out)
 {
-	const void *h = sqlite3_column_blob(s, 1);
 	int64_t id = sqlite3_column_int64(s, 0);
 	int64_t uidvalidity = sqlite3_column_int64(s, 2);
 	int64_t uidnext = sqlite3_column_int64(s, 3);
@@ -70,12 +69,10 @@ folder_row(struct store *st, sqlite3_stmt *s, struct store_folder *out)
 	int r;
 
 	memset(out, 0, sizeof(*out));
-	if (h == NULL || sqlite3_column_bytes(s, 1) != STORE_HASH_LEN || uidvalidity < 0 ||
-	    uidvalidity > UINT32_MAX || uidnext < 1 || uidnext > (int64_t)UINT32_MAX + 1 ||
-	    count < 0 || count > UINT32_MAX)
+	if (uidvalidity < 0 || uidvalidity > UINT32_MAX || uidnext < 1 ||
+	    uidnext > (int64_t)UINT32_MAX + 1 || count < 0 || count > UINT32_MAX)
 		return SOTTO_ERR_CORRUPT;
-	if ((r = store_column_open(st, s, 4, "folders", h, STORE_HASH_LEN, FOLDER_REC_MAX, &pt,
-	    &n)) != 0)
+	if ((r = store_column_open_hashed(st, s, 1, 4, "folders", FOLDER_REC_MAX, &pt, &n)) != 0)
 		return r;
 	r = store_name_decode(pt, n, out->name, STORE_FOLDER_NAME_MAX);
 	store_blob_free(pt, n);

@@ -96,7 +96,6 @@ out:
 static int
 message_row(struct store *st, sqlite3_stmt *s, struct store_message *out)
 {
-	const void *h = sqlite3_column_blob(s, 1);
 	const uint8_t *body = NULL;
 	int64_t row = sqlite3_column_int64(s, 0);
 	int64_t local_time = sqlite3_column_int64(s, 2);
@@ -106,22 +105,16 @@ message_row(struct store *st, sqlite3_stmt *s, struct store_message *out)
 	int r;
 
 	memset(out, 0, sizeof(*out));
-	if (h == NULL || sqlite3_column_bytes(s, 1) != STORE_HASH_LEN || local_time < 0 ||
-	    expires_at < 0)
+	if (local_time < 0 || expires_at < 0)
 		return SOTTO_ERR_CORRUPT;
-	if ((r = store_column_open(st, s, 4, "messages", h, STORE_HASH_LEN, MESSAGE_MAX, &pt,
-	    &n)) != 0)
+	if ((r = store_column_open_hashed(st, s, 1, 4, "messages", MESSAGE_MAX, &pt, &n)) != 0)
 		return r;
 	if ((r = store_message_decode(pt, n, out, &body)) != 0)
 		goto out;
-	/* One spare byte so a text body can be used as a C string. */
-	if ((out->body = malloc(out->body_len + 1)) == NULL) {
+	if ((out->body = store_dup_nul(body, out->body_len)) == NULL) {
 		r = SOTTO_ERR_NOMEM;
 		goto out;
 	}
-	if (out->body_len > 0)
-		memcpy(out->body, body, out->body_len);
-	out->body[out->body_len] = '\0';
 	out->row = row;
 	out->local_time = (uint64_t)local_time;
 	out->expires_at = (uint64_t)expires_at;

@@ -52,7 +52,6 @@ out:
 static int
 outbox_row(struct store *st, sqlite3_stmt *s, struct store_outbox_item *out)
 {
-	const void *h = sqlite3_column_blob(s, 0);
 	int64_t created = sqlite3_column_int64(s, 1);
 	int64_t attempts = sqlite3_column_int64(s, 2);
 	const uint8_t *env = NULL;
@@ -61,20 +60,16 @@ outbox_row(struct store *st, sqlite3_stmt *s, struct store_outbox_item *out)
 	int r;
 
 	memset(out, 0, sizeof(*out));
-	if (h == NULL || sqlite3_column_bytes(s, 0) != STORE_HASH_LEN || created < 0 ||
-	    attempts < 0 || attempts > UINT32_MAX)
+	if (created < 0 || attempts < 0 || attempts > UINT32_MAX)
 		return SOTTO_ERR_CORRUPT;
-	if ((r = store_column_open(st, s, 3, "outbox", h, STORE_HASH_LEN, OUTBOX_MAX, &pt,
-	    &n)) != 0)
+	if ((r = store_column_open_hashed(st, s, 0, 3, "outbox", OUTBOX_MAX, &pt, &n)) != 0)
 		return r;
 	if ((r = store_outbox_decode(pt, n, out, &env)) != 0)
 		goto out;
-	if ((out->envelope = malloc(out->envelope_len + 1)) == NULL) {
+	if ((out->envelope = store_dup_nul(env, out->envelope_len)) == NULL) {
 		r = SOTTO_ERR_NOMEM;
 		goto out;
 	}
-	if (out->envelope_len > 0)
-		memcpy(out->envelope, env, out->envelope_len);
 	out->created = (uint64_t)created;
 	out->attempts = (uint32_t)attempts;
 	r = 0;
