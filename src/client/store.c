@@ -345,15 +345,21 @@ store_hash(const struct store *st, enum store_hash_kind kind, const void *p, siz
 }
 
 int
-store_addr_hash(const struct store *st, const char *address, uint8_t out[STORE_HASH_LEN])
+store_name_hash(const struct store *st, enum store_hash_kind kind, const char *name,
+    size_t max, uint8_t out[STORE_HASH_LEN])
 {
 	size_t n;
 
-	if (address == NULL || (n = strnlen(address, STORE_ADDR_MAX + 1)) == 0 ||
-	    n > STORE_ADDR_MAX)
+	if (name == NULL || (n = strnlen(name, max + 1)) == 0 || n > max)
 		return SOTTO_ERR_INVALID_ARG;
-	store_hash(st, STORE_HASH_ADDRESS, address, n, out);
+	store_hash(st, kind, name, n, out);
 	return 0;
+}
+
+int
+store_addr_hash(const struct store *st, const char *address, uint8_t out[STORE_HASH_LEN])
+{
+	return store_name_hash(st, STORE_HASH_ADDRESS, address, STORE_ADDR_MAX, out);
 }
 
 static int

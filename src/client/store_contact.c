@@ -211,13 +211,7 @@ store_session_delete(struct store *st, const char *address)
 static int
 setting_hash(struct store *st, const char *name, uint8_t h[STORE_HASH_LEN])
 {
-	size_t n;
-
-	if (name == NULL || (n = strnlen(name, STORE_SETTING_NAME_MAX + 1)) == 0 ||
-	    n > STORE_SETTING_NAME_MAX)
-		return SOTTO_ERR_INVALID_ARG;
-	store_hash(st, STORE_HASH_SETTING, name, n, h);
-	return 0;
+	return store_name_hash(st, STORE_HASH_SETTING, name, STORE_SETTING_NAME_MAX, h);
 }
 
 int

@@ -62,7 +62,10 @@ void *store_grow(void *v, size_t n, size_t *cap, size_t size, size_t first);
 
 void store_hash(const struct store *st, enum store_hash_kind kind, const void *p, size_t n,
     uint8_t out[STORE_HASH_LEN]);
-/* The lookup hash of an address, after checking its length. */
+/* The lookup hash of a name (an address, a setting or folder name), after checking that
+ * it is not empty and at most max bytes long. */
+int store_name_hash(const struct store *st, enum store_hash_kind kind, const char *name,
+    size_t max, uint8_t out[STORE_HASH_LEN]) SOTTO_MUST_CHECK;
 int store_addr_hash(const struct store *st, const char *address,
     uint8_t out[STORE_HASH_LEN]) SOTTO_MUST_CHECK;
 

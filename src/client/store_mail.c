@@ -32,13 +32,7 @@ store_mail_list_free(struct store_mail_list *l)
 static int
 folder_hash(struct store *st, const char *name, uint8_t h[STORE_HASH_LEN])
 {
-	size_t n;
-
-	if (name == NULL || (n = strnlen(name, STORE_FOLDER_NAME_MAX + 1)) == 0 ||
-	    n > STORE_FOLDER_NAME_MAX)
-		return SOTTO_ERR_INVALID_ARG;
-	store_hash(st, STORE_HASH_FOLDER, name, n, h);
-	return 0;
+	return store_name_hash(st, STORE_HASH_FOLDER, name, STORE_FOLDER_NAME_MAX, h);
 }
 
 static void
