@@ -1,6 +1,7 @@
 /*
  * Shared by the store's own files only: the store handle, transactions, SQLite error
- * mapping, keyed lookup hashes and row sealing under the store's keys.
+ * mapping, stepping and list growth, keyed lookup hashes and row sealing under the
+ * store's keys.
  */
 #ifndef SOTTO_CLIENT_STORE_INT_H
 #define SOTTO_CLIENT_STORE_INT_H
