@@ -215,6 +215,80 @@ store_wend(struct store *st, int r)
 }
 
 int
+store_step_row(struct store *st, sqlite3_stmt *s)
+{
+	int rc = sqlite3_step(s);
+
+	if (rc == SQLITE_ROW)
+		return 0;
+	return rc == SQLITE_DONE ? SOTTO_ERR_NOT_FOUND : store_sqlerr(st, rc);
+}
+
+int
+store_step_changed(struct store *st, sqlite3_stmt *s)
+{
+	int r;
+
+	if ((r = store_sqlerr(st, sqlite3_step(s))) == 0 && sqlite3_changes(st->db) == 0)
+		r = SOTTO_ERR_NOT_FOUND;
+	return r;
+}
+
+/* Runs the bound write s in a write transaction of its own, then finalizes it. */
+static int
+change_in_tx(struct store *st, sqlite3_stmt *s)
+{
+	int r;
+
+	if ((r = store_wbegin(st)) != 0) {
+		sqlite3_finalize(s);
+		return r;
+	}
+	r = store_step_changed(st, s);
+	sqlite3_finalize(s);
+	return store_wend(st, r);
+}
+
+int
+store_change_by_hash(struct store *st, const char *sql, const uint8_t h[STORE_HASH_LEN])
+{
+	sqlite3_stmt *s = NULL;
+	int r;
+
+	if ((r = store_prepare(st, sql, &s)) != 0)
+		return r;
+	sqlite3_bind_blob(s, 1, h, STORE_HASH_LEN, SQLITE_STATIC);
+	return change_in_tx(st, s);
+}
+
+int
+store_change_by_id(struct store *st, const char *sql, int64_t id)
+{
+	sqlite3_stmt *s = NULL;
+	int r;
+
+	if ((r = store_prepare(st, sql, &s)) != 0)
+		return r;
+	sqlite3_bind_int64(s, 1, id);
+	return change_in_tx(st, s);
+}
+
+void *
+store_grow(void *v, size_t n, size_t *cap, size_t size, size_t first)
+{
+	size_t c;
+	void *nv;
+
+	if (n < *cap)
+		return v;
+	c = *cap ? *cap * 2 : first;
+	if (c > SIZE_MAX / size || (nv = realloc(v, c * size)) == NULL)
+		return NULL;
+	*cap = c;
+	return nv;
+}
+
+int
 store_begin(struct store *st)
 {
 	int r;
@@ -271,19 +345,25 @@ store_hash(const struct store *st, enum store_hash_kind kind, const void *p, siz
 }
 
 int
-store_addr_hash(const struct store *st, const char *address, uint8_t out[STORE_HASH_LEN])
+store_name_hash(const struct store *st, enum store_hash_kind kind, const char *name,
+    size_t max, uint8_t out[STORE_HASH_LEN])
 {
 	size_t n;
 
-	if (address == NULL || (n = strnlen(address, STORE_ADDR_MAX + 1)) == 0 ||
-	    n > STORE_ADDR_MAX)
+	if (name == NULL || (n = strnlen(name, max + 1)) == 0 || n > max)
 		return SOTTO_ERR_INVALID_ARG;
-	store_hash(st, STORE_HASH_ADDRESS, address, n, out);
+	store_hash(st, kind, name, n, out);
 	return 0;
 }
 
 int
-store_bind_sealed(struct store *st, sqlite3_stmt *s, int idx, const char *table,
+store_addr_hash(const struct store *st, const char *address, uint8_t out[STORE_HASH_LEN])
+{
+	return store_name_hash(st, STORE_HASH_ADDRESS, address, STORE_ADDR_MAX, out);
+}
+
+static int
+bind_sealed(struct store *st, sqlite3_stmt *s, int idx, const char *table,
     const uint8_t *rowkey, size_t rowkey_len, struct buf *pt)
 {
 	uint8_t *rec = NULL;
@@ -308,6 +388,33 @@ out:
 }
 
 int
+store_step_sealed(struct store *st, sqlite3_stmt *s, int idx, const char *table,
+    const uint8_t *rowkey, size_t rowkey_len, struct buf *pt)
+{
+	int r;
+
+	if ((r = bind_sealed(st, s, idx, table, rowkey, rowkey_len, pt)) != 0)
+		return r;
+	return store_sqlerr(st, sqlite3_step(s));
+}
+
+int
+store_write_sealed(struct store *st, sqlite3_stmt *s, int idx, const char *table,
+    const uint8_t *rowkey, size_t rowkey_len, struct buf *pt)
+{
+	int r;
+
+	if ((r = store_wbegin(st)) != 0) {
+		buf_wipe_free(pt);
+		sqlite3_finalize(s);
+		return r;
+	}
+	r = store_step_sealed(st, s, idx, table, rowkey, rowkey_len, pt);
+	sqlite3_finalize(s);
+	return store_wend(st, r);
+}
+
+int
 store_column_open(struct store *st, sqlite3_stmt *s, int col, const char *table,
     const uint8_t *rowkey, size_t rowkey_len, size_t max, uint8_t **pt, size_t *pt_len)
 {
@@ -327,6 +434,32 @@ store_column_open(struct store *st, sqlite3_stmt *s, int col, const char *table,
 }
 
 int
+store_column_open_hashed(struct store *st, sqlite3_stmt *s, int hcol, int col,
+    const char *table, size_t max, uint8_t **pt, size_t *pt_len)
+{
+	const void *h = sqlite3_column_blob(s, hcol);
+
+	*pt = NULL;
+	*pt_len = 0;
+	if (h == NULL || sqlite3_column_bytes(s, hcol) != STORE_HASH_LEN)
+		return SOTTO_ERR_CORRUPT;
+	return store_column_open(st, s, col, table, h, STORE_HASH_LEN, max, pt, pt_len);
+}
+
+uint8_t *
+store_dup_nul(const uint8_t *p, size_t len)
+{
+	uint8_t *d;
+
+	if (len == SIZE_MAX || (d = malloc(len + 1)) == NULL)
+		return NULL;
+	if (len > 0)
+		memcpy(d, p, len);
+	d[len] = '\0';
+	return d;
+}
+
+int
 store_meta_get_blob(struct store *st, const char *k, size_t max, uint8_t **v, size_t *len)
 {
 	sqlite3_stmt *s = NULL;
@@ -338,10 +471,8 @@ store_meta_get_blob(struct store *st, const char *k, size_t max, uint8_t **v, si
 	if ((r = store_prepare(st, "SELECT v FROM meta WHERE k = ?", &s)) != 0)
 		return r;
 	sqlite3_bind_text(s, 1, k, -1, SQLITE_STATIC);
-	if ((r = sqlite3_step(s)) != SQLITE_ROW) {
-		r = r == SQLITE_DONE ? SOTTO_ERR_NOT_FOUND : store_sqlerr(st, r);
+	if ((r = store_step_row(st, s)) != 0)
 		goto out;
-	}
 	p = sqlite3_column_blob(s, 0);
 	n = sqlite3_column_bytes(s, 0);
 	if (sqlite3_column_type(s, 0) != SQLITE_BLOB || p == NULL || n <= 0 ||
@@ -386,14 +517,12 @@ store_meta_get_int(struct store *st, const char *k, int64_t *v)
 	if ((r = store_prepare(st, "SELECT v FROM meta WHERE k = ?", &s)) != 0)
 		return r;
 	sqlite3_bind_text(s, 1, k, -1, SQLITE_STATIC);
-	if ((r = sqlite3_step(s)) == SQLITE_ROW) {
-		if (sqlite3_column_type(s, 0) == SQLITE_INTEGER) {
+	if ((r = store_step_row(st, s)) == 0) {
+		if (sqlite3_column_type(s, 0) == SQLITE_INTEGER)
 			*v = sqlite3_column_int64(s, 0);
-			r = 0;
-		} else
+		else
 			r = SOTTO_ERR_CORRUPT;
-	} else
-		r = r == SQLITE_DONE ? SOTTO_ERR_NOT_FOUND : store_sqlerr(st, r);
+	}
 	sqlite3_finalize(s);
 	return r;
 }

@@ -40,24 +40,13 @@ store_identity_put(struct store *st, const struct store_identity *id)
 	    !str_fits(id->bridge_pw_hash, STORE_PWHASH_MAX) ||
 	    id->reg_state > STORE_REG_REGISTERED)
 		return SOTTO_ERR_INVALID_ARG;
+	if ((r = store_prepare(st, "INSERT OR REPLACE INTO identity(k, rec) VALUES(1, ?)",
+	    &s)) != 0)
+		return r;
 	buf_init_dyn(&b, IDENTITY_MAX);
 	store_identity_encode(&b, id);
-	if ((r = store_wbegin(st)) != 0) {
-		buf_wipe_free(&b);
-		return r;
-	}
-	if ((r = store_prepare(st, "INSERT OR REPLACE INTO identity(k, rec) VALUES(1, ?)",
-	    &s)) != 0) {
-		buf_wipe_free(&b);
-		goto out;
-	}
-	if ((r = store_bind_sealed(st, s, 1, "identity", identity_rowkey,
-	    sizeof(identity_rowkey), &b)) != 0)
-		goto out;
-	r = store_sqlerr(st, sqlite3_step(s));
-out:
-	sqlite3_finalize(s);
-	return store_wend(st, r);
+	return store_write_sealed(st, s, 1, "identity", identity_rowkey,
+	    sizeof(identity_rowkey), &b);
 }
 
 int
@@ -71,10 +60,8 @@ store_identity_get(struct store *st, struct store_identity *out)
 	memset(out, 0, sizeof(*out));
 	if ((r = store_prepare(st, "SELECT rec FROM identity WHERE k = 1", &s)) != 0)
 		return r;
-	if ((r = sqlite3_step(s)) != SQLITE_ROW) {
-		r = r == SQLITE_DONE ? SOTTO_ERR_NOT_FOUND : store_sqlerr(st, r);
+	if ((r = store_step_row(st, s)) != 0)
 		goto out;
-	}
 	if ((r = store_column_open(st, s, 0, "identity", identity_rowkey,
 	    sizeof(identity_rowkey), IDENTITY_MAX, &pt, &n)) != 0)
 		goto out;
@@ -104,26 +91,15 @@ store_spk_put(struct store *st, const struct store_spk *spk)
 
 	if (spk->created > INT64_MAX)
 		return SOTTO_ERR_INVALID_ARG;
+	if ((r = store_prepare(st, "INSERT OR REPLACE INTO spk(id, created, rec) VALUES(?, ?, ?)",
+	    &s)) != 0)
+		return r;
+	sqlite3_bind_int64(s, 1, spk->id);
+	sqlite3_bind_int64(s, 2, (int64_t)spk->created);
 	id_rowkey(rk, spk->id);
 	buf_init_dyn(&b, KEYPAIR_MAX);
 	store_keypair_encode(&b, spk->pk, spk->sk, spk->sig);
-	if ((r = store_wbegin(st)) != 0) {
-		buf_wipe_free(&b);
-		return r;
-	}
-	if ((r = store_prepare(st, "INSERT OR REPLACE INTO spk(id, created, rec) VALUES(?, ?, ?)",
-	    &s)) != 0) {
-		buf_wipe_free(&b);
-		goto out;
-	}
-	sqlite3_bind_int64(s, 1, spk->id);
-	sqlite3_bind_int64(s, 2, (int64_t)spk->created);
-	if ((r = store_bind_sealed(st, s, 3, "spk", rk, sizeof(rk), &b)) != 0)
-		goto out;
-	r = store_sqlerr(st, sqlite3_step(s));
-out:
-	sqlite3_finalize(s);
-	return store_wend(st, r);
+	return store_write_sealed(st, s, 3, "spk", rk, sizeof(rk), &b);
 }
 
 static int
@@ -136,8 +112,8 @@ spk_read(struct store *st, sqlite3_stmt *s, struct store_spk *out)
 	int r;
 
 	memset(out, 0, sizeof(*out));
-	if ((r = sqlite3_step(s)) != SQLITE_ROW)
-		return r == SQLITE_DONE ? SOTTO_ERR_NOT_FOUND : store_sqlerr(st, r);
+	if ((r = store_step_row(st, s)) != 0)
+		return r;
 	id = sqlite3_column_int64(s, 0);
 	created = sqlite3_column_int64(s, 1);
 	if (id < 0 || id > UINT32_MAX || created < 0)
@@ -209,24 +185,13 @@ store_otpk_put(struct store *st, uint32_t id, const uint8_t pk[STORE_KEY_LEN],
 	struct buf b;
 	int r;
 
+	if ((r = store_prepare(st, "INSERT INTO otpk(id, rec) VALUES(?, ?)", &s)) != 0)
+		return r;
+	sqlite3_bind_int64(s, 1, id);
 	id_rowkey(rk, id);
 	buf_init_dyn(&b, KEYPAIR_MAX);
 	store_keypair_encode(&b, pk, sk, NULL);
-	if ((r = store_wbegin(st)) != 0) {
-		buf_wipe_free(&b);
-		return r;
-	}
-	if ((r = store_prepare(st, "INSERT INTO otpk(id, rec) VALUES(?, ?)", &s)) != 0) {
-		buf_wipe_free(&b);
-		goto out;
-	}
-	sqlite3_bind_int64(s, 1, id);
-	if ((r = store_bind_sealed(st, s, 2, "otpk", rk, sizeof(rk), &b)) != 0)
-		goto out;
-	r = store_sqlerr(st, sqlite3_step(s));
-out:
-	sqlite3_finalize(s);
-	return store_wend(st, r);
+	return store_write_sealed(st, s, 2, "otpk", rk, sizeof(rk), &b);
 }
 
 int
@@ -243,10 +208,8 @@ store_otpk_get(struct store *st, uint32_t id, uint8_t pk[STORE_KEY_LEN],
 	if ((r = store_prepare(st, "SELECT rec FROM otpk WHERE id = ?", &s)) != 0)
 		return r;
 	sqlite3_bind_int64(s, 1, id);
-	if ((r = sqlite3_step(s)) != SQLITE_ROW) {
-		r = r == SQLITE_DONE ? SOTTO_ERR_NOT_FOUND : store_sqlerr(st, r);
+	if ((r = store_step_row(st, s)) != 0)
 		goto out;
-	}
 	if ((r = store_column_open(st, s, 0, "otpk", rk, sizeof(rk), KEYPAIR_MAX, &pt, &n)) != 0)
 		goto out;
 	r = store_keypair_decode(pt, n, pk, sk, NULL);
@@ -281,14 +244,11 @@ store_otpk_list(struct store *st, struct store_otpk_list *out)
 	if ((r = store_prepare(st, "SELECT id, rec FROM otpk ORDER BY id", &s)) != 0)
 		return r;
 	while ((r = sqlite3_step(s)) == SQLITE_ROW) {
-		if (n == cap) {
-			cap = cap ? cap * 2 : 64;
-			if ((nv = realloc(v, cap * sizeof(*v))) == NULL) {
-				r = SOTTO_ERR_NOMEM;
-				goto out;
-			}
-			v = nv;
+		if ((nv = store_grow(v, n, &cap, sizeof(*v), 64)) == NULL) {
+			r = SOTTO_ERR_NOMEM;
+			goto out;
 		}
+		v = nv;
 		id = sqlite3_column_int64(s, 0);
 		if (id < 0 || id > UINT32_MAX) {
 			r = SOTTO_ERR_CORRUPT;
@@ -318,28 +278,10 @@ out:
 	return r;
 }
 
-static int
-delete_by_id(struct store *st, const char *sql, int64_t id)
-{
-	sqlite3_stmt *s = NULL;
-	int r;
-
-	if ((r = store_wbegin(st)) != 0)
-		return r;
-	if ((r = store_prepare(st, sql, &s)) != 0)
-		goto out;
-	sqlite3_bind_int64(s, 1, id);
-	if ((r = store_sqlerr(st, sqlite3_step(s))) == 0 && sqlite3_changes(st->db) == 0)
-		r = SOTTO_ERR_NOT_FOUND;
-out:
-	sqlite3_finalize(s);
-	return store_wend(st, r);
-}
-
 int
 store_otpk_delete(struct store *st, uint32_t id)
 {
-	return delete_by_id(st, "DELETE FROM otpk WHERE id = ?", id);
+	return store_change_by_id(st, "DELETE FROM otpk WHERE id = ?", id);
 }
 
 int

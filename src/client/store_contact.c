@@ -29,38 +29,23 @@ store_contact_put(struct store *st, const struct store_contact *c)
 		return r;
 	if (c->verified > 1 || c->trust > STORE_TRUST_BLOCKED)
 		return SOTTO_ERR_INVALID_ARG;
+	if ((r = store_prepare(st, "INSERT OR REPLACE INTO contacts(h, rec) VALUES(?, ?)",
+	    &s)) != 0)
+		return r;
+	sqlite3_bind_blob(s, 1, h, sizeof(h), SQLITE_STATIC);
 	buf_init_dyn(&b, CONTACT_MAX);
 	store_contact_encode(&b, c);
-	if ((r = store_wbegin(st)) != 0) {
-		buf_wipe_free(&b);
-		return r;
-	}
-	if ((r = store_prepare(st, "INSERT OR REPLACE INTO contacts(h, rec) VALUES(?, ?)",
-	    &s)) != 0) {
-		buf_wipe_free(&b);
-		goto out;
-	}
-	sqlite3_bind_blob(s, 1, h, sizeof(h), SQLITE_STATIC);
-	if ((r = store_bind_sealed(st, s, 2, "contacts", h, sizeof(h), &b)) != 0)
-		goto out;
-	r = store_sqlerr(st, sqlite3_step(s));
-out:
-	sqlite3_finalize(s);
-	return store_wend(st, r);
+	return store_write_sealed(st, s, 2, "contacts", h, sizeof(h), &b);
 }
 
 static int
 contact_row(struct store *st, sqlite3_stmt *s, struct store_contact *out)
 {
-	const void *h = sqlite3_column_blob(s, 0);
 	uint8_t *pt = NULL;
 	size_t n = 0;
 	int r;
 
-	if (h == NULL || sqlite3_column_bytes(s, 0) != STORE_HASH_LEN)
-		return SOTTO_ERR_CORRUPT;
-	if ((r = store_column_open(st, s, 1, "contacts", h, STORE_HASH_LEN, CONTACT_MAX, &pt,
-	    &n)) != 0)
+	if ((r = store_column_open_hashed(st, s, 0, 1, "contacts", CONTACT_MAX, &pt, &n)) != 0)
 		return r;
 	r = store_contact_decode(pt, n, out);
 	store_blob_free(pt, n);
@@ -80,30 +65,11 @@ store_contact_get(struct store *st, const char *address, struct store_contact *o
 	if ((r = store_prepare(st, "SELECT h, rec FROM contacts WHERE h = ?", &s)) != 0)
 		return r;
 	sqlite3_bind_blob(s, 1, h, sizeof(h), SQLITE_STATIC);
-	if ((r = sqlite3_step(s)) != SQLITE_ROW)
-		r = r == SQLITE_DONE ? SOTTO_ERR_NOT_FOUND : store_sqlerr(st, r);
-	else if ((r = contact_row(st, s, out)) == 0 && strcmp(out->address, address) != 0)
+	if ((r = store_step_row(st, s)) == 0 && (r = contact_row(st, s, out)) == 0 &&
+	    strcmp(out->address, address) != 0)
 		r = SOTTO_ERR_CORRUPT;
 	sqlite3_finalize(s);
 	return r;
-}
-
-static int
-delete_by_hash(struct store *st, const char *sql, const uint8_t h[STORE_HASH_LEN])
-{
-	sqlite3_stmt *s = NULL;
-	int r;
-
-	if ((r = store_wbegin(st)) != 0)
-		return r;
-	if ((r = store_prepare(st, sql, &s)) != 0)
-		goto out;
-	sqlite3_bind_blob(s, 1, h, STORE_HASH_LEN, SQLITE_STATIC);
-	if ((r = store_sqlerr(st, sqlite3_step(s))) == 0 && sqlite3_changes(st->db) == 0)
-		r = SOTTO_ERR_NOT_FOUND;
-out:
-	sqlite3_finalize(s);
-	return store_wend(st, r);
 }
 
 int
@@ -114,7 +80,7 @@ store_contact_delete(struct store *st, const char *address)
 
 	if ((r = store_addr_hash(st, address, h)) != 0)
 		return r;
-	return delete_by_hash(st, "DELETE FROM contacts WHERE h = ?", h);
+	return store_change_by_hash(st, "DELETE FROM contacts WHERE h = ?", h);
 }
 
 static int
@@ -137,14 +103,11 @@ store_contact_list(struct store *st, struct store_contact_list *out)
 	if ((r = store_prepare(st, "SELECT h, rec FROM contacts", &s)) != 0)
 		return r;
 	while ((r = sqlite3_step(s)) == SQLITE_ROW) {
-		if (n == cap) {
-			cap = cap ? cap * 2 : 16;
-			if ((nv = realloc(v, cap * sizeof(*v))) == NULL) {
-				r = SOTTO_ERR_NOMEM;
-				goto out;
-			}
-			v = nv;
+		if ((nv = store_grow(v, n, &cap, sizeof(*v), 16)) == NULL) {
+			r = SOTTO_ERR_NOMEM;
+			goto out;
 		}
+		v = nv;
 		if ((r = contact_row(st, s, &v[n])) != 0)
 			goto out;
 		n++;
@@ -181,24 +144,13 @@ blob_put(struct store *st, const char *sql, const char *table, const uint8_t h[S
 
 	if ((v == NULL && len > 0) || len > max)
 		return len > max ? SOTTO_ERR_TOO_LARGE : SOTTO_ERR_INVALID_ARG;
+	if ((r = store_prepare(st, sql, &s)) != 0)
+		return r;
+	sqlite3_bind_blob(s, 1, h, STORE_HASH_LEN, SQLITE_STATIC);
 	buf_init_dyn(&b, max);
 	if (len > 0)
 		buf_put(&b, v, len);
-	if ((r = store_wbegin(st)) != 0) {
-		buf_wipe_free(&b);
-		return r;
-	}
-	if ((r = store_prepare(st, sql, &s)) != 0) {
-		buf_wipe_free(&b);
-		goto out;
-	}
-	sqlite3_bind_blob(s, 1, h, STORE_HASH_LEN, SQLITE_STATIC);
-	if ((r = store_bind_sealed(st, s, 2, table, h, STORE_HASH_LEN, &b)) != 0)
-		goto out;
-	r = store_sqlerr(st, sqlite3_step(s));
-out:
-	sqlite3_finalize(s);
-	return store_wend(st, r);
+	return store_write_sealed(st, s, 2, table, h, STORE_HASH_LEN, &b);
 }
 
 static int
@@ -213,9 +165,7 @@ blob_get(struct store *st, const char *sql, const char *table, const uint8_t h[S
 	if ((r = store_prepare(st, sql, &s)) != 0)
 		return r;
 	sqlite3_bind_blob(s, 1, h, STORE_HASH_LEN, SQLITE_STATIC);
-	if ((r = sqlite3_step(s)) != SQLITE_ROW)
-		r = r == SQLITE_DONE ? SOTTO_ERR_NOT_FOUND : store_sqlerr(st, r);
-	else
+	if ((r = store_step_row(st, s)) == 0)
 		r = store_column_open(st, s, 0, table, h, STORE_HASH_LEN, max, v, len);
 	sqlite3_finalize(s);
 	return r;
@@ -255,19 +205,13 @@ store_session_delete(struct store *st, const char *address)
 
 	if ((r = store_addr_hash(st, address, h)) != 0)
 		return r;
-	return delete_by_hash(st, "DELETE FROM sessions WHERE h = ?", h);
+	return store_change_by_hash(st, "DELETE FROM sessions WHERE h = ?", h);
 }
 
 static int
 setting_hash(struct store *st, const char *name, uint8_t h[STORE_HASH_LEN])
 {
-	size_t n;
-
-	if (name == NULL || (n = strnlen(name, STORE_SETTING_NAME_MAX + 1)) == 0 ||
-	    n > STORE_SETTING_NAME_MAX)
-		return SOTTO_ERR_INVALID_ARG;
-	store_hash(st, STORE_HASH_SETTING, name, n, h);
-	return 0;
+	return store_name_hash(st, STORE_HASH_SETTING, name, STORE_SETTING_NAME_MAX, h);
 }
 
 int
@@ -304,5 +248,5 @@ store_setting_delete(struct store *st, const char *name)
 
 	if ((r = setting_hash(st, name, h)) != 0)
 		return r;
-	return delete_by_hash(st, "DELETE FROM settings WHERE h = ?", h);
+	return store_change_by_hash(st, "DELETE FROM settings WHERE h = ?", h);
 }

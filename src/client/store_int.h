@@ -1,6 +1,7 @@
 /*
  * Shared by the store's own files only: the store handle, transactions, SQLite error
- * mapping, keyed lookup hashes and row sealing under the store's keys.
+ * mapping, stepping and list growth, keyed lookup hashes and row sealing under the
+ * store's keys.
  */
 #ifndef SOTTO_CLIENT_STORE_INT_H
 #define SOTTO_CLIENT_STORE_INT_H
@@ -45,19 +46,48 @@ int store_exec(struct store *st, const char *sql) SOTTO_MUST_CHECK;
 int store_wbegin(struct store *st) SOTTO_MUST_CHECK;
 int store_wend(struct store *st, int r) SOTTO_MUST_CHECK;
 
+/* Steps a lookup: 0 when it found its row, SOTTO_ERR_NOT_FOUND when there was none. */
+int store_step_row(struct store *st, sqlite3_stmt *s) SOTTO_MUST_CHECK;
+/* Steps an UPDATE or DELETE: SOTTO_ERR_NOT_FOUND when it changed no row. */
+int store_step_changed(struct store *st, sqlite3_stmt *s) SOTTO_MUST_CHECK;
+/* One write transaction running sql with the lookup hash h (or the integer id) bound to
+ * parameter 1; SOTTO_ERR_NOT_FOUND when it changed no row. */
+int store_change_by_hash(struct store *st, const char *sql,
+    const uint8_t h[STORE_HASH_LEN]) SOTTO_MUST_CHECK;
+int store_change_by_id(struct store *st, const char *sql, int64_t id) SOTTO_MUST_CHECK;
+
+/* Room for element n in the array v of *cap elements of size bytes each: v, or v grown
+ * (from first elements, then doubling) with *cap updated, or NULL (v still valid and
+ * *cap unchanged) when out of memory. */
+void *store_grow(void *v, size_t n, size_t *cap, size_t size, size_t first);
+
 void store_hash(const struct store *st, enum store_hash_kind kind, const void *p, size_t n,
     uint8_t out[STORE_HASH_LEN]);
-/* The lookup hash of an address, after checking its length. */
+/* The lookup hash of a name (an address, a setting or folder name), after checking that
+ * it is not empty and at most max bytes long. */
+int store_name_hash(const struct store *st, enum store_hash_kind kind, const char *name,
+    size_t max, uint8_t out[STORE_HASH_LEN]) SOTTO_MUST_CHECK;
 int store_addr_hash(const struct store *st, const char *address,
     uint8_t out[STORE_HASH_LEN]) SOTTO_MUST_CHECK;
 
-/* Seal the encoded buffer (wiped and freed here) for table/rowkey and bind it at idx. */
-int store_bind_sealed(struct store *st, sqlite3_stmt *s, int idx, const char *table,
+/* Seal the encoded buffer (wiped and freed here) for table/rowkey, bind it at idx and
+ * run the statement, whose other parameters the caller has bound. */
+int store_step_sealed(struct store *st, sqlite3_stmt *s, int idx, const char *table,
+    const uint8_t *rowkey, size_t rowkey_len, struct buf *pt) SOTTO_MUST_CHECK;
+/* The same as a write of its own: opens the write transaction, runs s and ends it; s is
+ * finalized and pt wiped on every path. */
+int store_write_sealed(struct store *st, sqlite3_stmt *s, int idx, const char *table,
     const uint8_t *rowkey, size_t rowkey_len, struct buf *pt) SOTTO_MUST_CHECK;
 /* Open the sealed blob in column col (NULL/empty is corrupt). */
 int store_column_open(struct store *st, sqlite3_stmt *s, int col, const char *table,
     const uint8_t *rowkey, size_t rowkey_len, size_t max, uint8_t **pt,
     size_t *pt_len) SOTTO_MUST_CHECK;
+/* The same for a row whose key is the lookup hash in column hcol (corrupt if not one). */
+int store_column_open_hashed(struct store *st, sqlite3_stmt *s, int hcol, int col,
+    const char *table, size_t max, uint8_t **pt, size_t *pt_len) SOTTO_MUST_CHECK;
+/* A malloc'd copy of p[0..len) with one spare NUL byte, so a text body can be used as a
+ * C string; NULL when out of memory. */
+uint8_t *store_dup_nul(const uint8_t *p, size_t len);
 
 /* Reads or writes an integer in the meta table. */
 int store_meta_get_int(struct store *st, const char *k, int64_t *v) SOTTO_MUST_CHECK;

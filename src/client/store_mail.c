@@ -32,13 +32,7 @@ store_mail_list_free(struct store_mail_list *l)
 static int
 folder_hash(struct store *st, const char *name, uint8_t h[STORE_HASH_LEN])
 {
-	size_t n;
-
-	if (name == NULL || (n = strnlen(name, STORE_FOLDER_NAME_MAX + 1)) == 0 ||
-	    n > STORE_FOLDER_NAME_MAX)
-		return SOTTO_ERR_INVALID_ARG;
-	store_hash(st, STORE_HASH_FOLDER, name, n, h);
-	return 0;
+	return store_name_hash(st, STORE_HASH_FOLDER, name, STORE_FOLDER_NAME_MAX, h);
 }
 
 static void
@@ -60,7 +54,6 @@ mail_rowkey(uint8_t rk[12], int64_t folder, uint32_t uid)
 static int
 folder_row(struct store *st, sqlite3_stmt *s, struct store_folder *out)
 {
-	const void *h = sqlite3_column_blob(s, 1);
 	int64_t id = sqlite3_column_int64(s, 0);
 	int64_t uidvalidity = sqlite3_column_int64(s, 2);
 	int64_t uidnext = sqlite3_column_int64(s, 3);
@@ -70,12 +63,10 @@ folder_row(struct store *st, sqlite3_stmt *s, struct store_folder *out)
 	int r;
 
 	memset(out, 0, sizeof(*out));
-	if (h == NULL || sqlite3_column_bytes(s, 1) != STORE_HASH_LEN || uidvalidity < 0 ||
-	    uidvalidity > UINT32_MAX || uidnext < 1 || uidnext > (int64_t)UINT32_MAX + 1 ||
-	    count < 0 || count > UINT32_MAX)
+	if (uidvalidity < 0 || uidvalidity > UINT32_MAX || uidnext < 1 ||
+	    uidnext > (int64_t)UINT32_MAX + 1 || count < 0 || count > UINT32_MAX)
 		return SOTTO_ERR_CORRUPT;
-	if ((r = store_column_open(st, s, 4, "folders", h, STORE_HASH_LEN, FOLDER_REC_MAX, &pt,
-	    &n)) != 0)
+	if ((r = store_column_open_hashed(st, s, 1, 4, "folders", FOLDER_REC_MAX, &pt, &n)) != 0)
 		return r;
 	r = store_name_decode(pt, n, out->name, STORE_FOLDER_NAME_MAX);
 	store_blob_free(pt, n);
@@ -107,9 +98,7 @@ store_folder_create(struct store *st, const char *name, uint32_t uidvalidity,
 	sqlite3_bind_int64(s, 2, uidvalidity);
 	buf_init_dyn(&b, FOLDER_REC_MAX);
 	store_name_encode(&b, name);
-	if ((r = store_bind_sealed(st, s, 3, "folders", h, sizeof(h), &b)) != 0)
-		goto out;
-	if ((r = store_sqlerr(st, sqlite3_step(s))) != 0)
+	if ((r = store_step_sealed(st, s, 3, "folders", h, sizeof(h), &b)) != 0)
 		goto out;
 	if (out != NULL)
 		r = store_folder_get(st, name, out);
@@ -131,9 +120,7 @@ store_folder_get(struct store *st, const char *name, struct store_folder *out)
 	if ((r = store_prepare(st, FOLDER_SELECT " WHERE h = ?", &s)) != 0)
 		return r;
 	sqlite3_bind_blob(s, 1, h, sizeof(h), SQLITE_STATIC);
-	if ((r = sqlite3_step(s)) != SQLITE_ROW)
-		r = r == SQLITE_DONE ? SOTTO_ERR_NOT_FOUND : store_sqlerr(st, r);
-	else
+	if ((r = store_step_row(st, s)) == 0)
 		r = folder_row(st, s, out);
 	sqlite3_finalize(s);
 	return r;
@@ -159,14 +146,11 @@ store_folder_list(struct store *st, struct store_folder_list *out)
 	if ((r = store_prepare(st, FOLDER_SELECT, &s)) != 0)
 		return r;
 	while ((r = sqlite3_step(s)) == SQLITE_ROW) {
-		if (n == cap) {
-			cap = cap ? cap * 2 : 8;
-			if ((nv = realloc(v, cap * sizeof(*v))) == NULL) {
-				r = SOTTO_ERR_NOMEM;
-				goto out;
-			}
-			v = nv;
+		if ((nv = store_grow(v, n, &cap, sizeof(*v), 8)) == NULL) {
+			r = SOTTO_ERR_NOMEM;
+			goto out;
 		}
+		v = nv;
 		if ((r = folder_row(st, s, &v[n])) != 0)
 			goto out;
 		n++;
@@ -199,8 +183,7 @@ exec_ints(struct store *st, const char *sql, int nargs, int64_t a, int64_t b, in
 		sqlite3_bind_int64(s, 2, b);
 	if (nargs > 2)
 		sqlite3_bind_int64(s, 3, c);
-	if ((r = store_sqlerr(st, sqlite3_step(s))) == 0 && sqlite3_changes(st->db) == 0)
-		r = SOTTO_ERR_NOT_FOUND;
+	r = store_step_changed(st, s);
 	sqlite3_finalize(s);
 	return r;
 }
@@ -208,12 +191,7 @@ exec_ints(struct store *st, const char *sql, int nargs, int64_t a, int64_t b, in
 int
 store_folder_delete(struct store *st, int64_t folder)
 {
-	int r;
-
-	if ((r = store_wbegin(st)) != 0)
-		return r;
-	r = exec_ints(st, "DELETE FROM folders WHERE id = ?", 1, folder, 0, 0);
-	return store_wend(st, r);
+	return store_change_by_id(st, "DELETE FROM folders WHERE id = ?", folder);
 }
 
 int
@@ -237,10 +215,8 @@ store_mail_append(struct store *st, int64_t folder, uint32_t flags, uint64_t int
 	if ((r = store_prepare(st, "SELECT uidnext FROM folders WHERE id = ?", &s)) != 0)
 		goto out;
 	sqlite3_bind_int64(s, 1, folder);
-	if ((r = sqlite3_step(s)) != SQLITE_ROW) {
-		r = r == SQLITE_DONE ? SOTTO_ERR_NOT_FOUND : store_sqlerr(st, r);
+	if ((r = store_step_row(st, s)) != 0)
 		goto out;
-	}
 	next = sqlite3_column_int64(s, 0);
 	sqlite3_finalize(s);
 	s = NULL;
@@ -264,9 +240,7 @@ store_mail_append(struct store *st, int64_t folder, uint32_t flags, uint64_t int
 	buf_init_dyn(&b, STORE_MAIL_MAX);
 	if (len > 0)
 		buf_put(&b, body, len);
-	if ((r = store_bind_sealed(st, s, 6, "mail", rk, sizeof(rk), &b)) != 0)
-		goto out;
-	if ((r = store_sqlerr(st, sqlite3_step(s))) != 0)
+	if ((r = store_step_sealed(st, s, 6, "mail", rk, sizeof(rk), &b)) != 0)
 		goto out;
 	if ((r = exec_ints(st, "UPDATE folders SET uidnext = ? WHERE id = ?", 2, next + 1,
 	    folder, 0)) != 0)
@@ -311,14 +285,11 @@ store_mail_list(struct store *st, int64_t folder, struct store_mail_list *out)
 		return r;
 	sqlite3_bind_int64(s, 1, folder);
 	while ((r = sqlite3_step(s)) == SQLITE_ROW) {
-		if (n == cap) {
-			cap = cap ? cap * 2 : 32;
-			if ((nv = realloc(v, cap * sizeof(*v))) == NULL) {
-				r = SOTTO_ERR_NOMEM;
-				goto out;
-			}
-			v = nv;
+		if ((nv = store_grow(v, n, &cap, sizeof(*v), 32)) == NULL) {
+			r = SOTTO_ERR_NOMEM;
+			goto out;
 		}
+		v = nv;
 		if ((r = mail_meta(s, &v[n])) != 0)
 			goto out;
 		n++;
@@ -350,10 +321,8 @@ store_mail_get(struct store *st, int64_t folder, uint32_t uid, struct store_mail
 		return r;
 	sqlite3_bind_int64(s, 1, folder);
 	sqlite3_bind_int64(s, 2, uid);
-	if ((r = sqlite3_step(s)) != SQLITE_ROW) {
-		r = r == SQLITE_DONE ? SOTTO_ERR_NOT_FOUND : store_sqlerr(st, r);
+	if ((r = store_step_row(st, s)) != 0)
 		goto out;
-	}
 	if ((r = mail_meta(s, &m)) != 0)
 		goto out;
 	mail_rowkey(rk, folder, uid);
@@ -408,14 +377,11 @@ store_mail_expunge(struct store *st, int64_t folder, uint32_t **uids, size_t *n)
 	sqlite3_bind_int64(s, 1, folder);
 	sqlite3_bind_int64(s, 2, STORE_MAIL_DELETED);
 	while ((r = sqlite3_step(s)) == SQLITE_ROW) {
-		if (count == cap) {
-			cap = cap ? cap * 2 : 32;
-			if ((nv = realloc(v, cap * sizeof(*v))) == NULL) {
-				r = SOTTO_ERR_NOMEM;
-				goto out;
-			}
-			v = nv;
+		if ((nv = store_grow(v, count, &cap, sizeof(*v), 32)) == NULL) {
+			r = SOTTO_ERR_NOMEM;
+			goto out;
 		}
+		v = nv;
 		v[count++] = (uint32_t)sqlite3_column_int64(s, 0);
 	}
 	if ((r = store_sqlerr(st, r)) != 0)

@@ -84,9 +84,7 @@ store_message_add(struct store *st, const struct store_message *m)
 	sqlite3_bind_int64(s, 4, (int64_t)m->expires_at);
 	buf_init_dyn(&b, MESSAGE_MAX);
 	store_message_encode(&b, m);
-	if ((r = store_bind_sealed(st, s, 5, "messages", h, sizeof(h), &b)) != 0)
-		goto out;
-	r = store_sqlerr(st, sqlite3_step(s));
+	r = store_step_sealed(st, s, 5, "messages", h, sizeof(h), &b);
 out:
 	sqlite3_finalize(s);
 	return store_wend(st, r);
@@ -98,7 +96,6 @@ out:
 static int
 message_row(struct store *st, sqlite3_stmt *s, struct store_message *out)
 {
-	const void *h = sqlite3_column_blob(s, 1);
 	const uint8_t *body = NULL;
 	int64_t row = sqlite3_column_int64(s, 0);
 	int64_t local_time = sqlite3_column_int64(s, 2);
@@ -108,22 +105,16 @@ message_row(struct store *st, sqlite3_stmt *s, struct store_message *out)
 	int r;
 
 	memset(out, 0, sizeof(*out));
-	if (h == NULL || sqlite3_column_bytes(s, 1) != STORE_HASH_LEN || local_time < 0 ||
-	    expires_at < 0)
+	if (local_time < 0 || expires_at < 0)
 		return SOTTO_ERR_CORRUPT;
-	if ((r = store_column_open(st, s, 4, "messages", h, STORE_HASH_LEN, MESSAGE_MAX, &pt,
-	    &n)) != 0)
+	if ((r = store_column_open_hashed(st, s, 1, 4, "messages", MESSAGE_MAX, &pt, &n)) != 0)
 		return r;
 	if ((r = store_message_decode(pt, n, out, &body)) != 0)
 		goto out;
-	/* One spare byte so a text body can be used as a C string. */
-	if ((out->body = malloc(out->body_len + 1)) == NULL) {
+	if ((out->body = store_dup_nul(body, out->body_len)) == NULL) {
 		r = SOTTO_ERR_NOMEM;
 		goto out;
 	}
-	if (out->body_len > 0)
-		memcpy(out->body, body, out->body_len);
-	out->body[out->body_len] = '\0';
 	out->row = row;
 	out->local_time = (uint64_t)local_time;
 	out->expires_at = (uint64_t)expires_at;
@@ -149,9 +140,7 @@ store_message_get(struct store *st, const uint8_t id[STORE_MSGID_LEN],
 	    &s)) != 0)
 		return r;
 	sqlite3_bind_blob(s, 1, h, sizeof(h), SQLITE_STATIC);
-	if ((r = sqlite3_step(s)) != SQLITE_ROW)
-		r = r == SQLITE_DONE ? SOTTO_ERR_NOT_FOUND : store_sqlerr(st, r);
-	else
+	if ((r = store_step_row(st, s)) == 0)
 		r = message_row(st, s, out);
 	sqlite3_finalize(s);
 	return r;
@@ -183,9 +172,7 @@ store_message_update(struct store *st, const uint8_t id[STORE_MSGID_LEN], uint32
 	sqlite3_bind_blob(s, 3, h, sizeof(h), SQLITE_STATIC);
 	buf_init_dyn(&b, MESSAGE_MAX);
 	store_message_encode(&b, &m);
-	if ((r = store_bind_sealed(st, s, 2, "messages", h, sizeof(h), &b)) != 0)
-		goto out;
-	r = store_sqlerr(st, sqlite3_step(s));
+	r = store_step_sealed(st, s, 2, "messages", h, sizeof(h), &b);
 out:
 	store_message_wipe(&m);
 	sqlite3_finalize(s);
@@ -217,14 +204,11 @@ store_message_list(struct store *st, const char *peer, int64_t after_row, size_t
 	if (peer != NULL)
 		sqlite3_bind_blob(s, 3, conv, sizeof(conv), SQLITE_STATIC);
 	while ((r = sqlite3_step(s)) == SQLITE_ROW) {
-		if (n == cap) {
-			cap = cap ? cap * 2 : 16;
-			if ((nv = realloc(v, cap * sizeof(*v))) == NULL) {
-				r = SOTTO_ERR_NOMEM;
-				goto out;
-			}
-			v = nv;
+		if ((nv = store_grow(v, n, &cap, sizeof(*v), 16)) == NULL) {
+			r = SOTTO_ERR_NOMEM;
+			goto out;
 		}
+		v = nv;
 		if ((r = message_row(st, s, &v[n])) != 0)
 			goto out;
 		n++;

@@ -43,9 +43,7 @@ store_outbox_add(struct store *st, const uint8_t id[STORE_MSGID_LEN], const char
 	sqlite3_bind_int64(s, 2, (int64_t)now);
 	buf_init_dyn(&b, OUTBOX_MAX);
 	store_outbox_encode(&b, id, recipient, env, env_len);
-	if ((r = store_bind_sealed(st, s, 3, "outbox", h, sizeof(h), &b)) != 0)
-		goto out;
-	r = store_sqlerr(st, sqlite3_step(s));
+	r = store_step_sealed(st, s, 3, "outbox", h, sizeof(h), &b);
 out:
 	sqlite3_finalize(s);
 	return store_wend(st, r);
@@ -54,7 +52,6 @@ out:
 static int
 outbox_row(struct store *st, sqlite3_stmt *s, struct store_outbox_item *out)
 {
-	const void *h = sqlite3_column_blob(s, 0);
 	int64_t created = sqlite3_column_int64(s, 1);
 	int64_t attempts = sqlite3_column_int64(s, 2);
 	const uint8_t *env = NULL;
@@ -63,20 +60,16 @@ outbox_row(struct store *st, sqlite3_stmt *s, struct store_outbox_item *out)
 	int r;
 
 	memset(out, 0, sizeof(*out));
-	if (h == NULL || sqlite3_column_bytes(s, 0) != STORE_HASH_LEN || created < 0 ||
-	    attempts < 0 || attempts > UINT32_MAX)
+	if (created < 0 || attempts < 0 || attempts > UINT32_MAX)
 		return SOTTO_ERR_CORRUPT;
-	if ((r = store_column_open(st, s, 3, "outbox", h, STORE_HASH_LEN, OUTBOX_MAX, &pt,
-	    &n)) != 0)
+	if ((r = store_column_open_hashed(st, s, 0, 3, "outbox", OUTBOX_MAX, &pt, &n)) != 0)
 		return r;
 	if ((r = store_outbox_decode(pt, n, out, &env)) != 0)
 		goto out;
-	if ((out->envelope = malloc(out->envelope_len + 1)) == NULL) {
+	if ((out->envelope = store_dup_nul(env, out->envelope_len)) == NULL) {
 		r = SOTTO_ERR_NOMEM;
 		goto out;
 	}
-	if (out->envelope_len > 0)
-		memcpy(out->envelope, env, out->envelope_len);
 	out->created = (uint64_t)created;
 	out->attempts = (uint32_t)attempts;
 	r = 0;
@@ -102,14 +95,11 @@ store_outbox_list(struct store *st, struct store_outbox_list *out)
 	    " ORDER BY created, rowid", &s)) != 0)
 		return r;
 	while ((r = sqlite3_step(s)) == SQLITE_ROW) {
-		if (l.n == cap) {
-			cap = cap ? cap * 2 : 16;
-			if ((nv = realloc(l.v, cap * sizeof(*nv))) == NULL) {
-				r = SOTTO_ERR_NOMEM;
-				goto out;
-			}
-			l.v = nv;
+		if ((nv = store_grow(l.v, l.n, &cap, sizeof(*nv), 16)) == NULL) {
+			r = SOTTO_ERR_NOMEM;
+			goto out;
 		}
+		l.v = nv;
 		if ((r = outbox_row(st, s, &l.v[l.n])) != 0)
 			goto out;
 		l.n++;
@@ -129,20 +119,9 @@ static int
 outbox_change(struct store *st, const char *sql, const uint8_t id[STORE_MSGID_LEN])
 {
 	uint8_t h[STORE_HASH_LEN];
-	sqlite3_stmt *s = NULL;
-	int r;
 
 	store_hash(st, STORE_HASH_MSGID, id, STORE_MSGID_LEN, h);
-	if ((r = store_wbegin(st)) != 0)
-		return r;
-	if ((r = store_prepare(st, sql, &s)) != 0)
-		goto out;
-	sqlite3_bind_blob(s, 1, h, sizeof(h), SQLITE_STATIC);
-	if ((r = store_sqlerr(st, sqlite3_step(s))) == 0 && sqlite3_changes(st->db) == 0)
-		r = SOTTO_ERR_NOT_FOUND;
-out:
-	sqlite3_finalize(s);
-	return store_wend(st, r);
+	return store_change_by_hash(st, sql, h);
 }
 
 int
