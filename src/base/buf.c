@@ -79,6 +79,9 @@ buf_reserve(struct buf *b, size_t n)
 		b->p = np;
 		b->cap = want;
 	}
+	/* A zero-byte reserve on a buffer that never allocated: NULL + 0 is undefined in C. */
+	if (b->p == NULL)
+		return NULL;
 	r = b->p + b->len;
 	b->len += n;
 	return r;
