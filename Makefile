@@ -163,8 +163,10 @@ $(LOADGEN): $(call obj,$(LOADGEN_SRC)) $(LIBSOTTO)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
-# The codec smoke test links the load generator's codecs.
-$(BUILD)/tests/test_bench_codecs: $(call obj,bench/loadgen/mqtt.c bench/loadgen/xmpp.c)
+# The codec smoke test links the load generator's codecs (before the archives they use).
+$(BUILD)/tests/test_bench_codecs: $(BUILD)/obj/tests/unit/test_bench_codecs.o $(call obj,bench/loadgen/mqtt.c bench/loadgen/xmpp.c) $(LIBTEST) $(LIBSOTTO)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 bench-crypto: $(BENCH_CRYPTO)
 	$(BENCH_CRYPTO) $(BENCH_CRYPTO_ARGS)
