@@ -36,7 +36,7 @@ static uint64_t rng_state;
 
 /* Recording window for latencies (payload send times inside it are recorded). */
 static uint64_t rec_from_ns, rec_to_ns;
-static uint64_t delivered_in_window;
+static uint64_t delivered_in_window, sent_in_window;
 
 static uint32_t
 rnd(uint32_t n)
@@ -138,6 +138,8 @@ send_one(struct lg_client *c, uint64_t t_ns)
 	c->inflight++;
 	c->sent++;
 	G.st.sent++;
+	if (t_ns >= rec_from_ns && t_ns < rec_to_ns)
+		sent_in_window++;
 	net_mark(c);
 }
 
@@ -354,7 +356,6 @@ static int
 scenario_open(const struct opts *o)
 {
 	uv_timer_t ot;
-	uint64_t sent_in_window;
 	long tk0, tk1;
 	double secs;
 
@@ -374,7 +375,6 @@ scenario_open(const struct opts *o)
 	uv_timer_stop(&ot);
 	uv_close((uv_handle_t *)&ot, NULL);
 	/* stragglers: up to 3 s more */
-	sent_in_window = (uint64_t)(o->duration * o->rate);
 	for (int i = 0; i < 30 && delivered_in_window < sent_in_window; i++)
 		run_until(NULL, 100);
 	secs = o->duration;

@@ -99,7 +99,8 @@ lg_flush(struct lg_client *c)
 	memcpy(w->b.base, c->out.p + n, w->b.len);
 	buf_reset(&c->out);
 	c->writing = 1;
-	if ((n = uv_write(&w->req, (uv_stream_t *)&c->tcp, &w->b, 1, on_write)) != 0) {
+	b = w->b;                       /* uv_write copies the descriptors, not the bytes */
+	if ((n = uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, on_write)) != 0) {
 		c->writing = 0;
 		free(w->b.base);
 		free(w);
