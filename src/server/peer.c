@@ -42,6 +42,20 @@ peer_commit_released(struct peer *p)
 }
 
 void
+peer_submit_call(struct peer *p, struct commit_item *job,
+    int (*call)(struct store *s, struct commit_item *it), void (*finish)(struct commit_item *it),
+    uint32_t request_id)
+{
+	job->kind = COMMIT_CALL;
+	job->call = call;
+	job->finish = finish;
+	job->owner = p;
+	job->tag = request_id;
+	p->commits++;
+	commit_submit(p->srv->commit, job);
+}
+
+void
 peer_close(struct peer *p, const char *reason)
 {
 	struct server *s = p->srv;
@@ -60,6 +74,7 @@ peer_close(struct peer *p, const char *reason)
 		p->hs = NULL;
 	}
 	noise_transport_wipe(&p->tr);
+	buf_free(&p->out);
 	frame_decoder_free(&p->dec);
 	frame_reasm_free(&p->reasm);
 	if (p->addr_counted)
@@ -78,7 +93,7 @@ peer_close(struct peer *p, const char *reason)
 struct wreq {
 	uv_write_t req;
 	struct peer *p;
-	uint8_t data[];
+	uint8_t *mem;                   /* the peer's output buffer, handed over */
 };
 
 static void
@@ -87,48 +102,92 @@ on_written(uv_write_t *req, int status)
 	struct wreq *w = (struct wreq *)req;
 	struct peer *p = w->p;
 
+	free(w->mem);
 	free(w);
 	if (status < 0 && status != UV_ECANCELED)
 		peer_close(p, "write failed");
 }
 
-/* Writes bytes now if the socket takes them, else queues a copy of the rest. */
-static int
-peer_write(struct peer *p, const uint8_t *data, size_t len)
+/*
+ * Writes what the peer's requests produced in this loop turn with one system call; what
+ * the socket does not take at once goes to a libuv write request that owns the buffer.
+ */
+static void
+peer_flush(struct peer *p)
 {
-	struct server *s = p->srv;
 	struct wreq *w;
 	uv_buf_t b;
 	int n = 0;
 
+	if (p->state == PEER_CLOSED || p->out.len == 0)
+		return;
 	if (p->tcp.write_queue_size == 0) {
-		b = uv_buf_init((char *)data, (unsigned)len);
+		b = uv_buf_init((char *)p->out.p, (unsigned)p->out.len);
 		n = uv_try_write((uv_stream_t *)&p->tcp, &b, 1);
 		if (n == UV_EAGAIN || n == UV_ENOSYS)
 			n = 0;
 		if (n < 0) {
 			peer_close(p, "write failed");
-			return SOTTO_ERR_IO;
+			return;
 		}
-		if ((size_t)n == len)
-			return 0;
+		if ((size_t)n == p->out.len) {
+			/* Idle connections keep no output buffer. */
+			buf_free(&p->out);
+			buf_init_dyn(&p->out, p->srv->cfg.write_queue_max);
+			return;
+		}
 	}
+	if ((w = malloc(sizeof(*w))) == NULL) {
+		peer_close(p, "out of memory");
+		return;
+	}
+	w->p = p;
+	w->mem = p->out.p;              /* transferred */
+	b = uv_buf_init((char *)p->out.p + n, (unsigned)(p->out.len - (size_t)n));
+	p->out.p = NULL;
+	buf_free(&p->out);
+	buf_init_dyn(&p->out, p->srv->cfg.write_queue_max);
+	if (uv_write(&w->req, (uv_stream_t *)&p->tcp, &b, 1, on_written) != 0) {
+		free(w->mem);
+		free(w);
+		peer_close(p, "write failed");
+	}
+}
+
+void
+peer_flush_all(struct server *s)
+{
+	struct peer *p, *next;
+
+	for (p = s->flush_list, s->flush_list = NULL; p != NULL; p = next) {
+		next = p->flush_next;
+		p->flush_next = NULL;
+		p->flush_queued = 0;
+		peer_flush(p);
+	}
+}
+
+static int
+peer_write(struct peer *p, const uint8_t *data, size_t len)
+{
+	struct server *s = p->srv;
+
+	if (p->state == PEER_CLOSED)
+		return SOTTO_ERR_CLOSED;
 	/* A reader that does not keep up is dropped rather than buffered without end. */
-	if (p->tcp.write_queue_size + (len - (size_t)n) > s->cfg.write_queue_max) {
+	if (p->tcp.write_queue_size + p->out.len + len > s->cfg.write_queue_max) {
 		peer_close(p, "peer not reading (write queue full)");
 		return SOTTO_ERR_LIMIT;
 	}
-	if ((w = malloc(sizeof(*w) + len - (size_t)n)) == NULL) {
+	buf_put(&p->out, data, len);
+	if (buf_status(&p->out) != 0) {
 		peer_close(p, "out of memory");
 		return SOTTO_ERR_NOMEM;
 	}
-	w->p = p;
-	memcpy(w->data, data + n, len - (size_t)n);
-	b = uv_buf_init((char *)w->data, (unsigned)(len - (size_t)n));
-	if (uv_write(&w->req, (uv_stream_t *)&p->tcp, &b, 1, on_written) != 0) {
-		free(w);
-		peer_close(p, "write failed");
-		return SOTTO_ERR_IO;
+	if (!p->flush_queued) {
+		p->flush_queued = 1;
+		p->flush_next = s->flush_list;
+		s->flush_list = p;
 	}
 	return 0;
 }
@@ -173,18 +232,20 @@ on_timer(uv_timer_t *t)
 {
 	struct peer *p = t->data;
 	struct server *s = p->srv;
-	uint64_t now = server_now_ms(s), idle;
+	uint64_t now = server_now_ms(s), idle, limit;
 
 	if (p->state == PEER_HANDSHAKE) {
 		peer_close(p, "handshake timeout");
 		return;
 	}
+	/* A device that is not registered gets as long as a handshake to do so. */
+	limit = p->state == PEER_GUEST ? s->cfg.handshake_timeout_ms : s->cfg.idle_timeout_ms;
 	idle = now - p->last_active_ms;
-	if (idle >= s->cfg.idle_timeout_ms) {
-		peer_close(p, "idle timeout");
+	if (idle >= limit) {
+		peer_close(p, p->state == PEER_GUEST ? "unregistered device idle" : "idle timeout");
 		return;
 	}
-	uv_timer_start(&p->timer, on_timer, s->cfg.idle_timeout_ms - idle, 0);
+	uv_timer_start(&p->timer, on_timer, limit - idle, 0);
 }
 
 static void
@@ -239,7 +300,7 @@ handshake_frame(struct peer *p, const uint8_t *frame, size_t len)
 	p->state = PEER_GUEST;
 	p->last_active_ms = server_now_ms(s);
 	ratelimit_bucket_init(&p->bucket, s->cfg.conn_rate_preauth, p->last_active_ms);
-	uv_timer_start(&p->timer, on_timer, s->cfg.idle_timeout_ms, 0);
+	uv_timer_start(&p->timer, on_timer, s->cfg.handshake_timeout_ms, 0);
 	r = s->store->ops->account_by_device(s->store, p->device_key, &a);
 	if (r == 0)
 		peer_become_member(p, &a);
@@ -259,6 +320,7 @@ peer_become_member(struct peer *p, const struct store_account *a)
 		return;
 	}
 	p->state = PEER_MEMBER;
+	uv_timer_start(&p->timer, on_timer, s->cfg.idle_timeout_ms, 0);
 	frame_reasm_set_max(&p->reasm, s->cfg.max_payload);
 	ratelimit_bucket_init(&p->bucket, s->cfg.conn_burst, server_now_ms(s));
 	log_info("conn %llu: %s@%s connected", (unsigned long long)p->id, a->name, s->cfg.domain);
@@ -391,6 +453,13 @@ on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *b)
 		/* Stop taking requests while too many of this peer's SENDs wait for the disk.
 		 * Bytes already read stay in this buffer only: finish them first. */
 	}
+	/* Let the decoder drop the body of a frame that spanned reads: idle connections
+	 * hold no frame buffer. */
+	if (p->state != PEER_CLOSED &&
+	    frame_decoder_feed(&p->dec, NULL, 0, &used, &frame, &frame_len) < 0) {
+		peer_close(p, "bad frame");
+		return;
+	}
 	if (p->state != PEER_CLOSED && p->commits >= PEER_COMMITS_MAX && p->reading) {
 		uv_read_stop((uv_stream_t *)&p->tcp);
 		p->reading = 0;
@@ -459,6 +528,7 @@ peer_accept(struct server *s)
 	s->n_peers++;
 	frame_decoder_init(&p->dec);
 	frame_reasm_init(&p->reasm, s->cfg.max_payload_preauth);
+	buf_init_dyn(&p->out, s->cfg.write_queue_max);
 	if (s->draining) {
 		peer_close(p, "server shutting down");
 		return;

@@ -5,6 +5,7 @@
  */
 #include "server/server.h"
 
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -109,6 +110,12 @@ server_acct_detach(struct server *s, struct peer *p)
 }
 
 static void
+on_flush_check(uv_check_t *h)
+{
+	peer_flush_all(h->data);
+}
+
+static void
 on_connection(uv_stream_t *l, int status)
 {
 	struct server *s = l->data;
@@ -131,15 +138,21 @@ static void
 finish(struct server *s)
 {
 	uv_timer_stop(&s->drain_timer);
+	peer_flush_all(s);
 	close_all_peers(s, "server shutting down");
 	if (s->commit != NULL) {
 		commit_stop(s->commit);
 		s->commit = NULL;
 	}
 	uv_close((uv_handle_t *)&s->drain_timer, NULL);
+	uv_close((uv_handle_t *)&s->flush_check, NULL);
 	uv_close((uv_handle_t *)&s->sig_term, NULL);
 	uv_close((uv_handle_t *)&s->sig_int, NULL);
 	uv_close((uv_handle_t *)&s->sig_hup, NULL);
+	/* Closing the handles restored the default actions: a repeated signal while the
+	 * process winds down must not kill it with a non-zero status. */
+	signal(SIGTERM, SIG_IGN);
+	signal(SIGINT, SIG_IGN);
 	log_info("stopped");
 }
 
@@ -152,7 +165,7 @@ on_drain_tick(uv_timer_t *t)
 	size_t unsent = 0;
 
 	for (struct peer *p = s->peers; p; p = p->next)
-		unsent += p->tcp.write_queue_size;
+		unsent += p->tcp.write_queue_size + p->out.len;
 	/* Every SEND taken before the signal gets its commit and its acknowledgement. */
 	if ((commit_pending(s->commit) == 0 && unsent == 0) || *left == 0) {
 		if (commit_pending(s->commit) != 0)
@@ -264,6 +277,10 @@ server_init(struct server *s, uv_loop_t *loop, const char *data_dir, const struc
 
 	uv_timer_init(loop, &s->drain_timer);
 	s->drain_timer.data = s;
+	uv_check_init(loop, &s->flush_check);
+	s->flush_check.data = s;
+	uv_check_start(&s->flush_check, on_flush_check);
+	uv_unref((uv_handle_t *)&s->flush_check);
 	uv_signal_init(loop, &s->sig_term);
 	uv_signal_init(loop, &s->sig_int);
 	uv_signal_init(loop, &s->sig_hup);

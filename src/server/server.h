@@ -58,6 +58,10 @@ struct peer {
 	struct ratelimit_bucket bucket;
 	uint64_t last_active_ms;
 
+	struct buf out;                 /* sealed frames of this loop turn (ciphertext) */
+	struct peer *flush_next;
+	int flush_queued;
+
 	/* pushes */
 	int64_t last_pushed;            /* highest envelope id pushed on this connection */
 	uint32_t push_inflight;         /* pushed and not yet RECEIVED */
@@ -91,6 +95,8 @@ struct server {
 	uv_tcp_t listener;
 	uv_signal_t sig_term, sig_int, sig_hup;
 	uv_timer_t drain_timer;
+	uv_check_t flush_check;         /* end of each loop turn: write every peer's output */
+	struct peer *flush_list;
 	int listening;
 	int draining;
 	uint64_t drain_left_ms;
@@ -135,6 +141,13 @@ void peer_respond(struct peer *p, uint8_t type, uint32_t id, int status);
 void peer_become_member(struct peer *p, const struct store_account *a);
 void peer_commit_released(struct peer *p);
 void peer_resume_reading(struct peer *p);
+void peer_flush_all(struct server *s);
+
+/* Submits a write to run on the writer thread; finish runs on the loop when it is done
+ * and must free job (whose first member is the commit item). peer.c */
+void peer_submit_call(struct peer *p, struct commit_item *job,
+    int (*call)(struct store *s, struct commit_item *it), void (*finish)(struct commit_item *it),
+    uint32_t request_id);
 
 /* handle_account.c */
 void handle_register(struct peer *p, const struct proto_msg *m);

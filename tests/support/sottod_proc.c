@@ -81,6 +81,7 @@ sottod_proc_start(struct sottod_proc *sp)
 	snprintf(addr_path, sizeof(addr_path), "%s/sottod.address", sp->dir);
 	snprintf(log_path, sizeof(log_path), "%s/log", sp->dir);
 	unlink(addr_path);
+	sp->exit_status = -1;
 	if ((pid = fork()) < 0)
 		return -1;
 	if (pid == 0) {
@@ -106,6 +107,7 @@ sottod_proc_start(struct sottod_proc *sp)
 		}
 		if (waitpid(pid, &st, WNOHANG) == pid) {
 			sp->pid = -1;
+			sp->exit_status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 			return -1;
 		}
 		sleep_ms(10);

@@ -16,11 +16,13 @@ struct sottod_proc {
 	pid_t pid;
 	char dir[128];
 	char address[400];      /* sotto://... as the running server wrote it */
+	int exit_status;        /* when sottod_proc_start failed because sottod exited */
 };
 
 /* Creates a data directory with "listen = 127.0.0.1:0" plus conf (may be NULL). */
 int sottod_proc_init(struct sottod_proc *sp, const char *conf);
-/* Starts sottod run on the directory and waits until it listens. 0 or -1. */
+/* Starts sottod run on the directory and waits until it listens. 0 or -1 (then
+ * exit_status holds sottod's exit status if it exited). */
 int sottod_proc_start(struct sottod_proc *sp);
 /* Sends sig, waits for the exit; returns the exit status (or 128 + signal). */
 int sottod_proc_stop(struct sottod_proc *sp, int sig);
