@@ -168,6 +168,10 @@ $(BUILD)/tests/test_bench_codecs: $(BUILD)/obj/tests/unit/test_bench_codecs.o $(
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
+$(BUILD)/fuzz/fuzz_bench_codecs: $(BUILD)/obj/fuzz/fuzz_bench_codecs.o $(call obj,bench/loadgen/mqtt.c bench/loadgen/xmpp.c) $(LIBSOTTO)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
 bench-crypto: $(BENCH_CRYPTO)
 	$(BENCH_CRYPTO) $(BENCH_CRYPTO_ARGS)
 
