@@ -13,7 +13,7 @@
 #include "base/cursor.h"
 #include "server/log.h"
 
-enum kind { K_U32, K_PORT, K_HOST, K_LISTEN, K_REG, K_DUR, K_LOG };
+enum kind { K_U32, K_PORT, K_HOST, K_LISTEN, K_ADVERTISE, K_REG, K_DUR, K_LOG };
 
 struct setting {
 	const char *key;
@@ -26,6 +26,7 @@ struct setting {
 
 static const struct setting settings[] = {
 	{ "listen", K_LISTEN, 0, 0, 0 },
+	{ "advertise", K_ADVERTISE, 0, 0, 0 },
 	{ "listen_host", K_HOST, offsetof(struct config, listen_host), 0, 0 },
 	{ "listen_port", K_PORT, offsetof(struct config, listen_port), 0, 65535 },
 	{ "domain", K_HOST, offsetof(struct config, domain), 0, 0 },
@@ -131,10 +132,9 @@ valid_host(const char *s)
 }
 
 static int
-set_listen(struct config *cfg, const char *value)
+parse_host_port(const char *value, char host[CONFIG_HOST_MAX + 1], uint16_t *port_out)
 {
 	const char *colon = strrchr(value, ':');
-	char host[CONFIG_HOST_MAX + 1];
 	uint32_t port;
 	size_t hl;
 
@@ -147,9 +147,37 @@ set_listen(struct config *cfg, const char *value)
 	host[hl] = '\0';
 	if (!valid_host(host) || parse_u32(colon + 1, 0, 65535, &port) != 0)
 		return SOTTO_ERR_INVALID_ARG;
-	strcpy(cfg->listen_host, host);
-	cfg->listen_port = (uint16_t)port;
+	*port_out = (uint16_t)port;
 	return 0;
+}
+
+static int
+set_listen(struct config *cfg, const char *value, int advertise)
+{
+	char host[CONFIG_HOST_MAX + 1];
+	uint16_t port;
+
+	if (parse_host_port(value, host, &port) != 0 || (advertise && port == 0))
+		return SOTTO_ERR_INVALID_ARG;
+	strcpy(advertise ? cfg->advertise_host : cfg->listen_host, host);
+	if (advertise)
+		cfg->advertise_port = port;
+	else
+		cfg->listen_port = port;
+	return 0;
+}
+
+void
+config_public(const struct config *cfg, uint16_t bound_port, char host[CONFIG_HOST_MAX + 1],
+    uint16_t *port)
+{
+	if (cfg->advertise_host[0] != '\0') {
+		strcpy(host, cfg->advertise_host);
+		*port = cfg->advertise_port;
+		return;
+	}
+	strcpy(host, strcmp(cfg->listen_host, "0.0.0.0") == 0 ? cfg->domain : cfg->listen_host);
+	*port = cfg->listen_port != 0 ? cfg->listen_port : bound_port;
 }
 
 int
@@ -183,7 +211,9 @@ config_set(struct config *cfg, const char *key, const char *value)
 		strcpy((char *)field, value);
 		return 0;
 	case K_LISTEN:
-		return set_listen(cfg, value);
+		return set_listen(cfg, value, 0);
+	case K_ADVERTISE:
+		return set_listen(cfg, value, 1);
 	case K_REG:
 		if (strcmp(value, "open") == 0)
 			cfg->registration = CONFIG_REG_OPEN;

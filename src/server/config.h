@@ -22,6 +22,8 @@ enum config_durability { CONFIG_DUR_FULL = 0, CONFIG_DUR_NORMAL = 1 };
 struct config {
 	char listen_host[CONFIG_HOST_MAX + 1];
 	uint16_t listen_port;
+	char advertise_host[CONFIG_HOST_MAX + 1];  /* "" : derived from listen (config_public) */
+	uint16_t advertise_port;
 	char domain[CONFIG_HOST_MAX + 1];
 	int registration;               /* enum config_registration */
 	int durability;                 /* enum config_durability */
@@ -68,6 +70,14 @@ int config_parse(struct config *cfg, const uint8_t *text, size_t len,
 /* Reads and parses path; a missing file is not an error (returns 0, cfg untouched). */
 int config_load_file(struct config *cfg, const char *path,
     char *why, size_t why_len) SOTTO_MUST_CHECK;
+
+/*
+ * The host and port clients are told to use (the server address): `advertise` if set, else
+ * the listen address, with the domain in place of a wildcard listen host (0.0.0.0).
+ * bound_port replaces a listen port of 0 (the port the kernel chose).
+ */
+void config_public(const struct config *cfg, uint16_t bound_port, char host[CONFIG_HOST_MAX + 1],
+    uint16_t *port);
 
 /* Command-line settings that win over the file, replayed after each (re)load. */
 struct config_overrides {

@@ -33,6 +33,7 @@ enum exit_code {
 static const char usage_text[] =
 	"usage: sottod run --data DIR [--listen HOST:PORT] [--domain NAME]\n"
 	"                  [--registration open|invite] [--durability full|normal]\n"
+	"                  [--advertise HOST:PORT]\n"
 	"                  [--log-level error|warn|info|debug] [--set KEY=VALUE]...\n"
 	"       sottod address --data DIR     print the sotto:// address clients use\n"
 	"       sottod invite --data DIR      print a new one-time invite token\n"
@@ -57,7 +58,7 @@ parse_args(int argc, char **argv, struct opts *o)
 	static const struct { const char *flag, *key; } flags[] = {
 		{ "--listen", "listen" }, { "--domain", "domain" },
 		{ "--registration", "registration" }, { "--durability", "durability" },
-		{ "--log-level", "log_level" },
+		{ "--log-level", "log_level" }, { "--advertise", "advertise" },
 	};
 	int i;
 
@@ -361,8 +362,7 @@ cmd_address(const struct opts *o)
 	memset(&as, 0, sizeof(as));
 	crypto_sign_ed25519_sk_to_pk(as.key, sk);
 	sodium_free(sk);
-	snprintf(as.host, sizeof(as.host), "%s", cfg.listen_host);
-	as.port = cfg.listen_port;
+	config_public(&cfg, 0, as.host, &as.port);
 	if (address_server_format(&as, out, sizeof(out)) != 0) {
 		fprintf(stderr, "sottod: cannot format an address for %s:%u\n", as.host, as.port);
 		return EXIT_CONFIG;

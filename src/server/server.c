@@ -5,6 +5,7 @@
  */
 #include "server/server.h"
 
+#include <netdb.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -212,9 +213,12 @@ on_signal(uv_signal_t *h, int signum)
 		if (strcmp(next.listen_host, s->cfg.listen_host) != 0 ||
 		    next.listen_port != s->cfg.listen_port || next.durability != s->cfg.durability ||
 		    next.db_max_pages != s->cfg.db_max_pages)
-			log_warn("reload: listen, durability and db_max_pages apply after a restart");
+			log_warn("reload: listen, advertise, durability and db_max_pages apply after a "
+			    "restart");
 		next.listen_port = s->cfg.listen_port;
 		strcpy(next.listen_host, s->cfg.listen_host);
+		strcpy(next.advertise_host, s->cfg.advertise_host);
+		next.advertise_port = s->cfg.advertise_port;
 		next.durability = s->cfg.durability;
 		next.db_max_pages = s->cfg.db_max_pages;
 		s->cfg = next;
@@ -249,7 +253,12 @@ server_init(struct server *s, uv_loop_t *loop, const char *data_dir, const struc
 		return SOTTO_ERR_NOMEM;
 	memcpy(s->sk, sk, 64);
 	crypto_sign_ed25519_sk_to_pk(s->pk, s->sk);
+	if ((s->static_kp = sodium_malloc(sizeof(*s->static_kp))) == NULL)
+		return SOTTO_ERR_NOMEM;
+	if ((r = noise_keypair_from_ed25519(s->static_kp, s->sk)) != 0)
+		return r;
 	sodium_mprotect_readonly(s->sk);
+	sodium_mprotect_readonly(s->static_kp);
 
 	o.create = 0;
 	o.durability_full = cfg->durability == CONFIG_DUR_FULL;
@@ -273,7 +282,6 @@ server_init(struct server *s, uv_loop_t *loop, const char *data_dir, const struc
 	s->encbuf_cap = PROTO_ENVELOPE_MAX + 64;
 	if ((s->encbuf = malloc(s->encbuf_cap)) == NULL)
 		return SOTTO_ERR_NOMEM;
-	buf_init_dyn(&s->sealed, 2 * s->encbuf_cap);
 
 	uv_timer_init(loop, &s->drain_timer);
 	s->drain_timer.data = s;
@@ -298,10 +306,29 @@ server_listen(struct server *s)
 	struct address_server as;
 	int r, len;
 
+	memset(&ss, 0, sizeof(ss));
 	if (uv_ip4_addr(s->cfg.listen_host, s->cfg.listen_port, (struct sockaddr_in *)&ss) != 0 &&
 	    uv_ip6_addr(s->cfg.listen_host, s->cfg.listen_port, (struct sockaddr_in6 *)&ss) != 0) {
-		log_error("listen: %s is not an IP address", s->cfg.listen_host);
-		return SOTTO_ERR_INVALID_ARG;
+		struct addrinfo hints, *ai = NULL;
+
+		/* A host name: its first address (resolved once, at start). */
+		memset(&hints, 0, sizeof(hints));
+		hints.ai_family = AF_UNSPEC;
+		hints.ai_socktype = SOCK_STREAM;
+		hints.ai_flags = AI_PASSIVE;
+		if (getaddrinfo(s->cfg.listen_host, NULL, &hints, &ai) != 0 || ai == NULL ||
+		    ai->ai_addrlen > sizeof(ss)) {
+			if (ai != NULL)
+				freeaddrinfo(ai);
+			log_error("listen: cannot resolve %s", s->cfg.listen_host);
+			return SOTTO_ERR_INVALID_ARG;
+		}
+		memcpy(&ss, ai->ai_addr, ai->ai_addrlen);
+		freeaddrinfo(ai);
+		if (ss.ss_family == AF_INET)
+			((struct sockaddr_in *)&ss)->sin_port = htons(s->cfg.listen_port);
+		else
+			((struct sockaddr_in6 *)&ss)->sin6_port = htons(s->cfg.listen_port);
 	}
 	uv_tcp_init(s->loop, &s->listener);
 	s->listener.data = s;
@@ -316,8 +343,9 @@ server_listen(struct server *s)
 	uv_tcp_getsockname(&s->listener, (struct sockaddr *)&ss, &len);
 	memset(&as, 0, sizeof(as));
 	memcpy(as.key, s->pk, 32);
-	snprintf(as.host, sizeof(as.host), "%s", s->cfg.listen_host);
-	as.port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+	config_public(&s->cfg, ntohs(ss.ss_family == AF_INET6 ?
+	    ((struct sockaddr_in6 *)&ss)->sin6_port : ((struct sockaddr_in *)&ss)->sin_port),
+	    as.host, &as.port);
 	if (address_server_format(&as, s->bound_addr, sizeof(s->bound_addr)) != 0)
 		snprintf(s->bound_addr, sizeof(s->bound_addr), "%s:%u", as.host, as.port);
 	log_info("listening on %s (domain %s, registration %s, durability %s)", s->bound_addr,
@@ -361,7 +389,8 @@ server_free(struct server *s)
 	if (s->encbuf != NULL)
 		sodium_memzero(s->encbuf, s->encbuf_cap);
 	free(s->encbuf);
-	buf_wipe_free(&s->sealed);
+	sodium_free(s->static_kp);
+	s->static_kp = NULL;
 	sodium_free(s->sk);
 	s->sk = NULL;
 }

@@ -24,6 +24,7 @@
 #include "wire/frame.h"
 #include "wire/noise.h"
 #include "wire/proto.h"
+#include "wire/session.h"
 
 #define SERVER_PATH_MAX 4096
 #define PEER_COMMITS_MAX 256            /* SENDs of one connection awaiting the writer */
@@ -42,10 +43,7 @@ struct peer {
 	int handles_open;
 	unsigned commits;               /* commit items that point to this peer */
 
-	struct noise_hs *hs;            /* during the handshake only; secret, wiped */
-	struct noise_transport tr;      /* secret keys */
-	struct frame_decoder dec;
-	struct frame_reasm reasm;
+	struct wire_session ws;         /* handshake, frames, transport keys (secret) */
 
 	uint8_t device_key[32];
 	uint8_t addr[RATELIMIT_ADDR_LEN];
@@ -87,6 +85,7 @@ struct server {
 	const struct config_overrides *overrides;
 
 	uint8_t *sk;                    /* Ed25519 secret key, sodium_malloc: secret */
+	struct noise_keypair *static_kp; /* its X25519 form for Noise, sodium_malloc: secret */
 	uint8_t pk[32];
 
 	struct store *store;            /* loop thread handle */
@@ -114,7 +113,6 @@ struct server {
 	uint8_t *rbuf;                  /* read buffer shared by every connection */
 	uint8_t *encbuf;                /* encoded outgoing message */
 	size_t encbuf_cap;
-	struct buf sealed;              /* sealed outgoing frames, reused */
 	char bound_addr[ADDRESS_SERVER_MAX + 1];
 };
 

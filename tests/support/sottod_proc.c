@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -17,6 +18,55 @@
 #include <sodium.h>
 
 #include "wire/address.h"
+
+/* Servers still running when the test program exits (a REQUIRE returned early): killed,
+ * their directories removed. */
+#define LIVE_MAX 32
+static struct {
+	pid_t pid;
+	char dir[128];
+} live[LIVE_MAX];
+static int live_hooked;
+
+static void
+live_reap(void)
+{
+	char cmd[300];
+
+	for (int i = 0; i < LIVE_MAX; i++) {
+		if (live[i].pid <= 0)
+			continue;
+		kill(live[i].pid, SIGKILL);
+		waitpid(live[i].pid, NULL, 0);
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", live[i].dir);
+		if (system(cmd) != 0)
+			fprintf(stderr, "cannot remove %s\n", live[i].dir);
+		live[i].pid = 0;
+	}
+}
+
+static void
+live_add(pid_t pid, const char *dir)
+{
+	if (!live_hooked) {
+		atexit(live_reap);
+		live_hooked = 1;
+	}
+	for (int i = 0; i < LIVE_MAX; i++)
+		if (live[i].pid <= 0) {
+			live[i].pid = pid;
+			snprintf(live[i].dir, sizeof(live[i].dir), "%s", dir);
+			return;
+		}
+}
+
+static void
+live_remove(pid_t pid)
+{
+	for (int i = 0; i < LIVE_MAX; i++)
+		if (live[i].pid == pid)
+			live[i].pid = 0;
+}
 
 const char *
 sottod_proc_binary(void)
@@ -86,6 +136,8 @@ sottod_proc_start(struct sottod_proc *sp)
 		return -1;
 	if (pid == 0) {
 		int fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND, 0600);
+		/* The server dies with the test program, whatever ends it. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		if (fd >= 0) {
 			dup2(fd, 1);
 			dup2(fd, 2);
@@ -95,6 +147,7 @@ sottod_proc_start(struct sottod_proc *sp)
 		_exit(127);
 	}
 	sp->pid = pid;
+	live_add(pid, sp->dir);
 	for (int i = 0; i < 1000; i++) {
 		int st;
 		if ((f = fopen(addr_path, "r")) != NULL) {
@@ -106,6 +159,7 @@ sottod_proc_start(struct sottod_proc *sp)
 			}
 		}
 		if (waitpid(pid, &st, WNOHANG) == pid) {
+			live_remove(pid);
 			sp->pid = -1;
 			sp->exit_status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 			return -1;
@@ -125,6 +179,7 @@ sottod_proc_stop(struct sottod_proc *sp, int sig)
 	kill(sp->pid, sig);
 	while (waitpid(sp->pid, &st, 0) < 0 && errno == EINTR)
 		;
+	live_remove(sp->pid);
 	sp->pid = -1;
 	if (WIFEXITED(st))
 		return WEXITSTATUS(st);

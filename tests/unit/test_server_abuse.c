@@ -130,6 +130,33 @@ cert_request(struct test_user *u)
 	return resp.status;
 }
 
+/* The server notices closed connections and reloads asynchronously: retry for a while. */
+static int
+retry_connect(struct test_user *u, const struct sottod_proc *sp)
+{
+	int r = -1;
+
+	for (int i = 0; i < 40 && r != 0; i++) {
+		if ((r = test_user_connect(u, sp)) != 0)
+			usleep(50 * 1000);
+	}
+	return r;
+}
+
+static int
+retry_register(struct test_user *u, const struct sottod_proc *sp)
+{
+	int r = -1;
+
+	for (int i = 0; i < 12 && r != 0; i++) {
+		if ((r = test_user_register(u, sp, NULL)) != 0) {
+			test_user_close(u);     /* a fresh connection, a fresh guest budget */
+			usleep(250 * 1000);
+		}
+	}
+	return r;
+}
+
 TEST(malformed_and_oversized_input_closes_only_that_connection)
 {
 	struct sottod_proc sp;
@@ -215,8 +242,9 @@ TEST(rate_limits_per_connection_account_and_guest)
 		ok += r == 0;
 		limited += r == SOTTO_ERR_LIMIT;
 	}
-	/* The REGISTER came out of the guest budget; 5 of 10 pass the connection bucket. */
-	CHECK(ok >= 5 && ok <= 6);
+	/* The REGISTER came out of the guest budget; 5 of 10 pass the connection bucket (one
+	 * more per second the requests take, on a slow machine). */
+	CHECK(ok >= 5 && ok <= 7);
 	CHECK_EQ_INT(ok + limited, 10);
 	/* A second connection of the same account has its own connection bucket but shares the
 	 * account's, which has about 3 left. */
@@ -229,7 +257,7 @@ TEST(rate_limits_per_connection_account_and_guest)
 		ok += r == 0;
 		limited += r == SOTTO_ERR_LIMIT;
 	}
-	CHECK(ok >= 2 && ok <= 4);
+	CHECK(ok >= 2 && ok <= 5);
 	CHECK(limited >= 1);
 	/* A guest that keeps sending is disconnected. */
 	test_user_new(&g, "guest");
@@ -256,7 +284,7 @@ TEST(connection_limits_and_timeouts)
 	int fd;
 
 	REQUIRE(sottod_proc_init(&sp, "registration = open\nmax_conns_per_addr = 3\n"
-	    "handshake_timeout_ms = 1000\nidle_timeout_ms = 600") == 0);
+	    "handshake_timeout_ms = 1000\nidle_timeout_ms = 1000") == 0);
 	REQUIRE(sottod_proc_start(&sp) == 0);
 	for (int i = 0; i < 4; i++) {
 		char name[16];
@@ -269,11 +297,10 @@ TEST(connection_limits_and_timeouts)
 	CHECK(test_user_connect(&u[3], &sp) != 0);
 	/* ...until one closes. */
 	test_user_close(&u[0]);
-	usleep(100 * 1000);
-	CHECK_EQ_INT(test_user_connect(&u[3], &sp), 0);
+	CHECK_EQ_INT(retry_connect(&u[3], &sp), 0);
 	for (int i = 0; i < 4; i++)
 		test_user_close(&u[i]);
-	usleep(100 * 1000);
+	usleep(200 * 1000);
 	/* A client that never finishes its handshake is dropped. */
 	REQUIRE((fd = sottod_proc_connect_raw(&sp)) >= 0);
 	CHECK(closed_by_server(fd, 3000));
@@ -283,10 +310,10 @@ TEST(connection_limits_and_timeouts)
 	CHECK(closed_by_server(fd, 3000));
 	close(fd);
 	/* ...and a registered one after idle_timeout_ms without requests. */
-	REQUIRE(test_user_register(&u[0], &sp, NULL) == 0);
-	usleep(300 * 1000);
+	REQUIRE(retry_register(&u[0], &sp) == 0);
+	usleep(500 * 1000);
 	CHECK_EQ_INT(cert_request(&u[0]), 0);   /* activity restarts the clock */
-	usleep(400 * 1000);
+	usleep(600 * 1000);
 	CHECK_EQ_INT(cert_request(&u[0]), 0);
 	CHECK(closed_by_server(conn_fd(u[0].c), 3000));
 	test_user_close(&u[0]);
@@ -315,8 +342,7 @@ TEST(total_connection_limit)
 	CHECK_EQ_INT(cert_request(&u[0]), 0);
 	CHECK_EQ_INT(cert_request(&u[1]), 0);
 	test_user_close(&u[1]);
-	usleep(100 * 1000);
-	CHECK_EQ_INT(test_user_register(&u[2], &sp, NULL), 0);
+	CHECK_EQ_INT(retry_register(&u[2], &sp), 0);
 	for (int i = 0; i < 3; i++)
 		test_user_close(&u[i]);
 	CHECK_EQ_INT(sottod_proc_stop(&sp, SIGTERM), 0);
@@ -339,8 +365,7 @@ TEST(sighup_reloads_config)
 	fputs("listen = 127.0.0.1:0\nregistration = open\n", f);
 	fclose(f);
 	kill(sp.pid, SIGHUP);
-	usleep(300 * 1000);
-	CHECK_EQ_INT(test_user_register(&a, &sp, NULL), 0);
+	CHECK_EQ_INT(retry_register(&a, &sp), 0);
 	/* A broken file on reload keeps the running settings. */
 	REQUIRE((f = fopen(path, "w")) != NULL);
 	fputs("registration = sometimes\n", f);

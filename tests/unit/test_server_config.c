@@ -119,6 +119,30 @@ TEST(config_flags_win_over_file)
 	CHECK_EQ_INT(c.mailbox_max, 10000);
 }
 
+TEST(config_public_address)
+{
+	struct config c;
+	char host[CONFIG_HOST_MAX + 1];
+	uint16_t port = 0;
+
+	config_defaults(&c);
+	config_public(&c, 0, host, &port);
+	CHECK(strcmp(host, "127.0.0.1") == 0);
+	CHECK_EQ_INT(port, 7770);
+	/* A wildcard listen address is advertised under the domain. */
+	CHECK_EQ_INT(config_set(&c, "listen", "0.0.0.0:0"), 0);
+	CHECK_EQ_INT(config_set(&c, "domain", "chat.example.org"), 0);
+	config_public(&c, 4242, host, &port);
+	CHECK(strcmp(host, "chat.example.org") == 0);
+	CHECK_EQ_INT(port, 4242);
+	/* An explicit advertise wins (e.g. behind a port forward). */
+	CHECK_EQ_INT(config_set(&c, "advertise", "sotto.example.org:443"), 0);
+	CHECK_EQ_INT(config_set(&c, "advertise", "sotto.example.org:0"), SOTTO_ERR_INVALID_ARG);
+	config_public(&c, 4242, host, &port);
+	CHECK(strcmp(host, "sotto.example.org") == 0);
+	CHECK_EQ_INT(port, 443);
+}
+
 int
 main(void)
 {
@@ -127,5 +151,6 @@ main(void)
 	RUN(config_rejects_bad_lines_with_line_number);
 	RUN(config_rejects_long_lines_and_files);
 	RUN(config_flags_win_over_file);
+	RUN(config_public_address);
 	return check_summary();
 }
