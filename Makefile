@@ -51,7 +51,7 @@ INTEROP    := $(if $(INTEROP_SRC),$(BUILD)/tests/interop)
 FUZZERS    := $(patsubst fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRC))
 BENCHES    := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 
-.PHONY: fuzzers all deps test test-unit test-asan interop run demo bench fuzz clean
+.PHONY: fuzzers all deps test test-unit test-asan interop run demo bench bench-crypto bench-peers fuzz clean
 .DEFAULT_GOAL := all
 .SECONDARY:
 
@@ -147,6 +147,40 @@ bench: all $(BENCHES)
 
 fuzz: deps
 	@scripts/run-fuzz
+
+# Benchmarks (never part of `make test`). bench-crypto links the libsignal party of
+# tests/interop/ (not copied); the load generator is bench/loadgen/*.c in one binary.
+BENCH_CRYPTO  := $(BUILD)/bench/bench-crypto
+LOADGEN_SRC   := $(wildcard bench/loadgen/*.c)
+LOADGEN       := $(BUILD)/bench/loadgen
+BENCHES       += $(BENCH_CRYPTO) $(LOADGEN)
+
+$(BUILD)/obj/bench/crypto/%.o: bench/crypto/%.c | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -Itests/interop $(CFLAGS) $(PKG_CFLAGS) $(shell pkg-config --cflags $(PKGS_TEST)) -MMD -MP -c $< -o $@
+
+$(BENCH_CRYPTO): $(call obj,bench/crypto/bench_crypto.c tests/interop/sig_party.c tests/interop/sig_provider.c) $(LIBSOTTO)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(shell pkg-config --libs $(PKGS_TEST)) $(PKG_LIBS)
+
+$(LOADGEN): $(call obj,$(LOADGEN_SRC)) $(LIBSOTTO)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+# The codec smoke test links the load generator's codecs (before the archives they use).
+$(BUILD)/tests/test_bench_codecs: $(BUILD)/obj/tests/unit/test_bench_codecs.o $(call obj,bench/loadgen/mqtt.c bench/loadgen/xmpp.c) $(LIBTEST) $(LIBSOTTO)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(BUILD)/fuzz/fuzz_bench_codecs: $(BUILD)/obj/fuzz/fuzz_bench_codecs.o $(call obj,bench/loadgen/mqtt.c bench/loadgen/xmpp.c) $(LIBSOTTO)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+bench-crypto: $(BENCH_CRYPTO)
+	$(BENCH_CRYPTO) $(BENCH_CRYPTO_ARGS)
+
+bench-peers: all $(LOADGEN)
+	@scripts/bench-peers $(BUILD)
 
 clean:
 	rm -rf build build-asan build-fuzz

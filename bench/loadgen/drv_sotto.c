@@ -1,0 +1,321 @@
+/*
+ * Sotto's protocol for the load generator: Noise_XX as initiator with the client's device
+ * key, pinning the server key from its sotto:// address (wire/noise.h), frames
+ * (wire/frame.h) and requests (wire/proto.h), all from src/wire/.
+ *
+ * Login: a device not yet registered sends REGISTER (open registration) for
+ * "<tag>u<index>@<domain>" and is ready on its success. A registered device is known to the
+ * server from the handshake alone; the server then sends PREKEY_LOW (the bench accounts hold
+ * no prekeys), which the client takes as the acknowledgement of its login.
+ * Messages: SEND of the 256-byte payload as the sealed envelope; PUSH delivers it; the
+ * recipient answers with one RECEIVED for all envelopes of a read.
+ */
+#include "lg.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "net.h"
+#include "wire/address.h"
+#include "wire/frame.h"
+#include "wire/noise.h"
+#include "wire/proto.h"
+
+enum { PH_HS, PH_REGISTER, PH_WAIT_LOGIN, PH_READY };
+
+struct sd {
+	struct noise_hs hs;             /* secret while the handshake runs; wiped after */
+	struct noise_transport t;       /* secret */
+	struct frame_decoder dec;
+	struct frame_reasm ra;
+	int phase;
+	int inited;
+	uint32_t next_id, reg_id;
+	size_t n_recv;
+	uint64_t recv[PROTO_MAX_RECEIVED];
+};
+
+/* Keys of every client, made once per run. The device and identity secrets are test keys of
+ * throwaway accounts; they are still wiped at exit. */
+struct keys {
+	uint8_t dev_sk[32], dev_pk[32];
+	uint8_t id_sk[64], id_pk[32];
+};
+
+static struct keys *keys;
+static uint8_t server_x25519[32];       /* the pinned server key, converted once */
+static uint8_t scratch[FRAME_MAX];
+static struct proto_msg msg;            /* decoded and encoded one at a time */
+static struct buf enc;
+
+static void
+sotto_addr(struct lg_client *c)
+{
+	snprintf(c->addr, sizeof(c->addr), "%su%u@%s", c->g->tag, c->idx, c->g->domain);
+}
+
+static int
+sotto_prepare(struct lg *g)
+{
+	struct address_server as;
+	int r;
+
+	if (g->server == NULL) {
+		fprintf(stderr, "loadgen: sotto needs --server sotto://KEY@host:port\n");
+		return -1;
+	}
+	if ((r = address_server_parse(g->server, &as)) != 0) {
+		fprintf(stderr, "loadgen: bad server address\n");
+		return r;
+	}
+	/* noise_sotto_initiator() would convert the Ed25519 key on every handshake (a field
+	 * square root, ~120 us here); the bench does it once, then the same init and pin. */
+	if (crypto_sign_ed25519_pk_to_curve25519(server_x25519, as.key) != 0)
+		return SOTTO_ERR_BAD_KEY;
+	if ((keys = sodium_malloc(g->n * sizeof(*keys))) == NULL)
+		return SOTTO_ERR_NOMEM;
+	for (uint32_t i = 0; i < g->n; i++) {
+		crypto_box_keypair(keys[i].dev_pk, keys[i].dev_sk);
+		crypto_sign_keypair(keys[i].id_pk, keys[i].id_sk);
+		sotto_addr(&g->clients[i]);
+	}
+	buf_init_dyn(&enc, 1 << 20);
+	return 0;
+}
+
+/* Bench addresses are short (tag, index, domain); longer ones are cut and then refused. */
+static void
+copy_addr(char dst[ADDRESS_MAX + 1], const char *src)
+{
+	size_t n = strnlen(src, ADDRESS_MAX);
+
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+}
+
+static int
+put_msg(struct lg_client *c, struct sd *s, const struct proto_msg *m)
+{
+	int r;
+
+	buf_reset(&enc);
+	if ((r = proto_encode(m, &enc)) != 0)
+		return r;
+	return frame_seal(&s->t, enc.p, enc.len, &c->out);
+}
+
+static int
+sotto_start(struct lg_client *c)
+{
+	struct sd *s = c->ds;
+	uint8_t m1[NOISE_SOTTO_MSG1_LEN];
+	size_t n;
+	int r;
+
+	frame_decoder_init(&s->dec);
+	frame_reasm_init(&s->ra, FRAME_MSG_MAX_DEFAULT);
+	s->inited = 1;
+	if ((r = noise_hs_init(&s->hs, NOISE_SOTTO_PATTERN, 1,
+	    (const uint8_t *)NOISE_SOTTO_PROLOGUE, strlen(NOISE_SOTTO_PROLOGUE),
+	    keys[c->idx].dev_sk, NULL)) != 0)
+		return r;
+	noise_hs_pin_remote_static(&s->hs, server_x25519);
+	if ((r = noise_hs_write(&s->hs, NULL, 0, m1, sizeof(m1), &n)) != 0 ||
+	    (r = frame_put_handshake(&c->out, m1, n)) != 0)
+		return r;
+	frame_decoder_expect(&s->dec, NOISE_SOTTO_MSG2_LEN);
+	s->phase = PH_HS;
+	return 0;
+}
+
+static int
+send_register(struct lg_client *c, struct sd *s)
+{
+	int r;
+
+	memset(&msg, 0, sizeof(msg));
+	msg.type = PROTO_REGISTER;
+	msg.id = s->reg_id = ++s->next_id;
+	copy_addr(msg.u.reg.address, c->addr);
+	memcpy(msg.u.reg.identity_pk, keys[c->idx].id_pk, 32);
+	memcpy(msg.u.reg.device_pk, keys[c->idx].dev_pk, 32);
+	if ((r = proto_register_sign(&msg.u.reg, keys[c->idx].id_sk)) != 0)
+		return r;
+	return put_msg(c, s, &msg);
+}
+
+static int
+on_handshake(struct lg_client *c, struct sd *s, const uint8_t *f, size_t flen)
+{
+	uint8_t pl[8], m3[NOISE_SOTTO_MSG3_LEN];
+	size_t pn, n;
+	int r;
+
+	if ((r = noise_hs_read(&s->hs, f, flen, pl, sizeof(pl), &pn)) != 0 ||
+	    (r = noise_hs_write(&s->hs, NULL, 0, m3, sizeof(m3), &n)) != 0 ||
+	    (r = frame_put_handshake(&c->out, m3, n)) != 0 ||
+	    (r = noise_hs_split(&s->hs, &s->t)) != 0)
+		return r;
+	noise_hs_wipe(&s->hs);
+	frame_decoder_transport(&s->dec);
+	if (!c->logged_in_once) {
+		s->phase = PH_REGISTER;
+		return send_register(c, s);
+	}
+	s->phase = PH_WAIT_LOGIN;
+	return 0;
+}
+
+static int
+on_message(struct lg_client *c, struct sd *s, const uint8_t *p, size_t len)
+{
+	int r;
+
+	if ((r = proto_decode(p, len, &msg)) != 0)
+		return r;
+	switch (msg.type) {
+	case PROTO_PUSH:
+		lg_delivered(c, msg.u.push.envelope, msg.u.push.envelope_len);
+		s->recv[s->n_recv++] = msg.u.push.envelope_id;
+		if (s->n_recv == PROTO_MAX_RECEIVED) {
+			struct proto_msg rm;
+
+			memset(&rm, 0, sizeof(rm));
+			rm.type = PROTO_RECEIVED;
+			rm.id = ++s->next_id;
+			rm.u.received.n = s->n_recv;
+			memcpy(rm.u.received.ids, s->recv, s->n_recv * sizeof(s->recv[0]));
+			s->n_recv = 0;
+			return put_msg(c, s, &rm);
+		}
+		return 0;
+	case PROTO_PREKEY_LOW:
+		if (s->phase == PH_WAIT_LOGIN) {
+			s->phase = PH_READY;
+			lg_ready(c);
+		}
+		return 0;
+	case PROTO_RESPONSE | PROTO_REGISTER:
+		if (s->phase != PH_REGISTER || msg.id != s->reg_id)
+			return SOTTO_ERR_PROTOCOL;
+		if (msg.status != 0)
+			return msg.status;
+		c->logged_in_once = 1;
+		s->phase = PH_READY;
+		lg_ready(c);
+		return 0;
+	case PROTO_RESPONSE | PROTO_SEND:
+		if (msg.status != 0) {
+			c->g->st.errors++;
+			if (c->g->st.errors <= 5)
+				fprintf(stderr, "loadgen: SEND refused: %s\n", sotto_strerror(msg.status));
+			return 0;
+		}
+		lg_acked(c);
+		return 0;
+	case PROTO_RESPONSE | PROTO_RECEIVED:
+		if (msg.status != 0)
+			c->g->st.errors++;
+		return 0;
+	default:
+		return 0;
+	}
+}
+
+static long
+sotto_input(struct lg_client *c, const uint8_t *p, size_t len)
+{
+	struct sd *s = c->ds;
+	size_t off = 0, used, flen, mlen;
+	const uint8_t *f, *m;
+	int r;
+
+	while (off < len) {
+		r = frame_decoder_feed(&s->dec, p + off, len - off, &used, &f, &flen);
+		off += used;
+		if (r < 0)
+			return r;
+		if (r == 0)
+			break;
+		if (s->phase == PH_HS) {
+			if ((r = on_handshake(c, s, f, flen)) != 0)
+				return r;
+			continue;
+		}
+		r = frame_open(&s->t, &s->ra, f, flen, scratch, &m, &mlen);
+		if (r < 0)
+			return r;
+		if (r == 1 && (r = on_message(c, s, m, mlen)) != 0)
+			return r;
+		if (c->state == LG_CLOSING || c->state == LG_IDLE)
+			return (long)len;
+	}
+	frame_decoder_done(&s->dec);
+	return (long)len;
+}
+
+static void
+sotto_after_read(struct lg_client *c)
+{
+	struct sd *s = c->ds;
+	struct proto_msg rm;
+
+	if (s->n_recv == 0)
+		return;
+	memset(&rm, 0, sizeof(rm));
+	rm.type = PROTO_RECEIVED;
+	rm.id = ++s->next_id;
+	rm.u.received.n = s->n_recv;
+	memcpy(rm.u.received.ids, s->recv, s->n_recv * sizeof(s->recv[0]));
+	s->n_recv = 0;
+	if (put_msg(c, s, &rm) != 0)
+		lg_fail(c, "RECEIVED encoding failed", -1);
+}
+
+static int
+sotto_send(struct lg_client *c, struct lg_client *to, const uint8_t *payload, size_t len)
+{
+	struct sd *s = c->ds;
+	struct proto_msg m;             /* only the SEND fields are read by proto_encode */
+
+	m.type = PROTO_SEND;
+	m.id = ++s->next_id;
+	m.status = 0;
+	copy_addr(m.u.send.recipient, to->addr);
+	/* A unique client message id: run tag, sender, sequence. */
+	memset(m.u.send.client_msg_id, 0, PROTO_MSG_ID_LEN);
+	memcpy(m.u.send.client_msg_id, c->g->tag, strlen(c->g->tag) < 8 ? strlen(c->g->tag) : 8);
+	memcpy(m.u.send.client_msg_id + 8, &c->idx, 4);
+	memcpy(m.u.send.client_msg_id + 12, &c->seq, 4);
+	m.u.send.envelope = payload;
+	m.u.send.envelope_len = len;
+	return put_msg(c, s, &m);
+}
+
+static void
+sotto_reset(struct lg_client *c)
+{
+	struct sd *s = c->ds;
+
+	if (!s->inited)
+		return;
+	noise_hs_wipe(&s->hs);
+	noise_transport_wipe(&s->t);
+	frame_decoder_free(&s->dec);
+	frame_reasm_free(&s->ra);
+	s->inited = 0;
+}
+
+const struct lg_driver lg_driver_sotto = {
+	.name = "sotto",
+	.state_size = sizeof(struct sd),
+	.prepare = sotto_prepare,
+	.start = sotto_start,
+	.input = sotto_input,
+	.after_read = sotto_after_read,
+	.send = sotto_send,
+	.reset = sotto_reset,
+};

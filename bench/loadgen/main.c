@@ -1,0 +1,564 @@
+/*
+ * loadgen: drives one server with N clients of one protocol and prints one RESULT line.
+ *
+ *   loadgen --proto sotto|mqtt|xmpp --port P [--host 127.0.0.1] [--server sotto://...]
+ *           [--domain localhost] [--xmpp-auth anonymous|plain] [--server-pid PID]
+ *           --scenario closed|open|conns [--clients N] [--window W] [--rate R]
+ *           [--warmup S] [--duration S] [--concurrency C]
+ *
+ * closed  every client keeps W messages in flight (sent, not yet delivered to their
+ *         recipient); -> delivered msg/s, server CPU us per message, latency percentiles
+ * open    R messages/s offered in total, round robin over the clients, each to a random
+ *         other client, whatever the server does; -> p50/p99/max send-to-delivery latency
+ *         of the messages sent during the measured interval, and how many did not arrive
+ * conns   N clients connect and log in (Sotto: register), all close; then N connect again
+ *         with at most C logins in progress -> setups/s; idle, the server's RSS growth
+ *         per connection (VmRSS of --server-pid)
+ * Server figures come from /proc/PID/stat (utime+stime, all threads) and /proc/PID/status.
+ */
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "lg.h"
+#include "net.h"
+
+static struct lg G;
+static uv_timer_t tick;
+static uint32_t next_to_start, start_limit, max_in_progress;
+static uint64_t rng_state;
+
+/* Recording window for latencies (payload send times inside it are recorded). */
+static uint64_t rec_from_ns, rec_to_ns;
+static uint64_t delivered_in_window, sent_in_window;
+
+static uint32_t
+rnd(uint32_t n)
+{
+	/* xorshift64*: not for secrets, only to pick recipients */
+	rng_state ^= rng_state >> 12;
+	rng_state ^= rng_state << 25;
+	rng_state ^= rng_state >> 27;
+	return (uint32_t)((rng_state * 2685821657736338717ull) >> 32) % n;
+}
+
+static long
+server_ticks(int pid)
+{
+	char path[64], line[2048], *p;
+	unsigned long ut = 0, st = 0;
+	FILE *f;
+
+	if (pid <= 0)
+		return -1;
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return -1;
+	p = fgets(line, sizeof(line), f);
+	fclose(f);
+	if (p == NULL || (p = strrchr(line, ')')) == NULL)
+		return -1;
+	/* after "pid (comm)": state is field 3; utime 14, stime 15 */
+	if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
+		return -1;
+	return (long)(ut + st);
+}
+
+static long
+server_rss_kb(int pid)
+{
+	char path[64], line[256];
+	long kb = -1;
+	FILE *f;
+
+	if (pid <= 0)
+		return -1;
+	snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (sscanf(line, "VmRSS: %ld kB", &kb) == 1)
+			break;
+	fclose(f);
+	return kb;
+}
+
+static void
+start_more(void)
+{
+	while (next_to_start < start_limit && G.n_connecting < max_in_progress) {
+		struct lg_client *c = &G.clients[next_to_start++];
+
+		if (net_connect(c) != 0)
+			G.st.errors++;
+	}
+}
+
+/* Round 1 of the conns scenario: log in and leave at once, so that at most `concurrency`
+ * connections exist and the server's memory for them is reused, not kept, in round 2. */
+static int close_on_ready;
+
+void
+lg_ready(struct lg_client *c)
+{
+	c->state = LG_READY;
+	G.n_ready++;
+	if (G.n_connecting > 0)
+		G.n_connecting--;
+	G.st.ready_events++;
+	if (close_on_ready)
+		net_close(c);
+	start_more();
+}
+
+static void
+send_one(struct lg_client *c, uint64_t t_ns)
+{
+	uint8_t payload[LG_PAYLOAD_LEN];
+	uint32_t to;
+
+	if (G.n < 2)
+		return;
+	to = rnd(G.n - 1);
+	if (to >= c->idx)
+		to++;
+	if (G.clients[to].state != LG_READY)
+		return;
+	lg_payload_make(payload, t_ns, c->idx, ++c->seq);
+	if (G.drv->send(c, &G.clients[to], payload, sizeof(payload)) != 0) {
+		lg_fail(c, "send encoding failed", -1);
+		return;
+	}
+	c->inflight++;
+	c->sent++;
+	G.st.sent++;
+	if (t_ns >= rec_from_ns && t_ns < rec_to_ns)
+		sent_in_window++;
+	net_mark(c);
+}
+
+static void
+record_latency(double us)
+{
+	struct lg_stats *st = &G.st;
+
+	if (st->n_lat == st->cap_lat) {
+		size_t nc = st->cap_lat ? st->cap_lat * 2 : 65536;
+		double *n = realloc(st->lat_us, nc * sizeof(*n));
+
+		if (n == NULL)
+			return;
+		st->lat_us = n;
+		st->cap_lat = nc;
+	}
+	st->lat_us[st->n_lat++] = us;
+}
+
+void
+lg_delivered(struct lg_client *c, const uint8_t *payload, size_t len)
+{
+	uint64_t t, now = lg_now_ns();
+	uint32_t sender, seq;
+	struct lg_client *s;
+
+	(void)c;
+	if (lg_payload_parse(payload, len, &t, &sender, &seq) != 0 || sender >= G.n) {
+		G.st.bad_payload++;
+		return;
+	}
+	G.st.delivered++;
+	if (t >= rec_from_ns && t < rec_to_ns) {
+		delivered_in_window++;
+		record_latency((double)(now > t ? now - t : 0) / 1000.0);
+	}
+	s = &G.clients[sender];
+	if (s->inflight > 0)
+		s->inflight--;
+	if (G.closed_loop && s->state == LG_READY)
+		send_one(s, now);
+}
+
+void
+lg_acked(struct lg_client *c)
+{
+	c->acked++;
+	G.st.acked++;
+}
+
+static void
+on_tick(uv_timer_t *t)
+{
+	(void)t;
+	start_more();
+	net_flush_all();
+}
+
+/* Runs the loop until done() or ms pass. */
+static int
+run_until(int (*done)(void), uint64_t ms)
+{
+	uint64_t end = lg_now_ns() + ms * 1000000u;
+
+	while (!(done != NULL && done()) && lg_now_ns() < end)
+		uv_run(G.loop, UV_RUN_ONCE);
+	return done != NULL && done();
+}
+
+static int
+all_started_ready(void)
+{
+	return next_to_start == start_limit && G.n_connecting == 0;
+}
+
+static int
+all_closed(void)
+{
+	for (uint32_t i = 0; i < G.n; i++)
+		if (G.clients[i].handle_open)
+			return 0;
+	return 1;
+}
+
+/* Connects clients [0, n) with at most `conc` logins in progress. Returns the seconds it
+ * took, or -1 if not all were ready within the timeout. */
+static double
+connect_all(uint32_t n, uint32_t conc, uint64_t timeout_ms)
+{
+	uint64_t t0 = lg_now_ns(), r0 = G.st.ready_events;
+
+	next_to_start = 0;
+	start_limit = n;
+	max_in_progress = conc;
+	start_more();
+	net_flush_all();
+	run_until(all_started_ready, timeout_ms);
+	if (G.st.ready_events - r0 != n) {
+		uint32_t by_state[LG_CLOSING + 1] = { 0 };
+
+		for (uint32_t i = 0; i < n; i++)
+			by_state[G.clients[i].state]++;
+		fprintf(stderr, "loadgen: %u of %u clients ready after %.1f s (idle %u, connecting %u, "
+		    "login %u, ready %u, closing %u)\n", (uint32_t)(G.st.ready_events - r0), n,
+		    (double)(lg_now_ns() - t0) / 1e9, by_state[LG_IDLE], by_state[LG_CONNECTING],
+		    by_state[LG_LOGIN], by_state[LG_READY], by_state[LG_CLOSING]);
+		return -1;
+	}
+	return (double)(lg_now_ns() - t0) / 1e9;
+}
+
+static void
+close_all(void)
+{
+	G.closed_loop = 0;
+	for (uint32_t i = 0; i < G.n; i++)
+		net_close(&G.clients[i]);
+	run_until(all_closed, 10000);
+	G.n_ready = 0;
+	G.n_connecting = 0;
+}
+
+static int
+cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+static double
+pct(double p)
+{
+	size_t i;
+
+	if (G.st.n_lat == 0)
+		return -1;
+	i = (size_t)(p / 100.0 * (double)(G.st.n_lat - 1) + 0.5);
+	return G.st.lat_us[i];
+}
+
+struct opts {
+	const char *proto, *scenario;
+	int server_pid;
+	uint32_t window, concurrency;
+	double rate, warmup, duration;
+};
+
+/* Waits (up to 30 s) until the server has been idle for half a second: work queued by a
+ * previous overloaded scenario must not be measured as this one's. */
+static void
+wait_server_quiet(int pid)
+{
+	long a, b;
+
+	for (int i = 0; i < 60; i++) {
+		a = server_ticks(pid);
+		run_until(NULL, 500);
+		b = server_ticks(pid);
+		if (a < 0 || b < 0 || b - a <= (long)sysconf(_SC_CLK_TCK) / 50)
+			return;
+	}
+	fprintf(stderr, "loadgen: server still busy after 30 s; measuring anyway\n");
+}
+
+static int
+scenario_closed(const struct opts *o)
+{
+	long tk0, tk1;
+	uint64_t d0, d1, t0, t1;
+	double secs, rate, cpu_us;
+
+	if (connect_all(G.n, o->concurrency, 60000) < 0)
+		return 1;
+	G.closed_loop = 1;
+	for (uint32_t w = 0; w < G.window; w++)
+		for (uint32_t i = 0; i < G.n; i++)
+			send_one(&G.clients[i], lg_now_ns());
+	net_flush_all();
+	run_until(NULL, (uint64_t)(o->warmup * 1000));
+	rec_from_ns = lg_now_ns();
+	rec_to_ns = UINT64_MAX;
+	t0 = lg_now_ns();
+	d0 = G.st.delivered;
+	tk0 = server_ticks(o->server_pid);
+	run_until(NULL, (uint64_t)(o->duration * 1000));
+	tk1 = server_ticks(o->server_pid);
+	d1 = G.st.delivered;
+	t1 = lg_now_ns();
+	secs = (double)(t1 - t0) / 1e9;
+	rate = (double)(d1 - d0) / secs;
+	cpu_us = tk0 >= 0 && tk1 >= 0 && d1 > d0 ?
+	    (double)(tk1 - tk0) * 1e6 / (double)sysconf(_SC_CLK_TCK) / (double)(d1 - d0) : -1;
+	qsort(G.st.lat_us, G.st.n_lat, sizeof(double), cmp_double);
+	printf("RESULT proto=%s scenario=closed clients=%u window=%u msgs_per_s=%.0f "
+	    "cpu_us_per_msg=%.2f server_cpu_pct=%.1f p50_us=%.0f p99_us=%.0f errors=%" PRIu64 "\n",
+	    o->proto, G.n, G.window, rate, cpu_us,
+	    tk0 >= 0 ? (double)(tk1 - tk0) * 100.0 / (double)sysconf(_SC_CLK_TCK) / secs : -1,
+	    pct(50), pct(99), G.st.errors);
+	close_all();
+	return 0;
+}
+
+static uint64_t open_start_ns, open_sent, open_end_ns;
+static uint32_t open_next;
+static double open_rate;
+
+static void
+on_open_tick(uv_timer_t *t)
+{
+	uint64_t now = lg_now_ns(), due;
+
+	(void)t;
+	if (now >= open_end_ns)
+		now = open_end_ns;
+	due = (uint64_t)((double)(now - open_start_ns) / 1e9 * open_rate);
+	/* A message is stamped when it is written, not at its slot on the 1 ms tick: the
+	 * generator never waits for the server, so no delay of the server is hidden. */
+	while (open_sent < due) {
+		struct lg_client *c = &G.clients[open_next++ % G.n];
+
+		open_sent++;
+		if (c->state == LG_READY)
+			send_one(c, lg_now_ns());
+	}
+	net_flush_all();
+}
+
+static int
+scenario_open(const struct opts *o)
+{
+	uv_timer_t ot;
+	long tk0, tk1;
+	double secs;
+
+	if (connect_all(G.n, o->concurrency, 120000) < 0)
+		return 1;
+	open_rate = o->rate;
+	open_start_ns = lg_now_ns();
+	open_end_ns = open_start_ns + (uint64_t)((o->warmup + o->duration) * 1e9);
+	rec_from_ns = open_start_ns + (uint64_t)(o->warmup * 1e9);
+	rec_to_ns = open_end_ns;
+	uv_timer_init(G.loop, &ot);
+	uv_timer_start(&ot, on_open_tick, 1, 1);
+	run_until(NULL, (uint64_t)(o->warmup * 1000));
+	tk0 = server_ticks(o->server_pid);
+	run_until(NULL, (uint64_t)(o->duration * 1000));
+	tk1 = server_ticks(o->server_pid);
+	uv_timer_stop(&ot);
+	uv_close((uv_handle_t *)&ot, NULL);
+	/* stragglers: up to 3 s more */
+	for (int i = 0; i < 30 && delivered_in_window < sent_in_window; i++)
+		run_until(NULL, 100);
+	secs = o->duration;
+	qsort(G.st.lat_us, G.st.n_lat, sizeof(double), cmp_double);
+	printf("RESULT proto=%s scenario=open clients=%u offered_per_s=%.0f delivered_per_s=%.0f "
+	    "p50_us=%.0f p99_us=%.0f max_us=%.0f lost=%" PRId64 " cpu_us_per_msg=%.2f "
+	    "errors=%" PRIu64 "\n",
+	    o->proto, G.n, o->rate, (double)delivered_in_window / secs, pct(50), pct(99),
+	    pct(100), (int64_t)sent_in_window - (int64_t)delivered_in_window,
+	    tk0 >= 0 && delivered_in_window > 0 ? (double)(tk1 - tk0) * 1e6 /
+	    (double)sysconf(_SC_CLK_TCK) / (double)delivered_in_window : -1, G.st.errors);
+	close_all();
+	return 0;
+}
+
+static int
+scenario_conns(const struct opts *o)
+{
+	long rss0, rss1, tk0, tk1;
+	double secs;
+
+	/* Round 1: first logins (Sotto registers here), each leaving once logged in. */
+	close_on_ready = 1;
+	if (connect_all(G.n, o->concurrency, 120000) < 0)
+		return 1;
+	close_all();
+	close_on_ready = 0;
+	run_until(NULL, 1500);
+	rss0 = server_rss_kb(o->server_pid);
+	tk0 = server_ticks(o->server_pid);
+	secs = connect_all(G.n, o->concurrency, 120000);
+	tk1 = server_ticks(o->server_pid);
+	if (secs < 0)
+		return 1;
+	run_until(NULL, 2000);
+	rss1 = server_rss_kb(o->server_pid);
+	printf("RESULT proto=%s scenario=conns clients=%u concurrency=%u setups_per_s=%.0f "
+	    "cpu_us_per_setup=%.1f rss0_kb=%ld rss1_kb=%ld rss_per_conn_b=%.0f errors=%" PRIu64 "\n",
+	    o->proto, G.n, o->concurrency, (double)G.n / secs,
+	    tk0 >= 0 ? (double)(tk1 - tk0) * 1e6 / (double)sysconf(_SC_CLK_TCK) / G.n : -1,
+	    rss0, rss1, rss0 >= 0 ? (double)(rss1 - rss0) * 1024.0 / G.n : -1, G.st.errors);
+	close_all();
+	return 0;
+}
+
+static void
+usage(void)
+{
+	fprintf(stderr, "usage: loadgen --proto sotto|mqtt|xmpp --port P --scenario "
+	    "closed|open|conns [--host H] [--server sotto://...] [--domain D]\n"
+	    "       [--xmpp-auth anonymous|plain] [--server-pid PID] [--clients N] "
+	    "[--window W] [--rate R]\n"
+	    "       [--warmup S] [--duration S] [--concurrency C]\n");
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "proto", 1, NULL, 'p' }, { "host", 1, NULL, 'H' }, { "port", 1, NULL, 'P' },
+		{ "server", 1, NULL, 's' }, { "domain", 1, NULL, 'd' },
+		{ "xmpp-auth", 1, NULL, 'a' }, { "server-pid", 1, NULL, 'S' },
+		{ "scenario", 1, NULL, 'c' }, { "clients", 1, NULL, 'n' },
+		{ "window", 1, NULL, 'w' }, { "rate", 1, NULL, 'r' }, { "warmup", 1, NULL, 'W' },
+		{ "duration", 1, NULL, 'D' }, { "concurrency", 1, NULL, 'C' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct opts o = { .window = 8, .concurrency = 100, .rate = 10000, .warmup = 1,
+	    .duration = 5 };
+	struct rlimit rl;
+	struct sockaddr_in sin;
+	uint32_t n = 100;
+	int ch, rc;
+
+	G.host = "127.0.0.1";
+	G.domain = "localhost";
+	G.xmpp_auth = "anonymous";
+	while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		switch (ch) {
+		case 'p': o.proto = optarg; break;
+		case 'H': G.host = optarg; break;
+		case 'P': G.port = atoi(optarg); break;
+		case 's': G.server = optarg; break;
+		case 'd': G.domain = optarg; break;
+		case 'a': G.xmpp_auth = optarg; break;
+		case 'S': o.server_pid = atoi(optarg); break;
+		case 'c': o.scenario = optarg; break;
+		case 'n': n = (uint32_t)strtoul(optarg, NULL, 10); break;
+		case 'w': o.window = (uint32_t)strtoul(optarg, NULL, 10); break;
+		case 'r': o.rate = atof(optarg); break;
+		case 'W': o.warmup = atof(optarg); break;
+		case 'D': o.duration = atof(optarg); break;
+		case 'C': o.concurrency = (uint32_t)strtoul(optarg, NULL, 10); break;
+		default: usage(); return 2;
+		}
+	}
+	if (o.proto == NULL || o.scenario == NULL || G.port <= 0 || G.port > 65535 || n < 2 ||
+	    n > 100000 || o.window < 1 || o.concurrency < 1 || o.rate <= 0 ||
+	    o.duration <= 0 || o.warmup < 0) {
+		usage();
+		return 2;
+	}
+	if (strcmp(o.proto, "sotto") == 0)
+		G.drv = &lg_driver_sotto;
+	else if (strcmp(o.proto, "mqtt") == 0)
+		G.drv = &lg_driver_mqtt;
+	else if (strcmp(o.proto, "xmpp") == 0)
+		G.drv = &lg_driver_xmpp;
+	else {
+		usage();
+		return 2;
+	}
+	if (sodium_init() < 0)
+		return 1;
+	/* Room for every client's socket. */
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < (rlim_t)n + 64) {
+		rl.rlim_cur = rl.rlim_max < (rlim_t)n + 64 ? rl.rlim_max : (rlim_t)n + 64;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (uv_ip4_addr(G.host, G.port, &sin) != 0) {
+		fprintf(stderr, "loadgen: bad host %s\n", G.host);
+		return 2;
+	}
+	memcpy(&G.sa, &sin, sizeof(sin));
+	G.loop = uv_default_loop();
+	G.n = n;
+	G.window = o.window;
+	randombytes_buf(&rng_state, sizeof(rng_state));
+	rng_state |= 1;
+	{
+		uint8_t t[4];
+
+		randombytes_buf(t, sizeof(t));
+		snprintf(G.tag, sizeof(G.tag), "%02x%02x%02x%02x", t[0], t[1], t[2], t[3]);
+	}
+	if ((G.clients = calloc(n, sizeof(*G.clients))) == NULL)
+		return 1;
+	for (uint32_t i = 0; i < n; i++) {
+		struct lg_client *c = &G.clients[i];
+
+		c->g = &G;
+		c->idx = i;
+		buf_init_dyn(&c->out, LG_OUT_MAX);
+		buf_init_dyn(&c->in, LG_IN_MAX);
+		if ((c->ds = calloc(1, G.drv->state_size)) == NULL)
+			return 1;
+	}
+	if (G.drv->prepare(&G) != 0)
+		return 1;
+	wait_server_quiet(o.server_pid);
+	uv_timer_init(G.loop, &tick);
+	uv_timer_start(&tick, on_tick, 10, 10);
+	rec_from_ns = UINT64_MAX;
+	rec_to_ns = 0;
+	if (strcmp(o.scenario, "closed") == 0)
+		rc = scenario_closed(&o);
+	else if (strcmp(o.scenario, "open") == 0)
+		rc = scenario_open(&o);
+	else if (strcmp(o.scenario, "conns") == 0)
+		rc = scenario_conns(&o);
+	else {
+		usage();
+		return 2;
+	}
+	if (rc != 0)
+		printf("RESULT proto=%s scenario=%s clients=%u failed=1 errors=%" PRIu64 "\n",
+		    o.proto, o.scenario, G.n, G.st.errors);
+	fflush(stdout);
+	return rc;
+}
