@@ -1,8 +1,444 @@
+/*
+ * sottod: the Sotto server.
+ *   sottod run --data DIR [--listen HOST:PORT] [--domain NAME] [--registration open|invite]
+ *   sottod address --data DIR
+ *   sottod invite --data DIR
+ */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sodium.h>
+#include <uv.h>
+
+#include "server/config.h"
+#include "server/log.h"
+#include "server/server.h"
+#include "server/store.h"
+#include "wire/address.h"
+
+enum exit_code {
+	EXIT_OK = 0,
+	EXIT_FAILURE_RUN = 1,   /* stopped by an error while running */
+	EXIT_USAGE = 2,         /* bad command line */
+	EXIT_CONFIG = 3,        /* sottod.conf or a flag has a bad value */
+	EXIT_DATA = 4,          /* data directory, server key or database unusable */
+	EXIT_LISTEN = 5         /* cannot listen on the address */
+};
+
+static const char usage_text[] =
+	"usage: sottod run --data DIR [--listen HOST:PORT] [--domain NAME]\n"
+	"                  [--registration open|invite] [--durability full|normal]\n"
+	"                  [--log-level error|warn|info|debug] [--set KEY=VALUE]...\n"
+	"       sottod address --data DIR     print the sotto:// address clients use\n"
+	"       sottod invite --data DIR      print a new one-time invite token\n"
+	"       sottod --help\n"
+	"\n"
+	"DIR/sottod.conf may hold the same settings as KEY = VALUE lines; flags win.\n"
+	"Defaults: listen 127.0.0.1:7770, domain localhost, registration invite.\n"
+	"Exit codes: 0 ok, 1 runtime error, 2 usage, 3 configuration, 4 data or database,\n"
+	"5 cannot listen. See sottod(8).\n";
+
+struct opts {
+	const char *cmd;
+	const char *data;
+	struct config_overrides ov;
+	char *set_copies[CONFIG_OVERRIDES_MAX];
+	size_t n_copies;
+};
+
+static int
+parse_args(int argc, char **argv, struct opts *o)
+{
+	static const struct { const char *flag, *key; } flags[] = {
+		{ "--listen", "listen" }, { "--domain", "domain" },
+		{ "--registration", "registration" }, { "--durability", "durability" },
+		{ "--log-level", "log_level" },
+	};
+	int i;
+
+	memset(o, 0, sizeof(*o));
+	if (argc < 2)
+		return EXIT_USAGE;
+	o->cmd = argv[1];
+	for (i = 2; i < argc; i++) {
+		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+		size_t k;
+
+		if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+			o->cmd = "--help";
+			return 0;
+		}
+		if (v == NULL) {
+			fprintf(stderr, "sottod: %s needs a value\n", a);
+			return EXIT_USAGE;
+		}
+		i++;
+		if (strcmp(a, "--data") == 0) {
+			o->data = v;
+			continue;
+		}
+		if (strcmp(a, "--set") == 0) {
+			char *eq, *copy;
+			if ((eq = strchr(v, '=')) == NULL || o->n_copies >= CONFIG_OVERRIDES_MAX ||
+			    (copy = strdup(v)) == NULL) {
+				fprintf(stderr, "sottod: --set wants KEY=VALUE\n");
+				return EXIT_USAGE;
+			}
+			o->set_copies[o->n_copies++] = copy;
+			copy[eq - v] = '\0';
+			if (config_override_add(&o->ov, copy, copy + (eq - v) + 1) != 0) {
+				fprintf(stderr, "sottod: --set %s: unknown key or bad value\n", v);
+				return EXIT_CONFIG;
+			}
+			continue;
+		}
+		for (k = 0; k < sizeof(flags) / sizeof(flags[0]); k++)
+			if (strcmp(a, flags[k].flag) == 0)
+				break;
+		if (k == sizeof(flags) / sizeof(flags[0])) {
+			fprintf(stderr, "sottod: unknown option %s\n", a);
+			return EXIT_USAGE;
+		}
+		if (config_override_add(&o->ov, flags[k].key, v) != 0) {
+			fprintf(stderr, "sottod: %s %s: bad value\n", a, v);
+			return EXIT_CONFIG;
+		}
+	}
+	return 0;
+}
+
+static void
+free_opts(struct opts *o)
+{
+	for (size_t i = 0; i < o->n_copies; i++)
+		free(o->set_copies[i]);
+}
+
+static int
+join(char *out, size_t cap, const char *dir, const char *name)
+{
+	return (size_t)snprintf(out, cap, "%s/%s", dir, name) < cap ? 0 : -1;
+}
+
+static int
+exists(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0;
+}
+
+/* Reads the 64-byte Ed25519 secret key (secret) and checks it against its own seed. */
+static int
+key_load(const char *path, uint8_t sk[64])
+{
+	uint8_t pk[32], pk2[32], sk2[64];
+	struct stat st;
+	ssize_t n;
+	int fd, r = -1;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+		fprintf(stderr, "sottod: %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &st) == 0 && (st.st_mode & 077) != 0)
+		log_warn("%s is readable by others: chmod 600 it", path);
+	n = read(fd, sk, 64);
+	close(fd);
+	if (n != 64) {
+		fprintf(stderr, "sottod: %s: not a server key (expected 64 bytes)\n", path);
+		goto out;
+	}
+	crypto_sign_ed25519_sk_to_pk(pk, sk);
+	if (crypto_sign_seed_keypair(pk2, sk2, sk) != 0 || sodium_memcmp(pk, pk2, 32) != 0 ||
+	    sodium_memcmp(sk, sk2, 64) != 0) {
+		fprintf(stderr, "sottod: %s: damaged server key\n", path);
+		goto out;
+	}
+	r = 0;
+out:
+	sodium_memzero(sk2, sizeof(sk2));
+	if (r != 0)
+		sodium_memzero(sk, 64);
+	return r;
+}
+
+static int
+key_create(const char *path, uint8_t sk[64])
+{
+	uint8_t pk[32];
+	int fd;
+
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0) {
+		fprintf(stderr, "sottod: %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	crypto_sign_keypair(pk, sk);
+	if (write(fd, sk, 64) != 64 || fsync(fd) != 0) {
+		fprintf(stderr, "sottod: %s: %s\n", path, strerror(errno));
+		close(fd);
+		unlink(path);
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
+static int
+load_config(const char *dir, const struct opts *o, struct config *cfg)
+{
+	char path[SERVER_PATH_MAX], why[256] = "";
+
+	if (join(path, sizeof(path), dir, "sottod.conf") != 0)
+		return EXIT_USAGE;
+	if (config_build(cfg, path, &o->ov, why, sizeof(why)) != 0) {
+		fprintf(stderr, "sottod: %s: %s\n", path, why);
+		return EXIT_CONFIG;
+	}
+	log_set_level(cfg->log_level);
+	return 0;
+}
+
+static int
+open_db(const char *dir, const struct config *cfg, int create, struct store **out)
+{
+	struct store_open_opts so = { 0 };
+	char path[SERVER_PATH_MAX];
+	int r;
+
+	if (join(path, sizeof(path), dir, "sottod.db") != 0)
+		return EXIT_USAGE;
+	so.create = create;
+	so.durability_full = cfg->durability == CONFIG_DUR_FULL;
+	so.max_pages = cfg->db_max_pages;
+	if ((r = store_sqlite_open(out, path, &so)) != 0) {
+		fprintf(stderr, "sottod: %s: cannot open the database: %s\n", path,
+		    sotto_strerror(r));
+		return EXIT_DATA;
+	}
+	return 0;
+}
+
+/* First start: creates the key and the database; later starts require both. */
+static int
+prepare_data(const char *dir, const struct config *cfg, int may_create, uint8_t sk[64])
+{
+	char kpath[SERVER_PATH_MAX], dpath[SERVER_PATH_MAX];
+	struct store *st = NULL;
+	int have_key, have_db, r;
+
+	if (join(kpath, sizeof(kpath), dir, "server.key") != 0 ||
+	    join(dpath, sizeof(dpath), dir, "sottod.db") != 0)
+		return EXIT_USAGE;
+	if (may_create && mkdir(dir, 0700) != 0 && errno != EEXIST) {
+		fprintf(stderr, "sottod: %s: %s\n", dir, strerror(errno));
+		return EXIT_DATA;
+	}
+	have_key = exists(kpath);
+	have_db = exists(dpath);
+	if (!have_key && !have_db) {
+		if (!may_create) {
+			fprintf(stderr, "sottod: %s holds no server yet: run `sottod run --data %s` "
+			    "first\n", dir, dir);
+			return EXIT_DATA;
+		}
+		if (key_create(kpath, sk) != 0)
+			return EXIT_DATA;
+		if ((r = open_db(dir, cfg, 1, &st)) != 0)
+			return r;
+		store_close(st);
+		log_info("created a new server in %s", dir);
+		return 0;
+	}
+	if (!have_key) {
+		fprintf(stderr, "sottod: %s is missing but the database exists: restore the key "
+		    "from a backup\n", kpath);
+		return EXIT_DATA;
+	}
+	if (!have_db) {
+		fprintf(stderr, "sottod: %s is missing but the server key exists: refusing to "
+		    "start with an empty database\n", dpath);
+		return EXIT_DATA;
+	}
+	return key_load(kpath, sk) == 0 ? 0 : EXIT_DATA;
+}
+
+static int
+write_address_file(const char *dir, const char *address)
+{
+	char path[SERVER_PATH_MAX], tmp[SERVER_PATH_MAX + 8];
+	FILE *f;
+
+	if (join(path, sizeof(path), dir, "sottod.address") != 0 ||
+	    (size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp))
+		return -1;
+	if ((f = fopen(tmp, "w")) == NULL)
+		return -1;
+	fprintf(f, "%s\n", address);
+	if (fclose(f) != 0 || rename(tmp, path) != 0)
+		return -1;
+	return 0;
+}
+
+static int
+cmd_run(const struct opts *o)
+{
+	struct config cfg;
+	struct server srv;
+	uv_loop_t loop;
+	uint8_t *sk;
+	int r;
+
+	if ((r = load_config(o->data, o, &cfg)) != 0)
+		return r;
+	if ((sk = sodium_malloc(64)) == NULL)
+		return EXIT_FAILURE_RUN;
+	umask(077);
+	if ((r = prepare_data(o->data, &cfg, 1, sk)) != 0) {
+		sodium_free(sk);
+		return r;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	uv_loop_init(&loop);
+	r = server_init(&srv, &loop, o->data, &cfg, &o->ov, sk);
+	sodium_free(sk);
+	if (r != 0) {
+		fprintf(stderr, "sottod: cannot start: %s\n", sotto_strerror(r));
+		server_free(&srv);
+		return r == SOTTO_ERR_CORRUPT || r == SOTTO_ERR_STORAGE || r == SOTTO_ERR_IO ||
+		    r == SOTTO_ERR_NOT_FOUND || r == SOTTO_ERR_BAD_VERSION ? EXIT_DATA :
+		    EXIT_FAILURE_RUN;
+	}
+	if (server_listen(&srv) != 0) {
+		server_free(&srv);
+		uv_run(&loop, UV_RUN_NOWAIT);
+		return EXIT_LISTEN;
+	}
+	if (write_address_file(o->data, srv.bound_addr) != 0)
+		log_warn("cannot write %s/sottod.address", o->data);
+	printf("sottod: listening on %s\n", srv.bound_addr);
+	fflush(stdout);
+	r = server_run(&srv);
+	server_free(&srv);
+	uv_run(&loop, UV_RUN_NOWAIT);
+	if (uv_loop_close(&loop) != 0)
+		log_debug("loop closed with handles open");
+	return r;
+}
+
+static int
+cmd_address(const struct opts *o)
+{
+	struct address_server as;
+	struct config cfg;
+	char out[ADDRESS_SERVER_MAX + 1];
+	uint8_t *sk;
+	int r;
+
+	if ((r = load_config(o->data, o, &cfg)) != 0)
+		return r;
+	if ((sk = sodium_malloc(64)) == NULL)
+		return EXIT_FAILURE_RUN;
+	if ((r = prepare_data(o->data, &cfg, 0, sk)) != 0) {
+		sodium_free(sk);
+		return r;
+	}
+	memset(&as, 0, sizeof(as));
+	crypto_sign_ed25519_sk_to_pk(as.key, sk);
+	sodium_free(sk);
+	snprintf(as.host, sizeof(as.host), "%s", cfg.listen_host);
+	as.port = cfg.listen_port;
+	if (address_server_format(&as, out, sizeof(out)) != 0) {
+		fprintf(stderr, "sottod: cannot format an address for %s:%u\n", as.host, as.port);
+		return EXIT_CONFIG;
+	}
+	printf("%s\n", out);
+	return EXIT_OK;
+}
+
+static int
+cmd_invite(const struct opts *o)
+{
+	uint8_t raw[18], hash[STORE_TOKEN_HASH_LEN];
+	char token[sodium_base64_ENCODED_LEN(18, sodium_base64_VARIANT_URLSAFE_NO_PADDING)];
+	struct config cfg;
+	struct store *st = NULL;
+	uint8_t *sk;
+	int r;
+
+	if ((r = load_config(o->data, o, &cfg)) != 0)
+		return r;
+	if ((sk = sodium_malloc(64)) == NULL)
+		return EXIT_FAILURE_RUN;
+	r = prepare_data(o->data, &cfg, 0, sk);
+	sodium_free(sk);
+	if (r != 0)
+		return r;
+	if ((r = open_db(o->data, &cfg, 0, &st)) != 0)
+		return r;
+	/* The token is secret until used: printed once, only its hash is stored. */
+	randombytes_buf(raw, sizeof(raw));
+	sodium_bin2base64(token, sizeof(token), raw, sizeof(raw),
+	    sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+	crypto_generichash(hash, sizeof(hash), (const uint8_t *)token, strlen(token), NULL, 0);
+	r = st->ops->invite_add(st, hash);
+	store_close(st);
+	sodium_memzero(raw, sizeof(raw));
+	if (r != 0) {
+		sodium_memzero(token, sizeof(token));
+		fprintf(stderr, "sottod: cannot store the invite: %s\n", sotto_strerror(r));
+		return EXIT_DATA;
+	}
+	printf("%s\n", token);
+	sodium_memzero(token, sizeof(token));
+	return EXIT_OK;
+}
 
 int
-main(void)
+main(int argc, char **argv)
 {
-	fprintf(stderr, "sottod: not built yet\n");
-	return 1;
+	struct opts o;
+	int r;
+
+	if (sodium_init() < 0) {
+		fprintf(stderr, "sottod: libsodium failed to initialise\n");
+		return EXIT_FAILURE_RUN;
+	}
+	r = parse_args(argc, argv, &o);
+	if (r != 0) {
+		if (r == EXIT_USAGE)
+			fputs(usage_text, stderr);
+		free_opts(&o);
+		return r;
+	}
+	if (strcmp(o.cmd, "--help") == 0 || strcmp(o.cmd, "-h") == 0 ||
+	    strcmp(o.cmd, "help") == 0) {
+		fputs(usage_text, stdout);
+		free_opts(&o);
+		return EXIT_OK;
+	}
+	if (o.data == NULL) {
+		fprintf(stderr, "sottod: --data DIR is required\n");
+		fputs(usage_text, stderr);
+		free_opts(&o);
+		return EXIT_USAGE;
+	}
+	if (strcmp(o.cmd, "run") == 0)
+		r = cmd_run(&o);
+	else if (strcmp(o.cmd, "address") == 0)
+		r = cmd_address(&o);
+	else if (strcmp(o.cmd, "invite") == 0)
+		r = cmd_invite(&o);
+	else {
+		fprintf(stderr, "sottod: unknown command %s\n", o.cmd);
+		fputs(usage_text, stderr);
+		r = EXIT_USAGE;
+	}
+	free_opts(&o);
+	return r;
 }

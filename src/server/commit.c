@@ -1,0 +1,331 @@
+#include "server/commit.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "server/log.h"
+
+struct list {
+	struct commit_item *head, *tail;
+};
+
+struct commit {
+	uv_loop_t *loop;
+	uv_check_t check;
+	uv_idle_t idle;
+	uv_async_t async;
+	pthread_t thread;
+	int thread_started;
+
+	struct store *store;           /* writer thread only */
+	commit_done_fn done;
+	void *ud;
+
+	struct list turn;              /* loop thread: submitted in this loop turn */
+	size_t pending;                /* loop thread */
+
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct list queue;             /* mu: for the writer */
+	struct list finished;          /* mu: for the loop */
+	int stopping;                  /* mu */
+	int writer_idle;               /* mu */
+
+	/* writer thread scratch */
+	struct store_send *sends;
+	size_t sends_cap;
+	struct store_del *dels;
+	size_t dels_cap;
+
+	uint64_t batches, items;
+	int closed;                    /* handles closed by commit_stop */
+};
+
+static void
+list_push(struct list *l, struct commit_item *it)
+{
+	it->next = NULL;
+	if (l->tail)
+		l->tail->next = it;
+	else
+		l->head = it;
+	l->tail = it;
+}
+
+static void
+list_splice(struct list *dst, struct list *src)
+{
+	if (src->head == NULL)
+		return;
+	if (dst->tail)
+		dst->tail->next = src->head;
+	else
+		dst->head = src->head;
+	dst->tail = src->tail;
+	src->head = src->tail = NULL;
+}
+
+static int
+grow(void **p, size_t *cap, size_t need, size_t size)
+{
+	size_t ncap = *cap ? *cap : 64;
+	void *np;
+
+	if (need <= *cap)
+		return 0;
+	while (ncap < need)
+		ncap *= 2;
+	if ((np = realloc(*p, ncap * size)) == NULL)
+		return SOTTO_ERR_NOMEM;
+	*p = np;
+	*cap = ncap;
+	return 0;
+}
+
+static void
+fail_all(struct commit_item *head, int kind, int r)
+{
+	for (struct commit_item *it = head; it; it = it->next)
+		if (it->kind == kind) {
+			it->result = r;
+			if (kind == COMMIT_SEND)
+				it->send.result = r;
+		}
+}
+
+static void
+write_batch(struct commit *c, struct commit_item *head)
+{
+	size_t ns = 0, nd = 0, i;
+	int r;
+
+	for (struct commit_item *it = head; it; it = it->next) {
+		if (it->kind == COMMIT_SEND)
+			ns++;
+		else
+			nd += it->n_dels;
+	}
+	if (ns > 0) {
+		if ((r = grow((void **)&c->sends, &c->sends_cap, ns, sizeof(*c->sends))) != 0) {
+			fail_all(head, COMMIT_SEND, r);
+		} else {
+			i = 0;
+			for (struct commit_item *it = head; it; it = it->next)
+				if (it->kind == COMMIT_SEND)
+					c->sends[i++] = it->send;
+			r = c->store->ops->envelopes_commit(c->store, c->sends, ns);
+			if (r != 0)
+				log_error("commit: %zu envelopes not stored: %s", ns,
+				    sotto_strerror(r));
+			i = 0;
+			for (struct commit_item *it = head; it; it = it->next)
+				if (it->kind == COMMIT_SEND) {
+					it->send = c->sends[i++];
+					it->result = r;
+				}
+		}
+	}
+	if (nd > 0) {
+		if ((r = grow((void **)&c->dels, &c->dels_cap, nd, sizeof(*c->dels))) != 0) {
+			fail_all(head, COMMIT_DELETE, r);
+		} else {
+			i = 0;
+			for (struct commit_item *it = head; it; it = it->next)
+				if (it->kind == COMMIT_DELETE) {
+					memcpy(&c->dels[i], it->dels, it->n_dels * sizeof(*c->dels));
+					i += it->n_dels;
+				}
+			r = c->store->ops->envelopes_delete(c->store, c->dels, nd);
+			if (r != 0)
+				log_error("commit: %zu deletes failed: %s", nd, sotto_strerror(r));
+			fail_all(head, COMMIT_DELETE, r);
+		}
+	}
+}
+
+static void *
+writer_main(void *arg)
+{
+	struct commit *c = arg;
+	struct list batch;
+
+	pthread_mutex_lock(&c->mu);
+	for (;;) {
+		while (c->queue.head == NULL && !c->stopping) {
+			c->writer_idle = 1;
+			pthread_cond_broadcast(&c->cv);
+			pthread_cond_wait(&c->cv, &c->mu);
+		}
+		if (c->queue.head == NULL && c->stopping)
+			break;
+		c->writer_idle = 0;
+		batch = c->queue;
+		c->queue.head = c->queue.tail = NULL;
+		pthread_mutex_unlock(&c->mu);
+
+		write_batch(c, batch.head);
+
+		pthread_mutex_lock(&c->mu);
+		for (struct commit_item *it = batch.head; it; it = it->next)
+			c->items++;
+		c->batches++;
+		list_splice(&c->finished, &batch);
+		uv_async_send(&c->async);
+	}
+	c->writer_idle = 1;
+	pthread_cond_broadcast(&c->cv);
+	pthread_mutex_unlock(&c->mu);
+	return NULL;
+}
+
+static void
+deliver_finished(struct commit *c)
+{
+	struct list l;
+	struct commit_item *it, *next;
+
+	pthread_mutex_lock(&c->mu);
+	l = c->finished;
+	c->finished.head = c->finished.tail = NULL;
+	pthread_mutex_unlock(&c->mu);
+	for (it = l.head; it; it = next) {
+		next = it->next;
+		it->next = NULL;
+		if (--c->pending == 0)
+			uv_unref((uv_handle_t *)&c->async);
+		c->done(c->ud, it);
+	}
+}
+
+static void
+on_async(uv_async_t *h)
+{
+	deliver_finished(h->data);
+}
+
+static void
+hand_over(struct commit *c)
+{
+	if (c->turn.head == NULL)
+		return;
+	pthread_mutex_lock(&c->mu);
+	list_splice(&c->queue, &c->turn);
+	pthread_cond_signal(&c->cv);
+	pthread_mutex_unlock(&c->mu);
+}
+
+/* Runs after the I/O callbacks of each loop turn: the turn's batch goes to the writer. */
+static void
+on_check(uv_check_t *h)
+{
+	struct commit *c = h->data;
+
+	hand_over(c);
+	uv_idle_stop(&c->idle);
+}
+
+/* For items submitted outside an I/O callback: keeps the loop from blocking in poll. */
+static void
+on_idle(uv_idle_t *h)
+{
+	struct commit *c = h->data;
+
+	hand_over(c);
+	uv_idle_stop(&c->idle);
+}
+
+int
+commit_start(struct commit **out, uv_loop_t *loop, struct store *store, commit_done_fn done,
+    void *ud)
+{
+	struct commit *c;
+
+	*out = NULL;
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		return SOTTO_ERR_NOMEM;
+	c->loop = loop;
+	c->store = store;
+	c->done = done;
+	c->ud = ud;
+	pthread_mutex_init(&c->mu, NULL);
+	pthread_cond_init(&c->cv, NULL);
+	uv_check_init(loop, &c->check);
+	c->check.data = c;
+	uv_check_start(&c->check, on_check);
+	uv_unref((uv_handle_t *)&c->check);
+	uv_idle_init(loop, &c->idle);
+	c->idle.data = c;
+	uv_async_init(loop, &c->async, on_async);
+	c->async.data = c;
+	uv_unref((uv_handle_t *)&c->async);
+	if (pthread_create(&c->thread, NULL, writer_main, c) != 0) {
+		uv_close((uv_handle_t *)&c->check, NULL);
+		uv_close((uv_handle_t *)&c->idle, NULL);
+		uv_close((uv_handle_t *)&c->async, NULL);
+		/* c is freed only after the handles close: leak it on this fatal path. */
+		return SOTTO_ERR_INTERNAL;
+	}
+	c->thread_started = 1;
+	*out = c;
+	return 0;
+}
+
+void
+commit_submit(struct commit *c, struct commit_item *item)
+{
+	item->result = 0;
+	/* While anything is in flight the async handle keeps the loop alive. */
+	if (c->pending++ == 0)
+		uv_ref((uv_handle_t *)&c->async);
+	if (c->turn.head == NULL)
+		uv_idle_start(&c->idle, on_idle);
+	list_push(&c->turn, item);
+}
+
+size_t
+commit_pending(const struct commit *c)
+{
+	return c->pending;
+}
+
+void
+commit_stats(const struct commit *c, uint64_t *batches, uint64_t *items)
+{
+	pthread_mutex_lock((pthread_mutex_t *)&c->mu);
+	*batches = c->batches;
+	*items = c->items;
+	pthread_mutex_unlock((pthread_mutex_t *)&c->mu);
+}
+
+static void
+on_closed(uv_handle_t *h)
+{
+	struct commit *c = h->data;
+
+	/* The last of the three handles frees c. */
+	if (++c->closed == 3) {
+		free(c->sends);
+		free(c->dels);
+		pthread_mutex_destroy(&c->mu);
+		pthread_cond_destroy(&c->cv);
+		free(c);
+	}
+}
+
+void
+commit_stop(struct commit *c)
+{
+	hand_over(c);
+	pthread_mutex_lock(&c->mu);
+	c->stopping = 1;
+	pthread_cond_broadcast(&c->cv);
+	pthread_mutex_unlock(&c->mu);
+	pthread_join(c->thread, NULL);
+	deliver_finished(c);
+	store_close(c->store);
+	c->store = NULL;
+	uv_close((uv_handle_t *)&c->check, on_closed);
+	uv_close((uv_handle_t *)&c->idle, on_closed);
+	uv_close((uv_handle_t *)&c->async, on_closed);
+}

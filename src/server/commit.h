@@ -1,0 +1,53 @@
+/*
+ * Group commit. The loop thread submits SENDs and RECEIVED deletes; at the end of each loop
+ * turn (a uv_check handle) everything submitted in that turn is handed to a writer thread,
+ * which stores it with one transaction per kind (one fsync under durability=full) on its
+ * own store handle, then wakes the loop (uv_async) so that acknowledgements go out only
+ * after the data is durable. A failed transaction fails every item in it: nothing is
+ * acknowledged that is not stored.
+ */
+#ifndef SOTTO_SERVER_COMMIT_H
+#define SOTTO_SERVER_COMMIT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "server/store.h"
+
+enum commit_kind { COMMIT_SEND = 1, COMMIT_DELETE = 2 };
+
+struct commit_item {
+	struct commit_item *next;
+	int kind;
+	struct store_send send;        /* COMMIT_SEND: inputs and, when done, outputs */
+	struct store_del *dels;        /* COMMIT_DELETE: owned by the caller */
+	size_t n_dels;
+	int result;                    /* 0 or the error of the transaction */
+	void *owner;                   /* the caller's (e.g. the session); may be cleared */
+	uint64_t tag;                  /* the caller's (e.g. the request id) */
+};
+
+/* Called on the loop thread once the item is committed or failed; the caller owns it again. */
+typedef void (*commit_done_fn)(void *ud, struct commit_item *item);
+
+struct commit;
+
+/* Takes ownership of store (used only by the writer thread from now on). */
+int commit_start(struct commit **out, uv_loop_t *loop, struct store *store,
+    commit_done_fn done, void *ud) SOTTO_MUST_CHECK;
+/* Loop thread only. */
+void commit_submit(struct commit *c, struct commit_item *item);
+/* Items submitted and not yet returned through done. */
+size_t commit_pending(const struct commit *c);
+/*
+ * Loop thread only: hands over what is queued, waits for the writer to finish it, delivers
+ * every done callback, stops the thread, closes the store and frees c. The loop must then
+ * run once more (uv_run) to close the handles.
+ */
+void commit_stop(struct commit *c);
+
+/* Batches committed and their items, for logs and the benchmark. */
+void commit_stats(const struct commit *c, uint64_t *batches, uint64_t *items);
+
+#endif

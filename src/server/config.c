@@ -1,0 +1,404 @@
+#include "server/config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "base/cursor.h"
+#include "server/log.h"
+
+enum kind { K_U32, K_PORT, K_HOST, K_LISTEN, K_REG, K_DUR, K_LOG };
+
+struct setting {
+	const char *key;
+	enum kind kind;
+	size_t off;
+	uint32_t min, max;
+};
+
+#define U32(name, lo, hi) { #name, K_U32, offsetof(struct config, name), lo, hi }
+
+static const struct setting settings[] = {
+	{ "listen", K_LISTEN, 0, 0, 0 },
+	{ "listen_host", K_HOST, offsetof(struct config, listen_host), 0, 0 },
+	{ "listen_port", K_PORT, offsetof(struct config, listen_port), 0, 65535 },
+	{ "domain", K_HOST, offsetof(struct config, domain), 0, 0 },
+	{ "registration", K_REG, offsetof(struct config, registration), 0, 0 },
+	{ "durability", K_DUR, offsetof(struct config, durability), 0, 0 },
+	{ "log_level", K_LOG, offsetof(struct config, log_level), 0, 0 },
+	U32(max_payload, 1024, 16u * 1024 * 1024),
+	U32(max_payload_preauth, 256, 64u * 1024),
+	U32(max_envelope, 64, 16u * 1024 * 1024),
+	U32(mailbox_max, 1, 100000000),
+	U32(conn_rate, 1, 1000000),
+	U32(conn_burst, 1, 1000000),
+	U32(conn_rate_preauth, 1, 1000000),
+	U32(account_rate, 1, 1000000),
+	U32(account_burst, 1, 1000000),
+	U32(max_conns, 1, 10000000),
+	U32(max_conns_per_addr, 1, 10000000),
+	U32(handshake_timeout_ms, 10, 600000),
+	U32(idle_timeout_ms, 100, 86400000),
+	U32(prekey_low, 0, 100000),
+	U32(prekey_max, 1, 100000),
+	U32(cert_ttl, 1, 366u * 86400),
+	U32(push_window, 1, 100000),
+	U32(write_queue_max, 65536, 1024u * 1024 * 1024),
+	U32(drain_timeout_ms, 0, 600000),
+	U32(db_max_pages, 0, UINT32_MAX),
+};
+
+void
+config_defaults(struct config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	strcpy(cfg->listen_host, "127.0.0.1");
+	cfg->listen_port = 7770;
+	strcpy(cfg->domain, "localhost");
+	cfg->registration = CONFIG_REG_INVITE;
+	cfg->durability = CONFIG_DUR_FULL;
+	cfg->log_level = LOG_INFO;
+	cfg->max_payload = 256 * 1024;
+	cfg->max_payload_preauth = 4096;
+	cfg->max_envelope = 64 * 1024;
+	cfg->mailbox_max = 10000;
+	cfg->conn_rate = 2000;
+	cfg->conn_burst = 4000;
+	cfg->conn_rate_preauth = 5;
+	cfg->account_rate = 4000;
+	cfg->account_burst = 8000;
+	cfg->max_conns = 20000;
+	cfg->max_conns_per_addr = 2000;
+	cfg->handshake_timeout_ms = 10000;
+	cfg->idle_timeout_ms = 300000;
+	cfg->prekey_low = 10;
+	cfg->prekey_max = 1000;
+	cfg->cert_ttl = 7 * 86400;
+	cfg->push_window = 64;
+	cfg->write_queue_max = 4 * 1024 * 1024;
+	cfg->drain_timeout_ms = 5000;
+	cfg->db_max_pages = 0;
+}
+
+static int
+parse_u32(const char *s, uint32_t min, uint32_t max, uint32_t *out)
+{
+	unsigned long long v = 0;
+
+	if (*s == '\0')
+		return SOTTO_ERR_INVALID_ARG;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9')
+			return SOTTO_ERR_INVALID_ARG;
+		v = v * 10 + (unsigned)(*s - '0');
+		if (v > UINT32_MAX)
+			return SOTTO_ERR_INVALID_ARG;
+	}
+	if (v < min || v > max)
+		return SOTTO_ERR_INVALID_ARG;
+	*out = (uint32_t)v;
+	return 0;
+}
+
+/* A host name or an IPv4 literal: lowercase letters, digits, '-', '.'; no empty labels. */
+static int
+valid_host(const char *s)
+{
+	size_t n = strlen(s), label = 0;
+
+	if (n == 0 || n > CONFIG_HOST_MAX)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		char ch = s[i];
+		if (ch == '.') {
+			if (label == 0)
+				return 0;
+			label = 0;
+			continue;
+		}
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '-'))
+			return 0;
+		if (++label > 63)
+			return 0;
+	}
+	return label > 0;
+}
+
+static int
+set_listen(struct config *cfg, const char *value)
+{
+	const char *colon = strrchr(value, ':');
+	char host[CONFIG_HOST_MAX + 1];
+	uint32_t port;
+	size_t hl;
+
+	if (colon == NULL)
+		return SOTTO_ERR_INVALID_ARG;
+	hl = (size_t)(colon - value);
+	if (hl == 0 || hl > CONFIG_HOST_MAX)
+		return SOTTO_ERR_INVALID_ARG;
+	memcpy(host, value, hl);
+	host[hl] = '\0';
+	if (!valid_host(host) || parse_u32(colon + 1, 0, 65535, &port) != 0)
+		return SOTTO_ERR_INVALID_ARG;
+	strcpy(cfg->listen_host, host);
+	cfg->listen_port = (uint16_t)port;
+	return 0;
+}
+
+int
+config_set(struct config *cfg, const char *key, const char *value)
+{
+	const struct setting *s = NULL;
+	uint8_t *field;
+	uint32_t v;
+	int lv;
+
+	for (size_t i = 0; i < sizeof(settings) / sizeof(settings[0]); i++)
+		if (strcmp(settings[i].key, key) == 0)
+			s = &settings[i];
+	if (s == NULL)
+		return SOTTO_ERR_NOT_FOUND;
+	field = (uint8_t *)cfg + s->off;
+	switch (s->kind) {
+	case K_U32:
+		if (parse_u32(value, s->min, s->max, &v) != 0)
+			return SOTTO_ERR_INVALID_ARG;
+		memcpy(field, &v, sizeof(v));
+		return 0;
+	case K_PORT:
+		if (parse_u32(value, 0, 65535, &v) != 0)
+			return SOTTO_ERR_INVALID_ARG;
+		cfg->listen_port = (uint16_t)v;
+		return 0;
+	case K_HOST:
+		if (!valid_host(value))
+			return SOTTO_ERR_INVALID_ARG;
+		strcpy((char *)field, value);
+		return 0;
+	case K_LISTEN:
+		return set_listen(cfg, value);
+	case K_REG:
+		if (strcmp(value, "open") == 0)
+			cfg->registration = CONFIG_REG_OPEN;
+		else if (strcmp(value, "invite") == 0)
+			cfg->registration = CONFIG_REG_INVITE;
+		else
+			return SOTTO_ERR_INVALID_ARG;
+		return 0;
+	case K_DUR:
+		if (strcmp(value, "full") == 0)
+			cfg->durability = CONFIG_DUR_FULL;
+		else if (strcmp(value, "normal") == 0)
+			cfg->durability = CONFIG_DUR_NORMAL;
+		else
+			return SOTTO_ERR_INVALID_ARG;
+		return 0;
+	case K_LOG:
+		if ((lv = log_level_parse(value)) < 0)
+			return SOTTO_ERR_INVALID_ARG;
+		cfg->log_level = lv;
+		return 0;
+	}
+	return SOTTO_ERR_INTERNAL;
+}
+
+static int
+is_space(uint8_t ch)
+{
+	return ch == ' ' || ch == '\t' || ch == '\r';
+}
+
+/* Trims [*b, *e) of blanks in place. */
+static void
+trim(const uint8_t **b, const uint8_t **e)
+{
+	while (*b < *e && is_space(**b))
+		(*b)++;
+	while (*e > *b && is_space((*e)[-1]))
+		(*e)--;
+}
+
+static int
+parse_line(struct config *cfg, const uint8_t *line, size_t len, const char **why)
+{
+	char key[64], value[CONFIG_LINE_MAX + 1];
+	const uint8_t *b = line, *e = line + len, *eq = NULL, *kb, *ke, *vb, *ve;
+	int r;
+
+	for (size_t i = 0; i < len; i++) {
+		if (line[i] == '#') {
+			e = line + i;
+			break;
+		}
+		if (line[i] == 0 || (line[i] < 0x20 && line[i] != '\t' && line[i] != '\r') ||
+		    line[i] >= 0x7f) {
+			*why = "control or non-ASCII byte";
+			return SOTTO_ERR_MALFORMED;
+		}
+	}
+	trim(&b, &e);
+	if (b == e)
+		return 0;
+	for (const uint8_t *p = b; p < e; p++)
+		if (*p == '=') {
+			eq = p;
+			break;
+		}
+	if (eq == NULL) {
+		*why = "expected key = value";
+		return SOTTO_ERR_MALFORMED;
+	}
+	kb = b, ke = eq, vb = eq + 1, ve = e;
+	trim(&kb, &ke);
+	trim(&vb, &ve);
+	if (kb == ke || (size_t)(ke - kb) >= sizeof(key)) {
+		*why = "bad key";
+		return SOTTO_ERR_MALFORMED;
+	}
+	if (vb == ve) {
+		*why = "empty value";
+		return SOTTO_ERR_MALFORMED;
+	}
+	memcpy(key, kb, (size_t)(ke - kb));
+	key[ke - kb] = '\0';
+	memcpy(value, vb, (size_t)(ve - vb));
+	value[ve - vb] = '\0';
+	r = config_set(cfg, key, value);
+	if (r == SOTTO_ERR_NOT_FOUND)
+		*why = "unknown key";
+	else if (r != 0)
+		*why = "bad value";
+	return r;
+}
+
+int
+config_parse(struct config *cfg, const uint8_t *text, size_t len, char *why, size_t why_len)
+{
+	struct cur c;
+	size_t lineno = 0;
+
+	if (len > CONFIG_FILE_MAX) {
+		if (why)
+			snprintf(why, why_len, "file larger than %d bytes", CONFIG_FILE_MAX);
+		return SOTTO_ERR_TOO_LARGE;
+	}
+	cur_init(&c, text, len);
+	while (cur_left(&c) > 0) {
+		size_t n = 0, left = cur_left(&c);
+		const uint8_t *line;
+		const char *reason = NULL;
+		int r;
+
+		lineno++;
+		/* Find the line's end by peeking through the cursor's remaining bytes. */
+		{
+			struct cur peek = c;
+			while (n < left && cur_u8(&peek) != '\n')
+				n++;
+		}
+		line = cur_ref(&c, n);
+		if (n < left)
+			(void)cur_u8(&c); /* the newline */
+		if (n > CONFIG_LINE_MAX) {
+			if (why)
+				snprintf(why, why_len, "line %zu: longer than %d bytes", lineno,
+				    CONFIG_LINE_MAX);
+			return SOTTO_ERR_TOO_LARGE;
+		}
+		if ((r = parse_line(cfg, line, n, &reason)) != 0) {
+			if (why)
+				snprintf(why, why_len, "line %zu: %s", lineno,
+				    reason ? reason : "invalid");
+			return r;
+		}
+	}
+	return cur_status(&c);
+}
+
+int
+config_load_file(struct config *cfg, const char *path, char *why, size_t why_len)
+{
+	uint8_t *text = NULL;
+	struct stat st;
+	size_t got = 0;
+	int fd, r = SOTTO_ERR_IO;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+		if (errno == ENOENT)
+			return 0;
+		if (why)
+			snprintf(why, why_len, "%s: %s", path, strerror(errno));
+		return SOTTO_ERR_IO;
+	}
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		if (why)
+			snprintf(why, why_len, "%s: not a regular file", path);
+		goto out;
+	}
+	if (st.st_size > CONFIG_FILE_MAX) {
+		if (why)
+			snprintf(why, why_len, "%s: larger than %d bytes", path, CONFIG_FILE_MAX);
+		r = SOTTO_ERR_TOO_LARGE;
+		goto out;
+	}
+	if ((text = malloc((size_t)st.st_size + 1)) == NULL) {
+		r = SOTTO_ERR_NOMEM;
+		goto out;
+	}
+	while (got < (size_t)st.st_size) {
+		ssize_t k = read(fd, text + got, (size_t)st.st_size - got);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			break;
+		got += (size_t)k;
+	}
+	r = config_parse(cfg, text, got, why, why_len);
+out:
+	free(text);
+	close(fd);
+	return r;
+}
+
+int
+config_override_add(struct config_overrides *o, const char *key, const char *value)
+{
+	struct config probe;
+
+	if (o->n >= CONFIG_OVERRIDES_MAX)
+		return SOTTO_ERR_LIMIT;
+	config_defaults(&probe);
+	if (config_set(&probe, key, value) != 0)
+		return SOTTO_ERR_INVALID_ARG;
+	o->key[o->n] = key;
+	o->value[o->n] = value;
+	o->n++;
+	return 0;
+}
+
+int
+config_build(struct config *cfg, const char *path, const struct config_overrides *o,
+    char *why, size_t why_len)
+{
+	struct config next;
+	int r;
+
+	config_defaults(&next);
+	if (path != NULL && (r = config_load_file(&next, path, why, why_len)) != 0)
+		return r;
+	for (size_t i = 0; o != NULL && i < o->n; i++)
+		if ((r = config_set(&next, o->key[i], o->value[i])) != 0) {
+			if (why)
+				snprintf(why, why_len, "flag %s: bad value", o->key[i]);
+			return r;
+		}
+	*cfg = next;
+	return 0;
+}

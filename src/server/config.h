@@ -1,0 +1,86 @@
+/*
+ * sottod's settings: every limit and knob, with defaults, read from DIR/sottod.conf
+ * ("key = value" lines, '#' comments) and overridden by command-line flags. The server
+ * rebuilds its config on SIGHUP as defaults <- file <- flags, so flags always win.
+ */
+#ifndef SOTTO_SERVER_CONFIG_H
+#define SOTTO_SERVER_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sotto/error.h"
+
+#define CONFIG_FILE_MAX    (64 * 1024)   /* a config file larger than this is refused */
+#define CONFIG_LINE_MAX    1024
+#define CONFIG_HOST_MAX    253
+#define CONFIG_OVERRIDES_MAX 16
+
+enum config_registration { CONFIG_REG_INVITE = 0, CONFIG_REG_OPEN = 1 };
+enum config_durability { CONFIG_DUR_FULL = 0, CONFIG_DUR_NORMAL = 1 };
+
+struct config {
+	char listen_host[CONFIG_HOST_MAX + 1];
+	uint16_t listen_port;
+	char domain[CONFIG_HOST_MAX + 1];
+	int registration;               /* enum config_registration */
+	int durability;                 /* enum config_durability */
+	int log_level;                  /* enum log_level */
+
+	uint32_t max_payload;           /* largest reassembled request after authentication */
+	uint32_t max_payload_preauth;   /* largest request before REGISTER / authentication */
+	uint32_t max_envelope;          /* largest sealed envelope accepted by SEND */
+	uint32_t mailbox_max;           /* pending envelopes per mailbox */
+	uint32_t conn_rate;             /* requests per second per connection */
+	uint32_t conn_burst;
+	uint32_t conn_rate_preauth;     /* requests per second before authentication */
+	uint32_t account_rate;          /* requests per second per account, all connections */
+	uint32_t account_burst;
+	uint32_t max_conns;
+	uint32_t max_conns_per_addr;
+	uint32_t handshake_timeout_ms;
+	uint32_t idle_timeout_ms;
+	uint32_t prekey_low;            /* notify the owner when fewer one-time prekeys remain */
+	uint32_t prekey_max;            /* one-time prekeys stored per account */
+	uint32_t cert_ttl;              /* sender certificate lifetime, seconds */
+	uint32_t push_window;           /* envelopes pushed and not yet RECEIVED per session */
+	uint32_t write_queue_max;       /* bytes queued for one slow reader before it is dropped */
+	uint32_t drain_timeout_ms;      /* SIGTERM: time left to clients before closing */
+	uint32_t db_max_pages;          /* 0: unlimited; else a hard quota on the database */
+};
+
+/* Fills every field with its default. */
+void config_defaults(struct config *cfg);
+
+/*
+ * Applies one setting. Returns 0, SOTTO_ERR_NOT_FOUND for an unknown key or
+ * SOTTO_ERR_INVALID_ARG for a value out of range; cfg is unchanged on error.
+ */
+int config_set(struct config *cfg, const char *key, const char *value) SOTTO_MUST_CHECK;
+
+/*
+ * Parses a whole file's text over cfg. On error returns it and writes "line N: why" into
+ * why (if not NULL); cfg may then hold the settings before the failing line.
+ */
+int config_parse(struct config *cfg, const uint8_t *text, size_t len,
+    char *why, size_t why_len) SOTTO_MUST_CHECK;
+
+/* Reads and parses path; a missing file is not an error (returns 0, cfg untouched). */
+int config_load_file(struct config *cfg, const char *path,
+    char *why, size_t why_len) SOTTO_MUST_CHECK;
+
+/* Command-line settings that win over the file, replayed after each (re)load. */
+struct config_overrides {
+	size_t n;
+	const char *key[CONFIG_OVERRIDES_MAX];
+	const char *value[CONFIG_OVERRIDES_MAX];
+};
+
+int config_override_add(struct config_overrides *o, const char *key, const char *value)
+    SOTTO_MUST_CHECK;
+
+/* defaults, then the file at path (if any), then the overrides. */
+int config_build(struct config *cfg, const char *path, const struct config_overrides *o,
+    char *why, size_t why_len) SOTTO_MUST_CHECK;
+
+#endif

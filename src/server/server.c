@@ -1,0 +1,350 @@
+/*
+ * The server as a whole: listening, accepting, the table of accounts that are online,
+ * signals (SIGHUP reloads the config; SIGTERM and SIGINT drain: stop accepting, finish
+ * every commit and its acknowledgement, then close), and shutdown.
+ */
+#include "server/server.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "server/log.h"
+
+uint64_t
+server_now_ms(const struct server *s)
+{
+	return uv_now(s->loop);
+}
+
+int
+server_local_name(const struct server *s, const char *address, char name[STORE_NAME_MAX + 1])
+{
+	const char *at = strchr(address, '@');
+	size_t n;
+
+	if (at == NULL || strcmp(at + 1, s->cfg.domain) != 0)
+		return SOTTO_ERR_NOT_FOUND;
+	n = (size_t)(at - address);
+	if (n == 0 || n > STORE_NAME_MAX)
+		return SOTTO_ERR_MALFORMED;
+	memcpy(name, address, n);
+	name[n] = '\0';
+	return 0;
+}
+
+static size_t
+acct_slot(const struct server *s, int64_t id)
+{
+	uint8_t h[crypto_shorthash_BYTES];
+	uint64_t v = (uint64_t)id;
+
+	crypto_shorthash(h, (const uint8_t *)&v, sizeof(v), s->acct_seed);
+	memcpy(&v, h, sizeof(v));
+	return (size_t)(v % s->n_acct_slots);
+}
+
+struct acct *
+server_acct_find(struct server *s, int64_t id)
+{
+	for (struct acct *a = s->accts[acct_slot(s, id)]; a; a = a->next)
+		if (a->id == id)
+			return a;
+	return NULL;
+}
+
+struct acct *
+server_acct_attach(struct server *s, struct peer *p, const struct store_account *sa)
+{
+	struct acct *a = server_acct_find(s, sa->id);
+
+	if (a == NULL) {
+		size_t k = acct_slot(s, sa->id);
+		if ((a = calloc(1, sizeof(*a))) == NULL)
+			return NULL;
+		a->id = sa->id;
+		memcpy(a->name, sa->name, sizeof(a->name));
+		memcpy(a->identity_key, sa->identity_key, sizeof(a->identity_key));
+		ratelimit_bucket_init(&a->bucket, s->cfg.account_burst, server_now_ms(s));
+		a->next = s->accts[k];
+		s->accts[k] = a;
+	}
+	/* The newest connection of an account receives its pushes. */
+	p->acct = a;
+	p->acct_next = a->peers;
+	a->peers = p;
+	return a;
+}
+
+void
+server_acct_detach(struct server *s, struct peer *p)
+{
+	struct acct *a = p->acct;
+	int was_pusher = a->peers == p;
+
+	for (struct peer **pp = &a->peers; *pp; pp = &(*pp)->acct_next)
+		if (*pp == p) {
+			*pp = p->acct_next;
+			break;
+		}
+	p->acct = NULL;
+	p->acct_next = NULL;
+	if (a->peers != NULL) {
+		if (was_pusher) {
+			/* The next connection takes over the pushes from the start of the mailbox. */
+			a->peers->last_pushed = 0;
+			a->peers->push_inflight = 0;
+			a->peers->backlog = 1;
+			mailbox_pump(a->peers);
+		}
+		return;
+	}
+	for (struct acct **pp = &s->accts[acct_slot(s, a->id)]; *pp; pp = &(*pp)->next)
+		if (*pp == a) {
+			*pp = a->next;
+			break;
+		}
+	free(a);
+}
+
+static void
+on_connection(uv_stream_t *l, int status)
+{
+	struct server *s = l->data;
+
+	if (status < 0) {
+		log_warn("accept: %s", uv_strerror(status));
+		return;
+	}
+	peer_accept(s);
+}
+
+static void
+close_all_peers(struct server *s, const char *why)
+{
+	while (s->peers != NULL)
+		peer_close(s->peers, why);
+}
+
+static void
+finish(struct server *s)
+{
+	uv_timer_stop(&s->drain_timer);
+	close_all_peers(s, "server shutting down");
+	if (s->commit != NULL) {
+		commit_stop(s->commit);
+		s->commit = NULL;
+	}
+	uv_close((uv_handle_t *)&s->drain_timer, NULL);
+	uv_close((uv_handle_t *)&s->sig_term, NULL);
+	uv_close((uv_handle_t *)&s->sig_int, NULL);
+	uv_close((uv_handle_t *)&s->sig_hup, NULL);
+	log_info("stopped");
+}
+
+static void
+on_drain_tick(uv_timer_t *t)
+{
+	struct server *s = t->data;
+	uint64_t *left = &s->drain_left_ms;
+
+	size_t unsent = 0;
+
+	for (struct peer *p = s->peers; p; p = p->next)
+		unsent += p->tcp.write_queue_size;
+	/* Every SEND taken before the signal gets its commit and its acknowledgement. */
+	if ((commit_pending(s->commit) == 0 && unsent == 0) || *left == 0) {
+		if (commit_pending(s->commit) != 0)
+			log_warn("drain timeout with %zu commits pending", commit_pending(s->commit));
+		finish(s);
+		return;
+	}
+	*left = *left > 20 ? *left - 20 : 0;
+}
+
+static void
+begin_drain(struct server *s, const char *signame)
+{
+	if (s->draining)
+		return;
+	s->draining = 1;
+	log_info("%s: draining %zu connections, %zu commits pending", signame, s->n_peers,
+	    commit_pending(s->commit));
+	if (s->listening) {
+		uv_close((uv_handle_t *)&s->listener, NULL);
+		s->listening = 0;
+	}
+	for (struct peer *p = s->peers; p; p = p->next)
+		if (p->reading) {
+			uv_read_stop((uv_stream_t *)&p->tcp);
+			p->reading = 0;
+		}
+	s->drain_left_ms = s->cfg.drain_timeout_ms;
+	uv_timer_start(&s->drain_timer, on_drain_tick, 0, 20);
+}
+
+static void
+on_signal(uv_signal_t *h, int signum)
+{
+	struct server *s = h->data;
+	struct config next;
+	char why[256] = "";
+
+	if (signum == SIGHUP) {
+		if (config_build(&next, s->conf_path, s->overrides, why, sizeof(why)) != 0) {
+			log_error("reload: %s: keeping the current settings", why);
+			return;
+		}
+		if (strcmp(next.listen_host, s->cfg.listen_host) != 0 ||
+		    next.listen_port != s->cfg.listen_port || next.durability != s->cfg.durability ||
+		    next.db_max_pages != s->cfg.db_max_pages)
+			log_warn("reload: listen, durability and db_max_pages apply after a restart");
+		next.listen_port = s->cfg.listen_port;
+		strcpy(next.listen_host, s->cfg.listen_host);
+		next.durability = s->cfg.durability;
+		next.db_max_pages = s->cfg.db_max_pages;
+		s->cfg = next;
+		log_set_level(s->cfg.log_level);
+		log_info("reload: configuration applied (registration %s)",
+		    s->cfg.registration == CONFIG_REG_OPEN ? "open" : "invite");
+		return;
+	}
+	begin_drain(s, signum == SIGTERM ? "SIGTERM" : "SIGINT");
+}
+
+int
+server_init(struct server *s, uv_loop_t *loop, const char *data_dir, const struct config *cfg,
+    const struct config_overrides *ov, const uint8_t sk[64])
+{
+	struct store_open_opts o = { 0 };
+	struct store *writer = NULL;
+	int r;
+
+	memset(s, 0, sizeof(*s));
+	s->loop = loop;
+	s->cfg = *cfg;
+	s->overrides = ov;
+	if ((size_t)snprintf(s->data_dir, sizeof(s->data_dir), "%s", data_dir) >=
+	    sizeof(s->data_dir) ||
+	    (size_t)snprintf(s->conf_path, sizeof(s->conf_path), "%s/sottod.conf", data_dir) >=
+	    sizeof(s->conf_path) ||
+	    (size_t)snprintf(s->db_path, sizeof(s->db_path), "%s/sottod.db", data_dir) >=
+	    sizeof(s->db_path))
+		return SOTTO_ERR_INVALID_ARG;
+	if ((s->sk = sodium_malloc(64)) == NULL)
+		return SOTTO_ERR_NOMEM;
+	memcpy(s->sk, sk, 64);
+	crypto_sign_ed25519_sk_to_pk(s->pk, s->sk);
+	sodium_mprotect_readonly(s->sk);
+
+	o.create = 0;
+	o.durability_full = cfg->durability == CONFIG_DUR_FULL;
+	o.max_pages = cfg->db_max_pages;
+	if ((r = store_sqlite_open(&s->store, s->db_path, &o)) != 0)
+		return r;
+	if ((r = store_sqlite_open(&writer, s->db_path, &o)) != 0)
+		return r;
+	if ((r = commit_start(&s->commit, loop, writer, mailbox_commit_done, s)) != 0) {
+		store_close(writer);
+		return r;
+	}
+	s->n_acct_slots = 4096;
+	randombytes_buf(s->acct_seed, sizeof(s->acct_seed));
+	if ((s->accts = calloc(s->n_acct_slots, sizeof(*s->accts))) == NULL ||
+	    (s->addrs = ratelimit_addrs_new()) == NULL ||
+	    (s->scratch = malloc(FRAME_MAX)) == NULL ||
+	    (s->rbuf = malloc(FRAME_MAX + FRAME_HDR_LEN)) == NULL)
+		return SOTTO_ERR_NOMEM;
+	/* Largest outgoing message: a PUSH with a full envelope, or a certificate. */
+	s->encbuf_cap = PROTO_ENVELOPE_MAX + 64;
+	if ((s->encbuf = malloc(s->encbuf_cap)) == NULL)
+		return SOTTO_ERR_NOMEM;
+	buf_init_dyn(&s->sealed, 2 * s->encbuf_cap);
+
+	uv_timer_init(loop, &s->drain_timer);
+	s->drain_timer.data = s;
+	uv_signal_init(loop, &s->sig_term);
+	uv_signal_init(loop, &s->sig_int);
+	uv_signal_init(loop, &s->sig_hup);
+	s->sig_term.data = s->sig_int.data = s->sig_hup.data = s;
+	uv_signal_start(&s->sig_term, on_signal, SIGTERM);
+	uv_signal_start(&s->sig_int, on_signal, SIGINT);
+	uv_signal_start(&s->sig_hup, on_signal, SIGHUP);
+	return 0;
+}
+
+int
+server_listen(struct server *s)
+{
+	struct sockaddr_storage ss;
+	struct address_server as;
+	int r, len;
+
+	if (uv_ip4_addr(s->cfg.listen_host, s->cfg.listen_port, (struct sockaddr_in *)&ss) != 0 &&
+	    uv_ip6_addr(s->cfg.listen_host, s->cfg.listen_port, (struct sockaddr_in6 *)&ss) != 0) {
+		log_error("listen: %s is not an IP address", s->cfg.listen_host);
+		return SOTTO_ERR_INVALID_ARG;
+	}
+	uv_tcp_init(s->loop, &s->listener);
+	s->listener.data = s;
+	s->listening = 1;
+	if ((r = uv_tcp_bind(&s->listener, (struct sockaddr *)&ss, 0)) != 0 ||
+	    (r = uv_listen((uv_stream_t *)&s->listener, 1024, on_connection)) != 0) {
+		log_error("listen on %s:%u: %s", s->cfg.listen_host, s->cfg.listen_port,
+		    uv_strerror(r));
+		return SOTTO_ERR_IO;
+	}
+	len = sizeof(ss);
+	uv_tcp_getsockname(&s->listener, (struct sockaddr *)&ss, &len);
+	memset(&as, 0, sizeof(as));
+	memcpy(as.key, s->pk, 32);
+	snprintf(as.host, sizeof(as.host), "%s", s->cfg.listen_host);
+	as.port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+	if (address_server_format(&as, s->bound_addr, sizeof(s->bound_addr)) != 0)
+		snprintf(s->bound_addr, sizeof(s->bound_addr), "%s:%u", as.host, as.port);
+	log_info("listening on %s (domain %s, registration %s, durability %s)", s->bound_addr,
+	    s->cfg.domain, s->cfg.registration == CONFIG_REG_OPEN ? "open" : "invite",
+	    s->cfg.durability == CONFIG_DUR_FULL ? "full" : "normal");
+	return 0;
+}
+
+int
+server_run(struct server *s)
+{
+	uv_run(s->loop, UV_RUN_DEFAULT);
+	return s->exit_code;
+}
+
+void
+server_free(struct server *s)
+{
+	if (s->commit != NULL) {
+		commit_stop(s->commit);
+		s->commit = NULL;
+		uv_run(s->loop, UV_RUN_NOWAIT);
+	}
+	store_close(s->store);
+	s->store = NULL;
+	if (s->accts != NULL) {
+		for (size_t i = 0; i < s->n_acct_slots; i++)
+			for (struct acct *a = s->accts[i], *nx; a; a = nx) {
+				nx = a->next;
+				free(a);
+			}
+		free(s->accts);
+	}
+	ratelimit_addrs_free(s->addrs);
+	if (s->scratch != NULL)
+		sodium_memzero(s->scratch, FRAME_MAX);
+	free(s->scratch);
+	if (s->rbuf != NULL)
+		sodium_memzero(s->rbuf, FRAME_MAX + FRAME_HDR_LEN);
+	free(s->rbuf);
+	if (s->encbuf != NULL)
+		sodium_memzero(s->encbuf, s->encbuf_cap);
+	free(s->encbuf);
+	buf_wipe_free(&s->sealed);
+	sodium_free(s->sk);
+	s->sk = NULL;
+}

@@ -1,0 +1,154 @@
+/*
+ * The sottod process: one libuv loop serving every connection, a writer thread for group
+ * commits, and the shared state the request handlers use.
+ *
+ * A connection (struct peer) moves through
+ *   HANDSHAKE  Noise_XX as responder; only the exact handshake sizes; handshake timeout
+ *   GUEST      transport up, device key known but not registered: only REGISTER, small
+ *              messages, a low request rate
+ *   MEMBER     the device key belongs to an account: every request; PUSH of its mailbox
+ *   CLOSED     handles closing; freed once no commit refers to it
+ * Any protocol violation closes that one connection with a logged reason.
+ */
+#ifndef SOTTO_SERVER_SERVER_H
+#define SOTTO_SERVER_SERVER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "server/commit.h"
+#include "server/config.h"
+#include "server/ratelimit.h"
+#include "server/store.h"
+#include "wire/frame.h"
+#include "wire/noise.h"
+#include "wire/proto.h"
+
+#define SERVER_PATH_MAX 4096
+#define PEER_COMMITS_MAX 256            /* SENDs of one connection awaiting the writer */
+
+enum peer_state { PEER_HANDSHAKE, PEER_GUEST, PEER_MEMBER, PEER_CLOSED };
+
+struct acct;
+
+struct peer {
+	struct peer *prev, *next;       /* server's list */
+	struct server *srv;
+	uv_tcp_t tcp;
+	uv_timer_t timer;               /* handshake, then idle timeout */
+	int state;
+	int reading;
+	int handles_open;
+	unsigned commits;               /* commit items that point to this peer */
+
+	struct noise_hs *hs;            /* during the handshake only; secret, wiped */
+	struct noise_transport tr;      /* secret keys */
+	struct frame_decoder dec;
+	struct frame_reasm reasm;
+
+	uint8_t device_key[32];
+	uint8_t addr[RATELIMIT_ADDR_LEN];
+	int addr_counted;
+	char addr_str[64];
+	uint64_t id;                    /* for logs */
+
+	struct acct *acct;
+	struct peer *acct_next;
+	struct ratelimit_bucket bucket;
+	uint64_t last_active_ms;
+
+	/* pushes */
+	int64_t last_pushed;            /* highest envelope id pushed on this connection */
+	uint32_t push_inflight;         /* pushed and not yet RECEIVED */
+	int backlog;                    /* the store may hold envelopes not yet pushed */
+};
+
+/* An account with at least one open connection. */
+struct acct {
+	struct acct *next;              /* hash chain */
+	int64_t id;
+	char name[STORE_NAME_MAX + 1];
+	uint8_t identity_key[32];
+	struct ratelimit_bucket bucket;
+	struct peer *peers;             /* newest first; peers->... gets the pushes */
+};
+
+struct server {
+	uv_loop_t *loop;
+	struct config cfg;
+	char data_dir[SERVER_PATH_MAX];
+	char conf_path[SERVER_PATH_MAX];
+	char db_path[SERVER_PATH_MAX];
+	const struct config_overrides *overrides;
+
+	uint8_t *sk;                    /* Ed25519 secret key, sodium_malloc: secret */
+	uint8_t pk[32];
+
+	struct store *store;            /* loop thread handle */
+	struct commit *commit;
+
+	uv_tcp_t listener;
+	uv_signal_t sig_term, sig_int, sig_hup;
+	uv_timer_t drain_timer;
+	int listening;
+	int draining;
+	uint64_t drain_left_ms;
+	int exit_code;
+
+	struct peer *peers;
+	size_t n_peers;
+	uint64_t next_peer_id;
+	struct ratelimit_addrs *addrs;
+	struct acct **accts;
+	size_t n_acct_slots;
+	uint8_t acct_seed[16];
+
+	uint8_t *scratch;               /* FRAME_MAX bytes: decrypted frames; may hold plaintext */
+	uint8_t *rbuf;                  /* read buffer shared by every connection */
+	uint8_t *encbuf;                /* encoded outgoing message */
+	size_t encbuf_cap;
+	struct buf sealed;              /* sealed outgoing frames, reused */
+	char bound_addr[ADDRESS_SERVER_MAX + 1];
+};
+
+/* server.c */
+int server_init(struct server *s, uv_loop_t *loop, const char *data_dir,
+    const struct config *cfg, const struct config_overrides *ov, const uint8_t sk[64])
+    SOTTO_MUST_CHECK;
+int server_listen(struct server *s) SOTTO_MUST_CHECK;
+/* Runs the loop until SIGTERM/SIGINT has drained everything; returns the exit code. */
+int server_run(struct server *s);
+void server_free(struct server *s);
+uint64_t server_now_ms(const struct server *s);
+struct acct *server_acct_find(struct server *s, int64_t id);
+struct acct *server_acct_attach(struct server *s, struct peer *p,
+    const struct store_account *a);
+void server_acct_detach(struct server *s, struct peer *p);
+
+/* peer.c */
+void peer_accept(struct server *s);
+void peer_close(struct peer *p, const char *reason);
+/* Encodes, seals and queues m; closes the peer (and returns an error) if it cannot. */
+int peer_send(struct peer *p, const struct proto_msg *m);
+void peer_respond(struct peer *p, uint8_t type, uint32_t id, int status);
+void peer_become_member(struct peer *p, const struct store_account *a);
+void peer_commit_released(struct peer *p);
+void peer_resume_reading(struct peer *p);
+
+/* handle_account.c */
+void handle_register(struct peer *p, const struct proto_msg *m);
+void handle_sender_certificate(struct peer *p, const struct proto_msg *m);
+/* handle_prekeys.c */
+void handle_upload_prekeys(struct peer *p, const struct proto_msg *m);
+void handle_fetch_bundle(struct peer *p, const struct proto_msg *m);
+void prekeys_check_low(struct peer *p, int64_t account, int force);
+/* handle_mailbox.c */
+void handle_send(struct peer *p, const struct proto_msg *m);
+void handle_received(struct peer *p, const struct proto_msg *m);
+void mailbox_commit_done(void *ud, struct commit_item *it);
+void mailbox_pump(struct peer *p);
+/* The name part of a user address of this server's domain (NULL otherwise). */
+int server_local_name(const struct server *s, const char *address, char name[STORE_NAME_MAX + 1]);
+
+#endif

@@ -1,0 +1,142 @@
+/*
+ * sottod's storage interface: a table of function pointers so that SQLite (store_sqlite.c)
+ * and later PostgreSQL (store_pg.c) sit behind the same calls. A store handle is used by one
+ * thread at a time; the commit writer thread opens its own handle on the same database.
+ *
+ * Data: accounts (name, identity key, device key), one-time invite tokens (only their
+ * BLAKE2b hash is kept), one signed prekey and a stock of one-time prekeys per account
+ * (each one handed out once), mailboxes of opaque envelopes keyed by (recipient, server
+ * envelope id), and the idempotency record of (sender device, client message id).
+ */
+#ifndef SOTTO_SERVER_STORE_H
+#define SOTTO_SERVER_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sotto/error.h"
+
+#define STORE_KEY_LEN 32
+#define STORE_SIG_LEN 64
+#define STORE_NAME_MAX 64
+#define STORE_CMID_LEN 16
+#define STORE_TOKEN_HASH_LEN 32
+
+struct store;
+
+struct store_account {
+	int64_t id;
+	char name[STORE_NAME_MAX + 1];
+	uint8_t identity_key[STORE_KEY_LEN];  /* Ed25519 public */
+	uint8_t device_key[STORE_KEY_LEN];    /* X25519 public: the Noise static key */
+};
+
+struct store_signed_prekey {
+	uint32_t id;
+	uint8_t key[STORE_KEY_LEN];
+	uint8_t sig[STORE_SIG_LEN];
+};
+
+struct store_prekey {
+	uint32_t id;
+	uint8_t key[STORE_KEY_LEN];
+};
+
+struct store_bundle {
+	struct store_account account;
+	struct store_signed_prekey spk;
+	int has_otpk;
+	struct store_prekey otpk;
+	uint32_t remaining;                   /* one-time prekeys left after this one */
+};
+
+/* One SEND in a group commit. Inputs are set by the caller; outputs by envelopes_commit. */
+struct store_send {
+	int64_t recipient;
+	uint8_t sender_device[STORE_KEY_LEN];
+	uint8_t cmid[STORE_CMID_LEN];
+	const uint8_t *data;
+	size_t len;
+	uint64_t ts;         /* server receive time, unix milliseconds */
+	uint32_t mailbox_max;
+	/* out */
+	int result;          /* 0, SOTTO_ERR_LIMIT (mailbox full) */
+	int64_t env_id;      /* server envelope id (the existing one for a duplicate) */
+	int duplicate;       /* 1 when (sender_device, cmid) was already stored */
+};
+
+struct store_envelope {
+	int64_t id;
+	uint64_t ts;
+	uint8_t *data;       /* owned; free with store_envelopes_free */
+	size_t len;
+};
+
+/* A RECEIVED envelope: deleted only from its own recipient's mailbox. */
+struct store_del {
+	int64_t recipient;
+	int64_t id;
+};
+
+struct store_open_opts {
+	int create;          /* 1: create a new database if the file does not exist */
+	int durability_full; /* synchronous=FULL (fsync every commit) else NORMAL */
+	uint32_t max_pages;  /* 0: unlimited */
+};
+
+struct store_ops {
+	void (*close)(struct store *s);
+
+	/* Creates the account. With token_hash, the invite is consumed in the same
+	 * transaction: SOTTO_ERR_AUTH if it does not exist or was used. SOTTO_ERR_EXISTS if
+	 * the name or the device key is taken. */
+	int (*account_create)(struct store *s, const char *name,
+	    const uint8_t identity_key[STORE_KEY_LEN], const uint8_t device_key[STORE_KEY_LEN],
+	    const uint8_t *token_hash, int64_t *id_out);
+	int (*account_by_device)(struct store *s, const uint8_t device_key[STORE_KEY_LEN],
+	    struct store_account *out);
+	int (*account_by_name)(struct store *s, const char *name, struct store_account *out);
+
+	int (*invite_add)(struct store *s, const uint8_t token_hash[STORE_TOKEN_HASH_LEN]);
+
+	/* Replaces the signed prekey (if spk) and adds one-time prekeys, keeping at most
+	 * max in stock (SOTTO_ERR_LIMIT if more would be stored; nothing is then written). */
+	int (*prekeys_put)(struct store *s, int64_t account,
+	    const struct store_signed_prekey *spk, const struct store_prekey *otpks,
+	    size_t n, uint32_t max);
+	/* Fills the bundle for account and removes the one-time prekey it hands out.
+	 * SOTTO_ERR_NOT_FOUND if no signed prekey was uploaded. */
+	int (*bundle_take)(struct store *s, int64_t account, struct store_bundle *out);
+	int (*prekey_count)(struct store *s, int64_t account, uint32_t *n);
+
+	/* Stores every send in one transaction (and fsync per the durability). On error
+	 * nothing is stored and every entry must be treated as failed. */
+	int (*envelopes_commit)(struct store *s, struct store_send *sends, size_t n);
+	/* Up to max envelopes of recipient with id > after, oldest first. */
+	int (*envelopes_list)(struct store *s, int64_t recipient, int64_t after,
+	    struct store_envelope *out, size_t max, size_t *n_out);
+	/* Deletes envelopes in one transaction; a pair naming another recipient's
+	 * envelope or a deleted one is ignored. */
+	int (*envelopes_delete)(struct store *s, const struct store_del *d, size_t n);
+	int (*mailbox_count)(struct store *s, int64_t recipient, uint64_t *n);
+};
+
+struct store {
+	const struct store_ops *ops;
+};
+
+/* Opens the SQLite database at path. A file that is not a valid database, or is
+ * unreadable, fails with SOTTO_ERR_CORRUPT or SOTTO_ERR_IO: never replaced. */
+int store_sqlite_open(struct store **out, const char *path, const struct store_open_opts *o)
+    SOTTO_MUST_CHECK;
+
+void store_envelopes_free(struct store_envelope *e, size_t n);
+
+static inline void
+store_close(struct store *s)
+{
+	if (s != NULL)
+		s->ops->close(s);
+}
+
+#endif

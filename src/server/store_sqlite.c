@@ -1,0 +1,755 @@
+/*
+ * The SQLite backend of the storage interface, in WAL mode. Every write is one
+ * transaction; envelopes_commit stores a whole group commit at once, so that one fsync
+ * covers every SEND accepted in one loop turn.
+ */
+#include "server/store.h"
+
+#include <errno.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "server/log.h"
+
+#define SCHEMA_VERSION 1
+
+enum stmt_id {
+	S_BEGIN, S_COMMIT, S_ROLLBACK,
+	S_INVITE_USE, S_INVITE_ADD,
+	S_ACCOUNT_ADD, S_ACCOUNT_BY_DEVICE, S_ACCOUNT_BY_NAME, S_ACCOUNT_BY_ID,
+	S_SPK_PUT, S_SPK_GET, S_OTPK_PUT, S_OTPK_COUNT, S_OTPK_FIRST, S_OTPK_DEL,
+	S_SENT_GET, S_SENT_PUT, S_PENDING_GET, S_PENDING_ADD, S_ENV_PUT, S_ENV_LIST,
+	S_ENV_DEL,
+	S__COUNT
+};
+
+static const char *const stmt_sql[S__COUNT] = {
+	[S_BEGIN] = "BEGIN IMMEDIATE",
+	[S_COMMIT] = "COMMIT",
+	[S_ROLLBACK] = "ROLLBACK",
+	[S_INVITE_USE] = "DELETE FROM invites WHERE token_hash = ?1",
+	[S_INVITE_ADD] = "INSERT INTO invites(token_hash, created) VALUES (?1, ?2)",
+	[S_ACCOUNT_ADD] = "INSERT INTO accounts(name, identity_key, device_key, pending, created)"
+	    " VALUES (?1, ?2, ?3, 0, ?4)",
+	[S_ACCOUNT_BY_DEVICE] = "SELECT id, name, identity_key, device_key FROM accounts"
+	    " WHERE device_key = ?1",
+	[S_ACCOUNT_BY_NAME] = "SELECT id, name, identity_key, device_key FROM accounts"
+	    " WHERE name = ?1",
+	[S_ACCOUNT_BY_ID] = "SELECT id, name, identity_key, device_key FROM accounts"
+	    " WHERE id = ?1",
+	[S_SPK_PUT] = "INSERT OR REPLACE INTO signed_prekeys(account, id, key, sig)"
+	    " VALUES (?1, ?2, ?3, ?4)",
+	[S_SPK_GET] = "SELECT id, key, sig FROM signed_prekeys WHERE account = ?1",
+	[S_OTPK_PUT] = "INSERT OR REPLACE INTO prekeys(account, id, key) VALUES (?1, ?2, ?3)",
+	[S_OTPK_COUNT] = "SELECT count(*) FROM prekeys WHERE account = ?1",
+	[S_OTPK_FIRST] = "SELECT id, key FROM prekeys WHERE account = ?1 ORDER BY rowid LIMIT 1",
+	[S_OTPK_DEL] = "DELETE FROM prekeys WHERE account = ?1 AND id = ?2",
+	[S_SENT_GET] = "SELECT env_id FROM sent WHERE sender = ?1 AND cmid = ?2",
+	[S_SENT_PUT] = "INSERT INTO sent(sender, cmid, env_id, created) VALUES (?1, ?2, ?3, ?4)",
+	[S_PENDING_GET] = "SELECT pending FROM accounts WHERE id = ?1",
+	[S_PENDING_ADD] = "UPDATE accounts SET pending = max(pending + ?2, 0) WHERE id = ?1",
+	[S_ENV_PUT] = "INSERT INTO envelopes(recipient, ts, data) VALUES (?1, ?2, ?3)",
+	[S_ENV_LIST] = "SELECT id, ts, data FROM envelopes WHERE recipient = ?1 AND id > ?2"
+	    " ORDER BY id LIMIT ?3",
+	[S_ENV_DEL] = "DELETE FROM envelopes WHERE recipient = ?1 AND id = ?2",
+};
+
+static const char schema_sql[] =
+	"CREATE TABLE meta(k TEXT PRIMARY KEY, v INTEGER NOT NULL);"
+	"CREATE TABLE accounts(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE,"
+	" identity_key BLOB NOT NULL, device_key BLOB NOT NULL UNIQUE,"
+	" pending INTEGER NOT NULL, created INTEGER NOT NULL);"
+	"CREATE TABLE invites(token_hash BLOB PRIMARY KEY, created INTEGER NOT NULL);"
+	"CREATE TABLE signed_prekeys(account INTEGER PRIMARY KEY, id INTEGER NOT NULL,"
+	" key BLOB NOT NULL, sig BLOB NOT NULL);"
+	"CREATE TABLE prekeys(account INTEGER NOT NULL, id INTEGER NOT NULL,"
+	" key BLOB NOT NULL, PRIMARY KEY(account, id));"
+	"CREATE TABLE envelopes(id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	" recipient INTEGER NOT NULL, ts INTEGER NOT NULL, data BLOB NOT NULL);"
+	"CREATE INDEX envelopes_by_recipient ON envelopes(recipient, id);"
+	"CREATE TABLE sent(sender BLOB NOT NULL, cmid BLOB NOT NULL, env_id INTEGER NOT NULL,"
+	" created INTEGER NOT NULL, PRIMARY KEY(sender, cmid)) WITHOUT ROWID;";
+
+struct store_sqlite {
+	struct store base;
+	sqlite3 *db;
+	sqlite3_stmt *st[S__COUNT];
+};
+
+static struct store_sqlite *
+impl(struct store *s)
+{
+	return (struct store_sqlite *)s;
+}
+
+static int
+map_rc(sqlite3 *db, int rc, const char *what)
+{
+	switch (rc & 0xff) {
+	case SQLITE_OK:
+	case SQLITE_DONE:
+	case SQLITE_ROW:
+		return 0;
+	case SQLITE_NOMEM:
+		return SOTTO_ERR_NOMEM;
+	case SQLITE_CONSTRAINT:
+		return SOTTO_ERR_EXISTS;
+	case SQLITE_CORRUPT:
+	case SQLITE_NOTADB:
+		log_error("store: %s: database corrupt: %s", what, sqlite3_errmsg(db));
+		return SOTTO_ERR_CORRUPT;
+	default:
+		log_error("store: %s: %s", what, sqlite3_errmsg(db));
+		return SOTTO_ERR_STORAGE;
+	}
+}
+
+static sqlite3_stmt *
+st(struct store_sqlite *ss, enum stmt_id id)
+{
+	sqlite3_stmt *s = ss->st[id];
+
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+	return s;
+}
+
+/* Runs a statement without result rows. */
+static int
+run(struct store_sqlite *ss, sqlite3_stmt *s, const char *what)
+{
+	int rc = sqlite3_step(s);
+
+	sqlite3_reset(s);
+	return rc == SQLITE_DONE ? 0 : map_rc(ss->db, rc, what);
+}
+
+static int
+begin(struct store_sqlite *ss)
+{
+	return run(ss, st(ss, S_BEGIN), "begin");
+}
+
+static int
+commit(struct store_sqlite *ss)
+{
+	int r = run(ss, st(ss, S_COMMIT), "commit");
+
+	if (r != 0 && !sqlite3_get_autocommit(ss->db))
+		(void)run(ss, st(ss, S_ROLLBACK), "rollback");
+	return r;
+}
+
+static void
+rollback(struct store_sqlite *ss)
+{
+	if (!sqlite3_get_autocommit(ss->db))
+		(void)run(ss, st(ss, S_ROLLBACK), "rollback");
+}
+
+static int
+blob_copy(sqlite3_stmt *s, int col, uint8_t *out, size_t len)
+{
+	if (sqlite3_column_type(s, col) != SQLITE_BLOB ||
+	    (size_t)sqlite3_column_bytes(s, col) != len)
+		return SOTTO_ERR_CORRUPT;
+	memcpy(out, sqlite3_column_blob(s, col), len);
+	return 0;
+}
+
+static int
+read_account(struct store_sqlite *ss, sqlite3_stmt *s, struct store_account *out)
+{
+	const unsigned char *name;
+	int rc = sqlite3_step(s), r;
+
+	if (rc == SQLITE_DONE) {
+		sqlite3_reset(s);
+		return SOTTO_ERR_NOT_FOUND;
+	}
+	if (rc != SQLITE_ROW) {
+		r = map_rc(ss->db, rc, "account");
+		sqlite3_reset(s);
+		return r;
+	}
+	memset(out, 0, sizeof(*out));
+	out->id = sqlite3_column_int64(s, 0);
+	name = sqlite3_column_text(s, 1);
+	if (name == NULL || (size_t)sqlite3_column_bytes(s, 1) > STORE_NAME_MAX) {
+		sqlite3_reset(s);
+		return SOTTO_ERR_CORRUPT;
+	}
+	memcpy(out->name, name, (size_t)sqlite3_column_bytes(s, 1));
+	r = blob_copy(s, 2, out->identity_key, STORE_KEY_LEN);
+	if (r == 0)
+		r = blob_copy(s, 3, out->device_key, STORE_KEY_LEN);
+	sqlite3_reset(s);
+	return r;
+}
+
+static int
+sq_account_create(struct store *base, const char *name, const uint8_t ik[STORE_KEY_LEN],
+    const uint8_t dk[STORE_KEY_LEN], const uint8_t *token_hash, int64_t *id_out)
+{
+	struct store_sqlite *ss = impl(base);
+	sqlite3_stmt *s;
+	int r;
+
+	if ((r = begin(ss)) != 0)
+		return r;
+	if (token_hash != NULL) {
+		s = st(ss, S_INVITE_USE);
+		sqlite3_bind_blob(s, 1, token_hash, STORE_TOKEN_HASH_LEN, SQLITE_STATIC);
+		if ((r = run(ss, s, "invite use")) != 0)
+			goto out;
+		if (sqlite3_changes(ss->db) != 1) {
+			r = SOTTO_ERR_AUTH;
+			goto out;
+		}
+	}
+	s = st(ss, S_ACCOUNT_ADD);
+	sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(s, 2, ik, STORE_KEY_LEN, SQLITE_STATIC);
+	sqlite3_bind_blob(s, 3, dk, STORE_KEY_LEN, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 4, (sqlite3_int64)time(NULL));
+	if ((r = run(ss, s, "account add")) != 0)
+		goto out;
+	*id_out = sqlite3_last_insert_rowid(ss->db);
+	r = commit(ss);
+out:
+	if (r != 0)
+		rollback(ss);
+	return r;
+}
+
+static int
+sq_account_by_device(struct store *base, const uint8_t dk[STORE_KEY_LEN],
+    struct store_account *out)
+{
+	struct store_sqlite *ss = impl(base);
+	sqlite3_stmt *s = st(ss, S_ACCOUNT_BY_DEVICE);
+
+	sqlite3_bind_blob(s, 1, dk, STORE_KEY_LEN, SQLITE_STATIC);
+	return read_account(ss, s, out);
+}
+
+static int
+sq_account_by_name(struct store *base, const char *name, struct store_account *out)
+{
+	struct store_sqlite *ss = impl(base);
+	sqlite3_stmt *s = st(ss, S_ACCOUNT_BY_NAME);
+
+	sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+	return read_account(ss, s, out);
+}
+
+static int
+sq_invite_add(struct store *base, const uint8_t token_hash[STORE_TOKEN_HASH_LEN])
+{
+	struct store_sqlite *ss = impl(base);
+	sqlite3_stmt *s = st(ss, S_INVITE_ADD);
+
+	sqlite3_bind_blob(s, 1, token_hash, STORE_TOKEN_HASH_LEN, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, (sqlite3_int64)time(NULL));
+	return run(ss, s, "invite add");
+}
+
+static int
+count_prekeys(struct store_sqlite *ss, int64_t account, uint32_t *n)
+{
+	sqlite3_stmt *s = st(ss, S_OTPK_COUNT);
+	int rc, r = 0;
+
+	sqlite3_bind_int64(s, 1, account);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		*n = (uint32_t)sqlite3_column_int64(s, 0);
+	else
+		r = map_rc(ss->db, rc, "prekey count");
+	sqlite3_reset(s);
+	return r;
+}
+
+static int
+sq_prekeys_put(struct store *base, int64_t account, const struct store_signed_prekey *spk,
+    const struct store_prekey *otpks, size_t n, uint32_t max)
+{
+	struct store_sqlite *ss = impl(base);
+	sqlite3_stmt *s;
+	uint32_t have = 0;
+	int r;
+
+	if ((r = begin(ss)) != 0)
+		return r;
+	if (spk != NULL) {
+		s = st(ss, S_SPK_PUT);
+		sqlite3_bind_int64(s, 1, account);
+		sqlite3_bind_int64(s, 2, spk->id);
+		sqlite3_bind_blob(s, 3, spk->key, STORE_KEY_LEN, SQLITE_STATIC);
+		sqlite3_bind_blob(s, 4, spk->sig, STORE_SIG_LEN, SQLITE_STATIC);
+		if ((r = run(ss, s, "signed prekey put")) != 0)
+			goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		s = st(ss, S_OTPK_PUT);
+		sqlite3_bind_int64(s, 1, account);
+		sqlite3_bind_int64(s, 2, otpks[i].id);
+		sqlite3_bind_blob(s, 3, otpks[i].key, STORE_KEY_LEN, SQLITE_STATIC);
+		if ((r = run(ss, s, "prekey put")) != 0)
+			goto out;
+	}
+	if ((r = count_prekeys(ss, account, &have)) != 0)
+		goto out;
+	if (have > max) {
+		r = SOTTO_ERR_LIMIT;
+		goto out;
+	}
+	r = commit(ss);
+out:
+	if (r != 0)
+		rollback(ss);
+	return r;
+}
+
+static int
+sq_bundle_take(struct store *base, int64_t account, struct store_bundle *out)
+{
+	struct store_sqlite *ss = impl(base);
+	sqlite3_stmt *s;
+	int rc, r;
+
+	memset(out, 0, sizeof(*out));
+	if ((r = begin(ss)) != 0)
+		return r;
+	s = st(ss, S_ACCOUNT_BY_ID);
+	sqlite3_bind_int64(s, 1, account);
+	if ((r = read_account(ss, s, &out->account)) != 0)
+		goto out;
+	s = st(ss, S_SPK_GET);
+	sqlite3_bind_int64(s, 1, account);
+	rc = sqlite3_step(s);
+	if (rc != SQLITE_ROW) {
+		r = rc == SQLITE_DONE ? SOTTO_ERR_NOT_FOUND : map_rc(ss->db, rc, "spk get");
+		sqlite3_reset(s);
+		goto out;
+	}
+	out->spk.id = (uint32_t)sqlite3_column_int64(s, 0);
+	r = blob_copy(s, 1, out->spk.key, STORE_KEY_LEN);
+	if (r == 0)
+		r = blob_copy(s, 2, out->spk.sig, STORE_SIG_LEN);
+	sqlite3_reset(s);
+	if (r != 0)
+		goto out;
+	s = st(ss, S_OTPK_FIRST);
+	sqlite3_bind_int64(s, 1, account);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		out->has_otpk = 1;
+		out->otpk.id = (uint32_t)sqlite3_column_int64(s, 0);
+		r = blob_copy(s, 1, out->otpk.key, STORE_KEY_LEN);
+	} else if (rc != SQLITE_DONE) {
+		r = map_rc(ss->db, rc, "prekey take");
+	}
+	sqlite3_reset(s);
+	if (r != 0)
+		goto out;
+	if (out->has_otpk) {
+		/* Handed out once: deleted in the same transaction that read it. */
+		s = st(ss, S_OTPK_DEL);
+		sqlite3_bind_int64(s, 1, account);
+		sqlite3_bind_int64(s, 2, out->otpk.id);
+		if ((r = run(ss, s, "prekey delete")) != 0)
+			goto out;
+	}
+	if ((r = count_prekeys(ss, account, &out->remaining)) != 0)
+		goto out;
+	r = commit(ss);
+out:
+	if (r != 0)
+		rollback(ss);
+	return r;
+}
+
+static int
+sq_prekey_count(struct store *base, int64_t account, uint32_t *n)
+{
+	return count_prekeys(impl(base), account, n);
+}
+
+static int
+pending_get(struct store_sqlite *ss, int64_t recipient, uint64_t *n)
+{
+	sqlite3_stmt *s = st(ss, S_PENDING_GET);
+	int rc, r = 0;
+
+	sqlite3_bind_int64(s, 1, recipient);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		*n = (uint64_t)sqlite3_column_int64(s, 0);
+	else
+		r = rc == SQLITE_DONE ? SOTTO_ERR_NOT_FOUND : map_rc(ss->db, rc, "pending");
+	sqlite3_reset(s);
+	return r;
+}
+
+static int
+pending_add(struct store_sqlite *ss, int64_t recipient, int64_t delta)
+{
+	sqlite3_stmt *s = st(ss, S_PENDING_ADD);
+
+	sqlite3_bind_int64(s, 1, recipient);
+	sqlite3_bind_int64(s, 2, delta);
+	return run(ss, s, "pending update");
+}
+
+static int
+store_one(struct store_sqlite *ss, struct store_send *e, int64_t now)
+{
+	sqlite3_stmt *s;
+	uint64_t pending = 0;
+	int rc, r;
+
+	e->result = 0;
+	e->duplicate = 0;
+	e->env_id = 0;
+	s = st(ss, S_SENT_GET);
+	sqlite3_bind_blob(s, 1, e->sender_device, STORE_KEY_LEN, SQLITE_STATIC);
+	sqlite3_bind_blob(s, 2, e->cmid, STORE_CMID_LEN, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		e->env_id = sqlite3_column_int64(s, 0);
+		e->duplicate = 1;
+		sqlite3_reset(s);
+		return 0;
+	}
+	sqlite3_reset(s);
+	if (rc != SQLITE_DONE)
+		return map_rc(ss->db, rc, "sent get");
+	if ((r = pending_get(ss, e->recipient, &pending)) != 0) {
+		if (r == SOTTO_ERR_NOT_FOUND) {
+			e->result = SOTTO_ERR_NOT_FOUND;
+			return 0;
+		}
+		return r;
+	}
+	if (pending >= e->mailbox_max) {
+		e->result = SOTTO_ERR_LIMIT;
+		return 0;
+	}
+	s = st(ss, S_ENV_PUT);
+	sqlite3_bind_int64(s, 1, e->recipient);
+	sqlite3_bind_int64(s, 2, (sqlite3_int64)e->ts);
+	sqlite3_bind_blob(s, 3, e->data, (int)e->len, SQLITE_STATIC);
+	if ((r = run(ss, s, "envelope put")) != 0)
+		return r;
+	e->env_id = sqlite3_last_insert_rowid(ss->db);
+	s = st(ss, S_SENT_PUT);
+	sqlite3_bind_blob(s, 1, e->sender_device, STORE_KEY_LEN, SQLITE_STATIC);
+	sqlite3_bind_blob(s, 2, e->cmid, STORE_CMID_LEN, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 3, e->env_id);
+	sqlite3_bind_int64(s, 4, now);
+	if ((r = run(ss, s, "sent put")) != 0)
+		return r;
+	return pending_add(ss, e->recipient, 1);
+}
+
+static int
+sq_envelopes_commit(struct store *base, struct store_send *sends, size_t n)
+{
+	struct store_sqlite *ss = impl(base);
+	int64_t now = (int64_t)time(NULL);
+	int r;
+
+	if ((r = begin(ss)) != 0)
+		return r;
+	for (size_t i = 0; i < n; i++) {
+		/* A duplicate inside the same batch finds the first one's row here too. */
+		if ((r = store_one(ss, &sends[i], now)) != 0)
+			goto out;
+	}
+	r = commit(ss);
+out:
+	if (r != 0) {
+		rollback(ss);
+		for (size_t i = 0; i < n; i++) {
+			sends[i].result = r;
+			sends[i].env_id = 0;
+		}
+	}
+	return r;
+}
+
+void
+store_envelopes_free(struct store_envelope *e, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(e[i].data);
+		e[i].data = NULL;
+	}
+}
+
+static int
+sq_envelopes_list(struct store *base, int64_t recipient, int64_t after,
+    struct store_envelope *out, size_t max, size_t *n_out)
+{
+	struct store_sqlite *ss = impl(base);
+	sqlite3_stmt *s = st(ss, S_ENV_LIST);
+	size_t n = 0;
+	int rc, r = 0;
+
+	*n_out = 0;
+	sqlite3_bind_int64(s, 1, recipient);
+	sqlite3_bind_int64(s, 2, after);
+	sqlite3_bind_int64(s, 3, (sqlite3_int64)max);
+	while (n < max && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+		size_t len = (size_t)sqlite3_column_bytes(s, 2);
+		const void *p = sqlite3_column_blob(s, 2);
+
+		out[n].id = sqlite3_column_int64(s, 0);
+		out[n].ts = (uint64_t)sqlite3_column_int64(s, 1);
+		out[n].len = len;
+		if ((out[n].data = malloc(len ? len : 1)) == NULL) {
+			r = SOTTO_ERR_NOMEM;
+			break;
+		}
+		if (len)
+			memcpy(out[n].data, p, len);
+		n++;
+	}
+	if (r == 0 && n < max && rc != SQLITE_DONE)
+		r = map_rc(ss->db, rc, "envelope list");
+	sqlite3_reset(s);
+	if (r != 0) {
+		store_envelopes_free(out, n);
+		return r;
+	}
+	*n_out = n;
+	return 0;
+}
+
+static int
+sq_envelopes_delete(struct store *base, const struct store_del *d, size_t n)
+{
+	struct store_sqlite *ss = impl(base);
+	sqlite3_stmt *s;
+	int r;
+
+	if ((r = begin(ss)) != 0)
+		return r;
+	for (size_t i = 0; i < n; i++) {
+		s = st(ss, S_ENV_DEL);
+		sqlite3_bind_int64(s, 1, d[i].recipient);
+		sqlite3_bind_int64(s, 2, d[i].id);
+		if ((r = run(ss, s, "envelope delete")) != 0)
+			goto out;
+		if (sqlite3_changes(ss->db) > 0 &&
+		    (r = pending_add(ss, d[i].recipient, -1)) != 0)
+			goto out;
+	}
+	r = commit(ss);
+out:
+	if (r != 0)
+		rollback(ss);
+	return r;
+}
+
+static int
+sq_mailbox_count(struct store *base, int64_t recipient, uint64_t *n)
+{
+	return pending_get(impl(base), recipient, n);
+}
+
+static void
+sq_close(struct store *base)
+{
+	struct store_sqlite *ss = impl(base);
+
+	for (int i = 0; i < S__COUNT; i++)
+		sqlite3_finalize(ss->st[i]);
+	sqlite3_close(ss->db);
+	free(ss);
+}
+
+static const struct store_ops sqlite_ops = {
+	.close = sq_close,
+	.account_create = sq_account_create,
+	.account_by_device = sq_account_by_device,
+	.account_by_name = sq_account_by_name,
+	.invite_add = sq_invite_add,
+	.prekeys_put = sq_prekeys_put,
+	.bundle_take = sq_bundle_take,
+	.prekey_count = sq_prekey_count,
+	.envelopes_commit = sq_envelopes_commit,
+	.envelopes_list = sq_envelopes_list,
+	.envelopes_delete = sq_envelopes_delete,
+	.mailbox_count = sq_mailbox_count,
+};
+
+static int
+exec(sqlite3 *db, const char *sql, const char *what)
+{
+	int rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
+
+	return rc == SQLITE_OK ? 0 : map_rc(db, rc, what);
+}
+
+/* 1 if the database holds our schema at SCHEMA_VERSION, 0 if it has no tables at all. */
+static int
+schema_version(sqlite3 *db, int64_t *version)
+{
+	sqlite3_stmt *s = NULL;
+	int rc, r;
+
+	*version = -1;
+	rc = sqlite3_prepare_v2(db, "SELECT count(*) FROM sqlite_master", -1, &s, NULL);
+	if (rc != SQLITE_OK)
+		return map_rc(db, rc, "open");
+	rc = sqlite3_step(s);
+	if (rc != SQLITE_ROW) {
+		r = map_rc(db, rc, "open");
+		sqlite3_finalize(s);
+		return r;
+	}
+	if (sqlite3_column_int64(s, 0) == 0) {
+		sqlite3_finalize(s);
+		*version = 0;
+		return 0;
+	}
+	sqlite3_finalize(s);
+	rc = sqlite3_prepare_v2(db, "SELECT v FROM meta WHERE k = 'schema'", -1, &s, NULL);
+	if (rc != SQLITE_OK) {
+		log_error("store: not a sottod database: %s", sqlite3_errmsg(db));
+		return SOTTO_ERR_CORRUPT;
+	}
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		*version = sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	return 0;
+}
+
+static int
+integrity_ok(sqlite3 *db)
+{
+	sqlite3_stmt *s = NULL;
+	int ok = 0;
+
+	if (sqlite3_prepare_v2(db, "PRAGMA quick_check(1)", -1, &s, NULL) != SQLITE_OK)
+		return 0;
+	if (sqlite3_step(s) == SQLITE_ROW) {
+		const unsigned char *t = sqlite3_column_text(s, 0);
+		ok = t != NULL && strcmp((const char *)t, "ok") == 0;
+		if (!ok)
+			log_error("store: integrity check failed: %s", t ? (const char *)t : "?");
+	}
+	sqlite3_finalize(s);
+	return ok;
+}
+
+int
+store_sqlite_open(struct store **out, const char *path, const struct store_open_opts *o)
+{
+	struct store_sqlite *ss = NULL;
+	struct stat stb;
+	int64_t version = -1;
+	char pragma[96];
+	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
+	int exists, rc, r = SOTTO_ERR_STORAGE;
+
+	*out = NULL;
+	exists = stat(path, &stb) == 0;
+	if (!exists && !o->create) {
+		log_error("store: %s: no database", path);
+		return SOTTO_ERR_NOT_FOUND;
+	}
+	if (exists && access(path, R_OK | W_OK) != 0) {
+		log_error("store: %s: %s", path, strerror(errno));
+		return SOTTO_ERR_IO;
+	}
+	if (!exists)
+		flags |= SQLITE_OPEN_CREATE;
+	if ((ss = calloc(1, sizeof(*ss))) == NULL)
+		return SOTTO_ERR_NOMEM;
+	ss->base.ops = &sqlite_ops;
+	rc = sqlite3_open_v2(path, &ss->db, flags, NULL);
+	if (rc != SQLITE_OK) {
+		r = map_rc(ss->db, rc, "open");
+		goto out;
+	}
+	sqlite3_extended_result_codes(ss->db, 0);
+	sqlite3_busy_timeout(ss->db, 10000);
+	if ((r = schema_version(ss->db, &version)) != 0)
+		goto out;
+	if (version == 0 && exists && stb.st_size > 0) {
+		log_error("store: %s: not a sottod database", path);
+		r = SOTTO_ERR_CORRUPT;
+		goto out;
+	}
+	if (version == 0 && exists && !o->create) {
+		log_error("store: %s: empty file, refusing to create a database in it", path);
+		r = SOTTO_ERR_CORRUPT;
+		goto out;
+	}
+	if (version > SCHEMA_VERSION) {
+		log_error("store: %s: schema %lld is newer than this sottod", path,
+		    (long long)version);
+		r = SOTTO_ERR_BAD_VERSION;
+		goto out;
+	}
+	if (version < 0) {
+		log_error("store: %s: not a sottod database", path);
+		r = SOTTO_ERR_CORRUPT;
+		goto out;
+	}
+	if (version > 0 && !integrity_ok(ss->db)) {
+		r = SOTTO_ERR_CORRUPT;
+		goto out;
+	}
+	if ((r = exec(ss->db, "PRAGMA journal_mode=WAL", "wal")) != 0)
+		goto out;
+	snprintf(pragma, sizeof(pragma), "PRAGMA synchronous=%s",
+	    o->durability_full ? "FULL" : "NORMAL");
+	if ((r = exec(ss->db, pragma, "synchronous")) != 0)
+		goto out;
+	if ((r = exec(ss->db, "PRAGMA foreign_keys=ON", "pragma")) != 0)
+		goto out;
+	if (o->max_pages > 0) {
+		snprintf(pragma, sizeof(pragma), "PRAGMA max_page_count=%u", o->max_pages);
+		if ((r = exec(ss->db, pragma, "max_page_count")) != 0)
+			goto out;
+	}
+	if (version == 0) {
+		char meta[96];
+		if ((r = exec(ss->db, "BEGIN IMMEDIATE", "create")) != 0)
+			goto out;
+		snprintf(meta, sizeof(meta), "INSERT INTO meta VALUES ('schema', %d)",
+		    SCHEMA_VERSION);
+		if ((r = exec(ss->db, schema_sql, "create")) != 0 ||
+		    (r = exec(ss->db, meta, "create")) != 0 ||
+		    (r = exec(ss->db, "COMMIT", "create")) != 0) {
+			(void)exec(ss->db, "ROLLBACK", "create");
+			goto out;
+		}
+	}
+	for (int i = 0; i < S__COUNT; i++) {
+		rc = sqlite3_prepare_v3(ss->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
+		    &ss->st[i], NULL);
+		if (rc != SQLITE_OK) {
+			log_error("store: schema mismatch: %s", sqlite3_errmsg(ss->db));
+			r = SOTTO_ERR_CORRUPT;
+			goto out;
+		}
+	}
+	*out = &ss->base;
+	ss = NULL;
+	r = 0;
+out:
+	if (ss != NULL)
+		sq_close(&ss->base);
+	return r;
+}
