@@ -138,6 +138,9 @@ interop: all $(INTEROP)
 run: all
 	@scripts/run-server $(BUILD)
 
+demo: all
+	@scripts/demo $(BUILD)
+
 bench: all $(BENCHES)
 	@scripts/run-bench $(BUILD)
 

@@ -285,6 +285,14 @@ write_address_file(const char *dir, const char *address)
 	return 0;
 }
 
+static void
+close_handle(uv_handle_t *h, void *arg)
+{
+	(void)arg;
+	if (!uv_is_closing(h))
+		uv_close(h, NULL);
+}
+
 static int
 cmd_run(const struct opts *o)
 {
@@ -309,23 +317,25 @@ cmd_run(const struct opts *o)
 	sodium_free(sk);
 	if (r != 0) {
 		fprintf(stderr, "sottod: cannot start: %s\n", sotto_strerror(r));
-		server_free(&srv);
-		return r == SOTTO_ERR_CORRUPT || r == SOTTO_ERR_STORAGE || r == SOTTO_ERR_IO ||
+		r = r == SOTTO_ERR_CORRUPT || r == SOTTO_ERR_STORAGE || r == SOTTO_ERR_IO ||
 		    r == SOTTO_ERR_NOT_FOUND || r == SOTTO_ERR_BAD_VERSION ? EXIT_DATA :
 		    EXIT_FAILURE_RUN;
+		goto out;
 	}
 	if (server_listen(&srv) != 0) {
-		server_free(&srv);
-		uv_run(&loop, UV_RUN_NOWAIT);
-		return EXIT_LISTEN;
+		r = EXIT_LISTEN;
+		goto out;
 	}
 	if (write_address_file(o->data, srv.bound_addr) != 0)
 		log_warn("cannot write %s/sottod.address", o->data);
 	printf("sottod: listening on %s\n", srv.bound_addr);
 	fflush(stdout);
 	r = server_run(&srv);
+out:
 	server_free(&srv);
-	uv_run(&loop, UV_RUN_NOWAIT);
+	/* Let every handle that was opened finish closing before the loop goes away. */
+	uv_walk(&loop, close_handle, NULL);
+	uv_run(&loop, UV_RUN_DEFAULT);
 	if (uv_loop_close(&loop) != 0)
 		log_debug("loop closed with handles open");
 	return r;

@@ -1,0 +1,244 @@
+/*
+ * libsotto: the Sotto client library.
+ *
+ * One struct sotto is one account: an encrypted local store in a home directory, and at
+ * most one connection to the account's server. Every function returns 0 (or a count where
+ * said) or a negative enum sotto_err (sotto/error.h; sotto_strerror names it). A struct
+ * sotto is not thread safe: use one per thread, or lock around it.
+ *
+ *   struct sotto *s;
+ *   sotto_open(&s, "/home/me/.sotto", pass, pass_len);
+ *   sotto_connect(s, 5000);
+ *   sotto_send_text(s, "bob@example.org", "hi", 2, id);   // returns once the server acked
+ *   sotto_poll(s, 1000, on_event, ctx);                     // received messages, receipts
+ *   sotto_close(s);
+ *
+ * Delivery: a send is complete when it returns 0 (the server acknowledged it). If it fails
+ * after the message was encrypted, the message stays in the store's outbox and is sent
+ * again, with the same message id, by the next sotto_connect or sotto_flush; the receiver
+ * drops duplicates by id. A received message is stored before it is acknowledged to the
+ * server, so a crash loses nothing and shows nothing twice. docs/CLIENT.md has the key
+ * change policy, the sequence-gap reports and the expiry timers.
+ */
+#ifndef SOTTO_SOTTO_H
+#define SOTTO_SOTTO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sotto/error.h"
+
+#define SOTTO_ID_LEN 16                 /* message ids: random, chosen by the sender */
+#define SOTTO_ADDRESS_MAX 320           /* name@domain */
+#define SOTTO_SAFETY_LEN 71             /* "12345 67890 ..." 12 groups of 5 digits */
+#define SOTTO_TEXT_MAX (60u * 1024)     /* a text or mail body sent in one message */
+#define SOTTO_EXPIRY_MAX (365u * 86400) /* the longest disappearing-message timer */
+
+struct sotto;
+
+/* Argon2id cost for a new store. SOTTO_KDF_MIN is libsodium's minimum: tests only. */
+enum sotto_kdf { SOTTO_KDF_INTERACTIVE = 0, SOTTO_KDF_MODERATE = 1, SOTTO_KDF_MIN = 2 };
+
+/* ---- the account ---- */
+
+/* Creates a new store in home (made 0700) under the passphrase. SOTTO_ERR_EXISTS if one is
+ * already there. The account has no keys yet: call sotto_init next. */
+int sotto_create(struct sotto **out, const char *home, const uint8_t *pass, size_t pass_len,
+    enum sotto_kdf kdf) SOTTO_MUST_CHECK;
+/* Opens an existing store. SOTTO_ERR_NOT_FOUND: none in home; SOTTO_ERR_PASSPHRASE: wrong
+ * passphrase; SOTTO_ERR_CORRUPT: the store failed its integrity check. Expired messages
+ * are deleted on open. */
+int sotto_open(struct sotto **out, const char *home, const uint8_t *pass, size_t pass_len)
+    SOTTO_MUST_CHECK;
+/* Disconnects, wipes keys from memory, closes the store. NULL is allowed. */
+void sotto_close(struct sotto *s);
+
+/*
+ * Registers the account: creates the identity and device keys (once; a retry after a
+ * failure reuses them), connects to server ("sotto://KEY@host:port"), sends REGISTER
+ * (with the invite token if not NULL) and uploads a signed prekey and one-time prekeys.
+ * address is "name@domain". The connection stays open.
+ * SOTTO_ERR_MALFORMED: a bad address; SOTTO_ERR_STATE: already registered.
+ */
+int sotto_init(struct sotto *s, const char *address, const char *server, const char *invite,
+    int timeout_ms) SOTTO_MUST_CHECK;
+/* 1 once sotto_init registered the account, else 0. */
+int sotto_registered(const struct sotto *s);
+/* The account's address and server address ("" before sotto_init). */
+const char *sotto_address(const struct sotto *s);
+const char *sotto_server(const struct sotto *s);
+
+/* ---- the connection ---- */
+
+/*
+ * Connects to the account's server, then: sends the outbox (oldest first, same ids),
+ * replenishes one-time prekeys if the server's stock is low, rotates the signed prekey
+ * when it is older than the rotation period (the previous one is kept for a grace period
+ * so messages already under way still open). A no-op when connected.
+ */
+int sotto_connect(struct sotto *s, int timeout_ms) SOTTO_MUST_CHECK;
+void sotto_disconnect(struct sotto *s);
+/* The connection's socket (poll it for POLLIN, then call sotto_poll), or -1. */
+int sotto_fd(const struct sotto *s);
+/* Sends what is left in the outbox. Returns the number still queued. */
+int sotto_flush(struct sotto *s, int timeout_ms) SOTTO_MUST_CHECK;
+/* Number of messages waiting in the outbox, or an error. */
+int sotto_outbox_count(struct sotto *s) SOTTO_MUST_CHECK;
+
+/* ---- sending ---- */
+
+/*
+ * Encrypts a text to a contact (starting a session from the server's prekey bundle if
+ * there is none), queues it in the outbox, sends it and waits for the server's
+ * acknowledgement. id (may be NULL) receives the message id, also on failure after the
+ * message was queued: then it is retried later, see above.
+ * SOTTO_ERR_UNTRUSTED_IDENTITY: the contact was verified and its key changed; run
+ * sotto_trust first. SOTTO_ERR_NOT_FOUND: the server knows no such user.
+ */
+int sotto_send_text(struct sotto *s, const char *to, const char *text, size_t len,
+    uint8_t id[SOTTO_ID_LEN]) SOTTO_MUST_CHECK;
+/* The same for a mail object (an RFC 5322 message, opaque here), for the mail bridge. */
+int sotto_send_mail(struct sotto *s, const char *to, const uint8_t *msg, size_t len,
+    uint8_t id[SOTTO_ID_LEN]) SOTTO_MUST_CHECK;
+
+enum sotto_receipt { SOTTO_RECEIPT_DELIVERED = 1, SOTTO_RECEIPT_READ = 2 };
+#define SOTTO_RECEIPT_IDS_MAX 256
+
+/* Tells `to` that these of its messages were delivered or read (1..SOTTO_RECEIPT_IDS_MAX). */
+int sotto_send_receipt(struct sotto *s, const char *to, enum sotto_receipt kind,
+    const uint8_t (*ids)[SOTTO_ID_LEN], size_t n) SOTTO_MUST_CHECK;
+/* Whether sotto_poll answers every received text or mail with a delivery receipt
+ * (default on). */
+void sotto_set_auto_receipts(struct sotto *s, int on);
+
+/* ---- receiving ---- */
+
+enum sotto_event_type {
+	SOTTO_EVENT_MESSAGE = 1,        /* a text or mail from peer */
+	SOTTO_EVENT_RECEIPT = 2,        /* peer received or read our messages */
+	SOTTO_EVENT_TIMER = 3,          /* peer set the conversation's expiry timer */
+	SOTTO_EVENT_WARNING = 4,        /* an envelope was rejected, or a notice for peer */
+};
+
+enum sotto_content { SOTTO_CONTENT_TEXT = 1, SOTTO_CONTENT_MAIL = 2 };
+
+/* Warnings attached to an event (bit set). */
+enum sotto_warning {
+	SOTTO_WARN_NEW_CONTACT = 1u << 0,   /* first message from peer: key trusted on first use */
+	SOTTO_WARN_KEY_CHANGED = 1u << 1,   /* peer's identity key changed (unverified: accepted) */
+	SOTTO_WARN_KEY_BLOCKED = 1u << 2,   /* verified peer's key changed: sending refused
+	                                       until sotto_trust */
+	SOTTO_WARN_GAP = 1u << 3,           /* ev->gap messages from peer are missing before this */
+	SOTTO_WARN_REJECTED = 1u << 4,      /* an envelope failed a check and was dropped */
+};
+
+/* Valid only during the callback. */
+struct sotto_event {
+	enum sotto_event_type type;
+	const char *peer;                   /* sender; "" for a rejected envelope */
+	uint8_t id[SOTTO_ID_LEN];           /* the message's id */
+	uint64_t time;                      /* server receive time, unix seconds */
+	uint64_t sent;                      /* the sender's clock, unix milliseconds */
+	enum sotto_content content;         /* MESSAGE */
+	const uint8_t *body;                /* MESSAGE: the text or mail bytes */
+	size_t body_len;
+	uint64_t expires_at;                /* MESSAGE: unix seconds, 0 = never */
+	enum sotto_receipt receipt;         /* RECEIPT */
+	const uint8_t (*receipt_ids)[SOTTO_ID_LEN];
+	size_t n_receipt_ids;
+	uint32_t expiry;                    /* TIMER: seconds, 0 = off */
+	unsigned warnings;                  /* enum sotto_warning */
+	uint64_t gap;                       /* with SOTTO_WARN_GAP */
+	const char *reason;                 /* with SOTTO_WARN_REJECTED: why */
+};
+
+typedef void (*sotto_event_fn)(void *ctx, const struct sotto_event *ev);
+
+/*
+ * Receives for up to timeout_ms (0: only what is already there): opens each envelope,
+ * checks its sender certificate, decrypts, stores it and only then acknowledges it to the
+ * server; calls cb (may be NULL) for each new event. Duplicates are dropped silently.
+ * Returns the number of events delivered, or an error (SOTTO_ERR_CLOSED: connection lost;
+ * everything stored so far stays stored). Also deletes expired messages.
+ */
+int sotto_poll(struct sotto *s, int timeout_ms, sotto_event_fn cb, void *ctx) SOTTO_MUST_CHECK;
+
+/* A short English text for one warning bit. */
+const char *sotto_warning_text(unsigned warning);
+
+/* ---- contacts and verification ---- */
+
+enum sotto_trust { SOTTO_TRUST_OK = 0, SOTTO_TRUST_CHANGED = 1, SOTTO_TRUST_BLOCKED = 2 };
+
+struct sotto_contact {
+	char address[SOTTO_ADDRESS_MAX + 1];
+	uint8_t identity_key[32];           /* Ed25519 */
+	int verified;                       /* safety number compared */
+	enum sotto_trust trust;
+	uint64_t first_seen;                /* unix seconds */
+	uint64_t changed_at;                /* last key change, 0 if never */
+	uint32_t expiry;                    /* disappearing-message timer, seconds, 0 = off */
+};
+
+/* All contacts, sorted by address; free with sotto_contacts_free. */
+int sotto_contacts(struct sotto *s, struct sotto_contact **out, size_t *n) SOTTO_MUST_CHECK;
+void sotto_contacts_free(struct sotto_contact *v, size_t n);
+/* One contact; SOTTO_ERR_NOT_FOUND if unknown. */
+int sotto_contact(struct sotto *s, const char *address, struct sotto_contact *out)
+    SOTTO_MUST_CHECK;
+
+/* The safety number of the conversation with peer: 60 digits in 12 groups, the same on
+ * both sides; out gets SOTTO_SAFETY_LEN characters and a NUL. digits (may be NULL) gets
+ * the 60 digits alone and a NUL (for a QR code). */
+int sotto_safety_number(struct sotto *s, const char *peer, char out[SOTTO_SAFETY_LEN + 1],
+    char digits[61]) SOTTO_MUST_CHECK;
+/* Marks peer verified: the user compared the safety number. A later key change then
+ * blocks sending until sotto_trust. */
+int sotto_verify(struct sotto *s, const char *peer) SOTTO_MUST_CHECK;
+/* Accepts peer's current identity key after a change: sending is allowed again; the
+ * contact is no longer verified (the new key was not compared). */
+int sotto_trust(struct sotto *s, const char *peer) SOTTO_MUST_CHECK;
+
+/* ---- disappearing messages ---- */
+
+/* Sets the conversation's timer (seconds, 0 = off, at most SOTTO_EXPIRY_MAX) and tells
+ * peer, whose client applies the same timer. Messages sent or received afterwards are
+ * deleted from both stores that long after they were sent or received. */
+int sotto_set_expiry(struct sotto *s, const char *peer, uint32_t seconds) SOTTO_MUST_CHECK;
+/* Deletes expired messages now (sotto_open and sotto_poll do it too). Returns the count. */
+int sotto_expire(struct sotto *s) SOTTO_MUST_CHECK;
+
+/* ---- history ---- */
+
+enum sotto_direction { SOTTO_IN = 1, SOTTO_OUT = 2 };
+enum sotto_msg_flag {
+	SOTTO_MSG_DELIVERED = 1u << 0,
+	SOTTO_MSG_READ = 1u << 1,
+	SOTTO_MSG_KEY_CHANGED = 1u << 2,
+	SOTTO_MSG_GAP_BEFORE = 1u << 3,
+};
+
+struct sotto_message {
+	int64_t row;                        /* local order; pass as `after` to page */
+	char peer[SOTTO_ADDRESS_MAX + 1];
+	uint8_t id[SOTTO_ID_LEN];
+	enum sotto_direction dir;
+	enum sotto_content content;
+	unsigned flags;                     /* enum sotto_msg_flag */
+	uint64_t seq;                       /* the sender's sequence number */
+	uint64_t time;                      /* unix seconds */
+	uint64_t expires_at;
+	uint8_t *body;                      /* NUL-terminated for convenience */
+	size_t body_len;
+};
+
+/* Messages with peer (NULL: everyone) after row `after`, oldest first, at most max.
+ * Free with sotto_history_free (bodies are wiped). */
+int sotto_history(struct sotto *s, const char *peer, int64_t after, size_t max,
+    struct sotto_message **out, size_t *n) SOTTO_MUST_CHECK;
+void sotto_history_free(struct sotto_message *v, size_t n);
+
+/* Hex of an id: 32 characters and a NUL. */
+void sotto_id_hex(char out[2 * SOTTO_ID_LEN + 1], const uint8_t id[SOTTO_ID_LEN]);
+
+#endif

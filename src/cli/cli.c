@@ -1,0 +1,182 @@
+/* Shared helpers of the subcommands: exit codes, errors, opening the account. */
+#include "cli/cli.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "client/passphrase.h"
+#include "client/store.h"
+
+int
+cli_exit_code(int err)
+{
+	switch (err) {
+	case SOTTO_OK:
+		return CLI_OK;
+	case SOTTO_ERR_PASSPHRASE:
+		return CLI_EXIT_PASSPHRASE;
+	case SOTTO_ERR_STATE:
+		return CLI_EXIT_NO_ACCOUNT;
+	case SOTTO_ERR_EXISTS:
+		return CLI_EXIT_EXISTS;
+	case SOTTO_ERR_IO:
+	case SOTTO_ERR_TIMEOUT:
+	case SOTTO_ERR_CLOSED:
+	case SOTTO_ERR_DECRYPT:
+		return CLI_EXIT_NETWORK;
+	case SOTTO_ERR_AUTH:
+	case SOTTO_ERR_LIMIT:
+	case SOTTO_ERR_PROTOCOL:
+	case SOTTO_ERR_BAD_SIGNATURE:
+	case SOTTO_ERR_EXPIRED:
+	case SOTTO_ERR_UNSUPPORTED:
+		return CLI_EXIT_REFUSED;
+	case SOTTO_ERR_UNTRUSTED_IDENTITY:
+		return CLI_EXIT_UNTRUSTED;
+	case SOTTO_ERR_NOT_FOUND:
+	case SOTTO_ERR_NO_SESSION:
+		return CLI_EXIT_NOT_FOUND;
+	case SOTTO_ERR_MALFORMED:
+	case SOTTO_ERR_INVALID_ARG:
+	case SOTTO_ERR_TOO_LARGE:
+	case SOTTO_ERR_BAD_KEY:
+		return CLI_EXIT_INVALID;
+	case SOTTO_ERR_CORRUPT:
+	case SOTTO_ERR_STORAGE:
+	case SOTTO_ERR_BAD_VERSION:
+		return CLI_EXIT_STORE;
+	default:
+		return CLI_EXIT_INTERNAL;
+	}
+}
+
+int
+cli_fail(struct cli *cli, const char *what, int err)
+{
+	fprintf(stderr, "%s: %s: %s\n", cli->prog, what, sotto_strerror(err));
+	return cli_exit_code(err);
+}
+
+int
+cli_usage(struct cli *cli, const struct cli_cmd *cmd, const char *why)
+{
+	if (why != NULL)
+		fprintf(stderr, "%s %s: %s\n", cli->prog, cmd->name, why);
+	fprintf(stderr, "usage: %s [--home DIR] [--passphrase-file FILE] %s %s\n", cli->prog,
+	    cmd->name, cmd->usage);
+	return CLI_EXIT_USAGE;
+}
+
+int
+cli_help(const struct cli_cmd *cmd)
+{
+	printf("usage: sotto [--home DIR] [--passphrase-file FILE] %s %s\n\n%s\n", cmd->name,
+	    cmd->usage, cmd->summary);
+	return CLI_OK;
+}
+
+const struct cli_cmd *
+cli_find(const char *name)
+{
+	const struct cli_cmd *c;
+
+	for (c = cli_commands; c->name != NULL; c++)
+		if (strcmp(c->name, name) == 0)
+			return c;
+	return NULL;
+}
+
+int
+cli_home(struct cli *cli, char *out, size_t cap)
+{
+	if (cli->home != NULL) {
+		if (strlen(cli->home) >= cap)
+			return SOTTO_ERR_TOO_LARGE;
+		memcpy(out, cli->home, strlen(cli->home) + 1);
+		return 0;
+	}
+	return store_default_dir(out, cap);
+}
+
+int
+cli_open(struct cli *cli, struct sotto **out)
+{
+	struct passphrase pp = { 0 };
+	char home[4096];
+	unsigned warn = 0;
+	int r;
+
+	if ((r = cli_home(cli, home, sizeof(home))) != 0)
+		return cli_fail(cli, "home directory", r);
+	if ((r = passphrase_get(cli->passfile, "Passphrase: ", 0, stderr, &pp, &warn)) != 0) {
+		fprintf(stderr, "%s: cannot read the passphrase: %s\n", cli->prog, sotto_strerror(r));
+		return CLI_EXIT_PASSPHRASE;
+	}
+	r = sotto_open(out, home, pp.p, pp.len);
+	passphrase_free(&pp);
+	if (r == SOTTO_ERR_NOT_FOUND) {
+		fprintf(stderr, "%s: no account in %s: run `sotto init` first\n", cli->prog, home);
+		return CLI_EXIT_NO_ACCOUNT;
+	}
+	if (r == SOTTO_ERR_PASSPHRASE) {
+		fprintf(stderr, "%s: wrong passphrase for %s\n", cli->prog, home);
+		return CLI_EXIT_PASSPHRASE;
+	}
+	if (r != 0)
+		return cli_fail(cli, "cannot open the store", r);
+	if (!sotto_registered(*out)) {
+		fprintf(stderr, "%s: the account in %s is not registered: run `sotto init`\n",
+		    cli->prog, home);
+		sotto_close(*out);
+		*out = NULL;
+		return CLI_EXIT_NO_ACCOUNT;
+	}
+	return CLI_OK;
+}
+
+int
+cli_open_connected(struct cli *cli, struct sotto **out)
+{
+	int r;
+
+	if ((r = cli_open(cli, out)) != CLI_OK)
+		return r;
+	if ((r = sotto_connect(*out, 10000)) != 0) {
+		fprintf(stderr, "%s: cannot reach %s: %s\n", cli->prog, sotto_server(*out),
+		    sotto_strerror(r));
+		sotto_close(*out);
+		*out = NULL;
+		return cli_exit_code(r);
+	}
+	return CLI_OK;
+}
+
+long
+cli_parse_duration(const char *s)
+{
+	char *end = NULL;
+	long v, mul = 1;
+
+	if (strcmp(s, "off") == 0)
+		return 0;
+	if (*s < '0' || *s > '9')
+		return -1;
+	v = strtol(s, &end, 10);
+	if (end == s || v < 0 || v > (long)SOTTO_EXPIRY_MAX)
+		return -1;
+	if (*end != '\0') {
+		if (end[1] != '\0')
+			return -1;
+		switch (*end) {
+		case 's': mul = 1; break;
+		case 'm': mul = 60; break;
+		case 'h': mul = 3600; break;
+		case 'd': mul = 86400; break;
+		case 'w': mul = 7 * 86400; break;
+		default: return -1;
+		}
+	}
+	if (v > (long)SOTTO_EXPIRY_MAX / mul)
+		return -1;
+	return v * mul;
+}

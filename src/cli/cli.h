@@ -1,0 +1,78 @@
+/*
+ * The `sotto` command: shared pieces of the subcommands (one file each, cmd_*.c),
+ * dispatched from the table in main.c. Exit codes are documented in man/sotto.1.
+ */
+#ifndef SOTTO_CLI_CLI_H
+#define SOTTO_CLI_CLI_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <jansson.h>
+
+#include "sotto/sotto.h"
+
+enum cli_exit {
+	CLI_OK = 0,
+	CLI_EXIT_INTERNAL = 1,      /* a bug, out of memory */
+	CLI_EXIT_USAGE = 2,         /* bad command line */
+	CLI_EXIT_PASSPHRASE = 3,    /* wrong passphrase, or none could be read */
+	CLI_EXIT_NO_ACCOUNT = 4,    /* no store in the home directory, or not registered */
+	CLI_EXIT_EXISTS = 5,        /* init: an account is already there */
+	CLI_EXIT_NETWORK = 6,       /* server unreachable, timed out, connection lost */
+	CLI_EXIT_REFUSED = 7,       /* the server refused the request */
+	CLI_EXIT_UNTRUSTED = 8,     /* a verified contact's key changed: run `sotto trust` */
+	CLI_EXIT_NOT_FOUND = 9,     /* unknown contact or user */
+	CLI_EXIT_INVALID = 10,      /* malformed address, message too large, bad value */
+	CLI_EXIT_STORE = 11,        /* the store is corrupt, unreadable or full */
+};
+
+struct cli {
+	const char *home;           /* --home, or NULL: ~/.sotto */
+	const char *passfile;       /* --passphrase-file, or NULL */
+	const char *prog;
+};
+
+struct cli_cmd {
+	const char *name;
+	int (*run)(struct cli *cli, int argc, char **argv);
+	const char *summary;
+	const char *usage;          /* the options after the command's name */
+};
+
+extern const struct cli_cmd cli_commands[];
+
+/* Maps a sotto_err to an exit code. */
+int cli_exit_code(int err);
+/* Prints "sotto: what: reason" on stderr and returns the exit code for err. */
+int cli_fail(struct cli *cli, const char *what, int err);
+/* Prints a usage error for cmd and returns CLI_EXIT_USAGE. */
+int cli_usage(struct cli *cli, const struct cli_cmd *cmd, const char *why);
+/* Prints the command's --help text on stdout and returns CLI_OK. */
+int cli_help(const struct cli_cmd *cmd);
+const struct cli_cmd *cli_find(const char *name);
+
+/* The home directory: --home or the default. */
+int cli_home(struct cli *cli, char *out, size_t cap);
+/* Opens the account's store, asking for the passphrase as the options say. */
+int cli_open(struct cli *cli, struct sotto **out);
+/* Opens and connects; errors are printed; returns an exit code. */
+int cli_open_connected(struct cli *cli, struct sotto **out);
+
+/* Seconds from "90", "90s", "15m", "2h", "7d", "1w", or "off" (0). -1 if invalid. */
+long cli_parse_duration(const char *s);
+
+/* JSON for an event (receive --json, daemon notifications) and a history entry. */
+json_t *cli_event_json(const struct sotto_event *ev);
+const char *cli_event_type_name(const struct sotto_event *ev);
+json_t *cli_message_json(const struct sotto_message *m);
+json_t *cli_contact_json(const struct sotto_contact *c);
+/* A JSON string of bytes that may not be UTF-8 (replaced by U+FFFD where invalid). */
+json_t *cli_json_text(const uint8_t *p, size_t len);
+const char *cli_trust_name(enum sotto_trust t);
+
+/* Draws a QR code of text with Unicode half blocks (two modules per character). */
+int cli_qr_print(FILE *out, const char *text);
+
+#endif

@@ -1,0 +1,65 @@
+/* sotto contacts [--json] */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "cli/cli.h"
+
+int cmd_contacts(struct cli *cli, int argc, char **argv);
+
+int
+cmd_contacts(struct cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const struct cli_cmd *cmd = cli_find("contacts");
+	struct sotto_contact *v = NULL;
+	struct sotto *s = NULL;
+	size_t n = 0, i;
+	int ch, r, json = 0;
+	json_t *a;
+	char *out;
+
+	while ((ch = getopt_long(argc, argv, "jh", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'j': json = 1; break;
+		case 'h': return cli_help(cmd);
+		default: return cli_usage(cli, cmd, NULL);
+		}
+	}
+	if (optind != argc)
+		return cli_usage(cli, cmd, "no arguments");
+	if ((r = cli_open(cli, &s)) != CLI_OK)
+		return r;
+	if ((r = sotto_contacts(s, &v, &n)) != 0) {
+		sotto_close(s);
+		return cli_fail(cli, "contacts", r);
+	}
+	if (json) {
+		a = json_array();
+		for (i = 0; i < n; i++)
+			json_array_append_new(a, cli_contact_json(&v[i]));
+		if ((out = json_dumps(a, JSON_COMPACT)) != NULL) {
+			printf("%s\n", out);
+			free(out);
+		}
+		json_decref(a);
+	} else {
+		for (i = 0; i < n; i++) {
+			printf("%-40s %-10s", v[i].address, v[i].verified ? "verified" : "unverified");
+			if (v[i].trust == SOTTO_TRUST_CHANGED)
+				printf(" key changed");
+			else if (v[i].trust == SOTTO_TRUST_BLOCKED)
+				printf(" KEY CHANGED: sending blocked until `sotto trust`");
+			if (v[i].expiry != 0)
+				printf(" expiry %us", v[i].expiry);
+			printf("\n");
+		}
+	}
+	sotto_contacts_free(v, n);
+	sotto_close(s);
+	return CLI_OK;
+}

@@ -1,0 +1,575 @@
+/*
+ * sotto daemon --socket PATH: stays connected and serves JSON-RPC 2.0 on a Unix socket,
+ * one JSON object per line in each direction. Received messages, receipts, timers and
+ * warnings go to every connected client as notifications (no id). One thread: a poll()
+ * over the listening socket, the clients and the server connection.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "cli/cli.h"
+
+int cmd_daemon(struct cli *cli, int argc, char **argv);
+
+#define DAEMON_CLIENTS_MAX 32
+#define DAEMON_LINE_MAX (256u * 1024)       /* a request line; longer closes the client */
+#define DAEMON_RECONNECT_S 2
+
+/* JSON-RPC 2.0 error codes; ours are -32000 + sotto_err (-32001 .. -32030). */
+#define RPC_PARSE_ERROR -32700
+#define RPC_INVALID_REQUEST -32600
+#define RPC_METHOD_NOT_FOUND -32601
+#define RPC_INVALID_PARAMS -32602
+
+struct client {
+	int fd;
+	char *in;
+	size_t len;
+};
+
+struct daemon {
+	struct cli *cli;
+	struct sotto *s;
+	int lfd;
+	struct client c[DAEMON_CLIENTS_MAX];
+	size_t n;
+	time_t next_connect;
+};
+
+static volatile sig_atomic_t stop;
+
+static void
+on_signal(int sig)
+{
+	(void)sig;
+	stop = 1;
+}
+
+static void
+write_line(struct client *c, json_t *j)
+{
+	char *s = json_dumps(j, JSON_COMPACT);
+	size_t len, off = 0;
+	ssize_t w;
+
+	if (s == NULL || c->fd < 0) {
+		free(s);
+		return;
+	}
+	len = strlen(s);
+	s[len] = '\n';          /* json_dumps leaves room for its NUL */
+	len++;
+	while (off < len) {
+		w = send(c->fd, s + off, len - off, MSG_NOSIGNAL);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			struct pollfd p = { .fd = c->fd, .events = POLLOUT };
+
+			if (poll(&p, 1, 5000) <= 0)
+				break;
+			continue;
+		}
+		if (w <= 0)
+			break;
+		off += (size_t)w;
+	}
+	if (off < len) {
+		/* A client that does not read is dropped rather than block everyone. */
+		close(c->fd);
+		c->fd = -1;
+	}
+	free(s);
+}
+
+static void
+notify_all(struct daemon *d, const char *method, json_t *params)
+{
+	json_t *n = json_object();
+	size_t i;
+
+	json_object_set_new(n, "jsonrpc", json_string("2.0"));
+	json_object_set_new(n, "method", json_string(method));
+	json_object_set_new(n, "params", params);
+	for (i = 0; i < d->n; i++)
+		write_line(&d->c[i], n);
+	json_decref(n);
+}
+
+static void
+on_event(void *ctx, const struct sotto_event *ev)
+{
+	struct daemon *d = ctx;
+	const char *method;
+
+	switch (ev->type) {
+	case SOTTO_EVENT_MESSAGE: method = "message"; break;
+	case SOTTO_EVENT_RECEIPT: method = "receipt"; break;
+	case SOTTO_EVENT_TIMER: method = "timer"; break;
+	default: method = "warning"; break;
+	}
+	notify_all(d, method, cli_event_json(ev));
+	/* A message with warnings is also a warning notification, for clients that only
+	 * watch those. */
+	if (ev->type != SOTTO_EVENT_WARNING && ev->warnings != 0)
+		notify_all(d, "warning", cli_event_json(ev));
+}
+
+static json_t *
+rpc_error(int code, const char *msg)
+{
+	json_t *e = json_object();
+
+	json_object_set_new(e, "code", json_integer(code));
+	json_object_set_new(e, "message", json_string(msg));
+	return e;
+}
+
+static json_t *
+sotto_error(int err)
+{
+	return rpc_error(-32000 + err, sotto_strerror(err));
+}
+
+static const char *
+param_str(json_t *params, const char *key)
+{
+	json_t *v = json_is_object(params) ? json_object_get(params, key) : NULL;
+
+	return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+static int
+ensure_connected(struct daemon *d)
+{
+	int r = sotto_connect(d->s, 5000);
+
+	if (r != 0)
+		d->next_connect = time(NULL) + DAEMON_RECONNECT_S;
+	return r;
+}
+
+static json_t *
+m_send(struct daemon *d, json_t *params, json_t **err)
+{
+	const char *to = param_str(params, "to"), *body = param_str(params, "body");
+	uint8_t id[SOTTO_ID_LEN];
+	char hex[2 * SOTTO_ID_LEN + 1];
+	json_t *res;
+	int r;
+
+	if (to == NULL || body == NULL) {
+		*err = rpc_error(RPC_INVALID_PARAMS, "send needs to and body (strings)");
+		return NULL;
+	}
+	(void)ensure_connected(d);
+	r = sotto_send_text(d->s, to, body, strlen(body), id);
+	if (r != 0) {
+		*err = sotto_error(r);
+		if (sotto_outbox_count(d->s) > 0)
+			json_object_set_new(*err, "data", json_pack("{s:b}", "queued", 1));
+		return NULL;
+	}
+	sotto_id_hex(hex, id);
+	res = json_object();
+	json_object_set_new(res, "id", json_string(hex));
+	return res;
+}
+
+static json_t *
+m_contacts(struct daemon *d, json_t *params, json_t **err)
+{
+	struct sotto_contact *v = NULL;
+	size_t n = 0, i;
+	json_t *a;
+	int r;
+
+	(void)params;
+	if ((r = sotto_contacts(d->s, &v, &n)) != 0) {
+		*err = sotto_error(r);
+		return NULL;
+	}
+	a = json_array();
+	for (i = 0; i < n; i++)
+		json_array_append_new(a, cli_contact_json(&v[i]));
+	sotto_contacts_free(v, n);
+	return a;
+}
+
+static json_t *
+m_verify(struct daemon *d, json_t *params, json_t **err)
+{
+	const char *addr = param_str(params, "address");
+	json_t *confirm = json_is_object(params) ? json_object_get(params, "confirm") : NULL;
+	char sn[SOTTO_SAFETY_LEN + 1], digits[61];
+	struct sotto_contact c;
+	json_t *res;
+	int r;
+
+	if (addr == NULL) {
+		*err = rpc_error(RPC_INVALID_PARAMS, "verify needs address");
+		return NULL;
+	}
+	if ((r = sotto_safety_number(d->s, addr, sn, digits)) != 0 ||
+	    (json_is_true(confirm) && (r = sotto_verify(d->s, addr)) != 0) ||
+	    (r = sotto_contact(d->s, addr, &c)) != 0) {
+		*err = sotto_error(r);
+		return NULL;
+	}
+	res = json_object();
+	json_object_set_new(res, "address", json_string(addr));
+	json_object_set_new(res, "safety_number", json_string(sn));
+	json_object_set_new(res, "digits", json_string(digits));
+	json_object_set_new(res, "verified", json_boolean(c.verified));
+	json_object_set_new(res, "trust", json_string(cli_trust_name(c.trust)));
+	return res;
+}
+
+static json_t *
+m_history(struct daemon *d, json_t *params, json_t **err)
+{
+	const char *addr = param_str(params, "address");
+	json_t *after = json_is_object(params) ? json_object_get(params, "after") : NULL;
+	json_t *limit = json_is_object(params) ? json_object_get(params, "limit") : NULL;
+	struct sotto_message *v = NULL;
+	size_t n = 0, i, max = 100;
+	int64_t a = 0;
+	json_t *arr;
+	int r;
+
+	if ((after != NULL && !json_is_integer(after)) || (limit != NULL &&
+	    (!json_is_integer(limit) || json_integer_value(limit) < 1 ||
+	    json_integer_value(limit) > 10000))) {
+		*err = rpc_error(RPC_INVALID_PARAMS, "after: integer; limit: 1..10000");
+		return NULL;
+	}
+	if (after != NULL)
+		a = json_integer_value(after);
+	if (limit != NULL)
+		max = (size_t)json_integer_value(limit);
+	if ((r = sotto_history(d->s, addr, a, max, &v, &n)) != 0) {
+		*err = sotto_error(r);
+		return NULL;
+	}
+	arr = json_array();
+	for (i = 0; i < n; i++)
+		json_array_append_new(arr, cli_message_json(&v[i]));
+	sotto_history_free(v, n);
+	return arr;
+}
+
+static json_t *
+m_trust(struct daemon *d, json_t *params, json_t **err)
+{
+	const char *addr = param_str(params, "address");
+	int r;
+
+	if (addr == NULL) {
+		*err = rpc_error(RPC_INVALID_PARAMS, "trust needs address");
+		return NULL;
+	}
+	if ((r = sotto_trust(d->s, addr)) != 0) {
+		*err = sotto_error(r);
+		return NULL;
+	}
+	return json_true();
+}
+
+static json_t *
+m_expire(struct daemon *d, json_t *params, json_t **err)
+{
+	const char *addr = param_str(params, "address");
+	json_t *secs = json_is_object(params) ? json_object_get(params, "seconds") : NULL;
+	int r;
+
+	if (addr == NULL || !json_is_integer(secs) || json_integer_value(secs) < 0 ||
+	    json_integer_value(secs) > (json_int_t)SOTTO_EXPIRY_MAX) {
+		*err = rpc_error(RPC_INVALID_PARAMS, "expire needs address and seconds");
+		return NULL;
+	}
+	(void)ensure_connected(d);
+	if ((r = sotto_set_expiry(d->s, addr, (uint32_t)json_integer_value(secs))) != 0) {
+		*err = sotto_error(r);
+		return NULL;
+	}
+	return json_true();
+}
+
+static json_t *
+m_read(struct daemon *d, json_t *params, json_t **err)
+{
+	const char *addr = param_str(params, "address");
+	json_t *ids = json_is_object(params) ? json_object_get(params, "ids") : NULL, *v;
+	uint8_t (*bin)[SOTTO_ID_LEN] = NULL;
+	size_t n, i, blen;
+	int r;
+
+	if (addr == NULL || !json_is_array(ids) || (n = json_array_size(ids)) == 0 ||
+	    n > SOTTO_RECEIPT_IDS_MAX || (bin = calloc(n, sizeof(*bin))) == NULL) {
+		*err = rpc_error(RPC_INVALID_PARAMS, "read needs address and 1..256 ids");
+		return NULL;
+	}
+	json_array_foreach(ids, i, v) {
+		if (!json_is_string(v) || sodium_hex2bin(bin[i], SOTTO_ID_LEN, json_string_value(v),
+		    strlen(json_string_value(v)), NULL, &blen, NULL) != 0 || blen != SOTTO_ID_LEN) {
+			free(bin);
+			*err = rpc_error(RPC_INVALID_PARAMS, "ids are 32 hex digits");
+			return NULL;
+		}
+	}
+	(void)ensure_connected(d);
+	r = sotto_send_receipt(d->s, addr, SOTTO_RECEIPT_READ,
+	    (const uint8_t (*)[SOTTO_ID_LEN])bin, n);
+	free(bin);
+	if (r != 0) {
+		*err = sotto_error(r);
+		return NULL;
+	}
+	return json_true();
+}
+
+/* Received messages, while connected; a lost connection is retried later. */
+static void
+poll_server(struct daemon *d)
+{
+	int r = sotto_poll(d->s, 0, on_event, d);
+
+	if (r < 0 && sotto_fd(d->s) < 0) {
+		fprintf(stderr, "%s: connection lost: %s\n", d->cli->prog, sotto_strerror(r));
+		d->next_connect = time(NULL) + DAEMON_RECONNECT_S;
+	}
+}
+
+static const struct {
+	const char *name;
+	json_t *(*fn)(struct daemon *d, json_t *params, json_t **err);
+} methods[] = {
+	{ "send", m_send },
+	{ "contacts", m_contacts },
+	{ "verify", m_verify },
+	{ "history", m_history },
+	{ "trust", m_trust },
+	{ "expire", m_expire },
+	{ "read", m_read },
+};
+
+static void
+handle_request(struct daemon *d, struct client *c, const char *line, size_t len)
+{
+	json_error_t jerr;
+	json_t *req, *id = NULL, *params, *result = NULL, *err = NULL, *resp;
+	const char *method;
+	size_t i;
+
+	req = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (req == NULL) {
+		err = rpc_error(RPC_PARSE_ERROR, "parse error");
+		goto reply;
+	}
+	id = json_object_get(req, "id");
+	if (id != NULL)
+		json_incref(id);
+	method = json_string_value(json_object_get(req, "method"));
+	params = json_object_get(req, "params");
+	if (!json_is_object(req) || method == NULL ||
+	    !json_is_string(json_object_get(req, "jsonrpc")) ||
+	    strcmp(json_string_value(json_object_get(req, "jsonrpc")), "2.0") != 0 ||
+	    (params != NULL && !json_is_object(params) && !json_is_array(params))) {
+		err = rpc_error(RPC_INVALID_REQUEST, "invalid request");
+		goto reply;
+	}
+	for (i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
+		if (strcmp(methods[i].name, method) == 0)
+			break;
+	if (i == sizeof(methods) / sizeof(methods[0])) {
+		err = rpc_error(RPC_METHOD_NOT_FOUND, "method not found");
+		goto reply;
+	}
+	result = methods[i].fn(d, params, &err);
+	if (id == NULL) {       /* a notification from the client: no answer */
+		json_decref(result);
+		json_decref(err);
+		json_decref(req);
+		return;
+	}
+reply:
+	resp = json_object();
+	json_object_set_new(resp, "jsonrpc", json_string("2.0"));
+	if (err != NULL)
+		json_object_set_new(resp, "error", err);
+	else
+		json_object_set_new(resp, "result", result != NULL ? result : json_null());
+	json_object_set_new(resp, "id", id != NULL ? id : json_null());
+	write_line(c, resp);
+	json_decref(resp);
+	json_decref(req);
+}
+
+static void
+client_read(struct daemon *d, struct client *c)
+{
+	char buf[16384], *nl, *p;
+	ssize_t n;
+	size_t used;
+
+	n = recv(c->fd, buf, sizeof(buf), 0);
+	if (n <= 0) {
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+			return;
+		close(c->fd);
+		c->fd = -1;
+		return;
+	}
+	if (c->len + (size_t)n > DAEMON_LINE_MAX || (p = realloc(c->in, c->len + (size_t)n)) == NULL) {
+		close(c->fd);
+		c->fd = -1;
+		return;
+	}
+	c->in = p;
+	memcpy(c->in + c->len, buf, (size_t)n);
+	c->len += (size_t)n;
+	while (c->fd >= 0 && (nl = memchr(c->in, '\n', c->len)) != NULL) {
+		used = (size_t)(nl - c->in) + 1;
+		if (used > 1)
+			handle_request(d, c, c->in, used - 1);
+		memmove(c->in, c->in + used, c->len - used);
+		c->len -= used;
+	}
+}
+
+static void
+clients_compact(struct daemon *d)
+{
+	size_t i, j = 0;
+
+	for (i = 0; i < d->n; i++) {
+		if (d->c[i].fd < 0) {
+			free(d->c[i].in);
+			continue;
+		}
+		d->c[j++] = d->c[i];
+	}
+	d->n = j;
+}
+
+static int
+listen_on(const char *path, int *out)
+{
+	struct sockaddr_un sa;
+	int fd;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return SOTTO_ERR_TOO_LARGE;
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+		return SOTTO_ERR_IO;
+	(void)unlink(path);     /* a socket left by a daemon that died */
+	umask(077);
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 || chmod(path, 0600) != 0 ||
+	    listen(fd, 16) != 0) {
+		close(fd);
+		return SOTTO_ERR_IO;
+	}
+	*out = fd;
+	return 0;
+}
+
+int
+cmd_daemon(struct cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "socket", required_argument, NULL, 's' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const struct cli_cmd *cmd = cli_find("daemon");
+	struct pollfd pfd[DAEMON_CLIENTS_MAX + 2];
+	struct sigaction sa;
+	struct daemon d;
+	const char *path = NULL;
+	size_t i, np;
+	int ch, r, fd, sfd;
+
+	while ((ch = getopt_long(argc, argv, "s:h", opts, NULL)) != -1) {
+		switch (ch) {
+		case 's': path = optarg; break;
+		case 'h': return cli_help(cmd);
+		default: return cli_usage(cli, cmd, NULL);
+		}
+	}
+	if (path == NULL || optind != argc)
+		return cli_usage(cli, cmd, "--socket PATH is required");
+	memset(&d, 0, sizeof(d));
+	d.cli = cli;
+	if ((r = cli_open(cli, &d.s)) != CLI_OK)
+		return r;
+	if ((r = listen_on(path, &d.lfd)) != 0) {
+		sotto_close(d.s);
+		fprintf(stderr, "%s: cannot listen on %s: %s\n", cli->prog, path, strerror(errno));
+		return cli_exit_code(r);
+	}
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	if ((r = ensure_connected(&d)) != 0)
+		fprintf(stderr, "%s: cannot reach the server yet (%s); retrying\n", cli->prog,
+		    sotto_strerror(r));
+	fprintf(stderr, "%s: serving %s on %s\n", cli->prog, sotto_address(d.s), path);
+	while (!stop) {
+		if (sotto_fd(d.s) < 0 && time(NULL) >= d.next_connect)
+			(void)ensure_connected(&d);
+		/* Notices queued while a request waited for its answer come first. */
+		if (sotto_fd(d.s) >= 0)
+			poll_server(&d);
+		np = 0;
+		pfd[np++] = (struct pollfd){ .fd = d.lfd, .events = POLLIN };
+		sfd = sotto_fd(d.s);
+		pfd[np++] = (struct pollfd){ .fd = sfd, .events = POLLIN };
+		for (i = 0; i < d.n; i++)
+			pfd[np++] = (struct pollfd){ .fd = d.c[i].fd, .events = POLLIN };
+		if (poll(pfd, np, 1000) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		if (sfd >= 0 && (pfd[1].revents & (POLLIN | POLLHUP | POLLERR)))
+			poll_server(&d);
+		for (i = 0; i < d.n; i++)
+			if (pfd[2 + i].revents & (POLLIN | POLLHUP | POLLERR))
+				client_read(&d, &d.c[i]);
+		clients_compact(&d);
+		if (pfd[0].revents & POLLIN) {
+			fd = accept4(d.lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+			if (fd >= 0 && d.n < DAEMON_CLIENTS_MAX)
+				d.c[d.n++] = (struct client){ .fd = fd };
+			else if (fd >= 0)
+				close(fd);
+		}
+		if (sotto_fd(d.s) < 0 && sotto_expire(d.s) < 0)
+			fprintf(stderr, "%s: expiry sweep failed\n", cli->prog);
+	}
+	for (i = 0; i < d.n; i++) {
+		close(d.c[i].fd);
+		free(d.c[i].in);
+	}
+	close(d.lfd);
+	(void)unlink(path);
+	sotto_close(d.s);
+	return CLI_OK;
+}

@@ -1,0 +1,142 @@
+/* sotto receive [--wait SECONDS] [--json] */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli/cli.h"
+
+int cmd_receive(struct cli *cli, int argc, char **argv);
+
+#define RECEIVE_QUIET_MS 500
+
+struct printer {
+	int json;
+};
+
+static void
+print_time(uint64_t t)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+	char buf[32];
+
+	localtime_r(&tt, &tm);
+	strftime(buf, sizeof(buf), "%Y-%m-%d %H:%M:%S", &tm);
+	fputs(buf, stdout);
+}
+
+static void
+print_warnings(const struct sotto_event *ev)
+{
+	unsigned bit;
+
+	for (bit = 1; bit <= SOTTO_WARN_REJECTED; bit <<= 1) {
+		if (!(ev->warnings & bit))
+			continue;
+		if (bit == SOTTO_WARN_GAP)
+			printf("  ! %llu message%s from %s missing before this one\n",
+			    (unsigned long long)ev->gap, ev->gap == 1 ? "" : "s", ev->peer);
+		else if (bit == SOTTO_WARN_REJECTED)
+			printf("  ! a message was rejected: %s\n", ev->reason ? ev->reason : "");
+		else
+			printf("  ! %s\n", sotto_warning_text(bit));
+	}
+}
+
+/* Runs after the message is stored and before it is acknowledged: printed lines are
+ * flushed at once so that a crash cannot lose one that was acknowledged. */
+static void
+on_event(void *ctx, const struct sotto_event *ev)
+{
+	struct printer *p = ctx;
+	json_t *j;
+	char *line;
+
+	if (p->json) {
+		j = cli_event_json(ev);
+		if ((line = json_dumps(j, JSON_COMPACT)) != NULL) {
+			printf("%s\n", line);
+			free(line);
+		}
+		json_decref(j);
+		fflush(stdout);
+		return;
+	}
+	switch (ev->type) {
+	case SOTTO_EVENT_MESSAGE:
+		print_time(ev->time);
+		printf(" %s: %.*s\n", ev->peer, (int)ev->body_len, (const char *)ev->body);
+		break;
+	case SOTTO_EVENT_RECEIPT:
+		print_time(ev->time);
+		printf(" %s %s %zu message%s\n", ev->peer, ev->receipt == SOTTO_RECEIPT_READ ?
+		    "read" : "received", ev->n_receipt_ids, ev->n_receipt_ids == 1 ? "" : "s");
+		break;
+	case SOTTO_EVENT_TIMER:
+		print_time(ev->time);
+		if (ev->expiry == 0)
+			printf(" %s turned disappearing messages off\n", ev->peer);
+		else
+			printf(" %s set disappearing messages to %u s\n", ev->peer, ev->expiry);
+		break;
+	default:
+		break;
+	}
+	print_warnings(ev);
+	fflush(stdout);
+}
+
+int
+cmd_receive(struct cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "wait", required_argument, NULL, 'w' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const struct cli_cmd *cmd = cli_find("receive");
+	struct printer p = { 0 };
+	struct sotto *s = NULL;
+	struct timespec ts;
+	long wait_s = 0;
+	int64_t deadline, now;
+	int ch, r, total = 0;
+	char *end;
+
+	while ((ch = getopt_long(argc, argv, "w:jh", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'w':
+			wait_s = strtol(optarg, &end, 10);
+			if (*optarg == '\0' || *end != '\0' || wait_s < 0 || wait_s > 86400)
+				return cli_usage(cli, cmd, "--wait takes 0..86400 seconds");
+			break;
+		case 'j': p.json = 1; break;
+		case 'h': return cli_help(cmd);
+		default: return cli_usage(cli, cmd, NULL);
+		}
+	}
+	if (optind != argc)
+		return cli_usage(cli, cmd, "no arguments");
+	if ((r = cli_open_connected(cli, &s)) != CLI_OK)
+		return r;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	deadline = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + wait_s * 1000;
+	/* Until a quiet spell after the first messages, or the deadline without any. */
+	for (;;) {
+		r = sotto_poll(s, RECEIVE_QUIET_MS, on_event, &p);
+		if (r < 0)
+			break;
+		total += r;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+		if (r == 0 && (total > 0 || now >= deadline))
+			break;
+	}
+	sotto_close(s);
+	if (r < 0)
+		return cli_fail(cli, "receive", r);
+	return CLI_OK;
+}

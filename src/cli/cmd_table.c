@@ -1,0 +1,66 @@
+/* The subcommands of `sotto`, one file each. */
+#include "cli/cli.h"
+
+int cmd_init(struct cli *cli, int argc, char **argv);
+int cmd_send(struct cli *cli, int argc, char **argv);
+int cmd_receive(struct cli *cli, int argc, char **argv);
+int cmd_contacts(struct cli *cli, int argc, char **argv);
+int cmd_verify(struct cli *cli, int argc, char **argv);
+int cmd_trust(struct cli *cli, int argc, char **argv);
+int cmd_expire(struct cli *cli, int argc, char **argv);
+int cmd_history(struct cli *cli, int argc, char **argv);
+int cmd_daemon(struct cli *cli, int argc, char **argv);
+
+const struct cli_cmd cli_commands[] = {
+	{ "init", cmd_init,
+	  "Creates the account's encrypted store and keys, registers ADDRESS with the server\n"
+	  "and uploads prekeys. The passphrase protects the store.\n\n"
+	  "  --server SERVER_ADDRESS  sotto://KEY@host:port (`sottod address` prints it)\n"
+	  "  --invite TOKEN           an invite token, if the server requires one\n"
+	  "  --kdf COST               interactive (default), moderate, or min (tests only)",
+	  "ADDRESS --server SERVER_ADDRESS [--invite TOKEN] [--kdf COST]" },
+	{ "send", cmd_send,
+	  "Sends MESSAGE (or standard input when MESSAGE is -) to ADDRESS. Exits 0 only once\n"
+	  "the server acknowledged it; otherwise the message stays in the outbox and is sent\n"
+	  "again, with the same id, by the next command that connects. Prints the id.",
+	  "ADDRESS MESSAGE|-" },
+	{ "receive", cmd_receive,
+	  "Fetches new messages, stores them, prints them and then acknowledges them.\n\n"
+	  "  --wait SECONDS  wait up to SECONDS for a first message (default 0)\n"
+	  "  --json          one JSON object per line: from, id, time, type, body, warnings",
+	  "[--wait SECONDS] [--json]" },
+	{ "contacts", cmd_contacts,
+	  "Lists contacts: address, verification, key-change state and expiry timer.\n\n"
+	  "  --json  a JSON array",
+	  "[--json]" },
+	{ "verify", cmd_verify,
+	  "Shows the safety number of the conversation with ADDRESS and a QR code of it.\n"
+	  "Compare it with the contact's; if they match, run it again with --confirm to mark\n"
+	  "the contact verified (a later key change then blocks sending until `sotto trust`).\n\n"
+	  "  --confirm  mark the contact verified\n"
+	  "  --no-qr    do not draw the QR code\n"
+	  "  --json     {address, safety_number, verified}",
+	  "[--confirm] [--no-qr] [--json] ADDRESS" },
+	{ "trust", cmd_trust,
+	  "Accepts the current identity key of ADDRESS after it changed, so that sending is\n"
+	  "allowed again. The contact is then unverified until you compare safety numbers.",
+	  "ADDRESS" },
+	{ "expire", cmd_expire,
+	  "Sets the conversation's disappearing-message timer (for both sides): messages are\n"
+	  "deleted from both stores DURATION after they were sent or received. DURATION is\n"
+	  "seconds or a number with s, m, h, d or w; `off` or 0 turns the timer off.",
+	  "ADDRESS DURATION" },
+	{ "history", cmd_history,
+	  "Prints the stored messages, with ADDRESS or with everyone, oldest first.\n\n"
+	  "  --json       one JSON object per line\n"
+	  "  --limit N    at most N messages (default 1000)",
+	  "[--json] [--limit N] [ADDRESS]" },
+	{ "daemon", cmd_daemon,
+	  "Stays connected and serves JSON-RPC 2.0 (one object per line) on a Unix socket.\n"
+	  "Methods: send {to, body}, contacts {}, verify {address, confirm?}, history\n"
+	  "{address?, after?, limit?}, trust {address}, expire {address, seconds}, read\n"
+	  "{address, ids}. Notifications: message, receipt, timer, warning.\n\n"
+	  "  --socket PATH  the socket to create (mode 0600)",
+	  "--socket PATH" },
+	{ NULL, NULL, NULL, NULL },
+};

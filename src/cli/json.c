@@ -1,0 +1,189 @@
+/* JSON forms of events, messages and contacts for `receive --json`, `history --json`,
+ * `contacts --json` and the daemon. */
+#include "cli/cli.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* Length of a valid UTF-8 sequence at p, or 0. */
+static size_t
+utf8_seq(const uint8_t *p, size_t n)
+{
+	size_t len, i;
+	uint32_t cp;
+
+	if (p[0] < 0x80)
+		return 1;
+	if ((p[0] & 0xe0) == 0xc0) { len = 2; cp = p[0] & 0x1f; }
+	else if ((p[0] & 0xf0) == 0xe0) { len = 3; cp = p[0] & 0x0f; }
+	else if ((p[0] & 0xf8) == 0xf0) { len = 4; cp = p[0] & 0x07; }
+	else return 0;
+	if (len > n)
+		return 0;
+	for (i = 1; i < len; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (p[i] & 0x3f);
+	}
+	if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
+	    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return len;
+}
+
+json_t *
+cli_json_text(const uint8_t *p, size_t len)
+{
+	static const uint8_t repl[] = { 0xef, 0xbf, 0xbd };
+	uint8_t *clean;
+	size_t i = 0, o = 0, k;
+	json_t *j;
+
+	if ((clean = malloc(3 * len + 1)) == NULL)
+		return NULL;
+	while (i < len) {
+		if ((k = utf8_seq(p + i, len - i)) == 0) {
+			memcpy(clean + o, repl, 3);
+			o += 3;
+			i++;
+			continue;
+		}
+		memcpy(clean + o, p + i, k);
+		o += k;
+		i += k;
+	}
+	j = json_stringn((const char *)clean, o);
+	free(clean);
+	return j;
+}
+
+const char *
+cli_event_type_name(const struct sotto_event *ev)
+{
+	switch (ev->type) {
+	case SOTTO_EVENT_MESSAGE: return ev->content == SOTTO_CONTENT_MAIL ? "mail" : "text";
+	case SOTTO_EVENT_RECEIPT: return "receipt";
+	case SOTTO_EVENT_TIMER: return "timer";
+	default: return "warning";
+	}
+}
+
+static json_t *
+warnings_json(unsigned w, uint64_t gap, const char *reason)
+{
+	json_t *a = json_array();
+	unsigned bit;
+	char buf[160];
+
+	for (bit = 1; bit != 0 && bit <= SOTTO_WARN_REJECTED; bit <<= 1) {
+		if (!(w & bit))
+			continue;
+		if (bit == SOTTO_WARN_GAP)
+			snprintf(buf, sizeof(buf), "%llu message%s missing before this one",
+			    (unsigned long long)gap, gap == 1 ? "" : "s");
+		else if (bit == SOTTO_WARN_REJECTED && reason != NULL)
+			snprintf(buf, sizeof(buf), "message rejected: %s", reason);
+		else
+			snprintf(buf, sizeof(buf), "%s", sotto_warning_text(bit));
+		json_array_append_new(a, json_string(buf));
+	}
+	return a;
+}
+
+static json_t *
+id_json(const uint8_t id[SOTTO_ID_LEN])
+{
+	char hex[2 * SOTTO_ID_LEN + 1];
+
+	sotto_id_hex(hex, id);
+	return json_string(hex);
+}
+
+json_t *
+cli_event_json(const struct sotto_event *ev)
+{
+	json_t *o = json_object(), *ids;
+	size_t i;
+
+	json_object_set_new(o, "from", json_string(ev->peer != NULL ? ev->peer : ""));
+	if (ev->type != SOTTO_EVENT_WARNING)
+		json_object_set_new(o, "id", id_json(ev->id));
+	json_object_set_new(o, "time", json_integer((json_int_t)ev->time));
+	json_object_set_new(o, "type", json_string(cli_event_type_name(ev)));
+	switch (ev->type) {
+	case SOTTO_EVENT_MESSAGE:
+		json_object_set_new(o, "body", cli_json_text(ev->body, ev->body_len));
+		if (ev->expires_at != 0)
+			json_object_set_new(o, "expires_at", json_integer((json_int_t)ev->expires_at));
+		break;
+	case SOTTO_EVENT_RECEIPT:
+		json_object_set_new(o, "body", json_string(ev->receipt == SOTTO_RECEIPT_READ ?
+		    "read" : "delivered"));
+		ids = json_array();
+		for (i = 0; i < ev->n_receipt_ids; i++)
+			json_array_append_new(ids, id_json(ev->receipt_ids[i]));
+		json_object_set_new(o, "ids", ids);
+		break;
+	case SOTTO_EVENT_TIMER:
+		json_object_set_new(o, "body", json_integer(ev->expiry));
+		break;
+	default:
+		json_object_set_new(o, "body", json_string(ev->reason != NULL ? ev->reason : ""));
+		break;
+	}
+	json_object_set_new(o, "warnings", warnings_json(ev->warnings, ev->gap, ev->reason));
+	return o;
+}
+
+json_t *
+cli_message_json(const struct sotto_message *m)
+{
+	json_t *o = json_object(), *flags = json_array();
+
+	json_object_set_new(o, "row", json_integer(m->row));
+	json_object_set_new(o, "id", id_json(m->id));
+	json_object_set_new(o, "peer", json_string(m->peer));
+	json_object_set_new(o, "direction", json_string(m->dir == SOTTO_OUT ? "out" : "in"));
+	json_object_set_new(o, "type", json_string(m->content == SOTTO_CONTENT_MAIL ?
+	    "mail" : "text"));
+	json_object_set_new(o, "time", json_integer((json_int_t)m->time));
+	json_object_set_new(o, "seq", json_integer((json_int_t)m->seq));
+	json_object_set_new(o, "body", cli_json_text(m->body, m->body_len));
+	if (m->expires_at != 0)
+		json_object_set_new(o, "expires_at", json_integer((json_int_t)m->expires_at));
+	if (m->flags & SOTTO_MSG_DELIVERED)
+		json_array_append_new(flags, json_string("delivered"));
+	if (m->flags & SOTTO_MSG_READ)
+		json_array_append_new(flags, json_string("read"));
+	if (m->flags & SOTTO_MSG_KEY_CHANGED)
+		json_array_append_new(flags, json_string("key_changed"));
+	if (m->flags & SOTTO_MSG_GAP_BEFORE)
+		json_array_append_new(flags, json_string("gap_before"));
+	json_object_set_new(o, "flags", flags);
+	return o;
+}
+
+const char *
+cli_trust_name(enum sotto_trust t)
+{
+	switch (t) {
+	case SOTTO_TRUST_OK: return "ok";
+	case SOTTO_TRUST_CHANGED: return "changed";
+	default: return "blocked";
+	}
+}
+
+json_t *
+cli_contact_json(const struct sotto_contact *c)
+{
+	json_t *o = json_object();
+
+	json_object_set_new(o, "address", json_string(c->address));
+	json_object_set_new(o, "verified", json_boolean(c->verified));
+	json_object_set_new(o, "trust", json_string(cli_trust_name(c->trust)));
+	json_object_set_new(o, "expiry", json_integer(c->expiry));
+	json_object_set_new(o, "first_seen", json_integer((json_int_t)c->first_seen));
+	if (c->changed_at != 0)
+		json_object_set_new(o, "changed_at", json_integer((json_int_t)c->changed_at));
+	return o;
+}

@@ -1,0 +1,429 @@
+/*
+ * The account: opening the store, registering, connecting, the sender certificate and
+ * the prekeys the server hands out for us.
+ */
+#include "client/client_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <sodium.h>
+
+#include "crypto/dh.h"
+#include "crypto/init.h"
+#include "crypto/sign.h"
+#include "crypto/suite_native.h"
+#include "wire/address.h"
+#include "wire/proto.h"
+
+uint64_t
+client_now(void)
+{
+	return (uint64_t)time(NULL);
+}
+
+uint64_t
+client_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static int
+client_alloc(struct sotto **out, struct store *st)
+{
+	struct sotto *s;
+	int r;
+
+	if ((s = calloc(1, sizeof(*s))) == NULL)
+		return SOTTO_ERR_NOMEM;
+	if ((s->k = sodium_malloc(sizeof(*s->k))) == NULL) {
+		free(s);
+		return SOTTO_ERR_NOMEM;
+	}
+	sodium_memzero(s->k, sizeof(*s->k));
+	s->st = st;
+	s->ops = &transport_conn;
+	s->auto_receipts = 1;
+	s->spk_rotate = CLIENT_SPK_ROTATE;
+	s->spk_grace = CLIENT_SPK_GRACE;
+	r = client_load_identity(s);
+	if (r != 0 && r != SOTTO_ERR_NOT_FOUND) {
+		s->st = NULL;
+		sotto_close(s);
+		return r;
+	}
+	*out = s;
+	return 0;
+}
+
+int
+client_load_identity(struct sotto *s)
+{
+	struct address_server sa;
+	int r;
+
+	s->have_id = 0;
+	if ((r = store_identity_get(s->st, &s->k->id)) != 0)
+		return r;
+	x3dh_identity_wipe(&s->k->xid);
+	memcpy(s->k->xid.pub, s->k->id.identity_pk, SIGN_PUBLIC_LEN);
+	s->k->xid.pub_len = SIGN_PUBLIC_LEN;
+	memcpy(s->k->xid.sign_sec, s->k->id.identity_sk, SIGN_SECRET_LEN);
+	if ((r = sign_pk_to_dh(s->k->xid.dh_pub, s->k->id.identity_pk)) != 0 ||
+	    (r = sign_sk_to_dh(s->k->xid.dh_sec, s->k->id.identity_sk)) != 0)
+		return r;
+	if (s->k->id.server[0] != '\0') {
+		if ((r = address_server_parse(s->k->id.server, &sa)) != 0)
+			return SOTTO_ERR_CORRUPT;
+		memcpy(s->server_pk, sa.key, sizeof(s->server_pk));
+	}
+	s->have_id = 1;
+	return 0;
+}
+
+int
+sotto_create(struct sotto **out, const char *home, const uint8_t *pass, size_t pass_len,
+    enum sotto_kdf kdf)
+{
+	struct store *st = NULL;
+	enum store_kdf_level lvl;
+	int r;
+
+	if (out == NULL || home == NULL || pass == NULL)
+		return SOTTO_ERR_INVALID_ARG;
+	if ((r = sotto_crypto_init()) != 0)
+		return r;
+	lvl = kdf == SOTTO_KDF_MODERATE ? STORE_KDF_MODERATE :
+	    kdf == SOTTO_KDF_MIN ? STORE_KDF_TEST_MIN : STORE_KDF_INTERACTIVE;
+	if ((r = store_create(home, pass, pass_len, lvl, &st)) != 0)
+		return r;
+	if ((r = client_alloc(out, st)) != 0)
+		store_close(st);
+	return r;
+}
+
+int
+sotto_open(struct sotto **out, const char *home, const uint8_t *pass, size_t pass_len)
+{
+	struct store *st = NULL;
+	int r;
+
+	if (out == NULL || home == NULL || pass == NULL)
+		return SOTTO_ERR_INVALID_ARG;
+	if ((r = sotto_crypto_init()) != 0)
+		return r;
+	if ((r = store_open(home, pass, pass_len, &st)) != 0)
+		return r;
+	if ((r = client_alloc(out, st)) != 0) {
+		store_close(st);
+		return r;
+	}
+	if ((r = sotto_expire(*out)) < 0) {
+		sotto_close(*out);
+		*out = NULL;
+		return r;
+	}
+	return 0;
+}
+
+void
+sotto_close(struct sotto *s)
+{
+	if (s == NULL)
+		return;
+	sotto_disconnect(s);
+	store_close(s->st);
+	if (s->k != NULL) {
+		store_identity_wipe(&s->k->id);
+		x3dh_identity_wipe(&s->k->xid);
+		sodium_free(s->k);
+	}
+	sodium_memzero(s, sizeof(*s));
+	free(s);
+}
+
+int
+sotto_registered(const struct sotto *s)
+{
+	return s->have_id && s->k->id.reg_state == STORE_REG_REGISTERED;
+}
+
+const char *
+sotto_address(const struct sotto *s)
+{
+	return s->have_id ? s->k->id.address : "";
+}
+
+const char *
+sotto_server(const struct sotto *s)
+{
+	return s->have_id ? s->k->id.server : "";
+}
+
+void
+sotto_set_auto_receipts(struct sotto *s, int on)
+{
+	s->auto_receipts = on != 0;
+}
+
+void
+client_set_transport(struct sotto *s, const struct transport_ops *ops, void *arg)
+{
+	sotto_disconnect(s);
+	s->ops = ops;
+	s->targ = arg;
+}
+
+int
+client_conn_failed(struct sotto *s, int r)
+{
+	if (r != SOTTO_ERR_TIMEOUT && r != 0)
+		sotto_disconnect(s);
+	return r;
+}
+
+int
+client_request(struct sotto *s, struct proto_msg *req, struct proto_msg *resp, int timeout_ms)
+{
+	int r;
+
+	if (s->t == NULL)
+		return SOTTO_ERR_CLOSED;
+	if ((r = s->ops->request(s->t, req, resp, timeout_ms)) != 0) {
+		/* A timeout leaves a response we no longer wait for on the stream: start over. */
+		sotto_disconnect(s);
+		return r;
+	}
+	return resp->status;
+}
+
+static int
+transport_open(struct sotto *s, const char *server, int timeout_ms)
+{
+	int r;
+
+	if (s->t != NULL)
+		return 0;
+	if ((r = s->ops->open(&s->t, s->targ, server, s->k->id.device_sk, timeout_ms)) != 0)
+		s->t = NULL;
+	return r;
+}
+
+void
+sotto_disconnect(struct sotto *s)
+{
+	if (s != NULL && s->t != NULL) {
+		s->ops->close(s->t);
+		s->t = NULL;
+	}
+}
+
+int
+sotto_fd(const struct sotto *s)
+{
+	return s->t != NULL ? s->ops->fd(s->t) : -1;
+}
+
+int
+client_ensure_cert(struct sotto *s, int timeout_ms)
+{
+	struct proto_msg req, resp;
+	struct cert_sender cs;
+	uint64_t now = client_now();
+	int r;
+
+	if (s->cert_len > 0 && now + CLIENT_CERT_MARGIN < s->cert_expiry)
+		return 0;
+	memset(&req, 0, sizeof(req));
+	req.type = PROTO_SENDER_CERTIFICATE;
+	if ((r = client_request(s, &req, &resp, timeout_ms)) != 0)
+		return r;
+	/* Our own certificate is checked like a peer would: a server that hands out a wrong
+	 * one would have every message we send rejected. */
+	if ((r = cert_verify(resp.u.cert.cert, resp.u.cert.len, s->server_pk, now, &cs)) != 0)
+		return r;
+	if (strcmp(cs.address, s->k->id.address) != 0 ||
+	    sodium_memcmp(cs.identity_pk, s->k->id.identity_pk, 32) != 0)
+		return SOTTO_ERR_PROTOCOL;
+	memcpy(s->cert, resp.u.cert.cert, resp.u.cert.len);
+	s->cert_len = resp.u.cert.len;
+	s->cert_expiry = cs.expiry;
+	return 0;
+}
+
+static int
+new_spk(struct sotto *s, struct store_spk *spk)
+{
+	struct x3dh_keypair kp;
+	uint32_t id;
+	int r;
+
+	if ((r = store_prekey_next_id(s->st, STORE_PREKEY_SIGNED, 1, &id)) != 0)
+		return r;
+	if ((r = x3dh_keypair_generate(&kp, id)) != 0)
+		return r;
+	memset(spk, 0, sizeof(*spk));
+	spk->id = id;
+	spk->created = client_now();
+	memcpy(spk->pk, kp.pub, 32);
+	memcpy(spk->sk, kp.sec, 32);
+	if ((r = x3dh_sign_prekey(&suite_native, &s->k->xid, &kp, spk->sig)) == 0)
+		r = store_spk_put(s->st, spk);
+	x3dh_keypair_wipe(&kp);
+	return r;
+}
+
+int
+client_upload_prekeys(struct sotto *s, int want_new_spk, uint32_t n, int timeout_ms)
+{
+	struct proto_msg *req = NULL, resp;
+	struct store_spk spk;
+	struct x3dh_keypair kp;
+	uint32_t first = 0, i;
+	int r;
+
+	memset(&spk, 0, sizeof(spk));
+	if (n > PROTO_MAX_OTPK)
+		n = PROTO_MAX_OTPK;
+	if ((req = calloc(1, sizeof(*req))) == NULL)
+		return SOTTO_ERR_NOMEM;
+	r = want_new_spk ? new_spk(s, &spk) : store_spk_latest(s->st, &spk);
+	if (r != 0)
+		goto out;
+	req->type = PROTO_UPLOAD_PREKEYS;
+	req->u.upload.spk.id = spk.id;
+	memcpy(req->u.upload.spk.pub, spk.pk, 32);
+	memcpy(req->u.upload.spk.sig, spk.sig, 64);
+	/* The private halves are durable before the server can hand out the public ones. */
+	if (n > 0) {
+		if ((r = store_begin(s->st)) != 0)
+			goto out;
+		if ((r = store_prekey_next_id(s->st, STORE_PREKEY_ONETIME, n, &first)) != 0)
+			goto rollback;
+		for (i = 0; i < n; i++) {
+			if ((r = x3dh_keypair_generate(&kp, first + i)) != 0)
+				goto rollback;
+			r = store_otpk_put(s->st, first + i, kp.pub, kp.sec);
+			req->u.upload.otpk[i].id = first + i;
+			memcpy(req->u.upload.otpk[i].pub, kp.pub, 32);
+			x3dh_keypair_wipe(&kp);
+			if (r != 0)
+				goto rollback;
+		}
+		if ((r = store_commit(s->st)) != 0)
+			goto rollback;
+		req->u.upload.n_otpk = n;
+	}
+	r = client_request(s, req, &resp, timeout_ms);
+	goto out;
+rollback:
+	store_rollback(s->st);
+out:
+	store_spk_wipe(&spk);
+	free(req);
+	return r;
+}
+
+/* Rotates the signed prekey when it is due; the old ones go after the grace period. */
+static int
+maintain_spk(struct sotto *s, int timeout_ms)
+{
+	struct store_spk spk;
+	uint64_t now = client_now();
+	int r;
+
+	uint64_t created;
+
+	if ((r = store_spk_latest(s->st, &spk)) != 0)
+		return r;
+	created = spk.created;
+	store_spk_wipe(&spk);
+	if (created + s->spk_rotate > now)
+		return 0;
+	if ((r = client_upload_prekeys(s, 1, 0, timeout_ms)) != 0)
+		return r;
+	if (now > (uint64_t)s->spk_rotate + s->spk_grace)
+		return store_spk_prune(s->st, now - s->spk_rotate - s->spk_grace);
+	return 0;
+}
+
+int
+sotto_init(struct sotto *s, const char *address, const char *server, const char *invite,
+    int timeout_ms)
+{
+	struct address_server sa;
+	struct proto_msg *req = NULL, resp;
+	struct store_identity *id = &s->k->id;
+	size_t alen, ilen = invite != NULL ? strlen(invite) : 0;
+	int r;
+
+	if (address == NULL || server == NULL)
+		return SOTTO_ERR_INVALID_ARG;
+	alen = strlen(address);
+	if (address_user_check(address, alen) != 0 || address_server_parse(server, &sa) != 0 ||
+	    strlen(server) > STORE_SERVER_MAX)
+		return SOTTO_ERR_MALFORMED;
+	if (ilen > PROTO_INVITE_MAX)
+		return SOTTO_ERR_TOO_LARGE;
+	if (s->have_id && id->reg_state == STORE_REG_REGISTERED)
+		return SOTTO_ERR_STATE;
+	if (!s->have_id) {
+		memset(id, 0, sizeof(*id));
+		if ((r = sign_keypair(id->identity_pk, id->identity_sk)) != 0 ||
+		    (r = dh_keypair(id->device_pk, id->device_sk)) != 0)
+			return r;
+	}
+	memcpy(id->address, address, alen + 1);
+	memcpy(id->server, server, strlen(server) + 1);
+	id->reg_state = STORE_REG_NONE;
+	if ((r = store_identity_put(s->st, id)) != 0 || (r = client_load_identity(s)) != 0)
+		return r;
+	sotto_disconnect(s);
+	if ((r = transport_open(s, server, timeout_ms)) != 0)
+		return r;
+	if ((req = calloc(1, sizeof(*req))) == NULL)
+		return SOTTO_ERR_NOMEM;
+	req->type = PROTO_REGISTER;
+	memcpy(req->u.reg.address, address, alen + 1);
+	memcpy(req->u.reg.identity_pk, id->identity_pk, 32);
+	memcpy(req->u.reg.device_pk, id->device_pk, 32);
+	if (ilen > 0)
+		memcpy(req->u.reg.invite, invite, ilen);
+	req->u.reg.invite_len = ilen;
+	if ((r = proto_register_sign(&req->u.reg, id->identity_sk)) != 0)
+		goto out;
+	if ((r = client_request(s, req, &resp, timeout_ms)) != 0)
+		goto out;
+	if ((r = client_upload_prekeys(s, 1, CLIENT_OTPK_BATCH, timeout_ms)) != 0)
+		goto out;
+	id->reg_state = STORE_REG_REGISTERED;
+	if ((r = store_identity_put(s->st, id)) != 0)
+		goto out;
+	r = client_ensure_cert(s, timeout_ms);
+out:
+	sodium_memzero(req, sizeof(*req));
+	free(req);
+	return r;
+}
+
+int
+sotto_connect(struct sotto *s, int timeout_ms)
+{
+	int r;
+
+	if (!s->have_id || s->k->id.reg_state != STORE_REG_REGISTERED)
+		return SOTTO_ERR_STATE;
+	if (s->t != NULL)
+		return 0;
+	if ((r = transport_open(s, s->k->id.server, timeout_ms)) != 0)
+		return r;
+	if ((r = client_ensure_cert(s, timeout_ms)) != 0 ||
+	    (r = maintain_spk(s, timeout_ms)) != 0 ||
+	    (r = client_flush_outbox(s, timeout_ms, NULL, NULL)) < 0)
+		return r;
+	return 0;
+}

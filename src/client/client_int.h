@@ -1,0 +1,83 @@
+/*
+ * Shared by libsotto's client files (account, send, receive, contacts, expire): the
+ * struct behind struct sotto and the helpers they share.
+ */
+#ifndef SOTTO_CLIENT_CLIENT_INT_H
+#define SOTTO_CLIENT_CLIENT_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sotto/sotto.h"
+#include "client/content.h"
+#include "client/store.h"
+#include "client/transport.h"
+#include "crypto/x3dh.h"
+#include "wire/cert.h"
+
+#define CLIENT_OTPK_BATCH 100                   /* one-time prekeys per upload */
+#define CLIENT_SPK_ROTATE (7u * 86400)          /* signed prekey lifetime */
+#define CLIENT_SPK_GRACE (14u * 86400)          /* a replaced one is kept this long */
+#define CLIENT_CERT_MARGIN 60                   /* refresh a certificate this early */
+#define CLIENT_TIMEOUT_MS 10000                 /* requests made inside other calls */
+#define CLIENT_ACK_BATCH 256                    /* envelope ids per RECEIVED */
+
+/* Secret; sodium_malloc'd. */
+struct client_keys {
+	struct store_identity id;
+	struct x3dh_identity xid;
+};
+
+struct sotto {
+	struct store *st;
+	struct client_keys *k;
+	int have_id;                    /* k->id loaded from the store */
+	uint8_t server_pk[32];          /* Ed25519, from the server address */
+	const struct transport_ops *ops;
+	void *targ;
+	void *t;                        /* the open transport, or NULL */
+	uint8_t cert[CERT_MAX];         /* our sender certificate */
+	size_t cert_len;
+	uint64_t cert_expiry;
+	int prekeys_low;                /* the server asked for more one-time prekeys */
+	int auto_receipts;
+	uint32_t spk_rotate, spk_grace; /* seconds; tests shorten them */
+};
+
+uint64_t client_now(void);
+uint64_t client_now_ms(void);
+
+/* Loads the identity and its X3DH form into s->k. */
+int client_load_identity(struct sotto *s) SOTTO_MUST_CHECK;
+/* Maps a transport failure: the connection is dropped on anything but a timeout. */
+int client_conn_failed(struct sotto *s, int r);
+/* A request over the open transport (SOTTO_ERR_CLOSED if none); on success returns
+ * resp->status. */
+int client_request(struct sotto *s, struct proto_msg *req, struct proto_msg *resp,
+    int timeout_ms) SOTTO_MUST_CHECK;
+/* A fresh sender certificate if ours expires soon. */
+int client_ensure_cert(struct sotto *s, int timeout_ms) SOTTO_MUST_CHECK;
+/* Stores and uploads prekeys: a new signed prekey if new_spk, and n one-time prekeys. */
+int client_upload_prekeys(struct sotto *s, int new_spk, uint32_t n, int timeout_ms)
+    SOTTO_MUST_CHECK;
+
+/* Encrypts, queues and sends one content to `to` (send.c). c->id, seq, sent_ms and expiry
+ * are filled here. With keep, a TEXT or MAIL is also stored in the history. */
+int client_send_content(struct sotto *s, const char *to, struct content *c, int keep,
+    int timeout_ms) SOTTO_MUST_CHECK;
+/* Sends every outbox item, oldest first; stops at the first connection failure or
+ * transient refusal (the rest stays queued); an item the server refuses for good is
+ * dropped. Returns the first error. If watch is not NULL, *watch_r gets the result for
+ * that id (1 if it was not reached). */
+int client_flush_outbox(struct sotto *s, int timeout_ms, const uint8_t *watch, int *watch_r)
+    SOTTO_MUST_CHECK;
+
+#define CLIENT_PREV_SLOT_LEN (6 + 32 + 1)
+/* The store's session slot name for a contact's previous session. */
+void client_prev_slot(char out[CLIENT_PREV_SLOT_LEN], const char *address);
+
+/* Whether a store_contact exists; fills *c when it does (1), 0 if not, or an error. */
+int client_contact_find(struct sotto *s, const char *address, struct store_contact *c)
+    SOTTO_MUST_CHECK;
+
+#endif

@@ -1,0 +1,197 @@
+/* Contacts, verification by safety number, trust after a key change, and history. */
+#include "client/client_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "crypto/safety.h"
+#include "wire/address.h"
+
+_Static_assert(SOTTO_SAFETY_LEN == SAFETY_FORMATTED_LEN, "safety number length");
+
+static void
+contact_export(struct sotto_contact *out, const struct store_contact *c)
+{
+	memset(out, 0, sizeof(*out));
+	memcpy(out->address, c->address, strlen(c->address) + 1);
+	memcpy(out->identity_key, c->identity_pk, 32);
+	out->verified = c->verified != 0;
+	out->trust = (enum sotto_trust)c->trust;
+	out->first_seen = c->first_seen;
+	out->changed_at = c->changed_at;
+	out->expiry = c->expiry_seconds;
+}
+
+static int
+contact_load(struct sotto *s, const char *address, struct store_contact *c)
+{
+	if (address == NULL || address_user_check(address, strlen(address)) != 0)
+		return SOTTO_ERR_MALFORMED;
+	return store_contact_get(s->st, address, c);
+}
+
+int
+sotto_contacts(struct sotto *s, struct sotto_contact **out, size_t *n)
+{
+	struct store_contact_list l = { 0 };
+	size_t i;
+	int r;
+
+	*out = NULL;
+	*n = 0;
+	if ((r = store_contact_list(s->st, &l)) != 0)
+		return r;
+	if (l.n > 0 && (*out = calloc(l.n, sizeof(**out))) == NULL) {
+		store_contact_list_free(&l);
+		return SOTTO_ERR_NOMEM;
+	}
+	for (i = 0; i < l.n; i++)
+		contact_export(&(*out)[i], &l.v[i]);
+	*n = l.n;
+	store_contact_list_free(&l);
+	return 0;
+}
+
+void
+sotto_contacts_free(struct sotto_contact *v, size_t n)
+{
+	(void)n;
+	free(v);
+}
+
+int
+sotto_contact(struct sotto *s, const char *address, struct sotto_contact *out)
+{
+	struct store_contact c;
+	int r;
+
+	if ((r = contact_load(s, address, &c)) != 0)
+		return r;
+	contact_export(out, &c);
+	return 0;
+}
+
+int
+sotto_safety_number(struct sotto *s, const char *peer, char out[SOTTO_SAFETY_LEN + 1],
+    char digits[61])
+{
+	struct store_contact c;
+	char d[SAFETY_DIGITS + 1];
+	int r;
+
+	if (!s->have_id)
+		return SOTTO_ERR_STATE;
+	if ((r = contact_load(s, peer, &c)) != 0)
+		return r;
+	if ((r = safety_number(d, s->k->id.identity_pk, 32, (const uint8_t *)s->k->id.address,
+	    strlen(s->k->id.address), c.identity_pk, 32, (const uint8_t *)c.address,
+	    strlen(c.address), SAFETY_ITERATIONS)) != 0)
+		return r;
+	safety_format(out, d);
+	if (digits != NULL)
+		memcpy(digits, d, sizeof(d));
+	return 0;
+}
+
+int
+sotto_verify(struct sotto *s, const char *peer)
+{
+	struct store_contact c;
+	int r;
+
+	if ((r = contact_load(s, peer, &c)) != 0)
+		return r;
+	/* A blocked key is accepted with sotto_trust first, then compared. */
+	if (c.trust == STORE_TRUST_BLOCKED)
+		return SOTTO_ERR_UNTRUSTED_IDENTITY;
+	c.verified = 1;
+	c.trust = STORE_TRUST_OK;
+	return store_contact_put(s->st, &c);
+}
+
+int
+sotto_trust(struct sotto *s, const char *peer)
+{
+	struct store_contact c;
+	int r;
+
+	if ((r = contact_load(s, peer, &c)) != 0)
+		return r;
+	if (c.trust != STORE_TRUST_OK)
+		c.verified = 0;
+	c.trust = STORE_TRUST_OK;
+	return store_contact_put(s->st, &c);
+}
+
+int
+sotto_history(struct sotto *s, const char *peer, int64_t after, size_t max,
+    struct sotto_message **out, size_t *n)
+{
+	struct store_message_list l = { 0 };
+	struct sotto_message *v = NULL;
+	size_t i;
+	int r;
+
+	*out = NULL;
+	*n = 0;
+	if (peer != NULL && address_user_check(peer, strlen(peer)) != 0)
+		return SOTTO_ERR_MALFORMED;
+	if ((r = store_message_list(s->st, peer, after, max, &l)) != 0)
+		return r;
+	if (l.n > 0 && (v = calloc(l.n, sizeof(*v))) == NULL) {
+		r = SOTTO_ERR_NOMEM;
+		goto out;
+	}
+	for (i = 0; i < l.n; i++) {
+		const struct store_message *m = &l.v[i];
+
+		v[i].row = m->row;
+		memcpy(v[i].peer, m->peer, strlen(m->peer) + 1);
+		memcpy(v[i].id, m->id, SOTTO_ID_LEN);
+		v[i].dir = m->dir == STORE_DIR_OUT ? SOTTO_OUT : SOTTO_IN;
+		v[i].content = m->type == STORE_MSG_MAIL ? SOTTO_CONTENT_MAIL : SOTTO_CONTENT_TEXT;
+		v[i].flags = m->flags;
+		v[i].seq = m->seq;
+		v[i].time = m->server_time != 0 ? m->server_time : m->local_time;
+		v[i].expires_at = m->expires_at;
+		if ((v[i].body = malloc(m->body_len + 1)) == NULL) {
+			sotto_history_free(v, i);
+			v = NULL;
+			r = SOTTO_ERR_NOMEM;
+			goto out;
+		}
+		if (m->body_len > 0)
+			memcpy(v[i].body, m->body, m->body_len);
+		v[i].body[m->body_len] = '\0';
+		v[i].body_len = m->body_len;
+	}
+	*out = v;
+	*n = l.n;
+out:
+	store_message_list_free(&l);
+	return r;
+}
+
+void
+sotto_history_free(struct sotto_message *v, size_t n)
+{
+	size_t i;
+
+	if (v == NULL)
+		return;
+	for (i = 0; i < n; i++) {
+		if (v[i].body != NULL) {
+			sodium_memzero(v[i].body, v[i].body_len);
+			free(v[i].body);
+		}
+	}
+	free(v);
+}
+
+void
+sotto_id_hex(char out[2 * SOTTO_ID_LEN + 1], const uint8_t id[SOTTO_ID_LEN])
+{
+	sodium_bin2hex(out, 2 * SOTTO_ID_LEN + 1, id, SOTTO_ID_LEN);
+}

@@ -1,0 +1,57 @@
+/*
+ * Typed payloads inside the ratchet (the plaintext of a session message):
+ *   u8   version (CONTENT_VERSION)
+ *   u8   type (enum content_type)
+ *   16   message id (also the client message id the server deduplicates by)
+ *   u64  sequence number: per conversation and direction, from 1, for gap detection
+ *   u64  sender's clock, unix milliseconds
+ *   u32  the conversation's expiry timer at the sender, seconds (0 = off)
+ * then, by type:
+ *   TEXT, MAIL: u32 length, bytes (1..CONTENT_BODY_MAX)
+ *   RECEIPT:    u8 kind (1 delivered, 2 read), u16 n (1..CONTENT_RECEIPT_MAX), n ids
+ *   TIMER:      nothing (the timer field is the new setting)
+ * Big-endian; decoding rejects unknown types, out-of-range fields and trailing bytes.
+ */
+#ifndef SOTTO_CLIENT_CONTENT_H
+#define SOTTO_CLIENT_CONTENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/buf.h"
+#include "sotto/error.h"
+
+#define CONTENT_VERSION 1
+#define CONTENT_ID_LEN 16
+#define CONTENT_BODY_MAX (60u * 1024)
+#define CONTENT_RECEIPT_MAX 256
+#define CONTENT_EXPIRY_MAX (365u * 86400)
+#define CONTENT_HEADER_LEN (1 + 1 + CONTENT_ID_LEN + 8 + 8 + 4)
+
+enum content_type {
+	CONTENT_TEXT = 1,
+	CONTENT_MAIL = 2,
+	CONTENT_RECEIPT = 3,
+	CONTENT_TIMER = 4,
+};
+
+enum content_receipt { CONTENT_DELIVERED = 1, CONTENT_READ = 2 };
+
+struct content {
+	uint8_t type;
+	uint8_t id[CONTENT_ID_LEN];
+	uint64_t seq;
+	uint64_t sent_ms;
+	uint32_t expiry;
+	const uint8_t *body;            /* TEXT, MAIL; borrowed (secret) */
+	size_t body_len;
+	uint8_t receipt_kind;           /* RECEIPT */
+	size_t n_ids;
+	const uint8_t (*ids)[CONTENT_ID_LEN];   /* RECEIPT; borrowed */
+};
+
+int content_encode(const struct content *c, struct buf *out) SOTTO_MUST_CHECK;
+/* c borrows body and ids from p. */
+int content_decode(const uint8_t *p, size_t len, struct content *c) SOTTO_MUST_CHECK;
+
+#endif

@@ -1,0 +1,555 @@
+/*
+ * Receiving: each pushed envelope is opened (sealed sender), its sender certificate
+ * checked against the server's key, its expiry and the sealed sender identity, then
+ * decrypted in the sender's session. The new session state, the contact (sequence
+ * numbers, key changes) and the message are stored in one transaction; only then is the
+ * envelope acknowledged (RECEIVED). An envelope that fails a check is acknowledged and
+ * dropped with a warning event, so a hostile server cannot make us loop on it.
+ */
+#include "client/client_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "crypto/sealed.h"
+#include "crypto/session.h"
+#include "crypto/suite_native.h"
+#include "wire/address.h"
+#include "wire/proto.h"
+
+struct pending_receipt {
+	char peer[STORE_ADDR_MAX + 1];
+	uint8_t (*ids)[SOTTO_ID_LEN];
+	size_t n;
+};
+
+/* What one poll collected for after the drain. */
+struct poll_batch {
+	uint64_t acks[CLIENT_ACK_BATCH];
+	size_t n_acks;
+	struct pending_receipt *rc;
+	size_t n_rc;
+	int events;
+};
+
+static void
+emit_reject(sotto_event_fn cb, void *ctx, const char *reason, struct poll_batch *pb)
+{
+	struct sotto_event ev;
+
+	memset(&ev, 0, sizeof(ev));
+	ev.type = SOTTO_EVENT_WARNING;
+	ev.peer = "";
+	ev.warnings = SOTTO_WARN_REJECTED;
+	ev.reason = reason;
+	pb->events++;
+	if (cb != NULL)
+		cb(ctx, &ev);
+}
+
+static int
+receipt_note(struct poll_batch *pb, const char *peer, const uint8_t id[SOTTO_ID_LEN])
+{
+	struct pending_receipt *p = NULL, *nv;
+	uint8_t (*ids)[SOTTO_ID_LEN];
+	size_t i;
+
+	for (i = 0; i < pb->n_rc; i++)
+		if (strcmp(pb->rc[i].peer, peer) == 0)
+			p = &pb->rc[i];
+	if (p == NULL) {
+		if ((nv = realloc(pb->rc, (pb->n_rc + 1) * sizeof(*nv))) == NULL)
+			return SOTTO_ERR_NOMEM;
+		pb->rc = nv;
+		p = &pb->rc[pb->n_rc++];
+		memset(p, 0, sizeof(*p));
+		memcpy(p->peer, peer, strlen(peer) + 1);
+	}
+	if ((ids = realloc(p->ids, (p->n + 1) * sizeof(*ids))) == NULL)
+		return SOTTO_ERR_NOMEM;
+	p->ids = ids;
+	memcpy(p->ids[p->n++], id, SOTTO_ID_LEN);
+	return 0;
+}
+
+/* The slot for a contact's previous session: kept after a replacement so that messages
+ * from both sides of a simultaneous start (or still in flight) decrypt. Not a valid
+ * address, so it cannot collide with one. */
+void
+client_prev_slot(char out[CLIENT_PREV_SLOT_LEN], const char *address)
+{
+	uint8_t h[16];
+
+	crypto_generichash(h, sizeof(h), (const uint8_t *)address, strlen(address), NULL, 0);
+	memcpy(out, "#prev/", 6);
+	sodium_bin2hex(out + 6, 33, h, sizeof(h));
+}
+
+/* What a successful decryption leaves to store. */
+struct decrypted {
+	struct session *cur;            /* the new current session */
+	uint8_t *prev;                  /* the new previous session's state, or NULL: unchanged */
+	size_t prev_len;
+	uint32_t used_opk;              /* a one-time prekey to delete, 0 if none */
+};
+
+static void
+decrypted_free(struct decrypted *d)
+{
+	session_free(d->cur);
+	store_blob_free(d->prev, d->prev_len);
+	memset(d, 0, sizeof(*d));
+}
+
+/* Loads a session state and tries msg in it. */
+static int
+try_session(const uint8_t *state, size_t state_len, const struct sealed_opened *o,
+    struct session **out, struct buf *pt)
+{
+	struct session *ss = NULL;
+	const uint8_t *rid;
+	size_t idlen = 0;
+	int r;
+
+	if ((r = session_deserialize(&ss, &suite_native, state, state_len)) != 0)
+		return SOTTO_ERR_CORRUPT;
+	rid = session_remote_identity(ss, &idlen);
+	if (idlen != 32 || sodium_memcmp(rid, o->sender_ident, 32) != 0)
+		r = SOTTO_ERR_UNTRUSTED_IDENTITY;
+	else
+		r = session_decrypt(ss, pt, o->msg_type, o->msg, o->msg_len);
+	if (r != 0) {
+		session_free(ss);
+		buf_reset(pt);
+		return r;
+	}
+	*out = ss;
+	return 0;
+}
+
+/* Decrypts in the sender's current or previous session, or starts a new one from a
+ * prekey message (the old current one becomes the previous). */
+static int
+decrypt_in_session(struct sotto *s, const struct sealed_opened *o, int key_changed,
+    struct decrypted *d, struct buf *pt)
+{
+	struct x3dh_init_info info;
+	struct store_spk spk;
+	struct x3dh_keypair kspk, kopk;
+	char slot[CLIENT_PREV_SLOT_LEN];
+	uint8_t *cur = NULL, *prev = NULL;
+	size_t cur_len = 0, prev_len = 0;
+	int r, r2 = SOTTO_ERR_NOT_FOUND, have_opk = 0;
+
+	memset(d, 0, sizeof(*d));
+	memset(&kspk, 0, sizeof(kspk));
+	memset(&kopk, 0, sizeof(kopk));
+	client_prev_slot(slot, o->sender_addr);
+	if (!key_changed) {
+		r = store_session_get(s->st, o->sender_addr, &cur, &cur_len);
+		if (r != 0 && r != SOTTO_ERR_NOT_FOUND)
+			return r;
+		if (r == 0) {
+			r = try_session(cur, cur_len, o, &d->cur, pt);
+			if (r == 0)
+				goto out;
+			if (r == SOTTO_ERR_CORRUPT)
+				goto out;
+			r2 = store_session_get(s->st, slot, &prev, &prev_len);
+			if (r2 != 0 && r2 != SOTTO_ERR_NOT_FOUND) {
+				r = r2;
+				goto out;
+			}
+			if (r2 == 0) {
+				r2 = try_session(prev, prev_len, o, &d->cur, pt);
+				if (r2 == 0) {
+					/* The previous one is in use again: swap them. */
+					d->prev = cur;
+					d->prev_len = cur_len;
+					cur = NULL;
+					r = 0;
+					goto out;
+				}
+			}
+			/* A replayed message is a duplicate; only a new prekey message may
+			 * start another session (the peer started over). */
+			if (r == SOTTO_ERR_REPLAY || r2 == SOTTO_ERR_REPLAY ||
+			    o->msg_type != SESSION_MSG_PREKEY)
+				goto out;
+		}
+	}
+	if (o->msg_type != SESSION_MSG_PREKEY) {
+		r = SOTTO_ERR_NO_SESSION;
+		goto out;
+	}
+	if ((r = session_prekey_info(&suite_native, &info, o->msg, o->msg_len)) != 0)
+		goto out;
+	/* The session's identity must be the one the certificate vouches for. */
+	if (info.ident_pub_len != 32 || sodium_memcmp(info.ident_pub, o->sender_ident, 32) != 0) {
+		r = SOTTO_ERR_UNTRUSTED_IDENTITY;
+		goto out;
+	}
+	if ((r = store_spk_get(s->st, info.spk_id, &spk)) != 0)
+		goto out;
+	kspk.id = spk.id;
+	memcpy(kspk.pub, spk.pk, 32);
+	memcpy(kspk.sec, spk.sk, 32);
+	store_spk_wipe(&spk);
+	if (info.has_opk) {
+		if ((r = store_otpk_get(s->st, info.opk_id, kopk.pub, kopk.sec)) != 0)
+			goto out;
+		kopk.id = info.opk_id;
+		have_opk = 1;
+	}
+	r = session_respond(&d->cur, &suite_native, &s->k->xid, &kspk, have_opk ? &kopk : NULL,
+	    o->msg, o->msg_len, pt, NULL);
+	if (r == 0) {
+		if (have_opk)
+			d->used_opk = info.opk_id;
+		if (cur != NULL) {
+			d->prev = cur;
+			d->prev_len = cur_len;
+			cur = NULL;
+		}
+	}
+out:
+	store_blob_free(cur, cur_len);
+	store_blob_free(prev, prev_len);
+	x3dh_keypair_wipe(&kspk);
+	x3dh_keypair_wipe(&kopk);
+	return r;
+}
+
+static const char *
+reject_reason(int r)
+{
+	switch (r) {
+	case SOTTO_ERR_EXPIRED: return "expired sender certificate";
+	case SOTTO_ERR_BAD_SIGNATURE: return "sender certificate not signed by our server";
+	case SOTTO_ERR_UNTRUSTED_IDENTITY: return "sender identity does not match";
+	case SOTTO_ERR_NO_SESSION: return "no session with the sender";
+	case SOTTO_ERR_NOT_FOUND: return "unknown prekey";
+	default: return "message could not be decrypted";
+	}
+}
+
+/* Marks our messages delivered or read after a receipt. */
+static int
+apply_receipt(struct sotto *s, const char *peer, const struct content *c)
+{
+	struct store_message m;
+	uint32_t flag = c->receipt_kind == CONTENT_READ ?
+	    (STORE_FLAG_READ | STORE_FLAG_DELIVERED) : STORE_FLAG_DELIVERED;
+	size_t i;
+	int r;
+
+	for (i = 0; i < c->n_ids; i++) {
+		r = store_message_get(s->st, c->ids[i], &m);
+		if (r == SOTTO_ERR_NOT_FOUND)
+			continue;
+		if (r != 0)
+			return r;
+		if (m.dir == STORE_DIR_OUT && strcmp(m.peer, peer) == 0 && (m.flags & flag) != flag)
+			r = store_message_update(s->st, m.id, m.flags | flag, m.expires_at);
+		store_message_wipe(&m);
+		if (r != 0)
+			return r;
+	}
+	return 0;
+}
+
+static int
+handle_envelope(struct sotto *s, const struct proto_push *push, sotto_event_fn cb,
+    void *ctx, struct poll_batch *pb)
+{
+	struct sealed_opened o;
+	struct cert_sender cs;
+	struct store_contact ct;
+	struct decrypted d;
+	struct content c;
+	char slot[CLIENT_PREV_SLOT_LEN];
+	struct store_message m;
+	struct sotto_event ev;
+	struct buf pt, ser;
+	uint64_t now = client_now(), gap = 0;
+	uint32_t flags = 0;
+	unsigned warn = 0;
+	int r, have, key_changed = 0, seen;
+
+	memset(&o, 0, sizeof(o));
+	memset(&d, 0, sizeof(d));
+	buf_init_dyn(&pt, RATCHET_PLAINTEXT_MAX);
+	buf_init_dyn(&ser, STORE_SESSION_MAX);
+	if ((r = sealed_open(&o, &s->k->xid, push->envelope, push->envelope_len)) != 0) {
+		emit_reject(cb, ctx, "envelope could not be opened", pb);
+		r = 0;
+		goto out;
+	}
+	r = cert_verify(o.cert, o.cert_len, s->server_pk, now, &cs);
+	if (r == 0 && (strcmp(cs.address, o.sender_addr) != 0 ||
+	    sodium_memcmp(cs.identity_pk, o.sender_ident, 32) != 0))
+		r = SOTTO_ERR_UNTRUSTED_IDENTITY;
+	if (r != 0) {
+		emit_reject(cb, ctx, r == SOTTO_ERR_UNTRUSTED_IDENTITY ?
+		    "sender certificate does not match the sender" :
+		    r == SOTTO_ERR_MALFORMED ? "malformed sender certificate" : reject_reason(r), pb);
+		r = 0;
+		goto out;
+	}
+	if ((have = client_contact_find(s, o.sender_addr, &ct)) < 0) {
+		r = have;
+		goto out;
+	}
+	key_changed = have && sodium_memcmp(ct.identity_pk, o.sender_ident, 32) != 0;
+	r = decrypt_in_session(s, &o, key_changed, &d, &pt);
+	if (r == SOTTO_ERR_REPLAY) {
+		r = 0;          /* already stored: a redelivery */
+		goto out;
+	}
+	if (r != 0) {
+		if (r == SOTTO_ERR_NOMEM || r == SOTTO_ERR_STORAGE || r == SOTTO_ERR_IO ||
+		    r == SOTTO_ERR_CORRUPT)
+			goto out;       /* our fault: not acknowledged, tried again later */
+		emit_reject(cb, ctx, reject_reason(r), pb);
+		r = 0;
+		goto out;
+	}
+	if ((r = session_serialize(d.cur, &ser)) != 0)
+		goto out;
+	if (content_decode(pt.p, pt.len, &c) != 0) {
+		/* The session advanced: keep it, drop the content. */
+		if ((r = store_session_put(s->st, o.sender_addr, ser.p, ser.len)) == 0)
+			emit_reject(cb, ctx, "malformed content", pb);
+		goto out;
+	}
+	if ((seen = store_seen_has(s->st, c.id)) < 0) {
+		r = seen;
+		goto out;
+	}
+	if (!have) {
+		memset(&ct, 0, sizeof(ct));
+		memcpy(ct.address, o.sender_addr, o.sender_addr_len + 1);
+		memcpy(ct.identity_pk, o.sender_ident, 32);
+		ct.trust = STORE_TRUST_OK;
+		ct.first_seen = now;
+		ct.send_seq = 1;
+		warn |= SOTTO_WARN_NEW_CONTACT;
+	} else if (key_changed) {
+		memcpy(ct.identity_pk, o.sender_ident, 32);
+		ct.changed_at = now;
+		ct.recv_seq = 0;
+		ct.send_seq = 1;
+		ct.trust = ct.verified ? STORE_TRUST_BLOCKED : STORE_TRUST_CHANGED;
+		warn |= SOTTO_WARN_KEY_CHANGED;
+		flags |= STORE_FLAG_KEY_CHANGED;
+	}
+	if (ct.trust == STORE_TRUST_BLOCKED)
+		warn |= SOTTO_WARN_KEY_BLOCKED;
+	if (!seen) {
+		if (c.seq > ct.recv_seq + 1) {
+			gap = c.seq - ct.recv_seq - 1;
+			warn |= SOTTO_WARN_GAP;
+			flags |= STORE_FLAG_GAP_BEFORE;
+		}
+		if (c.seq > ct.recv_seq)
+			ct.recv_seq = c.seq;
+		if (c.type != CONTENT_RECEIPT)
+			ct.expiry_seconds = c.expiry;
+	}
+	if ((r = store_begin(s->st)) != 0)
+		goto out;
+	if ((r = store_session_put(s->st, o.sender_addr, ser.p, ser.len)) != 0 ||
+	    (r = store_contact_put(s->st, &ct)) != 0 ||
+	    (d.used_opk != 0 && (r = store_otpk_delete(s->st, d.used_opk)) != 0 &&
+	    r != SOTTO_ERR_NOT_FOUND))
+		goto rollback;
+	client_prev_slot(slot, o.sender_addr);
+	if (d.prev != NULL && (r = store_session_put(s->st, slot, d.prev, d.prev_len)) != 0)
+		goto rollback;
+	r = 0;
+	if (seen) {
+		if ((r = store_commit(s->st)) != 0)
+			goto rollback;
+		goto out;
+	}
+	if (c.type == CONTENT_TEXT || c.type == CONTENT_MAIL) {
+		memset(&m, 0, sizeof(m));
+		memcpy(m.peer, o.sender_addr, o.sender_addr_len + 1);
+		memcpy(m.id, c.id, sizeof(m.id));
+		m.dir = STORE_DIR_IN;
+		m.type = c.type == CONTENT_TEXT ? STORE_MSG_TEXT : STORE_MSG_MAIL;
+		m.flags = flags;
+		m.seq = c.seq;
+		m.server_time = push->timestamp / 1000;
+		m.local_time = now;
+		m.expires_at = c.expiry ? now + c.expiry : 0;
+		m.body = (uint8_t *)(uintptr_t)c.body;
+		m.body_len = c.body_len;
+		r = store_message_add(s->st, &m);
+	} else {
+		r = store_seen_add(s->st, c.id, now);
+		if (r == 0 && c.type == CONTENT_RECEIPT)
+			r = apply_receipt(s, o.sender_addr, &c);
+	}
+	if (r != 0 || (r = store_commit(s->st)) != 0)
+		goto rollback;
+
+	memset(&ev, 0, sizeof(ev));
+	ev.peer = o.sender_addr;
+	memcpy(ev.id, c.id, SOTTO_ID_LEN);
+	ev.time = push->timestamp / 1000;
+	ev.sent = c.sent_ms;
+	ev.warnings = warn;
+	ev.gap = gap;
+	switch (c.type) {
+	case CONTENT_TEXT:
+	case CONTENT_MAIL:
+		ev.type = SOTTO_EVENT_MESSAGE;
+		ev.content = c.type == CONTENT_TEXT ? SOTTO_CONTENT_TEXT : SOTTO_CONTENT_MAIL;
+		ev.body = c.body;
+		ev.body_len = c.body_len;
+		ev.expires_at = c.expiry ? now + c.expiry : 0;
+		if (s->auto_receipts && (r = receipt_note(pb, o.sender_addr, c.id)) != 0)
+			goto out;
+		break;
+	case CONTENT_RECEIPT:
+		ev.type = SOTTO_EVENT_RECEIPT;
+		ev.receipt = c.receipt_kind == CONTENT_READ ? SOTTO_RECEIPT_READ :
+		    SOTTO_RECEIPT_DELIVERED;
+		ev.receipt_ids = c.ids;
+		ev.n_receipt_ids = c.n_ids;
+		break;
+	default:
+		ev.type = SOTTO_EVENT_TIMER;
+		ev.expiry = c.expiry;
+		break;
+	}
+	pb->events++;
+	if (cb != NULL)
+		cb(ctx, &ev);
+	goto out;
+rollback:
+	store_rollback(s->st);
+out:
+	decrypted_free(&d);
+	sealed_opened_free(&o);
+	buf_wipe_free(&pt);
+	buf_wipe_free(&ser);
+	return r;
+}
+
+static int
+send_acks(struct sotto *s, struct poll_batch *pb)
+{
+	struct proto_msg *req, resp;
+	int r;
+
+	if (pb->n_acks == 0)
+		return 0;
+	if ((req = calloc(1, sizeof(*req))) == NULL)
+		return SOTTO_ERR_NOMEM;
+	req->type = PROTO_RECEIVED;
+	req->u.received.n = pb->n_acks;
+	memcpy(req->u.received.ids, pb->acks, pb->n_acks * sizeof(pb->acks[0]));
+	r = client_request(s, req, &resp, CLIENT_TIMEOUT_MS);
+	free(req);
+	if (r == 0)
+		pb->n_acks = 0;
+	return r;
+}
+
+static int
+send_receipts(struct sotto *s, struct poll_batch *pb)
+{
+	size_t i, off, n;
+	int r = 0, rr;
+
+	for (i = 0; i < pb->n_rc; i++) {
+		for (off = 0; off < pb->rc[i].n; off += n) {
+			n = pb->rc[i].n - off;
+			if (n > SOTTO_RECEIPT_IDS_MAX)
+				n = SOTTO_RECEIPT_IDS_MAX;
+			rr = sotto_send_receipt(s, pb->rc[i].peer, SOTTO_RECEIPT_DELIVERED,
+			    (const uint8_t (*)[SOTTO_ID_LEN])pb->rc[i].ids + off, n);
+			/* A refused receipt (e.g. an untrusted key) is not worth failing for. */
+			if (rr != 0 && r == 0 && s->t == NULL)
+				r = rr;
+		}
+		free(pb->rc[i].ids);
+	}
+	free(pb->rc);
+	pb->rc = NULL;
+	pb->n_rc = 0;
+	return r;
+}
+
+int
+sotto_poll(struct sotto *s, int timeout_ms, sotto_event_fn cb, void *ctx)
+{
+	struct poll_batch pb;
+	struct proto_msg ev;
+	int r = 0, wait = timeout_ms;
+	uint64_t deadline = client_now_ms() + (uint64_t)(timeout_ms > 0 ? timeout_ms : 0);
+
+	if (s->t == NULL)
+		return SOTTO_ERR_CLOSED;
+	memset(&pb, 0, sizeof(pb));
+	if ((r = sotto_expire(s)) < 0)
+		return r;
+	r = 0;
+	for (;;) {
+		r = s->ops->next_event(s->t, &ev, wait);
+		if (r == SOTTO_ERR_TIMEOUT) {
+			/* Drained for now: acknowledge what is stored before waiting again. */
+			r = 0;
+			if ((r = send_acks(s, &pb)) != 0)
+				break;
+			uint64_t nowms = client_now_ms();
+			if (nowms >= deadline)
+				break;
+			wait = (int)(deadline - nowms);
+			continue;
+		}
+		if (r != 0) {
+			client_conn_failed(s, r);
+			break;
+		}
+		if (ev.type == PROTO_PUSH) {
+			if ((r = handle_envelope(s, &ev.u.push, cb, ctx, &pb)) != 0)
+				break;
+			pb.acks[pb.n_acks++] = ev.u.push.envelope_id;
+			if (pb.n_acks == CLIENT_ACK_BATCH && (r = send_acks(s, &pb)) != 0)
+				break;
+		} else if (ev.type == PROTO_PREKEY_LOW) {
+			s->prekeys_low = 1;
+		}
+		wait = 0;
+	}
+	if (r == 0 && s->t != NULL)
+		r = send_acks(s, &pb);
+	if (r == 0 && s->t != NULL && s->prekeys_low) {
+		if ((r = client_upload_prekeys(s, 0, CLIENT_OTPK_BATCH, CLIENT_TIMEOUT_MS)) == 0)
+			s->prekeys_low = 0;
+	}
+	if (r == 0)
+		r = send_receipts(s, &pb);
+	else
+		(void)send_receipts(s, &pb);
+	return r != 0 ? r : pb.events;
+}
+
+const char *
+sotto_warning_text(unsigned w)
+{
+	switch (w) {
+	case SOTTO_WARN_NEW_CONTACT: return "new contact: identity key trusted on first use";
+	case SOTTO_WARN_KEY_CHANGED: return "identity key changed";
+	case SOTTO_WARN_KEY_BLOCKED:
+		return "identity key of a verified contact changed: sending refused until 'sotto trust'";
+	case SOTTO_WARN_GAP: return "messages missing before this one";
+	case SOTTO_WARN_REJECTED: return "a message was rejected";
+	default: return "unknown warning";
+	}
+}

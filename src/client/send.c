@@ -1,0 +1,346 @@
+/*
+ * Sending: a content is encrypted in the contact's session, and the new session state,
+ * the contact's next sequence number and the outbox item are stored in one transaction
+ * before anything goes to the server. The outbox keeps the ratchet message (not the
+ * envelope), so a retry seals it again with a fresh sender certificate under the same id.
+ */
+#include "client/client_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "base/buf.h"
+#include "crypto/rand.h"
+#include "crypto/sealed.h"
+#include "crypto/session.h"
+#include "crypto/suite_native.h"
+#include "wire/address.h"
+#include "wire/proto.h"
+
+#define INNER_MAX (1 + RATCHET_MSG_MAX)
+
+int
+client_contact_find(struct sotto *s, const char *address, struct store_contact *c)
+{
+	int r = store_contact_get(s->st, address, c);
+
+	if (r == SOTTO_ERR_NOT_FOUND)
+		return 0;
+	return r == 0 ? 1 : r;
+}
+
+/* A session from the server's bundle for `to`; applies the key-change policy to ct. */
+static int
+session_from_bundle(struct sotto *s, const char *to, struct store_contact *ct, int *have,
+    struct session **ss, int timeout_ms)
+{
+	struct proto_msg req, resp;
+	struct x3dh_bundle b;
+	const struct proto_bundle *pb;
+	uint64_t now = client_now();
+	int r;
+
+	memset(&req, 0, sizeof(req));
+	req.type = PROTO_FETCH_BUNDLE;
+	memcpy(req.u.fetch.address, to, strlen(to) + 1);
+	if ((r = client_request(s, &req, &resp, timeout_ms)) != 0)
+		return r;
+	pb = &resp.u.bundle;
+	memset(&b, 0, sizeof(b));
+	memcpy(b.ident_pub, pb->identity_pk, 32);
+	b.ident_pub_len = 32;
+	b.spk_id = pb->spk.id;
+	memcpy(b.spk_pub, pb->spk.pub, 32);
+	memcpy(b.spk_sig, pb->spk.sig, 64);
+	b.has_opk = pb->has_otpk;
+	b.opk_id = pb->otpk.id;
+	memcpy(b.opk_pub, pb->otpk.pub, 32);
+	if (*have && sodium_memcmp(ct->identity_pk, b.ident_pub, 32) != 0) {
+		/* The server now hands out another identity for this address. */
+		memcpy(ct->identity_pk, b.ident_pub, 32);
+		ct->changed_at = now;
+		ct->send_seq = 1;
+		ct->recv_seq = 0;
+		if (ct->verified) {
+			ct->trust = STORE_TRUST_BLOCKED;
+			if ((r = store_contact_put(s->st, ct)) != 0)
+				return r;
+			return SOTTO_ERR_UNTRUSTED_IDENTITY;
+		}
+		ct->trust = STORE_TRUST_CHANGED;
+	} else if (!*have) {
+		memset(ct, 0, sizeof(*ct));
+		memcpy(ct->address, to, strlen(to) + 1);
+		memcpy(ct->identity_pk, b.ident_pub, 32);
+		ct->trust = STORE_TRUST_OK;
+		ct->first_seen = now;
+		ct->send_seq = 1;
+		*have = 1;
+	}
+	return session_initiate(ss, &suite_native, &s->k->xid, &b, NULL);
+}
+
+/* Transient refusals leave the item queued. */
+static int
+status_transient(int r)
+{
+	return r == SOTTO_ERR_LIMIT || r == SOTTO_ERR_STORAGE || r == SOTTO_ERR_TIMEOUT ||
+	    r == SOTTO_ERR_INTERNAL || r == SOTTO_ERR_NOMEM;
+}
+
+static int
+transmit(struct sotto *s, const struct store_outbox_item *it, int timeout_ms)
+{
+	struct store_contact ct;
+	struct sealed_content sc;
+	struct proto_msg *req = NULL, resp;
+	struct buf env;
+	int r;
+
+	buf_init_dyn(&env, SEALED_ENVELOPE_MAX);
+	if (it->envelope_len < 2)
+		return SOTTO_ERR_CORRUPT;
+	if ((r = store_contact_get(s->st, it->recipient, &ct)) != 0)
+		return r == SOTTO_ERR_NOT_FOUND ? SOTTO_ERR_CORRUPT : r;
+	if ((r = client_ensure_cert(s, timeout_ms)) != 0)
+		return r;
+	memset(&sc, 0, sizeof(sc));
+	sc.sender_addr = s->k->id.address;
+	sc.sender_addr_len = strlen(s->k->id.address);
+	sc.cert = s->cert;
+	sc.cert_len = s->cert_len;
+	sc.msg_type = it->envelope[0];
+	sc.msg = it->envelope + 1;
+	sc.msg_len = it->envelope_len - 1;
+	if ((r = sealed_seal(&env, &s->k->xid, ct.identity_pk, &sc)) != 0)
+		goto out;
+	if (env.len > PROTO_ENVELOPE_MAX) {
+		r = SOTTO_ERR_TOO_LARGE;
+		goto out;
+	}
+	if ((req = calloc(1, sizeof(*req))) == NULL) {
+		r = SOTTO_ERR_NOMEM;
+		goto out;
+	}
+	req->type = PROTO_SEND;
+	memcpy(req->u.send.recipient, it->recipient, strlen(it->recipient) + 1);
+	memcpy(req->u.send.client_msg_id, it->id, PROTO_MSG_ID_LEN);
+	req->u.send.envelope = env.p;
+	req->u.send.envelope_len = env.len;
+	r = client_request(s, req, &resp, timeout_ms);
+out:
+	free(req);
+	buf_free(&env);
+	return r;
+}
+
+int
+client_flush_outbox(struct sotto *s, int timeout_ms, const uint8_t *watch, int *watch_r)
+{
+	struct store_outbox_list l = { 0 };
+	int r, first = 0;
+	size_t i;
+
+	if (watch_r != NULL)
+		*watch_r = 1;
+	if (s->t == NULL)
+		return SOTTO_ERR_CLOSED;
+	if ((r = store_outbox_list(s->st, &l)) != 0)
+		return r;
+	for (i = 0; i < l.n; i++) {
+		const struct store_outbox_item *it = &l.v[i];
+
+		if ((r = store_outbox_attempt(s->st, it->id)) != 0)
+			break;
+		r = transmit(s, it, timeout_ms);
+		if (watch != NULL && memcmp(watch, it->id, STORE_MSGID_LEN) == 0)
+			*watch_r = r;
+		if (r == 0 || (s->t != NULL && !status_transient(r))) {
+			int rr = store_outbox_remove(s->st, it->id);
+
+			if (rr != 0 && rr != SOTTO_ERR_NOT_FOUND) {
+				r = rr;
+				break;
+			}
+			if (r != 0 && first == 0)
+				first = r;
+			continue;
+		}
+		break;
+	}
+	store_outbox_list_free(&l);
+	if (r != 0 && first == 0)
+		first = r;
+	return first;
+}
+
+int
+client_send_content(struct sotto *s, const char *to, struct content *c, int keep,
+    int timeout_ms)
+{
+	struct store_contact ct;
+	struct session *ss = NULL;
+	struct store_message m;
+	struct buf pt, inner, ser;
+	uint8_t *state = NULL;
+	size_t state_len = 0;
+	uint64_t now = client_now();
+	int have, r, type = 0, conn_r, watch_r = 1;
+
+	buf_init_dyn(&pt, CONTENT_HEADER_LEN + 16 + CONTENT_BODY_MAX + 4 * CONTENT_RECEIPT_MAX);
+	buf_init_dyn(&inner, INNER_MAX);
+	buf_init_dyn(&ser, STORE_SESSION_MAX);
+	if (to == NULL || address_user_check(to, strlen(to)) != 0)
+		return SOTTO_ERR_MALFORMED;
+	if (!s->have_id || s->k->id.reg_state != STORE_REG_REGISTERED)
+		return SOTTO_ERR_STATE;
+	if ((have = client_contact_find(s, to, &ct)) < 0)
+		return have;
+	if (have && ct.trust == STORE_TRUST_BLOCKED)
+		return SOTTO_ERR_UNTRUSTED_IDENTITY;
+	conn_r = sotto_connect(s, timeout_ms);
+	r = have ? store_session_get(s->st, to, &state, &state_len) : SOTTO_ERR_NOT_FOUND;
+	if (r == 0) {
+		r = session_deserialize(&ss, &suite_native, state, state_len);
+		store_blob_free(state, state_len);
+		if (r != 0)
+			goto out;
+	} else if (r == SOTTO_ERR_NOT_FOUND) {
+		if (conn_r != 0) {
+			r = conn_r;
+			goto out;
+		}
+		if ((r = session_from_bundle(s, to, &ct, &have, &ss, timeout_ms)) != 0)
+			goto out;
+	} else {
+		goto out;
+	}
+	rand_bytes(c->id, sizeof(c->id));
+	c->seq = ct.send_seq != 0 ? ct.send_seq : 1;
+	c->sent_ms = client_now_ms();
+	c->expiry = ct.expiry_seconds;
+	if ((r = content_encode(c, &pt)) != 0)
+		goto out;
+	buf_u8(&inner, 0);
+	if ((r = buf_status(&inner)) != 0 ||
+	    (r = session_encrypt(ss, &inner, &type, pt.p, pt.len)) != 0 ||
+	    (r = session_serialize(ss, &ser)) != 0)
+		goto out;
+	inner.p[0] = (uint8_t)type;
+	ct.send_seq = c->seq + 1;
+	if ((r = store_begin(s->st)) != 0)
+		goto out;
+	if ((r = store_session_put(s->st, to, ser.p, ser.len)) != 0 ||
+	    (r = store_contact_put(s->st, &ct)) != 0 ||
+	    (r = store_outbox_add(s->st, c->id, to, inner.p, inner.len, now)) != 0)
+		goto rollback;
+	if (keep && (c->type == CONTENT_TEXT || c->type == CONTENT_MAIL)) {
+		memset(&m, 0, sizeof(m));
+		memcpy(m.peer, to, strlen(to) + 1);
+		memcpy(m.id, c->id, sizeof(m.id));
+		m.dir = STORE_DIR_OUT;
+		m.type = c->type == CONTENT_TEXT ? STORE_MSG_TEXT : STORE_MSG_MAIL;
+		m.seq = c->seq;
+		m.local_time = now;
+		m.expires_at = c->expiry ? now + c->expiry : 0;
+		m.body = (uint8_t *)(uintptr_t)c->body;
+		m.body_len = c->body_len;
+		if ((r = store_message_add(s->st, &m)) != 0)
+			goto rollback;
+	}
+	if ((r = store_commit(s->st)) != 0)
+		goto rollback;
+	/* Queued: from here on the message goes out, now or on a later connect. */
+	if (s->t == NULL) {
+		r = conn_r != 0 ? conn_r : SOTTO_ERR_CLOSED;
+		goto out;
+	}
+	r = client_flush_outbox(s, timeout_ms, c->id, &watch_r);
+	r = watch_r == 1 ? (r != 0 ? r : SOTTO_ERR_CLOSED) : watch_r;
+	goto out;
+rollback:
+	store_rollback(s->st);
+out:
+	session_free(ss);
+	buf_wipe_free(&pt);
+	buf_wipe_free(&inner);
+	buf_wipe_free(&ser);
+	return r;
+}
+
+static int
+send_body(struct sotto *s, const char *to, uint8_t type, const uint8_t *p, size_t len,
+    uint8_t id[SOTTO_ID_LEN])
+{
+	struct content c;
+	int r;
+
+	if (p == NULL || len == 0 || len > SOTTO_TEXT_MAX)
+		return len > SOTTO_TEXT_MAX ? SOTTO_ERR_TOO_LARGE : SOTTO_ERR_INVALID_ARG;
+	memset(&c, 0, sizeof(c));
+	c.type = type;
+	c.body = p;
+	c.body_len = len;
+	r = client_send_content(s, to, &c, 1, CLIENT_TIMEOUT_MS);
+	if (id != NULL)
+		memcpy(id, c.id, SOTTO_ID_LEN);
+	return r;
+}
+
+int
+sotto_send_text(struct sotto *s, const char *to, const char *text, size_t len,
+    uint8_t id[SOTTO_ID_LEN])
+{
+	return send_body(s, to, CONTENT_TEXT, (const uint8_t *)text, len, id);
+}
+
+int
+sotto_send_mail(struct sotto *s, const char *to, const uint8_t *msg, size_t len,
+    uint8_t id[SOTTO_ID_LEN])
+{
+	return send_body(s, to, CONTENT_MAIL, msg, len, id);
+}
+
+int
+sotto_send_receipt(struct sotto *s, const char *to, enum sotto_receipt kind,
+    const uint8_t (*ids)[SOTTO_ID_LEN], size_t n)
+{
+	struct content c;
+
+	if (ids == NULL || n == 0 || n > SOTTO_RECEIPT_IDS_MAX ||
+	    (kind != SOTTO_RECEIPT_DELIVERED && kind != SOTTO_RECEIPT_READ))
+		return SOTTO_ERR_INVALID_ARG;
+	memset(&c, 0, sizeof(c));
+	c.type = CONTENT_RECEIPT;
+	c.receipt_kind = kind == SOTTO_RECEIPT_READ ? CONTENT_READ : CONTENT_DELIVERED;
+	c.ids = ids;
+	c.n_ids = n;
+	return client_send_content(s, to, &c, 0, CLIENT_TIMEOUT_MS);
+}
+
+int
+sotto_flush(struct sotto *s, int timeout_ms)
+{
+	int r;
+
+	if ((r = sotto_connect(s, timeout_ms)) != 0)
+		return r;
+	if ((r = client_flush_outbox(s, timeout_ms, NULL, NULL)) != 0 && s->t == NULL)
+		return r;
+	return sotto_outbox_count(s);
+}
+
+int
+sotto_outbox_count(struct sotto *s)
+{
+	struct store_outbox_list l = { 0 };
+	int r;
+
+	if ((r = store_outbox_list(s->st, &l)) != 0)
+		return r;
+	r = (int)l.n;
+	store_outbox_list_free(&l);
+	return r;
+}

@@ -1,0 +1,49 @@
+/* The product's transport: client/conn.h. */
+#include "client/transport.h"
+
+#include "client/conn.h"
+
+static int
+tc_open(void **t, void *arg, const char *server, const uint8_t device_sk[32], int timeout_ms)
+{
+	struct conn *c = NULL;
+	int r;
+
+	(void)arg;
+	if ((r = conn_open(&c, server, device_sk, timeout_ms)) != 0)
+		return r;
+	*t = c;
+	return 0;
+}
+
+static int
+tc_request(void *t, struct proto_msg *req, struct proto_msg *resp, int timeout_ms)
+{
+	return conn_request(t, req, resp, timeout_ms);
+}
+
+static int
+tc_next_event(void *t, struct proto_msg *ev, int timeout_ms)
+{
+	return conn_next_event(t, ev, timeout_ms);
+}
+
+static int
+tc_fd(void *t)
+{
+	return conn_fd(t);
+}
+
+static void
+tc_close(void *t)
+{
+	conn_close(t);
+}
+
+const struct transport_ops transport_conn = {
+	.open = tc_open,
+	.request = tc_request,
+	.next_event = tc_next_event,
+	.fd = tc_fd,
+	.close = tc_close,
+};

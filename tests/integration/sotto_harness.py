@@ -1,0 +1,159 @@
+"""Shared by the client's integration tests: real sottod and sotto processes on loopback.
+
+SOTTO_BUILD names the build directory holding sottod and sotto (scripts/run-tests sets it).
+Each test prints "ok - name" or "FAIL - name: why", like the C tests.
+"""
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+
+BUILD = os.environ.get("SOTTO_BUILD", os.path.abspath("build"))
+SOTTOD = os.path.join(BUILD, "sottod")
+SOTTO = os.path.join(BUILD, "sotto")
+
+failures = 0
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+class Server:
+    """A sottod with open registration in its own data directory."""
+
+    def __init__(self, root, name="srv", domain="localhost"):
+        self.dir = os.path.join(root, name)
+        os.makedirs(self.dir, mode=0o700, exist_ok=True)
+        self.port = free_port()
+        with open(os.path.join(self.dir, "sottod.conf"), "w") as f:
+            f.write("listen = 127.0.0.1:%d\n" % self.port)
+        self.domain = domain
+        self.proc = None
+        self.log = open(os.path.join(root, name + ".log"), "ab")
+        self.start()
+        self.address = subprocess.run([SOTTOD, "address", "--data", self.dir], check=True,
+                                      stdout=subprocess.PIPE).stdout.decode().strip()
+
+    def start(self):
+        self.proc = subprocess.Popen([SOTTOD, "run", "--data", self.dir, "--registration",
+                                      "open", "--domain", self.domain],
+                                     stdout=self.log, stderr=self.log)
+        deadline = time.time() + 15
+        while time.time() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                return
+            except OSError:
+                if self.proc.poll() is not None:
+                    raise RuntimeError("sottod exited with %d" % self.proc.returncode)
+                time.sleep(0.05)
+        raise RuntimeError("sottod did not start")
+
+    def stop(self, sig=signal.SIGTERM):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+    def restart(self):
+        self.stop()
+        self.start()
+
+    def files(self):
+        return [os.path.join(self.dir, n) for n in os.listdir(self.dir)]
+
+
+class User:
+    def __init__(self, root, name, server, server_address=None, domain="localhost"):
+        self.name = name
+        self.address = "%s@%s" % (name, domain)
+        self.home = os.path.join(root, name)
+        self.passfile = os.path.join(root, name + ".pass")
+        with open(self.passfile, "w") as f:
+            f.write("passphrase of %s\n" % name)
+        os.chmod(self.passfile, 0o600)
+        r = self.run("init", self.address, "--server", server_address or server.address,
+                     "--kdf", "min")
+        if r.returncode != 0:
+            raise RuntimeError("init %s: %s" % (name, r.stderr.decode()))
+
+    def argv(self, *args):
+        return [SOTTO, "--home", self.home, "--passphrase-file", self.passfile] + list(args)
+
+    def run(self, *args, stdin=None, timeout=60):
+        return subprocess.run(self.argv(*args), input=stdin, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, timeout=timeout)
+
+    def send(self, to, text):
+        r = self.run("send", to if isinstance(to, str) else to.address, text)
+        if r.returncode != 0:
+            raise RuntimeError("send: rc %d: %s" % (r.returncode, r.stderr.decode()))
+        return r.stdout.decode().strip()
+
+    def receive(self, wait=0):
+        r = self.run("receive", "--json", "--wait", str(wait))
+        if r.returncode != 0:
+            raise RuntimeError("receive: rc %d: %s" % (r.returncode, r.stderr.decode()))
+        return [json.loads(l) for l in r.stdout.decode().splitlines() if l.strip()]
+
+    def history(self, peer=None):
+        args = ["history", "--json"] + ([peer] if peer else [])
+        r = self.run(*args)
+        if r.returncode != 0:
+            raise RuntimeError("history: rc %d: %s" % (r.returncode, r.stderr.decode()))
+        return [json.loads(l) for l in r.stdout.decode().splitlines() if l.strip()]
+
+    def store_files(self):
+        return [os.path.join(self.home, n) for n in os.listdir(self.home)]
+
+
+def file_contains(paths, needle):
+    for p in paths:
+        try:
+            with open(p, "rb") as f:
+                if needle in f.read():
+                    return p
+        except FileNotFoundError:
+            pass
+    return None
+
+
+def check(cond, why):
+    if not cond:
+        raise AssertionError(why)
+
+
+def run_tests(tests):
+    """Runs each test function with a fresh temporary directory."""
+    global failures
+    for fn in tests:
+        root = tempfile.mkdtemp(prefix="sotto-it-")
+        servers = []
+        try:
+            fn(root, servers)
+            print("ok - %s" % fn.__name__, flush=True)
+        except Exception as e:
+            failures += 1
+            tb = traceback.extract_tb(e.__traceback__)
+            where = "%s:%d" % (os.path.basename(tb[-1].filename), tb[-1].lineno) if tb else "?"
+            print("FAIL - %s: %s: %s" % (fn.__name__, where, e), flush=True)
+        finally:
+            for s in servers:
+                s.stop()
+            shutil.rmtree(root, ignore_errors=True)
+    sys.exit(1 if failures else 0)

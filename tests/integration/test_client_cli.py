@@ -1,0 +1,281 @@
+#!/usr/bin/env python3
+"""The sotto command through real sottod processes: offline delivery, a client killed
+mid-receive, key changes, wrong passphrase, disappearing messages, exit codes, and what the
+server's files and the loopback traffic reveal."""
+import json
+import os
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from sotto_harness import (Server, User, SOTTO, check, file_contains, run_tests)  # noqa: E402
+
+
+def test_offline_recipient_and_order(root, servers):
+    srv = Server(root)
+    servers.append(srv)
+    alice = User(root, "alice", srv)
+    bob = User(root, "bob", srv)
+    ids = [alice.send(bob, "offline %d" % i) for i in range(3)]
+    got = bob.receive()
+    check([m["body"] for m in got] == ["offline 0", "offline 1", "offline 2"], got)
+    check([m["id"] for m in got] == ids, "ids differ")
+    check(all(m["from"] == alice.address and m["type"] == "text" for m in got), got)
+    check("new contact" in got[0]["warnings"][0], got[0])
+    check(got[1]["warnings"] == [], got[1])
+    check(bob.receive() == [], "delivered twice")
+    # Alice hears the delivery receipt, and her history shows it.
+    rc = alice.receive()
+    check(len(rc) == 1 and rc[0]["type"] == "receipt" and sorted(rc[0]["ids"]) == sorted(ids), rc)
+    check(all("delivered" in h["flags"] for h in alice.history(bob.address)), "not delivered")
+
+
+def test_server_down_outbox_and_exit_codes(root, servers):
+    srv = Server(root)
+    servers.append(srv)
+    alice = User(root, "alice", srv)
+    bob = User(root, "bob", srv)
+    alice.send(bob, "first")
+    srv.stop()
+    r = alice.run("send", bob.address, "while down")
+    check(r.returncode == 6, "send with the server down: rc %d" % r.returncode)
+    check(b"outbox" in r.stderr, r.stderr)
+    srv.start()
+    # Any connecting command sends the outbox; bob sees each message once.
+    check(alice.receive() == [], "unexpected")
+    got = bob.receive()
+    check([m["body"] for m in got] == ["first", "while down"], got)
+    # Distinct exit codes for distinct errors.
+    check(alice.run("send", "Not An Address", "x").returncode == 10, "malformed address")
+    check(alice.run("send", "nobody@localhost", "x").returncode == 9, "unknown user")
+    check(alice.run("verify", "nobody@localhost").returncode == 9, "unknown contact")
+    check(alice.run("expire", bob.address, "soon").returncode == 2, "bad duration")
+    check(alice.run("frobnicate").returncode == 2, "unknown command")
+    r = subprocess.run([SOTTO, "--home", os.path.join(root, "nobody"), "--passphrase-file",
+                        alice.passfile, "contacts"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    check(r.returncode == 4, "no account: rc %d" % r.returncode)
+    for cmd in ["init", "send", "receive", "contacts", "verify", "trust", "expire", "history",
+                "daemon"]:
+        r = subprocess.run([SOTTO, cmd, "--help"], stdout=subprocess.PIPE)
+        check(r.returncode == 0 and b"usage:" in r.stdout, "%s --help" % cmd)
+
+
+def test_wrong_passphrase(root, servers):
+    srv = Server(root)
+    servers.append(srv)
+    alice = User(root, "alice", srv)
+    wrong = os.path.join(root, "wrong.pass")
+    with open(wrong, "w") as f:
+        f.write("not it\n")
+    os.chmod(wrong, 0o600)
+    r = subprocess.run([SOTTO, "--home", alice.home, "--passphrase-file", wrong, "contacts"],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    check(r.returncode == 3, "rc %d" % r.returncode)
+    check(b"wrong passphrase" in r.stderr, r.stderr)
+    env = dict(os.environ, SOTTO_PASSPHRASE="passphrase of alice")
+    r = subprocess.run([SOTTO, "--home", alice.home, "contacts"], env=env,
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+    check(r.returncode == 0, "SOTTO_PASSPHRASE: rc %d %s" % (r.returncode, r.stderr))
+    check(alice.run("init", alice.address, "--server", srv.address).returncode == 5, "init twice")
+
+
+def test_killed_mid_receive(root, servers):
+    srv = Server(root)
+    servers.append(srv)
+    alice = User(root, "alice", srv)
+    bob = User(root, "bob", srv)
+    n = 60
+    for i in range(n):
+        alice.send(bob, "bulk %03d" % i)
+    printed = []
+    p = subprocess.Popen(bob.argv("receive", "--json"), stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE)
+    for _ in range(n // 3):
+        line = p.stdout.readline()
+        if not line:
+            break
+        printed.append(json.loads(line))
+    p.send_signal(signal.SIGKILL)
+    p.wait()
+    check(len(printed) >= 1, "nothing before the kill")
+    printed += bob.receive()
+    ids = [m["id"] for m in printed]
+    check(len(ids) == len(set(ids)), "a message was shown twice")
+    hist = [h for h in bob.history(alice.address) if h["direction"] == "in"]
+    bodies = sorted(h["body"] for h in hist)
+    check(bodies == ["bulk %03d" % i for i in range(n)], "stored: %d of %d" % (len(bodies), n))
+    check(len(set(h["id"] for h in hist)) == n, "stored twice")
+    # Whatever was printed was stored; nothing stored is missing from the output either
+    # except what the kill cut between storing and printing.
+    check(set(ids) <= set(h["id"] for h in hist), "printed but not stored")
+    check(not any("missing" in w for m in printed for w in m["warnings"]), "gap reported")
+
+
+def remove_account(srv, name):
+    """What an administrator's reset looks like: the account and its keys gone."""
+    srv.stop()
+    db = sqlite3.connect(os.path.join(srv.dir, "sottod.db"))
+    (aid,) = db.execute("SELECT id FROM accounts WHERE name = ?", (name,)).fetchone()
+    for t, col in [("prekeys", "account"), ("signed_prekeys", "account"),
+                   ("envelopes", "recipient"), ("accounts", "id")]:
+        db.execute("DELETE FROM %s WHERE %s = ?" % (t, col), (aid,))
+    db.commit()
+    db.close()
+    srv.start()
+
+
+def test_key_change(root, servers):
+    srv = Server(root)
+    servers.append(srv)
+    alice = User(root, "alice", srv)
+    bob = User(root, "bob", srv)
+    carol = User(root, "carol", srv)
+    bob.send(alice, "hello from bob")
+    carol.send(alice, "hello from carol")
+    alice.receive()
+    r = alice.run("verify", "--json", bob.address)
+    sn_a = json.loads(r.stdout)["safety_number"]
+    r = bob.run("verify", "--json", alice.address)
+    check(json.loads(r.stdout)["safety_number"] == sn_a, "safety numbers differ")
+    check(alice.run("verify", "--confirm", bob.address).returncode == 0, "confirm")
+    # Bob and Carol reinstall: new keys under the same names.
+    remove_account(srv, "bob")
+    remove_account(srv, "carol")
+    shutil.rmtree(bob.home)
+    shutil.rmtree(carol.home)
+    bob = User(root, "bob", srv)
+    carol = User(root, "carol", srv)
+    bob.send(alice, "new bob here")
+    carol.send(alice, "new carol here")
+    got = {m["from"]: m for m in alice.receive()}
+    mb, mc = got[bob.address], got["carol@localhost"]
+    check(mb["body"] == "new bob here", mb)
+    check(any("sending refused" in w for w in mb["warnings"]), mb["warnings"])
+    check(any("changed" in w for w in mc["warnings"]), mc["warnings"])
+    check(not any("refused" in w for w in mc["warnings"]), mc["warnings"])
+    r = alice.run("send", bob.address, "refused")
+    check(r.returncode == 8, "send to a changed verified key: rc %d" % r.returncode)
+    check(b"sotto trust" in r.stderr, r.stderr)
+    check(alice.run("send", carol.address, "tofu goes on").returncode == 0, "unverified")
+    r = alice.run("contacts")
+    check(b"KEY CHANGED" in r.stdout, r.stdout)
+    r = alice.run("verify", "--json", bob.address)
+    check(json.loads(r.stdout)["safety_number"] != sn_a, "same safety number")
+    check(alice.run("trust", bob.address).returncode == 0, "trust")
+    check(alice.run("send", bob.address, "welcome back").returncode == 0, "after trust")
+    got = bob.receive()
+    check([m["body"] for m in got] == ["welcome back"], got)
+
+
+def test_disappearing_messages(root, servers):
+    srv = Server(root)
+    servers.append(srv)
+    alice = User(root, "alice", srv)
+    bob = User(root, "bob", srv)
+    alice.send(bob, "before the timer")
+    bob.receive()
+    r = bob.run("expire", alice.address, "2s")
+    check(r.returncode == 0, r.stderr)
+    got = alice.receive()
+    check(any(m["type"] == "timer" and m["body"] == 2 for m in got), got)
+    marker = "EPHEMERAL-%d" % os.getpid()
+    alice.send(bob, marker)
+    got = bob.receive()
+    check(got[0]["body"] == marker and "expires_at" in got[0], got)
+    check(any(h["body"] == marker for h in alice.history()), "alice lost it early")
+    time.sleep(2.5)
+    for u in (alice, bob):
+        hist = u.history()
+        check(not any(h["body"] == marker for h in hist), "%s still has it" % u.name)
+        check(any(h["body"] == "before the timer" for h in hist), "older message gone")
+        check(file_contains(u.store_files(), marker.encode()) is None, "plaintext in store")
+
+
+class Proxy(threading.Thread):
+    """A TCP relay in front of the server that keeps every byte it relays."""
+
+    def __init__(self, port):
+        super().__init__(daemon=True)
+        self.target = port
+        self.ls = socket.socket()
+        self.ls.bind(("127.0.0.1", 0))
+        self.ls.listen(16)
+        self.port = self.ls.getsockname()[1]
+        self.captured = bytearray()
+        self.lock = threading.Lock()
+
+    def pump(self, a, b):
+        try:
+            while True:
+                d = a.recv(65536)
+                if not d:
+                    break
+                with self.lock:
+                    self.captured += d
+                b.sendall(d)
+        except OSError:
+            pass
+        for s in (a, b):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def run(self):
+        while True:
+            try:
+                c, _ = self.ls.accept()
+            except OSError:
+                return
+            s = socket.create_connection(("127.0.0.1", self.target))
+            threading.Thread(target=self.pump, args=(c, s), daemon=True).start()
+            threading.Thread(target=self.pump, args=(s, c), daemon=True).start()
+
+
+def test_server_sees_ciphertext_only(root, servers):
+    srv = Server(root)
+    servers.append(srv)
+    proxy = Proxy(srv.port)
+    proxy.start()
+    via = srv.address.rsplit(":", 1)[0] + ":%d" % proxy.port
+    alice = User(root, "alice", srv, server_address=via)
+    bob = User(root, "bob", srv, server_address=via)
+    marker = "PLAINTEXT-MARKER-%d" % os.getpid()
+    for i in range(3):
+        alice.send(bob, "%s %d" % (marker, i))
+    srv.stop()          # the envelopes sit in the database, undelivered
+    db = sqlite3.connect(os.path.join(srv.dir, "sottod.db"))
+    envs = [bytes(r[0]) for r in db.execute("SELECT data FROM envelopes")]
+    db.close()
+    check(len(envs) == 3, "envelopes stored: %d" % len(envs))
+    for e in envs:
+        check(b"alice" not in e, "sender name in a sealed envelope")
+    for needle in (marker.encode(), alice.address.encode()):
+        f = file_contains(srv.files(), needle)
+        check(f is None, "%r found in %s" % (needle, f))
+    srv.start()
+    got = bob.receive()
+    check(len(got) == 3 and got[0]["body"] == marker + " 0", got)
+    with proxy.lock:
+        cap = bytes(proxy.captured)
+    check(len(cap) > 1000, "captured %d bytes" % len(cap))
+    for needle in (marker.encode(), alice.address.encode(), b"alice"):
+        check(needle not in cap, "%r on the wire" % needle)
+
+
+if __name__ == "__main__":
+    run_tests([
+        test_offline_recipient_and_order,
+        test_server_down_outbox_and_exit_codes,
+        test_wrong_passphrase,
+        test_killed_mid_receive,
+        test_key_change,
+        test_disappearing_messages,
+        test_server_sees_ciphertext_only,
+    ])

@@ -1,0 +1,193 @@
+#!/usr/bin/env python3
+"""`sotto daemon`: JSON-RPC 2.0 over a Unix socket, driven by a python client the way a bot
+would: requests and answers, errors, and notifications for messages and receipts."""
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from sotto_harness import Server, User, check, run_tests  # noqa: E402
+
+
+class Rpc:
+    def __init__(self, path):
+        deadline = time.time() + 15
+        while True:
+            try:
+                self.s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                self.s.connect(path)
+                break
+            except OSError:
+                self.s.close()
+                if time.time() > deadline:
+                    raise
+                time.sleep(0.05)
+        self.buf = b""
+        self.next_id = 1
+        self.notes = []
+
+    def read_line(self, timeout):
+        self.s.settimeout(timeout)
+        while b"\n" not in self.buf:
+            d = self.s.recv(65536)
+            if not d:
+                raise EOFError("daemon closed the socket")
+            self.buf += d
+        line, self.buf = self.buf.split(b"\n", 1)
+        return json.loads(line)
+
+    def raw(self, text):
+        self.s.sendall(text + b"\n")
+        return self.wait_response()
+
+    def wait_response(self, timeout=20):
+        while True:
+            m = self.read_line(timeout)
+            if "id" in m:
+                return m
+            self.notes.append(m)
+
+    def call(self, method, params=None):
+        req = {"jsonrpc": "2.0", "id": self.next_id, "method": method}
+        if params is not None:
+            req["params"] = params
+        self.next_id += 1
+        self.s.sendall(json.dumps(req).encode() + b"\n")
+        m = self.wait_response()
+        check(m.get("id") == req["id"], "answer to another request: %r" % m)
+        return m
+
+    def result(self, method, params=None):
+        m = self.call(method, params)
+        check("result" in m, "%s: %r" % (method, m.get("error")))
+        return m["result"]
+
+    def notification(self, method, timeout=10):
+        deadline = time.time() + timeout
+        while True:
+            for i, n in enumerate(self.notes):
+                if n.get("method") == method:
+                    return self.notes.pop(i)
+            left = deadline - time.time()
+            check(left > 0, "no %s notification" % method)
+            try:
+                m = self.read_line(left)
+            except socket.timeout:
+                continue
+            self.notes.append(m)
+
+
+def start_daemon(root, user):
+    path = os.path.join(root, user.name + ".sock")
+    p = subprocess.Popen(user.argv("daemon", "--socket", path), stdout=subprocess.DEVNULL,
+                         stderr=open(os.path.join(root, user.name + ".daemon.log"), "wb"))
+    return p, path
+
+
+def stop(p):
+    p.terminate()
+    try:
+        p.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.wait()
+        raise AssertionError("daemon ignored SIGTERM")
+    return p.returncode
+
+
+def test_daemon_rpc(root, servers):
+    srv = Server(root)
+    servers.append(srv)
+    alice = User(root, "alice", srv)
+    bob = User(root, "bob", srv)
+    pa, path_a = start_daemon(root, alice)
+    pb, path_b = start_daemon(root, bob)
+    try:
+        a = Rpc(path_a)
+        b = Rpc(path_b)
+        check(oct(os.stat(path_a).st_mode & 0o777) == "0o600", "socket mode")
+        res = a.result("send", {"to": bob.address, "body": "hello over rpc"})
+        check(len(res["id"]) == 32, res)
+        n = b.notification("message")
+        p = n["params"]
+        check(n["jsonrpc"] == "2.0" and "id" not in n, n)
+        check(p["from"] == alice.address and p["body"] == "hello over rpc", p)
+        check(p["id"] == res["id"] and p["type"] == "text", p)
+        check(any("new contact" in w for w in p["warnings"]), p)
+        b.notification("warning")       # the first-use notice, on its own too
+        # Bob's client acknowledged it with a delivery receipt.
+        r = a.notification("receipt")
+        check(r["params"]["ids"] == [res["id"]] and r["params"]["body"] == "delivered", r)
+        # A reply, then Alice marks it read.
+        res2 = b.result("send", {"to": alice.address, "body": "hi alice"})
+        n = a.notification("message")
+        check(n["params"]["body"] == "hi alice", n)
+        check(a.result("read", {"address": bob.address, "ids": [res2["id"]]}) is True, "read")
+        r = b.notification("receipt")
+        check(r["params"]["body"] == "delivered", r)     # automatic, from Alice's client
+        r = b.notification("receipt")
+        check(r["params"]["body"] == "read" and r["params"]["ids"] == [res2["id"]], r)
+        # contacts, verify, history.
+        cs = a.result("contacts")
+        check([c["address"] for c in cs] == [bob.address] and not cs[0]["verified"], cs)
+        va = a.result("verify", {"address": bob.address})
+        vb = b.result("verify", {"address": alice.address, "confirm": True})
+        check(va["safety_number"] == vb["safety_number"] and len(va["digits"]) == 60, (va, vb))
+        check(vb["verified"] is True and va["verified"] is False, (va, vb))
+        h = a.result("history", {"address": bob.address})
+        check([(m["direction"], m["body"]) for m in h] ==
+              [("out", "hello over rpc"), ("in", "hi alice")], h)
+        check("delivered" in h[0]["flags"], h[0])
+        h2 = a.result("history", {"after": h[0]["row"], "limit": 5})
+        check(len(h2) == 1 and h2[0]["body"] == "hi alice", h2)
+        check(a.result("expire", {"address": bob.address, "seconds": 3600}) is True, "expire")
+        t = b.notification("timer")
+        check(t["params"]["body"] == 3600, t)
+        # Errors: JSON-RPC's own codes, and ours (-32000 + sotto_err).
+        e = a.call("nope")
+        check(e["error"]["code"] == -32601, e)
+        e = a.call("send", {"to": bob.address})
+        check(e["error"]["code"] == -32602, e)
+        e = a.call("send", {"to": "nobody@localhost", "body": "x"})
+        check(e["error"]["code"] == -32000 - 17, e)     # SOTTO_ERR_NOT_FOUND
+        e = a.call("verify", {"address": "Bad Address"})
+        check(e["error"]["code"] == -32000 - 13, e)     # SOTTO_ERR_MALFORMED
+        e = a.raw(b"{not json")
+        check(e["error"]["code"] == -32700 and e["id"] is None, e)
+        e = a.raw(b'{"jsonrpc":"1.0","id":9,"method":"contacts"}')
+        check(e["error"]["code"] == -32600 and e["id"] == 9, e)
+        # A second client on the same socket also gets notifications.
+        a2 = Rpc(path_a)
+        b.result("send", {"to": alice.address, "body": "to both"})
+        check(a2.notification("message")["params"]["body"] == "to both", "second client")
+        check(a.notification("message")["params"]["body"] == "to both", "first client")
+    finally:
+        ra = stop(pa)
+        rb = stop(pb)
+    check(ra == 0 and rb == 0, "daemon exit codes %r %r" % (ra, rb))
+    check(not os.path.exists(path_a), "socket left behind")
+
+
+def test_daemon_survives_server_restart(root, servers):
+    srv = Server(root)
+    servers.append(srv)
+    alice = User(root, "alice", srv)
+    bob = User(root, "bob", srv)
+    pb, path_b = start_daemon(root, bob)
+    try:
+        b = Rpc(path_b)
+        alice.send(bob, "one")
+        check(b.notification("message")["params"]["body"] == "one", "one")
+        srv.restart()
+        time.sleep(0.2)
+        alice.send(bob, "two")
+        check(b.notification("message", timeout=20)["params"]["body"] == "two", "two")
+    finally:
+        stop(pb)
+
+
+if __name__ == "__main__":
+    run_tests([test_daemon_rpc, test_daemon_survives_server_restart])

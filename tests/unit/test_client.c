@@ -1,0 +1,985 @@
+/*
+ * libsotto's client logic end to end over an in-process fake server (the transport
+ * table in client/transport.h): every request and notice goes through the real proto
+ * codec, and the fake keeps mailboxes, prekeys and sender certificates like sottod does.
+ * The same behaviour through real sottod processes is in tests/integration/.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "check.h"
+#include "sotto/sotto.h"
+#include "base/buf.h"
+#include "client/client_int.h"
+#include "client/content.h"
+#include "client/store.h"
+#include "client/transport.h"
+#include "crypto/sealed.h"
+#include "crypto/suite_native.h"
+#include "wire/address.h"
+#include "wire/cert.h"
+#include "wire/proto.h"
+
+#define FAKE_ACC_MAX 8
+#define FAKE_OTPK_MAX 1000
+#define FAKE_LOW 5
+
+struct fake_account {
+	char address[ADDRESS_MAX + 1];
+	uint8_t ident[32], device[32];
+	struct proto_signed_prekey spk;
+	struct proto_prekey otpk[FAKE_OTPK_MAX];
+	size_t n_otpk;
+	int uploads;
+};
+
+struct fake_env {
+	uint64_t id;
+	int rcpt, sender;
+	uint8_t msgid[16];
+	uint8_t *env;
+	size_t len;
+};
+
+struct fake_server {
+	uint8_t sk[64], pk[32];
+	char address[ADDRESS_SERVER_MAX + 1];
+	struct fake_account acc[FAKE_ACC_MAX];
+	size_t n_acc;
+	struct fake_env mail[4096];
+	size_t n_mail;
+	uint64_t next_env;
+	int down;               /* open fails */
+	int ignore_received;    /* RECEIVED does not delete (a crash before the ack) */
+	int64_t cert_shift;     /* added to certificate expiries */
+	int low_pending[FAKE_ACC_MAX];
+	size_t sends;
+};
+
+struct fake_conn {
+	struct fake_server *srv;
+	uint8_t device[32];
+	int acc;
+	uint64_t pushed;        /* envelopes up to this id were pushed on this connection */
+	uint8_t *lent;
+	size_t lent_len;
+};
+
+static struct fake_server srv;
+static char tmp_root[256];
+
+static int
+find_acc_by_device(const uint8_t device[32])
+{
+	size_t i;
+
+	for (i = 0; i < srv.n_acc; i++)
+		if (memcmp(srv.acc[i].device, device, 32) == 0)
+			return (int)i;
+	return -1;
+}
+
+static int
+find_acc(const char *address)
+{
+	size_t i;
+
+	for (i = 0; i < srv.n_acc; i++)
+		if (strcmp(srv.acc[i].address, address) == 0)
+			return (int)i;
+	return -1;
+}
+
+/* Encodes m and decodes it into out, borrowing from a buffer the conn owns. */
+static int
+fake_lend(struct fake_conn *c, const struct proto_msg *m, struct proto_msg *out)
+{
+	struct buf b;
+	int r;
+
+	free(c->lent);
+	c->lent = NULL;
+	buf_init_dyn(&b, 1u << 22);
+	if ((r = proto_encode(m, &b)) != 0) {
+		buf_free(&b);
+		return r;
+	}
+	c->lent = b.p;
+	c->lent_len = b.len;
+	return proto_decode(c->lent, c->lent_len, out);
+}
+
+static int
+fake_open(void **t, void *arg, const char *server, const uint8_t device_sk[32], int timeout_ms)
+{
+	struct fake_conn *c;
+
+	(void)arg;
+	(void)timeout_ms;
+	if (srv.down)
+		return SOTTO_ERR_IO;
+	if (strcmp(server, srv.address) != 0)
+		return SOTTO_ERR_AUTH;
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		return SOTTO_ERR_NOMEM;
+	c->srv = &srv;
+	crypto_scalarmult_base(c->device, device_sk);
+	c->acc = find_acc_by_device(c->device);
+	*t = c;
+	return 0;
+}
+
+static void
+fake_close(void *t)
+{
+	struct fake_conn *c = t;
+
+	free(c->lent);
+	free(c);
+}
+
+static int
+fake_fd(void *t)
+{
+	(void)t;
+	return -1;
+}
+
+static void
+mail_delete(size_t i)
+{
+	free(srv.mail[i].env);
+	memmove(&srv.mail[i], &srv.mail[i + 1], (srv.n_mail - i - 1) * sizeof(srv.mail[0]));
+	srv.n_mail--;
+}
+
+static int
+fake_handle(struct fake_conn *c, const struct proto_msg *q, struct proto_msg *a)
+{
+	struct fake_account *acc;
+	struct proto_msg *resp = calloc(1, sizeof(*resp));
+	size_t i, j;
+	int k, r = 0, st = 0;
+
+	if (resp == NULL)
+		return SOTTO_ERR_NOMEM;
+	proto_response(resp, q->type, q->id, 0);
+	switch (q->type) {
+	case PROTO_REGISTER:
+		if (proto_register_verify(&q->u.reg) != 0 ||
+		    memcmp(q->u.reg.device_pk, c->device, 32) != 0) {
+			st = SOTTO_ERR_AUTH;
+			break;
+		}
+		/* A re-registration replaces the keys: the user reinstalled. */
+		if ((k = find_acc(q->u.reg.address)) < 0) {
+			k = (int)srv.n_acc++;
+		}
+		acc = &srv.acc[k];
+		memset(acc, 0, sizeof(*acc));
+		memcpy(acc->address, q->u.reg.address, sizeof(acc->address));
+		memcpy(acc->ident, q->u.reg.identity_pk, 32);
+		memcpy(acc->device, q->u.reg.device_pk, 32);
+		c->acc = k;
+		break;
+	case PROTO_UPLOAD_PREKEYS:
+		if (c->acc < 0) { st = SOTTO_ERR_AUTH; break; }
+		acc = &srv.acc[c->acc];
+		acc->spk = q->u.upload.spk;
+		for (i = 0; i < q->u.upload.n_otpk && acc->n_otpk < FAKE_OTPK_MAX; i++)
+			acc->otpk[acc->n_otpk++] = q->u.upload.otpk[i];
+		acc->uploads++;
+		break;
+	case PROTO_FETCH_BUNDLE:
+		if ((k = find_acc(q->u.fetch.address)) < 0) { st = SOTTO_ERR_NOT_FOUND; break; }
+		acc = &srv.acc[k];
+		proto_response(resp, q->type, q->id, 0);
+		memcpy(resp->u.bundle.identity_pk, acc->ident, 32);
+		resp->u.bundle.spk = acc->spk;
+		if (acc->n_otpk > 0) {
+			resp->u.bundle.has_otpk = 1;
+			resp->u.bundle.otpk = acc->otpk[0];
+			memmove(&acc->otpk[0], &acc->otpk[1], (acc->n_otpk - 1) * sizeof(acc->otpk[0]));
+			acc->n_otpk--;
+		}
+		if (acc->n_otpk < FAKE_LOW)
+			srv.low_pending[k] = 1;
+		break;
+	case PROTO_SEND:
+		if (c->acc < 0) { st = SOTTO_ERR_AUTH; break; }
+		if ((k = find_acc(q->u.send.recipient)) < 0) { st = SOTTO_ERR_NOT_FOUND; break; }
+		srv.sends++;
+		for (i = 0; i < srv.n_mail; i++)
+			if (srv.mail[i].sender == c->acc &&
+			    memcmp(srv.mail[i].msgid, q->u.send.client_msg_id, 16) == 0)
+				break;
+		resp->u.sent.timestamp = 1700000000000ull;
+		if (i < srv.n_mail)
+			break;          /* the same client message id: stored once */
+		if (srv.n_mail == sizeof(srv.mail) / sizeof(srv.mail[0])) { st = SOTTO_ERR_LIMIT; break; }
+		srv.mail[srv.n_mail].id = ++srv.next_env;
+		srv.mail[srv.n_mail].rcpt = k;
+		srv.mail[srv.n_mail].sender = c->acc;
+		memcpy(srv.mail[srv.n_mail].msgid, q->u.send.client_msg_id, 16);
+		srv.mail[srv.n_mail].env = malloc(q->u.send.envelope_len);
+		memcpy(srv.mail[srv.n_mail].env, q->u.send.envelope, q->u.send.envelope_len);
+		srv.mail[srv.n_mail].len = q->u.send.envelope_len;
+		srv.n_mail++;
+		break;
+	case PROTO_RECEIVED:
+		if (srv.ignore_received)
+			break;
+		for (j = 0; j < q->u.received.n; j++)
+			for (i = 0; i < srv.n_mail; i++)
+				if (srv.mail[i].id == q->u.received.ids[j] && srv.mail[i].rcpt == c->acc) {
+					mail_delete(i);
+					break;
+				}
+		break;
+	case PROTO_SENDER_CERTIFICATE:
+		if (c->acc < 0) { st = SOTTO_ERR_AUTH; break; }
+		acc = &srv.acc[c->acc];
+		if ((r = cert_make(acc->address, acc->ident,
+		    (uint64_t)((int64_t)time(NULL) + 3600 + srv.cert_shift), srv.sk,
+		    resp->u.cert.cert, sizeof(resp->u.cert.cert), &resp->u.cert.len)) != 0)
+			goto out;
+		break;
+	default:
+		st = SOTTO_ERR_PROTOCOL;
+	}
+	if (st != 0)
+		proto_response(resp, q->type, q->id, st);
+	r = fake_lend(c, resp, a);
+out:
+	free(resp);
+	return r;
+}
+
+static int
+fake_request(void *t, struct proto_msg *req, struct proto_msg *resp, int timeout_ms)
+{
+	struct fake_conn *c = t;
+	struct proto_msg *q;
+	struct buf b;
+	int r;
+
+	(void)timeout_ms;
+	if (srv.down)
+		return SOTTO_ERR_CLOSED;
+	req->id = 7;
+	/* Through the codec both ways, as over the wire. */
+	buf_init_dyn(&b, 1u << 22);
+	if ((q = calloc(1, sizeof(*q))) == NULL)
+		return SOTTO_ERR_NOMEM;
+	if ((r = proto_encode(req, &b)) == 0 && (r = proto_decode(b.p, b.len, q)) == 0)
+		r = fake_handle(c, q, resp);
+	free(q);
+	buf_free(&b);
+	return r;
+}
+
+static int
+fake_next_event(void *t, struct proto_msg *ev, int timeout_ms)
+{
+	struct fake_conn *c = t;
+	struct proto_msg m;
+	size_t i;
+
+	(void)timeout_ms;
+	if (srv.down)
+		return SOTTO_ERR_CLOSED;
+	if (c->acc < 0)
+		return SOTTO_ERR_TIMEOUT;
+	memset(&m, 0, sizeof(m));
+	if (srv.low_pending[c->acc]) {
+		srv.low_pending[c->acc] = 0;
+		m.type = PROTO_PREKEY_LOW;
+		m.u.prekey_low.count = (uint32_t)srv.acc[c->acc].n_otpk;
+		return fake_lend(c, &m, ev);
+	}
+	for (i = 0; i < srv.n_mail; i++) {
+		if (srv.mail[i].rcpt == c->acc && srv.mail[i].id > c->pushed) {
+			c->pushed = srv.mail[i].id;
+			m.type = PROTO_PUSH;
+			m.u.push.envelope_id = srv.mail[i].id;
+			m.u.push.timestamp = 1700000000123ull;
+			m.u.push.envelope = srv.mail[i].env;
+			m.u.push.envelope_len = srv.mail[i].len;
+			return fake_lend(c, &m, ev);
+		}
+	}
+	return SOTTO_ERR_TIMEOUT;
+}
+
+static const struct transport_ops fake_ops = {
+	.open = fake_open,
+	.request = fake_request,
+	.next_event = fake_next_event,
+	.fd = fake_fd,
+	.close = fake_close,
+};
+
+static void
+fake_reset(void)
+{
+	struct address_server a;
+
+	while (srv.n_mail > 0)
+		mail_delete(srv.n_mail - 1);
+	memset(&srv, 0, sizeof(srv));
+	if (crypto_sign_keypair(srv.pk, srv.sk) != 0)
+		abort();
+	memset(&a, 0, sizeof(a));
+	memcpy(a.key, srv.pk, 32);
+	strcpy(a.host, "127.0.0.1");
+	a.port = 7770;
+	if (address_server_format(&a, srv.address, sizeof(srv.address)) != 0)
+		abort();
+}
+
+static size_t
+mailbox_count(const char *address)
+{
+	int k = find_acc(address);
+	size_t i, n = 0;
+
+	for (i = 0; i < srv.n_mail; i++)
+		if (srv.mail[i].rcpt == k)
+			n++;
+	return n;
+}
+
+/* ---- client helpers ---- */
+
+static const uint8_t PASS[] = "correct horse";
+
+static void
+home_path(char *out, size_t cap, const char *name)
+{
+	snprintf(out, cap, "%s/%s", tmp_root, name);
+}
+
+static struct sotto *
+user_new(const char *name, const char *address)
+{
+	char home[512];
+	struct sotto *s = NULL;
+
+	home_path(home, sizeof(home), name);
+	if (sotto_create(&s, home, PASS, sizeof(PASS) - 1, SOTTO_KDF_MIN) != 0)
+		return NULL;
+	client_set_transport(s, &fake_ops, NULL);
+	if (sotto_init(s, address, srv.address, NULL, 1000) != 0) {
+		sotto_close(s);
+		return NULL;
+	}
+	return s;
+}
+
+static struct sotto *
+user_open(const char *name)
+{
+	char home[512];
+	struct sotto *s = NULL;
+
+	home_path(home, sizeof(home), name);
+	if (sotto_open(&s, home, PASS, sizeof(PASS) - 1) != 0)
+		return NULL;
+	client_set_transport(s, &fake_ops, NULL);
+	return s;
+}
+
+#define EV_MAX 2100
+
+struct seen {
+	int n;
+	int type[EV_MAX];
+	unsigned warn[EV_MAX];
+	uint64_t gap[EV_MAX];
+	char body[EV_MAX][64];
+	uint8_t id[EV_MAX][SOTTO_ID_LEN];
+	uint32_t expiry[EV_MAX];
+	char reason[EV_MAX][64];
+};
+
+static void
+on_event(void *ctx, const struct sotto_event *ev)
+{
+	struct seen *s = ctx;
+	size_t n;
+
+	if (s->n >= EV_MAX)
+		return;
+	s->type[s->n] = ev->type;
+	s->warn[s->n] = ev->warnings;
+	s->gap[s->n] = ev->gap;
+	memcpy(s->id[s->n], ev->id, SOTTO_ID_LEN);
+	s->expiry[s->n] = ev->expiry;
+	n = ev->body_len < 63 ? ev->body_len : 63;
+	if (ev->body != NULL)
+		memcpy(s->body[s->n], ev->body, n);
+	s->body[s->n][n] = '\0';
+	if (ev->reason != NULL)
+		snprintf(s->reason[s->n], sizeof(s->reason[0]), "%s", ev->reason);
+	s->n++;
+}
+
+static int
+poll_all(struct sotto *s, struct seen *seen)
+{
+	int r;
+
+	memset(seen, 0, sizeof(*seen));
+	if ((r = sotto_connect(s, 1000)) != 0)
+		return r;
+	return sotto_poll(s, 0, on_event, seen);
+}
+
+static int
+count_type(const struct seen *s, int type)
+{
+	int i, n = 0;
+
+	for (i = 0; i < s->n; i++)
+		n += s->type[i] == type;
+	return n;
+}
+
+static void
+rm_rf(const char *path)
+{
+	char cmd[600];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", path);
+	if (system(cmd) != 0)
+		fprintf(stderr, "rm failed\n");
+}
+
+static void
+fresh(void)
+{
+	rm_rf(tmp_root);
+	mkdir(tmp_root, 0700);
+	fake_reset();
+}
+
+/* ---- tests ---- */
+
+TEST(content_codec)
+{
+	uint8_t ids[2][16];
+	struct content c, d;
+	struct buf b;
+	size_t i;
+
+	memset(&c, 0, sizeof(c));
+	memset(ids, 0xab, sizeof(ids));
+	c.type = CONTENT_RECEIPT;
+	c.seq = 5;
+	c.sent_ms = 99;
+	c.expiry = 30;
+	c.receipt_kind = CONTENT_READ;
+	c.ids = (const uint8_t (*)[16])ids;
+	c.n_ids = 2;
+	buf_init_dyn(&b, 4096);
+	REQUIRE(content_encode(&c, &b) == 0);
+	REQUIRE(content_decode(b.p, b.len, &d) == 0);
+	CHECK_EQ_INT(d.type, CONTENT_RECEIPT);
+	CHECK_EQ_INT(d.seq, 5);
+	CHECK_EQ_INT(d.expiry, 30);
+	CHECK_EQ_INT(d.n_ids, 2);
+	CHECK_MEM(d.ids[1], ids[1], 16);
+	/* Every truncation and one trailing byte are refused. */
+	for (i = 0; i < b.len; i++)
+		CHECK(content_decode(b.p, i, &d) != 0);
+	buf_u8(&b, 0);
+	CHECK(content_decode(b.p, b.len, &d) == SOTTO_ERR_TRAILING);
+	buf_free(&b);
+
+	memset(&c, 0, sizeof(c));
+	c.type = CONTENT_TEXT;
+	c.seq = 1;
+	c.body = (const uint8_t *)"hi";
+	c.body_len = 2;
+	buf_init_dyn(&b, 4096);
+	REQUIRE(content_encode(&c, &b) == 0);
+	REQUIRE(content_decode(b.p, b.len, &d) == 0);
+	CHECK(d.body_len == 2 && memcmp(d.body, "hi", 2) == 0);
+	b.p[1] = 9;     /* unknown type */
+	CHECK(content_decode(b.p, b.len, &d) == SOTTO_ERR_MALFORMED);
+	b.p[1] = CONTENT_TEXT;
+	b.p[0] = 2;     /* unknown version */
+	CHECK(content_decode(b.p, b.len, &d) != 0);
+	buf_free(&b);
+	c.seq = 0;      /* sequence numbers start at 1 */
+	buf_init_dyn(&b, 4096);
+	CHECK(content_encode(&c, &b) == SOTTO_ERR_INVALID_ARG);
+	buf_free(&b);
+}
+
+TEST(exchange_receipts_history)
+{
+	struct sotto *a, *b;
+	struct seen *ev = calloc(1, sizeof(*ev));
+	struct sotto_message *h = NULL;
+	struct sotto_contact ct;
+	uint8_t id[SOTTO_ID_LEN];
+	size_t n = 0;
+
+	fresh();
+	REQUIRE(ev != NULL);
+	a = user_new("alice", "alice@example.org");
+	b = user_new("bob", "bob@example.org");
+	REQUIRE(a != NULL && b != NULL);
+	CHECK(strcmp(sotto_address(a), "alice@example.org") == 0);
+	CHECK_EQ_INT(sotto_send_text(a, "bob@example.org", "hello bob", 9, id), 0);
+	CHECK_EQ_INT(mailbox_count("bob@example.org"), 1);
+	CHECK_EQ_INT(poll_all(b, ev), 1);
+	CHECK_EQ_INT(ev->type[0], SOTTO_EVENT_MESSAGE);
+	CHECK(strcmp(ev->body[0], "hello bob") == 0);
+	CHECK(memcmp(ev->id[0], id, SOTTO_ID_LEN) == 0);
+	CHECK(ev->warn[0] & SOTTO_WARN_NEW_CONTACT);
+	CHECK_EQ_INT(mailbox_count("bob@example.org"), 0);   /* acknowledged */
+	CHECK_EQ_INT(sotto_contact(b, "alice@example.org", &ct), 0);
+	CHECK(!ct.verified);
+
+	/* Alice hears the automatic delivery receipt; her history shows it. */
+	CHECK_EQ_INT(poll_all(a, ev), 1);
+	CHECK_EQ_INT(ev->type[0], SOTTO_EVENT_RECEIPT);
+	REQUIRE(sotto_history(a, "bob@example.org", 0, 10, &h, &n) == 0);
+	REQUIRE(n == 1);
+	CHECK(h[0].dir == SOTTO_OUT && (h[0].flags & SOTTO_MSG_DELIVERED));
+	CHECK(strcmp((char *)h[0].body, "hello bob") == 0);
+	sotto_history_free(h, n);
+
+	/* A reply and a read receipt. */
+	CHECK_EQ_INT(sotto_send_text(b, "alice@example.org", "hi alice", 8, id), 0);
+	CHECK_EQ_INT(poll_all(a, ev), 1);
+	CHECK(strcmp(ev->body[0], "hi alice") == 0);
+	CHECK(ev->warn[0] == 0);        /* she knew Bob from his bundle */
+	CHECK_EQ_INT(sotto_send_receipt(a, "bob@example.org", SOTTO_RECEIPT_READ,
+	    (const uint8_t (*)[SOTTO_ID_LEN])id, 1), 0);
+	CHECK(poll_all(b, ev) >= 1);
+	REQUIRE(sotto_history(b, "alice@example.org", 0, 10, &h, &n) == 0);
+	REQUIRE(n == 2);
+	CHECK(h[1].dir == SOTTO_OUT && (h[1].flags & SOTTO_MSG_READ));
+	CHECK(h[0].dir == SOTTO_IN && h[0].seq == 1);
+	sotto_history_free(h, n);
+	/* An unknown user. */
+	CHECK_EQ_INT(sotto_send_text(a, "nobody@example.org", "x", 1, NULL), SOTTO_ERR_NOT_FOUND);
+	CHECK_EQ_INT(sotto_send_text(a, "Bad Address", "x", 1, NULL), SOTTO_ERR_MALFORMED);
+	sotto_close(a);
+	sotto_close(b);
+	free(ev);
+}
+
+TEST(many_messages_both_ways)
+{
+	struct sotto *a, *b;
+	struct seen *ev = calloc(1, sizeof(*ev));
+	char msg[32];
+	int i, got_a = 0, got_b = 0, r;
+
+	fresh();
+	a = user_new("alice", "alice@example.org");
+	b = user_new("bob", "bob@example.org");
+	REQUIRE(a != NULL && b != NULL && ev != NULL);
+	sotto_set_auto_receipts(a, 0);
+	sotto_set_auto_receipts(b, 0);
+	for (i = 0; i < 300; i++) {
+		snprintf(msg, sizeof(msg), "a%d", i);
+		REQUIRE(sotto_send_text(a, "bob@example.org", msg, strlen(msg), NULL) == 0);
+		snprintf(msg, sizeof(msg), "b%d", i);
+		REQUIRE(sotto_send_text(b, "alice@example.org", msg, strlen(msg), NULL) == 0);
+		if (i % 37 == 0) {
+			r = poll_all(a, ev);
+			got_a += r > 0 ? r : 0;
+			r = poll_all(b, ev);
+			got_b += r > 0 ? r : 0;
+		}
+	}
+	r = poll_all(a, ev);
+	got_a += r;
+	r = poll_all(b, ev);
+	got_b += r;
+	CHECK_EQ_INT(got_a, 300);
+	CHECK_EQ_INT(got_b, 300);
+	CHECK(strcmp(ev->body[ev->n - 1], "a299") == 0);
+	for (i = 0; i < ev->n; i++)
+		CHECK(ev->warn[i] == 0);
+	sotto_close(a);
+	sotto_close(b);
+	free(ev);
+}
+
+TEST(outbox_retry_same_id)
+{
+	struct sotto *a, *b;
+	struct seen *ev = calloc(1, sizeof(*ev));
+	uint8_t id[SOTTO_ID_LEN];
+	size_t sends;
+
+	fresh();
+	a = user_new("alice", "alice@example.org");
+	b = user_new("bob", "bob@example.org");
+	REQUIRE(a != NULL && b != NULL && ev != NULL);
+	REQUIRE(sotto_send_text(a, "bob@example.org", "one", 3, NULL) == 0);
+	/* The server goes away: the message is encrypted and kept. */
+	srv.down = 1;
+	sotto_disconnect(a);
+	CHECK(sotto_send_text(a, "bob@example.org", "two", 3, id) == SOTTO_ERR_IO);
+	CHECK_EQ_INT(sotto_outbox_count(a), 1);
+	sotto_close(a);
+	srv.down = 0;
+	/* A restart later: connecting sends the outbox. */
+	a = user_open("alice");
+	REQUIRE(a != NULL);
+	sends = srv.sends;
+	CHECK_EQ_INT(sotto_connect(a, 1000), 0);
+	CHECK_EQ_INT(srv.sends, sends + 1);
+	CHECK_EQ_INT(sotto_outbox_count(a), 0);
+	/* A retry of an id the server already has is stored once. */
+	CHECK_EQ_INT(mailbox_count("bob@example.org"), 2);
+	CHECK_EQ_INT(poll_all(b, ev), 2);
+	CHECK(strcmp(ev->body[1], "two") == 0);
+	CHECK(memcmp(ev->id[1], id, SOTTO_ID_LEN) == 0);
+	sotto_close(a);
+	sotto_close(b);
+	free(ev);
+}
+
+TEST(redelivery_dropped_and_gap_reported)
+{
+	struct sotto *a, *b;
+	struct seen *ev = calloc(1, sizeof(*ev));
+	uint8_t env_copy[PROTO_ENVELOPE_MAX];
+	size_t env_len;
+
+	fresh();
+	a = user_new("alice", "alice@example.org");
+	b = user_new("bob", "bob@example.org");
+	REQUIRE(a != NULL && b != NULL && ev != NULL);
+	sotto_set_auto_receipts(b, 0);
+	REQUIRE(sotto_send_text(a, "bob@example.org", "m1", 2, NULL) == 0);
+	/* Bob stores it but his acknowledgement is lost (a crash): it comes again. */
+	srv.ignore_received = 1;
+	CHECK_EQ_INT(poll_all(b, ev), 1);
+	sotto_close(b);
+	srv.ignore_received = 0;
+	b = user_open("bob");
+	REQUIRE(b != NULL);
+	sotto_set_auto_receipts(b, 0);
+	CHECK_EQ_INT(poll_all(b, ev), 0);
+	CHECK_EQ_INT(mailbox_count("bob@example.org"), 0);
+
+	/* A hostile server replays an envelope under a new id: dropped. */
+	REQUIRE(sotto_send_text(a, "bob@example.org", "m2", 2, NULL) == 0);
+	REQUIRE(srv.n_mail == 1);
+	env_len = srv.mail[0].len;
+	memcpy(env_copy, srv.mail[0].env, env_len);
+	CHECK_EQ_INT(poll_all(b, ev), 1);
+	srv.mail[0].id = ++srv.next_env;
+	srv.mail[0].rcpt = find_acc("bob@example.org");
+	srv.mail[0].sender = -1;
+	srv.mail[0].env = malloc(env_len);
+	memcpy(srv.mail[0].env, env_copy, env_len);
+	srv.mail[0].len = env_len;
+	srv.n_mail = 1;
+	sotto_disconnect(b);
+	CHECK_EQ_INT(poll_all(b, ev), 0);
+	CHECK_EQ_INT(srv.n_mail, 0);
+
+	/* The server loses two messages: the next one reports the gap. */
+	REQUIRE(sotto_send_text(a, "bob@example.org", "m3", 2, NULL) == 0);
+	REQUIRE(sotto_send_text(a, "bob@example.org", "m4", 2, NULL) == 0);
+	while (srv.n_mail > 0)
+		mail_delete(0);
+	REQUIRE(sotto_send_text(a, "bob@example.org", "m5", 2, NULL) == 0);
+	CHECK_EQ_INT(poll_all(b, ev), 1);
+	CHECK(strcmp(ev->body[0], "m5") == 0);
+	CHECK(ev->warn[0] & SOTTO_WARN_GAP);
+	CHECK_EQ_INT(ev->gap[0], 2);
+	sotto_close(a);
+	sotto_close(b);
+	free(ev);
+}
+
+TEST(key_change_policy)
+{
+	struct sotto *a, *b, *c;
+	struct seen *ev = calloc(1, sizeof(*ev));
+	struct sotto_contact ct;
+	char sn_a[SOTTO_SAFETY_LEN + 1], sn_b[SOTTO_SAFETY_LEN + 1], d[61];
+	char home[512];
+
+	fresh();
+	a = user_new("alice", "alice@example.org");
+	b = user_new("bob", "bob@example.org");
+	c = user_new("carol", "carol@example.org");
+	REQUIRE(a != NULL && b != NULL && c != NULL && ev != NULL);
+	REQUIRE(sotto_send_text(b, "alice@example.org", "hi", 2, NULL) == 0);
+	REQUIRE(sotto_send_text(c, "alice@example.org", "hi", 2, NULL) == 0);
+	CHECK_EQ_INT(poll_all(a, ev), 2);
+	CHECK(poll_all(b, ev) >= 0);
+	/* Same safety number on both sides. */
+	REQUIRE(sotto_safety_number(a, "bob@example.org", sn_a, d) == 0);
+	REQUIRE(sotto_safety_number(b, "alice@example.org", sn_b, NULL) == 0);
+	CHECK(strcmp(sn_a, sn_b) == 0);
+	CHECK_EQ_INT(strlen(sn_a), SOTTO_SAFETY_LEN);
+	CHECK_EQ_INT(strlen(d), 60);
+	CHECK_EQ_INT(sotto_verify(a, "bob@example.org"), 0);
+	CHECK_EQ_INT(sotto_verify(a, "nobody@example.org"), SOTTO_ERR_NOT_FOUND);
+
+	/* Bob and Carol reinstall: new keys, same addresses. */
+	sotto_close(b);
+	sotto_close(c);
+	home_path(home, sizeof(home), "bob");
+	rm_rf(home);
+	home_path(home, sizeof(home), "carol");
+	rm_rf(home);
+	b = user_new("bob", "bob@example.org");
+	c = user_new("carol", "carol@example.org");
+	REQUIRE(b != NULL && c != NULL);
+	REQUIRE(sotto_send_text(b, "alice@example.org", "new bob", 7, NULL) == 0);
+	REQUIRE(sotto_send_text(c, "alice@example.org", "new carol", 9, NULL) == 0);
+	CHECK_EQ_INT(poll_all(a, ev), 2);
+	/* Verified Bob: shown with a warning, sending refused until trust. */
+	CHECK(strcmp(ev->body[0], "new bob") == 0);
+	CHECK((ev->warn[0] & (SOTTO_WARN_KEY_CHANGED | SOTTO_WARN_KEY_BLOCKED)) ==
+	    (SOTTO_WARN_KEY_CHANGED | SOTTO_WARN_KEY_BLOCKED));
+	/* Unverified Carol: a notice, sending goes on. */
+	CHECK(strcmp(ev->body[1], "new carol") == 0);
+	CHECK(ev->warn[1] == SOTTO_WARN_KEY_CHANGED);
+	CHECK_EQ_INT(sotto_send_text(a, "bob@example.org", "x", 1, NULL),
+	    SOTTO_ERR_UNTRUSTED_IDENTITY);
+	CHECK_EQ_INT(sotto_send_text(a, "carol@example.org", "ok", 2, NULL), 0);
+	REQUIRE(sotto_contact(a, "bob@example.org", &ct) == 0);
+	CHECK(ct.trust == SOTTO_TRUST_BLOCKED);
+	CHECK_EQ_INT(sotto_safety_number(a, "bob@example.org", sn_b, NULL), 0);
+	CHECK(strcmp(sn_a, sn_b) != 0);
+	CHECK_EQ_INT(sotto_trust(a, "bob@example.org"), 0);
+	REQUIRE(sotto_contact(a, "bob@example.org", &ct) == 0);
+	CHECK(ct.trust == SOTTO_TRUST_OK && !ct.verified);
+	CHECK_EQ_INT(sotto_send_text(a, "bob@example.org", "welcome back", 12, NULL), 0);
+	CHECK_EQ_INT(poll_all(b, ev), 1);
+	CHECK(strcmp(ev->body[0], "welcome back") == 0);
+	CHECK(ev->warn[0] == 0);
+	sotto_close(a);
+	sotto_close(b);
+	sotto_close(c);
+	free(ev);
+}
+
+/* Seals a message from `from` by hand, with a chosen certificate and sender address. */
+static void
+inject(struct sotto *from, const char *claimed, const uint8_t *cert, size_t cert_len,
+    const char *to)
+{
+	struct sealed_content sc;
+	struct buf env;
+	int k = find_acc(to);
+
+	memset(&sc, 0, sizeof(sc));
+	sc.sender_addr = claimed;
+	sc.sender_addr_len = strlen(claimed);
+	sc.cert = cert;
+	sc.cert_len = cert_len;
+	sc.msg_type = 2;
+	sc.msg = (const uint8_t *)"not a ratchet message";
+	sc.msg_len = 21;
+	buf_init_dyn(&env, 65536);
+	if (sealed_seal(&env, &from->k->xid, srv.acc[k].ident, &sc) != 0)
+		abort();
+	srv.mail[srv.n_mail].id = ++srv.next_env;
+	srv.mail[srv.n_mail].rcpt = k;
+	srv.mail[srv.n_mail].sender = -1;
+	srv.mail[srv.n_mail].env = env.p;
+	srv.mail[srv.n_mail].len = env.len;
+	srv.n_mail++;
+}
+
+TEST(sealed_sender_checks)
+{
+	struct sotto *a, *b, *m;
+	struct seen *ev = calloc(1, sizeof(*ev));
+	uint8_t cert[CERT_MAX], other_sk[64], other_pk[32];
+	size_t cert_len;
+	int k;
+
+	fresh();
+	a = user_new("alice", "alice@example.org");
+	b = user_new("bob", "bob@example.org");
+	m = user_new("mallory", "mallory@example.org");
+	REQUIRE(a != NULL && b != NULL && m != NULL && ev != NULL);
+	REQUIRE(sotto_send_text(a, "bob@example.org", "real", 4, NULL) == 0);
+	CHECK_EQ_INT(poll_all(b, ev), 1);
+
+	/* Mallory claims to be Alice with her own (valid) certificate. */
+	k = find_acc("mallory@example.org");
+	REQUIRE(cert_make("mallory@example.org", srv.acc[k].ident, (uint64_t)time(NULL) + 600,
+	    srv.sk, cert, sizeof(cert), &cert_len) == 0);
+	inject(m, "alice@example.org", cert, cert_len, "bob@example.org");
+	/* A certificate for Alice's address and Mallory's key, signed by another server. */
+	crypto_sign_keypair(other_pk, other_sk);
+	REQUIRE(cert_make("alice@example.org", srv.acc[k].ident, (uint64_t)time(NULL) + 600,
+	    other_sk, cert, sizeof(cert), &cert_len) == 0);
+	inject(m, "alice@example.org", cert, cert_len, "bob@example.org");
+	/* An expired certificate. */
+	REQUIRE(cert_make("mallory@example.org", srv.acc[k].ident, (uint64_t)time(NULL) - 1,
+	    srv.sk, cert, sizeof(cert), &cert_len) == 0);
+	inject(m, "mallory@example.org", cert, cert_len, "bob@example.org");
+	/* Garbage instead of an envelope. */
+	srv.mail[srv.n_mail].id = ++srv.next_env;
+	srv.mail[srv.n_mail].rcpt = find_acc("bob@example.org");
+	srv.mail[srv.n_mail].sender = -1;
+	srv.mail[srv.n_mail].env = calloc(1, 200);
+	srv.mail[srv.n_mail].len = 200;
+	srv.n_mail++;
+
+	CHECK_EQ_INT(poll_all(b, ev), 4);
+	CHECK_EQ_INT(count_type(ev, SOTTO_EVENT_WARNING), 4);
+	CHECK(strstr(ev->reason[0], "does not match") != NULL);
+	CHECK(strstr(ev->reason[1], "signed") != NULL);
+	CHECK(strstr(ev->reason[2], "expired") != NULL);
+	CHECK(strstr(ev->reason[3], "opened") != NULL);
+	CHECK_EQ_INT(mailbox_count("bob@example.org"), 0);     /* not retried forever */
+	/* Nothing of theirs was stored; Alice's session still works. */
+	REQUIRE(sotto_send_text(a, "bob@example.org", "still real", 10, NULL) == 0);
+	CHECK_EQ_INT(poll_all(b, ev), 1);
+	CHECK(strcmp(ev->body[0], "still real") == 0 && ev->warn[0] == 0);
+	sotto_close(a);
+	sotto_close(b);
+	sotto_close(m);
+	free(ev);
+}
+
+TEST(prekeys_replenished_and_rotated)
+{
+	struct sotto *a, *b, *u;
+	struct seen *ev = calloc(1, sizeof(*ev));
+	char name[32], addr[64];
+	uint32_t old_spk;
+	int i, k;
+
+	fresh();
+	a = user_new("alice", "alice@example.org");
+	b = user_new("bob", "bob@example.org");
+	REQUIRE(a != NULL && b != NULL && ev != NULL);
+	k = find_acc("alice@example.org");
+	CHECK_EQ_INT(srv.acc[k].n_otpk, CLIENT_OTPK_BATCH);
+	srv.acc[k].n_otpk = FAKE_LOW + 1;
+	/* Two strangers write; the stock falls under the mark and Alice refills it. */
+	for (i = 0; i < 2; i++) {
+		snprintf(name, sizeof(name), "u%d", i);
+		snprintf(addr, sizeof(addr), "u%d@example.org", i);
+		u = user_new(name, addr);
+		REQUIRE(u != NULL);
+		CHECK_EQ_INT(sotto_send_text(u, "alice@example.org", "hey", 3, NULL), 0);
+		sotto_close(u);
+	}
+	CHECK_EQ_INT(poll_all(a, ev), 2);
+	CHECK_EQ_INT(srv.acc[k].n_otpk, FAKE_LOW - 1 + CLIENT_OTPK_BATCH);
+
+	/* Bob fetches Alice's bundle, then Alice rotates her signed prekey before his first
+	 * message arrives: the previous one is kept, so it still opens. */
+	old_spk = srv.acc[k].spk.id;
+	REQUIRE(sotto_send_text(b, "alice@example.org", "in flight", 9, NULL) == 0);
+	sotto_disconnect(a);
+	a->spk_rotate = 0;
+	CHECK_EQ_INT(sotto_connect(a, 1000), 0);
+	CHECK(srv.acc[k].spk.id != old_spk);
+	CHECK_EQ_INT(sotto_poll(a, 0, on_event, ev), 1);
+	CHECK(strcmp(ev->body[ev->n - 1], "in flight") == 0);
+	sotto_close(a);
+	sotto_close(b);
+	free(ev);
+}
+
+TEST(disappearing_messages)
+{
+	struct sotto *a, *b;
+	struct seen *ev = calloc(1, sizeof(*ev));
+	struct sotto_message *h = NULL;
+	struct sotto_contact ct;
+	size_t n = 0;
+
+	fresh();
+	a = user_new("alice", "alice@example.org");
+	b = user_new("bob", "bob@example.org");
+	REQUIRE(a != NULL && b != NULL && ev != NULL);
+	REQUIRE(sotto_send_text(a, "bob@example.org", "keep me", 7, NULL) == 0);
+	CHECK_EQ_INT(poll_all(b, ev), 1);
+	CHECK_EQ_INT(sotto_set_expiry(b, "alice@example.org", 1), 0);
+	CHECK_EQ_INT(sotto_set_expiry(b, "nobody@example.org", 1), SOTTO_ERR_NOT_FOUND);
+	CHECK_EQ_INT(poll_all(a, ev), 2);      /* the receipt and the timer */
+	CHECK_EQ_INT(count_type(ev, SOTTO_EVENT_TIMER), 1);
+	REQUIRE(sotto_contact(a, "bob@example.org", &ct) == 0);
+	CHECK_EQ_INT(ct.expiry, 1);
+	REQUIRE(sotto_send_text(a, "bob@example.org", "burn after reading", 18, NULL) == 0);
+	CHECK_EQ_INT(poll_all(b, ev), 1);
+	REQUIRE(sotto_history(b, "alice@example.org", 0, 10, &h, &n) == 0);
+	CHECK_EQ_INT(n, 2);
+	CHECK(n == 2 && h[1].expires_at != 0 && h[0].expires_at == 0);
+	sotto_history_free(h, n);
+	sleep(2);
+	CHECK_EQ_INT(sotto_expire(a), 1);
+	CHECK_EQ_INT(sotto_expire(b), 1);
+	REQUIRE(sotto_history(b, "alice@example.org", 0, 10, &h, &n) == 0);
+	CHECK(n == 1 && strcmp((char *)h[0].body, "keep me") == 0);
+	sotto_history_free(h, n);
+	REQUIRE(sotto_history(a, NULL, 0, 10, &h, &n) == 0);
+	CHECK(n == 1 && strcmp((char *)h[0].body, "keep me") == 0);
+	sotto_history_free(h, n);
+	sotto_close(a);
+	sotto_close(b);
+	free(ev);
+}
+
+TEST(wrong_passphrase_and_reopen)
+{
+	struct sotto *a = NULL;
+	char home[512];
+
+	fresh();
+	a = user_new("alice", "alice@example.org");
+	REQUIRE(a != NULL);
+	CHECK_EQ_INT(sotto_init(a, "alice@example.org", srv.address, NULL, 1000), SOTTO_ERR_STATE);
+	sotto_close(a);
+	home_path(home, sizeof(home), "alice");
+	a = NULL;
+	CHECK_EQ_INT(sotto_open(&a, home, (const uint8_t *)"wrong", 5), SOTTO_ERR_PASSPHRASE);
+	CHECK(a == NULL);
+	CHECK_EQ_INT(sotto_create(&a, home, PASS, sizeof(PASS) - 1, SOTTO_KDF_MIN), SOTTO_ERR_EXISTS);
+	home_path(home, sizeof(home), "nobody");
+	CHECK_EQ_INT(sotto_open(&a, home, PASS, sizeof(PASS) - 1), SOTTO_ERR_NOT_FOUND);
+	a = user_open("alice");
+	REQUIRE(a != NULL);
+	CHECK(strcmp(sotto_address(a), "alice@example.org") == 0);
+	CHECK(strcmp(sotto_server(a), srv.address) == 0);
+	sotto_close(a);
+}
+
+int
+main(void)
+{
+	snprintf(tmp_root, sizeof(tmp_root), "/tmp/sotto-test-client-%d", (int)getpid());
+	RUN(content_codec);
+	RUN(exchange_receipts_history);
+	RUN(many_messages_both_ways);
+	RUN(outbox_retry_same_id);
+	RUN(redelivery_dropped_and_gap_reported);
+	RUN(key_change_policy);
+	RUN(sealed_sender_checks);
+	RUN(prekeys_replenished_and_rotated);
+	RUN(disappearing_messages);
+	RUN(wrong_passphrase_and_reopen);
+	fake_reset();
+	rm_rf(tmp_root);
+	return check_summary();
+}

@@ -1,0 +1,205 @@
+/*
+ * libsotto against a real sottod: two users exchange 1,000 messages in each direction
+ * while the server is restarted in the middle. Every message arrives exactly once, in
+ * order per sender, and no gap is reported.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "sotto/sotto.h"
+#include "sottod_proc.h"
+
+#define N_MSG 1000
+
+static struct sottod_proc sp;
+static char root[160], srv_addr[400];
+
+static int
+free_port(void)
+{
+	struct sockaddr_in sa;
+	socklen_t len = sizeof(sa);
+	int fd = socket(AF_INET, SOCK_STREAM, 0), p;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
+	    getsockname(fd, (struct sockaddr *)&sa, &len) != 0)
+		abort();
+	p = ntohs(sa.sin_port);
+	close(fd);
+	return p;
+}
+
+/* A fixed port, so that the clients' stored server address survives the restart. */
+static int
+setup(void)
+{
+	char conf[128];
+
+	snprintf(conf, sizeof(conf), "listen = 127.0.0.1:%d\nregistration = open\n"
+	    "log_level = info", free_port());
+	if (sottod_proc_init(&sp, conf) != 0 || sottod_proc_start(&sp) != 0)
+		return -1;
+	memcpy(srv_addr, sp.address, sizeof(srv_addr));
+	/* The clients' stores in memory when possible: this test is about delivery logic,
+	 * not disk speed (test_store covers crash safety). */
+	snprintf(root, sizeof(root), "/dev/shm/sotto-e2e-%d", (int)getpid());
+	if (mkdir(root, 0700) == 0)
+		return 0;
+	snprintf(root, sizeof(root), "%s/clients", sp.dir);
+	return mkdir(root, 0700);
+}
+
+static struct sotto *
+user(const char *name)
+{
+	char home[256], addr[64];
+	struct sotto *s = NULL;
+
+	snprintf(home, sizeof(home), "%s/%s", root, name);
+	snprintf(addr, sizeof(addr), "%s@localhost", name);
+	if (sotto_create(&s, home, (const uint8_t *)"pw", 2, SOTTO_KDF_MIN) != 0)
+		return NULL;
+	if (sotto_init(s, addr, srv_addr, NULL, 5000) != 0) {
+		sotto_close(s);
+		return NULL;
+	}
+	sotto_set_auto_receipts(s, 0);
+	return s;
+}
+
+struct inbox {
+	int count[N_MSG];
+	int next;               /* the index expected next, for order */
+	int out_of_order, gaps, warnings, total;
+};
+
+static void
+on_event(void *ctx, const struct sotto_event *ev)
+{
+	struct inbox *in = ctx;
+	char buf[32];
+	int i;
+
+	if (ev->type != SOTTO_EVENT_MESSAGE) {
+		in->warnings++;
+		return;
+	}
+	if (ev->warnings & SOTTO_WARN_GAP)
+		in->gaps++;
+	else if (ev->warnings & ~SOTTO_WARN_NEW_CONTACT)
+		in->warnings++;
+	if (ev->body_len >= sizeof(buf))
+		return;
+	memcpy(buf, ev->body, ev->body_len);
+	buf[ev->body_len] = '\0';
+	i = atoi(buf + 2);
+	if (i < 0 || i >= N_MSG)
+		return;
+	in->count[i]++;
+	if (i != in->next)
+		in->out_of_order++;
+	in->next = i + 1;
+	in->total++;
+}
+
+static void
+poll_user(struct sotto *s, struct inbox *in, int ms)
+{
+	int r;
+
+	if (sotto_fd(s) < 0 && sotto_connect(s, 2000) != 0)
+		return;
+	r = sotto_poll(s, ms, on_event, in);
+	(void)r;        /* a lost connection is retried on the next round */
+}
+
+TEST(thousand_each_way_across_restart)
+{
+	static struct inbox ia, ib;
+	struct sotto *a, *b;
+	char msg[32];
+	int i, round, failed_sends = 0, once_a = 1, once_b = 1;
+
+	a = user("alice");
+	b = user("bob");
+	REQUIRE(a != NULL && b != NULL);
+	/* A first message each way starts the sessions. */
+	for (i = 0; i < N_MSG; i++) {
+		if (i == N_MSG / 2) {
+			CHECK_EQ_INT(sottod_proc_stop(&sp, SIGTERM), 0);
+			REQUIRE(sottod_proc_start(&sp) == 0);
+			CHECK(strcmp(sp.address, srv_addr) == 0);
+		}
+		snprintf(msg, sizeof(msg), "a:%d", i);
+		if (sotto_send_text(a, "bob@localhost", msg, strlen(msg), NULL) != 0)
+			failed_sends++;         /* queued: goes out with the next send */
+		snprintf(msg, sizeof(msg), "b:%d", i);
+		if (sotto_send_text(b, "alice@localhost", msg, strlen(msg), NULL) != 0)
+			failed_sends++;
+		if (i % 50 == 0) {
+			poll_user(a, &ia, 0);
+			poll_user(b, &ib, 0);
+		}
+	}
+	for (round = 0; round < 50 && (ia.total < N_MSG || ib.total < N_MSG ||
+	    sotto_outbox_count(a) > 0 || sotto_outbox_count(b) > 0); round++) {
+		if (sotto_flush(a, 2000) < 0 || sotto_flush(b, 2000) < 0)
+			usleep(100000);
+		poll_user(a, &ia, 200);
+		poll_user(b, &ib, 200);
+	}
+	CHECK(failed_sends <= 4);
+	CHECK_EQ_INT(sotto_outbox_count(a), 0);
+	CHECK_EQ_INT(sotto_outbox_count(b), 0);
+	CHECK_EQ_INT(ia.total, N_MSG);
+	CHECK_EQ_INT(ib.total, N_MSG);
+	for (i = 0; i < N_MSG; i++) {
+		once_a &= ia.count[i] == 1;
+		once_b &= ib.count[i] == 1;
+	}
+	CHECK(once_a);
+	CHECK(once_b);
+	CHECK_EQ_INT(ia.out_of_order, 0);
+	CHECK_EQ_INT(ib.out_of_order, 0);
+	CHECK_EQ_INT(ia.gaps + ib.gaps, 0);
+	CHECK_EQ_INT(ia.warnings + ib.warnings, 0);
+	sotto_close(a);
+	sotto_close(b);
+}
+
+int
+main(void)
+{
+	signal(SIGPIPE, SIG_IGN);
+	if (setup() != 0) {
+		printf("FAIL - setup: cannot start %s\n", sottod_proc_binary());
+		sottod_proc_cleanup(&sp);
+		return 1;
+	}
+	RUN(thousand_each_way_across_restart);
+	sottod_proc_cleanup(&sp);
+	if (strncmp(root, "/dev/shm/", 9) == 0) {
+		char cmd[200];
+
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
+		if (system(cmd) != 0)
+			fprintf(stderr, "could not remove %s\n", root);
+	}
+	return check_summary();
+}
