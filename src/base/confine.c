@@ -23,6 +23,27 @@
 #include <linux/landlock.h>
 #include <seccomp.h>
 
+/* LeakSanitizer checks for leaks at exit from a helper process (clone without
+ * CLONE_THREAD) that ptrace-attaches every thread and reads /proc/self/task and maps. In
+ * sanitizer builds (tests only) the filter lets exactly that through and the process stays
+ * dumpable; release builds never do. */
+#if defined(__SANITIZE_ADDRESS__)
+#define LEAK_CHECKER 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define LEAK_CHECKER 1
+#endif
+#endif
+#ifndef LEAK_CHECKER
+#define LEAK_CHECKER 0
+#endif
+
+int
+confine_leak_checker_allowed(void)
+{
+	return LEAK_CHECKER;
+}
+
 const char *const confine_default_read_paths[] = {
 	"/dev/urandom",         /* SQLite's unix VFS seeds its PRNG from it */
 	"/etc/localtime",
@@ -215,6 +236,9 @@ confine_landlock(const struct confine_opts *o, int *abi_out)
 	for (ro = o->read_paths != NULL ? o->read_paths : confine_default_read_paths; *ro; ro++)
 		if ((r = ll_add_path(rs, *ro, LL_FS_READ_FILE | LL_FS_READ_DIR, 0)) != 0)
 			goto out;
+	if (LEAK_CHECKER && (r = ll_add_path(rs, "/proc/self", LL_FS_READ_FILE | LL_FS_READ_DIR,
+	    0)) != 0)
+		goto out;
 	if (attr.handled_access_net != 0 &&
 	    ((r = ll_add_ports(rs, o->bind_ports, o->n_bind_ports, LL_NET_BIND_TCP)) != 0 ||
 	    (r = ll_add_ports(rs, o->connect_ports, o->n_connect_ports, LL_NET_CONNECT_TCP)) != 0))
@@ -241,7 +265,7 @@ static const char *const allowed_calls[] = {
 	"read", "write", "readv", "writev", "pread64", "pwrite64", "preadv", "pwritev",
 	"open", "openat", "close", "close_range", "lseek", "fstat", "stat", "lstat",
 	"newfstatat", "statx", "fstatfs", "statfs", "access", "faccessat", "faccessat2",
-	"readlink", "readlinkat", "getcwd", "getdents64", "fcntl", "flock", "fsync",
+	"readlink", "readlinkat", "getcwd", "getdents", "getdents64", "fcntl", "flock", "fsync",
 	"fdatasync", "ftruncate", "fallocate", "unlink", "unlinkat", "rename", "renameat",
 	"renameat2", "mkdir", "mkdirat", "rmdir", "fchmod", "fchown", "umask",
 	"dup", "dup2", "dup3", "pipe", "pipe2",
@@ -302,7 +326,12 @@ sc_rules(scmp_filter_ctx ctx)
 	/* New threads only: fork and friends lack CLONE_THREAD. clone3 hides its flags in
 	 * memory the filter cannot read, so it reports ENOSYS and glibc falls back to clone. */
 	c[0] = SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD, CLONE_THREAD);
-	if (sc_allow(ctx, "clone", 1, c) != 0 || sc_errno(ctx, "clone3", ENOSYS) != 0)
+	if (sc_allow(ctx, LEAK_CHECKER ? "getpid" : "clone", LEAK_CHECKER ? 0 : 1, c) != 0 ||
+	    sc_errno(ctx, "clone3", ENOSYS) != 0)
+		return -1;
+	if (LEAK_CHECKER && (sc_allow(ctx, "clone", 0, NULL) != 0 ||
+	    sc_allow(ctx, "ptrace", 0, NULL) != 0 || sc_allow(ctx, "wait4", 0, NULL) != 0 ||
+	    sc_allow(ctx, "prctl", 0, NULL) != 0))
 		return -1;
 	/* Network sockets and local pairs only; the rest (netlink probes by getaddrinfo,
 	 * packet sockets) fail softly with EAFNOSUPPORT. */
@@ -384,7 +413,7 @@ confine_apply(const struct confine_opts *o, struct confine_report *report)
 	}
 	/* Core dumps would hold keys; not dumpable also keeps same-uid processes from
 	 * ptrace-attaching. */
-	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0)
+	if (!LEAK_CHECKER && prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0)
 		return SOTTO_ERR_INTERNAL;
 	if (o->data_dir != NULL) {
 		r = confine_landlock(o, &rep.landlock_abi);

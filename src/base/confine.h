@@ -86,6 +86,11 @@ int confine_landlock(const struct confine_opts *o, int *abi_out) SOTTO_MUST_CHEC
 /* Installs the system call filter on every thread of the process (sets no_new_privs). */
 int confine_seccomp(int on_violation) SOTTO_MUST_CHECK;
 
+/* 1 in AddressSanitizer builds (tests only): there the filter also allows what
+ * LeakSanitizer's exit-time check needs (clone of a helper process, ptrace, wait4, prctl),
+ * Landlock lets it read /proc/self, and the process stays dumpable. 0 in release builds. */
+int confine_leak_checker_allowed(void);
+
 /* All of the above in order: drop privileges, Landlock, seccomp. report may be NULL. */
 int confine_apply(const struct confine_opts *o, struct confine_report *report) SOTTO_MUST_CHECK;
 
