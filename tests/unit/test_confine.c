@@ -659,7 +659,58 @@ child_server(void *arg)
 
 static struct proto_msg req, resp, ev;
 
-TEST(confined_server_code_serves_register_send_and_push)
+static int
+request_simple(struct test_user *u, uint8_t type)
+{
+	memset(&req, 0, sizeof(req));
+	req.type = type;
+	if (u->c == NULL || conn_request(u->c, &req, &resp, 5000) != 0)
+		return -1000;
+	return resp.status;
+}
+
+static int
+request_received(struct test_user *u, uint64_t id)
+{
+	memset(&req, 0, sizeof(req));
+	req.type = PROTO_RECEIVED;
+	req.u.received.n = 1;
+	req.u.received.ids[0] = id;
+	if (u->c == NULL || conn_request(u->c, &req, &resp, 5000) != 0)
+		return -1000;
+	return resp.status;
+}
+
+static int
+request_upload(struct test_user *u)
+{
+	memset(&req, 0, sizeof(req));
+	req.type = PROTO_UPLOAD_PREKEYS;
+	req.u.upload.spk.id = 1;
+	randombytes_buf(req.u.upload.spk.pub, 32);
+	randombytes_buf(req.u.upload.spk.sig, 64);
+	req.u.upload.n_otpk = 3;
+	for (uint32_t i = 0; i < 3; i++) {
+		req.u.upload.otpk[i].id = i + 1;
+		randombytes_buf(req.u.upload.otpk[i].pub, 32);
+	}
+	if (u->c == NULL || conn_request(u->c, &req, &resp, 5000) != 0)
+		return -1000;
+	return resp.status;
+}
+
+static int
+request_fetch(struct test_user *u, const char *address)
+{
+	memset(&req, 0, sizeof(req));
+	req.type = PROTO_FETCH_BUNDLE;
+	snprintf(req.u.fetch.address, sizeof(req.u.fetch.address), "%s", address);
+	if (u->c == NULL || conn_request(u->c, &req, &resp, 5000) != 0)
+		return -1000;
+	return resp.status;
+}
+
+TEST(confined_server_code_serves_every_request_and_reloads)
 {
 	struct sottod_proc sp;
 	struct test_user a, b;
@@ -703,6 +754,15 @@ TEST(confined_server_code_serves_register_send_and_push)
 				break;
 			}
 		CHECK(got);
+		if (got)
+			CHECK_EQ_INT(request_received(&b, ev.u.push.envelope_id), 0);
+		/* The other request kinds, and a configuration reload, under the filter too. */
+		CHECK_EQ_INT(request_simple(&a, PROTO_SENDER_CERTIFICATE), 0);
+		CHECK_EQ_INT(request_upload(&b), 0);
+		CHECK_EQ_INT(request_fetch(&a, "bob@localhost"), 0);
+		kill(pid, SIGHUP);
+		usleep(100000);
+		CHECK_EQ_INT(request_simple(&a, PROTO_SENDER_CERTIFICATE), 0);
 		test_user_close(&a);
 		test_user_close(&b);
 	} else {
@@ -734,7 +794,7 @@ main(void)
 	RUN(confined_process_still_does_a_servers_work);
 	RUN(landlock_confines_files_to_the_data_dir);
 	RUN(landlock_restricts_tcp_ports);
-	RUN(confined_server_code_serves_register_send_and_push);
+	RUN(confined_server_code_serves_every_request_and_reloads);
 	rc = check_summary();
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmp_root);
 	if (system(cmd) != 0)
