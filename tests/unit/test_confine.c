@@ -296,6 +296,31 @@ TEST(confined_process_is_not_dumpable)
 	CHECK(EXITED_OK(st));
 }
 
+static int
+child_exit_normally(void *arg)
+{
+	struct confine_opts o = CONFINE_OPTS_INIT;
+
+	o.data_dir = arg;
+	if (confine_apply(&o, NULL) != 0)
+		return 100;
+	fflush(stdout);
+	exit(0);        /* atexit handlers, stdio, and LeakSanitizer's check in ASan builds */
+}
+
+/* sottod returns from main when it stops: that must work confined, and in ASan builds the
+ * leak check at exit must still run (it clones and ptraces, see confine.h). */
+TEST(confined_process_exits_through_atexit)
+{
+	char dir[128];
+	int st;
+
+	make_dir(dir, sizeof(dir), "exit");
+	st = in_child(child_exit_normally, dir);
+	show_status("exit", st);
+	CHECK(EXITED_OK(st));
+}
+
 /* ---- everything together: a server's work still runs ---- */
 
 struct work {
@@ -791,6 +816,7 @@ main(void)
 	RUN(seccomp_errno_mode_refuses_with_eperm);
 	RUN(seccomp_refuses_raw_and_netlink_sockets_and_terminal_queries_softly);
 	RUN(confined_process_is_not_dumpable);
+	RUN(confined_process_exits_through_atexit);
 	RUN(confined_process_still_does_a_servers_work);
 	RUN(landlock_confines_files_to_the_data_dir);
 	RUN(landlock_restricts_tcp_ports);
