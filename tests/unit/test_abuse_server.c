@@ -1,7 +1,7 @@
 /*
  * sottod under abuse, measured from outside: connection floods and slow handshakes from
  * another address, oversized messages from a member, prekey exhaustion, registration
- * floods and mailbox flooding. In each the configured limit holds, the server's resident
+ * floods, mailbox flooding and a reader that never reads. In each the configured limit holds, the server's resident
  * memory (VmRSS) stays bounded and an honest client on the side keeps being served.
  */
 #include <arpa/inet.h>
@@ -483,6 +483,61 @@ TEST(mailbox_flood_is_capped_and_others_are_served)
 	sottod_proc_cleanup(&sp);
 }
 
+/* A member that never reads its pushes: what the server queues for it stays bounded, the
+ * sender is served, and nothing is lost for the reader's next, honest connection. */
+TEST(slow_reader_is_bounded_and_loses_nothing)
+{
+	struct sottod_proc sp;
+	struct test_user bob, alice;
+	struct noise_transport t;
+	static uint8_t env[60 * 1024];
+	long rss0, rss1;
+	int i, fd, sent = 0, pushed = 0, rcv = 4096;
+	uint64_t id;
+
+	REQUIRE(sottod_proc_init(&sp, "registration = open\nwrite_queue_max = 262144\n") == 0);
+	REQUIRE(sottod_proc_start(&sp) == 0);
+	test_user_new(&bob, "bob");
+	test_user_new(&alice, "alice");
+	REQUIRE(test_user_register(&bob, &sp, NULL) == 0);
+	REQUIRE(test_user_register(&alice, &sp, NULL) == 0);
+	test_user_close(&bob);
+	REQUIRE((fd = member_raw(&sp, bob.dev_sk, &t)) >= 0);
+	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof(rcv));
+	rss0 = rss_kib(sp.pid);
+	for (i = 0; i < 150; i++) {
+		env[0] = (uint8_t)i;
+		if (send_to(&alice, "bob@localhost", env, sizeof(env)) != 0)
+			break;
+		sent++;
+	}
+	rss1 = rss_kib(sp.pid);
+	printf("# slow reader: %d x 60 KiB sent past a reader that never reads; VmRSS %ld -> "
+	    "%ld KiB\n", sent, rss0, rss1);
+	CHECK_EQ_INT(sent, 150);
+	CHECK(rss1 - rss0 < RSS_GROWTH_MAX_KIB);
+	close(fd);
+	/* Everything is still there for Bob. */
+	REQUIRE(test_user_connect(&bob, &sp) == 0);
+	while (pushed < sent && conn_next_event(bob.c, &ev, 5000) == 0) {
+		if (ev.type != PROTO_PUSH)
+			continue;
+		id = ev.u.push.envelope_id;
+		pushed++;
+		memset(&req, 0, sizeof(req));
+		req.type = PROTO_RECEIVED;
+		req.u.received.n = 1;
+		req.u.received.ids[0] = id;
+		if (conn_request(bob.c, &req, &resp, 5000) != 0 || resp.status != 0)
+			break;
+	}
+	CHECK_EQ_INT(pushed, sent);
+	test_user_close(&bob);
+	test_user_close(&alice);
+	CHECK_EQ_INT(sottod_proc_stop(&sp, SIGTERM), 0);
+	sottod_proc_cleanup(&sp);
+}
+
 int
 main(void)
 {
@@ -494,5 +549,6 @@ main(void)
 	RUN(prekey_exhaustion_is_rate_limited_and_never_hands_a_key_out_twice);
 	RUN(registration_flood_without_invites_creates_no_account);
 	RUN(mailbox_flood_is_capped_and_others_are_served);
+	RUN(slow_reader_is_bounded_and_loses_nothing);
 	return check_summary();
 }
