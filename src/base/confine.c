@@ -134,6 +134,7 @@ struct ll_net_port {
 #define LL_FS_REMOVE_FILE (1ULL << 5)
 #define LL_FS_MAKE_DIR (1ULL << 7)
 #define LL_FS_MAKE_REG (1ULL << 8)
+#define LL_FS_MAKE_SOCK (1ULL << 9)
 #define LL_FS_REFER (1ULL << 13)       /* ABI 2 */
 #define LL_FS_TRUNCATE (1ULL << 14)    /* ABI 3 */
 #define LL_NET_BIND_TCP (1ULL << 0)    /* ABI 4 */
@@ -230,7 +231,8 @@ confine_landlock(const struct confine_opts *o, int *abi_out)
 		return SOTTO_ERR_INTERNAL;
 
 	rw = handled & (LL_FS_READ_FILE | LL_FS_WRITE_FILE | LL_FS_READ_DIR | LL_FS_REMOVE_DIR |
-	    LL_FS_REMOVE_FILE | LL_FS_MAKE_DIR | LL_FS_MAKE_REG | LL_FS_REFER | LL_FS_TRUNCATE);
+	    LL_FS_REMOVE_FILE | LL_FS_MAKE_DIR | LL_FS_MAKE_REG | LL_FS_MAKE_SOCK | LL_FS_REFER |
+	    LL_FS_TRUNCATE);
 	if ((r = ll_add_path(rs, o->data_dir, rw, 1)) != 0)
 		goto out;
 	for (ro = o->read_paths != NULL ? o->read_paths : confine_default_read_paths; *ro; ro++)

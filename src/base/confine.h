@@ -37,7 +37,8 @@ enum confine_violation {
 
 struct confine_opts {
 	const char *user;               /* drop to this user when euid is 0; NULL: stay */
-	const char *data_dir;           /* Landlock: read/write beneath; NULL: no Landlock */
+	const char *data_dir;           /* Landlock: read/write (files, directories, Unix
+	                                   sockets such as the daemon's) beneath; NULL: none */
 	const char *const *read_paths;  /* Landlock: extra read-only files/dirs (NULL-ended);
 	                                   NULL: confine_default_read_paths */
 	int restrict_net;               /* Landlock ABI >= 4: TCP bind/connect only to ports below */
