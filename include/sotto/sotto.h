@@ -11,6 +11,7 @@
  *   sotto_connect(s, 5000);
  *   sotto_send_text(s, "bob@example.org", "hi", 2, id);   // returns once the server acked
  *   sotto_poll(s, 1000, on_event, ctx);                     // received messages, receipts
+ *   sotto_receive(s, 1000, &events, &n);                    // the same, as a list
  *   sotto_close(s);
  *
  * Delivery: a send is complete when it returns 0 (the server acknowledged it). If it fails
@@ -162,6 +163,15 @@ typedef void (*sotto_event_fn)(void *ctx, const struct sotto_event *ev);
  * everything stored so far stays stored). Also deletes expired messages.
  */
 int sotto_poll(struct sotto *s, int timeout_ms, sotto_event_fn cb, void *ctx) SOTTO_MUST_CHECK;
+
+/*
+ * The same without a callback: *out (free with sotto_events_free) receives copies of the
+ * events, *n their number. Events up to the first error are returned with it.
+ */
+int sotto_receive(struct sotto *s, int timeout_ms, struct sotto_event **out, size_t *n)
+    SOTTO_MUST_CHECK;
+/* Frees events from sotto_receive, wiping message bodies. */
+void sotto_events_free(struct sotto_event *v, size_t n);
 
 /* A short English text for one warning bit. */
 const char *sotto_warning_text(unsigned warning);

@@ -79,6 +79,9 @@ buf_reserve(struct buf *b, size_t n)
 		b->p = np;
 		b->cap = want;
 	}
+	/* A zero-byte reserve on a buffer that never allocated: NULL + 0 is undefined in C. */
+	if (b->p == NULL)
+		return NULL;
 	r = b->p + b->len;
 	b->len += n;
 	return r;
@@ -87,9 +90,12 @@ buf_reserve(struct buf *b, size_t n)
 void
 buf_put(struct buf *b, const void *p, size_t n)
 {
-	uint8_t *r = buf_reserve(b, n);
+	uint8_t *r;
 
-	if (r != NULL && n > 0)
+	if (n == 0)
+		return;         /* nothing to reserve: an empty buffer has no pointer to offset */
+	r = buf_reserve(b, n);
+	if (r != NULL)
 		memcpy(r, p, n);
 }
 

@@ -35,6 +35,12 @@ cur_ref(struct cur *c, size_t n)
 		c->err = SOTTO_ERR_TRUNCATED;
 		return NULL;
 	}
+	/* An empty input may have no buffer at all; NULL + 0 is undefined, so hand back a
+	 * valid pointer to nothing. */
+	if (c->p == NULL) {
+		static const uint8_t nothing[1];
+		return nothing;
+	}
 	r = c->p + c->off;
 	c->off += n;
 	return r;

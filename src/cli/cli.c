@@ -1,8 +1,12 @@
 /* Shared helpers of the subcommands: exit codes, errors, opening the account. */
 #include "cli/cli.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 #include "client/passphrase.h"
 #include "client/store.h"
@@ -135,10 +139,40 @@ cli_open(struct cli *cli, struct sotto **out)
 }
 
 int
+cli_daemon_lock(struct cli *cli, int *lock_fd)
+{
+	char home[4096], path[4200];
+	int fd, r;
+
+	if ((r = cli_home(cli, home, sizeof(home))) != 0)
+		return cli_fail(cli, "home directory", r);
+	snprintf(path, sizeof(path), "%s/%s", home, CLI_DAEMON_LOCK);
+	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0) {
+		if (errno == ENOENT)
+			return CLI_OK;  /* no home yet: cli_open reports it */
+		fprintf(stderr, "%s: %s: %s\n", cli->prog, path, strerror(errno));
+		return CLI_EXIT_STORE;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		close(fd);
+		fprintf(stderr, "%s: a sotto daemon is serving %s: use its socket, or stop it\n",
+		    cli->prog, home);
+		return CLI_EXIT_DAEMON;
+	}
+	if (lock_fd != NULL)
+		*lock_fd = fd;
+	else
+		close(fd);
+	return CLI_OK;
+}
+
+int
 cli_open_connected(struct cli *cli, struct sotto **out)
 {
 	int r;
 
+	if ((r = cli_daemon_lock(cli, NULL)) != CLI_OK)
+		return r;
 	if ((r = cli_open(cli, out)) != CLI_OK)
 		return r;
 	if ((r = sotto_connect(*out, 10000)) != 0) {

@@ -26,7 +26,10 @@ enum cli_exit {
 	CLI_EXIT_NOT_FOUND = 9,     /* unknown contact or user */
 	CLI_EXIT_INVALID = 10,      /* malformed address, message too large, bad value */
 	CLI_EXIT_STORE = 11,        /* the store is corrupt, unreadable or full */
+	CLI_EXIT_DAEMON = 12,       /* a daemon holds this account's connection */
 };
+
+#define CLI_DAEMON_LOCK "daemon.lock"
 
 struct cli {
 	const char *home;           /* --home, or NULL: ~/.sotto */
@@ -57,6 +60,11 @@ const struct cli_cmd *cli_find(const char *name);
 int cli_home(struct cli *cli, char *out, size_t cap);
 /* Opens the account's store, asking for the passphrase as the options say. */
 int cli_open(struct cli *cli, struct sotto **out);
+/* Takes the account's daemon lock (flock on HOME/daemon.lock) and returns its fd in
+ * *fd. The server pushes to an account's newest connection only, so a command that
+ * connects while a daemon runs would take its messages: such commands check the lock
+ * (lock_fd NULL: check only) and refuse with CLI_EXIT_DAEMON. */
+int cli_daemon_lock(struct cli *cli, int *lock_fd);
 /* Opens and connects; errors are printed; returns an exit code. */
 int cli_open_connected(struct cli *cli, struct sotto **out);
 
@@ -71,6 +79,10 @@ json_t *cli_contact_json(const struct sotto_contact *c);
 /* A JSON string of bytes that may not be UTF-8 (replaced by U+FFFD where invalid). */
 json_t *cli_json_text(const uint8_t *p, size_t len);
 const char *cli_trust_name(enum sotto_trust t);
+
+/* Prints text from a peer for a terminal: control characters (escape sequences could
+ * rewrite the screen or fake a warning) are shown as '?'; newlines are indented. */
+void cli_print_text(FILE *out, const uint8_t *p, size_t len);
 
 /* Draws a QR code of text with Unicode half blocks (two modules per character). */
 int cli_qr_print(FILE *out, const char *text);

@@ -501,8 +501,8 @@ cmd_daemon(struct cli *cli, int argc, char **argv)
 	struct sigaction sa;
 	struct daemon d;
 	const char *path = NULL;
-	size_t i, np;
-	int ch, r, fd, sfd;
+	size_t i, np, nc;
+	int ch, r, fd, sfd, lock_fd = -1;
 
 	while ((ch = getopt_long(argc, argv, "s:h", opts, NULL)) != -1) {
 		switch (ch) {
@@ -515,10 +515,15 @@ cmd_daemon(struct cli *cli, int argc, char **argv)
 		return cli_usage(cli, cmd, "--socket PATH is required");
 	memset(&d, 0, sizeof(d));
 	d.cli = cli;
-	if ((r = cli_open(cli, &d.s)) != CLI_OK)
+	if ((r = cli_daemon_lock(cli, &lock_fd)) != CLI_OK)
 		return r;
+	if ((r = cli_open(cli, &d.s)) != CLI_OK) {
+		close(lock_fd);
+		return r;
+	}
 	if ((r = listen_on(path, &d.lfd)) != 0) {
 		sotto_close(d.s);
+		close(lock_fd);
 		fprintf(stderr, "%s: cannot listen on %s: %s\n", cli->prog, path, strerror(errno));
 		return cli_exit_code(r);
 	}
@@ -541,19 +546,15 @@ cmd_daemon(struct cli *cli, int argc, char **argv)
 		pfd[np++] = (struct pollfd){ .fd = d.lfd, .events = POLLIN };
 		sfd = sotto_fd(d.s);
 		pfd[np++] = (struct pollfd){ .fd = sfd, .events = POLLIN };
-		for (i = 0; i < d.n; i++)
+		nc = d.n;
+		for (i = 0; i < nc; i++)
 			pfd[np++] = (struct pollfd){ .fd = d.c[i].fd, .events = POLLIN };
 		if (poll(pfd, np, 1000) < 0) {
 			if (errno == EINTR)
 				continue;
 			break;
 		}
-		if (sfd >= 0 && (pfd[1].revents & (POLLIN | POLLHUP | POLLERR)))
-			poll_server(&d);
-		for (i = 0; i < d.n; i++)
-			if (pfd[2 + i].revents & (POLLIN | POLLHUP | POLLERR))
-				client_read(&d, &d.c[i]);
-		clients_compact(&d);
+		/* New clients first: a message that arrived together with them reaches them. */
 		if (pfd[0].revents & POLLIN) {
 			fd = accept4(d.lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 			if (fd >= 0 && d.n < DAEMON_CLIENTS_MAX)
@@ -561,6 +562,12 @@ cmd_daemon(struct cli *cli, int argc, char **argv)
 			else if (fd >= 0)
 				close(fd);
 		}
+		if (sfd >= 0 && (pfd[1].revents & (POLLIN | POLLHUP | POLLERR)))
+			poll_server(&d);
+		for (i = 0; i < nc; i++)       /* the clients polled, not the one just accepted */
+			if (pfd[2 + i].revents & (POLLIN | POLLHUP | POLLERR))
+				client_read(&d, &d.c[i]);
+		clients_compact(&d);
 		if (sotto_fd(d.s) < 0 && sotto_expire(d.s) < 0)
 			fprintf(stderr, "%s: expiry sweep failed\n", cli->prog);
 	}
@@ -571,5 +578,6 @@ cmd_daemon(struct cli *cli, int argc, char **argv)
 	close(d.lfd);
 	(void)unlink(path);
 	sotto_close(d.s);
+	close(lock_fd);
 	return CLI_OK;
 }

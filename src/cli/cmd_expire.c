@@ -27,7 +27,7 @@ cmd_expire(struct cli *cli, int argc, char **argv)
 		return cli_usage(cli, cmd, "ADDRESS and DURATION");
 	if ((secs = cli_parse_duration(argv[optind + 1])) < 0)
 		return cli_usage(cli, cmd, "DURATION: e.g. 30s, 10m, 1h, 7d, 1w or off (at most 365d)");
-	if ((r = cli_open(cli, &s)) != CLI_OK)
+	if ((r = cli_daemon_lock(cli, NULL)) != CLI_OK || (r = cli_open(cli, &s)) != CLI_OK)
 		return r;
 	r = sotto_set_expiry(s, argv[optind], (uint32_t)secs);
 	sotto_close(s);

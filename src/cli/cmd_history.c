@@ -61,8 +61,9 @@ cmd_history(struct cli *cli, int argc, char **argv)
 		t = (time_t)v[i].time;
 		localtime_r(&t, &tm);
 		strftime(tbuf, sizeof(tbuf), "%Y-%m-%d %H:%M:%S", &tm);
-		printf("%s %s %s: %s%s\n", tbuf, v[i].dir == SOTTO_OUT ? "to" : "from", v[i].peer,
-		    (const char *)v[i].body, v[i].flags & SOTTO_MSG_READ ? "  (read)" :
+		printf("%s %s %s: ", tbuf, v[i].dir == SOTTO_OUT ? "to" : "from", v[i].peer);
+		cli_print_text(stdout, v[i].body, v[i].body_len);
+		printf("%s\n", v[i].flags & SOTTO_MSG_READ ? "  (read)" :
 		    v[i].flags & SOTTO_MSG_DELIVERED ? "  (delivered)" : "");
 	}
 	sotto_history_free(v, n);

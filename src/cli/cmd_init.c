@@ -77,6 +77,7 @@ cmd_init(struct cli *cli, int argc, char **argv)
 	}
 	if (r != 0) {
 		r = cli_fail(cli, r == SOTTO_ERR_MALFORMED ? "bad address or server address" :
+		    cli_exit_code(r) == CLI_EXIT_NETWORK ? "cannot reach the server" :
 		    "registration failed", r);
 		sotto_close(s);
 		return r;

@@ -67,7 +67,9 @@ on_event(void *ctx, const struct sotto_event *ev)
 	switch (ev->type) {
 	case SOTTO_EVENT_MESSAGE:
 		print_time(ev->time);
-		printf(" %s: %.*s\n", ev->peer, (int)ev->body_len, (const char *)ev->body);
+		printf(" %s: ", ev->peer);
+		cli_print_text(stdout, ev->body, ev->body_len);
+		printf("\n");
 		break;
 	case SOTTO_EVENT_RECEIPT:
 		print_time(ev->time);

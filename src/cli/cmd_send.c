@@ -72,7 +72,7 @@ cmd_send(struct cli *cli, int argc, char **argv)
 		free(body);
 		return cli_usage(cli, cmd, "an empty message");
 	}
-	if ((r = cli_open(cli, &s)) != CLI_OK) {
+	if ((r = cli_daemon_lock(cli, NULL)) != CLI_OK || (r = cli_open(cli, &s)) != CLI_OK) {
 		sodium_memzero(body, len);
 		free(body);
 		return r;
@@ -91,6 +91,9 @@ cmd_send(struct cli *cli, int argc, char **argv)
 		fprintf(stderr, "%s: the identity key of %s changed after you verified it; "
 		    "compare safety numbers (`sotto verify %s`), then `sotto trust %s`\n",
 		    cli->prog, argv[optind], argv[optind], argv[optind]);
+	else if (cli_exit_code(r) == CLI_EXIT_NETWORK)
+		fprintf(stderr, "%s: cannot reach %s: %s\n", cli->prog, sotto_server(s),
+		    sotto_strerror(r));
 	else
 		fprintf(stderr, "%s: send to %s: %s\n", cli->prog, argv[optind], sotto_strerror(r));
 	if (queued > 0 && cli_exit_code(r) == CLI_EXIT_NETWORK)

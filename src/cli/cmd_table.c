@@ -10,6 +10,7 @@ int cmd_trust(struct cli *cli, int argc, char **argv);
 int cmd_expire(struct cli *cli, int argc, char **argv);
 int cmd_history(struct cli *cli, int argc, char **argv);
 int cmd_daemon(struct cli *cli, int argc, char **argv);
+int cmd_bridge(struct cli *cli, int argc, char **argv);
 
 const struct cli_cmd cli_commands[] = {
 	{ "init", cmd_init,
@@ -62,5 +63,13 @@ const struct cli_cmd cli_commands[] = {
 	  "{address, ids}. Notifications: message, receipt, timer, warning.\n\n"
 	  "  --socket PATH  the socket to create (mode 0600)",
 	  "--socket PATH" },
+	{ "bridge", cmd_bridge,
+	  "Serves SMTP and IMAP on loopback so any mail client sends and reads end-to-end\n"
+	  "encrypted mail (docs/MAILCLIENT.md). User name: your address; password: the bridge\n"
+	  "password, made on first use. Only Sotto users can be written to.\n\n"
+	  "  --smtp HOST:PORT   SMTP submission (default 127.0.0.1:1025)\n"
+	  "  --imap HOST:PORT   IMAP (default 127.0.0.1:1143)\n"
+	  "  --show-password    print the bridge password and exit",
+	  "[--smtp HOST:PORT] [--imap HOST:PORT] [--show-password]" },
 	{ NULL, NULL, NULL, NULL },
 };

@@ -187,3 +187,22 @@ cli_contact_json(const struct sotto_contact *c)
 		json_object_set_new(o, "changed_at", json_integer((json_int_t)c->changed_at));
 	return o;
 }
+
+void
+cli_print_text(FILE *out, const uint8_t *p, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		if (p[i] == '\n')
+			fputs("\n    ", out);
+		else if ((p[i] < 0x20 && p[i] != '\t') || p[i] == 0x7f)
+			fputc('?', out);
+		else if (p[i] == 0xc2 && i + 1 < len && p[i + 1] >= 0x80 && p[i + 1] <= 0x9f) {
+			fputc('?', out);        /* C1 controls, U+0080..U+009F (8-bit CSI) */
+			i++;
+		}
+		else
+			fputc(p[i], out);
+	}
+}

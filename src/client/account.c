@@ -329,8 +329,8 @@ out:
 }
 
 /* Rotates the signed prekey when it is due; the old ones go after the grace period. */
-static int
-maintain_spk(struct sotto *s, int timeout_ms)
+int
+client_maintain_spk(struct sotto *s, int timeout_ms)
 {
 	struct store_spk spk;
 	uint64_t now = client_now();
@@ -342,6 +342,7 @@ maintain_spk(struct sotto *s, int timeout_ms)
 		return r;
 	created = spk.created;
 	store_spk_wipe(&spk);
+	s->next_maintain = now + CLIENT_MAINTAIN_EVERY;
 	if (created + s->spk_rotate > now)
 		return 0;
 	if ((r = client_upload_prekeys(s, 1, 0, timeout_ms)) != 0)
@@ -421,9 +422,15 @@ sotto_connect(struct sotto *s, int timeout_ms)
 		return 0;
 	if ((r = transport_open(s, s->k->id.server, timeout_ms)) != 0)
 		return r;
-	if ((r = client_ensure_cert(s, timeout_ms)) != 0 ||
-	    (r = maintain_spk(s, timeout_ms)) != 0 ||
-	    (r = client_flush_outbox(s, timeout_ms, NULL, NULL)) < 0)
+	if ((r = client_ensure_cert(s, timeout_ms)) != 0) {
+		sotto_disconnect(s);
+		return r;
+	}
+	/* Prekey upkeep and the outbox are retried later; only a lost connection fails the
+	 * connect (an outbox item the server refused for good was dropped with its error). */
+	if ((r = client_maintain_spk(s, timeout_ms)) != 0 && s->t == NULL)
+		return r;
+	if ((r = client_flush_outbox(s, timeout_ms, NULL, NULL)) != 0 && s->t == NULL)
 		return r;
 	return 0;
 }

@@ -21,6 +21,7 @@
 #define CLIENT_CERT_MARGIN 60                   /* refresh a certificate this early */
 #define CLIENT_TIMEOUT_MS 10000                 /* requests made inside other calls */
 #define CLIENT_ACK_BATCH 256                    /* envelope ids per RECEIVED */
+#define CLIENT_MAINTAIN_EVERY 3600              /* a long connection checks the prekeys */
 
 /* Secret; sodium_malloc'd. */
 struct client_keys {
@@ -42,6 +43,7 @@ struct sotto {
 	int prekeys_low;                /* the server asked for more one-time prekeys */
 	int auto_receipts;
 	uint32_t spk_rotate, spk_grace; /* seconds; tests shorten them */
+	uint64_t next_maintain;         /* unix seconds: next signed prekey check */
 };
 
 uint64_t client_now(void);
@@ -60,6 +62,9 @@ int client_ensure_cert(struct sotto *s, int timeout_ms) SOTTO_MUST_CHECK;
 /* Stores and uploads prekeys: a new signed prekey if new_spk, and n one-time prekeys. */
 int client_upload_prekeys(struct sotto *s, int new_spk, uint32_t n, int timeout_ms)
     SOTTO_MUST_CHECK;
+
+/* Rotates the signed prekey if it is due (on connect, and hourly while connected). */
+int client_maintain_spk(struct sotto *s, int timeout_ms) SOTTO_MUST_CHECK;
 
 /* Encrypts, queues and sends one content to `to` (send.c). c->id, seq, sent_ms and expiry
  * are filled here. With keep, a TEXT or MAIL is also stored in the history. */

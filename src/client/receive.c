@@ -260,6 +260,41 @@ apply_receipt(struct sotto *s, const char *peer, const struct content *c)
 	return 0;
 }
 
+/* Stores a text, mail, receipt or timer in the open transaction. */
+static int
+store_content(struct sotto *s, const struct sealed_opened *o, const struct content *c,
+    const struct proto_push *push, uint32_t flags, uint64_t now)
+{
+	struct store_message m;
+	int r;
+
+	if (c->type == CONTENT_TEXT || c->type == CONTENT_MAIL) {
+		memset(&m, 0, sizeof(m));
+		memcpy(m.peer, o->sender_addr, o->sender_addr_len + 1);
+		memcpy(m.id, c->id, sizeof(m.id));
+		m.dir = STORE_DIR_IN;
+		m.type = c->type == CONTENT_TEXT ? STORE_MSG_TEXT : STORE_MSG_MAIL;
+		m.flags = flags;
+		m.seq = c->seq;
+		m.server_time = push->timestamp / 1000;
+		m.local_time = now;
+		m.expires_at = c->expiry ? now + c->expiry : 0;
+		m.body = (uint8_t *)(uintptr_t)c->body;
+		m.body_len = c->body_len;
+		return store_message_add(s->st, &m);
+	}
+	if ((r = store_seen_add(s->st, c->id, now)) == 0 && c->type == CONTENT_RECEIPT)
+		r = apply_receipt(s, o->sender_addr, c);
+	return r;
+}
+
+/*
+ * One pushed envelope. Everything from reading the sender's session to storing the
+ * result is one write transaction (BEGIN IMMEDIATE), so another process on the same
+ * store (a daemon and a `sotto send`) cannot interleave ratchet updates. Returns 0 when
+ * the envelope may be acknowledged (stored, a duplicate, or rejected), else an error of
+ * ours (nothing stored, not acknowledged, tried again later).
+ */
 static int
 handle_envelope(struct sotto *s, const struct proto_push *push, sotto_event_fn cb,
     void *ctx, struct poll_batch *pb)
@@ -270,34 +305,41 @@ handle_envelope(struct sotto *s, const struct proto_push *push, sotto_event_fn c
 	struct decrypted d;
 	struct content c;
 	char slot[CLIENT_PREV_SLOT_LEN];
-	struct store_message m;
 	struct sotto_event ev;
 	struct buf pt, ser;
 	uint64_t now = client_now(), gap = 0;
 	uint32_t flags = 0;
 	unsigned warn = 0;
-	int r, have, key_changed = 0, seen;
+	const char *reject = NULL;
+	int r, have, key_changed = 0, seen = 0, in_tx = 0, deliver = 0;
 
 	memset(&o, 0, sizeof(o));
 	memset(&d, 0, sizeof(d));
 	buf_init_dyn(&pt, RATCHET_PLAINTEXT_MAX);
 	buf_init_dyn(&ser, STORE_SESSION_MAX);
 	if ((r = sealed_open(&o, &s->k->xid, push->envelope, push->envelope_len)) != 0) {
-		emit_reject(cb, ctx, "envelope could not be opened", pb);
+		reject = "envelope could not be opened";
 		r = 0;
 		goto out;
 	}
-	r = cert_verify(o.cert, o.cert_len, s->server_pk, now, &cs);
+	/* Valid when the server accepted the envelope, so a message that waited in the
+	 * mailbox longer than a certificate lives still opens. The server signs the
+	 * certificates anyway: trusting its clock here gives it nothing it lacks. */
+	r = cert_verify(o.cert, o.cert_len, s->server_pk,
+	    push->timestamp != 0 ? push->timestamp / 1000 : now, &cs);
 	if (r == 0 && (strcmp(cs.address, o.sender_addr) != 0 ||
 	    sodium_memcmp(cs.identity_pk, o.sender_ident, 32) != 0))
 		r = SOTTO_ERR_UNTRUSTED_IDENTITY;
 	if (r != 0) {
-		emit_reject(cb, ctx, r == SOTTO_ERR_UNTRUSTED_IDENTITY ?
+		reject = r == SOTTO_ERR_UNTRUSTED_IDENTITY ?
 		    "sender certificate does not match the sender" :
-		    r == SOTTO_ERR_MALFORMED ? "malformed sender certificate" : reject_reason(r), pb);
+		    r == SOTTO_ERR_MALFORMED ? "malformed sender certificate" : reject_reason(r);
 		r = 0;
 		goto out;
 	}
+	if ((r = store_begin(s->st)) != 0)
+		goto out;
+	in_tx = 1;
 	if ((have = client_contact_find(s, o.sender_addr, &ct)) < 0) {
 		r = have;
 		goto out;
@@ -310,9 +352,9 @@ handle_envelope(struct sotto *s, const struct proto_push *push, sotto_event_fn c
 	}
 	if (r != 0) {
 		if (r == SOTTO_ERR_NOMEM || r == SOTTO_ERR_STORAGE || r == SOTTO_ERR_IO ||
-		    r == SOTTO_ERR_CORRUPT)
-			goto out;       /* our fault: not acknowledged, tried again later */
-		emit_reject(cb, ctx, reject_reason(r), pb);
+		    r == SOTTO_ERR_CORRUPT || r == SOTTO_ERR_STATE)
+			goto out;
+		reject = reject_reason(r);
 		r = 0;
 		goto out;
 	}
@@ -320,8 +362,11 @@ handle_envelope(struct sotto *s, const struct proto_push *push, sotto_event_fn c
 		goto out;
 	if (content_decode(pt.p, pt.len, &c) != 0) {
 		/* The session advanced: keep it, drop the content. */
-		if ((r = store_session_put(s->st, o.sender_addr, ser.p, ser.len)) == 0)
-			emit_reject(cb, ctx, "malformed content", pb);
+		if ((r = store_session_put(s->st, o.sender_addr, ser.p, ser.len)) != 0 ||
+		    (r = store_commit(s->st)) != 0)
+			goto out;
+		in_tx = 0;
+		reject = "malformed content";
 		goto out;
 	}
 	if ((seen = store_seen_has(s->st, c.id)) < 0) {
@@ -358,81 +403,62 @@ handle_envelope(struct sotto *s, const struct proto_push *push, sotto_event_fn c
 		if (c.type != CONTENT_RECEIPT)
 			ct.expiry_seconds = c.expiry;
 	}
-	if ((r = store_begin(s->st)) != 0)
-		goto out;
+	client_prev_slot(slot, o.sender_addr);
 	if ((r = store_session_put(s->st, o.sender_addr, ser.p, ser.len)) != 0 ||
 	    (r = store_contact_put(s->st, &ct)) != 0 ||
-	    (d.used_opk != 0 && (r = store_otpk_delete(s->st, d.used_opk)) != 0 &&
-	    r != SOTTO_ERR_NOT_FOUND))
-		goto rollback;
-	client_prev_slot(slot, o.sender_addr);
-	if (d.prev != NULL && (r = store_session_put(s->st, slot, d.prev, d.prev_len)) != 0)
-		goto rollback;
-	r = 0;
-	if (seen) {
-		if ((r = store_commit(s->st)) != 0)
-			goto rollback;
+	    (d.prev != NULL && (r = store_session_put(s->st, slot, d.prev, d.prev_len)) != 0))
 		goto out;
-	}
-	if (c.type == CONTENT_TEXT || c.type == CONTENT_MAIL) {
-		memset(&m, 0, sizeof(m));
-		memcpy(m.peer, o.sender_addr, o.sender_addr_len + 1);
-		memcpy(m.id, c.id, sizeof(m.id));
-		m.dir = STORE_DIR_IN;
-		m.type = c.type == CONTENT_TEXT ? STORE_MSG_TEXT : STORE_MSG_MAIL;
-		m.flags = flags;
-		m.seq = c.seq;
-		m.server_time = push->timestamp / 1000;
-		m.local_time = now;
-		m.expires_at = c.expiry ? now + c.expiry : 0;
-		m.body = (uint8_t *)(uintptr_t)c.body;
-		m.body_len = c.body_len;
-		r = store_message_add(s->st, &m);
-	} else {
-		r = store_seen_add(s->st, c.id, now);
-		if (r == 0 && c.type == CONTENT_RECEIPT)
-			r = apply_receipt(s, o.sender_addr, &c);
-	}
-	if (r != 0 || (r = store_commit(s->st)) != 0)
-		goto rollback;
-
-	memset(&ev, 0, sizeof(ev));
-	ev.peer = o.sender_addr;
-	memcpy(ev.id, c.id, SOTTO_ID_LEN);
-	ev.time = push->timestamp / 1000;
-	ev.sent = c.sent_ms;
-	ev.warnings = warn;
-	ev.gap = gap;
-	switch (c.type) {
-	case CONTENT_TEXT:
-	case CONTENT_MAIL:
-		ev.type = SOTTO_EVENT_MESSAGE;
-		ev.content = c.type == CONTENT_TEXT ? SOTTO_CONTENT_TEXT : SOTTO_CONTENT_MAIL;
-		ev.body = c.body;
-		ev.body_len = c.body_len;
-		ev.expires_at = c.expiry ? now + c.expiry : 0;
-		if (s->auto_receipts && (r = receipt_note(pb, o.sender_addr, c.id)) != 0)
-			goto out;
-		break;
-	case CONTENT_RECEIPT:
-		ev.type = SOTTO_EVENT_RECEIPT;
-		ev.receipt = c.receipt_kind == CONTENT_READ ? SOTTO_RECEIPT_READ :
-		    SOTTO_RECEIPT_DELIVERED;
-		ev.receipt_ids = c.ids;
-		ev.n_receipt_ids = c.n_ids;
-		break;
-	default:
-		ev.type = SOTTO_EVENT_TIMER;
-		ev.expiry = c.expiry;
-		break;
-	}
-	pb->events++;
-	if (cb != NULL)
-		cb(ctx, &ev);
-	goto out;
-rollback:
-	store_rollback(s->st);
+	if (d.used_opk != 0 && (r = store_otpk_delete(s->st, d.used_opk)) != 0 &&
+	    r != SOTTO_ERR_NOT_FOUND)
+		goto out;
+	if (!seen && (r = store_content(s, &o, &c, push, flags, now)) != 0)
+		goto out;
+	if ((r = store_commit(s->st)) != 0)
+		goto out;
+	in_tx = 0;
+	deliver = !seen;
 out:
+	if (in_tx)
+		store_rollback(s->st);
+	if (reject != NULL)
+		emit_reject(cb, ctx, reject, pb);
+	if (deliver) {
+		memset(&ev, 0, sizeof(ev));
+		ev.peer = o.sender_addr;
+		memcpy(ev.id, c.id, SOTTO_ID_LEN);
+		ev.time = push->timestamp / 1000;
+		ev.sent = c.sent_ms;
+		ev.warnings = warn;
+		ev.gap = gap;
+		switch (c.type) {
+		case CONTENT_TEXT:
+		case CONTENT_MAIL:
+			ev.type = SOTTO_EVENT_MESSAGE;
+			ev.content = c.type == CONTENT_TEXT ? SOTTO_CONTENT_TEXT : SOTTO_CONTENT_MAIL;
+			ev.body = c.body;
+			ev.body_len = c.body_len;
+			ev.expires_at = c.expiry ? now + c.expiry : 0;
+			if (s->auto_receipts)
+				r = receipt_note(pb, o.sender_addr, c.id);
+			break;
+		case CONTENT_RECEIPT:
+			ev.type = SOTTO_EVENT_RECEIPT;
+			ev.receipt = c.receipt_kind == CONTENT_READ ? SOTTO_RECEIPT_READ :
+			    SOTTO_RECEIPT_DELIVERED;
+			ev.receipt_ids = c.ids;
+			ev.n_receipt_ids = c.n_ids;
+			break;
+		default:
+			ev.type = SOTTO_EVENT_TIMER;
+			ev.expiry = c.expiry;
+			break;
+		}
+		pb->events++;
+		if (cb != NULL)
+			cb(ctx, &ev);
+		/* A receipt that cannot be noted is not a reason to receive again. */
+		r = 0;
+	}
 	decrypted_free(&d);
 	sealed_opened_free(&o);
 	buf_wipe_free(&pt);
@@ -533,6 +559,8 @@ sotto_poll(struct sotto *s, int timeout_ms, sotto_event_fn cb, void *ctx)
 		if ((r = client_upload_prekeys(s, 0, CLIENT_OTPK_BATCH, CLIENT_TIMEOUT_MS)) == 0)
 			s->prekeys_low = 0;
 	}
+	if (r == 0 && s->t != NULL && client_now() >= s->next_maintain)
+		r = client_maintain_spk(s, CLIENT_TIMEOUT_MS);
 	if (r == 0)
 		r = send_receipts(s, &pb);
 	else
@@ -552,4 +580,96 @@ sotto_warning_text(unsigned w)
 	case SOTTO_WARN_REJECTED: return "a message was rejected";
 	default: return "unknown warning";
 	}
+}
+
+struct event_list {
+	struct sotto_event *v;
+	size_t n, cap;
+	int err;
+};
+
+static void *
+dup_bytes(const void *p, size_t len, size_t extra)
+{
+	uint8_t *q = malloc(len + extra);
+
+	if (q != NULL) {
+		if (len > 0)
+			memcpy(q, p, len);
+		memset(q + len, 0, extra);
+	}
+	return q;
+}
+
+static void
+event_copies_free(struct sotto_event *e)
+{
+	free((void *)(uintptr_t)e->peer);
+	if (e->body != NULL) {
+		sodium_memzero((void *)(uintptr_t)e->body, e->body_len);
+		free((void *)(uintptr_t)e->body);
+	}
+	free((void *)(uintptr_t)e->receipt_ids);
+}
+
+/* Copies an event so that it outlives the callback. */
+static void
+collect_event(void *ctx, const struct sotto_event *ev)
+{
+	struct event_list *l = ctx;
+	struct sotto_event *e, *nv;
+	size_t ncap;
+
+	if (l->err != 0)
+		return;
+	if (l->n == l->cap) {
+		ncap = l->cap ? 2 * l->cap : 16;
+		if ((nv = realloc(l->v, ncap * sizeof(*nv))) == NULL) {
+			l->err = SOTTO_ERR_NOMEM;
+			return;
+		}
+		l->v = nv;
+		l->cap = ncap;
+	}
+	e = &l->v[l->n];
+	*e = *ev;
+	e->peer = dup_bytes(ev->peer, strlen(ev->peer), 1);
+	e->body = ev->body != NULL ? dup_bytes(ev->body, ev->body_len, 1) : NULL;
+	e->receipt_ids = ev->receipt_ids != NULL ?
+	    dup_bytes(ev->receipt_ids, ev->n_receipt_ids * SOTTO_ID_LEN, 0) : NULL;
+	if (e->peer == NULL || (ev->body != NULL && e->body == NULL) ||
+	    (ev->receipt_ids != NULL && e->receipt_ids == NULL)) {
+		event_copies_free(e);
+		l->err = SOTTO_ERR_NOMEM;
+		return;
+	}
+	l->n++;
+}
+
+int
+sotto_receive(struct sotto *s, int timeout_ms, struct sotto_event **out, size_t *n)
+{
+	struct event_list l = { 0 };
+	int r;
+
+	*out = NULL;
+	*n = 0;
+	r = sotto_poll(s, timeout_ms, collect_event, &l);
+	if (r >= 0 && l.err != 0)
+		r = l.err;
+	*out = l.v;
+	*n = l.n;
+	return r;
+}
+
+void
+sotto_events_free(struct sotto_event *v, size_t n)
+{
+	size_t i;
+
+	if (v == NULL)
+		return;
+	for (i = 0; i < n; i++)
+		event_copies_free(&v[i]);
+	free(v);
 }

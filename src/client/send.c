@@ -181,7 +181,7 @@ client_send_content(struct sotto *s, const char *to, struct content *c, int keep
     int timeout_ms)
 {
 	struct store_contact ct;
-	struct session *ss = NULL;
+	struct session *ss = NULL, *fresh = NULL;
 	struct store_message m;
 	struct buf pt, inner, ser;
 	uint8_t *state = NULL;
@@ -201,37 +201,56 @@ client_send_content(struct sotto *s, const char *to, struct content *c, int keep
 	if (have && ct.trust == STORE_TRUST_BLOCKED)
 		return SOTTO_ERR_UNTRUSTED_IDENTITY;
 	conn_r = sotto_connect(s, timeout_ms);
+	/* A new session needs the network, so it is made before the transaction. */
 	r = have ? store_session_get(s->st, to, &state, &state_len) : SOTTO_ERR_NOT_FOUND;
-	if (r == 0) {
-		r = session_deserialize(&ss, &suite_native, state, state_len);
-		store_blob_free(state, state_len);
-		if (r != 0)
-			goto out;
-	} else if (r == SOTTO_ERR_NOT_FOUND) {
+	store_blob_free(state, state_len);
+	state = NULL;
+	state_len = 0;
+	if (r == SOTTO_ERR_NOT_FOUND) {
 		if (conn_r != 0) {
 			r = conn_r;
 			goto out;
 		}
-		if ((r = session_from_bundle(s, to, &ct, &have, &ss, timeout_ms)) != 0)
+		if ((r = session_from_bundle(s, to, &ct, &have, &fresh, timeout_ms)) != 0)
 			goto out;
-	} else {
+	} else if (r != 0) {
 		goto out;
+	}
+	/* From reading the session to storing its successor: one write transaction, so that
+	 * another process on this store cannot use the same ratchet state twice. */
+	if ((r = store_begin(s->st)) != 0)
+		goto out;
+	r = store_session_get(s->st, to, &state, &state_len);
+	if (r == 0) {
+		r = session_deserialize(&ss, &suite_native, state, state_len);
+		store_blob_free(state, state_len);
+		if (r != 0 || (r = store_contact_get(s->st, to, &ct)) != 0)
+			goto rollback;
+	} else if (r == SOTTO_ERR_NOT_FOUND && fresh != NULL) {
+		ss = fresh;
+		fresh = NULL;   /* transferred */
+	} else {
+		if (r == SOTTO_ERR_NOT_FOUND)
+			r = SOTTO_ERR_NO_SESSION;
+		goto rollback;
+	}
+	if (ct.trust == STORE_TRUST_BLOCKED) {
+		r = SOTTO_ERR_UNTRUSTED_IDENTITY;
+		goto rollback;
 	}
 	rand_bytes(c->id, sizeof(c->id));
 	c->seq = ct.send_seq != 0 ? ct.send_seq : 1;
 	c->sent_ms = client_now_ms();
 	c->expiry = ct.expiry_seconds;
 	if ((r = content_encode(c, &pt)) != 0)
-		goto out;
+		goto rollback;
 	buf_u8(&inner, 0);
 	if ((r = buf_status(&inner)) != 0 ||
 	    (r = session_encrypt(ss, &inner, &type, pt.p, pt.len)) != 0 ||
 	    (r = session_serialize(ss, &ser)) != 0)
-		goto out;
+		goto rollback;
 	inner.p[0] = (uint8_t)type;
 	ct.send_seq = c->seq + 1;
-	if ((r = store_begin(s->st)) != 0)
-		goto out;
 	if ((r = store_session_put(s->st, to, ser.p, ser.len)) != 0 ||
 	    (r = store_contact_put(s->st, &ct)) != 0 ||
 	    (r = store_outbox_add(s->st, c->id, to, inner.p, inner.len, now)) != 0)
@@ -264,6 +283,7 @@ rollback:
 	store_rollback(s->st);
 out:
 	session_free(ss);
+	session_free(fresh);
 	buf_wipe_free(&pt);
 	buf_wipe_free(&inner);
 	buf_wipe_free(&ser);

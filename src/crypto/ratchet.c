@@ -349,7 +349,7 @@ ratchet_open(struct ratchet *r, struct buf *pt, const uint8_t mk[RATCHET_KEY_LEN
 	    (err = buf_status(&tmp)) == 0) {
 		if (!buf_room(pt, tmp.len))
 			err = SOTTO_ERR_TOO_LARGE;
-		else
+		else if (tmp.len > 0)
 			buf_put(pt, tmp.p, tmp.len);
 	}
 	buf_wipe_free(&tmp);
@@ -580,7 +580,7 @@ ratchet_deserialize(struct ratchet **out, const struct ratchet_suite *s, const u
 	if (dh_public(check, r->dhs_sec) != 0 ||
 	    sodium_memcmp(check, r->dhs_pub, DH_PUBLIC_LEN) != 0)
 		goto out;
-	if ((flags & F_HAS_CKR) && !(flags & F_HAS_DHR))
+	if ((flags & (F_HAS_CKR | F_HAS_CKS)) && !(flags & F_HAS_DHR))
 		goto out;
 	*out = r;
 	r = NULL;

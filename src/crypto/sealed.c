@@ -133,8 +133,8 @@ out:
 	return r;
 }
 
-static int
-sealed_parse_content(struct sealed_opened *o, const uint8_t *p, size_t len)
+int
+sealed_content_parse(struct sealed_opened *o, const uint8_t *p, size_t len)
 {
 	const uint8_t *addr, *cert, *msg;
 	size_t addr_len, cert_len, msg_len, i;
@@ -154,6 +154,8 @@ sealed_parse_content(struct sealed_opened *o, const uint8_t *p, size_t len)
 	for (i = 0; i < addr_len; i++)
 		if (addr[i] == '\0')
 			return SOTTO_ERR_MALFORMED;
+	if (o->msg != NULL)
+		return SOTTO_ERR_INVALID_ARG;
 	if ((o->msg = malloc(msg_len)) == NULL)
 		return SOTTO_ERR_NOMEM;
 	memcpy(o->msg, msg, msg_len);
@@ -218,7 +220,7 @@ sealed_open(struct sealed_opened *o, const struct x3dh_identity *recipient,
 		goto out;
 	if ((r = pad_remove(&n, padded, c2_len - AEAD_TAG_LEN)) != 0)
 		goto out;
-	r = sealed_parse_content(o, padded, n);
+	r = sealed_content_parse(o, padded, n);
 out:
 	sodium_memzero(&k, sizeof(k));
 	sodium_memzero(dh, sizeof(dh));

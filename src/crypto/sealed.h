@@ -53,5 +53,7 @@ int sealed_seal(struct buf *out, const struct x3dh_identity *sender,
 int sealed_open(struct sealed_opened *out, const struct x3dh_identity *recipient,
     const uint8_t *env, size_t len) SOTTO_MUST_CHECK;
 void sealed_opened_free(struct sealed_opened *o);
+/* The content parser on its own (unpadded content bytes), for the fuzzer and for tests. */
+int sealed_content_parse(struct sealed_opened *out, const uint8_t *p, size_t len) SOTTO_MUST_CHECK;
 
 #endif

@@ -217,11 +217,9 @@ native_open(struct buf *pt, const uint8_t mk[RATCHET_KEY_LEN], const struct ratc
 		return r;
 	/* An empty plaintext reserves nothing and may get NULL: test the status, never the
 	 * pointer, or an empty message would pass unauthenticated. */
-	w = buf_reserve(pt, ct_len - AEAD_TAG_LEN);
+	w = ct_len > AEAD_TAG_LEN ? buf_reserve(pt, ct_len - AEAD_TAG_LEN) : &empty;
 	if ((r = buf_status(pt)) != 0)
 		return r;
-	if (w == NULL)
-		w = &empty;
 	if ((r = native_message_keys(keys, mk)) == 0)
 		r = aead_open(w, ct, ct_len, ad, sizeof(ad), keys + AEAD_KEY_LEN, keys);
 	sodium_memzero(keys, sizeof(keys));

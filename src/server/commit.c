@@ -103,7 +103,7 @@ write_batch(struct commit *c, struct commit_item *head)
 	for (struct commit_item *it = head; it; it = it->next) {
 		if (it->kind == COMMIT_SEND)
 			ns++;
-		else
+		else if (it->kind == COMMIT_DELETE)
 			nd += it->n_dels;
 	}
 	if (ns > 0) {
@@ -142,6 +142,9 @@ write_batch(struct commit *c, struct commit_item *head)
 			fail_all(head, COMMIT_DELETE, r);
 		}
 	}
+	for (struct commit_item *it = head; it; it = it->next)
+		if (it->kind == COMMIT_CALL)
+			it->result = it->call(c->store, it);
 }
 
 static void *

@@ -1,5 +1,6 @@
 /*
- * Group commit. The loop thread submits SENDs and RECEIVED deletes; at the end of each loop
+ * Group commit. The loop thread submits SENDs, RECEIVED deletes and other writes
+ * (registration, prekeys) so that the loop never waits for the disk; at the end of each loop
  * turn (a uv_check handle) everything submitted in that turn is handed to a writer thread,
  * which stores it with one transaction per kind (one fsync under durability=full) on its
  * own store handle, then wakes the loop (uv_async) so that acknowledgements go out only
@@ -15,7 +16,7 @@
 
 #include "server/store.h"
 
-enum commit_kind { COMMIT_SEND = 1, COMMIT_DELETE = 2 };
+enum commit_kind { COMMIT_SEND = 1, COMMIT_DELETE = 2, COMMIT_CALL = 3 };
 
 struct commit_item {
 	struct commit_item *next;
@@ -23,6 +24,12 @@ struct commit_item {
 	struct store_send send;        /* COMMIT_SEND: inputs and, when done, outputs */
 	struct store_del *dels;        /* COMMIT_DELETE: owned by the caller */
 	size_t n_dels;
+	/* COMMIT_CALL: any other write, run on the writer thread with its store handle, after
+	 * the batch's SENDs and deletes; its return value becomes result. */
+	int (*call)(struct store *s, struct commit_item *it);
+	/* COMMIT_CALL: run on the loop thread when done (instead of the done callback's
+	 * SEND/DELETE handling); owns freeing the item. */
+	void (*finish)(struct commit_item *it);
 	int result;                    /* 0 or the error of the transaction */
 	void *owner;                   /* the caller's (e.g. the session); may be cleared */
 	uint64_t tag;                  /* the caller's (e.g. the request id) */

@@ -76,7 +76,7 @@ config_defaults(struct config *cfg)
 	cfg->max_conns = 20000;
 	cfg->max_conns_per_addr = 2000;
 	cfg->handshake_timeout_ms = 10000;
-	cfg->idle_timeout_ms = 300000;
+	cfg->idle_timeout_ms = 3600000;
 	cfg->prekey_low = 10;
 	cfg->prekey_max = 1000;
 	cfg->cert_ttl = 7 * 86400;

@@ -3,6 +3,7 @@
  */
 #include "server/server.h"
 
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -11,56 +12,90 @@
 #include "server/log.h"
 #include "wire/cert.h"
 
+struct register_job {
+	struct commit_item ci;          /* first: the job is freed through it */
+	struct store_account a;
+	int has_token;
+	uint8_t token_hash[STORE_TOKEN_HASH_LEN];
+};
+
+/* Writer thread: the account, and the invite consumed in the same transaction. */
+static int
+register_write(struct store *st, struct commit_item *it)
+{
+	struct register_job *j = (struct register_job *)it;
+
+	return st->ops->account_create(st, j->a.name, j->a.identity_key, j->a.device_key,
+	    j->has_token ? j->token_hash : NULL, &j->a.id);
+}
+
+/* Loop thread, after the write. */
+static void
+register_done(struct commit_item *it)
+{
+	struct register_job *j = (struct register_job *)it;
+	struct peer *p = it->owner;
+	int r = it->result;
+
+	if (p->state == PEER_CLOSED) {
+		/* Registered or not, this connection is gone; the device can connect again. */
+	} else if (r != 0) {
+		log_info("conn %llu: registration refused: %s", (unsigned long long)p->id,
+		    sotto_strerror(r));
+		peer_respond(p, PROTO_REGISTER, (uint32_t)it->tag, r);
+	} else {
+		log_info("conn %llu: registered %s@%s", (unsigned long long)p->id, j->a.name,
+		    p->srv->cfg.domain);
+		peer_respond(p, PROTO_REGISTER, (uint32_t)it->tag, 0);
+		if (p->state == PEER_GUEST)
+			peer_become_member(p, &j->a);
+	}
+	sodium_memzero(j->token_hash, sizeof(j->token_hash));
+	free(j);
+}
+
 void
 handle_register(struct peer *p, const struct proto_msg *m)
 {
 	struct server *s = p->srv;
 	const struct proto_register *rg = &m->u.reg;
-	uint8_t token_hash[STORE_TOKEN_HASH_LEN];
-	const uint8_t *th = NULL;
-	struct store_account a;
+	struct register_job *j = NULL;
 	char name[STORE_NAME_MAX + 1];
-	int64_t id = 0;
 	int r;
 
 	if (p->state == PEER_MEMBER) {
 		r = SOTTO_ERR_EXISTS;
-		goto out;
+		goto fail;
 	}
 	if ((r = server_local_name(s, rg->address, name)) != 0)
-		goto out;
+		goto fail;
 	/* The account's device must be the one that completed this handshake. */
 	if (memcmp(rg->device_pk, p->device_key, sizeof(p->device_key)) != 0) {
 		r = SOTTO_ERR_AUTH;
-		goto out;
+		goto fail;
 	}
 	if ((r = proto_register_verify(rg)) != 0)
-		goto out;
-	if (s->cfg.registration == CONFIG_REG_INVITE) {
-		if (rg->invite_len == 0) {
-			r = SOTTO_ERR_AUTH;
-			goto out;
-		}
-		/* Only the token's hash is stored: a database leak grants no registrations. */
-		crypto_generichash(token_hash, sizeof(token_hash), rg->invite, rg->invite_len,
-		    NULL, 0);
-		th = token_hash;
+		goto fail;
+	if (s->cfg.registration == CONFIG_REG_INVITE && rg->invite_len == 0) {
+		r = SOTTO_ERR_AUTH;
+		goto fail;
 	}
-	r = s->store->ops->account_create(s->store, name, rg->identity_pk, rg->device_pk, th, &id);
-	sodium_memzero(token_hash, sizeof(token_hash));
-	if (r != 0)
-		goto out;
-	log_info("conn %llu: registered %s@%s", (unsigned long long)p->id, name, s->cfg.domain);
-	peer_respond(p, m->type, m->id, 0);
-	memset(&a, 0, sizeof(a));
-	a.id = id;
-	memcpy(a.name, name, sizeof(name));
-	memcpy(a.identity_key, rg->identity_pk, 32);
-	memcpy(a.device_key, rg->device_pk, 32);
-	if (p->state != PEER_CLOSED)
-		peer_become_member(p, &a);
+	if ((j = calloc(1, sizeof(*j))) == NULL) {
+		r = SOTTO_ERR_NOMEM;
+		goto fail;
+	}
+	memcpy(j->a.name, name, sizeof(name));
+	memcpy(j->a.identity_key, rg->identity_pk, 32);
+	memcpy(j->a.device_key, rg->device_pk, 32);
+	if (s->cfg.registration == CONFIG_REG_INVITE) {
+		/* Only the token's hash is stored: a database leak grants no registrations. */
+		crypto_generichash(j->token_hash, sizeof(j->token_hash), rg->invite,
+		    rg->invite_len, NULL, 0);
+		j->has_token = 1;
+	}
+	peer_submit_call(p, &j->ci, register_write, register_done, m->id);
 	return;
-out:
+fail:
 	log_info("conn %llu: registration refused: %s", (unsigned long long)p->id,
 	    sotto_strerror(r));
 	peer_respond(p, m->type, m->id, r);

@@ -101,6 +101,11 @@ mailbox_commit_done(void *ud, struct commit_item *it)
 	struct proto_msg resp;
 	int r;
 
+	if (it->kind == COMMIT_CALL) {
+		it->finish(it);         /* frees it */
+		peer_commit_released(p);
+		return;
+	}
 	if (it->kind == COMMIT_SEND) {
 		r = it->result != 0 ? it->result : it->send.result;
 		if (p->state != PEER_CLOSED) {

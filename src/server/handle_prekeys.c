@@ -1,10 +1,11 @@
 /*
  * The prekey directory: UPLOAD_PREKEYS by an account, FETCH_BUNDLE by anyone registered,
  * each one-time prekey handed out once, and a PREKEY_LOW notice to the owner when its
- * stock runs low.
+ * stock runs low. Both writes run on the writer thread.
  */
 #include "server/server.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "server/log.h"
@@ -27,27 +28,109 @@ prekeys_check_low(struct peer *p, int64_t account, int force)
 	(void)peer_send(p, &n);
 }
 
+struct upload_job {
+	struct commit_item ci;          /* first */
+	int64_t account;
+	uint32_t max;
+	size_t n;
+	struct store_signed_prekey spk;
+	struct store_prekey otpk[PROTO_MAX_OTPK];
+};
+
+static int
+upload_write(struct store *st, struct commit_item *it)
+{
+	struct upload_job *j = (struct upload_job *)it;
+
+	return st->ops->prekeys_put(st, j->account, &j->spk, j->otpk, j->n, j->max);
+}
+
+static void
+upload_done(struct commit_item *it)
+{
+	struct peer *p = it->owner;
+
+	if (p->state != PEER_CLOSED)
+		peer_respond(p, PROTO_UPLOAD_PREKEYS, (uint32_t)it->tag, it->result);
+	free(it);
+}
+
 void
 handle_upload_prekeys(struct peer *p, const struct proto_msg *m)
 {
-	struct server *s = p->srv;
 	const struct proto_upload_prekeys *u = &m->u.upload;
-	struct store_signed_prekey spk;
-	struct store_prekey otpk[PROTO_MAX_OTPK];
-	int r;
+	struct upload_job *j;
 
+	if ((j = calloc(1, sizeof(*j))) == NULL) {
+		peer_respond(p, m->type, m->id, SOTTO_ERR_NOMEM);
+		return;
+	}
 	/* The signed prekey's signature is checked by whoever fetches the bundle (X3DH);
 	 * the server stores keys as given by the authenticated owner. */
-	spk.id = u->spk.id;
-	memcpy(spk.key, u->spk.pub, sizeof(spk.key));
-	memcpy(spk.sig, u->spk.sig, sizeof(spk.sig));
+	j->account = p->acct->id;
+	j->max = p->srv->cfg.prekey_max;
+	j->spk.id = u->spk.id;
+	memcpy(j->spk.key, u->spk.pub, sizeof(j->spk.key));
+	memcpy(j->spk.sig, u->spk.sig, sizeof(j->spk.sig));
+	j->n = u->n_otpk;
 	for (size_t i = 0; i < u->n_otpk; i++) {
-		otpk[i].id = u->otpk[i].id;
-		memcpy(otpk[i].key, u->otpk[i].pub, sizeof(otpk[i].key));
+		j->otpk[i].id = u->otpk[i].id;
+		memcpy(j->otpk[i].key, u->otpk[i].pub, sizeof(j->otpk[i].key));
 	}
-	r = s->store->ops->prekeys_put(s->store, p->acct->id, &spk, otpk, u->n_otpk,
-	    s->cfg.prekey_max);
-	peer_respond(p, m->type, m->id, r);
+	peer_submit_call(p, &j->ci, upload_write, upload_done, m->id);
+}
+
+struct fetch_job {
+	struct commit_item ci;          /* first */
+	int64_t owner;
+	struct store_bundle b;
+};
+
+static int
+fetch_write(struct store *st, struct commit_item *it)
+{
+	struct fetch_job *j = (struct fetch_job *)it;
+
+	return st->ops->bundle_take(st, j->owner, &j->b);
+}
+
+static void
+fetch_done(struct commit_item *it)
+{
+	struct fetch_job *j = (struct fetch_job *)it;
+	struct peer *p = it->owner;
+	struct server *s = p->srv;
+	struct proto_msg resp;
+	struct acct *a;
+
+	if (it->result != 0) {
+		if (p->state != PEER_CLOSED)
+			peer_respond(p, PROTO_FETCH_BUNDLE, (uint32_t)it->tag, it->result);
+		free(j);
+		return;
+	}
+	if (p->state != PEER_CLOSED) {
+		memset(&resp, 0, sizeof(resp));
+		proto_response(&resp, PROTO_FETCH_BUNDLE, (uint32_t)it->tag, 0);
+		memcpy(resp.u.bundle.identity_pk, j->b.account.identity_key, 32);
+		resp.u.bundle.spk.id = j->b.spk.id;
+		memcpy(resp.u.bundle.spk.pub, j->b.spk.key, 32);
+		memcpy(resp.u.bundle.spk.sig, j->b.spk.sig, 64);
+		resp.u.bundle.has_otpk = j->b.has_otpk;
+		if (j->b.has_otpk) {
+			resp.u.bundle.otpk.id = j->b.otpk.id;
+			memcpy(resp.u.bundle.otpk.pub, j->b.otpk.key, 32);
+		}
+		(void)peer_send(p, &resp);
+	}
+	/* The owner hears of every fetch that leaves its stock under the threshold; an owner
+	 * that is offline hears it when it next connects. */
+	if (j->b.remaining < s->cfg.prekey_low && (a = server_acct_find(s, j->owner)) != NULL &&
+	    a->peers != NULL) {
+		log_debug("prekeys of %s low: %u left", j->b.account.name, j->b.remaining);
+		prekeys_check_low(a->peers, j->owner, 1);
+	}
+	free(j);
 }
 
 void
@@ -55,33 +138,19 @@ handle_fetch_bundle(struct peer *p, const struct proto_msg *m)
 {
 	struct server *s = p->srv;
 	struct store_account owner;
-	struct store_bundle b;
-	struct proto_msg resp;
-	struct acct *a;
+	struct fetch_job *j;
 	char name[STORE_NAME_MAX + 1];
 	int r;
 
 	if ((r = server_local_name(s, m->u.fetch.address, name)) != 0 ||
-	    (r = s->store->ops->account_by_name(s->store, name, &owner)) != 0 ||
-	    (r = s->store->ops->bundle_take(s->store, owner.id, &b)) != 0) {
+	    (r = s->store->ops->account_by_name(s->store, name, &owner)) != 0) {
 		peer_respond(p, m->type, m->id, r);
 		return;
 	}
-	memset(&resp, 0, sizeof(resp));
-	proto_response(&resp, m->type, m->id, 0);
-	memcpy(resp.u.bundle.identity_pk, b.account.identity_key, 32);
-	resp.u.bundle.spk.id = b.spk.id;
-	memcpy(resp.u.bundle.spk.pub, b.spk.key, 32);
-	memcpy(resp.u.bundle.spk.sig, b.spk.sig, 64);
-	resp.u.bundle.has_otpk = b.has_otpk;
-	if (b.has_otpk) {
-		resp.u.bundle.otpk.id = b.otpk.id;
-		memcpy(resp.u.bundle.otpk.pub, b.otpk.key, 32);
+	if ((j = calloc(1, sizeof(*j))) == NULL) {
+		peer_respond(p, m->type, m->id, SOTTO_ERR_NOMEM);
+		return;
 	}
-	(void)peer_send(p, &resp);
-	if (b.remaining < s->cfg.prekey_low && (a = server_acct_find(s, owner.id)) != NULL &&
-	    a->peers != NULL && (b.has_otpk || b.remaining == 0)) {
-		log_debug("prekeys of %s low: %u left", owner.name, b.remaining);
-		prekeys_check_low(a->peers, owner.id, 1);
-	}
+	j->owner = owner.id;
+	peer_submit_call(p, &j->ci, fetch_write, fetch_done, m->id);
 }

@@ -42,6 +42,20 @@ peer_commit_released(struct peer *p)
 }
 
 void
+peer_submit_call(struct peer *p, struct commit_item *job,
+    int (*call)(struct store *s, struct commit_item *it), void (*finish)(struct commit_item *it),
+    uint32_t request_id)
+{
+	job->kind = COMMIT_CALL;
+	job->call = call;
+	job->finish = finish;
+	job->owner = p;
+	job->tag = request_id;
+	p->commits++;
+	commit_submit(p->srv->commit, job);
+}
+
+void
 peer_close(struct peer *p, const char *reason)
 {
 	struct server *s = p->srv;
@@ -54,14 +68,8 @@ peer_close(struct peer *p, const char *reason)
 	if (p->acct != NULL)
 		server_acct_detach(s, p);
 	p->state = PEER_CLOSED;
-	if (p->hs != NULL) {
-		noise_hs_wipe(p->hs);
-		free(p->hs);
-		p->hs = NULL;
-	}
-	noise_transport_wipe(&p->tr);
-	frame_decoder_free(&p->dec);
-	frame_reasm_free(&p->reasm);
+	wire_session_free(&p->ws);
+	buf_free(&p->out);
 	if (p->addr_counted)
 		ratelimit_addr_release(s->addrs, p->addr);
 	if (p->prev)
@@ -78,7 +86,7 @@ peer_close(struct peer *p, const char *reason)
 struct wreq {
 	uv_write_t req;
 	struct peer *p;
-	uint8_t data[];
+	uint8_t *mem;                   /* the peer's output buffer, handed over */
 };
 
 static void
@@ -87,50 +95,82 @@ on_written(uv_write_t *req, int status)
 	struct wreq *w = (struct wreq *)req;
 	struct peer *p = w->p;
 
+	free(w->mem);
 	free(w);
 	if (status < 0 && status != UV_ECANCELED)
 		peer_close(p, "write failed");
 }
 
-/* Writes bytes now if the socket takes them, else queues a copy of the rest. */
-static int
-peer_write(struct peer *p, const uint8_t *data, size_t len)
+/*
+ * Writes what the peer's requests produced in this loop turn with one system call; what
+ * the socket does not take at once goes to a libuv write request that owns the buffer.
+ */
+static void
+peer_flush(struct peer *p)
 {
-	struct server *s = p->srv;
 	struct wreq *w;
 	uv_buf_t b;
 	int n = 0;
 
+	if (p->state == PEER_CLOSED || p->out.len == 0)
+		return;
 	if (p->tcp.write_queue_size == 0) {
-		b = uv_buf_init((char *)data, (unsigned)len);
+		b = uv_buf_init((char *)p->out.p, (unsigned)p->out.len);
 		n = uv_try_write((uv_stream_t *)&p->tcp, &b, 1);
 		if (n == UV_EAGAIN || n == UV_ENOSYS)
 			n = 0;
 		if (n < 0) {
 			peer_close(p, "write failed");
-			return SOTTO_ERR_IO;
+			return;
 		}
-		if ((size_t)n == len)
-			return 0;
+		if ((size_t)n == p->out.len) {
+			/* Idle connections keep no output buffer. */
+			buf_free(&p->out);
+			buf_init_dyn(&p->out, p->srv->cfg.write_queue_max);
+			return;
+		}
 	}
-	/* A reader that does not keep up is dropped rather than buffered without end. */
-	if (p->tcp.write_queue_size + (len - (size_t)n) > s->cfg.write_queue_max) {
-		peer_close(p, "peer not reading (write queue full)");
-		return SOTTO_ERR_LIMIT;
-	}
-	if ((w = malloc(sizeof(*w) + len - (size_t)n)) == NULL) {
+	if ((w = malloc(sizeof(*w))) == NULL) {
 		peer_close(p, "out of memory");
-		return SOTTO_ERR_NOMEM;
+		return;
 	}
 	w->p = p;
-	memcpy(w->data, data + n, len - (size_t)n);
-	b = uv_buf_init((char *)w->data, (unsigned)(len - (size_t)n));
+	w->mem = p->out.p;              /* transferred */
+	b = uv_buf_init((char *)p->out.p + n, (unsigned)(p->out.len - (size_t)n));
+	p->out.p = NULL;
+	buf_free(&p->out);
+	buf_init_dyn(&p->out, p->srv->cfg.write_queue_max);
 	if (uv_write(&w->req, (uv_stream_t *)&p->tcp, &b, 1, on_written) != 0) {
+		free(w->mem);
 		free(w);
 		peer_close(p, "write failed");
-		return SOTTO_ERR_IO;
 	}
-	return 0;
+}
+
+void
+peer_flush_all(struct server *s)
+{
+	struct peer *p, *next;
+
+	for (p = s->flush_list, s->flush_list = NULL; p != NULL; p = next) {
+		next = p->flush_next;
+		p->flush_next = NULL;
+		p->flush_queued = 0;
+		peer_flush(p);
+	}
+}
+
+/* Output was appended to p->out: write it at the end of this loop turn. */
+static void
+peer_mark_dirty(struct peer *p)
+{
+	struct server *s = p->srv;
+
+	if (p->flush_queued || p->out.len == 0)
+		return;
+	p->flush_queued = 1;
+	p->flush_next = s->flush_list;
+	s->flush_list = p;
 }
 
 int
@@ -149,13 +189,18 @@ peer_send(struct peer *p, const struct proto_msg *m)
 		peer_close(p, "internal encode error");
 		return r;
 	}
-	buf_reset(&s->sealed);
-	if ((r = frame_seal(&p->tr, enc.p, enc.len, &s->sealed)) != 0 ||
-	    (r = buf_status(&s->sealed)) != 0) {
+	/* A reader that does not keep up is dropped rather than buffered without end. */
+	if (p->tcp.write_queue_size + p->out.len + enc.len > s->cfg.write_queue_max) {
+		peer_close(p, "peer not reading (write queue full)");
+		return SOTTO_ERR_LIMIT;
+	}
+	if ((r = wire_session_seal(&p->ws, enc.p, enc.len, &p->out)) != 0 ||
+	    (r = buf_status(&p->out)) != 0) {
 		peer_close(p, "cannot seal frame");
 		return r;
 	}
-	return peer_write(p, s->sealed.p, s->sealed.len);
+	peer_mark_dirty(p);
+	return 0;
 }
 
 void
@@ -173,18 +218,20 @@ on_timer(uv_timer_t *t)
 {
 	struct peer *p = t->data;
 	struct server *s = p->srv;
-	uint64_t now = server_now_ms(s), idle;
+	uint64_t now = server_now_ms(s), idle, limit;
 
 	if (p->state == PEER_HANDSHAKE) {
 		peer_close(p, "handshake timeout");
 		return;
 	}
+	/* A device that is not registered gets as long as a handshake to do so. */
+	limit = p->state == PEER_GUEST ? s->cfg.handshake_timeout_ms : s->cfg.idle_timeout_ms;
 	idle = now - p->last_active_ms;
-	if (idle >= s->cfg.idle_timeout_ms) {
-		peer_close(p, "idle timeout");
+	if (idle >= limit) {
+		peer_close(p, p->state == PEER_GUEST ? "unregistered device idle" : "idle timeout");
 		return;
 	}
-	uv_timer_start(&p->timer, on_timer, s->cfg.idle_timeout_ms - idle, 0);
+	uv_timer_start(&p->timer, on_timer, limit - idle, 0);
 }
 
 static void
@@ -197,49 +244,20 @@ on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b)
 	*b = uv_buf_init((char *)p->srv->rbuf, FRAME_MAX + FRAME_HDR_LEN);
 }
 
+/* The device key is authenticated: a registered device is a member, else a guest. */
 static void
-handshake_frame(struct peer *p, const uint8_t *frame, size_t len)
+handshake_done(struct peer *p)
 {
 	struct server *s = p->srv;
-	uint8_t msg2[NOISE_SOTTO_MSG2_LEN], out[NOISE_SOTTO_MSG2_LEN + FRAME_HDR_LEN];
 	struct store_account a;
-	struct buf b;
-	size_t n = 0;
 	int r;
 
-	if ((r = noise_hs_read(p->hs, frame, len, msg2, 0, &n)) != 0) {
-		peer_close(p, "handshake failed");
-		return;
-	}
-	if (!noise_hs_finished(p->hs)) {
-		/* msg1 read: answer with msg2, then expect msg3. */
-		if ((r = noise_hs_write(p->hs, NULL, 0, msg2, sizeof(msg2), &n)) != 0) {
-			peer_close(p, "handshake failed");
-			return;
-		}
-		buf_init_fixed(&b, out, sizeof(out));
-		if (frame_put_handshake(&b, msg2, n) != 0 || buf_status(&b) != 0) {
-			peer_close(p, "handshake failed");
-			return;
-		}
-		frame_decoder_expect(&p->dec, noise_hs_next_len(p->hs, 0));
-		(void)peer_write(p, b.p, b.len);
-		return;
-	}
-	if ((r = noise_hs_remote_static(p->hs, p->device_key)) != 0 ||
-	    (r = noise_hs_split(p->hs, &p->tr)) != 0) {
-		peer_close(p, "handshake failed");
-		return;
-	}
-	noise_hs_wipe(p->hs);
-	free(p->hs);
-	p->hs = NULL;
-	frame_decoder_transport(&p->dec);
-	frame_reasm_init(&p->reasm, s->cfg.max_payload_preauth);
+	memcpy(p->device_key, p->ws.peer_static, sizeof(p->device_key));
+	frame_reasm_set_max(&p->ws.reasm, s->cfg.max_payload_preauth);
 	p->state = PEER_GUEST;
 	p->last_active_ms = server_now_ms(s);
 	ratelimit_bucket_init(&p->bucket, s->cfg.conn_rate_preauth, p->last_active_ms);
-	uv_timer_start(&p->timer, on_timer, s->cfg.idle_timeout_ms, 0);
+	uv_timer_start(&p->timer, on_timer, s->cfg.handshake_timeout_ms, 0);
 	r = s->store->ops->account_by_device(s->store, p->device_key, &a);
 	if (r == 0)
 		peer_become_member(p, &a);
@@ -259,7 +277,8 @@ peer_become_member(struct peer *p, const struct store_account *a)
 		return;
 	}
 	p->state = PEER_MEMBER;
-	frame_reasm_set_max(&p->reasm, s->cfg.max_payload);
+	uv_timer_start(&p->timer, on_timer, s->cfg.idle_timeout_ms, 0);
+	frame_reasm_set_max(&p->ws.reasm, s->cfg.max_payload);
 	ratelimit_bucket_init(&p->bucket, s->cfg.conn_burst, server_now_ms(s));
 	log_info("conn %llu: %s@%s connected", (unsigned long long)p->id, a->name, s->cfg.domain);
 	p->last_pushed = 0;
@@ -342,55 +361,55 @@ dispatch(struct peer *p, const uint8_t *msg, size_t len)
 	sodium_memzero(m, sizeof(*m));
 }
 
-static void
-transport_frame(struct peer *p, const uint8_t *frame, size_t len)
+static const char *
+wire_reason(int r)
 {
-	const uint8_t *msg = NULL;
-	size_t msg_len = 0;
-	int r;
-
-	r = frame_open(&p->tr, &p->reasm, frame, len, p->srv->scratch, &msg, &msg_len);
-	if (r < 0) {
-		peer_close(p, r == SOTTO_ERR_DECRYPT ? "frame failed authentication" :
-		    r == SOTTO_ERR_TOO_LARGE ? "message over size limit" : "bad frame");
-		return;
+	switch (r) {
+	case SOTTO_ERR_TOO_LARGE:
+		return "frame or message over size limit";
+	case SOTTO_ERR_DECRYPT:
+		return "frame failed authentication";
+	case SOTTO_ERR_AUTH:
+	case SOTTO_ERR_CRYPTO:
+		return "handshake failed";
+	default:
+		return "bad frame";
 	}
-	if (r == 1)
-		dispatch(p, msg, msg_len);
 }
 
 static void
 on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *b)
 {
 	struct peer *p = st->data;
-	const uint8_t *in = (const uint8_t *)b->base, *frame;
-	size_t left = nread > 0 ? (size_t)nread : 0, used, frame_len;
+	const uint8_t *in = (const uint8_t *)b->base, *msg;
+	size_t left = nread > 0 ? (size_t)nread : 0, used, msg_len;
 	int r;
 
 	if (nread < 0) {
-		peer_close(p, nread == UV_EOF ? NULL : "read error");
 		if (nread == UV_EOF)
 			log_debug("conn %llu: closed by peer", (unsigned long long)p->id);
+		peer_close(p, nread == UV_EOF ? NULL : "read error");
 		return;
 	}
 	while (left > 0 && p->state != PEER_CLOSED) {
-		r = frame_decoder_feed(&p->dec, in, left, &used, &frame, &frame_len);
-		if (r < 0) {
-			peer_close(p, r == SOTTO_ERR_TOO_LARGE ? "frame length over limit" :
-			    "bad frame length");
-			return;
-		}
+		r = wire_session_feed(&p->ws, in, left, &used, &p->out, &msg, &msg_len);
 		in += used;
 		left -= used;
-		if (r == 0)
-			break;
-		if (p->state == PEER_HANDSHAKE)
-			handshake_frame(p, frame, frame_len);
-		else
-			transport_frame(p, frame, frame_len);
-		/* Stop taking requests while too many of this peer's SENDs wait for the disk.
-		 * Bytes already read stay in this buffer only: finish them first. */
+		if (r < 0) {
+			peer_close(p, wire_reason(r));
+			return;
+		}
+		if (buf_status(&p->out) != 0) {
+			peer_close(p, "out of memory");
+			return;
+		}
+		peer_mark_dirty(p);     /* the handshake's reply, if any */
+		if (r == WIRE_HANDSHAKE_DONE)
+			handshake_done(p);
+		else if (r == WIRE_MESSAGE)
+			dispatch(p, msg, msg_len);
 	}
+	/* Stop taking requests while too many of this peer's writes wait for the disk. */
 	if (p->state != PEER_CLOSED && p->commits >= PEER_COMMITS_MAX && p->reading) {
 		uv_read_stop((uv_stream_t *)&p->tcp);
 		p->reading = 0;
@@ -457,8 +476,12 @@ peer_accept(struct server *s)
 		s->peers->prev = p;
 	s->peers = p;
 	s->n_peers++;
-	frame_decoder_init(&p->dec);
-	frame_reasm_init(&p->reasm, s->cfg.max_payload_preauth);
+	buf_init_dyn(&p->out, s->cfg.write_queue_max);
+	if (wire_session_init(&p->ws, s->static_kp, s->scratch) != 0) {
+		peer_close(p, "handshake setup failed");
+		return;
+	}
+	frame_reasm_set_max(&p->ws.reasm, s->cfg.max_payload_preauth);
 	if (s->draining) {
 		peer_close(p, "server shutting down");
 		return;
@@ -472,12 +495,6 @@ peer_accept(struct server *s)
 		return;
 	}
 	p->addr_counted = 1;
-	if ((p->hs = malloc(sizeof(*p->hs))) == NULL ||
-	    noise_sotto_responder(p->hs, s->sk) != 0) {
-		peer_close(p, "handshake setup failed");
-		return;
-	}
-	frame_decoder_expect(&p->dec, noise_hs_next_len(p->hs, 0));
 	uv_tcp_nodelay(&p->tcp, 1);
 	uv_timer_start(&p->timer, on_timer, s->cfg.handshake_timeout_ms, 0);
 	peer_resume_reading(p);

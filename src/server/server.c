@@ -5,6 +5,8 @@
  */
 #include "server/server.h"
 
+#include <netdb.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -109,6 +111,12 @@ server_acct_detach(struct server *s, struct peer *p)
 }
 
 static void
+on_flush_check(uv_check_t *h)
+{
+	peer_flush_all(h->data);
+}
+
+static void
 on_connection(uv_stream_t *l, int status)
 {
 	struct server *s = l->data;
@@ -131,15 +139,21 @@ static void
 finish(struct server *s)
 {
 	uv_timer_stop(&s->drain_timer);
+	peer_flush_all(s);
 	close_all_peers(s, "server shutting down");
 	if (s->commit != NULL) {
 		commit_stop(s->commit);
 		s->commit = NULL;
 	}
 	uv_close((uv_handle_t *)&s->drain_timer, NULL);
+	uv_close((uv_handle_t *)&s->flush_check, NULL);
 	uv_close((uv_handle_t *)&s->sig_term, NULL);
 	uv_close((uv_handle_t *)&s->sig_int, NULL);
 	uv_close((uv_handle_t *)&s->sig_hup, NULL);
+	/* Closing the handles restored the default actions: a repeated signal while the
+	 * process winds down must not kill it with a non-zero status. */
+	signal(SIGTERM, SIG_IGN);
+	signal(SIGINT, SIG_IGN);
 	log_info("stopped");
 }
 
@@ -152,7 +166,7 @@ on_drain_tick(uv_timer_t *t)
 	size_t unsent = 0;
 
 	for (struct peer *p = s->peers; p; p = p->next)
-		unsent += p->tcp.write_queue_size;
+		unsent += p->tcp.write_queue_size + p->out.len;
 	/* Every SEND taken before the signal gets its commit and its acknowledgement. */
 	if ((commit_pending(s->commit) == 0 && unsent == 0) || *left == 0) {
 		if (commit_pending(s->commit) != 0)
@@ -236,7 +250,12 @@ server_init(struct server *s, uv_loop_t *loop, const char *data_dir, const struc
 		return SOTTO_ERR_NOMEM;
 	memcpy(s->sk, sk, 64);
 	crypto_sign_ed25519_sk_to_pk(s->pk, s->sk);
+	if ((s->static_kp = sodium_malloc(sizeof(*s->static_kp))) == NULL)
+		return SOTTO_ERR_NOMEM;
+	if ((r = noise_keypair_from_ed25519(s->static_kp, s->sk)) != 0)
+		return r;
 	sodium_mprotect_readonly(s->sk);
+	sodium_mprotect_readonly(s->static_kp);
 
 	o.create = 0;
 	o.durability_full = cfg->durability == CONFIG_DUR_FULL;
@@ -260,10 +279,13 @@ server_init(struct server *s, uv_loop_t *loop, const char *data_dir, const struc
 	s->encbuf_cap = PROTO_ENVELOPE_MAX + 64;
 	if ((s->encbuf = malloc(s->encbuf_cap)) == NULL)
 		return SOTTO_ERR_NOMEM;
-	buf_init_dyn(&s->sealed, 2 * s->encbuf_cap);
 
 	uv_timer_init(loop, &s->drain_timer);
 	s->drain_timer.data = s;
+	uv_check_init(loop, &s->flush_check);
+	s->flush_check.data = s;
+	uv_check_start(&s->flush_check, on_flush_check);
+	uv_unref((uv_handle_t *)&s->flush_check);
 	uv_signal_init(loop, &s->sig_term);
 	uv_signal_init(loop, &s->sig_int);
 	uv_signal_init(loop, &s->sig_hup);
@@ -281,10 +303,29 @@ server_listen(struct server *s)
 	struct address_server as;
 	int r, len;
 
+	memset(&ss, 0, sizeof(ss));
 	if (uv_ip4_addr(s->cfg.listen_host, s->cfg.listen_port, (struct sockaddr_in *)&ss) != 0 &&
 	    uv_ip6_addr(s->cfg.listen_host, s->cfg.listen_port, (struct sockaddr_in6 *)&ss) != 0) {
-		log_error("listen: %s is not an IP address", s->cfg.listen_host);
-		return SOTTO_ERR_INVALID_ARG;
+		struct addrinfo hints, *ai = NULL;
+
+		/* A host name: its first address (resolved once, at start). */
+		memset(&hints, 0, sizeof(hints));
+		hints.ai_family = AF_UNSPEC;
+		hints.ai_socktype = SOCK_STREAM;
+		hints.ai_flags = AI_PASSIVE;
+		if (getaddrinfo(s->cfg.listen_host, NULL, &hints, &ai) != 0 || ai == NULL ||
+		    ai->ai_addrlen > sizeof(ss)) {
+			if (ai != NULL)
+				freeaddrinfo(ai);
+			log_error("listen: cannot resolve %s", s->cfg.listen_host);
+			return SOTTO_ERR_INVALID_ARG;
+		}
+		memcpy(&ss, ai->ai_addr, ai->ai_addrlen);
+		freeaddrinfo(ai);
+		if (ss.ss_family == AF_INET)
+			((struct sockaddr_in *)&ss)->sin_port = htons(s->cfg.listen_port);
+		else
+			((struct sockaddr_in6 *)&ss)->sin6_port = htons(s->cfg.listen_port);
 	}
 	uv_tcp_init(s->loop, &s->listener);
 	s->listener.data = s;
@@ -300,7 +341,8 @@ server_listen(struct server *s)
 	memset(&as, 0, sizeof(as));
 	memcpy(as.key, s->pk, 32);
 	snprintf(as.host, sizeof(as.host), "%s", s->cfg.listen_host);
-	as.port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+	as.port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port :
+	    ((struct sockaddr_in *)&ss)->sin_port);
 	if (address_server_format(&as, s->bound_addr, sizeof(s->bound_addr)) != 0)
 		snprintf(s->bound_addr, sizeof(s->bound_addr), "%s:%u", as.host, as.port);
 	log_info("listening on %s (domain %s, registration %s, durability %s)", s->bound_addr,
@@ -344,7 +386,8 @@ server_free(struct server *s)
 	if (s->encbuf != NULL)
 		sodium_memzero(s->encbuf, s->encbuf_cap);
 	free(s->encbuf);
-	buf_wipe_free(&s->sealed);
+	sodium_free(s->static_kp);
+	s->static_kp = NULL;
 	sodium_free(s->sk);
 	s->sk = NULL;
 }

@@ -24,6 +24,7 @@
 #include "wire/frame.h"
 #include "wire/noise.h"
 #include "wire/proto.h"
+#include "wire/session.h"
 
 #define SERVER_PATH_MAX 4096
 #define PEER_COMMITS_MAX 256            /* SENDs of one connection awaiting the writer */
@@ -42,10 +43,7 @@ struct peer {
 	int handles_open;
 	unsigned commits;               /* commit items that point to this peer */
 
-	struct noise_hs *hs;            /* during the handshake only; secret, wiped */
-	struct noise_transport tr;      /* secret keys */
-	struct frame_decoder dec;
-	struct frame_reasm reasm;
+	struct wire_session ws;         /* handshake, frames, transport keys (secret) */
 
 	uint8_t device_key[32];
 	uint8_t addr[RATELIMIT_ADDR_LEN];
@@ -57,6 +55,10 @@ struct peer {
 	struct peer *acct_next;
 	struct ratelimit_bucket bucket;
 	uint64_t last_active_ms;
+
+	struct buf out;                 /* sealed frames of this loop turn (ciphertext) */
+	struct peer *flush_next;
+	int flush_queued;
 
 	/* pushes */
 	int64_t last_pushed;            /* highest envelope id pushed on this connection */
@@ -83,6 +85,7 @@ struct server {
 	const struct config_overrides *overrides;
 
 	uint8_t *sk;                    /* Ed25519 secret key, sodium_malloc: secret */
+	struct noise_keypair *static_kp; /* its X25519 form for Noise, sodium_malloc: secret */
 	uint8_t pk[32];
 
 	struct store *store;            /* loop thread handle */
@@ -91,6 +94,8 @@ struct server {
 	uv_tcp_t listener;
 	uv_signal_t sig_term, sig_int, sig_hup;
 	uv_timer_t drain_timer;
+	uv_check_t flush_check;         /* end of each loop turn: write every peer's output */
+	struct peer *flush_list;
 	int listening;
 	int draining;
 	uint64_t drain_left_ms;
@@ -108,7 +113,6 @@ struct server {
 	uint8_t *rbuf;                  /* read buffer shared by every connection */
 	uint8_t *encbuf;                /* encoded outgoing message */
 	size_t encbuf_cap;
-	struct buf sealed;              /* sealed outgoing frames, reused */
 	char bound_addr[ADDRESS_SERVER_MAX + 1];
 };
 
@@ -135,6 +139,13 @@ void peer_respond(struct peer *p, uint8_t type, uint32_t id, int status);
 void peer_become_member(struct peer *p, const struct store_account *a);
 void peer_commit_released(struct peer *p);
 void peer_resume_reading(struct peer *p);
+void peer_flush_all(struct server *s);
+
+/* Submits a write to run on the writer thread; finish runs on the loop when it is done
+ * and must free job (whose first member is the commit item). peer.c */
+void peer_submit_call(struct peer *p, struct commit_item *job,
+    int (*call)(struct store *s, struct commit_item *it), void (*finish)(struct commit_item *it),
+    uint32_t request_id);
 
 /* handle_account.c */
 void handle_register(struct peer *p, const struct proto_msg *m);

@@ -75,10 +75,19 @@ static const char schema_sql[] =
 	"CREATE TABLE sent(sender BLOB NOT NULL, cmid BLOB NOT NULL, env_id INTEGER NOT NULL,"
 	" created INTEGER NOT NULL, PRIMARY KEY(sender, cmid)) WITHOUT ROWID;";
 
+/* Pending counts of the mailboxes one transaction touches: read once, written once. */
+struct pending_entry {
+	int64_t recipient;
+	uint64_t pending;       /* as read at the start of the transaction */
+	int64_t delta;
+};
+
 struct store_sqlite {
 	struct store base;
 	sqlite3 *db;
 	sqlite3_stmt *st[S__COUNT];
+	struct pending_entry *pend;
+	size_t n_pend, cap_pend;
 };
 
 static struct store_sqlite *
@@ -407,9 +416,52 @@ pending_add(struct store_sqlite *ss, int64_t recipient, int64_t delta)
 	return run(ss, s, "pending update");
 }
 
+/* The transaction's entry for recipient, reading its count on first use. NULL with *r set
+ * on error (SOTTO_ERR_NOT_FOUND for an unknown recipient). */
+static struct pending_entry *
+pending_entry(struct store_sqlite *ss, int64_t recipient, int *r)
+{
+	struct pending_entry *e;
+	uint64_t n = 0;
+
+	for (size_t i = ss->n_pend; i > 0; i--)
+		if (ss->pend[i - 1].recipient == recipient)
+			return &ss->pend[i - 1];
+	if ((*r = pending_get(ss, recipient, &n)) != 0)
+		return NULL;
+	if (ss->n_pend == ss->cap_pend) {
+		size_t cap = ss->cap_pend ? ss->cap_pend * 2 : 64;
+		void *np = realloc(ss->pend, cap * sizeof(*ss->pend));
+		if (np == NULL) {
+			*r = SOTTO_ERR_NOMEM;
+			return NULL;
+		}
+		ss->pend = np;
+		ss->cap_pend = cap;
+	}
+	e = &ss->pend[ss->n_pend++];
+	e->recipient = recipient;
+	e->pending = n;
+	e->delta = 0;
+	return e;
+}
+
+static int
+pending_flush(struct store_sqlite *ss)
+{
+	int r = 0;
+
+	for (size_t i = 0; i < ss->n_pend && r == 0; i++)
+		if (ss->pend[i].delta != 0)
+			r = pending_add(ss, ss->pend[i].recipient, ss->pend[i].delta);
+	ss->n_pend = 0;
+	return r;
+}
+
 static int
 store_one(struct store_sqlite *ss, struct store_send *e, int64_t now)
 {
+	struct pending_entry *pe;
 	sqlite3_stmt *s;
 	uint64_t pending = 0;
 	int rc, r;
@@ -430,13 +482,14 @@ store_one(struct store_sqlite *ss, struct store_send *e, int64_t now)
 	sqlite3_reset(s);
 	if (rc != SQLITE_DONE)
 		return map_rc(ss->db, rc, "sent get");
-	if ((r = pending_get(ss, e->recipient, &pending)) != 0) {
+	if ((pe = pending_entry(ss, e->recipient, &r)) == NULL) {
 		if (r == SOTTO_ERR_NOT_FOUND) {
 			e->result = SOTTO_ERR_NOT_FOUND;
 			return 0;
 		}
 		return r;
 	}
+	pending = pe->pending + (uint64_t)pe->delta;
 	if (pending >= e->mailbox_max) {
 		e->result = SOTTO_ERR_LIMIT;
 		return 0;
@@ -455,7 +508,8 @@ store_one(struct store_sqlite *ss, struct store_send *e, int64_t now)
 	sqlite3_bind_int64(s, 4, now);
 	if ((r = run(ss, s, "sent put")) != 0)
 		return r;
-	return pending_add(ss, e->recipient, 1);
+	pe->delta++;
+	return 0;
 }
 
 static int
@@ -472,8 +526,11 @@ sq_envelopes_commit(struct store *base, struct store_send *sends, size_t n)
 		if ((r = store_one(ss, &sends[i], now)) != 0)
 			goto out;
 	}
+	if ((r = pending_flush(ss)) != 0)
+		goto out;
 	r = commit(ss);
 out:
+	ss->n_pend = 0;
 	if (r != 0) {
 		rollback(ss);
 		for (size_t i = 0; i < n; i++) {
@@ -547,12 +604,19 @@ sq_envelopes_delete(struct store *base, const struct store_del *d, size_t n)
 		sqlite3_bind_int64(s, 2, d[i].id);
 		if ((r = run(ss, s, "envelope delete")) != 0)
 			goto out;
-		if (sqlite3_changes(ss->db) > 0 &&
-		    (r = pending_add(ss, d[i].recipient, -1)) != 0)
-			goto out;
+		if (sqlite3_changes(ss->db) > 0) {
+			struct pending_entry *pe;
+			/* The account exists: it had the envelope just deleted. */
+			if ((pe = pending_entry(ss, d[i].recipient, &r)) == NULL)
+				goto out;
+			pe->delta--;
+		}
 	}
+	if ((r = pending_flush(ss)) != 0)
+		goto out;
 	r = commit(ss);
 out:
+	ss->n_pend = 0;
 	if (r != 0)
 		rollback(ss);
 	return r;
@@ -572,6 +636,7 @@ sq_close(struct store *base)
 	for (int i = 0; i < S__COUNT; i++)
 		sqlite3_finalize(ss->st[i]);
 	sqlite3_close(ss->db);
+	free(ss->pend);
 	free(ss);
 }
 

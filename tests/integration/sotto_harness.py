@@ -32,12 +32,12 @@ def free_port():
 class Server:
     """A sottod with open registration in its own data directory."""
 
-    def __init__(self, root, name="srv", domain="localhost"):
+    def __init__(self, root, name="srv", domain="localhost", conf=""):
         self.dir = os.path.join(root, name)
         os.makedirs(self.dir, mode=0o700, exist_ok=True)
         self.port = free_port()
         with open(os.path.join(self.dir, "sottod.conf"), "w") as f:
-            f.write("listen = 127.0.0.1:%d\n" % self.port)
+            f.write("listen = 127.0.0.1:%d\n%s" % (self.port, conf))
         self.domain = domain
         self.proc = None
         self.log = open(os.path.join(root, name + ".log"), "ab")
@@ -142,7 +142,9 @@ def run_tests(tests):
     """Runs each test function with a fresh temporary directory."""
     global failures
     for fn in tests:
-        root = tempfile.mkdtemp(prefix="sotto-it-")
+        # In memory when possible: these tests are about behaviour, not disk speed.
+        shm = "/dev/shm" if os.access("/dev/shm", os.W_OK) else None
+        root = tempfile.mkdtemp(prefix="sotto-it-", dir=shm)
         servers = []
         try:
             fn(root, servers)

@@ -28,6 +28,9 @@ class Rpc:
         self.buf = b""
         self.next_id = 1
         self.notes = []
+        # One round trip: the daemon has accepted us, so no notification can go out
+        # before we are on its list.
+        self.result("contacts")
 
     def read_line(self, timeout):
         self.s.settimeout(timeout)
@@ -159,6 +162,17 @@ def test_daemon_rpc(root, servers):
         check(e["error"]["code"] == -32700 and e["id"] is None, e)
         e = a.raw(b'{"jsonrpc":"1.0","id":9,"method":"contacts"}')
         check(e["error"]["code"] == -32600 and e["id"] == 9, e)
+        # A client that sends an endless line is dropped; the others go on.
+        bad = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        bad.connect(path_a)
+        try:
+            bad.sendall(b"x" * (300 * 1024))
+            bad.settimeout(5)
+            check(bad.recv(10) == b"", "oversized line: not closed")
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        bad.close()
+        check(a.result("contacts")[0]["address"] == bob.address, "after a bad client")
         # A second client on the same socket also gets notifications.
         a2 = Rpc(path_a)
         b.result("send", {"to": alice.address, "body": "to both"})
@@ -189,5 +203,48 @@ def test_daemon_survives_server_restart(root, servers):
         stop(pb)
 
 
+
+
+def test_daemon_and_cli_share_a_store(root, servers):
+    srv = Server(root)
+    servers.append(srv)
+    alice = User(root, "alice", srv)
+    bob = User(root, "bob", srv)
+    alice.send(bob, "start")
+    pb, path_b = start_daemon(root, bob)
+    try:
+        b = Rpc(path_b)
+        # Received before any client was connected: not notified, but in the history.
+        deadline = time.time() + 10
+        while not any(h["body"] == "start" for h in b.result("history")):
+            check(time.time() < deadline, "start not received")
+            time.sleep(0.1)
+        # Commands that would connect refuse: the server pushes to the newest connection
+        # only, so they would take the daemon's messages.
+        for args in (("send", alice.address, "x"), ("receive",), ("expire", alice.address, "1h")):
+            r = bob.run(*args)
+            check(r.returncode == 12 and b"daemon" in r.stderr, "%s: rc %d" % (args[0], r.returncode))
+        for i in range(5):
+            alice.send(bob, "a%d" % i)
+            b.result("send", {"to": alice.address, "body": "rpc %d" % i})
+            # Reading the store beside the daemon is fine.
+            check(bob.run("history", "--json").returncode == 0, "history beside the daemon")
+            check(bob.run("contacts").returncode == 0, "contacts beside the daemon")
+        got = []
+        while len(got) < 5:
+            got.append(b.notification("message", timeout=20)["params"]["body"])
+        check(got == ["a%d" % i for i in range(5)], got)
+        # A second daemon on the same account is refused too.
+        r = subprocess.run(bob.argv("daemon", "--socket", path_b + "2"), stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, timeout=20)
+        check(r.returncode == 12, "second daemon: rc %d" % r.returncode)
+    finally:
+        stop(pb)
+    bodies = [m["body"] for m in alice.receive() if m["type"] == "text"]
+    check(bodies == ["rpc %d" % i for i in range(5)], bodies)
+    check(bob.run("send", alice.address, "daemon gone").returncode == 0, "after the daemon")
+
+
 if __name__ == "__main__":
-    run_tests([test_daemon_rpc, test_daemon_survives_server_restart])
+    run_tests([test_daemon_rpc, test_daemon_survives_server_restart,
+               test_daemon_and_cli_share_a_store])

@@ -56,6 +56,19 @@ TEST(cursor_length_checked_before_read)
 	CHECK_EQ_INT(cur_finish(&c), SOTTO_ERR_TRUNCATED);
 }
 
+TEST(cursor_on_empty_null_input)
+{
+	struct cur c;
+	size_t n;
+
+	cur_init(&c, NULL, 0);
+	CHECK(cur_ref(&c, 0) != NULL);
+	CHECK(cur_rest(&c, &n) != NULL && n == 0);
+	CHECK_EQ_INT(cur_finish(&c), 0);
+	CHECK(cur_ref(&c, 1) == NULL);
+	CHECK_EQ_INT(cur_finish(&c), SOTTO_ERR_TRUNCATED);
+}
+
 TEST(buf_roundtrip_through_cursor)
 {
 	struct buf b;
@@ -126,6 +139,7 @@ main(void)
 	RUN(cursor_truncation_is_sticky);
 	RUN(cursor_rejects_trailing);
 	RUN(cursor_length_checked_before_read);
+	RUN(cursor_on_empty_null_input);
 	RUN(buf_roundtrip_through_cursor);
 	RUN(buf_fixed_overflow_is_error);
 	RUN(buf_dyn_respects_max);

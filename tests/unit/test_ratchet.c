@@ -6,9 +6,19 @@
 #include <sodium.h>
 
 #include "check.h"
+#include "crypto/aead.h"
+#include "crypto/hkdf.h"
+#include "crypto/hmac.h"
 #include "crypto/init.h"
 #include "crypto/session.h"
 #include "crypto/suite_native.h"
+
+/* Field offsets in a native ratchet state (docs/PROTOCOL.md section 6). */
+#define OFF_RK (7 + 33 + 33)
+#define OFF_DHS_PUB (OFF_RK + 32)
+#define OFF_DHS_SEC (OFF_DHS_PUB + 32)
+#define OFF_DHR (OFF_DHS_SEC + 32)
+#define OFF_CKS (OFF_DHR + 32)
 
 struct msg {
 	uint8_t *p;
@@ -782,7 +792,7 @@ TEST(state_serialization_roundtrip_and_corruption)
 		x[7] = 31;                                    /* identity length */
 		CHECK_EQ_INT(ratchet_deserialize(&rt, &suite_native, x, rs.len), SOTTO_ERR_MALFORMED);
 		memcpy(x, rs.p, rs.len);
-		x[7 + 33 + 33 + 40] ^= 1;                     /* dhs_sec no longer matches dhs_pub */
+		x[OFF_DHS_SEC + 8] ^= 1;                      /* dhs_sec no longer matches dhs_pub */
 		CHECK_EQ_INT(ratchet_deserialize(&rt, &suite_native, x, rs.len), SOTTO_ERR_CORRUPT);
 		/* The skipped-key count: larger than the data, larger than the bound. */
 		off_skip = rs.len - 4 - 3 * 68;
@@ -805,6 +815,63 @@ TEST(state_serialization_roundtrip_and_corruption)
 	pair_free(&p);
 }
 
+/* Rebuilds a native message from the primitives as docs/PROTOCOL.md describes it, using
+ * the keys in the serialized state, and compares it with what the library sent. */
+TEST(native_suite_matches_protocol_doc)
+{
+	struct x3dh_identity ida, idb;
+	struct x3dh_keypair spk;
+	struct ratchet *a = NULL;
+	struct buf st, msg;
+	uint8_t rk0[32], dh[32], okm[64], mk[32], ck[32], keys[56], hdr[41], ad[41 + 64];
+	uint8_t ct[5 + 16];
+	static const uint8_t one = 1, two = 2;
+	int i;
+
+	REQUIRE(suite_native_identity_generate(&ida) == 0);
+	REQUIRE(suite_native_identity_generate(&idb) == 0);
+	REQUIRE(x3dh_keypair_generate(&spk, 1) == 0);
+	randombytes_buf(rk0, sizeof(rk0));
+	REQUIRE(ratchet_init_alice(&a, &suite_native, rk0, spk.pub, ida.pub, 32, idb.pub, 32, 0) == 0);
+	buf_init_dyn(&st, 1 << 20);
+	REQUIRE(ratchet_serialize(a, &st) == 0);
+	/* KDF_RK: rk' || cks = HKDF(salt = rk0, DH(DHs, SPK), "Sotto ratchet root v1", 64) */
+	REQUIRE(crypto_scalarmult_curve25519(dh, st.p + OFF_DHS_SEC, spk.pub) == 0);
+	REQUIRE(hkdf_sha256(okm, 64, rk0, 32, dh, 32, (const uint8_t *)"Sotto ratchet root v1", 21) == 0);
+	CHECK_MEM(st.p + OFF_RK, okm, 32);
+	CHECK_MEM(st.p + OFF_CKS, okm + 32, 32);
+	CHECK_MEM(st.p + OFF_DHR, spk.pub, 32);
+	memcpy(ck, okm + 32, 32);
+	buf_init_dyn(&msg, 4096);
+	for (i = 0; i < 3; i++) {
+		buf_reset(&msg);
+		REQUIRE(ratchet_encrypt(a, &msg, (const uint8_t *)"hello", 5) == 0);
+		REQUIRE(msg.len == 41 + 5 + 16);
+		/* KDF_CK, message keys, header, AD, AEAD. */
+		hmac_sha256(mk, ck, 32, &one, 1);
+		hmac_sha256(ck, ck, 32, &two, 1);
+		REQUIRE(hkdf_sha256(keys, 56, NULL, 0, mk, 32,
+		    (const uint8_t *)"Sotto message keys v1", 21) == 0);
+		hdr[0] = 0x01;
+		memcpy(hdr + 1, st.p + OFF_DHS_PUB, 32);
+		memset(hdr + 33, 0, 4);
+		hdr[37] = 0; hdr[38] = 0; hdr[39] = 0; hdr[40] = (uint8_t)i;
+		memcpy(ad, hdr, 41);
+		memcpy(ad + 41, ida.pub, 32);
+		memcpy(ad + 73, idb.pub, 32);
+		REQUIRE(aead_seal(ct, (const uint8_t *)"hello", 5, ad, sizeof(ad), keys + 32, keys) == 0);
+		CHECK_MEM(msg.p, hdr, 41);
+		CHECK_MEM(msg.p + 41, ct, sizeof(ct));
+	}
+	buf_free(&msg);
+	buf_wipe_free(&st);
+	ratchet_free(a);
+	/* A max_skip over the limit is refused. */
+	CHECK_EQ_INT(ratchet_init_alice(&a, &suite_native, rk0, spk.pub, ida.pub, 32, idb.pub, 32,
+	    RATCHET_MAX_SKIP_LIMIT + 1), SOTTO_ERR_INVALID_ARG);
+	CHECK(a == NULL);
+}
+
 int
 main(void)
 {
@@ -823,5 +890,6 @@ main(void)
 	RUN(malformed_messages);
 	RUN(malformed_prekey_messages);
 	RUN(state_serialization_roundtrip_and_corruption);
+	RUN(native_suite_matches_protocol_doc);
 	return check_summary();
 }

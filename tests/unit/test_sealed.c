@@ -5,6 +5,8 @@
 #include <sodium.h>
 
 #include "check.h"
+#include "crypto/aead.h"
+#include "crypto/hkdf.h"
 #include "crypto/init.h"
 #include "crypto/pad.h"
 #include "crypto/sealed.h"
@@ -219,6 +221,51 @@ TEST(sealed_sender_identity_is_authenticated)
 	buf_free(&b);
 }
 
+/* Opens an envelope with the primitives alone, as docs/PROTOCOL.md section 7 describes. */
+TEST(sealed_matches_protocol_doc)
+{
+	struct sealed_content c;
+	uint8_t msg[5] = "hello", dh[32], salt[32 + 48], k1[88], k2[56], s_ident[32], sx[32];
+	uint8_t ad[1 + 32 + 48], *pt;
+	const uint8_t *e;
+	struct buf b;
+	size_t plen, i;
+
+	content(&c, msg, sizeof(msg));
+	REQUIRE(seal(&b, &alice, &bob, &c) == 0);
+	REQUIRE(b.len == SEALED_OVERHEAD + 256 && b.p[0] == 0x01);
+	e = b.p + 1;
+	REQUIRE(crypto_scalarmult_curve25519(dh, bob.dh_sec, e) == 0);
+	memcpy(salt, e, 32);
+	memcpy(salt + 32, bob.pub, 32);
+	REQUIRE(hkdf_sha256(k1, 88, salt, 64, dh, 32,
+	    (const uint8_t *)"Sotto sealed v1 ephemeral", 25) == 0);
+	memcpy(ad, b.p, 33);
+	REQUIRE(aead_open(s_ident, b.p + 33, 48, ad, 33, k1 + 32, k1) == 0);
+	CHECK_MEM(s_ident, alice.pub, 32);
+	REQUIRE(crypto_sign_ed25519_pk_to_curve25519(sx, s_ident) == 0);
+	REQUIRE(crypto_scalarmult_curve25519(dh, bob.dh_sec, sx) == 0);
+	memcpy(salt, k1 + 56, 32);
+	memcpy(salt + 32, b.p + 33, 48);
+	REQUIRE(hkdf_sha256(k2, 56, salt, sizeof(salt), dh, 32,
+	    (const uint8_t *)"Sotto sealed v1 static", 22) == 0);
+	memcpy(ad + 33, b.p + 33, 48);
+	plen = b.len - 81 - 16;
+	REQUIRE((pt = malloc(plen)) != NULL);
+	REQUIRE(aead_open(pt, b.p + 81, b.len - 81, ad, sizeof(ad), k2 + 32, k2) == 0);
+	/* lv16(addr) || lv16(cert) || u8 type || lv32(msg) || 0x80 || zeros */
+	CHECK(pt[0] == 0 && pt[1] == 17 && memcmp(pt + 2, "alice@example.org", 17) == 0);
+	CHECK(pt[19] == 0 && pt[20] == c.cert_len && memcmp(pt + 21, c.cert, c.cert_len) == 0);
+	i = 21 + c.cert_len;
+	CHECK_EQ_INT(pt[i], SESSION_MSG_PREKEY);
+	CHECK(pt[i + 1] == 0 && pt[i + 2] == 0 && pt[i + 3] == 0 && pt[i + 4] == 5);
+	CHECK_MEM(pt + i + 5, "hello", 5);
+	CHECK_EQ_INT(pt[i + 10], 0x80);
+	CHECK(sodium_is_zero(pt + i + 11, plen - i - 11));
+	free(pt);
+	buf_free(&b);
+}
+
 int
 main(void)
 {
@@ -230,5 +277,6 @@ main(void)
 	RUN(sealed_limits);
 	RUN(sealed_tamper_and_truncation);
 	RUN(sealed_sender_identity_is_authenticated);
+	RUN(sealed_matches_protocol_doc);
 	return check_summary();
 }

@@ -243,6 +243,8 @@ TEST(rate_limits_per_connection_account_and_guest)
 	close(fd);
 	test_user_close(&a);
 	test_user_close(&a2);
+	/* A clean exit: under ASan this also reports leaks and errors of the server. */
+	CHECK_EQ_INT(sottod_proc_stop(&sp, SIGTERM), 0);
 	sottod_proc_cleanup(&sp);
 }
 
@@ -254,7 +256,7 @@ TEST(connection_limits_and_timeouts)
 	int fd;
 
 	REQUIRE(sottod_proc_init(&sp, "registration = open\nmax_conns_per_addr = 3\n"
-	    "handshake_timeout_ms = 300\nidle_timeout_ms = 600") == 0);
+	    "handshake_timeout_ms = 1000\nidle_timeout_ms = 600") == 0);
 	REQUIRE(sottod_proc_start(&sp) == 0);
 	for (int i = 0; i < 4; i++) {
 		char name[16];
@@ -276,10 +278,48 @@ TEST(connection_limits_and_timeouts)
 	REQUIRE((fd = sottod_proc_connect_raw(&sp)) >= 0);
 	CHECK(closed_by_server(fd, 3000));
 	close(fd);
-	/* An idle connection is dropped after idle_timeout_ms. */
+	/* An unregistered device is dropped after handshake_timeout_ms... */
 	REQUIRE((fd = raw_handshake(&sp, u[0].dev_sk, &t)) >= 0);
 	CHECK(closed_by_server(fd, 3000));
 	close(fd);
+	/* ...and a registered one after idle_timeout_ms without requests. */
+	REQUIRE(test_user_register(&u[0], &sp, NULL) == 0);
+	usleep(300 * 1000);
+	CHECK_EQ_INT(cert_request(&u[0]), 0);   /* activity restarts the clock */
+	usleep(400 * 1000);
+	CHECK_EQ_INT(cert_request(&u[0]), 0);
+	CHECK(closed_by_server(conn_fd(u[0].c), 3000));
+	test_user_close(&u[0]);
+	/* A clean exit: under ASan this also reports leaks and errors of the server. */
+	CHECK_EQ_INT(sottod_proc_stop(&sp, SIGTERM), 0);
+	sottod_proc_cleanup(&sp);
+}
+
+TEST(total_connection_limit)
+{
+	struct sottod_proc sp;
+	struct test_user u[3];
+
+	REQUIRE(sottod_proc_init(&sp, "registration = open\nmax_conns = 2") == 0);
+	REQUIRE(sottod_proc_start(&sp) == 0);
+	for (int i = 0; i < 3; i++) {
+		char name[16];
+		snprintf(name, sizeof(name), "user%d", i);
+		test_user_new(&u[i], name);
+	}
+	CHECK_EQ_INT(test_user_register(&u[0], &sp, NULL), 0);
+	CHECK_EQ_INT(test_user_register(&u[1], &sp, NULL), 0);
+	CHECK(test_user_register(&u[2], &sp, NULL) != 0);
+	test_user_close(&u[2]);
+	/* The two admitted clients are unaffected. */
+	CHECK_EQ_INT(cert_request(&u[0]), 0);
+	CHECK_EQ_INT(cert_request(&u[1]), 0);
+	test_user_close(&u[1]);
+	usleep(100 * 1000);
+	CHECK_EQ_INT(test_user_register(&u[2], &sp, NULL), 0);
+	for (int i = 0; i < 3; i++)
+		test_user_close(&u[i]);
+	CHECK_EQ_INT(sottod_proc_stop(&sp, SIGTERM), 0);
 	sottod_proc_cleanup(&sp);
 }
 
@@ -349,6 +389,7 @@ main(void)
 	RUN(malformed_and_oversized_input_closes_only_that_connection);
 	RUN(rate_limits_per_connection_account_and_guest);
 	RUN(connection_limits_and_timeouts);
+	RUN(total_connection_limit);
 	RUN(sighup_reloads_config);
 	RUN(corrupt_or_missing_database_refuses_to_start);
 	return check_summary();

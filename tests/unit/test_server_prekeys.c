@@ -87,6 +87,8 @@ TEST(prekeys_upload_fetch_exhaust_and_low_notice)
 	}
 	test_user_close(&a);
 	test_user_close(&b);
+	/* A clean exit: under ASan this also reports leaks and errors of the server. */
+	CHECK_EQ_INT(sottod_proc_stop(&sp, SIGTERM), 0);
 	sottod_proc_cleanup(&sp);
 }
 
@@ -114,6 +116,8 @@ TEST(prekeys_cap_and_owner_offline_notice)
 	CHECK_EQ_INT(ev.u.prekey_low.count, 1);
 	test_user_close(&a);
 	test_user_close(&b);
+	/* A clean exit: under ASan this also reports leaks and errors of the server. */
+	CHECK_EQ_INT(sottod_proc_stop(&sp, SIGTERM), 0);
 	sottod_proc_cleanup(&sp);
 }
 

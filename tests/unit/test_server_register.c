@@ -93,6 +93,8 @@ TEST(register_invite_only)
 	test_user_close(&a);
 	test_user_close(&b);
 	test_user_close(&c);
+	/* A clean exit: under ASan this also reports leaks and errors of the server. */
+	CHECK_EQ_INT(sottod_proc_stop(&sp, SIGTERM), 0);
 	sottod_proc_cleanup(&sp);
 }
 
@@ -117,6 +119,8 @@ TEST(handshake_against_wrong_server_key)
 	/* The right key still works. */
 	CHECK_EQ_INT(test_user_register(&a, &sp, NULL), 0);
 	test_user_close(&a);
+	/* A clean exit: under ASan this also reports leaks and errors of the server. */
+	CHECK_EQ_INT(sottod_proc_stop(&sp, SIGTERM), 0);
 	sottod_proc_cleanup(&sp);
 }
 
@@ -156,6 +160,8 @@ TEST(sender_certificate_verified_and_expiry)
 	resp.u.cert.cert[resp.u.cert.len - 70] ^= 1;
 	CHECK(cert_verify(resp.u.cert.cert, resp.u.cert.len, as.key, now, &cs) != 0);
 	test_user_close(&a);
+	/* A clean exit: under ASan this also reports leaks and errors of the server. */
+	CHECK_EQ_INT(sottod_proc_stop(&sp, SIGTERM), 0);
 	sottod_proc_cleanup(&sp);
 }
 
@@ -182,6 +188,8 @@ TEST(commands_and_exit_codes)
 	CHECK(strncmp(out, sp.address, 52) == 0);
 	CHECK(strncmp(out, "sotto://", 8) == 0);
 	CHECK(strstr(out, "@127.0.0.1:7999\n") != NULL);
+	/* A clean exit: under ASan this also reports leaks and errors of the server. */
+	CHECK_EQ_INT(sottod_proc_stop(&sp, SIGTERM), 0);
 	sottod_proc_cleanup(&sp);
 }
 

@@ -4,6 +4,7 @@
 #include <sodium.h>
 
 #include "check.h"
+#include "crypto/hkdf.h"
 #include "crypto/init.h"
 #include "crypto/suite_native.h"
 #include "crypto/x3dh.h"
@@ -150,6 +151,35 @@ TEST(x3dh_identity_from_seed_is_deterministic)
 	CHECK(memcmp(a.pub, b.pub, 32) != 0);
 }
 
+/* X3DH as docs/PROTOCOL.md writes it, from the responder's secrets. */
+TEST(x3dh_matches_protocol_doc)
+{
+	struct x3dh_identity alice;
+	struct x3dh_init_info info;
+	struct bob bob;
+	uint8_t rk[32], ck[32], ikm[32 + 128], okm[64];
+
+	REQUIRE(suite_native_identity_generate(&alice) == 0);
+	REQUIRE(bob_setup(&bob, 1) == 0);
+	REQUIRE(x3dh_initiate(&suite_native, &alice, &bob.b, &info, rk, ck) == 0);
+	memset(ikm, 0xff, 32);
+	REQUIRE(crypto_scalarmult_curve25519(ikm + 32, bob.spk.sec, alice.dh_pub) == 0);
+	REQUIRE(crypto_scalarmult_curve25519(ikm + 64, bob.id.dh_sec, info.base_pub) == 0);
+	REQUIRE(crypto_scalarmult_curve25519(ikm + 96, bob.spk.sec, info.base_pub) == 0);
+	REQUIRE(crypto_scalarmult_curve25519(ikm + 128, bob.opk.sec, info.base_pub) == 0);
+	REQUIRE(hkdf_sha256(okm, 64, NULL, 0, ikm, sizeof(ikm), (const uint8_t *)"Sotto X3DH v1",
+	    13) == 0);
+	CHECK_MEM(rk, okm, 32);
+	CHECK_MEM(ck, okm + 32, 32);
+	/* The X25519 identity is libsodium's conversion of the Ed25519 key. */
+	{
+		uint8_t x[32];
+
+		REQUIRE(crypto_sign_ed25519_pk_to_curve25519(x, alice.pub) == 0);
+		CHECK_MEM(x, alice.dh_pub, 32);
+	}
+}
+
 int
 main(void)
 {
@@ -160,5 +190,6 @@ main(void)
 	RUN(x3dh_one_time_prekey_changes_keys);
 	RUN(x3dh_rejects_bad_signature_and_keys);
 	RUN(x3dh_identity_from_seed_is_deterministic);
+	RUN(x3dh_matches_protocol_doc);
 	return check_summary();
 }

@@ -1,0 +1,591 @@
+/*
+ * sottod load generator (issue 3, Performance). Starts a sottod (pinned to CPU 0, the load
+ * on CPU 1), opens N client connections that each complete the Noise handshake and register,
+ * then has every client send sealed 256-byte envelopes to random other clients and acknowledge
+ * what is pushed to it. Reports handshakes/s, server RSS per idle connection, delivered
+ * messages/s, p50/p99 send-to-delivery latency and server CPU microseconds per message.
+ *
+ *   load [-n CLIENTS] [-t SECONDS] [-r OFFERED_MSG_PER_S (0: as fast as possible)]
+ *        [-w WINDOW per client] [-d full|normal]
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sodium.h>
+#include <uv.h>
+
+#include "wire/address.h"
+#include "wire/frame.h"
+#include "wire/noise.h"
+#include "wire/proto.h"
+
+#define ENV_LEN 256
+#define MAX_LAT (1u << 22)
+
+struct client {
+	uv_tcp_t tcp;
+	uv_connect_t creq;
+	int idx;
+	int state;                      /* 0 handshake, 1 registering, 2 ready */
+	struct noise_hs hs;
+	struct noise_transport tr;
+	struct frame_decoder dec;
+	struct frame_reasm reasm;
+	uint8_t dev_sk[32], dev_pk[32], id_pk[32], id_sk[64];
+	uint32_t next_id;
+	uint32_t outstanding;
+	uint64_t cmid_seq;
+	uint64_t acks[PROTO_MAX_RECEIVED];
+	size_t n_acks;
+	struct buf out;                 /* frames of this loop turn, written by on_check */
+	int dirty;
+};
+
+static struct {
+	uv_loop_t *loop;
+	struct client *c;
+	int n;
+	int handshaken, ready;
+	int running;
+	uint32_t window;
+	double rate;
+	uint64_t sent, delivered, acked_sends, errors;
+	uint64_t *lat;                  /* ns */
+	size_t n_lat;
+	uint8_t server_pk[32];
+	char host[ADDRESS_HOST_MAX + 1];
+	int port;
+	uint8_t scratch[FRAME_MAX];
+	uv_timer_t tick;
+	uv_check_t check;
+	double credit;
+	uint64_t last_tick;
+} g;
+
+static uint64_t
+now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void
+die(const char *what)
+{
+	fprintf(stderr, "load: %s\n", what);
+	exit(1);
+}
+
+static void
+on_write(uv_write_t *w, int status)
+{
+	(void)status;
+	free(w);
+}
+
+static void
+flush_client(struct client *c)
+{
+	uv_write_t *w;
+	uv_buf_t b;
+
+	if (c->out.len == 0)
+		return;
+	if ((w = malloc(sizeof(*w) + c->out.len)) == NULL)
+		die("out of memory");
+	memcpy(w + 1, c->out.p, c->out.len);
+	b = uv_buf_init((char *)(w + 1), (unsigned)c->out.len);
+	if (uv_write(w, (uv_stream_t *)&c->tcp, &b, 1, on_write) != 0)
+		die("write");
+	buf_reset(&c->out);
+	c->dirty = 0;
+}
+
+static void
+write_bytes(struct client *c, const uint8_t *p, size_t n)
+{
+	if (c->out.max == 0)
+		buf_init_dyn(&c->out, 64u << 20);
+	buf_put(&c->out, p, n);
+	if (buf_status(&c->out) != 0)
+		die("output buffer");
+	c->dirty = 1;
+}
+
+static void
+on_check(uv_check_t *h)
+{
+	(void)h;
+	for (int i = 0; i < g.n; i++)
+		if (g.c[i].dirty)
+			flush_client(&g.c[i]);
+}
+
+static void
+send_msg(struct client *c, struct proto_msg *m)
+{
+	static uint8_t enc[PROTO_ENVELOPE_MAX + 1024];
+	struct buf e;
+
+	buf_init_fixed(&e, enc, sizeof(enc));
+	if (proto_encode(m, &e) != 0 || buf_status(&e) != 0)
+		die("encode");
+	if (c->out.max == 0)
+		buf_init_dyn(&c->out, 64u << 20);
+	if (frame_seal(&c->tr, e.p, e.len, &c->out) != 0 || buf_status(&c->out) != 0)
+		die("seal");
+	c->dirty = 1;
+}
+
+static void
+send_one(struct client *c)
+{
+	static struct proto_msg m;
+	uint8_t env[ENV_LEN];
+	uint64_t t = now_ns();
+	int to;
+
+	do
+		to = (int)randombytes_uniform((uint32_t)g.n);
+	while (to == c->idx && g.n > 1);
+	memset(&m, 0, sizeof(m));
+	m.type = PROTO_SEND;
+	m.id = ++c->next_id;
+	snprintf(m.u.send.recipient, sizeof(m.u.send.recipient), "u%d@localhost", to);
+	c->cmid_seq++;
+	memcpy(m.u.send.client_msg_id, &c->cmid_seq, 8);
+	memcpy(m.u.send.client_msg_id + 8, &c->idx, sizeof(c->idx));
+	memset(env, 0xab, sizeof(env));
+	memcpy(env, &t, sizeof(t));
+	m.u.send.envelope = env;
+	m.u.send.envelope_len = sizeof(env);
+	send_msg(c, &m);
+	c->outstanding++;
+	g.sent++;
+}
+
+static void
+flush_acks(struct client *c)
+{
+	static struct proto_msg m;
+
+	if (c->n_acks == 0)
+		return;
+	memset(&m, 0, sizeof(m));
+	m.type = PROTO_RECEIVED;
+	m.id = ++c->next_id;
+	m.u.received.n = c->n_acks;
+	memcpy(m.u.received.ids, c->acks, c->n_acks * sizeof(uint64_t));
+	send_msg(c, &m);
+	c->n_acks = 0;
+}
+
+static void
+do_register(struct client *c)
+{
+	static struct proto_msg m;
+
+	memset(&m, 0, sizeof(m));
+	m.type = PROTO_REGISTER;
+	m.id = ++c->next_id;
+	snprintf(m.u.reg.address, sizeof(m.u.reg.address), "u%d@localhost", c->idx);
+	memcpy(m.u.reg.identity_pk, c->id_pk, 32);
+	memcpy(m.u.reg.device_pk, c->dev_pk, 32);
+	if (proto_register_sign(&m.u.reg, c->id_sk) != 0)
+		die("sign");
+	send_msg(c, &m);
+}
+
+static void
+on_message(struct client *c, const uint8_t *p, size_t len)
+{
+	static struct proto_msg m;
+
+	if (proto_decode(p, len, &m) != 0)
+		die("bad message from server");
+	if (m.type == (PROTO_RESPONSE | PROTO_REGISTER)) {
+		if (m.status != 0)
+			die("register refused");
+		c->state = 2;
+		g.ready++;
+	} else if (m.type == (PROTO_RESPONSE | PROTO_SEND)) {
+		c->outstanding--;
+		if (m.status == 0)
+			g.acked_sends++;
+		else
+			g.errors++;
+		if (g.running && g.rate == 0)
+			while (c->outstanding < g.window)
+				send_one(c);
+	} else if (m.type == PROTO_PUSH) {
+		uint64_t t;
+		if (m.u.push.envelope_len == ENV_LEN) {
+			memcpy(&t, m.u.push.envelope, sizeof(t));
+			if (g.running && g.n_lat < MAX_LAT)
+				g.lat[g.n_lat++] = now_ns() - t;
+			if (g.running)
+				g.delivered++;
+		}
+		c->acks[c->n_acks++] = m.u.push.envelope_id;
+		if (c->n_acks >= 32)
+			flush_acks(c);
+	} else if (m.type == (PROTO_RESPONSE | PROTO_RECEIVED)) {
+		if (m.status != 0)
+			g.errors++;
+	}
+}
+
+static void
+on_alloc(uv_handle_t *h, size_t sz, uv_buf_t *b)
+{
+	static uint8_t rbuf[FRAME_MAX + 2];
+
+	(void)h, (void)sz;
+	*b = uv_buf_init((char *)rbuf, sizeof(rbuf));
+}
+
+static void
+on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
+{
+	struct client *c = s->data;
+	const uint8_t *in = (const uint8_t *)b->base, *frame, *msg;
+	size_t left = n > 0 ? (size_t)n : 0, used, flen, mlen;
+	uint8_t out[128], pl[8];
+	struct buf ob;
+	int r;
+
+	if (n < 0)
+		die("server closed a connection");
+	while (left > 0) {
+		r = frame_decoder_feed(&c->dec, in, left, &used, &frame, &flen);
+		if (r < 0)
+			die("bad frame");
+		in += used;
+		left -= used;
+		if (r == 0)
+			break;
+		if (c->state == 0) {
+			size_t k;
+			if (noise_hs_read(&c->hs, frame, flen, pl, 0, &k) != 0 ||
+			    noise_hs_write(&c->hs, NULL, 0, out + 2, sizeof(out) - 2, &k) != 0 ||
+			    noise_hs_split(&c->hs, &c->tr) != 0)
+				die("handshake");
+			noise_hs_wipe(&c->hs);
+			buf_init_fixed(&ob, out, sizeof(out));
+			if (frame_put_handshake(&ob, out + 2, k) != 0)
+				die("frame");
+			write_bytes(c, ob.p, ob.len);
+			frame_decoder_transport(&c->dec);
+			c->state = 1;
+			g.handshaken++;
+			continue;
+		}
+		r = frame_open(&c->tr, &c->reasm, frame, flen, g.scratch, &msg, &mlen);
+		if (r < 0)
+			die("frame open");
+		if (r == 1)
+			on_message(c, msg, mlen);
+	}
+}
+
+static void
+on_connect(uv_connect_t *req, int status)
+{
+	struct client *c = req->data;
+	uint8_t m1[64], out[70];
+	struct buf ob;
+	size_t k;
+
+	if (status != 0)
+		die("connect");
+	if (noise_sotto_initiator(&c->hs, c->dev_sk, g.server_pk) != 0 ||
+	    noise_hs_write(&c->hs, NULL, 0, m1, sizeof(m1), &k) != 0)
+		die("handshake");
+	buf_init_fixed(&ob, out, sizeof(out));
+	if (frame_put_handshake(&ob, m1, k) != 0)
+		die("frame");
+	frame_decoder_init(&c->dec);
+	frame_decoder_expect(&c->dec, NOISE_SOTTO_MSG2_LEN);
+	frame_reasm_init(&c->reasm, FRAME_MSG_MAX_DEFAULT);
+	write_bytes(c, ob.p, ob.len);
+	uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+}
+
+static void
+connect_client(struct client *c)
+{
+	struct sockaddr_in sin;
+
+	uv_ip4_addr(g.host, g.port, &sin);
+	uv_tcp_init(g.loop, &c->tcp);
+	c->tcp.data = c;
+	c->creq.data = c;
+	uv_tcp_nodelay(&c->tcp, 1);
+	if (uv_tcp_connect(&c->creq, &c->tcp, (struct sockaddr *)&sin, on_connect) != 0)
+		die("connect");
+}
+
+static void
+on_tick(uv_timer_t *t)
+{
+	(void)t;
+	if (g.rate > 0 && g.running) {
+		/* Open loop: the offered rate by elapsed time, spread over random clients. */
+		uint64_t now = now_ns();
+		if (g.last_tick != 0)
+			g.credit += g.rate * (double)(now - g.last_tick) / 1e9;
+		g.last_tick = now;
+		while (g.credit >= 1.0) {
+			send_one(&g.c[randombytes_uniform((uint32_t)g.n)]);
+			g.credit -= 1.0;
+		}
+	}
+	for (int i = 0; i < g.n; i++)
+		flush_acks(&g.c[i]);
+}
+
+static void
+run_until(int (*done)(void), double max_s)
+{
+	uint64_t end = now_ns() + (uint64_t)(max_s * 1e9);
+
+	while (!done() && now_ns() < end)
+		uv_run(g.loop, UV_RUN_ONCE);
+}
+
+static int all_handshaken(void) { return g.handshaken == g.n; }
+static int all_ready(void) { return g.ready == g.n; }
+static int never(void) { return 0; }
+
+static long
+rss_kb(pid_t pid)
+{
+	char path[64], line[256];
+	long kb = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmRSS: %ld kB", &kb) == 1)
+			break;
+	fclose(f);
+	return kb;
+}
+
+static double
+cpu_s(pid_t pid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long ut = 0, st = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return 0;
+	if (fgets(buf, sizeof(buf), f) == NULL) {
+		fclose(f);
+		return 0;
+	}
+	fclose(f);
+	if ((p = strrchr(buf, ')')) == NULL)
+		return 0;
+	/* fields after the name: state(3) ... utime(14) stime(15) */
+	if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
+		return 0;
+	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+static int
+cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static void
+pin(int cpu)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	(void)sched_setaffinity(0, sizeof(set), &set);
+}
+
+static pid_t
+start_server(char *dir, const char *durability, char *address, size_t cap)
+{
+	char path[PATH_MAX], bin[PATH_MAX - 16], exe[PATH_MAX - 32];
+	const char *b = getenv("SOTTO_BUILD");
+	ssize_t n;
+	FILE *f;
+	pid_t pid;
+
+	if (b != NULL) {
+		snprintf(bin, sizeof(bin), "%s/sottod", b);
+	} else {
+		n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+		if (n <= 0)
+			die("readlink");
+		exe[n] = '\0';
+		*strrchr(exe, '/') = '\0';
+		*strrchr(exe, '/') = '\0';
+		snprintf(bin, sizeof(bin), "%s/sottod", exe);
+	}
+	snprintf(path, sizeof(path), "%s/sottod.conf", dir);
+	if ((f = fopen(path, "w")) == NULL)
+		die("conf");
+	fprintf(f, "listen = 127.0.0.1:0\nregistration = open\nlog_level = warn\n"
+	    "durability = %s\nconn_rate = 1000000\nconn_burst = 1000000\n"
+	    "account_rate = 1000000\naccount_burst = 1000000\nconn_rate_preauth = 1000\n"
+	    "max_conns_per_addr = 100000\nmax_conns = 100000\nmailbox_max = 1000000\n"
+	    "push_window = 1024\n", durability);
+	fclose(f);
+	if ((pid = fork()) == 0) {
+		pin(0);
+		execl(bin, bin, "run", "--data", dir, (char *)NULL);
+		_exit(127);
+	}
+	snprintf(path, sizeof(path), "%s/sottod.address", dir);
+	for (int i = 0; i < 500; i++) {
+		if ((f = fopen(path, "r")) != NULL) {
+			if (fgets(address, (int)cap, f) != NULL) {
+				fclose(f);
+				address[strcspn(address, "\n")] = '\0';
+				return pid;
+			}
+			fclose(f);
+		}
+		usleep(10000);
+	}
+	die("sottod did not start");
+	return -1;
+}
+
+int
+main(int argc, char **argv)
+{
+	char dir[] = "/tmp/sotto-bench-XXXXXX", address[400], cmd[128];
+	const char *durability = "full";
+	struct address_server as;
+	double secs = 3, t0, t1, cpu0, cpu1;
+	long rss0, rss1;
+	pid_t pid;
+	int opt;
+
+	g.n = 200;
+	g.window = 4;
+	while ((opt = getopt(argc, argv, "n:t:r:w:d:")) != -1) {
+		switch (opt) {
+		case 'n': g.n = atoi(optarg); break;
+		case 't': secs = atof(optarg); break;
+		case 'r': g.rate = atof(optarg); break;
+		case 'w': g.window = (uint32_t)atoi(optarg); break;
+		case 'd': durability = optarg; break;
+		default:
+			fprintf(stderr, "usage: load [-n clients] [-t seconds] [-r msg/s] [-w window]"
+			    " [-d full|normal]\n");
+			return 2;
+		}
+	}
+	if (g.n < 2 || sodium_init() < 0 || mkdtemp(dir) == NULL)
+		die("setup");
+	signal(SIGPIPE, SIG_IGN);
+	pid = start_server(dir, durability, address, sizeof(address));
+	pin(1);
+	if (address_server_parse(address, &as) != 0)
+		die("address");
+	memcpy(g.server_pk, as.key, 32);
+	snprintf(g.host, sizeof(g.host), "%s", as.host);
+	g.port = as.port;
+	g.loop = uv_default_loop();
+	uv_check_init(g.loop, &g.check);
+	uv_check_start(&g.check, on_check);
+	uv_unref((uv_handle_t *)&g.check);
+	if ((g.c = calloc((size_t)g.n, sizeof(*g.c))) == NULL ||
+	    (g.lat = malloc(MAX_LAT * sizeof(uint64_t))) == NULL)
+		die("memory");
+	for (int i = 0; i < g.n; i++) {
+		g.c[i].idx = i;
+		crypto_box_keypair(g.c[i].dev_pk, g.c[i].dev_sk);
+		crypto_sign_keypair(g.c[i].id_pk, g.c[i].id_sk);
+	}
+	usleep(200000);
+	rss0 = rss_kb(pid);
+
+	t0 = (double)now_ns() / 1e9;
+	for (int i = 0; i < g.n; i++)
+		connect_client(&g.c[i]);
+	run_until(all_handshaken, 60);
+	t1 = (double)now_ns() / 1e9;
+	printf("clients                 %d (durability %s)\n", g.n, durability);
+	printf("handshakes/s            %.0f (%d in %.3f s)\n", g.handshaken / (t1 - t0),
+	    g.handshaken, t1 - t0);
+	for (int i = 0; i < g.n; i++)
+		do_register(&g.c[i]);
+	run_until(all_ready, 120);
+	if (g.ready != g.n)
+		die("not every client registered");
+	uv_timer_init(g.loop, &g.tick);
+	uv_timer_start(&g.tick, on_tick, 1, 1);
+	{
+		uint64_t end = now_ns() + 300000000ull;
+		while (now_ns() < end)
+			uv_run(g.loop, UV_RUN_ONCE);
+	}
+	rss1 = rss_kb(pid);
+	printf("server RSS per idle conn %.2f KiB (%ld KiB -> %ld KiB, includes the account)\n",
+	    (double)(rss1 - rss0) / g.n, rss0, rss1);
+
+	g.running = 1;
+	cpu0 = cpu_s(pid);
+	t0 = (double)now_ns() / 1e9;
+	if (g.rate == 0)
+		for (int i = 0; i < g.n; i++)
+			while (g.c[i].outstanding < g.window)
+				send_one(&g.c[i]);
+	{
+		uint64_t end = now_ns() + (uint64_t)(secs * 1e9);
+		while (now_ns() < end)
+			uv_run(g.loop, UV_RUN_ONCE);
+	}
+	g.running = 0;
+	t1 = (double)now_ns() / 1e9;
+	cpu1 = cpu_s(pid);
+	qsort(g.lat, g.n_lat, sizeof(uint64_t), cmp_u64);
+	printf("offered                 %s\n", g.rate > 0 ? "fixed rate" : "closed loop");
+	if (g.rate > 0)
+		printf("offered msg/s           %.0f\n", g.rate);
+	printf("sent / acked / errors   %llu / %llu / %llu\n", (unsigned long long)g.sent,
+	    (unsigned long long)g.acked_sends, (unsigned long long)g.errors);
+	printf("delivered msg/s         %.0f\n", g.delivered / (t1 - t0));
+	if (g.n_lat > 0) {
+		printf("latency p50             %.3f ms\n", g.lat[g.n_lat / 2] / 1e6);
+		printf("latency p99             %.3f ms\n", g.lat[g.n_lat * 99 / 100] / 1e6);
+	}
+	if (g.delivered > 0)
+		printf("server CPU per msg      %.1f us\n", (cpu1 - cpu0) * 1e6 / g.delivered);
+	(void)run_until(never, 0.0);
+	kill(pid, SIGTERM);
+	waitpid(pid, NULL, 0);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "load: cannot remove %s\n", dir);
+	return 0;
+}

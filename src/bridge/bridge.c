@@ -1,0 +1,974 @@
+#include "bridge/bridge.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "bridge/imap_server.h"
+#include "bridge/listener.h"
+#include "bridge/mail_content.h"
+#include "bridge/mailstore_store.h"
+#include "bridge/smtp.h"
+#include "wire/address.h"
+
+#define BRIDGE_HISTORY_BATCH 64
+#define BRIDGE_ASM_PENDING 32
+#define BRIDGE_ASM_BYTES (4u * MAIL_CONTENT_MAX)
+#define BRIDGE_RECONNECT_MS 2000
+#define BRIDGE_RESCAN_MS 5000 /* history written by another process (sotto receive) */
+#define BRIDGE_CONNECT_TIMEOUT_MS 10000
+#define BRIDGE_PART_MAX_AGE 86400       /* seconds a mail may stay incomplete */
+
+/* One submitted mail: its recipients' callbacks, filled on the loop thread, the results
+ * filled by the client thread. */
+struct bridge_slot {
+	smtp_deliver_done done;
+	void *ctx;
+	enum smtp_deliver_result r;
+	char reason[SMTP_REASON_MAX];
+};
+
+struct bridge_group {
+	const struct smtp_mail *mail;
+	size_t n, filled;
+	struct bridge_slot *slots;
+	struct bridge_group *next;
+};
+
+struct bridge {
+	uv_loop_t *loop;
+	struct sotto *s;                /* the client thread's */
+	struct mailstore *ms;
+	char user[SOTTO_ADDRESS_MAX + 1];
+	const char *domain;             /* inside user */
+	struct bridge_auth *auth;
+	struct smtp_server *smtp;
+	struct imap_server *imap;
+	uint16_t smtp_port, imap_port;
+	struct bridge_group *collecting;        /* loop thread only */
+
+	pthread_t thread;
+	int thread_started;
+	int wake[2];                    /* pipe: the loop wakes the client thread */
+	uv_async_t async;               /* the client thread wakes the loop */
+	int async_open;
+
+	pthread_mutex_t lock;           /* guards what follows */
+	struct bridge_group *todo, *todo_tail;
+	struct bridge_group *done, *done_tail;
+	int stopping;
+
+	/* stopping, on the loop thread */
+	int servers_left;
+	void (*stop_done)(void *);
+	void *stop_arg;
+};
+
+/* ---- small helpers ---- */
+
+static uint64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void
+group_free(struct bridge_group *g)
+{
+	if (g == NULL)
+		return;
+	free(g->slots);
+	free(g);
+}
+
+static void
+queue_push(struct bridge_group **head, struct bridge_group **tail, struct bridge_group *g)
+{
+	g->next = NULL;
+	if (*tail != NULL)
+		(*tail)->next = g;
+	else
+		*head = g;
+	*tail = g;
+}
+
+static void
+wake_thread(struct bridge *b)
+{
+	ssize_t w;
+
+	do
+		w = write(b->wake[1], "x", 1);
+	while (w < 0 && errno == EINTR);
+	/* EAGAIN: the pipe is full, so the thread is awake anyway */
+}
+
+/* Lowercases an address into out; 0 if it has the form name@domain. */
+static int
+normalise(const char *addr, char out[SOTTO_ADDRESS_MAX + 1], const char **domain)
+{
+	size_t i, n = strlen(addr);
+	const char *at;
+
+	if (n == 0 || n > SOTTO_ADDRESS_MAX)
+		return SOTTO_ERR_MALFORMED;
+	for (i = 0; i <= n; i++)
+		out[i] = (addr[i] >= 'A' && addr[i] <= 'Z') ? (char)(addr[i] + 32) : addr[i];
+	if ((at = strrchr(out, '@')) == NULL)
+		return SOTTO_ERR_MALFORMED;
+	*domain = at + 1;
+	return 0;
+}
+
+/* ---- SMTP backend (loop thread) ---- */
+
+static void
+be_check_rcpt(void *arg, const char *addr, smtp_rcpt_done done, void *ctx)
+{
+	struct bridge *b = arg;
+	char a[SOTTO_ADDRESS_MAX + 1];
+	const char *dom;
+
+	if (normalise(addr, a, &dom) != 0) {
+		done(ctx, SMTP_RCPT_UNKNOWN, "not a valid address");
+		return;
+	}
+	if (strcmp(dom, b->domain) != 0) {
+		done(ctx, SMTP_RCPT_NOT_SOTTO, NULL);
+		return;
+	}
+	if (address_user_check(a, strlen(a)) != 0) {
+		done(ctx, SMTP_RCPT_UNKNOWN, "not a valid Sotto address");
+		return;
+	}
+	done(ctx, SMTP_RCPT_OK, NULL);
+}
+
+/* A group that never got all its recipients: each one that did gets its answer. */
+static void
+drop_collecting(struct bridge *b)
+{
+	struct bridge_group *g = b->collecting;
+	size_t i;
+
+	b->collecting = NULL;
+	if (g == NULL)
+		return;
+	for (i = 0; i < g->n; i++)
+		if (g->slots[i].done != NULL)
+			g->slots[i].done(g->slots[i].ctx, SMTP_DELIVER_TEMPFAIL, "internal error");
+	group_free(g);
+}
+
+/* The engine calls this for recipients 0..n-1 in one go; the whole mail goes to the
+ * client thread once the last one is in, so Sent gets it after every copy is out. */
+static void
+be_deliver(void *arg, const struct smtp_mail *mail, size_t rcpt, smtp_deliver_done done,
+    void *ctx)
+{
+	struct bridge *b = arg;
+	struct bridge_group *g = b->collecting;
+
+	if (rcpt == 0) {
+		/* the engine hands over all recipients at once, so a group left over was cut
+		 * short: its recipients still get their answer */
+		drop_collecting(b);
+		if ((g = calloc(1, sizeof(*g))) == NULL ||
+		    (g->slots = calloc(mail->nrcpts, sizeof(*g->slots))) == NULL) {
+			free(g);
+			done(ctx, SMTP_DELIVER_TEMPFAIL, "out of memory");
+			return;
+		}
+		g->mail = mail;
+		g->n = mail->nrcpts;
+		b->collecting = g;
+	}
+	/* a recipient whose mail could not be collected (out of memory at rcpt 0) */
+	if (g == NULL || g->mail != mail || rcpt >= g->n || g->slots[rcpt].done != NULL) {
+		done(ctx, SMTP_DELIVER_TEMPFAIL, "internal error");
+		return;
+	}
+	g->slots[rcpt].done = done;
+	g->slots[rcpt].ctx = ctx;
+	if (++g->filled < g->n)
+		return;
+	b->collecting = NULL;
+	pthread_mutex_lock(&b->lock);
+	queue_push(&b->todo, &b->todo_tail, g);
+	pthread_mutex_unlock(&b->lock);
+	wake_thread(b);
+}
+
+/* Results from the client thread. */
+static void
+on_async(uv_async_t *h)
+{
+	struct bridge *b = h->data;
+	struct bridge_group *g, *next;
+	size_t i;
+
+	pthread_mutex_lock(&b->lock);
+	g = b->done;
+	b->done = b->done_tail = NULL;
+	pthread_mutex_unlock(&b->lock);
+	for (; g != NULL; g = next) {
+		next = g->next;
+		for (i = 0; i < g->n; i++)
+			g->slots[i].done(g->slots[i].ctx, g->slots[i].r,
+			    g->slots[i].reason[0] ? g->slots[i].reason : NULL);
+		group_free(g);
+	}
+}
+
+/* ---- client thread: sending ---- */
+
+static enum smtp_deliver_result
+send_copy(struct bridge *b, const char *to, const uint8_t *mail, size_t len, char *reason,
+    size_t rcap)
+{
+	uint8_t id[MAIL_CONTENT_ID_LEN], msgid[SOTTO_ID_LEN];
+	char addr[SOTTO_ADDRESS_MAX + 1];
+	const char *dom;
+	struct buf part;
+	uint32_t count, i;
+	int r;
+
+	if (normalise(to, addr, &dom) != 0) {
+		snprintf(reason, rcap, "not a valid address");
+		return SMTP_DELIVER_PERMFAIL;
+	}
+	if ((r = mail_content_count(len, &count)) != 0) {
+		snprintf(reason, rcap, "message too large for the store");
+		return SMTP_DELIVER_PERMFAIL;
+	}
+	randombytes_buf(id, sizeof(id));
+	buf_init_dyn(&part, MAIL_CONTENT_HEADER + MAIL_CONTENT_CHUNK);
+	for (i = 0, r = 0; i < count && r == 0; i++) {
+		if ((r = mail_content_part(id, mail, len, i, &part)) == 0)
+			r = sotto_send_mail(b->s, addr, part.p, part.len, msgid);
+	}
+	buf_wipe_free(&part);
+	switch (r) {
+	case 0:
+		return SMTP_DELIVER_OK;
+	case SOTTO_ERR_NOT_FOUND:
+		snprintf(reason, rcap, "no such Sotto user");
+		return SMTP_DELIVER_PERMFAIL;
+	case SOTTO_ERR_UNTRUSTED_IDENTITY:
+		snprintf(reason, rcap, "the recipient's key changed after you verified it;"
+		    " check it, then run `sotto trust`");
+		return SMTP_DELIVER_PERMFAIL;
+	case SOTTO_ERR_MALFORMED:
+	case SOTTO_ERR_INVALID_ARG:
+		snprintf(reason, rcap, "not a valid Sotto address");
+		return SMTP_DELIVER_PERMFAIL;
+	default:
+		snprintf(reason, rcap, "%s", sotto_strerror(r));
+		return SMTP_DELIVER_TEMPFAIL;
+	}
+}
+
+static void
+send_group(struct bridge *b, struct bridge_group *g)
+{
+	const struct smtp_mail *m = g->mail;
+	size_t i, ok = 0;
+	int r;
+
+	for (i = 0; i < g->n; i++) {
+		g->slots[i].r = send_copy(b, m->rcpts[i], m->copy, m->copy_len,
+		    g->slots[i].reason, sizeof(g->slots[i].reason));
+		if (g->slots[i].r == SMTP_DELIVER_OK)
+			ok++;
+	}
+	/* Sent holds what the user submitted, Bcc included, once every copy is out. */
+	if (ok == g->n && ok > 0) {
+		r = b->ms->ops->append(b->ms->impl, "Sent", m->original, m->original_len,
+		    MAILSTORE_SEEN, (int64_t)time(NULL), NULL);
+		if (r != 0)
+			fprintf(stderr, "sotto bridge: could not file the sent mail in Sent: %s\n",
+			    sotto_strerror(r));
+	}
+}
+
+/* ---- client thread: receiving ---- */
+
+struct receiver {
+	struct mail_asm *asm_;
+	struct mail_progress prog;      /* as stored */
+	int64_t scan;                   /* history row read up to, in this run */
+};
+
+static int
+progress_save_with(struct bridge *b, struct receiver *rc, const uint8_t *mail, size_t len,
+    int64_t date)
+{
+	struct buf enc;
+	int r;
+
+	buf_init_dyn(&enc, 16 + MAIL_DONE_MAX * MAIL_CONTENT_ID_LEN);
+	if ((r = mail_progress_encode(&rc->prog, &enc)) == 0)
+		r = mailstore_store_deliver(b->ms, "INBOX", mail, len, 0, date,
+		    BRIDGE_SETTING_PROGRESS, enc.p, enc.len, NULL);
+	buf_free(&enc);
+	return r;
+}
+
+static int
+receiver_load(struct bridge *b, struct receiver *rc)
+{
+	uint8_t *v = NULL;
+	size_t len = 0;
+	int r;
+
+	memset(rc, 0, sizeof(*rc));
+	if ((r = mail_asm_new(&rc->asm_, BRIDGE_ASM_PENDING, BRIDGE_ASM_BYTES)) != 0)
+		return r;
+	r = mailstore_store_setting_get(b->ms, BRIDGE_SETTING_PROGRESS, &v, &len);
+	if (r == SOTTO_ERR_NOT_FOUND)
+		return 0;
+	if (r != 0)
+		return r;
+	r = mail_progress_decode(v, len, &rc->prog);
+	store_blob_free(v, len);
+	if (r != 0)
+		return r;
+	rc->scan = rc->prog.row;
+	return 0;
+}
+
+/* A complete mail: filed in INBOX with the new progress, unless it was filed before. */
+static int
+file_mail(struct bridge *b, struct receiver *rc, const struct mail_part *p, int64_t row,
+    const uint8_t *mail, size_t len, int64_t date)
+{
+	struct mail_progress saved = rc->prog;
+	int64_t oldest = mail_asm_oldest_row(rc->asm_);
+	int r;
+
+	if (mail_progress_has(&rc->prog, p->id))
+		return 0;
+	mail_progress_add(&rc->prog, p->id);
+	/* replay must start before the first part of any mail still in progress */
+	rc->prog.row = oldest != INT64_MAX && oldest - 1 < row ? oldest - 1 : row;
+	r = progress_save_with(b, rc, mail, len, date);
+	if (r == SOTTO_ERR_TOO_LARGE || r == SOTTO_ERR_INVALID_ARG) {
+		/* it will never fit: skip it for good rather than stall every later mail */
+		struct buf enc;
+
+		fprintf(stderr, "sotto bridge: a mail of %zu bytes cannot be stored, dropped\n",
+		    len);
+		buf_init_dyn(&enc, 16 + MAIL_DONE_MAX * MAIL_CONTENT_ID_LEN);
+		if ((r = mail_progress_encode(&rc->prog, &enc)) == 0)
+			r = mailstore_store_setting_put(b->ms, BRIDGE_SETTING_PROGRESS, enc.p,
+			    enc.len);
+		buf_free(&enc);
+	}
+	if (r != 0)
+		rc->prog = saved;
+	return r;
+}
+
+/* Reads new history and files every mail it completes. */
+static void
+receive_scan(struct bridge *b, struct receiver *rc)
+{
+	struct sotto_message *v = NULL;
+	struct mail_part p;
+	uint8_t *mail;
+	size_t n, i, len;
+	int r;
+
+	for (;;) {
+		if ((r = sotto_history(b->s, NULL, rc->scan, BRIDGE_HISTORY_BATCH, &v, &n)) != 0) {
+			fprintf(stderr, "sotto bridge: reading history: %s\n", sotto_strerror(r));
+			return;
+		}
+		for (i = 0; i < n; i++) {
+			const struct sotto_message *m = &v[i];
+
+			rc->scan = m->row;
+			if (m->dir != SOTTO_IN || m->content != SOTTO_CONTENT_MAIL)
+				continue;
+			if (mail_content_parse(m->body, m->body_len, &p) != 0) {
+				fprintf(stderr, "sotto bridge: dropped a malformed mail part from %s\n",
+				    m->peer);
+				continue;
+			}
+			r = mail_asm_add(rc->asm_, m->peer, m->row, m->time, &p, &mail, &len);
+			if (r < 0) {
+				fprintf(stderr, "sotto bridge: dropped a mail from %s: %s\n", m->peer,
+				    sotto_strerror(r));
+				continue;
+			}
+			if (r == 0)
+				continue;
+			r = file_mail(b, rc, &p, m->row, mail, len, (int64_t)m->time);
+			sodium_memzero(mail, len);
+			free(mail);
+			if (r != 0) {
+				/* read again from the stored progress next time; nothing is lost */
+				fprintf(stderr, "sotto bridge: could not file a mail in INBOX: %s\n",
+				    sotto_strerror(r));
+				mail_asm_free(rc->asm_);
+				rc->asm_ = NULL;
+				if (mail_asm_new(&rc->asm_, BRIDGE_ASM_PENDING, BRIDGE_ASM_BYTES) != 0)
+					rc->asm_ = NULL;
+				rc->scan = rc->prog.row;
+				sotto_history_free(v, n);
+				return;
+			}
+		}
+		sotto_history_free(v, n);
+		v = NULL;
+		if (n < BRIDGE_HISTORY_BATCH)
+			break;
+	}
+	/* a mail whose sender stopped half way would hold the progress back for ever */
+	if (mail_asm_expire(rc->asm_, (uint64_t)time(NULL) - BRIDGE_PART_MAX_AGE) > 0)
+		fprintf(stderr, "sotto bridge: dropped mail left incomplete for a day\n");
+}
+
+static void *
+client_thread(void *arg)
+{
+	struct bridge *b = arg;
+	struct receiver rc;
+	uint64_t next_connect = 0, next_scan = 0;
+	int scan = 1, r, stopping = 0;
+
+	if ((r = receiver_load(b, &rc)) != 0) {
+		/* sending still works; receiving waits for a restart */
+		fprintf(stderr, "sotto bridge: cannot read the bridge's progress, not filing"
+		    " received mail: %s\n", sotto_strerror(r));
+		mail_asm_free(rc.asm_);
+		rc.asm_ = NULL;
+	}
+	sotto_set_auto_receipts(b->s, 0);
+	while (!stopping) {
+		struct pollfd pfd[2];
+		struct bridge_group *g;
+		int fd = sotto_fd(b->s), nfd = 1, timeout;
+		uint64_t now = now_ms();
+		char c[64];
+
+		if (fd < 0 && now >= next_connect) {
+			if ((r = sotto_connect(b->s, BRIDGE_CONNECT_TIMEOUT_MS)) != 0) {
+				fprintf(stderr, "sotto bridge: cannot reach %s: %s\n",
+				    sotto_server(b->s), sotto_strerror(r));
+				next_connect = now_ms() + BRIDGE_RECONNECT_MS;
+			}
+			fd = sotto_fd(b->s);
+			scan = 1;
+		}
+		if (fd >= 0 && (r = sotto_poll(b->s, 0, NULL, NULL)) != 0) {
+			if (r > 0)
+				scan = 1;
+			else if (r != SOTTO_ERR_TIMEOUT)
+				fprintf(stderr, "sotto bridge: receiving: %s\n", sotto_strerror(r));
+		}
+		if (scan || now_ms() >= next_scan) {
+			if (rc.asm_ != NULL)
+				receive_scan(b, &rc);
+			scan = 0;
+			next_scan = now_ms() + BRIDGE_RESCAN_MS;
+		}
+
+		pthread_mutex_lock(&b->lock);
+		g = b->todo;
+		b->todo = b->todo_tail = NULL;
+		stopping = b->stopping;
+		pthread_mutex_unlock(&b->lock);
+		if (g != NULL) {
+			while (g != NULL) {
+				struct bridge_group *next = g->next;
+				send_group(b, g);
+				pthread_mutex_lock(&b->lock);
+				queue_push(&b->done, &b->done_tail, g);
+				pthread_mutex_unlock(&b->lock);
+				uv_async_send(&b->async);
+				g = next;
+			}
+			scan = 1;
+			continue;       /* a send may have read what the server pushed meanwhile */
+		}
+		if (stopping)
+			break;
+
+		fd = sotto_fd(b->s);
+		pfd[0].fd = b->wake[0];
+		pfd[0].events = POLLIN;
+		if (fd >= 0) {
+			pfd[1].fd = fd;
+			pfd[1].events = POLLIN;
+			nfd = 2;
+		}
+		now = now_ms();
+		timeout = fd >= 0 ? (int)(next_scan > now ? next_scan - now : 0) :
+		    (int)(next_connect > now ? next_connect - now : 0);
+		if (poll(pfd, (nfds_t)nfd, timeout) > 0 && (pfd[0].revents & POLLIN))
+			while (read(b->wake[0], c, sizeof(c)) > 0)
+				;
+	}
+	mail_asm_free(rc.asm_);
+	sodium_memzero(&rc.prog, sizeof(rc.prog));
+	return NULL;
+}
+
+/* ---- start and stop ---- */
+
+static void
+free_bridge(struct bridge *b)
+{
+	if (b->wake[0] >= 0)
+		close(b->wake[0]);
+	if (b->wake[1] >= 0)
+		close(b->wake[1]);
+	bridge_auth_free(b->auth);
+	pthread_mutex_destroy(&b->lock);
+	free(b);
+}
+
+static void
+on_async_closed(uv_handle_t *h)
+{
+	struct bridge *b = h->data;
+	void (*done)(void *) = b->stop_done;
+	void *arg = b->stop_arg;
+
+	free_bridge(b);
+	if (done != NULL)
+		done(arg);
+}
+
+static void
+server_stopped(void *arg)
+{
+	struct bridge *b = arg;
+
+	if (--b->servers_left > 0)
+		return;
+	/* every delivery has reported: the client thread has nothing left to give back */
+	pthread_mutex_lock(&b->lock);
+	b->stopping = 1;
+	pthread_mutex_unlock(&b->lock);
+	wake_thread(b);
+	if (b->thread_started)
+		pthread_join(b->thread, NULL);
+	b->thread_started = 0;
+	on_async(&b->async);
+	sotto_close(b->s);
+	b->s = NULL;
+	uv_close((uv_handle_t *)&b->async, on_async_closed);
+}
+
+void
+bridge_stop(struct bridge *b, void (*done)(void *), void *arg)
+{
+	b->stop_done = done;
+	b->stop_arg = arg;
+	b->servers_left = 2;
+	drop_collecting(b);
+	smtp_server_stop(b->smtp, server_stopped, b);
+	imap_server_stop(b->imap, server_stopped, b);
+}
+
+/* Puts p before the text in why (cut to fit). */
+static void
+prefix(char *why, size_t whylen, const char *p)
+{
+	char tmp[512];
+
+	if (whylen == 0)
+		return;
+	snprintf(tmp, sizeof(tmp), "%s%s", p, why);
+	snprintf(why, whylen, "%s", tmp);
+}
+
+int
+bridge_start(struct bridge **out, uv_loop_t *loop, const struct bridge_config *cfg,
+    char *why, size_t whylen)
+{
+	struct bridge *b;
+	struct bridge_auth_config ac = cfg->auth;
+	struct smtp_config sc;
+	struct smtp_backend be;
+	struct imap_server_config ic;
+	const char *dom;
+	int r;
+
+	*out = NULL;
+	if (whylen > 0)
+		why[0] = '\0';
+	if (cfg->sotto == NULL || cfg->ms == NULL || cfg->pw_hash == NULL ||
+	    !sotto_registered(cfg->sotto))
+		return SOTTO_ERR_INVALID_ARG;
+	if ((b = calloc(1, sizeof(*b))) == NULL)
+		return SOTTO_ERR_NOMEM;
+	b->wake[0] = b->wake[1] = -1;
+	if (pthread_mutex_init(&b->lock, NULL) != 0) {
+		free(b);
+		return SOTTO_ERR_NOMEM;
+	}
+	b->loop = loop;
+	b->ms = cfg->ms;
+	if ((r = normalise(sotto_address(cfg->sotto), b->user, &dom)) != 0)
+		goto fail;
+	b->domain = dom;
+	if (pipe2(b->wake, O_CLOEXEC | O_NONBLOCK) != 0) {
+		r = SOTTO_ERR_IO;
+		goto fail;
+	}
+	ac.user = b->user;
+	ac.pw_hash = cfg->pw_hash;
+	if ((r = bridge_auth_new(&b->auth, loop, &ac)) != 0)
+		goto fail;
+
+	memset(&sc, 0, sizeof(sc));
+	sc.user = b->user;
+	sc.max_size = cfg->max_size ? cfg->max_size : MAIL_CONTENT_MAX;
+	sc.listen.host = cfg->smtp_host;
+	sc.listen.port = cfg->smtp_port;
+	be.arg = b;
+	be.check_rcpt = be_check_rcpt;
+	be.deliver = be_deliver;
+	if ((r = smtp_server_start(&b->smtp, loop, &sc, &be, b->auth, why, whylen)) != 0) {
+		prefix(why, whylen, "SMTP: ");
+		goto fail;
+	}
+	memset(&ic, 0, sizeof(ic));
+	ic.host = cfg->imap_host;
+	ic.port = cfg->imap_port;
+	ic.auth = b->auth;
+	ic.imap.literal_max = sc.max_size;
+	if ((r = imap_server_start(&b->imap, loop, cfg->ms, &ic, why, whylen)) != 0) {
+		prefix(why, whylen, "IMAP: ");
+		smtp_server_stop(b->smtp, NULL, NULL);
+		goto fail;
+	}
+	b->smtp_port = smtp_server_port(b->smtp);
+	b->imap_port = imap_server_port(b->imap);
+	if ((r = uv_async_init(loop, &b->async, on_async)) != 0) {
+		r = SOTTO_ERR_INTERNAL;
+		goto fail_servers;
+	}
+	b->async.data = b;
+	b->s = cfg->sotto;
+	if (pthread_create(&b->thread, NULL, client_thread, b) != 0) {
+		b->s = NULL;
+		uv_close((uv_handle_t *)&b->async, NULL);
+		r = SOTTO_ERR_NOMEM;
+		goto fail_servers;
+	}
+	b->thread_started = 1;
+	*out = b;
+	return 0;
+fail_servers:
+	smtp_server_stop(b->smtp, NULL, NULL);
+	imap_server_stop(b->imap, NULL, NULL);
+fail:
+	if (whylen > 0 && why[0] == '\0')
+		snprintf(why, whylen, "%s", sotto_strerror(r));
+	free_bridge(b);
+	return r;
+}
+
+uint16_t
+bridge_smtp_port(const struct bridge *b)
+{
+	return b->smtp_port;
+}
+
+uint16_t
+bridge_imap_port(const struct bridge *b)
+{
+	return b->imap_port;
+}
+
+/* ---- the password ---- */
+
+int
+bridge_password(struct store *st, char pw[static BRIDGE_PASSWORD_CHARS + 1],
+    char hash[static BRIDGE_AUTH_HASH_BYTES], int *created)
+{
+	struct store_identity id;
+	uint8_t *v = NULL;
+	size_t len = 0;
+	int r;
+
+	*created = 0;
+	pw[0] = '\0';
+	hash[0] = '\0';
+	if ((r = store_identity_get(st, &id)) != 0)
+		return r;
+	r = store_setting_get(st, BRIDGE_SETTING_PASSWORD, &v, &len);
+	if (r == 0 && len == BRIDGE_PASSWORD_CHARS && id.bridge_pw_hash[0] != '\0' &&
+	    strlen(id.bridge_pw_hash) < BRIDGE_AUTH_HASH_BYTES) {
+		memcpy(pw, v, len);
+		pw[len] = '\0';
+		memcpy(hash, id.bridge_pw_hash, strlen(id.bridge_pw_hash) + 1);
+		store_blob_free(v, len);
+		store_identity_wipe(&id);
+		return 0;
+	}
+	if (r == 0)
+		store_blob_free(v, len);
+	else if (r != SOTTO_ERR_NOT_FOUND)
+		goto out;
+	/* none yet (or half of one): make a new one, both halves in one transaction */
+	if ((r = bridge_auth_new_password(pw, hash)) != 0)
+		goto out;
+	if (strlen(hash) > STORE_PWHASH_MAX) {
+		r = SOTTO_ERR_INTERNAL;
+		goto out;
+	}
+	memcpy(id.bridge_pw_hash, hash, strlen(hash) + 1);
+	if ((r = store_begin(st)) != 0)
+		goto out;
+	if ((r = store_identity_put(st, &id)) != 0 ||
+	    (r = store_setting_put(st, BRIDGE_SETTING_PASSWORD, (const uint8_t *)pw,
+	    BRIDGE_PASSWORD_CHARS)) != 0 || (r = store_commit(st)) != 0) {
+		store_rollback(st);
+		goto out;
+	}
+	*created = 1;
+out:
+	store_identity_wipe(&id);
+	if (r != 0) {
+		sodium_memzero(pw, BRIDGE_PASSWORD_CHARS + 1);
+		hash[0] = '\0';
+	}
+	return r;
+}
+
+/* ---- the bridge on its own thread ---- */
+
+struct bridge_runner {
+	uv_loop_t loop;
+	uv_async_t stop_async;
+	struct bridge *b;
+	struct mailstore ms;
+	struct bridge_config cfg;
+	char hash[BRIDGE_AUTH_HASH_BYTES];
+	char smtp_host[64], imap_host[64];
+	int created;
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	int state;                      /* 0 starting, 1 running, negative: start failed */
+	char why[256];
+};
+
+static void
+runner_closed(uv_handle_t *h)
+{
+	(void)h;
+}
+
+static void
+runner_bridge_stopped(void *arg)
+{
+	struct bridge_runner *r = arg;
+
+	uv_close((uv_handle_t *)&r->stop_async, runner_closed);
+}
+
+static void
+runner_on_stop(uv_async_t *h)
+{
+	struct bridge_runner *r = h->data;
+
+	bridge_stop(r->b, runner_bridge_stopped, r);
+}
+
+static void *
+runner_thread(void *arg)
+{
+	struct bridge_runner *r = arg;
+	int rc;
+
+	rc = bridge_start(&r->b, &r->loop, &r->cfg, r->why, sizeof(r->why));
+	if (rc != 0) {
+		sotto_close(r->cfg.sotto);      /* not taken over */
+		r->cfg.sotto = NULL;
+		uv_close((uv_handle_t *)&r->stop_async, runner_closed);
+		uv_run(&r->loop, UV_RUN_DEFAULT);
+	}
+	pthread_mutex_lock(&r->lock);
+	r->state = rc != 0 ? rc : 1;
+	pthread_cond_signal(&r->cond);
+	pthread_mutex_unlock(&r->lock);
+	if (rc == 0)
+		uv_run(&r->loop, UV_RUN_DEFAULT);
+	return NULL;
+}
+
+static void
+runner_free(struct bridge_runner *r)
+{
+	mailstore_destroy(&r->ms);
+	pthread_cond_destroy(&r->cond);
+	pthread_mutex_destroy(&r->lock);
+	free(r);
+}
+
+/* Both handles under one passphrase; st for the folders, s for the client thread. */
+static int
+runner_open(const struct bridge_run_config *cfg, struct store **st, struct sotto **s)
+{
+	int r;
+
+	*st = NULL;
+	*s = NULL;
+	if ((r = store_open(cfg->home, cfg->pass, cfg->pass_len, st)) != 0)
+		return r;
+	if ((r = sotto_open(s, cfg->home, cfg->pass, cfg->pass_len)) != 0) {
+		store_close(*st);
+		*st = NULL;
+		return r;
+	}
+	if (!sotto_registered(*s)) {
+		sotto_close(*s);
+		store_close(*st);
+		*s = NULL;
+		*st = NULL;
+		return SOTTO_ERR_STATE;
+	}
+	return 0;
+}
+
+int
+bridge_runner_start(struct bridge_runner **out, const struct bridge_run_config *cfg,
+    char *why, size_t whylen)
+{
+	struct bridge_runner *r;
+	char pw[BRIDGE_PASSWORD_CHARS + 1];
+	struct store *st = NULL;
+	struct sotto *s = NULL;
+	uint16_t port;
+	int rc;
+
+	*out = NULL;
+	if (whylen > 0)
+		why[0] = '\0';
+	if ((r = calloc(1, sizeof(*r))) == NULL)
+		return SOTTO_ERR_NOMEM;
+	if (pthread_mutex_init(&r->lock, NULL) != 0 || pthread_cond_init(&r->cond, NULL) != 0) {
+		free(r);
+		return SOTTO_ERR_NOMEM;
+	}
+	if (listener_parse_addr(cfg->smtp ? cfg->smtp : SMTP_DEFAULT_LISTEN, r->smtp_host,
+	    sizeof(r->smtp_host), &port) != 0) {
+		snprintf(why, whylen, "SMTP: not HOST:PORT");
+		rc = SOTTO_ERR_INVALID_ARG;
+		goto fail;
+	}
+	r->cfg.smtp_host = r->smtp_host;
+	r->cfg.smtp_port = port;
+	if (listener_parse_addr(cfg->imap ? cfg->imap : BRIDGE_IMAP_DEFAULT_LISTEN, r->imap_host,
+	    sizeof(r->imap_host), &port) != 0) {
+		snprintf(why, whylen, "IMAP: not HOST:PORT");
+		rc = SOTTO_ERR_INVALID_ARG;
+		goto fail;
+	}
+	r->cfg.imap_host = r->imap_host;
+	r->cfg.imap_port = port;
+	if ((rc = runner_open(cfg, &st, &s)) != 0) {
+		snprintf(why, whylen, "%s", sotto_strerror(rc));
+		goto fail;
+	}
+	/* the password before anything else reads the identity record */
+	rc = bridge_password(st, pw, r->hash, &r->created);
+	sodium_memzero(pw, sizeof(pw));
+	if (rc != 0 || (rc = mailstore_store_open(&r->ms, st, 1)) != 0) {
+		snprintf(why, whylen, "bridge password or mail folders: %s", sotto_strerror(rc));
+		store_close(st);
+		sotto_close(s);
+		goto fail;
+	}
+	r->cfg.sotto = s;
+	r->cfg.ms = &r->ms;
+	r->cfg.pw_hash = r->hash;
+	if (uv_loop_init(&r->loop) != 0) {
+		sotto_close(s);
+		rc = SOTTO_ERR_INTERNAL;
+		goto fail;
+	}
+	if (uv_async_init(&r->loop, &r->stop_async, runner_on_stop) != 0) {
+		(void)uv_loop_close(&r->loop);
+		sotto_close(s);
+		rc = SOTTO_ERR_INTERNAL;
+		goto fail;
+	}
+	r->stop_async.data = r;
+	if (pthread_create(&r->thread, NULL, runner_thread, r) != 0) {
+		uv_close((uv_handle_t *)&r->stop_async, runner_closed);
+		uv_run(&r->loop, UV_RUN_DEFAULT);
+		(void)uv_loop_close(&r->loop);
+		sotto_close(s);
+		rc = SOTTO_ERR_NOMEM;
+		goto fail;
+	}
+	pthread_mutex_lock(&r->lock);
+	while (r->state == 0)
+		pthread_cond_wait(&r->cond, &r->lock);
+	rc = r->state < 0 ? r->state : 0;
+	pthread_mutex_unlock(&r->lock);
+	if (rc != 0) {
+		pthread_join(r->thread, NULL);
+		(void)uv_loop_close(&r->loop);
+		snprintf(why, whylen, "%s", r->why);
+		goto fail;
+	}
+	*out = r;
+	return 0;
+fail:
+	runner_free(r);
+	return rc;
+}
+
+uint16_t
+bridge_runner_smtp_port(const struct bridge_runner *r)
+{
+	return bridge_smtp_port(r->b);
+}
+
+uint16_t
+bridge_runner_imap_port(const struct bridge_runner *r)
+{
+	return bridge_imap_port(r->b);
+}
+
+const char *
+bridge_runner_user(const struct bridge_runner *r)
+{
+	return r->b->user;
+}
+
+int
+bridge_runner_new_password(const struct bridge_runner *r)
+{
+	return r->created;
+}
+
+void
+bridge_runner_stop(struct bridge_runner *r)
+{
+	if (r == NULL)
+		return;
+	uv_async_send(&r->stop_async);
+	pthread_join(r->thread, NULL);
+	(void)uv_loop_close(&r->loop);
+	runner_free(r);
+}

@@ -1,0 +1,98 @@
+/*
+ * `sotto bridge`: the SMTP and IMAP engines on one libuv loop, wired to the Sotto client.
+ *
+ * A client thread owns the struct sotto (its calls block on the network): it sends what
+ * the SMTP side hands over and receives from the server. Sending: each envelope
+ * recipient gets its own copy (Bcc removed by the SMTP engine), split into parts
+ * (mail_content.h), each part one end-to-end encrypted MAIL message. DATA is answered 250
+ * only once the server acknowledged every part of every copy; then the submitted mail
+ * (Bcc included) is filed in Sent. Receiving: new MAIL messages in the client's history
+ * are put back together and filed in INBOX, which wakes IMAP IDLE.
+ *
+ * Recipients: an address outside the user's own domain is not a Sotto user and is refused
+ * at RCPT (550 5.7.1) so nothing is ever sent in the clear; a malformed one gets 550 5.1.1.
+ * A user of our domain the server does not know is found out when the copy is sent: the
+ * DATA reply is then 554 naming that recipient (the protocol has no lookup that would not
+ * use up a one-time prekey).
+ */
+#ifndef SOTTO_BRIDGE_BRIDGE_H
+#define SOTTO_BRIDGE_BRIDGE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "bridge/auth.h"
+#include "bridge/mailstore.h"
+#include "client/store.h"
+#include "sotto/error.h"
+#include "sotto/sotto.h"
+
+#define BRIDGE_IMAP_DEFAULT_LISTEN "127.0.0.1:1143"
+/* Setting names in the client's store (sealed). */
+#define BRIDGE_SETTING_PASSWORD "bridge.password"       /* the clear bridge password */
+#define BRIDGE_SETTING_PROGRESS "bridge.inbox"          /* struct mail_progress */
+
+struct bridge_config {
+	struct sotto *sotto;            /* registered account; the bridge owns it from here */
+	struct mailstore *ms;           /* a mailstore_store; must outlive the bridge */
+	const char *pw_hash;            /* crypto_pwhash_str of the bridge password */
+	const char *smtp_host;          /* NULL: 127.0.0.1 */
+	uint16_t smtp_port;             /* 0: any free port */
+	const char *imap_host;
+	uint16_t imap_port;
+	uint64_t max_size;              /* 0: MAIL_CONTENT_MAX */
+	struct bridge_auth_config auth; /* user and pw_hash are filled in here */
+};
+
+struct bridge;
+
+/* why receives the reason a start failed. On failure the caller still owns cfg->sotto. */
+int bridge_start(struct bridge **out, uv_loop_t *loop, const struct bridge_config *cfg,
+    char *why, size_t whylen) SOTTO_MUST_CHECK;
+uint16_t bridge_smtp_port(const struct bridge *b);
+uint16_t bridge_imap_port(const struct bridge *b);
+/* Stops both servers (waiting for deliveries in flight), the client thread, and closes
+ * the struct sotto; then done(arg) on the loop thread. */
+void bridge_stop(struct bridge *b, void (*done)(void *), void *arg);
+
+/*
+ * The bridge password: read from the store, or made (random, bridge_auth_new_password)
+ * when there is none yet, its hash put in the identity record and the clear password in
+ * the sealed setting BRIDGE_SETTING_PASSWORD, in one transaction. pw is secret (wipe it).
+ * *created is 1 if it was made now.
+ */
+int bridge_password(struct store *st, char pw[static BRIDGE_PASSWORD_CHARS + 1],
+    char hash[static BRIDGE_AUTH_HASH_BYTES], int *created) SOTTO_MUST_CHECK;
+
+/*
+ * The whole bridge on a thread and loop of its own, for `sotto bridge` and for embedding
+ * (`sotto daemon`): opens the store in home twice under the passphrase (the mail folders,
+ * and the account for the client thread), makes the bridge password if there is none,
+ * and starts both servers. Returns once they listen. Errors: SOTTO_ERR_NOT_FOUND (no store),
+ * SOTTO_ERR_PASSPHRASE, SOTTO_ERR_STATE (not registered), or why the servers did not start
+ * (in why). The passphrase is not kept.
+ */
+struct bridge_run_config {
+	const char *home;
+	const uint8_t *pass;            /* secret */
+	size_t pass_len;
+	const char *smtp;               /* HOST:PORT; NULL: SMTP_DEFAULT_LISTEN */
+	const char *imap;               /* HOST:PORT; NULL: BRIDGE_IMAP_DEFAULT_LISTEN */
+};
+
+struct bridge_runner;
+
+int bridge_runner_start(struct bridge_runner **out, const struct bridge_run_config *cfg,
+    char *why, size_t whylen) SOTTO_MUST_CHECK;
+uint16_t bridge_runner_smtp_port(const struct bridge_runner *r);
+uint16_t bridge_runner_imap_port(const struct bridge_runner *r);
+/* The user name the servers accept: the account's address. */
+const char *bridge_runner_user(const struct bridge_runner *r);
+/* 1 if the password was made by this start. */
+int bridge_runner_new_password(const struct bridge_runner *r);
+/* Stops (mail handed over is finished first), joins the thread, closes the store. */
+void bridge_runner_stop(struct bridge_runner *r);
+
+#endif

@@ -1,0 +1,107 @@
+/*
+ * A bounded RFC 5322 + MIME structure parser, and what IMAP needs from it: ENVELOPE,
+ * BODYSTRUCTURE and the bytes of BODY[section]. The parse never fails on malformed mail: a
+ * multipart without a usable boundary or parts, or nesting beyond MIME_MAX_DEPTH, or parts
+ * beyond MIME_MAX_PARTS, degrades to a text/plain leaf. Only allocation failure is an error.
+ * Parts refer to the caller's bytes, which must outlive the struct mime_msg.
+ */
+#ifndef SOTTO_BRIDGE_MIME_H
+#define SOTTO_BRIDGE_MIME_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/buf.h"
+#include "base/cursor.h"
+#include "bridge/scan.h"
+#include "sotto/error.h"
+
+#define MIME_MAX_DEPTH 16
+#define MIME_MAX_PARTS 512
+#define MIME_BOUNDARY_MAX 70       /* RFC 2046 section 5.1.1 */
+#define MIME_SECTION_DEPTH 16      /* numbers in a section like 1.2.3 */
+#define MIME_FIELDS_MAX 64         /* names in HEADER.FIELDS (...) */
+
+enum mime_kind {
+	MIME_LEAF = 0,
+	MIME_MULTIPART,
+	MIME_MESSAGE                   /* message/rfc822: one child, the enclosed message */
+};
+
+struct mime_part {
+	struct span hdr;               /* header fields and the blank line ending them */
+	struct span body;
+	size_t lines;                  /* lines in the body */
+	enum mime_kind kind;
+	int parent, first_child, next_sibling;     /* indexes into parts, -1 for none */
+	int digest_child;              /* default type is message/rfc822 (multipart/digest) */
+	int degraded;                  /* declared type unusable: reported as text/plain */
+	int has_ctype;
+	struct span ctype;             /* raw Content-Type value (may be folded) */
+};
+
+struct mime_msg {
+	struct cur all;                /* the whole message */
+	struct mime_part *parts;       /* parts[0] is the message itself */
+	size_t nparts, cap;
+};
+
+int mime_parse(struct mime_msg *m, const uint8_t *data, size_t len) SOTTO_MUST_CHECK;
+void mime_free(struct mime_msg *m);
+
+/* Header fields: iterate a cursor over a header section. field spans the whole field with
+ * its line ends; value is what follows the colon, still folded. Returns 0 at the end. */
+int mime_header_next(struct cur *h, struct span *field, struct span *name, struct span *value);
+/* The first field called name (case-insensitive) in part's header; 0 if absent. */
+int mime_header_find(const struct mime_msg *m, const struct mime_part *p, const char *name,
+    struct span *value);
+/* Appends value unfolded (CR and LF removed), with surrounding whitespace trimmed. */
+void mime_unfold(struct buf *out, const uint8_t *v, size_t n);
+
+/* Content-Type of part idx: type and subtype as in the mail (defaults applied: text/plain,
+ * message/rfc822 in a digest, text/plain when degraded). */
+void mime_ctype(const struct mime_msg *m, int idx, const uint8_t **type, size_t *tlen,
+    const uint8_t **sub, size_t *slen);
+/* Skips comments and folding white space (RFC 5322 CFWS). */
+void mime_skip_cfws(struct cur *c);
+/* An RFC 2045 token (any printable except specials); 0 if none. */
+int mime_token(struct cur *c, struct span *tok);
+/* Positions c after the type/subtype of a Content-Type value, or after the disposition type
+ * of a Content-Disposition value; 0 if there was none. */
+int mime_params_begin(struct cur *c);
+/* The next ";name=value" parameter: 1 with the name's span and the unquoted value appended
+ * to val (which the caller resets), 0 at the end or at malformed input. */
+int mime_param_next(struct cur *c, struct span *name, struct buf *val);
+
+/* A body section (RFC 3501 section 6.4.5). */
+enum mime_section_text {
+	MIME_SEC_ALL = 0,              /* BODY[] or BODY[1.2] */
+	MIME_SEC_HEADER,
+	MIME_SEC_HEADER_FIELDS,
+	MIME_SEC_HEADER_FIELDS_NOT,
+	MIME_SEC_TEXT,
+	MIME_SEC_MIME
+};
+
+struct mime_section {
+	uint32_t part[MIME_SECTION_DEPTH];
+	size_t nparts;
+	enum mime_section_text text;
+	struct {
+		const uint8_t *p;
+		size_t len;
+	} fields[MIME_FIELDS_MAX];
+	size_t nfields;
+};
+
+/* Appends the bytes of section s to out; a section that does not exist yields nothing. */
+int mime_section_get(const struct mime_msg *m, const struct mime_section *s, struct buf *out)
+    SOTTO_MUST_CHECK;
+/* IMAP ENVELOPE of the message part idx (0, or the child of a message/rfc822 part). */
+void mime_put_envelope(struct buf *out, const struct mime_msg *m, int idx);
+/* IMAP BODYSTRUCTURE (extensible != 0) or BODY of part idx. */
+void mime_put_bodystructure(struct buf *out, const struct mime_msg *m, int idx, int extensible);
+/* An RFC 5322 address list as an IMAP list of addresses, or NIL when it holds none. */
+void mime_put_addresses(struct buf *out, const uint8_t *v, size_t n);
+
+#endif

@@ -1,0 +1,146 @@
+/* sotto bridge [--smtp HOST:PORT] [--imap HOST:PORT] [--show-password] */
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "bridge/bridge.h"
+#include "bridge/listener.h"
+#include "bridge/smtp.h"
+#include "cli/cli.h"
+#include "client/passphrase.h"
+
+int cmd_bridge(struct cli *cli, int argc, char **argv);
+
+/* Prints why an account could not be opened; returns the exit code. */
+static int
+open_failed(struct cli *cli, const char *home, int r, const char *why)
+{
+	if (r == SOTTO_ERR_NOT_FOUND) {
+		fprintf(stderr, "%s: no account in %s: run `sotto init` first\n", cli->prog, home);
+		return CLI_EXIT_NO_ACCOUNT;
+	}
+	if (r == SOTTO_ERR_PASSPHRASE) {
+		fprintf(stderr, "%s: wrong passphrase for %s\n", cli->prog, home);
+		return CLI_EXIT_PASSPHRASE;
+	}
+	if (r == SOTTO_ERR_STATE) {
+		fprintf(stderr, "%s: the account in %s is not registered: run `sotto init`\n",
+		    cli->prog, home);
+		return CLI_EXIT_NO_ACCOUNT;
+	}
+	fprintf(stderr, "%s: bridge: %s\n", cli->prog, why != NULL && why[0] ? why :
+	    sotto_strerror(r));
+	return r == SOTTO_ERR_AUTH || r == SOTTO_ERR_INVALID_ARG ? CLI_EXIT_INVALID :
+	    cli_exit_code(r);
+}
+
+/* --show-password: made now if there is none yet. */
+static int
+show_password(struct cli *cli, const char *home, const struct passphrase *pp)
+{
+	char pw[BRIDGE_PASSWORD_CHARS + 1], hash[BRIDGE_AUTH_HASH_BYTES];
+	struct store_identity id;
+	struct store *st = NULL;
+	int r, created = 0;
+
+	if ((r = store_open(home, pp->p, pp->len, &st)) != 0)
+		return open_failed(cli, home, r, NULL);
+	if ((r = store_identity_get(st, &id)) != 0 || id.reg_state != STORE_REG_REGISTERED) {
+		if (r == 0)
+			store_identity_wipe(&id);
+		store_close(st);
+		return open_failed(cli, home, r == 0 || r == SOTTO_ERR_NOT_FOUND ?
+		    SOTTO_ERR_STATE : r, NULL);
+	}
+	if ((r = bridge_password(st, pw, hash, &created)) != 0) {
+		store_identity_wipe(&id);
+		store_close(st);
+		return cli_fail(cli, "bridge password", r);
+	}
+	printf("%s\n", pw);
+	fprintf(stderr, "user name: %s\n", id.address);
+	sodium_memzero(pw, sizeof(pw));
+	store_identity_wipe(&id);
+	store_close(st);
+	return CLI_OK;
+}
+
+int
+cmd_bridge(struct cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "smtp", required_argument, NULL, 's' },
+		{ "imap", required_argument, NULL, 'i' },
+		{ "show-password", no_argument, NULL, 'p' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const struct cli_cmd *cmd = cli_find("bridge");
+	struct bridge_run_config cfg;
+	struct bridge_runner *run = NULL;
+	struct passphrase pp = { 0 };
+	char host[64], home[4096], why[256];
+	uint16_t port;
+	unsigned warn = 0;
+	sigset_t sigs;
+	int ch, r, sig, show = 0;
+
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.smtp = SMTP_DEFAULT_LISTEN;
+	cfg.imap = BRIDGE_IMAP_DEFAULT_LISTEN;
+	while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (ch) {
+		case 's': cfg.smtp = optarg; break;
+		case 'i': cfg.imap = optarg; break;
+		case 'p': show = 1; break;
+		case 'h': return cli_help(cmd);
+		default: return cli_usage(cli, cmd, NULL);
+		}
+	}
+	if (optind != argc)
+		return cli_usage(cli, cmd, "no arguments after the options");
+	if (listener_parse_addr(cfg.smtp, host, sizeof(host), &port) != 0)
+		return cli_usage(cli, cmd, "--smtp takes HOST:PORT");
+	if (listener_parse_addr(cfg.imap, host, sizeof(host), &port) != 0)
+		return cli_usage(cli, cmd, "--imap takes HOST:PORT");
+	if ((r = cli_home(cli, home, sizeof(home))) != 0)
+		return cli_fail(cli, "home directory", r);
+	if ((r = passphrase_get(cli->passfile, "Passphrase: ", 0, stderr, &pp, &warn)) != 0) {
+		fprintf(stderr, "%s: cannot read the passphrase: %s\n", cli->prog,
+		    sotto_strerror(r));
+		return CLI_EXIT_PASSPHRASE;
+	}
+	if (show) {
+		r = show_password(cli, home, &pp);
+		passphrase_free(&pp);
+		return r;
+	}
+	/* signals wait for sigwait below, not for whichever thread libuv happens to run */
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	cfg.home = home;
+	cfg.pass = pp.p;
+	cfg.pass_len = pp.len;
+	r = bridge_runner_start(&run, &cfg, why, sizeof(why));
+	passphrase_free(&pp);
+	if (r != 0)
+		return open_failed(cli, home, r, why);
+	if (bridge_runner_new_password(run))
+		fprintf(stderr, "sotto bridge: made a bridge password; "
+		    "`sotto bridge --show-password` shows it\n");
+	printf("sotto bridge: SMTP on %s, IMAP on %s; user name %s\n", cfg.smtp, cfg.imap,
+	    bridge_runner_user(run));
+	fflush(stdout);
+	while (sigwait(&sigs, &sig) != 0)
+		;
+	fprintf(stderr, "sotto bridge: stopping\n");
+	bridge_runner_stop(run);
+	return CLI_OK;
+}

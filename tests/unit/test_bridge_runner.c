@@ -1,0 +1,240 @@
+/*
+ * The whole bridge in this process (bridge_runner_start): two accounts on a real sottod,
+ * alice submits over SMTP on a raw socket, bob reads over IMAP. Also every way a start
+ * can fail, each leaving nothing behind (ASan checks the leaks).
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "bridge/bridge.h"
+#include "bridge/sasl.h"
+#include "check.h"
+#include "sottod_proc.h"
+#include "uvthread.h"
+
+#define PASS "runner passphrase"
+
+static struct sottod_proc sp;
+static char root[256];
+
+static unsigned short
+free_port(void)
+{
+	struct sockaddr_in sa;
+	socklen_t len = sizeof(sa);
+	unsigned short p;
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
+	    getsockname(fd, (struct sockaddr *)&sa, &len) != 0)
+		abort();
+	p = ntohs(sa.sin_port);
+	close(fd);
+	return p;
+}
+
+static int
+account(const char *name, int registered)
+{
+	char home[300], addr[64];
+	struct sotto *s = NULL;
+	int r;
+
+	snprintf(home, sizeof(home), "%s/%s", root, name);
+	snprintf(addr, sizeof(addr), "%s@localhost", name);
+	if (sotto_create(&s, home, (const uint8_t *)PASS, strlen(PASS), SOTTO_KDF_MIN) != 0)
+		return -1;
+	r = registered ? sotto_init(s, addr, sp.address, NULL, 5000) : 0;
+	sotto_close(s);
+	return r;
+}
+
+struct started {
+	struct bridge_runner *r;
+	char smtp[32], imap[32], why[256];
+	unsigned short smtp_port, imap_port;
+};
+
+static int
+start(struct started *st, const char *name, const char *pass)
+{
+	struct bridge_run_config cfg;
+	char home[300];
+
+	snprintf(home, sizeof(home), "%s/%s", root, name);
+	st->smtp_port = free_port();
+	st->imap_port = free_port();
+	snprintf(st->smtp, sizeof(st->smtp), "127.0.0.1:%u", st->smtp_port);
+	snprintf(st->imap, sizeof(st->imap), "127.0.0.1:%u", st->imap_port);
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.home = home;
+	cfg.pass = (const uint8_t *)pass;
+	cfg.pass_len = strlen(pass);
+	cfg.smtp = st->smtp;
+	cfg.imap = st->imap;
+	st->r = NULL;
+	return bridge_runner_start(&st->r, &cfg, st->why, sizeof(st->why));
+}
+
+/* The password `sotto bridge --show-password` would print. */
+static int
+password(const char *name, char pw[BRIDGE_PASSWORD_CHARS + 1])
+{
+	char home[300], hash[BRIDGE_AUTH_HASH_BYTES];
+	struct store *st;
+	int created, r;
+
+	snprintf(home, sizeof(home), "%s/%s", root, name);
+	if (store_open(home, (const uint8_t *)PASS, strlen(PASS), &st) != 0)
+		return -1;
+	r = bridge_password(st, pw, hash, &created);
+	store_close(st);
+	return r == 0 && !created ? 0 : -1;
+}
+
+TEST(runner_start_failures_leave_nothing)
+{
+	struct started st, busy;
+	struct bridge_run_config cfg;
+	char home[300];
+
+	CHECK_EQ_INT(start(&st, "nobody", PASS), SOTTO_ERR_NOT_FOUND);
+	CHECK_EQ_INT(start(&st, "alice", "wrong"), SOTTO_ERR_PASSPHRASE);
+	CHECK_EQ_INT(start(&st, "unregistered", PASS), SOTTO_ERR_STATE);
+	/* a port in use: the SMTP side says so */
+	REQUIRE(start(&busy, "alice", PASS) == 0);
+	snprintf(home, sizeof(home), "%s/alice", root);
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.home = home;
+	cfg.pass = (const uint8_t *)PASS;
+	cfg.pass_len = strlen(PASS);
+	cfg.smtp = busy.smtp;
+	cfg.imap = "127.0.0.1:1";
+	CHECK(bridge_runner_start(&st.r, &cfg, st.why, sizeof(st.why)) != 0 && st.r == NULL);
+	CHECK(strstr(st.why, "SMTP") != NULL);
+	cfg.smtp = "127.0.0.1:0x";
+	CHECK_EQ_INT(bridge_runner_start(&st.r, &cfg, st.why, sizeof(st.why)),
+	    SOTTO_ERR_INVALID_ARG);
+	cfg.smtp = "10.1.2.3:2525";
+	CHECK(bridge_runner_start(&st.r, &cfg, st.why, sizeof(st.why)) != 0);
+	CHECK(strstr(st.why, "loopback") != NULL);
+	bridge_runner_stop(busy.r);
+}
+
+static int
+smtp_send(unsigned short port, const char *pw, const char *mail)
+{
+	char buf[4096], line[700], plain[400], b64[600];
+	size_t n;
+	int fd = uvthread_connect(port), ok = -1;
+
+	if (fd < 0)
+		return -1;
+	n = (size_t)snprintf(plain, sizeof(plain), "%calice@localhost%c%s", 0, 0, pw);
+	sodium_bin2base64(b64, sizeof(b64), (const unsigned char *)plain, n,
+	    sodium_base64_VARIANT_ORIGINAL);
+	snprintf(line, sizeof(line), "AUTH PLAIN %s\r\n", b64);
+	if (uvthread_read_until(fd, buf, sizeof(buf), "220 ") == 0 &&
+	    uvthread_send(fd, "EHLO test\r\n") == 0 &&
+	    uvthread_read_until(fd, buf, sizeof(buf), "250 ") == 0 &&
+	    uvthread_send(fd, line) == 0 &&
+	    uvthread_read_until(fd, buf, sizeof(buf), "235 ") == 0 &&
+	    uvthread_send(fd, "MAIL FROM:<alice@localhost>\r\nRCPT TO:<bob@localhost>\r\n"
+	    "RCPT TO:<eve@example.com>\r\nDATA\r\n") == 0 &&
+	    uvthread_read_until(fd, buf, sizeof(buf), "354 ") == 0 &&
+	    strstr(buf, "550 5.7.1") != NULL &&
+	    uvthread_send(fd, mail) == 0 && uvthread_send(fd, ".\r\n") == 0 &&
+	    uvthread_read_until(fd, buf, sizeof(buf), "\r\n") == 0 &&
+	    strncmp(buf, "250 ", 4) == 0)
+		ok = 0;
+	(void)uvthread_send(fd, "QUIT\r\n");
+	close(fd);
+	return ok;
+}
+
+TEST(runner_carries_mail_from_smtp_to_imap)
+{
+	static const char mail[] = "From: alice@localhost\r\nTo: bob@localhost\r\n"
+	    "Subject: in process\r\n\r\nbody line\r\n";
+	struct started a, b;
+	char pa[BRIDGE_PASSWORD_CHARS + 1], pb[BRIDGE_PASSWORD_CHARS + 1];
+	char buf[8192], cmd[200];
+	int fd, i, got = 0;
+
+	REQUIRE(start(&a, "alice", PASS) == 0);
+	CHECK(strcmp(bridge_runner_user(a.r), "alice@localhost") == 0);
+	CHECK(!bridge_runner_new_password(a.r));        /* made by the first start above */
+	if (start(&b, "bob", PASS) != 0) {
+		bridge_runner_stop(a.r);
+		REQUIRE(0);
+	}
+	CHECK(bridge_runner_new_password(b.r));
+	CHECK_EQ_INT(bridge_runner_smtp_port(a.r), a.smtp_port);
+	CHECK_EQ_INT(bridge_runner_imap_port(b.r), b.imap_port);
+	CHECK(password("alice", pa) == 0 && password("bob", pb) == 0);
+	CHECK(smtp_send(a.smtp_port, pa, mail) == 0);
+
+	fd = uvthread_connect(b.imap_port);
+	CHECK(fd >= 0);
+	snprintf(cmd, sizeof(cmd), "a LOGIN bob@localhost \"%s\"\r\n", pb);
+	CHECK(fd >= 0 && uvthread_read_until(fd, buf, sizeof(buf), "* OK") == 0 &&
+	    uvthread_send(fd, cmd) == 0 && uvthread_read_until(fd, buf, sizeof(buf), "a OK") == 0);
+	for (i = 0; fd >= 0 && i < 100 && !got; i++) {
+		if (uvthread_send(fd, "s STATUS INBOX (MESSAGES)\r\n") != 0 ||
+		    uvthread_read_until(fd, buf, sizeof(buf), "s OK") != 0)
+			break;
+		got = strstr(buf, "(MESSAGES 1)") != NULL;
+		if (!got)
+			usleep(100 * 1000);
+	}
+	CHECK(got);
+	CHECK(fd >= 0 && uvthread_send(fd, "e EXAMINE INBOX\r\nf FETCH 1 BODY[]\r\n") == 0 &&
+	    uvthread_read_until(fd, buf, sizeof(buf), "f OK") == 0);
+	CHECK(strstr(buf, mail) != NULL);
+	if (fd >= 0)
+		close(fd);
+	bridge_runner_stop(a.r);
+	bridge_runner_stop(b.r);
+	sodium_memzero(pa, sizeof(pa));
+	sodium_memzero(pb, sizeof(pb));
+}
+
+int
+main(void)
+{
+	char cmd[300];
+	int r;
+
+	if (sodium_init() < 0)
+		return 1;
+	if (sottod_proc_init(&sp, "registration = open") != 0 || sottod_proc_start(&sp) != 0) {
+		printf("FAIL - setup: cannot start %s\n", sottod_proc_binary());
+		sottod_proc_cleanup(&sp);
+		return 1;
+	}
+	snprintf(root, sizeof(root), "%s/clients", sp.dir);
+	if (mkdir(root, 0700) != 0 || account("alice", 1) != 0 || account("bob", 1) != 0 ||
+	    account("unregistered", 0) != 0) {
+		printf("FAIL - setup: accounts\n");
+		sottod_proc_cleanup(&sp);
+		return 1;
+	}
+	RUN(runner_start_failures_leave_nothing);
+	RUN(runner_carries_mail_from_smtp_to_imap);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
+	r = system(cmd);
+	(void)r;
+	sottod_proc_cleanup(&sp);
+	return check_summary();
+}
