@@ -8,6 +8,7 @@ through tests/integration/relay.py, which records each byte both ways. Then:
   - the server's files (database, WAL, logs, everything in its data directory) hold no
     marker; no stored envelope holds its sender's address, name or identity key; no log
     line names both ends of a conversation.
+The same for mail: SMTP into alice's `sotto bridge`, IMAP out of bob's.
 Skips (printing "ok - ...: skipped") only while sottod or sotto are placeholders that do not
 answer --help.
 """
@@ -123,15 +124,76 @@ def test_server_files_hold_no_plaintext_and_envelopes_hide_the_sender(root, serv
                         "a log line pairs sender and recipient: %r" % line)
 
 
+def test_mail_through_the_bridge_stays_sealed(root, servers):
+    """Mail written over SMTP to alice's bridge and read over IMAP from bob's: the traffic
+    to the server and the server's files show neither the subject, the body, an attachment
+    nor the addresses in the headers."""
+    import smtplib
+    from email.message import EmailMessage
+    import bridge_harness as BH
+
+    srv = h.Server(root)
+    servers.append(srv)
+    relay = Relay(srv.port, os.path.join(root, "wire-mail.rec"))
+    relay.start()
+    via = srv.address.rsplit(":", 1)[0] + ":%d" % relay.port
+    alice = h.User(root, "alice", srv, server_address=via)
+    bob = h.User(root, "bob", srv, server_address=via)
+    bridges = [BH.Bridge(root, alice), BH.Bridge(root, bob)]
+    try:
+        subject = "SUBJECT-MARKER-%d" % os.getpid()
+        body = "BODY-MARKER-%d" % os.getpid()
+        attach = ("ATTACHMENT-MARKER-%d " % os.getpid()).encode() * 4000
+        msg = EmailMessage()
+        msg["From"] = alice.address
+        msg["To"] = bob.address
+        msg["Subject"] = subject
+        msg["Message-ID"] = "<conf-%d@localhost>" % os.getpid()
+        msg.set_content(body)
+        msg.add_attachment(attach, maintype="application", subtype="octet-stream",
+                           filename="a.bin")
+        with smtplib.SMTP("127.0.0.1", bridges[0].smtp_port, timeout=120) as s:
+            s.login(alice.address, bridges[0].password)
+            h.check(s.send_message(msg) == {}, "refused")
+        M = bridges[1].imap()
+        uids = BH.wait_for(M, "INBOX", '(HEADER Subject "%s")' % subject)
+        h.check(len(uids) == 1, "bob's INBOX: %r" % uids)
+        raw = BH.fetch_raw(M, "INBOX", uids[0])
+        M.logout()
+        h.check(subject.encode() in raw and body.encode() in raw, "bob's copy lacks the text")
+    finally:
+        for b in bridges:
+            b.stop()
+    srv.stop()
+    relay.stop()
+    wire = relay.captured()
+    h.check(len(wire) > 100000, "captured only %d bytes" % len(wire))
+    needles = [subject.encode(), body.encode(), attach[:40],
+               base64.b64encode(attach)[:40], alice.address.encode(), bob.address.encode()]
+    db = os.path.join(srv.dir, "sottod.db")
+    for u in (alice, bob):
+        ik, dk = account_keys(db, u.name)
+        needles += key_forms(ik) + key_forms(dk)
+    for needle in needles:
+        h.check(needle not in wire, "%r on the wire" % needle[:40])
+    files = srv.files() + [os.path.join(root, n) for n in os.listdir(root)
+                           if n.startswith("srv") and n.endswith(".log")]
+    for needle in needles[:4]:
+        f = h.file_contains(files, needle)
+        h.check(f is None, "%r found in %s" % (needle[:40], f))
+
+
 if __name__ == "__main__":
     missing = [b for b in (h.SOTTOD, h.SOTTO) if placeholder(b)]
     if missing:
         for name in ("test_traffic_has_no_plaintext_addresses_or_long_term_keys",
-                     "test_server_files_hold_no_plaintext_and_envelopes_hide_the_sender"):
+                     "test_server_files_hold_no_plaintext_and_envelopes_hide_the_sender",
+                     "test_mail_through_the_bridge_stays_sealed"):
             print("ok - %s: skipped: %s is a placeholder (--help fails)" %
                   (name, ", ".join(missing)))
         sys.exit(0)
     h.run_tests([
         test_traffic_has_no_plaintext_addresses_or_long_term_keys,
         test_server_files_hold_no_plaintext_and_envelopes_hide_the_sender,
+        test_mail_through_the_bridge_stays_sealed,
     ])
