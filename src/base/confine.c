@@ -277,7 +277,8 @@ static const char *const allowed_calls[] = {
 	"futex", "set_robust_list", "get_robust_list", "rseq", "set_tid_address", "gettid",
 	"sched_yield", "sched_getaffinity", "exit", "exit_group", "restart_syscall",
 	/* signals */
-	"rt_sigaction", "rt_sigprocmask", "rt_sigreturn", "rt_sigpending", "sigaltstack",
+	"rt_sigaction", "rt_sigprocmask", "rt_sigreturn", "rt_sigpending", "rt_sigtimedwait",
+	"sigaltstack",
 	/* time */
 	"clock_gettime", "clock_getres", "gettimeofday", "time", "nanosleep", "clock_nanosleep",
 	/* event loop */
