@@ -294,6 +294,28 @@ static const char *const allowed_calls[] = {
 	"getresuid", "getresgid", "getgroups", "getrlimit", "getrusage", "uname", "sysinfo",
 };
 
+/* libseccomp's SCMP_A0() macros leave datum_b to the compiler, which clang's
+ * -Wmissing-field-initializers refuses; these fill every field. */
+static struct scmp_arg_cmp
+arg_cmp(unsigned arg, enum scmp_compare op, scmp_datum_t a, scmp_datum_t b)
+{
+	struct scmp_arg_cmp c;
+
+	memset(&c, 0, sizeof(c));
+	c.arg = arg;
+	c.op = op;
+	c.datum_a = a;
+	c.datum_b = b;
+	return c;
+}
+
+static int
+sc_errno_if(scmp_filter_ctx ctx, int nr, int err, struct scmp_arg_cmp cmp)
+{
+	return seccomp_rule_add_array(ctx, SCMP_ACT_ERRNO((uint32_t)err), nr, 1, &cmp) == 0 ?
+	    0 : -1;
+}
+
 static int
 sc_allow(scmp_filter_ctx ctx, const char *name, unsigned n, const struct scmp_arg_cmp *cmp)
 {
@@ -328,7 +350,7 @@ sc_rules(scmp_filter_ctx ctx)
 			return -1;
 	/* New threads only: fork and friends lack CLONE_THREAD. clone3 hides its flags in
 	 * memory the filter cannot read, so it reports ENOSYS and glibc falls back to clone. */
-	c[0] = SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD, CLONE_THREAD);
+	c[0] = arg_cmp(0, SCMP_CMP_MASKED_EQ, CLONE_THREAD, CLONE_THREAD);
 	if (sc_errno(ctx, "clone3", ENOSYS) != 0)
 		return -1;
 	if (!LEAK_CHECKER && sc_allow(ctx, "clone", 1, c) != 0)
@@ -340,11 +362,11 @@ sc_rules(scmp_filter_ctx ctx)
 	/* Network sockets and local pairs only; the rest (netlink probes by getaddrinfo,
 	 * packet sockets) fail softly with EAFNOSUPPORT. */
 	for (i = 0; i < sizeof(families) / sizeof(families[0]); i++) {
-		c[0] = SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)families[i]);
+		c[0] = arg_cmp(0, SCMP_CMP_EQ, (scmp_datum_t)families[i], 0);
 		if (sc_allow(ctx, "socket", 1, c) != 0)
 			return -1;
 	}
-	c[0] = SCMP_A0(SCMP_CMP_EQ, AF_UNIX);
+	c[0] = arg_cmp(0, SCMP_CMP_EQ, AF_UNIX, 0);
 	if (sc_allow(ctx, "socketpair", 1, c) != 0)
 		return -1;
 	/* libseccomp takes one comparison per argument and rule, so the refused families
@@ -352,28 +374,26 @@ sc_rules(scmp_filter_ctx ctx)
 	for (int fam = 0; fam < 64; fam++) {
 		if (fam == AF_UNIX || fam == AF_INET || fam == AF_INET6)
 			continue;
-		if (seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EAFNOSUPPORT), SCMP_SYS(socket), 1,
-		    SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)fam)) != 0)
+		if (sc_errno_if(ctx, SCMP_SYS(socket), EAFNOSUPPORT,
+		    arg_cmp(0, SCMP_CMP_EQ, (scmp_datum_t)fam, 0)) != 0)
 			return -1;
 	}
 	/* libuv sets O_NONBLOCK and FD_CLOEXEC by ioctl; isatty (stdio) asks TCGETS and gets
 	 * ENOTTY. Any other ioctl (TIOCSTI, device control) is a violation. */
 	for (i = 0; i < sizeof(ioctls) / sizeof(ioctls[0]); i++) {
-		c[0] = SCMP_A1(SCMP_CMP_EQ, (scmp_datum_t)ioctls[i]);
+		c[0] = arg_cmp(1, SCMP_CMP_EQ, (scmp_datum_t)ioctls[i], 0);
 		if (sc_allow(ctx, "ioctl", 1, c) != 0)
 			return -1;
 	}
-	if (seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOTTY), SCMP_SYS(ioctl), 1,
-	    SCMP_A1(SCMP_CMP_EQ, TCGETS)) != 0 ||
-	    seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOTTY), SCMP_SYS(ioctl), 1,
-	    SCMP_A1(SCMP_CMP_EQ, TIOCGWINSZ)) != 0)
+	if (sc_errno_if(ctx, SCMP_SYS(ioctl), ENOTTY, arg_cmp(1, SCMP_CMP_EQ, TCGETS, 0)) != 0 ||
+	    sc_errno_if(ctx, SCMP_SYS(ioctl), ENOTTY, arg_cmp(1, SCMP_CMP_EQ, TIOCGWINSZ, 0)) != 0)
 		return -1;
 	/* Signals and limits: this process only (abort() and pthread_kill use tgkill). */
-	c[0] = SCMP_A0(SCMP_CMP_EQ, pid);
+	c[0] = arg_cmp(0, SCMP_CMP_EQ, pid, 0);
 	if (sc_allow(ctx, "tgkill", 1, c) != 0 || sc_allow(ctx, "kill", 1, c) != 0 ||
 	    sc_allow(ctx, "prlimit64", 1, c) != 0)
 		return -1;
-	c[0] = SCMP_A0(SCMP_CMP_EQ, 0);
+	c[0] = arg_cmp(0, SCMP_CMP_EQ, 0, 0);
 	if (sc_allow(ctx, "prlimit64", 1, c) != 0)
 		return -1;
 	return 0;
