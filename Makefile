@@ -51,7 +51,7 @@ INTEROP    := $(if $(INTEROP_SRC),$(BUILD)/tests/interop)
 FUZZERS    := $(patsubst fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRC))
 BENCHES    := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 
-.PHONY: fuzzers all deps test test-unit test-asan interop run demo bench bench-crypto bench-peers fuzz clean
+.PHONY: fuzzers all deps test test-unit test-asan test-valgrind soak interop run demo bench bench-crypto bench-peers fuzz clean
 .DEFAULT_GOAL := all
 .SECONDARY:
 
@@ -132,6 +132,14 @@ test-unit: all $(TESTS) $(INTEROP)
 
 test-asan:
 	$(MAKE) test-unit BUILD=build-asan SAN=1
+
+# memcheck over the unit tests and the integration runs (sottod and sotto wrapped).
+test-valgrind: all $(TESTS) $(INTEROP)
+	@scripts/test-valgrind $(BUILD)
+
+# The heavy variants: hundreds of sottod SIGKILL cycles, repeated abuse and confidentiality.
+soak: all $(TESTS)
+	@scripts/soak $(BUILD)
 
 interop: all $(INTEROP)
 	@scripts/run-tests $(BUILD) interop

@@ -429,6 +429,15 @@ config_build(struct config *cfg, const char *path, const struct config_overrides
 				snprintf(why, why_len, "flag %s: bad value", o->key[i]);
 			return r;
 		}
+	/* The push pump keeps one largest envelope above its low-water mark (a quarter of
+	 * the queue at most) and responses need room behind it: with less the owner of a
+	 * mailbox of such envelopes would be dropped as a slow reader, or never served. */
+	if ((uint64_t)next.write_queue_max < 2 * (uint64_t)next.max_envelope + CONFIG_QUEUE_SLACK) {
+		if (why)
+			snprintf(why, why_len, "write_queue_max must be at least twice max_envelope "
+			    "plus %u", CONFIG_QUEUE_SLACK);
+		return SOTTO_ERR_INVALID_ARG;
+	}
 	*cfg = next;
 	return 0;
 }

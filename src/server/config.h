@@ -15,6 +15,7 @@
 #define CONFIG_LINE_MAX    1024
 #define CONFIG_HOST_MAX    253
 #define CONFIG_OVERRIDES_MAX 16
+#define CONFIG_QUEUE_SLACK 8192           /* write_queue_max >= 2 * max_envelope + this */
 
 enum config_registration { CONFIG_REG_INVITE = 0, CONFIG_REG_OPEN = 1 };
 enum config_durability { CONFIG_DUR_FULL = 0, CONFIG_DUR_NORMAL = 1 };

@@ -27,10 +27,15 @@ wall_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+/*
+ * Queues one push; 0 if it went out, else nonzero and the envelope stays for a later read
+ * of the store (the pump is then waiting for the output to drain, or the peer is closed).
+ */
 static int
 push_one(struct peer *p, int64_t id, uint64_t ts, const uint8_t *data, size_t len)
 {
 	struct proto_msg n;
+	int r;
 
 	memset(&n, 0, sizeof(n));
 	n.type = PROTO_PUSH;
@@ -38,25 +43,46 @@ push_one(struct peer *p, int64_t id, uint64_t ts, const uint8_t *data, size_t le
 	n.u.push.timestamp = ts;
 	n.u.push.envelope = data;
 	n.u.push.envelope_len = len;
-	if (peer_send(p, &n) != 0)
-		return SOTTO_ERR_CLOSED;
+	if ((r = peer_push(p, &n)) != 0) {
+		if (r == PEER_WOULD_BLOCK) {
+			p->backlog = 1;
+			p->push_wait = 1;
+		}
+		return r;
+	}
 	p->last_pushed = id;
 	p->push_inflight++;
 	return 0;
 }
 
+/*
+ * Pushes the mailbox in id order from the last envelope pushed on, while the push window
+ * and the output's low-water mark allow. Envelopes not pushed stay in the store and are
+ * read again when the window opens (RECEIVED) or the output drains (peer.c).
+ */
 void
 mailbox_pump(struct peer *p)
 {
 	struct server *s = p->srv;
 	struct store_envelope env[PUMP_BATCH];
-	size_t n, want, i;
+	size_t n, want, i, low, unsent, fit;
 	int r;
 
+	p->push_wait = 0;
 	while (p->state == PEER_MEMBER && p->backlog && p->push_inflight < s->cfg.push_window) {
+		low = peer_push_low_water(&s->cfg);
+		if ((unsent = peer_unsent(p)) >= low) {
+			p->push_wait = 1;
+			return;
+		}
 		want = s->cfg.push_window - p->push_inflight;
 		if (want > PUMP_BATCH)
 			want = PUMP_BATCH;
+		/* Read no more than the room below the mark can take of the largest envelopes,
+		 * so big ones are not read from the store only to be dropped again. */
+		fit = (low - unsent) / s->cfg.max_envelope + 1;
+		if (want > fit)
+			want = fit;
 		r = s->store->ops->envelopes_list(s->store, p->acct->id, p->last_pushed, env, want,
 		    &n);
 		if (r != 0) {
@@ -86,6 +112,7 @@ deliver_new(struct server *s, const struct commit_item *it)
 	if (it->send.env_id <= p->last_pushed)
 		return;                 /* already pushed by a read of the store */
 	if (!p->backlog && p->push_inflight < s->cfg.push_window) {
+		/* No room: push_one marks the backlog and the store has it for the pump. */
 		(void)push_one(p, it->send.env_id, it->send.ts, it->send.data, it->send.len);
 		return;
 	}

@@ -89,6 +89,35 @@ struct wreq {
 	uint8_t *mem;                   /* the peer's output buffer, handed over */
 };
 
+/* Bytes sealed for the peer and not yet taken by the kernel. */
+size_t
+peer_unsent(const struct peer *p)
+{
+	return p->tcp.write_queue_size + p->out.len;
+}
+
+/*
+ * Pushes are queued only while less than this is unsent, so a backlog can never fill
+ * write_queue_max (config_build keeps one largest push above it within the cap) and
+ * responses always find room and wait behind at most this much.
+ */
+size_t
+peer_push_low_water(const struct config *cfg)
+{
+	size_t low = cfg->write_queue_max / 4;
+
+	return low < PEER_PUSH_LOW_MAX ? low : PEER_PUSH_LOW_MAX;
+}
+
+/* Output drained below the low-water mark: let a stalled pump go on. */
+static void
+peer_output_drained(struct peer *p)
+{
+	if (p->state == PEER_MEMBER && p->push_wait &&
+	    peer_unsent(p) < peer_push_low_water(&p->srv->cfg))
+		mailbox_pump(p);
+}
+
 static void
 on_written(uv_write_t *req, int status)
 {
@@ -97,8 +126,13 @@ on_written(uv_write_t *req, int status)
 
 	free(w->mem);
 	free(w);
-	if (status < 0 && status != UV_ECANCELED)
+	if (status < 0 && status != UV_ECANCELED) {
 		peer_close(p, "write failed");
+		return;
+	}
+	/* Whatever the pump adds goes out with this loop turn's flush. */
+	if (status == 0)
+		peer_output_drained(p);
 }
 
 /*
@@ -114,7 +148,7 @@ peer_flush(struct peer *p)
 
 	if (p->state == PEER_CLOSED || p->out.len == 0)
 		return;
-	if (p->tcp.write_queue_size == 0) {
+	while (p->tcp.write_queue_size == 0) {
 		b = uv_buf_init((char *)p->out.p, (unsigned)p->out.len);
 		n = uv_try_write((uv_stream_t *)&p->tcp, &b, 1);
 		if (n == UV_EAGAIN || n == UV_ENOSYS)
@@ -123,12 +157,17 @@ peer_flush(struct peer *p)
 			peer_close(p, "write failed");
 			return;
 		}
-		if ((size_t)n == p->out.len) {
-			/* Idle connections keep no output buffer. */
-			buf_free(&p->out);
-			buf_init_dyn(&p->out, p->srv->cfg.write_queue_max);
+		if ((size_t)n < p->out.len)
+			break;
+		/* Idle connections keep no output buffer. */
+		buf_free(&p->out);
+		buf_init_dyn(&p->out, p->srv->cfg.write_queue_max);
+		/* The kernel took it all and no write callback will come: refill now. The
+		 * push window bounds how often this goes round. */
+		n = 0;
+		peer_output_drained(p);
+		if (p->state == PEER_CLOSED || p->out.len == 0)
 			return;
-		}
 	}
 	if ((w = malloc(sizeof(*w))) == NULL) {
 		peer_close(p, "out of memory");
@@ -173,15 +212,27 @@ peer_mark_dirty(struct peer *p)
 	s->flush_list = p;
 }
 
-int
-peer_send(struct peer *p, const struct proto_msg *m)
+/* Bytes frame_seal makes of a message of len bytes. */
+static size_t
+sealed_len(size_t len)
+{
+	size_t frames = len == 0 ? 1 : (len + FRAME_FRAG_DATA - 1) / FRAME_FRAG_DATA;
+
+	return len + frames * (FRAME_HDR_LEN + 1 + NOISE_TAG_LEN);
+}
+
+static int
+peer_queue(struct peer *p, const struct proto_msg *m, int is_push)
 {
 	struct server *s = p->srv;
 	struct buf enc;
+	size_t unsent = peer_unsent(p);
 	int r;
 
 	if (p->state != PEER_GUEST && p->state != PEER_MEMBER)
 		return SOTTO_ERR_CLOSED;
+	if (is_push && unsent >= peer_push_low_water(&s->cfg))
+		return PEER_WOULD_BLOCK;
 	buf_init_fixed(&enc, s->encbuf, s->encbuf_cap);
 	if ((r = proto_encode(m, &enc)) != 0 || (r = buf_status(&enc)) != 0) {
 		log_error("conn %llu: cannot encode %s: %s", (unsigned long long)p->id,
@@ -189,8 +240,19 @@ peer_send(struct peer *p, const struct proto_msg *m)
 		peer_close(p, "internal encode error");
 		return r;
 	}
+	/* A push waits for the output to drain rather than fill the queue; only an envelope
+	 * stored before a reload shrank write_queue_max can be too large even for an empty
+	 * queue, and then this connection cannot be served at all. */
+	if (is_push && unsent + sealed_len(enc.len) > s->cfg.write_queue_max) {
+		if (unsent > 0)
+			return PEER_WOULD_BLOCK;
+		log_error("conn %llu: envelope of %zu bytes exceeds write_queue_max",
+		    (unsigned long long)p->id, enc.len);
+		peer_close(p, "push larger than write_queue_max");
+		return SOTTO_ERR_LIMIT;
+	}
 	/* A reader that does not keep up is dropped rather than buffered without end. */
-	if (p->tcp.write_queue_size + p->out.len + enc.len > s->cfg.write_queue_max) {
+	if (unsent + sealed_len(enc.len) > s->cfg.write_queue_max) {
 		peer_close(p, "peer not reading (write queue full)");
 		return SOTTO_ERR_LIMIT;
 	}
@@ -201,6 +263,18 @@ peer_send(struct peer *p, const struct proto_msg *m)
 	}
 	peer_mark_dirty(p);
 	return 0;
+}
+
+int
+peer_send(struct peer *p, const struct proto_msg *m)
+{
+	return peer_queue(p, m, 0);
+}
+
+int
+peer_push(struct peer *p, const struct proto_msg *m)
+{
+	return peer_queue(p, m, 1);
 }
 
 void
@@ -284,6 +358,7 @@ peer_become_member(struct peer *p, const struct store_account *a)
 	p->last_pushed = 0;
 	p->push_inflight = 0;
 	p->backlog = 1;
+	p->push_wait = 0;
 	prekeys_check_low(p, a->id, 0);
 	mailbox_pump(p);
 }

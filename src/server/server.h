@@ -28,6 +28,8 @@
 
 #define SERVER_PATH_MAX 4096
 #define PEER_COMMITS_MAX 256            /* SENDs of one connection awaiting the writer */
+#define PEER_PUSH_LOW_MAX (1024u * 1024) /* push low-water mark: at most this, 1/4 of the cap */
+#define PEER_WOULD_BLOCK 1              /* peer_push: no room now, retried when output drains */
 
 enum peer_state { PEER_HANDSHAKE, PEER_GUEST, PEER_MEMBER, PEER_CLOSED };
 
@@ -64,6 +66,7 @@ struct peer {
 	int64_t last_pushed;            /* highest envelope id pushed on this connection */
 	uint32_t push_inflight;         /* pushed and not yet RECEIVED */
 	int backlog;                    /* the store may hold envelopes not yet pushed */
+	int push_wait;                  /* the pump stopped for output room: resume on drain */
 };
 
 /* An account with at least one open connection. */
@@ -138,6 +141,12 @@ void peer_accept(struct server *s);
 void peer_close(struct peer *p, const char *reason);
 /* Encodes, seals and queues m; closes the peer (and returns an error) if it cannot. */
 int peer_send(struct peer *p, const struct proto_msg *m);
+/* The same for a PUSH, but flow-controlled: PEER_WOULD_BLOCK while the unsent output is
+ * at the low-water mark or the push would not fit under write_queue_max; the peer's
+ * output draining then calls mailbox_pump again if push_wait is set. */
+int peer_push(struct peer *p, const struct proto_msg *m);
+size_t peer_unsent(const struct peer *p);
+size_t peer_push_low_water(const struct config *cfg);
 void peer_respond(struct peer *p, uint8_t type, uint32_t id, int status);
 void peer_become_member(struct peer *p, const struct store_account *a);
 void peer_commit_released(struct peer *p);

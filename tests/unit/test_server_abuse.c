@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -16,7 +17,7 @@
 #include "wire/frame.h"
 #include "wire/noise.h"
 
-static struct proto_msg req, resp;
+static struct proto_msg req, resp, ev;
 
 static int
 write_all(int fd, const void *p, size_t n)
@@ -276,6 +277,95 @@ TEST(rate_limits_per_connection_account_and_guest)
 	sottod_proc_cleanup(&sp);
 }
 
+static int
+send_big(struct test_user *u, const char *to, const void *env, size_t len)
+{
+	memset(&req, 0, sizeof(req));
+	req.type = PROTO_SEND;
+	snprintf(req.u.send.recipient, sizeof(req.u.send.recipient), "%s", to);
+	randombytes_buf(req.u.send.client_msg_id, 16);
+	req.u.send.envelope = env;
+	req.u.send.envelope_len = len;
+	if (conn_request(u->c, &req, &resp, 10000) != 0)
+		return -1000;
+	return resp.status;
+}
+
+/*
+ * A backlog far larger than write_queue_max is pushed as the client reads it: in order,
+ * without dropping the owner, and a request made meanwhile is answered. A client that
+ * sends requests and never reads is still cut off by the write queue cap.
+ */
+TEST(push_backlog_is_flow_controlled_and_non_readers_are_cut_off)
+{
+	struct sottod_proc sp;
+	struct test_user bob, alice, carol;
+	struct noise_transport t;
+	static uint8_t env[60 * 1024];
+	uint64_t last = 0, id;
+	int i, sent = 0, got = 0, in_order = 1, content_ok = 1, rcv = 4096, fd;
+
+	/* Smallest queue the config allows for 64 KiB envelopes: 2 * 65536 + 8192. */
+	REQUIRE(sottod_proc_init(&sp, "registration = open\nwrite_queue_max = 139264\n") == 0);
+	REQUIRE(sottod_proc_start(&sp) == 0);
+	test_user_new(&bob, "bob");
+	test_user_new(&alice, "alice");
+	test_user_new(&carol, "carol");
+	REQUIRE(test_user_register(&bob, &sp, NULL) == 0);
+	REQUIRE(test_user_register(&alice, &sp, NULL) == 0);
+	REQUIRE(test_user_register(&carol, &sp, NULL) == 0);
+	test_user_close(&bob);
+	test_user_close(&carol);
+	for (i = 0; i < 40; i++) {
+		env[0] = (uint8_t)i;
+		if (send_big(&alice, "bob@localhost", env, sizeof(env)) != 0)
+			break;
+		sent++;
+	}
+	REQUIRE(sent == 40);                    /* 2.4 MiB against a 136 KiB write queue */
+	REQUIRE(test_user_connect(&bob, &sp) == 0);
+	usleep(300 * 1000);                     /* the server pushes until the socket is full */
+	CHECK_EQ_INT(cert_request(&bob), 0);    /* answered behind the pushes, not dropped */
+	while (got < sent) {
+		if (conn_next_event(bob.c, &ev, 5000) != 0)
+			break;
+		if (ev.type != PROTO_PUSH)
+			continue;
+		id = ev.u.push.envelope_id;
+		in_order &= id > last;
+		content_ok &= ev.u.push.envelope_len == sizeof(env) &&
+		    ev.u.push.envelope[0] == (uint8_t)got;
+		last = id;
+		got++;
+		memset(&req, 0, sizeof(req));
+		req.type = PROTO_RECEIVED;
+		req.u.received.n = 1;
+		req.u.received.ids[0] = id;
+		if (conn_request(bob.c, &req, &resp, 5000) != 0 || resp.status != 0)
+			break;
+	}
+	CHECK_EQ_INT(got, sent);
+	CHECK(in_order);
+	CHECK(content_ok);
+	/* Carol pipelines requests and reads none of the answers: dropped at the cap. */
+	REQUIRE((fd = raw_handshake(&sp, carol.dev_sk, &t)) >= 0);
+	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof(rcv));
+	for (i = 0; i < 3000; i++) {
+		uint8_t m[6] = { PROTO_VERSION, PROTO_SENDER_CERTIFICATE, 0, 0,
+		    (uint8_t)((i + 1) >> 8), (uint8_t)(i + 1) };
+		if (send_sealed(fd, &t, m, sizeof(m)) != 0)
+			break;
+	}
+	usleep(300 * 1000);
+	CHECK(closed_by_server(fd, 3000));
+	close(fd);
+	CHECK_EQ_INT(cert_request(&alice), 0);
+	test_user_close(&bob);
+	test_user_close(&alice);
+	CHECK_EQ_INT(sottod_proc_stop(&sp, SIGTERM), 0);
+	sottod_proc_cleanup(&sp);
+}
+
 TEST(connection_limits_and_timeouts)
 {
 	struct sottod_proc sp;
@@ -413,6 +503,7 @@ main(void)
 	signal(SIGPIPE, SIG_IGN);
 	RUN(malformed_and_oversized_input_closes_only_that_connection);
 	RUN(rate_limits_per_connection_account_and_guest);
+	RUN(push_backlog_is_flow_controlled_and_non_readers_are_cut_off);
 	RUN(connection_limits_and_timeouts);
 	RUN(total_connection_limit);
 	RUN(sighup_reloads_config);

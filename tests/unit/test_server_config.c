@@ -119,6 +119,29 @@ TEST(config_flags_win_over_file)
 	CHECK_EQ_INT(c.mailbox_max, 10000);
 }
 
+/* A write queue that cannot hold the push pump's low-water mark plus one largest push
+ * would drop (or never serve) the owner of a mailbox of such envelopes. */
+TEST(config_write_queue_must_fit_largest_push)
+{
+	struct config_overrides o = { 0 };
+	struct config c;
+	char why[128] = "", wq[32];
+
+	config_defaults(&c);
+	CHECK(c.write_queue_max >= 2 * c.max_envelope + CONFIG_QUEUE_SLACK);
+	snprintf(wq, sizeof(wq), "%u", 2 * 1024 * 1024 + CONFIG_QUEUE_SLACK - 1);
+	CHECK_EQ_INT(config_override_add(&o, "max_envelope", "1048576"), 0);
+	CHECK_EQ_INT(config_override_add(&o, "write_queue_max", wq), 0);
+	CHECK_EQ_INT(config_build(&c, NULL, &o, why, sizeof(why)), SOTTO_ERR_INVALID_ARG);
+	CHECK(strstr(why, "write_queue_max") != NULL);
+	CHECK_EQ_INT(c.max_envelope, 64 * 1024);        /* untouched */
+	snprintf(wq, sizeof(wq), "%u", 2 * 1024 * 1024 + CONFIG_QUEUE_SLACK);
+	o.n = 1;
+	CHECK_EQ_INT(config_override_add(&o, "write_queue_max", wq), 0);
+	CHECK_EQ_INT(config_build(&c, NULL, &o, why, sizeof(why)), 0);
+	CHECK_EQ_INT(c.max_envelope, 1024 * 1024);
+}
+
 TEST(config_public_address)
 {
 	struct config c;
@@ -151,6 +174,7 @@ main(void)
 	RUN(config_rejects_bad_lines_with_line_number);
 	RUN(config_rejects_long_lines_and_files);
 	RUN(config_flags_win_over_file);
+	RUN(config_write_queue_must_fit_largest_push);
 	RUN(config_public_address);
 	return check_summary();
 }
