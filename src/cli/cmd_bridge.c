@@ -12,6 +12,7 @@
 #include "bridge/listener.h"
 #include "bridge/smtp.h"
 #include "cli/cli.h"
+#include "base/confine.h"
 #include "client/passphrase.h"
 
 int cmd_bridge(struct cli *cli, int argc, char **argv);
@@ -130,6 +131,16 @@ cmd_bridge(struct cli *cli, int argc, char **argv)
 	cfg.home = home;
 	cfg.pass = pp.p;
 	cfg.pass_len = pp.len;
+	{
+		struct confine_opts co = CONFINE_OPTS_INIT;
+
+		co.data_dir = home;
+		if ((r = confine_apply(&co, NULL)) != 0) {
+			fprintf(stderr, "sotto bridge: cannot confine: %s\n", sotto_strerror(r));
+			passphrase_free(&pp);
+			return 1;
+		}
+	}
 	r = bridge_runner_start(&run, &cfg, why, sizeof(why));
 	passphrase_free(&pp);
 	if (r != 0)

@@ -104,8 +104,13 @@ check_side_files(const char *path, int fix)
 		if (p == NULL)
 			return SOTTO_ERR_NOMEM;
 		/* SQLite creates these with the main file's mode; chmod in case of a umask. */
-		if (fix)
-			(void)chmod(p, 0600);
+		if (fix) {
+			int fd = open(p, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+			if (fd >= 0) {
+				(void)fchmod(fd, 0600);
+				close(fd);
+			}
+		}
 		r = check_private(p, 0);
 		free(p);
 		if (r != 0 && r != SOTTO_ERR_NOT_FOUND)

@@ -20,6 +20,7 @@
 #include "server/server.h"
 #include "server/store.h"
 #include "wire/address.h"
+#include "base/confine.h"
 
 enum exit_code {
 	EXIT_OK = 0,
@@ -313,6 +314,23 @@ cmd_run(const struct opts *o)
 		return r;
 	}
 	signal(SIGPIPE, SIG_IGN);
+	{
+		struct confine_opts co = CONFINE_OPTS_INIT;
+		struct confine_report rep;
+		uint16_t port = cfg.listen_port;
+
+		co.data_dir = o->data;
+		co.restrict_net = 1;
+		co.bind_ports = &port;
+		co.n_bind_ports = 1;
+		if ((r = confine_apply(&co, &rep)) != 0) {
+			fprintf(stderr, "sottod: cannot confine: %s\n", sotto_strerror(r));
+			sodium_free(sk);
+			return EXIT_FAILURE_RUN;
+		}
+		log_info("confined: Landlock ABI %d%s, seccomp", rep.landlock_abi,
+		    rep.net_restricted ? " with TCP ports" : "");
+	}
 	uv_loop_init(&loop);
 	r = server_init(&srv, &loop, o->data, &cfg, &o->ov, sk);
 	sodium_free(sk);
