@@ -44,6 +44,20 @@ def flood(port, payload, n):
     return socks
 
 
+def wait_until_greeted(port, greeting, timeout=60):
+    """Waits until the listener has let go of earlier connections and greets a new one."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+                if s.recv(64).startswith(greeting):
+                    return True
+        except OSError:
+            pass
+        time.sleep(0.2)
+    return False
+
+
 def test_command_floods_leave_the_bridge_bounded(root, servers):
     srv = h.Server(root)
     servers.append(srv)
@@ -68,7 +82,9 @@ def test_command_floods_leave_the_bridge_bounded(root, servers):
         h.check(rss1 - rss0 < RSS_GROWTH_MAX_KIB, "bridge grew by %d KiB" % (rss1 - rss0))
         for s in socks:
             s.close()
-        time.sleep(0.3)
+        h.check(wait_until_greeted(ba.smtp_port, b"220") and
+                wait_until_greeted(ba.imap_port, b"* OK"),
+                "the bridge does not accept connections after the flood ended")
         # 2. A flood below the connection limit: the honest client is served meanwhile.
         socks = flood(ba.smtp_port, smtp_junk, 8) + flood(ba.imap_port, imap_junk, 8)
         with smtplib.SMTP("127.0.0.1", ba.smtp_port, timeout=60) as s:
