@@ -13,7 +13,7 @@
 #include "base/cursor.h"
 #include "server/log.h"
 
-enum kind { K_U32, K_PORT, K_HOST, K_LISTEN, K_ADVERTISE, K_REG, K_DUR, K_LOG };
+enum kind { K_U32, K_PORT, K_HOST, K_LISTEN, K_ADVERTISE, K_REG, K_DUR, K_LOG, K_USER };
 
 struct setting {
 	const char *key;
@@ -33,6 +33,7 @@ static const struct setting settings[] = {
 	{ "registration", K_REG, offsetof(struct config, registration), 0, 0 },
 	{ "durability", K_DUR, offsetof(struct config, durability), 0, 0 },
 	{ "log_level", K_LOG, offsetof(struct config, log_level), 0, 0 },
+	{ "user", K_USER, offsetof(struct config, user), 0, 0 },
 	U32(max_payload, 1024, 16u * 1024 * 1024),
 	U32(max_payload_preauth, 256, 64u * 1024),
 	U32(max_envelope, 64, 16u * 1024 * 1024),
@@ -108,6 +109,21 @@ parse_u32(const char *s, uint32_t min, uint32_t max, uint32_t *out)
 }
 
 /* A host name or an IPv4 literal: lowercase letters, digits, '-', '.'; no empty labels. */
+/* A system user name as useradd accepts it: [a-z_][a-z0-9_-]*, at most 32 bytes. */
+static int
+valid_user(const char *v)
+{
+	size_t i, n = strlen(v);
+
+	if (n == 0 || n > CONFIG_USER_MAX || !((v[0] >= 'a' && v[0] <= 'z') || v[0] == '_'))
+		return 0;
+	for (i = 1; i < n; i++)
+		if (!((v[i] >= 'a' && v[i] <= 'z') || (v[i] >= '0' && v[i] <= '9') ||
+		    v[i] == '_' || v[i] == '-'))
+			return 0;
+	return 1;
+}
+
 static int
 valid_host(const char *s)
 {
@@ -207,6 +223,11 @@ config_set(struct config *cfg, const char *key, const char *value)
 		return 0;
 	case K_HOST:
 		if (!valid_host(value))
+			return SOTTO_ERR_INVALID_ARG;
+		strcpy((char *)field, value);
+		return 0;
+	case K_USER:
+		if (!valid_user(value))
 			return SOTTO_ERR_INVALID_ARG;
 		strcpy((char *)field, value);
 		return 0;

@@ -20,6 +20,8 @@
 enum config_registration { CONFIG_REG_INVITE = 0, CONFIG_REG_OPEN = 1 };
 enum config_durability { CONFIG_DUR_FULL = 0, CONFIG_DUR_NORMAL = 1 };
 
+#define CONFIG_USER_MAX 32
+
 struct config {
 	char listen_host[CONFIG_HOST_MAX + 1];
 	uint16_t listen_port;
@@ -29,6 +31,7 @@ struct config {
 	int registration;               /* enum config_registration */
 	int durability;                 /* enum config_durability */
 	int log_level;                  /* enum log_level */
+	char user[CONFIG_USER_MAX + 1]; /* started as root: run as this user ("" = refuse root) */
 
 	uint32_t max_payload;           /* largest reassembled request after authentication */
 	uint32_t max_payload_preauth;   /* largest request before REGISTER / authentication */

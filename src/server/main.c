@@ -309,6 +309,19 @@ cmd_run(const struct opts *o)
 	if ((sk = sodium_malloc(64)) == NULL)
 		return EXIT_FAILURE_RUN;
 	umask(077);
+	/* Before the data exists, so that the key and database belong to the user that runs. */
+	if (geteuid() == 0) {
+		if (cfg.user[0] == '\0')
+			log_warn("running as root: set `user = NAME` in sottod.conf to drop to a "
+			    "system user");
+		else if ((r = confine_drop_privileges(cfg.user)) != 0) {
+			fprintf(stderr, "sottod: cannot switch to user %s: %s\n", cfg.user,
+			    sotto_strerror(r));
+			sodium_free(sk);
+			return EXIT_CONFIG;
+		} else
+			log_info("running as user %s", cfg.user);
+	}
 	if ((r = prepare_data(o->data, &cfg, 1, sk)) != 0) {
 		sodium_free(sk);
 		return r;
