@@ -26,6 +26,7 @@
 #include "bridge/listener.h"
 #include "bridge/smtp.h"
 #include "cli/cli.h"
+#include "cli/rpc.h"
 #include "client/passphrase.h"
 
 int cmd_daemon(struct cli *cli, int argc, char **argv);
@@ -34,11 +35,7 @@ int cmd_daemon(struct cli *cli, int argc, char **argv);
 #define DAEMON_LINE_MAX (256u * 1024)       /* a request line; longer closes the client */
 #define DAEMON_RECONNECT_S 2
 
-/* JSON-RPC 2.0 error codes; ours are -32000 + sotto_err (-32001 .. -32030). */
-#define RPC_PARSE_ERROR -32700
-#define RPC_INVALID_REQUEST -32600
-#define RPC_METHOD_NOT_FOUND -32601
-#define RPC_INVALID_PARAMS -32602
+/* JSON-RPC 2.0 error codes (cli/rpc.h); ours are -32000 + sotto_err (-32001 .. -32030). */
 
 struct client {
 	int fd;
@@ -145,27 +142,9 @@ on_event(void *ctx, const struct sotto_event *ev)
 }
 
 static json_t *
-rpc_error(int code, const char *msg)
-{
-	json_t *e = json_object();
-
-	json_object_set_new(e, "code", json_integer(code));
-	json_object_set_new(e, "message", json_string(msg));
-	return e;
-}
-
-static json_t *
 sotto_error(int err)
 {
 	return rpc_error(-32000 + err, sotto_strerror(err));
-}
-
-static const char *
-param_str(json_t *params, const char *key)
-{
-	json_t *v = json_is_object(params) ? json_object_get(params, key) : NULL;
-
-	return json_is_string(v) ? json_string_value(v) : NULL;
 }
 
 static int
@@ -181,7 +160,7 @@ ensure_connected(struct daemon *d)
 static json_t *
 m_send(struct daemon *d, json_t *params, json_t **err)
 {
-	const char *to = param_str(params, "to"), *body = param_str(params, "body");
+	const char *to = rpc_param_str(params, "to"), *body = rpc_param_str(params, "body");
 	uint8_t id[SOTTO_ID_LEN];
 	char hex[2 * SOTTO_ID_LEN + 1];
 	json_t *res;
@@ -228,7 +207,7 @@ m_contacts(struct daemon *d, json_t *params, json_t **err)
 static json_t *
 m_verify(struct daemon *d, json_t *params, json_t **err)
 {
-	const char *addr = param_str(params, "address");
+	const char *addr = rpc_param_str(params, "address");
 	json_t *confirm = json_is_object(params) ? json_object_get(params, "confirm") : NULL;
 	char sn[SOTTO_SAFETY_LEN + 1], digits[61];
 	struct sotto_contact c;
@@ -257,7 +236,7 @@ m_verify(struct daemon *d, json_t *params, json_t **err)
 static json_t *
 m_history(struct daemon *d, json_t *params, json_t **err)
 {
-	const char *addr = param_str(params, "address");
+	const char *addr = rpc_param_str(params, "address");
 	json_t *after = json_is_object(params) ? json_object_get(params, "after") : NULL;
 	json_t *limit = json_is_object(params) ? json_object_get(params, "limit") : NULL;
 	struct sotto_message *v = NULL;
@@ -294,7 +273,7 @@ m_history(struct daemon *d, json_t *params, json_t **err)
 static json_t *
 m_trust(struct daemon *d, json_t *params, json_t **err)
 {
-	const char *addr = param_str(params, "address");
+	const char *addr = rpc_param_str(params, "address");
 	int r;
 
 	if (addr == NULL) {
@@ -311,7 +290,7 @@ m_trust(struct daemon *d, json_t *params, json_t **err)
 static json_t *
 m_expire(struct daemon *d, json_t *params, json_t **err)
 {
-	const char *addr = param_str(params, "address");
+	const char *addr = rpc_param_str(params, "address");
 	json_t *secs = json_is_object(params) ? json_object_get(params, "seconds") : NULL;
 	int r;
 
@@ -331,7 +310,7 @@ m_expire(struct daemon *d, json_t *params, json_t **err)
 static json_t *
 m_read(struct daemon *d, json_t *params, json_t **err)
 {
-	const char *addr = param_str(params, "address");
+	const char *addr = rpc_param_str(params, "address");
 	json_t *ids = json_is_object(params) ? json_object_get(params, "ids") : NULL, *v;
 	uint8_t (*bin)[SOTTO_ID_LEN] = NULL;
 	size_t n, i, blen;
@@ -389,40 +368,24 @@ static const struct {
 static void
 handle_request(struct daemon *d, struct client *c, const char *line, size_t len)
 {
-	json_error_t jerr;
-	json_t *req, *id = NULL, *params, *result = NULL, *err = NULL, *resp;
-	const char *method;
+	struct rpc_request req;
+	json_t *result = NULL, *err = NULL, *resp;
 	size_t i;
 
-	req = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
-	if (req == NULL) {
-		err = rpc_error(RPC_PARSE_ERROR, "parse error");
+	if (rpc_request_parse(&req, line, len, &err) != 0)
 		goto reply;
-	}
-	id = json_object_get(req, "id");
-	if (id != NULL)
-		json_incref(id);
-	method = json_string_value(json_object_get(req, "method"));
-	params = json_object_get(req, "params");
-	if (!json_is_object(req) || method == NULL ||
-	    !json_is_string(json_object_get(req, "jsonrpc")) ||
-	    strcmp(json_string_value(json_object_get(req, "jsonrpc")), "2.0") != 0 ||
-	    (params != NULL && !json_is_object(params) && !json_is_array(params))) {
-		err = rpc_error(RPC_INVALID_REQUEST, "invalid request");
-		goto reply;
-	}
 	for (i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
-		if (strcmp(methods[i].name, method) == 0)
+		if (strcmp(methods[i].name, req.method) == 0)
 			break;
 	if (i == sizeof(methods) / sizeof(methods[0])) {
 		err = rpc_error(RPC_METHOD_NOT_FOUND, "method not found");
 		goto reply;
 	}
-	result = methods[i].fn(d, params, &err);
-	if (id == NULL) {       /* a notification from the client: no answer */
+	result = methods[i].fn(d, req.params, &err);
+	if (req.id == NULL) {   /* a notification from the client: no answer */
 		json_decref(result);
 		json_decref(err);
-		json_decref(req);
+		rpc_request_free(&req);
 		return;
 	}
 reply:
@@ -432,10 +395,10 @@ reply:
 		json_object_set_new(resp, "error", err);
 	else
 		json_object_set_new(resp, "result", result != NULL ? result : json_null());
-	json_object_set_new(resp, "id", id != NULL ? id : json_null());
+	json_object_set(resp, "id", req.id != NULL ? req.id : json_null());
 	write_line(c, resp);
 	json_decref(resp);
-	json_decref(req);
+	rpc_request_free(&req);
 }
 
 static void
