@@ -95,4 +95,9 @@ int confine_leak_checker_allowed(void);
 /* All of the above in order: drop privileges, Landlock, seccomp. report may be NULL. */
 int confine_apply(const struct confine_opts *o, struct confine_report *report) SOTTO_MUST_CHECK;
 
+/* 1 when the environment says SOTTO_SANDBOX=off: the programs then skip confine_apply and
+ * say so loudly. Only for running them under valgrind or a debugger, whose own system
+ * calls a seccomp filter would kill. */
+int confine_disabled_by_env(void);
+
 #endif

@@ -135,7 +135,10 @@ cmd_bridge(struct cli *cli, int argc, char **argv)
 		struct confine_opts co = CONFINE_OPTS_INIT;
 
 		co.data_dir = home;
-		if ((r = confine_apply(&co, NULL)) != 0) {
+		if (confine_disabled_by_env())
+			fprintf(stderr, "sotto bridge: NOT confined: SOTTO_SANDBOX=off (for valgrind "
+			    "and debuggers only)\n");
+		else if ((r = confine_apply(&co, NULL)) != 0) {
 			fprintf(stderr, "sotto bridge: cannot confine: %s\n", sotto_strerror(r));
 			passphrase_free(&pp);
 			return 1;

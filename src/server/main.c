@@ -336,13 +336,16 @@ cmd_run(const struct opts *o)
 		co.restrict_net = 1;
 		co.bind_ports = &port;
 		co.n_bind_ports = 1;
-		if ((r = confine_apply(&co, &rep)) != 0) {
+		if (confine_disabled_by_env())
+			log_warn("NOT confined: SOTTO_SANDBOX=off (for valgrind and debuggers only)");
+		else if ((r = confine_apply(&co, &rep)) != 0) {
 			fprintf(stderr, "sottod: cannot confine: %s\n", sotto_strerror(r));
 			sodium_free(sk);
 			return EXIT_FAILURE_RUN;
 		}
-		log_info("confined: Landlock ABI %d%s, seccomp", rep.landlock_abi,
-		    rep.net_restricted ? " with TCP ports" : "");
+		else
+			log_info("confined: Landlock ABI %d%s, seccomp", rep.landlock_abi,
+			    rep.net_restricted ? " with TCP ports" : "");
 	}
 	uv_loop_init(&loop);
 	r = server_init(&srv, &loop, o->data, &cfg, &o->ov, sk);

@@ -36,6 +36,20 @@ def test_sottod_is_confined(root, servers):
         check(b"confined: Landlock ABI" in f.read(), "sottod did not log its confinement")
 
 
+def test_sandbox_off_is_loud(root, servers):
+    """SOTTO_SANDBOX=off (for valgrind) leaves sottod unconfined and says so in its log."""
+    os.environ["SOTTO_SANDBOX"] = "off"
+    try:
+        srv = H.Server(root)
+    finally:
+        del os.environ["SOTTO_SANDBOX"]
+    servers.append(srv)
+    check(proc_status(srv.proc.pid).get("Seccomp") == "0", "filter installed anyway")
+    srv.stop()
+    with open(os.path.join(root, "srv.log"), "rb") as f:
+        check(b"NOT confined: SOTTO_SANDBOX=off" in f.read(), "no warning in the log")
+
+
 def test_bridge_is_confined(root, servers):
     srv = H.Server(root)
     servers.append(srv)
@@ -95,5 +109,5 @@ def test_sottod_started_as_root_drops_to_its_user(root, servers):
 
 
 if __name__ == "__main__":
-    H.run_tests([test_sottod_is_confined, test_bridge_is_confined,
+    H.run_tests([test_sottod_is_confined, test_sandbox_off_is_loud, test_bridge_is_confined,
                  test_sottod_started_as_root_drops_to_its_user])
