@@ -17,7 +17,9 @@ static void on_peer_closed(uv_handle_t *h);
 static void
 peer_free_if_done(struct peer *p)
 {
-	if (p->state != PEER_CLOSED || p->handles_open > 0 || p->commits > 0)
+	/* A peer still on the loop turn's flush list is freed by peer_flush_all instead. */
+	if (p->state != PEER_CLOSED || p->handles_open > 0 || p->commits > 0 ||
+	    p->flush_queued)
 		return;
 	free(p);
 }
@@ -195,7 +197,10 @@ peer_flush_all(struct server *s)
 		next = p->flush_next;
 		p->flush_next = NULL;
 		p->flush_queued = 0;
-		peer_flush(p);
+		if (p->state == PEER_CLOSED)
+			peer_free_if_done(p);   /* closed after it queued output */
+		else
+			peer_flush(p);
 	}
 }
 
