@@ -1,4 +1,6 @@
 /* Primitives: known answers from Debian's python3-cryptography-vectors, plus behaviour. */
+#include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -306,6 +308,120 @@ TEST(rand_and_secmem)
 	secmem_free(NULL);
 }
 
+/* A released pooled block is wiped: the same block comes back (LIFO free list) all zero,
+ * although the pool never clears a block when handing it out. */
+TEST(secmem_pool_reuse_wipes)
+{
+	static const size_t sizes[] = { 1, 63, 64, 65, 592, 1088, 4096, 8192 };
+	struct secmem_stats before, during, after;
+	uint8_t *p, *q;
+	size_t i;
+
+	secmem_get_stats(&before);
+	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		REQUIRE((p = secmem_alloc(sizes[i])) != NULL);
+		CHECK(((uintptr_t)p & 15) == 0);
+		CHECK(secmem_is_zero(p, sizes[i]));
+		memset(p, 0xa5, sizes[i]);
+		secmem_get_stats(&during);
+		CHECK_EQ_INT(during.in_use, before.in_use + 1);
+		secmem_free(p);
+		REQUIRE((q = secmem_alloc(sizes[i])) != NULL);
+		CHECK(q == p);
+		CHECK(secmem_is_zero(q, sizes[i]));
+		secmem_free(q);
+	}
+	secmem_get_stats(&after);
+	CHECK_EQ_INT(after.in_use, before.in_use);
+	CHECK_EQ_INT(after.direct, before.direct);
+}
+
+/* Blocks larger than the pool's classes come from sodium_malloc of their own. */
+TEST(secmem_large_blocks_direct)
+{
+	struct secmem_stats before, during, after;
+	uint8_t *p;
+
+	secmem_get_stats(&before);
+	REQUIRE((p = secmem_alloc(SECMEM_POOL_MAX + 1)) != NULL);
+	CHECK(((uintptr_t)p & 15) == 0);
+	CHECK(secmem_is_zero(p, SECMEM_POOL_MAX + 1));
+	p[SECMEM_POOL_MAX] = 1;
+	secmem_get_stats(&during);
+	CHECK_EQ_INT(during.direct, before.direct + 1);
+	CHECK_EQ_INT(during.in_use, before.in_use);
+	secmem_free(p);
+	secmem_get_stats(&after);
+	CHECK_EQ_INT(after.direct, before.direct);
+}
+
+/* Many live blocks: distinct, each holding its own bytes, a new slab when one runs out. */
+TEST(secmem_pool_many_blocks)
+{
+	enum { N = 300 };
+	static uint8_t *p[N];
+	struct secmem_stats before, after;
+	size_t i, j;
+
+	secmem_get_stats(&before);
+	for (i = 0; i < N; i++) {
+		REQUIRE((p[i] = secmem_alloc(600)) != NULL);
+		memset(p[i], (int)(i & 0xff), 600);
+	}
+	secmem_get_stats(&after);
+	CHECK(after.slabs > before.slabs);   /* 300 x 1 KiB is more than one 64 KiB slab */
+	CHECK_EQ_INT(after.in_use, before.in_use + N);
+	for (i = 0; i < N; i++)
+		for (j = 0; j < 600; j++)
+			if (p[i][j] != (uint8_t)(i & 0xff)) {
+				CHECK(p[i][j] == (uint8_t)(i & 0xff));
+				break;
+			}
+	for (i = 0; i < N; i++)
+		secmem_free(p[i]);
+	secmem_get_stats(&after);
+	CHECK_EQ_INT(after.in_use, before.in_use);
+}
+
+static void *
+secmem_thread(void *arg)
+{
+	uintptr_t id = (uintptr_t)arg, bad = 0;
+	uint8_t *p[8];
+	int i, k;
+
+	for (i = 0; i < 2000; i++) {
+		for (k = 0; k < 8; k++) {
+			if ((p[k] = secmem_alloc(100 + 300 * (size_t)k)) == NULL)
+				return (void *)1;
+			if (!secmem_is_zero(p[k], 100 + 300 * (size_t)k))
+				bad = 1;
+			memset(p[k], (int)id, 100 + 300 * (size_t)k);
+		}
+		for (k = 0; k < 8; k++) {
+			if (p[k][0] != (uint8_t)id || p[k][99] != (uint8_t)id)
+				bad = 1;
+			secmem_free(p[k]);
+		}
+	}
+	return (void *)bad;
+}
+
+/* Two threads allocating and releasing at once never share a block. */
+TEST(secmem_pool_threads)
+{
+	pthread_t t[2];
+	void *res[2];
+	uintptr_t i;
+
+	for (i = 0; i < 2; i++)
+		REQUIRE(pthread_create(&t[i], NULL, secmem_thread, (void *)(i + 1)) == 0);
+	for (i = 0; i < 2; i++) {
+		REQUIRE(pthread_join(t[i], &res[i]) == 0);
+		CHECK(res[i] == NULL);
+	}
+}
+
 TEST(pad_buckets)
 {
 	CHECK_EQ_INT(pad_size(0, 65536), 256);
@@ -389,6 +505,10 @@ main(void)
 	RUN(aead_roundtrip_and_tamper);
 	RUN(aead_is_xchacha20poly1305);
 	RUN(rand_and_secmem);
+	RUN(secmem_pool_reuse_wipes);
+	RUN(secmem_large_blocks_direct);
+	RUN(secmem_pool_many_blocks);
+	RUN(secmem_pool_threads);
 	RUN(pad_buckets);
 	RUN(pad_roundtrip_every_edge);
 	RUN(pad_rejects_bad_padding);
