@@ -15,7 +15,9 @@
 #include "base/cursor.h"
 #include "crypto/secmem.h"
 
-#define RATCHET_STATE_VERSION 1
+#define RATCHET_STATE_VERSION 2
+#define RATCHET_STATE_VERSION_1 1   /* no checksum; still read */
+#define RATCHET_STATE_CHECK_LEN 16
 #define RATCHET_PREV_MAX 8        /* earlier receiving ratchet keys remembered for replays */
 
 #define F_HAS_DHR 0x01
@@ -462,16 +464,25 @@ out:
 
 /*
  * State format (big-endian), SECRET as a whole:
- *   u8 version=1, u8 suite id, u32 max_skip, u8 flags,
+ *   u8 version=2, u8 suite id, u32 max_skip, u8 flags,
  *   u8 len + local identity, u8 len + remote identity,
  *   rk[32], dhs_pub[32], dhs_sec[32], dhr[32], cks[32], u32 ns, ckr[32], u32 nr, u32 pn,
  *   u8 nprev (<= 8) + nprev * [32],
- *   u32 nskipped (<= max_skip) + nskipped * (dh[32], u32 n, mk[32])
+ *   u32 nskipped (<= max_skip) + nskipped * (dh[32], u32 n, mk[32]),
+ *   check[16] = BLAKE2b-128 (unkeyed) of all the bytes before it.
+ * Version 1 is the same without check; it is still read.
+ *
+ * The check is a checksum, not a MAC: it catches a state damaged in memory, on disk or by
+ * a bug of ours, for the cost of one hash instead of the X25519 multiplication version 1
+ * needs to catch the same. Authenticity is the storer's job (the client store seals each
+ * state with AEAD bound to its row).
  */
 int
 ratchet_serialize(const struct ratchet *r, struct buf *out)
 {
-	size_t i;
+	uint8_t check[RATCHET_STATE_CHECK_LEN];
+	size_t i, start = out->len;
+	int err;
 
 	buf_u8(out, RATCHET_STATE_VERSION);
 	buf_u8(out, r->suite->id);
@@ -499,30 +510,28 @@ ratchet_serialize(const struct ratchet *r, struct buf *out)
 		buf_u32(out, r->skipped[i].n);
 		buf_put(out, r->skipped[i].mk, RATCHET_KEY_LEN);
 	}
+	if ((err = buf_status(out)) != 0)
+		return err;
+	if (crypto_generichash(check, sizeof(check), out->p + start, out->len - start, NULL, 0) != 0)
+		return SOTTO_ERR_CRYPTO;
+	buf_put(out, check, sizeof(check));
 	return buf_status(out);
 }
 
-int
-ratchet_deserialize(struct ratchet **out, const struct ratchet_suite *s, const uint8_t *p,
-    size_t len)
+/* Everything after the version byte, up to the end of the skipped keys. */
+static int
+ratchet_parse(struct ratchet **out, const struct ratchet_suite *s, struct cur *c)
 {
 	struct ratchet *r = NULL;
-	uint8_t check[DH_PUBLIC_LEN];
-	struct cur c;
 	uint32_t max_skip, nskipped, i;
-	uint8_t version, suite_id, flags;
+	uint8_t suite_id, flags;
 	int err;
 
-	*out = NULL;
-	cur_init(&c, p, len);
-	version = cur_u8(&c);
-	suite_id = cur_u8(&c);
-	max_skip = cur_u32(&c);
-	flags = cur_u8(&c);
-	if ((err = cur_status(&c)) != 0)
+	suite_id = cur_u8(c);
+	max_skip = cur_u32(c);
+	flags = cur_u8(c);
+	if ((err = cur_status(c)) != 0)
 		return err;
-	if (version != RATCHET_STATE_VERSION)
-		return SOTTO_ERR_BAD_VERSION;
 	if (suite_id != s->id)
 		return SOTTO_ERR_UNSUPPORTED;
 	if (max_skip == 0 || max_skip > RATCHET_MAX_SKIP_LIMIT || (flags & ~F_ALL) != 0)
@@ -531,36 +540,36 @@ ratchet_deserialize(struct ratchet **out, const struct ratchet_suite *s, const u
 		return SOTTO_ERR_NOMEM;
 	r->flags = flags;
 	err = SOTTO_ERR_MALFORMED;
-	r->local_len = cur_u8(&c);
+	r->local_len = cur_u8(c);
 	if (r->local_len != s->ident_pub_len || r->local_len > X3DH_IDENT_PUB_MAX)
 		goto out;
-	cur_copy(&c, r->local_ident, r->local_len);
-	r->remote_len = cur_u8(&c);
+	cur_copy(c, r->local_ident, r->local_len);
+	r->remote_len = cur_u8(c);
 	if (r->remote_len != s->ident_pub_len || r->remote_len > X3DH_IDENT_PUB_MAX)
 		goto out;
-	cur_copy(&c, r->remote_ident, r->remote_len);
-	cur_copy(&c, r->rk, RATCHET_KEY_LEN);
-	cur_copy(&c, r->dhs_pub, DH_PUBLIC_LEN);
-	cur_copy(&c, r->dhs_sec, DH_SECRET_LEN);
-	cur_copy(&c, r->dhr, DH_PUBLIC_LEN);
-	cur_copy(&c, r->cks, RATCHET_KEY_LEN);
-	r->ns = cur_u32(&c);
-	cur_copy(&c, r->ckr, RATCHET_KEY_LEN);
-	r->nr = cur_u32(&c);
-	r->pn = cur_u32(&c);
-	r->nprev = cur_u8(&c);
+	cur_copy(c, r->remote_ident, r->remote_len);
+	cur_copy(c, r->rk, RATCHET_KEY_LEN);
+	cur_copy(c, r->dhs_pub, DH_PUBLIC_LEN);
+	cur_copy(c, r->dhs_sec, DH_SECRET_LEN);
+	cur_copy(c, r->dhr, DH_PUBLIC_LEN);
+	cur_copy(c, r->cks, RATCHET_KEY_LEN);
+	r->ns = cur_u32(c);
+	cur_copy(c, r->ckr, RATCHET_KEY_LEN);
+	r->nr = cur_u32(c);
+	r->pn = cur_u32(c);
+	r->nprev = cur_u8(c);
 	if (r->nprev > RATCHET_PREV_MAX)
 		goto out;
 	for (i = 0; i < r->nprev; i++)
-		cur_copy(&c, r->prev[i], DH_PUBLIC_LEN);
-	nskipped = cur_u32(&c);
-	if ((err = cur_status(&c)) != 0)
+		cur_copy(c, r->prev[i], DH_PUBLIC_LEN);
+	nskipped = cur_u32(c);
+	if ((err = cur_status(c)) != 0)
 		goto out;
 	err = SOTTO_ERR_MALFORMED;
 	if (nskipped > max_skip)
 		goto out;
 	/* Check the count against the bytes present before allocating for it. */
-	if ((size_t)nskipped > cur_left(&c) / SKIPPED_WIRE_LEN) {
+	if ((size_t)nskipped > cur_left(c) / SKIPPED_WIRE_LEN) {
 		err = SOTTO_ERR_TRUNCATED;
 		goto out;
 	}
@@ -568,24 +577,68 @@ ratchet_deserialize(struct ratchet **out, const struct ratchet_suite *s, const u
 	    (err = skipped_reserve(&r->skipped, &r->cap_skipped, nskipped)) != 0)
 		goto out;
 	for (i = 0; i < nskipped; i++) {
-		cur_copy(&c, r->skipped[i].dh, DH_PUBLIC_LEN);
-		r->skipped[i].n = cur_u32(&c);
-		cur_copy(&c, r->skipped[i].mk, RATCHET_KEY_LEN);
+		cur_copy(c, r->skipped[i].dh, DH_PUBLIC_LEN);
+		r->skipped[i].n = cur_u32(c);
+		cur_copy(c, r->skipped[i].mk, RATCHET_KEY_LEN);
 	}
 	r->nskipped = nskipped;
-	if ((err = cur_finish(&c)) != 0)
+	if ((err = cur_finish(c)) != 0)
 		goto out;
-	/* A state whose key pair does not match cannot be the one we wrote. */
 	err = SOTTO_ERR_CORRUPT;
-	if (dh_public(check, r->dhs_sec) != 0 ||
-	    sodium_memcmp(check, r->dhs_pub, DH_PUBLIC_LEN) != 0)
-		goto out;
 	if ((flags & (F_HAS_CKR | F_HAS_CKS)) && !(flags & F_HAS_DHR))
 		goto out;
 	*out = r;
 	r = NULL;
 	err = 0;
 out:
+	ratchet_free(r);
+	return err;
+}
+
+int
+ratchet_deserialize(struct ratchet **out, const struct ratchet_suite *s, const uint8_t *p,
+    size_t len)
+{
+	struct ratchet *r = NULL;
+	uint8_t check[RATCHET_STATE_CHECK_LEN], pub[DH_PUBLIC_LEN];
+	struct cur c;
+	uint8_t version;
+	int err;
+
+	*out = NULL;
+	cur_init(&c, p, len);
+	version = cur_u8(&c);
+	if ((err = cur_status(&c)) != 0)
+		return err;
+	if (version == RATCHET_STATE_VERSION) {
+		/* Parsed first, so that damage to the structure is reported as such. */
+		if (len < 1 + RATCHET_STATE_CHECK_LEN)
+			return SOTTO_ERR_TRUNCATED;
+		cur_init(&c, p + 1, len - 1 - RATCHET_STATE_CHECK_LEN);
+		if ((err = ratchet_parse(&r, s, &c)) != 0)
+			return err;
+		err = SOTTO_ERR_CORRUPT;
+		if (crypto_generichash(check, sizeof(check), p, len - RATCHET_STATE_CHECK_LEN,
+		    NULL, 0) != 0 ||
+		    sodium_memcmp(check, p + len - RATCHET_STATE_CHECK_LEN, sizeof(check)) != 0)
+			goto out;
+	} else if (version == RATCHET_STATE_VERSION_1) {
+		if ((err = ratchet_parse(&r, s, &c)) != 0)
+			return err;
+		/* Version 1 carries no checksum: a key pair that does not match cannot be the
+		 * one we wrote. */
+		err = SOTTO_ERR_CORRUPT;
+		if (dh_public(pub, r->dhs_sec) != 0 ||
+		    sodium_memcmp(pub, r->dhs_pub, DH_PUBLIC_LEN) != 0)
+			goto out;
+	} else {
+		return SOTTO_ERR_BAD_VERSION;
+	}
+	*out = r;
+	r = NULL;
+	err = 0;
+out:
+	sodium_memzero(check, sizeof(check));
 	ratchet_free(r);
 	return err;
 }

@@ -792,10 +792,27 @@ TEST(state_serialization_roundtrip_and_corruption)
 		x[7] = 31;                                    /* identity length */
 		CHECK_EQ_INT(ratchet_deserialize(&rt, &suite_native, x, rs.len), SOTTO_ERR_MALFORMED);
 		memcpy(x, rs.p, rs.len);
-		x[OFF_DHS_SEC + 8] ^= 1;                      /* dhs_sec no longer matches dhs_pub */
+		x[OFF_DHS_SEC + 8] ^= 1;                      /* a secret key: caught by the checksum */
 		CHECK_EQ_INT(ratchet_deserialize(&rt, &suite_native, x, rs.len), SOTTO_ERR_CORRUPT);
+		/* Any secret or counter changed, or the checksum itself: caught by the checksum. */
+		memcpy(x, rs.p, rs.len);
+		x[OFF_RK] ^= 0x80;
+		CHECK_EQ_INT(ratchet_deserialize(&rt, &suite_native, x, rs.len), SOTTO_ERR_CORRUPT);
+		memcpy(x, rs.p, rs.len);
+		x[OFF_CKS + 31] ^= 1;
+		CHECK_EQ_INT(ratchet_deserialize(&rt, &suite_native, x, rs.len), SOTTO_ERR_CORRUPT);
+		memcpy(x, rs.p, rs.len);
+		x[rs.len - 17] ^= 1;                          /* last byte of the last skipped key */
+		CHECK_EQ_INT(ratchet_deserialize(&rt, &suite_native, x, rs.len), SOTTO_ERR_CORRUPT);
+		memcpy(x, rs.p, rs.len);
+		x[rs.len - 1] ^= 1;
+		CHECK_EQ_INT(ratchet_deserialize(&rt, &suite_native, x, rs.len), SOTTO_ERR_CORRUPT);
+		memcpy(x, rs.p, rs.len);
+		x[0] = 3;
+		CHECK_EQ_INT(ratchet_deserialize(&rt, &suite_native, x, rs.len), SOTTO_ERR_BAD_VERSION);
 		/* The skipped-key count: larger than the data, larger than the bound. */
-		off_skip = rs.len - 4 - 3 * 68;
+		off_skip = rs.len - 16 - 4 - 3 * 68;
+		memcpy(x, rs.p, rs.len);
 		memcpy(x, rs.p, rs.len);
 		CHECK_EQ_INT(x[off_skip + 3], 3);
 		x[off_skip + 3] = 4;
@@ -817,6 +834,83 @@ TEST(state_serialization_roundtrip_and_corruption)
 
 /* Rebuilds a native message from the primitives as docs/PROTOCOL.md describes it, using
  * the keys in the serialized state, and compares it with what the library sent. */
+/* Version 1 states (no checksum; written before the checksum existed) still load, are
+ * checked by their key pair as before, and are written back as version 2. */
+TEST(state_version_1_still_loads)
+{
+	struct pair p;
+	struct msg m[3], r;
+	struct ratchet *rt = NULL;
+	struct session *s1 = NULL;
+	struct buf rs, v1, again, st;
+	uint8_t *x;
+	size_t off;
+	int i;
+
+	REQUIRE(pair_setup(&p, 1, 0) == 0);
+	for (i = 0; i < 3; i++)
+		REQUIRE(msg_send(p.a, &m[i], "v1") == 0);
+	CHECK_EQ_INT(msg_recv(p.b, &m[2]), 0);       /* two skipped keys */
+	buf_init_dyn(&rs, 1u << 20);
+	buf_init_dyn(&v1, 1u << 20);
+	buf_init_dyn(&again, 1u << 20);
+	REQUIRE(ratchet_serialize(session_ratchet(p.b), &rs) == 0);
+	CHECK_EQ_INT(rs.p[0], 2);
+	/* Version 1 is version 2 without the trailing 16-byte checksum. */
+	buf_u8(&v1, 1);
+	buf_put(&v1, rs.p + 1, rs.len - 1 - 16);
+	REQUIRE(buf_status(&v1) == 0);
+	CHECK_EQ_INT(ratchet_deserialize(&rt, &suite_native, v1.p, v1.len), 0);
+	REQUIRE(rt != NULL);
+	CHECK_EQ_INT(ratchet_skipped_count(rt), 2);
+	REQUIRE(ratchet_serialize(rt, &again) == 0);
+	CHECK_EQ_INT(again.len, rs.len);
+	CHECK(again.len == rs.len && memcmp(again.p, rs.p, rs.len) == 0);
+	ratchet_free(rt);
+	rt = NULL;
+	/* The version 1 check: a secret key that does not match the public key. */
+	REQUIRE((x = malloc(v1.len)) != NULL);
+	memcpy(x, v1.p, v1.len);
+	x[OFF_DHS_SEC] ^= 0x40;
+	CHECK_EQ_INT(ratchet_deserialize(&rt, &suite_native, x, v1.len), SOTTO_ERR_CORRUPT);
+	CHECK(rt == NULL);
+	free(x);
+	/* A version 1 state followed by a checksum has trailing bytes. */
+	REQUIRE((x = malloc(rs.len)) != NULL);
+	memcpy(x, rs.p, rs.len);
+	x[0] = 1;
+	CHECK_EQ_INT(ratchet_deserialize(&rt, &suite_native, x, rs.len), SOTTO_ERR_TRAILING);
+	CHECK(rt == NULL);
+	free(x);
+	/* A whole session state holding a version 1 ratchet: loads and keeps working. */
+	snap(p.b, &st);
+	off = st.len - rs.len;                      /* the ratchet state ends the session state */
+	REQUIRE(memcmp(st.p + off, rs.p, rs.len) == 0);
+	REQUIRE((x = malloc(st.len)) != NULL);
+	memcpy(x, st.p, off);
+	x[off - 4] = (uint8_t)(v1.len >> 24);
+	x[off - 3] = (uint8_t)(v1.len >> 16);
+	x[off - 2] = (uint8_t)(v1.len >> 8);
+	x[off - 1] = (uint8_t)v1.len;
+	memcpy(x + off, v1.p, v1.len);
+	CHECK_EQ_INT(session_deserialize(&s1, &suite_native, x, off + v1.len), 0);
+	REQUIRE(s1 != NULL);
+	session_free(p.b);
+	p.b = s1;
+	CHECK_EQ_INT(msg_recv(p.b, &m[0]), 0);      /* a skipped key from the old state */
+	CHECK_EQ_INT(msg_send(p.b, &r, "back"), 0);
+	CHECK_EQ_INT(msg_recv(p.a, &r), 0);
+	msg_free(&r);
+	free(x);
+	buf_wipe_free(&st);
+	buf_wipe_free(&rs);
+	buf_wipe_free(&v1);
+	buf_wipe_free(&again);
+	for (i = 0; i < 3; i++)
+		msg_free(&m[i]);
+	pair_free(&p);
+}
+
 TEST(native_suite_matches_protocol_doc)
 {
 	struct x3dh_identity ida, idb;
@@ -890,6 +984,7 @@ main(void)
 	RUN(malformed_messages);
 	RUN(malformed_prekey_messages);
 	RUN(state_serialization_roundtrip_and_corruption);
+	RUN(state_version_1_still_loads);
 	RUN(native_suite_matches_protocol_doc);
 	return check_summary();
 }
