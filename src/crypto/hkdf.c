@@ -1,19 +1,35 @@
+/*
+ * HKDF-SHA256 with as few SHA-256 compressions as the bytes allow: the all-zero salt's HMAC
+ * schedule is computed once per process, and one schedule per PRK serves every expand block.
+ */
 #include "crypto/hkdf.h"
 
+#include <pthread.h>
 #include <string.h>
 #include <sodium.h>
 
 #include "crypto/hmac.h"
 
+/* Not secret: the schedule of the RFC's default salt, HashLen zero bytes. */
+static struct hmac_sha256_key zero_salt_key;
+static pthread_once_t zero_salt_once = PTHREAD_ONCE_INIT;
+
+static void
+zero_salt_init(void)
+{
+	static const uint8_t zero_salt[HKDF_SHA256_PRK_LEN];
+
+	hmac_sha256_key_init(&zero_salt_key, zero_salt, sizeof(zero_salt));
+}
+
 void
 hkdf_sha256_extract(uint8_t prk[static HKDF_SHA256_PRK_LEN], const uint8_t *salt,
     size_t salt_len, const uint8_t *ikm, size_t ikm_len)
 {
-	static const uint8_t zero_salt[HKDF_SHA256_PRK_LEN];
-
 	if (salt == NULL || salt_len == 0) {
-		salt = zero_salt;
-		salt_len = sizeof(zero_salt);
+		(void)pthread_once(&zero_salt_once, zero_salt_init);
+		hmac_sha256_keyed(prk, &zero_salt_key, ikm, ikm_len, NULL, 0, NULL, 0);
+		return;
 	}
 	hmac_sha256(prk, salt, salt_len, ikm, ikm_len);
 }
@@ -22,26 +38,24 @@ int
 hkdf_sha256_expand(uint8_t *out, size_t out_len, const uint8_t *prk, size_t prk_len,
     const uint8_t *info, size_t info_len)
 {
-	crypto_auth_hmacsha256_state st;   /* SECRET */
+	struct hmac_sha256_key k;          /* SECRET: schedule of the PRK */
 	uint8_t t[HMAC_SHA256_LEN];        /* SECRET: T(i) */
 	size_t done = 0, n;
 	uint8_t ctr;
 
 	if (out_len > HKDF_SHA256_MAX_OUT || (out == NULL && out_len > 0))
 		return SOTTO_ERR_INVALID_ARG;
+	if (out_len == 0)
+		return 0;
+	hmac_sha256_key_init(&k, prk, prk_len);
 	for (ctr = 1; done < out_len; ctr++) {
-		crypto_auth_hmacsha256_init(&st, prk, prk_len);
-		if (ctr > 1)
-			crypto_auth_hmacsha256_update(&st, t, sizeof(t));
-		if (info_len > 0)
-			crypto_auth_hmacsha256_update(&st, info, info_len);
-		crypto_auth_hmacsha256_update(&st, &ctr, 1);
-		crypto_auth_hmacsha256_final(&st, t);
+		/* T(i) = HMAC(PRK, T(i-1) || info || i), T(0) empty */
+		hmac_sha256_keyed(t, &k, t, ctr > 1 ? sizeof(t) : 0, info, info_len, &ctr, 1);
 		n = out_len - done < sizeof(t) ? out_len - done : sizeof(t);
 		memcpy(out + done, t, n);
 		done += n;
 	}
-	sodium_memzero(&st, sizeof(st));
+	hmac_sha256_key_wipe(&k);
 	sodium_memzero(t, sizeof(t));
 	return 0;
 }

@@ -110,11 +110,14 @@ native_kdf_chain(uint8_t ck_out[RATCHET_KEY_LEN], uint8_t mk[RATCHET_KEY_LEN],
     const uint8_t ck[RATCHET_KEY_LEN])
 {
 	static const uint8_t one = 0x01, two = 0x02;
+	struct hmac_sha256_key k;          /* SECRET: schedule of ck, shared by both MACs */
 	uint8_t next[RATCHET_KEY_LEN];     /* SECRET; ck_out may alias ck */
 
-	hmac_sha256(mk, ck, RATCHET_KEY_LEN, &one, 1);
-	hmac_sha256(next, ck, RATCHET_KEY_LEN, &two, 1);
+	hmac_sha256_key_init(&k, ck, RATCHET_KEY_LEN);
+	hmac_sha256_keyed(mk, &k, &one, 1, NULL, 0, NULL, 0);
+	hmac_sha256_keyed(next, &k, &two, 1, NULL, 0, NULL, 0);
 	memcpy(ck_out, next, RATCHET_KEY_LEN);
+	hmac_sha256_key_wipe(&k);
 	sodium_memzero(next, sizeof(next));
 	return 0;
 }

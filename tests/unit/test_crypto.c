@@ -114,6 +114,29 @@ TEST(hkdf_limits)
 	CHECK_EQ_INT(hkdf_sha256_expand(out, 0, prk, 32, NULL, 0), 0);
 }
 
+/* The precomputed default salt is the RFC's: HashLen zero bytes, however it is given. */
+TEST(hkdf_default_salt)
+{
+	static const uint8_t zeros[32];
+	uint8_t ikm[40], a[32], b[32], c[32], oa[100], ob[100];
+
+	randombytes_buf(ikm, sizeof(ikm));
+	hkdf_sha256_extract(a, NULL, 0, ikm, sizeof(ikm));
+	hkdf_sha256_extract(b, zeros, sizeof(zeros), ikm, sizeof(ikm));
+	hmac_sha256(c, zeros, sizeof(zeros), ikm, sizeof(ikm));
+	CHECK_MEM(a, b, 32);
+	CHECK_MEM(a, c, 32);
+	CHECK_EQ_INT(hkdf_sha256(oa, sizeof(oa), (const uint8_t *)"", 0, ikm, sizeof(ikm),
+	    (const uint8_t *)"info", 4), 0);
+	CHECK_EQ_INT(hkdf_sha256(ob, sizeof(ob), zeros, sizeof(zeros), ikm, sizeof(ikm),
+	    (const uint8_t *)"info", 4), 0);
+	CHECK_MEM(oa, ob, sizeof(oa));
+	/* Another ikm gives another PRK (the cached schedule is not a cached answer). */
+	ikm[0] ^= 1;
+	hkdf_sha256_extract(b, NULL, 0, ikm, sizeof(ikm));
+	CHECK(memcmp(a, b, 32) != 0);
+}
+
 TEST(hmac_rfc4231_vectors)
 {
 	FILE *f = fopen(check_vector_path("HMAC/rfc-4231-sha256.txt"), "r");
@@ -134,6 +157,21 @@ TEST(hmac_rfc4231_vectors)
 		hmac_sha256_2(got, key, (size_t)key_len, msg, (size_t)msg_len / 3,
 		    msg + msg_len / 3, (size_t)(msg_len - msg_len / 3));
 		CHECK_MEM(got, md, 32);
+		/* A key schedule: three-part form, and the schedule unchanged after use. */
+		{
+			struct hmac_sha256_key k;
+			size_t a = (size_t)msg_len / 3, b = (size_t)msg_len / 2;
+
+			hmac_sha256_key_init(&k, key, (size_t)key_len);
+			hmac_sha256_keyed(got, &k, msg, a, msg + a, b - a, msg + b,
+			    (size_t)msg_len - b);
+			CHECK_MEM(got, md, 32);
+			memset(got, 0, sizeof(got));
+			hmac_sha256_keyed(got, &k, msg, (size_t)msg_len, NULL, 0, NULL, 0);
+			CHECK_MEM(got, md, 32);
+			hmac_sha256_key_wipe(&k);
+			CHECK(sodium_is_zero((const unsigned char *)&k, sizeof(k)));
+		}
 		count++;
 	}
 	fclose(f);
@@ -497,6 +535,7 @@ main(void)
 		return 1;
 	RUN(hkdf_rfc5869_vectors);
 	RUN(hkdf_limits);
+	RUN(hkdf_default_salt);
 	RUN(hmac_rfc4231_vectors);
 	RUN(x25519_rfc7748_vectors);
 	RUN(x25519_agreement_and_zero_rejection);
