@@ -7,6 +7,13 @@
  * ONLY (for profiling, e.g. under perf record): run just that row of the table, Sotto's side
  * only, numbered from 1.
  *
+ *   bench-crypto 1 1 ONLY COUNT
+ *
+ * runs exactly COUNT operations of row ONLY (Sotto only, no clock) and, when built with
+ * valgrind's headers, collects only them under callgrind: instructions per operation are
+ *   valgrind --tool=callgrind --instr-atstart=no build/bench/bench-crypto 1 1 ONLY COUNT
+ * "Collected" divided by COUNT.
+ *
  * Each figure is the median of RUNS timed runs of about SECONDS_PER_RUN each:
  *   msg 256 B / 4 KiB   one encrypt by Alice and one decrypt by Bob, same sending chain
  *   ping-pong 256 B     the same, the direction turning every message (a DH ratchet step each)
@@ -27,6 +34,16 @@
 #include <time.h>
 
 #include <sodium.h>
+
+#if defined(__has_include)
+#if __has_include(<valgrind/callgrind.h>)
+#include <valgrind/callgrind.h>
+#endif
+#endif
+#ifndef CALLGRIND_START_INSTRUMENTATION
+#define CALLGRIND_START_INSTRUMENTATION
+#define CALLGRIND_STOP_INSTRUMENTATION
+#endif
 
 #include "base/buf.h"
 #include "crypto/init.h"
@@ -286,6 +303,47 @@ theirs_msgs(struct theirs *th, size_t len, enum work w, double secs)
 	return (double)n / t;
 }
 
+/* Exactly count operations of row only (1-based), for instruction counts. */
+static void
+ours_count(struct ours *o, int only, unsigned long count)
+{
+	static const size_t lens[] = { 256, 4096, 256, 256 };
+	static const enum work works[] = { W_ONEWAY, W_ONEWAY, W_PINGPONG, W_ONEWAY_SAVED };
+	uint8_t *msg = calloc(1, 4096), ka[32], kb[32];
+	char out[SAFETY_DIGITS + 1];
+	unsigned long n;
+
+	if (msg == NULL)
+		die("calloc", -1);
+	randombytes_buf(msg, 4096);
+	randombytes_buf(ka, sizeof(ka));
+	randombytes_buf(kb, sizeof(kb));
+	CALLGRIND_START_INSTRUMENTATION;
+	for (n = 0; n < count; n++) {
+		if (only <= 4) {
+			if (works[only - 1] == W_PINGPONG && (n & 1))
+				ours_send(o->b, o->a, &o->ct, &o->pt, msg, lens[only - 1]);
+			else
+				ours_send(o->a, o->b, &o->ct, &o->pt, msg, lens[only - 1]);
+			if (works[only - 1] == W_ONEWAY_SAVED) {
+				ours_reload(&o->a);
+				ours_reload(&o->b);
+			}
+		} else if (only == 5) {
+			struct session *a = NULL, *b = NULL;
+
+			ours_setup_one(o, &a, &b, msg, 256);
+			session_free(a);
+			session_free(b);
+		} else if (safety_number(out, ka, 32, (const uint8_t *)"alice@example.org", 17, kb,
+		    32, (const uint8_t *)"bob@example.org", 15, SAFETY_ITERATIONS) != 0) {
+			die("safety_number", -1);
+		}
+	}
+	CALLGRIND_STOP_INSTRUMENTATION;
+	free(msg);
+}
+
 static double
 ours_setups(struct ours *o, double secs)
 {
@@ -402,6 +460,7 @@ main(int argc, char **argv)
 	double secs = argc > 1 ? atof(argv[1]) : 0.5;
 	int runs = argc > 2 ? atoi(argv[2]) : 5;
 	int only = argc > 3 ? atoi(argv[3]) : 0;
+	long count = argc > 4 ? atol(argv[4]) : 0;
 	struct ours o;
 	struct theirs th;
 	struct row rows[] = {
@@ -428,7 +487,11 @@ main(int argc, char **argv)
 	ours_init(&o);
 	theirs_init(&th);
 
-	if (only > 0 && (size_t)only <= nrows) {
+	if (count > 0 && only > 0 && (size_t)only <= nrows) {
+		ours_count(&o, only, (unsigned long)count);
+		printf("%s: %ld operations done (sotto native only)\n", rows[only - 1].name, count);
+		runs = 0;
+	} else if (only > 0 && (size_t)only <= nrows) {
 		static const size_t lens[] = { 256, 4096, 256, 256 };
 		static const enum work works[] = { W_ONEWAY, W_ONEWAY, W_PINGPONG, W_ONEWAY_SAVED };
 		double v = only <= 4 ? ours_msgs(&o, lens[only - 1], works[only - 1], secs * runs) :
