@@ -25,25 +25,6 @@
 static struct sottod_proc sp;
 static char root[256];
 
-static unsigned short
-free_port(void)
-{
-	struct sockaddr_in sa;
-	socklen_t len = sizeof(sa);
-	unsigned short p;
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sin_family = AF_INET;
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
-	    getsockname(fd, (struct sockaddr *)&sa, &len) != 0)
-		abort();
-	p = ntohs(sa.sin_port);
-	close(fd);
-	return p;
-}
-
 static int
 account(const char *name, int registered)
 {
@@ -73,8 +54,8 @@ start_mode(struct started *st, const char *name, const char *pass, int send_only
 	char home[300];
 
 	snprintf(home, sizeof(home), "%s/%s", root, name);
-	st->smtp_port = free_port();
-	st->imap_port = free_port();
+	st->smtp_port = sottod_proc_free_port();
+	st->imap_port = sottod_proc_free_port();
 	snprintf(st->smtp, sizeof(st->smtp), "127.0.0.1:%u", st->smtp_port);
 	snprintf(st->imap, sizeof(st->imap), "127.0.0.1:%u", st->imap_port);
 	memset(&cfg, 0, sizeof(cfg));
@@ -282,7 +263,7 @@ main(void)
 
 	if (sodium_init() < 0)
 		return 1;
-	if (sottod_proc_init(&sp, "registration = open") != 0 || sottod_proc_start(&sp) != 0) {
+	if (sottod_proc_launch(&sp, "registration = open") != 0) {
 		printf("FAIL - setup: cannot start %s\n", sottod_proc_binary());
 		sottod_proc_cleanup(&sp);
 		return 1;
