@@ -120,23 +120,40 @@ TEST(runner_start_failures_leave_nothing)
 	bridge_runner_stop(busy.r);
 }
 
+/* A connection that was greeted and said EHLO, with alice's AUTH PLAIN line for pw in
+ * auth (then appended to it): the socket or -1. */
 static int
-smtp_send(unsigned short port, const char *pw, const char *mail)
+smtp_hello(unsigned short port, const char *pw, const char *then, char *auth, size_t auth_cap,
+    char *buf, size_t cap)
 {
-	char buf[4096], line[700], plain[400], b64[600];
+	char plain[400], b64[600];
 	size_t n;
-	int fd = uvthread_connect(port), ok = -1;
+	int fd = uvthread_connect(port);
 
 	if (fd < 0)
 		return -1;
 	n = (size_t)snprintf(plain, sizeof(plain), "%calice@localhost%c%s", 0, 0, pw);
 	sodium_bin2base64(b64, sizeof(b64), (const unsigned char *)plain, n,
 	    sodium_base64_VARIANT_ORIGINAL);
-	snprintf(line, sizeof(line), "AUTH PLAIN %s\r\n", b64);
-	if (uvthread_read_until(fd, buf, sizeof(buf), "220 ") == 0 &&
-	    uvthread_send(fd, "EHLO test\r\n") == 0 &&
-	    uvthread_read_until(fd, buf, sizeof(buf), "250 ") == 0 &&
-	    uvthread_send(fd, line) == 0 &&
+	snprintf(auth, auth_cap, "AUTH PLAIN %s\r\n%s", b64, then);
+	if (uvthread_read_until(fd, buf, cap, "220 ") != 0 ||
+	    uvthread_send(fd, "EHLO test\r\n") != 0 ||
+	    uvthread_read_until(fd, buf, cap, "250 ") != 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static int
+smtp_send(unsigned short port, const char *pw, const char *mail)
+{
+	char buf[4096], line[700];
+	int fd, ok = -1;
+
+	if ((fd = smtp_hello(port, pw, "", line, sizeof(line), buf, sizeof(buf))) < 0)
+		return -1;
+	if (uvthread_send(fd, line) == 0 &&
 	    uvthread_read_until(fd, buf, sizeof(buf), "235 ") == 0 &&
 	    uvthread_send(fd, "MAIL FROM:<alice@localhost>\r\nRCPT TO:<bob@localhost>\r\n"
 	    "RCPT TO:<eve@example.com>\r\nDATA\r\n") == 0 &&
@@ -156,20 +173,14 @@ static int
 smtp_rcpts(unsigned short port, const char *pw, const char *const *to, size_t n, char *buf,
     size_t cap)
 {
-	char line[700], plain[400], b64[600];
-	size_t len, i;
-	int fd = uvthread_connect(port), r = -1;
+	char line[700];
+	size_t i;
+	int fd, r = -1;
 
-	if (fd < 0)
+	if ((fd = smtp_hello(port, pw, "MAIL FROM:<alice@localhost>\r\n", line, sizeof(line),
+	    buf, cap)) < 0)
 		return -1;
-	len = (size_t)snprintf(plain, sizeof(plain), "%calice@localhost%c%s", 0, 0, pw);
-	sodium_bin2base64(b64, sizeof(b64), (const unsigned char *)plain, len,
-	    sodium_base64_VARIANT_ORIGINAL);
-	snprintf(line, sizeof(line), "AUTH PLAIN %s\r\nMAIL FROM:<alice@localhost>\r\n", b64);
-	if (uvthread_read_until(fd, buf, cap, "220 ") != 0 ||
-	    uvthread_send(fd, "EHLO test\r\n") != 0 ||
-	    uvthread_read_until(fd, buf, cap, "250 ") != 0 || uvthread_send(fd, line) != 0 ||
-	    uvthread_read_until(fd, buf, cap, "250 2.1.0") != 0)
+	if (uvthread_send(fd, line) != 0 || uvthread_read_until(fd, buf, cap, "250 2.1.0") != 0)
 		goto out;
 	for (i = 0; i < n; i++) {
 		snprintf(line, sizeof(line), "RCPT TO:<%s>\r\n", to[i]);
