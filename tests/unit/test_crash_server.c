@@ -39,10 +39,12 @@ struct sender {
 	int pending;                    /* next was sent and got no answer yet */
 	uint8_t acked[MAX_MSGS];
 	long interrupted;               /* SENDs that got no answer (server killed) */
+	struct proto_msg req, resp;
 };
 
 struct rcpt {
 	struct test_user u;
+	struct proto_msg req, resp, ev;
 };
 
 static struct sender senders[N_SENDERS];
@@ -77,7 +79,6 @@ static void *
 sender_main(void *arg)
 {
 	struct sender *s = arg;
-	uint8_t cmid[16];
 	char body[96];
 	int r;
 
@@ -87,20 +88,24 @@ sender_main(void *arg)
 		int len = snprintf(body, sizeof(body), "crash-test s=%d i=%d pad=%u", s->index,
 		    s->next, randombytes_uniform(1000000));
 
-		cmid_of(cmid, s->index, s->next);
+		memset(&s->req, 0, sizeof(s->req));
+		s->req.type = PROTO_SEND;
+		snprintf(s->req.u.send.recipient, sizeof(s->req.u.send.recipient), "%s",
+		    rcpts[s->index % N_RCPTS].u.address);
+		cmid_of(s->req.u.send.client_msg_id, s->index, s->next);
+		s->req.u.send.envelope = (const uint8_t *)body;
+		s->req.u.send.envelope_len = (size_t)len;
 		s->pending = 1;
-		r = test_user_send(&s->u, rcpts[s->index % N_RCPTS].u.address, cmid, body,
-		    (size_t)len);
-		if (r == TEST_USER_NO_ANSWER) {
+		if ((r = conn_request(s->u.c, &s->req, &s->resp, 5000)) != 0) {
 			s->interrupted++;
 			break;          /* not acknowledged: retried with the same id later */
 		}
-		if (r == SOTTO_ERR_LIMIT) {
+		if (s->resp.status == SOTTO_ERR_LIMIT) {
 			sleep_ms(5);
 			continue;
 		}
-		if (r != 0) {
-			fprintf(stderr, "SEND refused: %s\n", sotto_strerror(r));
+		if (s->resp.status != 0) {
+			fprintf(stderr, "SEND refused: %s\n", sotto_strerror(s->resp.status));
 			break;
 		}
 		s->acked[s->next++] = 1;
@@ -152,16 +157,22 @@ rcpt_main(void *arg)
 	if (test_user_connect(&rc->u, &sp) != 0)
 		return NULL;
 	while (!stop_flag) {
-		int r = test_user_next_push(&rc->u, 50);
+		int r = conn_next_event(rc->u.c, &rc->ev, 50);
 		uint64_t id;
 
 		if (r == SOTTO_ERR_TIMEOUT)
 			continue;
 		if (r != 0)
 			break;
-		id = rc->u.ev.u.push.envelope_id;
-		record(rc->u.ev.u.push.envelope, rc->u.ev.u.push.envelope_len, id);
-		if (test_user_received(&rc->u, &id, 1) == TEST_USER_NO_ANSWER)
+		if (rc->ev.type != PROTO_PUSH)
+			continue;
+		id = rc->ev.u.push.envelope_id;
+		record(rc->ev.u.push.envelope, rc->ev.u.push.envelope_len, id);
+		memset(&rc->req, 0, sizeof(rc->req));
+		rc->req.type = PROTO_RECEIVED;
+		rc->req.u.received.n = 1;
+		rc->req.u.received.ids[0] = id;
+		if (conn_request(rc->u.c, &rc->req, &rc->resp, 5000) != 0)
 			break;
 	}
 	test_user_close(&rc->u);
@@ -233,16 +244,19 @@ TEST(acknowledged_sends_arrive_exactly_once_across_sigkills)
 	if (cycles < 1)
 		cycles = 20;
 	REQUIRE((env_owner = calloc(MAX_ENV_IDS, sizeof(*env_owner))) != NULL);
-	REQUIRE(sottod_proc_launch(&sp, "registration = open\nmailbox_max = 1000000\n") == 0);
+	REQUIRE(sottod_proc_init(&sp, "registration = open\nmailbox_max = 1000000\n") == 0);
+	REQUIRE(sottod_proc_start(&sp) == 0);
 	for (i = 0; i < N_RCPTS; i++) {
 		snprintf(name, sizeof(name), "rcpt%d", i);
-		REQUIRE(test_user_join(&rcpts[i].u, &sp, name) == 0);
+		test_user_new(&rcpts[i].u, name);
+		REQUIRE(test_user_register(&rcpts[i].u, &sp, NULL) == 0);
 		test_user_close(&rcpts[i].u);
 	}
 	for (i = 0; i < N_SENDERS; i++) {
 		snprintf(name, sizeof(name), "sender%d", i);
+		test_user_new(&senders[i].u, name);
 		senders[i].index = i;
-		REQUIRE(test_user_join(&senders[i].u, &sp, name) == 0);
+		REQUIRE(test_user_register(&senders[i].u, &sp, NULL) == 0);
 		test_user_close(&senders[i].u);
 	}
 	for (c = 0; c < cycles; c++) {
