@@ -9,11 +9,24 @@
 #include "check.h"
 #include "server/log.h"
 #include "server/store.h"
-#include "tmp_db.h"
 
 #define N_ACCTS 300             /* more than the first index (64 entries) holds */
 
-static struct tmp_db db;
+static char dir[64];
+static char path[128];
+
+static void
+cleanup(void)
+{
+	char p[192];
+
+	snprintf(p, sizeof(p), "%s/db-wal", dir);
+	unlink(p);
+	snprintf(p, sizeof(p), "%s/db-shm", dir);
+	unlink(p);
+	unlink(path);
+	rmdir(dir);
+}
 
 static struct store *
 open_db_opts(uint32_t max_pages, int ckpt)
@@ -22,8 +35,11 @@ open_db_opts(uint32_t max_pages, int ckpt)
 	    .checkpoint_thread = ckpt };
 	struct store *s = NULL;
 
-	tmp_db_new(&db, "batch");
-	if (store_sqlite_open(&s, db.path, &o) != 0)
+	strcpy(dir, "/tmp/sotto-batch-XXXXXX");
+	if (mkdtemp(dir) == NULL)
+		abort();
+	snprintf(path, sizeof(path), "%s/db", dir);
+	if (store_sqlite_open(&s, path, &o) != 0)
 		return NULL;
 	return s;
 }
@@ -131,7 +147,7 @@ TEST(batch_counts_many_mailboxes)
 		CHECK_EQ_INT(n, 2);
 	}
 	store_close(s);
-	tmp_db_remove(&db);
+	cleanup();
 }
 
 /* Deletes and sends in one transaction: both take effect, counts stay right. */
@@ -173,7 +189,7 @@ TEST(apply_deletes_and_sends_together)
 	CHECK_EQ_INT(s->ops->mailbox_count(s, ids[3], &n), 0);
 	CHECK_EQ_INT(n, 1);
 	store_close(s);
-	tmp_db_remove(&db);
+	cleanup();
 }
 
 /* A full database: the sends that do not fit fail, the deletes of the same group commit
@@ -221,7 +237,7 @@ TEST(apply_full_database_keeps_the_deletes)
 	CHECK_EQ_INT(s->ops->mailbox_count(s, ids[7], &after), 0);
 	CHECK_EQ_INT(after, 0);
 	store_close(s);
-	tmp_db_remove(&db);
+	cleanup();
 }
 
 /* With the checkpoint thread, a long WAL is copied into the database file without any
@@ -239,7 +255,7 @@ TEST(checkpoint_thread_copies_the_wal)
 
 	REQUIRE(s != NULL);
 	REQUIRE(make_accounts(s, ids) == 0);
-	start = file_size(db.path);
+	start = file_size(path);
 	memset(big, 0x33, sizeof(big));
 	/* 20 x 16 x 30 kB: about 2,400 WAL pages, past the checkpoint mark (1,000). */
 	for (int k = 0; k < 20; k++) {
@@ -250,19 +266,19 @@ TEST(checkpoint_thread_copies_the_wal)
 		}
 		REQUIRE(s->ops->envelopes_commit(s, sends, 16) == 0);
 	}
-	for (int t = 0; t < 500 && (size = file_size(db.path)) < start + (4ll << 20); t++) {
+	for (int t = 0; t < 500 && (size = file_size(path)) < start + (4ll << 20); t++) {
 		struct timespec ts = { 0, 10 * 1000 * 1000 };
 		nanosleep(&ts, NULL);
 	}
 	CHECK(size >= start + (4ll << 20));
 	store_close(s);
-	REQUIRE(store_sqlite_open(&s, db.path, &o) == 0);
+	REQUIRE(store_sqlite_open(&s, path, &o) == 0);
 	for (int i = 0; i < 16; i++) {
 		CHECK_EQ_INT(s->ops->mailbox_count(s, ids[i], &n), 0);
 		CHECK_EQ_INT(n, 20);
 	}
 	store_close(s);
-	tmp_db_remove(&db);
+	cleanup();
 }
 
 int

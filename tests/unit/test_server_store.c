@@ -8,9 +8,31 @@
 #include "server/commit.h"
 #include "server/log.h"
 #include "server/store.h"
-#include "tmp_db.h"
 
-static struct tmp_db db;
+static char dir[64];
+static char path[128];
+
+static void
+fresh_path(void)
+{
+	strcpy(dir, "/tmp/sotto-store-XXXXXX");
+	if (mkdtemp(dir) == NULL)
+		abort();
+	snprintf(path, sizeof(path), "%s/db", dir);
+}
+
+static void
+cleanup(void)
+{
+	char p[192];
+
+	snprintf(p, sizeof(p), "%s/db-wal", dir);
+	unlink(p);
+	snprintf(p, sizeof(p), "%s/db-shm", dir);
+	unlink(p);
+	unlink(path);
+	rmdir(dir);
+}
 
 static struct store *
 open_db(int create)
@@ -18,7 +40,7 @@ open_db(int create)
 	struct store_open_opts o = { .create = create, .durability_full = 1 };
 	struct store *s = NULL;
 
-	if (store_sqlite_open(&s, db.path, &o) != 0)
+	if (store_sqlite_open(&s, path, &o) != 0)
 		return NULL;
 	return s;
 }
@@ -36,7 +58,7 @@ TEST(store_accounts_and_invites)
 	uint8_t ik[32], dk[32], dk2[32], tok[32], tok2[32];
 	int64_t id = 0, id2 = 0;
 
-	tmp_db_new(&db, "store");
+	fresh_path();
 	s = open_db(1);
 	REQUIRE(s != NULL);
 	key(ik, 1), key(dk, 2), key(dk2, 3), key(tok, 9), key(tok2, 10);
@@ -62,7 +84,7 @@ TEST(store_accounts_and_invites)
 	CHECK_EQ_INT(s->ops->account_create(s, "alice", ik, dk2, tok2, &id2), SOTTO_ERR_EXISTS);
 	CHECK_EQ_INT(s->ops->account_create(s, "carol", ik, dk2, tok2, &id2), 0);
 	store_close(s);
-	tmp_db_remove(&db);
+	cleanup();
 }
 
 TEST(store_prekeys_handed_out_once)
@@ -75,7 +97,7 @@ TEST(store_prekeys_handed_out_once)
 	uint32_t n = 99;
 	int64_t id;
 
-	tmp_db_new(&db, "store");
+	fresh_path();
 	s = open_db(1);
 	REQUIRE(s != NULL);
 	key(ik, 1), key(dk, 2);
@@ -104,7 +126,7 @@ TEST(store_prekeys_handed_out_once)
 	CHECK_EQ_INT(b.has_otpk, 0);
 	CHECK_EQ_INT(b.spk.sig[0], 6);
 	store_close(s);
-	tmp_db_remove(&db);
+	cleanup();
 }
 
 TEST(store_envelopes_idempotent_capped_and_deleted)
@@ -118,7 +140,7 @@ TEST(store_envelopes_idempotent_capped_and_deleted)
 	int64_t alice, bob;
 	size_t n = 0;
 
-	tmp_db_new(&db, "store");
+	fresh_path();
 	s = open_db(1);
 	REQUIRE(s != NULL);
 	key(ik, 1), key(dk, 2), key(dk2, 3);
@@ -180,7 +202,7 @@ TEST(store_envelopes_idempotent_capped_and_deleted)
 	CHECK_EQ_INT(n, 1);
 	store_envelopes_free(env, n);
 	store_close(s);
-	tmp_db_remove(&db);
+	cleanup();
 }
 
 TEST(store_refuses_corrupt_or_missing)
@@ -188,25 +210,25 @@ TEST(store_refuses_corrupt_or_missing)
 	struct store *s;
 	int fd;
 
-	tmp_db_new(&db, "store");
+	fresh_path();
 	CHECK(open_db(0) == NULL);              /* missing and not asked to create */
-	fd = open(db.path, O_WRONLY | O_CREAT, 0600);
+	fd = open(path, O_WRONLY | O_CREAT, 0600);
 	REQUIRE(fd >= 0);
 	REQUIRE(write(fd, "this is not a database at all, just some text........", 54) == 54);
 	close(fd);
 	CHECK(open_db(0) == NULL);
 	CHECK(open_db(1) == NULL);
-	unlink(db.path);
+	unlink(path);
 	s = open_db(1);
 	REQUIRE(s != NULL);
 	store_close(s);
 	/* Damage the header's magic: refused, not replaced. */
-	fd = open(db.path, O_WRONLY);
+	fd = open(path, O_WRONLY);
 	REQUIRE(fd >= 0);
 	REQUIRE(pwrite(fd, "XXXXXXXX", 8, 0) == 8);
 	close(fd);
 	CHECK(open_db(0) == NULL);
-	tmp_db_remove(&db);
+	cleanup();
 }
 
 struct commit_test {
@@ -235,12 +257,12 @@ TEST(commit_group_and_disk_full)
 	uv_loop_t loop;
 	int64_t bob;
 
-	tmp_db_new(&db, "store");
+	fresh_path();
 	s = open_db(1);
 	REQUIRE(s != NULL);
 	key(ik, 1), key(dk, 2), key(dk2, 3);
 	REQUIRE(s->ops->account_create(s, "bob", ik, dk2, NULL, &bob) == 0);
-	REQUIRE(store_sqlite_open(&w, db.path, &o) == 0);
+	REQUIRE(store_sqlite_open(&w, path, &o) == 0);
 	uv_loop_init(&loop);
 	REQUIRE(commit_start(&c, &loop, w, on_done, &t) == 0);
 	memset(it, 0, sizeof(it));
@@ -275,7 +297,7 @@ TEST(commit_group_and_disk_full)
 
 	/* A database at its page quota: the commit fails and reports it. */
 	o.max_pages = 8;
-	REQUIRE(store_sqlite_open(&w, db.path, &o) == 0);
+	REQUIRE(store_sqlite_open(&w, path, &o) == 0);
 	REQUIRE(commit_start(&c, &loop, w, on_done, &t) == 0);
 	it[0].send.data = big;
 	it[0].send.len = sizeof(big);
@@ -293,7 +315,7 @@ TEST(commit_group_and_disk_full)
 	}
 	uv_loop_close(&loop);
 	store_close(s);
-	tmp_db_remove(&db);
+	cleanup();
 }
 
 int
