@@ -3,9 +3,10 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
-#define MEM_FOLDERS 4
+#include "bridge/mailbox_uids.h"
+#include "bridge/mailstore_folders.h"
+#include "bridge/mailstore_watch.h"
 
 struct mem_msg {
 	struct mailstore_msg m;
@@ -13,7 +14,6 @@ struct mem_msg {
 };
 
 struct mem_folder {
-	struct mailstore_folder info;
 	uint32_t uidvalidity;
 	uint32_t uidnext;
 	struct mem_msg *msgs;   /* ascending UID */
@@ -22,30 +22,16 @@ struct mem_folder {
 
 struct mem_store {
 	pthread_mutex_t lock;
-	struct mem_folder folders[MEM_FOLDERS];
-	mailstore_watch_fn watch_fn;
-	void *watch_arg;
-};
-
-static const struct {
-	const char *name;
-	enum mailstore_role role;
-} mem_default_folders[MEM_FOLDERS] = {
-	{ "INBOX", MAILSTORE_ROLE_INBOX },
-	{ "Sent", MAILSTORE_ROLE_SENT },
-	{ "Drafts", MAILSTORE_ROLE_DRAFTS },
-	{ "Trash", MAILSTORE_ROLE_TRASH },
+	struct mem_folder folders[MAILSTORE_DEFAULT_FOLDERS];
+	struct mailstore_watch watch;
 };
 
 static struct mem_folder *
 mem_find(struct mem_store *s, const char *name)
 {
-	size_t i;
+	int i = mailstore_folder_index(name);
 
-	for (i = 0; i < MEM_FOLDERS; i++)
-		if (strcmp(s->folders[i].info.name, name) == 0)
-			return &s->folders[i];
-	return NULL;
+	return i >= 0 ? &s->folders[i] : NULL;
 }
 
 static struct mem_msg *
@@ -90,32 +76,6 @@ mem_add(struct mem_folder *f, uint8_t *data, size_t len, uint32_t flags, int64_t
 	m->data = data;
 	if (uid != NULL)
 		*uid = m->m.uid;
-	return 0;
-}
-
-static void
-mem_notify(struct mem_store *s, const char *folder)
-{
-	mailstore_watch_fn fn;
-	void *arg;
-
-	pthread_mutex_lock(&s->lock);
-	fn = s->watch_fn;
-	arg = s->watch_arg;
-	pthread_mutex_unlock(&s->lock);
-	if (fn != NULL)
-		fn(arg, folder);
-}
-
-static int
-mem_folders(void *impl, struct mailstore_folder *out, size_t max, size_t *n)
-{
-	struct mem_store *s = impl;
-	size_t i;
-
-	*n = 0;
-	for (i = 0; i < MEM_FOLDERS && i < max; i++)
-		out[(*n)++] = s->folders[i].info;
 	return 0;
 }
 
@@ -210,7 +170,7 @@ mem_set_flags(void *impl, const char *folder, uint32_t uid, uint32_t flags)
 	}
 	pthread_mutex_unlock(&s->lock);
 	if (changed)
-		mem_notify(s, folder);
+		mailstore_watch_notify(&s->watch, folder);
 	return r;
 }
 
@@ -235,7 +195,7 @@ mem_append(void *impl, const char *folder, const uint8_t *data, size_t len, uint
 	pthread_mutex_unlock(&s->lock);
 	free(copy);
 	if (r == 0)
-		mem_notify(s, folder);
+		mailstore_watch_notify(&s->watch, folder);
 	return r;
 }
 
@@ -263,16 +223,8 @@ out:
 	pthread_mutex_unlock(&s->lock);
 	free(copy);
 	if (r == 0)
-		mem_notify(s, to);
+		mailstore_watch_notify(&s->watch, to);
 	return r;
-}
-
-static int
-cmp_u32(const void *a, const void *b)
-{
-	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-
-	return x < y ? -1 : x > y;
 }
 
 static int
@@ -280,20 +232,18 @@ mem_expunge(void *impl, const char *folder, const uint32_t *uids, size_t n)
 {
 	struct mem_store *s = impl;
 	struct mem_folder *f;
-	uint32_t *sorted;
+	struct mailbox_uids named;
 	size_t i, k, removed = 0;
-	int r = SOTTO_ERR_NOT_FOUND;
+	int r;
 
-	if ((sorted = malloc((n ? n : 1) * sizeof(*sorted))) == NULL)
-		return SOTTO_ERR_NOMEM;
-	if (n > 0)
-		memcpy(sorted, uids, n * sizeof(*sorted));
-	qsort(sorted, n, sizeof(*sorted), cmp_u32);
+	if ((r = mailbox_uids_init(&named, uids, n)) != 0)
+		return r;
+	r = SOTTO_ERR_NOT_FOUND;
 	pthread_mutex_lock(&s->lock);
 	if ((f = mem_find(s, folder)) == NULL)
 		goto out;
 	for (i = 0, k = 0; i < f->n; i++) {
-		if (n > 0 && bsearch(&f->msgs[i].m.uid, sorted, n, sizeof(*sorted), cmp_u32)) {
+		if (mailbox_uids_has(&named, f->msgs[i].m.uid)) {
 			free(f->msgs[i].data);
 			removed++;
 		} else {
@@ -304,9 +254,9 @@ mem_expunge(void *impl, const char *folder, const uint32_t *uids, size_t n)
 	r = 0;
 out:
 	pthread_mutex_unlock(&s->lock);
-	free(sorted);
+	mailbox_uids_free(&named);
 	if (removed)
-		mem_notify(s, folder);
+		mailstore_watch_notify(&s->watch, folder);
 	return r;
 }
 
@@ -315,10 +265,7 @@ mem_watch(void *impl, mailstore_watch_fn fn, void *arg)
 {
 	struct mem_store *s = impl;
 
-	pthread_mutex_lock(&s->lock);
-	s->watch_fn = fn;
-	s->watch_arg = arg;
-	pthread_mutex_unlock(&s->lock);
+	mailstore_watch_set(&s->watch, fn, arg);
 }
 
 static void
@@ -329,17 +276,18 @@ mem_destroy(void *impl)
 
 	if (s == NULL)
 		return;
-	for (i = 0; i < MEM_FOLDERS; i++) {
+	for (i = 0; i < MAILSTORE_DEFAULT_FOLDERS; i++) {
 		for (j = 0; j < s->folders[i].n; j++)
 			free(s->folders[i].msgs[j].data);
 		free(s->folders[i].msgs);
 	}
+	mailstore_watch_destroy(&s->watch);
 	pthread_mutex_destroy(&s->lock);
 	free(s);
 }
 
 static const struct mailstore_ops mem_ops = {
-	.folders = mem_folders,
+	.folders = mailstore_folders_default,
 	.status = mem_status,
 	.list = mem_list,
 	.fetch = mem_fetch,
@@ -365,10 +313,13 @@ mailstore_mem_create(struct mailstore *ms, uint32_t uidvalidity_base)
 		free(s);
 		return SOTTO_ERR_INTERNAL;
 	}
-	for (i = 0; i < MEM_FOLDERS; i++) {
+	if (mailstore_watch_init(&s->watch) != 0) {
+		pthread_mutex_destroy(&s->lock);
+		free(s);
+		return SOTTO_ERR_INTERNAL;
+	}
+	for (i = 0; i < MAILSTORE_DEFAULT_FOLDERS; i++) {
 		struct mem_folder *f = &s->folders[i];
-		strcpy(f->info.name, mem_default_folders[i].name);
-		f->info.role = mem_default_folders[i].role;
 		f->uidvalidity = uidvalidity_base + (uint32_t)i;
 		if (f->uidvalidity == 0)
 			f->uidvalidity = 1;

@@ -6,11 +6,12 @@
 
 #include <sodium.h>
 
-#define MS_FOLDERS 4
+#include "bridge/mailbox_uids.h"
+#include "bridge/mailstore_folders.h"
+#include "bridge/mailstore_watch.h"
 
 struct ms_folder {
 	const char *name;
-	enum mailstore_role role;
 	int64_t id;
 };
 
@@ -18,46 +19,16 @@ struct ms_store {
 	pthread_mutex_t lock;
 	struct store *st;
 	int own;
-	struct ms_folder folders[MS_FOLDERS];
-	mailstore_watch_fn watch_fn;
-	void *watch_arg;
-};
-
-static const struct {
-	const char *name;
-	enum mailstore_role role;
-} ms_default[MS_FOLDERS] = {
-	{ "INBOX", MAILSTORE_ROLE_INBOX },
-	{ "Sent", MAILSTORE_ROLE_SENT },
-	{ "Drafts", MAILSTORE_ROLE_DRAFTS },
-	{ "Trash", MAILSTORE_ROLE_TRASH },
+	struct ms_folder folders[MAILSTORE_DEFAULT_FOLDERS];
+	struct mailstore_watch watch;
 };
 
 static const struct ms_folder *
 ms_find(const struct ms_store *s, const char *name)
 {
-	size_t i;
+	int i = mailstore_folder_index(name);
 
-	if (name == NULL)
-		return NULL;
-	for (i = 0; i < MS_FOLDERS; i++)
-		if (strcmp(s->folders[i].name, name) == 0)
-			return &s->folders[i];
-	return NULL;
-}
-
-static void
-ms_notify(struct ms_store *s, const char *folder)
-{
-	mailstore_watch_fn fn;
-	void *arg;
-
-	pthread_mutex_lock(&s->lock);
-	fn = s->watch_fn;
-	arg = s->watch_arg;
-	pthread_mutex_unlock(&s->lock);
-	if (fn != NULL)
-		fn(arg, folder);
+	return i >= 0 ? &s->folders[i] : NULL;
 }
 
 /* A folder's id, creating it with a fresh UIDVALIDITY the first time. Another process
@@ -79,22 +50,6 @@ ms_folder_id(struct store *st, const char *name, int64_t *id)
 	if (r == 0)
 		*id = f.id;
 	return r;
-}
-
-static int
-ms_folders(void *impl, struct mailstore_folder *out, size_t max, size_t *n)
-{
-	struct ms_store *s = impl;
-	size_t i;
-
-	*n = 0;
-	for (i = 0; i < MS_FOLDERS && i < max; i++) {
-		memset(&out[i], 0, sizeof(out[i]));
-		memcpy(out[i].name, s->folders[i].name, strlen(s->folders[i].name) + 1);
-		out[i].role = s->folders[i].role;
-		(*n)++;
-	}
-	return 0;
 }
 
 static int
@@ -216,7 +171,7 @@ ms_set_flags(void *impl, const char *folder, uint32_t uid, uint32_t flags)
 	r = store_mail_set_flags(s->st, f->id, uid, flags & MAILSTORE_FLAGS_ALL);
 	pthread_mutex_unlock(&s->lock);
 	if (r == 0)
-		ms_notify(s, f->name);
+		mailstore_watch_notify(&s->watch, f->name);
 	return r;
 }
 
@@ -257,16 +212,8 @@ ms_copy(void *impl, const char *from, uint32_t uid, const char *to, uint32_t *ne
 		return r;
 	if (new_uid != NULL)
 		*new_uid = got;
-	ms_notify(s, dst->name);
+	mailstore_watch_notify(&s->watch, dst->name);
 	return 0;
-}
-
-static int
-uid_cmp(const void *a, const void *b)
-{
-	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-
-	return x < y ? -1 : x > y;
 }
 
 /*
@@ -279,23 +226,20 @@ ms_expunge_locked(struct ms_store *s, int64_t folder, const uint32_t *uids, size
     size_t *removed)
 {
 	struct store_mail_list l = { 0 };
-	uint32_t *want = NULL, *gone = NULL;
+	struct mailbox_uids want;
+	uint32_t *gone = NULL;
 	size_t i, ngone = 0;
 	int r;
 
 	*removed = 0;
-	if (n > 0) {
-		if ((want = malloc(n * sizeof(*want))) == NULL)
-			return SOTTO_ERR_NOMEM;
-		memcpy(want, uids, n * sizeof(*want));
-		qsort(want, n, sizeof(*want), uid_cmp);
-	}
+	if ((r = mailbox_uids_init(&want, uids, n)) != 0)
+		return r;
 	if ((r = store_begin(s->st)) != 0)
 		goto out;
 	if ((r = store_mail_list(s->st, folder, &l)) != 0)
 		goto rollback;
 	for (i = 0; i < l.n; i++) {
-		int named = n > 0 && bsearch(&l.v[i].uid, want, n, sizeof(*want), uid_cmp) != NULL;
+		int named = mailbox_uids_has(&want, l.v[i].uid);
 		int marked = (l.v[i].flags & STORE_MAIL_DELETED) != 0;
 
 		if (named == marked)
@@ -324,7 +268,7 @@ rollback:
 	store_rollback(s->st);
 out:
 	store_mail_list_free(&l);
-	free(want);
+	mailbox_uids_free(&want);
 	free(gone);
 	return r;
 }
@@ -345,7 +289,7 @@ ms_expunge(void *impl, const char *folder, const uint32_t *uids, size_t n)
 	r = ms_expunge_locked(s, f->id, uids, n, &removed);
 	pthread_mutex_unlock(&s->lock);
 	if (r == 0 && removed > 0)
-		ms_notify(s, f->name);
+		mailstore_watch_notify(&s->watch, f->name);
 	return r;
 }
 
@@ -354,10 +298,7 @@ ms_watch(void *impl, mailstore_watch_fn fn, void *arg)
 {
 	struct ms_store *s = impl;
 
-	pthread_mutex_lock(&s->lock);
-	s->watch_fn = fn;
-	s->watch_arg = arg;
-	pthread_mutex_unlock(&s->lock);
+	mailstore_watch_set(&s->watch, fn, arg);
 }
 
 static void
@@ -369,12 +310,13 @@ ms_destroy(void *impl)
 		return;
 	if (s->own)
 		store_close(s->st);
+	mailstore_watch_destroy(&s->watch);
 	pthread_mutex_destroy(&s->lock);
 	free(s);
 }
 
 static const struct mailstore_ops ms_ops = {
-	.folders = ms_folders,
+	.folders = mailstore_folders_default,
 	.status = ms_status,
 	.list = ms_list,
 	.fetch = ms_fetch,
@@ -403,11 +345,15 @@ mailstore_store_open(struct mailstore *ms, struct store *st, int own)
 		free(s);
 		return SOTTO_ERR_NOMEM;
 	}
+	if (mailstore_watch_init(&s->watch) != 0) {
+		pthread_mutex_destroy(&s->lock);
+		free(s);
+		return SOTTO_ERR_NOMEM;
+	}
 	s->st = st;
-	for (i = 0; i < MS_FOLDERS; i++) {
-		s->folders[i].name = ms_default[i].name;
-		s->folders[i].role = ms_default[i].role;
-		if ((r = ms_folder_id(st, ms_default[i].name, &s->folders[i].id)) != 0) {
+	for (i = 0; i < MAILSTORE_DEFAULT_FOLDERS; i++) {
+		s->folders[i].name = mailstore_default_folders[i].name;
+		if ((r = ms_folder_id(st, s->folders[i].name, &s->folders[i].id)) != 0) {
 			ms_destroy(s);  /* not own yet: st stays open for the caller */
 			return r;
 		}
@@ -449,7 +395,7 @@ mailstore_store_deliver(struct mailstore *ms, const char *folder, const uint8_t 
 		return r;
 	if (uid != NULL)
 		*uid = got;
-	ms_notify(s, f->name);
+	mailstore_watch_notify(&s->watch, f->name);
 	return 0;
 }
 

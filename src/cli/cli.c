@@ -127,6 +127,21 @@ cli_open_keep(struct cli *cli, struct sotto **out, struct passphrase *keep)
 		*keep = pp;     /* handed over: the caller frees it */
 	else
 		passphrase_free(&pp);
+	if (r == SOTTO_ERR_NOT_FOUND || r == SOTTO_ERR_PASSPHRASE)
+		return cli_account_error(cli, home, r);
+	if (r != 0)
+		return cli_fail(cli, "cannot open the store", r);
+	if (!sotto_registered(*out)) {
+		sotto_close(*out);
+		*out = NULL;
+		return cli_account_error(cli, home, SOTTO_ERR_STATE);
+	}
+	return CLI_OK;
+}
+
+int
+cli_account_error(struct cli *cli, const char *home, int r)
+{
 	if (r == SOTTO_ERR_NOT_FOUND) {
 		fprintf(stderr, "%s: no account in %s: run `sotto init` first\n", cli->prog, home);
 		return CLI_EXIT_NO_ACCOUNT;
@@ -135,13 +150,9 @@ cli_open_keep(struct cli *cli, struct sotto **out, struct passphrase *keep)
 		fprintf(stderr, "%s: wrong passphrase for %s\n", cli->prog, home);
 		return CLI_EXIT_PASSPHRASE;
 	}
-	if (r != 0)
-		return cli_fail(cli, "cannot open the store", r);
-	if (!sotto_registered(*out)) {
+	if (r == SOTTO_ERR_STATE) {
 		fprintf(stderr, "%s: the account in %s is not registered: run `sotto init`\n",
 		    cli->prog, home);
-		sotto_close(*out);
-		*out = NULL;
 		return CLI_EXIT_NO_ACCOUNT;
 	}
 	return CLI_OK;

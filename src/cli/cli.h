@@ -58,6 +58,11 @@ const struct cli_cmd *cli_find(const char *name);
 
 /* The home directory: --home or the default. */
 int cli_home(struct cli *cli, char *out, size_t cap);
+/* For an account in home that could not be opened: prints why and returns the exit code
+ * when r says no account (SOTTO_ERR_NOT_FOUND), a wrong passphrase (SOTTO_ERR_PASSPHRASE)
+ * or an unregistered one (SOTTO_ERR_STATE); returns CLI_OK for any other r, which the
+ * caller reports itself. */
+int cli_account_error(struct cli *cli, const char *home, int r);
 /* Opens the account's store, asking for the passphrase as the options say. */
 int cli_open(struct cli *cli, struct sotto **out);
 /* The same, and on success hands the passphrase to *keep (free it with passphrase_free). */

@@ -21,19 +21,10 @@ int cmd_bridge(struct cli *cli, int argc, char **argv);
 static int
 open_failed(struct cli *cli, const char *home, int r, const char *why)
 {
-	if (r == SOTTO_ERR_NOT_FOUND) {
-		fprintf(stderr, "%s: no account in %s: run `sotto init` first\n", cli->prog, home);
-		return CLI_EXIT_NO_ACCOUNT;
-	}
-	if (r == SOTTO_ERR_PASSPHRASE) {
-		fprintf(stderr, "%s: wrong passphrase for %s\n", cli->prog, home);
-		return CLI_EXIT_PASSPHRASE;
-	}
-	if (r == SOTTO_ERR_STATE) {
-		fprintf(stderr, "%s: the account in %s is not registered: run `sotto init`\n",
-		    cli->prog, home);
-		return CLI_EXIT_NO_ACCOUNT;
-	}
+	int code = cli_account_error(cli, home, r);
+
+	if (code != CLI_OK)
+		return code;
 	fprintf(stderr, "%s: bridge: %s\n", cli->prog, why != NULL && why[0] ? why :
 	    sotto_strerror(r));
 	return r == SOTTO_ERR_AUTH || r == SOTTO_ERR_INVALID_ARG ? CLI_EXIT_INVALID :

@@ -294,6 +294,40 @@ store_grow(void *v, size_t n, size_t *cap, size_t size, size_t first)
 }
 
 int
+store_rows(struct store *st, sqlite3_stmt *s, size_t size, size_t first, store_row_fn row,
+    store_rows_free_fn drop, void **v, size_t *n)
+{
+	uint8_t *a = NULL, *na;
+	size_t count = 0, cap = 0;
+	int r;
+
+	*v = NULL;
+	*n = 0;
+	while ((r = sqlite3_step(s)) == SQLITE_ROW) {
+		if ((na = store_grow(a, count, &cap, size, first)) == NULL) {
+			r = SOTTO_ERR_NOMEM;
+			goto out;
+		}
+		a = na;
+		memset(a + count * size, 0, size);
+		if ((r = row(st, s, a + count * size)) != 0)
+			goto out;
+		count++;
+	}
+	if ((r = store_sqlerr(st, r)) != 0)
+		goto out;
+	*v = a;
+	*n = count;
+	return 0;
+out:
+	if (drop != NULL && a != NULL)
+		drop(a, count);
+	else
+		free(a);
+	return r;
+}
+
+int
 store_begin(struct store *st)
 {
 	int r;

@@ -227,54 +227,48 @@ store_otpk_list_free(struct store_otpk_list *l)
 	l->n = 0;
 }
 
+/* The public half of a one-time prekey row; the secret half is decoded and wiped. */
+static int
+otpk_public_row(struct store *st, sqlite3_stmt *s, void *elem)
+{
+	struct store_otpk_public *out = elem;
+	uint8_t sk[STORE_KEY_LEN];      /* secret, not returned */
+	int64_t id = sqlite3_column_int64(s, 0);
+	uint8_t *pt = NULL;
+	uint8_t rk[4];
+	size_t len = 0;
+	int r;
+
+	if (id < 0 || id > UINT32_MAX)
+		return SOTTO_ERR_CORRUPT;
+	id_rowkey(rk, (uint32_t)id);
+	if ((r = store_column_open(st, s, 1, "otpk", rk, sizeof(rk), KEYPAIR_MAX, &pt,
+	    &len)) != 0)
+		return r;
+	r = store_keypair_decode(pt, len, out->pk, sk, NULL);
+	store_blob_free(pt, len);
+	sodium_memzero(sk, sizeof(sk));
+	if (r != 0)
+		return r;
+	out->id = (uint32_t)id;
+	return 0;
+}
+
 int
 store_otpk_list(struct store *st, struct store_otpk_list *out)
 {
-	struct store_otpk_public *v = NULL, *nv;
-	uint8_t sk[STORE_KEY_LEN];      /* secret, not returned */
-	size_t n = 0, cap = 0, len;
 	sqlite3_stmt *s = NULL;
-	uint8_t *pt = NULL;
-	uint8_t rk[4];
-	int64_t id;
+	void *v;
 	int r;
 
 	out->v = NULL;
 	out->n = 0;
 	if ((r = store_prepare(st, "SELECT id, rec FROM otpk ORDER BY id", &s)) != 0)
 		return r;
-	while ((r = sqlite3_step(s)) == SQLITE_ROW) {
-		if ((nv = store_grow(v, n, &cap, sizeof(*v), 64)) == NULL) {
-			r = SOTTO_ERR_NOMEM;
-			goto out;
-		}
-		v = nv;
-		id = sqlite3_column_int64(s, 0);
-		if (id < 0 || id > UINT32_MAX) {
-			r = SOTTO_ERR_CORRUPT;
-			goto out;
-		}
-		id_rowkey(rk, (uint32_t)id);
-		len = 0;
-		if ((r = store_column_open(st, s, 1, "otpk", rk, sizeof(rk), KEYPAIR_MAX, &pt,
-		    &len)) != 0)
-			goto out;
-		r = store_keypair_decode(pt, len, v[n].pk, sk, NULL);
-		store_blob_free(pt, len);
-		pt = NULL;
-		if (r != 0)
-			goto out;
-		v[n++].id = (uint32_t)id;
-	}
-	if ((r = store_sqlerr(st, r)) != 0)
-		goto out;
-	out->v = v;
-	out->n = n;
-	v = NULL;
-out:
-	sodium_memzero(sk, sizeof(sk));
-	free(v);
+	r = store_rows(st, s, sizeof(*out->v), 64, otpk_public_row, NULL, &v, &out->n);
 	sqlite3_finalize(s);
+	if (r == 0)
+		out->v = v;
 	return r;
 }
 

@@ -39,8 +39,9 @@ store_contact_put(struct store *st, const struct store_contact *c)
 }
 
 static int
-contact_row(struct store *st, sqlite3_stmt *s, struct store_contact *out)
+contact_row(struct store *st, sqlite3_stmt *s, void *elem)
 {
+	struct store_contact *out = elem;
 	uint8_t *pt = NULL;
 	size_t n = 0;
 	int r;
@@ -93,36 +94,22 @@ contact_cmp(const void *a, const void *b)
 int
 store_contact_list(struct store *st, struct store_contact_list *out)
 {
-	struct store_contact *v = NULL, *nv;
-	size_t n = 0, cap = 0;
 	sqlite3_stmt *s = NULL;
+	void *v;
 	int r;
 
 	out->v = NULL;
 	out->n = 0;
 	if ((r = store_prepare(st, "SELECT h, rec FROM contacts", &s)) != 0)
 		return r;
-	while ((r = sqlite3_step(s)) == SQLITE_ROW) {
-		if ((nv = store_grow(v, n, &cap, sizeof(*v), 16)) == NULL) {
-			r = SOTTO_ERR_NOMEM;
-			goto out;
-		}
-		v = nv;
-		if ((r = contact_row(st, s, &v[n])) != 0)
-			goto out;
-		n++;
-	}
-	if ((r = store_sqlerr(st, r)) != 0)
-		goto out;
-	if (n > 1)
-		qsort(v, n, sizeof(*v), contact_cmp);
-	out->v = v;
-	out->n = n;
-	v = NULL;
-out:
-	free(v);
+	r = store_rows(st, s, sizeof(*out->v), 16, contact_row, NULL, &v, &out->n);
 	sqlite3_finalize(s);
-	return r;
+	if (r != 0)
+		return r;
+	out->v = v;
+	if (out->n > 1)
+		qsort(out->v, out->n, sizeof(*out->v), contact_cmp);
+	return 0;
 }
 
 void

@@ -61,6 +61,18 @@ int store_change_by_id(struct store *st, const char *sql, int64_t id) SOTTO_MUST
  * *cap unchanged) when out of memory. */
 void *store_grow(void *v, size_t n, size_t *cap, size_t size, size_t first);
 
+/* Decodes the current row of s into elem (zeroed). On error it leaves nothing in elem to
+ * free. */
+typedef int (*store_row_fn)(struct store *st, sqlite3_stmt *s, void *elem);
+/* Frees a list of n decoded rows: what each element holds, then the array v itself. */
+typedef void (*store_rows_free_fn)(void *v, size_t n);
+/* Steps s (prepared and bound by the caller, not finalized here) to its end, decoding every
+ * row with row into an array of size-byte elements grown by store_grow from first. On
+ * success *v (malloc'd; NULL when there was no row) and *n. On error *v is NULL, *n is 0
+ * and the rows decoded so far are freed with drop (plain free() when drop is NULL). */
+int store_rows(struct store *st, sqlite3_stmt *s, size_t size, size_t first, store_row_fn row,
+    store_rows_free_fn drop, void **v, size_t *n) SOTTO_MUST_CHECK;
+
 void store_hash(const struct store *st, enum store_hash_kind kind, const void *p, size_t n,
     uint8_t out[STORE_HASH_LEN]);
 /* The lookup hash of a name (an address, a setting or folder name), after checking that

@@ -52,8 +52,9 @@ mail_rowkey(uint8_t rk[12], int64_t folder, uint32_t uid)
 	" (SELECT count(*) FROM mail WHERE mail.folder = folders.id) FROM folders"
 
 static int
-folder_row(struct store *st, sqlite3_stmt *s, struct store_folder *out)
+folder_row(struct store *st, sqlite3_stmt *s, void *elem)
 {
+	struct store_folder *out = elem;
 	int64_t id = sqlite3_column_int64(s, 0);
 	int64_t uidvalidity = sqlite3_column_int64(s, 2);
 	int64_t uidnext = sqlite3_column_int64(s, 3);
@@ -136,36 +137,22 @@ folder_cmp(const void *a, const void *b)
 int
 store_folder_list(struct store *st, struct store_folder_list *out)
 {
-	struct store_folder *v = NULL, *nv;
-	size_t n = 0, cap = 0;
 	sqlite3_stmt *s = NULL;
+	void *v;
 	int r;
 
 	out->v = NULL;
 	out->n = 0;
 	if ((r = store_prepare(st, FOLDER_SELECT, &s)) != 0)
 		return r;
-	while ((r = sqlite3_step(s)) == SQLITE_ROW) {
-		if ((nv = store_grow(v, n, &cap, sizeof(*v), 8)) == NULL) {
-			r = SOTTO_ERR_NOMEM;
-			goto out;
-		}
-		v = nv;
-		if ((r = folder_row(st, s, &v[n])) != 0)
-			goto out;
-		n++;
-	}
-	if ((r = store_sqlerr(st, r)) != 0)
-		goto out;
-	if (n > 1)
-		qsort(v, n, sizeof(*v), folder_cmp);
-	out->v = v;
-	out->n = n;
-	v = NULL;
-out:
-	free(v);
+	r = store_rows(st, s, sizeof(*out->v), 8, folder_row, NULL, &v, &out->n);
 	sqlite3_finalize(s);
-	return r;
+	if (r != 0)
+		return r;
+	out->v = v;
+	if (out->n > 1)
+		qsort(out->v, out->n, sizeof(*out->v), folder_cmp);
+	return 0;
 }
 
 /* Runs one statement binding (a, b, c) as int64s; NOT_FOUND if it changed nothing. */
@@ -255,11 +242,13 @@ out:
 }
 
 static int
-mail_meta(sqlite3_stmt *s, struct store_mail *m)
+mail_meta(struct store *st, sqlite3_stmt *s, void *elem)
 {
+	struct store_mail *m = elem;
 	int64_t uid = sqlite3_column_int64(s, 0), flags = sqlite3_column_int64(s, 1);
 	int64_t date = sqlite3_column_int64(s, 2), size = sqlite3_column_int64(s, 3);
 
+	(void)st;
 	if (uid < 1 || uid > UINT32_MAX || flags < 0 || flags > MAIL_FLAGS_ALL || date < 0 ||
 	    size < 0 || size > STORE_MAIL_MAX)
 		return SOTTO_ERR_CORRUPT;
@@ -273,9 +262,8 @@ mail_meta(sqlite3_stmt *s, struct store_mail *m)
 int
 store_mail_list(struct store *st, int64_t folder, struct store_mail_list *out)
 {
-	struct store_mail *v = NULL, *nv;
-	size_t n = 0, cap = 0;
 	sqlite3_stmt *s = NULL;
+	void *v;
 	int r;
 
 	out->v = NULL;
@@ -284,24 +272,10 @@ store_mail_list(struct store *st, int64_t folder, struct store_mail_list *out)
 	    " WHERE folder = ? ORDER BY uid", &s)) != 0)
 		return r;
 	sqlite3_bind_int64(s, 1, folder);
-	while ((r = sqlite3_step(s)) == SQLITE_ROW) {
-		if ((nv = store_grow(v, n, &cap, sizeof(*v), 32)) == NULL) {
-			r = SOTTO_ERR_NOMEM;
-			goto out;
-		}
-		v = nv;
-		if ((r = mail_meta(s, &v[n])) != 0)
-			goto out;
-		n++;
-	}
-	if ((r = store_sqlerr(st, r)) != 0)
-		goto out;
-	out->v = v;
-	out->n = n;
-	v = NULL;
-out:
-	free(v);
+	r = store_rows(st, s, sizeof(*out->v), 32, mail_meta, NULL, &v, &out->n);
 	sqlite3_finalize(s);
+	if (r == 0)
+		out->v = v;
 	return r;
 }
 
@@ -323,7 +297,7 @@ store_mail_get(struct store *st, int64_t folder, uint32_t uid, struct store_mail
 	sqlite3_bind_int64(s, 2, uid);
 	if ((r = store_step_row(st, s)) != 0)
 		goto out;
-	if ((r = mail_meta(s, &m)) != 0)
+	if ((r = mail_meta(st, s, &m)) != 0)
 		goto out;
 	mail_rowkey(rk, folder, uid);
 	if ((r = store_column_open(st, s, 4, "mail", rk, sizeof(rk), STORE_MAIL_MAX, body,
@@ -357,11 +331,22 @@ store_mail_set_flags(struct store *st, int64_t folder, uint32_t uid, uint32_t fl
 	return store_wend(st, r);
 }
 
+static int
+uid_row(struct store *st, sqlite3_stmt *s, void *elem)
+{
+	uint32_t *uid = elem;
+
+	(void)st;
+	*uid = (uint32_t)sqlite3_column_int64(s, 0);
+	return 0;
+}
+
 int
 store_mail_expunge(struct store *st, int64_t folder, uint32_t **uids, size_t *n)
 {
-	uint32_t *v = NULL, *nv;
-	size_t count = 0, cap = 0;
+	uint32_t *v = NULL;
+	void *got = NULL;
+	size_t count = 0;
 	sqlite3_stmt *s = NULL;
 	int r;
 
@@ -376,16 +361,9 @@ store_mail_expunge(struct store *st, int64_t folder, uint32_t **uids, size_t *n)
 		goto out;
 	sqlite3_bind_int64(s, 1, folder);
 	sqlite3_bind_int64(s, 2, STORE_MAIL_DELETED);
-	while ((r = sqlite3_step(s)) == SQLITE_ROW) {
-		if ((nv = store_grow(v, count, &cap, sizeof(*v), 32)) == NULL) {
-			r = SOTTO_ERR_NOMEM;
-			goto out;
-		}
-		v = nv;
-		v[count++] = (uint32_t)sqlite3_column_int64(s, 0);
-	}
-	if ((r = store_sqlerr(st, r)) != 0)
+	if ((r = store_rows(st, s, sizeof(*v), 32, uid_row, NULL, &got, &count)) != 0)
 		goto out;
+	v = got;
 	sqlite3_finalize(s);
 	s = NULL;
 	r = exec_ints(st, "DELETE FROM mail WHERE folder = ? AND (flags & ?) != 0", 2, folder,

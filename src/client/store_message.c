@@ -94,8 +94,9 @@ out:
 #define MESSAGE_COLUMNS "row, h, local_time, expires_at, rec"
 
 static int
-message_row(struct store *st, sqlite3_stmt *s, struct store_message *out)
+message_row(struct store *st, sqlite3_stmt *s, void *elem)
 {
+	struct store_message *out = elem;
 	const uint8_t *body = NULL;
 	int64_t row = sqlite3_column_int64(s, 0);
 	int64_t local_time = sqlite3_column_int64(s, 2);
@@ -179,14 +180,21 @@ out:
 	return store_wend(st, r);
 }
 
+static void
+message_rows_free(void *v, size_t n)
+{
+	struct store_message_list l = { v, n };
+
+	store_message_list_free(&l);
+}
+
 int
 store_message_list(struct store *st, const char *peer, int64_t after_row, size_t max,
     struct store_message_list *out)
 {
-	struct store_message *v = NULL, *nv;
 	uint8_t conv[STORE_HASH_LEN];
-	size_t n = 0, cap = 0;
 	sqlite3_stmt *s = NULL;
+	void *v;
 	int r;
 
 	out->v = NULL;
@@ -203,29 +211,10 @@ store_message_list(struct store *st, const char *peer, int64_t after_row, size_t
 	sqlite3_bind_int64(s, 2, max == 0 || max > INT64_MAX ? -1 : (int64_t)max);
 	if (peer != NULL)
 		sqlite3_bind_blob(s, 3, conv, sizeof(conv), SQLITE_STATIC);
-	while ((r = sqlite3_step(s)) == SQLITE_ROW) {
-		if ((nv = store_grow(v, n, &cap, sizeof(*v), 16)) == NULL) {
-			r = SOTTO_ERR_NOMEM;
-			goto out;
-		}
-		v = nv;
-		if ((r = message_row(st, s, &v[n])) != 0)
-			goto out;
-		n++;
-	}
-	if ((r = store_sqlerr(st, r)) != 0)
-		goto out;
-	out->v = v;
-	out->n = n;
-	v = NULL;
-	n = 0;
-out:
-	if (v != NULL) {
-		struct store_message_list partial = { v, n };
-
-		store_message_list_free(&partial);
-	}
+	r = store_rows(st, s, sizeof(*out->v), 16, message_row, message_rows_free, &v, &out->n);
 	sqlite3_finalize(s);
+	if (r == 0)
+		out->v = v;
 	return r;
 }
 

@@ -50,8 +50,9 @@ out:
 }
 
 static int
-outbox_row(struct store *st, sqlite3_stmt *s, struct store_outbox_item *out)
+outbox_row(struct store *st, sqlite3_stmt *s, void *elem)
 {
+	struct store_outbox_item *out = elem;
 	int64_t created = sqlite3_column_int64(s, 1);
 	int64_t attempts = sqlite3_column_int64(s, 2);
 	const uint8_t *env = NULL;
@@ -80,13 +81,19 @@ out:
 	return r;
 }
 
+static void
+outbox_rows_free(void *v, size_t n)
+{
+	struct store_outbox_list l = { v, n };
+
+	store_outbox_list_free(&l);
+}
+
 int
 store_outbox_list(struct store *st, struct store_outbox_list *out)
 {
-	struct store_outbox_item *nv;
-	struct store_outbox_list l = { NULL, 0 };
 	sqlite3_stmt *s = NULL;
-	size_t cap = 0;
+	void *v;
 	int r;
 
 	out->v = NULL;
@@ -94,24 +101,10 @@ store_outbox_list(struct store *st, struct store_outbox_list *out)
 	if ((r = store_prepare(st, "SELECT h, created, attempts, rec FROM outbox"
 	    " ORDER BY created, rowid", &s)) != 0)
 		return r;
-	while ((r = sqlite3_step(s)) == SQLITE_ROW) {
-		if ((nv = store_grow(l.v, l.n, &cap, sizeof(*nv), 16)) == NULL) {
-			r = SOTTO_ERR_NOMEM;
-			goto out;
-		}
-		l.v = nv;
-		if ((r = outbox_row(st, s, &l.v[l.n])) != 0)
-			goto out;
-		l.n++;
-	}
-	if ((r = store_sqlerr(st, r)) != 0)
-		goto out;
-	*out = l;
-	l.v = NULL;
-	l.n = 0;
-out:
-	store_outbox_list_free(&l);
+	r = store_rows(st, s, sizeof(*out->v), 16, outbox_row, outbox_rows_free, &v, &out->n);
 	sqlite3_finalize(s);
+	if (r == 0)
+		out->v = v;
 	return r;
 }
 

@@ -75,6 +75,12 @@ def test_server_down_outbox_and_exit_codes(root, servers):
     r = subprocess.run([SOTTO, "--home", os.path.join(root, "nobody"), "--passphrase-file",
                         alice.passfile, "contacts"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     check(r.returncode == 4, "no account: rc %d" % r.returncode)
+    check(b"no account in" in r.stderr, r.stderr)
+    r = subprocess.run([SOTTO, "--home", os.path.join(root, "nobody"), "--passphrase-file",
+                        alice.passfile, "bridge", "--show-password"],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    check(r.returncode == 4 and b"no account in" in r.stderr,
+          "bridge, no account: rc %d %s" % (r.returncode, r.stderr))
     for cmd in ["init", "send", "receive", "contacts", "verify", "trust", "expire", "history",
                 "daemon"]:
         r = subprocess.run([SOTTO, cmd, "--help"], stdout=subprocess.PIPE)
@@ -93,6 +99,10 @@ def test_wrong_passphrase(root, servers):
                        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     check(r.returncode == 3, "rc %d" % r.returncode)
     check(b"wrong passphrase" in r.stderr, r.stderr)
+    r = subprocess.run([SOTTO, "--home", alice.home, "--passphrase-file", wrong, "bridge",
+                        "--show-password"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    check(r.returncode == 3 and b"wrong passphrase" in r.stderr,
+          "bridge, wrong passphrase: rc %d %s" % (r.returncode, r.stderr))
     env = dict(os.environ, SOTTO_PASSPHRASE="passphrase of alice")
     r = subprocess.run([SOTTO, "--home", alice.home, "contacts"], env=env,
                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -170,6 +171,14 @@ sottod_proc_start(struct sottod_proc *sp)
 }
 
 int
+sottod_proc_launch(struct sottod_proc *sp, const char *conf)
+{
+	if (sottod_proc_init(sp, conf) != 0)
+		return -1;
+	return sottod_proc_start(sp);
+}
+
+int
 sottod_proc_stop(struct sottod_proc *sp, int sig)
 {
 	int st = 0;
@@ -293,27 +302,34 @@ test_user_connect(struct test_user *u, const struct sottod_proc *sp)
 int
 test_user_register(struct test_user *u, const struct sottod_proc *sp, const char *invite)
 {
-	static struct proto_msg req, resp;
+	struct proto_msg *req = &u->req;
 	int r;
 
 	if (u->c == NULL && (r = test_user_connect(u, sp)) != 0)
 		return r;
-	memset(&req, 0, sizeof(req));
-	req.type = PROTO_REGISTER;
-	if (strlen(u->address) >= sizeof(req.u.reg.address))
+	memset(req, 0, sizeof(*req));
+	req->type = PROTO_REGISTER;
+	if (strlen(u->address) >= sizeof(req->u.reg.address))
 		return SOTTO_ERR_INVALID_ARG;
-	memcpy(req.u.reg.address, u->address, strlen(u->address) + 1);
-	memcpy(req.u.reg.identity_pk, u->id_pk, 32);
-	memcpy(req.u.reg.device_pk, u->dev_pk, 32);
+	memcpy(req->u.reg.address, u->address, strlen(u->address) + 1);
+	memcpy(req->u.reg.identity_pk, u->id_pk, 32);
+	memcpy(req->u.reg.device_pk, u->dev_pk, 32);
 	if (invite != NULL) {
-		req.u.reg.invite_len = strlen(invite);
-		memcpy(req.u.reg.invite, invite, req.u.reg.invite_len);
+		req->u.reg.invite_len = strlen(invite);
+		memcpy(req->u.reg.invite, invite, req->u.reg.invite_len);
 	}
-	if ((r = proto_register_sign(&req.u.reg, u->id_sk)) != 0)
+	if ((r = proto_register_sign(&req->u.reg, u->id_sk)) != 0)
 		return r;
-	if ((r = conn_request(u->c, &req, &resp, 5000)) != 0)
+	if ((r = conn_request(u->c, req, &u->resp, 5000)) != 0)
 		return r;
-	return resp.status;
+	return u->resp.status;
+}
+
+int
+test_user_join(struct test_user *u, const struct sottod_proc *sp, const char *name)
+{
+	test_user_new(u, name);
+	return test_user_register(u, sp, NULL);
 }
 
 void
@@ -322,4 +338,217 @@ test_user_close(struct test_user *u)
 	if (u->c != NULL)
 		conn_close(u->c);
 	u->c = NULL;
+}
+
+int
+test_user_request(struct test_user *u, int timeout_ms)
+{
+	if (u->c == NULL || conn_request(u->c, &u->req, &u->resp, timeout_ms) != 0)
+		return TEST_USER_NO_ANSWER;
+	return u->resp.status;
+}
+
+static struct proto_msg *
+request_new(struct test_user *u, uint8_t type)
+{
+	memset(&u->req, 0, sizeof(u->req));
+	u->req.type = type;
+	return &u->req;
+}
+
+int
+test_user_cert(struct test_user *u)
+{
+	request_new(u, PROTO_SENDER_CERTIFICATE);
+	return test_user_request(u, 5000);
+}
+
+int
+test_user_send(struct test_user *u, const char *to, const uint8_t cmid[16], const void *env,
+    size_t len)
+{
+	struct proto_msg *req = request_new(u, PROTO_SEND);
+
+	snprintf(req->u.send.recipient, sizeof(req->u.send.recipient), "%s", to);
+	if (cmid != NULL)
+		memcpy(req->u.send.client_msg_id, cmid, 16);
+	else
+		randombytes_buf(req->u.send.client_msg_id, 16);
+	req->u.send.envelope = env;
+	req->u.send.envelope_len = len;
+	return test_user_request(u, 10000);
+}
+
+int
+test_user_received(struct test_user *u, const uint64_t *ids, size_t n)
+{
+	struct proto_msg *req = request_new(u, PROTO_RECEIVED);
+
+	if (n > PROTO_MAX_RECEIVED)
+		return SOTTO_ERR_INVALID_ARG;
+	req->u.received.n = n;
+	memcpy(req->u.received.ids, ids, n * sizeof(*ids));
+	return test_user_request(u, 5000);
+}
+
+int
+test_user_upload(struct test_user *u, uint32_t first, size_t n)
+{
+	struct proto_msg *req = request_new(u, PROTO_UPLOAD_PREKEYS);
+
+	if (n > PROTO_MAX_OTPK)
+		return SOTTO_ERR_INVALID_ARG;
+	req->u.upload.spk.id = 1;
+	memset(req->u.upload.spk.pub, 0x11, 32);
+	memset(req->u.upload.spk.sig, 0x22, 64);
+	req->u.upload.n_otpk = n;
+	for (size_t i = 0; i < n; i++) {
+		req->u.upload.otpk[i].id = first + (uint32_t)i;
+		memset(req->u.upload.otpk[i].pub, (int)(first + i), 32);
+	}
+	return test_user_request(u, 5000);
+}
+
+/* FETCH_BUNDLE and LOOKUP: a request naming one address. */
+static int
+address_request(struct test_user *u, uint8_t type, const char *address)
+{
+	struct proto_msg *req = request_new(u, type);
+	struct proto_fetch_bundle *f = type == PROTO_LOOKUP ? &req->u.lookup : &req->u.fetch;
+
+	snprintf(f->address, sizeof(f->address), "%s", address);
+	return test_user_request(u, 5000);
+}
+
+int
+test_user_fetch(struct test_user *u, const char *address)
+{
+	return address_request(u, PROTO_FETCH_BUNDLE, address);
+}
+
+int
+test_user_lookup(struct test_user *u, const char *address)
+{
+	return address_request(u, PROTO_LOOKUP, address);
+}
+
+int
+test_user_next_push(struct test_user *u, int timeout_ms)
+{
+	int r;
+
+	if (u->c == NULL)
+		return SOTTO_ERR_INVALID_ARG;
+	while ((r = conn_next_event(u->c, &u->ev, timeout_ms)) == 0)
+		if (u->ev.type == PROTO_PUSH)
+			return 0;
+	return r;
+}
+
+int
+test_user_drain(struct test_user *u, int want, int timeout_ms)
+{
+	int pushed = 0;
+
+	while (pushed < want && test_user_next_push(u, timeout_ms) == 0) {
+		uint64_t id = u->ev.u.push.envelope_id;
+		pushed++;
+		if (test_user_received(u, &id, 1) != 0)
+			break;
+	}
+	return pushed;
+}
+
+unsigned short
+sottod_proc_free_port(void)
+{
+	struct sockaddr_in sa;
+	socklen_t len = sizeof(sa);
+	unsigned short p;
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
+	    getsockname(fd, (struct sockaddr *)&sa, &len) != 0)
+		abort();
+	p = ntohs(sa.sin_port);
+	close(fd);
+	return p;
+}
+
+int
+sottod_proc_write_all(int fd, const void *p, size_t n)
+{
+	const uint8_t *b = p;
+
+	while (n > 0) {
+		ssize_t k = write(fd, b, n);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			return -1;
+		b += k;
+		n -= (size_t)k;
+	}
+	return 0;
+}
+
+static int
+read_exact(int fd, void *p, size_t n, int timeout_ms)
+{
+	uint8_t *b = p;
+
+	while (n > 0) {
+		struct pollfd pf = { fd, POLLIN, 0 };
+		ssize_t k;
+		if (poll(&pf, 1, timeout_ms) <= 0)
+			return -1;
+		k = read(fd, b, n);
+		if (k <= 0)
+			return -1;
+		b += k;
+		n -= (size_t)k;
+	}
+	return 0;
+}
+
+/* One handshake message in its 2-byte length frame. */
+static int
+handshake_send(int fd, struct noise_hs *hs)
+{
+	uint8_t msg[128], frame[130];
+	size_t n;
+
+	if (noise_hs_write(hs, NULL, 0, msg, sizeof(msg), &n) != 0)
+		return -1;
+	frame[0] = 0, frame[1] = (uint8_t)n;
+	memcpy(frame + 2, msg, n);
+	return sottod_proc_write_all(fd, frame, n + 2);
+}
+
+int
+sottod_proc_handshake_raw(const struct sottod_proc *sp, const uint8_t dev_sk[32],
+    struct noise_transport *t)
+{
+	struct address_server as;
+	struct noise_hs hs;
+	uint8_t frame[2 + 96], pl[8];
+	size_t n;
+	int fd;
+
+	if (address_server_parse(sp->address, &as) != 0 ||
+	    (fd = sottod_proc_connect_raw(sp)) < 0)
+		return -1;
+	if (noise_sotto_initiator(&hs, dev_sk, as.key) != 0 || handshake_send(fd, &hs) != 0 ||
+	    read_exact(fd, frame, sizeof(frame), 3000) != 0 ||
+	    noise_hs_read(&hs, frame + 2, 96, pl, 0, &n) != 0 || handshake_send(fd, &hs) != 0 ||
+	    noise_hs_split(&hs, t) != 0) {
+		noise_hs_wipe(&hs);
+		close(fd);
+		return -1;
+	}
+	noise_hs_wipe(&hs);
+	return fd;
 }

@@ -11,6 +11,7 @@
 #include <sys/types.h>
 
 #include "client/conn.h"
+#include "wire/noise.h"
 
 struct sottod_proc {
 	pid_t pid;
@@ -24,6 +25,8 @@ int sottod_proc_init(struct sottod_proc *sp, const char *conf);
 /* Starts sottod run on the directory and waits until it listens. 0 or -1 (then
  * exit_status holds sottod's exit status if it exited). */
 int sottod_proc_start(struct sottod_proc *sp);
+/* sottod_proc_init then sottod_proc_start: 0 or -1. */
+int sottod_proc_launch(struct sottod_proc *sp, const char *conf);
 /* Sends sig, waits for the exit; returns the exit status (or 128 + signal). */
 int sottod_proc_stop(struct sottod_proc *sp, int sig);
 /* Runs `sottod ARGS...` to completion (stdout into out, if any); returns its exit status. */
@@ -33,6 +36,14 @@ void sottod_proc_cleanup(struct sottod_proc *sp);
 const char *sottod_proc_binary(void);
 /* Host:port of a running server, for raw sockets. */
 int sottod_proc_connect_raw(const struct sottod_proc *sp);
+/* A raw connection with the Noise handshake done by hand for device key dev_sk, so a test
+ * can then send anything: the socket (t holds the transport keys) or -1. */
+int sottod_proc_handshake_raw(const struct sottod_proc *sp, const uint8_t dev_sk[32],
+    struct noise_transport *t);
+/* A loopback TCP port free at the time of the call (aborts if it cannot find one). */
+unsigned short sottod_proc_free_port(void);
+/* All n bytes onto fd: 0 or -1. */
+int sottod_proc_write_all(int fd, const void *p, size_t n);
 
 /* A test user: identity (Ed25519) and device (X25519) keys; secret parts not wiped. */
 struct test_user {
@@ -40,12 +51,37 @@ struct test_user {
 	uint8_t id_pk[32], id_sk[64];
 	uint8_t dev_pk[32], dev_sk[32];
 	struct conn *c;
+	/* The last request, its answer and the last event (PUSH, PREKEY_LOW...). */
+	struct proto_msg req, resp, ev;
 };
+
+/* What the request helpers return when no answer came (a conn error or timeout). */
+#define TEST_USER_NO_ANSWER (-1000)
 
 void test_user_new(struct test_user *u, const char *name);
 int test_user_connect(struct test_user *u, const struct sottod_proc *sp);
 /* Connects and registers; returns the REGISTER status (0 on success) or a conn error. */
 int test_user_register(struct test_user *u, const struct sottod_proc *sp, const char *invite);
 void test_user_close(struct test_user *u);
+/* test_user_new then test_user_register without an invite: the REGISTER status. */
+int test_user_join(struct test_user *u, const struct sottod_proc *sp, const char *name);
+
+/* u->req on u's connection, its answer in u->resp: the answer's status or
+ * TEST_USER_NO_ANSWER. The helpers below fill u->req and call it. */
+int test_user_request(struct test_user *u, int timeout_ms);
+int test_user_cert(struct test_user *u);                        /* SENDER_CERTIFICATE */
+/* SEND of env to `to` under client message id cmid (NULL: a random one). */
+int test_user_send(struct test_user *u, const char *to, const uint8_t cmid[16],
+    const void *env, size_t len);
+int test_user_received(struct test_user *u, const uint64_t *ids, size_t n);
+/* UPLOAD_PREKEYS: signed prekey 1 (public bytes 0x11, signature bytes 0x22) and n one-time
+ * prekeys with ids first.., each public key filled with the low byte of its id. */
+int test_user_upload(struct test_user *u, uint32_t first, size_t n);
+int test_user_fetch(struct test_user *u, const char *address);  /* FETCH_BUNDLE */
+int test_user_lookup(struct test_user *u, const char *address); /* LOOKUP */
+/* The next PUSH into u->ev, other events skipped: 0 or the conn error (SOTTO_ERR_TIMEOUT). */
+int test_user_next_push(struct test_user *u, int timeout_ms);
+/* Takes up to want pushes, acknowledging each with RECEIVED; returns how many came. */
+int test_user_drain(struct test_user *u, int want, int timeout_ms);
 
 #endif

@@ -26,8 +26,6 @@
 #include "wire/frame.h"
 #include "wire/noise.h"
 
-static struct proto_msg req, resp, ev;
-
 static void
 sleep_ms(unsigned ms)
 {
@@ -75,28 +73,6 @@ open_fds(pid_t pid)
 /* Growth allowed while under attack. ASan's quarantine and shadow memory make its builds
  * bigger, so the bound is generous; an unbounded buffer grows far past it. */
 #define RSS_GROWTH_MAX_KIB (48 * 1024)
-
-static int
-cert_ok(struct test_user *u)
-{
-	memset(&req, 0, sizeof(req));
-	req.type = PROTO_SENDER_CERTIFICATE;
-	return conn_request(u->c, &req, &resp, 5000) == 0 && resp.status == 0;
-}
-
-static int
-send_to(struct test_user *u, const char *to, const void *env, size_t len)
-{
-	memset(&req, 0, sizeof(req));
-	req.type = PROTO_SEND;
-	snprintf(req.u.send.recipient, sizeof(req.u.send.recipient), "%s", to);
-	randombytes_buf(req.u.send.client_msg_id, 16);
-	req.u.send.envelope = env;
-	req.u.send.envelope_len = len;
-	if (conn_request(u->c, &req, &resp, 10000) != 0)
-		return -1000;
-	return resp.status;
-}
 
 /* A TCP connection to the server from the given loopback source address. */
 static int
@@ -149,12 +125,10 @@ TEST(connection_flood_and_slow_handshakes_stay_bounded)
 	long rss0, rss1;
 	int i, n_open = 0, closed_early = 0, closed_late = 0, fd0, fd1;
 
-	REQUIRE(sottod_proc_init(&sp, "registration = open\nmax_conns_per_addr = 40\n"
+	REQUIRE(sottod_proc_launch(&sp, "registration = open\nmax_conns_per_addr = 40\n"
 	    "handshake_timeout_ms = 600\n") == 0);
-	REQUIRE(sottod_proc_start(&sp) == 0);
-	test_user_new(&good, "good");
-	REQUIRE(test_user_register(&good, &sp, NULL) == 0);
-	REQUIRE(cert_ok(&good));
+	REQUIRE(test_user_join(&good, &sp, "good") == 0);
+	REQUIRE(test_user_cert(&good) == 0);
 	fd0 = open_fds(sp.pid);
 	rss0 = rss_kib(sp.pid);
 	/* From 127.0.0.2: half say nothing, half start a handshake frame and stall. */
@@ -168,7 +142,7 @@ TEST(connection_flood_and_slow_handshakes_stay_bounded)
 	}
 	CHECK(n_open > FLOOD / 2);
 	/* The honest client, from another address, is served throughout. */
-	CHECK(cert_ok(&good));
+	CHECK(test_user_cert(&good) == 0);
 	for (i = 0; i < FLOOD; i++)
 		if (fds[i] >= 0 && is_closed(fds[i], 1))
 			closed_early++;
@@ -186,7 +160,7 @@ TEST(connection_flood_and_slow_handshakes_stay_bounded)
 			close(fds[i]);
 		}
 	CHECK_EQ_INT(closed_late, n_open);
-	CHECK(cert_ok(&good));
+	CHECK(test_user_cert(&good) == 0);
 	/* Nothing of the flood is left behind in the server. */
 	sleep_ms(100);
 	fd1 = open_fds(sp.pid);
@@ -194,48 +168,6 @@ TEST(connection_flood_and_slow_handshakes_stay_bounded)
 	test_user_close(&good);
 	CHECK_EQ_INT(sottod_proc_stop(&sp, SIGTERM), 0);
 	sottod_proc_cleanup(&sp);
-}
-
-/* Noise handshake by hand for a registered device, then raw frames. */
-static int
-member_raw(const struct sottod_proc *sp, const uint8_t dev_sk[32], struct noise_transport *t)
-{
-	struct address_server as;
-	struct noise_hs hs;
-	uint8_t msg[128], frame[130], pl[8];
-	size_t n;
-	int fd;
-
-	if (address_server_parse(sp->address, &as) != 0 ||
-	    (fd = sottod_proc_connect_raw(sp)) < 0)
-		return -1;
-	if (noise_sotto_initiator(&hs, dev_sk, as.key) != 0 ||
-	    noise_hs_write(&hs, NULL, 0, msg, sizeof(msg), &n) != 0)
-		goto fail;
-	frame[0] = 0, frame[1] = (uint8_t)n;
-	memcpy(frame + 2, msg, n);
-	if (write(fd, frame, n + 2) != (ssize_t)(n + 2))
-		goto fail;
-	for (size_t got = 0; got < 98;) {
-		struct pollfd pf = { fd, POLLIN, 0 };
-		ssize_t k;
-		if (poll(&pf, 1, 3000) <= 0 || (k = read(fd, frame + got, 98 - got)) <= 0)
-			goto fail;
-		got += (size_t)k;
-	}
-	if (noise_hs_read(&hs, frame + 2, 96, pl, 0, &n) != 0 ||
-	    noise_hs_write(&hs, NULL, 0, msg, sizeof(msg), &n) != 0)
-		goto fail;
-	frame[0] = 0, frame[1] = (uint8_t)n;
-	memcpy(frame + 2, msg, n);
-	if (write(fd, frame, n + 2) != (ssize_t)(n + 2) || noise_hs_split(&hs, t) != 0)
-		goto fail;
-	noise_hs_wipe(&hs);
-	return fd;
-fail:
-	noise_hs_wipe(&hs);
-	close(fd);
-	return -1;
 }
 
 TEST(oversized_messages_from_a_member_are_cut_off)
@@ -249,15 +181,12 @@ TEST(oversized_messages_from_a_member_are_cut_off)
 	uint8_t *msg;
 	int fd, closed = 0;
 
-	REQUIRE(sottod_proc_init(&sp, "registration = open\nmax_payload = 262144\n") == 0);
-	REQUIRE(sottod_proc_start(&sp) == 0);
-	test_user_new(&good, "good");
-	test_user_new(&bad, "bad");
-	REQUIRE(test_user_register(&good, &sp, NULL) == 0);
-	REQUIRE(test_user_register(&bad, &sp, NULL) == 0);
+	REQUIRE(sottod_proc_launch(&sp, "registration = open\nmax_payload = 262144\n") == 0);
+	REQUIRE(test_user_join(&good, &sp, "good") == 0);
+	REQUIRE(test_user_join(&bad, &sp, "bad") == 0);
 	test_user_close(&bad);
 	rss0 = rss_kib(sp.pid);
-	REQUIRE((fd = member_raw(&sp, bad.dev_sk, &t)) >= 0);
+	REQUIRE((fd = sottod_proc_handshake_raw(&sp, bad.dev_sk, &t)) >= 0);
 	/* One 8 MiB logical message against a 256 KiB cap: the server must stop reading and
 	 * close instead of buffering it. */
 	REQUIRE((msg = calloc(1, big)) != NULL);
@@ -283,39 +212,10 @@ TEST(oversized_messages_from_a_member_are_cut_off)
 	printf("# oversized: %zu of %zu bytes accepted before the close; VmRSS %ld -> %ld KiB\n",
 	    off, big, rss0, rss1);
 	CHECK(rss1 - rss0 < RSS_GROWTH_MAX_KIB);
-	CHECK(cert_ok(&good));
+	CHECK(test_user_cert(&good) == 0);
 	test_user_close(&good);
 	CHECK_EQ_INT(sottod_proc_stop(&sp, SIGTERM), 0);
 	sottod_proc_cleanup(&sp);
-}
-
-static int
-upload(struct test_user *u, uint32_t first, size_t n)
-{
-	memset(&req, 0, sizeof(req));
-	req.type = PROTO_UPLOAD_PREKEYS;
-	req.u.upload.spk.id = 1;
-	memset(req.u.upload.spk.pub, 0x11, 32);
-	memset(req.u.upload.spk.sig, 0x22, 64);
-	req.u.upload.n_otpk = n;
-	for (size_t i = 0; i < n; i++) {
-		req.u.upload.otpk[i].id = first + (uint32_t)i;
-		randombytes_buf(req.u.upload.otpk[i].pub, 32);
-	}
-	if (conn_request(u->c, &req, &resp, 5000) != 0)
-		return -1000;
-	return resp.status;
-}
-
-static int
-fetch(struct test_user *u, const char *address)
-{
-	memset(&req, 0, sizeof(req));
-	req.type = PROTO_FETCH_BUNDLE;
-	snprintf(req.u.fetch.address, sizeof(req.u.fetch.address), "%s", address);
-	if (conn_request(u->c, &req, &resp, 5000) != 0)
-		return -1000;
-	return resp.status;
 }
 
 TEST(prekey_exhaustion_is_rate_limited_and_never_hands_a_key_out_twice)
@@ -325,21 +225,17 @@ TEST(prekey_exhaustion_is_rate_limited_and_never_hands_a_key_out_twice)
 	uint8_t handed[21] = { 0 };
 	int i, ok = 0, limited = 0, twice = 0, otpks = 0, low_seen = 0;
 
-	REQUIRE(sottod_proc_init(&sp, "registration = open\nprekey_low = 5\n"
+	REQUIRE(sottod_proc_launch(&sp, "registration = open\nprekey_low = 5\n"
 	    "account_rate = 10\naccount_burst = 18\n") == 0);
-	REQUIRE(sottod_proc_start(&sp) == 0);
-	test_user_new(&bob, "bob");
-	test_user_new(&mallory, "mallory");
-	test_user_new(&alice, "alice");
-	REQUIRE(test_user_register(&bob, &sp, NULL) == 0);
-	REQUIRE(test_user_register(&mallory, &sp, NULL) == 0);
-	REQUIRE(test_user_register(&alice, &sp, NULL) == 0);
-	REQUIRE(upload(&bob, 1, 20) == 0);
-	while (conn_next_event(bob.c, &ev, 0) == 0)
+	REQUIRE(test_user_join(&bob, &sp, "bob") == 0);
+	REQUIRE(test_user_join(&mallory, &sp, "mallory") == 0);
+	REQUIRE(test_user_join(&alice, &sp, "alice") == 0);
+	REQUIRE(test_user_upload(&bob, 1, 20) == 0);
+	while (conn_next_event(bob.c, &bob.ev, 0) == 0)
 		;
 	/* Mallory drains as fast as she can. */
 	for (i = 0; i < 60; i++) {
-		int r = fetch(&mallory, "bob@localhost");
+		int r = test_user_fetch(&mallory, "bob@localhost");
 		if (r == SOTTO_ERR_LIMIT) {
 			limited++;
 			continue;
@@ -347,8 +243,8 @@ TEST(prekey_exhaustion_is_rate_limited_and_never_hands_a_key_out_twice)
 		if (r != 0)
 			break;
 		ok++;
-		if (resp.u.bundle.has_otpk) {
-			uint32_t id = resp.u.bundle.otpk.id;
+		if (mallory.resp.u.bundle.has_otpk) {
+			uint32_t id = mallory.resp.u.bundle.otpk.id;
 			otpks++;
 			if (id >= 1 && id <= 20 && handed[id]++)
 				twice++;
@@ -362,14 +258,14 @@ TEST(prekey_exhaustion_is_rate_limited_and_never_hands_a_key_out_twice)
 	CHECK(otpks <= 20);
 	/* Bob hears his keys run low and can refill; Alice still gets a bundle to start a
 	 * session (the signed prekey) whatever Mallory did. */
-	while (conn_next_event(bob.c, &ev, 500) == 0)
-		low_seen += ev.type == PROTO_PREKEY_LOW;
+	while (conn_next_event(bob.c, &bob.ev, 500) == 0)
+		low_seen += bob.ev.type == PROTO_PREKEY_LOW;
 	CHECK(low_seen > 0);
-	CHECK_EQ_INT(fetch(&alice, "bob@localhost"), 0);
-	CHECK_EQ_INT(resp.u.bundle.spk.id, 1);
-	CHECK_EQ_INT(upload(&bob, 100, 20), 0);
-	CHECK_EQ_INT(fetch(&alice, "bob@localhost"), 0);
-	CHECK(resp.u.bundle.has_otpk);
+	CHECK_EQ_INT(test_user_fetch(&alice, "bob@localhost"), 0);
+	CHECK_EQ_INT(alice.resp.u.bundle.spk.id, 1);
+	CHECK_EQ_INT(test_user_upload(&bob, 100, 20), 0);
+	CHECK_EQ_INT(test_user_fetch(&alice, "bob@localhost"), 0);
+	CHECK(alice.resp.u.bundle.has_otpk);
 	test_user_close(&bob);
 	test_user_close(&mallory);
 	test_user_close(&alice);
@@ -385,8 +281,7 @@ TEST(registration_flood_without_invites_creates_no_account)
 	char invite[128] = "", name[32];
 	int i, refused = 0, other = 0;
 
-	REQUIRE(sottod_proc_init(&sp, "registration = invite\n") == 0);
-	REQUIRE(sottod_proc_start(&sp) == 0);
+	REQUIRE(sottod_proc_launch(&sp, "registration = invite\n") == 0);
 	for (i = 0; i < 30; i++) {
 		snprintf(name, sizeof(name), "flood%d", i);
 		test_user_new(&u, name);
@@ -410,8 +305,8 @@ TEST(registration_flood_without_invites_creates_no_account)
 	CHECK_EQ_INT(test_user_register(&probe, &sp, invite), SOTTO_ERR_AUTH);
 	/* No flood address became an account. */
 	if (good.c != NULL) {
-		CHECK_EQ_INT(fetch(&good, "flood1@localhost"), SOTTO_ERR_NOT_FOUND);
-		CHECK_EQ_INT(fetch(&good, "flood2@localhost"), SOTTO_ERR_NOT_FOUND);
+		CHECK_EQ_INT(test_user_fetch(&good, "flood1@localhost"), SOTTO_ERR_NOT_FOUND);
+		CHECK_EQ_INT(test_user_fetch(&good, "flood2@localhost"), SOTTO_ERR_NOT_FOUND);
 	}
 	test_user_close(&good);
 	test_user_close(&probe);
@@ -424,25 +319,19 @@ TEST(mailbox_flood_is_capped_and_others_are_served)
 	struct sottod_proc sp;
 	struct test_user bob, mallory, alice, carol;
 	static uint8_t env[60 * 1024];
-	uint64_t ids[64];
 	long rss0, rss1;
-	int i, accepted = 0, limited = 0, pushed = 0, r;
+	int i, accepted = 0, limited = 0, r;
 
-	REQUIRE(sottod_proc_init(&sp, "registration = open\nmailbox_max = 40\n") == 0);
-	REQUIRE(sottod_proc_start(&sp) == 0);
-	test_user_new(&bob, "bob");
-	test_user_new(&mallory, "mallory");
-	test_user_new(&alice, "alice");
-	test_user_new(&carol, "carol");
-	REQUIRE(test_user_register(&bob, &sp, NULL) == 0);
-	REQUIRE(test_user_register(&mallory, &sp, NULL) == 0);
-	REQUIRE(test_user_register(&alice, &sp, NULL) == 0);
-	REQUIRE(test_user_register(&carol, &sp, NULL) == 0);
+	REQUIRE(sottod_proc_launch(&sp, "registration = open\nmailbox_max = 40\n") == 0);
+	REQUIRE(test_user_join(&bob, &sp, "bob") == 0);
+	REQUIRE(test_user_join(&mallory, &sp, "mallory") == 0);
+	REQUIRE(test_user_join(&alice, &sp, "alice") == 0);
+	REQUIRE(test_user_join(&carol, &sp, "carol") == 0);
 	test_user_close(&bob);          /* offline: everything queues */
 	rss0 = rss_kib(sp.pid);
 	randombytes_buf(env, sizeof(env));
 	for (i = 0; i < 80; i++) {
-		r = send_to(&mallory, "bob@localhost", env, sizeof(env));
+		r = test_user_send(&mallory, "bob@localhost", NULL, env, sizeof(env));
 		if (r == 0)
 			accepted++;
 		else if (r == SOTTO_ERR_LIMIT)
@@ -457,49 +346,18 @@ TEST(mailbox_flood_is_capped_and_others_are_served)
 	CHECK_EQ_INT(limited, 40);
 	CHECK(rss1 - rss0 < RSS_GROWTH_MAX_KIB);
 	/* Other mailboxes are untouched by it. */
-	CHECK_EQ_INT(send_to(&alice, "carol@localhost", "hi", 2), 0);
-	CHECK_EQ_INT(send_to(&alice, "bob@localhost", "hi", 2), SOTTO_ERR_LIMIT);
+	CHECK_EQ_INT(test_user_send(&alice, "carol@localhost", NULL, "hi", 2), 0);
+	CHECK_EQ_INT(test_user_send(&alice, "bob@localhost", NULL, "hi", 2), SOTTO_ERR_LIMIT);
 	/* Bob drains his mailbox; then he can be written to again. */
 	REQUIRE(test_user_connect(&bob, &sp) == 0);
-	while (pushed < 40 && conn_next_event(bob.c, &ev, 3000) == 0) {
-		if (ev.type != PROTO_PUSH)
-			continue;
-		ids[0] = ev.u.push.envelope_id;
-		pushed++;
-		memset(&req, 0, sizeof(req));
-		req.type = PROTO_RECEIVED;
-		req.u.received.n = 1;
-		req.u.received.ids[0] = ids[0];
-		if (conn_request(bob.c, &req, &resp, 5000) != 0 || resp.status != 0)
-			break;
-	}
-	CHECK_EQ_INT(pushed, 40);
-	CHECK_EQ_INT(send_to(&alice, "bob@localhost", "hi", 2), 0);
+	CHECK_EQ_INT(test_user_drain(&bob, 40, 3000), 40);
+	CHECK_EQ_INT(test_user_send(&alice, "bob@localhost", NULL, "hi", 2), 0);
 	test_user_close(&bob);
 	test_user_close(&mallory);
 	test_user_close(&alice);
 	test_user_close(&carol);
 	CHECK_EQ_INT(sottod_proc_stop(&sp, SIGTERM), 0);
 	sottod_proc_cleanup(&sp);
-}
-
-static int
-drain_mailbox(struct test_user *u, int want, int timeout_ms)
-{
-	int pushed = 0;
-
-	while (pushed < want && conn_next_event(u->c, &ev, timeout_ms) == 0) {
-		if (ev.type != PROTO_PUSH)
-			continue;
-		pushed++;
-		memset(&req, 0, sizeof(req));
-		req.type = PROTO_RECEIVED;
-		req.u.received.n = 1;
-		req.u.received.ids[0] = ev.u.push.envelope_id;
-		if (conn_request(u->c, &req, &resp, 5000) != 0 || resp.status != 0)
-			break;
-	}
-	return pushed;
 }
 
 /* A member that never reads its pushes: what the server queues for it stays bounded and
@@ -513,19 +371,16 @@ TEST(slow_reader_is_bounded)
 	long rss0, rss1;
 	int i, fd, sent = 0, rcv = 4096;
 
-	REQUIRE(sottod_proc_init(&sp, "registration = open\n") == 0);
-	REQUIRE(sottod_proc_start(&sp) == 0);
-	test_user_new(&bob, "bob");
-	test_user_new(&alice, "alice");
-	REQUIRE(test_user_register(&bob, &sp, NULL) == 0);
-	REQUIRE(test_user_register(&alice, &sp, NULL) == 0);
+	REQUIRE(sottod_proc_launch(&sp, "registration = open\n") == 0);
+	REQUIRE(test_user_join(&bob, &sp, "bob") == 0);
+	REQUIRE(test_user_join(&alice, &sp, "alice") == 0);
 	test_user_close(&bob);
-	REQUIRE((fd = member_raw(&sp, bob.dev_sk, &t)) >= 0);
+	REQUIRE((fd = sottod_proc_handshake_raw(&sp, bob.dev_sk, &t)) >= 0);
 	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof(rcv));
 	rss0 = rss_kib(sp.pid);
 	for (i = 0; i < 300; i++) {
 		env[0] = (uint8_t)i;
-		if (send_to(&alice, "bob@localhost", env, sizeof(env)) != 0)
+		if (test_user_send(&alice, "bob@localhost", NULL, env, sizeof(env)) != 0)
 			break;
 		sent++;
 	}
@@ -537,7 +392,7 @@ TEST(slow_reader_is_bounded)
 	close(fd);
 	/* Everything is still there for Bob's next, honest connection. */
 	REQUIRE(test_user_connect(&bob, &sp) == 0);
-	CHECK_EQ_INT(drain_mailbox(&bob, sent, 5000), sent);
+	CHECK_EQ_INT(test_user_drain(&bob, sent, 5000), sent);
 	test_user_close(&bob);
 	test_user_close(&alice);
 	CHECK_EQ_INT(sottod_proc_stop(&sp, SIGTERM), 0);
@@ -555,22 +410,19 @@ TEST(backlog_of_largest_envelopes_reaches_its_owner)
 	static uint8_t env[PROTO_ENVELOPE_MAX];
 	int i, sent = 0, got;
 
-	REQUIRE(sottod_proc_init(&sp, "registration = open\n") == 0);
-	REQUIRE(sottod_proc_start(&sp) == 0);
-	test_user_new(&bob, "bob");
-	test_user_new(&mallory, "mallory");
-	REQUIRE(test_user_register(&bob, &sp, NULL) == 0);
-	REQUIRE(test_user_register(&mallory, &sp, NULL) == 0);
+	REQUIRE(sottod_proc_launch(&sp, "registration = open\n") == 0);
+	REQUIRE(test_user_join(&bob, &sp, "bob") == 0);
+	REQUIRE(test_user_join(&mallory, &sp, "mallory") == 0);
 	test_user_close(&bob);
 	for (i = 0; i < 100; i++) {
 		env[0] = (uint8_t)i;
-		if (send_to(&mallory, "bob@localhost", env, sizeof(env)) != 0)
+		if (test_user_send(&mallory, "bob@localhost", NULL, env, sizeof(env)) != 0)
 			break;
 		sent++;
 	}
 	CHECK_EQ_INT(sent, 100);
 	REQUIRE(test_user_connect(&bob, &sp) == 0);
-	got = drain_mailbox(&bob, sent, 5000);
+	got = test_user_drain(&bob, sent, 5000);
 	printf("# backlog: %d of %d envelopes of 64 KiB reached their owner\n", got, sent);
 	CHECK_EQ_INT(got, sent);
 	test_user_close(&bob);

@@ -25,25 +25,6 @@
 static struct sottod_proc sp;
 static char root[256];
 
-static unsigned short
-free_port(void)
-{
-	struct sockaddr_in sa;
-	socklen_t len = sizeof(sa);
-	unsigned short p;
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sin_family = AF_INET;
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
-	    getsockname(fd, (struct sockaddr *)&sa, &len) != 0)
-		abort();
-	p = ntohs(sa.sin_port);
-	close(fd);
-	return p;
-}
-
 static int
 account(const char *name, int registered)
 {
@@ -73,8 +54,8 @@ start_mode(struct started *st, const char *name, const char *pass, int send_only
 	char home[300];
 
 	snprintf(home, sizeof(home), "%s/%s", root, name);
-	st->smtp_port = free_port();
-	st->imap_port = free_port();
+	st->smtp_port = sottod_proc_free_port();
+	st->imap_port = sottod_proc_free_port();
 	snprintf(st->smtp, sizeof(st->smtp), "127.0.0.1:%u", st->smtp_port);
 	snprintf(st->imap, sizeof(st->imap), "127.0.0.1:%u", st->imap_port);
 	memset(&cfg, 0, sizeof(cfg));
@@ -139,23 +120,40 @@ TEST(runner_start_failures_leave_nothing)
 	bridge_runner_stop(busy.r);
 }
 
+/* A connection that was greeted and said EHLO, with alice's AUTH PLAIN line for pw in
+ * auth (then appended to it): the socket or -1. */
 static int
-smtp_send(unsigned short port, const char *pw, const char *mail)
+smtp_hello(unsigned short port, const char *pw, const char *then, char *auth, size_t auth_cap,
+    char *buf, size_t cap)
 {
-	char buf[4096], line[700], plain[400], b64[600];
+	char plain[400], b64[600];
 	size_t n;
-	int fd = uvthread_connect(port), ok = -1;
+	int fd = uvthread_connect(port);
 
 	if (fd < 0)
 		return -1;
 	n = (size_t)snprintf(plain, sizeof(plain), "%calice@localhost%c%s", 0, 0, pw);
 	sodium_bin2base64(b64, sizeof(b64), (const unsigned char *)plain, n,
 	    sodium_base64_VARIANT_ORIGINAL);
-	snprintf(line, sizeof(line), "AUTH PLAIN %s\r\n", b64);
-	if (uvthread_read_until(fd, buf, sizeof(buf), "220 ") == 0 &&
-	    uvthread_send(fd, "EHLO test\r\n") == 0 &&
-	    uvthread_read_until(fd, buf, sizeof(buf), "250 ") == 0 &&
-	    uvthread_send(fd, line) == 0 &&
+	snprintf(auth, auth_cap, "AUTH PLAIN %s\r\n%s", b64, then);
+	if (uvthread_read_until(fd, buf, cap, "220 ") != 0 ||
+	    uvthread_send(fd, "EHLO test\r\n") != 0 ||
+	    uvthread_read_until(fd, buf, cap, "250 ") != 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static int
+smtp_send(unsigned short port, const char *pw, const char *mail)
+{
+	char buf[4096], line[700];
+	int fd, ok = -1;
+
+	if ((fd = smtp_hello(port, pw, "", line, sizeof(line), buf, sizeof(buf))) < 0)
+		return -1;
+	if (uvthread_send(fd, line) == 0 &&
 	    uvthread_read_until(fd, buf, sizeof(buf), "235 ") == 0 &&
 	    uvthread_send(fd, "MAIL FROM:<alice@localhost>\r\nRCPT TO:<bob@localhost>\r\n"
 	    "RCPT TO:<eve@example.com>\r\nDATA\r\n") == 0 &&
@@ -175,20 +173,14 @@ static int
 smtp_rcpts(unsigned short port, const char *pw, const char *const *to, size_t n, char *buf,
     size_t cap)
 {
-	char line[700], plain[400], b64[600];
-	size_t len, i;
-	int fd = uvthread_connect(port), r = -1;
+	char line[700];
+	size_t i;
+	int fd, r = -1;
 
-	if (fd < 0)
+	if ((fd = smtp_hello(port, pw, "MAIL FROM:<alice@localhost>\r\n", line, sizeof(line),
+	    buf, cap)) < 0)
 		return -1;
-	len = (size_t)snprintf(plain, sizeof(plain), "%calice@localhost%c%s", 0, 0, pw);
-	sodium_bin2base64(b64, sizeof(b64), (const unsigned char *)plain, len,
-	    sodium_base64_VARIANT_ORIGINAL);
-	snprintf(line, sizeof(line), "AUTH PLAIN %s\r\nMAIL FROM:<alice@localhost>\r\n", b64);
-	if (uvthread_read_until(fd, buf, cap, "220 ") != 0 ||
-	    uvthread_send(fd, "EHLO test\r\n") != 0 ||
-	    uvthread_read_until(fd, buf, cap, "250 ") != 0 || uvthread_send(fd, line) != 0 ||
-	    uvthread_read_until(fd, buf, cap, "250 2.1.0") != 0)
+	if (uvthread_send(fd, line) != 0 || uvthread_read_until(fd, buf, cap, "250 2.1.0") != 0)
 		goto out;
 	for (i = 0; i < n; i++) {
 		snprintf(line, sizeof(line), "RCPT TO:<%s>\r\n", to[i]);
@@ -282,7 +274,7 @@ main(void)
 
 	if (sodium_init() < 0)
 		return 1;
-	if (sottod_proc_init(&sp, "registration = open") != 0 || sottod_proc_start(&sp) != 0) {
+	if (sottod_proc_launch(&sp, "registration = open") != 0) {
 		printf("FAIL - setup: cannot start %s\n", sottod_proc_binary());
 		sottod_proc_cleanup(&sp);
 		return 1;

@@ -27,24 +27,6 @@
 static struct sottod_proc sp;
 static char root[160], srv_addr[400];
 
-static int
-free_port(void)
-{
-	struct sockaddr_in sa;
-	socklen_t len = sizeof(sa);
-	int fd = socket(AF_INET, SOCK_STREAM, 0), p;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sin_family = AF_INET;
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
-	    getsockname(fd, (struct sockaddr *)&sa, &len) != 0)
-		abort();
-	p = ntohs(sa.sin_port);
-	close(fd);
-	return p;
-}
-
 /* A fixed port, so that the clients' stored server address survives the restart. The
  * restart is a SIGTERM (drained), so durability = normal loses nothing and spares the
  * fsyncs; test_server_mail covers a SIGKILL after acknowledgement. */
@@ -54,8 +36,8 @@ setup(void)
 	char conf[160];
 
 	snprintf(conf, sizeof(conf), "listen = 127.0.0.1:%d\nregistration = open\n"
-	    "durability = normal\nlog_level = info", free_port());
-	if (sottod_proc_init(&sp, conf) != 0 || sottod_proc_start(&sp) != 0)
+	    "durability = normal\nlog_level = info", sottod_proc_free_port());
+	if (sottod_proc_launch(&sp, conf) != 0)
 		return -1;
 	memcpy(srv_addr, sp.address, sizeof(srv_addr));
 	/* The clients' stores in memory when possible: this test is about delivery logic,

@@ -698,59 +698,6 @@ child_server(void *arg)
 	return r == 0 ? 0 : 106;
 }
 
-static struct proto_msg req, resp, ev;
-
-static int
-request_simple(struct test_user *u, uint8_t type)
-{
-	memset(&req, 0, sizeof(req));
-	req.type = type;
-	if (u->c == NULL || conn_request(u->c, &req, &resp, 5000) != 0)
-		return -1000;
-	return resp.status;
-}
-
-static int
-request_received(struct test_user *u, uint64_t id)
-{
-	memset(&req, 0, sizeof(req));
-	req.type = PROTO_RECEIVED;
-	req.u.received.n = 1;
-	req.u.received.ids[0] = id;
-	if (u->c == NULL || conn_request(u->c, &req, &resp, 5000) != 0)
-		return -1000;
-	return resp.status;
-}
-
-static int
-request_upload(struct test_user *u)
-{
-	memset(&req, 0, sizeof(req));
-	req.type = PROTO_UPLOAD_PREKEYS;
-	req.u.upload.spk.id = 1;
-	randombytes_buf(req.u.upload.spk.pub, 32);
-	randombytes_buf(req.u.upload.spk.sig, 64);
-	req.u.upload.n_otpk = 3;
-	for (uint32_t i = 0; i < 3; i++) {
-		req.u.upload.otpk[i].id = i + 1;
-		randombytes_buf(req.u.upload.otpk[i].pub, 32);
-	}
-	if (u->c == NULL || conn_request(u->c, &req, &resp, 5000) != 0)
-		return -1000;
-	return resp.status;
-}
-
-static int
-request_fetch(struct test_user *u, const char *address)
-{
-	memset(&req, 0, sizeof(req));
-	req.type = PROTO_FETCH_BUNDLE;
-	snprintf(req.u.fetch.address, sizeof(req.u.fetch.address), "%s", address);
-	if (u->c == NULL || conn_request(u->c, &req, &resp, 5000) != 0)
-		return -1000;
-	return resp.status;
-}
-
 TEST(confined_server_code_serves_every_request_and_reloads)
 {
 	struct sottod_proc sp;
@@ -778,32 +725,22 @@ TEST(confined_server_code_serves_every_request_and_reloads)
 		test_user_new(&b, "bob");
 		CHECK_EQ_INT(test_user_register(&a, &sp, NULL), 0);
 		CHECK_EQ_INT(test_user_register(&b, &sp, NULL), 0);
-		memset(&req, 0, sizeof(req));
-		req.type = PROTO_SEND;
-		snprintf(req.u.send.recipient, sizeof(req.u.send.recipient), "bob@localhost");
-		randombytes_buf(req.u.send.client_msg_id, 16);
-		req.u.send.envelope = (const uint8_t *)"sealed";
-		req.u.send.envelope_len = 6;
-		if (a.c != NULL && conn_request(a.c, &req, &resp, 5000) == 0)
-			CHECK_EQ_INT(resp.status, 0);
-		else
-			CHECK(!"SEND answered");
-		while (b.c != NULL && conn_next_event(b.c, &ev, 5000) == 0)
-			if (ev.type == PROTO_PUSH) {
-				got = ev.u.push.envelope_len == 6 &&
-				    memcmp(ev.u.push.envelope, "sealed", 6) == 0;
-				break;
-			}
+		CHECK_EQ_INT(test_user_send(&a, "bob@localhost", NULL, "sealed", 6), 0);
+		if (test_user_next_push(&b, 5000) == 0)
+			got = b.ev.u.push.envelope_len == 6 &&
+			    memcmp(b.ev.u.push.envelope, "sealed", 6) == 0;
 		CHECK(got);
-		if (got)
-			CHECK_EQ_INT(request_received(&b, ev.u.push.envelope_id), 0);
+		if (got) {
+			uint64_t id = b.ev.u.push.envelope_id;
+			CHECK_EQ_INT(test_user_received(&b, &id, 1), 0);
+		}
 		/* The other request kinds, and a configuration reload, under the filter too. */
-		CHECK_EQ_INT(request_simple(&a, PROTO_SENDER_CERTIFICATE), 0);
-		CHECK_EQ_INT(request_upload(&b), 0);
-		CHECK_EQ_INT(request_fetch(&a, "bob@localhost"), 0);
+		CHECK_EQ_INT(test_user_cert(&a), 0);
+		CHECK_EQ_INT(test_user_upload(&b, 1, 3), 0);
+		CHECK_EQ_INT(test_user_fetch(&a, "bob@localhost"), 0);
 		kill(pid, SIGHUP);
 		usleep(100000);
-		CHECK_EQ_INT(request_simple(&a, PROTO_SENDER_CERTIFICATE), 0);
+		CHECK_EQ_INT(test_user_cert(&a), 0);
 		test_user_close(&a);
 		test_user_close(&b);
 	} else {

@@ -17,44 +17,6 @@
 #include "wire/frame.h"
 #include "wire/noise.h"
 
-static struct proto_msg req, resp, ev;
-
-static int
-write_all(int fd, const void *p, size_t n)
-{
-	const uint8_t *b = p;
-
-	while (n > 0) {
-		ssize_t k = write(fd, b, n);
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k <= 0)
-			return -1;
-		b += k;
-		n -= (size_t)k;
-	}
-	return 0;
-}
-
-static int
-read_exact(int fd, void *p, size_t n, int timeout_ms)
-{
-	uint8_t *b = p;
-
-	while (n > 0) {
-		struct pollfd pf = { fd, POLLIN, 0 };
-		ssize_t k;
-		if (poll(&pf, 1, timeout_ms) <= 0)
-			return -1;
-		k = read(fd, b, n);
-		if (k <= 0)
-			return -1;
-		b += k;
-		n -= (size_t)k;
-	}
-	return 0;
-}
-
 /* 1 if the server closed the connection within timeout_ms (EOF or reset). */
 static int
 closed_by_server(int fd, int timeout_ms)
@@ -74,40 +36,6 @@ closed_by_server(int fd, int timeout_ms)
 	}
 }
 
-/* A raw client: the Noise handshake done by hand, so the test can then send anything. */
-static int
-raw_handshake(const struct sottod_proc *sp, const uint8_t dev_sk[32], struct noise_transport *t)
-{
-	struct address_server as;
-	struct noise_hs hs;
-	uint8_t msg[128], frame[130], pl[8];
-	size_t n;
-	int fd;
-
-	if (address_server_parse(sp->address, &as) != 0 ||
-	    (fd = sottod_proc_connect_raw(sp)) < 0)
-		return -1;
-	if (noise_sotto_initiator(&hs, dev_sk, as.key) != 0 ||
-	    noise_hs_write(&hs, NULL, 0, msg, sizeof(msg), &n) != 0)
-		goto fail;
-	frame[0] = 0, frame[1] = (uint8_t)n;
-	memcpy(frame + 2, msg, n);
-	if (write_all(fd, frame, n + 2) != 0 || read_exact(fd, frame, 2 + 96, 3000) != 0 ||
-	    noise_hs_read(&hs, frame + 2, 96, pl, 0, &n) != 0 ||
-	    noise_hs_write(&hs, NULL, 0, msg, sizeof(msg), &n) != 0)
-		goto fail;
-	frame[0] = 0, frame[1] = (uint8_t)n;
-	memcpy(frame + 2, msg, n);
-	if (write_all(fd, frame, n + 2) != 0 || noise_hs_split(&hs, t) != 0)
-		goto fail;
-	noise_hs_wipe(&hs);
-	return fd;
-fail:
-	noise_hs_wipe(&hs);
-	close(fd);
-	return -1;
-}
-
 static int
 send_sealed(int fd, struct noise_transport *t, const uint8_t *msg, size_t len)
 {
@@ -116,19 +44,9 @@ send_sealed(int fd, struct noise_transport *t, const uint8_t *msg, size_t len)
 
 	buf_init_dyn(&b, 1u << 22);
 	if ((r = frame_seal(t, msg, len, &b)) == 0)
-		r = write_all(fd, b.p, b.len);
+		r = sottod_proc_write_all(fd, b.p, b.len);
 	buf_free(&b);
 	return r;
-}
-
-static int
-cert_request(struct test_user *u)
-{
-	memset(&req, 0, sizeof(req));
-	req.type = PROTO_SENDER_CERTIFICATE;
-	if (conn_request(u->c, &req, &resp, 5000) != 0)
-		return -1000;
-	return resp.status;
 }
 
 /* The server notices closed connections and reloads asynchronously: retry for a while. */
@@ -167,39 +85,37 @@ TEST(malformed_and_oversized_input_closes_only_that_connection)
 	static uint8_t big[20000];
 	int fd;
 
-	REQUIRE(sottod_proc_init(&sp, "registration = open") == 0);
-	REQUIRE(sottod_proc_start(&sp) == 0);
-	test_user_new(&good, "good");
-	REQUIRE(test_user_register(&good, &sp, NULL) == 0);
+	REQUIRE(sottod_proc_launch(&sp, "registration = open") == 0);
+	REQUIRE(test_user_join(&good, &sp, "good") == 0);
 
 	/* Garbage before the handshake. */
 	REQUIRE((fd = sottod_proc_connect_raw(&sp)) >= 0);
 	randombytes_buf(junk, sizeof(junk));
 	junk[0] = 0, junk[1] = 32;
-	(void)write_all(fd, junk, sizeof(junk));
+	(void)sottod_proc_write_all(fd, junk, sizeof(junk));
 	CHECK(closed_by_server(fd, 3000));
 	close(fd);
 	/* A length that is not the handshake's exact size, refused from its 2 bytes. */
 	REQUIRE((fd = sottod_proc_connect_raw(&sp)) >= 0);
 	hdr[0] = 0xff, hdr[1] = 0xff;
-	(void)write_all(fd, hdr, 2);
+	(void)sottod_proc_write_all(fd, hdr, 2);
 	CHECK(closed_by_server(fd, 3000));
 	close(fd);
 
 	test_user_new(&g, "guest");
 	/* After the handshake: a frame that fails authentication. */
-	REQUIRE((fd = raw_handshake(&sp, g.dev_sk, &t)) >= 0);
+	REQUIRE((fd = sottod_proc_handshake_raw(&sp, g.dev_sk, &t)) >= 0);
 	junk[0] = 0, junk[1] = 100;
-	(void)write_all(fd, junk, 102);
+	(void)sottod_proc_write_all(fd, junk, 102);
 	CHECK(closed_by_server(fd, 3000));
 	close(fd);
 	/* A well-encrypted message that is not a request. */
-	REQUIRE((fd = raw_handshake(&sp, g.dev_sk, &t)) >= 0);
+	REQUIRE((fd = sottod_proc_handshake_raw(&sp, g.dev_sk, &t)) >= 0);
 	CHECK_EQ_INT(send_sealed(fd, &t, junk + 2, 50), 0);
 	CHECK(closed_by_server(fd, 3000));
 	close(fd);
 	/* An unknown protocol version. */
-	REQUIRE((fd = raw_handshake(&sp, g.dev_sk, &t)) >= 0);
+	REQUIRE((fd = sottod_proc_handshake_raw(&sp, g.dev_sk, &t)) >= 0);
 	{
 		uint8_t m[6] = { 99, PROTO_SENDER_CERTIFICATE, 0, 0, 0, 1 };
 		CHECK_EQ_INT(send_sealed(fd, &t, m, sizeof(m)), 0);
@@ -207,19 +123,19 @@ TEST(malformed_and_oversized_input_closes_only_that_connection)
 	CHECK(closed_by_server(fd, 3000));
 	close(fd);
 	/* Before registration messages are capped small: 20000 bytes closes the connection. */
-	REQUIRE((fd = raw_handshake(&sp, g.dev_sk, &t)) >= 0);
+	REQUIRE((fd = sottod_proc_handshake_raw(&sp, g.dev_sk, &t)) >= 0);
 	memset(big, 0, sizeof(big));
 	big[0] = PROTO_VERSION, big[1] = PROTO_REGISTER, big[5] = 1;
 	CHECK_EQ_INT(send_sealed(fd, &t, big, sizeof(big)), 0);
 	CHECK(closed_by_server(fd, 3000));
 	close(fd);
 	/* A truncated frame followed by a hang-up. */
-	REQUIRE((fd = raw_handshake(&sp, g.dev_sk, &t)) >= 0);
-	(void)write_all(fd, junk, 20);
+	REQUIRE((fd = sottod_proc_handshake_raw(&sp, g.dev_sk, &t)) >= 0);
+	(void)sottod_proc_write_all(fd, junk, 20);
 	close(fd);
 
 	/* Through all of it the registered client is served. */
-	CHECK_EQ_INT(cert_request(&good), 0);
+	CHECK_EQ_INT(test_user_cert(&good), 0);
 	test_user_close(&good);
 	/* The server is still healthy and exits cleanly. */
 	CHECK_EQ_INT(sottod_proc_stop(&sp, SIGTERM), 0);
@@ -233,13 +149,11 @@ TEST(rate_limits_per_connection_account_and_guest)
 	struct noise_transport t;
 	int ok = 0, limited = 0, fd;
 
-	REQUIRE(sottod_proc_init(&sp, "registration = open\nconn_rate = 1\nconn_burst = 5\n"
+	REQUIRE(sottod_proc_launch(&sp, "registration = open\nconn_rate = 1\nconn_burst = 5\n"
 	    "account_rate = 1\naccount_burst = 8\nconn_rate_preauth = 1") == 0);
-	REQUIRE(sottod_proc_start(&sp) == 0);
-	test_user_new(&a, "alice");
-	REQUIRE(test_user_register(&a, &sp, NULL) == 0);
+	REQUIRE(test_user_join(&a, &sp, "alice") == 0);
 	for (int i = 0; i < 10; i++) {
-		int r = cert_request(&a);
+		int r = test_user_cert(&a);
 		ok += r == 0;
 		limited += r == SOTTO_ERR_LIMIT;
 	}
@@ -254,7 +168,7 @@ TEST(rate_limits_per_connection_account_and_guest)
 	REQUIRE(test_user_connect(&a2, &sp) == 0);
 	ok = limited = 0;
 	for (int i = 0; i < 5; i++) {
-		int r = cert_request(&a2);
+		int r = test_user_cert(&a2);
 		ok += r == 0;
 		limited += r == SOTTO_ERR_LIMIT;
 	}
@@ -262,7 +176,7 @@ TEST(rate_limits_per_connection_account_and_guest)
 	CHECK(limited >= 1);
 	/* A guest that keeps sending is disconnected. */
 	test_user_new(&g, "guest");
-	REQUIRE((fd = raw_handshake(&sp, g.dev_sk, &t)) >= 0);
+	REQUIRE((fd = sottod_proc_handshake_raw(&sp, g.dev_sk, &t)) >= 0);
 	for (int i = 0; i < 5; i++) {
 		uint8_t m[6] = { PROTO_VERSION, PROTO_SENDER_CERTIFICATE, 0, 0, 0, (uint8_t)(i + 1) };
 		if (send_sealed(fd, &t, m, sizeof(m)) != 0)
@@ -275,20 +189,6 @@ TEST(rate_limits_per_connection_account_and_guest)
 	/* A clean exit: under ASan this also reports leaks and errors of the server. */
 	CHECK_EQ_INT(sottod_proc_stop(&sp, SIGTERM), 0);
 	sottod_proc_cleanup(&sp);
-}
-
-static int
-send_big(struct test_user *u, const char *to, const void *env, size_t len)
-{
-	memset(&req, 0, sizeof(req));
-	req.type = PROTO_SEND;
-	snprintf(req.u.send.recipient, sizeof(req.u.send.recipient), "%s", to);
-	randombytes_buf(req.u.send.client_msg_id, 16);
-	req.u.send.envelope = env;
-	req.u.send.envelope_len = len;
-	if (conn_request(u->c, &req, &resp, 10000) != 0)
-		return -1000;
-	return resp.status;
 }
 
 /*
@@ -306,49 +206,39 @@ TEST(push_backlog_is_flow_controlled_and_non_readers_are_cut_off)
 	int i, sent = 0, got = 0, in_order = 1, content_ok = 1, rcv = 4096, fd;
 
 	/* Smallest queue the config allows for 64 KiB envelopes: 2 * 65536 + 8192. */
-	REQUIRE(sottod_proc_init(&sp, "registration = open\nwrite_queue_max = 139264\n") == 0);
-	REQUIRE(sottod_proc_start(&sp) == 0);
-	test_user_new(&bob, "bob");
-	test_user_new(&alice, "alice");
-	test_user_new(&carol, "carol");
-	REQUIRE(test_user_register(&bob, &sp, NULL) == 0);
-	REQUIRE(test_user_register(&alice, &sp, NULL) == 0);
-	REQUIRE(test_user_register(&carol, &sp, NULL) == 0);
+	REQUIRE(sottod_proc_launch(&sp, "registration = open\nwrite_queue_max = 139264\n") == 0);
+	REQUIRE(test_user_join(&bob, &sp, "bob") == 0);
+	REQUIRE(test_user_join(&alice, &sp, "alice") == 0);
+	REQUIRE(test_user_join(&carol, &sp, "carol") == 0);
 	test_user_close(&bob);
 	test_user_close(&carol);
 	for (i = 0; i < 40; i++) {
 		env[0] = (uint8_t)i;
-		if (send_big(&alice, "bob@localhost", env, sizeof(env)) != 0)
+		if (test_user_send(&alice, "bob@localhost", NULL, env, sizeof(env)) != 0)
 			break;
 		sent++;
 	}
 	REQUIRE(sent == 40);                    /* 2.4 MiB against a 136 KiB write queue */
 	REQUIRE(test_user_connect(&bob, &sp) == 0);
 	usleep(300 * 1000);                     /* the server pushes until the socket is full */
-	CHECK_EQ_INT(cert_request(&bob), 0);    /* answered behind the pushes, not dropped */
+	CHECK_EQ_INT(test_user_cert(&bob), 0);    /* answered behind the pushes, not dropped */
 	while (got < sent) {
-		if (conn_next_event(bob.c, &ev, 5000) != 0)
+		if (test_user_next_push(&bob, 5000) != 0)
 			break;
-		if (ev.type != PROTO_PUSH)
-			continue;
-		id = ev.u.push.envelope_id;
+		id = bob.ev.u.push.envelope_id;
 		in_order &= id > last;
-		content_ok &= ev.u.push.envelope_len == sizeof(env) &&
-		    ev.u.push.envelope[0] == (uint8_t)got;
+		content_ok &= bob.ev.u.push.envelope_len == sizeof(env) &&
+		    bob.ev.u.push.envelope[0] == (uint8_t)got;
 		last = id;
 		got++;
-		memset(&req, 0, sizeof(req));
-		req.type = PROTO_RECEIVED;
-		req.u.received.n = 1;
-		req.u.received.ids[0] = id;
-		if (conn_request(bob.c, &req, &resp, 5000) != 0 || resp.status != 0)
+		if (test_user_received(&bob, &id, 1) != 0)
 			break;
 	}
 	CHECK_EQ_INT(got, sent);
 	CHECK(in_order);
 	CHECK(content_ok);
 	/* Carol pipelines requests and reads none of the answers: dropped at the cap. */
-	REQUIRE((fd = raw_handshake(&sp, carol.dev_sk, &t)) >= 0);
+	REQUIRE((fd = sottod_proc_handshake_raw(&sp, carol.dev_sk, &t)) >= 0);
 	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof(rcv));
 	for (i = 0; i < 3000; i++) {
 		uint8_t m[6] = { PROTO_VERSION, PROTO_SENDER_CERTIFICATE, 0, 0,
@@ -359,7 +249,7 @@ TEST(push_backlog_is_flow_controlled_and_non_readers_are_cut_off)
 	usleep(300 * 1000);
 	CHECK(closed_by_server(fd, 3000));
 	close(fd);
-	CHECK_EQ_INT(cert_request(&alice), 0);
+	CHECK_EQ_INT(test_user_cert(&alice), 0);
 	test_user_close(&bob);
 	test_user_close(&alice);
 	CHECK_EQ_INT(sottod_proc_stop(&sp, SIGTERM), 0);
@@ -373,9 +263,8 @@ TEST(connection_limits_and_timeouts)
 	struct noise_transport t;
 	int fd;
 
-	REQUIRE(sottod_proc_init(&sp, "registration = open\nmax_conns_per_addr = 3\n"
+	REQUIRE(sottod_proc_launch(&sp, "registration = open\nmax_conns_per_addr = 3\n"
 	    "handshake_timeout_ms = 1000\nidle_timeout_ms = 1000") == 0);
-	REQUIRE(sottod_proc_start(&sp) == 0);
 	for (int i = 0; i < 4; i++) {
 		char name[16];
 		snprintf(name, sizeof(name), "user%d", i);
@@ -396,15 +285,15 @@ TEST(connection_limits_and_timeouts)
 	CHECK(closed_by_server(fd, 3000));
 	close(fd);
 	/* An unregistered device is dropped after handshake_timeout_ms... */
-	REQUIRE((fd = raw_handshake(&sp, u[0].dev_sk, &t)) >= 0);
+	REQUIRE((fd = sottod_proc_handshake_raw(&sp, u[0].dev_sk, &t)) >= 0);
 	CHECK(closed_by_server(fd, 3000));
 	close(fd);
 	/* ...and a registered one after idle_timeout_ms without requests. */
 	REQUIRE(retry_register(&u[0], &sp) == 0);
 	usleep(500 * 1000);
-	CHECK_EQ_INT(cert_request(&u[0]), 0);   /* activity restarts the clock */
+	CHECK_EQ_INT(test_user_cert(&u[0]), 0);   /* activity restarts the clock */
 	usleep(600 * 1000);
-	CHECK_EQ_INT(cert_request(&u[0]), 0);
+	CHECK_EQ_INT(test_user_cert(&u[0]), 0);
 	CHECK(closed_by_server(conn_fd(u[0].c), 3000));
 	test_user_close(&u[0]);
 	/* A clean exit: under ASan this also reports leaks and errors of the server. */
@@ -417,8 +306,7 @@ TEST(total_connection_limit)
 	struct sottod_proc sp;
 	struct test_user u[3];
 
-	REQUIRE(sottod_proc_init(&sp, "registration = open\nmax_conns = 2") == 0);
-	REQUIRE(sottod_proc_start(&sp) == 0);
+	REQUIRE(sottod_proc_launch(&sp, "registration = open\nmax_conns = 2") == 0);
 	for (int i = 0; i < 3; i++) {
 		char name[16];
 		snprintf(name, sizeof(name), "user%d", i);
@@ -429,8 +317,8 @@ TEST(total_connection_limit)
 	CHECK(test_user_register(&u[2], &sp, NULL) != 0);
 	test_user_close(&u[2]);
 	/* The two admitted clients are unaffected. */
-	CHECK_EQ_INT(cert_request(&u[0]), 0);
-	CHECK_EQ_INT(cert_request(&u[1]), 0);
+	CHECK_EQ_INT(test_user_cert(&u[0]), 0);
+	CHECK_EQ_INT(test_user_cert(&u[1]), 0);
 	test_user_close(&u[1]);
 	CHECK_EQ_INT(retry_register(&u[2], &sp), 0);
 	for (int i = 0; i < 3; i++)
@@ -446,8 +334,7 @@ TEST(sighup_reloads_config)
 	char path[256];
 	FILE *f;
 
-	REQUIRE(sottod_proc_init(&sp, "registration = invite") == 0);
-	REQUIRE(sottod_proc_start(&sp) == 0);
+	REQUIRE(sottod_proc_launch(&sp, "registration = invite") == 0);
 	test_user_new(&a, "alice");
 	CHECK_EQ_INT(test_user_register(&a, &sp, NULL), SOTTO_ERR_AUTH);
 	snprintf(path, sizeof(path), "%s/sottod.conf", sp.dir);
@@ -462,7 +349,7 @@ TEST(sighup_reloads_config)
 	fclose(f);
 	kill(sp.pid, SIGHUP);
 	usleep(200 * 1000);
-	CHECK_EQ_INT(cert_request(&a), 0);
+	CHECK_EQ_INT(test_user_cert(&a), 0);
 	test_user_close(&a);
 	CHECK_EQ_INT(sottod_proc_stop(&sp, SIGTERM), 0);
 	sottod_proc_cleanup(&sp);
@@ -474,8 +361,7 @@ TEST(corrupt_or_missing_database_refuses_to_start)
 	char path[256];
 	int fd;
 
-	REQUIRE(sottod_proc_init(&sp, NULL) == 0);
-	REQUIRE(sottod_proc_start(&sp) == 0);
+	REQUIRE(sottod_proc_launch(&sp, NULL) == 0);
 	CHECK_EQ_INT(sottod_proc_stop(&sp, SIGTERM), 0);
 	snprintf(path, sizeof(path), "%s/sottod.db", sp.dir);
 	REQUIRE((fd = open(path, O_WRONLY)) >= 0);

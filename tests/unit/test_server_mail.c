@@ -10,52 +10,20 @@
 #include "client/conn.h"
 #include "sottod_proc.h"
 
-static struct proto_msg req, resp, ev;
-
-static int
-send_env(struct test_user *u, const char *to, const uint8_t cmid[16], const void *env,
-    size_t len)
-{
-	memset(&req, 0, sizeof(req));
-	req.type = PROTO_SEND;
-	snprintf(req.u.send.recipient, sizeof(req.u.send.recipient), "%s", to);
-	memcpy(req.u.send.client_msg_id, cmid, 16);
-	req.u.send.envelope = env;
-	req.u.send.envelope_len = len;
-	if (conn_request(u->c, &req, &resp, 10000) != 0)
-		return -1000;
-	return resp.status;
-}
-
-/* Next PUSH (other notices skipped); copies the envelope into out. */
+/* The next PUSH's envelope id, and its envelope as a string in out. */
 static int
 next_push(struct test_user *u, int timeout_ms, uint64_t *id, char *out, size_t cap)
 {
-	for (;;) {
-		int r = conn_next_event(u->c, &ev, timeout_ms);
-		if (r != 0)
-			return r;
-		if (ev.type != PROTO_PUSH)
-			continue;
-		*id = ev.u.push.envelope_id;
-		if (ev.u.push.envelope_len >= cap)
-			return -1;
-		memcpy(out, ev.u.push.envelope, ev.u.push.envelope_len);
-		out[ev.u.push.envelope_len] = '\0';
-		return 0;
-	}
-}
+	int r;
 
-static int
-received(struct test_user *u, const uint64_t *ids, size_t n)
-{
-	memset(&req, 0, sizeof(req));
-	req.type = PROTO_RECEIVED;
-	req.u.received.n = n;
-	memcpy(req.u.received.ids, ids, n * sizeof(*ids));
-	if (conn_request(u->c, &req, &resp, 5000) != 0)
-		return -1000;
-	return resp.status;
+	if ((r = test_user_next_push(u, timeout_ms)) != 0)
+		return r;
+	*id = u->ev.u.push.envelope_id;
+	if (u->ev.u.push.envelope_len >= cap)
+		return -1;
+	memcpy(out, u->ev.u.push.envelope, u->ev.u.push.envelope_len);
+	out[u->ev.u.push.envelope_len] = '\0';
+	return 0;
 }
 
 static void
@@ -75,16 +43,13 @@ TEST(send_push_received_delete)
 	uint64_t id = 0, id2 = 0;
 	char got[128];
 
-	REQUIRE(sottod_proc_init(&sp, "registration = open") == 0);
-	REQUIRE(sottod_proc_start(&sp) == 0);
-	test_user_new(&a, "alice");
-	test_user_new(&b, "bob");
-	REQUIRE(test_user_register(&a, &sp, NULL) == 0);
-	REQUIRE(test_user_register(&b, &sp, NULL) == 0);
+	REQUIRE(sottod_proc_launch(&sp, "registration = open") == 0);
+	REQUIRE(test_user_join(&a, &sp, "alice") == 0);
+	REQUIRE(test_user_join(&b, &sp, "bob") == 0);
 	cmid_of(cmid, 1);
-	CHECK_EQ_INT(send_env(&a, "bob@localhost", cmid, "sealed-1", 8), 0);
-	CHECK(resp.u.sent.timestamp > 1700000000000ull);
-	CHECK_EQ_INT(send_env(&a, "nobody@localhost", cmid, "x", 1), SOTTO_ERR_NOT_FOUND);
+	CHECK_EQ_INT(test_user_send(&a, "bob@localhost", cmid, "sealed-1", 8), 0);
+	CHECK(a.resp.u.sent.timestamp > 1700000000000ull);
+	CHECK_EQ_INT(test_user_send(&a, "nobody@localhost", cmid, "x", 1), SOTTO_ERR_NOT_FOUND);
 	/* Bob is online: pushed as it is committed. */
 	REQUIRE(next_push(&b, 5000, &id, got, sizeof(got)) == 0);
 	CHECK(strcmp(got, "sealed-1") == 0);
@@ -94,16 +59,16 @@ TEST(send_push_received_delete)
 	REQUIRE(next_push(&b, 5000, &id2, got, sizeof(got)) == 0);
 	CHECK_EQ_INT(id2, id);
 	CHECK(strcmp(got, "sealed-1") == 0);
-	CHECK_EQ_INT(received(&b, &id, 1), 0);
+	CHECK_EQ_INT(test_user_received(&b, &id, 1), 0);
 	/* Deleted: a reconnect gets nothing. */
 	test_user_close(&b);
 	REQUIRE(test_user_connect(&b, &sp) == 0);
 	CHECK(next_push(&b, 500, &id2, got, sizeof(got)) == SOTTO_ERR_TIMEOUT);
 	/* Alice cannot delete Bob's mail by guessing ids. */
 	cmid_of(cmid, 2);
-	REQUIRE(send_env(&a, "bob@localhost", cmid, "sealed-2", 8) == 0);
+	REQUIRE(test_user_send(&a, "bob@localhost", cmid, "sealed-2", 8) == 0);
 	REQUIRE(next_push(&b, 5000, &id, got, sizeof(got)) == 0);
-	CHECK_EQ_INT(received(&a, &id, 1), 0);
+	CHECK_EQ_INT(test_user_received(&a, &id, 1), 0);
 	test_user_close(&b);
 	REQUIRE(test_user_connect(&b, &sp) == 0);
 	REQUIRE(next_push(&b, 5000, &id2, got, sizeof(got)) == 0);
@@ -123,21 +88,18 @@ TEST(store_and_forward_across_restart_and_duplicates)
 	char got[128], want[32];
 	int n = 0;
 
-	REQUIRE(sottod_proc_init(&sp, "registration = open\npush_window = 4") == 0);
-	REQUIRE(sottod_proc_start(&sp) == 0);
-	test_user_new(&a, "alice");
-	test_user_new(&b, "bob");
-	REQUIRE(test_user_register(&a, &sp, NULL) == 0);
-	REQUIRE(test_user_register(&b, &sp, NULL) == 0);
+	REQUIRE(sottod_proc_launch(&sp, "registration = open\npush_window = 4") == 0);
+	REQUIRE(test_user_join(&a, &sp, "alice") == 0);
+	REQUIRE(test_user_join(&b, &sp, "bob") == 0);
 	test_user_close(&b);                    /* Bob goes offline */
 	for (int i = 0; i < 10; i++) {
 		cmid_of(cmid, i);
 		snprintf(want, sizeof(want), "m%d", i);
-		CHECK_EQ_INT(send_env(&a, "bob@localhost", cmid, want, strlen(want)), 0);
+		CHECK_EQ_INT(test_user_send(&a, "bob@localhost", cmid, want, strlen(want)), 0);
 	}
 	/* A retry with the same client message id is acknowledged and stored once. */
 	cmid_of(cmid, 3);
-	CHECK_EQ_INT(send_env(&a, "bob@localhost", cmid, "m3", 2), 0);
+	CHECK_EQ_INT(test_user_send(&a, "bob@localhost", cmid, "m3", 2), 0);
 	test_user_close(&a);
 	CHECK_EQ_INT(sottod_proc_stop(&sp, SIGTERM), 0);
 	REQUIRE(sottod_proc_start(&sp) == 0);
@@ -148,7 +110,7 @@ TEST(store_and_forward_across_restart_and_duplicates)
 		CHECK(strcmp(got, want) == 0);
 		ids[n++] = id;
 		if (n % 2 == 0)
-			CHECK_EQ_INT(received(&b, &ids[n - 2], 2), 0);
+			CHECK_EQ_INT(test_user_received(&b, &ids[n - 2], 2), 0);
 	}
 	CHECK_EQ_INT(n, 10);
 	test_user_close(&b);
@@ -166,18 +128,15 @@ TEST(sigkill_after_ack_loses_nothing)
 	char got[400];
 	int acked = 0, n = 0;
 
-	REQUIRE(sottod_proc_init(&sp, "registration = open\npush_window = 1000") == 0);
-	REQUIRE(sottod_proc_start(&sp) == 0);
-	test_user_new(&a, "alice");
-	test_user_new(&b, "bob");
-	REQUIRE(test_user_register(&a, &sp, NULL) == 0);
-	REQUIRE(test_user_register(&b, &sp, NULL) == 0);
+	REQUIRE(sottod_proc_launch(&sp, "registration = open\npush_window = 1000") == 0);
+	REQUIRE(test_user_join(&a, &sp, "alice") == 0);
+	REQUIRE(test_user_join(&b, &sp, "bob") == 0);
 	test_user_close(&b);
 	for (int i = 0; i < 50; i++) {
 		cmid_of(cmid, i);
 		memset(env, 'a' + i % 26, sizeof(env) - 1);
 		env[sizeof(env) - 1] = 0;
-		if (send_env(&a, "bob@localhost", cmid, env, strlen((char *)env)) == 0)
+		if (test_user_send(&a, "bob@localhost", cmid, env, strlen((char *)env)) == 0)
 			acked++;
 	}
 	CHECK_EQ_INT(acked, 50);
@@ -204,41 +163,33 @@ TEST(mailbox_full_and_database_full_refuse_send)
 	struct test_user a, b;
 	uint8_t cmid[16];
 	static uint8_t big[60000];
-	uint64_t id;
-	char got[64];
 	int ok = 0, refused = 0, n = 0;
 
-	REQUIRE(sottod_proc_init(&sp, "registration = open\nmailbox_max = 3") == 0);
-	REQUIRE(sottod_proc_start(&sp) == 0);
-	test_user_new(&a, "alice");
-	test_user_new(&b, "bob");
-	REQUIRE(test_user_register(&a, &sp, NULL) == 0);
-	REQUIRE(test_user_register(&b, &sp, NULL) == 0);
+	REQUIRE(sottod_proc_launch(&sp, "registration = open\nmailbox_max = 3") == 0);
+	REQUIRE(test_user_join(&a, &sp, "alice") == 0);
+	REQUIRE(test_user_join(&b, &sp, "bob") == 0);
 	test_user_close(&b);
 	for (int i = 0; i < 3; i++) {
 		cmid_of(cmid, i);
-		CHECK_EQ_INT(send_env(&a, "bob@localhost", cmid, "x", 1), 0);
+		CHECK_EQ_INT(test_user_send(&a, "bob@localhost", cmid, "x", 1), 0);
 	}
 	cmid_of(cmid, 3);
-	CHECK_EQ_INT(send_env(&a, "bob@localhost", cmid, "x", 1), SOTTO_ERR_LIMIT);
+	CHECK_EQ_INT(test_user_send(&a, "bob@localhost", cmid, "x", 1), SOTTO_ERR_LIMIT);
 	test_user_close(&a);
 	CHECK_EQ_INT(sottod_proc_stop(&sp, SIGTERM), 0);
 	sottod_proc_cleanup(&sp);
 
 	/* A database at its quota: SEND fails; everything acknowledged is delivered. */
-	REQUIRE(sottod_proc_init(&sp, "registration = open\ndb_max_pages = 60") == 0);
-	REQUIRE(sottod_proc_start(&sp) == 0);
-	test_user_new(&a, "alice");
-	test_user_new(&b, "bob");
-	REQUIRE(test_user_register(&a, &sp, NULL) == 0);
-	REQUIRE(test_user_register(&b, &sp, NULL) == 0);
+	REQUIRE(sottod_proc_launch(&sp, "registration = open\ndb_max_pages = 60") == 0);
+	REQUIRE(test_user_join(&a, &sp, "alice") == 0);
+	REQUIRE(test_user_join(&b, &sp, "bob") == 0);
 	test_user_close(&b);
 	memset(big, 'z', sizeof(big));
 	for (int i = 0; i < 12; i++) {
 		int r;
 		cmid_of(cmid, 100 + i);
 		big[0] = (uint8_t)('0' + i);
-		r = send_env(&a, "bob@localhost", cmid, big, sizeof(big));
+		r = test_user_send(&a, "bob@localhost", cmid, big, sizeof(big));
 		if (r == 0)
 			ok++;
 		else if (r == SOTTO_ERR_STORAGE)
@@ -248,17 +199,10 @@ TEST(mailbox_full_and_database_full_refuse_send)
 	CHECK(refused >= 1);
 	CHECK_EQ_INT(ok + refused, 12);
 	REQUIRE(test_user_connect(&b, &sp) == 0);
-	for (;;) {
-		int r = conn_next_event(b.c, &ev, 1000);
-		if (r != 0)
-			break;
-		if (ev.type == PROTO_PUSH) {
-			CHECK_EQ_INT(ev.u.push.envelope_len, sizeof(big));
-			n++;
-		}
+	while (test_user_next_push(&b, 1000) == 0) {
+		CHECK_EQ_INT(b.ev.u.push.envelope_len, sizeof(big));
+		n++;
 	}
-	(void)id;
-	(void)got;
 	CHECK_EQ_INT(n, ok);
 	test_user_close(&a);
 	test_user_close(&b);
@@ -276,12 +220,9 @@ TEST(sigterm_drains_pipelined_sends)
 	uint64_t id;
 	char env[32], got[64];
 
-	REQUIRE(sottod_proc_init(&sp, "registration = open\npush_window = 100") == 0);
-	REQUIRE(sottod_proc_start(&sp) == 0);
-	test_user_new(&a, "alice");
-	test_user_new(&b, "bob");
-	REQUIRE(test_user_register(&a, &sp, NULL) == 0);
-	REQUIRE(test_user_register(&b, &sp, NULL) == 0);
+	REQUIRE(sottod_proc_launch(&sp, "registration = open\npush_window = 100") == 0);
+	REQUIRE(test_user_join(&a, &sp, "alice") == 0);
+	REQUIRE(test_user_join(&b, &sp, "bob") == 0);
 	test_user_close(&b);
 	/* 64 SENDs without waiting, then SIGTERM while they are in flight. */
 	for (int i = 0; i < 64; i++) {
@@ -296,10 +237,10 @@ TEST(sigterm_drains_pipelined_sends)
 		REQUIRE(conn_send(a.c, &m) == 0);
 	}
 	kill(sp.pid, SIGTERM);
-	while (conn_next_event(a.c, &ev, 3000) == 0)
-		if (ev.type == (PROTO_RESPONSE | PROTO_SEND) && ev.status == 0 &&
-		    ev.id >= 1000 && ev.id < 1064) {
-			acked[ev.id - 1000] = 1;
+	while (conn_next_event(a.c, &a.ev, 3000) == 0)
+		if (a.ev.type == (PROTO_RESPONSE | PROTO_SEND) && a.ev.status == 0 &&
+		    a.ev.id >= 1000 && a.ev.id < 1064) {
+			acked[a.ev.id - 1000] = 1;
 			n_acked++;
 		}
 	CHECK_EQ_INT(sottod_proc_stop(&sp, SIGTERM), 0);

@@ -15,10 +15,8 @@ TEST(register_open)
 {
 	struct sottod_proc sp;
 	struct test_user a, b, imp;
-	struct proto_msg req, resp;
 
-	REQUIRE(sottod_proc_init(&sp, "registration = open") == 0);
-	REQUIRE(sottod_proc_start(&sp) == 0);
+	REQUIRE(sottod_proc_launch(&sp, "registration = open") == 0);
 	test_user_new(&a, "alice");
 	test_user_new(&b, "bob");
 	CHECK_EQ_INT(test_user_register(&a, &sp, NULL), 0);
@@ -31,32 +29,24 @@ TEST(register_open)
 	CHECK_EQ_INT(test_user_register(&b, &sp, NULL), SOTTO_ERR_NOT_FOUND);
 	/* A signature by another identity key is refused. */
 	snprintf(b.address, sizeof(b.address), "bob@localhost");
-	memset(&req, 0, sizeof(req));
-	req.type = PROTO_REGISTER;
-	strcpy(req.u.reg.address, b.address);
-	memcpy(req.u.reg.identity_pk, b.id_pk, 32);
-	memcpy(req.u.reg.device_pk, b.dev_pk, 32);
-	REQUIRE(proto_register_sign(&req.u.reg, a.id_sk) == 0);
-	REQUIRE(conn_request(b.c, &req, &resp, 5000) == 0);
-	CHECK_EQ_INT(resp.status, SOTTO_ERR_BAD_SIGNATURE);
+	memset(&b.req, 0, sizeof(b.req));
+	b.req.type = PROTO_REGISTER;
+	strcpy(b.req.u.reg.address, b.address);
+	memcpy(b.req.u.reg.identity_pk, b.id_pk, 32);
+	memcpy(b.req.u.reg.device_pk, b.dev_pk, 32);
+	REQUIRE(proto_register_sign(&b.req.u.reg, a.id_sk) == 0);
+	CHECK_EQ_INT(test_user_request(&b, 5000), SOTTO_ERR_BAD_SIGNATURE);
 	/* A device key other than the connection's. */
-	memcpy(req.u.reg.device_pk, a.dev_pk, 32);
-	REQUIRE(proto_register_sign(&req.u.reg, b.id_sk) == 0);
-	REQUIRE(conn_request(b.c, &req, &resp, 5000) == 0);
-	CHECK_EQ_INT(resp.status, SOTTO_ERR_AUTH);
+	memcpy(b.req.u.reg.device_pk, a.dev_pk, 32);
+	REQUIRE(proto_register_sign(&b.req.u.reg, b.id_sk) == 0);
+	CHECK_EQ_INT(test_user_request(&b, 5000), SOTTO_ERR_AUTH);
 	/* Before registering, other requests are refused. */
-	memset(&req, 0, sizeof(req));
-	req.type = PROTO_SENDER_CERTIFICATE;
-	REQUIRE(conn_request(b.c, &req, &resp, 5000) == 0);
-	CHECK_EQ_INT(resp.status, SOTTO_ERR_AUTH);
+	CHECK_EQ_INT(test_user_cert(&b), SOTTO_ERR_AUTH);
 	CHECK_EQ_INT(test_user_register(&b, &sp, NULL), 0);
 	/* A registered device is recognised on its next connection. */
 	test_user_close(&a);
 	REQUIRE(test_user_connect(&a, &sp) == 0);
-	memset(&req, 0, sizeof(req));
-	req.type = PROTO_SENDER_CERTIFICATE;
-	REQUIRE(conn_request(a.c, &req, &resp, 5000) == 0);
-	CHECK_EQ_INT(resp.status, 0);
+	CHECK_EQ_INT(test_user_cert(&a), 0);
 	test_user_close(&a);
 	test_user_close(&b);
 	test_user_close(&imp);
@@ -71,8 +61,7 @@ TEST(register_invite_only)
 	char token[128] = "", token2[128] = "";
 	const char *args[] = { "invite", "--data", NULL, NULL };
 
-	REQUIRE(sottod_proc_init(&sp, NULL) == 0);
-	REQUIRE(sottod_proc_start(&sp) == 0);
+	REQUIRE(sottod_proc_launch(&sp, NULL) == 0);
 	args[2] = sp.dir;
 	CHECK_EQ_INT(sottod_proc_cmd(args, token, sizeof(token)), 0);
 	CHECK_EQ_INT(sottod_proc_cmd(args, token2, sizeof(token2)), 0);
@@ -107,8 +96,7 @@ TEST(handshake_against_wrong_server_key)
 	uint8_t other_pk[32], other_sk[64];
 	struct conn *c = NULL;
 
-	REQUIRE(sottod_proc_init(&sp, "registration = open") == 0);
-	REQUIRE(sottod_proc_start(&sp) == 0);
+	REQUIRE(sottod_proc_launch(&sp, "registration = open") == 0);
 	REQUIRE(address_server_parse(sp.address, &as) == 0);
 	crypto_sign_keypair(other_pk, other_sk);
 	memcpy(as.key, other_pk, 32);
@@ -129,36 +117,30 @@ TEST(sender_certificate_verified_and_expiry)
 	struct sottod_proc sp;
 	struct test_user a;
 	struct address_server as;
-	struct proto_msg req, resp;
 	struct cert_sender cs;
 	uint64_t now = (uint64_t)time(NULL);
 
-	REQUIRE(sottod_proc_init(&sp, "registration = open\ncert_ttl = 3600") == 0);
-	REQUIRE(sottod_proc_start(&sp) == 0);
+	REQUIRE(sottod_proc_launch(&sp, "registration = open\ncert_ttl = 3600") == 0);
 	REQUIRE(address_server_parse(sp.address, &as) == 0);
-	test_user_new(&a, "alice");
-	REQUIRE(test_user_register(&a, &sp, NULL) == 0);
-	memset(&req, 0, sizeof(req));
-	req.type = PROTO_SENDER_CERTIFICATE;
-	REQUIRE(conn_request(a.c, &req, &resp, 5000) == 0);
-	REQUIRE(resp.status == 0);
-	CHECK_EQ_INT(cert_verify(resp.u.cert.cert, resp.u.cert.len, as.key, now, &cs), 0);
+	REQUIRE(test_user_join(&a, &sp, "alice") == 0);
+	REQUIRE(test_user_cert(&a) == 0);
+	CHECK_EQ_INT(cert_verify(a.resp.u.cert.cert, a.resp.u.cert.len, as.key, now, &cs), 0);
 	CHECK(strcmp(cs.address, "alice@localhost") == 0);
 	CHECK_MEM(cs.identity_pk, a.id_pk, 32);
 	CHECK(cs.expiry >= now + 3590 && cs.expiry <= now + 3610);
 	/* After its expiry the same certificate is refused. */
-	CHECK_EQ_INT(cert_verify(resp.u.cert.cert, resp.u.cert.len, as.key, cs.expiry, &cs),
+	CHECK_EQ_INT(cert_verify(a.resp.u.cert.cert, a.resp.u.cert.len, as.key, cs.expiry, &cs),
 	    SOTTO_ERR_EXPIRED);
 	/* Another server's key does not verify it. */
 	{
 		uint8_t opk[32], osk[64];
 		crypto_sign_keypair(opk, osk);
-		CHECK_EQ_INT(cert_verify(resp.u.cert.cert, resp.u.cert.len, opk, now, &cs),
+		CHECK_EQ_INT(cert_verify(a.resp.u.cert.cert, a.resp.u.cert.len, opk, now, &cs),
 		    SOTTO_ERR_BAD_SIGNATURE);
 	}
 	/* A flipped byte breaks it. */
-	resp.u.cert.cert[resp.u.cert.len - 70] ^= 1;
-	CHECK(cert_verify(resp.u.cert.cert, resp.u.cert.len, as.key, now, &cs) != 0);
+	a.resp.u.cert.cert[a.resp.u.cert.len - 70] ^= 1;
+	CHECK(cert_verify(a.resp.u.cert.cert, a.resp.u.cert.len, as.key, now, &cs) != 0);
 	test_user_close(&a);
 	/* A clean exit: under ASan this also reports leaks and errors of the server. */
 	CHECK_EQ_INT(sottod_proc_stop(&sp, SIGTERM), 0);
@@ -180,8 +162,7 @@ TEST(commands_and_exit_codes)
 	CHECK_EQ_INT(sottod_proc_cmd(bad, NULL, 0), 2);
 	CHECK_EQ_INT(sottod_proc_cmd(noserver, NULL, 0), 4);
 	CHECK_EQ_INT(sottod_proc_cmd(badflag, NULL, 0), 3);
-	REQUIRE(sottod_proc_init(&sp, NULL) == 0);
-	REQUIRE(sottod_proc_start(&sp) == 0);
+	REQUIRE(sottod_proc_launch(&sp, NULL) == 0);
 	addr[2] = sp.dir;
 	CHECK_EQ_INT(sottod_proc_cmd(addr, out, sizeof(out)), 0);
 	/* Same key as the running server; the port is the configured one. */

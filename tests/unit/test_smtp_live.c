@@ -262,18 +262,33 @@ auth_plain(int fd, char *buf, size_t cap)
 	    "IGJhdHRlcnkgc3RhcGxl\r\n") == 0 && uvthread_read_until(fd, buf, cap, "235 ") == 0;
 }
 
+/* Connects, authenticates as alice and opens DATA for one mail to rcpt: the socket, or -1
+ * (closed) when any step is not answered as it should be. */
+static int
+open_data(const char *rcpt, char *buf, size_t cap)
+{
+	char cmd[160];
+	int fd = uvthread_connect(port);
+
+	if (fd < 0)
+		return -1;
+	snprintf(cmd, sizeof(cmd), "MAIL FROM:<alice@a.example>\r\nRCPT TO:<%s>\r\nDATA\r\n",
+	    rcpt);
+	if (uvthread_read_until(fd, buf, cap, "220 ") != 0 || !auth_plain(fd, buf, cap) ||
+	    uvthread_send(fd, cmd) != 0 || uvthread_read_until(fd, buf, cap, "354 ") != 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
 TEST(smtp_disconnect_mid_data_delivers_nothing)
 {
 	char buf[4096];
 	size_t before = deliveries_now();
-	int fd = uvthread_connect(port);
+	int fd;
 
-	REQUIRE(fd >= 0);
-	CHECK_EQ_INT(uvthread_read_until(fd, buf, sizeof(buf), "220 "), 0);
-	REQUIRE(auth_plain(fd, buf, sizeof(buf)));
-	CHECK_EQ_INT(uvthread_send(fd, "MAIL FROM:<alice@a.example>\r\nRCPT TO:<bob@a.example>\r\n"
-	    "DATA\r\n"), 0);
-	CHECK_EQ_INT(uvthread_read_until(fd, buf, sizeof(buf), "354 "), 0);
+	REQUIRE((fd = open_data("bob@a.example", buf, sizeof(buf))) >= 0);
 	CHECK_EQ_INT(uvthread_send(fd, "Subject: cut\r\n\r\nhalf a mail\r\n.\r"), 0);
 	usleep(50000);
 	close(fd);
@@ -285,14 +300,9 @@ static void
 send_and_hang_up(void)
 {
 	char buf[4096];
-	int fd = uvthread_connect(port);
+	int fd;
 
-	REQUIRE(fd >= 0);
-	CHECK_EQ_INT(uvthread_read_until(fd, buf, sizeof(buf), "220 "), 0);
-	REQUIRE(auth_plain(fd, buf, sizeof(buf)));
-	CHECK_EQ_INT(uvthread_send(fd, "MAIL FROM:<alice@a.example>\r\nRCPT TO:<slow@a.example>\r\n"
-	    "DATA\r\n"), 0);
-	CHECK_EQ_INT(uvthread_read_until(fd, buf, sizeof(buf), "354 "), 0);
+	REQUIRE((fd = open_data("slow@a.example", buf, sizeof(buf))) >= 0);
 	CHECK_EQ_INT(uvthread_send(fd, "Subject: gone\r\n\r\nbye\r\n.\r\n"), 0);
 	usleep(20000);
 	close(fd);
@@ -314,14 +324,9 @@ TEST(smtp_slow_client_byte_by_byte)
 	static const char mail[] = "Subject: slow\r\n\r\n..dot\r\nend\r\n.\r\n";
 	char buf[4096], one[2] = { 0, 0 };
 	size_t before = deliveries_now(), i;
-	int fd = uvthread_connect(port);
+	int fd;
 
-	REQUIRE(fd >= 0);
-	CHECK_EQ_INT(uvthread_read_until(fd, buf, sizeof(buf), "220 "), 0);
-	REQUIRE(auth_plain(fd, buf, sizeof(buf)));
-	CHECK_EQ_INT(uvthread_send(fd, "MAIL FROM:<alice@a.example>\r\nRCPT TO:<bob@a.example>\r\n"
-	    "DATA\r\n"), 0);
-	CHECK_EQ_INT(uvthread_read_until(fd, buf, sizeof(buf), "354 "), 0);
+	REQUIRE((fd = open_data("bob@a.example", buf, sizeof(buf))) >= 0);
 	for (i = 0; mail[i] != '\0'; i++) {
 		one[0] = mail[i];
 		CHECK_EQ_INT(uvthread_send(fd, one), 0);

@@ -964,6 +964,47 @@ TEST(store_tampered_rows_are_corrupt)
 	remove_home();
 }
 
+/* A list whose last row is tampered with fails as a whole: nothing returned, and the rows
+ * already decoded (with their bodies) are freed, which the leak checker verifies. */
+TEST(store_lists_fail_whole_on_a_later_bad_row)
+{
+	struct store *st = create_store();
+	struct store_message m;
+	struct store_message_list l;
+	struct store_outbox_list ol;
+	uint8_t env[40] = { 0 };
+
+	REQUIRE(st != NULL);
+	for (uint32_t i = 1; i <= 3; i++) {
+		make_message(&m, "bob@b.example", i, "a body to free");
+		CHECK_EQ_INT(store_message_add(st, &m), 0);
+		env[0] = (uint8_t)i;
+		CHECK_EQ_INT(store_outbox_add(st, m.id, "bob@b.example", env, sizeof(env), i), 0);
+	}
+	REQUIRE(store_message_list(st, NULL, 0, 0, &l) == 0);
+	CHECK_EQ_INT(l.n, 3);
+	store_message_list_free(&l);
+	REQUIRE(store_outbox_list(st, &ol) == 0);
+	CHECK_EQ_INT(ol.n, 3);
+	store_outbox_list_free(&ol);
+	store_close(st);
+	REQUIRE(raw_exec("UPDATE messages SET rec = substr(rec, 1, 30) || CAST(x'ff' AS BLOB) ||"
+	    " substr(rec, 32) WHERE rowid = (SELECT max(rowid) FROM messages)") == 0);
+	REQUIRE(raw_exec("UPDATE outbox SET rec = substr(rec, 1, 30) || CAST(x'ff' AS BLOB) ||"
+	    " substr(rec, 32) WHERE rowid = (SELECT max(rowid) FROM outbox)") == 0);
+	REQUIRE(store_open(home, (const uint8_t *)PASS, PASS_LEN, &st) == 0);
+	CHECK_EQ_INT(store_message_list(st, NULL, 0, 0, &l), SOTTO_ERR_CORRUPT);
+	CHECK(l.v == NULL && l.n == 0);
+	/* The first two rows alone are still readable. */
+	REQUIRE(store_message_list(st, NULL, 0, 2, &l) == 0);
+	CHECK_EQ_INT(l.n, 2);
+	store_message_list_free(&l);
+	CHECK_EQ_INT(store_outbox_list(st, &ol), SOTTO_ERR_CORRUPT);
+	CHECK(ol.v == NULL && ol.n == 0);
+	store_close(st);
+	remove_home();
+}
+
 TEST(store_garbage_file_is_corrupt)
 {
 	struct store *st = create_store();
@@ -1308,6 +1349,7 @@ main(void)
 	RUN(store_mail_holds_25_mib);
 	RUN(store_transactions_group_writes);
 	RUN(store_tampered_rows_are_corrupt);
+	RUN(store_lists_fail_whole_on_a_later_bad_row);
 	RUN(store_garbage_file_is_corrupt);
 	RUN(store_two_handles_share_one_file);
 	RUN(store_full_disk_loses_nothing);
