@@ -37,6 +37,7 @@ struct sotto {
 	const struct transport_ops *ops;
 	void *targ;
 	void *t;                        /* the open transport, or NULL */
+	struct conn_ticket *ticket;     /* transport_conn's resumption ticket; sodium_malloc */
 	uint8_t cert[CERT_MAX];         /* our sender certificate */
 	size_t cert_len;
 	uint64_t cert_expiry;
