@@ -456,8 +456,11 @@ conn_open_resume(struct conn **out, const char *server_address, const uint8_t de
 		 */
 		r = conn_fetch_ticket(c, device_sk, tk, timeout_ms < 0 ? -1 :
 		    (int)(deadline - now_ms() > 0 ? deadline - now_ms() : 0));
-		if (r == SOTTO_ERR_UNSUPPORTED || r == SOTTO_ERR_AUTH)
+		/* Resumption off, or not a registered device: no ticket. */
+		if (r == SOTTO_ERR_UNSUPPORTED || r == SOTTO_ERR_AUTH) {
+			conn_ticket_wipe(tk);
 			r = 0;
+		}
 		if (r != 0) {
 			conn_close(c);
 			return r;
