@@ -219,9 +219,17 @@ transport_open(struct sotto *s, const char *server, int timeout_ms)
 
 	if (s->t != NULL)
 		return 0;
-	if ((r = s->ops->open(&s->t, s->targ, server, s->k->id.device_sk, timeout_ms)) != 0)
+	/* The real transport resumes with the ticket of the last login, also across
+	 * processes; failing to load or save it only costs a full login. */
+	if (s->targ == s->ticket && client_ticket_load(s) != 0)
+		conn_ticket_wipe(s->ticket);
+	if ((r = s->ops->open(&s->t, s->targ, server, s->k->id.device_sk, timeout_ms)) != 0) {
 		s->t = NULL;
-	return r;
+		return r;
+	}
+	if (s->targ == s->ticket)
+		(void)client_ticket_save(s);
+	return 0;
 }
 
 void

@@ -50,6 +50,11 @@ struct sotto {
 uint64_t client_now(void);
 uint64_t client_now_ms(void);
 
+/* ticket_store.c: the resumption ticket in the encrypted store (loaded only when s holds
+ * none; saved, or deleted when s->ticket is empty, after each connect). */
+int client_ticket_load(struct sotto *s) SOTTO_MUST_CHECK;
+int client_ticket_save(struct sotto *s);
+
 /* Loads the identity and its X3DH form into s->k. */
 int client_load_identity(struct sotto *s) SOTTO_MUST_CHECK;
 /* Maps a transport failure: the connection is dropped on anything but a timeout. */

@@ -16,6 +16,7 @@
 
 #include "check.h"
 #include "client/conn.h"
+#include "sotto/sotto.h"
 #include "sottod_proc.h"
 #include "wire/frame.h"
 #include "wire/noise.h"
@@ -470,6 +471,38 @@ TEST(resume_ticket_survives_restart)
 	sottod_proc_cleanup(&sp);
 }
 
+/* libsotto keeps the ticket in its encrypted store: the next process resumes. */
+TEST(resume_across_processes_through_the_store)
+{
+	struct sottod_proc sp;
+	struct sotto *s = NULL;
+	char home[256];
+
+	REQUIRE(sottod_proc_init(&sp, "registration = open") == 0);
+	REQUIRE(sottod_proc_start(&sp) == 0);
+	snprintf(home, sizeof(home), "%s/client", sp.dir);
+	REQUIRE(sotto_create(&s, home, (const uint8_t *)"pw", 2, SOTTO_KDF_MIN) == 0);
+	REQUIRE(sotto_init(s, "gina@localhost", sp.address, NULL, 5000) == 0);
+	/* Registered on a guest connection: the ticket comes with the next login. */
+	sotto_disconnect(s);
+	REQUIRE(sotto_connect(s, 5000) == 0);
+	CHECK(log_wait(&sp, "gina@localhost connected", 2));
+	CHECK_EQ_INT(log_count(&sp, "gina@localhost connected (resumed)"), 0);
+	/* The same object reconnecting resumes (the daemon and the bridge). */
+	sotto_disconnect(s);
+	REQUIRE(sotto_connect(s, 5000) == 0);
+	CHECK(log_wait(&sp, "gina@localhost connected (resumed)", 1));
+	sotto_close(s);
+	s = NULL;
+	/* A new process: the ticket comes from the store. */
+	REQUIRE(sotto_open(&s, home, (const uint8_t *)"pw", 2) == 0);
+	REQUIRE(sotto_connect(s, 5000) == 0);
+	CHECK(log_wait(&sp, "gina@localhost connected (resumed)", 2));
+	sotto_close(s);
+	CHECK_EQ_INT(sottod_proc_stop(&sp, SIGTERM), 0);
+	sottod_proc_cleanup(&sp);
+}
+
 /* Unit checks of the ticket format itself. */
 TEST(ticket_seal_open)
 {
@@ -515,5 +548,6 @@ main(void)
 	RUN(resume_replayed_msg1_does_not_log_in);
 	RUN(resume_disabled_by_config);
 	RUN(resume_ticket_survives_restart);
+	RUN(resume_across_processes_through_the_store);
 	return check_summary();
 }
