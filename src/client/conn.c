@@ -419,7 +419,9 @@ conn_fetch_ticket(struct conn *c, const uint8_t device_sk[32], struct conn_ticke
 		tk->expiry = resp.u.ticket.expiry;
 		tk->valid = 1;
 	}
+	/* The psk also passed through the decrypted-frame scratch. */
 	sodium_memzero(&resp, sizeof(resp));
+	sodium_memzero(c->scratch, FRAME_MAX);
 	item_free(&c->lent);
 	return r;
 }
