@@ -2,15 +2,17 @@
  * The Noise Protocol Framework (revision 34) over 25519, ChaChaPoly and BLAKE2b.
  *
  * The handshake engine runs any of the twelve interactive base patterns NN NK NX XN XK XX
- * KN KK KX IN IK IX; each pattern is a table of tokens (noise.c), not code. Sotto's wire
- * uses Noise_XX_25519_ChaChaPoly_BLAKE2b with the prologue NOISE_SOTTO_PROLOGUE and empty
- * handshake payloads (docs/PROTOCOL-wire.md says why XX and not IK):
+ * KN KK KX IN IK IX, each optionally with one psk modifier (psk0 .. pskN, section 9);
+ * each pattern is a table of tokens (noise.c), not code. Sotto's wire uses
+ * Noise_XX_25519_ChaChaPoly_BLAKE2b with the prologue NOISE_SOTTO_PROLOGUE and empty
+ * handshake payloads (docs/PROTOCOL-wire.md says why XX and not IK), and NNpsk0 for
+ * resumption with a ticket (wire/ticket.h):
  *
  *   -> e                    32 bytes
  *   <- e, ee, s, es         96 bytes   client checks s == pinned server key
  *   -> s, se                64 bytes
  *
- * Secret fields: every key (k, ck, s_priv, e_priv) and the chaining key; h, public keys
+ * Secret fields: every key (k, ck, s_priv, e_priv, psk) and the chaining key; h, public keys
  * and nonces are not secret. noise_hs_wipe / noise_transport_wipe erase them.
  */
 #ifndef SOTTO_WIRE_NOISE_H

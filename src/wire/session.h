@@ -1,7 +1,9 @@
 /*
  * The server side of one connection's wire, for an event loop: feed it the bytes a socket
- * delivers, in any chunks; it runs the Noise_XX responder handshake with exact-size frames,
- * then yields whole decrypted logical messages. Replies are sealed onto a caller's buf.
+ * delivers, in any chunks; it runs the Noise_XX responder handshake with exact-size frames
+ * (or, with wire_session_enable_resume, a ticket resumption: Noise_NNpsk0, told apart by
+ * the first frame's size), then yields whole decrypted logical messages. Replies are
+ * sealed onto a caller's buf.
  *
  *   noise_keypair_from_ed25519(&server_static, server_ed_sk);     // once, at start
  *   wire_session_init(&s, &server_static, scratch);                // per connection
