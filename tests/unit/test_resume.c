@@ -537,12 +537,50 @@ TEST(ticket_seal_open)
 	sodium_memzero(&k, sizeof(k));
 }
 
+/* The server's first frame: exactly the XX msg 1 or the resumption size, from the header. */
+TEST(first_frame_sizes)
+{
+	static const size_t sizes[] = { 0, 1, 31, 33, 48, 159, 161, 65535 };
+	uint8_t in[2 + TICKET_FRAME1_LEN] = { 0 };
+	struct frame_decoder d;
+	const uint8_t *f;
+	size_t used, flen, i;
+
+	for (i = 0; i < 2; i++) {
+		size_t len = i == 0 ? NOISE_SOTTO_MSG1_LEN : TICKET_FRAME1_LEN;
+
+		frame_decoder_init(&d);
+		frame_decoder_expect2(&d, NOISE_SOTTO_MSG1_LEN, TICKET_FRAME1_LEN);
+		in[0] = (uint8_t)(len >> 8);
+		in[1] = (uint8_t)len;
+		CHECK_EQ_INT(frame_decoder_feed(&d, in, 2 + len, &used, &f, &flen), 1);
+		CHECK_EQ_INT(flen, len);
+		frame_decoder_free(&d);
+	}
+	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		frame_decoder_init(&d);
+		frame_decoder_expect2(&d, NOISE_SOTTO_MSG1_LEN, TICKET_FRAME1_LEN);
+		in[0] = (uint8_t)(sizes[i] >> 8);
+		in[1] = (uint8_t)sizes[i];
+		CHECK(frame_decoder_feed(&d, in, 2, &used, &f, &flen) < 0);
+		frame_decoder_free(&d);
+	}
+	/* Without resumption the resumption size is refused too. */
+	frame_decoder_init(&d);
+	frame_decoder_expect(&d, NOISE_SOTTO_MSG1_LEN);
+	in[0] = 0;
+	in[1] = TICKET_FRAME1_LEN;
+	CHECK(frame_decoder_feed(&d, in, 2, &used, &f, &flen) < 0);
+	frame_decoder_free(&d);
+}
+
 int
 main(void)
 {
 	if (sodium_init() < 0)
 		return 1;
 	RUN(ticket_seal_open);
+	RUN(first_frame_sizes);
 	RUN(resume_after_full_login);
 	RUN(resume_refused_tickets_fall_back);
 	RUN(resume_replayed_msg1_does_not_log_in);
