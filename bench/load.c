@@ -4,6 +4,9 @@
  * then has every client send sealed 256-byte envelopes to random other clients and acknowledge
  * what is pushed to it. Reports handshakes/s, server RSS per idle connection, delivered
  * messages/s, p50/p99 send-to-delivery latency and server CPU microseconds per message.
+ * Between registration and the message phase, every client logs in twice more, timed: once
+ * with a full Noise_XX handshake and once resuming with its ticket (Noise_NNpsk0,
+ * wire/ticket.h); a login ends when the TICKET response (the new ticket) arrives.
  *
  *   load [-n CLIENTS] [-t SECONDS] [-r OFFERED_MSG_PER_S (0: as fast as possible)]
  *        [-w WINDOW per client] [-d full|normal]
@@ -29,6 +32,7 @@
 #include "wire/frame.h"
 #include "wire/noise.h"
 #include "wire/proto.h"
+#include "wire/ticket.h"
 
 #define ENV_LEN 256
 #define MAX_LAT (1u << 22)
@@ -37,7 +41,12 @@ struct client {
 	uv_tcp_t tcp;
 	uv_connect_t creq;
 	int idx;
-	int state;                      /* 0 handshake, 1 registering, 2 ready */
+	int state;                      /* 0 handshake, 1 registering or logging in, 2 ready */
+	int resume;                     /* this login uses the ticket below */
+	int login;                      /* a timed login: ask for a ticket right away */
+	uint8_t ticket[TICKET_LEN];
+	uint8_t psk[TICKET_PSK_LEN];    /* secret */
+	int has_ticket;
 	struct noise_hs hs;
 	struct noise_transport tr;
 	struct frame_decoder dec;
@@ -60,7 +69,7 @@ static struct {
 	uv_loop_t *loop;
 	struct client *c;
 	int n;
-	int handshaken, ready;
+	int handshaken, ready, ticketed, closed;
 	int running;
 	uint32_t window;
 	double rate;
@@ -231,6 +240,17 @@ do_register(struct client *c)
 }
 
 static void
+ask_ticket(struct client *c)
+{
+	static struct proto_msg m;
+
+	memset(&m, 0, sizeof(m));
+	m.type = PROTO_TICKET;
+	m.id = ++c->next_id;
+	send_msg(c, &m);
+}
+
+static void
 on_message(struct client *c, const uint8_t *p, size_t len)
 {
 	static struct proto_msg m;
@@ -268,6 +288,15 @@ on_message(struct client *c, const uint8_t *p, size_t len)
 			c->acks_next = g.ack_list;
 			g.ack_list = c;
 		}
+	} else if (m.type == (PROTO_RESPONSE | PROTO_TICKET)) {
+		if (m.status != 0)
+			die("ticket refused");
+		memcpy(c->ticket, m.u.ticket.ticket, TICKET_LEN);
+		memcpy(c->psk, m.u.ticket.psk, TICKET_PSK_LEN);
+		sodium_memzero(&m.u.ticket, sizeof(m.u.ticket));
+		c->has_ticket = 1;
+		c->state = 2;
+		g.ticketed++;
 	} else if (m.type == (PROTO_RESPONSE | PROTO_RECEIVED)) {
 		if (m.status != 0)
 			g.errors++;
@@ -303,6 +332,19 @@ on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
 		left -= used;
 		if (r == 0)
 			break;
+		if (c->state == 0 && c->resume) {
+			size_t k;
+			/* <- e, ee: the server read the ticket; confirm with the first request. */
+			if (noise_hs_read(&c->hs, frame, flen, pl, 0, &k) != 0 ||
+			    noise_hs_split(&c->hs, &c->tr) != 0)
+				die("resumption handshake");
+			noise_hs_wipe(&c->hs);
+			frame_decoder_transport(&c->dec);
+			c->state = 1;
+			g.handshaken++;
+			ask_ticket(c);
+			continue;
+		}
 		if (c->state == 0) {
 			size_t k;
 			if (noise_hs_read(&c->hs, frame, flen, pl, 0, &k) != 0 ||
@@ -317,6 +359,8 @@ on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
 			frame_decoder_transport(&c->dec);
 			c->state = 1;
 			g.handshaken++;
+			if (c->login)
+				ask_ticket(c);
 			continue;
 		}
 		r = frame_open(&c->tr, &c->reasm, frame, flen, g.scratch, &msg, &mlen);
@@ -337,6 +381,32 @@ on_connect(uv_connect_t *req, int status)
 
 	if (status != 0)
 		die("connect");
+	frame_decoder_init(&c->dec);
+	if (c->resume) {
+		/* ticket || -> e (psk0), the ticket bound as the prologue */
+		uint8_t prologue[sizeof(TICKET_PROLOGUE) - 1 + TICKET_LEN];
+		uint8_t f1[FRAME_HDR_LEN + TICKET_FRAME1_LEN];
+
+		memcpy(prologue, TICKET_PROLOGUE, sizeof(TICKET_PROLOGUE) - 1);
+		memcpy(prologue + sizeof(TICKET_PROLOGUE) - 1, c->ticket, TICKET_LEN);
+		if (noise_hs_init(&c->hs, TICKET_PATTERN, 1, prologue, sizeof(prologue), NULL,
+		    NULL) != 0)
+			die("resumption handshake");
+		noise_hs_set_psk(&c->hs, c->psk);
+		noise_hs_fix_ephemeral(&c->hs, c->e_sk);
+		sodium_memzero(c->e_sk, sizeof(c->e_sk));
+		memcpy(f1 + FRAME_HDR_LEN, c->ticket, TICKET_LEN);
+		if (noise_hs_write(&c->hs, NULL, 0, f1 + FRAME_HDR_LEN + TICKET_LEN,
+		    TICKET_MSG1_LEN, &k) != 0)
+			die("resumption handshake");
+		f1[0] = TICKET_FRAME1_LEN >> 8;
+		f1[1] = TICKET_FRAME1_LEN & 0xff;
+		frame_decoder_expect(&c->dec, TICKET_MSG2_LEN);
+		frame_reasm_init(&c->reasm, FRAME_MSG_MAX_DEFAULT);
+		write_bytes(c, f1, sizeof(f1));
+		uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+		return;
+	}
 	if (noise_sotto_initiator_keys(&c->hs, c->dev_sk, c->dev_pk, g.server_x) != 0)
 		die("handshake");
 	noise_hs_fix_ephemeral(&c->hs, c->e_sk);
@@ -346,7 +416,6 @@ on_connect(uv_connect_t *req, int status)
 	buf_init_fixed(&ob, out, sizeof(out));
 	if (frame_put_handshake(&ob, m1, k) != 0)
 		die("frame");
-	frame_decoder_init(&c->dec);
 	frame_decoder_expect(&c->dec, NOISE_SOTTO_MSG2_LEN);
 	frame_reasm_init(&c->reasm, FRAME_MSG_MAX_DEFAULT);
 	write_bytes(c, ob.p, ob.len);
@@ -395,11 +464,82 @@ run_until(int (*done)(void), double max_s)
 {
 	uint64_t end = now_ns() + (uint64_t)(max_s * 1e9);
 
-	while (!done() && now_ns() < end)
+	while (!done() && now_ns() < end) {
+		/* Output queued outside a loop turn would wait for the check after the poll. */
+		on_check(NULL);
 		uv_run(g.loop, UV_RUN_ONCE);
+	}
 }
 
 static int all_handshaken(void) { return g.handshaken == g.n; }
+static int all_ticketed(void) { return g.ticketed == g.n; }
+static int all_closed(void) { return g.closed == g.n; }
+
+static void
+on_closed(uv_handle_t *h)
+{
+	(void)h;
+	g.closed++;
+}
+
+/* Ends every connection (after its output went out) and waits until they are closed. */
+static void
+close_all(void)
+{
+	g.closed = 0;
+	for (int i = 0; i < g.n; i++) {
+		struct client *c = &g.c[i];
+
+		uv_read_stop((uv_stream_t *)&c->tcp);
+		uv_close((uv_handle_t *)&c->tcp, on_closed);
+		noise_transport_wipe(&c->tr);
+		frame_decoder_free(&c->dec);
+		frame_reasm_free(&c->reasm);
+		buf_reset(&c->out);
+		c->state = 0;
+	}
+	run_until(all_closed, 10);
+}
+
+static void connect_client(struct client *c);
+static double cpu_s(pid_t pid);
+static double self_cpu_s(void);
+
+/*
+ * Every client logs in again, full or resumed; timed from the first connect to the last
+ * TICKET response, with each side's CPU.
+ */
+static void
+timed_logins(pid_t pid, int resume)
+{
+	double t0, t1, cpu0, cpu1, lcpu0, lcpu1;
+
+	close_all();
+	for (int i = 0; i < g.n; i++) {
+		g.c[i].resume = resume;
+		g.c[i].login = 1;
+		randombytes_buf(g.c[i].e_sk, sizeof(g.c[i].e_sk));
+	}
+	usleep(100000);         /* let the server finish closing */
+	g.handshaken = g.ticketed = 0;
+	t0 = (double)now_ns() / 1e9;
+	cpu0 = cpu_s(pid);
+	lcpu0 = self_cpu_s();
+	for (int i = 0; i < g.n; i++)
+		connect_client(&g.c[i]);
+	run_until(all_ticketed, 60);
+	t1 = (double)now_ns() / 1e9;
+	cpu1 = cpu_s(pid);
+	lcpu1 = self_cpu_s();
+	if (g.ticketed != g.n)
+		die("not every client logged in");
+	printf("logins/s %-15s %.0f (%d in %.3f s; server busy %.0f%%, %.1f us CPU per login;"
+	    " load generator %.0f%%)\n", resume ? "resumed NNpsk0" : "full XX",
+	    g.ticketed / (t1 - t0), g.ticketed, t1 - t0, (cpu1 - cpu0) * 100 / (t1 - t0),
+	    (cpu1 - cpu0) * 1e6 / g.ticketed, (lcpu1 - lcpu0) * 100 / (t1 - t0));
+	for (int i = 0; i < g.n; i++)
+		g.c[i].resume = g.c[i].login = 0;
+}
 static int all_ready(void) { return g.ready == g.n; }
 static int never(void) { return 0; }
 
@@ -593,6 +733,15 @@ main(int argc, char **argv)
 	run_until(all_ready, 120);
 	if (g.ready != g.n)
 		die("not every client registered");
+	/* A first ticket for everyone, then the timed logins of known devices. */
+	g.ticketed = 0;
+	for (int i = 0; i < g.n; i++)
+		ask_ticket(&g.c[i]);
+	run_until(all_ticketed, 60);
+	if (g.ticketed != g.n)
+		die("no tickets (is ticket_lifetime 0?)");
+	timed_logins(pid, 0);
+	timed_logins(pid, 1);
 	uv_timer_init(g.loop, &g.tick);
 	uv_timer_start(&g.tick, on_tick, 1, 1);
 	{

@@ -9,6 +9,10 @@
  * no prekeys), which the client takes as the acknowledgement of its login.
  * Messages: SEND of the 256-byte payload as the sealed envelope; PUSH delivers it; the
  * recipient answers with one RECEIVED for all envelopes of a read.
+ *
+ * With SOTTO_LG_RESUME=1 in the environment every login also asks for a resumption ticket
+ * (TICKET, wire/ticket.h) and its response acknowledges the login; a device holding a ticket
+ * logs in with Noise_NNpsk0 (ticket || -> e, <- e ee) instead of Noise_XX.
  */
 #include "lg.h"
 
@@ -23,8 +27,9 @@
 #include "wire/frame.h"
 #include "wire/noise.h"
 #include "wire/proto.h"
+#include "wire/ticket.h"
 
-enum { PH_HS, PH_REGISTER, PH_WAIT_LOGIN, PH_READY };
+enum { PH_HS, PH_HS_RESUME, PH_REGISTER, PH_WAIT_LOGIN, PH_READY };
 
 struct sd {
 	struct noise_hs hs;             /* secret while the handshake runs; wiped after */
@@ -43,7 +48,12 @@ struct sd {
 struct keys {
 	uint8_t dev_sk[32], dev_pk[32];
 	uint8_t id_sk[64], id_pk[32];
+	uint8_t ticket[TICKET_LEN];
+	uint8_t psk[TICKET_PSK_LEN];
+	int has_ticket;
 };
+
+static int use_resume;
 
 static struct keys *keys;
 static uint8_t server_x25519[32];       /* the pinned server key, converted once */
@@ -77,6 +87,9 @@ sotto_prepare(struct lg *g)
 		return SOTTO_ERR_BAD_KEY;
 	if ((keys = sodium_malloc(g->n * sizeof(*keys))) == NULL)
 		return SOTTO_ERR_NOMEM;
+	sodium_memzero(keys, g->n * sizeof(*keys));
+	use_resume = getenv("SOTTO_LG_RESUME") != NULL &&
+	    strcmp(getenv("SOTTO_LG_RESUME"), "1") == 0;
 	for (uint32_t i = 0; i < g->n; i++) {
 		crypto_box_keypair(keys[i].dev_pk, keys[i].dev_sk);
 		crypto_sign_keypair(keys[i].id_pk, keys[i].id_sk);
@@ -118,6 +131,24 @@ sotto_start(struct lg_client *c)
 	frame_decoder_init(&s->dec);
 	frame_reasm_init(&s->ra, FRAME_MSG_MAX_DEFAULT);
 	s->inited = 1;
+	if (use_resume && keys[c->idx].has_ticket) {
+		uint8_t prologue[sizeof(TICKET_PROLOGUE) - 1 + TICKET_LEN];
+		uint8_t body[TICKET_FRAME1_LEN];
+
+		memcpy(prologue, TICKET_PROLOGUE, sizeof(TICKET_PROLOGUE) - 1);
+		memcpy(prologue + sizeof(TICKET_PROLOGUE) - 1, keys[c->idx].ticket, TICKET_LEN);
+		if ((r = noise_hs_init(&s->hs, TICKET_PATTERN, 1, prologue, sizeof(prologue),
+		    NULL, NULL)) != 0)
+			return r;
+		noise_hs_set_psk(&s->hs, keys[c->idx].psk);
+		memcpy(body, keys[c->idx].ticket, TICKET_LEN);
+		if ((r = noise_hs_write(&s->hs, NULL, 0, body + TICKET_LEN, TICKET_MSG1_LEN,
+		    &n)) != 0 || (r = frame_put_handshake(&c->out, body, TICKET_LEN + n)) != 0)
+			return r;
+		frame_decoder_expect(&s->dec, TICKET_MSG2_LEN);
+		s->phase = PH_HS_RESUME;
+		return 0;
+	}
 	if ((r = noise_hs_init(&s->hs, NOISE_SOTTO_PATTERN, 1,
 	    (const uint8_t *)NOISE_SOTTO_PROLOGUE, strlen(NOISE_SOTTO_PROLOGUE),
 	    keys[c->idx].dev_sk, NULL)) != 0)
@@ -148,6 +179,35 @@ send_register(struct lg_client *c, struct sd *s)
 }
 
 static int
+send_ticket_request(struct lg_client *c, struct sd *s)
+{
+	struct proto_msg m;
+
+	memset(&m, 0, sizeof(m));
+	m.type = PROTO_TICKET;
+	m.id = ++s->next_id;
+	return put_msg(c, s, &m);
+}
+
+/* <- e, ee of a resumption; the TICKET request is the first transport message, which
+ * makes the server take the login. */
+static int
+on_resume(struct lg_client *c, struct sd *s, const uint8_t *f, size_t flen)
+{
+	uint8_t pl[8];
+	size_t pn;
+	int r;
+
+	if ((r = noise_hs_read(&s->hs, f, flen, pl, sizeof(pl), &pn)) != 0 ||
+	    (r = noise_hs_split(&s->hs, &s->t)) != 0)
+		return r;
+	noise_hs_wipe(&s->hs);
+	frame_decoder_transport(&s->dec);
+	s->phase = PH_WAIT_LOGIN;
+	return send_ticket_request(c, s);
+}
+
+static int
 on_handshake(struct lg_client *c, struct sd *s, const uint8_t *f, size_t flen)
 {
 	uint8_t pl[8], m3[NOISE_SOTTO_MSG3_LEN];
@@ -166,7 +226,7 @@ on_handshake(struct lg_client *c, struct sd *s, const uint8_t *f, size_t flen)
 		return send_register(c, s);
 	}
 	s->phase = PH_WAIT_LOGIN;
-	return 0;
+	return use_resume ? send_ticket_request(c, s) : 0;
 }
 
 static int
@@ -192,8 +252,20 @@ on_message(struct lg_client *c, struct sd *s, const uint8_t *p, size_t len)
 			return put_msg(c, s, &rm);
 		}
 		return 0;
-	case PROTO_PREKEY_LOW:
+	case PROTO_RESPONSE | PROTO_TICKET:
+		if (msg.status != 0)
+			return msg.status;
+		memcpy(keys[c->idx].ticket, msg.u.ticket.ticket, TICKET_LEN);
+		memcpy(keys[c->idx].psk, msg.u.ticket.psk, TICKET_PSK_LEN);
+		sodium_memzero(&msg.u.ticket, sizeof(msg.u.ticket));
+		keys[c->idx].has_ticket = 1;
 		if (s->phase == PH_WAIT_LOGIN) {
+			s->phase = PH_READY;
+			lg_ready(c);
+		}
+		return 0;
+	case PROTO_PREKEY_LOW:
+		if (s->phase == PH_WAIT_LOGIN && !use_resume) {
 			s->phase = PH_READY;
 			lg_ready(c);
 		}
@@ -204,6 +276,11 @@ on_message(struct lg_client *c, struct sd *s, const uint8_t *p, size_t len)
 		if (msg.status != 0)
 			return msg.status;
 		c->logged_in_once = 1;
+		if (use_resume) {
+			/* Ready with the first ticket in hand. */
+			s->phase = PH_WAIT_LOGIN;
+			return send_ticket_request(c, s);
+		}
 		s->phase = PH_READY;
 		lg_ready(c);
 		return 0;
@@ -240,8 +317,10 @@ sotto_input(struct lg_client *c, const uint8_t *p, size_t len)
 			return r;
 		if (r == 0)
 			break;
-		if (s->phase == PH_HS) {
-			if ((r = on_handshake(c, s, f, flen)) != 0)
+		if (s->phase == PH_HS || s->phase == PH_HS_RESUME) {
+			r = s->phase == PH_HS ? on_handshake(c, s, f, flen) :
+			    on_resume(c, s, f, flen);
+			if (r != 0)
 				return r;
 			continue;
 		}

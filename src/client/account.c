@@ -10,6 +10,7 @@
 
 #include <sodium.h>
 
+#include "client/conn.h"
 #include "crypto/dh.h"
 #include "crypto/init.h"
 #include "crypto/sign.h"
@@ -45,8 +46,16 @@ client_alloc(struct sotto **out, struct store *st)
 		return SOTTO_ERR_NOMEM;
 	}
 	sodium_memzero(s->k, sizeof(*s->k));
+	/* The resumption ticket the real transport keeps between connections (secret psk). */
+	if ((s->ticket = sodium_malloc(sizeof(*s->ticket))) == NULL) {
+		sodium_free(s->k);
+		free(s);
+		return SOTTO_ERR_NOMEM;
+	}
+	conn_ticket_wipe(s->ticket);
 	s->st = st;
 	s->ops = &transport_conn;
+	s->targ = s->ticket;
 	s->auto_receipts = 1;
 	s->spk_rotate = CLIENT_SPK_ROTATE;
 	s->spk_grace = CLIENT_SPK_GRACE;
@@ -142,6 +151,8 @@ sotto_close(struct sotto *s)
 		x3dh_identity_wipe(&s->k->xid);
 		sodium_free(s->k);
 	}
+	if (s->ticket != NULL)
+		sodium_free(s->ticket);
 	sodium_memzero(s, sizeof(*s));
 	free(s);
 }
@@ -208,9 +219,17 @@ transport_open(struct sotto *s, const char *server, int timeout_ms)
 
 	if (s->t != NULL)
 		return 0;
-	if ((r = s->ops->open(&s->t, s->targ, server, s->k->id.device_sk, timeout_ms)) != 0)
+	/* The real transport resumes with the ticket of the last login, also across
+	 * processes; failing to load or save it only costs a full login. */
+	if (s->targ == s->ticket && client_ticket_load(s) != 0)
+		conn_ticket_wipe(s->ticket);
+	if ((r = s->ops->open(&s->t, s->targ, server, s->k->id.device_sk, timeout_ms)) != 0) {
 		s->t = NULL;
-	return r;
+		return r;
+	}
+	if (s->targ == s->ticket)
+		(void)client_ticket_save(s);
+	return 0;
 }
 
 void

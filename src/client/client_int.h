@@ -37,6 +37,7 @@ struct sotto {
 	const struct transport_ops *ops;
 	void *targ;
 	void *t;                        /* the open transport, or NULL */
+	struct conn_ticket *ticket;     /* transport_conn's resumption ticket; sodium_malloc */
 	uint8_t cert[CERT_MAX];         /* our sender certificate */
 	size_t cert_len;
 	uint64_t cert_expiry;
@@ -48,6 +49,11 @@ struct sotto {
 
 uint64_t client_now(void);
 uint64_t client_now_ms(void);
+
+/* ticket_store.c: the resumption ticket in the encrypted store (loaded only when s holds
+ * none; saved, or deleted when s->ticket is empty, after each connect). */
+int client_ticket_load(struct sotto *s) SOTTO_MUST_CHECK;
+int client_ticket_save(struct sotto *s);
 
 /* Loads the identity and its X3DH form into s->k. */
 int client_load_identity(struct sotto *s) SOTTO_MUST_CHECK;

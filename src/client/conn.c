@@ -46,6 +46,8 @@ struct conn {
 	size_t q_head, q_len;
 	uint32_t next_id;
 	uint8_t hash[NOISE_HASH_LEN];
+	uint8_t server_pk[32];          /* Ed25519, from the address */
+	int resumed;
 };
 
 static int64_t
@@ -180,6 +182,9 @@ next_message(struct conn *c, int64_t deadline, struct conn_item *out)
 static void
 item_free(struct conn_item *it)
 {
+	/* Responses may carry secrets (a ticket's psk). */
+	if (it->p != NULL)
+		sodium_memzero(it->p, it->len);
 	free(it->p);
 	it->p = NULL;
 	it->len = 0;
@@ -286,9 +291,144 @@ out:
 	return r;
 }
 
+/*
+ * Resumption (wire/ticket.h): ticket || -> e (psk0), then <- e, ee. The server is
+ * authenticated by the psk: only the holder of its ticket key could read it from the ticket.
+ */
+static int
+resume_handshake(struct conn *c, const struct conn_ticket *tk, int64_t deadline)
+{
+	uint8_t prologue[sizeof(TICKET_PROLOGUE) - 1 + TICKET_LEN];
+	uint8_t body[TICKET_FRAME1_LEN], payload[TICKET_MSG2_LEN];
+	uint8_t out_mem[FRAME_HDR_LEN + TICKET_FRAME1_LEN];
+	struct noise_hs hs;
+	const uint8_t *f;
+	struct buf out;
+	size_t n, flen;
+	int r;
+
+	memcpy(prologue, TICKET_PROLOGUE, sizeof(TICKET_PROLOGUE) - 1);
+	memcpy(prologue + sizeof(TICKET_PROLOGUE) - 1, tk->ticket, TICKET_LEN);
+	if ((r = noise_hs_init(&hs, TICKET_PATTERN, 1, prologue, sizeof(prologue), NULL,
+	    NULL)) != 0)
+		goto out;
+	noise_hs_set_psk(&hs, tk->psk);
+	memcpy(body, tk->ticket, TICKET_LEN);
+	if ((r = noise_hs_write(&hs, NULL, 0, body + TICKET_LEN, TICKET_MSG1_LEN, &n)) != 0)
+		goto out;
+	buf_init_fixed(&out, out_mem, sizeof(out_mem));
+	if ((r = frame_put_handshake(&out, body, TICKET_LEN + n)) != 0 ||
+	    (r = send_all(c, out.p, out.len, deadline)) != 0)
+		goto out;
+	frame_decoder_expect(&c->dec, TICKET_MSG2_LEN);
+	if ((r = next_frame(c, deadline, &f, &flen)) != 0)
+		goto out;
+	if ((r = noise_hs_read(&hs, f, flen, payload, sizeof(payload), &n)) != 0)
+		goto out;
+	if ((r = noise_hs_split(&hs, &c->t)) != 0)
+		goto out;
+	memcpy(c->hash, noise_hs_hash(&hs), sizeof(c->hash));
+	frame_decoder_transport(&c->dec);
+	c->resumed = 1;
+out:
+	noise_hs_wipe(&hs);
+	sodium_memzero(out_mem, sizeof(out_mem));
+	return r;
+}
+
+static void
+device_tag(const uint8_t device_sk[32], uint8_t tag[32])
+{
+	crypto_generichash(tag, 32, device_sk, 32, (const uint8_t *)"sotto/conn/ticket", 17);
+}
+
+/* Whether tk can be tried for this server and device now. */
+static int
+ticket_usable(const struct conn_ticket *tk, const uint8_t server_pk[32],
+    const uint8_t device_sk[32])
+{
+	uint8_t tag[32];
+	int ok;
+
+	if (tk == NULL || !tk->valid || tk->expiry <= (uint64_t)time(NULL))
+		return 0;
+	device_tag(device_sk, tag);
+	ok = sodium_memcmp(tk->server_pk, server_pk, 32) == 0 &&
+	    sodium_memcmp(tk->device_tag, tag, 32) == 0;
+	sodium_memzero(tag, sizeof(tag));
+	return ok;
+}
+
+/* One TCP connection and one handshake: resumed with tk, else full. */
+static int
+open_once(struct conn **out, const struct address_server *a, const uint8_t device_sk[32],
+    const struct conn_ticket *tk, int64_t deadline)
+{
+	struct conn *c;
+	int r;
+
+	*out = NULL;
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		return SOTTO_ERR_NOMEM;
+	c->fd = -1;
+	memcpy(c->server_pk, a->key, sizeof(c->server_pk));
+	frame_decoder_init(&c->dec);
+	frame_reasm_init(&c->reasm, FRAME_MSG_MAX_DEFAULT);
+	if ((c->scratch = malloc(FRAME_MAX)) == NULL) {
+		r = SOTTO_ERR_NOMEM;
+		goto fail;
+	}
+	if ((r = connect_to(a, deadline, &c->fd)) != 0)
+		goto fail;
+	if (tk != NULL)
+		r = resume_handshake(c, tk, deadline);
+	else
+		r = handshake(c, device_sk, a->key, deadline);
+	if (r != 0)
+		goto fail;
+	*out = c;
+	return 0;
+fail:
+	conn_close(c);
+	return r;
+}
+
 int
 conn_open(struct conn **out, const char *server_address, const uint8_t device_sk[32],
     int timeout_ms)
+{
+	return conn_open_resume(out, server_address, device_sk, NULL, timeout_ms);
+}
+
+int
+conn_fetch_ticket(struct conn *c, const uint8_t device_sk[32], struct conn_ticket *tk,
+    int timeout_ms)
+{
+	struct proto_msg req, resp;
+	int r;
+
+	memset(&req, 0, sizeof(req));
+	req.type = PROTO_TICKET;
+	if ((r = conn_request(c, &req, &resp, timeout_ms)) != 0)
+		return r;
+	if ((r = resp.status) == 0) {
+		memcpy(tk->server_pk, c->server_pk, sizeof(tk->server_pk));
+		device_tag(device_sk, tk->device_tag);
+		memcpy(tk->ticket, resp.u.ticket.ticket, TICKET_LEN);
+		memcpy(tk->psk, resp.u.ticket.psk, TICKET_PSK_LEN);
+		tk->expiry = resp.u.ticket.expiry;
+		tk->valid = 1;
+	}
+	/* The psk also passed through the decrypted-frame scratch. */
+	sodium_memzero(&resp, sizeof(resp));
+	sodium_memzero(c->scratch, FRAME_MAX);
+	item_free(&c->lent);
+	return r;
+}
+
+int
+conn_open_resume(struct conn **out, const char *server_address, const uint8_t device_sk[32],
+    struct conn_ticket *tk, int timeout_ms)
 {
 	struct address_server a;
 	struct conn *c = NULL;
@@ -300,24 +440,49 @@ conn_open(struct conn **out, const char *server_address, const uint8_t device_sk
 		return SOTTO_ERR_INVALID_ARG;
 	if ((r = address_server_parse(server_address, &a)) != 0)
 		return r;
-	if ((c = calloc(1, sizeof(*c))) == NULL)
-		return SOTTO_ERR_NOMEM;
-	c->fd = -1;
-	frame_decoder_init(&c->dec);
-	frame_reasm_init(&c->reasm, FRAME_MSG_MAX_DEFAULT);
-	if ((c->scratch = malloc(FRAME_MAX)) == NULL) {
-		r = SOTTO_ERR_NOMEM;
-		goto fail;
+	r = SOTTO_ERR_STATE;
+	if (ticket_usable(tk, a.key, device_sk)) {
+		r = open_once(&c, &a, device_sk, tk, deadline);
+		/* Each ticket is tried once; the login hands out a new one. */
+		conn_ticket_wipe(tk);
+		if (r == SOTTO_ERR_TIMEOUT)
+			return r;
 	}
-	if ((r = connect_to(&a, deadline, &c->fd)) != 0)
-		goto fail;
-	if ((r = handshake(c, device_sk, a.key, deadline)) != 0)
-		goto fail;
+	/* No ticket, or the server refused it (unknown key, expired, wrong psk): full login. */
+	if (r != 0 && (r = open_once(&c, &a, device_sk, NULL, deadline)) != 0)
+		return r;
+	if (tk != NULL) {
+		/*
+		 * Also the resumption's confirmation: the server takes the device as logged in
+		 * only once this first transport message decrypts.
+		 */
+		r = conn_fetch_ticket(c, device_sk, tk, timeout_ms < 0 ? -1 :
+		    (int)(deadline - now_ms() > 0 ? deadline - now_ms() : 0));
+		/* Resumption off, or not a registered device: no ticket. */
+		if (r == SOTTO_ERR_UNSUPPORTED || r == SOTTO_ERR_AUTH) {
+			conn_ticket_wipe(tk);
+			r = 0;
+		}
+		if (r != 0) {
+			conn_close(c);
+			return r;
+		}
+	}
 	*out = c;
 	return 0;
-fail:
-	conn_close(c);
-	return r;
+}
+
+int
+conn_resumed(const struct conn *c)
+{
+	return c->resumed;
+}
+
+void
+conn_ticket_wipe(struct conn_ticket *tk)
+{
+	if (tk != NULL)
+		sodium_memzero(tk, sizeof(*tk));
 }
 
 static int

@@ -20,10 +20,24 @@
 
 #include "sotto/error.h"
 #include "wire/proto.h"
+#include "wire/ticket.h"
 
 #define CONN_QUEUE_MAX 1024
 
 struct conn;
+
+/*
+ * A resumption ticket kept between connections (in memory: one per device and server;
+ * keep it in sodium_malloc memory, psk is secret). Zeroed means none.
+ */
+struct conn_ticket {
+	int valid;
+	uint8_t server_pk[32];          /* the server it was issued by */
+	uint8_t device_tag[32];         /* BLAKE2b of the device secret key it belongs to */
+	uint8_t ticket[TICKET_LEN];
+	uint8_t psk[TICKET_PSK_LEN];    /* secret */
+	uint64_t expiry;                /* unix seconds */
+};
 
 /*
  * Connects and runs the handshake as initiator with the device's X25519 secret key.
@@ -33,6 +47,20 @@ struct conn;
  */
 int conn_open(struct conn **out, const char *server_address,
     const uint8_t device_sk[32], int timeout_ms) SOTTO_MUST_CHECK;
+/*
+ * conn_open with resumption: if tk holds a live ticket for this server and device, logs in
+ * with Noise_NNpsk0 (no static-key DH); if the server refuses it, falls back to a full
+ * Noise_XX login on a new connection. Then asks for a fresh ticket into tk (a server
+ * without resumption, or an unregistered device, leaves tk empty). tk may be NULL.
+ */
+int conn_open_resume(struct conn **out, const char *server_address,
+    const uint8_t device_sk[32], struct conn_ticket *tk, int timeout_ms) SOTTO_MUST_CHECK;
+/* Whether this connection logged in with a ticket. */
+int conn_resumed(const struct conn *c);
+/* Asks the server for a fresh ticket into tk (SOTTO_ERR_UNSUPPORTED: resumption off). */
+int conn_fetch_ticket(struct conn *c, const uint8_t device_sk[32],
+    struct conn_ticket *tk, int timeout_ms) SOTTO_MUST_CHECK;
+void conn_ticket_wipe(struct conn_ticket *tk);
 /* Sends req with a fresh id (written back into req->id) and waits for the response
  * with that id. resp->status carries the server's error for this request, if any. */
 int conn_request(struct conn *c, struct proto_msg *req, struct proto_msg *resp,

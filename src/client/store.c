@@ -103,10 +103,19 @@ check_side_files(const char *path, int fix)
 
 		if (p == NULL)
 			return SOTTO_ERR_NOMEM;
-		/* SQLite creates these with the main file's mode; chmod in case of a umask. */
+		/*
+		 * SQLite creates these with the main file's mode; chmod in case of a umask.
+		 * Only when needed: closing any descriptor of a file drops all of this
+		 * process's POSIX locks on it, SQLite's on the -shm included, and another
+		 * process that then finds the -shm unlocked truncates it under our mapping
+		 * (SIGBUS on the next access).
+		 */
 		if (fix) {
-			int fd = open(p, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-			if (fd >= 0) {
+			struct stat sb;
+			int fd;
+
+			if (lstat(p, &sb) == 0 && S_ISREG(sb.st_mode) && (sb.st_mode & 077) != 0 &&
+			    (fd = open(p, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) >= 0) {
 				(void)fchmod(fd, 0600);
 				close(fd);
 			}

@@ -1,4 +1,5 @@
-/* The product's transport: client/conn.h. */
+/* The product's transport: client/conn.h. arg, if not NULL, is the struct conn_ticket
+ * kept between connections, so that reconnecting resumes. */
 #include "client/transport.h"
 
 #include "client/conn.h"
@@ -9,8 +10,7 @@ tc_open(void **t, void *arg, const char *server, const uint8_t device_sk[32], in
 	struct conn *c = NULL;
 	int r;
 
-	(void)arg;
-	if ((r = conn_open(&c, server, device_sk, timeout_ms)) != 0)
+	if ((r = conn_open_resume(&c, server, device_sk, arg, timeout_ms)) != 0)
 		return r;
 	*t = c;
 	return 0;

@@ -53,6 +53,7 @@ struct config {
 	uint32_t write_queue_max;       /* bytes queued for one slow reader before it is dropped */
 	uint32_t drain_timeout_ms;      /* SIGTERM: time left to clients before closing */
 	uint32_t db_max_pages;          /* 0: unlimited; else a hard quota on the database */
+	uint32_t ticket_lifetime;       /* resumption tickets, seconds; 0: no resumption */
 };
 
 /* Fills every field with its default. */

@@ -191,6 +191,57 @@ key_create(const char *path, uint8_t sk[64])
 	return 0;
 }
 
+/*
+ * DATA/ticket.key: 32 random bytes (secret) that seal resumption tickets, created on the
+ * first start that lacks it, so that tickets survive restarts. Removing it revokes every
+ * ticket (clients then log in with a full handshake).
+ */
+static int
+ticket_key_load(const char *dir, uint8_t key[TICKET_KEY_LEN])
+{
+	char path[SERVER_PATH_MAX];
+	struct stat st;
+	uint8_t extra;
+	ssize_t n;
+	int fd, r = -1;
+
+	if (join(path, sizeof(path), dir, "ticket.key") != 0)
+		return -1;
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0) {
+		if (fstat(fd, &st) == 0 && (st.st_mode & 077) != 0)
+			log_warn("%s is readable by others: chmod 600 it", path);
+		n = read(fd, key, TICKET_KEY_LEN);
+		if (n == TICKET_KEY_LEN && read(fd, &extra, 1) == 0)
+			r = 0;
+		else
+			fprintf(stderr, "sottod: %s: not a ticket key (expected %d bytes)\n",
+			    path, TICKET_KEY_LEN);
+		close(fd);
+		goto out;
+	}
+	if (errno != ENOENT) {
+		fprintf(stderr, "sottod: %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0) {
+		fprintf(stderr, "sottod: %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	randombytes_buf(key, TICKET_KEY_LEN);
+	if (write(fd, key, TICKET_KEY_LEN) != TICKET_KEY_LEN || fsync(fd) != 0) {
+		fprintf(stderr, "sottod: %s: %s\n", path, strerror(errno));
+		close(fd);
+		unlink(path);
+		goto out;
+	}
+	close(fd);
+	r = 0;
+out:
+	if (r != 0)
+		sodium_memzero(key, TICKET_KEY_LEN);
+	return r;
+}
+
 static int
 load_config(const char *dir, const struct opts *o, struct config *cfg)
 {
@@ -306,7 +357,8 @@ cmd_run(const struct opts *o)
 
 	if ((r = load_config(o->data, o, &cfg)) != 0)
 		return r;
-	if ((sk = sodium_malloc(64)) == NULL)
+	/* The server key (64 bytes), then the ticket key. */
+	if ((sk = sodium_malloc(64 + TICKET_KEY_LEN)) == NULL)
 		return EXIT_FAILURE_RUN;
 	umask(077);
 	/* Before the data exists, so that the key and database belong to the user that runs. */
@@ -325,6 +377,10 @@ cmd_run(const struct opts *o)
 	if ((r = prepare_data(o->data, &cfg, 1, sk)) != 0) {
 		sodium_free(sk);
 		return r;
+	}
+	if (ticket_key_load(o->data, sk + 64) != 0) {
+		sodium_free(sk);
+		return EXIT_DATA;
 	}
 	signal(SIGPIPE, SIG_IGN);
 	{
@@ -349,6 +405,8 @@ cmd_run(const struct opts *o)
 	}
 	uv_loop_init(&loop);
 	r = server_init(&srv, &loop, o->data, &cfg, &o->ov, sk);
+	if (r == 0)
+		r = server_set_ticket_key(&srv, sk + 64);
 	sodium_free(sk);
 	if (r != 0) {
 		fprintf(stderr, "sottod: cannot start: %s\n", sotto_strerror(r));

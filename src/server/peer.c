@@ -359,7 +359,8 @@ peer_become_member(struct peer *p, const struct store_account *a)
 	uv_timer_start(&p->timer, on_timer, s->cfg.idle_timeout_ms, 0);
 	frame_reasm_set_max(&p->ws.reasm, s->cfg.max_payload);
 	ratelimit_bucket_init(&p->bucket, s->cfg.conn_burst, server_now_ms(s));
-	log_info("conn %llu: %s@%s connected", (unsigned long long)p->id, a->name, s->cfg.domain);
+	log_info("conn %llu: %s@%s connected%s", (unsigned long long)p->id, a->name,
+	    s->cfg.domain, p->ws.resumed ? " (resumed)" : "");
 	p->last_pushed = 0;
 	p->push_inflight = 0;
 	p->backlog = 1;
@@ -437,6 +438,9 @@ dispatch(struct peer *p, const uint8_t *msg, size_t len)
 	case PROTO_LOOKUP:
 		handle_lookup(p, m);
 		break;
+	case PROTO_TICKET:
+		handle_ticket(p, m);
+		break;
 	default:
 		peer_respond(p, m->type, m->id, SOTTO_ERR_UNSUPPORTED);
 		break;
@@ -479,7 +483,7 @@ on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *b)
 		in += used;
 		left -= used;
 		if (r < 0) {
-			peer_close(p, wire_reason(r));
+			peer_close(p, p->ws.why != NULL ? p->ws.why : wire_reason(r));
 			return;
 		}
 		if (buf_status(&p->out) != 0) {
@@ -487,9 +491,12 @@ on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *b)
 			return;
 		}
 		peer_mark_dirty(p);     /* the handshake's reply, if any */
-		if (r == WIRE_HANDSHAKE_DONE)
+		if (r == WIRE_HANDSHAKE_DONE) {
 			handshake_done(p);
-		else if (r == WIRE_MESSAGE)
+			/* A resumption is confirmed by its first message, handled now. */
+			if (msg != NULL && p->state != PEER_CLOSED)
+				dispatch(p, msg, msg_len);
+		} else if (r == WIRE_MESSAGE)
 			dispatch(p, msg, msg_len);
 	}
 	/* Stop taking requests while too many of this peer's writes wait for the disk. */
@@ -565,6 +572,8 @@ peer_accept(struct server *s)
 		return;
 	}
 	frame_reasm_set_max(&p->ws.reasm, s->cfg.max_payload_preauth);
+	if (s->ticket != NULL && s->cfg.ticket_lifetime > 0)
+		wire_session_enable_resume(&p->ws, s->ticket);
 	if (s->draining) {
 		peer_close(p, "server shutting down");
 		return;

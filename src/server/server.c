@@ -423,6 +423,8 @@ server_free(struct server *s)
 	if (s->encbuf != NULL)
 		sodium_memzero(s->encbuf, s->encbuf_cap);
 	free(s->encbuf);
+	sodium_free(s->ticket);
+	s->ticket = NULL;
 	sodium_free(s->static_kp);
 	s->static_kp = NULL;
 	sodium_free(s->sk);

@@ -91,6 +91,7 @@ struct server {
 	uint8_t *sk;                    /* Ed25519 secret key, sodium_malloc: secret */
 	struct noise_keypair *static_kp; /* its X25519 form for Noise, sodium_malloc: secret */
 	uint8_t pk[32];
+	struct ticket_key *ticket;      /* resumption ticket key, sodium_malloc: secret */
 
 	struct store *store;            /* loop thread handle */
 	struct commit *commit;
@@ -135,6 +136,10 @@ struct acct *server_acct_find_name(struct server *s, const char *name);
 struct acct *server_acct_attach(struct server *s, struct peer *p,
     const struct store_account *a);
 void server_acct_detach(struct server *s, struct peer *p);
+
+/* handle_ticket.c: resumption tickets (wire/ticket.h) */
+int server_set_ticket_key(struct server *s, const uint8_t key[TICKET_KEY_LEN]) SOTTO_MUST_CHECK;
+void handle_ticket(struct peer *p, const struct proto_msg *m);
 
 /* peer.c */
 void peer_accept(struct server *s);

@@ -22,15 +22,23 @@ frame_decoder_init(struct frame_decoder *d)
 void
 frame_decoder_expect(struct frame_decoder *d, size_t exact)
 {
+	frame_decoder_expect2(d, exact, 0);
+}
+
+void
+frame_decoder_expect2(struct frame_decoder *d, size_t exact, size_t alt)
+{
 	d->expect = exact;
-	d->min = exact;
-	d->max = exact;
+	d->expect_alt = alt;
+	d->min = alt != 0 && alt < exact ? alt : exact;
+	d->max = alt > exact ? alt : exact;
 }
 
 void
 frame_decoder_transport(struct frame_decoder *d)
 {
 	d->expect = 0;
+	d->expect_alt = 0;
 	d->min = FRAME_MIN_TRANSPORT;
 	d->max = FRAME_MAX;
 }
@@ -62,8 +70,9 @@ frame_decoder_free(struct frame_decoder *d)
 static int
 decoder_check_len(const struct frame_decoder *d, size_t len)
 {
-	if (d->expect != 0 && len != d->expect)
-		return len > d->expect ? SOTTO_ERR_TOO_LARGE : SOTTO_ERR_PROTOCOL;
+	if (d->expect != 0 && len != d->expect && (d->expect_alt == 0 || len != d->expect_alt))
+		return len > d->expect && len > d->expect_alt ? SOTTO_ERR_TOO_LARGE :
+		    SOTTO_ERR_PROTOCOL;
 	if (len > d->max)
 		return SOTTO_ERR_TOO_LARGE;
 	if (len < d->min)

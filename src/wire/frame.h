@@ -36,12 +36,15 @@ struct frame_decoder {
 	size_t have;
 	uint8_t *body;          /* owned; allocated only after len passed the checks */
 	size_t expect;          /* non-zero: the only body length accepted */
+	size_t expect_alt;      /* non-zero: a second accepted length (a resumption's first) */
 	size_t min, max;
 };
 
 void frame_decoder_init(struct frame_decoder *d);
 /* Handshake phase: the next frame must have exactly this body length. */
 void frame_decoder_expect(struct frame_decoder *d, size_t exact);
+/* The same with two accepted lengths (a server's first frame: full or resumed login). */
+void frame_decoder_expect2(struct frame_decoder *d, size_t exact, size_t alt);
 /* Transport phase: bodies of FRAME_MIN_TRANSPORT..FRAME_MAX bytes. */
 void frame_decoder_transport(struct frame_decoder *d);
 /*

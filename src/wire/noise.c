@@ -11,10 +11,7 @@
 
 #include "base/cursor.h"
 
-enum noise_token { TOK_END = 0, TOK_E, TOK_S, TOK_EE, TOK_ES, TOK_SE, TOK_SS };
-
-#define NOISE_MAX_MSGS 3
-#define NOISE_MAX_TOKENS 6
+enum noise_token { TOK_END = 0, TOK_E, TOK_S, TOK_EE, TOK_ES, TOK_SE, TOK_SS, TOK_PSK };
 
 struct noise_pattern {
 	const char *name;
@@ -53,15 +50,47 @@ static const struct noise_pattern patterns[] = {
 
 #define SUITE "_25519_ChaChaPoly_BLAKE2b"
 
+/*
+ * A base pattern name, optionally with one psk modifier ("NNpsk0"): *psk_pos is -1 without
+ * one, else N of pskN (0: before the first message's tokens; N: after message N's last).
+ */
 static const struct noise_pattern *
-pattern_find(const char *name)
+pattern_find(const char *name, int *psk_pos)
 {
-	size_t i;
+	size_t i, blen;
 
-	for (i = 0; i < sizeof(patterns) / sizeof(patterns[0]); i++)
-		if (strcmp(patterns[i].name, name) == 0)
+	*psk_pos = -1;
+	for (i = 0; i < sizeof(patterns) / sizeof(patterns[0]); i++) {
+		blen = strlen(patterns[i].name);
+		if (strncmp(patterns[i].name, name, blen) != 0)
+			continue;
+		if (name[blen] == '\0')
 			return &patterns[i];
+		if (strncmp(name + blen, "psk", 3) == 0 && name[blen + 3] >= '0' &&
+		    name[blen + 3] <= '0' + patterns[i].n_msgs && name[blen + 4] == '\0') {
+			*psk_pos = name[blen + 3] - '0';
+			return &patterns[i];
+		}
+	}
 	return NULL;
+}
+
+/* Copies the pattern's token lists into hs, inserting the psk token where it goes. */
+static void
+pattern_expand(struct noise_hs *hs, const struct noise_pattern *p, int psk_pos)
+{
+	unsigned m, t, o;
+
+	memset(hs->toks, 0, sizeof(hs->toks));
+	for (m = 0; m < p->n_msgs; m++) {
+		o = 0;
+		if (psk_pos == 0 && m == 0)
+			hs->toks[m][o++] = TOK_PSK;
+		for (t = 0; t < NOISE_MAX_TOKENS - 1 && p->msgs[m][t] != TOK_END; t++)
+			hs->toks[m][o++] = p->msgs[m][t];
+		if (psk_pos > 0 && (unsigned)psk_pos == m + 1)
+			hs->toks[m][o++] = TOK_PSK;
+	}
 }
 
 /* Whether a side sends a static key during the handshake (token "s"). */
@@ -101,6 +130,37 @@ mix_key(struct noise_hs *hs, const uint8_t *ikm, size_t len)
 	hs->cs.has_key = 1;
 	sodium_memzero(ck, sizeof(ck));
 	sodium_memzero(k, sizeof(k));
+}
+
+/* MixKeyAndHash(psk), the "psk" token (section 9.2). */
+static int
+mix_psk(struct noise_hs *hs)
+{
+	uint8_t ck[NOISE_HASH_LEN], th[NOISE_HASH_LEN], k[NOISE_HASH_LEN];
+
+	if (!hs->has_psk)
+		return SOTTO_ERR_STATE;
+	noise_hkdf(hs->ck, hs->psk, NOISE_KEY_LEN, ck, th, k);
+	memcpy(hs->ck, ck, sizeof(ck));
+	mix_hash(hs, th, sizeof(th));
+	memcpy(hs->cs.k, k, NOISE_KEY_LEN);
+	hs->cs.n = 0;
+	hs->cs.has_key = 1;
+	sodium_memzero(ck, sizeof(ck));
+	sodium_memzero(th, sizeof(th));
+	sodium_memzero(k, sizeof(k));
+	/* The psk is used once. */
+	sodium_memzero(hs->psk, sizeof(hs->psk));
+	return 0;
+}
+
+/* The "e" token: MixHash(e), and with a psk modifier also MixKey(e) (section 9.2). */
+static void
+mix_ephemeral(struct noise_hs *hs, const uint8_t e[NOISE_KEY_LEN])
+{
+	mix_hash(hs, e, NOISE_KEY_LEN);
+	if (hs->psk_mode)
+		mix_key(hs, e, NOISE_KEY_LEN);
 }
 
 /* EncryptAndHash: out receives len (+ tag once a key exists) bytes. */
@@ -178,12 +238,12 @@ static int
 hs_init(struct noise_hs *hs, const char *pattern, int initiator, const uint8_t *prologue,
     size_t prologue_len, const uint8_t *s_priv, const uint8_t *s_pub, const uint8_t *rs)
 {
-	const struct noise_pattern *p = pattern_find(pattern);
-	char name[64];
-	int need_s, need_rs;
+	const struct noise_pattern *p;
+	char name[NOISE_HASH_LEN + 1];
+	int need_s, need_rs, psk_pos, n;
 
 	memset(hs, 0, sizeof(*hs));
-	if (p == NULL)
+	if (pattern == NULL || (p = pattern_find(pattern, &psk_pos)) == NULL)
 		return SOTTO_ERR_UNSUPPORTED;
 	need_s = pattern_sends_s(p, initiator) || (initiator ? p->pre_init_s : p->pre_resp_s);
 	need_rs = initiator ? p->pre_resp_s : p->pre_init_s;
@@ -193,6 +253,8 @@ hs_init(struct noise_hs *hs, const char *pattern, int initiator, const uint8_t *
 		return SOTTO_ERR_INVALID_ARG;
 
 	hs->pat = p;
+	pattern_expand(hs, p, psk_pos);
+	hs->psk_mode = psk_pos >= 0;
 	hs->initiator = initiator ? 1 : 0;
 	if (s_priv != NULL) {
 		memcpy(hs->s_priv, s_priv, NOISE_KEY_LEN);
@@ -208,9 +270,11 @@ hs_init(struct noise_hs *hs, const char *pattern, int initiator, const uint8_t *
 	}
 
 	/* InitializeSymmetric: the name fits in HASHLEN, so h is the name zero-padded. */
-	snprintf(name, sizeof(name), "Noise_%s%s", p->name, SUITE);
-	_Static_assert(sizeof("Noise_XX" SUITE) <= NOISE_HASH_LEN, "name fits h");
-	memcpy(hs->h, name, strlen(name));
+	n = snprintf(name, sizeof(name), "Noise_%s%s", pattern, SUITE);
+	_Static_assert(sizeof("Noise_XXpsk3" SUITE) <= NOISE_HASH_LEN, "name fits h");
+	if (n < 0 || (size_t)n > NOISE_HASH_LEN)
+		return SOTTO_ERR_UNSUPPORTED;
+	memcpy(hs->h, name, (size_t)n);
 	memcpy(hs->ck, hs->h, NOISE_HASH_LEN);
 	mix_hash(hs, prologue, prologue_len);
 
@@ -234,6 +298,13 @@ noise_hs_fix_ephemeral(struct noise_hs *hs, const uint8_t e_priv[NOISE_KEY_LEN])
 {
 	memcpy(hs->e_priv, e_priv, NOISE_KEY_LEN);
 	hs->fixed_e = 1;
+}
+
+void
+noise_hs_set_psk(struct noise_hs *hs, const uint8_t psk[NOISE_KEY_LEN])
+{
+	memcpy(hs->psk, psk, NOISE_KEY_LEN);
+	hs->has_psk = 1;
 }
 
 void
@@ -268,14 +339,17 @@ noise_hs_next_len(const struct noise_hs *hs, size_t payload_len)
 	if (p == NULL || hs->msg >= p->n_msgs)
 		return 0;
 	for (m = 0; m <= hs->msg; m++) {
-		for (t = 0; t < NOISE_MAX_TOKENS && p->msgs[m][t] != TOK_END; t++) {
-			int tok = p->msgs[m][t];
+		for (t = 0; t < NOISE_MAX_TOKENS && hs->toks[m][t] != TOK_END; t++) {
+			int tok = hs->toks[m][t];
 
 			if (m == hs->msg && tok == TOK_E)
 				len += NOISE_KEY_LEN;
 			else if (m == hs->msg && tok == TOK_S)
 				len += NOISE_KEY_LEN + (keyed ? NOISE_TAG_LEN : 0);
-			else if (tok != TOK_E && tok != TOK_S)
+			/* e keys the cipher too when a psk is used (MixKey(e)). */
+			if (tok != TOK_E && tok != TOK_S)
+				keyed = 1;
+			else if (tok == TOK_E && hs->psk_mode)
 				keyed = 1;
 		}
 	}
@@ -298,7 +372,7 @@ noise_hs_write(struct noise_hs *hs, const uint8_t *payload, size_t payload_len,
 	    noise_hs_next_len(hs, payload_len) > NOISE_MSG_MAX)
 		return SOTTO_ERR_TOO_LARGE;
 
-	toks = hs->pat->msgs[hs->msg];
+	toks = hs->toks[hs->msg];
 	for (t = 0; t < NOISE_MAX_TOKENS && toks[t] != TOK_END; t++) {
 		switch (toks[t]) {
 		case TOK_E:
@@ -308,7 +382,11 @@ noise_hs_write(struct noise_hs *hs, const uint8_t *payload, size_t payload_len,
 			hs->has_e = 1;
 			memcpy(out + off, hs->e_pub, NOISE_KEY_LEN);
 			off += NOISE_KEY_LEN;
-			mix_hash(hs, hs->e_pub, NOISE_KEY_LEN);
+			mix_ephemeral(hs, hs->e_pub);
+			break;
+		case TOK_PSK:
+			if ((r = mix_psk(hs)) != 0)
+				goto fail;
 			break;
 		case TOK_S:
 			if ((r = encrypt_and_hash(hs, hs->s_pub, NOISE_KEY_LEN, out + off, &n)) != 0)
@@ -359,7 +437,7 @@ noise_hs_read(struct noise_hs *hs, const uint8_t *msg, size_t len, uint8_t *payl
 	}
 
 	cur_init(&c, msg, len);
-	toks = hs->pat->msgs[hs->msg];
+	toks = hs->toks[hs->msg];
 	for (t = 0; t < NOISE_MAX_TOKENS && toks[t] != TOK_END; t++) {
 		switch (toks[t]) {
 		case TOK_E:
@@ -367,7 +445,11 @@ noise_hs_read(struct noise_hs *hs, const uint8_t *msg, size_t len, uint8_t *payl
 			if ((r = cur_status(&c)) != 0)
 				goto fail;
 			hs->has_re = 1;
-			mix_hash(hs, hs->re, NOISE_KEY_LEN);
+			mix_ephemeral(hs, hs->re);
+			break;
+		case TOK_PSK:
+			if ((r = mix_psk(hs)) != 0)
+				goto fail;
 			break;
 		case TOK_S:
 			n = NOISE_KEY_LEN + (hs->cs.has_key ? NOISE_TAG_LEN : 0);
@@ -430,6 +512,7 @@ noise_hs_split(struct noise_hs *hs, struct noise_transport *t)
 	sodium_memzero(&hs->cs, sizeof(hs->cs));
 	sodium_memzero(hs->s_priv, sizeof(hs->s_priv));
 	sodium_memzero(hs->e_priv, sizeof(hs->e_priv));
+	sodium_memzero(hs->psk, sizeof(hs->psk));
 	return 0;
 }
 

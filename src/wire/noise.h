@@ -2,15 +2,17 @@
  * The Noise Protocol Framework (revision 34) over 25519, ChaChaPoly and BLAKE2b.
  *
  * The handshake engine runs any of the twelve interactive base patterns NN NK NX XN XK XX
- * KN KK KX IN IK IX; each pattern is a table of tokens (noise.c), not code. Sotto's wire
- * uses Noise_XX_25519_ChaChaPoly_BLAKE2b with the prologue NOISE_SOTTO_PROLOGUE and empty
- * handshake payloads (docs/PROTOCOL-wire.md says why XX and not IK):
+ * KN KK KX IN IK IX, each optionally with one psk modifier (psk0 .. pskN, section 9);
+ * each pattern is a table of tokens (noise.c), not code. Sotto's wire uses
+ * Noise_XX_25519_ChaChaPoly_BLAKE2b with the prologue NOISE_SOTTO_PROLOGUE and empty
+ * handshake payloads (docs/PROTOCOL-wire.md says why XX and not IK), and NNpsk0 for
+ * resumption with a ticket (wire/ticket.h):
  *
  *   -> e                    32 bytes
  *   <- e, ee, s, es         96 bytes   client checks s == pinned server key
  *   -> s, se                64 bytes
  *
- * Secret fields: every key (k, ck, s_priv, e_priv) and the chaining key; h, public keys
+ * Secret fields: every key (k, ck, s_priv, e_priv, psk) and the chaining key; h, public keys
  * and nonces are not secret. noise_hs_wipe / noise_transport_wipe erase them.
  */
 #ifndef SOTTO_WIRE_NOISE_H
@@ -34,6 +36,9 @@
 #define NOISE_SOTTO_MSG2_LEN 96
 #define NOISE_SOTTO_MSG3_LEN 64
 
+#define NOISE_MAX_MSGS 3
+#define NOISE_MAX_TOKENS 7      /* the longest base message (5) plus psk, plus the end */
+
 struct noise_pattern;
 
 struct noise_cipher {
@@ -49,6 +54,7 @@ struct noise_transport {
 
 struct noise_hs {
 	const struct noise_pattern *pat;
+	uint8_t toks[NOISE_MAX_MSGS][NOISE_MAX_TOKENS];        /* the pattern with its psk */
 	int initiator;
 	unsigned msg;                   /* index of the next handshake message */
 	struct noise_cipher cs;
@@ -61,11 +67,16 @@ struct noise_hs {
 	uint8_t rs[NOISE_KEY_LEN];
 	uint8_t re[NOISE_KEY_LEN];
 	uint8_t pin_rs[NOISE_KEY_LEN];
+	uint8_t psk[NOISE_KEY_LEN];     /* secret; wiped once mixed in */
+	uint8_t psk_mode, has_psk;
 	uint8_t has_s, has_e, fixed_e, has_rs, has_re, has_pin, failed;
 };
 
 /*
- * Starts a handshake. pattern is a base pattern name ("XX", "IK", ...). s_priv is this
+ * Starts a handshake. pattern is a base pattern name ("XX", "IK", ...), optionally with one
+ * psk modifier ("NNpsk0", "XXpsk3"; section 9); then noise_hs_set_psk must give the key
+ * before the message that carries the psk token, else that message fails with
+ * SOTTO_ERR_STATE. s_priv is this
  * side's static private key (NULL if the pattern gives it none); rs the peer's static
  * public key when the pattern's pre-message needs it (NULL otherwise). Missing or
  * superfluous keys are SOTTO_ERR_INVALID_ARG.
@@ -73,6 +84,8 @@ struct noise_hs {
 int noise_hs_init(struct noise_hs *hs, const char *pattern, int initiator,
     const uint8_t *prologue, size_t prologue_len, const uint8_t *s_priv,
     const uint8_t *rs) SOTTO_MUST_CHECK;
+/* The 32-byte pre-shared key (secret; copied, wiped from hs once used). */
+void noise_hs_set_psk(struct noise_hs *hs, const uint8_t psk[NOISE_KEY_LEN]);
 /* Tests only: use this ephemeral private key instead of a random one. */
 void noise_hs_fix_ephemeral(struct noise_hs *hs, const uint8_t e_priv[NOISE_KEY_LEN]);
 /* A static key received during the handshake must equal this one, else SOTTO_ERR_AUTH

@@ -19,7 +19,7 @@ proto_is_response(uint8_t type)
 	uint8_t req = type & (uint8_t)~PROTO_RESPONSE;
 
 	return (type & PROTO_RESPONSE) != 0 && req >= PROTO_REGISTER &&
-	    req <= PROTO_LOOKUP;
+	    req <= PROTO_TICKET;
 }
 
 int
@@ -39,6 +39,7 @@ proto_type_name(uint8_t type)
 	case PROTO_RECEIVED: return "RECEIVED";
 	case PROTO_SENDER_CERTIFICATE: return "SENDER_CERTIFICATE";
 	case PROTO_LOOKUP: return "LOOKUP";
+	case PROTO_TICKET: return "TICKET";
 	case PROTO_PUSH: return "PUSH";
 	case PROTO_PREKEY_LOW: return "PREKEY_LOW";
 	default: return "UNKNOWN";
@@ -122,6 +123,7 @@ encode_body(const struct proto_msg *m, struct buf *b)
 			buf_u64(b, m->u.received.ids[i]);
 		return 0;
 	case PROTO_SENDER_CERTIFICATE:
+	case PROTO_TICKET:
 		return 0;
 	case PROTO_PUSH:
 		if (m->u.push.envelope_len == 0 || m->u.push.envelope_len > PROTO_ENVELOPE_MAX)
@@ -159,6 +161,11 @@ encode_body(const struct proto_msg *m, struct buf *b)
 		if (m->u.cert.len == 0 || m->u.cert.len > CERT_MAX)
 			return SOTTO_ERR_INVALID_ARG;
 		buf_lv16(b, m->u.cert.cert, m->u.cert.len);
+		return 0;
+	case PROTO_TICKET:
+		buf_put(b, m->u.ticket.psk, TICKET_PSK_LEN);
+		buf_u64(b, m->u.ticket.expiry);
+		buf_put(b, m->u.ticket.ticket, TICKET_LEN);
 		return 0;
 	default:
 		return 0;
@@ -278,6 +285,7 @@ decode_body(struct cur *c, struct proto_msg *m)
 		m->u.received.n = n;
 		return;
 	case PROTO_SENDER_CERTIFICATE:
+	case PROTO_TICKET:
 		return;
 	case PROTO_PUSH:
 		m->u.push.envelope_id = cur_u64(c);
@@ -322,6 +330,11 @@ decode_body(struct cur *c, struct proto_msg *m)
 			memcpy(m->u.cert.cert, p, n);
 			m->u.cert.len = n;
 		}
+		return;
+	case PROTO_TICKET:
+		cur_copy(c, m->u.ticket.psk, TICKET_PSK_LEN);
+		m->u.ticket.expiry = cur_u64(c);
+		cur_copy(c, m->u.ticket.ticket, TICKET_LEN);
 		return;
 	default:
 		return;

@@ -20,6 +20,7 @@
 #include "sotto/error.h"
 #include "wire/address.h"
 #include "wire/cert.h"
+#include "wire/ticket.h"
 
 #define PROTO_VERSION 1
 
@@ -40,6 +41,7 @@ enum proto_type {
 	PROTO_RECEIVED = 0x05,
 	PROTO_SENDER_CERTIFICATE = 0x06,
 	PROTO_LOOKUP = 0x07,            /* does this address have an account? */
+	PROTO_TICKET = 0x08,            /* a resumption ticket for this device (members) */
 	PROTO_PUSH = 0x40,              /* server notice */
 	PROTO_PREKEY_LOW = 0x41,        /* server notice */
 	PROTO_RESPONSE = 0x80           /* flag: response to the request type in the low bits */
@@ -114,6 +116,12 @@ struct proto_cert_result {
 	size_t len;
 };
 
+struct proto_ticket_result {
+	uint8_t psk[TICKET_PSK_LEN];    /* secret */
+	uint64_t expiry;                /* unix seconds */
+	uint8_t ticket[TICKET_LEN];     /* opaque to the client */
+};
+
 struct proto_msg {
 	uint8_t type;                   /* enum proto_type, or PROTO_RESPONSE | request type */
 	uint32_t id;
@@ -134,6 +142,7 @@ struct proto_msg {
 		struct proto_bundle bundle;             /* FETCH_BUNDLE */
 		struct proto_send_result sent;          /* SEND */
 		struct proto_cert_result cert;          /* SENDER_CERTIFICATE */
+		struct proto_ticket_result ticket;      /* TICKET */
 	} u;
 };
 

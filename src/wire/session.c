@@ -5,6 +5,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <sodium.h>
 
@@ -46,6 +47,64 @@ wire_session_init(struct wire_session *s, const struct noise_keypair *server_sta
 		return session_fail(s, r);
 	s->phase = WIRE_PHASE_MSG1;
 	return 0;
+}
+
+void
+wire_session_enable_resume(struct wire_session *s, const struct ticket_key *tk)
+{
+	if (s->phase != WIRE_PHASE_MSG1 || tk == NULL)
+		return;
+	s->tk = tk;
+	frame_decoder_expect2(&s->dec, NOISE_SOTTO_MSG1_LEN, TICKET_FRAME1_LEN);
+}
+
+/*
+ * ticket || -> e (psk0): opens the ticket, runs NNpsk0 as responder with its psk and
+ * answers <- e, ee. The device is not logged in yet: a replayed first frame gets this far,
+ * but only the holder of the psk can then send a transport message that decrypts.
+ */
+static int
+session_resume1(struct wire_session *s, const uint8_t *f, size_t flen, struct buf *out)
+{
+	uint8_t prologue[sizeof(TICKET_PROLOGUE) - 1 + TICKET_LEN];
+	uint8_t reply[TICKET_MSG2_LEN], pl[1];
+	struct ticket_contents tc;
+	const uint8_t *ticket, *msg1;
+	size_t n, pn;
+	int r;
+
+	memset(&tc, 0, sizeof(tc));
+	if ((r = ticket_frame1_parse(f, flen, &ticket, &msg1)) != 0)
+		goto out;
+	if ((r = ticket_open(s->tk, ticket, TICKET_LEN, (uint64_t)time(NULL), &tc)) != 0) {
+		s->why = r == SOTTO_ERR_EXPIRED ? "resumption ticket expired" :
+		    "resumption ticket invalid";
+		goto out;
+	}
+	memcpy(prologue, TICKET_PROLOGUE, sizeof(TICKET_PROLOGUE) - 1);
+	memcpy(prologue + sizeof(TICKET_PROLOGUE) - 1, ticket, TICKET_LEN);
+	if ((r = noise_hs_init(s->hs, TICKET_PATTERN, 0, prologue, sizeof(prologue), NULL,
+	    NULL)) != 0)
+		goto out;
+	noise_hs_set_psk(s->hs, tc.psk);
+	if ((r = noise_hs_read(s->hs, msg1, TICKET_MSG1_LEN, pl, sizeof(pl), &pn)) != 0) {
+		s->why = "resumption handshake failed (wrong psk)";
+		goto out;
+	}
+	if ((r = noise_hs_write(s->hs, NULL, 0, reply, sizeof(reply), &n)) != 0 ||
+	    (r = frame_put_handshake(out, reply, n)) != 0)
+		goto out;
+	memcpy(s->peer_static, tc.device_pk, sizeof(s->peer_static));
+	memcpy(s->hash, noise_hs_hash(s->hs), sizeof(s->hash));
+	if ((r = noise_hs_split(s->hs, &s->t)) != 0)
+		goto out;
+	session_drop_hs(s);
+	frame_decoder_transport(&s->dec);
+	s->resumed = 1;
+	s->phase = WIRE_PHASE_RESUMED;
+out:
+	ticket_contents_wipe(&tc);
+	return r;
 }
 
 /* <- e, ee, s, es after reading -> e. */
@@ -97,9 +156,25 @@ session_frame(struct wire_session *s, const uint8_t *f, size_t flen, struct buf 
 
 	switch (s->phase) {
 	case WIRE_PHASE_MSG1:
-		if ((r = session_msg1(s, f, flen, out)) != 0)
+		if (s->tk != NULL && flen == TICKET_FRAME1_LEN)
+			r = session_resume1(s, f, flen, out);
+		else
+			r = session_msg1(s, f, flen, out);
+		if (r != 0)
 			return session_fail(s, r);
 		return WIRE_NEED_MORE;
+	case WIRE_PHASE_RESUMED:
+		r = frame_open(&s->t, &s->reasm, f, flen, s->scratch, msg, msg_len);
+		if (r < 0) {
+			s->why = "resumption not confirmed (first message failed)";
+			return session_fail(s, r);
+		}
+		s->phase = WIRE_PHASE_READY;
+		if (r == 0) {
+			*msg = NULL;
+			*msg_len = 0;
+		}
+		return WIRE_HANDSHAKE_DONE;
 	case WIRE_PHASE_MSG3:
 		if ((r = session_msg3(s, f, flen)) != 0)
 			return session_fail(s, r);

@@ -1,7 +1,9 @@
 /*
  * The server side of one connection's wire, for an event loop: feed it the bytes a socket
- * delivers, in any chunks; it runs the Noise_XX responder handshake with exact-size frames,
- * then yields whole decrypted logical messages. Replies are sealed onto a caller's buf.
+ * delivers, in any chunks; it runs the Noise_XX responder handshake with exact-size frames
+ * (or, with wire_session_enable_resume, a ticket resumption: Noise_NNpsk0, told apart by
+ * the first frame's size), then yields whole decrypted logical messages. Replies are
+ * sealed onto a caller's buf.
  *
  *   noise_keypair_from_ed25519(&server_static, server_ed_sk);     // once, at start
  *   wire_session_init(&s, &server_static, scratch);                // per connection
@@ -30,10 +32,13 @@
 #include "sotto/error.h"
 #include "wire/frame.h"
 #include "wire/noise.h"
+#include "wire/ticket.h"
 
 enum wire_phase {
 	WIRE_PHASE_MSG1 = 0,    /* waiting for -> e */
 	WIRE_PHASE_MSG3,        /* sent <- e, ee, s, es; waiting for -> s, se */
+	WIRE_PHASE_RESUMED,     /* resumption: sent <- e, ee; waiting for the first transport
+				 * message, which alone proves the client holds the psk */
 	WIRE_PHASE_READY,
 	WIRE_PHASE_FAILED
 };
@@ -53,6 +58,9 @@ struct wire_session {
 	uint8_t *scratch;               /* caller's FRAME_MAX bytes */
 	uint8_t peer_static[NOISE_KEY_LEN];     /* the device key, once READY */
 	uint8_t hash[NOISE_HASH_LEN];   /* handshake hash, once READY */
+	const struct ticket_key *tk;    /* non-NULL: resumption accepted (not owned) */
+	int resumed;                    /* this session logged in with a ticket */
+	const char *why;                /* a resumption's failure, for the log (static) */
 };
 
 /* scratch: FRAME_MAX bytes owned by the caller, may be shared by every session of a thread
@@ -60,10 +68,15 @@ struct wire_session {
  * cap starts at FRAME_MSG_MAX_PREAUTH; raise it with frame_reasm_set_max(&s->reasm, ...). */
 int wire_session_init(struct wire_session *s, const struct noise_keypair *server_static,
     uint8_t *scratch) SOTTO_MUST_CHECK;
+/* Also accept a resumption (ticket.h) as the first frame, tickets opened with tk (which
+ * must outlive the session). Call right after wire_session_init. */
+void wire_session_enable_resume(struct wire_session *s, const struct ticket_key *tk);
 /*
  * Consumes bytes from in (*used says how many) until one event: WIRE_NEED_MORE (all input
  * consumed), WIRE_HANDSHAKE_DONE, or WIRE_MESSAGE with *msg and *msg_len (valid until the
  * next feed). Handshake replies are appended to out. A negative error is final: close.
+ * A resumed login ends with the first transport frame that decrypts: WIRE_HANDSHAKE_DONE
+ * then comes with *msg set when that frame completed a message (else *msg is NULL).
  */
 int wire_session_feed(struct wire_session *s, const uint8_t *in, size_t len, size_t *used,
     struct buf *out, const uint8_t **msg, size_t *msg_len) SOTTO_MUST_CHECK;

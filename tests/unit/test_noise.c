@@ -50,7 +50,7 @@ vec_hex(const struct vec *v, const char *key, uint8_t *out, size_t cap, size_t *
 static int
 run_vector(const struct vec *v, const char *pat)
 {
-	uint8_t is[32], rsk[32], ipub[32], rpub[32], ie[32], re[32], prologue[64];
+	uint8_t is[32], rsk[32], ipub[32], rpub[32], ie[32], re[32], prologue[128];
 	uint8_t payload[1024], want[2048], out[2048], got[2048];
 	struct noise_hs hi, hr;
 	struct noise_transport ti, tr;
@@ -82,6 +82,14 @@ run_vector(const struct vec *v, const char *pat)
 		return step;
 	noise_hs_fix_ephemeral(&hi, ie);
 	noise_hs_fix_ephemeral(&hr, re);
+	if (strstr(pat, "psk") != NULL) {
+		uint8_t psk[32];
+
+		if (vec_hex(v, "preshared_key", psk, sizeof(psk), &n) != 0 || n != 32)
+			return 3;
+		noise_hs_set_psk(&hi, psk);
+		noise_hs_set_psk(&hr, psk);
+	}
 
 	for (i = 0; !noise_hs_finished(&hi); i++) {
 		struct noise_hs *w = i % 2 ? &hr : &hi, *r = i % 2 ? &hi : &hr;
@@ -193,6 +201,95 @@ TEST(noise_vectors_all_patterns)
 	for (p = 0; p < 12; p++)
 		CHECK(ran[p] >= 4);
 	CHECK_EQ_INT(total, 48);
+}
+
+/* Every vector of a base pattern with one psk modifier (psk0 .. pskN) that the engine runs. */
+TEST(noise_vectors_psk)
+{
+	FILE *f = fopen(VECTORS, "r");
+	static char line[8192];
+	static char store[MAX_FIELDS][8192];
+	struct vec v;
+	int total = 0, nnpsk0 = 0, done = 0, failed_name = 0;
+	size_t p;
+	char name[64], pat[16];
+
+	REQUIRE(f != NULL);
+	memset(&v, 0, sizeof(v));
+	while (!done) {
+		int eof = fgets(line, sizeof(line), f) == NULL;
+		size_t len = eof ? 0 : strlen(line);
+
+		while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+			line[--len] = '\0';
+		if (len == 0 && v.n > 0) {
+			const char *hs = vec_get(&v, "handshake");
+			int k;
+
+			for (p = 0; hs != NULL && p < 12; p++) {
+				for (k = 0; k <= 3; k++) {
+					snprintf(pat, sizeof(pat), "%spsk%d", patterns[p], k);
+					snprintf(name, sizeof(name),
+					    "Noise_%s_25519_ChaChaPoly_BLAKE2b", pat);
+					if (strcmp(hs, name) != 0)
+						continue;
+					int step = run_vector(&v, pat);
+
+					if (step != 0) {
+						fprintf(stderr, "vector %s failed at step %d\n",
+						    name, step);
+						failed_name++;
+					}
+					CHECK_EQ_INT(step, 0);
+					total++;
+					if (strcmp(pat, "NNpsk0") == 0)
+						nnpsk0++;
+				}
+			}
+			v.n = 0;
+		} else if (len > 0 && v.n < MAX_FIELDS) {
+			char *eq = strchr(line, '=');
+
+			REQUIRE(eq != NULL);
+			memcpy(store[v.n], line, len + 1);
+			store[v.n][eq - line] = '\0';
+			v.key[v.n] = store[v.n];
+			v.val[v.n] = store[v.n] + (eq - line) + 1;
+			v.n++;
+		}
+		if (eof)
+			done = 1;
+	}
+	fclose(f);
+	/* 12 patterns x psk0..psk2, plus psk3 of XN XK XX; 4 vectors each. */
+	CHECK_EQ_INT(total, 39 * 4);
+	CHECK_EQ_INT(nnpsk0, 4);
+	CHECK_EQ_INT(failed_name, 0);
+}
+
+/* A psk pattern without its key, or with a different key on each side, fails. */
+TEST(noise_psk_missing_or_wrong)
+{
+	struct noise_hs hi, hr;
+	uint8_t psk1[32], psk2[32], m[128], pl[16];
+	size_t n, pn;
+
+	randombytes_buf(psk1, 32);
+	randombytes_buf(psk2, 32);
+	REQUIRE(noise_hs_init(&hi, "NNpsk0", 1, NULL, 0, NULL, NULL) == 0);
+	CHECK_EQ_INT(noise_hs_write(&hi, NULL, 0, m, sizeof(m), &n), SOTTO_ERR_STATE);
+	REQUIRE(noise_hs_init(&hi, "NNpsk0", 1, NULL, 0, NULL, NULL) == 0);
+	REQUIRE(noise_hs_init(&hr, "NNpsk0", 0, NULL, 0, NULL, NULL) == 0);
+	noise_hs_set_psk(&hi, psk1);
+	noise_hs_set_psk(&hr, psk2);
+	REQUIRE(noise_hs_write(&hi, NULL, 0, m, sizeof(m), &n) == 0);
+	CHECK_EQ_INT((int)n, 48);
+	CHECK_EQ_INT(noise_hs_read(&hr, m, n, pl, sizeof(pl), &pn), SOTTO_ERR_DECRYPT);
+	CHECK_EQ_INT(noise_hs_init(&hi, "NNpsk3", 1, NULL, 0, NULL, NULL), SOTTO_ERR_UNSUPPORTED);
+	CHECK_EQ_INT(noise_hs_init(&hi, "NNpsk", 1, NULL, 0, NULL, NULL), SOTTO_ERR_UNSUPPORTED);
+	CHECK_EQ_INT(noise_hs_init(&hi, "NNpsk00", 1, NULL, 0, NULL, NULL), SOTTO_ERR_UNSUPPORTED);
+	noise_hs_wipe(&hi);
+	noise_hs_wipe(&hr);
 }
 
 struct pair {
@@ -410,6 +507,8 @@ main(void)
 	if (sodium_init() < 0)
 		return 1;
 	RUN(noise_vectors_all_patterns);
+	RUN(noise_vectors_psk);
+	RUN(noise_psk_missing_or_wrong);
 	RUN(noise_sotto_profile_handshake);
 	RUN(noise_wrong_pinned_key_fails);
 	RUN(noise_tampered_handshake_fails);

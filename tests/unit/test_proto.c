@@ -84,7 +84,11 @@ samples(struct proto_msg *m, size_t cap)
 	strcpy(m[n].u.lookup.address, "carol@mail.example.com");
 	n++;
 
-	for (i = PROTO_REGISTER; i <= PROTO_LOOKUP; i++) {
+	m[n].type = PROTO_TICKET;
+	m[n].id = 8;
+	n++;
+
+	for (i = PROTO_REGISTER; i <= PROTO_TICKET; i++) {
 		proto_response(&m[n], (uint8_t)i, (uint32_t)(100 + i), 0);
 		n++;
 		proto_response(&m[n], (uint8_t)i, (uint32_t)(200 + i), SOTTO_ERR_NOT_FOUND);
@@ -109,6 +113,11 @@ samples(struct proto_msg *m, size_t cap)
 		if (m[i].type == (PROTO_RESPONSE | PROTO_SENDER_CERTIFICATE) && m[i].status == 0) {
 			m[i].u.cert.len = 200;
 			randombytes_buf(m[i].u.cert.cert, 200);
+		}
+		if (m[i].type == (PROTO_RESPONSE | PROTO_TICKET) && m[i].status == 0) {
+			randombytes_buf(m[i].u.ticket.psk, TICKET_PSK_LEN);
+			m[i].u.ticket.expiry = 1800000000;
+			randombytes_buf(m[i].u.ticket.ticket, TICKET_LEN);
 		}
 	}
 	n++;    /* the bundle without a one-time prekey */
@@ -203,9 +212,13 @@ TEST(proto_rejects_bad_fields)
 	CHECK_EQ_INT(decode_hex("02060000000100"), SOTTO_ERR_BAD_VERSION);
 	CHECK_EQ_INT(decode_hex("010600000001"), 0);
 	/* unknown types, and a response to an unknown request */
-	CHECK_EQ_INT(decode_hex("010800000001"), SOTTO_ERR_MALFORMED);
-	CHECK_EQ_INT(decode_hex("01880000000100000"), -999);
-	CHECK_EQ_INT(decode_hex("0188000000010000"), SOTTO_ERR_MALFORMED);
+	CHECK_EQ_INT(decode_hex("010900000001"), SOTTO_ERR_MALFORMED);
+	CHECK_EQ_INT(decode_hex("01890000000100000"), -999);
+	CHECK_EQ_INT(decode_hex("0189000000010000"), SOTTO_ERR_MALFORMED);
+	/* TICKET takes no body; its result is exactly psk, expiry and ticket */
+	CHECK_EQ_INT(decode_hex("010800000001"), 0);
+	CHECK_EQ_INT(decode_hex("01080000000100"), SOTTO_ERR_TRAILING);
+	CHECK_EQ_INT(decode_hex("0188000000010000"), SOTTO_ERR_TRUNCATED);
 	/* LOOKUP without its address */
 	CHECK_EQ_INT(decode_hex("010700000001"), SOTTO_ERR_TRUNCATED);
 	CHECK_EQ_INT(decode_hex("0180000000010000"), SOTTO_ERR_MALFORMED);
