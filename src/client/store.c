@@ -105,20 +105,16 @@ check_side_files(const char *path, int fix)
 			return SOTTO_ERR_NOMEM;
 		/*
 		 * SQLite creates these with the main file's mode; chmod in case of a umask.
-		 * Only when needed: closing any descriptor of a file drops all of this
-		 * process's POSIX locks on it, SQLite's on the -shm included, and another
-		 * process that then finds the -shm unlocked truncates it under our mapping
-		 * (SIGBUS on the next access).
+		 * By path, never through a descriptor of our own: closing any descriptor of a
+		 * file drops all of this process's POSIX locks on it, SQLite's on the -shm
+		 * included, and another process that then finds the -shm unlocked truncates it
+		 * under our mapping (SIGBUS on the next access).
 		 */
 		if (fix) {
 			struct stat sb;
-			int fd;
 
-			if (lstat(p, &sb) == 0 && S_ISREG(sb.st_mode) && (sb.st_mode & 077) != 0 &&
-			    (fd = open(p, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) >= 0) {
-				(void)fchmod(fd, 0600);
-				close(fd);
-			}
+			if (lstat(p, &sb) == 0 && S_ISREG(sb.st_mode) && (sb.st_mode & 077) != 0)
+				(void)chmod(p, 0600);
 		}
 		r = check_private(p, 0);
 		free(p);
