@@ -22,14 +22,19 @@ struct commit {
 	commit_done_fn done;
 	void *ud;
 
-	struct list turn;              /* loop thread: submitted in this loop turn */
+	struct list turn;              /* loop thread: submitted, not yet handed over */
 	size_t pending;                /* loop thread */
+	uint64_t submit_seq;           /* loop thread: seq of the last item submitted */
+	uint64_t handed_seq;           /* loop thread: seq of the last item handed over */
+	uint64_t batches_handed;       /* loop thread */
+	uint64_t batches_back;         /* loop thread: handed batches delivered back */
 
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	struct list queue;             /* mu: for the writer */
 	struct list finished;          /* mu: for the loop */
 	int stopping;                  /* mu */
+	uint64_t batches_done;         /* mu: batches the writer has finished */
 	int writer_idle;               /* mu */
 
 	/* writer thread scratch */
@@ -173,6 +178,7 @@ writer_main(void *arg)
 		pthread_mutex_lock(&c->mu);
 		c->items += n;
 		c->batches++;
+		c->batches_done++;
 		list_splice(&c->finished, &batch);
 		uv_async_send(&c->async);
 	}
@@ -191,6 +197,7 @@ deliver_finished(struct commit *c)
 	pthread_mutex_lock(&c->mu);
 	l = c->finished;
 	c->finished.head = c->finished.tail = NULL;
+	c->batches_back = c->batches_done;
 	pthread_mutex_unlock(&c->mu);
 	for (it = l.head; it; it = next) {
 		next = it->next;
@@ -202,29 +209,48 @@ deliver_finished(struct commit *c)
 }
 
 static void
-on_async(uv_async_t *h)
-{
-	deliver_finished(h->data);
-}
-
-static void
 hand_over(struct commit *c)
 {
 	if (c->turn.head == NULL)
 		return;
+	c->handed_seq = c->submit_seq;
+	c->batches_handed++;
 	pthread_mutex_lock(&c->mu);
 	list_splice(&c->queue, &c->turn);
 	pthread_cond_signal(&c->cv);
 	pthread_mutex_unlock(&c->mu);
 }
 
-/* Runs after the I/O callbacks of each loop turn: the turn's batch goes to the writer. */
+/*
+ * Items are handed over only while the writer is idle: while it commits (and fsyncs) one
+ * batch, the next accumulates here on the loop, where a SEND can still be changed (its
+ * recipient's RECEIVED makes storing its envelope unnecessary). Every finished batch is
+ * delivered by on_async, which then hands over what accumulated, so nothing waits longer
+ * than the batch in front of it.
+ */
+static void
+hand_over_if_idle(struct commit *c)
+{
+	if (c->batches_handed == c->batches_back)
+		hand_over(c);
+}
+
+static void
+on_async(uv_async_t *h)
+{
+	struct commit *c = h->data;
+
+	deliver_finished(c);
+	hand_over_if_idle(c);
+}
+
+/* Runs after the I/O callbacks of each loop turn. */
 static void
 on_check(uv_check_t *h)
 {
 	struct commit *c = h->data;
 
-	hand_over(c);
+	hand_over_if_idle(c);
 	uv_idle_stop(&c->idle);
 }
 
@@ -234,7 +260,7 @@ on_idle(uv_idle_t *h)
 {
 	struct commit *c = h->data;
 
-	hand_over(c);
+	hand_over_if_idle(c);
 	uv_idle_stop(&c->idle);
 }
 
@@ -283,7 +309,14 @@ commit_submit(struct commit *c, struct commit_item *item)
 		uv_ref((uv_handle_t *)&c->async);
 	if (c->turn.head == NULL)
 		uv_idle_start(&c->idle, on_idle);
+	item->seq = ++c->submit_seq;
 	list_push(&c->turn, item);
+}
+
+int
+commit_item_handed(const struct commit *c, const struct commit_item *item)
+{
+	return item->seq <= c->handed_seq;
 }
 
 size_t
