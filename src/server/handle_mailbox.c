@@ -33,7 +33,8 @@ struct mail_item {
 	uint8_t received;               /* SEND: its recipient RECEIVED it */
 	uint8_t acked;                  /* SEND: the sender has its answer */
 	uint8_t dup;                    /* SEND: DUP_*: a retry of a SEND already accepted */
-	uint8_t data[];                 /* SEND: the envelope; RECEIVED: the store_del array */
+	/* SEND: the envelope; RECEIVED: the store_del array (hence aligned) */
+	_Alignas(16) uint8_t data[];
 };
 
 static uint64_t

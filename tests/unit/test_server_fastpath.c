@@ -288,7 +288,7 @@ TEST(full_window_is_not_overtaken_by_a_later_early_push)
 	struct test_user a, b;
 	sqlite3 *lk;
 	uint64_t ids[8], id, prev = 0;
-	char got[64], want[8];
+	char got[64], want[16];
 	int seen[8] = { 0 }, st, n = 0, k, acked = 0;
 
 	setup(&sp, "registration = open\npush_window = 2", &a, &b);
