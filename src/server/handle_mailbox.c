@@ -118,7 +118,10 @@ duplicate_state(struct server *s, struct mail_item *mi)
 		    memcmp(o->ci.send.cmid, sd->cmid, STORE_CMID_LEN) == 0 &&
 		    memcmp(o->ci.send.sender_device, sd->sender_device, STORE_KEY_LEN) == 0)
 			return mi->dup = DUP_YES;
-	r = s->store->ops->sent_get(s->store, sd->sender_device, sd->cmid, &old);
+	/* One snapshot for the lookups until the next commit is done (mailbox_commit_done
+	 * releases it): a SEND committed before it is in s->mailq until then. */
+	if ((r = s->store->ops->read_hold(s->store)) == 0)
+		r = s->store->ops->sent_get(s->store, sd->sender_device, sd->cmid, &old);
 	if (r == 0)
 		mi->dup = DUP_YES;
 	else if (r == SOTTO_ERR_NOT_FOUND)
@@ -269,6 +272,8 @@ mailbox_commit_done(void *ud, struct commit_item *it)
 	struct peer *p = it->owner;
 	int r;
 
+	/* The loop's reads from here on must see this commit. */
+	s->store->ops->read_release(s->store);
 	if (it->kind == COMMIT_CALL) {
 		it->finish(it);         /* frees it */
 		peer_commit_released(p);

@@ -477,6 +477,49 @@ TEST(sigterm_drains_while_the_writer_is_held)
 	sottod_proc_cleanup(&sp);
 }
 
+TEST(retries_are_pushed_once)
+{
+	struct sottod_proc sp;
+	struct test_user a, b;
+	sqlite3 *lk;
+	uint64_t id = 0, id2 = 0;
+	char got[64];
+	int st, k, answers = 0;
+
+	setup(&sp, "registration = open", &a, &b);
+	/* A retry of a committed SEND: found in the idempotency records, not pushed. */
+	REQUIRE(send_async(&a, b.address, 0, "m0", 2) == 0);
+	REQUIRE(next_push(&b, 3000, &id, got, sizeof(got)) == 0);
+	CHECK_EQ_INT(next_answer(&a, 3000, &st), 0);
+	CHECK_EQ_INT(st, 0);
+	REQUIRE(send_async(&a, b.address, 0, "m0", 2) == 0);
+	CHECK_EQ_INT(next_answer(&a, 3000, &st), 0);
+	CHECK_EQ_INT(st, 0);
+	CHECK(next_push(&b, 300, &id2, got, sizeof(got)) == SOTTO_ERR_TIMEOUT);
+	CHECK_EQ_INT(received(&b, &id, 1), 0);
+	/* A retry of a SEND still in flight: pushed once, both answered. */
+	REQUIRE((lk = db_lock(&sp)) != NULL);
+	REQUIRE(send_async(&a, b.address, 1, "m1", 2) == 0);
+	REQUIRE(send_async(&a, b.address, 1, "m1", 2) == 0);
+	REQUIRE(next_push(&b, 3000, &id, got, sizeof(got)) == 0);
+	CHECK(strcmp(got, "m1") == 0);
+	CHECK(next_push(&b, 300, &id2, got, sizeof(got)) == SOTTO_ERR_TIMEOUT);
+	db_unlock(lk);
+	while (answers < 2 && (k = next_answer(&a, 3000, &st)) >= 0) {
+		CHECK_EQ_INT(k, 1);
+		CHECK_EQ_INT(st, 0);
+		answers++;
+	}
+	CHECK_EQ_INT(answers, 2);
+	CHECK(next_push(&b, 300, &id2, got, sizeof(got)) == SOTTO_ERR_TIMEOUT);
+	test_user_close(&a);
+	test_user_close(&b);
+	CHECK_EQ_INT(sottod_proc_stop(&sp, SIGTERM), 0);
+	CHECK_EQ_INT(db_int(&sp, "SELECT count(*) FROM envelopes"), 1);
+	CHECK_EQ_INT(db_int(&sp, "SELECT count(*) FROM sent"), 2);
+	sottod_proc_cleanup(&sp);
+}
+
 int
 main(void)
 {
@@ -488,5 +531,6 @@ main(void)
 	RUN(disconnect_after_early_push_gets_it_again);
 	RUN(failed_commit_refuses_unless_received_first);
 	RUN(sigterm_drains_while_the_writer_is_held);
+	RUN(retries_are_pushed_once);
 	return check_summary();
 }
