@@ -118,8 +118,9 @@ duplicate_state(struct server *s, struct mail_item *mi)
 		    memcmp(o->ci.send.cmid, sd->cmid, STORE_CMID_LEN) == 0 &&
 		    memcmp(o->ci.send.sender_device, sd->sender_device, STORE_KEY_LEN) == 0)
 			return mi->dup = DUP_YES;
-	/* One snapshot for the lookups until the next commit is done (mailbox_commit_done
-	 * releases it): a SEND committed before it is in s->mailq until then. */
+	/* One snapshot for the lookups of a loop turn, released at its end (peer_flush_all)
+	 * and whenever a commit is done (mailbox_commit_done): a SEND committed after it
+	 * was taken is still in s->mailq until then. */
 	if ((r = s->store->ops->read_hold(s->store)) == 0)
 		r = s->store->ops->sent_get(s->store, sd->sender_device, sd->cmid, &old);
 	if (r == 0)
