@@ -427,7 +427,9 @@ handle_received(struct peer *p, const struct proto_msg *m)
 	struct store_del *dels;
 	struct mail_item *mi, *pend;
 	size_t nd = 0;
-	int64_t id;
+	/* Answering a sender below may close p (a SEND to oneself whose answer does not fit):
+	 * its account is read once, here. */
+	int64_t me = p->acct->id, id;
 
 	if ((mi = calloc(1, sizeof(*mi) + rc->n * sizeof(struct store_del))) == NULL) {
 		peer_respond(p, m->type, m->id, SOTTO_ERR_NOMEM);
@@ -437,9 +439,9 @@ handle_received(struct peer *p, const struct proto_msg *m)
 	for (size_t i = 0; i < rc->n; i++) {
 		id = (int64_t)(rc->ids[i] & INT64_MAX);
 		/* Only the caller's own mailbox is searched. */
-		if ((pend = mailq_find(s, p->acct->id, id)) != NULL && received_pending(s, pend))
+		if ((pend = mailq_find(s, me, id)) != NULL && received_pending(s, pend))
 			continue;
-		dels[nd].recipient = p->acct->id;
+		dels[nd].recipient = me;
 		dels[nd].id = id;
 		nd++;
 	}

@@ -353,6 +353,9 @@ TEST(disconnect_after_early_push_gets_it_again)
 	REQUIRE((lk = db_lock(&sp)) != NULL);
 	REQUIRE(send_async(&a, b.address, 0, "m0", 2) == 0);
 	REQUIRE(next_push(&b, 3000, &id, got, sizeof(got)) == 0);
+	/* Its sender names it in a RECEIVED of its own: that neither answers the SEND nor
+	 * drops the envelope (only the recipient's mailbox is searched). */
+	REQUIRE(received_async(&a, &id, 1) == 0);
 	/* Gone before RECEIVED: the next connection gets it, from memory while its
 	 * commit waits, then from the store. */
 	test_user_close(&b);
