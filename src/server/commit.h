@@ -3,7 +3,7 @@
  * (registration, prekeys) so that the loop never waits for the disk. Submitted items wait
  * on the loop until the writer thread is idle; then everything waiting is handed over as
  * one batch, which the writer stores with one transaction per kind (one fsync under
- * durability=full) on its own store handle, then wakes the loop (uv_async) so that
+ * durability=full) on its own store handle, then wakes the loop (an eventfd) so that
  * acknowledgements go out only after the data is durable. Until it is handed over an item
  * still belongs to the loop (commit_item_handed) and may be changed. A failed transaction
  * fails every item in it: nothing is acknowledged that is not stored.
