@@ -545,9 +545,8 @@ store_one(struct store_sqlite *ss, struct store_send *e, int64_t now, int64_t *s
 	struct pending_entry *pe;
 	sqlite3_stmt *s;
 	uint64_t pending = 0;
-	int rc, r;
-
 	int64_t want_id = e->env_id;
+	int rc, r;
 
 	e->result = 0;
 	e->duplicate = 0;
