@@ -14,12 +14,14 @@
 #include <string.h>
 #include <sys/time.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <sodium.h>
 #include <sqlite3.h>
 
 #include "check.h"
 #include "client/conn.h"
+#include "server/store.h"
 #include "sottod_proc.h"
 
 static struct proto_msg req, resp, ev;
@@ -523,6 +525,99 @@ TEST(retries_are_pushed_once)
 	sottod_proc_cleanup(&sp);
 }
 
+/* The store's side: explicit ids, an envelope recorded only as sent, ids never reused. */
+TEST(store_explicit_ids_and_skipped_envelopes)
+{
+	struct store_open_opts o = { .create = 1 };
+	struct store *st = NULL;
+	struct store_send sd[3];
+	struct store_envelope env[4];
+	char dir[64], path[128], p2[160];
+	uint8_t ik[32] = { 1 }, dk[32] = { 2 };
+	int64_t bob, max = -1, old = 0;
+	uint64_t n = 99;
+	size_t got = 0;
+	int del_r = -1;
+
+	strcpy(dir, "/tmp/sotto-fastpath-XXXXXX");
+	REQUIRE(mkdtemp(dir) != NULL);
+	snprintf(path, sizeof(path), "%s/db", dir);
+	REQUIRE(store_sqlite_open(&st, path, &o) == 0);
+	REQUIRE(st->ops->account_create(st, "bob", ik, dk, NULL, &bob) == 0);
+	CHECK_EQ_INT(st->ops->envelopes_max_id(st, &max), 0);
+	CHECK_EQ_INT(max, 0);
+	memset(sd, 0, sizeof(sd));
+	for (int i = 0; i < 3; i++) {
+		sd[i].recipient = bob;
+		sd[i].sender_device[0] = 7;
+		sd[i].cmid[0] = (uint8_t)(i + 1);
+		sd[i].data = (const uint8_t *)"env";
+		sd[i].len = 3;
+		sd[i].ts = 1;
+		sd[i].mailbox_max = 10;
+		sd[i].env_id = ((int64_t)1 << 40) + 10 * (i + 1);
+	}
+	sd[2].skip_envelope = 1;                /* the newest: RECEIVED before its commit */
+	REQUIRE(st->ops->envelopes_apply(st, NULL, 0, sd, 3, &del_r) == 0);
+	CHECK_EQ_INT(sd[0].result, 0);
+	CHECK(sd[0].env_id == ((int64_t)1 << 40) + 10);
+	CHECK(sd[2].env_id == ((int64_t)1 << 40) + 30);
+	REQUIRE(st->ops->envelopes_list(st, bob, 0, env, 4, &got) == 0);
+	CHECK_EQ_INT(got, 2);
+	if (got == 2) {
+		CHECK(env[0].id == sd[0].env_id);
+		CHECK(env[1].id == sd[1].env_id);
+	}
+	store_envelopes_free(env, got);
+	CHECK_EQ_INT(st->ops->mailbox_count(st, bob, &n), 0);
+	CHECK_EQ_INT(n, 2);
+	/* Both kinds keep their idempotency record; the skipped id stays used. */
+	CHECK_EQ_INT(st->ops->sent_get(st, sd[2].sender_device, sd[2].cmid, &old), 0);
+	CHECK(old == sd[2].env_id);
+	CHECK_EQ_INT(st->ops->envelopes_max_id(st, &max), 0);
+	CHECK(max == sd[2].env_id);
+	/* A retry of the skipped one is a duplicate, not stored. */
+	sd[2].skip_envelope = 0;
+	sd[2].env_id = ((int64_t)1 << 40) + 40;
+	REQUIRE(st->ops->envelopes_commit(st, &sd[2], 1) == 0);
+	CHECK_EQ_INT(sd[2].duplicate, 1);
+	CHECK(sd[2].env_id == ((int64_t)1 << 40) + 30);
+	/* Deleting the newest stored envelope does not lower the highest id used. */
+	{
+		struct store_del d[2] = { { bob, sd[0].env_id }, { bob, sd[1].env_id } };
+		CHECK_EQ_INT(st->ops->envelopes_delete(st, d, 2), 0);
+	}
+	CHECK_EQ_INT(st->ops->envelopes_max_id(st, &max), 0);
+	CHECK(max == ((int64_t)1 << 40) + 30);
+	CHECK_EQ_INT(st->ops->sent_get(st, sd[0].sender_device, (const uint8_t *)"nope-nope-nope-x",
+	    &old), SOTTO_ERR_NOT_FOUND);
+	/* A held read snapshot does not see a later commit until it is released. */
+	{
+		struct store *w = NULL;
+		struct store_send s4 = sd[0];
+
+		REQUIRE(store_sqlite_open(&w, path, &(struct store_open_opts){ .create = 0 }) == 0);
+		CHECK_EQ_INT(st->ops->read_hold(st), 0);
+		CHECK_EQ_INT(st->ops->sent_get(st, s4.sender_device, (const uint8_t *)"cmid-held-000000",
+		    &old), SOTTO_ERR_NOT_FOUND);
+		memcpy(s4.cmid, "cmid-held-000000", 16);
+		s4.env_id = ((int64_t)1 << 40) + 50;
+		CHECK_EQ_INT(w->ops->envelopes_commit(w, &s4, 1), 0);
+		CHECK_EQ_INT(st->ops->sent_get(st, s4.sender_device, s4.cmid, &old),
+		    SOTTO_ERR_NOT_FOUND);
+		st->ops->read_release(st);
+		CHECK_EQ_INT(st->ops->sent_get(st, s4.sender_device, s4.cmid, &old), 0);
+		store_close(w);
+	}
+	store_close(st);
+	snprintf(p2, sizeof(p2), "%s/db-wal", dir);
+	unlink(p2);
+	snprintf(p2, sizeof(p2), "%s/db-shm", dir);
+	unlink(p2);
+	unlink(path);
+	rmdir(dir);
+}
+
 int
 main(void)
 {
@@ -535,5 +630,6 @@ main(void)
 	RUN(failed_commit_refuses_unless_received_first);
 	RUN(sigterm_drains_while_the_writer_is_held);
 	RUN(retries_are_pushed_once);
+	RUN(store_explicit_ids_and_skipped_envelopes);
 	return check_summary();
 }
