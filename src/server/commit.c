@@ -1,8 +1,11 @@
 #include "server/commit.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include "server/log.h"
 
@@ -14,7 +17,11 @@ struct commit {
 	uv_loop_t *loop;
 	uv_check_t check;
 	uv_idle_t idle;
-	uv_async_t async;
+	/* The writer wakes the loop through an eventfd of its own rather than uv_async_send:
+	 * with both threads on one core, the woken loop preempts the writer inside
+	 * uv_async_send and then spins in libuv until the writer runs again. */
+	int wake_fd;
+	uv_poll_t wake;
 	pthread_t thread;
 	int thread_started;
 
@@ -22,14 +29,20 @@ struct commit {
 	commit_done_fn done;
 	void *ud;
 
-	struct list turn;              /* loop thread: submitted in this loop turn */
+	struct list turn;              /* loop thread: submitted, not yet handed over */
 	size_t pending;                /* loop thread */
+	uint64_t submit_seq;           /* loop thread: seq of the last item submitted */
+	uint64_t handed_seq;           /* loop thread: seq of the last item handed over */
+	uint64_t batches_handed;       /* loop thread */
+	uint64_t batches_back;         /* loop thread: handed batches delivered back */
 
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	struct list queue;             /* mu: for the writer */
 	struct list finished;          /* mu: for the loop */
 	int stopping;                  /* mu */
+	int wake_sent;                 /* mu: wake_fd written, finished not yet taken */
+	uint64_t batches_done;         /* mu: batches the writer has finished */
 	int writer_idle;               /* mu */
 
 	/* writer thread scratch */
@@ -144,6 +157,15 @@ write_batch(struct commit *c, struct commit_item *head)
 			it->result = it->call(c->store, it);
 }
 
+static void
+wake_loop(struct commit *c)
+{
+	uint64_t one = 1;
+
+	while (write(c->wake_fd, &one, sizeof(one)) < 0 && errno == EINTR)
+		;
+}
+
 static void *
 writer_main(void *arg)
 {
@@ -173,8 +195,14 @@ writer_main(void *arg)
 		pthread_mutex_lock(&c->mu);
 		c->items += n;
 		c->batches++;
+		c->batches_done++;
 		list_splice(&c->finished, &batch);
-		uv_async_send(&c->async);
+		if (!c->wake_sent) {
+			c->wake_sent = 1;
+			pthread_mutex_unlock(&c->mu);
+			wake_loop(c);
+			pthread_mutex_lock(&c->mu);
+		}
 	}
 	c->writer_idle = 1;
 	pthread_cond_broadcast(&c->cv);
@@ -191,20 +219,16 @@ deliver_finished(struct commit *c)
 	pthread_mutex_lock(&c->mu);
 	l = c->finished;
 	c->finished.head = c->finished.tail = NULL;
+	c->batches_back = c->batches_done;
+	c->wake_sent = 0;
 	pthread_mutex_unlock(&c->mu);
 	for (it = l.head; it; it = next) {
 		next = it->next;
 		it->next = NULL;
 		if (--c->pending == 0)
-			uv_unref((uv_handle_t *)&c->async);
+			uv_unref((uv_handle_t *)&c->wake);
 		c->done(c->ud, it);
 	}
-}
-
-static void
-on_async(uv_async_t *h)
-{
-	deliver_finished(h->data);
 }
 
 static void
@@ -212,19 +236,49 @@ hand_over(struct commit *c)
 {
 	if (c->turn.head == NULL)
 		return;
+	c->handed_seq = c->submit_seq;
+	c->batches_handed++;
 	pthread_mutex_lock(&c->mu);
 	list_splice(&c->queue, &c->turn);
 	pthread_cond_signal(&c->cv);
 	pthread_mutex_unlock(&c->mu);
 }
 
-/* Runs after the I/O callbacks of each loop turn: the turn's batch goes to the writer. */
+/*
+ * Items are handed over only while the writer is idle: while it commits (and fsyncs) one
+ * batch, the next accumulates here on the loop, where a SEND can still be changed (its
+ * recipient's RECEIVED makes storing its envelope unnecessary). Every finished batch is
+ * delivered by on_wake, which then hands over what accumulated, so nothing waits longer
+ * than the batch in front of it.
+ */
+static void
+hand_over_if_idle(struct commit *c)
+{
+	if (c->batches_handed == c->batches_back)
+		hand_over(c);
+}
+
+static void
+on_wake(uv_poll_t *h, int status, int events)
+{
+	struct commit *c = h->data;
+	uint64_t n;
+
+	(void)status, (void)events;
+	/* Cleared before the finished list is taken: a wake written after that is kept. */
+	while (read(c->wake_fd, &n, sizeof(n)) < 0 && errno == EINTR)
+		;
+	deliver_finished(c);
+	hand_over_if_idle(c);
+}
+
+/* Runs after the I/O callbacks of each loop turn. */
 static void
 on_check(uv_check_t *h)
 {
 	struct commit *c = h->data;
 
-	hand_over(c);
+	hand_over_if_idle(c);
 	uv_idle_stop(&c->idle);
 }
 
@@ -234,7 +288,7 @@ on_idle(uv_idle_t *h)
 {
 	struct commit *c = h->data;
 
-	hand_over(c);
+	hand_over_if_idle(c);
 	uv_idle_stop(&c->idle);
 }
 
@@ -259,13 +313,20 @@ commit_start(struct commit **out, uv_loop_t *loop, struct store *store, commit_d
 	uv_unref((uv_handle_t *)&c->check);
 	uv_idle_init(loop, &c->idle);
 	c->idle.data = c;
-	uv_async_init(loop, &c->async, on_async);
-	c->async.data = c;
-	uv_unref((uv_handle_t *)&c->async);
+	if ((c->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0 ||
+	    uv_poll_init(loop, &c->wake, c->wake_fd) != 0) {
+		/* c is freed only after the handles close: leak it on this fatal path. */
+		uv_close((uv_handle_t *)&c->check, NULL);
+		uv_close((uv_handle_t *)&c->idle, NULL);
+		return SOTTO_ERR_IO;
+	}
+	c->wake.data = c;
+	uv_poll_start(&c->wake, UV_READABLE, on_wake);
+	uv_unref((uv_handle_t *)&c->wake);
 	if (pthread_create(&c->thread, NULL, writer_main, c) != 0) {
 		uv_close((uv_handle_t *)&c->check, NULL);
 		uv_close((uv_handle_t *)&c->idle, NULL);
-		uv_close((uv_handle_t *)&c->async, NULL);
+		uv_close((uv_handle_t *)&c->wake, NULL);
 		/* c is freed only after the handles close: leak it on this fatal path. */
 		return SOTTO_ERR_INTERNAL;
 	}
@@ -278,12 +339,19 @@ void
 commit_submit(struct commit *c, struct commit_item *item)
 {
 	item->result = 0;
-	/* While anything is in flight the async handle keeps the loop alive. */
+	/* While anything is in flight the wake handle keeps the loop alive. */
 	if (c->pending++ == 0)
-		uv_ref((uv_handle_t *)&c->async);
+		uv_ref((uv_handle_t *)&c->wake);
 	if (c->turn.head == NULL)
 		uv_idle_start(&c->idle, on_idle);
+	item->seq = ++c->submit_seq;
 	list_push(&c->turn, item);
+}
+
+int
+commit_item_handed(const struct commit *c, const struct commit_item *item)
+{
+	return item->seq <= c->handed_seq;
 }
 
 size_t
@@ -308,6 +376,7 @@ on_closed(uv_handle_t *h)
 
 	/* The last of the three handles frees c. */
 	if (++c->closed == 3) {
+		close(c->wake_fd);
 		free(c->sends);
 		free(c->dels);
 		pthread_mutex_destroy(&c->mu);
@@ -330,5 +399,5 @@ commit_stop(struct commit *c)
 	c->store = NULL;
 	uv_close((uv_handle_t *)&c->check, on_closed);
 	uv_close((uv_handle_t *)&c->idle, on_closed);
-	uv_close((uv_handle_t *)&c->async, on_closed);
+	uv_close((uv_handle_t *)&c->wake, on_closed);
 }

@@ -1,11 +1,12 @@
 /*
  * Group commit. The loop thread submits SENDs, RECEIVED deletes and other writes
- * (registration, prekeys) so that the loop never waits for the disk; at the end of each loop
- * turn (a uv_check handle) everything submitted in that turn is handed to a writer thread,
- * which stores it with one transaction per kind (one fsync under durability=full) on its
- * own store handle, then wakes the loop (uv_async) so that acknowledgements go out only
- * after the data is durable. A failed transaction fails every item in it: nothing is
- * acknowledged that is not stored.
+ * (registration, prekeys) so that the loop never waits for the disk. Submitted items wait
+ * on the loop until the writer thread is idle; then everything waiting is handed over as
+ * one batch, which the writer stores with one transaction per kind (one fsync under
+ * durability=full) on its own store handle, then wakes the loop (an eventfd) so that
+ * acknowledgements go out only after the data is durable. Until it is handed over an item
+ * still belongs to the loop (commit_item_handed) and may be changed. A failed transaction
+ * fails every item in it: nothing is acknowledged that is not stored.
  */
 #ifndef SOTTO_SERVER_COMMIT_H
 #define SOTTO_SERVER_COMMIT_H
@@ -33,6 +34,7 @@ struct commit_item {
 	int result;                    /* 0 or the error of the transaction */
 	void *owner;                   /* the caller's (e.g. the session); may be cleared */
 	uint64_t tag;                  /* the caller's (e.g. the request id) */
+	uint64_t seq;                  /* commit.c: submission order */
 };
 
 /* Called on the loop thread once the item is committed or failed; the caller owns it again. */
@@ -45,6 +47,8 @@ int commit_start(struct commit **out, uv_loop_t *loop, struct store *store,
     commit_done_fn done, void *ud) SOTTO_MUST_CHECK;
 /* Loop thread only. */
 void commit_submit(struct commit *c, struct commit_item *item);
+/* 1 once item is the writer's (read-only to the loop until done), 0 while it waits. */
+int commit_item_handed(const struct commit *c, const struct commit_item *item);
 /* Items submitted and not yet returned through done. */
 size_t commit_pending(const struct commit *c);
 /*

@@ -1,7 +1,17 @@
 /*
- * Mailboxes: SEND (acknowledged only once the group commit holding it is durable),
- * PUSH of queued envelopes to the recipient's connection (on connect, and as they are
- * committed), RECEIVED (deletes them, also through the writer thread).
+ * Mailboxes: SEND, PUSH of queued envelopes to the recipient's connection, RECEIVED.
+ *
+ * A SEND gets its envelope id on arrival and is pushed at once to its recipient's
+ * connection if that one is caught up (no backlog, room in the push window and in the
+ * output), while its commit runs. Its sender is answered once the envelope is durable
+ * somewhere: when the commit holding it is done, or earlier when the recipient's RECEIVED
+ * names it (the client stores a message before it sends RECEIVED). A RECEIVED that comes
+ * while the SEND still waits on the loop for the writer leaves only its idempotency record
+ * to be written: the envelope is never stored, so never deleted either.
+ *
+ * Until its commit is done a SEND stays in s->mailq, so that the pump pushes, in id order,
+ * first what the store holds and then what is still on its way there: an envelope that
+ * could not be pushed early is never overtaken by a later one.
  */
 #include "server/server.h"
 
@@ -13,9 +23,18 @@
 
 #define PUMP_BATCH 64
 
+enum { DUP_UNKNOWN, DUP_NO, DUP_YES };
+
 struct mail_item {
 	struct commit_item ci;
-	uint8_t data[];                 /* SEND: the envelope; RECEIVED: the store_del array */
+	struct mail_item *qprev, *qnext; /* SEND: its bucket of s->mailq */
+	int64_t id;                     /* SEND: the envelope id given on arrival */
+	uint8_t queued;                 /* SEND: in s->mailq */
+	uint8_t received;               /* SEND: its recipient RECEIVED it */
+	uint8_t acked;                  /* SEND: the sender has its answer */
+	uint8_t dup;                    /* SEND: DUP_*: a retry of a SEND already accepted */
+	/* SEND: the envelope; RECEIVED: the store_del array (hence aligned) */
+	_Alignas(16) uint8_t data[];
 };
 
 static uint64_t
@@ -25,6 +44,92 @@ wall_ms(void)
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static struct mail_bucket *
+bucket_of(struct server *s, int64_t recipient)
+{
+	uint64_t h = (uint64_t)recipient * 0x9e3779b97f4a7c15ull;
+
+	return &s->mailq[(h >> 32) & (MAILQ_BUCKETS - 1)];
+}
+
+static void
+mailq_add(struct server *s, struct mail_item *mi)
+{
+	struct mail_bucket *b = bucket_of(s, mi->ci.send.recipient);
+
+	/* Ids grow with every SEND, so appending keeps each bucket in id order. */
+	mi->qnext = NULL;
+	mi->qprev = b->tail;
+	if (b->tail)
+		b->tail->qnext = mi;
+	else
+		b->head = mi;
+	b->tail = mi;
+	mi->queued = 1;
+}
+
+static void
+mailq_remove(struct server *s, struct mail_item *mi)
+{
+	struct mail_bucket *b = bucket_of(s, mi->ci.send.recipient);
+
+	if (!mi->queued)
+		return;
+	if (mi->qprev)
+		mi->qprev->qnext = mi->qnext;
+	else
+		b->head = mi->qnext;
+	if (mi->qnext)
+		mi->qnext->qprev = mi->qprev;
+	else
+		b->tail = mi->qprev;
+	mi->qprev = mi->qnext = NULL;
+	mi->queued = 0;
+}
+
+static struct mail_item *
+mailq_find(struct server *s, int64_t recipient, int64_t id)
+{
+	for (struct mail_item *mi = bucket_of(s, recipient)->head; mi; mi = mi->qnext)
+		if (mi->id == id && mi->ci.send.recipient == recipient)
+			return mi;
+	return NULL;
+}
+
+/*
+ * Whether mi repeats a SEND already accepted (same sender device and client message id):
+ * one still in flight to the same recipient, or one whose idempotency record is
+ * committed. Such a retry is answered by its commit and never pushed from memory.
+ * DUP_UNKNOWN if the store could not be read (then it waits for its commit).
+ */
+static int
+duplicate_state(struct server *s, struct mail_item *mi)
+{
+	const struct store_send *sd = &mi->ci.send;
+	int64_t old;
+	int r;
+
+	if (mi->dup != DUP_UNKNOWN)
+		return mi->dup;
+	for (struct mail_item *o = mi->qprev; o; o = o->qprev)
+		if (o->ci.send.recipient == sd->recipient && o->dup != DUP_YES &&
+		    memcmp(o->ci.send.cmid, sd->cmid, STORE_CMID_LEN) == 0 &&
+		    memcmp(o->ci.send.sender_device, sd->sender_device, STORE_KEY_LEN) == 0)
+			return mi->dup = DUP_YES;
+	/* One snapshot for the lookups of a loop turn, released at its end (peer_flush_all)
+	 * and whenever a commit is done (mailbox_commit_done): a SEND committed after it
+	 * was taken is still in s->mailq until then. */
+	if ((r = s->store->ops->read_hold(s->store)) == 0)
+		r = s->store->ops->sent_get(s->store, sd->sender_device, sd->cmid, &old);
+	if (r == 0)
+		mi->dup = DUP_YES;
+	else if (r == SOTTO_ERR_NOT_FOUND)
+		mi->dup = DUP_NO;
+	else
+		log_error("sent lookup failed: %s", sotto_strerror(r));
+	return mi->dup;
 }
 
 /*
@@ -52,6 +157,32 @@ push_one(struct peer *p, int64_t id, uint64_t ts, const uint8_t *data, size_t le
 	}
 	p->last_pushed = id;
 	p->push_inflight++;
+	return 0;
+}
+
+/*
+ * Pushes, in id order, the recipient's SENDs not yet done (s->mailq) above last_pushed:
+ * they all come after what the store holds (ids are given in commit order) or are in
+ * both. 0 when all are pushed; nonzero when the pump must stop (window full, output
+ * above the mark, or a SEND whose duplicate state is unknown: its commit resumes it).
+ */
+static int
+pump_pending(struct peer *p)
+{
+	struct server *s = p->srv;
+	int64_t rcpt = p->acct->id;
+	int dup;
+
+	for (struct mail_item *mi = bucket_of(s, rcpt)->head; mi; mi = mi->qnext) {
+		if (mi->ci.send.recipient != rcpt || mi->id <= p->last_pushed || mi->received)
+			continue;
+		if ((dup = duplicate_state(s, mi)) == DUP_YES)
+			continue;
+		if (dup == DUP_UNKNOWN || p->push_inflight >= s->cfg.push_window)
+			return 1;
+		if (push_one(p, mi->id, mi->ci.send.ts, mi->ci.send.data, mi->ci.send.len) != 0)
+			return 1;
+	}
 	return 0;
 }
 
@@ -96,38 +227,54 @@ mailbox_pump(struct peer *p)
 		store_envelopes_free(env, n);
 		if (i < n)
 			return;
-		if (n < want)
-			p->backlog = 0;
+		if (n < want) {
+			/* The store is read to its end: what follows is still on its way there. */
+			if (pump_pending(p) == 0)
+				p->backlog = 0;
+			return;
+		}
 	}
 }
 
+/* A SEND is done: if its recipient's connection has a backlog, the store may now hold
+ * what the pump waits for. */
 static void
-deliver_new(struct server *s, const struct commit_item *it)
+deliver_new(struct server *s, int64_t recipient)
 {
-	struct acct *a = server_acct_find(s, it->send.recipient);
+	struct acct *a = server_acct_find(s, recipient);
 	struct peer *p;
 
 	if (a == NULL || (p = a->peers) == NULL || p->state != PEER_MEMBER)
 		return;
-	if (it->send.env_id <= p->last_pushed)
-		return;                 /* already pushed by a read of the store */
-	if (!p->backlog && p->push_inflight < s->cfg.push_window) {
-		/* No room: push_one marks the backlog and the store has it for the pump. */
-		(void)push_one(p, it->send.env_id, it->send.ts, it->send.data, it->send.len);
+	if (p->backlog)
+		mailbox_pump(p);
+}
+
+static void
+answer_send(struct mail_item *mi, int status)
+{
+	struct peer *p = mi->ci.owner;
+	struct proto_msg resp;
+
+	mi->acked = 1;
+	if (p->state == PEER_CLOSED)
 		return;
-	}
-	p->backlog = 1;
-	mailbox_pump(p);
+	memset(&resp, 0, sizeof(resp));
+	proto_response(&resp, PROTO_SEND, (uint32_t)mi->ci.tag, status);
+	resp.u.sent.timestamp = mi->ci.send.ts;
+	(void)peer_send(p, &resp);
 }
 
 void
 mailbox_commit_done(void *ud, struct commit_item *it)
 {
 	struct server *s = ud;
+	struct mail_item *mi = (struct mail_item *)(void *)it;
 	struct peer *p = it->owner;
-	struct proto_msg resp;
 	int r;
 
+	/* The loop's reads from here on must see this commit. */
+	s->store->ops->read_release(s->store);
 	if (it->kind == COMMIT_CALL) {
 		it->finish(it);         /* frees it */
 		peer_commit_released(p);
@@ -135,19 +282,62 @@ mailbox_commit_done(void *ud, struct commit_item *it)
 	}
 	if (it->kind == COMMIT_SEND) {
 		r = it->result != 0 ? it->result : it->send.result;
-		if (p->state != PEER_CLOSED) {
-			memset(&resp, 0, sizeof(resp));
-			proto_response(&resp, PROTO_SEND, (uint32_t)it->tag, r);
-			resp.u.sent.timestamp = it->send.ts;
-			(void)peer_send(p, &resp);
-		}
-		if (r == 0 && !it->send.duplicate)
-			deliver_new(s, it);
+		mailq_remove(s, mi);
+		if (!mi->acked)
+			answer_send(mi, r);
+		else if (r != 0)
+			/* Answered already: durable on the recipient, which RECEIVED it. */
+			log_debug("commit of a SEND received before it failed: %s", sotto_strerror(r));
+		deliver_new(s, it->send.recipient);
 	} else if (p->state != PEER_CLOSED) {
 		peer_respond(p, PROTO_RECEIVED, (uint32_t)it->tag, it->result);
 	}
 	free(it);
 	peer_commit_released(p);
+}
+
+static int
+next_env_id(struct server *s, int64_t *id)
+{
+	int64_t max, t;
+	int r;
+
+	if (s->next_env_id == 0) {
+		/* Above every id used before (stored or not) and above the clock's share, so
+		 * that a RECEIVED repeated after a restart can never name a newer envelope. */
+		if ((r = s->store->ops->envelopes_max_id(s->store, &max)) != 0) {
+			log_error("envelope ids: %s", sotto_strerror(r));
+			return r;
+		}
+		t = (int64_t)(wall_ms() << 20);
+		s->next_env_id = max >= t ? max + 1 : t;
+	}
+	*id = s->next_env_id++;
+	return 0;
+}
+
+/* Pushes a new SEND at once if its recipient's connection is caught up; otherwise marks
+ * that connection's backlog so that the pump gets to it in order. */
+static void
+push_early(struct server *s, struct acct *a, struct mail_item *mi)
+{
+	struct peer *rp;
+
+	if (a == NULL || (rp = a->peers) == NULL || rp->state != PEER_MEMBER || rp->backlog)
+		return;
+	if (rp->push_inflight >= s->cfg.push_window) {
+		rp->backlog = 1;
+		return;
+	}
+	switch (duplicate_state(s, mi)) {
+	case DUP_YES:
+		return;
+	case DUP_UNKNOWN:
+		rp->backlog = 1;
+		return;
+	}
+	/* On PEER_WOULD_BLOCK push_one marks the backlog itself. */
+	(void)push_one(rp, mi->id, mi->ci.send.ts, mi->ci.send.data, mi->ci.send.len);
 }
 
 void
@@ -159,7 +349,7 @@ handle_send(struct peer *p, const struct proto_msg *m)
 	struct mail_item *mi;
 	struct acct *online;
 	char name[STORE_NAME_MAX + 1];
-	int64_t rcpt_id;
+	int64_t rcpt_id, id;
 	int r;
 
 	if (sd->envelope_len == 0 || sd->envelope_len > s->cfg.max_envelope) {
@@ -179,15 +369,21 @@ handle_send(struct peer *p, const struct proto_msg *m)
 		peer_respond(p, m->type, m->id, r);
 		return;
 	}
+	if ((r = next_env_id(s, &id)) != 0) {
+		peer_respond(p, m->type, m->id, SOTTO_ERR_STORAGE);
+		return;
+	}
 	if ((mi = calloc(1, sizeof(*mi) + sd->envelope_len)) == NULL) {
 		peer_respond(p, m->type, m->id, SOTTO_ERR_NOMEM);
 		return;
 	}
 	memcpy(mi->data, sd->envelope, sd->envelope_len);
+	mi->id = id;
 	mi->ci.kind = COMMIT_SEND;
 	mi->ci.owner = p;
 	mi->ci.tag = m->id;
 	mi->ci.send.recipient = rcpt_id;
+	mi->ci.send.env_id = id;
 	memcpy(mi->ci.send.sender_device, p->device_key, sizeof(p->device_key));
 	memcpy(mi->ci.send.cmid, sd->client_msg_id, sizeof(mi->ci.send.cmid));
 	mi->ci.send.data = mi->data;
@@ -195,7 +391,32 @@ handle_send(struct peer *p, const struct proto_msg *m)
 	mi->ci.send.ts = wall_ms();
 	mi->ci.send.mailbox_max = s->cfg.mailbox_max;
 	p->commits++;
+	mailq_add(s, mi);
 	commit_submit(s->commit, &mi->ci);
+	push_early(s, online, mi);
+}
+
+/*
+ * A RECEIVED naming a SEND not yet done: its envelope is durable on the recipient, so its
+ * sender is answered now. If the writer does not have it yet, only its idempotency
+ * record will be written (returns 1: nothing to delete); otherwise it is being stored and
+ * the delete follows in a later batch (returns 0).
+ */
+static int
+received_pending(struct server *s, struct mail_item *mi)
+{
+	int skip = 0;
+
+	if (mi->received)
+		return 0;
+	mi->received = 1;
+	if (!commit_item_handed(s->commit, &mi->ci)) {
+		mi->ci.send.skip_envelope = 1;
+		skip = 1;
+	}
+	if (!mi->acked)
+		answer_send(mi, 0);
+	return skip;
 }
 
 void
@@ -204,7 +425,11 @@ handle_received(struct peer *p, const struct proto_msg *m)
 	struct server *s = p->srv;
 	const struct proto_received *rc = &m->u.received;
 	struct store_del *dels;
-	struct mail_item *mi;
+	struct mail_item *mi, *pend;
+	size_t nd = 0;
+	/* Answering a sender below may close p (a SEND to oneself whose answer does not fit):
+	 * its account is read once, here. */
+	int64_t me = p->acct->id, id;
 
 	if ((mi = calloc(1, sizeof(*mi) + rc->n * sizeof(struct store_del))) == NULL) {
 		peer_respond(p, m->type, m->id, SOTTO_ERR_NOMEM);
@@ -212,16 +437,26 @@ handle_received(struct peer *p, const struct proto_msg *m)
 	}
 	dels = (struct store_del *)(void *)mi->data;
 	for (size_t i = 0; i < rc->n; i++) {
-		dels[i].recipient = p->acct->id;
-		dels[i].id = (int64_t)(rc->ids[i] & INT64_MAX);
+		id = (int64_t)(rc->ids[i] & INT64_MAX);
+		/* Only the caller's own mailbox is searched. */
+		if ((pend = mailq_find(s, me, id)) != NULL && received_pending(s, pend))
+			continue;
+		dels[nd].recipient = me;
+		dels[nd].id = id;
+		nd++;
 	}
-	mi->ci.kind = COMMIT_DELETE;
-	mi->ci.owner = p;
-	mi->ci.tag = m->id;
-	mi->ci.dels = dels;
-	mi->ci.n_dels = rc->n;
-	p->commits++;
-	commit_submit(s->commit, &mi->ci);
+	if (nd == 0) {
+		free(mi);
+		peer_respond(p, m->type, m->id, 0);
+	} else {
+		mi->ci.kind = COMMIT_DELETE;
+		mi->ci.owner = p;
+		mi->ci.tag = m->id;
+		mi->ci.dels = dels;
+		mi->ci.n_dels = nd;
+		p->commits++;
+		commit_submit(s->commit, &mi->ci);
+	}
 	p->push_inflight = p->push_inflight > rc->n ? p->push_inflight - (uint32_t)rc->n : 0;
 	mailbox_pump(p);
 }

@@ -30,10 +30,17 @@
 #define PEER_COMMITS_MAX 256            /* SENDs of one connection awaiting the writer */
 #define PEER_PUSH_LOW_MAX (1024u * 1024) /* push low-water mark: at most this, 1/4 of the cap */
 #define PEER_WOULD_BLOCK 1              /* peer_push: no room now, retried when output drains */
+#define MAILQ_BUCKETS 1024              /* pending SENDs indexed by recipient (power of two) */
 
 enum peer_state { PEER_HANDSHAKE, PEER_GUEST, PEER_MEMBER, PEER_CLOSED };
 
 struct acct;
+struct mail_item;
+
+/* SENDs submitted and not yet done whose recipient hashes here, in id order. */
+struct mail_bucket {
+	struct mail_item *head, *tail;
+};
 
 struct peer {
 	struct peer *prev, *next;       /* server's list */
@@ -120,6 +127,11 @@ struct server {
 	uint8_t *encbuf;                /* encoded outgoing message */
 	size_t encbuf_cap;
 	char bound_addr[ADDRESS_SERVER_MAX + 1];
+
+	/* handle_mailbox.c: envelope ids are given on arrival, strictly increasing also
+	 * across restarts (0: not read from the store yet); SENDs not yet done by recipient */
+	int64_t next_env_id;
+	struct mail_bucket mailq[MAILQ_BUCKETS];
 };
 
 /* server.c */

@@ -53,6 +53,9 @@ struct store_bundle {
 /* One SEND in a group commit. Inputs are set by the caller; outputs by envelopes_commit. */
 struct store_send {
 	int64_t recipient;
+	/* in: 1 = the recipient already has it (RECEIVED before the commit): keep only the
+	 * idempotency record under env_id, no envelope, no mailbox count. */
+	int skip_envelope;
 	uint8_t sender_device[STORE_KEY_LEN];
 	uint8_t cmid[STORE_CMID_LEN];
 	const uint8_t *data;
@@ -61,7 +64,9 @@ struct store_send {
 	uint32_t mailbox_max;
 	/* out */
 	int result;          /* 0, SOTTO_ERR_LIMIT (mailbox full) */
-	int64_t env_id;      /* server envelope id (the existing one for a duplicate) */
+	/* in: the id to store it under (> every id used before; 0: the next free one);
+	 * out: its id, or the existing one's for a duplicate */
+	int64_t env_id;
 	int duplicate;       /* 1 when (sender_device, cmid) was already stored */
 };
 
@@ -127,6 +132,16 @@ struct store_ops {
 	int (*envelopes_apply)(struct store *s, const struct store_del *d, size_t nd,
 	    struct store_send *sends, size_t ns, int *del_result);
 	int (*mailbox_count)(struct store *s, int64_t recipient, uint64_t *n);
+	/* The highest envelope id ever used (stored or only recorded as sent), 0 if none. */
+	int (*envelopes_max_id)(struct store *s, int64_t *out);
+	/* The envelope id recorded for (sender device, client message id), or
+	 * SOTTO_ERR_NOT_FOUND. */
+	int (*sent_get)(struct store *s, const uint8_t sender_device[STORE_KEY_LEN],
+	    const uint8_t cmid[STORE_CMID_LEN], int64_t *env_id);
+	/* A read-only handle's reads from now until read_release see one snapshot (and pay
+	 * for it once); writes by other handles committed meanwhile are not seen. */
+	int (*read_hold)(struct store *s);
+	void (*read_release)(struct store *s);
 };
 
 struct store {

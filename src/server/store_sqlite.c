@@ -20,12 +20,12 @@
 #define SCHEMA_VERSION 1
 
 enum stmt_id {
-	S_BEGIN, S_COMMIT, S_ROLLBACK,
+	S_BEGIN, S_COMMIT, S_ROLLBACK, S_BEGIN_READ,
 	S_INVITE_USE, S_INVITE_ADD,
 	S_ACCOUNT_ADD, S_ACCOUNT_BY_DEVICE, S_ACCOUNT_BY_NAME, S_ACCOUNT_BY_ID,
 	S_SPK_PUT, S_SPK_GET, S_OTPK_PUT, S_OTPK_COUNT, S_OTPK_FIRST, S_OTPK_DEL,
 	S_SENT_GET, S_SENT_PUT, S_PENDING_GET, S_PENDING_ADD, S_ENV_PUT, S_ENV_LIST,
-	S_ENV_DEL,
+	S_ENV_DEL, S_IDMAX_PUT, S_IDMAX_GET,
 	S__COUNT
 };
 
@@ -33,6 +33,7 @@ static const char *const stmt_sql[S__COUNT] = {
 	[S_BEGIN] = "BEGIN IMMEDIATE",
 	[S_COMMIT] = "COMMIT",
 	[S_ROLLBACK] = "ROLLBACK",
+	[S_BEGIN_READ] = "BEGIN",
 	[S_INVITE_USE] = "DELETE FROM invites WHERE token_hash = ?1",
 	[S_INVITE_ADD] = "INSERT INTO invites(token_hash, created) VALUES (?1, ?2)",
 	[S_ACCOUNT_ADD] = "INSERT INTO accounts(name, identity_key, device_key, pending, created)"
@@ -54,10 +55,16 @@ static const char *const stmt_sql[S__COUNT] = {
 	[S_SENT_PUT] = "INSERT INTO sent(sender, cmid, env_id, created) VALUES (?1, ?2, ?3, ?4)",
 	[S_PENDING_GET] = "SELECT pending FROM accounts WHERE id = ?1",
 	[S_PENDING_ADD] = "UPDATE accounts SET pending = max(pending + ?2, 0) WHERE id = ?1",
-	[S_ENV_PUT] = "INSERT INTO envelopes(recipient, ts, data) VALUES (?1, ?2, ?3)",
+	[S_ENV_PUT] = "INSERT INTO envelopes(id, recipient, ts, data) VALUES (?1, ?2, ?3, ?4)",
 	[S_ENV_LIST] = "SELECT id, ts, data FROM envelopes WHERE recipient = ?1 AND id > ?2"
 	    " ORDER BY id LIMIT ?3",
 	[S_ENV_DEL] = "DELETE FROM envelopes WHERE recipient = ?1 AND id = ?2",
+	/* Ids of envelopes never stored (RECEIVED before their commit) are never reused:
+	 * the highest one is kept here, sqlite_sequence keeps the highest stored one. */
+	[S_IDMAX_PUT] = "INSERT OR REPLACE INTO meta(k, v) VALUES ('env_id_max',"
+	    " max(?1, coalesce((SELECT v FROM meta WHERE k = 'env_id_max'), 0)))",
+	[S_IDMAX_GET] = "SELECT max(coalesce((SELECT v FROM meta WHERE k = 'env_id_max'), 0),"
+	    " coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'envelopes'), 0))",
 };
 
 static const char schema_sql[] =
@@ -108,6 +115,7 @@ struct store_sqlite {
 	 * half full: a group commit of n SENDs to n mailboxes finds each in O(1). */
 	uint32_t *pend_idx;
 	size_t idx_cap;         /* a power of two */
+	int holding;            /* a read transaction kept open by read_hold */
 };
 
 static struct store_sqlite *
@@ -520,16 +528,28 @@ pending_flush(struct store_sqlite *ss)
 }
 
 static int
-store_one(struct store_sqlite *ss, struct store_send *e, int64_t now)
+sent_put(struct store_sqlite *ss, const struct store_send *e, int64_t now)
+{
+	sqlite3_stmt *s = st(ss, S_SENT_PUT);
+
+	sqlite3_bind_blob(s, 1, e->sender_device, STORE_KEY_LEN, SQLITE_STATIC);
+	sqlite3_bind_blob(s, 2, e->cmid, STORE_CMID_LEN, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 3, e->env_id);
+	sqlite3_bind_int64(s, 4, now);
+	return run(ss, s, "sent put");
+}
+
+static int
+store_one(struct store_sqlite *ss, struct store_send *e, int64_t now, int64_t *skipped_max)
 {
 	struct pending_entry *pe;
 	sqlite3_stmt *s;
 	uint64_t pending = 0;
+	int64_t want_id = e->env_id;
 	int rc, r;
 
 	e->result = 0;
 	e->duplicate = 0;
-	e->env_id = 0;
 	s = st(ss, S_SENT_GET);
 	sqlite3_bind_blob(s, 1, e->sender_device, STORE_KEY_LEN, SQLITE_STATIC);
 	sqlite3_bind_blob(s, 2, e->cmid, STORE_CMID_LEN, SQLITE_STATIC);
@@ -543,6 +563,14 @@ store_one(struct store_sqlite *ss, struct store_send *e, int64_t now)
 	sqlite3_reset(s);
 	if (rc != SQLITE_DONE)
 		return map_rc(ss->db, rc, "sent get");
+	if (e->skip_envelope && want_id > 0) {
+		/* Already stored by its recipient: only the idempotency record is kept. */
+		if ((r = sent_put(ss, e, now)) != 0)
+			return r;
+		if (want_id > *skipped_max)
+			*skipped_max = want_id;
+		return 0;
+	}
 	if ((pe = pending_entry(ss, e->recipient, &r)) == NULL) {
 		if (r == SOTTO_ERR_NOT_FOUND) {
 			e->result = SOTTO_ERR_NOT_FOUND;
@@ -556,18 +584,15 @@ store_one(struct store_sqlite *ss, struct store_send *e, int64_t now)
 		return 0;
 	}
 	s = st(ss, S_ENV_PUT);
-	sqlite3_bind_int64(s, 1, e->recipient);
-	sqlite3_bind_int64(s, 2, (sqlite3_int64)e->ts);
-	sqlite3_bind_blob(s, 3, e->data, (int)e->len, SQLITE_STATIC);
+	if (e->env_id > 0)
+		sqlite3_bind_int64(s, 1, e->env_id);
+	sqlite3_bind_int64(s, 2, e->recipient);
+	sqlite3_bind_int64(s, 3, (sqlite3_int64)e->ts);
+	sqlite3_bind_blob(s, 4, e->data, (int)e->len, SQLITE_STATIC);
 	if ((r = run(ss, s, "envelope put")) != 0)
 		return r;
 	e->env_id = sqlite3_last_insert_rowid(ss->db);
-	s = st(ss, S_SENT_PUT);
-	sqlite3_bind_blob(s, 1, e->sender_device, STORE_KEY_LEN, SQLITE_STATIC);
-	sqlite3_bind_blob(s, 2, e->cmid, STORE_CMID_LEN, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 3, e->env_id);
-	sqlite3_bind_int64(s, 4, now);
-	if ((r = run(ss, s, "sent put")) != 0)
+	if ((r = sent_put(ss, e, now)) != 0)
 		return r;
 	pe->delta++;
 	return 0;
@@ -577,12 +602,19 @@ store_one(struct store_sqlite *ss, struct store_send *e, int64_t now)
 static int
 sends_body(struct store_sqlite *ss, struct store_send *sends, size_t n)
 {
-	int64_t now = (int64_t)time(NULL);
+	int64_t now = (int64_t)time(NULL), skipped_max = 0;
+	sqlite3_stmt *s;
 	int r;
 
 	for (size_t i = 0; i < n; i++) {
 		/* A duplicate inside the same batch finds the first one's row here too. */
-		if ((r = store_one(ss, &sends[i], now)) != 0)
+		if ((r = store_one(ss, &sends[i], now, &skipped_max)) != 0)
+			return r;
+	}
+	if (skipped_max > 0) {
+		s = st(ss, S_IDMAX_PUT);
+		sqlite3_bind_int64(s, 1, skipped_max);
+		if ((r = run(ss, s, "envelope id max")) != 0)
 			return r;
 	}
 	return pending_flush(ss);
@@ -739,6 +771,67 @@ sq_mailbox_count(struct store *base, int64_t recipient, uint64_t *n)
 	return pending_get(impl(base), recipient, n);
 }
 
+static int
+sq_envelopes_max_id(struct store *base, int64_t *out)
+{
+	struct store_sqlite *ss = impl(base);
+	sqlite3_stmt *s = st(ss, S_IDMAX_GET);
+	int rc = sqlite3_step(s);
+
+	*out = 0;
+	if (rc == SQLITE_ROW)
+		*out = sqlite3_column_int64(s, 0);
+	sqlite3_reset(s);
+	return rc == SQLITE_ROW ? 0 : map_rc(ss->db, rc, "envelope id max");
+}
+
+/* A read transaction held across statements: after a commit by another connection,
+ * every new read transaction drops the page cache and takes the WAL read lock again. */
+static int
+sq_read_hold(struct store *base)
+{
+	struct store_sqlite *ss = impl(base);
+	int r;
+
+	if (ss->holding)
+		return 0;
+	if ((r = run(ss, st(ss, S_BEGIN_READ), "begin read")) == 0)
+		ss->holding = 1;
+	return r;
+}
+
+static void
+sq_read_release(struct store *base)
+{
+	struct store_sqlite *ss = impl(base);
+
+	if (!ss->holding)
+		return;
+	ss->holding = 0;
+	if (run(ss, st(ss, S_COMMIT), "end read") != 0)
+		rollback(ss);
+}
+
+static int
+sq_sent_get(struct store *base, const uint8_t sender_device[STORE_KEY_LEN],
+    const uint8_t cmid[STORE_CMID_LEN], int64_t *env_id)
+{
+	struct store_sqlite *ss = impl(base);
+	sqlite3_stmt *s = st(ss, S_SENT_GET);
+	int rc, r;
+
+	*env_id = 0;
+	sqlite3_bind_blob(s, 1, sender_device, STORE_KEY_LEN, SQLITE_STATIC);
+	sqlite3_bind_blob(s, 2, cmid, STORE_CMID_LEN, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		*env_id = sqlite3_column_int64(s, 0);
+	r = rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? SOTTO_ERR_NOT_FOUND :
+	    map_rc(ss->db, rc, "sent get");
+	sqlite3_reset(s);
+	return r;
+}
+
 static int exec(sqlite3 *db, const char *sql, const char *what);
 
 static void *
@@ -838,6 +931,7 @@ sq_close(struct store *base)
 {
 	struct store_sqlite *ss = impl(base);
 
+	sq_read_release(base);
 	ckpt_stop(ss);
 	for (int i = 0; i < S__COUNT; i++)
 		sqlite3_finalize(ss->st[i]);
@@ -861,6 +955,10 @@ static const struct store_ops sqlite_ops = {
 	.envelopes_delete = sq_envelopes_delete,
 	.envelopes_apply = sq_envelopes_apply,
 	.mailbox_count = sq_mailbox_count,
+	.envelopes_max_id = sq_envelopes_max_id,
+	.sent_get = sq_sent_get,
+	.read_hold = sq_read_hold,
+	.read_release = sq_read_release,
 };
 
 static int

@@ -1,0 +1,635 @@
+/*
+ * sottod's fast path against a real process: a SEND is pushed before its commit, its
+ * sender is answered when the envelope is durable at the server OR at the recipient
+ * (RECEIVED), and an envelope RECEIVED before the writer took it is never stored.
+ *
+ * The writer is held deterministically by this process taking the database's write lock
+ * (BEGIN IMMEDIATE from a second SQLite connection): the server's writer then waits in its
+ * own BEGIN (busy timeout 10 s) with its batch, and what arrives meanwhile waits on the
+ * loop, which is the window these tests need.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sodium.h>
+#include <sqlite3.h>
+
+#include "check.h"
+#include "client/conn.h"
+#include "server/store.h"
+#include "sottod_proc.h"
+
+static struct proto_msg req, resp, ev;
+static int rcv_ok, rcv_bad;             /* answers to received_async seen so far */
+
+/* Counts an answer to received_async wherever it turns up. */
+static void
+note_event(const struct proto_msg *m)
+{
+	if (m->type == (PROTO_RESPONSE | PROTO_RECEIVED) && m->id == 77) {
+		if (m->status == 0)
+			rcv_ok++;
+		else
+			rcv_bad++;
+	}
+}
+
+static void
+cmid_of(uint8_t cmid[16], int i)
+{
+	memset(cmid, 0, 16);
+	cmid[0] = (uint8_t)i;
+	cmid[1] = (uint8_t)(i >> 8);
+	cmid[15] = 0xfa;
+}
+
+/* A SEND without waiting for its answer; request id 1000 + i. */
+static int
+send_async(struct test_user *u, const char *to, int i, const void *env, size_t len)
+{
+	static struct proto_msg m;
+
+	memset(&m, 0, sizeof(m));
+	m.type = PROTO_SEND;
+	m.id = (uint32_t)(1000 + i);
+	snprintf(m.u.send.recipient, sizeof(m.u.send.recipient), "%s", to);
+	cmid_of(m.u.send.client_msg_id, i);
+	m.u.send.envelope = env;
+	m.u.send.envelope_len = len;
+	return conn_send(u->c, &m);
+}
+
+/* The next SEND answer (request id 1000 + i): i, with *status; -1 on timeout. */
+static int
+next_answer(struct test_user *u, int timeout_ms, int *status)
+{
+	for (;;) {
+		if (conn_next_event(u->c, &ev, timeout_ms) != 0)
+			return -1;
+		note_event(&ev);
+		if (ev.type == (PROTO_RESPONSE | PROTO_SEND) && ev.id >= 1000) {
+			*status = ev.status;
+			return (int)ev.id - 1000;
+		}
+	}
+}
+
+/* Next PUSH; copies the envelope into out as a string. */
+static int
+next_push(struct test_user *u, int timeout_ms, uint64_t *id, char *out, size_t cap)
+{
+	for (;;) {
+		int r = conn_next_event(u->c, &ev, timeout_ms);
+		if (r != 0)
+			return r;
+		note_event(&ev);
+		if (ev.type != PROTO_PUSH)
+			continue;
+		*id = ev.u.push.envelope_id;
+		if (ev.u.push.envelope_len >= cap)
+			return -1;
+		memcpy(out, ev.u.push.envelope, ev.u.push.envelope_len);
+		out[ev.u.push.envelope_len] = '\0';
+		return 0;
+	}
+}
+
+static int
+received(struct test_user *u, const uint64_t *ids, size_t n)
+{
+	memset(&req, 0, sizeof(req));
+	req.type = PROTO_RECEIVED;
+	req.u.received.n = n;
+	memcpy(req.u.received.ids, ids, n * sizeof(*ids));
+	if (conn_request(u->c, &req, &resp, 5000) != 0)
+		return -1000;
+	return resp.status;
+}
+
+/* RECEIVED without waiting for its answer, which follows its delete's commit. */
+static int
+received_async(struct test_user *u, const uint64_t *ids, size_t n)
+{
+	static struct proto_msg m;
+
+	memset(&m, 0, sizeof(m));
+	m.type = PROTO_RECEIVED;
+	m.id = 77;
+	m.u.received.n = n;
+	memcpy(m.u.received.ids, ids, n * sizeof(*ids));
+	return conn_send(u->c, &m);
+}
+
+/* Waits until n answers to received_async (counted since the last call) came; 0 if all
+ * had status 0. */
+static int
+received_answers(struct test_user *u, int n, int timeout_ms)
+{
+	int r = 0;
+
+	while (rcv_ok + rcv_bad < n) {
+		if (conn_next_event(u->c, &ev, timeout_ms) != 0)
+			return -1;
+		note_event(&ev);
+	}
+	if (rcv_bad > 0)
+		r = 1;
+	rcv_ok -= n;
+	if (rcv_ok < 0)
+		rcv_ok = 0;
+	rcv_bad = 0;
+	return r;
+}
+
+static uint64_t
+now_ms(void)
+{
+	struct timeval tv;
+
+	gettimeofday(&tv, NULL);
+	return (uint64_t)tv.tv_sec * 1000 + (uint64_t)tv.tv_usec / 1000;
+}
+
+/* Takes the database's write lock: sottod's writer waits until db_unlock. */
+static sqlite3 *
+db_lock(const struct sottod_proc *sp)
+{
+	char path[256];
+	sqlite3 *db = NULL;
+
+	snprintf(path, sizeof(path), "%s/sottod.db", sp->dir);
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
+		sqlite3_close(db);
+		return NULL;
+	}
+	sqlite3_busy_timeout(db, 5000);
+	if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
+		sqlite3_close(db);
+		return NULL;
+	}
+	return db;
+}
+
+static void
+db_unlock(sqlite3 *db)
+{
+	(void)sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+	sqlite3_close(db);
+}
+
+/* One integer from a query on the (stopped) server's database; -1 on error. */
+static int64_t
+db_int(const struct sottod_proc *sp, const char *sql)
+{
+	char path[256];
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	int64_t v = -1;
+
+	snprintf(path, sizeof(path), "%s/sottod.db", sp->dir);
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+	    sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return v;
+}
+
+static void
+setup(struct sottod_proc *sp, const char *conf, struct test_user *a, struct test_user *b)
+{
+	REQUIRE(sottod_proc_init(sp, conf) == 0);
+	REQUIRE(sottod_proc_start(sp) == 0);
+	test_user_new(a, "alice");
+	test_user_new(b, "bob");
+	REQUIRE(test_user_register(a, sp, NULL) == 0);
+	REQUIRE(test_user_register(b, sp, NULL) == 0);
+}
+
+TEST(pushed_before_commit_acked_on_received_and_not_stored)
+{
+	struct sottod_proc sp;
+	struct test_user a, b;
+	sqlite3 *lk;
+	uint64_t id1 = 0, id2 = 0, id3 = 0, t0 = now_ms();
+	char got[64];
+	int st = -1, st2 = -1, i;
+
+	setup(&sp, "registration = open", &a, &b);
+	REQUIRE((lk = db_lock(&sp)) != NULL);
+	/* m0: the writer takes it and waits for the lock with it. */
+	REQUIRE(send_async(&a, b.address, 0, "m0", 2) == 0);
+	REQUIRE(next_push(&b, 3000, &id1, got, sizeof(got)) == 0);
+	CHECK(strcmp(got, "m0") == 0);
+	/* Ids are given on arrival, above the clock's share (ms << 20). */
+	CHECK(id1 >= (t0 - 1000) << 20);
+	/* Pushed, not yet durable anywhere: no answer. */
+	CHECK_EQ_INT(next_answer(&a, 300, &st), -1);
+	/* m1 waits on the loop (the writer is busy); bob stores it and says so first. */
+	REQUIRE(send_async(&a, b.address, 1, "m1", 2) == 0);
+	REQUIRE(next_push(&b, 3000, &id2, got, sizeof(got)) == 0);
+	CHECK(strcmp(got, "m1") == 0);
+	CHECK(id2 > id1);
+	CHECK_EQ_INT(received(&b, &id2, 1), 0);
+	/* Durable on the recipient: answered while the commit is still held. */
+	CHECK_EQ_INT(next_answer(&a, 3000, &st), 1);
+	CHECK_EQ_INT(st, 0);
+	/* m0 is in the writer's batch: RECEIVED answers its sender too, and its delete goes
+	 * into a later batch, after the one that stores it. */
+	REQUIRE(received_async(&b, &id1, 1) == 0);
+	CHECK_EQ_INT(next_answer(&a, 3000, &st), 0);
+	CHECK_EQ_INT(st, 0);
+	CHECK_EQ_INT(received_answers(&b, 1, 300), -1);        /* the delete waits */
+	db_unlock(lk);
+	CHECK_EQ_INT(received_answers(&b, 1, 5000), 0);
+	/* Each SEND is answered once: nothing more comes after the commit. */
+	CHECK_EQ_INT(next_answer(&a, 500, &st2), -1);
+	test_user_close(&a);
+	test_user_close(&b);
+	CHECK_EQ_INT(sottod_proc_stop(&sp, SIGTERM), 0);
+
+	/* m0 was stored then deleted, m1 never stored; both idempotency records kept. */
+	CHECK_EQ_INT(db_int(&sp, "SELECT count(*) FROM envelopes"), 0);
+	CHECK_EQ_INT(db_int(&sp, "SELECT count(*) FROM sent"), 2);
+	CHECK_EQ_INT(db_int(&sp, "SELECT pending FROM accounts WHERE name = 'bob'"), 0);
+	CHECK(db_int(&sp, "SELECT v FROM meta WHERE k = 'env_id_max'") == (int64_t)id2);
+
+	REQUIRE(sottod_proc_start(&sp) == 0);
+	REQUIRE(test_user_connect(&a, &sp) == 0);
+	REQUIRE(test_user_connect(&b, &sp) == 0);
+	CHECK(next_push(&b, 500, &id3, got, sizeof(got)) == SOTTO_ERR_TIMEOUT);
+	/* A retry of the skipped m1 is answered and neither stored nor pushed again. */
+	REQUIRE(send_async(&a, b.address, 1, "m1", 2) == 0);
+	CHECK_EQ_INT(next_answer(&a, 3000, &st), 1);
+	CHECK_EQ_INT(st, 0);
+	CHECK(next_push(&b, 500, &id3, got, sizeof(got)) == SOTTO_ERR_TIMEOUT);
+	/* Ids keep growing across the restart, past the never-stored one. */
+	REQUIRE(send_async(&a, b.address, 2, "m2", 2) == 0);
+	REQUIRE(next_push(&b, 3000, &id3, got, sizeof(got)) == 0);
+	CHECK(strcmp(got, "m2") == 0);
+	CHECK(id3 > id2);
+	CHECK_EQ_INT(next_answer(&a, 3000, &st), 2);
+	CHECK_EQ_INT(st, 0);
+	for (i = 0; i < 1; i++)
+		CHECK_EQ_INT(received(&b, &id3, 1), 0);
+	test_user_close(&a);
+	test_user_close(&b);
+	CHECK_EQ_INT(sottod_proc_stop(&sp, SIGTERM), 0);
+	sottod_proc_cleanup(&sp);
+}
+
+TEST(full_window_is_not_overtaken_by_a_later_early_push)
+{
+	struct sottod_proc sp;
+	struct test_user a, b;
+	sqlite3 *lk;
+	uint64_t ids[8], id, prev = 0;
+	char got[64], want[16];
+	int seen[8] = { 0 }, st, n = 0, k, acked = 0;
+
+	setup(&sp, "registration = open\npush_window = 2", &a, &b);
+	REQUIRE((lk = db_lock(&sp)) != NULL);
+	/* m0, m1 fill the window; m2 cannot be pushed and nothing is committed. */
+	for (int i = 0; i < 3; i++) {
+		snprintf(want, sizeof(want), "m%d", i);
+		REQUIRE(send_async(&a, b.address, i, want, 2) == 0);
+	}
+	for (; n < 2; n++) {
+		REQUIRE(next_push(&b, 3000, &ids[n], got, sizeof(got)) == 0);
+		snprintf(want, sizeof(want), "m%d", n);
+		CHECK(strcmp(got, want) == 0);
+	}
+	CHECK(next_push(&b, 300, &id, got, sizeof(got)) == SOTTO_ERR_TIMEOUT);
+	/* The window opens while m2 is still uncommitted: it comes from memory, in order,
+	 * and m3 (sent after) comes after it rather than past it. */
+	REQUIRE(received_async(&b, &ids[0], 1) == 0);
+	REQUIRE(send_async(&a, b.address, 3, "m3", 2) == 0);
+	REQUIRE(next_push(&b, 3000, &ids[n], got, sizeof(got)) == 0);
+	CHECK(strcmp(got, "m2") == 0);
+	n++;
+	REQUIRE(received_async(&b, &ids[1], 1) == 0);
+	REQUIRE(next_push(&b, 3000, &ids[n], got, sizeof(got)) == 0);
+	CHECK(strcmp(got, "m3") == 0);
+	n++;
+	db_unlock(lk);
+	REQUIRE(received_async(&b, &ids[2], 2) == 0);
+	CHECK_EQ_INT(received_answers(&b, 3, 5000), 0);
+	/* Nothing is pushed twice on this connection once all is committed. */
+	CHECK(next_push(&b, 500, &id, got, sizeof(got)) == SOTTO_ERR_TIMEOUT);
+	for (k = 0; k < n; k++) {
+		CHECK(ids[k] > prev);
+		prev = ids[k];
+	}
+	while (acked < 4 && (k = next_answer(&a, 3000, &st)) >= 0) {
+		CHECK_EQ_INT(st, 0);
+		if (k >= 0 && k < 4 && !seen[k]++)
+			acked++;
+	}
+	CHECK_EQ_INT(acked, 4);
+	CHECK_EQ_INT(next_answer(&a, 300, &st), -1);
+	test_user_close(&b);
+	REQUIRE(test_user_connect(&b, &sp) == 0);
+	CHECK(next_push(&b, 500, &id, got, sizeof(got)) == SOTTO_ERR_TIMEOUT);
+	test_user_close(&a);
+	test_user_close(&b);
+	CHECK_EQ_INT(sottod_proc_stop(&sp, SIGTERM), 0);
+	sottod_proc_cleanup(&sp);
+}
+
+TEST(disconnect_after_early_push_gets_it_again)
+{
+	struct sottod_proc sp;
+	struct test_user a, b;
+	sqlite3 *lk;
+	uint64_t id = 0, id2 = 0;
+	char got[64];
+	int st;
+
+	setup(&sp, "registration = open", &a, &b);
+	REQUIRE((lk = db_lock(&sp)) != NULL);
+	REQUIRE(send_async(&a, b.address, 0, "m0", 2) == 0);
+	REQUIRE(next_push(&b, 3000, &id, got, sizeof(got)) == 0);
+	/* Its sender names it in a RECEIVED of its own: that neither answers the SEND nor
+	 * drops the envelope (only the recipient's mailbox is searched). */
+	REQUIRE(received_async(&a, &id, 1) == 0);
+	/* Gone before RECEIVED: the next connection gets it, from memory while its
+	 * commit waits, then from the store. */
+	test_user_close(&b);
+	REQUIRE(test_user_connect(&b, &sp) == 0);
+	REQUIRE(next_push(&b, 3000, &id2, got, sizeof(got)) == 0);
+	CHECK_EQ_INT(id2, id);
+	CHECK(strcmp(got, "m0") == 0);
+	test_user_close(&b);
+	CHECK_EQ_INT(next_answer(&a, 300, &st), -1);
+	db_unlock(lk);
+	CHECK_EQ_INT(next_answer(&a, 5000, &st), 0);
+	CHECK_EQ_INT(st, 0);
+	REQUIRE(test_user_connect(&b, &sp) == 0);
+	REQUIRE(next_push(&b, 3000, &id2, got, sizeof(got)) == 0);
+	CHECK_EQ_INT(id2, id);
+	CHECK(next_push(&b, 300, &id2, got, sizeof(got)) == SOTTO_ERR_TIMEOUT);
+	CHECK_EQ_INT(received(&b, &id, 1), 0);
+	test_user_close(&b);
+	REQUIRE(test_user_connect(&b, &sp) == 0);
+	CHECK(next_push(&b, 500, &id2, got, sizeof(got)) == SOTTO_ERR_TIMEOUT);
+	test_user_close(&a);
+	test_user_close(&b);
+	CHECK_EQ_INT(sottod_proc_stop(&sp, SIGTERM), 0);
+	sottod_proc_cleanup(&sp);
+}
+
+TEST(failed_commit_refuses_unless_received_first)
+{
+	struct sottod_proc sp;
+	struct test_user a, b;
+	static uint8_t big[60000];
+	sqlite3 *lk;
+	uint64_t ids[8], id;
+	char got[64];
+	int status[8], answered = 0, st, k;
+
+	/* 60 pages: one big envelope fits, five in one transaction do not. */
+	setup(&sp, "registration = open\ndb_max_pages = 60", &a, &b);
+	REQUIRE((lk = db_lock(&sp)) != NULL);
+	REQUIRE(send_async(&a, b.address, 0, "m0", 2) == 0);
+	REQUIRE(next_push(&b, 3000, &ids[0], got, sizeof(got)) == 0);
+	memset(big, 'z', sizeof(big));
+	for (int i = 1; i <= 5; i++) {
+		big[0] = (uint8_t)('0' + i);
+		REQUIRE(send_async(&a, b.address, i, big, sizeof(big)) == 0);
+	}
+	for (int i = 1; i <= 5; i++) {
+		REQUIRE(conn_next_event(b.c, &ev, 3000) == 0);
+		REQUIRE(ev.type == PROTO_PUSH);
+		CHECK_EQ_INT(ev.u.push.envelope_len, sizeof(big));
+		CHECK_EQ_INT(ev.u.push.envelope[0], '0' + i);
+		ids[i] = ev.u.push.envelope_id;
+	}
+	/* Bob has m3: its sender is answered now, whatever the commit does. */
+	CHECK_EQ_INT(received(&b, &ids[3], 1), 0);
+	for (int i = 0; i < 8; i++)
+		status[i] = 1;
+	CHECK_EQ_INT(next_answer(&a, 3000, &st), 3);
+	CHECK_EQ_INT(st, 0);
+	status[3] = st;
+	answered++;
+	db_unlock(lk);
+	while (answered < 6 && (k = next_answer(&a, 5000, &st)) >= 0) {
+		REQUIRE(k >= 0 && k <= 5);
+		CHECK_EQ_INT(status[k], 1);     /* one answer each */
+		status[k] = st;
+		answered++;
+	}
+	CHECK_EQ_INT(answered, 6);
+	CHECK_EQ_INT(status[0], 0);
+	for (int i = 1; i <= 5; i++)
+		if (i != 3)
+			CHECK_EQ_INT(status[i], SOTTO_ERR_STORAGE);
+	/* What is acknowledged and not RECEIVED is there; the refused ones are not. */
+	test_user_close(&b);
+	REQUIRE(test_user_connect(&b, &sp) == 0);
+	REQUIRE(next_push(&b, 3000, &id, got, sizeof(got)) == 0);
+	CHECK_EQ_INT(id, ids[0]);
+	CHECK(strcmp(got, "m0") == 0);
+	CHECK(next_push(&b, 500, &id, got, sizeof(got)) == SOTTO_ERR_TIMEOUT);
+	test_user_close(&a);
+	test_user_close(&b);
+	CHECK_EQ_INT(sottod_proc_stop(&sp, SIGTERM), 0);
+	sottod_proc_cleanup(&sp);
+}
+
+TEST(sigterm_drains_while_the_writer_is_held)
+{
+	struct sottod_proc sp;
+	struct test_user a, b;
+	sqlite3 *lk;
+	uint64_t id;
+	char got[64], env[16];
+	int seen[16] = { 0 }, st, k, acked = 0, n = 0;
+
+	setup(&sp, "registration = open", &a, &b);
+	test_user_close(&b);
+	REQUIRE((lk = db_lock(&sp)) != NULL);
+	for (int i = 0; i < 16; i++) {
+		snprintf(env, sizeof(env), "d%d", i);
+		REQUIRE(send_async(&a, b.address, i, env, strlen(env)) == 0);
+	}
+	/* Give the server the SENDs, then ask it to stop while its writer is held. */
+	CHECK_EQ_INT(next_answer(&a, 300, &st), -1);
+	kill(sp.pid, SIGTERM);
+	db_unlock(lk);
+	while ((k = next_answer(&a, 3000, &st)) >= 0)
+		if (st == 0 && k < 16 && !seen[k]++)
+			acked++;
+	CHECK_EQ_INT(acked, 16);
+	CHECK_EQ_INT(sottod_proc_stop(&sp, SIGTERM), 0);
+	test_user_close(&a);
+	REQUIRE(sottod_proc_start(&sp) == 0);
+	REQUIRE(test_user_connect(&b, &sp) == 0);
+	while (next_push(&b, 1000, &id, got, sizeof(got)) == 0) {
+		CHECK(got[0] == 'd' && atoi(got + 1) == n);
+		n++;
+	}
+	CHECK_EQ_INT(n, 16);
+	test_user_close(&b);
+	CHECK_EQ_INT(sottod_proc_stop(&sp, SIGTERM), 0);
+	sottod_proc_cleanup(&sp);
+}
+
+TEST(retries_are_pushed_once)
+{
+	struct sottod_proc sp;
+	struct test_user a, b;
+	sqlite3 *lk;
+	uint64_t id = 0, id2 = 0;
+	char got[64];
+	int st, k, answers = 0;
+
+	setup(&sp, "registration = open", &a, &b);
+	/* A retry of a committed SEND: found in the idempotency records, not pushed. */
+	REQUIRE(send_async(&a, b.address, 0, "m0", 2) == 0);
+	REQUIRE(next_push(&b, 3000, &id, got, sizeof(got)) == 0);
+	CHECK_EQ_INT(next_answer(&a, 3000, &st), 0);
+	CHECK_EQ_INT(st, 0);
+	REQUIRE(send_async(&a, b.address, 0, "m0", 2) == 0);
+	CHECK_EQ_INT(next_answer(&a, 3000, &st), 0);
+	CHECK_EQ_INT(st, 0);
+	CHECK(next_push(&b, 300, &id2, got, sizeof(got)) == SOTTO_ERR_TIMEOUT);
+	CHECK_EQ_INT(received(&b, &id, 1), 0);
+	/* A retry of a SEND still in flight: pushed once, both answered. */
+	REQUIRE((lk = db_lock(&sp)) != NULL);
+	REQUIRE(send_async(&a, b.address, 1, "m1", 2) == 0);
+	REQUIRE(send_async(&a, b.address, 1, "m1", 2) == 0);
+	REQUIRE(next_push(&b, 3000, &id, got, sizeof(got)) == 0);
+	CHECK(strcmp(got, "m1") == 0);
+	CHECK(next_push(&b, 300, &id2, got, sizeof(got)) == SOTTO_ERR_TIMEOUT);
+	db_unlock(lk);
+	while (answers < 2 && (k = next_answer(&a, 3000, &st)) >= 0) {
+		CHECK_EQ_INT(k, 1);
+		CHECK_EQ_INT(st, 0);
+		answers++;
+	}
+	CHECK_EQ_INT(answers, 2);
+	CHECK(next_push(&b, 300, &id2, got, sizeof(got)) == SOTTO_ERR_TIMEOUT);
+	test_user_close(&a);
+	test_user_close(&b);
+	CHECK_EQ_INT(sottod_proc_stop(&sp, SIGTERM), 0);
+	CHECK_EQ_INT(db_int(&sp, "SELECT count(*) FROM envelopes"), 1);
+	CHECK_EQ_INT(db_int(&sp, "SELECT count(*) FROM sent"), 2);
+	sottod_proc_cleanup(&sp);
+}
+
+/* The store's side: explicit ids, an envelope recorded only as sent, ids never reused. */
+TEST(store_explicit_ids_and_skipped_envelopes)
+{
+	struct store_open_opts o = { .create = 1 };
+	struct store *st = NULL;
+	struct store_send sd[3];
+	struct store_envelope env[4];
+	char dir[64], path[128], p2[160];
+	uint8_t ik[32] = { 1 }, dk[32] = { 2 };
+	int64_t bob, max = -1, old = 0;
+	uint64_t n = 99;
+	size_t got = 0;
+	int del_r = -1;
+
+	strcpy(dir, "/tmp/sotto-fastpath-XXXXXX");
+	REQUIRE(mkdtemp(dir) != NULL);
+	snprintf(path, sizeof(path), "%s/db", dir);
+	REQUIRE(store_sqlite_open(&st, path, &o) == 0);
+	REQUIRE(st->ops->account_create(st, "bob", ik, dk, NULL, &bob) == 0);
+	CHECK_EQ_INT(st->ops->envelopes_max_id(st, &max), 0);
+	CHECK_EQ_INT(max, 0);
+	memset(sd, 0, sizeof(sd));
+	for (int i = 0; i < 3; i++) {
+		sd[i].recipient = bob;
+		sd[i].sender_device[0] = 7;
+		sd[i].cmid[0] = (uint8_t)(i + 1);
+		sd[i].data = (const uint8_t *)"env";
+		sd[i].len = 3;
+		sd[i].ts = 1;
+		sd[i].mailbox_max = 10;
+		sd[i].env_id = ((int64_t)1 << 40) + 10 * (i + 1);
+	}
+	sd[2].skip_envelope = 1;                /* the newest: RECEIVED before its commit */
+	REQUIRE(st->ops->envelopes_apply(st, NULL, 0, sd, 3, &del_r) == 0);
+	CHECK_EQ_INT(sd[0].result, 0);
+	CHECK(sd[0].env_id == ((int64_t)1 << 40) + 10);
+	CHECK(sd[2].env_id == ((int64_t)1 << 40) + 30);
+	REQUIRE(st->ops->envelopes_list(st, bob, 0, env, 4, &got) == 0);
+	CHECK_EQ_INT(got, 2);
+	if (got == 2) {
+		CHECK(env[0].id == sd[0].env_id);
+		CHECK(env[1].id == sd[1].env_id);
+	}
+	store_envelopes_free(env, got);
+	CHECK_EQ_INT(st->ops->mailbox_count(st, bob, &n), 0);
+	CHECK_EQ_INT(n, 2);
+	/* Both kinds keep their idempotency record; the skipped id stays used. */
+	CHECK_EQ_INT(st->ops->sent_get(st, sd[2].sender_device, sd[2].cmid, &old), 0);
+	CHECK(old == sd[2].env_id);
+	CHECK_EQ_INT(st->ops->envelopes_max_id(st, &max), 0);
+	CHECK(max == sd[2].env_id);
+	/* A retry of the skipped one is a duplicate, not stored. */
+	sd[2].skip_envelope = 0;
+	sd[2].env_id = ((int64_t)1 << 40) + 40;
+	REQUIRE(st->ops->envelopes_commit(st, &sd[2], 1) == 0);
+	CHECK_EQ_INT(sd[2].duplicate, 1);
+	CHECK(sd[2].env_id == ((int64_t)1 << 40) + 30);
+	/* Deleting the newest stored envelope does not lower the highest id used. */
+	{
+		struct store_del d[2] = { { bob, sd[0].env_id }, { bob, sd[1].env_id } };
+		CHECK_EQ_INT(st->ops->envelopes_delete(st, d, 2), 0);
+	}
+	CHECK_EQ_INT(st->ops->envelopes_max_id(st, &max), 0);
+	CHECK(max == ((int64_t)1 << 40) + 30);
+	CHECK_EQ_INT(st->ops->sent_get(st, sd[0].sender_device, (const uint8_t *)"nope-nope-nope-x",
+	    &old), SOTTO_ERR_NOT_FOUND);
+	/* A held read snapshot does not see a later commit until it is released. */
+	{
+		struct store *w = NULL;
+		struct store_send s4 = sd[0];
+
+		REQUIRE(store_sqlite_open(&w, path, &(struct store_open_opts){ .create = 0 }) == 0);
+		CHECK_EQ_INT(st->ops->read_hold(st), 0);
+		CHECK_EQ_INT(st->ops->sent_get(st, s4.sender_device, (const uint8_t *)"cmid-held-000000",
+		    &old), SOTTO_ERR_NOT_FOUND);
+		memcpy(s4.cmid, "cmid-held-000000", 16);
+		s4.env_id = ((int64_t)1 << 40) + 50;
+		CHECK_EQ_INT(w->ops->envelopes_commit(w, &s4, 1), 0);
+		CHECK_EQ_INT(st->ops->sent_get(st, s4.sender_device, s4.cmid, &old),
+		    SOTTO_ERR_NOT_FOUND);
+		st->ops->read_release(st);
+		CHECK_EQ_INT(st->ops->sent_get(st, s4.sender_device, s4.cmid, &old), 0);
+		store_close(w);
+	}
+	store_close(st);
+	snprintf(p2, sizeof(p2), "%s/db-wal", dir);
+	unlink(p2);
+	snprintf(p2, sizeof(p2), "%s/db-shm", dir);
+	unlink(p2);
+	unlink(path);
+	rmdir(dir);
+}
+
+int
+main(void)
+{
+	if (sodium_init() < 0)
+		return 1;
+	signal(SIGPIPE, SIG_IGN);
+	RUN(pushed_before_commit_acked_on_received_and_not_stored);
+	RUN(full_window_is_not_overtaken_by_a_later_early_push);
+	RUN(disconnect_after_early_push_gets_it_again);
+	RUN(failed_commit_refuses_unless_received_first);
+	RUN(sigterm_drains_while_the_writer_is_held);
+	RUN(retries_are_pushed_once);
+	RUN(store_explicit_ids_and_skipped_envelopes);
+	return check_summary();
+}
