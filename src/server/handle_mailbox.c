@@ -99,18 +99,19 @@ mailq_find(struct server *s, int64_t recipient, int64_t id)
 }
 
 /*
- * Whether mi repeats a SEND already accepted (same sender device and client message id):
- * one still in flight to the same recipient, or one whose idempotency record is
- * committed. Such a retry is answered by its commit and never pushed from memory.
- * DUP_UNKNOWN if the store could not be read (then it waits for its commit).
+ * Whether mi repeats a SEND still in flight to the same recipient (same sender device
+ * and client message id); such a retry is answered by its commit and not pushed again.
+ * A retry of a SEND already committed is not looked up here: reading the idempotency
+ * records on the loop costs a read transaction per SEND, while such a retry is rare and
+ * harmless: its commit finds the record and stores nothing, and the recipient's client
+ * drops the copy pushed from memory by its message id.
  */
 static int
 duplicate_state(struct server *s, struct mail_item *mi)
 {
 	const struct store_send *sd = &mi->ci.send;
-	int64_t old;
-	int r;
 
+	(void)s;
 	if (mi->dup != DUP_UNKNOWN)
 		return mi->dup;
 	for (struct mail_item *o = mi->qprev; o; o = o->qprev)
@@ -118,18 +119,7 @@ duplicate_state(struct server *s, struct mail_item *mi)
 		    memcmp(o->ci.send.cmid, sd->cmid, STORE_CMID_LEN) == 0 &&
 		    memcmp(o->ci.send.sender_device, sd->sender_device, STORE_KEY_LEN) == 0)
 			return mi->dup = DUP_YES;
-	/* One snapshot for the lookups of a loop turn, released at its end (peer_flush_all)
-	 * and whenever a commit is done (mailbox_commit_done): a SEND committed after it
-	 * was taken is still in s->mailq until then. */
-	if ((r = s->store->ops->read_hold(s->store)) == 0)
-		r = s->store->ops->sent_get(s->store, sd->sender_device, sd->cmid, &old);
-	if (r == 0)
-		mi->dup = DUP_YES;
-	else if (r == SOTTO_ERR_NOT_FOUND)
-		mi->dup = DUP_NO;
-	else
-		log_error("sent lookup failed: %s", sotto_strerror(r));
-	return mi->dup;
+	return mi->dup = DUP_NO;
 }
 
 /*
@@ -164,21 +154,20 @@ push_one(struct peer *p, int64_t id, uint64_t ts, const uint8_t *data, size_t le
  * Pushes, in id order, the recipient's SENDs not yet done (s->mailq) above last_pushed:
  * they all come after what the store holds (ids are given in commit order) or are in
  * both. 0 when all are pushed; nonzero when the pump must stop (window full, output
- * above the mark, or a SEND whose duplicate state is unknown: its commit resumes it).
+ * above the mark).
  */
 static int
 pump_pending(struct peer *p)
 {
 	struct server *s = p->srv;
 	int64_t rcpt = p->acct->id;
-	int dup;
 
 	for (struct mail_item *mi = bucket_of(s, rcpt)->head; mi; mi = mi->qnext) {
 		if (mi->ci.send.recipient != rcpt || mi->id <= p->last_pushed || mi->received)
 			continue;
-		if ((dup = duplicate_state(s, mi)) == DUP_YES)
+		if (duplicate_state(s, mi) == DUP_YES)
 			continue;
-		if (dup == DUP_UNKNOWN || p->push_inflight >= s->cfg.push_window)
+		if (p->push_inflight >= s->cfg.push_window)
 			return 1;
 		if (push_one(p, mi->id, mi->ci.send.ts, mi->ci.send.data, mi->ci.send.len) != 0)
 			return 1;
@@ -273,8 +262,6 @@ mailbox_commit_done(void *ud, struct commit_item *it)
 	struct peer *p = it->owner;
 	int r;
 
-	/* The loop's reads from here on must see this commit. */
-	s->store->ops->read_release(s->store);
 	if (it->kind == COMMIT_CALL) {
 		it->finish(it);         /* frees it */
 		peer_commit_released(p);
@@ -329,13 +316,8 @@ push_early(struct server *s, struct acct *a, struct mail_item *mi)
 		rp->backlog = 1;
 		return;
 	}
-	switch (duplicate_state(s, mi)) {
-	case DUP_YES:
+	if (duplicate_state(s, mi) == DUP_YES)
 		return;
-	case DUP_UNKNOWN:
-		rp->backlog = 1;
-		return;
-	}
 	/* On PEER_WOULD_BLOCK push_one marks the backlog itself. */
 	(void)push_one(rp, mi->id, mi->ci.send.ts, mi->ci.send.data, mi->ci.send.len);
 }

@@ -193,9 +193,6 @@ peer_flush_all(struct server *s)
 {
 	struct peer *p, *next;
 
-	/* End of the turn, before its batch goes to the writer: the loop's read snapshot
-	 * (handle_mailbox.c) ends here, so that it never keeps the WAL from being reset. */
-	s->store->ops->read_release(s->store);
 	for (p = s->flush_list, s->flush_list = NULL; p != NULL; p = next) {
 		next = p->flush_next;
 		p->flush_next = NULL;

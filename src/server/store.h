@@ -138,10 +138,6 @@ struct store_ops {
 	 * SOTTO_ERR_NOT_FOUND. */
 	int (*sent_get)(struct store *s, const uint8_t sender_device[STORE_KEY_LEN],
 	    const uint8_t cmid[STORE_CMID_LEN], int64_t *env_id);
-	/* A read-only handle's reads from now until read_release see one snapshot (and pay
-	 * for it once); writes by other handles committed meanwhile are not seen. */
-	int (*read_hold)(struct store *s);
-	void (*read_release)(struct store *s);
 };
 
 struct store {

@@ -20,7 +20,7 @@
 #define SCHEMA_VERSION 1
 
 enum stmt_id {
-	S_BEGIN, S_COMMIT, S_ROLLBACK, S_BEGIN_READ,
+	S_BEGIN, S_COMMIT, S_ROLLBACK,
 	S_INVITE_USE, S_INVITE_ADD,
 	S_ACCOUNT_ADD, S_ACCOUNT_BY_DEVICE, S_ACCOUNT_BY_NAME, S_ACCOUNT_BY_ID,
 	S_SPK_PUT, S_SPK_GET, S_OTPK_PUT, S_OTPK_COUNT, S_OTPK_FIRST, S_OTPK_DEL,
@@ -33,7 +33,6 @@ static const char *const stmt_sql[S__COUNT] = {
 	[S_BEGIN] = "BEGIN IMMEDIATE",
 	[S_COMMIT] = "COMMIT",
 	[S_ROLLBACK] = "ROLLBACK",
-	[S_BEGIN_READ] = "BEGIN",
 	[S_INVITE_USE] = "DELETE FROM invites WHERE token_hash = ?1",
 	[S_INVITE_ADD] = "INSERT INTO invites(token_hash, created) VALUES (?1, ?2)",
 	[S_ACCOUNT_ADD] = "INSERT INTO accounts(name, identity_key, device_key, pending, created)"
@@ -115,7 +114,6 @@ struct store_sqlite {
 	 * half full: a group commit of n SENDs to n mailboxes finds each in O(1). */
 	uint32_t *pend_idx;
 	size_t idx_cap;         /* a power of two */
-	int holding;            /* a read transaction kept open by read_hold */
 };
 
 static struct store_sqlite *
@@ -785,33 +783,6 @@ sq_envelopes_max_id(struct store *base, int64_t *out)
 	return rc == SQLITE_ROW ? 0 : map_rc(ss->db, rc, "envelope id max");
 }
 
-/* A read transaction held across statements: after a commit by another connection,
- * every new read transaction drops the page cache and takes the WAL read lock again. */
-static int
-sq_read_hold(struct store *base)
-{
-	struct store_sqlite *ss = impl(base);
-	int r;
-
-	if (ss->holding)
-		return 0;
-	if ((r = run(ss, st(ss, S_BEGIN_READ), "begin read")) == 0)
-		ss->holding = 1;
-	return r;
-}
-
-static void
-sq_read_release(struct store *base)
-{
-	struct store_sqlite *ss = impl(base);
-
-	if (!ss->holding)
-		return;
-	ss->holding = 0;
-	if (run(ss, st(ss, S_COMMIT), "end read") != 0)
-		rollback(ss);
-}
-
 static int
 sq_sent_get(struct store *base, const uint8_t sender_device[STORE_KEY_LEN],
     const uint8_t cmid[STORE_CMID_LEN], int64_t *env_id)
@@ -931,7 +902,6 @@ sq_close(struct store *base)
 {
 	struct store_sqlite *ss = impl(base);
 
-	sq_read_release(base);
 	ckpt_stop(ss);
 	for (int i = 0; i < S__COUNT; i++)
 		sqlite3_finalize(ss->st[i]);
@@ -957,8 +927,6 @@ static const struct store_ops sqlite_ops = {
 	.mailbox_count = sq_mailbox_count,
 	.envelopes_max_id = sq_envelopes_max_id,
 	.sent_get = sq_sent_get,
-	.read_hold = sq_read_hold,
-	.read_release = sq_read_release,
 };
 
 static int
