@@ -38,12 +38,17 @@ int
 wait_until(int (*cond)(void *arg), void *arg, int timeout_ms)
 {
 	uint64_t deadline = now_ms() + (uint64_t)wait_scaled_ms(timeout_ms);
+	int step = 5;
 
+	/* quick to notice a condition that is met soon; checks it no more than 10 times a
+	 * second while waiting long */
 	for (;;) {
 		if (cond(arg))
 			return 1;
 		if (now_ms() > deadline)
 			return 0;
-		wait_sleep_ms(10);
+		wait_sleep_ms(step);
+		if (step < 100)
+			step *= 2;
 	}
 }
