@@ -51,7 +51,7 @@ class Bridge:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
-                self.proc.wait(timeout=20)
+                self.proc.wait(timeout=H.scaled(20))
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
@@ -61,7 +61,7 @@ class Bridge:
 
     def imap(self):
         M = imaplib.IMAP4("127.0.0.1", self.imap_port)
-        M.sock.settimeout(60)
+        M.sock.settimeout(H.scaled(60))
         M.login(self.user.address, self.password)
         return M
 
@@ -71,8 +71,9 @@ class Bridge:
 
 
 def wait_for(M, folder, criteria, timeout=60):
-    """UIDs matching a SEARCH in folder, waiting until there is at least one."""
-    deadline = time.time() + timeout
+    """UIDs matching a SEARCH in folder, waiting until there is at least one (for at most
+    timeout seconds on an idle machine)."""
+    deadline = time.time() + H.scaled(timeout)
     while True:
         M.select(folder)
         typ, data = M.uid("SEARCH", None, criteria)

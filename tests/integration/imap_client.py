@@ -10,12 +10,15 @@ Prints "ok - imap_py/NAME" or "FAIL - imap_py/NAME: why" per check, and "INJECT"
 of its own when it is idling and wants the C side to deliver a new message to INBOX.
 """
 import imaplib
+import os
 import re
 import socket
 import sys
 import time
 
 port, user, password = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+# stretches every timeout for a slow run (scripts/test-valgrind sets it)
+SCALE = max(1.0, float(os.environ.get("SOTTO_TIME_SCALE") or 1))
 
 
 def check(name, cond, detail=""):
@@ -33,7 +36,7 @@ def run(name, fn):
 
 
 M = imaplib.IMAP4("127.0.0.1", port)
-M.sock.settimeout(10)
+M.sock.settimeout(10 * SCALE)
 check("capability", "IMAP4REV1" in M.capabilities and "IDLE" in M.capabilities
       and "AUTH=PLAIN" in M.capabilities, M.capabilities)
 
@@ -244,14 +247,14 @@ run("logout", t_logout)
 # AUTHENTICATE PLAIN and literals in LOGIN, on a second connection
 def t_auth_plain():
     N = imaplib.IMAP4("127.0.0.1", port)
-    N.sock.settimeout(10)
+    N.sock.settimeout(10 * SCALE)
     typ, _ = N.authenticate("PLAIN", lambda _: ("\0%s\0%s" % (user, password)).encode())
     check("authenticate_plain", typ == "OK")
     typ, data = N.select("Sent")
     check("select_empty", typ == "OK" and data[0] == b"0", data)
     N.logout()
     N = imaplib.IMAP4("127.0.0.1", port)
-    N.sock.settimeout(10)
+    N.sock.settimeout(10 * SCALE)
     N.literal = password.encode()
     typ, _ = N._simple_command("LOGIN", user)
     check("login_with_literal", typ == "OK")

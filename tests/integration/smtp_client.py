@@ -24,6 +24,8 @@ DIR = sys.argv[2]
 USER = os.environ["SMTP_USER"]
 PASSWORD = os.environ["SMTP_PASSWORD"]
 HOST = "127.0.0.1"
+# stretches every timeout for a slow run (scripts/test-valgrind sets it)
+SCALE = max(1.0, float(os.environ.get("SOTTO_TIME_SCALE") or 1))
 
 failures = 0
 serial = 0
@@ -63,7 +65,7 @@ def expect_delivery(rcpts, copy, orig):
 
 
 def connect():
-    s = smtplib.SMTP(HOST, PORT, local_hostname="client.test", timeout=10)
+    s = smtplib.SMTP(HOST, PORT, local_hostname="client.test", timeout=10 * SCALE)
     s.ehlo()
     return s
 
@@ -355,7 +357,7 @@ def recv_replies(sock, n):
 
 
 def t_pipelining_raw():
-    sock = socket.create_connection((HOST, PORT), timeout=10)
+    sock = socket.create_connection((HOST, PORT), timeout=10 * SCALE)
     recv_replies(sock, 1)
     ir = base64.b64encode(b"\0" + USER.encode() + b"\0" + PASSWORD.encode()).decode()
     sock.sendall(("EHLO pipe\r\nAUTH PLAIN %s\r\nMAIL FROM:<%s> BODY=8BITMIME\r\n"
@@ -389,19 +391,19 @@ def t_curl():
                         "--mail-from", USER, "--mail-rcpt", "bob@a.example",
                         "--mail-rcpt", "carol@a.example", "--upload-file", path,
                         "-u", "%s:%s" % (USER, PASSWORD)],
-                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=30)
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=30 * SCALE)
     expect(r.returncode == 0, "curl exit %d: %s" % (r.returncode, r.stdout))
     # curl refuses the whole send when a recipient is refused.
     r = subprocess.run([curl, "-sS", "smtp://%s:%d" % (HOST, PORT),
                         "--mail-from", USER, "--mail-rcpt", "eve@gmail.example",
                         "--upload-file", path, "-u", "%s:%s" % (USER, PASSWORD)],
-                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=30)
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=30 * SCALE)
     expect(r.returncode != 0 and b"550" in r.stdout, "curl to outsider: %d %r" %
            (r.returncode, r.stdout))
     r = subprocess.run([curl, "-sS", "smtp://%s:%d" % (HOST, PORT),
                         "--mail-from", USER, "--mail-rcpt", "bob@a.example",
                         "--upload-file", path, "-u", "%s:%s" % (USER, "nope")],
-                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=30)
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=30 * SCALE)
     expect(r.returncode != 0, "curl with a wrong password succeeded")
 
 

@@ -2,6 +2,10 @@
 
 SOTTO_BUILD names the build directory holding sottod and sotto (scripts/run-tests sets it).
 Each test prints "ok - name" or "FAIL - name: why", like the C tests.
+
+Timing: a test waits for the condition it needs (wait_until), never for a fixed time.
+Every deadline is how long the condition may take on an idle machine, multiplied by
+SOTTO_TIME_SCALE (default 1; scripts/test-valgrind sets it for memcheck's slowdown).
 """
 import json
 import os
@@ -19,6 +23,27 @@ SOTTOD = os.path.join(BUILD, "sottod")
 SOTTO = os.path.join(BUILD, "sotto")
 
 failures = 0
+
+TIME_SCALE = max(1.0, float(os.environ.get("SOTTO_TIME_SCALE", "1") or "1"))
+
+
+def scaled(seconds):
+    """A deadline or timeout of `seconds` on an idle machine, stretched for a slow run."""
+    return seconds * TIME_SCALE
+
+
+def wait_until(cond, timeout, what, interval=0.1):
+    """Calls cond() until it returns something true, and returns that; raises if it is
+    still false after scaled(timeout) seconds."""
+    deadline = time.monotonic() + scaled(timeout)
+    while True:
+        v = cond()
+        if v:
+            return v
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out after %.0f s waiting for %s" %
+                                 (scaled(timeout), what))
+        time.sleep(interval)
 
 
 def free_port():
@@ -49,7 +74,7 @@ class Server:
         self.proc = subprocess.Popen([SOTTOD, "run", "--data", self.dir, "--registration",
                                       "open", "--domain", self.domain],
                                      stdout=self.log, stderr=self.log)
-        deadline = time.time() + 15
+        deadline = time.time() + scaled(15)
         while time.time() < deadline:
             try:
                 socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
@@ -64,7 +89,7 @@ class Server:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.send_signal(sig)
             try:
-                self.proc.wait(timeout=15)
+                self.proc.wait(timeout=scaled(15))
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
@@ -97,7 +122,7 @@ class User:
 
     def run(self, *args, stdin=None, timeout=60):
         return subprocess.run(self.argv(*args), input=stdin, stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, timeout=timeout)
+                              stderr=subprocess.PIPE, timeout=scaled(timeout))
 
     def send(self, to, text):
         r = self.run("send", to if isinstance(to, str) else to.address, text)

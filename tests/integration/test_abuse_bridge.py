@@ -46,7 +46,7 @@ def flood(port, payload, n):
 
 def wait_until_greeted(port, greeting, timeout=60):
     """Waits until the listener has let go of earlier connections and greets a new one."""
-    deadline = time.time() + timeout
+    deadline = time.time() + h.scaled(timeout)
     while time.time() < deadline:
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
@@ -87,7 +87,7 @@ def test_command_floods_leave_the_bridge_bounded(root, servers):
                 "the bridge does not accept connections after the flood ended")
         # 2. A flood below the connection limit: the honest client is served meanwhile.
         socks = flood(ba.smtp_port, smtp_junk, 8) + flood(ba.imap_port, imap_junk, 8)
-        with smtplib.SMTP("127.0.0.1", ba.smtp_port, timeout=60) as s:
+        with smtplib.SMTP("127.0.0.1", ba.smtp_port, timeout=h.scaled(60)) as s:
             s.login(alice.address, ba.password)
             msg = (b"From: alice@localhost\r\nTo: bob@localhost\r\nSubject: during flood\r\n"
                    b"Message-ID: <flood-1@localhost>\r\n\r\nstill here\r\n")

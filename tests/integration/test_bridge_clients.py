@@ -10,6 +10,7 @@ import subprocess
 import time
 
 import bridge_harness as BH
+from bridge_harness import H
 from bridge_harness import check
 
 
@@ -21,7 +22,7 @@ def send(w, subject, body, msgid):
     mail = ("From: Alice <alice@localhost>\r\nTo: Bob <bob@localhost>\r\n"
             "Subject: %s\r\nMessage-ID: <%s@localhost>\r\n"
             "Date: Sun, 29 Nov 2026 12:00:00 +0000\r\n\r\n%s\r\n" % (subject, msgid, body))
-    with smtplib.SMTP("127.0.0.1", w.b["alice"].smtp_port, timeout=60) as s:
+    with smtplib.SMTP("127.0.0.1", w.b["alice"].smtp_port, timeout=H.scaled(60)) as s:
         s.login("alice@localhost", w.b["alice"].password)
         check(s.sendmail("alice@localhost", ["bob@localhost"], mail.encode()) == {},
               "refused")
@@ -61,7 +62,7 @@ User bob@localhost
 PassCmd "cat %s"
 SSLType None
 AuthMechs LOGIN
-Timeout 60
+Timeout %d
 
 IMAPStore bob-remote
 Account bob
@@ -79,12 +80,12 @@ Create Both
 Sync All
 Expunge Both
 SyncState *
-""" % (w.b["bob"].imap_port, passfile, mdir, mdir))
+""" % (w.b["bob"].imap_port, passfile, H.scaled(60), mdir, mdir))
 
     def mbsync():
         r = subprocess.run(["mbsync", "-c", rc, "bob"], stdout=subprocess.PIPE,
-                           stderr=subprocess.STDOUT, timeout=120, env=dict(os.environ,
-                                                                            HOME=home))
+                           stderr=subprocess.STDOUT, timeout=H.scaled(120),
+                           env=dict(os.environ, HOME=home))
         check(r.returncode == 0, "mbsync: %s" % r.stdout.decode()[-600:])
 
     mbsync()
@@ -145,7 +146,7 @@ def tmux(*args, check_rc=True):
 
 
 def screen_wait(text, timeout=30):
-    deadline = time.time() + timeout
+    deadline = time.time() + H.scaled(timeout)
     screen = ""
     while time.time() < deadline:
         screen = tmux("capture-pane", "-p", "-t", "mutt")
@@ -199,7 +200,7 @@ set move = no
         tmux("send-keys", "-t", "mutt", "q")
         time.sleep(0.3)
         tmux("send-keys", "-t", "mutt", "q")
-        deadline = time.time() + 20
+        deadline = time.time() + H.scaled(20)
         while time.time() < deadline:
             r = subprocess.run(["tmux", "-L", "sotto-bridge-test", "has-session", "-t",
                                 "mutt"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -234,8 +235,8 @@ set ssl_force_tls = no
 """ % (w.b["alice"].smtp_port, pw))
     r = subprocess.run(["neomutt", "-n", "-F", rc, "-s", "Batch from neomutt",
                         "bob@localhost"], input=b"Sent by neomutt's SMTP client.\n",
-                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=60,
-                       env=dict(os.environ, HOME=home))
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                       timeout=H.scaled(60), env=dict(os.environ, HOME=home))
     check(r.returncode == 0, "neomutt: %s" % r.stdout.decode()[-500:])
     M = w.b["bob"].imap()
     uids = BH.wait_for(M, "INBOX", '(SUBJECT "Batch from neomutt")')

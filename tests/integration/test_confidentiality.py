@@ -26,7 +26,7 @@ from relay import Relay  # noqa: E402
 def placeholder(binary):
     try:
         r = subprocess.run([binary, "--help"], stdout=subprocess.DEVNULL,
-                           stderr=subprocess.DEVNULL, timeout=10)
+                           stderr=subprocess.DEVNULL, timeout=h.scaled(10))
         return r.returncode != 0
     except OSError:
         return True
@@ -152,7 +152,7 @@ def test_mail_through_the_bridge_stays_sealed(root, servers):
         msg.set_content(body)
         msg.add_attachment(attach, maintype="application", subtype="octet-stream",
                            filename="a.bin")
-        with smtplib.SMTP("127.0.0.1", bridges[0].smtp_port, timeout=120) as s:
+        with smtplib.SMTP("127.0.0.1", bridges[0].smtp_port, timeout=h.scaled(120)) as s:
             s.login(alice.address, bridges[0].password)
             h.check(s.send_message(msg) == {}, "refused")
         M = bridges[1].imap()

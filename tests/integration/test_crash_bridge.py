@@ -53,7 +53,7 @@ def test_bridge_killed_mid_data(root, servers):
     try:
         for i in range(kills):
             data = mail(i, 256 * 1024)
-            s = smtplib.SMTP("127.0.0.1", ba.smtp_port, timeout=60)
+            s = smtplib.SMTP("127.0.0.1", ba.smtp_port, timeout=h.scaled(60))
             s.login(alice.address, ba.password)
             h.check(s.mail(alice.address)[0] == 250, "MAIL")
             h.check(s.rcpt(bob.address)[0] == 250, "RCPT")
@@ -79,7 +79,7 @@ def test_bridge_killed_mid_data(root, servers):
             ba.start()
         # One ordinary mail after the last restart: once it is in, everything earlier that
         # is going to arrive has arrived (the bridge sends in order).
-        with smtplib.SMTP("127.0.0.1", ba.smtp_port, timeout=60) as s:
+        with smtplib.SMTP("127.0.0.1", ba.smtp_port, timeout=h.scaled(60)) as s:
             s.login(alice.address, ba.password)
             h.check(s.sendmail(alice.address, [bob.address], mail(999, 1024)) == {}, "last")
         M = bb.imap()

@@ -41,10 +41,11 @@ def test_sender_killed_mid_send(root, servers):
             completed.append(body)
     alice.send(bob, "final")        # flushes whatever the kills left in the outbox
     received = []
-    for _ in range(3):
-        received += [g["body"] for g in bob.receive(wait=1) if g.get("type") == "text"]
-        if "final" in received:
-            break
+
+    def final_received():
+        received.extend(g["body"] for g in bob.receive(wait=1) if g.get("type") == "text")
+        return "final" in received
+    h.wait_until(final_received, 30, "bob to receive the final message")
     stored = [x["body"] for x in alice.history(bob.address) if x["direction"] == "out"]
     print("# %d sends: %d killed, %d completed, %d stored by alice, %d received by bob" % (
         kills, killed, len(completed), len(stored), len(received)))

@@ -9,12 +9,12 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from sotto_harness import Server, User, check, free_port, run_tests  # noqa: E402
+from sotto_harness import Server, User, check, free_port, run_tests, scaled  # noqa: E402
 
 
 class Rpc:
     def __init__(self, path):
-        deadline = time.time() + 15
+        deadline = time.time() + scaled(15)
         while True:
             try:
                 self.s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -48,7 +48,7 @@ class Rpc:
 
     def wait_response(self, timeout=20):
         while True:
-            m = self.read_line(timeout)
+            m = self.read_line(scaled(timeout))
             if "id" in m:
                 return m
             self.notes.append(m)
@@ -69,7 +69,7 @@ class Rpc:
         return m["result"]
 
     def notification(self, method, timeout=10):
-        deadline = time.time() + timeout
+        deadline = time.time() + scaled(timeout)
         while True:
             for i, n in enumerate(self.notes):
                 if n.get("method") == method:
@@ -103,7 +103,7 @@ def daemon_log(root, user):
 def stop(p):
     p.terminate()
     try:
-        p.wait(timeout=10)
+        p.wait(timeout=scaled(10))
     except subprocess.TimeoutExpired:
         p.kill()
         p.wait()
@@ -177,7 +177,7 @@ def test_daemon_rpc(root, servers):
         bad.connect(path_a)
         try:
             bad.sendall(b"x" * (300 * 1024))
-            bad.settimeout(5)
+            bad.settimeout(scaled(5))
             check(bad.recv(10) == b"", "oversized line: not closed")
         except (BrokenPipeError, ConnectionResetError):
             pass
@@ -225,7 +225,7 @@ def test_daemon_and_cli_share_a_store(root, servers):
     try:
         b = Rpc(path_b)
         # Received before any client was connected: not notified, but in the history.
-        deadline = time.time() + 10
+        deadline = time.time() + scaled(10)
         while not any(h["body"] == "start" for h in b.result("history")):
             check(time.time() < deadline, "start not received")
             time.sleep(0.1)
@@ -246,7 +246,7 @@ def test_daemon_and_cli_share_a_store(root, servers):
         check(got == ["a%d" % i for i in range(5)], got)
         # A second daemon on the same account is refused too.
         r = subprocess.run(bob.argv("daemon", "--socket", path_b + "2"), stdout=subprocess.PIPE,
-                           stderr=subprocess.PIPE, timeout=20)
+                           stderr=subprocess.PIPE, timeout=scaled(20))
         check(r.returncode == 12, "second daemon: rc %d" % r.returncode)
     finally:
         stop(pb)
@@ -261,7 +261,7 @@ MAIL = (b"From: Alice <alice@localhost>\r\nTo: bob@localhost\r\n"
 
 
 def wait_uids(M, criteria, timeout=30):
-    deadline = time.time() + timeout
+    deadline = time.time() + scaled(timeout)
     while True:
         M.select("INBOX")
         typ, data = M.uid("SEARCH", None, criteria)
@@ -292,10 +292,10 @@ def test_daemon_runs_the_bridge(root, servers):
     pb, path_b = start_daemon(root, bob)
     try:
         rb = Rpc(path_b)
-        deadline = time.time() + 15
+        deadline = time.time() + scaled(15)
         while True:
             try:
-                s = smtplib.SMTP("127.0.0.1", alice.smtp, timeout=60)
+                s = smtplib.SMTP("127.0.0.1", alice.smtp, timeout=scaled(60))
                 break
             except OSError:
                 check(time.time() < deadline, "alice's bridge: %s" % daemon_log(root, alice))
@@ -304,7 +304,7 @@ def test_daemon_runs_the_bridge(root, servers):
             s.login(alice.address, pw["alice"])
             check(s.sendmail(alice.address, [bob.address], MAIL) == {}, "refused")
         M = imaplib.IMAP4("127.0.0.1", bob.imap)
-        M.sock.settimeout(60)
+        M.sock.settimeout(scaled(60))
         M.login(bob.address, pw["bob"])
         uids = wait_uids(M, '(HEADER Message-ID "<minutes-1@localhost>")')
         check(len(uids) == 1, "bob's INBOX: %r %s" % (uids, daemon_log(root, bob)))

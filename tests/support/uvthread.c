@@ -7,6 +7,8 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "waitfor.h"
+
 static void
 on_async(uv_async_t *a)
 {
@@ -85,7 +87,7 @@ int
 uvthread_connect(unsigned short port)
 {
 	struct sockaddr_in a;
-	struct timeval tv = { .tv_sec = 5 };
+	struct timeval tv = { .tv_sec = wait_scaled_ms(5000) / 1000 };
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
 
 	if (fd < 0)

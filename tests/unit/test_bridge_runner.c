@@ -19,6 +19,7 @@
 #include "check.h"
 #include "sottod_proc.h"
 #include "uvthread.h"
+#include "waitfor.h"
 
 #define PASS "runner passphrase"
 
@@ -219,6 +220,27 @@ TEST(runner_send_only_checks_recipients)
 	sodium_memzero(pa, sizeof(pa));
 }
 
+struct inbox_wait {
+	int fd;
+	char *buf;
+	size_t cap;
+	int broken;
+};
+
+/* bob's INBOX holds the mail (or the IMAP connection broke: stop waiting). */
+static int
+inbox_has_one(void *arg)
+{
+	struct inbox_wait *w = arg;
+
+	if (uvthread_send(w->fd, "s STATUS INBOX (MESSAGES)\r\n") != 0 ||
+	    uvthread_read_until(w->fd, w->buf, w->cap, "s OK") != 0) {
+		w->broken = 1;
+		return 1;
+	}
+	return strstr(w->buf, "(MESSAGES 1)") != NULL;
+}
+
 TEST(runner_carries_mail_from_smtp_to_imap)
 {
 	static const char mail[] = "From: alice@localhost\r\nTo: bob@localhost\r\n"
@@ -226,7 +248,8 @@ TEST(runner_carries_mail_from_smtp_to_imap)
 	struct started a, b;
 	char pa[BRIDGE_PASSWORD_CHARS + 1], pb[BRIDGE_PASSWORD_CHARS + 1];
 	char buf[8192], cmd[200];
-	int fd, i, got = 0;
+	struct inbox_wait w = { -1, buf, sizeof(buf), 0 };
+	int fd;
 
 	REQUIRE(start(&a, "alice", PASS) == 0);
 	CHECK(strcmp(bridge_runner_user(a.r), "alice@localhost") == 0);
@@ -246,15 +269,8 @@ TEST(runner_carries_mail_from_smtp_to_imap)
 	snprintf(cmd, sizeof(cmd), "a LOGIN bob@localhost \"%s\"\r\n", pb);
 	CHECK(fd >= 0 && uvthread_read_until(fd, buf, sizeof(buf), "* OK") == 0 &&
 	    uvthread_send(fd, cmd) == 0 && uvthread_read_until(fd, buf, sizeof(buf), "a OK") == 0);
-	for (i = 0; fd >= 0 && i < 100 && !got; i++) {
-		if (uvthread_send(fd, "s STATUS INBOX (MESSAGES)\r\n") != 0 ||
-		    uvthread_read_until(fd, buf, sizeof(buf), "s OK") != 0)
-			break;
-		got = strstr(buf, "(MESSAGES 1)") != NULL;
-		if (!got)
-			usleep(100 * 1000);
-	}
-	CHECK(got);
+	w.fd = fd;
+	CHECK(fd >= 0 && wait_until(inbox_has_one, &w, 10000) && !w.broken);
 	CHECK(fd >= 0 && uvthread_send(fd, "e EXAMINE INBOX\r\nf FETCH 1 BODY[]\r\n") == 0 &&
 	    uvthread_read_until(fd, buf, sizeof(buf), "f OK") == 0);
 	CHECK(strstr(buf, mail) != NULL);

@@ -25,6 +25,7 @@
 #include "check.h"
 #include "client/conn.h"
 #include "sottod_proc.h"
+#include "waitfor.h"
 
 #define N_SENDERS 4
 #define N_RCPTS 2
@@ -223,9 +224,16 @@ count_missing(void)
 	return n;
 }
 
+static int
+none_missing(void *arg)
+{
+	(void)arg;
+	return count_missing() == 0;
+}
+
 /* One run of every thread against the running server, which is killed after
  * kill_after_ms; or the final round: no kill, each sender only retries its pending message,
- * and the recipients drain until nothing acknowledged is missing (10 s at most). */
+ * and the recipients drain until nothing acknowledged is missing (10 s at most, scaled). */
 static void
 round_run(unsigned kill_after_ms, int final)
 {
@@ -246,8 +254,7 @@ round_run(unsigned kill_after_ms, int final)
 	for (i = 0; i < N_SENDERS; i++)
 		pthread_join(ts[i], NULL);
 	if (final) {
-		for (int w = 0; w < 200 && count_missing() > 0; w++)
-			sleep_ms(50);
+		wait_until(none_missing, NULL, 10000);
 		sleep_ms(300);          /* late duplicates, if any, would arrive now */
 	}
 	stop_flag = 1;

@@ -15,6 +15,7 @@
 #include "bridge/mailstore_mem.h"
 #include "check.h"
 #include "uvthread.h"
+#include "waitfor.h"
 
 #define USER "bob@example.org"
 #define PASS "correct horse"
@@ -215,16 +216,17 @@ TEST(imap_curl)
 {
 	char cmd[512], out[8192];
 
-	snprintf(cmd, sizeof(cmd), "curl -s --max-time 10 -u '%s:%s' imap://127.0.0.1:%u/", USER,
-	    PASS, port);
+	snprintf(cmd, sizeof(cmd), "curl -s --max-time %d -u '%s:%s' imap://127.0.0.1:%u/",
+	    wait_scaled_ms(10000) / 1000, USER, PASS, port);
 	CHECK_EQ_INT(run_capture(cmd, out, sizeof(out)), 0);
 	CHECK(strstr(out, "\"INBOX\"") != NULL && strstr(out, "\"Drafts\"") != NULL);
-	snprintf(cmd, sizeof(cmd), "curl -s --max-time 10 -u '%s:%s' "
-	    "'imap://127.0.0.1:%u/INBOX;UID=1'", USER, PASS, port);
+	snprintf(cmd, sizeof(cmd), "curl -s --max-time %d -u '%s:%s' "
+	    "'imap://127.0.0.1:%u/INBOX;UID=1'", wait_scaled_ms(10000) / 1000, USER, PASS, port);
 	CHECK_EQ_INT(run_capture(cmd, out, sizeof(out)), 0);
 	CHECK(strstr(out, "Subject: Hello Bob") != NULL && strstr(out, "see you soon.") != NULL);
-	snprintf(cmd, sizeof(cmd), "curl -s --max-time 10 -u '%s:%s' "
-	    "'imap://127.0.0.1:%u/INBOX?SUBJECT%%20Pushed'", USER, PASS, port);
+	snprintf(cmd, sizeof(cmd), "curl -s --max-time %d -u '%s:%s' "
+	    "'imap://127.0.0.1:%u/INBOX?SUBJECT%%20Pushed'", wait_scaled_ms(10000) / 1000, USER,
+	    PASS, port);
 	CHECK_EQ_INT(run_capture(cmd, out, sizeof(out)), 0);
 	CHECK(strstr(out, "* SEARCH 4") != NULL);
 }
@@ -306,20 +308,29 @@ TEST(imap_mbsync_two_way)
 	CHECK_EQ_INT(run_capture(cmd, out, sizeof(out)), 0);
 }
 
-/* Polls a tmux pane until want shows (1) or about 8 s pass (0). */
+struct pane {
+	char cmd[200];
+	const char *want;
+	char *screen;
+	size_t cap;
+};
+
+static int
+pane_has(void *arg)
+{
+	struct pane *p = arg;
+
+	return run_capture(p->cmd, p->screen, p->cap) == 0 && strstr(p->screen, p->want) != NULL;
+}
+
+/* Polls a tmux pane until want shows (1) or 8 s (scaled) pass (0). */
 static int
 pane_shows(const char *session, const char *want, char *screen, size_t cap)
 {
-	char cmd[200];
-	int i;
+	struct pane p = { .want = want, .screen = screen, .cap = cap };
 
-	snprintf(cmd, sizeof(cmd), "tmux capture-pane -p -t %s 2>&1", session);
-	for (i = 0; i < 80; i++) {
-		if (run_capture(cmd, screen, cap) == 0 && strstr(screen, want) != NULL)
-			return 1;
-		usleep(100 * 1000);
-	}
-	return 0;
+	snprintf(p.cmd, sizeof(p.cmd), "tmux capture-pane -p -t %s 2>&1", session);
+	return wait_until(pane_has, &p, 8000);
 }
 
 /* neomutt in a tmux pane: the index lists the mail, and opening it shows the body. */

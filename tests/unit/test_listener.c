@@ -7,6 +7,7 @@
 #include "bridge/listener.h"
 #include "check.h"
 #include "uvthread.h"
+#include "waitfor.h"
 
 /* A small line engine over the listener: "ECHO x" -> "x", "WAIT" pauses reading for
  * 50 ms (what an engine does while a delivery is in flight), "QUIT" -> "BYE" and close,
@@ -145,6 +146,25 @@ start(void *arg)
 		idle_port = listener_port(lst_idle);
 }
 
+static void
+read_counts(void *arg)
+{
+	int *v = arg;
+
+	v[0] = opened;
+	v[1] = closed_count;
+}
+
+/* The server has seen every connection of the tests go. */
+static int
+all_closed(void *arg)
+{
+	int *counts = arg;
+
+	uvthread_call(&ut, read_counts, counts);
+	return counts[0] == counts[1];
+}
+
 TEST(listener_echo_split_and_pipelined_with_pause)
 {
 	char buf[512];
@@ -173,7 +193,7 @@ TEST(listener_echo_split_and_pipelined_with_pause)
 TEST(listener_refuses_over_max_conns)
 {
 	char buf[512];
-	int a = uvthread_connect(port), b = uvthread_connect(port), c;
+	int a = uvthread_connect(port), b = uvthread_connect(port), c, counts[2];
 
 	REQUIRE(a >= 0 && b >= 0);
 	CHECK_EQ_INT(uvthread_read_until(a, buf, sizeof(buf), "HELLO\r\n"), 0);
@@ -185,7 +205,8 @@ TEST(listener_refuses_over_max_conns)
 	close(a);
 	close(b);
 	close(c);
-	usleep(50000);   /* let the server see them go before the next test */
+	/* the server sees them go before the next test connects */
+	CHECK(wait_until(all_closed, counts, 5000));
 }
 
 TEST(listener_idle_timeout_closes)
@@ -306,15 +327,6 @@ stop(void *arg)
 	listener_stop(lst_idle, NULL, NULL);
 }
 
-static void
-read_counts(void *arg)
-{
-	int *v = arg;
-
-	v[0] = opened;
-	v[1] = closed_count;
-}
-
 int
 main(void)
 {
@@ -333,8 +345,7 @@ main(void)
 	RUN(listener_output_cap_drops_a_peer_that_does_not_read);
 	RUN(listener_host_rule);
 	RUN(listener_parse_addr_forms);
-	usleep(100000);
-	uvthread_call(&ut, read_counts, counts);
+	wait_until(all_closed, counts, 5000);
 	check_begin("listener_every_open_is_closed_once");
 	CHECK_EQ_INT(counts[0], counts[1]);
 	CHECK(counts[0] >= 5);

@@ -9,6 +9,7 @@
 #include "check.h"
 #include "server/log.h"
 #include "server/store.h"
+#include "waitfor.h"
 
 #define N_ACCTS 300             /* more than the first index (64 entries) holds */
 
@@ -240,6 +241,19 @@ TEST(apply_full_database_keeps_the_deletes)
 	cleanup();
 }
 
+struct grow_wait {
+	long long want, size;
+};
+
+static int
+db_grew(void *arg)
+{
+	struct grow_wait *w = arg;
+
+	w->size = file_size(path);
+	return w->size >= w->want;
+}
+
 /* With the checkpoint thread, a long WAL is copied into the database file without any
  * commit doing it, and everything committed reads back after a reopen. */
 TEST(checkpoint_thread_copies_the_wal)
@@ -249,13 +263,13 @@ TEST(checkpoint_thread_copies_the_wal)
 	static uint8_t big[30000];
 	struct store_open_opts o = { .durability_full = 1 };
 	struct store *s = open_db_opts(0, 1);
-	long long start, size = 0;
+	struct grow_wait g;
 	uint64_t n;
 	uint32_t seq = 0;
 
 	REQUIRE(s != NULL);
 	REQUIRE(make_accounts(s, ids) == 0);
-	start = file_size(path);
+	g.want = file_size(path) + (4ll << 20);
 	memset(big, 0x33, sizeof(big));
 	/* 20 x 16 x 30 kB: about 2,400 WAL pages, past the checkpoint mark (1,000). */
 	for (int k = 0; k < 20; k++) {
@@ -266,11 +280,7 @@ TEST(checkpoint_thread_copies_the_wal)
 		}
 		REQUIRE(s->ops->envelopes_commit(s, sends, 16) == 0);
 	}
-	for (int t = 0; t < 500 && (size = file_size(path)) < start + (4ll << 20); t++) {
-		struct timespec ts = { 0, 10 * 1000 * 1000 };
-		nanosleep(&ts, NULL);
-	}
-	CHECK(size >= start + (4ll << 20));
+	CHECK(wait_until(db_grew, &g, 5000));
 	store_close(s);
 	REQUIRE(store_sqlite_open(&s, path, &o) == 0);
 	for (int i = 0; i < 16; i++) {

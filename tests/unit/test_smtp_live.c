@@ -16,6 +16,7 @@
 #include "bridge/smtp.h"
 #include "check.h"
 #include "uvthread.h"
+#include "waitfor.h"
 
 #define USER "alice@a.example"
 #define PASSWORD "correct horse battery staple"
@@ -36,6 +37,7 @@ static uint16_t port;
 static struct delivery deliveries[64];
 static size_t ndeliveries;
 static unsigned serial;
+static unsigned nlate;          /* deliveries answered late (answer_later) so far */
 
 struct later {
 	uv_timer_t t;
@@ -56,11 +58,13 @@ fire_later(uv_timer_t *t)
 {
 	struct later *l = t->data;
 
-	if (l->done != NULL)
+	if (l->done != NULL) {
 		l->done(l->ctx, (enum smtp_deliver_result)l->verdict,
 		    l->verdict ? "the server refused the copy" : NULL);
-	else
+		nlate++;
+	} else {
 		l->rdone(l->ctx, (enum smtp_rcpt_verdict)l->verdict, NULL);
+	}
 	uv_close((uv_handle_t *)&l->t, free_later);
 }
 
@@ -308,15 +312,40 @@ send_and_hang_up(void)
 	close(fd);
 }
 
+struct late_wait {
+	size_t deliveries;
+	unsigned late;
+};
+
+static void
+count_late(void *arg)
+{
+	struct late_wait *w = arg;
+
+	w->deliveries = ndeliveries;
+	w->late = nlate;
+}
+
+static int
+late_answered(void *arg)
+{
+	struct late_wait *w = arg, now;
+
+	uvthread_call(&ut, count_late, &now);
+	return now.deliveries > w->deliveries && now.late > w->late;
+}
+
 TEST(smtp_hang_up_after_final_dot_still_delivers)
 {
-	size_t before = deliveries_now();
+	struct late_wait before;
 
+	usleep(200000);         /* let any delivery in flight land */
+	uvthread_call(&ut, count_late, &before);
 	send_and_hang_up();
 	/* The session outlives its connection until the delivery reports (ASan: no leak, no
 	 * use after free when the late answer arrives). */
-	usleep(400000);
-	CHECK_EQ_INT(deliveries_now(), before + 1);
+	CHECK(wait_until(late_answered, &before, 5000));
+	CHECK_EQ_INT(deliveries_now(), before.deliveries + 1);
 }
 
 TEST(smtp_slow_client_byte_by_byte)
