@@ -9,6 +9,8 @@
 
 #include "server/log.h"
 
+static void on_gap(uv_timer_t *h);
+
 struct list {
 	struct commit_item *head, *tail;
 };
@@ -22,6 +24,12 @@ struct commit {
 	 * uv_async_send and then spins in libuv until the writer runs again. */
 	int wake_fd;
 	uv_poll_t wake;
+	/* Group commits start at most once per min_gap: a commit without an fsync is short,
+	 * and without a gap the writer would take batches of one or two SENDs, paying a
+	 * transaction, its WAL pages and two wake-ups for each. Pushes do not wait for it. */
+	uv_timer_t gap_timer;
+	uint64_t min_gap_ns;           /* loop thread */
+	uint64_t last_hand_ns;         /* loop thread: uv_hrtime of the last hand-over */
 	pthread_t thread;
 	int thread_started;
 
@@ -238,6 +246,7 @@ hand_over(struct commit *c)
 		return;
 	c->handed_seq = c->submit_seq;
 	c->batches_handed++;
+	c->last_hand_ns = uv_hrtime();
 	pthread_mutex_lock(&c->mu);
 	list_splice(&c->queue, &c->turn);
 	pthread_cond_signal(&c->cv);
@@ -254,8 +263,31 @@ hand_over(struct commit *c)
 static void
 hand_over_if_idle(struct commit *c)
 {
-	if (c->batches_handed == c->batches_back)
+	uint64_t since, wait_ms;
+
+	if (c->batches_handed != c->batches_back || c->turn.head == NULL)
+		return;
+	since = uv_hrtime() - c->last_hand_ns;
+	if (since >= c->min_gap_ns) {
 		hand_over(c);
+		return;
+	}
+	if (uv_is_active((uv_handle_t *)&c->gap_timer))
+		return;
+	wait_ms = (c->min_gap_ns - since + 999999) / 1000000;
+	uv_timer_start(&c->gap_timer, on_gap, wait_ms, 0);
+}
+
+static void
+on_gap(uv_timer_t *h)
+{
+	hand_over_if_idle(h->data);
+}
+
+void
+commit_set_min_gap(struct commit *c, uint32_t us)
+{
+	c->min_gap_ns = (uint64_t)us * 1000;
 }
 
 static void
@@ -313,11 +345,14 @@ commit_start(struct commit **out, uv_loop_t *loop, struct store *store, commit_d
 	uv_unref((uv_handle_t *)&c->check);
 	uv_idle_init(loop, &c->idle);
 	c->idle.data = c;
+	uv_timer_init(loop, &c->gap_timer);
+	c->gap_timer.data = c;
 	if ((c->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0 ||
 	    uv_poll_init(loop, &c->wake, c->wake_fd) != 0) {
 		/* c is freed only after the handles close: leak it on this fatal path. */
 		uv_close((uv_handle_t *)&c->check, NULL);
 		uv_close((uv_handle_t *)&c->idle, NULL);
+		uv_close((uv_handle_t *)&c->gap_timer, NULL);
 		return SOTTO_ERR_IO;
 	}
 	c->wake.data = c;
@@ -326,6 +361,7 @@ commit_start(struct commit **out, uv_loop_t *loop, struct store *store, commit_d
 	if (pthread_create(&c->thread, NULL, writer_main, c) != 0) {
 		uv_close((uv_handle_t *)&c->check, NULL);
 		uv_close((uv_handle_t *)&c->idle, NULL);
+		uv_close((uv_handle_t *)&c->gap_timer, NULL);
 		uv_close((uv_handle_t *)&c->wake, NULL);
 		/* c is freed only after the handles close: leak it on this fatal path. */
 		return SOTTO_ERR_INTERNAL;
@@ -375,7 +411,7 @@ on_closed(uv_handle_t *h)
 	struct commit *c = h->data;
 
 	/* The last of the three handles frees c. */
-	if (++c->closed == 3) {
+	if (++c->closed == 4) {
 		close(c->wake_fd);
 		free(c->sends);
 		free(c->dels);
@@ -400,4 +436,5 @@ commit_stop(struct commit *c)
 	uv_close((uv_handle_t *)&c->check, on_closed);
 	uv_close((uv_handle_t *)&c->idle, on_closed);
 	uv_close((uv_handle_t *)&c->wake, on_closed);
+	uv_close((uv_handle_t *)&c->gap_timer, on_closed);
 }

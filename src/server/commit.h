@@ -58,6 +58,10 @@ size_t commit_pending(const struct commit *c);
  */
 void commit_stop(struct commit *c);
 
+/* Loop thread only: the least time between the starts of two group commits (0: start one
+ * as soon as the writer is idle). */
+void commit_set_min_gap(struct commit *c, uint32_t us);
+
 /* Batches committed and their items, for logs and the benchmark. */
 void commit_stats(const struct commit *c, uint64_t *batches, uint64_t *items);
 

@@ -55,6 +55,7 @@ static const struct setting settings[] = {
 	U32(drain_timeout_ms, 0, 600000),
 	U32(db_max_pages, 0, UINT32_MAX),
 	U32(ticket_lifetime, 0, 366u * 86400),
+	U32(commit_gap_us, 0, 100000),
 };
 
 void
@@ -88,6 +89,7 @@ config_defaults(struct config *cfg)
 	cfg->drain_timeout_ms = 5000;
 	cfg->db_max_pages = 0;
 	cfg->ticket_lifetime = 7 * 86400;
+	cfg->commit_gap_us = 1000;
 }
 
 static int

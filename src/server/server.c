@@ -253,6 +253,7 @@ on_signal(uv_signal_t *h, int signum)
 		next.durability = s->cfg.durability;
 		next.db_max_pages = s->cfg.db_max_pages;
 		s->cfg = next;
+		commit_set_min_gap(s->commit, s->cfg.commit_gap_us);
 		log_set_level(s->cfg.log_level);
 		log_info("reload: configuration applied (registration %s)",
 		    s->cfg.registration == CONFIG_REG_OPEN ? "open" : "invite");
@@ -303,6 +304,7 @@ server_init(struct server *s, uv_loop_t *loop, const char *data_dir, const struc
 		store_close(writer);
 		return r;
 	}
+	commit_set_min_gap(s->commit, cfg->commit_gap_us);
 	s->n_acct_slots = 4096;
 	randombytes_buf(s->acct_seed, sizeof(s->acct_seed));
 	if ((s->accts = calloc(s->n_acct_slots, sizeof(*s->accts))) == NULL ||

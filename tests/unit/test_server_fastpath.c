@@ -400,8 +400,9 @@ TEST(failed_commit_refuses_unless_received_first)
 	char got[64];
 	int status[8], answered = 0, st, k;
 
-	/* 60 pages: one big envelope fits, five in one transaction do not. */
-	setup(&sp, "registration = open\ndb_max_pages = 60", &a, &b);
+	/* 60 pages: one big envelope fits, five in one transaction do not. No commit gap:
+	 * m0 must go to the writer alone, at once, and the five wait for it together. */
+	setup(&sp, "registration = open\ndb_max_pages = 60\ncommit_gap_us = 0", &a, &b);
 	REQUIRE((lk = db_lock(&sp)) != NULL);
 	REQUIRE(send_async(&a, b.address, 0, "m0", 2) == 0);
 	REQUIRE(next_push(&b, 3000, &ids[0], got, sizeof(got)) == 0);
@@ -536,6 +537,40 @@ TEST(retries_are_pushed_once)
 	sottod_proc_cleanup(&sp);
 }
 
+/*
+ * commit_gap_us: a group commit starts at least that long after the one before, and what
+ * waits for it is handed over by the timer: nothing stalls.
+ */
+TEST(commit_gap_spaces_group_commits)
+{
+	struct sottod_proc sp;
+	struct test_user a, b;
+	uint64_t t0;
+	int st = -1, k, i, answers = 0, ok = 0;
+
+	setup(&sp, "registration = open\ncommit_gap_us = 100000", &a, &b);
+	test_user_close(&b);            /* offline: every SEND is answered by its commit */
+	t0 = now_ms();
+	REQUIRE(send_async(&a, b.address, 0, "g0", 2) == 0);
+	REQUIRE(next_answer(&a, 5000, &st) == 0);
+	CHECK_EQ_INT(st, 0);
+	/* These reach the server after the first batch went to the writer. */
+	for (i = 1; i < 20; i++)
+		REQUIRE(send_async(&a, b.address, i, "gN", 2) == 0);
+	while (answers < 19 && (k = next_answer(&a, 5000, &st)) >= 0) {
+		CHECK(k >= 1 && k < 20);
+		ok += st == 0;
+		answers++;
+	}
+	CHECK_EQ_INT(answers, 19);
+	CHECK_EQ_INT(ok, 19);
+	CHECK(now_ms() - t0 >= 100);
+	test_user_close(&a);
+	CHECK_EQ_INT(sottod_proc_stop(&sp, SIGTERM), 0);
+	CHECK_EQ_INT(db_int(&sp, "SELECT count(*) FROM envelopes"), 20);
+	sottod_proc_cleanup(&sp);
+}
+
 /* The store's side: explicit ids, an envelope recorded only as sent, ids never reused. */
 TEST(store_explicit_ids_and_skipped_envelopes)
 {
@@ -623,6 +658,7 @@ main(void)
 	RUN(failed_commit_refuses_unless_received_first);
 	RUN(sigterm_drains_while_the_writer_is_held);
 	RUN(retries_are_pushed_once);
+	RUN(commit_gap_spaces_group_commits);
 	RUN(store_explicit_ids_and_skipped_envelopes);
 	return check_summary();
 }
