@@ -148,14 +148,52 @@ run_vector(const struct vec *v, const char *pat)
 	return 0;
 }
 
-TEST(noise_vectors_all_patterns)
+/*
+ * Calls on_vector for every vector of the flynn file (key=value lines, a blank line after
+ * each) whose handshake name is Noise_<pattern>_25519_ChaChaPoly_BLAKE2b, with that pattern.
+ */
+struct vector_walk {
+	int (*want)(const char *pattern, void *ctx);      /* nonzero: run it */
+	void *ctx;
+	int total, failed;
+};
+
+static void
+walk_vector(struct vec *v, struct vector_walk *w)
+{
+	const char *hs = vec_get(v, "handshake");
+	const char *prefix = "Noise_", *suffix = "_25519_ChaChaPoly_BLAKE2b";
+	char pat[16];
+	size_t n;
+	int step;
+
+	if (hs == NULL || strncmp(hs, prefix, strlen(prefix)) != 0)
+		return;
+	hs += strlen(prefix);
+	n = strlen(hs);
+	if (n <= strlen(suffix) || n - strlen(suffix) >= sizeof(pat) ||
+	    strcmp(hs + n - strlen(suffix), suffix) != 0)
+		return;
+	memcpy(pat, hs, n - strlen(suffix));
+	pat[n - strlen(suffix)] = '\0';
+	if (!w->want(pat, w->ctx))
+		return;
+	if ((step = run_vector(v, pat)) != 0) {
+		fprintf(stderr, "vector Noise_%s #%d failed at step %d\n", pat, w->total, step);
+		w->failed++;
+	}
+	CHECK_EQ_INT(step, 0);
+	w->total++;
+}
+
+static void
+walk_vectors(struct vector_walk *w)
 {
 	FILE *f = fopen(VECTORS, "r");
 	static char line[8192];
 	static char store[MAX_FIELDS][8192];
 	struct vec v;
-	int ran[12] = { 0 }, total = 0, done = 0;
-	size_t p;
+	int done = 0;
 
 	REQUIRE(f != NULL);
 	memset(&v, 0, sizeof(v));
@@ -166,23 +204,7 @@ TEST(noise_vectors_all_patterns)
 		while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
 			line[--len] = '\0';
 		if (len == 0 && v.n > 0) {
-			const char *hs = vec_get(&v, "handshake");
-			char name[64];
-
-			for (p = 0; hs != NULL && p < 12; p++) {
-				snprintf(name, sizeof(name), "Noise_%s_25519_ChaChaPoly_BLAKE2b",
-				    patterns[p]);
-				if (strcmp(hs, name) == 0) {
-					int step = run_vector(&v, patterns[p]);
-
-					if (step != 0)
-						fprintf(stderr, "vector %s #%d failed at step %d\n",
-						    name, ran[p], step);
-					CHECK_EQ_INT(step, 0);
-					ran[p]++;
-					total++;
-				}
-			}
+			walk_vector(&v, w);
 			v.n = 0;
 		} else if (len > 0 && v.n < MAX_FIELDS) {
 			char *eq = strchr(line, '=');
@@ -198,73 +220,63 @@ TEST(noise_vectors_all_patterns)
 			done = 1;
 	}
 	fclose(f);
-	for (p = 0; p < 12; p++)
+}
+
+/* Counts per base pattern (ctx: int[12]). */
+static int
+want_base(const char *pattern, void *ctx)
+{
+	int *ran = ctx;
+
+	for (size_t p = 0; p < 12; p++)
+		if (strcmp(pattern, patterns[p]) == 0) {
+			ran[p]++;
+			return 1;
+		}
+	return 0;
+}
+
+/* A base pattern with one psk modifier, psk0 .. psk3 (ctx: the NNpsk0 count). */
+static int
+want_psk(const char *pattern, void *ctx)
+{
+	char name[16];
+
+	for (size_t p = 0; p < 12; p++)
+		for (int k = 0; k <= 3; k++) {
+			snprintf(name, sizeof(name), "%spsk%d", patterns[p], k);
+			if (strcmp(pattern, name) == 0) {
+				if (strcmp(name, "NNpsk0") == 0)
+					(*(int *)ctx)++;
+				return 1;
+			}
+		}
+	return 0;
+}
+
+TEST(noise_vectors_all_patterns)
+{
+	int ran[12] = { 0 };
+	struct vector_walk w = { want_base, ran, 0, 0 };
+
+	walk_vectors(&w);
+	for (size_t p = 0; p < 12; p++)
 		CHECK(ran[p] >= 4);
-	CHECK_EQ_INT(total, 48);
+	CHECK_EQ_INT(w.total, 48);
+	CHECK_EQ_INT(w.failed, 0);
 }
 
 /* Every vector of a base pattern with one psk modifier (psk0 .. pskN) that the engine runs. */
 TEST(noise_vectors_psk)
 {
-	FILE *f = fopen(VECTORS, "r");
-	static char line[8192];
-	static char store[MAX_FIELDS][8192];
-	struct vec v;
-	int total = 0, nnpsk0 = 0, done = 0, failed_name = 0;
-	size_t p;
-	char name[64], pat[16];
+	int nnpsk0 = 0;
+	struct vector_walk w = { want_psk, &nnpsk0, 0, 0 };
 
-	REQUIRE(f != NULL);
-	memset(&v, 0, sizeof(v));
-	while (!done) {
-		int eof = fgets(line, sizeof(line), f) == NULL;
-		size_t len = eof ? 0 : strlen(line);
-
-		while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
-			line[--len] = '\0';
-		if (len == 0 && v.n > 0) {
-			const char *hs = vec_get(&v, "handshake");
-			int k;
-
-			for (p = 0; hs != NULL && p < 12; p++) {
-				for (k = 0; k <= 3; k++) {
-					snprintf(pat, sizeof(pat), "%spsk%d", patterns[p], k);
-					snprintf(name, sizeof(name),
-					    "Noise_%s_25519_ChaChaPoly_BLAKE2b", pat);
-					if (strcmp(hs, name) != 0)
-						continue;
-					int step = run_vector(&v, pat);
-
-					if (step != 0) {
-						fprintf(stderr, "vector %s failed at step %d\n",
-						    name, step);
-						failed_name++;
-					}
-					CHECK_EQ_INT(step, 0);
-					total++;
-					if (strcmp(pat, "NNpsk0") == 0)
-						nnpsk0++;
-				}
-			}
-			v.n = 0;
-		} else if (len > 0 && v.n < MAX_FIELDS) {
-			char *eq = strchr(line, '=');
-
-			REQUIRE(eq != NULL);
-			memcpy(store[v.n], line, len + 1);
-			store[v.n][eq - line] = '\0';
-			v.key[v.n] = store[v.n];
-			v.val[v.n] = store[v.n] + (eq - line) + 1;
-			v.n++;
-		}
-		if (eof)
-			done = 1;
-	}
-	fclose(f);
+	walk_vectors(&w);
 	/* 12 patterns x psk0..psk2, plus psk3 of XN XK XX; 4 vectors each. */
-	CHECK_EQ_INT(total, 39 * 4);
+	CHECK_EQ_INT(w.total, 39 * 4);
 	CHECK_EQ_INT(nnpsk0, 4);
-	CHECK_EQ_INT(failed_name, 0);
+	CHECK_EQ_INT(w.failed, 0);
 }
 
 /* A psk pattern without its key, or with a different key on each side, fails. */
