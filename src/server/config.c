@@ -56,6 +56,7 @@ static const struct setting settings[] = {
 	U32(db_max_pages, 0, UINT32_MAX),
 	U32(ticket_lifetime, 0, 366u * 86400),
 	U32(commit_gap_us, 0, 100000),
+	U32(received_wait_ms, 0, 1000),
 };
 
 void
@@ -90,6 +91,7 @@ config_defaults(struct config *cfg)
 	cfg->db_max_pages = 0;
 	cfg->ticket_lifetime = 7 * 86400;
 	cfg->commit_gap_us = 1000;
+	cfg->received_wait_ms = 10;
 }
 
 static int

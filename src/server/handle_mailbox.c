@@ -33,6 +33,9 @@ struct mail_item {
 	uint8_t received;               /* SEND: its recipient RECEIVED it */
 	uint8_t acked;                  /* SEND: the sender has its answer */
 	uint8_t dup;                    /* SEND: DUP_*: a retry of a SEND already accepted */
+	uint8_t held;                   /* SEND: in s->held, not yet submitted */
+	struct mail_item *hprev, *hnext; /* SEND: s->held */
+	uint64_t hold_until;            /* SEND: uv_now at which it goes to the writer */
 	/* SEND: the envelope; RECEIVED: the store_del array (hence aligned) */
 	_Alignas(16) uint8_t data[];
 };
@@ -303,23 +306,124 @@ next_env_id(struct server *s, int64_t *id)
 	return 0;
 }
 
-/* Pushes a new SEND at once if its recipient's connection is caught up; otherwise marks
- * that connection's backlog so that the pump gets to it in order. */
-static void
+/* Pushes a new SEND at once if its recipient's connection is caught up (1 if pushed);
+ * otherwise marks that connection's backlog so that the pump gets to it in order. */
+static int
 push_early(struct server *s, struct acct *a, struct mail_item *mi)
 {
 	struct peer *rp;
 
 	if (a == NULL || (rp = a->peers) == NULL || rp->state != PEER_MEMBER || rp->backlog)
-		return;
+		return 0;
 	if (rp->push_inflight >= s->cfg.push_window) {
 		rp->backlog = 1;
-		return;
+		return 0;
 	}
 	if (duplicate_state(s, mi) == DUP_YES)
-		return;
+		return 0;
 	/* On PEER_WOULD_BLOCK push_one marks the backlog itself. */
-	(void)push_one(rp, mi->id, mi->ci.send.ts, mi->ci.send.data, mi->ci.send.len);
+	return push_one(rp, mi->id, mi->ci.send.ts, mi->ci.send.data, mi->ci.send.len) == 0;
+}
+
+/*
+ * Held SENDs. One pushed early usually comes back RECEIVED within a millisecond or two; if
+ * it waits on the loop until then, it is never stored (only its idempotency record is),
+ * which saves the writer the envelope's insert and delete. It goes to the writer when its
+ * RECEIVED comes, when received_wait_ms have passed, or before any later SEND to the same
+ * recipient is submitted: each mailbox reaches the store in id order, which the pump
+ * relies on. Its sender is answered on RECEIVED or after the commit, as any other.
+ */
+static void on_hold_timer(uv_timer_t *t);
+
+static void
+hold_timer_arm(struct server *s)
+{
+	uint64_t now = uv_now(s->loop);
+
+	if (s->held_head == NULL) {
+		uv_timer_stop(&s->hold_timer);
+		return;
+	}
+	uv_timer_start(&s->hold_timer, on_hold_timer,
+	    s->held_head->hold_until > now ? s->held_head->hold_until - now : 0, 0);
+}
+
+static void
+hold(struct server *s, struct mail_item *mi)
+{
+	int was_empty = s->held_head == NULL;
+
+	mi->held = 1;
+	mi->hold_until = uv_now(s->loop) + s->cfg.received_wait_ms;
+	mi->hnext = NULL;
+	mi->hprev = s->held_tail;
+	if (s->held_tail)
+		s->held_tail->hnext = mi;
+	else
+		s->held_head = mi;
+	s->held_tail = mi;
+	if (was_empty)
+		hold_timer_arm(s);
+}
+
+static void
+held_submit(struct server *s, struct mail_item *mi)
+{
+	if (mi->hprev)
+		mi->hprev->hnext = mi->hnext;
+	else
+		s->held_head = mi->hnext;
+	if (mi->hnext)
+		mi->hnext->hprev = mi->hprev;
+	else
+		s->held_tail = mi->hprev;
+	mi->hprev = mi->hnext = NULL;
+	mi->held = 0;
+	commit_submit(s->commit, &mi->ci);
+}
+
+static void
+held_flush_recipient(struct server *s, int64_t recipient)
+{
+	struct mail_item *mi;
+
+	/* s->mailq holds every SEND to recipient not yet done, in id order. */
+	for (mi = bucket_of(s, recipient)->head; mi; mi = mi->qnext)
+		if (mi->held && mi->ci.send.recipient == recipient)
+			held_submit(s, mi);
+}
+
+static void
+on_hold_timer(uv_timer_t *t)
+{
+	struct server *s = t->data;
+	uint64_t now = uv_now(s->loop);
+
+	while (s->held_head != NULL && s->held_head->hold_until <= now)
+		held_submit(s, s->held_head);
+	hold_timer_arm(s);
+}
+
+void
+mailbox_init(struct server *s)
+{
+	uv_timer_init(s->loop, &s->hold_timer);
+	s->hold_timer.data = s;
+	uv_unref((uv_handle_t *)&s->hold_timer);
+}
+
+void
+mailbox_flush_held(struct server *s)
+{
+	while (s->held_head != NULL)
+		held_submit(s, s->held_head);
+	uv_timer_stop(&s->hold_timer);
+}
+
+void
+mailbox_close(struct server *s)
+{
+	uv_close((uv_handle_t *)&s->hold_timer, NULL);
 }
 
 void
@@ -374,8 +478,12 @@ handle_send(struct peer *p, const struct proto_msg *m)
 	mi->ci.send.mailbox_max = s->cfg.mailbox_max;
 	p->commits++;
 	mailq_add(s, mi);
+	if (push_early(s, online, mi) && s->cfg.received_wait_ms > 0 && !s->draining) {
+		hold(s, mi);
+		return;
+	}
+	held_flush_recipient(s, rcpt_id);
 	commit_submit(s->commit, &mi->ci);
-	push_early(s, online, mi);
 }
 
 /*
@@ -392,7 +500,11 @@ received_pending(struct server *s, struct mail_item *mi)
 	if (mi->received)
 		return 0;
 	mi->received = 1;
-	if (!commit_item_handed(s->commit, &mi->ci)) {
+	if (mi->held) {
+		mi->ci.send.skip_envelope = 1;
+		held_submit(s, mi);
+		skip = 1;
+	} else if (!commit_item_handed(s->commit, &mi->ci)) {
 		mi->ci.send.skip_envelope = 1;
 		skip = 1;
 	}

@@ -173,9 +173,11 @@ finish(struct server *s)
 	peer_flush_all(s);
 	close_all_peers(s, "server shutting down");
 	if (s->commit != NULL) {
+		mailbox_flush_held(s);
 		commit_stop(s->commit);
 		s->commit = NULL;
 	}
+	mailbox_close(s);
 	uv_close((uv_handle_t *)&s->drain_timer, NULL);
 	uv_close((uv_handle_t *)&s->flush_check, NULL);
 	uv_close((uv_handle_t *)&s->sig_term, NULL);
@@ -214,6 +216,7 @@ begin_drain(struct server *s, const char *signame)
 	if (s->draining)
 		return;
 	s->draining = 1;
+	mailbox_flush_held(s);
 	log_info("%s: draining %zu connections, %zu commits pending", signame, s->n_peers,
 	    commit_pending(s->commit));
 	if (s->listening) {
@@ -319,6 +322,7 @@ server_init(struct server *s, uv_loop_t *loop, const char *data_dir, const struc
 		return SOTTO_ERR_NOMEM;
 
 	uv_timer_init(loop, &s->drain_timer);
+	mailbox_init(s);
 	s->drain_timer.data = s;
 	uv_check_init(loop, &s->flush_check);
 	s->flush_check.data = s;
@@ -400,6 +404,7 @@ void
 server_free(struct server *s)
 {
 	if (s->commit != NULL) {
+		mailbox_flush_held(s);
 		commit_stop(s->commit);
 		s->commit = NULL;
 		uv_run(s->loop, UV_RUN_NOWAIT);

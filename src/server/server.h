@@ -132,6 +132,10 @@ struct server {
 	 * across restarts (0: not read from the store yet); SENDs not yet done by recipient */
 	int64_t next_env_id;
 	struct mail_bucket mailq[MAILQ_BUCKETS];
+	/* SENDs pushed early that wait up to received_wait_ms for their RECEIVED before they
+	 * go to the writer, oldest first */
+	struct mail_item *held_head, *held_tail;
+	uv_timer_t hold_timer;
 };
 
 /* server.c */
@@ -189,6 +193,11 @@ void handle_send(struct peer *p, const struct proto_msg *m);
 void handle_received(struct peer *p, const struct proto_msg *m);
 void mailbox_commit_done(void *ud, struct commit_item *it);
 void mailbox_pump(struct peer *p);
+/* Sets up the hold timer (server_init); mailbox_flush_held hands every held SEND to the
+ * writer (drain, stop); mailbox_close closes the timer. */
+void mailbox_init(struct server *s);
+void mailbox_flush_held(struct server *s);
+void mailbox_close(struct server *s);
 /* The name part of a user address of this server's domain (NULL otherwise). */
 int server_local_name(const struct server *s, const char *address, char name[STORE_NAME_MAX + 1]);
 

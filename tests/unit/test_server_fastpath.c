@@ -402,7 +402,8 @@ TEST(failed_commit_refuses_unless_received_first)
 
 	/* 60 pages: one big envelope fits, five in one transaction do not. No commit gap:
 	 * m0 must go to the writer alone, at once, and the five wait for it together. */
-	setup(&sp, "registration = open\ndb_max_pages = 60\ncommit_gap_us = 0", &a, &b);
+	setup(&sp, "registration = open\ndb_max_pages = 60\ncommit_gap_us = 0\n"
+	    "received_wait_ms = 0", &a, &b);
 	REQUIRE((lk = db_lock(&sp)) != NULL);
 	REQUIRE(send_async(&a, b.address, 0, "m0", 2) == 0);
 	REQUIRE(next_push(&b, 3000, &ids[0], got, sizeof(got)) == 0);
@@ -571,6 +572,84 @@ TEST(commit_gap_spaces_group_commits)
 	sottod_proc_cleanup(&sp);
 }
 
+/*
+ * received_wait_ms: a SEND pushed early waits on the loop for its RECEIVED; if it comes, the
+ * envelope is never stored and the sender is answered then; if not, it is committed after
+ * the wait and answered by its commit.
+ */
+TEST(held_send_is_stored_only_without_received)
+{
+	struct sottod_proc sp;
+	struct test_user a, b;
+	uint64_t id0 = 0, id1 = 0, t0;
+	char got[64];
+	int st = -1;
+
+	setup(&sp, "registration = open\nreceived_wait_ms = 1000", &a, &b);
+	REQUIRE(send_async(&a, b.address, 0, "m0", 2) == 0);
+	REQUIRE(next_push(&b, 3000, &id0, got, sizeof(got)) == 0);
+	CHECK_EQ_INT(next_answer(&a, 200, &st), -1);    /* held: neither stored nor answered */
+	CHECK_EQ_INT(received(&b, &id0, 1), 0);
+	CHECK_EQ_INT(next_answer(&a, 3000, &st), 0);
+	CHECK_EQ_INT(st, 0);
+	t0 = now_ms();
+	REQUIRE(send_async(&a, b.address, 1, "m1", 2) == 0);
+	REQUIRE(next_push(&b, 3000, &id1, got, sizeof(got)) == 0);
+	CHECK(id1 > id0);
+	CHECK_EQ_INT(next_answer(&a, 5000, &st), 1);    /* by its commit, after the wait */
+	CHECK_EQ_INT(st, 0);
+	CHECK(now_ms() - t0 >= 1000);
+	test_user_close(&a);
+	test_user_close(&b);
+	CHECK_EQ_INT(sottod_proc_stop(&sp, SIGTERM), 0);
+	CHECK_EQ_INT(db_int(&sp, "SELECT count(*) FROM envelopes"), 1);
+	CHECK_EQ_INT(db_int(&sp, "SELECT count(*) FROM sent"), 2);
+	sottod_proc_cleanup(&sp);
+}
+
+/*
+ * A SEND that cannot be pushed early (the window is full) sends the recipient's held SENDs
+ * to the writer first: the mailbox reaches the store in id order, and the pump delivers
+ * the rest in order once the window opens. SIGTERM commits what is still held.
+ */
+TEST(held_sends_go_first_and_drain_on_sigterm)
+{
+	struct sottod_proc sp;
+	struct test_user a, b;
+	uint64_t id0 = 0, id1 = 0, id2 = 0;
+	char got[64];
+	int st = -1, k, answers = 0;
+
+	setup(&sp, "registration = open\nreceived_wait_ms = 1000\npush_window = 1", &a, &b);
+	REQUIRE(send_async(&a, b.address, 0, "m0", 2) == 0);
+	REQUIRE(next_push(&b, 3000, &id0, got, sizeof(got)) == 0);
+	CHECK(strcmp(got, "m0") == 0);
+	REQUIRE(send_async(&a, b.address, 1, "m1", 2) == 0);     /* window full: not pushed */
+	/* m1 is committed at once, and m0 (held until now) before it: both answered well
+	 * before the wait is over. */
+	while (answers < 2 && (k = next_answer(&a, 800, &st)) >= 0) {
+		CHECK(k == 0 || k == 1);
+		CHECK_EQ_INT(st, 0);
+		answers++;
+	}
+	CHECK_EQ_INT(answers, 2);
+	CHECK_EQ_INT(received(&b, &id0, 1), 0);
+	REQUIRE(next_push(&b, 3000, &id1, got, sizeof(got)) == 0);
+	CHECK(strcmp(got, "m1") == 0);
+	CHECK(id1 > id0);
+	/* Held when SIGTERM comes: committed by the drain. */
+	CHECK_EQ_INT(received(&b, &id1, 1), 0);
+	REQUIRE(send_async(&a, b.address, 2, "m2", 2) == 0);
+	REQUIRE(next_push(&b, 3000, &id2, got, sizeof(got)) == 0);
+	CHECK(strcmp(got, "m2") == 0);
+	CHECK_EQ_INT(sottod_proc_stop(&sp, SIGTERM), 0);
+	test_user_close(&a);
+	test_user_close(&b);
+	CHECK_EQ_INT(db_int(&sp, "SELECT count(*) FROM envelopes"), 1);
+	CHECK_EQ_INT(db_int(&sp, "SELECT count(*) FROM sent"), 3);
+	sottod_proc_cleanup(&sp);
+}
+
 /* The store's side: explicit ids, an envelope recorded only as sent, ids never reused. */
 TEST(store_explicit_ids_and_skipped_envelopes)
 {
@@ -659,6 +738,8 @@ main(void)
 	RUN(sigterm_drains_while_the_writer_is_held);
 	RUN(retries_are_pushed_once);
 	RUN(commit_gap_spaces_group_commits);
+	RUN(held_send_is_stored_only_without_received);
+	RUN(held_sends_go_first_and_drain_on_sigterm);
 	RUN(store_explicit_ids_and_skipped_envelopes);
 	return check_summary();
 }
