@@ -201,6 +201,20 @@ db_int(const struct sottod_proc *sp, const char *sql)
 	return v;
 }
 
+/* Ends a test: both users leave, SIGTERM, and the envelopes and idempotency records
+ * left in the database are counted. */
+static void
+stop_and_count(struct sottod_proc *sp, struct test_user *a, struct test_user *b,
+    int64_t envelopes, int64_t sent)
+{
+	test_user_close(a);
+	test_user_close(b);
+	CHECK_EQ_INT(sottod_proc_stop(sp, SIGTERM), 0);
+	CHECK_EQ_INT(db_int(sp, "SELECT count(*) FROM envelopes"), envelopes);
+	CHECK_EQ_INT(db_int(sp, "SELECT count(*) FROM sent"), sent);
+	sottod_proc_cleanup(sp);
+}
+
 static void
 setup(struct sottod_proc *sp, const char *conf, struct test_user *a, struct test_user *b)
 {
@@ -282,12 +296,7 @@ TEST(pushed_before_commit_acked_on_received_and_not_stored)
 	CHECK_EQ_INT(next_answer(&a, 3000, &st), 2);
 	CHECK_EQ_INT(st, 0);
 	CHECK_EQ_INT(received(&b, &id3, 1), 0);
-	test_user_close(&a);
-	test_user_close(&b);
-	CHECK_EQ_INT(sottod_proc_stop(&sp, SIGTERM), 0);
-	CHECK_EQ_INT(db_int(&sp, "SELECT count(*) FROM envelopes"), 0);
-	CHECK_EQ_INT(db_int(&sp, "SELECT count(*) FROM sent"), 3);
-	sottod_proc_cleanup(&sp);
+	stop_and_count(&sp, &a, &b, 0, 3);
 }
 
 TEST(full_window_is_not_overtaken_by_a_later_early_push)
@@ -530,12 +539,7 @@ TEST(retries_are_pushed_once)
 	}
 	CHECK_EQ_INT(answers, 2);
 	CHECK(next_push(&b, 300, &id2, got, sizeof(got)) == SOTTO_ERR_TIMEOUT);
-	test_user_close(&a);
-	test_user_close(&b);
-	CHECK_EQ_INT(sottod_proc_stop(&sp, SIGTERM), 0);
-	CHECK_EQ_INT(db_int(&sp, "SELECT count(*) FROM envelopes"), 1);
-	CHECK_EQ_INT(db_int(&sp, "SELECT count(*) FROM sent"), 2);
-	sottod_proc_cleanup(&sp);
+	stop_and_count(&sp, &a, &b, 1, 2);
 }
 
 /*
@@ -599,12 +603,7 @@ TEST(held_send_is_stored_only_without_received)
 	CHECK_EQ_INT(next_answer(&a, 5000, &st), 1);    /* by its commit, after the wait */
 	CHECK_EQ_INT(st, 0);
 	CHECK(now_ms() - t0 >= 1000);
-	test_user_close(&a);
-	test_user_close(&b);
-	CHECK_EQ_INT(sottod_proc_stop(&sp, SIGTERM), 0);
-	CHECK_EQ_INT(db_int(&sp, "SELECT count(*) FROM envelopes"), 1);
-	CHECK_EQ_INT(db_int(&sp, "SELECT count(*) FROM sent"), 2);
-	sottod_proc_cleanup(&sp);
+	stop_and_count(&sp, &a, &b, 1, 2);
 }
 
 /*
