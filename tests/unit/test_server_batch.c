@@ -7,26 +7,20 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "tmp_db.h"
 #include "server/log.h"
 #include "server/store.h"
 #include "waitfor.h"
 
 #define N_ACCTS 300             /* more than the first index (64 entries) holds */
 
-static char dir[64];
-static char path[128];
+static char dir[TMP_DB_DIR_MAX];
+static char path[TMP_DB_PATH_MAX];
 
 static void
 cleanup(void)
 {
-	char p[192];
-
-	snprintf(p, sizeof(p), "%s/db-wal", dir);
-	unlink(p);
-	snprintf(p, sizeof(p), "%s/db-shm", dir);
-	unlink(p);
-	unlink(path);
-	rmdir(dir);
+	tmp_db_remove(dir, path);
 }
 
 static struct store *
@@ -36,10 +30,7 @@ open_db_opts(uint32_t max_pages, int ckpt)
 	    .checkpoint_thread = ckpt };
 	struct store *s = NULL;
 
-	strcpy(dir, "/tmp/sotto-batch-XXXXXX");
-	if (mkdtemp(dir) == NULL)
-		abort();
-	snprintf(path, sizeof(path), "%s/db", dir);
+	tmp_db_make(dir, path, "sotto-batch");
 	if (store_sqlite_open(&s, path, &o) != 0)
 		return NULL;
 	return s;

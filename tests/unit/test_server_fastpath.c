@@ -20,6 +20,7 @@
 #include <sqlite3.h>
 
 #include "check.h"
+#include "tmp_db.h"
 #include "client/conn.h"
 #include "server/store.h"
 #include "sottod_proc.h"
@@ -656,16 +657,14 @@ TEST(store_explicit_ids_and_skipped_envelopes)
 	struct store *st = NULL;
 	struct store_send sd[3];
 	struct store_envelope env[4];
-	char dir[64], path[128], p2[160];
+	char dir[TMP_DB_DIR_MAX], path[TMP_DB_PATH_MAX];
 	uint8_t ik[32] = { 1 }, dk[32] = { 2 };
 	int64_t bob, max = -1, old = 0;
 	uint64_t n = 99;
 	size_t got = 0;
 	int del_r = -1;
 
-	strcpy(dir, "/tmp/sotto-fastpath-XXXXXX");
-	REQUIRE(mkdtemp(dir) != NULL);
-	snprintf(path, sizeof(path), "%s/db", dir);
+	tmp_db_make(dir, path, "sotto-fastpath");
 	REQUIRE(store_sqlite_open(&st, path, &o) == 0);
 	REQUIRE(st->ops->account_create(st, "bob", ik, dk, NULL, &bob) == 0);
 	CHECK_EQ_INT(st->ops->envelopes_max_id(st, &max), 0);
@@ -716,12 +715,7 @@ TEST(store_explicit_ids_and_skipped_envelopes)
 	CHECK_EQ_INT(st->ops->sent_get(st, sd[0].sender_device, (const uint8_t *)"nope-nope-nope-x",
 	    &old), SOTTO_ERR_NOT_FOUND);
 	store_close(st);
-	snprintf(p2, sizeof(p2), "%s/db-wal", dir);
-	unlink(p2);
-	snprintf(p2, sizeof(p2), "%s/db-shm", dir);
-	unlink(p2);
-	unlink(path);
-	rmdir(dir);
+	tmp_db_remove(dir, path);
 }
 
 int

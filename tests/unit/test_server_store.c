@@ -5,33 +5,24 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "tmp_db.h"
 #include "server/commit.h"
 #include "server/log.h"
 #include "server/store.h"
 
-static char dir[64];
-static char path[128];
+static char dir[TMP_DB_DIR_MAX];
+static char path[TMP_DB_PATH_MAX];
 
 static void
 fresh_path(void)
 {
-	strcpy(dir, "/tmp/sotto-store-XXXXXX");
-	if (mkdtemp(dir) == NULL)
-		abort();
-	snprintf(path, sizeof(path), "%s/db", dir);
+	tmp_db_make(dir, path, "sotto-store");
 }
 
 static void
 cleanup(void)
 {
-	char p[192];
-
-	snprintf(p, sizeof(p), "%s/db-wal", dir);
-	unlink(p);
-	snprintf(p, sizeof(p), "%s/db-shm", dir);
-	unlink(p);
-	unlink(path);
-	rmdir(dir);
+	tmp_db_remove(dir, path);
 }
 
 static struct store *

@@ -1,0 +1,27 @@
+#include "tmp_db.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+void
+tmp_db_make(char dir[TMP_DB_DIR_MAX], char path[TMP_DB_PATH_MAX], const char *prefix)
+{
+	if (snprintf(dir, TMP_DB_DIR_MAX, "/tmp/%s-XXXXXX", prefix) >= TMP_DB_DIR_MAX ||
+	    mkdtemp(dir) == NULL)
+		abort();
+	snprintf(path, TMP_DB_PATH_MAX, "%s/db", dir);
+}
+
+void
+tmp_db_remove(const char *dir, const char *path)
+{
+	char p[TMP_DB_PATH_MAX + 8];
+
+	snprintf(p, sizeof(p), "%s-wal", path);
+	unlink(p);
+	snprintf(p, sizeof(p), "%s-shm", path);
+	unlink(p);
+	unlink(path);
+	rmdir(dir);
+}
