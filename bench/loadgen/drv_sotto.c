@@ -120,6 +120,21 @@ put_msg(struct lg_client *c, struct sd *s, const struct proto_msg *m)
 	return frame_seal(&s->t, enc.p, enc.len, &c->out);
 }
 
+/* One RECEIVED for every envelope pushed since the last one. */
+static int
+put_received(struct lg_client *c, struct sd *s)
+{
+	struct proto_msg rm;
+
+	memset(&rm, 0, sizeof(rm));
+	rm.type = PROTO_RECEIVED;
+	rm.id = ++s->next_id;
+	rm.u.received.n = s->n_recv;
+	memcpy(rm.u.received.ids, s->recv, s->n_recv * sizeof(s->recv[0]));
+	s->n_recv = 0;
+	return put_msg(c, s, &rm);
+}
+
 static int
 sotto_start(struct lg_client *c)
 {
@@ -240,17 +255,8 @@ on_message(struct lg_client *c, struct sd *s, const uint8_t *p, size_t len)
 	case PROTO_PUSH:
 		lg_delivered(c, msg.u.push.envelope, msg.u.push.envelope_len);
 		s->recv[s->n_recv++] = msg.u.push.envelope_id;
-		if (s->n_recv == PROTO_MAX_RECEIVED) {
-			struct proto_msg rm;
-
-			memset(&rm, 0, sizeof(rm));
-			rm.type = PROTO_RECEIVED;
-			rm.id = ++s->next_id;
-			rm.u.received.n = s->n_recv;
-			memcpy(rm.u.received.ids, s->recv, s->n_recv * sizeof(s->recv[0]));
-			s->n_recv = 0;
-			return put_msg(c, s, &rm);
-		}
+		if (s->n_recv == PROTO_MAX_RECEIVED)
+			return put_received(c, s);
 		return 0;
 	case PROTO_RESPONSE | PROTO_TICKET:
 		if (msg.status != 0)
@@ -340,17 +346,10 @@ static void
 sotto_after_read(struct lg_client *c)
 {
 	struct sd *s = c->ds;
-	struct proto_msg rm;
 
 	if (s->n_recv == 0)
 		return;
-	memset(&rm, 0, sizeof(rm));
-	rm.type = PROTO_RECEIVED;
-	rm.id = ++s->next_id;
-	rm.u.received.n = s->n_recv;
-	memcpy(rm.u.received.ids, s->recv, s->n_recv * sizeof(s->recv[0]));
-	s->n_recv = 0;
-	if (put_msg(c, s, &rm) != 0)
+	if (put_received(c, s) != 0)
 		lg_fail(c, "RECEIVED encoding failed", -1);
 }
 
