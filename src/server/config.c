@@ -57,6 +57,7 @@ static const struct setting settings[] = {
 	U32(ticket_lifetime, 0, 366u * 86400),
 	U32(commit_gap_us, 0, 100000),
 	U32(received_wait_ms, 0, 1000),
+	U32(sent_retention, 1, 3650u * 86400),
 };
 
 void
@@ -92,6 +93,7 @@ config_defaults(struct config *cfg)
 	cfg->ticket_lifetime = 7 * 86400;
 	cfg->commit_gap_us = 1000;
 	cfg->received_wait_ms = 10;
+	cfg->sent_retention = 30 * 86400;
 }
 
 static int

@@ -56,6 +56,7 @@ struct config {
 	uint32_t ticket_lifetime;       /* resumption tickets, seconds; 0: no resumption */
 	uint32_t commit_gap_us;         /* least time between the starts of two group commits */
 	uint32_t received_wait_ms;      /* a SEND pushed early waits this long for RECEIVED */
+	uint32_t sent_retention;        /* seconds a SEND's idempotency record is kept */
 };
 
 /* Fills every field with its default. */

@@ -267,7 +267,8 @@ mailbox_commit_done(void *ud, struct commit_item *it)
 
 	if (it->kind == COMMIT_CALL) {
 		it->finish(it);         /* frees it */
-		peer_commit_released(p);
+		if (p != NULL)          /* NULL: the server's own (sent_prune.c) */
+			peer_commit_released(p);
 		return;
 	}
 	if (it->kind == COMMIT_SEND) {

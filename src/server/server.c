@@ -172,6 +172,7 @@ finish(struct server *s)
 	uv_timer_stop(&s->drain_timer);
 	peer_flush_all(s);
 	close_all_peers(s, "server shutting down");
+	sent_prune_stop(s);
 	if (s->commit != NULL) {
 		mailbox_flush_held(s);
 		commit_stop(s->commit);
@@ -323,6 +324,7 @@ server_init(struct server *s, uv_loop_t *loop, const char *data_dir, const struc
 
 	uv_timer_init(loop, &s->drain_timer);
 	mailbox_init(s);
+	sent_prune_init(s);
 	s->drain_timer.data = s;
 	uv_check_init(loop, &s->flush_check);
 	s->flush_check.data = s;
@@ -403,6 +405,7 @@ server_run(struct server *s)
 void
 server_free(struct server *s)
 {
+	sent_prune_stop(s);
 	if (s->commit != NULL) {
 		mailbox_flush_held(s);
 		commit_stop(s->commit);

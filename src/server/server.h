@@ -136,6 +136,13 @@ struct server {
 	 * go to the writer, oldest first */
 	struct mail_item *held_head, *held_tail;
 	uv_timer_t hold_timer;
+
+	/* sent_prune.c: idempotency records older than sent_retention are deleted */
+	uv_timer_t prune_timer;
+	int prune_ready, prune_stopped;
+	int prune_inflight;             /* a chunk is with the writer */
+	struct store_sent_key prune_cursor; /* where the walk goes on */
+	uint64_t prune_deleted;         /* by this walk so far */
 };
 
 /* server.c */
@@ -198,6 +205,10 @@ void mailbox_pump(struct peer *p);
 void mailbox_init(struct server *s);
 void mailbox_flush_held(struct server *s);
 void mailbox_close(struct server *s);
+/* sent_prune.c: sent_prune_init arms the timer (server_init); sent_prune_stop stops it for
+ * good and closes it before the writer stops. */
+void sent_prune_init(struct server *s);
+void sent_prune_stop(struct server *s);
 /* The name part of a user address of this server's domain (NULL otherwise). */
 int server_local_name(const struct server *s, const char *address, char name[STORE_NAME_MAX + 1]);
 

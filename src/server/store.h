@@ -92,6 +92,13 @@ struct store_open_opts {
 	int checkpoint_thread;
 };
 
+/* The key of an idempotency record; a cursor with set = 0 is before the first. */
+struct store_sent_key {
+	uint8_t sender_device[STORE_KEY_LEN];
+	uint8_t cmid[STORE_CMID_LEN];
+	int set;
+};
+
 struct store_ops {
 	void (*close)(struct store *s);
 
@@ -138,6 +145,12 @@ struct store_ops {
 	 * SOTTO_ERR_NOT_FOUND. */
 	int (*sent_get)(struct store *s, const uint8_t sender_device[STORE_KEY_LEN],
 	    const uint8_t cmid[STORE_CMID_LEN], int64_t *env_id);
+	/* One step of a walk through the idempotency records: of the next max records after
+	 * *cursor, deletes those made before `before` (seconds since the epoch; *n_out: how
+	 * many) in one transaction and moves *cursor past them; at the end of the records
+	 * *done is set and *cursor is back before the first. */
+	int (*sent_prune)(struct store *s, int64_t before, size_t max,
+	    struct store_sent_key *cursor, int *done, size_t *n_out);
 };
 
 struct store {

@@ -25,7 +25,7 @@ enum stmt_id {
 	S_ACCOUNT_ADD, S_ACCOUNT_BY_DEVICE, S_ACCOUNT_BY_NAME, S_ACCOUNT_BY_ID,
 	S_SPK_PUT, S_SPK_GET, S_OTPK_PUT, S_OTPK_COUNT, S_OTPK_FIRST, S_OTPK_DEL,
 	S_SENT_GET, S_SENT_PUT, S_PENDING_GET, S_PENDING_ADD, S_ENV_PUT, S_ENV_LIST,
-	S_ENV_DEL, S_IDMAX_PUT, S_IDMAX_GET,
+	S_ENV_DEL, S_IDMAX_PUT, S_IDMAX_GET, S_SENT_SCAN_END, S_SENT_PRUNE,
 	S__COUNT
 };
 
@@ -64,6 +64,11 @@ static const char *const stmt_sql[S__COUNT] = {
 	    " max(?1, coalesce((SELECT v FROM meta WHERE k = 'env_id_max'), 0)))",
 	[S_IDMAX_GET] = "SELECT max(coalesce((SELECT v FROM meta WHERE k = 'env_id_max'), 0),"
 	    " coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'envelopes'), 0))",
+	/* The key max rows on from (?1, ?2), or none if fewer are left. */
+	[S_SENT_SCAN_END] = "SELECT sender, cmid FROM sent WHERE (sender, cmid) > (?1, ?2)"
+	    " ORDER BY sender, cmid LIMIT 1 OFFSET ?3",
+	[S_SENT_PRUNE] = "DELETE FROM sent WHERE (sender, cmid) > (?1, ?2)"
+	    " AND (?5 OR (sender, cmid) <= (?3, ?4)) AND created < ?6",
 };
 
 static const char schema_sql[] =
@@ -803,6 +808,72 @@ sq_sent_get(struct store *base, const uint8_t sender_device[STORE_KEY_LEN],
 	return r;
 }
 
+/*
+ * One step of a walk through the idempotency records in key order. Walking the key order
+ * needs no index on their time, which every SEND would have to update. Before the first
+ * record the cursor binds as two empty blobs, less than any key.
+ */
+static int
+sq_sent_prune(struct store *base, int64_t before, size_t max, struct store_sent_key *cursor,
+    int *done, size_t *n_out)
+{
+	struct store_sqlite *ss = impl(base);
+	sqlite3_stmt *e = st(ss, S_SENT_SCAN_END), *d = st(ss, S_SENT_PRUNE);
+	struct store_sent_key end;
+	int rc, r = 0, last, from, from_cmid;
+
+	*n_out = 0;
+	*done = 0;
+	if (max == 0)
+		return SOTTO_ERR_INVALID_ARG;
+	memset(&end, 0, sizeof(end));
+	if ((r = begin(ss)) != 0)
+		return r;
+	from = cursor->set ? STORE_KEY_LEN : 0;
+	from_cmid = cursor->set ? STORE_CMID_LEN : 0;
+	sqlite3_bind_blob(e, 1, cursor->sender_device, from, SQLITE_STATIC);
+	sqlite3_bind_blob(e, 2, cursor->cmid, from_cmid, SQLITE_STATIC);
+	sqlite3_bind_int64(e, 3, (sqlite3_int64)max - 1);
+	rc = sqlite3_step(e);
+	last = rc == SQLITE_DONE;
+	if (rc == SQLITE_ROW && sqlite3_column_bytes(e, 0) == STORE_KEY_LEN &&
+	    sqlite3_column_bytes(e, 1) == STORE_CMID_LEN) {
+		memcpy(end.sender_device, sqlite3_column_blob(e, 0), STORE_KEY_LEN);
+		memcpy(end.cmid, sqlite3_column_blob(e, 1), STORE_CMID_LEN);
+		end.set = 1;
+	} else if (rc == SQLITE_ROW) {
+		r = SOTTO_ERR_CORRUPT;
+	} else if (rc != SQLITE_DONE) {
+		r = map_rc(ss->db, rc, "sent scan");
+	}
+	sqlite3_reset(e);
+	if (r == 0) {
+		sqlite3_bind_blob(d, 1, cursor->sender_device, from, SQLITE_STATIC);
+		sqlite3_bind_blob(d, 2, cursor->cmid, from_cmid, SQLITE_STATIC);
+		sqlite3_bind_blob(d, 3, end.sender_device, last ? 0 : STORE_KEY_LEN,
+		    SQLITE_STATIC);
+		sqlite3_bind_blob(d, 4, end.cmid, last ? 0 : STORE_CMID_LEN, SQLITE_STATIC);
+		sqlite3_bind_int(d, 5, last);
+		sqlite3_bind_int64(d, 6, before);
+		if ((r = run(ss, d, "sent prune")) == 0) {
+			*n_out = (size_t)sqlite3_changes(ss->db);
+			r = commit(ss);
+		}
+	}
+	if (r != 0) {
+		rollback(ss);
+		*n_out = 0;
+		return r;
+	}
+	if (last) {
+		memset(cursor, 0, sizeof(*cursor));
+		*done = 1;
+	} else {
+		*cursor = end;
+	}
+	return 0;
+}
+
 static int exec(sqlite3 *db, const char *sql, const char *what);
 
 static void *
@@ -927,6 +998,7 @@ static const struct store_ops sqlite_ops = {
 	.mailbox_count = sq_mailbox_count,
 	.envelopes_max_id = sq_envelopes_max_id,
 	.sent_get = sq_sent_get,
+	.sent_prune = sq_sent_prune,
 };
 
 static int

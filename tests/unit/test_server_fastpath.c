@@ -24,6 +24,7 @@
 #include "client/conn.h"
 #include "server/store.h"
 #include "sottod_proc.h"
+#include "waitfor.h"
 
 static struct proto_msg req, resp, ev;
 static int rcv_ok, rcv_bad;             /* answers to received_async seen so far */
@@ -543,6 +544,49 @@ TEST(retries_are_pushed_once)
 	stop_and_count(&sp, &a, &b, 1, 2);
 }
 
+static int
+one_sent_record(void *arg)
+{
+	return db_int(arg, "SELECT count(*) FROM sent") == 1;
+}
+
+static int
+no_sent_records(void *arg)
+{
+	return db_int(arg, "SELECT count(*) FROM sent") == 0;
+}
+
+/*
+ * sent_retention: idempotency records are deleted once older than that, so the table does
+ * not grow without end; a retry after that is a new message to the server.
+ */
+TEST(idempotency_records_expire)
+{
+	struct sottod_proc sp;
+	struct test_user a, b;
+	uint64_t id = 0, id2 = 0;
+	char got[64];
+	int st = -1;
+
+	setup(&sp, "registration = open\nsent_retention = 1", &a, &b);
+	REQUIRE(send_async(&a, b.address, 0, "m0", 2) == 0);
+	REQUIRE(next_push(&b, 3000, &id, got, sizeof(got)) == 0);
+	CHECK_EQ_INT(received(&b, &id, 1), 0);
+	CHECK_EQ_INT(next_answer(&a, 3000, &st), 0);
+	CHECK_EQ_INT(st, 0);
+	/* The record is written by a commit after the answer (RECEIVED came first), then
+	 * pruned within about a second. */
+	REQUIRE(wait_until(one_sent_record, &sp, 5000));
+	REQUIRE(wait_until(no_sent_records, &sp, 10000));
+	REQUIRE(send_async(&a, b.address, 0, "m0", 2) == 0);
+	REQUIRE(next_push(&b, 3000, &id2, got, sizeof(got)) == 0);
+	CHECK(id2 > id);
+	CHECK(strcmp(got, "m0") == 0);
+	CHECK_EQ_INT(next_answer(&a, 3000, &st), 0);
+	CHECK_EQ_INT(st, 0);
+	stop_and_count(&sp, &a, &b, 1, 1);
+}
+
 /*
  * commit_gap_us: a group commit starts at least that long after the one before, and what
  * waits for it is handed over by the timer: nothing stalls.
@@ -730,6 +774,7 @@ main(void)
 	RUN(failed_commit_refuses_unless_received_first);
 	RUN(sigterm_drains_while_the_writer_is_held);
 	RUN(retries_are_pushed_once);
+	RUN(idempotency_records_expire);
 	RUN(commit_gap_spaces_group_commits);
 	RUN(held_send_is_stored_only_without_received);
 	RUN(held_sends_go_first_and_drain_on_sigterm);

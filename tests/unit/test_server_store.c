@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -196,6 +197,66 @@ TEST(store_envelopes_idempotent_capped_and_deleted)
 	cleanup();
 }
 
+/* Idempotency records: a walk in chunks deletes the old ones; a pruned retry is new. */
+TEST(store_sent_records_pruned_in_chunks)
+{
+	struct store *s;
+	struct store_send sd[5];
+	struct store_sent_key cur;
+	uint8_t ik[32], dk[32], dk2[32];
+	int64_t alice, bob, env_id = 0;
+	uint64_t pending = 0;
+	size_t n = 99, total = 0;
+	int done = 0, steps = 0;
+
+	fresh_path();
+	s = open_db(1);
+	REQUIRE(s != NULL);
+	key(ik, 1), key(dk, 2), key(dk2, 3);
+	REQUIRE(s->ops->account_create(s, "alice", ik, dk, NULL, &alice) == 0);
+	REQUIRE(s->ops->account_create(s, "bob", ik, dk2, NULL, &bob) == 0);
+	memset(sd, 0, sizeof(sd));
+	for (int i = 0; i < 5; i++) {
+		sd[i].recipient = bob;
+		memcpy(sd[i].sender_device, i < 3 ? dk : dk2, 32);
+		memset(sd[i].cmid, 0x40 + i, 16);
+		sd[i].data = (const uint8_t *)"hello";
+		sd[i].len = 5;
+		sd[i].mailbox_max = 100;
+	}
+	CHECK_EQ_INT(s->ops->envelopes_commit(s, sd, 5), 0);
+	/* None is older than a minute ago: one step of 10 walks them all, deletes none. */
+	memset(&cur, 0, sizeof(cur));
+	CHECK_EQ_INT(s->ops->sent_prune(s, (int64_t)time(NULL) - 60, 10, &cur, &done, &n), 0);
+	CHECK_EQ_INT(n, 0);
+	CHECK_EQ_INT(done, 1);
+	CHECK_EQ_INT(s->ops->sent_get(s, dk, sd[0].cmid, &env_id), 0);
+	/* All are older than a minute from now: steps of two: 2, 2, 1. */
+	do {
+		CHECK_EQ_INT(s->ops->sent_prune(s, (int64_t)time(NULL) + 60, 2, &cur, &done, &n),
+		    0);
+		CHECK(n <= 2);
+		total += n;
+	} while (!done && ++steps < 10);
+	CHECK_EQ_INT(total, 5);
+	CHECK_EQ_INT(steps, 2);
+	CHECK_EQ_INT(cur.set, 0);
+	for (int i = 0; i < 5; i++)
+		CHECK_EQ_INT(s->ops->sent_get(s, sd[i].sender_device, sd[i].cmid, &env_id),
+		    SOTTO_ERR_NOT_FOUND);
+	/* The envelopes themselves stay until RECEIVED. */
+	CHECK_EQ_INT(s->ops->mailbox_count(s, bob, &pending), 0);
+	CHECK_EQ_INT(pending, 5);
+	/* A retry now is a new envelope. */
+	sd[0].env_id = 0;
+	CHECK_EQ_INT(s->ops->envelopes_commit(s, sd, 1), 0);
+	CHECK_EQ_INT(sd[0].duplicate, 0);
+	CHECK_EQ_INT(s->ops->mailbox_count(s, bob, &pending), 0);
+	CHECK_EQ_INT(pending, 6);
+	store_close(s);
+	cleanup();
+}
+
 TEST(store_refuses_corrupt_or_missing)
 {
 	struct store *s;
@@ -316,6 +377,7 @@ main(void)
 	RUN(store_accounts_and_invites);
 	RUN(store_prekeys_handed_out_once);
 	RUN(store_envelopes_idempotent_capped_and_deleted);
+	RUN(store_sent_records_pruned_in_chunks);
 	RUN(store_refuses_corrupt_or_missing);
 	RUN(commit_group_and_disk_full);
 	return check_summary();
