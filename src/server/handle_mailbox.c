@@ -19,6 +19,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <sodium.h>
+
 #include "server/log.h"
 
 #define PUMP_BATCH 64
@@ -28,6 +30,8 @@ enum { DUP_UNKNOWN, DUP_NO, DUP_YES };
 struct mail_item {
 	struct commit_item ci;
 	struct mail_item *qprev, *qnext; /* SEND: its bucket of s->mailq */
+	struct mail_item *id_next;      /* SEND: chain of s->mailq_ids */
+	struct mail_item *key_next;     /* SEND: chain of s->mailq_keys */
 	int64_t id;                     /* SEND: the envelope id given on arrival */
 	uint8_t queued;                 /* SEND: in s->mailq */
 	uint8_t received;               /* SEND: its recipient RECEIVED it */
@@ -57,6 +61,85 @@ bucket_of(struct server *s, int64_t recipient)
 	return &s->mailq[(h >> 32) & (MAILQ_BUCKETS - 1)];
 }
 
+/*
+ * Two hash indexes over s->mailq, so that a SEND's retry check and a RECEIVED's lookup
+ * cost the same however many SENDs wait for the writer (tens of thousands when it is
+ * saturated): by envelope id, which the server gives, and by (sender device, client
+ * message id), which a client chooses, hence hashed with a key of this process
+ * (SipHash-2-4) so that no client can make one chain long. Chains, not probing: each is
+ * kept at about one entry per slot by doubling.
+ */
+#define MAILQ_INDEX_MIN 1024
+
+_Static_assert(sizeof(((struct server *)0)->mailq_hash_key) == crypto_shorthash_KEYBYTES,
+    "mailq_hash_key is a SipHash key");
+
+static size_t
+id_slot(const struct server *s, int64_t id)
+{
+	return (size_t)(((uint64_t)id * 0x9e3779b97f4a7c15ull) >> 20) & s->mailq_mask;
+}
+
+static size_t
+key_slot(const struct server *s, const struct store_send *sd)
+{
+	uint8_t in[STORE_KEY_LEN + STORE_CMID_LEN], h[crypto_shorthash_BYTES];
+	uint64_t v;
+
+	memcpy(in, sd->sender_device, STORE_KEY_LEN);
+	memcpy(in + STORE_KEY_LEN, sd->cmid, STORE_CMID_LEN);
+	crypto_shorthash(h, in, sizeof(in), s->mailq_hash_key);
+	memcpy(&v, h, sizeof(v));
+	return (size_t)v & s->mailq_mask;
+}
+
+static void
+index_link(struct server *s, struct mail_item *mi)
+{
+	size_t i = id_slot(s, mi->id), k = key_slot(s, &mi->ci.send);
+
+	mi->id_next = s->mailq_ids[i];
+	s->mailq_ids[i] = mi;
+	mi->key_next = s->mailq_keys[k];
+	s->mailq_keys[k] = mi;
+}
+
+static void
+index_unlink(struct server *s, struct mail_item *mi)
+{
+	struct mail_item **pp;
+
+	for (pp = &s->mailq_ids[id_slot(s, mi->id)]; *pp != mi; pp = &(*pp)->id_next)
+		;
+	*pp = mi->id_next;
+	for (pp = &s->mailq_keys[key_slot(s, &mi->ci.send)]; *pp != mi; pp = &(*pp)->key_next)
+		;
+	*pp = mi->key_next;
+}
+
+/* Rebuilds both indexes with slots slots (a power of two); on error the old ones stay. */
+static int
+index_resize(struct server *s, size_t slots)
+{
+	struct mail_item **ids, **keys;
+
+	if ((ids = calloc(slots, sizeof(*ids))) == NULL ||
+	    (keys = calloc(slots, sizeof(*keys))) == NULL) {
+		free(ids);
+		return SOTTO_ERR_NOMEM;
+	}
+	/* Every SEND in the indexes is in s->mailq: relink from there. */
+	free(s->mailq_ids);
+	free(s->mailq_keys);
+	s->mailq_ids = ids;
+	s->mailq_keys = keys;
+	s->mailq_mask = slots - 1;
+	for (size_t b = 0; b < MAILQ_BUCKETS; b++)
+		for (struct mail_item *mi = s->mailq[b].head; mi; mi = mi->qnext)
+			index_link(s, mi);
+	return 0;
+}
+
 static void
 mailq_add(struct server *s, struct mail_item *mi)
 {
@@ -71,6 +154,10 @@ mailq_add(struct server *s, struct mail_item *mi)
 		b->head = mi;
 	b->tail = mi;
 	mi->queued = 1;
+	/* Linked after the bucket so that a resize relinks it with the rest. */
+	if (++s->mailq_n > 2 * (s->mailq_mask + 1) && index_resize(s, 4 * (s->mailq_mask + 1)) == 0)
+		return;
+	index_link(s, mi);
 }
 
 static void
@@ -80,6 +167,8 @@ mailq_remove(struct server *s, struct mail_item *mi)
 
 	if (!mi->queued)
 		return;
+	index_unlink(s, mi);
+	s->mailq_n--;
 	if (mi->qprev)
 		mi->qprev->qnext = mi->qnext;
 	else
@@ -95,7 +184,7 @@ mailq_remove(struct server *s, struct mail_item *mi)
 static struct mail_item *
 mailq_find(struct server *s, int64_t recipient, int64_t id)
 {
-	for (struct mail_item *mi = bucket_of(s, recipient)->head; mi; mi = mi->qnext)
+	for (struct mail_item *mi = s->mailq_ids[id_slot(s, id)]; mi; mi = mi->id_next)
 		if (mi->id == id && mi->ci.send.recipient == recipient)
 			return mi;
 	return NULL;
@@ -114,11 +203,11 @@ duplicate_state(struct server *s, struct mail_item *mi)
 {
 	const struct store_send *sd = &mi->ci.send;
 
-	(void)s;
 	if (mi->dup != DUP_UNKNOWN)
 		return mi->dup;
-	for (struct mail_item *o = mi->qprev; o; o = o->qprev)
-		if (o->ci.send.recipient == sd->recipient && o->dup != DUP_YES &&
+	for (struct mail_item *o = s->mailq_keys[key_slot(s, sd)]; o; o = o->key_next)
+		if (o->id < mi->id && o->ci.send.recipient == sd->recipient &&
+		    o->dup != DUP_YES &&
 		    memcmp(o->ci.send.cmid, sd->cmid, STORE_CMID_LEN) == 0 &&
 		    memcmp(o->ci.send.sender_device, sd->sender_device, STORE_KEY_LEN) == 0)
 			return mi->dup = DUP_YES;
@@ -405,12 +494,14 @@ on_hold_timer(uv_timer_t *t)
 	hold_timer_arm(s);
 }
 
-void
+int
 mailbox_init(struct server *s)
 {
 	uv_timer_init(s->loop, &s->hold_timer);
 	s->hold_timer.data = s;
 	uv_unref((uv_handle_t *)&s->hold_timer);
+	randombytes_buf(s->mailq_hash_key, sizeof(s->mailq_hash_key));
+	return index_resize(s, MAILQ_INDEX_MIN);
 }
 
 void

@@ -323,7 +323,8 @@ server_init(struct server *s, uv_loop_t *loop, const char *data_dir, const struc
 		return SOTTO_ERR_NOMEM;
 
 	uv_timer_init(loop, &s->drain_timer);
-	mailbox_init(s);
+	if ((r = mailbox_init(s)) != 0)
+		return r;
 	sent_prune_init(s);
 	s->drain_timer.data = s;
 	uv_check_init(loop, &s->flush_check);
@@ -414,6 +415,9 @@ server_free(struct server *s)
 	}
 	store_close(s->store);
 	s->store = NULL;
+	free(s->mailq_ids);
+	free(s->mailq_keys);
+	s->mailq_ids = s->mailq_keys = NULL;
 	if (s->accts != NULL) {
 		for (size_t i = 0; i < s->n_acct_slots; i++)
 			for (struct acct *a = s->accts[i], *nx; a; a = nx) {

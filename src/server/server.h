@@ -132,6 +132,9 @@ struct server {
 	 * across restarts (0: not read from the store yet); SENDs not yet done by recipient */
 	int64_t next_env_id;
 	struct mail_bucket mailq[MAILQ_BUCKETS];
+	struct mail_item **mailq_ids, **mailq_keys; /* hash indexes of mailq, mask + 1 slots */
+	size_t mailq_mask, mailq_n;
+	uint8_t mailq_hash_key[16];     /* crypto_shorthash_KEYBYTES */
 	/* SENDs pushed early that wait up to received_wait_ms for their RECEIVED before they
 	 * go to the writer, oldest first */
 	struct mail_item *held_head, *held_tail;
@@ -202,7 +205,7 @@ void mailbox_commit_done(void *ud, struct commit_item *it);
 void mailbox_pump(struct peer *p);
 /* Sets up the hold timer (server_init); mailbox_flush_held hands every held SEND to the
  * writer (drain, stop); mailbox_close closes the timer. */
-void mailbox_init(struct server *s);
+int mailbox_init(struct server *s) SOTTO_MUST_CHECK;
 void mailbox_flush_held(struct server *s);
 void mailbox_close(struct server *s);
 /* sent_prune.c: sent_prune_init arms the timer (server_init); sent_prune_stop stops it for
