@@ -51,7 +51,8 @@ static const char *const stmt_sql[S__COUNT] = {
 	[S_OTPK_FIRST] = "SELECT id, key FROM prekeys WHERE account = ?1 ORDER BY rowid LIMIT 1",
 	[S_OTPK_DEL] = "DELETE FROM prekeys WHERE account = ?1 AND id = ?2",
 	[S_SENT_GET] = "SELECT env_id FROM sent WHERE sender = ?1 AND cmid = ?2",
-	[S_SENT_PUT] = "INSERT INTO sent(sender, cmid, env_id, created) VALUES (?1, ?2, ?3, ?4)",
+	[S_SENT_PUT] = "INSERT OR IGNORE INTO sent(sender, cmid, env_id, created)"
+	    " VALUES (?1, ?2, ?3, ?4)",
 	[S_PENDING_GET] = "SELECT pending FROM accounts WHERE id = ?1",
 	[S_PENDING_ADD] = "UPDATE accounts SET pending = max(pending + ?2, 0) WHERE id = ?1",
 	[S_ENV_PUT] = "INSERT INTO envelopes(id, recipient, ts, data) VALUES (?1, ?2, ?3, ?4)",
@@ -530,63 +531,71 @@ pending_flush(struct store_sqlite *ss)
 	return r;
 }
 
+/* Records (sender, cmid) -> env_id; *added 0 if a record of that key exists. */
 static int
-sent_put(struct store_sqlite *ss, const struct store_send *e, int64_t now)
+sent_put(struct store_sqlite *ss, const struct store_send *e, int64_t now, int *added)
 {
 	sqlite3_stmt *s = st(ss, S_SENT_PUT);
+	int r;
 
 	sqlite3_bind_blob(s, 1, e->sender_device, STORE_KEY_LEN, SQLITE_STATIC);
 	sqlite3_bind_blob(s, 2, e->cmid, STORE_CMID_LEN, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 3, e->env_id);
 	sqlite3_bind_int64(s, 4, now);
-	return run(ss, s, "sent put");
+	if ((r = run(ss, s, "sent put")) != 0)
+		return r;
+	*added = sqlite3_changes(ss->db) > 0;
+	return 0;
 }
 
+/* 1 if e repeats a recorded SEND (e->env_id is then the first one's), 0 if not, or an
+ * error (< 0). */
 static int
-store_one(struct store_sqlite *ss, struct store_send *e, int64_t now, int64_t *skipped_max)
+sent_find(struct store_sqlite *ss, struct store_send *e)
 {
-	struct pending_entry *pe;
-	sqlite3_stmt *s;
-	uint64_t pending = 0;
-	int64_t want_id = e->env_id;
-	int rc, r;
+	sqlite3_stmt *s = st(ss, S_SENT_GET);
+	int rc;
 
-	e->result = 0;
-	e->duplicate = 0;
-	s = st(ss, S_SENT_GET);
 	sqlite3_bind_blob(s, 1, e->sender_device, STORE_KEY_LEN, SQLITE_STATIC);
 	sqlite3_bind_blob(s, 2, e->cmid, STORE_CMID_LEN, SQLITE_STATIC);
 	rc = sqlite3_step(s);
 	if (rc == SQLITE_ROW) {
 		e->env_id = sqlite3_column_int64(s, 0);
 		e->duplicate = 1;
-		sqlite3_reset(s);
-		return 0;
 	}
 	sqlite3_reset(s);
-	if (rc != SQLITE_DONE)
-		return map_rc(ss->db, rc, "sent get");
-	if (e->skip_envelope && want_id > 0) {
-		/* Already stored by its recipient: only the idempotency record is kept. */
-		if ((r = sent_put(ss, e, now)) != 0)
-			return r;
-		if (want_id > *skipped_max)
-			*skipped_max = want_id;
-		return 0;
-	}
-	if ((pe = pending_entry(ss, e->recipient, &r)) == NULL) {
-		if (r == SOTTO_ERR_NOT_FOUND) {
+	if (rc == SQLITE_ROW)
+		return 1;
+	return rc == SQLITE_DONE ? 0 : map_rc(ss->db, rc, "sent get");
+}
+
+/* Room in e's mailbox: its pending entry, or NULL with e->result (or *r) set. */
+static struct pending_entry *
+mailbox_room(struct store_sqlite *ss, struct store_send *e, int *r)
+{
+	struct pending_entry *pe;
+
+	*r = 0;
+	if ((pe = pending_entry(ss, e->recipient, r)) == NULL) {
+		if (*r == SOTTO_ERR_NOT_FOUND) {
 			e->result = SOTTO_ERR_NOT_FOUND;
-			return 0;
+			*r = 0;
 		}
-		return r;
+		return NULL;
 	}
-	pending = pe->pending + (uint64_t)pe->delta;
-	if (pending >= e->mailbox_max) {
+	if (pe->pending + (uint64_t)pe->delta >= e->mailbox_max) {
 		e->result = SOTTO_ERR_LIMIT;
-		return 0;
+		return NULL;
 	}
-	s = st(ss, S_ENV_PUT);
+	return pe;
+}
+
+static int
+envelope_put(struct store_sqlite *ss, struct store_send *e)
+{
+	sqlite3_stmt *s = st(ss, S_ENV_PUT);
+	int r;
+
 	if (e->env_id > 0)
 		sqlite3_bind_int64(s, 1, e->env_id);
 	sqlite3_bind_int64(s, 2, e->recipient);
@@ -595,7 +604,59 @@ store_one(struct store_sqlite *ss, struct store_send *e, int64_t now, int64_t *s
 	if ((r = run(ss, s, "envelope put")) != 0)
 		return r;
 	e->env_id = sqlite3_last_insert_rowid(ss->db);
-	if ((r = sent_put(ss, e, now)) != 0)
+	return 0;
+}
+
+/*
+ * One SEND inside the open transaction. With its id given on arrival (sottod), the
+ * idempotency record is inserted first and finds a retry by the insert's own lookup: one
+ * B-tree descent per SEND instead of a lookup and then an insert. A retry is answered
+ * as the first SEND was, even if the mailbox has filled up since.
+ */
+static int
+store_one(struct store_sqlite *ss, struct store_send *e, int64_t now, int64_t *skipped_max)
+{
+	struct pending_entry *pe = NULL;
+	int64_t want_id = e->env_id;
+	int r, added;
+
+	e->result = 0;
+	e->duplicate = 0;
+	if (want_id <= 0) {
+		/* No id yet: the envelope's insert gives it, then the record. */
+		if ((r = sent_find(ss, e)) != 0)
+			return r > 0 ? 0 : r;
+		if ((pe = mailbox_room(ss, e, &r)) == NULL)
+			return r;
+		if ((r = envelope_put(ss, e)) != 0 || (r = sent_put(ss, e, now, &added)) != 0)
+			return r;
+		pe->delta++;
+		return 0;
+	}
+	if (!e->skip_envelope && (pe = mailbox_room(ss, e, &r)) == NULL) {
+		if (r != 0)
+			return r;
+		/* Full (or no such account): unless this is a retry of a stored SEND. */
+		if ((r = sent_find(ss, e)) < 0)
+			return r;
+		if (r > 0)
+			e->result = 0;
+		return 0;
+	}
+	if ((r = sent_put(ss, e, now, &added)) != 0)
+		return r;
+	if (!added) {
+		if ((r = sent_find(ss, e)) < 0)
+			return r;
+		return r > 0 ? 0 : SOTTO_ERR_INTERNAL;
+	}
+	if (e->skip_envelope) {
+		/* Already stored by its recipient: only the idempotency record is kept. */
+		if (want_id > *skipped_max)
+			*skipped_max = want_id;
+		return 0;
+	}
+	if ((r = envelope_put(ss, e)) != 0)
 		return r;
 	pe->delta++;
 	return 0;

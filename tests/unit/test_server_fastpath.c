@@ -749,6 +749,22 @@ TEST(store_explicit_ids_and_skipped_envelopes)
 	REQUIRE(st->ops->envelopes_commit(st, &sd[2], 1) == 0);
 	CHECK_EQ_INT(sd[2].duplicate, 1);
 	CHECK(sd[2].env_id == ((int64_t)1 << 40) + 30);
+	/* With the mailbox full: a retry of a stored SEND is still a duplicate (answered as
+	 * the first one was), a new SEND is refused and leaves no record. */
+	sd[0].mailbox_max = sd[1].mailbox_max = 2;
+	sd[0].env_id = ((int64_t)1 << 40) + 50;
+	sd[1].env_id = ((int64_t)1 << 40) + 60;
+	sd[1].cmid[0] = 9;
+	REQUIRE(st->ops->envelopes_commit(st, sd, 2) == 0);
+	CHECK_EQ_INT(sd[0].result, 0);
+	CHECK_EQ_INT(sd[0].duplicate, 1);
+	CHECK(sd[0].env_id == ((int64_t)1 << 40) + 10);
+	CHECK_EQ_INT(sd[1].result, SOTTO_ERR_LIMIT);
+	CHECK_EQ_INT(sd[1].duplicate, 0);
+	CHECK_EQ_INT(st->ops->sent_get(st, sd[1].sender_device, sd[1].cmid, &old),
+	    SOTTO_ERR_NOT_FOUND);
+	sd[1].cmid[0] = 2;
+	sd[1].env_id = ((int64_t)1 << 40) + 20;
 	/* Deleting the newest stored envelope does not lower the highest id used. */
 	{
 		struct store_del d[2] = { { bob, sd[0].env_id }, { bob, sd[1].env_id } };
