@@ -104,40 +104,33 @@ grow(void **p, size_t *cap, size_t need, size_t size)
 	return 0;
 }
 
-static void
-fail_all(struct commit_item *head, int kind, int r)
-{
-	for (struct commit_item *it = head; it; it = it->next)
-		if (it->kind == kind) {
-			it->result = r;
-			if (kind == COMMIT_SEND)
-				it->send.result = r;
-		}
-}
-
-static void
+/*
+ * Stores a batch; returns how many items it held. A saturated writer takes tens of
+ * thousands of items at once, each a cache miss to visit, so the list is walked three
+ * times: to count, to gather the SENDs and deletes, and to hand back results and run the
+ * other writes.
+ */
+static uint64_t
 write_batch(struct commit *c, struct commit_item *head)
 {
-	size_t ns = 0, nd = 0, i;
-	int rs = 0, rd = 0;
+	size_t ns = 0, nd = 0, is = 0, id = 0;
+	uint64_t n = 0;
+	int rs = 0, rd = 0, gather_s = 0, gather_d = 0;
 
-	for (struct commit_item *it = head; it; it = it->next) {
+	for (struct commit_item *it = head; it; it = it->next, n++) {
 		if (it->kind == COMMIT_SEND)
 			ns++;
 		else if (it->kind == COMMIT_DELETE)
 			nd += it->n_dels;
 	}
-	if (ns > 0 && (rs = grow((void **)&c->sends, &c->sends_cap, ns, sizeof(*c->sends))) != 0)
-		fail_all(head, COMMIT_SEND, rs);
-	if (nd > 0 && (rd = grow((void **)&c->dels, &c->dels_cap, nd, sizeof(*c->dels))) != 0)
-		fail_all(head, COMMIT_DELETE, rd);
-	if (rs != 0)
+	/* Without room to gather them, the SENDs (or deletes) fail and the rest goes on. */
+	if (ns > 0 && (gather_s = grow((void **)&c->sends, &c->sends_cap, ns,
+	    sizeof(*c->sends))) != 0)
 		ns = 0;
-	if (rd != 0)
+	if (nd > 0 && (gather_d = grow((void **)&c->dels, &c->dels_cap, nd,
+	    sizeof(*c->dels))) != 0)
 		nd = 0;
 	if (ns > 0 || nd > 0) {
-		size_t is = 0, id = 0;
-
 		for (struct commit_item *it = head; it; it = it->next)
 			if (it->kind == COMMIT_SEND && ns > 0) {
 				c->sends[is++] = it->send;
@@ -151,18 +144,22 @@ write_batch(struct commit *c, struct commit_item *head)
 			log_error("commit: %zu envelopes not stored: %s", ns, sotto_strerror(rs));
 		if (nd > 0 && rd != 0)
 			log_error("commit: %zu deletes failed: %s", nd, sotto_strerror(rd));
-		i = 0;
-		for (struct commit_item *it = head; it; it = it->next)
-			if (it->kind == COMMIT_SEND && ns > 0) {
-				it->send = c->sends[i++];
-				it->result = rs;
-			}
-		if (nd > 0)
-			fail_all(head, COMMIT_DELETE, rd);
 	}
-	for (struct commit_item *it = head; it; it = it->next)
-		if (it->kind == COMMIT_CALL)
+	is = 0;
+	for (struct commit_item *it = head; it; it = it->next) {
+		if (it->kind == COMMIT_SEND) {
+			if (gather_s == 0)
+				it->send = c->sends[is++];
+			else
+				it->send.result = gather_s;
+			it->result = gather_s != 0 ? gather_s : rs;
+		} else if (it->kind == COMMIT_DELETE) {
+			it->result = gather_d != 0 ? gather_d : rd;
+		} else if (it->kind == COMMIT_CALL) {
 			it->result = it->call(c->store, it);
+		}
+	}
+	return n;
 }
 
 static void
@@ -195,11 +192,7 @@ writer_main(void *arg)
 		c->queue.head = c->queue.tail = NULL;
 		pthread_mutex_unlock(&c->mu);
 
-		write_batch(c, batch.head);
-
-		n = 0;
-		for (struct commit_item *it = batch.head; it; it = it->next)
-			n++;
+		n = write_batch(c, batch.head);
 		pthread_mutex_lock(&c->mu);
 		c->items += n;
 		c->batches++;

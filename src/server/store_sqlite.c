@@ -105,6 +105,8 @@ struct pending_entry {
 #define CKPT_PAGES 128
 #define CKPT_INLINE_PAGES 50000
 
+#define STORE_CACHE_KIB (32 * 1024)
+
 struct ckpt {
 	pthread_t thread;
 	pthread_mutex_t mu;
@@ -1196,6 +1198,12 @@ store_sqlite_open(struct store **out, const char *path, const struct store_open_
 	if ((r = exec(ss->db, pragma, "synchronous")) != 0)
 		goto out;
 	if ((r = exec(ss->db, "PRAGMA foreign_keys=ON", "pragma")) != 0)
+		goto out;
+	/* Each handle may keep this much of the database in memory (the default, 2 MiB, is
+	 * far below the idempotency records' working set: every SEND's lookup then read its
+	 * pages from the kernel). */
+	snprintf(pragma, sizeof(pragma), "PRAGMA cache_size=-%u", STORE_CACHE_KIB);
+	if ((r = exec(ss->db, pragma, "cache_size")) != 0)
 		goto out;
 	if (o->max_pages > 0) {
 		snprintf(pragma, sizeof(pragma), "PRAGMA max_page_count=%u", o->max_pages);
