@@ -151,12 +151,20 @@ write_bytes(struct client *c, const uint8_t *p, size_t n)
 	mark_dirty(c);
 }
 
+static void flush_acks(struct client *c);
+
 static void
 on_check(uv_check_t *h)
 {
 	struct client *c, *next;
 
 	(void)h;
+	/* A client acknowledges what one read brought, as libsotto does once it stored it. */
+	for (c = g.ack_list, g.ack_list = NULL; c != NULL; c = next) {
+		next = c->acks_next;
+		c->acks_queued = 0;
+		flush_acks(c);
+	}
 	for (c = g.dirty, g.dirty = NULL; c != NULL; c = next) {
 		next = c->dirty_next;
 		c->dirty = 0;
@@ -450,13 +458,10 @@ on_tick(uv_timer_t *t)
 			send_one(&g.c[randombytes_uniform((uint32_t)g.n)]);
 			g.credit -= 1.0;
 		}
+		/* Written now: the check after the next poll may be a tick away, and the
+		 * messages are stamped already. */
+		on_check(NULL);
 	}
-	for (struct client *c = g.ack_list, *next; c != NULL; c = next) {
-		next = c->acks_next;
-		c->acks_queued = 0;
-		flush_acks(c);
-	}
-	g.ack_list = NULL;
 }
 
 static void
