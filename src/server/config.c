@@ -91,7 +91,7 @@ config_defaults(struct config *cfg)
 	cfg->drain_timeout_ms = 5000;
 	cfg->db_max_pages = 0;
 	cfg->ticket_lifetime = 7 * 86400;
-	cfg->commit_gap_us = 1000;
+	cfg->commit_gap_us = 250;
 	cfg->received_wait_ms = 10;
 	cfg->sent_retention = 30 * 86400;
 }

@@ -26,7 +26,7 @@ TEST(config_defaults_are_sane)
 	CHECK(c.max_payload_preauth < c.max_payload);
 	CHECK(c.conn_rate_preauth < c.conn_rate);
 	CHECK(c.max_envelope >= 64 * 1024);
-	CHECK_EQ_INT(c.commit_gap_us, 1000);
+	CHECK_EQ_INT(c.commit_gap_us, 250);
 	CHECK_EQ_INT(config_set(&c, "commit_gap_us", "0"), 0);
 	CHECK_EQ_INT(c.commit_gap_us, 0);
 	CHECK_EQ_INT(config_set(&c, "commit_gap_us", "100001"), SOTTO_ERR_INVALID_ARG);
