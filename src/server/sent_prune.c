@@ -2,10 +2,10 @@
  * Idempotency records. Every SEND leaves a record (sender device, client message id) so
  * that a retry is stored once. They are kept for sent_retention seconds: a walk through
  * all of them in key order, started every PRUNE_EVERY_MS (or a quarter of the retention
- * if that is shorter), deletes the older ones, one chunk per writer transaction between
- * the group commits, so the table does not grow with every message ever sent and no
- * commit waits long behind it. A retry that comes later than that is stored again; the
- * recipient's client drops it by its message id.
+ * if that is shorter), deletes the older ones, one chunk (prune_chunk) per writer
+ * transaction between the group commits, so the table does not grow with every message
+ * ever sent and no commit waits long behind it. A retry that comes later than that is
+ * stored again; the recipient's client drops it by its message id.
  */
 #include "server/server.h"
 
@@ -15,7 +15,8 @@
 
 #include "server/log.h"
 
-#define PRUNE_CHUNK 1000
+#define PRUNE_CHUNK_MIN 1000
+#define PRUNE_CHUNK_MAX 65536
 #define PRUNE_EVERY_MS 3600000u
 
 struct prune_job {
@@ -23,6 +24,7 @@ struct prune_job {
 	struct server *s;
 	int64_t before;
 	struct store_sent_key cursor;
+	size_t chunk;
 	int done;
 	size_t deleted;
 };
@@ -34,7 +36,7 @@ prune_call(struct store *st, struct commit_item *it)
 {
 	struct prune_job *j = (struct prune_job *)(void *)it;
 
-	return st->ops->sent_prune(st, j->before, PRUNE_CHUNK, &j->cursor, &j->done, &j->deleted);
+	return st->ops->sent_prune(st, j->before, j->chunk, &j->cursor, &j->done, &j->deleted);
 }
 
 static void
@@ -64,6 +66,28 @@ prune_finish(struct commit_item *it)
 	free(j);
 }
 
+/*
+ * Records to walk in the next chunk: as many as the group commits since the last chunk
+ * held items on average, at least PRUNE_CHUNK_MIN. A saturated writer commits tens of
+ * thousands of SENDs per batch, and one chunk goes with each batch: chunks of that size
+ * delete records as fast as they are made.
+ */
+static size_t
+prune_chunk(struct server *s)
+{
+	uint64_t batches, items, db, di, avg;
+
+	commit_stats(s->commit, &batches, &items);
+	db = batches - s->prune_batches;
+	di = items - s->prune_items;
+	s->prune_batches = batches;
+	s->prune_items = items;
+	avg = db > 0 ? di / db : 0;
+	if (avg < PRUNE_CHUNK_MIN)
+		return PRUNE_CHUNK_MIN;
+	return avg > PRUNE_CHUNK_MAX ? PRUNE_CHUNK_MAX : (size_t)avg;
+}
+
 static void
 prune_submit(struct server *s)
 {
@@ -76,6 +100,7 @@ prune_submit(struct server *s)
 	j->s = s;
 	j->before = (int64_t)time(NULL) - (int64_t)s->cfg.sent_retention;
 	j->cursor = s->prune_cursor;
+	j->chunk = prune_chunk(s);
 	j->ci.kind = COMMIT_CALL;
 	j->ci.call = prune_call;
 	j->ci.finish = prune_finish;

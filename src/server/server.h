@@ -146,6 +146,7 @@ struct server {
 	int prune_inflight;             /* a chunk is with the writer */
 	struct store_sent_key prune_cursor; /* where the walk goes on */
 	uint64_t prune_deleted;         /* by this walk so far */
+	uint64_t prune_batches, prune_items; /* commit_stats at the last chunk */
 };
 
 /* server.c */
