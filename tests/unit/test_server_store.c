@@ -43,6 +43,41 @@ key(uint8_t k[32], uint8_t v)
 	memset(k, v, 32);
 }
 
+/* A fresh database with the accounts alice (device dk) and bob (device dk2). */
+static struct store *
+open_alice_bob(uint8_t dk[32], uint8_t dk2[32], int64_t *alice, int64_t *bob)
+{
+	struct store *s;
+	uint8_t ik[32];
+
+	fresh_path();
+	if ((s = open_db(1)) == NULL)
+		return NULL;
+	key(ik, 1), key(dk, 2), key(dk2, 3);
+	if (s->ops->account_create(s, "alice", ik, dk, NULL, alice) != 0 ||
+	    s->ops->account_create(s, "bob", ik, dk2, NULL, bob) != 0) {
+		store_close(s);
+		return NULL;
+	}
+	return s;
+}
+
+/* n SENDs of "hello" from device dk to recipient, client message ids cmid0, cmid0 + 1... */
+static void
+hello_sends(struct store_send *sd, int n, int64_t recipient, const uint8_t dk[32],
+    uint8_t cmid0, uint32_t mailbox_max)
+{
+	memset(sd, 0, (size_t)n * sizeof(*sd));
+	for (int i = 0; i < n; i++) {
+		sd[i].recipient = recipient;
+		memcpy(sd[i].sender_device, dk, 32);
+		memset(sd[i].cmid, cmid0 + i, 16);
+		sd[i].data = (const uint8_t *)"hello";
+		sd[i].len = 5;
+		sd[i].mailbox_max = mailbox_max;
+	}
+}
+
 TEST(store_accounts_and_invites)
 {
 	struct store *s;
@@ -127,26 +162,13 @@ TEST(store_envelopes_idempotent_capped_and_deleted)
 	struct store_send sd[4];
 	struct store_envelope env[8];
 	struct store_del del[2];
-	uint8_t ik[32], dk[32], dk2[32];
+	uint8_t dk[32], dk2[32];
 	uint64_t pending = 0;
 	int64_t alice, bob;
 	size_t n = 0;
 
-	fresh_path();
-	s = open_db(1);
-	REQUIRE(s != NULL);
-	key(ik, 1), key(dk, 2), key(dk2, 3);
-	REQUIRE(s->ops->account_create(s, "alice", ik, dk, NULL, &alice) == 0);
-	REQUIRE(s->ops->account_create(s, "bob", ik, dk2, NULL, &bob) == 0);
-	memset(sd, 0, sizeof(sd));
-	for (int i = 0; i < 4; i++) {
-		sd[i].recipient = bob;
-		memcpy(sd[i].sender_device, dk, 32);
-		memset(sd[i].cmid, i, 16);
-		sd[i].data = (const uint8_t *)"hello";
-		sd[i].len = 5;
-		sd[i].mailbox_max = 2;
-	}
+	REQUIRE((s = open_alice_bob(dk, dk2, &alice, &bob)) != NULL);
+	hello_sends(sd, 4, bob, dk, 0, 2);
 	memset(sd[1].cmid, 0, 16);      /* a duplicate of sd[0] in the same batch */
 	CHECK_EQ_INT(s->ops->envelopes_commit(s, sd, 4), 0);
 	CHECK_EQ_INT(sd[0].result, 0);
@@ -203,27 +225,16 @@ TEST(store_sent_records_pruned_in_chunks)
 	struct store *s;
 	struct store_send sd[5];
 	struct store_sent_key cur;
-	uint8_t ik[32], dk[32], dk2[32];
+	uint8_t dk[32], dk2[32];
 	int64_t alice, bob, env_id = 0;
 	uint64_t pending = 0;
 	size_t n = 99, total = 0;
 	int done = 0, steps = 0;
 
-	fresh_path();
-	s = open_db(1);
-	REQUIRE(s != NULL);
-	key(ik, 1), key(dk, 2), key(dk2, 3);
-	REQUIRE(s->ops->account_create(s, "alice", ik, dk, NULL, &alice) == 0);
-	REQUIRE(s->ops->account_create(s, "bob", ik, dk2, NULL, &bob) == 0);
-	memset(sd, 0, sizeof(sd));
-	for (int i = 0; i < 5; i++) {
-		sd[i].recipient = bob;
-		memcpy(sd[i].sender_device, i < 3 ? dk : dk2, 32);
-		memset(sd[i].cmid, 0x40 + i, 16);
-		sd[i].data = (const uint8_t *)"hello";
-		sd[i].len = 5;
-		sd[i].mailbox_max = 100;
-	}
+	REQUIRE((s = open_alice_bob(dk, dk2, &alice, &bob)) != NULL);
+	hello_sends(sd, 5, bob, dk, 0x40, 100);
+	memcpy(sd[3].sender_device, dk2, 32);   /* two senders: the walk crosses between */
+	memcpy(sd[4].sender_device, dk2, 32);
 	CHECK_EQ_INT(s->ops->envelopes_commit(s, sd, 5), 0);
 	/* None is older than a minute ago: one step of 10 walks them all, deletes none. */
 	memset(&cur, 0, sizeof(cur));
