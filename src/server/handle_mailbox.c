@@ -32,6 +32,7 @@ struct mail_item {
 	struct mail_item *qprev, *qnext; /* SEND: its bucket of s->mailq */
 	struct mail_item *id_next;      /* SEND: chain of s->mailq_ids */
 	struct mail_item *key_next;     /* SEND: chain of s->mailq_keys */
+	uint64_t key_hash;              /* SEND: keyed hash of (sender device, cmid) */
 	int64_t id;                     /* SEND: the envelope id given on arrival */
 	uint8_t queued;                 /* SEND: in s->mailq */
 	uint8_t received;               /* SEND: its recipient RECEIVED it */
@@ -80,8 +81,9 @@ id_slot(const struct server *s, int64_t id)
 	return (size_t)(((uint64_t)id * 0x9e3779b97f4a7c15ull) >> 20) & s->mailq_mask;
 }
 
-static size_t
-key_slot(const struct server *s, const struct store_send *sd)
+/* Computed once, when the SEND enters s->mailq. */
+static uint64_t
+key_hash(const struct server *s, const struct store_send *sd)
 {
 	uint8_t in[STORE_KEY_LEN + STORE_CMID_LEN], h[crypto_shorthash_BYTES];
 	uint64_t v;
@@ -90,13 +92,19 @@ key_slot(const struct server *s, const struct store_send *sd)
 	memcpy(in + STORE_KEY_LEN, sd->cmid, STORE_CMID_LEN);
 	crypto_shorthash(h, in, sizeof(in), s->mailq_hash_key);
 	memcpy(&v, h, sizeof(v));
-	return (size_t)v & s->mailq_mask;
+	return v;
+}
+
+static size_t
+key_slot(const struct server *s, const struct mail_item *mi)
+{
+	return (size_t)mi->key_hash & s->mailq_mask;
 }
 
 static void
 index_link(struct server *s, struct mail_item *mi)
 {
-	size_t i = id_slot(s, mi->id), k = key_slot(s, &mi->ci.send);
+	size_t i = id_slot(s, mi->id), k = key_slot(s, mi);
 
 	mi->id_next = s->mailq_ids[i];
 	s->mailq_ids[i] = mi;
@@ -112,7 +120,7 @@ index_unlink(struct server *s, struct mail_item *mi)
 	for (pp = &s->mailq_ids[id_slot(s, mi->id)]; *pp != mi; pp = &(*pp)->id_next)
 		;
 	*pp = mi->id_next;
-	for (pp = &s->mailq_keys[key_slot(s, &mi->ci.send)]; *pp != mi; pp = &(*pp)->key_next)
+	for (pp = &s->mailq_keys[key_slot(s, mi)]; *pp != mi; pp = &(*pp)->key_next)
 		;
 	*pp = mi->key_next;
 }
@@ -144,6 +152,7 @@ static void
 mailq_add(struct server *s, struct mail_item *mi)
 {
 	struct mail_bucket *b = bucket_of(s, mi->ci.send.recipient);
+	size_t slots;
 
 	/* Ids grow with every SEND, so appending keeps each bucket in id order. */
 	mi->qnext = NULL;
@@ -154,8 +163,10 @@ mailq_add(struct server *s, struct mail_item *mi)
 		b->head = mi;
 	b->tail = mi;
 	mi->queued = 1;
+	mi->key_hash = key_hash(s, &mi->ci.send);
 	/* Linked after the bucket so that a resize relinks it with the rest. */
-	if (++s->mailq_n > 2 * (s->mailq_mask + 1) && index_resize(s, 4 * (s->mailq_mask + 1)) == 0)
+	slots = s->mailq_mask + 1;
+	if (++s->mailq_n > 2 * slots && index_resize(s, 4 * slots) == 0)
 		return;
 	index_link(s, mi);
 }
@@ -205,8 +216,9 @@ duplicate_state(struct server *s, struct mail_item *mi)
 
 	if (mi->dup != DUP_UNKNOWN)
 		return mi->dup;
-	for (struct mail_item *o = s->mailq_keys[key_slot(s, sd)]; o; o = o->key_next)
-		if (o->id < mi->id && o->ci.send.recipient == sd->recipient &&
+	for (struct mail_item *o = s->mailq_keys[key_slot(s, mi)]; o; o = o->key_next)
+		if (o->key_hash == mi->key_hash && o->id < mi->id &&
+		    o->ci.send.recipient == sd->recipient &&
 		    o->dup != DUP_YES &&
 		    memcmp(o->ci.send.cmid, sd->cmid, STORE_CMID_LEN) == 0 &&
 		    memcmp(o->ci.send.sender_device, sd->sender_device, STORE_KEY_LEN) == 0)
