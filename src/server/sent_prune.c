@@ -108,26 +108,34 @@ prune_submit(struct server *s)
 	commit_submit(s->commit, &j->ci);
 }
 
+/* Milliseconds to the next walk: read at every walk, so a reload (SIGHUP) applies. A
+ * short retention (tests) is walked more often than once an hour. */
+static uint64_t
+prune_every(const struct server *s)
+{
+	uint64_t every = (uint64_t)s->cfg.sent_retention * 1000 / 4;
+
+	if (every > PRUNE_EVERY_MS)
+		return PRUNE_EVERY_MS;
+	return every > 0 ? every : 1;
+}
+
 static void
 on_prune_tick(uv_timer_t *t)
 {
-	prune_submit(t->data);
+	struct server *s = t->data;
+
+	prune_submit(s);
+	uv_timer_start(&s->prune_timer, on_prune_tick, prune_every(s), 0);
 }
 
 void
 sent_prune_init(struct server *s)
 {
-	/* A short retention (tests) is walked more often than once an hour. */
-	uint64_t every = (uint64_t)s->cfg.sent_retention * 1000 / 4;
-
-	if (every > PRUNE_EVERY_MS)
-		every = PRUNE_EVERY_MS;
-	if (every == 0)
-		every = 1;
 	uv_timer_init(s->loop, &s->prune_timer);
 	s->prune_timer.data = s;
 	uv_unref((uv_handle_t *)&s->prune_timer);
-	uv_timer_start(&s->prune_timer, on_prune_tick, every, every);
+	uv_timer_start(&s->prune_timer, on_prune_tick, prune_every(s), 0);
 	s->prune_ready = 1;
 }
 
