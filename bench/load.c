@@ -30,6 +30,7 @@
 
 #include "wire/address.h"
 #include "wire/frame.h"
+#include "wire/msgid.h"
 #include "wire/noise.h"
 #include "wire/proto.h"
 #include "wire/ticket.h"
@@ -55,7 +56,6 @@ struct client {
 	uint8_t e_sk[32];               /* ephemeral key, drawn before the timed handshakes */
 	uint32_t next_id;
 	uint32_t outstanding;
-	uint64_t cmid_seq;
 	uint64_t acks[PROTO_MAX_RECEIVED];
 	size_t n_acks;
 	struct buf out;                 /* frames of this loop turn, written by on_check */
@@ -88,6 +88,15 @@ static struct {
 	double credit;
 	uint64_t last_tick;
 } g;
+
+static uint64_t
+wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
 
 static uint64_t
 now_ns(void)
@@ -203,9 +212,7 @@ send_one(struct client *c)
 	m.type = PROTO_SEND;
 	m.id = ++c->next_id;
 	snprintf(m.u.send.recipient, sizeof(m.u.send.recipient), "u%d@localhost", to);
-	c->cmid_seq++;
-	memcpy(m.u.send.client_msg_id, &c->cmid_seq, 8);
-	memcpy(m.u.send.client_msg_id + 8, &c->idx, sizeof(c->idx));
+	msgid_new(m.u.send.client_msg_id, wall_ms());
 	memset(env, 0xab, sizeof(env));
 	memcpy(env, &t, sizeof(t));
 	m.u.send.envelope = env;

@@ -19,12 +19,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <sodium.h>
 
 #include "net.h"
 #include "wire/address.h"
 #include "wire/frame.h"
+#include "wire/msgid.h"
 #include "wire/noise.h"
 #include "wire/proto.h"
 #include "wire/ticket.h"
@@ -353,6 +355,15 @@ sotto_after_read(struct lg_client *c)
 		lg_fail(c, "RECEIVED encoding failed", -1);
 }
 
+static uint64_t
+wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
 static int
 sotto_send(struct lg_client *c, struct lg_client *to, const uint8_t *payload, size_t len)
 {
@@ -363,11 +374,8 @@ sotto_send(struct lg_client *c, struct lg_client *to, const uint8_t *payload, si
 	m.id = ++s->next_id;
 	m.status = 0;
 	copy_addr(m.u.send.recipient, to->addr);
-	/* A unique client message id: run tag, sender, sequence. */
-	memset(m.u.send.client_msg_id, 0, PROTO_MSG_ID_LEN);
-	memcpy(m.u.send.client_msg_id, c->g->tag, strlen(c->g->tag) < 8 ? strlen(c->g->tag) : 8);
-	memcpy(m.u.send.client_msg_id + 8, &c->idx, 4);
-	memcpy(m.u.send.client_msg_id + 12, &c->seq, 4);
+	/* Time-ordered, as libsotto makes them (wire/msgid.h). */
+	msgid_new(m.u.send.client_msg_id, wall_ms());
 	m.u.send.envelope = payload;
 	m.u.send.envelope_len = len;
 	return put_msg(c, s, &m);

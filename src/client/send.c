@@ -12,12 +12,15 @@
 #include <sodium.h>
 
 #include "base/buf.h"
-#include "crypto/rand.h"
 #include "crypto/sealed.h"
 #include "crypto/session.h"
 #include "crypto/suite_native.h"
 #include "wire/address.h"
+#include "wire/msgid.h"
 #include "wire/proto.h"
+
+_Static_assert(CONTENT_ID_LEN == MSGID_LEN && PROTO_MSG_ID_LEN == MSGID_LEN,
+    "a message id is a client message id");
 
 #define INNER_MAX (1 + RATCHET_MSG_MAX)
 
@@ -238,9 +241,9 @@ client_send_content(struct sotto *s, const char *to, struct content *c, int keep
 		r = SOTTO_ERR_UNTRUSTED_IDENTITY;
 		goto rollback;
 	}
-	rand_bytes(c->id, sizeof(c->id));
-	c->seq = ct.send_seq != 0 ? ct.send_seq : 1;
 	c->sent_ms = client_now_ms();
+	msgid_new(c->id, c->sent_ms);
+	c->seq = ct.send_seq != 0 ? ct.send_seq : 1;
 	c->expiry = ct.expiry_seconds;
 	if ((r = content_encode(c, &pt)) != 0)
 		goto rollback;

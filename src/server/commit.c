@@ -11,6 +11,8 @@
 
 static void on_gap(uv_timer_t *h);
 
+#define DEFER_NS (20 * 1000000ull)
+
 struct list {
 	struct commit_item *head, *tail;
 };
@@ -29,6 +31,13 @@ struct commit {
 	 * transaction, its WAL pages and two wake-ups for each. Pushes do not wait for it. */
 	uv_timer_t gap_timer;
 	uint64_t min_gap_ns;           /* loop thread */
+	/* Deferred items (commit_submit_deferred) ride along with the next batch; alone, they
+	 * are handed over once the oldest has waited DEFER_NS or COMMIT_DEFER_MAX of them wait. */
+	uv_timer_t defer_timer;
+	struct list deferred;          /* loop thread */
+	size_t n_deferred;             /* loop thread */
+	uint64_t deferred_since_ns;    /* loop thread: uv_hrtime of the oldest deferred */
+	int defer_off;                 /* loop thread: commit_defer_off was called */
 	uint64_t last_hand_ns;         /* loop thread: uv_hrtime of the last hand-over */
 	pthread_t thread;
 	int thread_started;
@@ -84,6 +93,33 @@ list_splice(struct list *dst, struct list *src)
 	else
 		dst->head = src->head;
 	dst->tail = src->tail;
+	src->head = src->tail = NULL;
+}
+
+/* Moves src into dst, both in submission order, keeping that order: the writer stores a
+ * retry after the SEND it repeats, and finds that one's record. */
+static void
+list_merge(struct list *dst, struct list *src)
+{
+	struct commit_item *a = dst->head, *b = src->head, **pp;
+	struct list out = { NULL, NULL };
+
+	pp = &out.head;
+	while (a != NULL && b != NULL) {
+		if (a->seq < b->seq) {
+			*pp = a;
+			a = a->next;
+		} else {
+			*pp = b;
+			b = b->next;
+		}
+		out.tail = *pp;
+		pp = &(*pp)->next;
+	}
+	*pp = a != NULL ? a : b;
+	if (*pp != NULL)
+		out.tail = a != NULL ? dst->tail : src->tail;
+	*dst = out;
 	src->head = src->tail = NULL;
 }
 
@@ -235,6 +271,12 @@ deliver_finished(struct commit *c)
 static void
 hand_over(struct commit *c)
 {
+	/* Every item submitted so far is handed over, so handed_seq covers them all. */
+	if (c->deferred.head != NULL) {
+		list_merge(&c->turn, &c->deferred);
+		c->n_deferred = 0;
+		uv_timer_stop(&c->defer_timer);
+	}
 	if (c->turn.head == NULL)
 		return;
 	c->handed_seq = c->submit_seq;
@@ -256,11 +298,21 @@ hand_over(struct commit *c)
 static void
 hand_over_if_idle(struct commit *c)
 {
-	uint64_t since, wait_ms;
+	uint64_t since, wait_ms, now;
 
-	if (c->batches_handed != c->batches_back || c->turn.head == NULL)
+	if (c->turn.head == NULL && c->deferred.head == NULL)
 		return;
-	since = uv_hrtime() - c->last_hand_ns;
+	now = uv_hrtime();
+	if (c->turn.head == NULL && !c->defer_off && c->n_deferred < COMMIT_DEFER_MAX &&
+	    now - c->deferred_since_ns < DEFER_NS) {
+		if (!uv_is_active((uv_handle_t *)&c->defer_timer))
+			uv_timer_start(&c->defer_timer, on_gap,
+			    (DEFER_NS - (now - c->deferred_since_ns) + 999999) / 1000000, 0);
+		return;
+	}
+	if (c->batches_handed != c->batches_back)
+		return;
+	since = now - c->last_hand_ns;
 	if (since >= c->min_gap_ns) {
 		hand_over(c);
 		return;
@@ -340,12 +392,15 @@ commit_start(struct commit **out, uv_loop_t *loop, struct store *store, commit_d
 	c->idle.data = c;
 	uv_timer_init(loop, &c->gap_timer);
 	c->gap_timer.data = c;
+	uv_timer_init(loop, &c->defer_timer);
+	c->defer_timer.data = c;
 	if ((c->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0 ||
 	    uv_poll_init(loop, &c->wake, c->wake_fd) != 0) {
 		/* c is freed only after the handles close: leak it on this fatal path. */
 		uv_close((uv_handle_t *)&c->check, NULL);
 		uv_close((uv_handle_t *)&c->idle, NULL);
 		uv_close((uv_handle_t *)&c->gap_timer, NULL);
+		uv_close((uv_handle_t *)&c->defer_timer, NULL);
 		return SOTTO_ERR_IO;
 	}
 	c->wake.data = c;
@@ -356,6 +411,7 @@ commit_start(struct commit **out, uv_loop_t *loop, struct store *store, commit_d
 		uv_close((uv_handle_t *)&c->idle, NULL);
 		uv_close((uv_handle_t *)&c->gap_timer, NULL);
 		uv_close((uv_handle_t *)&c->wake, NULL);
+		uv_close((uv_handle_t *)&c->defer_timer, NULL);
 		/* c is freed only after the handles close: leak it on this fatal path. */
 		return SOTTO_ERR_INTERNAL;
 	}
@@ -375,6 +431,33 @@ commit_submit(struct commit *c, struct commit_item *item)
 		uv_idle_start(&c->idle, on_idle);
 	item->seq = ++c->submit_seq;
 	list_push(&c->turn, item);
+}
+
+void
+commit_submit_deferred(struct commit *c, struct commit_item *item)
+{
+	if (c->defer_off) {
+		commit_submit(c, item);
+		return;
+	}
+	item->result = 0;
+	if (c->pending++ == 0)
+		uv_ref((uv_handle_t *)&c->wake);
+	if (c->deferred.head == NULL) {
+		c->deferred_since_ns = uv_hrtime();
+		uv_idle_start(&c->idle, on_idle);
+	}
+	item->seq = ++c->submit_seq;
+	list_push(&c->deferred, item);
+	c->n_deferred++;
+}
+
+void
+commit_defer_off(struct commit *c)
+{
+	c->defer_off = 1;
+	if (c->deferred.head != NULL)
+		uv_idle_start(&c->idle, on_idle);
 }
 
 int
@@ -404,7 +487,7 @@ on_closed(uv_handle_t *h)
 	struct commit *c = h->data;
 
 	/* The last of the three handles frees c. */
-	if (++c->closed == 4) {
+	if (++c->closed == 5) {
 		close(c->wake_fd);
 		free(c->sends);
 		free(c->dels);
@@ -430,4 +513,5 @@ commit_stop(struct commit *c)
 	uv_close((uv_handle_t *)&c->idle, on_closed);
 	uv_close((uv_handle_t *)&c->wake, on_closed);
 	uv_close((uv_handle_t *)&c->gap_timer, on_closed);
+	uv_close((uv_handle_t *)&c->defer_timer, on_closed);
 }

@@ -47,6 +47,17 @@ int commit_start(struct commit **out, uv_loop_t *loop, struct store *store,
     commit_done_fn done, void *ud) SOTTO_MUST_CHECK;
 /* Loop thread only. */
 void commit_submit(struct commit *c, struct commit_item *item);
+/*
+ * Loop thread only: an item that nobody waits for (the idempotency record of a SEND already
+ * answered). It goes with the next batch, or alone once the oldest such item has waited
+ * 20 ms or COMMIT_DEFER_MAX of them wait, so that the writer does not commit (and fsync)
+ * for each of them. Items still reach the writer in the order they were submitted.
+ */
+#define COMMIT_DEFER_MAX 128
+void commit_submit_deferred(struct commit *c, struct commit_item *item);
+/* Loop thread only, when the server stops: what waits goes with the next batch, and
+ * nothing is deferred from now on. */
+void commit_defer_off(struct commit *c);
 /* 1 once item is the writer's (read-only to the loop until done), 0 while it waits. */
 int commit_item_handed(const struct commit *c, const struct commit_item *item);
 /* Items submitted and not yet returned through done. */

@@ -469,7 +469,7 @@ hold(struct server *s, struct mail_item *mi)
 }
 
 static void
-held_submit(struct server *s, struct mail_item *mi)
+held_unlink(struct server *s, struct mail_item *mi)
 {
 	if (mi->hprev)
 		mi->hprev->hnext = mi->hnext;
@@ -481,6 +481,12 @@ held_submit(struct server *s, struct mail_item *mi)
 		s->held_tail = mi->hprev;
 	mi->hprev = mi->hnext = NULL;
 	mi->held = 0;
+}
+
+static void
+held_submit(struct server *s, struct mail_item *mi)
+{
+	held_unlink(s, mi);
 	commit_submit(s->commit, &mi->ci);
 }
 
@@ -522,6 +528,7 @@ mailbox_flush_held(struct server *s)
 	while (s->held_head != NULL)
 		held_submit(s, s->held_head);
 	uv_timer_stop(&s->hold_timer);
+	commit_defer_off(s->commit);
 }
 
 void
@@ -605,8 +612,11 @@ received_pending(struct server *s, struct mail_item *mi)
 		return 0;
 	mi->received = 1;
 	if (mi->held) {
+		/* Only its idempotency record is left to write, and its sender is answered
+		 * below: nothing waits for that commit. */
 		mi->ci.send.skip_envelope = 1;
-		held_submit(s, mi);
+		held_unlink(s, mi);
+		commit_submit_deferred(s->commit, &mi->ci);
 		skip = 1;
 	} else if (!commit_item_handed(s->commit, &mi->ci)) {
 		mi->ci.send.skip_envelope = 1;

@@ -204,8 +204,9 @@ void handle_send(struct peer *p, const struct proto_msg *m);
 void handle_received(struct peer *p, const struct proto_msg *m);
 void mailbox_commit_done(void *ud, struct commit_item *it);
 void mailbox_pump(struct peer *p);
-/* Sets up the hold timer (server_init); mailbox_flush_held hands every held SEND to the
- * writer (drain, stop); mailbox_close closes the timer. */
+/* Sets up the hold timer (server_init); mailbox_flush_held hands every held SEND and
+ * deferred idempotency record to the writer and defers none from then on (drain, stop);
+ * mailbox_close closes the timer. */
 int mailbox_init(struct server *s) SOTTO_MUST_CHECK;
 void mailbox_flush_held(struct server *s);
 void mailbox_close(struct server *s);

@@ -17,7 +17,7 @@
 
 #include "server/log.h"
 
-#define SCHEMA_VERSION 1
+#define SCHEMA_VERSION 2
 
 enum stmt_id {
 	S_BEGIN, S_COMMIT, S_ROLLBACK,
@@ -66,11 +66,16 @@ static const char *const stmt_sql[S__COUNT] = {
 	[S_IDMAX_GET] = "SELECT max(coalesce((SELECT v FROM meta WHERE k = 'env_id_max'), 0),"
 	    " coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'envelopes'), 0))",
 	/* The key max rows on from (?1, ?2), or none if fewer are left. */
-	[S_SENT_SCAN_END] = "SELECT sender, cmid FROM sent WHERE (sender, cmid) > (?1, ?2)"
-	    " ORDER BY sender, cmid LIMIT 1 OFFSET ?3",
-	[S_SENT_PRUNE] = "DELETE FROM sent WHERE (sender, cmid) > (?1, ?2)"
-	    " AND (?5 OR (sender, cmid) <= (?3, ?4)) AND created < ?6",
+	[S_SENT_SCAN_END] = "SELECT sender, cmid FROM sent WHERE (cmid, sender) > (?2, ?1)"
+	    " ORDER BY cmid, sender LIMIT 1 OFFSET ?3",
+	[S_SENT_PRUNE] = "DELETE FROM sent WHERE (cmid, sender) > (?2, ?1)"
+	    " AND (?5 OR (cmid, sender) <= (?4, ?3)) AND created < ?6",
 };
+
+#define SENT_TABLE_SQL(name)                                                           \
+	"CREATE TABLE " name "(cmid BLOB NOT NULL, sender BLOB NOT NULL,"                  \
+	" env_id INTEGER NOT NULL, created INTEGER NOT NULL,"                              \
+	" PRIMARY KEY(cmid, sender)) WITHOUT ROWID;"
 
 static const char schema_sql[] =
 	"CREATE TABLE meta(k TEXT PRIMARY KEY, v INTEGER NOT NULL);"
@@ -85,8 +90,20 @@ static const char schema_sql[] =
 	"CREATE TABLE envelopes(id INTEGER PRIMARY KEY AUTOINCREMENT,"
 	" recipient INTEGER NOT NULL, ts INTEGER NOT NULL, data BLOB NOT NULL);"
 	"CREATE INDEX envelopes_by_recipient ON envelopes(recipient, id);"
-	"CREATE TABLE sent(sender BLOB NOT NULL, cmid BLOB NOT NULL, env_id INTEGER NOT NULL,"
-	" created INTEGER NOT NULL, PRIMARY KEY(sender, cmid)) WITHOUT ROWID;";
+	SENT_TABLE_SQL("sent");
+
+/*
+ * Schema 1 keyed the idempotency records by sender first, so that each SEND's record went
+ * to a random page of the table. Clients make their message ids time-ordered
+ * (docs/PROTOCOL-wire.md, SEND), so keyed by the id first, new records go to the end.
+ */
+static const char migrate_1_to_2_sql[] =
+	SENT_TABLE_SQL("sent2")
+	"INSERT INTO sent2(cmid, sender, env_id, created)"
+	" SELECT cmid, sender, env_id, created FROM sent ORDER BY cmid, sender;"
+	"DROP TABLE sent;"
+	"ALTER TABLE sent2 RENAME TO sent;"
+	"UPDATE meta SET v = 2 WHERE k = 'schema';";
 
 /* Pending counts of the mailboxes one transaction touches: read once, written once. */
 struct pending_entry {
@@ -1222,6 +1239,16 @@ store_sqlite_open(struct store **out, const char *path, const struct store_open_
 			(void)exec(ss->db, "ROLLBACK", "create");
 			goto out;
 		}
+	}
+	if (version == 1) {
+		if ((r = exec(ss->db, "BEGIN IMMEDIATE", "migrate")) != 0)
+			goto out;
+		if ((r = exec(ss->db, migrate_1_to_2_sql, "migrate")) != 0 ||
+		    (r = exec(ss->db, "COMMIT", "migrate")) != 0) {
+			(void)exec(ss->db, "ROLLBACK", "migrate");
+			goto out;
+		}
+		log_info("store: %s: schema 1 migrated to 2", path);
 	}
 	for (int i = 0; i < S__COUNT; i++) {
 		rc = sqlite3_prepare_v3(ss->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT,

@@ -5,6 +5,7 @@
 
 #include "check.h"
 #include "wire/cert.h"
+#include "wire/msgid.h"
 #include "wire/proto.h"
 
 static uint8_t envelope[300];
@@ -354,12 +355,32 @@ TEST(cert_make_and_verify)
 	CHECK_EQ_INT(cert_make("a@x", idk, 1, ssk, blob, 50, &len), SOTTO_ERR_TOO_LARGE);
 }
 
+/* 48-bit milliseconds big-endian, then random: ids sort by their time. */
+TEST(msgid_time_ordered)
+{
+	uint8_t a[MSGID_LEN], b[MSGID_LEN], c[MSGID_LEN];
+	static const uint8_t when[6] = { 0x01, 0x23, 0x45, 0x67, 0x89, 0xab };
+
+	msgid_new(a, 0x0123456789abull);
+	msgid_new(b, 0x0123456789abull);
+	msgid_new(c, 0x0123456789acull);
+	CHECK(memcmp(a, when, 6) == 0);
+	CHECK(memcmp(b, when, 6) == 0);
+	CHECK(memcmp(a + 6, b + 6, MSGID_LEN - 6) != 0);
+	CHECK(memcmp(a, c, MSGID_LEN) < 0);
+	CHECK(memcmp(b, c, MSGID_LEN) < 0);
+	/* Only the low 48 bits of the time are kept. */
+	msgid_new(a, 0xffff000000000001ull);
+	CHECK(a[0] == 0 && a[4] == 0 && a[5] == 1);
+}
+
 int
 main(void)
 {
 	if (sodium_init() < 0)
 		return 1;
 	RUN(proto_roundtrip_every_message);
+	RUN(msgid_time_ordered);
 	RUN(proto_every_truncation_and_trailing_rejected);
 	RUN(proto_rejects_bad_fields);
 	RUN(proto_encode_refuses_invalid);

@@ -652,6 +652,41 @@ TEST(held_send_is_stored_only_without_received)
 }
 
 /*
+ * A held SEND whose RECEIVED came leaves only its idempotency record to write, which
+ * nobody waits for: it is deferred (at most 20 ms) to go with a later commit, or alone. A
+ * retry meanwhile is still answered once and neither pushed nor stored again, and the
+ * record reaches the disk with no other traffic: it survives a SIGKILL.
+ */
+TEST(received_send_record_deferred_then_durable)
+{
+	struct sottod_proc sp;
+	struct test_user a, b;
+	uint64_t id0 = 0, id1 = 0;
+	char got[64];
+	int st = -1, tries = 0;
+
+	setup(&sp, "registration = open\nreceived_wait_ms = 1000", &a, &b);
+	REQUIRE(send_async(&a, b.address, 0, "m0", 2) == 0);
+	REQUIRE(next_push(&b, 3000, &id0, got, sizeof(got)) == 0);
+	CHECK_EQ_INT(received(&b, &id0, 1), 0);
+	CHECK_EQ_INT(next_answer(&a, 3000, &st), 0);
+	CHECK_EQ_INT(st, 0);
+	REQUIRE(send_async(&a, b.address, 0, "m0", 2) == 0);
+	CHECK_EQ_INT(next_answer(&a, 3000, &st), 0);
+	CHECK_EQ_INT(st, 0);
+	CHECK(next_push(&b, 300, &id1, got, sizeof(got)) == SOTTO_ERR_TIMEOUT);
+	while (db_int(&sp, "SELECT count(*) FROM sent") != 1 && ++tries < 100)
+		usleep(20000);
+	CHECK_EQ_INT(db_int(&sp, "SELECT count(*) FROM sent"), 1);
+	test_user_close(&a);
+	test_user_close(&b);
+	CHECK_EQ_INT(sottod_proc_stop(&sp, SIGKILL), 128 + SIGKILL);
+	CHECK_EQ_INT(db_int(&sp, "SELECT count(*) FROM envelopes"), 0);
+	CHECK_EQ_INT(db_int(&sp, "SELECT count(*) FROM sent"), 1);
+	sottod_proc_cleanup(&sp);
+}
+
+/*
  * A SEND that cannot be pushed early (the window is full) sends the recipient's held SENDs
  * to the writer first: the mailbox reaches the store in id order, and the pump delivers
  * the rest in order once the window opens. SIGTERM commits what is still held.
@@ -794,6 +829,7 @@ main(void)
 	RUN(commit_gap_spaces_group_commits);
 	RUN(held_send_is_stored_only_without_received);
 	RUN(held_sends_go_first_and_drain_on_sigterm);
+	RUN(received_send_record_deferred_then_durable);
 	RUN(store_explicit_ids_and_skipped_envelopes);
 	return check_summary();
 }

@@ -5,6 +5,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <sqlite3.h>
+
 #include "check.h"
 #include "tmp_db.h"
 #include "server/commit.h"
@@ -304,7 +306,9 @@ on_done(void *ud, struct commit_item *it)
 {
 	struct commit_test *t = ud;
 
-	t->seen[t->done++] = it;
+	if (t->done < (int)(sizeof(t->seen) / sizeof(t->seen[0])))
+		t->seen[t->done] = it;
+	t->done++;
 }
 
 TEST(commit_group_and_disk_full)
@@ -381,6 +385,176 @@ TEST(commit_group_and_disk_full)
 	cleanup();
 }
 
+/* A SEND whose recipient has it already: only its idempotency record is written. */
+static void
+record_item(struct commit_item *it, int64_t recipient, const uint8_t dk[32], uint8_t cmid,
+    int64_t env_id)
+{
+	memset(it, 0, sizeof(*it));
+	it->kind = COMMIT_SEND;
+	it->send.recipient = recipient;
+	it->send.skip_envelope = 1;
+	memcpy(it->send.sender_device, dk, 32);
+	memset(it->send.cmid, cmid, 16);
+	it->send.data = (const uint8_t *)"x";
+	it->send.len = 1;
+	it->send.mailbox_max = 10;
+	it->send.env_id = env_id;
+}
+
+TEST(commit_deferred_records_wait_then_go_in_order)
+{
+	struct store_open_opts o = { .create = 0, .durability_full = 1 };
+	struct commit_test t = { 0 };
+	static struct commit_item many[COMMIT_DEFER_MAX];
+	struct commit_item it[4];
+	struct store *s, *w = NULL;
+	struct commit *c = NULL;
+	uint8_t dk[32], dk2[32];
+	uint64_t t0, batches0, batches1, items, pending = 9;
+	uv_loop_t loop;
+	int64_t alice, bob, env_id = 0;
+
+	REQUIRE((s = open_alice_bob(dk, dk2, &alice, &bob)) != NULL);
+	REQUIRE(store_sqlite_open(&w, path, &o) == 0);
+	uv_loop_init(&loop);
+	REQUIRE(commit_start(&c, &loop, w, on_done, &t) == 0);
+
+	/* Alone, a deferred record waits (20 ms) rather than start a commit of its own. */
+	t0 = uv_hrtime();
+	record_item(&it[0], bob, dk, 1, 1001);
+	commit_submit_deferred(c, &it[0]);
+	uv_run(&loop, UV_RUN_NOWAIT);
+	if (uv_hrtime() - t0 < 10 * 1000000ull)
+		CHECK_EQ_INT(commit_item_handed(c, &it[0]), 0);
+	CHECK_EQ_INT(commit_pending(c), 1);
+	/* A later SEND repeating it (same device and message id) goes in the same batch,
+	 * after it: the retry finds its record and stores nothing. */
+	record_item(&it[1], bob, dk, 1, 0);
+	it[1].send.skip_envelope = 0;
+	commit_stats(c, &batches0, &items);
+	commit_submit(c, &it[1]);
+	while (t.done < 2)
+		uv_run(&loop, UV_RUN_ONCE);
+	commit_stats(c, &batches1, &items);
+	CHECK_EQ_INT(batches1 - batches0, 1);
+	CHECK(t.seen[0] == &it[0]);
+	CHECK(t.seen[1] == &it[1]);
+	CHECK_EQ_INT(it[0].result, 0);
+	CHECK_EQ_INT(it[1].result, 0);
+	CHECK_EQ_INT(it[1].send.duplicate, 1);
+	CHECK_EQ_INT(it[1].send.env_id, 1001);
+	CHECK_EQ_INT(s->ops->mailbox_count(s, bob, &pending), 0);
+	CHECK_EQ_INT(pending, 0);
+
+	/* Nothing else comes: it goes on its own once it has waited. */
+	record_item(&it[2], bob, dk, 2, 1002);
+	commit_submit_deferred(c, &it[2]);
+	while (t.done < 3)
+		uv_run(&loop, UV_RUN_ONCE);
+	CHECK_EQ_INT(it[2].result, 0);
+	CHECK_EQ_INT(s->ops->sent_get(s, dk, it[2].send.cmid, &env_id), 0);
+	CHECK_EQ_INT(env_id, 1002);
+
+	/* COMMIT_DEFER_MAX of them go at once. */
+	t.done = 0;
+	for (int i = 0; i < COMMIT_DEFER_MAX; i++) {
+		record_item(&many[i], alice, dk2, 0, 2000 + i);
+		memcpy(many[i].send.cmid, &i, sizeof(i));
+		commit_submit_deferred(c, &many[i]);
+	}
+	uv_run(&loop, UV_RUN_NOWAIT);
+	CHECK_EQ_INT(commit_item_handed(c, &many[COMMIT_DEFER_MAX - 1]), 1);
+	while (commit_pending(c) > 0)
+		uv_run(&loop, UV_RUN_ONCE);
+
+	/* When the server stops, nothing waits. */
+	record_item(&it[3], bob, dk, 3, 1003);
+	commit_submit_deferred(c, &it[3]);
+	commit_defer_off(c);
+	uv_run(&loop, UV_RUN_NOWAIT);
+	CHECK_EQ_INT(commit_item_handed(c, &it[3]), 1);
+	commit_stop(c);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	CHECK_EQ_INT(it[3].result, 0);
+	CHECK_EQ_INT(s->ops->sent_get(s, dk, it[3].send.cmid, &env_id), 0);
+	CHECK_EQ_INT(env_id, 1003);
+	uv_loop_close(&loop);
+	store_close(s);
+	cleanup();
+}
+
+/* Schema 1 keyed the idempotency records (sender, cmid); opening such a database moves
+ * them to schema 2's (cmid, sender) and keeps everything else. */
+TEST(store_migrates_schema_1)
+{
+	static const char v1[] =
+	    "CREATE TABLE meta(k TEXT PRIMARY KEY, v INTEGER NOT NULL);"
+	    "CREATE TABLE accounts(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE,"
+	    " identity_key BLOB NOT NULL, device_key BLOB NOT NULL UNIQUE,"
+	    " pending INTEGER NOT NULL, created INTEGER NOT NULL);"
+	    "CREATE TABLE invites(token_hash BLOB PRIMARY KEY, created INTEGER NOT NULL);"
+	    "CREATE TABLE signed_prekeys(account INTEGER PRIMARY KEY, id INTEGER NOT NULL,"
+	    " key BLOB NOT NULL, sig BLOB NOT NULL);"
+	    "CREATE TABLE prekeys(account INTEGER NOT NULL, id INTEGER NOT NULL,"
+	    " key BLOB NOT NULL, PRIMARY KEY(account, id));"
+	    "CREATE TABLE envelopes(id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	    " recipient INTEGER NOT NULL, ts INTEGER NOT NULL, data BLOB NOT NULL);"
+	    "CREATE INDEX envelopes_by_recipient ON envelopes(recipient, id);"
+	    "CREATE TABLE sent(sender BLOB NOT NULL, cmid BLOB NOT NULL, env_id INTEGER NOT NULL,"
+	    " created INTEGER NOT NULL, PRIMARY KEY(sender, cmid)) WITHOUT ROWID;"
+	    "INSERT INTO meta VALUES ('schema', 1);"
+	    "INSERT INTO accounts VALUES (7, 'carol', x'01', zeroblob(32), 1, 0);"
+	    "INSERT INTO envelopes VALUES (41, 7, 5, x'c0ffee');"
+	    "INSERT INTO sent VALUES (zeroblob(32), x'0102030405060708090a0b0c0d0e0f10', 41,"
+	    " strftime('%s', 'now'));";
+	static const uint8_t cmid[16] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16 };
+	uint8_t zero[32] = { 0 };
+	struct store_envelope env[2];
+	struct store_send sd[1];
+	struct store *s;
+	sqlite3 *db;
+	sqlite3_stmt *q;
+	int64_t env_id = 0;
+	size_t n = 0;
+
+	fresh_path();
+	REQUIRE(sqlite3_open(path, &db) == SQLITE_OK);
+	REQUIRE(sqlite3_exec(db, v1, NULL, NULL, NULL) == SQLITE_OK);
+	sqlite3_close(db);
+	REQUIRE((s = open_db(0)) != NULL);
+	CHECK_EQ_INT(s->ops->sent_get(s, zero, cmid, &env_id), 0);
+	CHECK_EQ_INT(env_id, 41);
+	CHECK_EQ_INT(s->ops->envelopes_list(s, 7, 0, env, 2, &n), 0);
+	CHECK_EQ_INT(n, 1);
+	if (n == 1) {
+		CHECK_EQ_INT(env[0].id, 41);
+		CHECK_EQ_INT(env[0].len, 3);
+		store_envelopes_free(env, n);
+	}
+	/* A retry of that SEND is still a duplicate. */
+	hello_sends(sd, 1, 7, zero, 0, 10);
+	memcpy(sd[0].cmid, cmid, 16);
+	CHECK_EQ_INT(s->ops->envelopes_commit(s, sd, 1), 0);
+	CHECK_EQ_INT(sd[0].duplicate, 1);
+	store_close(s);
+	REQUIRE(sqlite3_open(path, &db) == SQLITE_OK);
+	REQUIRE(sqlite3_prepare_v2(db, "SELECT (SELECT v FROM meta WHERE k = 'schema'),"
+	    " (SELECT count(*) FROM sent), (SELECT sql FROM sqlite_master WHERE name = 'sent')",
+	    -1, &q, NULL) == SQLITE_OK);
+	REQUIRE(sqlite3_step(q) == SQLITE_ROW);
+	CHECK_EQ_INT(sqlite3_column_int(q, 0), 2);
+	CHECK_EQ_INT(sqlite3_column_int(q, 1), 1);
+	CHECK(strstr((const char *)sqlite3_column_text(q, 2), "PRIMARY KEY(cmid, sender)") != NULL);
+	sqlite3_finalize(q);
+	sqlite3_close(db);
+	/* Opened again: already at 2, nothing to do. */
+	REQUIRE((s = open_db(0)) != NULL);
+	CHECK_EQ_INT(s->ops->sent_get(s, zero, cmid, &env_id), 0);
+	store_close(s);
+	cleanup();
+}
+
 int
 main(void)
 {
@@ -391,5 +565,7 @@ main(void)
 	RUN(store_sent_records_pruned_in_chunks);
 	RUN(store_refuses_corrupt_or_missing);
 	RUN(commit_group_and_disk_full);
+	RUN(commit_deferred_records_wait_then_go_in_order);
+	RUN(store_migrates_schema_1);
 	return check_summary();
 }
