@@ -1241,6 +1241,8 @@ store_sqlite_open(struct store **out, const char *path, const struct store_open_
 		}
 	}
 	if (version == 1) {
+		log_info("store: %s: migrating schema 1 to 2 (rewrites the idempotency records)",
+		    path);
 		if ((r = exec(ss->db, "BEGIN IMMEDIATE", "migrate")) != 0)
 			goto out;
 		if ((r = exec(ss->db, migrate_1_to_2_sql, "migrate")) != 0 ||

@@ -414,6 +414,7 @@ TEST(commit_deferred_records_wait_then_go_in_order)
 	uint64_t t0, batches0, batches1, items, pending = 9;
 	uv_loop_t loop;
 	int64_t alice, bob, env_id = 0;
+	int waited;
 
 	REQUIRE((s = open_alice_bob(dk, dk2, &alice, &bob)) != NULL);
 	REQUIRE(store_sqlite_open(&w, path, &o) == 0);
@@ -432,12 +433,14 @@ TEST(commit_deferred_records_wait_then_go_in_order)
 	 * after it: the retry finds its record and stores nothing. */
 	record_item(&it[1], bob, dk, 1, 0);
 	it[1].send.skip_envelope = 0;
+	waited = !commit_item_handed(c, &it[0]);
 	commit_stats(c, &batches0, &items);
 	commit_submit(c, &it[1]);
 	while (t.done < 2)
 		uv_run(&loop, UV_RUN_ONCE);
 	commit_stats(c, &batches1, &items);
-	CHECK_EQ_INT(batches1 - batches0, 1);
+	if (waited)     /* not if a slow machine let the 20 ms pass before it[1] came */
+		CHECK_EQ_INT(batches1 - batches0, 1);
 	CHECK(t.seen[0] == &it[0]);
 	CHECK(t.seen[1] == &it[1]);
 	CHECK_EQ_INT(it[0].result, 0);
