@@ -31,7 +31,7 @@ feed_session(const struct noise_keypair *kp, const struct ticket_key *tk, const 
 	buf_init_dyn(&sout, 4096);
 	if (wire_session_init(&ws, kp, scratch) != 0)
 		abort();
-	wire_session_enable_resume(&ws, tk);
+	wire_session_enable_resume(&ws, tk, UINT64_MAX);
 	while (off < len) {
 		size_t k = len - off < chunk ? len - off : chunk;
 

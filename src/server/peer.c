@@ -573,7 +573,7 @@ peer_accept(struct server *s)
 	}
 	frame_reasm_set_max(&p->ws.reasm, s->cfg.max_payload_preauth);
 	if (s->ticket != NULL && s->cfg.ticket_lifetime > 0)
-		wire_session_enable_resume(&p->ws, s->ticket);
+		wire_session_enable_resume(&p->ws, s->ticket, s->cfg.ticket_lifetime);
 	if (s->draining) {
 		peer_close(p, "server shutting down");
 		return;

@@ -50,11 +50,13 @@ wire_session_init(struct wire_session *s, const struct noise_keypair *server_sta
 }
 
 void
-wire_session_enable_resume(struct wire_session *s, const struct ticket_key *tk)
+wire_session_enable_resume(struct wire_session *s, const struct ticket_key *tk,
+    uint64_t max_life)
 {
 	if (s->phase != WIRE_PHASE_MSG1 || tk == NULL)
 		return;
 	s->tk = tk;
+	s->tk_max_life = max_life;
 	frame_decoder_expect2(&s->dec, NOISE_SOTTO_MSG1_LEN, TICKET_FRAME1_LEN);
 }
 
@@ -70,15 +72,23 @@ session_resume1(struct wire_session *s, const uint8_t *f, size_t flen, struct bu
 	uint8_t reply[TICKET_MSG2_LEN], pl[1];
 	struct ticket_contents tc;
 	const uint8_t *ticket, *msg1;
+	uint64_t now;
 	size_t n, pn;
 	int r;
 
 	memset(&tc, 0, sizeof(tc));
 	if ((r = ticket_frame1_parse(f, flen, &ticket, &msg1)) != 0)
 		goto out;
-	if ((r = ticket_open(s->tk, ticket, TICKET_LEN, (uint64_t)time(NULL), &tc)) != 0) {
+	now = (uint64_t)time(NULL);
+	if ((r = ticket_open(s->tk, ticket, TICKET_LEN, now, &tc)) != 0) {
 		s->why = r == SOTTO_ERR_EXPIRED ? "resumption ticket expired" :
 		    "resumption ticket invalid";
+		goto out;
+	}
+	/* Open means unexpired: expiry > now. */
+	if (tc.expiry - now > s->tk_max_life) {
+		r = SOTTO_ERR_EXPIRED;
+		s->why = "resumption ticket outlives ticket_lifetime";
 		goto out;
 	}
 	memcpy(prologue, TICKET_PROLOGUE, sizeof(TICKET_PROLOGUE) - 1);

@@ -59,6 +59,7 @@ struct wire_session {
 	uint8_t peer_static[NOISE_KEY_LEN];     /* the device key, once READY */
 	uint8_t hash[NOISE_HASH_LEN];   /* handshake hash, once READY */
 	const struct ticket_key *tk;    /* non-NULL: resumption accepted (not owned) */
+	uint64_t tk_max_life;           /* seconds a ticket may still have to live */
 	int resumed;                    /* this session logged in with a ticket */
 	const char *why;                /* a resumption's failure, for the log (static) */
 };
@@ -69,8 +70,12 @@ struct wire_session {
 int wire_session_init(struct wire_session *s, const struct noise_keypair *server_static,
     uint8_t *scratch) SOTTO_MUST_CHECK;
 /* Also accept a resumption (ticket.h) as the first frame, tickets opened with tk (which
- * must outlive the session). Call right after wire_session_init. */
-void wire_session_enable_resume(struct wire_session *s, const struct ticket_key *tk);
+ * must outlive the session). A ticket that expires more than max_life seconds from now
+ * was issued under a longer lifetime than the server's current one and is refused as
+ * expired, so that lowering the lifetime shortens tickets already issued. Call right after
+ * wire_session_init. */
+void wire_session_enable_resume(struct wire_session *s, const struct ticket_key *tk,
+    uint64_t max_life);
 /*
  * Consumes bytes from in (*used says how many) until one event: WIRE_NEED_MORE (all input
  * consumed), WIRE_HANDSHAKE_DONE, or WIRE_MESSAGE with *msg and *msg_len (valid until the

@@ -448,6 +448,44 @@ TEST(resume_disabled_by_config)
 	sottod_proc_cleanup(&sp);
 }
 
+/*
+ * Lowering ticket_lifetime shortens the tickets already issued: one that would still live
+ * longer than the new lifetime is refused (the client falls back and gets a ticket of the
+ * new lifetime, which then resumes).
+ */
+TEST(resume_lifetime_lowered_refuses_longer_tickets)
+{
+	struct sottod_proc sp;
+	struct test_user u;
+	struct conn_ticket tk;
+	struct conn *c = NULL;
+	char path[256];
+	FILE *f;
+
+	REQUIRE(setup(&sp, NULL, &u, "frank") == 0);
+	conn_ticket_wipe(&tk);
+	REQUIRE(conn_open_resume(&c, sp.address, u.dev_sk, &tk, 5000) == 0);
+	conn_close(c);
+	REQUIRE(tk.valid);
+	CHECK(tk.expiry > (uint64_t)time(NULL) + 86400);
+	CHECK_EQ_INT(sottod_proc_stop(&sp, SIGTERM), 0);
+	snprintf(path, sizeof(path), "%s/sottod.conf", sp.dir);
+	REQUIRE((f = fopen(path, "a")) != NULL);
+	fprintf(f, "ticket_lifetime = 3600\n");
+	fclose(f);
+	REQUIRE(sottod_proc_start(&sp) == 0);
+
+	expect_fallback(&sp, &u, &tk, "resumption ticket outlives ticket_lifetime");
+	CHECK(tk.expiry <= (uint64_t)time(NULL) + 3600);
+	REQUIRE(conn_open_resume(&c, sp.address, u.dev_sk, &tk, 5000) == 0);
+	CHECK_EQ_INT(conn_resumed(c), 1);
+	CHECK_EQ_INT(member_request(c), 0);
+	conn_close(c);
+	conn_ticket_wipe(&tk);
+	CHECK_EQ_INT(sottod_proc_stop(&sp, SIGTERM), 0);
+	sottod_proc_cleanup(&sp);
+}
+
 TEST(resume_ticket_survives_restart)
 {
 	struct sottod_proc sp;
@@ -585,6 +623,7 @@ main(void)
 	RUN(resume_refused_tickets_fall_back);
 	RUN(resume_replayed_msg1_does_not_log_in);
 	RUN(resume_disabled_by_config);
+	RUN(resume_lifetime_lowered_refuses_longer_tickets);
 	RUN(resume_ticket_survives_restart);
 	RUN(resume_across_processes_through_the_store);
 	return check_summary();
