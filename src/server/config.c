@@ -54,6 +54,7 @@ static const struct setting settings[] = {
 	U32(write_queue_max, 65536, 1024u * 1024 * 1024),
 	U32(drain_timeout_ms, 0, 600000),
 	U32(db_max_pages, 0, UINT32_MAX),
+	U32(db_cache_mib, 1, 4096),
 	U32(ticket_lifetime, 0, 366u * 86400),
 	U32(commit_gap_us, 0, 100000),
 	U32(received_wait_ms, 0, 1000),
@@ -90,6 +91,7 @@ config_defaults(struct config *cfg)
 	cfg->write_queue_max = 4 * 1024 * 1024;
 	cfg->drain_timeout_ms = 5000;
 	cfg->db_max_pages = 0;
+	cfg->db_cache_mib = 32;
 	cfg->ticket_lifetime = 7 * 86400;
 	cfg->commit_gap_us = 250;
 	cfg->received_wait_ms = 10;

@@ -53,6 +53,7 @@ struct config {
 	uint32_t write_queue_max;       /* bytes queued for one slow reader before it is dropped */
 	uint32_t drain_timeout_ms;      /* SIGTERM: time left to clients before closing */
 	uint32_t db_max_pages;          /* 0: unlimited; else a hard quota on the database */
+	uint32_t db_cache_mib;          /* SQLite page cache per database handle */
 	uint32_t ticket_lifetime;       /* resumption tickets, seconds; 0: no resumption */
 	uint32_t commit_gap_us;         /* least time between the starts of two group commits */
 	uint32_t received_wait_ms;      /* a SEND pushed early waits this long for RECEIVED */

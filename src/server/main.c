@@ -270,6 +270,7 @@ open_db(const char *dir, const struct config *cfg, int create, struct store **ou
 	so.create = create;
 	so.durability_full = cfg->durability == CONFIG_DUR_FULL;
 	so.max_pages = cfg->db_max_pages;
+	so.cache_kib = cfg->db_cache_mib * 1024;
 	if ((r = store_sqlite_open(out, path, &so)) != 0) {
 		fprintf(stderr, "sottod: %s: cannot open the database: %s\n", path,
 		    sotto_strerror(r));

@@ -247,15 +247,17 @@ on_signal(uv_signal_t *h, int signum)
 		}
 		if (strcmp(next.listen_host, s->cfg.listen_host) != 0 ||
 		    next.listen_port != s->cfg.listen_port || next.durability != s->cfg.durability ||
-		    next.db_max_pages != s->cfg.db_max_pages)
-			log_warn("reload: listen, advertise, durability and db_max_pages apply after a "
-			    "restart");
+		    next.db_max_pages != s->cfg.db_max_pages ||
+		    next.db_cache_mib != s->cfg.db_cache_mib)
+			log_warn("reload: listen, advertise, durability, db_max_pages and db_cache_mib "
+			    "apply after a restart");
 		next.listen_port = s->cfg.listen_port;
 		strcpy(next.listen_host, s->cfg.listen_host);
 		strcpy(next.advertise_host, s->cfg.advertise_host);
 		next.advertise_port = s->cfg.advertise_port;
 		next.durability = s->cfg.durability;
 		next.db_max_pages = s->cfg.db_max_pages;
+		next.db_cache_mib = s->cfg.db_cache_mib;
 		s->cfg = next;
 		commit_set_min_gap(s->commit, s->cfg.commit_gap_us);
 		log_set_level(s->cfg.log_level);
@@ -299,6 +301,7 @@ server_init(struct server *s, uv_loop_t *loop, const char *data_dir, const struc
 	o.create = 0;
 	o.durability_full = cfg->durability == CONFIG_DUR_FULL;
 	o.max_pages = cfg->db_max_pages;
+	o.cache_kib = cfg->db_cache_mib * 1024;
 	if ((r = store_sqlite_open(&s->store, s->db_path, &o)) != 0)
 		return r;
 	o.checkpoint_thread = 1;

@@ -83,10 +83,13 @@ struct store_del {
 	int64_t id;
 };
 
+#define STORE_CACHE_KIB_DEFAULT (32 * 1024)
+
 struct store_open_opts {
 	int create;          /* 1: create a new database if the file does not exist */
 	int durability_full; /* synchronous=FULL (fsync every commit) else NORMAL */
 	uint32_t max_pages;  /* 0: unlimited */
+	uint32_t cache_kib;  /* page cache of this handle; 0: STORE_CACHE_KIB_DEFAULT */
 	/* 1: WAL checkpoints run on a thread of their own instead of inside a commit, so a
 	 * group commit's acknowledgements never wait for one (the writer's handle). */
 	int checkpoint_thread;

@@ -122,7 +122,6 @@ struct pending_entry {
 #define CKPT_PAGES 128
 #define CKPT_INLINE_PAGES 50000
 
-#define STORE_CACHE_KIB (32 * 1024)
 
 struct ckpt {
 	pthread_t thread;
@@ -1219,7 +1218,8 @@ store_sqlite_open(struct store **out, const char *path, const struct store_open_
 	/* Each handle may keep this much of the database in memory (the default, 2 MiB, is
 	 * far below the idempotency records' working set: every SEND's lookup then read its
 	 * pages from the kernel). */
-	snprintf(pragma, sizeof(pragma), "PRAGMA cache_size=-%u", STORE_CACHE_KIB);
+	snprintf(pragma, sizeof(pragma), "PRAGMA cache_size=-%u",
+	    o->cache_kib > 0 ? o->cache_kib : STORE_CACHE_KIB_DEFAULT);
 	if ((r = exec(ss->db, pragma, "cache_size")) != 0)
 		goto out;
 	if (o->max_pages > 0) {
