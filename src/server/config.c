@@ -91,7 +91,7 @@ config_defaults(struct config *cfg)
 	cfg->write_queue_max = 4 * 1024 * 1024;
 	cfg->drain_timeout_ms = 5000;
 	cfg->db_max_pages = 0;
-	cfg->db_cache_mib = 32;
+	cfg->db_cache_mib = 8;
 	cfg->ticket_lifetime = 7 * 86400;
 	cfg->commit_gap_us = 250;
 	cfg->received_wait_ms = 10;

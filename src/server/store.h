@@ -83,7 +83,7 @@ struct store_del {
 	int64_t id;
 };
 
-#define STORE_CACHE_KIB_DEFAULT (32 * 1024)
+#define STORE_CACHE_KIB_DEFAULT (8 * 1024)
 
 struct store_open_opts {
 	int create;          /* 1: create a new database if the file does not exist */

@@ -26,7 +26,7 @@ TEST(config_defaults_are_sane)
 	CHECK(c.max_payload_preauth < c.max_payload);
 	CHECK(c.conn_rate_preauth < c.conn_rate);
 	CHECK(c.max_envelope >= 64 * 1024);
-	CHECK_EQ_INT(c.db_cache_mib, 32);
+	CHECK_EQ_INT(c.db_cache_mib, 8);
 	CHECK_EQ_INT(config_set(&c, "db_cache_mib", "0"), SOTTO_ERR_INVALID_ARG);
 	CHECK_EQ_INT(config_set(&c, "db_cache_mib", "4"), 0);
 	CHECK_EQ_INT(c.db_cache_mib, 4);
