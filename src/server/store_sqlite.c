@@ -122,7 +122,6 @@ struct pending_entry {
 #define CKPT_PAGES 128
 #define CKPT_INLINE_PAGES 50000
 
-
 struct ckpt {
 	pthread_t thread;
 	pthread_mutex_t mu;
@@ -1215,9 +1214,8 @@ store_sqlite_open(struct store **out, const char *path, const struct store_open_
 		goto out;
 	if ((r = exec(ss->db, "PRAGMA foreign_keys=ON", "pragma")) != 0)
 		goto out;
-	/* Each handle may keep this much of the database in memory (the default, 2 MiB, is
-	 * far below the idempotency records' working set: every SEND's lookup then read its
-	 * pages from the kernel). */
+	/* SQLite's default, 2 MiB, made the writer read pages from the kernel for most SENDs
+	 * while idempotency records had random keys (schema 1); docs/SERVER.md. */
 	snprintf(pragma, sizeof(pragma), "PRAGMA cache_size=-%u",
 	    o->cache_kib > 0 ? o->cache_kib : STORE_CACHE_KIB_DEFAULT);
 	if ((r = exec(ss->db, pragma, "cache_size")) != 0)
