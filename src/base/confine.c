@@ -46,6 +46,10 @@ confine_leak_checker_allowed(void)
 
 const char *const confine_default_read_paths[] = {
 	"/dev/urandom",         /* SQLite's unix VFS seeds its PRNG from it */
+	/* libuv keeps a descriptor on it in reserve, to accept and close connections when the
+	 * process runs out of descriptors; denied, it tries to open it (and "/") again for
+	 * every connection it sets up. */
+	"/dev/null",
 	"/etc/localtime",
 	"/usr/share/zoneinfo",
 	"/etc/hosts",           /* name resolution (a bridge connecting to a host name) */

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -348,6 +349,28 @@ close_handle(uv_handle_t *h, void *arg)
 		uv_close(h, NULL);
 }
 
+/*
+ * Every connection is a descriptor: the soft limit (often 1,024) goes up to the hard one,
+ * and a limit below max_conns is said at start rather than found under load.
+ */
+static void
+raise_fd_limit(const struct config *cfg)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+			(void)getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < (rlim_t)cfg->max_conns + 64)
+		log_warn("open-file limit %llu is below max_conns (%u) + 64: descriptors run out "
+		    "first, and connections beyond them are refused",
+		    (unsigned long long)rl.rlim_cur, cfg->max_conns);
+}
+
 static int
 cmd_run(const struct opts *o)
 {
@@ -385,6 +408,7 @@ cmd_run(const struct opts *o)
 		return EXIT_DATA;
 	}
 	signal(SIGPIPE, SIG_IGN);
+	raise_fd_limit(&cfg);
 	{
 		struct confine_opts co = CONFINE_OPTS_INIT;
 		struct confine_report rep;

@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <sodium.h>
 
@@ -152,6 +153,10 @@ on_connection(uv_stream_t *l, int status)
 {
 	struct server *s = l->data;
 
+	if (status == UV_EMFILE || status == UV_ENFILE) {
+		fd_reserve_shed(s);
+		return;
+	}
 	if (status < 0) {
 		log_warn("accept: %s", uv_strerror(status));
 		return;
@@ -179,6 +184,7 @@ finish(struct server *s)
 		s->commit = NULL;
 	}
 	mailbox_close(s);
+	fd_reserve_close(s);
 	uv_close((uv_handle_t *)&s->drain_timer, NULL);
 	uv_close((uv_handle_t *)&s->flush_check, NULL);
 	uv_close((uv_handle_t *)&s->sig_term, NULL);
@@ -277,6 +283,7 @@ server_init(struct server *s, uv_loop_t *loop, const char *data_dir, const struc
 	int r;
 
 	memset(s, 0, sizeof(*s));
+	s->spare_fd = -1;
 	s->loop = loop;
 	s->cfg = *cfg;
 	s->overrides = ov;
@@ -326,6 +333,8 @@ server_init(struct server *s, uv_loop_t *loop, const char *data_dir, const struc
 		return SOTTO_ERR_NOMEM;
 
 	uv_timer_init(loop, &s->drain_timer);
+	if ((r = fd_reserve_init(s)) != 0)
+		return r;
 	if ((r = mailbox_init(s)) != 0)
 		return r;
 	sent_prune_init(s);
@@ -342,6 +351,35 @@ server_init(struct server *s, uv_loop_t *loop, const char *data_dir, const struc
 	uv_signal_start(&s->sig_int, on_signal, SIGINT);
 	uv_signal_start(&s->sig_hup, on_signal, SIGHUP);
 	return 0;
+}
+
+/* Sets up s->listener on addr; on failure it is set up but not listening (close it). */
+static int
+bind_listen(struct server *s, const struct sockaddr *addr)
+{
+	int r;
+
+	uv_tcp_init(s->loop, &s->listener);
+	s->listener.data = s;
+	s->listening = 1;
+	if ((r = uv_tcp_bind(&s->listener, addr, 0)) != 0 ||
+	    (r = uv_listen((uv_stream_t *)&s->listener, 1024, on_connection)) != 0)
+		return r;
+	return 0;
+}
+
+void
+server_relisten(struct server *s, uv_close_cb on_fail)
+{
+	int r;
+
+	if ((r = bind_listen(s, (const struct sockaddr *)&s->listen_addr)) != 0) {
+		log_error("listen again on %s: %s", s->bound_addr, uv_strerror(r));
+		s->listening = 0;
+		uv_close((uv_handle_t *)&s->listener, on_fail);
+		return;
+	}
+	log_info("listening again on %s", s->bound_addr);
 }
 
 int
@@ -375,17 +413,14 @@ server_listen(struct server *s)
 		else
 			((struct sockaddr_in6 *)&ss)->sin6_port = htons(s->cfg.listen_port);
 	}
-	uv_tcp_init(s->loop, &s->listener);
-	s->listener.data = s;
-	s->listening = 1;
-	if ((r = uv_tcp_bind(&s->listener, (struct sockaddr *)&ss, 0)) != 0 ||
-	    (r = uv_listen((uv_stream_t *)&s->listener, 1024, on_connection)) != 0) {
+	if ((r = bind_listen(s, (const struct sockaddr *)&ss)) != 0) {
 		log_error("listen on %s:%u: %s", s->cfg.listen_host, s->cfg.listen_port,
 		    uv_strerror(r));
 		return SOTTO_ERR_IO;
 	}
 	len = sizeof(ss);
 	uv_tcp_getsockname(&s->listener, (struct sockaddr *)&ss, &len);
+	s->listen_addr = ss;
 	memset(&as, 0, sizeof(as));
 	memcpy(as.key, s->pk, 32);
 	config_public(&s->cfg, ntohs(ss.ss_family == AF_INET6 ?
@@ -440,6 +475,9 @@ server_free(struct server *s)
 	if (s->encbuf != NULL)
 		sodium_memzero(s->encbuf, s->encbuf_cap);
 	free(s->encbuf);
+	if (s->spare_fd >= 0)
+		close(s->spare_fd);
+	s->spare_fd = -1;
 	sodium_free(s->ticket);
 	s->ticket = NULL;
 	sodium_free(s->static_kp);

@@ -104,6 +104,10 @@ struct server {
 	struct commit *commit;
 
 	uv_tcp_t listener;
+	struct sockaddr_storage listen_addr; /* as bound (the port chosen for port 0) */
+	int spare_fd;                   /* fd_reserve.c: freed to shed connections */
+	uv_timer_t reserve_timer;       /* fd_reserve.c: the spare taken again; listening again */
+	uint64_t shed_total, shed_logged_ms;
 	uv_signal_t sig_term, sig_int, sig_hup;
 	uv_timer_t drain_timer;
 	uv_check_t flush_check;         /* end of each loop turn: write every peer's output */
@@ -154,6 +158,13 @@ int server_init(struct server *s, uv_loop_t *loop, const char *data_dir,
     const struct config *cfg, const struct config_overrides *ov, const uint8_t sk[64])
     SOTTO_MUST_CHECK;
 int server_listen(struct server *s) SOTTO_MUST_CHECK;
+/* Listens again on the address bound before (fd_reserve.c); on failure the listener is
+ * closed with on_fail. */
+void server_relisten(struct server *s, uv_close_cb on_fail);
+/* fd_reserve.c: the spare descriptor and what is done when accept runs out of them. */
+int fd_reserve_init(struct server *s) SOTTO_MUST_CHECK;
+void fd_reserve_shed(struct server *s);
+void fd_reserve_close(struct server *s);
 /* Runs the loop until SIGTERM/SIGINT has drained everything; returns the exit code. */
 int server_run(struct server *s);
 void server_free(struct server *s);

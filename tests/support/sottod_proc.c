@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -143,6 +144,11 @@ sottod_proc_start(struct sottod_proc *sp)
 			dup2(fd, 1);
 			dup2(fd, 2);
 			close(fd);
+		}
+		if (sp->nofile > 0) {
+			struct rlimit rl = { sp->nofile, sp->nofile };
+			if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+				_exit(126);
 		}
 		execl(bin, bin, "run", "--data", sp->dir, (char *)NULL);
 		_exit(127);

@@ -18,6 +18,7 @@ struct sottod_proc {
 	char dir[128];
 	char address[400];      /* sotto://... as the running server wrote it */
 	int exit_status;        /* when sottod_proc_start failed because sottod exited */
+	unsigned nofile;        /* nonzero: sottod's open-file limit (soft and hard) */
 };
 
 /* Creates a data directory with "listen = 127.0.0.1:0" plus conf (may be NULL). */

@@ -327,6 +327,62 @@ TEST(total_connection_limit)
 	sottod_proc_cleanup(&sp);
 }
 
+/* How many lines of sottod's log contain what. */
+static int
+log_lines(const struct sottod_proc *sp, const char *what)
+{
+	char path[256], line[1024];
+	int n = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/log", sp->dir);
+	if ((f = fopen(path, "r")) == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f) != NULL)
+		n += strstr(line, what) != NULL;
+	fclose(f);
+	return n;
+}
+
+/*
+ * Out of file descriptors (an open-file limit far below max_conns, and a flood of
+ * connections): the connections beyond the limit are accepted and closed, the loop does
+ * not spin on accept's EMFILE (before, it logged "accept: too many open files" without
+ * end and could not even be stopped by SIGTERM), and once the flood ends a client logs in.
+ */
+TEST(out_of_descriptors_sheds_connections)
+{
+	struct sottod_proc sp;
+	struct test_user u;
+	int fds[120], n = 0, shut = 0;
+
+	REQUIRE(sottod_proc_init(&sp, "registration = open\nmax_conns = 1000\n"
+	    "max_conns_per_addr = 1000") == 0);
+	sp.nofile = 48;
+	REQUIRE(sottod_proc_start(&sp) == 0);
+	for (int wave = 0; wave < 4; wave++) {
+		for (int i = 0; i < 30; i++) {
+			int fd = sottod_proc_connect_raw(&sp);
+			if (fd >= 0)
+				fds[n++] = fd;
+		}
+		usleep(200 * 1000);
+	}
+	for (int i = 0; i < n; i++)
+		shut += closed_by_server(fds[i], 50);
+	CHECK(shut > 0);
+	CHECK(n - shut < 48);
+	CHECK(log_lines(&sp, "out of file descriptors") >= 1);
+	CHECK_EQ_INT(log_lines(&sp, "accept: too many open files"), 0);
+	for (int i = 0; i < n; i++)
+		close(fds[i]);
+	test_user_new(&u, "after");
+	CHECK_EQ_INT(retry_register(&u, &sp), 0);
+	test_user_close(&u);
+	CHECK_EQ_INT(sottod_proc_stop(&sp, SIGTERM), 0);
+	sottod_proc_cleanup(&sp);
+}
+
 TEST(sighup_reloads_config)
 {
 	struct sottod_proc sp;
@@ -392,6 +448,7 @@ main(void)
 	RUN(push_backlog_is_flow_controlled_and_non_readers_are_cut_off);
 	RUN(connection_limits_and_timeouts);
 	RUN(total_connection_limit);
+	RUN(out_of_descriptors_sheds_connections);
 	RUN(sighup_reloads_config);
 	RUN(corrupt_or_missing_database_refuses_to_start);
 	return check_summary();
