@@ -415,27 +415,42 @@ TEST(resume_replayed_msg1_does_not_log_in)
 	sottod_proc_cleanup(&sp);
 }
 
+/* A server with user name, which logs in once and keeps the ticket it gets (*tk); then the
+ * server restarts with conf_line added to sottod.conf. 0 or -1. */
+static int
+ticket_then_restart(struct sottod_proc *sp, struct test_user *u, const char *name,
+    struct conn_ticket *tk, const char *conf_line)
+{
+	struct conn *c = NULL;
+	char path[256];
+	FILE *f;
+
+	if (setup(sp, NULL, u, name) != 0)
+		return -1;
+	conn_ticket_wipe(tk);
+	if (conn_open_resume(&c, sp->address, u->dev_sk, tk, 5000) != 0)
+		return -1;
+	conn_close(c);
+	if (!tk->valid || sottod_proc_stop(sp, SIGTERM) != 0)
+		return -1;
+	snprintf(path, sizeof(path), "%s/sottod.conf", sp->dir);
+	if ((f = fopen(path, "a")) == NULL)
+		return -1;
+	fputs(conf_line, f);
+	if (fclose(f) != 0)
+		return -1;
+	return sottod_proc_start(sp);
+}
+
 TEST(resume_disabled_by_config)
 {
 	struct sottod_proc sp;
 	struct test_user u;
 	struct conn_ticket tk;
 	struct conn *c = NULL;
-	char path[256];
-	FILE *f;
 
 	/* A genuine ticket from while resumption was on. */
-	REQUIRE(setup(&sp, NULL, &u, "erin") == 0);
-	conn_ticket_wipe(&tk);
-	REQUIRE(conn_open_resume(&c, sp.address, u.dev_sk, &tk, 5000) == 0);
-	conn_close(c);
-	REQUIRE(tk.valid);
-	CHECK_EQ_INT(sottod_proc_stop(&sp, SIGTERM), 0);
-	snprintf(path, sizeof(path), "%s/sottod.conf", sp.dir);
-	REQUIRE((f = fopen(path, "a")) != NULL);
-	fprintf(f, "ticket_lifetime = 0\n");
-	fclose(f);
-	REQUIRE(sottod_proc_start(&sp) == 0);
+	REQUIRE(ticket_then_restart(&sp, &u, "erin", &tk, "ticket_lifetime = 0\n") == 0);
 
 	/* Refused (the first frame's size is not accepted): the client falls back, and no
 	 * new ticket is issued. */
@@ -459,21 +474,10 @@ TEST(resume_lifetime_lowered_refuses_longer_tickets)
 	struct test_user u;
 	struct conn_ticket tk;
 	struct conn *c = NULL;
-	char path[256];
-	FILE *f;
 
-	REQUIRE(setup(&sp, NULL, &u, "frank") == 0);
-	conn_ticket_wipe(&tk);
-	REQUIRE(conn_open_resume(&c, sp.address, u.dev_sk, &tk, 5000) == 0);
-	conn_close(c);
-	REQUIRE(tk.valid);
+	/* A ticket of the default lifetime (7 days), then the lifetime lowered to an hour. */
+	REQUIRE(ticket_then_restart(&sp, &u, "frank", &tk, "ticket_lifetime = 3600\n") == 0);
 	CHECK(tk.expiry > (uint64_t)time(NULL) + 86400);
-	CHECK_EQ_INT(sottod_proc_stop(&sp, SIGTERM), 0);
-	snprintf(path, sizeof(path), "%s/sottod.conf", sp.dir);
-	REQUIRE((f = fopen(path, "a")) != NULL);
-	fprintf(f, "ticket_lifetime = 3600\n");
-	fclose(f);
-	REQUIRE(sottod_proc_start(&sp) == 0);
 
 	expect_fallback(&sp, &u, &tk, "resumption ticket outlives ticket_lifetime");
 	CHECK(tk.expiry <= (uint64_t)time(NULL) + 3600);
