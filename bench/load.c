@@ -90,15 +90,6 @@ static struct {
 } g;
 
 static uint64_t
-wall_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static uint64_t
 now_ns(void)
 {
 	struct timespec ts;
@@ -212,7 +203,7 @@ send_one(struct client *c)
 	m.type = PROTO_SEND;
 	m.id = ++c->next_id;
 	snprintf(m.u.send.recipient, sizeof(m.u.send.recipient), "u%d@localhost", to);
-	msgid_new(m.u.send.client_msg_id, wall_ms());
+	msgid_new_now(m.u.send.client_msg_id);
 	memset(env, 0xab, sizeof(env));
 	memcpy(env, &t, sizeof(t));
 	m.u.send.envelope = env;

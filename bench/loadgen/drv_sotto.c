@@ -19,7 +19,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <sodium.h>
 
@@ -355,15 +354,6 @@ sotto_after_read(struct lg_client *c)
 		lg_fail(c, "RECEIVED encoding failed", -1);
 }
 
-static uint64_t
-wall_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 static int
 sotto_send(struct lg_client *c, struct lg_client *to, const uint8_t *payload, size_t len)
 {
@@ -375,7 +365,7 @@ sotto_send(struct lg_client *c, struct lg_client *to, const uint8_t *payload, si
 	m.status = 0;
 	copy_addr(m.u.send.recipient, to->addr);
 	/* Time-ordered, as libsotto makes them (wire/msgid.h). */
-	msgid_new(m.u.send.client_msg_id, wall_ms());
+	msgid_new_now(m.u.send.client_msg_id);
 	m.u.send.envelope = payload;
 	m.u.send.envelope_len = len;
 	return put_msg(c, s, &m);

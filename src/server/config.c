@@ -12,6 +12,7 @@
 
 #include "base/cursor.h"
 #include "server/log.h"
+#include "server/store.h"
 
 enum kind { K_U32, K_PORT, K_HOST, K_LISTEN, K_ADVERTISE, K_REG, K_DUR, K_LOG, K_USER };
 
@@ -91,7 +92,7 @@ config_defaults(struct config *cfg)
 	cfg->write_queue_max = 4 * 1024 * 1024;
 	cfg->drain_timeout_ms = 5000;
 	cfg->db_max_pages = 0;
-	cfg->db_cache_mib = 8;
+	cfg->db_cache_mib = STORE_CACHE_KIB_DEFAULT / 1024;
 	cfg->ticket_lifetime = 7 * 86400;
 	cfg->commit_gap_us = 250;
 	cfg->received_wait_ms = 10;

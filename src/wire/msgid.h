@@ -14,5 +14,7 @@
 #define MSGID_LEN 16
 
 void msgid_new(uint8_t id[MSGID_LEN], uint64_t unix_ms);
+/* The same, made now (CLOCK_REALTIME). */
+void msgid_new_now(uint8_t id[MSGID_LEN]);
 
 #endif

@@ -1,5 +1,6 @@
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <sodium.h>
 
@@ -372,6 +373,15 @@ TEST(msgid_time_ordered)
 	/* Only the low 48 bits of the time are kept. */
 	msgid_new(a, 0xffff000000000001ull);
 	CHECK(a[0] == 0 && a[4] == 0 && a[5] == 1);
+	/* Made now: its time is the wall clock's. */
+	{
+		uint64_t before = (uint64_t)time(NULL) * 1000, ms = 0;
+
+		msgid_new_now(a);
+		for (int i = 0; i < 6; i++)
+			ms = ms << 8 | a[i];
+		CHECK(ms >= before && ms <= before + 2000);
+	}
 }
 
 int
