@@ -298,21 +298,24 @@ hand_over(struct commit *c)
 static void
 hand_over_if_idle(struct commit *c)
 {
-	uint64_t since, wait_ms, now;
+	uint64_t since, wait_ms, waited;
 
-	if (c->turn.head == NULL && c->deferred.head == NULL)
-		return;
-	now = uv_hrtime();
-	if (c->turn.head == NULL && !c->defer_off && c->n_deferred < COMMIT_DEFER_MAX &&
-	    now - c->deferred_since_ns < DEFER_NS) {
-		if (!uv_is_active((uv_handle_t *)&c->defer_timer))
-			uv_timer_start(&c->defer_timer, on_gap,
-			    (DEFER_NS - (now - c->deferred_since_ns) + 999999) / 1000000, 0);
-		return;
+	if (c->turn.head == NULL) {
+		/* Only deferred items: they wait for company, up to a point. */
+		if (c->deferred.head == NULL)
+			return;
+		waited = uv_hrtime() - c->deferred_since_ns;
+		if (!c->defer_off && c->n_deferred < COMMIT_DEFER_MAX && waited < DEFER_NS) {
+			if (!uv_is_active((uv_handle_t *)&c->defer_timer))
+				uv_timer_start(&c->defer_timer, on_gap,
+				    (DEFER_NS - waited + 999999) / 1000000, 0);
+			return;
+		}
 	}
+	/* Runs after every loop turn: the common case, a busy writer, reads no clock. */
 	if (c->batches_handed != c->batches_back)
 		return;
-	since = now - c->last_hand_ns;
+	since = uv_hrtime() - c->last_hand_ns;
 	if (since >= c->min_gap_ns) {
 		hand_over(c);
 		return;
