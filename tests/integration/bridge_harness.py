@@ -36,16 +36,29 @@ class Bridge:
         self.password = r.stdout.decode().strip()
 
     def start(self):
-        log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(
-            self.user.argv("bridge", "--smtp", "127.0.0.1:%d" % self.smtp_port,
-                           "--imap", "127.0.0.1:%d" % self.imap_port),
-            stdout=subprocess.PIPE, stderr=log)
-        line = self.proc.stdout.readline().decode()
-        if not re.search(r"SMTP on 127\.0\.0\.1:%d, IMAP on 127\.0\.0\.1:%d"
+        # free_port() only finds a port that was free a moment ago: any process's outgoing
+        # connection may take it before the bridge binds it, so a bridge that cannot
+        # listen gets two more tries on new ports.
+        for attempt in range(3):
+            log_start = os.path.getsize(self.log_path) if os.path.exists(self.log_path) else 0
+            log = open(self.log_path, "ab")
+            self.proc = subprocess.Popen(
+                self.user.argv("bridge", "--smtp", "127.0.0.1:%d" % self.smtp_port,
+                               "--imap", "127.0.0.1:%d" % self.imap_port),
+                stdout=subprocess.PIPE, stderr=log)
+            log.close()
+            line = self.proc.stdout.readline().decode()
+            if re.search(r"SMTP on 127\.0\.0\.1:%d, IMAP on 127\.0\.0\.1:%d"
                          % (self.smtp_port, self.imap_port), line):
+                return
             self.stop()
-            raise RuntimeError("bridge did not start: %r" % line)
+            with open(self.log_path, "rb") as f:
+                f.seek(log_start)
+                said = f.read().decode(errors="replace")
+            if "cannot listen" not in said or attempt == 2:
+                raise RuntimeError("bridge did not start: %r; its log: %r" % (line, said))
+            self.smtp_port = H.free_port()
+            self.imap_port = H.free_port()
 
     def stop(self):
         if self.proc is not None and self.proc.poll() is None:
