@@ -36,8 +36,21 @@ enum sotto_err {
 	SOTTO_ERR_PASSPHRASE = -27,    /* wrong passphrase for the local store */
 	SOTTO_ERR_UNSUPPORTED = -28,
 	SOTTO_ERR_NO_SESSION = -29,
-	SOTTO_ERR_CORRUPT = -30,       /* stored state failed its integrity check */
-	SOTTO_ERR__LAST = -31
+	SOTTO_ERR_CORRUPT = -30,       /* stored data is corrupt */
+	SOTTO_ERR_QUOTA = -31,         /* a storage quota on the server is full */
+	SOTTO_ERR_QUEUED = -32,        /* kept in the outbox; not yet on the server */
+	SOTTO_ERR_UNKNOWN_USER = -33,  /* no such account on that server */
+	SOTTO_ERR_OTHER_DOMAIN = -34,  /* the address belongs to a domain this server does not serve */
+	SOTTO_ERR_INVITE_UNKNOWN = -35,/* no such invite (mistyped, revoked or expired) */
+	SOTTO_ERR_INVITE_USED = -36,   /* the invite was already used */
+	SOTTO_ERR_NOT_SOTTO = -37,     /* the peer does not speak Sotto's protocol */
+	SOTTO_ERR_MESSAGE_TOO_LARGE = -38, /* a message over the server's size limit */
+	SOTTO_ERR_UNREACHABLE = -39,   /* the server refused or did not answer the connection */
+	SOTTO_ERR_BAD_ADDRESS = -40,   /* not a valid user@domain address */
+	SOTTO_ERR_DEVICE_CLONED = -41, /* another copy of this device's store is in use */
+	SOTTO_ERR_IDENTITY_CHANGED = -42, /* the recipient registered a new identity */
+	SOTTO_ERR_NO_ACCOUNT = -43,    /* the local store holds no account yet */
+	SOTTO_ERR__LAST = -44
 };
 
 /* A short English description; never NULL. */
