@@ -142,8 +142,8 @@ setup(void)
 {
 	static char hash[BRIDGE_AUTH_HASH_BYTES];
 	struct bridge_auth_config ac = {
-		.user = USER, .pw_hash = hash, .fail_delay_ms = 1, .lockout_ms = 1,
-		.lockout_max_ms = 1, .global_per_min = 1000000, .free_failures = 1000000,
+		.user = USER, .pw_hash = hash, .fail_delay_ms = 1, .delay_max_ms = 1,
+		.free_failures = 1000000,
 	};
 	struct smtp_config sc = { .user = USER, .max_size = 4096, .max_rcpts = 3 };
 	struct smtp_backend be = { NULL, be_check_rcpt, be_deliver };

@@ -3,15 +3,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { PEERS = 64, PEER_LEN = 64 };
-#define DECAY_MS (15 * 60 * 1000)
-#define WINDOW_MS (60 * 1000)
+#define DECAY_MS (15 * 60 * 1000)      /* a name quiet this long starts afresh */
 
-struct peer_state {
-	char addr[PEER_LEN];
+/* A user name's recent failures. The name is kept only as a keyed short hash. */
+struct name_state {
+	uint8_t key[crypto_shorthash_BYTES];
+	int used;
 	unsigned fails;
 	uint64_t last_fail;
-	uint64_t locked_until;
 };
 
 struct bridge_auth {
@@ -19,9 +18,10 @@ struct bridge_auth {
 	char *user;
 	char hash[BRIDGE_AUTH_HASH_BYTES];
 	struct bridge_auth_config cfg;
-	struct peer_state peers[PEERS];
-	uint64_t window_start;
-	unsigned window_fails;
+	uint8_t name_key[crypto_shorthash_KEYBYTES];
+	struct name_state names[BRIDGE_AUTH_NAMES];
+	struct bridge_auth_req *queue, *queue_tail;     /* waiting for a hash slot */
+	unsigned queued;
 	unsigned inflight;              /* requests not yet finished */
 	unsigned hashing;               /* of which on the thread pool */
 	int dying;
@@ -33,7 +33,7 @@ struct bridge_auth_req {
 	struct bridge_auth *a;
 	bridge_auth_cb cb;
 	void *arg;
-	char peer[PEER_LEN];
+	struct bridge_auth_req *next;   /* in the queue */
 	int result;
 	int cancelled;
 	/* secret: the password; both wiped before the request is freed */
@@ -42,6 +42,9 @@ struct bridge_auth_req {
 	uint8_t pw[BRIDGE_PASSWORD_MAX];
 	size_t pwlen;
 };
+
+static struct bridge_auth_req *queue_pop(struct bridge_auth *a);
+static void req_answer(struct bridge_auth_req *q, int result, uint64_t delay_ms);
 
 int
 bridge_auth_hash_password(const char *pw, size_t pwlen, unsigned long long opslimit,
@@ -122,12 +125,9 @@ bridge_auth_new(struct bridge_auth **out, uv_loop_t *loop, const struct bridge_a
 		a->cfg.free_failures = 3;
 	if (a->cfg.fail_delay_ms == 0)
 		a->cfg.fail_delay_ms = 1000;
-	if (a->cfg.lockout_ms == 0)
-		a->cfg.lockout_ms = 2000;
-	if (a->cfg.lockout_max_ms == 0)
-		a->cfg.lockout_max_ms = 5 * 60 * 1000;
-	if (a->cfg.global_per_min == 0)
-		a->cfg.global_per_min = 30;
+	if (a->cfg.delay_max_ms == 0)
+		a->cfg.delay_max_ms = 5 * 60 * 1000;
+	crypto_shorthash_keygen(a->name_key);
 	if (a->cfg.max_inflight == 0)
 		a->cfg.max_inflight = 2;
 	*out = a;
@@ -147,84 +147,63 @@ bridge_auth_free(struct bridge_auth *a)
 	if (a == NULL)
 		return;
 	if (a->inflight > 0) {
+		struct bridge_auth_req *q;
+
 		a->dying = 1;
+		while ((q = queue_pop(a)) != NULL)
+			req_answer(q, SOTTO_ERR_STATE, 0);
 		return;
 	}
 	auth_destroy(a);
 }
 
-static struct peer_state *
-peer_find(struct bridge_auth *a, const char *peer, int create, uint64_t now)
+static struct name_state *
+name_find(struct bridge_auth *a, const uint8_t *user, size_t ulen, uint64_t now)
 {
-	struct peer_state *p, *victim = NULL;
+	uint8_t lower[BRIDGE_USER_MAX], key[crypto_shorthash_BYTES];
+	struct name_state *p, *victim = NULL;
 	size_t i;
 
-	for (i = 0; i < PEERS; i++) {
-		p = &a->peers[i];
-		if (p->addr[0] != '\0' && strncmp(p->addr, peer, PEER_LEN - 1) == 0) {
-			if (p->fails > 0 && now - p->last_fail > DECAY_MS && now >= p->locked_until)
+	if (ulen > sizeof(lower))
+		ulen = sizeof(lower);
+	for (i = 0; i < ulen; i++)
+		lower[i] = user[i] >= 'A' && user[i] <= 'Z' ? (uint8_t)(user[i] + 32) : user[i];
+	crypto_shorthash(key, lower, ulen, a->name_key);
+	for (i = 0; i < BRIDGE_AUTH_NAMES; i++) {
+		p = &a->names[i];
+		if (p->used && memcmp(p->key, key, sizeof(key)) == 0) {
+			if (now - p->last_fail > DECAY_MS)
 				p->fails = 0;
 			return p;
 		}
-		if (victim == NULL || p->addr[0] == '\0' ||
-		    (victim->addr[0] != '\0' && p->last_fail < victim->last_fail))
+		if (victim == NULL || !p->used || (victim->used && p->last_fail < victim->last_fail))
 			victim = p;
 	}
-	if (!create)
-		return NULL;
-	/* Forgetting the stalest address is safe: the global window still bounds guessing. */
+	/* Forgetting the name that failed least recently only lets its next failures start
+	 * at the base delay again; the hash rate still bounds guessing. */
 	memset(victim, 0, sizeof(*victim));
-	strncpy(victim->addr, peer, PEER_LEN - 1);
+	memcpy(victim->key, key, sizeof(key));
+	victim->used = 1;
 	return victim;
 }
 
-static void
-window_roll(struct bridge_auth *a, uint64_t now)
-{
-	if (now - a->window_start >= WINDOW_MS) {
-		a->window_start = now;
-		a->window_fails = 0;
-	}
-}
-
-int
-bridge_auth_admit(struct bridge_auth *a, const char *peer, uint64_t now)
-{
-	struct peer_state *p = peer_find(a, peer, 0, now);
-
-	window_roll(a, now);
-	if (a->window_fails >= a->cfg.global_per_min)
-		return SOTTO_ERR_LIMIT;
-	if (p != NULL && now < p->locked_until)
-		return SOTTO_ERR_LIMIT;
-	return 0;
-}
-
 uint64_t
-bridge_auth_record(struct bridge_auth *a, const char *peer, int ok, uint64_t now)
+bridge_auth_failed(struct bridge_auth *a, const uint8_t *user, size_t ulen, uint64_t now)
 {
-	struct peer_state *p = peer_find(a, peer, !ok, now);
-	unsigned over, shift;
-	uint64_t lock;
+	struct name_state *p = name_find(a, user, ulen, now);
+	unsigned over;
+	uint64_t delay = a->cfg.fail_delay_ms;
 
-	if (ok) {
-		if (p != NULL)
-			p->fails = 0;
-		return 0;
-	}
-	window_roll(a, now);
-	a->window_fails++;
-	p->fails++;
+	if (p->fails < UINT32_MAX)
+		p->fails++;
 	p->last_fail = now;
 	if (p->fails > a->cfg.free_failures) {
-		over = p->fails - a->cfg.free_failures - 1;
-		shift = over > 20 ? 20 : over;
-		lock = a->cfg.lockout_ms << shift;
-		if (lock > a->cfg.lockout_max_ms)
-			lock = a->cfg.lockout_max_ms;
-		p->locked_until = now + a->cfg.fail_delay_ms + lock;
+		over = p->fails - a->cfg.free_failures;
+		delay = over > 30 ? a->cfg.delay_max_ms : a->cfg.fail_delay_ms << over;
+		if (delay > a->cfg.delay_max_ms)
+			delay = a->cfg.delay_max_ms;
 	}
-	return a->cfg.fail_delay_ms;
+	return delay;
 }
 
 static void
@@ -249,6 +228,15 @@ req_finish(uv_timer_t *t)
 	uv_close((uv_handle_t *)&q->delay, req_wipe_free);
 }
 
+/* Answers q after delay_ms without hashing (or after its hash). */
+static void
+req_answer(struct bridge_auth_req *q, int result, uint64_t delay_ms)
+{
+	sodium_memzero(q->pw, sizeof(q->pw));
+	q->result = result;
+	uv_timer_start(&q->delay, req_finish, delay_ms, 0);
+}
+
 static void
 req_work(uv_work_t *w)
 {
@@ -258,72 +246,123 @@ req_work(uv_work_t *w)
 	sodium_memzero(q->pw, sizeof(q->pw));
 }
 
+static void queue_run(struct bridge_auth *a);
+
 static void
 req_after(uv_work_t *w, int status)
 {
 	struct bridge_auth_req *q = w->data;
-	uint64_t delay;
+	struct bridge_auth *a = q->a;
+	int result = status != 0 ? SOTTO_ERR_INTERNAL : q->result;
 
-	q->a->hashing--;
-	sodium_memzero(q->pw, sizeof(q->pw));
-	if (status != 0)
-		q->result = SOTTO_ERR_INTERNAL;
-	delay = bridge_auth_record(q->a, q->peer, q->result == 0, uv_now(q->a->loop));
-	if (q->result != 0 && q->result != SOTTO_ERR_AUTH)
-		delay = 0;
-	uv_timer_start(&q->delay, req_finish, delay, 0);
+	a->hashing--;
+	/* only a failure waits; a right password is answered at once, whatever came before */
+	req_answer(q, result, result == SOTTO_ERR_AUTH ?
+	    bridge_auth_failed(a, q->user, q->ulen, uv_now(a->loop)) : 0);
+	queue_run(a);
+}
+
+static struct bridge_auth_req *
+queue_pop(struct bridge_auth *a)
+{
+	struct bridge_auth_req *q = a->queue;
+
+	if (q != NULL) {
+		a->queue = q->next;
+		if (a->queue == NULL)
+			a->queue_tail = NULL;
+		q->next = NULL;
+		a->queued--;
+	}
+	return q;
+}
+
+/* Hashes waiting checks, in arrival order, while slots are free. */
+static void
+queue_run(struct bridge_auth *a)
+{
+	struct bridge_auth_req *q;
+
+	while (a->hashing < a->cfg.max_inflight && (q = queue_pop(a)) != NULL) {
+		if (a->dying) {
+			req_answer(q, SOTTO_ERR_STATE, 0);
+			continue;
+		}
+		a->hashing++;
+		if (uv_queue_work(a->loop, &q->work, req_work, req_after) != 0) {
+			a->hashing--;
+			req_answer(q, SOTTO_ERR_INTERNAL, 0);
+		}
+	}
 }
 
 int
-bridge_auth_check(struct bridge_auth *a, const char *peer, const uint8_t *user, size_t ulen,
-    const uint8_t *pw, size_t pwlen, bridge_auth_cb cb, void *arg, struct bridge_auth_req **req)
+bridge_auth_check(struct bridge_auth *a, const uint8_t *user, size_t ulen, const uint8_t *pw,
+    size_t pwlen, bridge_auth_cb cb, void *arg, struct bridge_auth_req **req)
 {
 	struct bridge_auth_req *q;
-	int refused = 0;
 
 	*req = NULL;
 	if (a->dying)
 		return SOTTO_ERR_STATE;
-	if (ulen > BRIDGE_USER_MAX || pwlen > BRIDGE_PASSWORD_MAX)
-		refused = SOTTO_ERR_AUTH;
-	else if (bridge_auth_admit(a, peer, uv_now(a->loop)) != 0 ||
-	    a->hashing >= a->cfg.max_inflight)
-		refused = SOTTO_ERR_LIMIT;
 	if ((q = calloc(1, sizeof(*q))) == NULL)
 		return SOTTO_ERR_NOMEM;
 	q->a = a;
 	q->cb = cb;
 	q->arg = arg;
-	strncpy(q->peer, peer, PEER_LEN - 1);
 	uv_timer_init(a->loop, &q->delay);
 	q->delay.data = q;
 	q->work.data = q;
 	a->inflight++;
 	*req = q;
-	if (refused) {
-		/* Answered without hashing; an over-long credential still counts as a failure. */
-		q->result = refused;
-		uv_timer_start(&q->delay, req_finish, refused == SOTTO_ERR_AUTH ?
-		    bridge_auth_record(a, peer, 0, uv_now(a->loop)) : 0, 0);
+	if (ulen > BRIDGE_USER_MAX || pwlen > BRIDGE_PASSWORD_MAX) {
+		/* answered without hashing, but it counts as a failure of that name */
+		req_answer(q, SOTTO_ERR_AUTH, bridge_auth_failed(a, user, ulen, uv_now(a->loop)));
+		return 0;
+	}
+	if (a->queued >= BRIDGE_AUTH_QUEUE_MAX) {
+		req_answer(q, SOTTO_ERR_LIMIT, 0);
 		return 0;
 	}
 	memcpy(q->user, user, ulen);
 	q->ulen = ulen;
 	memcpy(q->pw, pw, pwlen);
 	q->pwlen = pwlen;
-	a->hashing++;
-	if (uv_queue_work(a->loop, &q->work, req_work, req_after) != 0) {
-		a->hashing--;
-		sodium_memzero(q->pw, sizeof(q->pw));
-		q->result = SOTTO_ERR_INTERNAL;
-		uv_timer_start(&q->delay, req_finish, 0, 0);
-	}
+	if (a->queue_tail != NULL)
+		a->queue_tail->next = q;
+	else
+		a->queue = q;
+	a->queue_tail = q;
+	a->queued++;
+	queue_run(a);
 	return 0;
 }
 
 void
 bridge_auth_cancel(struct bridge_auth_req *req)
 {
-	if (req != NULL)
-		req->cancelled = 1;
+	struct bridge_auth *a;
+	struct bridge_auth_req **pp;
+
+	if (req == NULL)
+		return;
+	req->cancelled = 1;
+	/* still waiting for a slot: leave the queue now, unhashed */
+	a = req->a;
+	for (pp = &a->queue; *pp != NULL; pp = &(*pp)->next) {
+		if (*pp != req)
+			continue;
+		*pp = req->next;
+		if (a->queue_tail == req) {
+			struct bridge_auth_req *t = a->queue;
+
+			while (t != NULL && t->next != NULL)
+				t = t->next;
+			a->queue_tail = t;
+		}
+		req->next = NULL;
+		a->queued--;
+		req_answer(req, SOTTO_ERR_STATE, 0);
+		return;
+	}
 }

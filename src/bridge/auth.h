@@ -5,11 +5,15 @@
  * its crypto_pwhash_str hash is kept by the bridge; it is checked with
  * crypto_pwhash_str_verify on libuv's thread pool so a check never stalls the loop.
  *
- * Guessing is rate-limited twice: per source address (every failure is answered only
- * after a delay; after a few failures the address is locked out for a time that doubles
- * with each further failure, and attempts during a lockout are refused unchecked), and
- * globally (too many failures in a minute from anywhere refuse every attempt for the rest
- * of that minute). A refused attempt is a temporary failure: SMTP 454 4.7.0, IMAP NO.
+ * Every machine user can reach a loopback port, so guessing is limited per user name
+ * tried, never per address or for everyone: a failure is answered only after a delay
+ * that doubles with each further failure for that name (after a few at the base delay),
+ * and a right password is answered as soon as its hash is checked, whatever happened to
+ * that name before. So nobody can lock the owner's mail client out, and guessing the
+ * 130-bit password stays bounded by the hash rate: at most max_inflight checks hash at
+ * once (64 MiB each) and the rest wait their turn in arrival order (a waiting check whose
+ * connection goes away is dropped unhashed). The table of names is capped; the name that
+ * failed least recently is forgotten first.
  */
 #ifndef SOTTO_BRIDGE_AUTH_H
 #define SOTTO_BRIDGE_AUTH_H
@@ -39,13 +43,17 @@ int bridge_auth_hash_password(const char *pw, size_t pwlen, unsigned long long o
 struct bridge_auth_config {
 	const char *user;               /* the one accepted user name (the user's address) */
 	const char *pw_hash;            /* crypto_pwhash_str output */
-	unsigned free_failures;         /* per address before lockouts start; 0: 3 */
-	uint64_t fail_delay_ms;         /* delay before answering a failure; 0: 1000 */
-	uint64_t lockout_ms;            /* first lockout, doubling; 0: 2000 */
-	uint64_t lockout_max_ms;        /* 0: 5 minutes */
-	unsigned global_per_min;        /* failures per minute from anywhere; 0: 30 */
+	unsigned free_failures;         /* per name at the base delay; 0: 3 */
+	uint64_t fail_delay_ms;         /* base delay before answering a failure; 0: 1000 */
+	uint64_t delay_max_ms;          /* the doubling delay's cap; 0: 5 minutes */
 	unsigned max_inflight;          /* concurrent hash checks (64 MiB each); 0: 2 */
 };
+
+/* User names whose failures are remembered; the least recently failed is forgotten. */
+#define BRIDGE_AUTH_NAMES 64
+/* Checks waiting for a hash slot; more are refused for now (SOTTO_ERR_LIMIT). Each
+ * connection has at most one, so the listeners' connection caps keep far below it. */
+#define BRIDGE_AUTH_QUEUE_MAX 256
 
 struct bridge_auth;
 struct bridge_auth_req;
@@ -56,24 +64,24 @@ int bridge_auth_new(struct bridge_auth **out, uv_loop_t *loop,
 void bridge_auth_free(struct bridge_auth *a);
 
 /* result: 0 accepted; SOTTO_ERR_AUTH wrong user or password (the failure delay has
- * already passed); SOTTO_ERR_LIMIT refused for now (rate limit or too many checks in
- * flight); other negative values are internal failures (answer as temporary). */
+ * already passed); SOTTO_ERR_LIMIT too many checks waiting; other negative values are
+ * internal failures (answer as temporary). */
 typedef void (*bridge_auth_cb)(void *arg, int result);
 
 /* Starts a check; the credentials are copied (and wiped after use), so the caller may
  * wipe its own copy at once. cb runs later on the loop thread, never from inside this
  * call. *req lets the caller cancel when its connection goes away. */
-int bridge_auth_check(struct bridge_auth *a, const char *peer, const uint8_t *user,
-    size_t ulen, const uint8_t *pw, size_t pwlen, bridge_auth_cb cb, void *arg,
+int bridge_auth_check(struct bridge_auth *a, const uint8_t *user, size_t ulen,
+    const uint8_t *pw, size_t pwlen, bridge_auth_cb cb, void *arg,
     struct bridge_auth_req **req) SOTTO_MUST_CHECK;
 /* The callback of req will not be called. */
 void bridge_auth_cancel(struct bridge_auth_req *req);
 
-/* The rate limiter alone, with an explicit clock (exposed for tests). */
-int bridge_auth_admit(struct bridge_auth *a, const char *peer, uint64_t now_ms)
-    SOTTO_MUST_CHECK;
-/* Records an outcome; returns how long to wait before answering. */
-uint64_t bridge_auth_record(struct bridge_auth *a, const char *peer, int ok, uint64_t now_ms);
+/* The per-name limiter alone, with an explicit clock (exposed for tests): records a
+ * failure for user name (ASCII case-insensitive) and returns how long to wait before
+ * answering it. */
+uint64_t bridge_auth_failed(struct bridge_auth *a, const uint8_t *user, size_t ulen,
+    uint64_t now_ms);
 
 /* The check itself, synchronous: 0 if user matches (ASCII case-insensitively) and the
  * password verifies against hash, else SOTTO_ERR_AUTH. Always runs the hash, so a

@@ -15,6 +15,7 @@
 #include "bridge/imap_server.h"
 #include "bridge/listener.h"
 #include "bridge/mail_content.h"
+#include "bridge/mail_sender.h"
 #include "bridge/mailstore_store.h"
 #include "bridge/smtp.h"
 #include "wire/address.h"
@@ -544,17 +545,31 @@ receiver_load(struct bridge *b, struct receiver *rc)
 	return 0;
 }
 
-/* A complete mail: filed in INBOX with the new progress, unless it was filed before. */
+/* A complete mail from peer (the address its ratchet session authenticated): filed in
+ * INBOX with the new progress, unless it was filed before. Its From: shows peer whatever
+ * it claimed (mail_sender.h). */
 static int
-file_mail(struct bridge *b, struct receiver *rc, const struct mail_part *p, int64_t row,
-    const uint8_t *mail, size_t len, int64_t date)
+file_mail(struct bridge *b, struct receiver *rc, const char *peer, const struct mail_part *p,
+    int64_t row, const uint8_t *mail, size_t len, int64_t date)
 {
 	struct mail_progress saved = rc->prog;
 	int64_t oldest = mail_asm_oldest_row(rc->asm_);
-	int r;
+	struct buf fixed;
+	int r, rewritten = 0;
 
 	if (mail_progress_has(&rc->prog, p->id))
 		return 0;
+	buf_init_dyn(&fixed, (size_t)len + MAIL_SENDER_GROWTH);
+	if ((r = mail_sender_rewrite(mail, len, peer, &fixed, &rewritten)) != 0) {
+		buf_wipe_free(&fixed);
+		return r;
+	}
+	if (rewritten) {
+		fprintf(stderr, "sotto bridge: a mail from %s claimed another sender; it is filed "
+		    "as from %s (X-Sotto-Claimed-From holds the claim)\n", peer, peer);
+		mail = fixed.p;
+		len = fixed.len;
+	}
 	mail_progress_add(&rc->prog, p->id);
 	/* replay must start before the first part of any mail still in progress */
 	rc->prog.row = oldest != INT64_MAX && oldest - 1 < row ? oldest - 1 : row;
@@ -573,6 +588,7 @@ file_mail(struct bridge *b, struct receiver *rc, const struct mail_part *p, int6
 	}
 	if (r != 0)
 		rc->prog = saved;
+	buf_wipe_free(&fixed);
 	return r;
 }
 
@@ -614,7 +630,7 @@ receive_scan(struct bridge *b, struct receiver *rc)
 			}
 			if (r == 0)
 				continue;
-			r = file_mail(b, rc, &p, m->row, mail, len, (int64_t)m->time);
+			r = file_mail(b, rc, m->peer, &p, m->row, mail, len, (int64_t)m->time);
 			sodium_memzero(mail, len);
 			free(mail);
 			if (r != 0) {

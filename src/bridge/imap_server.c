@@ -72,7 +72,7 @@ conn_login(void *arg, const uint8_t *user, size_t ulen, const uint8_t *pass, siz
 	struct imap_conn *c = arg;
 	int r;
 
-	r = bridge_auth_check(c->srv->cfg.auth, listener_conn_peer(c->lc), user, ulen, pass, plen,
+	r = bridge_auth_check(c->srv->cfg.auth, user, ulen, pass, plen,
 	    on_login_checked, c, &c->auth_req);
 	if (r != 0)
 		return r;

@@ -104,4 +104,24 @@ void mime_put_bodystructure(struct buf *out, const struct mime_msg *m, int idx, 
 /* An RFC 5322 address list as an IMAP list of addresses, or NIL when it holds none. */
 void mime_put_addresses(struct buf *out, const uint8_t *v, size_t n);
 
+/* One entry of an address list, as mime_addresses_each reads it: a mailbox (name, adl,
+ * mbox and host, each possibly empty; encoded words in name left as they are), a group's
+ * start (mbox holds the group name) or end (all NULL), or a bare local part (host empty). */
+enum mime_addr_kind { MIME_ADDR_MAILBOX, MIME_ADDR_GROUP_START, MIME_ADDR_GROUP_END };
+struct mime_addr {
+	enum mime_addr_kind kind;
+	const struct buf *name, *adl, *mbox, *host;
+};
+/* Calls fn for each entry of the address list v, in order. ENVELOPE and the sender check
+ * (mail_sender.h) both read addresses through this one parser. */
+void mime_addresses_each(const uint8_t *v, size_t n,
+    void (*fn)(void *arg, const struct mime_addr *a), void *arg);
+
+/* Appends value v unfolded, with RFC 2047 encoded words (B and Q) decoded; ISO-8859-1
+ * text becomes UTF-8, other charsets keep their bytes. Appends at most 2n bytes. */
+void mime_decode_words(struct buf *out, const uint8_t *v, size_t n);
+/* Appends the body of part idx with its Content-Transfer-Encoding undone (base64,
+ * quoted-printable) and ISO-8859-1 turned into UTF-8: at most twice the body's length. */
+void mime_decode_body(struct buf *out, const struct mime_msg *m, int idx);
+
 #endif

@@ -147,12 +147,14 @@ put_address(struct buf *out, const struct buf *name, const struct buf *adl,
 }
 
 void
-mime_put_addresses(struct buf *out, const uint8_t *v, size_t n)
+mime_addresses_each(const uint8_t *v, size_t n, void (*fn)(void *arg, const struct mime_addr *a),
+    void *arg)
 {
 	struct buf name, adl, mbox, host;
 	struct words ws;
 	struct cur c;
-	size_t count = 0;
+	struct mime_addr a = { MIME_ADDR_MAILBOX, &name, &adl, &mbox, &host };
+	struct mime_addr end = { MIME_ADDR_GROUP_END, NULL, NULL, NULL, NULL };
 	int in_group = 0, b;
 
 	/* every piece is a rearrangement of the value, so n bounds each */
@@ -166,6 +168,7 @@ mime_put_addresses(struct buf *out, const uint8_t *v, size_t n)
 		buf_reset(&adl);
 		buf_reset(&mbox);
 		buf_reset(&host);
+		a.kind = MIME_ADDR_MAILBOX;
 		mime_skip_cfws(&c);
 		if ((b = scan_peek(&c)) < 0)
 			break;
@@ -176,9 +179,7 @@ mime_put_addresses(struct buf *out, const uint8_t *v, size_t n)
 		if (b == ';') {
 			(void)scan_byte(&c);
 			if (in_group) {
-				if (count++ == 0)
-					buf_u8(out, '(');
-				put_address(out, NULL, NULL, NULL, NULL);
+				fn(arg, &end);
 				in_group = 0;
 			}
 			continue;
@@ -189,9 +190,8 @@ mime_put_addresses(struct buf *out, const uint8_t *v, size_t n)
 		if (b == ':' && !in_group) {
 			(void)scan_byte(&c);
 			join_words(&mbox, &c, &ws, 1);
-			if (count++ == 0)
-				buf_u8(out, '(');
-			put_address(out, NULL, NULL, &mbox, NULL);
+			a.kind = MIME_ADDR_GROUP_START;
+			fn(arg, &a);
 			in_group = 1;
 		} else if (b == '<') {
 			(void)scan_byte(&c);
@@ -214,41 +214,63 @@ mime_put_addresses(struct buf *out, const uint8_t *v, size_t n)
 			while ((b = scan_peek(&c)) >= 0 && b != '>' && b != ',')
 				(void)scan_byte(&c);
 			(void)scan_accept(&c, '>');
-			if (mbox.len > 0 || host.len > 0) {
-				if (count++ == 0)
-					buf_u8(out, '(');
-				put_address(out, &name, &adl, &mbox, &host);
-			}
+			if (mbox.len > 0 || host.len > 0)
+				fn(arg, &a);
 		} else if (b == '@') {
 			(void)scan_byte(&c);
 			join_words(&mbox, &c, &ws, 0);
 			read_domain(&c, &host);
-			if (mbox.len > 0 || host.len > 0) {
-				if (count++ == 0)
-					buf_u8(out, '(');
-				put_address(out, NULL, NULL, &mbox, &host);
-			}
+			if (mbox.len > 0 || host.len > 0)
+				fn(arg, &a);
 		} else if (ws.n > 0) {
 			/* a bare local part such as "undisclosed-recipients" */
 			join_words(&mbox, &c, &ws, 0);
-			if (count++ == 0)
-				buf_u8(out, '(');
-			put_address(out, NULL, NULL, &mbox, &host);
+			fn(arg, &a);
 		} else {
 			(void)scan_byte(&c);    /* junk: skip it */
 		}
 	}
-	if (in_group) {
-		if (count++ == 0)
-			buf_u8(out, '(');
-		put_address(out, NULL, NULL, NULL, NULL);
-	}
-	if (count == 0)
-		imap_put_raw(out, "NIL");
-	else
-		buf_u8(out, ')');
+	if (in_group)
+		fn(arg, &end);
 	buf_free(&name);
 	buf_free(&adl);
 	buf_free(&mbox);
 	buf_free(&host);
+}
+
+struct put_state {
+	struct buf *out;
+	size_t count;
+};
+
+static void
+put_one(void *arg, const struct mime_addr *a)
+{
+	struct put_state *ps = arg;
+
+	if (ps->count++ == 0)
+		buf_u8(ps->out, '(');
+	switch (a->kind) {
+	case MIME_ADDR_GROUP_START:
+		put_address(ps->out, NULL, NULL, a->mbox, NULL);
+		break;
+	case MIME_ADDR_GROUP_END:
+		put_address(ps->out, NULL, NULL, NULL, NULL);
+		break;
+	default:
+		put_address(ps->out, a->name, a->adl, a->mbox, a->host);
+		break;
+	}
+}
+
+void
+mime_put_addresses(struct buf *out, const uint8_t *v, size_t n)
+{
+	struct put_state ps = { out, 0 };
+
+	mime_addresses_each(v, n, put_one, &ps);
+	if (ps.count == 0)
+		imap_put_raw(out, "NIL");
+	else
+		buf_u8(out, ')');
 }

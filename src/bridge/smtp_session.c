@@ -14,6 +14,7 @@
 
 #include "base/buf.h"
 #include "bridge/lineio.h"
+#include "bridge/mail_sender.h"
 #include "bridge/sasl.h"
 #include "bridge/smtp_bcc.h"
 #include "bridge/smtp_parse.h"
@@ -260,7 +261,7 @@ auth_start_check(struct smtp_session *s, const uint8_t *user, size_t ulen, const
 	int r;
 
 	s->phase = PH_COMMAND;
-	r = bridge_auth_check(s->srv->auth, listener_conn_peer(s->conn), user, ulen, pw, pwlen,
+	r = bridge_auth_check(s->srv->auth, user, ulen, pw, pwlen,
 	    on_auth, s, &s->auth_req);
 	if (r != 0) {
 		reply(s, "454 4.7.0 Temporary authentication failure");
@@ -567,6 +568,13 @@ data_end(struct smtp_session *s)
 		transaction_reset(s);
 		reply(s, "500 5.5.2 Message refused: a line is longer than %d octets",
 		    SMTP_TEXT_LINE_MAX);
+		return;
+	}
+	/* the recipients' mail clients show From: (or Sender:) as who sent it */
+	if (mail_sender_check(s->msg.p, s->msg.len, s->srv->user) == MAIL_SENDER_MISMATCH) {
+		transaction_reset(s);
+		reply(s, "550 5.7.1 From: and Sender: must be your own address <%s>",
+		    s->srv->user);
 		return;
 	}
 	buf_init_dyn(&s->copy, s->srv->max_size);

@@ -126,20 +126,33 @@ def t_wrong_password_then_right():
     s.quit()
 
 
-def t_lockout_after_repeated_failures():
+def auth_plain(s, user, password):
+    """One AUTH PLAIN: (code, seconds until the answer)."""
+    ir = base64.b64encode(b"\0" + user.encode() + b"\0" + password.encode()).decode()
+    t0 = time.monotonic()
+    code, _ = s.docmd("AUTH", "PLAIN " + ir)
+    return code, time.monotonic() - t0
+
+
+def t_wrong_passwords_never_lock_out():
+    """Issue 18 item 6: every local user shares 127.0.0.1, so wrong passwords for the
+    user's name or for another name never refuse the right password; each further
+    failure for one name only waits longer (base 100 ms, 4 at the base, doubling)."""
+    for name in (USER, "mallory@a.example"):
+        s = connect()
+        for _ in range(4):
+            code, _ = auth_plain(s, name, "still wrong")
+            expect(code == 535, "wrong password for %s gave %d" % (name, code))
+        s.quit()
     s = connect()
-    for _ in range(3):      # smtplib tries PLAIN then LOGIN: up to six failures
-        try:
-            s.login(USER, "still wrong")
-        except smtplib.SMTPAuthenticationError:
-            pass
-    try:
-        s.login(USER, PASSWORD)
-        raise AssertionError("right password accepted during a lockout")
-    except smtplib.SMTPAuthenticationError as e:
-        expect(e.smtp_code == 454, "during lockout: %d" % e.smtp_code)
-    time.sleep(0.6)
-    s.login(USER, PASSWORD)
+    code, first = auth_plain(s, USER, "wrong again")
+    expect(code == 535, "gave %d" % code)
+    code, second = auth_plain(s, USER, "and again")
+    expect(code == 535, "gave %d" % code)
+    # at least the 5th and 6th failure of this name: 200 ms, then 400 ms at least
+    expect(first >= 0.19 and second >= 0.39, "delays %.3f, %.3f" % (first, second))
+    code, _ = auth_plain(s, USER, PASSWORD)
+    expect(code == 235, "right password after failures gave %d" % code)
     s.quit()
 
 
@@ -245,6 +258,50 @@ def t_sender_must_be_user():
     expect(code == 250, "own address in capitals gave %d" % code)
     code, _ = s.mail(USER)
     expect(code == 503, "nested MAIL gave %d" % code)
+    s.quit()
+
+
+def t_forged_from_refused():
+    """Issue 18 item 1: From: and Sender: must be the user's own address (display names
+    allowed, the domain in any case); anything else is refused 550 5.7.1 at the end of
+    DATA and nothing is delivered."""
+    local, dom = USER.split("@")
+    forged = [
+        ["From: The Director <carol@a.example>"],
+        ["From: %s" % USER, "Sender: carol@a.example"],
+        ["From: %s, carol@a.example" % USER],
+        ["From: %s" % USER, "From: carol@a.example"],
+        ['From: "carol@a.example" <%s>' % USER],
+        ["From: =?utf-8?q?carol=40a.example?= <%s>" % USER],
+        ["From: =?utf-8?b?Y2Fyb2xAYS5leGFtcGxl?= <%s>" % USER],
+        ["From: %s (carol@a.example)" % USER],
+        ["From: Team: %s;" % USER],
+        ["From: <@relay.example:%s>" % USER],
+        ["From: %s@%s" % (local.upper(), dom)],    # the local part is compared exactly
+        ["From: =?utf-8?q?A=0D=0AFrom:_carol@a.example?= <%s>" % USER],
+        ["From:"],
+    ]
+    s = logged_in()
+    for h in forged:
+        m = msg(*(h + ["To: bob@a.example", "Subject: forged"]), body="x\r\n")
+        try:
+            s.sendmail(USER, ["bob@a.example"], m)
+            raise AssertionError("accepted %r" % h)
+        except smtplib.SMTPDataError as e:
+            expect(e.smtp_code == 550 and b"5.7.1" in e.smtp_error,
+                   "%r gave %d %r" % (h, e.smtp_code, e.smtp_error))
+    allowed = [
+        ["From: The Director <%s>" % USER],
+        ['From: "Alice, A." <%s@%s>' % (local, dom.upper()), "Sender: %s" % USER],
+        ["From: =?utf-8?q?Al=C3=AFce?= <%s>" % USER],
+        ['From: "%s" <%s>' % (USER, USER)],
+        ["To: bob@a.example"],       # no From at all: the receiving bridge adds one
+    ]
+    for h in allowed:
+        m = msg(*(h + ["Subject: mine"]), body="y\r\n")
+        expect_delivery(["bob@a.example"], m, m)
+        refused = s.sendmail(USER, ["bob@a.example"], m)
+        expect(refused == {}, "%r refused %r" % (h, refused))
     s.quit()
 
 
@@ -410,7 +467,7 @@ def t_curl():
 check("ehlo_advertises_extensions", t_ehlo_advertises)
 check("mail_requires_auth", t_mail_requires_auth)
 check("wrong_password_refused_after_delay", t_wrong_password_then_right)
-check("lockout_after_repeated_failures_454", t_lockout_after_repeated_failures)
+check("wrong_passwords_never_lock_out", t_wrong_passwords_never_lock_out)
 check("auth_plain_without_initial_response", t_auth_plain_without_initial_response)
 check("auth_login_with_and_without_initial_response", t_auth_login_both_ways)
 check("auth_cancel_garbage_unknown_mechanism", t_auth_cancel_and_garbage)
@@ -419,6 +476,7 @@ check("dot_stuffing_and_8bitmime", t_dot_stuffing_and_8bit)
 check("bcc_each_recipient_one_copy_without_bcc", t_bcc_each_gets_a_copy_without_bcc)
 check("recipient_outside_sotto_refused_550", t_recipient_outside_sotto_refused)
 check("sender_must_be_the_user", t_sender_must_be_user)
+check("forged_from_refused_550", t_forged_from_refused)
 check("errors_keep_connection_usable", t_sequence_and_syntax_errors_keep_connection)
 check("too_many_errors_closes", t_too_many_errors_closes)
 check("too_many_recipients_452", t_too_many_recipients)

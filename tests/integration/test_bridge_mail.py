@@ -327,6 +327,33 @@ def wrong_password_and_sender_refused(w):
             check(e.smtp_code in (550, 553), e)
 
 
+def forged_from_refused_nothing_sent(w):
+    """Issue 18 item 1: alice's bridge refuses a mail whose From: names carol (550 5.7.1 at
+    the end of DATA) and bob gets nothing; with her own address and the same display name
+    it goes, and bob's ENVELOPE shows it."""
+    mail = (b"From: The Director <carol@localhost>\r\nTo: bob@localhost\r\n"
+            b"Subject: from the director\r\nMessage-ID: <forged-1@localhost>\r\n\r\nObey.\r\n")
+    own = mail.replace(b"<carol@localhost>", b"<alice@localhost>").replace(b"forged-1",
+                                                                          b"forged-2")
+    with smtp(w, "alice") as s:
+        try:
+            s.sendmail("alice@localhost", ["bob@localhost"], mail)
+            check(False, "a forged From was accepted")
+        except smtplib.SMTPDataError as e:
+            check(e.smtp_code == 550 and b"5.7.1" in e.smtp_error, e)
+        check(s.sendmail("alice@localhost", ["bob@localhost"], own) == {}, "refused")
+    M = w.b["bob"].imap()
+    uids = BH.wait_for(M, "INBOX", '(HEADER Message-ID "<forged-2@localhost>")')
+    check(len(uids) == 1, "bob's INBOX: %r" % uids)
+    # the refused one was submitted first: had it gone, it would be here by now
+    typ, data = M.uid("SEARCH", None, '(HEADER Message-ID "<forged-1@localhost>")')
+    check(typ == "OK" and data[0].split() == [], "bob got the forged mail: %r" % data)
+    typ, data = M.uid("FETCH", uids[0], "(ENVELOPE)")
+    check(b'(("The Director" NIL "alice" "localhost"))' in data[0], data)
+    check(BH.fetch_raw(M, "INBOX", uids[0]) == own, "not byte for byte")
+    M.logout()
+
+
 def size_cap_advertised_and_enforced(w):
     """The 25 MiB cap is advertised, and a mail over it refused (552) before anything is
     sent."""
@@ -490,6 +517,7 @@ BH.run_checks(setup, [
     unknown_sotto_user_refused_at_rcpt,
     same_mail_twice_is_filed_once,
     wrong_password_and_sender_refused,
+    forged_from_refused_nothing_sent,
     size_cap_advertised_and_enforced,
     idle_shows_new_mail,
     flags_and_uids_survive_bridge_restart,

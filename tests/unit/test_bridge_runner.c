@@ -15,6 +15,7 @@
 #include <sodium.h>
 
 #include "bridge/bridge.h"
+#include "bridge/mail_content.h"
 #include "bridge/sasl.h"
 #include "check.h"
 #include "sottod_proc.h"
@@ -241,13 +242,33 @@ inbox_has_one(void *arg)
 	return strstr(w->buf, "(MESSAGES 1)") != NULL;
 }
 
+/* bob logged in over IMAP once cond holds for his INBOX: the socket, or -1. */
+static int
+bob_imap_when(unsigned short port, const char *pw, int (*cond)(void *), struct inbox_wait *w)
+{
+	char cmd[200];
+	int fd = uvthread_connect(port);
+
+	snprintf(cmd, sizeof(cmd), "a LOGIN bob@localhost \"%s\"\r\n", pw);
+	if (fd < 0 || uvthread_read_until(fd, w->buf, w->cap, "* OK") != 0 ||
+	    uvthread_send(fd, cmd) != 0 || uvthread_read_until(fd, w->buf, w->cap, "a OK") != 0)
+		goto fail;
+	w->fd = fd;
+	if (wait_until(cond, w, 10000) && !w->broken)
+		return fd;
+fail:
+	if (fd >= 0)
+		close(fd);
+	return -1;
+}
+
 TEST(runner_carries_mail_from_smtp_to_imap)
 {
 	static const char mail[] = "From: alice@localhost\r\nTo: bob@localhost\r\n"
 	    "Subject: in process\r\n\r\nbody line\r\n";
 	struct started a, b;
 	char pa[BRIDGE_PASSWORD_CHARS + 1], pb[BRIDGE_PASSWORD_CHARS + 1];
-	char buf[8192], cmd[200];
+	char buf[8192];
 	struct inbox_wait w = { -1, buf, sizeof(buf), 0 };
 	int fd;
 
@@ -264,13 +285,8 @@ TEST(runner_carries_mail_from_smtp_to_imap)
 	CHECK(password("alice", pa) == 0 && password("bob", pb) == 0);
 	CHECK(smtp_send(a.smtp_port, pa, mail) == 0);
 
-	fd = uvthread_connect(b.imap_port);
+	fd = bob_imap_when(b.imap_port, pb, inbox_has_one, &w);
 	CHECK(fd >= 0);
-	snprintf(cmd, sizeof(cmd), "a LOGIN bob@localhost \"%s\"\r\n", pb);
-	CHECK(fd >= 0 && uvthread_read_until(fd, buf, sizeof(buf), "* OK") == 0 &&
-	    uvthread_send(fd, cmd) == 0 && uvthread_read_until(fd, buf, sizeof(buf), "a OK") == 0);
-	w.fd = fd;
-	CHECK(fd >= 0 && wait_until(inbox_has_one, &w, 10000) && !w.broken);
 	CHECK(fd >= 0 && uvthread_send(fd, "e EXAMINE INBOX\r\nf FETCH 1 BODY[]\r\n") == 0 &&
 	    uvthread_read_until(fd, buf, sizeof(buf), "f OK") == 0);
 	CHECK(strstr(buf, mail) != NULL);
@@ -279,6 +295,76 @@ TEST(runner_carries_mail_from_smtp_to_imap)
 	bridge_runner_stop(a.r);
 	bridge_runner_stop(b.r);
 	sodium_memzero(pa, sizeof(pa));
+	sodium_memzero(pb, sizeof(pb));
+}
+
+/* bob's INBOX holds a mail with Subject "forged". */
+static int
+forged_arrived(void *arg)
+{
+	struct inbox_wait *w = arg;
+
+	if (uvthread_send(w->fd, "s EXAMINE INBOX\r\nq SEARCH SUBJECT forged\r\n") != 0 ||
+	    uvthread_read_until(w->fd, w->buf, w->cap, "q OK") != 0) {
+		w->broken = 1;
+		return 1;
+	}
+	return strstr(w->buf, "* SEARCH ") != NULL;
+}
+
+/* Issue 18 item 1, the receiving side: alice crafts a mail with libsotto directly (past
+ * her bridge's SMTP check) that claims to be from carol. bob's bridge files it as from
+ * alice, whom the session authenticated: ENVELOPE and the header show alice, the claims
+ * stay visible only in X-Sotto-Claimed-* fields, and one planted there is dropped. */
+TEST(runner_forged_from_is_filed_as_the_sender)
+{
+	static const char forged[] = "From: The Director <carol@localhost>\r\n"
+	    "Sender: carol@localhost\r\n"
+	    "X-Sotto-Claimed-From: planted by alice\r\n"
+	    "To: bob@localhost\r\nSubject: forged\r\n\r\nbody of the forged mail\r\n";
+	uint8_t id[MAIL_CONTENT_ID_LEN], msgid[SOTTO_ID_LEN];
+	struct started b;
+	struct sotto *s = NULL;
+	struct buf part;
+	char home[300], pb[BRIDGE_PASSWORD_CHARS + 1], buf[8192], cmd[200], *env;
+	struct inbox_wait w = { -1, buf, sizeof(buf), 0 };
+	int fd;
+
+	snprintf(home, sizeof(home), "%s/alice", root);
+	REQUIRE(sotto_open(&s, home, (const uint8_t *)PASS, strlen(PASS)) == 0);
+	randombytes_buf(id, sizeof(id));
+	buf_init_dyn(&part, MAIL_CONTENT_HEADER + MAIL_CONTENT_CHUNK);
+	CHECK(mail_content_part(id, (const uint8_t *)forged, strlen(forged), 0, &part) == 0);
+	CHECK(sotto_send_mail(s, "bob@localhost", part.p, part.len, msgid) == 0);
+	buf_free(&part);
+	sotto_close(s);
+
+	REQUIRE(password("bob", pb) == 0);
+	REQUIRE(start(&b, "bob", PASS) == 0);
+	fd = bob_imap_when(b.imap_port, pb, forged_arrived, &w);
+	CHECK(fd >= 0);
+	/* buf: "* SEARCH n" */
+	env = strstr(buf, "* SEARCH ");
+	snprintf(cmd, sizeof(cmd), "e FETCH %d ENVELOPE\r\n", env != NULL ? atoi(env + 9) : 1);
+	CHECK(fd >= 0 && uvthread_send(fd, cmd) == 0 &&
+	    uvthread_read_until(fd, buf, sizeof(buf), "e OK") == 0);
+	/* from, sender and reply-to: alice, and carol nowhere */
+	CHECK(strstr(buf, "((NIL NIL \"alice\" \"localhost\")) ((NIL NIL \"alice\" \"localhost\")) "
+	    "((NIL NIL \"alice\" \"localhost\"))") != NULL);
+	CHECK(strstr(buf, "carol") == NULL && strstr(buf, "Director") == NULL);
+	snprintf(cmd, sizeof(cmd), "h FETCH %d BODY.PEEK[HEADER]\r\n",
+	    env != NULL ? atoi(env + 9) : 1);
+	CHECK(fd >= 0 && uvthread_send(fd, cmd) == 0 &&
+	    uvthread_read_until(fd, buf, sizeof(buf), "h OK") == 0);
+	CHECK(strstr(buf, "From: alice@localhost\r\n") != NULL);
+	CHECK(strstr(buf, "X-Sotto-Claimed-From: The Director <carol@localhost>\r\n") != NULL);
+	CHECK(strstr(buf, "X-Sotto-Claimed-Sender: carol@localhost\r\n") != NULL);
+	CHECK(strstr(buf, "\nFrom: The Director") == NULL && strstr(buf, "\nSender:") == NULL);
+	CHECK(strstr(buf, "planted") == NULL);
+	CHECK(strstr(buf, "Subject: forged\r\n") != NULL);
+	if (fd >= 0)
+		close(fd);
+	bridge_runner_stop(b.r);
 	sodium_memzero(pb, sizeof(pb));
 }
 
@@ -305,6 +391,7 @@ main(void)
 	RUN(runner_start_failures_leave_nothing);
 	RUN(runner_carries_mail_from_smtp_to_imap);
 	RUN(runner_send_only_checks_recipients);
+	RUN(runner_forged_from_is_filed_as_the_sender);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
 	r = system(cmd);
 	(void)r;

@@ -151,7 +151,7 @@ start(void *arg)
 	char hash[BRIDGE_AUTH_HASH_BYTES];
 	struct bridge_auth_config ac = {
 		.user = USER, .pw_hash = hash, .fail_delay_ms = 100, .free_failures = 4,
-		.lockout_ms = 300,
+		.delay_max_ms = 800,
 	};
 	struct smtp_config sc = {
 		.hostname = "bridge.test", .user = USER, .max_size = 64 * 1024, .max_rcpts = 5,
