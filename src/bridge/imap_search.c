@@ -204,18 +204,27 @@ imap_search_free(struct imap_search *s)
 	memset(s, 0, sizeof(*s));
 }
 
+/* Case folding for matching: ASCII, and the Latin-1 letters in UTF-8 (U+00C0..U+00DE
+ * but U+00D7 are C3 80..9E, their small forms 0x20 higher), so CAFÉ finds café. */
 static void
-ascii_lower(uint8_t *dst, const uint8_t *src, size_t n)
+fold_case(uint8_t *dst, const uint8_t *src, size_t n)
 {
 	size_t i;
 
-	for (i = 0; i < n; i++)
-		dst[i] = src[i] >= 'A' && src[i] <= 'Z' ? (uint8_t)(src[i] + 32) : src[i];
+	for (i = 0; i < n; i++) {
+		uint8_t b = src[i];
+
+		if (b >= 'A' && b <= 'Z')
+			b = (uint8_t)(b + 32);
+		else if (i > 0 && src[i - 1] == 0xc3 && b >= 0x80 && b <= 0x9e && b != 0x97)
+			b = (uint8_t)(b + 0x20);
+		dst[i] = b;
+	}
 }
 
-/* Case-insensitive (ASCII) substring search; an empty needle always matches. Both sides
- * are lowered into copies and searched with memmem, which is linear, so a long needle
- * against a long mail cannot cost their product. */
+/* Case-insensitive substring search; an empty needle always matches. Both sides are
+ * folded into copies and searched with memmem, which is linear, so a long needle against
+ * a long mail cannot cost their product. */
 static int
 contains(const uint8_t *h, size_t hn, const uint8_t *nd, size_t nn)
 {
@@ -224,13 +233,13 @@ contains(const uint8_t *h, size_t hn, const uint8_t *nd, size_t nn)
 
 	if (nn == 0)
 		return 1;
-	if (nn > hn)
+	if (nn > hn || h == NULL)
 		return 0;
 	lh = malloc(hn);
 	ln = malloc(nn);
 	if (lh != NULL && ln != NULL) {
-		ascii_lower(lh, h, hn);
-		ascii_lower(ln, nd, nn);
+		fold_case(lh, h, hn);
+		fold_case(ln, nd, nn);
 		r = memmem(lh, hn, ln, nn) != NULL;
 	}
 	free(lh);
@@ -238,19 +247,58 @@ contains(const uint8_t *h, size_t hn, const uint8_t *nd, size_t nn)
 	return r;
 }
 
+/* RFC 3501 6.4.4: header and body keys match the decoded text (RFC 2047 words; base64
+ * and quoted-printable bodies); the raw bytes still match too. */
 static int
-match_header(const struct mime_msg *mm, const struct imap_snode *n)
+value_contains(const uint8_t *v, size_t vn, const struct imap_str *needle)
+{
+	struct buf d;
+	int r;
+
+	if (contains(v, vn, needle->p, needle->len))
+		return 1;
+	buf_init_dyn(&d, 2 * vn + 1);
+	mime_decode_words(&d, v, vn);
+	r = buf_status(&d) == 0 && contains(d.p, d.len, needle->p, needle->len);
+	buf_free(&d);
+	return r;
+}
+
+static int
+match_header(const struct mime_msg *mm, const struct imap_snode *n, int any_field)
 {
 	struct cur h = scan_sub(&mm->all, mm->parts[0].hdr.off, mm->parts[0].hdr.len);
 	struct span f, name, v;
 
 	while (mime_header_next(&h, &f, &name, &v)) {
-		if (name.len == n->field.len && strncasecmp((const char *)scan_span(&h, name),
-		    (const char *)n->field.p, name.len) == 0 &&
-		    contains(scan_span(&h, v), v.len, n->value.p, n->value.len))
+		if ((any_field || (name.len == n->field.len &&
+		    strncasecmp((const char *)scan_span(&h, name), (const char *)n->field.p,
+		    name.len) == 0)) && value_contains(scan_span(&h, v), v.len, &n->value))
 			return 1;
 	}
 	return 0;
+}
+
+/* Any leaf part's body, decoded, holds the value. */
+static int
+match_body(const struct mime_msg *mm, const struct imap_snode *n)
+{
+	struct buf d;
+	size_t i;
+	int r = 0;
+
+	if (contains(scan_span(&mm->all, mm->parts[0].body), mm->parts[0].body.len,
+	    n->value.p, n->value.len))
+		return 1;
+	for (i = 0; i < mm->nparts && !r; i++) {
+		if (mm->parts[i].kind != MIME_LEAF)
+			continue;
+		buf_init_dyn(&d, 2 * mm->parts[i].body.len + 8);
+		mime_decode_body(&d, mm, (int)i);
+		r = buf_status(&d) == 0 && contains(d.p, d.len, n->value.p, n->value.len);
+		buf_wipe_free(&d);
+	}
+	return r;
 }
 
 static int
@@ -321,15 +369,15 @@ match(const struct imap_search *s, int i, const struct imap_search_msg *m)
 	case SK_SENTSINCE:
 		return sent_day(mm, &day) && day >= n->day;
 	case SK_HEADER:
-		return match_header(mm, n);
+		return match_header(mm, n, 0);
 	case SK_BODY:
-		return contains(scan_span(&mm->all, mm->parts[0].body), mm->parts[0].body.len,
-		    n->value.p, n->value.len);
+		return match_body(mm, n);
 	case SK_TEXT: {
 		size_t len;
 		struct cur all = mm->all;
 		const uint8_t *d = cur_rest(&all, &len);
-		return contains(d, len, n->value.p, n->value.len);
+		return contains(d, len, n->value.p, n->value.len) || match_header(mm, n, 1) ||
+		    match_body(mm, n);
 	}
 	default:
 		return 0;

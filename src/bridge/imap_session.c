@@ -349,6 +349,82 @@ save_tag(struct imap_session *s, const struct imap_str *tag)
 	return 1;
 }
 
+/* Where each command is allowed (RFC 3501 section 6); anything else is unknown. */
+enum cmd_state { CS_ANY, CS_NOAUTH, CS_AUTH, CS_SELECTED, CS_UNKNOWN };
+
+static const struct {
+	const char *name;
+	enum cmd_state st;
+} commands[] = {
+	{ "CAPABILITY", CS_ANY }, { "NOOP", CS_ANY }, { "LOGOUT", CS_ANY },
+	{ "LOGIN", CS_NOAUTH }, { "AUTHENTICATE", CS_NOAUTH }, { "STARTTLS", CS_NOAUTH },
+	{ "SELECT", CS_AUTH }, { "EXAMINE", CS_AUTH }, { "CREATE", CS_AUTH },
+	{ "DELETE", CS_AUTH }, { "RENAME", CS_AUTH }, { "SUBSCRIBE", CS_AUTH },
+	{ "UNSUBSCRIBE", CS_AUTH }, { "LIST", CS_AUTH }, { "LSUB", CS_AUTH },
+	{ "STATUS", CS_AUTH }, { "APPEND", CS_AUTH }, { "IDLE", CS_AUTH },
+	{ "CHECK", CS_SELECTED }, { "CLOSE", CS_SELECTED }, { "UNSELECT", CS_SELECTED },
+	{ "EXPUNGE", CS_SELECTED }, { "SEARCH", CS_SELECTED }, { "FETCH", CS_SELECTED },
+	{ "STORE", CS_SELECTED }, { "COPY", CS_SELECTED }, { "MOVE", CS_SELECTED },
+};
+
+static enum cmd_state
+command_state(const struct imap_str *name, int uid)
+{
+	size_t i;
+
+	if (uid && !imap_is(name, "FETCH") && !imap_is(name, "STORE") &&
+	    !imap_is(name, "SEARCH") && !imap_is(name, "COPY") && !imap_is(name, "MOVE") &&
+	    !imap_is(name, "EXPUNGE"))
+		return CS_UNKNOWN;
+	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (imap_is(name, commands[i].name))
+			return commands[i].st;
+	return CS_UNKNOWN;
+}
+
+/* 1 if the command may run in this state; otherwise r holds the BAD that says why. */
+static int
+command_allowed(const struct imap_session *s, const struct imap_str *name, int uid,
+    struct imap_result *r)
+{
+	enum cmd_state st = command_state(name, uid);
+	/* the name is an atom (printable ASCII, no spaces): safe to echo, capped */
+	int n = name->len > 40 ? 40 : (int)name->len;
+	const char *u = uid ? "UID " : "";
+
+	if (st == CS_UNKNOWN) {
+		imap_result_set(r, "BAD", "Unknown command %s%.*s", u, n, (const char *)name->p);
+		return 0;
+	}
+	if (imap_is(name, "STARTTLS")) {
+		/* not advertised: there is no TLS on loopback (docs/MAILCLIENT.md, fetchmail) */
+		imap_result_set(r, "BAD", "STARTTLS is not available: the bridge listens on "
+		    "loopback only and has no TLS");
+		return 0;
+	}
+	if (s->state == IMAP_LOGOUT) {
+		imap_result_set(r, "BAD", "Logging out");
+		return 0;
+	}
+	if (st == CS_ANY)
+		return 1;
+	if (st == CS_NOAUTH && s->state != IMAP_NOAUTH) {
+		imap_result_set(r, "BAD", "Already logged in");
+		return 0;
+	}
+	if (st != CS_NOAUTH && s->state == IMAP_NOAUTH) {
+		imap_result_set(r, "BAD", "Log in first: %s%.*s needs LOGIN or AUTHENTICATE", u, n,
+		    (const char *)name->p);
+		return 0;
+	}
+	if (st == CS_SELECTED && s->state != IMAP_SELECTED) {
+		imap_result_set(r, "BAD", "No mailbox selected: %s%.*s needs SELECT or EXAMINE "
+		    "first", u, n, (const char *)name->p);
+		return 0;
+	}
+	return 1;
+}
+
 static void
 run_command(struct imap_session *s, const uint8_t *cmd, size_t len)
 {
@@ -365,32 +441,32 @@ run_command(struct imap_session *s, const uint8_t *cmd, size_t len)
 		out_line(s, "* BAD Missing tag");
 		goto out;
 	}
-	imap_result_set(&r, "BAD", "Unknown command or wrong state");
+	imap_result_set(&r, "BAD", "Expected a command");
 	if (!imap_atom(&p, &name))
 		goto done;
 	if (imap_is(&name, "UID")) {
 		uid = 1;
+		imap_result_set(&r, "BAD", "Expected a command after UID");
 		if (!imap_sp(&p) || !imap_atom(&p, &name))
 			goto done;
 	}
-	if (uid && !imap_is(&name, "FETCH") && !imap_is(&name, "STORE") &&
-	    !imap_is(&name, "SEARCH") && !imap_is(&name, "COPY") && !imap_is(&name, "MOVE") &&
-	    !imap_is(&name, "EXPUNGE"))
+	if (!command_allowed(s, &name, uid, &r))
 		goto done;
+	imap_result_set(&r, "BAD", "Invalid arguments for %s", imap_is(&name, "LOGIN") ||
+	    imap_is(&name, "AUTHENTICATE") ? "login" : "this command");
 	if (imap_is(&name, "CAPABILITY") && imap_eol(&p)) {
 		imap_put_raw(&s->out, "* CAPABILITY ");
 		imap_capabilities(&s->out, s->state);
 		buf_put(&s->out, "\r\n", 2);
 		imap_result_set(&r, "OK", "CAPABILITY completed");
-	} else if (imap_is(&name, "NOOP") || (imap_is(&name, "CHECK") &&
-	    s->state == IMAP_SELECTED)) {
+	} else if (imap_is(&name, "NOOP") || imap_is(&name, "CHECK")) {
 		if (imap_eol(&p))
 			imap_result_set(&r, "OK", "Done");
 	} else if (imap_is(&name, "LOGOUT") && imap_eol(&p)) {
 		out_line(s, "* BYE Logging out");
 		imap_result_set(&r, "OK", "LOGOUT completed");
 		s->state = IMAP_LOGOUT;
-	} else if (s->state == IMAP_NOAUTH && imap_is(&name, "LOGIN")) {
+	} else if (imap_is(&name, "LOGIN")) {
 		wipe = 1;
 		if (!save_tag(s, &tag))
 			imap_result_set(&r, "BAD", "Tag too long");
@@ -400,7 +476,7 @@ run_command(struct imap_session *s, const uint8_t *cmd, size_t len)
 				goto out;
 		} else
 			imap_result_set(&r, "BAD", "LOGIN needs a user name and a password");
-	} else if (s->state == IMAP_NOAUTH && imap_is(&name, "AUTHENTICATE")) {
+	} else if (imap_is(&name, "AUTHENTICATE")) {
 		wipe = 1;
 		if (!save_tag(s, &tag)) {
 			imap_result_set(&r, "BAD", "Tag too long");
@@ -417,9 +493,6 @@ run_command(struct imap_session *s, const uint8_t *cmd, size_t len)
 		} else {
 			imap_result_set(&r, "BAD", "Malformed AUTHENTICATE");
 		}
-	} else if (s->state == IMAP_NOAUTH || s->state == IMAP_LOGOUT) {
-		imap_result_set(&r, s->state == IMAP_NOAUTH ? "NO" : "BAD",
-		    s->state == IMAP_NOAUTH ? "Log in first" : "Logging out");
 	} else if (imap_is(&name, "LIST") || imap_is(&name, "LSUB")) {
 		imap_cmd_list(s, &p, &r, imap_is(&name, "LSUB"));
 	} else if (imap_is(&name, "SELECT") || imap_is(&name, "EXAMINE")) {
@@ -448,8 +521,6 @@ run_command(struct imap_session *s, const uint8_t *cmd, size_t len)
 			out_line(s, "+ idling");
 			goto out;
 		}
-	} else if (s->state != IMAP_SELECTED) {
-		imap_result_set(&r, "BAD", "No mailbox selected");
 	} else if (imap_is(&name, "CLOSE") || imap_is(&name, "UNSELECT")) {
 		if (imap_eol(&p)) {
 			if (imap_is(&name, "CLOSE") && !s->readonly)

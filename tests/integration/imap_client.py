@@ -262,3 +262,70 @@ def t_auth_plain():
 
 
 run("auth_plain", t_auth_plain)
+
+
+def raw_exchange(N, lines):
+    """Sends each (command, expected start of the tagged answer); checks the answers."""
+    for cmd, want in lines:
+        N.send(cmd + b"\r\n")
+        line = N.readline()
+        check("state %s" % cmd.decode(), line.startswith(want), line)
+
+
+def t_command_states():
+    """Issue 18 item 12: an unknown command is BAD "Unknown command" in every state
+    (RFC 3501), a known one in the wrong state gets a BAD that says what it needs, and
+    STARTTLS (not offered: loopback only) a BAD that says so."""
+    N = imaplib.IMAP4("127.0.0.1", port)
+    N.sock.settimeout(10 * SCALE)
+    raw_exchange(N, [
+        (b"S1 FOO", b"S1 BAD Unknown command FOO"),
+        (b"S2 SELECT INBOX", b"S2 BAD Log in first"),
+        (b"S3 FETCH 1 FLAGS", b"S3 BAD Log in first"),
+        (b"S4 UID BOGUS 1", b"S4 BAD Unknown command UID BOGUS"),
+        (b"S5 STARTTLS", b"S5 BAD STARTTLS is not available"),
+    ])
+    typ, _ = N.login(user, password)
+    check("state_login_after_errors", typ == "OK")
+    raw_exchange(N, [
+        (b"S6 FOO", b"S6 BAD Unknown command FOO"),
+        (b"S7 FETCH 1 FLAGS", b"S7 BAD No mailbox selected"),
+        (b"S8 UID SEARCH ALL", b"S8 BAD No mailbox selected"),
+        (b"S9 CHECK", b"S9 BAD No mailbox selected"),
+        (b"S10 LOGIN a b", b"S10 BAD Already logged in"),
+        (b"S11 NOOP extra", b"S11 BAD Invalid arguments"),
+    ])
+    typ, _ = N.noop()
+    check("state_usable_after_errors", typ == "OK")
+    N.logout()
+
+
+run("command_states", t_command_states)
+
+
+def t_search_charset_utf8():
+    """Issue 18 item 12: SEARCH CHARSET UTF-8 finds non-ASCII words in an RFC 2047 subject
+    (B and Q) and in a quoted-printable body, as a mail program sends the search."""
+    N = imaplib.IMAP4("127.0.0.1", port)
+    N.sock.settimeout(10 * SCALE)
+    N.login(user, password)
+    msg = (b"From: =?UTF-8?Q?J=C3=BCrgen?= <j@example.org>\r\n"
+           b"Subject: =?UTF-8?B?w4RwZmVs?= und =?ISO-8859-1?Q?Birnen_f=FCr_Dich?=\r\n"
+           b"Content-Type: text/plain; charset=utf-8\r\n"
+           b"Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+           b"Sch=C3=B6ne Gr=C3=BC=C3=9Fe\r\n")
+    typ, data = N.append("Drafts", None, None, msg)
+    check("search_utf8_append", typ == "OK", data)
+    N.select("Drafts", readonly=True)
+    found = {}
+    for key, word in [("SUBJECT", "äpfel"), ("SUBJECT", "für dich"), ("FROM", "Jürgen"),
+                      ("BODY", "grüße"), ("TEXT", "SCHÖNE"), ("BODY", "äpfel")]:
+        N.literal = word.encode()
+        typ, data = N.uid("SEARCH", "CHARSET", "UTF-8", key)
+        found[(key, word)] = typ == "OK" and len(data[0].split()) > 0
+    want = {k: k != ("BODY", "äpfel") for k in found}
+    check("search_utf8_decoded", found == want, found)
+    N.logout()
+
+
+run("search_charset_utf8", t_search_charset_utf8)

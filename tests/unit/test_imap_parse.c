@@ -199,6 +199,44 @@ TEST(imap_search_keys)
 	mime_free(&mm);
 }
 
+/* Issue 18 item 12: words in MIME-encoded subjects (RFC 2047 B and Q, UTF-8 and
+ * ISO-8859-1) and in quoted-printable and base64 bodies are found by SEARCH, case-
+ * insensitively for ASCII and Latin-1 letters (RFC 3501 section 6.4.4). */
+static const char encoded_mail[] =
+    "From: =?UTF-8?Q?J=C3=BCrgen?= <j@example.org>\r\n"
+    "Subject: =?UTF-8?B?Q2Fmw6kgw6AgbWlkaQ==?=\r\n =?ISO-8859-1?Q?et_cr=E8me_br=FBl=E9e?=\r\n"
+    "MIME-Version: 1.0\r\n"
+    "Content-Type: multipart/alternative; boundary=b\r\n\r\n"
+    "--b\r\nContent-Type: text/plain; charset=utf-8\r\n"
+    "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+    "Viele Gr=C3=BC=C3=9Fe aus M=\r\n=C3=BCnchen\r\n"
+    "--b\r\nContent-Type: text/html; charset=utf-8\r\n"
+    "Content-Transfer-Encoding: base64\r\n\r\n"
+    "PHA+RWluIGdyb8OfZXMgRGFua2Vzd29ydDwvcD4=\r\n"      /* <p>Ein großes Dankeswort</p> */
+    "--b--\r\n";
+
+TEST(imap_search_decodes_mime)
+{
+	int loads = 0;
+	struct imap_search_msg m = { 1, 1, 0, 1, 1, 0, 1000, load, &loads };
+
+	REQUIRE(mime_parse(&mm, (const uint8_t *)encoded_mail, strlen(encoded_mail)) == 0);
+	CHECK_EQ_INT(search("SUBJECT \"caf\xc3\xa9\"\r\n", &m), 1);
+	CHECK_EQ_INT(search("SUBJECT \"CAF\xc3\x89 \xc3\xa0 MIDI\"\r\n", &m), 1);
+	/* the Q word in ISO-8859-1, after the folded line: white space between words dropped */
+	CHECK_EQ_INT(search("SUBJECT \"midiet cr\xc3\xa8me br\xc3\xbbl\xc3\xa9" "e\"\r\n", &m), 1);
+	CHECK_EQ_INT(search("FROM \"J\xc3\xbcrgen\"\r\n", &m), 1);
+	CHECK_EQ_INT(search("BODY \"gr\xc3\xbc\xc3\x9f\x65\"\r\n", &m), 1);
+	CHECK_EQ_INT(search("BODY \"M\xc3\xbcnchen\"\r\n", &m), 1);       /* across a soft break */
+	CHECK_EQ_INT(search("BODY \"gro\xc3\x9f\x65s Dankeswort\"\r\n", &m), 1);  /* base64 */
+	CHECK_EQ_INT(search("TEXT dankeswort\r\n", &m), 1);
+	CHECK_EQ_INT(search("TEXT \"cr\xc3\xa8me\"\r\n", &m), 1);
+	CHECK_EQ_INT(search("BODY \"cr\xc3\xa8me\"\r\n", &m), 0);
+	CHECK_EQ_INT(search("SUBJECT \"M\xc3\xbcnchen\"\r\n", &m), 0);
+	CHECK_EQ_INT(search("BODY Q2Fmw6k\r\n", &m), 0);
+	mime_free(&mm);
+}
+
 TEST(imap_search_depth_cap)
 {
 	struct imap_search_msg m = { 1, 1, 0, 1, 1, 0, 10, NULL, NULL };
@@ -274,6 +312,7 @@ main(void)
 	RUN(imap_sequence_set_cap);
 	RUN(imap_dates);
 	RUN(imap_search_keys);
+	RUN(imap_search_decodes_mime);
 	RUN(imap_search_depth_cap);
 	RUN(imap_fetch_items);
 	imap_parser_free(&P);
