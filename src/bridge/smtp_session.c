@@ -241,7 +241,7 @@ on_auth(void *arg, int result)
 	} else if (result == SOTTO_ERR_AUTH) {
 		error_reply(s, "535 5.7.8 Authentication credentials invalid");
 	} else if (result == SOTTO_ERR_LIMIT) {
-		reply(s, "454 4.7.0 Too many authentication attempts, try again later");
+		reply(s, "454 4.7.0 Too many logins waiting to be checked, try again later");
 	} else {
 		reply(s, "454 4.7.0 Temporary authentication failure");
 	}
