@@ -32,6 +32,10 @@
 #define BRIDGE_RCPT_CACHE_MS 60000      /* for this long */
 #define BRIDGE_IDKEY_LEN 32
 
+/* a mail of the largest size, rewritten on receipt (mail_sender.h), still fits a row */
+_Static_assert(MAIL_CONTENT_MAX + MAIL_SENDER_GROWTH <= STORE_MAIL_MAX,
+    "a rewritten mail must fit the store");
+
 /* One submitted mail: its recipients' callbacks, filled on the loop thread, the results
  * filled by the client thread. */
 struct bridge_slot {
