@@ -14,10 +14,11 @@
  *   sotto_receive(s, 1000, &events, &n);                    // the same, as a list
  *   sotto_close(s);
  *
- * Delivery: a send is complete when it returns 0 (the server acknowledged it). If it fails
- * after the message was encrypted, the message stays in the store's outbox and is sent
- * again, with the same message id, by the next sotto_connect or sotto_flush; the receiver
- * drops duplicates by id. A received message is stored before it is acknowledged to the
+ * Delivery: a send is complete when it returns 0 (the server acknowledged it). When the
+ * server cannot take it now, it returns SOTTO_ERR_QUEUED: the message is in the store's
+ * outbox (a first message too, before there is a session) and is sent, with the same
+ * message id, by the next sotto_connect or sotto_flush; the server stores an id once and
+ * the receiver drops duplicates by id. A received message is stored before it is acknowledged to the
  * server, so a crash loses nothing and shows nothing twice. docs/CLIENT.md has the key
  * change policy, the sequence-gap reports and the expiry timers.
  */
@@ -91,8 +92,12 @@ int sotto_outbox_count(struct sotto *s) SOTTO_MUST_CHECK;
 /*
  * Encrypts a text to a contact (starting a session from the server's prekey bundle if
  * there is none), queues it in the outbox, sends it and waits for the server's
- * acknowledgement. id (may be NULL) receives the message id, also on failure after the
- * message was queued: then it is retried later, see above.
+ * acknowledgement. id (may be NULL) receives the message id.
+ * SOTTO_ERR_QUEUED: the server could not be reached (or refused for now); the message is
+ * in the outbox, shown as pending in the history (SOTTO_MSG_PENDING), and goes out with
+ * the next sotto_connect or sotto_flush. Without a session yet, its content waits in the
+ * (encrypted) store and the session is started from the bundle then. A queued message
+ * that the server later refuses for good is marked SOTTO_MSG_FAILED.
  * SOTTO_ERR_UNTRUSTED_IDENTITY: the contact was verified and its key changed; run
  * sotto_trust first. SOTTO_ERR_NOT_FOUND: the server knows no such user.
  */
@@ -231,6 +236,8 @@ enum sotto_msg_flag {
 	SOTTO_MSG_READ = 1u << 1,
 	SOTTO_MSG_KEY_CHANGED = 1u << 2,
 	SOTTO_MSG_GAP_BEFORE = 1u << 3,
+	SOTTO_MSG_PENDING = 1u << 4,        /* ours, in the outbox: not yet on the server */
+	SOTTO_MSG_FAILED = 1u << 5,         /* ours, refused for good: never sent */
 };
 
 struct sotto_message {
@@ -250,6 +257,10 @@ struct sotto_message {
 /* Messages with peer (NULL: everyone) after row `after`, oldest first, at most max.
  * Free with sotto_history_free (bodies are wiped). */
 int sotto_history(struct sotto *s, const char *peer, int64_t after, size_t max,
+    struct sotto_message **out, size_t *n) SOTTO_MUST_CHECK;
+/* The newest max messages before row `before` (0: the newest of all), oldest first:
+ * the last page of a conversation, and paging backwards from it. */
+int sotto_history_before(struct sotto *s, const char *peer, int64_t before, size_t max,
     struct sotto_message **out, size_t *n) SOTTO_MUST_CHECK;
 void sotto_history_free(struct sotto_message *v, size_t n);
 

@@ -49,6 +49,8 @@ cli_exit_code(int err)
 	case SOTTO_ERR_STORAGE:
 	case SOTTO_ERR_BAD_VERSION:
 		return CLI_EXIT_STORE;
+	case SOTTO_ERR_QUEUED:
+		return CLI_EXIT_QUEUED;
 	default:
 		return CLI_EXIT_INTERNAL;
 	}

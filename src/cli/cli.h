@@ -27,6 +27,7 @@ enum cli_exit {
 	CLI_EXIT_INVALID = 10,      /* malformed address, message too large, bad value */
 	CLI_EXIT_STORE = 11,        /* the store is corrupt, unreadable or full */
 	CLI_EXIT_DAEMON = 12,       /* a daemon holds this account's connection */
+	CLI_EXIT_QUEUED = 13,       /* send: in the outbox, not yet on the server */
 };
 
 #define CLI_DAEMON_LOCK "daemon.lock"
@@ -113,6 +114,10 @@ json_t *cli_history_json(const struct sotto_message *v, size_t n, size_t i);
  * the first are not): a page of `max` is never empty while there is more. Show at most
  * max of them. */
 int cli_history_fetch(struct sotto *s, const char *peer, int64_t after, size_t max,
+    struct sotto_message **out, size_t *n);
+/* The newest entries: the last `max` that would be shown (mail parts after the first are
+ * not), oldest first, with the later parts of those mails. */
+int cli_history_last(struct sotto *s, const char *peer, size_t max,
     struct sotto_message **out, size_t *n);
 /* "812 bytes", "34.5 KiB", "25.0 MiB". */
 void cli_print_size(FILE *out, uint64_t n);

@@ -1,4 +1,4 @@
-/* sotto history [--json] [--limit N] [ADDRESS] */
+/* sotto history [--json] [--limit N] [ADDRESS]: the newest N entries, oldest first */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,7 +47,8 @@ cmd_history(struct cli *cli, int argc, char **argv)
 		return cli_usage(cli, cmd, "at most one ADDRESS");
 	if ((r = cli_open(cli, &s)) != CLI_OK)
 		return r;
-	r = cli_history_fetch(s, optind < argc ? argv[optind] : NULL, 0, (size_t)limit, &v, &n);
+	/* the newest `limit`, printed oldest first */
+	r = cli_history_last(s, optind < argc ? argv[optind] : NULL, (size_t)limit, &v, &n);
 	sotto_close(s);
 	if (r != 0)
 		return cli_fail(cli, "history", r);
@@ -80,7 +81,9 @@ cmd_history(struct cli *cli, int argc, char **argv)
 		} else
 			cli_print_text(stdout, v[i].body, v[i].body_len);
 		printf("%s\n", v[i].flags & SOTTO_MSG_READ ? "  (read)" :
-		    v[i].flags & SOTTO_MSG_DELIVERED ? "  (delivered)" : "");
+		    v[i].flags & SOTTO_MSG_DELIVERED ? "  (delivered)" :
+		    v[i].flags & SOTTO_MSG_PENDING ? "  (pending: not yet on the server)" :
+		    v[i].flags & SOTTO_MSG_FAILED ? "  (failed: refused by the server)" : "");
 	}
 	sotto_history_free(v, n);
 	return CLI_OK;

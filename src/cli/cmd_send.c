@@ -80,25 +80,26 @@ cmd_send(struct cli *cli, int argc, char **argv)
 	r = sotto_send_text(s, argv[optind], (const char *)body, len, id);
 	sodium_memzero(body, len);
 	free(body);
-	if (r == 0) {
+	if (r == 0 || r == SOTTO_ERR_QUEUED) {
+		/* the id at once, queued or not: it is the one the message keeps */
 		sotto_id_hex(hex, id);
 		printf("%s\n", hex);
-		sotto_close(s);
-		return CLI_OK;
 	}
-	queued = sotto_outbox_count(s);
-	if (r == SOTTO_ERR_UNTRUSTED_IDENTITY)
+	if (r == SOTTO_ERR_QUEUED) {
+		queued = sotto_outbox_count(s);
+		fprintf(stderr, "%s: not yet on the server (%s cannot be reached now): the "
+		    "message waits in the outbox and is sent by the next command that connects "
+		    "(%d message%s queued)\n", cli->prog, sotto_server(s), queued,
+		    queued == 1 ? "" : "s");
+	} else if (r == SOTTO_ERR_UNTRUSTED_IDENTITY)
 		fprintf(stderr, "%s: the identity key of %s changed after you verified it; "
 		    "compare safety numbers (`sotto verify %s`), then `sotto trust %s`\n",
 		    cli->prog, argv[optind], argv[optind], argv[optind]);
-	else if (cli_exit_code(r) == CLI_EXIT_NETWORK)
+	else if (r != 0 && cli_exit_code(r) == CLI_EXIT_NETWORK)
 		fprintf(stderr, "%s: cannot reach %s: %s\n", cli->prog, sotto_server(s),
 		    sotto_strerror(r));
-	else
+	else if (r != 0)
 		fprintf(stderr, "%s: send to %s: %s\n", cli->prog, argv[optind], sotto_strerror(r));
-	if (queued > 0 && cli_exit_code(r) == CLI_EXIT_NETWORK)
-		fprintf(stderr, "%s: %d message%s in the outbox, sent on the next connection\n",
-		    cli->prog, queued, queued == 1 ? "" : "s");
 	sotto_close(s);
 	return cli_exit_code(r);
 }

@@ -21,9 +21,10 @@ const struct cli_cmd cli_commands[] = {
 	  "  --kdf COST               interactive (default), moderate, or min (tests only)",
 	  "ADDRESS --server SERVER_ADDRESS [--invite TOKEN] [--kdf COST]" },
 	{ "send", cmd_send,
-	  "Sends MESSAGE (or standard input when MESSAGE is -) to ADDRESS. Exits 0 only once\n"
-	  "the server acknowledged it; otherwise the message stays in the outbox and is sent\n"
-	  "again, with the same id, by the next command that connects. Prints the id.",
+	  "Sends MESSAGE (or standard input when MESSAGE is -) to ADDRESS and prints its id.\n"
+	  "Exits 0 once the server acknowledged it. Exit code 13: the server cannot be\n"
+	  "reached now; the message waits in the outbox (pending in `history`) and is sent,\n"
+	  "with the same id, by the next command that connects.",
 	  "ADDRESS MESSAGE|-" },
 	{ "receive", cmd_receive,
 	  "Fetches new messages, stores them, prints them and then acknowledges them.\n\n"
@@ -54,7 +55,7 @@ const struct cli_cmd cli_commands[] = {
 	{ "history", cmd_history,
 	  "Prints the stored messages, with ADDRESS or with everyone, oldest first.\n\n"
 	  "  --json       one JSON object per line\n"
-	  "  --limit N    at most N messages (default 1000)",
+	  "  --limit N    the newest N messages (default 1000)",
 	  "[--json] [--limit N] [ADDRESS]" },
 	{ "daemon", cmd_daemon,
 	  "Stays connected and serves JSON-RPC 2.0 (one object per line) on a Unix socket.\n"

@@ -178,6 +178,10 @@ cli_message_json(const struct sotto_message *m)
 		json_array_append_new(flags, json_string("key_changed"));
 	if (m->flags & SOTTO_MSG_GAP_BEFORE)
 		json_array_append_new(flags, json_string("gap_before"));
+	if (m->flags & SOTTO_MSG_PENDING)
+		json_array_append_new(flags, json_string("pending"));
+	if (m->flags & SOTTO_MSG_FAILED)
+		json_array_append_new(flags, json_string("failed"));
 	json_object_set_new(o, "flags", flags);
 	return o;
 }

@@ -7,8 +7,11 @@
 #include "cli/cli.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+
+#include <sodium.h>
 
 #include "base/buf.h"
 #include "base/cursor.h"
@@ -174,6 +177,84 @@ cli_history_fetch(struct sotto *s, const char *peer, int64_t after, size_t max,
 		after = v[nv_len - 1].row;
 		if (bn < batch || shown >= max)
 			break;
+	}
+	*out = v;
+	*n = nv_len;
+	return 0;
+fail:
+	sotto_history_free(v, nv_len);
+	return r;
+}
+
+/* How many of v[0..n) are shown; *first_kept (may be NULL) gets the index of the first of
+ * the last `max` shown ones. */
+static size_t
+history_shown(const struct sotto_message *v, size_t n, size_t max, size_t *first_kept)
+{
+	struct cli_mail m;
+	uint32_t listed;
+	size_t i, shown = 0, seen = 0;
+
+	for (i = 0; i < n; i++)
+		if (cli_history_mail(v, n, i, &m, &listed) >= 0)
+			shown++;
+	if (first_kept == NULL)
+		return shown;
+	*first_kept = 0;
+	for (i = 0; i < n && shown > max; i++) {
+		if (cli_history_mail(v, n, i, &m, &listed) < 0)
+			continue;
+		if (++seen == shown - max + 1) {
+			*first_kept = i;
+			break;
+		}
+	}
+	return shown;
+}
+
+int
+cli_history_last(struct sotto *s, const char *peer, size_t max, struct sotto_message **out,
+    size_t *n)
+{
+	struct sotto_message *v = NULL, *b = NULL, *nv;
+	size_t nv_len = 0, bn = 0, batch = max < 256 ? 256 : max, keep;
+	int64_t before = 0;
+	int r;
+
+	*out = NULL;
+	*n = 0;
+	for (;;) {
+		if ((r = sotto_history_before(s, peer, before, batch, &b, &bn)) != 0)
+			goto fail;
+		if (bn == 0) {
+			sotto_history_free(b, 0);
+			break;
+		}
+		/* older entries go in front */
+		if ((nv = malloc((nv_len + bn) * sizeof(*v))) == NULL) {
+			sotto_history_free(b, bn);
+			r = SOTTO_ERR_NOMEM;
+			goto fail;
+		}
+		memcpy(nv, b, bn * sizeof(*b));
+		if (nv_len > 0)
+			memcpy(nv + bn, v, nv_len * sizeof(*v));
+		free(v);
+		free(b);        /* the bodies moved into nv */
+		v = nv;
+		nv_len += bn;
+		before = v[0].row;
+		if (bn < batch || history_shown(v, nv_len, max, NULL) >= max)
+			break;
+	}
+	(void)history_shown(v, nv_len, max, &keep);
+	if (keep > 0) {
+		for (size_t i = 0; i < keep; i++) {
+			sodium_memzero(v[i].body, v[i].body_len);
+			free(v[i].body);
+		}
+		memmove(v, v + keep, (nv_len - keep) * sizeof(*v));
+		nv_len -= keep;
 	}
 	*out = v;
 	*n = nv_len;

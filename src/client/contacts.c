@@ -125,41 +125,51 @@ sotto_trust(struct sotto *s, const char *peer)
 	return store_contact_put(s->st, &c);
 }
 
-int
-sotto_history(struct sotto *s, const char *peer, int64_t after, size_t max,
-    struct sotto_message **out, size_t *n)
+/* Public flags of a stored message: an outgoing one still in the outbox is pending. */
+static int
+history_flags(struct sotto *s, const struct store_message *m, unsigned *flags)
 {
-	struct store_message_list l = { 0 };
+	int r = 0;
+
+	*flags = m->flags & (STORE_FLAG_DELIVERED | STORE_FLAG_READ | STORE_FLAG_KEY_CHANGED |
+	    STORE_FLAG_GAP_BEFORE);
+	if (m->flags & STORE_FLAG_FAILED)
+		*flags |= SOTTO_MSG_FAILED;
+	if (m->dir == STORE_DIR_OUT && !(m->flags & STORE_FLAG_FAILED) &&
+	    (r = store_outbox_has(s->st, m->id)) == 1)
+		*flags |= SOTTO_MSG_PENDING;
+	return r < 0 ? r : 0;
+}
+
+/* Copies l into a fresh array for the caller (bodies too); l is freed. */
+static int
+history_copy(struct sotto *s, struct store_message_list *l, struct sotto_message **out,
+    size_t *n)
+{
 	struct sotto_message *v = NULL;
 	size_t i;
-	int r;
+	int r = 0;
 
-	*out = NULL;
-	*n = 0;
-	if (peer != NULL && address_user_check(peer, strlen(peer)) != 0)
-		return SOTTO_ERR_MALFORMED;
-	if ((r = store_message_list(s->st, peer, after, max, &l)) != 0)
-		return r;
-	if (l.n > 0 && (v = calloc(l.n, sizeof(*v))) == NULL) {
+	if (l->n > 0 && (v = calloc(l->n, sizeof(*v))) == NULL) {
 		r = SOTTO_ERR_NOMEM;
 		goto out;
 	}
-	for (i = 0; i < l.n; i++) {
-		const struct store_message *m = &l.v[i];
+	for (i = 0; i < l->n; i++) {
+		const struct store_message *m = &l->v[i];
 
 		v[i].row = m->row;
 		memcpy(v[i].peer, m->peer, strlen(m->peer) + 1);
 		memcpy(v[i].id, m->id, SOTTO_ID_LEN);
 		v[i].dir = m->dir == STORE_DIR_OUT ? SOTTO_OUT : SOTTO_IN;
 		v[i].content = m->type == STORE_MSG_MAIL ? SOTTO_CONTENT_MAIL : SOTTO_CONTENT_TEXT;
-		v[i].flags = m->flags;
 		v[i].seq = m->seq;
 		v[i].time = m->server_time != 0 ? m->server_time : m->local_time;
 		v[i].expires_at = m->expires_at;
-		if ((v[i].body = malloc(m->body_len + 1)) == NULL) {
+		if ((r = history_flags(s, m, &v[i].flags)) != 0 ||
+		    (v[i].body = malloc(m->body_len + 1)) == NULL) {
 			sotto_history_free(v, i);
 			v = NULL;
-			r = SOTTO_ERR_NOMEM;
+			r = r != 0 ? r : SOTTO_ERR_NOMEM;
 			goto out;
 		}
 		if (m->body_len > 0)
@@ -168,10 +178,42 @@ sotto_history(struct sotto *s, const char *peer, int64_t after, size_t max,
 		v[i].body_len = m->body_len;
 	}
 	*out = v;
-	*n = l.n;
+	*n = l->n;
 out:
-	store_message_list_free(&l);
+	store_message_list_free(l);
 	return r;
+}
+
+int
+sotto_history(struct sotto *s, const char *peer, int64_t after, size_t max,
+    struct sotto_message **out, size_t *n)
+{
+	struct store_message_list l = { 0 };
+	int r;
+
+	*out = NULL;
+	*n = 0;
+	if (peer != NULL && address_user_check(peer, strlen(peer)) != 0)
+		return SOTTO_ERR_MALFORMED;
+	if ((r = store_message_list(s->st, peer, after, max, &l)) != 0)
+		return r;
+	return history_copy(s, &l, out, n);
+}
+
+int
+sotto_history_before(struct sotto *s, const char *peer, int64_t before, size_t max,
+    struct sotto_message **out, size_t *n)
+{
+	struct store_message_list l = { 0 };
+	int r;
+
+	*out = NULL;
+	*n = 0;
+	if (peer != NULL && address_user_check(peer, strlen(peer)) != 0)
+		return SOTTO_ERR_MALFORMED;
+	if ((r = store_message_list_before(s->st, peer, before, max, &l)) != 0)
+		return r;
+	return history_copy(s, &l, out, n);
 }
 
 void

@@ -3,6 +3,9 @@
  * the contact's next sequence number and the outbox item are stored in one transaction
  * before anything goes to the server. The outbox keeps the ratchet message (not the
  * envelope), so a retry seals it again with a fresh sender certificate under the same id.
+ * Without a session and without the server (no prekey bundle to start one), the content
+ * itself waits in the outbox, sealed in the store like everything else, and is encrypted
+ * by the first flush that can fetch the bundle, in its place in the queue.
  */
 #include "client/client_int.h"
 
@@ -22,7 +25,10 @@
 _Static_assert(CONTENT_ID_LEN == MSGID_LEN && PROTO_MSG_ID_LEN == MSGID_LEN,
     "a message id is a client message id");
 
+#define CONTENT_MAX (CONTENT_HEADER_LEN + 16 + CONTENT_BODY_MAX + 4 * CONTENT_RECEIPT_MAX)
 #define INNER_MAX (1 + RATCHET_MSG_MAX)
+
+_Static_assert(CONTENT_MAX <= RATCHET_PLAINTEXT_MAX, "a queued content fits an outbox item");
 
 int
 client_contact_find(struct sotto *s, const char *address, struct store_contact *c)
@@ -93,6 +99,139 @@ status_transient(int r)
 	    r == SOTTO_ERR_INTERNAL || r == SOTTO_ERR_NOMEM;
 }
 
+/* 1 if there is a session with `to`, 0 if not, or an error. */
+static int
+session_exists(struct sotto *s, const char *to)
+{
+	uint8_t *state = NULL;
+	size_t state_len = 0;
+	int r = store_session_get(s->st, to, &state, &state_len);
+
+	store_blob_free(state, state_len);
+	return r == 0 ? 1 : r == SOTTO_ERR_NOT_FOUND ? 0 : r;
+}
+
+/*
+ * Inside the caller's write transaction, so that another process on this store cannot use
+ * the same ratchet state twice: encrypts c in the stored session with `to`, or else in
+ * *fresh (taken; *ct is then the contact session_from_bundle made), sets c->seq and
+ * c->expiry, stores the new session state and the contact, and puts type || ratchet
+ * message into item. SOTTO_ERR_NO_SESSION if there is neither.
+ */
+static int
+seal_in_session(struct sotto *s, const char *to, struct content *c, struct store_contact *ct,
+    struct session **fresh, struct buf *item)
+{
+	struct session *ss = NULL;
+	struct buf pt, ser;
+	uint8_t *state = NULL;
+	size_t state_len = 0;
+	int r, type = 0;
+
+	buf_init_dyn(&pt, CONTENT_MAX);
+	buf_init_dyn(&ser, STORE_SESSION_MAX);
+	r = store_session_get(s->st, to, &state, &state_len);
+	if (r == 0) {
+		r = session_deserialize(&ss, &suite_native, state, state_len);
+		store_blob_free(state, state_len);
+		if (r != 0 || (r = store_contact_get(s->st, to, ct)) != 0)
+			goto out;
+	} else if (r == SOTTO_ERR_NOT_FOUND && *fresh != NULL) {
+		ss = *fresh;
+		*fresh = NULL;  /* transferred */
+	} else {
+		if (r == SOTTO_ERR_NOT_FOUND)
+			r = SOTTO_ERR_NO_SESSION;
+		goto out;
+	}
+	if (ct->trust == STORE_TRUST_BLOCKED) {
+		r = SOTTO_ERR_UNTRUSTED_IDENTITY;
+		goto out;
+	}
+	c->seq = ct->send_seq != 0 ? ct->send_seq : 1;
+	c->expiry = ct->expiry_seconds;
+	if ((r = content_encode(c, &pt)) != 0)
+		goto out;
+	buf_reset(item);
+	buf_u8(item, 0);
+	if ((r = buf_status(item)) != 0 ||
+	    (r = session_encrypt(ss, item, &type, pt.p, pt.len)) != 0 ||
+	    (r = session_serialize(ss, &ser)) != 0)
+		goto out;
+	item->p[0] = (uint8_t)type;
+	ct->send_seq = c->seq + 1;
+	if ((r = store_session_put(s->st, to, ser.p, ser.len)) == 0)
+		r = store_contact_put(s->st, ct);
+out:
+	session_free(ss);
+	buf_wipe_free(&pt);
+	buf_wipe_free(&ser);
+	return r;
+}
+
+/*
+ * A queued content (STORE_OUTBOX_CONTENT) becomes a ratchet message: from the session
+ * with its recipient, or one started from a bundle fetched now. *it is replaced by what
+ * the outbox then holds. Returns 1 if the item is gone (another process sent it).
+ */
+static int
+seal_queued(struct sotto *s, struct store_outbox_item *it, int timeout_ms)
+{
+	struct store_outbox_item cur = { 0 };
+	struct store_contact ct;
+	struct session *fresh = NULL;
+	struct content c;
+	struct buf item;
+	int have, r;
+
+	buf_init_dyn(&item, INNER_MAX);
+	if ((have = client_contact_find(s, it->recipient, &ct)) < 0)
+		return have;
+	if (have && ct.trust == STORE_TRUST_BLOCKED)
+		return SOTTO_ERR_UNTRUSTED_IDENTITY;
+	if ((r = session_exists(s, it->recipient)) == 0)
+		r = session_from_bundle(s, it->recipient, &ct, &have, &fresh, timeout_ms);
+	else if (r == 1)
+		r = 0;
+	if (r != 0)
+		goto out;
+	if ((r = store_begin(s->st)) != 0)
+		goto out;
+	if ((r = store_outbox_get(s->st, it->id, &cur)) != 0 || cur.envelope_len < 1 ||
+	    cur.envelope[0] != STORE_OUTBOX_CONTENT) {
+		/* sent meanwhile (gone), or sealed meanwhile: send what is there */
+		store_rollback(s->st);
+		if (r == SOTTO_ERR_NOT_FOUND)
+			r = 1;
+		goto out;
+	}
+	if (content_decode(cur.envelope + 1, cur.envelope_len - 1, &c) != 0) {
+		r = SOTTO_ERR_CORRUPT;
+		goto rollback;
+	}
+	if ((r = seal_in_session(s, it->recipient, &c, &ct, &fresh, &item)) != 0 ||
+	    (r = store_outbox_replace(s->st, it->id, it->recipient, item.p, item.len)) != 0 ||
+	    (r = store_commit(s->st)) != 0)
+		goto rollback;
+	store_outbox_item_free(&cur);
+	r = store_outbox_get(s->st, it->id, &cur);
+	goto out;
+rollback:
+	store_rollback(s->st);
+out:
+	if (r == 0) {
+		store_blob_free(it->envelope, it->envelope_len);
+		it->envelope = cur.envelope;
+		it->envelope_len = cur.envelope_len;
+		cur.envelope = NULL;    /* transferred */
+		cur.envelope_len = 0;
+	}
+	store_outbox_item_free(&cur);
+	session_free(fresh);
+	buf_wipe_free(&item);
+	return r;
+}
+
 static int
 transmit(struct sotto *s, const struct store_outbox_item *it, int timeout_ms)
 {
@@ -103,7 +242,7 @@ transmit(struct sotto *s, const struct store_outbox_item *it, int timeout_ms)
 	int r;
 
 	buf_init_dyn(&env, SEALED_ENVELOPE_MAX);
-	if (it->envelope_len < 2)
+	if (it->envelope_len < 2 || it->envelope[0] == STORE_OUTBOX_CONTENT)
 		return SOTTO_ERR_CORRUPT;
 	if ((r = store_contact_get(s->st, it->recipient, &ct)) != 0)
 		return r == SOTTO_ERR_NOT_FOUND ? SOTTO_ERR_CORRUPT : r;
@@ -139,6 +278,20 @@ out:
 	return r;
 }
 
+/* A send refused for good is marked in the history, so it never shows as pending or sent. */
+static int
+mark_failed(struct sotto *s, const uint8_t id[STORE_MSGID_LEN])
+{
+	struct store_message m;
+	int r;
+
+	if ((r = store_message_get(s->st, id, &m)) != 0)
+		return r == SOTTO_ERR_NOT_FOUND ? 0 : r;   /* receipts and timers have no entry */
+	r = store_message_update(s->st, id, m.flags | STORE_FLAG_FAILED, m.expires_at);
+	store_message_wipe(&m);
+	return r;
+}
+
 int
 client_flush_outbox(struct sotto *s, int timeout_ms, const uint8_t *watch, int *watch_r)
 {
@@ -153,16 +306,25 @@ client_flush_outbox(struct sotto *s, int timeout_ms, const uint8_t *watch, int *
 	if ((r = store_outbox_list(s->st, &l)) != 0)
 		return r;
 	for (i = 0; i < l.n; i++) {
-		const struct store_outbox_item *it = &l.v[i];
+		struct store_outbox_item *it = &l.v[i];
 
 		if ((r = store_outbox_attempt(s->st, it->id)) != 0)
 			break;
-		r = transmit(s, it, timeout_ms);
+		r = it->envelope_len > 0 && it->envelope[0] == STORE_OUTBOX_CONTENT ?
+		    seal_queued(s, it, timeout_ms) : 0;
+		if (r == 1) {           /* another process sent it */
+			r = 0;
+			continue;
+		}
+		if (r == 0)
+			r = transmit(s, it, timeout_ms);
 		if (watch != NULL && memcmp(watch, it->id, STORE_MSGID_LEN) == 0)
 			*watch_r = r;
 		if (r == 0 || (s->t != NULL && !status_transient(r))) {
 			int rr = store_outbox_remove(s->st, it->id);
 
+			if (rr == 0 && r != 0)
+				rr = mark_failed(s, it->id);
 			if (rr != 0 && rr != SOTTO_ERR_NOT_FOUND) {
 				r = rr;
 				break;
@@ -184,17 +346,13 @@ client_send_content(struct sotto *s, const char *to, struct content *c, int keep
     int timeout_ms)
 {
 	struct store_contact ct;
-	struct session *ss = NULL, *fresh = NULL;
+	struct session *fresh = NULL;
 	struct store_message m;
-	struct buf pt, inner, ser;
-	uint8_t *state = NULL;
-	size_t state_len = 0;
+	struct buf item;
 	uint64_t now = client_now();
-	int have, r, type = 0, conn_r, watch_r = 1;
+	int have, r, conn_r, watch_r = 1;
 
-	buf_init_dyn(&pt, CONTENT_HEADER_LEN + 16 + CONTENT_BODY_MAX + 4 * CONTENT_RECEIPT_MAX);
-	buf_init_dyn(&inner, INNER_MAX);
-	buf_init_dyn(&ser, STORE_SESSION_MAX);
+	buf_init_dyn(&item, INNER_MAX);
 	if (to == NULL || address_user_check(to, strlen(to)) != 0)
 		return SOTTO_ERR_MALFORMED;
 	if (!s->have_id || s->k->id.reg_state != STORE_REG_REGISTERED)
@@ -204,59 +362,30 @@ client_send_content(struct sotto *s, const char *to, struct content *c, int keep
 	if (have && ct.trust == STORE_TRUST_BLOCKED)
 		return SOTTO_ERR_UNTRUSTED_IDENTITY;
 	conn_r = sotto_connect(s, timeout_ms);
-	/* A new session needs the network, so it is made before the transaction. */
-	r = have ? store_session_get(s->st, to, &state, &state_len) : SOTTO_ERR_NOT_FOUND;
-	store_blob_free(state, state_len);
-	state = NULL;
-	state_len = 0;
-	if (r == SOTTO_ERR_NOT_FOUND) {
-		if (conn_r != 0) {
-			r = conn_r;
-			goto out;
-		}
-		if ((r = session_from_bundle(s, to, &ct, &have, &fresh, timeout_ms)) != 0)
-			goto out;
-	} else if (r != 0) {
+	/* A new session needs the network, so it is made before the transaction. Without the
+	 * server the content is queued as it is; a refusal (no such user, a verified key that
+	 * changed) is returned now and nothing is queued. */
+	if ((r = session_exists(s, to)) < 0)
 		goto out;
+	if (r == 0 && conn_r == 0) {
+		r = session_from_bundle(s, to, &ct, &have, &fresh, timeout_ms);
+		if (r != 0 && s->t != NULL && !status_transient(r))
+			goto out;
 	}
-	/* From reading the session to storing its successor: one write transaction, so that
-	 * another process on this store cannot use the same ratchet state twice. */
 	if ((r = store_begin(s->st)) != 0)
 		goto out;
-	r = store_session_get(s->st, to, &state, &state_len);
-	if (r == 0) {
-		r = session_deserialize(&ss, &suite_native, state, state_len);
-		store_blob_free(state, state_len);
-		if (r != 0 || (r = store_contact_get(s->st, to, &ct)) != 0)
-			goto rollback;
-	} else if (r == SOTTO_ERR_NOT_FOUND && fresh != NULL) {
-		ss = fresh;
-		fresh = NULL;   /* transferred */
-	} else {
-		if (r == SOTTO_ERR_NOT_FOUND)
-			r = SOTTO_ERR_NO_SESSION;
-		goto rollback;
-	}
-	if (ct.trust == STORE_TRUST_BLOCKED) {
-		r = SOTTO_ERR_UNTRUSTED_IDENTITY;
-		goto rollback;
-	}
 	c->sent_ms = client_now_ms();
 	msgid_new(c->id, c->sent_ms);
-	c->seq = ct.send_seq != 0 ? ct.send_seq : 1;
-	c->expiry = ct.expiry_seconds;
-	if ((r = content_encode(c, &pt)) != 0)
-		goto rollback;
-	buf_u8(&inner, 0);
-	if ((r = buf_status(&inner)) != 0 ||
-	    (r = session_encrypt(ss, &inner, &type, pt.p, pt.len)) != 0 ||
-	    (r = session_serialize(ss, &ser)) != 0)
-		goto rollback;
-	inner.p[0] = (uint8_t)type;
-	ct.send_seq = c->seq + 1;
-	if ((r = store_session_put(s->st, to, ser.p, ser.len)) != 0 ||
-	    (r = store_contact_put(s->st, &ct)) != 0 ||
-	    (r = store_outbox_add(s->st, c->id, to, inner.p, inner.len, now)) != 0)
+	r = seal_in_session(s, to, c, &ct, &fresh, &item);
+	if (r == SOTTO_ERR_NO_SESSION) {
+		/* the sequence number and timer are set when it is encrypted */
+		c->seq = 1;
+		c->expiry = have ? ct.expiry_seconds : 0;
+		buf_reset(&item);
+		buf_u8(&item, STORE_OUTBOX_CONTENT);
+		r = content_encode(c, &item);
+	}
+	if (r != 0 || (r = store_outbox_add(s->st, c->id, to, item.p, item.len, now)) != 0)
 		goto rollback;
 	if (keep && (c->type == CONTENT_TEXT || c->type == CONTENT_MAIL)) {
 		memset(&m, 0, sizeof(m));
@@ -275,21 +404,20 @@ client_send_content(struct sotto *s, const char *to, struct content *c, int keep
 	if ((r = store_commit(s->st)) != 0)
 		goto rollback;
 	/* Queued: from here on the message goes out, now or on a later connect. */
-	if (s->t == NULL) {
-		r = conn_r != 0 ? conn_r : SOTTO_ERR_CLOSED;
-		goto out;
-	}
-	r = client_flush_outbox(s, timeout_ms, c->id, &watch_r);
-	r = watch_r == 1 ? (r != 0 ? r : SOTTO_ERR_CLOSED) : watch_r;
+	/* the flush returns the first failure of any item; ours is in watch_r */
+	if (s->t != NULL)
+		r = client_flush_outbox(s, timeout_ms, c->id, &watch_r);
+	/* still queued, or sent (here or by another process), or refused for good */
+	if ((r = store_outbox_has(s->st, c->id)) == 1)
+		r = SOTTO_ERR_QUEUED;
+	else if (r == 0)
+		r = watch_r == 1 ? 0 : watch_r;
 	goto out;
 rollback:
 	store_rollback(s->st);
 out:
-	session_free(ss);
 	session_free(fresh);
-	buf_wipe_free(&pt);
-	buf_wipe_free(&inner);
-	buf_wipe_free(&ser);
+	buf_wipe_free(&item);
 	return r;
 }
 

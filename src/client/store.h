@@ -204,6 +204,7 @@ enum store_msg_flag {
 	STORE_FLAG_KEY_CHANGED = 1u << 2,   /* arrived after the sender's key changed */
 	STORE_FLAG_GAP_BEFORE = 1u << 3,    /* sequence numbers missing before this one */
 	STORE_FLAG_SENT = 1u << 4,          /* the server acknowledged our send */
+	STORE_FLAG_FAILED = 1u << 5,        /* our send was refused for good, never sent */
 };
 
 struct store_message {
@@ -239,6 +240,10 @@ int store_message_update(struct store *st, const uint8_t id[STORE_MSGID_LEN],
 /* Messages with peer (NULL: all) whose row is > after_row, oldest first, at most max. */
 int store_message_list(struct store *st, const char *peer, int64_t after_row, size_t max,
     struct store_message_list *out) SOTTO_MUST_CHECK;
+/* The newest max messages with peer (NULL: all) whose row is < before_row (0: no bound),
+ * oldest first. */
+int store_message_list_before(struct store *st, const char *peer, int64_t before_row,
+    size_t max, struct store_message_list *out) SOTTO_MUST_CHECK;
 void store_message_wipe(struct store_message *m);
 void store_message_list_free(struct store_message_list *l);
 
@@ -255,12 +260,20 @@ int store_seen_add(struct store *st, const uint8_t id[STORE_MSGID_LEN],
 
 /* ---- outbox: sends not yet acknowledged by the server ---- */
 
+/*
+ * envelope[0] is the item's kind: a ratchet message type (SESSION_MSG_NORMAL or
+ * SESSION_MSG_PREKEY, the ratchet message follows), or STORE_OUTBOX_CONTENT: an encoded
+ * content (client/content.h) sent while there was no session with the recipient and the
+ * server could not be reached for a prekey bundle; it is encrypted once there is one.
+ */
+#define STORE_OUTBOX_CONTENT 0
+
 struct store_outbox_item {
 	uint8_t id[STORE_MSGID_LEN];
 	char recipient[STORE_ADDR_MAX + 1];
 	uint64_t created;
 	uint32_t attempts;
-	uint8_t *envelope;          /* malloc'd */
+	uint8_t *envelope;          /* malloc'd; secret for STORE_OUTBOX_CONTENT */
 	size_t envelope_len;
 };
 
@@ -278,6 +291,16 @@ int store_outbox_list(struct store *st, struct store_outbox_list *out) SOTTO_MUS
 int store_outbox_attempt(struct store *st, const uint8_t id[STORE_MSGID_LEN]) SOTTO_MUST_CHECK;
 /* SOTTO_ERR_NOT_FOUND if not queued (e.g. a second acknowledgement). */
 int store_outbox_remove(struct store *st, const uint8_t id[STORE_MSGID_LEN]) SOTTO_MUST_CHECK;
+/* One item; SOTTO_ERR_NOT_FOUND if not queued. Free with store_outbox_item_free. */
+int store_outbox_get(struct store *st, const uint8_t id[STORE_MSGID_LEN],
+    struct store_outbox_item *out) SOTTO_MUST_CHECK;
+void store_outbox_item_free(struct store_outbox_item *it);
+/* Replaces a queued item's recipient and envelope, keeping its place in the queue;
+ * SOTTO_ERR_NOT_FOUND if not queued. */
+int store_outbox_replace(struct store *st, const uint8_t id[STORE_MSGID_LEN],
+    const char *recipient, const uint8_t *env, size_t env_len) SOTTO_MUST_CHECK;
+/* 1 if the id is queued, 0 if not, or an error. */
+int store_outbox_has(struct store *st, const uint8_t id[STORE_MSGID_LEN]) SOTTO_MUST_CHECK;
 void store_outbox_list_free(struct store_outbox_list *l);
 
 /* ---- settings: small named values for the client logic (sealed) ---- */

@@ -188,10 +188,19 @@ message_rows_free(void *v, size_t n)
 	store_message_list_free(&l);
 }
 
-int
-store_message_list(struct store *st, const char *peer, int64_t after_row, size_t max,
+static int
+message_list(struct store *st, const char *peer, int64_t row, size_t max, int newest,
     struct store_message_list *out)
 {
+	static const char *const sql[2][2] = {
+		{ "SELECT " MESSAGE_COLUMNS " FROM messages WHERE row > ?1 ORDER BY row LIMIT ?2",
+		  "SELECT " MESSAGE_COLUMNS " FROM messages WHERE conv = ?3 AND row > ?1"
+		  " ORDER BY row LIMIT ?2" },
+		{ "SELECT * FROM (SELECT " MESSAGE_COLUMNS " FROM messages WHERE row < ?1"
+		  " ORDER BY row DESC LIMIT ?2) ORDER BY row",
+		  "SELECT * FROM (SELECT " MESSAGE_COLUMNS " FROM messages WHERE conv = ?3 AND"
+		  " row < ?1 ORDER BY row DESC LIMIT ?2) ORDER BY row" },
+	};
 	uint8_t conv[STORE_HASH_LEN];
 	sqlite3_stmt *s = NULL;
 	void *v;
@@ -201,13 +210,9 @@ store_message_list(struct store *st, const char *peer, int64_t after_row, size_t
 	out->n = 0;
 	if (peer != NULL && (r = store_addr_hash(st, peer, conv)) != 0)
 		return r;
-	r = store_prepare(st, peer != NULL ?
-	    "SELECT " MESSAGE_COLUMNS " FROM messages WHERE conv = ?3 AND row > ?1"
-	    " ORDER BY row LIMIT ?2" :
-	    "SELECT " MESSAGE_COLUMNS " FROM messages WHERE row > ?1 ORDER BY row LIMIT ?2", &s);
-	if (r != 0)
+	if ((r = store_prepare(st, sql[newest][peer != NULL], &s)) != 0)
 		return r;
-	sqlite3_bind_int64(s, 1, after_row);
+	sqlite3_bind_int64(s, 1, row);
 	sqlite3_bind_int64(s, 2, max == 0 || max > INT64_MAX ? -1 : (int64_t)max);
 	if (peer != NULL)
 		sqlite3_bind_blob(s, 3, conv, sizeof(conv), SQLITE_STATIC);
@@ -216,6 +221,20 @@ store_message_list(struct store *st, const char *peer, int64_t after_row, size_t
 	if (r == 0)
 		out->v = v;
 	return r;
+}
+
+int
+store_message_list(struct store *st, const char *peer, int64_t after_row, size_t max,
+    struct store_message_list *out)
+{
+	return message_list(st, peer, after_row, max, 0, out);
+}
+
+int
+store_message_list_before(struct store *st, const char *peer, int64_t before_row,
+    size_t max, struct store_message_list *out)
+{
+	return message_list(st, peer, before_row > 0 ? before_row : INT64_MAX, max, 1, out);
 }
 
 int
