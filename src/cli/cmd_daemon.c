@@ -1,10 +1,17 @@
 /*
  * sotto daemon --socket PATH [--smtp HOST:PORT] [--imap HOST:PORT] [--no-bridge]: stays
  * connected and serves JSON-RPC 2.0 on a Unix socket, one JSON object per line in each
- * direction. Received messages, receipts, timers and warnings go to every connected
- * client as notifications (no id). One thread: a poll() over the listening socket, the
- * clients and the server connection. Beside it the mail bridge runs on threads of its own
- * (bridge_runner, send-only: this connection receives, the bridge files the mail).
+ * direction. One thread: a poll() over the listening socket, the clients and the server
+ * connection. Beside it the mail bridge runs on threads of its own (bridge_runner,
+ * send-only: this connection receives, the bridge files the mail).
+ *
+ * Message notifications come from the history, not from the receive callback: each
+ * client has a cursor (the last history row it was sent) and gets every incoming row
+ * after it, in row order, whoever stored the row (this connection, or a standalone
+ * `sotto bridge` that took the server's pushes). `subscribe {after}` sets the cursor, so
+ * a client that reconnects replays what it missed and then continues live with no gap
+ * and no duplicate: rows are only ever appended (AUTOINCREMENT). Receipts, timers and
+ * warnings are live notices to every client.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -33,7 +40,12 @@ int cmd_daemon(struct cli *cli, int argc, char **argv);
 
 #define DAEMON_CLIENTS_MAX 32
 #define DAEMON_LINE_MAX (256u * 1024)       /* a request line; longer closes the client */
-#define DAEMON_RECONNECT_S 2
+#define DAEMON_RECONNECT_S 2                /* first retry of a lost connection, then x2 */
+#define DAEMON_RECONNECT_MAX_S 30
+#define DAEMON_FLUSH_S 2                    /* first retry of a queued send, then x2 */
+#define DAEMON_FLUSH_MAX_S 60
+#define DAEMON_FEED_BATCH 64                /* history rows per client and round */
+#define DAEMON_LIVE_MAX 256                 /* received events kept for their warnings */
 
 /* JSON-RPC 2.0 error codes (cli/rpc.h); ours are -32000 + sotto_err (-32001 .. -32030). */
 
@@ -41,16 +53,30 @@ struct client {
 	int fd;
 	char *in;
 	size_t len;
+	int started;            /* message notifications start with the first request */
+	int64_t cursor;         /* the history row up to which it was sent messages */
+};
+
+/* A received message as the receive callback saw it: with the warnings the history does
+ * not keep (a new contact, the size of a gap). */
+struct live_event {
+	uint8_t id[SOTTO_ID_LEN];
+	json_t *j;
 };
 
 struct daemon {
 	struct cli *cli;
 	struct sotto *s;
-	struct bridge_runner *bridge;   /* NULL with --no-bridge */
+	struct bridge_runner *bridge;   /* NULL with --no-bridge or when it failed */
+	char bridge_error[256];         /* why it is not running, "" if it is or was not asked */
+	const char *smtp, *imap;
 	int lfd;
 	struct client c[DAEMON_CLIENTS_MAX];
 	size_t n;
-	time_t next_connect;
+	time_t next_connect, next_flush;
+	unsigned reconnect_s, flush_s;  /* the current backoff */
+	struct live_event live[DAEMON_LIVE_MAX];
+	size_t live_next;
 };
 
 static volatile sig_atomic_t stop;
@@ -99,8 +125,9 @@ write_line(struct client *c, json_t *j)
 	free(s);
 }
 
+/* A notification (takes params); c NULL: to every client. */
 static void
-notify_all(struct daemon *d, const char *method, json_t *params)
+notify(struct daemon *d, struct client *c, const char *method, json_t *params)
 {
 	json_t *n = json_object();
 	size_t i;
@@ -108,15 +135,43 @@ notify_all(struct daemon *d, const char *method, json_t *params)
 	json_object_set_new(n, "jsonrpc", json_string("2.0"));
 	json_object_set_new(n, "method", json_string(method));
 	json_object_set_new(n, "params", params);
-	for (i = 0; i < d->n; i++)
+	if (c != NULL)
+		write_line(c, n);
+	for (i = 0; c == NULL && i < d->n; i++)
 		write_line(&d->c[i], n);
 	json_decref(n);
+}
+
+/* The newest history row, 0 if there is none. */
+static int64_t
+newest_row(struct daemon *d)
+{
+	struct sotto_message *v = NULL;
+	size_t n = 0;
+	int64_t row = 0;
+
+	if (sotto_history_before(d->s, NULL, 0, 1, &v, &n) == 0 && n == 1)
+		row = v[0].row;
+	sotto_history_free(v, n);
+	return row;
+}
+
+static void
+live_forget(struct daemon *d)
+{
+	size_t i;
+
+	for (i = 0; i < DAEMON_LIVE_MAX; i++) {
+		json_decref(d->live[i].j);
+		d->live[i].j = NULL;
+	}
 }
 
 static void
 on_event(void *ctx, const struct sotto_event *ev)
 {
 	struct daemon *d = ctx;
+	struct live_event *le;
 	const char *method;
 	json_t *params;
 
@@ -134,11 +189,85 @@ on_event(void *ctx, const struct sotto_event *ev)
 	/* NULL: a later part of a mail, announced with its first part */
 	if ((params = cli_event_json(ev)) == NULL)
 		return;
-	notify_all(d, method, params);
+	if (ev->type == SOTTO_EVENT_MESSAGE) {
+		/* stored: it goes out from the history (feed_clients), with these warnings */
+		le = &d->live[d->live_next];
+		d->live_next = (d->live_next + 1) % DAEMON_LIVE_MAX;
+		json_decref(le->j);
+		memcpy(le->id, ev->id, SOTTO_ID_LEN);
+		le->j = params;
+	} else {
+		notify(d, NULL, method, params);
+	}
 	/* A message with warnings is also a warning notification, for clients that only
 	 * watch those. */
 	if (ev->type != SOTTO_EVENT_WARNING && ev->warnings != 0)
-		notify_all(d, "warning", cli_event_json(ev));
+		notify(d, NULL, "warning", cli_event_json(ev));
+}
+
+/* The notification of an incoming history entry: the receive callback's form if it was
+ * received here lately, else one made from the entry. NULL: not shown (a later mail
+ * part). */
+static json_t *
+message_params(struct daemon *d, const struct sotto_message *m)
+{
+	struct sotto_event ev;
+	json_t *j = NULL;
+	size_t i;
+
+	for (i = 0; i < DAEMON_LIVE_MAX && j == NULL; i++)
+		if (d->live[i].j != NULL && memcmp(d->live[i].id, m->id, SOTTO_ID_LEN) == 0)
+			j = json_deep_copy(d->live[i].j);
+	if (j == NULL) {
+		memset(&ev, 0, sizeof(ev));
+		ev.type = SOTTO_EVENT_MESSAGE;
+		ev.peer = m->peer;
+		memcpy(ev.id, m->id, SOTTO_ID_LEN);
+		ev.time = m->time;
+		ev.content = m->content;
+		ev.body = m->body;
+		ev.body_len = m->body_len;
+		ev.expires_at = m->expires_at;
+		if (m->flags & SOTTO_MSG_KEY_CHANGED)
+			ev.warnings |= SOTTO_WARN_KEY_CHANGED;
+		if (m->flags & SOTTO_MSG_GAP_BEFORE)
+			ev.warnings |= SOTTO_WARN_GAP;      /* ev.gap 0: the count is not kept */
+		j = cli_event_json(&ev);
+	}
+	if (j != NULL)
+		json_object_set_new(j, "row", json_integer(m->row));
+	return j;
+}
+
+/* Sends each started client the incoming messages after its cursor, at most a batch per
+ * client. Returns 1 if a client may have more waiting. */
+static int
+feed_clients(struct daemon *d)
+{
+	struct sotto_message *v;
+	size_t i, k, n;
+	int more = 0;
+	json_t *j;
+
+	for (i = 0; i < d->n; i++) {
+		struct client *c = &d->c[i];
+
+		if (c->fd < 0 || !c->started)
+			continue;
+		v = NULL;
+		n = 0;
+		if (sotto_history(d->s, NULL, c->cursor, DAEMON_FEED_BATCH, &v, &n) != 0)
+			continue;       /* the store is busy: next round */
+		for (k = 0; k < n && c->fd >= 0; k++) {
+			if (v[k].dir == SOTTO_IN && (j = message_params(d, &v[k])) != NULL)
+				notify(d, c, "message", j);
+			c->cursor = v[k].row;
+		}
+		if (n == DAEMON_FEED_BATCH)
+			more = 1;
+		sotto_history_free(v, n);
+	}
+	return more;
 }
 
 static json_t *
@@ -147,18 +276,50 @@ sotto_error(int err)
 	return rpc_error(-32000 + err, sotto_strerror(err));
 }
 
+/* Backoff: the next try after *cur seconds, then twice as long up to max. */
+static time_t
+backoff(unsigned *cur, unsigned max)
+{
+	time_t at = time(NULL) + *cur;
+
+	*cur = *cur * 2 > max ? max : *cur * 2;
+	return at;
+}
+
+/* Connecting also sends the outbox, queued first messages included. */
 static int
 ensure_connected(struct daemon *d)
 {
 	int r = sotto_connect(d->s, 5000);
 
 	if (r != 0)
-		d->next_connect = time(NULL) + DAEMON_RECONNECT_S;
+		d->next_connect = backoff(&d->reconnect_s, DAEMON_RECONNECT_MAX_S);
+	else
+		d->reconnect_s = DAEMON_RECONNECT_S;
 	return r;
 }
 
+/* While connected, what is left in the outbox (a transient refusal) is retried with
+ * backoff. */
+static void
+retry_outbox(struct daemon *d)
+{
+	int r;
+
+	if (sotto_fd(d->s) < 0 || time(NULL) < d->next_flush)
+		return;
+	if ((r = sotto_outbox_count(d->s)) > 0)
+		r = sotto_flush(d->s, 5000);
+	if (r != 0) {
+		d->next_flush = backoff(&d->flush_s, DAEMON_FLUSH_MAX_S);
+	} else {
+		d->flush_s = DAEMON_FLUSH_S;
+		d->next_flush = time(NULL) + DAEMON_FLUSH_S;
+	}
+}
+
 static json_t *
-m_send(struct daemon *d, json_t *params, json_t **err)
+m_send(struct daemon *d, struct client *c, json_t *params, json_t **err)
 {
 	const char *to = rpc_param_str(params, "to"), *body = rpc_param_str(params, "body");
 	uint8_t id[SOTTO_ID_LEN];
@@ -170,28 +331,32 @@ m_send(struct daemon *d, json_t *params, json_t **err)
 		*err = rpc_error(RPC_INVALID_PARAMS, "send needs to and body (strings)");
 		return NULL;
 	}
+	(void)c;
 	(void)ensure_connected(d);
 	r = sotto_send_text(d->s, to, body, strlen(body), id);
-	if (r != 0) {
+	if (r != 0 && r != SOTTO_ERR_QUEUED) {
 		*err = sotto_error(r);
-		if (sotto_outbox_count(d->s) > 0)
-			json_object_set_new(*err, "data", json_pack("{s:b}", "queued", 1));
 		return NULL;
 	}
+	/* queued: in the outbox; this daemon sends it when the server takes it */
+	if (r == SOTTO_ERR_QUEUED && d->next_flush > time(NULL) + (time_t)d->flush_s)
+		d->next_flush = time(NULL) + d->flush_s;
 	sotto_id_hex(hex, id);
 	res = json_object();
 	json_object_set_new(res, "id", json_string(hex));
+	json_object_set_new(res, "queued", json_boolean(r == SOTTO_ERR_QUEUED));
 	return res;
 }
 
 static json_t *
-m_contacts(struct daemon *d, json_t *params, json_t **err)
+m_contacts(struct daemon *d, struct client *c, json_t *params, json_t **err)
 {
 	struct sotto_contact *v = NULL;
 	size_t n = 0, i;
 	json_t *a;
 	int r;
 
+	(void)c;
 	(void)params;
 	if ((r = sotto_contacts(d->s, &v, &n)) != 0) {
 		*err = sotto_error(r);
@@ -205,22 +370,23 @@ m_contacts(struct daemon *d, json_t *params, json_t **err)
 }
 
 static json_t *
-m_verify(struct daemon *d, json_t *params, json_t **err)
+m_verify(struct daemon *d, struct client *c, json_t *params, json_t **err)
 {
 	const char *addr = rpc_param_str(params, "address");
 	json_t *confirm = json_is_object(params) ? json_object_get(params, "confirm") : NULL;
 	char sn[SOTTO_SAFETY_LEN + 1], digits[61];
-	struct sotto_contact c;
+	struct sotto_contact ct;
 	json_t *res;
 	int r;
 
+	(void)c;
 	if (addr == NULL) {
 		*err = rpc_error(RPC_INVALID_PARAMS, "verify needs address");
 		return NULL;
 	}
 	if ((r = sotto_safety_number(d->s, addr, sn, digits)) != 0 ||
 	    (json_is_true(confirm) && (r = sotto_verify(d->s, addr)) != 0) ||
-	    (r = sotto_contact(d->s, addr, &c)) != 0) {
+	    (r = sotto_contact(d->s, addr, &ct)) != 0) {
 		*err = sotto_error(r);
 		return NULL;
 	}
@@ -228,13 +394,13 @@ m_verify(struct daemon *d, json_t *params, json_t **err)
 	json_object_set_new(res, "address", json_string(addr));
 	json_object_set_new(res, "safety_number", json_string(sn));
 	json_object_set_new(res, "digits", json_string(digits));
-	json_object_set_new(res, "verified", json_boolean(c.verified));
-	json_object_set_new(res, "trust", json_string(cli_trust_name(c.trust)));
+	json_object_set_new(res, "verified", json_boolean(ct.verified));
+	json_object_set_new(res, "trust", json_string(cli_trust_name(ct.trust)));
 	return res;
 }
 
 static json_t *
-m_history(struct daemon *d, json_t *params, json_t **err)
+m_history(struct daemon *d, struct client *c, json_t *params, json_t **err)
 {
 	const char *addr = rpc_param_str(params, "address");
 	json_t *after = json_is_object(params) ? json_object_get(params, "after") : NULL;
@@ -245,6 +411,7 @@ m_history(struct daemon *d, json_t *params, json_t **err)
 	json_t *arr;
 	int r;
 
+	(void)c;
 	if ((after != NULL && !json_is_integer(after)) || (limit != NULL &&
 	    (!json_is_integer(limit) || json_integer_value(limit) < 1 ||
 	    json_integer_value(limit) > 10000))) {
@@ -255,7 +422,10 @@ m_history(struct daemon *d, json_t *params, json_t **err)
 		a = json_integer_value(after);
 	if (limit != NULL)
 		max = (size_t)json_integer_value(limit);
-	if ((r = cli_history_fetch(d->s, addr, a, max, &v, &n)) != 0) {
+	/* without after: the newest `limit`, as `sotto history` shows them */
+	r = after != NULL ? cli_history_fetch(d->s, addr, a, max, &v, &n) :
+	    cli_history_last(d->s, addr, max, &v, &n);
+	if (r != 0) {
 		*err = sotto_error(r);
 		return NULL;
 	}
@@ -271,11 +441,12 @@ m_history(struct daemon *d, json_t *params, json_t **err)
 }
 
 static json_t *
-m_trust(struct daemon *d, json_t *params, json_t **err)
+m_trust(struct daemon *d, struct client *c, json_t *params, json_t **err)
 {
 	const char *addr = rpc_param_str(params, "address");
 	int r;
 
+	(void)c;
 	if (addr == NULL) {
 		*err = rpc_error(RPC_INVALID_PARAMS, "trust needs address");
 		return NULL;
@@ -288,12 +459,13 @@ m_trust(struct daemon *d, json_t *params, json_t **err)
 }
 
 static json_t *
-m_expire(struct daemon *d, json_t *params, json_t **err)
+m_expire(struct daemon *d, struct client *c, json_t *params, json_t **err)
 {
 	const char *addr = rpc_param_str(params, "address");
 	json_t *secs = json_is_object(params) ? json_object_get(params, "seconds") : NULL;
 	int r;
 
+	(void)c;
 	if (addr == NULL || !json_is_integer(secs) || json_integer_value(secs) < 0 ||
 	    json_integer_value(secs) > (json_int_t)SOTTO_EXPIRY_MAX) {
 		*err = rpc_error(RPC_INVALID_PARAMS, "expire needs address and seconds");
@@ -308,7 +480,7 @@ m_expire(struct daemon *d, json_t *params, json_t **err)
 }
 
 static json_t *
-m_read(struct daemon *d, json_t *params, json_t **err)
+m_read(struct daemon *d, struct client *c, json_t *params, json_t **err)
 {
 	const char *addr = rpc_param_str(params, "address");
 	json_t *ids = json_is_object(params) ? json_object_get(params, "ids") : NULL, *v;
@@ -316,6 +488,7 @@ m_read(struct daemon *d, json_t *params, json_t **err)
 	size_t n, i, blen;
 	int r;
 
+	(void)c;
 	if (addr == NULL || !json_is_array(ids) || (n = json_array_size(ids)) == 0 ||
 	    n > SOTTO_RECEIPT_IDS_MAX || (bin = calloc(n, sizeof(*bin))) == NULL) {
 		*err = rpc_error(RPC_INVALID_PARAMS, "read needs address and 1..256 ids");
@@ -340,6 +513,52 @@ m_read(struct daemon *d, json_t *params, json_t **err)
 	return json_true();
 }
 
+/* subscribe {after?}: message notifications from history row `after` on (without it,
+ * from now), replayed in order and then live. */
+static json_t *
+m_subscribe(struct daemon *d, struct client *c, json_t *params, json_t **err)
+{
+	int64_t after, newest = newest_row(d);
+	json_t *res;
+	int r;
+
+	if ((r = rpc_param_int(params, "after", 0, INT64_MAX, &after)) < 0) {
+		*err = rpc_error(RPC_INVALID_PARAMS, "after: a history row, 0 or more");
+		return NULL;
+	}
+	c->cursor = r == 0 ? after : newest;
+	c->started = 1;
+	res = json_object();
+	json_object_set_new(res, "row", json_integer(newest));
+	return res;
+}
+
+/* status: the account, the connection, the outbox and the mail bridge. */
+static json_t *
+m_status(struct daemon *d, struct client *c, json_t *params, json_t **err)
+{
+	json_t *res = json_object(), *b = json_object();
+	int queued = sotto_outbox_count(d->s);
+
+	(void)c;
+	(void)params;
+	(void)err;
+	json_object_set_new(res, "address", json_string(sotto_address(d->s)));
+	json_object_set_new(res, "server", json_string(sotto_server(d->s)));
+	json_object_set_new(res, "connected", json_boolean(sotto_fd(d->s) >= 0));
+	json_object_set_new(res, "outbox", json_integer(queued > 0 ? queued : 0));
+	json_object_set_new(res, "row", json_integer(newest_row(d)));
+	json_object_set_new(b, "running", json_boolean(d->bridge != NULL));
+	if (d->smtp != NULL) {
+		json_object_set_new(b, "smtp", json_string(d->smtp));
+		json_object_set_new(b, "imap", json_string(d->imap));
+	}
+	if (d->bridge_error[0] != '\0')
+		json_object_set_new(b, "error", json_string(d->bridge_error));
+	json_object_set_new(res, "bridge", b);
+	return res;
+}
+
 /* Received messages, while connected; a lost connection is retried later. */
 static void
 poll_server(struct daemon *d)
@@ -348,15 +567,18 @@ poll_server(struct daemon *d)
 
 	if (r < 0 && sotto_fd(d->s) < 0) {
 		fprintf(stderr, "%s: connection lost: %s\n", d->cli->prog, sotto_strerror(r));
-		d->next_connect = time(NULL) + DAEMON_RECONNECT_S;
+		d->reconnect_s = DAEMON_RECONNECT_S;
+		d->next_connect = backoff(&d->reconnect_s, DAEMON_RECONNECT_MAX_S);
 	}
 }
 
 static const struct {
 	const char *name;
-	json_t *(*fn)(struct daemon *d, json_t *params, json_t **err);
+	json_t *(*fn)(struct daemon *d, struct client *c, json_t *params, json_t **err);
 } methods[] = {
 	{ "send", m_send },
+	{ "subscribe", m_subscribe },
+	{ "status", m_status },
 	{ "contacts", m_contacts },
 	{ "verify", m_verify },
 	{ "history", m_history },
@@ -372,8 +594,15 @@ handle_request(struct daemon *d, struct client *c, const char *line, size_t len)
 	json_t *result = NULL, *err = NULL, *resp;
 	size_t i;
 
-	if (rpc_request_parse(&req, line, len, &err) != 0)
+	/* Message notifications start with the client's first request (from where it
+	 * connected, unless that request is subscribe), so none goes out before a subscribe
+	 * could set where they start. */
+	if (rpc_request_parse(&req, line, len, &err) != 0) {
+		c->started = 1;
 		goto reply;
+	}
+	if (strcmp(req.method, "subscribe") != 0)
+		c->started = 1;
 	for (i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
 		if (strcmp(methods[i].name, req.method) == 0)
 			break;
@@ -381,7 +610,7 @@ handle_request(struct daemon *d, struct client *c, const char *line, size_t len)
 		err = rpc_error(RPC_METHOD_NOT_FOUND, "method not found");
 		goto reply;
 	}
-	result = methods[i].fn(d, req.params, &err);
+	result = methods[i].fn(d, c, req.params, &err);
 	if (req.id == NULL) {   /* a notification from the client: no answer */
 		json_decref(result);
 		json_decref(err);
@@ -473,7 +702,9 @@ listen_on(const char *path, int *out)
 }
 
 /* The mail bridge beside the daemon; its threads start with SIGINT and SIGTERM blocked,
- * so the signals reach the daemon's poll(). Returns an exit code. */
+ * so the signals reach the daemon's poll(). Returns an exit code: a bridge that cannot
+ * run (a port in use) is reported in the log and by `status`, and JSON-RPC is served
+ * without it; only a wrong setting (an address that is not loopback) stops the daemon. */
 static int
 start_bridge(struct daemon *d, const char *smtp, const char *imap,
     const struct passphrase *pp)
@@ -500,10 +731,17 @@ start_bridge(struct daemon *d, const char *smtp, const char *imap,
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (r != 0) {
 		d->bridge = NULL;
-		fprintf(stderr, "%s: cannot start the mail bridge: %s (--no-bridge runs without"
-		    " it)\n", d->cli->prog, why[0] ? why : sotto_strerror(r));
-		return r == SOTTO_ERR_AUTH || r == SOTTO_ERR_INVALID_ARG ? CLI_EXIT_INVALID :
-		    cli_exit_code(r);
+		snprintf(d->bridge_error, sizeof(d->bridge_error), "%s",
+		    why[0] ? why : sotto_strerror(r));
+		if (r == SOTTO_ERR_AUTH || r == SOTTO_ERR_INVALID_ARG) {
+			fprintf(stderr, "%s: cannot start the mail bridge: %s (--no-bridge runs"
+			    " without it)\n", d->cli->prog, d->bridge_error);
+			return CLI_EXIT_INVALID;
+		}
+		fprintf(stderr, "%s: the mail bridge is not running: %s; serving JSON-RPC"
+		    " without it (the method status reports this; --no-bridge runs without"
+		    " it)\n", d->cli->prog, d->bridge_error);
+		return CLI_OK;
 	}
 	if (bridge_runner_new_password(d->bridge))
 		fprintf(stderr, "%s: made a bridge password; `sotto bridge --show-password`"
@@ -534,7 +772,7 @@ cmd_daemon(struct cli *cli, int argc, char **argv)
 	char host[64];
 	uint16_t port;
 	size_t i, np, nc;
-	int ch, r, fd, sfd, lock_fd = -1, bridge = 1;
+	int ch, r, fd, sfd, lock_fd = -1, bridge = 1, more = 0;
 
 	while ((ch = getopt_long(argc, argv, "s:h", opts, NULL)) != -1) {
 		switch (ch) {
@@ -554,6 +792,12 @@ cmd_daemon(struct cli *cli, int argc, char **argv)
 		return cli_usage(cli, cmd, "--imap takes HOST:PORT");
 	memset(&d, 0, sizeof(d));
 	d.cli = cli;
+	d.reconnect_s = DAEMON_RECONNECT_S;
+	d.flush_s = DAEMON_FLUSH_S;
+	if (bridge) {
+		d.smtp = smtp;
+		d.imap = imap;
+	}
 	if ((r = cli_daemon_lock(cli, &lock_fd)) != CLI_OK)
 		return r;
 	if ((r = cli_open_keep(cli, &d.s, &pp)) != CLI_OK) {
@@ -592,6 +836,7 @@ cmd_daemon(struct cli *cli, int argc, char **argv)
 		/* Notices queued while a request waited for its answer come first. */
 		if (sotto_fd(d.s) >= 0)
 			poll_server(&d);
+		retry_outbox(&d);
 		np = 0;
 		pfd[np++] = (struct pollfd){ .fd = d.lfd, .events = POLLIN };
 		sfd = sotto_fd(d.s);
@@ -599,7 +844,9 @@ cmd_daemon(struct cli *cli, int argc, char **argv)
 		nc = d.n;
 		for (i = 0; i < nc; i++)
 			pfd[np++] = (struct pollfd){ .fd = d.c[i].fd, .events = POLLIN };
-		if (poll(pfd, np, 1000) < 0) {
+		/* a client still replaying: no wait; else rows that another process (a
+		 * standalone bridge) stores are noticed within a second */
+		if (poll(pfd, np, more ? 0 : 1000) < 0) {
 			if (errno == EINTR)
 				continue;
 			break;
@@ -608,7 +855,7 @@ cmd_daemon(struct cli *cli, int argc, char **argv)
 		if (pfd[0].revents & POLLIN) {
 			fd = accept4(d.lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 			if (fd >= 0 && d.n < DAEMON_CLIENTS_MAX)
-				d.c[d.n++] = (struct client){ .fd = fd };
+				d.c[d.n++] = (struct client){ .fd = fd, .cursor = newest_row(&d) };
 			else if (fd >= 0)
 				close(fd);
 		}
@@ -620,6 +867,8 @@ cmd_daemon(struct cli *cli, int argc, char **argv)
 		clients_compact(&d);
 		if (sotto_fd(d.s) < 0 && sotto_expire(d.s) < 0)
 			fprintf(stderr, "%s: expiry sweep failed\n", cli->prog);
+		more = feed_clients(&d);
+		clients_compact(&d);
 	}
 	for (i = 0; i < d.n; i++) {
 		close(d.c[i].fd);
@@ -628,6 +877,7 @@ cmd_daemon(struct cli *cli, int argc, char **argv)
 	close(d.lfd);
 	(void)unlink(path);
 	bridge_runner_stop(d.bridge);   /* mail handed over is finished first */
+	live_forget(&d);
 	sotto_close(d.s);
 	close(lock_fd);
 	return CLI_OK;

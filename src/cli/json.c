@@ -78,7 +78,9 @@ warnings_json(unsigned w, uint64_t gap, const char *reason)
 	for (bit = 1; bit != 0 && bit <= SOTTO_WARN_REJECTED; bit <<= 1) {
 		if (!(w & bit))
 			continue;
-		if (bit == SOTTO_WARN_GAP)
+		if (bit == SOTTO_WARN_GAP && gap == 0)     /* from the history: no count */
+			snprintf(buf, sizeof(buf), "messages missing before this one");
+		else if (bit == SOTTO_WARN_GAP)
 			snprintf(buf, sizeof(buf), "%llu message%s missing before this one",
 			    (unsigned long long)gap, gap == 1 ? "" : "s");
 		else if (bit == SOTTO_WARN_REJECTED && reason != NULL)

@@ -59,3 +59,20 @@ rpc_param_str(json_t *params, const char *key)
 
 	return json_is_string(v) ? json_string_value(v) : NULL;
 }
+
+int
+rpc_param_int(json_t *params, const char *key, int64_t min, int64_t max, int64_t *out)
+{
+	json_t *v = json_is_object(params) ? json_object_get(params, key) : NULL;
+	json_int_t i;
+
+	if (v == NULL)
+		return 1;
+	if (!json_is_integer(v))
+		return -1;
+	i = json_integer_value(v);
+	if (i < min || i > max)
+		return -1;
+	*out = i;
+	return 0;
+}

@@ -7,6 +7,7 @@
 #define SOTTO_CLI_RPC_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <jansson.h>
 
@@ -33,5 +34,8 @@ void rpc_request_free(struct rpc_request *req);
 
 /* The string parameter `key` of an object, or NULL. */
 const char *rpc_param_str(json_t *params, const char *key);
+/* The integer parameter `key` of an object: 0 with *out set when it is an integer in
+ * [min, max], 1 when params has no such key (or is not an object), -1 otherwise. */
+int rpc_param_int(json_t *params, const char *key, int64_t min, int64_t max, int64_t *out);
 
 #endif

@@ -3,17 +3,21 @@
 would: requests and answers, errors, and notifications for messages and receipts."""
 import json
 import os
+import random
 import socket
 import subprocess
 import sys
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from sotto_harness import Server, User, check, free_port, run_tests, scaled  # noqa: E402
+from sotto_harness import (Server, User, check, free_port, run_tests, scaled,  # noqa: E402
+                           wait_until)
+import bridge_harness  # noqa: E402
 
 
 class Rpc:
-    def __init__(self, path):
+    def __init__(self, path, hello=True):
         deadline = time.time() + scaled(15)
         while True:
             try:
@@ -29,8 +33,9 @@ class Rpc:
         self.next_id = 1
         self.notes = []
         # One round trip: the daemon has accepted us, so no notification can go out
-        # before we are on its list.
-        self.result("contacts")
+        # before we are on its list (and message notifications start with a request).
+        if hello:
+            self.result("contacts")
 
     def read_line(self, timeout):
         self.s.settimeout(timeout)
@@ -364,18 +369,30 @@ def test_daemon_bridge_options(root, servers):
         check("mail bridge" not in daemon_log(root, alice), daemon_log(root, alice))
     finally:
         check(stop(pa) == 0, "exit code")
-    # a port in use: the daemon refuses to start and says why
+    # a port in use: the daemon says why, and serves JSON-RPC without the bridge
     busy = socket.socket()
     busy.bind(("127.0.0.1", 0))
     busy.listen(1)
+    path_b = os.path.join(root, "b.sock")
+    pb = subprocess.Popen(bob.argv("daemon", "--socket", path_b,
+                                   "--smtp", "127.0.0.1:%d" % busy.getsockname()[1],
+                                   "--imap", "127.0.0.1:%d" % free_port()),
+                          stdout=subprocess.DEVNULL,
+                          stderr=open(os.path.join(root, "bob.daemon.log"), "wb"))
     try:
-        r = bob.run("daemon", "--socket", os.path.join(root, "b.sock"),
-                    "--smtp", "127.0.0.1:%d" % busy.getsockname()[1],
-                    "--imap", "127.0.0.1:%d" % free_port(), timeout=30)
-        check(r.returncode != 0 and b"SMTP" in r.stderr and b"--no-bridge" in r.stderr,
-              (r.returncode, r.stderr))
+        b = Rpc(path_b)
+        st = b.result("status")
+        check(st["bridge"]["running"] is False and "SMTP" in st["bridge"]["error"], st)
+        check(st["address"] == bob.address and st["outbox"] == 0, st)
+        wait_until(lambda: b.result("status")["connected"], 15, "bob's daemon to connect")
+        alice.send(bob, "still served")
+        n = b.notification("message")
+        check(n["params"]["body"] == "still served", n)
+        log = daemon_log(root, bob)
+        check("SMTP" in log and "not running" in log, log)
     finally:
         busy.close()
+        check(stop(pb) == 0, "exit code")
     r = bob.run("daemon", "--socket", os.path.join(root, "b.sock"), "--imap", "0.0.0.0:1",
                 "--smtp", "127.0.0.1:%d" % free_port(), timeout=30)
     check(r.returncode == 10 and b"loopback" in r.stderr, (r.returncode, r.stderr))
@@ -385,7 +402,152 @@ def test_daemon_bridge_options(root, servers):
     check(r.returncode == 0 and b"--no-bridge" in r.stdout, r.stdout)
 
 
+def test_daemon_queues_first_message_while_server_down(root, servers):
+    """send while the server is down (and no session yet): the answer has the id at once
+    and says queued; history shows it pending; the daemon sends it when the server is
+    back; bob reads it exactly once."""
+    srv = Server(root)
+    servers.append(srv)
+    alice = User(root, "alice", srv)
+    bob = User(root, "bob", srv)
+    srv.stop()
+    pa, path_a = start_daemon(root, alice, "--no-bridge")
+    try:
+        a = Rpc(path_a)
+        res = a.result("send", {"to": bob.address, "body": "queued via rpc"})
+        check(len(res["id"]) == 32 and res["queued"] is True, res)
+        h = a.result("history")
+        check(len(h) == 1 and h[0]["id"] == res["id"] and "pending" in h[0]["flags"], h)
+        check(a.result("status")["outbox"] == 1, "outbox")
+        srv.start()
+        wait_until(lambda: a.result("status")["outbox"] == 0, 60, "the daemon to send it")
+        h = a.result("history")
+        check(h[0]["flags"] == [] or "pending" not in h[0]["flags"], h)
+    finally:
+        stop(pa)
+    got = [(m["id"], m["body"]) for m in bob.receive() if m.get("type") == "text"]
+    check(got == [(res["id"], "queued via rpc")], got)
+    check([m["body"] for m in bob.history()] == ["queued via rpc"], bob.history())
+
+
+def test_daemon_subscribe_replays_exactly_once(root, servers):
+    """A bot connects, subscribes after the last row it saw, reads a little and drops the
+    connection, 100 times, while 1,000 messages stream in: it sees each exactly once, in
+    row order, and each notification carries its row."""
+    srv = Server(root)
+    servers.append(srv)
+    alice = User(root, "alice", srv)
+    bob = User(root, "bob", srv)
+    pa, path_a = start_daemon(root, alice, "--no-bridge")
+    pb, path_b = start_daemon(root, bob, "--no-bridge")
+    total = 1000
+    errors = []
+
+    def stream():
+        try:
+            a = Rpc(path_a)
+            for i in range(total):
+                a.result("send", {"to": bob.address, "body": "m%04d" % i})
+        except Exception as e:     # reported by the main thread
+            errors.append(e)
+
+    seen = []
+    last = 0
+
+    def read_some(c, want):
+        """Up to `want` message notifications, or fewer if none comes for a moment."""
+        nonlocal last
+        got = 0
+        while got < want:
+            try:
+                m = c.read_line(0.2)
+            except (socket.timeout, EOFError):
+                return
+            if m.get("method") != "message":
+                continue
+            p = m["params"]
+            check(isinstance(p.get("row"), int) and p["row"] > last, (last, p))
+            last = p["row"]
+            seen.append(p["body"])
+            got += 1
+
+    try:
+        t = threading.Thread(target=stream)
+        t.start()
+        rng = random.Random(18)
+        for _ in range(100):
+            c = Rpc(path_b, hello=False)
+            res = c.result("subscribe", {"after": last})
+            check(isinstance(res["row"], int), res)
+            read_some(c, rng.randint(0, 25))
+            c.s.close()
+        t.join(scaled(300))
+        check(not t.is_alive() and not errors, errors)
+        c = Rpc(path_b, hello=False)
+        c.result("subscribe", {"after": last})
+        deadline = time.time() + scaled(120)
+        while len(seen) < total and time.time() < deadline:
+            read_some(c, total - len(seen))
+        c.s.close()
+    finally:
+        stop(pa)
+        stop(pb)
+    check(len(seen) == len(set(seen)), "duplicates: %d of %d" % (len(seen) - len(set(seen)),
+                                                                 len(seen)))
+    check(seen == ["m%04d" % i for i in range(total)],
+          "missing: %r" % sorted(set("m%04d" % i for i in range(total)) - set(seen))[:10])
+
+
+def tcp_established(pid, port):
+    """Whether process pid has an established TCP connection to 127.0.0.1:port."""
+    inodes = set()
+    for fd in os.listdir("/proc/%d/fd" % pid):
+        try:
+            link = os.readlink("/proc/%d/fd/%s" % (pid, fd))
+        except OSError:
+            continue
+        if link.startswith("socket:["):
+            inodes.add(link[8:-1])
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table) as f:
+            for line in f.readlines()[1:]:
+                col = line.split()
+                if col[3] == "01" and int(col[2].split(":")[1], 16) == port and \
+                        col[9] in inodes:
+                    return True
+    return False
+
+
+def test_daemon_notices_a_standalone_bridge(root, servers):
+    """A standalone `sotto bridge` beside a running daemon holds the newest connection, so
+    the server pushes to it: the daemon's clients are still notified of what it stores."""
+    srv = Server(root)
+    servers.append(srv)
+    alice = User(root, "alice", srv)
+    bob = User(root, "bob", srv)
+    pb, path_b = start_daemon(root, bob, "--no-bridge")
+    br = None
+    try:
+        b = Rpc(path_b, hello=False)
+        b.result("subscribe", {})
+        wait_until(lambda: b.result("status")["connected"], 15, "bob's daemon to connect")
+        br = bridge_harness.Bridge(root, bob)
+        wait_until(lambda: tcp_established(br.proc.pid, srv.port), 15,
+                   "the bridge to connect")
+        for i in range(3):
+            alice.send(bob, "beside the bridge %d" % i)
+            n = b.notification("message", timeout=20)
+            check(n["params"]["body"] == "beside the bridge %d" % i and
+                  n["params"]["from"] == alice.address and n["params"]["row"] > 0, n)
+    finally:
+        if br is not None:
+            br.stop()
+        check(stop(pb) == 0, "exit code")
+
+
 if __name__ == "__main__":
     run_tests([test_daemon_rpc, test_daemon_survives_server_restart,
                test_daemon_and_cli_share_a_store, test_daemon_runs_the_bridge,
-               test_daemon_bridge_options])
+               test_daemon_bridge_options, test_daemon_queues_first_message_while_server_down,
+               test_daemon_subscribe_replays_exactly_once,
+               test_daemon_notices_a_standalone_bridge])
