@@ -651,7 +651,7 @@ TEST(outbox_retry_same_id)
 	/* The server goes away: the message is encrypted and kept. */
 	srv.down = 1;
 	sotto_disconnect(a);
-	CHECK(sotto_send_text(a, "bob@example.org", "two", 3, id) == SOTTO_ERR_IO);
+	CHECK(sotto_send_text(a, "bob@example.org", "two", 3, id) == SOTTO_ERR_QUEUED);
 	CHECK_EQ_INT(sotto_outbox_count(a), 1);
 	sotto_close(a);
 	srv.down = 0;
@@ -667,6 +667,52 @@ TEST(outbox_retry_same_id)
 	CHECK_EQ_INT(poll_all(b, ev), 2);
 	CHECK(strcmp(ev->body[1], "two") == 0);
 	CHECK(memcmp(ev->id[1], id, SOTTO_ID_LEN) == 0);
+	sotto_close(a);
+	sotto_close(b);
+	free(ev);
+}
+
+/* Without a session and without the server (no bundle), the content itself is queued;
+ * the next connect starts the session and sends it, once. */
+TEST(first_message_queued_without_session)
+{
+	struct sotto *a, *b;
+	struct seen *ev = calloc(1, sizeof(*ev));
+	struct sotto_message *h = NULL;
+	uint8_t id[SOTTO_ID_LEN], id2[SOTTO_ID_LEN];
+	size_t n = 0, sends;
+
+	fresh();
+	a = user_new("alice", "alice@example.org");
+	b = user_new("bob", "bob@example.org");
+	REQUIRE(a != NULL && b != NULL && ev != NULL);
+	srv.down = 1;
+	sotto_disconnect(a);
+	CHECK(sotto_send_text(a, "bob@example.org", "one", 3, id) == SOTTO_ERR_QUEUED);
+	CHECK(sotto_send_text(a, "bob@example.org", "two", 3, id2) == SOTTO_ERR_QUEUED);
+	CHECK_EQ_INT(sotto_outbox_count(a), 2);
+	REQUIRE(sotto_history(a, NULL, 0, 10, &h, &n) == 0);
+	CHECK(n == 2 && memcmp(h[0].id, id, SOTTO_ID_LEN) == 0 &&
+	    (h[0].flags & SOTTO_MSG_PENDING) && (h[1].flags & SOTTO_MSG_PENDING));
+	sotto_history_free(h, n);
+	sotto_close(a);
+	srv.down = 0;
+	a = user_open("alice");
+	REQUIRE(a != NULL);
+	sends = srv.sends;
+	CHECK_EQ_INT(sotto_connect(a, 1000), 0);
+	CHECK_EQ_INT(srv.sends, sends + 2);
+	CHECK_EQ_INT(sotto_outbox_count(a), 0);
+	REQUIRE(sotto_history(a, NULL, 0, 10, &h, &n) == 0);
+	CHECK(n == 2 && !(h[0].flags & SOTTO_MSG_PENDING) && !(h[1].flags & SOTTO_MSG_PENDING));
+	sotto_history_free(h, n);
+	/* nothing is sent again */
+	sotto_disconnect(a);
+	CHECK_EQ_INT(sotto_connect(a, 1000), 0);
+	CHECK_EQ_INT(srv.sends, sends + 2);
+	CHECK_EQ_INT(poll_all(b, ev), 2);
+	CHECK(strcmp(ev->body[0], "one") == 0 && strcmp(ev->body[1], "two") == 0);
+	CHECK(memcmp(ev->id[0], id, SOTTO_ID_LEN) == 0 && memcmp(ev->id[1], id2, SOTTO_ID_LEN) == 0);
 	sotto_close(a);
 	sotto_close(b);
 	free(ev);
@@ -1006,6 +1052,7 @@ main(void)
 	RUN(exchange_receipts_history);
 	RUN(many_messages_both_ways);
 	RUN(outbox_retry_same_id);
+	RUN(first_message_queued_without_session);
 	RUN(redelivery_dropped_and_gap_reported);
 	RUN(key_change_policy);
 	RUN(sealed_sender_checks);

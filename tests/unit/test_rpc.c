@@ -1,3 +1,4 @@
+#include <stdint.h>
 #include <string.h>
 
 #include "check.h"
@@ -72,11 +73,32 @@ TEST(rpc_param_str_only_strings)
 	json_decref(p);
 }
 
+/* subscribe's `after`: a row number, absent, or refused (never read as 0 by mistake) */
+TEST(rpc_param_int_range_and_type)
+{
+	json_t *p = json_pack("{s:I, s:I, s:s, s:f, s:b}", "after", (json_int_t)42, "neg",
+	    (json_int_t)-1, "str", "7", "real", 1.5, "bool", 1);
+	int64_t v = -5;
+
+	CHECK_EQ_INT(rpc_param_int(p, "after", 0, INT64_MAX, &v), 0);
+	CHECK(v == 42);
+	CHECK_EQ_INT(rpc_param_int(p, "missing", 0, INT64_MAX, &v), 1);
+	CHECK_EQ_INT(rpc_param_int(NULL, "after", 0, INT64_MAX, &v), 1);
+	CHECK_EQ_INT(rpc_param_int(p, "neg", 0, INT64_MAX, &v), -1);
+	CHECK_EQ_INT(rpc_param_int(p, "after", 0, 41, &v), -1);
+	CHECK_EQ_INT(rpc_param_int(p, "str", 0, INT64_MAX, &v), -1);
+	CHECK_EQ_INT(rpc_param_int(p, "real", 0, INT64_MAX, &v), -1);
+	CHECK_EQ_INT(rpc_param_int(p, "bool", 0, INT64_MAX, &v), -1);
+	CHECK(v == 42);
+	json_decref(p);
+}
+
 int
 main(void)
 {
 	RUN(rpc_accepts_requests_and_notifications);
 	RUN(rpc_rejects_what_the_spec_rejects);
 	RUN(rpc_param_str_only_strings);
+	RUN(rpc_param_int_range_and_type);
 	return check_summary();
 }
