@@ -59,9 +59,10 @@ const struct cli_cmd cli_commands[] = {
 	  "[--json] [--limit N] [ADDRESS]" },
 	{ "daemon", cmd_daemon,
 	  "Stays connected and serves JSON-RPC 2.0 (one object per line) on a Unix socket.\n"
-	  "Methods: send {to, body}, contacts {}, verify {address, confirm?}, history\n"
-	  "{address?, after?, limit?}, trust {address}, expire {address, seconds}, read\n"
-	  "{address, ids}. Notifications: message, receipt, timer, warning.\n"
+	  "Methods: send {to, body}, subscribe {after?}, status {}, contacts {}, verify\n"
+	  "{address, confirm?}, history {address?, after?, limit?}, trust {address}, expire\n"
+	  "{address, seconds}, read {address, ids}. Notifications: message (with its history\n"
+	  "row; subscribe {after: ROW} replays what came after ROW), receipt, timer, warning.\n"
 	  "It also runs the mail bridge (see `sotto bridge --help`) unless --no-bridge.\n\n"
 	  "  --socket PATH      the socket to create (mode 0600)\n"
 	  "  --smtp HOST:PORT   the bridge's SMTP submission (default 127.0.0.1:1025)\n"
