@@ -105,6 +105,11 @@ def daemon_log(root, user):
         return f.read().decode("utf-8", "replace")
 
 
+def check_clean_log(root, user):
+    log = daemon_log(root, user)
+    check("Sanitizer" not in log and "runtime error" not in log, log[-1500:])
+
+
 def stop(p):
     p.terminate()
     try:
@@ -424,7 +429,8 @@ def test_daemon_queues_first_message_while_server_down(root, servers):
         h = a.result("history")
         check(h[0]["flags"] == [] or "pending" not in h[0]["flags"], h)
     finally:
-        stop(pa)
+        check(stop(pa) == 0, "exit code")
+    check_clean_log(root, alice)
     got = [(m["id"], m["body"]) for m in bob.receive() if m.get("type") == "text"]
     check(got == [(res["id"], "queued via rpc")], got)
     check([m["body"] for m in bob.history()] == ["queued via rpc"], bob.history())
@@ -490,8 +496,10 @@ def test_daemon_subscribe_replays_exactly_once(root, servers):
             read_some(c, total - len(seen))
         c.s.close()
     finally:
-        stop(pa)
-        stop(pb)
+        rcs = (stop(pa), stop(pb))
+    check(rcs == (0, 0), "exit codes %r" % (rcs,))
+    check_clean_log(root, alice)
+    check_clean_log(root, bob)
     check(len(seen) == len(set(seen)), "duplicates: %d of %d" % (len(seen) - len(set(seen)),
                                                                  len(seen)))
     check(seen == ["m%04d" % i for i in range(total)],
@@ -543,6 +551,7 @@ def test_daemon_notices_a_standalone_bridge(root, servers):
         if br is not None:
             br.stop()
         check(stop(pb) == 0, "exit code")
+    check_clean_log(root, bob)
 
 
 if __name__ == "__main__":
