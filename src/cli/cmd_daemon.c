@@ -332,7 +332,7 @@ m_send(struct daemon *d, struct client *c, json_t *params, json_t **err)
 		return NULL;
 	}
 	(void)c;
-	(void)ensure_connected(d);
+	/* sending connects if need be (and then sends the outbox first) */
 	r = sotto_send_text(d->s, to, body, strlen(body), id);
 	if (r != 0 && r != SOTTO_ERR_QUEUED) {
 		*err = sotto_error(r);
@@ -471,7 +471,6 @@ m_expire(struct daemon *d, struct client *c, json_t *params, json_t **err)
 		*err = rpc_error(RPC_INVALID_PARAMS, "expire needs address and seconds");
 		return NULL;
 	}
-	(void)ensure_connected(d);
 	if ((r = sotto_set_expiry(d->s, addr, (uint32_t)json_integer_value(secs))) != 0) {
 		*err = sotto_error(r);
 		return NULL;
@@ -502,7 +501,6 @@ m_read(struct daemon *d, struct client *c, json_t *params, json_t **err)
 			return NULL;
 		}
 	}
-	(void)ensure_connected(d);
 	r = sotto_send_receipt(d->s, addr, SOTTO_RECEIPT_READ,
 	    (const uint8_t (*)[SOTTO_ID_LEN])bin, n);
 	free(bin);

@@ -87,7 +87,7 @@ cmd_send(struct cli *cli, int argc, char **argv)
 	}
 	if (r == SOTTO_ERR_QUEUED) {
 		queued = sotto_outbox_count(s);
-		fprintf(stderr, "%s: not yet on the server (%s cannot be reached now): the "
+		fprintf(stderr, "%s: not yet on the server %s (unreachable, or busy): the "
 		    "message waits in the outbox and is sent by the next command that connects "
 		    "(%d message%s queued)\n", cli->prog, sotto_server(s), queued,
 		    queued == 1 ? "" : "s");

@@ -182,6 +182,7 @@ seal_queued(struct sotto *s, struct store_outbox_item *it, int timeout_ms)
 	struct session *fresh = NULL;
 	struct content c;
 	struct buf item;
+	uint8_t *sealed;
 	int have, r;
 
 	buf_init_dyn(&item, INNER_MAX);
@@ -213,8 +214,16 @@ seal_queued(struct sotto *s, struct store_outbox_item *it, int timeout_ms)
 	    (r = store_outbox_replace(s->st, it->id, it->recipient, item.p, item.len)) != 0 ||
 	    (r = store_commit(s->st)) != 0)
 		goto rollback;
+	/* committed: what is sent now is what the outbox holds (a failure here is
+	 * transient and leaves it there) */
 	store_outbox_item_free(&cur);
-	r = store_outbox_get(s->st, it->id, &cur);
+	if ((sealed = malloc(item.len)) == NULL) {
+		r = SOTTO_ERR_NOMEM;
+		goto out;
+	}
+	memcpy(sealed, item.p, item.len);
+	cur.envelope = sealed;
+	cur.envelope_len = item.len;
 	goto out;
 rollback:
 	store_rollback(s->st);
