@@ -446,13 +446,18 @@ def test_daemon_subscribe_replays_exactly_once(root, servers):
     bob = User(root, "bob", srv)
     pa, path_a = start_daemon(root, alice, "--no-bridge")
     pb, path_b = start_daemon(root, bob, "--no-bridge")
-    total = 1000
+    total, cycles = 1000, 100
     errors = []
+    # Each cycle lets the stream go on by total/cycles messages, so every reconnect falls
+    # inside the stream however fast either side runs.
+    go = threading.Semaphore(0)
 
     def stream():
         try:
             a = Rpc(path_a)
             for i in range(total):
+                if i % (total // cycles) == 0:
+                    go.acquire()
                 a.result("send", {"to": bob.address, "body": "m%04d" % i})
         except Exception as e:     # reported by the main thread
             errors.append(e)
@@ -481,11 +486,12 @@ def test_daemon_subscribe_replays_exactly_once(root, servers):
         t = threading.Thread(target=stream)
         t.start()
         rng = random.Random(18)
-        for _ in range(100):
+        for _ in range(cycles):
+            go.release()
             c = Rpc(path_b, hello=False)
             res = c.result("subscribe", {"after": last})
             check(isinstance(res["row"], int), res)
-            read_some(c, rng.randint(0, 25))
+            read_some(c, rng.randint(0, 2 * total // cycles))
             c.s.close()
         t.join(scaled(300))
         check(not t.is_alive() and not errors, errors)
