@@ -19,8 +19,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (r == 0) {
 		if (req.method == NULL || err != NULL)
 			abort();
+		int64_t after = -1;
+
 		(void)rpc_param_str(req.params, "to");
 		(void)rpc_param_str(req.params, "address");
+		/* subscribe's row: in range whenever it is taken */
+		if (rpc_param_int(req.params, "after", 0, INT64_MAX, &after) == 0 && after < 0)
+			abort();
 	} else {
 		if (err == NULL || !json_is_integer(json_object_get(err, "code")))
 			abort();
