@@ -660,6 +660,20 @@ TEST(store_messages_roundtrip_and_duplicates)
 		CHECK(p.n == 1 && p.v[0].row == l.v[1].row);
 		store_message_list_free(&p);
 	}
+	/* The newest first page, oldest first; and paging back from a row. */
+	{
+		struct store_message_list p;
+
+		REQUIRE(store_message_list_before(st, "bob@b.example", 0, 2, &p) == 0);
+		CHECK(p.n == 2 && p.v[0].row == l.v[1].row && p.v[1].row == l.v[2].row);
+		store_message_list_free(&p);
+		REQUIRE(store_message_list_before(st, "bob@b.example", l.v[1].row, 5, &p) == 0);
+		CHECK(p.n == 1 && p.v[0].row == l.v[0].row);
+		store_message_list_free(&p);
+		REQUIRE(store_message_list_before(st, NULL, 0, 0, &p) == 0);
+		CHECK(p.n == 6 && p.v[0].row < p.v[5].row);
+		store_message_list_free(&p);
+	}
 	store_message_list_free(&l);
 	REQUIRE(store_message_list(st, NULL, 0, 0, &l) == 0);
 	CHECK_EQ_INT(l.n, 6);
@@ -738,7 +752,28 @@ TEST(store_outbox_roundtrip)
 	CHECK_EQ_INT(l.v[1].envelope_len, 100);
 	CHECK_EQ_INT(l.v[1].attempts, 0);
 	store_outbox_list_free(&l);
+	/* One item by id; replacing it keeps its place, its age and its attempts. */
+	{
+		struct store_outbox_item it;
+		uint8_t other[16];
+
+		CHECK_EQ_INT(store_outbox_has(st, id2), 1);
+		CHECK_EQ_INT(store_outbox_replace(st, id2, "bob@b.example", env + 1, 50), 0);
+		REQUIRE(store_outbox_get(st, id2, &it) == 0);
+		CHECK(it.envelope_len == 50 && memcmp(it.envelope, env + 1, 50) == 0);
+		CHECK(it.created == 10 && it.attempts == 2);
+		store_outbox_item_free(&it);
+		REQUIRE(store_outbox_list(st, &l) == 0);
+		CHECK(l.n == 2 && memcmp(l.v[0].id, id2, 16) == 0);
+		store_outbox_list_free(&l);
+		memset(other, 3, sizeof(other));
+		CHECK_EQ_INT(store_outbox_has(st, other), 0);
+		CHECK_EQ_INT(store_outbox_get(st, other, &it), SOTTO_ERR_NOT_FOUND);
+		CHECK_EQ_INT(store_outbox_replace(st, other, "bob@b.example", env, 5),
+		    SOTTO_ERR_NOT_FOUND);
+	}
 	CHECK_EQ_INT(store_outbox_remove(st, id2), 0);
+	CHECK_EQ_INT(store_outbox_has(st, id2), 0);
 	CHECK_EQ_INT(store_outbox_remove(st, id2), SOTTO_ERR_NOT_FOUND);
 	CHECK_EQ_INT(store_outbox_attempt(st, id2), SOTTO_ERR_NOT_FOUND);
 	REQUIRE(store_outbox_list(st, &l) == 0);
