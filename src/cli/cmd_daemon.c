@@ -57,11 +57,12 @@ struct client {
 	int64_t cursor;         /* the history row up to which it was sent messages */
 };
 
-/* A received message as the receive callback saw it: with the warnings the history does
- * not keep (a new contact, the size of a gap). */
+/* The warnings of a message as the receive callback saw them, which the history does not
+ * keep in full (a new contact, the size of a gap). No body: nothing secret is cached. */
 struct live_event {
 	uint8_t id[SOTTO_ID_LEN];
-	json_t *j;
+	unsigned warnings;
+	uint64_t gap;
 };
 
 struct daemon {
@@ -157,17 +158,6 @@ newest_row(struct daemon *d)
 }
 
 static void
-live_forget(struct daemon *d)
-{
-	size_t i;
-
-	for (i = 0; i < DAEMON_LIVE_MAX; i++) {
-		json_decref(d->live[i].j);
-		d->live[i].j = NULL;
-	}
-}
-
-static void
 on_event(void *ctx, const struct sotto_event *ev)
 {
 	struct daemon *d = ctx;
@@ -186,55 +176,54 @@ on_event(void *ctx, const struct sotto_event *ev)
 	if (d->bridge != NULL && ev->type == SOTTO_EVENT_MESSAGE &&
 	    ev->content == SOTTO_CONTENT_MAIL)
 		bridge_runner_poke(d->bridge);
-	/* NULL: a later part of a mail, announced with its first part */
-	if ((params = cli_event_json(ev)) == NULL)
-		return;
-	if (ev->type == SOTTO_EVENT_MESSAGE) {
-		/* stored: it goes out from the history (feed_clients), with these warnings */
+	/* A message is stored: it goes out from the history (feed_clients), with the
+	 * warnings kept here. The rest is live. */
+	if (ev->type == SOTTO_EVENT_MESSAGE && ev->warnings != 0) {
 		le = &d->live[d->live_next];
 		d->live_next = (d->live_next + 1) % DAEMON_LIVE_MAX;
-		json_decref(le->j);
 		memcpy(le->id, ev->id, SOTTO_ID_LEN);
-		le->j = params;
-	} else {
-		notify(d, NULL, method, params);
+		le->warnings = ev->warnings;
+		le->gap = ev->gap;
 	}
+	if (ev->type != SOTTO_EVENT_MESSAGE && (params = cli_event_json(ev)) != NULL)
+		notify(d, NULL, method, params);
 	/* A message with warnings is also a warning notification, for clients that only
 	 * watch those. */
 	if (ev->type != SOTTO_EVENT_WARNING && ev->warnings != 0)
 		notify(d, NULL, "warning", cli_event_json(ev));
 }
 
-/* The notification of an incoming history entry: the receive callback's form if it was
- * received here lately, else one made from the entry. NULL: not shown (a later mail
- * part). */
+/* The notification of an incoming history entry, in the form of `receive --json` and with
+ * its row; the warnings as the receive callback saw them if it was received here lately.
+ * NULL: not shown (a later mail part). */
 static json_t *
 message_params(struct daemon *d, const struct sotto_message *m)
 {
 	struct sotto_event ev;
-	json_t *j = NULL;
+	json_t *j;
 	size_t i;
 
-	for (i = 0; i < DAEMON_LIVE_MAX && j == NULL; i++)
-		if (d->live[i].j != NULL && memcmp(d->live[i].id, m->id, SOTTO_ID_LEN) == 0)
-			j = json_deep_copy(d->live[i].j);
-	if (j == NULL) {
-		memset(&ev, 0, sizeof(ev));
-		ev.type = SOTTO_EVENT_MESSAGE;
-		ev.peer = m->peer;
-		memcpy(ev.id, m->id, SOTTO_ID_LEN);
-		ev.time = m->time;
-		ev.content = m->content;
-		ev.body = m->body;
-		ev.body_len = m->body_len;
-		ev.expires_at = m->expires_at;
-		if (m->flags & SOTTO_MSG_KEY_CHANGED)
-			ev.warnings |= SOTTO_WARN_KEY_CHANGED;
-		if (m->flags & SOTTO_MSG_GAP_BEFORE)
-			ev.warnings |= SOTTO_WARN_GAP;      /* ev.gap 0: the count is not kept */
-		j = cli_event_json(&ev);
+	memset(&ev, 0, sizeof(ev));
+	ev.type = SOTTO_EVENT_MESSAGE;
+	ev.peer = m->peer;
+	memcpy(ev.id, m->id, SOTTO_ID_LEN);
+	ev.time = m->time;
+	ev.content = m->content;
+	ev.body = m->body;
+	ev.body_len = m->body_len;
+	ev.expires_at = m->expires_at;
+	if (m->flags & SOTTO_MSG_KEY_CHANGED)
+		ev.warnings |= SOTTO_WARN_KEY_CHANGED;
+	if (m->flags & SOTTO_MSG_GAP_BEFORE)
+		ev.warnings |= SOTTO_WARN_GAP;      /* ev.gap 0: the count is not kept */
+	for (i = 0; i < DAEMON_LIVE_MAX; i++) {
+		if (d->live[i].warnings != 0 && memcmp(d->live[i].id, m->id, SOTTO_ID_LEN) == 0) {
+			ev.warnings = d->live[i].warnings;
+			ev.gap = d->live[i].gap;
+			break;
+		}
 	}
-	if (j != NULL)
+	if ((j = cli_event_json(&ev)) != NULL)
 		json_object_set_new(j, "row", json_integer(m->row));
 	return j;
 }
@@ -875,7 +864,6 @@ cmd_daemon(struct cli *cli, int argc, char **argv)
 	close(d.lfd);
 	(void)unlink(path);
 	bridge_runner_stop(d.bridge);   /* mail handed over is finished first */
-	live_forget(&d);
 	sotto_close(d.s);
 	close(lock_fd);
 	return CLI_OK;
