@@ -1,6 +1,6 @@
 /* Session and ratchet state deserialization; whatever parses must serialize back to the
- * same bytes (a version 1 ratchet state: to the same bytes plus the 16-byte checksum of
- * version 2) and be usable. */
+ * same bytes (an older ratchet state: to version 3, the same fields plus an empty list of
+ * recent messages and, for version 1, the 16-byte checksum) and be usable. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,7 +9,8 @@
 #include "crypto/session.h"
 #include "crypto/suite_native.h"
 
-#define RATCHET_CHECK_GROWTH 16
+#define RATCHET_CHECK_LEN 16
+#define RATCHET_RECENT_COUNT_LEN 1
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -26,7 +27,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	buf_init_dyn(&out, 1u << 24);
 	if (session_deserialize(&s, &suite_native, data, size) == 0) {
 		if (session_serialize(s, &out) != 0 ||
-		    (out.len != size && out.len != size + RATCHET_CHECK_GROWTH) ||
+		    (out.len != size && out.len != size + RATCHET_RECENT_COUNT_LEN &&
+		    out.len != size + RATCHET_RECENT_COUNT_LEN + RATCHET_CHECK_LEN) ||
 		    (out.len == size && memcmp(out.p, data, size) != 0))
 			abort();
 		buf_reset(&out);
@@ -35,10 +37,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	buf_reset(&out);
 	if (ratchet_deserialize(&r, &suite_native, data, size) == 0) {
-		size_t body = data[0] == 1 ? size : size - RATCHET_CHECK_GROWTH;
+		/* version 1: 1 + fields; 2: 1 + fields + check; 3: as written */
+		size_t fields = data[0] == 1 ? size - 1 : size - 1 - RATCHET_CHECK_LEN;
 
-		if (ratchet_serialize(r, &out) != 0 || out.len != body + RATCHET_CHECK_GROWTH ||
-		    memcmp(out.p + 1, data + 1, body - 1) != 0)
+		if (ratchet_serialize(r, &out) != 0)
+			abort();
+		if (data[0] == 3 ? out.len != size || memcmp(out.p, data, size) != 0 :
+		    out.len != 1 + fields + RATCHET_RECENT_COUNT_LEN + RATCHET_CHECK_LEN ||
+		    memcmp(out.p + 1, data + 1, fields) != 0 || out.p[1 + fields] != 0)
 			abort();
 		ratchet_free(r);
 	}

@@ -50,7 +50,8 @@ enum sotto_err {
 	SOTTO_ERR_DEVICE_CLONED = -41, /* another copy of this device's store is in use */
 	SOTTO_ERR_IDENTITY_CHANGED = -42, /* the recipient registered a new identity */
 	SOTTO_ERR_NO_ACCOUNT = -43,    /* the local store holds no account yet */
-	SOTTO_ERR__LAST = -44
+	SOTTO_ERR_ROLLBACK = -44,      /* a message number reused with other content (a restored store) */
+	SOTTO_ERR__LAST = -45
 };
 
 /* A short English description; never NULL. */

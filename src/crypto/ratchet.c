@@ -15,10 +15,13 @@
 #include "base/cursor.h"
 #include "crypto/secmem.h"
 
-#define RATCHET_STATE_VERSION 2
-#define RATCHET_STATE_VERSION_1 1   /* no checksum; still read */
+#define RATCHET_STATE_VERSION 3
+#define RATCHET_STATE_VERSION_2 2   /* no digests of received messages; still read */
+#define RATCHET_STATE_VERSION_1 1   /* no checksum either; still read */
 #define RATCHET_STATE_CHECK_LEN 16
 #define RATCHET_PREV_MAX 8        /* earlier receiving ratchet keys remembered for replays */
+#define RATCHET_RECENT_MAX 32     /* digests of the last messages received */
+#define RATCHET_DIGEST_LEN 16
 
 #define F_HAS_DHR 0x01
 #define F_HAS_CKS 0x02
@@ -34,6 +37,15 @@ struct skipped {
 };
 
 #define SKIPPED_WIRE_LEN (DH_PUBLIC_LEN + 4 + RATCHET_KEY_LEN)
+
+/* A message received: which key it used and a digest of its bytes. Not secret (the header
+ * is public and the digest is of the ciphertext); it tells a redelivery (same bytes) from
+ * a second message under the same number (a sender whose state was rolled back). */
+struct recent {
+	uint8_t dh[DH_PUBLIC_LEN];
+	uint32_t n;
+	uint8_t digest[RATCHET_DIGEST_LEN];
+};
 
 struct ratchet {
 	const struct ratchet_suite *suite;
@@ -57,6 +69,8 @@ struct ratchet {
 	struct skipped *skipped;              /* secure memory; oldest first */
 	size_t nskipped;
 	size_t cap_skipped;
+	struct recent recent[RATCHET_RECENT_MAX];   /* oldest first */
+	uint8_t nrecent;
 };
 
 /* Message keys derived while decrypting one message, committed only on success. */
@@ -327,6 +341,50 @@ ratchet_is_prev(const struct ratchet *r, const uint8_t dh[DH_PUBLIC_LEN])
 	return 0;
 }
 
+static void
+recent_digest(uint8_t d[RATCHET_DIGEST_LEN], const uint8_t *msg, size_t len)
+{
+	crypto_generichash(d, RATCHET_DIGEST_LEN, msg, len, NULL, 0);
+}
+
+static void
+ratchet_note_recent(struct ratchet *r, const struct ratchet_header *h, const uint8_t *msg,
+    size_t len)
+{
+	struct recent *e;
+
+	if (r->nrecent == RATCHET_RECENT_MAX) {
+		memmove(&r->recent[0], &r->recent[1], (RATCHET_RECENT_MAX - 1) * sizeof(r->recent[0]));
+		r->nrecent--;
+	}
+	e = &r->recent[r->nrecent++];
+	memcpy(e->dh, h->dh_pub, DH_PUBLIC_LEN);
+	e->n = h->n;
+	recent_digest(e->digest, msg, len);
+}
+
+/* A message whose key is gone. SOTTO_ERR_ROLLBACK if a message with the same ratchet key
+ * and number but other bytes was received: the sender encrypted twice under one message
+ * key, which happens when its state was restored from an older copy. Otherwise (the same
+ * bytes again, or too old to tell) SOTTO_ERR_REPLAY. */
+static int
+ratchet_replay(const struct ratchet *r, const struct ratchet_header *h, const uint8_t *msg,
+    size_t len)
+{
+	uint8_t d[RATCHET_DIGEST_LEN];
+	size_t i;
+
+	for (i = 0; i < r->nrecent; i++) {
+		if (r->recent[i].n != h->n ||
+		    sodium_memcmp(r->recent[i].dh, h->dh_pub, DH_PUBLIC_LEN) != 0)
+			continue;
+		recent_digest(d, msg, len);
+		return sodium_memcmp(d, r->recent[i].digest, RATCHET_DIGEST_LEN) == 0 ?
+		    SOTTO_ERR_REPLAY : SOTTO_ERR_ROLLBACK;
+	}
+	return SOTTO_ERR_REPLAY;
+}
+
 static int
 buf_room(const struct buf *b, size_t n)
 {
@@ -381,8 +439,10 @@ ratchet_decrypt(struct ratchet *r, struct buf *pt, const uint8_t *msg, size_t le
 	/* 1. A message we skipped earlier: its key is in the store, used once then deleted. */
 	if ((idx = ratchet_find_skipped(r, &h)) >= 0) {
 		err = ratchet_open(r, pt, r->skipped[idx].mk, &h, msg, len);
-		if (err == 0)
+		if (err == 0) {
 			ratchet_delete_skipped(r, (size_t)idx);
+			ratchet_note_recent(r, &h, msg, len);
+		}
 		return err;
 	}
 
@@ -390,8 +450,8 @@ ratchet_decrypt(struct ratchet *r, struct buf *pt, const uint8_t *msg, size_t le
 		/* 2. The current receiving chain. */
 		if (!(r->flags & F_HAS_CKR))
 			return SOTTO_ERR_DECRYPT;   /* nobody sends on a signed-prekey chain */
-		if (h.n < r->nr)
-			return SOTTO_ERR_REPLAY;    /* key used or evicted: never again */
+		if (h.n < r->nr)            /* key used or evicted: never again */
+			return ratchet_replay(r, &h, msg, len);
 		if (h.n - r->nr > r->max_skip)
 			return SOTTO_ERR_TOO_MANY_SKIPPED;
 		memcpy(ckr, r->ckr, RATCHET_KEY_LEN);
@@ -399,8 +459,8 @@ ratchet_decrypt(struct ratchet *r, struct buf *pt, const uint8_t *msg, size_t le
 			goto out;
 	} else {
 		/* 3. A new ratchet key from the peer: a DH ratchet step. */
-		if (ratchet_is_prev(r, h.dh_pub))
-			return SOTTO_ERR_REPLAY;    /* an old chain whose keys are all gone */
+		if (ratchet_is_prev(r, h.dh_pub))   /* an old chain whose keys are all gone */
+			return ratchet_replay(r, &h, msg, len);
 		if (h.n > r->max_skip)
 			return SOTTO_ERR_TOO_MANY_SKIPPED;
 		if (r->flags & F_HAS_CKR) {
@@ -447,6 +507,7 @@ ratchet_decrypt(struct ratchet *r, struct buf *pt, const uint8_t *msg, size_t le
 	memcpy(r->ckr, ckr, RATCHET_KEY_LEN);
 	r->nr = h.n + 1;
 	r->flags |= F_RECEIVED;
+	ratchet_note_recent(r, &h, msg, len);
 	(void)ratchet_store_pending(r, &p);
 	err = 0;
 out:
@@ -469,8 +530,10 @@ out:
  *   rk[32], dhs_pub[32], dhs_sec[32], dhr[32], cks[32], u32 ns, ckr[32], u32 nr, u32 pn,
  *   u8 nprev (<= 8) + nprev * [32],
  *   u32 nskipped (<= max_skip) + nskipped * (dh[32], u32 n, mk[32]),
+ *   u8 nrecent (<= 32) + nrecent * (dh[32], u32 n, digest[16]),
  *   check[16] = BLAKE2b-128 (unkeyed) of all the bytes before it.
- * Version 1 is the same without check; it is still read.
+ * Version 2 is the same without the recent messages, version 1 also without check; both
+ * are still read.
  *
  * The check is a checksum, not a MAC: it catches a state damaged in memory, on disk or by
  * a bug of ours, for the cost of one hash instead of the X25519 multiplication version 1
@@ -510,6 +573,12 @@ ratchet_serialize(const struct ratchet *r, struct buf *out)
 		buf_u32(out, r->skipped[i].n);
 		buf_put(out, r->skipped[i].mk, RATCHET_KEY_LEN);
 	}
+	buf_u8(out, r->nrecent);
+	for (i = 0; i < r->nrecent; i++) {
+		buf_put(out, r->recent[i].dh, DH_PUBLIC_LEN);
+		buf_u32(out, r->recent[i].n);
+		buf_put(out, r->recent[i].digest, RATCHET_DIGEST_LEN);
+	}
 	if ((err = buf_status(out)) != 0)
 		return err;
 	if (crypto_generichash(check, sizeof(check), out->p + start, out->len - start, NULL, 0) != 0)
@@ -518,9 +587,10 @@ ratchet_serialize(const struct ratchet *r, struct buf *out)
 	return buf_status(out);
 }
 
-/* Everything after the version byte, up to the end of the skipped keys. */
+/* Everything after the version byte, up to the check (version 3: with the recent
+ * messages). */
 static int
-ratchet_parse(struct ratchet **out, const struct ratchet_suite *s, struct cur *c)
+ratchet_parse(struct ratchet **out, const struct ratchet_suite *s, struct cur *c, int recent)
 {
 	struct ratchet *r = NULL;
 	uint32_t max_skip, nskipped, i;
@@ -582,6 +652,18 @@ ratchet_parse(struct ratchet **out, const struct ratchet_suite *s, struct cur *c
 		cur_copy(c, r->skipped[i].mk, RATCHET_KEY_LEN);
 	}
 	r->nskipped = nskipped;
+	if (recent) {
+		r->nrecent = cur_u8(c);
+		if (r->nrecent > RATCHET_RECENT_MAX) {
+			err = SOTTO_ERR_MALFORMED;
+			goto out;
+		}
+		for (i = 0; i < r->nrecent; i++) {
+			cur_copy(c, r->recent[i].dh, DH_PUBLIC_LEN);
+			r->recent[i].n = cur_u32(c);
+			cur_copy(c, r->recent[i].digest, RATCHET_DIGEST_LEN);
+		}
+	}
 	if ((err = cur_finish(c)) != 0)
 		goto out;
 	err = SOTTO_ERR_CORRUPT;
@@ -610,12 +692,12 @@ ratchet_deserialize(struct ratchet **out, const struct ratchet_suite *s, const u
 	version = cur_u8(&c);
 	if ((err = cur_status(&c)) != 0)
 		return err;
-	if (version == RATCHET_STATE_VERSION) {
+	if (version == RATCHET_STATE_VERSION || version == RATCHET_STATE_VERSION_2) {
 		/* Parsed first, so that damage to the structure is reported as such. */
 		if (len < 1 + RATCHET_STATE_CHECK_LEN)
 			return SOTTO_ERR_TRUNCATED;
 		cur_init(&c, p + 1, len - 1 - RATCHET_STATE_CHECK_LEN);
-		if ((err = ratchet_parse(&r, s, &c)) != 0)
+		if ((err = ratchet_parse(&r, s, &c, version == RATCHET_STATE_VERSION)) != 0)
 			return err;
 		err = SOTTO_ERR_CORRUPT;
 		if (crypto_generichash(check, sizeof(check), p, len - RATCHET_STATE_CHECK_LEN,
@@ -623,7 +705,7 @@ ratchet_deserialize(struct ratchet **out, const struct ratchet_suite *s, const u
 		    sodium_memcmp(check, p + len - RATCHET_STATE_CHECK_LEN, sizeof(check)) != 0)
 			goto out;
 	} else if (version == RATCHET_STATE_VERSION_1) {
-		if ((err = ratchet_parse(&r, s, &c)) != 0)
+		if ((err = ratchet_parse(&r, s, &c, 0)) != 0)
 			return err;
 		/* Version 1 carries no checksum: a key pair that does not match cannot be the
 		 * one we wrote. */

@@ -1,7 +1,11 @@
 /*
- * The native suite. Message format (docs/PROTOCOL.md):
- *     0x01 || ratchet_pub[32] || pn u32 || n u32 || XChaCha20-Poly1305(pt)
- * AD = the 41 header bytes || sender identity[32] || receiver identity[32].
+ * The native suite. Message format (docs/PROTOCOL.md section 4.2):
+ *     0x02 || ratchet_pub[32] || pn u32 || n u32 || nonce[24] || XChaCha20-Poly1305(pt)
+ * AD = the 65 header bytes || sender identity[32] || receiver identity[32].
+ * The nonce is random, not derived from the message key: a sender whose state was rolled
+ * back (a restored backup) derives the same key again, and a derived nonce would then
+ * encrypt a second plaintext under the same keystream. Version 1 (41-byte header, key and
+ * nonce both derived) is still read.
  */
 #include "crypto/suite_native.h"
 
@@ -16,11 +20,14 @@
 
 #define LABEL_X3DH "Sotto X3DH v1"
 #define LABEL_ROOT "Sotto ratchet root v1"
-#define LABEL_MSG "Sotto message keys v1"
+#define LABEL_MSG "Sotto message keys v1"      /* version 1: key || nonce */
+#define LABEL_MSG_2 "Sotto message keys v2"    /* version 2: key only */
 #define LABEL_SPK "Sotto signed prekey v1"
 #define PREKEY_FLAG_OPK 0x01
 
-_Static_assert(SUITE_NATIVE_HEADER_LEN == 41, "native header layout");
+_Static_assert(SUITE_NATIVE_HEADER_LEN_1 == 41 && SUITE_NATIVE_HEADER_LEN == 65,
+    "native header layout");
+_Static_assert(SUITE_NATIVE_NONCE_LEN == AEAD_NONCE_LEN, "the header carries the AEAD nonce");
 
 static int
 native_ident_to_dh(uint8_t dh_pub[DH_PUBLIC_LEN], const uint8_t *ident, size_t len)
@@ -122,35 +129,49 @@ native_kdf_chain(uint8_t ck_out[RATCHET_KEY_LEN], uint8_t mk[RATCHET_KEY_LEN],
 	return 0;
 }
 
-/* key || nonce from the message-key seed; each seed encrypts exactly one message. */
+/* The AEAD key (and for version 1 the nonce) from the message-key seed. Version 2 takes
+ * the nonce from the header. */
 static int
-native_message_keys(uint8_t out[AEAD_KEY_LEN + AEAD_NONCE_LEN], const uint8_t mk[RATCHET_KEY_LEN])
+native_message_keys(uint8_t key[AEAD_KEY_LEN], uint8_t nonce[AEAD_NONCE_LEN], uint8_t version,
+    const uint8_t *header, const uint8_t mk[RATCHET_KEY_LEN])
 {
-	return hkdf_sha256(out, AEAD_KEY_LEN + AEAD_NONCE_LEN, NULL, 0, mk, RATCHET_KEY_LEN,
+	uint8_t out[AEAD_KEY_LEN + AEAD_NONCE_LEN];    /* SECRET */
+	int r;
+
+	if (version == SUITE_NATIVE_VERSION) {
+		memcpy(nonce, header + SUITE_NATIVE_HEADER_LEN_1, AEAD_NONCE_LEN);
+		return hkdf_sha256(key, AEAD_KEY_LEN, NULL, 0, mk, RATCHET_KEY_LEN,
+		    (const uint8_t *)LABEL_MSG_2, sizeof(LABEL_MSG_2) - 1);
+	}
+	r = hkdf_sha256(out, sizeof(out), NULL, 0, mk, RATCHET_KEY_LEN,
 	    (const uint8_t *)LABEL_MSG, sizeof(LABEL_MSG) - 1);
+	memcpy(key, out, AEAD_KEY_LEN);
+	memcpy(nonce, out + AEAD_KEY_LEN, AEAD_NONCE_LEN);
+	sodium_memzero(out, sizeof(out));
+	return r;
 }
 
-/* ad = header || sender identity || receiver identity */
+/* ad = header || sender identity || receiver identity; returns its length or an error. */
 static int
 native_ad(uint8_t ad[SUITE_NATIVE_HEADER_LEN + 2 * SIGN_PUBLIC_LEN], const uint8_t *header,
-    const struct ratchet_ad *id)
+    size_t header_len, const struct ratchet_ad *id)
 {
 	if (id->sender_ident_len != SIGN_PUBLIC_LEN || id->receiver_ident_len != SIGN_PUBLIC_LEN)
 		return SOTTO_ERR_BAD_KEY;
-	memcpy(ad, header, SUITE_NATIVE_HEADER_LEN);
-	memcpy(ad + SUITE_NATIVE_HEADER_LEN, id->sender_ident, SIGN_PUBLIC_LEN);
-	memcpy(ad + SUITE_NATIVE_HEADER_LEN + SIGN_PUBLIC_LEN, id->receiver_ident, SIGN_PUBLIC_LEN);
-	return 0;
+	memcpy(ad, header, header_len);
+	memcpy(ad + header_len, id->sender_ident, SIGN_PUBLIC_LEN);
+	memcpy(ad + header_len + SIGN_PUBLIC_LEN, id->receiver_ident, SIGN_PUBLIC_LEN);
+	return (int)(header_len + 2 * SIGN_PUBLIC_LEN);
 }
 
 static int
 native_seal(struct buf *out, const uint8_t mk[RATCHET_KEY_LEN], const struct ratchet_header *h,
     const struct ratchet_ad *id, const uint8_t *pt, size_t pt_len)
 {
-	uint8_t keys[AEAD_KEY_LEN + AEAD_NONCE_LEN];   /* SECRET */
+	uint8_t key[AEAD_KEY_LEN], nonce[AEAD_NONCE_LEN];  /* key SECRET */
 	uint8_t ad[SUITE_NATIVE_HEADER_LEN + 2 * SIGN_PUBLIC_LEN];
 	uint8_t *w;
-	int r;
+	int r, ad_len;
 
 	if (pt_len > RATCHET_PLAINTEXT_MAX)
 		return SOTTO_ERR_TOO_LARGE;
@@ -162,12 +183,13 @@ native_seal(struct buf *out, const uint8_t mk[RATCHET_KEY_LEN], const struct rat
 	w[35] = (uint8_t)(h->pn >> 8);  w[36] = (uint8_t)h->pn;
 	w[37] = (uint8_t)(h->n >> 24);  w[38] = (uint8_t)(h->n >> 16);
 	w[39] = (uint8_t)(h->n >> 8);   w[40] = (uint8_t)h->n;
-	if ((r = native_ad(ad, w, id)) != 0 || (r = native_message_keys(keys, mk)) != 0)
+	rand_bytes(w + SUITE_NATIVE_HEADER_LEN_1, SUITE_NATIVE_NONCE_LEN);
+	if ((r = ad_len = native_ad(ad, w, SUITE_NATIVE_HEADER_LEN, id)) < 0 ||
+	    (r = native_message_keys(key, nonce, SUITE_NATIVE_VERSION, w, mk)) != 0)
 		goto out;
-	r = aead_seal(w + SUITE_NATIVE_HEADER_LEN, pt, pt_len, ad, sizeof(ad), keys + AEAD_KEY_LEN,
-	    keys);
+	r = aead_seal(w + SUITE_NATIVE_HEADER_LEN, pt, pt_len, ad, (size_t)ad_len, nonce, key);
 out:
-	sodium_memzero(keys, sizeof(keys));
+	sodium_memzero(key, sizeof(key));
 	return r;
 }
 
@@ -175,16 +197,20 @@ static int
 native_parse_header(struct ratchet_header *h, const uint8_t *msg, size_t len)
 {
 	struct cur c;
+	uint8_t version = len >= 1 ? msg[0] : 0;
 
 	memset(h, 0, sizeof(*h));
 	if (len > RATCHET_MSG_MAX)
 		return SOTTO_ERR_TOO_LARGE;
 	cur_init(&c, msg, len);
-	if (len >= 1 && cur_u8(&c) != SUITE_NATIVE_VERSION)
+	if (len >= 1 && (version = cur_u8(&c)) != SUITE_NATIVE_VERSION &&
+	    version != SUITE_NATIVE_VERSION_1)
 		return SOTTO_ERR_BAD_VERSION;
 	cur_copy(&c, h->dh_pub, DH_PUBLIC_LEN);
 	h->pn = cur_u32(&c);
 	h->n = cur_u32(&c);
+	if (version == SUITE_NATIVE_VERSION)
+		(void)cur_ref(&c, SUITE_NATIVE_NONCE_LEN);
 	(void)cur_ref(&c, AEAD_TAG_LEN);
 	if (cur_status(&c) != 0)
 		return cur_status(&c);
@@ -196,14 +222,14 @@ static int
 native_open(struct buf *pt, const uint8_t mk[RATCHET_KEY_LEN], const struct ratchet_header *h,
     const struct ratchet_ad *id, const uint8_t *msg, size_t len)
 {
-	uint8_t keys[AEAD_KEY_LEN + AEAD_NONCE_LEN];   /* SECRET */
+	uint8_t key[AEAD_KEY_LEN], nonce[AEAD_NONCE_LEN];  /* key SECRET */
 	uint8_t ad[SUITE_NATIVE_HEADER_LEN + 2 * SIGN_PUBLIC_LEN];
 	struct ratchet_header check;
 	struct cur c;
 	const uint8_t *hdr, *ct;
-	size_t ct_len;
+	size_t ct_len, hdr_len;
 	uint8_t *w, empty = 0;
-	int r;
+	int r, ad_len;
 
 	/* Re-parse: open must not trust that h came from these bytes. */
 	if ((r = native_parse_header(&check, msg, len)) != 0)
@@ -211,21 +237,24 @@ native_open(struct buf *pt, const uint8_t mk[RATCHET_KEY_LEN], const struct ratc
 	if (sodium_memcmp(check.dh_pub, h->dh_pub, DH_PUBLIC_LEN) != 0 || check.n != h->n ||
 	    check.pn != h->pn)
 		return SOTTO_ERR_INVALID_ARG;
+	hdr_len = msg[0] == SUITE_NATIVE_VERSION ? SUITE_NATIVE_HEADER_LEN :
+	    SUITE_NATIVE_HEADER_LEN_1;
 	cur_init(&c, msg, len);
-	hdr = cur_ref(&c, SUITE_NATIVE_HEADER_LEN);
+	hdr = cur_ref(&c, hdr_len);
 	ct = cur_rest(&c, &ct_len);
 	if (hdr == NULL || ct == NULL || ct_len < AEAD_TAG_LEN)
 		return SOTTO_ERR_TRUNCATED;
-	if ((r = native_ad(ad, hdr, id)) != 0)
-		return r;
+	if ((ad_len = native_ad(ad, hdr, hdr_len, id)) < 0)
+		return ad_len;
 	/* An empty plaintext reserves nothing and may get NULL: test the status, never the
 	 * pointer, or an empty message would pass unauthenticated. */
 	w = ct_len > AEAD_TAG_LEN ? buf_reserve(pt, ct_len - AEAD_TAG_LEN) : &empty;
 	if ((r = buf_status(pt)) != 0)
 		return r;
-	if ((r = native_message_keys(keys, mk)) == 0)
-		r = aead_open(w, ct, ct_len, ad, sizeof(ad), keys + AEAD_KEY_LEN, keys);
-	sodium_memzero(keys, sizeof(keys));
+	if ((r = native_message_keys(key, nonce, hdr[0], hdr, mk)) == 0)
+		r = aead_open(w, ct, ct_len, ad, (size_t)ad_len, nonce, key);
+	sodium_memzero(key, sizeof(key));
+	sodium_memzero(nonce, sizeof(nonce));
 	return r;
 }
 
@@ -236,7 +265,7 @@ native_prekey_wrap(struct buf *out, const struct x3dh_init_info *info, const uin
 {
 	if (info->ident_pub_len != SIGN_PUBLIC_LEN)
 		return SOTTO_ERR_INVALID_ARG;
-	buf_u8(out, SUITE_NATIVE_VERSION);
+	buf_u8(out, SUITE_NATIVE_PREKEY_VERSION);
 	buf_u8(out, info->has_opk ? PREKEY_FLAG_OPK : 0);
 	buf_u32(out, info->spk_id);
 	buf_u32(out, info->has_opk ? info->opk_id : 0);
@@ -260,7 +289,7 @@ native_prekey_parse(struct x3dh_init_info *info, const uint8_t **msg, size_t *ms
 	if (len > RATCHET_MSG_MAX + 128)
 		return SOTTO_ERR_TOO_LARGE;
 	cur_init(&c, in, len);
-	if (len >= 1 && cur_u8(&c) != SUITE_NATIVE_VERSION)
+	if (len >= 1 && cur_u8(&c) != SUITE_NATIVE_PREKEY_VERSION)
 		return SOTTO_ERR_BAD_VERSION;
 	flags = cur_u8(&c);
 	info->spk_id = cur_u32(&c);

@@ -13,8 +13,12 @@
 #include "crypto/sign.h"
 
 #define SUITE_NATIVE_ID 1
-#define SUITE_NATIVE_VERSION 0x01          /* first byte of every native message */
-#define SUITE_NATIVE_HEADER_LEN (1 + DH_PUBLIC_LEN + 4 + 4)
+#define SUITE_NATIVE_VERSION 0x02          /* first byte of every native message sent */
+#define SUITE_NATIVE_VERSION_1 0x01        /* nonce derived from the key; still read */
+#define SUITE_NATIVE_PREKEY_VERSION 0x01   /* first byte of a prekey message */
+#define SUITE_NATIVE_NONCE_LEN 24          /* random, in every version 2 header */
+#define SUITE_NATIVE_HEADER_LEN_1 (1 + DH_PUBLIC_LEN + 4 + 4)
+#define SUITE_NATIVE_HEADER_LEN (SUITE_NATIVE_HEADER_LEN_1 + SUITE_NATIVE_NONCE_LEN)
 #define SUITE_NATIVE_OVERHEAD (SUITE_NATIVE_HEADER_LEN + 16)
 
 extern const struct ratchet_suite suite_native;

@@ -647,10 +647,14 @@ TEST(malformed_messages)
 	}
 	CHECK_EQ_INT(session_decrypt(p.b, &before, SESSION_MSG_NORMAL, NULL, 0), SOTTO_ERR_TRUNCATED);
 	t.len = m.len;
-	/* Wrong version. */
+	/* Wrong version; version 1's shorter header does not authenticate these bytes. */
 	memcpy(c, m.p, m.len);
-	c[0] = 0x02;
+	c[0] = 0x03;
 	CHECK_EQ_INT(msg_recv(p.b, &t), SOTTO_ERR_BAD_VERSION);
+	c[0] = 0x00;
+	CHECK_EQ_INT(msg_recv(p.b, &t), SOTTO_ERR_BAD_VERSION);
+	c[0] = 0x01;
+	CHECK_EQ_INT(msg_recv(p.b, &t), SOTTO_ERR_DECRYPT);
 	/* Bad ratchet keys: zero, and a small-order point (all-zero DH). */
 	memcpy(c, m.p, m.len);
 	memset(c + 1, 0, 32);
@@ -802,20 +806,29 @@ TEST(state_serialization_roundtrip_and_corruption)
 		x[OFF_CKS + 31] ^= 1;
 		CHECK_EQ_INT(ratchet_deserialize(&rt, &suite_native, x, rs.len), SOTTO_ERR_CORRUPT);
 		memcpy(x, rs.p, rs.len);
-		x[rs.len - 17] ^= 1;                          /* last byte of the last skipped key */
+		x[rs.len - 17] ^= 1;                          /* last byte of the last digest */
+		CHECK_EQ_INT(ratchet_deserialize(&rt, &suite_native, x, rs.len), SOTTO_ERR_CORRUPT);
+		memcpy(x, rs.p, rs.len);
+		x[rs.len - 16 - 105 - 1] ^= 1;                 /* last byte of the last skipped key */
 		CHECK_EQ_INT(ratchet_deserialize(&rt, &suite_native, x, rs.len), SOTTO_ERR_CORRUPT);
 		memcpy(x, rs.p, rs.len);
 		x[rs.len - 1] ^= 1;
 		CHECK_EQ_INT(ratchet_deserialize(&rt, &suite_native, x, rs.len), SOTTO_ERR_CORRUPT);
 		memcpy(x, rs.p, rs.len);
-		x[0] = 3;
+		x[0] = 4;
 		CHECK_EQ_INT(ratchet_deserialize(&rt, &suite_native, x, rs.len), SOTTO_ERR_BAD_VERSION);
-		/* The skipped-key count: larger than the data, larger than the bound. */
-		off_skip = rs.len - 16 - 4 - 3 * 68;
+		/* The count of recent messages (two received): larger than the data or the bound. */
 		memcpy(x, rs.p, rs.len);
+		CHECK_EQ_INT(x[rs.len - 16 - 105], 2);
+		x[rs.len - 16 - 105] = 3;
+		CHECK_EQ_INT(ratchet_deserialize(&rt, &suite_native, x, rs.len), SOTTO_ERR_TRUNCATED);
+		x[rs.len - 16 - 105] = 33;
+		CHECK_EQ_INT(ratchet_deserialize(&rt, &suite_native, x, rs.len), SOTTO_ERR_MALFORMED);
+		/* The skipped-key count: larger than the data, larger than the bound. */
+		off_skip = rs.len - 16 - 105 - 4 - 3 * 68;
 		memcpy(x, rs.p, rs.len);
 		CHECK_EQ_INT(x[off_skip + 3], 3);
-		x[off_skip + 3] = 4;
+		x[off_skip + 3] = 5;            /* 4 would fit in the bytes of the recent messages */
 		CHECK_EQ_INT(ratchet_deserialize(&rt, &suite_native, x, rs.len), SOTTO_ERR_TRUNCATED);
 		x[off_skip] = 0xff;
 		CHECK_EQ_INT(ratchet_deserialize(&rt, &suite_native, x, rs.len), SOTTO_ERR_MALFORMED);
@@ -834,38 +847,55 @@ TEST(state_serialization_roundtrip_and_corruption)
 
 /* Rebuilds a native message from the primitives as docs/PROTOCOL.md describes it, using
  * the keys in the serialized state, and compares it with what the library sent. */
-/* Version 1 states (no checksum; written before the checksum existed) still load, are
- * checked by their key pair as before, and are written back as version 2. */
+/* Version 1 states (no checksum; written before the checksum existed) and version 2 states
+ * (no digests of received messages) still load, are checked as before, and are written
+ * back as version 3. */
 TEST(state_version_1_still_loads)
 {
 	struct pair p;
 	struct msg m[3], r;
 	struct ratchet *rt = NULL;
 	struct session *s1 = NULL;
-	struct buf rs, v1, again, st;
-	uint8_t *x;
-	size_t off;
+	struct buf rs, v1, v2, again, st;
+	uint8_t *x, check[16];
+	size_t off, body;
 	int i;
 
 	REQUIRE(pair_setup(&p, 1, 0) == 0);
 	for (i = 0; i < 3; i++)
 		REQUIRE(msg_send(p.a, &m[i], "v1") == 0);
-	CHECK_EQ_INT(msg_recv(p.b, &m[2]), 0);       /* two skipped keys */
+	CHECK_EQ_INT(msg_recv(p.b, &m[2]), 0);       /* two skipped keys, two recent messages */
 	buf_init_dyn(&rs, 1u << 20);
 	buf_init_dyn(&v1, 1u << 20);
+	buf_init_dyn(&v2, 1u << 20);
 	buf_init_dyn(&again, 1u << 20);
 	REQUIRE(ratchet_serialize(session_ratchet(p.b), &rs) == 0);
-	CHECK_EQ_INT(rs.p[0], 2);
-	/* Version 1 is version 2 without the trailing 16-byte checksum. */
+	CHECK_EQ_INT(rs.p[0], 3);
+	/* Version 2 is version 3 without the recent messages, version 1 also without the
+	 * trailing 16-byte checksum. */
+	body = rs.len - 1 - 16 - 105;
+	CHECK_EQ_INT(rs.p[1 + body], 2);
 	buf_u8(&v1, 1);
-	buf_put(&v1, rs.p + 1, rs.len - 1 - 16);
+	buf_put(&v1, rs.p + 1, body);
 	REQUIRE(buf_status(&v1) == 0);
+	buf_u8(&v2, 2);
+	buf_put(&v2, rs.p + 1, body);
+	REQUIRE(crypto_generichash(check, 16, v2.p, v2.len, NULL, 0) == 0);
+	buf_put(&v2, check, 16);
+	REQUIRE(buf_status(&v2) == 0);
+	CHECK_EQ_INT(ratchet_deserialize(&rt, &suite_native, v2.p, v2.len), 0);
+	REQUIRE(rt != NULL);
+	CHECK_EQ_INT(ratchet_skipped_count(rt), 2);
+	ratchet_free(rt);
+	rt = NULL;
+	v2.p[v2.len - 1] ^= 1;
+	CHECK_EQ_INT(ratchet_deserialize(&rt, &suite_native, v2.p, v2.len), SOTTO_ERR_CORRUPT);
 	CHECK_EQ_INT(ratchet_deserialize(&rt, &suite_native, v1.p, v1.len), 0);
 	REQUIRE(rt != NULL);
 	CHECK_EQ_INT(ratchet_skipped_count(rt), 2);
 	REQUIRE(ratchet_serialize(rt, &again) == 0);
-	CHECK_EQ_INT(again.len, rs.len);
-	CHECK(again.len == rs.len && memcmp(again.p, rs.p, rs.len) == 0);
+	CHECK_EQ_INT(again.len, 1 + body + 1 + 16);
+	CHECK(again.p[0] == 3 && memcmp(again.p + 1, rs.p + 1, body) == 0 && again.p[1 + body] == 0);
 	ratchet_free(rt);
 	rt = NULL;
 	/* The version 1 check: a secret key that does not match the public key. */
@@ -905,6 +935,7 @@ TEST(state_version_1_still_loads)
 	buf_wipe_free(&st);
 	buf_wipe_free(&rs);
 	buf_wipe_free(&v1);
+	buf_wipe_free(&v2);
 	buf_wipe_free(&again);
 	for (i = 0; i < 3; i++)
 		msg_free(&m[i]);
@@ -917,7 +948,7 @@ TEST(native_suite_matches_protocol_doc)
 	struct x3dh_keypair spk;
 	struct ratchet *a = NULL;
 	struct buf st, msg;
-	uint8_t rk0[32], dh[32], okm[64], mk[32], ck[32], keys[56], hdr[41], ad[41 + 64];
+	uint8_t rk0[32], dh[32], okm[64], mk[32], ck[32], key[32], hdr[65], ad[65 + 64];
 	uint8_t ct[5 + 16];
 	static const uint8_t one = 1, two = 2;
 	int i;
@@ -940,22 +971,23 @@ TEST(native_suite_matches_protocol_doc)
 	for (i = 0; i < 3; i++) {
 		buf_reset(&msg);
 		REQUIRE(ratchet_encrypt(a, &msg, (const uint8_t *)"hello", 5) == 0);
-		REQUIRE(msg.len == 41 + 5 + 16);
-		/* KDF_CK, message keys, header, AD, AEAD. */
+		REQUIRE(msg.len == 65 + 5 + 16);
+		/* KDF_CK, message key, header with the sender's random nonce, AD, AEAD. */
 		hmac_sha256(mk, ck, 32, &one, 1);
 		hmac_sha256(ck, ck, 32, &two, 1);
-		REQUIRE(hkdf_sha256(keys, 56, NULL, 0, mk, 32,
-		    (const uint8_t *)"Sotto message keys v1", 21) == 0);
-		hdr[0] = 0x01;
+		REQUIRE(hkdf_sha256(key, 32, NULL, 0, mk, 32,
+		    (const uint8_t *)"Sotto message keys v2", 21) == 0);
+		hdr[0] = 0x02;
 		memcpy(hdr + 1, st.p + OFF_DHS_PUB, 32);
 		memset(hdr + 33, 0, 4);
 		hdr[37] = 0; hdr[38] = 0; hdr[39] = 0; hdr[40] = (uint8_t)i;
-		memcpy(ad, hdr, 41);
-		memcpy(ad + 41, ida.pub, 32);
-		memcpy(ad + 73, idb.pub, 32);
-		REQUIRE(aead_seal(ct, (const uint8_t *)"hello", 5, ad, sizeof(ad), keys + 32, keys) == 0);
-		CHECK_MEM(msg.p, hdr, 41);
-		CHECK_MEM(msg.p + 41, ct, sizeof(ct));
+		memcpy(hdr + 41, msg.p + 41, 24);
+		memcpy(ad, hdr, 65);
+		memcpy(ad + 65, ida.pub, 32);
+		memcpy(ad + 97, idb.pub, 32);
+		REQUIRE(aead_seal(ct, (const uint8_t *)"hello", 5, ad, sizeof(ad), hdr + 41, key) == 0);
+		CHECK_MEM(msg.p, hdr, 65);
+		CHECK_MEM(msg.p + 65, ct, sizeof(ct));
 	}
 	buf_free(&msg);
 	buf_wipe_free(&st);
@@ -964,6 +996,93 @@ TEST(native_suite_matches_protocol_doc)
 	CHECK_EQ_INT(ratchet_init_alice(&a, &suite_native, rk0, spk.pub, ida.pub, 32, idb.pub, 32,
 	    RATCHET_MAX_SKIP_LIMIT + 1), SOTTO_ERR_INVALID_ARG);
 	CHECK(a == NULL);
+}
+
+/* A sender whose state is restored from an older copy encrypts again under message keys
+ * it already used. The random nonce in the header keeps the keystream apart, and the
+ * receiver tells the second message from a redelivery of the first (docs/PROTOCOL.md 4.2). */
+TEST(rolled_back_sender_reuses_no_keystream)
+{
+	static const char t1[] = "attack at dawn!", t2[] = "retreat at six.";
+	struct pair p;
+	struct msg m1, m2, m3;
+	struct buf saved;
+	struct session *restored = NULL;
+	uint8_t x_ct[sizeof(t1) - 1], x_pt[sizeof(t1) - 1];
+	size_t i, len = sizeof(t1) - 1;
+
+	REQUIRE(pair_setup(&p, 1, 0) == 0);
+	REQUIRE(msg_send(p.b, &m1, "reply") == 0);     /* so that Alice sends normal messages */
+	REQUIRE(msg_recv(p.a, &m1) == 0);
+	msg_free(&m1);
+	snap(p.a, &saved);                              /* the backup */
+	REQUIRE(msg_send(p.a, &m1, t1) == 0);
+	REQUIRE(session_deserialize(&restored, &suite_native, saved.p, saved.len) == 0);
+	session_free(p.a);
+	p.a = restored;                                 /* restored from the backup */
+	REQUIRE(msg_send(p.a, &m2, t2) == 0);
+	REQUIRE(m1.len == m2.len && m1.len == SUITE_NATIVE_OVERHEAD + len);
+	/* Same ratchet key and number, so the same message key... */
+	CHECK(memcmp(m1.p, m2.p, SUITE_NATIVE_HEADER_LEN_1) == 0);
+	/* ...but no shared keystream: the ciphertexts' XOR is not the plaintexts' XOR. */
+	for (i = 0; i < len; i++) {
+		x_ct[i] = m1.p[SUITE_NATIVE_HEADER_LEN + i] ^ m2.p[SUITE_NATIVE_HEADER_LEN + i];
+		x_pt[i] = (uint8_t)(t1[i] ^ t2[i]);
+	}
+	CHECK(memcmp(x_ct, x_pt, len) != 0);
+	/* Bob reads the first; the second is no redelivery and is reported as such. */
+	CHECK_EQ_INT(msg_recv(p.b, &m1), 0);
+	CHECK_EQ_INT(msg_recv(p.b, &m1), SOTTO_ERR_REPLAY);
+	CHECK_EQ_INT(msg_recv(p.b, &m2), SOTTO_ERR_ROLLBACK);
+	/* The conversation goes on. */
+	REQUIRE(msg_send(p.a, &m3, "after") == 0);
+	CHECK_EQ_INT(msg_recv(p.b, &m3), 0);
+	msg_free(&m1);
+	msg_free(&m2);
+	msg_free(&m3);
+	buf_wipe_free(&saved);
+	pair_free(&p);
+}
+
+/* A version 1 message (41-byte header, nonce derived from the message key), rebuilt from
+ * the primitives as docs/PROTOCOL.md describes it, is still read. */
+TEST(version_1_message_still_read)
+{
+	struct pair p;
+	struct msg m, v1;
+	struct buf st;
+	uint8_t mk[32], keys[56], ad[41 + 64];
+	static const uint8_t one = 1;
+
+	REQUIRE(pair_setup(&p, 1, 0) == 0);
+	REQUIRE(msg_send(p.b, &m, "reply") == 0);
+	REQUIRE(msg_recv(p.a, &m) == 0);
+	msg_free(&m);
+	/* Alice's next message, n = 0 of her new chain: its key from her state. */
+	buf_init_dyn(&st, 1u << 20);
+	REQUIRE(ratchet_serialize(session_ratchet(p.a), &st) == 0);
+	REQUIRE(msg_send(p.a, &m, "old format") == 0);
+	hmac_sha256(mk, st.p + OFF_CKS, 32, &one, 1);
+	REQUIRE(hkdf_sha256(keys, 56, NULL, 0, mk, 32,
+	    (const uint8_t *)"Sotto message keys v1", 21) == 0);
+	memset(&v1, 0, sizeof(v1));
+	v1.type = SESSION_MSG_NORMAL;
+	v1.len = 41 + 10 + 16;
+	REQUIRE((v1.p = malloc(v1.len)) != NULL);
+	memcpy(v1.p, m.p, 41);
+	v1.p[0] = 0x01;
+	memcpy(ad, v1.p, 41);
+	memcpy(ad + 41, p.ida.pub, 32);
+	memcpy(ad + 73, p.idb.pub, 32);
+	REQUIRE(aead_seal(v1.p + 41, (const uint8_t *)"old format", 10, ad, sizeof(ad),
+	    keys + 32, keys) == 0);
+	memcpy(v1.pt, "old format", 10);
+	v1.pt_len = 10;
+	CHECK_EQ_INT(msg_recv(p.b, &v1), 0);
+	msg_free(&m);
+	msg_free(&v1);
+	buf_wipe_free(&st);
+	pair_free(&p);
 }
 
 int
@@ -986,5 +1105,7 @@ main(void)
 	RUN(state_serialization_roundtrip_and_corruption);
 	RUN(state_version_1_still_loads);
 	RUN(native_suite_matches_protocol_doc);
+	RUN(rolled_back_sender_reuses_no_keystream);
+	RUN(version_1_message_still_read);
 	return check_summary();
 }
