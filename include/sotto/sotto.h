@@ -136,6 +136,9 @@ enum sotto_warning {
 	                                       until sotto_trust */
 	SOTTO_WARN_GAP = 1u << 3,           /* ev->gap messages from peer are missing before this */
 	SOTTO_WARN_REJECTED = 1u << 4,      /* an envelope failed a check and was dropped */
+	SOTTO_WARN_UNREADABLE = 1u << 5,    /* peer could not read a message of ours (a
+	                                       decryption-failure receipt; ev->reason says which
+	                                       and ev->time when the server took it) */
 };
 
 /* Valid only during the callback. */
@@ -155,7 +158,7 @@ struct sotto_event {
 	uint32_t expiry;                    /* TIMER: seconds, 0 = off */
 	unsigned warnings;                  /* enum sotto_warning */
 	uint64_t gap;                       /* with SOTTO_WARN_GAP */
-	const char *reason;                 /* with SOTTO_WARN_REJECTED: why */
+	const char *reason;                 /* with SOTTO_WARN_REJECTED or _UNREADABLE: why */
 };
 
 typedef void (*sotto_event_fn)(void *ctx, const struct sotto_event *ev);

@@ -32,7 +32,7 @@ print_warnings(const struct sotto_event *ev)
 {
 	unsigned bit;
 
-	for (bit = 1; bit <= SOTTO_WARN_REJECTED; bit <<= 1) {
+	for (bit = 1; bit <= SOTTO_WARN_UNREADABLE; bit <<= 1) {
 		if (!(ev->warnings & bit))
 			continue;
 		if (bit == SOTTO_WARN_GAP)
@@ -40,6 +40,8 @@ print_warnings(const struct sotto_event *ev)
 			    (unsigned long long)ev->gap, ev->gap == 1 ? "" : "s", ev->peer);
 		else if (bit == SOTTO_WARN_REJECTED)
 			printf("  ! a message was rejected: %s\n", ev->reason ? ev->reason : "");
+		else if (bit == SOTTO_WARN_UNREADABLE && ev->reason != NULL)
+			printf("  ! %s\n", ev->reason);
 		else
 			printf("  ! %s\n", sotto_warning_text(bit));
 	}

@@ -73,9 +73,9 @@ warnings_json(unsigned w, uint64_t gap, const char *reason)
 {
 	json_t *a = json_array();
 	unsigned bit;
-	char buf[160];
+	char buf[512];
 
-	for (bit = 1; bit != 0 && bit <= SOTTO_WARN_REJECTED; bit <<= 1) {
+	for (bit = 1; bit != 0 && bit <= SOTTO_WARN_UNREADABLE; bit <<= 1) {
 		if (!(w & bit))
 			continue;
 		if (bit == SOTTO_WARN_GAP && gap == 0)     /* from the history: no count */
@@ -85,6 +85,8 @@ warnings_json(unsigned w, uint64_t gap, const char *reason)
 			    (unsigned long long)gap, gap == 1 ? "" : "s");
 		else if (bit == SOTTO_WARN_REJECTED && reason != NULL)
 			snprintf(buf, sizeof(buf), "message rejected: %s", reason);
+		else if (bit == SOTTO_WARN_UNREADABLE && reason != NULL)
+			snprintf(buf, sizeof(buf), "%s", reason);
 		else
 			snprintf(buf, sizeof(buf), "%s", sotto_warning_text(bit));
 		json_array_append_new(a, json_string(buf));

@@ -10,6 +10,7 @@
 
 #include "sotto/sotto.h"
 #include "client/content.h"
+#include "client/decrypt_error.h"
 #include "client/store.h"
 #include "client/transport.h"
 #include "crypto/x3dh.h"
@@ -22,6 +23,7 @@
 #define CLIENT_TIMEOUT_MS 10000                 /* requests made inside other calls */
 #define CLIENT_ACK_BATCH 256                    /* envelope ids per RECEIVED */
 #define CLIENT_MAINTAIN_EVERY 3600              /* a long connection checks the prekeys */
+#define CLIENT_DERR_INTERVAL 60                 /* decryption-failure receipts per contact */
 
 /* Secret; sodium_malloc'd. */
 struct client_keys {
@@ -83,9 +85,50 @@ int client_send_content(struct sotto *s, const char *to, struct content *c, int 
 int client_flush_outbox(struct sotto *s, int timeout_ms, const uint8_t *watch, int *watch_r)
     SOTTO_MUST_CHECK;
 
-#define CLIENT_PREV_SLOT_LEN (6 + 32 + 1)
-/* The store's session slot name for a contact's previous session. */
-void client_prev_slot(char out[CLIENT_PREV_SLOT_LEN], const char *address);
+/* decrypt_error.c: decryption-failure receipts. */
+struct sealed_opened;
+struct client_derr {
+	char peer[STORE_ADDR_MAX + 1];
+	uint8_t ident[32];              /* the peer's identity, as its certificate vouches */
+	struct decrypt_error e;
+};
+/* The receipt for a message from o that failed with err at the server time server_ms. */
+void client_derr_describe(struct client_derr *d, int err, const struct sealed_opened *o,
+    uint64_t server_ms);
+/* Sends it, unless this contact got one less than CLIENT_DERR_INTERVAL ago. Best effort:
+ * callers may ignore the result. */
+int client_derr_send(struct sotto *s, const struct client_derr *d, int timeout_ms);
+/* A receipt from o (message type 3): parses it into d and, for a contact whose identity
+ * matches, archives the current session (*archived = 1) unless it was started after the
+ * failed message. SOTTO_ERR_MALFORMED for a receipt that does not parse,
+ * SOTTO_ERR_NO_SESSION if the sender is no such contact, or an error of the store. */
+int client_derr_receive(struct sotto *s, const struct sealed_opened *o, struct client_derr *d,
+    int *archived) SOTTO_MUST_CHECK;
+/* What to tell the user about a receipt. */
+void client_derr_text(char *out, size_t cap, const struct client_derr *d, int archived);
+
+/* session_archive.c: a contact's previous sessions, most recently used first. Every call
+ * runs inside the caller's store transaction. */
+#define CLIENT_ARCHIVE_MAX 40
+struct client_archive {
+	char address[STORE_ADDR_MAX + 1];
+	uint8_t n;
+	uint8_t slot[CLIENT_ARCHIVE_MAX];
+};
+int client_archive_load(struct sotto *s, const char *address, struct client_archive *a)
+    SOTTO_MUST_CHECK;
+/* Entry i's state; *state is malloc'd (store_blob_free). */
+int client_archive_get(struct sotto *s, const struct client_archive *a, size_t i,
+    uint8_t **state, size_t *len) SOTTO_MUST_CHECK;
+/* Stores state at the front: in entry i's place (i >= 0), or as a new entry (i < 0; the
+ * least recently used is dropped when CLIENT_ARCHIVE_MAX are kept). */
+int client_archive_put(struct sotto *s, struct client_archive *a, long i, const uint8_t *state,
+    size_t len) SOTTO_MUST_CHECK;
+int client_archive_remove(struct sotto *s, struct client_archive *a, size_t i)
+    SOTTO_MUST_CHECK;
+/* Archives the current session with address (if any), so that the next send starts a
+ * new one from a fresh prekey bundle. */
+int client_archive_current(struct sotto *s, const char *address) SOTTO_MUST_CHECK;
 
 /* Whether a store_contact exists; fills *c when it does (1), 0 if not, or an error. */
 int client_contact_find(struct sotto *s, const char *address, struct store_contact *c)

@@ -31,22 +31,43 @@ struct poll_batch {
 	size_t n_acks;
 	struct pending_receipt *rc;
 	size_t n_rc;
+	struct client_derr *derr;       /* decryption-failure receipts, one per peer */
+	size_t n_derr;
 	int events;
 };
 
+/* A warning: peer "" for an envelope whose sender is unknown. */
 static void
-emit_reject(sotto_event_fn cb, void *ctx, const char *reason, struct poll_batch *pb)
+emit_warning(sotto_event_fn cb, void *ctx, const char *peer, uint64_t time, unsigned warn,
+    const char *reason, struct poll_batch *pb)
 {
 	struct sotto_event ev;
 
 	memset(&ev, 0, sizeof(ev));
 	ev.type = SOTTO_EVENT_WARNING;
-	ev.peer = "";
-	ev.warnings = SOTTO_WARN_REJECTED;
+	ev.peer = peer;
+	ev.time = time;
+	ev.warnings = warn;
 	ev.reason = reason;
 	pb->events++;
 	if (cb != NULL)
 		cb(ctx, &ev);
+}
+
+/* Queues a decryption-failure receipt for after the drain (the first per peer). */
+static void
+derr_note(struct poll_batch *pb, int err, const struct sealed_opened *o, uint64_t server_ms)
+{
+	struct client_derr *nv;
+	size_t i;
+
+	for (i = 0; i < pb->n_derr; i++)
+		if (strcmp(pb->derr[i].peer, o->sender_addr) == 0)
+			return;
+	if ((nv = realloc(pb->derr, (pb->n_derr + 1) * sizeof(*nv))) == NULL)
+		return;         /* best effort: the user was told already */
+	pb->derr = nv;
+	client_derr_describe(&pb->derr[pb->n_derr++], err, o, server_ms);
 }
 
 static int
@@ -74,24 +95,10 @@ receipt_note(struct poll_batch *pb, const char *peer, const uint8_t id[SOTTO_ID_
 	return 0;
 }
 
-/* The slot for a contact's previous session: kept after a replacement so that messages
- * from both sides of a simultaneous start (or still in flight) decrypt. Not a valid
- * address, so it cannot collide with one. */
-void
-client_prev_slot(char out[CLIENT_PREV_SLOT_LEN], const char *address)
-{
-	uint8_t h[16];
-
-	crypto_generichash(h, sizeof(h), (const uint8_t *)address, strlen(address), NULL, 0);
-	memcpy(out, "#prev/", 6);
-	sodium_bin2hex(out + 6, 33, h, sizeof(h));
-}
-
-/* What a successful decryption leaves to store. */
+/* What a successful decryption leaves to store besides the archive, which
+ * decrypt_in_session updates itself (inside the transaction). */
 struct decrypted {
 	struct session *cur;            /* the new current session */
-	uint8_t *prev;                  /* the new previous session's state, or NULL: unchanged */
-	size_t prev_len;
 	uint32_t used_opk;              /* a one-time prekey to delete, 0 if none */
 };
 
@@ -99,8 +106,33 @@ static void
 decrypted_free(struct decrypted *d)
 {
 	session_free(d->cur);
-	store_blob_free(d->prev, d->prev_len);
 	memset(d, 0, sizeof(*d));
+}
+
+/* Errors of ours: nothing is acknowledged, the envelope comes again. Every other error
+ * was caused by the envelope's bytes and is acknowledged, so that no envelope can block
+ * the mailbox. */
+static int
+receive_err_local(int r)
+{
+	return r == SOTTO_ERR_NOMEM || r == SOTTO_ERR_STORAGE || r == SOTTO_ERR_IO ||
+	    r == SOTTO_ERR_INTERNAL;
+}
+
+/* Which of the failures of one message in several sessions tells most about it. */
+static int
+session_err_rank(int r)
+{
+	switch (r) {
+	case SOTTO_ERR_NO_SESSION: return 0;
+	case SOTTO_ERR_STATE:               /* a prekey message for another session */
+	case SOTTO_ERR_UNTRUSTED_IDENTITY:  /* a session with an identity the sender left */
+		return 1;
+	case SOTTO_ERR_CORRUPT: return 2;   /* a stored state that does not load */
+	case SOTTO_ERR_REPLAY: return 4;
+	case SOTTO_ERR_ROLLBACK: return 5;
+	default: return 3;                  /* reached a session of its own and failed there */
+	}
 }
 
 /* Loads a session state and tries msg in it. */
@@ -114,7 +146,7 @@ try_session(const uint8_t *state, size_t state_len, const struct sealed_opened *
 	int r;
 
 	if ((r = session_deserialize(&ss, &suite_native, state, state_len)) != 0)
-		return SOTTO_ERR_CORRUPT;
+		return r == SOTTO_ERR_NOMEM ? r : SOTTO_ERR_CORRUPT;
 	rid = session_remote_identity(ss, &idlen);
 	if (idlen != 32 || sodium_memcmp(rid, o->sender_ident, 32) != 0)
 		r = SOTTO_ERR_UNTRUSTED_IDENTITY;
@@ -129,61 +161,18 @@ try_session(const uint8_t *state, size_t state_len, const struct sealed_opened *
 	return 0;
 }
 
-/* Decrypts in the sender's current or previous session, or starts a new one from a
- * prekey message (the old current one becomes the previous). */
+/* Starts the responder's session from a prekey message. */
 static int
-decrypt_in_session(struct sotto *s, const struct sealed_opened *o, int key_changed,
-    struct decrypted *d, struct buf *pt)
+respond_prekey(struct sotto *s, const struct sealed_opened *o, struct decrypted *d,
+    struct buf *pt)
 {
 	struct x3dh_init_info info;
 	struct store_spk spk;
 	struct x3dh_keypair kspk, kopk;
-	char slot[CLIENT_PREV_SLOT_LEN];
-	uint8_t *cur = NULL, *prev = NULL;
-	size_t cur_len = 0, prev_len = 0;
-	int r, r2 = SOTTO_ERR_NOT_FOUND, have_opk = 0;
+	int r, have_opk = 0;
 
-	memset(d, 0, sizeof(*d));
 	memset(&kspk, 0, sizeof(kspk));
 	memset(&kopk, 0, sizeof(kopk));
-	client_prev_slot(slot, o->sender_addr);
-	if (!key_changed) {
-		r = store_session_get(s->st, o->sender_addr, &cur, &cur_len);
-		if (r != 0 && r != SOTTO_ERR_NOT_FOUND)
-			return r;
-		if (r == 0) {
-			r = try_session(cur, cur_len, o, &d->cur, pt);
-			if (r == 0)
-				goto out;
-			if (r == SOTTO_ERR_CORRUPT)
-				goto out;
-			r2 = store_session_get(s->st, slot, &prev, &prev_len);
-			if (r2 != 0 && r2 != SOTTO_ERR_NOT_FOUND) {
-				r = r2;
-				goto out;
-			}
-			if (r2 == 0) {
-				r2 = try_session(prev, prev_len, o, &d->cur, pt);
-				if (r2 == 0) {
-					/* The previous one is in use again: swap them. */
-					d->prev = cur;
-					d->prev_len = cur_len;
-					cur = NULL;
-					r = 0;
-					goto out;
-				}
-			}
-			/* A replayed message is a duplicate; only a new prekey message may
-			 * start another session (the peer started over). */
-			if (r == SOTTO_ERR_REPLAY || r2 == SOTTO_ERR_REPLAY ||
-			    o->msg_type != SESSION_MSG_PREKEY)
-				goto out;
-		}
-	}
-	if (o->msg_type != SESSION_MSG_PREKEY) {
-		r = SOTTO_ERR_NO_SESSION;
-		goto out;
-	}
 	if ((r = session_prekey_info(&suite_native, &info, o->msg, o->msg_len)) != 0)
 		goto out;
 	/* The session's identity must be the one the certificate vouches for. */
@@ -205,20 +194,72 @@ decrypt_in_session(struct sotto *s, const struct sealed_opened *o, int key_chang
 	}
 	r = session_respond(&d->cur, &suite_native, &s->k->xid, &kspk, have_opk ? &kopk : NULL,
 	    o->msg, o->msg_len, pt, NULL);
-	if (r == 0) {
-		if (have_opk)
-			d->used_opk = info.opk_id;
-		if (cur != NULL) {
-			d->prev = cur;
-			d->prev_len = cur_len;
-			cur = NULL;
-		}
-	}
+	if (r == 0 && have_opk)
+		d->used_opk = info.opk_id;
 out:
-	store_blob_free(cur, cur_len);
-	store_blob_free(prev, prev_len);
 	x3dh_keypair_wipe(&kspk);
 	x3dh_keypair_wipe(&kopk);
+	return r;
+}
+
+/*
+ * Decrypts in the sender's current session, or in one of its archived sessions (which
+ * then becomes current, the current one taking its place in the archive), or starts a
+ * new one from a prekey message (the current one is archived). A prekey message that
+ * reached a known session (its base key is known) never starts a new one: a replay of a
+ * first message must not reset the conversation. The result is the most telling failure
+ * across the sessions tried (session_err_rank).
+ */
+static int
+decrypt_in_session(struct sotto *s, const struct sealed_opened *o, int key_changed,
+    struct decrypted *d, struct buf *pt)
+{
+	struct client_archive a;
+	uint8_t *cur = NULL, *st = NULL;
+	size_t cur_len = 0, st_len = 0, i;
+	int r, best = SOTTO_ERR_NO_SESSION, cur_ok = 0;
+
+	memset(d, 0, sizeof(*d));
+	if ((r = client_archive_load(s, o->sender_addr, &a)) != 0)
+		return r;
+	if (!key_changed) {
+		r = store_session_get(s->st, o->sender_addr, &cur, &cur_len);
+		if (r == 0) {
+			if ((r = try_session(cur, cur_len, o, &d->cur, pt)) == 0)
+				goto out;
+			cur_ok = r != SOTTO_ERR_CORRUPT;
+		}
+		if (receive_err_local(r))
+			goto out;
+		if (r != SOTTO_ERR_NOT_FOUND && session_err_rank(r) > session_err_rank(best))
+			best = r;
+		for (i = 0; i < a.n; i++) {
+			if ((r = client_archive_get(s, &a, i, &st, &st_len)) == 0) {
+				r = try_session(st, st_len, o, &d->cur, pt);
+				store_blob_free(st, st_len);
+				st = NULL;
+			}
+			if (r == 0) {
+				/* In use again: it becomes current, the current one takes its place. */
+				r = cur_ok ? client_archive_put(s, &a, (long)i, cur, cur_len) :
+				    client_archive_remove(s, &a, i);
+				goto out;
+			}
+			if (receive_err_local(r))
+				goto out;
+			if (r != SOTTO_ERR_NOT_FOUND && session_err_rank(r) > session_err_rank(best))
+				best = r;
+		}
+	}
+	r = best;
+	if (o->msg_type != SESSION_MSG_PREKEY || session_err_rank(best) >= 3)
+		goto out;
+	if ((r = respond_prekey(s, o, d, pt)) == 0 && cur_ok)
+		r = client_archive_put(s, &a, -1, cur, cur_len);
+out:
+	if (r != 0)
+		decrypted_free(d);
+	store_blob_free(cur, cur_len);
 	return r;
 }
 
@@ -229,10 +270,39 @@ reject_reason(int r)
 	case SOTTO_ERR_EXPIRED: return "expired sender certificate";
 	case SOTTO_ERR_BAD_SIGNATURE: return "sender certificate not signed by our server";
 	case SOTTO_ERR_UNTRUSTED_IDENTITY: return "sender identity does not match";
-	case SOTTO_ERR_NO_SESSION: return "no session with the sender";
-	case SOTTO_ERR_NOT_FOUND: return "unknown prekey";
-	default: return "message could not be decrypted";
+	case SOTTO_ERR_NO_SESSION: return "no session with the sender; asked them to start a new one";
+	case SOTTO_ERR_NOT_FOUND: return "unknown prekey; asked the sender to start a new session";
+	case SOTTO_ERR_CORRUPT:
+		return "our session with the sender is damaged; asked them to start a new one";
+	case SOTTO_ERR_ROLLBACK:
+		return "dropped: the sender reused a message number for other content (its store "
+		    "was probably restored from an older copy); ask them to send it again";
+	default: return "message could not be decrypted; told the sender";
 	}
+}
+
+/* A decryption-failure receipt from peer: tell the user (and archive the session). */
+static int
+handle_decrypt_error(struct sotto *s, const struct sealed_opened *o, sotto_event_fn cb,
+    void *ctx, struct poll_batch *pb)
+{
+	struct client_derr d;
+	char text[STORE_ADDR_MAX + 160];
+	int r, archived;
+
+	r = client_derr_receive(s, o, &d, &archived);
+	if (receive_err_local(r))
+		return r;
+	if (r != 0) {
+		/* Never answered with a receipt: no loops. */
+		emit_warning(cb, ctx, o->sender_addr, 0, SOTTO_WARN_REJECTED,
+		    r == SOTTO_ERR_MALFORMED ? "malformed decryption-failure receipt" :
+		    "decryption-failure receipt from someone we have no session with", pb);
+		return 0;
+	}
+	client_derr_text(text, sizeof(text), &d, archived);
+	emit_warning(cb, ctx, o->sender_addr, d.e.time_ms / 1000, SOTTO_WARN_UNREADABLE, text, pb);
+	return 0;
 }
 
 /* Marks our messages delivered or read after a receipt. */
@@ -304,13 +374,12 @@ handle_envelope(struct sotto *s, const struct proto_push *push, sotto_event_fn c
 	struct store_contact ct;
 	struct decrypted d;
 	struct content c;
-	char slot[CLIENT_PREV_SLOT_LEN];
 	struct sotto_event ev;
 	struct buf pt, ser;
 	uint64_t now = client_now(), gap = 0;
 	uint32_t flags = 0;
 	unsigned warn = 0;
-	const char *reject = NULL;
+	const char *reject = NULL, *reject_peer = "";
 	int r, have, key_changed = 0, seen = 0, in_tx = 0, deliver = 0;
 
 	memset(&o, 0, sizeof(o));
@@ -337,6 +406,10 @@ handle_envelope(struct sotto *s, const struct proto_push *push, sotto_event_fn c
 		r = 0;
 		goto out;
 	}
+	if (o.msg_type == SESSION_MSG_DECRYPT_ERROR) {
+		r = handle_decrypt_error(s, &o, cb, ctx, pb);
+		goto out;
+	}
 	if ((r = store_begin(s->st)) != 0)
 		goto out;
 	in_tx = 1;
@@ -351,10 +424,13 @@ handle_envelope(struct sotto *s, const struct proto_push *push, sotto_event_fn c
 		goto out;
 	}
 	if (r != 0) {
-		if (r == SOTTO_ERR_NOMEM || r == SOTTO_ERR_STORAGE || r == SOTTO_ERR_IO ||
-		    r == SOTTO_ERR_CORRUPT || r == SOTTO_ERR_STATE)
+		if (receive_err_local(r))
 			goto out;
+		/* The envelope's fault (or a session it cannot be read in): acknowledged,
+		 * reported to the user and, as the sender is known, to the sender. */
 		reject = reject_reason(r);
+		reject_peer = o.sender_addr;
+		derr_note(pb, r, &o, push->timestamp);
 		r = 0;
 		goto out;
 	}
@@ -367,6 +443,7 @@ handle_envelope(struct sotto *s, const struct proto_push *push, sotto_event_fn c
 			goto out;
 		in_tx = 0;
 		reject = "malformed content";
+		reject_peer = o.sender_addr;
 		goto out;
 	}
 	if ((seen = store_seen_has(s->st, c.id)) < 0) {
@@ -403,10 +480,8 @@ handle_envelope(struct sotto *s, const struct proto_push *push, sotto_event_fn c
 		if (c.type != CONTENT_RECEIPT)
 			ct.expiry_seconds = c.expiry;
 	}
-	client_prev_slot(slot, o.sender_addr);
 	if ((r = store_session_put(s->st, o.sender_addr, ser.p, ser.len)) != 0 ||
-	    (r = store_contact_put(s->st, &ct)) != 0 ||
-	    (d.prev != NULL && (r = store_session_put(s->st, slot, d.prev, d.prev_len)) != 0))
+	    (r = store_contact_put(s->st, &ct)) != 0)
 		goto out;
 	if (d.used_opk != 0 && (r = store_otpk_delete(s->st, d.used_opk)) != 0 &&
 	    r != SOTTO_ERR_NOT_FOUND)
@@ -421,7 +496,8 @@ out:
 	if (in_tx)
 		store_rollback(s->st);
 	if (reject != NULL)
-		emit_reject(cb, ctx, reject, pb);
+		emit_warning(cb, ctx, reject_peer, push->timestamp / 1000, SOTTO_WARN_REJECTED,
+		    reject, pb);
 	if (deliver) {
 		memset(&ev, 0, sizeof(ev));
 		ev.peer = o.sender_addr;
@@ -511,6 +587,22 @@ send_receipts(struct sotto *s, struct poll_batch *pb)
 	return r;
 }
 
+/* Best effort, like Signal's: a receipt that cannot go out now is not retried (the
+ * recipient's user was told about the failure either way). */
+static void
+send_decrypt_errors(struct sotto *s, struct poll_batch *pb)
+{
+	size_t i;
+
+	for (i = 0; i < pb->n_derr; i++)
+		if (s->t != NULL)
+			client_derr_send(s, &pb->derr[i], CLIENT_TIMEOUT_MS);
+	sodium_memzero(pb->derr, pb->n_derr * sizeof(*pb->derr));
+	free(pb->derr);
+	pb->derr = NULL;
+	pb->n_derr = 0;
+}
+
 int
 sotto_poll(struct sotto *s, int timeout_ms, sotto_event_fn cb, void *ctx)
 {
@@ -561,6 +653,7 @@ sotto_poll(struct sotto *s, int timeout_ms, sotto_event_fn cb, void *ctx)
 	}
 	if (r == 0 && s->t != NULL && client_now() >= s->next_maintain)
 		r = client_maintain_spk(s, CLIENT_TIMEOUT_MS);
+	send_decrypt_errors(s, &pb);
 	if (r == 0)
 		r = send_receipts(s, &pb);
 	else
@@ -578,6 +671,7 @@ sotto_warning_text(unsigned w)
 		return "identity key of a verified contact changed: sending refused until 'sotto trust'";
 	case SOTTO_WARN_GAP: return "messages missing before this one";
 	case SOTTO_WARN_REJECTED: return "a message was rejected";
+	case SOTTO_WARN_UNREADABLE: return "peer could not read a message of ours";
 	default: return "unknown warning";
 	}
 }

@@ -161,7 +161,29 @@ session_decrypt(struct session *ss, struct buf *pt, int type, const uint8_t *msg
 	    info.spk_id != ss->info.spk_id || info.has_opk != ss->info.has_opk ||
 	    info.opk_id != ss->info.opk_id)
 		return SOTTO_ERR_STATE;
-	return ratchet_decrypt(ss->r, pt, inner, inner_len);
+	/* The flight that started this session, again. A message of it that no longer
+	 * decrypts is one whose chain this state has moved past (more than 8 ratchet steps
+	 * ago): a replay, never a reason to start over. */
+	if ((err = ratchet_decrypt(ss->r, pt, inner, inner_len)) == SOTTO_ERR_DECRYPT)
+		err = SOTTO_ERR_REPLAY;
+	return err;
+}
+
+int
+session_msg_header(const struct ratchet_suite *s, struct ratchet_header *h, int type,
+    const uint8_t *msg, size_t len)
+{
+	struct x3dh_init_info info;
+	const uint8_t *inner = msg;
+	size_t inner_len = len;
+	int err;
+
+	if (type == SESSION_MSG_PREKEY &&
+	    (err = s->prekey_parse(&info, &inner, &inner_len, msg, len)) != 0)
+		return err;
+	if (type != SESSION_MSG_PREKEY && type != SESSION_MSG_NORMAL)
+		return SOTTO_ERR_INVALID_ARG;
+	return s->parse_header(h, inner, inner_len);
 }
 
 /*

@@ -21,6 +21,9 @@
 enum session_msg_type {
 	SESSION_MSG_NORMAL = 1,
 	SESSION_MSG_PREKEY = 2,
+	/* Not a ratchet message: a decryption-failure receipt, which travels outside any
+	 * session because the session is what failed (docs/PROTOCOL.md section 7.1). */
+	SESSION_MSG_DECRYPT_ERROR = 3,
 };
 
 struct session_opts {
@@ -48,9 +51,15 @@ void session_free(struct session *ss);
 int session_encrypt(struct session *ss, struct buf *out, int *type, const uint8_t *pt,
     size_t len) SOTTO_MUST_CHECK;
 /* A prekey message for an existing session is accepted only when it carries the base key
- * this session was started from (a repeat of the initiator's first flight). */
+ * this session was started from (a repeat of the initiator's first flight); any other is
+ * SOTTO_ERR_STATE (it belongs to another session). One with this session's base key that
+ * does not decrypt is SOTTO_ERR_REPLAY. */
 int session_decrypt(struct session *ss, struct buf *pt, int type, const uint8_t *msg,
     size_t len) SOTTO_MUST_CHECK;
+/* The ratchet header of a message of either type (untrusted bytes; nothing is
+ * authenticated). */
+int session_msg_header(const struct ratchet_suite *s, struct ratchet_header *h, int type,
+    const uint8_t *msg, size_t len) SOTTO_MUST_CHECK;
 
 /* Serialized state is SECRET. */
 int session_serialize(const struct session *ss, struct buf *out) SOTTO_MUST_CHECK;

@@ -21,6 +21,7 @@
 #include "client/store.h"
 #include "client/transport.h"
 #include "crypto/sealed.h"
+#include "crypto/session.h"
 #include "crypto/suite_native.h"
 #include "wire/address.h"
 #include "wire/cert.h"
@@ -1040,6 +1041,428 @@ TEST(wrong_passphrase_and_reopen)
 	sotto_close(a);
 }
 
+/* ---- sessions: replays, simultaneous starts, archives, rollbacks, failures ---- */
+
+/* Puts a copy of env into rcpt's mailbox under a new id (a redelivery or a replay). */
+static void
+mail_inject(const char *rcpt, const uint8_t *env, size_t len)
+{
+	struct fake_env *e = &srv.mail[srv.n_mail++];
+
+	memset(e, 0, sizeof(*e));
+	e->id = ++srv.next_env;
+	e->rcpt = find_acc(rcpt);
+	e->sender = -1;
+	e->env = malloc(len);
+	if (e->env == NULL)
+		abort();
+	memcpy(e->env, env, len);
+	e->len = len;
+}
+
+/* Takes rcpt's newest envelope out of the mailbox (held back by the server). */
+static uint8_t *
+mail_take_last(const char *rcpt, size_t *len)
+{
+	int k = find_acc(rcpt);
+	uint8_t *p;
+	size_t i;
+
+	for (i = srv.n_mail; i-- > 0;) {
+		if (srv.mail[i].rcpt != k)
+			continue;
+		p = srv.mail[i].env;
+		*len = srv.mail[i].len;
+		srv.mail[i].env = NULL;
+		mail_delete(i);
+		return p;
+	}
+	return NULL;
+}
+
+/* Seals msg (type) from `from`, with from's own certificate, into to's mailbox. */
+static void
+inject_msg(struct sotto *from, uint8_t type, const uint8_t *msg, size_t len, const char *to)
+{
+	struct sealed_content sc;
+	struct buf env;
+	int k = find_acc(to);
+
+	memset(&sc, 0, sizeof(sc));
+	sc.sender_addr = from->k->id.address;
+	sc.sender_addr_len = strlen(from->k->id.address);
+	sc.cert = from->cert;
+	sc.cert_len = from->cert_len;
+	sc.msg_type = type;
+	sc.msg = msg;
+	sc.msg_len = len;
+	buf_init_dyn(&env, 65536);
+	if (sealed_seal(&env, &from->k->xid, srv.acc[k].ident, &sc) != 0)
+		abort();
+	mail_inject(to, env.p, env.len);
+	buf_free(&env);
+}
+
+static int
+count_warn(const struct seen *s, unsigned w)
+{
+	int i, n = 0;
+
+	for (i = 0; i < s->n; i++)
+		n += (s->warn[i] & w) != 0;
+	return n;
+}
+
+/* Both start a session at the same moment; then the server delivers Alice's first
+ * (prekey) envelope again. It is a replay: acknowledged, not an error that blocks Bob's
+ * mailbox, and everything after it arrives. */
+TEST(simultaneous_start_redelivered_prekey_acked)
+{
+	struct sotto *a, *b;
+	struct seen *ev = calloc(1, sizeof(*ev));
+	uint8_t *first;
+	size_t first_len = 0;
+
+	fresh();
+	a = user_new("alice", "alice@example.org");
+	b = user_new("bob", "bob@example.org");
+	REQUIRE(a != NULL && b != NULL && ev != NULL);
+	sotto_set_auto_receipts(a, 0);
+	sotto_set_auto_receipts(b, 0);
+	REQUIRE(sotto_send_text(a, "bob@example.org", "from alice", 10, NULL) == 0);
+	REQUIRE(sotto_send_text(b, "alice@example.org", "from bob", 8, NULL) == 0);
+	first = mail_take_last("bob@example.org", &first_len);
+	REQUIRE(first != NULL);
+	mail_inject("bob@example.org", first, first_len);
+	CHECK_EQ_INT(poll_all(b, ev), 1);
+	CHECK(strcmp(ev->body[0], "from alice") == 0);
+	CHECK_EQ_INT(poll_all(a, ev), 1);
+	CHECK(strcmp(ev->body[0], "from bob") == 0);
+	/* Alice answers in the session Bob started, which Bob now takes up again. */
+	REQUIRE(sotto_send_text(a, "bob@example.org", "a2", 2, NULL) == 0);
+	CHECK_EQ_INT(poll_all(b, ev), 1);
+	CHECK(strcmp(ev->body[0], "a2") == 0);
+	/* The first envelope again (a retry duplicate, or a replay by the server). */
+	mail_inject("bob@example.org", first, first_len);
+	CHECK_EQ_INT(poll_all(b, ev), 0);
+	CHECK_EQ_INT(mailbox_count("bob@example.org"), 0);
+	/* Nothing is blocked, both ways. */
+	REQUIRE(sotto_send_text(a, "bob@example.org", "a3", 2, NULL) == 0);
+	CHECK_EQ_INT(poll_all(b, ev), 1);
+	CHECK(strcmp(ev->body[0], "a3") == 0 && ev->warn[0] == 0);
+	REQUIRE(sotto_send_text(b, "alice@example.org", "b2", 2, NULL) == 0);
+	CHECK_EQ_INT(poll_all(a, ev), 1);
+	CHECK(strcmp(ev->body[0], "b2") == 0);
+	free(first);
+	sotto_close(a);
+	sotto_close(b);
+	free(ev);
+}
+
+/* Envelopes of every kind of wrong: each is acknowledged and reported, none blocks the
+ * mailbox, and good messages after them arrive. */
+TEST(garbage_envelopes_never_block)
+{
+	struct sotto *a, *b, *m;
+	struct seen *ev = calloc(1, sizeof(*ev));
+	struct x3dh_init_info info;
+	struct decrypt_error de;
+	struct buf pk;
+	uint8_t junk[300], *env;
+	size_t env_len = 0;
+	int i, n_bad = 0, n;
+
+	fresh();
+	a = user_new("alice", "alice@example.org");
+	b = user_new("bob", "bob@example.org");
+	m = user_new("mallory", "mallory@example.org");
+	REQUIRE(a != NULL && b != NULL && m != NULL && ev != NULL);
+	sotto_set_auto_receipts(b, 0);
+	REQUIRE(sotto_send_text(a, "bob@example.org", "hello", 5, NULL) == 0);
+	CHECK_EQ_INT(poll_all(b, ev), 1);
+	REQUIRE(sotto_send_text(m, "alice@example.org", "hi", 2, NULL) == 0);  /* a certificate */
+	randombytes_buf(junk, sizeof(junk));
+
+	/* Not an envelope; a truncated and a flipped real one. */
+	mail_inject("bob@example.org", junk, sizeof(junk)), n_bad++;
+	mail_inject("bob@example.org", junk, 1), n_bad++;
+	REQUIRE(sotto_send_text(a, "bob@example.org", "held", 4, NULL) == 0);
+	env = mail_take_last("bob@example.org", &env_len);
+	REQUIRE(env != NULL);
+	mail_inject("bob@example.org", env, env_len - 7), n_bad++;
+	env[env_len / 2] ^= 0x20;
+	mail_inject("bob@example.org", env, env_len), n_bad++;
+	free(env);
+	/* From Mallory, who has no session with Bob: junk of each message type. */
+	inject_msg(m, SESSION_MSG_NORMAL, junk, 100, "bob@example.org"), n_bad++;
+	inject_msg(m, SESSION_MSG_PREKEY, junk, 100, "bob@example.org"), n_bad++;
+	inject_msg(m, SESSION_MSG_DECRYPT_ERROR, junk, 47, "bob@example.org"), n_bad++;
+	/* A well-formed receipt from someone who is no contact. */
+	memset(&de, 0, sizeof(de));
+	de.reason = DECRYPT_ERROR_UNREADABLE;
+	de.time_ms = 1;
+	buf_init_dyn(&pk, 4096);
+	REQUIRE(decrypt_error_encode(&de, &pk) == 0);
+	inject_msg(m, SESSION_MSG_DECRYPT_ERROR, pk.p, pk.len, "bob@example.org"), n_bad++;
+	/* A well-formed prekey message naming a signed prekey Bob never had. */
+	memset(&info, 0, sizeof(info));
+	info.spk_id = 999;
+	REQUIRE(crypto_scalarmult_base(info.base_pub, junk) == 0);
+	memcpy(info.ident_pub, m->k->xid.pub, 32);
+	info.ident_pub_len = 32;
+	buf_reset(&pk);
+	REQUIRE(suite_native.prekey_wrap(&pk, &info, junk, 120) == 0);
+	inject_msg(m, SESSION_MSG_PREKEY, pk.p, pk.len, "bob@example.org"), n_bad++;
+	/* From Alice herself, in her session with Bob: bytes that are no ratchet message. */
+	inject_msg(a, SESSION_MSG_NORMAL, junk, 200, "bob@example.org"), n_bad++;
+	buf_free(&pk);
+
+	REQUIRE(sotto_send_text(a, "bob@example.org", "still here", 10, NULL) == 0);
+	n = poll_all(b, ev);
+	CHECK_EQ_INT(n, n_bad + 1);
+	CHECK_EQ_INT(count_type(ev, SOTTO_EVENT_WARNING), n_bad);
+	CHECK_EQ_INT(count_type(ev, SOTTO_EVENT_MESSAGE), 1);
+	for (i = 0; i < ev->n; i++)
+		if (ev->type[i] == SOTTO_EVENT_MESSAGE)
+			CHECK(strcmp(ev->body[i], "still here") == 0);
+	CHECK_EQ_INT(mailbox_count("bob@example.org"), 0);
+	/* The failures whose sender Bob knew went back to it as receipts, one per sender.
+	 * Alice's client shows hers; Mallory, who never wrote to Bob in a session, gets a
+	 * receipt she has no session for: a warning, and no receipt back (no loops). */
+	CHECK_EQ_INT(poll_all(m, ev), 1);
+	CHECK(ev->type[0] == SOTTO_EVENT_WARNING && ev->warn[0] == SOTTO_WARN_REJECTED);
+	CHECK_EQ_INT(mailbox_count("bob@example.org"), 0);
+	CHECK_EQ_INT(poll_all(a, ev), 2);                   /* Mallory's "hi", Bob's receipt */
+	CHECK_EQ_INT(count_warn(ev, SOTTO_WARN_UNREADABLE), 1);
+	for (i = 0; i < ev->n; i++)
+		if (ev->warn[i] & SOTTO_WARN_UNREADABLE)
+			CHECK(strstr(ev->reason[i], "bob@example.org could not read") != NULL);
+	/* Alice starts over; it all still works both ways. */
+	REQUIRE(sotto_send_text(a, "bob@example.org", "fresh", 5, NULL) == 0);
+	CHECK_EQ_INT(poll_all(b, ev), 1);
+	CHECK(strcmp(ev->body[0], "fresh") == 0);
+	REQUIRE(sotto_send_text(b, "alice@example.org", "back", 4, NULL) == 0);
+	CHECK_EQ_INT(poll_all(a, ev), 1);
+	CHECK(strcmp(ev->body[0], "back") == 0);
+	sotto_close(a);
+	sotto_close(b);
+	sotto_close(m);
+	free(ev);
+}
+
+/* A first message sent without a one-time prekey, replayed after more than 8 ratchet
+ * steps: the session it started is known, so it is a replay, and the current session
+ * stays as it is (a new one from it would make Bob's replies unreadable). */
+TEST(replayed_first_message_keeps_session)
+{
+	struct sotto *a, *b;
+	struct seen *ev = calloc(1, sizeof(*ev));
+	uint8_t *first, *before = NULL, *after = NULL;
+	size_t first_len = 0, before_len = 0, after_len = 0;
+	char txt[16];
+	int i;
+
+	fresh();
+	a = user_new("alice", "alice@example.org");
+	b = user_new("bob", "bob@example.org");
+	REQUIRE(a != NULL && b != NULL && ev != NULL);
+	sotto_set_auto_receipts(a, 0);
+	sotto_set_auto_receipts(b, 0);
+	srv.acc[find_acc("bob@example.org")].n_otpk = 0;    /* the bundle's fallback */
+	REQUIRE(sotto_send_text(a, "bob@example.org", "first", 5, NULL) == 0);
+	first = mail_take_last("bob@example.org", &first_len);
+	REQUIRE(first != NULL);
+	mail_inject("bob@example.org", first, first_len);
+	CHECK_EQ_INT(poll_all(b, ev), 1);
+	for (i = 0; i < 10; i++) {      /* 20 ratchet steps */
+		snprintf(txt, sizeof(txt), "b%d", i);
+		REQUIRE(sotto_send_text(b, "alice@example.org", txt, strlen(txt), NULL) == 0);
+		CHECK_EQ_INT(poll_all(a, ev), 1);
+		snprintf(txt, sizeof(txt), "a%d", i);
+		REQUIRE(sotto_send_text(a, "bob@example.org", txt, strlen(txt), NULL) == 0);
+		CHECK_EQ_INT(poll_all(b, ev), 1);
+	}
+	REQUIRE(store_session_get(b->st, "alice@example.org", &before, &before_len) == 0);
+	mail_inject("bob@example.org", first, first_len);
+	CHECK_EQ_INT(poll_all(b, ev), 0);
+	CHECK_EQ_INT(mailbox_count("bob@example.org"), 0);
+	REQUIRE(store_session_get(b->st, "alice@example.org", &after, &after_len) == 0);
+	CHECK(before_len == after_len && memcmp(before, after, before_len) == 0);
+	/* Later messages decrypt, both ways. */
+	REQUIRE(sotto_send_text(b, "alice@example.org", "reply", 5, NULL) == 0);
+	CHECK_EQ_INT(poll_all(a, ev), 1);
+	CHECK(strcmp(ev->body[0], "reply") == 0);
+	REQUIRE(sotto_send_text(a, "bob@example.org", "more", 4, NULL) == 0);
+	CHECK_EQ_INT(poll_all(b, ev), 1);
+	CHECK(strcmp(ev->body[0], "more") == 0);
+	store_blob_free(before, before_len);
+	store_blob_free(after, after_len);
+	free(first);
+	sotto_close(a);
+	sotto_close(b);
+	free(ev);
+}
+
+/* Alice starts four sessions one after another (her store lost each), and a message on
+ * each comes late, after the newest session's first: all decrypt, in sessions Bob keeps
+ * archived. */
+TEST(late_messages_on_older_sessions_decrypt)
+{
+	struct sotto *a, *b;
+	struct seen *ev = calloc(1, sizeof(*ev));
+	uint8_t *held[4];
+	size_t held_len[4];
+	char txt[32];
+	int k, i, found;
+
+	fresh();
+	a = user_new("alice", "alice@example.org");
+	b = user_new("bob", "bob@example.org");
+	REQUIRE(a != NULL && b != NULL && ev != NULL);
+	sotto_set_auto_receipts(a, 0);
+	sotto_set_auto_receipts(b, 0);
+	for (k = 0; k < 4; k++) {
+		snprintf(txt, sizeof(txt), "s%d first", k);
+		REQUIRE(sotto_send_text(a, "bob@example.org", txt, strlen(txt), NULL) == 0);
+		CHECK_EQ_INT(poll_all(b, ev), 1);
+		REQUIRE(sotto_send_text(b, "alice@example.org", "ok", 2, NULL) == 0);
+		CHECK_EQ_INT(poll_all(a, ev), 1);
+		snprintf(txt, sizeof(txt), "s%d late", k);
+		REQUIRE(sotto_send_text(a, "bob@example.org", txt, strlen(txt), NULL) == 0);
+		held[k] = mail_take_last("bob@example.org", &held_len[k]);
+		REQUIRE(held[k] != NULL);
+		if (k < 3)
+			REQUIRE(store_session_delete(a->st, "bob@example.org") == 0);
+	}
+	for (k = 0; k < 4; k++) {
+		mail_inject("bob@example.org", held[k], held_len[k]);
+		free(held[k]);
+	}
+	CHECK_EQ_INT(poll_all(b, ev), 4);
+	for (k = 0; k < 4; k++) {
+		snprintf(txt, sizeof(txt), "s%d late", k);
+		for (i = 0, found = 0; i < ev->n; i++)
+			found += strcmp(ev->body[i], txt) == 0 && ev->type[i] == SOTTO_EVENT_MESSAGE;
+		CHECK_EQ_INT(found, 1);
+	}
+	CHECK_EQ_INT(count_type(ev, SOTTO_EVENT_WARNING), 0);
+	REQUIRE(sotto_send_text(b, "alice@example.org", "end", 3, NULL) == 0);
+	CHECK_EQ_INT(poll_all(a, ev), 1);
+	CHECK(strcmp(ev->body[0], "end") == 0);
+	sotto_close(a);
+	sotto_close(b);
+	free(ev);
+}
+
+/* The ratchet message inside an envelope to b. */
+static int
+open_for(struct sotto *b, const uint8_t *env, size_t len, struct sealed_opened *o)
+{
+	memset(o, 0, sizeof(*o));
+	return sealed_open(o, &b->k->xid, env, len);
+}
+
+/* Decrypts o in a fresh copy of b's stored session with its sender (state untouched). */
+static int
+peek_plain(struct sotto *b, const struct sealed_opened *o, struct buf *pt)
+{
+	struct session *ss = NULL;
+	uint8_t *st = NULL;
+	size_t st_len = 0;
+	int r;
+
+	if ((r = store_session_get(b->st, o->sender_addr, &st, &st_len)) == 0 &&
+	    (r = session_deserialize(&ss, &suite_native, st, st_len)) == 0)
+		r = session_decrypt(ss, pt, o->msg_type, o->msg, o->msg_len);
+	session_free(ss);
+	store_blob_free(st, st_len);
+	return r;
+}
+
+/* Alice's store is restored from a copy after she sent a message; her next message reuses
+ * its message key. The two share no keystream, and Bob says he dropped the second. */
+TEST(restored_sender_store_reported)
+{
+	static const char t1[] = "first text", t2[] = "other text";
+	struct sotto *a, *b;
+	struct seen *ev = calloc(1, sizeof(*ev));
+	struct sealed_opened o1, o2;
+	struct buf p1, p2;
+	uint8_t *e1, *e2;
+	size_t e1_len = 0, e2_len = 0, i, ct_len;
+	char home[512], cmd[1700];
+	int differs = 0;
+
+	fresh();
+	a = user_new("alice", "alice@example.org");
+	b = user_new("bob", "bob@example.org");
+	REQUIRE(a != NULL && b != NULL && ev != NULL);
+	sotto_set_auto_receipts(a, 0);
+	sotto_set_auto_receipts(b, 0);
+	REQUIRE(sotto_send_text(a, "bob@example.org", "hello", 5, NULL) == 0);
+	CHECK_EQ_INT(poll_all(b, ev), 1);
+	REQUIRE(sotto_send_text(b, "alice@example.org", "hi", 2, NULL) == 0);
+	CHECK_EQ_INT(poll_all(a, ev), 1);
+	/* The backup. */
+	sotto_close(a);
+	home_path(home, sizeof(home), "alice");
+	snprintf(cmd, sizeof(cmd), "cp -a '%s' '%s.bak'", home, home);
+	REQUIRE(system(cmd) == 0);
+	a = user_open("alice");
+	REQUIRE(a != NULL);
+	sotto_set_auto_receipts(a, 0);
+	REQUIRE(sotto_send_text(a, "bob@example.org", t1, sizeof(t1) - 1, NULL) == 0);
+	e1 = mail_take_last("bob@example.org", &e1_len);
+	/* The restore. */
+	sotto_close(a);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s' && mv '%s.bak' '%s'", home, home, home);
+	REQUIRE(system(cmd) == 0);
+	a = user_open("alice");
+	REQUIRE(a != NULL);
+	sotto_set_auto_receipts(a, 0);
+	REQUIRE(sotto_send_text(a, "bob@example.org", t2, sizeof(t2) - 1, NULL) == 0);
+	e2 = mail_take_last("bob@example.org", &e2_len);
+	REQUIRE(e1 != NULL && e2 != NULL);
+	/* Same message key (ratchet key and number), other nonces, no common keystream. */
+	REQUIRE(open_for(b, e1, e1_len, &o1) == 0 && open_for(b, e2, e2_len, &o2) == 0);
+	REQUIRE(o1.msg_len == o2.msg_len && o1.msg_len > SUITE_NATIVE_OVERHEAD);
+	CHECK(memcmp(o1.msg, o2.msg, SUITE_NATIVE_HEADER_LEN_1) == 0);
+	CHECK(memcmp(o1.msg + SUITE_NATIVE_HEADER_LEN_1, o2.msg + SUITE_NATIVE_HEADER_LEN_1,
+	    SUITE_NATIVE_NONCE_LEN) != 0);
+	buf_init_dyn(&p1, 4096);
+	buf_init_dyn(&p2, 4096);
+	REQUIRE(peek_plain(b, &o1, &p1) == 0 && peek_plain(b, &o2, &p2) == 0);
+	ct_len = o1.msg_len - SUITE_NATIVE_OVERHEAD;
+	REQUIRE(p1.len == ct_len && p2.len == ct_len);
+	for (i = 0; i < ct_len; i++)
+		differs |= (o1.msg[SUITE_NATIVE_HEADER_LEN + i] ^ o2.msg[SUITE_NATIVE_HEADER_LEN + i]) !=
+		    (p1.p[i] ^ p2.p[i]);
+	CHECK(differs);
+	/* Bob reads the first and reports dropping the second. */
+	mail_inject("bob@example.org", e1, e1_len);
+	mail_inject("bob@example.org", e2, e2_len);
+	CHECK_EQ_INT(poll_all(b, ev), 2);
+	CHECK(ev->type[0] == SOTTO_EVENT_MESSAGE && strcmp(ev->body[0], t1) == 0);
+	CHECK(ev->type[1] == SOTTO_EVENT_WARNING && (ev->warn[1] & SOTTO_WARN_REJECTED));
+	CHECK(strstr(ev->reason[1], "reused a message number") != NULL);
+	CHECK_EQ_INT(mailbox_count("bob@example.org"), 0);
+	/* Alice is told, and her next message starts a new session that Bob reads. */
+	CHECK_EQ_INT(poll_all(a, ev), 1);
+	CHECK(ev->warn[0] & SOTTO_WARN_UNREADABLE);
+	REQUIRE(sotto_send_text(a, "bob@example.org", "again", 5, NULL) == 0);
+	CHECK_EQ_INT(poll_all(b, ev), 1);
+	CHECK(strcmp(ev->body[0], "again") == 0);
+	sealed_opened_free(&o1);
+	sealed_opened_free(&o2);
+	buf_wipe_free(&p1);
+	buf_wipe_free(&p2);
+	free(e1);
+	free(e2);
+	sotto_close(a);
+	sotto_close(b);
+	free(ev);
+}
+
 int
 main(void)
 {
@@ -1059,6 +1482,11 @@ main(void)
 	RUN(prekeys_replenished_and_rotated);
 	RUN(disappearing_messages);
 	RUN(wrong_passphrase_and_reopen);
+	RUN(simultaneous_start_redelivered_prekey_acked);
+	RUN(garbage_envelopes_never_block);
+	RUN(replayed_first_message_keeps_session);
+	RUN(late_messages_on_older_sessions_decrypt);
+	RUN(restored_sender_store_reported);
 	fake_reset();
 	rm_rf(tmp_root);
 	return check_summary();

@@ -1,7 +1,8 @@
 /*
  * libsotto against a real sottod: two users exchange 1,000 messages in each direction
  * while the server is restarted in the middle. Every message arrives exactly once, in
- * order per sender, and no gap is reported.
+ * order per sender, and no gap is reported. And a recipient whose session broke tells
+ * the sender (a decryption-failure receipt), whose next message starts a new session.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -20,7 +21,9 @@
 
 #include "check.h"
 #include "sotto/sotto.h"
+#include "client/client_int.h"
 #include "sottod_proc.h"
+#include "waitfor.h"
 
 #define N_MSG 1000
 
@@ -182,6 +185,116 @@ TEST(lookup_through_server)
 	sotto_close(c);
 }
 
+struct notes {
+	int messages, unreadable, rejected;
+	char last_body[64];
+	char reason[400];
+};
+
+static void
+on_note(void *ctx, const struct sotto_event *ev)
+{
+	struct notes *n = ctx;
+
+	if (ev->type == SOTTO_EVENT_MESSAGE) {
+		n->messages++;
+		snprintf(n->last_body, sizeof(n->last_body), "%.*s", (int)ev->body_len,
+		    (const char *)ev->body);
+	}
+	if (ev->warnings & SOTTO_WARN_UNREADABLE) {
+		n->unreadable++;
+		snprintf(n->reason, sizeof(n->reason), "%s", ev->reason ? ev->reason : "");
+	}
+	if (ev->warnings & SOTTO_WARN_REJECTED)
+		n->rejected++;
+}
+
+struct poll_until {
+	struct sotto *s;
+	struct notes *n;
+	int *field, want;
+};
+
+static int
+polled_enough(void *arg)
+{
+	struct poll_until *p = arg;
+	int r;
+
+	if (sotto_fd(p->s) < 0 && sotto_connect(p->s, 2000) != 0)
+		return 0;
+	r = sotto_poll(p->s, 100, on_note, p->n);
+	(void)r;        /* a lost connection is retried on the next round */
+	return *p->field >= p->want;
+}
+
+static int
+wait_notes(struct sotto *s, struct notes *n, int *field, int want)
+{
+	struct poll_until p = { s, n, field, want };
+
+	return wait_until(polled_enough, &p, 10000) ? 0 : -1;
+}
+
+/* The recipient's session is damaged in two ways (a state that does not load, then no
+ * session at all); each time the sender gets a decryption-failure receipt, and its
+ * following send works. */
+TEST(decryption_failure_receipt_restarts_session)
+{
+	static const uint8_t garbage[100] = { 0x55 };
+	struct notes na, nb, nc, nd;
+	struct sotto *a, *b, *c, *d;
+
+	memset(&na, 0, sizeof(na));
+	memset(&nb, 0, sizeof(nb));
+	memset(&nc, 0, sizeof(nc));
+	memset(&nd, 0, sizeof(nd));
+	a = user("anna");
+	b = user("ben");
+	c = user("cleo");
+	d = user("dan");
+	REQUIRE(a != NULL && b != NULL && c != NULL && d != NULL);
+	REQUIRE(sotto_send_text(a, "ben@localhost", "one", 3, NULL) == 0);
+	REQUIRE(wait_notes(b, &nb, &nb.messages, 1) == 0);
+	REQUIRE(sotto_send_text(b, "anna@localhost", "two", 3, NULL) == 0);
+	REQUIRE(wait_notes(a, &na, &na.messages, 1) == 0);
+
+	/* Ben's session with Anna no longer loads. */
+	REQUIRE(store_session_put(b->st, "anna@localhost", garbage, sizeof(garbage)) == 0);
+	REQUIRE(sotto_send_text(a, "ben@localhost", "lost", 4, NULL) == 0);
+	CHECK_EQ_INT(wait_notes(b, &nb, &nb.rejected, 1), 0);
+	CHECK_EQ_INT(nb.messages, 1);
+	CHECK_EQ_INT(wait_notes(a, &na, &na.unreadable, 1), 0);
+	CHECK(strstr(na.reason, "ben@localhost could not read your message of") != NULL);
+	CHECK(strstr(na.reason, "new session") != NULL);
+	REQUIRE(sotto_send_text(a, "ben@localhost", "three", 5, NULL) == 0);
+	CHECK_EQ_INT(wait_notes(b, &nb, &nb.messages, 2), 0);
+	CHECK(strcmp(nb.last_body, "three") == 0);
+	REQUIRE(sotto_send_text(b, "anna@localhost", "four", 4, NULL) == 0);
+	CHECK_EQ_INT(wait_notes(a, &na, &na.messages, 2), 0);
+	CHECK(strcmp(na.last_body, "four") == 0);
+	CHECK_EQ_INT(na.unreadable, 1);         /* one receipt, no echo */
+
+	/* Dan loses his session with Cleo altogether. */
+	REQUIRE(sotto_send_text(c, "dan@localhost", "hi", 2, NULL) == 0);
+	REQUIRE(wait_notes(d, &nd, &nd.messages, 1) == 0);
+	REQUIRE(sotto_send_text(d, "cleo@localhost", "hey", 3, NULL) == 0);
+	REQUIRE(wait_notes(c, &nc, &nc.messages, 1) == 0);
+	REQUIRE(store_session_delete(d->st, "cleo@localhost") == 0);
+	REQUIRE(sotto_send_text(c, "dan@localhost", "lost", 4, NULL) == 0);
+	CHECK_EQ_INT(wait_notes(d, &nd, &nd.rejected, 1), 0);
+	CHECK_EQ_INT(wait_notes(c, &nc, &nc.unreadable, 1), 0);
+	REQUIRE(sotto_send_text(c, "dan@localhost", "again", 5, NULL) == 0);
+	CHECK_EQ_INT(wait_notes(d, &nd, &nd.messages, 2), 0);
+	CHECK(strcmp(nd.last_body, "again") == 0);
+	REQUIRE(sotto_send_text(d, "cleo@localhost", "good", 4, NULL) == 0);
+	CHECK_EQ_INT(wait_notes(c, &nc, &nc.messages, 2), 0);
+	sotto_close(a);
+	sotto_close(b);
+	sotto_close(c);
+	sotto_close(d);
+}
+
 int
 main(void)
 {
@@ -193,6 +306,7 @@ main(void)
 	}
 	RUN(thousand_each_way_across_restart);
 	RUN(lookup_through_server);
+	RUN(decryption_failure_receipt_restarts_session);
 	sottod_proc_cleanup(&sp);
 	if (strncmp(root, "/dev/shm/", 9) == 0) {
 		char cmd[200];
