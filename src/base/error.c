@@ -45,8 +45,7 @@ static const char *const messages[] = {
 	[-SOTTO_ERR_DEVICE_CLONED] = "another copy of this device's store is in use",
 	[-SOTTO_ERR_IDENTITY_CHANGED] = "the recipient registered a new identity",
 	[-SOTTO_ERR_NO_ACCOUNT] = "no account in this store (run 'sotto init' first)",
-	[-SOTTO_ERR_ROLLBACK] = "the sender reused a message number for other content "
-	    "(its store was restored from an older copy)",
+	[-SOTTO_ERR_ROLLBACK] = "a message number was reused for other content (a restored store)",
 };
 
 _Static_assert(sizeof(messages) / sizeof(messages[0]) == (unsigned)-SOTTO_ERR__LAST,
