@@ -109,14 +109,14 @@ decrypted_free(struct decrypted *d)
 	memset(d, 0, sizeof(*d));
 }
 
-/* Errors of ours: nothing is acknowledged, the envelope comes again. Every other error
- * was caused by the envelope's bytes and is acknowledged, so that no envelope can block
- * the mailbox. */
+/* Errors of ours while decrypting (memory, the crypto library): the envelope is not
+ * acknowledged and comes again. Every other error of a session or of X3DH was caused by
+ * the envelope's bytes, or by a session it cannot be read in; it is acknowledged, so that
+ * no envelope can block the mailbox. Errors of the store are always ours. */
 static int
-receive_err_local(int r)
+crypto_err_local(int r)
 {
-	return r == SOTTO_ERR_NOMEM || r == SOTTO_ERR_STORAGE || r == SOTTO_ERR_IO ||
-	    r == SOTTO_ERR_INTERNAL;
+	return r == SOTTO_ERR_NOMEM || r == SOTTO_ERR_INTERNAL;
 }
 
 /* Which of the failures of one message in several sessions tells most about it. */
@@ -124,6 +124,7 @@ static int
 session_err_rank(int r)
 {
 	switch (r) {
+	case 0:
 	case SOTTO_ERR_NO_SESSION: return 0;
 	case SOTTO_ERR_STATE:               /* a prekey message for another session */
 	case SOTTO_ERR_UNTRUSTED_IDENTITY:  /* a session with an identity the sender left */
@@ -135,18 +136,31 @@ session_err_rank(int r)
 	}
 }
 
-/* Loads a session state and tries msg in it. */
+static void
+note_failure(int *best, int r)
+{
+	if (session_err_rank(r) > session_err_rank(*best))
+		*best = r;
+}
+
+/* Loads a session state and tries msg in it: 0, or *failed set (0 stays 0 only on
+ * success), or an error of ours. */
 static int
 try_session(const uint8_t *state, size_t state_len, const struct sealed_opened *o,
-    struct session **out, struct buf *pt)
+    struct session **out, struct buf *pt, int *failed)
 {
 	struct session *ss = NULL;
 	const uint8_t *rid;
 	size_t idlen = 0;
 	int r;
 
-	if ((r = session_deserialize(&ss, &suite_native, state, state_len)) != 0)
-		return r == SOTTO_ERR_NOMEM ? r : SOTTO_ERR_CORRUPT;
+	*failed = 0;
+	if ((r = session_deserialize(&ss, &suite_native, state, state_len)) != 0) {
+		if (crypto_err_local(r))
+			return r;
+		*failed = SOTTO_ERR_CORRUPT;
+		return 0;
+	}
 	rid = session_remote_identity(ss, &idlen);
 	if (idlen != 32 || sodium_memcmp(rid, o->sender_ident, 32) != 0)
 		r = SOTTO_ERR_UNTRUSTED_IDENTITY;
@@ -155,46 +169,70 @@ try_session(const uint8_t *state, size_t state_len, const struct sealed_opened *
 	if (r != 0) {
 		session_free(ss);
 		buf_reset(pt);
-		return r;
+		if (crypto_err_local(r))
+			return r;
+		*failed = r;
+		return 0;
 	}
 	*out = ss;
 	return 0;
 }
 
-/* Starts the responder's session from a prekey message. */
+/* One of our prekeys named by a prekey message: 0, *failed for one we do not have (or
+ * whose record is damaged), or an error of the store. */
+static int
+prekey_lookup(int r, int *failed)
+{
+	if (r == SOTTO_ERR_NOT_FOUND || r == SOTTO_ERR_CORRUPT) {
+		*failed = r;
+		return 0;
+	}
+	return r;
+}
+
+/* Starts the responder's session from a prekey message; *failed as in try_session. */
 static int
 respond_prekey(struct sotto *s, const struct sealed_opened *o, struct decrypted *d,
-    struct buf *pt)
+    struct buf *pt, int *failed)
 {
 	struct x3dh_init_info info;
 	struct store_spk spk;
 	struct x3dh_keypair kspk, kopk;
 	int r, have_opk = 0;
 
+	*failed = 0;
 	memset(&kspk, 0, sizeof(kspk));
 	memset(&kopk, 0, sizeof(kopk));
-	if ((r = session_prekey_info(&suite_native, &info, o->msg, o->msg_len)) != 0)
-		goto out;
-	/* The session's identity must be the one the certificate vouches for. */
-	if (info.ident_pub_len != 32 || sodium_memcmp(info.ident_pub, o->sender_ident, 32) != 0) {
-		r = SOTTO_ERR_UNTRUSTED_IDENTITY;
+	if ((r = session_prekey_info(&suite_native, &info, o->msg, o->msg_len)) != 0) {
+		*failed = r;
+		r = 0;
 		goto out;
 	}
-	if ((r = store_spk_get(s->st, info.spk_id, &spk)) != 0)
+	/* The session's identity must be the one the certificate vouches for. */
+	if (info.ident_pub_len != 32 || sodium_memcmp(info.ident_pub, o->sender_ident, 32) != 0) {
+		*failed = SOTTO_ERR_UNTRUSTED_IDENTITY;
+		goto out;
+	}
+	if ((r = prekey_lookup(store_spk_get(s->st, info.spk_id, &spk), failed)) != 0 || *failed)
 		goto out;
 	kspk.id = spk.id;
 	memcpy(kspk.pub, spk.pk, 32);
 	memcpy(kspk.sec, spk.sk, 32);
 	store_spk_wipe(&spk);
 	if (info.has_opk) {
-		if ((r = store_otpk_get(s->st, info.opk_id, kopk.pub, kopk.sec)) != 0)
+		if ((r = prekey_lookup(store_otpk_get(s->st, info.opk_id, kopk.pub, kopk.sec),
+		    failed)) != 0 || *failed)
 			goto out;
 		kopk.id = info.opk_id;
 		have_opk = 1;
 	}
 	r = session_respond(&d->cur, &suite_native, &s->k->xid, &kspk, have_opk ? &kopk : NULL,
 	    o->msg, o->msg_len, pt, NULL);
-	if (r == 0 && have_opk)
+	if (r != 0 && !crypto_err_local(r)) {
+		*failed = r;
+		r = 0;
+	}
+	if (r == 0 && *failed == 0 && have_opk)
 		d->used_opk = info.opk_id;
 out:
 	x3dh_keypair_wipe(&kspk);
@@ -207,58 +245,70 @@ out:
  * then becomes current, the current one taking its place in the archive), or starts a
  * new one from a prekey message (the current one is archived). A prekey message that
  * reached a known session (its base key is known) never starts a new one: a replay of a
- * first message must not reset the conversation. The result is the most telling failure
- * across the sessions tried (session_err_rank).
+ * first message must not reset the conversation.
+ *
+ * Returns an error of ours (nothing decided; the envelope comes again), or 0 with
+ * *failed = 0 (decrypted: d->cur) or the most telling failure across the sessions tried
+ * (session_err_rank), caused by the envelope.
  */
 static int
 decrypt_in_session(struct sotto *s, const struct sealed_opened *o, int key_changed,
-    struct decrypted *d, struct buf *pt)
+    struct decrypted *d, struct buf *pt, int *failed)
 {
 	struct client_archive a;
 	uint8_t *cur = NULL, *st = NULL;
 	size_t cur_len = 0, st_len = 0, i;
-	int r, best = SOTTO_ERR_NO_SESSION, cur_ok = 0;
+	int r, f = 0, best = SOTTO_ERR_NO_SESSION, cur_ok = 0;
 
 	memset(d, 0, sizeof(*d));
+	*failed = 0;
 	if ((r = client_archive_load(s, o->sender_addr, &a)) != 0)
 		return r;
 	if (!key_changed) {
 		r = store_session_get(s->st, o->sender_addr, &cur, &cur_len);
 		if (r == 0) {
-			if ((r = try_session(cur, cur_len, o, &d->cur, pt)) == 0)
+			if ((r = try_session(cur, cur_len, o, &d->cur, pt, &f)) != 0 || f == 0)
 				goto out;
-			cur_ok = r != SOTTO_ERR_CORRUPT;
-		}
-		if (receive_err_local(r))
+			cur_ok = f != SOTTO_ERR_CORRUPT;
+			note_failure(&best, f);
+		} else if (r == SOTTO_ERR_CORRUPT) {
+			note_failure(&best, r);
+		} else if (r != SOTTO_ERR_NOT_FOUND) {
 			goto out;
-		if (r != SOTTO_ERR_NOT_FOUND && session_err_rank(r) > session_err_rank(best))
-			best = r;
+		}
 		for (i = 0; i < a.n; i++) {
-			if ((r = client_archive_get(s, &a, i, &st, &st_len)) == 0) {
-				r = try_session(st, st_len, o, &d->cur, pt);
-				store_blob_free(st, st_len);
-				st = NULL;
+			r = client_archive_get(s, &a, i, &st, &st_len);
+			if (r == SOTTO_ERR_NOT_FOUND || r == SOTTO_ERR_CORRUPT) {
+				note_failure(&best, r);
+				continue;
 			}
-			if (r == 0) {
+			if (r != 0)
+				goto out;
+			r = try_session(st, st_len, o, &d->cur, pt, &f);
+			store_blob_free(st, st_len);
+			st = NULL;
+			if (r != 0)
+				goto out;
+			if (f == 0) {
 				/* In use again: it becomes current, the current one takes its place. */
 				r = cur_ok ? client_archive_put(s, &a, (long)i, cur, cur_len) :
 				    client_archive_remove(s, &a, i);
 				goto out;
 			}
-			if (receive_err_local(r))
-				goto out;
-			if (r != SOTTO_ERR_NOT_FOUND && session_err_rank(r) > session_err_rank(best))
-				best = r;
+			note_failure(&best, f);
 		}
 	}
-	r = best;
+	f = best;
+	r = 0;
 	if (o->msg_type != SESSION_MSG_PREKEY || session_err_rank(best) >= 3)
 		goto out;
-	if ((r = respond_prekey(s, o, d, pt)) == 0 && cur_ok)
+	if ((r = respond_prekey(s, o, d, pt, &f)) == 0 && f == 0 && cur_ok)
 		r = client_archive_put(s, &a, -1, cur, cur_len);
 out:
-	if (r != 0)
+	if (r != 0 || f != 0)
 		decrypted_free(d);
+	if (r == 0)
+		*failed = f;
 	store_blob_free(cur, cur_len);
 	return r;
 }
@@ -291,8 +341,8 @@ handle_decrypt_error(struct sotto *s, const struct sealed_opened *o, sotto_event
 	int r, archived;
 
 	r = client_derr_receive(s, o, &d, &archived);
-	if (receive_err_local(r))
-		return r;
+	if (r != 0 && r != SOTTO_ERR_MALFORMED && r != SOTTO_ERR_NO_SESSION)
+		return r;       /* the store's: try again later */
 	if (r != 0) {
 		/* Never answered with a receipt: no loops. */
 		emit_warning(cb, ctx, o->sender_addr, 0, SOTTO_WARN_REJECTED,
@@ -380,7 +430,7 @@ handle_envelope(struct sotto *s, const struct proto_push *push, sotto_event_fn c
 	uint32_t flags = 0;
 	unsigned warn = 0;
 	const char *reject = NULL, *reject_peer = "";
-	int r, have, key_changed = 0, seen = 0, in_tx = 0, deliver = 0;
+	int r, have, key_changed = 0, seen = 0, in_tx = 0, deliver = 0, failed = 0;
 
 	memset(&o, 0, sizeof(o));
 	memset(&d, 0, sizeof(d));
@@ -418,20 +468,16 @@ handle_envelope(struct sotto *s, const struct proto_push *push, sotto_event_fn c
 		goto out;
 	}
 	key_changed = have && sodium_memcmp(ct.identity_pk, o.sender_ident, 32) != 0;
-	r = decrypt_in_session(s, &o, key_changed, &d, &pt);
-	if (r == SOTTO_ERR_REPLAY) {
-		r = 0;          /* already stored: a redelivery */
+	if ((r = decrypt_in_session(s, &o, key_changed, &d, &pt, &failed)) != 0)
 		goto out;
-	}
-	if (r != 0) {
-		if (receive_err_local(r))
-			goto out;
+	if (failed == SOTTO_ERR_REPLAY)
+		goto out;       /* already stored: a redelivery */
+	if (failed != 0) {
 		/* The envelope's fault (or a session it cannot be read in): acknowledged,
 		 * reported to the user and, as the sender is known, to the sender. */
-		reject = reject_reason(r);
+		reject = reject_reason(failed);
 		reject_peer = o.sender_addr;
-		derr_note(pb, r, &o, push->timestamp);
-		r = 0;
+		derr_note(pb, failed, &o, push->timestamp);
 		goto out;
 	}
 	if ((r = session_serialize(d.cur, &ser)) != 0)

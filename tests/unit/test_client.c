@@ -19,6 +19,7 @@
 #include "client/client_int.h"
 #include "client/content.h"
 #include "client/store.h"
+#include "client/store_int.h"
 #include "client/transport.h"
 #include "crypto/sealed.h"
 #include "crypto/session.h"
@@ -1354,6 +1355,56 @@ TEST(late_messages_on_older_sessions_decrypt)
 	free(ev);
 }
 
+/* Caps the store's file at its current size plus extra pages (a full disk). */
+static int
+store_limit(struct sotto *s, long long extra)
+{
+	sqlite3_stmt *q = NULL;
+	long long pages = -1;
+	char sql[96];
+
+	if (sqlite3_prepare_v2(s->st->db, "PRAGMA page_count", -1, &q, NULL) == SQLITE_OK &&
+	    sqlite3_step(q) == SQLITE_ROW)
+		pages = sqlite3_column_int64(q, 0);
+	sqlite3_finalize(q);
+	if (pages < 0)
+		return -1;
+	snprintf(sql, sizeof(sql), "PRAGMA max_page_count = %lld", extra < 0 ? 1000000000 :
+	    pages + extra);
+	return sqlite3_exec(s->st->db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
+}
+
+/* An error of the recipient's own (a full store) acknowledges nothing: the envelope stays
+ * on the server and arrives once there is room. */
+TEST(full_store_keeps_envelope_for_later)
+{
+	struct sotto *a, *b;
+	struct seen *ev = calloc(1, sizeof(*ev));
+	static char big[60 * 1024];
+
+	fresh();
+	a = user_new("alice", "alice@example.org");
+	b = user_new("bob", "bob@example.org");
+	REQUIRE(a != NULL && b != NULL && ev != NULL);
+	sotto_set_auto_receipts(b, 0);
+	REQUIRE(sotto_send_text(a, "bob@example.org", "hello", 5, NULL) == 0);
+	CHECK_EQ_INT(poll_all(b, ev), 1);
+	memset(big, 'x', sizeof(big));
+	REQUIRE(sotto_send_text(a, "bob@example.org", big, sizeof(big), NULL) == 0);
+	REQUIRE(store_limit(b, 0) == 0);
+	CHECK_EQ_INT(poll_all(b, ev), SOTTO_ERR_STORAGE);
+	CHECK_EQ_INT(ev->n, 0);
+	CHECK_EQ_INT(mailbox_count("bob@example.org"), 1);
+	REQUIRE(store_limit(b, -1) == 0);
+	sotto_disconnect(b);
+	CHECK_EQ_INT(poll_all(b, ev), 1);
+	CHECK(ev->type[0] == SOTTO_EVENT_MESSAGE && ev->warn[0] == 0);
+	CHECK_EQ_INT(mailbox_count("bob@example.org"), 0);
+	sotto_close(a);
+	sotto_close(b);
+	free(ev);
+}
+
 /* The ratchet message inside an envelope to b. */
 static int
 open_for(struct sotto *b, const uint8_t *env, size_t len, struct sealed_opened *o)
@@ -1487,6 +1538,7 @@ main(void)
 	RUN(replayed_first_message_keeps_session);
 	RUN(late_messages_on_older_sessions_decrypt);
 	RUN(restored_sender_store_reported);
+	RUN(full_store_keeps_envelope_for_later);
 	fake_reset();
 	rm_rf(tmp_root);
 	return check_summary();
