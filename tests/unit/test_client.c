@@ -408,7 +408,7 @@ struct seen {
 	char body[EV_MAX][64];
 	uint8_t id[EV_MAX][SOTTO_ID_LEN];
 	uint32_t expiry[EV_MAX];
-	char reason[EV_MAX][64];
+	char reason[EV_MAX][200];
 };
 
 static void
@@ -1355,6 +1355,70 @@ TEST(late_messages_on_older_sessions_decrypt)
 	free(ev);
 }
 
+/* Decryption-failure receipts: at most one per contact per interval, never one for a
+ * receipt, and a stale receipt does not make the sender start over again. */
+TEST(decrypt_error_receipts_limited)
+{
+	struct sotto *a, *b;
+	struct seen *ev = calloc(1, sizeof(*ev));
+	struct decrypt_error de;
+	struct buf rb;
+	uint8_t *cur = NULL;
+	size_t cur_len = 0;
+	int i;
+
+	fresh();
+	a = user_new("alice", "alice@example.org");
+	b = user_new("bob", "bob@example.org");
+	REQUIRE(a != NULL && b != NULL && ev != NULL);
+	sotto_set_auto_receipts(a, 0);
+	sotto_set_auto_receipts(b, 0);
+	REQUIRE(sotto_send_text(a, "bob@example.org", "hello", 5, NULL) == 0);
+	CHECK_EQ_INT(poll_all(b, ev), 1);
+	REQUIRE(sotto_send_text(b, "alice@example.org", "hi", 2, NULL) == 0);
+	CHECK_EQ_INT(poll_all(a, ev), 1);
+	/* Bob loses his session; three of Alice's messages fail, one poll each. */
+	REQUIRE(store_session_delete(b->st, "alice@example.org") == 0);
+	for (i = 0; i < 3; i++) {
+		REQUIRE(sotto_send_text(a, "bob@example.org", "lost", 4, NULL) == 0);
+		CHECK_EQ_INT(poll_all(b, ev), 1);
+		CHECK(ev->type[0] == SOTTO_EVENT_WARNING && ev->warn[0] == SOTTO_WARN_REJECTED);
+	}
+	CHECK_EQ_INT(mailbox_count("alice@example.org"), 1);    /* one receipt, not three */
+	/* Receipts are not answered: a malformed one only warns. */
+	inject_msg(a, SESSION_MSG_DECRYPT_ERROR, (const uint8_t *)"junk", 4, "bob@example.org");
+	CHECK_EQ_INT(poll_all(b, ev), 1);
+	CHECK(strstr(ev->reason[0], "malformed decryption-failure receipt") != NULL);
+	CHECK_EQ_INT(mailbox_count("alice@example.org"), 1);
+	/* Alice: told once, session archived. */
+	CHECK_EQ_INT(poll_all(a, ev), 1);
+	CHECK(ev->warn[0] == SOTTO_WARN_UNREADABLE && strstr(ev->reason[0], "new session") != NULL);
+	CHECK_EQ_INT(store_session_get(a->st, "bob@example.org", &cur, &cur_len),
+	    SOTTO_ERR_NOT_FOUND);
+	/* A receipt about a message older than that restart: shown, nothing archived. */
+	REQUIRE(sotto_send_text(a, "bob@example.org", "new", 3, NULL) == 0);
+	CHECK_EQ_INT(poll_all(b, ev), 1);
+	CHECK(strcmp(ev->body[0], "new") == 0);
+	memset(&de, 0, sizeof(de));
+	de.reason = DECRYPT_ERROR_UNREADABLE;
+	de.time_ms = 1000;
+	buf_init_dyn(&rb, 64);
+	REQUIRE(decrypt_error_encode(&de, &rb) == 0);
+	inject_msg(b, SESSION_MSG_DECRYPT_ERROR, rb.p, rb.len, "alice@example.org");
+	buf_free(&rb);
+	CHECK_EQ_INT(poll_all(a, ev), 1);
+	CHECK(ev->warn[0] == SOTTO_WARN_UNREADABLE && strstr(ev->reason[0], "new session") == NULL);
+	CHECK(strstr(ev->reason[0], "1970-01-01 00:00:01 UTC") != NULL);
+	REQUIRE(store_session_get(a->st, "bob@example.org", &cur, &cur_len) == 0);
+	store_blob_free(cur, cur_len);
+	REQUIRE(sotto_send_text(a, "bob@example.org", "still", 5, NULL) == 0);
+	CHECK_EQ_INT(poll_all(b, ev), 1);
+	CHECK(strcmp(ev->body[0], "still") == 0);
+	sotto_close(a);
+	sotto_close(b);
+	free(ev);
+}
+
 /* Caps the store's file at its current size plus extra pages (a full disk). */
 static int
 store_limit(struct sotto *s, long long extra)
@@ -1539,6 +1603,7 @@ main(void)
 	RUN(late_messages_on_older_sessions_decrypt);
 	RUN(restored_sender_store_reported);
 	RUN(full_store_keeps_envelope_for_later);
+	RUN(decrypt_error_receipts_limited);
 	fake_reset();
 	rm_rf(tmp_root);
 	return check_summary();
