@@ -262,8 +262,6 @@ decrypt_in_session(struct sotto *s, const struct sealed_opened *o, int key_chang
 
 	memset(d, 0, sizeof(*d));
 	*failed = 0;
-	if ((r = client_archive_load(s, o->sender_addr, &a)) != 0)
-		return r;
 	if (!key_changed) {
 		r = store_session_get(s->st, o->sender_addr, &cur, &cur_len);
 		if (r == 0) {
@@ -276,6 +274,11 @@ decrypt_in_session(struct sotto *s, const struct sealed_opened *o, int key_chang
 		} else if (r != SOTTO_ERR_NOT_FOUND) {
 			goto out;
 		}
+	}
+	/* The archive only now: the current session reads nearly every message. */
+	if ((r = client_archive_load(s, o->sender_addr, &a)) != 0)
+		goto out;
+	if (!key_changed) {
 		for (i = 0; i < a.n; i++) {
 			r = client_archive_get(s, &a, i, &st, &st_len);
 			if (r == SOTTO_ERR_NOT_FOUND || r == SOTTO_ERR_CORRUPT) {
