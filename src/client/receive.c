@@ -323,14 +323,15 @@ reject_reason(int r)
 	case SOTTO_ERR_EXPIRED: return "expired sender certificate";
 	case SOTTO_ERR_BAD_SIGNATURE: return "sender certificate not signed by our server";
 	case SOTTO_ERR_UNTRUSTED_IDENTITY: return "sender identity does not match";
-	case SOTTO_ERR_NO_SESSION: return "no session with the sender; asked them to start a new one";
-	case SOTTO_ERR_NOT_FOUND: return "unknown prekey; asked the sender to start a new session";
+	case SOTTO_ERR_NO_SESSION:
+		return "no session with the sender; they are asked to start a new one";
+	case SOTTO_ERR_NOT_FOUND: return "unknown prekey; the sender is asked to start a new session";
 	case SOTTO_ERR_CORRUPT:
-		return "our session with the sender is damaged; asked them to start a new one";
+		return "our session with the sender is damaged; they are asked to start a new one";
 	case SOTTO_ERR_ROLLBACK:
 		return "dropped: the sender reused a message number for other content (its store "
 		    "was probably restored from an older copy); ask them to send it again";
-	default: return "message could not be decrypted; told the sender";
+	default: return "message could not be decrypted; the sender is told";
 	}
 }
 
