@@ -11,7 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -146,9 +145,16 @@ sottod_proc_start(struct sottod_proc *sp)
 			close(fd);
 		}
 		if (sp->nofile > 0) {
-			struct rlimit rl = { sp->nofile, sp->nofile };
-			if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
-				_exit(126);
+			/* Set by a shell that then becomes sottod, not by setrlimit here: under
+			 * valgrind this child is still valgrind's, which refuses a hard limit
+			 * other than its own and would only pretend to lower the soft one (it
+			 * keeps descriptors of its own above it). The shell runs natively, as
+			 * sottod does, so the limit is the same with valgrind as without. */
+			char n[16];
+			snprintf(n, sizeof(n), "%u", sp->nofile);
+			execl("/bin/sh", "sh", "-c", "ulimit -n \"$1\" && exec \"$0\" run --data \"$2\"",
+			    bin, n, sp->dir, (char *)NULL);
+			_exit(126);
 		}
 		execl(bin, bin, "run", "--data", sp->dir, (char *)NULL);
 		_exit(127);
