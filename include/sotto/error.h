@@ -37,7 +37,7 @@ enum sotto_err {
 	SOTTO_ERR_UNSUPPORTED = -28,
 	SOTTO_ERR_NO_SESSION = -29,
 	SOTTO_ERR_CORRUPT = -30,       /* stored data is corrupt */
-	SOTTO_ERR_QUOTA = -31,         /* a storage quota on the server is full */
+	SOTTO_ERR_QUOTA = -31,         /* the sender's account quota on the server is full */
 	SOTTO_ERR_QUEUED = -32,        /* kept in the outbox; not yet on the server */
 	SOTTO_ERR_UNKNOWN_USER = -33,  /* no such account on that server */
 	SOTTO_ERR_OTHER_DOMAIN = -34,  /* the address belongs to a domain this server does not serve */
@@ -51,7 +51,9 @@ enum sotto_err {
 	SOTTO_ERR_IDENTITY_CHANGED = -42, /* the recipient registered a new identity */
 	SOTTO_ERR_NO_ACCOUNT = -43,    /* the local store holds no account yet */
 	SOTTO_ERR_ROLLBACK = -44,      /* a message number reused with other content (a restored store) */
-	SOTTO_ERR__LAST = -45
+	SOTTO_ERR_MAILBOX_FULL = -45,  /* the recipient's mailbox on the server is full */
+	SOTTO_ERR_SERVER_FULL = -46,   /* the server's database is at its size cap (or its disk full) */
+	SOTTO_ERR__LAST = -47
 };
 
 /* A short English description; never NULL. */

@@ -32,7 +32,8 @@ static const char *const messages[] = {
 	[-SOTTO_ERR_UNSUPPORTED] = "unsupported",
 	[-SOTTO_ERR_NO_SESSION] = "no session with this contact",
 	[-SOTTO_ERR_CORRUPT] = "stored data is corrupt",
-	[-SOTTO_ERR_QUOTA] = "storage quota on the server is full",
+	[-SOTTO_ERR_QUOTA] = "your account's storage quota on the server is full (messages you "
+	    "sent wait there until their recipients fetch them; try again later)",
 	[-SOTTO_ERR_QUEUED] = "queued in the outbox, not yet on the server",
 	[-SOTTO_ERR_UNKNOWN_USER] = "no such user on that server",
 	[-SOTTO_ERR_OTHER_DOMAIN] = "that address is on a domain this server does not serve",
@@ -46,6 +47,10 @@ static const char *const messages[] = {
 	[-SOTTO_ERR_IDENTITY_CHANGED] = "the recipient registered a new identity",
 	[-SOTTO_ERR_NO_ACCOUNT] = "no account in this store (run 'sotto init' first)",
 	[-SOTTO_ERR_ROLLBACK] = "a message number was reused for other content (a restored store)",
+	[-SOTTO_ERR_MAILBOX_FULL] = "the recipient's mailbox on the server is full (they must "
+	    "fetch their messages first; try again later)",
+	[-SOTTO_ERR_SERVER_FULL] = "the server's storage is full (try again later, or tell its "
+	    "operator)",
 };
 
 _Static_assert(sizeof(messages) / sizeof(messages[0]) == (unsigned)-SOTTO_ERR__LAST,

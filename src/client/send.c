@@ -96,6 +96,7 @@ static int
 status_transient(int r)
 {
 	return r == SOTTO_ERR_LIMIT || r == SOTTO_ERR_STORAGE || r == SOTTO_ERR_TIMEOUT ||
+	    r == SOTTO_ERR_QUOTA || r == SOTTO_ERR_MAILBOX_FULL || r == SOTTO_ERR_SERVER_FULL ||
 	    r == SOTTO_ERR_INTERNAL || r == SOTTO_ERR_NOMEM;
 }
 

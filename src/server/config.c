@@ -39,6 +39,9 @@ static const struct setting settings[] = {
 	U32(max_payload_preauth, 256, 64u * 1024),
 	U32(max_envelope, 64, 16u * 1024 * 1024),
 	U32(mailbox_max, 1, 100000000),
+	U32(mailbox_max_mib, 1, 1024u * 1024),
+	U32(account_max, 1, 100000000),
+	U32(account_max_mib, 1, 1024u * 1024),
 	U32(conn_rate, 1, 1000000),
 	U32(conn_burst, 1, 1000000),
 	U32(conn_rate_preauth, 1, 1000000),
@@ -76,6 +79,9 @@ config_defaults(struct config *cfg)
 	cfg->max_payload_preauth = 4096;
 	cfg->max_envelope = 64 * 1024;
 	cfg->mailbox_max = 10000;
+	cfg->mailbox_max_mib = 256;
+	cfg->account_max = 20000;
+	cfg->account_max_mib = 256;
 	cfg->conn_rate = 2000;
 	cfg->conn_burst = 4000;
 	cfg->conn_rate_preauth = 5;
@@ -91,7 +97,7 @@ config_defaults(struct config *cfg)
 	cfg->push_window = 64;
 	cfg->write_queue_max = 4 * 1024 * 1024;
 	cfg->drain_timeout_ms = 5000;
-	cfg->db_max_pages = 0;
+	cfg->db_max_pages = CONFIG_DB_MAX_PAGES_DEFAULT;
 	cfg->db_cache_mib = STORE_CACHE_KIB_DEFAULT / 1024;
 	cfg->ticket_lifetime = 7 * 86400;
 	cfg->commit_gap_us = 250;

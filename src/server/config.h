@@ -16,6 +16,7 @@
 #define CONFIG_HOST_MAX    253
 #define CONFIG_OVERRIDES_MAX 16
 #define CONFIG_QUEUE_SLACK 8192           /* write_queue_max >= 2 * max_envelope + this */
+#define CONFIG_DB_MAX_PAGES_DEFAULT (2u * 1024 * 1024) /* 8 GiB of SQLite's 4 KiB pages */
 
 enum config_registration { CONFIG_REG_INVITE = 0, CONFIG_REG_OPEN = 1 };
 enum config_durability { CONFIG_DUR_FULL = 0, CONFIG_DUR_NORMAL = 1 };
@@ -37,6 +38,9 @@ struct config {
 	uint32_t max_payload_preauth;   /* largest request before REGISTER / authentication */
 	uint32_t max_envelope;          /* largest sealed envelope accepted by SEND */
 	uint32_t mailbox_max;           /* pending envelopes per mailbox */
+	uint32_t mailbox_max_mib;       /* their bytes per mailbox, MiB */
+	uint32_t account_max;           /* envelopes an account sent that wait on the server */
+	uint32_t account_max_mib;       /* their bytes, MiB */
 	uint32_t conn_rate;             /* requests per second per connection */
 	uint32_t conn_burst;
 	uint32_t conn_rate_preauth;     /* requests per second before authentication */
@@ -52,7 +56,7 @@ struct config {
 	uint32_t push_window;           /* envelopes pushed and not yet RECEIVED per session */
 	uint32_t write_queue_max;       /* bytes queued for one slow reader before it is dropped */
 	uint32_t drain_timeout_ms;      /* SIGTERM: time left to clients before closing */
-	uint32_t db_max_pages;          /* 0: unlimited; else a hard quota on the database */
+	uint32_t db_max_pages;          /* the database's size cap in pages; 0: unlimited */
 	uint32_t db_cache_mib;          /* SQLite page cache per database handle */
 	uint32_t ticket_lifetime;       /* resumption tickets, seconds; 0: no resumption */
 	uint32_t commit_gap_us;         /* least time between the starts of two group commits */

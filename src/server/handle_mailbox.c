@@ -586,7 +586,12 @@ handle_send(struct peer *p, const struct proto_msg *m)
 	mi->ci.send.data = mi->data;
 	mi->ci.send.len = sd->envelope_len;
 	mi->ci.send.ts = wall_ms();
+	/* Checked by the commit against counters it reads once per account and batch. */
 	mi->ci.send.mailbox_max = s->cfg.mailbox_max;
+	mi->ci.send.mailbox_max_bytes = (uint64_t)s->cfg.mailbox_max_mib << 20;
+	mi->ci.send.sender = p->acct->id;
+	mi->ci.send.account_max = s->cfg.account_max;
+	mi->ci.send.account_max_bytes = (uint64_t)s->cfg.account_max_mib << 20;
 	p->commits++;
 	mailq_add(s, mi);
 	if (push_early(s, online, mi) && s->cfg.received_wait_ms > 0 && !s->draining) {

@@ -61,9 +61,16 @@ struct store_send {
 	const uint8_t *data;
 	size_t len;
 	uint64_t ts;         /* server receive time, unix milliseconds */
-	uint32_t mailbox_max;
+	/* Quotas, checked against counters kept in the accounts' rows, which the commit
+	 * reads once per account and writes once per account: no query per SEND. */
+	uint32_t mailbox_max;        /* envelopes waiting in the recipient's mailbox */
+	uint64_t mailbox_max_bytes;  /* their bytes; 0: no limit */
+	int64_t sender;              /* the sending account; 0: not counted (and no limits) */
+	uint32_t account_max;        /* envelopes of the sender waiting anywhere; 0: no limit */
+	uint64_t account_max_bytes;  /* their bytes; 0: no limit */
 	/* out */
-	int result;          /* 0, SOTTO_ERR_LIMIT (mailbox full) */
+	int result;          /* 0, SOTTO_ERR_MAILBOX_FULL, SOTTO_ERR_QUOTA (the sender's),
+	                      * SOTTO_ERR_NOT_FOUND (no such recipient) */
 	/* in: the id to store it under (> every id used before; 0: the next free one);
 	 * out: its id, or the existing one's for a duplicate */
 	int64_t env_id;
@@ -128,13 +135,16 @@ struct store_ops {
 	int (*prekey_count)(struct store *s, int64_t account, uint32_t *n);
 
 	/* Stores every send in one transaction (and fsync per the durability). On error
-	 * nothing is stored and every entry must be treated as failed. */
+	 * nothing is stored and every entry must be treated as failed. A send with
+	 * skip_envelope stores no idempotency record either (its recipient has it). A full
+	 * database fails with SOTTO_ERR_SERVER_FULL. */
 	int (*envelopes_commit)(struct store *s, struct store_send *sends, size_t n);
 	/* Up to max envelopes of recipient with id > after, oldest first. */
 	int (*envelopes_list)(struct store *s, int64_t recipient, int64_t after,
 	    struct store_envelope *out, size_t max, size_t *n_out);
-	/* Deletes envelopes in one transaction; a pair naming another recipient's
-	 * envelope or a deleted one is ignored. */
+	/* Deletes envelopes in one transaction, with their idempotency records (a SEND
+	 * RECEIVED needs none: a retry of it is dropped by the recipient's client); a pair
+	 * naming another recipient's envelope or a deleted one is ignored. */
 	int (*envelopes_delete)(struct store *s, const struct store_del *d, size_t n);
 	/* A group commit's deletes and sends in one transaction when all of it succeeds;
 	 * otherwise as envelopes_delete (result in *del_result) then envelopes_commit (the

@@ -17,7 +17,7 @@
 
 #include "server/log.h"
 
-#define SCHEMA_VERSION 2
+#define SCHEMA_VERSION 3
 
 enum stmt_id {
 	S_BEGIN, S_COMMIT, S_ROLLBACK,
@@ -25,7 +25,8 @@ enum stmt_id {
 	S_ACCOUNT_ADD, S_ACCOUNT_BY_DEVICE, S_ACCOUNT_BY_NAME, S_ACCOUNT_BY_ID,
 	S_SPK_PUT, S_SPK_GET, S_OTPK_PUT, S_OTPK_COUNT, S_OTPK_FIRST, S_OTPK_DEL,
 	S_SENT_GET, S_SENT_PUT, S_PENDING_GET, S_PENDING_ADD, S_ENV_PUT, S_ENV_LIST,
-	S_ENV_DEL, S_IDMAX_PUT, S_IDMAX_GET, S_SENT_SCAN_END, S_SENT_PRUNE,
+	S_ENV_DEL, S_IDMAX_PUT, S_IDMAX_GET, S_SENT_SCAN_END, S_SENT_PRUNE, S_SENT_DEL,
+	S_ENV_OWNER,
 	S__COUNT
 };
 
@@ -53,12 +54,22 @@ static const char *const stmt_sql[S__COUNT] = {
 	[S_SENT_GET] = "SELECT env_id FROM sent WHERE sender = ?1 AND cmid = ?2",
 	[S_SENT_PUT] = "INSERT OR IGNORE INTO sent(sender, cmid, env_id, created)"
 	    " VALUES (?1, ?2, ?3, ?4)",
-	[S_PENDING_GET] = "SELECT pending FROM accounts WHERE id = ?1",
-	[S_PENDING_ADD] = "UPDATE accounts SET pending = max(pending + ?2, 0) WHERE id = ?1",
-	[S_ENV_PUT] = "INSERT INTO envelopes(id, recipient, ts, data) VALUES (?1, ?2, ?3, ?4)",
+	[S_PENDING_GET] = "SELECT pending, pending_bytes, out_count, out_bytes FROM accounts"
+	    " WHERE id = ?1",
+	[S_PENDING_ADD] = "UPDATE accounts SET pending = max(pending + ?2, 0),"
+	    " pending_bytes = max(pending_bytes + ?3, 0), out_count = max(out_count + ?4, 0),"
+	    " out_bytes = max(out_bytes + ?5, 0) WHERE id = ?1",
+	[S_ENV_PUT] = "INSERT INTO envelopes(id, recipient, ts, data, sender, sender_dev, cmid)"
+	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
 	[S_ENV_LIST] = "SELECT id, ts, data FROM envelopes WHERE recipient = ?1 AND id > ?2"
 	    " ORDER BY id LIMIT ?3",
 	[S_ENV_DEL] = "DELETE FROM envelopes WHERE recipient = ?1 AND id = ?2",
+	/* Not DELETE ... RETURNING: SQLite buffers the returned rows in a temporary table,
+	 * which the confined server cannot open as a file once it spills. */
+	[S_ENV_OWNER] = "SELECT sender, sender_dev, cmid, length(data) FROM envelopes"
+	    " WHERE recipient = ?1 AND id = ?2",
+	/* Only the record of that envelope: after sent_retention a retry may own the key. */
+	[S_SENT_DEL] = "DELETE FROM sent WHERE cmid = ?1 AND sender = ?2 AND env_id = ?3",
 	/* Ids of envelopes never stored (RECEIVED before their commit) are never reused:
 	 * the highest one is kept here, sqlite_sequence keeps the highest stored one. */
 	[S_IDMAX_PUT] = "INSERT OR REPLACE INTO meta(k, v) VALUES ('env_id_max',"
@@ -90,7 +101,8 @@ static const char schema_sql[] =
 	"CREATE TABLE envelopes(id INTEGER PRIMARY KEY AUTOINCREMENT,"
 	" recipient INTEGER NOT NULL, ts INTEGER NOT NULL, data BLOB NOT NULL);"
 	"CREATE INDEX envelopes_by_recipient ON envelopes(recipient, id);"
-	SENT_TABLE_SQL("sent");
+	SENT_TABLE_SQL("sent")
+	"INSERT INTO meta VALUES ('schema', 2);";
 
 /*
  * Schema 1 keyed the idempotency records by sender first, so that each SEND's record went
@@ -105,11 +117,33 @@ static const char migrate_1_to_2_sql[] =
 	"ALTER TABLE sent2 RENAME TO sent;"
 	"UPDATE meta SET v = 2 WHERE k = 'schema';";
 
-/* Pending counts of the mailboxes one transaction touches: read once, written once. */
+/*
+ * Schema 3: quotas and idempotency records that end with their envelope. Each account
+ * counts what waits in its mailbox (pending, pending_bytes) and what it sent that waits
+ * in any mailbox (out_count, out_bytes); an envelope names its sender's account and the
+ * key of its idempotency record, so that RECEIVED deletes that record and gives the
+ * sender's quota back. Envelopes stored before have sender 0: they count for their
+ * recipient only, and their records end by sent_retention.
+ */
+static const char migrate_2_to_3_sql[] =
+	"ALTER TABLE accounts ADD COLUMN pending_bytes INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE accounts ADD COLUMN out_count INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE accounts ADD COLUMN out_bytes INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE envelopes ADD COLUMN sender INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE envelopes ADD COLUMN sender_dev BLOB;"
+	"ALTER TABLE envelopes ADD COLUMN cmid BLOB;"
+	"UPDATE accounts SET pending_bytes = (SELECT coalesce(sum(length(data)), 0)"
+	" FROM envelopes WHERE recipient = accounts.id);"
+	"UPDATE meta SET v = 3 WHERE k = 'schema';";
+
+/* An account's counters (schema 3): its mailbox, and what it sent that waits. */
+enum { Q_MBOX_N, Q_MBOX_BYTES, Q_OUT_N, Q_OUT_BYTES, Q__COUNT };
+
+/* Counters of the accounts one transaction touches: read once, written once. */
 struct pending_entry {
-	int64_t recipient;
-	uint64_t pending;       /* as read at the start of the transaction */
-	int64_t delta;
+	int64_t recipient;      /* the account */
+	uint64_t have[Q__COUNT]; /* as read at the start of the transaction */
+	int64_t delta[Q__COUNT];
 	size_t slot;            /* its place in the index */
 };
 
@@ -159,6 +193,10 @@ map_rc(sqlite3 *db, int rc, const char *what)
 		return 0;
 	case SQLITE_NOMEM:
 		return SOTTO_ERR_NOMEM;
+	case SQLITE_FULL:
+		/* max_page_count (db_max_pages) or the disk: the server's cap, not a failure. */
+		log_warn("store: %s: database or disk full", what);
+		return SOTTO_ERR_SERVER_FULL;
 	case SQLITE_CONSTRAINT:
 		return SOTTO_ERR_EXISTS;
 	case SQLITE_CORRUPT:
@@ -444,15 +482,16 @@ sq_prekey_count(struct store *base, int64_t account, uint32_t *n)
 }
 
 static int
-pending_get(struct store_sqlite *ss, int64_t recipient, uint64_t *n)
+pending_get(struct store_sqlite *ss, int64_t account, uint64_t have[Q__COUNT])
 {
 	sqlite3_stmt *s = st(ss, S_PENDING_GET);
 	int rc, r = 0;
 
-	sqlite3_bind_int64(s, 1, recipient);
+	sqlite3_bind_int64(s, 1, account);
 	rc = sqlite3_step(s);
 	if (rc == SQLITE_ROW)
-		*n = (uint64_t)sqlite3_column_int64(s, 0);
+		for (int i = 0; i < Q__COUNT; i++)
+			have[i] = (uint64_t)sqlite3_column_int64(s, i);
 	else
 		r = rc == SQLITE_DONE ? SOTTO_ERR_NOT_FOUND : map_rc(ss->db, rc, "pending");
 	sqlite3_reset(s);
@@ -460,12 +499,13 @@ pending_get(struct store_sqlite *ss, int64_t recipient, uint64_t *n)
 }
 
 static int
-pending_add(struct store_sqlite *ss, int64_t recipient, int64_t delta)
+pending_add(struct store_sqlite *ss, int64_t account, const int64_t delta[Q__COUNT])
 {
 	sqlite3_stmt *s = st(ss, S_PENDING_ADD);
 
-	sqlite3_bind_int64(s, 1, recipient);
-	sqlite3_bind_int64(s, 2, delta);
+	sqlite3_bind_int64(s, 1, account);
+	for (int i = 0; i < Q__COUNT; i++)
+		sqlite3_bind_int64(s, 2 + i, delta[i]);
 	return run(ss, s, "pending update");
 }
 
@@ -514,13 +554,14 @@ pending_grow(struct store_sqlite *ss)
 	return 0;
 }
 
-/* The transaction's entry for recipient, reading its count on first use. NULL with *r set
- * on error (SOTTO_ERR_NOT_FOUND for an unknown recipient). */
+/* The transaction's entry for an account, reading its counters on first use. NULL with *r
+ * set on error (SOTTO_ERR_NOT_FOUND for an unknown account). A later call may move the
+ * entries: keep none across one. */
 static struct pending_entry *
 pending_entry(struct store_sqlite *ss, int64_t recipient, int *r)
 {
 	struct pending_entry *e;
-	uint64_t n = 0;
+	uint64_t have[Q__COUNT] = { 0 };
 	size_t k;
 
 	if (ss->n_pend == ss->cap_pend && (*r = pending_grow(ss)) != 0)
@@ -529,13 +570,13 @@ pending_entry(struct store_sqlite *ss, int64_t recipient, int *r)
 	for (; ss->pend_idx[k] != 0; k = (k + 1) & (ss->idx_cap - 1))
 		if (ss->pend[ss->pend_idx[k] - 1].recipient == recipient)
 			return &ss->pend[ss->pend_idx[k] - 1];
-	if ((*r = pending_get(ss, recipient, &n)) != 0)
+	if ((*r = pending_get(ss, recipient, have)) != 0)
 		return NULL;
 	e = &ss->pend[ss->n_pend];
 	ss->pend_idx[k] = (uint32_t)++ss->n_pend;
 	e->recipient = recipient;
-	e->pending = n;
-	e->delta = 0;
+	memcpy(e->have, have, sizeof(e->have));
+	memset(e->delta, 0, sizeof(e->delta));
 	e->slot = k;
 	return e;
 }
@@ -543,13 +584,46 @@ pending_entry(struct store_sqlite *ss, int64_t recipient, int *r)
 static int
 pending_flush(struct store_sqlite *ss)
 {
+	static const int64_t zero[Q__COUNT];
 	int r = 0;
 
 	for (size_t i = 0; i < ss->n_pend && r == 0; i++)
-		if (ss->pend[i].delta != 0)
+		if (memcmp(ss->pend[i].delta, zero, sizeof(zero)) != 0)
 			r = pending_add(ss, ss->pend[i].recipient, ss->pend[i].delta);
 	pending_clear(ss);
 	return r;
+}
+
+/* An envelope of len bytes enters (sign 1) or leaves (-1) a mailbox, sent by sender
+ * (0: not counted). */
+static int
+pending_move(struct store_sqlite *ss, int64_t recipient, int64_t sender, size_t len, int sign)
+{
+	struct pending_entry *pe;
+	int r;
+
+	if ((pe = pending_entry(ss, recipient, &r)) == NULL)
+		return r;
+	pe->delta[Q_MBOX_N] += sign;
+	pe->delta[Q_MBOX_BYTES] += sign * (int64_t)len;
+	if (sender <= 0)
+		return 0;
+	if ((pe = pending_entry(ss, sender, &r)) == NULL)
+		return r == SOTTO_ERR_NOT_FOUND ? 0 : r;
+	pe->delta[Q_OUT_N] += sign;
+	pe->delta[Q_OUT_BYTES] += sign * (int64_t)len;
+	return 0;
+}
+
+/* 1 if one more of len bytes stays within (have + delta, max); a max of 0 is no limit. */
+static int
+within(const struct pending_entry *pe, int n, int bytes, uint64_t max_n, uint64_t max_bytes,
+    size_t len)
+{
+	uint64_t cn = pe->have[n] + (uint64_t)pe->delta[n];
+	uint64_t cb = pe->have[bytes] + (uint64_t)pe->delta[bytes];
+
+	return (max_n == 0 || cn < max_n) && (max_bytes == 0 || cb + len <= max_bytes);
 }
 
 /* Records (sender, cmid) -> env_id; *added 0 if a record of that key exists. */
@@ -590,25 +664,37 @@ sent_find(struct store_sqlite *ss, struct store_send *e)
 	return rc == SQLITE_DONE ? 0 : map_rc(ss->db, rc, "sent get");
 }
 
-/* Room in e's mailbox: its pending entry, or NULL with e->result (or *r) set. */
-static struct pending_entry *
-mailbox_room(struct store_sqlite *ss, struct store_send *e, int *r)
+/*
+ * Room for e in its recipient's mailbox and in its sender's quota: 1, or 0 with e->result
+ * set, or an error (< 0). The counters are read once per account and transaction.
+ */
+static int
+quota_room(struct store_sqlite *ss, struct store_send *e)
 {
 	struct pending_entry *pe;
+	int r;
 
-	*r = 0;
-	if ((pe = pending_entry(ss, e->recipient, r)) == NULL) {
-		if (*r == SOTTO_ERR_NOT_FOUND) {
-			e->result = SOTTO_ERR_NOT_FOUND;
-			*r = 0;
-		}
-		return NULL;
+	if ((pe = pending_entry(ss, e->recipient, &r)) == NULL) {
+		if (r != SOTTO_ERR_NOT_FOUND)
+			return r;
+		e->result = SOTTO_ERR_NOT_FOUND;
+		return 0;
 	}
-	if (pe->pending + (uint64_t)pe->delta >= e->mailbox_max) {
-		e->result = SOTTO_ERR_LIMIT;
-		return NULL;
+	/* mailbox_max 0 keeps its old meaning: no room at all. */
+	if (pe->have[Q_MBOX_N] + (uint64_t)pe->delta[Q_MBOX_N] >= e->mailbox_max ||
+	    !within(pe, Q_MBOX_N, Q_MBOX_BYTES, 0, e->mailbox_max_bytes, e->len)) {
+		e->result = SOTTO_ERR_MAILBOX_FULL;
+		return 0;
 	}
-	return pe;
+	if (e->sender <= 0)
+		return 1;
+	if ((pe = pending_entry(ss, e->sender, &r)) == NULL)
+		return r == SOTTO_ERR_NOT_FOUND ? 1 : r;
+	if (!within(pe, Q_OUT_N, Q_OUT_BYTES, e->account_max, e->account_max_bytes, e->len)) {
+		e->result = SOTTO_ERR_QUOTA;
+		return 0;
+	}
+	return 1;
 }
 
 static int
@@ -622,10 +708,13 @@ envelope_put(struct store_sqlite *ss, struct store_send *e)
 	sqlite3_bind_int64(s, 2, e->recipient);
 	sqlite3_bind_int64(s, 3, (sqlite3_int64)e->ts);
 	sqlite3_bind_blob(s, 4, e->data, (int)e->len, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 5, e->sender > 0 ? e->sender : 0);
+	sqlite3_bind_blob(s, 6, e->sender_device, STORE_KEY_LEN, SQLITE_STATIC);
+	sqlite3_bind_blob(s, 7, e->cmid, STORE_CMID_LEN, SQLITE_STATIC);
 	if ((r = run(ss, s, "envelope put")) != 0)
 		return r;
 	e->env_id = sqlite3_last_insert_rowid(ss->db);
-	return 0;
+	return pending_move(ss, e->recipient, e->sender, e->len, 1);
 }
 
 /*
@@ -637,7 +726,6 @@ envelope_put(struct store_sqlite *ss, struct store_send *e)
 static int
 store_one(struct store_sqlite *ss, struct store_send *e, int64_t now, int64_t *skipped_max)
 {
-	struct pending_entry *pe = NULL;
 	int64_t want_id = e->env_id;
 	int r, added;
 
@@ -647,16 +735,23 @@ store_one(struct store_sqlite *ss, struct store_send *e, int64_t now, int64_t *s
 		/* No id yet: the envelope's insert gives it, then the record. */
 		if ((r = sent_find(ss, e)) != 0)
 			return r > 0 ? 0 : r;
-		if ((pe = mailbox_room(ss, e, &r)) == NULL)
+		if ((r = quota_room(ss, e)) <= 0)
 			return r;
 		if ((r = envelope_put(ss, e)) != 0 || (r = sent_put(ss, e, now, &added)) != 0)
 			return r;
-		pe->delta++;
 		return 0;
 	}
-	if (!e->skip_envelope && (pe = mailbox_room(ss, e, &r)) == NULL) {
-		if (r != 0)
-			return r;
+	if (e->skip_envelope) {
+		/* Already stored by its recipient: nothing is kept but its id, never to be used
+		 * again. A retry of it is stored and pushed again, and the recipient's client
+		 * drops it by message id. */
+		if (want_id > *skipped_max)
+			*skipped_max = want_id;
+		return 0;
+	}
+	if ((r = quota_room(ss, e)) < 0)
+		return r;
+	if (r == 0) {
 		/* Full (or no such account): unless this is a retry of a stored SEND. */
 		if ((r = sent_find(ss, e)) < 0)
 			return r;
@@ -671,16 +766,7 @@ store_one(struct store_sqlite *ss, struct store_send *e, int64_t now, int64_t *s
 			return r;
 		return r > 0 ? 0 : SOTTO_ERR_INTERNAL;
 	}
-	if (e->skip_envelope) {
-		/* Already stored by its recipient: only the idempotency record is kept. */
-		if (want_id > *skipped_max)
-			*skipped_max = want_id;
-		return 0;
-	}
-	if ((r = envelope_put(ss, e)) != 0)
-		return r;
-	pe->delta++;
-	return 0;
+	return envelope_put(ss, e);
 }
 
 /* The sends inside the open transaction; on error the caller rolls back. */
@@ -782,27 +868,56 @@ sq_envelopes_list(struct store *base, int64_t recipient, int64_t after,
 	return 0;
 }
 
+/* One RECEIVED envelope: it, its idempotency record, and its share of both quotas. */
+static int
+del_one(struct store_sqlite *ss, const struct store_del *d)
+{
+	sqlite3_stmt *s = st(ss, S_ENV_OWNER);
+	uint8_t dev[STORE_KEY_LEN], cmid[STORE_CMID_LEN];
+	int64_t sender = 0;
+	size_t len = 0;
+	int rc, r, keyed = 0;
+
+	sqlite3_bind_int64(s, 1, d->recipient);
+	sqlite3_bind_int64(s, 2, d->id);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		sender = sqlite3_column_int64(s, 0);
+		keyed = blob_copy(s, 1, dev, sizeof(dev)) == 0 &&
+		    blob_copy(s, 2, cmid, sizeof(cmid)) == 0;
+		len = (size_t)sqlite3_column_int64(s, 3);
+	}
+	r = rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : map_rc(ss->db, rc, "envelope owner");
+	sqlite3_reset(s);
+	if (r != 0 || rc == SQLITE_DONE)
+		return r;
+	s = st(ss, S_ENV_DEL);
+	sqlite3_bind_int64(s, 1, d->recipient);
+	sqlite3_bind_int64(s, 2, d->id);
+	if ((r = run(ss, s, "envelope delete")) != 0)
+		return r;
+	if (keyed) {
+		/* Envelopes stored before schema 3 name no record: sent_retention ends it. */
+		s = st(ss, S_SENT_DEL);
+		sqlite3_bind_blob(s, 1, cmid, sizeof(cmid), SQLITE_STATIC);
+		sqlite3_bind_blob(s, 2, dev, sizeof(dev), SQLITE_STATIC);
+		sqlite3_bind_int64(s, 3, d->id);
+		if ((r = run(ss, s, "sent delete")) != 0)
+			return r;
+	}
+	/* The recipient exists: it had the envelope just deleted. */
+	return pending_move(ss, d->recipient, sender, len, -1);
+}
+
 /* The deletes inside the open transaction; on error the caller rolls back. */
 static int
 dels_body(struct store_sqlite *ss, const struct store_del *d, size_t n)
 {
-	sqlite3_stmt *s;
 	int r;
 
-	for (size_t i = 0; i < n; i++) {
-		s = st(ss, S_ENV_DEL);
-		sqlite3_bind_int64(s, 1, d[i].recipient);
-		sqlite3_bind_int64(s, 2, d[i].id);
-		if ((r = run(ss, s, "envelope delete")) != 0)
+	for (size_t i = 0; i < n; i++)
+		if ((r = del_one(ss, &d[i])) != 0)
 			return r;
-		if (sqlite3_changes(ss->db) > 0) {
-			struct pending_entry *pe;
-			/* The account exists: it had the envelope just deleted. */
-			if ((pe = pending_entry(ss, d[i].recipient, &r)) == NULL)
-				return r;
-			pe->delta--;
-		}
-	}
 	return pending_flush(ss);
 }
 
@@ -853,7 +968,12 @@ fallback:
 static int
 sq_mailbox_count(struct store *base, int64_t recipient, uint64_t *n)
 {
-	return pending_get(impl(base), recipient, n);
+	uint64_t have[Q__COUNT];
+	int r;
+
+	if ((r = pending_get(impl(base), recipient, have)) == 0)
+		*n = have[Q_MBOX_N];
+	return r;
 }
 
 static int
@@ -1144,6 +1264,26 @@ integrity_ok(sqlite3 *db)
 	return ok;
 }
 
+/* One step of the schema (sql records its version) in its own transaction; what is
+ * logged unless NULL. */
+static int
+schema_step(sqlite3 *db, const char *path, const char *what, const char *sql)
+{
+	int r;
+
+	if (what != NULL)
+		log_info("store: %s: migrating %s", path, what);
+	if ((r = exec(db, "BEGIN IMMEDIATE", "migrate")) != 0)
+		return r;
+	if ((r = exec(db, sql, "migrate")) != 0 || (r = exec(db, "COMMIT", "migrate")) != 0) {
+		(void)exec(db, "ROLLBACK", "migrate");
+		return r;
+	}
+	if (what != NULL)
+		log_info("store: %s: migrated %s", path, what);
+	return 0;
+}
+
 int
 store_sqlite_open(struct store **out, const char *path, const struct store_open_opts *o)
 {
@@ -1225,31 +1365,15 @@ store_sqlite_open(struct store **out, const char *path, const struct store_open_
 		if ((r = exec(ss->db, pragma, "max_page_count")) != 0)
 			goto out;
 	}
-	if (version == 0) {
-		char meta[96];
-		if ((r = exec(ss->db, "BEGIN IMMEDIATE", "create")) != 0)
-			goto out;
-		snprintf(meta, sizeof(meta), "INSERT INTO meta VALUES ('schema', %d)",
-		    SCHEMA_VERSION);
-		if ((r = exec(ss->db, schema_sql, "create")) != 0 ||
-		    (r = exec(ss->db, meta, "create")) != 0 ||
-		    (r = exec(ss->db, "COMMIT", "create")) != 0) {
-			(void)exec(ss->db, "ROLLBACK", "create");
-			goto out;
-		}
-	}
-	if (version == 1) {
-		log_info("store: %s: migrating schema 1 to 2 (rewrites the idempotency records)",
-		    path);
-		if ((r = exec(ss->db, "BEGIN IMMEDIATE", "migrate")) != 0)
-			goto out;
-		if ((r = exec(ss->db, migrate_1_to_2_sql, "migrate")) != 0 ||
-		    (r = exec(ss->db, "COMMIT", "migrate")) != 0) {
-			(void)exec(ss->db, "ROLLBACK", "migrate");
-			goto out;
-		}
-		log_info("store: %s: schema 1 migrated to 2", path);
-	}
+	/* A new database is made at schema 2 and brought up by the same steps as an old one. */
+	if (version == 0 && (r = schema_step(ss->db, path, NULL, schema_sql)) != 0)
+		goto out;
+	if (version == 1 && (r = schema_step(ss->db, path,
+	    "schema 1 to 2 (rewrites the idempotency records)", migrate_1_to_2_sql)) != 0)
+		goto out;
+	if (version < 3 && (r = schema_step(ss->db, path, version == 0 ? NULL :
+	    "schema 2 to 3 (quota counters)", migrate_2_to_3_sql)) != 0)
+		goto out;
 	for (int i = 0; i < S__COUNT; i++) {
 		rc = sqlite3_prepare_v3(ss->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
 		    &ss->st[i], NULL);

@@ -354,7 +354,7 @@ TEST(mailbox_flood_is_capped_and_others_are_served)
 		r = test_user_send(&mallory, "bob@localhost", NULL, env, sizeof(env));
 		if (r == 0)
 			accepted++;
-		else if (r == SOTTO_ERR_LIMIT)
+		else if (r == SOTTO_ERR_MAILBOX_FULL)
 			limited++;
 		else
 			break;
@@ -367,7 +367,8 @@ TEST(mailbox_flood_is_capped_and_others_are_served)
 	CHECK(rss1 - rss0 < RSS_GROWTH_MAX_KIB);
 	/* Other mailboxes are untouched by it. */
 	CHECK_EQ_INT(test_user_send(&alice, "carol@localhost", NULL, "hi", 2), 0);
-	CHECK_EQ_INT(test_user_send(&alice, "bob@localhost", NULL, "hi", 2), SOTTO_ERR_LIMIT);
+	CHECK_EQ_INT(test_user_send(&alice, "bob@localhost", NULL, "hi", 2),
+	    SOTTO_ERR_MAILBOX_FULL);
 	/* Bob drains his mailbox; then he can be written to again. */
 	REQUIRE(test_user_connect(&bob, &sp) == 0);
 	CHECK_EQ_INT(test_user_drain(&bob, 40, 3000), 40);

@@ -109,7 +109,7 @@ TEST(batch_counts_many_mailboxes)
 			fill(&sends[round * N_ACCTS + i], ids[(i * 7 + round) % N_ACCTS], ++seq, 2);
 	CHECK_EQ_INT(s->ops->envelopes_commit(s, sends, 3 * N_ACCTS), 0);
 	for (int i = 0; i < 3 * N_ACCTS; i++) {
-		if (sends[i].result == SOTTO_ERR_LIMIT)
+		if (sends[i].result == SOTTO_ERR_MAILBOX_FULL)
 			limited++;
 		else if (sends[i].result == 0 && sends[i].env_id > 0)
 			stored++;
@@ -133,7 +133,7 @@ TEST(batch_counts_many_mailboxes)
 	CHECK_EQ_INT(s->ops->envelopes_commit(s, sends, N_ACCTS + 1), 0);
 	for (int i = 0; i < N_ACCTS; i++)
 		CHECK_EQ_INT(sends[i].result, 0);
-	CHECK_EQ_INT(sends[N_ACCTS].result, SOTTO_ERR_LIMIT);
+	CHECK_EQ_INT(sends[N_ACCTS].result, SOTTO_ERR_MAILBOX_FULL);
 	for (int i = 0; i < N_ACCTS; i++) {
 		CHECK_EQ_INT(s->ops->mailbox_count(s, ids[i], &n), 0);
 		CHECK_EQ_INT(n, 2);
@@ -169,7 +169,7 @@ TEST(apply_deletes_and_sends_together)
 	CHECK_EQ_INT(rd, 0);
 	CHECK_EQ_INT(sends[0].result, 0);
 	CHECK_EQ_INT(sends[1].result, 0);
-	CHECK_EQ_INT(sends[2].result, SOTTO_ERR_LIMIT);
+	CHECK_EQ_INT(sends[2].result, SOTTO_ERR_MAILBOX_FULL);
 	CHECK_EQ_INT(s->ops->mailbox_count(s, ids[1], &n), 0);
 	CHECK_EQ_INT(n, 3);
 	/* Only deletes, only sends. */

@@ -270,9 +270,10 @@ TEST(pushed_before_commit_acked_on_received_and_not_stored)
 	test_user_close(&b);
 	CHECK_EQ_INT(sottod_proc_stop(&sp, SIGTERM), 0);
 
-	/* m0 was stored then deleted, m1 never stored; both idempotency records kept. */
+	/* m0 was stored then deleted with its idempotency record, m1 never stored nor
+	 * recorded: both are RECEIVED. */
 	CHECK_EQ_INT(db_int(&sp, "SELECT count(*) FROM envelopes"), 0);
-	CHECK_EQ_INT(db_int(&sp, "SELECT count(*) FROM sent"), 2);
+	CHECK_EQ_INT(db_int(&sp, "SELECT count(*) FROM sent"), 0);
 	CHECK_EQ_INT(db_int(&sp, "SELECT pending FROM accounts WHERE name = 'bob'"), 0);
 	CHECK(db_int(&sp, "SELECT v FROM meta WHERE k = 'env_id_max'") == (int64_t)id2);
 
@@ -280,16 +281,15 @@ TEST(pushed_before_commit_acked_on_received_and_not_stored)
 	REQUIRE(test_user_connect(&a, &sp) == 0);
 	REQUIRE(test_user_connect(&b, &sp) == 0);
 	CHECK(next_push(&b, 500, &id3, got, sizeof(got)) == SOTTO_ERR_TIMEOUT);
-	/* A retry of the skipped m1 is answered and not stored again; the loop may push it
-	 * once more from memory (the recipient's client drops it by message id). */
+	/* m1 was RECEIVED, so no record holds it: a retry is new to the server, answered,
+	 * pushed again under a new id (the recipient's client drops it by message id). */
 	REQUIRE(send_async(&a, b.address, 1, "m1", 2) == 0);
 	CHECK_EQ_INT(next_answer(&a, 3000, &st), 1);
 	CHECK_EQ_INT(st, 0);
-	if (next_push(&b, 500, &id3, got, sizeof(got)) == 0) {
-		CHECK(strcmp(got, "m1") == 0);
-		CHECK(id3 > id2);
-		CHECK_EQ_INT(received(&b, &id3, 1), 0);
-	}
+	REQUIRE(next_push(&b, 3000, &id3, got, sizeof(got)) == 0);
+	CHECK(strcmp(got, "m1") == 0);
+	CHECK(id3 > id2);
+	CHECK_EQ_INT(received(&b, &id3, 1), 0);
 	/* Ids keep growing across the restart, past the never-stored one. */
 	REQUIRE(send_async(&a, b.address, 2, "m2", 2) == 0);
 	REQUIRE(next_push(&b, 3000, &id3, got, sizeof(got)) == 0);
@@ -298,7 +298,7 @@ TEST(pushed_before_commit_acked_on_received_and_not_stored)
 	CHECK_EQ_INT(next_answer(&a, 3000, &st), 2);
 	CHECK_EQ_INT(st, 0);
 	CHECK_EQ_INT(received(&b, &id3, 1), 0);
-	stop_and_count(&sp, &a, &b, 0, 3);
+	stop_and_count(&sp, &a, &b, 0, 0);
 }
 
 TEST(full_window_is_not_overtaken_by_a_later_early_push)
@@ -449,7 +449,7 @@ TEST(failed_commit_refuses_unless_received_first)
 	CHECK_EQ_INT(status[0], 0);
 	for (int i = 1; i <= 5; i++)
 		if (i != 3)
-			CHECK_EQ_INT(status[i], SOTTO_ERR_STORAGE);
+			CHECK_EQ_INT(status[i], SOTTO_ERR_SERVER_FULL);
 	/* What is acknowledged and not RECEIVED is there; the refused ones are not. */
 	test_user_close(&b);
 	REQUIRE(test_user_connect(&b, &sp) == 0);
@@ -511,9 +511,9 @@ TEST(retries_are_pushed_once)
 	int st, k, answers = 0;
 
 	setup(&sp, "registration = open", &a, &b);
-	/* A retry of a committed SEND: answered, found in the idempotency records at its
-	 * commit and not stored again. The loop does not read those records, so it may be
-	 * pushed once more from memory (the recipient's client drops it by message id). */
+	/* A retry of a SEND already RECEIVED: its record went with it, so the retry is new to
+	 * the server: answered, pushed again under a new id, and the recipient's client
+	 * drops it by message id. */
 	REQUIRE(send_async(&a, b.address, 0, "m0", 2) == 0);
 	REQUIRE(next_push(&b, 3000, &id, got, sizeof(got)) == 0);
 	CHECK_EQ_INT(next_answer(&a, 3000, &st), 0);
@@ -522,10 +522,10 @@ TEST(retries_are_pushed_once)
 	REQUIRE(send_async(&a, b.address, 0, "m0", 2) == 0);
 	CHECK_EQ_INT(next_answer(&a, 3000, &st), 0);
 	CHECK_EQ_INT(st, 0);
-	if (next_push(&b, 300, &id2, got, sizeof(got)) == 0) {
-		CHECK(id2 > id);
-		CHECK(strcmp(got, "m0") == 0);
-	}
+	REQUIRE(next_push(&b, 3000, &id2, got, sizeof(got)) == 0);
+	CHECK(id2 > id);
+	CHECK(strcmp(got, "m0") == 0);
+	CHECK_EQ_INT(received(&b, &id2, 1), 0);
 	/* A retry of a SEND still in flight: pushed once, both answered. */
 	REQUIRE((lk = db_lock(&sp)) != NULL);
 	REQUIRE(send_async(&a, b.address, 1, "m1", 2) == 0);
@@ -541,7 +541,8 @@ TEST(retries_are_pushed_once)
 	}
 	CHECK_EQ_INT(answers, 2);
 	CHECK(next_push(&b, 300, &id2, got, sizeof(got)) == SOTTO_ERR_TIMEOUT);
-	stop_and_count(&sp, &a, &b, 1, 2);
+	/* m1, not RECEIVED: its envelope and its one record wait. */
+	stop_and_count(&sp, &a, &b, 1, 1);
 }
 
 static int
@@ -557,8 +558,9 @@ no_sent_records(void *arg)
 }
 
 /*
- * sent_retention: idempotency records are deleted once older than that, so the table does
- * not grow without end; a retry after that is a new message to the server.
+ * sent_retention: an idempotency record is deleted once older than that even if its
+ * envelope still waits (the records of envelopes stored before schema 3 end only so); a
+ * retry after that is a new message to the server.
  */
 TEST(idempotency_records_expire)
 {
@@ -569,22 +571,29 @@ TEST(idempotency_records_expire)
 	int st = -1;
 
 	setup(&sp, "registration = open\nsent_retention = 1", &a, &b);
+	test_user_close(&b);            /* offline: m0 is stored with its record */
 	REQUIRE(send_async(&a, b.address, 0, "m0", 2) == 0);
-	REQUIRE(next_push(&b, 3000, &id, got, sizeof(got)) == 0);
-	CHECK_EQ_INT(received(&b, &id, 1), 0);
 	CHECK_EQ_INT(next_answer(&a, 3000, &st), 0);
 	CHECK_EQ_INT(st, 0);
-	/* The record is written by a commit after the answer (RECEIVED came first), then
-	 * pruned within about a second. */
 	REQUIRE(wait_until(one_sent_record, &sp, 5000));
 	REQUIRE(wait_until(no_sent_records, &sp, 10000));
+	/* The retry is stored again; bob gets both (his client drops one by message id). */
 	REQUIRE(send_async(&a, b.address, 0, "m0", 2) == 0);
+	CHECK_EQ_INT(next_answer(&a, 3000, &st), 0);
+	CHECK_EQ_INT(st, 0);
+	REQUIRE(test_user_connect(&b, &sp) == 0);
+	REQUIRE(next_push(&b, 3000, &id, got, sizeof(got)) == 0);
 	REQUIRE(next_push(&b, 3000, &id2, got, sizeof(got)) == 0);
 	CHECK(id2 > id);
 	CHECK(strcmp(got, "m0") == 0);
-	CHECK_EQ_INT(next_answer(&a, 3000, &st), 0);
-	CHECK_EQ_INT(st, 0);
-	stop_and_count(&sp, &a, &b, 1, 1);
+	CHECK_EQ_INT(received(&b, &id, 1), 0);
+	/* Left: the retry's envelope (its record may have expired too by now). */
+	test_user_close(&a);
+	test_user_close(&b);
+	CHECK_EQ_INT(sottod_proc_stop(&sp, SIGTERM), 0);
+	CHECK_EQ_INT(db_int(&sp, "SELECT count(*) FROM envelopes"), 1);
+	CHECK(db_int(&sp, "SELECT count(*) FROM sent") <= 1);
+	sottod_proc_cleanup(&sp);
 }
 
 /*
@@ -648,22 +657,37 @@ TEST(held_send_is_stored_only_without_received)
 	CHECK_EQ_INT(next_answer(&a, 5000, &st), 1);    /* by its commit, after the wait */
 	CHECK_EQ_INT(st, 0);
 	CHECK(now_ms() - t0 >= 1000);
-	stop_and_count(&sp, &a, &b, 1, 2);
+	/* m0 RECEIVED while held: nothing of it is stored; m1 waits with its record. */
+	stop_and_count(&sp, &a, &b, 1, 1);
+}
+
+struct id_mark {
+	struct sottod_proc *sp;
+	uint64_t id;
+};
+
+static int
+id_mark_written(void *arg)
+{
+	struct id_mark *m = arg;
+
+	return db_int(m->sp, "SELECT v FROM meta WHERE k = 'env_id_max'") == (int64_t)m->id;
 }
 
 /*
- * A held SEND whose RECEIVED came leaves only its idempotency record to write, which
- * nobody waits for: it is deferred (at most 20 ms) to go with a later commit, or alone. A
- * retry is still answered and not stored again, and the record reaches the disk with no
- * other traffic: it survives a SIGKILL.
+ * A held SEND whose RECEIVED came leaves nothing to write but the high mark of the ids
+ * given (no envelope, no idempotency record: it is RECEIVED), which nobody waits for: it
+ * is deferred (at most 20 ms) to go with a later commit, or alone, and so reaches the
+ * disk with no other traffic: it survives a SIGKILL. A retry is new to the server.
  */
 TEST(received_send_record_deferred_then_durable)
 {
 	struct sottod_proc sp;
 	struct test_user a, b;
+	struct id_mark mark = { &sp, 0 };
 	uint64_t id0 = 0, id1 = 0;
 	char got[64];
-	int st = -1, tries = 0;
+	int st = -1;
 
 	setup(&sp, "registration = open\nreceived_wait_ms = 1000", &a, &b);
 	REQUIRE(send_async(&a, b.address, 0, "m0", 2) == 0);
@@ -671,24 +695,23 @@ TEST(received_send_record_deferred_then_durable)
 	CHECK_EQ_INT(received(&b, &id0, 1), 0);
 	CHECK_EQ_INT(next_answer(&a, 3000, &st), 0);
 	CHECK_EQ_INT(st, 0);
+	mark.id = id0;
+	CHECK(wait_until(id_mark_written, &mark, 5000));
 	REQUIRE(send_async(&a, b.address, 0, "m0", 2) == 0);
-	/* While the record waits, the retry is found in flight and not pushed; once it is
-	 * written (a slow machine), the retry may be pushed from memory once more, and the
-	 * recipient's client drops it by message id. Either way it is stored once. */
-	if (next_push(&b, 300, &id1, got, sizeof(got)) == 0) {
-		CHECK(strcmp(got, "m0") == 0);
-		CHECK_EQ_INT(received(&b, &id1, 1), 0);
-	}
+	REQUIRE(next_push(&b, 3000, &id1, got, sizeof(got)) == 0);
+	CHECK(strcmp(got, "m0") == 0);
+	CHECK(id1 > id0);
+	CHECK_EQ_INT(received(&b, &id1, 1), 0);
 	CHECK_EQ_INT(next_answer(&a, 3000, &st), 0);
 	CHECK_EQ_INT(st, 0);
-	while (db_int(&sp, "SELECT count(*) FROM sent") != 1 && ++tries < 100)
-		usleep(20000);
-	CHECK_EQ_INT(db_int(&sp, "SELECT count(*) FROM sent"), 1);
+	mark.id = id1;
+	CHECK(wait_until(id_mark_written, &mark, 5000));
 	test_user_close(&a);
 	test_user_close(&b);
 	CHECK_EQ_INT(sottod_proc_stop(&sp, SIGKILL), 128 + SIGKILL);
 	CHECK_EQ_INT(db_int(&sp, "SELECT count(*) FROM envelopes"), 0);
-	CHECK_EQ_INT(db_int(&sp, "SELECT count(*) FROM sent"), 1);
+	CHECK_EQ_INT(db_int(&sp, "SELECT count(*) FROM sent"), 0);
+	CHECK(db_int(&sp, "SELECT v FROM meta WHERE k = 'env_id_max'") == (int64_t)id1);
 	sottod_proc_cleanup(&sp);
 }
 
@@ -730,8 +753,9 @@ TEST(held_sends_go_first_and_drain_on_sigterm)
 	CHECK_EQ_INT(sottod_proc_stop(&sp, SIGTERM), 0);
 	test_user_close(&a);
 	test_user_close(&b);
+	/* m0 and m1 were stored, then deleted with their records; m2 waits with its own. */
 	CHECK_EQ_INT(db_int(&sp, "SELECT count(*) FROM envelopes"), 1);
-	CHECK_EQ_INT(db_int(&sp, "SELECT count(*) FROM sent"), 3);
+	CHECK_EQ_INT(db_int(&sp, "SELECT count(*) FROM sent"), 1);
 	sottod_proc_cleanup(&sp);
 }
 
@@ -779,17 +803,14 @@ TEST(store_explicit_ids_and_skipped_envelopes)
 	store_envelopes_free(env, got);
 	CHECK_EQ_INT(st->ops->mailbox_count(st, bob, &n), 0);
 	CHECK_EQ_INT(n, 2);
-	/* Both kinds keep their idempotency record; the skipped id stays used. */
-	CHECK_EQ_INT(st->ops->sent_get(st, sd[2].sender_device, sd[2].cmid, &old), 0);
-	CHECK(old == sd[2].env_id);
+	/* A stored one keeps its idempotency record until RECEIVED; the skipped one (RECEIVED
+	 * already) keeps none, but its id stays used. */
+	CHECK_EQ_INT(st->ops->sent_get(st, sd[0].sender_device, sd[0].cmid, &old), 0);
+	CHECK(old == sd[0].env_id);
+	CHECK_EQ_INT(st->ops->sent_get(st, sd[2].sender_device, sd[2].cmid, &old),
+	    SOTTO_ERR_NOT_FOUND);
 	CHECK_EQ_INT(st->ops->envelopes_max_id(st, &max), 0);
 	CHECK(max == sd[2].env_id);
-	/* A retry of the skipped one is a duplicate, not stored. */
-	sd[2].skip_envelope = 0;
-	sd[2].env_id = ((int64_t)1 << 40) + 40;
-	REQUIRE(st->ops->envelopes_commit(st, &sd[2], 1) == 0);
-	CHECK_EQ_INT(sd[2].duplicate, 1);
-	CHECK(sd[2].env_id == ((int64_t)1 << 40) + 30);
 	/* With the mailbox full: a retry of a stored SEND is still a duplicate (answered as
 	 * the first one was), a new SEND is refused and leaves no record. */
 	sd[0].mailbox_max = sd[1].mailbox_max = 2;
@@ -800,19 +821,22 @@ TEST(store_explicit_ids_and_skipped_envelopes)
 	CHECK_EQ_INT(sd[0].result, 0);
 	CHECK_EQ_INT(sd[0].duplicate, 1);
 	CHECK(sd[0].env_id == ((int64_t)1 << 40) + 10);
-	CHECK_EQ_INT(sd[1].result, SOTTO_ERR_LIMIT);
+	CHECK_EQ_INT(sd[1].result, SOTTO_ERR_MAILBOX_FULL);
 	CHECK_EQ_INT(sd[1].duplicate, 0);
 	CHECK_EQ_INT(st->ops->sent_get(st, sd[1].sender_device, sd[1].cmid, &old),
 	    SOTTO_ERR_NOT_FOUND);
 	sd[1].cmid[0] = 2;
 	sd[1].env_id = ((int64_t)1 << 40) + 20;
-	/* Deleting the newest stored envelope does not lower the highest id used. */
+	/* Deleting the newest stored envelope does not lower the highest id used; its
+	 * idempotency record goes with it. */
 	{
 		struct store_del d[2] = { { bob, sd[0].env_id }, { bob, sd[1].env_id } };
 		CHECK_EQ_INT(st->ops->envelopes_delete(st, d, 2), 0);
 	}
 	CHECK_EQ_INT(st->ops->envelopes_max_id(st, &max), 0);
 	CHECK(max == ((int64_t)1 << 40) + 30);
+	CHECK_EQ_INT(st->ops->sent_get(st, sd[0].sender_device, sd[0].cmid, &old),
+	    SOTTO_ERR_NOT_FOUND);
 	CHECK_EQ_INT(st->ops->sent_get(st, sd[0].sender_device, (const uint8_t *)"nope-nope-nope-x",
 	    &old), SOTTO_ERR_NOT_FOUND);
 	store_close(st);

@@ -174,12 +174,13 @@ TEST(mailbox_full_and_database_full_refuse_send)
 		CHECK_EQ_INT(test_user_send(&a, "bob@localhost", cmid, "x", 1), 0);
 	}
 	cmid_of(cmid, 3);
-	CHECK_EQ_INT(test_user_send(&a, "bob@localhost", cmid, "x", 1), SOTTO_ERR_LIMIT);
+	CHECK_EQ_INT(test_user_send(&a, "bob@localhost", cmid, "x", 1), SOTTO_ERR_MAILBOX_FULL);
 	test_user_close(&a);
 	CHECK_EQ_INT(sottod_proc_stop(&sp, SIGTERM), 0);
 	sottod_proc_cleanup(&sp);
 
-	/* A database at its quota: SEND fails; everything acknowledged is delivered. */
+	/* A database at its cap: SEND fails with its own error (the client tells the user the
+	 * server is full); everything acknowledged is delivered. */
 	REQUIRE(sottod_proc_launch(&sp, "registration = open\ndb_max_pages = 60") == 0);
 	REQUIRE(test_user_join(&a, &sp, "alice") == 0);
 	REQUIRE(test_user_join(&b, &sp, "bob") == 0);
@@ -192,7 +193,7 @@ TEST(mailbox_full_and_database_full_refuse_send)
 		r = test_user_send(&a, "bob@localhost", cmid, big, sizeof(big));
 		if (r == 0)
 			ok++;
-		else if (r == SOTTO_ERR_STORAGE)
+		else if (r == SOTTO_ERR_SERVER_FULL)
 			refused++;
 	}
 	CHECK(ok >= 1);

@@ -166,7 +166,7 @@ TEST(store_envelopes_idempotent_capped_and_deleted)
 	struct store_del del[2];
 	uint8_t dk[32], dk2[32];
 	uint64_t pending = 0;
-	int64_t alice, bob;
+	int64_t alice, bob, id;
 	size_t n = 0;
 
 	REQUIRE((s = open_alice_bob(dk, dk2, &alice, &bob)) != NULL);
@@ -179,9 +179,13 @@ TEST(store_envelopes_idempotent_capped_and_deleted)
 	CHECK_EQ_INT(sd[1].duplicate, 1);
 	CHECK_EQ_INT(sd[1].env_id, sd[0].env_id);
 	CHECK_EQ_INT(sd[2].result, 0);
-	CHECK_EQ_INT(sd[3].result, SOTTO_ERR_LIMIT);
+	CHECK_EQ_INT(sd[3].result, SOTTO_ERR_MAILBOX_FULL);
 	CHECK_EQ_INT(s->ops->mailbox_count(s, bob, &pending), 0);
 	CHECK_EQ_INT(pending, 2);
+	/* A retry while it waits is recognised, even in a full mailbox. */
+	CHECK_EQ_INT(s->ops->envelopes_commit(s, sd, 1), 0);
+	CHECK_EQ_INT(sd[0].result, 0);
+	CHECK_EQ_INT(sd[0].duplicate, 1);
 
 	CHECK_EQ_INT(s->ops->envelopes_list(s, bob, 0, env, 8, &n), 0);
 	REQUIRE(n == 2);
@@ -203,19 +207,23 @@ TEST(store_envelopes_idempotent_capped_and_deleted)
 	CHECK_EQ_INT(s->ops->envelopes_delete(s, del, 2), 0);
 	CHECK_EQ_INT(s->ops->mailbox_count(s, bob, &pending), 0);
 	CHECK_EQ_INT(pending, 1);
-	/* A retry after delivery is still recognised as a duplicate, not stored again. */
+	/* The record went with the envelope: a retry after delivery is new to the server
+	 * (stored again; the recipient's client drops it by message id). */
+	CHECK_EQ_INT(s->ops->sent_get(s, dk, sd[0].cmid, &id), SOTTO_ERR_NOT_FOUND);
+	CHECK_EQ_INT(s->ops->sent_get(s, dk, sd[2].cmid, &id), 0);
 	sd[0].mailbox_max = 10;
+	sd[0].env_id = 0;
 	CHECK_EQ_INT(s->ops->envelopes_commit(s, sd, 1), 0);
-	CHECK_EQ_INT(sd[0].duplicate, 1);
+	CHECK_EQ_INT(sd[0].duplicate, 0);
 	CHECK_EQ_INT(s->ops->mailbox_count(s, bob, &pending), 0);
-	CHECK_EQ_INT(pending, 1);
+	CHECK_EQ_INT(pending, 2);
 	store_close(s);
 
 	/* Reopen: everything is still there. */
 	s = open_db(0);
 	REQUIRE(s != NULL);
 	CHECK_EQ_INT(s->ops->envelopes_list(s, bob, 0, env, 8, &n), 0);
-	CHECK_EQ_INT(n, 1);
+	CHECK_EQ_INT(n, 2);
 	store_envelopes_free(env, n);
 	store_close(s);
 	cleanup();
@@ -385,7 +393,7 @@ TEST(commit_group_and_disk_full)
 	cleanup();
 }
 
-/* A SEND whose recipient has it already: only its idempotency record is written. */
+/* A SEND whose recipient has it already: nothing is written but its id's high mark. */
 static void
 record_item(struct commit_item *it, int64_t recipient, const uint8_t dk[32], uint8_t cmid,
     int64_t env_id)
@@ -430,7 +438,8 @@ TEST(commit_deferred_records_wait_then_go_in_order)
 		CHECK_EQ_INT(commit_item_handed(c, &it[0]), 0);
 	CHECK_EQ_INT(commit_pending(c), 1);
 	/* A later SEND repeating it (same device and message id) goes in the same batch,
-	 * after it: the retry finds its record and stores nothing. */
+	 * after it: received, the first left no record, so the retry is stored (the
+	 * recipient's client drops it by message id). */
 	record_item(&it[1], bob, dk, 1, 0);
 	it[1].send.skip_envelope = 0;
 	waited = !commit_item_handed(c, &it[0]);
@@ -445,10 +454,10 @@ TEST(commit_deferred_records_wait_then_go_in_order)
 	CHECK(t.seen[1] == &it[1]);
 	CHECK_EQ_INT(it[0].result, 0);
 	CHECK_EQ_INT(it[1].result, 0);
-	CHECK_EQ_INT(it[1].send.duplicate, 1);
-	CHECK_EQ_INT(it[1].send.env_id, 1001);
+	CHECK_EQ_INT(it[1].send.duplicate, 0);
+	CHECK(it[1].send.env_id > 0);
 	CHECK_EQ_INT(s->ops->mailbox_count(s, bob, &pending), 0);
-	CHECK_EQ_INT(pending, 0);
+	CHECK_EQ_INT(pending, 1);
 
 	/* Nothing else comes: it goes on its own once it has waited. */
 	record_item(&it[2], bob, dk, 2, 1002);
@@ -456,8 +465,7 @@ TEST(commit_deferred_records_wait_then_go_in_order)
 	while (t.done < 3)
 		uv_run(&loop, UV_RUN_ONCE);
 	CHECK_EQ_INT(it[2].result, 0);
-	CHECK_EQ_INT(s->ops->sent_get(s, dk, it[2].send.cmid, &env_id), 0);
-	CHECK_EQ_INT(env_id, 1002);
+	CHECK_EQ_INT(s->ops->sent_get(s, dk, it[2].send.cmid, &env_id), SOTTO_ERR_NOT_FOUND);
 
 	/* COMMIT_DEFER_MAX of them go at once. */
 	t.done = 0;
@@ -480,8 +488,9 @@ TEST(commit_deferred_records_wait_then_go_in_order)
 	commit_stop(c);
 	uv_run(&loop, UV_RUN_DEFAULT);
 	CHECK_EQ_INT(it[3].result, 0);
-	CHECK_EQ_INT(s->ops->sent_get(s, dk, it[3].send.cmid, &env_id), 0);
-	CHECK_EQ_INT(env_id, 1003);
+	/* Only its id is kept, never to be given again. */
+	CHECK_EQ_INT(s->ops->envelopes_max_id(s, &env_id), 0);
+	CHECK(env_id >= 2000 + COMMIT_DEFER_MAX - 1);
 	uv_loop_close(&loop);
 	store_close(s);
 	cleanup();
@@ -542,18 +551,29 @@ TEST(store_migrates_schema_1)
 	CHECK_EQ_INT(sd[0].duplicate, 1);
 	store_close(s);
 	REQUIRE(sqlite3_open(path, &db) == SQLITE_OK);
+	/* Then to schema 3: the mailbox's bytes counted, the old envelope of no sender. */
 	REQUIRE(sqlite3_prepare_v2(db, "SELECT (SELECT v FROM meta WHERE k = 'schema'),"
-	    " (SELECT count(*) FROM sent), (SELECT sql FROM sqlite_master WHERE name = 'sent')",
-	    -1, &q, NULL) == SQLITE_OK);
+	    " (SELECT count(*) FROM sent), (SELECT sql FROM sqlite_master WHERE name = 'sent'),"
+	    " (SELECT pending_bytes FROM accounts WHERE id = 7),"
+	    " (SELECT sender FROM envelopes WHERE id = 41)", -1, &q, NULL) == SQLITE_OK);
 	REQUIRE(sqlite3_step(q) == SQLITE_ROW);
-	CHECK_EQ_INT(sqlite3_column_int(q, 0), 2);
+	CHECK_EQ_INT(sqlite3_column_int(q, 0), 3);
 	CHECK_EQ_INT(sqlite3_column_int(q, 1), 1);
 	CHECK(strstr((const char *)sqlite3_column_text(q, 2), "PRIMARY KEY(cmid, sender)") != NULL);
+	CHECK_EQ_INT(sqlite3_column_int(q, 3), 3);
+	CHECK_EQ_INT(sqlite3_column_int(q, 4), 0);
 	sqlite3_finalize(q);
 	sqlite3_close(db);
-	/* Opened again: already at 2, nothing to do. */
+	/* Opened again: already at 3, nothing to do; the old envelope is deleted as any. */
 	REQUIRE((s = open_db(0)) != NULL);
 	CHECK_EQ_INT(s->ops->sent_get(s, zero, cmid, &env_id), 0);
+	{
+		struct store_del d = { 7, 41 };
+		uint64_t pending = 9;
+		CHECK_EQ_INT(s->ops->envelopes_delete(s, &d, 1), 0);
+		CHECK_EQ_INT(s->ops->mailbox_count(s, 7, &pending), 0);
+		CHECK_EQ_INT(pending, 0);
+	}
 	store_close(s);
 	cleanup();
 }
