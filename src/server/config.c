@@ -49,6 +49,8 @@ static const struct setting settings[] = {
 	U32(account_burst, 1, 1000000),
 	U32(max_conns, 1, 10000000),
 	U32(max_conns_per_addr, 1, 10000000),
+	U32(accept_rate, 0, 10000000),
+	U32(accept_burst, 1, 10000000),
 	U32(handshake_timeout_ms, 10, 600000),
 	U32(idle_timeout_ms, 100, 86400000),
 	U32(prekey_low, 0, 100000),
@@ -89,6 +91,8 @@ config_defaults(struct config *cfg)
 	cfg->account_burst = 8000;
 	cfg->max_conns = 20000;
 	cfg->max_conns_per_addr = 2000;
+	cfg->accept_rate = 100;
+	cfg->accept_burst = 1000;
 	cfg->handshake_timeout_ms = 10000;
 	cfg->idle_timeout_ms = 3600000;
 	cfg->prekey_low = 10;

@@ -47,7 +47,9 @@ struct config {
 	uint32_t account_rate;          /* requests per second per account, all connections */
 	uint32_t account_burst;
 	uint32_t max_conns;
-	uint32_t max_conns_per_addr;
+	uint32_t max_conns_per_addr;    /* open connections per address (IPv6: per /64) */
+	uint32_t accept_rate;           /* new connections per second per address; 0: no limit */
+	uint32_t accept_burst;
 	uint32_t handshake_timeout_ms;
 	uint32_t idle_timeout_ms;
 	uint32_t prekey_low;            /* notify the owner when fewer one-time prekeys remain */

@@ -73,7 +73,7 @@ peer_close(struct peer *p, const char *reason)
 	wire_session_free(&p->ws);
 	buf_free(&p->out);
 	if (p->addr_counted)
-		ratelimit_addr_release(s->addrs, p->addr);
+		ratelimit_addr_release(s->addrs, p->addr, server_now_ms(s));
 	if (p->prev)
 		p->prev->next = p->next;
 	else
@@ -540,6 +540,7 @@ addr_of(struct peer *p)
 void
 peer_accept(struct server *s)
 {
+	struct ratelimit_addr_limits lim;
 	struct peer *p;
 
 	if ((p = calloc(1, sizeof(*p))) == NULL) {
@@ -582,7 +583,16 @@ peer_accept(struct server *s)
 		peer_close(p, "too many connections");
 		return;
 	}
-	if (!ratelimit_addr_acquire(s->addrs, p->addr, s->cfg.max_conns_per_addr)) {
+	lim.max_conns = s->cfg.max_conns_per_addr;
+	lim.rate = s->cfg.accept_rate;
+	lim.burst = s->cfg.accept_burst;
+	switch (ratelimit_addr_acquire(s->addrs, p->addr, &lim, server_now_ms(s))) {
+	case RATELIMIT_ADMIT:
+		break;
+	case RATELIMIT_TOO_FAST:
+		peer_close(p, "connection rate from this address exceeded");
+		return;
+	default:
 		peer_close(p, "too many connections from this address");
 		return;
 	}

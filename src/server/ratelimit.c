@@ -29,13 +29,17 @@ ratelimit_take(struct ratelimit_bucket *b, uint32_t rate, uint32_t burst, uint64
 
 struct addr_entry {
 	struct addr_entry *next;
-	uint8_t addr[RATELIMIT_ADDR_LEN];
-	uint32_t count;
+	uint8_t addr[RATELIMIT_ADDR_LEN];  /* the key: IPv4 (mapped) or an IPv6 /64 */
+	uint32_t count;                    /* connections open */
+	struct ratelimit_bucket rate;      /* new connections */
 };
 
 struct ratelimit_addrs {
 	struct addr_entry **slots;
 	size_t n_slots, n;
+	size_t idle;                       /* entries with no connection open */
+	size_t sweep;                      /* the next slot to sweep for idle entries */
+	uint32_t rate, burst;              /* of the last acquire: when an idle entry is done */
 	uint8_t seed[crypto_shorthash_KEYBYTES];  /* keyed hash: peers cannot aim at one slot */
 };
 
@@ -69,14 +73,25 @@ ratelimit_addrs_free(struct ratelimit_addrs *t)
 	free(t);
 }
 
+/* An IPv4 address (mapped: ::ffff:a.b.c.d) stands for itself, an IPv6 one for its /64. */
+static void
+addr_key(uint8_t key[RATELIMIT_ADDR_LEN], const uint8_t addr[RATELIMIT_ADDR_LEN])
+{
+	static const uint8_t v4_mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+
+	memcpy(key, addr, RATELIMIT_ADDR_LEN);
+	if (memcmp(addr, v4_mapped, sizeof(v4_mapped)) != 0)
+		memset(key + 8, 0, RATELIMIT_ADDR_LEN - 8);
+}
+
 static size_t
-slot_of(const struct ratelimit_addrs *t, const uint8_t addr[RATELIMIT_ADDR_LEN],
+slot_of(const struct ratelimit_addrs *t, const uint8_t key[RATELIMIT_ADDR_LEN],
     size_t n_slots)
 {
 	uint8_t h[crypto_shorthash_BYTES];
 	uint64_t v;
 
-	crypto_shorthash(h, addr, RATELIMIT_ADDR_LEN, t->seed);
+	crypto_shorthash(h, key, RATELIMIT_ADDR_LEN, t->seed);
 	memcpy(&v, h, sizeof(v));
 	return (size_t)(v % n_slots);
 }
@@ -101,45 +116,105 @@ maybe_grow(struct ratelimit_addrs *t)
 	free(t->slots);
 	t->slots = slots;
 	t->n_slots = ns;
+	t->sweep = 0;
 }
 
-int
-ratelimit_addr_acquire(struct ratelimit_addrs *t, const uint8_t addr[RATELIMIT_ADDR_LEN],
-    uint32_t max)
+/* 1 if an entry without connections can go: its bucket would be full again by now. */
+static int
+idle_done(const struct ratelimit_addrs *t, const struct addr_entry *e, uint64_t now_ms)
 {
-	size_t k = slot_of(t, addr, t->n_slots);
-	struct addr_entry *e;
+	double tokens = e->rate.tokens;
 
+	if (t->rate == 0)
+		return 1;
+	if (now_ms > e->rate.last_ms)
+		tokens += (double)(now_ms - e->rate.last_ms) * t->rate / 1000.0;
+	return tokens >= t->burst;
+}
+
+static void
+entry_unlink(struct ratelimit_addrs *t, struct addr_entry **pp)
+{
+	struct addr_entry *e = *pp;
+
+	*pp = e->next;
+	if (e->count == 0)
+		t->idle--;
+	free(e);
+	t->n--;
+}
+
+/* One slot per new connection: idle entries whose rate has recovered are dropped, so the
+ * table follows the recent addresses without a timer. */
+static void
+sweep_one(struct ratelimit_addrs *t, uint64_t now_ms)
+{
+	struct addr_entry **pp = &t->slots[t->sweep];
+
+	while (*pp != NULL) {
+		if ((*pp)->count == 0 && idle_done(t, *pp, now_ms))
+			entry_unlink(t, pp);
+		else
+			pp = &(*pp)->next;
+	}
+	t->sweep = (t->sweep + 1) % t->n_slots;
+}
+
+enum ratelimit_verdict
+ratelimit_addr_acquire(struct ratelimit_addrs *t, const uint8_t addr[RATELIMIT_ADDR_LEN],
+    const struct ratelimit_addr_limits *lim, uint64_t now_ms)
+{
+	uint8_t key[RATELIMIT_ADDR_LEN];
+	struct addr_entry *e;
+	size_t k;
+
+	t->rate = lim->rate;
+	t->burst = lim->burst;
+	sweep_one(t, now_ms);
+	addr_key(key, addr);
+	k = slot_of(t, key, t->n_slots);
 	for (e = t->slots[k]; e; e = e->next)
-		if (memcmp(e->addr, addr, RATELIMIT_ADDR_LEN) == 0) {
-			if (e->count >= max)
-				return 0;
-			e->count++;
-			return 1;
-		}
-	if (max == 0 || (e = calloc(1, sizeof(*e))) == NULL)
-		return 0;
-	memcpy(e->addr, addr, RATELIMIT_ADDR_LEN);
-	e->count = 1;
-	e->next = t->slots[k];
-	t->slots[k] = e;
-	t->n++;
-	maybe_grow(t);
-	return 1;
+		if (memcmp(e->addr, key, RATELIMIT_ADDR_LEN) == 0)
+			break;
+	if (e == NULL) {
+		if (lim->max_conns == 0 || (e = calloc(1, sizeof(*e))) == NULL)
+			return RATELIMIT_TOO_MANY;
+		memcpy(e->addr, key, RATELIMIT_ADDR_LEN);
+		ratelimit_bucket_init(&e->rate, lim->burst, now_ms);
+		e->next = t->slots[k];
+		t->slots[k] = e;
+		t->n++;
+		t->idle++;
+		maybe_grow(t);
+	}
+	if (e->count >= lim->max_conns)
+		return RATELIMIT_TOO_MANY;
+	/* A new entry has its whole burst, so only an address seen before is refused here,
+	 * and idle entries come only from release, which bounds them. */
+	if (lim->rate > 0 && !ratelimit_take(&e->rate, lim->rate, lim->burst, now_ms))
+		return RATELIMIT_TOO_FAST;
+	if (e->count++ == 0)
+		t->idle--;
+	return RATELIMIT_ADMIT;
 }
 
 void
-ratelimit_addr_release(struct ratelimit_addrs *t, const uint8_t addr[RATELIMIT_ADDR_LEN])
+ratelimit_addr_release(struct ratelimit_addrs *t, const uint8_t addr[RATELIMIT_ADDR_LEN],
+    uint64_t now_ms)
 {
-	size_t k = slot_of(t, addr, t->n_slots);
+	uint8_t key[RATELIMIT_ADDR_LEN];
+	size_t k;
 
+	addr_key(key, addr);
+	k = slot_of(t, key, t->n_slots);
 	for (struct addr_entry **pp = &t->slots[k], *e; (e = *pp) != NULL; pp = &e->next)
-		if (memcmp(e->addr, addr, RATELIMIT_ADDR_LEN) == 0) {
-			if (--e->count == 0) {
-				*pp = e->next;
-				free(e);
-				t->n--;
-			}
+		if (memcmp(e->addr, key, RATELIMIT_ADDR_LEN) == 0) {
+			if (e->count > 0 && --e->count == 0)
+				t->idle++;
+			/* Kept while its rate has not recovered, so that closing a connection
+			 * does not reset the address's rate (within RATELIMIT_IDLE_MAX). */
+			if (e->count == 0 && (idle_done(t, e, now_ms) || t->idle > RATELIMIT_IDLE_MAX))
+				entry_unlink(t, pp);
 			return;
 		}
 }

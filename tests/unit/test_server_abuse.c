@@ -383,6 +383,37 @@ TEST(out_of_descriptors_sheds_connections)
 	sottod_proc_cleanup(&sp);
 }
 
+/*
+ * accept_rate: new connections per second from one address, after a burst of
+ * accept_burst. The ones over it are closed at once, the admitted ones are served, and a
+ * client gets in again as the rate allows.
+ */
+TEST(connection_rate_per_address_closes_the_excess)
+{
+	struct sottod_proc sp;
+	struct test_user u;
+	int fds[10], shut = 0;
+
+	REQUIRE(sottod_proc_launch(&sp, "registration = open\naccept_rate = 1\n"
+	    "accept_burst = 3") == 0);
+	for (int i = 0; i < 10; i++)
+		fds[i] = sottod_proc_connect_raw(&sp);
+	for (int i = 0; i < 10; i++)
+		shut += fds[i] >= 0 && closed_by_server(fds[i], 300);
+	/* Ten within a moment: three of the burst, and one a second. */
+	CHECK(shut >= 5);
+	CHECK(shut <= 7);
+	CHECK_EQ_INT(log_lines(&sp, "connection rate from this address exceeded"), shut);
+	for (int i = 0; i < 10; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	test_user_new(&u, "later");
+	CHECK_EQ_INT(retry_register(&u, &sp), 0);
+	test_user_close(&u);
+	CHECK_EQ_INT(sottod_proc_stop(&sp, SIGTERM), 0);
+	sottod_proc_cleanup(&sp);
+}
+
 TEST(sighup_reloads_config)
 {
 	struct sottod_proc sp;
@@ -449,6 +480,7 @@ main(void)
 	RUN(connection_limits_and_timeouts);
 	RUN(total_connection_limit);
 	RUN(out_of_descriptors_sheds_connections);
+	RUN(connection_rate_per_address_closes_the_excess);
 	RUN(sighup_reloads_config);
 	RUN(corrupt_or_missing_database_refuses_to_start);
 	return check_summary();

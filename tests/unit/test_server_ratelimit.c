@@ -29,38 +29,134 @@ TEST(bucket_allows_burst_then_rate)
 	CHECK_EQ_INT(ratelimit_take(&b, 2, 5, 50), 0);
 }
 
+/* ::ffff:0.0.0.n: an IPv4 address as the server stores it. */
+static void
+v4(uint8_t a[RATELIMIT_ADDR_LEN], uint32_t n)
+{
+	memset(a, 0, RATELIMIT_ADDR_LEN);
+	a[10] = a[11] = 0xff;
+	a[12] = (uint8_t)(n >> 24), a[13] = (uint8_t)(n >> 16);
+	a[14] = (uint8_t)(n >> 8), a[15] = (uint8_t)n;
+}
+
 TEST(addresses_counted_and_released)
 {
 	struct ratelimit_addrs *t = ratelimit_addrs_new();
-	uint8_t a[RATELIMIT_ADDR_LEN] = { 0 }, b[RATELIMIT_ADDR_LEN] = { 0 };
+	struct ratelimit_addr_limits two = { 2, 0, 1 }, one = { 1, 0, 1 };
+	uint8_t a[RATELIMIT_ADDR_LEN], b[RATELIMIT_ADDR_LEN];
+
+	REQUIRE(t != NULL);
+	v4(a, 1);
+	v4(b, 2);
+	CHECK_EQ_INT(ratelimit_addr_acquire(t, a, &two, 0), RATELIMIT_ADMIT);
+	CHECK_EQ_INT(ratelimit_addr_acquire(t, a, &two, 0), RATELIMIT_ADMIT);
+	CHECK_EQ_INT(ratelimit_addr_acquire(t, a, &two, 0), RATELIMIT_TOO_MANY);
+	CHECK_EQ_INT(ratelimit_addr_acquire(t, b, &two, 0), RATELIMIT_ADMIT);
+	CHECK_EQ_INT(ratelimit_addrs_count(t), 2);
+	ratelimit_addr_release(t, a, 0);
+	CHECK_EQ_INT(ratelimit_addr_acquire(t, a, &two, 0), RATELIMIT_ADMIT);
+	ratelimit_addr_release(t, a, 0);
+	ratelimit_addr_release(t, a, 0);
+	ratelimit_addr_release(t, b, 0);
+	CHECK_EQ_INT(ratelimit_addrs_count(t), 0);
+	/* Many distinct addresses: the table grows and still finds each. */
+	for (uint32_t i = 0; i < 5000; i++) {
+		v4(a, i);
+		CHECK_EQ_INT(ratelimit_addr_acquire(t, a, &one, 0), RATELIMIT_ADMIT);
+	}
+	CHECK_EQ_INT(ratelimit_addrs_count(t), 5000);
+	for (uint32_t i = 0; i < 5000; i++) {
+		v4(a, i);
+		if (ratelimit_addr_acquire(t, a, &one, 0) != RATELIMIT_TOO_MANY)
+			CHECK(0);
+		ratelimit_addr_release(t, a, 0);
+	}
+	CHECK_EQ_INT(ratelimit_addrs_count(t), 0);
+	ratelimit_addrs_free(t);
+}
+
+/* IPv6 addresses are limited by their /64: a subscriber's whole prefix is one address. */
+TEST(ipv6_limited_per_64)
+{
+	struct ratelimit_addrs *t = ratelimit_addrs_new();
+	struct ratelimit_addr_limits two = { 2, 0, 1 };
+	uint8_t a[RATELIMIT_ADDR_LEN] = { 0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 1 };
+	uint8_t b[RATELIMIT_ADDR_LEN], c[RATELIMIT_ADDR_LEN], d[RATELIMIT_ADDR_LEN];
 
 	REQUIRE(t != NULL);
 	a[15] = 1;
-	b[15] = 2;
-	CHECK_EQ_INT(ratelimit_addr_acquire(t, a, 2), 1);
-	CHECK_EQ_INT(ratelimit_addr_acquire(t, a, 2), 1);
-	CHECK_EQ_INT(ratelimit_addr_acquire(t, a, 2), 0);
-	CHECK_EQ_INT(ratelimit_addr_acquire(t, b, 2), 1);
+	memcpy(b, a, sizeof(b));
+	randombytes_buf(b + 8, 8);              /* same /64, another interface id */
+	memcpy(c, a, sizeof(c));
+	c[15] = 9;
+	memcpy(d, a, sizeof(d));
+	d[7] = 2;                               /* the next /64 */
+	CHECK_EQ_INT(ratelimit_addr_acquire(t, a, &two, 0), RATELIMIT_ADMIT);
+	CHECK_EQ_INT(ratelimit_addr_acquire(t, b, &two, 0), RATELIMIT_ADMIT);
+	CHECK_EQ_INT(ratelimit_addr_acquire(t, c, &two, 0), RATELIMIT_TOO_MANY);
+	CHECK_EQ_INT(ratelimit_addr_acquire(t, d, &two, 0), RATELIMIT_ADMIT);
 	CHECK_EQ_INT(ratelimit_addrs_count(t), 2);
-	ratelimit_addr_release(t, a);
-	CHECK_EQ_INT(ratelimit_addr_acquire(t, a, 2), 1);
-	ratelimit_addr_release(t, a);
-	ratelimit_addr_release(t, a);
-	ratelimit_addr_release(t, b);
+	/* Released under any address of the prefix. */
+	ratelimit_addr_release(t, c, 0);
+	CHECK_EQ_INT(ratelimit_addr_acquire(t, a, &two, 0), RATELIMIT_ADMIT);
+	ratelimit_addr_release(t, a, 0);
+	ratelimit_addr_release(t, b, 0);
+	ratelimit_addr_release(t, d, 0);
 	CHECK_EQ_INT(ratelimit_addrs_count(t), 0);
-	/* Many distinct addresses: the table grows and still finds each. */
-	for (int i = 0; i < 5000; i++) {
-		memcpy(a, &i, sizeof(i));
-		CHECK_EQ_INT(ratelimit_addr_acquire(t, a, 1), 1);
+	ratelimit_addrs_free(t);
+}
+
+/*
+ * New connections per address: a burst, then the rate; closing connections does not give
+ * the burst back (the address stays in the table until its rate has recovered), and such
+ * idle addresses leave the table once it has.
+ */
+TEST(connection_rate_per_address)
+{
+	struct ratelimit_addrs *t = ratelimit_addrs_new();
+	struct ratelimit_addr_limits lim = { 100, 2, 3 };
+	uint8_t a[RATELIMIT_ADDR_LEN], b[RATELIMIT_ADDR_LEN];
+	int ok = 0;
+
+	REQUIRE(t != NULL);
+	v4(a, 7);
+	v4(b, 8);
+	for (int i = 0; i < 10; i++)
+		if (ratelimit_addr_acquire(t, a, &lim, 1000) == RATELIMIT_ADMIT) {
+			ok++;
+			ratelimit_addr_release(t, a, 1000);
+		}
+	CHECK_EQ_INT(ok, 3);
+	CHECK_EQ_INT(ratelimit_addr_acquire(t, a, &lim, 1000), RATELIMIT_TOO_FAST);
+	/* Another address is not affected. */
+	CHECK_EQ_INT(ratelimit_addr_acquire(t, b, &lim, 1000), RATELIMIT_ADMIT);
+	ratelimit_addr_release(t, b, 1000);
+	/* 2 per second: one more after 500 ms. */
+	CHECK_EQ_INT(ratelimit_addr_acquire(t, a, &lim, 1500), RATELIMIT_ADMIT);
+	CHECK_EQ_INT(ratelimit_addr_acquire(t, a, &lim, 1500), RATELIMIT_TOO_FAST);
+	ratelimit_addr_release(t, a, 1500);
+	CHECK_EQ_INT(ratelimit_addrs_count(t), 2);
+	/* Each new connection sweeps a slot: once their burst is back, idle addresses go,
+	 * those that just connected stay. */
+	for (int i = 0; i < 4096; i++) {
+		uint8_t x[RATELIMIT_ADDR_LEN];
+		v4(x, 1000000u + (uint32_t)i);
+		CHECK_EQ_INT(ratelimit_addr_acquire(t, x, &lim, 100000), RATELIMIT_ADMIT);
+		ratelimit_addr_release(t, x, 100000);
 	}
-	CHECK_EQ_INT(ratelimit_addrs_count(t), 5000);
-	for (int i = 0; i < 5000; i++) {
-		memcpy(a, &i, sizeof(i));
-		if (ratelimit_addr_acquire(t, a, 1) != 0)
-			CHECK(0);
-		ratelimit_addr_release(t, a);
+	CHECK_EQ_INT(ratelimit_addrs_count(t), 4096);
+	for (int i = 0; i < 20000; i++) {
+		CHECK_EQ_INT(ratelimit_addr_acquire(t, b, &lim, 200000 + 1000 * (uint64_t)i),
+		    RATELIMIT_ADMIT);
+		ratelimit_addr_release(t, b, 200000 + 1000 * (uint64_t)i);
 	}
-	CHECK_EQ_INT(ratelimit_addrs_count(t), 0);
+	CHECK_EQ_INT(ratelimit_addrs_count(t), 1);
+	/* rate 0: no limit. */
+	lim.rate = 0;
+	for (int i = 0; i < 100; i++) {
+		CHECK_EQ_INT(ratelimit_addr_acquire(t, a, &lim, 100000), RATELIMIT_ADMIT);
+		ratelimit_addr_release(t, a, 100000);
+	}
 	ratelimit_addrs_free(t);
 }
 
@@ -71,5 +167,7 @@ main(void)
 		return 1;
 	RUN(bucket_allows_burst_then_rate);
 	RUN(addresses_counted_and_released);
+	RUN(ipv6_limited_per_64);
+	RUN(connection_rate_per_address);
 	return check_summary();
 }
