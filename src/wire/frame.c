@@ -48,8 +48,29 @@ decoder_release(struct frame_decoder *d)
 {
 	free(d->body);
 	d->body = NULL;
+	d->cap = 0;
 	d->hdr_have = 0;
 	d->len = d->have = 0;
+}
+
+/* Room for need body bytes: doubled as bytes arrive, capped at the frame's length. */
+static int
+body_reserve(struct frame_decoder *d, size_t need)
+{
+	size_t cap = d->cap * 2;
+	uint8_t *p;
+
+	if (need <= d->cap)
+		return 0;
+	if (cap < need)
+		cap = need;
+	if (cap > d->len)
+		cap = d->len;
+	if ((p = realloc(d->body, cap)) == NULL)
+		return SOTTO_ERR_NOMEM;
+	d->body = p;
+	d->cap = cap;
+	return 0;
 }
 
 void
@@ -119,17 +140,21 @@ frame_decoder_feed(struct frame_decoder *d, const uint8_t *in, size_t len, size_
 				*used = c.off;
 				return 1;
 			}
-			if ((d->body = malloc(d->len)) == NULL) {
-				d->hdr_have = 0;
-				*used = c.off;
-				return SOTTO_ERR_NOMEM;
-			}
 		}
 	}
 
 	take = d->len - d->have;
 	if (take > cur_left(&c))
 		take = cur_left(&c);
+	if (take == 0) {
+		*used = c.off;
+		return 0;
+	}
+	if ((r = body_reserve(d, d->have + take)) != 0) {
+		decoder_release(d);
+		*used = c.off;
+		return r;
+	}
 	cur_copy(&c, d->body + d->have, take);
 	d->have += take;
 	*used = c.off;

@@ -34,7 +34,10 @@ struct frame_decoder {
 	uint8_t hdr_have;
 	size_t len;             /* announced body length, once the header is complete */
 	size_t have;
-	uint8_t *body;          /* owned; allocated only after len passed the checks */
+	/* owned: grows with the bytes that arrived (at most twice them), never to len at once,
+	 * so a peer that sends a 2-byte header for 65535 and stops costs nothing */
+	uint8_t *body;
+	size_t cap;
 	size_t expect;          /* non-zero: the only body length accepted */
 	size_t expect_alt;      /* non-zero: a second accepted length (a resumption's first) */
 	size_t min, max;

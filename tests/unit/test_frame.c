@@ -142,6 +142,53 @@ TEST(frame_oversized_rejected_before_allocation)
 	frame_decoder_free(&d);
 }
 
+/*
+ * A header announcing the largest frame allocates nothing; the body grows with the bytes
+ * that arrive (at most twice them), so many peers that each send a header and stop cost
+ * the server nothing (before: 64 KiB each, at once).
+ */
+TEST(frame_body_grows_with_what_arrives)
+{
+	static uint8_t stream[FRAME_HDR_LEN + FRAME_MAX];
+	static struct frame_decoder many[1000];
+	struct frame_decoder d;
+	const uint8_t *f;
+	size_t used, flen, allocated = 0, off;
+	int r = 0;
+
+	stream[0] = 0xff;
+	stream[1] = 0xff;
+	for (size_t i = 0; i < FRAME_MAX; i++)
+		stream[FRAME_HDR_LEN + i] = (uint8_t)(i * 7);
+	for (size_t i = 0; i < 1000; i++) {
+		frame_decoder_init(&many[i]);
+		CHECK_EQ_INT(frame_decoder_feed(&many[i], stream, FRAME_HDR_LEN, &used, &f, &flen),
+		    0);
+		allocated += many[i].cap + (many[i].body != NULL);
+	}
+	CHECK_EQ_INT(allocated, 0);
+	for (size_t i = 0; i < 1000; i++)
+		frame_decoder_free(&many[i]);
+
+	frame_decoder_init(&d);
+	CHECK_EQ_INT(frame_decoder_feed(&d, stream, FRAME_HDR_LEN + 100, &used, &f, &flen), 0);
+	CHECK(d.cap >= 100 && d.cap <= 200);
+	/* Byte by byte to the end: never more than twice what arrived, and the frame whole. */
+	for (off = FRAME_HDR_LEN + 100; off < sizeof(stream); off++) {
+		r = frame_decoder_feed(&d, stream + off, 1, &used, &f, &flen);
+		if (r != 0)
+			break;
+		if (d.cap > 2 * (off + 1 - FRAME_HDR_LEN))
+			CHECK(0);
+	}
+	CHECK_EQ_INT(r, 1);
+	CHECK_EQ_INT(off, sizeof(stream) - 1);
+	CHECK_EQ_INT(flen, FRAME_MAX);
+	CHECK_MEM(f, stream + FRAME_HDR_LEN, FRAME_MAX);
+	CHECK_EQ_INT(d.cap, FRAME_MAX);
+	frame_decoder_free(&d);
+}
+
 TEST(frame_handshake_exact_sizes)
 {
 	uint8_t buf[2 + 96];
@@ -352,6 +399,7 @@ main(void)
 	RUN(frame_decoder_every_split_point);
 	RUN(frame_decoder_byte_at_a_time);
 	RUN(frame_oversized_rejected_before_allocation);
+	RUN(frame_body_grows_with_what_arrives);
 	RUN(frame_handshake_exact_sizes);
 	RUN(frame_fragments_reassemble);
 	RUN(frame_reassembly_cap);

@@ -275,6 +275,25 @@ TEST(session_rejects_bad_handshakes)
 	fixture_free(&fx);
 }
 
+/* A guest (handshake done, not registered) that sends a frame header announcing 65535
+ * bytes and nothing more makes the server allocate nothing for it. */
+TEST(session_guest_header_alone_allocates_nothing)
+{
+	static struct fixture fx;
+	static const uint8_t hdr[FRAME_HDR_LEN] = { 0xff, 0xff };
+	const uint8_t *msg;
+	size_t msg_len, used;
+
+	memset(&fx, 0, sizeof(fx));
+	REQUIRE(handshake(&fx, 1 << 20) == 0);
+	CHECK_EQ_INT(wire_session_feed(&fx.s, hdr, sizeof(hdr), &used, &fx.to_client, &msg,
+	    &msg_len), WIRE_NEED_MORE);
+	CHECK_EQ_INT(used, sizeof(hdr));
+	CHECK(fx.s.dec.body == NULL);
+	CHECK_EQ_INT(fx.s.dec.cap, 0);
+	fixture_free(&fx);
+}
+
 int
 main(void)
 {
@@ -283,5 +302,6 @@ main(void)
 	RUN(session_handshake_and_messages_any_chunking);
 	RUN(session_preauth_cap_then_raised);
 	RUN(session_rejects_bad_handshakes);
+	RUN(session_guest_header_alone_allocates_nothing);
 	return check_summary();
 }
