@@ -118,7 +118,9 @@ put_msg(struct lg_client *c, struct sd *s, const struct proto_msg *m)
 	buf_reset(&enc);
 	if ((r = proto_encode(m, &enc)) != 0)
 		return r;
-	return frame_seal(&s->t, enc.p, enc.len, &c->out);
+	/* Padded as libsotto pads (conn.c). */
+	return proto_padded(m) ? frame_seal_padded(&s->t, enc.p, enc.len, &c->out) :
+	    frame_seal(&s->t, enc.p, enc.len, &c->out);
 }
 
 /* One RECEIVED for every envelope pushed since the last one. */

@@ -217,22 +217,13 @@ peer_mark_dirty(struct peer *p)
 	s->flush_list = p;
 }
 
-/* Bytes frame_seal makes of a message of len bytes. */
-static size_t
-sealed_len(size_t len)
-{
-	size_t frames = len == 0 ? 1 : (len + FRAME_FRAG_DATA - 1) / FRAME_FRAG_DATA;
-
-	return len + frames * (FRAME_HDR_LEN + 1 + NOISE_TAG_LEN);
-}
-
 static int
 peer_queue(struct peer *p, const struct proto_msg *m, int is_push)
 {
 	struct server *s = p->srv;
 	struct buf enc;
 	size_t unsent = peer_unsent(p);
-	int r;
+	int r, pad = proto_padded(m);
 
 	if (p->state != PEER_GUEST && p->state != PEER_MEMBER)
 		return SOTTO_ERR_CLOSED;
@@ -248,7 +239,7 @@ peer_queue(struct peer *p, const struct proto_msg *m, int is_push)
 	/* A push waits for the output to drain rather than fill the queue; only an envelope
 	 * stored before a reload shrank write_queue_max can be too large even for an empty
 	 * queue, and then this connection cannot be served at all. */
-	if (is_push && unsent + sealed_len(enc.len) > s->cfg.write_queue_max) {
+	if (is_push && unsent + frame_sealed_len(enc.len, pad) > s->cfg.write_queue_max) {
 		if (unsent > 0)
 			return PEER_WOULD_BLOCK;
 		log_error("conn %llu: envelope of %zu bytes exceeds write_queue_max",
@@ -257,11 +248,11 @@ peer_queue(struct peer *p, const struct proto_msg *m, int is_push)
 		return SOTTO_ERR_LIMIT;
 	}
 	/* A reader that does not keep up is dropped rather than buffered without end. */
-	if (unsent + sealed_len(enc.len) > s->cfg.write_queue_max) {
+	if (unsent + frame_sealed_len(enc.len, pad) > s->cfg.write_queue_max) {
 		peer_close(p, "peer not reading (write queue full)");
 		return SOTTO_ERR_LIMIT;
 	}
-	if ((r = wire_session_seal(&p->ws, enc.p, enc.len, &p->out)) != 0 ||
+	if ((r = wire_session_seal(&p->ws, enc.p, enc.len, pad, &p->out)) != 0 ||
 	    (r = buf_status(&p->out)) != 0) {
 		peer_close(p, "cannot seal frame");
 		return r;

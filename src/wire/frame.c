@@ -177,15 +177,55 @@ frame_put_handshake(struct buf *out, const uint8_t *msg, size_t len)
 	return buf_status(out);
 }
 
-int
-frame_seal(struct noise_transport *t, const uint8_t *msg, size_t len, struct buf *out)
+_Static_assert(FRAME_MAX == 16 * 4096 - 1, "the largest bucket is the largest frame");
+
+size_t
+frame_bucket(size_t len)
+{
+	size_t b;
+
+	if (len <= 256)
+		return 256;
+	if (len <= 1024)
+		return 1024;
+	b = (len + 4095) / 4096 * 4096;
+	return b > FRAME_MAX ? FRAME_MAX : b;
+}
+
+/* The body length of the fragment holding n bytes (last: the message's last ones). */
+static size_t
+fragment_body(size_t n, int last, int pad, int *padded)
+{
+	*padded = pad && last && n <= FRAME_PADDED_DATA_MAX;
+	if (!*padded)
+		return 1 + n + NOISE_TAG_LEN;
+	return frame_bucket(FRAME_PADDED_HDR + n + NOISE_TAG_LEN);
+}
+
+size_t
+frame_sealed_len(size_t len, int pad)
+{
+	size_t off = 0, total = 0, n;
+	int padded;
+
+	do {
+		n = len - off > FRAME_FRAG_DATA ? FRAME_FRAG_DATA : len - off;
+		total += FRAME_HDR_LEN + fragment_body(n, off + n == len, pad, &padded);
+		off += n;
+	} while (off < len);
+	return total;
+}
+
+static int
+seal(struct noise_transport *t, const uint8_t *msg, size_t len, int pad, struct buf *out)
 {
 	size_t off = 0, saved = out->len;
 	int r;
 
 	do {
-		size_t n = len - off > FRAME_FRAG_DATA ? FRAME_FRAG_DATA : len - off;
-		size_t body = 1 + n + NOISE_TAG_LEN;
+		size_t n = len - off > FRAME_FRAG_DATA ? FRAME_FRAG_DATA : len - off, head = 1;
+		int padded;
+		size_t body = fragment_body(n, off + n == len, pad, &padded);
 		uint8_t *p;
 
 		buf_u16(out, (uint16_t)body);
@@ -194,10 +234,17 @@ frame_seal(struct noise_transport *t, const uint8_t *msg, size_t len, struct buf
 			goto fail;
 		}
 		p[0] = off + n < len ? FRAME_FLAG_MORE : FRAME_FLAG_LAST;
+		if (padded) {
+			p[0] = FRAME_FLAG_PADDED;
+			p[1] = (uint8_t)(n >> 8);
+			p[2] = (uint8_t)n;
+			head = FRAME_PADDED_HDR;
+			memset(p + head + n, 0, body - NOISE_TAG_LEN - head - n);
+		}
 		if (n > 0)
-			memcpy(p + 1, msg + off, n);
+			memcpy(p + head, msg + off, n);
 		/* Encrypted in place: the plaintext never stays in out. */
-		if ((r = noise_encrypt(&t->tx, NULL, 0, p, 1 + n, p)) != 0)
+		if ((r = noise_encrypt(&t->tx, NULL, 0, p, body - NOISE_TAG_LEN, p)) != 0)
 			goto fail;
 		off += n;
 	} while (off < len);
@@ -207,6 +254,18 @@ fail:
 		sodium_memzero(out->p + saved, out->len - saved);
 	out->len = saved;
 	return r != 0 ? r : SOTTO_ERR_INTERNAL;
+}
+
+int
+frame_seal(struct noise_transport *t, const uint8_t *msg, size_t len, struct buf *out)
+{
+	return seal(t, msg, len, 0, out);
+}
+
+int
+frame_seal_padded(struct noise_transport *t, const uint8_t *msg, size_t len, struct buf *out)
+{
+	return seal(t, msg, len, 1, out);
 }
 
 void
@@ -259,7 +318,22 @@ frame_open(struct noise_transport *t, struct frame_reasm *r, const uint8_t *fram
 
 	cur_init(&c, scratch, len - NOISE_TAG_LEN);
 	flag = cur_u8(&c);
-	data = cur_rest(&c, &n);
+	if (flag == FRAME_FLAG_PADDED) {
+		const uint8_t *pad;
+		size_t pad_len;
+
+		n = cur_u16(&c);
+		data = cur_ref(&c, n);
+		pad = cur_rest(&c, &pad_len);
+		if ((rc = cur_status(&c)) != 0)
+			return rc == SOTTO_ERR_TRUNCATED ? SOTTO_ERR_PROTOCOL : rc;
+		/* Padding is zeros: nothing else may hide in it. */
+		if (pad_len > 0 && !sodium_is_zero(pad, pad_len))
+			return SOTTO_ERR_PROTOCOL;
+		flag = FRAME_FLAG_LAST;
+	} else {
+		data = cur_rest(&c, &n);
+	}
 	if ((rc = cur_finish(&c)) != 0)
 		return rc;
 	if (flag != FRAME_FLAG_LAST && flag != FRAME_FLAG_MORE)

@@ -14,6 +14,22 @@
 _Static_assert(PROTO_SIG_LEN == crypto_sign_BYTES, "Ed25519 signatures");
 
 int
+proto_padded(const struct proto_msg *m)
+{
+	switch (m->type) {
+	case PROTO_REGISTER:
+	case PROTO_FETCH_BUNDLE:
+	case PROTO_SEND:
+	case PROTO_LOOKUP:
+		return 1;
+	case PROTO_RESPONSE | PROTO_SENDER_CERTIFICATE:
+		return m->status == 0;
+	default:
+		return 0;
+	}
+}
+
+int
 proto_is_response(uint8_t type)
 {
 	uint8_t req = type & (uint8_t)~PROTO_RESPONSE;

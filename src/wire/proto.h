@@ -150,6 +150,13 @@ struct proto_msg {
 int proto_is_response(uint8_t type);
 int proto_is_notice(uint8_t type);
 const char *proto_type_name(uint8_t type);
+/*
+ * 1 if m holds an address, so that its frame is padded to a bucket (frame_seal_padded):
+ * REGISTER, FETCH_BUNDLE, SEND and LOOKUP, and a successful SENDER_CERTIFICATE answer (the
+ * certificate names the caller). The rest hide nothing by padding: a PUSH's envelope is
+ * already a bucket (sealed sender), the others have fixed or address-free layouts.
+ */
+int proto_padded(const struct proto_msg *m);
 
 /* Appends the encoding of m to out. Invalid fields (bad address, counts over caps, unknown
  * type) are SOTTO_ERR_INVALID_ARG. */

@@ -229,13 +229,15 @@ wire_session_feed(struct wire_session *s, const uint8_t *in, size_t len, size_t 
 }
 
 int
-wire_session_seal(struct wire_session *s, const uint8_t *msg, size_t len, struct buf *out)
+wire_session_seal(struct wire_session *s, const uint8_t *msg, size_t len, int pad,
+    struct buf *out)
 {
 	int r;
 
 	if (s->phase != WIRE_PHASE_READY)
 		return SOTTO_ERR_STATE;
-	if ((r = frame_seal(&s->t, msg, len, out)) != 0)
+	r = pad ? frame_seal_padded(&s->t, msg, len, out) : frame_seal(&s->t, msg, len, out);
+	if (r != 0)
 		return session_fail(s, r);
 	return 0;
 }

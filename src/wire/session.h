@@ -86,7 +86,7 @@ void wire_session_enable_resume(struct wire_session *s, const struct ticket_key 
 int wire_session_feed(struct wire_session *s, const uint8_t *in, size_t len, size_t *used,
     struct buf *out, const uint8_t **msg, size_t *msg_len) SOTTO_MUST_CHECK;
 /* Appends msg, encrypted and framed, to out (only when READY). */
-int wire_session_seal(struct wire_session *s, const uint8_t *msg, size_t len,
+int wire_session_seal(struct wire_session *s, const uint8_t *msg, size_t len, int pad,
     struct buf *out) SOTTO_MUST_CHECK;
 void wire_session_free(struct wire_session *s);
 

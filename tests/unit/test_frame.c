@@ -6,6 +6,7 @@
 #include "check.h"
 #include "wire/frame.h"
 #include "wire/noise.h"
+#include "wire/proto.h"
 
 /* Two transports from an NN handshake: a -> b uses a.tx and b.rx. */
 static int
@@ -369,7 +370,7 @@ TEST(frame_open_rejects_bad_fragments)
 	CHECK_EQ_INT(frame_open(&b, &ra, ct, 2 + NOISE_TAG_LEN, scratch, &m, &mlen),
 	    SOTTO_ERR_PROTOCOL);
 	/* An unknown flag. */
-	pt[0] = 2;
+	pt[0] = 3;
 	REQUIRE(noise_encrypt(&a.tx, NULL, 0, pt, 2, ct) == 0);
 	CHECK_EQ_INT(frame_open(&b, &ra, ct, 2 + NOISE_TAG_LEN, scratch, &m, &mlen),
 	    SOTTO_ERR_PROTOCOL);
@@ -391,6 +392,133 @@ TEST(frame_open_rejects_bad_fragments)
 	noise_transport_wipe(&b);
 }
 
+/* The frames frame_seal makes of m, as they go on the wire; their total length. */
+static size_t
+sealed_msg(struct noise_transport *t, const struct proto_msg *m, struct buf *wire)
+{
+	struct buf enc;
+	size_t len;
+
+	buf_init_dyn(&enc, FRAME_MSG_MAX_DEFAULT);
+	buf_reset(wire);
+	/* As conn.c (client) and peer.c (server) do. */
+	if (proto_encode(m, &enc) != 0 || (proto_padded(m) ?
+	    frame_seal_padded(t, enc.p, enc.len, wire) : frame_seal(t, enc.p, enc.len, wire)) != 0)
+		len = 0;
+	else
+		len = wire->len;
+	buf_free(&enc);
+	return len;
+}
+
+/*
+ * Frames of messages that hold an address are padded to buckets, so an observer of the TCP
+ * stream does not learn how long the address in a LOOKUP, FETCH_BUNDLE or SEND is: the
+ * same request with a short and a long address (3 to 229 bytes; SEND: with any envelope
+ * size the sealed sender layer makes) gives frames of the same length. The padding is
+ * checked by the receiver, and unpadded last fragments are still accepted.
+ */
+TEST(frame_padding_hides_address_lengths)
+{
+	static const char *const addrs[] = { "a@b", "bob@localhost",
+	    "a-rather-long-name-to-look-up.with-dots_and-dashes@mail.example.org",
+	    "0123456789012345678901234567890123456789012345678901234567890123@"
+	    "averyveryverylongdomainlabelthatgoesonandonandonuntilsixtythree.example."
+	    "anothersubdomainlabel.example.org" };
+	static const size_t envs[] = { 353, 1121, 4193, 8289, 16481, 32865, 65536 };
+	static uint8_t scratch[FRAME_MAX], env[65536];
+	static struct proto_msg m;
+	struct noise_transport a, b;
+	struct frame_reasm ra;
+	struct buf wire;
+	const uint8_t *f, *msg;
+	size_t first, len, used, flen, mlen;
+	struct frame_decoder d;
+	uint8_t pt[300], ct[300 + NOISE_TAG_LEN];
+	int r = -1;
+
+	REQUIRE(transports(&a, &b) == 0);
+	buf_init_dyn(&wire, 2 * FRAME_MSG_MAX_DEFAULT);
+	CHECK(strlen(addrs[3]) > 150 && strlen(addrs[3]) <= 229);
+	/* Which messages are padded: those with an address; a PUSH's envelope is a bucket. */
+	memset(&m, 0, sizeof(m));
+	m.type = PROTO_REGISTER;
+	CHECK(proto_padded(&m));
+	m.type = PROTO_RESPONSE | PROTO_SENDER_CERTIFICATE;
+	CHECK(proto_padded(&m));
+	m.type = PROTO_PUSH;
+	CHECK(!proto_padded(&m));
+	m.type = PROTO_RECEIVED;
+	CHECK(!proto_padded(&m));
+	for (int type = 0; type < 2; type++) {
+		first = 0;
+		for (size_t i = 0; i < sizeof(addrs) / sizeof(addrs[0]); i++) {
+			memset(&m, 0, sizeof(m));
+			m.type = type ? PROTO_LOOKUP : PROTO_FETCH_BUNDLE;
+			m.id = 7;
+			strcpy(type ? m.u.lookup.address : m.u.fetch.address, addrs[i]);
+			len = sealed_msg(&a, &m, &wire);
+			CHECK(len > 0);
+			if (i == 0)
+				first = len;
+			CHECK_EQ_INT(len, first);
+		}
+		CHECK_EQ_INT(first, FRAME_HDR_LEN + 256);
+	}
+	for (size_t e = 0; e < sizeof(envs) / sizeof(envs[0]); e++) {
+		first = 0;
+		for (size_t i = 0; i < sizeof(addrs) / sizeof(addrs[0]); i++) {
+			memset(&m, 0, sizeof(m));
+			m.type = PROTO_SEND;
+			m.id = 9;
+			strcpy(m.u.send.recipient, addrs[i]);
+			m.u.send.envelope = env;
+			m.u.send.envelope_len = envs[e];
+			len = sealed_msg(&a, &m, &wire);
+			CHECK(len > 0);
+			if (i == 0)
+				first = len;
+			CHECK_EQ_INT(len, first);
+		}
+	}
+	/* Every frame's body is a bucket, and the message comes back whole. */
+	noise_transport_wipe(&a);
+	noise_transport_wipe(&b);
+	REQUIRE(transports(&a, &b) == 0);
+	frame_reasm_init(&ra, FRAME_MSG_MAX_DEFAULT);
+	frame_decoder_init(&d);
+	REQUIRE(sealed_msg(&a, &m, &wire) > 0);
+	for (size_t off = 0; off < wire.len; off += used) {
+		r = frame_decoder_feed(&d, wire.p + off, wire.len - off, &used, &f, &flen);
+		REQUIRE(r == 1);
+		CHECK_EQ_INT(flen, frame_bucket(flen));
+		r = frame_open(&b, &ra, f, flen, scratch, &msg, &mlen);
+		CHECK(r >= 0);
+	}
+	CHECK_EQ_INT(r, 1);
+	CHECK_EQ_INT(frame_sealed_len(mlen, 1), wire.len);
+	frame_decoder_free(&d);
+	/* A padded fragment with a non-zero byte in its padding, or a length beyond it. */
+	memset(pt, 0, sizeof(pt));
+	pt[0] = FRAME_FLAG_PADDED;
+	pt[2] = 5;
+	memcpy(pt + 3, "hello", 5);
+	REQUIRE(noise_encrypt(&a.tx, NULL, 0, pt, 256 - NOISE_TAG_LEN, ct) == 0);
+	CHECK_EQ_INT(frame_open(&b, &ra, ct, 256, scratch, &msg, &mlen), 1);
+	CHECK(mlen == 5 && memcmp(msg, "hello", 5) == 0);
+	pt[200] = 1;
+	REQUIRE(noise_encrypt(&a.tx, NULL, 0, pt, 256 - NOISE_TAG_LEN, ct) == 0);
+	CHECK_EQ_INT(frame_open(&b, &ra, ct, 256, scratch, &msg, &mlen), SOTTO_ERR_PROTOCOL);
+	pt[200] = 0;
+	pt[1] = 1;
+	REQUIRE(noise_encrypt(&a.tx, NULL, 0, pt, 256 - NOISE_TAG_LEN, ct) == 0);
+	CHECK_EQ_INT(frame_open(&b, &ra, ct, 256, scratch, &msg, &mlen), SOTTO_ERR_PROTOCOL);
+	frame_reasm_free(&ra);
+	buf_free(&wire);
+	noise_transport_wipe(&a);
+	noise_transport_wipe(&b);
+}
+
 int
 main(void)
 {
@@ -404,5 +532,6 @@ main(void)
 	RUN(frame_fragments_reassemble);
 	RUN(frame_reassembly_cap);
 	RUN(frame_open_rejects_bad_fragments);
+	RUN(frame_padding_hides_address_lengths);
 	return check_summary();
 }
