@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include <sodium.h>
+#include <sqlite3.h>
 
 #include "wire/address.h"
 
@@ -469,6 +470,24 @@ test_user_drain(struct test_user *u, int want, int timeout_ms)
 			break;
 	}
 	return pushed;
+}
+
+int64_t
+sottod_proc_db_int(const struct sottod_proc *sp, const char *sql)
+{
+	char path[256];
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	int64_t v = -1;
+
+	snprintf(path, sizeof(path), "%s/sottod.db", sp->dir);
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+	    sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return v;
 }
 
 unsigned short

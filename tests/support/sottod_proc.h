@@ -41,6 +41,9 @@ int sottod_proc_connect_raw(const struct sottod_proc *sp);
  * can then send anything: the socket (t holds the transport keys) or -1. */
 int sottod_proc_handshake_raw(const struct sottod_proc *sp, const uint8_t dev_sk[32],
     struct noise_transport *t);
+/* One integer from a query on the server's database (read-only; best with the server
+ * stopped); -1 on error. */
+int64_t sottod_proc_db_int(const struct sottod_proc *sp, const char *sql);
 /* A loopback TCP port free at the time of the call (aborts if it cannot find one). */
 unsigned short sottod_proc_free_port(void);
 /* All n bytes onto fd: 0 or -1. */

@@ -37,6 +37,27 @@ TEST(config_defaults_are_sane)
 	CHECK_EQ_INT(c.commit_gap_us, 0);
 }
 
+/* What one account or one address can take, as man/sottod.8 and docs/SERVER.md say. */
+TEST(config_quota_and_rate_defaults)
+{
+	struct config c;
+
+	config_defaults(&c);
+	CHECK_EQ_INT(c.mailbox_max, 10000);
+	CHECK_EQ_INT(c.mailbox_max_mib, 256);
+	CHECK_EQ_INT(c.account_max, 20000);
+	CHECK_EQ_INT(c.account_max_mib, 256);
+	CHECK_EQ_INT(c.db_max_pages, 2097152);          /* 8 GiB of 4 KiB pages */
+	CHECK_EQ_INT(c.max_conns_per_addr, 2000);
+	CHECK_EQ_INT(c.accept_rate, 100);
+	CHECK_EQ_INT(c.accept_burst, 1000);
+	CHECK_EQ_INT(config_set(&c, "accept_rate", "0"), 0);
+	CHECK_EQ_INT(config_set(&c, "accept_burst", "0"), SOTTO_ERR_INVALID_ARG);
+	CHECK_EQ_INT(config_set(&c, "account_max_mib", "0"), SOTTO_ERR_INVALID_ARG);
+	CHECK_EQ_INT(config_set(&c, "mailbox_max_mib", "1048577"), SOTTO_ERR_INVALID_ARG);
+	CHECK_EQ_INT(config_set(&c, "db_max_pages", "0"), 0);
+}
+
 TEST(config_parses_keys_comments_and_blanks)
 {
 	struct config c;
@@ -179,6 +200,7 @@ int
 main(void)
 {
 	RUN(config_defaults_are_sane);
+	RUN(config_quota_and_rate_defaults);
 	RUN(config_parses_keys_comments_and_blanks);
 	RUN(config_rejects_bad_lines_with_line_number);
 	RUN(config_rejects_long_lines_and_files);

@@ -184,25 +184,6 @@ db_unlock(sqlite3 *db)
 	sqlite3_close(db);
 }
 
-/* One integer from a query on the (stopped) server's database; -1 on error. */
-static int64_t
-db_int(const struct sottod_proc *sp, const char *sql)
-{
-	char path[256];
-	sqlite3 *db = NULL;
-	sqlite3_stmt *st = NULL;
-	int64_t v = -1;
-
-	snprintf(path, sizeof(path), "%s/sottod.db", sp->dir);
-	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
-	    sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK &&
-	    sqlite3_step(st) == SQLITE_ROW)
-		v = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	sqlite3_close(db);
-	return v;
-}
-
 /* Ends a test: both users leave, SIGTERM, and the envelopes and idempotency records
  * left in the database are counted. */
 static void
@@ -212,8 +193,8 @@ stop_and_count(struct sottod_proc *sp, struct test_user *a, struct test_user *b,
 	test_user_close(a);
 	test_user_close(b);
 	CHECK_EQ_INT(sottod_proc_stop(sp, SIGTERM), 0);
-	CHECK_EQ_INT(db_int(sp, "SELECT count(*) FROM envelopes"), envelopes);
-	CHECK_EQ_INT(db_int(sp, "SELECT count(*) FROM sent"), sent);
+	CHECK_EQ_INT(sottod_proc_db_int(sp, "SELECT count(*) FROM envelopes"), envelopes);
+	CHECK_EQ_INT(sottod_proc_db_int(sp, "SELECT count(*) FROM sent"), sent);
 	sottod_proc_cleanup(sp);
 }
 
@@ -272,10 +253,10 @@ TEST(pushed_before_commit_acked_on_received_and_not_stored)
 
 	/* m0 was stored then deleted with its idempotency record, m1 never stored nor
 	 * recorded: both are RECEIVED. */
-	CHECK_EQ_INT(db_int(&sp, "SELECT count(*) FROM envelopes"), 0);
-	CHECK_EQ_INT(db_int(&sp, "SELECT count(*) FROM sent"), 0);
-	CHECK_EQ_INT(db_int(&sp, "SELECT pending FROM accounts WHERE name = 'bob'"), 0);
-	CHECK(db_int(&sp, "SELECT v FROM meta WHERE k = 'env_id_max'") == (int64_t)id2);
+	CHECK_EQ_INT(sottod_proc_db_int(&sp, "SELECT count(*) FROM envelopes"), 0);
+	CHECK_EQ_INT(sottod_proc_db_int(&sp, "SELECT count(*) FROM sent"), 0);
+	CHECK_EQ_INT(sottod_proc_db_int(&sp, "SELECT pending FROM accounts WHERE name = 'bob'"), 0);
+	CHECK(sottod_proc_db_int(&sp, "SELECT v FROM meta WHERE k = 'env_id_max'") == (int64_t)id2);
 
 	REQUIRE(sottod_proc_start(&sp) == 0);
 	REQUIRE(test_user_connect(&a, &sp) == 0);
@@ -548,13 +529,13 @@ TEST(retries_are_pushed_once)
 static int
 one_sent_record(void *arg)
 {
-	return db_int(arg, "SELECT count(*) FROM sent") == 1;
+	return sottod_proc_db_int(arg, "SELECT count(*) FROM sent") == 1;
 }
 
 static int
 no_sent_records(void *arg)
 {
-	return db_int(arg, "SELECT count(*) FROM sent") == 0;
+	return sottod_proc_db_int(arg, "SELECT count(*) FROM sent") == 0;
 }
 
 /*
@@ -591,8 +572,8 @@ TEST(idempotency_records_expire)
 	test_user_close(&a);
 	test_user_close(&b);
 	CHECK_EQ_INT(sottod_proc_stop(&sp, SIGTERM), 0);
-	CHECK_EQ_INT(db_int(&sp, "SELECT count(*) FROM envelopes"), 1);
-	CHECK(db_int(&sp, "SELECT count(*) FROM sent") <= 1);
+	CHECK_EQ_INT(sottod_proc_db_int(&sp, "SELECT count(*) FROM envelopes"), 1);
+	CHECK(sottod_proc_db_int(&sp, "SELECT count(*) FROM sent") <= 1);
 	sottod_proc_cleanup(&sp);
 }
 
@@ -626,7 +607,7 @@ TEST(commit_gap_spaces_group_commits)
 	CHECK(now_ms() - t0 >= 100);
 	test_user_close(&a);
 	CHECK_EQ_INT(sottod_proc_stop(&sp, SIGTERM), 0);
-	CHECK_EQ_INT(db_int(&sp, "SELECT count(*) FROM envelopes"), 20);
+	CHECK_EQ_INT(sottod_proc_db_int(&sp, "SELECT count(*) FROM envelopes"), 20);
 	sottod_proc_cleanup(&sp);
 }
 
@@ -671,7 +652,7 @@ id_mark_written(void *arg)
 {
 	struct id_mark *m = arg;
 
-	return db_int(m->sp, "SELECT v FROM meta WHERE k = 'env_id_max'") == (int64_t)m->id;
+	return sottod_proc_db_int(m->sp, "SELECT v FROM meta WHERE k = 'env_id_max'") == (int64_t)m->id;
 }
 
 /*
@@ -709,9 +690,9 @@ TEST(received_send_record_deferred_then_durable)
 	test_user_close(&a);
 	test_user_close(&b);
 	CHECK_EQ_INT(sottod_proc_stop(&sp, SIGKILL), 128 + SIGKILL);
-	CHECK_EQ_INT(db_int(&sp, "SELECT count(*) FROM envelopes"), 0);
-	CHECK_EQ_INT(db_int(&sp, "SELECT count(*) FROM sent"), 0);
-	CHECK(db_int(&sp, "SELECT v FROM meta WHERE k = 'env_id_max'") == (int64_t)id1);
+	CHECK_EQ_INT(sottod_proc_db_int(&sp, "SELECT count(*) FROM envelopes"), 0);
+	CHECK_EQ_INT(sottod_proc_db_int(&sp, "SELECT count(*) FROM sent"), 0);
+	CHECK(sottod_proc_db_int(&sp, "SELECT v FROM meta WHERE k = 'env_id_max'") == (int64_t)id1);
 	sottod_proc_cleanup(&sp);
 }
 
@@ -754,8 +735,8 @@ TEST(held_sends_go_first_and_drain_on_sigterm)
 	test_user_close(&a);
 	test_user_close(&b);
 	/* m0 and m1 were stored, then deleted with their records; m2 waits with its own. */
-	CHECK_EQ_INT(db_int(&sp, "SELECT count(*) FROM envelopes"), 1);
-	CHECK_EQ_INT(db_int(&sp, "SELECT count(*) FROM sent"), 1);
+	CHECK_EQ_INT(sottod_proc_db_int(&sp, "SELECT count(*) FROM envelopes"), 1);
+	CHECK_EQ_INT(sottod_proc_db_int(&sp, "SELECT count(*) FROM sent"), 1);
 	sottod_proc_cleanup(&sp);
 }
 

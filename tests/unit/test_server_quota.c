@@ -7,8 +7,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <sqlite3.h>
-
 #include "check.h"
 #include "sottod_proc.h"
 
@@ -21,25 +19,6 @@ cmid_of(uint8_t cmid[16], int i)
 	cmid[0] = (uint8_t)i;
 	cmid[1] = (uint8_t)(i >> 8);
 	cmid[15] = 0x9c;
-}
-
-/* Rows of sottod's idempotency table, read from its database (the server stopped). */
-static int
-sent_rows(const struct sottod_proc *sp)
-{
-	char path[256];
-	sqlite3 *db = NULL;
-	sqlite3_stmt *s = NULL;
-	int n = -1;
-
-	snprintf(path, sizeof(path), "%s/sottod.db", sp->dir);
-	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
-	    sqlite3_prepare_v2(db, "SELECT count(*) FROM sent", -1, &s, NULL) == SQLITE_OK &&
-	    sqlite3_step(s) == SQLITE_ROW)
-		n = sqlite3_column_int(s, 0);
-	sqlite3_finalize(s);
-	sqlite3_close(db);
-	return n;
 }
 
 /*
@@ -181,7 +160,7 @@ TEST(sent_record_ends_when_the_recipient_acknowledges)
 	CHECK_EQ_INT(test_user_send(&a, "bob@localhost", cmid, "twice", 5), 0);
 	test_user_close(&a);
 	CHECK_EQ_INT(sottod_proc_stop(&sp, SIGTERM), 0);
-	CHECK_EQ_INT(sent_rows(&sp), 2);
+	CHECK_EQ_INT(sottod_proc_db_int(&sp, "SELECT count(*) FROM sent"), 2);
 	REQUIRE(sottod_proc_start(&sp) == 0);
 	REQUIRE(test_user_connect(&b, &sp) == 0);
 	/* Two envelopes, the retry stored once; RECEIVED is answered after its commit. */
@@ -194,7 +173,7 @@ TEST(sent_record_ends_when_the_recipient_acknowledges)
 	test_user_close(&a);
 	test_user_close(&b);
 	CHECK_EQ_INT(sottod_proc_stop(&sp, SIGTERM), 0);
-	CHECK_EQ_INT(sent_rows(&sp), 0);
+	CHECK_EQ_INT(sottod_proc_db_int(&sp, "SELECT count(*) FROM sent"), 0);
 	sottod_proc_cleanup(&sp);
 }
 
