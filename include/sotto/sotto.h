@@ -106,6 +106,15 @@ int sotto_send_text(struct sotto *s, const char *to, const char *text, size_t le
 /* The same for a mail object (an RFC 5322 message, opaque here), for the mail bridge. */
 int sotto_send_mail(struct sotto *s, const char *to, const uint8_t *msg, size_t len,
     uint8_t id[SOTTO_ID_LEN]) SOTTO_MUST_CHECK;
+/*
+ * After a send returned SOTTO_ERR_QUEUED: why the server did not take it now. 0 when it
+ * was not reached (or the message waits behind others); otherwise its refusal for now:
+ * SOTTO_ERR_MAILBOX_FULL (the recipient's mailbox on the server is full),
+ * SOTTO_ERR_QUOTA (this account's storage quota there: messages it sent that their
+ * recipients have not fetched), SOTTO_ERR_SERVER_FULL (the server's storage),
+ * SOTTO_ERR_LIMIT (a rate limit), or a transport error.
+ */
+int sotto_queued_reason(const struct sotto *s);
 
 enum sotto_receipt { SOTTO_RECEIPT_DELIVERED = 1, SOTTO_RECEIPT_READ = 2 };
 #define SOTTO_RECEIPT_IDS_MAX 256

@@ -86,11 +86,21 @@ cmd_send(struct cli *cli, int argc, char **argv)
 		printf("%s\n", hex);
 	}
 	if (r == SOTTO_ERR_QUEUED) {
+		int why = sotto_queued_reason(s);
+
 		queued = sotto_outbox_count(s);
-		fprintf(stderr, "%s: not yet on the server %s (unreachable, or busy): the "
-		    "message waits in the outbox and is sent by the next command that connects "
-		    "(%d message%s queued)\n", cli->prog, sotto_server(s), queued,
-		    queued == 1 ? "" : "s");
+		if (why == SOTTO_ERR_MAILBOX_FULL || why == SOTTO_ERR_QUOTA ||
+		    why == SOTTO_ERR_SERVER_FULL)
+			/* a quota on the server is full: say which; the message waits for room */
+			fprintf(stderr, "%s: send to %s: %s; the message waits in the outbox and is "
+			    "sent by a later command once there is room (%d message%s queued)\n",
+			    cli->prog, argv[optind], sotto_strerror(why), queued,
+			    queued == 1 ? "" : "s");
+		else
+			fprintf(stderr, "%s: not yet on the server %s (unreachable, or busy): the "
+			    "message waits in the outbox and is sent by the next command that "
+			    "connects (%d message%s queued)\n", cli->prog, sotto_server(s), queued,
+			    queued == 1 ? "" : "s");
 	} else if (r == SOTTO_ERR_UNTRUSTED_IDENTITY)
 		fprintf(stderr, "%s: the identity key of %s changed after you verified it; "
 		    "compare safety numbers (`sotto verify %s`), then `sotto trust %s`\n",

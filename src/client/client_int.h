@@ -47,6 +47,7 @@ struct sotto {
 	int auto_receipts;
 	uint32_t spk_rotate, spk_grace; /* seconds; tests shorten them */
 	uint64_t next_maintain;         /* unix seconds: next signed prekey check */
+	int queued_reason;              /* the last send that stayed queued: why (sotto.h) */
 };
 
 uint64_t client_now(void);

@@ -302,10 +302,21 @@ mark_failed(struct sotto *s, const uint8_t id[STORE_MSGID_LEN])
 	return r;
 }
 
+/* 1 if an earlier item of l (before i) went to the same recipient and was held back. */
+static int
+recipient_held(const struct store_outbox_list *l, const uint8_t *held, size_t i)
+{
+	for (size_t j = 0; j < i; j++)
+		if (held[j] && strcmp(l->v[j].recipient, l->v[i].recipient) == 0)
+			return 1;
+	return 0;
+}
+
 int
 client_flush_outbox(struct sotto *s, int timeout_ms, const uint8_t *watch, int *watch_r)
 {
 	struct store_outbox_list l = { 0 };
+	uint8_t *held = NULL;
 	int r, first = 0;
 	size_t i;
 
@@ -315,9 +326,20 @@ client_flush_outbox(struct sotto *s, int timeout_ms, const uint8_t *watch, int *
 		return SOTTO_ERR_CLOSED;
 	if ((r = store_outbox_list(s->st, &l)) != 0)
 		return r;
+	if ((held = calloc(l.n ? l.n : 1, 1)) == NULL) {
+		store_outbox_list_free(&l);
+		return SOTTO_ERR_NOMEM;
+	}
 	for (i = 0; i < l.n; i++) {
 		struct store_outbox_item *it = &l.v[i];
 
+		/* Behind a message its recipient's full mailbox refused: stays, in order. */
+		if (recipient_held(&l, held, i)) {
+			held[i] = 1;
+			if (watch != NULL && memcmp(watch, it->id, STORE_MSGID_LEN) == 0)
+				*watch_r = SOTTO_ERR_MAILBOX_FULL;
+			continue;
+		}
 		if ((r = store_outbox_attempt(s->st, it->id)) != 0)
 			break;
 		r = it->envelope_len > 0 && it->envelope[0] == STORE_OUTBOX_CONTENT ?
@@ -343,8 +365,17 @@ client_flush_outbox(struct sotto *s, int timeout_ms, const uint8_t *watch, int *
 				first = r;
 			continue;
 		}
+		/* A full mailbox holds back its own recipient's messages only: they stay
+		 * queued until it drains, and the messages to everyone else go on. */
+		if (r == SOTTO_ERR_MAILBOX_FULL) {
+			held[i] = 1;
+			if (first == 0)
+				first = r;
+			continue;
+		}
 		break;
 	}
+	free(held);
 	store_outbox_list_free(&l);
 	if (r != 0 && first == 0)
 		first = r;
@@ -418,9 +449,11 @@ client_send_content(struct sotto *s, const char *to, struct content *c, int keep
 	if (s->t != NULL)
 		r = client_flush_outbox(s, timeout_ms, c->id, &watch_r);
 	/* still queued, or sent (here or by another process), or refused for good */
-	if ((r = store_outbox_has(s->st, c->id)) == 1)
+	if ((r = store_outbox_has(s->st, c->id)) == 1) {
+		/* why, for sotto_queued_reason: the server's refusal for now, or none */
+		s->queued_reason = watch_r < 0 ? watch_r : 0;
 		r = SOTTO_ERR_QUEUED;
-	else if (r == 0)
+	} else if (r == 0)
 		r = watch_r == 1 ? 0 : watch_r;
 	goto out;
 rollback:
@@ -448,6 +481,12 @@ send_body(struct sotto *s, const char *to, uint8_t type, const uint8_t *p, size_
 	if (id != NULL)
 		memcpy(id, c.id, SOTTO_ID_LEN);
 	return r;
+}
+
+int
+sotto_queued_reason(const struct sotto *s)
+{
+	return s->queued_reason;
 }
 
 int
