@@ -472,6 +472,15 @@ test_user_drain(struct test_user *u, int want, int timeout_ms)
 	return pushed;
 }
 
+void
+sottod_proc_cmid(uint8_t cmid[16], int i, uint8_t tag)
+{
+	memset(cmid, 0, 16);
+	cmid[0] = (uint8_t)i;
+	cmid[1] = (uint8_t)(i >> 8);
+	cmid[15] = tag;
+}
+
 int64_t
 sottod_proc_db_int(const struct sottod_proc *sp, const char *sql)
 {

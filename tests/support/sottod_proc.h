@@ -41,6 +41,8 @@ int sottod_proc_connect_raw(const struct sottod_proc *sp);
  * can then send anything: the socket (t holds the transport keys) or -1. */
 int sottod_proc_handshake_raw(const struct sottod_proc *sp, const uint8_t dev_sk[32],
     struct noise_transport *t);
+/* A client message id for test message i; tag tells the tests' ids apart. */
+void sottod_proc_cmid(uint8_t cmid[16], int i, uint8_t tag);
 /* One integer from a query on the server's database (read-only; best with the server
  * stopped); -1 on error. */
 int64_t sottod_proc_db_int(const struct sottod_proc *sp, const char *sql);

@@ -41,13 +41,11 @@ note_event(const struct proto_msg *m)
 	}
 }
 
+/* This program's client message ids. */
 static void
 cmid_of(uint8_t cmid[16], int i)
 {
-	memset(cmid, 0, 16);
-	cmid[0] = (uint8_t)i;
-	cmid[1] = (uint8_t)(i >> 8);
-	cmid[15] = 0xfa;
+	sottod_proc_cmid(cmid, i, 0xfa);
 }
 
 /* A SEND without waiting for its answer; request id 1000 + i. */

@@ -26,13 +26,11 @@ next_push(struct test_user *u, int timeout_ms, uint64_t *id, char *out, size_t c
 	return 0;
 }
 
+/* This program's client message ids. */
 static void
 cmid_of(uint8_t cmid[16], int i)
 {
-	memset(cmid, 0, 16);
-	cmid[0] = (uint8_t)i;
-	cmid[1] = (uint8_t)(i >> 8);
-	cmid[15] = 0x5a;
+	sottod_proc_cmid(cmid, i, 0x5a);
 }
 
 TEST(send_push_received_delete)

@@ -12,13 +12,11 @@
 
 #define BIG 60000
 
+/* This program's client message ids. */
 static void
 cmid_of(uint8_t cmid[16], int i)
 {
-	memset(cmid, 0, 16);
-	cmid[0] = (uint8_t)i;
-	cmid[1] = (uint8_t)(i >> 8);
-	cmid[15] = 0x9c;
+	sottod_proc_cmid(cmid, i, 0x9c);
 }
 
 /*
