@@ -1264,6 +1264,33 @@ integrity_ok(sqlite3 *db)
 	return ok;
 }
 
+/* Pages in use, from PRAGMA page_count minus the free list; 0 if unknown. */
+static uint64_t
+pages_used(sqlite3 *db)
+{
+	sqlite3_stmt *s = NULL;
+	uint64_t n = 0;
+
+	if (sqlite3_prepare_v2(db, "SELECT (SELECT page_count FROM pragma_page_count) -"
+	    " (SELECT freelist_count FROM pragma_freelist_count)", -1, &s, NULL) == SQLITE_OK &&
+	    sqlite3_step(s) == SQLITE_ROW)
+		n = (uint64_t)sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	return n;
+}
+
+static void
+cap_warn(sqlite3 *db, const char *path, uint32_t max_pages)
+{
+	uint64_t used;
+
+	if (max_pages == 0 || (used = pages_used(db)) < (uint64_t)max_pages / 10 * 9)
+		return;
+	log_warn("store: %s: %llu of db_max_pages %u pages in use: SENDs are refused with "
+	    "'server full' once it is reached; raise db_max_pages if the disk has room", path,
+	    (unsigned long long)used, max_pages);
+}
+
 /* One step of the schema (sql records its version) in its own transaction; what is
  * logged unless NULL. */
 static int
@@ -1383,8 +1410,12 @@ store_sqlite_open(struct store **out, const char *path, const struct store_open_
 			goto out;
 		}
 	}
-	if (o->checkpoint_thread)
+	if (o->checkpoint_thread) {
 		ckpt_start(ss, path);
+		/* Once per start (the writer's handle): a database already near its cap (an
+		 * older one that grew without the default cap) refuses SENDs soon. */
+		cap_warn(ss->db, path, o->max_pages);
+	}
 	*out = &ss->base;
 	ss = NULL;
 	r = 0;
