@@ -656,6 +656,13 @@ handle_received(struct peer *p, const struct proto_msg *m)
 			continue;
 		dels[nd].recipient = me;
 		dels[nd].id = id;
+		if (pend != NULL) {
+			/* Being stored now: the writer need not read its sender back. */
+			dels[nd].sender = pend->ci.send.sender;
+			dels[nd].len = pend->ci.send.len;
+			memcpy(dels[nd].sender_device, pend->ci.send.sender_device, STORE_KEY_LEN);
+			memcpy(dels[nd].cmid, pend->ci.send.cmid, STORE_CMID_LEN);
+		}
 		nd++;
 	}
 	if (nd == 0) {

@@ -88,6 +88,12 @@ struct store_envelope {
 struct store_del {
 	int64_t recipient;
 	int64_t id;
+	/* Optional: the SEND as the loop still holds it (its commit not done yet), so that
+	 * the delete need not read them from the envelope's row. sender 0: not known. */
+	int64_t sender;
+	size_t len;
+	uint8_t sender_device[STORE_KEY_LEN];
+	uint8_t cmid[STORE_CMID_LEN];
 };
 
 #define STORE_CACHE_KIB_DEFAULT (8 * 1024)

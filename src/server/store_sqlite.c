@@ -868,34 +868,46 @@ sq_envelopes_list(struct store *base, int64_t recipient, int64_t after,
 	return 0;
 }
 
-/* One RECEIVED envelope: it, its idempotency record, and its share of both quotas. */
+/* One RECEIVED envelope: it, its idempotency record, and its share of both quotas. Its
+ * sender, size and record come with d when the loop knew them (a SEND whose commit was
+ * still running: the common case under load), else from the envelope's row. */
 static int
 del_one(struct store_sqlite *ss, const struct store_del *d)
 {
-	sqlite3_stmt *s = st(ss, S_ENV_OWNER);
+	sqlite3_stmt *s;
 	uint8_t dev[STORE_KEY_LEN], cmid[STORE_CMID_LEN];
-	int64_t sender = 0;
-	size_t len = 0;
-	int rc, r, keyed = 0;
+	int64_t sender = d->sender;
+	size_t len = d->len;
+	int rc, r, keyed = sender > 0;
 
-	sqlite3_bind_int64(s, 1, d->recipient);
-	sqlite3_bind_int64(s, 2, d->id);
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW) {
-		sender = sqlite3_column_int64(s, 0);
-		keyed = blob_copy(s, 1, dev, sizeof(dev)) == 0 &&
-		    blob_copy(s, 2, cmid, sizeof(cmid)) == 0;
-		len = (size_t)sqlite3_column_int64(s, 3);
+	if (sender > 0) {
+		memcpy(dev, d->sender_device, sizeof(dev));
+		memcpy(cmid, d->cmid, sizeof(cmid));
+	} else {
+		s = st(ss, S_ENV_OWNER);
+		sqlite3_bind_int64(s, 1, d->recipient);
+		sqlite3_bind_int64(s, 2, d->id);
+		rc = sqlite3_step(s);
+		if (rc == SQLITE_ROW) {
+			sender = sqlite3_column_int64(s, 0);
+			keyed = blob_copy(s, 1, dev, sizeof(dev)) == 0 &&
+			    blob_copy(s, 2, cmid, sizeof(cmid)) == 0;
+			len = (size_t)sqlite3_column_int64(s, 3);
+		}
+		r = rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 :
+		    map_rc(ss->db, rc, "envelope owner");
+		sqlite3_reset(s);
+		if (r != 0 || rc == SQLITE_DONE)
+			return r;
 	}
-	r = rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : map_rc(ss->db, rc, "envelope owner");
-	sqlite3_reset(s);
-	if (r != 0 || rc == SQLITE_DONE)
-		return r;
 	s = st(ss, S_ENV_DEL);
 	sqlite3_bind_int64(s, 1, d->recipient);
 	sqlite3_bind_int64(s, 2, d->id);
 	if ((r = run(ss, s, "envelope delete")) != 0)
 		return r;
+	/* Known from the loop, it may never have been stored (its commit failed). */
+	if (sqlite3_changes(ss->db) == 0)
+		return 0;
 	if (keyed) {
 		/* Envelopes stored before schema 3 name no record: sent_retention ends it. */
 		s = st(ss, S_SENT_DEL);

@@ -809,7 +809,8 @@ TEST(store_explicit_ids_and_skipped_envelopes)
 	/* Deleting the newest stored envelope does not lower the highest id used; its
 	 * idempotency record goes with it. */
 	{
-		struct store_del d[2] = { { bob, sd[0].env_id }, { bob, sd[1].env_id } };
+		struct store_del d[2] = { { .recipient = bob, .id = sd[0].env_id },
+		    { .recipient = bob, .id = sd[1].env_id } };
 		CHECK_EQ_INT(st->ops->envelopes_delete(st, d, 2), 0);
 	}
 	CHECK_EQ_INT(st->ops->envelopes_max_id(st, &max), 0);

@@ -568,7 +568,7 @@ TEST(store_migrates_schema_1)
 	REQUIRE((s = open_db(0)) != NULL);
 	CHECK_EQ_INT(s->ops->sent_get(s, zero, cmid, &env_id), 0);
 	{
-		struct store_del d = { 7, 41 };
+		struct store_del d = { .recipient = 7, .id = 41 };
 		uint64_t pending = 9;
 		CHECK_EQ_INT(s->ops->envelopes_delete(s, &d, 1), 0);
 		CHECK_EQ_INT(s->ops->mailbox_count(s, 7, &pending), 0);
