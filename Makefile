@@ -28,7 +28,7 @@ PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm
 LDFLAGS  := $(LDSAN)
 
-LIB_SRC    := $(wildcard src/base/*.c src/crypto/*.c src/wire/*.c src/client/*.c)
+LIB_SRC    := $(wildcard src/base/*.c src/crypto/*.c src/wire/*.c src/client/*.c src/mls/*.c)
 SERVER_SRC := $(filter-out src/server/main.c,$(wildcard src/server/*.c))
 FRONT_SRC  := $(filter-out src/cli/main.c,$(wildcard src/cli/*.c src/bridge/*.c))
 TEST_SRC   := $(wildcard tests/unit/test_*.c)
