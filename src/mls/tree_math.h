@@ -14,8 +14,10 @@
 
 #include "sotto/error.h"
 
-/* Cap on leaves: 2^30 leaves have 2^31 - 1 nodes, so every index fits a uint32 with room. */
-#define MLS_TREE_MAX_LEAVES (1u << 30)
+/* Cap on leaves, that is on the members of one group: a million, far above the thousand
+ * the benchmarks aim at; a tree's per-node state is allocated from this width. It keeps
+ * every node index (< 2^21) well inside a uint32. */
+#define MLS_TREE_MAX_LEAVES (1u << 20)
 
 /* 1 if n is a valid leaf count (a power of two, 1 <= n <= MLS_TREE_MAX_LEAVES). */
 int mls_tree_valid_width(uint32_t n_leaves);

@@ -1,0 +1,161 @@
+#include "mls/secret_tree.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sodium.h>
+
+#include "crypto/init.h"
+#include "mls/crypto.h"
+#include "mls/tree_math.h"
+
+int
+mls_secret_tree_init(struct mls_secret_tree *t, const uint8_t encryption_secret[static MLS_HASH_LEN],
+    uint32_t n_leaves)
+{
+	uint32_t w = mls_tree_node_width(n_leaves);
+	int r;
+
+	memset(t, 0, sizeof(*t));
+	if (!mls_tree_valid_width(n_leaves))
+		return SOTTO_ERR_INVALID_ARG;
+	if ((r = sotto_crypto_init()) != 0)
+		return r;
+	t->node = sodium_allocarray(w, MLS_HASH_LEN);
+	t->present = calloc(w, 1);
+	if (t->node == NULL || t->present == NULL) {
+		mls_secret_tree_free(t);
+		return SOTTO_ERR_NOMEM;
+	}
+	t->n_leaves = n_leaves;
+	memcpy(t->node[mls_tree_root(n_leaves)], encryption_secret, MLS_HASH_LEN);
+	t->present[mls_tree_root(n_leaves)] = 1;
+	return 0;
+}
+
+void
+mls_secret_tree_free(struct mls_secret_tree *t)
+{
+	sodium_free(t->node);   /* wipes */
+	free(t->present);
+	memset(t, 0, sizeof(*t));
+}
+
+/* Replaces node x's secret by its two children's, wiping it. */
+static int
+split(struct mls_secret_tree *t, uint32_t x)
+{
+	uint32_t l, rt;
+	int r;
+
+	if ((r = mls_tree_left(&l, x)) != 0 || (r = mls_tree_right(&rt, x)) != 0)
+		return r;
+	if ((r = mls_expand_with_label(t->node[l], MLS_HASH_LEN, t->node[x], "tree",
+	    (const uint8_t *)"left", 4)) != 0 ||
+	    (r = mls_expand_with_label(t->node[rt], MLS_HASH_LEN, t->node[x], "tree",
+	    (const uint8_t *)"right", 5)) != 0) {
+		sodium_memzero(t->node[l], MLS_HASH_LEN);
+		sodium_memzero(t->node[rt], MLS_HASH_LEN);
+		return r;
+	}
+	t->present[l] = t->present[rt] = 1;
+	t->present[x] = 0;
+	sodium_memzero(t->node[x], MLS_HASH_LEN);
+	return 0;
+}
+
+int
+mls_secret_tree_leaf(struct mls_secret_tree *t, uint32_t leaf, struct mls_ratchet *handshake,
+    struct mls_ratchet *application)
+{
+	uint32_t x, target;
+	int r;
+
+	if (t->node == NULL || leaf >= t->n_leaves)
+		return SOTTO_ERR_INVALID_ARG;
+	target = 2 * leaf;
+	/* Up to the nearest ancestor that still holds a secret... */
+	for (x = target; !t->present[x]; ) {
+		if (x == mls_tree_root(t->n_leaves))
+			return SOTTO_ERR_STATE;
+		if ((r = mls_tree_parent(&x, x, t->n_leaves)) != 0)
+			return r;
+	}
+	/* ...then down to the leaf, consuming each node on the way. */
+	while (x != target) {
+		if ((r = split(t, x)) != 0)
+			return r;
+		if ((r = target < x ? mls_tree_left(&x, x) : mls_tree_right(&x, x)) != 0)
+			return r;
+	}
+	handshake->generation = application->generation = 0;
+	if ((r = mls_expand_with_label(handshake->secret, MLS_HASH_LEN, t->node[x], "handshake",
+	    NULL, 0)) != 0 ||
+	    (r = mls_expand_with_label(application->secret, MLS_HASH_LEN, t->node[x],
+	    "application", NULL, 0)) != 0) {
+		mls_ratchet_wipe(handshake);
+		mls_ratchet_wipe(application);
+		return r;
+	}
+	t->present[x] = 0;
+	sodium_memzero(t->node[x], MLS_HASH_LEN);
+	return 0;
+}
+
+int
+mls_ratchet_key(struct mls_ratchet *rt, uint32_t generation, uint8_t key[static MLS_AEAD_KEY_LEN],
+    uint8_t nonce[static MLS_AEAD_NONCE_LEN])
+{
+	uint8_t next[MLS_HASH_LEN];    /* SECRET */
+	int r = 0;
+
+	if (generation < rt->generation)
+		return SOTTO_ERR_REPLAY;
+	if (generation - rt->generation > MLS_RATCHET_MAX_SKIP)
+		return SOTTO_ERR_TOO_MANY_SKIPPED;
+	if (generation == UINT32_MAX)
+		return SOTTO_ERR_LIMIT;   /* the last uint32 is never used, so the count cannot wrap */
+	for (;;) {
+		if (rt->generation == generation &&
+		    ((r = mls_derive_tree_secret(key, MLS_AEAD_KEY_LEN, rt->secret, "key",
+		    generation)) != 0 ||
+		    (r = mls_derive_tree_secret(nonce, MLS_AEAD_NONCE_LEN, rt->secret, "nonce",
+		    generation)) != 0))
+			break;
+		if ((r = mls_derive_tree_secret(next, MLS_HASH_LEN, rt->secret, "secret",
+		    rt->generation)) != 0)
+			break;
+		memcpy(rt->secret, next, MLS_HASH_LEN);
+		if (rt->generation++ == generation)
+			break;
+	}
+	sodium_memzero(next, sizeof(next));
+	if (r != 0) {
+		sodium_memzero(key, MLS_AEAD_KEY_LEN);
+		sodium_memzero(nonce, MLS_AEAD_NONCE_LEN);
+	}
+	return r;
+}
+
+void
+mls_ratchet_wipe(struct mls_ratchet *rt)
+{
+	sodium_memzero(rt, sizeof(*rt));
+}
+
+int
+mls_sender_data_key(uint8_t key[static MLS_AEAD_KEY_LEN], uint8_t nonce[static MLS_AEAD_NONCE_LEN],
+    const uint8_t sender_data_secret[static MLS_HASH_LEN], const uint8_t *ciphertext,
+    size_t ciphertext_len)
+{
+	size_t n = ciphertext_len < MLS_HASH_LEN ? ciphertext_len : MLS_HASH_LEN;
+	int r;
+
+	if ((r = mls_expand_with_label(key, MLS_AEAD_KEY_LEN, sender_data_secret, "key",
+	    ciphertext, n)) != 0 ||
+	    (r = mls_expand_with_label(nonce, MLS_AEAD_NONCE_LEN, sender_data_secret, "nonce",
+	    ciphertext, n)) != 0) {
+		sodium_memzero(key, MLS_AEAD_KEY_LEN);
+		sodium_memzero(nonce, MLS_AEAD_NONCE_LEN);
+	}
+	return r;
+}

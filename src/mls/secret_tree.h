@@ -1,0 +1,63 @@
+/*
+ * The secret tree and its hash ratchets (RFC 9420 section 9), and the sender-data key
+ * (section 6.3.2). An epoch's encryption_secret sits at the root; each node's children are
+ * ExpandWithLabel(node, "tree", "left"/"right", Nh), and a leaf's secret starts two
+ * ratchets, "handshake" and "application". Each ratchet step gives a key and a nonce for
+ * one generation and replaces the ratchet secret (DeriveTreeSecret with "key", "nonce",
+ * "secret").
+ *
+ * Deletion (section 9.2): a node's secret is wiped as soon as both children are derived,
+ * a leaf's as soon as its ratchets are, and a ratchet's secret as soon as the next one is,
+ * so that a later compromise cannot recover keys already used.
+ *
+ * Not yet here: keeping the keys of skipped generations for messages that arrive out of
+ * order (section 9.1 allows it within limits). mls_ratchet_key() moves forward only.
+ */
+#ifndef SOTTO_MLS_SECRET_TREE_H
+#define SOTTO_MLS_SECRET_TREE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sotto/error.h"
+#include "mls/suite.h"
+
+/* How many generations one step may jump: a sender cannot make a receiver spin. */
+#define MLS_RATCHET_MAX_SKIP 1024
+
+/* A hash ratchet: secret is SECRET, generation the next one it can give. */
+struct mls_ratchet {
+	uint8_t secret[MLS_HASH_LEN];
+	uint32_t generation;
+};
+
+struct mls_secret_tree {
+	uint32_t n_leaves;
+	uint8_t (*node)[MLS_HASH_LEN];   /* SECRET, sodium_malloc, one per node */
+	uint8_t *present;                /* 1 while node[x] holds an unconsumed secret */
+};
+
+/* encryption_secret (SECRET) is copied; n_leaves must be a valid tree width. */
+int mls_secret_tree_init(struct mls_secret_tree *t, const uint8_t encryption_secret[static MLS_HASH_LEN],
+    uint32_t n_leaves) SOTTO_MUST_CHECK;
+void mls_secret_tree_free(struct mls_secret_tree *t);
+/* Starts both ratchets of a leaf (0-based leaf index), consuming the leaf's secret and
+ * every node secret on the way down. SOTTO_ERR_STATE if that leaf was already started. */
+int mls_secret_tree_leaf(struct mls_secret_tree *t, uint32_t leaf, struct mls_ratchet *handshake,
+    struct mls_ratchet *application) SOTTO_MUST_CHECK;
+
+/* The key and nonce (SECRET) of a generation, advancing the ratchet past it.
+ * SOTTO_ERR_REPLAY for a generation already passed, SOTTO_ERR_TOO_MANY_SKIPPED for one
+ * more than MLS_RATCHET_MAX_SKIP ahead, SOTTO_ERR_LIMIT for 2^32 - 1. */
+int mls_ratchet_key(struct mls_ratchet *r, uint32_t generation, uint8_t key[static MLS_AEAD_KEY_LEN],
+    uint8_t nonce[static MLS_AEAD_NONCE_LEN]) SOTTO_MUST_CHECK;
+void mls_ratchet_wipe(struct mls_ratchet *r);
+
+/* The key and nonce (SECRET) that protect a PrivateMessage's sender data: ExpandWithLabel
+ * of sender_data_secret with "key"/"nonce" over the first Nh bytes of the ciphertext (all
+ * of it if shorter). */
+int mls_sender_data_key(uint8_t key[static MLS_AEAD_KEY_LEN], uint8_t nonce[static MLS_AEAD_NONCE_LEN],
+    const uint8_t sender_data_secret[static MLS_HASH_LEN], const uint8_t *ciphertext,
+    size_t ciphertext_len) SOTTO_MUST_CHECK;
+
+#endif
