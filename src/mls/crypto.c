@@ -37,18 +37,21 @@ mls_mac(uint8_t out[static MLS_HASH_LEN], const uint8_t *key, size_t key_len,
  * KDFLabel (after its length), SignContent and EncryptContext. The buffer is the caller's
  * and may end up holding a secret context; the caller wipes it. */
 static int
-put_labeled(struct buf *b, const char *label, const uint8_t *second, size_t second_len)
+put_labeled(struct buf *b, const uint8_t *label, size_t label_len, const uint8_t *second,
+    size_t second_len)
 {
-	size_t plen = sizeof(MLS_LABEL_PREFIX) - 1, llen = strlen(label);
+	size_t plen = sizeof(MLS_LABEL_PREFIX) - 1;
 
-	if (llen > MLS_LABEL_MAX || second_len > MLS_LABELED_INPUT_MAX)
+	if (label_len > MLS_LABEL_MAX || second_len > MLS_LABELED_INPUT_MAX)
 		return SOTTO_ERR_INVALID_ARG;
-	mls_buf_varint(b, plen + llen);
+	mls_buf_varint(b, plen + label_len);
 	buf_put(b, MLS_LABEL_PREFIX, plen);
-	buf_put(b, label, llen);
+	buf_put(b, label, label_len);
 	mls_buf_opaque(b, second, second_len);
 	return buf_status(b);
 }
+
+#define STR(label) (const uint8_t *)(label), strlen(label)
 
 #define LABELED_MAX(second) (2 * 4 + sizeof(MLS_LABEL_PREFIX) + MLS_LABEL_MAX + (second))
 
@@ -72,8 +75,8 @@ mls_ref_hash(uint8_t out[static MLS_HASH_LEN], const char *label, const uint8_t 
 }
 
 int
-mls_expand_with_label(uint8_t *out, size_t out_len, const uint8_t secret[static MLS_HASH_LEN],
-    const char *label, const uint8_t *context, size_t context_len)
+mls_expand_with_label_raw(uint8_t *out, size_t out_len, const uint8_t secret[static MLS_HASH_LEN],
+    const uint8_t *label, size_t label_len, const uint8_t *context, size_t context_len)
 {
 	struct buf b;
 	int r;
@@ -82,10 +85,17 @@ mls_expand_with_label(uint8_t *out, size_t out_len, const uint8_t secret[static 
 		return SOTTO_ERR_INVALID_ARG;
 	buf_init_dyn(&b, 2 + LABELED_MAX(context_len));
 	buf_u16(&b, (uint16_t)out_len);
-	if ((r = put_labeled(&b, label, context, context_len)) == 0)
+	if ((r = put_labeled(&b, label, label_len, context, context_len)) == 0)
 		r = hkdf_sha256_expand(out, out_len, secret, MLS_HASH_LEN, b.p, b.len);
 	buf_wipe_free(&b);
 	return r;
+}
+
+int
+mls_expand_with_label(uint8_t *out, size_t out_len, const uint8_t secret[static MLS_HASH_LEN],
+    const char *label, const uint8_t *context, size_t context_len)
+{
+	return mls_expand_with_label_raw(out, out_len, secret, STR(label), context, context_len);
 }
 
 int
@@ -113,7 +123,7 @@ mls_sign_with_label(uint8_t sig[static MLS_SIG_LEN], const uint8_t sec[static 64
 	int r;
 
 	buf_init_dyn(&b, LABELED_MAX(len));
-	if ((r = put_labeled(&b, label, content, len)) == 0)
+	if ((r = put_labeled(&b, STR(label), content, len)) == 0)
 		r = sign_detached(sig, b.p, b.len, sec);
 	buf_free(&b);
 	return r;
@@ -128,7 +138,7 @@ mls_verify_with_label(const uint8_t sig[static MLS_SIG_LEN],
 	int r;
 
 	buf_init_dyn(&b, LABELED_MAX(len));
-	if ((r = put_labeled(&b, label, content, len)) == 0)
+	if ((r = put_labeled(&b, STR(label), content, len)) == 0)
 		r = sign_verify(sig, b.p, b.len, pub);
 	buf_free(&b);
 	return r;
@@ -144,7 +154,7 @@ mls_encrypt_with_label(uint8_t kem_output[static MLS_KEM_PUBLIC_LEN], uint8_t *c
 	int r;
 
 	buf_init_dyn(&info, LABELED_MAX(context_len));
-	if ((r = put_labeled(&info, label, context, context_len)) != 0 ||
+	if ((r = put_labeled(&info, STR(label), context, context_len)) != 0 ||
 	    (r = mls_hpke_setup_base_s(&ctx, kem_output, pub, info.p, info.len)) != 0)
 		goto out;
 	r = mls_hpke_seal(&ctx, ct, NULL, 0, pt, pt_len);
@@ -166,7 +176,7 @@ mls_decrypt_with_label(uint8_t *pt, const uint8_t sec[static MLS_KEM_SECRET_LEN]
 	if (ct_len < MLS_AEAD_TAG_LEN)
 		return SOTTO_ERR_TRUNCATED;
 	buf_init_dyn(&info, LABELED_MAX(context_len));
-	if ((r = put_labeled(&info, label, context, context_len)) != 0 ||
+	if ((r = put_labeled(&info, STR(label), context, context_len)) != 0 ||
 	    (r = mls_hpke_setup_base_r(&ctx, kem_output, sec, info.p, info.len)) != 0)
 		goto out;
 	r = mls_hpke_open(&ctx, pt, NULL, 0, ct, ct_len);

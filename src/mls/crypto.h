@@ -35,6 +35,9 @@ int mls_ref_hash(uint8_t out[static MLS_HASH_LEN], const char *label, const uint
  * KDFLabel = struct { uint16 length; opaque label<V>; opaque context<V>; }. */
 int mls_expand_with_label(uint8_t *out, size_t out_len, const uint8_t secret[static MLS_HASH_LEN],
     const char *label, const uint8_t *context, size_t context_len) SOTTO_MUST_CHECK;
+/* The same with a label of bytes (the exporter's label is the application's bytes). */
+int mls_expand_with_label_raw(uint8_t *out, size_t out_len, const uint8_t secret[static MLS_HASH_LEN],
+    const uint8_t *label, size_t label_len, const uint8_t *context, size_t context_len) SOTTO_MUST_CHECK;
 /* DeriveSecret(secret, label) = ExpandWithLabel(secret, label, "", Nh). */
 int mls_derive_secret(uint8_t out[static MLS_HASH_LEN], const uint8_t secret[static MLS_HASH_LEN],
     const char *label) SOTTO_MUST_CHECK;
