@@ -1,0 +1,144 @@
+#include "mls/proposal.h"
+
+#include "mls/group_context.h"
+#include "mls/limits.h"
+#include "mls/psk.h"
+#include "mls/tls_codec.h"
+
+static void
+read_extensions(struct cur *c)
+{
+	size_t n;
+	const uint8_t *p = mls_cur_opaque(c, MLS_EXTENSIONS_MAX, &n);
+
+	if (p != NULL && mls_extensions_check(p, n) != 0)
+		cur_fail(c, SOTTO_ERR_MALFORMED);
+}
+
+static void
+read_psk_id(struct cur *c)
+{
+	size_t n;
+
+	switch (cur_u8(c)) {
+	case MLS_PSK_EXTERNAL:
+		(void)mls_cur_opaque(c, MLS_PSK_ID_MAX, &n);
+		break;
+	case MLS_PSK_RESUMPTION:
+		(void)cur_u8(c);
+		(void)mls_cur_opaque(c, MLS_GROUP_ID_MAX, &n);
+		(void)cur_u64(c);
+		break;
+	default:
+		cur_fail(c, SOTTO_ERR_MALFORMED);
+		return;
+	}
+	(void)mls_cur_opaque(c, MLS_PSK_ID_MAX, &n);
+}
+
+void
+mls_proposal_read(struct cur *c, struct mls_proposal *p)
+{
+	size_t start, n;
+
+	p->type = cur_u16(c);
+	start = c->off;
+	switch (p->type) {
+	case MLS_PROPOSAL_ADD:
+		mls_key_package_read(c, &p->add);
+		break;
+	case MLS_PROPOSAL_UPDATE:
+		mls_leaf_node_read(c, &p->update);
+		break;
+	case MLS_PROPOSAL_REMOVE:
+		p->removed = cur_u32(c);
+		break;
+	case MLS_PROPOSAL_PSK:
+		read_psk_id(c);
+		break;
+	case MLS_PROPOSAL_REINIT:
+		(void)mls_cur_opaque(c, MLS_GROUP_ID_MAX, &n);
+		(void)cur_u16(c);
+		(void)cur_u16(c);
+		read_extensions(c);
+		break;
+	case MLS_PROPOSAL_EXTERNAL_INIT:
+		(void)mls_cur_opaque(c, MLS_KEM_PUBLIC_LEN, &n);
+		break;
+	case MLS_PROPOSAL_GROUP_CONTEXT_EXTENSIONS:
+		read_extensions(c);
+		break;
+	default:
+		cur_fail(c, SOTTO_ERR_UNSUPPORTED);
+		break;
+	}
+	if (cur_status(c) == 0) {
+		p->body = c->p + start;
+		p->body_len = c->off - start;
+	}
+}
+
+static void
+read_path_nodes(struct cur *c, struct mls_commit *cm)
+{
+	struct cur nodes, cts;
+	size_t n;
+
+	mls_cur_vector(c, MLS_MESSAGE_MAX, &nodes);
+	cm->path_nodes = nodes.p;
+	cm->path_nodes_len = nodes.len;
+	while (cur_left(&nodes) > 0) {
+		const uint8_t *key = mls_cur_opaque(&nodes, MLS_KEM_PUBLIC_LEN, &n);
+
+		if (key != NULL && n != MLS_KEM_PUBLIC_LEN)
+			cur_fail(&nodes, SOTTO_ERR_MALFORMED);
+		mls_cur_vector(&nodes, MLS_MESSAGE_MAX, &cts);
+		while (cur_left(&cts) > 0) {
+			(void)mls_cur_opaque(&cts, MLS_KEM_PUBLIC_LEN, &n);
+			(void)mls_cur_opaque(&cts, MLS_MESSAGE_MAX, &n);
+		}
+		if (cur_finish(&cts) != 0)
+			cur_fail(&nodes, SOTTO_ERR_MALFORMED);
+	}
+	if (cur_finish(&nodes) != 0)
+		cur_fail(c, SOTTO_ERR_MALFORMED);
+}
+
+void
+mls_commit_read(struct cur *c, struct mls_commit *cm)
+{
+	struct cur list;
+	struct mls_proposal p;
+	size_t n;
+	uint8_t present;
+
+	mls_cur_vector(c, MLS_MESSAGE_MAX, &list);
+	cm->proposals = list.p;
+	cm->proposals_len = list.len;
+	cm->proposal_count = 0;
+	while (cur_left(&list) > 0) {
+		switch (cur_u8(&list)) {
+		case MLS_PROPOSAL_OR_REF_PROPOSAL:
+			mls_proposal_read(&list, &p);
+			break;
+		case MLS_PROPOSAL_OR_REF_REFERENCE:
+			(void)mls_cur_opaque(&list, MLS_HASH_LEN, &n);
+			break;
+		default:
+			cur_fail(&list, SOTTO_ERR_MALFORMED);
+			break;
+		}
+		cm->proposal_count++;
+	}
+	if (cur_finish(&list) != 0)
+		cur_fail(c, cur_finish(&list) == SOTTO_ERR_UNSUPPORTED ? SOTTO_ERR_UNSUPPORTED :
+		    SOTTO_ERR_MALFORMED);
+	present = cur_u8(c);
+	cm->has_path = present == 1;
+	if (present > 1)
+		cur_fail(c, SOTTO_ERR_MALFORMED);
+	if (cm->has_path) {
+		mls_leaf_node_read(c, &cm->path_leaf);
+		read_path_nodes(c, cm);
+	}
+}
