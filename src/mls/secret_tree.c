@@ -22,7 +22,9 @@ mls_secret_tree_init(struct mls_secret_tree *t, const uint8_t encryption_secret[
 		return r;
 	t->node = sodium_allocarray(w, MLS_HASH_LEN);
 	t->present = calloc(w, 1);
-	if (t->node == NULL || t->present == NULL) {
+	t->ratchets = sodium_allocarray(2 * (size_t)n_leaves, sizeof(struct mls_ratchet));
+	t->started = calloc(n_leaves, 1);
+	if (t->node == NULL || t->present == NULL || t->ratchets == NULL || t->started == NULL) {
 		mls_secret_tree_free(t);
 		return SOTTO_ERR_NOMEM;
 	}
@@ -36,7 +38,9 @@ void
 mls_secret_tree_free(struct mls_secret_tree *t)
 {
 	sodium_free(t->node);   /* wipes */
+	sodium_free(t->ratchets);
 	free(t->present);
+	free(t->started);
 	memset(t, 0, sizeof(*t));
 }
 
@@ -134,6 +138,38 @@ mls_ratchet_key(struct mls_ratchet *rt, uint32_t generation, uint8_t key[static 
 		sodium_memzero(nonce, MLS_AEAD_NONCE_LEN);
 	}
 	return r;
+}
+
+int
+mls_secret_tree_ratchet(struct mls_secret_tree *t, uint32_t leaf, int handshake,
+    struct mls_ratchet **out)
+{
+	int r;
+
+	if (t->node == NULL || leaf >= t->n_leaves)
+		return SOTTO_ERR_INVALID_ARG;
+	if (!t->started[leaf]) {
+		if ((r = mls_secret_tree_leaf(t, leaf, &t->ratchets[2 * (size_t)leaf],
+		    &t->ratchets[2 * (size_t)leaf + 1])) != 0)
+			return r;
+		t->started[leaf] = 1;
+	}
+	*out = &t->ratchets[2 * (size_t)leaf + (handshake ? 0 : 1)];
+	return 0;
+}
+
+int
+mls_secret_tree_next_key(struct mls_secret_tree *t, uint32_t leaf, int handshake,
+    uint32_t *generation, uint8_t key[static MLS_AEAD_KEY_LEN],
+    uint8_t nonce[static MLS_AEAD_NONCE_LEN])
+{
+	struct mls_ratchet *rt;
+	int r;
+
+	if ((r = mls_secret_tree_ratchet(t, leaf, handshake, &rt)) != 0)
+		return r;
+	*generation = rt->generation;
+	return mls_ratchet_key(rt, rt->generation, key, nonce);
 }
 
 void

@@ -35,6 +35,9 @@ struct mls_secret_tree {
 	uint32_t n_leaves;
 	uint8_t (*node)[MLS_HASH_LEN];   /* SECRET, sodium_malloc, one per node */
 	uint8_t *present;                /* 1 while node[x] holds an unconsumed secret */
+	struct mls_ratchet *ratchets;    /* SECRET, sodium_malloc: [2 leaf] handshake,
+	                                  * [2 leaf + 1] application, once started */
+	uint8_t *started;                /* 1 once a leaf's ratchets are in ratchets[] */
 };
 
 /* encryption_secret (SECRET) is copied; n_leaves must be a valid tree width. */
@@ -45,6 +48,17 @@ void mls_secret_tree_free(struct mls_secret_tree *t);
  * every node secret on the way down. SOTTO_ERR_STATE if that leaf was already started. */
 int mls_secret_tree_leaf(struct mls_secret_tree *t, uint32_t leaf, struct mls_ratchet *handshake,
     struct mls_ratchet *application) SOTTO_MUST_CHECK;
+
+/* A leaf's handshake (handshake = 1) or application ratchet, started and kept in the tree
+ * on first use. A receiver derives from a copy and stores it back only once the message
+ * has authenticated, so that a forged or damaged message does not use up a key. */
+int mls_secret_tree_ratchet(struct mls_secret_tree *t, uint32_t leaf, int handshake,
+    struct mls_ratchet **out) SOTTO_MUST_CHECK;
+/* For sending: the key and nonce (SECRET) of the ratchet's next generation, written to
+ * *generation, which is used up. */
+int mls_secret_tree_next_key(struct mls_secret_tree *t, uint32_t leaf, int handshake,
+    uint32_t *generation, uint8_t key[static MLS_AEAD_KEY_LEN],
+    uint8_t nonce[static MLS_AEAD_NONCE_LEN]) SOTTO_MUST_CHECK;
 
 /* The key and nonce (SECRET) of a generation, advancing the ratchet past it.
  * SOTTO_ERR_REPLAY for a generation already passed, SOTTO_ERR_TOO_MANY_SKIPPED for one
