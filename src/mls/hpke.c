@@ -53,9 +53,12 @@ static void
 labeled_extract(uint8_t prk[static MLS_HASH_LEN], const struct suite *s, const uint8_t *salt,
     size_t salt_len, const char *label, const uint8_t *ikm, size_t ikm_len)
 {
+	static const uint8_t empty_salt[1];     /* the HMAC key "" needs a pointer too */
 	uint8_t prefix[sizeof(VERSION_LABEL) + SUITE_MAX + LABEL_MAX];
 	size_t n = labeled_prefix(prefix, s, label);
 
+	if (salt == NULL)
+		salt = empty_salt;
 	hmac_sha256_2(prk, salt, salt_len, prefix, n, ikm, ikm_len);
 }
 

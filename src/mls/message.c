@@ -258,6 +258,20 @@ out:
 	return r;
 }
 
+void
+mls_private_content_read(struct cur *c, uint8_t content_type, struct mls_framed_content *fc,
+    struct mls_auth_data *auth)
+{
+	const uint8_t *padding;
+	size_t pad_len;
+
+	mls_content_body_read(c, content_type, &fc->body, &fc->body_len);
+	mls_auth_data_read(c, content_type, auth);
+	padding = cur_rest(c, &pad_len);
+	if (padding != NULL && pad_len > 0 && !sodium_is_zero(padding, pad_len))
+		cur_fail(c, SOTTO_ERR_MALFORMED);
+}
+
 /* Opens the sender data: leaf, generation and reuse guard. */
 static int
 open_sender_data(const struct mls_message *m, const struct mls_epoch_keys *ek,
@@ -294,9 +308,8 @@ mls_private_message_read(const struct mls_message *m, const struct mls_epoch_key
 	uint8_t *pt;
 	struct buf aad;
 	struct cur c;
-	const uint8_t *padding;
 	uint32_t leaf, generation;
-	size_t pt_len, pad_len;
+	size_t pt_len;
 	int r, i;
 
 	if (m->wire_format != MLS_WIRE_PRIVATE_MESSAGE)
@@ -352,11 +365,8 @@ mls_private_message_read(const struct mls_message *m, const struct mls_epoch_key
 	ac->content.authenticated_data_len = m->authenticated_data_len;
 	ac->content.content_type = m->content_type;
 	cur_init(&c, plain->p, plain->len);
-	mls_content_body_read(&c, m->content_type, &ac->content.body, &ac->content.body_len);
-	mls_auth_data_read(&c, m->content_type, &ac->auth);
-	padding = cur_rest(&c, &pad_len);
-	if ((r = cur_finish(&c)) != 0 || (pad_len > 0 && !sodium_is_zero(padding, pad_len)))
-		r = SOTTO_ERR_MALFORMED;
+	mls_private_content_read(&c, m->content_type, &ac->content, &ac->auth);
+	r = cur_finish(&c);
 out:
 	mls_ratchet_wipe(&trial);
 	sodium_memzero(key, sizeof(key));

@@ -111,4 +111,9 @@ int mls_private_message_write(struct buf *out, const struct mls_authenticated_co
 int mls_private_message_read(const struct mls_message *m, const struct mls_epoch_keys *ek,
     struct buf *plain, struct mls_authenticated_content *ac) SOTTO_MUST_CHECK;
 
+/* PrivateMessageContent from decrypted bytes: the body and auth into fc and auth, then
+ * the rest, which must be zero padding (else the cursor fails with SOTTO_ERR_MALFORMED). */
+void mls_private_content_read(struct cur *c, uint8_t content_type, struct mls_framed_content *fc,
+    struct mls_auth_data *auth);
+
 #endif

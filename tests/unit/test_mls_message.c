@@ -288,6 +288,11 @@ TEST(message_rejects)
 	struct cur c;
 	size_t i;
 
+	static const uint8_t content_ok[] = { 0x01, 'h', 0x00, 0, 0, 0 };
+	static const uint8_t content_bad_pad[] = { 0x01, 'h', 0x00, 0, 1, 0 };
+	struct mls_framed_content fc;
+	struct mls_auth_data auth;
+
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		long n = check_unhex(bad[i], mem, sizeof(mem));
 
@@ -297,6 +302,14 @@ TEST(message_rejects)
 		if (cur_finish(&c) == 0)
 			check_fail(__FILE__, __LINE__, bad[i]);
 	}
+	/* PrivateMessageContent: application "h", empty signature, then padding that must be
+	 * all zero. */
+	cur_init(&c, content_ok, sizeof(content_ok));
+	mls_private_content_read(&c, MLS_CONTENT_APPLICATION, &fc, &auth);
+	CHECK(cur_finish(&c) == 0 && fc.body_len == 1 && fc.body[0] == 'h');
+	cur_init(&c, content_bad_pad, sizeof(content_bad_pad));
+	mls_private_content_read(&c, MLS_CONTENT_APPLICATION, &fc, &auth);
+	CHECK_EQ_INT(cur_finish(&c), SOTTO_ERR_MALFORMED);
 }
 
 int
