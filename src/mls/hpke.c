@@ -150,25 +150,34 @@ key_schedule(struct mls_hpke_ctx *ctx, const uint8_t shared[static MLS_KEM_SHARE
 	return r;
 }
 
-int
-mls_hpke_setup_base_s_ephemeral(struct mls_hpke_ctx *ctx, uint8_t enc[static MLS_HPKE_ENC_LEN],
-    const uint8_t pk_r[static MLS_KEM_PUBLIC_LEN], const uint8_t *info, size_t info_len,
-    const uint8_t sk_e[static MLS_KEM_SECRET_LEN])
+/* Both sides: dh = DH(sk, peer), then the shared secret over enc || pkR and the key
+ * schedule. */
+static int
+setup(struct mls_hpke_ctx *ctx, const uint8_t sk[static MLS_KEM_SECRET_LEN],
+    const uint8_t peer[static MLS_KEM_PUBLIC_LEN], const uint8_t enc[static MLS_HPKE_ENC_LEN],
+    const uint8_t pk_r[static MLS_KEM_PUBLIC_LEN], const uint8_t *info, size_t info_len)
 {
 	uint8_t dh[DH_SHARED_LEN];            /* SECRET */
 	uint8_t shared[MLS_KEM_SHARED_LEN];   /* SECRET */
 	int r;
 
-	if ((r = sotto_crypto_init()) != 0)
-		return r;
-	if ((r = dh_public(enc, sk_e)) != 0 || (r = dh_shared(dh, sk_e, pk_r)) != 0 ||
-	    (r = kem_shared_secret(shared, dh, enc, pk_r)) != 0)
-		goto out;
-	r = key_schedule(ctx, shared, info, info_len);
-out:
+	if ((r = dh_shared(dh, sk, peer)) == 0 && (r = kem_shared_secret(shared, dh, enc, pk_r)) == 0)
+		r = key_schedule(ctx, shared, info, info_len);
 	sodium_memzero(dh, sizeof(dh));
 	sodium_memzero(shared, sizeof(shared));
 	return r;
+}
+
+int
+mls_hpke_setup_base_s_ephemeral(struct mls_hpke_ctx *ctx, uint8_t enc[static MLS_HPKE_ENC_LEN],
+    const uint8_t pk_r[static MLS_KEM_PUBLIC_LEN], const uint8_t *info, size_t info_len,
+    const uint8_t sk_e[static MLS_KEM_SECRET_LEN])
+{
+	int r;
+
+	if ((r = sotto_crypto_init()) != 0 || (r = dh_public(enc, sk_e)) != 0)
+		return r;
+	return setup(ctx, sk_e, pk_r, enc, pk_r, info, info_len);
 }
 
 int
@@ -190,21 +199,12 @@ int
 mls_hpke_setup_base_r(struct mls_hpke_ctx *ctx, const uint8_t enc[static MLS_HPKE_ENC_LEN],
     const uint8_t sk_r[static MLS_KEM_SECRET_LEN], const uint8_t *info, size_t info_len)
 {
-	uint8_t dh[DH_SHARED_LEN];            /* SECRET */
-	uint8_t shared[MLS_KEM_SHARED_LEN];   /* SECRET */
 	uint8_t pk_r[MLS_KEM_PUBLIC_LEN];
 	int r;
 
-	if ((r = sotto_crypto_init()) != 0)
+	if ((r = sotto_crypto_init()) != 0 || (r = dh_public(pk_r, sk_r)) != 0)
 		return r;
-	if ((r = dh_shared(dh, sk_r, enc)) != 0 || (r = dh_public(pk_r, sk_r)) != 0 ||
-	    (r = kem_shared_secret(shared, dh, enc, pk_r)) != 0)
-		goto out;
-	r = key_schedule(ctx, shared, info, info_len);
-out:
-	sodium_memzero(dh, sizeof(dh));
-	sodium_memzero(shared, sizeof(shared));
-	return r;
+	return setup(ctx, sk_r, enc, enc, pk_r, info, info_len);
 }
 
 /* ComputeNonce(seq) = base_nonce XOR I2OSP(seq, Nn). nonce is SECRET only as far as the
