@@ -7,7 +7,10 @@
  *      lies behind it);
  *   1  a PrivateMessageContent of the content type in the second byte;
  *   2  an AuthenticatedContent, written back and compared;
- *   3  a GroupContext.
+ *   3  a GroupContext;
+ *   4  a ratchet tree (the ratchet_tree extension);
+ *   5  a GroupSecrets;
+ *   6  a Proposal (type in the input) or 7 a Commit.
  * Nothing may crash, leak or read out of bounds; what parses must write back the same.
  */
 #include <stdint.h>
@@ -19,6 +22,9 @@
 #include "mls/group_context.h"
 #include "mls/limits.h"
 #include "mls/message.h"
+#include "mls/proposal.h"
+#include "mls/ratchet_tree.h"
+#include "mls/welcome.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -106,27 +112,44 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct mls_framed_content fc;
 	struct mls_auth_data auth;
+	struct mls_group_secrets gs;
+	struct mls_proposal prop;
+	struct mls_commit cm;
 	struct cur c;
+	uint32_t nodes;
 
 	if (sotto_crypto_init() != 0)
 		abort();
 	if (size < 2)
 		return 0;
-	switch (data[0] & 3) {
+	cur_init(&c, data + 1, size - 1);
+	switch (data[0] & 7) {
 	case 0:
 		receive(data + 1, size - 1);
 		break;
 	case 1:
 		cur_init(&c, data + 2, size - 2);
 		mls_private_content_read(&c, data[1], &fc, &auth);
-		(void)cur_finish(&c);
 		break;
 	case 2:
 		authenticated_content(data + 1, size - 1);
 		break;
-	default:
+	case 3:
 		group_context(data + 1, size - 1);
 		break;
+	case 4:
+		mls_ratchet_tree_read(&c, &nodes);
+		break;
+	case 5:
+		mls_group_secrets_read(&c, &gs);
+		break;
+	case 6:
+		mls_proposal_read(&c, &prop);
+		break;
+	default:
+		mls_commit_read(&c, &cm);
+		break;
 	}
+	(void)cur_finish(&c);
 	return 0;
 }

@@ -43,13 +43,57 @@ mls_message_read(struct cur *c, struct mls_message *m)
 		mls_key_package_read(c, &m->key_package);
 		break;
 	case MLS_WIRE_WELCOME:
+		mls_welcome_read(c, &m->welcome);
+		break;
 	case MLS_WIRE_GROUP_INFO:
-		cur_fail(c, SOTTO_ERR_UNSUPPORTED);
+		mls_group_info_read(c, &m->group_info);
 		break;
 	default:
 		cur_fail(c, SOTTO_ERR_MALFORMED);
 		break;
 	}
+}
+
+/* PrivateContentAAD, or SenderDataAAD when with_data is 0. */
+static void
+write_private_aad(struct buf *b, const uint8_t *group_id, size_t group_id_len, uint64_t epoch,
+    uint8_t content_type, const uint8_t *data, size_t data_len, int with_data)
+{
+	mls_buf_opaque(b, group_id, group_id_len);
+	buf_u64(b, epoch);
+	buf_u8(b, content_type);
+	if (with_data)
+		mls_buf_opaque(b, data, data_len);
+}
+
+int
+mls_message_write(struct buf *b, const struct mls_message *m)
+{
+	buf_u16(b, MLS_PROTOCOL_VERSION_MLS10);
+	buf_u16(b, m->wire_format);
+	switch (m->wire_format) {
+	case MLS_WIRE_PUBLIC_MESSAGE:
+		mls_framed_content_write(b, &m->pub.content);
+		mls_auth_data_write(b, m->pub.content.content_type, &m->pub.auth);
+		if (m->pub.content.sender_type == MLS_SENDER_MEMBER)
+			mls_buf_opaque(b, m->membership_tag, m->membership_tag_len);
+		break;
+	case MLS_WIRE_PRIVATE_MESSAGE:
+		write_private_aad(b, m->group_id, m->group_id_len, m->epoch, m->content_type,
+		    m->authenticated_data, m->authenticated_data_len, 1);
+		mls_buf_opaque(b, m->encrypted_sender_data, m->encrypted_sender_data_len);
+		mls_buf_opaque(b, m->ciphertext, m->ciphertext_len);
+		break;
+	case MLS_WIRE_WELCOME:
+		mls_welcome_write(b, &m->welcome);
+		break;
+	case MLS_WIRE_GROUP_INFO:
+		mls_group_info_write(b, &m->group_info);
+		break;
+	default:
+		return SOTTO_ERR_UNSUPPORTED;
+	}
+	return buf_status(b);
 }
 
 /* FramedContentTBS. */
@@ -163,18 +207,6 @@ mls_public_message_check(const struct mls_message *m, const struct mls_epoch_key
 	    sodium_memcmp(tag, m->membership_tag, MLS_HASH_LEN) != 0)
 		return SOTTO_ERR_AUTH;
 	return 0;
-}
-
-/* PrivateContentAAD, or SenderDataAAD when with_data is 0. */
-static void
-write_private_aad(struct buf *b, const uint8_t *group_id, size_t group_id_len, uint64_t epoch,
-    uint8_t content_type, const uint8_t *data, size_t data_len, int with_data)
-{
-	mls_buf_opaque(b, group_id, group_id_len);
-	buf_u64(b, epoch);
-	buf_u8(b, content_type);
-	if (with_data)
-		mls_buf_opaque(b, data, data_len);
 }
 
 int

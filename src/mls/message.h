@@ -23,7 +23,6 @@
  *                with mls_sender_data_key() over the ciphertext, aad { group_id; epoch;
  *                content_type }
  *
- * Welcome and GroupInfo are not read yet (SOTTO_ERR_UNSUPPORTED).
  */
 #ifndef SOTTO_MLS_MESSAGE_H
 #define SOTTO_MLS_MESSAGE_H
@@ -39,6 +38,7 @@
 #include "mls/leaf_node.h"
 #include "mls/secret_tree.h"
 #include "mls/suite.h"
+#include "mls/welcome.h"
 
 /* A PrivateMessageContent is padded with zeros to a multiple of this many bytes, so that
  * lengths reveal less about what was said. */
@@ -74,13 +74,18 @@ struct mls_message {
 	size_t encrypted_sender_data_len;
 	const uint8_t *ciphertext;
 	size_t ciphertext_len;
-	/* key_package */
+	/* key_package, welcome, group_info */
 	struct mls_key_package key_package;
+	struct mls_welcome welcome;
+	struct mls_group_info group_info;
 };
 
 /* Reads one MLSMessage (pointers borrow from the input). Fails the cursor with
- * SOTTO_ERR_BAD_VERSION, SOTTO_ERR_UNSUPPORTED (Welcome, GroupInfo) or a parse error. */
+ * SOTTO_ERR_BAD_VERSION or a parse error. */
 void mls_message_read(struct cur *c, struct mls_message *m);
+/* Writes a read public, private, Welcome or GroupInfo message back from its fields
+ * (SOTTO_ERR_UNSUPPORTED for a key package, kept as read). */
+int mls_message_write(struct buf *b, const struct mls_message *m) SOTTO_MUST_CHECK;
 
 /* The signature of content sent as wire_format, by sec (libsodium's 64-byte Ed25519
  * secret key, SECRET). */

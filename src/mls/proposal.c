@@ -15,8 +15,8 @@ read_extensions(struct cur *c)
 		cur_fail(c, SOTTO_ERR_MALFORMED);
 }
 
-static void
-read_psk_id(struct cur *c)
+void
+mls_psk_id_read(struct cur *c)
 {
 	size_t n;
 
@@ -39,10 +39,15 @@ read_psk_id(struct cur *c)
 void
 mls_proposal_read(struct cur *c, struct mls_proposal *p)
 {
-	size_t start, n;
+	mls_proposal_body_read(c, cur_u16(c), p);
+}
 
-	p->type = cur_u16(c);
-	start = c->off;
+void
+mls_proposal_body_read(struct cur *c, uint16_t type, struct mls_proposal *p)
+{
+	size_t start = c->off, n;
+
+	p->type = type;
 	switch (p->type) {
 	case MLS_PROPOSAL_ADD:
 		mls_key_package_read(c, &p->add);
@@ -54,7 +59,7 @@ mls_proposal_read(struct cur *c, struct mls_proposal *p)
 		p->removed = cur_u32(c);
 		break;
 	case MLS_PROPOSAL_PSK:
-		read_psk_id(c);
+		mls_psk_id_read(c);
 		break;
 	case MLS_PROPOSAL_REINIT:
 		(void)mls_cur_opaque(c, MLS_GROUP_ID_MAX, &n);

@@ -59,6 +59,10 @@ struct mls_commit {
 /* Fail the cursor (SOTTO_ERR_MALFORMED, SOTTO_ERR_UNSUPPORTED for a proposal type that has
  * no length to skip by) on anything not well-formed. */
 void mls_proposal_read(struct cur *c, struct mls_proposal *p);
+/* The body alone (the structs Add, Update, Remove, ... of section 12.1), of a known type. */
+void mls_proposal_body_read(struct cur *c, uint16_t type, struct mls_proposal *p);
+/* A PreSharedKeyID (mls/psk.h), checked and skipped. */
+void mls_psk_id_read(struct cur *c);
 void mls_commit_read(struct cur *c, struct mls_commit *cm);
 
 #endif
