@@ -6,6 +6,27 @@
 #include "mls/crypto.h"
 #include "mls/hpke.h"
 
+/* member = Extract(joiner_secret, psk_secret). SECRET. */
+static void
+member_secret(uint8_t member[static MLS_HASH_LEN], const uint8_t joiner_secret[static MLS_HASH_LEN],
+    const uint8_t psk_secret[static MLS_HASH_LEN])
+{
+	mls_kdf_extract(member, joiner_secret, MLS_HASH_LEN, psk_secret, MLS_HASH_LEN);
+}
+
+int
+mls_welcome_secret(uint8_t out[static MLS_HASH_LEN], const uint8_t joiner_secret[static MLS_HASH_LEN],
+    const uint8_t psk_secret[static MLS_HASH_LEN])
+{
+	uint8_t member[MLS_HASH_LEN];   /* SECRET */
+	int r;
+
+	member_secret(member, joiner_secret, psk_secret);
+	r = mls_derive_secret(out, member, "welcome");
+	sodium_memzero(member, sizeof(member));
+	return r;
+}
+
 int
 mls_key_schedule_join(struct mls_epoch_secrets *out,
     const uint8_t joiner_secret[static MLS_HASH_LEN], const uint8_t psk_secret[static MLS_HASH_LEN],
@@ -15,7 +36,7 @@ mls_key_schedule_join(struct mls_epoch_secrets *out,
 	int r;
 
 	memmove(out->joiner_secret, joiner_secret, MLS_HASH_LEN);
-	mls_kdf_extract(member, out->joiner_secret, MLS_HASH_LEN, psk_secret, MLS_HASH_LEN);
+	member_secret(member, out->joiner_secret, psk_secret);
 	if ((r = mls_derive_secret(out->welcome_secret, member, "welcome")) != 0 ||
 	    (r = mls_expand_with_label(epoch, MLS_HASH_LEN, member, "epoch", group_context,
 	    group_context_len)) != 0 ||

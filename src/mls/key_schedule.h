@@ -48,6 +48,9 @@ int mls_key_schedule_join(struct mls_epoch_secrets *out,
     const uint8_t joiner_secret[static MLS_HASH_LEN], const uint8_t psk_secret[static MLS_HASH_LEN],
     const uint8_t *group_context, size_t group_context_len) SOTTO_MUST_CHECK;
 void mls_epoch_secrets_wipe(struct mls_epoch_secrets *s);
+/* welcome_secret alone (SECRET), which a joiner needs before it has the GroupContext. */
+int mls_welcome_secret(uint8_t out[static MLS_HASH_LEN], const uint8_t joiner_secret[static MLS_HASH_LEN],
+    const uint8_t psk_secret[static MLS_HASH_LEN]) SOTTO_MUST_CHECK;
 
 /* MLS-Exporter(label, context, length) = ExpandWithLabel(DeriveSecret(exporter_secret,
  * label), "exported", Hash(context), length). out is SECRET. */

@@ -118,4 +118,8 @@ mls_key_package_read(struct cur *c, struct mls_key_package *kp)
 		kp->tbs_len = c->off - start;
 	}
 	kp->signature = mls_cur_opaque(c, MLS_SIGNATURE_MAX, &kp->signature_len);
+	if (cur_status(c) == 0) {
+		kp->encoding = c->p + start;
+		kp->encoding_len = c->off - start;
+	}
 }

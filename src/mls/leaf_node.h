@@ -66,6 +66,8 @@ struct mls_key_package {
 	size_t signature_len;
 	const uint8_t *tbs;                  /* KeyPackageTBS: everything before the signature */
 	size_t tbs_len;
+	const uint8_t *encoding;             /* the whole KeyPackage, for its reference */
+	size_t encoding_len;
 };
 
 /* Fail the cursor (SOTTO_ERR_MALFORMED, SOTTO_ERR_UNSUPPORTED for another version or

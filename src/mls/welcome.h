@@ -23,6 +23,8 @@
 #include "base/buf.h"
 #include "base/cursor.h"
 #include "mls/group_context.h"
+#include "mls/suite.h"
+#include "sotto/error.h"
 
 struct mls_welcome {
 	uint16_t cipher_suite;
@@ -60,5 +62,29 @@ void mls_group_secrets_read(struct cur *c, struct mls_group_secrets *gs);
 
 void mls_welcome_write(struct buf *b, const struct mls_welcome *w);
 void mls_group_info_write(struct buf *b, const struct mls_group_info *gi);
+
+/* KeyPackageRef = RefHash("MLS 1.0 KeyPackage Reference", KeyPackage) (section 5.2). */
+int mls_key_package_ref(uint8_t out[static MLS_HASH_LEN], const uint8_t *key_package,
+    size_t len) SOTTO_MUST_CHECK;
+
+/* Joining (section 12.4.3.1), step by step:
+ *
+ * mls_welcome_open_secrets: finds the EncryptedGroupSecrets for kp_ref
+ * (SOTTO_ERR_NOT_FOUND if none), decrypts it with the KeyPackage's init key init_sec
+ * (SECRET) as DecryptWithLabel(init_sec, "Welcome", encrypted_group_info, ...) into plain
+ * (growable; it then holds secrets: buf_wipe_free it) and reads gs from it. */
+int mls_welcome_open_secrets(const struct mls_welcome *w, const uint8_t kp_ref[static MLS_HASH_LEN],
+    const uint8_t init_sec[static MLS_KEM_SECRET_LEN], struct buf *plain,
+    struct mls_group_secrets *gs) SOTTO_MUST_CHECK;
+/* mls_welcome_open_group_info: welcome_secret (SECRET, from the key schedule with the
+ * joiner_secret and psk_secret) gives the welcome key and nonce; the GroupInfo is decrypted
+ * into plain (growable) and read into gi. SOTTO_ERR_DECRYPT, or a parse error. */
+int mls_welcome_open_group_info(const struct mls_welcome *w,
+    const uint8_t welcome_secret[static MLS_HASH_LEN], struct buf *plain,
+    struct mls_group_info *gi) SOTTO_MUST_CHECK;
+/* SOTTO_ERR_BAD_SIGNATURE unless gi is signed by signer_pub (VerifyWithLabel
+ * "GroupInfoTBS"). */
+int mls_group_info_verify(const struct mls_group_info *gi,
+    const uint8_t signer_pub[static MLS_SIG_PUBLIC_LEN]) SOTTO_MUST_CHECK;
 
 #endif
