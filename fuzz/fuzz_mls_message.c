@@ -8,7 +8,7 @@
  *   1  a PrivateMessageContent of the content type in the second byte;
  *   2  an AuthenticatedContent, written back and compared;
  *   3  a GroupContext;
- *   4  a ratchet tree (the ratchet_tree extension);
+ *   4  a ratchet tree (the ratchet_tree extension), decoded, hashed and validated;
  *   5  a GroupSecrets;
  *   6  a Proposal (type in the input) or 7 a Commit.
  * Nothing may crash, leak or read out of bounds; what parses must write back the same.
@@ -107,6 +107,21 @@ group_context(const uint8_t *p, size_t n)
 	buf_free(&out);
 }
 
+/* A tree that decodes is hashed and validated, which walks it recursively. */
+static void
+ratchet_tree(const uint8_t *p, size_t n)
+{
+	struct mls_ratchet_tree t;
+	uint8_t hash[MLS_HASH_LEN];
+
+	if (mls_ratchet_tree_decode(&t, p, n) != 0)
+		return;
+	(void)mls_ratchet_tree_hash(&t, t.n_leaves - 1, hash);
+	(void)mls_ratchet_tree_verify_parent_hashes(&t);
+	(void)mls_ratchet_tree_verify_leaves(&t, group_id, sizeof(group_id) - 1);
+	mls_ratchet_tree_free(&t);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -139,6 +154,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		break;
 	case 4:
 		mls_ratchet_tree_read(&c, &nodes);
+		ratchet_tree(data + 1, size - 1);
 		break;
 	case 5:
 		mls_group_secrets_read(&c, &gs);

@@ -1,59 +1,378 @@
 #include "mls/ratchet_tree.h"
 
-#include "mls/leaf_node.h"
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/buf.h"
+#include "mls/crypto.h"
 #include "mls/limits.h"
-#include "mls/suite.h"
 #include "mls/tls_codec.h"
 #include "mls/tree_math.h"
 
+/* One optional<Node> at position i into nd. */
 static void
-read_parent_node(struct cur *c)
+read_node(struct cur *c, uint32_t i, struct mls_node *nd)
 {
 	struct cur unmerged;
-	size_t n;
+	uint8_t present = cur_u8(c), type;
+	size_t start, n;
 
-	if (mls_cur_opaque(c, MLS_KEM_PUBLIC_LEN, &n) != NULL && n != MLS_KEM_PUBLIC_LEN)
+	memset(nd, 0, sizeof(*nd));
+	if (present != 1) {
+		if (present != 0)
+			cur_fail(c, SOTTO_ERR_MALFORMED);
+		return;
+	}
+	type = cur_u8(c);
+	start = c->off;
+	if (type != (i % 2 == 0 ? MLS_NODE_LEAF : MLS_NODE_PARENT)) {
 		cur_fail(c, SOTTO_ERR_MALFORMED);
-	(void)mls_cur_opaque(c, MLS_HASH_LEN, &n);
-	mls_cur_vector(c, 4 * (size_t)MLS_TREE_MAX_LEAVES, &unmerged);
-	if (unmerged.len % 4 != 0 || cur_status(&unmerged) != 0)
-		cur_fail(c, SOTTO_ERR_MALFORMED);
+		return;
+	}
+	if (type == MLS_NODE_LEAF)
+		mls_leaf_node_read(c, &nd->leaf);
+	else {
+		nd->encryption_key = mls_cur_opaque(c, MLS_KEM_PUBLIC_LEN, &n);
+		if (nd->encryption_key != NULL && n != MLS_KEM_PUBLIC_LEN)
+			cur_fail(c, SOTTO_ERR_MALFORMED);
+		nd->parent_hash = mls_cur_opaque(c, MLS_HASH_LEN, &nd->parent_hash_len);
+		mls_cur_vector(c, 4 * (size_t)MLS_TREE_MAX_LEAVES, &unmerged);
+		if (cur_status(&unmerged) != 0 || unmerged.len % 4 != 0)
+			cur_fail(c, SOTTO_ERR_MALFORMED);
+		nd->unmerged = unmerged.p;
+		nd->n_unmerged = unmerged.len / 4;
+	}
+	if (cur_status(c) == 0) {
+		nd->type = type;
+		nd->encoding = c->p + start;
+		nd->encoding_len = c->off - start;
+	}
+}
+
+/* Reads the node list, into nodes if not NULL (room for cap), counting them. */
+static void
+read_nodes(struct cur *c, struct mls_node *nodes, size_t cap, uint32_t *n_nodes)
+{
+	struct mls_node scratch;
+	struct cur list;
+	uint32_t i = 0;
+	int last_blank = 1, err;
+
+	*n_nodes = 0;
+	mls_cur_vector(c, MLS_MESSAGE_MAX, &list);
+	while (cur_left(&list) > 0) {
+		if (i >= 2 * MLS_TREE_MAX_LEAVES - 1 || (nodes != NULL && i >= cap)) {
+			cur_fail(&list, SOTTO_ERR_TOO_LARGE);
+			break;
+		}
+		read_node(&list, i, nodes != NULL ? &nodes[i] : &scratch);
+		last_blank = (nodes != NULL ? nodes[i].type : scratch.type) == MLS_NODE_BLANK;
+		i++;
+	}
+	if ((err = cur_finish(&list)) != 0 || i == 0 || last_blank || i % 2 == 0)
+		cur_fail(c, err == SOTTO_ERR_TOO_LARGE ? err : SOTTO_ERR_MALFORMED);
+	else
+		*n_nodes = i;
 }
 
 void
 mls_ratchet_tree_read(struct cur *c, uint32_t *n_nodes)
 {
-	struct mls_leaf_node leaf;
-	struct cur list;
-	uint32_t i = 0;
-	int last_blank = 1;
+	read_nodes(c, NULL, 0, n_nodes);
+}
 
-	*n_nodes = 0;
-	mls_cur_vector(c, MLS_MESSAGE_MAX, &list);
-	while (cur_left(&list) > 0) {
-		uint8_t present = cur_u8(&list);
+int
+mls_ratchet_tree_decode(struct mls_ratchet_tree *t, const uint8_t *p, size_t len)
+{
+	uint32_t n_nodes, n_leaves = 1;
+	struct cur c;
+	int r;
 
-		if (i >= 2 * MLS_TREE_MAX_LEAVES - 1) {
-			cur_fail(&list, SOTTO_ERR_TOO_LARGE);
-			break;
-		}
-		last_blank = present == 0;
-		if (present == 1) {
-			uint8_t type = cur_u8(&list);
-
-			if (type != (i % 2 == 0 ? MLS_NODE_LEAF : MLS_NODE_PARENT))
-				cur_fail(&list, SOTTO_ERR_MALFORMED);
-			else if (type == MLS_NODE_LEAF)
-				mls_leaf_node_read(&list, &leaf);
-			else
-				read_parent_node(&list);
-		} else if (present != 0)
-			cur_fail(&list, SOTTO_ERR_MALFORMED);
-		i++;
+	memset(t, 0, sizeof(*t));
+	cur_init(&c, p, len);
+	mls_ratchet_tree_read(&c, &n_nodes);
+	if ((r = cur_finish(&c)) != 0)
+		return r;
+	while (mls_tree_node_width(n_leaves) < n_nodes)
+		n_leaves *= 2;
+	t->bytes = malloc(len);
+	t->nodes = calloc(mls_tree_node_width(n_leaves), sizeof(*t->nodes));
+	if (t->bytes == NULL || t->nodes == NULL) {
+		mls_ratchet_tree_free(t);
+		return SOTTO_ERR_NOMEM;
 	}
-	if (cur_finish(&list) != 0 || i == 0 || last_blank || i % 2 == 0)
-		cur_fail(c, cur_finish(&list) == SOTTO_ERR_TOO_LARGE ? SOTTO_ERR_TOO_LARGE :
-		    SOTTO_ERR_MALFORMED);
-	else
-		*n_nodes = i;
+	memcpy(t->bytes, p, len);
+	t->n_leaves = n_leaves;
+	cur_init(&c, t->bytes, len);
+	read_nodes(&c, t->nodes, mls_tree_node_width(n_leaves), &n_nodes);
+	if ((r = cur_finish(&c)) != 0)
+		mls_ratchet_tree_free(t);
+	return r;
+}
+
+void
+mls_ratchet_tree_free(struct mls_ratchet_tree *t)
+{
+	free(t->bytes);
+	free(t->nodes);
+	memset(t, 0, sizeof(*t));
+}
+
+static uint32_t
+unmerged_at(const struct mls_node *nd, size_t i)
+{
+	const uint8_t *p = nd->unmerged + 4 * i;
+
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static int
+push(uint32_t *out, size_t cap, size_t *n, uint32_t x)
+{
+	if (*n >= cap)
+		return SOTTO_ERR_TOO_LARGE;
+	out[(*n)++] = x;
+	return 0;
+}
+
+static int
+resolve(const struct mls_ratchet_tree *t, uint32_t x, uint32_t *out, size_t cap, size_t *n)
+{
+	const struct mls_node *nd = &t->nodes[x];
+	uint32_t l, rt;
+	size_t i;
+	int r;
+
+	if (nd->type != MLS_NODE_BLANK) {
+		if ((r = push(out, cap, n, x)) != 0)
+			return r;
+		for (i = 0; i < nd->n_unmerged; i++)
+			if ((r = push(out, cap, n, 2 * unmerged_at(nd, i))) != 0)
+				return r;
+		return 0;
+	}
+	if (x % 2 == 0)
+		return 0;
+	if ((r = mls_tree_left(&l, x)) != 0 || (r = mls_tree_right(&rt, x)) != 0 ||
+	    (r = resolve(t, l, out, cap, n)) != 0)
+		return r;
+	return resolve(t, rt, out, cap, n);
+}
+
+int
+mls_ratchet_tree_resolution(const struct mls_ratchet_tree *t, uint32_t x, uint32_t *out,
+    size_t cap, size_t *n)
+{
+	*n = 0;
+	if (t->nodes == NULL || x >= mls_tree_node_width(t->n_leaves))
+		return SOTTO_ERR_INVALID_ARG;
+	return resolve(t, x, out, cap, n);
+}
+
+/* The leaves excluded from a hash: a parent's unmerged leaves (NULL for none). */
+static int
+excluded(const struct mls_node *excl, uint32_t leaf)
+{
+	size_t i;
+
+	for (i = 0; excl != NULL && i < excl->n_unmerged; i++)
+		if (unmerged_at(excl, i) == leaf)
+			return 1;
+	return 0;
+}
+
+/* TreeHashInput of node x, with excl's unmerged leaves blanked and dropped from the
+ * unmerged lists below (the "original" tree of section 7.9). */
+static int
+hash_node(const struct mls_ratchet_tree *t, uint32_t x, const struct mls_node *excl,
+    uint8_t out[static MLS_HASH_LEN])
+{
+	const struct mls_node *nd = &t->nodes[x];
+	uint8_t left[MLS_HASH_LEN], right[MLS_HASH_LEN];
+	uint32_t l, rt;
+	size_t i, kept = 0;
+	struct buf b;
+	int r;
+
+	buf_init_dyn(&b, 16 + nd->encoding_len + 2 * (1 + MLS_HASH_LEN));
+	if (x % 2 == 0) {
+		buf_u8(&b, MLS_NODE_LEAF);
+		buf_u32(&b, x / 2);
+		if (nd->type == MLS_NODE_BLANK || excluded(excl, x / 2))
+			buf_u8(&b, 0);
+		else {
+			buf_u8(&b, 1);
+			buf_put(&b, nd->encoding, nd->encoding_len);
+		}
+	} else {
+		if ((r = mls_tree_left(&l, x)) != 0 || (r = mls_tree_right(&rt, x)) != 0 ||
+		    (r = hash_node(t, l, excl, left)) != 0 || (r = hash_node(t, rt, excl, right)) != 0)
+			goto out;
+		buf_u8(&b, MLS_NODE_PARENT);
+		if (nd->type == MLS_NODE_BLANK)
+			buf_u8(&b, 0);
+		else {
+			buf_u8(&b, 1);
+			mls_buf_opaque(&b, nd->encryption_key, MLS_KEM_PUBLIC_LEN);
+			mls_buf_opaque(&b, nd->parent_hash, nd->parent_hash_len);
+			for (i = 0; i < nd->n_unmerged; i++)
+				kept += !excluded(excl, unmerged_at(nd, i));
+			mls_buf_varint(&b, 4 * kept);
+			for (i = 0; i < nd->n_unmerged; i++)
+				if (!excluded(excl, unmerged_at(nd, i)))
+					buf_u32(&b, unmerged_at(nd, i));
+		}
+		mls_buf_opaque(&b, left, sizeof(left));
+		mls_buf_opaque(&b, right, sizeof(right));
+	}
+	if ((r = buf_status(&b)) == 0)
+		mls_hash(out, b.p, b.len);
+out:
+	buf_free(&b);
+	return r;
+}
+
+int
+mls_ratchet_tree_hash(const struct mls_ratchet_tree *t, uint32_t x, uint8_t out[static MLS_HASH_LEN])
+{
+	if (t->nodes == NULL || x >= mls_tree_node_width(t->n_leaves))
+		return SOTTO_ERR_INVALID_ARG;
+	return hash_node(t, x, NULL, out);
+}
+
+/* ParentHash of p for its child on the side away from sibling s:
+ * Hash(ParentHashInput { encryption_key; parent_hash; original_sibling_tree_hash }). */
+static int
+parent_hash_for(const struct mls_ratchet_tree *t, const struct mls_node *p, uint32_t s,
+    uint8_t out[static MLS_HASH_LEN])
+{
+	uint8_t sib[MLS_HASH_LEN], mem[3 * (4 + MLS_HASH_LEN)];
+	struct buf b;
+	int r;
+
+	if ((r = hash_node(t, s, p, sib)) != 0)
+		return r;
+	buf_init_fixed(&b, mem, sizeof(mem));
+	mls_buf_opaque(&b, p->encryption_key, MLS_KEM_PUBLIC_LEN);
+	mls_buf_opaque(&b, p->parent_hash, p->parent_hash_len);
+	mls_buf_opaque(&b, sib, sizeof(sib));
+	if ((r = buf_status(&b)) == 0)
+		mls_hash(out, b.p, b.len);
+	return r;
+}
+
+/* The parent_hash a node carries: a parent's, or a leaf's from a commit. */
+static const uint8_t *
+carried_parent_hash(const struct mls_node *nd, size_t *len)
+{
+	if (nd->type == MLS_NODE_PARENT) {
+		*len = nd->parent_hash_len;
+		return nd->parent_hash;
+	}
+	if (nd->type == MLS_NODE_LEAF && nd->leaf.source == MLS_LEAF_SOURCE_COMMIT) {
+		*len = nd->leaf.parent_hash_len;
+		return nd->leaf.parent_hash;
+	}
+	*len = 0;
+	return NULL;
+}
+
+static int
+in_subtree(uint32_t y, uint32_t c)
+{
+	uint32_t half = (1u << mls_tree_level(c)) - 1;
+
+	return y + half >= c && y <= c + half;
+}
+
+/* How many nodes D in the resolution of child c of parent node x (sibling s) make x
+ * parent-hash valid: D carries x's parent hash, and the rest of the resolution is
+ * exactly x's unmerged leaves below c (section 7.9.2). */
+static int
+count_valid(const struct mls_ratchet_tree *t, uint32_t x, uint32_t c, uint32_t s, uint32_t *res,
+    size_t cap, size_t *count)
+{
+	const struct mls_node *p = &t->nodes[x];
+	uint8_t want[MLS_HASH_LEN];
+	const uint8_t *have;
+	size_t n, i, j, below = 0, have_len;
+	int r;
+
+	if ((r = parent_hash_for(t, p, s, want)) != 0 ||
+	    (r = mls_ratchet_tree_resolution(t, c, res, cap, &n)) != 0)
+		return r;
+	for (j = 0; j < p->n_unmerged; j++)
+		below += in_subtree(2 * unmerged_at(p, j), c);
+	for (i = 0; i < n; i++) {
+		have = carried_parent_hash(&t->nodes[res[i]], &have_len);
+		if (have == NULL || have_len != MLS_HASH_LEN || memcmp(have, want, MLS_HASH_LEN) != 0)
+			continue;
+		if (n - 1 != below)
+			continue;
+		for (j = 0; j < n; j++)
+			if (j != i && !(res[j] % 2 == 0 && excluded(p, res[j] / 2)))
+				break;
+		if (j == n)
+			(*count)++;
+	}
+	return 0;
+}
+
+int
+mls_ratchet_tree_verify_parent_hashes(const struct mls_ratchet_tree *t)
+{
+	uint32_t w = mls_tree_node_width(t->n_leaves), x, l, rt;
+	uint32_t *res;
+	size_t count;
+	int r = 0;
+
+	if (t->nodes == NULL)
+		return SOTTO_ERR_INVALID_ARG;
+	if ((res = calloc(w, sizeof(*res))) == NULL)
+		return SOTTO_ERR_NOMEM;
+	for (x = 1; x < w && r == 0; x += 2) {
+		if (t->nodes[x].type == MLS_NODE_BLANK)
+			continue;
+		count = 0;
+		if ((r = mls_tree_left(&l, x)) != 0 || (r = mls_tree_right(&rt, x)) != 0 ||
+		    (r = count_valid(t, x, l, rt, res, w, &count)) != 0 ||
+		    (r = count_valid(t, x, rt, l, res, w, &count)) != 0)
+			break;
+		if (count != 1)
+			r = SOTTO_ERR_AUTH;
+	}
+	free(res);
+	return r;
+}
+
+int
+mls_ratchet_tree_verify_leaves(const struct mls_ratchet_tree *t, const uint8_t *group_id,
+    size_t group_id_len)
+{
+	uint32_t leaf;
+	struct buf tbs;
+	int r = 0;
+
+	if (t->nodes == NULL)
+		return SOTTO_ERR_INVALID_ARG;
+	for (leaf = 0; leaf < t->n_leaves && r == 0; leaf++) {
+		const struct mls_leaf_node *ln = &t->nodes[2 * leaf].leaf;
+
+		if (t->nodes[2 * leaf].type == MLS_NODE_BLANK)
+			continue;
+		if (ln->signature_len != MLS_SIG_LEN)
+			return SOTTO_ERR_BAD_SIGNATURE;
+		/* LeafNodeTBS: the fields, then for update and commit the group and position. */
+		buf_init_dyn(&tbs, ln->tbs_fields_len + 8 + group_id_len);
+		buf_put(&tbs, ln->tbs_fields, ln->tbs_fields_len);
+		if (ln->source != MLS_LEAF_SOURCE_KEY_PACKAGE) {
+			mls_buf_opaque(&tbs, group_id, group_id_len);
+			buf_u32(&tbs, leaf);
+		}
+		if ((r = buf_status(&tbs)) == 0)
+			r = mls_verify_with_label(ln->signature, ln->signature_key, "LeafNodeTBS",
+			    tbs.p, tbs.len);
+		buf_free(&tbs);
+	}
+	return r;
 }

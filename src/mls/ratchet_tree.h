@@ -1,5 +1,7 @@
 /*
- * The ratchet tree as the ratchet_tree extension carries it (RFC 9420 section 12.4.3.3):
+ * The ratchet tree (RFC 9420 section 7): as the ratchet_tree extension carries it
+ * (section 12.4.3.3), its resolutions (4.1), tree hashes (7.8), parent-hash validation
+ * (7.9, 7.9.2) and leaf signatures (7.2).
  *
  *   optional<Node> ratchet_tree<V>;
  *   struct { NodeType node_type;                  uint8: leaf(1), parent(2)
@@ -8,8 +10,9 @@
  *            uint32 unmerged_leaves<V>; } ParentNode;
  *
  * Reading checks that node i is a leaf when i is even and a parent when odd, and that the
- * list ends in a non-blank leaf (trailing blanks are truncated, section 12.4.3.3). The
- * tree itself (hashes, parent hashes, TreeKEM) is later work.
+ * list ends in a non-blank leaf (trailing blanks are truncated). A decoded tree is padded
+ * with blank nodes to the full width (a power of two leaves). Not secret: private keys
+ * are not part of it.
  */
 #ifndef SOTTO_MLS_RATCHET_TREE_H
 #define SOTTO_MLS_RATCHET_TREE_H
@@ -18,11 +21,50 @@
 #include <stdint.h>
 
 #include "base/cursor.h"
+#include "sotto/error.h"
+#include "mls/leaf_node.h"
+#include "mls/suite.h"
 
+#define MLS_NODE_BLANK 0
 #define MLS_NODE_LEAF 1
 #define MLS_NODE_PARENT 2
 
-/* Reads the whole vector; *n_nodes receives the number of nodes it lists. */
+struct mls_node {
+	uint8_t type;                     /* MLS_NODE_BLANK, _LEAF or _PARENT */
+	const uint8_t *encoding;          /* the LeafNode or ParentNode as read */
+	size_t encoding_len;
+	struct mls_leaf_node leaf;        /* leaf */
+	const uint8_t *encryption_key;    /* parent: MLS_KEM_PUBLIC_LEN bytes */
+	const uint8_t *parent_hash;       /* parent */
+	size_t parent_hash_len;
+	const uint8_t *unmerged;          /* parent: n_unmerged big-endian uint32 leaf indices */
+	size_t n_unmerged;
+};
+
+struct mls_ratchet_tree {
+	uint32_t n_leaves;
+	struct mls_node *nodes;           /* 2 n_leaves - 1 */
+	uint8_t *bytes;                   /* the nodes point into this copy of the input */
+};
+
+/* Reads the whole vector and checks it; *n_nodes receives the number of nodes it lists. */
 void mls_ratchet_tree_read(struct cur *c, uint32_t *n_nodes);
+/* Decodes the vector (a ratchet_tree extension's data) into t. */
+int mls_ratchet_tree_decode(struct mls_ratchet_tree *t, const uint8_t *p, size_t len) SOTTO_MUST_CHECK;
+void mls_ratchet_tree_free(struct mls_ratchet_tree *t);
+
+/* The resolution of node x into out (room for cap nodes), in the RFC's order. */
+int mls_ratchet_tree_resolution(const struct mls_ratchet_tree *t, uint32_t x, uint32_t *out,
+    size_t cap, size_t *n) SOTTO_MUST_CHECK;
+/* The tree hash of node x (of the root for the tree's hash). */
+int mls_ratchet_tree_hash(const struct mls_ratchet_tree *t, uint32_t x,
+    uint8_t out[static MLS_HASH_LEN]) SOTTO_MUST_CHECK;
+/* 0 if every non-blank parent node is parent-hash valid with respect to exactly one
+ * descendant, else SOTTO_ERR_AUTH. */
+int mls_ratchet_tree_verify_parent_hashes(const struct mls_ratchet_tree *t) SOTTO_MUST_CHECK;
+/* 0 if every leaf's signature verifies over its LeafNodeTBS (with group_id and the leaf
+ * index for leaves from an update or a commit), else SOTTO_ERR_BAD_SIGNATURE. */
+int mls_ratchet_tree_verify_leaves(const struct mls_ratchet_tree *t, const uint8_t *group_id,
+    size_t group_id_len) SOTTO_MUST_CHECK;
 
 #endif

@@ -1,0 +1,101 @@
+/*
+ * The ratchet tree (src/mls/ratchet_tree.c) on tree-validation.json: each tree decoded,
+ * the resolution and the tree hash of every node as the vector gives them, every parent
+ * node parent-hash valid, every leaf's signature valid for the group. Then a changed
+ * parent hash and a changed signature are refused.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "mls_vectors.h"
+#include "crypto/init.h"
+#include "mls/ratchet_tree.h"
+#include "mls/tree_math.h"
+
+static size_t nodes_checked;
+
+static int
+resolution_is(const json_t *want, const uint32_t *got, size_t n)
+{
+	size_t i;
+
+	if (!json_is_array(want) || json_array_size(want) != n)
+		return 0;
+	for (i = 0; i < n; i++)
+		if (json_integer_value(json_array_get(want, i)) != got[i])
+			return 0;
+	return 1;
+}
+
+static int
+tree_validation_entry(const json_t *e, size_t idx)
+{
+	const json_t *hashes = json_object_get(e, "tree_hashes"), *res = json_object_get(e, "resolutions");
+	size_t tree_len, gid_len, n;
+	uint8_t *tree = mls_vec_hex(e, "tree", &tree_len), *gid = mls_vec_hex(e, "group_id", &gid_len);
+	uint8_t hash[MLS_HASH_LEN], want[MLS_HASH_LEN];
+	struct mls_ratchet_tree t;
+	uint32_t *out = NULL, x, w;
+	int ok = tree != NULL && gid != NULL;
+
+	VCHECK(ok, mls_vec_uint(e, "cipher_suite", &ok) == 3);
+	VCHECK(ok, ok && mls_ratchet_tree_decode(&t, tree, tree_len) == 0);
+	if (!ok)
+		goto out;
+	w = mls_tree_node_width(t.n_leaves);
+	VCHECK(ok, json_array_size(hashes) == w && json_array_size(res) == w);
+	out = calloc(w, sizeof(*out));
+	for (x = 0; ok && out != NULL && x < w; x++) {
+		VCHECK(ok, mls_ratchet_tree_resolution(&t, x, out, w, &n) == 0);
+		VCHECK(ok, resolution_is(json_array_get(res, x), out, n));
+		VCHECK(ok, mls_ratchet_tree_hash(&t, x, hash) == 0);
+		VCHECK(ok, check_unhex(json_string_value(json_array_get(hashes, x)), want,
+		    sizeof(want)) == MLS_HASH_LEN && memcmp(hash, want, MLS_HASH_LEN) == 0);
+		if (!ok)
+			printf("# entry %zu: node %u wrong\n", idx, x);
+		nodes_checked += ok;
+	}
+	VCHECK(ok, mls_ratchet_tree_verify_parent_hashes(&t) == 0);
+	VCHECK(ok, mls_ratchet_tree_verify_leaves(&t, gid, gid_len) == 0);
+	/* Another group id breaks the signatures of leaves from updates and commits. */
+	for (x = 0; x < t.n_leaves; x++)
+		if (t.nodes[2 * x].type == MLS_NODE_LEAF &&
+		    t.nodes[2 * x].leaf.source != MLS_LEAF_SOURCE_KEY_PACKAGE)
+			break;
+	if (x < t.n_leaves)
+		VCHECK(ok, mls_ratchet_tree_verify_leaves(&t, gid, gid_len - 1) == SOTTO_ERR_BAD_SIGNATURE);
+	/* A changed byte in the first non-blank parent's parent hash (or, without one, in its
+	 * key) must break parent-hash validity. */
+	for (x = 1; x < w; x += 2)
+		if (t.nodes[x].type == MLS_NODE_PARENT)
+			break;
+	if (x < w) {
+		uint8_t *p = (uint8_t *)(t.nodes[x].parent_hash_len > 0 ? t.nodes[x].parent_hash :
+		    t.nodes[x].encryption_key);
+
+		p[0] ^= 1;
+		VCHECK(ok, mls_ratchet_tree_verify_parent_hashes(&t) == SOTTO_ERR_AUTH);
+		p[0] ^= 1;
+	}
+	/* And a changed signature byte, a leaf's signature. */
+	((uint8_t *)t.nodes[0].leaf.signature)[3] ^= 1;
+	VCHECK(ok, mls_ratchet_tree_verify_leaves(&t, gid, gid_len) == SOTTO_ERR_BAD_SIGNATURE);
+	mls_ratchet_tree_free(&t);
+out:
+	free(out);
+	free(tree);
+	free(gid);
+	return ok;
+}
+
+int
+main(void)
+{
+	if (sotto_crypto_init() != 0)
+		return 1;
+	mls_vec_run("tree-validation.json", 14, tree_validation_entry);
+	printf("# tree-validation.json: %zu nodes' resolutions and tree hashes match\n", nodes_checked);
+	return check_summary();
+}
