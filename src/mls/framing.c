@@ -88,9 +88,8 @@ mls_auth_data_read(struct cur *c, uint8_t content_type, struct mls_auth_data *a)
 	a->confirmation_tag = NULL;
 	a->confirmation_tag_len = 0;
 	if (content_type == MLS_CONTENT_COMMIT) {
-		a->confirmation_tag = mls_cur_opaque(c, MLS_HASH_LEN, &a->confirmation_tag_len);
-		if (a->confirmation_tag != NULL && a->confirmation_tag_len != MLS_HASH_LEN)
-			cur_fail(c, SOTTO_ERR_MALFORMED);
+		a->confirmation_tag = mls_cur_opaque_fixed(c, MLS_HASH_LEN);
+		a->confirmation_tag_len = MLS_HASH_LEN;
 	}
 }
 

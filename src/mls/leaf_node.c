@@ -4,20 +4,6 @@
 #include "mls/limits.h"
 #include "mls/tls_codec.h"
 
-/* An opaque<V> that must be exactly len bytes in this suite. */
-static const uint8_t *
-read_fixed(struct cur *c, size_t len)
-{
-	size_t n;
-	const uint8_t *p = mls_cur_opaque(c, len, &n);
-
-	if (p != NULL && n != len) {
-		cur_fail(c, SOTTO_ERR_MALFORMED);
-		return NULL;
-	}
-	return p;
-}
-
 static void
 read_credential(struct cur *c, struct mls_leaf_node *ln)
 {
@@ -68,8 +54,8 @@ mls_leaf_node_read(struct cur *c, struct mls_leaf_node *ln)
 {
 	size_t start = c->off;
 
-	ln->encryption_key = read_fixed(c, MLS_KEM_PUBLIC_LEN);
-	ln->signature_key = read_fixed(c, MLS_SIG_PUBLIC_LEN);
+	ln->encryption_key = mls_cur_opaque_fixed(c, MLS_KEM_PUBLIC_LEN);
+	ln->signature_key = mls_cur_opaque_fixed(c, MLS_SIG_PUBLIC_LEN);
 	read_credential(c, ln);
 	read_capabilities(c, ln);
 	ln->source = cur_u8(c);
@@ -108,7 +94,7 @@ mls_key_package_read(struct cur *c, struct mls_key_package *kp)
 
 	if (cur_status(c) == 0 && (version != MLS_PROTOCOL_VERSION_MLS10 || suite != MLS_CIPHER_SUITE))
 		cur_fail(c, SOTTO_ERR_UNSUPPORTED);
-	kp->init_key = read_fixed(c, MLS_KEM_PUBLIC_LEN);
+	kp->init_key = mls_cur_opaque_fixed(c, MLS_KEM_PUBLIC_LEN);
 	mls_leaf_node_read(c, &kp->leaf);
 	kp->extensions = mls_cur_opaque(c, MLS_EXTENSIONS_MAX, &kp->extensions_len);
 	if (cur_status(c) == 0 && mls_extensions_check(kp->extensions, kp->extensions_len) != 0)

@@ -23,9 +23,8 @@ mls_message_read(struct cur *c, struct mls_message *m)
 		mls_framed_content_read(c, &m->pub.content);
 		mls_auth_data_read(c, m->pub.content.content_type, &m->pub.auth);
 		if (m->pub.content.sender_type == MLS_SENDER_MEMBER) {
-			m->membership_tag = mls_cur_opaque(c, MLS_HASH_LEN, &m->membership_tag_len);
-			if (m->membership_tag != NULL && m->membership_tag_len != MLS_HASH_LEN)
-				cur_fail(c, SOTTO_ERR_MALFORMED);
+			m->membership_tag = mls_cur_opaque_fixed(c, MLS_HASH_LEN);
+			m->membership_tag_len = MLS_HASH_LEN;
 		}
 		break;
 	case MLS_WIRE_PRIVATE_MESSAGE:

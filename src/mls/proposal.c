@@ -93,10 +93,7 @@ read_path_nodes(struct cur *c, struct mls_commit *cm)
 	cm->path_nodes = nodes.p;
 	cm->path_nodes_len = nodes.len;
 	while (cur_left(&nodes) > 0) {
-		const uint8_t *key = mls_cur_opaque(&nodes, MLS_KEM_PUBLIC_LEN, &n);
-
-		if (key != NULL && n != MLS_KEM_PUBLIC_LEN)
-			cur_fail(&nodes, SOTTO_ERR_MALFORMED);
+		(void)mls_cur_opaque_fixed(&nodes, MLS_KEM_PUBLIC_LEN);
 		mls_cur_vector(&nodes, MLS_MESSAGE_MAX, &cts);
 		while (cur_left(&cts) > 0) {
 			(void)mls_cur_opaque(&cts, MLS_KEM_PUBLIC_LEN, &n);

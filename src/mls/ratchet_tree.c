@@ -15,7 +15,7 @@ read_node(struct cur *c, uint32_t i, struct mls_node *nd)
 {
 	struct cur unmerged;
 	uint8_t present = cur_u8(c), type;
-	size_t start, n;
+	size_t start;
 
 	memset(nd, 0, sizeof(*nd));
 	if (present != 1) {
@@ -32,9 +32,7 @@ read_node(struct cur *c, uint32_t i, struct mls_node *nd)
 	if (type == MLS_NODE_LEAF)
 		mls_leaf_node_read(c, &nd->leaf);
 	else {
-		nd->encryption_key = mls_cur_opaque(c, MLS_KEM_PUBLIC_LEN, &n);
-		if (nd->encryption_key != NULL && n != MLS_KEM_PUBLIC_LEN)
-			cur_fail(c, SOTTO_ERR_MALFORMED);
+		nd->encryption_key = mls_cur_opaque_fixed(c, MLS_KEM_PUBLIC_LEN);
 		nd->parent_hash = mls_cur_opaque(c, MLS_HASH_LEN, &nd->parent_hash_len);
 		mls_cur_vector(c, 4 * (size_t)MLS_TREE_MAX_LEAVES, &unmerged);
 		if (cur_status(&unmerged) != 0 || unmerged.len % 4 != 0)

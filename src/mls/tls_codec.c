@@ -65,6 +65,19 @@ mls_cur_opaque(struct cur *c, size_t max, size_t *n)
 	return p;
 }
 
+const uint8_t *
+mls_cur_opaque_fixed(struct cur *c, size_t len)
+{
+	size_t n;
+	const uint8_t *p = mls_cur_opaque(c, len, &n);
+
+	if (p != NULL && n != len) {
+		cur_fail(c, SOTTO_ERR_MALFORMED);
+		return NULL;
+	}
+	return p;
+}
+
 void
 mls_cur_vector(struct cur *c, size_t max, struct cur *elems)
 {

@@ -30,6 +30,9 @@ uint32_t mls_cur_varint(struct cur *c);
  * then the bytes, borrowed. *n receives the length (0 on error); returns NULL on error and
  * a non-NULL pointer (possibly to zero bytes) on success. */
 const uint8_t *mls_cur_opaque(struct cur *c, size_t max, size_t *n);
+/* An opaque<V> that must hold exactly len bytes (a key or hash of fixed size): fails the
+ * cursor with SOTTO_ERR_MALFORMED on another length. */
+const uint8_t *mls_cur_opaque_fixed(struct cur *c, size_t len);
 /* A vector<V> of structs: the length as for mls_cur_opaque, then a sub-cursor over exactly
  * those bytes for the caller to read the elements from (check it with cur_finish). */
 void mls_cur_vector(struct cur *c, size_t max, struct cur *elems);

@@ -10,20 +10,6 @@
 #include "mls/suite.h"
 #include "mls/tls_codec.h"
 
-/* An opaque<V> of exactly len bytes. */
-static const uint8_t *
-read_exact(struct cur *c, size_t len)
-{
-	size_t n;
-	const uint8_t *p = mls_cur_opaque(c, len, &n);
-
-	if (p != NULL && n != len) {
-		cur_fail(c, SOTTO_ERR_MALFORMED);
-		return NULL;
-	}
-	return p;
-}
-
 void
 mls_welcome_read(struct cur *c, struct mls_welcome *w)
 {
@@ -39,7 +25,7 @@ mls_welcome_read(struct cur *c, struct mls_welcome *w)
 	w->secrets_count = 0;
 	while (cur_left(&list) > 0) {
 		(void)mls_cur_opaque(&list, MLS_HASH_LEN, &n);            /* new_member */
-		(void)read_exact(&list, MLS_KEM_PUBLIC_LEN);              /* kem_output */
+		(void)mls_cur_opaque_fixed(&list, MLS_KEM_PUBLIC_LEN);              /* kem_output */
 		(void)mls_cur_opaque(&list, MLS_MESSAGE_MAX, &n);         /* ciphertext */
 		w->secrets_count++;
 	}
@@ -65,7 +51,7 @@ mls_group_info_read(struct cur *c, struct mls_group_info *gi)
 	gi->extensions = mls_cur_opaque(c, MLS_EXTENSIONS_MAX, &gi->extensions_len);
 	if (cur_status(c) == 0 && mls_extensions_check(gi->extensions, gi->extensions_len) != 0)
 		cur_fail(c, SOTTO_ERR_MALFORMED);
-	gi->confirmation_tag = read_exact(c, MLS_HASH_LEN);
+	gi->confirmation_tag = mls_cur_opaque_fixed(c, MLS_HASH_LEN);
 	gi->signer = cur_u32(c);
 	if (cur_status(c) == 0) {
 		gi->tbs = c->p + start;
@@ -90,11 +76,11 @@ mls_group_secrets_read(struct cur *c, struct mls_group_secrets *gs)
 	struct cur list;
 	uint8_t present;
 
-	gs->joiner_secret = read_exact(c, MLS_HASH_LEN);
+	gs->joiner_secret = mls_cur_opaque_fixed(c, MLS_HASH_LEN);
 	gs->path_secret = NULL;
 	present = cur_u8(c);
 	if (present == 1)
-		gs->path_secret = read_exact(c, MLS_HASH_LEN);
+		gs->path_secret = mls_cur_opaque_fixed(c, MLS_HASH_LEN);
 	else if (present > 1)
 		cur_fail(c, SOTTO_ERR_MALFORMED);
 	mls_cur_vector(c, MLS_PSK_COUNT_MAX * (4 + 3 * (2 + MLS_PSK_ID_MAX) + 8), &list);
