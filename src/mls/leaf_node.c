@@ -84,6 +84,10 @@ mls_leaf_node_read(struct cur *c, struct mls_leaf_node *ln)
 		ln->tbs_fields_len = c->off - start;
 	}
 	ln->signature = mls_cur_opaque(c, MLS_SIGNATURE_MAX, &ln->signature_len);
+	if (cur_status(c) == 0) {
+		ln->encoding = c->p + start;
+		ln->encoding_len = c->off - start;
+	}
 }
 
 void

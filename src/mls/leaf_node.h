@@ -55,6 +55,8 @@ struct mls_leaf_node {
 	size_t signature_len;
 	const uint8_t *tbs_fields;           /* everything before the signature, encoded */
 	size_t tbs_fields_len;
+	const uint8_t *encoding;             /* the whole LeafNode */
+	size_t encoding_len;
 };
 
 struct mls_key_package {

@@ -83,27 +83,47 @@ mls_proposal_body_read(struct cur *c, uint16_t type, struct mls_proposal *p)
 	}
 }
 
-static void
-read_path_nodes(struct cur *c, struct mls_commit *cm)
+void
+mls_update_path_read(struct cur *c, struct mls_update_path *up)
 {
 	struct cur nodes, cts;
 	size_t n;
 
+	mls_leaf_node_read(c, &up->leaf);
 	mls_cur_vector(c, MLS_MESSAGE_MAX, &nodes);
-	cm->path_nodes = nodes.p;
-	cm->path_nodes_len = nodes.len;
+	up->nodes = nodes.p;
+	up->nodes_len = nodes.len;
+	up->n_nodes = 0;
 	while (cur_left(&nodes) > 0) {
 		(void)mls_cur_opaque_fixed(&nodes, MLS_KEM_PUBLIC_LEN);
 		mls_cur_vector(&nodes, MLS_MESSAGE_MAX, &cts);
 		while (cur_left(&cts) > 0) {
-			(void)mls_cur_opaque(&cts, MLS_KEM_PUBLIC_LEN, &n);
+			(void)mls_cur_opaque_fixed(&cts, MLS_KEM_PUBLIC_LEN);
 			(void)mls_cur_opaque(&cts, MLS_MESSAGE_MAX, &n);
 		}
 		if (cur_finish(&cts) != 0)
 			cur_fail(&nodes, SOTTO_ERR_MALFORMED);
+		up->n_nodes++;
 	}
 	if (cur_finish(&nodes) != 0)
 		cur_fail(c, SOTTO_ERR_MALFORMED);
+}
+
+int
+mls_update_path_node(const struct mls_update_path *up, size_t i, const uint8_t **key,
+    const uint8_t **ciphertexts, size_t *ciphertexts_len)
+{
+	struct cur nodes, cts;
+	size_t k;
+
+	cur_init(&nodes, up->nodes, up->nodes_len);
+	for (k = 0; k <= i && cur_left(&nodes) > 0; k++) {
+		*key = mls_cur_opaque_fixed(&nodes, MLS_KEM_PUBLIC_LEN);
+		mls_cur_vector(&nodes, MLS_MESSAGE_MAX, &cts);
+		*ciphertexts = cts.p;
+		*ciphertexts_len = cts.len;
+	}
+	return k == i + 1 && cur_status(&nodes) == 0 ? 0 : SOTTO_ERR_INVALID_ARG;
 }
 
 void
@@ -139,8 +159,6 @@ mls_commit_read(struct cur *c, struct mls_commit *cm)
 	cm->has_path = present == 1;
 	if (present > 1)
 		cur_fail(c, SOTTO_ERR_MALFORMED);
-	if (cm->has_path) {
-		mls_leaf_node_read(c, &cm->path_leaf);
-		read_path_nodes(c, cm);
-	}
+	if (cm->has_path)
+		mls_update_path_read(c, &cm->path);
 }

@@ -24,6 +24,7 @@
 #include <stdint.h>
 
 #include "base/cursor.h"
+#include "sotto/error.h"
 #include "mls/leaf_node.h"
 
 #define MLS_PROPOSAL_ADD 1
@@ -46,14 +47,19 @@ struct mls_proposal {
 	struct mls_leaf_node update;  /* update */
 };
 
+struct mls_update_path {
+	struct mls_leaf_node leaf;
+	const uint8_t *nodes;         /* the contents of the nodes vector */
+	size_t nodes_len;
+	size_t n_nodes;
+};
+
 struct mls_commit {
 	const uint8_t *proposals;     /* the contents of the proposals vector */
 	size_t proposals_len;
 	size_t proposal_count;
 	int has_path;
-	struct mls_leaf_node path_leaf;
-	const uint8_t *path_nodes;    /* the contents of the nodes vector */
-	size_t path_nodes_len;
+	struct mls_update_path path;
 };
 
 /* Fail the cursor (SOTTO_ERR_MALFORMED, SOTTO_ERR_UNSUPPORTED for a proposal type that has
@@ -64,5 +70,11 @@ void mls_proposal_body_read(struct cur *c, uint16_t type, struct mls_proposal *p
 /* A PreSharedKeyID (mls/psk.h), checked and skipped. */
 void mls_psk_id_read(struct cur *c);
 void mls_commit_read(struct cur *c, struct mls_commit *cm);
+void mls_update_path_read(struct cur *c, struct mls_update_path *up);
+/* The i-th UpdatePathNode of a read UpdatePath: its encryption key (MLS_KEM_PUBLIC_LEN
+ * bytes) and the contents of its encrypted_path_secret vector. SOTTO_ERR_INVALID_ARG if
+ * there is no such node. */
+int mls_update_path_node(const struct mls_update_path *up, size_t i, const uint8_t **key,
+    const uint8_t **ciphertexts, size_t *ciphertexts_len) SOTTO_MUST_CHECK;
 
 #endif

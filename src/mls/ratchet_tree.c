@@ -192,7 +192,8 @@ hash_node(const struct mls_ratchet_tree *t, uint32_t x, const struct mls_node *e
 	struct buf b;
 	int r;
 
-	buf_init_dyn(&b, 16 + nd->encoding_len + 2 * (1 + MLS_HASH_LEN));
+	/* A leaf: its encoding; a parent: key, parent hash, unmerged list, two child hashes. */
+	buf_init_dyn(&b, 16 + nd->encoding_len + 4 * (4 + MLS_HASH_LEN) + 4 * nd->n_unmerged);
 	if (x % 2 == 0) {
 		buf_u8(&b, MLS_NODE_LEAF);
 		buf_u32(&b, x / 2);
@@ -238,8 +239,6 @@ mls_ratchet_tree_hash(const struct mls_ratchet_tree *t, uint32_t x, uint8_t out[
 	return hash_node(t, x, NULL, out);
 }
 
-/* ParentHash of p for its child on the side away from sibling s:
- * Hash(ParentHashInput { encryption_key; parent_hash; original_sibling_tree_hash }). */
 static int
 parent_hash_for(const struct mls_ratchet_tree *t, const struct mls_node *p, uint32_t s,
     uint8_t out[static MLS_HASH_LEN])
@@ -257,6 +256,17 @@ parent_hash_for(const struct mls_ratchet_tree *t, const struct mls_node *p, uint
 	if ((r = buf_status(&b)) == 0)
 		mls_hash(out, b.p, b.len);
 	return r;
+}
+
+int
+mls_ratchet_tree_parent_hash(const struct mls_ratchet_tree *t, uint32_t p, uint32_t s,
+    uint8_t out[static MLS_HASH_LEN])
+{
+	uint32_t w = mls_tree_node_width(t->n_leaves);
+
+	if (t->nodes == NULL || p >= w || s >= w || t->nodes[p].type != MLS_NODE_PARENT)
+		return SOTTO_ERR_INVALID_ARG;
+	return parent_hash_for(t, &t->nodes[p], s, out);
 }
 
 /* The parent_hash a node carries: a parent's, or a leaf's from a commit. */

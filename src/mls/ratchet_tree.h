@@ -39,6 +39,7 @@ struct mls_node {
 	size_t parent_hash_len;
 	const uint8_t *unmerged;          /* parent: n_unmerged big-endian uint32 leaf indices */
 	size_t n_unmerged;
+	uint8_t parent_hash_store[MLS_HASH_LEN];  /* parent_hash points here once computed */
 };
 
 struct mls_ratchet_tree {
@@ -58,6 +59,10 @@ int mls_ratchet_tree_resolution(const struct mls_ratchet_tree *t, uint32_t x, ui
     size_t cap, size_t *n) SOTTO_MUST_CHECK;
 /* The tree hash of node x (of the root for the tree's hash). */
 int mls_ratchet_tree_hash(const struct mls_ratchet_tree *t, uint32_t x,
+    uint8_t out[static MLS_HASH_LEN]) SOTTO_MUST_CHECK;
+/* ParentHash of parent node p as its child on the side away from sibling s carries it:
+ * Hash(ParentHashInput { encryption_key; parent_hash; original_sibling_tree_hash }). */
+int mls_ratchet_tree_parent_hash(const struct mls_ratchet_tree *t, uint32_t p, uint32_t s,
     uint8_t out[static MLS_HASH_LEN]) SOTTO_MUST_CHECK;
 /* 0 if every non-blank parent node is parent-hash valid with respect to exactly one
  * descendant, else SOTTO_ERR_AUTH. */
