@@ -335,13 +335,12 @@ mls_private_message_read(const struct mls_message *m, const struct mls_epoch_key
 {
 	uint8_t key[MLS_AEAD_KEY_LEN], nonce[MLS_AEAD_NONCE_LEN];      /* SECRET */
 	uint8_t sender_data[MLS_SENDER_DATA_LEN];
-	struct mls_ratchet *rt, trial;                                 /* SECRET */
 	uint8_t *pt;
 	struct buf aad;
 	struct cur c;
 	uint32_t leaf, generation;
 	size_t pt_len;
-	int r, i;
+	int r, i, handshake;
 
 	if (m->wire_format != MLS_WIRE_PRIVATE_MESSAGE)
 		return SOTTO_ERR_INVALID_ARG;
@@ -357,14 +356,9 @@ mls_private_message_read(const struct mls_message *m, const struct mls_epoch_key
 	    (uint32_t)sender_data[6] << 8 | sender_data[7];
 	if (leaf >= ek->tree->n_leaves)
 		return SOTTO_ERR_MALFORMED;
-	if ((r = mls_secret_tree_ratchet(ek->tree, leaf, m->content_type != MLS_CONTENT_APPLICATION,
-	    &rt)) != 0)
+	handshake = m->content_type != MLS_CONTENT_APPLICATION;
+	if ((r = mls_secret_tree_peek_key(ek->tree, leaf, handshake, generation, key, nonce)) != 0)
 		return r;
-	trial = *rt;
-	if ((r = mls_ratchet_key(&trial, generation, key, nonce)) != 0) {
-		mls_ratchet_wipe(&trial);
-		return r;
-	}
 	for (i = 0; i < MLS_REUSE_GUARD_LEN; i++)
 		nonce[i] ^= sender_data[8 + i];
 	buf_init_dyn(&aad, MLS_MESSAGE_MAX + 16 + MLS_GROUP_ID_MAX);
@@ -383,7 +377,9 @@ mls_private_message_read(const struct mls_message *m, const struct mls_epoch_key
 		r = SOTTO_ERR_DECRYPT;
 		goto out;
 	}
-	*rt = trial;    /* authentic: the generation is used up */
+	/* Authentic: the generation is used up. */
+	if ((r = mls_secret_tree_consume_key(ek->tree, leaf, handshake, generation)) != 0)
+		goto out;
 	/* PrivateMessageContent: body, auth, then nothing but zeros. */
 	memset(ac, 0, sizeof(*ac));
 	ac->wire_format = MLS_WIRE_PRIVATE_MESSAGE;
@@ -399,7 +395,6 @@ mls_private_message_read(const struct mls_message *m, const struct mls_epoch_key
 	mls_private_content_read(&c, m->content_type, &ac->content, &ac->auth);
 	r = cur_finish(&c);
 out:
-	mls_ratchet_wipe(&trial);
 	sodium_memzero(key, sizeof(key));
 	sodium_memzero(nonce, sizeof(nonce));
 	buf_free(&aad);

@@ -24,10 +24,13 @@ mls_secret_tree_init(struct mls_secret_tree *t, const uint8_t encryption_secret[
 	t->present = calloc(w, 1);
 	t->ratchets = sodium_allocarray(2 * (size_t)n_leaves, sizeof(struct mls_ratchet));
 	t->started = calloc(n_leaves, 1);
-	if (t->node == NULL || t->present == NULL || t->ratchets == NULL || t->started == NULL) {
+	t->skipped = sodium_allocarray(MLS_SKIPPED_KEYS_MAX, sizeof(struct mls_skipped_key));
+	if (t->node == NULL || t->present == NULL || t->ratchets == NULL || t->started == NULL ||
+	    t->skipped == NULL) {
 		mls_secret_tree_free(t);
 		return SOTTO_ERR_NOMEM;
 	}
+	sodium_memzero(t->skipped, MLS_SKIPPED_KEYS_MAX * sizeof(struct mls_skipped_key));
 	t->n_leaves = n_leaves;
 	memcpy(t->node[mls_tree_root(n_leaves)], encryption_secret, MLS_HASH_LEN);
 	t->present[mls_tree_root(n_leaves)] = 1;
@@ -39,6 +42,7 @@ mls_secret_tree_free(struct mls_secret_tree *t)
 {
 	sodium_free(t->node);   /* wipes */
 	sodium_free(t->ratchets);
+	sodium_free(t->skipped);
 	free(t->present);
 	free(t->started);
 	memset(t, 0, sizeof(*t));
@@ -156,6 +160,103 @@ mls_secret_tree_ratchet(struct mls_secret_tree *t, uint32_t leaf, int handshake,
 	}
 	*out = &t->ratchets[2 * (size_t)leaf + (handshake ? 0 : 1)];
 	return 0;
+}
+
+static struct mls_skipped_key *
+find_skipped(struct mls_secret_tree *t, uint32_t leaf, int handshake, uint32_t generation)
+{
+	size_t i;
+
+	for (i = 0; i < MLS_SKIPPED_KEYS_MAX; i++) {
+		struct mls_skipped_key *k = &t->skipped[i];
+
+		if (k->used && k->leaf == leaf && k->generation == generation &&
+		    k->handshake == (handshake ? 1 : 0))
+			return k;
+	}
+	return NULL;
+}
+
+/* Keeps a skipped generation's key, in a free slot or in place of the oldest. */
+static void
+store_skipped(struct mls_secret_tree *t, uint32_t leaf, int handshake, uint32_t generation,
+    const uint8_t key[static MLS_AEAD_KEY_LEN], const uint8_t nonce[static MLS_AEAD_NONCE_LEN])
+{
+	struct mls_skipped_key *slot = &t->skipped[0];
+	size_t i;
+
+	for (i = 0; i < MLS_SKIPPED_KEYS_MAX; i++) {
+		if (!t->skipped[i].used) {
+			slot = &t->skipped[i];
+			break;
+		}
+		if (t->skipped[i].stored < slot->stored)
+			slot = &t->skipped[i];
+	}
+	slot->leaf = leaf;
+	slot->generation = generation;
+	slot->handshake = handshake ? 1 : 0;
+	slot->used = 1;
+	slot->stored = t->stores++;
+	memcpy(slot->key, key, MLS_AEAD_KEY_LEN);
+	memcpy(slot->nonce, nonce, MLS_AEAD_NONCE_LEN);
+}
+
+int
+mls_secret_tree_peek_key(struct mls_secret_tree *t, uint32_t leaf, int handshake,
+    uint32_t generation, uint8_t key[static MLS_AEAD_KEY_LEN],
+    uint8_t nonce[static MLS_AEAD_NONCE_LEN])
+{
+	struct mls_skipped_key *k;
+	struct mls_ratchet *rt, trial;    /* SECRET */
+	int r;
+
+	if ((r = mls_secret_tree_ratchet(t, leaf, handshake, &rt)) != 0)
+		return r;
+	if ((k = find_skipped(t, leaf, handshake, generation)) != NULL) {
+		memcpy(key, k->key, MLS_AEAD_KEY_LEN);
+		memcpy(nonce, k->nonce, MLS_AEAD_NONCE_LEN);
+		return 0;
+	}
+	trial = *rt;
+	r = mls_ratchet_key(&trial, generation, key, nonce);
+	mls_ratchet_wipe(&trial);
+	return r;
+}
+
+int
+mls_secret_tree_consume_key(struct mls_secret_tree *t, uint32_t leaf, int handshake,
+    uint32_t generation)
+{
+	uint8_t key[MLS_AEAD_KEY_LEN], nonce[MLS_AEAD_NONCE_LEN];   /* SECRET */
+	struct mls_skipped_key *k;
+	struct mls_ratchet *rt;
+	int r;
+
+	if ((r = mls_secret_tree_ratchet(t, leaf, handshake, &rt)) != 0)
+		return r;
+	if ((k = find_skipped(t, leaf, handshake, generation)) != NULL) {
+		sodium_memzero(k, sizeof(*k));
+		return 0;
+	}
+	if (generation < rt->generation)
+		return SOTTO_ERR_REPLAY;
+	if (generation - rt->generation > MLS_RATCHET_MAX_SKIP)
+		return SOTTO_ERR_TOO_MANY_SKIPPED;
+	/* Step one generation at a time, keeping what is skipped (only the newest can stay
+	 * in the table anyway). */
+	while (r == 0 && rt->generation < generation) {
+		uint32_t g = rt->generation;
+
+		if ((r = mls_ratchet_key(rt, g, key, nonce)) == 0 &&
+		    generation - g <= MLS_SKIPPED_KEYS_MAX)
+			store_skipped(t, leaf, handshake, g, key, nonce);
+	}
+	if (r == 0)
+		r = mls_ratchet_key(rt, generation, key, nonce);
+	sodium_memzero(key, sizeof(key));
+	sodium_memzero(nonce, sizeof(nonce));
+	return r;
 }
 
 int

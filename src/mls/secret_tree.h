@@ -10,8 +10,11 @@
  * a leaf's as soon as its ratchets are, and a ratchet's secret as soon as the next one is,
  * so that a later compromise cannot recover keys already used.
  *
- * Not yet here: keeping the keys of skipped generations for messages that arrive out of
- * order (section 9.1 allows it within limits). mls_ratchet_key() moves forward only.
+ * Messages out of order (section 9.1): when a receiver's ratchet jumps ahead, the keys of
+ * the generations it skipped are kept in one table per tree, at most MLS_SKIPPED_KEYS_MAX
+ * of them (the oldest go first), each wiped as soon as it is used. A receiver first peeks
+ * at a key, and consumes it only once the message authenticated, so that a forged or
+ * damaged message uses up nothing.
  */
 #ifndef SOTTO_MLS_SECRET_TREE_H
 #define SOTTO_MLS_SECRET_TREE_H
@@ -24,6 +27,8 @@
 
 /* How many generations one step may jump: a sender cannot make a receiver spin. */
 #define MLS_RATCHET_MAX_SKIP 1024
+/* Keys of skipped generations a tree keeps for late messages, over all senders. */
+#define MLS_SKIPPED_KEYS_MAX 256
 
 /* A hash ratchet: secret is SECRET, generation the next one it can give. */
 struct mls_ratchet {
@@ -31,8 +36,21 @@ struct mls_ratchet {
 	uint32_t generation;
 };
 
+/* The key and nonce of one skipped generation (SECRET). */
+struct mls_skipped_key {
+	uint32_t leaf;
+	uint32_t generation;
+	uint8_t handshake;
+	uint8_t used;                    /* 1 while the slot holds a key */
+	uint8_t key[MLS_AEAD_KEY_LEN];
+	uint8_t nonce[MLS_AEAD_NONCE_LEN];
+	uint64_t stored;                 /* insertion order, to drop the oldest */
+};
+
 struct mls_secret_tree {
 	uint32_t n_leaves;
+	struct mls_skipped_key *skipped; /* SECRET, sodium_malloc, MLS_SKIPPED_KEYS_MAX slots */
+	uint64_t stores;
 	uint8_t (*node)[MLS_HASH_LEN];   /* SECRET, sodium_malloc, one per node */
 	uint8_t *present;                /* 1 while node[x] holds an unconsumed secret */
 	struct mls_ratchet *ratchets;    /* SECRET, sodium_malloc: [2 leaf] handshake,
@@ -50,10 +68,19 @@ int mls_secret_tree_leaf(struct mls_secret_tree *t, uint32_t leaf, struct mls_ra
     struct mls_ratchet *application) SOTTO_MUST_CHECK;
 
 /* A leaf's handshake (handshake = 1) or application ratchet, started and kept in the tree
- * on first use. A receiver derives from a copy and stores it back only once the message
- * has authenticated, so that a forged or damaged message does not use up a key. */
+ * on first use. */
 int mls_secret_tree_ratchet(struct mls_secret_tree *t, uint32_t leaf, int handshake,
     struct mls_ratchet **out) SOTTO_MUST_CHECK;
+/* For receiving: the key and nonce (SECRET) of a generation, from the skipped-key table or
+ * derived ahead on a copy of the ratchet; nothing changes. SOTTO_ERR_REPLAY for a
+ * generation already used (or dropped from the table), the ratchet's other errors. */
+int mls_secret_tree_peek_key(struct mls_secret_tree *t, uint32_t leaf, int handshake,
+    uint32_t generation, uint8_t key[static MLS_AEAD_KEY_LEN],
+    uint8_t nonce[static MLS_AEAD_NONCE_LEN]) SOTTO_MUST_CHECK;
+/* Once the message under that key authenticated: the key is used up (wiped from the table,
+ * or the ratchet advanced past it, keeping the keys it skips). */
+int mls_secret_tree_consume_key(struct mls_secret_tree *t, uint32_t leaf, int handshake,
+    uint32_t generation) SOTTO_MUST_CHECK;
 /* For sending: the key and nonce (SECRET) of the ratchet's next generation, written to
  * *generation, which is used up. */
 int mls_secret_tree_next_key(struct mls_secret_tree *t, uint32_t leaf, int handshake,

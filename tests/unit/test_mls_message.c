@@ -272,6 +272,68 @@ message_protection_entry(const json_t *e, size_t idx)
 	return ok;
 }
 
+/* Three application messages from one sender, read in the order 3, 1, 2: each decrypts
+ * once; a replay of any of them is refused. */
+TEST(out_of_order_messages)
+{
+	static const uint8_t secret[MLS_HASH_LEN] = { 1 }, gid[] = "g";
+	uint8_t th[MLS_HASH_LEN] = { 2 }, gc_mem[128], sig[MLS_SIG_LEN] = { 0 };
+	struct mls_secret_tree sender, receiver;
+	struct mls_epoch_keys ek = { { MLS_PROTOCOL_VERSION_MLS10, MLS_CIPHER_SUITE, gid, 1, 4, th,
+		sizeof(th), NULL, 0, NULL, 0 }, NULL, 0, secret, secret, NULL };
+	struct mls_authenticated_content ac = { 0 }, got;
+	struct buf out[3], plain, gc;
+	struct mls_message m;
+	struct cur c;
+	static const int order[] = { 2, 0, 1 };
+	size_t i;
+
+	buf_init_fixed(&gc, gc_mem, sizeof(gc_mem));
+	mls_group_context_write(&gc, &ek.gc);
+	REQUIRE(buf_status(&gc) == 0);
+	ek.gc_bytes = gc.p;
+	ek.gc_len = gc.len;
+	REQUIRE(mls_secret_tree_init(&sender, secret, 2) == 0);
+	REQUIRE(mls_secret_tree_init(&receiver, secret, 2) == 0);
+	ac.wire_format = MLS_WIRE_PRIVATE_MESSAGE;
+	ac.content.group_id = gid;
+	ac.content.group_id_len = 1;
+	ac.content.epoch = 4;
+	ac.content.sender_type = MLS_SENDER_MEMBER;
+	ac.content.sender_index = 0;
+	ac.content.content_type = MLS_CONTENT_APPLICATION;
+	ac.auth.signature = sig;
+	ac.auth.signature_len = sizeof(sig);
+	buf_init_dyn(&plain, MLS_MESSAGE_MAX);
+	ek.tree = &sender;
+	for (i = 0; i < 3; i++) {
+		uint8_t body = (uint8_t)('a' + i);
+
+		ac.content.body = &body;
+		ac.content.body_len = 1;
+		buf_init_dyn(&out[i], MLS_MESSAGE_MAX);
+		REQUIRE(mls_private_message_write(&out[i], &ac, &ek) == 0);
+	}
+	ek.tree = &receiver;
+	for (i = 0; i < 3; i++) {
+		cur_init(&c, out[order[i]].p, out[order[i]].len);
+		mls_message_read(&c, &m);
+		REQUIRE(cur_finish(&c) == 0);
+		CHECK(mls_private_message_read(&m, &ek, &plain, &got) == 0);
+		CHECK(got.content.body_len == 1 && got.content.body[0] == 'a' + order[i]);
+	}
+	for (i = 0; i < 3; i++) {
+		cur_init(&c, out[i].p, out[i].len);
+		mls_message_read(&c, &m);
+		REQUIRE(cur_finish(&c) == 0);
+		CHECK_EQ_INT(mls_private_message_read(&m, &ek, &plain, &got), SOTTO_ERR_REPLAY);
+		buf_free(&out[i]);
+	}
+	buf_wipe_free(&plain);
+	mls_secret_tree_free(&sender);
+	mls_secret_tree_free(&receiver);
+}
+
 TEST(message_rejects)
 {
 	static const char *bad[] = {
@@ -318,6 +380,7 @@ main(void)
 	if (sotto_crypto_init() != 0)
 		return 1;
 	mls_vec_run("message-protection.json", 1, message_protection_entry);
+	RUN(out_of_order_messages);
 	RUN(message_rejects);
 	return check_summary();
 }

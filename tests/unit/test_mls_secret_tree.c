@@ -128,6 +128,46 @@ TEST(ratchet_limits)
 	mls_secret_tree_free(&t);
 }
 
+/* Keys taken in the order 3, 0, 4, 1, 2 equal the sender's; each is given once; a jump
+ * further than the table holds drops the oldest skipped keys. */
+TEST(out_of_order_keys)
+{
+	static const uint32_t order[] = { 3, 0, 4, 1, 2 };
+	uint8_t enc[MLS_HASH_LEN] = { 9 }, key[MLS_AEAD_KEY_LEN], nonce[MLS_AEAD_NONCE_LEN];
+	uint8_t sent_key[5][MLS_AEAD_KEY_LEN], sent_nonce[5][MLS_AEAD_NONCE_LEN];
+	struct mls_secret_tree sender, receiver;
+	uint32_t g;
+	size_t i;
+
+	REQUIRE(mls_secret_tree_init(&sender, enc, 8) == 0);
+	REQUIRE(mls_secret_tree_init(&receiver, enc, 8) == 0);
+	for (i = 0; i < 5; i++) {
+		REQUIRE(mls_secret_tree_next_key(&sender, 5, 0, &g, sent_key[i], sent_nonce[i]) == 0);
+		CHECK_EQ_INT(g, i);
+	}
+	for (i = 0; i < 5; i++) {
+		g = order[i];
+		REQUIRE(mls_secret_tree_peek_key(&receiver, 5, 0, g, key, nonce) == 0);
+		CHECK_MEM(key, sent_key[g], sizeof(key));
+		CHECK_MEM(nonce, sent_nonce[g], sizeof(nonce));
+		/* Peeking changes nothing; consuming does. */
+		REQUIRE(mls_secret_tree_peek_key(&receiver, 5, 0, g, key, nonce) == 0);
+		CHECK(mls_secret_tree_consume_key(&receiver, 5, 0, g) == 0);
+		CHECK_EQ_INT(mls_secret_tree_peek_key(&receiver, 5, 0, g, key, nonce), SOTTO_ERR_REPLAY);
+		CHECK_EQ_INT(mls_secret_tree_consume_key(&receiver, 5, 0, g), SOTTO_ERR_REPLAY);
+	}
+	/* The handshake ratchet of the same leaf is another one. */
+	CHECK(mls_secret_tree_peek_key(&receiver, 5, 1, 0, key, nonce) == 0);
+	CHECK(memcmp(key, sent_key[0], sizeof(key)) != 0);
+	/* Skip 300: only the newest MLS_SKIPPED_KEYS_MAX skipped keys stay. */
+	CHECK(mls_secret_tree_consume_key(&receiver, 5, 0, 5 + 300) == 0);
+	CHECK_EQ_INT(mls_secret_tree_peek_key(&receiver, 5, 0, 5, key, nonce), SOTTO_ERR_REPLAY);
+	CHECK(mls_secret_tree_peek_key(&receiver, 5, 0, 5 + 300 - MLS_SKIPPED_KEYS_MAX, key, nonce) == 0);
+	CHECK(mls_secret_tree_peek_key(&receiver, 5, 0, 5 + 299, key, nonce) == 0);
+	mls_secret_tree_free(&sender);
+	mls_secret_tree_free(&receiver);
+}
+
 int
 main(void)
 {
@@ -135,5 +175,6 @@ main(void)
 		return 1;
 	mls_vec_run("secret-tree.json", 3, secret_tree_entry);
 	RUN(ratchet_limits);
+	RUN(out_of_order_keys);
 	return check_summary();
 }
