@@ -79,6 +79,39 @@ mls_ratchet_tree_read(struct cur *c, uint32_t *n_nodes)
 	read_nodes(c, NULL, 0, n_nodes);
 }
 
+static int
+in_subtree(uint32_t y, uint32_t c)
+{
+	uint32_t half = (1u << mls_tree_level(c)) - 1;
+
+	return y + half >= c && y <= c + half;
+}
+
+static uint32_t unmerged_at(const struct mls_node *nd, size_t i);
+
+/* Each parent's unmerged leaves must be leaves below it, each listed once: this keeps every
+ * resolution inside the tree and bounds the work hashing does. */
+static int
+check_unmerged(const struct mls_ratchet_tree *t)
+{
+	uint32_t w = mls_tree_node_width(t->n_leaves), x, l, *seen;
+	size_t i;
+	int r = 0;
+
+	if ((seen = calloc(t->n_leaves, sizeof(*seen))) == NULL)
+		return SOTTO_ERR_NOMEM;
+	for (x = 1; x < w && r == 0; x += 2)
+		for (i = 0; i < t->nodes[x].n_unmerged && r == 0; i++) {
+			l = unmerged_at(&t->nodes[x], i);
+			if (l >= t->n_leaves || !in_subtree(2 * l, x) || seen[l] == x)
+				r = SOTTO_ERR_MALFORMED;
+			else
+				seen[l] = x;   /* x is odd, never the initial 0 */
+		}
+	free(seen);
+	return r;
+}
+
 int
 mls_ratchet_tree_decode(struct mls_ratchet_tree *t, const uint8_t *p, size_t len)
 {
@@ -103,7 +136,7 @@ mls_ratchet_tree_decode(struct mls_ratchet_tree *t, const uint8_t *p, size_t len
 	t->n_leaves = n_leaves;
 	cur_init(&c, t->bytes, len);
 	read_nodes(&c, t->nodes, mls_tree_node_width(n_leaves), &n_nodes);
-	if ((r = cur_finish(&c)) != 0)
+	if ((r = cur_finish(&c)) != 0 || (r = check_unmerged(t)) != 0)
 		mls_ratchet_tree_free(t);
 	return r;
 }
@@ -283,14 +316,6 @@ carried_parent_hash(const struct mls_node *nd, size_t *len)
 	}
 	*len = 0;
 	return NULL;
-}
-
-static int
-in_subtree(uint32_t y, uint32_t c)
-{
-	uint32_t half = (1u << mls_tree_level(c)) - 1;
-
-	return y + half >= c && y <= c + half;
 }
 
 /* How many nodes D in the resolution of child c of parent node x (sibling s) make x

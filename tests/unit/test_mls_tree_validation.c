@@ -12,6 +12,7 @@
 #include "mls_vectors.h"
 #include "crypto/init.h"
 #include "mls/ratchet_tree.h"
+#include "mls/tls_codec.h"
 #include "mls/tree_math.h"
 
 static size_t nodes_checked;
@@ -90,12 +91,69 @@ out:
 	return ok;
 }
 
+/* A two-leaf tree built from the first vector's leaves around a parent whose unmerged
+ * list is given: it must name leaves below the parent, each once. */
+static int
+decode_with_unmerged(const struct mls_ratchet_tree *src, const char *unmerged_hex)
+{
+	uint8_t key[MLS_KEM_PUBLIC_LEN] = { 9 }, unmerged[16];
+	long un = check_unhex(unmerged_hex, unmerged, sizeof(unmerged));
+	struct mls_ratchet_tree t;
+	struct buf items, vec;
+	int r;
+
+	buf_init_dyn(&items, 4096);
+	buf_init_dyn(&vec, 4096);
+	buf_u8(&items, 1);
+	buf_u8(&items, MLS_NODE_LEAF);
+	buf_put(&items, src->nodes[0].encoding, src->nodes[0].encoding_len);
+	buf_u8(&items, 1);
+	buf_u8(&items, MLS_NODE_PARENT);
+	mls_buf_opaque(&items, key, sizeof(key));
+	mls_buf_opaque(&items, NULL, 0);
+	mls_buf_opaque(&items, unmerged, (size_t)un);
+	buf_u8(&items, 1);
+	buf_u8(&items, MLS_NODE_LEAF);
+	buf_put(&items, src->nodes[2].encoding, src->nodes[2].encoding_len);
+	mls_buf_opaque(&vec, items.p, items.len);
+	if (un < 0 || buf_status(&vec) != 0)
+		r = SOTTO_ERR_INTERNAL;
+	else if ((r = mls_ratchet_tree_decode(&t, vec.p, vec.len)) == 0)
+		mls_ratchet_tree_free(&t);
+	buf_free(&items);
+	buf_free(&vec);
+	return r;
+}
+
+TEST(unmerged_leaves_checked)
+{
+	json_t *j = mls_vec_load("tree-validation.json");
+	size_t len;
+	uint8_t *tree = j ? mls_vec_hex(json_array_get(j, 0), "tree", &len) : NULL;
+	struct mls_ratchet_tree src;
+
+	REQUIRE(tree != NULL);
+	REQUIRE(mls_ratchet_tree_decode(&src, tree, len) == 0);
+	REQUIRE(src.n_leaves == 2 && src.nodes[0].type == MLS_NODE_LEAF && src.nodes[2].type == MLS_NODE_LEAF);
+	CHECK_EQ_INT(decode_with_unmerged(&src, ""), 0);
+	CHECK_EQ_INT(decode_with_unmerged(&src, "00000001"), 0);
+	CHECK_EQ_INT(decode_with_unmerged(&src, "0000000000000001"), 0);
+	CHECK_EQ_INT(decode_with_unmerged(&src, "00000002"), SOTTO_ERR_MALFORMED);   /* no such leaf */
+	CHECK_EQ_INT(decode_with_unmerged(&src, "ffffffff"), SOTTO_ERR_MALFORMED);
+	CHECK_EQ_INT(decode_with_unmerged(&src, "0000000100000001"), SOTTO_ERR_MALFORMED); /* twice */
+	CHECK_EQ_INT(decode_with_unmerged(&src, "000001"), SOTTO_ERR_MALFORMED);     /* not uint32s */
+	mls_ratchet_tree_free(&src);
+	free(tree);
+	json_decref(j);
+}
+
 int
 main(void)
 {
 	if (sotto_crypto_init() != 0)
 		return 1;
 	mls_vec_run("tree-validation.json", 14, tree_validation_entry);
+	RUN(unmerged_leaves_checked);
 	printf("# tree-validation.json: %zu nodes' resolutions and tree hashes match\n", nodes_checked);
 	return check_summary();
 }
