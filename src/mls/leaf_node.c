@@ -113,3 +113,27 @@ mls_key_package_read(struct cur *c, struct mls_key_package *kp)
 		kp->encoding_len = c->off - start;
 	}
 }
+
+void
+mls_leaf_node_write_fields(struct buf *b, const struct mls_leaf_node *ln)
+{
+	mls_buf_opaque(b, ln->encryption_key, MLS_KEM_PUBLIC_LEN);
+	mls_buf_opaque(b, ln->signature_key, MLS_SIG_PUBLIC_LEN);
+	buf_u16(b, ln->credential_type);
+	mls_buf_opaque(b, ln->credential, ln->credential_len);   /* identity, or the chain */
+	buf_put(b, ln->capabilities, ln->capabilities_len);
+	buf_u8(b, ln->source);
+	if (ln->source == MLS_LEAF_SOURCE_KEY_PACKAGE) {
+		buf_u64(b, ln->not_before);
+		buf_u64(b, ln->not_after);
+	} else if (ln->source == MLS_LEAF_SOURCE_COMMIT)
+		mls_buf_opaque(b, ln->parent_hash, ln->parent_hash_len);
+	mls_buf_opaque(b, ln->extensions, ln->extensions_len);
+}
+
+void
+mls_leaf_node_write(struct buf *b, const struct mls_leaf_node *ln)
+{
+	mls_leaf_node_write_fields(b, ln);
+	mls_buf_opaque(b, ln->signature, ln->signature_len);
+}

@@ -28,6 +28,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/buf.h"
 #include "base/cursor.h"
 #include "mls/suite.h"
 
@@ -75,6 +76,10 @@ struct mls_key_package {
 /* Fail the cursor (SOTTO_ERR_MALFORMED, SOTTO_ERR_UNSUPPORTED for another version or
  * suite, or the cursor's own errors) on anything not well-formed. */
 void mls_leaf_node_read(struct cur *c, struct mls_leaf_node *ln);
+/* Writes the fields before the signature (LeafNodeTBS without its group part), and the
+ * whole LeafNode, from ln's fields. */
+void mls_leaf_node_write_fields(struct buf *b, const struct mls_leaf_node *ln);
+void mls_leaf_node_write(struct buf *b, const struct mls_leaf_node *ln);
 void mls_key_package_read(struct cur *c, struct mls_key_package *kp);
 
 #endif

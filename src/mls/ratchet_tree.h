@@ -40,6 +40,7 @@ struct mls_node {
 	const uint8_t *unmerged;          /* parent: n_unmerged big-endian uint32 leaf indices */
 	size_t n_unmerged;
 	uint8_t parent_hash_store[MLS_HASH_LEN];  /* parent_hash points here once computed */
+	uint8_t key_store[MLS_KEM_PUBLIC_LEN];    /* encryption_key, for a key made here */
 };
 
 struct mls_ratchet_tree {

@@ -42,55 +42,73 @@ mls_filtered_direct_path(const struct mls_ratchet_tree *t, uint32_t leaf,
 	return r;
 }
 
+/* Blanks sender's direct path, gives the filtered path nodes the keys (each
+ * MLS_KEM_PUBLIC_LEN bytes, pointed to, not copied) with empty unmerged lists, and computes
+ * their parent hashes top down. leaf_ph receives the parent hash the sender's leaf must
+ * carry (*leaf_ph_len 0 when the filtered path is empty). */
+static int
+set_path(struct mls_ratchet_tree *t, uint32_t sender, const struct mls_filtered_path *fp,
+    const uint8_t *const *keys, uint8_t leaf_ph[static MLS_HASH_LEN], size_t *leaf_ph_len)
+{
+	uint32_t x, p;
+	size_t i;
+	int r;
+
+	*leaf_ph_len = 0;
+	for (x = 2 * sender; x != mls_tree_root(t->n_leaves); x = p) {
+		if ((r = mls_tree_parent(&p, x, t->n_leaves)) != 0)
+			return r;
+		memset(&t->nodes[p], 0, sizeof(t->nodes[p]));
+	}
+	for (i = 0; i < fp->n; i++) {
+		struct mls_node *nd = &t->nodes[fp->node[i]];
+
+		nd->type = MLS_NODE_PARENT;
+		nd->encryption_key = keys[i];
+		nd->parent_hash = nd->parent_hash_store;
+		nd->parent_hash_len = 0;
+	}
+	/* Each node carries the hash of its filtered parent; the top one carries none. */
+	for (i = fp->n; i-- > 1; ) {
+		struct mls_node *nd = &t->nodes[fp->node[i - 1]];
+
+		if ((r = mls_ratchet_tree_parent_hash(t, fp->node[i], fp->copath[i],
+		    nd->parent_hash_store)) != 0)
+			return r;
+		nd->parent_hash_len = MLS_HASH_LEN;
+	}
+	if (fp->n == 0)
+		return 0;
+	if ((r = mls_ratchet_tree_parent_hash(t, fp->node[0], fp->copath[0], leaf_ph)) != 0)
+		return r;
+	*leaf_ph_len = MLS_HASH_LEN;
+	return 0;
+}
+
 int
 mls_treekem_merge(struct mls_ratchet_tree *t, uint32_t sender, const struct mls_update_path *up)
 {
 	struct mls_filtered_path fp;
+	const uint8_t *keys[MLS_PATH_MAX], *cts;
 	uint8_t want[MLS_HASH_LEN];
-	const uint8_t *key, *cts;
-	uint32_t x, p;
-	size_t i, cts_len;
+	size_t i, cts_len, want_len;
 	int r;
 
 	if ((r = mls_filtered_direct_path(t, sender, &fp)) != 0)
 		return r;
 	if (up->n_nodes != fp.n || up->leaf.source != MLS_LEAF_SOURCE_COMMIT)
 		return SOTTO_ERR_MALFORMED;
-	/* Blank the direct path, then set the filtered one. */
-	for (x = 2 * sender; x != mls_tree_root(t->n_leaves); x = p) {
-		if ((r = mls_tree_parent(&p, x, t->n_leaves)) != 0)
+	for (i = 0; i < fp.n; i++)
+		if ((r = mls_update_path_node(up, i, &keys[i], &cts, &cts_len)) != 0)
 			return r;
-		memset(&t->nodes[p], 0, sizeof(t->nodes[p]));
-	}
-	for (i = 0; i < fp.n; i++) {
-		struct mls_node *nd = &t->nodes[fp.node[i]];
-
-		if ((r = mls_update_path_node(up, i, &key, &cts, &cts_len)) != 0)
-			return r;
-		nd->type = MLS_NODE_PARENT;
-		nd->encryption_key = key;
-		nd->parent_hash = nd->parent_hash_store;
-		nd->parent_hash_len = 0;
-	}
+	if ((r = set_path(t, sender, &fp, keys, want, &want_len)) != 0)
+		return r;
 	t->nodes[2 * sender].type = MLS_NODE_LEAF;
 	t->nodes[2 * sender].leaf = up->leaf;
 	t->nodes[2 * sender].encoding = up->leaf.encoding;
 	t->nodes[2 * sender].encoding_len = up->leaf.encoding_len;
-	/* Parent hashes from the top: each node carries its filtered parent's. */
-	for (i = fp.n; i-- > 1; ) {
-		struct mls_node *nd = &t->nodes[fp.node[i - 1]];
-
-		if ((r = mls_ratchet_tree_parent_hash(t, fp.node[i], fp.copath[i],
-		    nd->parent_hash_store)) != 0)
-			return r;
-		nd->parent_hash_len = MLS_HASH_LEN;
-	}
-	if (fp.n == 0)
-		return up->leaf.parent_hash_len == 0 ? 0 : SOTTO_ERR_AUTH;
-	if ((r = mls_ratchet_tree_parent_hash(t, fp.node[0], fp.copath[0], want)) != 0)
-		return r;
-	if (up->leaf.parent_hash_len != MLS_HASH_LEN ||
-	    memcmp(up->leaf.parent_hash, want, MLS_HASH_LEN) != 0)
+	if (up->leaf.parent_hash_len != want_len ||
+	    (want_len > 0 && memcmp(up->leaf.parent_hash, want, want_len) != 0))
 		return SOTTO_ERR_AUTH;
 	return 0;
 }
@@ -197,5 +215,163 @@ out:
 	}
 	sodium_memzero(ps, sizeof(ps));
 	sodium_memzero(sec, sizeof(sec));
+	return r;
+}
+
+void
+mls_path_secrets_wipe(struct mls_path_secrets *ps)
+{
+	sodium_memzero(ps, sizeof(*ps));
+}
+
+/* The new leaf: a copy of the old one with the new key, source commit and parent hash,
+ * signed over LeafNodeTBS; written to out and read back so that t can point into it. */
+static int
+sign_new_leaf(struct mls_ratchet_tree *t, uint32_t sender, const uint8_t pub[static MLS_KEM_PUBLIC_LEN],
+    const uint8_t *leaf_ph, size_t leaf_ph_len, const uint8_t sig_sec[static 64],
+    const uint8_t *group_id, size_t group_id_len, struct buf *out)
+{
+	struct mls_leaf_node nl = t->nodes[2 * sender].leaf;
+	uint8_t sig[MLS_SIG_LEN];
+	struct buf tbs;
+	struct cur c;
+	int r;
+
+	nl.encryption_key = pub;
+	nl.source = MLS_LEAF_SOURCE_COMMIT;
+	nl.parent_hash = leaf_ph;
+	nl.parent_hash_len = leaf_ph_len;
+	buf_init_dyn(&tbs, MLS_MESSAGE_MAX);
+	mls_leaf_node_write_fields(&tbs, &nl);
+	mls_buf_opaque(&tbs, group_id, group_id_len);
+	buf_u32(&tbs, sender);
+	if ((r = buf_status(&tbs)) == 0)
+		r = mls_sign_with_label(sig, sig_sec, "LeafNodeTBS", tbs.p, tbs.len);
+	buf_free(&tbs);
+	if (r != 0)
+		return r;
+	nl.signature = sig;
+	nl.signature_len = sizeof(sig);
+	buf_reset(out);
+	mls_leaf_node_write(out, &nl);
+	if ((r = buf_status(out)) != 0)
+		return r;
+	cur_init(&c, out->p, out->len);
+	mls_leaf_node_read(&c, &t->nodes[2 * sender].leaf);
+	if ((r = cur_finish(&c)) != 0)
+		return r;
+	t->nodes[2 * sender].encoding = out->p;
+	t->nodes[2 * sender].encoding_len = out->len;
+	return 0;
+}
+
+int
+mls_treekem_create(struct mls_ratchet_tree *t, uint32_t sender,
+    const uint8_t leaf_secret[static MLS_HASH_LEN], const uint8_t sig_sec[static 64],
+    const uint8_t *group_id, size_t group_id_len, struct buf *leaf_out,
+    struct mls_path_secrets *ps)
+{
+	struct mls_filtered_path fp;
+	const uint8_t *keys[MLS_PATH_MAX];
+	uint8_t pubs[MLS_PATH_MAX][MLS_KEM_PUBLIC_LEN];
+	uint8_t sec[MLS_KEM_SECRET_LEN], leaf_pub[MLS_KEM_PUBLIC_LEN];   /* sec SECRET */
+	uint8_t leaf_ph[MLS_HASH_LEN];
+	size_t i, leaf_ph_len;
+	int r;
+
+	memset(ps, 0, sizeof(*ps));
+	if (t->nodes == NULL || sender >= t->n_leaves || t->nodes[2 * sender].type != MLS_NODE_LEAF)
+		return SOTTO_ERR_INVALID_ARG;
+	if ((r = mls_filtered_direct_path(t, sender, &fp)) != 0 ||
+	    (r = mls_treekem_node_keypair(leaf_pub, ps->leaf_sec, leaf_secret)) != 0 ||
+	    (r = mls_derive_secret(ps->commit_secret, leaf_secret, "path")) != 0)
+		goto out;
+	/* path_secret[0] = DeriveSecret(leaf_secret, "path"), then one "path" step per node;
+	 * commit_secret is one step past the last. */
+	ps->n = fp.n;
+	for (i = 0; i < fp.n; i++) {
+		memcpy(ps->path_secret[i], ps->commit_secret, MLS_HASH_LEN);
+		if ((r = mls_treekem_node_keypair(pubs[i], sec, ps->path_secret[i])) != 0 ||
+		    (r = mls_derive_secret(ps->commit_secret, ps->path_secret[i], "path")) != 0)
+			goto out;
+		keys[i] = pubs[i];
+	}
+	if ((r = set_path(t, sender, &fp, keys, leaf_ph, &leaf_ph_len)) != 0)
+		goto out;
+	/* The tree keeps its own copy of each new key. */
+	for (i = 0; i < fp.n; i++) {
+		struct mls_node *nd = &t->nodes[fp.node[i]];
+
+		memcpy(nd->key_store, pubs[i], MLS_KEM_PUBLIC_LEN);
+		nd->encryption_key = nd->key_store;
+	}
+	r = sign_new_leaf(t, sender, leaf_pub, leaf_ph, leaf_ph_len, sig_sec, group_id,
+	    group_id_len, leaf_out);
+out:
+	sodium_memzero(sec, sizeof(sec));
+	if (r != 0)
+		mls_path_secrets_wipe(ps);
+	return r;
+}
+
+static int
+is_excluded(uint32_t node, const uint32_t *exclude, size_t n_exclude)
+{
+	size_t i;
+
+	for (i = 0; node % 2 == 0 && i < n_exclude; i++)
+		if (exclude[i] == node / 2)
+			return 1;
+	return 0;
+}
+
+int
+mls_treekem_encrypt(const struct mls_ratchet_tree *t, uint32_t sender,
+    const struct mls_path_secrets *ps, const uint8_t *group_context, size_t group_context_len,
+    const uint32_t *exclude, size_t n_exclude, struct buf *out)
+{
+	uint32_t w = mls_tree_node_width(t->n_leaves), *res;
+	uint8_t kem[MLS_KEM_PUBLIC_LEN], ct[MLS_HASH_LEN + MLS_AEAD_TAG_LEN];
+	struct mls_filtered_path fp;
+	struct buf nodes, cts;
+	size_t i, j, n;
+	int r;
+
+	if ((r = mls_filtered_direct_path(t, sender, &fp)) != 0)
+		return r;
+	if (fp.n != ps->n)
+		return SOTTO_ERR_INVALID_ARG;
+	if ((res = calloc(w, sizeof(*res))) == NULL)
+		return SOTTO_ERR_NOMEM;
+	buf_init_dyn(&nodes, MLS_MESSAGE_MAX);
+	buf_init_dyn(&cts, MLS_MESSAGE_MAX);
+	for (i = 0; i < fp.n; i++) {
+		if ((r = mls_ratchet_tree_resolution(t, fp.copath[i], res, w, &n)) != 0)
+			goto out;
+		buf_reset(&cts);
+		for (j = 0; j < n; j++) {
+			const struct mls_node *nd = &t->nodes[res[j]];
+			const uint8_t *pub = nd->type == MLS_NODE_LEAF ? nd->leaf.encryption_key :
+			    nd->encryption_key;
+
+			if (is_excluded(res[j], exclude, n_exclude))
+				continue;
+			if ((r = mls_encrypt_with_label(kem, ct, pub, "UpdatePathNode", group_context,
+			    group_context_len, ps->path_secret[i], MLS_HASH_LEN)) != 0)
+				goto out;
+			mls_buf_opaque(&cts, kem, sizeof(kem));
+			mls_buf_opaque(&cts, ct, sizeof(ct));
+		}
+		mls_buf_opaque(&nodes, t->nodes[fp.node[i]].encryption_key, MLS_KEM_PUBLIC_LEN);
+		mls_buf_opaque(&nodes, cts.p, cts.len);
+	}
+	buf_put(out, t->nodes[2 * sender].encoding, t->nodes[2 * sender].encoding_len);
+	mls_buf_opaque(out, nodes.p, nodes.len);
+	if ((r = buf_status(&cts)) == 0 && (r = buf_status(&nodes)) == 0)
+		r = buf_status(out);
+out:
+	free(res);
+	buf_free(&nodes);
+	buf_free(&cts);
 	return r;
 }

@@ -10,7 +10,10 @@
  *   encrypted_path_secret[j] = EncryptWithLabel(key of the j-th node in the resolution of
  *                              the copath child, "UpdatePathNode", GroupContext, path_secret)
  *
- * Creating an UpdatePath (committing) is not here yet.
+ * Committing: mls_treekem_create() derives the path from a fresh leaf secret, sets it in
+ * the tree with its parent hashes and signs the new leaf; once the caller has the new
+ * GroupContext (its tree hash covers that leaf), mls_treekem_encrypt() writes the
+ * UpdatePath with each path secret encrypted to the resolution of its copath child.
  */
 #ifndef SOTTO_MLS_TREEKEM_H
 #define SOTTO_MLS_TREEKEM_H
@@ -19,6 +22,7 @@
 #include <stdint.h>
 
 #include "sotto/error.h"
+#include "base/buf.h"
 #include "mls/proposal.h"
 #include "mls/ratchet_tree.h"
 #include "mls/suite.h"
@@ -61,6 +65,33 @@ int mls_treekem_decrypt(const struct mls_ratchet_tree *t, uint32_t sender,
     const struct mls_update_path *up, const uint8_t *group_context, size_t group_context_len,
     const struct mls_node_key *keys, size_t n_keys, uint8_t path_secret[static MLS_HASH_LEN],
     uint32_t *path_secret_node, uint8_t commit_secret[static MLS_HASH_LEN]) SOTTO_MUST_CHECK;
+
+/* What a committer knows after creating a path. All SECRET. */
+struct mls_path_secrets {
+	size_t n;
+	uint8_t path_secret[MLS_PATH_MAX][MLS_HASH_LEN];   /* for each filtered path node */
+	uint8_t commit_secret[MLS_HASH_LEN];
+	uint8_t leaf_sec[MLS_KEM_SECRET_LEN];              /* the new leaf's private key */
+};
+
+/* Sets sender's new path in t from leaf_secret (SECRET, fresh random bytes): the direct
+ * path blanked, the filtered path given its new keys and parent hashes, and the sender's
+ * leaf replaced by a copy of it with the new encryption key, source commit, the parent hash
+ * and a signature by sig_sec (libsodium's 64-byte Ed25519 key, SECRET) over LeafNodeTBS
+ * for group_id. The new LeafNode is written to leaf_out, which t then points into: the
+ * caller keeps it unchanged for as long as t lives. */
+int mls_treekem_create(struct mls_ratchet_tree *t, uint32_t sender,
+    const uint8_t leaf_secret[static MLS_HASH_LEN], const uint8_t sig_sec[static 64],
+    const uint8_t *group_id, size_t group_id_len, struct buf *leaf_out,
+    struct mls_path_secrets *ps) SOTTO_MUST_CHECK;
+/* Writes the UpdatePath (the sender's leaf as t now has it, then each node's key and its
+ * path secret encrypted with EncryptWithLabel "UpdatePathNode" over the encoded
+ * GroupContext to every node in the copath child's resolution, leaving out the leaves in
+ * exclude: members added by the same commit). */
+int mls_treekem_encrypt(const struct mls_ratchet_tree *t, uint32_t sender,
+    const struct mls_path_secrets *ps, const uint8_t *group_context, size_t group_context_len,
+    const uint32_t *exclude, size_t n_exclude, struct buf *out) SOTTO_MUST_CHECK;
+void mls_path_secrets_wipe(struct mls_path_secrets *ps);
 
 /* The key pair of a node from its path secret. sec is SECRET. */
 int mls_treekem_node_keypair(uint8_t pub[static MLS_KEM_PUBLIC_LEN], uint8_t sec[static MLS_KEM_SECRET_LEN],

@@ -15,6 +15,8 @@
 #include "mls_vectors.h"
 #include "crypto/dh.h"
 #include "crypto/init.h"
+#include "crypto/sign.h"
+#include "mls/limits.h"
 #include "mls/group_context.h"
 #include "mls/ratchet_tree.h"
 #include "mls/tree_math.h"
@@ -144,6 +146,98 @@ out:
 	return ok;
 }
 
+/* Each member in turn commits with a path this code creates; every other member merges
+ * it into a fresh tree, reaches the same tree hash and decrypts to the same secrets. */
+static size_t own_paths, own_decryptions;
+
+static int
+own_path(const json_t *e, const uint8_t *tree, size_t tree_len, const json_t *leaves,
+    const json_t *sender_lp)
+{
+	uint8_t seed[32], sig_pub[32], sig_sec[64], leaf_secret[MLS_HASH_LEN];
+	uint8_t hash_s[MLS_HASH_LEN], hash_r[MLS_HASH_LEN], ps[MLS_HASH_LEN], commit[MLS_HASH_LEN];
+	uint8_t gc_mem[512];
+	size_t gid_len, cth_len, i, j, n_keys;
+	uint8_t *gid = mls_vec_hex(e, "group_id", &gid_len), *cth = mls_vec_hex(e, "confirmed_transcript_hash", &cth_len);
+	struct mls_ratchet_tree ts, tr;
+	struct mls_path_secrets secrets;
+	struct mls_filtered_path fp;
+	struct mls_node_key keys[KEYS_MAX];
+	struct mls_update_path up;
+	struct buf leaf, upb, gc_buf;
+	struct cur c;
+	const json_t *lp;
+	uint32_t sender, node;
+	int ok = gid != NULL && cth != NULL && mls_vec_hex_fixed(sender_lp, "signature_priv", seed, 32) == 0;
+	uint64_t epoch = mls_vec_uint(e, "epoch", &ok), idx = mls_vec_uint(sender_lp, "index", &ok);
+
+	buf_init_dyn(&leaf, MLS_MESSAGE_MAX);
+	buf_init_dyn(&upb, MLS_MESSAGE_MAX);
+	if (!ok || mls_ratchet_tree_decode(&ts, tree, tree_len) != 0) {
+		ok = 0;
+		goto out;
+	}
+	sender = (uint32_t)idx;
+	randombytes_buf(leaf_secret, sizeof(leaf_secret));
+	VCHECK(ok, sign_seed_keypair(sig_pub, sig_sec, seed) == 0 &&
+	    memcmp(sig_pub, ts.nodes[2 * sender].leaf.signature_key, 32) == 0);
+	VCHECK(ok, ok && mls_treekem_create(&ts, sender, leaf_secret, sig_sec, gid, gid_len, &leaf,
+	    &secrets) == 0);
+	VCHECK(ok, ok && mls_ratchet_tree_verify_parent_hashes(&ts) == 0);
+	VCHECK(ok, ok && mls_ratchet_tree_verify_leaves(&ts, gid, gid_len) == 0);
+	VCHECK(ok, ok && mls_ratchet_tree_hash(&ts, mls_tree_root(ts.n_leaves), hash_s) == 0);
+	if (ok) {
+		struct mls_group_context gc = { MLS_PROTOCOL_VERSION_MLS10, MLS_CIPHER_SUITE, gid,
+			gid_len, epoch, hash_s, sizeof(hash_s), cth, cth_len, NULL, 0 };
+
+		buf_init_fixed(&gc_buf, gc_mem, sizeof(gc_mem));
+		mls_group_context_write(&gc_buf, &gc);
+		VCHECK(ok, buf_status(&gc_buf) == 0);
+	}
+	VCHECK(ok, ok && mls_treekem_encrypt(&ts, sender, &secrets, gc_buf.p, gc_buf.len, NULL, 0,
+	    &upb) == 0);
+	if (!ok)
+		goto free_ts;
+	cur_init(&c, upb.p, upb.len);
+	mls_update_path_read(&c, &up);
+	VCHECK(ok, cur_finish(&c) == 0);
+	json_array_foreach(leaves, i, lp) {
+		if (!ok || !member_keys(lp, &ts, keys, &n_keys, 0))
+			break;
+		if (keys[0].node == 2 * sender)
+			continue;
+		VCHECK(ok, mls_ratchet_tree_decode(&tr, tree, tree_len) == 0);
+		if (!ok)
+			break;
+		VCHECK(ok, mls_treekem_merge(&tr, sender, &up) == 0);
+		VCHECK(ok, ok && mls_ratchet_tree_hash(&tr, mls_tree_root(tr.n_leaves), hash_r) == 0 &&
+		    memcmp(hash_r, hash_s, MLS_HASH_LEN) == 0);
+		VCHECK(ok, ok && mls_treekem_decrypt(&tr, sender, &up, gc_buf.p, gc_buf.len, keys,
+		    n_keys, ps, &node, commit) == 0);
+		VCHECK(ok, ok && sodium_memcmp(commit, secrets.commit_secret, MLS_HASH_LEN) == 0);
+		/* The path secret decrypted is the sender's at that node. */
+		VCHECK(ok, ok && mls_filtered_direct_path(&tr, sender, &fp) == 0 && fp.n == secrets.n);
+		for (j = 0; ok && j < fp.n && fp.node[j] != node; j++)
+			;
+		VCHECK(ok, ok && j < fp.n && sodium_memcmp(ps, secrets.path_secret[j], MLS_HASH_LEN) == 0);
+		own_decryptions += ok;
+		mls_ratchet_tree_free(&tr);
+	}
+	own_paths += ok;
+free_ts:
+	mls_path_secrets_wipe(&secrets);
+	mls_ratchet_tree_free(&ts);
+out:
+	sodium_memzero(sig_sec, sizeof(sig_sec));
+	sodium_memzero(seed, sizeof(seed));
+	sodium_memzero(keys, sizeof(keys));
+	buf_free(&leaf);
+	buf_free(&upb);
+	free(gid);
+	free(cth);
+	return ok;
+}
+
 static int
 treekem_entry(const json_t *e, size_t idx)
 {
@@ -167,6 +261,8 @@ treekem_entry(const json_t *e, size_t idx)
 	mls_ratchet_tree_free(&t);
 	json_array_foreach(ups, i, u)
 		ok &= update_path_step(e, u, tree, tree_len, leaves);
+	json_array_foreach(leaves, i, lp)
+		ok &= own_path(e, tree, tree_len, leaves, lp);
 	sodium_memzero(keys, sizeof(keys));
 	free(tree);
 	return ok;
@@ -180,5 +276,7 @@ main(void)
 	mls_vec_run("treekem.json", 11, treekem_entry);
 	printf("# treekem.json: %zu update paths merged, %zu path decryptions\n", paths_checked,
 	    decryptions_checked);
+	printf("# treekem.json: %zu paths created here, %zu decrypted by the other members\n",
+	    own_paths, own_decryptions);
 	return check_summary();
 }
