@@ -47,7 +47,23 @@ static const struct field {
 };
 #define N_FIELDS (sizeof(fields) / sizeof(fields[0]))
 
-static size_t fields_passed, rewritten;
+static size_t fields_passed, rewritten, leaves_rewritten;
+
+/* A LeafNode written back from its fields is the one read. */
+static int
+leaf_rewrites(const struct mls_leaf_node *ln)
+{
+	struct buf out;
+	int ok;
+
+	buf_init_dyn(&out, ln->encoding_len + 1);
+	mls_leaf_node_write(&out, ln);
+	ok = buf_status(&out) == 0 && out.len == ln->encoding_len &&
+	    memcmp(out.p, ln->encoding, out.len) == 0;
+	buf_free(&out);
+	leaves_rewritten += ok;
+	return ok;
+}
 
 static int
 message_field(const struct field *f, const uint8_t *p, size_t n)
@@ -122,6 +138,17 @@ messages_entry(const json_t *e, size_t idx)
 			printf("# entry %zu: %s does not read\n", idx, fields[i].key);
 			ok = 0;
 		}
+		/* The LeafNode inside an Add or Update writes back from its fields. */
+		if (ok && fields[i].kind == PROPOSAL && (fields[i].type == MLS_PROPOSAL_ADD ||
+		    fields[i].type == MLS_PROPOSAL_UPDATE)) {
+			struct mls_proposal prop;
+			struct cur c;
+
+			cur_init(&c, p, n);
+			mls_proposal_body_read(&c, fields[i].type, &prop);
+			VCHECK(ok, cur_finish(&c) == 0 && leaf_rewrites(fields[i].type == MLS_PROPOSAL_ADD ?
+			    &prop.add.leaf : &prop.update));
+		}
 		/* One byte less, or one more, must not read. */
 		if (p != NULL) {
 			uint8_t *longer = malloc(n + 1);
@@ -143,7 +170,7 @@ int
 main(void)
 {
 	mls_vec_run("messages.json", 100, messages_entry);
-	printf("# messages.json: %zu of %zu fields read exactly, %zu messages written back\n",
-	    fields_passed, 100 * N_FIELDS, rewritten);
+	printf("# messages.json: %zu of %zu fields read exactly, %zu messages and %zu leaf nodes "
+	    "written back\n", fields_passed, 100 * N_FIELDS, rewritten, leaves_rewritten);
 	return check_summary();
 }
