@@ -9,11 +9,13 @@
 #include "mls/tls_codec.h"
 #include "mls/tree_math.h"
 
-/* One optional<Node> at position i into nd. */
+/* One optional<Node> at position i into nd; with keep, the unmerged list is copied into
+ * an array nd owns. */
 static void
-read_node(struct cur *c, uint32_t i, struct mls_node *nd)
+read_node(struct cur *c, uint32_t i, struct mls_node *nd, int keep)
 {
 	struct cur unmerged;
+	size_t k;
 	uint8_t present = cur_u8(c), type;
 	size_t start;
 
@@ -37,8 +39,14 @@ read_node(struct cur *c, uint32_t i, struct mls_node *nd)
 		mls_cur_vector(c, 4 * (size_t)MLS_TREE_MAX_LEAVES, &unmerged);
 		if (cur_status(&unmerged) != 0 || unmerged.len % 4 != 0)
 			cur_fail(c, SOTTO_ERR_MALFORMED);
-		nd->unmerged = unmerged.p;
-		nd->n_unmerged = unmerged.len / 4;
+		else if (keep && unmerged.len > 0) {
+			if ((nd->unmerged = calloc(unmerged.len / 4, sizeof(uint32_t))) == NULL)
+				cur_fail(c, SOTTO_ERR_NOMEM);
+			else
+				nd->n_unmerged = unmerged.len / 4;
+			for (k = 0; k < nd->n_unmerged; k++)
+				nd->unmerged[k] = cur_u32(&unmerged);
+		}
 	}
 	if (cur_status(c) == 0) {
 		nd->type = type;
@@ -63,7 +71,7 @@ read_nodes(struct cur *c, struct mls_node *nodes, size_t cap, uint32_t *n_nodes)
 			cur_fail(&list, SOTTO_ERR_TOO_LARGE);
 			break;
 		}
-		read_node(&list, i, nodes != NULL ? &nodes[i] : &scratch);
+		read_node(&list, i, nodes != NULL ? &nodes[i] : &scratch, nodes != NULL);
 		last_blank = (nodes != NULL ? nodes[i].type : scratch.type) == MLS_NODE_BLANK;
 		i++;
 	}
@@ -144,17 +152,26 @@ mls_ratchet_tree_decode(struct mls_ratchet_tree *t, const uint8_t *p, size_t len
 void
 mls_ratchet_tree_free(struct mls_ratchet_tree *t)
 {
+	uint32_t x;
+
+	for (x = 0; t->nodes != NULL && x < mls_tree_node_width(t->n_leaves); x++)
+		free(t->nodes[x].unmerged);
 	free(t->bytes);
 	free(t->nodes);
 	memset(t, 0, sizeof(*t));
 }
 
+void
+mls_ratchet_tree_blank(struct mls_ratchet_tree *t, uint32_t x)
+{
+	free(t->nodes[x].unmerged);
+	memset(&t->nodes[x], 0, sizeof(t->nodes[x]));
+}
+
 static uint32_t
 unmerged_at(const struct mls_node *nd, size_t i)
 {
-	const uint8_t *p = nd->unmerged + 4 * i;
-
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+	return nd->unmerged[i];
 }
 
 static int
@@ -408,4 +425,179 @@ mls_ratchet_tree_verify_leaves(const struct mls_ratchet_tree *t, const uint8_t *
 		buf_free(&tbs);
 	}
 	return r;
+}
+
+int
+mls_ratchet_tree_encode(const struct mls_ratchet_tree *t, struct buf *b)
+{
+	uint32_t w = mls_tree_node_width(t->n_leaves), last = 0, x;
+	struct buf items;
+	size_t i;
+	int r;
+
+	if (t->nodes == NULL)
+		return SOTTO_ERR_INVALID_ARG;
+	for (x = 0; x < w; x++)
+		if (t->nodes[x].type != MLS_NODE_BLANK)
+			last = x + 1;
+	buf_init_dyn(&items, 2 * MLS_MESSAGE_MAX);
+	for (x = 0; x < last; x++) {
+		const struct mls_node *nd = &t->nodes[x];
+
+		if (nd->type == MLS_NODE_BLANK) {
+			buf_u8(&items, 0);
+			continue;
+		}
+		buf_u8(&items, 1);
+		buf_u8(&items, nd->type);
+		if (nd->type == MLS_NODE_LEAF) {
+			buf_put(&items, nd->encoding, nd->encoding_len);
+			continue;
+		}
+		mls_buf_opaque(&items, nd->encryption_key, MLS_KEM_PUBLIC_LEN);
+		mls_buf_opaque(&items, nd->parent_hash, nd->parent_hash_len);
+		mls_buf_varint(&items, 4 * nd->n_unmerged);
+		for (i = 0; i < nd->n_unmerged; i++)
+			buf_u32(&items, nd->unmerged[i]);
+	}
+	if ((r = buf_status(&items)) == 0) {
+		mls_buf_opaque(b, items.p, items.len);
+		r = buf_status(b);
+	}
+	buf_free(&items);
+	return r;
+}
+
+static void
+set_leaf(struct mls_ratchet_tree *t, uint32_t leaf, const struct mls_leaf_node *ln)
+{
+	struct mls_node *nd = &t->nodes[2 * leaf];
+
+	nd->type = MLS_NODE_LEAF;
+	nd->leaf = *ln;
+	nd->encoding = ln->encoding;
+	nd->encoding_len = ln->encoding_len;
+}
+
+/* Blanks the parents of a leaf up to the root. */
+static int
+blank_direct_path(struct mls_ratchet_tree *t, uint32_t leaf)
+{
+	uint32_t x = 2 * leaf, p;
+	int r;
+
+	while (x != mls_tree_root(t->n_leaves)) {
+		if ((r = mls_tree_parent(&p, x, t->n_leaves)) != 0)
+			return r;
+		mls_ratchet_tree_blank(t, p);
+		x = p;
+	}
+	return 0;
+}
+
+/* Doubles the tree: the old tree becomes the left half of the new one, whose array it
+ * already is the start of. */
+static int
+extend(struct mls_ratchet_tree *t)
+{
+	uint32_t old_w = mls_tree_node_width(t->n_leaves), w, x;
+	struct mls_node *nodes;
+
+	if (t->n_leaves >= MLS_TREE_MAX_LEAVES)
+		return SOTTO_ERR_LIMIT;
+	w = mls_tree_node_width(2 * t->n_leaves);
+	if ((nodes = calloc(w, sizeof(*nodes))) == NULL)
+		return SOTTO_ERR_NOMEM;
+	memcpy(nodes, t->nodes, old_w * sizeof(*nodes));
+	/* Pointers into a node's own storage move with it. */
+	for (x = 0; x < old_w; x++) {
+		if (t->nodes[x].parent_hash == t->nodes[x].parent_hash_store)
+			nodes[x].parent_hash = nodes[x].parent_hash_store;
+		if (t->nodes[x].encryption_key == t->nodes[x].key_store)
+			nodes[x].encryption_key = nodes[x].key_store;
+	}
+	free(t->nodes);
+	t->nodes = nodes;
+	t->n_leaves *= 2;
+	return 0;
+}
+
+int
+mls_ratchet_tree_add(struct mls_ratchet_tree *t, const struct mls_leaf_node *ln, uint32_t *leaf)
+{
+	struct mls_leaf_node copy;   /* ln may point into the node array that extend() moves */
+	uint32_t l, x, p, *grown;
+	int r;
+
+	if (t->nodes == NULL)
+		return SOTTO_ERR_INVALID_ARG;
+	copy = *ln;
+	for (l = 0; l < t->n_leaves && t->nodes[2 * l].type != MLS_NODE_BLANK; l++)
+		;
+	if (l == t->n_leaves && (r = extend(t)) != 0)
+		return r;
+	for (x = 2 * l; x != mls_tree_root(t->n_leaves); x = p) {
+		struct mls_node *nd;
+
+		if ((r = mls_tree_parent(&p, x, t->n_leaves)) != 0)
+			return r;
+		nd = &t->nodes[p];
+		if (nd->type == MLS_NODE_BLANK)
+			continue;
+		if ((grown = realloc(nd->unmerged, (nd->n_unmerged + 1) * sizeof(*grown))) == NULL)
+			return SOTTO_ERR_NOMEM;
+		nd->unmerged = grown;
+		nd->unmerged[nd->n_unmerged++] = l;
+	}
+	set_leaf(t, l, &copy);
+	*leaf = l;
+	return 0;
+}
+
+int
+mls_ratchet_tree_update(struct mls_ratchet_tree *t, uint32_t leaf, const struct mls_leaf_node *ln)
+{
+	int r;
+
+	if (t->nodes == NULL || leaf >= t->n_leaves)
+		return SOTTO_ERR_INVALID_ARG;
+	if (t->nodes[2 * leaf].type == MLS_NODE_BLANK)
+		return SOTTO_ERR_STATE;
+	if ((r = blank_direct_path(t, leaf)) != 0)
+		return r;
+	set_leaf(t, leaf, ln);
+	return 0;
+}
+
+/* 1 if every node of the right half of the tree is blank. */
+static int
+right_half_blank(const struct mls_ratchet_tree *t)
+{
+	uint32_t w = mls_tree_node_width(t->n_leaves), x;
+
+	for (x = mls_tree_root(t->n_leaves) + 1; x < w; x++)
+		if (t->nodes[x].type != MLS_NODE_BLANK)
+			return 0;
+	return 1;
+}
+
+int
+mls_ratchet_tree_remove(struct mls_ratchet_tree *t, uint32_t leaf)
+{
+	int r;
+
+	if (t->nodes == NULL || leaf >= t->n_leaves)
+		return SOTTO_ERR_INVALID_ARG;
+	if (t->nodes[2 * leaf].type == MLS_NODE_BLANK)
+		return SOTTO_ERR_STATE;
+	if ((r = blank_direct_path(t, leaf)) != 0)
+		return r;
+	mls_ratchet_tree_blank(t, 2 * leaf);
+	/* Truncate: the root's right half goes while it holds nothing (blank nodes own no
+	 * memory, and the array keeps its size). */
+	while (t->n_leaves > 1 && right_half_blank(t)) {
+		mls_ratchet_tree_blank(t, mls_tree_root(t->n_leaves));
+		t->n_leaves /= 2;
+	}
+	return 0;
 }

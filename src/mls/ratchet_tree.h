@@ -20,6 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/buf.h"
 #include "base/cursor.h"
 #include "sotto/error.h"
 #include "mls/leaf_node.h"
@@ -37,7 +38,7 @@ struct mls_node {
 	const uint8_t *encryption_key;    /* parent: MLS_KEM_PUBLIC_LEN bytes */
 	const uint8_t *parent_hash;       /* parent */
 	size_t parent_hash_len;
-	const uint8_t *unmerged;          /* parent: n_unmerged big-endian uint32 leaf indices */
+	uint32_t *unmerged;               /* parent: leaf indices, owned (malloc) */
 	size_t n_unmerged;
 	uint8_t parent_hash_store[MLS_HASH_LEN];  /* parent_hash points here once computed */
 	uint8_t key_store[MLS_KEM_PUBLIC_LEN];    /* encryption_key, for a key made here */
@@ -46,7 +47,7 @@ struct mls_node {
 struct mls_ratchet_tree {
 	uint32_t n_leaves;
 	struct mls_node *nodes;           /* 2 n_leaves - 1 */
-	uint8_t *bytes;                   /* the nodes point into this copy of the input */
+	uint8_t *bytes;                   /* decoded nodes point into this copy of the input */
 };
 
 /* Reads the whole vector and checks it; *n_nodes receives the number of nodes it lists. */
@@ -54,6 +55,26 @@ void mls_ratchet_tree_read(struct cur *c, uint32_t *n_nodes);
 /* Decodes the vector (a ratchet_tree extension's data) into t. */
 int mls_ratchet_tree_decode(struct mls_ratchet_tree *t, const uint8_t *p, size_t len) SOTTO_MUST_CHECK;
 void mls_ratchet_tree_free(struct mls_ratchet_tree *t);
+
+/* Writes the tree as the ratchet_tree extension carries it (trailing blanks left out). */
+int mls_ratchet_tree_encode(const struct mls_ratchet_tree *t, struct buf *b) SOTTO_MUST_CHECK;
+/* Makes node x blank. */
+void mls_ratchet_tree_blank(struct mls_ratchet_tree *t, uint32_t x);
+
+/* Proposals applied to the tree (RFC 9420 12.1.1-12.1.3, 7.7, 7.8). The LeafNode is
+ * pointed to, not copied: its bytes must outlive t.
+ * add: the leftmost blank leaf, or a new one after doubling the tree; the new leaf is
+ *      added to the unmerged leaves of every non-blank parent above it; *leaf receives it.
+ * update: the sender's leaf replaced and its direct path blanked.
+ * remove: the leaf and its direct path blanked, then the tree halved while its right half
+ *      is all blank.
+ * SOTTO_ERR_STATE for a leaf that is blank (update, remove), SOTTO_ERR_LIMIT past
+ * MLS_TREE_MAX_LEAVES. */
+int mls_ratchet_tree_add(struct mls_ratchet_tree *t, const struct mls_leaf_node *ln,
+    uint32_t *leaf) SOTTO_MUST_CHECK;
+int mls_ratchet_tree_update(struct mls_ratchet_tree *t, uint32_t leaf,
+    const struct mls_leaf_node *ln) SOTTO_MUST_CHECK;
+int mls_ratchet_tree_remove(struct mls_ratchet_tree *t, uint32_t leaf) SOTTO_MUST_CHECK;
 
 /* The resolution of node x into out (room for cap nodes), in the RFC's order. */
 int mls_ratchet_tree_resolution(const struct mls_ratchet_tree *t, uint32_t x, uint32_t *out,

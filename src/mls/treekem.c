@@ -58,7 +58,7 @@ set_path(struct mls_ratchet_tree *t, uint32_t sender, const struct mls_filtered_
 	for (x = 2 * sender; x != mls_tree_root(t->n_leaves); x = p) {
 		if ((r = mls_tree_parent(&p, x, t->n_leaves)) != 0)
 			return r;
-		memset(&t->nodes[p], 0, sizeof(t->nodes[p]));
+		mls_ratchet_tree_blank(t, p);
 	}
 	for (i = 0; i < fp->n; i++) {
 		struct mls_node *nd = &t->nodes[fp->node[i]];
