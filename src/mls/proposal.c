@@ -16,27 +16,6 @@ read_extensions(struct cur *c)
 }
 
 void
-mls_psk_id_read(struct cur *c)
-{
-	size_t n;
-
-	switch (cur_u8(c)) {
-	case MLS_PSK_EXTERNAL:
-		(void)mls_cur_opaque(c, MLS_PSK_ID_MAX, &n);
-		break;
-	case MLS_PSK_RESUMPTION:
-		(void)cur_u8(c);
-		(void)mls_cur_opaque(c, MLS_GROUP_ID_MAX, &n);
-		(void)cur_u64(c);
-		break;
-	default:
-		cur_fail(c, SOTTO_ERR_MALFORMED);
-		return;
-	}
-	(void)mls_cur_opaque(c, MLS_PSK_ID_MAX, &n);
-}
-
-void
 mls_proposal_read(struct cur *c, struct mls_proposal *p)
 {
 	mls_proposal_body_read(c, cur_u16(c), p);
@@ -59,7 +38,7 @@ mls_proposal_body_read(struct cur *c, uint16_t type, struct mls_proposal *p)
 		p->removed = cur_u32(c);
 		break;
 	case MLS_PROPOSAL_PSK:
-		mls_psk_id_read(c);
+		mls_psk_id_read(c, &p->psk);
 		break;
 	case MLS_PROPOSAL_REINIT:
 		(void)mls_cur_opaque(c, MLS_GROUP_ID_MAX, &n);

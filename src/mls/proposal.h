@@ -26,6 +26,7 @@
 #include "base/cursor.h"
 #include "sotto/error.h"
 #include "mls/leaf_node.h"
+#include "mls/psk.h"
 
 #define MLS_PROPOSAL_ADD 1
 #define MLS_PROPOSAL_UPDATE 2
@@ -45,6 +46,7 @@ struct mls_proposal {
 	uint32_t removed;             /* remove */
 	struct mls_key_package add;   /* add */
 	struct mls_leaf_node update;  /* update */
+	struct mls_psk psk;           /* psk: its id (psk and psk_len unset) */
 };
 
 struct mls_update_path {
@@ -67,8 +69,7 @@ struct mls_commit {
 void mls_proposal_read(struct cur *c, struct mls_proposal *p);
 /* The body alone (the structs Add, Update, Remove, ... of section 12.1), of a known type. */
 void mls_proposal_body_read(struct cur *c, uint16_t type, struct mls_proposal *p);
-/* A PreSharedKeyID (mls/psk.h), checked and skipped. */
-void mls_psk_id_read(struct cur *c);
+
 void mls_commit_read(struct cur *c, struct mls_commit *cm);
 void mls_update_path_read(struct cur *c, struct mls_update_path *up);
 /* The i-th UpdatePathNode of a read UpdatePath: its encryption key (MLS_KEM_PUBLIC_LEN

@@ -20,6 +20,27 @@ mls_psk_id_write(struct buf *b, const struct mls_psk *p)
 	mls_buf_opaque(b, p->nonce, p->nonce_len);
 }
 
+void
+mls_psk_id_read(struct cur *c, struct mls_psk *p)
+{
+	memset(p, 0, sizeof(*p));
+	p->type = cur_u8(c);
+	switch (p->type) {
+	case MLS_PSK_EXTERNAL:
+		p->id = mls_cur_opaque(c, MLS_PSK_ID_MAX, &p->id_len);
+		break;
+	case MLS_PSK_RESUMPTION:
+		p->usage = cur_u8(c);
+		p->group_id = mls_cur_opaque(c, MLS_PSK_ID_MAX, &p->group_id_len);
+		p->epoch = cur_u64(c);
+		break;
+	default:
+		cur_fail(c, SOTTO_ERR_MALFORMED);
+		return;
+	}
+	p->nonce = mls_cur_opaque(c, MLS_PSK_ID_MAX, &p->nonce_len);
+}
+
 static int
 psk_valid(const struct mls_psk *p)
 {

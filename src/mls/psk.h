@@ -23,6 +23,7 @@
 #include <stdint.h>
 
 #include "base/buf.h"
+#include "base/cursor.h"
 #include "sotto/error.h"
 #include "mls/suite.h"
 
@@ -49,6 +50,8 @@ struct mls_psk {
 
 /* Writes the PreSharedKeyID of p. */
 void mls_psk_id_write(struct buf *b, const struct mls_psk *p);
+/* Reads a PreSharedKeyID into p (pointers borrow from the input; psk left unset). */
+void mls_psk_id_read(struct cur *c, struct mls_psk *p);
 /* psk_secret (SECRET) over n PSKs in order; Nh zero bytes for n = 0. */
 int mls_psk_secret(uint8_t out[static MLS_HASH_LEN], const struct mls_psk *psks, size_t n) SOTTO_MUST_CHECK;
 

@@ -86,8 +86,11 @@ mls_group_secrets_read(struct cur *c, struct mls_group_secrets *gs)
 	mls_cur_vector(c, MLS_PSK_COUNT_MAX * (4 + 3 * (2 + MLS_PSK_ID_MAX) + 8), &list);
 	gs->psks = list.p;
 	gs->psks_len = list.len;
-	while (cur_left(&list) > 0)
-		mls_psk_id_read(&list);
+	while (cur_left(&list) > 0) {
+		struct mls_psk id;
+
+		mls_psk_id_read(&list, &id);
+	}
 	if (cur_finish(&list) != 0)
 		cur_fail(c, SOTTO_ERR_MALFORMED);
 }
