@@ -554,16 +554,23 @@ mls_ratchet_tree_add(struct mls_ratchet_tree *t, const struct mls_leaf_node *ln,
 	return 0;
 }
 
+/* A member's leaf loses its direct path (Update and Remove). */
+static int
+blank_member_path(struct mls_ratchet_tree *t, uint32_t leaf)
+{
+	if (t->nodes == NULL || leaf >= t->n_leaves)
+		return SOTTO_ERR_INVALID_ARG;
+	if (t->nodes[2 * leaf].type == MLS_NODE_BLANK)
+		return SOTTO_ERR_STATE;
+	return blank_direct_path(t, leaf);
+}
+
 int
 mls_ratchet_tree_update(struct mls_ratchet_tree *t, uint32_t leaf, const struct mls_leaf_node *ln)
 {
 	int r;
 
-	if (t->nodes == NULL || leaf >= t->n_leaves)
-		return SOTTO_ERR_INVALID_ARG;
-	if (t->nodes[2 * leaf].type == MLS_NODE_BLANK)
-		return SOTTO_ERR_STATE;
-	if ((r = blank_direct_path(t, leaf)) != 0)
+	if ((r = blank_member_path(t, leaf)) != 0)
 		return r;
 	set_leaf(t, leaf, ln);
 	return 0;
@@ -586,11 +593,7 @@ mls_ratchet_tree_remove(struct mls_ratchet_tree *t, uint32_t leaf)
 {
 	int r;
 
-	if (t->nodes == NULL || leaf >= t->n_leaves)
-		return SOTTO_ERR_INVALID_ARG;
-	if (t->nodes[2 * leaf].type == MLS_NODE_BLANK)
-		return SOTTO_ERR_STATE;
-	if ((r = blank_direct_path(t, leaf)) != 0)
+	if ((r = blank_member_path(t, leaf)) != 0)
 		return r;
 	mls_ratchet_tree_blank(t, 2 * leaf);
 	/* Truncate: the root's right half goes while it holds nothing (blank nodes own no

@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mls/message.h"
+
 json_t *
 mls_vec_load(const char *file)
 {
@@ -144,4 +146,27 @@ mls_vec_run(const char *file, size_t expected, int (*entry)(const json_t *e, siz
 	snprintf(name, sizeof(name), "%s: %zu of %zu entries", file, passed, total);
 	check_begin(name);
 	check_end();
+}
+
+uint8_t *
+mls_vec_file_hex(const char *file, size_t i, const char *key, size_t *len)
+{
+	json_t *j = mls_vec_load(file);
+	uint8_t *p = NULL;
+
+	*len = 0;
+	if (j != NULL)
+		p = mls_vec_hex(json_array_get(j, i), key, len);
+	json_decref(j);
+	return p;
+}
+
+int
+mls_vec_message(struct mls_message *m, const uint8_t *p, size_t n, uint16_t wire_format)
+{
+	struct cur c;
+
+	cur_init(&c, p, n);
+	mls_message_read(&c, m);
+	return cur_finish(&c) == 0 && m->wire_format == wire_format;
 }

@@ -33,6 +33,14 @@ int mls_vec_eq(const json_t *obj, const char *key, const uint8_t *got, size_t go
 /* obj[key] as an unsigned integer; 0 and *ok cleared if it is missing. */
 uint64_t mls_vec_uint(const json_t *obj, const char *key, int *ok);
 
+/* The hex field key of entry i of a vector file, decoded (malloc'd); NULL and a FAIL line
+ * if it cannot be had. */
+uint8_t *mls_vec_file_hex(const char *file, size_t i, const char *key, size_t *len);
+
+struct mls_message;
+/* 1 if p is exactly one MLSMessage of the given wire format, read into m. */
+int mls_vec_message(struct mls_message *m, const uint8_t *p, size_t n, uint16_t wire_format);
+
 /* Runs entry() on every element of the file's array (or of the array obj[key] if key is
  * not NULL) and reports the count as one test; expected is how many entries the file must
  * have, so a truncated copy fails too. entry returns 1 if the entry passed. */

@@ -21,16 +21,6 @@
 #define PSKS_MAX 8
 
 static int
-read_message(struct mls_message *m, const uint8_t *p, size_t n, uint16_t wire_format)
-{
-	struct cur c;
-
-	cur_init(&c, p, n);
-	mls_message_read(&c, m);
-	return cur_finish(&c) == 0 && m->wire_format == wire_format;
-}
-
-static int
 join_entry(const json_t *e, size_t idx)
 {
 	const json_t *ext = json_object_get(e, "external_psks"), *x;
@@ -57,8 +47,8 @@ join_entry(const json_t *e, size_t idx)
 		ok &= (tree = mls_vec_hex(e, "ratchet_tree", &tree_len)) != NULL;
 	if (!ok)
 		goto out;
-	VCHECK(ok, read_message(&kp, kp_bytes, kp_len, MLS_WIRE_KEY_PACKAGE));
-	VCHECK(ok, read_message(&w, w_bytes, w_len, MLS_WIRE_WELCOME));
+	VCHECK(ok, mls_vec_message(&kp, kp_bytes, kp_len, MLS_WIRE_KEY_PACKAGE));
+	VCHECK(ok, mls_vec_message(&w, w_bytes, w_len, MLS_WIRE_WELCOME));
 	if (!ok)
 		goto out;
 	/* Our three private keys are our KeyPackage's. */
@@ -97,15 +87,13 @@ join_entry(const json_t *e, size_t idx)
 	VCHECK(ok, mls_join(&j, &w.welcome, &in) == SOTTO_ERR_DECRYPT);
 	init_sec[1] ^= 1;
 	if (tree != NULL) {
-		json_t *all = mls_vec_load("tree-validation.json");
 		size_t other_len;
-		uint8_t *other = all ? mls_vec_hex(json_array_get(all, 2), "tree", &other_len) : NULL;
+		uint8_t *other = mls_vec_file_hex("tree-validation.json", 2, "tree", &other_len);
 
 		in.ratchet_tree = other;
 		in.ratchet_tree_len = other_len;
 		VCHECK(ok, other != NULL && mls_join(&j, &w.welcome, &in) == SOTTO_ERR_AUTH);
 		free(other);
-		json_decref(all);
 	}
 out:
 	sodium_memzero(init_sec, sizeof(init_sec));

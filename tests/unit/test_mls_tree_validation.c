@@ -127,9 +127,8 @@ decode_with_unmerged(const struct mls_ratchet_tree *src, const char *unmerged_he
 
 TEST(unmerged_leaves_checked)
 {
-	json_t *j = mls_vec_load("tree-validation.json");
 	size_t len;
-	uint8_t *tree = j ? mls_vec_hex(json_array_get(j, 0), "tree", &len) : NULL;
+	uint8_t *tree = mls_vec_file_hex("tree-validation.json", 0, "tree", &len);
 	struct mls_ratchet_tree src;
 
 	REQUIRE(tree != NULL);
@@ -144,7 +143,6 @@ TEST(unmerged_leaves_checked)
 	CHECK_EQ_INT(decode_with_unmerged(&src, "000001"), SOTTO_ERR_MALFORMED);     /* not uint32s */
 	mls_ratchet_tree_free(&src);
 	free(tree);
-	json_decref(j);
 }
 
 int

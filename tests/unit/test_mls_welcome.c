@@ -21,16 +21,6 @@
 #include "mls/welcome.h"
 
 static int
-read_message(struct mls_message *m, const uint8_t *p, size_t n, uint16_t wire_format)
-{
-	struct cur c;
-
-	cur_init(&c, p, n);
-	mls_message_read(&c, m);
-	return cur_finish(&c) == 0 && m->wire_format == wire_format;
-}
-
-static int
 welcome_entry(const json_t *e, size_t idx)
 {
 	uint8_t init_sec[MLS_KEM_SECRET_LEN], init_pub[MLS_KEM_PUBLIC_LEN], ref[MLS_HASH_LEN];
@@ -54,8 +44,8 @@ welcome_entry(const json_t *e, size_t idx)
 	buf_init_dyn(&gi_plain, MLS_MESSAGE_MAX);
 	if (!ok)
 		goto out;
-	VCHECK(ok, read_message(&kp, kp_bytes, kp_len, MLS_WIRE_KEY_PACKAGE));
-	VCHECK(ok, read_message(&w, w_bytes, w_len, MLS_WIRE_WELCOME));
+	VCHECK(ok, mls_vec_message(&kp, kp_bytes, kp_len, MLS_WIRE_KEY_PACKAGE));
+	VCHECK(ok, mls_vec_message(&w, w_bytes, w_len, MLS_WIRE_WELCOME));
 	if (!ok)
 		goto out;
 	/* The init key is the KeyPackage's. */
