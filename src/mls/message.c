@@ -260,8 +260,11 @@ mls_private_message_write(struct buf *out, const struct mls_authenticated_conten
 		r = SOTTO_ERR_NOMEM;
 		goto out;
 	}
-	crypto_aead_chacha20poly1305_ietf_encrypt(ct, NULL, pt.p, pt.len, aad.p, aad.len, NULL,
-	    nonce, key);
+	if (crypto_aead_chacha20poly1305_ietf_encrypt(ct, NULL, pt.p, pt.len, aad.p, aad.len, NULL,
+	    nonce, key) != 0) {
+		r = SOTTO_ERR_CRYPTO;
+		goto out;
+	}
 	if ((r = mls_sender_data_key(sd_key, sd_nonce, ek->sender_data_secret, ct, ct_len)) != 0)
 		goto out;
 	buf_init_fixed(&sd_aad, aad_mem, sizeof(aad_mem));
@@ -269,8 +272,11 @@ mls_private_message_write(struct buf *out, const struct mls_authenticated_conten
 	    NULL, 0, 0);
 	if ((r = buf_status(&sd_aad)) != 0)
 		goto out;
-	crypto_aead_chacha20poly1305_ietf_encrypt(enc_sd, NULL, sender_data, sizeof(sender_data),
-	    sd_aad.p, sd_aad.len, NULL, sd_nonce, sd_key);
+	if (crypto_aead_chacha20poly1305_ietf_encrypt(enc_sd, NULL, sender_data, sizeof(sender_data),
+	    sd_aad.p, sd_aad.len, NULL, sd_nonce, sd_key) != 0) {
+		r = SOTTO_ERR_CRYPTO;
+		goto out;
+	}
 	buf_u16(out, MLS_PROTOCOL_VERSION_MLS10);
 	buf_u16(out, MLS_WIRE_PRIVATE_MESSAGE);
 	write_private_aad(out, fc->group_id, fc->group_id_len, fc->epoch, fc->content_type,
