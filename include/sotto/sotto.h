@@ -59,8 +59,11 @@ void sotto_close(struct sotto *s);
  * Registers the account: creates the identity and device keys (once; a retry after a
  * failure reuses them), connects to server ("sotto://KEY@host:port"), sends REGISTER
  * (with the invite token if not NULL) and uploads a signed prekey and one-time prekeys.
- * address is "name@domain". The connection stays open.
- * SOTTO_ERR_MALFORMED: a bad address; SOTTO_ERR_STATE: already registered.
+ * address is "name@domain" (case-insensitive: stored in lower case). The connection stays
+ * open. SOTTO_ERR_BAD_ADDRESS: not an address; SOTTO_ERR_MALFORMED: a bad server address;
+ * SOTTO_ERR_STATE: already registered; from the server: SOTTO_ERR_EXISTS (the name is
+ * taken), SOTTO_ERR_OTHER_DOMAIN (it serves another domain), SOTTO_ERR_AUTH (it registers
+ * by invite only and none was given), SOTTO_ERR_INVITE_UNKNOWN, SOTTO_ERR_INVITE_USED.
  */
 int sotto_init(struct sotto *s, const char *address, const char *server, const char *invite,
     int timeout_ms) SOTTO_MUST_CHECK;
@@ -99,7 +102,10 @@ int sotto_outbox_count(struct sotto *s) SOTTO_MUST_CHECK;
  * (encrypted) store and the session is started from the bundle then. A queued message
  * that the server later refuses for good is marked SOTTO_MSG_FAILED.
  * SOTTO_ERR_UNTRUSTED_IDENTITY: the contact was verified and its key changed; run
- * sotto_trust first. SOTTO_ERR_NOT_FOUND: the server knows no such user.
+ * sotto_trust first. SOTTO_ERR_UNKNOWN_USER: the server knows no such user;
+ * SOTTO_ERR_OTHER_DOMAIN: the address is not on the account's server's domain;
+ * SOTTO_ERR_BAD_ADDRESS: `to` is not an address; SOTTO_ERR_MESSAGE_TOO_LARGE: len is over
+ * SOTTO_TEXT_MAX. Addresses are case-insensitive everywhere in this API.
  */
 int sotto_send_text(struct sotto *s, const char *to, const char *text, size_t len,
     uint8_t id[SOTTO_ID_LEN]) SOTTO_MUST_CHECK;
@@ -210,9 +216,10 @@ struct sotto_contact {
 /* All contacts, sorted by address; free with sotto_contacts_free. */
 int sotto_contacts(struct sotto *s, struct sotto_contact **out, size_t *n) SOTTO_MUST_CHECK;
 void sotto_contacts_free(struct sotto_contact *v, size_t n);
-/* Asks the server whether address has an account there: 0 if it does, SOTTO_ERR_NOT_FOUND
- * if it has none or belongs to another domain, SOTTO_ERR_INVALID_ARG if it is not an
- * address, or a connection error. Needs a connection (sotto_connect). */
+/* Asks the server whether address has an account there: 0 if it does,
+ * SOTTO_ERR_UNKNOWN_USER if it has none, SOTTO_ERR_OTHER_DOMAIN if the address is on a
+ * domain the server does not serve, SOTTO_ERR_BAD_ADDRESS if it is not an address, or a
+ * connection error. Needs a connection (sotto_connect). */
 int sotto_lookup(struct sotto *s, const char *address, int timeout_ms) SOTTO_MUST_CHECK;
 
 /* One contact; SOTTO_ERR_NOT_FOUND if unknown. */
@@ -224,8 +231,19 @@ int sotto_contact(struct sotto *s, const char *address, struct sotto_contact *ou
  * the 60 digits alone and a NUL (for a QR code). */
 int sotto_safety_number(struct sotto *s, const char *peer, char out[SOTTO_SAFETY_LEN + 1],
     char digits[61]) SOTTO_MUST_CHECK;
-/* Marks peer verified: the user compared the safety number. A later key change then
- * blocks sending until sotto_trust. */
+/* Makes address a contact before any message was exchanged, so that its safety number
+ * can be compared: asks the server for its identity key (with a prekey bundle; this uses
+ * up one of the contact's one-time prekeys). 0 at once for a known contact. Connects. */
+int sotto_contact_fetch(struct sotto *s, const char *address, int timeout_ms)
+    SOTTO_MUST_CHECK;
+/* Marks peer verified if number (the 60 digits, spaces allowed) is the safety number of
+ * the key peer holds now, in one transaction: SOTTO_ERR_SAFETY_MISMATCH if it is not
+ * (the key changed since the number was shown, or a typo), and nothing is marked. A later
+ * key change then blocks sending until sotto_trust. */
+int sotto_verify_number(struct sotto *s, const char *peer, const char *number)
+    SOTTO_MUST_CHECK;
+/* Marks peer verified whatever key it holds now: prefer sotto_verify_number, which binds
+ * the mark to the number the user compared. */
 int sotto_verify(struct sotto *s, const char *peer) SOTTO_MUST_CHECK;
 /* Accepts peer's current identity key after a change: sending is allowed again; the
  * contact is no longer verified (the new key was not compared). */

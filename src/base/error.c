@@ -51,6 +51,7 @@ static const char *const messages[] = {
 	    "fetch their messages first; try again later)",
 	[-SOTTO_ERR_SERVER_FULL] = "the server's storage is full (try again later, or tell its "
 	    "operator)",
+	[-SOTTO_ERR_SAFETY_MISMATCH] = "that is not the safety number of the contact's current key",
 };
 
 _Static_assert(sizeof(messages) / sizeof(messages[0]) == (unsigned)-SOTTO_ERR__LAST,

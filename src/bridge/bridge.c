@@ -364,11 +364,18 @@ serve_lookups(struct bridge *b)
 			l->v = SMTP_RCPT_OK;
 			break;
 		case SOTTO_ERR_NOT_FOUND:
+		case SOTTO_ERR_UNKNOWN_USER:
 			l->v = SMTP_RCPT_UNKNOWN;
 			snprintf(l->reason, sizeof(l->reason), "no such user on this Sotto server;"
 			    " nothing will be sent to this address");
 			break;
+		case SOTTO_ERR_OTHER_DOMAIN:
+			l->v = SMTP_RCPT_UNKNOWN;
+			snprintf(l->reason, sizeof(l->reason), "this Sotto server delivers only to"
+			    " addresses of its own domain");
+			break;
 		case SOTTO_ERR_INVALID_ARG:
+		case SOTTO_ERR_BAD_ADDRESS:
 		case SOTTO_ERR_MALFORMED:
 			l->v = SMTP_RCPT_UNKNOWN;
 			snprintf(l->reason, sizeof(l->reason), "not a valid Sotto address");
@@ -463,7 +470,11 @@ send_copy(struct bridge *b, const char *to, const uint8_t *mail, size_t len, cha
 	case 0:
 		return SMTP_DELIVER_OK;
 	case SOTTO_ERR_NOT_FOUND:
+	case SOTTO_ERR_UNKNOWN_USER:
 		snprintf(reason, rcap, "no such Sotto user");
+		return SMTP_DELIVER_PERMFAIL;
+	case SOTTO_ERR_OTHER_DOMAIN:
+		snprintf(reason, rcap, "not a domain this Sotto server delivers to");
 		return SMTP_DELIVER_PERMFAIL;
 	case SOTTO_ERR_UNTRUSTED_IDENTITY:
 		snprintf(reason, rcap, "the recipient's key changed after you verified it;"
@@ -471,6 +482,7 @@ send_copy(struct bridge *b, const char *to, const uint8_t *mail, size_t len, cha
 		return SMTP_DELIVER_PERMFAIL;
 	case SOTTO_ERR_MALFORMED:
 	case SOTTO_ERR_INVALID_ARG:
+	case SOTTO_ERR_BAD_ADDRESS:
 		snprintf(reason, rcap, "not a valid Sotto address");
 		return SMTP_DELIVER_PERMFAIL;
 	default:

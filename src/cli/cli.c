@@ -6,10 +6,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "client/passphrase.h"
 #include "client/store.h"
+
+_Static_assert(SOTTO_TEXT_MAX == 61440, "CLI_TEXT_MAX_TEXT names SOTTO_TEXT_MAX");
 
 int
 cli_exit_code(int err)
@@ -20,6 +23,7 @@ cli_exit_code(int err)
 	case SOTTO_ERR_PASSPHRASE:
 		return CLI_EXIT_PASSPHRASE;
 	case SOTTO_ERR_STATE:
+	case SOTTO_ERR_NO_ACCOUNT:
 		return CLI_EXIT_NO_ACCOUNT;
 	case SOTTO_ERR_EXISTS:
 		return CLI_EXIT_EXISTS;
@@ -27,7 +31,11 @@ cli_exit_code(int err)
 	case SOTTO_ERR_TIMEOUT:
 	case SOTTO_ERR_CLOSED:
 	case SOTTO_ERR_DECRYPT:
+	case SOTTO_ERR_UNREACHABLE:
+	case SOTTO_ERR_NOT_SOTTO:
 		return CLI_EXIT_NETWORK;
+	case SOTTO_ERR_INVITE_UNKNOWN:
+	case SOTTO_ERR_INVITE_USED:
 	case SOTTO_ERR_AUTH:
 	case SOTTO_ERR_LIMIT:
 	case SOTTO_ERR_QUOTA:
@@ -42,7 +50,12 @@ cli_exit_code(int err)
 		return CLI_EXIT_UNTRUSTED;
 	case SOTTO_ERR_NOT_FOUND:
 	case SOTTO_ERR_NO_SESSION:
+	case SOTTO_ERR_UNKNOWN_USER:
+	case SOTTO_ERR_OTHER_DOMAIN:
 		return CLI_EXIT_NOT_FOUND;
+	case SOTTO_ERR_BAD_ADDRESS:
+	case SOTTO_ERR_MESSAGE_TOO_LARGE:
+	case SOTTO_ERR_SAFETY_MISMATCH:
 	case SOTTO_ERR_MALFORMED:
 	case SOTTO_ERR_INVALID_ARG:
 	case SOTTO_ERR_TOO_LARGE:
@@ -59,11 +72,97 @@ cli_exit_code(int err)
 	}
 }
 
+/* What the user can do about err, or NULL. */
+static const char *
+err_advice(int err)
+{
+	switch (err) {
+	case SOTTO_ERR_UNKNOWN_USER:
+		return "check the spelling of the address";
+	case SOTTO_ERR_OTHER_DOMAIN:
+		return "a Sotto server delivers only to addresses of its own domain";
+	case SOTTO_ERR_INVITE_UNKNOWN:
+		return "check the token, or ask the server's operator for a new one";
+	case SOTTO_ERR_INVITE_USED:
+		return "an invite registers one account: ask the server's operator for a new one";
+	case SOTTO_ERR_NOT_SOTTO:
+		return "check the port: `sottod address` on the server prints the right address";
+	case SOTTO_ERR_MESSAGE_TOO_LARGE:
+		return "a message holds at most " CLI_TEXT_MAX_TEXT "; send longer text as a"
+		    " mail through `sotto bridge`, which splits it";
+	case SOTTO_ERR_UNREACHABLE:
+		return "check that sottod runs there and that the host and port are right;"
+		    " try again later";
+	case SOTTO_ERR_BAD_ADDRESS:
+		return "an address is name@domain; the name is made of a-z, 0-9, '.', '_', '-'";
+	default:
+		return NULL;
+	}
+}
+
+void
+cli_report(struct cli *cli, const char *what, int err)
+{
+	const char *advice = err_advice(err);
+
+	cli_printf(stderr, "%s: %s: %s%s%s%s\n", cli->prog, what, sotto_strerror(err),
+	    advice != NULL ? " (" : "", advice != NULL ? advice : "", advice != NULL ? ")" : "");
+}
+
 int
 cli_fail(struct cli *cli, const char *what, int err)
 {
-	fprintf(stderr, "%s: %s: %s\n", cli->prog, what, sotto_strerror(err));
+	cli_report(cli, what, err);
 	return cli_exit_code(err);
+}
+
+/* Appends s to out (cap bytes), in single quotes unless it needs none. */
+static void
+shell_quote(char *out, size_t cap, const char *s)
+{
+	size_t n = strlen(out), i;
+	int plain = *s != '\0';
+
+	for (i = 0; s[i] != '\0'; i++)
+		if (strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+		    "/._-+=:,@%", s[i]) == NULL)
+			plain = 0;
+	if (plain) {
+		snprintf(out + n, cap - n, "%s", s);
+		return;
+	}
+	if (n + 1 < cap)
+		out[n++] = '\'';
+	for (i = 0; s[i] != '\0' && n + 5 < cap; i++) {
+		if (s[i] == '\'') {
+			memcpy(out + n, "'\\''", 4);
+			n += 4;
+		} else {
+			out[n++] = s[i];
+		}
+	}
+	if (n + 1 < cap)
+		out[n++] = '\'';
+	out[n < cap ? n : cap - 1] = '\0';
+}
+
+const char *
+cli_self(struct cli *cli)
+{
+	size_t n;
+
+	snprintf(cli->self, sizeof(cli->self), "%s", cli->prog);
+	if (cli->home != NULL) {
+		n = strlen(cli->self);
+		snprintf(cli->self + n, sizeof(cli->self) - n, " --home ");
+		shell_quote(cli->self, sizeof(cli->self), cli->home);
+	}
+	if (cli->passfile != NULL) {
+		n = strlen(cli->self);
+		snprintf(cli->self + n, sizeof(cli->self) - n, " --passphrase-file ");
+		shell_quote(cli->self, sizeof(cli->self), cli->passfile);
+	}
+	return cli->self;
 }
 
 int
@@ -98,10 +197,14 @@ cli_find(const char *name)
 int
 cli_home(struct cli *cli, char *out, size_t cap)
 {
-	if (cli->home != NULL) {
-		if (strlen(cli->home) >= cap)
+	const char *h = cli->home;
+
+	if (h == NULL && (h = getenv(CLI_HOME_ENV)) != NULL && *h == '\0')
+		h = NULL;
+	if (h != NULL) {
+		if (strlen(h) >= cap)
 			return SOTTO_ERR_TOO_LARGE;
-		memcpy(out, cli->home, strlen(cli->home) + 1);
+		memcpy(out, h, strlen(h) + 1);
 		return 0;
 	}
 	return store_default_dir(out, cap);
@@ -123,6 +226,9 @@ cli_open_keep(struct cli *cli, struct sotto **out, struct passphrase *keep)
 
 	if ((r = cli_home(cli, home, sizeof(home))) != 0)
 		return cli_fail(cli, "home directory", r);
+	/* No prompt for a passphrase that could open nothing. */
+	if (!cli_store_exists(home))
+		return cli_account_error(cli, home, SOTTO_ERR_NOT_FOUND);
 	if ((r = passphrase_get(cli->passfile, "Passphrase: ", 0, stderr, &pp, &warn)) != 0) {
 		fprintf(stderr, "%s: cannot read the passphrase: %s\n", cli->prog, sotto_strerror(r));
 		return CLI_EXIT_PASSPHRASE;
@@ -145,19 +251,31 @@ cli_open_keep(struct cli *cli, struct sotto **out, struct passphrase *keep)
 }
 
 int
+cli_store_exists(const char *home)
+{
+	char path[4200];
+	struct stat sb;
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s", home, STORE_FILE_NAME) >= sizeof(path))
+		return 1;       /* let the store say what is wrong */
+	return stat(path, &sb) == 0 || errno != ENOENT;
+}
+
+int
 cli_account_error(struct cli *cli, const char *home, int r)
 {
-	if (r == SOTTO_ERR_NOT_FOUND) {
-		fprintf(stderr, "%s: no account in %s: run `sotto init` first\n", cli->prog, home);
+	if (r == SOTTO_ERR_NOT_FOUND || r == SOTTO_ERR_NO_ACCOUNT) {
+		cli_printf(stderr, "%s: no account here (%s): run `%s init ADDRESS --server "
+		    "SERVER_ADDRESS` first\n", cli->prog, home, cli_self(cli));
 		return CLI_EXIT_NO_ACCOUNT;
 	}
 	if (r == SOTTO_ERR_PASSPHRASE) {
-		fprintf(stderr, "%s: wrong passphrase for %s\n", cli->prog, home);
+		cli_printf(stderr, "%s: wrong passphrase for %s\n", cli->prog, home);
 		return CLI_EXIT_PASSPHRASE;
 	}
 	if (r == SOTTO_ERR_STATE) {
-		fprintf(stderr, "%s: the account in %s is not registered: run `sotto init`\n",
-		    cli->prog, home);
+		cli_printf(stderr, "%s: the account in %s is not registered: run `%s init ADDRESS "
+		    "--server SERVER_ADDRESS` again\n", cli->prog, home, cli_self(cli));
 		return CLI_EXIT_NO_ACCOUNT;
 	}
 	return CLI_OK;
@@ -175,12 +293,12 @@ cli_daemon_lock(struct cli *cli, int *lock_fd)
 	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0) {
 		if (errno == ENOENT)
 			return CLI_OK;  /* no home yet: cli_open reports it */
-		fprintf(stderr, "%s: %s: %s\n", cli->prog, path, strerror(errno));
+		cli_printf(stderr, "%s: %s: %s\n", cli->prog, path, strerror(errno));
 		return CLI_EXIT_STORE;
 	}
 	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
 		close(fd);
-		fprintf(stderr, "%s: a sotto daemon is serving %s: use its socket, or stop it\n",
+		cli_printf(stderr, "%s: a sotto daemon is serving %s: use its socket, or stop it\n",
 		    cli->prog, home);
 		return CLI_EXIT_DAEMON;
 	}
@@ -189,6 +307,15 @@ cli_daemon_lock(struct cli *cli, int *lock_fd)
 	else
 		close(fd);
 	return CLI_OK;
+}
+
+void
+cli_report_connect(struct cli *cli, const char *server, int err)
+{
+	char what[600];
+
+	snprintf(what, sizeof(what), "cannot reach %s", server);
+	cli_report(cli, what, err);
 }
 
 int
@@ -201,8 +328,7 @@ cli_open_connected(struct cli *cli, struct sotto **out)
 	if ((r = cli_open(cli, out)) != CLI_OK)
 		return r;
 	if ((r = sotto_connect(*out, 10000)) != 0) {
-		fprintf(stderr, "%s: cannot reach %s: %s\n", cli->prog, sotto_server(*out),
-		    sotto_strerror(r));
+		cli_report_connect(cli, sotto_server(*out), r);
 		sotto_close(*out);
 		*out = NULL;
 		return cli_exit_code(r);

@@ -31,11 +31,16 @@ enum cli_exit {
 };
 
 #define CLI_DAEMON_LOCK "daemon.lock"
+/* SOTTO_TEXT_MAX for people; checked against it in cli.c. */
+#define CLI_TEXT_MAX_TEXT "61440 bytes (60 KiB)"
+
+#define CLI_HOME_ENV "SOTTO_HOME"
 
 struct cli {
-	const char *home;           /* --home, or NULL: ~/.sotto */
+	const char *home;           /* --home, or NULL: $SOTTO_HOME, else ~/.sotto */
 	const char *passfile;       /* --passphrase-file, or NULL */
 	const char *prog;
+	char self[2 * 4096 + 64];   /* cli_self: "sotto" and the global options given */
 };
 
 struct cli_cmd {
@@ -49,15 +54,20 @@ extern const struct cli_cmd cli_commands[];
 
 /* Maps a sotto_err to an exit code. */
 int cli_exit_code(int err);
-/* Prints "sotto: what: reason" on stderr and returns the exit code for err. */
+/* Prints "sotto: what: reason (what to do)" on stderr. */
+void cli_report(struct cli *cli, const char *what, int err);
+/* cli_report, and returns the exit code for err. */
 int cli_fail(struct cli *cli, const char *what, int err);
+/* The command line that reaches this account again, for hints the user copies:
+ * "sotto" and the --home and --passphrase-file options given (shell-quoted). */
+const char *cli_self(struct cli *cli);
 /* Prints a usage error for cmd and returns CLI_EXIT_USAGE. */
 int cli_usage(struct cli *cli, const struct cli_cmd *cmd, const char *why);
 /* Prints the command's --help text on stdout and returns CLI_OK. */
 int cli_help(const struct cli_cmd *cmd);
 const struct cli_cmd *cli_find(const char *name);
 
-/* The home directory: --home or the default. */
+/* The home directory: --home, else $SOTTO_HOME, else ~/.sotto. */
 int cli_home(struct cli *cli, char *out, size_t cap);
 /* For an account in home that could not be opened: prints why and returns the exit code
  * when r says no account (SOTTO_ERR_NOT_FOUND), a wrong passphrase (SOTTO_ERR_PASSPHRASE)
@@ -74,8 +84,17 @@ int cli_open_keep(struct cli *cli, struct sotto **out, struct passphrase *keep);
  * connects while a daemon runs would take its messages: such commands check the lock
  * (lock_fd NULL: check only) and refuse with CLI_EXIT_DAEMON. */
 int cli_daemon_lock(struct cli *cli, int *lock_fd);
+/* Whether home holds a store (file present); no passphrase needed. */
+int cli_store_exists(const char *home);
+/* Prints why connecting to server failed. */
+void cli_report_connect(struct cli *cli, const char *server, int err);
 /* Opens and connects; errors are printed; returns an exit code. */
 int cli_open_connected(struct cli *cli, struct sotto **out);
+
+/* The text to send: arg itself, standard input for "-", or for NULL what the user saves
+ * in $VISUAL/$EDITOR (a file in the home directory, removed after). At most
+ * SOTTO_TEXT_MAX bytes (SOTTO_ERR_MESSAGE_TOO_LARGE). */
+int cli_message_read(struct cli *cli, const char *arg, uint8_t **out, size_t *len);
 
 /* Seconds from "90", "90s", "15m", "2h", "7d", "1w", or "off" (0). -1 if invalid. */
 long cli_parse_duration(const char *s);
@@ -122,9 +141,23 @@ int cli_history_last(struct sotto *s, const char *peer, size_t max,
 /* "812 bytes", "34.5 KiB", "25.0 MiB". */
 void cli_print_size(FILE *out, uint64_t n);
 
-/* Prints text from a peer for a terminal: control characters (escape sequences could
- * rewrite the screen or fake a warning) are shown as '?'; newlines are indented. */
+/*
+ * Terminal output (term.c). Everything the CLI prints goes through cli_term_write:
+ * C0 controls but newline and tab, DEL, C1 controls (U+0080..U+009F), the Unicode
+ * bidirectional controls (U+061C, U+200E, U+200F, U+202A..U+202E, U+2066..U+2069) and
+ * bytes that are not UTF-8 are shown as '?'. indent: newlines are followed by 4 spaces.
+ */
+void cli_term_write(FILE *out, const uint8_t *p, size_t len, int indent);
+/* A message body from a peer: cli_term_write with indented lines. */
 void cli_print_text(FILE *out, const uint8_t *p, size_t len);
+/* printf through cli_term_write: for every line with a name, an address or an error. */
+void cli_printf(FILE *out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* One JSON value and a newline, with the same characters escaped (\u009b) not dropped. */
+void cli_json_print(FILE *out, json_t *j);
+/* Length of the valid UTF-8 sequence at p (n bytes left) and its code point, or 0. */
+size_t cli_utf8_seq(const uint8_t *p, size_t n, uint32_t *cp);
+/* Whether a terminal would obey the code point rather than show it. */
+int cli_unsafe_char(uint32_t cp);
 
 /* Draws a QR code of text with Unicode half blocks (two modules per character). */
 int cli_qr_print(FILE *out, const char *text);

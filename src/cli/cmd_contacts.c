@@ -21,7 +21,6 @@ cmd_contacts(struct cli *cli, int argc, char **argv)
 	size_t n = 0, i;
 	int ch, r, json = 0;
 	json_t *a;
-	char *out;
 
 	while ((ch = getopt_long(argc, argv, "jh", opts, NULL)) != -1) {
 		switch (ch) {
@@ -42,18 +41,17 @@ cmd_contacts(struct cli *cli, int argc, char **argv)
 		a = json_array();
 		for (i = 0; i < n; i++)
 			json_array_append_new(a, cli_contact_json(&v[i]));
-		if ((out = json_dumps(a, JSON_COMPACT)) != NULL) {
-			printf("%s\n", out);
-			free(out);
-		}
+		cli_json_print(stdout, a);
 		json_decref(a);
 	} else {
 		for (i = 0; i < n; i++) {
-			printf("%-40s %-10s", v[i].address, v[i].verified ? "verified" : "unverified");
+			cli_printf(stdout, "%-40s %-10s", v[i].address,
+			    v[i].verified ? "verified" : "unverified");
 			if (v[i].trust == SOTTO_TRUST_CHANGED)
 				printf(" key changed");
 			else if (v[i].trust == SOTTO_TRUST_BLOCKED)
-				printf(" KEY CHANGED: sending blocked until `sotto trust`");
+				cli_printf(stdout, " KEY CHANGED: sending blocked until `%s trust %s`",
+				    cli_self(cli), v[i].address);
 			if (v[i].expiry != 0)
 				printf(" expiry %us", v[i].expiry);
 			printf("\n");

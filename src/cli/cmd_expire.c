@@ -34,8 +34,8 @@ cmd_expire(struct cli *cli, int argc, char **argv)
 	if (r != 0)
 		return cli_fail(cli, argv[optind], r);
 	if (secs == 0)
-		printf("disappearing messages with %s: off\n", argv[optind]);
+		cli_printf(stdout, "disappearing messages with %s: off\n", argv[optind]);
 	else
-		printf("disappearing messages with %s: %ld s\n", argv[optind], secs);
+		cli_printf(stdout, "disappearing messages with %s: %ld s\n", argv[optind], secs);
 	return CLI_OK;
 }

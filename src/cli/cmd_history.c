@@ -26,7 +26,7 @@ cmd_history(struct cli *cli, int argc, char **argv)
 	uint32_t listed;
 	long limit = 1000;
 	int ch, r, json = 0, mail;
-	char *end, *line, tbuf[32];
+	char *end, tbuf[32];
 	json_t *j;
 	struct tm tm;
 	time_t t;
@@ -59,17 +59,15 @@ cmd_history(struct cli *cli, int argc, char **argv)
 		if (json) {
 			if ((j = cli_history_json(v, n, i)) == NULL)
 				continue;
-			if ((line = json_dumps(j, JSON_COMPACT)) != NULL) {
-				printf("%s\n", line);
-				free(line);
-			}
+			cli_json_print(stdout, j);
 			json_decref(j);
 			continue;
 		}
 		t = (time_t)v[i].time;
 		localtime_r(&t, &tm);
 		strftime(tbuf, sizeof(tbuf), "%Y-%m-%d %H:%M:%S", &tm);
-		printf("%s %s %s: ", tbuf, v[i].dir == SOTTO_OUT ? "to" : "from", v[i].peer);
+		cli_printf(stdout, "%s %s %s: ", tbuf, v[i].dir == SOTTO_OUT ? "to" : "from",
+		    v[i].peer);
 		if (mail) {
 			printf("mail: ");
 			cli_print_text(stdout, (const uint8_t *)m.subject, strlen(m.subject));

@@ -26,11 +26,51 @@ make_bridge_password(struct cli *cli, const char *home, const struct passphrase 
 	sodium_memzero(pw, sizeof(pw));
 	store_close(st);
 	if (r != 0)
-		fprintf(stderr, "%s: the mail bridge password will be made when `sotto bridge`"
-		    " first runs (%s)\n", cli->prog, sotto_strerror(r));
+		cli_printf(stderr, "%s: the mail bridge password will be made when `%s bridge`"
+		    " first runs (%s)\n", cli->prog, cli_self(cli), sotto_strerror(r));
 	else
-		printf("made a password for the mail bridge: `sotto bridge --show-password`"
-		    " shows it\n");
+		cli_printf(stdout, "made a password for the mail bridge: `%s bridge "
+		    "--show-password` shows it\n", cli_self(cli));
+}
+
+/* Why registering failed, and what to do; returns the exit code. */
+static int
+init_failed(struct cli *cli, const char *address, const char *server, const char *invite,
+    int r)
+{
+	char what[600];
+
+	switch (r) {
+	case SOTTO_ERR_MALFORMED:
+		cli_printf(stderr, "%s: %s is not a server address: it looks like "
+		    "sotto://KEY@host:port (`sottod address` on the server prints it)\n",
+		    cli->prog, server);
+		return CLI_EXIT_INVALID;
+	case SOTTO_ERR_EXISTS:
+		cli_printf(stderr, "%s: the name %s is taken on that server: choose another\n",
+		    cli->prog, address);
+		return CLI_EXIT_REFUSED;
+	case SOTTO_ERR_AUTH:
+		if (invite == NULL) {
+			cli_printf(stderr, "%s: that server registers by invite only: ask its "
+			    "operator for one (`sottod invite`), then `%s init %s --server %s "
+			    "--invite TOKEN`\n", cli->prog, cli_self(cli), address, server);
+			return CLI_EXIT_REFUSED;
+		}
+		break;
+	case SOTTO_ERR_OTHER_DOMAIN:
+		cli_printf(stderr, "%s: %s: that server does not serve the domain of this address "
+		    "(the part after @ must be the server's domain)\n", cli->prog, address);
+		return CLI_EXIT_REFUSED;
+	default:
+		break;
+	}
+	if (cli_exit_code(r) == CLI_EXIT_NETWORK) {
+		cli_report_connect(cli, server, r);
+		return cli_exit_code(r);
+	}
+	snprintf(what, sizeof(what), "registering %s", address);
+	return cli_fail(cli, what, r);
 }
 
 int
@@ -88,7 +128,7 @@ cmd_init(struct cli *cli, int argc, char **argv)
 	}
 	if (r == SOTTO_ERR_EXISTS) {
 		passphrase_free(&pp);
-		fprintf(stderr, "%s: an account already exists in %s\n", cli->prog, home);
+		cli_printf(stderr, "%s: an account already exists in %s\n", cli->prog, home);
 		sotto_close(s);
 		return CLI_EXIT_EXISTS;
 	}
@@ -98,20 +138,18 @@ cmd_init(struct cli *cli, int argc, char **argv)
 	}
 	r = sotto_init(s, argv[optind], server, invite, 10000);
 	if (r == SOTTO_ERR_STATE) {
-		fprintf(stderr, "%s: %s is already registered\n", cli->prog, sotto_address(s));
+		cli_printf(stderr, "%s: %s is already registered\n", cli->prog, sotto_address(s));
 		sotto_close(s);
 		passphrase_free(&pp);
 		return CLI_EXIT_EXISTS;
 	}
 	if (r != 0) {
-		r = cli_fail(cli, r == SOTTO_ERR_MALFORMED ? "bad address or server address" :
-		    cli_exit_code(r) == CLI_EXIT_NETWORK ? "cannot reach the server" :
-		    "registration failed", r);
+		r = init_failed(cli, argv[optind], server, invite, r);
 		sotto_close(s);
 		passphrase_free(&pp);
 		return r;
 	}
-	printf("registered %s on %s\n", sotto_address(s), sotto_server(s));
+	cli_printf(stdout, "registered %s on %s\n", sotto_address(s), sotto_server(s));
 	sotto_close(s);
 	make_bridge_password(cli, home, &pp);
 	passphrase_free(&pp);

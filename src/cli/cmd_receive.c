@@ -36,14 +36,15 @@ print_warnings(const struct sotto_event *ev)
 		if (!(ev->warnings & bit))
 			continue;
 		if (bit == SOTTO_WARN_GAP)
-			printf("  ! %llu message%s from %s missing before this one\n",
+			cli_printf(stdout, "  ! %llu message%s from %s missing before this one\n",
 			    (unsigned long long)ev->gap, ev->gap == 1 ? "" : "s", ev->peer);
 		else if (bit == SOTTO_WARN_REJECTED)
-			printf("  ! a message was rejected: %s\n", ev->reason ? ev->reason : "");
+			cli_printf(stdout, "  ! a message was rejected: %s\n",
+			    ev->reason ? ev->reason : "");
 		else if (bit == SOTTO_WARN_UNREADABLE && ev->reason != NULL)
-			printf("  ! %s\n", ev->reason);
+			cli_printf(stdout, "  ! %s\n", ev->reason);
 		else
-			printf("  ! %s\n", sotto_warning_text(bit));
+			cli_printf(stdout, "  ! %s\n", sotto_warning_text(bit));
 	}
 }
 
@@ -54,15 +55,11 @@ on_event(void *ctx, const struct sotto_event *ev)
 {
 	struct printer *p = ctx;
 	json_t *j;
-	char *line;
 
 	if (p->json) {
 		if ((j = cli_event_json(ev)) == NULL)
 			return;         /* a later part of a mail already shown */
-		if ((line = json_dumps(j, JSON_COMPACT)) != NULL) {
-			printf("%s\n", line);
-			free(line);
-		}
+		cli_json_print(stdout, j);
 		json_decref(j);
 		fflush(stdout);
 		return;
@@ -76,7 +73,7 @@ on_event(void *ctx, const struct sotto_event *ev)
 			if (m.part && m.index != 0)
 				break;  /* shown with its first part; warnings below */
 			print_time(ev->time);
-			printf(" %s: mail: ", ev->peer);
+			cli_printf(stdout, " %s: mail: ", ev->peer);
 			cli_print_text(stdout, (const uint8_t *)m.subject, strlen(m.subject));
 			printf(" (");
 			cli_print_size(stdout, m.size);
@@ -84,21 +81,22 @@ on_event(void *ctx, const struct sotto_event *ev)
 			break;
 		}
 		print_time(ev->time);
-		printf(" %s: ", ev->peer);
+		cli_printf(stdout, " %s: ", ev->peer);
 		cli_print_text(stdout, ev->body, ev->body_len);
 		printf("\n");
 		break;
 	case SOTTO_EVENT_RECEIPT:
 		print_time(ev->time);
-		printf(" %s %s %zu message%s\n", ev->peer, ev->receipt == SOTTO_RECEIPT_READ ?
+		cli_printf(stdout, " %s %s %zu message%s\n", ev->peer, ev->receipt == SOTTO_RECEIPT_READ ?
 		    "read" : "received", ev->n_receipt_ids, ev->n_receipt_ids == 1 ? "" : "s");
 		break;
 	case SOTTO_EVENT_TIMER:
 		print_time(ev->time);
 		if (ev->expiry == 0)
-			printf(" %s turned disappearing messages off\n", ev->peer);
+			cli_printf(stdout, " %s turned disappearing messages off\n", ev->peer);
 		else
-			printf(" %s set disappearing messages to %u s\n", ev->peer, ev->expiry);
+			cli_printf(stdout, " %s set disappearing messages to %u s\n", ev->peer,
+			    ev->expiry);
 		break;
 	default:
 		break;

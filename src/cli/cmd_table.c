@@ -21,11 +21,15 @@ const struct cli_cmd cli_commands[] = {
 	  "  --kdf COST               interactive (default), moderate, or min (tests only)",
 	  "ADDRESS --server SERVER_ADDRESS [--invite TOKEN] [--kdf COST]" },
 	{ "send", cmd_send,
-	  "Sends MESSAGE (or standard input when MESSAGE is -) to ADDRESS and prints its id.\n"
-	  "Exits 0 once the server acknowledged it. Exit code 13: the server cannot be\n"
-	  "reached now; the message waits in the outbox (pending in `history`) and is sent,\n"
-	  "with the same id, by the next command that connects.",
-	  "ADDRESS MESSAGE|-" },
+	  "Sends MESSAGE to ADDRESS and prints its id; with -, the text is read from standard\n"
+	  "input; without MESSAGE, $VISUAL or $EDITOR opens on an empty file and the text is\n"
+	  "what you save. A MESSAGE on the command line can be read by every user of this\n"
+	  "machine (ps, /proc/PID/cmdline) and stays in your shell history: pass secrets with\n"
+	  "- or the editor. At most 61440 bytes (60 KiB). Exits 0 once the server\n"
+	  "acknowledged it. Exit code 13: the server cannot be reached now; the message waits\n"
+	  "in the outbox (pending in `history`) and is sent, with the same id, by the next\n"
+	  "command that connects.",
+	  "ADDRESS [MESSAGE|-]" },
 	{ "receive", cmd_receive,
 	  "Fetches new messages, stores them, prints them and then acknowledges them.\n\n"
 	  "  --wait SECONDS  wait up to SECONDS for a first message (default 0)\n"
@@ -36,13 +40,16 @@ const struct cli_cmd cli_commands[] = {
 	  "  --json  a JSON array",
 	  "[--json]" },
 	{ "verify", cmd_verify,
-	  "Shows the safety number of the conversation with ADDRESS and a QR code of it.\n"
-	  "Compare it with the contact's; if they match, run it again with --confirm to mark\n"
-	  "the contact verified (a later key change then blocks sending until `sotto trust`).\n\n"
-	  "  --confirm  mark the contact verified\n"
-	  "  --no-qr    do not draw the QR code\n"
-	  "  --json     {address, safety_number, verified}",
-	  "[--confirm] [--no-qr] [--json] ADDRESS" },
+	  "Shows the safety number of the conversation with ADDRESS and a QR code of it\n"
+	  "(asking the server for the contact's key if no message was exchanged yet).\n"
+	  "Compare it with the contact's; if they match, run it again with --confirm and the\n"
+	  "number you compared to mark the contact verified (a later key change then blocks\n"
+	  "sending until `sotto trust`). If the key changed in between, nothing is marked.\n\n"
+	  "  --confirm NUMBER  mark the contact verified if NUMBER (60 digits, spaces\n"
+	  "                    allowed) is still its safety number\n"
+	  "  --no-qr           do not draw the QR code\n"
+	  "  --json            {address, safety_number, verified, trust}",
+	  "[--confirm NUMBER] [--no-qr] [--json] ADDRESS" },
 	{ "trust", cmd_trust,
 	  "Accepts the current identity key of ADDRESS after it changed, so that sending is\n"
 	  "allowed again. The contact is then unverified until you compare safety numbers.",

@@ -28,9 +28,13 @@ cmd_trust(struct cli *cli, int argc, char **argv)
 		return r;
 	r = sotto_trust(s, argv[optind]);
 	sotto_close(s);
+	if (r == SOTTO_ERR_NOT_FOUND) {
+		cli_printf(stderr, "%s: %s is not a contact\n", cli->prog, argv[optind]);
+		return CLI_EXIT_NOT_FOUND;
+	}
 	if (r != 0)
 		return cli_fail(cli, argv[optind], r);
-	printf("%s: current identity key accepted (unverified: compare safety numbers with "
-	    "`sotto verify %s`)\n", argv[optind], argv[optind]);
+	cli_printf(stdout, "%s: current identity key accepted (unverified: compare safety numbers "
+	    "with `%s verify %s`)\n", argv[optind], cli_self(cli), argv[optind]);
 	return CLI_OK;
 }

@@ -5,44 +5,19 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Length of a valid UTF-8 sequence at p, or 0. */
-static size_t
-utf8_seq(const uint8_t *p, size_t n)
-{
-	size_t len, i;
-	uint32_t cp;
-
-	if (p[0] < 0x80)
-		return 1;
-	if ((p[0] & 0xe0) == 0xc0) { len = 2; cp = p[0] & 0x1f; }
-	else if ((p[0] & 0xf0) == 0xe0) { len = 3; cp = p[0] & 0x0f; }
-	else if ((p[0] & 0xf8) == 0xf0) { len = 4; cp = p[0] & 0x07; }
-	else return 0;
-	if (len > n)
-		return 0;
-	for (i = 1; i < len; i++) {
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (p[i] & 0x3f);
-	}
-	if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
-	    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return len;
-}
-
 json_t *
 cli_json_text(const uint8_t *p, size_t len)
 {
 	static const uint8_t repl[] = { 0xef, 0xbf, 0xbd };
 	uint8_t *clean;
 	size_t i = 0, o = 0, k;
+	uint32_t cp;
 	json_t *j;
 
 	if ((clean = malloc(3 * len + 1)) == NULL)
 		return NULL;
 	while (i < len) {
-		if ((k = utf8_seq(p + i, len - i)) == 0) {
+		if ((k = cli_utf8_seq(p + i, len - i, &cp)) == 0) {
 			memcpy(clean + o, repl, 3);
 			o += 3;
 			i++;
@@ -213,23 +188,4 @@ cli_contact_json(const struct sotto_contact *c)
 	if (c->changed_at != 0)
 		json_object_set_new(o, "changed_at", json_integer((json_int_t)c->changed_at));
 	return o;
-}
-
-void
-cli_print_text(FILE *out, const uint8_t *p, size_t len)
-{
-	size_t i;
-
-	for (i = 0; i < len; i++) {
-		if (p[i] == '\n')
-			fputs("\n    ", out);
-		else if ((p[i] < 0x20 && p[i] != '\t') || p[i] == 0x7f)
-			fputc('?', out);
-		else if (p[i] == 0xc2 && i + 1 < len && p[i + 1] >= 0x80 && p[i + 1] <= 0x9f) {
-			fputc('?', out);        /* C1 controls, U+0080..U+009F (8-bit CSI) */
-			i++;
-		}
-		else
-			fputc(p[i], out);
-	}
 }

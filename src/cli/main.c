@@ -16,6 +16,7 @@ usage_all(FILE *f)
 	for (c = cli_commands; c->name != NULL; c++)
 		fprintf(f, "  %-9s %s\n", c->name, c->usage);
 	fprintf(f, "\n`sotto COMMAND --help` describes one; man sotto has the rest.\n"
+	    "The account is in --home, else $SOTTO_HOME, else ~/.sotto.\n"
 	    "The passphrase comes from --passphrase-file, else $SOTTO_PASSPHRASE, else the terminal.\n");
 }
 
@@ -46,7 +47,7 @@ main(int argc, char **argv)
 		return CLI_EXIT_USAGE;
 	}
 	if ((cmd = cli_find(argv[optind])) == NULL) {
-		fprintf(stderr, "sotto: unknown command '%s'\n", argv[optind]);
+		cli_printf(stderr, "sotto: unknown command '%s'\n", argv[optind]);
 		usage_all(stderr);
 		return CLI_EXIT_USAGE;
 	}

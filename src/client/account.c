@@ -379,13 +379,16 @@ sotto_init(struct sotto *s, const char *address, const char *server, const char 
 	struct proto_msg *req = NULL, resp;
 	struct store_identity *id = &s->k->id;
 	size_t alen, ilen = invite != NULL ? strlen(invite) : 0;
+	char addr[ADDRESS_MAX + 1];
 	int r;
 
 	if (address == NULL || server == NULL)
 		return SOTTO_ERR_INVALID_ARG;
+	if ((r = address_user_normalize(address, addr)) != 0)
+		return r;
+	address = addr;
 	alen = strlen(address);
-	if (address_user_check(address, alen) != 0 || address_server_parse(server, &sa) != 0 ||
-	    strlen(server) > STORE_SERVER_MAX)
+	if (address_server_parse(server, &sa) != 0 || strlen(server) > STORE_SERVER_MAX)
 		return SOTTO_ERR_MALFORMED;
 	if (ilen > PROTO_INVITE_MAX)
 		return SOTTO_ERR_TOO_LARGE;

@@ -199,12 +199,14 @@ fail(struct conn *c, int r)
 	return r;
 }
 
+/* SOTTO_ERR_UNREACHABLE when the name does not resolve, or every address refused or did
+ * not answer before the deadline. */
 static int
 connect_to(const struct address_server *a, int64_t deadline, int *out_fd)
 {
 	struct addrinfo hints, *res = NULL, *ai;
 	char port[8];
-	int fd = -1, r = SOTTO_ERR_IO, one = 1, err;
+	int fd = -1, r = SOTTO_ERR_UNREACHABLE, one = 1, err;
 	socklen_t elen;
 
 	memset(&hints, 0, sizeof(hints));
@@ -213,7 +215,7 @@ connect_to(const struct address_server *a, int64_t deadline, int *out_fd)
 	hints.ai_flags = AI_NUMERICSERV;
 	snprintf(port, sizeof(port), "%u", (unsigned)a->port);
 	if (getaddrinfo(a->host, port, &hints, &res) != 0)
-		return SOTTO_ERR_IO;
+		return SOTTO_ERR_UNREACHABLE;
 	for (ai = res; ai != NULL; ai = ai->ai_next) {
 		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
 		    ai->ai_protocol);
@@ -226,10 +228,10 @@ connect_to(const struct address_server *a, int64_t deadline, int *out_fd)
 				err = 0;
 				elen = sizeof(err);
 				if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) != 0 || err != 0)
-					r = SOTTO_ERR_IO;
+					r = SOTTO_ERR_UNREACHABLE;
 			}
 		} else {
-			r = SOTTO_ERR_IO;
+			r = SOTTO_ERR_UNREACHABLE;
 		}
 		if (r == 0)
 			break;
@@ -240,10 +242,22 @@ connect_to(const struct address_server *a, int64_t deadline, int *out_fd)
 	}
 	freeaddrinfo(res);
 	if (fd < 0)
-		return r != 0 ? r : SOTTO_ERR_IO;
+		return r == SOTTO_ERR_TIMEOUT || r == 0 ? SOTTO_ERR_UNREACHABLE : r;
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	*out_fd = fd;
 	return 0;
+}
+
+/*
+ * The server's first frame has one exact length. Any other length means the port answers
+ * in another protocol (an HTTP, SMTP, SSH or TLS server sends text or a record whose first
+ * two bytes read as a length far off), so the user hears "wrong port", not "size over
+ * limit".
+ */
+static int
+not_sotto(int r)
+{
+	return r == SOTTO_ERR_TOO_LARGE || r == SOTTO_ERR_PROTOCOL ? SOTTO_ERR_NOT_SOTTO : r;
 }
 
 static int
@@ -269,8 +283,10 @@ handshake(struct conn *c, const uint8_t device_sk[32], const uint8_t server_ed_p
 		goto out;
 	/* <- e, ee, s, es: only a frame of exactly this size is read. */
 	frame_decoder_expect(&c->dec, NOISE_SOTTO_MSG2_LEN);
-	if ((r = next_frame(c, deadline, &f, &flen)) != 0)
+	if ((r = next_frame(c, deadline, &f, &flen)) != 0) {
+		r = not_sotto(r);
 		goto out;
+	}
 	/* A server key other than the pinned one is SOTTO_ERR_AUTH, before we reveal ours. */
 	if ((r = noise_hs_read(&hs, f, flen, payload, sizeof(payload), &n)) != 0)
 		goto out;
@@ -321,8 +337,10 @@ resume_handshake(struct conn *c, const struct conn_ticket *tk, int64_t deadline)
 	    (r = send_all(c, out.p, out.len, deadline)) != 0)
 		goto out;
 	frame_decoder_expect(&c->dec, TICKET_MSG2_LEN);
-	if ((r = next_frame(c, deadline, &f, &flen)) != 0)
+	if ((r = next_frame(c, deadline, &f, &flen)) != 0) {
+		r = not_sotto(r);
 		goto out;
+	}
 	if ((r = noise_hs_read(&hs, f, flen, payload, sizeof(payload), &n)) != 0)
 		goto out;
 	if ((r = noise_hs_split(&hs, &c->t)) != 0)
@@ -445,7 +463,7 @@ conn_open_resume(struct conn **out, const char *server_address, const uint8_t de
 		r = open_once(&c, &a, device_sk, tk, deadline);
 		/* Each ticket is tried once; the login hands out a new one. */
 		conn_ticket_wipe(tk);
-		if (r == SOTTO_ERR_TIMEOUT)
+		if (r == SOTTO_ERR_TIMEOUT || r == SOTTO_ERR_UNREACHABLE)
 			return r;
 	}
 	/* No ticket, or the server refused it (unknown key, expired, wrong psk): full login. */

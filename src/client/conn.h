@@ -41,7 +41,9 @@ struct conn_ticket {
 
 /*
  * Connects and runs the handshake as initiator with the device's X25519 secret key.
- * Errors: SOTTO_ERR_MALFORMED (address), SOTTO_ERR_IO (resolve/connect), SOTTO_ERR_TIMEOUT,
+ * Errors: SOTTO_ERR_MALFORMED (address), SOTTO_ERR_UNREACHABLE (the name does not resolve,
+ * the connection is refused or not answered in time), SOTTO_ERR_NOT_SOTTO (the port
+ * answers in another protocol), SOTTO_ERR_TIMEOUT (connected, but no handshake answer),
  * SOTTO_ERR_AUTH when the server's static key is not the one in the address (the pinned
  * key: wrong server or an interceptor), SOTTO_ERR_CLOSED, SOTTO_ERR_DECRYPT/PROTOCOL.
  */

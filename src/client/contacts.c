@@ -27,9 +27,12 @@ contact_export(struct sotto_contact *out, const struct store_contact *c)
 static int
 contact_load(struct sotto *s, const char *address, struct store_contact *c)
 {
-	if (address == NULL || address_user_check(address, strlen(address)) != 0)
-		return SOTTO_ERR_MALFORMED;
-	return store_contact_get(s->st, address, c);
+	char addr[ADDRESS_MAX + 1];
+	int r;
+
+	if ((r = address_user_normalize(address, addr)) != 0)
+		return r;
+	return store_contact_get(s->st, addr, c);
 }
 
 int
@@ -73,6 +76,17 @@ sotto_contact(struct sotto *s, const char *address, struct sotto_contact *out)
 	return 0;
 }
 
+/* The 60 digits of the safety number with contact c's key as stored. */
+static int
+contact_digits(struct sotto *s, const struct store_contact *c, char d[SAFETY_DIGITS + 1])
+{
+	if (!s->have_id)
+		return SOTTO_ERR_STATE;
+	return safety_number(d, s->k->id.identity_pk, 32, (const uint8_t *)s->k->id.address,
+	    strlen(s->k->id.address), c->identity_pk, 32, (const uint8_t *)c->address,
+	    strlen(c->address), SAFETY_ITERATIONS);
+}
+
 int
 sotto_safety_number(struct sotto *s, const char *peer, char out[SOTTO_SAFETY_LEN + 1],
     char digits[61])
@@ -83,16 +97,104 @@ sotto_safety_number(struct sotto *s, const char *peer, char out[SOTTO_SAFETY_LEN
 
 	if (!s->have_id)
 		return SOTTO_ERR_STATE;
-	if ((r = contact_load(s, peer, &c)) != 0)
-		return r;
-	if ((r = safety_number(d, s->k->id.identity_pk, 32, (const uint8_t *)s->k->id.address,
-	    strlen(s->k->id.address), c.identity_pk, 32, (const uint8_t *)c.address,
-	    strlen(c.address), SAFETY_ITERATIONS)) != 0)
+	if ((r = contact_load(s, peer, &c)) != 0 || (r = contact_digits(s, &c, d)) != 0)
 		return r;
 	safety_format(out, d);
 	if (digits != NULL)
 		memcpy(digits, d, sizeof(d));
 	return 0;
+}
+
+int
+sotto_contact_fetch(struct sotto *s, const char *address, int timeout_ms)
+{
+	struct store_contact c;
+	struct proto_msg req, resp;
+	char addr[ADDRESS_MAX + 1];
+	int r;
+
+	if ((r = address_user_normalize(address, addr)) != 0)
+		return r;
+	if ((r = store_contact_get(s->st, addr, &c)) != SOTTO_ERR_NOT_FOUND)
+		return r;
+	if ((r = sotto_connect(s, timeout_ms)) != 0)
+		return r;
+	/* The identity key comes with a prekey bundle; there is no request for it alone.
+	 * The one-time prekey handed out is not used (the recipient keeps enough). */
+	memset(&req, 0, sizeof(req));
+	req.type = PROTO_FETCH_BUNDLE;
+	memcpy(req.u.fetch.address, addr, strlen(addr) + 1);
+	if ((r = client_request(s, &req, &resp, timeout_ms)) != 0)
+		return r;
+	if ((r = store_begin(s->st)) != 0)
+		return r;
+	/* Another process may have made the contact meanwhile: its key stays. */
+	if ((r = store_contact_get(s->st, addr, &c)) == SOTTO_ERR_NOT_FOUND) {
+		memset(&c, 0, sizeof(c));
+		memcpy(c.address, addr, strlen(addr) + 1);
+		memcpy(c.identity_pk, resp.u.bundle.identity_pk, 32);
+		c.trust = STORE_TRUST_OK;
+		c.first_seen = client_now();
+		c.send_seq = 1;
+		r = store_contact_put(s->st, &c);
+	}
+	if (r == 0)
+		return store_commit(s->st);
+	store_rollback(s->st);
+	return r;
+}
+
+/* Digits of a safety number as the user typed it: 60 digits, spaces and newlines
+ * between them allowed. */
+static int
+parse_digits(const char *in, char d[SAFETY_DIGITS + 1])
+{
+	size_t n = 0;
+
+	for (; *in != '\0'; in++) {
+		if (*in == ' ' || *in == '\t' || *in == '\n')
+			continue;
+		if (*in < '0' || *in > '9' || n == SAFETY_DIGITS)
+			return SOTTO_ERR_SAFETY_MISMATCH;
+		d[n++] = *in;
+	}
+	d[n] = '\0';
+	return n == SAFETY_DIGITS ? 0 : SOTTO_ERR_SAFETY_MISMATCH;
+}
+
+int
+sotto_verify_number(struct sotto *s, const char *peer, const char *number)
+{
+	struct store_contact c;
+	char want[SAFETY_DIGITS + 1], have[SAFETY_DIGITS + 1];
+	int r;
+
+	if (number == NULL)
+		return SOTTO_ERR_INVALID_ARG;
+	if ((r = parse_digits(number, want)) != 0)
+		return r;
+	/* The key read, compared and marked in one transaction: a key that changes in
+	 * between is never the one marked verified. */
+	if ((r = store_begin(s->st)) != 0)
+		return r;
+	if ((r = contact_load(s, peer, &c)) != 0 || (r = contact_digits(s, &c, have)) != 0)
+		goto fail;
+	if (strcmp(want, have) != 0) {
+		r = SOTTO_ERR_SAFETY_MISMATCH;
+		goto fail;
+	}
+	if (c.trust == STORE_TRUST_BLOCKED) {
+		r = SOTTO_ERR_UNTRUSTED_IDENTITY;
+		goto fail;
+	}
+	c.verified = 1;
+	c.trust = STORE_TRUST_OK;
+	if ((r = store_contact_put(s->st, &c)) != 0)
+		goto fail;
+	return store_commit(s->st);
+fail:
+	store_rollback(s->st);
+	return r;
 }
 
 int
@@ -189,12 +291,16 @@ sotto_history(struct sotto *s, const char *peer, int64_t after, size_t max,
     struct sotto_message **out, size_t *n)
 {
 	struct store_message_list l = { 0 };
+	char addr[ADDRESS_MAX + 1];
 	int r;
 
 	*out = NULL;
 	*n = 0;
-	if (peer != NULL && address_user_check(peer, strlen(peer)) != 0)
-		return SOTTO_ERR_MALFORMED;
+	if (peer != NULL) {
+		if ((r = address_user_normalize(peer, addr)) != 0)
+			return r;
+		peer = addr;
+	}
 	if ((r = store_message_list(s->st, peer, after, max, &l)) != 0)
 		return r;
 	return history_copy(s, &l, out, n);
@@ -205,12 +311,16 @@ sotto_history_before(struct sotto *s, const char *peer, int64_t before, size_t m
     struct sotto_message **out, size_t *n)
 {
 	struct store_message_list l = { 0 };
+	char addr[ADDRESS_MAX + 1];
 	int r;
 
 	*out = NULL;
 	*n = 0;
-	if (peer != NULL && address_user_check(peer, strlen(peer)) != 0)
-		return SOTTO_ERR_MALFORMED;
+	if (peer != NULL) {
+		if ((r = address_user_normalize(peer, addr)) != 0)
+			return r;
+		peer = addr;
+	}
 	if ((r = store_message_list_before(s->st, peer, before, max, &l)) != 0)
 		return r;
 	return history_copy(s, &l, out, n);

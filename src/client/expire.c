@@ -10,12 +10,14 @@ sotto_set_expiry(struct sotto *s, const char *peer, uint32_t seconds)
 {
 	struct store_contact c;
 	struct content content;
+	char addr[ADDRESS_MAX + 1];
 	int r;
 
 	if (seconds > SOTTO_EXPIRY_MAX)
 		return SOTTO_ERR_INVALID_ARG;
-	if (peer == NULL || address_user_check(peer, strlen(peer)) != 0)
-		return SOTTO_ERR_MALFORMED;
+	if ((r = address_user_normalize(peer, addr)) != 0)
+		return r;
+	peer = addr;
 	if ((r = store_contact_get(s->st, peer, &c)) != 0)
 		return r;
 	if (c.trust == STORE_TRUST_BLOCKED)

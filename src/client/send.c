@@ -390,12 +390,14 @@ client_send_content(struct sotto *s, const char *to, struct content *c, int keep
 	struct session *fresh = NULL;
 	struct store_message m;
 	struct buf item;
+	char addr[ADDRESS_MAX + 1];
 	uint64_t now = client_now();
 	int have, r, conn_r, watch_r = 1;
 
 	buf_init_dyn(&item, INNER_MAX);
-	if (to == NULL || address_user_check(to, strlen(to)) != 0)
-		return SOTTO_ERR_MALFORMED;
+	if ((r = address_user_normalize(to, addr)) != 0)
+		return r;
+	to = addr;
 	if (!s->have_id || s->k->id.reg_state != STORE_REG_REGISTERED)
 		return SOTTO_ERR_STATE;
 	if ((have = client_contact_find(s, to, &ct)) < 0)
@@ -472,7 +474,7 @@ send_body(struct sotto *s, const char *to, uint8_t type, const uint8_t *p, size_
 	int r;
 
 	if (p == NULL || len == 0 || len > SOTTO_TEXT_MAX)
-		return len > SOTTO_TEXT_MAX ? SOTTO_ERR_TOO_LARGE : SOTTO_ERR_INVALID_ARG;
+		return len > SOTTO_TEXT_MAX ? SOTTO_ERR_MESSAGE_TOO_LARGE : SOTTO_ERR_INVALID_ARG;
 	memset(&c, 0, sizeof(c));
 	c.type = type;
 	c.body = p;

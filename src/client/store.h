@@ -22,7 +22,7 @@
 #include "sotto/error.h"
 
 #define STORE_FILE_NAME "store.db"
-#define STORE_ADDR_MAX 320              /* name@domain, DECISIONS.md */
+#define STORE_ADDR_MAX 320              /* name@domain, docs/PROTOCOL-wire.md section 1 */
 #define STORE_SERVER_MAX 512            /* sotto://key@host:port */
 #define STORE_PASSPHRASE_MAX 1024
 #define STORE_MSGID_LEN 16

@@ -139,8 +139,9 @@ handle_lookup(struct peer *p, const struct proto_msg *m)
 	char name[STORE_NAME_MAX + 1];
 	int r;
 
-	if ((r = server_local_name(s, m->u.lookup.address, name)) == 0)
-		r = s->store->ops->account_by_name(s->store, name, &acct);
+	if ((r = server_local_name(s, m->u.lookup.address, name)) == 0 &&
+	    (r = s->store->ops->account_by_name(s->store, name, &acct)) == SOTTO_ERR_NOT_FOUND)
+		r = SOTTO_ERR_UNKNOWN_USER;
 	sodium_memzero(&acct, sizeof(acct));
 	peer_respond(p, m->type, m->id, r);
 }

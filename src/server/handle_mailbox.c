@@ -550,7 +550,8 @@ handle_send(struct peer *p, const struct proto_msg *m)
 	int r;
 
 	if (sd->envelope_len == 0 || sd->envelope_len > s->cfg.max_envelope) {
-		peer_respond(p, m->type, m->id, SOTTO_ERR_TOO_LARGE);
+		peer_respond(p, m->type, m->id, sd->envelope_len == 0 ? SOTTO_ERR_TOO_LARGE :
+		    SOTTO_ERR_MESSAGE_TOO_LARGE);
 		return;
 	}
 	if ((r = server_local_name(s, sd->recipient, name)) != 0) {
@@ -563,7 +564,8 @@ handle_send(struct peer *p, const struct proto_msg *m)
 	} else if ((r = s->store->ops->account_by_name(s->store, name, &rcpt)) == 0) {
 		rcpt_id = rcpt.id;
 	} else {
-		peer_respond(p, m->type, m->id, r);
+		peer_respond(p, m->type, m->id,
+		    r == SOTTO_ERR_NOT_FOUND ? SOTTO_ERR_UNKNOWN_USER : r);
 		return;
 	}
 	if ((r = next_env_id(s, &id)) != 0) {

@@ -144,7 +144,8 @@ handle_fetch_bundle(struct peer *p, const struct proto_msg *m)
 
 	if ((r = server_local_name(s, m->u.fetch.address, name)) != 0 ||
 	    (r = s->store->ops->account_by_name(s->store, name, &owner)) != 0) {
-		peer_respond(p, m->type, m->id, r);
+		peer_respond(p, m->type, m->id,
+		    r == SOTTO_ERR_NOT_FOUND ? SOTTO_ERR_UNKNOWN_USER : r);
 		return;
 	}
 	if ((j = calloc(1, sizeof(*j))) == NULL) {

@@ -28,7 +28,7 @@ server_local_name(const struct server *s, const char *address, char name[STORE_N
 	size_t n;
 
 	if (at == NULL || strcmp(at + 1, s->cfg.domain) != 0)
-		return SOTTO_ERR_NOT_FOUND;
+		return SOTTO_ERR_OTHER_DOMAIN;
 	n = (size_t)(at - address);
 	if (n == 0 || n > STORE_NAME_MAX)
 		return SOTTO_ERR_MALFORMED;

@@ -225,7 +225,8 @@ void mailbox_close(struct server *s);
  * good and closes it before the writer stops. */
 void sent_prune_init(struct server *s);
 void sent_prune_stop(struct server *s);
-/* The name part of a user address of this server's domain (NULL otherwise). */
+/* The name part of a user address of this server's domain; SOTTO_ERR_OTHER_DOMAIN for an
+ * address of another domain. */
 int server_local_name(const struct server *s, const char *address, char name[STORE_NAME_MAX + 1]);
 
 #endif

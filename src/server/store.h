@@ -119,8 +119,9 @@ struct store_ops {
 	void (*close)(struct store *s);
 
 	/* Creates the account. With token_hash, the invite is consumed in the same
-	 * transaction: SOTTO_ERR_AUTH if it does not exist or was used. SOTTO_ERR_EXISTS if
-	 * the name or the device key is taken. */
+	 * transaction: SOTTO_ERR_INVITE_UNKNOWN if there is no such invite,
+	 * SOTTO_ERR_INVITE_USED if it was used (a used invite is kept, marked).
+	 * SOTTO_ERR_EXISTS if the name or the device key is taken. */
 	int (*account_create)(struct store *s, const char *name,
 	    const uint8_t identity_key[STORE_KEY_LEN], const uint8_t device_key[STORE_KEY_LEN],
 	    const uint8_t *token_hash, int64_t *id_out);

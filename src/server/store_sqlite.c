@@ -17,11 +17,11 @@
 
 #include "server/log.h"
 
-#define SCHEMA_VERSION 3
+#define SCHEMA_VERSION 4
 
 enum stmt_id {
 	S_BEGIN, S_COMMIT, S_ROLLBACK,
-	S_INVITE_USE, S_INVITE_ADD,
+	S_INVITE_USE, S_INVITE_USED, S_INVITE_ADD,
 	S_ACCOUNT_ADD, S_ACCOUNT_BY_DEVICE, S_ACCOUNT_BY_NAME, S_ACCOUNT_BY_ID,
 	S_SPK_PUT, S_SPK_GET, S_OTPK_PUT, S_OTPK_COUNT, S_OTPK_FIRST, S_OTPK_DEL,
 	S_SENT_GET, S_SENT_PUT, S_PENDING_GET, S_PENDING_ADD, S_ENV_PUT, S_ENV_LIST,
@@ -34,8 +34,11 @@ static const char *const stmt_sql[S__COUNT] = {
 	[S_BEGIN] = "BEGIN IMMEDIATE",
 	[S_COMMIT] = "COMMIT",
 	[S_ROLLBACK] = "ROLLBACK",
-	[S_INVITE_USE] = "DELETE FROM invites WHERE token_hash = ?1",
-	[S_INVITE_ADD] = "INSERT INTO invites(token_hash, created) VALUES (?1, ?2)",
+	/* A used invite is kept, marked, so that a second use hears "already used" rather
+	 * than "no such invite". */
+	[S_INVITE_USE] = "UPDATE invites SET used = ?2 WHERE token_hash = ?1 AND used = 0",
+	[S_INVITE_USED] = "SELECT 1 FROM invites WHERE token_hash = ?1",
+	[S_INVITE_ADD] = "INSERT INTO invites(token_hash, created, used) VALUES (?1, ?2, 0)",
 	[S_ACCOUNT_ADD] = "INSERT INTO accounts(name, identity_key, device_key, pending, created)"
 	    " VALUES (?1, ?2, ?3, 0, ?4)",
 	[S_ACCOUNT_BY_DEVICE] = "SELECT id, name, identity_key, device_key FROM accounts"
@@ -135,6 +138,13 @@ static const char migrate_2_to_3_sql[] =
 	"UPDATE accounts SET pending_bytes = (SELECT coalesce(sum(length(data)), 0)"
 	" FROM envelopes WHERE recipient = accounts.id);"
 	"UPDATE meta SET v = 3 WHERE k = 'schema';";
+
+/* Schema 3 deleted an invite when it was used; schema 4 keeps it with the time of its use
+ * (0: unused), so that a second use is told apart from a token that never existed.
+ * Invites used before the migration are gone and read as unknown. */
+static const char migrate_3_to_4_sql[] =
+	"ALTER TABLE invites ADD COLUMN used INTEGER NOT NULL DEFAULT 0;"
+	"UPDATE meta SET v = 4 WHERE k = 'schema';";
 
 /* An account's counters (schema 3): its mailbox, and what it sent that waits. */
 enum { Q_MBOX_N, Q_MBOX_BYTES, Q_OUT_N, Q_OUT_BYTES, Q__COUNT };
@@ -292,6 +302,21 @@ read_account(struct store_sqlite *ss, sqlite3_stmt *s, struct store_account *out
 	return r;
 }
 
+/* Why an invite could not be used: it was used before, or there is no such invite. */
+static int
+invite_refusal(struct store_sqlite *ss, const uint8_t token_hash[STORE_TOKEN_HASH_LEN])
+{
+	sqlite3_stmt *s = st(ss, S_INVITE_USED);
+	int rc, r;
+
+	sqlite3_bind_blob(s, 1, token_hash, STORE_TOKEN_HASH_LEN, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	r = rc == SQLITE_ROW ? SOTTO_ERR_INVITE_USED : rc == SQLITE_DONE ?
+	    SOTTO_ERR_INVITE_UNKNOWN : map_rc(ss->db, rc, "invite state");
+	sqlite3_reset(s);
+	return r;
+}
+
 static int
 sq_account_create(struct store *base, const char *name, const uint8_t ik[STORE_KEY_LEN],
     const uint8_t dk[STORE_KEY_LEN], const uint8_t *token_hash, int64_t *id_out)
@@ -305,10 +330,11 @@ sq_account_create(struct store *base, const char *name, const uint8_t ik[STORE_K
 	if (token_hash != NULL) {
 		s = st(ss, S_INVITE_USE);
 		sqlite3_bind_blob(s, 1, token_hash, STORE_TOKEN_HASH_LEN, SQLITE_STATIC);
+		sqlite3_bind_int64(s, 2, (sqlite3_int64)time(NULL));
 		if ((r = run(ss, s, "invite use")) != 0)
 			goto out;
 		if (sqlite3_changes(ss->db) != 1) {
-			r = SOTTO_ERR_AUTH;
+			r = invite_refusal(ss, token_hash);
 			goto out;
 		}
 	}
@@ -1412,6 +1438,9 @@ store_sqlite_open(struct store **out, const char *path, const struct store_open_
 		goto out;
 	if (version < 3 && (r = schema_step(ss->db, path, version == 0 ? NULL :
 	    "schema 2 to 3 (quota counters)", migrate_2_to_3_sql)) != 0)
+		goto out;
+	if (version < 4 && (r = schema_step(ss->db, path, version == 0 ? NULL :
+	    "schema 3 to 4 (used invites are kept)", migrate_3_to_4_sql)) != 0)
 		goto out;
 	for (int i = 0; i < S__COUNT; i++) {
 		rc = sqlite3_prepare_v3(ss->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT,

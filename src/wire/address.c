@@ -1,5 +1,5 @@
 /*
- * User addresses and server addresses (DECISIONS.md).
+ * User addresses and server addresses (docs/PROTOCOL-wire.md section 1).
  */
 #include "wire/address.h"
 
@@ -62,6 +62,26 @@ address_user_check(const char *s, size_t len)
 		if (!name_char(s[i]))
 			return SOTTO_ERR_MALFORMED;
 	return address_domain_check(at + 1, len - name - 1);
+}
+
+int
+address_user_normalize(const char *in, char out[ADDRESS_MAX + 1])
+{
+	size_t i, n;
+
+	out[0] = '\0';
+	if (in == NULL || (n = strnlen(in, ADDRESS_MAX + 1)) > ADDRESS_MAX)
+		return SOTTO_ERR_BAD_ADDRESS;
+	/* Names are made of [a-z0-9._-] only, so folding the name loses nothing: no two
+	 * accounts differ in case alone. */
+	for (i = 0; i < n; i++)
+		out[i] = in[i] >= 'A' && in[i] <= 'Z' ? (char)(in[i] - 'A' + 'a') : in[i];
+	out[n] = '\0';
+	if (address_user_check(out, n) != 0) {
+		out[0] = '\0';
+		return SOTTO_ERR_BAD_ADDRESS;
+	}
+	return 0;
 }
 
 static int

@@ -135,8 +135,8 @@ void noise_keypair_wipe(struct noise_keypair *kp);
 
 /*
  * Sotto's profile: the client (initiator) uses its X25519 device key and pins the server's
- * Ed25519 public key (converted to X25519, DECISIONS.md); the server (responder) uses the
- * X25519 form of its Ed25519 secret key. noise_sotto_responder_keypair takes that form
+ * Ed25519 public key (converted to X25519, docs/PROTOCOL-wire.md section 2); the server
+ * (responder) uses the X25519 form of its Ed25519 secret key. noise_sotto_responder_keypair takes that form
  * precomputed (saves a scalar multiplication per handshake).
  */
 int noise_sotto_initiator(struct noise_hs *hs, const uint8_t device_sk[NOISE_KEY_LEN],

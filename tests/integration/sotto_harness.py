@@ -55,15 +55,16 @@ def free_port():
 
 
 class Server:
-    """A sottod with open registration in its own data directory."""
+    """A sottod in its own data directory; registration open unless told "invite"."""
 
-    def __init__(self, root, name="srv", domain="localhost", conf=""):
+    def __init__(self, root, name="srv", domain="localhost", conf="", registration="open"):
         self.dir = os.path.join(root, name)
         os.makedirs(self.dir, mode=0o700, exist_ok=True)
         self.port = free_port()
         with open(os.path.join(self.dir, "sottod.conf"), "w") as f:
             f.write("listen = 127.0.0.1:%d\n%s" % (self.port, conf))
         self.domain = domain
+        self.registration = registration
         self.proc = None
         self.log = open(os.path.join(root, name + ".log"), "ab")
         self.start()
@@ -72,7 +73,7 @@ class Server:
 
     def start(self):
         self.proc = subprocess.Popen([SOTTOD, "run", "--data", self.dir, "--registration",
-                                      "open", "--domain", self.domain],
+                                      self.registration, "--domain", self.domain],
                                      stdout=self.log, stderr=self.log)
         deadline = time.time() + scaled(15)
         while time.time() < deadline:
@@ -98,6 +99,11 @@ class Server:
     def restart(self):
         self.stop()
         self.start()
+
+    def invite(self):
+        """A new one-time invite token (`sottod invite`)."""
+        return subprocess.run([SOTTOD, "invite", "--data", self.dir], check=True,
+                              stdout=subprocess.PIPE).stdout.decode().strip()
 
     def files(self):
         return [os.path.join(self.dir, n) for n in os.listdir(self.dir)]

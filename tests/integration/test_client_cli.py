@@ -14,7 +14,8 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from sotto_harness import (Server, User, SOTTO, check, file_contains, run_tests)  # noqa: E402
+from sotto_harness import (Server, User, SOTTO, check, file_contains, free_port,  # noqa: E402
+                           run_tests, scaled)
 
 
 def test_offline_recipient_and_order(root, servers):
@@ -75,11 +76,11 @@ def test_server_down_outbox_and_exit_codes(root, servers):
     r = subprocess.run([SOTTO, "--home", os.path.join(root, "nobody"), "--passphrase-file",
                         alice.passfile, "contacts"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     check(r.returncode == 4, "no account: rc %d" % r.returncode)
-    check(b"no account in" in r.stderr, r.stderr)
+    check(b"no account here" in r.stderr, r.stderr)
     r = subprocess.run([SOTTO, "--home", os.path.join(root, "nobody"), "--passphrase-file",
                         alice.passfile, "bridge", "--show-password"],
                        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    check(r.returncode == 4 and b"no account in" in r.stderr,
+    check(r.returncode == 4 and b"no account here" in r.stderr,
           "bridge, no account: rc %d %s" % (r.returncode, r.stderr))
     for cmd in ["init", "send", "receive", "contacts", "verify", "trust", "expire", "history",
                 "daemon"]:
@@ -176,7 +177,7 @@ def test_key_change(root, servers):
     sn_a = json.loads(r.stdout)["safety_number"]
     r = bob.run("verify", "--json", alice.address)
     check(json.loads(r.stdout)["safety_number"] == sn_a, "safety numbers differ")
-    check(alice.run("verify", "--confirm", bob.address).returncode == 0, "confirm")
+    check(alice.run("verify", "--confirm", sn_a, bob.address).returncode == 0, "confirm")
     # Bob and Carol reinstall: new keys under the same names.
     remove_account(srv, "bob")
     remove_account(srv, "carol")
@@ -194,7 +195,9 @@ def test_key_change(root, servers):
     check(not any("refused" in w for w in mc["warnings"]), mc["warnings"])
     r = alice.run("send", bob.address, "refused")
     check(r.returncode == 8, "send to a changed verified key: rc %d" % r.returncode)
-    check(b"sotto trust" in r.stderr, r.stderr)
+    check(("--home %s --passphrase-file %s trust %s" % (alice.home, alice.passfile,
+                                                       bob.address)).encode() in r.stderr,
+          r.stderr)
     check(alice.run("send", carol.address, "tofu goes on").returncode == 0, "unverified")
     r = alice.run("contacts")
     check(b"KEY CHANGED" in r.stdout, r.stdout)
@@ -330,6 +333,150 @@ def test_prekeys_replenished(root, servers):
     check(prekey_count(srv, "alice") == 198, "refilled: %d" % prekey_count(srv, "alice"))
 
 
+def bare(root, name):
+    """A home with a passphrase file and no account yet: (home, passfile)."""
+    home = os.path.join(root, name)
+    passfile = os.path.join(root, name + ".pass")
+    with open(passfile, "w") as f:
+        f.write("passphrase of %s\n" % name)
+    os.chmod(passfile, 0o600)
+    return home, passfile
+
+
+def sotto(home, passfile, *args, stdin=None, env=None):
+    argv = [SOTTO, "--home", home] + (["--passphrase-file", passfile] if passfile else [])
+    return subprocess.run(argv + list(args), input=stdin, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, env=env, timeout=scaled(60))
+
+
+def fails_with(r, rc, *texts):
+    """r exited with rc and its stderr says each of texts (and no bare errno text)."""
+    err = r.stderr.decode()
+    check(r.returncode == rc, "rc %d, not %d: %s" % (r.returncode, rc, err))
+    for t in texts:
+        check(t in err, "%r not in %r" % (t, err))
+    for vague in ("input/output error", "size over limit", "malformed input", ": not found",
+                  "not authorised"):
+        check(vague not in err, "vague %r in %r" % (vague, err))
+
+
+def test_error_unknown_user(root, servers):
+    srv = Server(root)
+    servers.append(srv)
+    alice = User(root, "alice", srv)
+    fails_with(alice.run("send", "nobody@localhost", "x"), 9, "no such user on that server",
+               "check the spelling")
+    fails_with(alice.run("verify", "nobody@localhost"), 9, "no such user on that server")
+
+
+def test_error_other_domain(root, servers):
+    srv = Server(root)
+    servers.append(srv)
+    alice = User(root, "alice", srv)
+    fails_with(alice.run("send", "bob@elsewhere.example", "x"), 9,
+               "on a domain this server does not serve")
+    home, pf = bare(root, "zed")
+    fails_with(sotto(home, pf, "init", "zed@elsewhere.example", "--server", srv.address,
+                     "--kdf", "min"), 7, "does not serve the domain")
+
+
+def test_error_invite_missing_unknown_used(root, servers):
+    srv = Server(root, registration="invite")
+    servers.append(srv)
+    home, pf = bare(root, "carol")
+    fails_with(sotto(home, pf, "init", "carol@localhost", "--server", srv.address, "--kdf",
+                     "min"), 7, "registers by invite only", "--invite TOKEN")
+    fails_with(sotto(home, pf, "init", "carol@localhost", "--server", srv.address, "--kdf",
+                     "min", "--invite", "AAAAAAAAAAAAAAAAAAAAAAAA"), 7, "no such invite")
+    token = srv.invite()
+    r = sotto(home, pf, "init", "carol@localhost", "--server", srv.address, "--kdf", "min",
+              "--invite", token)
+    check(r.returncode == 0, r.stderr)
+    home2, pf2 = bare(root, "dave")
+    fails_with(sotto(home2, pf2, "init", "dave@localhost", "--server", srv.address, "--kdf",
+                     "min", "--invite", token), 7, "invite was already used",
+               "ask the server's operator for a new one")
+
+
+class NotSotto(threading.Thread):
+    """A port that answers like an SSH server: a banner, then it closes."""
+
+    def __init__(self):
+        super().__init__(daemon=True)
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(8)
+        self.port = self.sock.getsockname()[1]
+
+    def run(self):
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            c.sendall(b"SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n")
+            c.close()
+
+
+def test_error_not_sotto_and_unreachable(root, servers):
+    srv = Server(root)
+    servers.append(srv)
+    key_part = srv.address.rsplit(":", 1)[0]
+    ns = NotSotto()
+    ns.start()
+    home, pf = bare(root, "erin")
+    fails_with(sotto(home, pf, "init", "erin@localhost", "--server",
+                     "%s:%d" % (key_part.rsplit("@", 1)[0] + "@127.0.0.1", ns.port),
+                     "--kdf", "min"), 6, "does not speak the Sotto protocol", "check the port")
+    ns.sock.close()
+    dead = free_port()
+    fails_with(sotto(home, pf, "init", "erin@localhost", "--server",
+                     key_part.rsplit("@", 1)[0] + "@127.0.0.1:%d" % dead, "--kdf", "min"), 6,
+               "cannot reach the server (connection refused", "check that sottod runs")
+    # A registered account whose server went away hears the same, and the message waits.
+    alice = User(root, "alice", srv)
+    bob = User(root, "bob", srv)
+    alice.send(bob, "first")
+    srv.stop()
+    fails_with(alice.run("send", bob.address, "later"), 6, "connection refused", "outbox")
+
+
+def test_error_message_too_large(root, servers):
+    srv = Server(root)
+    servers.append(srv)
+    alice = User(root, "alice", srv)
+    bob = User(root, "bob", srv)
+    fails_with(alice.run("send", bob.address, "-", stdin=b"x" * (60 * 1024 + 1)), 10,
+               "message larger than the server accepts", "61440 bytes (60 KiB)")
+    fails_with(alice.run("send", bob.address, "y" * (60 * 1024 + 1)), 10, "61440 bytes")
+    r = alice.run("send", bob.address, "-", stdin=b"z" * (60 * 1024))
+    check(r.returncode == 0, "60 KiB exactly: %s" % r.stderr)
+    check(len(bob.receive()[0]["body"]) == 60 * 1024, "not delivered whole")
+    check(b"61440 bytes" in alice.run("send", "--help").stdout, "limit not in --help")
+
+
+def test_error_bad_address_and_case(root, servers):
+    srv = Server(root)
+    servers.append(srv)
+    alice = User(root, "alice", srv)
+    fails_with(alice.run("send", "Not An Address", "x"), 10, "not a valid address",
+               "name@domain")
+    fails_with(alice.run("send", "bob@@localhost", "x"), 10, "not a valid address")
+    # Both parts of an address are case-insensitive: Dave@LocalHost is dave@localhost.
+    home, pf = bare(root, "dave")
+    r = sotto(home, pf, "init", "Dave@LocalHost", "--server", srv.address, "--kdf", "min")
+    check(r.returncode == 0, r.stderr)
+    check(b"registered dave@localhost" in r.stdout, r.stdout)
+    check(alice.send("Dave@LocalHost", "hi dave") != "", "send")
+    got = json.loads(sotto(home, pf, "receive", "--json").stdout.splitlines()[0])
+    check(got["from"] == alice.address and got["body"] == "hi dave", got)
+    check(alice.send("DAVE@localhost", "again") != "", "send upper-case name")
+    check([c["address"] for c in json.loads(alice.run("contacts", "--json").stdout)] ==
+          ["dave@localhost"], "one contact")
+    check(alice.run("history", "Dave@LOCALHOST").stdout.count(b"dave@localhost") == 2,
+          "history by any spelling")
+
+
 if __name__ == "__main__":
     run_tests([
         test_offline_recipient_and_order,
@@ -340,4 +487,10 @@ if __name__ == "__main__":
         test_disappearing_messages,
         test_server_sees_ciphertext_only,
         test_prekeys_replenished,
+        test_error_unknown_user,
+        test_error_other_domain,
+        test_error_invite_missing_unknown_used,
+        test_error_not_sotto_and_unreachable,
+        test_error_message_too_large,
+        test_error_bad_address_and_case,
     ])
