@@ -227,8 +227,8 @@ cli_open_keep(struct cli *cli, struct sotto **out, struct passphrase *keep)
 	if ((r = cli_home(cli, home, sizeof(home))) != 0)
 		return cli_fail(cli, "home directory", r);
 	/* No prompt for a passphrase that could open nothing. */
-	if (!cli_store_exists(home))
-		return cli_account_error(cli, home, SOTTO_ERR_NOT_FOUND);
+	if ((r = cli_have_account(cli)) != CLI_OK)
+		return r;
 	if ((r = passphrase_get(cli->passfile, "Passphrase: ", 0, stderr, &pp, &warn)) != 0) {
 		fprintf(stderr, "%s: cannot read the passphrase: %s\n", cli->prog, sotto_strerror(r));
 		return CLI_EXIT_PASSPHRASE;
@@ -259,6 +259,19 @@ cli_store_exists(const char *home)
 	if ((size_t)snprintf(path, sizeof(path), "%s/%s", home, STORE_FILE_NAME) >= sizeof(path))
 		return 1;       /* let the store say what is wrong */
 	return stat(path, &sb) == 0 || errno != ENOENT;
+}
+
+int
+cli_have_account(struct cli *cli)
+{
+	char home[4096];
+	int r;
+
+	if ((r = cli_home(cli, home, sizeof(home))) != 0)
+		return cli_fail(cli, "home directory", r);
+	if (!cli_store_exists(home))
+		return cli_account_error(cli, home, SOTTO_ERR_NOT_FOUND);
+	return CLI_OK;
 }
 
 int

@@ -86,6 +86,9 @@ int cli_open_keep(struct cli *cli, struct sotto **out, struct passphrase *keep);
 int cli_daemon_lock(struct cli *cli, int *lock_fd);
 /* Whether home holds a store (file present); no passphrase needed. */
 int cli_store_exists(const char *home);
+/* CLI_OK if the home directory holds a store, else prints "no account here" with the
+ * command that makes one and returns CLI_EXIT_NO_ACCOUNT. Before any prompt or input. */
+int cli_have_account(struct cli *cli);
 /* Prints why connecting to server failed. */
 void cli_report_connect(struct cli *cli, const char *server, int err);
 /* Opens and connects; errors are printed; returns an exit code. */

@@ -31,10 +31,11 @@ cmd_send(struct cli *cli, int argc, char **argv)
 	}
 	if (optind + 1 != argc && optind + 2 != argc)
 		return cli_usage(cli, cmd, "ADDRESS, then MESSAGE, - or nothing (the editor)");
+	if ((r = cli_have_account(cli)) != CLI_OK)
+		return r;
 	if ((r = cli_message_read(cli, optind + 1 < argc ? argv[optind + 1] : NULL, &body,
 	    &len)) != 0)
-		/* no account: cli_open says so, without asking for a passphrase */
-		return r == SOTTO_ERR_NO_ACCOUNT ? cli_open(cli, &s) : cli_fail(cli, "message", r);
+		return cli_fail(cli, "message", r);
 	if (len == 0) {
 		free(body);
 		return cli_usage(cli, cmd, "an empty message");

@@ -84,12 +84,10 @@ from_editor(struct cli *cli, uint8_t **out, size_t *len)
 
 	if ((r = cli_home(cli, home, sizeof(home))) != 0)
 		return r;
-	if (!cli_store_exists(home))
-		return SOTTO_ERR_NO_ACCOUNT;
 	if ((size_t)snprintf(path, sizeof(path), "%s/compose-XXXXXX", home) >= sizeof(path))
 		return SOTTO_ERR_TOO_LARGE;
 	if ((fd = mkstemp(path)) < 0)
-		return errno == ENOENT ? SOTTO_ERR_NO_ACCOUNT : SOTTO_ERR_IO;
+		return SOTTO_ERR_IO;
 	close(fd);
 	if ((r = run_editor(cli, path)) != 0)
 		goto out;

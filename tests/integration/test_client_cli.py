@@ -477,6 +477,159 @@ def test_error_bad_address_and_case(root, servers):
           "history by any spelling")
 
 
+def test_hints_keep_options_and_sotto_home(root, servers):
+    srv = Server(root)
+    servers.append(srv)
+    alice = User(root, "alice", srv)
+    bob = User(root, "bob", srv)
+    given = "--home %s --passphrase-file %s" % (alice.home, alice.passfile)
+    r = alice.run("verify", "--no-qr", bob.address)
+    check(r.returncode == 0, r.stderr)
+    hint = [l for l in r.stdout.decode().splitlines() if "verify --confirm" in l]
+    check(len(hint) == 1 and given in hint[0], r.stdout)
+    # The hint runs as printed (a shell copy-paste).
+    r = subprocess.run(hint[0].strip().replace("sotto ", SOTTO + " ", 1), shell=True,
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    check(r.returncode == 0 and b"is verified" in r.stdout, r.stderr)
+    r = sotto(os.path.join(root, "nobody"), alice.passfile, "contacts")
+    check(r.returncode == 4 and ("--home %s" % os.path.join(root, "nobody")).encode()
+          in r.stderr, r.stderr)
+    # A home with a space is quoted in hints.
+    spaced = os.path.join(root, "with space")
+    r = sotto(spaced, None, "receive")
+    check(r.returncode == 4 and ("--home '%s' init" % spaced).encode() in r.stderr, r.stderr)
+    # SOTTO_HOME stands for --home; --home wins over it.
+    env = dict(os.environ, SOTTO_HOME=alice.home)
+    r = subprocess.run([SOTTO, "--passphrase-file", alice.passfile, "contacts", "--json"],
+                       env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    check(r.returncode == 0 and bob.address.encode() in r.stdout, r.stderr)
+    r = subprocess.run([SOTTO, "--home", bob.home, "--passphrase-file", bob.passfile,
+                        "contacts", "--json"], env=env, stdout=subprocess.PIPE)
+    check(r.returncode == 0 and json.loads(r.stdout) == [], r.stdout)
+
+
+def test_no_passphrase_prompt_without_account(root, servers):
+    empty = os.path.join(root, "empty")
+    os.makedirs(empty, mode=0o700)
+    env = {k: v for k, v in os.environ.items() if k != "SOTTO_PASSPHRASE"}
+    for cmd in (["receive"], ["contacts"], ["send", "bob@localhost", "-"], ["verify",
+                                                                          "bob@localhost"]):
+        # No controlling terminal and no passphrase source: asking would fail (rc 3).
+        r = subprocess.run([SOTTO, "--home", empty] + cmd, env=env, stdin=subprocess.DEVNULL,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           start_new_session=True, timeout=scaled(30))
+        check(r.returncode == 4, "%s: rc %d %s" % (cmd, r.returncode, r.stderr))
+        check(b"no account here" in r.stderr and b"init" in r.stderr, r.stderr)
+        check(b"assphrase" not in r.stderr, r.stderr)
+
+
+def test_terminal_controls_neutralised(root, servers):
+    srv = Server(root)
+    servers.append(srv)
+    alice = User(root, "alice", srv)
+    bob = User(root, "bob", srv)
+    evil = ("a\x9b2Jb \u009b31mc \u202eexe.txt \u2066d\u2069 \u200fe\x07\x1bf\x7fg"
+            "\ttab\nline2").encode() + b" raw\x9b[2J h\xc2"
+    r = alice.run("send", bob.address, "-", stdin=evil)
+    check(r.returncode == 0, r.stderr)
+    bad = [b"\x9b", b"\xc2\x9b", "\u202e".encode(), "\u2066".encode(), "\u2069".encode(),
+           "\u200f".encode(), b"\x07", b"\x1b", b"\x7f"]
+    r = bob.run("receive")
+    out = r.stdout
+    check(r.returncode == 0 and b"exe.txt" in out and b"\ttab" in out, out)
+    check(not any(x in out for x in bad), out)
+    check(b"\n    line2" in out, out)
+    r = bob.run("history")
+    check(not any(x in r.stdout for x in bad) and b"line2" in r.stdout, r.stdout)
+    # JSON escapes rather than strips: a program still gets the characters.
+    r = bob.run("history", "--json")
+    check(not any(x in r.stdout for x in bad), r.stdout)
+    check(b"\\u202e" in r.stdout and b"\\u009b" in r.stdout, r.stdout)
+    body = json.loads(r.stdout.splitlines()[0])["body"]
+    check("\u202eexe.txt" in body and "\u2066d\u2069" in body and "\u009b31m" in body, body)
+    check("raw\ufffd[2J" in body, body)
+
+
+def test_verify_before_any_message(root, servers):
+    srv = Server(root)
+    servers.append(srv)
+    alice = User(root, "alice", srv)
+    bob = User(root, "bob", srv)
+    ra = alice.run("verify", "--json", bob.address)
+    rb = bob.run("verify", "--json", alice.address)
+    check(ra.returncode == 0 and rb.returncode == 0, (ra.stderr, rb.stderr))
+    sn = json.loads(ra.stdout)["safety_number"]
+    check(json.loads(rb.stdout)["safety_number"] == sn, "numbers differ")
+    check(alice.run("verify", "--confirm", sn, bob.address).returncode == 0, "confirm")
+    # Messages flow as usual afterwards, both ways, on the key that was compared.
+    alice.send(bob, "after verify")
+    check([m["body"] for m in bob.receive()] == ["after verify"], "not received")
+    bob.send(alice, "reply")
+    check([m["body"] for m in alice.receive() if m["type"] == "text"] == ["reply"], "reply")
+    check(json.loads(alice.run("verify", "--json", bob.address).stdout)["verified"], "lost")
+
+
+def test_verify_confirm_binds_the_number_shown(root, servers):
+    srv = Server(root)
+    servers.append(srv)
+    alice = User(root, "alice", srv)
+    bob = User(root, "bob", srv)
+    bob.send(alice, "hello")
+    alice.receive()
+    shown = json.loads(alice.run("verify", "--json", bob.address).stdout)["safety_number"]
+    # Bob's key changes (a reinstall) after Alice read the number, before she confirms.
+    remove_account(srv, "bob")
+    shutil.rmtree(bob.home)
+    bob = User(root, "bob", srv)
+    bob.send(alice, "new key")
+    alice.receive()
+    r = alice.run("verify", "--confirm", shown, bob.address)
+    check(r.returncode == 10, "confirmed a key that was not compared: rc %d" % r.returncode)
+    check(b"not the safety number of the contact's current key" in r.stderr, r.stderr)
+    v = json.loads(alice.run("verify", "--json", bob.address).stdout)
+    check(not v["verified"] and v["safety_number"] != shown, v)
+    # A typo is refused the same way; the number of the current key is taken.
+    typo = ("1" if v["safety_number"][0] != "1" else "2") + v["safety_number"][1:]
+    check(alice.run("verify", "--confirm", typo, bob.address).returncode == 10, "typo")
+    check(alice.run("verify", "--confirm", "123", bob.address).returncode == 10, "short")
+    r = alice.run("verify", "--confirm", v["safety_number"].replace(" ", ""), bob.address)
+    check(r.returncode == 0, r.stderr)
+    check(json.loads(alice.run("verify", "--json", bob.address).stdout)["verified"], "mark")
+    # The old form, without the number, is a usage error rather than a silent mark.
+    check(alice.run("verify", "--confirm", bob.address).returncode == 2, "old form")
+
+
+def test_send_secret_by_editor_not_argv(root, servers):
+    srv = Server(root)
+    servers.append(srv)
+    alice = User(root, "alice", srv)
+    bob = User(root, "bob", srv)
+    seen = os.path.join(root, "parent-cmdline")
+    editor = os.path.join(root, "editor.sh")
+    with open(editor, "w") as f:
+        f.write("#!/bin/sh\n"
+                "tr '\\0' ' ' < /proc/$PPID/cmdline > %s\n"
+                "for last; do :; done\n"
+                "printf 'the secret is 42\\n' > \"$last\"\n" % seen)
+    os.chmod(editor, 0o700)
+    env = dict(os.environ, EDITOR=editor + " --flag-for-the-shell")
+    env.pop("VISUAL", None)
+    r = subprocess.run(alice.argv("send", bob.address), env=env, stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, timeout=scaled(60))
+    check(r.returncode == 0, r.stderr)
+    check([m["body"] for m in bob.receive()] == ["the secret is 42"], "editor text")
+    check(b"secret" not in open(seen, "rb").read(), "secret in sotto's command line")
+    check(not any(n.startswith("compose-") for n in os.listdir(alice.home)), "draft left")
+    # An editor that fails sends nothing.
+    env["EDITOR"] = "false"
+    r = subprocess.run(alice.argv("send", bob.address), env=env, stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, timeout=scaled(60))
+    check(r.returncode != 0 and b"nothing sent" in r.stderr, r.stderr)
+    check(bob.receive() == [], "sent after a failed editor")
+    h = subprocess.run([SOTTO, "send", "--help"], stdout=subprocess.PIPE).stdout
+    check(b"/proc/PID/cmdline" in h and b"$EDITOR" in h, h)
+
+
 if __name__ == "__main__":
     run_tests([
         test_offline_recipient_and_order,
@@ -493,4 +646,10 @@ if __name__ == "__main__":
         test_error_not_sotto_and_unreachable,
         test_error_message_too_large,
         test_error_bad_address_and_case,
+        test_hints_keep_options_and_sotto_home,
+        test_no_passphrase_prompt_without_account,
+        test_terminal_controls_neutralised,
+        test_verify_before_any_message,
+        test_verify_confirm_binds_the_number_shown,
+        test_send_secret_by_editor_not_argv,
     ])
