@@ -307,7 +307,7 @@ TEST(registration_flood_without_invites_creates_no_account)
 		test_user_new(&u, name);
 		/* Half claim no invite, half a made-up one. */
 		int r = test_user_register(&u, &sp, i % 2 ? "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA" : NULL);
-		if (r == SOTTO_ERR_AUTH)
+		if (r == (i % 2 ? SOTTO_ERR_INVITE_UNKNOWN : SOTTO_ERR_AUTH))
 			refused++;
 		else
 			other++;
@@ -322,11 +322,11 @@ TEST(registration_flood_without_invites_creates_no_account)
 	test_user_new(&good, "good");
 	CHECK_EQ_INT(test_user_register(&good, &sp, invite), 0);
 	test_user_new(&probe, "probe");
-	CHECK_EQ_INT(test_user_register(&probe, &sp, invite), SOTTO_ERR_AUTH);
+	CHECK_EQ_INT(test_user_register(&probe, &sp, invite), SOTTO_ERR_INVITE_USED);
 	/* No flood address became an account. */
 	if (good.c != NULL) {
-		CHECK_EQ_INT(test_user_fetch(&good, "flood1@localhost"), SOTTO_ERR_NOT_FOUND);
-		CHECK_EQ_INT(test_user_fetch(&good, "flood2@localhost"), SOTTO_ERR_NOT_FOUND);
+		CHECK_EQ_INT(test_user_fetch(&good, "flood1@localhost"), SOTTO_ERR_UNKNOWN_USER);
+		CHECK_EQ_INT(test_user_fetch(&good, "flood2@localhost"), SOTTO_ERR_UNKNOWN_USER);
 	}
 	test_user_close(&good);
 	test_user_close(&probe);

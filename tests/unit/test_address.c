@@ -176,12 +176,44 @@ TEST(address_server_rejects)
 	    SOTTO_ERR_INVALID_ARG);
 }
 
+/* What a user types: both parts are case-insensitive and come out in the one spelling
+ * the wire and the stores use; anything else is BAD_ADDRESS, with out left empty. */
+TEST(address_user_normalize_folds_case)
+{
+	char out[ADDRESS_MAX + 1], in[ADDRESS_MAX + 2];
+
+	CHECK_EQ_INT(address_user_normalize("Dave@LocalHost", out), 0);
+	CHECK(strcmp(out, "dave@localhost") == 0);
+	CHECK_EQ_INT(address_user_normalize("ALICE.B_C-9@Mail.EXAMPLE.org", out), 0);
+	CHECK(strcmp(out, "alice.b_c-9@mail.example.org") == 0);
+	CHECK_EQ_INT(address_user_normalize("bob@example.org", out), 0);
+	CHECK(strcmp(out, "bob@example.org") == 0);
+	CHECK_EQ_INT(user(out), 0);
+	CHECK_EQ_INT(address_user_normalize("Not An Address", out), SOTTO_ERR_BAD_ADDRESS);
+	CHECK(strcmp(out, "") == 0);
+	CHECK_EQ_INT(address_user_normalize("a@@b", out), SOTTO_ERR_BAD_ADDRESS);
+	CHECK_EQ_INT(address_user_normalize("a+b@x", out), SOTTO_ERR_BAD_ADDRESS);
+	CHECK_EQ_INT(address_user_normalize("a@x.", out), SOTTO_ERR_BAD_ADDRESS);
+	CHECK_EQ_INT(address_user_normalize("", out), SOTTO_ERR_BAD_ADDRESS);
+	CHECK_EQ_INT(address_user_normalize(NULL, out), SOTTO_ERR_BAD_ADDRESS);
+	/* Only ASCII letters fold: no Unicode case mapping sneaks another name in. */
+	CHECK_EQ_INT(address_user_normalize("\xc3\x89ve@x", out), SOTTO_ERR_BAD_ADDRESS);
+	CHECK_EQ_INT(address_user_normalize("K\xe2\x84\xaa@x", out), SOTTO_ERR_BAD_ADDRESS);
+	/* Length: 320 is the most, checked before anything is copied. */
+	memset(in, 'A', 64);
+	in[64] = '@';
+	memset(in + 65, 'b', ADDRESS_MAX + 1 - 65);
+	in[ADDRESS_MAX + 1] = '\0';
+	CHECK_EQ_INT(address_user_normalize(in, out), SOTTO_ERR_BAD_ADDRESS);
+}
+
 int
 main(void)
 {
 	if (sodium_init() < 0)
 		return 1;
 	RUN(address_user_rules);
+	RUN(address_user_normalize_folds_case);
 	RUN(address_server_roundtrip);
 	RUN(address_server_rejects);
 	return check_summary();

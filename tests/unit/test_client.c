@@ -593,7 +593,7 @@ TEST(exchange_receipts_history)
 	sotto_history_free(h, n);
 	/* An unknown user. */
 	CHECK_EQ_INT(sotto_send_text(a, "nobody@example.org", "x", 1, NULL), SOTTO_ERR_NOT_FOUND);
-	CHECK_EQ_INT(sotto_send_text(a, "Bad Address", "x", 1, NULL), SOTTO_ERR_MALFORMED);
+	CHECK_EQ_INT(sotto_send_text(a, "Bad Address", "x", 1, NULL), SOTTO_ERR_BAD_ADDRESS);
 	sotto_close(a);
 	sotto_close(b);
 	free(ev);

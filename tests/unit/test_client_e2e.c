@@ -179,9 +179,10 @@ TEST(lookup_through_server)
 	REQUIRE(sotto_connect(c, 2000) == 0);
 	CHECK_EQ_INT(sotto_lookup(c, "alice@localhost", 2000), 0);
 	CHECK_EQ_INT(sotto_lookup(c, "carol@localhost", 2000), 0);
-	CHECK_EQ_INT(sotto_lookup(c, "zed@localhost", 2000), SOTTO_ERR_NOT_FOUND);
-	CHECK_EQ_INT(sotto_lookup(c, "alice@other.example", 2000), SOTTO_ERR_NOT_FOUND);
-	CHECK_EQ_INT(sotto_lookup(c, "Not An Address", 2000), SOTTO_ERR_INVALID_ARG);
+	CHECK_EQ_INT(sotto_lookup(c, "Alice@LocalHost", 2000), 0);
+	CHECK_EQ_INT(sotto_lookup(c, "zed@localhost", 2000), SOTTO_ERR_UNKNOWN_USER);
+	CHECK_EQ_INT(sotto_lookup(c, "alice@other.example", 2000), SOTTO_ERR_OTHER_DOMAIN);
+	CHECK_EQ_INT(sotto_lookup(c, "Not An Address", 2000), SOTTO_ERR_BAD_ADDRESS);
 	sotto_close(c);
 }
 

@@ -24,7 +24,7 @@ struct responder {
 	int lfd;
 	uint16_t port;
 	uint8_t ed_pk[32], ed_sk[64];
-	int mode;               /* 0 serve, 1 accept and stay silent */
+	int mode;               /* 0 serve, 1 accept and stay silent, 2 answer as HTTP */
 	int hs_result;          /* the server's view of the handshake */
 	uint8_t client_static[32];
 	int requests;
@@ -133,7 +133,11 @@ responder_main(void *arg)
 	buf_init_dyn(&out, 1 << 16);
 	if ((fd = accept(rp->lfd, NULL, NULL)) < 0)
 		return NULL;
-	if (rp->mode == 1) {
+	if (rp->mode == 1 || rp->mode == 2) {
+		static const char http[] = "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n";
+
+		if (rp->mode == 2)
+			(void)send(fd, http, sizeof(http) - 1, MSG_NOSIGNAL);
 		while (recv(fd, in, sizeof(in), 0) > 0)
 			;
 		close(fd);
@@ -342,9 +346,25 @@ TEST(conn_timeout_and_refused)
 	CHECK(c == NULL);
 	responder_join(&rp);
 	/* The listener is closed now: nothing listens on its port. */
-	CHECK_EQ_INT(conn_open(&c, addr, dev_sk, 2000), SOTTO_ERR_IO);
+	CHECK_EQ_INT(conn_open(&c, addr, dev_sk, 2000), SOTTO_ERR_UNREACHABLE);
 	CHECK_EQ_INT(conn_open(&c, "sotto://nope@127.0.0.1:1", dev_sk, 100), SOTTO_ERR_MALFORMED);
 	CHECK(c == NULL);
+}
+
+/* A port that answers in another protocol is told apart from a frame over a limit. */
+TEST(conn_other_protocol_is_not_sotto)
+{
+	static struct responder rp;
+	uint8_t dev_sk[32];
+	char addr[ADDRESS_SERVER_MAX];
+	struct conn *c = NULL;
+
+	randombytes_buf(dev_sk, 32);
+	REQUIRE(responder_start(&rp, 2) == 0);
+	address_for(&rp, rp.ed_pk, addr, sizeof(addr));
+	CHECK_EQ_INT(conn_open(&c, addr, dev_sk, 5000), SOTTO_ERR_NOT_SOTTO);
+	CHECK(c == NULL);
+	responder_join(&rp);
 }
 
 int
@@ -355,5 +375,6 @@ main(void)
 	RUN(conn_requests_and_events);
 	RUN(conn_wrong_server_key_fails);
 	RUN(conn_timeout_and_refused);
+	RUN(conn_other_protocol_is_not_sotto);
 	return check_summary();
 }

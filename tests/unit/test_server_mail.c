@@ -47,7 +47,9 @@ TEST(send_push_received_delete)
 	cmid_of(cmid, 1);
 	CHECK_EQ_INT(test_user_send(&a, "bob@localhost", cmid, "sealed-1", 8), 0);
 	CHECK(a.resp.u.sent.timestamp > 1700000000000ull);
-	CHECK_EQ_INT(test_user_send(&a, "nobody@localhost", cmid, "x", 1), SOTTO_ERR_NOT_FOUND);
+	CHECK_EQ_INT(test_user_send(&a, "nobody@localhost", cmid, "x", 1), SOTTO_ERR_UNKNOWN_USER);
+	CHECK_EQ_INT(test_user_send(&a, "bob@elsewhere.example", cmid, "x", 1),
+	    SOTTO_ERR_OTHER_DOMAIN);
 	/* Bob is online: pushed as it is committed. */
 	REQUIRE(next_push(&b, 5000, &id, got, sizeof(got)) == 0);
 	CHECK(strcmp(got, "sealed-1") == 0);

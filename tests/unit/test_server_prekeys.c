@@ -21,8 +21,8 @@ TEST(lookup_known_unknown_and_foreign)
 	CHECK_EQ_INT(test_user_upload(&a, 100, 1), 0);
 	CHECK_EQ_INT(test_user_lookup(&b, "alice@localhost"), 0);
 	CHECK_EQ_INT(test_user_lookup(&b, "alice@localhost"), 0);
-	CHECK_EQ_INT(test_user_lookup(&b, "nobody@localhost"), SOTTO_ERR_NOT_FOUND);
-	CHECK_EQ_INT(test_user_lookup(&b, "alice@elsewhere.example"), SOTTO_ERR_NOT_FOUND);
+	CHECK_EQ_INT(test_user_lookup(&b, "nobody@localhost"), SOTTO_ERR_UNKNOWN_USER);
+	CHECK_EQ_INT(test_user_lookup(&b, "alice@elsewhere.example"), SOTTO_ERR_OTHER_DOMAIN);
 	/* The one-time prekey is still there after the lookups. */
 	REQUIRE(test_user_fetch(&b, "alice@localhost") == 0);
 	CHECK_EQ_INT(b.resp.u.bundle.has_otpk, 1);
@@ -51,7 +51,8 @@ TEST(prekeys_upload_fetch_exhaust_and_low_notice)
 	while (conn_next_event(b.c, &b.ev, 0) == 0)
 		;
 	CHECK_EQ_INT(test_user_fetch(&b, "alice@localhost"), SOTTO_ERR_NOT_FOUND);
-	CHECK_EQ_INT(test_user_fetch(&b, "nobody@localhost"), SOTTO_ERR_NOT_FOUND);
+	CHECK_EQ_INT(test_user_fetch(&b, "nobody@localhost"), SOTTO_ERR_UNKNOWN_USER);
+	CHECK_EQ_INT(test_user_fetch(&b, "alice@elsewhere.example"), SOTTO_ERR_OTHER_DOMAIN);
 	CHECK_EQ_INT(test_user_upload(&a, 100, 5), 0);
 	for (int i = 0; i < 5; i++) {
 		REQUIRE(test_user_fetch(&b, "alice@localhost") == 0);

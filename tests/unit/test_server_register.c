@@ -26,7 +26,7 @@ TEST(register_open)
 	CHECK_EQ_INT(test_user_register(&imp, &sp, NULL), SOTTO_ERR_EXISTS);
 	/* Another domain is not ours. */
 	snprintf(b.address, sizeof(b.address), "bob@elsewhere.example");
-	CHECK_EQ_INT(test_user_register(&b, &sp, NULL), SOTTO_ERR_NOT_FOUND);
+	CHECK_EQ_INT(test_user_register(&b, &sp, NULL), SOTTO_ERR_OTHER_DOMAIN);
 	/* A signature by another identity key is refused. */
 	snprintf(b.address, sizeof(b.address), "bob@localhost");
 	memset(&b.req, 0, sizeof(b.req));
@@ -73,12 +73,12 @@ TEST(register_invite_only)
 	test_user_new(&b, "bob");
 	test_user_new(&c, "carol");
 	CHECK_EQ_INT(test_user_register(&a, &sp, NULL), SOTTO_ERR_AUTH);
-	CHECK_EQ_INT(test_user_register(&a, &sp, "not-a-token"), SOTTO_ERR_AUTH);
+	CHECK_EQ_INT(test_user_register(&a, &sp, "not-a-token"), SOTTO_ERR_INVITE_UNKNOWN);
 	CHECK_EQ_INT(test_user_register(&a, &sp, token), 0);
-	/* Each token works once. */
-	CHECK_EQ_INT(test_user_register(&b, &sp, token), SOTTO_ERR_AUTH);
+	/* Each token works once; a second use is told apart from a wrong token. */
+	CHECK_EQ_INT(test_user_register(&b, &sp, token), SOTTO_ERR_INVITE_USED);
 	CHECK_EQ_INT(test_user_register(&b, &sp, token2), 0);
-	CHECK_EQ_INT(test_user_register(&c, &sp, token2), SOTTO_ERR_AUTH);
+	CHECK_EQ_INT(test_user_register(&c, &sp, token2), SOTTO_ERR_INVITE_USED);
 	test_user_close(&a);
 	test_user_close(&b);
 	test_user_close(&c);

@@ -101,13 +101,15 @@ TEST(store_accounts_and_invites)
 	CHECK_MEM(a.identity_key, ik, 32);
 	CHECK_EQ_INT(s->ops->account_by_name(s, "nobody", &a), SOTTO_ERR_NOT_FOUND);
 
-	/* An invite works once; an unknown token never. */
+	/* An invite works once, and a second use says so; an unknown token never. */
 	CHECK_EQ_INT(s->ops->invite_add(s, tok), 0);
-	CHECK_EQ_INT(s->ops->account_create(s, "bob", ik, dk2, tok2, &id2), SOTTO_ERR_AUTH);
+	CHECK_EQ_INT(s->ops->account_create(s, "bob", ik, dk2, tok2, &id2),
+	    SOTTO_ERR_INVITE_UNKNOWN);
 	CHECK_EQ_INT(s->ops->account_by_name(s, "bob", &a), SOTTO_ERR_NOT_FOUND);
 	CHECK_EQ_INT(s->ops->account_create(s, "bob", ik, dk2, tok, &id2), 0);
 	key(dk2, 4);
-	CHECK_EQ_INT(s->ops->account_create(s, "carol", ik, dk2, tok, &id2), SOTTO_ERR_AUTH);
+	CHECK_EQ_INT(s->ops->account_create(s, "carol", ik, dk2, tok, &id2),
+	    SOTTO_ERR_INVITE_USED);
 	/* A failed create does not burn the invite. */
 	CHECK_EQ_INT(s->ops->invite_add(s, tok2), 0);
 	CHECK_EQ_INT(s->ops->account_create(s, "alice", ik, dk2, tok2, &id2), SOTTO_ERR_EXISTS);
@@ -497,7 +499,8 @@ TEST(commit_deferred_records_wait_then_go_in_order)
 }
 
 /* Schema 1 keyed the idempotency records (sender, cmid); opening such a database moves
- * them to schema 2's (cmid, sender) and keeps everything else. */
+ * them to schema 2's (cmid, sender), adds schema 3's quota counters and schema 4's
+ * mark of a used invite, and keeps everything else. */
 TEST(store_migrates_schema_1)
 {
 	static const char v1[] =
@@ -517,11 +520,12 @@ TEST(store_migrates_schema_1)
 	    " created INTEGER NOT NULL, PRIMARY KEY(sender, cmid)) WITHOUT ROWID;"
 	    "INSERT INTO meta VALUES ('schema', 1);"
 	    "INSERT INTO accounts VALUES (7, 'carol', x'01', zeroblob(32), 1, 0);"
+	    "INSERT INTO invites VALUES (zeroblob(32), 0);"
 	    "INSERT INTO envelopes VALUES (41, 7, 5, x'c0ffee');"
 	    "INSERT INTO sent VALUES (zeroblob(32), x'0102030405060708090a0b0c0d0e0f10', 41,"
 	    " strftime('%s', 'now'));";
 	static const uint8_t cmid[16] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16 };
-	uint8_t zero[32] = { 0 };
+	uint8_t zero[32] = { 0 }, ik[32], dk[32];
 	struct store_envelope env[2];
 	struct store_send sd[1];
 	struct store *s;
@@ -549,22 +553,29 @@ TEST(store_migrates_schema_1)
 	memcpy(sd[0].cmid, cmid, 16);
 	CHECK_EQ_INT(s->ops->envelopes_commit(s, sd, 1), 0);
 	CHECK_EQ_INT(sd[0].duplicate, 1);
+	/* The invite made under schema 1 works once; then it is known as used. */
+	memset(ik, 2, sizeof(ik));
+	memset(dk, 3, sizeof(dk));
+	CHECK_EQ_INT(s->ops->account_create(s, "dave", ik, dk, zero, &env_id), 0);
+	dk[0] = 4;
+	CHECK_EQ_INT(s->ops->account_create(s, "erin", ik, dk, zero, &env_id),
+	    SOTTO_ERR_INVITE_USED);
 	store_close(s);
 	REQUIRE(sqlite3_open(path, &db) == SQLITE_OK);
-	/* Then to schema 3: the mailbox's bytes counted, the old envelope of no sender. */
+	/* Then to schema 4: the mailbox's bytes counted, the old envelope of no sender. */
 	REQUIRE(sqlite3_prepare_v2(db, "SELECT (SELECT v FROM meta WHERE k = 'schema'),"
 	    " (SELECT count(*) FROM sent), (SELECT sql FROM sqlite_master WHERE name = 'sent'),"
 	    " (SELECT pending_bytes FROM accounts WHERE id = 7),"
 	    " (SELECT sender FROM envelopes WHERE id = 41)", -1, &q, NULL) == SQLITE_OK);
 	REQUIRE(sqlite3_step(q) == SQLITE_ROW);
-	CHECK_EQ_INT(sqlite3_column_int(q, 0), 3);
+	CHECK_EQ_INT(sqlite3_column_int(q, 0), 4);
 	CHECK_EQ_INT(sqlite3_column_int(q, 1), 1);
 	CHECK(strstr((const char *)sqlite3_column_text(q, 2), "PRIMARY KEY(cmid, sender)") != NULL);
 	CHECK_EQ_INT(sqlite3_column_int(q, 3), 3);
 	CHECK_EQ_INT(sqlite3_column_int(q, 4), 0);
 	sqlite3_finalize(q);
 	sqlite3_close(db);
-	/* Opened again: already at 3, nothing to do; the old envelope is deleted as any. */
+	/* Opened again: already at 4, nothing to do; the old envelope is deleted as any. */
 	REQUIRE((s = open_db(0)) != NULL);
 	CHECK_EQ_INT(s->ops->sent_get(s, zero, cmid, &env_id), 0);
 	{
