@@ -41,7 +41,7 @@ enum sotto_err {
 	SOTTO_ERR_QUEUED = -32,        /* kept in the outbox; not yet on the server */
 	SOTTO_ERR_UNKNOWN_USER = -33,  /* no such account on that server */
 	SOTTO_ERR_OTHER_DOMAIN = -34,  /* the address belongs to a domain this server does not serve */
-	SOTTO_ERR_INVITE_UNKNOWN = -35,/* no such invite (mistyped, revoked or expired) */
+	SOTTO_ERR_INVITE_UNKNOWN = -35,/* no such invite (mistyped, or not made by that server) */
 	SOTTO_ERR_INVITE_USED = -36,   /* the invite was already used */
 	SOTTO_ERR_NOT_SOTTO = -37,     /* the peer does not speak Sotto's protocol */
 	SOTTO_ERR_MESSAGE_TOO_LARGE = -38, /* a message over the server's size limit */

@@ -104,6 +104,8 @@ cmd_bridge(struct cli *cli, int argc, char **argv)
 		return cli_usage(cli, cmd, "--imap takes HOST:PORT");
 	if ((r = cli_home(cli, home, sizeof(home))) != 0)
 		return cli_fail(cli, "home directory", r);
+	if ((r = cli_have_account(cli)) != CLI_OK)
+		return r;
 	if ((r = passphrase_get(cli->passfile, "Passphrase: ", 0, stderr, &pp, &warn)) != 0) {
 		fprintf(stderr, "%s: cannot read the passphrase: %s\n", cli->prog,
 		    sotto_strerror(r));

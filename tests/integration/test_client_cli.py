@@ -512,8 +512,9 @@ def test_no_passphrase_prompt_without_account(root, servers):
     empty = os.path.join(root, "empty")
     os.makedirs(empty, mode=0o700)
     env = {k: v for k, v in os.environ.items() if k != "SOTTO_PASSPHRASE"}
-    for cmd in (["receive"], ["contacts"], ["send", "bob@localhost", "-"], ["verify",
-                                                                          "bob@localhost"]):
+    for cmd in (["receive"], ["contacts"], ["send", "bob@localhost", "-"],
+                ["verify", "bob@localhost"], ["bridge", "--show-password"],
+                ["daemon", "--socket", os.path.join(root, "sock")]):
         # No controlling terminal and no passphrase source: asking would fail (rc 3).
         r = subprocess.run([SOTTO, "--home", empty] + cmd, env=env, stdin=subprocess.DEVNULL,
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,

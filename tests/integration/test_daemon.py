@@ -175,9 +175,9 @@ def test_daemon_rpc(root, servers):
         e = a.call("send", {"to": bob.address})
         check(e["error"]["code"] == -32602, e)
         e = a.call("send", {"to": "nobody@localhost", "body": "x"})
-        check(e["error"]["code"] == -32000 - 17, e)     # SOTTO_ERR_NOT_FOUND
+        check(e["error"]["code"] == -32000 - 33, e)     # SOTTO_ERR_UNKNOWN_USER
         e = a.call("verify", {"address": "Bad Address"})
-        check(e["error"]["code"] == -32000 - 13, e)     # SOTTO_ERR_MALFORMED
+        check(e["error"]["code"] == -32000 - 40, e)     # SOTTO_ERR_BAD_ADDRESS
         e = a.raw(b"{not json")
         check(e["error"]["code"] == -32700 and e["id"] is None, e)
         e = a.raw(b'{"jsonrpc":"1.0","id":9,"method":"contacts"}')
