@@ -333,6 +333,12 @@ def test_prekeys_replenished(root, servers):
     check(prekey_count(srv, "alice") == 198, "refilled: %d" % prekey_count(srv, "alice"))
 
 
+def alice_and_bob(root, servers):
+    srv = Server(root)
+    servers.append(srv)
+    return srv, User(root, "alice", srv), User(root, "bob", srv)
+
+
 def bare(root, name):
     """A home with a passphrase file and no account yet: (home, passfile)."""
     home = os.path.join(root, name)
@@ -442,10 +448,7 @@ def test_error_not_sotto_and_unreachable(root, servers):
 
 
 def test_error_message_too_large(root, servers):
-    srv = Server(root)
-    servers.append(srv)
-    alice = User(root, "alice", srv)
-    bob = User(root, "bob", srv)
+    srv, alice, bob = alice_and_bob(root, servers)
     fails_with(alice.run("send", bob.address, "-", stdin=b"x" * (60 * 1024 + 1)), 10,
                "message larger than the server accepts", "61440 bytes (60 KiB)")
     fails_with(alice.run("send", bob.address, "y" * (60 * 1024 + 1)), 10, "61440 bytes")
@@ -478,10 +481,7 @@ def test_error_bad_address_and_case(root, servers):
 
 
 def test_hints_keep_options_and_sotto_home(root, servers):
-    srv = Server(root)
-    servers.append(srv)
-    alice = User(root, "alice", srv)
-    bob = User(root, "bob", srv)
+    srv, alice, bob = alice_and_bob(root, servers)
     given = "--home %s --passphrase-file %s" % (alice.home, alice.passfile)
     r = alice.run("verify", "--no-qr", bob.address)
     check(r.returncode == 0, r.stderr)
@@ -525,10 +525,7 @@ def test_no_passphrase_prompt_without_account(root, servers):
 
 
 def test_terminal_controls_neutralised(root, servers):
-    srv = Server(root)
-    servers.append(srv)
-    alice = User(root, "alice", srv)
-    bob = User(root, "bob", srv)
+    srv, alice, bob = alice_and_bob(root, servers)
     evil = ("a\x9b2Jb \u009b31mc \u202eexe.txt \u2066d\u2069 \u200fe\x07\x1bf\x7fg"
             "\ttab\nline2").encode() + b" raw\x9b[2J h\xc2"
     r = alice.run("send", bob.address, "-", stdin=evil)
@@ -552,10 +549,7 @@ def test_terminal_controls_neutralised(root, servers):
 
 
 def test_verify_before_any_message(root, servers):
-    srv = Server(root)
-    servers.append(srv)
-    alice = User(root, "alice", srv)
-    bob = User(root, "bob", srv)
+    srv, alice, bob = alice_and_bob(root, servers)
     ra = alice.run("verify", "--json", bob.address)
     rb = bob.run("verify", "--json", alice.address)
     check(ra.returncode == 0 and rb.returncode == 0, (ra.stderr, rb.stderr))
@@ -571,10 +565,7 @@ def test_verify_before_any_message(root, servers):
 
 
 def test_verify_confirm_binds_the_number_shown(root, servers):
-    srv = Server(root)
-    servers.append(srv)
-    alice = User(root, "alice", srv)
-    bob = User(root, "bob", srv)
+    srv, alice, bob = alice_and_bob(root, servers)
     bob.send(alice, "hello")
     alice.receive()
     shown = json.loads(alice.run("verify", "--json", bob.address).stdout)["safety_number"]
@@ -601,10 +592,7 @@ def test_verify_confirm_binds_the_number_shown(root, servers):
 
 
 def test_send_secret_by_editor_not_argv(root, servers):
-    srv = Server(root)
-    servers.append(srv)
-    alice = User(root, "alice", srv)
-    bob = User(root, "bob", srv)
+    srv, alice, bob = alice_and_bob(root, servers)
     seen = os.path.join(root, "parent-cmdline")
     editor = os.path.join(root, "editor.sh")
     with open(editor, "w") as f:
