@@ -142,8 +142,8 @@ cmd_bridge(struct cli *cli, int argc, char **argv)
 	if (r != 0)
 		return open_failed(cli, home, r, why);
 	if (bridge_runner_new_password(run))
-		fprintf(stderr, "sotto bridge: made a bridge password; "
-		    "`sotto bridge --show-password` shows it\n");
+		cli_printf(stderr, "sotto bridge: made a bridge password; "
+		    "`%s bridge --show-password` shows it\n", cli_self(cli));
 	printf("sotto bridge: SMTP on %s, IMAP on %s; user name %s\n", cfg.smtp, cfg.imap,
 	    bridge_runner_user(run));
 	fflush(stdout);

@@ -731,8 +731,8 @@ start_bridge(struct daemon *d, const char *smtp, const char *imap,
 		return CLI_OK;
 	}
 	if (bridge_runner_new_password(d->bridge))
-		fprintf(stderr, "%s: made a bridge password; `sotto bridge --show-password`"
-		    " shows it\n", d->cli->prog);
+		cli_printf(stderr, "%s: made a bridge password; `%s bridge --show-password`"
+		    " shows it\n", d->cli->prog, cli_self(d->cli));
 	fprintf(stderr, "%s: mail bridge: SMTP on %s, IMAP on %s; user name %s\n",
 	    d->cli->prog, smtp, imap, bridge_runner_user(d->bridge));
 	return CLI_OK;
