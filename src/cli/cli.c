@@ -105,8 +105,8 @@ cli_report(struct cli *cli, const char *what, int err)
 {
 	const char *advice = err_advice(err);
 
-	cli_printf(stderr, "%s: %s: %s%s%s%s\n", cli->prog, what, sotto_strerror(err),
-	    advice != NULL ? " (" : "", advice != NULL ? advice : "", advice != NULL ? ")" : "");
+	cli_printf(stderr, "%s: %s: %s%s%s\n", cli->prog, what, sotto_strerror(err),
+	    advice != NULL ? "; " : "", advice != NULL ? advice : "");
 }
 
 int
@@ -327,7 +327,9 @@ cli_report_connect(struct cli *cli, const char *server, int err)
 {
 	char what[600];
 
-	snprintf(what, sizeof(what), "cannot reach %s", server);
+	/* Those two say "cannot reach" or "wrong port" themselves. */
+	snprintf(what, sizeof(what), "%s%s", err == SOTTO_ERR_UNREACHABLE ||
+	    err == SOTTO_ERR_NOT_SOTTO ? "" : "cannot reach ", server);
 	cli_report(cli, what, err);
 }
 

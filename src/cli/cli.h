@@ -54,7 +54,7 @@ extern const struct cli_cmd cli_commands[];
 
 /* Maps a sotto_err to an exit code. */
 int cli_exit_code(int err);
-/* Prints "sotto: what: reason (what to do)" on stderr. */
+/* Prints "sotto: what: reason; what to do" on stderr. */
 void cli_report(struct cli *cli, const char *what, int err);
 /* cli_report, and returns the exit code for err. */
 int cli_fail(struct cli *cli, const char *what, int err);

@@ -35,7 +35,7 @@ cmd_send(struct cli *cli, int argc, char **argv)
 		return r;
 	if ((r = cli_message_read(cli, optind + 1 < argc ? argv[optind + 1] : NULL, &body,
 	    &len)) != 0)
-		return cli_fail(cli, "message", r);
+		return cli_fail(cli, "not sent", r);
 	if (len == 0) {
 		free(body);
 		return cli_usage(cli, cmd, "an empty message");
