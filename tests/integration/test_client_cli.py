@@ -456,6 +456,15 @@ def test_error_message_too_large(root, servers):
     check(r.returncode == 0, "60 KiB exactly: %s" % r.stderr)
     check(len(bob.receive()[0]["body"]) == 60 * 1024, "not delivered whole")
     check(b"61440 bytes" in alice.run("send", "--help").stdout, "limit not in --help")
+    # A server with a lower max_envelope refuses the sealed message: the same words.
+    small = Server(root, name="small", conf="max_envelope = 16384\n")
+    servers.append(small)
+    carol = User(root, "carol", small)
+    dave = User(root, "dave", small)
+    fails_with(carol.run("send", dave.address, "-", stdin=b"w" * (30 * 1024)), 10,
+               "message larger than the server accepts")
+    check(carol.run("send", dave.address, "short").returncode == 0, "short after a refusal")
+    check([m["body"] for m in dave.receive()] == ["short"], "refused one delivered")
 
 
 def test_error_bad_address_and_case(root, servers):
