@@ -9,6 +9,7 @@
 #include "cli/cli.h"
 #include "client/passphrase.h"
 #include "client/store.h"
+#include "wire/address.h"
 
 int cmd_init(struct cli *cli, int argc, char **argv);
 
@@ -88,7 +89,7 @@ cmd_init(struct cli *cli, int argc, char **argv)
 	enum sotto_kdf kdf = SOTTO_KDF_INTERACTIVE;
 	struct passphrase pp = { 0 };
 	struct sotto *s = NULL;
-	char home[4096];
+	char home[4096], address[ADDRESS_MAX + 1];
 	unsigned warn = 0;
 	int ch, r;
 
@@ -112,6 +113,9 @@ cmd_init(struct cli *cli, int argc, char **argv)
 	}
 	if (optind + 1 != argc || server == NULL)
 		return cli_usage(cli, cmd, server == NULL ? "--server is required" : "one ADDRESS");
+	/* Checked (and folded to lower case) before a store is made for it. */
+	if ((r = address_user_normalize(argv[optind], address)) != 0)
+		return cli_fail(cli, argv[optind], r);
 	if ((r = cli_home(cli, home, sizeof(home))) != 0)
 		return cli_fail(cli, "home directory", r);
 	if ((r = passphrase_get(cli->passfile, "New passphrase for the store: ", 1, stderr, &pp,
@@ -123,7 +127,7 @@ cmd_init(struct cli *cli, int argc, char **argv)
 	if (r == SOTTO_ERR_EXISTS) {
 		/* A store from an init that did not finish registering is reused. */
 		if ((r = sotto_open(&s, home, pp.p, pp.len)) == 0 && sotto_address(s)[0] != '\0' &&
-		    strcmp(sotto_address(s), argv[optind]) != 0)
+		    strcmp(sotto_address(s), address) != 0)
 			r = SOTTO_ERR_EXISTS;
 	}
 	if (r == SOTTO_ERR_EXISTS) {
@@ -136,7 +140,7 @@ cmd_init(struct cli *cli, int argc, char **argv)
 		passphrase_free(&pp);
 		return cli_fail(cli, "cannot create the store", r);
 	}
-	r = sotto_init(s, argv[optind], server, invite, 10000);
+	r = sotto_init(s, address, server, invite, 10000);
 	if (r == SOTTO_ERR_STATE) {
 		cli_printf(stderr, "%s: %s is already registered\n", cli->prog, sotto_address(s));
 		sotto_close(s);
@@ -144,7 +148,7 @@ cmd_init(struct cli *cli, int argc, char **argv)
 		return CLI_EXIT_EXISTS;
 	}
 	if (r != 0) {
-		r = init_failed(cli, argv[optind], server, invite, r);
+		r = init_failed(cli, address, server, invite, r);
 		sotto_close(s);
 		passphrase_free(&pp);
 		return r;

@@ -474,11 +474,19 @@ def test_error_bad_address_and_case(root, servers):
     fails_with(alice.run("send", "Not An Address", "x"), 10, "not a valid address",
                "name@domain")
     fails_with(alice.run("send", "bob@@localhost", "x"), 10, "not a valid address")
+    home, pf = bare(root, "eve")
+    fails_with(sotto(home, pf, "init", "eve+tag@localhost", "--server", srv.address, "--kdf",
+                     "min"), 10, "not a valid address")
+    check(not os.path.exists(home), "a store was made for an address that is not one")
     # Both parts of an address are case-insensitive: Dave@LocalHost is dave@localhost.
     home, pf = bare(root, "dave")
     r = sotto(home, pf, "init", "Dave@LocalHost", "--server", srv.address, "--kdf", "min")
     check(r.returncode == 0, r.stderr)
     check(b"registered dave@localhost" in r.stdout, r.stdout)
+    # The same name in another spelling is the same name: taken.
+    home2, pf2 = bare(root, "dave2")
+    fails_with(sotto(home2, pf2, "init", "DAVE@localhost", "--server", srv.address, "--kdf",
+                     "min"), 7, "the name dave@localhost is taken on that server")
     check(alice.send("Dave@LocalHost", "hi dave") != "", "send")
     got = json.loads(sotto(home, pf, "receive", "--json").stdout.splitlines()[0])
     check(got["from"] == alice.address and got["body"] == "hi dave", got)
