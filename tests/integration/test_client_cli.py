@@ -439,12 +439,14 @@ def test_error_not_sotto_and_unreachable(root, servers):
     fails_with(sotto(home, pf, "init", "erin@localhost", "--server",
                      key_part.rsplit("@", 1)[0] + "@127.0.0.1:%d" % dead, "--kdf", "min"), 6,
                "cannot reach the server (connection refused", "check that sottod runs")
-    # A registered account whose server went away hears the same, and the message waits.
+    # A registered account whose server went away: receive says so; a send is queued.
     alice = User(root, "alice", srv)
     bob = User(root, "bob", srv)
     alice.send(bob, "first")
     srv.stop()
-    fails_with(alice.run("send", bob.address, "later"), 6, "connection refused", "outbox")
+    fails_with(alice.run("receive"), 6, "cannot reach the server (connection refused",
+               "check that sottod runs")
+    fails_with(alice.run("send", bob.address, "later"), 13, "unreachable", "outbox")
 
 
 def test_error_message_too_large(root, servers):
