@@ -333,10 +333,15 @@ def test_prekeys_replenished(root, servers):
     check(prekey_count(srv, "alice") == 198, "refilled: %d" % prekey_count(srv, "alice"))
 
 
-def alice_and_bob(root, servers):
+def alice_alone(root, servers):
     srv = Server(root)
     servers.append(srv)
-    return srv, User(root, "alice", srv), User(root, "bob", srv)
+    return srv, User(root, "alice", srv)
+
+
+def alice_and_bob(root, servers):
+    srv, alice = alice_alone(root, servers)
+    return srv, alice, User(root, "bob", srv)
 
 
 def bare(root, name):
@@ -367,18 +372,14 @@ def fails_with(r, rc, *texts):
 
 
 def test_error_unknown_user(root, servers):
-    srv = Server(root)
-    servers.append(srv)
-    alice = User(root, "alice", srv)
+    srv, alice = alice_alone(root, servers)
     fails_with(alice.run("send", "nobody@localhost", "x"), 9, "no such user on that server",
                "check the spelling")
     fails_with(alice.run("verify", "nobody@localhost"), 9, "no such user on that server")
 
 
 def test_error_other_domain(root, servers):
-    srv = Server(root)
-    servers.append(srv)
-    alice = User(root, "alice", srv)
+    srv, alice = alice_alone(root, servers)
     fails_with(alice.run("send", "bob@elsewhere.example", "x"), 9,
                "on a domain this server does not serve")
     home, pf = bare(root, "zed")
@@ -470,9 +471,7 @@ def test_error_message_too_large(root, servers):
 
 
 def test_error_bad_address_and_case(root, servers):
-    srv = Server(root)
-    servers.append(srv)
-    alice = User(root, "alice", srv)
+    srv, alice = alice_alone(root, servers)
     fails_with(alice.run("send", "Not An Address", "x"), 10, "not a valid address",
                "name@domain")
     fails_with(alice.run("send", "bob@@localhost", "x"), 10, "not a valid address")
