@@ -452,8 +452,10 @@ client_send_content(struct sotto *s, const char *to, struct content *c, int keep
 		r = client_flush_outbox(s, timeout_ms, c->id, &watch_r);
 	/* still queued, or sent (here or by another process), or refused for good */
 	if ((r = store_outbox_has(s->st, c->id)) == 1) {
-		/* why, for sotto_queued_reason: the server's refusal for now, or none */
-		s->queued_reason = watch_r < 0 ? watch_r : 0;
+		/* why, for sotto_queued_reason: the server's refusal for now, else why there
+		 * was no connection (UNREACHABLE, NOT_SOTTO, ...), or none */
+		s->queued_reason = watch_r < 0 ? watch_r :
+		    conn_r < 0 && s->t == NULL ? conn_r : 0;
 		r = SOTTO_ERR_QUEUED;
 	} else if (r == 0)
 		r = watch_r == 1 ? 0 : watch_r;
