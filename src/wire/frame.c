@@ -291,6 +291,19 @@ frame_reasm_free(struct frame_reasm *r)
 	r->pending = 0;
 }
 
+/*
+ * 1 if p[0..n) are all zero. Padding is no secret (its sender knows it, and it must be
+ * zeros), so this need not take constant time as sodium_is_zero does, byte by byte through
+ * a volatile: that was 2% of sottod's CPU in the closed loop (a SEND of the smallest
+ * envelope carries about 600 bytes of padding). memcmp of the bytes against themselves
+ * shifted by one compares them a vector at a time.
+ */
+static int
+all_zero(const uint8_t *p, size_t n)
+{
+	return n == 0 || (p[0] == 0 && memcmp(p, p + 1, n - 1) == 0);
+}
+
 int
 frame_open(struct noise_transport *t, struct frame_reasm *r, const uint8_t *frame,
     size_t len, uint8_t *scratch, const uint8_t **msg, size_t *msg_len)
@@ -328,7 +341,7 @@ frame_open(struct noise_transport *t, struct frame_reasm *r, const uint8_t *fram
 		if ((rc = cur_status(&c)) != 0)
 			return rc == SOTTO_ERR_TRUNCATED ? SOTTO_ERR_PROTOCOL : rc;
 		/* Padding is zeros: nothing else may hide in it. */
-		if (pad_len > 0 && !sodium_is_zero(pad, pad_len))
+		if (!all_zero(pad, pad_len))
 			return SOTTO_ERR_PROTOCOL;
 		flag = FRAME_FLAG_LAST;
 	} else {

@@ -506,10 +506,16 @@ TEST(frame_padding_hides_address_lengths)
 	REQUIRE(noise_encrypt(&a.tx, NULL, 0, pt, 256 - NOISE_TAG_LEN, ct) == 0);
 	CHECK_EQ_INT(frame_open(&b, &ra, ct, 256, scratch, &msg, &mlen), 1);
 	CHECK(mlen == 5 && memcmp(msg, "hello", 5) == 0);
-	pt[200] = 1;
-	REQUIRE(noise_encrypt(&a.tx, NULL, 0, pt, 256 - NOISE_TAG_LEN, ct) == 0);
-	CHECK_EQ_INT(frame_open(&b, &ra, ct, 256, scratch, &msg, &mlen), SOTTO_ERR_PROTOCOL);
-	pt[200] = 0;
+	/* Its first, a middle and its last byte (the check compares the padding with itself
+	 * shifted by one, so both ends are cases of their own). */
+	for (size_t i = 0; i < 3; i++) {
+		size_t at = i == 0 ? 3 + 5 : i == 1 ? 200 : 256 - NOISE_TAG_LEN - 1;
+		pt[at] = 1;
+		REQUIRE(noise_encrypt(&a.tx, NULL, 0, pt, 256 - NOISE_TAG_LEN, ct) == 0);
+		CHECK_EQ_INT(frame_open(&b, &ra, ct, 256, scratch, &msg, &mlen),
+		    SOTTO_ERR_PROTOCOL);
+		pt[at] = 0;
+	}
 	pt[1] = 1;
 	REQUIRE(noise_encrypt(&a.tx, NULL, 0, pt, 256 - NOISE_TAG_LEN, ct) == 0);
 	CHECK_EQ_INT(frame_open(&b, &ra, ct, 256, scratch, &msg, &mlen), SOTTO_ERR_PROTOCOL);
