@@ -79,29 +79,12 @@ find_own_leaf(const struct mls_ratchet_tree *t, const struct mls_leaf_node *ours
 	return SOTTO_ERR_NOT_FOUND;
 }
 
-/* The lowest common ancestor of two leaves. */
-static uint32_t
-common_ancestor(uint32_t a, uint32_t b, uint32_t n_leaves)
-{
-	uint32_t x = 2 * a, y = 2 * b;
-
-	while (x != y) {
-		/* Climb whichever is lower; parents of valid nodes always exist below the root. */
-		if (mls_tree_level(x) <= mls_tree_level(y)) {
-			if (mls_tree_parent(&x, x, n_leaves) != 0)
-				break;
-		} else if (mls_tree_parent(&y, y, n_leaves) != 0)
-			break;
-	}
-	return x;
-}
-
 static int
 check_path_secret(const struct mls_ratchet_tree *t, uint32_t own, uint32_t signer,
     const uint8_t path_secret[static MLS_HASH_LEN])
 {
 	uint8_t pub[MLS_KEM_PUBLIC_LEN], sec[MLS_KEM_SECRET_LEN];   /* sec SECRET */
-	uint32_t x = common_ancestor(own, signer, t->n_leaves);
+	uint32_t x = mls_tree_common_ancestor(own, signer, t->n_leaves);
 	int r;
 
 	if ((r = mls_treekem_node_keypair(pub, sec, path_secret)) == 0 &&
@@ -161,9 +144,12 @@ mls_join(struct mls_joined *out, const struct mls_welcome *w, const struct mls_j
 	if ((r = mls_group_info_verify(gi, out->tree.nodes[2 * gi->signer].leaf.signature_key)) != 0 ||
 	    (r = find_own_leaf(&out->tree, &in->key_package->leaf, &out->own_leaf)) != 0)
 		goto out;
-	if (gs.path_secret != NULL &&
-	    (r = check_path_secret(&out->tree, out->own_leaf, gi->signer, gs.path_secret)) != 0)
-		goto out;
+	if (gs.path_secret != NULL) {
+		if ((r = check_path_secret(&out->tree, out->own_leaf, gi->signer, gs.path_secret)) != 0)
+			goto out;
+		memcpy(out->path_secret, gs.path_secret, MLS_HASH_LEN);
+		out->has_path_secret = 1;
+	}
 	/* The epoch, and its confirmation. */
 	mls_group_context_write(&out->group_context, &gi->gc);
 	if ((r = buf_status(&out->group_context)) != 0 ||
@@ -192,5 +178,5 @@ mls_joined_free(struct mls_joined *j)
 	buf_free(&j->group_context);
 	buf_wipe_free(&j->secrets_plain);
 	buf_wipe_free(&j->group_info_plain);
-	memset(j, 0, sizeof(*j));
+	sodium_memzero(j, sizeof(*j));
 }

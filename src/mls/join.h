@@ -50,6 +50,8 @@ struct mls_joined {
 	struct mls_epoch_secrets epoch;              /* SECRET */
 	struct buf group_context;                    /* the epoch's GroupContext, encoded */
 	struct buf secrets_plain, group_info_plain;  /* SECRET: decrypted GroupSecrets */
+	int has_path_secret;
+	uint8_t path_secret[MLS_HASH_LEN];           /* SECRET: of the signer's and our LCA */
 };
 
 /* SOTTO_ERR_NOT_FOUND (not for us, an unknown PSK, our leaf or the tree missing),

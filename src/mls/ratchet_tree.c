@@ -396,34 +396,40 @@ mls_ratchet_tree_verify_parent_hashes(const struct mls_ratchet_tree *t)
 }
 
 int
+mls_leaf_node_verify(const struct mls_leaf_node *ln, const uint8_t *group_id,
+    size_t group_id_len, uint32_t leaf)
+{
+	struct buf tbs;
+	int r;
+
+	if (ln->signature_len != MLS_SIG_LEN)
+		return SOTTO_ERR_BAD_SIGNATURE;
+	/* LeafNodeTBS: the fields, then for update and commit the group and position. */
+	buf_init_dyn(&tbs, ln->tbs_fields_len + 8 + group_id_len);
+	buf_put(&tbs, ln->tbs_fields, ln->tbs_fields_len);
+	if (ln->source != MLS_LEAF_SOURCE_KEY_PACKAGE) {
+		mls_buf_opaque(&tbs, group_id, group_id_len);
+		buf_u32(&tbs, leaf);
+	}
+	if ((r = buf_status(&tbs)) == 0)
+		r = mls_verify_with_label(ln->signature, ln->signature_key, "LeafNodeTBS",
+		    tbs.p, tbs.len);
+	buf_free(&tbs);
+	return r;
+}
+
+int
 mls_ratchet_tree_verify_leaves(const struct mls_ratchet_tree *t, const uint8_t *group_id,
     size_t group_id_len)
 {
 	uint32_t leaf;
-	struct buf tbs;
 	int r = 0;
 
 	if (t->nodes == NULL)
 		return SOTTO_ERR_INVALID_ARG;
-	for (leaf = 0; leaf < t->n_leaves && r == 0; leaf++) {
-		const struct mls_leaf_node *ln = &t->nodes[2 * leaf].leaf;
-
-		if (t->nodes[2 * leaf].type == MLS_NODE_BLANK)
-			continue;
-		if (ln->signature_len != MLS_SIG_LEN)
-			return SOTTO_ERR_BAD_SIGNATURE;
-		/* LeafNodeTBS: the fields, then for update and commit the group and position. */
-		buf_init_dyn(&tbs, ln->tbs_fields_len + 8 + group_id_len);
-		buf_put(&tbs, ln->tbs_fields, ln->tbs_fields_len);
-		if (ln->source != MLS_LEAF_SOURCE_KEY_PACKAGE) {
-			mls_buf_opaque(&tbs, group_id, group_id_len);
-			buf_u32(&tbs, leaf);
-		}
-		if ((r = buf_status(&tbs)) == 0)
-			r = mls_verify_with_label(ln->signature, ln->signature_key, "LeafNodeTBS",
-			    tbs.p, tbs.len);
-		buf_free(&tbs);
-	}
+	for (leaf = 0; leaf < t->n_leaves && r == 0; leaf++)
+		if (t->nodes[2 * leaf].type != MLS_NODE_BLANK)
+			r = mls_leaf_node_verify(&t->nodes[2 * leaf].leaf, group_id, group_id_len, leaf);
 	return r;
 }
 

@@ -94,4 +94,9 @@ int mls_ratchet_tree_verify_parent_hashes(const struct mls_ratchet_tree *t) SOTT
 int mls_ratchet_tree_verify_leaves(const struct mls_ratchet_tree *t, const uint8_t *group_id,
     size_t group_id_len) SOTTO_MUST_CHECK;
 
+/* 0 if ln's signature verifies over its LeafNodeTBS, as leaf of the group (group_id and
+ * leaf are used for leaves from an update or a commit), else SOTTO_ERR_BAD_SIGNATURE. */
+int mls_leaf_node_verify(const struct mls_leaf_node *ln, const uint8_t *group_id,
+    size_t group_id_len, uint32_t leaf) SOTTO_MUST_CHECK;
+
 #endif

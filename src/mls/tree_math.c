@@ -85,3 +85,19 @@ mls_tree_sibling(uint32_t *out, uint32_t x, uint32_t n_leaves)
 	*out = l;
 	return 0;
 }
+
+uint32_t
+mls_tree_common_ancestor(uint32_t a, uint32_t b, uint32_t n_leaves)
+{
+	uint32_t x = 2 * a, y = 2 * b;
+
+	while (x != y) {
+		/* Climb whichever is lower; only the root has no parent. */
+		if (mls_tree_level(x) <= mls_tree_level(y)) {
+			if (mls_tree_parent(&x, x, n_leaves) != 0)
+				break;
+		} else if (mls_tree_parent(&y, y, n_leaves) != 0)
+			break;
+	}
+	return x;
+}

@@ -29,5 +29,7 @@ int mls_tree_left(uint32_t *out, uint32_t x) SOTTO_MUST_CHECK;
 int mls_tree_right(uint32_t *out, uint32_t x) SOTTO_MUST_CHECK;
 int mls_tree_parent(uint32_t *out, uint32_t x, uint32_t n_leaves) SOTTO_MUST_CHECK;
 int mls_tree_sibling(uint32_t *out, uint32_t x, uint32_t n_leaves) SOTTO_MUST_CHECK;
+/* The lowest common ancestor of leaves a and b (both below n_leaves). */
+uint32_t mls_tree_common_ancestor(uint32_t a, uint32_t b, uint32_t n_leaves);
 
 #endif

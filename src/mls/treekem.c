@@ -127,11 +127,16 @@ mls_treekem_node_keypair(uint8_t pub[static MLS_KEM_PUBLIC_LEN], uint8_t sec[sta
 }
 
 /* The index in the path and in the copath resolution of a node we hold a key for. */
+static int is_excluded(uint32_t node, const uint32_t *exclude, size_t n_exclude);
+
+/* The index in the path, and among the copath resolution's nodes not excluded, of a node
+ * we hold a key for. */
 static int
 find_ours(const struct mls_ratchet_tree *t, const struct mls_filtered_path *fp,
-    const struct mls_node_key *keys, size_t n_keys, size_t *at, size_t *pos,
-    const struct mls_node_key **key)
+    const struct mls_node_key *keys, size_t n_keys, const uint32_t *exclude, size_t n_exclude,
+    size_t *at, size_t *pos, const struct mls_node_key **key)
 {
+	size_t skipped;
 	uint32_t w = mls_tree_node_width(t->n_leaves), *res;
 	size_t i, j, k, n;
 	int r = SOTTO_ERR_NOT_FOUND;
@@ -143,15 +148,21 @@ find_ours(const struct mls_ratchet_tree *t, const struct mls_filtered_path *fp,
 			r = SOTTO_ERR_INTERNAL;
 			break;
 		}
-		for (j = 0; j < n && r == SOTTO_ERR_NOT_FOUND; j++)
+		skipped = 0;
+		for (j = 0; j < n && r == SOTTO_ERR_NOT_FOUND; j++) {
+			if (is_excluded(res[j], exclude, n_exclude)) {
+				skipped++;
+				continue;
+			}
 			for (k = 0; k < n_keys; k++)
 				if (keys[k].node == res[j]) {
 					*at = i;
-					*pos = j;
+					*pos = j - skipped;
 					*key = &keys[k];
 					r = 0;
 					break;
 				}
+		}
 	}
 	free(res);
 	return r;
@@ -160,8 +171,9 @@ find_ours(const struct mls_ratchet_tree *t, const struct mls_filtered_path *fp,
 int
 mls_treekem_decrypt(const struct mls_ratchet_tree *t, uint32_t sender,
     const struct mls_update_path *up, const uint8_t *group_context, size_t group_context_len,
-    const struct mls_node_key *keys, size_t n_keys, uint8_t path_secret[static MLS_HASH_LEN],
-    uint32_t *path_secret_node, uint8_t commit_secret[static MLS_HASH_LEN])
+    const struct mls_node_key *keys, size_t n_keys, const uint32_t *exclude, size_t n_exclude,
+    uint8_t path_secret[static MLS_HASH_LEN], uint32_t *path_secret_node,
+    uint8_t commit_secret[static MLS_HASH_LEN])
 {
 	struct mls_filtered_path fp;
 	const struct mls_node_key *ours;
@@ -176,7 +188,7 @@ mls_treekem_decrypt(const struct mls_ratchet_tree *t, uint32_t sender,
 		return r;
 	if (up->n_nodes != fp.n)
 		return SOTTO_ERR_MALFORMED;
-	if ((r = find_ours(t, &fp, keys, n_keys, &at, &pos, &ours)) != 0 ||
+	if ((r = find_ours(t, &fp, keys, n_keys, exclude, n_exclude, &at, &pos, &ours)) != 0 ||
 	    (r = mls_update_path_node(up, at, &key, &cts, &cts_len)) != 0)
 		return r;
 	/* The pos-th HPKECiphertext is ours. */

@@ -56,15 +56,18 @@ int mls_filtered_direct_path(const struct mls_ratchet_tree *t, uint32_t leaf,
 int mls_treekem_merge(struct mls_ratchet_tree *t, uint32_t sender,
     const struct mls_update_path *up) SOTTO_MUST_CHECK;
 
-/* After merging: finds the UpdatePathNode encrypted to one of our keys, decrypts it with
+/* After merging: finds the UpdatePathNode encrypted to one of our keys (the ciphertexts
+ * are for the copath resolution without the leaves in exclude, members added by the same
+ * commit), decrypts it with
  * the encoded GroupContext of the new epoch, and derives up the path. Writes the path
  * secret we decrypted and the node it belongs to, and the commit secret (both SECRET).
  * SOTTO_ERR_NOT_FOUND if none of our keys is in any copath resolution, SOTTO_ERR_DECRYPT,
  * or SOTTO_ERR_AUTH if a derived node key differs from the one the sender published. */
 int mls_treekem_decrypt(const struct mls_ratchet_tree *t, uint32_t sender,
     const struct mls_update_path *up, const uint8_t *group_context, size_t group_context_len,
-    const struct mls_node_key *keys, size_t n_keys, uint8_t path_secret[static MLS_HASH_LEN],
-    uint32_t *path_secret_node, uint8_t commit_secret[static MLS_HASH_LEN]) SOTTO_MUST_CHECK;
+    const struct mls_node_key *keys, size_t n_keys, const uint32_t *exclude, size_t n_exclude,
+    uint8_t path_secret[static MLS_HASH_LEN], uint32_t *path_secret_node,
+    uint8_t commit_secret[static MLS_HASH_LEN]) SOTTO_MUST_CHECK;
 
 /* What a committer knows after creating a path. All SECRET. */
 struct mls_path_secrets {

@@ -4,6 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
+
+#include "crypto/dh.h"
+#include "crypto/sign.h"
 #include "mls/message.h"
 
 json_t *
@@ -169,4 +173,71 @@ mls_vec_message(struct mls_message *m, const uint8_t *p, size_t n, uint16_t wire
 	cur_init(&c, p, n);
 	mls_message_read(&c, m);
 	return cur_finish(&c) == 0 && m->wire_format == wire_format;
+}
+
+int
+mls_vec_passive_load(struct mls_vec_passive *v, const json_t *e)
+{
+	const json_t *ext = json_object_get(e, "external_psks"), *x;
+	uint8_t seed[32], pub[32];
+	size_t i;
+	int ok;
+
+	memset(v, 0, sizeof(*v));
+	v->kp = calloc(1, sizeof(*v->kp));
+	v->w = calloc(1, sizeof(*v->w));
+	v->kp_bytes = mls_vec_hex(e, "key_package", &v->kp_len);
+	v->w_bytes = mls_vec_hex(e, "welcome", &v->w_len);
+	ok = v->kp != NULL && v->w != NULL && v->kp_bytes != NULL && v->w_bytes != NULL &&
+	    mls_vec_hex_fixed(e, "init_priv", v->init_sec, 32) == 0 &&
+	    mls_vec_hex_fixed(e, "encryption_priv", v->enc_sec, 32) == 0 &&
+	    mls_vec_hex_fixed(e, "signature_priv", seed, 32) == 0;
+	VCHECK(ok, mls_vec_uint(e, "cipher_suite", &ok) == 3);
+	VCHECK(ok, json_array_size(ext) <= MLS_VEC_PSKS_MAX);
+	if (!json_is_null(json_object_get(e, "ratchet_tree")))
+		ok &= (v->tree = mls_vec_hex(e, "ratchet_tree", &v->tree_len)) != NULL;
+	if (!ok)
+		goto out;
+	VCHECK(ok, mls_vec_message(v->kp, v->kp_bytes, v->kp_len, MLS_WIRE_KEY_PACKAGE));
+	VCHECK(ok, mls_vec_message(v->w, v->w_bytes, v->w_len, MLS_WIRE_WELCOME));
+	if (!ok)
+		goto out;
+	/* Our three private keys are our KeyPackage's. */
+	VCHECK(ok, dh_public(pub, v->init_sec) == 0 && memcmp(pub, v->kp->key_package.init_key, 32) == 0);
+	VCHECK(ok, dh_public(pub, v->enc_sec) == 0 &&
+	    memcmp(pub, v->kp->key_package.leaf.encryption_key, 32) == 0);
+	VCHECK(ok, sign_seed_keypair(pub, v->sig_sec, seed) == 0 &&
+	    memcmp(pub, v->kp->key_package.leaf.signature_key, 32) == 0);
+	json_array_foreach(ext, i, x) {
+		v->psks[i].type = MLS_PSK_EXTERNAL;
+		v->psk_bufs[2 * i] = mls_vec_hex(x, "psk_id", &v->psks[i].id_len);
+		v->psk_bufs[2 * i + 1] = mls_vec_hex(x, "psk", &v->psks[i].psk_len);
+		v->psks[i].id = v->psk_bufs[2 * i];
+		v->psks[i].psk = v->psk_bufs[2 * i + 1];
+		ok &= v->psks[i].id != NULL && v->psks[i].psk != NULL;
+	}
+	v->in.key_package = &v->kp->key_package;
+	v->in.init_sec = v->init_sec;
+	v->in.ratchet_tree = v->tree;
+	v->in.ratchet_tree_len = v->tree_len;
+	v->in.psks = v->psks;
+	v->in.n_psks = json_array_size(ext);
+out:
+	sodium_memzero(seed, sizeof(seed));
+	return ok;
+}
+
+void
+mls_vec_passive_free(struct mls_vec_passive *v)
+{
+	size_t i;
+
+	for (i = 0; i < 2 * MLS_VEC_PSKS_MAX; i++)
+		free(v->psk_bufs[i]);
+	free(v->tree);
+	free(v->kp_bytes);
+	free(v->w_bytes);
+	free(v->kp);
+	free(v->w);
+	sodium_memzero(v, sizeof(*v));
 }

@@ -16,6 +16,7 @@
 #include <jansson.h>
 
 #include "check.h"
+#include "mls/join.h"
 
 /* Like CHECK, and clears ok (an int) so the entry counts as failed. */
 #define VCHECK(ok, expr) do { if (!(expr)) { check_fail(__FILE__, __LINE__, #expr); (ok) = 0; } } while (0)
@@ -40,6 +41,23 @@ uint8_t *mls_vec_file_hex(const char *file, size_t i, const char *key, size_t *l
 struct mls_message;
 /* 1 if p is exactly one MLSMessage of the given wire format, read into m. */
 int mls_vec_message(struct mls_message *m, const uint8_t *p, size_t n, uint16_t wire_format);
+
+/* A passive-client entry (passive-client-welcome.json, passive-client-handling-commit.json)
+ * loaded and checked: our three private keys are our KeyPackage's. in is ready for
+ * mls_join(); everything points into p. */
+#define MLS_VEC_PSKS_MAX 8
+struct mls_vec_passive {
+	uint8_t init_sec[32], enc_sec[32], sig_sec[64];   /* SECRET */
+	uint8_t *kp_bytes, *w_bytes, *tree;
+	size_t kp_len, w_len, tree_len;
+	uint8_t *psk_bufs[2 * MLS_VEC_PSKS_MAX];
+	struct mls_psk psks[MLS_VEC_PSKS_MAX];
+	struct mls_message *kp, *w;
+	struct mls_join_input in;
+};
+/* 1 if loaded (free it with mls_vec_passive_free either way), else 0 after FAIL lines. */
+int mls_vec_passive_load(struct mls_vec_passive *v, const json_t *e);
+void mls_vec_passive_free(struct mls_vec_passive *v);
 
 /* Runs entry() on every element of the file's array (or of the array obj[key] if key is
  * not NULL) and reports the count as one test; expected is how many entries the file must

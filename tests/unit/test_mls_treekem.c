@@ -121,7 +121,7 @@ update_path_step(const json_t *e, const json_t *u, const uint8_t *tree, size_t t
 		if (keys[0].node == 2 * sender)
 			continue;
 		r = mls_treekem_decrypt(&t, (uint32_t)sender, &up, gc_buf.p, gc_buf.len, keys,
-		    n_keys, ps, &node, commit);
+		    n_keys, NULL, 0, ps, &node, commit);
 		VCHECK(ok, r == 0);
 		VCHECK(ok, json_is_string(want) && check_unhex(json_string_value(want), want_ps,
 		    sizeof(want_ps)) == MLS_HASH_LEN && memcmp(want_ps, ps, MLS_HASH_LEN) == 0);
@@ -213,7 +213,7 @@ own_path(const json_t *e, const uint8_t *tree, size_t tree_len, const json_t *le
 		VCHECK(ok, ok && mls_ratchet_tree_hash(&tr, mls_tree_root(tr.n_leaves), hash_r) == 0 &&
 		    memcmp(hash_r, hash_s, MLS_HASH_LEN) == 0);
 		VCHECK(ok, ok && mls_treekem_decrypt(&tr, sender, &up, gc_buf.p, gc_buf.len, keys,
-		    n_keys, ps, &node, commit) == 0);
+		    n_keys, NULL, 0, ps, &node, commit) == 0);
 		VCHECK(ok, ok && sodium_memcmp(commit, secrets.commit_secret, MLS_HASH_LEN) == 0);
 		/* The path secret decrypted is the sender's at that node. */
 		VCHECK(ok, ok && mls_filtered_direct_path(&tr, sender, &fp) == 0 && fp.n == secrets.n);

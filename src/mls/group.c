@@ -1,0 +1,710 @@
+#include "mls/group.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <sodium.h>
+
+#include "base/cursor.h"
+#include "crypto/dh.h"
+#include "mls/crypto.h"
+#include "mls/limits.h"
+#include "mls/tls_codec.h"
+#include "mls/transcript.h"
+#include "mls/tree_math.h"
+
+#define RESUMPTION_USAGE_APPLICATION 1
+
+/* A copy of src that owns its bytes: src encoded and decoded again. */
+static int
+tree_copy(struct mls_ratchet_tree *dst, const struct mls_ratchet_tree *src)
+{
+	struct buf b;
+	int r;
+
+	memset(dst, 0, sizeof(*dst));
+	buf_init_dyn(&b, MLS_MESSAGE_MAX);
+	if ((r = mls_ratchet_tree_encode(src, &b)) == 0)
+		r = mls_ratchet_tree_decode(dst, b.p, b.len);
+	buf_free(&b);
+	return r;
+}
+
+/* The public key the tree has at node x, or NULL for a blank node. */
+static const uint8_t *
+node_public(const struct mls_ratchet_tree *t, uint32_t x)
+{
+	const struct mls_node *nd = &t->nodes[x];
+
+	if (nd->type == MLS_NODE_LEAF)
+		return nd->leaf.encryption_key;
+	if (nd->type == MLS_NODE_PARENT)
+		return nd->encryption_key;
+	return NULL;
+}
+
+/* Drops (and wipes) every key whose node is gone, blank or rekeyed in t. */
+static void
+keys_prune(struct mls_node_key *keys, size_t *n, const struct mls_ratchet_tree *t)
+{
+	uint8_t pub[MLS_KEM_PUBLIC_LEN];
+	size_t i = 0;
+
+	while (i < *n) {
+		const uint8_t *want = keys[i].node < mls_tree_node_width(t->n_leaves) ?
+		    node_public(t, keys[i].node) : NULL;
+
+		if (want != NULL && dh_public(pub, keys[i].sec) == 0 &&
+		    memcmp(pub, want, MLS_KEM_PUBLIC_LEN) == 0) {
+			i++;
+			continue;
+		}
+		keys[i] = keys[*n - 1];
+		sodium_memzero(&keys[*n - 1], sizeof(keys[0]));
+		(*n)--;
+	}
+}
+
+/* Sets our key for node x, replacing any we had. */
+static int
+keys_set(struct mls_node_key *keys, size_t *n, uint32_t x, const uint8_t sec[static MLS_KEM_SECRET_LEN])
+{
+	size_t i;
+
+	for (i = 0; i < *n && keys[i].node != x; i++)
+		;
+	if (i == *n) {
+		if (*n == MLS_GROUP_NODE_KEYS_MAX)
+			return SOTTO_ERR_INTERNAL;
+		(*n)++;
+	}
+	keys[i].node = x;
+	memcpy(keys[i].sec, sec, MLS_KEM_SECRET_LEN);
+	return 0;
+}
+
+/* From the path secret of node start on sender's filtered direct path, the key of every
+ * node from there up, each checked against the tree's. */
+static int
+keys_from_path(struct mls_node_key *keys, size_t *n, const struct mls_ratchet_tree *t,
+    uint32_t sender, uint32_t start, const uint8_t path_secret[static MLS_HASH_LEN])
+{
+	struct mls_filtered_path fp;
+	uint8_t ps[MLS_HASH_LEN], sec[MLS_KEM_SECRET_LEN];   /* SECRET */
+	uint8_t pub[MLS_KEM_PUBLIC_LEN];
+	size_t i;
+	int r;
+
+	if ((r = mls_filtered_direct_path(t, sender, &fp)) != 0)
+		return r;
+	for (i = 0; i < fp.n && fp.node[i] != start; i++)
+		;
+	if (i == fp.n)
+		return SOTTO_ERR_AUTH;
+	memcpy(ps, path_secret, MLS_HASH_LEN);
+	for (; i < fp.n; i++) {
+		if ((r = mls_treekem_node_keypair(pub, sec, ps)) != 0)
+			break;
+		if (node_public(t, fp.node[i]) == NULL ||
+		    memcmp(pub, node_public(t, fp.node[i]), MLS_KEM_PUBLIC_LEN) != 0) {
+			r = SOTTO_ERR_AUTH;
+			break;
+		}
+		if ((r = keys_set(keys, n, fp.node[i], sec)) != 0 ||
+		    (r = mls_derive_secret(ps, ps, "path")) != 0)
+			break;
+	}
+	sodium_memzero(ps, sizeof(ps));
+	sodium_memzero(sec, sizeof(sec));
+	return r;
+}
+
+static void
+remember_resumption(struct mls_group *g)
+{
+	struct mls_group_resumption *p = &g->past[g->gc.epoch % MLS_GROUP_RESUMPTION_MAX];
+
+	p->epoch = g->gc.epoch;
+	p->used = 1;
+	memcpy(p->psk, g->epoch.resumption_psk, MLS_HASH_LEN);
+}
+
+static void
+cache_clear(struct mls_group *g)
+{
+	size_t i;
+
+	for (i = 0; i < g->n_cache; i++)
+		buf_free(&g->cache[i].bytes);
+	g->n_cache = 0;
+}
+
+/* Decodes g->gc from g->gc_bytes. */
+static int
+read_group_context(struct mls_group *g)
+{
+	struct cur c;
+
+	cur_init(&c, g->gc_bytes.p, g->gc_bytes.len);
+	mls_group_context_read(&c, &g->gc);
+	return cur_finish(&c);
+}
+
+int
+mls_group_from_join(struct mls_group *g, const struct mls_joined *j,
+    const uint8_t enc_sec[static MLS_KEM_SECRET_LEN], const struct mls_psk *external_psks,
+    size_t n_external_psks)
+{
+	const struct mls_group_info *gi = &j->group_info;
+	uint8_t pub[MLS_KEM_PUBLIC_LEN];
+	int r;
+
+	memset(g, 0, sizeof(*g));
+	buf_init_dyn(&g->gc_bytes, MLS_MESSAGE_MAX);
+	g->external_psks = external_psks;
+	g->n_external_psks = n_external_psks;
+	if ((g->cache = calloc(MLS_GROUP_PROPOSALS_MAX, sizeof(*g->cache))) == NULL) {
+		r = SOTTO_ERR_NOMEM;
+		goto out;
+	}
+	buf_put(&g->gc_bytes, j->group_context.p, j->group_context.len);
+	if ((r = buf_status(&g->gc_bytes)) != 0 || (r = read_group_context(g)) != 0 ||
+	    (r = tree_copy(&g->tree, &j->tree)) != 0)
+		goto out;
+	g->own_leaf = j->own_leaf;
+	g->epoch = j->epoch;
+	mls_interim_transcript_hash(g->interim, gi->gc.confirmed_transcript_hash,
+	    gi->confirmation_tag);
+	if ((r = mls_secret_tree_init(&g->secrets, g->epoch.encryption_secret, g->tree.n_leaves)) != 0)
+		goto out;
+	/* Our leaf key must be our leaf's; the path secret gives the keys above the LCA. */
+	if ((r = dh_public(pub, enc_sec)) != 0)
+		goto out;
+	if (memcmp(pub, g->tree.nodes[2 * g->own_leaf].leaf.encryption_key, MLS_KEM_PUBLIC_LEN) != 0) {
+		r = SOTTO_ERR_AUTH;
+		goto out;
+	}
+	if ((r = keys_set(g->keys, &g->n_keys, 2 * g->own_leaf, enc_sec)) != 0)
+		goto out;
+	if (j->has_path_secret &&
+	    (r = keys_from_path(g->keys, &g->n_keys, &g->tree, gi->signer,
+	    mls_tree_common_ancestor(g->own_leaf, gi->signer, g->tree.n_leaves),
+	    j->path_secret)) != 0)
+		goto out;
+	remember_resumption(g);
+out:
+	if (r != 0)
+		mls_group_free(g);
+	return r;
+}
+
+void
+mls_group_free(struct mls_group *g)
+{
+	if (g->cache != NULL) {
+		cache_clear(g);
+		free(g->cache);
+	}
+	mls_ratchet_tree_free(&g->tree);
+	mls_secret_tree_free(&g->secrets);
+	buf_free(&g->gc_bytes);
+	sodium_memzero(g, sizeof(*g));
+}
+
+void
+mls_group_epoch_keys(struct mls_group *g, struct mls_epoch_keys *ek)
+{
+	ek->gc = g->gc;
+	ek->gc_bytes = g->gc_bytes.p;
+	ek->gc_len = g->gc_bytes.len;
+	ek->membership_key = g->epoch.membership_key;
+	ek->sender_data_secret = g->epoch.sender_data_secret;
+	ek->tree = &g->secrets;
+}
+
+/* Reads msg as a PublicMessage of this epoch of content type want from a member, and
+ * checks its membership tag and signature. */
+static int
+read_public(struct mls_group *g, const uint8_t *msg, size_t len, uint8_t want,
+    struct mls_message *m)
+{
+	struct mls_epoch_keys ek;
+	const struct mls_framed_content *fc = &m->pub.content;
+	struct cur c;
+	int r;
+
+	cur_init(&c, msg, len);
+	mls_message_read(&c, m);
+	if ((r = cur_finish(&c)) != 0)
+		return r;
+	if (m->wire_format != MLS_WIRE_PUBLIC_MESSAGE)
+		return SOTTO_ERR_UNSUPPORTED;
+	mls_group_epoch_keys(g, &ek);
+	if ((r = mls_public_message_check(m, &ek)) != 0)
+		return r;
+	if (fc->content_type != want)
+		return SOTTO_ERR_PROTOCOL;
+	if (fc->sender_type != MLS_SENDER_MEMBER)
+		return SOTTO_ERR_UNSUPPORTED;
+	if (fc->sender_index >= g->tree.n_leaves ||
+	    g->tree.nodes[2 * fc->sender_index].type != MLS_NODE_LEAF)
+		return SOTTO_ERR_AUTH;
+	return mls_content_verify(&m->pub, g->tree.nodes[2 * fc->sender_index].leaf.signature_key, &ek);
+}
+
+int
+mls_group_cache_proposal(struct mls_group *g, const uint8_t *msg, size_t len)
+{
+	struct mls_group_cached *e;
+	struct mls_message m;
+	struct buf ac;
+	struct cur c;
+	int r;
+
+	if (g->n_cache == MLS_GROUP_PROPOSALS_MAX)
+		return SOTTO_ERR_LIMIT;
+	e = &g->cache[g->n_cache];
+	memset(e, 0, sizeof(*e));
+	buf_init_dyn(&e->bytes, MLS_MESSAGE_MAX);
+	buf_init_dyn(&ac, MLS_MESSAGE_MAX);
+	buf_put(&e->bytes, msg, len);
+	if ((r = buf_status(&e->bytes)) != 0 ||
+	    (r = read_public(g, e->bytes.p, e->bytes.len, MLS_CONTENT_PROPOSAL, &m)) != 0)
+		goto out;
+	cur_init(&c, m.pub.content.body, m.pub.content.body_len);
+	mls_proposal_read(&c, &e->p);
+	if ((r = cur_finish(&c)) != 0)
+		goto out;
+	/* ProposalRef = RefHash("MLS 1.0 Proposal Reference", AuthenticatedContent) */
+	mls_authenticated_content_write(&ac, &m.pub);
+	if ((r = buf_status(&ac)) != 0 ||
+	    (r = mls_ref_hash(e->ref, "MLS 1.0 Proposal Reference", ac.p, ac.len)) != 0)
+		goto out;
+	e->sender = m.pub.content.sender_index;
+	g->n_cache++;
+out:
+	buf_free(&ac);
+	if (r != 0)
+		buf_free(&e->bytes);
+	return r;
+}
+
+/* One proposal of a Commit, resolved, with who proposed it. */
+struct resolved {
+	struct mls_proposal p;
+	uint32_t sender;
+};
+
+/* The Commit's proposals by value and by reference into out. */
+static int
+resolve_proposals(const struct mls_group *g, const struct mls_commit *cm, uint32_t committer,
+    struct resolved *out, size_t *n)
+{
+	const uint8_t *ref;
+	struct cur c;
+	size_t k;
+
+	*n = 0;
+	cur_init(&c, cm->proposals, cm->proposals_len);
+	while (cur_left(&c) > 0) {
+		if (*n == MLS_GROUP_PROPOSALS_MAX)
+			return SOTTO_ERR_LIMIT;
+		switch (cur_u8(&c)) {
+		case MLS_PROPOSAL_OR_REF_PROPOSAL:
+			mls_proposal_read(&c, &out[*n].p);
+			out[*n].sender = committer;
+			break;
+		case MLS_PROPOSAL_OR_REF_REFERENCE:
+			if ((ref = mls_cur_opaque_fixed(&c, MLS_HASH_LEN)) == NULL)
+				return SOTTO_ERR_MALFORMED;
+			for (k = 0; k < g->n_cache; k++)
+				if (memcmp(g->cache[k].ref, ref, MLS_HASH_LEN) == 0)
+					break;
+			if (k == g->n_cache)
+				return SOTTO_ERR_NOT_FOUND;
+			out[*n].p = g->cache[k].p;
+			out[*n].sender = g->cache[k].sender;
+			break;
+		default:
+			return SOTTO_ERR_MALFORMED;
+		}
+		if (cur_status(&c) != 0)
+			return cur_status(&c);
+		(*n)++;
+	}
+	return 0;
+}
+
+/* A KeyPackage in an Add (RFC 9420 10.1, 7.3): signed, its leaf signed and from a key
+ * package within its lifetime, init and encryption keys apart. */
+static int
+check_key_package(const struct mls_key_package *kp)
+{
+	uint64_t now = (uint64_t)time(NULL);
+	int r;
+
+	if (kp->signature_len != MLS_SIG_LEN)
+		return SOTTO_ERR_BAD_SIGNATURE;
+	if ((r = mls_verify_with_label(kp->signature, kp->leaf.signature_key, "KeyPackageTBS",
+	    kp->tbs, kp->tbs_len)) != 0 ||
+	    (r = mls_leaf_node_verify(&kp->leaf, NULL, 0, 0)) != 0)
+		return r;
+	if (kp->leaf.source != MLS_LEAF_SOURCE_KEY_PACKAGE ||
+	    now < kp->leaf.not_before || now > kp->leaf.not_after ||
+	    memcmp(kp->init_key, kp->leaf.encryption_key, MLS_KEM_PUBLIC_LEN) == 0)
+		return SOTTO_ERR_PROTOCOL;
+	return 0;
+}
+
+static int
+same_psk_id(const struct mls_psk *a, const struct mls_psk *b)
+{
+	if (a->type != b->type || a->nonce_len != b->nonce_len ||
+	    memcmp(a->nonce, b->nonce, a->nonce_len) != 0)
+		return 0;
+	if (a->type == MLS_PSK_EXTERNAL)
+		return a->id_len == b->id_len && memcmp(a->id, b->id, a->id_len) == 0;
+	return a->usage == b->usage && a->epoch == b->epoch && a->group_id_len == b->group_id_len &&
+	    memcmp(a->group_id, b->group_id, a->group_id_len) == 0;
+}
+
+/* The list as a whole (RFC 9420 12.2) and each proposal alone (12.1). *path_required is
+ * set if the Commit must carry a path. */
+static int
+check_proposals(const struct mls_group *g, const struct resolved *rp, size_t n,
+    uint32_t committer, int *path_required)
+{
+	size_t i, k, n_gce = 0;
+	int r;
+
+	*path_required = n == 0;
+	for (i = 0; i < n; i++) {
+		const struct mls_proposal *p = &rp[i].p;
+
+		switch (p->type) {
+		case MLS_PROPOSAL_ADD:
+			if ((r = check_key_package(&p->add)) != 0)
+				return r;
+			break;
+		case MLS_PROPOSAL_UPDATE:
+			*path_required = 1;
+			if (rp[i].sender == committer || p->update.source != MLS_LEAF_SOURCE_UPDATE)
+				return SOTTO_ERR_PROTOCOL;
+			if ((r = mls_leaf_node_verify(&p->update, g->gc.group_id, g->gc.group_id_len,
+			    rp[i].sender)) != 0)
+				return r;
+			break;
+		case MLS_PROPOSAL_REMOVE:
+			*path_required = 1;
+			if (p->removed >= g->tree.n_leaves || p->removed == committer ||
+			    g->tree.nodes[2 * p->removed].type != MLS_NODE_LEAF)
+				return SOTTO_ERR_PROTOCOL;
+			break;
+		case MLS_PROPOSAL_PSK:
+			if (p->psk.nonce_len != MLS_HASH_LEN ||
+			    (p->psk.type == MLS_PSK_RESUMPTION &&
+			    p->psk.usage != RESUMPTION_USAGE_APPLICATION))
+				return SOTTO_ERR_PROTOCOL;
+			break;
+		case MLS_PROPOSAL_GROUP_CONTEXT_EXTENSIONS:
+			*path_required = 1;
+			if (++n_gce > 1)
+				return SOTTO_ERR_PROTOCOL;
+			break;
+		case MLS_PROPOSAL_REINIT:
+			return SOTTO_ERR_UNSUPPORTED;
+		default:   /* ExternalInit: only in an external commit */
+			return SOTTO_ERR_PROTOCOL;
+		}
+		/* At most one Update or Remove per leaf, one of each PSK. */
+		for (k = 0; k < i; k++) {
+			const struct resolved *q = &rp[k];
+			uint32_t a = p->type == MLS_PROPOSAL_REMOVE ? p->removed : rp[i].sender;
+			uint32_t b = q->p.type == MLS_PROPOSAL_REMOVE ? q->p.removed : q->sender;
+
+			if ((p->type == MLS_PROPOSAL_UPDATE || p->type == MLS_PROPOSAL_REMOVE) &&
+			    (q->p.type == MLS_PROPOSAL_UPDATE || q->p.type == MLS_PROPOSAL_REMOVE) &&
+			    a == b)
+				return SOTTO_ERR_PROTOCOL;
+			if (p->type == MLS_PROPOSAL_PSK && q->p.type == MLS_PROPOSAL_PSK &&
+			    same_psk_id(&p->psk, &q->p.psk))
+				return SOTTO_ERR_PROTOCOL;
+		}
+	}
+	return 0;
+}
+
+static int
+cmp_key(const void *a, const void *b)
+{
+	return memcmp(*(const uint8_t *const *)a, *(const uint8_t *const *)b, MLS_KEM_PUBLIC_LEN);
+}
+
+/* Signature keys, and encryption keys, are each unique among the leaves (RFC 9420 7.3). */
+static int
+check_unique_keys(const struct mls_ratchet_tree *t)
+{
+	const uint8_t **enc, **sig;
+	size_t n = 0, i;
+	uint32_t l;
+	int r = 0;
+
+	_Static_assert(MLS_KEM_PUBLIC_LEN == MLS_SIG_PUBLIC_LEN, "one comparison for both keys");
+	enc = calloc(t->n_leaves, sizeof(*enc));
+	sig = calloc(t->n_leaves, sizeof(*sig));
+	if (enc == NULL || sig == NULL) {
+		r = SOTTO_ERR_NOMEM;
+		goto out;
+	}
+	for (l = 0; l < t->n_leaves; l++)
+		if (t->nodes[2 * l].type == MLS_NODE_LEAF) {
+			enc[n] = t->nodes[2 * l].leaf.encryption_key;
+			sig[n++] = t->nodes[2 * l].leaf.signature_key;
+		}
+	qsort(enc, n, sizeof(*enc), cmp_key);
+	qsort(sig, n, sizeof(*sig), cmp_key);
+	for (i = 1; i < n && r == 0; i++)
+		if (cmp_key(&enc[i - 1], &enc[i]) == 0 || cmp_key(&sig[i - 1], &sig[i]) == 0)
+			r = SOTTO_ERR_PROTOCOL;
+out:
+	free(enc);
+	free(sig);
+	return r;
+}
+
+/* Applies the proposals to t in the order of RFC 9420 12.3: GroupContextExtensions,
+ * Update, Remove, Add. The leaves added go to added (*n_added of them); *ext is set to the
+ * new extensions if there is a GroupContextExtensions. */
+static int
+apply_proposals(struct mls_ratchet_tree *t, uint32_t own_leaf, const struct resolved *rp,
+    size_t n, uint32_t *added, size_t *n_added, const uint8_t **ext, size_t *ext_len)
+{
+	static const uint16_t order[] = { MLS_PROPOSAL_GROUP_CONTEXT_EXTENSIONS,
+	    MLS_PROPOSAL_UPDATE, MLS_PROPOSAL_REMOVE, MLS_PROPOSAL_ADD };
+	struct cur c, list;
+	size_t i, k;
+	int r = 0;
+
+	*n_added = 0;
+	for (k = 0; k < sizeof(order) / sizeof(order[0]); k++)
+		for (i = 0; i < n && r == 0; i++) {
+			const struct mls_proposal *p = &rp[i].p;
+
+			if (p->type != order[k])
+				continue;
+			switch (p->type) {
+			case MLS_PROPOSAL_GROUP_CONTEXT_EXTENSIONS:
+				cur_init(&c, p->body, p->body_len);
+				mls_cur_vector(&c, MLS_EXTENSIONS_MAX, &list);
+				if ((r = cur_finish(&c)) == 0 &&
+				    (r = mls_extensions_check(list.p, list.len)) == 0) {
+					*ext = list.p;
+					*ext_len = list.len;
+				}
+				break;
+			case MLS_PROPOSAL_UPDATE:
+				r = mls_ratchet_tree_update(t, rp[i].sender, &p->update);
+				break;
+			case MLS_PROPOSAL_REMOVE:
+				r = p->removed == own_leaf ? SOTTO_ERR_STATE :
+				    mls_ratchet_tree_remove(t, p->removed);
+				break;
+			default:
+				r = mls_ratchet_tree_add(t, &p->add.leaf, &added[*n_added]);
+				if (r == 0)
+					(*n_added)++;
+				break;
+			}
+		}
+	return r;
+}
+
+/* psk_secret over the PSK proposals in list order: external PSKs we were given, and
+ * resumption PSKs of this group's past epochs. */
+static int
+commit_psk_secret(const struct mls_group *g, const struct resolved *rp, size_t n,
+    uint8_t out[static MLS_HASH_LEN])
+{
+	struct mls_psk *psks;
+	size_t i, k, m = 0;
+	int r = 0;
+
+	if ((psks = calloc(MLS_PSK_COUNT_MAX, sizeof(*psks))) == NULL)
+		return SOTTO_ERR_NOMEM;
+	for (i = 0; i < n && r == 0; i++) {
+		const struct mls_psk *id = &rp[i].p.psk;
+
+		if (rp[i].p.type != MLS_PROPOSAL_PSK)
+			continue;
+		if (m == MLS_PSK_COUNT_MAX) {
+			r = SOTTO_ERR_LIMIT;
+			break;
+		}
+		psks[m] = *id;
+		psks[m].psk = NULL;
+		if (id->type == MLS_PSK_EXTERNAL) {
+			for (k = 0; k < g->n_external_psks; k++)
+				if (g->external_psks[k].id_len == id->id_len &&
+				    memcmp(g->external_psks[k].id, id->id, id->id_len) == 0) {
+					psks[m].psk = g->external_psks[k].psk;
+					psks[m].psk_len = g->external_psks[k].psk_len;
+				}
+		} else if (id->group_id_len == g->gc.group_id_len &&
+		    memcmp(id->group_id, g->gc.group_id, id->group_id_len) == 0) {
+			const struct mls_group_resumption *pe =
+			    &g->past[id->epoch % MLS_GROUP_RESUMPTION_MAX];
+
+			if (pe->used && pe->epoch == id->epoch) {
+				psks[m].psk = pe->psk;
+				psks[m].psk_len = MLS_HASH_LEN;
+			}
+		}
+		if (psks[m++].psk == NULL)
+			r = SOTTO_ERR_NOT_FOUND;
+	}
+	if (r == 0)
+		r = mls_psk_secret(out, psks, m);
+	sodium_memzero(psks, MLS_PSK_COUNT_MAX * sizeof(*psks));
+	free(psks);
+	return r;
+}
+
+/* The GroupContext of the next epoch, encoded into b. */
+static int
+next_group_context(struct buf *b, const struct mls_group *g, const struct mls_ratchet_tree *t,
+    const uint8_t *confirmed, const uint8_t *ext, size_t ext_len,
+    uint8_t tree_hash[static MLS_HASH_LEN])
+{
+	struct mls_group_context gc = g->gc;
+	int r;
+
+	if ((r = mls_ratchet_tree_hash(t, mls_tree_root(t->n_leaves), tree_hash)) != 0)
+		return r;
+	gc.epoch++;
+	gc.tree_hash = tree_hash;
+	gc.tree_hash_len = MLS_HASH_LEN;
+	gc.confirmed_transcript_hash = confirmed;
+	gc.confirmed_transcript_hash_len = MLS_HASH_LEN;
+	gc.extensions = ext;
+	gc.extensions_len = ext_len;
+	buf_reset(b);
+	mls_group_context_write(b, &gc);
+	return buf_status(b);
+}
+
+int
+mls_group_process_commit(struct mls_group *g, const uint8_t *msg, size_t len)
+{
+	struct mls_message m;
+	struct mls_commit cm;
+	struct resolved *rp = NULL;
+	struct mls_ratchet_tree next = { 0 }, owned = { 0 };
+	struct mls_secret_tree secrets = { 0 };
+	struct mls_epoch_secrets epoch;                                   /* SECRET */
+	struct mls_node_key keys[MLS_GROUP_NODE_KEYS_MAX];                /* SECRET */
+	uint8_t commit_secret[MLS_HASH_LEN] = { 0 }, psk_secret[MLS_HASH_LEN];   /* SECRET */
+	uint8_t path_secret[MLS_HASH_LEN];                                /* SECRET */
+	uint8_t confirmed[MLS_HASH_LEN], tree_hash[MLS_HASH_LEN];
+	uint32_t added[MLS_GROUP_PROPOSALS_MAX], committer, ps_node;
+	const uint8_t *ext = g->gc.extensions;
+	size_t ext_len = g->gc.extensions_len, n = 0, n_added = 0, n_keys = g->n_keys;
+	const struct mls_framed_content *fc = &m.pub.content;
+	const struct mls_auth_data *auth = &m.pub.auth;
+	struct buf gc_next;
+	struct cur c;
+	int path_required, r;
+
+	memset(&epoch, 0, sizeof(epoch));
+	memcpy(keys, g->keys, sizeof(keys));
+	buf_init_dyn(&gc_next, MLS_MESSAGE_MAX);
+	if ((r = read_public(g, msg, len, MLS_CONTENT_COMMIT, &m)) != 0)
+		goto out;
+	committer = fc->sender_index;
+	if (committer == g->own_leaf) {   /* our own commits are merged by their sender */
+		r = SOTTO_ERR_STATE;
+		goto out;
+	}
+	if (auth->confirmation_tag_len != MLS_HASH_LEN) {
+		r = SOTTO_ERR_MALFORMED;
+		goto out;
+	}
+	cur_init(&c, fc->body, fc->body_len);
+	mls_commit_read(&c, &cm);
+	if ((r = cur_finish(&c)) != 0)
+		goto out;
+	if ((rp = calloc(MLS_GROUP_PROPOSALS_MAX, sizeof(*rp))) == NULL) {
+		r = SOTTO_ERR_NOMEM;
+		goto out;
+	}
+	if ((r = resolve_proposals(g, &cm, committer, rp, &n)) != 0 ||
+	    (r = check_proposals(g, rp, n, committer, &path_required)) != 0)
+		goto out;
+	if (path_required && !cm.has_path) {
+		r = SOTTO_ERR_PROTOCOL;
+		goto out;
+	}
+	/* The proposals and the path, on a copy of the tree. */
+	if ((r = tree_copy(&next, &g->tree)) != 0 ||
+	    (r = apply_proposals(&next, g->own_leaf, rp, n, added, &n_added, &ext, &ext_len)) != 0)
+		goto out;
+	if (cm.has_path &&
+	    ((r = mls_leaf_node_verify(&cm.path.leaf, g->gc.group_id, g->gc.group_id_len,
+	    committer)) != 0 || (r = mls_treekem_merge(&next, committer, &cm.path)) != 0))
+		goto out;
+	if ((r = check_unique_keys(&next)) != 0)
+		goto out;
+	keys_prune(keys, &n_keys, &next);
+	/* The path secret, under the provisional GroupContext (old transcript hash). */
+	if (cm.has_path) {
+		if ((r = next_group_context(&gc_next, g, &next, g->gc.confirmed_transcript_hash,
+		    ext, ext_len, tree_hash)) != 0 ||
+		    (r = mls_treekem_decrypt(&next, committer, &cm.path, gc_next.p, gc_next.len,
+		    keys, n_keys, added, n_added, path_secret, &ps_node, commit_secret)) != 0 ||
+		    (r = keys_from_path(keys, &n_keys, &next, committer, ps_node, path_secret)) != 0)
+			goto out;
+	}
+	/* The new epoch: transcript, GroupContext, key schedule, confirmation. */
+	if ((r = mls_confirmed_transcript_hash(confirmed, g->interim, MLS_HASH_LEN,
+	    m.pub.wire_format, fc, auth->signature, auth->signature_len)) != 0 ||
+	    (r = next_group_context(&gc_next, g, &next, confirmed, ext, ext_len, tree_hash)) != 0 ||
+	    (r = commit_psk_secret(g, rp, n, psk_secret)) != 0 ||
+	    (r = mls_key_schedule_advance(&epoch, g->epoch.init_secret, commit_secret, psk_secret,
+	    gc_next.p, gc_next.len)) != 0 ||
+	    (r = mls_confirmation_tag_verify(auth->confirmation_tag, auth->confirmation_tag_len,
+	    epoch.confirmation_key, confirmed)) != 0)
+		goto out;
+	if ((r = tree_copy(&owned, &next)) != 0 ||
+	    (r = mls_secret_tree_init(&secrets, epoch.encryption_secret, owned.n_leaves)) != 0)
+		goto out;
+	/* Everything verified: the group moves to the new epoch. */
+	mls_interim_transcript_hash(g->interim, confirmed, auth->confirmation_tag);
+	mls_ratchet_tree_free(&g->tree);
+	g->tree = owned;
+	memset(&owned, 0, sizeof(owned));
+	mls_secret_tree_free(&g->secrets);
+	g->secrets = secrets;
+	memset(&secrets, 0, sizeof(secrets));
+	mls_epoch_secrets_wipe(&g->epoch);
+	g->epoch = epoch;
+	memcpy(g->keys, keys, sizeof(keys));
+	g->n_keys = n_keys;
+	buf_free(&g->gc_bytes);
+	g->gc_bytes = gc_next;
+	buf_init_dyn(&gc_next, MLS_MESSAGE_MAX);
+	cache_clear(g);
+	if ((r = read_group_context(g)) != 0)   /* we wrote it: cannot fail */
+		goto out;
+	remember_resumption(g);
+out:
+	buf_free(&gc_next);
+	mls_ratchet_tree_free(&next);
+	mls_ratchet_tree_free(&owned);
+	mls_secret_tree_free(&secrets);
+	mls_epoch_secrets_wipe(&epoch);
+	sodium_memzero(keys, sizeof(keys));
+	sodium_memzero(commit_secret, sizeof(commit_secret));
+	sodium_memzero(psk_secret, sizeof(psk_secret));
+	sodium_memzero(path_secret, sizeof(path_secret));
+	free(rp);
+	return r;
+}

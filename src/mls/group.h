@@ -1,0 +1,107 @@
+/*
+ * A member's group state and processing a Commit (RFC 9420 sections 12.2, 12.3, 12.4.2).
+ *
+ * A group starts from a Welcome (mls/join.h). Proposals sent in the epoch are cached by
+ * reference; a Commit then advances the epoch after every check a member MUST make:
+ *
+ *   - the PublicMessage is for this group and epoch, its membership tag and the sender's
+ *     signature verify; the sender is a member other than us;
+ *   - every proposal by reference is one we cached this epoch; the list is valid (12.2):
+ *     no Update by value or from the committer, at most one Update or Remove per leaf and
+ *     none of the committer, Removes of non-blank leaves, Adds whose KeyPackage and leaf
+ *     signatures verify with init and encryption keys apart, PSK ids unique and each a PSK
+ *     we hold (external, or resumption of a past epoch of this group), at most one
+ *     GroupContextExtensions, no ReInit or ExternalInit;
+ *   - a path is present when the list is empty or holds an Update, Remove or
+ *     GroupContextExtensions; its leaf is signed for its position and from a commit, and
+ *     its parent hash is the one the path implies;
+ *   - signature and encryption keys are unique among the leaves after the proposals;
+ *   - the path secret is decrypted from the ciphertext for our node in the copath
+ *     resolution without the members added by this commit, and every node key up the path
+ *     is the sender's;
+ *   - the confirmation tag verifies under the new epoch's confirmation key.
+ *
+ * Proposals are applied in the order of section 12.3: GroupContextExtensions, Update,
+ * Remove, Add, then the PSKs feed psk_secret in list order. The state changes only once
+ * everything verified. Our private keys: our leaf's, and each node's on a path we
+ * decrypted (dropped once the node is blanked or rekeyed). The resumption PSKs of the
+ * last MLS_GROUP_RESUMPTION_MAX epochs are kept.
+ *
+ * Not yet: PrivateMessage commits and proposals, our own proposals being committed by
+ * others, external commits, ReInit.
+ */
+#ifndef SOTTO_MLS_GROUP_H
+#define SOTTO_MLS_GROUP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/buf.h"
+#include "sotto/error.h"
+#include "mls/join.h"
+#include "mls/key_schedule.h"
+#include "mls/message.h"
+#include "mls/psk.h"
+#include "mls/ratchet_tree.h"
+#include "mls/secret_tree.h"
+#include "mls/treekem.h"
+
+#define MLS_GROUP_RESUMPTION_MAX 16
+/* Proposals cached in one epoch, and the proposals one Commit may list. */
+#define MLS_GROUP_PROPOSALS_MAX 256
+/* Our node keys: the leaf's and one per level of the tree. */
+#define MLS_GROUP_NODE_KEYS_MAX (MLS_PATH_MAX + 1)
+
+struct mls_group_resumption {
+	uint64_t epoch;
+	int used;
+	uint8_t psk[MLS_HASH_LEN];                       /* SECRET */
+};
+
+struct mls_group_cached {
+	uint8_t ref[MLS_HASH_LEN];
+	uint32_t sender;
+	struct buf bytes;                                /* the proposal message */
+	struct mls_proposal p;                           /* points into bytes */
+};
+
+struct mls_group {
+	struct mls_ratchet_tree tree;                    /* owns its bytes */
+	uint32_t own_leaf;
+	struct buf gc_bytes;                             /* this epoch's GroupContext ... */
+	struct mls_group_context gc;                     /* ... decoded from it */
+	uint8_t interim[MLS_HASH_LEN];
+	struct mls_epoch_secrets epoch;                  /* SECRET */
+	struct mls_secret_tree secrets;                  /* SECRET */
+	struct mls_node_key keys[MLS_GROUP_NODE_KEYS_MAX];   /* SECRET */
+	size_t n_keys;
+	struct mls_group_resumption past[MLS_GROUP_RESUMPTION_MAX];   /* SECRET */
+	const struct mls_psk *external_psks;             /* the caller's; must outlive g */
+	size_t n_external_psks;
+	struct mls_group_cached *cache;                  /* this epoch's proposals */
+	size_t n_cache;
+};
+
+/* Takes the state of a Welcome we joined: j's tree is re-encoded into g, j is left to the
+ * caller to free. enc_sec is our leaf's private key (SECRET). */
+int mls_group_from_join(struct mls_group *g, const struct mls_joined *j,
+    const uint8_t enc_sec[static MLS_KEM_SECRET_LEN], const struct mls_psk *external_psks,
+    size_t n_external_psks) SOTTO_MUST_CHECK;
+void mls_group_free(struct mls_group *g);
+
+/* The epoch keys protecting and unprotecting messages use. */
+void mls_group_epoch_keys(struct mls_group *g, struct mls_epoch_keys *ek);
+
+/* A proposal sent as a PublicMessage in this epoch: checked (group, epoch, membership
+ * tag, signature of a member sender) and cached under its reference. */
+int mls_group_cache_proposal(struct mls_group *g, const uint8_t *msg, size_t len) SOTTO_MUST_CHECK;
+
+/* A Commit sent as a PublicMessage: every check above, then the next epoch. Errors:
+ * SOTTO_ERR_STATE (another group or epoch, or we are removed), SOTTO_ERR_AUTH,
+ * SOTTO_ERR_BAD_SIGNATURE, SOTTO_ERR_DECRYPT, SOTTO_ERR_NOT_FOUND (a proposal reference
+ * or PSK we do not have), SOTTO_ERR_PROTOCOL (an invalid proposal list or missing path),
+ * SOTTO_ERR_UNSUPPORTED (ReInit, external senders), parse errors. g is unchanged on
+ * error. */
+int mls_group_process_commit(struct mls_group *g, const uint8_t *msg, size_t len) SOTTO_MUST_CHECK;
+
+#endif
