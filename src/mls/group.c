@@ -8,6 +8,7 @@
 #include "base/cursor.h"
 #include "crypto/dh.h"
 #include "mls/crypto.h"
+#include "mls/key_package.h"
 #include "mls/limits.h"
 #include "mls/tls_codec.h"
 #include "mls/transcript.h"
@@ -335,27 +336,6 @@ resolve_proposals(const struct mls_group *g, const struct mls_commit *cm, uint32
 	return 0;
 }
 
-/* A KeyPackage in an Add (RFC 9420 10.1, 7.3): signed, its leaf signed and from a key
- * package within its lifetime, init and encryption keys apart. */
-static int
-check_key_package(const struct mls_key_package *kp)
-{
-	uint64_t now = (uint64_t)time(NULL);
-	int r;
-
-	if (kp->signature_len != MLS_SIG_LEN)
-		return SOTTO_ERR_BAD_SIGNATURE;
-	if ((r = mls_verify_with_label(kp->signature, kp->leaf.signature_key, "KeyPackageTBS",
-	    kp->tbs, kp->tbs_len)) != 0 ||
-	    (r = mls_leaf_node_verify(&kp->leaf, NULL, 0, 0)) != 0)
-		return r;
-	if (kp->leaf.source != MLS_LEAF_SOURCE_KEY_PACKAGE ||
-	    now < kp->leaf.not_before || now > kp->leaf.not_after ||
-	    memcmp(kp->init_key, kp->leaf.encryption_key, MLS_KEM_PUBLIC_LEN) == 0)
-		return SOTTO_ERR_PROTOCOL;
-	return 0;
-}
-
 static int
 same_psk_id(const struct mls_psk *a, const struct mls_psk *b)
 {
@@ -383,7 +363,7 @@ check_proposals(const struct mls_group *g, const struct resolved *rp, size_t n,
 
 		switch (p->type) {
 		case MLS_PROPOSAL_ADD:
-			if ((r = check_key_package(&p->add)) != 0)
+			if ((r = mls_key_package_verify(&p->add, (uint64_t)time(NULL))) != 0)
 				return r;
 			break;
 		case MLS_PROPOSAL_UPDATE:
