@@ -1,4 +1,5 @@
 #include "mls/group.h"
+#include "mls/group_internal.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -17,8 +18,8 @@
 #define RESUMPTION_USAGE_APPLICATION 1
 
 /* A copy of src that owns its bytes: src encoded and decoded again. */
-static int
-tree_copy(struct mls_ratchet_tree *dst, const struct mls_ratchet_tree *src)
+int
+mls_group_tree_copy(struct mls_ratchet_tree *dst, const struct mls_ratchet_tree *src)
 {
 	struct buf b;
 	int r;
@@ -45,8 +46,8 @@ node_public(const struct mls_ratchet_tree *t, uint32_t x)
 }
 
 /* Drops (and wipes) every key whose node is gone, blank or rekeyed in t. */
-static void
-keys_prune(struct mls_node_key *keys, size_t *n, const struct mls_ratchet_tree *t)
+void
+mls_group_keys_prune(struct mls_node_key *keys, size_t *n, const struct mls_ratchet_tree *t)
 {
 	uint8_t pub[MLS_KEM_PUBLIC_LEN];
 	size_t i = 0;
@@ -67,8 +68,8 @@ keys_prune(struct mls_node_key *keys, size_t *n, const struct mls_ratchet_tree *
 }
 
 /* Sets our key for node x, replacing any we had. */
-static int
-keys_set(struct mls_node_key *keys, size_t *n, uint32_t x, const uint8_t sec[static MLS_KEM_SECRET_LEN])
+int
+mls_group_keys_set(struct mls_node_key *keys, size_t *n, uint32_t x, const uint8_t sec[static MLS_KEM_SECRET_LEN])
 {
 	size_t i;
 
@@ -86,8 +87,8 @@ keys_set(struct mls_node_key *keys, size_t *n, uint32_t x, const uint8_t sec[sta
 
 /* From the path secret of node start on sender's filtered direct path, the key of every
  * node from there up, each checked against the tree's. */
-static int
-keys_from_path(struct mls_node_key *keys, size_t *n, const struct mls_ratchet_tree *t,
+int
+mls_group_keys_from_path(struct mls_node_key *keys, size_t *n, const struct mls_ratchet_tree *t,
     uint32_t sender, uint32_t start, const uint8_t path_secret[static MLS_HASH_LEN])
 {
 	struct mls_filtered_path fp;
@@ -111,7 +112,7 @@ keys_from_path(struct mls_node_key *keys, size_t *n, const struct mls_ratchet_tr
 			r = SOTTO_ERR_AUTH;
 			break;
 		}
-		if ((r = keys_set(keys, n, fp.node[i], sec)) != 0 ||
+		if ((r = mls_group_keys_set(keys, n, fp.node[i], sec)) != 0 ||
 		    (r = mls_derive_secret(ps, ps, "path")) != 0)
 			break;
 	}
@@ -170,7 +171,7 @@ mls_group_from_join(struct mls_group *g, const struct mls_joined *j,
 	}
 	buf_put(&g->gc_bytes, j->group_context.p, j->group_context.len);
 	if ((r = buf_status(&g->gc_bytes)) != 0 || (r = read_group_context(g)) != 0 ||
-	    (r = tree_copy(&g->tree, &j->tree)) != 0)
+	    (r = mls_group_tree_copy(&g->tree, &j->tree)) != 0)
 		goto out;
 	g->own_leaf = j->own_leaf;
 	g->epoch = j->epoch;
@@ -185,10 +186,10 @@ mls_group_from_join(struct mls_group *g, const struct mls_joined *j,
 		r = SOTTO_ERR_AUTH;
 		goto out;
 	}
-	if ((r = keys_set(g->keys, &g->n_keys, 2 * g->own_leaf, enc_sec)) != 0)
+	if ((r = mls_group_keys_set(g->keys, &g->n_keys, 2 * g->own_leaf, enc_sec)) != 0)
 		goto out;
 	if (j->has_path_secret &&
-	    (r = keys_from_path(g->keys, &g->n_keys, &g->tree, gi->signer,
+	    (r = mls_group_keys_from_path(g->keys, &g->n_keys, &g->tree, gi->signer,
 	    mls_tree_common_ancestor(g->own_leaf, gi->signer, g->tree.n_leaves),
 	    j->path_secret)) != 0)
 		goto out;
@@ -290,16 +291,10 @@ out:
 	return r;
 }
 
-/* One proposal of a Commit, resolved, with who proposed it. */
-struct resolved {
-	struct mls_proposal p;
-	uint32_t sender;
-};
-
 /* The Commit's proposals by value and by reference into out. */
-static int
-resolve_proposals(const struct mls_group *g, const struct mls_commit *cm, uint32_t committer,
-    struct resolved *out, size_t *n)
+int
+mls_group_resolve_proposals(const struct mls_group *g, const struct mls_commit *cm, uint32_t committer,
+    struct mls_group_resolved *out, size_t *n)
 {
 	const uint8_t *ref;
 	struct cur c;
@@ -350,8 +345,8 @@ same_psk_id(const struct mls_psk *a, const struct mls_psk *b)
 
 /* The list as a whole (RFC 9420 12.2) and each proposal alone (12.1). *path_required is
  * set if the Commit must carry a path. */
-static int
-check_proposals(const struct mls_group *g, const struct resolved *rp, size_t n,
+int
+mls_group_check_proposals(const struct mls_group *g, const struct mls_group_resolved *rp, size_t n,
     uint32_t committer, int *path_required)
 {
 	size_t i, k, n_gce = 0;
@@ -398,7 +393,7 @@ check_proposals(const struct mls_group *g, const struct resolved *rp, size_t n,
 		}
 		/* At most one Update or Remove per leaf, one of each PSK. */
 		for (k = 0; k < i; k++) {
-			const struct resolved *q = &rp[k];
+			const struct mls_group_resolved *q = &rp[k];
 			uint32_t a = p->type == MLS_PROPOSAL_REMOVE ? p->removed : rp[i].sender;
 			uint32_t b = q->p.type == MLS_PROPOSAL_REMOVE ? q->p.removed : q->sender;
 
@@ -421,8 +416,8 @@ cmp_key(const void *a, const void *b)
 }
 
 /* Signature keys, and encryption keys, are each unique among the leaves (RFC 9420 7.3). */
-static int
-check_unique_keys(const struct mls_ratchet_tree *t)
+int
+mls_group_check_unique_keys(const struct mls_ratchet_tree *t)
 {
 	const uint8_t **enc, **sig;
 	size_t n = 0, i;
@@ -455,8 +450,8 @@ out:
 /* Applies the proposals to t in the order of RFC 9420 12.3: GroupContextExtensions,
  * Update, Remove, Add. The leaves added go to added (*n_added of them); *ext is set to the
  * new extensions if there is a GroupContextExtensions. */
-static int
-apply_proposals(struct mls_ratchet_tree *t, uint32_t own_leaf, const struct resolved *rp,
+int
+mls_group_apply_proposals(struct mls_ratchet_tree *t, uint32_t own_leaf, const struct mls_group_resolved *rp,
     size_t n, uint32_t *added, size_t *n_added, const uint8_t **ext, size_t *ext_len)
 {
 	static const uint16_t order[] = { MLS_PROPOSAL_GROUP_CONTEXT_EXTENSIONS,
@@ -502,7 +497,7 @@ apply_proposals(struct mls_ratchet_tree *t, uint32_t own_leaf, const struct reso
 /* psk_secret over the PSK proposals in list order: external PSKs we were given, and
  * resumption PSKs of this group's past epochs. */
 static int
-commit_psk_secret(const struct mls_group *g, const struct resolved *rp, size_t n,
+commit_psk_secret(const struct mls_group *g, const struct mls_group_resolved *rp, size_t n,
     uint8_t out[static MLS_HASH_LEN])
 {
 	struct mls_psk *psks;
@@ -550,8 +545,8 @@ commit_psk_secret(const struct mls_group *g, const struct resolved *rp, size_t n
 }
 
 /* The GroupContext of the next epoch, encoded into b. */
-static int
-next_group_context(struct buf *b, const struct mls_group *g, const struct mls_ratchet_tree *t,
+int
+mls_group_next_context(struct buf *b, const struct mls_group *g, const struct mls_ratchet_tree *t,
     const uint8_t *confirmed, const uint8_t *ext, size_t ext_len,
     uint8_t tree_hash[static MLS_HASH_LEN])
 {
@@ -573,13 +568,51 @@ next_group_context(struct buf *b, const struct mls_group *g, const struct mls_ra
 }
 
 int
+mls_group_enter_epoch(struct mls_group *g, const struct mls_ratchet_tree *next,
+    const struct mls_epoch_secrets *epoch, struct buf *gc_next,
+    const uint8_t confirmed[static MLS_HASH_LEN], const uint8_t tag[static MLS_HASH_LEN],
+    const struct mls_node_key *keys, size_t n_keys)
+{
+	struct mls_ratchet_tree owned = { 0 };
+	struct mls_secret_tree secrets = { 0 };
+	struct buf gc_bytes;
+	int r;
+
+	if ((r = mls_group_tree_copy(&owned, next)) != 0 ||
+	    (r = mls_secret_tree_init(&secrets, epoch->encryption_secret, owned.n_leaves)) != 0) {
+		mls_ratchet_tree_free(&owned);
+		mls_secret_tree_free(&secrets);
+		return r;
+	}
+	mls_interim_transcript_hash(g->interim, confirmed, tag);
+	mls_ratchet_tree_free(&g->tree);
+	g->tree = owned;
+	mls_secret_tree_free(&g->secrets);
+	g->secrets = secrets;
+	mls_epoch_secrets_wipe(&g->epoch);
+	g->epoch = *epoch;
+	memcpy(g->keys, keys, n_keys * sizeof(keys[0]));
+	g->n_keys = n_keys;
+	mls_group_keys_prune(g->keys, &g->n_keys, &g->tree);
+	/* gc_next moves into g; the caller's buffer is left empty. */
+	gc_bytes = g->gc_bytes;
+	g->gc_bytes = *gc_next;
+	*gc_next = gc_bytes;
+	buf_reset(gc_next);
+	cache_clear(g);
+	if ((r = read_group_context(g)) != 0)   /* we wrote it: cannot fail */
+		return r;
+	remember_resumption(g);
+	return 0;
+}
+
+int
 mls_group_process_commit(struct mls_group *g, const uint8_t *msg, size_t len)
 {
 	struct mls_message m;
 	struct mls_commit cm;
-	struct resolved *rp = NULL;
-	struct mls_ratchet_tree next = { 0 }, owned = { 0 };
-	struct mls_secret_tree secrets = { 0 };
+	struct mls_group_resolved *rp = NULL;
+	struct mls_ratchet_tree next = { 0 };
 	struct mls_epoch_secrets epoch;                                   /* SECRET */
 	struct mls_node_key keys[MLS_GROUP_NODE_KEYS_MAX];                /* SECRET */
 	uint8_t commit_secret[MLS_HASH_LEN] = { 0 }, psk_secret[MLS_HASH_LEN];   /* SECRET */
@@ -616,70 +649,48 @@ mls_group_process_commit(struct mls_group *g, const uint8_t *msg, size_t len)
 		r = SOTTO_ERR_NOMEM;
 		goto out;
 	}
-	if ((r = resolve_proposals(g, &cm, committer, rp, &n)) != 0 ||
-	    (r = check_proposals(g, rp, n, committer, &path_required)) != 0)
+	if ((r = mls_group_resolve_proposals(g, &cm, committer, rp, &n)) != 0 ||
+	    (r = mls_group_check_proposals(g, rp, n, committer, &path_required)) != 0)
 		goto out;
 	if (path_required && !cm.has_path) {
 		r = SOTTO_ERR_PROTOCOL;
 		goto out;
 	}
 	/* The proposals and the path, on a copy of the tree. */
-	if ((r = tree_copy(&next, &g->tree)) != 0 ||
-	    (r = apply_proposals(&next, g->own_leaf, rp, n, added, &n_added, &ext, &ext_len)) != 0)
+	if ((r = mls_group_tree_copy(&next, &g->tree)) != 0 ||
+	    (r = mls_group_apply_proposals(&next, g->own_leaf, rp, n, added, &n_added, &ext, &ext_len)) != 0)
 		goto out;
 	if (cm.has_path &&
 	    ((r = mls_leaf_node_verify(&cm.path.leaf, g->gc.group_id, g->gc.group_id_len,
 	    committer)) != 0 || (r = mls_treekem_merge(&next, committer, &cm.path)) != 0))
 		goto out;
-	if ((r = check_unique_keys(&next)) != 0)
+	if ((r = mls_group_check_unique_keys(&next)) != 0)
 		goto out;
-	keys_prune(keys, &n_keys, &next);
+	mls_group_keys_prune(keys, &n_keys, &next);
 	/* The path secret, under the provisional GroupContext (old transcript hash). */
 	if (cm.has_path) {
-		if ((r = next_group_context(&gc_next, g, &next, g->gc.confirmed_transcript_hash,
+		if ((r = mls_group_next_context(&gc_next, g, &next, g->gc.confirmed_transcript_hash,
 		    ext, ext_len, tree_hash)) != 0 ||
 		    (r = mls_treekem_decrypt(&next, committer, &cm.path, gc_next.p, gc_next.len,
 		    keys, n_keys, added, n_added, path_secret, &ps_node, commit_secret)) != 0 ||
-		    (r = keys_from_path(keys, &n_keys, &next, committer, ps_node, path_secret)) != 0)
+		    (r = mls_group_keys_from_path(keys, &n_keys, &next, committer, ps_node, path_secret)) != 0)
 			goto out;
 	}
 	/* The new epoch: transcript, GroupContext, key schedule, confirmation. */
 	if ((r = mls_confirmed_transcript_hash(confirmed, g->interim, MLS_HASH_LEN,
 	    m.pub.wire_format, fc, auth->signature, auth->signature_len)) != 0 ||
-	    (r = next_group_context(&gc_next, g, &next, confirmed, ext, ext_len, tree_hash)) != 0 ||
+	    (r = mls_group_next_context(&gc_next, g, &next, confirmed, ext, ext_len, tree_hash)) != 0 ||
 	    (r = commit_psk_secret(g, rp, n, psk_secret)) != 0 ||
 	    (r = mls_key_schedule_advance(&epoch, g->epoch.init_secret, commit_secret, psk_secret,
 	    gc_next.p, gc_next.len)) != 0 ||
 	    (r = mls_confirmation_tag_verify(auth->confirmation_tag, auth->confirmation_tag_len,
 	    epoch.confirmation_key, confirmed)) != 0)
 		goto out;
-	if ((r = tree_copy(&owned, &next)) != 0 ||
-	    (r = mls_secret_tree_init(&secrets, epoch.encryption_secret, owned.n_leaves)) != 0)
-		goto out;
-	/* Everything verified: the group moves to the new epoch. */
-	mls_interim_transcript_hash(g->interim, confirmed, auth->confirmation_tag);
-	mls_ratchet_tree_free(&g->tree);
-	g->tree = owned;
-	memset(&owned, 0, sizeof(owned));
-	mls_secret_tree_free(&g->secrets);
-	g->secrets = secrets;
-	memset(&secrets, 0, sizeof(secrets));
-	mls_epoch_secrets_wipe(&g->epoch);
-	g->epoch = epoch;
-	memcpy(g->keys, keys, sizeof(keys));
-	g->n_keys = n_keys;
-	buf_free(&g->gc_bytes);
-	g->gc_bytes = gc_next;
-	buf_init_dyn(&gc_next, MLS_MESSAGE_MAX);
-	cache_clear(g);
-	if ((r = read_group_context(g)) != 0)   /* we wrote it: cannot fail */
-		goto out;
-	remember_resumption(g);
+	r = mls_group_enter_epoch(g, &next, &epoch, &gc_next, confirmed, auth->confirmation_tag,
+	    keys, n_keys);
 out:
 	buf_free(&gc_next);
 	mls_ratchet_tree_free(&next);
-	mls_ratchet_tree_free(&owned);
-	mls_secret_tree_free(&secrets);
 	mls_epoch_secrets_wipe(&epoch);
 	sodium_memzero(keys, sizeof(keys));
 	sodium_memzero(commit_secret, sizeof(commit_secret));
