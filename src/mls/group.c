@@ -121,8 +121,8 @@ mls_group_keys_from_path(struct mls_node_key *keys, size_t *n, const struct mls_
 	return r;
 }
 
-static void
-remember_resumption(struct mls_group *g)
+void
+mls_group_remember_resumption(struct mls_group *g)
 {
 	struct mls_group_resumption *p = &g->past[g->gc.epoch % MLS_GROUP_RESUMPTION_MAX];
 
@@ -142,8 +142,8 @@ cache_clear(struct mls_group *g)
 }
 
 /* Decodes g->gc from g->gc_bytes. */
-static int
-read_group_context(struct mls_group *g)
+int
+mls_group_read_context(struct mls_group *g)
 {
 	struct cur c;
 
@@ -170,7 +170,7 @@ mls_group_from_join(struct mls_group *g, const struct mls_joined *j,
 		goto out;
 	}
 	buf_put(&g->gc_bytes, j->group_context.p, j->group_context.len);
-	if ((r = buf_status(&g->gc_bytes)) != 0 || (r = read_group_context(g)) != 0 ||
+	if ((r = buf_status(&g->gc_bytes)) != 0 || (r = mls_group_read_context(g)) != 0 ||
 	    (r = mls_group_tree_copy(&g->tree, &j->tree)) != 0)
 		goto out;
 	g->own_leaf = j->own_leaf;
@@ -193,7 +193,7 @@ mls_group_from_join(struct mls_group *g, const struct mls_joined *j,
 	    mls_tree_common_ancestor(g->own_leaf, gi->signer, g->tree.n_leaves),
 	    j->path_secret)) != 0)
 		goto out;
-	remember_resumption(g);
+	mls_group_remember_resumption(g);
 out:
 	if (r != 0)
 		mls_group_free(g);
@@ -547,7 +547,7 @@ commit_psk_secret(const struct mls_group *g, const struct mls_group_resolved *rp
 /* The GroupContext of the next epoch, encoded into b. */
 int
 mls_group_next_context(struct buf *b, const struct mls_group *g, const struct mls_ratchet_tree *t,
-    const uint8_t *confirmed, const uint8_t *ext, size_t ext_len,
+    const uint8_t *confirmed, size_t confirmed_len, const uint8_t *ext, size_t ext_len,
     uint8_t tree_hash[static MLS_HASH_LEN])
 {
 	struct mls_group_context gc = g->gc;
@@ -559,7 +559,7 @@ mls_group_next_context(struct buf *b, const struct mls_group *g, const struct ml
 	gc.tree_hash = tree_hash;
 	gc.tree_hash_len = MLS_HASH_LEN;
 	gc.confirmed_transcript_hash = confirmed;
-	gc.confirmed_transcript_hash_len = MLS_HASH_LEN;
+	gc.confirmed_transcript_hash_len = confirmed_len;
 	gc.extensions = ext;
 	gc.extensions_len = ext_len;
 	buf_reset(b);
@@ -600,9 +600,9 @@ mls_group_enter_epoch(struct mls_group *g, const struct mls_ratchet_tree *next,
 	*gc_next = gc_bytes;
 	buf_reset(gc_next);
 	cache_clear(g);
-	if ((r = read_group_context(g)) != 0)   /* we wrote it: cannot fail */
+	if ((r = mls_group_read_context(g)) != 0)   /* we wrote it: cannot fail */
 		return r;
-	remember_resumption(g);
+	mls_group_remember_resumption(g);
 	return 0;
 }
 
@@ -670,7 +670,7 @@ mls_group_process_commit(struct mls_group *g, const uint8_t *msg, size_t len)
 	/* The path secret, under the provisional GroupContext (old transcript hash). */
 	if (cm.has_path) {
 		if ((r = mls_group_next_context(&gc_next, g, &next, g->gc.confirmed_transcript_hash,
-		    ext, ext_len, tree_hash)) != 0 ||
+		    g->gc.confirmed_transcript_hash_len, ext, ext_len, tree_hash)) != 0 ||
 		    (r = mls_treekem_decrypt(&next, committer, &cm.path, gc_next.p, gc_next.len,
 		    keys, n_keys, added, n_added, path_secret, &ps_node, commit_secret)) != 0 ||
 		    (r = mls_group_keys_from_path(keys, &n_keys, &next, committer, ps_node, path_secret)) != 0)
@@ -679,7 +679,8 @@ mls_group_process_commit(struct mls_group *g, const uint8_t *msg, size_t len)
 	/* The new epoch: transcript, GroupContext, key schedule, confirmation. */
 	if ((r = mls_confirmed_transcript_hash(confirmed, g->interim, MLS_HASH_LEN,
 	    m.pub.wire_format, fc, auth->signature, auth->signature_len)) != 0 ||
-	    (r = mls_group_next_context(&gc_next, g, &next, confirmed, ext, ext_len, tree_hash)) != 0 ||
+	    (r = mls_group_next_context(&gc_next, g, &next, confirmed, MLS_HASH_LEN, ext, ext_len,
+	    tree_hash)) != 0 ||
 	    (r = commit_psk_secret(g, rp, n, psk_secret)) != 0 ||
 	    (r = mls_key_schedule_advance(&epoch, g->epoch.init_secret, commit_secret, psk_secret,
 	    gc_next.p, gc_next.len)) != 0 ||

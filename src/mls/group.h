@@ -89,6 +89,22 @@ int mls_group_from_join(struct mls_group *g, const struct mls_joined *j,
     size_t n_external_psks) SOTTO_MUST_CHECK;
 void mls_group_free(struct mls_group *g);
 
+/* A new group of one (RFC 9420 11): our leaf from our KeyPackage (own, as read; enc_sec
+ * its leaf's private key, SECRET), epoch 0, a random init secret. */
+int mls_group_create(struct mls_group *g, const uint8_t *group_id, size_t group_id_len,
+    const struct mls_key_package *own, const uint8_t enc_sec[static MLS_KEM_SECRET_LEN]) SOTTO_MUST_CHECK;
+
+/* A Commit of ours (RFC 9420 12.4.1) as a PublicMessage: Removes of the given leaves and
+ * Adds of the given KeyPackages (bare, as mls_key_package_create writes them), by value,
+ * checked as a receiver checks them, and always a path (a fresh leaf key: an empty Commit
+ * updates our keys). If it adds members, welcome_out receives the Welcome (an MLSMessage)
+ * for them, else it is left empty. g moves to the new epoch: the other members reach the
+ * same one with mls_group_process_commit. sig_sec is our 64-byte Ed25519 key (SECRET). */
+int mls_group_commit(struct mls_group *g, const uint8_t sig_sec[static 64],
+    const uint8_t *const *add_kps, const size_t *add_lens, size_t n_adds,
+    const uint32_t *removes, size_t n_removes, struct buf *commit_out,
+    struct buf *welcome_out) SOTTO_MUST_CHECK;
+
 /* The epoch keys protecting and unprotecting messages use. */
 void mls_group_epoch_keys(struct mls_group *g, struct mls_epoch_keys *ek);
 

@@ -39,7 +39,7 @@ int mls_group_check_unique_keys(const struct mls_ratchet_tree *t) SOTTO_MUST_CHE
 /* The next epoch's GroupContext over t with the given confirmed transcript hash, encoded
  * into b; tree_hash receives t's hash. */
 int mls_group_next_context(struct buf *b, const struct mls_group *g, const struct mls_ratchet_tree *t,
-    const uint8_t *confirmed, const uint8_t *ext, size_t ext_len,
+    const uint8_t *confirmed, size_t confirmed_len, const uint8_t *ext, size_t ext_len,
     uint8_t tree_hash[static MLS_HASH_LEN]) SOTTO_MUST_CHECK;
 /* g moves to the epoch everything was verified for: a copy of next, the secrets, the
  * encoded GroupContext (taken from gc_next, which is left empty), the interim transcript
@@ -48,5 +48,8 @@ int mls_group_enter_epoch(struct mls_group *g, const struct mls_ratchet_tree *ne
     const struct mls_epoch_secrets *epoch, struct buf *gc_next,
     const uint8_t confirmed[static MLS_HASH_LEN], const uint8_t tag[static MLS_HASH_LEN],
     const struct mls_node_key *keys, size_t n_keys) SOTTO_MUST_CHECK;
+/* g->gc decoded from g->gc_bytes; the epoch's resumption PSK kept. */
+int mls_group_read_context(struct mls_group *g) SOTTO_MUST_CHECK;
+void mls_group_remember_resumption(struct mls_group *g);
 
 #endif

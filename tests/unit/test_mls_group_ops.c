@@ -1,0 +1,257 @@
+/*
+ * A group made entirely by Sotto's own code (src/mls/group_commit.c, key_package.c,
+ * join.c, group.c): A creates it; A adds B (Welcome), B adds C (Welcome); C, then A,
+ * commit an empty Commit (a path: new keys for the committer); A removes B. After every
+ * Commit, every member processes it and all members agree on the epoch authenticator, and
+ * an application message from the committer decrypts for every other member. The removed
+ * B refuses the Commit that removes it (SOTTO_ERR_STATE), gets no Welcome, and cannot
+ * read the next epoch's message: refused as another epoch, and its keys do not decrypt it
+ * even when it claims that epoch (SOTTO_ERR_DECRYPT), while C reads it.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <sodium.h>
+
+#include "check.h"
+#include "crypto/init.h"
+#include "crypto/sign.h"
+#include "mls/group.h"
+#include "mls/join.h"
+#include "mls/key_package.h"
+#include "mls/limits.h"
+#include "mls/message.h"
+
+struct member {
+	uint8_t sig_pub[32], sig_sec[64];     /* sig_sec SECRET */
+	struct mls_key_package_secrets ks;
+	struct buf kp_bytes;
+	struct mls_key_package kp;
+	struct mls_group g;
+	int in;
+};
+
+static int epochs_agreed, messages_read;
+
+static int
+member_init(struct member *m, const char *name)
+{
+	uint64_t now = (uint64_t)time(NULL);
+	struct cur c;
+
+	memset(m, 0, sizeof(*m));
+	buf_init_dyn(&m->kp_bytes, MLS_MESSAGE_MAX);
+	if (sign_keypair(m->sig_pub, m->sig_sec) != 0 ||
+	    mls_key_package_create(&m->kp_bytes, &m->ks, m->sig_sec, (const uint8_t *)name,
+	    strlen(name), now - 3600, now + 86400) != 0)
+		return 0;
+	cur_init(&c, m->kp_bytes.p, m->kp_bytes.len);
+	mls_key_package_read(&c, &m->kp);
+	return cur_finish(&c) == 0;
+}
+
+static void
+member_free(struct member *m)
+{
+	if (m->in)
+		mls_group_free(&m->g);
+	buf_free(&m->kp_bytes);
+	mls_key_package_secrets_wipe(&m->ks);
+	sodium_memzero(m->sig_sec, sizeof(m->sig_sec));
+}
+
+/* m joins from the Welcome MLSMessage w. */
+static int
+join(struct member *m, const struct buf *w)
+{
+	struct mls_message msg;
+	struct mls_join_input in;
+	struct mls_joined j;
+	struct cur c;
+	int r;
+
+	cur_init(&c, w->p, w->len);
+	mls_message_read(&c, &msg);
+	if (cur_finish(&c) != 0 || msg.wire_format != MLS_WIRE_WELCOME)
+		return 0;
+	memset(&in, 0, sizeof(in));
+	in.key_package = &m->kp;
+	in.init_sec = m->ks.init_sec;
+	if (mls_join(&j, &msg.welcome, &in) != 0)
+		return 0;
+	r = mls_group_from_join(&m->g, &j, m->ks.enc_sec, NULL, 0);
+	mls_joined_free(&j);
+	m->in = r == 0;
+	return r == 0;
+}
+
+/* An application message from s, as a PrivateMessage of its current epoch. */
+static int
+send_app(struct member *s, const char *text, struct buf *out)
+{
+	struct mls_authenticated_content ac;
+	struct mls_epoch_keys ek;
+	uint8_t sig[MLS_SIG_LEN];
+
+	memset(&ac, 0, sizeof(ac));
+	ac.wire_format = MLS_WIRE_PRIVATE_MESSAGE;
+	ac.content.group_id = s->g.gc.group_id;
+	ac.content.group_id_len = s->g.gc.group_id_len;
+	ac.content.epoch = s->g.gc.epoch;
+	ac.content.sender_type = MLS_SENDER_MEMBER;
+	ac.content.sender_index = s->g.own_leaf;
+	ac.content.authenticated_data = sig;   /* zero bytes of it */
+	ac.content.content_type = MLS_CONTENT_APPLICATION;
+	ac.content.body = (const uint8_t *)text;
+	ac.content.body_len = strlen(text);
+	mls_group_epoch_keys(&s->g, &ek);
+	if (mls_content_sign(sig, s->sig_sec, MLS_WIRE_PRIVATE_MESSAGE, &ac.content, &ek) != 0)
+		return SOTTO_ERR_INTERNAL;
+	ac.auth.signature = sig;
+	ac.auth.signature_len = sizeof(sig);
+	buf_reset(out);
+	return mls_private_message_write(out, &ac, &ek);
+}
+
+/* r reads msg: 0 and the text, or the error. If as_epoch is not 0, r tries it as though
+ * its epoch were that one (with its own keys). */
+static int
+read_app(struct member *r, const struct buf *msg, const char *text, uint64_t as_epoch)
+{
+	struct mls_message m;
+	struct mls_authenticated_content ac;
+	struct mls_epoch_keys ek;
+	struct buf plain;
+	struct cur c;
+	int rc;
+
+	cur_init(&c, msg->p, msg->len);
+	mls_message_read(&c, &m);
+	if ((rc = cur_finish(&c)) != 0)
+		return rc;
+	mls_group_epoch_keys(&r->g, &ek);
+	if (as_epoch != 0)
+		ek.gc.epoch = as_epoch;
+	buf_init_dyn(&plain, MLS_MESSAGE_MAX);
+	rc = mls_private_message_read(&m, &ek, &plain, &ac);
+	if (rc == 0 && (ac.content.body_len != strlen(text) ||
+	    memcmp(ac.content.body, text, ac.content.body_len) != 0))
+		rc = SOTTO_ERR_INTERNAL;
+	if (rc == 0 && ac.content.sender_index < r->g.tree.n_leaves)
+		rc = mls_content_verify(&ac,
+		    r->g.tree.nodes[2 * ac.content.sender_index].leaf.signature_key, &ek);
+	buf_wipe_free(&plain);
+	return rc;
+}
+
+/* Every member in the group has the committer's epoch and authenticator, and reads a
+ * message the committer sends in it. */
+static void
+check_agreement(struct member *ms, size_t n, size_t committer)
+{
+	struct buf msg;
+	size_t i;
+
+	buf_init_dyn(&msg, MLS_MESSAGE_MAX);
+	CHECK(send_app(&ms[committer], "the new epoch", &msg) == 0);
+	for (i = 0; i < n; i++) {
+		if (!ms[i].in || i == committer)
+			continue;
+		CHECK(ms[i].g.gc.epoch == ms[committer].g.gc.epoch);
+		CHECK(sodium_memcmp(ms[i].g.epoch.epoch_authenticator,
+		    ms[committer].g.epoch.epoch_authenticator, MLS_HASH_LEN) == 0);
+		CHECK(read_app(&ms[i], &msg, "the new epoch", 0) == 0);
+		messages_read++;
+	}
+	epochs_agreed++;
+	buf_free(&msg);
+}
+
+/* committer commits; every other member in the group processes it. */
+static void
+commit_all(struct member *ms, size_t n, size_t committer, struct member *add,
+    const uint32_t *removes, size_t n_removes, struct buf *commit, struct buf *welcome)
+{
+	const uint8_t *kps[1];
+	size_t lens[1], i;
+
+	if (add != NULL) {
+		kps[0] = add->kp_bytes.p;
+		lens[0] = add->kp_bytes.len;
+	}
+	CHECK(mls_group_commit(&ms[committer].g, ms[committer].sig_sec, kps, lens, add != NULL,
+	    removes, n_removes, commit, welcome) == 0);
+	CHECK((welcome->len > 0) == (add != NULL));
+	for (i = 0; i < n; i++)
+		if (ms[i].in && i != committer && &ms[i] != add)
+			CHECK(mls_group_process_commit(&ms[i].g, commit->p, commit->len) == 0);
+	if (add != NULL)
+		CHECK(join(add, welcome));
+}
+
+TEST(three_members_add_update_remove)
+{
+	static const uint8_t gid[] = "sotto test group";
+	struct member ms[3];
+	struct buf commit, welcome, msg;
+	uint32_t remove_b = 1;
+	uint8_t auth_b[MLS_HASH_LEN];
+
+	buf_init_dyn(&commit, MLS_MESSAGE_MAX);
+	buf_init_dyn(&welcome, MLS_MESSAGE_MAX);
+	buf_init_dyn(&msg, MLS_MESSAGE_MAX);
+	CHECK(member_init(&ms[0], "a@example.org"));
+	CHECK(member_init(&ms[1], "b@example.org"));
+	CHECK(member_init(&ms[2], "c@example.org"));
+	CHECK(mls_group_create(&ms[0].g, gid, sizeof(gid) - 1, &ms[0].kp, ms[0].ks.enc_sec) == 0);
+	ms[0].in = 1;
+	/* A adds B; B adds C. */
+	commit_all(ms, 3, 0, &ms[1], NULL, 0, &commit, &welcome);
+	check_agreement(ms, 3, 0);
+	commit_all(ms, 3, 1, &ms[2], NULL, 0, &commit, &welcome);
+	check_agreement(ms, 3, 1);
+	CHECK(ms[2].g.own_leaf == 2 && ms[2].g.tree.n_leaves == 4);
+	/* C, then A, update their keys with an empty Commit. */
+	commit_all(ms, 3, 2, NULL, NULL, 0, &commit, &welcome);
+	check_agreement(ms, 3, 2);
+	commit_all(ms, 3, 0, NULL, NULL, 0, &commit, &welcome);
+	check_agreement(ms, 3, 0);
+	/* A removes B: B refuses the Commit that removes it and stays behind. */
+	memcpy(auth_b, ms[1].g.epoch.epoch_authenticator, MLS_HASH_LEN);
+	CHECK(mls_group_commit(&ms[0].g, ms[0].sig_sec, NULL, NULL, 0, &remove_b, 1, &commit,
+	    &welcome) == 0);
+	CHECK(mls_group_process_commit(&ms[2].g, commit.p, commit.len) == 0);
+	CHECK(mls_group_process_commit(&ms[1].g, commit.p, commit.len) == SOTTO_ERR_STATE);
+	CHECK(memcmp(auth_b, ms[1].g.epoch.epoch_authenticator, MLS_HASH_LEN) == 0);
+	CHECK(welcome.len == 0);
+	ms[1].in = 0;   /* out of the group, its state kept */
+	check_agreement(ms, 3, 0);
+	CHECK(ms[0].g.tree.nodes[2].type == MLS_NODE_BLANK);
+	/* B cannot read the new epoch: refused as another epoch, and its keys do not open it
+	 * even when it claims to be in that epoch. */
+	CHECK(send_app(&ms[0], "after B left", &msg) == 0);
+	CHECK(read_app(&ms[1], &msg, "after B left", 0) == SOTTO_ERR_STATE);
+	CHECK(read_app(&ms[1], &msg, "after B left", ms[0].g.gc.epoch) == SOTTO_ERR_DECRYPT);
+	CHECK(read_app(&ms[2], &msg, "after B left", 0) == 0);
+	mls_group_free(&ms[1].g);
+	/* C, now alone with A, commits once more; both agree. */
+	commit_all(ms, 3, 2, NULL, NULL, 0, &commit, &welcome);
+	check_agreement(ms, 3, 2);
+	buf_free(&commit);
+	buf_free(&welcome);
+	buf_free(&msg);
+	member_free(&ms[0]);
+	member_free(&ms[1]);
+	member_free(&ms[2]);
+}
+
+int
+main(void)
+{
+	if (sotto_crypto_init() != 0)
+		return 1;
+	RUN(three_members_add_update_remove);
+	printf("# %d epochs agreed by every member, %d application messages read\n",
+	    epochs_agreed, messages_read);
+	return check_summary();
+}
