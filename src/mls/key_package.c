@@ -59,19 +59,12 @@ mls_key_package_create(struct buf *out, struct mls_key_package_secrets *ks,
 	ln.not_after = not_after;
 	ln.extensions = no_extensions;
 	ln.extensions_len = 0;
-	/* LeafNodeTBS of a key package: the fields alone. */
-	mls_leaf_node_write_fields(&tbs, &ln);
-	if ((r = buf_status(&tbs)) != 0 ||
-	    (r = mls_sign_with_label(sig, sig_sec, "LeafNodeTBS", tbs.p, tbs.len)) != 0)
-		goto out;
-	ln.signature = sig;
-	ln.signature_len = sizeof(sig);
-	/* KeyPackageTBS, then its signature. */
-	buf_reset(&tbs);
+	/* KeyPackageTBS with the signed LeafNode, then its signature. */
 	buf_u16(&tbs, MLS_PROTOCOL_VERSION_MLS10);
 	buf_u16(&tbs, MLS_CIPHER_SUITE);
 	mls_buf_opaque(&tbs, init_pub, sizeof(init_pub));
-	mls_leaf_node_write(&tbs, &ln);
+	if ((r = mls_leaf_node_sign(&tbs, &ln, sig_sec, NULL, 0, 0)) != 0)
+		goto out;
 	mls_buf_opaque(&tbs, no_extensions, 0);   /* extensions */
 	if ((r = buf_status(&tbs)) != 0 ||
 	    (r = mls_sign_with_label(sig, sig_sec, "KeyPackageTBS", tbs.p, tbs.len)) != 0)

@@ -395,6 +395,17 @@ mls_ratchet_tree_verify_parent_hashes(const struct mls_ratchet_tree *t)
 	return r;
 }
 
+/* LeafNodeTBS after the fields: for update and commit, the group and position. */
+static void
+tbs_group_part(struct buf *tbs, const struct mls_leaf_node *ln, const uint8_t *group_id,
+    size_t group_id_len, uint32_t leaf)
+{
+	if (ln->source != MLS_LEAF_SOURCE_KEY_PACKAGE) {
+		mls_buf_opaque(tbs, group_id, group_id_len);
+		buf_u32(tbs, leaf);
+	}
+}
+
 int
 mls_leaf_node_verify(const struct mls_leaf_node *ln, const uint8_t *group_id,
     size_t group_id_len, uint32_t leaf)
@@ -404,18 +415,37 @@ mls_leaf_node_verify(const struct mls_leaf_node *ln, const uint8_t *group_id,
 
 	if (ln->signature_len != MLS_SIG_LEN)
 		return SOTTO_ERR_BAD_SIGNATURE;
-	/* LeafNodeTBS: the fields, then for update and commit the group and position. */
-	buf_init_dyn(&tbs, ln->tbs_fields_len + 8 + group_id_len);
-	buf_put(&tbs, ln->tbs_fields, ln->tbs_fields_len);
-	if (ln->source != MLS_LEAF_SOURCE_KEY_PACKAGE) {
-		mls_buf_opaque(&tbs, group_id, group_id_len);
-		buf_u32(&tbs, leaf);
-	}
+	buf_init_dyn(&tbs, MLS_MESSAGE_MAX);
+	buf_put(&tbs, ln->tbs_fields, ln->tbs_fields_len);   /* as read */
+	tbs_group_part(&tbs, ln, group_id, group_id_len, leaf);
 	if ((r = buf_status(&tbs)) == 0)
 		r = mls_verify_with_label(ln->signature, ln->signature_key, "LeafNodeTBS",
 		    tbs.p, tbs.len);
 	buf_free(&tbs);
 	return r;
+}
+
+int
+mls_leaf_node_sign(struct buf *out, const struct mls_leaf_node *ln, const uint8_t sig_sec[static 64],
+    const uint8_t *group_id, size_t group_id_len, uint32_t leaf)
+{
+	struct mls_leaf_node signed_ln = *ln;
+	uint8_t sig[MLS_SIG_LEN];
+	struct buf tbs;
+	int r;
+
+	buf_init_dyn(&tbs, MLS_MESSAGE_MAX);
+	mls_leaf_node_write_fields(&tbs, ln);
+	tbs_group_part(&tbs, ln, group_id, group_id_len, leaf);
+	if ((r = buf_status(&tbs)) == 0)
+		r = mls_sign_with_label(sig, sig_sec, "LeafNodeTBS", tbs.p, tbs.len);
+	buf_free(&tbs);
+	if (r != 0)
+		return r;
+	signed_ln.signature = sig;
+	signed_ln.signature_len = sizeof(sig);
+	mls_leaf_node_write(out, &signed_ln);
+	return buf_status(out);
 }
 
 int

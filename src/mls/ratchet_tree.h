@@ -98,5 +98,9 @@ int mls_ratchet_tree_verify_leaves(const struct mls_ratchet_tree *t, const uint8
  * leaf are used for leaves from an update or a commit), else SOTTO_ERR_BAD_SIGNATURE. */
 int mls_leaf_node_verify(const struct mls_leaf_node *ln, const uint8_t *group_id,
     size_t group_id_len, uint32_t leaf) SOTTO_MUST_CHECK;
+/* Writes ln to out signed by sig_sec (libsodium's 64-byte Ed25519 key, SECRET) over its
+ * LeafNodeTBS, as mls_leaf_node_verify checks it; ln's own signature is ignored. */
+int mls_leaf_node_sign(struct buf *out, const struct mls_leaf_node *ln, const uint8_t sig_sec[static 64],
+    const uint8_t *group_id, size_t group_id_len, uint32_t leaf) SOTTO_MUST_CHECK;
 
 #endif

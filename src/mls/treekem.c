@@ -244,8 +244,6 @@ sign_new_leaf(struct mls_ratchet_tree *t, uint32_t sender, const uint8_t pub[sta
     const uint8_t *group_id, size_t group_id_len, struct buf *out)
 {
 	struct mls_leaf_node nl = t->nodes[2 * sender].leaf;
-	uint8_t sig[MLS_SIG_LEN];
-	struct buf tbs;
 	struct cur c;
 	int r;
 
@@ -253,20 +251,8 @@ sign_new_leaf(struct mls_ratchet_tree *t, uint32_t sender, const uint8_t pub[sta
 	nl.source = MLS_LEAF_SOURCE_COMMIT;
 	nl.parent_hash = leaf_ph;
 	nl.parent_hash_len = leaf_ph_len;
-	buf_init_dyn(&tbs, MLS_MESSAGE_MAX);
-	mls_leaf_node_write_fields(&tbs, &nl);
-	mls_buf_opaque(&tbs, group_id, group_id_len);
-	buf_u32(&tbs, sender);
-	if ((r = buf_status(&tbs)) == 0)
-		r = mls_sign_with_label(sig, sig_sec, "LeafNodeTBS", tbs.p, tbs.len);
-	buf_free(&tbs);
-	if (r != 0)
-		return r;
-	nl.signature = sig;
-	nl.signature_len = sizeof(sig);
 	buf_reset(out);
-	mls_leaf_node_write(out, &nl);
-	if ((r = buf_status(out)) != 0)
+	if ((r = mls_leaf_node_sign(out, &nl, sig_sec, group_id, group_id_len, sender)) != 0)
 		return r;
 	cur_init(&c, out->p, out->len);
 	mls_leaf_node_read(&c, &t->nodes[2 * sender].leaf);
