@@ -600,6 +600,8 @@ mls_group_enter_epoch(struct mls_group *g, const struct mls_ratchet_tree *next,
 	*gc_next = gc_bytes;
 	buf_reset(gc_next);
 	cache_clear(g);
+	sodium_memzero(g->pending_update_sec, sizeof(g->pending_update_sec));
+	g->has_pending_update = 0;
 	if ((r = mls_group_read_context(g)) != 0)   /* we wrote it: cannot fail */
 		return r;
 	mls_group_remember_resumption(g);
@@ -617,7 +619,7 @@ mls_group_process_commit(struct mls_group *g, const uint8_t *msg, size_t len)
 	struct mls_node_key keys[MLS_GROUP_NODE_KEYS_MAX];                /* SECRET */
 	uint8_t commit_secret[MLS_HASH_LEN] = { 0 }, psk_secret[MLS_HASH_LEN];   /* SECRET */
 	uint8_t path_secret[MLS_HASH_LEN];                                /* SECRET */
-	uint8_t confirmed[MLS_HASH_LEN], tree_hash[MLS_HASH_LEN];
+	uint8_t confirmed[MLS_HASH_LEN], tree_hash[MLS_HASH_LEN], pub[MLS_KEM_PUBLIC_LEN];
 	uint32_t added[MLS_GROUP_PROPOSALS_MAX], committer, ps_node;
 	const uint8_t *ext = g->gc.extensions;
 	size_t ext_len = g->gc.extensions_len, n = 0, n_added = 0, n_keys = g->n_keys;
@@ -665,6 +667,11 @@ mls_group_process_commit(struct mls_group *g, const uint8_t *msg, size_t len)
 	    committer)) != 0 || (r = mls_treekem_merge(&next, committer, &cm.path)) != 0))
 		goto out;
 	if ((r = mls_group_check_unique_keys(&next)) != 0)
+		goto out;
+	/* Our Update, if this Commit applied it: its private key is now our leaf's. */
+	if (g->has_pending_update && dh_public(pub, g->pending_update_sec) == 0 &&
+	    memcmp(pub, next.nodes[2 * g->own_leaf].leaf.encryption_key, MLS_KEM_PUBLIC_LEN) == 0 &&
+	    (r = mls_group_keys_set(keys, &n_keys, 2 * g->own_leaf, g->pending_update_sec)) != 0)
 		goto out;
 	mls_group_keys_prune(keys, &n_keys, &next);
 	/* The path secret, under the provisional GroupContext (old transcript hash). */

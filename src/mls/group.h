@@ -80,6 +80,20 @@ struct mls_group {
 	size_t n_external_psks;
 	struct mls_group_cached *cache;                  /* this epoch's proposals */
 	size_t n_cache;
+	int has_pending_update;                          /* our Update proposal this epoch */
+	uint8_t pending_update_sec[MLS_KEM_SECRET_LEN];  /* SECRET: its leaf's private key */
+};
+
+/* What a Commit of ours covers: Removes of leaves and Adds of KeyPackages (bare, as
+ * mls_key_package_create writes them) by value, and if cached is set every proposal
+ * cached this epoch by reference. */
+struct mls_commit_spec {
+	const uint8_t *const *add_kps;
+	const size_t *add_lens;
+	size_t n_adds;
+	const uint32_t *removes;
+	size_t n_removes;
+	int cached;
 };
 
 /* Takes the state of a Welcome we joined: j's tree is re-encoded into g, j is left to the
@@ -94,16 +108,20 @@ void mls_group_free(struct mls_group *g);
 int mls_group_create(struct mls_group *g, const uint8_t *group_id, size_t group_id_len,
     const struct mls_key_package *own, const uint8_t enc_sec[static MLS_KEM_SECRET_LEN]) SOTTO_MUST_CHECK;
 
-/* A Commit of ours (RFC 9420 12.4.1) as a PublicMessage: Removes of the given leaves and
- * Adds of the given KeyPackages (bare, as mls_key_package_create writes them), by value,
+/* A Commit of ours (RFC 9420 12.4.1) as a PublicMessage covering spec, its proposals
  * checked as a receiver checks them, and always a path (a fresh leaf key: an empty Commit
  * updates our keys). If it adds members, welcome_out receives the Welcome (an MLSMessage)
  * for them, else it is left empty. g moves to the new epoch: the other members reach the
  * same one with mls_group_process_commit. sig_sec is our 64-byte Ed25519 key (SECRET). */
 int mls_group_commit(struct mls_group *g, const uint8_t sig_sec[static 64],
-    const uint8_t *const *add_kps, const size_t *add_lens, size_t n_adds,
-    const uint32_t *removes, size_t n_removes, struct buf *commit_out,
+    const struct mls_commit_spec *spec, struct buf *commit_out,
     struct buf *welcome_out) SOTTO_MUST_CHECK;
+
+/* An Update proposal of ours (RFC 9420 12.1.2) as a PublicMessage: our leaf with a fresh
+ * encryption key, source update, signed for our position. Its private key is kept until
+ * a Commit of this epoch applies it, or the epoch ends. Cache it like any proposal. */
+int mls_group_propose_update(struct mls_group *g, const uint8_t sig_sec[static 64],
+    struct buf *out) SOTTO_MUST_CHECK;
 
 /* The epoch keys protecting and unprotecting messages use. */
 void mls_group_epoch_keys(struct mls_group *g, struct mls_epoch_keys *ek);

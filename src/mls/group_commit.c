@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sodium.h>
 
+#include "crypto/dh.h"
 #include "crypto/rand.h"
 #include "mls/crypto.h"
 #include "mls/group_internal.h"
@@ -198,8 +199,7 @@ out:
 
 int
 mls_group_commit(struct mls_group *g, const uint8_t sig_sec[static 64],
-    const uint8_t *const *add_kps, const size_t *add_lens, size_t n_adds,
-    const uint32_t *removes, size_t n_removes, struct buf *commit_out, struct buf *welcome_out)
+    const struct mls_commit_spec *spec, struct buf *commit_out, struct buf *welcome_out)
 {
 	struct mls_group_resolved *rp = NULL;
 	struct mls_ratchet_tree next = { 0 };
@@ -230,20 +230,24 @@ mls_group_commit(struct mls_group *g, const uint8_t sig_sec[static 64],
 	buf_init_dyn(&body, MLS_MESSAGE_MAX);
 	buf_init_dyn(&gc_next, MLS_MESSAGE_MAX);
 	buf_init_dyn(&group_info, MLS_MESSAGE_MAX);
-	if (n_adds + n_removes > MLS_GROUP_PROPOSALS_MAX) {
+	if (spec->n_adds + spec->n_removes > MLS_GROUP_PROPOSALS_MAX) {
 		r = SOTTO_ERR_LIMIT;
 		goto out;
 	}
-	/* The proposals by value, read back as a receiver would and checked alike. */
-	for (i = 0; i < n_removes; i++) {
+	/* The proposals, read back as a receiver would and checked alike. */
+	for (i = 0; i < spec->n_removes; i++) {
 		buf_u8(&props, MLS_PROPOSAL_OR_REF_PROPOSAL);
 		buf_u16(&props, MLS_PROPOSAL_REMOVE);
-		buf_u32(&props, removes[i]);
+		buf_u32(&props, spec->removes[i]);
 	}
-	for (i = 0; i < n_adds; i++) {
+	for (i = 0; i < spec->n_adds; i++) {
 		buf_u8(&props, MLS_PROPOSAL_OR_REF_PROPOSAL);
 		buf_u16(&props, MLS_PROPOSAL_ADD);
-		buf_put(&props, add_kps[i], add_lens[i]);
+		buf_put(&props, spec->add_kps[i], spec->add_lens[i]);
+	}
+	for (i = 0; spec->cached && i < g->n_cache; i++) {
+		buf_u8(&props, MLS_PROPOSAL_OR_REF_REFERENCE);
+		mls_buf_opaque(&props, g->cache[i].ref, MLS_HASH_LEN);
 	}
 	cm.proposals = props.p != NULL ? props.p : empty;
 	cm.proposals_len = props.len;
@@ -331,5 +335,53 @@ out:
 	sodium_memzero(leaf_secret, sizeof(leaf_secret));
 	sodium_memzero(sec, sizeof(sec));
 	free(rp);
+	return r;
+}
+
+int
+mls_group_propose_update(struct mls_group *g, const uint8_t sig_sec[static 64], struct buf *out)
+{
+	struct mls_leaf_node nl = g->tree.nodes[2 * g->own_leaf].leaf;
+	uint8_t pub[MLS_KEM_PUBLIC_LEN], sec[MLS_KEM_SECRET_LEN], sig[MLS_SIG_LEN];   /* sec SECRET */
+	struct mls_authenticated_content ac;
+	struct mls_epoch_keys ek;
+	struct buf body;
+	int r;
+
+	buf_init_dyn(&body, MLS_MESSAGE_MAX);
+	if ((r = dh_keypair(pub, sec)) != 0)
+		goto out;
+	nl.encryption_key = pub;
+	nl.source = MLS_LEAF_SOURCE_UPDATE;
+	nl.parent_hash = NULL;
+	nl.parent_hash_len = 0;
+	buf_u16(&body, MLS_PROPOSAL_UPDATE);
+	if ((r = mls_leaf_node_sign(&body, &nl, sig_sec, g->gc.group_id, g->gc.group_id_len,
+	    g->own_leaf)) != 0)
+		goto out;
+	memset(&ac, 0, sizeof(ac));
+	ac.wire_format = MLS_WIRE_PUBLIC_MESSAGE;
+	ac.content.group_id = g->gc.group_id;
+	ac.content.group_id_len = g->gc.group_id_len;
+	ac.content.epoch = g->gc.epoch;
+	ac.content.sender_type = MLS_SENDER_MEMBER;
+	ac.content.sender_index = g->own_leaf;
+	ac.content.authenticated_data = empty;
+	ac.content.content_type = MLS_CONTENT_PROPOSAL;
+	ac.content.body = body.p;
+	ac.content.body_len = body.len;
+	mls_group_epoch_keys(g, &ek);
+	if ((r = mls_content_sign(sig, sig_sec, MLS_WIRE_PUBLIC_MESSAGE, &ac.content, &ek)) != 0)
+		goto out;
+	ac.auth.signature = sig;
+	ac.auth.signature_len = sizeof(sig);
+	buf_reset(out);
+	if ((r = mls_public_message_write(out, &ac, &ek)) != 0)
+		goto out;
+	memcpy(g->pending_update_sec, sec, sizeof(sec));
+	g->has_pending_update = 1;
+out:
+	sodium_memzero(sec, sizeof(sec));
+	buf_free(&body);
 	return r;
 }

@@ -1,7 +1,9 @@
 /*
  * A group made entirely by Sotto's own code (src/mls/group_commit.c, key_package.c,
  * join.c, group.c): A creates it; A adds B (Welcome), B adds C (Welcome); C, then A,
- * commit an empty Commit (a path: new keys for the committer); A removes B. After every
+ * commit an empty Commit (a path: new keys for the committer); B proposes an Update that
+ * every member caches and C commits by reference (B may not commit its own: refused);
+ * A removes B. After every
  * Commit, every member processes it and all members agree on the epoch authenticator, and
  * an application message from the committer decrypts for every other member. The removed
  * B refuses the Commit that removes it (SOTTO_ERR_STATE), gets no Welcome, and cannot
@@ -167,20 +169,22 @@ check_agreement(struct member *ms, size_t n, size_t committer)
 	buf_free(&msg);
 }
 
-/* committer commits; every other member in the group processes it. */
+/* committer commits (adding add if not NULL; the proposals cached if cached); every other
+ * member in the group processes it. */
 static void
-commit_all(struct member *ms, size_t n, size_t committer, struct member *add,
-    const uint32_t *removes, size_t n_removes, struct buf *commit, struct buf *welcome)
+commit_all(struct member *ms, size_t n, size_t committer, struct member *add, int cached,
+    struct buf *commit, struct buf *welcome)
 {
 	const uint8_t *kps[1];
 	size_t lens[1], i;
+	struct mls_commit_spec spec = { kps, lens, add != NULL, NULL, 0, cached };
 
 	if (add != NULL) {
 		kps[0] = add->kp_bytes.p;
 		lens[0] = add->kp_bytes.len;
 	}
-	CHECK(mls_group_commit(&ms[committer].g, ms[committer].sig_sec, kps, lens, add != NULL,
-	    removes, n_removes, commit, welcome) == 0);
+	CHECK(mls_group_commit(&ms[committer].g, ms[committer].sig_sec, &spec, commit,
+	    welcome) == 0);
 	CHECK((welcome->len > 0) == (add != NULL));
 	for (i = 0; i < n; i++)
 		if (ms[i].in && i != committer && &ms[i] != add)
@@ -206,20 +210,42 @@ TEST(three_members_add_update_remove)
 	CHECK(mls_group_create(&ms[0].g, gid, sizeof(gid) - 1, &ms[0].kp, ms[0].ks.enc_sec) == 0);
 	ms[0].in = 1;
 	/* A adds B; B adds C. */
-	commit_all(ms, 3, 0, &ms[1], NULL, 0, &commit, &welcome);
+	commit_all(ms, 3, 0, &ms[1], 0, &commit, &welcome);
 	check_agreement(ms, 3, 0);
-	commit_all(ms, 3, 1, &ms[2], NULL, 0, &commit, &welcome);
+	commit_all(ms, 3, 1, &ms[2], 0, &commit, &welcome);
 	check_agreement(ms, 3, 1);
 	CHECK(ms[2].g.own_leaf == 2 && ms[2].g.tree.n_leaves == 4);
 	/* C, then A, update their keys with an empty Commit. */
-	commit_all(ms, 3, 2, NULL, NULL, 0, &commit, &welcome);
+	commit_all(ms, 3, 2, NULL, 0, &commit, &welcome);
 	check_agreement(ms, 3, 2);
-	commit_all(ms, 3, 0, NULL, NULL, 0, &commit, &welcome);
+	commit_all(ms, 3, 0, NULL, 0, &commit, &welcome);
 	check_agreement(ms, 3, 0);
+	/* B proposes an Update; everyone caches it; C commits it by reference, and B takes
+	 * its new leaf key from the proposal to decrypt the path. An Update by B cannot be
+	 * committed by B. */
+	{
+		uint8_t old_key[MLS_KEM_PUBLIC_LEN];
+		struct mls_commit_spec by_ref = { NULL, NULL, 0, NULL, 0, 1 };
+		size_t i;
+
+		memcpy(old_key, ms[1].g.tree.nodes[2].leaf.encryption_key, sizeof(old_key));
+		CHECK(mls_group_propose_update(&ms[1].g, ms[1].sig_sec, &msg) == 0);
+		for (i = 0; i < 3; i++)
+			CHECK(mls_group_cache_proposal(&ms[i].g, msg.p, msg.len) == 0);
+		CHECK(mls_group_commit(&ms[1].g, ms[1].sig_sec, &by_ref, &commit, &welcome) ==
+		    SOTTO_ERR_PROTOCOL);
+		commit_all(ms, 3, 2, NULL, 1, &commit, &welcome);
+		check_agreement(ms, 3, 2);
+		CHECK(memcmp(old_key, ms[0].g.tree.nodes[2].leaf.encryption_key, sizeof(old_key)) != 0);
+		CHECK(ms[1].g.has_pending_update == 0);
+	}
 	/* A removes B: B refuses the Commit that removes it and stays behind. */
 	memcpy(auth_b, ms[1].g.epoch.epoch_authenticator, MLS_HASH_LEN);
-	CHECK(mls_group_commit(&ms[0].g, ms[0].sig_sec, NULL, NULL, 0, &remove_b, 1, &commit,
-	    &welcome) == 0);
+	{
+		struct mls_commit_spec rm = { NULL, NULL, 0, &remove_b, 1, 0 };
+
+		CHECK(mls_group_commit(&ms[0].g, ms[0].sig_sec, &rm, &commit, &welcome) == 0);
+	}
 	CHECK(mls_group_process_commit(&ms[2].g, commit.p, commit.len) == 0);
 	CHECK(mls_group_process_commit(&ms[1].g, commit.p, commit.len) == SOTTO_ERR_STATE);
 	CHECK(memcmp(auth_b, ms[1].g.epoch.epoch_authenticator, MLS_HASH_LEN) == 0);
@@ -235,7 +261,7 @@ TEST(three_members_add_update_remove)
 	CHECK(read_app(&ms[2], &msg, "after B left", 0) == 0);
 	mls_group_free(&ms[1].g);
 	/* C, now alone with A, commits once more; both agree. */
-	commit_all(ms, 3, 2, NULL, NULL, 0, &commit, &welcome);
+	commit_all(ms, 3, 2, NULL, 0, &commit, &welcome);
 	check_agreement(ms, 3, 2);
 	buf_free(&commit);
 	buf_free(&welcome);
