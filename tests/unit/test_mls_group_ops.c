@@ -271,12 +271,102 @@ TEST(three_members_add_update_remove)
 	member_free(&ms[2]);
 }
 
+/* mls_group_commit with spec must be refused with want, and leave g as it was. */
+static int
+commit_refused(struct member *m, const struct mls_commit_spec *spec, int want)
+{
+	struct buf commit, welcome;
+	uint8_t auth[MLS_HASH_LEN];
+	uint64_t epoch = m->g.gc.epoch;
+	int r;
+
+	memcpy(auth, m->g.epoch.epoch_authenticator, sizeof(auth));
+	buf_init_dyn(&commit, MLS_MESSAGE_MAX);
+	buf_init_dyn(&welcome, MLS_MESSAGE_MAX);
+	r = mls_group_commit(&m->g, m->sig_sec, spec, &commit, &welcome);
+	buf_free(&commit);
+	buf_free(&welcome);
+	return r == want && m->g.gc.epoch == epoch &&
+	    memcmp(auth, m->g.epoch.epoch_authenticator, sizeof(auth)) == 0;
+}
+
+/* The proposal-list checks of RFC 9420 12.2 and 12.1, which a receiver runs on every
+ * Commit, seen from the committing side (mls_group_commit runs the same functions before
+ * it sends): each invalid list is refused and the group is unchanged. */
+TEST(invalid_proposal_lists_are_refused)
+{
+	static const uint8_t gid[] = "sotto test group";
+	struct member ms[3], late;
+	struct buf commit, welcome;
+	const uint8_t *kps[2];
+	size_t lens[2];
+	uint32_t rm[2];
+	struct mls_commit_spec spec = { kps, lens, 0, rm, 0, 0 };
+	uint64_t now = (uint64_t)time(NULL);
+
+	buf_init_dyn(&commit, MLS_MESSAGE_MAX);
+	buf_init_dyn(&welcome, MLS_MESSAGE_MAX);
+	CHECK(member_init(&ms[0], "a@example.org"));
+	CHECK(member_init(&ms[1], "b@example.org"));
+	CHECK(member_init(&ms[2], "c@example.org"));
+	CHECK(mls_group_create(&ms[0].g, gid, sizeof(gid) - 1, &ms[0].kp, ms[0].ks.enc_sec) == 0);
+	ms[0].in = 1;
+	commit_all(ms, 3, 0, &ms[1], 0, &commit, &welcome);
+	/* Removing ourselves, a leaf outside the tree, the same leaf twice. */
+	spec.n_removes = 1;
+	rm[0] = 0;
+	CHECK(commit_refused(&ms[0], &spec, SOTTO_ERR_PROTOCOL));
+	rm[0] = 5;
+	CHECK(commit_refused(&ms[0], &spec, SOTTO_ERR_PROTOCOL));
+	spec.n_removes = 2;
+	rm[0] = rm[1] = 1;
+	CHECK(commit_refused(&ms[0], &spec, SOTTO_ERR_PROTOCOL));
+	spec.n_removes = 0;
+	/* Adding a member already in (same keys), the same KeyPackage twice. */
+	spec.n_adds = 1;
+	kps[0] = ms[1].kp_bytes.p;
+	lens[0] = ms[1].kp_bytes.len;
+	CHECK(commit_refused(&ms[0], &spec, SOTTO_ERR_PROTOCOL));
+	spec.n_adds = 2;
+	kps[0] = kps[1] = ms[2].kp_bytes.p;
+	lens[0] = lens[1] = ms[2].kp_bytes.len;
+	CHECK(commit_refused(&ms[0], &spec, SOTTO_ERR_PROTOCOL));
+	/* Adding an expired KeyPackage, or one whose signature does not verify. */
+	spec.n_adds = 1;
+	buf_init_dyn(&late.kp_bytes, MLS_MESSAGE_MAX);
+	CHECK(sign_keypair(late.sig_pub, late.sig_sec) == 0);
+	CHECK(mls_key_package_create(&late.kp_bytes, &late.ks, late.sig_sec,
+	    (const uint8_t *)"late", 4, now - 7200, now - 3600) == 0);
+	kps[0] = late.kp_bytes.p;
+	lens[0] = late.kp_bytes.len;
+	CHECK(commit_refused(&ms[0], &spec, SOTTO_ERR_PROTOCOL));
+	ms[2].kp_bytes.p[ms[2].kp_bytes.len - 1] ^= 1;
+	kps[0] = ms[2].kp_bytes.p;
+	lens[0] = ms[2].kp_bytes.len;
+	CHECK(commit_refused(&ms[0], &spec, SOTTO_ERR_BAD_SIGNATURE));
+	ms[2].kp_bytes.p[ms[2].kp_bytes.len - 1] ^= 1;
+	/* The valid list still goes through, and B follows. */
+	CHECK(mls_group_commit(&ms[0].g, ms[0].sig_sec, &spec, &commit, &welcome) == 0);
+	CHECK(mls_group_process_commit(&ms[1].g, commit.p, commit.len) == 0);
+	CHECK(sodium_memcmp(ms[0].g.epoch.epoch_authenticator, ms[1].g.epoch.epoch_authenticator,
+	    MLS_HASH_LEN) == 0);
+	buf_free(&late.kp_bytes);
+	mls_key_package_secrets_wipe(&late.ks);
+	sodium_memzero(late.sig_sec, sizeof(late.sig_sec));
+	buf_free(&commit);
+	buf_free(&welcome);
+	member_free(&ms[0]);
+	member_free(&ms[1]);
+	member_free(&ms[2]);
+}
+
 int
 main(void)
 {
 	if (sotto_crypto_init() != 0)
 		return 1;
 	RUN(three_members_add_update_remove);
+	RUN(invalid_proposal_lists_are_refused);
 	printf("# %d epochs agreed by every member, %d application messages read\n",
 	    epochs_agreed, messages_read);
 	return check_summary();
