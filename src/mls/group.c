@@ -331,6 +331,114 @@ mls_group_resolve_proposals(const struct mls_group *g, const struct mls_commit *
 	return 0;
 }
 
+#define EXTENSION_REQUIRED_CAPABILITIES 0x0003
+/* The extension and proposal types RFC 9420 defines are supported by every client and
+ * need not be listed in capabilities (7.2). */
+#define DEFAULT_EXTENSION_MAX 5
+#define DEFAULT_PROPOSAL_MAX 7
+
+/* 1 if ln supports value v of a capabilities list (MLS_CAPS_*). */
+static int
+supports(const struct mls_leaf_node *ln, int list, uint16_t v)
+{
+	if ((list == MLS_CAPS_EXTENSIONS && v >= 1 && v <= DEFAULT_EXTENSION_MAX) ||
+	    (list == MLS_CAPS_PROPOSALS && v >= 1 && v <= DEFAULT_PROPOSAL_MAX))
+		return 1;
+	return mls_capabilities_list(ln->capabilities, ln->capabilities_len, list, v);
+}
+
+/* ln supports the required_capabilities in a GroupContext's extensions ext and, if all is
+ * set, every extension type there (RFC 9420 7.3, 12.1.7, 11.1). */
+static int
+supports_group(const struct mls_leaf_node *ln, const uint8_t *ext, size_t ext_len, int all)
+{
+	static const int lists[3] = { MLS_CAPS_EXTENSIONS, MLS_CAPS_PROPOSALS, MLS_CAPS_CREDENTIALS };
+	struct cur c, data, l;
+	const uint8_t *d;
+	size_t n, k;
+
+	cur_init(&c, ext, ext_len);
+	while (cur_left(&c) > 0) {
+		uint16_t type = cur_u16(&c);
+
+		d = mls_cur_opaque(&c, MLS_EXTENSIONS_MAX, &n);
+		if (cur_status(&c) != 0)
+			return SOTTO_ERR_MALFORMED;
+		if (all && !supports(ln, MLS_CAPS_EXTENSIONS, type))
+			return SOTTO_ERR_PROTOCOL;
+		if (type != EXTENSION_REQUIRED_CAPABILITIES)
+			continue;
+		/* { extension_types<V>; proposal_types<V>; credential_types<V>; } */
+		cur_init(&data, d, n);
+		for (k = 0; k < 3; k++) {
+			mls_cur_vector(&data, MLS_CAPABILITY_LIST_MAX, &l);
+			while (cur_status(&data) == 0 && cur_left(&l) > 0)
+				if (!supports(ln, lists[k], cur_u16(&l)))
+					return SOTTO_ERR_PROTOCOL;
+			if (cur_finish(&l) != 0)
+				return SOTTO_ERR_MALFORMED;
+		}
+		if (cur_finish(&data) != 0)
+			return SOTTO_ERR_MALFORMED;
+	}
+	return 0;
+}
+
+/* A leaf joining or changing at position at (UINT32_MAX for a new one) fits the group
+ * (RFC 9420 7.3): its extensions are in its own capabilities, it supports the group's
+ * required capabilities, and it and every other member support each other's credential
+ * types. */
+static int
+check_leaf_fits(const struct mls_group *g, const struct mls_leaf_node *ln, uint32_t at)
+{
+	struct cur c;
+	uint32_t l;
+	size_t n;
+	int r;
+
+	cur_init(&c, ln->extensions, ln->extensions_len);
+	while (cur_left(&c) > 0) {
+		uint16_t type = cur_u16(&c);
+
+		(void)mls_cur_opaque(&c, MLS_EXTENSIONS_MAX, &n);
+		if (cur_status(&c) != 0)
+			return SOTTO_ERR_MALFORMED;
+		if (!supports(ln, MLS_CAPS_EXTENSIONS, type))
+			return SOTTO_ERR_PROTOCOL;
+	}
+	if ((r = supports_group(ln, g->gc.extensions, g->gc.extensions_len, 0)) != 0)
+		return r;
+	for (l = 0; l < g->tree.n_leaves; l++) {
+		const struct mls_leaf_node *other = &g->tree.nodes[2 * l].leaf;
+
+		if (l == at || g->tree.nodes[2 * l].type != MLS_NODE_LEAF)
+			continue;
+		if (!supports(other, MLS_CAPS_CREDENTIALS, ln->credential_type) ||
+		    !supports(ln, MLS_CAPS_CREDENTIALS, other->credential_type))
+			return SOTTO_ERR_PROTOCOL;
+	}
+	return 0;
+}
+
+/* New GroupContext extensions: well-formed and supported by every member (12.1.7). */
+static int
+check_new_extensions(const struct mls_group *g, const struct mls_proposal *p)
+{
+	struct cur c, list;
+	uint32_t l;
+	int r;
+
+	cur_init(&c, p->body, p->body_len);
+	mls_cur_vector(&c, MLS_EXTENSIONS_MAX, &list);
+	if ((r = cur_finish(&c)) != 0 || (r = mls_extensions_check(list.p, list.len)) != 0)
+		return r;
+	for (l = 0; l < g->tree.n_leaves; l++)
+		if (g->tree.nodes[2 * l].type == MLS_NODE_LEAF &&
+		    (r = supports_group(&g->tree.nodes[2 * l].leaf, list.p, list.len, 1)) != 0)
+			return r;
+	return 0;
+}
+
 static int
 same_psk_id(const struct mls_psk *a, const struct mls_psk *b)
 {
@@ -358,7 +466,8 @@ mls_group_check_proposals(const struct mls_group *g, const struct mls_group_reso
 
 		switch (p->type) {
 		case MLS_PROPOSAL_ADD:
-			if ((r = mls_key_package_verify(&p->add, (uint64_t)time(NULL))) != 0)
+			if ((r = mls_key_package_verify(&p->add, (uint64_t)time(NULL))) != 0 ||
+			    (r = check_leaf_fits(g, &p->add.leaf, UINT32_MAX)) != 0)
 				return r;
 			break;
 		case MLS_PROPOSAL_UPDATE:
@@ -366,7 +475,8 @@ mls_group_check_proposals(const struct mls_group *g, const struct mls_group_reso
 			if (rp[i].sender == committer || p->update.source != MLS_LEAF_SOURCE_UPDATE)
 				return SOTTO_ERR_PROTOCOL;
 			if ((r = mls_leaf_node_verify(&p->update, g->gc.group_id, g->gc.group_id_len,
-			    rp[i].sender)) != 0)
+			    rp[i].sender)) != 0 ||
+			    (r = check_leaf_fits(g, &p->update, rp[i].sender)) != 0)
 				return r;
 			break;
 		case MLS_PROPOSAL_REMOVE:
@@ -385,6 +495,8 @@ mls_group_check_proposals(const struct mls_group *g, const struct mls_group_reso
 			*path_required = 1;
 			if (++n_gce > 1)
 				return SOTTO_ERR_PROTOCOL;
+			if ((r = check_new_extensions(g, p)) != 0)
+				return r;
 			break;
 		case MLS_PROPOSAL_REINIT:
 			return SOTTO_ERR_UNSUPPORTED;
@@ -664,7 +776,8 @@ mls_group_process_commit(struct mls_group *g, const uint8_t *msg, size_t len)
 		goto out;
 	if (cm.has_path &&
 	    ((r = mls_leaf_node_verify(&cm.path.leaf, g->gc.group_id, g->gc.group_id_len,
-	    committer)) != 0 || (r = mls_treekem_merge(&next, committer, &cm.path)) != 0))
+	    committer)) != 0 || (r = check_leaf_fits(g, &cm.path.leaf, committer)) != 0 ||
+	    (r = mls_treekem_merge(&next, committer, &cm.path)) != 0))
 		goto out;
 	if ((r = mls_group_check_unique_keys(&next)) != 0)
 		goto out;

@@ -137,3 +137,17 @@ mls_leaf_node_write(struct buf *b, const struct mls_leaf_node *ln)
 	mls_leaf_node_write_fields(b, ln);
 	mls_buf_opaque(b, ln->signature, ln->signature_len);
 }
+
+int
+mls_capabilities_list(const uint8_t *caps, size_t len, int list, uint16_t value)
+{
+	struct cur c, l;
+	int i, found = 0;
+
+	cur_init(&c, caps, len);
+	for (i = 0; i <= list && cur_status(&c) == 0; i++)
+		mls_cur_vector(&c, MLS_CAPABILITY_LIST_MAX, &l);
+	while (cur_status(&c) == 0 && cur_left(&l) >= 2 && !found)
+		found = cur_u16(&l) == value;
+	return found;
+}

@@ -82,4 +82,13 @@ void mls_leaf_node_write_fields(struct buf *b, const struct mls_leaf_node *ln);
 void mls_leaf_node_write(struct buf *b, const struct mls_leaf_node *ln);
 void mls_key_package_read(struct cur *c, struct mls_key_package *kp);
 
+#define MLS_CAPS_VERSIONS 0
+#define MLS_CAPS_CIPHER_SUITES 1
+#define MLS_CAPS_EXTENSIONS 2
+#define MLS_CAPS_PROPOSALS 3
+#define MLS_CAPS_CREDENTIALS 4
+/* 1 if the encoded Capabilities (as a read LeafNode keeps them) list value in the list
+ * given (MLS_CAPS_*), else 0. */
+int mls_capabilities_list(const uint8_t *caps, size_t len, int list, uint16_t value);
+
 #endif

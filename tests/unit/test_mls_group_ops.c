@@ -16,13 +16,16 @@
 #include <sodium.h>
 
 #include "check.h"
+#include "crypto/dh.h"
 #include "crypto/init.h"
 #include "crypto/sign.h"
+#include "mls/crypto.h"
 #include "mls/group.h"
 #include "mls/join.h"
 #include "mls/key_package.h"
 #include "mls/limits.h"
 #include "mls/message.h"
+#include "mls/tls_codec.h"
 
 struct member {
 	uint8_t sig_pub[32], sig_sec[64];     /* sig_sec SECRET */
@@ -290,6 +293,52 @@ commit_refused(struct member *m, const struct mls_commit_spec *spec, int want)
 	    memcmp(auth, m->g.epoch.epoch_authenticator, sizeof(auth)) == 0;
 }
 
+/* A KeyPackage with the given encoded Capabilities and LeafNode extensions (contents of
+ * the vector), signed by sig_sec, written bare to out. */
+static int
+custom_key_package(struct buf *out, const uint8_t sig_sec[static 64], const uint8_t *caps,
+    size_t caps_len, const uint8_t *ext, size_t ext_len)
+{
+	uint8_t init_pub[32], init_sec[32], enc_pub[32], enc_sec[32], sig[MLS_SIG_LEN];
+	struct mls_leaf_node ln;
+	struct buf tbs;
+	int r;
+
+	memset(&ln, 0, sizeof(ln));
+	if (dh_keypair(init_pub, init_sec) != 0 || dh_keypair(enc_pub, enc_sec) != 0)
+		return SOTTO_ERR_INTERNAL;
+	ln.encryption_key = enc_pub;
+	ln.signature_key = sig_sec + 32;
+	ln.credential_type = MLS_CREDENTIAL_BASIC;
+	ln.credential = (const uint8_t *)"x";
+	ln.credential_len = 1;
+	ln.capabilities = caps;
+	ln.capabilities_len = caps_len;
+	ln.source = MLS_LEAF_SOURCE_KEY_PACKAGE;
+	ln.not_before = 0;
+	ln.not_after = UINT64_MAX;
+	ln.extensions = ext;
+	ln.extensions_len = ext_len;
+	buf_init_dyn(&tbs, MLS_MESSAGE_MAX);
+	buf_u16(&tbs, MLS_PROTOCOL_VERSION_MLS10);
+	buf_u16(&tbs, MLS_CIPHER_SUITE);
+	mls_buf_opaque(&tbs, init_pub, 32);
+	if ((r = mls_leaf_node_sign(&tbs, &ln, sig_sec, NULL, 0, 0)) == 0) {
+		mls_buf_opaque(&tbs, sig, 0);   /* KeyPackage extensions */
+		if ((r = buf_status(&tbs)) == 0 &&
+		    (r = mls_sign_with_label(sig, sig_sec, "KeyPackageTBS", tbs.p, tbs.len)) == 0) {
+			buf_reset(out);
+			buf_put(out, tbs.p, tbs.len);
+			mls_buf_opaque(out, sig, sizeof(sig));
+			r = buf_status(out);
+		}
+	}
+	buf_free(&tbs);
+	sodium_memzero(init_sec, sizeof(init_sec));
+	sodium_memzero(enc_sec, sizeof(enc_sec));
+	return r;
+}
+
 /* The proposal-list checks of RFC 9420 12.2 and 12.1, which a receiver runs on every
  * Commit, seen from the committing side (mls_group_commit runs the same functions before
  * it sends): each invalid list is refused and the group is unchanged. */
@@ -345,6 +394,40 @@ TEST(invalid_proposal_lists_are_refused)
 	lens[0] = ms[2].kp_bytes.len;
 	CHECK(commit_refused(&ms[0], &spec, SOTTO_ERR_BAD_SIGNATURE));
 	ms[2].kp_bytes.p[ms[2].kp_bytes.len - 1] ^= 1;
+	/* Leaves that do not fit the group (RFC 9420 7.3): no support for the members' basic
+	 * credentials; an extension in the leaf its capabilities do not list. A KeyPackage
+	 * made the same way that fits is accepted by the same checks. */
+	{
+		static const uint8_t caps_basic[] = { 2, 0, 1, 2, 0, 3, 0, 0, 2, 0, 1 };
+		static const uint8_t caps_none[] = { 2, 0, 1, 2, 0, 3, 0, 0, 0 };
+		static const uint8_t caps_ext[] = { 2, 0, 1, 2, 0, 3, 2, 0x0a, 0x0a, 0, 2, 0, 1 };
+		static const uint8_t ext[] = { 0x0a, 0x0a, 1, 0x55 };
+		struct buf kp;
+		uint8_t sig_pub[32], sig_sec[64];
+
+		buf_init_dyn(&kp, MLS_MESSAGE_MAX);
+		CHECK(sign_keypair(sig_pub, sig_sec) == 0);
+		spec.n_adds = 1;
+		CHECK(custom_key_package(&kp, sig_sec, caps_none, sizeof(caps_none), ext, 0) == 0);
+		kps[0] = kp.p;
+		lens[0] = kp.len;
+		CHECK(commit_refused(&ms[0], &spec, SOTTO_ERR_PROTOCOL));
+		CHECK(custom_key_package(&kp, sig_sec, caps_basic, sizeof(caps_basic), ext,
+		    sizeof(ext)) == 0);
+		kps[0] = kp.p;
+		lens[0] = kp.len;
+		CHECK(commit_refused(&ms[0], &spec, SOTTO_ERR_PROTOCOL));
+		CHECK(custom_key_package(&kp, sig_sec, caps_ext, sizeof(caps_ext), ext,
+		    sizeof(ext)) == 0);
+		kps[0] = kp.p;
+		lens[0] = kp.len;
+		CHECK(mls_group_commit(&ms[0].g, ms[0].sig_sec, &spec, &commit, &welcome) == 0);
+		CHECK(mls_group_process_commit(&ms[1].g, commit.p, commit.len) == 0);
+		sodium_memzero(sig_sec, sizeof(sig_sec));
+		buf_free(&kp);
+	}
+	kps[0] = ms[2].kp_bytes.p;
+	lens[0] = ms[2].kp_bytes.len;
 	/* The valid list still goes through, and B follows. */
 	CHECK(mls_group_commit(&ms[0].g, ms[0].sig_sec, &spec, &commit, &welcome) == 0);
 	CHECK(mls_group_process_commit(&ms[1].g, commit.p, commit.len) == 0);
