@@ -56,7 +56,7 @@ setup(void)
 	static const uint8_t gid[] = "fuzz group";
 	const uint8_t *kps[1];
 	size_t lens[1];
-	struct mls_commit_spec spec = { kps, lens, 1, NULL, 0, 0 };
+	struct mls_commit_spec spec = { kps, lens, 1, NULL, 0, 0, 0 };
 	struct buf commit, welcome;
 	struct mls_message w;
 	struct mls_join_input in = { 0 };

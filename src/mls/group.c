@@ -136,8 +136,10 @@ cache_clear(struct mls_group *g)
 {
 	size_t i;
 
-	for (i = 0; i < g->n_cache; i++)
+	for (i = 0; i < g->n_cache; i++) {
 		buf_free(&g->cache[i].bytes);
+		buf_wipe_free(&g->cache[i].plain);
+	}
 	g->n_cache = 0;
 }
 
@@ -224,26 +226,34 @@ mls_group_epoch_keys(struct mls_group *g, struct mls_epoch_keys *ek)
 	ek->tree = &g->secrets;
 }
 
-/* Reads msg as a PublicMessage of this epoch of content type want from a member, and
- * checks its membership tag and signature. */
+/* Reads msg as content of type want from a member in this epoch into ac: a PublicMessage
+ * (its membership tag checked; ac points into msg) or a PrivateMessage (decrypted into
+ * plain, which ac then points into; its handshake key is used up), and checks the
+ * sender's signature. */
 static int
-read_public(struct mls_group *g, const uint8_t *msg, size_t len, uint8_t want,
-    struct mls_message *m)
+read_content(struct mls_group *g, const uint8_t *msg, size_t len, uint8_t want,
+    struct buf *plain, struct mls_authenticated_content *ac)
 {
 	struct mls_epoch_keys ek;
-	const struct mls_framed_content *fc = &m->pub.content;
+	struct mls_message m;
+	const struct mls_framed_content *fc = &ac->content;
 	struct cur c;
 	int r;
 
 	cur_init(&c, msg, len);
-	mls_message_read(&c, m);
+	mls_message_read(&c, &m);
 	if ((r = cur_finish(&c)) != 0)
 		return r;
-	if (m->wire_format != MLS_WIRE_PUBLIC_MESSAGE)
-		return SOTTO_ERR_UNSUPPORTED;
 	mls_group_epoch_keys(g, &ek);
-	if ((r = mls_public_message_check(m, &ek)) != 0)
-		return r;
+	if (m.wire_format == MLS_WIRE_PUBLIC_MESSAGE) {
+		if ((r = mls_public_message_check(&m, &ek)) != 0)
+			return r;
+		*ac = m.pub;
+	} else if (m.wire_format == MLS_WIRE_PRIVATE_MESSAGE) {
+		if ((r = mls_private_message_read(&m, &ek, plain, ac)) != 0)
+			return r;
+	} else
+		return SOTTO_ERR_UNSUPPORTED;
 	if (fc->content_type != want)
 		return SOTTO_ERR_PROTOCOL;
 	if (fc->sender_type != MLS_SENDER_MEMBER)
@@ -251,14 +261,14 @@ read_public(struct mls_group *g, const uint8_t *msg, size_t len, uint8_t want,
 	if (fc->sender_index >= g->tree.n_leaves ||
 	    g->tree.nodes[2 * fc->sender_index].type != MLS_NODE_LEAF)
 		return SOTTO_ERR_AUTH;
-	return mls_content_verify(&m->pub, g->tree.nodes[2 * fc->sender_index].leaf.signature_key, &ek);
+	return mls_content_verify(ac, g->tree.nodes[2 * fc->sender_index].leaf.signature_key, &ek);
 }
 
 int
 mls_group_cache_proposal(struct mls_group *g, const uint8_t *msg, size_t len)
 {
 	struct mls_group_cached *e;
-	struct mls_message m;
+	struct mls_authenticated_content m;
 	struct buf ac;
 	struct cur c;
 	int r;
@@ -268,26 +278,29 @@ mls_group_cache_proposal(struct mls_group *g, const uint8_t *msg, size_t len)
 	e = &g->cache[g->n_cache];
 	memset(e, 0, sizeof(*e));
 	buf_init_dyn(&e->bytes, MLS_MESSAGE_MAX);
+	buf_init_dyn(&e->plain, MLS_MESSAGE_MAX);
 	buf_init_dyn(&ac, MLS_MESSAGE_MAX);
 	buf_put(&e->bytes, msg, len);
 	if ((r = buf_status(&e->bytes)) != 0 ||
-	    (r = read_public(g, e->bytes.p, e->bytes.len, MLS_CONTENT_PROPOSAL, &m)) != 0)
+	    (r = read_content(g, e->bytes.p, e->bytes.len, MLS_CONTENT_PROPOSAL, &e->plain, &m)) != 0)
 		goto out;
-	cur_init(&c, m.pub.content.body, m.pub.content.body_len);
+	cur_init(&c, m.content.body, m.content.body_len);
 	mls_proposal_read(&c, &e->p);
 	if ((r = cur_finish(&c)) != 0)
 		goto out;
 	/* ProposalRef = RefHash("MLS 1.0 Proposal Reference", AuthenticatedContent) */
-	mls_authenticated_content_write(&ac, &m.pub);
+	mls_authenticated_content_write(&ac, &m);
 	if ((r = buf_status(&ac)) != 0 ||
 	    (r = mls_ref_hash(e->ref, "MLS 1.0 Proposal Reference", ac.p, ac.len)) != 0)
 		goto out;
-	e->sender = m.pub.content.sender_index;
+	e->sender = m.content.sender_index;
 	g->n_cache++;
 out:
 	buf_free(&ac);
-	if (r != 0)
+	if (r != 0) {
 		buf_free(&e->bytes);
+		buf_wipe_free(&e->plain);
+	}
 	return r;
 }
 
@@ -723,7 +736,7 @@ mls_group_enter_epoch(struct mls_group *g, const struct mls_ratchet_tree *next,
 int
 mls_group_process_commit(struct mls_group *g, const uint8_t *msg, size_t len)
 {
-	struct mls_message m;
+	struct mls_authenticated_content m;
 	struct mls_commit cm;
 	struct mls_group_resolved *rp = NULL;
 	struct mls_ratchet_tree next = { 0 };
@@ -735,16 +748,17 @@ mls_group_process_commit(struct mls_group *g, const uint8_t *msg, size_t len)
 	uint32_t added[MLS_GROUP_PROPOSALS_MAX], committer, ps_node;
 	const uint8_t *ext = g->gc.extensions;
 	size_t ext_len = g->gc.extensions_len, n = 0, n_added = 0, n_keys = g->n_keys;
-	const struct mls_framed_content *fc = &m.pub.content;
-	const struct mls_auth_data *auth = &m.pub.auth;
-	struct buf gc_next;
+	const struct mls_framed_content *fc = &m.content;
+	const struct mls_auth_data *auth = &m.auth;
+	struct buf gc_next, plain;
 	struct cur c;
 	int path_required, r;
 
 	memset(&epoch, 0, sizeof(epoch));
 	memcpy(keys, g->keys, sizeof(keys));
 	buf_init_dyn(&gc_next, MLS_MESSAGE_MAX);
-	if ((r = read_public(g, msg, len, MLS_CONTENT_COMMIT, &m)) != 0)
+	buf_init_dyn(&plain, MLS_MESSAGE_MAX);
+	if ((r = read_content(g, msg, len, MLS_CONTENT_COMMIT, &plain, &m)) != 0)
 		goto out;
 	committer = fc->sender_index;
 	if (committer == g->own_leaf) {   /* our own commits are merged by their sender */
@@ -798,7 +812,7 @@ mls_group_process_commit(struct mls_group *g, const uint8_t *msg, size_t len)
 	}
 	/* The new epoch: transcript, GroupContext, key schedule, confirmation. */
 	if ((r = mls_confirmed_transcript_hash(confirmed, g->interim, MLS_HASH_LEN,
-	    m.pub.wire_format, fc, auth->signature, auth->signature_len)) != 0 ||
+	    m.wire_format, fc, auth->signature, auth->signature_len)) != 0 ||
 	    (r = mls_group_next_context(&gc_next, g, &next, confirmed, MLS_HASH_LEN, ext, ext_len,
 	    tree_hash)) != 0 ||
 	    (r = commit_psk_secret(g, rp, n, psk_secret)) != 0 ||
@@ -811,6 +825,7 @@ mls_group_process_commit(struct mls_group *g, const uint8_t *msg, size_t len)
 	    keys, n_keys);
 out:
 	buf_free(&gc_next);
+	buf_wipe_free(&plain);
 	mls_ratchet_tree_free(&next);
 	mls_epoch_secrets_wipe(&epoch);
 	sodium_memzero(keys, sizeof(keys));

@@ -27,8 +27,7 @@
  * decrypted (dropped once the node is blanked or rekeyed). The resumption PSKs of the
  * last MLS_GROUP_RESUMPTION_MAX epochs are kept.
  *
- * Not yet: PrivateMessage commits and proposals, our own proposals being committed by
- * others, external commits, ReInit.
+ * Not yet: external commits and proposals from external senders, ReInit.
  */
 #ifndef SOTTO_MLS_GROUP_H
 #define SOTTO_MLS_GROUP_H
@@ -61,8 +60,9 @@ struct mls_group_resumption {
 struct mls_group_cached {
 	uint8_t ref[MLS_HASH_LEN];
 	uint32_t sender;
-	struct buf bytes;                                /* the proposal message */
-	struct mls_proposal p;                           /* points into bytes */
+	struct buf bytes;                                /* the proposal message ... */
+	struct buf plain;                                /* ... decrypted, if private */
+	struct mls_proposal p;                           /* points into one of them */
 };
 
 struct mls_group {
@@ -94,6 +94,7 @@ struct mls_commit_spec {
 	const uint32_t *removes;
 	size_t n_removes;
 	int cached;
+	int encrypt;                                     /* as a PrivateMessage */
 };
 
 /* Takes the state of a Welcome we joined: j's tree is re-encoded into g, j is left to the
@@ -108,7 +109,8 @@ void mls_group_free(struct mls_group *g);
 int mls_group_create(struct mls_group *g, const uint8_t *group_id, size_t group_id_len,
     const struct mls_key_package *own, const uint8_t enc_sec[static MLS_KEM_SECRET_LEN]) SOTTO_MUST_CHECK;
 
-/* A Commit of ours (RFC 9420 12.4.1) as a PublicMessage covering spec, its proposals
+/* A Commit of ours (RFC 9420 12.4.1) as a PublicMessage (or PrivateMessage if
+ * spec->encrypt) covering spec, its proposals
  * checked as a receiver checks them, and always a path (a fresh leaf key: an empty Commit
  * updates our keys). If it adds members, welcome_out receives the Welcome (an MLSMessage)
  * for them, else it is left empty. g moves to the new epoch: the other members reach the
@@ -126,16 +128,18 @@ int mls_group_propose_update(struct mls_group *g, const uint8_t sig_sec[static 6
 /* The epoch keys protecting and unprotecting messages use. */
 void mls_group_epoch_keys(struct mls_group *g, struct mls_epoch_keys *ek);
 
-/* A proposal sent as a PublicMessage in this epoch: checked (group, epoch, membership
- * tag, signature of a member sender) and cached under its reference. */
+/* A proposal sent in this epoch as a PublicMessage (membership tag checked) or a
+ * PrivateMessage (decrypted): from a member, its signature checked, cached under its
+ * reference. */
 int mls_group_cache_proposal(struct mls_group *g, const uint8_t *msg, size_t len) SOTTO_MUST_CHECK;
 
-/* A Commit sent as a PublicMessage: every check above, then the next epoch. Errors:
+/* A Commit sent as a PublicMessage or a PrivateMessage: every check above, then the next
+ * epoch. Errors:
  * SOTTO_ERR_STATE (another group or epoch, or we are removed), SOTTO_ERR_AUTH,
  * SOTTO_ERR_BAD_SIGNATURE, SOTTO_ERR_DECRYPT, SOTTO_ERR_NOT_FOUND (a proposal reference
  * or PSK we do not have), SOTTO_ERR_PROTOCOL (an invalid proposal list or missing path),
  * SOTTO_ERR_UNSUPPORTED (ReInit, external senders), parse errors. g is unchanged on
- * error. */
+ * error, except that a PrivateMessage that decrypted has used up its handshake key. */
 int mls_group_process_commit(struct mls_group *g, const uint8_t *msg, size_t len) SOTTO_MUST_CHECK;
 
 #endif

@@ -219,6 +219,7 @@ mls_group_commit(struct mls_group *g, const uint8_t sig_sec[static 64],
 	struct mls_epoch_keys ek;
 	struct mls_filtered_path fp;
 	struct mls_commit cm = { 0 };
+	uint16_t wire;
 	int path_required, r;
 
 	memset(&epoch, 0, sizeof(epoch));
@@ -289,23 +290,25 @@ mls_group_commit(struct mls_group *g, const uint8_t sig_sec[static 64],
 	fc.body = body.p;
 	fc.body_len = body.len;
 	mls_group_epoch_keys(g, &ek);
-	if ((r = mls_content_sign(sig, sig_sec, MLS_WIRE_PUBLIC_MESSAGE, &fc, &ek)) != 0 ||
-	    (r = mls_confirmed_transcript_hash(confirmed, g->interim, MLS_HASH_LEN,
-	    MLS_WIRE_PUBLIC_MESSAGE, &fc, sig, sizeof(sig))) != 0 ||
+	wire = spec->encrypt ? MLS_WIRE_PRIVATE_MESSAGE : MLS_WIRE_PUBLIC_MESSAGE;
+	if ((r = mls_content_sign(sig, sig_sec, wire, &fc, &ek)) != 0 ||
+	    (r = mls_confirmed_transcript_hash(confirmed, g->interim, MLS_HASH_LEN, wire, &fc,
+	    sig, sizeof(sig))) != 0 ||
 	    (r = mls_group_next_context(&gc_next, g, &next, confirmed, MLS_HASH_LEN, ext, ext_len,
 	    tree_hash)) != 0 ||
 	    (r = mls_key_schedule_advance(&epoch, g->epoch.init_secret, ps.commit_secret, zero,
 	    gc_next.p, gc_next.len)) != 0)
 		goto out;
 	mls_confirmation_tag(tag, epoch.confirmation_key, confirmed);
-	ac.wire_format = MLS_WIRE_PUBLIC_MESSAGE;
+	ac.wire_format = wire;
 	ac.content = fc;
 	ac.auth.signature = sig;
 	ac.auth.signature_len = sizeof(sig);
 	ac.auth.confirmation_tag = tag;
 	ac.auth.confirmation_tag_len = sizeof(tag);
 	buf_reset(commit_out);
-	if ((r = mls_public_message_write(commit_out, &ac, &ek)) != 0)
+	if ((r = spec->encrypt ? mls_private_message_write(commit_out, &ac, &ek) :
+	    mls_public_message_write(commit_out, &ac, &ek)) != 0)
 		goto out;
 	buf_reset(welcome_out);
 	if (n_added > 0 &&

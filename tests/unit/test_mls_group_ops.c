@@ -3,7 +3,8 @@
  * join.c, group.c): A creates it; A adds B (Welcome), B adds C (Welcome); C, then A,
  * commit an empty Commit (a path: new keys for the committer); B proposes an Update that
  * every member caches and C commits by reference (B may not commit its own: refused);
- * A removes B. After every
+ * A removes B. B's Add, C's empty Commit and C's Commit of the Update are sent as
+ * PrivateMessages, the others as PublicMessages. After every
  * Commit, every member processes it and all members agree on the epoch authenticator, and
  * an application message from the committer decrypts for every other member. The removed
  * B refuses the Commit that removes it (SOTTO_ERR_STATE), gets no Welcome, and cannot
@@ -172,15 +173,15 @@ check_agreement(struct member *ms, size_t n, size_t committer)
 	buf_free(&msg);
 }
 
-/* committer commits (adding add if not NULL; the proposals cached if cached); every other
- * member in the group processes it. */
+/* committer commits (adding add if not NULL; the proposals cached if cached; as a
+ * PrivateMessage if encrypt); every other member in the group processes it. */
 static void
 commit_all(struct member *ms, size_t n, size_t committer, struct member *add, int cached,
-    struct buf *commit, struct buf *welcome)
+    int encrypt, struct buf *commit, struct buf *welcome)
 {
 	const uint8_t *kps[1];
 	size_t lens[1], i;
-	struct mls_commit_spec spec = { kps, lens, add != NULL, NULL, 0, cached };
+	struct mls_commit_spec spec = { kps, lens, add != NULL, NULL, 0, cached, encrypt };
 
 	if (add != NULL) {
 		kps[0] = add->kp_bytes.p;
@@ -188,6 +189,8 @@ commit_all(struct member *ms, size_t n, size_t committer, struct member *add, in
 	}
 	CHECK(mls_group_commit(&ms[committer].g, ms[committer].sig_sec, &spec, commit,
 	    welcome) == 0);
+	CHECK(commit->len > 4 && commit->p[3] == (encrypt ? MLS_WIRE_PRIVATE_MESSAGE :
+	    MLS_WIRE_PUBLIC_MESSAGE));
 	CHECK((welcome->len > 0) == (add != NULL));
 	for (i = 0; i < n; i++)
 		if (ms[i].in && i != committer && &ms[i] != add)
@@ -213,22 +216,22 @@ TEST(three_members_add_update_remove)
 	CHECK(mls_group_create(&ms[0].g, gid, sizeof(gid) - 1, &ms[0].kp, ms[0].ks.enc_sec) == 0);
 	ms[0].in = 1;
 	/* A adds B; B adds C. */
-	commit_all(ms, 3, 0, &ms[1], 0, &commit, &welcome);
+	commit_all(ms, 3, 0, &ms[1], 0, 0, &commit, &welcome);
 	check_agreement(ms, 3, 0);
-	commit_all(ms, 3, 1, &ms[2], 0, &commit, &welcome);
+	commit_all(ms, 3, 1, &ms[2], 0, 1, &commit, &welcome);
 	check_agreement(ms, 3, 1);
 	CHECK(ms[2].g.own_leaf == 2 && ms[2].g.tree.n_leaves == 4);
 	/* C, then A, update their keys with an empty Commit. */
-	commit_all(ms, 3, 2, NULL, 0, &commit, &welcome);
+	commit_all(ms, 3, 2, NULL, 0, 1, &commit, &welcome);
 	check_agreement(ms, 3, 2);
-	commit_all(ms, 3, 0, NULL, 0, &commit, &welcome);
+	commit_all(ms, 3, 0, NULL, 0, 0, &commit, &welcome);
 	check_agreement(ms, 3, 0);
 	/* B proposes an Update; everyone caches it; C commits it by reference, and B takes
 	 * its new leaf key from the proposal to decrypt the path. An Update by B cannot be
 	 * committed by B. */
 	{
 		uint8_t old_key[MLS_KEM_PUBLIC_LEN];
-		struct mls_commit_spec by_ref = { NULL, NULL, 0, NULL, 0, 1 };
+		struct mls_commit_spec by_ref = { NULL, NULL, 0, NULL, 0, 1, 0 };
 		size_t i;
 
 		memcpy(old_key, ms[1].g.tree.nodes[2].leaf.encryption_key, sizeof(old_key));
@@ -237,7 +240,7 @@ TEST(three_members_add_update_remove)
 			CHECK(mls_group_cache_proposal(&ms[i].g, msg.p, msg.len) == 0);
 		CHECK(mls_group_commit(&ms[1].g, ms[1].sig_sec, &by_ref, &commit, &welcome) ==
 		    SOTTO_ERR_PROTOCOL);
-		commit_all(ms, 3, 2, NULL, 1, &commit, &welcome);
+		commit_all(ms, 3, 2, NULL, 1, 1, &commit, &welcome);
 		check_agreement(ms, 3, 2);
 		CHECK(memcmp(old_key, ms[0].g.tree.nodes[2].leaf.encryption_key, sizeof(old_key)) != 0);
 		CHECK(ms[1].g.has_pending_update == 0);
@@ -245,7 +248,7 @@ TEST(three_members_add_update_remove)
 	/* A removes B: B refuses the Commit that removes it and stays behind. */
 	memcpy(auth_b, ms[1].g.epoch.epoch_authenticator, MLS_HASH_LEN);
 	{
-		struct mls_commit_spec rm = { NULL, NULL, 0, &remove_b, 1, 0 };
+		struct mls_commit_spec rm = { NULL, NULL, 0, &remove_b, 1, 0, 0 };
 
 		CHECK(mls_group_commit(&ms[0].g, ms[0].sig_sec, &rm, &commit, &welcome) == 0);
 	}
@@ -264,7 +267,7 @@ TEST(three_members_add_update_remove)
 	CHECK(read_app(&ms[2], &msg, "after B left", 0) == 0);
 	mls_group_free(&ms[1].g);
 	/* C, now alone with A, commits once more; both agree. */
-	commit_all(ms, 3, 2, NULL, 0, &commit, &welcome);
+	commit_all(ms, 3, 2, NULL, 0, 0, &commit, &welcome);
 	check_agreement(ms, 3, 2);
 	buf_free(&commit);
 	buf_free(&welcome);
@@ -350,7 +353,7 @@ TEST(invalid_proposal_lists_are_refused)
 	const uint8_t *kps[2];
 	size_t lens[2];
 	uint32_t rm[2];
-	struct mls_commit_spec spec = { kps, lens, 0, rm, 0, 0 };
+	struct mls_commit_spec spec = { kps, lens, 0, rm, 0, 0, 0 };
 	uint64_t now = (uint64_t)time(NULL);
 
 	buf_init_dyn(&commit, MLS_MESSAGE_MAX);
@@ -360,7 +363,7 @@ TEST(invalid_proposal_lists_are_refused)
 	CHECK(member_init(&ms[2], "c@example.org"));
 	CHECK(mls_group_create(&ms[0].g, gid, sizeof(gid) - 1, &ms[0].kp, ms[0].ks.enc_sec) == 0);
 	ms[0].in = 1;
-	commit_all(ms, 3, 0, &ms[1], 0, &commit, &welcome);
+	commit_all(ms, 3, 0, &ms[1], 0, 0, &commit, &welcome);
 	/* Removing ourselves, a leaf outside the tree, the same leaf twice. */
 	spec.n_removes = 1;
 	rm[0] = 0;
