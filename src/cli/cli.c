@@ -45,8 +45,10 @@ cli_exit_code(int err)
 	case SOTTO_ERR_BAD_SIGNATURE:
 	case SOTTO_ERR_EXPIRED:
 	case SOTTO_ERR_UNSUPPORTED:
+	case SOTTO_ERR_DEVICE_CLONED:
 		return CLI_EXIT_REFUSED;
 	case SOTTO_ERR_UNTRUSTED_IDENTITY:
+	case SOTTO_ERR_IDENTITY_CHANGED:
 		return CLI_EXIT_UNTRUSTED;
 	case SOTTO_ERR_NOT_FOUND:
 	case SOTTO_ERR_NO_SESSION:
@@ -95,6 +97,12 @@ err_advice(int err)
 		    " try again later";
 	case SOTTO_ERR_BAD_ADDRESS:
 		return "an address is name@domain; the name is made of a-z, 0-9, '.', '_', '-'";
+	case SOTTO_ERR_DEVICE_CLONED:
+		return "this store was copied to another machine or restored from a backup, and"
+		    " the other copy has logged in since: keep using that one (a store must never"
+		    " be copied). If it is lost, ask the server's operator to reset the account"
+		    " (`sottod accounts reset NAME`) and run `sotto init` with the new invite in"
+		    " a new home directory";
 	default:
 		return NULL;
 	}
@@ -329,7 +337,8 @@ cli_report_connect(struct cli *cli, const char *server, int err)
 
 	/* Those two say "cannot reach" or "wrong port" themselves. */
 	snprintf(what, sizeof(what), "%s%s", err == SOTTO_ERR_UNREACHABLE ||
-	    err == SOTTO_ERR_NOT_SOTTO ? "" : "cannot reach ", server);
+	    err == SOTTO_ERR_NOT_SOTTO ? "" : cli_exit_code(err) == CLI_EXIT_NETWORK ?
+	    "cannot reach " : "login to ", server);
 	cli_report(cli, what, err);
 }
 

@@ -10,6 +10,22 @@
 
 int cmd_send(struct cli *cli, int argc, char **argv);
 
+/* The server refused a message for a key the contact no longer has, and the send went on
+ * in a new session with the new key: say so, as Signal says "safety number changed". */
+static void
+key_change_notice(struct cli *cli, struct sotto *s, const char *to,
+    const struct sotto_contact *before)
+{
+	struct sotto_contact now;
+
+	if (before == NULL || sotto_contact(s, to, &now) != 0 ||
+	    sodium_memcmp(before->identity_key, now.identity_key, 32) == 0)
+		return;
+	cli_printf(stderr, "%s: the identity key of %s changed (a new device or a reinstall); "
+	    "messages now go to the new key. Compare safety numbers: `%s verify %s`\n",
+	    cli->prog, to, cli_self(cli), to);
+}
+
 int
 cmd_send(struct cli *cli, int argc, char **argv)
 {
@@ -21,8 +37,9 @@ cmd_send(struct cli *cli, int argc, char **argv)
 	struct sotto *s = NULL;
 	uint8_t id[SOTTO_ID_LEN], *body = NULL;
 	char hex[2 * SOTTO_ID_LEN + 1], what[SOTTO_ADDRESS_MAX + 16];
+	struct sotto_contact before;
 	size_t len;
-	int ch, r, queued;
+	int ch, r, queued, had;
 
 	while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		if (ch == 'h')
@@ -45,9 +62,11 @@ cmd_send(struct cli *cli, int argc, char **argv)
 		free(body);
 		return r;
 	}
+	had = sotto_contact(s, argv[optind], &before) == 0;
 	r = sotto_send_text(s, argv[optind], (const char *)body, len, id);
 	sodium_memzero(body, len);
 	free(body);
+	key_change_notice(cli, s, argv[optind], had ? &before : NULL);
 	if (r == 0 || r == SOTTO_ERR_QUEUED) {
 		/* the id at once, queued or not: it is the one the message keeps */
 		sotto_id_hex(hex, id);

@@ -55,7 +55,8 @@ client_alloc(struct sotto **out, struct store *st)
 	conn_ticket_wipe(s->ticket);
 	s->st = st;
 	s->ops = &transport_conn;
-	s->targ = s->ticket;
+	s->login.tk = s->ticket;
+	s->targ = &s->login;
 	s->auto_receipts = 1;
 	s->spk_rotate = CLIENT_SPK_ROTATE;
 	s->spk_grace = CLIENT_SPK_GRACE;
@@ -215,20 +216,30 @@ client_request(struct sotto *s, struct proto_msg *req, struct proto_msg *resp, i
 static int
 transport_open(struct sotto *s, const char *server, int timeout_ms)
 {
-	int r;
+	int real = s->targ == &s->login, r;
 
 	if (s->t != NULL)
 		return 0;
 	/* The real transport resumes with the ticket of the last login, also across
 	 * processes; failing to load or save it only costs a full login. */
-	if (s->targ == s->ticket && client_ticket_load(s) != 0)
-		conn_ticket_wipe(s->ticket);
+	if (real) {
+		if (client_ticket_load(s) != 0)
+			conn_ticket_wipe(s->ticket);
+		/* Read now: another process on this store may have logged in since. */
+		if ((r = client_login_gen_load(s, &s->login.generation)) != 0)
+			return r;
+	}
 	if ((r = s->ops->open(&s->t, s->targ, server, s->k->id.device_sk, timeout_ms)) != 0) {
 		s->t = NULL;
 		return r;
 	}
-	if (s->targ == s->ticket)
+	if (real) {
 		(void)client_ticket_save(s);
+		/* Not stored (a crash now): the next login presents the one before, which the
+		 * server still takes. */
+		if (s->login.fresh)
+			(void)client_login_gen_save(s, s->login.generation);
+	}
 	return 0;
 }
 

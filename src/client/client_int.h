@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "sotto/sotto.h"
+#include "client/conn.h"
 #include "client/content.h"
 #include "client/decrypt_error.h"
 #include "client/store.h"
@@ -40,6 +41,7 @@ struct sotto {
 	void *targ;
 	void *t;                        /* the open transport, or NULL */
 	struct conn_ticket *ticket;     /* transport_conn's resumption ticket; sodium_malloc */
+	struct conn_login login;        /* transport_conn's arg: the ticket, login generation */
 	uint8_t cert[CERT_MAX];         /* our sender certificate */
 	size_t cert_len;
 	uint64_t cert_expiry;
@@ -57,6 +59,10 @@ uint64_t client_now_ms(void);
  * none; saved, or deleted when s->ticket is empty, after each connect). */
 int client_ticket_load(struct sotto *s) SOTTO_MUST_CHECK;
 int client_ticket_save(struct sotto *s);
+/* The login generation (setting "login_generation"): read before each login, since another
+ * process on this store may have logged in since; 0 if none is stored. */
+int client_login_gen_load(struct sotto *s, uint64_t *gen) SOTTO_MUST_CHECK;
+int client_login_gen_save(struct sotto *s, uint64_t gen);
 
 /* Loads the identity and its X3DH form into s->k. */
 int client_load_identity(struct sotto *s) SOTTO_MUST_CHECK;

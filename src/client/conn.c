@@ -418,6 +418,19 @@ conn_open(struct conn **out, const char *server_address, const uint8_t device_sk
 	return conn_open_resume(out, server_address, device_sk, NULL, timeout_ms);
 }
 
+/* The ticket in a LOGIN or TICKET response into tk. */
+static void
+ticket_take(struct conn *c, const uint8_t device_sk[32], const struct proto_ticket_result *t,
+    struct conn_ticket *tk)
+{
+	memcpy(tk->server_pk, c->server_pk, sizeof(tk->server_pk));
+	device_tag(device_sk, tk->device_tag);
+	memcpy(tk->ticket, t->ticket, TICKET_LEN);
+	memcpy(tk->psk, t->psk, TICKET_PSK_LEN);
+	tk->expiry = t->expiry;
+	tk->valid = 1;
+}
+
 int
 conn_fetch_ticket(struct conn *c, const uint8_t device_sk[32], struct conn_ticket *tk,
     int timeout_ms)
@@ -429,14 +442,8 @@ conn_fetch_ticket(struct conn *c, const uint8_t device_sk[32], struct conn_ticke
 	req.type = PROTO_TICKET;
 	if ((r = conn_request(c, &req, &resp, timeout_ms)) != 0)
 		return r;
-	if ((r = resp.status) == 0) {
-		memcpy(tk->server_pk, c->server_pk, sizeof(tk->server_pk));
-		device_tag(device_sk, tk->device_tag);
-		memcpy(tk->ticket, resp.u.ticket.ticket, TICKET_LEN);
-		memcpy(tk->psk, resp.u.ticket.psk, TICKET_PSK_LEN);
-		tk->expiry = resp.u.ticket.expiry;
-		tk->valid = 1;
-	}
+	if ((r = resp.status) == 0)
+		ticket_take(c, device_sk, &resp.u.ticket, tk);
 	/* The psk also passed through the decrypted-frame scratch. */
 	sodium_memzero(&resp, sizeof(resp));
 	sodium_memzero(c->scratch, FRAME_MAX);
@@ -444,9 +451,49 @@ conn_fetch_ticket(struct conn *c, const uint8_t device_sk[32], struct conn_ticke
 	return r;
 }
 
-int
-conn_open_resume(struct conn **out, const char *server_address, const uint8_t device_sk[32],
-    struct conn_ticket *tk, int timeout_ms)
+/* LOGIN as the first request; an older server (UNSUPPORTED) gets TICKET instead. */
+static int
+login(struct conn *c, const uint8_t device_sk[32], struct conn_login *l, int timeout_ms)
+{
+	struct proto_msg req, resp;
+	int r;
+
+	l->fresh = 0;
+	memset(&req, 0, sizeof(req));
+	req.type = PROTO_LOGIN;
+	req.u.login.generation = l->generation;
+	if ((r = conn_request(c, &req, &resp, timeout_ms)) != 0)
+		return r;
+	r = resp.status;
+	if (r == 0) {
+		l->generation = resp.u.logged_in.generation;
+		l->fresh = 1;
+		if (l->tk != NULL && resp.u.logged_in.has_ticket)
+			ticket_take(c, device_sk, &resp.u.logged_in.ticket, l->tk);
+		else
+			conn_ticket_wipe(l->tk);
+	}
+	sodium_memzero(&resp, sizeof(resp));
+	sodium_memzero(c->scratch, FRAME_MAX);
+	item_free(&c->lent);
+	if (r == SOTTO_ERR_UNSUPPORTED && l->tk != NULL)
+		return conn_fetch_ticket(c, device_sk, l->tk, timeout_ms);
+	return r;
+}
+
+/* The rest of the deadline as a timeout. */
+static int
+left_ms(int timeout_ms, int64_t deadline)
+{
+	if (timeout_ms < 0)
+		return -1;
+	return (int)(deadline - now_ms() > 0 ? deadline - now_ms() : 0);
+}
+
+/* conn_open_resume (l == NULL) and conn_open_login. */
+static int
+open_session(struct conn **out, const char *server_address, const uint8_t device_sk[32],
+    struct conn_ticket *tk, struct conn_login *l, int timeout_ms)
 {
 	struct address_server a;
 	struct conn *c = NULL;
@@ -469,25 +516,48 @@ conn_open_resume(struct conn **out, const char *server_address, const uint8_t de
 	/* No ticket, or the server refused it (unknown key, expired, wrong psk): full login. */
 	if (r != 0 && (r = open_once(&c, &a, device_sk, NULL, deadline)) != 0)
 		return r;
-	if (tk != NULL) {
+	if (l != NULL) {
+		/* Also the resumption's confirmation, as TICKET is below. */
+		r = login(c, device_sk, l, left_ms(timeout_ms, deadline));
+		/* Not a registered device (yet): no generation, no ticket. */
+		if (r == SOTTO_ERR_AUTH || r == SOTTO_ERR_UNSUPPORTED) {
+			conn_ticket_wipe(tk);
+			r = 0;
+		}
+	} else if (tk != NULL) {
 		/*
 		 * Also the resumption's confirmation: the server takes the device as logged in
 		 * only once this first transport message decrypts.
 		 */
-		r = conn_fetch_ticket(c, device_sk, tk, timeout_ms < 0 ? -1 :
-		    (int)(deadline - now_ms() > 0 ? deadline - now_ms() : 0));
+		r = conn_fetch_ticket(c, device_sk, tk, left_ms(timeout_ms, deadline));
 		/* Resumption off, or not a registered device: no ticket. */
 		if (r == SOTTO_ERR_UNSUPPORTED || r == SOTTO_ERR_AUTH) {
 			conn_ticket_wipe(tk);
 			r = 0;
 		}
-		if (r != 0) {
-			conn_close(c);
-			return r;
-		}
+	}
+	if (r != 0) {
+		conn_close(c);
+		return r;
 	}
 	*out = c;
 	return 0;
+}
+
+int
+conn_open_resume(struct conn **out, const char *server_address, const uint8_t device_sk[32],
+    struct conn_ticket *tk, int timeout_ms)
+{
+	return open_session(out, server_address, device_sk, tk, NULL, timeout_ms);
+}
+
+int
+conn_open_login(struct conn **out, const char *server_address, const uint8_t device_sk[32],
+    struct conn_login *l, int timeout_ms)
+{
+	if (l == NULL)
+		return SOTTO_ERR_INVALID_ARG;
+	return open_session(out, server_address, device_sk, l->tk, l, timeout_ms);
 }
 
 int

@@ -57,6 +57,25 @@ int conn_open(struct conn **out, const char *server_address,
  */
 int conn_open_resume(struct conn **out, const char *server_address,
     const uint8_t device_sk[32], struct conn_ticket *tk, int timeout_ms) SOTTO_MUST_CHECK;
+/*
+ * What a device keeps between logins (docs/PROTOCOL-wire.md, LOGIN): its resumption ticket
+ * and its login generation, which tells the server that this is the device's store and
+ * not a copy of it.
+ */
+struct conn_login {
+	struct conn_ticket *tk;         /* may be NULL: no resumption */
+	uint64_t generation;            /* in: the one stored (0: none); out: the next */
+	int fresh;                      /* out: 1 if the server gave a new generation, which
+	                                   must be stored and presented next time */
+};
+/*
+ * conn_open_resume, then LOGIN instead of TICKET: presents l->generation and takes the
+ * next one and a ticket. SOTTO_ERR_DEVICE_CLONED: the server saw another copy of this
+ * device's store log in since (the connection is closed). A device not registered yet
+ * gets neither (l->fresh 0, no ticket); a server without LOGIN, only the ticket.
+ */
+int conn_open_login(struct conn **out, const char *server_address,
+    const uint8_t device_sk[32], struct conn_login *l, int timeout_ms) SOTTO_MUST_CHECK;
 /* Whether this connection logged in with a ticket. */
 int conn_resumed(const struct conn *c);
 /* Asks the server for a fresh ticket into tk (SOTTO_ERR_UNSUPPORTED: resumption off). */

@@ -5,7 +5,9 @@
  * envelope), so a retry seals it again with a fresh sender certificate under the same id.
  * Without a session and without the server (no prekey bundle to start one), the content
  * itself waits in the outbox, sealed in the store like everything else, and is encrypted
- * by the first flush that can fetch the bundle, in its place in the queue.
+ * by the first flush that can fetch the bundle, in its place in the queue. An item the
+ * server refuses because its recipient registered a new identity goes back to being its
+ * content the same way, and is sealed in a new session from the new bundle.
  */
 #include "client/client_int.h"
 
@@ -281,6 +283,10 @@ transmit(struct sotto *s, const struct store_outbox_item *it, int timeout_ms)
 	memcpy(req->u.send.client_msg_id, it->id, PROTO_MSG_ID_LEN);
 	req->u.send.envelope = env.p;
 	req->u.send.envelope_len = env.len;
+	/* A server that finds another identity under this name refuses rather than store
+	 * what nobody could read (SOTTO_ERR_IDENTITY_CHANGED). */
+	req->u.send.has_identity = 1;
+	memcpy(req->u.send.identity_pk, ct.identity_pk, sizeof(req->u.send.identity_pk));
 	r = client_request(s, req, &resp, timeout_ms);
 out:
 	free(req);
@@ -300,6 +306,82 @@ mark_failed(struct sotto *s, const uint8_t id[STORE_MSGID_LEN])
 	r = store_message_update(s->st, id, m.flags | STORE_FLAG_FAILED, m.expires_at);
 	store_message_wipe(&m);
 	return r;
+}
+
+/*
+ * The server refused an item with SOTTO_ERR_IDENTITY_CHANGED: `to` registered a new
+ * identity (a new device after `sottod accounts reset`), and the item's ratchet message
+ * belongs to a session with a key nobody holds any more. The session is dropped, and a
+ * text or mail goes back into the outbox as its content (from the history: same id and
+ * history entry), to be sealed in a new session from the new bundle under the key-change
+ * policy. Returns 1 if it was queued again, 0 if there is nothing to send again (a
+ * receipt), or an error.
+ */
+static int
+requeue_for_new_identity(struct sotto *s, struct store_outbox_item *it)
+{
+	struct store_message m;
+	struct content c;
+	struct buf item;
+	uint8_t *copy;
+	int r;
+
+	if ((r = store_session_delete(s->st, it->recipient)) != 0 && r != SOTTO_ERR_NOT_FOUND)
+		return r;
+	if ((r = store_message_get(s->st, it->id, &m)) != 0)
+		return r == SOTTO_ERR_NOT_FOUND ? 0 : r;
+	r = 0;
+	buf_init_dyn(&item, 1 + CONTENT_MAX);
+	if (m.dir != STORE_DIR_OUT || (m.type != STORE_MSG_TEXT && m.type != STORE_MSG_MAIL))
+		goto out;
+	memset(&c, 0, sizeof(c));
+	c.type = m.type == STORE_MSG_TEXT ? CONTENT_TEXT : CONTENT_MAIL;
+	memcpy(c.id, it->id, sizeof(c.id));
+	/* The id's first 48 bits are its creation time in milliseconds (wire/msgid.h). */
+	for (int i = 0; i < 6; i++)
+		c.sent_ms = c.sent_ms << 8 | it->id[i];
+	c.seq = 1;      /* set again when it is encrypted */
+	c.body = m.body;
+	c.body_len = m.body_len;
+	buf_u8(&item, STORE_OUTBOX_CONTENT);
+	if ((r = content_encode(&c, &item)) != 0 ||
+	    (r = store_outbox_replace(s->st, it->id, it->recipient, item.p, item.len)) != 0)
+		goto out;
+	if ((copy = malloc(item.len)) == NULL) {
+		r = SOTTO_ERR_NOMEM;
+		goto out;
+	}
+	memcpy(copy, item.p, item.len);
+	store_blob_free(it->envelope, it->envelope_len);
+	it->envelope = copy;
+	it->envelope_len = item.len;
+	r = 1;
+out:
+	buf_wipe_free(&item);
+	store_message_wipe(&m);
+	return r;
+}
+
+/*
+ * One outbox item: sealed first if it waits as a content, then sent; refused for an
+ * identity its recipient no longer has, it is sealed and sent once more in a new session.
+ * Returns 1 if another process sent it.
+ */
+static int
+send_item(struct sotto *s, struct store_outbox_item *it, int timeout_ms)
+{
+	int r, again = 0;
+
+	for (;;) {
+		r = it->envelope_len > 0 && it->envelope[0] == STORE_OUTBOX_CONTENT ?
+		    seal_queued(s, it, timeout_ms) : 0;
+		if (r == 0)
+			r = transmit(s, it, timeout_ms);
+		if (r != SOTTO_ERR_IDENTITY_CHANGED || again++)
+			return r;
+		if ((r = requeue_for_new_identity(s, it)) != 1)
+			return r < 0 ? r : SOTTO_ERR_IDENTITY_CHANGED;
+	}
 }
 
 /* 1 if an earlier item of l (before i) went to the same recipient and was held back. */
@@ -342,14 +424,10 @@ client_flush_outbox(struct sotto *s, int timeout_ms, const uint8_t *watch, int *
 		}
 		if ((r = store_outbox_attempt(s->st, it->id)) != 0)
 			break;
-		r = it->envelope_len > 0 && it->envelope[0] == STORE_OUTBOX_CONTENT ?
-		    seal_queued(s, it, timeout_ms) : 0;
-		if (r == 1) {           /* another process sent it */
+		if ((r = send_item(s, it, timeout_ms)) == 1) {  /* another process sent it */
 			r = 0;
 			continue;
 		}
-		if (r == 0)
-			r = transmit(s, it, timeout_ms);
 		if (watch != NULL && memcmp(watch, it->id, STORE_MSGID_LEN) == 0)
 			*watch_r = r;
 		if (r == 0 || (s->t != NULL && !status_transient(r))) {
@@ -405,6 +483,11 @@ client_send_content(struct sotto *s, const char *to, struct content *c, int keep
 	if (have && ct.trust == STORE_TRUST_BLOCKED)
 		return SOTTO_ERR_UNTRUSTED_IDENTITY;
 	conn_r = sotto_connect(s, timeout_ms);
+	/* Refused for good, not unreachable: nothing to queue for a later connect. */
+	if (conn_r == SOTTO_ERR_DEVICE_CLONED) {
+		r = conn_r;
+		goto out;
+	}
 	/* A new session needs the network, so it is made before the transaction. Without the
 	 * server the content is queued as it is; a refusal (no such user, a verified key that
 	 * changed) is returned now and nothing is queued. */

@@ -71,3 +71,47 @@ client_ticket_save(struct sotto *s)
 	sodium_memzero(mem, sizeof(mem));
 	return r;
 }
+
+/*
+ * The login generation (docs/PROTOCOL-wire.md, LOGIN): setting "login_generation",
+ * u8 version (1) || u64 generation. A copy of the store carries it too; the server tells
+ * the copies apart by which one comes back with a generation it has since revoked.
+ */
+#define LOGIN_GEN_SETTING "login_generation"
+#define LOGIN_GEN_SETTING_LEN (1 + 8)
+
+int
+client_login_gen_load(struct sotto *s, uint64_t *gen)
+{
+	uint8_t *v = NULL;
+	size_t len = 0;
+	struct cur c;
+	int r;
+
+	*gen = 0;
+	if ((r = store_setting_get(s->st, LOGIN_GEN_SETTING, &v, &len)) != 0)
+		return r == SOTTO_ERR_NOT_FOUND ? 0 : r;
+	cur_init(&c, v, len);
+	if (cur_u8(&c) != 1)
+		cur_fail(&c, SOTTO_ERR_BAD_VERSION);
+	*gen = cur_u64(&c);
+	if ((r = cur_finish(&c)) != 0)
+		*gen = 0;
+	store_blob_free(v, len);
+	return r;
+}
+
+int
+client_login_gen_save(struct sotto *s, uint64_t gen)
+{
+	uint8_t mem[LOGIN_GEN_SETTING_LEN];
+	struct buf b;
+	int r;
+
+	buf_init_fixed(&b, mem, sizeof(mem));
+	buf_u8(&b, 1);
+	buf_u64(&b, gen);
+	if ((r = buf_status(&b)) == 0)
+		r = store_setting_put(s->st, LOGIN_GEN_SETTING, b.p, b.len);
+	return r;
+}

@@ -1,5 +1,5 @@
-/* The product's transport: client/conn.h. arg, if not NULL, is the struct conn_ticket
- * kept between connections, so that reconnecting resumes. */
+/* The product's transport: client/conn.h. arg, if not NULL, is the struct conn_login kept
+ * between connections: reconnecting resumes, and presents the login generation. */
 #include "client/transport.h"
 
 #include "client/conn.h"
@@ -10,7 +10,11 @@ tc_open(void **t, void *arg, const char *server, const uint8_t device_sk[32], in
 	struct conn *c = NULL;
 	int r;
 
-	if ((r = conn_open_resume(&c, server, device_sk, arg, timeout_ms)) != 0)
+	if (arg != NULL)
+		r = conn_open_login(&c, server, device_sk, arg, timeout_ms);
+	else
+		r = conn_open(&c, server, device_sk, timeout_ms);
+	if (r != 0)
 		return r;
 	*t = c;
 	return 0;

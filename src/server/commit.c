@@ -67,6 +67,8 @@ struct commit {
 	size_t sends_cap;
 	struct store_del *dels;
 	size_t dels_cap;
+	struct store_login *logins;
+	size_t logins_cap;
 
 	uint64_t batches, items;
 	int closed;                    /* handles closed by commit_stop */
@@ -149,15 +151,17 @@ grow(void **p, size_t *cap, size_t need, size_t size)
 static uint64_t
 write_batch(struct commit *c, struct commit_item *head)
 {
-	size_t ns = 0, nd = 0, is = 0, id = 0;
+	size_t ns = 0, nd = 0, is = 0, id = 0, nl = 0, il = 0;
 	uint64_t n = 0;
-	int rs = 0, rd = 0, gather_s = 0, gather_d = 0;
+	int rs = 0, rd = 0, rl = 0, gather_s = 0, gather_d = 0;
 
 	for (struct commit_item *it = head; it; it = it->next, n++) {
 		if (it->kind == COMMIT_SEND)
 			ns++;
 		else if (it->kind == COMMIT_DELETE)
 			nd += it->n_dels;
+		else if (it->kind == COMMIT_LOGIN)
+			nl++;
 	}
 	/* Without room to gather them, the SENDs (or deletes) fail and the rest goes on. */
 	if (ns > 0 && (gather_s = grow((void **)&c->sends, &c->sends_cap, ns,
@@ -181,9 +185,24 @@ write_batch(struct commit *c, struct commit_item *head)
 		if (nd > 0 && rd != 0)
 			log_error("commit: %zu deletes failed: %s", nd, sotto_strerror(rd));
 	}
+	/* The LOGINs: one small transaction for all of them (one fsync). */
+	if (nl > 0 && (rl = grow((void **)&c->logins, &c->logins_cap, nl,
+	    sizeof(*c->logins))) == 0) {
+		for (struct commit_item *it = head; it; it = it->next)
+			if (it->kind == COMMIT_LOGIN)
+				c->logins[il++] = it->login;
+		rl = c->store->ops->logins_commit(c->store, c->logins, nl);
+		if (rl != 0)
+			log_error("commit: %zu logins not stored: %s", nl, sotto_strerror(rl));
+	}
 	is = 0;
+	il = 0;
 	for (struct commit_item *it = head; it; it = it->next) {
-		if (it->kind == COMMIT_SEND) {
+		if (it->kind == COMMIT_LOGIN) {
+			if (rl == 0)
+				it->login = c->logins[il++];
+			it->result = rl;
+		} else if (it->kind == COMMIT_SEND) {
 			if (gather_s == 0)
 				it->send = c->sends[is++];
 			else
@@ -494,6 +513,7 @@ on_closed(uv_handle_t *h)
 		close(c->wake_fd);
 		free(c->sends);
 		free(c->dels);
+		free(c->logins);
 		pthread_mutex_destroy(&c->mu);
 		pthread_cond_destroy(&c->cv);
 		free(c);

@@ -17,7 +17,7 @@
 
 #include "server/store.h"
 
-enum commit_kind { COMMIT_SEND = 1, COMMIT_DELETE = 2, COMMIT_CALL = 3 };
+enum commit_kind { COMMIT_SEND = 1, COMMIT_DELETE = 2, COMMIT_CALL = 3, COMMIT_LOGIN = 4 };
 
 struct commit_item {
 	struct commit_item *next;
@@ -25,6 +25,8 @@ struct commit_item {
 	struct store_send send;        /* COMMIT_SEND: inputs and, when done, outputs */
 	struct store_del *dels;        /* COMMIT_DELETE: owned by the caller */
 	size_t n_dels;
+	/* COMMIT_LOGIN: a batch's LOGINs share one transaction; finish as for COMMIT_CALL. */
+	struct store_login login;
 	/* COMMIT_CALL: any other write, run on the writer thread with its store handle, after
 	 * the batch's SENDs and deletes; its return value becomes result. */
 	int (*call)(struct store *s, struct commit_item *it);

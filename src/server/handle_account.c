@@ -87,7 +87,8 @@ handle_register(struct peer *p, const struct proto_msg *m)
 	memcpy(j->a.name, name, sizeof(name));
 	memcpy(j->a.identity_key, rg->identity_pk, 32);
 	memcpy(j->a.device_key, rg->device_pk, 32);
-	if (s->cfg.registration == CONFIG_REG_INVITE) {
+	/* With open registration a token is needed only for a name a reset reserved. */
+	if (s->cfg.registration == CONFIG_REG_INVITE || rg->invite_len > 0) {
 		/* Only the token's hash is stored: a database leak grants no registrations. */
 		crypto_generichash(j->token_hash, sizeof(j->token_hash), rg->invite,
 		    rg->invite_len, NULL, 0);

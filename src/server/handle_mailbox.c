@@ -366,7 +366,7 @@ mailbox_commit_done(void *ud, struct commit_item *it)
 	struct peer *p = it->owner;
 	int r;
 
-	if (it->kind == COMMIT_CALL) {
+	if (it->kind == COMMIT_CALL || it->kind == COMMIT_LOGIN) {
 		it->finish(it);         /* frees it */
 		if (p != NULL)          /* NULL: the server's own (sent_prune.c) */
 			peer_commit_released(p);
@@ -545,6 +545,7 @@ handle_send(struct peer *p, const struct proto_msg *m)
 	struct store_account rcpt;
 	struct mail_item *mi;
 	struct acct *online;
+	const uint8_t *ik;
 	char name[STORE_NAME_MAX + 1];
 	int64_t rcpt_id, id;
 	int r;
@@ -558,14 +559,22 @@ handle_send(struct peer *p, const struct proto_msg *m)
 		peer_respond(p, m->type, m->id, r);
 		return;
 	}
-	/* Accounts are never deleted: an online one needs no read of the store. */
+	/* An online account needs no read of the store (a reset, `sottod accounts reset`,
+	 * ends its connections: server_accts_revalidate). */
 	if ((online = server_acct_find_name(s, name)) != NULL) {
 		rcpt_id = online->id;
+		ik = online->identity_key;
 	} else if ((r = s->store->ops->account_by_name(s->store, name, &rcpt)) == 0) {
 		rcpt_id = rcpt.id;
+		ik = rcpt.identity_key;
 	} else {
 		peer_respond(p, m->type, m->id,
 		    r == SOTTO_ERR_NOT_FOUND ? SOTTO_ERR_UNKNOWN_USER : r);
+		return;
+	}
+	/* Sealed to an identity the name no longer has: nobody could ever read it. */
+	if (sd->has_identity && memcmp(sd->identity_pk, ik, sizeof(sd->identity_pk)) != 0) {
+		peer_respond(p, m->type, m->id, SOTTO_ERR_IDENTITY_CHANGED);
 		return;
 	}
 	if ((r = next_env_id(s, &id)) != 0) {

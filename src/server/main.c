@@ -3,6 +3,7 @@
  *   sottod run --data DIR [--listen HOST:PORT] [--domain NAME] [--registration open|invite]
  *   sottod address --data DIR
  *   sottod invite --data DIR
+ *   sottod accounts list [--json] | reset NAME | delete NAME --data DIR
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -23,6 +24,10 @@
 #include "wire/address.h"
 #include "base/confine.h"
 
+#define INVITE_RAW_LEN 18
+#define INVITE_TOKEN_SIZE sodium_base64_ENCODED_LEN(INVITE_RAW_LEN, \
+    sodium_base64_VARIANT_URLSAFE_NO_PADDING)
+
 enum exit_code {
 	EXIT_OK = 0,
 	EXIT_FAILURE_RUN = 1,   /* stopped by an error while running */
@@ -40,6 +45,12 @@ static const char usage_text[] =
 	"       sottod address --data DIR [--listen HOST:PORT] [--advertise HOST:PORT]\n"
 	"                                     print the sotto:// address clients use\n"
 	"       sottod invite --data DIR      print a new one-time invite token\n"
+	"       sottod accounts list --data DIR [--json]\n"
+	"       sottod accounts reset NAME --data DIR\n"
+	"                                     delete NAME's keys and mailbox and print an\n"
+	"                                     invite that only NAME's new device can use\n"
+	"       sottod accounts delete NAME --data DIR\n"
+	"                                     delete the account; the name is free again\n"
 	"       sottod --help\n"
 	"\n"
 	"DIR/sottod.conf may hold the same settings as KEY = VALUE lines; flags win.\n"
@@ -50,6 +61,9 @@ static const char usage_text[] =
 struct opts {
 	const char *cmd;
 	const char *data;
+	const char *pos[2];             /* words after the command (accounts SUB NAME) */
+	size_t n_pos;
+	int json;
 	struct config_overrides ov;
 	char *set_copies[CONFIG_OVERRIDES_MAX];
 	size_t n_copies;
@@ -76,6 +90,18 @@ parse_args(int argc, char **argv, struct opts *o)
 		if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
 			o->cmd = "--help";
 			return 0;
+		}
+		if (strcmp(a, "--json") == 0) {
+			o->json = 1;
+			continue;
+		}
+		if (a[0] != '-') {
+			if (o->n_pos == sizeof(o->pos) / sizeof(o->pos[0])) {
+				fprintf(stderr, "sottod: unexpected argument %s\n", a);
+				return EXIT_USAGE;
+			}
+			o->pos[o->n_pos++] = a;
+			continue;
 		}
 		if (v == NULL) {
 			fprintf(stderr, "sottod: %s needs a value\n", a);
@@ -489,34 +515,52 @@ cmd_address(const struct opts *o)
 	return EXIT_OK;
 }
 
-static int
-cmd_invite(const struct opts *o)
+/* A new invite token (secret until used: printed once) and the hash the database keeps. */
+static void
+invite_make(char token[INVITE_TOKEN_SIZE], uint8_t hash[STORE_TOKEN_HASH_LEN])
 {
-	uint8_t raw[18], hash[STORE_TOKEN_HASH_LEN];
-	char token[sodium_base64_ENCODED_LEN(18, sodium_base64_VARIANT_URLSAFE_NO_PADDING)];
-	struct config cfg;
-	struct store *st = NULL;
+	uint8_t raw[INVITE_RAW_LEN];
+
+	randombytes_buf(raw, sizeof(raw));
+	sodium_bin2base64(token, INVITE_TOKEN_SIZE, raw, sizeof(raw),
+	    sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+	crypto_generichash(hash, STORE_TOKEN_HASH_LEN, (const uint8_t *)token, strlen(token),
+	    NULL, 0);
+	sodium_memzero(raw, sizeof(raw));
+}
+
+/* The configuration and the database of an existing server, for the admin commands. */
+static int
+open_existing(const struct opts *o, struct config *cfg, struct store **st)
+{
 	uint8_t *sk;
 	int r;
 
-	if ((r = load_config(o->data, o, &cfg)) != 0)
+	if ((r = load_config(o->data, o, cfg)) != 0)
 		return r;
 	if ((sk = sodium_malloc(64)) == NULL)
 		return EXIT_FAILURE_RUN;
-	r = prepare_data(o->data, &cfg, 0, sk);
+	r = prepare_data(o->data, cfg, 0, sk);
 	sodium_free(sk);
 	if (r != 0)
 		return r;
-	if ((r = open_db(o->data, &cfg, 0, &st)) != 0)
+	return open_db(o->data, cfg, 0, st);
+}
+
+static int
+cmd_invite(const struct opts *o)
+{
+	char token[INVITE_TOKEN_SIZE];
+	uint8_t hash[STORE_TOKEN_HASH_LEN];
+	struct config cfg;
+	struct store *st = NULL;
+	int r;
+
+	if ((r = open_existing(o, &cfg, &st)) != 0)
 		return r;
-	/* The token is secret until used: printed once, only its hash is stored. */
-	randombytes_buf(raw, sizeof(raw));
-	sodium_bin2base64(token, sizeof(token), raw, sizeof(raw),
-	    sodium_base64_VARIANT_URLSAFE_NO_PADDING);
-	crypto_generichash(hash, sizeof(hash), (const uint8_t *)token, strlen(token), NULL, 0);
+	invite_make(token, hash);
 	r = st->ops->invite_add(st, hash);
 	store_close(st);
-	sodium_memzero(raw, sizeof(raw));
 	if (r != 0) {
 		sodium_memzero(token, sizeof(token));
 		fprintf(stderr, "sottod: cannot store the invite: %s\n", sotto_strerror(r));
@@ -525,6 +569,133 @@ cmd_invite(const struct opts *o)
 	printf("%s\n", token);
 	sodium_memzero(token, sizeof(token));
 	return EXIT_OK;
+}
+
+struct list_ctx {
+	int json;
+	size_t n;
+};
+
+static int
+print_account(void *arg, const struct store_account_info *a)
+{
+	struct list_ctx *l = arg;
+
+	/* Names are [a-z0-9._-]: nothing to escape. */
+	if (l->json)
+		printf("%s\n  {\"name\": \"%s\", \"registered\": %s, \"created\": %lld, "
+		    "\"envelopes\": %llu, \"prekeys\": %u}", l->n > 0 ? "," : "", a->name,
+		    a->id != 0 ? "true" : "false", (long long)a->created,
+		    (unsigned long long)a->envelopes, a->prekeys);
+	else
+		printf("%-24s %-10s %10llu %8u\n", a->name, a->id != 0 ? "registered" : "reset",
+		    (unsigned long long)a->envelopes, a->prekeys);
+	l->n++;
+	return 0;
+}
+
+static int
+accounts_list(const struct opts *o, struct store *st)
+{
+	struct list_ctx l = { o->json, 0 };
+	int r;
+
+	if (o->json)
+		printf("[");
+	else
+		printf("%-24s %-10s %10s %8s\n", "NAME", "STATE", "ENVELOPES", "PREKEYS");
+	r = st->ops->accounts_list(st, print_account, &l);
+	if (o->json)
+		printf("%s]\n", l.n > 0 ? "\n" : "");
+	if (r != 0) {
+		fprintf(stderr, "sottod: cannot list the accounts: %s\n", sotto_strerror(r));
+		return EXIT_DATA;
+	}
+	return EXIT_OK;
+}
+
+/* A bare account name of this server's domain. */
+static int
+name_ok(const char *name, const struct config *cfg)
+{
+	char a[ADDRESS_MAX + 2];
+	int n;
+
+	if (name == NULL || strchr(name, '@') != NULL)
+		return 0;
+	n = snprintf(a, sizeof(a), "%s@%s", name, cfg->domain);
+	return n > 0 && (size_t)n < sizeof(a) && address_user_check(a, (size_t)n) == 0;
+}
+
+/*
+ * reset: the account's keys, prekeys, mailbox and login state are deleted, and its name is
+ * kept for a new invite that registers only this name (also under open registration).
+ * delete: the same, and the name is free. A running sottod is told by a reload (SIGHUP),
+ * which ends the old device's connections.
+ */
+static int
+accounts_reset(const struct opts *o, const struct config *cfg, struct store *st, int keep)
+{
+	char token[INVITE_TOKEN_SIZE];
+	uint8_t hash[STORE_TOKEN_HASH_LEN];
+	uint64_t dropped = 0;
+	const char *name = o->pos[1];
+	int r;
+
+	if (!name_ok(name, cfg)) {
+		fprintf(stderr, "sottod: accounts %s wants an account name ([a-z0-9._-], at most "
+		    "64 bytes), not the whole address\n", o->pos[0]);
+		return EXIT_USAGE;
+	}
+	if (keep)
+		invite_make(token, hash);
+	r = st->ops->account_reset(st, name, keep ? hash : NULL, &dropped);
+	sodium_memzero(hash, sizeof(hash));
+	if (r != 0) {
+		if (keep)
+			sodium_memzero(token, sizeof(token));
+		if (r == SOTTO_ERR_NOT_FOUND)
+			fprintf(stderr, "sottod: no account %s@%s\n", name, cfg->domain);
+		else
+			fprintf(stderr, "sottod: cannot %s %s: %s\n", o->pos[0], name,
+			    sotto_strerror(r));
+		return r == SOTTO_ERR_NOT_FOUND ? EXIT_USAGE : EXIT_DATA;
+	}
+	fprintf(stderr, "sottod: %s@%s %s; %llu undelivered envelope%s dropped. If sottod is "
+	    "running, reload it (SIGHUP) to end the old device's connections.\n", name,
+	    cfg->domain, keep ? "reset" : "deleted", (unsigned long long)dropped,
+	    dropped == 1 ? "" : "s");
+	if (keep) {
+		fprintf(stderr, "sottod: on the new device: sotto init %s@%s --server ADDRESS "
+		    "--invite TOKEN, with this token (it registers only %s):\n", name,
+		    cfg->domain, name);
+		printf("%s\n", token);
+		sodium_memzero(token, sizeof(token));
+	}
+	return EXIT_OK;
+}
+
+static int
+cmd_accounts(const struct opts *o)
+{
+	const char *sub = o->n_pos > 0 ? o->pos[0] : "";
+	struct config cfg;
+	struct store *st = NULL;
+	int r, want = strcmp(sub, "list") == 0 ? 1 : 2;
+
+	if ((strcmp(sub, "list") != 0 && strcmp(sub, "reset") != 0 &&
+	    strcmp(sub, "delete") != 0) || o->n_pos != (size_t)want) {
+		fprintf(stderr, "sottod: accounts list|reset NAME|delete NAME\n");
+		return EXIT_USAGE;
+	}
+	if ((r = open_existing(o, &cfg, &st)) != 0)
+		return r;
+	if (want == 1)
+		r = accounts_list(o, st);
+	else
+		r = accounts_reset(o, &cfg, st, strcmp(sub, "reset") == 0);
+	store_close(st);
+	return r;
 }
 
 int
@@ -562,6 +733,8 @@ main(int argc, char **argv)
 		r = cmd_address(&o);
 	else if (strcmp(o.cmd, "invite") == 0)
 		r = cmd_invite(&o);
+	else if (strcmp(o.cmd, "accounts") == 0)
+		r = cmd_accounts(&o);
 	else {
 		fprintf(stderr, "sottod: unknown command %s\n", o.cmd);
 		fputs(usage_text, stderr);

@@ -189,6 +189,14 @@ peer_flush(struct peer *p)
 }
 
 void
+peer_close_flushed(struct peer *p, const char *reason)
+{
+	/* What fits in the socket now goes out first: a refusal the client can read. */
+	peer_flush(p);
+	peer_close(p, reason);
+}
+
+void
 peer_flush_all(struct server *s)
 {
 	struct peer *p, *next;
@@ -431,6 +439,9 @@ dispatch(struct peer *p, const uint8_t *msg, size_t len)
 		break;
 	case PROTO_TICKET:
 		handle_ticket(p, m);
+		break;
+	case PROTO_LOGIN:
+		handle_login(p, m);
 		break;
 	default:
 		peer_respond(p, m->type, m->id, SOTTO_ERR_UNSUPPORTED);

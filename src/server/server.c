@@ -239,6 +239,28 @@ begin_drain(struct server *s, const char *signame)
 	uv_timer_start(&s->drain_timer, on_drain_tick, 0, 20);
 }
 
+/*
+ * `sottod accounts reset|delete` changes the database beside a running server; the reload
+ * it asks for ends every connection whose device no longer has that account, so that a
+ * lost device gets nothing more and SEND no longer finds the old account online.
+ */
+static void
+accts_revalidate(struct server *s)
+{
+	struct store_account a;
+	struct peer *p, *next;
+	int r;
+
+	for (p = s->peers; p != NULL; p = next) {
+		next = p->next;
+		if (p->state != PEER_MEMBER || p->acct == NULL)
+			continue;
+		r = s->store->ops->account_by_device(s->store, p->device_key, &a);
+		if (r == SOTTO_ERR_NOT_FOUND || (r == 0 && a.id != p->acct->id))
+			peer_close(p, "account reset by the administrator");
+	}
+}
+
 static void
 on_signal(uv_signal_t *h, int signum)
 {
@@ -247,6 +269,7 @@ on_signal(uv_signal_t *h, int signum)
 	char why[256] = "";
 
 	if (signum == SIGHUP) {
+		accts_revalidate(s);
 		if (config_build(&next, s->conf_path, s->overrides, why, sizeof(why)) != 0) {
 			log_error("reload: %s: keeping the current settings", why);
 			return;

@@ -178,10 +178,13 @@ void server_acct_detach(struct server *s, struct peer *p);
 /* handle_ticket.c: resumption tickets (wire/ticket.h) */
 int server_set_ticket_key(struct server *s, const uint8_t key[TICKET_KEY_LEN]) SOTTO_MUST_CHECK;
 void handle_ticket(struct peer *p, const struct proto_msg *m);
+void handle_login(struct peer *p, const struct proto_msg *m);
 
 /* peer.c */
 void peer_accept(struct server *s);
 void peer_close(struct peer *p, const char *reason);
+/* peer_close after writing what is queued for the peer, as far as the socket takes it. */
+void peer_close_flushed(struct peer *p, const char *reason);
 /* Encodes, seals and queues m; closes the peer (and returns an error) if it cannot. */
 int peer_send(struct peer *p, const struct proto_msg *m);
 /* The same for a PUSH, but flow-controlled: PEER_WOULD_BLOCK while the unsent output is

@@ -108,6 +108,28 @@ struct store_open_opts {
 	int checkpoint_thread;
 };
 
+/*
+ * A LOGIN (docs/PROTOCOL-wire.md): the login generation a device presents and, when it is
+ * accepted, the next one the server issued. Per account the store keeps the generation the
+ * device last proved it holds (proven), and the range (floor, issued] handed out since;
+ * presented is valid if it is proven or in that range. No row: only 0 is valid.
+ */
+struct store_login {
+	int64_t account;     /* in */
+	uint64_t presented;  /* in: 0 = the device holds none yet */
+	uint64_t next;       /* out: the generation to hold from now on */
+	int result;          /* out: 0 or SOTTO_ERR_DEVICE_CLONED */
+};
+
+/* One account, for `sottod accounts list`. */
+struct store_account_info {
+	int64_t id;          /* 0: a name reserved by a reset, not registered again yet */
+	char name[STORE_NAME_MAX + 1];
+	int64_t created;     /* unix seconds */
+	uint64_t envelopes;  /* waiting in its mailbox */
+	uint32_t prekeys;    /* one-time prekeys in stock */
+};
+
 /* The key of an idempotency record; a cursor with set = 0 is before the first. */
 struct store_sent_key {
 	uint8_t sender_device[STORE_KEY_LEN];
@@ -120,8 +142,10 @@ struct store_ops {
 
 	/* Creates the account. With token_hash, the invite is consumed in the same
 	 * transaction: SOTTO_ERR_INVITE_UNKNOWN if there is no such invite,
-	 * SOTTO_ERR_INVITE_USED if it was used (a used invite is kept, marked).
-	 * SOTTO_ERR_EXISTS if the name or the device key is taken. */
+	 * SOTTO_ERR_INVITE_USED if it was used (a used invite is kept, marked). A name
+	 * reserved by account_reset takes only the invite made for it, and that invite no
+	 * other name (SOTTO_ERR_AUTH). SOTTO_ERR_EXISTS if the name or the device key is
+	 * taken. */
 	int (*account_create)(struct store *s, const char *name,
 	    const uint8_t identity_key[STORE_KEY_LEN], const uint8_t device_key[STORE_KEY_LEN],
 	    const uint8_t *token_hash, int64_t *id_out);
@@ -130,6 +154,19 @@ struct store_ops {
 	int (*account_by_name)(struct store *s, const char *name, struct store_account *out);
 
 	int (*invite_add)(struct store *s, const uint8_t token_hash[STORE_TOKEN_HASH_LEN]);
+
+	/* Deletes account `name` with its prekeys, its mailbox (*envelopes: how many) and its
+	 * login state, in one transaction. With token_hash the name stays reserved for that
+	 * invite (replacing an earlier reservation); without, it is free for anyone.
+	 * SOTTO_ERR_NOT_FOUND if there is neither such an account nor a reservation. */
+	int (*account_reset)(struct store *s, const char *name, const uint8_t *token_hash,
+	    uint64_t *envelopes);
+	/* Calls cb for every account and reserved name, by name; a non-zero return stops. */
+	int (*accounts_list)(struct store *s,
+	    int (*cb)(void *arg, const struct store_account_info *a), void *arg);
+	/* Checks and advances the login generations of n LOGINs in one transaction (each
+	 * entry's result); on error nothing is stored and every entry failed. */
+	int (*logins_commit)(struct store *s, struct store_login *v, size_t n);
 
 	/* Replaces the signed prekey (if spk) and adds one-time prekeys, keeping at most
 	 * max in stock (SOTTO_ERR_LIMIT if more would be stored; nothing is then written). */

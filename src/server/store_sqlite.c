@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <sqlite3.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,7 +18,7 @@
 
 #include "server/log.h"
 
-#define SCHEMA_VERSION 4
+#define SCHEMA_VERSION 5
 
 enum stmt_id {
 	S_BEGIN, S_COMMIT, S_ROLLBACK,
@@ -26,7 +27,7 @@ enum stmt_id {
 	S_SPK_PUT, S_SPK_GET, S_OTPK_PUT, S_OTPK_COUNT, S_OTPK_FIRST, S_OTPK_DEL,
 	S_SENT_GET, S_SENT_PUT, S_PENDING_GET, S_PENDING_ADD, S_ENV_PUT, S_ENV_LIST,
 	S_ENV_DEL, S_IDMAX_PUT, S_IDMAX_GET, S_SENT_SCAN_END, S_SENT_PRUNE, S_SENT_DEL,
-	S_ENV_OWNER,
+	S_ENV_OWNER, S_INVITE_RESERVED, S_LOGIN_GET, S_LOGIN_PUT,
 	S__COUNT
 };
 
@@ -36,11 +37,17 @@ static const char *const stmt_sql[S__COUNT] = {
 	[S_ROLLBACK] = "ROLLBACK",
 	/* A used invite is kept, marked, so that a second use hears "already used" rather
 	 * than "no such invite". */
-	[S_INVITE_USE] = "UPDATE invites SET used = ?2 WHERE token_hash = ?1 AND used = 0",
-	[S_INVITE_USED] = "SELECT 1 FROM invites WHERE token_hash = ?1",
+	/* ?3 NULL: an invite for any name; else the one made for that reserved name. */
+	[S_INVITE_USE] = "UPDATE invites SET used = ?2 WHERE token_hash = ?1 AND used = 0"
+	    " AND name IS ?3",
+	[S_INVITE_USED] = "SELECT used FROM invites WHERE token_hash = ?1",
 	[S_INVITE_ADD] = "INSERT INTO invites(token_hash, created, used) VALUES (?1, ?2, 0)",
-	[S_ACCOUNT_ADD] = "INSERT INTO accounts(name, identity_key, device_key, pending, created)"
-	    " VALUES (?1, ?2, ?3, 0, ?4)",
+	/* Ids are never reused (a reset deletes accounts, 'account_id_max' keeps the
+	 * highest): a running server's view of an old id never meets a new account. */
+	[S_ACCOUNT_ADD] = "INSERT INTO accounts(id, name, identity_key, device_key, pending,"
+	    " created) VALUES (max(coalesce((SELECT max(id) FROM accounts), 0),"
+	    " coalesce((SELECT v FROM meta WHERE k = 'account_id_max'), 0)) + 1,"
+	    " ?1, ?2, ?3, 0, ?4)",
 	[S_ACCOUNT_BY_DEVICE] = "SELECT id, name, identity_key, device_key FROM accounts"
 	    " WHERE device_key = ?1",
 	[S_ACCOUNT_BY_NAME] = "SELECT id, name, identity_key, device_key FROM accounts"
@@ -84,6 +91,10 @@ static const char *const stmt_sql[S__COUNT] = {
 	    " ORDER BY cmid, sender LIMIT 1 OFFSET ?3",
 	[S_SENT_PRUNE] = "DELETE FROM sent WHERE (cmid, sender) > (?2, ?1)"
 	    " AND (?5 OR (cmid, sender) <= (?4, ?3)) AND created < ?6",
+	[S_INVITE_RESERVED] = "SELECT 1 FROM invites WHERE name = ?1 AND used = 0",
+	[S_LOGIN_GET] = "SELECT proven, floor, issued FROM logins WHERE account = ?1",
+	[S_LOGIN_PUT] = "INSERT OR REPLACE INTO logins(account, proven, floor, issued)"
+	    " VALUES (?1, ?2, ?3, ?4)",
 };
 
 #define SENT_TABLE_SQL(name)                                                           \
@@ -145,6 +156,18 @@ static const char migrate_2_to_3_sql[] =
 static const char migrate_3_to_4_sql[] =
 	"ALTER TABLE invites ADD COLUMN used INTEGER NOT NULL DEFAULT 0;"
 	"UPDATE meta SET v = 4 WHERE k = 'schema';";
+
+/*
+ * Schema 5 (issue 18): an invite may be made for one name (`sottod accounts reset`
+ * reserves the name of the account it deletes for the new device's invite), and each
+ * account's login generations (clone detection, LOGIN in docs/PROTOCOL-wire.md).
+ */
+static const char migrate_4_to_5_sql[] =
+	"ALTER TABLE invites ADD COLUMN name TEXT;"
+	"CREATE INDEX invites_by_name ON invites(name) WHERE name IS NOT NULL;"
+	"CREATE TABLE logins(account INTEGER PRIMARY KEY, proven INTEGER NOT NULL,"
+	" floor INTEGER NOT NULL, issued INTEGER NOT NULL);"
+	"UPDATE meta SET v = 5 WHERE k = 'schema';";
 
 /* An account's counters (schema 3): its mailbox, and what it sent that waits. */
 enum { Q_MBOX_N, Q_MBOX_BYTES, Q_OUT_N, Q_OUT_BYTES, Q__COUNT };
@@ -302,7 +325,8 @@ read_account(struct store_sqlite *ss, sqlite3_stmt *s, struct store_account *out
 	return r;
 }
 
-/* Why an invite could not be used: it was used before, or there is no such invite. */
+/* Why an invite could not be used: it was used before, there is no such invite, or it
+ * was made for another name (or the name is reserved for another invite). */
 static int
 invite_refusal(struct store_sqlite *ss, const uint8_t token_hash[STORE_TOKEN_HASH_LEN])
 {
@@ -311,10 +335,28 @@ invite_refusal(struct store_sqlite *ss, const uint8_t token_hash[STORE_TOKEN_HAS
 
 	sqlite3_bind_blob(s, 1, token_hash, STORE_TOKEN_HASH_LEN, SQLITE_STATIC);
 	rc = sqlite3_step(s);
-	r = rc == SQLITE_ROW ? SOTTO_ERR_INVITE_USED : rc == SQLITE_DONE ?
-	    SOTTO_ERR_INVITE_UNKNOWN : map_rc(ss->db, rc, "invite state");
+	if (rc == SQLITE_ROW)
+		r = sqlite3_column_int64(s, 0) != 0 ? SOTTO_ERR_INVITE_USED : SOTTO_ERR_AUTH;
+	else
+		r = rc == SQLITE_DONE ? SOTTO_ERR_INVITE_UNKNOWN :
+		    map_rc(ss->db, rc, "invite state");
 	sqlite3_reset(s);
 	return r;
+}
+
+/* 1 if name is reserved for the invite a reset made, 0 if not, or an error. */
+static int
+name_reserved(struct store_sqlite *ss, const char *name)
+{
+	sqlite3_stmt *s = st(ss, S_INVITE_RESERVED);
+	int rc;
+
+	sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	sqlite3_reset(s);
+	if (rc == SQLITE_ROW)
+		return 1;
+	return rc == SQLITE_DONE ? 0 : map_rc(ss->db, rc, "invite reserved");
 }
 
 static int
@@ -323,14 +365,25 @@ sq_account_create(struct store *base, const char *name, const uint8_t ik[STORE_K
 {
 	struct store_sqlite *ss = impl(base);
 	sqlite3_stmt *s;
-	int r;
+	int r, reserved;
 
 	if ((r = begin(ss)) != 0)
 		return r;
+	if ((reserved = name_reserved(ss, name)) < 0) {
+		r = reserved;
+		goto out;
+	}
+	/* A reset name: only the holder of the invite made for it may take it. */
+	if (reserved && token_hash == NULL) {
+		r = SOTTO_ERR_AUTH;
+		goto out;
+	}
 	if (token_hash != NULL) {
 		s = st(ss, S_INVITE_USE);
 		sqlite3_bind_blob(s, 1, token_hash, STORE_TOKEN_HASH_LEN, SQLITE_STATIC);
 		sqlite3_bind_int64(s, 2, (sqlite3_int64)time(NULL));
+		if (reserved)
+			sqlite3_bind_text(s, 3, name, -1, SQLITE_STATIC);
 		if ((r = run(ss, s, "invite use")) != 0)
 			goto out;
 		if (sqlite3_changes(ss->db) != 1) {
@@ -383,6 +436,233 @@ sq_invite_add(struct store *base, const uint8_t token_hash[STORE_TOKEN_HASH_LEN]
 	sqlite3_bind_blob(s, 1, token_hash, STORE_TOKEN_HASH_LEN, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 2, (sqlite3_int64)time(NULL));
 	return run(ss, s, "invite add");
+}
+
+/* Runs sql (one statement, ?1 = the account id) inside the caller's transaction. */
+static int
+run_for_account(struct store_sqlite *ss, const char *sql, int64_t id, uint64_t *changes)
+{
+	sqlite3_stmt *s = NULL;
+	int rc;
+
+	if ((rc = sqlite3_prepare_v2(ss->db, sql, -1, &s, NULL)) != SQLITE_OK)
+		return map_rc(ss->db, rc, "account reset");
+	sqlite3_bind_int64(s, 1, id);
+	rc = sqlite3_step(s);
+	sqlite3_finalize(s);
+	if (rc != SQLITE_DONE)
+		return map_rc(ss->db, rc, "account reset");
+	if (changes != NULL)
+		*changes = (uint64_t)sqlite3_changes(ss->db);
+	return 0;
+}
+
+static int
+sq_account_reset(struct store *base, const char *name, const uint8_t *token_hash,
+    uint64_t *envelopes)
+{
+	static const char *const mailbox[] = {
+		"UPDATE accounts SET out_count = max(out_count - (SELECT count(*) FROM envelopes e"
+		" WHERE e.recipient = ?1 AND e.sender = accounts.id), 0), out_bytes ="
+		" max(out_bytes - (SELECT coalesce(sum(length(e.data)), 0) FROM envelopes e"
+		" WHERE e.recipient = ?1 AND e.sender = accounts.id), 0)"
+		" WHERE id IN (SELECT sender FROM envelopes WHERE recipient = ?1)",
+		"DELETE FROM sent WHERE (cmid, sender, env_id) IN (SELECT cmid, sender_dev, id"
+		" FROM envelopes WHERE recipient = ?1 AND cmid IS NOT NULL)",
+	};
+	static const char *const per_account[] = {
+		"DELETE FROM prekeys WHERE account = ?1",
+		"DELETE FROM signed_prekeys WHERE account = ?1",
+		"DELETE FROM logins WHERE account = ?1",
+		"DELETE FROM accounts WHERE id = ?1",
+	};
+	struct store_sqlite *ss = impl(base);
+	struct store_account a;
+	sqlite3_stmt *s = NULL;
+	int r, rc, reserved, found;
+
+	*envelopes = 0;
+	if ((r = begin(ss)) != 0)
+		return r;
+	s = st(ss, S_ACCOUNT_BY_NAME);
+	sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+	r = read_account(ss, s, &a);
+	if (r != 0 && r != SOTTO_ERR_NOT_FOUND)
+		goto out;
+	found = r == 0;
+	if ((reserved = name_reserved(ss, name)) < 0) {
+		r = reserved;
+		goto out;
+	}
+	if (!found && !reserved) {
+		r = SOTTO_ERR_NOT_FOUND;
+		goto out;
+	}
+	if (found) {
+		/* The old identity's envelopes can never be read by the new one: their senders
+		 * get their quota back and their idempotency records end with them, as after
+		 * a RECEIVED. */
+		for (size_t i = 0; i < sizeof(mailbox) / sizeof(mailbox[0]); i++)
+			if ((r = run_for_account(ss, mailbox[i], a.id, NULL)) != 0)
+				goto out;
+		if ((r = run_for_account(ss, "DELETE FROM envelopes WHERE recipient = ?1", a.id,
+		    envelopes)) != 0)
+			goto out;
+		for (size_t i = 0; i < sizeof(per_account) / sizeof(per_account[0]); i++)
+			if ((r = run_for_account(ss, per_account[i], a.id, NULL)) != 0)
+				goto out;
+		if ((r = run_for_account(ss, "INSERT OR REPLACE INTO meta(k, v) VALUES"
+		    " ('account_id_max', max(?1, coalesce((SELECT v FROM meta"
+		    " WHERE k = 'account_id_max'), 0)))", a.id, NULL)) != 0)
+			goto out;
+	}
+	s = NULL;
+	if ((rc = sqlite3_prepare_v2(ss->db, "DELETE FROM invites WHERE name = ?1 AND used = 0",
+	    -1, &s, NULL)) != SQLITE_OK) {
+		r = map_rc(ss->db, rc, "account reset");
+		goto out;
+	}
+	sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	sqlite3_finalize(s);
+	if (rc != SQLITE_DONE) {
+		r = map_rc(ss->db, rc, "account reset");
+		goto out;
+	}
+	if (token_hash != NULL) {
+		s = NULL;
+		if ((rc = sqlite3_prepare_v2(ss->db, "INSERT INTO invites(token_hash, created, name)"
+		    " VALUES (?1, ?2, ?3)", -1, &s, NULL)) != SQLITE_OK) {
+			r = map_rc(ss->db, rc, "account reset");
+			goto out;
+		}
+		sqlite3_bind_blob(s, 1, token_hash, STORE_TOKEN_HASH_LEN, SQLITE_STATIC);
+		sqlite3_bind_int64(s, 2, (sqlite3_int64)time(NULL));
+		sqlite3_bind_text(s, 3, name, -1, SQLITE_STATIC);
+		rc = sqlite3_step(s);
+		sqlite3_finalize(s);
+		if (rc != SQLITE_DONE) {
+			r = map_rc(ss->db, rc, "account reset");
+			goto out;
+		}
+	}
+	r = commit(ss);
+out:
+	if (r != 0)
+		rollback(ss);
+	sodium_memzero(&a, sizeof(a));
+	return r;
+}
+
+static int
+sq_accounts_list(struct store *base, int (*cb)(void *arg, const struct store_account_info *a),
+    void *arg)
+{
+	static const char sql[] =
+	    "SELECT id, name, created, pending,"
+	    " (SELECT count(*) FROM prekeys WHERE account = accounts.id) FROM accounts"
+	    " UNION ALL SELECT 0, name, created, 0, 0 FROM invites"
+	    " WHERE name IS NOT NULL AND used = 0"
+	    " AND name NOT IN (SELECT name FROM accounts)"
+	    " ORDER BY 2";
+	struct store_sqlite *ss = impl(base);
+	struct store_account_info a;
+	sqlite3_stmt *s = NULL;
+	const unsigned char *name;
+	int rc, r = 0;
+
+	if ((rc = sqlite3_prepare_v2(ss->db, sql, -1, &s, NULL)) != SQLITE_OK)
+		return map_rc(ss->db, rc, "accounts list");
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		memset(&a, 0, sizeof(a));
+		a.id = sqlite3_column_int64(s, 0);
+		name = sqlite3_column_text(s, 1);
+		if (name == NULL || (size_t)sqlite3_column_bytes(s, 1) > STORE_NAME_MAX) {
+			r = SOTTO_ERR_CORRUPT;
+			break;
+		}
+		memcpy(a.name, name, (size_t)sqlite3_column_bytes(s, 1));
+		a.created = sqlite3_column_int64(s, 2);
+		a.envelopes = (uint64_t)sqlite3_column_int64(s, 3);
+		a.prekeys = (uint32_t)sqlite3_column_int64(s, 4);
+		if ((r = cb(arg, &a)) != 0)
+			break;
+	}
+	if (r == 0 && rc != SQLITE_DONE)
+		r = map_rc(ss->db, rc, "accounts list");
+	sqlite3_finalize(s);
+	return r;
+}
+
+/*
+ * One device's login generations: valid are the one it last proved it holds (a crash
+ * before it stored the next, or a second process on its store) and those issued since
+ * (floor, issued]. Presenting one of those proves it and revokes every other one issued
+ * before, so of two copies of a store the second to come back is refused. One from
+ * beyond `issued` can only come from this server before its database was restored from
+ * a backup: it is taken as proven rather than locking the device out.
+ */
+static int
+login_step(uint64_t g[3], uint64_t presented, uint64_t *next)
+{
+	uint64_t *proven = &g[0], *floor = &g[1], *issued = &g[2];
+
+	if (presented == *proven) {
+		/* nothing proved */
+	} else if (presented > *floor && presented <= *issued) {
+		*proven = presented;
+		*floor = *issued;
+	} else if (presented > *issued) {
+		*proven = *floor = *issued = presented;
+	} else {
+		return SOTTO_ERR_DEVICE_CLONED;
+	}
+	*next = ++*issued;
+	return 0;
+}
+
+static int
+login_one(struct store_sqlite *ss, struct store_login *l)
+{
+	sqlite3_stmt *s = st(ss, S_LOGIN_GET);
+	uint64_t g[3] = { 0, 0, 0 };
+	int rc, r;
+
+	sqlite3_bind_int64(s, 1, l->account);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		for (int i = 0; i < 3; i++)
+			g[i] = (uint64_t)sqlite3_column_int64(s, i);
+	sqlite3_reset(s);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return map_rc(ss->db, rc, "login get");
+	if ((l->result = login_step(g, l->presented, &l->next)) != 0)
+		return 0;
+	s = st(ss, S_LOGIN_PUT);
+	sqlite3_bind_int64(s, 1, l->account);
+	for (int i = 0; i < 3; i++)
+		sqlite3_bind_int64(s, i + 2, (sqlite3_int64)g[i]);
+	if ((r = run(ss, s, "login put")) != 0)
+		return r;
+	return 0;
+}
+
+static int
+sq_logins_commit(struct store *base, struct store_login *v, size_t n)
+{
+	struct store_sqlite *ss = impl(base);
+	int r;
+
+	if ((r = begin(ss)) != 0)
+		return r;
+	for (size_t i = 0; i < n; i++)
+		if ((r = login_one(ss, &v[i])) != 0)
+			goto out;
+	r = commit(ss);
+out:
+	if (r != 0)
+		rollback(ss);
+	return r;
 }
 
 static int
@@ -1228,6 +1508,9 @@ static const struct store_ops sqlite_ops = {
 	.account_by_device = sq_account_by_device,
 	.account_by_name = sq_account_by_name,
 	.invite_add = sq_invite_add,
+	.account_reset = sq_account_reset,
+	.accounts_list = sq_accounts_list,
+	.logins_commit = sq_logins_commit,
 	.prekeys_put = sq_prekeys_put,
 	.bundle_take = sq_bundle_take,
 	.prekey_count = sq_prekey_count,
@@ -1441,6 +1724,10 @@ store_sqlite_open(struct store **out, const char *path, const struct store_open_
 		goto out;
 	if (version < 4 && (r = schema_step(ss->db, path, version == 0 ? NULL :
 	    "schema 3 to 4 (used invites are kept)", migrate_3_to_4_sql)) != 0)
+		goto out;
+	if (version < 5 && (r = schema_step(ss->db, path, version == 0 ? NULL :
+	    "schema 4 to 5 (invites for a reset name, login generations)",
+	    migrate_4_to_5_sql)) != 0)
 		goto out;
 	for (int i = 0; i < S__COUNT; i++) {
 		rc = sqlite3_prepare_v3(ss->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT,

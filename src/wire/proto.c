@@ -35,7 +35,7 @@ proto_is_response(uint8_t type)
 	uint8_t req = type & (uint8_t)~PROTO_RESPONSE;
 
 	return (type & PROTO_RESPONSE) != 0 && req >= PROTO_REGISTER &&
-	    req <= PROTO_TICKET;
+	    req <= PROTO_LOGIN;
 }
 
 int
@@ -56,6 +56,7 @@ proto_type_name(uint8_t type)
 	case PROTO_SENDER_CERTIFICATE: return "SENDER_CERTIFICATE";
 	case PROTO_LOOKUP: return "LOOKUP";
 	case PROTO_TICKET: return "TICKET";
+	case PROTO_LOGIN: return "LOGIN";
 	case PROTO_PUSH: return "PUSH";
 	case PROTO_PREKEY_LOW: return "PREKEY_LOW";
 	default: return "UNKNOWN";
@@ -90,6 +91,14 @@ put_spk(struct buf *b, const struct proto_signed_prekey *spk)
 	buf_u32(b, spk->id);
 	buf_put(b, spk->pub, PROTO_KEY_LEN);
 	buf_put(b, spk->sig, PROTO_SIG_LEN);
+}
+
+static void
+put_ticket(struct buf *b, const struct proto_ticket_result *t)
+{
+	buf_put(b, t->psk, TICKET_PSK_LEN);
+	buf_u64(b, t->expiry);
+	buf_put(b, t->ticket, TICKET_LEN);
 }
 
 static int
@@ -130,6 +139,11 @@ encode_body(const struct proto_msg *m, struct buf *b)
 			return SOTTO_ERR_INVALID_ARG;
 		buf_put(b, m->u.send.client_msg_id, PROTO_MSG_ID_LEN);
 		buf_lv32(b, m->u.send.envelope, m->u.send.envelope_len);
+		if (m->u.send.has_identity)
+			buf_put(b, m->u.send.identity_pk, PROTO_KEY_LEN);
+		return 0;
+	case PROTO_LOGIN:
+		buf_u64(b, m->u.login.generation);
 		return 0;
 	case PROTO_RECEIVED:
 		if (m->u.received.n == 0 || m->u.received.n > PROTO_MAX_RECEIVED)
@@ -179,9 +193,13 @@ encode_body(const struct proto_msg *m, struct buf *b)
 		buf_lv16(b, m->u.cert.cert, m->u.cert.len);
 		return 0;
 	case PROTO_TICKET:
-		buf_put(b, m->u.ticket.psk, TICKET_PSK_LEN);
-		buf_u64(b, m->u.ticket.expiry);
-		buf_put(b, m->u.ticket.ticket, TICKET_LEN);
+		put_ticket(b, &m->u.ticket);
+		return 0;
+	case PROTO_LOGIN:
+		buf_u64(b, m->u.logged_in.generation);
+		buf_u8(b, m->u.logged_in.has_ticket ? 1 : 0);
+		if (m->u.logged_in.has_ticket)
+			put_ticket(b, &m->u.logged_in.ticket);
 		return 0;
 	default:
 		return 0;
@@ -256,6 +274,14 @@ get_envelope(struct cur *c, size_t *len)
 }
 
 static void
+get_ticket(struct cur *c, struct proto_ticket_result *t)
+{
+	cur_copy(c, t->psk, TICKET_PSK_LEN);
+	t->expiry = cur_u64(c);
+	cur_copy(c, t->ticket, TICKET_LEN);
+}
+
+static void
 decode_body(struct cur *c, struct proto_msg *m)
 {
 	const uint8_t *p;
@@ -293,6 +319,14 @@ decode_body(struct cur *c, struct proto_msg *m)
 		get_address(c, m->u.send.recipient);
 		cur_copy(c, m->u.send.client_msg_id, PROTO_MSG_ID_LEN);
 		m->u.send.envelope = get_envelope(c, &m->u.send.envelope_len);
+		/* Optional: exactly an identity key, or nothing. */
+		if (cur_status(c) == 0 && cur_left(c) > 0) {
+			cur_copy(c, m->u.send.identity_pk, PROTO_KEY_LEN);
+			m->u.send.has_identity = 1;
+		}
+		return;
+	case PROTO_LOGIN:
+		m->u.login.generation = cur_u64(c);
 		return;
 	case PROTO_RECEIVED:
 		n = get_count(c, 1, PROTO_MAX_RECEIVED);
@@ -348,9 +382,18 @@ decode_body(struct cur *c, struct proto_msg *m)
 		}
 		return;
 	case PROTO_TICKET:
-		cur_copy(c, m->u.ticket.psk, TICKET_PSK_LEN);
-		m->u.ticket.expiry = cur_u64(c);
-		cur_copy(c, m->u.ticket.ticket, TICKET_LEN);
+		get_ticket(c, &m->u.ticket);
+		return;
+	case PROTO_LOGIN:
+		m->u.logged_in.generation = cur_u64(c);
+		flag = cur_u8(c);
+		if (flag > 1) {
+			cur_fail(c, SOTTO_ERR_MALFORMED);
+			return;
+		}
+		m->u.logged_in.has_ticket = flag;
+		if (flag)
+			get_ticket(c, &m->u.logged_in.ticket);
 		return;
 	default:
 		return;

@@ -42,6 +42,7 @@ enum proto_type {
 	PROTO_SENDER_CERTIFICATE = 0x06,
 	PROTO_LOOKUP = 0x07,            /* does this address have an account? */
 	PROTO_TICKET = 0x08,            /* a resumption ticket for this device (members) */
+	PROTO_LOGIN = 0x09,             /* login generation (clone detection) and a ticket */
 	PROTO_PUSH = 0x40,              /* server notice */
 	PROTO_PREKEY_LOW = 0x41,        /* server notice */
 	PROTO_RESPONSE = 0x80           /* flag: response to the request type in the low bits */
@@ -89,6 +90,15 @@ struct proto_send {
 	uint8_t client_msg_id[PROTO_MSG_ID_LEN];
 	const uint8_t *envelope;        /* borrowed */
 	size_t envelope_len;            /* 1..PROTO_ENVELOPE_MAX */
+	/* The recipient identity the envelope is sealed to: the server refuses the SEND with
+	 * SOTTO_ERR_IDENTITY_CHANGED if the account now has another one. Optional on the
+	 * wire (0: not sent, no check). */
+	int has_identity;
+	uint8_t identity_pk[PROTO_KEY_LEN];
+};
+
+struct proto_login {
+	uint64_t generation;            /* the device's login generation; 0: none yet */
 };
 
 struct proto_received {
@@ -122,6 +132,12 @@ struct proto_ticket_result {
 	uint8_t ticket[TICKET_LEN];     /* opaque to the client */
 };
 
+struct proto_login_result {
+	uint64_t generation;            /* the next one: to be stored and shown next time */
+	int has_ticket;                 /* 0: resumption is off on this server */
+	struct proto_ticket_result ticket;
+};
+
 struct proto_msg {
 	uint8_t type;                   /* enum proto_type, or PROTO_RESPONSE | request type */
 	uint32_t id;
@@ -134,6 +150,7 @@ struct proto_msg {
 		struct proto_fetch_bundle lookup;       /* LOOKUP: the same address field */
 		struct proto_send send;
 		struct proto_received received;
+		struct proto_login login;
 		/* notices */
 		struct proto_push push;
 		struct proto_prekey_low prekey_low;
@@ -143,6 +160,7 @@ struct proto_msg {
 		struct proto_send_result sent;          /* SEND */
 		struct proto_cert_result cert;          /* SENDER_CERTIFICATE */
 		struct proto_ticket_result ticket;      /* TICKET */
+		struct proto_login_result logged_in;    /* LOGIN */
 	} u;
 };
 
