@@ -319,8 +319,8 @@ decode_body(struct cur *c, struct proto_msg *m)
 		get_address(c, m->u.send.recipient);
 		cur_copy(c, m->u.send.client_msg_id, PROTO_MSG_ID_LEN);
 		m->u.send.envelope = get_envelope(c, &m->u.send.envelope_len);
-		/* Optional: exactly an identity key, or nothing. */
-		if (cur_status(c) == 0 && cur_left(c) > 0) {
+		/* Optional: an identity key, or nothing (fewer bytes are trailing ones). */
+		if (cur_status(c) == 0 && cur_left(c) >= PROTO_KEY_LEN) {
 			cur_copy(c, m->u.send.identity_pk, PROTO_KEY_LEN);
 			m->u.send.has_identity = 1;
 		}

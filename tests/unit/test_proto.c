@@ -58,6 +58,12 @@ samples(struct proto_msg *m, size_t cap)
 	m[n].u.send.envelope_len = sizeof(envelope);
 	n++;
 
+	/* SEND with the recipient identity it expects */
+	m[n] = m[n - 1];
+	m[n].u.send.has_identity = 1;
+	randombytes_buf(m[n].u.send.identity_pk, 32);
+	n++;
+
 	m[n].type = PROTO_RECEIVED;
 	m[n].id = 5;
 	m[n].u.received.n = 3;
@@ -90,7 +96,12 @@ samples(struct proto_msg *m, size_t cap)
 	m[n].id = 8;
 	n++;
 
-	for (i = PROTO_REGISTER; i <= PROTO_TICKET; i++) {
+	m[n].type = PROTO_LOGIN;
+	m[n].id = 9;
+	m[n].u.login.generation = 0x0102030405060708ull;
+	n++;
+
+	for (i = PROTO_REGISTER; i <= PROTO_LOGIN; i++) {
 		proto_response(&m[n], (uint8_t)i, (uint32_t)(100 + i), 0);
 		n++;
 		proto_response(&m[n], (uint8_t)i, (uint32_t)(200 + i), SOTTO_ERR_NOT_FOUND);
@@ -121,6 +132,13 @@ samples(struct proto_msg *m, size_t cap)
 			m[i].u.ticket.expiry = 1800000000;
 			randombytes_buf(m[i].u.ticket.ticket, TICKET_LEN);
 		}
+		if (m[i].type == (PROTO_RESPONSE | PROTO_LOGIN) && m[i].status == 0) {
+			m[i].u.logged_in.generation = 7;
+			m[i].u.logged_in.has_ticket = 1;
+			randombytes_buf(m[i].u.logged_in.ticket.psk, TICKET_PSK_LEN);
+			m[i].u.logged_in.ticket.expiry = 1800000000;
+			randombytes_buf(m[i].u.logged_in.ticket.ticket, TICKET_LEN);
+		}
 	}
 	n++;    /* the bundle without a one-time prekey */
 	return n;
@@ -128,8 +146,8 @@ samples(struct proto_msg *m, size_t cap)
 
 TEST(proto_roundtrip_every_message)
 {
-	static struct proto_msg m[32], d;
-	size_t n = samples(m, 32), i;
+	static struct proto_msg m[40], d;
+	size_t n = samples(m, 40), i;
 	struct buf a, b;
 
 	CHECK(n >= 25);
@@ -169,21 +187,23 @@ TEST(proto_roundtrip_every_message)
 
 TEST(proto_every_truncation_and_trailing_rejected)
 {
-	static struct proto_msg m[32], d;
-	size_t n = samples(m, 32), i, k;
+	static struct proto_msg m[40], d;
+	size_t n = samples(m, 40), i, k, optional;
 	int accepted = 0, trailing_ok = 0;
 	struct buf a;
 
 	for (i = 0; i < n; i++) {
 		buf_init_dyn(&a, 1 << 20);
 		REQUIRE(proto_encode(&m[i], &a) == 0);
+		/* SEND's identity is optional: without it, the rest is a whole SEND. */
+		optional = m[i].type == PROTO_SEND && m[i].u.send.has_identity ? a.len - 32 : 0;
 		for (k = 0; k < a.len; k++) {
 			/* A copy of exactly k bytes, so ASan sees any over-read. */
 			uint8_t *t = malloc(k ? k : 1);
 
 			REQUIRE(t != NULL);
 			memcpy(t, a.p, k);
-			if (proto_decode(t, k, &d) == 0)
+			if (proto_decode(t, k, &d) == 0 && (k != optional || d.u.send.has_identity))
 				accepted++;
 			free(t);
 		}
@@ -214,9 +234,17 @@ TEST(proto_rejects_bad_fields)
 	CHECK_EQ_INT(decode_hex("02060000000100"), SOTTO_ERR_BAD_VERSION);
 	CHECK_EQ_INT(decode_hex("010600000001"), 0);
 	/* unknown types, and a response to an unknown request */
-	CHECK_EQ_INT(decode_hex("010900000001"), SOTTO_ERR_MALFORMED);
-	CHECK_EQ_INT(decode_hex("01890000000100000"), -999);
-	CHECK_EQ_INT(decode_hex("0189000000010000"), SOTTO_ERR_MALFORMED);
+	CHECK_EQ_INT(decode_hex("010a00000001"), SOTTO_ERR_MALFORMED);
+	CHECK_EQ_INT(decode_hex("018a0000000100000"), -999);
+	CHECK_EQ_INT(decode_hex("018a000000010000"), SOTTO_ERR_MALFORMED);
+	/* LOGIN: exactly a u64 generation; its result a generation and a ticket flag */
+	CHECK_EQ_INT(decode_hex("0109000000010000000000000007"), 0);
+	CHECK_EQ_INT(decode_hex("01090000000100000000000007"), SOTTO_ERR_TRUNCATED);
+	CHECK_EQ_INT(decode_hex("010900000001000000000000000700"), SOTTO_ERR_TRAILING);
+	CHECK_EQ_INT(decode_hex("0189000000010000000000000000000700"), 0);
+	CHECK_EQ_INT(decode_hex("0189000000010000000000000000000702"), SOTTO_ERR_MALFORMED);
+	CHECK_EQ_INT(decode_hex("0189000000010000000000000000000701"), SOTTO_ERR_TRUNCATED);
+	CHECK_EQ_INT(decode_hex("0189000000010029"), 0);
 	/* TICKET takes no body; its result is exactly psk, expiry and ticket */
 	CHECK_EQ_INT(decode_hex("010800000001"), 0);
 	CHECK_EQ_INT(decode_hex("01080000000100"), SOTTO_ERR_TRAILING);
