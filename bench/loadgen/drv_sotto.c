@@ -52,6 +52,7 @@ struct keys {
 	uint8_t ticket[TICKET_LEN];
 	uint8_t psk[TICKET_PSK_LEN];
 	int has_ticket;
+	uint64_t login_gen;             /* LOGIN: the generation to present next */
 };
 
 static int use_resume;
@@ -201,13 +202,15 @@ send_ticket_request(struct lg_client *c, struct sd *s)
 {
 	struct proto_msg m;
 
+	/* LOGIN, as libsotto sends it: the login generation and the next ticket. */
 	memset(&m, 0, sizeof(m));
-	m.type = PROTO_TICKET;
+	m.type = PROTO_LOGIN;
 	m.id = ++s->next_id;
+	m.u.login.generation = keys[c->idx].login_gen;
 	return put_msg(c, s, &m);
 }
 
-/* <- e, ee of a resumption; the TICKET request is the first transport message, which
+/* <- e, ee of a resumption; the LOGIN request is the first transport message, which
  * makes the server take the login. */
 static int
 on_resume(struct lg_client *c, struct sd *s, const uint8_t *f, size_t flen)
@@ -268,6 +271,21 @@ on_message(struct lg_client *c, struct sd *s, const uint8_t *p, size_t len)
 		memcpy(keys[c->idx].psk, msg.u.ticket.psk, TICKET_PSK_LEN);
 		sodium_memzero(&msg.u.ticket, sizeof(msg.u.ticket));
 		keys[c->idx].has_ticket = 1;
+		if (s->phase == PH_WAIT_LOGIN) {
+			s->phase = PH_READY;
+			lg_ready(c);
+		}
+		return 0;
+	case PROTO_RESPONSE | PROTO_LOGIN:
+		if (msg.status != 0)
+			return msg.status;
+		keys[c->idx].login_gen = msg.u.logged_in.generation;
+		if (msg.u.logged_in.has_ticket) {
+			memcpy(keys[c->idx].ticket, msg.u.logged_in.ticket.ticket, TICKET_LEN);
+			memcpy(keys[c->idx].psk, msg.u.logged_in.ticket.psk, TICKET_PSK_LEN);
+			keys[c->idx].has_ticket = 1;
+		}
+		sodium_memzero(&msg.u.logged_in, sizeof(msg.u.logged_in));
 		if (s->phase == PH_WAIT_LOGIN) {
 			s->phase = PH_READY;
 			lg_ready(c);
