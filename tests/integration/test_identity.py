@@ -94,6 +94,28 @@ def test_reset_account_new_device_key_change(root, servers):
                                   if m["type"] == "text"], "reply")
 
 
+def test_reset_queued_message_sent_again_in_new_session(root, servers):
+    srv = Server(root)
+    servers.append(srv)
+    alice = User(root, "alice", srv)
+    bob = User(root, "bob", srv)
+    alice.send(bob, "hello")
+    bob.receive()
+    # Alice writes while the server is down: queued in the old session.
+    srv.stop()
+    r = alice.run("send", bob.address, "queued for the old device")
+    check(r.returncode == 6, "rc %d: %s" % (r.returncode, r.stderr))
+    token, _ = reset(srv, "bob")
+    srv.start()
+    bob2 = NewDevice(root, "bob", srv, token, "bob-new")
+    check(bob2.init.returncode == 0, bob2.init.stderr)
+    # Both the queued message and the new one reach the new device, in order.
+    r = alice.run("send", bob.address, "and a new one")
+    check(r.returncode == 0, "rc %d: %s" % (r.returncode, r.stderr))
+    got = [m["body"] for m in bob2.receive() if m["type"] == "text"]
+    check(got == ["queued for the old device", "and a new one"], got)
+
+
 def test_reset_verified_contact_needs_trust(root, servers):
     srv = Server(root)
     servers.append(srv)
@@ -239,6 +261,7 @@ def test_crash_before_storing_generation_does_not_lock_out(root, servers):
 
 if __name__ == "__main__":
     run_tests([test_reset_account_new_device_key_change,
+               test_reset_queued_message_sent_again_in_new_session,
                test_reset_verified_contact_needs_trust,
                test_reset_ends_old_device_connection,
                test_accounts_delete_and_list,
