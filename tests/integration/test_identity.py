@@ -41,6 +41,17 @@ class NewDevice(User):
                              "--invite", invite)
 
 
+def talking(root, servers):
+    """A server, and alice and bob after alice's first message to bob."""
+    srv = Server(root)
+    servers.append(srv)
+    alice = User(root, "alice", srv)
+    bob = User(root, "bob", srv)
+    alice.send(bob, "hello")
+    check([m["body"] for m in bob.receive()] == ["hello"], "first message")
+    return srv, alice, bob
+
+
 def reset(srv, name):
     r = sottod(srv, "accounts", "reset", name)
     check(r.returncode == 0, r.stderr)
@@ -95,12 +106,7 @@ def test_reset_account_new_device_key_change(root, servers):
 
 
 def test_reset_queued_message_sent_again_in_new_session(root, servers):
-    srv = Server(root)
-    servers.append(srv)
-    alice = User(root, "alice", srv)
-    bob = User(root, "bob", srv)
-    alice.send(bob, "hello")
-    bob.receive()
+    srv, alice, bob = talking(root, servers)
     # Alice writes while the server is down: queued in the old session.
     srv.stop()
     r = alice.run("send", bob.address, "queued for the old device")
@@ -117,12 +123,7 @@ def test_reset_queued_message_sent_again_in_new_session(root, servers):
 
 
 def test_reset_verified_contact_needs_trust(root, servers):
-    srv = Server(root)
-    servers.append(srv)
-    alice = User(root, "alice", srv)
-    bob = User(root, "bob", srv)
-    alice.send(bob, "hello")
-    bob.receive()
+    srv, alice, bob = talking(root, servers)
     r = alice.run("verify", bob.address, "--confirm")
     check(r.returncode == 0, r.stderr)
     token, _ = reset(srv, "bob")
@@ -204,12 +205,7 @@ def as_home(user, home):
 
 
 def test_copied_store_is_refused(root, servers):
-    srv = Server(root)
-    servers.append(srv)
-    alice = User(root, "alice", srv)
-    bob = User(root, "bob", srv)
-    alice.send(bob, "hello")
-    bob.receive()
+    srv, alice, bob = talking(root, servers)
     copy = as_home(bob, copy_store(bob, root, "bob-copy"))
     # The original goes on being used: two logins since the copy was made.
     bob.send(alice, "from the original")
