@@ -151,8 +151,16 @@ TEST(login_generations_refuse_the_copy_that_comes_back)
 	CHECK_EQ_INT(login(s, id, 0, NULL), SOTTO_ERR_DEVICE_CLONED);  /* an older backup */
 	CHECK_EQ_INT(login(s, id, c, &d), 0);
 
-	/* A crash before the device stored d: it comes back with c, still taken, and goes
-	 * on with what it gets then. */
+	/* A copy that comes back after one login of the other is taken once; then whichever
+	 * logs in next goes on, and the other is refused. */
+	CHECK_EQ_INT(login(s, id, d, &a), 0);          /* the original: d -> a */
+	CHECK_EQ_INT(login(s, id, d, &b), 0);          /* the copy, still at d: taken */
+	CHECK_EQ_INT(login(s, id, a, &c), 0);          /* the original proves a */
+	CHECK_EQ_INT(login(s, id, b, NULL), SOTTO_ERR_DEVICE_CLONED);   /* the copy */
+
+	/* The original holds c; it logs in and crashes before it stores d: it comes back
+	 * with c, still taken, and goes on with what it gets then. */
+	CHECK_EQ_INT(login(s, id, c, &d), 0);
 	CHECK_EQ_INT(login(s, id, c, &a), 0);
 	CHECK_EQ_INT(login(s, id, a, &b), 0);
 	/* d (never stored) is revoked by then. */
