@@ -78,6 +78,7 @@ struct daemon {
 	unsigned reconnect_s, flush_s;  /* the current backoff */
 	struct live_event live[DAEMON_LIVE_MAX];
 	size_t live_next;
+	int refused;                    /* SOTTO_ERR_DEVICE_CLONED: the daemon stops */
 };
 
 static volatile sig_atomic_t stop;
@@ -285,6 +286,13 @@ ensure_connected(struct daemon *d)
 		d->next_connect = backoff(&d->reconnect_s, DAEMON_RECONNECT_MAX_S);
 	else
 		d->reconnect_s = DAEMON_RECONNECT_S;
+	/* A copy of the store: retrying would only take the pushes from the real device's
+	 * connection each time; stop and say why. */
+	if (r == SOTTO_ERR_DEVICE_CLONED && !d->refused) {
+		d->refused = r;
+		(void)cli_fail(d->cli, "login", r);
+		stop = 1;
+	}
 	return r;
 }
 
@@ -866,5 +874,5 @@ cmd_daemon(struct cli *cli, int argc, char **argv)
 	bridge_runner_stop(d.bridge);   /* mail handed over is finished first */
 	sotto_close(d.s);
 	close(lock_fd);
-	return CLI_OK;
+	return d.refused != 0 ? cli_exit_code(d.refused) : CLI_OK;
 }

@@ -231,6 +231,23 @@ def test_copied_store_is_refused(root, servers):
     check(all("conn %s: bob@localhost connected (resumed)" % c in log for c in refused), log)
 
 
+def test_copied_store_daemon_stops(root, servers):
+    srv, alice, bob = talking(root, servers)
+    copy = as_home(bob, copy_store(bob, root, "bob-copy"))
+    alice.send(bob, "one")
+    bob.receive()
+    bob.receive()
+    # A daemon on the copy would reconnect for ever, taking the pushes from the real
+    # device each time: it stops, says why, and exits 7.
+    sock = os.path.join(root, "copy.sock")
+    p = subprocess.run(copy.argv("daemon", "--socket", sock, "--no-bridge"),
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=scaled(30))
+    check(p.returncode == 7, "rc %d: %s" % (p.returncode, p.stderr))
+    check(b"copied to another machine or restored from a backup" in p.stderr, p.stderr)
+    alice.send(bob, "two")
+    check([m["body"] for m in bob.receive()] == ["two"], "the original after the daemon")
+
+
 def test_crash_before_storing_generation_does_not_lock_out(root, servers):
     srv = Server(root)
     servers.append(srv)
@@ -262,4 +279,5 @@ if __name__ == "__main__":
                test_reset_ends_old_device_connection,
                test_accounts_delete_and_list,
                test_copied_store_is_refused,
+               test_copied_store_daemon_stops,
                test_crash_before_storing_generation_does_not_lock_out])
