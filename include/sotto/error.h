@@ -54,7 +54,8 @@ enum sotto_err {
 	SOTTO_ERR_MAILBOX_FULL = -45,  /* the recipient's mailbox on the server is full */
 	SOTTO_ERR_SERVER_FULL = -46,   /* the server's database is at its size cap (or its disk full) */
 	SOTTO_ERR_SAFETY_MISMATCH = -47, /* not the safety number of the contact's current key */
-	SOTTO_ERR__LAST = -48
+	SOTTO_ERR_ACCOUNT_GONE = -48,  /* the server no longer has this device's account */
+	SOTTO_ERR__LAST = -49
 };
 
 /* A short English description; never NULL. */

@@ -52,6 +52,7 @@ static const char *const messages[] = {
 	[-SOTTO_ERR_SERVER_FULL] = "the server's storage is full (try again later, or tell its "
 	    "operator)",
 	[-SOTTO_ERR_SAFETY_MISMATCH] = "that is not the safety number of the contact's current key",
+	[-SOTTO_ERR_ACCOUNT_GONE] = "the server no longer has this device's account (reset or deleted)",
 };
 
 _Static_assert(sizeof(messages) / sizeof(messages[0]) == (unsigned)-SOTTO_ERR__LAST,

@@ -24,6 +24,7 @@ cli_exit_code(int err)
 		return CLI_EXIT_PASSPHRASE;
 	case SOTTO_ERR_STATE:
 	case SOTTO_ERR_NO_ACCOUNT:
+	case SOTTO_ERR_ACCOUNT_GONE:
 		return CLI_EXIT_NO_ACCOUNT;
 	case SOTTO_ERR_EXISTS:
 		return CLI_EXIT_EXISTS;
@@ -103,6 +104,9 @@ err_advice(int err)
 		    " be copied). If it is lost, ask the server's operator to reset the account"
 		    " (`sottod accounts reset NAME`) and run `sotto init` with the new invite in"
 		    " a new home directory";
+	case SOTTO_ERR_ACCOUNT_GONE:
+		return "to use the name again, ask the server's operator for an invite (`sottod"
+		    " accounts reset NAME`) and run `sotto init` with it in a new home directory";
 	default:
 		return NULL;
 	}

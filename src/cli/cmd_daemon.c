@@ -78,7 +78,7 @@ struct daemon {
 	unsigned reconnect_s, flush_s;  /* the current backoff */
 	struct live_event live[DAEMON_LIVE_MAX];
 	size_t live_next;
-	int refused;                    /* SOTTO_ERR_DEVICE_CLONED: the daemon stops */
+	int refused;                    /* DEVICE_CLONED, ACCOUNT_GONE: the daemon stops */
 };
 
 static volatile sig_atomic_t stop;
@@ -286,9 +286,9 @@ ensure_connected(struct daemon *d)
 		d->next_connect = backoff(&d->reconnect_s, DAEMON_RECONNECT_MAX_S);
 	else
 		d->reconnect_s = DAEMON_RECONNECT_S;
-	/* A copy of the store: retrying would only take the pushes from the real device's
-	 * connection each time; stop and say why. */
-	if (r == SOTTO_ERR_DEVICE_CLONED && !d->refused) {
+	/* For good: a copy of the store (retrying would only take the pushes from the real
+	 * device's connection each time), or an account the operator removed. Say why. */
+	if ((r == SOTTO_ERR_DEVICE_CLONED || r == SOTTO_ERR_ACCOUNT_GONE) && !d->refused) {
 		d->refused = r;
 		(void)cli_fail(d->cli, "login", r);
 		stop = 1;

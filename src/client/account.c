@@ -455,6 +455,11 @@ sotto_connect(struct sotto *s, int timeout_ms)
 		return 0;
 	if ((r = transport_open(s, s->k->id.server, timeout_ms)) != 0)
 		return r;
+	/* Registered here, unknown there: the operator reset or deleted the account. */
+	if (s->targ == &s->login && s->login.guest) {
+		sotto_disconnect(s);
+		return SOTTO_ERR_ACCOUNT_GONE;
+	}
 	if ((r = client_ensure_cert(s, timeout_ms)) != 0) {
 		sotto_disconnect(s);
 		return r;

@@ -459,6 +459,7 @@ login(struct conn *c, const uint8_t device_sk[32], struct conn_login *l, int tim
 	int r;
 
 	l->fresh = 0;
+	l->guest = 0;
 	memset(&req, 0, sizeof(req));
 	req.type = PROTO_LOGIN;
 	req.u.login.generation = l->generation;
@@ -478,6 +479,7 @@ login(struct conn *c, const uint8_t device_sk[32], struct conn_login *l, int tim
 	item_free(&c->lent);
 	if (r == SOTTO_ERR_UNSUPPORTED && l->tk != NULL)
 		return conn_fetch_ticket(c, device_sk, l->tk, timeout_ms);
+	l->guest = r == SOTTO_ERR_AUTH;
 	return r;
 }
 

@@ -67,6 +67,8 @@ struct conn_login {
 	uint64_t generation;            /* in: the one stored (0: none); out: the next */
 	int fresh;                      /* out: 1 if the server gave a new generation, which
 	                                   must be stored and presented next time */
+	int guest;                      /* out: 1 if the server knows no account of this
+	                                   device (LOGIN answered SOTTO_ERR_AUTH) */
 };
 /*
  * conn_open_resume, then LOGIN instead of TICKET: presents l->generation and takes the

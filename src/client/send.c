@@ -484,7 +484,7 @@ client_send_content(struct sotto *s, const char *to, struct content *c, int keep
 		return SOTTO_ERR_UNTRUSTED_IDENTITY;
 	conn_r = sotto_connect(s, timeout_ms);
 	/* Refused for good, not unreachable: nothing to queue for a later connect. */
-	if (conn_r == SOTTO_ERR_DEVICE_CLONED) {
+	if (conn_r == SOTTO_ERR_DEVICE_CLONED || conn_r == SOTTO_ERR_ACCOUNT_GONE) {
 		r = conn_r;
 		goto out;
 	}
