@@ -148,7 +148,7 @@ def test_reset_ends_old_device_connection(root, servers):
     log = os.path.join(root, "srv.log")
     logins = open(log, "rb").read().count(b"bob@localhost connected")
     # The lost device is still online, waiting for messages.
-    old = subprocess.Popen(bob.argv("receive", "--json", "--wait", "60"),
+    old = subprocess.Popen(bob.argv("receive", "--json", "--wait", str(int(scaled(60)))),
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         wait_until(lambda: open(log, "rb").read().count(b"bob@localhost connected") > logins,
