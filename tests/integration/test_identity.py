@@ -110,7 +110,7 @@ def test_reset_queued_message_sent_again_in_new_session(root, servers):
     # Alice writes while the server is down: queued in the old session.
     srv.stop()
     r = alice.run("send", bob.address, "queued for the old device")
-    check(r.returncode == 6, "rc %d: %s" % (r.returncode, r.stderr))
+    check(r.returncode == 13, "rc %d: %s" % (r.returncode, r.stderr))
     token, _ = reset(srv, "bob")
     srv.start()
     bob2 = NewDevice(root, "bob", srv, token, "bob-new")
