@@ -140,31 +140,38 @@ def test_reset_verified_contact_needs_trust(root, servers):
 
 
 def test_reset_ends_old_device_connection(root, servers):
-    srv = Server(root)
-    servers.append(srv)
-    alice = User(root, "alice", srv)
-    bob = User(root, "bob", srv)
-    alice.send(bob, "hello")
-    log = os.path.join(root, "srv.log")
-    logins = open(log, "rb").read().count(b"bob@localhost connected")
-    # The lost device is still online, waiting for messages.
-    old = subprocess.Popen(bob.argv("receive", "--json", "--wait", str(int(scaled(60)))),
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    srv, alice, bob = talking(root, servers)
+    # The lost device stays online: its daemon holds a connection.
+    errs = os.path.join(root, "old-daemon.err")
+    old = subprocess.Popen(bob.argv("daemon", "--socket", os.path.join(root, "old.sock"),
+                                    "--no-bridge"),
+                           stdout=subprocess.DEVNULL, stderr=open(errs, "wb"))
     try:
-        wait_until(lambda: open(log, "rb").read().count(b"bob@localhost connected") > logins,
-                   20, "bob's connection")
+        wait_until(lambda: b"serving" in open(errs, "rb").read(), 30, "the old daemon")
+        check(b"cannot reach" not in open(errs, "rb").read(), open(errs, "rb").read())
         token, _ = reset(srv, "bob")
         srv.proc.send_signal(signal.SIGHUP)
-        wait_until(lambda: b"account reset by the administrator" in open(
-            os.path.join(root, "srv.log"), "rb").read(), 20, "the old connection to end")
-        bob2 = NewDevice(root, "bob", srv, token, "bob-new")
-        check(bob2.init.returncode == 0, bob2.init.stderr)
-        alice.send(bob, "only for the new device")
-        check([m["body"] for m in bob2.receive()] == ["only for the new device"], "new")
+        # The reload closes its connection; reconnecting, it hears that the account is
+        # gone, and stops.
+        try:
+            rc = old.wait(timeout=scaled(30))
+        except subprocess.TimeoutExpired:
+            rc = None       # still connected: the reload did not end its connection
     finally:
-        old.kill()
-        out = old.communicate()[0]
-    check(b"only for the new device" not in out, "the lost device got the message")
+        if old.poll() is None:
+            old.kill()
+            old.wait()
+    said = open(errs, "rb").read()
+    check(rc == 4 and b"no longer has this device's account" in said,
+          "rc %r: %s" % (rc, said))
+    log = open(os.path.join(root, "srv.log"), "rb").read()
+    check(b"account reset by the administrator" in log, "server log")
+    bob2 = NewDevice(root, "bob", srv, token, "bob-new")
+    check(bob2.init.returncode == 0, bob2.init.stderr)
+    alice.send(bob, "only for the new device")
+    check([m["body"] for m in bob2.receive()] == ["only for the new device"], "new")
+    r = bob.run("receive")
+    check(r.returncode == 4, "the old device: rc %d: %s" % (r.returncode, r.stderr))
 
 
 def test_accounts_delete_and_list(root, servers):
