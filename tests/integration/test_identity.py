@@ -124,7 +124,8 @@ def test_reset_queued_message_sent_again_in_new_session(root, servers):
 
 def test_reset_verified_contact_needs_trust(root, servers):
     srv, alice, bob = talking(root, servers)
-    r = alice.run("verify", bob.address, "--confirm")
+    number = json.loads(alice.run("verify", "--json", bob.address).stdout)["safety_number"]
+    r = alice.run("verify", "--confirm", number, bob.address)
     check(r.returncode == 0, r.stderr)
     token, _ = reset(srv, "bob")
     bob2 = NewDevice(root, "bob", srv, token, "bob-new")

@@ -67,9 +67,12 @@ TEST(reset_drops_mailbox_and_reserves_name)
 	memset(&sd, 0, sizeof(sd));
 	sd.recipient = bob;
 	memcpy(sd.sender_device, dk, 32);
+	memset(sd.cmid, 7, sizeof(sd.cmid));
 	sd.data = (const uint8_t *)"sealed to the old key";
 	sd.len = 21;
 	sd.mailbox_max = 10;
+	sd.sender = alice;
+	sd.account_max = 1;     /* alice may have one envelope waiting anywhere */
 	REQUIRE(s->ops->envelopes_commit(s, &sd, 1) == 0 && sd.result == 0);
 
 	CHECK_EQ_INT(s->ops->account_reset(s, "nobody", tok, &dropped), SOTTO_ERR_NOT_FOUND);
@@ -79,8 +82,18 @@ TEST(reset_drops_mailbox_and_reserves_name)
 	CHECK_EQ_INT(s->ops->account_by_device(s, dk2, &a), SOTTO_ERR_NOT_FOUND);
 	CHECK_EQ_INT(s->ops->envelopes_list(s, bob, 0, env, 2, &n), 0);
 	CHECK_EQ_INT(n, 0);
+	/* As after a RECEIVED: the idempotency record is gone and alice's quota back. */
+	CHECK_EQ_INT(s->ops->sent_get(s, dk, sd.cmid, &other), SOTTO_ERR_NOT_FOUND);
+	REQUIRE(s->ops->account_create(s, "carol", ik, dk3, NULL, &other) == 0);
+	sd.recipient = other;
+	sd.env_id = 0;
+	sd.duplicate = 0;
+	memset(sd.cmid, 8, sizeof(sd.cmid));
+	CHECK_EQ_INT(s->ops->envelopes_commit(s, &sd, 1), 0);
+	CHECK_EQ_INT(sd.result, 0);
+	CHECK_EQ_INT(s->ops->account_reset(s, "carol", NULL, &dropped), 0);
 	CHECK_EQ_INT(s->ops->accounts_list(s, collect, &l), 0);
-	CHECK_EQ_INT(l.n, 2);
+	CHECK_EQ_INT(l.n, 2);   /* carol deleted: not listed */
 	CHECK(strcmp(l.v[0], "alice") == 0 && l.id[0] == alice);
 	CHECK(strcmp(l.v[1], "bob") == 0 && l.id[1] == 0);     /* reserved, not registered */
 
@@ -96,13 +109,15 @@ TEST(reset_drops_mailbox_and_reserves_name)
 	key(tok2, 11);
 	CHECK_EQ_INT(s->ops->account_reset(s, "bob", tok2, &dropped), 0);
 	CHECK_EQ_INT(dropped, 0);
-	CHECK_EQ_INT(s->ops->account_create(s, "bob", ik2, dk3, tok, &bob2), SOTTO_ERR_AUTH);
+	CHECK_EQ_INT(s->ops->account_create(s, "bob", ik2, dk3, tok, &bob2),
+	    SOTTO_ERR_INVITE_UNKNOWN);
 	CHECK_EQ_INT(s->ops->account_create(s, "bob", ik2, dk3, tok2, &bob2), 0);
 	CHECK(bob2 != bob);
 	CHECK_EQ_INT(s->ops->account_by_name(s, "bob", &a), 0);
 	CHECK_MEM(a.identity_key, ik2, 32);
-	/* Used: the name is an ordinary account again. */
-	CHECK_EQ_INT(s->ops->account_create(s, "bob", ik2, dk3, tok2, &bob2), SOTTO_ERR_AUTH);
+	/* Used (and kept as used): the name is an ordinary account again. */
+	CHECK_EQ_INT(s->ops->account_create(s, "bob", ik2, dk3, tok2, &bob2),
+	    SOTTO_ERR_INVITE_USED);
 
 	/* delete: gone, and the name free for anyone. */
 	CHECK_EQ_INT(s->ops->account_reset(s, "alice", NULL, &dropped), 0);
