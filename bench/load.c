@@ -185,8 +185,8 @@ send_msg(struct client *c, struct proto_msg *m)
 	if (c->out.max == 0)
 		buf_init_dyn(&c->out, 64u << 20);
 	/* Padded as libsotto pads (conn.c): SENDs cost the server what a real client's do. */
-	if ((proto_padded(m) ? frame_seal_padded(&c->tr, e.p, e.len, &c->out) :
-	    frame_seal(&c->tr, e.p, e.len, &c->out)) != 0 || buf_status(&c->out) != 0)
+	if (frame_seal_padded(&c->tr, e.p, e.len, proto_padding(m), &c->out) != 0 ||
+	    buf_status(&c->out) != 0)
 		die("seal");
 	mark_dirty(c);
 }

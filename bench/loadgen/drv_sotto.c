@@ -120,8 +120,7 @@ put_msg(struct lg_client *c, struct sd *s, const struct proto_msg *m)
 	if ((r = proto_encode(m, &enc)) != 0)
 		return r;
 	/* Padded as libsotto pads (conn.c). */
-	return proto_padded(m) ? frame_seal_padded(&s->t, enc.p, enc.len, &c->out) :
-	    frame_seal(&s->t, enc.p, enc.len, &c->out);
+	return frame_seal_padded(&s->t, enc.p, enc.len, proto_padding(m), &c->out);
 }
 
 /* One RECEIVED for every envelope pushed since the last one. */

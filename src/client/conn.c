@@ -590,9 +590,7 @@ send_msg(struct conn *c, const struct proto_msg *m, int64_t deadline)
 	if ((r = proto_encode(m, &plain)) != 0)
 		goto out;
 	/* From here on a failure (even a timeout mid-write) leaves the stream unusable. */
-	r = proto_padded(m) ? frame_seal_padded(&c->t, plain.p, plain.len, &wire) :
-	    frame_seal(&c->t, plain.p, plain.len, &wire);
-	if (r != 0 ||
+	if ((r = frame_seal_padded(&c->t, plain.p, plain.len, proto_padding(m), &wire)) != 0 ||
 	    (r = send_all(c, wire.p, wire.len, deadline)) != 0)
 		c->broken = 1;
 out:

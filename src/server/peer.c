@@ -231,7 +231,7 @@ peer_queue(struct peer *p, const struct proto_msg *m, int is_push)
 	struct server *s = p->srv;
 	struct buf enc;
 	size_t unsent = peer_unsent(p);
-	int r, pad = proto_padded(m);
+	int r, pad = proto_padding(m);
 
 	if (p->state != PEER_GUEST && p->state != PEER_MEMBER)
 		return SOTTO_ERR_CLOSED;

@@ -12,7 +12,8 @@
 
 #define CERT_SIG_LEN crypto_sign_BYTES
 
-_Static_assert(1 + 2 + ADDRESS_MAX + 32 + 8 + CERT_SIG_LEN <= CERT_MAX, "fits the cap");
+_Static_assert(CERT_LEN(0) == 1 + 2 + 32 + 8 + CERT_SIG_LEN, "the layout in cert.h");
+_Static_assert(CERT_LEN(ADDRESS_MAX) <= CERT_MAX, "fits the cap");
 
 /* The domain-separated bytes the server signs. */
 static int

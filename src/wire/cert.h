@@ -20,6 +20,7 @@
 
 #define CERT_VERSION 1
 #define CERT_MAX 512
+#define CERT_LEN(address_len) (1 + 2 + (address_len) + 32 + 8 + 64) /* with that address */
 #define CERT_DOMAIN "sotto/sender-cert/v1"
 
 struct cert_sender {

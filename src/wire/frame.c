@@ -177,29 +177,18 @@ frame_put_handshake(struct buf *out, const uint8_t *msg, size_t len)
 	return buf_status(out);
 }
 
-_Static_assert(FRAME_MAX == 16 * 4096 - 1, "the largest bucket is the largest frame");
-
-size_t
-frame_bucket(size_t len)
-{
-	size_t b;
-
-	if (len <= 256)
-		return 256;
-	if (len <= 1024)
-		return 1024;
-	b = (len + 4095) / 4096 * 4096;
-	return b > FRAME_MAX ? FRAME_MAX : b;
-}
-
-/* The body length of the fragment holding n bytes (last: the message's last ones). */
+/* The body length of the fragment holding n bytes (last: the message's last ones), padded
+ * with pad zeros (FRAME_UNPADDED: none) if it is the last and the frame has room for them. */
 static size_t
 fragment_body(size_t n, int last, int pad, int *padded)
 {
-	*padded = pad && last && n <= FRAME_PADDED_DATA_MAX;
+	size_t room;
+
+	*padded = pad >= 0 && last && n <= FRAME_PADDED_DATA_MAX;
 	if (!*padded)
 		return 1 + n + NOISE_TAG_LEN;
-	return frame_bucket(FRAME_PADDED_HDR + n + NOISE_TAG_LEN);
+	room = FRAME_PADDED_DATA_MAX - n;
+	return FRAME_PADDED_HDR + n + ((size_t)pad < room ? (size_t)pad : room) + NOISE_TAG_LEN;
 }
 
 size_t
@@ -259,13 +248,14 @@ fail:
 int
 frame_seal(struct noise_transport *t, const uint8_t *msg, size_t len, struct buf *out)
 {
-	return seal(t, msg, len, 0, out);
+	return seal(t, msg, len, FRAME_UNPADDED, out);
 }
 
 int
-frame_seal_padded(struct noise_transport *t, const uint8_t *msg, size_t len, struct buf *out)
+frame_seal_padded(struct noise_transport *t, const uint8_t *msg, size_t len, int pad,
+    struct buf *out)
 {
-	return seal(t, msg, len, 1, out);
+	return seal(t, msg, len, pad, out);
 }
 
 void
@@ -294,9 +284,9 @@ frame_reasm_free(struct frame_reasm *r)
 /*
  * 1 if p[0..n) are all zero. Padding is no secret (its sender knows it, and it must be
  * zeros), so this need not take constant time as sodium_is_zero does, byte by byte through
- * a volatile: that was 2% of sottod's CPU in the closed loop (a SEND of the smallest
- * envelope carries about 600 bytes of padding). memcmp of the bytes against themselves
- * shifted by one compares them a vector at a time.
+ * a volatile: that was 2% of sottod's CPU in the closed loop when frames were padded to
+ * size buckets (about 600 bytes of padding in a SEND). memcmp of the bytes against
+ * themselves shifted by one compares them a vector at a time.
  */
 static int
 all_zero(const uint8_t *p, size_t n)

@@ -8,11 +8,13 @@
  *   flag 0x01  more fragments follow; such a fragment carries exactly FRAME_FRAG_DATA bytes
  * Logical messages are reassembled up to a cap the caller sets (smaller before the peer is
  * known, FRAME_MSG_MAX_DEFAULT after); the cap is checked before memory grows.
- *   flag 0x02  last fragment, padded: u16 n, n data bytes, then zero bytes, so that the
- *              frame's length is a bucket (frame_bucket) and an observer learns only the
- *              bucket, not the exact length of an address in it. frame_seal_padded sends
- *              the last fragment so, unless its data needs the whole frame (65517 or
- *              65518 bytes: flag 0x00); frame_open accepts all three.
+ *   flag 0x02  last fragment, padded: u16 n, n data bytes, then zero bytes. A message that
+ *              holds an address is padded by ADDRESS_MAX minus its address's length
+ *              (proto_padding), so that its frames are as long as with the longest address
+ *              and an observer does not learn the address's length. frame_seal_padded
+ *              pads the last fragment so, with less padding if the frame cannot hold it
+ *              all and unpadded (flag 0x00) if its data needs the whole frame (65517 or
+ *              65518 bytes); frame_open accepts all three, with any amount of padding.
  */
 #ifndef SOTTO_WIRE_FRAME_H
 #define SOTTO_WIRE_FRAME_H
@@ -32,7 +34,8 @@
 #define FRAME_FLAG_MORE 0x01
 #define FRAME_FLAG_PADDED 0x02
 #define FRAME_PADDED_HDR 3                               /* flag, u16 data length */
-#define FRAME_PADDED_DATA_MAX (NOISE_PAYLOAD_MAX - FRAME_PADDED_HDR)
+#define FRAME_PADDED_DATA_MAX (NOISE_PAYLOAD_MAX - FRAME_PADDED_HDR) /* data + padding */
+#define FRAME_UNPADDED (-1)                              /* pad: flag 0x00 (frame_seal) */
 #define FRAME_MSG_MAX_DEFAULT (16u * 1024 * 1024)       /* logical message, authenticated */
 #define FRAME_MSG_MAX_PREAUTH (16u * 1024)               /* before registration/login */
 
@@ -72,11 +75,8 @@ int frame_decoder_feed(struct frame_decoder *d, const uint8_t *in, size_t len, s
 void frame_decoder_done(struct frame_decoder *d);
 void frame_decoder_free(struct frame_decoder *d);
 
-/* The length a transport frame of at least len bytes (16-byte tag included) is padded to:
- * 256, 1024, then a multiple of 4096, at most FRAME_MAX. */
-size_t frame_bucket(size_t len);
-/* Bytes (headers included) that frame_seal (pad 0) or frame_seal_padded (pad 1) make of a
- * logical message of len bytes. */
+/* Bytes (headers included) that frame_seal_padded makes of a logical message of len bytes
+ * (pad as there). */
 size_t frame_sealed_len(size_t len, int pad);
 
 /* Appends a handshake message as one frame. */
@@ -84,9 +84,10 @@ int frame_put_handshake(struct buf *out, const uint8_t *msg, size_t len) SOTTO_M
 /* Encrypts a logical message of any length (0 allowed) as one or more frames onto out. */
 int frame_seal(struct noise_transport *t, const uint8_t *msg, size_t len,
     struct buf *out) SOTTO_MUST_CHECK;
-/* The same with the last fragment padded to a bucket: for messages that hold an address
- * (proto_padded), whose length the frame must not give away. */
-int frame_seal_padded(struct noise_transport *t, const uint8_t *msg, size_t len,
+/* The same with pad zero bytes after the last fragment's data (flag 0x02; fewer if the
+ * frame cannot hold them): for messages that hold an address (proto_padding), whose length
+ * the frame must not give away. pad FRAME_UNPADDED (negative) is frame_seal. */
+int frame_seal_padded(struct noise_transport *t, const uint8_t *msg, size_t len, int pad,
     struct buf *out) SOTTO_MUST_CHECK;
 
 /* Reassembly of logical messages from decrypted fragments. */

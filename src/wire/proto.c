@@ -8,24 +8,39 @@
 #include <sodium.h>
 
 #include "base/cursor.h"
+#include "wire/frame.h"
 
 #define PROTO_STATUS_MAX 0xffff
 
 _Static_assert(PROTO_SIG_LEN == crypto_sign_BYTES, "Ed25519 signatures");
 
+/* ADDRESS_MAX minus the length of address a (0 if it is longer: such a message is not
+ * encoded). */
+static int
+address_shortfall(const char *a)
+{
+	return ADDRESS_MAX - (int)strnlen(a, ADDRESS_MAX);
+}
+
 int
-proto_padded(const struct proto_msg *m)
+proto_padding(const struct proto_msg *m)
 {
 	switch (m->type) {
 	case PROTO_REGISTER:
+		return address_shortfall(m->u.reg.address);
 	case PROTO_FETCH_BUNDLE:
+		return address_shortfall(m->u.fetch.address);
 	case PROTO_SEND:
+		return address_shortfall(m->u.send.recipient);
 	case PROTO_LOOKUP:
-		return 1;
+		return address_shortfall(m->u.lookup.address);
 	case PROTO_RESPONSE | PROTO_SENDER_CERTIFICATE:
-		return m->status == 0;
+		if (m->status != 0)
+			return FRAME_UNPADDED;
+		return m->u.cert.len < CERT_LEN(ADDRESS_MAX) ?
+		    (int)(CERT_LEN(ADDRESS_MAX) - m->u.cert.len) : 0;
 	default:
-		return 0;
+		return FRAME_UNPADDED;
 	}
 }
 

@@ -169,12 +169,14 @@ int proto_is_response(uint8_t type);
 int proto_is_notice(uint8_t type);
 const char *proto_type_name(uint8_t type);
 /*
- * 1 if m holds an address, so that its frame is padded to a bucket (frame_seal_padded):
- * REGISTER, FETCH_BUNDLE, SEND and LOOKUP, and a successful SENDER_CERTIFICATE answer (the
- * certificate names the caller). The rest hide nothing by padding: a PUSH's envelope is
- * already a bucket (sealed sender), the others have fixed or address-free layouts.
+ * The zero bytes m's frame is padded with (frame_seal_padded), so that it is as long as
+ * with an address of ADDRESS_MAX bytes: ADDRESS_MAX minus the length of the address in a
+ * REGISTER, FETCH_BUNDLE, SEND or LOOKUP, and in a successful SENDER_CERTIFICATE answer
+ * (the certificate names the caller). FRAME_UNPADDED (-1) for the rest, whose sizes hold no
+ * address: a PUSH's envelope is already a sealed-sender bucket, the others have fixed or
+ * address-free layouts.
  */
-int proto_padded(const struct proto_msg *m);
+int proto_padding(const struct proto_msg *m);
 
 /* Appends the encoding of m to out. Invalid fields (bad address, counts over caps, unknown
  * type) are SOTTO_ERR_INVALID_ARG. */

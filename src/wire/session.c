@@ -236,8 +236,7 @@ wire_session_seal(struct wire_session *s, const uint8_t *msg, size_t len, int pa
 
 	if (s->phase != WIRE_PHASE_READY)
 		return SOTTO_ERR_STATE;
-	r = pad ? frame_seal_padded(&s->t, msg, len, out) : frame_seal(&s->t, msg, len, out);
-	if (r != 0)
+	if ((r = frame_seal_padded(&s->t, msg, len, pad, out)) != 0)
 		return session_fail(s, r);
 	return 0;
 }

@@ -85,7 +85,8 @@ void wire_session_enable_resume(struct wire_session *s, const struct ticket_key 
  */
 int wire_session_feed(struct wire_session *s, const uint8_t *in, size_t len, size_t *used,
     struct buf *out, const uint8_t **msg, size_t *msg_len) SOTTO_MUST_CHECK;
-/* Appends msg, encrypted and framed, to out (only when READY). */
+/* Appends msg, encrypted and framed, to out (only when READY); pad as frame_seal_padded
+ * (proto_padding, or FRAME_UNPADDED). */
 int wire_session_seal(struct wire_session *s, const uint8_t *msg, size_t len, int pad,
     struct buf *out) SOTTO_MUST_CHECK;
 void wire_session_free(struct wire_session *s);

@@ -52,7 +52,7 @@ srv_send(int fd, struct wire_session *ws, const struct proto_msg *m)
 	buf_init_dyn(&plain, 1 << 20);
 	buf_init_dyn(&wire, 1 << 21);
 	if ((r = proto_encode(m, &plain)) == 0 && (r = wire_session_seal(ws, plain.p, plain.len,
-	    proto_padded(m), &wire)) == 0)
+	    proto_padding(m), &wire)) == 0)
 		r = srv_flush(fd, &wire);
 	buf_free(&plain);
 	buf_free(&wire);

@@ -392,18 +392,18 @@ TEST(frame_open_rejects_bad_fragments)
 	noise_transport_wipe(&b);
 }
 
-/* The frames frame_seal makes of m, as they go on the wire; their total length. */
+/* The frames of m, as they go on the wire (padded as conn.c and peer.c pad, or not at
+ * all); their total length, 0 on an error. */
 static size_t
-sealed_msg(struct noise_transport *t, const struct proto_msg *m, struct buf *wire)
+sealed_msg(struct noise_transport *t, const struct proto_msg *m, int padded, struct buf *wire)
 {
 	struct buf enc;
 	size_t len;
 
 	buf_init_dyn(&enc, FRAME_MSG_MAX_DEFAULT);
 	buf_reset(wire);
-	/* As conn.c (client) and peer.c (server) do. */
-	if (proto_encode(m, &enc) != 0 || (proto_padded(m) ?
-	    frame_seal_padded(t, enc.p, enc.len, wire) : frame_seal(t, enc.p, enc.len, wire)) != 0)
+	if (proto_encode(m, &enc) != 0 || frame_seal_padded(t, enc.p, enc.len,
+	    padded ? proto_padding(m) : FRAME_UNPADDED, wire) != 0)
 		len = 0;
 	else
 		len = wire->len;
@@ -411,93 +411,168 @@ sealed_msg(struct noise_transport *t, const struct proto_msg *m, struct buf *wir
 	return len;
 }
 
+/* A valid user address of len (3..318) bytes: a name of up to 64, a domain of 50-byte
+ * labels. */
+static void
+address_of_len(char out[ADDRESS_MAX + 1], size_t len)
+{
+	size_t name = len - 2 < ADDRESS_NAME_MAX ? len - 2 : ADDRESS_NAME_MAX, i;
+
+	memset(out, 'n', name);
+	out[name] = '@';
+	for (i = name + 1; i < len; i++)
+		out[i] = (i - name) % 51 == 0 && i + 1 < len ? '.' : 'd';
+	out[len] = '\0';
+}
+
+/* Fills m as a message of type (REGISTER, FETCH_BUNDLE, LOOKUP, SEND with an envelope of
+ * env_len bytes, or a SENDER_CERTIFICATE answer) that names address. */
+static int
+address_msg(struct proto_msg *m, uint8_t type, const char *address, const uint8_t *env,
+    size_t env_len, const uint8_t server_sk[crypto_sign_SECRETKEYBYTES])
+{
+	static const uint8_t identity_pk[32];
+
+	memset(m, 0, sizeof(*m));
+	m->type = type;
+	m->id = 7;
+	switch (type) {
+	case PROTO_REGISTER:
+		strcpy(m->u.reg.address, address);
+		return 0;
+	case PROTO_FETCH_BUNDLE:
+		strcpy(m->u.fetch.address, address);
+		return 0;
+	case PROTO_LOOKUP:
+		strcpy(m->u.lookup.address, address);
+		return 0;
+	case PROTO_SEND:
+		strcpy(m->u.send.recipient, address);
+		m->u.send.envelope = env;
+		m->u.send.envelope_len = env_len;
+		return 0;
+	default:
+		return cert_make(address, identity_pk, 1, server_sk, m->u.cert.cert, CERT_MAX,
+		    &m->u.cert.len);
+	}
+}
+
 /*
- * Frames of messages that hold an address are padded to buckets, so an observer of the TCP
- * stream does not learn how long the address in a LOOKUP, FETCH_BUNDLE or SEND is: the
- * same request with a short and a long address (3 to 229 bytes; SEND: with any envelope
- * size the sealed sender layer makes) gives frames of the same length. The padding is
+ * Frames of messages that hold an address are padded by ADDRESS_MAX minus its length, so
+ * an observer of the TCP stream does not learn how long the address in a REGISTER,
+ * FETCH_BUNDLE, LOOKUP, SEND or sender certificate is: the same message with any address
+ * (3 to 318 bytes, the longest valid) gives frames of the same length, that of an address
+ * of ADDRESS_MAX bytes, and no more: a SEND's frames are at most 322 bytes longer than
+ * unpadded (they were padded to size buckets, 1,024 bytes for one of 400). The padding is
  * checked by the receiver, and unpadded last fragments are still accepted.
  */
 TEST(frame_padding_hides_address_lengths)
 {
-	static const char *const addrs[] = { "a@b", "bob@localhost",
-	    "a-rather-long-name-to-look-up.with-dots_and-dashes@mail.example.org",
-	    "0123456789012345678901234567890123456789012345678901234567890123@"
-	    "averyveryverylongdomainlabelthatgoesonandonandonuntilsixtythree.example."
-	    "anothersubdomainlabel.example.org" };
+	static const size_t lens[] = { 3, 4, 13, 20, 64, 65, 66, 100, 200, 229, 230, 300, 317,
+	    318 };
+	static const uint8_t types[] = { PROTO_REGISTER, PROTO_FETCH_BUNDLE, PROTO_LOOKUP,
+	    PROTO_SEND, PROTO_RESPONSE | PROTO_SENDER_CERTIFICATE };
 	static const size_t envs[] = { 353, 1121, 4193, 8289, 16481, 32865, 65536 };
-	static uint8_t scratch[FRAME_MAX], env[65536];
+	static uint8_t scratch[FRAME_MAX], env[65536], server_pk[crypto_sign_PUBLICKEYBYTES],
+	    server_sk[crypto_sign_SECRETKEYBYTES];
 	static struct proto_msg m;
+	static char addr[ADDRESS_MAX + 1];
 	struct noise_transport a, b;
 	struct frame_reasm ra;
-	struct buf wire;
+	struct buf wire, enc;
 	const uint8_t *f, *msg;
-	size_t first, len, used, flen, mlen;
+	size_t first, len, unpadded, used, flen, mlen;
 	struct frame_decoder d;
 	uint8_t pt[300], ct[300 + NOISE_TAG_LEN];
 	int r = -1;
 
 	REQUIRE(transports(&a, &b) == 0);
+	crypto_sign_keypair(server_pk, server_sk);
 	buf_init_dyn(&wire, 2 * FRAME_MSG_MAX_DEFAULT);
-	CHECK(strlen(addrs[3]) > 150 && strlen(addrs[3]) <= 229);
+	for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+		address_of_len(addr, lens[i]);
+		CHECK_EQ_INT(address_user_check(addr, lens[i]), 0);
+	}
 	/* Which messages are padded: those with an address; a PUSH's envelope is a bucket. */
+	address_of_len(addr, 13);
+	REQUIRE(address_msg(&m, PROTO_REGISTER, addr, NULL, 0, server_sk) == 0);
+	CHECK_EQ_INT(proto_padding(&m), ADDRESS_MAX - 13);
+	REQUIRE(address_msg(&m, PROTO_RESPONSE | PROTO_SENDER_CERTIFICATE, addr, NULL, 0,
+	    server_sk) == 0);
+	CHECK_EQ_INT(proto_padding(&m), ADDRESS_MAX - 13);
+	m.status = SOTTO_ERR_NOT_FOUND;
+	CHECK_EQ_INT(proto_padding(&m), FRAME_UNPADDED);
 	memset(&m, 0, sizeof(m));
-	m.type = PROTO_REGISTER;
-	CHECK(proto_padded(&m));
-	m.type = PROTO_RESPONSE | PROTO_SENDER_CERTIFICATE;
-	CHECK(proto_padded(&m));
 	m.type = PROTO_PUSH;
-	CHECK(!proto_padded(&m));
+	CHECK_EQ_INT(proto_padding(&m), FRAME_UNPADDED);
 	m.type = PROTO_RECEIVED;
-	CHECK(!proto_padded(&m));
-	for (int type = 0; type < 2; type++) {
-		first = 0;
-		for (size_t i = 0; i < sizeof(addrs) / sizeof(addrs[0]); i++) {
-			memset(&m, 0, sizeof(m));
-			m.type = type ? PROTO_LOOKUP : PROTO_FETCH_BUNDLE;
-			m.id = 7;
-			strcpy(type ? m.u.lookup.address : m.u.fetch.address, addrs[i]);
-			len = sealed_msg(&a, &m, &wire);
-			CHECK(len > 0);
-			if (i == 0)
-				first = len;
-			CHECK_EQ_INT(len, first);
-		}
-		CHECK_EQ_INT(first, FRAME_HDR_LEN + 256);
-	}
-	for (size_t e = 0; e < sizeof(envs) / sizeof(envs[0]); e++) {
-		first = 0;
-		for (size_t i = 0; i < sizeof(addrs) / sizeof(addrs[0]); i++) {
-			memset(&m, 0, sizeof(m));
-			m.type = PROTO_SEND;
-			m.id = 9;
-			strcpy(m.u.send.recipient, addrs[i]);
-			m.u.send.envelope = env;
-			m.u.send.envelope_len = envs[e];
-			len = sealed_msg(&a, &m, &wire);
-			CHECK(len > 0);
-			if (i == 0)
-				first = len;
-			CHECK_EQ_INT(len, first);
+	CHECK_EQ_INT(proto_padding(&m), FRAME_UNPADDED);
+	for (size_t t = 0; t < sizeof(types) / sizeof(types[0]); t++) {
+		size_t n_env = types[t] == PROTO_SEND ? sizeof(envs) / sizeof(envs[0]) : 1;
+
+		for (size_t e = 0; e < n_env; e++) {
+			first = 0;
+			for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+				address_of_len(addr, lens[i]);
+				REQUIRE(address_msg(&m, types[t], addr, env, envs[e],
+				    server_sk) == 0);
+				len = sealed_msg(&a, &m, 1, &wire);
+				unpadded = sealed_msg(&a, &m, 0, &wire);
+				CHECK(len > 0 && unpadded > 0);
+				if (i == 0)
+					first = len;
+				CHECK_EQ_INT(len, first);
+				/* The padding the address needs, and the u16 that says so. */
+				CHECK_EQ_INT(len - unpadded, FRAME_PADDED_HDR - 1 +
+				    ADDRESS_MAX - lens[i]);
+				if (types[t] == PROTO_SEND && lens[i] <= 20)
+					CHECK(len - unpadded <= 330);
+			}
 		}
 	}
-	/* Every frame's body is a bucket, and the message comes back whole. */
+	/* A LOOKUP's frame: as with an address of ADDRESS_MAX bytes (header, flag, u16, the
+	 * message's 6 + 2 + ADDRESS_MAX bytes, tag). */
+	REQUIRE(address_msg(&m, PROTO_LOOKUP, "a@b", NULL, 0, server_sk) == 0);
+	CHECK_EQ_INT(sealed_msg(&a, &m, 1, &wire), FRAME_HDR_LEN + FRAME_PADDED_HDR + 6 + 2 +
+	    ADDRESS_MAX + NOISE_TAG_LEN);
+
+	/* The message comes back whole, SENDs of one and of two fragments. */
 	noise_transport_wipe(&a);
 	noise_transport_wipe(&b);
 	REQUIRE(transports(&a, &b) == 0);
 	frame_reasm_init(&ra, FRAME_MSG_MAX_DEFAULT);
-	frame_decoder_init(&d);
-	REQUIRE(sealed_msg(&a, &m, &wire) > 0);
-	for (size_t off = 0; off < wire.len; off += used) {
-		r = frame_decoder_feed(&d, wire.p + off, wire.len - off, &used, &f, &flen);
-		REQUIRE(r == 1);
-		CHECK_EQ_INT(flen, frame_bucket(flen));
-		r = frame_open(&b, &ra, f, flen, scratch, &msg, &mlen);
-		CHECK(r >= 0);
+	buf_init_dyn(&enc, FRAME_MSG_MAX_DEFAULT);
+	randombytes_buf(env, sizeof(env));
+	for (size_t e = 0; e < sizeof(envs) / sizeof(envs[0]); e++) {
+		REQUIRE(address_msg(&m, PROTO_SEND, "a@b", env, envs[e], server_sk) == 0);
+		buf_reset(&enc);
+		REQUIRE(proto_encode(&m, &enc) == 0);
+		REQUIRE(sealed_msg(&a, &m, 1, &wire) > 0);
+		CHECK_EQ_INT(frame_sealed_len(enc.len, proto_padding(&m)), wire.len);
+		frame_decoder_init(&d);
+		for (size_t off = 0; off < wire.len; off += used) {
+			r = frame_decoder_feed(&d, wire.p + off, wire.len - off, &used, &f, &flen);
+			REQUIRE(r == 1);
+			r = frame_open(&b, &ra, f, flen, scratch, &msg, &mlen);
+			CHECK(r >= 0);
+		}
+		frame_decoder_free(&d);
+		CHECK_EQ_INT(r, 1);
+		CHECK(mlen == enc.len && memcmp(msg, enc.p, mlen) == 0);
 	}
-	CHECK_EQ_INT(r, 1);
-	CHECK_EQ_INT(frame_sealed_len(mlen, 1), wire.len);
-	frame_decoder_free(&d);
+	/* A last fragment with no room for all its padding fills its frame; one whose data
+	 * needs the whole frame goes unpadded. */
+	for (size_t n = FRAME_PADDED_DATA_MAX - 10; n <= FRAME_FRAG_DATA; n++) {
+		buf_reset(&wire);
+		REQUIRE(frame_seal_padded(&a, env, n, 100, &wire) == 0);
+		CHECK_EQ_INT(wire.len, FRAME_HDR_LEN + (n <= FRAME_PADDED_DATA_MAX ? FRAME_MAX :
+		    1 + n + NOISE_TAG_LEN));
+		CHECK_EQ_INT(frame_sealed_len(n, 100), wire.len);
+		REQUIRE(frame_open(&b, &ra, wire.p + FRAME_HDR_LEN, wire.len - FRAME_HDR_LEN,
+		    scratch, &msg, &mlen) == 1);
+		CHECK(mlen == n && memcmp(msg, env, n) == 0);
+	}
+	buf_free(&enc);
 	/* A padded fragment with a non-zero byte in its padding, or a length beyond it. */
 	memset(pt, 0, sizeof(pt));
 	pt[0] = FRAME_FLAG_PADDED;

@@ -159,7 +159,7 @@ TEST(session_handshake_and_messages_any_chunking)
 		}
 		/* server -> client */
 		memset(big, (int)i, sizeof(big));
-		REQUIRE(wire_session_seal(&fx.s, big, sizeof(big), 0, &fx.to_client) == 0);
+		REQUIRE(wire_session_seal(&fx.s, big, sizeof(big), FRAME_UNPADDED, &fx.to_client) == 0);
 		{
 			const uint8_t *f;
 			size_t used, flen;
@@ -202,7 +202,7 @@ TEST(session_preauth_cap_then_raised)
 	CHECK_EQ_INT(feed(&fx, fx.to_server.p, fx.to_server.len, 1 << 20, &msg, &msg_len, NULL),
 	    SOTTO_ERR_TOO_LARGE);
 	CHECK_EQ_INT(fx.s.phase, WIRE_PHASE_FAILED);
-	CHECK_EQ_INT(wire_session_seal(&fx.s, big, 1, 0, &fx.to_client), SOTTO_ERR_STATE);
+	CHECK_EQ_INT(wire_session_seal(&fx.s, big, 1, FRAME_UNPADDED, &fx.to_client), SOTTO_ERR_STATE);
 	fixture_free(&fx);
 }
 
