@@ -1,6 +1,7 @@
 /*
- * Frames: the incremental decoder on raw bytes in fuzzer-chosen chunks, and fragment
- * reassembly on fuzzer-chosen plaintexts (encrypted here, since a fuzzer cannot forge tags).
+ * Frames: the incremental decoder on raw bytes in fuzzer-chosen chunks, fragment
+ * reassembly on fuzzer-chosen plaintexts (encrypted here, since a fuzzer cannot forge tags),
+ * and a round trip of a fuzzer-chosen message sealed with a fuzzer-chosen padding.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -8,6 +9,7 @@
 
 #include <sodium.h>
 
+#include "base/buf.h"
 #include "wire/frame.h"
 #include "wire/noise.h"
 
@@ -87,6 +89,40 @@ reassemble(const uint8_t *data, size_t size, size_t cap)
 	frame_reasm_free(&ra);
 }
 
+/* frame_seal_padded of msg with pad zeros (-1: none) makes frame_sealed_len bytes of frames
+ * that decode and open to msg again. */
+static void
+seal_roundtrip(const uint8_t *msg, size_t len, int pad)
+{
+	struct noise_transport t;
+	struct frame_reasm ra;
+	struct frame_decoder d;
+	struct buf wire;
+	const uint8_t *f, *m = NULL;
+	size_t off, used, flen, mlen = 0;
+	int r = 0;
+
+	memset(&t, 0, sizeof(t));
+	t.tx.has_key = t.rx.has_key = 1;
+	frame_reasm_init(&ra, FRAME_MSG_MAX_DEFAULT);
+	frame_decoder_init(&d);
+	buf_init_dyn(&wire, 2 * FRAME_MSG_MAX_PREAUTH + 2 * FRAME_MAX);
+	if (frame_seal_padded(&t, msg, len, pad, &wire) != 0 ||
+	    wire.len != frame_sealed_len(len, pad))
+		abort();
+	for (off = 0; off < wire.len; off += used) {
+		if (frame_decoder_feed(&d, wire.p + off, wire.len - off, &used, &f, &flen) != 1)
+			abort();
+		if ((r = frame_open(&t, &ra, f, flen, scratch, &m, &mlen)) < 0)
+			abort();
+	}
+	if (r != 1 || mlen != len || (len > 0 && memcmp(m, msg, len) != 0))
+		abort();
+	buf_free(&wire);
+	frame_decoder_free(&d);
+	frame_reasm_free(&ra);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -96,5 +132,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	decode_raw(data + 2, size - 2, data[0], (size_t)data[1] + 1);
 	reassemble(data + 2, size - 2, data[0] & 8 ? 100000 : FRAME_MSG_MAX_PREAUTH);
+	seal_roundtrip(data + 2, size - 2, ((int)data[0] << 8 | data[1]) - 1);
 	return 0;
 }
