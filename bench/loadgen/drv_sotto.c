@@ -387,6 +387,9 @@ sotto_send(struct lg_client *c, struct lg_client *to, const uint8_t *payload, si
 	msgid_new_now(m.u.send.client_msg_id);
 	m.u.send.envelope = payload;
 	m.u.send.envelope_len = len;
+	/* As libsotto sends it: the identity the envelope is sealed to, which sottod checks. */
+	m.u.send.has_identity = 1;
+	memcpy(m.u.send.identity_pk, keys[to->idx].id_pk, sizeof(m.u.send.identity_pk));
 	return put_msg(c, s, &m);
 }
 
