@@ -157,6 +157,9 @@ void cli_print_text(FILE *out, const uint8_t *p, size_t len);
 void cli_printf(FILE *out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* One JSON value and a newline, with the same characters escaped (\u009b) not dropped. */
 void cli_json_print(FILE *out, json_t *j);
+/* j as compact JSON with the characters cli_unsafe_char names escaped (\u009b); malloc'd,
+ * with room for one more byte after its NUL (a newline). NULL on failure. */
+char *cli_json_dumps(json_t *j);
 /* Length of the valid UTF-8 sequence at p (n bytes left) and its code point, or 0. */
 size_t cli_utf8_seq(const uint8_t *p, size_t n, uint32_t *cp);
 /* Whether a terminal would obey the code point rather than show it. */

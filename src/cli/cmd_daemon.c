@@ -90,10 +90,12 @@ on_signal(int sig)
 	stop = 1;
 }
 
+/* Escaped as `--json` is (cli_json_dumps): a client that shows a peer's text raw cannot
+ * be driven by C1 or bidi controls in it. */
 static void
 write_line(struct client *c, json_t *j)
 {
-	char *s = json_dumps(j, JSON_COMPACT);
+	char *s = cli_json_dumps(j);
 	size_t len, off = 0;
 	ssize_t w;
 
@@ -102,7 +104,7 @@ write_line(struct client *c, json_t *j)
 		return;
 	}
 	len = strlen(s);
-	s[len] = '\n';          /* json_dumps leaves room for its NUL */
+	s[len] = '\n';          /* cli_json_dumps leaves room after its NUL */
 	len++;
 	while (off < len) {
 		w = send(c->fd, s + off, len - off, MSG_NOSIGNAL);
@@ -322,7 +324,7 @@ m_send(struct daemon *d, struct client *c, json_t *params, json_t **err)
 	uint8_t id[SOTTO_ID_LEN];
 	char hex[2 * SOTTO_ID_LEN + 1];
 	json_t *res;
-	int r;
+	int r, why;
 
 	if (to == NULL || body == NULL) {
 		*err = rpc_error(RPC_INVALID_PARAMS, "send needs to and body (strings)");
@@ -342,6 +344,13 @@ m_send(struct daemon *d, struct client *c, json_t *params, json_t **err)
 	res = json_object();
 	json_object_set_new(res, "id", json_string(hex));
 	json_object_set_new(res, "queued", json_boolean(r == SOTTO_ERR_QUEUED));
+	if (r == SOTTO_ERR_QUEUED && (why = sotto_queued_reason(d->s)) != 0) {
+		/* the same code an error of it would carry, for programs; the text for people */
+		json_object_set_new(res, "reason", json_string(sotto_strerror(why)));
+		json_object_set_new(res, "reason_code", json_integer(-32000 + why));
+	} else if (r == SOTTO_ERR_QUEUED)
+		json_object_set_new(res, "reason", json_string("not sent yet: the server was not "
+		    "reached, or the message waits behind others"));
 	return res;
 }
 
@@ -366,6 +375,8 @@ m_contacts(struct daemon *d, struct client *c, json_t *params, json_t **err)
 	return a;
 }
 
+/* confirm is the safety number the user compared (as `sotto verify --confirm`): the mark
+ * is bound to it, so a key that changed after the number was shown is not marked. */
 static json_t *
 m_verify(struct daemon *d, struct client *c, json_t *params, json_t **err)
 {
@@ -377,12 +388,14 @@ m_verify(struct daemon *d, struct client *c, json_t *params, json_t **err)
 	int r;
 
 	(void)c;
-	if (addr == NULL) {
-		*err = rpc_error(RPC_INVALID_PARAMS, "verify needs address");
+	if (addr == NULL || (confirm != NULL && !json_is_string(confirm))) {
+		*err = rpc_error(RPC_INVALID_PARAMS,
+		    "verify needs address, and confirm is the safety number compared (a string)");
 		return NULL;
 	}
 	if ((r = sotto_safety_number(d->s, addr, sn, digits)) != 0 ||
-	    (json_is_true(confirm) && (r = sotto_verify(d->s, addr)) != 0) ||
+	    (confirm != NULL &&
+	    (r = sotto_verify_number(d->s, addr, json_string_value(confirm))) != 0) ||
 	    (r = sotto_contact(d->s, addr, &ct)) != 0) {
 		*err = sotto_error(r);
 		return NULL;

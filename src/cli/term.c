@@ -109,31 +109,51 @@ cli_printf(FILE *out, const char *fmt, ...)
 	free(big);
 }
 
-void
-cli_json_print(FILE *out, json_t *j)
+char *
+cli_json_dumps(json_t *j)
 {
-	char *s;
-	size_t i = 0, len, k;
+	char *s, *o;
+	size_t i = 0, len, k, n = 0;
 	uint32_t cp = 0;
 
 	if (j == NULL || (s = json_dumps(j, JSON_COMPACT)) == NULL)
-		return;
+		return NULL;
 	/* Jansson escapes C0 controls; the rest are written as \u escapes here, which is
 	 * the same JSON text. Outside strings JSON is ASCII, so every such character is
-	 * inside one. */
+	 * inside one. An escape is at most 6 times the bytes it replaces. */
 	len = strlen(s);
+	if ((o = malloc(6 * len + 2)) == NULL)
+		goto out;
 	while (i < len) {
 		if ((k = cli_utf8_seq((const uint8_t *)s + i, len - i, &cp)) == 0) {
-			fputs("\\ufffd", out);  /* cannot happen: jansson writes UTF-8 */
+			memcpy(o + n, "\\ufffd", 6);  /* cannot happen: jansson writes UTF-8 */
+			n += 6;
 			i++;
 			continue;
 		}
-		if (cp >= 0x20 && cli_unsafe_char(cp))
-			fprintf(out, "\\u%04x", (unsigned)cp);
-		else
-			fwrite(s + i, 1, k, out);
+		if (cp >= 0x20 && cli_unsafe_char(cp)) {
+			snprintf(o + n, 7, "\\u%04x", (unsigned)cp);
+			n += 6;
+		} else {
+			memcpy(o + n, s + i, k);
+			n += k;
+		}
 		i += k;
 	}
+	o[n] = '\0';
+out:
+	free(s);
+	return o;
+}
+
+void
+cli_json_print(FILE *out, json_t *j)
+{
+	char *s = cli_json_dumps(j);
+
+	if (s == NULL)
+		return;
+	fputs(s, out);
 	fputc('\n', out);
 	free(s);
 }

@@ -4,6 +4,7 @@ would: requests and answers, errors, and notifications for messages and receipts
 import json
 import os
 import random
+import shutil
 import socket
 import subprocess
 import sys
@@ -30,6 +31,7 @@ class Rpc:
                     raise
                 time.sleep(0.05)
         self.buf = b""
+        self.lines = []         # every line as it came off the socket, undecoded
         self.next_id = 1
         self.notes = []
         # One round trip: the daemon has accepted us, so no notification can go out
@@ -45,6 +47,7 @@ class Rpc:
                 raise EOFError("daemon closed the socket")
             self.buf += d
         line, self.buf = self.buf.split(b"\n", 1)
+        self.lines.append(line)
         return json.loads(line)
 
     def raw(self, text):
@@ -110,6 +113,16 @@ def check_clean_log(root, user):
     check("Sanitizer" not in log and "runtime error" not in log, log[-1500:])
 
 
+def alice_daemon_and_bob(root, servers):
+    """A server, alice with a daemon (--no-bridge) and bob with none."""
+    srv = Server(root)
+    servers.append(srv)
+    alice = User(root, "alice", srv)
+    bob = User(root, "bob", srv)
+    pa, path_a = start_daemon(root, alice, "--no-bridge")
+    return srv, alice, bob, pa, path_a
+
+
 def stop(p):
     p.terminate()
     try:
@@ -157,7 +170,7 @@ def test_daemon_rpc(root, servers):
         cs = a.result("contacts")
         check([c["address"] for c in cs] == [bob.address] and not cs[0]["verified"], cs)
         va = a.result("verify", {"address": bob.address})
-        vb = b.result("verify", {"address": alice.address, "confirm": True})
+        vb = b.result("verify", {"address": alice.address, "confirm": va["safety_number"]})
         check(va["safety_number"] == vb["safety_number"] and len(va["digits"]) == 60, (va, vb))
         check(vb["verified"] is True and va["verified"] is False, (va, vb))
         h = a.result("history", {"address": bob.address})
@@ -357,12 +370,8 @@ def test_daemon_runs_the_bridge(root, servers):
 
 
 def test_daemon_bridge_options(root, servers):
-    srv = Server(root)
-    servers.append(srv)
-    alice = User(root, "alice", srv)
-    bob = User(root, "bob", srv)
     # --no-bridge: nothing listens
-    pa, path_a = start_daemon(root, alice, "--no-bridge")
+    srv, alice, bob, pa, path_a = alice_daemon_and_bob(root, servers)
     try:
         Rpc(path_a)
         for port in (alice.smtp, alice.imap):
@@ -421,6 +430,9 @@ def test_daemon_queues_first_message_while_server_down(root, servers):
         a = Rpc(path_a)
         res = a.result("send", {"to": bob.address, "body": "queued via rpc"})
         check(len(res["id"]) == 32 and res["queued"] is True, res)
+        # why: nothing listens where the server was
+        check(res.get("reason_code") == -32000 - 39 and
+              res.get("reason", "").startswith("cannot reach the server"), res)
         h = a.result("history")
         check(len(h) == 1 and h[0]["id"] == res["id"] and "pending" in h[0]["flags"], h)
         check(a.result("status")["outbox"] == 1, "outbox")
@@ -440,11 +452,7 @@ def test_daemon_subscribe_replays_exactly_once(root, servers):
     """A bot connects, subscribes after the last row it saw, reads a little and drops the
     connection, 100 times, while 1,000 messages stream in: it sees each exactly once, in
     row order, and each notification carries its row."""
-    srv = Server(root)
-    servers.append(srv)
-    alice = User(root, "alice", srv)
-    bob = User(root, "bob", srv)
-    pa, path_a = start_daemon(root, alice, "--no-bridge")
+    srv, alice, bob, pa, path_a = alice_daemon_and_bob(root, servers)
     pb, path_b = start_daemon(root, bob, "--no-bridge")
     total, cycles = 1000, 100
     errors = []
@@ -560,9 +568,70 @@ def test_daemon_notices_a_standalone_bridge(root, servers):
     check_clean_log(root, bob)
 
 
+def test_daemon_verify_binds_the_number_shown(root, servers):
+    """verify {confirm} takes the safety number the user compared: a key that changed
+    between showing and confirming is not marked (SOTTO_ERR_SAFETY_MISMATCH), nor is a
+    typo; the old confirm: true is refused as invalid params."""
+    from test_client_cli import remove_account
+    srv, alice, bob, pa, path_a = alice_daemon_and_bob(root, servers)
+    try:
+        a = Rpc(path_a)
+        bob.send(alice, "hello")
+        a.notification("message")
+        shown = a.result("verify", {"address": bob.address})["safety_number"]
+        e = a.call("verify", {"address": bob.address, "confirm": True})
+        check(e["error"]["code"] == -32602, e)
+        # Bob reinstalls after Alice read the number, before she confirms.
+        remove_account(srv, "bob")
+        shutil.rmtree(bob.home)
+        bob = User(root, "bob", srv)
+        bob.send(alice, "new key")
+        check(a.notification("message", 60)["params"]["body"] == "new key", "new key")
+        e = a.call("verify", {"address": bob.address, "confirm": shown})
+        check(e.get("error", {}).get("code") == -32000 - 47, e)  # SOTTO_ERR_SAFETY_MISMATCH
+        v = a.result("verify", {"address": bob.address})
+        check(not v["verified"] and v["safety_number"] != shown, v)
+        typo = ("1" if v["safety_number"][0] != "1" else "2") + v["safety_number"][1:]
+        e = a.call("verify", {"address": bob.address, "confirm": typo})
+        check(e.get("error", {}).get("code") == -32000 - 47, e)
+        v = a.result("verify", {"address": bob.address, "confirm": v["safety_number"]})
+        check(v["verified"] is True, v)
+    finally:
+        check(stop(pa) == 0, "exit code")
+    check_clean_log(root, alice)
+
+
+def test_daemon_escapes_terminal_controls(root, servers):
+    """A peer's C1 and bidi controls reach a client escaped (\\u009b), as `--json` has
+    them, not raw: the socket's bytes hold no UTF-8 encoding of them."""
+    srv = Server(root)
+    servers.append(srv)
+    alice = User(root, "alice", srv)
+    bob = User(root, "bob", srv)
+    evil = "a\u009b2Jb \u202eexe.txt \u2066d\u2069 \u200fe \u0085f"
+    pa, path_a = start_daemon(root, alice, "--no-bridge")
+    try:
+        a = Rpc(path_a)
+        r = bob.run("send", alice.address, "-", stdin=evil.encode())
+        check(r.returncode == 0, r.stderr)
+        n = a.notification("message")
+        check(n["params"]["body"] == evil, n)       # the text is all there, escaped
+        h = a.result("history", {"address": bob.address})
+        check(h[-1]["body"] == evil, h)
+    finally:
+        check(stop(pa) == 0, "exit code")
+    check_clean_log(root, alice)
+    raw = b"\n".join(a.lines)
+    bad = ["\u009b", "\u0085", "\u202e", "\u2066", "\u2069", "\u200f"]
+    check(not any(x.encode() in raw for x in bad), raw)
+    check(b"\\u009b" in raw and b"\\u202e" in raw, raw)
+
+
 if __name__ == "__main__":
     run_tests([test_daemon_rpc, test_daemon_survives_server_restart,
                test_daemon_and_cli_share_a_store, test_daemon_runs_the_bridge,
                test_daemon_bridge_options, test_daemon_queues_first_message_while_server_down,
                test_daemon_subscribe_replays_exactly_once,
-               test_daemon_notices_a_standalone_bridge])
+               test_daemon_notices_a_standalone_bridge,
+               test_daemon_verify_binds_the_number_shown,
+               test_daemon_escapes_terminal_controls])
