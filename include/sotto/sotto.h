@@ -268,6 +268,8 @@ enum sotto_msg_flag {
 	SOTTO_MSG_GAP_BEFORE = 1u << 3,
 	SOTTO_MSG_PENDING = 1u << 4,        /* ours, in the outbox: not yet on the server */
 	SOTTO_MSG_FAILED = 1u << 5,         /* ours, refused for good: never sent */
+	SOTTO_MSG_UNREADABLE = 1u << 6,     /* ours; the recipient could not decrypt it (a
+	                                     * decryption-failure receipt, SOTTO_WARN_UNREADABLE) */
 };
 
 struct sotto_message {

@@ -78,7 +78,9 @@ cmd_history(struct cli *cli, int argc, char **argv)
 			printf(")");
 		} else
 			cli_print_text(stdout, v[i].body, v[i].body_len);
-		printf("%s\n", v[i].flags & SOTTO_MSG_READ ? "  (read)" :
+		printf("%s\n", v[i].flags & SOTTO_MSG_UNREADABLE ?
+		    "  (unreadable: the recipient could not decrypt it)" :
+		    v[i].flags & SOTTO_MSG_READ ? "  (read)" :
 		    v[i].flags & SOTTO_MSG_DELIVERED ? "  (delivered)" :
 		    v[i].flags & SOTTO_MSG_PENDING ? "  (pending: not yet on the server)" :
 		    v[i].flags & SOTTO_MSG_FAILED ? "  (failed: refused by the server)" : "");

@@ -161,6 +161,8 @@ cli_message_json(const struct sotto_message *m)
 		json_array_append_new(flags, json_string("pending"));
 	if (m->flags & SOTTO_MSG_FAILED)
 		json_array_append_new(flags, json_string("failed"));
+	if (m->flags & SOTTO_MSG_UNREADABLE)
+		json_array_append_new(flags, json_string("unreadable"));
 	json_object_set_new(o, "flags", flags);
 	return o;
 }

@@ -237,6 +237,8 @@ history_flags(struct sotto *s, const struct store_message *m, unsigned *flags)
 	    STORE_FLAG_GAP_BEFORE);
 	if (m->flags & STORE_FLAG_FAILED)
 		*flags |= SOTTO_MSG_FAILED;
+	if (m->flags & STORE_FLAG_UNREADABLE)
+		*flags |= SOTTO_MSG_UNREADABLE;
 	if (m->dir == STORE_DIR_OUT && !(m->flags & STORE_FLAG_FAILED) &&
 	    (r = store_outbox_has(s->st, m->id)) == 1)
 		*flags |= SOTTO_MSG_PENDING;

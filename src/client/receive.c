@@ -335,6 +335,26 @@ reject_reason(int r)
 	}
 }
 
+/* Marks our message that the receipt names (the server's receive time of it, which its
+ * SEND answer gave us) unreadable in the history. None: sent before we recorded that
+ * time, or expired. */
+static int
+mark_unreadable(struct sotto *s, const char *peer, uint64_t time_ms)
+{
+	struct store_message m;
+	uint8_t id[STORE_MSGID_LEN];
+	int r;
+
+	memset(&m, 0, sizeof(m));
+	if ((r = store_message_find_sent(s->st, peer, time_ms, id)) != 0 ||
+	    (r = store_message_get(s->st, id, &m)) != 0)
+		goto out;
+	r = store_message_update(s->st, id, m.flags | STORE_FLAG_UNREADABLE, m.expires_at);
+out:
+	store_message_wipe(&m);
+	return r == SOTTO_ERR_NOT_FOUND ? 0 : r;
+}
+
 /* A decryption-failure receipt from peer: tell the user (and archive the session). */
 static int
 handle_decrypt_error(struct sotto *s, const struct sealed_opened *o, sotto_event_fn cb,
@@ -354,6 +374,8 @@ handle_decrypt_error(struct sotto *s, const struct sealed_opened *o, sotto_event
 		    "decryption-failure receipt from someone we have no session with", pb);
 		return 0;
 	}
+	if ((r = mark_unreadable(s, o->sender_addr, d.e.time_ms)) != 0)
+		return r;
 	client_derr_text(text, sizeof(text), &d, archived);
 	emit_warning(cb, ctx, o->sender_addr, d.e.time_ms / 1000, SOTTO_WARN_UNREADABLE, text, pb);
 	return 0;

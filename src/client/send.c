@@ -245,7 +245,8 @@ out:
 }
 
 static int
-transmit(struct sotto *s, const struct store_outbox_item *it, int timeout_ms)
+transmit(struct sotto *s, const struct store_outbox_item *it, int timeout_ms,
+    uint64_t *sent_ms)
 {
 	struct store_contact ct;
 	struct sealed_content sc;
@@ -287,7 +288,8 @@ transmit(struct sotto *s, const struct store_outbox_item *it, int timeout_ms)
 	 * what nobody could read (SOTTO_ERR_IDENTITY_CHANGED). */
 	req->u.send.has_identity = 1;
 	memcpy(req->u.send.identity_pk, ct.identity_pk, sizeof(req->u.send.identity_pk));
-	r = client_request(s, req, &resp, timeout_ms);
+	if ((r = client_request(s, req, &resp, timeout_ms)) == 0)
+		*sent_ms = resp.u.sent.timestamp;
 out:
 	free(req);
 	buf_free(&env);
@@ -365,10 +367,10 @@ out:
 /*
  * One outbox item: sealed first if it waits as a content, then sent; refused for an
  * identity its recipient no longer has, it is sealed and sent once more in a new session.
- * Returns 1 if another process sent it.
+ * Returns 1 if another process sent it; sent, *sent_ms is the server's receive time.
  */
 static int
-send_item(struct sotto *s, struct store_outbox_item *it, int timeout_ms)
+send_item(struct sotto *s, struct store_outbox_item *it, int timeout_ms, uint64_t *sent_ms)
 {
 	int r, again = 0;
 
@@ -376,7 +378,7 @@ send_item(struct sotto *s, struct store_outbox_item *it, int timeout_ms)
 		r = it->envelope_len > 0 && it->envelope[0] == STORE_OUTBOX_CONTENT ?
 		    seal_queued(s, it, timeout_ms) : 0;
 		if (r == 0)
-			r = transmit(s, it, timeout_ms);
+			r = transmit(s, it, timeout_ms, sent_ms);
 		if (r != SOTTO_ERR_IDENTITY_CHANGED || again++)
 			return r;
 		if ((r = requeue_for_new_identity(s, it)) != 1)
@@ -399,6 +401,7 @@ client_flush_outbox(struct sotto *s, int timeout_ms, const uint8_t *watch, int *
 {
 	struct store_outbox_list l = { 0 };
 	uint8_t *held = NULL;
+	uint64_t sent_ms = 0;
 	int r, first = 0;
 	size_t i;
 
@@ -424,7 +427,8 @@ client_flush_outbox(struct sotto *s, int timeout_ms, const uint8_t *watch, int *
 		}
 		if ((r = store_outbox_attempt(s->st, it->id)) != 0)
 			break;
-		if ((r = send_item(s, it, timeout_ms)) == 1) {  /* another process sent it */
+		/* 1: another process sent it */
+		if ((r = send_item(s, it, timeout_ms, &sent_ms)) == 1) {
 			r = 0;
 			continue;
 		}
@@ -435,6 +439,8 @@ client_flush_outbox(struct sotto *s, int timeout_ms, const uint8_t *watch, int *
 
 			if (rr == 0 && r != 0)
 				rr = mark_failed(s, it->id);
+			else if (rr == 0)       /* what a decryption-failure receipt names */
+				rr = store_message_set_sent(s->st, it->id, sent_ms);
 			if (rr != 0 && rr != SOTTO_ERR_NOT_FOUND) {
 				r = rr;
 				break;

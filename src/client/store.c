@@ -18,7 +18,8 @@
 #include "client/store_int.h"
 
 #define STORE_APPLICATION_ID 0x536f7474     /* "Sott" */
-#define STORE_SCHEMA_VERSION 1
+/* 2: a message record may end in sent_ms (docs/STORE.md); the tables are those of 1 */
+#define STORE_SCHEMA_VERSION 2
 
 /* Columns in clear are named in docs/STORE.md; every "rec" is a sealed record. */
 static const char schema_v1[] =
@@ -749,6 +750,26 @@ out:
 	return r;
 }
 
+/* A schema 1 file becomes 2 as it is: its records read as they are (no sent_ms). The
+ * version goes up so that an older client refuses the file (SOTTO_ERR_BAD_VERSION) rather
+ * than take a record with sent_ms for a corrupt one. */
+static int
+schema_upgrade(struct store *st)
+{
+	char sql[64];
+	int r;
+
+	snprintf(sql, sizeof(sql), "PRAGMA user_version = %d;", STORE_SCHEMA_VERSION);
+	if ((r = store_exec(st, "BEGIN IMMEDIATE")) != 0)
+		return r;
+	if ((r = store_exec(st, sql)) != 0 ||
+	    (r = store_meta_put_int(st, "schema", STORE_SCHEMA_VERSION)) != 0) {
+		exec_quiet(st, "ROLLBACK");
+		return r;
+	}
+	return store_exec(st, "COMMIT");
+}
+
 int
 store_open(const char *dir, const uint8_t *pass, size_t pass_len, struct store **out)
 {
@@ -779,6 +800,8 @@ store_open(const char *dir, const uint8_t *pass, size_t pass_len, struct store *
 		goto out;
 	}
 	if ((r = store_key_unlock(st, pass, pass_len)) != 0)
+		goto out;
+	if (ver < STORE_SCHEMA_VERSION && (r = schema_upgrade(st)) != 0)
 		goto out;
 	if ((r = check_side_files(st->path, 1)) != 0)
 		goto out;

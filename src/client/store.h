@@ -205,6 +205,7 @@ enum store_msg_flag {
 	STORE_FLAG_GAP_BEFORE = 1u << 3,    /* sequence numbers missing before this one */
 	STORE_FLAG_SENT = 1u << 4,          /* the server acknowledged our send */
 	STORE_FLAG_FAILED = 1u << 5,        /* our send was refused for good, never sent */
+	STORE_FLAG_UNREADABLE = 1u << 6,    /* ours; its recipient could not decrypt it */
 };
 
 struct store_message {
@@ -218,6 +219,8 @@ struct store_message {
 	uint64_t server_time;       /* unix seconds, 0 if unknown */
 	uint64_t local_time;        /* unix seconds */
 	uint64_t expires_at;        /* unix seconds, 0 = never */
+	uint64_t sent_ms;           /* ours: the server's receive time of our send (the
+	                             * timestamp of its SEND answer), unix ms; 0 if unknown */
 	uint8_t *body;              /* secret; owned by the struct when returned */
 	size_t body_len;
 };
@@ -237,6 +240,14 @@ int store_message_get(struct store *st, const uint8_t id[STORE_MSGID_LEN],
     struct store_message *out) SOTTO_MUST_CHECK;
 int store_message_update(struct store *st, const uint8_t id[STORE_MSGID_LEN],
     uint32_t flags, uint64_t expires_at) SOTTO_MUST_CHECK;
+/* Records when the server took our message id (sent_ms, its SEND answer's timestamp). */
+int store_message_set_sent(struct store *st, const uint8_t id[STORE_MSGID_LEN],
+    uint64_t sent_ms) SOTTO_MUST_CHECK;
+/* The id of our message to peer that the server took at sent_ms, newest first;
+ * SOTTO_ERR_NOT_FOUND if none. Reads the conversation back to its start: for the rare
+ * decryption-failure receipt (PROTOCOL.md 7.1), not for every message. */
+int store_message_find_sent(struct store *st, const char *peer, uint64_t sent_ms,
+    uint8_t id[STORE_MSGID_LEN]) SOTTO_MUST_CHECK;
 /* Messages with peer (NULL: all) whose row is > after_row, oldest first, at most max. */
 int store_message_list(struct store *st, const char *peer, int64_t after_row, size_t max,
     struct store_message_list *out) SOTTO_MUST_CHECK;

@@ -10,6 +10,7 @@
 #include "client/store_int.h"
 
 #define MESSAGE_MAX (STORE_BODY_MAX + STORE_ADDR_MAX + 128)
+#define MESSAGE_FIND_BATCH 64       /* rows read per step by store_message_find_sent */
 
 void
 store_message_wipe(struct store_message *m)
@@ -147,9 +148,10 @@ store_message_get(struct store *st, const uint8_t id[STORE_MSGID_LEN],
 	return r;
 }
 
-int
-store_message_update(struct store *st, const uint8_t id[STORE_MSGID_LEN], uint32_t flags,
-    uint64_t expires_at)
+/* Rewrites message id with the fields given (NULL: kept). */
+static int
+message_rewrite(struct store *st, const uint8_t id[STORE_MSGID_LEN], const uint32_t *flags,
+    const uint64_t *expires_at, const uint64_t *sent_ms)
 {
 	struct store_message m;
 	uint8_t h[STORE_HASH_LEN];
@@ -158,18 +160,23 @@ store_message_update(struct store *st, const uint8_t id[STORE_MSGID_LEN], uint32
 	int r;
 
 	memset(&m, 0, sizeof(m));
-	if (expires_at > INT64_MAX)
+	if (expires_at != NULL && *expires_at > INT64_MAX)
 		return SOTTO_ERR_INVALID_ARG;
 	store_hash(st, STORE_HASH_MSGID, id, STORE_MSGID_LEN, h);
 	if ((r = store_wbegin(st)) != 0)
 		return r;
 	if ((r = store_message_get(st, id, &m)) != 0)
 		goto out;
-	m.flags = flags;
+	if (flags != NULL)
+		m.flags = *flags;
+	if (expires_at != NULL)
+		m.expires_at = *expires_at;
+	if (sent_ms != NULL)
+		m.sent_ms = *sent_ms;
 	if ((r = store_prepare(st, "UPDATE messages SET expires_at = ?, rec = ? WHERE h = ?",
 	    &s)) != 0)
 		goto out;
-	sqlite3_bind_int64(s, 1, (int64_t)expires_at);
+	sqlite3_bind_int64(s, 1, (int64_t)m.expires_at);
 	sqlite3_bind_blob(s, 3, h, sizeof(h), SQLITE_STATIC);
 	buf_init_dyn(&b, MESSAGE_MAX);
 	store_message_encode(&b, &m);
@@ -178,6 +185,19 @@ out:
 	store_message_wipe(&m);
 	sqlite3_finalize(s);
 	return store_wend(st, r);
+}
+
+int
+store_message_update(struct store *st, const uint8_t id[STORE_MSGID_LEN], uint32_t flags,
+    uint64_t expires_at)
+{
+	return message_rewrite(st, id, &flags, &expires_at, NULL);
+}
+
+int
+store_message_set_sent(struct store *st, const uint8_t id[STORE_MSGID_LEN], uint64_t sent_ms)
+{
+	return message_rewrite(st, id, NULL, NULL, &sent_ms);
 }
 
 static void
@@ -235,6 +255,33 @@ store_message_list_before(struct store *st, const char *peer, int64_t before_row
     size_t max, struct store_message_list *out)
 {
 	return message_list(st, peer, before_row > 0 ? before_row : INT64_MAX, max, 1, out);
+}
+
+int
+store_message_find_sent(struct store *st, const char *peer, uint64_t sent_ms,
+    uint8_t id[STORE_MSGID_LEN])
+{
+	struct store_message_list l = { NULL, 0 };
+	int64_t before = 0;
+	size_t i;
+	int r;
+
+	if (sent_ms == 0)
+		return SOTTO_ERR_NOT_FOUND;
+	do {
+		if ((r = store_message_list_before(st, peer, before, MESSAGE_FIND_BATCH, &l)) != 0)
+			return r;
+		r = SOTTO_ERR_NOT_FOUND;
+		for (i = l.n; i-- > 0 && r == SOTTO_ERR_NOT_FOUND;) {
+			if (l.v[i].dir == STORE_DIR_OUT && l.v[i].sent_ms == sent_ms) {
+				memcpy(id, l.v[i].id, STORE_MSGID_LEN);
+				r = 0;
+			}
+		}
+		before = l.n > 0 ? l.v[0].row : 0;
+		store_message_list_free(&l);
+	} while (r == SOTTO_ERR_NOT_FOUND && before > 0);
+	return r;
 }
 
 int

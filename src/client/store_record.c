@@ -247,6 +247,7 @@ store_message_encode(struct buf *b, const struct store_message *m)
 	buf_u64(b, m->seq);
 	buf_u64(b, m->server_time);
 	buf_lv32(b, m->body, m->body_len);
+	buf_u64(b, m->sent_ms);
 }
 
 int
@@ -266,6 +267,9 @@ store_message_decode(const uint8_t *p, size_t n, struct store_message *out,
 	out->seq = cur_u64(&c);
 	out->server_time = cur_u64(&c);
 	*body = cur_lv32(&c, STORE_BODY_MAX, &out->body_len);
+	/* sent_ms came with schema 2; a record written before has none */
+	if (cur_left(&c) > 0)
+		out->sent_ms = cur_u64(&c);
 	if (out->dir < STORE_DIR_IN || out->dir > STORE_DIR_OUT ||
 	    out->type < STORE_MSG_TEXT || out->type > STORE_MSG_RECEIPT)
 		cur_fail(&c, SOTTO_ERR_MALFORMED);

@@ -245,6 +245,9 @@ TEST(decryption_failure_receipt_restarts_session)
 	static const uint8_t garbage[100] = { 0x55 };
 	struct notes na, nb, nc, nd;
 	struct sotto *a, *b, *c, *d;
+	struct sotto_message *h = NULL;
+	uint8_t lost[SOTTO_ID_LEN];
+	size_t nh = 0, i;
 
 	memset(&na, 0, sizeof(na));
 	memset(&nb, 0, sizeof(nb));
@@ -262,12 +265,19 @@ TEST(decryption_failure_receipt_restarts_session)
 
 	/* Ben's session with Anna no longer loads. */
 	REQUIRE(store_session_put(b->st, "anna@localhost", garbage, sizeof(garbage)) == 0);
-	REQUIRE(sotto_send_text(a, "ben@localhost", "lost", 4, NULL) == 0);
+	REQUIRE(sotto_send_text(a, "ben@localhost", "lost", 4, lost) == 0);
 	CHECK_EQ_INT(wait_notes(b, &nb, &nb.rejected, 1), 0);
 	CHECK_EQ_INT(nb.messages, 1);
 	CHECK_EQ_INT(wait_notes(a, &na, &na.unreadable, 1), 0);
 	CHECK(strstr(na.reason, "ben@localhost could not read your message of") != NULL);
 	CHECK(strstr(na.reason, "new session") != NULL);
+	/* Anna's history marks the message the receipt names, and that one only. */
+	REQUIRE(sotto_history(a, "ben@localhost", 0, 0, &h, &nh) == 0);
+	CHECK_EQ_INT(nh, 3);
+	for (i = 0; i < nh; i++)
+		CHECK_EQ_INT(!!(h[i].flags & SOTTO_MSG_UNREADABLE),
+		    memcmp(h[i].id, lost, SOTTO_ID_LEN) == 0);
+	sotto_history_free(h, nh);
 	REQUIRE(sotto_send_text(a, "ben@localhost", "three", 5, NULL) == 0);
 	CHECK_EQ_INT(wait_notes(b, &nb, &nb.messages, 2), 0);
 	CHECK(strcmp(nb.last_body, "three") == 0);

@@ -15,6 +15,7 @@
 #include "check.h"
 #include "client/store.h"
 #include "client/store_int.h"      /* st->db, to simulate a full disk */
+#include "client/store_record.h"
 
 #define PASS "correct horse battery staple"
 #define PASS_LEN (sizeof(PASS) - 1)
@@ -993,9 +994,79 @@ TEST(store_tampered_rows_are_corrupt)
 	REQUIRE(raw_exec("UPDATE meta SET v = substr(v, 1, 9) || x'0000010000000000' ||"
 	    " substr(v, 18) WHERE k = 'kdf'") == 0);
 	CHECK_EQ_INT(store_open(home, (const uint8_t *)PASS, PASS_LEN, &st), SOTTO_ERR_CORRUPT);
-	REQUIRE(raw_exec("PRAGMA user_version = 2") == 0);
+	REQUIRE(raw_exec("PRAGMA user_version = 3") == 0);
 	CHECK_EQ_INT(store_open(home, (const uint8_t *)PASS, PASS_LEN, &st), SOTTO_ERR_BAD_VERSION);
 	CHECK(st == NULL);
+	remove_home();
+}
+
+static int64_t
+raw_user_version(void)
+{
+	sqlite3 *db = NULL;
+	sqlite3_stmt *s = NULL;
+	int64_t v = -1;
+
+	if (sqlite3_open(dbpath, &db) != SQLITE_OK)
+		return -1;
+	if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &s, NULL) == SQLITE_OK &&
+	    sqlite3_step(s) == SQLITE_ROW)
+		v = sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	sqlite3_close(db);
+	return v;
+}
+
+/* Our sends keep the server's receive time (sent_ms), which a decryption-failure receipt
+ * names; a schema 1 file, whose records have no sent_ms, opens as schema 2. */
+TEST(store_message_sent_ms_and_schema_1)
+{
+	struct store *st = create_store();
+	struct store_message m, got;
+	uint8_t id[STORE_MSGID_LEN];
+	const uint8_t *body;
+	struct buf b;
+	uint32_t i;
+
+	REQUIRE(st != NULL);
+	for (i = 1; i <= 200; i++) {            /* more than one batch of the search */
+		make_message(&m, "bob@b.example", i, "hello bob");
+		REQUIRE(store_message_add(st, &m) == 0);
+	}
+	make_message(&m, "bob@b.example", 2, "hello bob");
+	CHECK_EQ_INT(store_message_set_sent(st, m.id, 1700000000123u), 0);
+	make_message(&m, "bob@b.example", 4, "hello bob");
+	CHECK_EQ_INT(store_message_set_sent(st, m.id, 1700000000456u), 0);
+	CHECK_EQ_INT(reopen(&st), 0);
+	REQUIRE(st != NULL);
+	CHECK_EQ_INT(store_message_find_sent(st, "bob@b.example", 1700000000123u, id), 0);
+	make_message(&m, "bob@b.example", 2, "hello bob");
+	CHECK(memcmp(id, m.id, STORE_MSGID_LEN) == 0);
+	CHECK_EQ_INT(store_message_get(st, m.id, &got), 0);
+	CHECK(got.sent_ms == 1700000000123u && got.body_len == 9);
+	store_message_wipe(&got);
+	/* a flag update keeps it */
+	REQUIRE(store_message_update(st, m.id, STORE_FLAG_UNREADABLE, 0) == 0);
+	CHECK_EQ_INT(store_message_find_sent(st, "bob@b.example", 1700000000123u, id), 0);
+	CHECK_EQ_INT(store_message_find_sent(st, "bob@b.example", 1700000000124u, id),
+	    SOTTO_ERR_NOT_FOUND);
+	CHECK_EQ_INT(store_message_find_sent(st, "carol@c.example", 1700000000456u, id),
+	    SOTTO_ERR_NOT_FOUND);
+	/* A record as schema 1 wrote it: no sent_ms after the body. */
+	make_message(&m, "bob@b.example", 7, "old record");
+	buf_init_dyn(&b, 4096);
+	store_message_encode(&b, &m);
+	REQUIRE(b.len > 8);
+	CHECK_EQ_INT(store_message_decode(b.p, b.len - 8, &got, &body), 0);
+	CHECK(got.sent_ms == 0 && got.body_len == 10 && memcmp(body, "old record", 10) == 0);
+	CHECK_EQ_INT(store_message_decode(b.p, b.len - 4, &got, &body), SOTTO_ERR_CORRUPT);
+	buf_free(&b);
+	store_close(st);
+	st = NULL;
+	REQUIRE(raw_exec("PRAGMA user_version = 1") == 0);
+	CHECK_EQ_INT(store_open(home, (const uint8_t *)PASS, PASS_LEN, &st), 0);
+	CHECK_EQ_INT(raw_user_version(), 2);
+	store_close(st);
 	remove_home();
 }
 
@@ -1379,6 +1450,7 @@ main(void)
 	RUN(store_sessions_roundtrip);
 	RUN(store_settings_roundtrip);
 	RUN(store_messages_roundtrip_and_duplicates);
+	RUN(store_message_sent_ms_and_schema_1);
 	RUN(store_outbox_roundtrip);
 	RUN(store_mail_roundtrip);
 	RUN(store_mail_holds_25_mib);
