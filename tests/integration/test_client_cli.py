@@ -610,6 +610,33 @@ def test_verify_confirm_binds_the_number_shown(root, servers):
     check(alice.run("verify", "--confirm", bob.address).returncode == 2, "old form")
 
 
+def test_history_marks_a_message_the_recipient_could_not_read(root, servers):
+    """Bob's sessions are lost; he cannot read Alice's next message and tells her so (a
+    decryption-failure receipt). Alice's history marks that message, and only that one,
+    unreadable, in JSON and in text."""
+    srv, alice, bob = alice_and_bob(root, servers)
+    alice.send(bob, "one")
+    bob.receive()
+    bob.send(alice, "two")
+    alice.receive()
+    bob.receive()       # the delivery receipt for "two", while bob can still read it
+    db = sqlite3.connect(os.path.join(bob.home, "store.db"))
+    db.execute("DELETE FROM sessions")
+    db.commit()
+    db.close()
+    lost = alice.send(bob, "lost")
+    bob.receive()
+    notes = alice.receive()
+    check(any("could not read your message" in w for m in notes for w in m["warnings"]),
+          notes)
+    h = {m["body"]: m["flags"] for m in alice.history(bob.address)}
+    check("unreadable" in h["lost"] and "unreadable" not in h["one"], h)
+    check([m["id"] for m in alice.history(bob.address) if "unreadable" in m["flags"]] ==
+          [lost], h)
+    r = alice.run("history", bob.address)
+    line = [l for l in r.stdout.decode().splitlines() if "lost" in l]
+    check(len(line) == 1 and "unreadable" in line[0], r.stdout)
+
 def test_send_secret_by_editor_not_argv(root, servers):
     srv, alice, bob = alice_and_bob(root, servers)
     seen = os.path.join(root, "parent-cmdline")
@@ -659,5 +686,6 @@ if __name__ == "__main__":
         test_terminal_controls_neutralised,
         test_verify_before_any_message,
         test_verify_confirm_binds_the_number_shown,
+        test_history_marks_a_message_the_recipient_could_not_read,
         test_send_secret_by_editor_not_argv,
     ])
