@@ -147,7 +147,7 @@ TEST(apply_deletes_and_sends_together)
 {
 	static int64_t ids[N_ACCTS];
 	static struct store_send sends[N_ACCTS];
-	struct store_del del[2];
+	struct store_del del[2] = { 0 };
 	struct store *s = open_db();
 	uint64_t n;
 	uint32_t seq = 0;
@@ -192,7 +192,7 @@ TEST(apply_full_database_keeps_the_deletes)
 	static struct store_send sends[40];
 	static uint8_t big[60000];
 	struct store_send one;
-	struct store_del del;
+	struct store_del del = { 0 };
 	struct store *s = open_db_max(300);
 	uint64_t before, after;
 	uint32_t seq = 0;

@@ -165,7 +165,7 @@ TEST(store_envelopes_idempotent_capped_and_deleted)
 	struct store *s;
 	struct store_send sd[4];
 	struct store_envelope env[8];
-	struct store_del del[2];
+	struct store_del del[2] = { 0 };
 	uint8_t dk[32], dk2[32];
 	uint64_t pending = 0;
 	int64_t alice, bob, id;
