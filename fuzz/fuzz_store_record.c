@@ -100,8 +100,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		break;
 	case 6:
 		if (store_message_decode(data, size, &m, &borrowed) == 0) {
+			static const uint8_t no_sent_ms[8];
+
 			m.body = (uint8_t *)(uintptr_t)borrowed;
 			store_message_encode(&b, &m);
+			/* A schema-1 record has no sent_ms: it comes back with a zero one. */
+			if (buf_status(&b) == 0 && b.len == size + sizeof(no_sent_ms) &&
+			    memcmp(b.p + size, no_sent_ms, sizeof(no_sent_ms)) == 0)
+				b.len = size;
 			same_or_die(&b, data, size);
 		}
 		break;
