@@ -288,8 +288,9 @@ out:
 	return r;
 }
 
-int
-sotto_history(struct sotto *s, const char *peer, int64_t after, size_t max,
+/* One page of history: after a row id (oldest first) or, with newest, before one. */
+static int
+history_page(struct sotto *s, const char *peer, int64_t pos, size_t max, int newest,
     struct sotto_message **out, size_t *n)
 {
 	struct store_message_list l = { 0 };
@@ -303,29 +304,25 @@ sotto_history(struct sotto *s, const char *peer, int64_t after, size_t max,
 			return r;
 		peer = addr;
 	}
-	if ((r = store_message_list(s->st, peer, after, max, &l)) != 0)
+	r = newest ? store_message_list_before(s->st, peer, pos, max, &l) :
+	    store_message_list(s->st, peer, pos, max, &l);
+	if (r != 0)
 		return r;
 	return history_copy(s, &l, out, n);
+}
+
+int
+sotto_history(struct sotto *s, const char *peer, int64_t after, size_t max,
+    struct sotto_message **out, size_t *n)
+{
+	return history_page(s, peer, after, max, 0, out, n);
 }
 
 int
 sotto_history_before(struct sotto *s, const char *peer, int64_t before, size_t max,
     struct sotto_message **out, size_t *n)
 {
-	struct store_message_list l = { 0 };
-	char addr[ADDRESS_MAX + 1];
-	int r;
-
-	*out = NULL;
-	*n = 0;
-	if (peer != NULL) {
-		if ((r = address_user_normalize(peer, addr)) != 0)
-			return r;
-		peer = addr;
-	}
-	if ((r = store_message_list_before(s->st, peer, before, max, &l)) != 0)
-		return r;
-	return history_copy(s, &l, out, n);
+	return history_page(s, peer, before, max, 1, out, n);
 }
 
 void
