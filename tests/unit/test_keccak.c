@@ -1,0 +1,419 @@
+/*
+ * SHA3-256, SHA3-512, SHAKE128 and SHAKE256 (src/crypto/keccak.c) on NIST's CAVP response
+ * files as Debian's python3-cryptography-vectors installs them (hashes/SHA3/, hashes/SHAKE/):
+ * every record of the ShortMsg, LongMsg, VariableOut and Monte files, each file reported as
+ * one test line with its count. Each message is hashed once in one call and once absorbed in
+ * uneven pieces, and each SHAKE output is squeezed once whole and once in uneven pieces.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "crypto/keccak.h"
+
+#define FIELDS_MAX 8
+#define MONTE_INNER 1000
+#define SHAKE_MONTE_MSG 16      /* the Monte message is the leftmost 128 bits of the output */
+
+enum fn { FN_SHA3_256, FN_SHA3_512, FN_SHAKE128, FN_SHAKE256 };
+
+/* One record: its "NAME = value" lines, and the bracketed header values seen so far. */
+struct rsp {
+	FILE *f;
+	char *line;
+	size_t cap;
+	char name[FIELDS_MAX][32];
+	char *val[FIELDS_MAX];
+	int n;
+	long out_bits;          /* [L = ] or [Outputlen = ] */
+	long min_bits, max_bits;
+};
+
+static const char *
+rsp_get(const struct rsp *r, const char *name)
+{
+	for (int i = 0; i < r->n; i++)
+		if (strcmp(r->name[i], name) == 0)
+			return r->val[i];
+	return NULL;
+}
+
+static void
+rsp_clear(struct rsp *r)
+{
+	for (int i = 0; i < r->n; i++)
+		free(r->val[i]);
+	r->n = 0;
+}
+
+static void
+rsp_header(struct rsp *r, const char *line)
+{
+	long v;
+
+	if (sscanf(line, "[L = %ld]", &v) == 1 || sscanf(line, "[Outputlen = %ld]", &v) == 1)
+		r->out_bits = v;
+	else if (sscanf(line, "[Minimum Output Length (bits) = %ld]", &v) == 1)
+		r->min_bits = v;
+	else if (sscanf(line, "[Maximum Output Length (bits) = %ld]", &v) == 1)
+		r->max_bits = v;
+}
+
+/* Reads up to the next blank line after at least one field; 1 if a record was read. */
+static int
+rsp_next(struct rsp *r)
+{
+	ssize_t got;
+
+	rsp_clear(r);
+	while ((got = getline(&r->line, &r->cap, r->f)) >= 0) {
+		char *eq, *k = r->line, *v, *e;
+
+		while (got > 0 && (r->line[got - 1] == '\n' || r->line[got - 1] == '\r'))
+			r->line[--got] = '\0';
+		if (got == 0) {
+			if (r->n > 0)
+				return 1;
+			continue;
+		}
+		if (r->line[0] == '[') {
+			rsp_header(r, r->line);
+			continue;
+		}
+		if (r->line[0] == '#' || (eq = strchr(r->line, '=')) == NULL || r->n == FIELDS_MAX)
+			continue;
+		*eq = '\0';
+		for (e = eq - 1; e > k && *e == ' '; e--)
+			*e = '\0';
+		for (v = eq + 1; *v == ' '; v++)
+			;
+		snprintf(r->name[r->n], sizeof(r->name[0]), "%s", k);
+		if ((r->val[r->n] = strdup(v)) == NULL)
+			abort();
+		r->n++;
+	}
+	return r->n > 0;
+}
+
+/* The hex field name, decoded into a malloc'd buffer of *len bytes; NULL if missing or bad. */
+static uint8_t *
+rsp_hex(const struct rsp *r, const char *name, size_t *len)
+{
+	const char *hex = rsp_get(r, name);
+	uint8_t *p;
+	long n;
+
+	if (hex == NULL || (p = malloc(strlen(hex) / 2 + 1)) == NULL)
+		return NULL;
+	if ((n = check_unhex(hex, p, strlen(hex) / 2)) < 0) {
+		free(p);
+		return NULL;
+	}
+	*len = (size_t)n;
+	return p;
+}
+
+static long
+rsp_long(const struct rsp *r, const char *name)
+{
+	const char *v = rsp_get(r, name);
+
+	return v ? strtol(v, NULL, 10) : -1;
+}
+
+static void
+fn_init(struct keccak_state *k, enum fn fn)
+{
+	switch (fn) {
+	case FN_SHA3_256: sha3_256_init(k); break;
+	case FN_SHA3_512: sha3_512_init(k); break;
+	case FN_SHAKE128: shake128_init(k); break;
+	case FN_SHAKE256: shake256_init(k); break;
+	}
+}
+
+static void
+fn_oneshot(enum fn fn, uint8_t *out, size_t out_len, const uint8_t *in, size_t in_len)
+{
+	switch (fn) {
+	case FN_SHA3_256: sha3_256(out, in, in_len); break;
+	case FN_SHA3_512: sha3_512(out, in, in_len); break;
+	case FN_SHAKE128: shake128(out, out_len, in, in_len); break;
+	case FN_SHAKE256: shake256(out, out_len, in, in_len); break;
+	}
+}
+
+/* Absorbs in pieces of 1, 2, 3, ... bytes and squeezes in pieces of 1, 3, 5, ... bytes. */
+static void
+fn_pieces(enum fn fn, uint8_t *out, size_t out_len, const uint8_t *in, size_t in_len)
+{
+	struct keccak_state k;
+	size_t off, step;
+
+	fn_init(&k, fn);
+	for (off = 0, step = 1; off < in_len; off += step, step++)
+		keccak_absorb(&k, in + off, step < in_len - off ? step : in_len - off);
+	if (fn == FN_SHA3_256 || fn == FN_SHA3_512)
+		keccak_squeeze(&k, out, out_len);
+	else
+		for (off = 0, step = 1; off < out_len; off += step, step += 2)
+			keccak_squeeze(&k, out + off, step < out_len - off ? step : out_len - off);
+	keccak_wipe(&k);
+}
+
+/* 1 if both ways of hashing in give want. */
+static int
+hash_matches(enum fn fn, const uint8_t *in, size_t in_len, const uint8_t *want, size_t want_len)
+{
+	uint8_t *a = malloc(want_len + 1), *b = malloc(want_len + 1);
+	int ok;
+
+	if (a == NULL || b == NULL)
+		abort();
+	fn_oneshot(fn, a, want_len, in, in_len);
+	fn_pieces(fn, b, want_len, in, in_len);
+	ok = memcmp(a, want, want_len) == 0 && memcmp(b, want, want_len) == 0;
+	free(a);
+	free(b);
+	return ok;
+}
+
+static FILE *
+open_vectors(const char *file)
+{
+	FILE *f = fopen(check_vector_path(file), "r");
+
+	if (f == NULL) {
+		char msg[1200];
+
+		snprintf(msg, sizeof(msg), "cannot open %s (python3-cryptography-vectors)",
+		    check_vector_path(file));
+		check_fail(__FILE__, __LINE__, msg);
+	}
+	return f;
+}
+
+/* Reports a file as one line: "ok - FILE: N of N records", or FAIL with the count. */
+static void
+report(const char *file, size_t passed, size_t total, size_t expected)
+{
+	char name[256];
+
+	if (total != expected) {
+		char msg[128];
+
+		snprintf(msg, sizeof(msg), "%zu records, expected %zu", total, expected);
+		check_fail(__FILE__, __LINE__, msg);
+	}
+	if (passed != total && !check_failed_now())
+		check_fail(__FILE__, __LINE__, "a record failed");
+	if (check_failed_now()) {
+		printf("# %s: %zu of %zu records\n", file, passed, total);
+		check_end();
+		return;
+	}
+	snprintf(name, sizeof(name), "%s: %zu of %zu records", file, passed, total);
+	check_begin(name);
+	check_end();
+}
+
+/* ShortMsg, LongMsg and VariableOut: Len bits of Msg hash to MD or Output. */
+static void
+run_msg_file(const char *file, enum fn fn, size_t expected)
+{
+	struct rsp r = { 0 };
+	size_t passed = 0, total = 0;
+
+	check_begin(file);
+	if ((r.f = open_vectors(file)) == NULL) {
+		check_end();
+		return;
+	}
+	while (rsp_next(&r)) {
+		size_t msg_len = 0, want_len = 0;
+		uint8_t *msg = rsp_hex(&r, "Msg", &msg_len);
+		uint8_t *want = rsp_hex(&r, rsp_get(&r, "MD") ? "MD" : "Output", &want_len);
+		long bits = rsp_get(&r, "Len") ? rsp_long(&r, "Len") : (long)msg_len * 8;
+		long out_bits = rsp_get(&r, "Outputlen") ? rsp_long(&r, "Outputlen") : r.out_bits;
+
+		total++;
+		if (msg != NULL && want != NULL && bits >= 0 && bits % 8 == 0 &&
+		    (size_t)bits / 8 <= msg_len && out_bits == (long)want_len * 8 &&
+		    hash_matches(fn, msg, (size_t)bits / 8, want, want_len))
+			passed++;
+		else
+			printf("# %s: record %zu failed\n", file, total);
+		free(msg);
+		free(want);
+	}
+	rsp_clear(&r);
+	free(r.line);
+	fclose(r.f);
+	report(file, passed, total, expected);
+}
+
+/* SHA-3 Monte Carlo (SHA3VS 6.2.3): MD_0 = Seed; each record is 1000 chained hashes on. */
+static void
+run_sha3_monte(const char *file, enum fn fn, size_t md_len, size_t expected)
+{
+	struct rsp r = { 0 };
+	uint8_t md[SHA3_512_LEN];
+	size_t passed = 0, total = 0;
+	int seeded = 0;
+
+	check_begin(file);
+	if ((r.f = open_vectors(file)) == NULL) {
+		check_end();
+		return;
+	}
+	while (rsp_next(&r)) {
+		size_t len = 0;
+		uint8_t *v;
+
+		if (rsp_get(&r, "Seed") != NULL) {
+			v = rsp_hex(&r, "Seed", &len);
+			seeded = v != NULL && len == md_len;
+			if (seeded)
+				memcpy(md, v, md_len);
+			free(v);
+			continue;
+		}
+		total++;
+		for (int i = 0; seeded && i < MONTE_INNER; i++)
+			fn_oneshot(fn, md, md_len, md, md_len);
+		v = rsp_hex(&r, "MD", &len);
+		if (seeded && v != NULL && len == md_len && memcmp(v, md, md_len) == 0)
+			passed++;
+		else
+			printf("# %s: count %ld failed\n", file, rsp_long(&r, "COUNT"));
+		free(v);
+	}
+	rsp_clear(&r);
+	free(r.line);
+	fclose(r.f);
+	report(file, passed, total, expected);
+}
+
+/*
+ * SHAKE Monte Carlo (SHA3VS 6.3.3): the message is the leftmost 128 bits of the previous
+ * output (zero-padded if shorter), and the next output length is minbytes + (the output's
+ * rightmost 16 bits mod (maxbytes - minbytes + 1)).
+ */
+static void
+run_shake_monte(const char *file, enum fn fn, size_t expected)
+{
+	struct rsp r = { 0 };
+	uint8_t out[512], msg[SHAKE_MONTE_MSG];
+	size_t passed = 0, total = 0, out_len = 0, min_len = 0, max_len = 0, next_len = 0;
+	int seeded = 0;
+
+	check_begin(file);
+	if ((r.f = open_vectors(file)) == NULL) {
+		check_end();
+		return;
+	}
+	while (rsp_next(&r)) {
+		size_t len = 0;
+		uint8_t *v;
+
+		if (rsp_get(&r, "Msg") != NULL) {
+			/* the first record: the message; the first output length is the maximum */
+			v = rsp_hex(&r, "Msg", &len);
+			min_len = (size_t)r.min_bits / 8;
+			max_len = (size_t)r.max_bits / 8;
+			seeded = v != NULL && len == SHAKE_MONTE_MSG && min_len > 0 &&
+			    max_len >= min_len && max_len <= sizeof(out);
+			if (seeded) {
+				memcpy(out, v, len);
+				out_len = len;
+			}
+			next_len = max_len;
+			free(v);
+			continue;
+		}
+		total++;
+		for (int i = 1; seeded && i <= MONTE_INNER; i++) {
+			size_t range = max_len - min_len + 1;
+
+			memset(msg, 0, sizeof(msg));
+			memcpy(msg, out, out_len < sizeof(msg) ? out_len : sizeof(msg));
+			out_len = next_len;
+			fn_oneshot(fn, out, out_len, msg, sizeof(msg));
+			next_len = min_len + (((size_t)out[out_len - 2] << 8 | out[out_len - 1]) % range);
+		}
+		v = rsp_hex(&r, "Output", &len);
+		if (seeded && v != NULL && len == out_len && rsp_long(&r, "Outputlen") == (long)len * 8 &&
+		    memcmp(v, out, len) == 0)
+			passed++;
+		else
+			printf("# %s: count %ld failed\n", file, rsp_long(&r, "COUNT"));
+		free(v);
+	}
+	rsp_clear(&r);
+	free(r.line);
+	fclose(r.f);
+	report(file, passed, total, expected);
+}
+
+/* A long stream squeezed across many blocks in odd pieces equals the one-shot output. */
+TEST(shake_squeeze_across_blocks)
+{
+	static uint8_t whole[5 * SHAKE128_RATE + 7], parts[sizeof(whole)];
+	const uint8_t in[3] = { 'a', 'b', 'c' };
+	struct keccak_state k;
+	size_t off, step;
+
+	shake128(whole, sizeof(whole), in, sizeof(in));
+	shake128_init(&k);
+	keccak_absorb(&k, in, 1);
+	keccak_absorb(&k, in + 1, 2);
+	for (off = 0, step = 167; off < sizeof(parts); off += step, step = step == 167 ? 2 : 167)
+		keccak_squeeze(&k, parts + off, step < sizeof(parts) - off ? step : sizeof(parts) - off);
+	keccak_wipe(&k);
+	CHECK_MEM(whole, parts, sizeof(whole));
+	/* a different input gives a different stream */
+	shake128(parts, sizeof(parts), in, 2);
+	CHECK(memcmp(whole, parts, sizeof(whole)) != 0);
+}
+
+/* An absorb of exactly one block, and of one block less one byte, through both paths. */
+TEST(block_boundaries)
+{
+	uint8_t in[2 * SHA3_256_RATE + 1], a[SHA3_256_LEN], b[SHA3_256_LEN];
+
+	for (size_t i = 0; i < sizeof(in); i++)
+		in[i] = (uint8_t)(i * 7 + 1);
+	for (size_t len = SHA3_256_RATE - 1; len <= SHA3_256_RATE + 1; len++) {
+		struct keccak_state k;
+
+		sha3_256(a, in, len);
+		sha3_256_init(&k);
+		keccak_absorb(&k, in, 1);
+		keccak_absorb(&k, in + 1, len - 1);
+		keccak_squeeze(&k, b, sizeof(b));
+		CHECK_MEM(a, b, sizeof(a));
+	}
+}
+
+int
+main(void)
+{
+	run_msg_file("hashes/SHA3/SHA3_256ShortMsg.rsp", FN_SHA3_256, 137);
+	run_msg_file("hashes/SHA3/SHA3_256LongMsg.rsp", FN_SHA3_256, 100);
+	run_sha3_monte("hashes/SHA3/SHA3_256Monte.rsp", FN_SHA3_256, SHA3_256_LEN, 100);
+	run_msg_file("hashes/SHA3/SHA3_512ShortMsg.rsp", FN_SHA3_512, 73);
+	run_msg_file("hashes/SHA3/SHA3_512LongMsg.rsp", FN_SHA3_512, 100);
+	run_sha3_monte("hashes/SHA3/SHA3_512Monte.rsp", FN_SHA3_512, SHA3_512_LEN, 100);
+	run_msg_file("hashes/SHAKE/SHAKE128ShortMsg.rsp", FN_SHAKE128, 337);
+	run_msg_file("hashes/SHAKE/SHAKE128LongMsg.rsp", FN_SHAKE128, 100);
+	run_msg_file("hashes/SHAKE/SHAKE128VariableOut.rsp", FN_SHAKE128, 1126);
+	run_shake_monte("hashes/SHAKE/SHAKE128Monte.rsp", FN_SHAKE128, 100);
+	run_msg_file("hashes/SHAKE/SHAKE256ShortMsg.rsp", FN_SHAKE256, 273);
+	run_msg_file("hashes/SHAKE/SHAKE256LongMsg.rsp", FN_SHAKE256, 100);
+	run_msg_file("hashes/SHAKE/SHAKE256VariableOut.rsp", FN_SHAKE256, 1246);
+	run_shake_monte("hashes/SHAKE/SHAKE256Monte.rsp", FN_SHAKE256, 100);
+	RUN(shake_squeeze_across_blocks);
+	RUN(block_boundaries);
+	return check_summary();
+}
