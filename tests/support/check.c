@@ -61,6 +61,28 @@ check_summary(void)
 	return failed ? 1 : 0;
 }
 
+void
+check_count(const char *what, size_t ok, size_t total, size_t expected)
+{
+	char name[512];
+
+	if (total != expected) {
+		snprintf(name, sizeof(name), "%zu entries, expected %zu", total, expected);
+		check_fail(__FILE__, __LINE__, name);
+	}
+	if (ok != total && !check_failed_now())
+		check_fail(__FILE__, __LINE__, "an entry failed");
+	if (check_failed_now()) {
+		printf("# %s: %zu of %zu entries\n", what, ok, total);
+		check_end();
+		return;
+	}
+	/* the one pass line carries the count */
+	snprintf(name, sizeof(name), "%s: %zu of %zu entries", what, ok, total);
+	check_begin(name);
+	check_end();
+}
+
 static int
 hexval(char c)
 {

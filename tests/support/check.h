@@ -19,6 +19,11 @@ int check_failed_now(void);
 
 /* Hex helpers for vectors: returns decoded length, or -1 on bad hex / too long. */
 long check_unhex(const char *hex, uint8_t *out, size_t cap);
+/* Reports a vector file (or other counted set) as one test line, "ok - what: N of N entries",
+ * or a FAIL line if an entry failed or there were not exactly `expected` of them (so a
+ * truncated or missing file fails too); call it after check_begin(what) and the entries'
+ * own check_fail()s. */
+void check_count(const char *what, size_t ok, size_t total, size_t expected);
 /* Path of a data file installed by a Debian package; skips nothing: missing is a failure. */
 const char *check_vector_path(const char *relative);
 

@@ -194,30 +194,6 @@ open_vectors(const char *file)
 	return f;
 }
 
-/* Reports a file as one line: "ok - FILE: N of N records", or FAIL with the count. */
-static void
-report(const char *file, size_t passed, size_t total, size_t expected)
-{
-	char name[256];
-
-	if (total != expected) {
-		char msg[128];
-
-		snprintf(msg, sizeof(msg), "%zu records, expected %zu", total, expected);
-		check_fail(__FILE__, __LINE__, msg);
-	}
-	if (passed != total && !check_failed_now())
-		check_fail(__FILE__, __LINE__, "a record failed");
-	if (check_failed_now()) {
-		printf("# %s: %zu of %zu records\n", file, passed, total);
-		check_end();
-		return;
-	}
-	snprintf(name, sizeof(name), "%s: %zu of %zu records", file, passed, total);
-	check_begin(name);
-	check_end();
-}
-
 /* ShortMsg, LongMsg and VariableOut: Len bits of Msg hash to MD or Output. */
 static void
 run_msg_file(const char *file, enum fn fn, size_t expected)
@@ -250,7 +226,7 @@ run_msg_file(const char *file, enum fn fn, size_t expected)
 	rsp_clear(&r);
 	free(r.line);
 	fclose(r.f);
-	report(file, passed, total, expected);
+	check_count(file, passed, total, expected);
 }
 
 /* SHA-3 Monte Carlo (SHA3VS 6.2.3): MD_0 = Seed; each record is 1000 chained hashes on. */
@@ -292,7 +268,7 @@ run_sha3_monte(const char *file, enum fn fn, size_t md_len, size_t expected)
 	rsp_clear(&r);
 	free(r.line);
 	fclose(r.f);
-	report(file, passed, total, expected);
+	check_count(file, passed, total, expected);
 }
 
 /*
@@ -353,7 +329,7 @@ run_shake_monte(const char *file, enum fn fn, size_t expected)
 	rsp_clear(&r);
 	free(r.line);
 	fclose(r.f);
-	report(file, passed, total, expected);
+	check_count(file, passed, total, expected);
 }
 
 /* A long stream squeezed across many blocks in odd pieces equals the one-shot output. */
