@@ -57,18 +57,24 @@ keccak_f1600(uint64_t a[static KECCAK_LANES])
 
 	for (round = 0; round < KECCAK_ROUNDS; round++) {
 		/* theta */
+#pragma GCC unroll 5
 		for (x = 0; x < 5; x++)
 			c[x] = a[x] ^ a[x + 5] ^ a[x + 10] ^ a[x + 15] ^ a[x + 20];
+#pragma GCC unroll 5
 		for (x = 0; x < 5; x++) {
 			d = c[(x + 4) % 5] ^ rotl64(c[(x + 1) % 5], 1);
+#pragma GCC unroll 5
 			for (y = 0; y < 25; y += 5)
 				a[x + y] ^= d;
 		}
 		/* rho and pi */
+#pragma GCC unroll 25
 		for (i = 0; i < KECCAK_LANES; i++)
 			b[i] = rotl64(a[pi_source[i]], rho_offsets[pi_source[i]]);
 		/* chi */
+#pragma GCC unroll 5
 		for (y = 0; y < 25; y += 5)
+#pragma GCC unroll 5
 			for (x = 0; x < 5; x++)
 				a[x + y] = b[x + y] ^ (~b[(x + 1) % 5 + y] & b[(x + 2) % 5 + y]);
 		/* iota */
