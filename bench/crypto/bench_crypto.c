@@ -20,6 +20,9 @@
  *   setup               X3DH by Alice from Bob's bundle (with a one-time prekey), her first
  *                       256-byte message, Bob's X3DH and decrypt of it
  *   safety number       both parties' 5200-iteration SHA-512 chains, 60 digits
+ *   ML-KEM-768          one key generation, encapsulation (to one fixed key) or
+ *                       decapsulation (of one fixed ciphertext); libsignal-protocol-c has
+ *                       no KEM, so these rows have no comparison
  * libsignal's session cipher loads and stores a serialized session record on every message
  * (its store API has no other way); "+ state saved" rows make Sotto do the same
  * (session_serialize + session_deserialize on both sides), for a like-for-like comparison.
@@ -47,6 +50,7 @@
 
 #include "base/buf.h"
 #include "crypto/init.h"
+#include "crypto/mlkem.h"
 #include "crypto/safety.h"
 #include "crypto/session.h"
 #include "crypto/suite_native.h"
@@ -247,6 +251,58 @@ theirs_setup_one(struct theirs *t, const struct sig_bundle *b, const uint8_t *ms
 	free(pt);
 }
 
+/* ---- ML-KEM-768 (ours only) --------------------------------------------------------- */
+
+enum kem_op { KEM_KEYGEN, KEM_ENCAPS, KEM_DECAPS };
+
+struct kem {
+	uint8_t ek[MLKEM768_EK_LEN], dk[MLKEM768_DK_LEN], ct[MLKEM768_CT_LEN], ss[MLKEM768_SS_LEN];
+};
+
+static void
+kem_init(struct kem *k)
+{
+	if (mlkem768_keygen(k->ek, k->dk) != 0 ||
+	    mlkem768_encaps(k->ct, k->ss, k->ek, sizeof(k->ek)) != 0)
+		die("ML-KEM setup", -1);
+}
+
+static void
+kem_once(struct kem *k, enum kem_op op)
+{
+	uint8_t ek[MLKEM768_EK_LEN], dk[MLKEM768_DK_LEN], ct[MLKEM768_CT_LEN], ss[MLKEM768_SS_LEN];
+
+	switch (op) {
+	case KEM_KEYGEN:
+		if (mlkem768_keygen(ek, dk) != 0)
+			die("mlkem768_keygen", -1);
+		break;
+	case KEM_ENCAPS:
+		if (mlkem768_encaps(ct, ss, k->ek, sizeof(k->ek)) != 0)
+			die("mlkem768_encaps", -1);
+		break;
+	case KEM_DECAPS:
+		if (mlkem768_decaps(ss, k->dk, sizeof(k->dk), k->ct, sizeof(k->ct)) != 0 ||
+		    memcmp(ss, k->ss, sizeof(ss)) != 0)
+			die("mlkem768_decaps", -1);
+		break;
+	}
+}
+
+static double
+ours_kem(struct kem *k, enum kem_op op, double secs)
+{
+	double t0 = now_s(), t;
+	unsigned long n = 0;
+
+	do {
+		for (int i = 0; i < 16; i++, n++)
+			kem_once(k, op);
+		t = now_s() - t0;
+	} while (t < secs);
+	return (double)n / t;
+}
+
 /* ---- measurements ------------------------------------------------------------------ */
 
 enum work { W_ONEWAY, W_PINGPONG, W_ONEWAY_SAVED };
@@ -305,7 +361,7 @@ theirs_msgs(struct theirs *th, size_t len, enum work w, double secs)
 
 /* Exactly count operations of row only (1-based), for instruction counts. */
 static void
-ours_count(struct ours *o, int only, unsigned long count)
+ours_count(struct ours *o, struct kem *kem, int only, unsigned long count)
 {
 	static const size_t lens[] = { 256, 4096, 256, 256 };
 	static const enum work works[] = { W_ONEWAY, W_ONEWAY, W_PINGPONG, W_ONEWAY_SAVED };
@@ -335,6 +391,8 @@ ours_count(struct ours *o, int only, unsigned long count)
 			ours_setup_one(o, &a, &b, msg, 256);
 			session_free(a);
 			session_free(b);
+		} else if (only >= 7) {
+			kem_once(kem, (enum kem_op)(only - 7));
 		} else if (safety_number(out, ka, 32, (const uint8_t *)"alice@example.org", 17, kb,
 		    32, (const uint8_t *)"bob@example.org", 15, SAFETY_ITERATIONS) != 0) {
 			die("safety_number", -1);
@@ -463,6 +521,7 @@ main(int argc, char **argv)
 	long count = argc > 4 ? atol(argv[4]) : 0;
 	struct ours o;
 	struct theirs th;
+	struct kem kem;
 	struct row rows[] = {
 		{ "msg 256 B (enc+dec)/s", { 0 }, { 0 }, 1 },
 		{ "msg 4 KiB (enc+dec)/s", { 0 }, { 0 }, 1 },
@@ -470,6 +529,9 @@ main(int argc, char **argv)
 		{ "msg 256 B + state saved/s", { 0 }, { 0 }, 1 },
 		{ "session setups/s", { 0 }, { 0 }, 1 },
 		{ "safety numbers/s", { 0 }, { 0 }, 1 },
+		{ "ML-KEM-768 keygens/s", { 0 }, { 0 }, 0 },
+		{ "ML-KEM-768 encaps/s", { 0 }, { 0 }, 0 },
+		{ "ML-KEM-768 decaps/s", { 0 }, { 0 }, 0 },
 	};
 	size_t nrows = sizeof(rows) / sizeof(rows[0]);
 	unsigned prekeys_per_run;
@@ -486,16 +548,18 @@ main(int argc, char **argv)
 	prekeys_per_run = (unsigned)(secs * 5000) + 64;
 	ours_init(&o);
 	theirs_init(&th);
+	kem_init(&kem);
 
 	if (count > 0 && only > 0 && (size_t)only <= nrows) {
-		ours_count(&o, only, (unsigned long)count);
+		ours_count(&o, &kem, only, (unsigned long)count);
 		printf("%s: %ld operations done (sotto native only)\n", rows[only - 1].name, count);
 		runs = 0;
 	} else if (only > 0 && (size_t)only <= nrows) {
 		static const size_t lens[] = { 256, 4096, 256, 256 };
 		static const enum work works[] = { W_ONEWAY, W_ONEWAY, W_PINGPONG, W_ONEWAY_SAVED };
 		double v = only <= 4 ? ours_msgs(&o, lens[only - 1], works[only - 1], secs * runs) :
-		    only == 5 ? ours_setups(&o, secs * runs) : ours_safety(secs * runs);
+		    only == 5 ? ours_setups(&o, secs * runs) : only == 6 ? ours_safety(secs * runs) :
+		    ours_kem(&kem, (enum kem_op)(only - 7), secs * runs);
 
 		printf("%s: %.0f (sotto native only)\n", rows[only - 1].name, v);
 		runs = 0;
@@ -513,6 +577,8 @@ main(int argc, char **argv)
 		rows[4].theirs[r] = theirs_setups(&th, secs, prekeys_per_run);
 		rows[5].ours[r] = ours_safety(secs);
 		rows[5].theirs[r] = theirs_safety(&th, secs);
+		for (int op = KEM_KEYGEN; op <= KEM_DECAPS; op++)
+			rows[6 + op].ours[r] = ours_kem(&kem, (enum kem_op)op, secs);
 	}
 
 	for (size_t i = 0; runs > 0 && i < nrows; i++) {
@@ -526,7 +592,10 @@ main(int argc, char **argv)
 	for (size_t i = 0; i < nrows; i++) {
 		double a = rows[i].ours[0], b = rows[i].theirs[0];
 
-		printf("%-28s %14.0f %18.0f %7.2fx\n", rows[i].name, a, b, b > 0 ? a / b : 0);
+		if (!rows[i].has_theirs)
+			printf("%-28s %14.0f %18s %8s\n", rows[i].name, a, "-", "-");
+		else
+			printf("%-28s %14.0f %18.0f %7.2fx\n", rows[i].name, a, b, b > 0 ? a / b : 0);
 	}
 out:
 	ours_free(&o);
