@@ -184,46 +184,38 @@ keccak_wipe(struct keccak_state *k)
 	sodium_memzero(k, sizeof(*k));
 }
 
-void
-sha3_256(uint8_t out[static SHA3_256_LEN], const uint8_t *in, size_t len)
+static void
+oneshot(void (*init)(struct keccak_state *), uint8_t *out, size_t out_len, const uint8_t *in,
+    size_t in_len)
 {
 	struct keccak_state k;
 
-	sha3_256_init(&k);
-	keccak_absorb(&k, in, len);
-	keccak_squeeze(&k, out, SHA3_256_LEN);
+	init(&k);
+	keccak_absorb(&k, in, in_len);
+	keccak_squeeze(&k, out, out_len);
 	keccak_wipe(&k);
+}
+
+void
+sha3_256(uint8_t out[static SHA3_256_LEN], const uint8_t *in, size_t len)
+{
+	oneshot(sha3_256_init, out, SHA3_256_LEN, in, len);
 }
 
 void
 sha3_512(uint8_t out[static SHA3_512_LEN], const uint8_t *in, size_t len)
 {
-	struct keccak_state k;
-
-	sha3_512_init(&k);
-	keccak_absorb(&k, in, len);
-	keccak_squeeze(&k, out, SHA3_512_LEN);
-	keccak_wipe(&k);
+	oneshot(sha3_512_init, out, SHA3_512_LEN, in, len);
 }
 
 void
 shake128(uint8_t *out, size_t out_len, const uint8_t *in, size_t in_len)
 {
-	struct keccak_state k;
-
-	shake128_init(&k);
-	keccak_absorb(&k, in, in_len);
-	keccak_squeeze(&k, out, out_len);
-	keccak_wipe(&k);
+	oneshot(shake128_init, out, out_len, in, in_len);
 }
 
 void
 shake256(uint8_t *out, size_t out_len, const uint8_t *in, size_t in_len)
 {
-	struct keccak_state k;
-
-	shake256_init(&k);
-	keccak_absorb(&k, in, in_len);
-	keccak_squeeze(&k, out, out_len);
-	keccak_wipe(&k);
+	oneshot(shake256_init, out, out_len, in, in_len);
 }

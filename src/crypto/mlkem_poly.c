@@ -53,14 +53,19 @@ fq_csub(uint32_t a)
 	return (uint16_t)(t + (MLKEM_Q & (0u - (t >> 31))));
 }
 
-/* x mod q for any 32-bit x: floor(x BARRETT_MUL / 2^32) is floor(x / q) or one less, because
- * x 1353 / (q 2^32) < 1, so the remainder is below 2q before the subtraction. */
+/* floor(x / q) or one less, for any 32-bit x: x (1 / q - BARRETT_MUL / 2^32) =
+ * x 1353 / (q 2^32) < 1. */
+static uint32_t
+barrett_quotient(uint32_t x)
+{
+	return (uint32_t)(((uint64_t)x * BARRETT_MUL) >> 32);
+}
+
+/* x mod q: the remainder after barrett_quotient is below 2q. */
 static uint16_t
 fq_reduce(uint32_t x)
 {
-	uint32_t quot = (uint32_t)(((uint64_t)x * BARRETT_MUL) >> 32);
-
-	return fq_csub(x - quot * MLKEM_Q);
+	return fq_csub(x - barrett_quotient(x) * MLKEM_Q);
 }
 
 static uint16_t
@@ -69,14 +74,14 @@ fq_mul(uint16_t a, uint16_t b)
 	return fq_reduce((uint32_t)a * b);
 }
 
-/* floor(n / q), exactly, without a division instruction. */
+/* floor(n / q), exactly, without a division instruction: one more when the remainder is
+ * still q or above. */
 static uint32_t
 div_q(uint32_t n)
 {
-	uint32_t quot = (uint32_t)(((uint64_t)n * BARRETT_MUL) >> 32);
-	uint32_t rem = n - quot * MLKEM_Q;
+	uint32_t quot = barrett_quotient(n);
 
-	return quot + (((rem - MLKEM_Q) >> 31) ^ 1);
+	return quot + (((n - quot * MLKEM_Q - MLKEM_Q) >> 31) ^ 1);
 }
 
 void

@@ -194,11 +194,23 @@ open_vectors(const char *file)
 	return f;
 }
 
-/* ShortMsg, LongMsg and VariableOut: Len bits of Msg hash to MD or Output. */
+/* What one record of a file was: a passed or failed entry, or the seed of those after it. */
+enum verdict { REC_FAILED, REC_PASSED, REC_SEED };
+
+struct monte {                  /* the chain of a Monte Carlo file, carried between records */
+	uint8_t out[512];
+	size_t out_len, min_len, max_len, next_len;
+	int seeded;
+};
+
+typedef enum verdict (*record_fn)(const struct rsp *r, enum fn fn, struct monte *m);
+
+/* Runs every record of file through check and reports the count of entries. */
 static void
-run_msg_file(const char *file, enum fn fn, size_t expected)
+run_file(const char *file, enum fn fn, size_t expected, record_fn check)
 {
 	struct rsp r = { 0 };
+	struct monte m = { 0 };
 	size_t passed = 0, total = 0;
 
 	check_begin(file);
@@ -207,21 +219,15 @@ run_msg_file(const char *file, enum fn fn, size_t expected)
 		return;
 	}
 	while (rsp_next(&r)) {
-		size_t msg_len = 0, want_len = 0;
-		uint8_t *msg = rsp_hex(&r, "Msg", &msg_len);
-		uint8_t *want = rsp_hex(&r, rsp_get(&r, "MD") ? "MD" : "Output", &want_len);
-		long bits = rsp_get(&r, "Len") ? rsp_long(&r, "Len") : (long)msg_len * 8;
-		long out_bits = rsp_get(&r, "Outputlen") ? rsp_long(&r, "Outputlen") : r.out_bits;
+		enum verdict v = check(&r, fn, &m);
 
+		if (v == REC_SEED)
+			continue;
 		total++;
-		if (msg != NULL && want != NULL && bits >= 0 && bits % 8 == 0 &&
-		    (size_t)bits / 8 <= msg_len && out_bits == (long)want_len * 8 &&
-		    hash_matches(fn, msg, (size_t)bits / 8, want, want_len))
+		if (v == REC_PASSED)
 			passed++;
 		else
-			printf("# %s: record %zu failed\n", file, total);
-		free(msg);
-		free(want);
+			printf("# %s: entry %zu failed\n", file, total);
 	}
 	rsp_clear(&r);
 	free(r.line);
@@ -229,107 +235,91 @@ run_msg_file(const char *file, enum fn fn, size_t expected)
 	check_count(file, passed, total, expected);
 }
 
-/* SHA-3 Monte Carlo (SHA3VS 6.2.3): MD_0 = Seed; each record is 1000 chained hashes on. */
-static void
-run_sha3_monte(const char *file, enum fn fn, size_t md_len, size_t expected)
+/* ShortMsg, LongMsg and VariableOut: Len bits of Msg hash to MD or Output. */
+static enum verdict
+msg_record(const struct rsp *r, enum fn fn, struct monte *m)
 {
-	struct rsp r = { 0 };
-	uint8_t md[SHA3_512_LEN];
-	size_t passed = 0, total = 0;
-	int seeded = 0;
+	size_t msg_len = 0, want_len = 0;
+	uint8_t *msg = rsp_hex(r, "Msg", &msg_len);
+	uint8_t *want = rsp_hex(r, rsp_get(r, "MD") ? "MD" : "Output", &want_len);
+	long bits = rsp_get(r, "Len") ? rsp_long(r, "Len") : (long)msg_len * 8;
+	long out_bits = rsp_get(r, "Outputlen") ? rsp_long(r, "Outputlen") : r->out_bits;
+	int ok;
+	(void)m;
 
-	check_begin(file);
-	if ((r.f = open_vectors(file)) == NULL) {
-		check_end();
-		return;
-	}
-	while (rsp_next(&r)) {
-		size_t len = 0;
-		uint8_t *v;
+	ok = msg != NULL && want != NULL && bits >= 0 && bits % 8 == 0 &&
+	    (size_t)bits / 8 <= msg_len && out_bits == (long)want_len * 8 &&
+	    hash_matches(fn, msg, (size_t)bits / 8, want, want_len);
+	free(msg);
+	free(want);
+	return ok ? REC_PASSED : REC_FAILED;
+}
 
-		if (rsp_get(&r, "Seed") != NULL) {
-			v = rsp_hex(&r, "Seed", &len);
-			seeded = v != NULL && len == md_len;
-			if (seeded)
-				memcpy(md, v, md_len);
-			free(v);
-			continue;
-		}
-		total++;
-		for (int i = 0; seeded && i < MONTE_INNER; i++)
-			fn_oneshot(fn, md, md_len, md, md_len);
-		v = rsp_hex(&r, "MD", &len);
-		if (seeded && v != NULL && len == md_len && memcmp(v, md, md_len) == 0)
-			passed++;
-		else
-			printf("# %s: count %ld failed\n", file, rsp_long(&r, "COUNT"));
+/* SHA-3 Monte Carlo (SHA3VS 6.2.3): MD_0 = Seed; each record is 1000 chained hashes on. */
+static enum verdict
+sha3_monte_record(const struct rsp *r, enum fn fn, struct monte *m)
+{
+	size_t len = 0, md_len = fn == FN_SHA3_256 ? SHA3_256_LEN : SHA3_512_LEN;
+	uint8_t *v;
+	int ok;
+
+	if (rsp_get(r, "Seed") != NULL) {
+		v = rsp_hex(r, "Seed", &len);
+		m->seeded = v != NULL && len == md_len;
+		if (m->seeded)
+			memcpy(m->out, v, md_len);
 		free(v);
+		return REC_SEED;
 	}
-	rsp_clear(&r);
-	free(r.line);
-	fclose(r.f);
-	check_count(file, passed, total, expected);
+	for (int i = 0; m->seeded && i < MONTE_INNER; i++)
+		fn_oneshot(fn, m->out, md_len, m->out, md_len);
+	v = rsp_hex(r, "MD", &len);
+	ok = m->seeded && v != NULL && len == md_len && memcmp(v, m->out, md_len) == 0;
+	free(v);
+	return ok ? REC_PASSED : REC_FAILED;
 }
 
 /*
  * SHAKE Monte Carlo (SHA3VS 6.3.3): the message is the leftmost 128 bits of the previous
  * output (zero-padded if shorter), and the next output length is minbytes + (the output's
- * rightmost 16 bits mod (maxbytes - minbytes + 1)).
+ * rightmost 16 bits mod (maxbytes - minbytes + 1)); the first is maxbytes.
  */
-static void
-run_shake_monte(const char *file, enum fn fn, size_t expected)
+static enum verdict
+shake_monte_record(const struct rsp *r, enum fn fn, struct monte *m)
 {
-	struct rsp r = { 0 };
-	uint8_t out[512], msg[SHAKE_MONTE_MSG];
-	size_t passed = 0, total = 0, out_len = 0, min_len = 0, max_len = 0, next_len = 0;
-	int seeded = 0;
+	uint8_t msg[SHAKE_MONTE_MSG];
+	size_t len = 0;
+	uint8_t *v;
+	int ok;
 
-	check_begin(file);
-	if ((r.f = open_vectors(file)) == NULL) {
-		check_end();
-		return;
-	}
-	while (rsp_next(&r)) {
-		size_t len = 0;
-		uint8_t *v;
-
-		if (rsp_get(&r, "Msg") != NULL) {
-			/* the first record: the message; the first output length is the maximum */
-			v = rsp_hex(&r, "Msg", &len);
-			min_len = (size_t)r.min_bits / 8;
-			max_len = (size_t)r.max_bits / 8;
-			seeded = v != NULL && len == SHAKE_MONTE_MSG && min_len > 0 &&
-			    max_len >= min_len && max_len <= sizeof(out);
-			if (seeded) {
-				memcpy(out, v, len);
-				out_len = len;
-			}
-			next_len = max_len;
-			free(v);
-			continue;
+	if (rsp_get(r, "Msg") != NULL) {
+		v = rsp_hex(r, "Msg", &len);
+		m->min_len = (size_t)r->min_bits / 8;
+		m->max_len = (size_t)r->max_bits / 8;
+		m->seeded = v != NULL && len == SHAKE_MONTE_MSG && m->min_len > 0 &&
+		    m->max_len >= m->min_len && m->max_len <= sizeof(m->out);
+		if (m->seeded) {
+			memcpy(m->out, v, len);
+			m->out_len = len;
 		}
-		total++;
-		for (int i = 1; seeded && i <= MONTE_INNER; i++) {
-			size_t range = max_len - min_len + 1;
-
-			memset(msg, 0, sizeof(msg));
-			memcpy(msg, out, out_len < sizeof(msg) ? out_len : sizeof(msg));
-			out_len = next_len;
-			fn_oneshot(fn, out, out_len, msg, sizeof(msg));
-			next_len = min_len + (((size_t)out[out_len - 2] << 8 | out[out_len - 1]) % range);
-		}
-		v = rsp_hex(&r, "Output", &len);
-		if (seeded && v != NULL && len == out_len && rsp_long(&r, "Outputlen") == (long)len * 8 &&
-		    memcmp(v, out, len) == 0)
-			passed++;
-		else
-			printf("# %s: count %ld failed\n", file, rsp_long(&r, "COUNT"));
+		m->next_len = m->max_len;
 		free(v);
+		return REC_SEED;
 	}
-	rsp_clear(&r);
-	free(r.line);
-	fclose(r.f);
-	check_count(file, passed, total, expected);
+	for (int i = 1; m->seeded && i <= MONTE_INNER; i++) {
+		size_t range = m->max_len - m->min_len + 1, n = m->out_len;
+
+		memset(msg, 0, sizeof(msg));
+		memcpy(msg, m->out, n < sizeof(msg) ? n : sizeof(msg));
+		m->out_len = n = m->next_len;
+		fn_oneshot(fn, m->out, n, msg, sizeof(msg));
+		m->next_len = m->min_len + (((size_t)m->out[n - 2] << 8 | m->out[n - 1]) % range);
+	}
+	v = rsp_hex(r, "Output", &len);
+	ok = m->seeded && v != NULL && len == m->out_len &&
+	    rsp_long(r, "Outputlen") == (long)len * 8 && memcmp(v, m->out, len) == 0;
+	free(v);
+	return ok ? REC_PASSED : REC_FAILED;
 }
 
 /* A long stream squeezed across many blocks in odd pieces equals the one-shot output. */
@@ -375,20 +365,20 @@ TEST(block_boundaries)
 int
 main(void)
 {
-	run_msg_file("hashes/SHA3/SHA3_256ShortMsg.rsp", FN_SHA3_256, 137);
-	run_msg_file("hashes/SHA3/SHA3_256LongMsg.rsp", FN_SHA3_256, 100);
-	run_sha3_monte("hashes/SHA3/SHA3_256Monte.rsp", FN_SHA3_256, SHA3_256_LEN, 100);
-	run_msg_file("hashes/SHA3/SHA3_512ShortMsg.rsp", FN_SHA3_512, 73);
-	run_msg_file("hashes/SHA3/SHA3_512LongMsg.rsp", FN_SHA3_512, 100);
-	run_sha3_monte("hashes/SHA3/SHA3_512Monte.rsp", FN_SHA3_512, SHA3_512_LEN, 100);
-	run_msg_file("hashes/SHAKE/SHAKE128ShortMsg.rsp", FN_SHAKE128, 337);
-	run_msg_file("hashes/SHAKE/SHAKE128LongMsg.rsp", FN_SHAKE128, 100);
-	run_msg_file("hashes/SHAKE/SHAKE128VariableOut.rsp", FN_SHAKE128, 1126);
-	run_shake_monte("hashes/SHAKE/SHAKE128Monte.rsp", FN_SHAKE128, 100);
-	run_msg_file("hashes/SHAKE/SHAKE256ShortMsg.rsp", FN_SHAKE256, 273);
-	run_msg_file("hashes/SHAKE/SHAKE256LongMsg.rsp", FN_SHAKE256, 100);
-	run_msg_file("hashes/SHAKE/SHAKE256VariableOut.rsp", FN_SHAKE256, 1246);
-	run_shake_monte("hashes/SHAKE/SHAKE256Monte.rsp", FN_SHAKE256, 100);
+	run_file("hashes/SHA3/SHA3_256ShortMsg.rsp", FN_SHA3_256, 137, msg_record);
+	run_file("hashes/SHA3/SHA3_256LongMsg.rsp", FN_SHA3_256, 100, msg_record);
+	run_file("hashes/SHA3/SHA3_256Monte.rsp", FN_SHA3_256, 100, sha3_monte_record);
+	run_file("hashes/SHA3/SHA3_512ShortMsg.rsp", FN_SHA3_512, 73, msg_record);
+	run_file("hashes/SHA3/SHA3_512LongMsg.rsp", FN_SHA3_512, 100, msg_record);
+	run_file("hashes/SHA3/SHA3_512Monte.rsp", FN_SHA3_512, 100, sha3_monte_record);
+	run_file("hashes/SHAKE/SHAKE128ShortMsg.rsp", FN_SHAKE128, 337, msg_record);
+	run_file("hashes/SHAKE/SHAKE128LongMsg.rsp", FN_SHAKE128, 100, msg_record);
+	run_file("hashes/SHAKE/SHAKE128VariableOut.rsp", FN_SHAKE128, 1126, msg_record);
+	run_file("hashes/SHAKE/SHAKE128Monte.rsp", FN_SHAKE128, 100, shake_monte_record);
+	run_file("hashes/SHAKE/SHAKE256ShortMsg.rsp", FN_SHAKE256, 273, msg_record);
+	run_file("hashes/SHAKE/SHAKE256LongMsg.rsp", FN_SHAKE256, 100, msg_record);
+	run_file("hashes/SHAKE/SHAKE256VariableOut.rsp", FN_SHAKE256, 1246, msg_record);
+	run_file("hashes/SHAKE/SHAKE256Monte.rsp", FN_SHAKE256, 100, shake_monte_record);
 	RUN(shake_squeeze_across_blocks);
 	RUN(block_boundaries);
 	return check_summary();
