@@ -133,23 +133,7 @@ mls_vec_run(const char *file, size_t expected, int (*entry)(const json_t *e, siz
 		}
 		json_decref(j);
 	}
-	if (total != expected) {
-		char msg[128];
-
-		snprintf(msg, sizeof(msg), "%zu entries, expected %zu", total, expected);
-		check_fail(__FILE__, __LINE__, msg);
-	}
-	if (check_failed_now() || passed != total) {
-		if (!check_failed_now())
-			check_fail(__FILE__, __LINE__, "an entry failed");
-		printf("# %s: %zu of %zu entries\n", file, passed, total);
-		check_end();
-		return;
-	}
-	/* The one pass line carries the count. */
-	snprintf(name, sizeof(name), "%s: %zu of %zu entries", file, passed, total);
-	check_begin(name);
-	check_end();
+	check_count(file, passed, total, expected);
 }
 
 uint8_t *
