@@ -34,6 +34,7 @@ FRONT_SRC  := $(filter-out src/cli/main.c,$(wildcard src/cli/*.c src/bridge/*.c)
 TEST_SRC   := $(wildcard tests/unit/test_*.c)
 TESTLIB_SRC := $(wildcard tests/support/*.c)
 INTEROP_SRC := $(wildcard tests/interop/*.c)
+MLS_INTEROP_SRC := $(wildcard tests/interop/mls/*.c)
 BENCH_SRC  := $(wildcard bench/*.c)
 FUZZ_SRC   := $(wildcard fuzz/fuzz_*.c)
 
@@ -48,10 +49,11 @@ SOTTOD     := $(BUILD)/sottod
 SOTTO      := $(BUILD)/sotto
 TESTS      := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 INTEROP    := $(if $(INTEROP_SRC),$(BUILD)/tests/interop)
+MLS_INTEROP := $(if $(MLS_INTEROP_SRC),$(BUILD)/tests/interop_mls)
 FUZZERS    := $(patsubst fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRC))
 BENCHES    := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 
-.PHONY: fuzzers all deps test test-unit test-asan test-valgrind soak interop run demo bench bench-crypto bench-peers fuzz clean
+.PHONY: fuzzers all deps test test-unit test-asan test-valgrind soak interop interop-mls run demo bench bench-crypto bench-peers fuzz clean
 .DEFAULT_GOAL := all
 .SECONDARY:
 
@@ -67,6 +69,10 @@ $(BUILD)/obj/%.o: %.c | deps
 $(BUILD)/obj/tests/interop/%.o: tests/interop/%.c | deps
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) -Itests/support $(CFLAGS) $(PKG_CFLAGS) $(shell pkg-config --cflags $(PKGS_TEST)) -MMD -MP -c $< -o $@
+
+$(BUILD)/obj/tests/interop/mls/%.o: tests/interop/mls/%.c | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -Itests/support $(CFLAGS) $(PKG_CFLAGS) -MMD -MP -c $< -o $@
 
 $(BUILD)/obj/tests/%.o: tests/%.c | deps
 	@mkdir -p $(dir $@)
@@ -111,6 +117,12 @@ $(BUILD)/tests/interop: $(call obj,$(INTEROP_SRC)) $(LIBTEST) $(LIBSOTTO)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(shell pkg-config --libs $(PKGS_TEST)) $(PKG_LIBS)
 
+# The MLS interop test: Sotto's src/mls against ts-mls, run by node over pipes
+# (tests/interop/mls/README.md); the npm packages are installed by scripts/install-deps.
+$(BUILD)/tests/interop_mls: $(call obj,$(MLS_INTEROP_SRC)) $(LIBTEST) $(LIBSOTTO)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
 $(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(LIBSERVER) $(LIBFRONT) $(LIBSOTTO)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
@@ -121,28 +133,32 @@ $(BUILD)/fuzz/%: $(BUILD)/obj/fuzz/%.o $(LIBTEST) $(LIBSERVER) $(LIBFRONT) $(LIB
 
 fuzzers: $(FUZZERS)
 
-tests-built: all $(TESTS) $(INTEROP)
+tests-built: all $(TESTS) $(INTEROP) $(MLS_INTEROP)
 
 # `make test`: the suite in a plain build, then again under ASan+UBSan, then the short fuzz runs.
 test: deps
 	@scripts/test-all
 
-test-unit: all $(TESTS) $(INTEROP)
+test-unit: all $(TESTS) $(INTEROP) $(MLS_INTEROP)
 	@scripts/run-tests $(BUILD)
 
 test-asan:
 	$(MAKE) test-unit BUILD=build-asan SAN=1
 
 # memcheck over the unit tests and the integration runs (sottod and sotto wrapped).
-test-valgrind: all $(TESTS) $(INTEROP)
+test-valgrind: all $(TESTS) $(INTEROP) $(MLS_INTEROP)
 	@scripts/test-valgrind $(BUILD)
 
 # The heavy variants: hundreds of sottod SIGKILL cycles, repeated abuse and confidentiality.
 soak: all $(TESTS)
 	@scripts/soak $(BUILD)
 
-interop: all $(INTEROP)
+interop: all $(INTEROP) $(MLS_INTEROP)
 	@scripts/run-tests $(BUILD) interop
+
+# Sotto's MLS layer against ts-mls alone (it is part of `make interop` and `make test` too).
+interop-mls: all $(MLS_INTEROP)
+	@scripts/run-tests $(BUILD) interop_mls
 
 run: all
 	@scripts/run-server $(BUILD)

@@ -17,6 +17,7 @@
 #include <sodium.h>
 
 #include "check.h"
+#include "mls_member.h"
 #include "crypto/dh.h"
 #include "crypto/init.h"
 #include "crypto/sign.h"
@@ -28,132 +29,41 @@
 #include "mls/message.h"
 #include "mls/tls_codec.h"
 
-struct member {
-	uint8_t sig_pub[32], sig_sec[64];     /* sig_sec SECRET */
-	struct mls_key_package_secrets ks;
-	struct buf kp_bytes;
-	struct mls_key_package kp;
-	struct mls_group g;
-	int in;
-};
-
 static int epochs_agreed, messages_read;
-
-static int
-member_init(struct member *m, const char *name)
-{
-	uint64_t now = (uint64_t)time(NULL);
-	struct cur c;
-
-	memset(m, 0, sizeof(*m));
-	buf_init_dyn(&m->kp_bytes, MLS_MESSAGE_MAX);
-	if (sign_keypair(m->sig_pub, m->sig_sec) != 0 ||
-	    mls_key_package_create(&m->kp_bytes, &m->ks, m->sig_sec, (const uint8_t *)name,
-	    strlen(name), now - 3600, now + 86400) != 0)
-		return 0;
-	cur_init(&c, m->kp_bytes.p, m->kp_bytes.len);
-	mls_key_package_read(&c, &m->kp);
-	return cur_finish(&c) == 0;
-}
-
-static void
-member_free(struct member *m)
-{
-	if (m->in)
-		mls_group_free(&m->g);
-	buf_free(&m->kp_bytes);
-	mls_key_package_secrets_wipe(&m->ks);
-	sodium_memzero(m->sig_sec, sizeof(m->sig_sec));
-}
 
 /* m joins from the Welcome MLSMessage w. */
 static int
-join(struct member *m, const struct buf *w)
+join(struct mls_member *m, const struct buf *w)
 {
-	struct mls_message msg;
-	struct mls_join_input in;
-	struct mls_joined j;
-	struct cur c;
-	int r;
-
-	cur_init(&c, w->p, w->len);
-	mls_message_read(&c, &msg);
-	if (cur_finish(&c) != 0 || msg.wire_format != MLS_WIRE_WELCOME)
-		return 0;
-	memset(&in, 0, sizeof(in));
-	in.key_package = &m->kp;
-	in.init_sec = m->ks.init_sec;
-	if (mls_join(&j, &msg.welcome, &in) != 0)
-		return 0;
-	r = mls_group_from_join(&m->g, &j, m->ks.enc_sec, NULL, 0);
-	mls_joined_free(&j);
-	m->in = r == 0;
-	return r == 0;
+	return mls_member_join(m, w->p, w->len, NULL, 0) == 0;
 }
 
-/* An application message from s, as a PrivateMessage of its current epoch. */
 static int
-send_app(struct member *s, const char *text, struct buf *out)
+send_app(struct mls_member *s, const char *text, struct buf *out)
 {
-	struct mls_authenticated_content ac;
-	struct mls_epoch_keys ek;
-	uint8_t sig[MLS_SIG_LEN];
-
-	memset(&ac, 0, sizeof(ac));
-	ac.wire_format = MLS_WIRE_PRIVATE_MESSAGE;
-	ac.content.group_id = s->g.gc.group_id;
-	ac.content.group_id_len = s->g.gc.group_id_len;
-	ac.content.epoch = s->g.gc.epoch;
-	ac.content.sender_type = MLS_SENDER_MEMBER;
-	ac.content.sender_index = s->g.own_leaf;
-	ac.content.authenticated_data = sig;   /* zero bytes of it */
-	ac.content.content_type = MLS_CONTENT_APPLICATION;
-	ac.content.body = (const uint8_t *)text;
-	ac.content.body_len = strlen(text);
-	mls_group_epoch_keys(&s->g, &ek);
-	if (mls_content_sign(sig, s->sig_sec, MLS_WIRE_PRIVATE_MESSAGE, &ac.content, &ek) != 0)
-		return SOTTO_ERR_INTERNAL;
-	ac.auth.signature = sig;
-	ac.auth.signature_len = sizeof(sig);
-	buf_reset(out);
-	return mls_private_message_write(out, &ac, &ek);
+	return mls_member_send(s, (const uint8_t *)text, strlen(text), out);
 }
 
-/* r reads msg: 0 and the text, or the error. If as_epoch is not 0, r tries it as though
+/* r reads msg: 0 if it is text, or the error. If as_epoch is not 0, r tries it as though
  * its epoch were that one (with its own keys). */
 static int
-read_app(struct member *r, const struct buf *msg, const char *text, uint64_t as_epoch)
+read_app(struct mls_member *r, const struct buf *msg, const char *text, uint64_t as_epoch)
 {
-	struct mls_message m;
-	struct mls_authenticated_content ac;
-	struct mls_epoch_keys ek;
-	struct buf plain;
-	struct cur c;
+	struct buf got;
 	int rc;
 
-	cur_init(&c, msg->p, msg->len);
-	mls_message_read(&c, &m);
-	if ((rc = cur_finish(&c)) != 0)
-		return rc;
-	mls_group_epoch_keys(&r->g, &ek);
-	if (as_epoch != 0)
-		ek.gc.epoch = as_epoch;
-	buf_init_dyn(&plain, MLS_MESSAGE_MAX);
-	rc = mls_private_message_read(&m, &ek, &plain, &ac);
-	if (rc == 0 && (ac.content.body_len != strlen(text) ||
-	    memcmp(ac.content.body, text, ac.content.body_len) != 0))
+	buf_init_dyn(&got, MLS_MESSAGE_MAX);
+	rc = mls_member_read(r, msg->p, msg->len, &got, as_epoch);
+	if (rc == 0 && (got.len != strlen(text) || memcmp(got.p, text, got.len) != 0))
 		rc = SOTTO_ERR_INTERNAL;
-	if (rc == 0 && ac.content.sender_index < r->g.tree.n_leaves)
-		rc = mls_content_verify(&ac,
-		    r->g.tree.nodes[2 * ac.content.sender_index].leaf.signature_key, &ek);
-	buf_wipe_free(&plain);
+	buf_free(&got);
 	return rc;
 }
 
 /* Every member in the group has the committer's epoch and authenticator, and reads a
  * message the committer sends in it. */
 static void
-check_agreement(struct member *ms, size_t n, size_t committer)
+check_agreement(struct mls_member *ms, size_t n, size_t committer)
 {
 	struct buf msg;
 	size_t i;
@@ -176,7 +86,7 @@ check_agreement(struct member *ms, size_t n, size_t committer)
 /* committer commits (adding add if not NULL; the proposals cached if cached; as a
  * PrivateMessage if encrypt); every other member in the group processes it. */
 static void
-commit_all(struct member *ms, size_t n, size_t committer, struct member *add, int cached,
+commit_all(struct mls_member *ms, size_t n, size_t committer, struct mls_member *add, int cached,
     int encrypt, struct buf *commit, struct buf *welcome)
 {
 	const uint8_t *kps[1];
@@ -202,7 +112,7 @@ commit_all(struct member *ms, size_t n, size_t committer, struct member *add, in
 TEST(three_members_add_update_remove)
 {
 	static const uint8_t gid[] = "sotto test group";
-	struct member ms[3];
+	struct mls_member ms[3];
 	struct buf commit, welcome, msg;
 	uint32_t remove_b = 1;
 	uint8_t auth_b[MLS_HASH_LEN];
@@ -210,9 +120,9 @@ TEST(three_members_add_update_remove)
 	buf_init_dyn(&commit, MLS_MESSAGE_MAX);
 	buf_init_dyn(&welcome, MLS_MESSAGE_MAX);
 	buf_init_dyn(&msg, MLS_MESSAGE_MAX);
-	CHECK(member_init(&ms[0], "a@example.org"));
-	CHECK(member_init(&ms[1], "b@example.org"));
-	CHECK(member_init(&ms[2], "c@example.org"));
+	CHECK(mls_member_init(&ms[0], "a@example.org"));
+	CHECK(mls_member_init(&ms[1], "b@example.org"));
+	CHECK(mls_member_init(&ms[2], "c@example.org"));
 	CHECK(mls_group_create(&ms[0].g, gid, sizeof(gid) - 1, &ms[0].kp, ms[0].ks.enc_sec) == 0);
 	ms[0].in = 1;
 	/* A adds B; B adds C. */
@@ -272,14 +182,14 @@ TEST(three_members_add_update_remove)
 	buf_free(&commit);
 	buf_free(&welcome);
 	buf_free(&msg);
-	member_free(&ms[0]);
-	member_free(&ms[1]);
-	member_free(&ms[2]);
+	mls_member_free(&ms[0]);
+	mls_member_free(&ms[1]);
+	mls_member_free(&ms[2]);
 }
 
 /* mls_group_commit with spec must be refused with want, and leave g as it was. */
 static int
-commit_refused(struct member *m, const struct mls_commit_spec *spec, int want)
+commit_refused(struct mls_member *m, const struct mls_commit_spec *spec, int want)
 {
 	struct buf commit, welcome;
 	uint8_t auth[MLS_HASH_LEN];
@@ -348,7 +258,7 @@ custom_key_package(struct buf *out, const uint8_t sig_sec[static 64], const uint
 TEST(invalid_proposal_lists_are_refused)
 {
 	static const uint8_t gid[] = "sotto test group";
-	struct member ms[3], late;
+	struct mls_member ms[3], late;
 	struct buf commit, welcome;
 	const uint8_t *kps[2];
 	size_t lens[2];
@@ -358,9 +268,9 @@ TEST(invalid_proposal_lists_are_refused)
 
 	buf_init_dyn(&commit, MLS_MESSAGE_MAX);
 	buf_init_dyn(&welcome, MLS_MESSAGE_MAX);
-	CHECK(member_init(&ms[0], "a@example.org"));
-	CHECK(member_init(&ms[1], "b@example.org"));
-	CHECK(member_init(&ms[2], "c@example.org"));
+	CHECK(mls_member_init(&ms[0], "a@example.org"));
+	CHECK(mls_member_init(&ms[1], "b@example.org"));
+	CHECK(mls_member_init(&ms[2], "c@example.org"));
 	CHECK(mls_group_create(&ms[0].g, gid, sizeof(gid) - 1, &ms[0].kp, ms[0].ks.enc_sec) == 0);
 	ms[0].in = 1;
 	commit_all(ms, 3, 0, &ms[1], 0, 0, &commit, &welcome);
@@ -441,9 +351,9 @@ TEST(invalid_proposal_lists_are_refused)
 	sodium_memzero(late.sig_sec, sizeof(late.sig_sec));
 	buf_free(&commit);
 	buf_free(&welcome);
-	member_free(&ms[0]);
-	member_free(&ms[1]);
-	member_free(&ms[2]);
+	mls_member_free(&ms[0]);
+	mls_member_free(&ms[1]);
+	mls_member_free(&ms[2]);
 }
 
 int

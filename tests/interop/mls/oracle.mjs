@@ -1,0 +1,197 @@
+// The ts-mls side of Sotto's MLS interop test (tests/interop/mls/interop_mls.c drives it).
+//
+// One JSON object per line on stdin, one answer per line on stdout, in order:
+//   request  {"op": "...", "member": "name", ...}       bytes are lowercase hex
+//   answer   {"ok": true, ...}  or  {"ok": false, "error": "why"}
+// A refused operation leaves the member's state as it was. Every member lives in this
+// process, each with its own ts-mls ClientState; cipher suite 3 only.
+//
+// ops:
+//   key_package {identity, grease?}           -> {key_package}   (a bare KeyPackage)
+//   create_group {group_id}
+//   join {welcome, ratchet_tree?}             (an MLSMessage Welcome; tree out of band)
+//   commit {adds?: [KeyPackage], removes?: [leaf], public?, ratchet_tree_ext?}
+//                                            -> {commit, welcome?, ratchet_tree}
+//                                            (every proposal received this epoch is
+//                                            committed by reference, as ts-mls does)
+//   propose {kind: "remove"|"add", removed?, key_package?, public?} -> {message}
+//   send {data}                               -> {message}
+//   process {message}                         -> {kind, data?, removed}
+//   state                                     -> {epoch, epoch_authenticator, leaf,
+//                                                n_leaves, tree_hash, members, active}
+//   export {label, context, length}           -> {secret}
+//   forget                                    (drops the member)
+import { createInterface } from "node:readline";
+import {
+	acceptAll, createApplicationMessage, createCommit, createGroup, createProposal,
+	decodeMlsMessage, defaultLifetime, emptyPskIndex, encodeMlsMessage, generateKeyPackage,
+	getCiphersuiteFromName, getCiphersuiteImpl, joinGroup, makePskIndex, mlsExporter,
+	processMessage,
+} from "ts-mls";
+import { decodeKeyPackage, encodeKeyPackage } from "ts-mls/keyPackage.js";
+import { decodeRatchetTree, encodeRatchetTree } from "ts-mls/ratchetTree.js";
+import { treeHashRoot } from "ts-mls/treeHash.js";
+
+const SUITE = "MLS_128_DHKEMX25519_CHACHA20POLY1305_SHA256_Ed25519";
+const impl = await getCiphersuiteImpl(getCiphersuiteFromName(SUITE));
+const members = new Map();
+
+const hex = (b) => Buffer.from(b).toString("hex");
+function unhex(s, what) {
+	if (typeof s !== "string" || !/^([0-9a-f]{2})*$/.test(s))
+		throw new Error(`${what}: not hex`);
+	return new Uint8Array(Buffer.from(s, "hex"));
+}
+function decodeAll(decoder, bytes, what) {
+	const r = decoder(bytes, 0);
+	if (r === undefined || r[1] !== bytes.length)
+		throw new Error(`${what}: does not decode`);
+	return r[0];
+}
+function member(name) {
+	const m = members.get(name);
+	if (m === undefined)
+		throw new Error(`no member ${name}`);
+	return m;
+}
+function group(name) {
+	const m = member(name);
+	if (m.state === undefined)
+		throw new Error(`${name} is in no group`);
+	return m;
+}
+function message(m) {
+	return hex(encodeMlsMessage({ version: "mls10", ...m }));
+}
+
+// Capabilities without ts-mls's random GREASE, so that a run is repeatable; with
+// grease, one fixed GREASE value (RFC 9420 13.5) in every list a receiver must tolerate.
+function capabilities(grease) {
+	const g = grease ? [0x0a0a] : [];
+	return {
+		versions: ["mls10"],
+		ciphersuites: [SUITE, ...g.map(String)],
+		extensions: [...g],
+		proposals: [...g],
+		credentials: ["basic", ...g.map(String)],
+	};
+}
+
+const ops = {
+	async key_package(req) {
+		const credential = { credentialType: "basic", identity: new TextEncoder().encode(req.identity) };
+		const kp = await generateKeyPackage(credential, capabilities(req.grease === true),
+		    defaultLifetime, [], impl);
+		members.set(req.member, { kp, state: undefined });
+		return { key_package: hex(encodeKeyPackage(kp.publicPackage)) };
+	},
+	async create_group(req) {
+		const m = member(req.member);
+		m.state = await createGroup(unhex(req.group_id, "group_id"), m.kp.publicPackage,
+		    m.kp.privatePackage, [], impl);
+		return {};
+	},
+	async join(req) {
+		const m = member(req.member);
+		const msg = decodeAll(decodeMlsMessage, unhex(req.welcome, "welcome"), "welcome");
+		if (msg.wireformat !== "mls_welcome")
+			throw new Error(`not a Welcome: ${msg.wireformat}`);
+		const tree = req.ratchet_tree === undefined ? undefined :
+		    decodeAll(decodeRatchetTree, unhex(req.ratchet_tree, "ratchet_tree"), "ratchet_tree");
+		m.state = await joinGroup(msg.welcome, m.kp.publicPackage, m.kp.privatePackage,
+		    emptyPskIndex, impl, tree);
+		return {};
+	},
+	async commit(req) {
+		const m = group(req.member);
+		const proposals = [];
+		for (const k of req.adds ?? [])
+			proposals.push({ proposalType: "add",
+			    add: { keyPackage: decodeAll(decodeKeyPackage, unhex(k, "adds"), "key package") } });
+		for (const leaf of req.removes ?? [])
+			proposals.push({ proposalType: "remove", remove: { removed: leaf } });
+		const r = await createCommit({ state: m.state, cipherSuite: impl }, {
+			extraProposals: proposals,
+			wireAsPublicMessage: req.public === true,
+			ratchetTreeExtension: req.ratchet_tree_ext === true,
+		});
+		m.state = r.newState;
+		return {
+			commit: message(r.commit),
+			welcome: r.welcome === undefined ? null :
+			    message({ wireformat: "mls_welcome", welcome: r.welcome }),
+			ratchet_tree: hex(encodeRatchetTree(r.newState.ratchetTree)),
+		};
+	},
+	async propose(req) {
+		const m = group(req.member);
+		let p;
+		if (req.kind === "remove")
+			p = { proposalType: "remove", remove: { removed: req.removed } };
+		else if (req.kind === "add")
+			p = { proposalType: "add", add: { keyPackage:
+			    decodeAll(decodeKeyPackage, unhex(req.key_package, "key_package"), "key package") } };
+		else
+			throw new Error(`cannot propose ${req.kind}`);
+		const r = await createProposal(m.state, req.public === true, p, impl);
+		m.state = r.newState;
+		return { message: message(r.message) };
+	},
+	async send(req) {
+		const m = group(req.member);
+		const r = await createApplicationMessage(m.state, unhex(req.data, "data"), impl);
+		m.state = r.newState;
+		return { message: message({ wireformat: "mls_private_message", privateMessage: r.privateMessage }) };
+	},
+	async process(req) {
+		const m = group(req.member);
+		const msg = decodeAll(decodeMlsMessage, unhex(req.message, "message"), "message");
+		if (msg.wireformat !== "mls_public_message" && msg.wireformat !== "mls_private_message")
+			throw new Error(`cannot process ${msg.wireformat}`);
+		const r = await processMessage(msg, m.state, makePskIndex(m.state, {}), acceptAll, impl);
+		m.state = r.newState;
+		return {
+			kind: r.kind === "applicationMessage" ? "application" : "handshake",
+			data: r.kind === "applicationMessage" ? hex(r.message) : null,
+			removed: m.state.groupActiveState.kind === "removedFromGroup",
+		};
+	},
+	async state(req) {
+		const s = group(req.member).state;
+		return {
+			epoch: Number(s.groupContext.epoch),
+			epoch_authenticator: hex(s.keySchedule.epochAuthenticator),
+			leaf: s.privatePath.leafIndex,
+			n_leaves: (s.ratchetTree.length + 1) / 2,
+			tree_hash: hex(await treeHashRoot(s.ratchetTree, impl.hash)),
+			members: s.ratchetTree.filter((n, i) => i % 2 === 0 && n !== undefined)
+			    .map((n) => new TextDecoder().decode(n.leaf.credential.identity)),
+			active: s.groupActiveState.kind,
+		};
+	},
+	async export(req) {
+		const s = group(req.member).state;
+		return { secret: hex(await mlsExporter(s.keySchedule.exporterSecret, req.label,
+		    unhex(req.context, "context"), req.length, impl)) };
+	},
+	async forget(req) {
+		members.delete(req.member);
+		return {};
+	},
+};
+
+// One request at a time: an answer is written before the next line is read.
+const lines = createInterface({ input: process.stdin, crlfDelay: Infinity });
+for await (const line of lines) {
+	let answer;
+	try {
+		const req = JSON.parse(line);
+		const op = ops[req.op];
+		if (op === undefined)
+			throw new Error(`unknown op ${req.op}`);
+		answer = { ok: true, ...(await op(req)) };
+	} catch (e) {
+		answer = { ok: false, error: String(e?.message ?? e) };
+	}
+	process.stdout.write(JSON.stringify(answer) + "\n");
+}
