@@ -97,27 +97,57 @@ in_subtree(uint32_t y, uint32_t c)
 
 static uint32_t unmerged_at(const struct mls_node *nd, size_t i);
 
-/* Each parent's unmerged leaves must be leaves below it, each listed once: this keeps every
- * resolution inside the tree and bounds the work hashing does. */
+/* 1 if the parent nd lists leaf l among its unmerged leaves (sorted: checked before). */
+static int
+lists_unmerged(const struct mls_node *nd, uint32_t l)
+{
+	size_t lo = 0, hi = nd->n_unmerged;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (unmerged_at(nd, mid) == l)
+			return 1;
+		if (unmerged_at(nd, mid) < l)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return 0;
+}
+
+/* RFC 9420 7.1 and 12.4.3.1: each parent's unmerged leaves are non-blank leaves below it,
+ * listed in increasing order (so each once), and every non-blank node between such a leaf
+ * and the parent lists it too. This also keeps every resolution inside the tree and
+ * bounds the work hashing does. */
 static int
 check_unmerged(const struct mls_ratchet_tree *t)
 {
-	uint32_t w = mls_tree_node_width(t->n_leaves), x, l, *seen;
+	uint32_t w = mls_tree_node_width(t->n_leaves), x, y, l;
 	size_t i;
-	int r = 0;
+	int r;
 
-	if ((seen = calloc(t->n_leaves, sizeof(*seen))) == NULL)
-		return SOTTO_ERR_NOMEM;
-	for (x = 1; x < w && r == 0; x += 2)
-		for (i = 0; i < t->nodes[x].n_unmerged && r == 0; i++) {
+	for (x = 1; x < w; x += 2)
+		for (i = 0; i < t->nodes[x].n_unmerged; i++) {
 			l = unmerged_at(&t->nodes[x], i);
-			if (l >= t->n_leaves || !in_subtree(2 * l, x) || seen[l] == x)
-				r = SOTTO_ERR_MALFORMED;
-			else
-				seen[l] = x;   /* x is odd, never the initial 0 */
+			if (l >= t->n_leaves || !in_subtree(2 * l, x) ||
+			    t->nodes[2 * l].type == MLS_NODE_BLANK ||
+			    (i > 0 && l <= unmerged_at(&t->nodes[x], i - 1)))
+				return SOTTO_ERR_MALFORMED;
 		}
-	free(seen);
-	return r;
+	for (x = 1; x < w; x += 2)
+		for (i = 0; i < t->nodes[x].n_unmerged; i++) {
+			l = unmerged_at(&t->nodes[x], i);
+			for (y = 2 * l;; ) {
+				if ((r = mls_tree_parent(&y, y, t->n_leaves)) != 0)
+					return r;
+				if (y == x)
+					break;
+				if (t->nodes[y].type != MLS_NODE_BLANK && !lists_unmerged(&t->nodes[y], l))
+					return SOTTO_ERR_MALFORMED;
+			}
+		}
+	return 0;
 }
 
 int

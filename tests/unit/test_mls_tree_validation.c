@@ -91,40 +91,87 @@ out:
 	return ok;
 }
 
-/* A two-leaf tree built from the first vector's leaves around a parent whose unmerged
- * list is given: it must name leaves below the parent, each once. */
+/* One node of a tree made for a test: blank, a leaf (the vector's first leaf: decoding
+ * does not look at signatures or duplicates), or a parent with the unmerged list given in
+ * hex. */
+struct made_node {
+	char kind;                    /* '-' blank, 'L' leaf, 'P' parent */
+	const char *unmerged_hex;
+};
+
+/* Decodes the tree made of the nodes given, around the leaf of src: 0 or the error. */
 static int
-decode_with_unmerged(const struct mls_ratchet_tree *src, const char *unmerged_hex)
+decode_made(const struct mls_ratchet_tree *src, const struct made_node *nodes, size_t n)
 {
-	uint8_t key[MLS_KEM_PUBLIC_LEN] = { 9 }, unmerged[16];
-	long un = check_unhex(unmerged_hex, unmerged, sizeof(unmerged));
+	uint8_t key[MLS_KEM_PUBLIC_LEN] = { 0 }, unmerged[16];
 	struct mls_ratchet_tree t;
 	struct buf items, vec;
-	int r;
+	size_t i;
+	long un;
+	int r = SOTTO_ERR_INTERNAL;
 
 	buf_init_dyn(&items, 4096);
 	buf_init_dyn(&vec, 4096);
-	buf_u8(&items, 1);
-	buf_u8(&items, MLS_NODE_LEAF);
-	buf_put(&items, src->nodes[0].encoding, src->nodes[0].encoding_len);
-	buf_u8(&items, 1);
-	buf_u8(&items, MLS_NODE_PARENT);
-	mls_buf_opaque(&items, key, sizeof(key));
-	mls_buf_opaque(&items, NULL, 0);
-	mls_buf_opaque(&items, unmerged, (size_t)un);
-	buf_u8(&items, 1);
-	buf_u8(&items, MLS_NODE_LEAF);
-	buf_put(&items, src->nodes[2].encoding, src->nodes[2].encoding_len);
+	for (i = 0; i < n; i++) {
+		switch (nodes[i].kind) {
+		case '-':
+			buf_u8(&items, 0);
+			break;
+		case 'L':
+			buf_u8(&items, 1);
+			buf_u8(&items, MLS_NODE_LEAF);
+			buf_put(&items, src->nodes[0].encoding, src->nodes[0].encoding_len);
+			break;
+		default:
+			if ((un = check_unhex(nodes[i].unmerged_hex, unmerged, sizeof(unmerged))) < 0)
+				goto out;
+			key[0] = (uint8_t)(i + 1);   /* parents' keys apart */
+			buf_u8(&items, 1);
+			buf_u8(&items, MLS_NODE_PARENT);
+			mls_buf_opaque(&items, key, sizeof(key));
+			mls_buf_opaque(&items, NULL, 0);
+			mls_buf_opaque(&items, unmerged, (size_t)un);
+		}
+	}
 	mls_buf_opaque(&vec, items.p, items.len);
-	if (un < 0 || buf_status(&vec) != 0)
-		r = SOTTO_ERR_INTERNAL;
-	else if ((r = mls_ratchet_tree_decode(&t, vec.p, vec.len)) == 0)
+	if (buf_status(&vec) != 0)
+		goto out;
+	if ((r = mls_ratchet_tree_decode(&t, vec.p, vec.len)) == 0)
 		mls_ratchet_tree_free(&t);
+out:
 	buf_free(&items);
 	buf_free(&vec);
 	return r;
 }
 
+/* A two-leaf tree whose parent has the unmerged list given. */
+static int
+decode_with_unmerged(const struct mls_ratchet_tree *src, const char *unmerged_hex)
+{
+	const struct made_node nodes[] = { { 'L', NULL }, { 'P', unmerged_hex }, { 'L', NULL } };
+
+	return decode_made(src, nodes, 3);
+}
+
+/* A four-leaf tree (leaves 0 to 3 at nodes 0, 2, 4, 6) whose root (node 3) lists root_hex
+ * and whose node over leaves 2 and 3 (node 5) is blank (NULL) or lists n5_hex; leaf 2 is
+ * blank if leaf2_blank. */
+static int
+decode_four(const struct mls_ratchet_tree *src, const char *root_hex, const char *n5_hex,
+    int leaf2_blank)
+{
+	const struct made_node nodes[] = {
+		{ 'L', NULL }, { 'P', "" }, { 'L', NULL }, { 'P', root_hex },
+		{ leaf2_blank ? '-' : 'L', NULL }, { n5_hex ? 'P' : '-', n5_hex }, { 'L', NULL },
+	};
+
+	return decode_made(src, nodes, 7);
+}
+
+/* RFC 9420 7.1 and 12.4.3.1: a parent's unmerged leaves are non-blank leaves below it, in
+ * increasing order, and every non-blank node between such a leaf and the parent lists it
+ * too; nodes above the parent need not (ts-mls 1.6.4 refuses that last shape; it is what
+ * a Commit without a path, then another's path above, leave). */
 TEST(unmerged_leaves_checked)
 {
 	size_t len;
@@ -140,7 +187,21 @@ TEST(unmerged_leaves_checked)
 	CHECK_EQ_INT(decode_with_unmerged(&src, "00000002"), SOTTO_ERR_MALFORMED);   /* no such leaf */
 	CHECK_EQ_INT(decode_with_unmerged(&src, "ffffffff"), SOTTO_ERR_MALFORMED);
 	CHECK_EQ_INT(decode_with_unmerged(&src, "0000000100000001"), SOTTO_ERR_MALFORMED); /* twice */
+	CHECK_EQ_INT(decode_with_unmerged(&src, "0000000100000000"), SOTTO_ERR_MALFORMED); /* order */
 	CHECK_EQ_INT(decode_with_unmerged(&src, "000001"), SOTTO_ERR_MALFORMED);     /* not uint32s */
+	/* leaf 3 unmerged at the root: node 5 between them blank, or listing it */
+	CHECK_EQ_INT(decode_four(&src, "00000003", NULL, 0), 0);
+	CHECK_EQ_INT(decode_four(&src, "00000003", "00000003", 0), 0);
+	CHECK_EQ_INT(decode_four(&src, "0000000200000003", "0000000200000003", 0), 0);
+	/* ... or a non-blank node 5 that does not list it */
+	CHECK_EQ_INT(decode_four(&src, "00000003", "", 0), SOTTO_ERR_MALFORMED);
+	CHECK_EQ_INT(decode_four(&src, "0000000200000003", "00000002", 0), SOTTO_ERR_MALFORMED);
+	/* a blank leaf cannot be unmerged */
+	CHECK_EQ_INT(decode_four(&src, "00000003", NULL, 1), 0);
+	CHECK_EQ_INT(decode_four(&src, "00000002", NULL, 1), SOTTO_ERR_MALFORMED);
+	CHECK_EQ_INT(decode_four(&src, "", "00000002", 1), SOTTO_ERR_MALFORMED);
+	/* leaf 3 unmerged at node 5 only, the root set later by a path: valid */
+	CHECK_EQ_INT(decode_four(&src, "", "00000003", 0), 0);
 	mls_ratchet_tree_free(&src);
 	free(tree);
 }
