@@ -68,7 +68,8 @@ mls_member_join(struct mls_member *m, const uint8_t *w, size_t w_len, const uint
 }
 
 int
-mls_member_send(struct mls_member *s, const uint8_t *data, size_t len, struct buf *out)
+mls_member_send(struct mls_member *s, const uint8_t *data, size_t len, const uint8_t *aad,
+    size_t aad_len, struct buf *out)
 {
 	struct mls_authenticated_content ac;
 	struct mls_epoch_keys ek;
@@ -82,7 +83,8 @@ mls_member_send(struct mls_member *s, const uint8_t *data, size_t len, struct bu
 	ac.content.epoch = s->g.gc.epoch;
 	ac.content.sender_type = MLS_SENDER_MEMBER;
 	ac.content.sender_index = s->g.own_leaf;
-	ac.content.authenticated_data = sig;   /* zero bytes of it */
+	ac.content.authenticated_data = aad_len > 0 ? aad : sig;   /* sig: zero bytes of it */
+	ac.content.authenticated_data_len = aad_len;
 	ac.content.content_type = MLS_CONTENT_APPLICATION;
 	ac.content.body = data;
 	ac.content.body_len = len;

@@ -33,8 +33,10 @@ void mls_member_free(struct mls_member *m);
 int mls_member_join(struct mls_member *m, const uint8_t *w, size_t w_len, const uint8_t *tree,
     size_t tree_len);
 
-/* data as an application message (a PrivateMessage of the current epoch) into out. */
-int mls_member_send(struct mls_member *s, const uint8_t *data, size_t len, struct buf *out);
+/* data as an application message (a PrivateMessage of the current epoch, with the
+ * authenticated_data aad) into out. */
+int mls_member_send(struct mls_member *s, const uint8_t *data, size_t len, const uint8_t *aad,
+    size_t aad_len, struct buf *out);
 
 /* An application message read: decrypted, from a member leaf whose signature verifies.
  * The data into out. If as_epoch is not 0, r tries it as though its epoch were that one

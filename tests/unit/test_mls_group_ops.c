@@ -41,7 +41,7 @@ join(struct mls_member *m, const struct buf *w)
 static int
 send_app(struct mls_member *s, const char *text, struct buf *out)
 {
-	return mls_member_send(s, (const uint8_t *)text, strlen(text), out);
+	return mls_member_send(s, (const uint8_t *)text, strlen(text), NULL, 0, out);
 }
 
 /* r reads msg: 0 if it is text, or the error. If as_epoch is not 0, r tries it as though

@@ -806,6 +806,32 @@ TEST(message_sizes_both_ways)
 	wire_free(&w);
 }
 
+/* authenticated_data (RFC 9420 6: signed, and in a PrivateMessage bound by the AEAD) on
+ * application messages both ways and on ts-mls's Commits, public and private. */
+TEST(authenticated_data_both_ways)
+{
+	static const char *const names[] = { "alice-ts", "bob-sotto" };
+	struct party p[2];
+	struct party *ps[] = { &p[0], &p[1] };
+	struct change priv = { .aad = "commit header" }, pub = { .aad = "x", .public = 1 };
+	struct wire w;
+	size_t k;
+
+	REQUIRE(parties_init(p, "ts", names));
+	wire_init(&w);
+	if (create(&p[0], "ts group 15") && add(ps, 2, &p[0], &p[1], 0)) {
+		for (k = 0; k < 2; k++) {
+			CHECK(party_send_aad(&p[k], (const uint8_t *)"with a header", 13,
+			    "message header", &w.msg) == 0);
+			CHECK(party_read(&p[1 - k], &w.msg, &w.got) == 0 && w.got.len == 13);
+		}
+		CHECK(step(ps, 2, &p[0], &priv));
+		CHECK(step(ps, 2, &p[0], &pub));
+	}
+	parties_free(p, 2);
+	wire_free(&w);
+}
+
 /* A message Sotto sent in the previous epoch reaches a ts-mls member after the next
  * Commit: ts-mls keeps past epochs' keys and reads it. Sotto keeps no past epoch's
  * keys: it refuses such a message as another epoch. */
@@ -908,6 +934,7 @@ main(void)
 	RUN(tampered_commits_refused_both_ways);
 	RUN(tampered_messages_refused_both_ways);
 	RUN(message_sizes_both_ways);
+	RUN(authenticated_data_both_ways);
 	RUN(late_message_of_previous_epoch);
 	RUN(sotto_member_removed_and_added_again);
 	RUN(sotto_welcome_for_three);

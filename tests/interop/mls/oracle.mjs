@@ -10,12 +10,12 @@
 //   key_package {identity, grease?}           -> {key_package}   (a bare KeyPackage)
 //   create_group {group_id}
 //   join {welcome, ratchet_tree?}             (an MLSMessage Welcome; tree out of band)
-//   commit {adds?: [KeyPackage], removes?: [leaf], public?, ratchet_tree_ext?}
+//   commit {adds?: [KeyPackage], removes?: [leaf], public?, ratchet_tree_ext?, aad?}
 //                                            -> {commit, welcome?, ratchet_tree}
 //                                            (every proposal received this epoch is
 //                                            committed by reference, as ts-mls does)
 //   propose {kind: "remove"|"add", removed?, key_package?, public?} -> {message}
-//   send {data}                               -> {message}
+//   send {data, aad?}                         -> {message}   (aad: authenticated_data)
 //   process {message}                         -> {kind, data?, removed}
 //   state                                     -> {epoch, epoch_authenticator, leaf,
 //                                                n_leaves, tree_hash, members, active}
@@ -114,6 +114,7 @@ const ops = {
 			extraProposals: proposals,
 			wireAsPublicMessage: req.public === true,
 			ratchetTreeExtension: req.ratchet_tree_ext === true,
+			authenticatedData: req.aad === undefined ? undefined : unhex(req.aad, "aad"),
 		});
 		m.state = r.newState;
 		return {
@@ -139,7 +140,8 @@ const ops = {
 	},
 	async send(req) {
 		const m = group(req.member);
-		const r = await createApplicationMessage(m.state, unhex(req.data, "data"), impl);
+		const r = await createApplicationMessage(m.state, unhex(req.data, "data"), impl,
+		    req.aad === undefined ? undefined : unhex(req.aad, "aad"));
 		m.state = r.newState;
 		return { message: message({ wireformat: "mls_private_message", privateMessage: r.privateMessage }) };
 	},

@@ -198,6 +198,7 @@ ts_commit(struct party *p, const struct change *c, struct buf *commit, struct bu
     struct buf *tree)
 {
 	json_t *adds = json_array(), *removes = json_array(), *ans;
+	char *aad = NULL;
 	uint32_t leaf;
 	size_t i;
 	int r = SOTTO_ERR_NOMEM;
@@ -222,9 +223,13 @@ ts_commit(struct party *p, const struct change *c, struct buf *commit, struct bu
 			goto out;
 		}
 	}
-	ans = ts_oracle_call(oracle, "{s:s, s:s, s:O, s:O, s:b, s:b}", "op", "commit", "member",
-	    p->name, "adds", adds, "removes", removes, "public", c->public,
-	    "ratchet_tree_ext", !c->tree_out_of_band);
+	if (c->aad != NULL && (aad = hex_of((const uint8_t *)c->aad, strlen(c->aad))) == NULL) {
+		r = SOTTO_ERR_NOMEM;
+		goto out;
+	}
+	ans = ts_oracle_call(oracle, "{s:s, s:s, s:O, s:O, s:b, s:b, s:s*}", "op", "commit",
+	    "member", p->name, "adds", adds, "removes", removes, "public", c->public,
+	    "ratchet_tree_ext", !c->tree_out_of_band, "aad", aad);
 	if (ans == NULL) {
 		r = PARTY_TS_REFUSED;
 		goto out;
@@ -234,6 +239,7 @@ ts_commit(struct party *p, const struct change *c, struct buf *commit, struct bu
 		r = unhex_field(ans, "ratchet_tree", tree);
 	json_decref(ans);
 out:
+	free(aad);
 	json_decref(adds);
 	json_decref(removes);
 	return r;
@@ -313,18 +319,31 @@ party_join(struct party *p, const struct buf *welcome, const struct buf *tree)
 }
 
 int
-party_send(struct party *p, const uint8_t *data, size_t len, struct buf *out)
+party_send_aad(struct party *p, const uint8_t *data, size_t len, const char *aad,
+    struct buf *out)
 {
+	size_t aad_len = aad ? strlen(aad) : 0;
+	char *h, *a = NULL;
 	json_t *ans;
-	char *h;
 
 	if (!p->ts)
-		return mls_member_send(&p->m, data, len, out);
-	if ((h = hex_of(data, len)) == NULL)
+		return mls_member_send(&p->m, data, len, (const uint8_t *)aad, aad_len, out);
+	if ((h = hex_of(data, len)) == NULL ||
+	    (aad != NULL && (a = hex_of((const uint8_t *)aad, aad_len)) == NULL)) {
+		free(h);
 		return SOTTO_ERR_NOMEM;
-	ans = ts_oracle_call(oracle, "{s:s, s:s, s:s}", "op", "send", "member", p->name, "data", h);
+	}
+	ans = ts_oracle_call(oracle, "{s:s, s:s, s:s, s:s*}", "op", "send", "member", p->name,
+	    "data", h, "aad", a);
 	free(h);
+	free(a);
 	return ts_answer_field(ans, "message", out);
+}
+
+int
+party_send(struct party *p, const uint8_t *data, size_t len, struct buf *out)
+{
+	return party_send_aad(p, data, len, NULL, out);
 }
 
 int

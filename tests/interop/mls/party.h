@@ -37,6 +37,7 @@ struct change {
 	int cached;                  /* Sotto: commit the epoch's proposals by reference
 	                                (ts-mls always does) */
 	int tree_out_of_band;        /* ts-mls: no ratchet_tree extension in the Welcome */
+	const char *aad;             /* ts-mls: the Commit's authenticated_data, or NULL */
 };
 
 /* What members compare to agree on an epoch. */
@@ -67,6 +68,9 @@ int party_commit(struct party *p, const struct change *c, struct buf *commit, st
 int party_process(struct party *p, const struct buf *msg, int *removed);
 int party_join(struct party *p, const struct buf *welcome, const struct buf *tree);
 int party_send(struct party *p, const uint8_t *data, size_t len, struct buf *out);
+/* The same with authenticated_data (a string, sent as its bytes). */
+int party_send_aad(struct party *p, const uint8_t *data, size_t len, const char *aad,
+    struct buf *out);
 /* An application message read, its data into out. */
 int party_read(struct party *p, const struct buf *msg, struct buf *out);
 /* An Update proposal of p as a PublicMessage (Sotto only: ts-mls 1.6.4 writes none). */
