@@ -16,11 +16,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <sodium.h>
 
 #include "check.h"
 #include "crypto/init.h"
+#include "mls/key_package.h"
 #include "mls/limits.h"
 #include "mls/message.h"
 #include "party.h"
@@ -832,6 +834,73 @@ TEST(authenticated_data_both_ways)
 	wire_free(&w);
 }
 
+/* A Sotto KeyPackage whose lifetime ended an hour ago: ts-mls refuses to add it and stays
+ * in its epoch; the same member with a current one is added. */
+TEST(expired_sotto_key_package_refused_by_ts)
+{
+	static const char *const names[] = { "alice-ts", "bob-sotto" };
+	struct party p[2];
+	struct party *ps[] = { &p[0], &p[1] };
+	struct change c = { .adds = &ps[1], .n_adds = 1 };
+	struct party_state before, after;
+	uint64_t now = (uint64_t)time(NULL);
+	struct wire w;
+
+	REQUIRE(parties_init(p, "ts", names));
+	wire_init(&w);
+	if (create(&p[0], "ts group 16")) {
+		buf_reset(&p[1].m.kp_bytes);
+		mls_key_package_secrets_wipe(&p[1].m.ks);
+		CHECK(mls_key_package_create(&p[1].m.kp_bytes, &p[1].m.ks, p[1].m.sig_sec,
+		    (const uint8_t *)names[1], strlen(names[1]), now - 7200, now - 3600) == 0);
+		CHECK(party_state(&p[0], &before) == 0);
+		CHECK(party_commit(&p[0], &c, &w.commit, &w.welcome, &w.tree) == PARTY_TS_REFUSED);
+		CHECK(party_state(&p[0], &after) == 0 && after.epoch == before.epoch);
+		party_free(&p[1]);
+		REQUIRE(party_init(&p[1], names[1], 0, 0) == 0);
+		CHECK(add(ps, 2, &p[0], &p[1], 0));
+	}
+	parties_free(p, 2);
+	wire_free(&w);
+}
+
+/* A KeyPackage of either implementation with a changed byte in its signature is refused
+ * by the other, which stays in its epoch; as made, it is added. */
+static void
+tampered_key_package(struct party *committer, struct party *joiner, const char *group_id)
+{
+	struct party *ps[] = { committer, joiner };
+	struct change c = { .adds = &ps[1], .n_adds = 1 };
+	struct buf *kp = joiner->ts ? &joiner->ts_kp : &joiner->m.kp_bytes;
+	struct wire w;
+	int r;
+
+	wire_init(&w);
+	if (create(committer, group_id)) {
+		kp->p[kp->len - 1] ^= 0x01;
+		r = party_commit(committer, &c, &w.commit, &w.welcome, &w.tree);
+		if (r != (committer->ts ? PARTY_TS_REFUSED : SOTTO_ERR_BAD_SIGNATURE))
+			FAILF("%s adds %s's changed KeyPackage: %s", committer->name, joiner->name,
+			    party_result(r));
+		kp->p[kp->len - 1] ^= 0x01;
+		CHECK(add(ps, 2, committer, joiner, 0));
+	}
+	wire_free(&w);
+}
+
+TEST(tampered_key_packages_refused_both_ways)
+{
+	static const char *const names[] = { "alice-ts", "bob-sotto" };
+	struct party p[2];
+
+	REQUIRE(parties_init(p, "ts", names));
+	tampered_key_package(&p[0], &p[1], "ts group 17");
+	parties_free(p, 2);
+	REQUIRE(parties_init(p, "st", (const char *const[]){ "alice-sotto", "bob-ts" }));
+	tampered_key_package(&p[0], &p[1], "sotto group 10");
+	parties_free(p, 2);
+}
+
 /* A message Sotto sent in the previous epoch reaches a ts-mls member after the next
  * Commit: ts-mls keeps past epochs' keys and reads it. Sotto keeps no past epoch's
  * keys: it refuses such a message as another epoch. */
@@ -935,6 +1004,8 @@ main(void)
 	RUN(tampered_messages_refused_both_ways);
 	RUN(message_sizes_both_ways);
 	RUN(authenticated_data_both_ways);
+	RUN(expired_sotto_key_package_refused_by_ts);
+	RUN(tampered_key_packages_refused_both_ways);
 	RUN(late_message_of_previous_epoch);
 	RUN(sotto_member_removed_and_added_again);
 	RUN(sotto_welcome_for_three);

@@ -24,10 +24,11 @@
 import { createInterface } from "node:readline";
 import {
 	acceptAll, createApplicationMessage, createCommit, createGroup, createProposal,
-	decodeMlsMessage, defaultLifetime, emptyPskIndex, encodeMlsMessage, generateKeyPackage,
+	decodeMlsMessage, defaultLifetime, defaultLifetimeConfig, emptyPskIndex, encodeMlsMessage, generateKeyPackage,
 	getCiphersuiteFromName, getCiphersuiteImpl, joinGroup, makePskIndex, mlsExporter,
 	processMessage,
 } from "ts-mls";
+import { defaultClientConfig } from "ts-mls/clientConfig.js";
 import { decodeKeyPackage, encodeKeyPackage } from "ts-mls/keyPackage.js";
 import { decodeRatchetTree, encodeRatchetTree } from "ts-mls/ratchetTree.js";
 import { treeHashRoot } from "ts-mls/treeHash.js";
@@ -35,6 +36,12 @@ import { treeHashRoot } from "ts-mls/treeHash.js";
 const SUITE = "MLS_128_DHKEMX25519_CHACHA20POLY1305_SHA256_Ed25519";
 const impl = await getCiphersuiteImpl(getCiphersuiteFromName(SUITE));
 const members = new Map();
+// Stricter than ts-mls's default: the lifetimes of KeyPackage leaves received (Sotto's
+// included) are checked against the clock too.
+const config = {
+	...defaultClientConfig,
+	lifetimeConfig: { ...defaultLifetimeConfig, validateLifetimeOnReceive: true },
+};
 
 const hex = (b) => Buffer.from(b).toString("hex");
 function unhex(s, what) {
@@ -88,7 +95,7 @@ const ops = {
 	async create_group(req) {
 		const m = member(req.member);
 		m.state = await createGroup(unhex(req.group_id, "group_id"), m.kp.publicPackage,
-		    m.kp.privatePackage, [], impl);
+		    m.kp.privatePackage, [], impl, config);
 		return {};
 	},
 	async join(req) {
@@ -99,7 +106,7 @@ const ops = {
 		const tree = req.ratchet_tree === undefined ? undefined :
 		    decodeAll(decodeRatchetTree, unhex(req.ratchet_tree, "ratchet_tree"), "ratchet_tree");
 		m.state = await joinGroup(msg.welcome, m.kp.publicPackage, m.kp.privatePackage,
-		    emptyPskIndex, impl, tree);
+		    emptyPskIndex, impl, tree, undefined, config);
 		return {};
 	},
 	async commit(req) {
