@@ -59,9 +59,11 @@ mls_member_join(struct mls_member *m, const uint8_t *w, size_t w_len, const uint
 	in.init_sec = m->ks.init_sec;
 	in.ratchet_tree = tree;
 	in.ratchet_tree_len = tree_len;
+	in.psks = m->psks;
+	in.n_psks = m->n_psks;
 	if ((r = mls_join(&j, &msg.welcome, &in)) != 0)
 		return r;
-	r = mls_group_from_join(&m->g, &j, m->ks.enc_sec, NULL, 0);
+	r = mls_group_from_join(&m->g, &j, m->ks.enc_sec, m->psks, m->n_psks);
 	mls_joined_free(&j);
 	m->in = r == 0;
 	return r;

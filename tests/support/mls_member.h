@@ -21,6 +21,8 @@ struct mls_member {
 	struct mls_key_package kp;            /* ... read from kp_bytes */
 	struct mls_group g;
 	int in;                               /* g holds a group */
+	const struct mls_psk *psks;           /* external PSKs we hold (the caller's) */
+	size_t n_psks;
 };
 
 /* A member named identity (its basic credential) with a fresh KeyPackage valid from an
@@ -28,8 +30,8 @@ struct mls_member {
 int mls_member_init(struct mls_member *m, const char *identity);
 void mls_member_free(struct mls_member *m);
 
-/* Joins from the Welcome MLSMessage w (the tree out of band if tree is not NULL): 0 or
- * the error of reading or mls_join. */
+/* Joins from the Welcome MLSMessage w (the tree out of band if tree is not NULL), with the
+ * external PSKs m->psks: 0 or the error of reading or mls_join. */
 int mls_member_join(struct mls_member *m, const uint8_t *w, size_t w_len, const uint8_t *tree,
     size_t tree_len);
 

@@ -25,6 +25,7 @@
 #include "mls/key_package.h"
 #include "mls/limits.h"
 #include "mls/message.h"
+#include "mls/psk.h"
 #include "party.h"
 #include "sotto/error.h"
 
@@ -901,6 +902,59 @@ TEST(tampered_key_packages_refused_both_ways)
 	parties_free(p, 2);
 }
 
+/* ts-mls commits PreSharedKey proposals (RFC 9420 8.4): this group's resumption PSKs of the
+ * current and of a past epoch, and an external PSK its members hold; Sotto members follow.
+ * A Sotto member without the external PSK refuses that Commit (NOT_FOUND), unchanged. A
+ * Sotto member joins from a Welcome whose GroupSecrets name the external PSK. */
+TEST(ts_psk_commits_sotto_follows)
+{
+	static const char *const names[] = { "alice-ts", "bob-sotto", "carol-ts", "dave-sotto",
+	    "eve-sotto" };
+	static const uint8_t secret[MLS_HASH_LEN] = "the team's pre-shared key, 32 B";
+	static const char *const ids[] = { "team psk" };
+	const struct mls_psk team = { .type = MLS_PSK_EXTERNAL, .id = (const uint8_t *)ids[0],
+	    .id_len = strlen(ids[0]), .psk = secret, .psk_len = sizeof(secret) };
+	struct party p[5];
+	struct party *ps[] = { &p[0], &p[1], &p[2], &p[3], &p[4] };
+	struct party_state st, before, after;
+	uint64_t epochs[1];
+	struct change c = { .psk_epochs = epochs, .n_psk_epochs = 1 };
+	struct change join = { .adds = &ps[4], .n_adds = 1, .psk_ids = ids, .n_psk_ids = 1 };
+	struct wire w;
+	int removed;
+	size_t i;
+
+	REQUIRE(parties_init(p, "tstss", names));
+	wire_init(&w);
+	for (i = 0; i < 5; i++)
+		if (i != 3)
+			CHECK(party_hold_psk(&p[i], &team) == 0);
+	if (create(&p[0], "ts group 18") && add(ps, 5, &p[0], &p[1], 0) &&
+	    add(ps, 5, &p[0], &p[2], 0) && add(ps, 5, &p[0], &p[3], 1)) {
+		CHECK(party_state(&p[2], &st) == 0);
+		epochs[0] = st.epoch;
+		c.public = 1;
+		CHECK(step(ps, 5, &p[2], &c));
+		c.public = 0;
+		CHECK(step(ps, 5, &p[0], &c));
+		/* the external PSK and the current epoch's resumption PSK; dave lacks the first */
+		CHECK(party_state(&p[0], &st) == 0);
+		epochs[0] = st.epoch;
+		c.psk_ids = ids;
+		c.n_psk_ids = 1;
+		CHECK(party_state(&p[3], &before) == 0);
+		CHECK(party_commit(&p[0], &c, &w.commit, &w.welcome, &w.tree) == 0);
+		CHECK(party_process(&p[3], &w.commit, &removed) == SOTTO_ERR_NOT_FOUND);
+		CHECK(party_state(&p[3], &after) == 0 && after.epoch == before.epoch);
+		p[3].in = 0;
+		CHECK(deliver_commit(ps, 5, &p[0], &c, &w.commit));
+		CHECK(agree(ps, 5) && broadcast(ps, 5, &p[0]) && broadcast(ps, 5, &p[1]));
+		CHECK(step(ps, 5, &p[2], &join));
+	}
+	parties_free(p, 5);
+	wire_free(&w);
+}
+
 /* A message Sotto sent in the previous epoch reaches a ts-mls member after the next
  * Commit: ts-mls keeps past epochs' keys and reads it. Sotto keeps no past epoch's
  * keys: it refuses such a message as another epoch. */
@@ -1006,6 +1060,7 @@ main(void)
 	RUN(authenticated_data_both_ways);
 	RUN(expired_sotto_key_package_refused_by_ts);
 	RUN(tampered_key_packages_refused_both_ways);
+	RUN(ts_psk_commits_sotto_follows);
 	RUN(late_message_of_previous_epoch);
 	RUN(sotto_member_removed_and_added_again);
 	RUN(sotto_welcome_for_three);

@@ -10,13 +10,17 @@
 //   key_package {identity, grease?}           -> {key_package}   (a bare KeyPackage)
 //   create_group {group_id}
 //   join {welcome, ratchet_tree?}             (an MLSMessage Welcome; tree out of band)
-//   commit {adds?: [KeyPackage], removes?: [leaf], public?, ratchet_tree_ext?, aad?}
-//                                            -> {commit, welcome?, ratchet_tree}
+//   commit {adds?: [KeyPackage], removes?: [leaf], psks?: [{id} | {epoch}], public?,
+//           ratchet_tree_ext?, aad?}          -> {commit, welcome?, ratchet_tree}
+//                                            (psks: PreSharedKey proposals of an external
+//                                            PSK given by psk, or of this group's
+//                                            resumption PSK of an epoch)
 //                                            (every proposal received this epoch is
 //                                            committed by reference, as ts-mls does)
 //   propose {kind: "remove"|"add", removed?, key_package?, public?} -> {message}
 //   send {data, aad?}                         -> {message}   (aad: authenticated_data)
 //   process {message}                         -> {kind, data?, removed}
+//   psk {id, secret}                          (an external PSK the member holds)
 //   state                                     -> {epoch, epoch_authenticator, leaf,
 //                                                n_leaves, tree_hash, members, active}
 //   export {label, context, length}           -> {secret}
@@ -26,7 +30,7 @@ import {
 	acceptAll, createApplicationMessage, createCommit, createGroup, createProposal,
 	decodeMlsMessage, defaultLifetime, defaultLifetimeConfig, emptyPskIndex, encodeMlsMessage, generateKeyPackage,
 	getCiphersuiteFromName, getCiphersuiteImpl, joinGroup, makePskIndex, mlsExporter,
-	processMessage,
+	processPrivateMessage, processPublicMessage,
 } from "ts-mls";
 import { defaultClientConfig } from "ts-mls/clientConfig.js";
 import { decodeKeyPackage, encodeKeyPackage } from "ts-mls/keyPackage.js";
@@ -89,7 +93,7 @@ const ops = {
 		const credential = { credentialType: "basic", identity: new TextEncoder().encode(req.identity) };
 		const kp = await generateKeyPackage(credential, capabilities(req.grease === true),
 		    defaultLifetime, [], impl);
-		members.set(req.member, { kp, state: undefined });
+		members.set(req.member, { kp, state: undefined, psks: {} });
 		return { key_package: hex(encodeKeyPackage(kp.publicPackage)) };
 	},
 	async create_group(req) {
@@ -117,7 +121,16 @@ const ops = {
 			    add: { keyPackage: decodeAll(decodeKeyPackage, unhex(k, "adds"), "key package") } });
 		for (const leaf of req.removes ?? [])
 			proposals.push({ proposalType: "remove", remove: { removed: leaf } });
-		const r = await createCommit({ state: m.state, cipherSuite: impl }, {
+		for (const p of req.psks ?? []) {
+			const pskNonce = impl.rng.randomBytes(32);
+			const id = p.id !== undefined ?
+			    { psktype: "external", pskId: unhex(p.id, "psk id"), pskNonce } :
+			    { psktype: "resumption", usage: "application",
+			      pskGroupId: m.state.groupContext.groupId, pskEpoch: BigInt(p.epoch), pskNonce };
+			proposals.push({ proposalType: "psk", psk: { preSharedKeyId: id } });
+		}
+		const r = await createCommit({ state: m.state, cipherSuite: impl,
+		    pskIndex: makePskIndex(m.state, m.psks) }, {
 			extraProposals: proposals,
 			wireAsPublicMessage: req.public === true,
 			ratchetTreeExtension: req.ratchet_tree_ext === true,
@@ -157,7 +170,12 @@ const ops = {
 		const msg = decodeAll(decodeMlsMessage, unhex(req.message, "message"), "message");
 		if (msg.wireformat !== "mls_public_message" && msg.wireformat !== "mls_private_message")
 			throw new Error(`cannot process ${msg.wireformat}`);
-		const r = await processMessage(msg, m.state, makePskIndex(m.state, {}), acceptAll, impl);
+		// ts-mls's processMessage gives PrivateMessages an empty PSK index: call the two
+		// functions it dispatches to, with the member's PSKs.
+		const psks = makePskIndex(m.state, m.psks);
+		const r = msg.wireformat === "mls_public_message" ?
+		    await processPublicMessage(m.state, msg.publicMessage, psks, impl, acceptAll) :
+		    await processPrivateMessage(m.state, msg.privateMessage, psks, impl, acceptAll);
 		m.state = r.newState;
 		return {
 			kind: r.kind === "applicationMessage" ? "application" : "handshake",
@@ -182,6 +200,11 @@ const ops = {
 		const s = group(req.member).state;
 		return { secret: hex(await mlsExporter(s.keySchedule.exporterSecret, req.label,
 		    unhex(req.context, "context"), req.length, impl)) };
+	},
+	async psk(req) {
+		const m = member(req.member);
+		m.psks[Buffer.from(unhex(req.id, "id")).toString("base64")] = unhex(req.secret, "secret");
+		return {};
 	},
 	async forget(req) {
 		members.delete(req.member);

@@ -197,14 +197,27 @@ static int
 ts_commit(struct party *p, const struct change *c, struct buf *commit, struct buf *welcome,
     struct buf *tree)
 {
-	json_t *adds = json_array(), *removes = json_array(), *ans;
+	json_t *adds = json_array(), *removes = json_array(), *psks = json_array(), *ans;
 	char *aad = NULL;
 	uint32_t leaf;
 	size_t i;
 	int r = SOTTO_ERR_NOMEM;
 
-	if (adds == NULL || removes == NULL)
+	if (adds == NULL || removes == NULL || psks == NULL)
 		goto out;
+	for (i = 0; i < c->n_psk_ids; i++) {
+		char *h = hex_of((const uint8_t *)c->psk_ids[i], strlen(c->psk_ids[i]));
+
+		if (h == NULL || json_array_append_new(psks, json_pack("{s:s}", "id", h)) != 0) {
+			free(h);
+			goto out;
+		}
+		free(h);
+	}
+	for (i = 0; i < c->n_psk_epochs; i++)
+		if (json_array_append_new(psks, json_pack("{s:I}", "epoch",
+		    (json_int_t)c->psk_epochs[i])) != 0)
+			goto out;
 	for (i = 0; i < c->n_adds; i++) {
 		const struct buf *kp = party_key_package(c->adds[i]);
 		char *h = hex_of(kp->p, kp->len);
@@ -227,8 +240,8 @@ ts_commit(struct party *p, const struct change *c, struct buf *commit, struct bu
 		r = SOTTO_ERR_NOMEM;
 		goto out;
 	}
-	ans = ts_oracle_call(oracle, "{s:s, s:s, s:O, s:O, s:b, s:b, s:s*}", "op", "commit",
-	    "member", p->name, "adds", adds, "removes", removes, "public", c->public,
+	ans = ts_oracle_call(oracle, "{s:s, s:s, s:O, s:O, s:O, s:b, s:b, s:s*}", "op", "commit",
+	    "member", p->name, "adds", adds, "removes", removes, "psks", psks, "public", c->public,
 	    "ratchet_tree_ext", !c->tree_out_of_band, "aad", aad);
 	if (ans == NULL) {
 		r = PARTY_TS_REFUSED;
@@ -242,6 +255,7 @@ out:
 	free(aad);
 	json_decref(adds);
 	json_decref(removes);
+	json_decref(psks);
 	return r;
 }
 
@@ -457,5 +471,26 @@ party_state(struct party *p, struct party_state *st)
 		return PARTY_TS_REFUSED;
 	r = fixed_field(ans, "secret", st->exported, MLS_HASH_LEN);
 	json_decref(ans);
+	return r;
+}
+
+int
+party_hold_psk(struct party *p, const struct mls_psk *psk)
+{
+	char *id, *secret;
+	int r;
+
+	if (!p->ts) {
+		p->m.psks = psk;
+		p->m.n_psks = 1;
+		return 0;
+	}
+	id = hex_of(psk->id, psk->id_len);
+	secret = hex_of(psk->psk, psk->psk_len);
+	r = id == NULL || secret == NULL ? SOTTO_ERR_NOMEM :
+	    ts_done(ts_oracle_call(oracle, "{s:s, s:s, s:s, s:s}", "op", "psk", "member", p->name,
+	    "id", id, "secret", secret));
+	free(id);
+	free(secret);
 	return r;
 }

@@ -38,6 +38,10 @@ struct change {
 	                                (ts-mls always does) */
 	int tree_out_of_band;        /* ts-mls: no ratchet_tree extension in the Welcome */
 	const char *aad;             /* ts-mls: the Commit's authenticated_data, or NULL */
+	const char *const *psk_ids;  /* ts-mls: PreSharedKey proposals of external PSKs ... */
+	size_t n_psk_ids;
+	const uint64_t *psk_epochs;  /* ... and of this group's resumption PSKs */
+	size_t n_psk_epochs;
 };
 
 /* What members compare to agree on an epoch. */
@@ -78,6 +82,9 @@ int party_propose_update(struct party *p, struct buf *out);
 /* A Remove (of target's leaf) or an Add (of target's KeyPackage) proposal of p. */
 int party_propose(struct party *p, int add, struct party *target, int public, struct buf *out);
 int party_state(struct party *p, struct party_state *st);
+/* p holds the external PSK psk (its id a string; for Sotto, psk must outlive p's group),
+ * before it joins. */
+int party_hold_psk(struct party *p, const struct mls_psk *psk);
 /* A readable name for a result: "ok", Sotto's error name, or ts-mls's refusal. */
 const char *party_result(int r);
 
