@@ -955,6 +955,57 @@ TEST(ts_psk_commits_sotto_follows)
 	wire_free(&w);
 }
 
+/* GroupContextExtensions proposals from ts-mls. With the extensions unchanged (and a Remove,
+ * so a path), Sotto follows. Two deviations of ts-mls 1.6.4 from RFC 9420 are refused:
+ * with new extensions (required_capabilities asking for basic credentials) it encrypts the
+ * path secrets under the old GroupContext extensions, where 12.4.1 says the provisional
+ * GroupContext has the new ones (Sotto: DECRYPT; another ts-mls member refuses it too);
+ * alone, it sends no path, which 12.4 requires for this proposal type (Sotto: PROTOCOL).
+ * Each refusal leaves the Sotto member in its epoch. */
+TEST(ts_group_context_extensions)
+{
+	static const char *const names[] = { "alice-ts", "bob-sotto", "carol-ts", "dave-ts",
+	    "erin-ts" };
+	/* RequiredCapabilities: no extension or proposal types, credential types { basic } */
+	static const uint8_t required[] = { 0, 0, 2, 0, 1 };
+	struct party p[5];
+	struct party *ps[] = { &p[0], &p[1], &p[2], &p[3], &p[4] };
+	struct change same = { .removes = &ps[2], .n_removes = 1, .gce = 1 };
+	struct change changed = { .removes = &ps[3], .n_removes = 1, .gce = 1, .extension_type = 3,
+	    .extension = required, .extension_len = sizeof(required) };
+	struct change alone = { .gce = 1, .extension_type = 3, .extension = required,
+	    .extension_len = sizeof(required) };
+	struct party_state before, after;
+	struct wire w;
+	int removed;
+	size_t i;
+
+	REQUIRE(parties_init(p, "tsttt", names));
+	wire_init(&w);
+	if (create(&p[0], "ts group 19")) {
+		for (i = 1; i < 5; i++)
+			CHECK(add(ps, 5, &p[0], &p[i], 0));
+		/* GroupContextExtensions of none, as now */
+		CHECK(step(ps, 5, &p[0], &same));
+		CHECK(p[1].m.g.gc.extensions_len == 0);
+		CHECK(party_state(&p[1], &before) == 0);
+		CHECK(party_commit(&p[0], &changed, &w.commit, &w.welcome, &w.tree) == 0);
+		CHECK(party_process(&p[1], &w.commit, &removed) == SOTTO_ERR_DECRYPT);
+		CHECK(party_process(&p[4], &w.commit, &removed) == PARTY_TS_REFUSED);
+		CHECK(party_state(&p[1], &after) == 0 && after.epoch == before.epoch);
+	}
+	parties_free(p, 5);
+	REQUIRE(parties_init(p, "ts", names));
+	if (create(&p[0], "ts group 20") && add(ps, 2, &p[0], &p[1], 0)) {
+		CHECK(party_state(&p[1], &before) == 0);
+		CHECK(party_commit(&p[0], &alone, &w.commit, &w.welcome, &w.tree) == 0);
+		CHECK(party_process(&p[1], &w.commit, &removed) == SOTTO_ERR_PROTOCOL);
+		CHECK(party_state(&p[1], &after) == 0 && after.epoch == before.epoch);
+	}
+	parties_free(p, 2);
+	wire_free(&w);
+}
+
 /* A message Sotto sent in the previous epoch reaches a ts-mls member after the next
  * Commit: ts-mls keeps past epochs' keys and reads it. Sotto keeps no past epoch's
  * keys: it refuses such a message as another epoch. */
@@ -1061,6 +1112,7 @@ main(void)
 	RUN(expired_sotto_key_package_refused_by_ts);
 	RUN(tampered_key_packages_refused_both_ways);
 	RUN(ts_psk_commits_sotto_follows);
+	RUN(ts_group_context_extensions);
 	RUN(late_message_of_previous_epoch);
 	RUN(sotto_member_removed_and_added_again);
 	RUN(sotto_welcome_for_three);

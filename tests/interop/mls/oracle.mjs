@@ -10,11 +10,13 @@
 //   key_package {identity, grease?}           -> {key_package}   (a bare KeyPackage)
 //   create_group {group_id}
 //   join {welcome, ratchet_tree?}             (an MLSMessage Welcome; tree out of band)
-//   commit {adds?: [KeyPackage], removes?: [leaf], psks?: [{id} | {epoch}], public?,
-//           ratchet_tree_ext?, aad?}          -> {commit, welcome?, ratchet_tree}
+//   commit {adds?: [KeyPackage], removes?: [leaf], psks?: [{id} | {epoch}],
+//           extensions?: [{type, data}], public?, ratchet_tree_ext?, aad?}
+//                                            -> {commit, welcome?, ratchet_tree}
 //                                            (psks: PreSharedKey proposals of an external
 //                                            PSK given by psk, or of this group's
-//                                            resumption PSK of an epoch)
+//                                            resumption PSK of an epoch; extensions: a
+//                                            GroupContextExtensions proposal)
 //                                            (every proposal received this epoch is
 //                                            committed by reference, as ts-mls does)
 //   propose {kind: "remove"|"add", removed?, key_package?, public?} -> {message}
@@ -28,7 +30,7 @@
 import { createInterface } from "node:readline";
 import {
 	acceptAll, createApplicationMessage, createCommit, createGroup, createProposal,
-	decodeMlsMessage, defaultLifetime, defaultLifetimeConfig, emptyPskIndex, encodeMlsMessage, generateKeyPackage,
+	decodeMlsMessage, defaultExtensionTypes, defaultLifetime, defaultLifetimeConfig, emptyPskIndex, encodeMlsMessage, generateKeyPackage,
 	getCiphersuiteFromName, getCiphersuiteImpl, joinGroup, makePskIndex, mlsExporter,
 	processPrivateMessage, processPublicMessage,
 } from "ts-mls";
@@ -128,6 +130,15 @@ const ops = {
 			    { psktype: "resumption", usage: "application",
 			      pskGroupId: m.state.groupContext.groupId, pskEpoch: BigInt(p.epoch), pskNonce };
 			proposals.push({ proposalType: "psk", psk: { preSharedKeyId: id } });
+		}
+		if (req.extensions !== undefined) {
+			// ts-mls names the default extension types and compares them by name
+			const name = (t) => Object.keys(defaultExtensionTypes)
+			    .find((k) => defaultExtensionTypes[k] === t) ?? t;
+			proposals.push({ proposalType: "group_context_extensions", groupContextExtensions: {
+				extensions: req.extensions.map((e) => ({ extensionType: name(e.type),
+				    extensionData: unhex(e.data, "extension data") })),
+			} });
 		}
 		const r = await createCommit({ state: m.state, cipherSuite: impl,
 		    pskIndex: makePskIndex(m.state, m.psks) }, {

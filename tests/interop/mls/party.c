@@ -198,6 +198,7 @@ ts_commit(struct party *p, const struct change *c, struct buf *commit, struct bu
     struct buf *tree)
 {
 	json_t *adds = json_array(), *removes = json_array(), *psks = json_array(), *ans;
+	json_t *ext = NULL;
 	char *aad = NULL;
 	uint32_t leaf;
 	size_t i;
@@ -240,9 +241,22 @@ ts_commit(struct party *p, const struct change *c, struct buf *commit, struct bu
 		r = SOTTO_ERR_NOMEM;
 		goto out;
 	}
-	ans = ts_oracle_call(oracle, "{s:s, s:s, s:O, s:O, s:O, s:b, s:b, s:s*}", "op", "commit",
-	    "member", p->name, "adds", adds, "removes", removes, "psks", psks, "public", c->public,
-	    "ratchet_tree_ext", !c->tree_out_of_band, "aad", aad);
+	if (c->gce && c->extension_type == 0)
+		ext = json_array();
+	else if (c->gce) {
+		char *h = hex_of(c->extension, c->extension_len);
+
+		ext = h ? json_pack("[{s:i, s:s}]", "type", (int)c->extension_type, "data", h) : NULL;
+		free(h);
+	}
+	if (c->gce && ext == NULL) {
+		r = SOTTO_ERR_NOMEM;
+		goto out;
+	}
+	ans = ts_oracle_call(oracle, "{s:s, s:s, s:O, s:O, s:O, s:O*, s:b, s:b, s:s*}", "op",
+	    "commit", "member", p->name, "adds", adds, "removes", removes, "psks", psks,
+	    "extensions", ext, "public", c->public, "ratchet_tree_ext", !c->tree_out_of_band,
+	    "aad", aad);
 	if (ans == NULL) {
 		r = PARTY_TS_REFUSED;
 		goto out;
@@ -256,6 +270,7 @@ out:
 	json_decref(adds);
 	json_decref(removes);
 	json_decref(psks);
+	json_decref(ext);
 	return r;
 }
 

@@ -42,6 +42,10 @@ struct change {
 	size_t n_psk_ids;
 	const uint64_t *psk_epochs;  /* ... and of this group's resumption PSKs */
 	size_t n_psk_epochs;
+	int gce;                     /* ts-mls: a GroupContextExtensions proposal, with ... */
+	uint16_t extension_type;     /* ... one extension of this type, or none if 0 */
+	const uint8_t *extension;
+	size_t extension_len;
 };
 
 /* What members compare to agree on an epoch. */
