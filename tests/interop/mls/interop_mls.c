@@ -522,6 +522,39 @@ TEST(sotto_update_proposal_committed_by_ts)
 	wire_free(&w);
 }
 
+/* A ts-mls member proposes an Update (its LeafNode made by the oracle with ts-mls's
+ * encoders: ts-mls 1.6.4 has no call for it); Sotto checks it, commits it by reference,
+ * and encrypts the path to the new leaf key; the proposer, and the others, follow. */
+TEST(ts_update_proposal_committed_by_sotto)
+{
+	static const char *const names[] = { "alice-ts", "bob-sotto", "carol-ts", "dave-sotto" };
+	struct party p[4];
+	struct party *ps[] = { &p[0], &p[1], &p[2], &p[3] };
+	struct change c = { .cached = 1 };
+	uint8_t old_key[MLS_KEM_PUBLIC_LEN];
+	struct wire w;
+	int removed;
+	size_t i;
+
+	REQUIRE(parties_init(p, "tsts", names));
+	wire_init(&w);
+	if (create(&p[0], "ts group 21") && add(ps, 4, &p[0], &p[1], 0) &&
+	    add(ps, 4, &p[0], &p[2], 0) && add(ps, 4, &p[0], &p[3], 0)) {
+		memcpy(old_key, p[1].m.g.tree.nodes[4].leaf.encryption_key, sizeof(old_key));
+		CHECK(party_propose_update(&p[2], &w.msg) == 0);
+		for (i = 0; i < 4; i++)
+			if (i != 2)
+				CHECK(party_process(&p[i], &w.msg, &removed) == 0);
+		CHECK(step(ps, 4, &p[1], &c));
+		CHECK(memcmp(old_key, p[1].m.g.tree.nodes[4].leaf.encryption_key, sizeof(old_key)) != 0);
+		CHECK(p[1].m.g.tree.nodes[4].leaf.source == MLS_LEAF_SOURCE_UPDATE);
+		CHECK(empty(ps, 4, &p[3], 0));
+		CHECK(empty(ps, 4, &p[2], 1));
+	}
+	parties_free(p, 4);
+	wire_free(&w);
+}
+
 /* ts-mls proposes a Remove (a PrivateMessage); Sotto commits it by reference. */
 TEST(ts_remove_proposal_committed_by_sotto)
 {
@@ -1098,6 +1131,7 @@ main(void)
 	RUN(sotto_commits_in_ts_group);
 	RUN(ts_removes_sotto_member_who_cannot_read);
 	RUN(sotto_update_proposal_committed_by_ts);
+	RUN(ts_update_proposal_committed_by_sotto);
 	RUN(ts_remove_proposal_committed_by_sotto);
 	RUN(ts_add_proposal_committed_by_sotto);
 	RUN(sotto_group_ts_joins_by_welcome);

@@ -19,7 +19,10 @@
 //                                            GroupContextExtensions proposal)
 //                                            (every proposal received this epoch is
 //                                            committed by reference, as ts-mls does)
-//   propose {kind: "remove"|"add", removed?, key_package?, public?} -> {message}
+//   propose {kind: "remove"|"add"|"update", removed?, key_package?, public?} -> {message}
+//                                            (update: ts-mls 1.6.4 has no call for it; the
+//                                            LeafNode is made here with its encoders, and
+//                                            its key used when a Commit applies it)
 //   send {data, aad?}                         -> {message}   (aad: authenticated_data)
 //   process {message}                         -> {kind, data?, removed}
 //   psk {id, secret}                          (an external PSK the member holds)
@@ -34,8 +37,13 @@ import {
 	getCiphersuiteFromName, getCiphersuiteImpl, joinGroup, makePskIndex, mlsExporter,
 	processPrivateMessage, processPublicMessage,
 } from "ts-mls";
+import { getOwnLeafNode } from "ts-mls/clientState.js";
 import { defaultClientConfig } from "ts-mls/clientConfig.js";
+import { encode } from "ts-mls/codec/tlsEncoder.js";
+import { signWithLabel } from "ts-mls/crypto/signature.js";
 import { decodeKeyPackage, encodeKeyPackage } from "ts-mls/keyPackage.js";
+import { leafNodeTBSEncoder } from "ts-mls/leafNode.js";
+import { updateLeafKey } from "ts-mls/privateKeyPath.js";
 import { decodeRatchetTree, encodeRatchetTree } from "ts-mls/ratchetTree.js";
 import { treeHashRoot } from "ts-mls/treeHash.js";
 
@@ -88,6 +96,28 @@ function capabilities(grease) {
 		proposals: [...g],
 		credentials: ["basic", ...g.map(String)],
 	};
+}
+
+// A LeafNode for an Update proposal of m (RFC 9420 12.1.2): its leaf with a fresh HPKE key,
+// source update, signed over LeafNodeTBS with the group id and leaf index. The private key
+// is kept as m.pending until a Commit of this epoch applies it.
+async function updateLeaf(m) {
+	const s = m.state;
+	const own = getOwnLeafNode(s);
+	const kp = await impl.hpke.generateKeyPair();
+	const leaf = {
+		hpkePublicKey: await impl.hpke.exportPublicKey(kp.publicKey),
+		signaturePublicKey: own.signaturePublicKey,
+		credential: own.credential,
+		capabilities: own.capabilities,
+		leafNodeSource: "update",
+		extensions: own.extensions,
+	};
+	const tbs = { ...leaf, groupId: s.groupContext.groupId, leafIndex: s.privatePath.leafIndex };
+	const signature = await signWithLabel(s.signaturePrivateKey, "LeafNodeTBS",
+	    encode(leafNodeTBSEncoder)(tbs), impl.signature);
+	m.pending = { pub: leaf.hpkePublicKey, sec: await impl.hpke.exportPrivateKey(kp.privateKey) };
+	return { ...leaf, signature };
 }
 
 const ops = {
@@ -163,6 +193,8 @@ const ops = {
 		else if (req.kind === "add")
 			p = { proposalType: "add", add: { keyPackage:
 			    decodeAll(decodeKeyPackage, unhex(req.key_package, "key_package"), "key package") } };
+		else if (req.kind === "update")
+			p = { proposalType: "update", update: { leafNode: await updateLeaf(m) } };
 		else
 			throw new Error(`cannot propose ${req.kind}`);
 		const r = await createProposal(m.state, req.public === true, p, impl);
@@ -183,10 +215,25 @@ const ops = {
 			throw new Error(`cannot process ${msg.wireformat}`);
 		// ts-mls's processMessage gives PrivateMessages an empty PSK index: call the two
 		// functions it dispatches to, with the member's PSKs.
-		const psks = makePskIndex(m.state, m.psks);
-		const r = msg.wireformat === "mls_public_message" ?
-		    await processPublicMessage(m.state, msg.publicMessage, psks, impl, acceptAll) :
-		    await processPrivateMessage(m.state, msg.privateMessage, psks, impl, acceptAll);
+		const run = (state) => msg.wireformat === "mls_public_message" ?
+		    processPublicMessage(state, msg.publicMessage, makePskIndex(state, m.psks), impl, acceptAll) :
+		    processPrivateMessage(state, msg.privateMessage, makePskIndex(state, m.psks), impl, acceptAll);
+		// With an Update of ours pending, a Commit that applies it needs its key: try that
+		// first, and keep it only if our leaf is then the Update's (states are immutable).
+		let r;
+		if (m.pending !== undefined) {
+			try {
+				r = await run({ ...m.state, privatePath: updateLeafKey(m.state.privatePath, m.pending.sec) });
+				if (!Buffer.from(getOwnLeafNode(r.newState).hpkePublicKey).equals(Buffer.from(m.pending.pub)))
+					r = undefined;
+			} catch {
+				r = undefined;
+			}
+		}
+		if (r === undefined)
+			r = await run(m.state);
+		if (r.newState.groupContext.epoch !== m.state.groupContext.epoch)
+			m.pending = undefined;
 		m.state = r.newState;
 		return {
 			kind: r.kind === "applicationMessage" ? "application" : "handshake",

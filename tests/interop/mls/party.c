@@ -400,7 +400,8 @@ int
 party_propose_update(struct party *p, struct buf *out)
 {
 	if (p->ts)
-		return SOTTO_ERR_UNSUPPORTED;
+		return ts_answer_field(ts_oracle_call(oracle, "{s:s, s:s, s:s, s:b}", "op", "propose",
+		    "member", p->name, "kind", "update", "public", 1), "message", out);
 	return mls_group_propose_update(&p->m.g, p->m.sig_sec, out);
 }
 

@@ -81,7 +81,8 @@ int party_send_aad(struct party *p, const uint8_t *data, size_t len, const char 
     struct buf *out);
 /* An application message read, its data into out. */
 int party_read(struct party *p, const struct buf *msg, struct buf *out);
-/* An Update proposal of p as a PublicMessage (Sotto only: ts-mls 1.6.4 writes none). */
+/* An Update proposal of p as a PublicMessage (for ts-mls, which has no call for it, the
+ * oracle makes the LeafNode with ts-mls's encoders). */
 int party_propose_update(struct party *p, struct buf *out);
 /* A Remove (of target's leaf) or an Add (of target's KeyPackage) proposal of p. */
 int party_propose(struct party *p, int add, struct party *target, int public, struct buf *out);
