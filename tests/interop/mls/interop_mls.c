@@ -10,7 +10,9 @@
  * committed by reference by the other, and after every Commit every member in the group
  * checks that it agrees with the others on the epoch, the epoch authenticator, the tree
  * hash and an exported secret, and reads an application message from the committer.
- * Removed members can no longer read; changed bytes are refused by both sides.
+ * Removed members can no longer read; changed bytes are refused by both sides. PSK and
+ * GroupContextExtensions Commits of ts-mls, authenticated data and GREASE go across too.
+ * docs/MLS.md lists the cases; tests/interop/mls/README.md what the runs found.
  */
 #include <signal.h>
 #include <stdio.h>
