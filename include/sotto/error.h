@@ -55,7 +55,12 @@ enum sotto_err {
 	SOTTO_ERR_SERVER_FULL = -46,   /* the server's database is at its size cap (or its disk full) */
 	SOTTO_ERR_SAFETY_MISMATCH = -47, /* not the safety number of the contact's current key */
 	SOTTO_ERR_ACCOUNT_GONE = -48,  /* the server no longer has this device's account */
-	SOTTO_ERR__LAST = -49
+	SOTTO_ERR_STALE_EPOCH = -49,   /* a group Commit made in an epoch the group has left */
+	SOTTO_ERR_NOT_MEMBER = -50,    /* not a member of that group */
+	SOTTO_ERR_UNKNOWN_GROUP = -51, /* no group of that id on the server */
+	SOTTO_ERR_GROUP_FULL = -52,    /* the group is at a server limit (members or unread entries) */
+	SOTTO_ERR_TOO_MANY_GROUPS = -53, /* an account is in as many groups as the server allows */
+	SOTTO_ERR__LAST = -54
 };
 
 /* A short English description; never NULL. */

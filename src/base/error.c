@@ -53,6 +53,13 @@ static const char *const messages[] = {
 	    "operator)",
 	[-SOTTO_ERR_SAFETY_MISMATCH] = "that is not the safety number of the contact's current key",
 	[-SOTTO_ERR_ACCOUNT_GONE] = "the server no longer has this device's account (reset or deleted)",
+	[-SOTTO_ERR_STALE_EPOCH] = "the group changed since this change was made (apply the newer "
+	    "changes and try again)",
+	[-SOTTO_ERR_NOT_MEMBER] = "not a member of that group",
+	[-SOTTO_ERR_UNKNOWN_GROUP] = "no such group on the server",
+	[-SOTTO_ERR_GROUP_FULL] = "the group is at the server's limit (members, or messages not yet "
+	    "read by every member)",
+	[-SOTTO_ERR_TOO_MANY_GROUPS] = "an account is already in as many groups as the server allows",
 };
 
 _Static_assert(sizeof(messages) / sizeof(messages[0]) == (unsigned)-SOTTO_ERR__LAST,

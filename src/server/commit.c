@@ -69,6 +69,8 @@ struct commit {
 	size_t dels_cap;
 	struct store_login *logins;
 	size_t logins_cap;
+	struct store_group_op *groups;
+	size_t groups_cap;
 
 	uint64_t batches, items;
 	int closed;                    /* handles closed by commit_stop */
@@ -151,9 +153,9 @@ grow(void **p, size_t *cap, size_t need, size_t size)
 static uint64_t
 write_batch(struct commit *c, struct commit_item *head)
 {
-	size_t ns = 0, nd = 0, is = 0, id = 0, nl = 0, il = 0;
+	size_t ns = 0, nd = 0, is = 0, id = 0, nl = 0, il = 0, ng = 0, ig = 0;
 	uint64_t n = 0;
-	int rs = 0, rd = 0, rl = 0, gather_s = 0, gather_d = 0;
+	int rs = 0, rd = 0, rl = 0, rg = 0, gather_s = 0, gather_d = 0;
 
 	for (struct commit_item *it = head; it; it = it->next, n++) {
 		if (it->kind == COMMIT_SEND)
@@ -162,6 +164,8 @@ write_batch(struct commit *c, struct commit_item *head)
 			nd += it->n_dels;
 		else if (it->kind == COMMIT_LOGIN)
 			nl++;
+		else if (it->kind == COMMIT_GROUP)
+			ng++;
 	}
 	/* Without room to gather them, the SENDs (or deletes) fail and the rest goes on. */
 	if (ns > 0 && (gather_s = grow((void **)&c->sends, &c->sends_cap, ns,
@@ -195,10 +199,25 @@ write_batch(struct commit *c, struct commit_item *head)
 		if (rl != 0)
 			log_error("commit: %zu logins not stored: %s", nl, sotto_strerror(rl));
 	}
+	/* The group writes: one transaction, each checked on its own. */
+	if (ng > 0 && (rg = grow((void **)&c->groups, &c->groups_cap, ng,
+	    sizeof(*c->groups))) == 0) {
+		for (struct commit_item *it = head; it; it = it->next)
+			if (it->kind == COMMIT_GROUP)
+				c->groups[ig++] = it->group;
+		rg = c->store->ops->groups_apply(c->store, c->groups, ng);
+		if (rg != 0)
+			log_error("commit: %zu group writes not stored: %s", ng, sotto_strerror(rg));
+	}
 	is = 0;
 	il = 0;
+	ig = 0;
 	for (struct commit_item *it = head; it; it = it->next) {
-		if (it->kind == COMMIT_LOGIN) {
+		if (it->kind == COMMIT_GROUP) {
+			if (rg == 0)
+				it->group = c->groups[ig++];
+			it->result = rg;
+		} else if (it->kind == COMMIT_LOGIN) {
 			if (rl == 0)
 				it->login = c->logins[il++];
 			it->result = rl;
@@ -514,6 +533,7 @@ on_closed(uv_handle_t *h)
 		free(c->sends);
 		free(c->dels);
 		free(c->logins);
+		free(c->groups);
 		pthread_mutex_destroy(&c->mu);
 		pthread_cond_destroy(&c->cv);
 		free(c);

@@ -17,7 +17,9 @@
 
 #include "server/store.h"
 
-enum commit_kind { COMMIT_SEND = 1, COMMIT_DELETE = 2, COMMIT_CALL = 3, COMMIT_LOGIN = 4 };
+enum commit_kind {
+	COMMIT_SEND = 1, COMMIT_DELETE = 2, COMMIT_CALL = 3, COMMIT_LOGIN = 4, COMMIT_GROUP = 5
+};
 
 struct commit_item {
 	struct commit_item *next;
@@ -27,6 +29,9 @@ struct commit_item {
 	size_t n_dels;
 	/* COMMIT_LOGIN: a batch's LOGINs share one transaction; finish as for COMMIT_CALL. */
 	struct store_login login;
+	/* COMMIT_GROUP: a group write (store.h); a batch's share one transaction (one fsync),
+	 * applied in submission order; finish as for COMMIT_CALL. */
+	struct store_group_op group;
 	/* COMMIT_CALL: any other write, run on the writer thread with its store handle, after
 	 * the batch's SENDs and deletes; its return value becomes result. */
 	int (*call)(struct store *s, struct commit_item *it);

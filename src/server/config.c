@@ -65,6 +65,12 @@ static const struct setting settings[] = {
 	U32(commit_gap_us, 0, 100000),
 	U32(received_wait_ms, 0, 1000),
 	U32(sent_retention, 1, 3650u * 86400),
+	U32(key_package_max, 1, 10000),
+	U32(key_package_low, 0, 10000),
+	U32(group_max, 1, 1000000),
+	U32(group_members_max, 2, 1000000),
+	U32(group_message_max, 64, 16u * 1024 * 1024),
+	U32(group_log_max, 1, 100000000),
 };
 
 void
@@ -107,6 +113,12 @@ config_defaults(struct config *cfg)
 	cfg->commit_gap_us = 250;
 	cfg->received_wait_ms = 10;
 	cfg->sent_retention = 30 * 86400;
+	cfg->key_package_max = 100;
+	cfg->key_package_low = 10;
+	cfg->group_max = 1000;
+	cfg->group_members_max = 2000;
+	cfg->group_message_max = 64 * 1024;
+	cfg->group_log_max = 10000;
 }
 
 static int

@@ -64,6 +64,12 @@ struct config {
 	uint32_t commit_gap_us;         /* least time between the starts of two group commits */
 	uint32_t received_wait_ms;      /* a SEND pushed early waits this long for RECEIVED */
 	uint32_t sent_retention;        /* seconds a SEND's idempotency record is kept */
+	uint32_t key_package_max;       /* one-time MLS KeyPackages stored per account */
+	uint32_t key_package_low;       /* notify the owner when fewer one-time ones remain */
+	uint32_t group_max;             /* groups an account may be a member of */
+	uint32_t group_members_max;     /* members of one group */
+	uint32_t group_message_max;     /* largest application message of GROUP_SEND */
+	uint32_t group_log_max;         /* entries of a group log not yet read by every member */
 };
 
 /* Fills every field with its default. */

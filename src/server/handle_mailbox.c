@@ -366,7 +366,7 @@ mailbox_commit_done(void *ud, struct commit_item *it)
 	struct peer *p = it->owner;
 	int r;
 
-	if (it->kind == COMMIT_CALL || it->kind == COMMIT_LOGIN) {
+	if (it->kind == COMMIT_CALL || it->kind == COMMIT_LOGIN || it->kind == COMMIT_GROUP) {
 		it->finish(it);         /* frees it */
 		if (p != NULL)          /* NULL: the server's own (sent_prune.c) */
 			peer_commit_released(p);

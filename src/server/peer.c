@@ -69,6 +69,7 @@ peer_close(struct peer *p, const char *reason)
 		    reason);
 	if (p->acct != NULL)
 		server_acct_detach(s, p);
+	group_push_free(p);
 	p->state = PEER_CLOSED;
 	wire_session_free(&p->ws);
 	buf_free(&p->out);
@@ -115,9 +116,12 @@ peer_push_low_water(const struct config *cfg)
 static void
 peer_output_drained(struct peer *p)
 {
-	if (p->state == PEER_MEMBER && p->push_wait &&
-	    peer_unsent(p) < peer_push_low_water(&p->srv->cfg))
+	if (p->state != PEER_MEMBER || peer_unsent(p) >= peer_push_low_water(&p->srv->cfg))
+		return;
+	if (p->push_wait)
 		mailbox_pump(p);
+	if (p->gpush_wait && p->state == PEER_MEMBER)
+		group_pump(p);
 }
 
 static void
@@ -365,7 +369,9 @@ peer_become_member(struct peer *p, const struct store_account *a)
 	p->backlog = 1;
 	p->push_wait = 0;
 	prekeys_check_low(p, a->id, 0);
+	key_packages_check_low(p, a->id, 0);
 	mailbox_pump(p);
+	group_push_start(p);
 }
 
 static int
@@ -442,6 +448,24 @@ dispatch(struct peer *p, const uint8_t *msg, size_t len)
 		break;
 	case PROTO_LOGIN:
 		handle_login(p, m);
+		break;
+	case PROTO_UPLOAD_KEY_PACKAGES:
+		handle_upload_key_packages(p, m);
+		break;
+	case PROTO_CLAIM_KEY_PACKAGE:
+		handle_claim_key_package(p, m);
+		break;
+	case PROTO_GROUP_CREATE:
+		handle_group_create(p, m);
+		break;
+	case PROTO_GROUP_COMMIT:
+		handle_group_commit(p, m);
+		break;
+	case PROTO_GROUP_SEND:
+		handle_group_send(p, m);
+		break;
+	case PROTO_GROUP_RECEIVED:
+		handle_group_received(p, m);
 		break;
 	default:
 		peer_respond(p, m->type, m->id, SOTTO_ERR_UNSUPPORTED);

@@ -74,6 +74,10 @@ struct peer {
 	uint32_t push_inflight;         /* pushed and not yet RECEIVED */
 	int backlog;                    /* the store may hold envelopes not yet pushed */
 	int push_wait;                  /* the pump stopped for output room: resume on drain */
+
+	/* group_push.c: this connection's delivery of group logs */
+	struct peer_groups *groups;
+	int gpush_wait;                 /* the group pump stopped for output room */
 };
 
 /* An account with at least one open connection. */
@@ -224,6 +228,25 @@ void mailbox_pump(struct peer *p);
 int mailbox_init(struct server *s) SOTTO_MUST_CHECK;
 void mailbox_flush_held(struct server *s);
 void mailbox_close(struct server *s);
+/* handle_key_packages.c: the MLS KeyPackage directory */
+void handle_upload_key_packages(struct peer *p, const struct proto_msg *m);
+void handle_claim_key_package(struct peer *p, const struct proto_msg *m);
+/* A KEY_PACKAGE_LOW notice to p if its account's stock is under key_package_low (force:
+ * whatever it is); an account that never uploaded a KeyPackage hears nothing. */
+void key_packages_check_low(struct peer *p, int64_t account, int force);
+/* handle_group.c: group requests */
+void handle_group_create(struct peer *p, const struct proto_msg *m);
+void handle_group_commit(struct peer *p, const struct proto_msg *m);
+void handle_group_send(struct peer *p, const struct proto_msg *m);
+void handle_group_received(struct peer *p, const struct proto_msg *m);
+/* group_push.c: delivery of group logs to a member's connection */
+void group_push_start(struct peer *p);
+void group_push_free(struct peer *p);
+void group_pump(struct peer *p);
+/* A group write is durable: tell the online members whose entry it is. */
+void group_push_deliver(struct server *s, const struct store_group_op *op, int kind);
+/* GROUP_RECEIVED on p: moves its window (the store is told separately). */
+void group_push_acked(struct peer *p, const struct proto_group_ack *a);
 /* sent_prune.c: sent_prune_init arms the timer (server_init); sent_prune_stop stops it for
  * good and closes it before the writer stops. */
 void sent_prune_init(struct server *s);

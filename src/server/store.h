@@ -21,6 +21,8 @@
 #define STORE_NAME_MAX 64
 #define STORE_CMID_LEN 16
 #define STORE_TOKEN_HASH_LEN 32
+#define STORE_GROUP_ID_MAX 64           /* = PROTO_GROUP_ID_MAX */
+#define STORE_KEY_PACKAGE_MAX 8192      /* = PROTO_KEY_PACKAGE_MAX */
 
 struct store;
 
@@ -137,6 +139,108 @@ struct store_sent_key {
 	int set;
 };
 
+/* Bytes handed to the store (borrowed). */
+struct store_blob {
+	const uint8_t *p;
+	size_t len;
+};
+
+/* A KeyPackage directory's answer: the stock of one account. */
+struct store_kp_count {
+	uint32_t count;                 /* one-time KeyPackages */
+	int has_last_resort;
+};
+
+/* A claimed KeyPackage (CLAIM_KEY_PACKAGE). */
+struct store_kp_claim {
+	struct store_account owner;
+	uint8_t data[STORE_KEY_PACKAGE_MAX];
+	size_t len;
+	int last_resort;                /* 1: the last-resort one, which stays */
+	struct store_kp_count left;     /* after this claim */
+};
+
+enum store_group_op_kind {
+	STORE_GROUP_CREATE = 1,         /* a new group, the account its only member */
+	STORE_GROUP_COMMIT = 2,         /* the Commit of the group's current epoch */
+	STORE_GROUP_MESSAGE = 3,        /* an application message to the group */
+	STORE_GROUP_ACK = 4             /* an account read the group up to seq */
+};
+
+/* A member to deliver to after a group write (out). */
+struct store_group_member {
+	int64_t account;
+	uint64_t left_seq;              /* 0: a member; else removed by the Commit at this seq */
+	int added;                      /* 1: added by this Commit (its Welcome waits) */
+};
+
+/* A Welcome of a Commit: data, and the names (local parts) of the accounts it is for. */
+struct store_welcome {
+	struct store_blob data;
+	const char (*to)[STORE_NAME_MAX + 1];
+	size_t n_to;
+};
+
+/*
+ * One group write of a group commit (docs/SERVER.md, "Groups"). Each is checked and
+ * applied on its own (a refused one writes nothing) inside the batch's transaction.
+ * Who may write is decided by group_authorize in store_sqlite_group.c: today the account
+ * must be a current member; issue 15 replaces that by a group token.
+ */
+struct store_group_op {
+	int kind;                               /* enum store_group_op_kind */
+	uint8_t group[STORE_GROUP_ID_MAX];
+	size_t group_len;
+	int64_t account;                        /* the requesting account */
+	uint64_t ts;                            /* unix milliseconds */
+	/* COMMIT */
+	uint64_t epoch;                         /* the epoch it was made in */
+	struct store_blob data;                 /* COMMIT: the Commit; MESSAGE: the message */
+	const char (*add)[STORE_NAME_MAX + 1];  /* local names */
+	size_t n_add;
+	const char (*remove)[STORE_NAME_MAX + 1];
+	size_t n_remove;
+	const struct store_welcome *welcomes;
+	size_t n_welcomes;
+	/* MESSAGE */
+	uint8_t cmid[STORE_CMID_LEN];           /* a retry under the same id is stored once */
+	/* ACK */
+	uint64_t ack_seq;
+	/* limits */
+	uint32_t members_max;                   /* current members per group */
+	uint32_t groups_max;                    /* groups per account */
+	uint32_t log_max;                       /* log entries not yet read by every member */
+	/* out */
+	int result;     /* 0, or SOTTO_ERR_UNKNOWN_GROUP, NOT_MEMBER, STALE_EPOCH, EXISTS,
+	                 * UNKNOWN_USER, GROUP_FULL, TOO_MANY_GROUPS, INVALID_ARG */
+	int64_t grp;                            /* the store's number for the group */
+	uint64_t seq;                           /* the entry's seq */
+	uint64_t cur_epoch;                     /* after the op (STALE_EPOCH: the current) */
+	int duplicate;                          /* MESSAGE: a retry, stored before as seq */
+	struct store_group_member *members;     /* malloc'd: whom to deliver to; free() */
+	size_t n_members;
+};
+
+/* A membership of an account, as delivery needs it. */
+struct store_membership {
+	int64_t grp;                            /* the store's number for the group */
+	uint8_t group[STORE_GROUP_ID_MAX];
+	size_t group_len;
+	uint64_t read_seq;                      /* everything up to here is acknowledged */
+	uint64_t left_seq;                      /* 0: a member; else the last seq it gets */
+	int welcome;                            /* 1: its Welcome is not acknowledged yet */
+};
+
+/* A group log entry or a Welcome, for delivery. */
+struct store_group_entry {
+	int kind;                               /* PROTO_GROUP_* of wire/proto_group.h */
+	uint64_t seq;
+	uint64_t epoch;
+	uint64_t ts;
+	uint8_t *data;                          /* owned; store_group_entries_free */
+	size_t len;
+};
+
 struct store_ops {
 	void (*close)(struct store *s);
 
@@ -208,6 +312,30 @@ struct store_ops {
 	 * *done is set and *cursor is back before the first. */
 	int (*sent_prune)(struct store *s, int64_t before, size_t max,
 	    struct store_sent_key *cursor, int *done, size_t *n_out);
+
+	/* The KeyPackage directory. Adds one-time KeyPackages and, if last_resort, replaces
+	 * the last-resort one; SOTTO_ERR_LIMIT (nothing written) if more than max one-time
+	 * ones would be stored. *left: the stock after. */
+	int (*key_packages_put)(struct store *s, int64_t account, const struct store_blob *kps,
+	    size_t n, const struct store_blob *last_resort, uint32_t max,
+	    struct store_kp_count *left);
+	/* Hands out the oldest one-time KeyPackage of account, deleting it, or else the
+	 * last-resort one, which stays. SOTTO_ERR_NOT_FOUND if it has neither. */
+	int (*key_package_take)(struct store *s, int64_t account, struct store_kp_claim *out);
+	int (*key_package_count)(struct store *s, int64_t account, struct store_kp_count *out);
+
+	/* Applies group writes in one transaction (one fsync), each op checked on its own
+	 * (op->result). On error nothing is stored and every op failed with it. */
+	int (*groups_apply)(struct store *s, struct store_group_op *ops, size_t n);
+	/* Up to max groups of account (current, and removed with entries still to read). */
+	int (*group_memberships)(struct store *s, int64_t account, struct store_membership *out,
+	    size_t max, size_t *n_out);
+	/* Up to max entries of group grp with after < seq <= upto, in seq order. */
+	int (*group_entries)(struct store *s, int64_t grp, uint64_t after, uint64_t upto,
+	    struct store_group_entry *out, size_t max, size_t *n_out);
+	/* The Welcome waiting for account in group grp (SOTTO_ERR_NOT_FOUND: none). */
+	int (*group_welcome)(struct store *s, int64_t grp, int64_t account,
+	    struct store_group_entry *out);
 };
 
 struct store {
@@ -220,6 +348,9 @@ int store_sqlite_open(struct store **out, const char *path, const struct store_o
     SOTTO_MUST_CHECK;
 
 void store_envelopes_free(struct store_envelope *e, size_t n);
+void store_group_entries_free(struct store_group_entry *e, size_t n);
+/* Frees what groups_apply returned in each op (members). */
+void store_group_ops_release(struct store_group_op *ops, size_t n);
 
 static inline void
 store_close(struct store *s)

@@ -17,8 +17,9 @@
 #include <unistd.h>
 
 #include "server/log.h"
+#include "server/store_sqlite_int.h"
 
-#define SCHEMA_VERSION 5
+#define SCHEMA_VERSION 6
 
 enum stmt_id {
 	S_BEGIN, S_COMMIT, S_ROLLBACK,
@@ -169,6 +170,36 @@ static const char migrate_4_to_5_sql[] =
 	" floor INTEGER NOT NULL, issued INTEGER NOT NULL);"
 	"UPDATE meta SET v = 5 WHERE k = 'schema';";
 
+/*
+ * Schema 6 (issue 13): the MLS delivery service. KeyPackages (one-time, and one
+ * last-resort per account); groups with their epoch and the next seq of their log; the
+ * log itself, each entry stored once for the whole group; each member's read position
+ * (removed members keep theirs until they have read up to the Commit that removed them);
+ * and Welcomes, stored once per Commit and named by the rows of the members they are for.
+ */
+static const char migrate_5_to_6_sql[] =
+	"CREATE TABLE key_packages(id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	" account INTEGER NOT NULL, last_resort INTEGER NOT NULL, data BLOB NOT NULL);"
+	"CREATE INDEX key_packages_by_account ON key_packages(account, last_resort, id);"
+	"CREATE TABLE groups(id INTEGER PRIMARY KEY, gid BLOB NOT NULL UNIQUE,"
+	" epoch INTEGER NOT NULL, next_seq INTEGER NOT NULL, low_seq INTEGER NOT NULL,"
+	" created INTEGER NOT NULL);"
+	"CREATE TABLE group_log(grp INTEGER NOT NULL, seq INTEGER NOT NULL,"
+	" kind INTEGER NOT NULL, epoch INTEGER NOT NULL, ts INTEGER NOT NULL,"
+	" cmid BLOB, data BLOB NOT NULL, PRIMARY KEY(grp, seq)) WITHOUT ROWID;"
+	"CREATE UNIQUE INDEX group_log_by_cmid ON group_log(grp, cmid) WHERE cmid IS NOT NULL;"
+	"CREATE TABLE group_members(grp INTEGER NOT NULL, account INTEGER NOT NULL,"
+	" read_seq INTEGER NOT NULL, left_seq INTEGER NOT NULL, welcome INTEGER,"
+	" PRIMARY KEY(grp, account)) WITHOUT ROWID;"
+	"CREATE INDEX group_members_by_account ON group_members(account, grp);"
+	"CREATE INDEX group_members_by_read ON group_members(grp, read_seq);"
+	"CREATE INDEX group_members_by_welcome ON group_members(welcome)"
+	" WHERE welcome IS NOT NULL;"
+	"CREATE TABLE group_welcomes(id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	" grp INTEGER NOT NULL, seq INTEGER NOT NULL, epoch INTEGER NOT NULL,"
+	" ts INTEGER NOT NULL, data BLOB NOT NULL);"
+	"UPDATE meta SET v = 6 WHERE k = 'schema';";
+
 /* An account's counters (schema 3): its mailbox, and what it sent that waits. */
 enum { Q_MBOX_N, Q_MBOX_BYTES, Q_OUT_N, Q_OUT_BYTES, Q__COUNT };
 
@@ -208,6 +239,7 @@ struct store_sqlite {
 	 * half full: a group commit of n SENDs to n mailboxes finds each in O(1). */
 	uint32_t *pend_idx;
 	size_t idx_cap;         /* a power of two */
+	struct sqg *grp;        /* store_sqlite_group.c: its statements */
 };
 
 static struct store_sqlite *
@@ -283,6 +315,24 @@ rollback(struct store_sqlite *ss)
 {
 	if (!sqlite3_get_autocommit(ss->db))
 		(void)run(ss, st(ss, S_ROLLBACK), "rollback");
+}
+
+int
+store_sqlite_rc(struct store *s, int rc, const char *what)
+{
+	return map_rc(impl(s)->db, rc, what);
+}
+
+sqlite3 *
+store_sqlite_db(struct store *s)
+{
+	return impl(s)->db;
+}
+
+struct sqg **
+store_sqlite_group_state(struct store *s)
+{
+	return &impl(s)->grp;
 }
 
 static int
@@ -474,6 +524,8 @@ sq_account_reset(struct store *base, const char *name, const uint8_t *token_hash
 		"DELETE FROM prekeys WHERE account = ?1",
 		"DELETE FROM signed_prekeys WHERE account = ?1",
 		"DELETE FROM logins WHERE account = ?1",
+		"DELETE FROM key_packages WHERE account = ?1",
+		"DELETE FROM group_members WHERE account = ?1",
 		"DELETE FROM accounts WHERE id = ?1",
 	};
 	struct store_sqlite *ss = impl(base);
@@ -1494,6 +1546,7 @@ sq_close(struct store *base)
 	struct store_sqlite *ss = impl(base);
 
 	ckpt_stop(ss);
+	sqg_free(ss->grp);
 	for (int i = 0; i < S__COUNT; i++)
 		sqlite3_finalize(ss->st[i]);
 	sqlite3_close(ss->db);
@@ -1522,6 +1575,13 @@ static const struct store_ops sqlite_ops = {
 	.envelopes_max_id = sq_envelopes_max_id,
 	.sent_get = sq_sent_get,
 	.sent_prune = sq_sent_prune,
+	.key_packages_put = sqg_key_packages_put,
+	.key_package_take = sqg_key_package_take,
+	.key_package_count = sqg_key_package_count,
+	.groups_apply = sqg_groups_apply,
+	.group_memberships = sqg_group_memberships,
+	.group_entries = sqg_group_entries,
+	.group_welcome = sqg_group_welcome,
 };
 
 static int
@@ -1728,6 +1788,9 @@ store_sqlite_open(struct store **out, const char *path, const struct store_open_
 	if (version < 5 && (r = schema_step(ss->db, path, version == 0 ? NULL :
 	    "schema 4 to 5 (invites for a reset name, login generations)",
 	    migrate_4_to_5_sql)) != 0)
+		goto out;
+	if (version < 6 && (r = schema_step(ss->db, path, version == 0 ? NULL :
+	    "schema 5 to 6 (KeyPackages and groups)", migrate_5_to_6_sql)) != 0)
 		goto out;
 	for (int i = 0; i < S__COUNT; i++) {
 		rc = sqlite3_prepare_v3(ss->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT,

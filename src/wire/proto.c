@@ -34,6 +34,8 @@ proto_padding(const struct proto_msg *m)
 		return address_shortfall(m->u.send.recipient);
 	case PROTO_LOOKUP:
 		return address_shortfall(m->u.lookup.address);
+	case PROTO_CLAIM_KEY_PACKAGE:
+		return address_shortfall(m->u.claim.address);
 	case PROTO_RESPONSE | PROTO_SENDER_CERTIFICATE:
 		if (m->status != 0)
 			return FRAME_UNPADDED;
@@ -50,13 +52,14 @@ proto_is_response(uint8_t type)
 	uint8_t req = type & (uint8_t)~PROTO_RESPONSE;
 
 	return (type & PROTO_RESPONSE) != 0 && req >= PROTO_REGISTER &&
-	    req <= PROTO_LOGIN;
+	    req <= PROTO_GROUP_RECEIVED;
 }
 
 int
 proto_is_notice(uint8_t type)
 {
-	return type == PROTO_PUSH || type == PROTO_PREKEY_LOW;
+	return type == PROTO_PUSH || type == PROTO_PREKEY_LOW || type == PROTO_GROUP_PUSH ||
+	    type == PROTO_KEY_PACKAGE_LOW;
 }
 
 const char *
@@ -72,8 +75,16 @@ proto_type_name(uint8_t type)
 	case PROTO_LOOKUP: return "LOOKUP";
 	case PROTO_TICKET: return "TICKET";
 	case PROTO_LOGIN: return "LOGIN";
+	case PROTO_UPLOAD_KEY_PACKAGES: return "UPLOAD_KEY_PACKAGES";
+	case PROTO_CLAIM_KEY_PACKAGE: return "CLAIM_KEY_PACKAGE";
+	case PROTO_GROUP_CREATE: return "GROUP_CREATE";
+	case PROTO_GROUP_COMMIT: return "GROUP_COMMIT";
+	case PROTO_GROUP_SEND: return "GROUP_SEND";
+	case PROTO_GROUP_RECEIVED: return "GROUP_RECEIVED";
 	case PROTO_PUSH: return "PUSH";
 	case PROTO_PREKEY_LOW: return "PREKEY_LOW";
+	case PROTO_GROUP_PUSH: return "GROUP_PUSH";
+	case PROTO_KEY_PACKAGE_LOW: return "KEY_PACKAGE_LOW";
 	default: return "UNKNOWN";
 	}
 }
@@ -122,6 +133,8 @@ encode_body(const struct proto_msg *m, struct buf *b)
 	size_t i;
 	int r;
 
+	if (proto_group_encode(m, b, &r))
+		return r;
 	switch (m->type) {
 	case PROTO_REGISTER:
 		if ((r = put_address(b, m->u.reg.address)) != 0)
@@ -187,6 +200,8 @@ encode_body(const struct proto_msg *m, struct buf *b)
 	if (m->status > 0 || m->status < -PROTO_STATUS_MAX)
 		return SOTTO_ERR_INVALID_ARG;
 	buf_u16(b, (uint16_t)-m->status);
+	if (proto_group_encode_result(m, b, &r))
+		return r;
 	if (m->status != 0)
 		return 0;
 	switch (m->type & (uint8_t)~PROTO_RESPONSE) {
@@ -304,6 +319,8 @@ decode_body(struct cur *c, struct proto_msg *m)
 	uint8_t flag;
 	uint16_t status;
 
+	if (proto_group_decode(c, m))
+		return;
 	switch (m->type) {
 	case PROTO_REGISTER:
 		get_address(c, m->u.reg.address);
@@ -368,6 +385,8 @@ decode_body(struct cur *c, struct proto_msg *m)
 	}
 	status = cur_u16(c);
 	m->status = -(int)status;
+	if (proto_group_decode_result(c, m))
+		return;
 	if (status != 0)
 		return;
 	switch (m->type & (uint8_t)~PROTO_RESPONSE) {

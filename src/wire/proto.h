@@ -20,6 +20,7 @@
 #include "sotto/error.h"
 #include "wire/address.h"
 #include "wire/cert.h"
+#include "wire/proto_group.h"
 #include "wire/ticket.h"
 
 #define PROTO_VERSION 1
@@ -43,8 +44,16 @@ enum proto_type {
 	PROTO_LOOKUP = 0x07,            /* does this address have an account? */
 	PROTO_TICKET = 0x08,            /* a resumption ticket for this device (members) */
 	PROTO_LOGIN = 0x09,             /* login generation (clone detection) and a ticket */
+	PROTO_UPLOAD_KEY_PACKAGES = 0x0A, /* MLS KeyPackages of this account (proto_group.h) */
+	PROTO_CLAIM_KEY_PACKAGE = 0x0B, /* one KeyPackage of another account, used up */
+	PROTO_GROUP_CREATE = 0x0C,      /* a new group with the caller as its only member */
+	PROTO_GROUP_COMMIT = 0x0D,      /* the group's next Commit, with membership and Welcomes */
+	PROTO_GROUP_SEND = 0x0E,        /* an application message to the whole group */
+	PROTO_GROUP_RECEIVED = 0x0F,    /* group entries stored by the client */
 	PROTO_PUSH = 0x40,              /* server notice */
 	PROTO_PREKEY_LOW = 0x41,        /* server notice */
+	PROTO_GROUP_PUSH = 0x42,        /* server notice: a Welcome or an entry of a group log */
+	PROTO_KEY_PACKAGE_LOW = 0x43,   /* server notice */
 	PROTO_RESPONSE = 0x80           /* flag: response to the request type in the low bits */
 };
 
@@ -151,9 +160,17 @@ struct proto_msg {
 		struct proto_send send;
 		struct proto_received received;
 		struct proto_login login;
+		struct proto_upload_key_packages upload_kp;
+		struct proto_fetch_bundle claim;        /* CLAIM_KEY_PACKAGE: the owner */
+		struct proto_group_id group_create;
+		struct proto_group_commit group_commit;
+		struct proto_group_send group_send;
+		struct proto_group_acks group_received;
 		/* notices */
 		struct proto_push push;
 		struct proto_prekey_low prekey_low;
+		struct proto_group_push group_push;
+		struct proto_key_package_count kp_low;  /* KEY_PACKAGE_LOW */
 		/* successful responses (REGISTER, UPLOAD_PREKEYS, RECEIVED, LOOKUP have no
 		 * result; LOOKUP answers SOTTO_ERR_NOT_FOUND for an unknown address) */
 		struct proto_bundle bundle;             /* FETCH_BUNDLE */
@@ -161,6 +178,11 @@ struct proto_msg {
 		struct proto_cert_result cert;          /* SENDER_CERTIFICATE */
 		struct proto_ticket_result ticket;      /* TICKET */
 		struct proto_login_result logged_in;    /* LOGIN */
+		struct proto_key_package_count kp_count; /* UPLOAD_KEY_PACKAGES */
+		struct proto_claimed_key_package claimed; /* CLAIM_KEY_PACKAGE */
+		/* GROUP_COMMIT and GROUP_SEND; a GROUP_COMMIT refused with STALE_EPOCH carries
+		 * the group's current epoch in .epoch (the one status with a body) */
+		struct proto_group_result group_result;
 	} u;
 };
 
@@ -174,7 +196,8 @@ const char *proto_type_name(uint8_t type);
  * REGISTER, FETCH_BUNDLE, SEND or LOOKUP, and in a successful SENDER_CERTIFICATE answer
  * (the certificate names the caller). FRAME_UNPADDED (-1) for the rest, whose sizes hold no
  * address: a PUSH's envelope is already a sealed-sender bucket, the others have fixed or
- * address-free layouts.
+ * address-free layouts. CLAIM_KEY_PACKAGE is padded as FETCH_BUNDLE; a GROUP_COMMIT's
+ * address lists are not (their total length shows).
  */
 int proto_padding(const struct proto_msg *m);
 
