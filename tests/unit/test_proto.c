@@ -11,6 +11,113 @@
 
 static uint8_t envelope[300];
 
+static const char *const group_addrs[] = { "bob@b.example", "carol@c.example", "d@b.example" };
+static const struct proto_welcome group_welcomes[] = {
+	{ { envelope, 200 }, { 2, group_addrs, NULL, 0 } },
+	{ { envelope + 200, 1 }, { 1, group_addrs + 2, NULL, 0 } },
+};
+static const struct proto_group_ack group_acks[] = {
+	{ { "g1", 2 }, 5 },
+	{ { { 0xff }, PROTO_GROUP_ID_MAX }, UINT64_MAX },
+};
+
+/* One sample of each group request and notice (proto_group.h) from m[n] on. */
+static size_t
+group_samples(struct proto_msg *m, size_t n)
+{
+	m[n].type = PROTO_UPLOAD_KEY_PACKAGES;
+	m[n].id = 10;
+	m[n].u.upload_kp.n = 2;
+	m[n].u.upload_kp.kp[0] = (struct proto_blob){ envelope, 100 };
+	m[n].u.upload_kp.kp[1] = (struct proto_blob){ envelope + 100, 1 };
+	m[n].u.upload_kp.last_resort = (struct proto_blob){ envelope + 101, 50 };
+	n++;
+	m[n].type = PROTO_UPLOAD_KEY_PACKAGES;  /* nothing at all: a valid, empty upload */
+	m[n].id = 11;
+	n++;
+	m[n].type = PROTO_CLAIM_KEY_PACKAGE;
+	m[n].id = 12;
+	strcpy(m[n].u.claim.address, "bob@b.example");
+	n++;
+	m[n].type = PROTO_GROUP_CREATE;
+	m[n].id = 13;
+	memcpy(m[n].u.group_create.id, "g1", 2);
+	m[n].u.group_create.len = 2;
+	n++;
+	m[n].type = PROTO_GROUP_COMMIT;
+	m[n].id = 14;
+	memset(m[n].u.group_commit.group.id, 0xab, PROTO_GROUP_ID_MAX);
+	m[n].u.group_commit.group.len = PROTO_GROUP_ID_MAX;
+	m[n].u.group_commit.epoch = 41;
+	m[n].u.group_commit.commit = (struct proto_blob){ envelope, 250 };
+	m[n].u.group_commit.add = (struct proto_addr_list){ 3, group_addrs, NULL, 0 };
+	m[n].u.group_commit.remove = (struct proto_addr_list){ 1, group_addrs + 1, NULL, 0 };
+	m[n].u.group_commit.welcomes = (struct proto_welcome_list){ 2, group_welcomes, NULL, 0 };
+	n++;
+	m[n].type = PROTO_GROUP_COMMIT;         /* no membership change */
+	m[n].id = 15;
+	memcpy(m[n].u.group_commit.group.id, "g", 1);
+	m[n].u.group_commit.group.len = 1;
+	m[n].u.group_commit.commit = (struct proto_blob){ envelope, 1 };
+	n++;
+	m[n].type = PROTO_GROUP_SEND;
+	m[n].id = 16;
+	memcpy(m[n].u.group_send.group.id, "g1", 2);
+	m[n].u.group_send.group.len = 2;
+	randombytes_buf(m[n].u.group_send.client_msg_id, 16);
+	m[n].u.group_send.message = (struct proto_blob){ envelope, sizeof(envelope) };
+	n++;
+	m[n].type = PROTO_GROUP_RECEIVED;
+	m[n].id = 17;
+	m[n].u.group_received = (struct proto_group_acks){ 2, group_acks, NULL, 0 };
+	n++;
+	m[n].type = PROTO_GROUP_PUSH;
+	m[n].u.group_push.kind = PROTO_GROUP_COMMIT_ENTRY;
+	m[n].u.group_push.flags = PROTO_GROUP_FLAG_REMOVED;
+	memcpy(m[n].u.group_push.group.id, "g1", 2);
+	m[n].u.group_push.group.len = 2;
+	m[n].u.group_push.seq = 9;
+	m[n].u.group_push.epoch = 3;
+	m[n].u.group_push.timestamp = 1700000000123ull;
+	m[n].u.group_push.data = (struct proto_blob){ envelope, 30 };
+	n++;
+	m[n].type = PROTO_KEY_PACKAGE_LOW;
+	m[n].u.kp_low.count = 3;
+	m[n].u.kp_low.has_last_resort = 1;
+	n++;
+	/* The one answer with a body besides success: a late Commit learns the epoch. */
+	proto_response(&m[n], PROTO_GROUP_COMMIT, 18, SOTTO_ERR_STALE_EPOCH);
+	m[n].u.group_result.epoch = 42;
+	n++;
+	return n;
+}
+
+/* Fills the result of a successful group response. */
+static void
+group_results(struct proto_msg *r)
+{
+	if (r->status != 0 || !proto_is_response(r->type))
+		return;
+	switch (r->type & (uint8_t)~PROTO_RESPONSE) {
+	case PROTO_UPLOAD_KEY_PACKAGES:
+		r->u.kp_count.count = 17;
+		r->u.kp_count.has_last_resort = 1;
+		break;
+	case PROTO_CLAIM_KEY_PACKAGE:
+		randombytes_buf(r->u.claimed.identity_pk, 32);
+		r->u.claimed.last_resort = 1;
+		r->u.claimed.kp = (struct proto_blob){ envelope, 120 };
+		break;
+	case PROTO_GROUP_COMMIT:
+	case PROTO_GROUP_SEND:
+		r->u.group_result.seq = 77;
+		r->u.group_result.epoch = 5;
+		break;
+	default:
+		break;
+	}
+}
+
 /* One filled sample of every message kind; returns how many. */
 static size_t
 samples(struct proto_msg *m, size_t cap)
@@ -101,7 +208,8 @@ samples(struct proto_msg *m, size_t cap)
 	m[n].u.login.generation = 0x0102030405060708ull;
 	n++;
 
-	for (i = PROTO_REGISTER; i <= PROTO_LOGIN; i++) {
+	n = group_samples(m, n);
+	for (i = PROTO_REGISTER; i <= PROTO_GROUP_RECEIVED; i++) {
 		proto_response(&m[n], (uint8_t)i, (uint32_t)(100 + i), 0);
 		n++;
 		proto_response(&m[n], (uint8_t)i, (uint32_t)(200 + i), SOTTO_ERR_NOT_FOUND);
@@ -123,6 +231,7 @@ samples(struct proto_msg *m, size_t cap)
 		}
 		if (m[i].type == (PROTO_RESPONSE | PROTO_SEND) && m[i].status == 0)
 			m[i].u.sent.timestamp = 123456789;
+		group_results(&m[i]);
 		if (m[i].type == (PROTO_RESPONSE | PROTO_SENDER_CERTIFICATE) && m[i].status == 0) {
 			m[i].u.cert.len = 200;
 			randombytes_buf(m[i].u.cert.cert, 200);
@@ -146,8 +255,8 @@ samples(struct proto_msg *m, size_t cap)
 
 TEST(proto_roundtrip_every_message)
 {
-	static struct proto_msg m[40], d;
-	size_t n = samples(m, 40), i;
+	static struct proto_msg m[80], d;
+	size_t n = samples(m, 80), i;
 	struct buf a, b;
 
 	CHECK(n >= 25);
@@ -187,8 +296,8 @@ TEST(proto_roundtrip_every_message)
 
 TEST(proto_every_truncation_and_trailing_rejected)
 {
-	static struct proto_msg m[40], d;
-	size_t n = samples(m, 40), i, k, optional;
+	static struct proto_msg m[80], d;
+	size_t n = samples(m, 80), i, k, optional;
 	int accepted = 0, trailing_ok = 0;
 	struct buf a;
 
@@ -234,9 +343,9 @@ TEST(proto_rejects_bad_fields)
 	CHECK_EQ_INT(decode_hex("02060000000100"), SOTTO_ERR_BAD_VERSION);
 	CHECK_EQ_INT(decode_hex("010600000001"), 0);
 	/* unknown types, and a response to an unknown request */
-	CHECK_EQ_INT(decode_hex("010a00000001"), SOTTO_ERR_MALFORMED);
-	CHECK_EQ_INT(decode_hex("018a0000000100000"), -999);
-	CHECK_EQ_INT(decode_hex("018a000000010000"), SOTTO_ERR_MALFORMED);
+	CHECK_EQ_INT(decode_hex("011000000001"), SOTTO_ERR_MALFORMED);
+	CHECK_EQ_INT(decode_hex("01900000000100000"), -999);
+	CHECK_EQ_INT(decode_hex("0190000000010000"), SOTTO_ERR_MALFORMED);
 	/* LOGIN: exactly a u64 generation; its result a generation and a ticket flag */
 	CHECK_EQ_INT(decode_hex("0109000000010000000000000007"), 0);
 	CHECK_EQ_INT(decode_hex("01090000000100000000000007"), SOTTO_ERR_TRUNCATED);
@@ -280,6 +389,101 @@ TEST(proto_rejects_bad_fields)
 		hex[strlen(hex) - 1] = '0';
 		CHECK_EQ_INT(decode_hex(hex), 0);
 	}
+}
+
+/* The decoded lists of a GROUP_COMMIT and GROUP_RECEIVED read back item by item. */
+TEST(proto_group_lists_read_back)
+{
+	static struct proto_msg m[80], d;
+	size_t n = samples(m, 80), off;
+	struct proto_welcome w;
+	struct proto_group_ack a;
+	char addr[ADDRESS_MAX + 1];
+	struct buf b;
+	int found = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (m[i].type != PROTO_GROUP_COMMIT || m[i].u.group_commit.add.n != 3)
+			continue;
+		found++;
+		buf_init_dyn(&b, 1 << 20);
+		REQUIRE(proto_encode(&m[i], &b) == 0);
+		REQUIRE(proto_decode(b.p, b.len, &d) == 0);
+		CHECK_EQ_INT(d.u.group_commit.epoch, 41);
+		CHECK_EQ_INT(d.u.group_commit.group.len, PROTO_GROUP_ID_MAX);
+		off = 0;
+		for (int k = 0; k < 3; k++) {
+			REQUIRE(proto_addr_list_next(&d.u.group_commit.add, &off, addr) == 0);
+			CHECK(strcmp(addr, group_addrs[k]) == 0);
+		}
+		CHECK_EQ_INT(proto_addr_list_next(&d.u.group_commit.add, &off, addr),
+		    SOTTO_ERR_NOT_FOUND);
+		off = 0;
+		REQUIRE(proto_welcome_list_next(&d.u.group_commit.welcomes, &off, &w) == 0);
+		CHECK(w.data.len == 200 && memcmp(w.data.p, envelope, 200) == 0);
+		CHECK_EQ_INT(w.to.n, 2);
+		REQUIRE(proto_welcome_list_next(&d.u.group_commit.welcomes, &off, &w) == 0);
+		CHECK_EQ_INT(w.to.n, 1);
+		{
+			size_t o2 = 0;
+
+			REQUIRE(proto_addr_list_next(&w.to, &o2, addr) == 0);
+			CHECK(strcmp(addr, "d@b.example") == 0);
+		}
+		CHECK_EQ_INT(proto_welcome_list_next(&d.u.group_commit.welcomes, &off, &w),
+		    SOTTO_ERR_NOT_FOUND);
+		buf_free(&b);
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (m[i].type != PROTO_GROUP_RECEIVED)
+			continue;
+		found++;
+		buf_init_dyn(&b, 1 << 20);
+		REQUIRE(proto_encode(&m[i], &b) == 0);
+		REQUIRE(proto_decode(b.p, b.len, &d) == 0);
+		off = 0;
+		REQUIRE(proto_group_acks_next(&d.u.group_received, &off, &a) == 0);
+		CHECK(a.group.len == 2 && memcmp(a.group.id, "g1", 2) == 0 && a.seq == 5);
+		REQUIRE(proto_group_acks_next(&d.u.group_received, &off, &a) == 0);
+		CHECK(a.group.len == PROTO_GROUP_ID_MAX && a.seq == UINT64_MAX);
+		CHECK_EQ_INT(proto_group_acks_next(&d.u.group_received, &off, &a),
+		    SOTTO_ERR_NOT_FOUND);
+		buf_free(&b);
+	}
+	CHECK_EQ_INT(found, 2);
+}
+
+/* Caps and bad fields of the group messages, on hand-made bytes. */
+TEST(proto_group_rejects_bad_fields)
+{
+	/* 01 type 00000001 then the body */
+	CHECK_EQ_INT(decode_hex("010c0000000100"), SOTTO_ERR_MALFORMED);       /* empty group id */
+	CHECK_EQ_INT(decode_hex("010c0000000141"), SOTTO_ERR_TOO_LARGE);       /* 65 bytes */
+	CHECK_EQ_INT(decode_hex("010c000000010167"), 0);
+	CHECK_EQ_INT(decode_hex("010a000000010065" "0000"), SOTTO_ERR_TOO_LARGE); /* 101 kps */
+	CHECK_EQ_INT(decode_hex("010a0000000100010000" "0000"), SOTTO_ERR_MALFORMED); /* empty kp */
+	CHECK_EQ_INT(decode_hex("010a000000010000" "2001"), SOTTO_ERR_TOO_LARGE); /* 8193 */
+	CHECK_EQ_INT(decode_hex("010a000000010000" "0000"), 0);
+	CHECK_EQ_INT(decode_hex("010f000000010000"), SOTTO_ERR_MALFORMED);     /* no acks */
+	CHECK_EQ_INT(decode_hex("010f000000010101"), SOTTO_ERR_TOO_LARGE);     /* 257 acks */
+	/* GROUP_SEND with an empty message */
+	CHECK_EQ_INT(decode_hex("010e00000001016700000000000000000000000000000000" "00000000"),
+	    SOTTO_ERR_MALFORMED);
+	/* GROUP_COMMIT: group "g", epoch 0, commit "c", an invalid address in the adds */
+	CHECK_EQ_INT(decode_hex("010d0000000101670000000000000000" "0000000163"
+	    "0001" "0001" "41" "0000" "0000"), SOTTO_ERR_MALFORMED);
+	/* ... and a Welcome for nobody */
+	CHECK_EQ_INT(decode_hex("010d0000000101670000000000000000" "0000000163"
+	    "0000" "0000" "0001" "0000000177" "0000"), SOTTO_ERR_MALFORMED);
+	CHECK_EQ_INT(decode_hex("010d0000000101670000000000000000" "0000000163"
+	    "0000" "0000" "0000"), 0);
+	/* GROUP_PUSH of an unknown kind, of an unknown flag */
+	CHECK_EQ_INT(decode_hex("0142000000000400016700000000000000010000000000000001"
+	    "0000000000000001" "0000000178"), SOTTO_ERR_MALFORMED);
+	CHECK_EQ_INT(decode_hex("0142000000000302016700000000000000010000000000000001"
+	    "0000000000000001" "0000000178"), SOTTO_ERR_MALFORMED);
+	CHECK_EQ_INT(decode_hex("0142000000000301016700000000000000010000000000000001"
+	    "0000000000000001" "0000000178"), 0);
 }
 
 TEST(proto_encode_refuses_invalid)
@@ -421,6 +625,8 @@ main(void)
 	RUN(msgid_time_ordered);
 	RUN(proto_every_truncation_and_trailing_rejected);
 	RUN(proto_rejects_bad_fields);
+	RUN(proto_group_lists_read_back);
+	RUN(proto_group_rejects_bad_fields);
 	RUN(proto_encode_refuses_invalid);
 	RUN(proto_register_signature);
 	RUN(cert_make_and_verify);
