@@ -566,13 +566,16 @@ TEST(store_migrates_schema_1)
 	REQUIRE(sqlite3_prepare_v2(db, "SELECT (SELECT v FROM meta WHERE k = 'schema'),"
 	    " (SELECT count(*) FROM sent), (SELECT sql FROM sqlite_master WHERE name = 'sent'),"
 	    " (SELECT pending_bytes FROM accounts WHERE id = 7),"
-	    " (SELECT sender FROM envelopes WHERE id = 41)", -1, &q, NULL) == SQLITE_OK);
+	    " (SELECT sender FROM envelopes WHERE id = 41),"
+	    " (SELECT count(*) FROM sqlite_master WHERE name IN ('key_packages', 'groups',"
+	    " 'group_log', 'group_members', 'group_welcomes'))", -1, &q, NULL) == SQLITE_OK);
 	REQUIRE(sqlite3_step(q) == SQLITE_ROW);
-	CHECK_EQ_INT(sqlite3_column_int(q, 0), 5);     /* on to the latest schema */
+	CHECK_EQ_INT(sqlite3_column_int(q, 0), 6);     /* on to the latest schema */
 	CHECK_EQ_INT(sqlite3_column_int(q, 1), 1);
 	CHECK(strstr((const char *)sqlite3_column_text(q, 2), "PRIMARY KEY(cmid, sender)") != NULL);
 	CHECK_EQ_INT(sqlite3_column_int(q, 3), 3);
 	CHECK_EQ_INT(sqlite3_column_int(q, 4), 0);
+	CHECK_EQ_INT(sqlite3_column_int(q, 5), 5);     /* schema 6: the delivery service */
 	sqlite3_finalize(q);
 	sqlite3_close(db);
 	/* Opened again: already at the latest, nothing to do; the old envelope is deleted as any. */
@@ -589,10 +592,140 @@ TEST(store_migrates_schema_1)
 	cleanup();
 }
 
+/* A group write of kind on group "g" by account (limits generous). */
+static struct store_group_op
+gop(int kind, int64_t account)
+{
+	struct store_group_op op;
+
+	memset(&op, 0, sizeof(op));
+	op.kind = kind;
+	memcpy(op.group, "g", 1);
+	op.group_len = 1;
+	op.account = account;
+	op.ts = 1700000000000ull;
+	op.members_max = 100;
+	op.groups_max = 100;
+	op.log_max = 100;
+	return op;
+}
+
+/* The storage contract of the delivery service, without a server: one Commit per epoch,
+ * the log stored once and pruned as members read, removed members, KeyPackages. */
+TEST(store_groups_and_key_packages)
+{
+	static const char names[][STORE_NAME_MAX + 1] = { "bob" };
+	struct store_welcome w = { { (const uint8_t *)"W", 1 }, names, 1 };
+	struct store_group_op ops[3];
+	struct store_membership ms[4];
+	struct store_group_entry e[4];
+	struct store_blob kps[2] = { { (const uint8_t *)"k1", 2 }, { (const uint8_t *)"k2", 2 } };
+	struct store_blob lr = { (const uint8_t *)"LR", 2 };
+	static struct store_kp_claim claim;
+	struct store_kp_count left;
+	uint8_t dk[32], dk2[32];
+	int64_t alice, bob;
+	size_t n;
+	struct store *s;
+
+	REQUIRE((s = open_alice_bob(dk, dk2, &alice, &bob)) != NULL);
+	/* KeyPackages: one-time in order, then the last-resort one, kept. */
+	CHECK_EQ_INT(s->ops->key_packages_put(s, alice, kps, 2, &lr, 2, &left), 0);
+	CHECK(left.count == 2 && left.has_last_resort == 1);
+	CHECK_EQ_INT(s->ops->key_packages_put(s, alice, kps, 1, NULL, 2, &left), SOTTO_ERR_LIMIT);
+	CHECK_EQ_INT(s->ops->key_package_take(s, alice, &claim), 0);
+	CHECK(claim.last_resort == 0 && claim.len == 2 && memcmp(claim.data, "k1", 2) == 0);
+	CHECK_EQ_INT(s->ops->key_package_take(s, alice, &claim), 0);
+	CHECK(claim.last_resort == 0 && memcmp(claim.data, "k2", 2) == 0);
+	for (int i = 0; i < 2; i++) {
+		CHECK_EQ_INT(s->ops->key_package_take(s, alice, &claim), 0);
+		CHECK(claim.last_resort == 1 && memcmp(claim.data, "LR", 2) == 0);
+		CHECK(claim.left.count == 0 && claim.left.has_last_resort == 1);
+	}
+	CHECK_EQ_INT(s->ops->key_package_take(s, bob, &claim), SOTTO_ERR_NOT_FOUND);
+
+	/* Create; two Commits for epoch 0 in one batch: the first wins, the second is stale
+	 * and stores nothing; bob's Welcome comes with the first. */
+	ops[0] = gop(STORE_GROUP_CREATE, alice);
+	CHECK_EQ_INT(s->ops->groups_apply(s, ops, 1), 0);
+	CHECK_EQ_INT(ops[0].result, 0);
+	ops[0] = gop(STORE_GROUP_COMMIT, alice);
+	ops[0].data = (struct store_blob){ (const uint8_t *)"C1", 2 };
+	ops[0].add = names;
+	ops[0].n_add = 1;
+	ops[0].welcomes = &w;
+	ops[0].n_welcomes = 1;
+	ops[1] = ops[0];
+	ops[1].data = (struct store_blob){ (const uint8_t *)"C2", 2 };
+	ops[1].add = NULL;
+	ops[1].n_add = 0;
+	ops[1].n_welcomes = 0;
+	CHECK_EQ_INT(s->ops->groups_apply(s, ops, 2), 0);
+	CHECK_EQ_INT(ops[0].result, 0);
+	CHECK(ops[0].seq == 1 && ops[0].cur_epoch == 1);
+	CHECK_EQ_INT(ops[0].n_members, 2);
+	CHECK_EQ_INT(ops[1].result, SOTTO_ERR_STALE_EPOCH);
+	CHECK_EQ_INT(ops[1].cur_epoch, 1);
+	store_group_ops_release(ops, 2);
+	CHECK_EQ_INT(s->ops->group_memberships(s, bob, ms, 4, &n), 0);
+	REQUIRE(n == 1);
+	CHECK(ms[0].read_seq == 1 && ms[0].welcome == 1 && ms[0].left_seq == 0);
+	CHECK_EQ_INT(s->ops->group_welcome(s, ms[0].grp, bob, &e[0]), 0);
+	CHECK(e[0].seq == 1 && e[0].epoch == 1 && e[0].len == 1 && e[0].data[0] == 'W');
+	store_group_entries_free(e, 1);
+	/* Two messages, one a retry: stored once. */
+	ops[0] = gop(STORE_GROUP_MESSAGE, bob);
+	ops[0].data = (struct store_blob){ (const uint8_t *)"M", 1 };
+	memset(ops[0].cmid, 7, 16);
+	ops[1] = ops[0];
+	ops[2] = gop(STORE_GROUP_MESSAGE, 999);        /* no such member */
+	ops[2].data = ops[0].data;
+	CHECK_EQ_INT(s->ops->groups_apply(s, ops, 3), 0);
+	CHECK(ops[0].result == 0 && ops[0].seq == 2 && ops[0].duplicate == 0);
+	CHECK(ops[1].result == 0 && ops[1].seq == 2 && ops[1].duplicate == 1);
+	CHECK_EQ_INT(ops[2].result, SOTTO_ERR_NOT_MEMBER);
+	store_group_ops_release(ops, 3);
+	CHECK_EQ_INT(s->ops->group_entries(s, ms[0].grp, 1, UINT64_MAX, e, 4, &n), 0);
+	CHECK(n == 1 && e[0].seq == 2 && e[0].kind == 3);
+	store_group_entries_free(e, n);
+	/* Alice removes bob: he keeps his row until he read up to his removal. */
+	ops[0] = gop(STORE_GROUP_COMMIT, alice);
+	ops[0].epoch = 1;
+	ops[0].data = (struct store_blob){ (const uint8_t *)"C3", 2 };
+	ops[0].remove = names;
+	ops[0].n_remove = 1;
+	CHECK_EQ_INT(s->ops->groups_apply(s, ops, 1), 0);
+	CHECK(ops[0].result == 0 && ops[0].seq == 3);
+	store_group_ops_release(ops, 1);
+	ops[0] = gop(STORE_GROUP_ACK, alice);
+	ops[0].ack_seq = 3;
+	ops[1] = gop(STORE_GROUP_ACK, bob);
+	ops[1].ack_seq = 2;
+	CHECK_EQ_INT(s->ops->groups_apply(s, ops, 2), 0);
+	/* Bob has not read his removal: seq 3 stays, seq 1 and 2 are gone. */
+	CHECK_EQ_INT(s->ops->group_entries(s, ms[0].grp, 0, UINT64_MAX, e, 4, &n), 0);
+	CHECK(n == 1 && e[0].seq == 3);
+	store_group_entries_free(e, n);
+	ops[0] = gop(STORE_GROUP_ACK, bob);
+	ops[0].ack_seq = 99;
+	CHECK_EQ_INT(s->ops->groups_apply(s, ops, 1), 0);
+	CHECK_EQ_INT(s->ops->group_memberships(s, bob, ms + 1, 3, &n), 0);
+	CHECK_EQ_INT(n, 0);
+	CHECK_EQ_INT(s->ops->group_entries(s, ms[0].grp, 0, UINT64_MAX, e, 4, &n), 0);
+	CHECK_EQ_INT(n, 0);
+	ops[0] = gop(STORE_GROUP_MESSAGE, bob);
+	ops[0].data = (struct store_blob){ (const uint8_t *)"X", 1 };
+	CHECK_EQ_INT(s->ops->groups_apply(s, ops, 1), 0);
+	CHECK_EQ_INT(ops[0].result, SOTTO_ERR_NOT_MEMBER);
+	store_close(s);
+	cleanup();
+}
+
 int
 main(void)
 {
 	log_set_level(LOG_ERROR - 1);
+	RUN(store_groups_and_key_packages);
 	RUN(store_accounts_and_invites);
 	RUN(store_prekeys_handed_out_once);
 	RUN(store_envelopes_idempotent_capped_and_deleted);
