@@ -85,13 +85,11 @@ int
 group_net_commit(struct conn *c, const struct group_net_commit *gc,
     struct proto_group_result *res, int timeout_ms)
 {
-	struct proto_welcome w[PROTO_MAX_KEY_PACKAGES];
-	struct proto_welcome *wp = w;
+	struct proto_welcome w[GROUP_NET_WELCOMES_MAX];
 	struct proto_msg req, resp;
 	int r;
 
-	/* Welcomes are few (MLS needs one per Commit); more than this many is a bug. */
-	if (gc->n_welcomes > sizeof(w) / sizeof(w[0]))
+	if (gc->n_welcomes > GROUP_NET_WELCOMES_MAX)
 		return SOTTO_ERR_INVALID_ARG;
 	memset(&req, 0, sizeof(req));
 	req.type = PROTO_GROUP_COMMIT;
@@ -112,7 +110,7 @@ group_net_commit(struct conn *c, const struct group_net_commit *gc,
 		w[i].to.addrs = gc->welcomes[i].to;
 	}
 	req.u.group_commit.welcomes.n = gc->n_welcomes;
-	req.u.group_commit.welcomes.items = wp;
+	req.u.group_commit.welcomes.items = w;
 	r = ask(c, &req, &resp, timeout_ms);
 	if ((r == 0 || r == SOTTO_ERR_STALE_EPOCH) && res != NULL)
 		*res = resp.u.group_result;

@@ -40,6 +40,8 @@ int group_net_claim_key_package(struct conn *c, const char *address,
 int group_net_create(struct conn *c, const uint8_t *id, size_t len, int timeout_ms)
     SOTTO_MUST_CHECK;
 
+#define GROUP_NET_WELCOMES_MAX 64       /* Welcomes in one Commit (MLS makes one) */
+
 struct group_net_welcome {
 	const uint8_t *data;            /* the MLS Welcome */
 	size_t len;
@@ -65,7 +67,8 @@ struct group_net_commit {
  * SOTTO_ERR_STALE_EPOCH: another Commit was accepted for that epoch; res->epoch is the
  * group's current one (apply the Commits before it, then make the change again).
  * UNKNOWN_GROUP, NOT_MEMBER, UNKNOWN_USER, EXISTS (an added account is a member),
- * GROUP_FULL, TOO_MANY_GROUPS, INVALID_ARG (Welcomes do not match the adds). */
+ * GROUP_FULL, TOO_MANY_GROUPS, INVALID_ARG (Welcomes do not match the adds, or more than
+ * GROUP_NET_WELCOMES_MAX of them). */
 int group_net_commit(struct conn *c, const struct group_net_commit *gc,
     struct proto_group_result *res, int timeout_ms) SOTTO_MUST_CHECK;
 

@@ -17,6 +17,7 @@
 #include "server/log.h"
 
 #define GROUP_PUMP_BATCH 64
+#define GROUP_LOAD_CHUNK 32             /* memberships read at a time at login */
 
 struct pgroup {
 	int64_t grp;
@@ -96,30 +97,32 @@ pg_reset(struct pgroup *g, uint64_t read_seq, uint64_t left_seq, int welcome)
 	g->backlog = 1;
 }
 
-/* Reads the account's memberships (the groups this connection does not know yet). */
+/* Reads the account's memberships (the groups this connection does not know yet), a
+ * chunk at a time. */
 static int
 group_push_load(struct peer *p)
 {
 	struct server *s = p->srv;
-	struct store_membership *ms;
+	struct store_membership ms[GROUP_LOAD_CHUNK];
 	struct pgroup *g;
-	size_t max = (size_t)s->cfg.group_max * 2 + 64, n = 0;
+	int64_t after = 0;
+	size_t n;
 	int r;
 
-	if ((ms = calloc(max, sizeof(*ms))) == NULL)
-		return SOTTO_ERR_NOMEM;
-	r = s->store->ops->group_memberships(s->store, p->acct->id, ms, max, &n);
-	for (size_t i = 0; r == 0 && i < n; i++) {
-		if (pg_find(p->groups, ms[i].grp) != NULL)
-			continue;
-		if ((g = pg_add(p->groups, ms[i].grp, ms[i].group, ms[i].group_len)) == NULL) {
-			r = SOTTO_ERR_NOMEM;
-			break;
+	do {
+		if ((r = s->store->ops->group_memberships(s->store, p->acct->id, after, ms,
+		    GROUP_LOAD_CHUNK, &n)) != 0)
+			return r;
+		for (size_t i = 0; i < n; i++) {
+			after = ms[i].grp;
+			if (pg_find(p->groups, ms[i].grp) != NULL)
+				continue;
+			if ((g = pg_add(p->groups, ms[i].grp, ms[i].group, ms[i].group_len)) == NULL)
+				return SOTTO_ERR_NOMEM;
+			pg_reset(g, ms[i].read_seq, ms[i].left_seq, ms[i].welcome);
 		}
-		pg_reset(g, ms[i].read_seq, ms[i].left_seq, ms[i].welcome);
-	}
-	free(ms);
-	return r;
+	} while (n == GROUP_LOAD_CHUNK);
+	return 0;
 }
 
 void

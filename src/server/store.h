@@ -327,9 +327,10 @@ struct store_ops {
 	/* Applies group writes in one transaction (one fsync), each op checked on its own
 	 * (op->result). On error nothing is stored and every op failed with it. */
 	int (*groups_apply)(struct store *s, struct store_group_op *ops, size_t n);
-	/* Up to max groups of account (current, and removed with entries still to read). */
-	int (*group_memberships)(struct store *s, int64_t account, struct store_membership *out,
-	    size_t max, size_t *n_out);
+	/* Up to max groups of account (current, and removed with entries still to read)
+	 * whose number is above after, by number. */
+	int (*group_memberships)(struct store *s, int64_t account, int64_t after,
+	    struct store_membership *out, size_t max, size_t *n_out);
 	/* Up to max entries of group grp with after < seq <= upto, in seq order. */
 	int (*group_entries)(struct store *s, int64_t grp, uint64_t after, uint64_t upto,
 	    struct store_group_entry *out, size_t max, size_t *n_out);

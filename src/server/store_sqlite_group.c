@@ -87,7 +87,7 @@ static const char *const g_sql[G__COUNT] = {
 	    " (SELECT 1 FROM group_members WHERE welcome = ?1)",
 	[G_MEMBERSHIPS] = "SELECT m.grp, g.gid, m.read_seq, m.left_seq, m.welcome IS NOT NULL"
 	    " FROM group_members m JOIN groups g ON g.id = m.grp WHERE m.account = ?1"
-	    " ORDER BY m.grp LIMIT ?2",
+	    " AND m.grp > ?3 ORDER BY m.grp LIMIT ?2",
 };
 
 struct sqg {
@@ -845,8 +845,8 @@ out:
 }
 
 int
-sqg_group_memberships(struct store *s, int64_t account, struct store_membership *out,
-    size_t max, size_t *n_out)
+sqg_group_memberships(struct store *s, int64_t account, int64_t after,
+    struct store_membership *out, size_t max, size_t *n_out)
 {
 	struct sqg *g;
 	sqlite3_stmt *st;
@@ -859,7 +859,8 @@ sqg_group_memberships(struct store *s, int64_t account, struct store_membership 
 	st = gst(g, G_MEMBERSHIPS);
 	sqlite3_bind_int64(st, 1, account);
 	sqlite3_bind_int64(st, 2, (sqlite3_int64)max);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW && n < max) {
+	sqlite3_bind_int64(st, 3, after);
+	while (n < max && (rc = sqlite3_step(st)) == SQLITE_ROW) {
 		len = (size_t)sqlite3_column_bytes(st, 1);
 		if (len == 0 || len > STORE_GROUP_ID_MAX) {
 			sqlite3_reset(st);
@@ -874,7 +875,7 @@ sqg_group_memberships(struct store *s, int64_t account, struct store_membership 
 		n++;
 	}
 	sqlite3_reset(st);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+	if (n < max && rc != SQLITE_DONE)
 		return store_sqlite_rc(s, rc, "group memberships");
 	*n_out = n;
 	return 0;

@@ -23,8 +23,8 @@ int sqg_key_packages_put(struct store *s, int64_t account, const struct store_bl
 int sqg_key_package_take(struct store *s, int64_t account, struct store_kp_claim *out);
 int sqg_key_package_count(struct store *s, int64_t account, struct store_kp_count *out);
 int sqg_groups_apply(struct store *s, struct store_group_op *ops, size_t n);
-int sqg_group_memberships(struct store *s, int64_t account, struct store_membership *out,
-    size_t max, size_t *n_out);
+int sqg_group_memberships(struct store *s, int64_t account, int64_t after,
+    struct store_membership *out, size_t max, size_t *n_out);
 int sqg_group_entries(struct store *s, int64_t grp, uint64_t after, uint64_t upto,
     struct store_group_entry *out, size_t max, size_t *n_out);
 int sqg_group_welcome(struct store *s, int64_t grp, int64_t account,

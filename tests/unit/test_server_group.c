@@ -210,7 +210,7 @@ TEST(key_packages_concurrent_claims_hand_each_out_once)
 	struct proto_blob kps[KPS], lr = blob("kp-lr");
 	pthread_t th[CLAIMERS];
 	int count[KPS], last_resort = 0;
-	char name[16];
+	char name[32];
 
 	memset(count, 0, sizeof(count));
 	REQUIRE(sottod_proc_launch(&sp, "registration = open\nkey_package_max = 100") == 0);
@@ -400,8 +400,8 @@ TEST(fanout_stored_once_delivered_in_order_across_reconnects)
 	static struct test_user a, m[MEMBERS];
 	struct proto_group_result res;
 	const char *add[MEMBERS];
-	static char addr[MEMBERS][32];
-	char name[16], text[32];
+	static char addr[MEMBERS][48];
+	char name[32], text[32];
 	uint64_t next[MEMBERS];
 
 	REQUIRE(sottod_proc_launch(&sp, "registration = open\npush_window = 8") == 0);
@@ -580,6 +580,62 @@ TEST(bad_requests_get_clear_errors)
 	sottod_proc_cleanup(&sp);
 }
 
+/* More groups than the server reads at a time at login: a member gets every one. */
+TEST(member_of_many_groups_gets_each_at_login)
+{
+	struct sottod_proc sp;
+	struct test_user a, b;
+	const char *add_b[] = { "bob@localhost" };
+	struct group_net_welcome w = { (const uint8_t *)"welcome", 7, add_b, 1 };
+	struct group_net_commit gc;
+	struct proto_group_result res;
+	char ids[45][16];
+	int got[45], total = 0, k;
+
+	memset(got, 0, sizeof(got));
+	REQUIRE(sottod_proc_launch(&sp, "registration = open") == 0);
+	REQUIRE(test_user_join(&a, &sp, "alice") == 0);
+	REQUIRE(test_user_join(&b, &sp, "bob") == 0);
+	test_user_close(&b);
+	for (int i = 0; i < 45; i++) {
+		snprintf(ids[i], sizeof(ids[i]), "grp-%02d", i);
+		REQUIRE(group_net_create(a.c, (const uint8_t *)ids[i], strlen(ids[i]), T) == 0);
+		memset(&gc, 0, sizeof(gc));
+		gc.id = (const uint8_t *)ids[i];
+		gc.id_len = strlen(ids[i]);
+		gc.commit = (const uint8_t *)"commit";
+		gc.commit_len = 6;
+		gc.add = add_b;
+		gc.n_add = 1;
+		gc.welcomes = &w;
+		gc.n_welcomes = 1;
+		REQUIRE(group_net_commit(a.c, &gc, &res, T) == 0);
+		REQUIRE(group_net_send(a.c, gc.id, gc.id_len, (const uint8_t *)"0123456789abcdef",
+		    (const uint8_t *)ids[i], gc.id_len, &res, T) == 0);
+	}
+	REQUIRE(test_user_connect(&b, &sp) == 0);
+	/* Per group its Welcome, then its message; all 45 groups. */
+	while (total < 90 && next_group_push(&b, T) == 0) {
+		struct proto_group_push *gp = &b.ev.u.group_push;
+
+		total++;
+		if (gp->group.len != 6 || sscanf((const char *)gp->group.id + 4, "%2d", &k) != 1 ||
+		    k < 0 || k >= 45)
+			continue;
+		if (gp->kind == PROTO_GROUP_WELCOME)
+			CHECK_EQ_INT(got[k]++, 0);
+		else if (gp->kind == PROTO_GROUP_APPLICATION)
+			CHECK_EQ_INT(got[k]++, 1);
+		CHECK_EQ_INT(ack(&b, gp->group.id, gp->group.len, gp->seq), 0);
+	}
+	for (int i = 0; i < 45; i++)
+		CHECK_EQ_INT(got[i], 2);
+	test_user_close(&a);
+	test_user_close(&b);
+	CHECK_EQ_INT(sottod_proc_stop(&sp, SIGTERM), 0);
+	sottod_proc_cleanup(&sp);
+}
+
 static int
 closed_by_server(int fd, int timeout_ms)
 {
@@ -676,6 +732,7 @@ main(void)
 	RUN(fanout_stored_once_delivered_in_order_across_reconnects);
 	RUN(removed_member_gets_its_removal_and_nothing_after);
 	RUN(bad_requests_get_clear_errors);
+	RUN(member_of_many_groups_gets_each_at_login);
 	RUN(malformed_group_requests_close_the_connection);
 	return check_summary();
 }

@@ -667,7 +667,7 @@ TEST(store_groups_and_key_packages)
 	CHECK_EQ_INT(ops[1].result, SOTTO_ERR_STALE_EPOCH);
 	CHECK_EQ_INT(ops[1].cur_epoch, 1);
 	store_group_ops_release(ops, 2);
-	CHECK_EQ_INT(s->ops->group_memberships(s, bob, ms, 4, &n), 0);
+	CHECK_EQ_INT(s->ops->group_memberships(s, bob, 0, ms, 4, &n), 0);
 	REQUIRE(n == 1);
 	CHECK(ms[0].read_seq == 1 && ms[0].welcome == 1 && ms[0].left_seq == 0);
 	CHECK_EQ_INT(s->ops->group_welcome(s, ms[0].grp, bob, &e[0]), 0);
@@ -709,7 +709,7 @@ TEST(store_groups_and_key_packages)
 	ops[0] = gop(STORE_GROUP_ACK, bob);
 	ops[0].ack_seq = 99;
 	CHECK_EQ_INT(s->ops->groups_apply(s, ops, 1), 0);
-	CHECK_EQ_INT(s->ops->group_memberships(s, bob, ms + 1, 3, &n), 0);
+	CHECK_EQ_INT(s->ops->group_memberships(s, bob, 0, ms + 1, 3, &n), 0);
 	CHECK_EQ_INT(n, 0);
 	CHECK_EQ_INT(s->ops->group_entries(s, ms[0].grp, 0, UINT64_MAX, e, 4, &n), 0);
 	CHECK_EQ_INT(n, 0);
