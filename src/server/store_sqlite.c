@@ -176,6 +176,8 @@ static const char migrate_4_to_5_sql[] =
  * log itself, each entry stored once for the whole group; each member's read position
  * (removed members keep theirs until they have read up to the Commit that removed them);
  * and Welcomes, stored once per Commit and named by the rows of the members they are for.
+ * The log keeps its rowid (its rows hold whole messages, too large for a WITHOUT ROWID
+ * table's b-tree); the member rows are small and keyed by (group, account).
  */
 static const char migrate_5_to_6_sql[] =
 	"CREATE TABLE key_packages(id INTEGER PRIMARY KEY AUTOINCREMENT,"
@@ -186,7 +188,7 @@ static const char migrate_5_to_6_sql[] =
 	" created INTEGER NOT NULL);"
 	"CREATE TABLE group_log(grp INTEGER NOT NULL, seq INTEGER NOT NULL,"
 	" kind INTEGER NOT NULL, epoch INTEGER NOT NULL, ts INTEGER NOT NULL,"
-	" cmid BLOB, data BLOB NOT NULL, PRIMARY KEY(grp, seq)) WITHOUT ROWID;"
+	" cmid BLOB, data BLOB NOT NULL, PRIMARY KEY(grp, seq));"
 	"CREATE UNIQUE INDEX group_log_by_cmid ON group_log(grp, cmid) WHERE cmid IS NOT NULL;"
 	"CREATE TABLE group_members(grp INTEGER NOT NULL, account INTEGER NOT NULL,"
 	" read_seq INTEGER NOT NULL, left_seq INTEGER NOT NULL, welcome INTEGER,"
