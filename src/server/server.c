@@ -125,6 +125,9 @@ server_acct_detach(struct server *s, struct peer *p)
 			a->peers->push_inflight = 0;
 			a->peers->backlog = 1;
 			mailbox_pump(a->peers);
+			/* And its groups from the read positions in the store. */
+			group_push_free(a->peers);
+			group_push_start(a->peers);
 		}
 		return;
 	}

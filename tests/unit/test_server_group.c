@@ -636,6 +636,43 @@ TEST(member_of_many_groups_gets_each_at_login)
 	sottod_proc_cleanup(&sp);
 }
 
+/* Pushes go to a member's newest connection; when it closes, the one before takes over
+ * from the read position. */
+TEST(older_connection_takes_over_group_pushes)
+{
+	struct sottod_proc sp;
+	static struct test_user a, b, b2;
+	struct proto_group_result res;
+	const char *add_b[] = { "bob@localhost" };
+
+	REQUIRE(sottod_proc_launch(&sp, "registration = open") == 0);
+	REQUIRE(test_user_join(&a, &sp, "alice") == 0);
+	REQUIRE(test_user_join(&b, &sp, "bob") == 0);
+	REQUIRE(group_net_create(a.c, GID, GID_LEN, T) == 0);
+	REQUIRE(commit_adds(&a, 0, "commit-add-bob", add_b, 1, NULL, 0, &res) == 0);
+	REQUIRE(next_group_push(&b, T) == 0);
+	CHECK_EQ_INT(b.ev.u.group_push.kind, PROTO_GROUP_WELCOME);
+	CHECK_EQ_INT(ack(&b, GID, GID_LEN, 1), 0);
+	b2 = b;
+	b2.c = NULL;
+	REQUIRE(test_user_connect(&b2, &sp) == 0);
+	CHECK_EQ_INT(test_user_cert(&b2), 0);   /* logged in: now the newest */
+	REQUIRE(send_text(&a, 1, "first", &res) == 0);
+	REQUIRE(next_group_push(&b2, T) == 0);
+	CHECK_EQ_INT(b2.ev.u.group_push.seq, 2);
+	/* Not acknowledged on b2, which closes: b gets it, and what follows. */
+	test_user_close(&b2);
+	REQUIRE(next_group_push(&b, T) == 0);
+	CHECK_EQ_INT(b.ev.u.group_push.seq, 2);
+	REQUIRE(send_text(&a, 2, "second", &res) == 0);
+	REQUIRE(next_group_push(&b, T) == 0);
+	CHECK_EQ_INT(b.ev.u.group_push.seq, 3);
+	test_user_close(&a);
+	test_user_close(&b);
+	CHECK_EQ_INT(sottod_proc_stop(&sp, SIGTERM), 0);
+	sottod_proc_cleanup(&sp);
+}
+
 static int
 closed_by_server(int fd, int timeout_ms)
 {
@@ -733,6 +770,7 @@ main(void)
 	RUN(removed_member_gets_its_removal_and_nothing_after);
 	RUN(bad_requests_get_clear_errors);
 	RUN(member_of_many_groups_gets_each_at_login);
+	RUN(older_connection_takes_over_group_pushes);
 	RUN(malformed_group_requests_close_the_connection);
 	return check_summary();
 }
