@@ -542,6 +542,8 @@ TEST(bad_requests_get_clear_errors)
 	static uint8_t big[70 * 1024];
 	static const uint8_t other[] = "no-such-group";
 	const char *add_bad[] = { "nobody@localhost" }, *add_foreign[] = { "x@elsewhere.example" };
+	const char *add_bc[] = { "bob@localhost", "carol@localhost" };
+	struct test_user c;
 	uint8_t cmid[16] = { 1 };
 	uint8_t long_id[PROTO_GROUP_ID_MAX + 1];
 
@@ -564,6 +566,17 @@ TEST(bad_requests_get_clear_errors)
 	    SOTTO_ERR_OTHER_DOMAIN);
 	CHECK_EQ_INT(group_net_send(a.c, GID, GID_LEN, cmid, big, sizeof(big), &res, T),
 	    SOTTO_ERR_MESSAGE_TOO_LARGE);
+	/* group_members_max = 2: alice, bob and carol would be 3. */
+	REQUIRE(test_user_join(&c, &sp, "carol") == 0);
+	CHECK_EQ_INT(commit_adds(&a, 0, "commit-2", add_bc, 2, NULL, 0, &res), SOTTO_ERR_GROUP_FULL);
+	/* group_max = 1: bob, in a group of his own, cannot be added to alice's. */
+	REQUIRE(group_net_create(b.c, other, sizeof(other) - 1, T) == 0);
+	CHECK_EQ_INT(commit_adds(&a, 0, "commit-3", add_bc, 1, NULL, 0, &res),
+	    SOTTO_ERR_TOO_MANY_GROUPS);
+	/* None of the refused Commits changed the group: epoch 0 is still open. */
+	CHECK_EQ_INT(sottod_proc_db_int(&sp, "SELECT epoch FROM groups WHERE gid = 'group-one'"
+	    " OR gid = CAST('group-one' AS BLOB)"), 0);
+	CHECK_EQ_INT(sottod_proc_db_int(&sp, "SELECT count(*) FROM group_members"), 2);
 	/* group_log_max = 3: the log takes 3 entries nobody has read, then refuses. */
 	for (int i = 0; i < 3; i++)
 		CHECK_EQ_INT(send_text(&a, 10 + i, "filler", &res), 0);
@@ -572,10 +585,9 @@ TEST(bad_requests_get_clear_errors)
 	CHECK_EQ_INT(ack(&a, GID, GID_LEN, 3), 0);
 	CHECK_EQ_INT(send_text(&a, 21, "room again", &res), 0);
 	CHECK_EQ_INT(sottod_proc_db_int(&sp, "SELECT count(*) FROM group_log"), 1);
-	/* Nothing of it was stored for anyone but alice's group. */
-	CHECK_EQ_INT(sottod_proc_db_int(&sp, "SELECT count(*) FROM groups"), 1);
 	test_user_close(&a);
 	test_user_close(&b);
+	test_user_close(&c);
 	CHECK_EQ_INT(sottod_proc_stop(&sp, SIGTERM), 0);
 	sottod_proc_cleanup(&sp);
 }

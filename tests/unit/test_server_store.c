@@ -721,11 +721,82 @@ TEST(store_groups_and_key_packages)
 	cleanup();
 }
 
+/* A group of 1,000 members (what group_members_max must allow): one Commit adds 999, a
+ * message is one row for all of them, and goes once every member read it. */
+TEST(store_group_of_1000_members)
+{
+	static char names[999][STORE_NAME_MAX + 1];
+	struct store_welcome w = { { (const uint8_t *)"W", 1 }, (const char (*)[STORE_NAME_MAX + 1])names,
+	    999 };
+	struct store_open_opts o = { .create = 1, .durability_full = 0 };
+	struct store_group_op op, *acks;
+	uint8_t ik[32], dk[32];
+	int64_t ids[1000], n;
+	struct store *s = NULL;
+	sqlite3 *db;
+	sqlite3_stmt *q;
+
+	fresh_path();
+	REQUIRE(store_sqlite_open(&s, path, &o) == 0);
+	key(ik, 1);
+	for (int i = 0; i < 1000; i++) {
+		char name[STORE_NAME_MAX + 1];
+
+		snprintf(name, sizeof(name), "m%d", i);
+		if (i > 0)
+			memcpy(names[i - 1], name, sizeof(name));
+		memset(dk, 0, sizeof(dk));
+		memcpy(dk, &i, sizeof(i));
+		REQUIRE(s->ops->account_create(s, name, ik, dk, NULL, &ids[i]) == 0);
+	}
+	op = gop(STORE_GROUP_CREATE, ids[0]);
+	REQUIRE(s->ops->groups_apply(s, &op, 1) == 0 && op.result == 0);
+	op = gop(STORE_GROUP_COMMIT, ids[0]);
+	op.members_max = 1000;
+	op.data = (struct store_blob){ (const uint8_t *)"C", 1 };
+	op.add = (const char (*)[STORE_NAME_MAX + 1])names;
+	op.n_add = 999;
+	op.welcomes = &w;
+	op.n_welcomes = 1;
+	REQUIRE(s->ops->groups_apply(s, &op, 1) == 0);
+	CHECK_EQ_INT(op.result, 0);
+	CHECK_EQ_INT(op.n_members, 1000);
+	store_group_ops_release(&op, 1);
+	op = gop(STORE_GROUP_MESSAGE, ids[500]);
+	op.data = (struct store_blob){ (const uint8_t *)"M", 1 };
+	REQUIRE(s->ops->groups_apply(s, &op, 1) == 0);
+	CHECK_EQ_INT(op.result, 0);
+	CHECK_EQ_INT(op.n_members, 1000);
+	store_group_ops_release(&op, 1);
+	REQUIRE((acks = calloc(1000, sizeof(*acks))) != NULL);
+	for (int i = 0; i < 1000; i++) {
+		acks[i] = gop(STORE_GROUP_ACK, ids[i]);
+		acks[i].ack_seq = 2;
+	}
+	/* Everyone but the last has read it: the one row stays. */
+	REQUIRE(s->ops->groups_apply(s, acks, 999) == 0);
+	REQUIRE(sqlite3_open(path, &db) == SQLITE_OK);
+	REQUIRE(sqlite3_prepare_v2(db, "SELECT count(*) FROM group_log", -1, &q, NULL) == SQLITE_OK);
+	REQUIRE(sqlite3_step(q) == SQLITE_ROW);
+	n = sqlite3_column_int64(q, 0);
+	CHECK_EQ_INT(n, 1);
+	sqlite3_reset(q);
+	REQUIRE(s->ops->groups_apply(s, acks + 999, 1) == 0);
+	REQUIRE(sqlite3_step(q) == SQLITE_ROW);
+	CHECK_EQ_INT(sqlite3_column_int64(q, 0), 0);
+	sqlite3_finalize(q);
+	sqlite3_close(db);
+	free(acks);
+	store_close(s);
+	cleanup();
+}
+
 int
 main(void)
 {
 	log_set_level(LOG_ERROR - 1);
 	RUN(store_groups_and_key_packages);
+	RUN(store_group_of_1000_members);
 	RUN(store_accounts_and_invites);
 	RUN(store_prekeys_handed_out_once);
 	RUN(store_envelopes_idempotent_capped_and_deleted);
