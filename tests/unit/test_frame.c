@@ -446,6 +446,9 @@ address_msg(struct proto_msg *m, uint8_t type, const char *address, const uint8_
 	case PROTO_LOOKUP:
 		strcpy(m->u.lookup.address, address);
 		return 0;
+	case PROTO_CLAIM_KEY_PACKAGE:
+		strcpy(m->u.claim.address, address);
+		return 0;
 	case PROTO_SEND:
 		strcpy(m->u.send.recipient, address);
 		m->u.send.envelope = env;
@@ -460,7 +463,7 @@ address_msg(struct proto_msg *m, uint8_t type, const char *address, const uint8_
 /*
  * Frames of messages that hold an address are padded by ADDRESS_MAX minus its length, so
  * an observer of the TCP stream does not learn how long the address in a REGISTER,
- * FETCH_BUNDLE, LOOKUP, SEND or sender certificate is: the same message with any address
+ * FETCH_BUNDLE, LOOKUP, SEND, CLAIM_KEY_PACKAGE or sender certificate is: the same message with any address
  * (3 to 318 bytes, the longest valid) gives frames of the same length, that of an address
  * of ADDRESS_MAX bytes, and no more: a SEND's frames are at most 322 bytes longer than
  * unpadded (they were padded to size buckets, 1,024 bytes for one of 400). The padding is
@@ -471,7 +474,7 @@ TEST(frame_padding_hides_address_lengths)
 	static const size_t lens[] = { 3, 4, 13, 20, 64, 65, 66, 100, 200, 229, 230, 300, 317,
 	    318 };
 	static const uint8_t types[] = { PROTO_REGISTER, PROTO_FETCH_BUNDLE, PROTO_LOOKUP,
-	    PROTO_SEND, PROTO_RESPONSE | PROTO_SENDER_CERTIFICATE };
+	    PROTO_SEND, PROTO_RESPONSE | PROTO_SENDER_CERTIFICATE, PROTO_CLAIM_KEY_PACKAGE };
 	static const size_t envs[] = { 353, 1121, 4193, 8289, 16481, 32865, 65536 };
 	static uint8_t scratch[FRAME_MAX], env[65536], server_pk[crypto_sign_PUBLICKEYBYTES],
 	    server_sk[crypto_sign_SECRETKEYBYTES];
