@@ -179,3 +179,54 @@ mls_member_receive(struct mls_member *r, const uint8_t *msg, size_t len, struct 
 	*is_app = 1;
 	return read_private(r, &m, out, 0);
 }
+
+int
+mls_member_create(struct mls_member *m, const char *group_id)
+{
+	int r = mls_group_create(&m->g, (const uint8_t *)group_id, strlen(group_id), &m->kp,
+	    m->ks.enc_sec);
+
+	m->in = r == 0;
+	return r;
+}
+
+static int
+removed(const struct mls_member *m, const uint32_t *removes, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (removes[i] == m->g.own_leaf)
+			return 1;
+	return 0;
+}
+
+int
+mls_member_commit_all(struct mls_member *ms, size_t n, size_t committer, struct mls_member *add,
+    const uint32_t *removes, size_t n_removes, int cached)
+{
+	const uint8_t *kps[1] = { NULL };
+	size_t lens[1] = { 0 }, i;
+	struct mls_commit_spec spec = { kps, lens, add != NULL, removes, n_removes, cached, 1 };
+	struct buf commit, welcome;
+	int r;
+
+	buf_init_dyn(&commit, MLS_MESSAGE_MAX);
+	buf_init_dyn(&welcome, MLS_MESSAGE_MAX);
+	if (add != NULL) {
+		kps[0] = add->kp_bytes.p;
+		lens[0] = add->kp_bytes.len;
+	}
+	if ((r = mls_group_commit(&ms[committer].g, ms[committer].sig_sec, &spec, &commit,
+	    &welcome)) != 0)
+		goto out;
+	for (i = 0; i < n && r == 0; i++)
+		if (ms[i].in && i != committer && &ms[i] != add && !removed(&ms[i], removes, n_removes))
+			r = mls_group_process_commit(&ms[i].g, commit.p, commit.len);
+	if (r == 0 && add != NULL)
+		r = mls_member_join(add, welcome.p, welcome.len, NULL, 0);
+out:
+	buf_free(&commit);
+	buf_free(&welcome);
+	return r;
+}

@@ -51,4 +51,13 @@ int mls_member_read(struct mls_member *r, const uint8_t *msg, size_t len, struct
 int mls_member_receive(struct mls_member *r, const uint8_t *msg, size_t len, struct buf *out,
     int *is_app);
 
+/* m creates a group of one with this id. */
+int mls_member_create(struct mls_member *m, const char *group_id);
+/* ms[committer] commits (as PrivateMessages) adding add (may be NULL) and removing the
+ * leaves in removes, with the cached proposals if cached; every member of ms[0..n) in the
+ * group other than the committer, add and the removed processes the Commit, and add
+ * joins. 0 or the first error. */
+int mls_member_commit_all(struct mls_member *ms, size_t n, size_t committer,
+    struct mls_member *add, const uint32_t *removes, size_t n_removes, int cached);
+
 #endif

@@ -1,0 +1,34 @@
+/*
+ * Application messages of a group (RFC 9420 sections 6.3, 15.2): always PrivateMessages
+ * (mls_public_message_check refuses application data in a PublicMessage), signed by the
+ * sender's leaf key over FramedContentTBS, encrypted under the sender's application
+ * ratchet of the current epoch, empty authenticated_data (nothing the delivery service
+ * could read beside the group id, epoch and content type).
+ */
+#ifndef SOTTO_MLS_GROUP_APPLICATION_H
+#define SOTTO_MLS_GROUP_APPLICATION_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/buf.h"
+#include "sotto/error.h"
+#include "mls/group.h"
+
+/* data (at most MLS_APPLICATION_MAX bytes) as an MLSMessage into out, under our next
+ * application generation, which is used up. sig_sec is our 64-byte Ed25519 key (SECRET). */
+#define MLS_APPLICATION_MAX (256u * 1024)
+int mls_group_send_application(struct mls_group *g, const uint8_t sig_sec[static 64],
+    const uint8_t *data, size_t len, struct buf *out) SOTTO_MUST_CHECK;
+
+/* An application message of this epoch from another member: decrypted into plain (the
+ * caller's, growable; buf_wipe_free it), *data and *data_len then point into it, *sender
+ * is the sender's leaf, whose signature was checked. SOTTO_ERR_STATE for another group or
+ * epoch, SOTTO_ERR_PROTOCOL for another content type, SOTTO_ERR_AUTH for a blank sender
+ * leaf or our own, SOTTO_ERR_BAD_SIGNATURE, SOTTO_ERR_DECRYPT, SOTTO_ERR_REPLAY and the
+ * parse errors. A message that decrypted has used up its generation even if refused
+ * afterwards. */
+int mls_group_read_application(struct mls_group *g, const uint8_t *msg, size_t len,
+    struct buf *plain, const uint8_t **data, size_t *data_len, uint32_t *sender) SOTTO_MUST_CHECK;
+
+#endif
