@@ -51,7 +51,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	data++;
 	size--;
 	buf_init_dyn(&b, STORE_BODY_MAX + 4096);
-	switch (sel % 9) {
+	switch (sel % 11) {
 	case 0:
 		if (store_rec_open(key, "messages", rowkey, sizeof(rowkey), data, size, 1 << 16,
 		    &pt, &pt_len) == 0)
@@ -123,6 +123,27 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			same_or_die(&b, data, size);
 		}
 		break;
+	case 9: {
+		struct store_group g;
+
+		if (store_group_decode(data, size, &g, &borrowed) == 0) {
+			g.state = (uint8_t *)(uintptr_t)borrowed;
+			store_group_encode(&b, &g);
+			same_or_die(&b, data, size);
+		}
+		break;
+	}
+	case 10: {
+		struct store_key_package k;
+
+		if (store_key_package_decode(data, size, &k, &borrowed) == 0) {
+			k.kp = (uint8_t *)(uintptr_t)borrowed;
+			store_key_package_encode(&b, &k);
+			same_or_die(&b, data, size);
+		}
+		sodium_memzero(&k, sizeof(k));
+		break;
+	}
 	}
 	buf_wipe_free(&b);
 	free(out);

@@ -18,8 +18,9 @@
 #include "client/store_int.h"
 
 #define STORE_APPLICATION_ID 0x536f7474     /* "Sott" */
-/* 2: a message record may end in sent_ms (docs/STORE.md); the tables are those of 1 */
-#define STORE_SCHEMA_VERSION 2
+/* 2: a message record may end in sent_ms (docs/STORE.md); the tables are those of 1.
+ * 3: the MLS tables (groups, key_packages). */
+#define STORE_SCHEMA_VERSION 3
 
 /* Columns in clear are named in docs/STORE.md; every "rec" is a sealed record. */
 static const char schema_v1[] =
@@ -43,6 +44,12 @@ static const char schema_v1[] =
     "CREATE TABLE mail(folder INTEGER NOT NULL REFERENCES folders(id) ON DELETE CASCADE,"
     " uid INTEGER NOT NULL, flags INTEGER NOT NULL, internaldate INTEGER NOT NULL,"
     " size INTEGER NOT NULL, rec BLOB NOT NULL, UNIQUE(folder, uid));";
+
+/* Added in version 3: MLS groups and our KeyPackages. */
+static const char schema_v3[] =
+    "CREATE TABLE groups(h BLOB PRIMARY KEY, rec BLOB NOT NULL) WITHOUT ROWID;"
+    "CREATE TABLE key_packages(h BLOB PRIMARY KEY, last_resort INTEGER NOT NULL,"
+    " created INTEGER NOT NULL, rec BLOB NOT NULL) WITHOUT ROWID;";
 
 static const char *const side_files[] = { "-wal", "-shm", "-journal" };
 
@@ -724,7 +731,7 @@ store_create(const char *dir, const uint8_t *pass, size_t pass_len,
 		goto out;
 	snprintf(sql, sizeof(sql), "PRAGMA application_id = %d; PRAGMA user_version = %d;",
 	    STORE_APPLICATION_ID, STORE_SCHEMA_VERSION);
-	if ((r = store_exec(st, schema_v1)) != 0 ||
+	if ((r = store_exec(st, schema_v1)) != 0 || (r = store_exec(st, schema_v3)) != 0 ||
 	    (r = store_exec(st, sql)) != 0 ||
 	    (r = store_meta_put_int(st, "schema", STORE_SCHEMA_VERSION)) != 0 ||
 	    (r = store_key_new(st, pass, pass_len, level)) != 0) {
@@ -750,11 +757,11 @@ out:
 	return r;
 }
 
-/* A schema 1 file becomes 2 as it is: its records read as they are (no sent_ms). The
- * version goes up so that an older client refuses the file (SOTTO_ERR_BAD_VERSION) rather
- * than take a record with sent_ms for a corrupt one. */
+/* A schema 1 file becomes 2 as it is: its records read as they are (no sent_ms); one
+ * before 3 gets the MLS tables. The version goes up so that an older client refuses the
+ * file (SOTTO_ERR_BAD_VERSION) rather than take a record with sent_ms for a corrupt one. */
 static int
-schema_upgrade(struct store *st)
+schema_upgrade(struct store *st, int64_t ver)
 {
 	char sql[64];
 	int r;
@@ -762,7 +769,8 @@ schema_upgrade(struct store *st)
 	snprintf(sql, sizeof(sql), "PRAGMA user_version = %d;", STORE_SCHEMA_VERSION);
 	if ((r = store_exec(st, "BEGIN IMMEDIATE")) != 0)
 		return r;
-	if ((r = store_exec(st, sql)) != 0 ||
+	if ((ver < 3 && (r = store_exec(st, schema_v3)) != 0) ||
+	    (r = store_exec(st, sql)) != 0 ||
 	    (r = store_meta_put_int(st, "schema", STORE_SCHEMA_VERSION)) != 0) {
 		exec_quiet(st, "ROLLBACK");
 		return r;
@@ -801,7 +809,7 @@ store_open(const char *dir, const uint8_t *pass, size_t pass_len, struct store *
 	}
 	if ((r = store_key_unlock(st, pass, pass_len)) != 0)
 		goto out;
-	if (ver < STORE_SCHEMA_VERSION && (r = schema_upgrade(st)) != 0)
+	if (ver < STORE_SCHEMA_VERSION && (r = schema_upgrade(st, ver)) != 0)
 		goto out;
 	if ((r = check_side_files(st->path, 1)) != 0)
 		goto out;

@@ -37,6 +37,11 @@
 #define STORE_SETTING_NAME_MAX 64
 #define STORE_SETTING_MAX (64u << 10)
 #define STORE_FOLDER_NAME_MAX 255
+#define STORE_GROUP_ID_MAX 256          /* an MLS group id (MLS_GROUP_ID_MAX) */
+#define STORE_GROUP_NAME_MAX 256        /* the group's name as its members see it */
+#define STORE_GROUP_STATE_MAX (16u << 20)   /* a member's MLS group state (MLS_GROUP_STATE_MAX) */
+#define STORE_KEY_PACKAGE_MAX (64u << 10)   /* one KeyPackage of ours */
+#define STORE_KP_REF_LEN 32             /* KeyPackageRef, SHA-256 */
 
 struct store;
 
@@ -322,6 +327,63 @@ int store_setting_put(struct store *st, const char *name, const uint8_t *v,
 int store_setting_get(struct store *st, const char *name, uint8_t **v,
     size_t *len) SOTTO_MUST_CHECK;
 int store_setting_delete(struct store *st, const char *name) SOTTO_MUST_CHECK;
+
+/* ---- MLS groups and our KeyPackages (docs/STORE.md) ---- */
+
+enum store_group_status {
+	STORE_GROUP_MEMBER = 0,         /* in the group */
+	STORE_GROUP_LEAVING = 1,        /* we asked to leave; still in until a Commit removes us */
+	STORE_GROUP_REMOVED = 2,        /* removed (or left): the state is kept, reads nothing new */
+};
+
+struct store_group {
+	uint8_t id[STORE_GROUP_ID_MAX];
+	size_t id_len;
+	char name[STORE_GROUP_NAME_MAX + 1];
+	uint32_t expiry_seconds;        /* disappearing-message timer of the group, 0 = off */
+	uint8_t status;                 /* enum store_group_status */
+	uint64_t created;               /* unix seconds: created or joined */
+	uint8_t *state;                 /* secret: the MLS group state; owned when returned */
+	size_t state_len;
+};
+
+struct store_group_list {
+	struct store_group *v;
+	size_t n;
+};
+
+/* Inserts or replaces the group with this id. */
+int store_group_put(struct store *st, const struct store_group *g) SOTTO_MUST_CHECK;
+/* *out's state is malloc'd: free with store_group_wipe. */
+int store_group_get(struct store *st, const uint8_t *id, size_t id_len,
+    struct store_group *out) SOTTO_MUST_CHECK;
+int store_group_delete(struct store *st, const uint8_t *id, size_t id_len) SOTTO_MUST_CHECK;
+/* Every group, sorted by name then id, without their states (state NULL). */
+int store_group_list(struct store *st, struct store_group_list *out) SOTTO_MUST_CHECK;
+void store_group_wipe(struct store_group *g);
+void store_group_list_free(struct store_group_list *l);
+
+/* A KeyPackage of ours and its private keys, kept until a Welcome uses it (a last-resort
+ * one is kept after that too). */
+struct store_key_package {
+	uint8_t ref[STORE_KP_REF_LEN];  /* its KeyPackageRef, the row's key */
+	uint8_t last_resort;
+	uint64_t created;               /* unix seconds */
+	uint8_t init_sec[STORE_KEY_LEN];    /* secret */
+	uint8_t enc_sec[STORE_KEY_LEN];     /* secret: its leaf's encryption key */
+	uint8_t *kp;                    /* the KeyPackage; owned when returned */
+	size_t kp_len;
+};
+
+/* SOTTO_ERR_EXISTS if a KeyPackage with this ref is stored. */
+int store_key_package_put(struct store *st, const struct store_key_package *k) SOTTO_MUST_CHECK;
+int store_key_package_get(struct store *st, const uint8_t ref[STORE_KP_REF_LEN],
+    struct store_key_package *out) SOTTO_MUST_CHECK;
+int store_key_package_delete(struct store *st, const uint8_t ref[STORE_KP_REF_LEN]) SOTTO_MUST_CHECK;
+/* How many one-time and last-resort KeyPackages are stored. */
+int store_key_package_count(struct store *st, uint32_t *one_time,
+    uint32_t *last_resort) SOTTO_MUST_CHECK;
+void store_key_package_wipe(struct store_key_package *k);
 
 /* ---- mail folders for the IMAP bridge ---- */
 

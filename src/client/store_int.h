@@ -36,6 +36,8 @@ enum store_hash_kind {
 	STORE_HASH_MSGID = 'm',
 	STORE_HASH_SETTING = 's',
 	STORE_HASH_FOLDER = 'f',
+	STORE_HASH_GROUP = 'g',
+	STORE_HASH_KEY_PACKAGE = 'k',
 };
 
 int store_sqlerr(struct store *st, int rc);

@@ -311,6 +311,85 @@ store_outbox_decode(const uint8_t *p, size_t n, struct store_outbox_item *out,
 	return 0;
 }
 
+/* group: id (lv16), name, expiry u32, status u8, created u64, state (lv32) */
+
+void
+store_group_encode(struct buf *b, const struct store_group *g)
+{
+	buf_lv16(b, g->id, g->id_len);
+	put_str(b, g->name);
+	buf_u32(b, g->expiry_seconds);
+	buf_u8(b, g->status);
+	buf_u64(b, g->created);
+	buf_lv32(b, g->state, g->state_len);
+}
+
+int
+store_group_decode(const uint8_t *p, size_t n, struct store_group *out, const uint8_t **state)
+{
+	const uint8_t *id;
+	struct cur c;
+
+	memset(out, 0, sizeof(*out));
+	*state = NULL;
+	cur_init(&c, p, n);
+	id = cur_lv16(&c, STORE_GROUP_ID_MAX, &out->id_len);
+	if (id != NULL)
+		memcpy(out->id, id, out->id_len);
+	get_str(&c, out->name, STORE_GROUP_NAME_MAX);
+	out->expiry_seconds = cur_u32(&c);
+	out->status = cur_u8(&c);
+	out->created = cur_u64(&c);
+	*state = cur_lv32(&c, STORE_GROUP_STATE_MAX, &out->state_len);
+	if (out->id_len == 0 || out->status > STORE_GROUP_REMOVED)
+		cur_fail(&c, SOTTO_ERR_MALFORMED);
+	if (finish(&c) != 0) {
+		*state = NULL;
+		out->state_len = 0;
+		return SOTTO_ERR_CORRUPT;
+	}
+	return 0;
+}
+
+/* key package: ref, last_resort u8, created u64, init and encryption secrets, KeyPackage
+ * (lv32) */
+
+void
+store_key_package_encode(struct buf *b, const struct store_key_package *k)
+{
+	buf_put(b, k->ref, sizeof(k->ref));
+	buf_u8(b, k->last_resort);
+	buf_u64(b, k->created);
+	buf_put(b, k->init_sec, sizeof(k->init_sec));
+	buf_put(b, k->enc_sec, sizeof(k->enc_sec));
+	buf_lv32(b, k->kp, k->kp_len);
+}
+
+int
+store_key_package_decode(const uint8_t *p, size_t n, struct store_key_package *out,
+    const uint8_t **kp)
+{
+	struct cur c;
+
+	memset(out, 0, sizeof(*out));
+	*kp = NULL;
+	cur_init(&c, p, n);
+	cur_copy(&c, out->ref, sizeof(out->ref));
+	out->last_resort = cur_u8(&c);
+	out->created = cur_u64(&c);
+	cur_copy(&c, out->init_sec, sizeof(out->init_sec));
+	cur_copy(&c, out->enc_sec, sizeof(out->enc_sec));
+	*kp = cur_lv32(&c, STORE_KEY_PACKAGE_MAX, &out->kp_len);
+	if (out->last_resort > 1 || out->kp_len == 0)
+		cur_fail(&c, SOTTO_ERR_MALFORMED);
+	if (finish(&c) != 0) {
+		sodium_memzero(out, sizeof(*out));
+		*kp = NULL;
+		return SOTTO_ERR_CORRUPT;
+	}
+	return 0;
+}
+
 /* a name (folder): lv16 string */
 
 void

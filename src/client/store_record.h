@@ -50,6 +50,14 @@ void store_outbox_encode(struct buf *b, const uint8_t id[STORE_MSGID_LEN], const
     const uint8_t *env, size_t env_len);
 int store_outbox_decode(const uint8_t *p, size_t n, struct store_outbox_item *out,
     const uint8_t **env) SOTTO_MUST_CHECK;
+/* The state is borrowed from p: the caller copies it. */
+void store_group_encode(struct buf *b, const struct store_group *g);
+int store_group_decode(const uint8_t *p, size_t n, struct store_group *out,
+    const uint8_t **state) SOTTO_MUST_CHECK;
+/* The KeyPackage is borrowed from p. */
+void store_key_package_encode(struct buf *b, const struct store_key_package *k);
+int store_key_package_decode(const uint8_t *p, size_t n, struct store_key_package *out,
+    const uint8_t **kp) SOTTO_MUST_CHECK;
 void store_name_encode(struct buf *b, const char *name);
 int store_name_decode(const uint8_t *p, size_t n, char *out, size_t max) SOTTO_MUST_CHECK;
 

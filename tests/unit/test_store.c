@@ -994,7 +994,7 @@ TEST(store_tampered_rows_are_corrupt)
 	REQUIRE(raw_exec("UPDATE meta SET v = substr(v, 1, 9) || x'0000010000000000' ||"
 	    " substr(v, 18) WHERE k = 'kdf'") == 0);
 	CHECK_EQ_INT(store_open(home, (const uint8_t *)PASS, PASS_LEN, &st), SOTTO_ERR_CORRUPT);
-	REQUIRE(raw_exec("PRAGMA user_version = 3") == 0);
+	REQUIRE(raw_exec("PRAGMA user_version = 4") == 0);
 	CHECK_EQ_INT(store_open(home, (const uint8_t *)PASS, PASS_LEN, &st), SOTTO_ERR_BAD_VERSION);
 	CHECK(st == NULL);
 	remove_home();
@@ -1018,7 +1018,8 @@ raw_user_version(void)
 }
 
 /* Our sends keep the server's receive time (sent_ms), which a decryption-failure receipt
- * names; a schema 1 file, whose records have no sent_ms, opens as schema 2. */
+ * names; a schema 1 file, whose records have no sent_ms and which has no MLS tables,
+ * opens as schema 3 with them. */
 TEST(store_message_sent_ms_and_schema_1)
 {
 	struct store *st = create_store();
@@ -1063,9 +1064,19 @@ TEST(store_message_sent_ms_and_schema_1)
 	buf_free(&b);
 	store_close(st);
 	st = NULL;
-	REQUIRE(raw_exec("PRAGMA user_version = 1") == 0);
+	REQUIRE(raw_exec("DROP TABLE groups; DROP TABLE key_packages; PRAGMA user_version = 1") == 0);
 	CHECK_EQ_INT(store_open(home, (const uint8_t *)PASS, PASS_LEN, &st), 0);
-	CHECK_EQ_INT(raw_user_version(), 2);
+	CHECK_EQ_INT(raw_user_version(), 3);
+	{
+		uint32_t one_time = 1, last_resort = 1;
+		struct store_group_list gl;
+
+		CHECK_EQ_INT(store_key_package_count(st, &one_time, &last_resort), 0);
+		CHECK(one_time == 0 && last_resort == 0);
+		CHECK_EQ_INT(store_group_list(st, &gl), 0);
+		CHECK(gl.n == 0);
+		store_group_list_free(&gl);
+	}
 	store_close(st);
 	remove_home();
 }
