@@ -23,9 +23,11 @@
 #include "sotto/sotto.h"
 #include "client/client_int.h"
 #include "client/group.h"
+#include "client/group_content.h"
 #include "client/store.h"
 #include "crypto/dh.h"
 #include "crypto/sign.h"
+#include "client/content.h"
 #include "mls/limits.h"
 
 static const uint8_t PASS[] = "group pass";
@@ -404,6 +406,69 @@ TEST(member_keys_are_checked_against_contacts)
 	sotto_close(frank.s);
 }
 
+/* The content codec inside application messages: round trip, and every refusal. */
+TEST(group_content_codec)
+{
+	static const uint8_t nul_name[] = { 'a', 0, 'b' };
+	struct group_content c, d;
+	uint8_t big[CONTENT_BODY_MAX + 1];
+	struct buf b;
+	size_t n;
+
+	buf_init_dyn(&b, 2 * CONTENT_BODY_MAX);
+	memset(&c, 0, sizeof(c));
+	c.type = GROUP_CONTENT_TEXT;
+	memset(c.id, 7, sizeof(c.id));
+	c.sent_ms = 1700000000123u;
+	c.expiry = 60;
+	c.body = (const uint8_t *)"hello";
+	c.body_len = 5;
+	REQUIRE(group_content_encode(&c, &b) == 0);
+	CHECK_EQ_INT(b.len, GROUP_CONTENT_HEADER_LEN + 4 + 5);
+	REQUIRE(group_content_decode(b.p, b.len, &d) == 0);
+	CHECK(d.type == c.type && memcmp(d.id, c.id, sizeof(c.id)) == 0 &&
+	    d.sent_ms == c.sent_ms && d.expiry == 60 && d.body_len == 5 &&
+	    memcmp(d.body, "hello", 5) == 0);
+	/* Truncated anywhere, a byte more, another version or type. */
+	n = b.len;
+	for (size_t i = 0; i < n; i++)
+		CHECK(group_content_decode(b.p, i, &d) != 0);
+	buf_u8(&b, 0);
+	CHECK_EQ_INT(group_content_decode(b.p, b.len, &d), SOTTO_ERR_TRAILING);
+	b.len = n;
+	b.p[0] = 2;
+	CHECK_EQ_INT(group_content_decode(b.p, b.len, &d), SOTTO_ERR_BAD_VERSION);
+	b.p[0] = GROUP_CONTENT_VERSION;
+	b.p[1] = 3;
+	CHECK_EQ_INT(group_content_decode(b.p, b.len, &d), SOTTO_ERR_MALFORMED);
+	/* Empty or oversized texts, a timer over the cap, a name with a NUL. */
+	buf_reset(&b);
+	c.body_len = 0;
+	CHECK_EQ_INT(group_content_encode(&c, &b), SOTTO_ERR_INVALID_ARG);
+	memset(big, 'x', sizeof(big));
+	c.body = big;
+	c.body_len = sizeof(big);
+	CHECK_EQ_INT(group_content_encode(&c, &b), SOTTO_ERR_INVALID_ARG);
+	c.body_len = CONTENT_BODY_MAX;
+	CHECK_EQ_INT(group_content_encode(&c, &b), 0);
+	c.expiry = CONTENT_EXPIRY_MAX + 1;
+	buf_reset(&b);
+	CHECK_EQ_INT(group_content_encode(&c, &b), SOTTO_ERR_INVALID_ARG);
+	c.expiry = 0;
+	c.type = GROUP_CONTENT_INFO;
+	c.body = nul_name;
+	c.body_len = sizeof(nul_name);
+	CHECK_EQ_INT(group_content_encode(&c, &b), SOTTO_ERR_INVALID_ARG);
+	c.body = (const uint8_t *)"Friends";
+	c.body_len = 7;
+	REQUIRE(group_content_encode(&c, &b) == 0);
+	REQUIRE(group_content_decode(b.p, b.len, &d) == 0);
+	CHECK(d.type == GROUP_CONTENT_INFO && d.body_len == 7);
+	b.p[b.len - 4] = 0;   /* a NUL inside the name as received */
+	CHECK_EQ_INT(group_content_decode(b.p, b.len, &d), SOTTO_ERR_MALFORMED);
+	buf_free(&b);
+}
+
 static void
 rm_rf(const char *path)
 {
@@ -425,6 +490,7 @@ main(void)
 		return 1;
 	RUN(group_lifecycle_between_four_clients);
 	RUN(member_keys_are_checked_against_contacts);
+	RUN(group_content_codec);
 	sotto_close(alice.s);
 	sotto_close(bob.s);
 	sotto_close(carol.s);
