@@ -126,8 +126,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	case 9: {
 		struct store_group g;
 
-		if (store_group_decode(data, size, &g, &borrowed) == 0) {
+		const uint8_t *prev;
+
+		if (store_group_decode(data, size, &g, &borrowed, &prev) == 0) {
 			g.state = (uint8_t *)(uintptr_t)borrowed;
+			g.prev_state = (uint8_t *)(uintptr_t)prev;
 			store_group_encode(&b, &g);
 			same_or_die(&b, data, size);
 		}

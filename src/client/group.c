@@ -231,7 +231,8 @@ load_active(struct sotto *s, const uint8_t *id, size_t id_len, struct loaded *lg
 	return r;
 }
 
-/* Commits spec, writes the state, and (info not NULL) the group's name for the new epoch. */
+/* Commits spec, writes the state (keeping the one before until the delivery service
+ * accepts the Commit), and (info not NULL) the group's name for the new epoch. */
 static int
 commit_and_save(struct sotto *s, struct loaded *lg, const struct client_signer *sg,
     const struct mls_commit_spec *spec, struct buf *commit, struct buf *welcome,
@@ -240,6 +241,8 @@ commit_and_save(struct sotto *s, struct loaded *lg, const struct client_signer *
 	struct buf none;
 	int r, own;
 
+	if (lg->rec.prev_state != NULL)
+		return SOTTO_ERR_STATE;   /* one Commit of ours in flight at a time */
 	buf_init_dyn(&none, MLS_MESSAGE_MAX);
 	if ((r = mls_group_commit(&lg->g, sg->sec, spec, commit,
 	    welcome != NULL ? welcome : &none)) != 0 ||
@@ -249,6 +252,10 @@ commit_and_save(struct sotto *s, struct loaded *lg, const struct client_signer *
 		r = SOTTO_ERR_INTERNAL;   /* a Welcome nobody would deliver */
 		goto out;
 	}
+	lg->rec.prev_state = lg->rec.state;   /* transferred */
+	lg->rec.prev_state_len = lg->rec.state_len;
+	lg->rec.state = NULL;
+	lg->rec.state_len = 0;
 	if ((r = client_tx_begin(s, &own)) == 0)
 		r = client_tx_end(s, own, save(s, lg));
 out:
@@ -348,6 +355,34 @@ out:
 	unload(&lg);
 	client_signer_wipe(&sg);
 	return r;
+}
+
+int
+client_group_commit_done(struct sotto *s, const uint8_t *id, size_t id_len, int accepted)
+{
+	struct store_group g;
+	int r, own;
+
+	if ((r = client_tx_begin(s, &own)) != 0)
+		return r;
+	if ((r = store_group_get(s->st, id, id_len, &g)) == 0) {
+		if (g.prev_state == NULL) {
+			r = SOTTO_ERR_NOT_FOUND;
+		} else {
+			/* Refused: back to the epoch before, as though we had never committed. */
+			if (!accepted) {
+				store_blob_free(g.state, g.state_len);
+				g.state = g.prev_state;
+				g.state_len = g.prev_state_len;
+			} else
+				store_blob_free(g.prev_state, g.prev_state_len);
+			g.prev_state = NULL;
+			g.prev_state_len = 0;
+			r = store_group_put(s->st, &g);
+		}
+		store_group_wipe(&g);
+	}
+	return client_tx_end(s, own, r);
 }
 
 int
@@ -609,8 +644,10 @@ receive_application(struct sotto *s, struct loaded *lg, const uint8_t *msg, size
 		ev->body_len = gc.body_len;
 	} else {
 		ev->type = CLIENT_GROUP_INFO;
-		memcpy(lg->rec.name, gc.body, gc.body_len);
-		lg->rec.name[gc.body_len] = '\0';
+		if (gc.body_len > 0) {   /* empty: the sender does not know the name */
+			memcpy(lg->rec.name, gc.body, gc.body_len);
+			lg->rec.name[gc.body_len] = '\0';
+		}
 		lg->rec.expiry_seconds = gc.expiry;
 	}
 out:
@@ -719,6 +756,12 @@ client_group_receive(struct sotto *s, const uint8_t *msg, size_t len, struct cli
 	r = type == MLS_CONTENT_APPLICATION ? receive_application(s, &lg, msg, len, ev) :
 	    type == MLS_CONTENT_PROPOSAL ? receive_proposal(s, &lg, msg, len, ev) :
 	    receive_commit(s, &lg, msg, len, epoch, ev);
+	/* A message of the epoch our pending Commit made: the group took that Commit. */
+	if (r == 0 && lg.rec.prev_state != NULL) {
+		store_blob_free(lg.rec.prev_state, lg.rec.prev_state_len);
+		lg.rec.prev_state = NULL;
+		lg.rec.prev_state_len = 0;
+	}
 	if (r == 0 && (r = client_tx_begin(s, &own)) == 0)
 		r = client_tx_end(s, own, save(s, &lg));
 	if (r == 0) {

@@ -13,8 +13,10 @@
  * advanced, message stored" one step before it acknowledges to the server.
  *
  * The functions that create a message return its bytes for the caller to hand to the
- * delivery service; the state has already moved on (a Commit of ours is applied when made:
- * see docs/CLIENT.md for what follows when the delivery service refuses it).
+ * delivery service; the state has already moved on. A Commit of ours is applied when made
+ * and the state before it kept until client_group_commit_done says whether the delivery
+ * service accepted it (or a message of the new epoch shows that the group did); while
+ * one is pending, another Commit of ours is SOTTO_ERR_STATE.
  */
 #ifndef SOTTO_CLIENT_GROUP_H
 #define SOTTO_CLIENT_GROUP_H
@@ -137,6 +139,14 @@ int client_group_remove(struct sotto *s, const uint8_t *id, size_t id_len, const
 int client_group_leave(struct sotto *s, const uint8_t *id, size_t id_len,
     struct buf *proposal) SOTTO_MUST_CHECK;
 
+/* The delivery service's answer to our pending Commit: accepted, the state before it is
+ * dropped; refused (another Commit took the epoch), the group goes back to the epoch before
+ * it, as though we had never committed (drop the Commit, its Welcome and any message made
+ * after it; process the other Commit, then commit again). SOTTO_ERR_NOT_FOUND if none is
+ * pending. */
+int client_group_commit_done(struct sotto *s, const uint8_t *id, size_t id_len,
+    int accepted) SOTTO_MUST_CHECK;
+
 /* A Commit of every proposal we hold for this epoch (a member's request to leave). */
 int client_group_commit_pending(struct sotto *s, const uint8_t *id, size_t id_len,
     struct buf *commit) SOTTO_MUST_CHECK;
@@ -173,8 +183,8 @@ int client_group_member_of_leaf(struct sotto *s, const struct mls_leaf_node *ln,
 /* Every member of t (all credentials must verify). */
 int client_group_members_of_tree(struct sotto *s, const struct mls_ratchet_tree *t,
     struct client_group_members *out) SOTTO_MUST_CHECK;
-/* The members of after that are not in before (by leaf and signature key) into added,
- * and those of before not in after into removed. */
+/* The members of after that are not in before (by leaf, signature key and credential)
+ * into added, and those of before not in after into removed. */
 int client_group_members_diff(const struct client_group_members *before,
     const struct client_group_members *after, struct client_group_members *added,
     struct client_group_members *removed) SOTTO_MUST_CHECK;

@@ -10,14 +10,14 @@ body_ok(uint8_t type, const uint8_t *p, size_t n)
 {
 	if (type == GROUP_CONTENT_TEXT)
 		return n >= 1 && n <= CONTENT_BODY_MAX;
-	return n >= 1 && n <= STORE_GROUP_NAME_MAX && memchr(p, '\0', n) == NULL;
+	return n <= STORE_GROUP_NAME_MAX && (n == 0 || memchr(p, '\0', n) == NULL);
 }
 
 int
 group_content_encode(const struct group_content *c, struct buf *out)
 {
 	if ((c->type != GROUP_CONTENT_TEXT && c->type != GROUP_CONTENT_INFO) ||
-	    c->body == NULL || !body_ok(c->type, c->body, c->body_len) ||
+	    (c->body == NULL && c->body_len > 0) || !body_ok(c->type, c->body, c->body_len) ||
 	    c->expiry > CONTENT_EXPIRY_MAX)
 		return SOTTO_ERR_INVALID_ARG;
 	buf_u8(out, GROUP_CONTENT_VERSION);

@@ -7,8 +7,9 @@
  *   u32  the group's disappearing-message timer at the sender, seconds (0 = off)
  * then, by type:
  *   TEXT: u32 length, the text (1..CONTENT_BODY_MAX bytes)
- *   INFO: u16 length, the group's name (1..STORE_GROUP_NAME_MAX bytes, no NUL); the
- *         timer field is the group's new timer
+ *   INFO: u16 length, the group's name (0..STORE_GROUP_NAME_MAX bytes, no NUL; empty: the
+ *         sender does not know it, the name stays); the timer field is the group's new
+ *         timer
  * Big-endian; decoding rejects unknown types, out-of-range fields and trailing bytes.
  */
 #ifndef SOTTO_CLIENT_GROUP_CONTENT_H

@@ -91,6 +91,9 @@ client_group_members_free(struct client_group_members *m)
 	m->n = 0;
 }
 
+/* The same member: the same leaf, signature key and credential. A leaf whose credential
+ * changed (a new address or identity key under the same signature key, in an Update or a
+ * Commit's path) counts as removed and added, so that the new one is checked and shown. */
 static int
 member_in(const struct client_group_member *x, const struct client_group_members *set)
 {
@@ -98,7 +101,10 @@ member_in(const struct client_group_member *x, const struct client_group_members
 
 	for (i = 0; i < set->n; i++)
 		if (set->v[i].leaf == x->leaf &&
-		    memcmp(set->v[i].signature_key, x->signature_key, 32) == 0)
+		    memcmp(set->v[i].signature_key, x->signature_key, 32) == 0 &&
+		    memcmp(set->v[i].identity_key, x->identity_key, 32) == 0 &&
+		    set->v[i].device_id == x->device_id &&
+		    strcmp(set->v[i].address, x->address) == 0)
 			return 1;
 	return 0;
 }

@@ -345,6 +345,9 @@ struct store_group {
 	uint64_t created;               /* unix seconds: created or joined */
 	uint8_t *state;                 /* secret: the MLS group state; owned when returned */
 	size_t state_len;
+	uint8_t *prev_state;            /* secret: the state before a Commit of ours that the
+	                                 * delivery service has not accepted yet, or NULL */
+	size_t prev_state_len;
 };
 
 struct store_group_list {
@@ -354,11 +357,11 @@ struct store_group_list {
 
 /* Inserts or replaces the group with this id. */
 int store_group_put(struct store *st, const struct store_group *g) SOTTO_MUST_CHECK;
-/* *out's state is malloc'd: free with store_group_wipe. */
+/* *out's states are malloc'd: free with store_group_wipe. */
 int store_group_get(struct store *st, const uint8_t *id, size_t id_len,
     struct store_group *out) SOTTO_MUST_CHECK;
 int store_group_delete(struct store *st, const uint8_t *id, size_t id_len) SOTTO_MUST_CHECK;
-/* Every group, sorted by name then id, without their states (state NULL). */
+/* Every group, sorted by name then id, without their states (state, prev_state NULL). */
 int store_group_list(struct store *st, struct store_group_list *out) SOTTO_MUST_CHECK;
 void store_group_wipe(struct store_group *g);
 void store_group_list_free(struct store_group_list *l);

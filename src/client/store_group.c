@@ -7,8 +7,8 @@
 
 #include "client/store_int.h"
 
-#define GROUP_REC_MAX (2 + STORE_GROUP_ID_MAX + 2 + STORE_GROUP_NAME_MAX + 4 + 1 + 8 + 4 + \
-	STORE_GROUP_STATE_MAX)
+#define GROUP_REC_MAX (2 + STORE_GROUP_ID_MAX + 2 + STORE_GROUP_NAME_MAX + 4 + 1 + 8 + \
+	2 * (4 + STORE_GROUP_STATE_MAX))
 #define KP_REC_MAX (STORE_KP_REF_LEN + 1 + 8 + 2 * STORE_KEY_LEN + 4 + STORE_KEY_PACKAGE_MAX)
 
 static int
@@ -24,6 +24,7 @@ void
 store_group_wipe(struct store_group *g)
 {
 	store_blob_free(g->state, g->state_len);
+	store_blob_free(g->prev_state, g->prev_state_len);
 	sodium_memzero(g, sizeof(*g));
 }
 
@@ -39,7 +40,9 @@ store_group_put(struct store *st, const struct store_group *g)
 		return r;
 	if (strnlen(g->name, STORE_GROUP_NAME_MAX + 1) > STORE_GROUP_NAME_MAX ||
 	    g->status > STORE_GROUP_REMOVED || g->state_len > STORE_GROUP_STATE_MAX ||
-	    (g->state == NULL && g->state_len > 0))
+	    (g->state == NULL && g->state_len > 0) ||
+	    g->prev_state_len > STORE_GROUP_STATE_MAX ||
+	    (g->prev_state == NULL && g->prev_state_len > 0))
 		return SOTTO_ERR_INVALID_ARG;
 	if ((r = store_prepare(st, "INSERT OR REPLACE INTO groups(h, rec) VALUES(?, ?)", &s)) != 0)
 		return r;
@@ -49,24 +52,43 @@ store_group_put(struct store *st, const struct store_group *g)
 	return store_write_sealed(st, s, 2, "groups", h, sizeof(h), &b);
 }
 
-/* The row's record into out, with its state copied (with_state) or dropped. */
+/* A malloc'd copy of a state (secret), or NULL for none; *ok 0 when out of memory. */
+static uint8_t *
+state_dup(const uint8_t *p, size_t len, int *ok)
+{
+	uint8_t *d;
+
+	if (p == NULL)
+		return NULL;
+	if ((d = malloc(len + 1)) == NULL)
+		*ok = 0;
+	else
+		memcpy(d, p, len);
+	return d;
+}
+
+/* The row's record into out, with its states copied (with_state) or dropped. */
 static int
 group_read(struct store *st, sqlite3_stmt *s, struct store_group *out, int with_state)
 {
-	const uint8_t *state;
+	const uint8_t *state, *prev;
 	uint8_t *pt = NULL;
 	size_t n = 0;
-	int r;
+	int r, ok = 1;
 
 	if ((r = store_column_open_hashed(st, s, 0, 1, "groups", GROUP_REC_MAX, &pt, &n)) != 0)
 		return r;
-	if ((r = store_group_decode(pt, n, out, &state)) == 0) {
-		if (!with_state)
-			out->state_len = 0;
-		else if ((out->state = malloc(out->state_len + 1)) == NULL)
-			r = SOTTO_ERR_NOMEM;
-		else
-			memcpy(out->state, state, out->state_len);
+	if ((r = store_group_decode(pt, n, out, &state, &prev)) == 0) {
+		if (!with_state) {
+			out->state_len = out->prev_state_len = 0;
+		} else {
+			out->state = state_dup(state, out->state_len, &ok);
+			out->prev_state = state_dup(prev, out->prev_state_len, &ok);
+			if (!ok) {
+				store_group_wipe(out);
+				r = SOTTO_ERR_NOMEM;
+			}
+		}
 	}
 	if (r != 0)
 		sodium_memzero(out, sizeof(*out));

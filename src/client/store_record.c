@@ -311,7 +311,8 @@ store_outbox_decode(const uint8_t *p, size_t n, struct store_outbox_item *out,
 	return 0;
 }
 
-/* group: id (lv16), name, expiry u32, status u8, created u64, state (lv32) */
+/* group: id (lv16), name, expiry u32, status u8, created u64, state (lv32), state before
+ * our pending Commit (lv32, empty if none) */
 
 void
 store_group_encode(struct buf *b, const struct store_group *g)
@@ -322,16 +323,18 @@ store_group_encode(struct buf *b, const struct store_group *g)
 	buf_u8(b, g->status);
 	buf_u64(b, g->created);
 	buf_lv32(b, g->state, g->state_len);
+	buf_lv32(b, g->prev_state, g->prev_state_len);
 }
 
 int
-store_group_decode(const uint8_t *p, size_t n, struct store_group *out, const uint8_t **state)
+store_group_decode(const uint8_t *p, size_t n, struct store_group *out, const uint8_t **state,
+    const uint8_t **prev)
 {
 	const uint8_t *id;
 	struct cur c;
 
 	memset(out, 0, sizeof(*out));
-	*state = NULL;
+	*state = *prev = NULL;
 	cur_init(&c, p, n);
 	id = cur_lv16(&c, STORE_GROUP_ID_MAX, &out->id_len);
 	if (id != NULL)
@@ -341,13 +344,16 @@ store_group_decode(const uint8_t *p, size_t n, struct store_group *out, const ui
 	out->status = cur_u8(&c);
 	out->created = cur_u64(&c);
 	*state = cur_lv32(&c, STORE_GROUP_STATE_MAX, &out->state_len);
+	*prev = cur_lv32(&c, STORE_GROUP_STATE_MAX, &out->prev_state_len);
 	if (out->id_len == 0 || out->status > STORE_GROUP_REMOVED)
 		cur_fail(&c, SOTTO_ERR_MALFORMED);
 	if (finish(&c) != 0) {
-		*state = NULL;
-		out->state_len = 0;
+		*state = *prev = NULL;
+		out->state_len = out->prev_state_len = 0;
 		return SOTTO_ERR_CORRUPT;
 	}
+	if (out->prev_state_len == 0)
+		*prev = NULL;
 	return 0;
 }
 

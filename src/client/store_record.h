@@ -50,10 +50,10 @@ void store_outbox_encode(struct buf *b, const uint8_t id[STORE_MSGID_LEN], const
     const uint8_t *env, size_t env_len);
 int store_outbox_decode(const uint8_t *p, size_t n, struct store_outbox_item *out,
     const uint8_t **env) SOTTO_MUST_CHECK;
-/* The state is borrowed from p: the caller copies it. */
+/* The states are borrowed from p (*prev NULL when there is none): the caller copies them. */
 void store_group_encode(struct buf *b, const struct store_group *g);
 int store_group_decode(const uint8_t *p, size_t n, struct store_group *out,
-    const uint8_t **state) SOTTO_MUST_CHECK;
+    const uint8_t **state, const uint8_t **prev) SOTTO_MUST_CHECK;
 /* The KeyPackage is borrowed from p. */
 void store_key_package_encode(struct buf *b, const struct store_key_package *k);
 int store_key_package_decode(const uint8_t *p, size_t n, struct store_key_package *out,

@@ -211,6 +211,11 @@ TEST(group_lifecycle_between_four_clients)
 	REQUIRE(client_group_add(alice.s, gid, sizeof(gid), kps, lens, 2, &commit, &welcome,
 	    &info) == 0);
 	CHECK(welcome.len > 0 && info.len > 0);
+	/* One Commit in flight at a time, until the delivery service took it. */
+	CHECK_EQ_INT(client_group_add(alice.s, gid, sizeof(gid), kps, lens, 2, &commit, &welcome,
+	    &info), SOTTO_ERR_STATE);
+	CHECK_EQ_INT(client_group_commit_done(alice.s, gid, sizeof(gid), 1), 0);
+	CHECK_EQ_INT(client_group_commit_done(alice.s, gid, sizeof(gid), 1), SOTTO_ERR_NOT_FOUND);
 	REQUIRE(receive(&bob, &welcome, CLIENT_GROUP_JOINED, &ev) == 0);
 	CHECK(ev.group_id_len == sizeof(gid) && memcmp(ev.group_id, gid, sizeof(gid)) == 0);
 	CHECK_EQ_INT(ev.added.n, 3);
@@ -256,6 +261,7 @@ TEST(group_lifecycle_between_four_clients)
 	lens[0] = kp_d.len;
 	REQUIRE(client_group_add(alice.s, gid, sizeof(gid), kps, lens, 1, &commit, &welcome,
 	    &info) == 0);
+	REQUIRE(client_group_commit_done(alice.s, gid, sizeof(gid), 1) == 0);
 	REQUIRE(receive(&bob, &commit, CLIENT_GROUP_COMMIT, &ev) == 0);
 	CHECK(ev.added.n == 1 && ev.removed.n == 0 && has_member(&ev.added, &dave, CLIENT_MEMBER_UNKNOWN));
 	CHECK(ev.warnings & CLIENT_GROUP_WARN_UNKNOWN);
@@ -275,6 +281,9 @@ TEST(group_lifecycle_between_four_clients)
 
 	/* A new name and a timer for everyone. */
 	REQUIRE(client_group_set_info(dave.s, gid, sizeof(gid), "Old friends", 3600, &msg) == 0);
+	REQUIRE(client_group_remove(alice.s, gid, sizeof(gid), bob.address, &commit) == 0);
+	/* Not sent after all (the user changed their mind before it went out): back. */
+	REQUIRE(client_group_commit_done(alice.s, gid, sizeof(gid), 0) == 0);
 	REQUIRE(receive(&alice, &msg, CLIENT_GROUP_INFO, &ev) == 0);
 	CHECK(strcmp(ev.name, "Old friends") == 0 && ev.expiry == 3600 &&
 	    strcmp(ev.sender, dave.address) == 0);
@@ -314,8 +323,11 @@ TEST(group_lifecycle_between_four_clients)
 	REQUIRE(receive(&alice, &msg, CLIENT_GROUP_PROPOSAL, &ev) == 0);
 	CHECK(ev.leave_request);
 	client_group_event_free(&ev);
+	/* Alice's removal of Bob was taken: Carol wrote in the epoch it made. */
+	CHECK_EQ_INT(client_group_commit_done(alice.s, gid, sizeof(gid), 1), SOTTO_ERR_NOT_FOUND);
 	REQUIRE(user_restart(&dave) == 0);
 	REQUIRE(client_group_commit_pending(dave.s, gid, sizeof(gid), &commit) == 0);
+	REQUIRE(client_group_commit_done(dave.s, gid, sizeof(gid), 1) == 0);
 	REQUIRE(receive(&alice, &commit, CLIENT_GROUP_COMMIT, &ev) == 0);
 	CHECK(ev.removed.n == 1 && strcmp(ev.removed.v[0].address, carol.address) == 0);
 	client_group_event_free(&ev);
@@ -367,6 +379,7 @@ TEST(member_keys_are_checked_against_contacts)
 	lens[0] = kp_e.len;
 	REQUIRE(client_group_add(alice.s, gid, sizeof(gid), kps, lens, 1, &commit, &welcome,
 	    &info) == 0);
+	REQUIRE(client_group_commit_done(alice.s, gid, sizeof(gid), 1) == 0);
 	REQUIRE(client_group_members(alice.s, gid, sizeof(gid), &m) == 0);
 	CHECK(has_member_key(&m, carol.address, erin.s->k->id.identity_pk, CLIENT_MEMBER_CHANGED));
 	client_group_members_free(&m);
@@ -379,6 +392,7 @@ TEST(member_keys_are_checked_against_contacts)
 	kp_f.p[kp_f.len / 2] ^= 1;
 	REQUIRE(client_group_add(alice.s, gid, sizeof(gid), kps, lens, 1, &commit, &welcome,
 	    &info) == 0);
+	REQUIRE(client_group_commit_done(alice.s, gid, sizeof(gid), 1) == 0);
 	/* Frank becomes a contact; then his key changes (as a message under a new key would
 	 * record it): the members list flags him, and blocks once he was verified. */
 	REQUIRE(know(&alice, &frank, 0, NULL) == 0);
@@ -404,6 +418,87 @@ TEST(member_keys_are_checked_against_contacts)
 	sotto_close(eve.s);
 	sotto_close(erin.s);
 	sotto_close(frank.s);
+}
+
+/* Alice and Dave commit in the same epoch; the delivery service takes Dave's. Alice goes
+ * back to the epoch before hers, follows Dave's Commit and commits hers again; the
+ * group goes on with everyone in it. */
+TEST(competing_commits_roll_back)
+{
+	struct user grace = { .name = "grace" }, heidi = { .name = "heidi" };
+	uint8_t gid[CLIENT_GROUP_ID_LEN];
+	struct client_group_event ev;
+	struct buf kp_d, kp_g, kp_h, commit_a, commit_d, welcome, info, msg;
+	const uint8_t *kps[1];
+	size_t lens[1];
+
+	REQUIRE(user_new(&grace) == 0 && user_new(&heidi) == 0);
+	bufs_init(&kp_d, &kp_g, &kp_h);
+	bufs_init(&commit_a, &commit_d, &welcome);
+	buf_init_dyn(&info, MLS_MESSAGE_MAX);
+	buf_init_dyn(&msg, MLS_MESSAGE_MAX);
+	REQUIRE(client_key_package_new(dave.s, 0, &kp_d) == 0);
+	REQUIRE(client_key_package_new(grace.s, 0, &kp_g) == 0);
+	REQUIRE(client_key_package_new(heidi.s, 0, &kp_h) == 0);
+	REQUIRE(client_group_create(alice.s, "Race", gid) == 0);
+	kps[0] = kp_d.p;
+	lens[0] = kp_d.len;
+	REQUIRE(client_group_add(alice.s, gid, sizeof(gid), kps, lens, 1, &commit_a, &welcome,
+	    &info) == 0);
+	REQUIRE(client_group_commit_done(alice.s, gid, sizeof(gid), 1) == 0);
+	REQUIRE(receive(&dave, &welcome, CLIENT_GROUP_JOINED, &ev) == 0);
+	client_group_event_free(&ev);
+	/* Both commit at once: Alice adds Grace, Dave adds Heidi. */
+	kps[0] = kp_g.p;
+	lens[0] = kp_g.len;
+	REQUIRE(client_group_add(alice.s, gid, sizeof(gid), kps, lens, 1, &commit_a, &welcome,
+	    &info) == 0);
+	kps[0] = kp_h.p;
+	lens[0] = kp_h.len;
+	CHECK_EQ_INT(client_group_add(dave.s, gid, sizeof(gid), kps, lens, 1, &commit_d, &welcome,
+	    &info), 0);
+	/* Dave's is taken; Alice cannot read it until she goes back. */
+	REQUIRE(client_group_commit_done(dave.s, gid, sizeof(gid), 1) == 0);
+	CHECK_EQ_INT(client_group_receive(alice.s, commit_d.p, commit_d.len, &ev), SOTTO_ERR_STATE);
+	REQUIRE(user_restart(&alice) == 0);
+	REQUIRE(client_group_commit_done(alice.s, gid, sizeof(gid), 0) == 0);
+	REQUIRE(receive(&alice, &commit_d, CLIENT_GROUP_COMMIT, &ev) == 0);
+	CHECK(ev.added.n == 1 && strcmp(ev.added.v[0].address, heidi.address) == 0);
+	client_group_event_free(&ev);
+	REQUIRE(receive(&heidi, &welcome, CLIENT_GROUP_JOINED, &ev) == 0);
+	client_group_event_free(&ev);
+	/* Dave never had the name (nobody sent it since he joined): his INFO carries none. */
+	REQUIRE(receive(&heidi, &info, CLIENT_GROUP_INFO, &ev) == 0);
+	CHECK(strcmp(ev.name, "") == 0 && strcmp(ev.sender, dave.address) == 0);
+	client_group_event_free(&ev);
+	REQUIRE(receive(&alice, &info, CLIENT_GROUP_INFO, &ev) == 0);
+	CHECK(strcmp(ev.name, "Race") == 0);
+	client_group_event_free(&ev);
+	/* Alice's add again, in the new epoch: everyone follows. */
+	kps[0] = kp_g.p;
+	lens[0] = kp_g.len;
+	REQUIRE(client_group_add(alice.s, gid, sizeof(gid), kps, lens, 1, &commit_a, &welcome,
+	    &info) == 0);
+	REQUIRE(receive(&dave, &commit_a, CLIENT_GROUP_COMMIT, &ev) == 0);
+	client_group_event_free(&ev);
+	REQUIRE(receive(&heidi, &commit_a, CLIENT_GROUP_COMMIT, &ev) == 0);
+	client_group_event_free(&ev);
+	REQUIRE(receive(&grace, &welcome, CLIENT_GROUP_JOINED, &ev) == 0);
+	CHECK_EQ_INT(ev.added.n, 4);
+	client_group_event_free(&ev);
+	REQUIRE(client_group_send(grace.s, gid, sizeof(gid), (const uint8_t *)"made it", 7, NULL,
+	    &msg) == 0);
+	CHECK_EQ_INT(reads(&alice, &msg, "made it", &grace), 0);
+	CHECK_EQ_INT(reads(&dave, &msg, "made it", &grace), 0);
+	CHECK_EQ_INT(reads(&heidi, &msg, "made it", &grace), 0);
+	/* Grace's message was of Alice's new epoch: her Commit counts as taken. */
+	CHECK_EQ_INT(client_group_commit_done(alice.s, gid, sizeof(gid), 0), SOTTO_ERR_NOT_FOUND);
+	bufs_free(&kp_d, &kp_g, &kp_h);
+	bufs_free(&commit_a, &commit_d, &welcome);
+	buf_free(&info);
+	buf_free(&msg);
+	sotto_close(grace.s);
+	sotto_close(heidi.s);
 }
 
 /* The content codec inside application messages: round trip, and every refusal. */
@@ -456,6 +551,16 @@ TEST(group_content_codec)
 	CHECK_EQ_INT(group_content_encode(&c, &b), SOTTO_ERR_INVALID_ARG);
 	c.expiry = 0;
 	c.type = GROUP_CONTENT_INFO;
+	c.body = NULL;
+	c.body_len = 0;
+	buf_reset(&b);
+	REQUIRE(group_content_encode(&c, &b) == 0);
+	REQUIRE(group_content_decode(b.p, b.len, &d) == 0);
+	CHECK(d.type == GROUP_CONTENT_INFO && d.body_len == 0);
+	c.body = big;
+	c.body_len = STORE_GROUP_NAME_MAX + 1;
+	buf_reset(&b);
+	CHECK_EQ_INT(group_content_encode(&c, &b), SOTTO_ERR_INVALID_ARG);
 	c.body = nul_name;
 	c.body_len = sizeof(nul_name);
 	CHECK_EQ_INT(group_content_encode(&c, &b), SOTTO_ERR_INVALID_ARG);
@@ -490,6 +595,7 @@ main(void)
 		return 1;
 	RUN(group_lifecycle_between_four_clients);
 	RUN(member_keys_are_checked_against_contacts);
+	RUN(competing_commits_roll_back);
 	RUN(group_content_codec);
 	sotto_close(alice.s);
 	sotto_close(bob.s);
