@@ -86,6 +86,26 @@ load(struct sotto *s, const uint8_t *id, size_t id_len, struct loaded *lg)
 	return 0;
 }
 
+/* The group's state and record written back, in a transaction (ours or the caller's). */
+static int save(struct sotto *s, struct loaded *lg);
+
+static int
+save_tx(struct sotto *s, struct loaded *lg)
+{
+	int r, own;
+
+	if ((r = client_tx_begin(s, &own)) != 0)
+		return r;
+	return client_tx_end(s, own, save(s, lg));
+}
+
+static void
+release(struct loaded *lg, struct client_signer *sg)
+{
+	unload(lg);
+	client_signer_wipe(sg);
+}
+
 /* Writes the (changed) state and record back. */
 static int
 save(struct sotto *s, struct loaded *lg)
@@ -239,7 +259,7 @@ commit_and_save(struct sotto *s, struct loaded *lg, const struct client_signer *
     struct buf *info)
 {
 	struct buf none;
-	int r, own;
+	int r;
 
 	if (lg->rec.prev_state != NULL)
 		return SOTTO_ERR_STATE;   /* one Commit of ours in flight at a time */
@@ -256,8 +276,7 @@ commit_and_save(struct sotto *s, struct loaded *lg, const struct client_signer *
 	lg->rec.prev_state_len = lg->rec.state_len;
 	lg->rec.state = NULL;
 	lg->rec.state_len = 0;
-	if ((r = client_tx_begin(s, &own)) == 0)
-		r = client_tx_end(s, own, save(s, lg));
+	r = save_tx(s, lg);
 out:
 	buf_free(&none);
 	return r;
@@ -308,8 +327,7 @@ client_group_add(struct sotto *s, const uint8_t *id, size_t id_len, const uint8_
 out:
 	free(bare);
 	free(bare_lens);
-	unload(&lg);
-	client_signer_wipe(&sg);
+	release(&lg, &sg);
 	return r;
 }
 
@@ -352,8 +370,7 @@ client_group_remove(struct sotto *s, const uint8_t *id, size_t id_len, const cha
 out:
 	free(leaves);
 	client_group_members_free(&ms);
-	unload(&lg);
-	client_signer_wipe(&sg);
+	release(&lg, &sg);
 	return r;
 }
 
@@ -390,17 +407,15 @@ client_group_leave(struct sotto *s, const uint8_t *id, size_t id_len, struct buf
 {
 	struct client_signer sg;
 	struct loaded lg;
-	int r, own;
+	int r;
 
 	if ((r = load_active(s, id, id_len, &lg, &sg)) != 0)
 		return r;
-	if ((r = mls_group_propose_remove(&lg.g, sg.sec, lg.g.own_leaf, proposal)) == 0 &&
-	    (r = client_tx_begin(s, &own)) == 0) {
+	if ((r = mls_group_propose_remove(&lg.g, sg.sec, lg.g.own_leaf, proposal)) == 0) {
 		lg.rec.status = STORE_GROUP_LEAVING;
-		r = client_tx_end(s, own, save(s, &lg));
+		r = save_tx(s, &lg);
 	}
-	unload(&lg);
-	client_signer_wipe(&sg);
+	release(&lg, &sg);
 	return r;
 }
 
@@ -419,8 +434,7 @@ client_group_commit_pending(struct sotto *s, const uint8_t *id, size_t id_len, s
 	spec.encrypt = 1;
 	r = lg.g.n_cache == 0 ? SOTTO_ERR_NOT_FOUND :
 	    commit_and_save(s, &lg, &sg, &spec, commit, NULL, NULL);
-	unload(&lg);
-	client_signer_wipe(&sg);
+	release(&lg, &sg);
 	return r;
 }
 
@@ -430,7 +444,7 @@ client_group_set_info(struct sotto *s, const uint8_t *id, size_t id_len, const c
 {
 	struct client_signer sg;
 	struct loaded lg;
-	int r, own;
+	int r;
 
 	if ((name != NULL && !name_ok(name)) || expiry > SOTTO_EXPIRY_MAX)
 		return SOTTO_ERR_INVALID_ARG;
@@ -439,10 +453,9 @@ client_group_set_info(struct sotto *s, const uint8_t *id, size_t id_len, const c
 	if (name != NULL)
 		memcpy(lg.rec.name, name, strlen(name) + 1);
 	lg.rec.expiry_seconds = expiry;
-	if ((r = send_info(&lg, &sg, out)) == 0 && (r = client_tx_begin(s, &own)) == 0)
-		r = client_tx_end(s, own, save(s, &lg));
-	unload(&lg);
-	client_signer_wipe(&sg);
+	if ((r = send_info(&lg, &sg, out)) == 0)
+		r = save_tx(s, &lg);
+	release(&lg, &sg);
 	return r;
 }
 
@@ -452,7 +465,7 @@ client_group_send(struct sotto *s, const uint8_t *id, size_t id_len, const uint8
 {
 	struct client_signer sg;
 	struct loaded lg;
-	int r, own;
+	int r;
 
 	if (text == NULL || len == 0)
 		return SOTTO_ERR_INVALID_ARG;
@@ -460,11 +473,9 @@ client_group_send(struct sotto *s, const uint8_t *id, size_t id_len, const uint8
 		return SOTTO_ERR_MESSAGE_TOO_LARGE;
 	if ((r = load_active(s, id, id_len, &lg, &sg)) != 0)
 		return r;
-	if ((r = send_content(&lg, &sg, GROUP_CONTENT_TEXT, text, len, msg_id, out)) == 0 &&
-	    (r = client_tx_begin(s, &own)) == 0)
-		r = client_tx_end(s, own, save(s, &lg));
-	unload(&lg);
-	client_signer_wipe(&sg);
+	if ((r = send_content(&lg, &sg, GROUP_CONTENT_TEXT, text, len, msg_id, out)) == 0)
+		r = save_tx(s, &lg);
+	release(&lg, &sg);
 	return r;
 }
 
@@ -710,7 +721,7 @@ client_group_receive(struct sotto *s, const uint8_t *msg, size_t len, struct cli
 	uint64_t epoch;
 	uint8_t type;
 	struct cur c;
-	int r, own;
+	int r;
 
 	memset(ev, 0, sizeof(*ev));
 	if (msg == NULL || len > CLIENT_GROUP_MESSAGE_MAX)
@@ -762,8 +773,8 @@ client_group_receive(struct sotto *s, const uint8_t *msg, size_t len, struct cli
 		lg.rec.prev_state = NULL;
 		lg.rec.prev_state_len = 0;
 	}
-	if (r == 0 && (r = client_tx_begin(s, &own)) == 0)
-		r = client_tx_end(s, own, save(s, &lg));
+	if (r == 0)
+		r = save_tx(s, &lg);
 	if (r == 0) {
 		memcpy(ev->name, lg.rec.name, sizeof(ev->name));
 		ev->expiry = lg.rec.expiry_seconds;

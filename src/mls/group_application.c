@@ -9,34 +9,43 @@
 static const uint8_t no_data[1];
 
 int
+mls_group_send_private(struct mls_group *g, const uint8_t sig_sec[static 64], uint8_t content_type,
+    const uint8_t *body, size_t len, struct mls_authenticated_content *ac,
+    uint8_t sig[static MLS_SIG_LEN], struct buf *out)
+{
+	struct mls_epoch_keys ek;
+	int r;
+
+	memset(ac, 0, sizeof(*ac));
+	ac->wire_format = MLS_WIRE_PRIVATE_MESSAGE;
+	ac->content.group_id = g->gc.group_id;
+	ac->content.group_id_len = g->gc.group_id_len;
+	ac->content.epoch = g->gc.epoch;
+	ac->content.sender_type = MLS_SENDER_MEMBER;
+	ac->content.sender_index = g->own_leaf;
+	ac->content.authenticated_data = no_data;
+	ac->content.content_type = content_type;
+	ac->content.body = body != NULL ? body : no_data;
+	ac->content.body_len = len;
+	mls_group_epoch_keys(g, &ek);
+	if ((r = mls_content_sign(sig, sig_sec, MLS_WIRE_PRIVATE_MESSAGE, &ac->content, &ek)) != 0)
+		return r;
+	ac->auth.signature = sig;
+	ac->auth.signature_len = MLS_SIG_LEN;
+	buf_reset(out);
+	return mls_private_message_write(out, ac, &ek);
+}
+
+int
 mls_group_send_application(struct mls_group *g, const uint8_t sig_sec[static 64],
     const uint8_t *data, size_t len, struct buf *out)
 {
 	struct mls_authenticated_content ac;
-	struct mls_epoch_keys ek;
 	uint8_t sig[MLS_SIG_LEN];
-	int r;
 
 	if (len > MLS_APPLICATION_MAX || (data == NULL && len > 0))
 		return SOTTO_ERR_INVALID_ARG;
-	memset(&ac, 0, sizeof(ac));
-	ac.wire_format = MLS_WIRE_PRIVATE_MESSAGE;
-	ac.content.group_id = g->gc.group_id;
-	ac.content.group_id_len = g->gc.group_id_len;
-	ac.content.epoch = g->gc.epoch;
-	ac.content.sender_type = MLS_SENDER_MEMBER;
-	ac.content.sender_index = g->own_leaf;
-	ac.content.authenticated_data = no_data;
-	ac.content.content_type = MLS_CONTENT_APPLICATION;
-	ac.content.body = data != NULL ? data : no_data;
-	ac.content.body_len = len;
-	mls_group_epoch_keys(g, &ek);
-	if ((r = mls_content_sign(sig, sig_sec, MLS_WIRE_PRIVATE_MESSAGE, &ac.content, &ek)) != 0)
-		return r;
-	ac.auth.signature = sig;
-	ac.auth.signature_len = sizeof(sig);
-	buf_reset(out);
-	return mls_private_message_write(out, &ac, &ek);
+	return mls_group_send_private(g, sig_sec, MLS_CONTENT_APPLICATION, data, len, &ac, sig, out);
 }
 
 int

@@ -15,6 +15,15 @@
 #include "sotto/error.h"
 #include "mls/group.h"
 
+/* Content of ours (sender our leaf, this epoch, no authenticated data) of content_type
+ * with body, signed (sig receives the signature, which ac points to) and written as a
+ * PrivateMessage into out under our next generation of the matching ratchet; ac is the
+ * AuthenticatedContent sent. sig_sec is our 64-byte Ed25519 key (SECRET). */
+struct mls_authenticated_content;
+int mls_group_send_private(struct mls_group *g, const uint8_t sig_sec[static 64],
+    uint8_t content_type, const uint8_t *body, size_t len, struct mls_authenticated_content *ac,
+    uint8_t sig[static MLS_SIG_LEN], struct buf *out) SOTTO_MUST_CHECK;
+
 /* data (at most MLS_APPLICATION_MAX bytes) as an MLSMessage into out, under our next
  * application generation, which is used up. sig_sec is our 64-byte Ed25519 key (SECRET). */
 #define MLS_APPLICATION_MAX (256u * 1024)

@@ -3,11 +3,10 @@
 #include <string.h>
 
 #include "mls/crypto.h"
+#include "mls/group_application.h"
 #include "mls/limits.h"
 #include "mls/message.h"
 #include "mls/proposal.h"
-
-static const uint8_t no_data[1];
 
 /* Our own proposal into the cache under its ProposalRef (RefHash over the
  * AuthenticatedContent), as a receiver caches it: so that we recognise a Commit of it. */
@@ -51,7 +50,6 @@ mls_group_propose_remove(struct mls_group *g, const uint8_t sig_sec[static 64], 
     struct buf *out)
 {
 	struct mls_authenticated_content ac;
-	struct mls_epoch_keys ek;
 	uint8_t body[2 + 4], sig[MLS_SIG_LEN];
 	struct buf b;
 	int r;
@@ -61,25 +59,9 @@ mls_group_propose_remove(struct mls_group *g, const uint8_t sig_sec[static 64], 
 	buf_init_fixed(&b, body, sizeof(body));
 	buf_u16(&b, MLS_PROPOSAL_REMOVE);
 	buf_u32(&b, leaf);
-	memset(&ac, 0, sizeof(ac));
-	ac.wire_format = MLS_WIRE_PRIVATE_MESSAGE;
-	ac.content.group_id = g->gc.group_id;
-	ac.content.group_id_len = g->gc.group_id_len;
-	ac.content.epoch = g->gc.epoch;
-	ac.content.sender_type = MLS_SENDER_MEMBER;
-	ac.content.sender_index = g->own_leaf;
-	ac.content.authenticated_data = no_data;
-	ac.content.content_type = MLS_CONTENT_PROPOSAL;
-	ac.content.body = body;
-	ac.content.body_len = b.len;
-	mls_group_epoch_keys(g, &ek);
 	if ((r = buf_status(&b)) != 0 ||
-	    (r = mls_content_sign(sig, sig_sec, MLS_WIRE_PRIVATE_MESSAGE, &ac.content, &ek)) != 0)
-		return r;
-	ac.auth.signature = sig;
-	ac.auth.signature_len = sizeof(sig);
-	buf_reset(out);
-	if ((r = mls_private_message_write(out, &ac, &ek)) != 0)
+	    (r = mls_group_send_private(g, sig_sec, MLS_CONTENT_PROPOSAL, body, b.len, &ac, sig,
+	    out)) != 0)
 		return r;
 	return cache_own(g, &ac);
 }
