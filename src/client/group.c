@@ -532,6 +532,22 @@ welcome_key_package(struct sotto *s, const struct mls_welcome *w, struct store_k
 	return SOTTO_ERR_NOT_FOUND;
 }
 
+/* 0 if we may store the group joined in lg: we have no group of that id, or one that
+ * removed us in an earlier epoch; else SOTTO_ERR_REPLAY. */
+static int
+rejoin_allowed(struct sotto *s, const struct loaded *lg)
+{
+	struct loaded old;
+	int r;
+
+	if ((r = load(s, lg->rec.id, lg->rec.id_len, &old)) != 0)
+		return r == SOTTO_ERR_NOT_FOUND ? 0 : r;
+	r = old.rec.status == STORE_GROUP_REMOVED && old.g.gc.epoch < lg->g.gc.epoch ? 0 :
+	    SOTTO_ERR_REPLAY;
+	unload(&old);
+	return r;
+}
+
 static int
 receive_welcome(struct sotto *s, const struct mls_welcome *w, struct client_group_event *ev)
 {
@@ -539,7 +555,6 @@ receive_welcome(struct sotto *s, const struct mls_welcome *w, struct client_grou
 	struct mls_key_package kp;
 	struct mls_join_input in;
 	struct mls_joined j;
-	struct store_group old;
 	struct loaded lg;
 	struct cur c;
 	int r, own = 0, joined = 0;
@@ -576,11 +591,9 @@ receive_welcome(struct sotto *s, const struct mls_welcome *w, struct client_grou
 	lg.rec.created = client_now();
 	if ((r = client_tx_begin(s, &own)) != 0)
 		goto out;
-	/* A group we are in already: a redelivered Welcome. */
-	if ((r = store_group_get(s->st, lg.rec.id, lg.rec.id_len, &old)) == 0) {
-		store_group_wipe(&old);
-		r = SOTTO_ERR_REPLAY;
-	} else if (r == SOTTO_ERR_NOT_FOUND && (r = save(s, &lg)) == 0 && !k.last_resort)
+	/* A group we are in already: a redelivered Welcome. One that removed us: this Welcome
+	 * adds us again if it is of a later epoch than the one we were removed in. */
+	if ((r = rejoin_allowed(s, &lg)) == 0 && (r = save(s, &lg)) == 0 && !k.last_resort)
 		r = store_key_package_delete(s->st, k.ref);
 	if ((r = client_tx_end(s, own, r)) != 0)
 		goto out;

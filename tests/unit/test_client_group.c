@@ -6,7 +6,8 @@
  * the first application message. Messages go both ways; clients are closed and opened
  * again between steps (the state comes back from the store); Dave, unknown to the others,
  * is added and flagged; Bob is removed and reads nothing after; Carol leaves by proposing
- * her own removal, which Dave commits. Credentials are checked against contacts: an
+ * her own removal, which Dave commits, and an old Welcome does not bring her back; Bob is
+ * added again and reads the group again. Credentials are checked against contacts: an
  * impostor's KeyPackage under a verified contact's address is refused, one under an
  * unverified contact's address is flagged, and a member whose contact key changed later
  * is flagged in the members list.
@@ -182,7 +183,7 @@ TEST(group_lifecycle_between_four_clients)
 	uint8_t gid[CLIENT_GROUP_ID_LEN];
 	struct client_group_event ev;
 	struct client_group_members m;
-	struct buf kp_b, kp_c, kp_d, commit, welcome, info, msg;
+	struct buf kp_b, kp_c, kp_d, commit, welcome, info, msg, first_welcome;
 	uint32_t one_time, last_resort;
 	const uint8_t *kps[2];
 	size_t lens[2];
@@ -195,6 +196,7 @@ TEST(group_lifecycle_between_four_clients)
 	bufs_init(&kp_b, &kp_c, &kp_d);
 	bufs_init(&commit, &welcome, &info);
 	buf_init_dyn(&msg, MLS_MESSAGE_MAX);
+	buf_init_dyn(&first_welcome, MLS_MESSAGE_MAX);
 	REQUIRE(client_key_package_new(bob.s, 0, &kp_b) == 0);
 	REQUIRE(client_key_package_new(carol.s, 1, &kp_c) == 0);
 	REQUIRE(client_key_package_new(dave.s, 0, &kp_d) == 0);
@@ -216,6 +218,7 @@ TEST(group_lifecycle_between_four_clients)
 	    &info), SOTTO_ERR_STATE);
 	CHECK_EQ_INT(client_group_commit_done(alice.s, gid, sizeof(gid), 1), 0);
 	CHECK_EQ_INT(client_group_commit_done(alice.s, gid, sizeof(gid), 1), SOTTO_ERR_NOT_FOUND);
+	buf_put(&first_welcome, welcome.p, welcome.len);
 	REQUIRE(receive(&bob, &welcome, CLIENT_GROUP_JOINED, &ev) == 0);
 	CHECK(ev.group_id_len == sizeof(gid) && memcmp(ev.group_id, gid, sizeof(gid)) == 0);
 	CHECK_EQ_INT(ev.added.n, 3);
@@ -342,9 +345,36 @@ TEST(group_lifecycle_between_four_clients)
 	    has_member(&m, &dave, CLIENT_MEMBER_UNKNOWN));
 	client_group_members_free(&m);
 
+	/* The first Welcome again for Carol, who left (her last-resort KeyPackage still
+	 * opens it): of an epoch before the one she left in, it does not bring her back. */
+	CHECK_EQ_INT(client_group_receive(carol.s, first_welcome.p, first_welcome.len, &ev),
+	    SOTTO_ERR_REPLAY);
+	/* Alice adds Bob back: his new Welcome replaces the group that removed him, and he
+	 * reads the group again. The same Welcome twice: its KeyPackage is used up. */
+	buf_reset(&kp_b);
+	REQUIRE(client_key_package_new(bob.s, 0, &kp_b) == 0);
+	kps[0] = kp_b.p;
+	lens[0] = kp_b.len;
+	REQUIRE(client_group_add(alice.s, gid, sizeof(gid), kps, lens, 1, &commit, &welcome,
+	    &info) == 0);
+	REQUIRE(receive(&dave, &commit, CLIENT_GROUP_COMMIT, &ev) == 0);
+	client_group_event_free(&ev);
+	REQUIRE(receive(&bob, &welcome, CLIENT_GROUP_JOINED, &ev) == 0);
+	CHECK_EQ_INT(ev.added.n, 3);
+	client_group_event_free(&ev);
+	CHECK_EQ_INT(client_group_receive(bob.s, welcome.p, welcome.len, &ev), SOTTO_ERR_NOT_FOUND);
+	REQUIRE(receive(&bob, &info, CLIENT_GROUP_INFO, &ev) == 0);
+	CHECK(strcmp(ev.name, "Old friends") == 0 && ev.expiry == 3600);
+	client_group_event_free(&ev);
+	REQUIRE(client_group_send(bob.s, gid, sizeof(gid), (const uint8_t *)"back again", 10, NULL,
+	    &msg) == 0);
+	CHECK_EQ_INT(reads(&alice, &msg, "back again", &bob), 0);
+	CHECK_EQ_INT(reads(&dave, &msg, "back again", &bob), 0);
+
 	bufs_free(&kp_b, &kp_c, &kp_d);
 	bufs_free(&commit, &welcome, &info);
 	buf_free(&msg);
+	buf_free(&first_welcome);
 }
 
 TEST(member_keys_are_checked_against_contacts)
