@@ -232,17 +232,21 @@ read_keys(struct cur *c, struct mls_group *g)
 	return cur_status(c);
 }
 
+/* The resumption PSKs, in the order of their slots (epoch mod MLS_GROUP_RESUMPTION_MAX),
+ * as written: one encoding per state. */
 static int
 read_resumption(struct cur *c, struct mls_group *g)
 {
-	size_t i, n = cur_u8(c);
+	size_t i, n = cur_u8(c), slot, next = 0;
 
 	require(c, n <= MLS_GROUP_RESUMPTION_MAX);
 	for (i = 0; i < n && cur_status(c) == 0; i++) {
 		uint64_t e = cur_u64(c);
 		struct mls_group_resumption *p = &g->past[e % MLS_GROUP_RESUMPTION_MAX];
 
-		require(c, !p->used && e <= g->gc.epoch);
+		slot = (size_t)(e % MLS_GROUP_RESUMPTION_MAX);
+		require(c, slot >= next && e <= g->gc.epoch);
+		next = slot + 1;
 		if (cur_status(c) != 0)
 			break;
 		p->epoch = e;

@@ -22,7 +22,8 @@
  *     uint16 n_skipped (<= MLS_SKIPPED_KEYS_MAX); each: uint32 leaf; uint32 generation;
  *                                         uint8 handshake; key[32]; nonce[12]; uint64 stored
  *   uint8  n_keys (<= MLS_GROUP_NODE_KEYS_MAX); each: uint32 node; secret[32]
- *   uint8  n_resumption (<= MLS_GROUP_RESUMPTION_MAX); each: uint64 epoch; psk[32]
+ *   uint8  n_resumption (<= MLS_GROUP_RESUMPTION_MAX); each: uint64 epoch; psk[32], in
+ *                                         the order of their slots (epoch mod the max)
  *   uint16 n_cached (<= MLS_GROUP_PROPOSALS_MAX); each: ref[32]; uint32 sender;
  *                                         uint16 proposal_type; opaque body<V>
  *   uint8  has_pending_update; 1: secret[32]
