@@ -737,7 +737,9 @@ client_group_receive(struct sotto *s, const uint8_t *msg, size_t len, struct cli
 	int r;
 
 	memset(ev, 0, sizeof(*ev));
-	if (msg == NULL || len > CLIENT_GROUP_MESSAGE_MAX)
+	if (msg == NULL)
+		return SOTTO_ERR_INVALID_ARG;
+	if (len > CLIENT_GROUP_MESSAGE_MAX)
 		return SOTTO_ERR_TOO_LARGE;
 	cur_init(&c, msg, len);
 	mls_message_read(&c, &m);
