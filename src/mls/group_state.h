@@ -10,10 +10,11 @@
  *   opaque ratchet_tree<V>;               as the ratchet_tree extension carries it
  *   uint32 own_leaf;
  *   opaque group_context<V>;              this epoch's, encoded
- *   opaque interim_transcript_hash[32];
- *   opaque epoch_secrets[11 * 32];        joiner, welcome, sender_data, encryption,
- *                                         exporter, external, confirmation, membership,
- *                                         resumption_psk, epoch_authenticator, init
+ *   opaque interim_transcript_hash<V>;    32 bytes
+ *   opaque epoch_secrets<V>;              11 * 32 bytes: joiner, welcome, sender_data,
+ *                                         encryption, exporter, external, confirmation,
+ *                                         membership, resumption_psk,
+ *                                         epoch_authenticator, init
  *   SecretTree:
  *     uint64 stores;                      skipped keys stored so far (their order)
  *     per node of the tree (2 n - 1):     uint8 present; present: secret[32]
