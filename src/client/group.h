@@ -112,6 +112,10 @@ void client_signer_wipe(struct client_signer *sg);
  * stored (until a Welcome uses it; a last-resort one is kept after that too). */
 int client_key_package_new(struct sotto *s, int last_resort, struct buf *out) SOTTO_MUST_CHECK;
 
+/* Deletes our KeyPackages whose lifetime is over (nobody can add us with them any more),
+ * their private keys with them; returns how many, or an error. */
+int client_key_packages_prune(struct sotto *s) SOTTO_MUST_CHECK;
+
 /* A new group of one with a random id (out, CLIENT_GROUP_ID_LEN bytes) and our name for it
  * (1..STORE_GROUP_NAME_MAX bytes, no NUL). */
 int client_group_create(struct sotto *s, const char *name,

@@ -93,6 +93,21 @@ out:
 }
 
 int
+client_key_packages_prune(struct sotto *s)
+{
+	uint64_t now = client_now();
+	size_t n = 0;
+	int r;
+
+	/* not_after = created + CLIENT_KP_LIFETIME */
+	if (now <= CLIENT_KP_LIFETIME)
+		return 0;
+	if ((r = store_key_package_prune(s->st, now - CLIENT_KP_LIFETIME, &n)) != 0)
+		return r;
+	return n > INT32_MAX ? INT32_MAX : (int)n;
+}
+
+int
 client_key_package_new(struct sotto *s, int last_resort, struct buf *out)
 {
 	struct client_signer sg;

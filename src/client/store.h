@@ -383,6 +383,9 @@ int store_key_package_put(struct store *st, const struct store_key_package *k) S
 int store_key_package_get(struct store *st, const uint8_t ref[STORE_KP_REF_LEN],
     struct store_key_package *out) SOTTO_MUST_CHECK;
 int store_key_package_delete(struct store *st, const uint8_t ref[STORE_KP_REF_LEN]) SOTTO_MUST_CHECK;
+/* Deletes the KeyPackages (and their private keys) made before `before`; *deleted (may be
+ * NULL) receives how many. */
+int store_key_package_prune(struct store *st, uint64_t before, size_t *deleted) SOTTO_MUST_CHECK;
 /* How many one-time and last-resort KeyPackages are stored. */
 int store_key_package_count(struct store *st, uint32_t *one_time,
     uint32_t *last_resort) SOTTO_MUST_CHECK;

@@ -251,6 +251,29 @@ store_key_package_delete(struct store *st, const uint8_t ref[STORE_KP_REF_LEN])
 }
 
 int
+store_key_package_prune(struct store *st, uint64_t before, size_t *deleted)
+{
+	sqlite3_stmt *s = NULL;
+	int r;
+
+	if (deleted != NULL)
+		*deleted = 0;
+	if (before > INT64_MAX)
+		return SOTTO_ERR_INVALID_ARG;
+	if ((r = store_prepare(st, "DELETE FROM key_packages WHERE created < ?", &s)) != 0)
+		return r;
+	sqlite3_bind_int64(s, 1, (int64_t)before);
+	if ((r = store_wbegin(st)) != 0) {
+		sqlite3_finalize(s);
+		return r;
+	}
+	if ((r = store_sqlerr(st, sqlite3_step(s))) == 0 && deleted != NULL)
+		*deleted = (size_t)sqlite3_changes(st->db);
+	sqlite3_finalize(s);
+	return store_wend(st, r);
+}
+
+int
 store_key_package_count(struct store *st, uint32_t *one_time, uint32_t *last_resort)
 {
 	sqlite3_stmt *s = NULL;

@@ -531,6 +531,38 @@ TEST(competing_commits_roll_back)
 	sotto_close(heidi.s);
 }
 
+/* KeyPackages whose lifetime is over go, with their private keys; the others stay. */
+TEST(expired_key_packages_are_pruned)
+{
+	struct store_key_package old;
+	uint32_t one_time, last_resort;
+	struct buf kp;
+
+	buf_init_dyn(&kp, MLS_MESSAGE_MAX);
+	REQUIRE(client_key_package_new(dave.s, 0, &kp) == 0);
+	REQUIRE(client_key_package_new(dave.s, 1, &kp) == 0);
+	REQUIRE(store_key_package_count(dave.s->st, &one_time, &last_resort) == 0);
+	/* One made a lifetime and a minute ago (its row as the store keeps it). */
+	memset(&old, 0, sizeof(old));
+	memset(old.ref, 0x77, sizeof(old.ref));
+	old.created = client_now() - CLIENT_KP_LIFETIME - 60;
+	old.kp = kp.p;
+	old.kp_len = kp.len;
+	REQUIRE(store_key_package_put(dave.s->st, &old) == 0);
+	CHECK_EQ_INT(store_key_package_put(dave.s->st, &old), SOTTO_ERR_EXISTS);
+	CHECK_EQ_INT(client_key_packages_prune(dave.s), 1);
+	CHECK_EQ_INT(client_key_packages_prune(dave.s), 0);
+	{
+		uint32_t o2, l2;
+		struct store_key_package got;
+
+		REQUIRE(store_key_package_count(dave.s->st, &o2, &l2) == 0);
+		CHECK(o2 == one_time && l2 == last_resort && l2 >= 1);
+		CHECK_EQ_INT(store_key_package_get(dave.s->st, old.ref, &got), SOTTO_ERR_NOT_FOUND);
+	}
+	buf_free(&kp);
+}
+
 /* The content codec inside application messages: round trip, and every refusal. */
 TEST(group_content_codec)
 {
@@ -626,6 +658,7 @@ main(void)
 	RUN(group_lifecycle_between_four_clients);
 	RUN(member_keys_are_checked_against_contacts);
 	RUN(competing_commits_roll_back);
+	RUN(expired_key_packages_are_pruned);
 	RUN(group_content_codec);
 	sotto_close(alice.s);
 	sotto_close(bob.s);
