@@ -480,6 +480,42 @@ client_group_send(struct sotto *s, const uint8_t *id, size_t id_len, const uint8
 }
 
 int
+client_group_find(struct sotto *s, const char *name, uint8_t *id, size_t *id_len)
+{
+	struct store_group_list l = { 0 };
+	uint8_t hex[CLIENT_GROUP_ID_LEN];
+	const struct store_group *hit = NULL;
+	size_t i, bin_len = 0, named = 0;
+	int r, is_hex;
+
+	*id_len = 0;
+	if (name == NULL || *name == '\0')
+		return SOTTO_ERR_INVALID_ARG;
+	is_hex = strlen(name) == 2 * CLIENT_GROUP_ID_LEN &&
+	    sodium_hex2bin(hex, sizeof(hex), name, strlen(name), NULL, &bin_len, NULL) == 0 &&
+	    bin_len == sizeof(hex);
+	if ((r = store_group_list(s->st, &l)) != 0)
+		return r;
+	/* An id names one group; a name may be shared, and then names none. */
+	for (i = 0; i < l.n && is_hex && hit == NULL; i++)
+		if (l.v[i].id_len == sizeof(hex) && memcmp(l.v[i].id, hex, sizeof(hex)) == 0)
+			hit = &l.v[i];
+	for (i = 0; i < l.n && hit == NULL; i++)
+		if (strcmp(l.v[i].name, name) == 0 && named++ == 0)
+			hit = &l.v[i];
+	for (; i < l.n && named == 1; i++)
+		if (strcmp(l.v[i].name, name) == 0)
+			named++;
+	r = hit == NULL ? SOTTO_ERR_NOT_FOUND : named > 1 ? SOTTO_ERR_EXISTS : 0;
+	if (r == 0) {
+		memcpy(id, hit->id, hit->id_len);
+		*id_len = hit->id_len;
+	}
+	store_group_list_free(&l);
+	return r;
+}
+
+int
 client_group_members(struct sotto *s, const uint8_t *id, size_t id_len,
     struct client_group_members *out)
 {

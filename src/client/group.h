@@ -173,6 +173,13 @@ int client_group_send(struct sotto *s, const uint8_t *id, size_t id_len, const u
 int client_group_receive(struct sotto *s, const uint8_t *msg, size_t len,
     struct client_group_event *ev) SOTTO_MUST_CHECK;
 
+/* The group a user means by name: its id in hex (2 * CLIENT_GROUP_ID_LEN digits, any
+ * case), or its name as the members see it. id (STORE_GROUP_ID_MAX bytes) and *id_len
+ * receive the id. SOTTO_ERR_NOT_FOUND if no group has that id or name; SOTTO_ERR_EXISTS if
+ * several groups have that name (use the id); groups that removed us count too. */
+int client_group_find(struct sotto *s, const char *name, uint8_t *id, size_t *id_len)
+    SOTTO_MUST_CHECK;
+
 /* The members now, by leaf, with their trust against our contacts. */
 int client_group_members(struct sotto *s, const uint8_t *id, size_t id_len,
     struct client_group_members *out) SOTTO_MUST_CHECK;

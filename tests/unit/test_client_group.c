@@ -531,6 +531,34 @@ TEST(competing_commits_roll_back)
 	sotto_close(heidi.s);
 }
 
+/* A group named by its id in hex or by its name; a shared name names none. */
+TEST(groups_are_found_by_id_or_name)
+{
+	uint8_t a1[CLIENT_GROUP_ID_LEN], a2[CLIENT_GROUP_ID_LEN], id[STORE_GROUP_ID_MAX];
+	char hex[2 * CLIENT_GROUP_ID_LEN + 1];
+	size_t len, i;
+
+	REQUIRE(client_group_create(bob.s, "Book club", a1) == 0);
+	CHECK_EQ_INT(client_group_find(bob.s, "Book club", id, &len), 0);
+	CHECK(len == sizeof(a1) && memcmp(id, a1, len) == 0);
+	CHECK_EQ_INT(client_group_find(bob.s, "Book", id, &len), SOTTO_ERR_NOT_FOUND);
+	CHECK_EQ_INT(client_group_find(bob.s, "", id, &len), SOTTO_ERR_INVALID_ARG);
+	REQUIRE(client_group_create(bob.s, "Book club", a2) == 0);
+	CHECK_EQ_INT(client_group_find(bob.s, "Book club", id, &len), SOTTO_ERR_EXISTS);
+	sodium_bin2hex(hex, sizeof(hex), a2, sizeof(a2));
+	CHECK_EQ_INT(client_group_find(bob.s, hex, id, &len), 0);
+	CHECK(len == sizeof(a2) && memcmp(id, a2, len) == 0);
+	for (i = 0; hex[i] != '\0'; i++)
+		if (hex[i] >= 'a' && hex[i] <= 'f')
+			hex[i] = (char)(hex[i] - 'a' + 'A');
+	CHECK_EQ_INT(client_group_find(bob.s, hex, id, &len), 0);
+	CHECK(len == sizeof(a2) && memcmp(id, a2, len) == 0);
+	hex[0] = hex[0] == '0' ? '1' : '0';
+	CHECK_EQ_INT(client_group_find(bob.s, hex, id, &len), SOTTO_ERR_NOT_FOUND);
+	/* The first group Bob was added to, by the name its members gave it. */
+	CHECK_EQ_INT(client_group_find(bob.s, "Old friends", id, &len), 0);
+}
+
 /* KeyPackages whose lifetime is over go, with their private keys; the others stay. */
 TEST(expired_key_packages_are_pruned)
 {
@@ -659,6 +687,7 @@ main(void)
 	RUN(member_keys_are_checked_against_contacts);
 	RUN(competing_commits_roll_back);
 	RUN(expired_key_packages_are_pruned);
+	RUN(groups_are_found_by_id_or_name);
 	RUN(group_content_codec);
 	sotto_close(alice.s);
 	sotto_close(bob.s);
