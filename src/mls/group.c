@@ -265,6 +265,21 @@ read_content(struct mls_group *g, const uint8_t *msg, size_t len, uint8_t want,
 }
 
 int
+mls_group_cache_slot(struct mls_group *g, struct mls_group_cached **out)
+{
+	struct mls_group_cached *e;
+
+	if (g->n_cache == MLS_GROUP_PROPOSALS_MAX)
+		return SOTTO_ERR_LIMIT;
+	e = &g->cache[g->n_cache];
+	memset(e, 0, sizeof(*e));
+	buf_init_dyn(&e->bytes, MLS_MESSAGE_MAX);
+	buf_init_dyn(&e->plain, MLS_MESSAGE_MAX);
+	*out = e;
+	return 0;
+}
+
+int
 mls_group_cache_proposal(struct mls_group *g, const uint8_t *msg, size_t len)
 {
 	struct mls_group_cached *e;
@@ -273,12 +288,8 @@ mls_group_cache_proposal(struct mls_group *g, const uint8_t *msg, size_t len)
 	struct cur c;
 	int r;
 
-	if (g->n_cache == MLS_GROUP_PROPOSALS_MAX)
-		return SOTTO_ERR_LIMIT;
-	e = &g->cache[g->n_cache];
-	memset(e, 0, sizeof(*e));
-	buf_init_dyn(&e->bytes, MLS_MESSAGE_MAX);
-	buf_init_dyn(&e->plain, MLS_MESSAGE_MAX);
+	if ((r = mls_group_cache_slot(g, &e)) != 0)
+		return r;
 	buf_init_dyn(&ac, MLS_MESSAGE_MAX);
 	buf_put(&e->bytes, msg, len);
 	if ((r = buf_status(&e->bytes)) != 0 ||

@@ -48,6 +48,9 @@ int mls_group_enter_epoch(struct mls_group *g, const struct mls_ratchet_tree *ne
     const struct mls_epoch_secrets *epoch, struct buf *gc_next,
     const uint8_t confirmed[static MLS_HASH_LEN], const uint8_t tag[static MLS_HASH_LEN],
     const struct mls_node_key *keys, size_t n_keys) SOTTO_MUST_CHECK;
+/* The next free entry of g's proposal cache, zeroed with its buffers ready (not yet
+ * counted: the caller increments n_cache once it is filled); SOTTO_ERR_LIMIT when full. */
+int mls_group_cache_slot(struct mls_group *g, struct mls_group_cached **out) SOTTO_MUST_CHECK;
 /* g->gc decoded from g->gc_bytes; the epoch's resumption PSK kept. */
 int mls_group_read_context(struct mls_group *g) SOTTO_MUST_CHECK;
 void mls_group_remember_resumption(struct mls_group *g);

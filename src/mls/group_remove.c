@@ -4,6 +4,7 @@
 
 #include "mls/crypto.h"
 #include "mls/group_application.h"
+#include "mls/group_internal.h"
 #include "mls/limits.h"
 #include "mls/message.h"
 #include "mls/proposal.h"
@@ -18,12 +19,8 @@ cache_own(struct mls_group *g, const struct mls_authenticated_content *ac)
 	struct cur c;
 	int r;
 
-	if (g->n_cache == MLS_GROUP_PROPOSALS_MAX)
-		return SOTTO_ERR_LIMIT;
-	e = &g->cache[g->n_cache];
-	memset(e, 0, sizeof(*e));
-	buf_init_dyn(&e->bytes, MLS_MESSAGE_MAX);
-	buf_init_dyn(&e->plain, MLS_MESSAGE_MAX);
+	if ((r = mls_group_cache_slot(g, &e)) != 0)
+		return r;
 	buf_init_dyn(&acb, MLS_MESSAGE_MAX);
 	mls_authenticated_content_write(&acb, ac);
 	buf_put(&e->bytes, ac->content.body, ac->content.body_len);
