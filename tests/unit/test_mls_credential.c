@@ -230,9 +230,13 @@ TEST(malformed_credentials_are_refused)
 	CHECK_EQ_INT(mls_credential_parse(b.p, b.len, &cr), SOTTO_ERR_MALFORMED);
 	/* Keys and signatures of the wrong size. */
 	encode(&b, 1, ADDR, strlen(ADDR), key, 31, 1, sig, 64);
-	CHECK(mls_credential_parse(b.p, b.len, &cr) != 0);
+	CHECK_EQ_INT(mls_credential_parse(b.p, b.len, &cr), SOTTO_ERR_MALFORMED);
+	encode(&b, 1, ADDR, strlen(ADDR), big, 33, 1, sig, 64);
+	CHECK_EQ_INT(mls_credential_parse(b.p, b.len, &cr), SOTTO_ERR_TOO_LARGE);
 	encode(&b, 1, ADDR, strlen(ADDR), key, 32, 1, sig, 63);
-	CHECK(mls_credential_parse(b.p, b.len, &cr) != 0);
+	CHECK_EQ_INT(mls_credential_parse(b.p, b.len, &cr), SOTTO_ERR_MALFORMED);
+	encode(&b, 1, ADDR, strlen(ADDR), key, 32, 1, big, 65);
+	CHECK_EQ_INT(mls_credential_parse(b.p, b.len, &cr), SOTTO_ERR_TOO_LARGE);
 	buf_free(&b);
 }
 
