@@ -181,7 +181,8 @@ out:
 	return r;
 }
 
-/* An application message of the group's current content type and fields into out. */
+/* Content of ours (type, body; a fresh id, our clock, the group's timer) as an application
+ * message of the current epoch into out; msg_id (may be NULL) receives its id. */
 static int
 send_content(struct loaded *lg, const struct client_signer *sg, uint8_t type,
     const uint8_t *body, size_t len, uint8_t msg_id[STORE_MSGID_LEN], struct buf *out)
