@@ -517,6 +517,20 @@ client_group_find(struct sotto *s, const char *name, uint8_t *id, size_t *id_len
 }
 
 int
+client_group_epoch(struct sotto *s, const uint8_t *id, size_t id_len, uint64_t *epoch)
+{
+	struct loaded lg;
+	int r;
+
+	*epoch = 0;
+	if ((r = load(s, id, id_len, &lg)) != 0)
+		return r;
+	*epoch = lg.g.gc.epoch;
+	unload(&lg);
+	return 0;
+}
+
+int
 client_group_members(struct sotto *s, const uint8_t *id, size_t id_len,
     struct client_group_members *out)
 {

@@ -180,6 +180,11 @@ int client_group_receive(struct sotto *s, const uint8_t *msg, size_t len,
 int client_group_find(struct sotto *s, const char *name, uint8_t *id, size_t *id_len)
     SOTTO_MUST_CHECK;
 
+/* The group's current epoch (after a Commit of ours, the epoch it made: the delivery
+ * service wants the one before, the epoch it was made in). */
+int client_group_epoch(struct sotto *s, const uint8_t *id, size_t id_len, uint64_t *epoch)
+    SOTTO_MUST_CHECK;
+
 /* The members now, by leaf, with their trust against our contacts. */
 int client_group_members(struct sotto *s, const uint8_t *id, size_t id_len,
     struct client_group_members *out) SOTTO_MUST_CHECK;
