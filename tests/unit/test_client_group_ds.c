@@ -19,6 +19,8 @@
 #include "client/client_int.h"
 #include "client/group.h"
 #include "client/group_net.h"
+#include "mls/credential.h"
+#include "mls/key_package.h"
 #include "mls/limits.h"
 #include "sottod_proc.h"
 #include "waitfor.h"
@@ -227,6 +229,19 @@ TEST(group_through_the_delivery_service)
 	REQUIRE(group_net_claim_key_package(alice.u.c, adds[1], &got[1], T) == 0);
 	CHECK(got[0].last_resort == 0 && memcmp(got[0].identity_pk, bob.u.id_pk, 32) == 0);
 	CHECK(memcmp(got[1].identity_pk, carol.u.id_pk, 32) == 0);
+	for (size_t i = 0; i < 2; i++) {
+		struct mls_key_package kp;
+		struct mls_sotto_credential cr;
+		struct cur c;
+
+		cur_init(&c, got[i].kp, got[i].len);
+		mls_key_package_read(&c, &kp);
+		REQUIRE(cur_finish(&c) == 0);
+		REQUIRE(mls_credential_of_leaf(&kp.leaf, &cr) == 0);
+		CHECK(memcmp(cr.identity_key, got[i].identity_pk, 32) == 0);
+		CHECK(cr.address_len == strlen(adds[i]) &&
+		    memcmp(cr.address, adds[i], cr.address_len) == 0);
+	}
 	REQUIRE(client_group_create(alice.s, "Through sottod", gid) == 0);
 	REQUIRE(group_net_create(alice.u.c, gid, sizeof(gid), T) == 0);
 	kps[0] = got[0].kp;
