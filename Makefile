@@ -53,7 +53,7 @@ MLS_INTEROP := $(if $(MLS_INTEROP_SRC),$(BUILD)/tests/interop_mls)
 FUZZERS    := $(patsubst fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRC))
 BENCHES    := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 
-.PHONY: fuzzers all deps test test-unit test-asan test-valgrind soak interop interop-mls run demo bench bench-crypto bench-peers fuzz clean
+.PHONY: fuzzers all deps test test-unit test-asan test-valgrind soak interop interop-mls run demo bench bench-crypto bench-mls bench-peers fuzz clean
 .DEFAULT_GOAL := all
 .SECONDARY:
 
@@ -177,7 +177,8 @@ fuzz: deps
 BENCH_CRYPTO  := $(BUILD)/bench/bench-crypto
 LOADGEN_SRC   := $(wildcard bench/loadgen/*.c)
 LOADGEN       := $(BUILD)/bench/loadgen
-BENCHES       += $(BENCH_CRYPTO) $(LOADGEN)
+BENCH_MLS     := $(BUILD)/bench/bench-mls
+BENCHES       += $(BENCH_CRYPTO) $(LOADGEN) $(BENCH_MLS)
 
 $(BUILD)/obj/bench/crypto/%.o: bench/crypto/%.c | deps
 	@mkdir -p $(dir $@)
@@ -186,6 +187,15 @@ $(BUILD)/obj/bench/crypto/%.o: bench/crypto/%.c | deps
 $(BENCH_CRYPTO): $(call obj,bench/crypto/bench_crypto.c tests/interop/sig_party.c tests/interop/sig_provider.c) $(LIBSOTTO)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(shell pkg-config --libs $(PKGS_TEST)) $(PKG_LIBS)
+
+# bench-mls: src/mls/ at group scale; its members are tests/support/mls_member.c.
+$(BUILD)/obj/bench/mls/%.o: bench/mls/%.c | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -Itests/support $(CFLAGS) $(PKG_CFLAGS) -MMD -MP -c $< -o $@
+
+$(BENCH_MLS): $(call obj,bench/mls/bench_mls.c) $(LIBTEST) $(LIBSOTTO)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 $(LOADGEN): $(call obj,$(LOADGEN_SRC)) $(LIBSOTTO)
 	@mkdir -p $(dir $@)
@@ -202,6 +212,9 @@ $(BUILD)/fuzz/fuzz_bench_codecs: $(BUILD)/obj/fuzz/fuzz_bench_codecs.o $(call ob
 
 bench-crypto: $(BENCH_CRYPTO)
 	$(BENCH_CRYPTO) $(BENCH_CRYPTO_ARGS)
+
+bench-mls: $(BENCH_MLS)
+	$(BENCH_MLS) $(BENCH_MLS_ARGS)
 
 bench-peers: all $(LOADGEN)
 	@scripts/bench-peers $(BUILD)

@@ -327,7 +327,7 @@ mls_group_resolve_proposals(const struct mls_group *g, const struct mls_commit *
 	*n = 0;
 	cur_init(&c, cm->proposals, cm->proposals_len);
 	while (cur_left(&c) > 0) {
-		if (*n == MLS_GROUP_PROPOSALS_MAX)
+		if (*n == MLS_COMMIT_PROPOSALS_MAX)
 			return SOTTO_ERR_LIMIT;
 		switch (cur_u8(&c)) {
 		case MLS_PROPOSAL_OR_REF_PROPOSAL:
@@ -756,7 +756,7 @@ mls_group_process_commit(struct mls_group *g, const uint8_t *msg, size_t len)
 	uint8_t commit_secret[MLS_HASH_LEN] = { 0 }, psk_secret[MLS_HASH_LEN];   /* SECRET */
 	uint8_t path_secret[MLS_HASH_LEN];                                /* SECRET */
 	uint8_t confirmed[MLS_HASH_LEN], tree_hash[MLS_HASH_LEN], pub[MLS_KEM_PUBLIC_LEN];
-	uint32_t added[MLS_GROUP_PROPOSALS_MAX], committer, ps_node;
+	uint32_t added[MLS_COMMIT_PROPOSALS_MAX], committer, ps_node;
 	const uint8_t *ext = g->gc.extensions;
 	size_t ext_len = g->gc.extensions_len, n = 0, n_added = 0, n_keys = g->n_keys;
 	const struct mls_framed_content *fc = &m.content;
@@ -784,7 +784,7 @@ mls_group_process_commit(struct mls_group *g, const uint8_t *msg, size_t len)
 	mls_commit_read(&c, &cm);
 	if ((r = cur_finish(&c)) != 0)
 		goto out;
-	if ((rp = calloc(MLS_GROUP_PROPOSALS_MAX, sizeof(*rp))) == NULL) {
+	if ((rp = calloc(MLS_COMMIT_PROPOSALS_MAX, sizeof(*rp))) == NULL) {
 		r = SOTTO_ERR_NOMEM;
 		goto out;
 	}

@@ -46,8 +46,11 @@
 #include "mls/treekem.h"
 
 #define MLS_GROUP_RESUMPTION_MAX 16
-/* Proposals cached in one epoch, and the proposals one Commit may list. */
+/* Proposals cached in one epoch. */
 #define MLS_GROUP_PROPOSALS_MAX 256
+/* Proposals one Commit may list: enough to add the rest of a 1,000-member group in one
+ * Commit from a group of one (bench-mls); each costs a transient mls_group_resolved. */
+#define MLS_COMMIT_PROPOSALS_MAX 1024
 /* Our node keys: the leaf's and one per level of the tree. */
 #define MLS_GROUP_NODE_KEYS_MAX (MLS_PATH_MAX + 1)
 

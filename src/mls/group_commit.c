@@ -210,7 +210,7 @@ mls_group_commit(struct mls_group *g, const uint8_t sig_sec[static 64],
 	uint8_t pub[MLS_KEM_PUBLIC_LEN], sec[MLS_KEM_SECRET_LEN];        /* sec SECRET */
 	uint8_t confirmed[MLS_HASH_LEN], tree_hash[MLS_HASH_LEN], tag[MLS_HASH_LEN];
 	uint8_t sig[MLS_SIG_LEN];
-	uint32_t added[MLS_GROUP_PROPOSALS_MAX];
+	uint32_t added[MLS_COMMIT_PROPOSALS_MAX];
 	const uint8_t *ext = g->gc.extensions;
 	size_t ext_len = g->gc.extensions_len, n = 0, n_added = 0, n_keys = g->n_keys, i;
 	struct buf props, leaf, path, body, gc_next, group_info;
@@ -231,7 +231,7 @@ mls_group_commit(struct mls_group *g, const uint8_t sig_sec[static 64],
 	buf_init_dyn(&body, MLS_MESSAGE_MAX);
 	buf_init_dyn(&gc_next, MLS_MESSAGE_MAX);
 	buf_init_dyn(&group_info, MLS_MESSAGE_MAX);
-	if (spec->n_adds + spec->n_removes > MLS_GROUP_PROPOSALS_MAX) {
+	if (spec->n_adds + spec->n_removes > MLS_COMMIT_PROPOSALS_MAX) {
 		r = SOTTO_ERR_LIMIT;
 		goto out;
 	}
@@ -252,7 +252,7 @@ mls_group_commit(struct mls_group *g, const uint8_t sig_sec[static 64],
 	}
 	cm.proposals = props.p != NULL ? props.p : empty;
 	cm.proposals_len = props.len;
-	if ((rp = calloc(MLS_GROUP_PROPOSALS_MAX, sizeof(*rp))) == NULL) {
+	if ((rp = calloc(MLS_COMMIT_PROPOSALS_MAX, sizeof(*rp))) == NULL) {
 		r = SOTTO_ERR_NOMEM;
 		goto out;
 	}

@@ -30,7 +30,7 @@ mls_extensions_check(const uint8_t *p, size_t len)
 	while (cur_left(&c) > 0) {
 		uint16_t type = cur_u16(&c);
 
-		(void)mls_cur_opaque(&c, MLS_EXTENSIONS_MAX, &dlen);
+		(void)mls_cur_opaque(&c, len, &dlen);   /* within the list, its caller's cap */
 		if (cur_status(&c) != 0 || n == EXTENSIONS_COUNT_MAX)
 			return SOTTO_ERR_MALFORMED;
 		for (i = 0; i < n; i++)

@@ -14,12 +14,16 @@
 #include <stdint.h>
 
 #include "sotto/error.h"
+#include "mls/limits.h"
 #include "mls/suite.h"
 
 #define MLS_HPKE_ENC_LEN MLS_KEM_PUBLIC_LEN
 #define MLS_HPKE_EXPORT_MAX (255 * MLS_HASH_LEN)
-/* Cap on info, aad-free labeled inputs and exporter contexts that HPKE concatenates. */
-#define MLS_HPKE_INPUT_MAX (64 * 1024)
+/* Cap on info, aad-free labeled inputs and exporter contexts that HPKE concatenates. A
+ * Welcome's GroupSecrets are sealed with the whole encrypted GroupInfo (which carries the
+ * ratchet tree) inside their info (RFC 9420 12.4.3.1), so the cap is a whole message and
+ * its label: 64 KiB stopped Welcomes past about 280 members (bench-mls). */
+#define MLS_HPKE_INPUT_MAX (MLS_MESSAGE_MAX + 2 * 4 + MLS_LABEL_MAX + 8)
 
 /* A context of either side. key, base_nonce and exporter_secret are SECRET; seq is the
  * number of messages sealed or opened so far. */

@@ -51,7 +51,7 @@ tree_extension(const struct mls_group_info *gi, size_t *len)
 	while (cur_left(&c) > 0) {
 		uint16_t type = cur_u16(&c);
 
-		data = mls_cur_opaque(&c, MLS_EXTENSIONS_MAX, len);
+		data = mls_cur_opaque(&c, gi->extensions_len, len);
 		if (cur_status(&c) != 0)
 			break;
 		if (type == MLS_EXTENSION_RATCHET_TREE)

@@ -48,7 +48,9 @@ mls_group_info_read(struct cur *c, struct mls_group_info *gi)
 	size_t start = c->off;
 
 	mls_group_context_read(c, &gi->gc);
-	gi->extensions = mls_cur_opaque(c, MLS_EXTENSIONS_MAX, &gi->extensions_len);
+	/* The ratchet_tree extension makes these as large as a message, not MLS_EXTENSIONS_MAX:
+	 * a 1,000-member tree is about 250 KB (bench-mls). */
+	gi->extensions = mls_cur_opaque(c, MLS_MESSAGE_MAX, &gi->extensions_len);
 	if (cur_status(c) == 0 && mls_extensions_check(gi->extensions, gi->extensions_len) != 0)
 		cur_fail(c, SOTTO_ERR_MALFORMED);
 	gi->confirmation_tag = mls_cur_opaque_fixed(c, MLS_HASH_LEN);
