@@ -145,23 +145,45 @@ mls_verify_with_label(const uint8_t sig[static MLS_SIG_LEN],
 }
 
 int
-mls_encrypt_with_label(uint8_t kem_output[static MLS_KEM_PUBLIC_LEN], uint8_t *ct,
-    const uint8_t pub[static MLS_KEM_PUBLIC_LEN], const char *label, const uint8_t *context,
-    size_t context_len, const uint8_t *pt, size_t pt_len)
+mls_encrypt_context_hash(uint8_t out[static MLS_HASH_LEN], const char *label,
+    const uint8_t *context, size_t context_len)
 {
-	struct mls_hpke_ctx ctx;     /* SECRET */
 	struct buf info;
 	int r;
 
 	buf_init_dyn(&info, LABELED_MAX(context_len));
-	if ((r = put_labeled(&info, STR(label), context, context_len)) != 0 ||
-	    (r = mls_hpke_setup_base_s(&ctx, kem_output, pub, info.p, info.len)) != 0)
-		goto out;
-	r = mls_hpke_seal(&ctx, ct, NULL, 0, pt, pt_len);
-	mls_hpke_ctx_wipe(&ctx);
-out:
+	if ((r = put_labeled(&info, STR(label), context, context_len)) == 0)
+		r = mls_hpke_info_hash(out, info.p, info.len);
 	buf_wipe_free(&info);
 	return r;
+}
+
+int
+mls_encrypt_with_label_hashed(uint8_t kem_output[static MLS_KEM_PUBLIC_LEN], uint8_t *ct,
+    const uint8_t pub[static MLS_KEM_PUBLIC_LEN], const uint8_t context_hash[static MLS_HASH_LEN],
+    const uint8_t *pt, size_t pt_len)
+{
+	struct mls_hpke_ctx ctx;     /* SECRET */
+	int r;
+
+	if ((r = mls_hpke_setup_base_s_hashed(&ctx, kem_output, pub, context_hash)) != 0)
+		return r;
+	r = mls_hpke_seal(&ctx, ct, NULL, 0, pt, pt_len);
+	mls_hpke_ctx_wipe(&ctx);
+	return r;
+}
+
+int
+mls_encrypt_with_label(uint8_t kem_output[static MLS_KEM_PUBLIC_LEN], uint8_t *ct,
+    const uint8_t pub[static MLS_KEM_PUBLIC_LEN], const char *label, const uint8_t *context,
+    size_t context_len, const uint8_t *pt, size_t pt_len)
+{
+	uint8_t h[MLS_HASH_LEN];
+	int r;
+
+	if ((r = mls_encrypt_context_hash(h, label, context, context_len)) != 0)
+		return r;
+	return mls_encrypt_with_label_hashed(kem_output, ct, pub, h, pt, pt_len);
 }
 
 int

@@ -61,6 +61,13 @@ int mls_verify_with_label(const uint8_t sig[static MLS_SIG_LEN],
 int mls_encrypt_with_label(uint8_t kem_output[static MLS_KEM_PUBLIC_LEN], uint8_t *ct,
     const uint8_t pub[static MLS_KEM_PUBLIC_LEN], const char *label, const uint8_t *context,
     size_t context_len, const uint8_t *pt, size_t pt_len) SOTTO_MUST_CHECK;
+/* EncryptWithLabel in two steps, for many recipients of one (label, context): the
+ * EncryptContext's HPKE info hash once, then each encryption from it. */
+int mls_encrypt_context_hash(uint8_t out[static MLS_HASH_LEN], const char *label,
+    const uint8_t *context, size_t context_len) SOTTO_MUST_CHECK;
+int mls_encrypt_with_label_hashed(uint8_t kem_output[static MLS_KEM_PUBLIC_LEN], uint8_t *ct,
+    const uint8_t pub[static MLS_KEM_PUBLIC_LEN], const uint8_t context_hash[static MLS_HASH_LEN],
+    const uint8_t *pt, size_t pt_len) SOTTO_MUST_CHECK;
 int mls_decrypt_with_label(uint8_t *pt, const uint8_t sec[static MLS_KEM_SECRET_LEN],
     const char *label, const uint8_t *context, size_t context_len,
     const uint8_t kem_output[static MLS_KEM_PUBLIC_LEN], const uint8_t *ct, size_t ct_len) SOTTO_MUST_CHECK;

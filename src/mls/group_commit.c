@@ -128,7 +128,7 @@ write_welcome(struct buf *out, const struct mls_group *g, const struct mls_ratch
     const struct mls_path_secrets *ps)
 {
 	uint8_t key[MLS_AEAD_KEY_LEN], nonce[MLS_AEAD_NONCE_LEN];   /* SECRET */
-	uint8_t ref[MLS_HASH_LEN], kem[MLS_KEM_PUBLIC_LEN];
+	uint8_t ref[MLS_HASH_LEN], kem[MLS_KEM_PUBLIC_LEN], egi_hash[MLS_HASH_LEN];
 	struct buf egi, secrets, gs, ct;
 	struct mls_filtered_path fp;
 	size_t i, k, a = 0;
@@ -152,6 +152,9 @@ write_welcome(struct buf *out, const struct mls_group *g, const struct mls_ratch
 		r = SOTTO_ERR_CRYPTO;
 		goto out;
 	}
+	/* Every GroupSecrets has the encrypted GroupInfo as its context: hashed once. */
+	if ((r = mls_encrypt_context_hash(egi_hash, "Welcome", egi.p, egi.len)) != 0)
+		goto out;
 	for (i = 0; i < n; i++) {
 		const struct mls_key_package *kp = &rp[i].p.add;
 
@@ -172,8 +175,8 @@ write_welcome(struct buf *out, const struct mls_group *g, const struct mls_ratch
 		buf_reset(&ct);
 		if ((r = buf_status(&gs)) != 0 ||
 		    buf_reserve(&ct, gs.len + MLS_AEAD_TAG_LEN) == NULL ||
-		    (r = mls_encrypt_with_label(kem, ct.p, kp->init_key, "Welcome", egi.p, egi.len,
-		    gs.p, gs.len)) != 0 ||
+		    (r = mls_encrypt_with_label_hashed(kem, ct.p, kp->init_key, egi_hash, gs.p,
+		    gs.len)) != 0 ||
 		    (r = mls_key_package_ref(ref, kp->encoding, kp->encoding_len)) != 0)
 			goto out;
 		mls_buf_opaque(&secrets, ref, sizeof(ref));

@@ -123,20 +123,27 @@ kem_shared_secret(uint8_t shared[static MLS_KEM_SHARED_LEN], const uint8_t dh[st
 	return r;
 }
 
-/* KeySchedule for mode_base (empty psk and psk_id), section 5.1. */
+int
+mls_hpke_info_hash(uint8_t out[static MLS_HASH_LEN], const uint8_t *info, size_t info_len)
+{
+	if (info_len > MLS_HPKE_INPUT_MAX)
+		return SOTTO_ERR_INVALID_ARG;
+	labeled_extract(out, &hpke, NULL, 0, "info_hash", info, info_len);
+	return 0;
+}
+
+/* KeySchedule for mode_base (empty psk and psk_id), section 5.1, from info's hash. */
 static int
 key_schedule(struct mls_hpke_ctx *ctx, const uint8_t shared[static MLS_KEM_SHARED_LEN],
-    const uint8_t *info, size_t info_len)
+    const uint8_t info_hash[static MLS_HASH_LEN])
 {
 	uint8_t ksc[1 + 2 * MLS_HASH_LEN];  /* mode || psk_id_hash || info_hash; not secret */
 	uint8_t secret[MLS_HASH_LEN];       /* SECRET */
 	int r;
 
-	if (info_len > MLS_HPKE_INPUT_MAX)
-		return SOTTO_ERR_INVALID_ARG;
 	ksc[0] = MODE_BASE;
 	labeled_extract(ksc + 1, &hpke, NULL, 0, "psk_id_hash", NULL, 0);
-	labeled_extract(ksc + 1 + MLS_HASH_LEN, &hpke, NULL, 0, "info_hash", info, info_len);
+	memcpy(ksc + 1 + MLS_HASH_LEN, info_hash, MLS_HASH_LEN);
 	labeled_extract(secret, &hpke, shared, MLS_KEM_SHARED_LEN, "secret", NULL, 0);
 	if ((r = labeled_expand(ctx->key, sizeof(ctx->key), &hpke, secret, "key", ksc,
 	    sizeof(ksc))) != 0 ||
@@ -155,14 +162,14 @@ key_schedule(struct mls_hpke_ctx *ctx, const uint8_t shared[static MLS_KEM_SHARE
 static int
 setup(struct mls_hpke_ctx *ctx, const uint8_t sk[static MLS_KEM_SECRET_LEN],
     const uint8_t peer[static MLS_KEM_PUBLIC_LEN], const uint8_t enc[static MLS_HPKE_ENC_LEN],
-    const uint8_t pk_r[static MLS_KEM_PUBLIC_LEN], const uint8_t *info, size_t info_len)
+    const uint8_t pk_r[static MLS_KEM_PUBLIC_LEN], const uint8_t info_hash[static MLS_HASH_LEN])
 {
 	uint8_t dh[DH_SHARED_LEN];            /* SECRET */
 	uint8_t shared[MLS_KEM_SHARED_LEN];   /* SECRET */
 	int r;
 
 	if ((r = dh_shared(dh, sk, peer)) == 0 && (r = kem_shared_secret(shared, dh, enc, pk_r)) == 0)
-		r = key_schedule(ctx, shared, info, info_len);
+		r = key_schedule(ctx, shared, info_hash);
 	sodium_memzero(dh, sizeof(dh));
 	sodium_memzero(shared, sizeof(shared));
 	return r;
@@ -173,16 +180,18 @@ mls_hpke_setup_base_s_ephemeral(struct mls_hpke_ctx *ctx, uint8_t enc[static MLS
     const uint8_t pk_r[static MLS_KEM_PUBLIC_LEN], const uint8_t *info, size_t info_len,
     const uint8_t sk_e[static MLS_KEM_SECRET_LEN])
 {
+	uint8_t info_hash[MLS_HASH_LEN];
 	int r;
 
-	if ((r = sotto_crypto_init()) != 0 || (r = dh_public(enc, sk_e)) != 0)
+	if ((r = sotto_crypto_init()) != 0 || (r = dh_public(enc, sk_e)) != 0 ||
+	    (r = mls_hpke_info_hash(info_hash, info, info_len)) != 0)
 		return r;
-	return setup(ctx, sk_e, pk_r, enc, pk_r, info, info_len);
+	return setup(ctx, sk_e, pk_r, enc, pk_r, info_hash);
 }
 
 int
-mls_hpke_setup_base_s(struct mls_hpke_ctx *ctx, uint8_t enc[static MLS_HPKE_ENC_LEN],
-    const uint8_t pk_r[static MLS_KEM_PUBLIC_LEN], const uint8_t *info, size_t info_len)
+mls_hpke_setup_base_s_hashed(struct mls_hpke_ctx *ctx, uint8_t enc[static MLS_HPKE_ENC_LEN],
+    const uint8_t pk_r[static MLS_KEM_PUBLIC_LEN], const uint8_t info_hash[static MLS_HASH_LEN])
 {
 	uint8_t sk_e[MLS_KEM_SECRET_LEN];     /* SECRET */
 	int r;
@@ -190,21 +199,35 @@ mls_hpke_setup_base_s(struct mls_hpke_ctx *ctx, uint8_t enc[static MLS_HPKE_ENC_
 	if ((r = sotto_crypto_init()) != 0)
 		return r;
 	randombytes_buf(sk_e, sizeof(sk_e));
-	r = mls_hpke_setup_base_s_ephemeral(ctx, enc, pk_r, info, info_len, sk_e);
+	if ((r = dh_public(enc, sk_e)) == 0)
+		r = setup(ctx, sk_e, pk_r, enc, pk_r, info_hash);
 	sodium_memzero(sk_e, sizeof(sk_e));
 	return r;
+}
+
+int
+mls_hpke_setup_base_s(struct mls_hpke_ctx *ctx, uint8_t enc[static MLS_HPKE_ENC_LEN],
+    const uint8_t pk_r[static MLS_KEM_PUBLIC_LEN], const uint8_t *info, size_t info_len)
+{
+	uint8_t info_hash[MLS_HASH_LEN];
+	int r;
+
+	if ((r = mls_hpke_info_hash(info_hash, info, info_len)) != 0)
+		return r;
+	return mls_hpke_setup_base_s_hashed(ctx, enc, pk_r, info_hash);
 }
 
 int
 mls_hpke_setup_base_r(struct mls_hpke_ctx *ctx, const uint8_t enc[static MLS_HPKE_ENC_LEN],
     const uint8_t sk_r[static MLS_KEM_SECRET_LEN], const uint8_t *info, size_t info_len)
 {
-	uint8_t pk_r[MLS_KEM_PUBLIC_LEN];
+	uint8_t pk_r[MLS_KEM_PUBLIC_LEN], info_hash[MLS_HASH_LEN];
 	int r;
 
-	if ((r = sotto_crypto_init()) != 0 || (r = dh_public(pk_r, sk_r)) != 0)
+	if ((r = sotto_crypto_init()) != 0 || (r = dh_public(pk_r, sk_r)) != 0 ||
+	    (r = mls_hpke_info_hash(info_hash, info, info_len)) != 0)
 		return r;
-	return setup(ctx, sk_r, enc, enc, pk_r, info, info_len);
+	return setup(ctx, sk_r, enc, enc, pk_r, info_hash);
 }
 
 /* ComputeNonce(seq) = base_nonce XOR I2OSP(seq, Nn). nonce is SECRET only as far as the

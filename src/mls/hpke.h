@@ -41,6 +41,16 @@ int mls_hpke_derive_keypair(uint8_t pk[static MLS_KEM_PUBLIC_LEN],
 /* SetupBaseS with a fresh random ephemeral key: writes enc for the recipient. */
 int mls_hpke_setup_base_s(struct mls_hpke_ctx *ctx, uint8_t enc[static MLS_HPKE_ENC_LEN],
     const uint8_t pk_r[static MLS_KEM_PUBLIC_LEN], const uint8_t *info, size_t info_len) SOTTO_MUST_CHECK;
+/* The key schedule's info_hash = LabeledExtract("", "info_hash", info) (RFC 9180 5.1):
+ * it depends on info alone, so SetupBaseS to many recipients with the same info can
+ * compute it once (a Welcome seals every GroupSecrets with the whole encrypted GroupInfo
+ * in its info: hashing it per member made a Welcome O(n^2) in the group size). */
+int mls_hpke_info_hash(uint8_t out[static MLS_HASH_LEN], const uint8_t *info,
+    size_t info_len) SOTTO_MUST_CHECK;
+/* SetupBaseS as above, from info_hash = mls_hpke_info_hash(info). */
+int mls_hpke_setup_base_s_hashed(struct mls_hpke_ctx *ctx, uint8_t enc[static MLS_HPKE_ENC_LEN],
+    const uint8_t pk_r[static MLS_KEM_PUBLIC_LEN],
+    const uint8_t info_hash[static MLS_HASH_LEN]) SOTTO_MUST_CHECK;
 /* SetupBaseS with the ephemeral secret key sk_e given (SECRET; it must be fresh and used
  * once). For known-answer tests and for derivations that must be reproducible. */
 int mls_hpke_setup_base_s_ephemeral(struct mls_hpke_ctx *ctx,

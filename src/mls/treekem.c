@@ -330,12 +330,16 @@ mls_treekem_encrypt(const struct mls_ratchet_tree *t, uint32_t sender,
 {
 	uint32_t w = mls_tree_node_width(t->n_leaves), *res;
 	uint8_t kem[MLS_KEM_PUBLIC_LEN], ct[MLS_HASH_LEN + MLS_AEAD_TAG_LEN];
+	uint8_t context_hash[MLS_HASH_LEN];
 	struct mls_filtered_path fp;
 	struct buf nodes, cts;
 	size_t i, j, n;
 	int r;
 
-	if ((r = mls_filtered_direct_path(t, sender, &fp)) != 0)
+	/* One GroupContext for every encryption of the path: its HPKE info hashed once. */
+	if ((r = mls_filtered_direct_path(t, sender, &fp)) != 0 ||
+	    (r = mls_encrypt_context_hash(context_hash, "UpdatePathNode", group_context,
+	    group_context_len)) != 0)
 		return r;
 	if (fp.n != ps->n)
 		return SOTTO_ERR_INVALID_ARG;
@@ -354,8 +358,8 @@ mls_treekem_encrypt(const struct mls_ratchet_tree *t, uint32_t sender,
 
 			if (is_excluded(res[j], exclude, n_exclude))
 				continue;
-			if ((r = mls_encrypt_with_label(kem, ct, pub, "UpdatePathNode", group_context,
-			    group_context_len, ps->path_secret[i], MLS_HASH_LEN)) != 0)
+			if ((r = mls_encrypt_with_label_hashed(kem, ct, pub, context_hash,
+			    ps->path_secret[i], MLS_HASH_LEN)) != 0)
 				goto out;
 			mls_buf_opaque(&cts, kem, sizeof(kem));
 			mls_buf_opaque(&cts, ct, sizeof(ct));

@@ -102,6 +102,7 @@ static int
 encrypt_with_label(const json_t *o)
 {
 	uint8_t priv[MLS_KEM_SECRET_LEN], pub[MLS_KEM_PUBLIC_LEN], kem[MLS_KEM_PUBLIC_LEN];
+	uint8_t h[MLS_HASH_LEN];
 	size_t ctx_len, pt_len, ct_len;
 	uint8_t *context = mls_vec_hex(o, "context", &ctx_len);
 	uint8_t *pt = mls_vec_hex(o, "plaintext", &pt_len), *ct = mls_vec_hex(o, "ciphertext", &ct_len);
@@ -132,6 +133,16 @@ encrypt_with_label(const json_t *o)
 	    ct_len) == SOTTO_ERR_DECRYPT);
 	VCHECK(ok, ctx_len > 0 && mls_decrypt_with_label(got, priv, label, context, ctx_len - 1,
 	    kem, ct2, ct_len) == SOTTO_ERR_DECRYPT);
+	/* In two steps (the context hashed once for many recipients): the same opens; the hash
+	 * of another context does not. */
+	VCHECK(ok, mls_encrypt_context_hash(h, label, context, ctx_len) == 0);
+	VCHECK(ok, mls_encrypt_with_label_hashed(kem, ct2, pub, h, pt, pt_len) == 0);
+	VCHECK(ok, mls_decrypt_with_label(got, priv, label, context, ctx_len, kem, ct2, ct_len) == 0);
+	VCHECK(ok, memcmp(got, pt, pt_len) == 0);
+	VCHECK(ok, ctx_len > 0 && mls_encrypt_context_hash(h, label, context, ctx_len - 1) == 0);
+	VCHECK(ok, mls_encrypt_with_label_hashed(kem, ct2, pub, h, pt, pt_len) == 0);
+	VCHECK(ok, mls_decrypt_with_label(got, priv, label, context, ctx_len, kem, ct2,
+	    ct_len) == SOTTO_ERR_DECRYPT);
 out:
 	sodium_memzero(priv, sizeof(priv));
 	free(context);

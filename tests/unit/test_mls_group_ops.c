@@ -356,6 +356,58 @@ TEST(invalid_proposal_lists_are_refused)
 	mls_member_free(&ms[2]);
 }
 
+/* A group larger than the old caps: 400 members added in one Commit (more proposals than
+ * MLS_GROUP_PROPOSALS_MAX, the cache's cap) with one Welcome whose GroupInfo, carrying the
+ * ratchet tree, is over 64 KiB (once the cap on HPKE info and on GroupInfo extensions).
+ * Three members spread over the tree join from it, one of them commits, all agree. */
+#define LARGE_GROUP 400
+TEST(large_group_in_one_commit)
+{
+	static struct mls_member ms[LARGE_GROUP];
+	static const uint8_t *kps[LARGE_GROUP];
+	static size_t lens[LARGE_GROUP];
+	static const size_t joiners[] = { 1, LARGE_GROUP / 2, LARGE_GROUP - 1 };
+	static const uint8_t gid[] = "large group";
+	struct mls_commit_spec spec;
+	struct mls_message w;
+	struct buf commit, welcome;
+	struct cur c;
+	size_t i;
+
+	buf_init_dyn(&commit, MLS_MESSAGE_MAX);
+	buf_init_dyn(&welcome, MLS_MESSAGE_MAX);
+	for (i = 0; i < LARGE_GROUP; i++) {
+		char id[32];
+
+		snprintf(id, sizeof(id), "m%zu", i);
+		CHECK(mls_member_init(&ms[i], id));
+		kps[i] = ms[i].kp_bytes.p;
+		lens[i] = ms[i].kp_bytes.len;
+	}
+	CHECK(mls_group_create(&ms[0].g, gid, sizeof(gid) - 1, &ms[0].kp, ms[0].ks.enc_sec) == 0);
+	ms[0].in = 1;
+	memset(&spec, 0, sizeof(spec));
+	spec.add_kps = kps + 1;
+	spec.add_lens = lens + 1;
+	spec.n_adds = LARGE_GROUP - 1;
+	CHECK(spec.n_adds > MLS_GROUP_PROPOSALS_MAX);
+	CHECK(mls_group_commit(&ms[0].g, ms[0].sig_sec, &spec, &commit, &welcome) == 0);
+	cur_init(&c, welcome.p, welcome.len);
+	mls_message_read(&c, &w);
+	CHECK(cur_finish(&c) == 0 && w.wire_format == MLS_WIRE_WELCOME &&
+	    w.welcome.encrypted_group_info_len > 64 * 1024);
+	CHECK(ms[0].g.tree.n_leaves == 512);
+	for (i = 0; i < sizeof(joiners) / sizeof(joiners[0]); i++)
+		CHECK(join(&ms[joiners[i]], &welcome));
+	check_agreement(ms, LARGE_GROUP, 0);
+	commit_all(ms, LARGE_GROUP, LARGE_GROUP - 1, NULL, 0, 1, &commit, &welcome);
+	check_agreement(ms, LARGE_GROUP, LARGE_GROUP - 1);
+	for (i = 0; i < LARGE_GROUP; i++)
+		mls_member_free(&ms[i]);
+	buf_free(&commit);
+	buf_free(&welcome);
+}
+
 int
 main(void)
 {
@@ -363,6 +415,7 @@ main(void)
 		return 1;
 	RUN(three_members_add_update_remove);
 	RUN(invalid_proposal_lists_are_refused);
+	RUN(large_group_in_one_commit);
 	printf("# %d epochs agreed by every member, %d application messages read\n",
 	    epochs_agreed, messages_read);
 	return check_summary();
