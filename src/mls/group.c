@@ -545,44 +545,6 @@ mls_group_check_proposals(const struct mls_group *g, const struct mls_group_reso
 	return 0;
 }
 
-static int
-cmp_key(const void *a, const void *b)
-{
-	return memcmp(*(const uint8_t *const *)a, *(const uint8_t *const *)b, MLS_KEM_PUBLIC_LEN);
-}
-
-/* Signature keys, and encryption keys, are each unique among the leaves (RFC 9420 7.3). */
-int
-mls_group_check_unique_keys(const struct mls_ratchet_tree *t)
-{
-	const uint8_t **enc, **sig;
-	size_t n = 0, i;
-	uint32_t l;
-	int r = 0;
-
-	_Static_assert(MLS_KEM_PUBLIC_LEN == MLS_SIG_PUBLIC_LEN, "one comparison for both keys");
-	enc = calloc(t->n_leaves, sizeof(*enc));
-	sig = calloc(t->n_leaves, sizeof(*sig));
-	if (enc == NULL || sig == NULL) {
-		r = SOTTO_ERR_NOMEM;
-		goto out;
-	}
-	for (l = 0; l < t->n_leaves; l++)
-		if (t->nodes[2 * l].type == MLS_NODE_LEAF) {
-			enc[n] = t->nodes[2 * l].leaf.encryption_key;
-			sig[n++] = t->nodes[2 * l].leaf.signature_key;
-		}
-	qsort(enc, n, sizeof(*enc), cmp_key);
-	qsort(sig, n, sizeof(*sig), cmp_key);
-	for (i = 1; i < n && r == 0; i++)
-		if (cmp_key(&enc[i - 1], &enc[i]) == 0 || cmp_key(&sig[i - 1], &sig[i]) == 0)
-			r = SOTTO_ERR_PROTOCOL;
-out:
-	free(enc);
-	free(sig);
-	return r;
-}
-
 /* Applies the proposals to t in the order of RFC 9420 12.3: GroupContextExtensions,
  * Update, Remove, Add. The leaves added go to added (*n_added of them); *ext is set to the
  * new extensions if there is a GroupContextExtensions. */
@@ -804,7 +766,7 @@ mls_group_process_commit(struct mls_group *g, const uint8_t *msg, size_t len)
 	    committer)) != 0 || (r = check_leaf_fits(g, &cm.path.leaf, committer)) != 0 ||
 	    (r = mls_treekem_merge(&next, committer, &cm.path)) != 0))
 		goto out;
-	if ((r = mls_group_check_unique_keys(&next)) != 0)
+	if ((r = mls_ratchet_tree_check_unique_keys(&next)) != 0)
 		goto out;
 	/* Our Update, if this Commit applied it: its private key is now our leaf's. */
 	if (g->has_pending_update && dh_public(pub, g->pending_update_sec) == 0 &&

@@ -270,7 +270,7 @@ mls_group_commit(struct mls_group *g, const uint8_t sig_sec[static 64],
 	rand_bytes(leaf_secret, sizeof(leaf_secret));
 	if ((r = mls_treekem_create(&next, g->own_leaf, leaf_secret, sig_sec, g->gc.group_id,
 	    g->gc.group_id_len, &leaf, &ps)) != 0 ||
-	    (r = mls_group_check_unique_keys(&next)) != 0 ||
+	    (r = mls_ratchet_tree_check_unique_keys(&next)) != 0 ||
 	    (r = mls_group_next_context(&gc_next, g, &next, g->gc.confirmed_transcript_hash,
 	    g->gc.confirmed_transcript_hash_len, ext, ext_len, tree_hash)) != 0 ||
 	    (r = mls_treekem_encrypt(&next, g->own_leaf, &ps, gc_next.p, gc_next.len, added,

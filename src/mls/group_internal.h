@@ -35,7 +35,6 @@ int mls_group_check_proposals(const struct mls_group *g, const struct mls_group_
 int mls_group_apply_proposals(struct mls_ratchet_tree *t, uint32_t own_leaf,
     const struct mls_group_resolved *rp, size_t n, uint32_t *added, size_t *n_added,
     const uint8_t **ext, size_t *ext_len) SOTTO_MUST_CHECK;
-int mls_group_check_unique_keys(const struct mls_ratchet_tree *t) SOTTO_MUST_CHECK;
 /* The next epoch's GroupContext over t with the given confirmed transcript hash, encoded
  * into b; tree_hash receives t's hash. */
 int mls_group_next_context(struct buf *b, const struct mls_group *g, const struct mls_ratchet_tree *t,

@@ -135,7 +135,8 @@ mls_join(struct mls_joined *out, const struct mls_welcome *w, const struct mls_j
 	}
 	if ((r = mls_ratchet_tree_verify_parent_hashes(&out->tree)) != 0 ||
 	    (r = mls_ratchet_tree_verify_leaves(&out->tree, gi->gc.group_id,
-	    gi->gc.group_id_len)) != 0)
+	    gi->gc.group_id_len)) != 0 ||
+	    (r = mls_ratchet_tree_check_unique_keys(&out->tree)) != 0)
 		goto out;
 	if (gi->signer >= out->tree.n_leaves || out->tree.nodes[2 * gi->signer].type != MLS_NODE_LEAF) {
 		r = SOTTO_ERR_NOT_FOUND;

@@ -426,6 +426,58 @@ mls_ratchet_tree_verify_parent_hashes(const struct mls_ratchet_tree *t)
 }
 
 /* LeafNodeTBS after the fields: for update and commit, the group and position. */
+static int
+cmp_key(const void *a, const void *b)
+{
+	return memcmp(*(const uint8_t *const *)a, *(const uint8_t *const *)b, MLS_KEM_PUBLIC_LEN);
+}
+
+/* 1 if two of the n keys (each MLS_KEM_PUBLIC_LEN bytes) are equal; sorts keys. */
+static int
+has_duplicate(const uint8_t **keys, size_t n)
+{
+	size_t i;
+
+	qsort(keys, n, sizeof(*keys), cmp_key);
+	for (i = 1; i < n; i++)
+		if (cmp_key(&keys[i - 1], &keys[i]) == 0)
+			return 1;
+	return 0;
+}
+
+int
+mls_ratchet_tree_check_unique_keys(const struct mls_ratchet_tree *t)
+{
+	uint32_t w = mls_tree_node_width(t->n_leaves), x;
+	const uint8_t **enc, **sig;
+	size_t n_enc = 0, n_sig = 0;
+	int r = 0;
+
+	_Static_assert(MLS_KEM_PUBLIC_LEN == MLS_SIG_PUBLIC_LEN, "one comparison for both keys");
+	enc = calloc(w, sizeof(*enc));
+	sig = calloc(t->n_leaves, sizeof(*sig));
+	if (enc == NULL || sig == NULL) {
+		r = SOTTO_ERR_NOMEM;
+		goto out;
+	}
+	for (x = 0; x < w; x++) {
+		const struct mls_node *nd = &t->nodes[x];
+
+		if (nd->type == MLS_NODE_LEAF) {
+			enc[n_enc++] = nd->leaf.encryption_key;
+			sig[n_sig++] = nd->leaf.signature_key;
+		} else if (nd->type == MLS_NODE_PARENT) {
+			enc[n_enc++] = nd->encryption_key;
+		}
+	}
+	if (has_duplicate(enc, n_enc) || has_duplicate(sig, n_sig))
+		r = SOTTO_ERR_PROTOCOL;
+out:
+	free(enc);
+	free(sig);
+	return r;
+}
+
 static void
 tbs_group_part(struct buf *tbs, const struct mls_leaf_node *ln, const uint8_t *group_id,
     size_t group_id_len, uint32_t leaf)

@@ -76,6 +76,11 @@ int mls_ratchet_tree_update(struct mls_ratchet_tree *t, uint32_t leaf,
     const struct mls_leaf_node *ln) SOTTO_MUST_CHECK;
 int mls_ratchet_tree_remove(struct mls_ratchet_tree *t, uint32_t leaf) SOTTO_MUST_CHECK;
 
+/* RFC 9420 7.3, 7.9 and 12.4.3.1: the HPKE encryption keys of all non-blank nodes (leaves
+ * and parents) are distinct, and so are the leaves' signature keys; else
+ * SOTTO_ERR_PROTOCOL. O(n log n) for n nodes. */
+int mls_ratchet_tree_check_unique_keys(const struct mls_ratchet_tree *t) SOTTO_MUST_CHECK;
+
 /* The resolution of node x into out (room for cap nodes), in the RFC's order. */
 int mls_ratchet_tree_resolution(const struct mls_ratchet_tree *t, uint32_t x, uint32_t *out,
     size_t cap, size_t *n) SOTTO_MUST_CHECK;

@@ -2,7 +2,8 @@
  * The ratchet tree (src/mls/ratchet_tree.c) on tree-validation.json: each tree decoded,
  * the resolution and the tree hash of every node as the vector gives them, every parent
  * node parent-hash valid, every leaf's signature valid for the group. Then a changed
- * parent hash and a changed signature are refused.
+ * parent hash and a changed signature are refused, and so is a tree where two non-blank
+ * nodes (leaf or parent) share an HPKE key or two leaves a signature key.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,7 +16,7 @@
 #include "mls/tls_codec.h"
 #include "mls/tree_math.h"
 
-static size_t nodes_checked;
+static size_t nodes_checked, pairs_tried;
 
 static int
 resolution_is(const json_t *want, const uint32_t *got, size_t n)
@@ -28,6 +29,57 @@ resolution_is(const json_t *want, const uint32_t *got, size_t n)
 		if (json_integer_value(json_array_get(want, i)) != got[i])
 			return 0;
 	return 1;
+}
+
+/* Nodes a and b (a < b) non-blank: 1 if giving b the key of a is refused, and the tree is
+ * accepted again once b's key is back. */
+static int
+refuses_shared_key(struct mls_ratchet_tree *t, uint32_t a, uint32_t b)
+{
+	struct mls_node *na = &t->nodes[a], *nb = &t->nodes[b];
+	const uint8_t *ka = na->type == MLS_NODE_LEAF ? na->leaf.encryption_key : na->encryption_key;
+	const uint8_t **kb = nb->type == MLS_NODE_LEAF ? &nb->leaf.encryption_key :
+	    &nb->encryption_key;
+	const uint8_t *saved = *kb;
+	int refused;
+
+	*kb = ka;
+	refused = mls_ratchet_tree_check_unique_keys(t) == SOTTO_ERR_PROTOCOL;
+	*kb = saved;
+	return refused && mls_ratchet_tree_check_unique_keys(t) == 0;
+}
+
+/* RFC 9420 7.9, 12.4.3.1: no HPKE key in two non-blank nodes, whichever kinds they are;
+ * no signature key in two leaves. Each pair of kinds the tree has is tried. */
+static int
+duplicate_keys_refused(struct mls_ratchet_tree *t)
+{
+	uint32_t w = mls_tree_node_width(t->n_leaves), x, leaf[2], parent[2];
+	size_t n_leaf = 0, n_parent = 0;
+	const uint8_t *saved;
+	int ok = 1;
+
+	for (x = 0; x < w; x++) {
+		if (t->nodes[x].type == MLS_NODE_LEAF && n_leaf < 2)
+			leaf[n_leaf++] = x;
+		if (t->nodes[x].type == MLS_NODE_PARENT && n_parent < 2)
+			parent[n_parent++] = x;
+	}
+	if (n_leaf == 2) {
+		VCHECK(ok, refuses_shared_key(t, leaf[0], leaf[1]));
+		saved = t->nodes[leaf[1]].leaf.signature_key;
+		t->nodes[leaf[1]].leaf.signature_key = t->nodes[leaf[0]].leaf.signature_key;
+		VCHECK(ok, mls_ratchet_tree_check_unique_keys(t) == SOTTO_ERR_PROTOCOL);
+		t->nodes[leaf[1]].leaf.signature_key = saved;
+	}
+	if (n_parent == 2)
+		VCHECK(ok, refuses_shared_key(t, parent[0], parent[1]));
+	if (n_leaf > 0 && n_parent > 0) {
+		VCHECK(ok, refuses_shared_key(t, leaf[0] < parent[0] ? leaf[0] : parent[0],
+		    leaf[0] < parent[0] ? parent[0] : leaf[0]));
+		pairs_tried++;
+	}
+	return ok;
 }
 
 static int
@@ -60,6 +112,8 @@ tree_validation_entry(const json_t *e, size_t idx)
 	}
 	VCHECK(ok, mls_ratchet_tree_verify_parent_hashes(&t) == 0);
 	VCHECK(ok, mls_ratchet_tree_verify_leaves(&t, gid, gid_len) == 0);
+	VCHECK(ok, mls_ratchet_tree_check_unique_keys(&t) == 0);
+	ok &= duplicate_keys_refused(&t);
 	/* Another group id breaks the signatures of leaves from updates and commits. */
 	for (x = 0; x < t.n_leaves; x++)
 		if (t.nodes[2 * x].type == MLS_NODE_LEAF &&
@@ -214,5 +268,8 @@ main(void)
 	mls_vec_run("tree-validation.json", 14, tree_validation_entry);
 	RUN(unmerged_leaves_checked);
 	printf("# tree-validation.json: %zu nodes' resolutions and tree hashes match\n", nodes_checked);
+	/* Every tree with a leaf and a parent had a key shared between them refused. */
+	printf("# duplicate keys refused in %zu trees with leaves and parents\n", pairs_tried);
+	CHECK(pairs_tried > 0);
 	return check_summary();
 }
