@@ -26,7 +26,7 @@ mls_group_create(struct mls_group *g, const uint8_t *group_id, size_t group_id_l
 {
 	struct mls_group_context gc = { 0 };
 	uint8_t init_secret[MLS_HASH_LEN], zero[MLS_HASH_LEN] = { 0 };   /* SECRET */
-	uint8_t tree_hash[MLS_HASH_LEN], tag[MLS_HASH_LEN], ti[1 + MLS_HASH_LEN];
+	uint8_t tree_hash[MLS_HASH_LEN], tag[MLS_HASH_LEN];
 	struct buf tree;
 	int r;
 
@@ -65,11 +65,7 @@ mls_group_create(struct mls_group *g, const uint8_t *group_id, size_t group_id_l
 	    (r = mls_key_schedule_advance(&g->epoch, init_secret, zero, zero, g->gc_bytes.p,
 	    g->gc_bytes.len)) != 0)
 		goto out;
-	/* interim[0] = Hash(confirmed[0] || confirmation_tag), with confirmed[0] empty. */
-	mls_mac(tag, g->epoch.confirmation_key, MLS_HASH_LEN, empty, 0);
-	ti[0] = MLS_HASH_LEN;
-	memcpy(ti + 1, tag, MLS_HASH_LEN);
-	mls_hash(g->interim, ti, sizeof(ti));
+	mls_interim_transcript_hash_0(g->interim, tag, g->epoch.confirmation_key);
 	g->own_leaf = 0;
 	if ((r = mls_group_keys_set(g->keys, &g->n_keys, 0, enc_sec)) != 0 ||
 	    (r = mls_secret_tree_init(&g->secrets, g->epoch.encryption_secret, 1)) != 0)

@@ -45,6 +45,20 @@ mls_interim_transcript_hash(uint8_t out[static MLS_HASH_LEN],
 }
 
 void
+mls_interim_transcript_hash_0(uint8_t out[static MLS_HASH_LEN], uint8_t tag[static MLS_HASH_LEN],
+    const uint8_t confirmation_key[static MLS_HASH_LEN])
+{
+	static const uint8_t empty[1];
+	uint8_t in[1 + MLS_HASH_LEN];
+	struct buf b;
+
+	mls_mac(tag, confirmation_key, MLS_HASH_LEN, empty, 0);
+	buf_init_fixed(&b, in, sizeof(in));
+	mls_buf_opaque(&b, tag, MLS_HASH_LEN);
+	mls_hash(out, b.p, b.len);
+}
+
+void
 mls_confirmation_tag(uint8_t out[static MLS_HASH_LEN],
     const uint8_t confirmation_key[static MLS_HASH_LEN], const uint8_t confirmed[static MLS_HASH_LEN])
 {

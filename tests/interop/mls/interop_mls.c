@@ -27,8 +27,11 @@
 #include "mls/key_package.h"
 #include "mls/limits.h"
 #include "mls/message.h"
+#include "mls/crypto.h"
 #include "mls/psk.h"
+#include "mls/transcript.h"
 #include "party.h"
+#include "ts_oracle.h"
 #include "sotto/error.h"
 
 #define FAILF(...) do { char m_[8192]; snprintf(m_, sizeof(m_), __VA_ARGS__); \
@@ -284,6 +287,74 @@ TEST(oracle_runs_pinned_ts_mls)
 	CHECK(party_create_group(&t, "probe") == 0);
 	CHECK(party_state(&t, &st) == 0 && st.epoch == 0 && st.n_leaves == 1);
 	party_free(&t);
+}
+
+/* A ts-mls member's transcript of its current epoch, from the oracle: 1 if all three
+ * fields are there (the confirmed hash may be empty, *confirmed_len 0). */
+static int
+ts_transcript(struct party *p, uint8_t key[static MLS_HASH_LEN], uint8_t tag[static MLS_HASH_LEN],
+    uint8_t confirmed[static MLS_HASH_LEN], long *confirmed_len)
+{
+	json_t *ans = ts_oracle_call(party_oracle(), "{s:s, s:s}", "op", "transcript", "member",
+	    p->name);
+	int ok;
+
+	if (ans == NULL)
+		return 0;
+	*confirmed_len = check_unhex(json_string_value(json_object_get(ans,
+	    "confirmed_transcript_hash")), confirmed, MLS_HASH_LEN);
+	ok = check_unhex(json_string_value(json_object_get(ans, "confirmation_key")), key,
+	    MLS_HASH_LEN) == MLS_HASH_LEN &&
+	    check_unhex(json_string_value(json_object_get(ans, "confirmation_tag")), tag,
+	    MLS_HASH_LEN) == MLS_HASH_LEN && *confirmed_len >= 0;
+	json_decref(ans);
+	return ok;
+}
+
+/* RFC 9420 8.2 and 11: a new group's interim transcript hash is Hash(opaque<V> tag) with
+ * tag = MAC(confirmation_key, "") over the empty confirmed[0]. No joiner can check what a
+ * creator used (a Welcome carries confirmed[1] itself), so Sotto's derivation
+ * (mls_interim_transcript_hash_0, what mls_group_create uses) is checked against ts-mls's
+ * own group: from ts-mls's epoch-0 confirmation key, Sotto must get ts-mls's epoch-0 tag,
+ * and from its interim hash and ts-mls's first Commit, ts-mls's confirmed[1]. */
+TEST(epoch0_interim_transcript_hash)
+{
+	uint8_t key[MLS_HASH_LEN], tag[MLS_HASH_LEN], confirmed[MLS_HASH_LEN];
+	uint8_t mine_tag[MLS_HASH_LEN], interim[MLS_HASH_LEN], mine[MLS_HASH_LEN];
+	struct change c = { .public = 1 };
+	struct buf commit, welcome, tree;
+	struct mls_message m;
+	struct party t;
+	struct cur cu;
+	long confirmed_len;
+
+	buf_init_dyn(&commit, MLS_MESSAGE_MAX);
+	buf_init_dyn(&welcome, MLS_MESSAGE_MAX);
+	buf_init_dyn(&tree, MLS_MESSAGE_MAX);
+	REQUIRE(party_init(&t, "transcript-ts", 1, 0) == 0);
+	CHECK(party_create_group(&t, "transcript-0") == 0);
+	CHECK(ts_transcript(&t, key, tag, confirmed, &confirmed_len) && confirmed_len == 0);
+	mls_interim_transcript_hash_0(interim, mine_tag, key);
+	CHECK(memcmp(mine_tag, tag, MLS_HASH_LEN) == 0);
+	CHECK(party_commit(&t, &c, &commit, &welcome, &tree) == 0);
+	CHECK(ts_transcript(&t, key, tag, confirmed, &confirmed_len) &&
+	    confirmed_len == MLS_HASH_LEN);
+	cur_init(&cu, commit.p, commit.len);
+	mls_message_read(&cu, &m);
+	CHECK(cur_finish(&cu) == 0 && m.wire_format == MLS_WIRE_PUBLIC_MESSAGE);
+	CHECK(mls_confirmed_transcript_hash(mine, interim, MLS_HASH_LEN, MLS_WIRE_PUBLIC_MESSAGE,
+	    &m.pub.content, m.pub.auth.signature, m.pub.auth.signature_len) == 0);
+	CHECK(memcmp(mine, confirmed, MLS_HASH_LEN) == 0);
+	/* A different interim hash (the tag's bare bytes, without the opaque<V> length) does
+	 * not give ts-mls's confirmed[1]: the comparison can fail. */
+	mls_hash(interim, mine_tag, MLS_HASH_LEN);
+	CHECK(mls_confirmed_transcript_hash(mine, interim, MLS_HASH_LEN, MLS_WIRE_PUBLIC_MESSAGE,
+	    &m.pub.content, m.pub.auth.signature, m.pub.auth.signature_len) == 0);
+	CHECK(memcmp(mine, confirmed, MLS_HASH_LEN) != 0);
+	party_free(&t);
+	buf_free(&commit);
+	buf_free(&welcome);
+	buf_free(&tree);
 }
 
 /* ---- ts-mls creates the group ---- */
@@ -1123,6 +1194,7 @@ main(void)
 		return check_summary();
 	}
 	RUN(oracle_runs_pinned_ts_mls);
+	RUN(epoch0_interim_transcript_hash);
 	RUN(ts_group_sotto_joins_by_welcome);
 	RUN(ts_welcome_tree_out_of_band);
 	RUN(sotto_reads_ts_messages_out_of_order);

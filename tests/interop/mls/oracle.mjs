@@ -29,6 +29,9 @@
 //   state                                     -> {epoch, epoch_authenticator, leaf,
 //                                                n_leaves, tree_hash, members, active}
 //   export {label, context, length}           -> {secret}
+//   transcript                                -> {confirmation_key, confirmation_tag,
+//                                                confirmed_transcript_hash}   (this epoch's;
+//                                                for the epoch-0 transcript check only)
 //   forget                                    (drops the member)
 import { createInterface } from "node:readline";
 import {
@@ -252,6 +255,14 @@ const ops = {
 			members: s.ratchetTree.filter((n, i) => i % 2 === 0 && n !== undefined)
 			    .map((n) => new TextDecoder().decode(n.leaf.credential.identity)),
 			active: s.groupActiveState.kind,
+		};
+	},
+	async transcript(req) {
+		const s = group(req.member).state;
+		return {
+			confirmation_key: hex(s.keySchedule.confirmationKey),
+			confirmation_tag: hex(s.confirmationTag),
+			confirmed_transcript_hash: hex(s.groupContext.confirmedTranscriptHash),
 		};
 	},
 	async export(req) {
