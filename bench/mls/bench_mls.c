@@ -18,10 +18,12 @@
  *               decrypt per second (each over APP_COUNT messages).
  * Figures: the median over the runs (and over the sampled receivers of every run).
  *
- * ONLY names one phase (keypackage, add-one, add-batch, join, commit, process, remove,
- * remove-process, app-encrypt, app-decrypt): built with valgrind's headers, only that
- * phase's work is collected under callgrind:
+ * ONLY names one phase (keypackage, add-batch, add-one, join, commit, process, commit2,
+ * process2, remove, remove-process, app-encrypt, app-decrypt): built with valgrind's
+ * headers, only that phase's work is collected under callgrind:
  *   valgrind --tool=callgrind --instr-atstart=no build/bench/bench-mls 1000 1 50 commit
+ * With ONLY "all", every phase is collected and dumped on its own (one dump per phase and
+ * receiver); bench/mls/callgrind-phases sums the dumps per phase.
  */
 #include <stddef.h>
 #include <stdio.h>
@@ -39,6 +41,7 @@
 #ifndef CALLGRIND_START_INSTRUMENTATION
 #define CALLGRIND_START_INSTRUMENTATION
 #define CALLGRIND_STOP_INSTRUMENTATION
+#define CALLGRIND_DUMP_STATS_AT(name) ((void)(name))
 #endif
 
 #include "base/buf.h"
@@ -80,21 +83,32 @@ median(double *v, size_t n)
 }
 
 /* The clock (and callgrind, for the phase named by ONLY) around one phase. */
+static int
+instrumented(const char *name)
+{
+	return only_phase != NULL && (strcmp(only_phase, name) == 0 || strcmp(only_phase, "all") == 0);
+}
+
 static double
 phase_start(const char *name)
 {
-	if (only_phase != NULL && strcmp(only_phase, name) == 0)
+	if (instrumented(name))
 		CALLGRIND_START_INSTRUMENTATION;
 	return now_s();
 }
 
+/* Under callgrind with ONLY "all", each phase's instructions go to a dump of its own,
+ * named after it ("Trigger: Client Request: NAME"). */
 static double
 phase_end(const char *name, double t0)
 {
 	double t = now_s() - t0;
 
-	if (only_phase != NULL && strcmp(only_phase, name) == 0)
+	if (instrumented(name)) {
 		CALLGRIND_STOP_INSTRUMENTATION;
+		if (strcmp(only_phase, "all") == 0)
+			CALLGRIND_DUMP_STATS_AT(name);
+	}
 	return t;
 }
 
