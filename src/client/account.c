@@ -285,103 +285,6 @@ client_ensure_cert(struct sotto *s, int timeout_ms)
 	return 0;
 }
 
-static int
-new_spk(struct sotto *s, struct store_spk *spk)
-{
-	struct x3dh_keypair kp;
-	uint32_t id;
-	int r;
-
-	if ((r = store_prekey_next_id(s->st, STORE_PREKEY_SIGNED, 1, &id)) != 0)
-		return r;
-	if ((r = x3dh_keypair_generate(&kp, id)) != 0)
-		return r;
-	memset(spk, 0, sizeof(*spk));
-	spk->id = id;
-	spk->created = client_now();
-	memcpy(spk->pk, kp.pub, 32);
-	memcpy(spk->sk, kp.sec, 32);
-	if ((r = x3dh_sign_prekey(&suite_native, &s->k->xid, &kp, spk->sig)) == 0)
-		r = store_spk_put(s->st, spk);
-	x3dh_keypair_wipe(&kp);
-	return r;
-}
-
-int
-client_upload_prekeys(struct sotto *s, int want_new_spk, uint32_t n, int timeout_ms)
-{
-	struct proto_msg *req = NULL, resp;
-	struct store_spk spk;
-	struct x3dh_keypair kp;
-	uint32_t first = 0, i;
-	int r;
-
-	memset(&spk, 0, sizeof(spk));
-	if (n > PROTO_MAX_OTPK)
-		n = PROTO_MAX_OTPK;
-	if ((req = calloc(1, sizeof(*req))) == NULL)
-		return SOTTO_ERR_NOMEM;
-	r = want_new_spk ? new_spk(s, &spk) : store_spk_latest(s->st, &spk);
-	if (r != 0)
-		goto out;
-	req->type = PROTO_UPLOAD_PREKEYS;
-	req->u.upload.spk.id = spk.id;
-	memcpy(req->u.upload.spk.pub, spk.pk, 32);
-	memcpy(req->u.upload.spk.sig, spk.sig, 64);
-	/* The private halves are durable before the server can hand out the public ones. */
-	if (n > 0) {
-		if ((r = store_begin(s->st)) != 0)
-			goto out;
-		if ((r = store_prekey_next_id(s->st, STORE_PREKEY_ONETIME, n, &first)) != 0)
-			goto rollback;
-		for (i = 0; i < n; i++) {
-			if ((r = x3dh_keypair_generate(&kp, first + i)) != 0)
-				goto rollback;
-			r = store_otpk_put(s->st, first + i, kp.pub, kp.sec);
-			req->u.upload.otpk[i].id = first + i;
-			memcpy(req->u.upload.otpk[i].pub, kp.pub, 32);
-			x3dh_keypair_wipe(&kp);
-			if (r != 0)
-				goto rollback;
-		}
-		if ((r = store_commit(s->st)) != 0)
-			goto rollback;
-		req->u.upload.n_otpk = n;
-	}
-	r = client_request(s, req, &resp, timeout_ms);
-	goto out;
-rollback:
-	store_rollback(s->st);
-out:
-	store_spk_wipe(&spk);
-	free(req);
-	return r;
-}
-
-/* Rotates the signed prekey when it is due; the old ones go after the grace period. */
-int
-client_maintain_spk(struct sotto *s, int timeout_ms)
-{
-	struct store_spk spk;
-	uint64_t now = client_now();
-	int r;
-
-	uint64_t created;
-
-	if ((r = store_spk_latest(s->st, &spk)) != 0)
-		return r;
-	created = spk.created;
-	store_spk_wipe(&spk);
-	s->next_maintain = now + CLIENT_MAINTAIN_EVERY;
-	if (created + s->spk_rotate > now)
-		return 0;
-	if ((r = client_upload_prekeys(s, 1, 0, timeout_ms)) != 0)
-		return r;
-	if (now > (uint64_t)s->spk_rotate + s->spk_grace)
-		return store_spk_prune(s->st, now - s->spk_rotate - s->spk_grace);
-	return 0;
-}
-
 int
 sotto_init(struct sotto *s, const char *address, const char *server, const char *invite,
     int timeout_ms)
@@ -432,7 +335,8 @@ sotto_init(struct sotto *s, const char *address, const char *server, const char 
 		goto out;
 	if ((r = client_request(s, req, &resp, timeout_ms)) != 0)
 		goto out;
-	if ((r = client_upload_prekeys(s, 1, CLIENT_OTPK_BATCH, timeout_ms)) != 0)
+	if ((r = client_upload_prekeys(s, 1, CLIENT_OTPK_BATCH, CLIENT_OTPK_BATCH,
+	    timeout_ms)) != 0)
 		goto out;
 	id->reg_state = STORE_REG_REGISTERED;
 	if ((r = store_identity_put(s->st, id)) != 0)

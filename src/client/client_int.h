@@ -74,11 +74,18 @@ int client_request(struct sotto *s, struct proto_msg *req, struct proto_msg *res
     int timeout_ms) SOTTO_MUST_CHECK;
 /* A fresh sender certificate if ours expires soon. */
 int client_ensure_cert(struct sotto *s, int timeout_ms) SOTTO_MUST_CHECK;
-/* Stores and uploads prekeys: a new signed prekey if new_spk, and n one-time prekeys. */
-int client_upload_prekeys(struct sotto *s, int new_spk, uint32_t n, int timeout_ms)
-    SOTTO_MUST_CHECK;
+/* Stores and uploads prekeys (prekeys.c): a new signed prekey and a new last-resort
+ * ML-KEM prekey if new_spk, n one-time X25519 prekeys and n_kem one-time ML-KEM ones. */
+int client_upload_prekeys(struct sotto *s, int new_spk, uint32_t n, uint32_t n_kem,
+    int timeout_ms) SOTTO_MUST_CHECK;
 
-/* Rotates the signed prekey if it is due (on connect, and hourly while connected). */
+/* A fetched bundle's ML-KEM prekey, if it has one, must be signed by the bundle's identity
+ * key: SOTTO_ERR_BAD_SIGNATURE otherwise (the bundle is refused as a whole, not used
+ * without it, which would let a server downgrade the session to a classical one). */
+int client_bundle_kem_check(const struct proto_bundle *pb) SOTTO_MUST_CHECK;
+
+/* Rotates the signed prekey and the last-resort ML-KEM prekey if due (on connect, and
+ * hourly while connected); see prekeys.c. */
 int client_maintain_spk(struct sotto *s, int timeout_ms) SOTTO_MUST_CHECK;
 
 /* Encrypts, queues and sends one content to `to` (send.c). c->id, seq, sent_ms and expiry

@@ -720,7 +720,8 @@ sotto_poll(struct sotto *s, int timeout_ms, sotto_event_fn cb, void *ctx)
 	if (r == 0 && s->t != NULL)
 		r = send_acks(s, &pb);
 	if (r == 0 && s->t != NULL && s->prekeys_low) {
-		if ((r = client_upload_prekeys(s, 0, CLIENT_OTPK_BATCH, CLIENT_TIMEOUT_MS)) == 0)
+		if ((r = client_upload_prekeys(s, 0, CLIENT_OTPK_BATCH, CLIENT_OTPK_BATCH,
+		    CLIENT_TIMEOUT_MS)) == 0)
 			s->prekeys_low = 0;
 	}
 	if (r == 0 && s->t != NULL && client_now() >= s->next_maintain)

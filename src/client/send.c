@@ -59,6 +59,8 @@ session_from_bundle(struct sotto *s, const char *to, struct store_contact *ct, i
 	if ((r = client_request(s, &req, &resp, timeout_ms)) != 0)
 		return r;
 	pb = &resp.u.bundle;
+	if ((r = client_bundle_kem_check(pb)) != 0)
+		return r;
 	memset(&b, 0, sizeof(b));
 	memcpy(b.ident_pub, pb->identity_pk, 32);
 	b.ident_pub_len = 32;

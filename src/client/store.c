@@ -19,8 +19,8 @@
 
 #define STORE_APPLICATION_ID 0x536f7474     /* "Sott" */
 /* 2: a message record may end in sent_ms (docs/STORE.md); the tables are those of 1.
- * 3: the MLS tables (groups, key_packages). */
-#define STORE_SCHEMA_VERSION 3
+ * 3: the MLS tables (groups, key_packages). 4: the kem_prekey table. */
+#define STORE_SCHEMA_VERSION 4
 
 /* Columns in clear are named in docs/STORE.md; every "rec" is a sealed record. */
 static const char schema_v1[] =
@@ -50,6 +50,12 @@ static const char schema_v3[] =
     "CREATE TABLE groups(h BLOB PRIMARY KEY, rec BLOB NOT NULL) WITHOUT ROWID;"
     "CREATE TABLE key_packages(h BLOB PRIMARY KEY, last_resort INTEGER NOT NULL,"
     " created INTEGER NOT NULL, rec BLOB NOT NULL) WITHOUT ROWID;";
+
+/* Added in version 4 (issue 16): signed ML-KEM prekeys, one-time and last-resort
+ * (store.h). */
+static const char schema_v4[] =
+    "CREATE TABLE kem_prekey(id INTEGER PRIMARY KEY, last_resort INTEGER NOT NULL,"
+    " created INTEGER NOT NULL, rec BLOB NOT NULL);";
 
 static const char *const side_files[] = { "-wal", "-shm", "-journal" };
 
@@ -732,6 +738,7 @@ store_create(const char *dir, const uint8_t *pass, size_t pass_len,
 	snprintf(sql, sizeof(sql), "PRAGMA application_id = %d; PRAGMA user_version = %d;",
 	    STORE_APPLICATION_ID, STORE_SCHEMA_VERSION);
 	if ((r = store_exec(st, schema_v1)) != 0 || (r = store_exec(st, schema_v3)) != 0 ||
+	    (r = store_exec(st, schema_v4)) != 0 ||
 	    (r = store_exec(st, sql)) != 0 ||
 	    (r = store_meta_put_int(st, "schema", STORE_SCHEMA_VERSION)) != 0 ||
 	    (r = store_key_new(st, pass, pass_len, level)) != 0) {
@@ -758,7 +765,8 @@ out:
 }
 
 /* A schema 1 file becomes 2 as it is: its records read as they are (no sent_ms); one
- * before 3 gets the MLS tables. The version goes up so that an older client refuses the
+ * before 3 gets the MLS tables, one before 4 the (empty) table of ML-KEM prekeys, which
+ * the next connection fills. The version goes up so that an older client refuses the
  * file (SOTTO_ERR_BAD_VERSION) rather than take a record with sent_ms for a corrupt one. */
 static int
 schema_upgrade(struct store *st, int64_t ver)
@@ -770,6 +778,7 @@ schema_upgrade(struct store *st, int64_t ver)
 	if ((r = store_exec(st, "BEGIN IMMEDIATE")) != 0)
 		return r;
 	if ((ver < 3 && (r = store_exec(st, schema_v3)) != 0) ||
+	    (ver < 4 && (r = store_exec(st, schema_v4)) != 0) ||
 	    (r = store_exec(st, sql)) != 0 ||
 	    (r = store_meta_put_int(st, "schema", STORE_SCHEMA_VERSION)) != 0) {
 		exec_quiet(st, "ROLLBACK");

@@ -150,7 +150,39 @@ struct store_otpk_list {
 int store_otpk_list(struct store *st, struct store_otpk_list *out) SOTTO_MUST_CHECK;
 void store_otpk_list_free(struct store_otpk_list *l);
 
-enum store_prekey_kind { STORE_PREKEY_SIGNED = 0, STORE_PREKEY_ONETIME = 1 };
+/*
+ * Signed ML-KEM-768 prekeys (PQXDH): one-time ones, deleted after first use, and
+ * last-resort ones, replaced when the signed prekey rotates and kept for the same grace
+ * period. The secret is the 64-byte seed d || z (mlkem768_keygen_seed regenerates both
+ * keys); sig is the identity key's signature (crypto/kem_prekey.h).
+ */
+#define STORE_KEM_SEED_LEN 64
+struct store_kem_prekey {
+	uint32_t id;
+	int last_resort;
+	uint64_t created;                       /* unix seconds */
+	uint8_t seed[STORE_KEM_SEED_LEN];       /* secret */
+	uint8_t sig[STORE_SIG_LEN];
+};
+
+int store_kem_prekey_put(struct store *st, const struct store_kem_prekey *k) SOTTO_MUST_CHECK;
+int store_kem_prekey_get(struct store *st, uint32_t id, struct store_kem_prekey *out)
+    SOTTO_MUST_CHECK;
+/* Deletes a one-time ML-KEM prekey (a last-resort one is not deleted: 0 either way). */
+int store_kem_prekey_use(struct store *st, uint32_t id) SOTTO_MUST_CHECK;
+/* The most recent last-resort ML-KEM prekey; SOTTO_ERR_NOT_FOUND if none. */
+int store_kem_last_resort_latest(struct store *st, struct store_kem_prekey *out)
+    SOTTO_MUST_CHECK;
+/* Deletes last-resort ML-KEM prekeys created before `before`, keeping the latest. */
+int store_kem_last_resort_prune(struct store *st, uint64_t before) SOTTO_MUST_CHECK;
+int store_kem_prekey_count(struct store *st, uint32_t *onetime) SOTTO_MUST_CHECK;
+void store_kem_prekey_wipe(struct store_kem_prekey *k);
+
+enum store_prekey_kind {
+	STORE_PREKEY_SIGNED = 0,
+	STORE_PREKEY_ONETIME = 1,
+	STORE_PREKEY_KEM = 2            /* one id space for one-time and last-resort ones */
+};
 /* Reserves n consecutive fresh ids and returns the first (ids start at 1). */
 int store_prekey_next_id(struct store *st, enum store_prekey_kind kind, uint32_t n,
     uint32_t *first) SOTTO_MUST_CHECK;

@@ -1,4 +1,4 @@
-/* Our own keys: the identity row, signed prekeys and one-time prekeys. */
+/* Our own keys: the identity row, signed prekeys, one-time prekeys and ML-KEM prekeys. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -8,6 +8,7 @@
 
 #define IDENTITY_MAX 2048
 #define KEYPAIR_MAX (2 * STORE_KEY_LEN + STORE_SIG_LEN)
+#define KEM_REC_LEN (STORE_KEM_SEED_LEN + STORE_SIG_LEN)
 
 static const uint8_t identity_rowkey[] = { 1 };
 
@@ -103,8 +104,9 @@ store_spk_put(struct store *st, const struct store_spk *spk)
 }
 
 static int
-spk_read(struct store *st, sqlite3_stmt *s, struct store_spk *out)
+spk_read(struct store *st, sqlite3_stmt *s, void *elem)
 {
+	struct store_spk *out = elem;
 	uint8_t *pt = NULL;
 	uint8_t rk[4];
 	size_t n = 0;
@@ -128,36 +130,39 @@ spk_read(struct store *st, sqlite3_stmt *s, struct store_spk *out)
 	return r;
 }
 
-int
-store_spk_get(struct store *st, uint32_t id, struct store_spk *out)
+/* The one row sql selects (bound to id unless id is -1), read by read_row into out. */
+static int
+key_row(struct store *st, const char *sql, int64_t id,
+    int (*read_row)(struct store *, sqlite3_stmt *, void *), void *out)
 {
 	sqlite3_stmt *s = NULL;
 	int r;
 
-	if ((r = store_prepare(st, "SELECT id, created, rec FROM spk WHERE id = ?", &s)) != 0)
+	if ((r = store_prepare(st, sql, &s)) != 0)
 		return r;
-	sqlite3_bind_int64(s, 1, id);
-	r = spk_read(st, s, out);
+	if (id >= 0)
+		sqlite3_bind_int64(s, 1, id);
+	r = read_row(st, s, out);
 	sqlite3_finalize(s);
 	return r;
+}
+
+int
+store_spk_get(struct store *st, uint32_t id, struct store_spk *out)
+{
+	return key_row(st, "SELECT id, created, rec FROM spk WHERE id = ?", id, spk_read, out);
 }
 
 int
 store_spk_latest(struct store *st, struct store_spk *out)
 {
-	sqlite3_stmt *s = NULL;
-	int r;
-
-	if ((r = store_prepare(st, "SELECT id, created, rec FROM spk"
-	    " ORDER BY created DESC, id DESC LIMIT 1", &s)) != 0)
-		return r;
-	r = spk_read(st, s, out);
-	sqlite3_finalize(s);
-	return r;
+	return key_row(st, "SELECT id, created, rec FROM spk ORDER BY created DESC, id DESC"
+	    " LIMIT 1", -1, spk_read, out);
 }
 
-int
-store_spk_prune(struct store *st, uint64_t before)
+/* Runs sql, a DELETE with one parameter: a time (unix seconds) before which to delete. */
+static int
+prune_before(struct store *st, const char *sql, uint64_t before)
 {
 	sqlite3_stmt *s = NULL;
 	int r;
@@ -166,14 +171,20 @@ store_spk_prune(struct store *st, uint64_t before)
 		before = INT64_MAX;
 	if ((r = store_wbegin(st)) != 0)
 		return r;
-	if ((r = store_prepare(st, "DELETE FROM spk WHERE created < ? AND id NOT IN"
-	    " (SELECT id FROM spk ORDER BY created DESC, id DESC LIMIT 1)", &s)) != 0)
+	if ((r = store_prepare(st, sql, &s)) != 0)
 		goto out;
 	sqlite3_bind_int64(s, 1, (int64_t)before);
 	r = store_sqlerr(st, sqlite3_step(s));
 out:
 	sqlite3_finalize(s);
 	return store_wend(st, r);
+}
+
+int
+store_spk_prune(struct store *st, uint64_t before)
+{
+	return prune_before(st, "DELETE FROM spk WHERE created < ? AND id NOT IN"
+	    " (SELECT id FROM spk ORDER BY created DESC, id DESC LIMIT 1)", before);
 }
 
 int
@@ -300,12 +311,14 @@ int
 store_prekey_next_id(struct store *st, enum store_prekey_kind kind, uint32_t n,
     uint32_t *first)
 {
-	const char *k = kind == STORE_PREKEY_SIGNED ? "spk_next" : "otpk_next";
+	const char *k = kind == STORE_PREKEY_SIGNED ? "spk_next" :
+	    kind == STORE_PREKEY_KEM ? "kem_next" : "otpk_next";
 	int64_t next = 1;
 	int r;
 
 	*first = 0;
-	if (n == 0 || (kind != STORE_PREKEY_SIGNED && kind != STORE_PREKEY_ONETIME))
+	if (n == 0 || (kind != STORE_PREKEY_SIGNED && kind != STORE_PREKEY_ONETIME &&
+	    kind != STORE_PREKEY_KEM))
 		return SOTTO_ERR_INVALID_ARG;
 	if ((r = store_wbegin(st)) != 0)
 		return r;
@@ -330,5 +343,118 @@ out:
 	r = store_wend(st, r);
 	if (r != 0)
 		*first = 0;
+	return r;
+}
+
+void
+store_kem_prekey_wipe(struct store_kem_prekey *k)
+{
+	sodium_memzero(k, sizeof(*k));
+}
+
+int
+store_kem_prekey_put(struct store *st, const struct store_kem_prekey *k)
+{
+	sqlite3_stmt *s = NULL;
+	uint8_t rk[4];
+	struct buf b;
+	int r;
+
+	if (k->created > INT64_MAX)
+		return SOTTO_ERR_INVALID_ARG;
+	if ((r = store_prepare(st, "INSERT OR REPLACE INTO kem_prekey(id, last_resort, created,"
+	    " rec) VALUES(?, ?, ?, ?)", &s)) != 0)
+		return r;
+	sqlite3_bind_int64(s, 1, k->id);
+	sqlite3_bind_int(s, 2, k->last_resort ? 1 : 0);
+	sqlite3_bind_int64(s, 3, (int64_t)k->created);
+	id_rowkey(rk, k->id);
+	buf_init_dyn(&b, KEM_REC_LEN);
+	buf_put(&b, k->seed, sizeof(k->seed));
+	buf_put(&b, k->sig, sizeof(k->sig));
+	return store_write_sealed(st, s, 4, "kem_prekey", rk, sizeof(rk), &b);
+}
+
+/* A row of (id, last_resort, created, rec). */
+static int
+kem_read(struct store *st, sqlite3_stmt *s, void *elem)
+{
+	struct store_kem_prekey *out = elem;
+	int64_t id, created;
+	uint8_t *pt = NULL;
+	uint8_t rk[4];
+	size_t n = 0;
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	if ((r = store_step_row(st, s)) != 0)
+		return r;
+	id = sqlite3_column_int64(s, 0);
+	created = sqlite3_column_int64(s, 2);
+	if (id < 0 || id > UINT32_MAX || created < 0)
+		return SOTTO_ERR_CORRUPT;
+	id_rowkey(rk, (uint32_t)id);
+	if ((r = store_column_open(st, s, 3, "kem_prekey", rk, sizeof(rk), KEM_REC_LEN, &pt,
+	    &n)) != 0)
+		return r;
+	if (n != KEM_REC_LEN) {
+		r = SOTTO_ERR_CORRUPT;
+		goto out;
+	}
+	out->id = (uint32_t)id;
+	out->last_resort = sqlite3_column_int(s, 1) != 0;
+	out->created = (uint64_t)created;
+	memcpy(out->seed, pt, STORE_KEM_SEED_LEN);
+	memcpy(out->sig, pt + STORE_KEM_SEED_LEN, STORE_SIG_LEN);
+out:
+	store_blob_free(pt, n);
+	return r;
+}
+
+int
+store_kem_prekey_get(struct store *st, uint32_t id, struct store_kem_prekey *out)
+{
+	return key_row(st, "SELECT id, last_resort, created, rec FROM kem_prekey WHERE id = ?",
+	    id, kem_read, out);
+}
+
+int
+store_kem_last_resort_latest(struct store *st, struct store_kem_prekey *out)
+{
+	return key_row(st, "SELECT id, last_resort, created, rec FROM kem_prekey"
+	    " WHERE last_resort = 1 ORDER BY created DESC, id DESC LIMIT 1", -1, kem_read, out);
+}
+
+int
+store_kem_prekey_use(struct store *st, uint32_t id)
+{
+	return store_change_by_id(st, "DELETE FROM kem_prekey WHERE id = ? AND last_resort = 0",
+	    id);
+}
+
+int
+store_kem_last_resort_prune(struct store *st, uint64_t before)
+{
+	return prune_before(st, "DELETE FROM kem_prekey WHERE last_resort = 1 AND created < ?"
+	    " AND id NOT IN (SELECT id FROM kem_prekey WHERE last_resort = 1"
+	    " ORDER BY created DESC, id DESC LIMIT 1)", before);
+}
+
+int
+store_kem_prekey_count(struct store *st, uint32_t *onetime)
+{
+	sqlite3_stmt *s = NULL;
+	int r;
+
+	*onetime = 0;
+	if ((r = store_prepare(st, "SELECT count(*) FROM kem_prekey WHERE last_resort = 0",
+	    &s)) != 0)
+		return r;
+	if ((r = sqlite3_step(s)) == SQLITE_ROW) {
+		*onetime = (uint32_t)sqlite3_column_int64(s, 0);
+		r = 0;
+	} else
+		r = store_sqlerr(st, r);
+	sqlite3_finalize(s);
 	return r;
 }

@@ -1,7 +1,7 @@
 /*
  * The prekey directory: UPLOAD_PREKEYS by an account, FETCH_BUNDLE by anyone registered,
- * each one-time prekey handed out once, and a PREKEY_LOW notice to the owner when its
- * stock runs low. Both writes run on the writer thread.
+ * each one-time prekey (X25519 and ML-KEM) handed out once, and a PREKEY_LOW notice to the
+ * owner when its stock runs low. Both writes run on the writer thread.
  */
 #include "server/server.h"
 
@@ -35,14 +35,21 @@ struct upload_job {
 	size_t n;
 	struct store_signed_prekey spk;
 	struct store_prekey otpk[PROTO_MAX_OTPK];
+	int has_kem;
+	struct store_kem_prekey kem_lr;
+	struct store_kem_upload kem;
+	struct store_kem_prekey kem_otpk[PROTO_MAX_KEM_OTPK];
 };
+
+_Static_assert(STORE_KEM_KEY_LEN == PROTO_KEM_EK_LEN, "ML-KEM-768 keys");
 
 static int
 upload_write(struct store *st, struct commit_item *it)
 {
 	struct upload_job *j = (struct upload_job *)it;
 
-	return st->ops->prekeys_put(st, j->account, &j->spk, j->otpk, j->n, j->max);
+	return st->ops->prekeys_put(st, j->account, &j->spk, j->otpk, j->n,
+	    j->has_kem ? &j->kem : NULL, j->max);
 }
 
 static void
@@ -53,6 +60,14 @@ upload_done(struct commit_item *it)
 	if (p->state != PEER_CLOSED)
 		peer_respond(p, PROTO_UPLOAD_PREKEYS, (uint32_t)it->tag, it->result);
 	free(it);
+}
+
+static void
+kem_copy(struct store_kem_prekey *to, const struct proto_kem_prekey *from)
+{
+	to->id = from->id;
+	memcpy(to->key, from->ek, sizeof(to->key));
+	memcpy(to->sig, from->sig, sizeof(to->sig));
 }
 
 void
@@ -77,6 +92,16 @@ handle_upload_prekeys(struct peer *p, const struct proto_msg *m)
 		j->otpk[i].id = u->otpk[i].id;
 		memcpy(j->otpk[i].key, u->otpk[i].pub, sizeof(j->otpk[i].key));
 	}
+	/* ML-KEM prekeys: signatures are the fetcher's to check, like the signed prekey's. */
+	j->has_kem = u->has_kem_last_resort || u->n_kem > 0;
+	if (u->has_kem_last_resort) {
+		kem_copy(&j->kem_lr, &u->kem_last_resort);
+		j->kem.last_resort = &j->kem_lr;
+	}
+	for (size_t i = 0; i < u->n_kem; i++)
+		kem_copy(&j->kem_otpk[i], &u->kem[i]);
+	j->kem.onetime = j->kem_otpk;
+	j->kem.n = u->n_kem;
 	peer_submit_call(p, &j->ci, upload_write, upload_done, m->id);
 }
 
@@ -120,6 +145,12 @@ fetch_done(struct commit_item *it)
 		if (j->b.has_otpk) {
 			resp.u.bundle.otpk.id = j->b.otpk.id;
 			memcpy(resp.u.bundle.otpk.pub, j->b.otpk.key, 32);
+		}
+		resp.u.bundle.has_kem = j->b.has_kem;
+		if (j->b.has_kem) {
+			resp.u.bundle.kem_id = j->b.kem.id;
+			memcpy(resp.u.bundle.kem_ek, j->b.kem.key, PROTO_KEM_EK_LEN);
+			memcpy(resp.u.bundle.kem_sig, j->b.kem.sig, PROTO_SIG_LEN);
 		}
 		(void)peer_send(p, &resp);
 	}

@@ -5,7 +5,8 @@
  *
  * Data: accounts (name, identity key, device key), one-time invite tokens (only their
  * BLAKE2b hash is kept), one signed prekey and a stock of one-time prekeys per account
- * (each one handed out once), mailboxes of opaque envelopes keyed by (recipient, server
+ * (each one handed out once), a last-resort ML-KEM prekey and a stock of one-time ML-KEM
+ * prekeys per account (PQXDH), mailboxes of opaque envelopes keyed by (recipient, server
  * envelope id), and the idempotency record of (sender device, client message id).
  */
 #ifndef SOTTO_SERVER_STORE_H
@@ -23,6 +24,7 @@
 #define STORE_TOKEN_HASH_LEN 32
 #define STORE_GROUP_ID_MAX 64           /* = PROTO_GROUP_ID_MAX */
 #define STORE_KEY_PACKAGE_MAX 8192      /* = PROTO_KEY_PACKAGE_MAX */
+#define STORE_KEM_KEY_LEN 1184          /* ML-KEM-768 encapsulation key */
 
 struct store;
 
@@ -44,12 +46,31 @@ struct store_prekey {
 	uint8_t key[STORE_KEY_LEN];
 };
 
+/* A signed ML-KEM-768 prekey: one-time, or the account's last-resort one. The server
+ * stores what the authenticated owner gives; whoever fetches it checks the signature. */
+struct store_kem_prekey {
+	uint32_t id;
+	uint8_t key[STORE_KEM_KEY_LEN];
+	uint8_t sig[STORE_SIG_LEN];
+};
+
+/* What prekeys_put adds next to the classical keys. */
+struct store_kem_upload {
+	const struct store_kem_prekey *last_resort;   /* NULL: keep the stored one */
+	const struct store_kem_prekey *onetime;
+	size_t n;
+};
+
 struct store_bundle {
 	struct store_account account;
 	struct store_signed_prekey spk;
 	int has_otpk;
 	struct store_prekey otpk;
-	uint32_t remaining;                   /* one-time prekeys left after this one */
+	/* A one-time ML-KEM prekey (taken), else the last-resort one (kept), else none. */
+	int has_kem;
+	int kem_last_resort;
+	struct store_kem_prekey kem;
+	uint32_t remaining;                   /* prekey_count after this fetch */
 };
 
 /* One SEND in a group commit. Inputs are set by the caller; outputs by envelopes_commit. */
@@ -272,14 +293,19 @@ struct store_ops {
 	 * entry's result); on error nothing is stored and every entry failed. */
 	int (*logins_commit)(struct store *s, struct store_login *v, size_t n);
 
-	/* Replaces the signed prekey (if spk) and adds one-time prekeys, keeping at most
-	 * max in stock (SOTTO_ERR_LIMIT if more would be stored; nothing is then written). */
+	/* Replaces the signed prekey (if spk) and adds one-time prekeys, and (if kem) replaces
+	 * the last-resort ML-KEM prekey (if given) and adds one-time ML-KEM prekeys, keeping at
+	 * most max of each kind in stock (SOTTO_ERR_LIMIT if more would be stored; nothing is
+	 * then written). All in one transaction. */
 	int (*prekeys_put)(struct store *s, int64_t account,
 	    const struct store_signed_prekey *spk, const struct store_prekey *otpks,
-	    size_t n, uint32_t max);
-	/* Fills the bundle for account and removes the one-time prekey it hands out.
+	    size_t n, const struct store_kem_upload *kem, uint32_t max);
+	/* Fills the bundle for account and removes the one-time prekeys (X25519 and ML-KEM)
+	 * it hands out, in one transaction: two fetches never get the same one-time key.
 	 * SOTTO_ERR_NOT_FOUND if no signed prekey was uploaded. */
 	int (*bundle_take)(struct store *s, int64_t account, struct store_bundle *out);
+	/* One-time prekeys in stock: the X25519 ones, or, for an account that uploaded a
+	 * last-resort ML-KEM prekey, the smaller of the X25519 and ML-KEM stocks. */
 	int (*prekey_count)(struct store *s, int64_t account, uint32_t *n);
 
 	/* Stores every send in one transaction (and fsync per the durability). On error

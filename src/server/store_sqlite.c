@@ -19,13 +19,14 @@
 #include "server/log.h"
 #include "server/store_sqlite_int.h"
 
-#define SCHEMA_VERSION 6
+#define SCHEMA_VERSION 7
 
 enum stmt_id {
 	S_BEGIN, S_COMMIT, S_ROLLBACK,
 	S_INVITE_USE, S_INVITE_USED, S_INVITE_ADD,
 	S_ACCOUNT_ADD, S_ACCOUNT_BY_DEVICE, S_ACCOUNT_BY_NAME, S_ACCOUNT_BY_ID,
 	S_SPK_PUT, S_SPK_GET, S_OTPK_PUT, S_OTPK_COUNT, S_OTPK_FIRST, S_OTPK_DEL,
+	S_KEM_PUT, S_KEM_LR_DROP, S_KEM_COUNT, S_KEM_HAS_LR, S_KEM_FIRST, S_KEM_DEL,
 	S_SENT_GET, S_SENT_PUT, S_PENDING_GET, S_PENDING_ADD, S_ENV_PUT, S_ENV_LIST,
 	S_ENV_DEL, S_IDMAX_PUT, S_IDMAX_GET, S_SENT_SCAN_END, S_SENT_PRUNE, S_SENT_DEL,
 	S_ENV_OWNER, S_INVITE_RESERVED, S_LOGIN_GET, S_LOGIN_PUT,
@@ -62,6 +63,15 @@ static const char *const stmt_sql[S__COUNT] = {
 	[S_OTPK_COUNT] = "SELECT count(*) FROM prekeys WHERE account = ?1",
 	[S_OTPK_FIRST] = "SELECT id, key FROM prekeys WHERE account = ?1 ORDER BY rowid LIMIT 1",
 	[S_OTPK_DEL] = "DELETE FROM prekeys WHERE account = ?1 AND id = ?2",
+	[S_KEM_PUT] = "INSERT OR REPLACE INTO kem_prekeys(account, id, key, sig, last_resort)"
+	    " VALUES (?1, ?2, ?3, ?4, ?5)",
+	[S_KEM_LR_DROP] = "DELETE FROM kem_prekeys WHERE account = ?1 AND last_resort = 1",
+	[S_KEM_COUNT] = "SELECT count(*) FROM kem_prekeys WHERE account = ?1 AND last_resort = 0",
+	[S_KEM_HAS_LR] = "SELECT 1 FROM kem_prekeys WHERE account = ?1 AND last_resort = 1",
+	[S_KEM_FIRST] = "SELECT id, key, sig, last_resort FROM kem_prekeys WHERE account = ?1"
+	    " ORDER BY last_resort, rowid LIMIT 1",
+	[S_KEM_DEL] = "DELETE FROM kem_prekeys WHERE account = ?1 AND id = ?2"
+	    " AND last_resort = 0",
 	[S_SENT_GET] = "SELECT env_id FROM sent WHERE sender = ?1 AND cmid = ?2",
 	[S_SENT_PUT] = "INSERT OR IGNORE INTO sent(sender, cmid, env_id, created)"
 	    " VALUES (?1, ?2, ?3, ?4)",
@@ -201,6 +211,18 @@ static const char migrate_5_to_6_sql[] =
 	" grp INTEGER NOT NULL, seq INTEGER NOT NULL, epoch INTEGER NOT NULL,"
 	" ts INTEGER NOT NULL, data BLOB NOT NULL);"
 	"UPDATE meta SET v = 6 WHERE k = 'schema';";
+
+/*
+ * Schema 7 (issue 16): signed ML-KEM-768 prekeys for PQXDH. One-time ones (last_resort 0,
+ * each handed out once) and at most one last-resort one per account (handed out when the
+ * one-time ones are gone, and kept). The id space is the owner's; an upload that reuses
+ * an id replaces the key.
+ */
+static const char migrate_6_to_7_sql[] =
+	"CREATE TABLE kem_prekeys(account INTEGER NOT NULL, id INTEGER NOT NULL,"
+	" key BLOB NOT NULL, sig BLOB NOT NULL, last_resort INTEGER NOT NULL,"
+	" PRIMARY KEY(account, id));"
+	"UPDATE meta SET v = 7 WHERE k = 'schema';";
 
 /* An account's counters (schema 3): its mailbox, and what it sent that waits. */
 enum { Q_MBOX_N, Q_MBOX_BYTES, Q_OUT_N, Q_OUT_BYTES, Q__COUNT };
@@ -524,6 +546,7 @@ sq_account_reset(struct store *base, const char *name, const uint8_t *token_hash
 	};
 	static const char *const per_account[] = {
 		"DELETE FROM prekeys WHERE account = ?1",
+		"DELETE FROM kem_prekeys WHERE account = ?1",
 		"DELETE FROM signed_prekeys WHERE account = ?1",
 		"DELETE FROM logins WHERE account = ?1",
 		"DELETE FROM key_packages WHERE account = ?1",
@@ -719,25 +742,109 @@ out:
 	return r;
 }
 
+/* The single integer a statement bound to account answers (*found 0: no row). */
 static int
-count_prekeys(struct store_sqlite *ss, int64_t account, uint32_t *n)
+account_int(struct store_sqlite *ss, enum stmt_id id, int64_t account, int64_t *v,
+    int *found, const char *what)
 {
-	sqlite3_stmt *s = st(ss, S_OTPK_COUNT);
+	sqlite3_stmt *s = st(ss, id);
 	int rc, r = 0;
 
+	*v = 0;
+	*found = 0;
 	sqlite3_bind_int64(s, 1, account);
 	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW)
-		*n = (uint32_t)sqlite3_column_int64(s, 0);
-	else
-		r = map_rc(ss->db, rc, "prekey count");
+	if (rc == SQLITE_ROW) {
+		*v = sqlite3_column_int64(s, 0);
+		*found = 1;
+	} else if (rc != SQLITE_DONE) {
+		r = map_rc(ss->db, rc, what);
+	}
 	sqlite3_reset(s);
 	return r;
 }
 
 static int
+count_otpk(struct store_sqlite *ss, int64_t account, uint32_t *n)
+{
+	int64_t v;
+	int found, r = account_int(ss, S_OTPK_COUNT, account, &v, &found, "prekey count");
+
+	*n = (uint32_t)v;
+	return r;
+}
+
+static int
+count_kem(struct store_sqlite *ss, int64_t account, uint32_t *n)
+{
+	int64_t v;
+	int found, r = account_int(ss, S_KEM_COUNT, account, &v, &found, "kem prekey count");
+
+	*n = (uint32_t)v;
+	return r;
+}
+
+static int
+count_prekeys(struct store_sqlite *ss, int64_t account, uint32_t *n)
+{
+	uint32_t kem = 0;
+	int64_t v;
+	int has_lr = 0, r;
+
+	if ((r = count_otpk(ss, account, n)) != 0 ||
+	    (r = account_int(ss, S_KEM_HAS_LR, account, &v, &has_lr, "kem last resort")) != 0)
+		return r;
+	if (!has_lr)
+		return 0;
+	if ((r = count_kem(ss, account, &kem)) != 0)
+		return r;
+	if (kem < *n)
+		*n = kem;
+	return 0;
+}
+
+static int
+put_kem(struct store_sqlite *ss, int64_t account, const struct store_kem_prekey *k,
+    int last_resort)
+{
+	sqlite3_stmt *s = st(ss, S_KEM_PUT);
+
+	sqlite3_bind_int64(s, 1, account);
+	sqlite3_bind_int64(s, 2, k->id);
+	sqlite3_bind_blob(s, 3, k->key, STORE_KEM_KEY_LEN, SQLITE_STATIC);
+	sqlite3_bind_blob(s, 4, k->sig, STORE_SIG_LEN, SQLITE_STATIC);
+	sqlite3_bind_int(s, 5, last_resort);
+	return run(ss, s, "kem prekey put");
+}
+
+/* The ML-KEM part of prekeys_put, inside its transaction. */
+static int
+put_kem_upload(struct store_sqlite *ss, int64_t account, const struct store_kem_upload *kem,
+    uint32_t max)
+{
+	sqlite3_stmt *s;
+	uint32_t have = 0;
+	int r;
+
+	if (kem->last_resort != NULL) {
+		s = st(ss, S_KEM_LR_DROP);
+		sqlite3_bind_int64(s, 1, account);
+		if ((r = run(ss, s, "kem last resort drop")) != 0 ||
+		    (r = put_kem(ss, account, kem->last_resort, 1)) != 0)
+			return r;
+	}
+	for (size_t i = 0; i < kem->n; i++)
+		if ((r = put_kem(ss, account, &kem->onetime[i], 0)) != 0)
+			return r;
+	if ((r = count_kem(ss, account, &have)) != 0)
+		return r;
+	return have > max ? SOTTO_ERR_LIMIT : 0;
+}
+
+static int
 sq_prekeys_put(struct store *base, int64_t account, const struct store_signed_prekey *spk,
-    const struct store_prekey *otpks, size_t n, uint32_t max)
+    const struct store_prekey *otpks, size_t n, const struct store_kem_upload *kem,
+    uint32_t max)
 {
 	struct store_sqlite *ss = impl(base);
 	sqlite3_stmt *s;
@@ -763,17 +870,47 @@ sq_prekeys_put(struct store *base, int64_t account, const struct store_signed_pr
 		if ((r = run(ss, s, "prekey put")) != 0)
 			goto out;
 	}
-	if ((r = count_prekeys(ss, account, &have)) != 0)
+	if ((r = count_otpk(ss, account, &have)) != 0)
 		goto out;
 	if (have > max) {
 		r = SOTTO_ERR_LIMIT;
 		goto out;
 	}
+	if (kem != NULL && (r = put_kem_upload(ss, account, kem, max)) != 0)
+		goto out;
 	r = commit(ss);
 out:
 	if (r != 0)
 		rollback(ss);
 	return r;
+}
+
+/* The bundle's ML-KEM prekey: the oldest one-time one, deleted as it is read, else the
+ * last-resort one, kept. Inside bundle_take's transaction. */
+static int
+take_kem(struct store_sqlite *ss, int64_t account, struct store_bundle *out)
+{
+	sqlite3_stmt *s = st(ss, S_KEM_FIRST);
+	int rc, r = 0;
+
+	sqlite3_bind_int64(s, 1, account);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		out->has_kem = 1;
+		out->kem.id = (uint32_t)sqlite3_column_int64(s, 0);
+		out->kem_last_resort = sqlite3_column_int(s, 3) != 0;
+		if ((r = blob_copy(s, 1, out->kem.key, STORE_KEM_KEY_LEN)) == 0)
+			r = blob_copy(s, 2, out->kem.sig, STORE_SIG_LEN);
+	} else if (rc != SQLITE_DONE) {
+		r = map_rc(ss->db, rc, "kem prekey take");
+	}
+	sqlite3_reset(s);
+	if (r != 0 || !out->has_kem || out->kem_last_resort)
+		return r;
+	s = st(ss, S_KEM_DEL);
+	sqlite3_bind_int64(s, 1, account);
+	sqlite3_bind_int64(s, 2, out->kem.id);
+	return run(ss, s, "kem prekey delete");
 }
 
 static int
@@ -826,6 +963,8 @@ sq_bundle_take(struct store *base, int64_t account, struct store_bundle *out)
 		if ((r = run(ss, s, "prekey delete")) != 0)
 			goto out;
 	}
+	if ((r = take_kem(ss, account, out)) != 0)
+		goto out;
 	if ((r = count_prekeys(ss, account, &out->remaining)) != 0)
 		goto out;
 	r = commit(ss);
@@ -1793,6 +1932,9 @@ store_sqlite_open(struct store **out, const char *path, const struct store_open_
 		goto out;
 	if (version < 6 && (r = schema_step(ss->db, path, version == 0 ? NULL :
 	    "schema 5 to 6 (KeyPackages and groups)", migrate_5_to_6_sql)) != 0)
+		goto out;
+	if (version < 7 && (r = schema_step(ss->db, path, version == 0 ? NULL :
+	    "schema 6 to 7 (ML-KEM prekeys)", migrate_6_to_7_sql)) != 0)
 		goto out;
 	for (int i = 0; i < S__COUNT; i++) {
 		rc = sqlite3_prepare_v3(ss->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT,

@@ -120,6 +120,30 @@ put_spk(struct buf *b, const struct proto_signed_prekey *spk)
 }
 
 static void
+put_kem(struct buf *b, uint32_t id, const uint8_t *ek, const uint8_t *sig)
+{
+	buf_u32(b, id);
+	buf_put(b, ek, PROTO_KEM_EK_LEN);
+	buf_put(b, sig, PROTO_SIG_LEN);
+}
+
+static int
+put_kem_upload(struct buf *b, const struct proto_upload_prekeys *u)
+{
+	size_t i;
+
+	if (u->n_kem > PROTO_MAX_KEM_OTPK)
+		return SOTTO_ERR_INVALID_ARG;
+	buf_u8(b, u->has_kem_last_resort ? 1 : 0);
+	if (u->has_kem_last_resort)
+		put_kem(b, u->kem_last_resort.id, u->kem_last_resort.ek, u->kem_last_resort.sig);
+	buf_u16(b, (uint16_t)u->n_kem);
+	for (i = 0; i < u->n_kem; i++)
+		put_kem(b, u->kem[i].id, u->kem[i].ek, u->kem[i].sig);
+	return 0;
+}
+
+static void
 put_ticket(struct buf *b, const struct proto_ticket_result *t)
 {
 	buf_put(b, t->psk, TICKET_PSK_LEN);
@@ -155,7 +179,7 @@ encode_body(const struct proto_msg *m, struct buf *b)
 			buf_u32(b, m->u.upload.otpk[i].id);
 			buf_put(b, m->u.upload.otpk[i].pub, PROTO_KEY_LEN);
 		}
-		return 0;
+		return put_kem_upload(b, &m->u.upload);
 	case PROTO_FETCH_BUNDLE:
 		return put_address(b, m->u.fetch.address);
 	case PROTO_LOOKUP:
@@ -213,6 +237,9 @@ encode_body(const struct proto_msg *m, struct buf *b)
 			buf_u32(b, m->u.bundle.otpk.id);
 			buf_put(b, m->u.bundle.otpk.pub, PROTO_KEY_LEN);
 		}
+		buf_u8(b, m->u.bundle.has_kem ? 1 : 0);
+		if (m->u.bundle.has_kem)
+			put_kem(b, m->u.bundle.kem_id, m->u.bundle.kem_ek, m->u.bundle.kem_sig);
 		return 0;
 	case PROTO_SEND:
 		buf_u64(b, m->u.sent.timestamp);
@@ -293,6 +320,41 @@ get_count(struct cur *c, size_t min, size_t max)
 	return cur_status(c) == 0 ? n : 0;
 }
 
+static void
+get_kem(struct cur *c, struct proto_kem_prekey *k)
+{
+	k->id = cur_u32(c);
+	k->ek = cur_ref(c, PROTO_KEM_EK_LEN);
+	k->sig = cur_ref(c, PROTO_SIG_LEN);
+}
+
+/* A 0/1 flag byte; other values are malformed. */
+static int
+get_flag(struct cur *c)
+{
+	uint8_t f = cur_u8(c);
+
+	if (cur_status(c) == 0 && f > 1)
+		cur_fail(c, SOTTO_ERR_MALFORMED);
+	return cur_status(c) == 0 ? f : 0;
+}
+
+/* The ML-KEM part of UPLOAD_PREKEYS: the flag, the last-resort key if flagged, and the
+ * counted one-time keys. */
+static void
+get_kem_upload(struct cur *c, struct proto_upload_prekeys *u)
+{
+	size_t i, n;
+
+	u->has_kem_last_resort = get_flag(c);
+	if (u->has_kem_last_resort)
+		get_kem(c, &u->kem_last_resort);
+	n = get_count(c, 0, PROTO_MAX_KEM_OTPK);
+	for (i = 0; i < n; i++)
+		get_kem(c, &u->kem[i]);
+	u->n_kem = n;
+}
+
 static const uint8_t *
 get_envelope(struct cur *c, size_t *len)
 {
@@ -340,6 +402,7 @@ decode_body(struct cur *c, struct proto_msg *m)
 			cur_copy(c, m->u.upload.otpk[i].pub, PROTO_KEY_LEN);
 		}
 		m->u.upload.n_otpk = n;
+		get_kem_upload(c, &m->u.upload);
 		return;
 	case PROTO_FETCH_BUNDLE:
 		get_address(c, m->u.fetch.address);
@@ -402,6 +465,12 @@ decode_body(struct cur *c, struct proto_msg *m)
 		if (flag) {
 			m->u.bundle.otpk.id = cur_u32(c);
 			cur_copy(c, m->u.bundle.otpk.pub, PROTO_KEY_LEN);
+		}
+		m->u.bundle.has_kem = get_flag(c);
+		if (m->u.bundle.has_kem) {
+			m->u.bundle.kem_id = cur_u32(c);
+			cur_copy(c, m->u.bundle.kem_ek, PROTO_KEM_EK_LEN);
+			cur_copy(c, m->u.bundle.kem_sig, PROTO_SIG_LEN);
 		}
 		return;
 	case PROTO_SEND:

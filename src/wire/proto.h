@@ -30,6 +30,8 @@
 #define PROTO_MSG_ID_LEN 16
 #define PROTO_INVITE_MAX 64
 #define PROTO_MAX_OTPK 100              /* one-time prekeys per UPLOAD_PREKEYS */
+#define PROTO_MAX_KEM_OTPK 100          /* one-time ML-KEM prekeys per UPLOAD_PREKEYS */
+#define PROTO_KEM_EK_LEN 1184           /* ML-KEM-768 encapsulation key */
 #define PROTO_MAX_RECEIVED 256          /* envelope ids per RECEIVED */
 #define PROTO_ENVELOPE_MAX (64u * 1024) /* sealed envelope bytes */
 #define PROTO_REGISTER_DOMAIN "sotto/register/v1"
@@ -68,6 +70,15 @@ struct proto_signed_prekey {
 	uint8_t sig[PROTO_SIG_LEN];
 };
 
+/* A signed ML-KEM-768 prekey (crypto/kem_prekey.h). In an UPLOAD_PREKEYS request ek and
+ * sig are borrowed from the decoded bytes (or the encoder's caller); in a bundle they are
+ * copied into kem_ek and kem_sig. */
+struct proto_kem_prekey {
+	uint32_t id;
+	const uint8_t *ek;              /* PROTO_KEM_EK_LEN bytes */
+	const uint8_t *sig;             /* PROTO_SIG_LEN bytes */
+};
+
 struct proto_register {
 	char address[ADDRESS_MAX + 1];          /* NUL-terminated, validated */
 	uint8_t identity_pk[PROTO_KEY_LEN];     /* Ed25519 */
@@ -81,6 +92,10 @@ struct proto_upload_prekeys {
 	struct proto_signed_prekey spk;
 	size_t n_otpk;
 	struct proto_prekey otpk[PROTO_MAX_OTPK];
+	int has_kem_last_resort;                /* replaces the stored one */
+	struct proto_kem_prekey kem_last_resort;
+	size_t n_kem;
+	struct proto_kem_prekey kem[PROTO_MAX_KEM_OTPK];
 };
 
 struct proto_fetch_bundle {
@@ -92,6 +107,12 @@ struct proto_bundle {
 	struct proto_signed_prekey spk;
 	int has_otpk;
 	struct proto_prekey otpk;
+	/* A one-time ML-KEM prekey, or else the last-resort one, or none (the owner uploaded
+	 * none). */
+	int has_kem;
+	uint32_t kem_id;
+	uint8_t kem_ek[PROTO_KEM_EK_LEN];
+	uint8_t kem_sig[PROTO_SIG_LEN];
 };
 
 struct proto_send {

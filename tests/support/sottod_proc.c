@@ -422,6 +422,37 @@ test_user_upload(struct test_user *u, uint32_t first, size_t n)
 	return test_user_request(u, 5000);
 }
 
+int
+test_user_upload_kem(struct test_user *u, uint32_t first, size_t n, uint32_t lr_id)
+{
+	struct proto_msg *req = request_new(u, PROTO_UPLOAD_PREKEYS);
+	static uint8_t ek[PROTO_MAX_KEM_OTPK + 1][PROTO_KEM_EK_LEN];
+	static uint8_t sig[2][PROTO_SIG_LEN];
+
+	if (n > PROTO_MAX_KEM_OTPK)
+		return SOTTO_ERR_INVALID_ARG;
+	req->u.upload.spk.id = 1;
+	memset(req->u.upload.spk.pub, 0x11, 32);
+	memset(req->u.upload.spk.sig, 0x22, 64);
+	memset(sig[0], 0x33, PROTO_SIG_LEN);
+	memset(sig[1], 0x44, PROTO_SIG_LEN);
+	for (size_t i = 0; i < n; i++) {
+		memset(ek[i], (int)((first + i) & 0xff), PROTO_KEM_EK_LEN);
+		req->u.upload.kem[i].id = first + (uint32_t)i;
+		req->u.upload.kem[i].ek = ek[i];
+		req->u.upload.kem[i].sig = sig[0];
+	}
+	req->u.upload.n_kem = n;
+	if (lr_id != 0) {
+		memset(ek[PROTO_MAX_KEM_OTPK], 0xee, PROTO_KEM_EK_LEN);
+		req->u.upload.has_kem_last_resort = 1;
+		req->u.upload.kem_last_resort.id = lr_id;
+		req->u.upload.kem_last_resort.ek = ek[PROTO_MAX_KEM_OTPK];
+		req->u.upload.kem_last_resort.sig = sig[1];
+	}
+	return test_user_request(u, 5000);
+}
+
 /* FETCH_BUNDLE and LOOKUP: a request naming one address. */
 static int
 address_request(struct test_user *u, uint8_t type, const char *address)

@@ -83,6 +83,11 @@ int test_user_received(struct test_user *u, const uint64_t *ids, size_t n);
 /* UPLOAD_PREKEYS: signed prekey 1 (public bytes 0x11, signature bytes 0x22) and n one-time
  * prekeys with ids first.., each public key filled with the low byte of its id. */
 int test_user_upload(struct test_user *u, uint32_t first, size_t n);
+/* UPLOAD_PREKEYS with signed prekey 1 as test_user_upload, no X25519 one-time prekeys,
+ * n one-time ML-KEM prekeys with ids first.. (key bytes: the id's low byte, signature
+ * bytes 0x33) and, unless lr_id is 0, the last-resort ML-KEM prekey lr_id (key bytes 0xee,
+ * signature bytes 0x44). */
+int test_user_upload_kem(struct test_user *u, uint32_t first, size_t n, uint32_t lr_id);
 int test_user_fetch(struct test_user *u, const char *address);  /* FETCH_BUNDLE */
 int test_user_lookup(struct test_user *u, const char *address); /* LOOKUP */
 /* The next PUSH into u->ev, other events skipped: 0 or the conn error (SOTTO_ERR_TIMEOUT). */

@@ -21,6 +21,8 @@
 #include "client/store.h"
 #include "client/store_int.h"
 #include "client/transport.h"
+#include "crypto/kem_prekey.h"
+#include "crypto/mlkem.h"
 #include "crypto/sealed.h"
 #include "crypto/session.h"
 #include "crypto/suite_native.h"
@@ -31,6 +33,13 @@
 #define FAKE_ACC_MAX 8
 #define FAKE_OTPK_MAX 1000
 #define FAKE_LOW 5
+#define FAKE_KEM_MAX 250
+
+struct fake_kem {
+	uint32_t id;
+	uint8_t ek[PROTO_KEM_EK_LEN];
+	uint8_t sig[PROTO_SIG_LEN];
+};
 
 struct fake_account {
 	char address[ADDRESS_MAX + 1];
@@ -39,6 +48,10 @@ struct fake_account {
 	struct proto_prekey otpk[FAKE_OTPK_MAX];
 	size_t n_otpk;
 	int uploads;
+	int has_kem_lr;
+	struct fake_kem kem_lr;
+	struct fake_kem kem[FAKE_KEM_MAX];
+	size_t n_kem;
 };
 
 struct fake_env {
@@ -63,6 +76,8 @@ struct fake_server {
 	int low_pending[FAKE_ACC_MAX];
 	size_t sends;
 	int64_t push_shift;     /* added to push timestamps, seconds */
+	int kem_tamper;         /* FETCH_BUNDLE: 1 flips a bit of the ML-KEM signature, 2
+	                         * zeroes it, 3 flips a bit of the key, 4 changes the id */
 };
 
 struct fake_conn {
@@ -162,6 +177,26 @@ mail_delete(size_t i)
 	srv.n_mail--;
 }
 
+static void
+fake_kem_copy(struct fake_kem *to, const struct proto_kem_prekey *from)
+{
+	to->id = from->id;
+	memcpy(to->ek, from->ek, PROTO_KEM_EK_LEN);
+	memcpy(to->sig, from->sig, PROTO_SIG_LEN);
+}
+
+static void
+fake_kem_tamper(struct proto_bundle *b)
+{
+	switch (srv.kem_tamper) {
+	case 1: b->kem_sig[17] ^= 0x10; break;
+	case 2: memset(b->kem_sig, 0, PROTO_SIG_LEN); break;
+	case 3: b->kem_ek[1000] ^= 0x01; break;
+	case 4: b->kem_id++; break;
+	default: break;
+	}
+}
+
 static int
 fake_handle(struct fake_conn *c, const struct proto_msg *q, struct proto_msg *a)
 {
@@ -197,6 +232,12 @@ fake_handle(struct fake_conn *c, const struct proto_msg *q, struct proto_msg *a)
 		acc->spk = q->u.upload.spk;
 		for (i = 0; i < q->u.upload.n_otpk && acc->n_otpk < FAKE_OTPK_MAX; i++)
 			acc->otpk[acc->n_otpk++] = q->u.upload.otpk[i];
+		if (q->u.upload.has_kem_last_resort) {
+			acc->has_kem_lr = 1;
+			fake_kem_copy(&acc->kem_lr, &q->u.upload.kem_last_resort);
+		}
+		for (i = 0; i < q->u.upload.n_kem && acc->n_kem < FAKE_KEM_MAX; i++)
+			fake_kem_copy(&acc->kem[acc->n_kem++], &q->u.upload.kem[i]);
 		acc->uploads++;
 		break;
 	case PROTO_FETCH_BUNDLE:
@@ -211,7 +252,18 @@ fake_handle(struct fake_conn *c, const struct proto_msg *q, struct proto_msg *a)
 			memmove(&acc->otpk[0], &acc->otpk[1], (acc->n_otpk - 1) * sizeof(acc->otpk[0]));
 			acc->n_otpk--;
 		}
-		if (acc->n_otpk < FAKE_LOW)
+		if (acc->n_kem > 0 || acc->has_kem_lr) {
+			const struct fake_kem *fk = acc->n_kem > 0 ? &acc->kem[0] : &acc->kem_lr;
+
+			resp->u.bundle.has_kem = 1;
+			resp->u.bundle.kem_id = fk->id;
+			memcpy(resp->u.bundle.kem_ek, fk->ek, PROTO_KEM_EK_LEN);
+			memcpy(resp->u.bundle.kem_sig, fk->sig, PROTO_SIG_LEN);
+			if (acc->n_kem > 0)
+				memmove(&acc->kem[0], &acc->kem[1], --acc->n_kem * sizeof(acc->kem[0]));
+			fake_kem_tamper(&resp->u.bundle);
+		}
+		if (acc->n_otpk < FAKE_LOW || (acc->has_kem_lr && acc->n_kem < FAKE_LOW))
 			srv.low_pending[k] = 1;
 		break;
 	case PROTO_SEND:
@@ -936,13 +988,29 @@ TEST(sealed_sender_checks)
 	free(ev);
 }
 
+/* n new users u0.. each send "hey" to Alice (each fetches one of her bundles). */
+static void
+strangers_write(int n)
+{
+	char name[32], addr[64];
+	struct sotto *u;
+
+	for (int i = 0; i < n; i++) {
+		snprintf(name, sizeof(name), "u%d", i);
+		snprintf(addr, sizeof(addr), "u%d@example.org", i);
+		u = user_new(name, addr);
+		REQUIRE(u != NULL);
+		CHECK_EQ_INT(sotto_send_text(u, "alice@example.org", "hey", 3, NULL), 0);
+		sotto_close(u);
+	}
+}
+
 TEST(prekeys_replenished_and_rotated)
 {
-	struct sotto *a, *b, *u;
+	struct sotto *a, *b;
 	struct seen *ev = calloc(1, sizeof(*ev));
-	char name[32], addr[64];
 	uint32_t old_spk;
-	int i, k;
+	int k;
 
 	fresh();
 	a = user_new("alice", "alice@example.org");
@@ -952,14 +1020,7 @@ TEST(prekeys_replenished_and_rotated)
 	CHECK_EQ_INT(srv.acc[k].n_otpk, CLIENT_OTPK_BATCH);
 	srv.acc[k].n_otpk = FAKE_LOW + 1;
 	/* Two strangers write; the stock falls under the mark and Alice refills it. */
-	for (i = 0; i < 2; i++) {
-		snprintf(name, sizeof(name), "u%d", i);
-		snprintf(addr, sizeof(addr), "u%d@example.org", i);
-		u = user_new(name, addr);
-		REQUIRE(u != NULL);
-		CHECK_EQ_INT(sotto_send_text(u, "alice@example.org", "hey", 3, NULL), 0);
-		sotto_close(u);
-	}
+	strangers_write(2);
 	CHECK_EQ_INT(poll_all(a, ev), 2);
 	CHECK_EQ_INT(srv.acc[k].n_otpk, FAKE_LOW - 1 + CLIENT_OTPK_BATCH);
 
@@ -976,6 +1037,118 @@ TEST(prekeys_replenished_and_rotated)
 	sotto_close(a);
 	sotto_close(b);
 	free(ev);
+}
+
+/* Every ML-KEM prekey on the server (one-time and last-resort) is signed by the
+ * identity key over its id, and its seed is in the owner's store (regenerating the same
+ * key); returns how many were checked. */
+static int
+check_kem_prekeys(struct sotto *s, const struct fake_account *acc)
+{
+	static uint8_t ek[MLKEM768_EK_LEN], dk[MLKEM768_DK_LEN];
+	struct store_kem_prekey k;
+	int n = 0;
+
+	for (size_t i = 0; i <= acc->n_kem; i++) {
+		const struct fake_kem *fk = i < acc->n_kem ? &acc->kem[i] : &acc->kem_lr;
+
+		if (i == acc->n_kem && !acc->has_kem_lr)
+			break;
+		CHECK_EQ_INT(kem_prekey_verify(fk->sig, fk->id, fk->ek, acc->ident), 0);
+		CHECK_EQ_INT(store_kem_prekey_get(s->st, fk->id, &k), 0);
+		CHECK_EQ_INT(k.last_resort, i == acc->n_kem);
+		CHECK_EQ_INT(mlkem768_keygen_seed(ek, dk, k.seed, sizeof(k.seed)), 0);
+		CHECK_MEM(ek, fk->ek, MLKEM768_EK_LEN);
+		store_kem_prekey_wipe(&k);
+		n++;
+	}
+	return n;
+}
+
+TEST(kem_prekeys_signed_replenished_and_rotated)
+{
+	struct sotto *a;
+	struct seen *ev = calloc(1, sizeof(*ev));
+	uint32_t old_lr;
+	int k;
+
+	fresh();
+	a = user_new("alice", "alice@example.org");
+	REQUIRE(a != NULL && ev != NULL);
+	k = find_acc("alice@example.org");
+	CHECK_EQ_INT(srv.acc[k].has_kem_lr, 1);
+	CHECK_EQ_INT(srv.acc[k].n_kem, CLIENT_OTPK_BATCH);
+	CHECK_EQ_INT(check_kem_prekeys(a, &srv.acc[k]), CLIENT_OTPK_BATCH + 1);
+	/* The ML-KEM stock runs low (the X25519 one does not): Alice refills both. */
+	srv.acc[k].n_kem = FAKE_LOW + 1;
+	strangers_write(2);
+	CHECK_EQ_INT(poll_all(a, ev), 2);
+	CHECK_EQ_INT(srv.acc[k].n_kem, FAKE_LOW - 1 + CLIENT_OTPK_BATCH);
+	CHECK_EQ_INT(check_kem_prekeys(a, &srv.acc[k]), FAKE_LOW - 1 + CLIENT_OTPK_BATCH + 1);
+	/* The last-resort key rotates with the signed prekey. */
+	old_lr = srv.acc[k].kem_lr.id;
+	sotto_disconnect(a);
+	a->spk_rotate = 0;
+	CHECK_EQ_INT(sotto_connect(a, 1000), 0);
+	CHECK(srv.acc[k].kem_lr.id != old_lr);
+	CHECK_EQ_INT(check_kem_prekeys(a, &srv.acc[k]), FAKE_LOW - 1 + CLIENT_OTPK_BATCH + 1);
+	sotto_close(a);
+	free(ev);
+}
+
+/* A store from before ML-KEM prekeys (none stored, none on the server) gets a last-resort
+ * one and a batch of one-time ones at its next connection. */
+TEST(kem_prekeys_added_to_old_account)
+{
+	struct sotto *a;
+	int k;
+
+	fresh();
+	a = user_new("alice", "alice@example.org");
+	REQUIRE(a != NULL);
+	k = find_acc("alice@example.org");
+	REQUIRE(store_exec(a->st, "DELETE FROM kem_prekey") == 0);
+	srv.acc[k].has_kem_lr = 0;
+	srv.acc[k].n_kem = 0;
+	sotto_disconnect(a);
+	CHECK_EQ_INT(sotto_connect(a, 1000), 0);
+	CHECK_EQ_INT(srv.acc[k].has_kem_lr, 1);
+	CHECK_EQ_INT(srv.acc[k].n_kem, CLIENT_OTPK_BATCH);
+	CHECK_EQ_INT(check_kem_prekeys(a, &srv.acc[k]), CLIENT_OTPK_BATCH + 1);
+	/* Connecting again uploads nothing more. */
+	sotto_disconnect(a);
+	CHECK_EQ_INT(sotto_connect(a, 1000), 0);
+	CHECK_EQ_INT(srv.acc[k].n_kem, CLIENT_OTPK_BATCH);
+	sotto_close(a);
+}
+
+/* A bundle whose ML-KEM prekey is not signed by the identity (a bit of the signature, a
+ * zero signature, a bit of the key, another id) is refused, and no session is made; the
+ * same bundle untouched works. */
+TEST(kem_prekey_bad_signature_refused)
+{
+	struct sotto *a, *b;
+	uint8_t *state = NULL;
+	size_t state_len = 0;
+	int t;
+
+	fresh();
+	a = user_new("alice", "alice@example.org");
+	b = user_new("bob", "bob@example.org");
+	REQUIRE(a != NULL && b != NULL);
+	for (t = 1; t <= 4; t++) {
+		srv.kem_tamper = t;
+		CHECK_EQ_INT(sotto_send_text(b, "alice@example.org", "hi", 2, NULL),
+		    SOTTO_ERR_BAD_SIGNATURE);
+		CHECK_EQ_INT(store_session_get(b->st, "alice@example.org", &state, &state_len),
+		    SOTTO_ERR_NOT_FOUND);
+	}
+	srv.kem_tamper = 0;
+	CHECK_EQ_INT(sotto_send_text(b, "alice@example.org", "hi", 2, NULL), 0);
+	CHECK_EQ_INT(store_session_get(b->st, "alice@example.org", &state, &state_len), 0);
+	store_blob_free(state, state_len);
+	sotto_close(a);
+	sotto_close(b);
 }
 
 TEST(disappearing_messages)
@@ -1587,6 +1760,9 @@ main(void)
 	if (access("/dev/shm", W_OK) != 0)
 		snprintf(tmp_root, sizeof(tmp_root), "/tmp/sotto-test-client-%d", (int)getpid());
 	RUN(content_codec);
+	RUN(kem_prekeys_signed_replenished_and_rotated);
+	RUN(kem_prekeys_added_to_old_account);
+	RUN(kem_prekey_bad_signature_refused);
 	RUN(exchange_receipts_history);
 	RUN(many_messages_both_ways);
 	RUN(outbox_retry_same_id);

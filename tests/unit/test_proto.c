@@ -10,6 +10,7 @@
 #include "wire/proto.h"
 
 static uint8_t envelope[300];
+static uint8_t kem_ek[3][PROTO_KEM_EK_LEN], kem_sig[3][PROTO_SIG_LEN];
 
 static const char *const group_addrs[] = { "bob@b.example", "carol@c.example", "d@b.example" };
 static const struct proto_welcome group_welcomes[] = {
@@ -126,6 +127,8 @@ samples(struct proto_msg *m, size_t cap)
 
 	memset(m, 0, cap * sizeof(*m));
 	randombytes_buf(envelope, sizeof(envelope));
+	randombytes_buf(kem_ek, sizeof(kem_ek));
+	randombytes_buf(kem_sig, sizeof(kem_sig));
 
 	m[n].type = PROTO_REGISTER;
 	m[n].id = 1;
@@ -150,6 +153,23 @@ samples(struct proto_msg *m, size_t cap)
 		m[n].u.upload.otpk[i].id = (uint32_t)(1000 + i);
 		randombytes_buf(m[n].u.upload.otpk[i].pub, 32);
 	}
+	n++;
+	/* with ML-KEM prekeys: a last-resort one and two one-time ones */
+	m[n] = m[n - 1];
+	m[n].u.upload.has_kem_last_resort = 1;
+	m[n].u.upload.kem_last_resort.id = 500;
+	m[n].u.upload.kem_last_resort.ek = kem_ek[0];
+	m[n].u.upload.kem_last_resort.sig = kem_sig[0];
+	m[n].u.upload.n_kem = 2;
+	for (i = 0; i < 2; i++) {
+		m[n].u.upload.kem[i].id = (uint32_t)(501 + i);
+		m[n].u.upload.kem[i].ek = kem_ek[1 + i];
+		m[n].u.upload.kem[i].sig = kem_sig[1 + i];
+	}
+	n++;
+	/* one-time ML-KEM prekeys only */
+	m[n] = m[n - 1];
+	m[n].u.upload.has_kem_last_resort = 0;
 	n++;
 
 	m[n].type = PROTO_FETCH_BUNDLE;
@@ -228,6 +248,11 @@ samples(struct proto_msg *m, size_t cap)
 			m[n] = m[i];
 			m[n].u.bundle.has_otpk = 0;
 			memset(&m[n].u.bundle.otpk, 0, sizeof(m[n].u.bundle.otpk));
+			m[n + 1] = m[i];
+			m[n + 1].u.bundle.has_kem = 1;
+			m[n + 1].u.bundle.kem_id = 0xfffffff0;
+			memcpy(m[n + 1].u.bundle.kem_ek, kem_ek[2], PROTO_KEM_EK_LEN);
+			memcpy(m[n + 1].u.bundle.kem_sig, kem_sig[2], PROTO_SIG_LEN);
 		}
 		if (m[i].type == (PROTO_RESPONSE | PROTO_SEND) && m[i].status == 0)
 			m[i].u.sent.timestamp = 123456789;
@@ -249,7 +274,7 @@ samples(struct proto_msg *m, size_t cap)
 			randombytes_buf(m[i].u.logged_in.ticket.ticket, TICKET_LEN);
 		}
 	}
-	n++;    /* the bundle without a one-time prekey */
+	n += 2; /* the bundles without a one-time prekey and with an ML-KEM prekey */
 	return n;
 }
 
@@ -276,12 +301,12 @@ TEST(proto_roundtrip_every_message)
 	}
 	/* Field checks on a few. */
 	buf_init_dyn(&a, 1 << 20);
-	REQUIRE(proto_encode(&m[4], &a) == 0);
+	REQUIRE(proto_encode(&m[6], &a) == 0);
 	REQUIRE(proto_decode(a.p, a.len, &d) == 0);
 	CHECK(strcmp(d.u.send.recipient, "bob@b.example") == 0);
 	CHECK_EQ_INT(d.u.send.envelope_len, sizeof(envelope));
 	CHECK_MEM(d.u.send.envelope, envelope, sizeof(envelope));
-	CHECK_MEM(d.u.send.client_msg_id, m[4].u.send.client_msg_id, 16);
+	CHECK_MEM(d.u.send.client_msg_id, m[6].u.send.client_msg_id, 16);
 	/* The envelope is borrowed from the input. */
 	CHECK(d.u.send.envelope >= a.p && d.u.send.envelope < a.p + a.len);
 	buf_free(&a);
@@ -387,6 +412,8 @@ TEST(proto_rejects_bad_fields)
 		strcat(hex, "02");
 		CHECK_EQ_INT(decode_hex(hex), SOTTO_ERR_MALFORMED);
 		hex[strlen(hex) - 1] = '0';
+		CHECK_EQ_INT(decode_hex(hex), SOTTO_ERR_TRUNCATED);    /* no ML-KEM flag */
+		strcat(hex, "00");
 		CHECK_EQ_INT(decode_hex(hex), 0);
 	}
 }
@@ -519,6 +546,60 @@ TEST(proto_encode_refuses_invalid)
 	buf_free(&b);
 }
 
+/* The ML-KEM part of UPLOAD_PREKEYS: keys borrowed from the input and equal to what was
+ * encoded; a flag other than 0/1 and a count over the cap refused; in a bundle too. */
+TEST(proto_kem_prekeys)
+{
+	static struct proto_msg m[40], d;
+	size_t n = samples(m, 40), i, up = n, kem_at;
+	struct buf a;
+
+	for (i = 0; i < n && up == n; i++)
+		if (m[i].type == PROTO_UPLOAD_PREKEYS && m[i].u.upload.has_kem_last_resort)
+			up = i;
+	REQUIRE(up < n);
+	buf_init_dyn(&a, 1 << 20);
+	REQUIRE(proto_encode(&m[up], &a) == 0);
+	/* header 6, spk 100, count 2, 3 X25519 keys of 36 */
+	kem_at = 6 + 100 + 2 + 3 * 36;
+	CHECK_EQ_INT(a.len, kem_at + 1 + 3 * (4 + PROTO_KEM_EK_LEN + 64) + 2);
+	REQUIRE(proto_decode(a.p, a.len, &d) == 0);
+	CHECK_EQ_INT(d.u.upload.has_kem_last_resort, 1);
+	CHECK_EQ_INT(d.u.upload.kem_last_resort.id, 500);
+	CHECK_MEM(d.u.upload.kem_last_resort.ek, kem_ek[0], PROTO_KEM_EK_LEN);
+	CHECK_EQ_INT(d.u.upload.n_kem, 2);
+	CHECK_EQ_INT(d.u.upload.kem[1].id, 502);
+	CHECK_MEM(d.u.upload.kem[1].ek, kem_ek[2], PROTO_KEM_EK_LEN);
+	CHECK_MEM(d.u.upload.kem[1].sig, kem_sig[2], PROTO_SIG_LEN);
+	CHECK(d.u.upload.kem[1].ek >= a.p && d.u.upload.kem[1].ek < a.p + a.len);
+	a.p[kem_at] = 2;
+	CHECK_EQ_INT(proto_decode(a.p, a.len, &d), SOTTO_ERR_MALFORMED);
+	a.p[kem_at] = 1;
+	a.p[kem_at + 1 + 4 + PROTO_KEM_EK_LEN + 64] = 0;
+	a.p[kem_at + 1 + 4 + PROTO_KEM_EK_LEN + 64 + 1] = PROTO_MAX_KEM_OTPK + 1;
+	CHECK_EQ_INT(proto_decode(a.p, a.len, &d), SOTTO_ERR_TOO_LARGE);
+	buf_free(&a);
+	m[up].u.upload.n_kem = PROTO_MAX_KEM_OTPK + 1;
+	buf_init_dyn(&a, 1 << 20);
+	CHECK_EQ_INT(proto_encode(&m[up], &a), SOTTO_ERR_INVALID_ARG);
+	buf_free(&a);
+	/* A bundle: the flag is the byte after the X25519 part. */
+	for (i = 0; i < n; i++)
+		if (m[i].type == (PROTO_RESPONSE | PROTO_FETCH_BUNDLE) && m[i].u.bundle.has_kem)
+			break;
+	REQUIRE(i < n);
+	buf_init_dyn(&a, 1 << 20);
+	REQUIRE(proto_encode(&m[i], &a) == 0);
+	REQUIRE(proto_decode(a.p, a.len, &d) == 0);
+	CHECK_EQ_INT(d.u.bundle.kem_id, 0xfffffff0);
+	CHECK_MEM(d.u.bundle.kem_ek, kem_ek[2], PROTO_KEM_EK_LEN);
+	CHECK_MEM(d.u.bundle.kem_sig, kem_sig[2], PROTO_SIG_LEN);
+	kem_at = a.len - (1 + 4 + PROTO_KEM_EK_LEN + 64);
+	a.p[kem_at] = 3;
+	CHECK_EQ_INT(proto_decode(a.p, a.len, &d), SOTTO_ERR_MALFORMED);
+	buf_free(&a);
+}
+
 TEST(proto_register_signature)
 {
 	uint8_t id_pk[32], id_sk[64], other_pk[32], other_sk[64];
@@ -629,6 +710,7 @@ main(void)
 	RUN(proto_group_rejects_bad_fields);
 	RUN(proto_encode_refuses_invalid);
 	RUN(proto_register_signature);
+	RUN(proto_kem_prekeys);
 	RUN(cert_make_and_verify);
 	return check_summary();
 }

@@ -113,6 +113,93 @@ TEST(prekeys_cap_and_owner_offline_notice)
 	sottod_proc_cleanup(&sp);
 }
 
+/* ML-KEM prekeys: three fetchers taking turns get each one-time key exactly once, in
+ * upload order, then all get the last-resort key, which stays; a new upload replaces the
+ * last-resort key and refills the stock; PREKEY_LOW counts the smaller stock. */
+TEST(kem_prekeys_claimed_once_then_last_resort)
+{
+	struct sottod_proc sp;
+	struct test_user a, f[3];
+	int taken[8] = { 0 };
+
+	REQUIRE(sottod_proc_launch(&sp, "registration = open\nprekey_low = 3") == 0);
+	REQUIRE(test_user_join(&a, &sp, "alice") == 0);
+	REQUIRE(test_user_join(&f[0], &sp, "bob") == 0);
+	REQUIRE(test_user_join(&f[1], &sp, "carol") == 0);
+	REQUIRE(test_user_join(&f[2], &sp, "dave") == 0);
+	CHECK_EQ_INT(test_user_upload(&a, 100, 20), 0);
+	CHECK_EQ_INT(test_user_upload_kem(&a, 1, 6, 7), 0);
+	for (int i = 0; i < 6; i++) {
+		struct test_user *u = &f[i % 3];
+
+		REQUIRE(test_user_fetch(u, "alice@localhost") == 0);
+		CHECK_EQ_INT(u->resp.u.bundle.has_kem, 1);
+		CHECK_EQ_INT(u->resp.u.bundle.kem_id, i + 1);
+		CHECK_EQ_INT(u->resp.u.bundle.kem_ek[0], i + 1);
+		CHECK_EQ_INT(u->resp.u.bundle.kem_ek[PROTO_KEM_EK_LEN - 1], i + 1);
+		CHECK_EQ_INT(u->resp.u.bundle.kem_sig[63], 0x33);
+		CHECK_EQ_INT(u->resp.u.bundle.has_otpk, 1);
+		REQUIRE(u->resp.u.bundle.kem_id < 8);
+		CHECK_EQ_INT(taken[u->resp.u.bundle.kem_id]++, 0);
+	}
+	for (int i = 0; i < 4; i++) {
+		struct test_user *u = &f[i % 3];
+
+		REQUIRE(test_user_fetch(u, "alice@localhost") == 0);
+		CHECK_EQ_INT(u->resp.u.bundle.has_kem, 1);
+		CHECK_EQ_INT(u->resp.u.bundle.kem_id, 7);
+		CHECK_EQ_INT(u->resp.u.bundle.kem_ek[5], 0xee);
+		CHECK_EQ_INT(u->resp.u.bundle.kem_sig[0], 0x44);
+	}
+	/* A refill of ML-KEM keys (and a new last-resort one): taken in order, then the new
+	 * last resort. */
+	CHECK_EQ_INT(test_user_upload_kem(&a, 20, 2, 30), 0);
+	REQUIRE(test_user_fetch(&f[0], "alice@localhost") == 0);
+	CHECK_EQ_INT(f[0].resp.u.bundle.kem_id, 20);
+	REQUIRE(test_user_fetch(&f[0], "alice@localhost") == 0);
+	CHECK_EQ_INT(f[0].resp.u.bundle.kem_id, 21);
+	REQUIRE(test_user_fetch(&f[0], "alice@localhost") == 0);
+	CHECK_EQ_INT(f[0].resp.u.bundle.kem_id, 30);       /* the new last resort */
+	{
+		int last = -1;
+		while (conn_next_event(a.c, &a.ev, 500) == 0)
+			if (a.ev.type == PROTO_PREKEY_LOW)
+				last = (int)a.ev.u.prekey_low.count;
+		CHECK_EQ_INT(last, 0);  /* the ML-KEM stock; 7 X25519 keys are left */
+	}
+	/* An account without ML-KEM prekeys hands out bundles without one. */
+	CHECK_EQ_INT(test_user_upload(&f[1], 1, 2), 0);
+	REQUIRE(test_user_fetch(&f[0], "carol@localhost") == 0);
+	CHECK_EQ_INT(f[0].resp.u.bundle.has_kem, 0);
+	CHECK_EQ_INT(f[0].resp.u.bundle.has_otpk, 1);
+	test_user_close(&a);
+	for (int i = 0; i < 3; i++)
+		test_user_close(&f[i]);
+	CHECK_EQ_INT(sottod_proc_stop(&sp, SIGTERM), 0);
+	sottod_proc_cleanup(&sp);
+}
+
+/* More ML-KEM one-time prekeys than prekey_max: refused, and nothing of the upload (not
+ * even its X25519 part) is stored. */
+TEST(kem_prekeys_cap_refuses_whole_upload)
+{
+	struct sottod_proc sp;
+	struct test_user a, b;
+
+	REQUIRE(sottod_proc_launch(&sp, "registration = open\nprekey_max = 4") == 0);
+	REQUIRE(test_user_join(&a, &sp, "alice") == 0);
+	REQUIRE(test_user_join(&b, &sp, "bob") == 0);
+	CHECK_EQ_INT(test_user_upload_kem(&a, 1, 5, 9), SOTTO_ERR_LIMIT);
+	CHECK_EQ_INT(test_user_fetch(&b, "alice@localhost"), SOTTO_ERR_NOT_FOUND);
+	CHECK_EQ_INT(test_user_upload_kem(&a, 1, 4, 9), 0);
+	REQUIRE(test_user_fetch(&b, "alice@localhost") == 0);
+	CHECK_EQ_INT(b.resp.u.bundle.kem_id, 1);
+	test_user_close(&a);
+	test_user_close(&b);
+	CHECK_EQ_INT(sottod_proc_stop(&sp, SIGTERM), 0);
+	sottod_proc_cleanup(&sp);
+}
+
 int
 main(void)
 {
@@ -120,5 +207,7 @@ main(void)
 	RUN(prekeys_upload_fetch_exhaust_and_low_notice);
 	RUN(prekeys_cap_and_owner_offline_notice);
 	RUN(lookup_known_unknown_and_foreign);
+	RUN(kem_prekeys_claimed_once_then_last_resort);
+	RUN(kem_prekeys_cap_refuses_whole_upload);
 	return check_summary();
 }

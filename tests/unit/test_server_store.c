@@ -140,10 +140,10 @@ TEST(store_prekeys_handed_out_once)
 		otpk[i].id = 100 + (uint32_t)i;
 		memset(otpk[i].key, 0x40 + i, 32);
 	}
-	CHECK_EQ_INT(s->ops->prekeys_put(s, id, &spk, otpk, 3, 2), SOTTO_ERR_LIMIT);
+	CHECK_EQ_INT(s->ops->prekeys_put(s, id, &spk, otpk, 3, NULL, 2), SOTTO_ERR_LIMIT);
 	CHECK_EQ_INT(s->ops->prekey_count(s, id, &n), 0);
 	CHECK_EQ_INT(n, 0);
-	CHECK_EQ_INT(s->ops->prekeys_put(s, id, &spk, otpk, 3, 10), 0);
+	CHECK_EQ_INT(s->ops->prekeys_put(s, id, &spk, otpk, 3, NULL, 10), 0);
 	for (int i = 0; i < 3; i++) {
 		CHECK_EQ_INT(s->ops->bundle_take(s, id, &b), 0);
 		CHECK_EQ_INT(b.has_otpk, 1);
@@ -157,6 +157,79 @@ TEST(store_prekeys_handed_out_once)
 	CHECK_EQ_INT(b.has_otpk, 0);
 	CHECK_EQ_INT(b.spk.sig[0], 6);
 	store_close(s);
+	cleanup();
+}
+
+/* ML-KEM prekeys: a one-time key is handed out once and deleted in the transaction that
+ * read it, the last-resort one again and again; a refused upload stores nothing. */
+TEST(store_kem_prekeys_once_then_last_resort)
+{
+	struct store *s;
+	struct store_signed_prekey spk = { .id = 7 };
+	struct store_prekey otpk = { .id = 1 };
+	static struct store_kem_prekey kem[3], lr;
+	struct store_kem_upload up = { .last_resort = &lr, .onetime = kem, .n = 3 };
+	static struct store_bundle b;
+	uint8_t ik[32], dk[32];
+	uint32_t n = 99;
+	int64_t id;
+
+	fresh_path();
+	s = open_db(1);
+	REQUIRE(s != NULL);
+	key(ik, 1), key(dk, 2);
+	REQUIRE(s->ops->account_create(s, "alice", ik, dk, NULL, &id) == 0);
+	for (int i = 0; i < 3; i++) {
+		kem[i].id = 10 + (uint32_t)i;
+		memset(kem[i].key, 0x50 + i, sizeof(kem[i].key));
+		memset(kem[i].sig, 0x60 + i, sizeof(kem[i].sig));
+	}
+	lr.id = 99;
+	memset(lr.key, 0x77, sizeof(lr.key));
+	CHECK_EQ_INT(s->ops->prekeys_put(s, id, &spk, &otpk, 1, &up, 2), SOTTO_ERR_LIMIT);
+	CHECK_EQ_INT(s->ops->bundle_take(s, id, &b), SOTTO_ERR_NOT_FOUND);
+	CHECK_EQ_INT(s->ops->prekeys_put(s, id, &spk, &otpk, 1, &up, 3), 0);
+	/* One X25519 key, three ML-KEM keys: the X25519 stock is the smaller. */
+	CHECK_EQ_INT(s->ops->prekey_count(s, id, &n), 0);
+	CHECK_EQ_INT(n, 1);
+	for (int i = 0; i < 3; i++) {
+		CHECK_EQ_INT(s->ops->bundle_take(s, id, &b), 0);
+		CHECK_EQ_INT(b.has_kem, 1);
+		CHECK_EQ_INT(b.kem_last_resort, 0);
+		CHECK_EQ_INT(b.kem.id, 10 + i);
+		CHECK_EQ_INT(b.kem.key[1183], 0x50 + i);
+		CHECK_EQ_INT(b.kem.sig[0], 0x60 + i);
+		CHECK_EQ_INT(b.remaining, 0);
+	}
+	for (int i = 0; i < 2; i++) {
+		CHECK_EQ_INT(s->ops->bundle_take(s, id, &b), 0);
+		CHECK_EQ_INT(b.has_kem, 1);
+		CHECK_EQ_INT(b.kem_last_resort, 1);
+		CHECK_EQ_INT(b.kem.id, 99);
+		CHECK_EQ_INT(b.kem.key[0], 0x77);
+	}
+	/* A new last resort replaces the old one; no one-time keys with it. */
+	lr.id = 100;
+	up.n = 0;
+	CHECK_EQ_INT(s->ops->prekeys_put(s, id, NULL, NULL, 0, &up, 3), 0);
+	CHECK_EQ_INT(s->ops->bundle_take(s, id, &b), 0);
+	CHECK_EQ_INT(b.kem.id, 100);
+	/* Resetting the account deletes its ML-KEM prekeys. */
+	{
+		uint64_t envs = 0;
+		sqlite3 *db;
+		sqlite3_stmt *q;
+
+		CHECK_EQ_INT(s->ops->account_reset(s, "alice", NULL, &envs), 0);
+		store_close(s);
+		REQUIRE(sqlite3_open(path, &db) == SQLITE_OK);
+		REQUIRE(sqlite3_prepare_v2(db, "SELECT count(*) FROM kem_prekeys", -1, &q,
+		    NULL) == SQLITE_OK);
+		REQUIRE(sqlite3_step(q) == SQLITE_ROW);
+		CHECK_EQ_INT(sqlite3_column_int(q, 0), 0);
+		sqlite3_finalize(q);
+		sqlite3_close(db);
+	}
 	cleanup();
 }
 
@@ -568,9 +641,11 @@ TEST(store_migrates_schema_1)
 	    " (SELECT pending_bytes FROM accounts WHERE id = 7),"
 	    " (SELECT sender FROM envelopes WHERE id = 41),"
 	    " (SELECT count(*) FROM sqlite_master WHERE name IN ('key_packages', 'groups',"
-	    " 'group_log', 'group_members', 'group_welcomes'))", -1, &q, NULL) == SQLITE_OK);
+	    " 'group_log', 'group_members', 'group_welcomes')),"
+	    " (SELECT count(*) FROM kem_prekeys)", -1, &q, NULL) == SQLITE_OK);
 	REQUIRE(sqlite3_step(q) == SQLITE_ROW);
-	CHECK_EQ_INT(sqlite3_column_int(q, 0), 6);     /* on to the latest schema */
+	CHECK_EQ_INT(sqlite3_column_int(q, 0), 7);     /* on to the latest schema */
+	CHECK_EQ_INT(sqlite3_column_type(q, 6), SQLITE_INTEGER);   /* schema 7's table */
 	CHECK_EQ_INT(sqlite3_column_int(q, 1), 1);
 	CHECK(strstr((const char *)sqlite3_column_text(q, 2), "PRIMARY KEY(cmid, sender)") != NULL);
 	CHECK_EQ_INT(sqlite3_column_int(q, 3), 3);
@@ -799,6 +874,7 @@ main(void)
 	RUN(store_group_of_1000_members);
 	RUN(store_accounts_and_invites);
 	RUN(store_prekeys_handed_out_once);
+	RUN(store_kem_prekeys_once_then_last_resort);
 	RUN(store_envelopes_idempotent_capped_and_deleted);
 	RUN(store_sent_records_pruned_in_chunks);
 	RUN(store_refuses_corrupt_or_missing);

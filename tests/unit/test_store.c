@@ -994,7 +994,7 @@ TEST(store_tampered_rows_are_corrupt)
 	REQUIRE(raw_exec("UPDATE meta SET v = substr(v, 1, 9) || x'0000010000000000' ||"
 	    " substr(v, 18) WHERE k = 'kdf'") == 0);
 	CHECK_EQ_INT(store_open(home, (const uint8_t *)PASS, PASS_LEN, &st), SOTTO_ERR_CORRUPT);
-	REQUIRE(raw_exec("PRAGMA user_version = 4") == 0);
+	REQUIRE(raw_exec("PRAGMA user_version = 5") == 0);
 	CHECK_EQ_INT(store_open(home, (const uint8_t *)PASS, PASS_LEN, &st), SOTTO_ERR_BAD_VERSION);
 	CHECK(st == NULL);
 	remove_home();
@@ -1064,18 +1064,26 @@ TEST(store_message_sent_ms_and_schema_1)
 	buf_free(&b);
 	store_close(st);
 	st = NULL;
-	REQUIRE(raw_exec("DROP TABLE groups; DROP TABLE key_packages; PRAGMA user_version = 1") == 0);
+	/* A schema 1 file (no MLS tables, no kem_prekey table) opens as schema 4, with them. */
+	REQUIRE(raw_exec("DROP TABLE groups; DROP TABLE key_packages; DROP TABLE kem_prekey;"
+	    " PRAGMA user_version = 1") == 0);
 	CHECK_EQ_INT(store_open(home, (const uint8_t *)PASS, PASS_LEN, &st), 0);
-	CHECK_EQ_INT(raw_user_version(), 3);
+	CHECK_EQ_INT(raw_user_version(), 4);
 	{
 		uint32_t one_time = 1, last_resort = 1;
 		struct store_group_list gl;
+		struct store_kem_prekey k = { .id = 3, .last_resort = 1, .created = 9 };
 
 		CHECK_EQ_INT(store_key_package_count(st, &one_time, &last_resort), 0);
 		CHECK(one_time == 0 && last_resort == 0);
 		CHECK_EQ_INT(store_group_list(st, &gl), 0);
 		CHECK(gl.n == 0);
 		store_group_list_free(&gl);
+		randombytes_buf(k.seed, sizeof(k.seed));
+		CHECK_EQ_INT(store_kem_prekey_put(st, &k), 0);
+		CHECK_EQ_INT(store_kem_prekey_get(st, 3, &k), 0);
+		CHECK_EQ_INT(k.last_resort, 1);
+		store_kem_prekey_wipe(&k);
 	}
 	store_close(st);
 	remove_home();
