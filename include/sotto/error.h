@@ -60,7 +60,8 @@ enum sotto_err {
 	SOTTO_ERR_UNKNOWN_GROUP = -51, /* no group of that id on the server */
 	SOTTO_ERR_GROUP_FULL = -52,    /* the group is at a server limit (members or unread entries) */
 	SOTTO_ERR_TOO_MANY_GROUPS = -53, /* an account is in as many groups as the server allows */
-	SOTTO_ERR__LAST = -54
+	SOTTO_ERR_CLASSICAL_REFUSED = -54, /* a classical (not post-quantum) session, refused */
+	SOTTO_ERR__LAST = -55
 };
 
 /* A short English description; never NULL. */

@@ -131,6 +131,14 @@ int sotto_send_receipt(struct sotto *s, const char *to, enum sotto_receipt kind,
 /* Whether sotto_poll answers every received text or mail with a delivery receipt
  * (default on). */
 void sotto_set_auto_receipts(struct sotto *s, int on);
+/* Whether new sessions must be post-quantum (PQXDH), stored in this store: when on, a
+ * send to a peer whose prekey bundle has no ML-KEM prekey fails with
+ * SOTTO_ERR_CLASSICAL_REFUSED (no session is made), and a classical first message from a
+ * peer is not accepted (it fails like an undecryptable one). Existing sessions are kept.
+ * Default off. */
+int sotto_set_require_pq(struct sotto *s, int on) SOTTO_MUST_CHECK;
+/* 1 if on, 0 if off, or an error of the store. */
+int sotto_require_pq(struct sotto *s) SOTTO_MUST_CHECK;
 
 /* ---- receiving ---- */
 
@@ -211,6 +219,8 @@ struct sotto_contact {
 	uint64_t first_seen;                /* unix seconds */
 	uint64_t changed_at;                /* last key change, 0 if never */
 	uint32_t expiry;                    /* disappearing-message timer, seconds, 0 = off */
+	int has_session;                    /* a current session with the contact */
+	int pq;                             /* that session is post-quantum (PQXDH) */
 };
 
 /* All contacts, sorted by address; free with sotto_contacts_free. */

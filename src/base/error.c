@@ -60,6 +60,8 @@ static const char *const messages[] = {
 	[-SOTTO_ERR_GROUP_FULL] = "the group is at the server's limit (members, or messages not yet "
 	    "read by every member)",
 	[-SOTTO_ERR_TOO_MANY_GROUPS] = "an account is already in as many groups as the server allows",
+	[-SOTTO_ERR_CLASSICAL_REFUSED] = "classical session refused: post-quantum sessions are "
+	    "required (the peer has no ML-KEM prekey)",
 };
 
 _Static_assert(sizeof(messages) / sizeof(messages[0]) == (unsigned)-SOTTO_ERR__LAST,

@@ -1,7 +1,8 @@
-/* sotto contacts [--json] */
+/* sotto contacts [--json] [--require-pq on|off] */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "cli/cli.h"
 
@@ -12,6 +13,7 @@ cmd_contacts(struct cli *cli, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "json", no_argument, NULL, 'j' },
+		{ "require-pq", required_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -19,12 +21,18 @@ cmd_contacts(struct cli *cli, int argc, char **argv)
 	struct sotto_contact *v = NULL;
 	struct sotto *s = NULL;
 	size_t n = 0, i;
-	int ch, r, json = 0;
+	int ch, r, json = 0, require_pq = -1;
 	json_t *a;
 
 	while ((ch = getopt_long(argc, argv, "jh", opts, NULL)) != -1) {
 		switch (ch) {
 		case 'j': json = 1; break;
+		case 'q':
+			if (strcmp(optarg, "on") == 0 || strcmp(optarg, "off") == 0)
+				require_pq = strcmp(optarg, "on") == 0;
+			else
+				return cli_usage(cli, cmd, "--require-pq takes on or off");
+			break;
 		case 'h': return cli_help(cmd);
 		default: return cli_usage(cli, cmd, NULL);
 		}
@@ -33,6 +41,11 @@ cmd_contacts(struct cli *cli, int argc, char **argv)
 		return cli_usage(cli, cmd, "no arguments");
 	if ((r = cli_open(cli, &s)) != CLI_OK)
 		return r;
+	if (require_pq >= 0) {
+		r = sotto_set_require_pq(s, require_pq);
+		sotto_close(s);
+		return r != 0 ? cli_fail(cli, "contacts --require-pq", r) : CLI_OK;
+	}
 	if ((r = sotto_contacts(s, &v, &n)) != 0) {
 		sotto_close(s);
 		return cli_fail(cli, "contacts", r);
@@ -54,6 +67,8 @@ cmd_contacts(struct cli *cli, int argc, char **argv)
 				    cli_self(cli), v[i].address);
 			if (v[i].expiry != 0)
 				printf(" expiry %us", v[i].expiry);
+			if (v[i].has_session && !v[i].pq)
+				printf(" CLASSICAL session (not post-quantum)");
 			printf("\n");
 		}
 	}

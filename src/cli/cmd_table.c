@@ -36,9 +36,11 @@ const struct cli_cmd cli_commands[] = {
 	  "  --json          one JSON object per line: from, id, time, type, body, warnings",
 	  "[--wait SECONDS] [--json]" },
 	{ "contacts", cmd_contacts,
-	  "Lists contacts: address, verification, key-change state and expiry timer.\n\n"
-	  "  --json  a JSON array",
-	  "[--json]" },
+	  "Lists contacts: address, verification, key-change state, expiry timer, and\n"
+	  "whether the session is post-quantum (PQXDH) or CLASSICAL.\n\n"
+	  "  --json                a JSON array (\"session\", \"pq\": true|false per contact)\n"
+	  "  --require-pq on|off   refuse classical sessions (on) or allow them (off, default)",
+	  "[--json] [--require-pq on|off]" },
 	{ "verify", cmd_verify,
 	  "Shows the safety number of the conversation with ADDRESS and a QR code of it\n"
 	  "(asking the server for the contact's key if no message was exchanged yet).\n"

@@ -186,6 +186,8 @@ cli_contact_json(const struct sotto_contact *c)
 	json_object_set_new(o, "verified", json_boolean(c->verified));
 	json_object_set_new(o, "trust", json_string(cli_trust_name(c->trust)));
 	json_object_set_new(o, "expiry", json_integer(c->expiry));
+	json_object_set_new(o, "session", json_boolean(c->has_session));
+	json_object_set_new(o, "pq", json_boolean(c->has_session && c->pq));
 	json_object_set_new(o, "first_seen", json_integer((json_int_t)c->first_seen));
 	if (c->changed_at != 0)
 		json_object_set_new(o, "changed_at", json_integer((json_int_t)c->changed_at));

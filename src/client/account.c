@@ -182,6 +182,31 @@ sotto_set_auto_receipts(struct sotto *s, int on)
 	s->auto_receipts = on != 0;
 }
 
+#define SETTING_REQUIRE_PQ "require_pq"
+
+int
+sotto_set_require_pq(struct sotto *s, int on)
+{
+	uint8_t v = on ? 1 : 0;
+
+	return store_setting_put(s->st, SETTING_REQUIRE_PQ, &v, 1);
+}
+
+int
+sotto_require_pq(struct sotto *s)
+{
+	uint8_t *v = NULL;
+	size_t n = 0;
+	int r = store_setting_get(s->st, SETTING_REQUIRE_PQ, &v, &n);
+
+	if (r == SOTTO_ERR_NOT_FOUND)
+		return 0;
+	if (r == 0)
+		r = n == 1 && v[0] <= 1 ? v[0] : SOTTO_ERR_CORRUPT;
+	store_blob_free(v, n);
+	return r;
+}
+
 void
 client_set_transport(struct sotto *s, const struct transport_ops *ops, void *arg)
 {

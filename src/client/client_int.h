@@ -18,6 +18,8 @@
 #include "wire/cert.h"
 
 #define CLIENT_OTPK_BATCH 100                   /* one-time prekeys per upload */
+#define CLIENT_PQ_CHECK_EVERY (24 * 3600)       /* seconds between looks for a PQ
+                                                   replacement of a classical session */
 #define CLIENT_SPK_ROTATE (7u * 86400)          /* signed prekey lifetime */
 #define CLIENT_SPK_GRACE (14u * 86400)          /* a replaced one is kept this long */
 #define CLIENT_CERT_MARGIN 60                   /* refresh a certificate this early */

@@ -7,6 +7,7 @@
 #include <sodium.h>
 
 #include "crypto/safety.h"
+#include "crypto/session.h"
 #include "wire/address.h"
 
 _Static_assert(SOTTO_SAFETY_LEN == SAFETY_FORMATTED_LEN, "safety number length");
@@ -22,6 +23,25 @@ contact_export(struct sotto_contact *out, const struct store_contact *c)
 	out->first_seen = c->first_seen;
 	out->changed_at = c->changed_at;
 	out->expiry = c->expiry_seconds;
+}
+
+/* Whether there is a current session with c and whether it is post-quantum. */
+static int
+contact_session(struct sotto *s, struct sotto_contact *c)
+{
+	uint8_t *state = NULL;
+	size_t len = 0;
+	int r = store_session_get(s->st, c->address, &state, &len);
+
+	if (r == SOTTO_ERR_NOT_FOUND)
+		return 0;
+	if (r == 0 && (r = session_state_is_pq(state, len)) >= 0) {
+		c->has_session = 1;
+		c->pq = r;
+		r = 0;
+	}
+	store_blob_free(state, len);
+	return r;
 }
 
 static int
@@ -50,10 +70,17 @@ sotto_contacts(struct sotto *s, struct sotto_contact **out, size_t *n)
 		store_contact_list_free(&l);
 		return SOTTO_ERR_NOMEM;
 	}
-	for (i = 0; i < l.n; i++)
+	for (i = 0; i < l.n && r == 0; i++) {
 		contact_export(&(*out)[i], &l.v[i]);
-	*n = l.n;
+		r = contact_session(s, &(*out)[i]);
+	}
 	store_contact_list_free(&l);
+	if (r != 0) {
+		free(*out);
+		*out = NULL;
+		return r;
+	}
+	*n = l.n;
 	return 0;
 }
 
@@ -73,7 +100,7 @@ sotto_contact(struct sotto *s, const char *address, struct sotto_contact *out)
 	if ((r = contact_load(s, address, &c)) != 0)
 		return r;
 	contact_export(out, &c);
-	return 0;
+	return contact_session(s, out);
 }
 
 /* The 60 digits of the safety number with contact c's key as stored. */

@@ -13,6 +13,7 @@
 
 #include <sodium.h>
 
+#include "crypto/mlkem.h"
 #include "crypto/sealed.h"
 #include "crypto/session.h"
 #include "crypto/suite_native.h"
@@ -100,6 +101,7 @@ receipt_note(struct poll_batch *pb, const char *peer, const uint8_t id[SOTTO_ID_
 struct decrypted {
 	struct session *cur;            /* the new current session */
 	uint32_t used_opk;              /* a one-time prekey to delete, 0 if none */
+	uint32_t used_kem;              /* an ML-KEM prekey used (deleted if one-time), 0 if none */
 };
 
 static void
@@ -190,6 +192,26 @@ prekey_lookup(int r, int *failed)
 	return r;
 }
 
+/* The decapsulation key (sodium_malloc'd into *dk) of our ML-KEM prekey id; *failed as
+ * in prekey_lookup. */
+static int
+kem_lookup(struct sotto *s, uint32_t id, uint8_t **dk, int *failed)
+{
+	static uint8_t ek[MLKEM768_EK_LEN];     /* public, not kept */
+	struct store_kem_prekey k;
+	int r;
+
+	*dk = NULL;
+	if ((r = prekey_lookup(store_kem_prekey_get(s->st, id, &k), failed)) != 0 || *failed)
+		return r;
+	if ((*dk = sodium_malloc(MLKEM768_DK_LEN)) == NULL)
+		r = SOTTO_ERR_NOMEM;
+	else if (mlkem768_keygen_seed(ek, *dk, k.seed, sizeof(k.seed)) != 0)
+		*failed = SOTTO_ERR_CORRUPT;
+	store_kem_prekey_wipe(&k);
+	return r;
+}
+
 /* Starts the responder's session from a prekey message; *failed as in try_session. */
 static int
 respond_prekey(struct sotto *s, const struct sealed_opened *o, struct decrypted *d,
@@ -198,9 +220,12 @@ respond_prekey(struct sotto *s, const struct sealed_opened *o, struct decrypted 
 	struct x3dh_init_info info;
 	struct store_spk spk;
 	struct x3dh_keypair kspk, kopk;
+	struct session_opts opts;
+	uint8_t *kem_dk = NULL;         /* SECRET */
 	int r, have_opk = 0;
 
 	*failed = 0;
+	memset(&opts, 0, sizeof(opts));
 	memset(&kspk, 0, sizeof(kspk));
 	memset(&kopk, 0, sizeof(kopk));
 	if ((r = session_prekey_info(&suite_native, &info, o->msg, o->msg_len)) != 0) {
@@ -226,17 +251,31 @@ respond_prekey(struct sotto *s, const struct sealed_opened *o, struct decrypted 
 		kopk.id = info.opk_id;
 		have_opk = 1;
 	}
+	if (info.has_kem) {
+		if ((r = kem_lookup(s, info.kem_id, &kem_dk, failed)) != 0 || *failed)
+			goto out;
+		opts.kem_dk = kem_dk;
+	} else if ((r = sotto_require_pq(s)) != 0) {
+		/* A classical first message while post-quantum sessions are required. */
+		if (r > 0)
+			*failed = SOTTO_ERR_CLASSICAL_REFUSED;
+		r = r > 0 ? 0 : r;
+		goto out;
+	}
 	r = session_respond(&d->cur, &suite_native, &s->k->xid, &kspk, have_opk ? &kopk : NULL,
-	    o->msg, o->msg_len, pt, NULL);
+	    o->msg, o->msg_len, pt, &opts);
 	if (r != 0 && !crypto_err_local(r)) {
 		*failed = r;
 		r = 0;
 	}
 	if (r == 0 && *failed == 0 && have_opk)
 		d->used_opk = info.opk_id;
+	if (r == 0 && *failed == 0 && info.has_kem)
+		d->used_kem = info.kem_id;
 out:
 	x3dh_keypair_wipe(&kspk);
 	x3dh_keypair_wipe(&kopk);
+	sodium_free(kem_dk);
 	return r;
 }
 
@@ -556,6 +595,10 @@ handle_envelope(struct sotto *s, const struct proto_push *push, sotto_event_fn c
 	    (r = store_contact_put(s->st, &ct)) != 0)
 		goto out;
 	if (d.used_opk != 0 && (r = store_otpk_delete(s->st, d.used_opk)) != 0 &&
+	    r != SOTTO_ERR_NOT_FOUND)
+		goto out;
+	/* A one-time ML-KEM prekey goes with its first use; a last-resort one stays. */
+	if (d.used_kem != 0 && (r = store_kem_prekey_use(s->st, d.used_kem)) != 0 &&
 	    r != SOTTO_ERR_NOT_FOUND)
 		goto out;
 	if (!seen && (r = store_content(s, &o, &c, push, flags, now)) != 0)

@@ -11,6 +11,7 @@
  */
 #include "client/client_int.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -70,6 +71,14 @@ session_from_bundle(struct sotto *s, const char *to, struct store_contact *ct, i
 	b.has_opk = pb->has_otpk;
 	b.opk_id = pb->otpk.id;
 	memcpy(b.opk_pub, pb->otpk.pub, 32);
+	/* PQXDH whenever the peer publishes ML-KEM prekeys; else classical X3DH, unless
+	 * the user requires post-quantum sessions. */
+	b.has_kem = pb->has_kem;
+	b.kem_id = pb->kem_id;
+	memcpy(b.kem_ek, pb->kem_ek, sizeof(b.kem_ek));
+	memcpy(b.kem_sig, pb->kem_sig, sizeof(b.kem_sig));
+	if (!b.has_kem && (r = sotto_require_pq(s)) != 0)
+		return r < 0 ? r : SOTTO_ERR_CLASSICAL_REFUSED;
 	if (*have && sodium_memcmp(ct->identity_pk, b.ident_pub, 32) != 0) {
 		/* The server now hands out another identity for this address. */
 		memcpy(ct->identity_pk, b.ident_pub, 32);
@@ -114,6 +123,77 @@ session_exists(struct sotto *s, const char *to)
 
 	store_blob_free(state, state_len);
 	return r == 0 ? 1 : r == SOTTO_ERR_NOT_FOUND ? 0 : r;
+}
+
+/* When a classical session last looked for a post-quantum replacement (setting
+ * "pq-check/" + address, u64 unix seconds). */
+#define PQ_CHECK_PREFIX "pq-check/"
+
+static int
+pq_check_due(struct sotto *s, const char *to, uint64_t now)
+{
+	char name[sizeof(PQ_CHECK_PREFIX) + ADDRESS_MAX];
+	uint8_t *v = NULL, rec[8];
+	uint64_t last = 0;
+	size_t n = 0;
+	int r;
+
+	snprintf(name, sizeof(name), "%s%s", PQ_CHECK_PREFIX, to);
+	r = store_setting_get(s->st, name, &v, &n);
+	if (r == 0 && n == 8)
+		for (int i = 0; i < 8; i++)
+			last = last << 8 | v[i];
+	store_blob_free(v, n);
+	if (r != 0 && r != SOTTO_ERR_NOT_FOUND)
+		return r;
+	if (r == 0 && last <= now && now - last < CLIENT_PQ_CHECK_EVERY)
+		return 0;
+	for (int i = 0; i < 8; i++)
+		rec[i] = (uint8_t)(now >> (56 - 8 * i));
+	if ((r = store_setting_put(s->st, name, rec, sizeof(rec))) != 0)
+		return r;
+	return 1;
+}
+
+/*
+ * An existing classical session with `to` is replaced by a post-quantum one as soon as
+ * the peer publishes ML-KEM prekeys: at most once per CLIENT_PQ_CHECK_EVERY (each check
+ * costs the peer a one-time prekey), and on every send while post-quantum sessions are
+ * required. If the fetched bundle gives a PQXDH session, the classical one is archived
+ * (messages still in flight on it decrypt) and *fresh is the new one. A classical session
+ * that cannot be replaced is kept, or refused (SOTTO_ERR_CLASSICAL_REFUSED) while
+ * post-quantum sessions are required.
+ */
+static int
+upgrade_classical(struct sotto *s, const char *to, struct store_contact *ct, int *have,
+    struct session **fresh, int timeout_ms)
+{
+	struct session *f = NULL;
+	uint8_t *state = NULL;
+	size_t len = 0;
+	int r, required;
+
+	if ((r = store_session_get(s->st, to, &state, &len)) != 0)
+		return r == SOTTO_ERR_NOT_FOUND ? 0 : r;
+	r = session_state_is_pq(state, len);
+	store_blob_free(state, len);
+	if (r != 0)
+		return r > 0 ? 0 : r;
+	if ((required = sotto_require_pq(s)) < 0)
+		return required;
+	if (!required && (r = pq_check_due(s, to, client_now())) <= 0)
+		return r;
+	r = session_from_bundle(s, to, ct, have, &f, timeout_ms);
+	if (r == 0 && session_is_pq(f)) {
+		if ((r = client_archive_current(s, to)) == 0) {
+			*fresh = f;
+			f = NULL;
+		}
+	} else if (r == 0 || r == SOTTO_ERR_CLASSICAL_REFUSED) {
+		r = required ? SOTTO_ERR_CLASSICAL_REFUSED : 0;
+	}
+	session_free(f);
+	return r;
 }
 
 /*
@@ -503,6 +583,10 @@ client_send_content(struct sotto *s, const char *to, struct content *c, int keep
 		goto out;
 	if (r == 0 && conn_r == 0) {
 		r = session_from_bundle(s, to, &ct, &have, &fresh, timeout_ms);
+		if (r != 0 && s->t != NULL && !status_transient(r))
+			goto out;
+	} else if (r == 1 && conn_r == 0) {
+		r = upgrade_classical(s, to, &ct, &have, &fresh, timeout_ms);
 		if (r != 0 && s->t != NULL && !status_transient(r))
 			goto out;
 	}

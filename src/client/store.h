@@ -168,7 +168,8 @@ struct store_kem_prekey {
 int store_kem_prekey_put(struct store *st, const struct store_kem_prekey *k) SOTTO_MUST_CHECK;
 int store_kem_prekey_get(struct store *st, uint32_t id, struct store_kem_prekey *out)
     SOTTO_MUST_CHECK;
-/* Deletes a one-time ML-KEM prekey (a last-resort one is not deleted: 0 either way). */
+/* Deletes a one-time ML-KEM prekey; SOTTO_ERR_NOT_FOUND if there is no one-time key of
+ * that id (a last-resort one is kept). */
 int store_kem_prekey_use(struct store *st, uint32_t id) SOTTO_MUST_CHECK;
 /* The most recent last-resort ML-KEM prekey; SOTTO_ERR_NOT_FOUND if none. */
 int store_kem_last_resort_latest(struct store *st, struct store_kem_prekey *out)

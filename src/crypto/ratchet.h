@@ -69,6 +69,13 @@ struct ratchet_suite {
 	/* X3DH: dh = DH1||DH2||DH3[||DH4] (96 or 128 bytes) -> root key, chain key. */
 	int (*kdf_x3dh)(uint8_t rk[RATCHET_KEY_LEN], uint8_t ck[RATCHET_KEY_LEN],
 	    const uint8_t *dh, size_t dh_len);
+	/* PQXDH: ikm = DH1||DH2||DH3[||DH4]||SS (128 or 160 bytes) -> root key, chain key;
+	 * and the signature of a KEM prekey. NULL for a suite without PQXDH (then a bundle
+	 * with a KEM prekey is SOTTO_ERR_UNSUPPORTED). */
+	int (*kdf_pqxdh)(uint8_t rk[RATCHET_KEY_LEN], uint8_t ck[RATCHET_KEY_LEN],
+	    const uint8_t *ikm, size_t ikm_len);
+	int (*verify_kem_prekey)(const uint8_t *ident, size_t ident_len, uint32_t id,
+	    const uint8_t ek[X3DH_KEM_EK_LEN], const uint8_t sig[X3DH_SIG_LEN]);
 	/* DH ratchet step: (rk, DH output) -> (new rk, new chain key). */
 	int (*kdf_root)(uint8_t rk_out[RATCHET_KEY_LEN], uint8_t ck_out[RATCHET_KEY_LEN],
 	    const uint8_t rk[RATCHET_KEY_LEN], const uint8_t dh[DH_SHARED_LEN]);

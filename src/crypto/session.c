@@ -11,7 +11,7 @@
 
 #include "base/cursor.h"
 
-#define SESSION_STATE_VERSION 1
+#define SESSION_STATE_VERSION 2     /* 1 (no KEM part) is still read */
 #define SF_INITIATOR 0x01
 #define SF_PENDING 0x02
 
@@ -96,7 +96,8 @@ session_respond(struct session **out, const struct ratchet_suite *s,
 	if ((err = s->prekey_parse(&ss->info, &inner, &inner_len, msg, len)) != 0)
 		goto out;
 	ss->remote_reg_id = ss->info.registration_id;
-	if ((err = x3dh_respond(s, me, spk, opk, &ss->info, rk, ck)) != 0)
+	if ((err = x3dh_respond(s, me, spk, opk, opts ? opts->kem_dk : NULL, &ss->info, rk,
+	    ck)) != 0)
 		goto out;
 	if ((err = ratchet_init_bob(&ss->r, s, rk, spk, me->pub, me->pub_len, ss->info.ident_pub,
 	    ss->info.ident_pub_len, opts ? opts->max_skip : 0)) != 0)
@@ -159,7 +160,9 @@ session_decrypt(struct session *ss, struct buf *pt, int type, const uint8_t *msg
 	    info.ident_pub_len != ss->info.ident_pub_len ||
 	    sodium_memcmp(info.ident_pub, ss->info.ident_pub, info.ident_pub_len) != 0 ||
 	    info.spk_id != ss->info.spk_id || info.has_opk != ss->info.has_opk ||
-	    info.opk_id != ss->info.opk_id)
+	    info.opk_id != ss->info.opk_id || info.has_kem != ss->info.has_kem ||
+	    info.kem_id != ss->info.kem_id ||
+	    sodium_memcmp(info.kem_ct, ss->info.kem_ct, X3DH_KEM_CT_LEN) != 0)
 		return SOTTO_ERR_STATE;
 	/* The flight that started this session, again. A message of it that no longer
 	 * decrypts is one whose chain this state has moved past (more than 8 ratchet steps
@@ -187,9 +190,10 @@ session_msg_header(const struct ratchet_suite *s, struct ratchet_header *h, int 
 }
 
 /*
- * State: u8 version=1, u8 suite id, u8 flags, u32 local reg id, u32 remote reg id,
+ * State: u8 version=2, u8 suite id, u8 flags, u32 local reg id, u32 remote reg id,
  * info: u32 reg id, u32 spk id, u8 has_opk, u32 opk id, base[32], u8 len + identity,
- * then u32 length + the ratchet state.
+ * u8 has_kem [u32 kem id, kem_ct[1088]], then u32 length + the ratchet state. Version 1
+ * is the same without the KEM part.
  */
 int
 session_serialize(const struct session *ss, struct buf *out)
@@ -209,6 +213,11 @@ session_serialize(const struct session *ss, struct buf *out)
 	buf_put(out, ss->info.base_pub, DH_PUBLIC_LEN);
 	buf_u8(out, (uint8_t)ss->info.ident_pub_len);
 	buf_put(out, ss->info.ident_pub, ss->info.ident_pub_len);
+	buf_u8(out, ss->info.has_kem ? 1 : 0);
+	if (ss->info.has_kem) {
+		buf_u32(out, ss->info.kem_id);
+		buf_put(out, ss->info.kem_ct, X3DH_KEM_CT_LEN);
+	}
 	buf_init_dyn(&tmp, UINT32_MAX);
 	if ((err = ratchet_serialize(ss->r, &tmp)) == 0) {
 		buf_lv32(out, tmp.p, tmp.len);
@@ -226,7 +235,7 @@ session_deserialize(struct session **out, const struct ratchet_suite *s, const u
 	struct cur c;
 	const uint8_t *rs;
 	size_t rs_len;
-	uint8_t version, suite_id, has_opk;
+	uint8_t version, suite_id, has_opk, has_kem = 0;
 	int err;
 
 	*out = NULL;
@@ -235,7 +244,7 @@ session_deserialize(struct session **out, const struct ratchet_suite *s, const u
 	suite_id = cur_u8(&c);
 	if ((err = cur_status(&c)) != 0)
 		return err;
-	if (version != SESSION_STATE_VERSION)
+	if (version != 1 && version != SESSION_STATE_VERSION)
 		return SOTTO_ERR_BAD_VERSION;
 	if (suite_id != s->id)
 		return SOTTO_ERR_UNSUPPORTED;
@@ -259,6 +268,13 @@ session_deserialize(struct session **out, const struct ratchet_suite *s, const u
 		goto out;
 	ss->info.has_opk = has_opk;
 	cur_copy(&c, ss->info.ident_pub, ss->info.ident_pub_len);
+	if (version >= 2 && (has_kem = cur_u8(&c)) > 1)
+		goto out;
+	ss->info.has_kem = has_kem;
+	if (has_kem) {
+		ss->info.kem_id = cur_u32(&c);
+		cur_copy(&c, ss->info.kem_ct, X3DH_KEM_CT_LEN);
+	}
 	rs = cur_lv32(&c, RATCHET_MAX_SKIP_LIMIT * 72 + 4096, &rs_len);
 	if ((err = cur_finish(&c)) != 0)
 		goto out;
@@ -281,6 +297,32 @@ uint32_t
 session_remote_registration_id(const struct session *ss)
 {
 	return ss->remote_reg_id;
+}
+
+int
+session_is_pq(const struct session *ss)
+{
+	return ss->info.has_kem != 0;
+}
+
+int
+session_state_is_pq(const uint8_t *p, size_t len)
+{
+	struct cur c;
+	uint8_t version, has_kem;
+	int err;
+
+	cur_init(&c, p, len);
+	version = cur_u8(&c);
+	/* suite, flags, 3 registration ids, spk id, has_opk, opk id, base key */
+	(void)cur_ref(&c, 1 + 1 + 12 + 4 + 1 + 4 + DH_PUBLIC_LEN);
+	(void)cur_ref(&c, cur_u8(&c));          /* the identity */
+	has_kem = version >= 2 ? cur_u8(&c) : 0;
+	if ((err = cur_status(&c)) != 0)
+		return err;
+	if (version != 1 && version != SESSION_STATE_VERSION)
+		return SOTTO_ERR_BAD_VERSION;
+	return has_kem > 1 ? SOTTO_ERR_MALFORMED : has_kem;
 }
 
 int

@@ -4,8 +4,8 @@
  * that the responder can start the session from whichever arrives first, as in Signal.
  *
  * Responder flow: session_prekey_info() on an incoming prekey message tells which signed
- * and one-time prekeys it used; look them up, then session_respond(). Delete the one-time
- * prekey only after session_respond() succeeded.
+ * and one-time prekeys it used (and, for PQXDH, which KEM prekey); look them up, then
+ * session_respond(). Delete the one-time prekeys only after session_respond() succeeded.
  */
 #ifndef SOTTO_CRYPTO_SESSION_H
 #define SOTTO_CRYPTO_SESSION_H
@@ -29,6 +29,10 @@ enum session_msg_type {
 struct session_opts {
 	uint32_t max_skip;                 /* 0: RATCHET_MAX_SKIP_DEFAULT */
 	uint32_t local_registration_id;    /* Signal suite; native ignores it */
+	/* session_respond: the decapsulation key (X3DH_KEM_DK_LEN bytes, SECRET) of the KEM
+	 * prekey a PQXDH prekey message names (session_prekey_info), NULL for a classical
+	 * one. */
+	const uint8_t *kem_dk;
 };
 
 struct session;
@@ -68,6 +72,11 @@ int session_deserialize(struct session **out, const struct ratchet_suite *s,
 
 const uint8_t *session_remote_identity(const struct session *ss, size_t *len);
 uint32_t session_remote_registration_id(const struct session *ss);
+/* 1 if the session was set up with PQXDH (a KEM secret in its root key), 0 if with
+ * classical X3DH. */
+int session_is_pq(const struct session *ss);
+/* The same from a serialized state, without loading it: 1 or 0, or a parse error. */
+int session_state_is_pq(const uint8_t *p, size_t len) SOTTO_MUST_CHECK;
 /* 1 while outgoing messages are still prekey messages. */
 int session_pending_prekey(const struct session *ss);
 struct ratchet *session_ratchet(struct session *ss);

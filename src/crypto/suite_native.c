@@ -15,15 +15,20 @@
 #include "base/cursor.h"
 #include "crypto/aead.h"
 #include "crypto/hkdf.h"
+#include "crypto/kem_prekey.h"
 #include "crypto/hmac.h"
 #include "crypto/rand.h"
 
 #define LABEL_X3DH "Sotto X3DH v1"
+/* PQXDH's info: the application, curve, hash and KEM (at least 8 bytes). */
+#define LABEL_PQXDH "Sotto_PQXDH_X25519_SHA-256_ML-KEM-768"
 #define LABEL_ROOT "Sotto ratchet root v1"
 #define LABEL_MSG "Sotto message keys v1"      /* version 1: key || nonce */
 #define LABEL_MSG_2 "Sotto message keys v2"    /* version 2: key only */
 #define LABEL_SPK "Sotto signed prekey v1"
 #define PREKEY_FLAG_OPK 0x01
+#define PREKEY_FLAG_KEM 0x02
+#define PREKEY_KEM_LEN (4 + X3DH_KEM_CT_LEN)
 
 _Static_assert(SUITE_NATIVE_HEADER_LEN_1 == 41 && SUITE_NATIVE_HEADER_LEN == 65,
     "native header layout");
@@ -71,21 +76,22 @@ native_verify_prekey(const uint8_t *ident, size_t ident_len, uint32_t spk_id,
 	return sign_verify(sig, m, sizeof(m), ident);
 }
 
+/* HKDF(salt absent, F || ikm, label, 64) -> rk || ck; F is 32 0xFF bytes (X3DH and
+ * PQXDH), so the input never collides with an XEdDSA-style input. */
 static int
-native_kdf_x3dh(uint8_t rk[RATCHET_KEY_LEN], uint8_t ck[RATCHET_KEY_LEN], const uint8_t *dh,
-    size_t dh_len)
+kdf_agreement(uint8_t rk[RATCHET_KEY_LEN], uint8_t ck[RATCHET_KEY_LEN], const uint8_t *in,
+    size_t in_len, const char *label)
 {
-	uint8_t ikm[32 + X3DH_DH_MAX];     /* SECRET */
+	uint8_t ikm[32 + X3DH_IKM_MAX];    /* SECRET */
 	uint8_t okm[2 * RATCHET_KEY_LEN];  /* SECRET */
 	int r;
 
-	if (dh_len > X3DH_DH_MAX)
+	if (in_len > X3DH_IKM_MAX)
 		return SOTTO_ERR_INVALID_ARG;
-	/* X3DH's F: 32 0xFF bytes, so the input never collides with an XEdDSA-style input. */
 	memset(ikm, 0xff, 32);
-	memcpy(ikm + 32, dh, dh_len);
-	r = hkdf_sha256(okm, sizeof(okm), NULL, 0, ikm, 32 + dh_len, (const uint8_t *)LABEL_X3DH,
-	    sizeof(LABEL_X3DH) - 1);
+	memcpy(ikm + 32, in, in_len);
+	r = hkdf_sha256(okm, sizeof(okm), NULL, 0, ikm, 32 + in_len, (const uint8_t *)label,
+	    strlen(label));
 	if (r == 0) {
 		memcpy(rk, okm, RATCHET_KEY_LEN);
 		memcpy(ck, okm + RATCHET_KEY_LEN, RATCHET_KEY_LEN);
@@ -93,6 +99,31 @@ native_kdf_x3dh(uint8_t rk[RATCHET_KEY_LEN], uint8_t ck[RATCHET_KEY_LEN], const 
 	sodium_memzero(ikm, sizeof(ikm));
 	sodium_memzero(okm, sizeof(okm));
 	return r;
+}
+
+static int
+native_kdf_x3dh(uint8_t rk[RATCHET_KEY_LEN], uint8_t ck[RATCHET_KEY_LEN], const uint8_t *dh,
+    size_t dh_len)
+{
+	if (dh_len > X3DH_DH_MAX)
+		return SOTTO_ERR_INVALID_ARG;
+	return kdf_agreement(rk, ck, dh, dh_len, LABEL_X3DH);
+}
+
+static int
+native_kdf_pqxdh(uint8_t rk[RATCHET_KEY_LEN], uint8_t ck[RATCHET_KEY_LEN],
+    const uint8_t *ikm, size_t ikm_len)
+{
+	return kdf_agreement(rk, ck, ikm, ikm_len, LABEL_PQXDH);
+}
+
+static int
+native_verify_kem_prekey(const uint8_t *ident, size_t ident_len, uint32_t id,
+    const uint8_t ek[X3DH_KEM_EK_LEN], const uint8_t sig[X3DH_SIG_LEN])
+{
+	if (ident_len != SIGN_PUBLIC_LEN)
+		return SOTTO_ERR_BAD_KEY;
+	return kem_prekey_verify(sig, id, ek, ident);
 }
 
 static int
@@ -258,7 +289,8 @@ native_open(struct buf *pt, const uint8_t mk[RATCHET_KEY_LEN], const struct ratc
 	return r;
 }
 
-/* 0x01 || flags || spk_id u32 || opk_id u32 || base[32] || identity[32] || message */
+/* 0x01 || flags || spk_id u32 || opk_id u32 || base[32] || identity[32]
+ * [|| kem_id u32 || kem_ct[1088]] || message (the KEM part with flag 2: PQXDH) */
 static int
 native_prekey_wrap(struct buf *out, const struct x3dh_init_info *info, const uint8_t *msg,
     size_t len)
@@ -266,11 +298,16 @@ native_prekey_wrap(struct buf *out, const struct x3dh_init_info *info, const uin
 	if (info->ident_pub_len != SIGN_PUBLIC_LEN)
 		return SOTTO_ERR_INVALID_ARG;
 	buf_u8(out, SUITE_NATIVE_PREKEY_VERSION);
-	buf_u8(out, info->has_opk ? PREKEY_FLAG_OPK : 0);
+	buf_u8(out, (uint8_t)((info->has_opk ? PREKEY_FLAG_OPK : 0) |
+	    (info->has_kem ? PREKEY_FLAG_KEM : 0)));
 	buf_u32(out, info->spk_id);
 	buf_u32(out, info->has_opk ? info->opk_id : 0);
 	buf_put(out, info->base_pub, DH_PUBLIC_LEN);
 	buf_put(out, info->ident_pub, SIGN_PUBLIC_LEN);
+	if (info->has_kem) {
+		buf_u32(out, info->kem_id);
+		buf_put(out, info->kem_ct, X3DH_KEM_CT_LEN);
+	}
 	buf_put(out, msg, len);
 	return buf_status(out);
 }
@@ -286,7 +323,7 @@ native_prekey_parse(struct x3dh_init_info *info, const uint8_t **msg, size_t *ms
 	memset(info, 0, sizeof(*info));
 	*msg = NULL;
 	*msg_len = 0;
-	if (len > RATCHET_MSG_MAX + 128)
+	if (len > RATCHET_MSG_MAX + 128 + PREKEY_KEM_LEN)
 		return SOTTO_ERR_TOO_LARGE;
 	cur_init(&c, in, len);
 	if (len >= 1 && cur_u8(&c) != SUITE_NATIVE_PREKEY_VERSION)
@@ -297,11 +334,16 @@ native_prekey_parse(struct x3dh_init_info *info, const uint8_t **msg, size_t *ms
 	cur_copy(&c, info->base_pub, DH_PUBLIC_LEN);
 	cur_copy(&c, info->ident_pub, SIGN_PUBLIC_LEN);
 	info->ident_pub_len = SIGN_PUBLIC_LEN;
+	info->has_kem = (flags & PREKEY_FLAG_KEM) != 0;
+	if (info->has_kem) {
+		info->kem_id = cur_u32(&c);
+		cur_copy(&c, info->kem_ct, X3DH_KEM_CT_LEN);
+	}
 	*msg = cur_rest(&c, msg_len);
 	if ((r = cur_status(&c)) != 0)
 		goto fail;
 	r = SOTTO_ERR_MALFORMED;
-	if ((flags & ~PREKEY_FLAG_OPK) != 0 || (!(flags & PREKEY_FLAG_OPK) && info->opk_id != 0))
+	if ((flags & ~(PREKEY_FLAG_OPK | PREKEY_FLAG_KEM)) != 0 || (!(flags & PREKEY_FLAG_OPK) && info->opk_id != 0))
 		goto fail;
 	info->has_opk = (flags & PREKEY_FLAG_OPK) != 0;
 	/* The base key is not covered by any MAC: only its canonical form is accepted, so it
@@ -328,6 +370,8 @@ const struct ratchet_suite suite_native = {
 	.sign_prekey = native_sign_prekey,
 	.verify_prekey = native_verify_prekey,
 	.kdf_x3dh = native_kdf_x3dh,
+	.kdf_pqxdh = native_kdf_pqxdh,
+	.verify_kem_prekey = native_verify_kem_prekey,
 	.kdf_root = native_kdf_root,
 	.kdf_chain = native_kdf_chain,
 	.seal = native_seal,

@@ -665,6 +665,27 @@ def test_send_secret_by_editor_not_argv(root, servers):
     check(b"/proc/PID/cmdline" in h and b"$EDITOR" in h, h)
 
 
+def test_contacts_show_pq_and_require_pq(root, servers):
+    """Sessions between two sotto clients are post-quantum, in `contacts --json` ("pq")
+    and in the listing (no CLASSICAL mark); --require-pq is a stored setting."""
+    srv = Server(root)
+    servers.append(srv)
+    alice = User(root, "alice", srv)
+    bob = User(root, "bob", srv)
+    check(alice.send(bob, "hello pq") != "", "send")
+    check([m["body"] for m in bob.receive()] == ["hello pq"], "received")
+    for u, peer in ((alice, bob), (bob, alice)):
+        got = json.loads(u.run("contacts", "--json").stdout)
+        check([(c["address"], c["session"], c["pq"]) for c in got] ==
+              [(peer.address, True, True)], got)
+        out = u.run("contacts").stdout
+        check(peer.address.encode() in out and b"CLASSICAL" not in out, out)
+    check(alice.run("contacts", "--require-pq", "on").returncode == 0, "require on")
+    check(alice.run("contacts", "--require-pq", "maybe").returncode != 0, "bad value")
+    check(alice.send(bob, "still pq") != "", "a PQ session is allowed")
+    check(alice.run("contacts", "--require-pq", "off").returncode == 0, "require off")
+
+
 if __name__ == "__main__":
     run_tests([
         test_offline_recipient_and_order,
@@ -688,4 +709,5 @@ if __name__ == "__main__":
         test_verify_confirm_binds_the_number_shown,
         test_history_marks_a_message_the_recipient_could_not_read,
         test_send_secret_by_editor_not_argv,
+        test_contacts_show_pq_and_require_pq,
     ])

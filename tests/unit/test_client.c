@@ -76,6 +76,7 @@ struct fake_server {
 	int low_pending[FAKE_ACC_MAX];
 	size_t sends;
 	int64_t push_shift;     /* added to push timestamps, seconds */
+	size_t fetches;         /* FETCH_BUNDLE requests */
 	int kem_tamper;         /* FETCH_BUNDLE: 1 flips a bit of the ML-KEM signature, 2
 	                         * zeroes it, 3 flips a bit of the key, 4 changes the id */
 };
@@ -241,6 +242,7 @@ fake_handle(struct fake_conn *c, const struct proto_msg *q, struct proto_msg *a)
 		acc->uploads++;
 		break;
 	case PROTO_FETCH_BUNDLE:
+		srv.fetches++;
 		if ((k = find_acc(q->u.fetch.address)) < 0) { st = SOTTO_ERR_NOT_FOUND; break; }
 		acc = &srv.acc[k];
 		proto_response(resp, q->type, q->id, 0);
@@ -1151,6 +1153,217 @@ TEST(kem_prekey_bad_signature_refused)
 	sotto_close(b);
 }
 
+/* Polls; the number of texts and mails received (receipts are not counted), or an error. */
+static int
+poll_texts(struct sotto *s, struct seen *ev)
+{
+	int r = poll_all(s, ev);
+
+	return r < 0 ? r : count_type(ev, SOTTO_EVENT_MESSAGE);
+}
+
+/* pq of the contact's session as the API reports it: 1, 0, or -1 without a session. */
+static int
+contact_pq(struct sotto *s, const char *peer)
+{
+	struct sotto_contact c;
+
+	if (sotto_contact(s, peer, &c) != 0 || !c.has_session)
+		return -1;
+	return c.pq;
+}
+
+/* A peer that publishes no ML-KEM prekeys (libsignal, a client from before): its bundles
+ * have none. */
+static void
+strip_kem(const char *address)
+{
+	int k = find_acc(address);
+
+	REQUIRE(k >= 0);
+	srv.acc[k].has_kem_lr = 0;
+	srv.acc[k].n_kem = 0;
+}
+
+/* Two Sotto clients: the session is PQXDH on both sides; the one-time ML-KEM prekey it
+ * used is deleted from the responder's store, a last-resort one (once the one-time ones
+ * are gone) is kept. */
+TEST(pqxdh_sessions_between_sotto_clients)
+{
+	struct sotto *a, *b, *c;
+	struct seen *ev = calloc(1, sizeof(*ev));
+	struct store_kem_prekey k;
+	uint32_t used, lr;
+	int ka;
+
+	fresh();
+	a = user_new("alice", "alice@example.org");
+	b = user_new("bob", "bob@example.org");
+	c = user_new("carol", "carol@example.org");
+	REQUIRE(a != NULL && b != NULL && c != NULL && ev != NULL);
+	ka = find_acc("alice@example.org");
+	used = srv.acc[ka].kem[0].id;
+	CHECK_EQ_INT(sotto_send_text(b, "alice@example.org", "pq hello", 8, NULL), 0);
+	CHECK_EQ_INT(contact_pq(b, "alice@example.org"), 1);
+	CHECK_EQ_INT(store_kem_prekey_get(a->st, used, &k), 0);
+	store_kem_prekey_wipe(&k);
+	CHECK_EQ_INT(poll_texts(a, ev), 1);
+	CHECK(strcmp(ev->body[ev->n - 1], "pq hello") == 0);
+	CHECK_EQ_INT(contact_pq(a, "bob@example.org"), 1);
+	CHECK_EQ_INT(store_kem_prekey_get(a->st, used, &k), SOTTO_ERR_NOT_FOUND);
+	CHECK_EQ_INT(sotto_send_text(a, "bob@example.org", "pq reply", 8, NULL), 0);
+	CHECK_EQ_INT(poll_texts(b, ev), 1);
+	/* The one-time ML-KEM keys are gone: Carol's session uses the last-resort one, which
+	 * Alice keeps. */
+	srv.acc[ka].n_kem = 0;
+	lr = srv.acc[ka].kem_lr.id;
+	CHECK_EQ_INT(sotto_send_text(c, "alice@example.org", "via last resort", 15, NULL), 0);
+	CHECK_EQ_INT(poll_texts(a, ev), 1);
+	CHECK(strcmp(ev->body[ev->n - 1], "via last resort") == 0);
+	CHECK_EQ_INT(contact_pq(a, "carol@example.org"), 1);
+	CHECK_EQ_INT(store_kem_prekey_get(a->st, lr, &k), 0);
+	CHECK_EQ_INT(k.last_resort, 1);
+	store_kem_prekey_wipe(&k);
+	sotto_close(a);
+	sotto_close(b);
+	sotto_close(c);
+	free(ev);
+}
+
+/* A peer without ML-KEM prekeys gets a classical session, shown as such on both sides;
+ * once the peer (a current client) answers, it replaces the session with a PQXDH one,
+ * since we publish ML-KEM prekeys. */
+TEST(classical_session_shown_then_upgraded_by_peer)
+{
+	struct sotto *a, *b;
+	struct seen *ev = calloc(1, sizeof(*ev));
+
+	fresh();
+	a = user_new("alice", "alice@example.org");
+	b = user_new("bob", "bob@example.org");
+	REQUIRE(a != NULL && b != NULL && ev != NULL);
+	sotto_set_auto_receipts(b, 0);
+	strip_kem("bob@example.org");
+	CHECK_EQ_INT(contact_pq(a, "bob@example.org"), -1);
+	CHECK_EQ_INT(sotto_send_text(a, "bob@example.org", "classic", 7, NULL), 0);
+	CHECK_EQ_INT(contact_pq(a, "bob@example.org"), 0);
+	CHECK_EQ_INT(poll_texts(b, ev), 1);
+	CHECK_EQ_INT(contact_pq(b, "alice@example.org"), 0);
+	CHECK_EQ_INT(sotto_send_text(b, "alice@example.org", "back", 4, NULL), 0);
+	CHECK_EQ_INT(contact_pq(b, "alice@example.org"), 1);
+	CHECK_EQ_INT(poll_texts(a, ev), 1);
+	CHECK(strcmp(ev->body[ev->n - 1], "back") == 0);
+	CHECK_EQ_INT(contact_pq(a, "bob@example.org"), 1);
+	sotto_close(a);
+	sotto_close(b);
+	free(ev);
+}
+
+/* With post-quantum sessions required: no session to a peer without ML-KEM prekeys, a
+ * classical first message is not accepted, and PQXDH still works; the setting persists. */
+TEST(require_pq_refuses_classical_sessions)
+{
+	struct sotto *a, *b, *c;
+	struct seen *ev = calloc(1, sizeof(*ev));
+	uint8_t *state = NULL;
+	size_t len = 0;
+
+	fresh();
+	a = user_new("alice", "alice@example.org");
+	b = user_new("bob", "bob@example.org");
+	c = user_new("carol", "carol@example.org");
+	REQUIRE(a != NULL && b != NULL && c != NULL && ev != NULL);
+	CHECK_EQ_INT(sotto_require_pq(a), 0);
+	CHECK_EQ_INT(sotto_set_require_pq(a, 1), 0);
+	CHECK_EQ_INT(sotto_require_pq(a), 1);
+	strip_kem("bob@example.org");
+	CHECK_EQ_INT(sotto_send_text(a, "bob@example.org", "no", 2, NULL),
+	    SOTTO_ERR_CLASSICAL_REFUSED);
+	CHECK_EQ_INT(store_session_get(a->st, "bob@example.org", &state, &len),
+	    SOTTO_ERR_NOT_FOUND);
+	/* Carol gets a bundle of Alice's without ML-KEM prekeys (as from an old server):
+	 * her classical first message is not accepted. */
+	{
+		int ka = find_acc("alice@example.org");
+		int lr = srv.acc[ka].has_kem_lr;
+		size_t n = srv.acc[ka].n_kem;
+
+		strip_kem("alice@example.org");
+		CHECK_EQ_INT(sotto_send_text(c, "alice@example.org", "classic", 7, NULL), 0);
+		srv.acc[ka].has_kem_lr = lr;
+		srv.acc[ka].n_kem = n;
+	}
+	CHECK_EQ_INT(poll_texts(a, ev), 0);
+	CHECK_EQ_INT(ev->n, 1);         /* a decryption failure, shown */
+	CHECK_EQ_INT(store_session_get(a->st, "carol@example.org", &state, &len),
+	    SOTTO_ERR_NOT_FOUND);
+	/* Bob (who has a PQXDH-capable client) writes to Alice: accepted. */
+	CHECK_EQ_INT(sotto_send_text(b, "alice@example.org", "pq", 2, NULL), 0);
+	CHECK_EQ_INT(poll_texts(a, ev), 1);
+	CHECK_EQ_INT(contact_pq(a, "bob@example.org"), 1);
+	CHECK_EQ_INT(sotto_set_require_pq(a, 0), 0);
+	CHECK_EQ_INT(sotto_require_pq(a), 0);
+	sotto_close(a);
+	sotto_close(b);
+	sotto_close(c);
+	free(ev);
+}
+
+/* A classical session (the peer had no ML-KEM prekeys) becomes post-quantum on its own
+ * once the peer publishes them: the next send looks (at most once a day) and starts a
+ * PQXDH session; the peer takes it as any new session, and the conversation goes on. */
+TEST(classical_session_upgrades_when_peer_publishes_kem)
+{
+	struct sotto *a, *b;
+	struct seen *ev = calloc(1, sizeof(*ev));
+	size_t fetches;
+	int kb;
+
+	fresh();
+	a = user_new("alice", "alice@example.org");
+	b = user_new("bob", "bob@example.org");
+	REQUIRE(a != NULL && b != NULL && ev != NULL);
+	kb = find_acc("bob@example.org");
+	/* Bob is a client from before ML-KEM prekeys (which sends nothing unasked). */
+	sotto_set_auto_receipts(b, 0);
+	REQUIRE(store_exec(b->st, "DELETE FROM kem_prekey") == 0);
+	strip_kem("bob@example.org");
+	CHECK_EQ_INT(sotto_send_text(a, "bob@example.org", "one", 3, NULL), 0);
+	CHECK_EQ_INT(contact_pq(a, "bob@example.org"), 0);
+	CHECK_EQ_INT(poll_texts(b, ev), 1);
+	/* Still classical: the send looks once (a fetch), then not again that day. (Bob's
+	 * client here is a current one, which publishes ML-KEM prekeys as it reconnects: they
+	 * are taken away again for an old client.) */
+	strip_kem("bob@example.org");
+	fetches = srv.fetches;
+	CHECK_EQ_INT(sotto_send_text(a, "bob@example.org", "two", 3, NULL), 0);
+	CHECK_EQ_INT(srv.fetches, fetches + 1);
+	CHECK_EQ_INT(sotto_send_text(a, "bob@example.org", "three", 5, NULL), 0);
+	CHECK_EQ_INT(srv.fetches, fetches + 1);
+	CHECK_EQ_INT(contact_pq(a, "bob@example.org"), 0);
+	CHECK_EQ_INT(poll_texts(b, ev), 2);
+	/* Bob updates: his next connection publishes ML-KEM prekeys. */
+	REQUIRE(store_exec(b->st, "DELETE FROM kem_prekey") == 0);
+	strip_kem("bob@example.org");
+	sotto_disconnect(b);
+	CHECK_EQ_INT(sotto_connect(b, 1000), 0);
+	CHECK_EQ_INT(srv.acc[kb].has_kem_lr, 1);
+	/* A day later Alice's next send finds them and starts PQXDH. */
+	REQUIRE(store_setting_delete(a->st, "pq-check/bob@example.org") == 0);
+	CHECK_EQ_INT(sotto_send_text(a, "bob@example.org", "four", 4, NULL), 0);
+	CHECK_EQ_INT(contact_pq(a, "bob@example.org"), 1);
+	CHECK_EQ_INT(poll_texts(b, ev), 1);
+	CHECK(strcmp(ev->body[ev->n - 1], "four") == 0);
+	CHECK_EQ_INT(contact_pq(b, "alice@example.org"), 1);
+	CHECK_EQ_INT(sotto_send_text(b, "alice@example.org", "five", 4, NULL), 0);
+	CHECK_EQ_INT(poll_texts(a, ev), 1);
+	CHECK(strcmp(ev->body[ev->n - 1], "five") == 0);
+	CHECK_EQ_INT(contact_pq(a, "bob@example.org"), 1);
+	sotto_close(a);
+	sotto_close(b);
+	free(ev);
+}
+
 TEST(disappearing_messages)
 {
 	struct sotto *a, *b;
@@ -1763,6 +1976,10 @@ main(void)
 	RUN(kem_prekeys_signed_replenished_and_rotated);
 	RUN(kem_prekeys_added_to_old_account);
 	RUN(kem_prekey_bad_signature_refused);
+	RUN(pqxdh_sessions_between_sotto_clients);
+	RUN(classical_session_shown_then_upgraded_by_peer);
+	RUN(require_pq_refuses_classical_sessions);
+	RUN(classical_session_upgrades_when_peer_publishes_kem);
 	RUN(exchange_receipts_history);
 	RUN(many_messages_both_ways);
 	RUN(outbox_retry_same_id);

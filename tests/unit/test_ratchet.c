@@ -718,7 +718,7 @@ TEST(malformed_prekey_messages)
 	c[0] = 0x33;
 	CHECK_EQ_INT(session_prekey_info(&suite_native, &info, c, m.len), SOTTO_ERR_BAD_VERSION);
 	memcpy(c, m.p, m.len);
-	c[1] = 0x03;
+	c[1] = 0x05;    /* an unknown flag */
 	CHECK_EQ_INT(session_prekey_info(&suite_native, &info, c, m.len), SOTTO_ERR_MALFORMED);
 	c[1] = 0x00;    /* no OPK flag but an OPK id */
 	CHECK_EQ_INT(session_prekey_info(&suite_native, &info, c, m.len), SOTTO_ERR_MALFORMED);
@@ -766,7 +766,7 @@ TEST(state_serialization_roundtrip_and_corruption)
 		x[st.len] = 0;
 		CHECK_EQ_INT(session_deserialize(&s2, &suite_native, x, st.len + 1), SOTTO_ERR_TRAILING);
 		/* Version and suite. */
-		x[0] = 2;
+		x[0] = 3;
 		CHECK_EQ_INT(session_deserialize(&s2, &suite_native, x, st.len), SOTTO_ERR_BAD_VERSION);
 		x[0] = st.p[0];
 		x[1] = 0x7f;
