@@ -74,14 +74,14 @@ sotto_contacts(struct sotto *s, struct sotto_contact **out, size_t *n)
 		contact_export(&(*out)[i], &l.v[i]);
 		r = contact_session(s, &(*out)[i]);
 	}
+	if (r == 0)
+		*n = l.n;
 	store_contact_list_free(&l);
 	if (r != 0) {
 		free(*out);
 		*out = NULL;
-		return r;
 	}
-	*n = l.n;
-	return 0;
+	return r;
 }
 
 void

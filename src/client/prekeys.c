@@ -17,7 +17,8 @@
 #include "wire/proto.h"
 
 _Static_assert(MLKEM768_EK_LEN == PROTO_KEM_EK_LEN, "ML-KEM-768 encapsulation keys");
-_Static_assert(MLKEM768_SEED_LEN == STORE_KEM_SEED_LEN, "ML-KEM-768 seeds");
+_Static_assert(MLKEM768_DK_LEN == STORE_KEM_DK_LEN, "ML-KEM-768 decapsulation keys");
+_Static_assert(STORE_KEM_EK_OFFSET == 384 * MLKEM768_K, "dk = dk_PKE || ek || H(ek) || z");
 
 /* The public halves of the ML-KEM prekeys of one upload (the request borrows them). */
 struct kem_batch {
@@ -47,31 +48,25 @@ new_spk(struct sotto *s, struct store_spk *spk)
 	return r;
 }
 
-/* A new ML-KEM prekey with id: stored (seed and signature), its encapsulation key and
- * signature in ek and sig. */
+/* A new ML-KEM prekey with id: stored (decapsulation key and signature), its
+ * encapsulation key and signature in ek and sig. */
 static int
 new_kem(struct sotto *s, uint32_t id, int last_resort, uint8_t ek[MLKEM768_EK_LEN],
     uint8_t sig[PROTO_SIG_LEN])
 {
 	struct store_kem_prekey k;
-	uint8_t *dk;
 	int r;
 
-	if ((dk = sodium_malloc(MLKEM768_DK_LEN)) == NULL)
-		return SOTTO_ERR_NOMEM;
 	memset(&k, 0, sizeof(k));
 	k.id = id;
 	k.last_resort = last_resort;
 	k.created = client_now();
-	randombytes_buf(k.seed, sizeof(k.seed));
-	if ((r = mlkem768_keygen_seed(ek, dk, k.seed, sizeof(k.seed))) != 0 ||
-	    (r = kem_prekey_sign(k.sig, id, ek, s->k->id.identity_sk)) != 0)
-		goto out;
-	memcpy(sig, k.sig, PROTO_SIG_LEN);
-	r = store_kem_prekey_put(s->st, &k);
-out:
+	if ((r = mlkem768_keygen(ek, k.dk)) == 0 &&
+	    (r = kem_prekey_sign(k.sig, id, ek, s->k->id.identity_sk)) == 0) {
+		memcpy(sig, k.sig, PROTO_SIG_LEN);
+		r = store_kem_prekey_put(s->st, &k);
+	}
 	store_kem_prekey_wipe(&k);
-	sodium_free(dk);
 	return r;
 }
 

@@ -197,7 +197,6 @@ prekey_lookup(int r, int *failed)
 static int
 kem_lookup(struct sotto *s, uint32_t id, uint8_t **dk, int *failed)
 {
-	static uint8_t ek[MLKEM768_EK_LEN];     /* public, not kept */
 	struct store_kem_prekey k;
 	int r;
 
@@ -206,8 +205,8 @@ kem_lookup(struct sotto *s, uint32_t id, uint8_t **dk, int *failed)
 		return r;
 	if ((*dk = sodium_malloc(MLKEM768_DK_LEN)) == NULL)
 		r = SOTTO_ERR_NOMEM;
-	else if (mlkem768_keygen_seed(ek, *dk, k.seed, sizeof(k.seed)) != 0)
-		*failed = SOTTO_ERR_CORRUPT;
+	else
+		memcpy(*dk, k.dk, MLKEM768_DK_LEN);
 	store_kem_prekey_wipe(&k);
 	return r;
 }

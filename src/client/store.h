@@ -153,15 +153,17 @@ void store_otpk_list_free(struct store_otpk_list *l);
 /*
  * Signed ML-KEM-768 prekeys (PQXDH): one-time ones, deleted after first use, and
  * last-resort ones, replaced when the signed prekey rotates and kept for the same grace
- * period. The secret is the 64-byte seed d || z (mlkem768_keygen_seed regenerates both
- * keys); sig is the identity key's signature (crypto/kem_prekey.h).
+ * period. The secret is the 2400-byte decapsulation key (which holds the encapsulation
+ * key; kept whole rather than as its 64-byte seed so that a session setup need not run
+ * key generation again); sig is the identity key's signature (crypto/kem_prekey.h).
  */
-#define STORE_KEM_SEED_LEN 64
+#define STORE_KEM_DK_LEN 2400
+#define STORE_KEM_EK_OFFSET 1152                /* where dk holds ek (FIPS 203) */
 struct store_kem_prekey {
 	uint32_t id;
 	int last_resort;
 	uint64_t created;                       /* unix seconds */
-	uint8_t seed[STORE_KEM_SEED_LEN];       /* secret */
+	uint8_t dk[STORE_KEM_DK_LEN];           /* secret */
 	uint8_t sig[STORE_SIG_LEN];
 };
 

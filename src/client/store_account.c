@@ -8,7 +8,7 @@
 
 #define IDENTITY_MAX 2048
 #define KEYPAIR_MAX (2 * STORE_KEY_LEN + STORE_SIG_LEN)
-#define KEM_REC_LEN (STORE_KEM_SEED_LEN + STORE_SIG_LEN)
+#define KEM_REC_LEN (STORE_KEM_DK_LEN + STORE_SIG_LEN)
 
 static const uint8_t identity_rowkey[] = { 1 };
 
@@ -370,7 +370,7 @@ store_kem_prekey_put(struct store *st, const struct store_kem_prekey *k)
 	sqlite3_bind_int64(s, 3, (int64_t)k->created);
 	id_rowkey(rk, k->id);
 	buf_init_dyn(&b, KEM_REC_LEN);
-	buf_put(&b, k->seed, sizeof(k->seed));
+	buf_put(&b, k->dk, sizeof(k->dk));
 	buf_put(&b, k->sig, sizeof(k->sig));
 	return store_write_sealed(st, s, 4, "kem_prekey", rk, sizeof(rk), &b);
 }
@@ -404,8 +404,8 @@ kem_read(struct store *st, sqlite3_stmt *s, void *elem)
 	out->id = (uint32_t)id;
 	out->last_resort = sqlite3_column_int(s, 1) != 0;
 	out->created = (uint64_t)created;
-	memcpy(out->seed, pt, STORE_KEM_SEED_LEN);
-	memcpy(out->sig, pt + STORE_KEM_SEED_LEN, STORE_SIG_LEN);
+	memcpy(out->dk, pt, STORE_KEM_DK_LEN);
+	memcpy(out->sig, pt + STORE_KEM_DK_LEN, STORE_SIG_LEN);
 out:
 	store_blob_free(pt, n);
 	return r;

@@ -1042,12 +1042,12 @@ TEST(prekeys_replenished_and_rotated)
 }
 
 /* Every ML-KEM prekey on the server (one-time and last-resort) is signed by the
- * identity key over its id, and its seed is in the owner's store (regenerating the same
- * key); returns how many were checked. */
+ * identity key over its id, and its decapsulation key is in the owner's store (and opens
+ * an encapsulation to the published key); returns how many were checked. */
 static int
 check_kem_prekeys(struct sotto *s, const struct fake_account *acc)
 {
-	static uint8_t ek[MLKEM768_EK_LEN], dk[MLKEM768_DK_LEN];
+	uint8_t ct[MLKEM768_CT_LEN], ss[32], ss2[32];
 	struct store_kem_prekey k;
 	int n = 0;
 
@@ -1059,8 +1059,10 @@ check_kem_prekeys(struct sotto *s, const struct fake_account *acc)
 		CHECK_EQ_INT(kem_prekey_verify(fk->sig, fk->id, fk->ek, acc->ident), 0);
 		CHECK_EQ_INT(store_kem_prekey_get(s->st, fk->id, &k), 0);
 		CHECK_EQ_INT(k.last_resort, i == acc->n_kem);
-		CHECK_EQ_INT(mlkem768_keygen_seed(ek, dk, k.seed, sizeof(k.seed)), 0);
-		CHECK_MEM(ek, fk->ek, MLKEM768_EK_LEN);
+		CHECK_MEM(k.dk + STORE_KEM_EK_OFFSET, fk->ek, MLKEM768_EK_LEN);
+		CHECK_EQ_INT(mlkem768_encaps(ct, ss, fk->ek, MLKEM768_EK_LEN), 0);
+		CHECK_EQ_INT(mlkem768_decaps(ss2, k.dk, sizeof(k.dk), ct, sizeof(ct)), 0);
+		CHECK_MEM(ss, ss2, 32);
 		store_kem_prekey_wipe(&k);
 		n++;
 	}
@@ -1221,6 +1223,16 @@ TEST(pqxdh_sessions_between_sotto_clients)
 	CHECK_EQ_INT(poll_texts(a, ev), 1);
 	CHECK(strcmp(ev->body[ev->n - 1], "via last resort") == 0);
 	CHECK_EQ_INT(contact_pq(a, "carol@example.org"), 1);
+	{
+		struct sotto_contact *v = NULL;
+		size_t n = 0;
+
+		CHECK_EQ_INT(sotto_contacts(a, &v, &n), 0);
+		CHECK_EQ_INT(n, 2);
+		for (size_t i = 0; i < n; i++)
+			CHECK(v[i].has_session && v[i].pq);
+		sotto_contacts_free(v, n);
+	}
 	CHECK_EQ_INT(store_kem_prekey_get(a->st, lr, &k), 0);
 	CHECK_EQ_INT(k.last_resort, 1);
 	store_kem_prekey_wipe(&k);

@@ -1079,7 +1079,7 @@ TEST(store_message_sent_ms_and_schema_1)
 		CHECK_EQ_INT(store_group_list(st, &gl), 0);
 		CHECK(gl.n == 0);
 		store_group_list_free(&gl);
-		randombytes_buf(k.seed, sizeof(k.seed));
+		randombytes_buf(k.dk, sizeof(k.dk));
 		CHECK_EQ_INT(store_kem_prekey_put(st, &k), 0);
 		CHECK_EQ_INT(store_kem_prekey_get(st, 3, &k), 0);
 		CHECK_EQ_INT(k.last_resort, 1);
