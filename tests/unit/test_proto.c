@@ -550,8 +550,8 @@ TEST(proto_encode_refuses_invalid)
  * encoded; a flag other than 0/1 and a count over the cap refused; in a bundle too. */
 TEST(proto_kem_prekeys)
 {
-	static struct proto_msg m[40], d;
-	size_t n = samples(m, 40), i, up = n, kem_at;
+	static struct proto_msg m[80], d;
+	size_t n = samples(m, 80), i, up = n, kem_at;
 	struct buf a;
 
 	for (i = 0; i < n && up == n; i++)
