@@ -1,6 +1,7 @@
 /*
  * Reading a member's saved group state (src/mls/group_state.c). Once per process, B's
- * state in a group of three made by Sotto's own code (skipped keys, a cached proposal) is
+ * state in a group of three made by Sotto's own code (skipped keys, a cached proposal, the
+ * past epoch it joined in, kept for late messages) is
  * written out. The first input byte picks the path:
  *   even  the rest is read as a state;
  *   odd   the rest is a list of edits (u16 offset, u8 xor) applied to B's state, the

@@ -1,5 +1,6 @@
 #include "mls/group.h"
 #include "mls/group_internal.h"
+#include "mls/group_past.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -205,12 +206,16 @@ out:
 void
 mls_group_free(struct mls_group *g)
 {
+	size_t i;
+
 	if (g->cache != NULL) {
 		cache_clear(g);
 		free(g->cache);
 	}
 	mls_ratchet_tree_free(&g->tree);
 	mls_secret_tree_free(&g->secrets);
+	for (i = 0; i < MLS_PAST_EPOCHS_MAX; i++)
+		mls_group_past_free(&g->past_epochs[i]);
 	buf_free(&g->gc_bytes);
 	sodium_memzero(g, sizeof(*g));
 }
@@ -673,11 +678,13 @@ mls_group_enter_epoch(struct mls_group *g, const struct mls_ratchet_tree *next,
 {
 	struct mls_ratchet_tree owned = { 0 };
 	struct mls_secret_tree secrets = { 0 };
+	struct mls_group_past_epoch leaving;
 	struct buf gc_bytes;
 	int r;
 
 	if ((r = mls_group_tree_copy(&owned, next)) != 0 ||
-	    (r = mls_secret_tree_init(&secrets, epoch->encryption_secret, owned.n_leaves)) != 0) {
+	    (r = mls_secret_tree_init(&secrets, epoch->encryption_secret, owned.n_leaves)) != 0 ||
+	    (r = mls_group_past_prepare(&leaving, g)) != 0) {
 		mls_ratchet_tree_free(&owned);
 		mls_secret_tree_free(&secrets);
 		return r;
@@ -685,7 +692,8 @@ mls_group_enter_epoch(struct mls_group *g, const struct mls_ratchet_tree *next,
 	mls_interim_transcript_hash(g->interim, confirmed, tag);
 	mls_ratchet_tree_free(&g->tree);
 	g->tree = owned;
-	mls_secret_tree_free(&g->secrets);
+	/* The epoch we leave keeps its application keys for late messages. */
+	mls_group_past_keep(g, &leaving, &g->secrets);
 	g->secrets = secrets;
 	mls_epoch_secrets_wipe(&g->epoch);
 	g->epoch = *epoch;

@@ -54,6 +54,29 @@
 /* Our node keys: the leaf's and one per level of the tree. */
 #define MLS_GROUP_NODE_KEYS_MAX (MLS_PATH_MAX + 1)
 
+/* Past epochs whose application messages are still read (group_past.c): a message sent
+ * just before a Commit may arrive after it. Forward-secrecy cost: until the third Commit
+ * after an epoch, its unused application keys (the secret tree's remaining node secrets,
+ * application ratchets and skipped keys) and its sender-data secret stay in memory and in
+ * the saved state, so a compromise in that window reads that epoch's messages not yet
+ * received. Then they are wiped. Handshake messages of past epochs are never read. */
+#define MLS_PAST_EPOCHS_MAX 3
+
+/* A past epoch's sender, its signature key then. */
+struct mls_group_past_leaf {
+	uint8_t present;
+	uint8_t signature_key[MLS_SIG_PUBLIC_LEN];
+};
+
+struct mls_group_past_epoch {
+	int used;
+	struct buf gc_bytes;                             /* its GroupContext ... */
+	struct mls_group_context gc;                     /* ... decoded from it */
+	uint8_t sender_data_secret[MLS_HASH_LEN];        /* SECRET */
+	struct mls_secret_tree secrets;                  /* SECRET, retired: application only */
+	struct mls_group_past_leaf *leaves;              /* secrets.n_leaves of them */
+};
+
 struct mls_group_resumption {
 	uint64_t epoch;
 	int used;
@@ -85,6 +108,8 @@ struct mls_group {
 	size_t n_cache;
 	int has_pending_update;                          /* our Update proposal this epoch */
 	uint8_t pending_update_sec[MLS_KEM_SECRET_LEN];  /* SECRET: its leaf's private key */
+	/* the last MLS_PAST_EPOCHS_MAX epochs, each in slot epoch % MLS_PAST_EPOCHS_MAX */
+	struct mls_group_past_epoch past_epochs[MLS_PAST_EPOCHS_MAX];
 };
 
 /* What a Commit of ours covers: Removes of leaves and Adds of KeyPackages (bare, as

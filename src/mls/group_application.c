@@ -4,6 +4,7 @@
 #include <sodium.h>
 
 #include "base/cursor.h"
+#include "mls/group_past.h"
 #include "mls/message.h"
 
 static const uint8_t no_data[1];
@@ -53,8 +54,10 @@ mls_group_read_application(struct mls_group *g, const uint8_t *msg, size_t len,
     struct buf *plain, const uint8_t **data, size_t *data_len, uint32_t *sender)
 {
 	struct mls_authenticated_content ac;
+	struct mls_group_past_epoch *past = NULL;
 	struct mls_epoch_keys ek;
 	struct mls_message m;
+	const uint8_t *signature_key;
 	struct cur c;
 	uint32_t leaf;
 	int r;
@@ -67,13 +70,24 @@ mls_group_read_application(struct mls_group *g, const uint8_t *msg, size_t len,
 		return r;
 	if (m.wire_format != MLS_WIRE_PRIVATE_MESSAGE || m.content_type != MLS_CONTENT_APPLICATION)
 		return SOTTO_ERR_PROTOCOL;
-	mls_group_epoch_keys(g, &ek);
+	/* A late message of a kept past epoch is read with that epoch's keys and tree. */
+	if (m.epoch < g->gc.epoch && (past = mls_group_past_find(g, m.epoch)) != NULL)
+		mls_group_past_epoch_keys(past, &ek);
+	else
+		mls_group_epoch_keys(g, &ek);
 	if ((r = mls_private_message_read(&m, &ek, plain, &ac)) != 0)
 		return r;
 	leaf = ac.content.sender_index;
-	if (leaf == g->own_leaf || g->tree.nodes[2 * leaf].type != MLS_NODE_LEAF)
+	signature_key = g->tree.nodes[2 * leaf].type == MLS_NODE_LEAF ?
+	    g->tree.nodes[2 * leaf].leaf.signature_key : NULL;
+	/* A late sender must still hold its leaf with the same key: *sender names a leaf of
+	 * the current tree, which must not be another member who took it since. */
+	if (past != NULL && signature_key != NULL && (!past->leaves[leaf].present ||
+	    memcmp(past->leaves[leaf].signature_key, signature_key, MLS_SIG_PUBLIC_LEN) != 0))
+		signature_key = NULL;
+	if (leaf == g->own_leaf || signature_key == NULL)
 		return SOTTO_ERR_AUTH;
-	if ((r = mls_content_verify(&ac, g->tree.nodes[2 * leaf].leaf.signature_key, &ek)) != 0)
+	if ((r = mls_content_verify(&ac, signature_key, &ek)) != 0)
 		return r;
 	*data = ac.content.body;
 	*data_len = ac.content.body_len;

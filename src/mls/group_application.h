@@ -30,10 +30,14 @@ int mls_group_send_private(struct mls_group *g, const uint8_t sig_sec[static 64]
 int mls_group_send_application(struct mls_group *g, const uint8_t sig_sec[static 64],
     const uint8_t *data, size_t len, struct buf *out) SOTTO_MUST_CHECK;
 
-/* An application message of this epoch from another member: decrypted into plain (the
+/* An application message from another member of this epoch or of one of the last
+ * MLS_PAST_EPOCHS_MAX epochs (group_past.h; with that epoch's keys; its sender must hold
+ * the same leaf with the same signature key now, so that *sender names it in the current
+ * tree: a late message of a member removed since, or whose leaf another member took, is
+ * SOTTO_ERR_AUTH): decrypted into plain (the
  * caller's, growable; buf_wipe_free it), *data and *data_len then point into it, *sender
- * is the sender's leaf, whose signature was checked. SOTTO_ERR_STATE for another group or
- * epoch, SOTTO_ERR_PROTOCOL for another content type, SOTTO_ERR_AUTH for a blank sender
+ * is the sender's leaf, whose signature was checked. SOTTO_ERR_STATE for another group, a
+ * later epoch or an earlier one no longer kept, SOTTO_ERR_PROTOCOL for another content type, SOTTO_ERR_AUTH for a blank sender
  * leaf or our own, SOTTO_ERR_BAD_SIGNATURE, SOTTO_ERR_DECRYPT, SOTTO_ERR_REPLAY and the
  * parse errors. A message that decrypted has used up its generation even if refused
  * afterwards. */

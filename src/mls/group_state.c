@@ -7,6 +7,7 @@
 #include "base/cursor.h"
 #include "crypto/dh.h"
 #include "mls/group_internal.h"
+#include "mls/group_past.h"
 #include "mls/limits.h"
 #include "mls/tls_codec.h"
 #include "mls/tree_math.h"
@@ -17,6 +18,7 @@ _Static_assert(MLS_SKIPPED_KEYS_MAX <= UINT16_MAX, "n_skipped is a uint16");
 _Static_assert(MLS_GROUP_NODE_KEYS_MAX <= UINT8_MAX, "n_keys is a uint8");
 _Static_assert(MLS_GROUP_RESUMPTION_MAX <= UINT8_MAX, "n_resumption is a uint8");
 _Static_assert(MLS_GROUP_PROPOSALS_MAX <= UINT16_MAX, "n_cached is a uint16");
+_Static_assert(MLS_PAST_EPOCHS_MAX <= UINT8_MAX, "n_past is a uint8");
 
 /* The epoch's secrets in the order of the format. */
 static void
@@ -35,6 +37,7 @@ epoch_fields(struct mls_epoch_secrets *e, uint8_t *f[EPOCH_SECRETS])
 	f[10] = e->init_secret;
 }
 
+/* A retired tree (application_only) has no handshake ratchets to write. */
 static void
 write_secret_tree(struct buf *b, const struct mls_secret_tree *t)
 {
@@ -51,7 +54,7 @@ write_secret_tree(struct buf *b, const struct mls_secret_tree *t)
 		buf_u8(b, t->started[l]);
 		if (!t->started[l])
 			continue;
-		for (i = 0; i < 2; i++) {
+		for (i = t->application_only ? 1 : 0; i < 2; i++) {
 			buf_put(b, t->ratchets[2 * (size_t)l + i].secret, MLS_HASH_LEN);
 			buf_u32(b, t->ratchets[2 * (size_t)l + i].generation);
 		}
@@ -70,6 +73,38 @@ write_secret_tree(struct buf *b, const struct mls_secret_tree *t)
 		buf_put(b, k->key, MLS_AEAD_KEY_LEN);
 		buf_put(b, k->nonce, MLS_AEAD_NONCE_LEN);
 		buf_u64(b, k->stored);
+	}
+}
+
+/* The kept past epochs, oldest first. */
+static void
+write_past_epochs(struct buf *b, const struct mls_group *g)
+{
+	const struct mls_group_past_epoch *e[MLS_PAST_EPOCHS_MAX];
+	uint64_t k;
+	size_t i, n = 0;
+	uint32_t l;
+
+	for (k = MLS_PAST_EPOCHS_MAX; k >= 1; k--) {
+		const struct mls_group_past_epoch *p;
+
+		if (g->gc.epoch < k)
+			continue;
+		p = &g->past_epochs[(g->gc.epoch - k) % MLS_PAST_EPOCHS_MAX];
+		if (p->used && p->gc.epoch == g->gc.epoch - k)
+			e[n++] = p;
+	}
+	buf_u8(b, (uint8_t)n);
+	for (i = 0; i < n; i++) {
+		mls_buf_opaque(b, e[i]->gc_bytes.p, e[i]->gc_bytes.len);
+		buf_put(b, e[i]->sender_data_secret, MLS_HASH_LEN);
+		buf_u32(b, e[i]->secrets.n_leaves);
+		write_secret_tree(b, &e[i]->secrets);
+		for (l = 0; l < e[i]->secrets.n_leaves; l++) {
+			buf_u8(b, e[i]->leaves[l].present);
+			if (e[i]->leaves[l].present)
+				buf_put(b, e[i]->leaves[l].signature_key, MLS_SIG_PUBLIC_LEN);
+		}
 	}
 }
 
@@ -118,6 +153,7 @@ mls_group_state_write(const struct mls_group *g, struct buf *out)
 	buf_u8(out, g->has_pending_update ? 1 : 0);
 	if (g->has_pending_update)
 		buf_put(out, g->pending_update_sec, MLS_KEM_SECRET_LEN);
+	write_past_epochs(out, g);
 	r = buf_status(out);
 out:
 	mls_epoch_secrets_wipe(&epoch);
@@ -141,9 +177,10 @@ read_ratchet(struct cur *c, struct mls_ratchet *rt)
 	require(c, rt->generation < UINT32_MAX);
 }
 
-/* The secret tree of t's width, every field read from c. */
+/* The secret tree of t's width, every field read from c; retired (no handshake ratchets
+ * or keys) if application_only. */
 static int
-read_secret_tree(struct cur *c, struct mls_secret_tree *t, uint32_t n_leaves)
+read_secret_tree(struct cur *c, struct mls_secret_tree *t, uint32_t n_leaves, int application_only)
 {
 	static const uint8_t zero[MLS_HASH_LEN];
 	uint32_t w = mls_tree_node_width(n_leaves), x, l;
@@ -153,6 +190,7 @@ read_secret_tree(struct cur *c, struct mls_secret_tree *t, uint32_t n_leaves)
 	if ((r = mls_secret_tree_init(t, zero, n_leaves)) != 0)
 		return r;
 	t->present[mls_tree_root(n_leaves)] = 0;
+	t->application_only = application_only ? 1 : 0;
 	t->stores = cur_u64(c);
 	for (x = 0; x < w && cur_status(c) == 0; x++) {
 		uint8_t p = cur_u8(c);
@@ -168,7 +206,8 @@ read_secret_tree(struct cur *c, struct mls_secret_tree *t, uint32_t n_leaves)
 
 		require(c, s <= 1);
 		if (s == 1) {
-			read_ratchet(c, &t->ratchets[2 * (size_t)l]);
+			if (!application_only)
+				read_ratchet(c, &t->ratchets[2 * (size_t)l]);
 			read_ratchet(c, &t->ratchets[2 * (size_t)l + 1]);
 			t->started[l] = 1;
 		}
@@ -185,7 +224,8 @@ read_secret_tree(struct cur *c, struct mls_secret_tree *t, uint32_t n_leaves)
 		cur_copy(c, k->nonce, MLS_AEAD_NONCE_LEN);
 		k->stored = cur_u64(c);
 		k->used = 1;
-		require(c, k->leaf < n_leaves && t->started[k->leaf] && k->handshake <= 1 &&
+		require(c, k->leaf < n_leaves && t->started[k->leaf] &&
+		    k->handshake <= (application_only ? 0 : 1) &&
 		    k->stored < t->stores &&
 		    k->generation < t->ratchets[2 * (size_t)k->leaf + (k->handshake ? 0 : 1)].generation);
 	}
@@ -256,6 +296,71 @@ read_resumption(struct cur *c, struct mls_group *g)
 	return cur_status(c);
 }
 
+/* One past epoch of this group, epoch after the previous one read (*after, or -1 as
+ * UINT64_MAX for none yet), before the current one and at most MLS_PAST_EPOCHS_MAX back. */
+static int
+read_past_epoch(struct cur *c, struct mls_group *g, uint64_t *after)
+{
+	struct mls_group_past_epoch e;
+	const uint8_t *gc;
+	size_t gc_len = 0;
+	uint32_t n_leaves, l;
+	int r;
+
+	memset(&e, 0, sizeof(e));
+	buf_init_dyn(&e.gc_bytes, MLS_MESSAGE_MAX);
+	gc = mls_cur_opaque(c, MLS_MESSAGE_MAX, &gc_len);
+	cur_copy(c, e.sender_data_secret, MLS_HASH_LEN);
+	n_leaves = cur_u32(c);
+	/* every leaf takes at least two bytes below: no allocation beyond the input */
+	require(c, mls_tree_valid_width(n_leaves) && n_leaves <= cur_left(c) / 2);
+	if ((r = cur_status(c)) != 0)
+		goto out;
+	buf_put(&e.gc_bytes, gc, gc_len);
+	if ((r = buf_status(&e.gc_bytes)) != 0 || (r = mls_group_past_read_context(&e)) != 0)
+		goto out;
+	require(c, e.gc.epoch < g->gc.epoch && g->gc.epoch - e.gc.epoch <= MLS_PAST_EPOCHS_MAX &&
+	    (*after == UINT64_MAX || e.gc.epoch > *after) &&
+	    e.gc.group_id_len == g->gc.group_id_len &&
+	    memcmp(e.gc.group_id, g->gc.group_id, g->gc.group_id_len) == 0);
+	if ((r = cur_status(c)) != 0 ||
+	    (r = read_secret_tree(c, &e.secrets, n_leaves, 1)) != 0)
+		goto out;
+	if ((e.leaves = calloc(n_leaves, sizeof(*e.leaves))) == NULL) {
+		r = SOTTO_ERR_NOMEM;
+		goto out;
+	}
+	for (l = 0; l < n_leaves && cur_status(c) == 0; l++) {
+		e.leaves[l].present = cur_u8(c);
+		require(c, e.leaves[l].present <= 1);
+		if (e.leaves[l].present == 1)
+			cur_copy(c, e.leaves[l].signature_key, MLS_SIG_PUBLIC_LEN);
+	}
+	if ((r = cur_status(c)) != 0)
+		goto out;
+	*after = e.gc.epoch;
+	e.used = 1;
+	g->past_epochs[e.gc.epoch % MLS_PAST_EPOCHS_MAX] = e;
+	memset(&e, 0, sizeof(e));   /* transferred */
+out:
+	mls_group_past_free(&e);
+	return r;
+}
+
+static int
+read_past_epochs(struct cur *c, struct mls_group *g)
+{
+	uint64_t after = UINT64_MAX;
+	size_t i, n = cur_u8(c);
+	int r;
+
+	require(c, n <= MLS_PAST_EPOCHS_MAX);
+	for (i = 0; i < n; i++)
+		if ((r = cur_status(c)) != 0 || (r = read_past_epoch(c, g, &after)) != 0)
+			return r;
+	return cur_status(c);
+}
+
 static int
 read_cache(struct cur *c, struct mls_group *g)
 {
@@ -299,6 +404,7 @@ mls_group_state_read(struct mls_group *g, const uint8_t *p, size_t len)
 	const uint8_t *tree, *gc, *interim;
 	size_t tree_len = 0, gc_len = 0, i;
 	struct cur c;
+	uint8_t version;
 	int r;
 
 	memset(g, 0, sizeof(*g));
@@ -308,7 +414,8 @@ mls_group_state_read(struct mls_group *g, const uint8_t *p, size_t len)
 		goto out;
 	}
 	cur_init(&c, p, len);
-	if (cur_u8(&c) != MLS_GROUP_STATE_VERSION) {
+	version = cur_u8(&c);
+	if (version != MLS_GROUP_STATE_VERSION && version != MLS_GROUP_STATE_VERSION_1) {
 		r = cur_status(&c) != 0 ? cur_status(&c) : SOTTO_ERR_BAD_VERSION;
 		goto out;
 	}
@@ -336,7 +443,7 @@ mls_group_state_read(struct mls_group *g, const uint8_t *p, size_t len)
 	for (i = 0; i < EPOCH_SECRETS; i++)
 		cur_copy(&c, f[i], MLS_HASH_LEN);
 	if ((r = cur_status(&c)) != 0 ||
-	    (r = read_secret_tree(&c, &g->secrets, g->tree.n_leaves)) != 0 ||
+	    (r = read_secret_tree(&c, &g->secrets, g->tree.n_leaves, 0)) != 0 ||
 	    (r = read_keys(&c, g)) != 0 || (r = read_resumption(&c, g)) != 0 ||
 	    (r = read_cache(&c, g)) != 0)
 		goto out;
@@ -344,6 +451,8 @@ mls_group_state_read(struct mls_group *g, const uint8_t *p, size_t len)
 	require(&c, g->has_pending_update <= 1);
 	if (g->has_pending_update == 1)
 		cur_copy(&c, g->pending_update_sec, MLS_KEM_SECRET_LEN);
+	if (version != MLS_GROUP_STATE_VERSION_1 && (r = read_past_epochs(&c, g)) != 0)
+		goto out;
 	r = cur_finish(&c);
 out:
 	if (r != 0)

@@ -3,10 +3,10 @@
  * restart: written after each change and read back into a group that continues exactly
  * where the original was (the next Commit processed, the next message decrypted, our next
  * message sent under the next generation). The bytes hold every secret of the epoch: they
- * are SECRET (the client seals them in its store; docs/STORE.md). Version 1, TLS
+ * are SECRET (the client seals them in its store; docs/STORE.md). Version 2, TLS
  * presentation language (vectors as opaque<V>, integers big-endian):
  *
- *   uint8  version = 1;
+ *   uint8  version = 2;                   (1: as 2 without the past epochs; still read)
  *   opaque ratchet_tree<V>;               as the ratchet_tree extension carries it
  *   uint32 own_leaf;
  *   opaque group_context<V>;              this epoch's, encoded
@@ -28,13 +28,21 @@
  *   uint16 n_cached (<= MLS_GROUP_PROPOSALS_MAX); each: ref[32]; uint32 sender;
  *                                         uint16 proposal_type; opaque body<V>
  *   uint8  has_pending_update; 1: secret[32]
+ *   uint8  n_past (<= MLS_PAST_EPOCHS_MAX); each, oldest first (group_past.h):
+ *     opaque group_context<V>;            its epoch, of this group, before this one and
+ *                                         at most MLS_PAST_EPOCHS_MAX back
+ *     sender_data_secret[32];
+ *     uint32 n_leaves;
+ *     SecretTree as above, retired: each started leaf with its application ratchet
+ *                                         only, no handshake skipped keys
+ *     per leaf:                           uint8 present; present: signature_key[32]
  *
  * Reading checks everything a restored group relies on: the tree decodes and its hash
  * is the GroupContext's, our leaf is in it, every node key of ours is the private key of
  * the tree's public key at that node (and our leaf's is there), the secret tree has the
  * tree's width, ratchet generations and skipped keys are in range, each resumption PSK
  * is of a past epoch in its own slot, each cached proposal parses and names a leaf of the
- * tree; anything else is SOTTO_ERR_CORRUPT (or the parser's error), with nothing left
+ * tree, past epochs are in order and in range; anything else is SOTTO_ERR_CORRUPT (or the parser's error), with nothing left
  * allocated. The external PSKs (g->external_psks) are the caller's and not written.
  */
 #ifndef SOTTO_MLS_GROUP_STATE_H
@@ -47,7 +55,8 @@
 #include "sotto/error.h"
 #include "mls/group.h"
 
-#define MLS_GROUP_STATE_VERSION 1
+#define MLS_GROUP_STATE_VERSION 2
+#define MLS_GROUP_STATE_VERSION_1 1   /* no past epochs */
 /* Cap on the bytes of one group state; a group whose state would be larger cannot be
  * saved (SOTTO_ERR_TOO_LARGE on the buffer). */
 #define MLS_GROUP_STATE_MAX (16u << 20)

@@ -48,6 +48,20 @@ mls_secret_tree_free(struct mls_secret_tree *t)
 	memset(t, 0, sizeof(*t));
 }
 
+void
+mls_secret_tree_retire(struct mls_secret_tree *t)
+{
+	uint32_t l;
+	size_t i;
+
+	for (l = 0; l < t->n_leaves; l++)
+		mls_ratchet_wipe(&t->ratchets[2 * (size_t)l]);
+	for (i = 0; i < MLS_SKIPPED_KEYS_MAX; i++)
+		if (t->skipped[i].used && t->skipped[i].handshake)
+			sodium_memzero(&t->skipped[i], sizeof(t->skipped[i]));
+	t->application_only = 1;
+}
+
 /* Replaces node x's secret by its two children's, wiping it. */
 static int
 split(struct mls_secret_tree *t, uint32_t x)
@@ -152,10 +166,14 @@ mls_secret_tree_ratchet(struct mls_secret_tree *t, uint32_t leaf, int handshake,
 
 	if (t->node == NULL || leaf >= t->n_leaves)
 		return SOTTO_ERR_INVALID_ARG;
+	if (handshake && t->application_only)
+		return SOTTO_ERR_STATE;
 	if (!t->started[leaf]) {
 		if ((r = mls_secret_tree_leaf(t, leaf, &t->ratchets[2 * (size_t)leaf],
 		    &t->ratchets[2 * (size_t)leaf + 1])) != 0)
 			return r;
+		if (t->application_only)
+			mls_ratchet_wipe(&t->ratchets[2 * (size_t)leaf]);
 		t->started[leaf] = 1;
 	}
 	*out = &t->ratchets[2 * (size_t)leaf + (handshake ? 0 : 1)];

@@ -15,6 +15,10 @@
  * of them (the oldest go first), each wiped as soon as it is used. A receiver first peeks
  * at a key, and consumes it only once the message authenticated, so that a forged or
  * damaged message uses up nothing.
+ *
+ * A past epoch's tree (mls_secret_tree_retire) keeps only what reads late application
+ * messages: its handshake ratchets and their skipped keys are wiped, and a leaf started
+ * later keeps only its application ratchet.
  */
 #ifndef SOTTO_MLS_SECRET_TREE_H
 #define SOTTO_MLS_SECRET_TREE_H
@@ -56,6 +60,7 @@ struct mls_secret_tree {
 	struct mls_ratchet *ratchets;    /* SECRET, sodium_malloc: [2 leaf] handshake,
 	                                  * [2 leaf + 1] application, once started */
 	uint8_t *started;                /* 1 once a leaf's ratchets are in ratchets[] */
+	uint8_t application_only;        /* retired: no handshake ratchets */
 };
 
 /* encryption_secret (SECRET) is copied; n_leaves must be a valid tree width. */
@@ -67,8 +72,12 @@ void mls_secret_tree_free(struct mls_secret_tree *t);
 int mls_secret_tree_leaf(struct mls_secret_tree *t, uint32_t leaf, struct mls_ratchet *handshake,
     struct mls_ratchet *application) SOTTO_MUST_CHECK;
 
+/* A past epoch's tree: every handshake ratchet and handshake skipped key wiped; from now
+ * on its handshake keys are SOTTO_ERR_STATE. */
+void mls_secret_tree_retire(struct mls_secret_tree *t);
+
 /* A leaf's handshake (handshake = 1) or application ratchet, started and kept in the tree
- * on first use. */
+ * on first use (SOTTO_ERR_STATE for a handshake ratchet of a retired tree). */
 int mls_secret_tree_ratchet(struct mls_secret_tree *t, uint32_t leaf, int handshake,
     struct mls_ratchet **out) SOTTO_MUST_CHECK;
 /* For receiving: the key and nonce (SECRET) of a generation, from the skipped-key table or

@@ -6,6 +6,8 @@
 #include <sodium.h>
 
 #include "crypto/sign.h"
+#include "mls/group_application.h"
+#include "mls/group_state.h"
 #include "mls/join.h"
 #include "mls/limits.h"
 #include "mls/message.h"
@@ -133,12 +135,35 @@ out:
 	return rc;
 }
 
+/* An application message read as a client reads it (mls_group_read_application, which
+ * also reads the epochs the group keeps, src/mls/group_past.c): the data into out, the
+ * sender's leaf into *sender. */
+static int
+read_as_client(struct mls_group *g, const uint8_t *msg, size_t len, struct buf *out,
+    uint32_t *sender)
+{
+	const uint8_t *data;
+	size_t data_len;
+	struct buf plain;
+	int rc;
+
+	buf_init_dyn(&plain, MLS_MESSAGE_MAX);
+	if ((rc = mls_group_read_application(g, msg, len, &plain, &data, &data_len, sender)) == 0) {
+		buf_reset(out);
+		buf_put(out, data, data_len);
+		rc = buf_status(out);
+	}
+	buf_wipe_free(&plain);
+	return rc;
+}
+
 int
 mls_member_read(struct mls_member *r, const uint8_t *msg, size_t len, struct buf *out,
     uint64_t as_epoch)
 {
 	struct mls_message m;
 	struct cur c;
+	uint32_t sender;
 	int rc;
 
 	cur_init(&c, msg, len);
@@ -147,6 +172,8 @@ mls_member_read(struct mls_member *r, const uint8_t *msg, size_t len, struct buf
 		return rc;
 	if (m.wire_format != MLS_WIRE_PRIVATE_MESSAGE)
 		return SOTTO_ERR_PROTOCOL;
+	if (as_epoch == 0 && m.epoch < r->g.gc.epoch)
+		return read_as_client(&r->g, msg, len, out, &sender);
 	return read_private(r, &m, out, as_epoch);
 }
 
@@ -156,6 +183,7 @@ mls_member_receive(struct mls_member *r, const uint8_t *msg, size_t len, struct 
 {
 	struct mls_message m;
 	struct cur c;
+	uint32_t sender;
 	uint8_t type;
 	int rc;
 
@@ -177,7 +205,42 @@ mls_member_receive(struct mls_member *r, const uint8_t *msg, size_t len, struct 
 	if (m.wire_format != MLS_WIRE_PRIVATE_MESSAGE)
 		return SOTTO_ERR_PROTOCOL;
 	*is_app = 1;
+	if (m.epoch < r->g.gc.epoch)
+		return read_as_client(&r->g, msg, len, out, &sender);
 	return read_private(r, &m, out, 0);
+}
+
+int
+mls_member_reads_text(struct mls_group *g, const struct buf *msg, const char *text, uint32_t sender)
+{
+	struct buf got;
+	uint32_t from;
+	int r;
+
+	buf_init_dyn(&got, MLS_MESSAGE_MAX);
+	r = read_as_client(g, msg->p, msg->len, &got, &from);
+	if (r == 0 && (got.len != strlen(text) || memcmp(got.p, text, got.len) != 0 || from != sender))
+		r = SOTTO_ERR_INTERNAL;
+	buf_wipe_free(&got);
+	return r;
+}
+
+int
+mls_member_state_round_trip(const struct mls_group *g, struct mls_group *copy)
+{
+	struct buf s1, s2;
+	int r;
+
+	buf_init_dyn(&s1, MLS_GROUP_STATE_MAX);
+	buf_init_dyn(&s2, MLS_GROUP_STATE_MAX);
+	if ((r = mls_group_state_write(g, &s1)) == 0 &&
+	    (r = mls_group_state_read(copy, s1.p, s1.len)) == 0 &&
+	    (r = mls_group_state_write(copy, &s2)) == 0 &&
+	    (s1.len != s2.len || memcmp(s1.p, s2.p, s1.len) != 0))
+		r = SOTTO_ERR_INTERNAL;
+	buf_wipe_free(&s1);
+	buf_wipe_free(&s2);
+	return r;
 }
 
 int

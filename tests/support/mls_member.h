@@ -51,6 +51,14 @@ int mls_member_read(struct mls_member *r, const uint8_t *msg, size_t len, struct
 int mls_member_receive(struct mls_member *r, const uint8_t *msg, size_t len, struct buf *out,
     int *is_app);
 
+/* g reads msg with mls_group_read_application: 0 if it is text from leaf sender,
+ * SOTTO_ERR_INTERNAL if it is something else, or the error. */
+int mls_member_reads_text(struct mls_group *g, const struct buf *msg, const char *text,
+    uint32_t sender);
+/* g's state written (mls_group_state_write) and read back into copy: 0 if the bytes copy
+ * writes again are the same, or the error. */
+int mls_member_state_round_trip(const struct mls_group *g, struct mls_group *copy);
+
 /* m creates a group of one with this id. */
 int mls_member_create(struct mls_member *m, const char *group_id);
 /* ms[committer] commits (as PrivateMessages) adding add (may be NULL) and removing the
