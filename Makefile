@@ -53,7 +53,7 @@ MLS_INTEROP := $(if $(MLS_INTEROP_SRC),$(BUILD)/tests/interop_mls)
 FUZZERS    := $(patsubst fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRC))
 BENCHES    := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 
-.PHONY: fuzzers all deps test test-unit test-asan test-valgrind soak interop interop-mls run demo bench bench-crypto bench-mls bench-peers fuzz clean
+.PHONY: fuzzers all deps test test-unit test-asan test-valgrind soak interop interop-mls run demo bench bench-crypto bench-mls bench-peers bench-fanout fuzz clean
 .DEFAULT_GOAL := all
 .SECONDARY:
 
@@ -218,6 +218,12 @@ bench-mls: $(BENCH_MLS)
 
 bench-peers: all $(LOADGEN)
 	@scripts/bench-peers $(BUILD)
+
+# One message to a group of 1,000 members (sottod's delivery service) against one QoS 1
+# publish to a topic with 1,000 subscribers (Mosquitto); docs/BENCHMARKS.md section 5.
+bench-fanout: all $(LOADGEN)
+	@ONLY=fanout SYSTEMS="$${SYSTEMS:-sottod-full sottod-normal mosquitto mosquitto-persist}" \
+	    RUNS=$${RUNS:-5} scripts/bench-peers $(BUILD)
 
 clean:
 	rm -rf build build-asan build-fuzz

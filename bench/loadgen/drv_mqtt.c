@@ -1,7 +1,9 @@
 /*
  * MQTT 3.1.1 for the load generator: each client connects with a clean session, subscribes
  * with QoS 1 to its own topic "lg/<tag>/<index>" (ready on SUBACK), and publishes QoS 1 to
- * the recipient's topic; the broker's PUBLISH is acknowledged with PUBACK.
+ * the recipient's topic; the broker's PUBLISH is acknowledged with PUBACK. In the fan-out
+ * scenario every client subscribes to one topic "lg/<tag>/all" instead, and client 0
+ * publishes to it (QoS 1): the broker delivers to all, client 0 included.
  */
 #include "lg.h"
 
@@ -22,7 +24,10 @@ static int
 mqtt_prepare(struct lg *g)
 {
 	for (uint32_t i = 0; i < g->n; i++)
-		snprintf(g->clients[i].addr, sizeof(g->clients[i].addr), "lg/%s/%u", g->tag, i);
+		if (g->fanout)
+			snprintf(g->clients[i].addr, sizeof(g->clients[i].addr), "lg/%s/all", g->tag);
+		else
+			snprintf(g->clients[i].addr, sizeof(g->clients[i].addr), "lg/%s/%u", g->tag, i);
 	return 0;
 }
 
@@ -97,6 +102,12 @@ mqtt_send(struct lg_client *c, struct lg_client *to, const uint8_t *payload, siz
 	return buf_status(&c->out);
 }
 
+static int
+mqtt_fanout_send(struct lg_client *c, const uint8_t *payload, size_t len)
+{
+	return mqtt_send(c, c, payload, len);
+}
+
 const struct lg_driver lg_driver_mqtt = {
 	.name = "mqtt",
 	.state_size = sizeof(struct md),
@@ -104,4 +115,5 @@ const struct lg_driver lg_driver_mqtt = {
 	.start = mqtt_start,
 	.input = mqtt_input,
 	.send = mqtt_send,
+	.fanout_send = mqtt_fanout_send,
 };

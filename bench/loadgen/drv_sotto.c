@@ -10,6 +10,13 @@
  * Messages: SEND of the 256-byte payload as the sealed envelope; PUSH delivers it; the
  * recipient answers with one RECEIVED for all envelopes of a read.
  *
+ * Fan-out: client 0 creates one group (GROUP_CREATE) and adds every other client in one
+ * GROUP_COMMIT with one Welcome for all of them. The delivery service does not parse MLS,
+ * so the Commit and the Welcome are placeholder bytes; the message each GROUP_SEND carries
+ * is the 256-byte payload, as large as a short PrivateMessage. A member is in once its
+ * Welcome is pushed (the owner once its Commit is taken); GROUP_PUSH entries are
+ * acknowledged with one GROUP_RECEIVED per read, as a client does after storing them.
+ *
  * With SOTTO_LG_RESUME=1 in the environment every login also asks for a resumption ticket
  * (TICKET, wire/ticket.h) and its response acknowledges the login; a device holding a ticket
  * logs in with Noise_NNpsk0 (ticket || -> e, <- e ee) instead of Noise_XX.
@@ -42,6 +49,8 @@ struct sd {
 	uint32_t next_id, reg_id;
 	size_t n_recv;
 	uint64_t recv[PROTO_MAX_RECEIVED];
+	uint64_t group_seq;             /* the last GROUP_PUSH seq, not yet acknowledged */
+	int group_ack_due;
 };
 
 /* Keys of every client, made once per run. The device and identity secrets are test keys of
@@ -62,6 +71,7 @@ static uint8_t server_x25519[32];       /* the pinned server key, converted once
 static uint8_t scratch[FRAME_MAX];
 static struct proto_msg msg;            /* decoded and encoded one at a time */
 static struct buf enc;
+static struct proto_group_id fan_group; /* the fan-out group: "lg<tag>" */
 
 static void
 sotto_addr(struct lg_client *c)
@@ -136,6 +146,84 @@ put_received(struct lg_client *c, struct sd *s)
 	memcpy(rm.u.received.ids, s->recv, s->n_recv * sizeof(s->recv[0]));
 	s->n_recv = 0;
 	return put_msg(c, s, &rm);
+}
+
+/* One GROUP_RECEIVED up to the last group entry pushed. */
+static int
+put_group_received(struct lg_client *c, struct sd *s)
+{
+	struct proto_group_ack ack = { .group = fan_group, .seq = s->group_seq };
+	struct proto_msg rm;
+
+	memset(&rm, 0, sizeof(rm));
+	rm.type = PROTO_GROUP_RECEIVED;
+	rm.id = ++s->next_id;
+	rm.u.group_received.n = 1;
+	rm.u.group_received.items = &ack;
+	s->group_ack_due = 0;
+	return put_msg(c, s, &rm);
+}
+
+static int
+sotto_fanout_setup(struct lg_client *owner)
+{
+	struct sd *s = owner->ds;
+	struct proto_msg m;
+
+	fan_group.len = (size_t)snprintf((char *)fan_group.id, sizeof(fan_group.id), "lg%s",
+	    owner->g->tag);
+	memset(&m, 0, sizeof(m));
+	m.type = PROTO_GROUP_CREATE;
+	m.id = ++s->next_id;
+	m.u.group_create = fan_group;
+	return put_msg(owner, s, &m);
+}
+
+/* The owner's Commit adding every other client, with one Welcome for all of them. */
+static int
+send_fanout_commit(struct lg_client *owner, struct sd *s)
+{
+	static const uint8_t commit[] = "placeholder Commit", welcome[] = "placeholder Welcome";
+	struct lg *g = owner->g;
+	struct proto_welcome w;
+	const char **addrs;
+	struct proto_msg m;
+	int r;
+
+	if ((addrs = calloc(g->n, sizeof(*addrs))) == NULL)
+		return SOTTO_ERR_NOMEM;
+	for (uint32_t i = 1; i < g->n; i++)
+		addrs[i - 1] = g->clients[i].addr;
+	memset(&m, 0, sizeof(m));
+	m.type = PROTO_GROUP_COMMIT;
+	m.id = ++s->next_id;
+	m.u.group_commit.group = fan_group;
+	m.u.group_commit.epoch = 0;
+	m.u.group_commit.commit = (struct proto_blob){ commit, sizeof(commit) };
+	m.u.group_commit.add.n = g->n - 1;
+	m.u.group_commit.add.addrs = addrs;
+	w.data = (struct proto_blob){ welcome, sizeof(welcome) };
+	w.to = m.u.group_commit.add;
+	m.u.group_commit.welcomes.n = 1;
+	m.u.group_commit.welcomes.items = &w;
+	r = put_msg(owner, s, &m);
+	free(addrs);
+	return r;
+}
+
+static int
+sotto_fanout_send(struct lg_client *c, const uint8_t *payload, size_t len)
+{
+	struct sd *s = c->ds;
+	struct proto_msg m;
+
+	memset(&m, 0, sizeof(m));
+	m.type = PROTO_GROUP_SEND;
+	m.id = ++s->next_id;
+	m.u.group_send.group = fan_group;
+	msgid_new_now(m.u.group_send.client_msg_id);
+	m.u.group_send.message = (struct proto_blob){ payload, len };
+	return put_msg(c, s, &m);
 }
 
 static int
@@ -320,8 +408,31 @@ on_message(struct lg_client *c, struct sd *s, const uint8_t *p, size_t len)
 		lg_acked(c);
 		return 0;
 	case PROTO_RESPONSE | PROTO_RECEIVED:
+	case PROTO_RESPONSE | PROTO_GROUP_RECEIVED:
 		if (msg.status != 0)
 			c->g->st.errors++;
+		return 0;
+	case PROTO_RESPONSE | PROTO_GROUP_CREATE:
+		if (msg.status != 0)
+			return msg.status;
+		return send_fanout_commit(c, s);
+	case PROTO_RESPONSE | PROTO_GROUP_COMMIT:
+		if (msg.status != 0)
+			return msg.status;
+		lg_joined(c);
+		return 0;
+	case PROTO_RESPONSE | PROTO_GROUP_SEND:
+		if (msg.status != 0)
+			return msg.status;
+		lg_acked(c);
+		return 0;
+	case PROTO_GROUP_PUSH:
+		if (msg.u.group_push.kind == PROTO_GROUP_WELCOME)
+			lg_joined(c);
+		else if (msg.u.group_push.kind == PROTO_GROUP_APPLICATION)
+			lg_delivered(c, msg.u.group_push.data.p, msg.u.group_push.data.len);
+		s->group_seq = msg.u.group_push.seq;
+		s->group_ack_due = 1;
 		return 0;
 	default:
 		return 0;
@@ -367,6 +478,8 @@ sotto_after_read(struct lg_client *c)
 {
 	struct sd *s = c->ds;
 
+	if (s->group_ack_due && put_group_received(c, s) != 0)
+		lg_fail(c, "GROUP_RECEIVED encoding failed", -1);
 	if (s->n_recv == 0)
 		return;
 	if (put_received(c, s) != 0)
@@ -416,4 +529,6 @@ const struct lg_driver lg_driver_sotto = {
 	.after_read = sotto_after_read,
 	.send = sotto_send,
 	.reset = sotto_reset,
+	.fanout_setup = sotto_fanout_setup,
+	.fanout_send = sotto_fanout_send,
 };

@@ -4,6 +4,9 @@
  * "log in", "send these bytes to that client" and incoming bytes into the protocol; the
  * core (main.c) schedules sends, matches deliveries and measures.
  *
+ * The fan-out scenario sends one message at a time from client 0 to all clients (a Sotto
+ * group, an MQTT topic every client subscribes to) and waits until every one has it.
+ *
  * Every message is a 256-byte printable payload (payload.c) carrying its send time and the
  * sender's index, so delivery latency and the closed loop's in-flight window are tracked
  * end to end, for every system alike, without any help from the server.
@@ -44,6 +47,11 @@ struct lg_driver {
 	    size_t len);
 	/* Driver state teardown (may be NULL). */
 	void (*reset)(struct lg_client *c);
+	/* Fan-out scenario: owner makes every ready client a member of one group or topic
+	 * (NULL: membership comes with the login; lg_joined is then not called), and publishes
+	 * one message to all of them. */
+	int (*fanout_setup)(struct lg_client *owner);
+	int (*fanout_send)(struct lg_client *c, const uint8_t *payload, size_t len);
 };
 
 struct lg_client {
@@ -93,6 +101,8 @@ struct lg {
 	uint64_t t0_ns;
 	int fatal;
 	void *drv_global;
+	int fanout;                     /* the fan-out scenario: one group or topic for all */
+	uint32_t joined;                /* clients that are members of it (lg_joined) */
 };
 
 uint64_t lg_now_ns(void);
@@ -101,6 +111,8 @@ uint64_t lg_now_ns(void);
 void lg_ready(struct lg_client *c);
 void lg_delivered(struct lg_client *c, const uint8_t *payload, size_t len);
 void lg_acked(struct lg_client *c);
+/* c is a member of the fan-out group now. */
+void lg_joined(struct lg_client *c);
 void lg_fail(struct lg_client *c, const char *why, int err);
 /* Hands c->out to the kernel (called by the core after input; drivers rarely need it). */
 void lg_flush(struct lg_client *c);

@@ -4,7 +4,7 @@
  *   loadgen --proto sotto|mqtt|xmpp --port P [--host 127.0.0.1] [--server sotto://...]
  *           [--domain localhost] [--xmpp-auth anonymous|plain] [--server-pid PID]
  *           --scenario closed|open|conns [--clients N] [--window W] [--rate R]
- *           [--warmup S] [--duration S] [--concurrency C]
+ *           [--warmup S] [--duration S] [--concurrency C] [--messages M]
  *
  * closed  every client keeps W messages in flight (sent, not yet delivered to their
  *         recipient); -> delivered msg/s, server CPU us per message, latency percentiles
@@ -14,6 +14,12 @@
  * conns   N clients connect and log in (Sotto: register), all close; then N connect again
  *         with at most C logins in progress -> setups/s; idle, the server's RSS growth
  *         per connection (VmRSS of --server-pid)
+ * fanout  N clients log in and become members of one group (Sotto: client 0 creates it and
+ *         adds the others in one Commit) or subscribers of one topic (MQTT); then client 0
+ *         sends --messages M messages one at a time, each once the previous one reached
+ *         all N (client 0 included) -> per message the time until the last member has
+ *         it (median over the M; deliveries/s = N / that time), and the server CPU over
+ *         all M with their acknowledgements, per delivery
  * Server figures come from /proc/PID/stat (utime+stime, all threads) and /proc/PID/status.
  */
 #include <getopt.h>
@@ -185,6 +191,13 @@ lg_delivered(struct lg_client *c, const uint8_t *payload, size_t len)
 }
 
 void
+lg_joined(struct lg_client *c)
+{
+	(void)c;
+	G.joined++;
+}
+
+void
 lg_acked(struct lg_client *c)
 {
 	c->acked++;
@@ -285,7 +298,7 @@ pct(double p)
 struct opts {
 	const char *proto, *scenario;
 	int server_pid;
-	uint32_t window, concurrency;
+	uint32_t window, concurrency, messages;
 	double rate, warmup, duration;
 };
 
@@ -437,6 +450,96 @@ scenario_conns(const struct opts *o)
 	return 0;
 }
 
+static uint64_t fanout_target;
+
+static int
+fanout_all_joined(void)
+{
+	return G.joined >= G.n;
+}
+
+static int
+fanout_all_delivered(void)
+{
+	return G.st.delivered >= fanout_target;
+}
+
+static double
+median(double *v, size_t n)
+{
+	qsort(v, n, sizeof(*v), cmp_double);
+	return n == 0 ? -1 : n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+static int
+scenario_fanout(const struct opts *o)
+{
+	double *ms = calloc(o->messages, sizeof(double)), cpu;
+	uint8_t payload[LG_PAYLOAD_LEN];
+	long tk0, tk1;
+	uint32_t m;
+	int rc = 1;
+
+	if (ms == NULL || G.drv->fanout_send == NULL)
+		goto out;
+	if (connect_all(G.n, o->concurrency, 300000) < 0)
+		goto out;
+	if (G.drv->fanout_setup != NULL) {
+		if (G.drv->fanout_setup(&G.clients[0]) != 0)
+			goto out;
+		net_mark(&G.clients[0]);
+		net_flush_all();
+		if (!run_until(fanout_all_joined, 120000)) {
+			fprintf(stderr, "loadgen: %u of %u members joined\n", G.joined, G.n);
+			goto out;
+		}
+	}
+	wait_server_quiet(o->server_pid);
+	rec_from_ns = 0;
+	rec_to_ns = UINT64_MAX;
+	/* Server CPU over all messages, their acknowledgements included (a tick is 10 ms,
+	 * more than one message takes). */
+	tk0 = server_ticks(o->server_pid);
+	for (m = 0; m < o->messages; m++) {
+		uint64_t t0 = lg_now_ns(), t1;
+
+		fanout_target = G.st.delivered + G.n;
+		lg_payload_make(payload, t0, 0, ++G.clients[0].seq);
+		if (G.drv->fanout_send(&G.clients[0], payload, sizeof(payload)) != 0)
+			goto out;
+		G.st.sent++;
+		net_mark(&G.clients[0]);
+		net_flush_all();
+		if (!run_until(fanout_all_delivered, 60000)) {
+			fprintf(stderr, "loadgen: message %u reached %" PRIu64 " of %u\n", m,
+			    G.st.delivered + G.n - fanout_target, G.n);
+			goto out;
+		}
+		t1 = lg_now_ns();
+		ms[m] = (double)(t1 - t0) / 1e6;
+		/* Acknowledgements and the server's bookkeeping settle before the next one. */
+		run_until(NULL, 200);
+	}
+	tk1 = server_ticks(o->server_pid);
+	cpu = tk0 >= 0 && tk1 >= 0 ? (double)(tk1 - tk0) * 1e6 / (double)sysconf(_SC_CLK_TCK) /
+	    ((double)G.n * o->messages) : -1;
+	qsort(G.st.lat_us, G.st.n_lat, sizeof(double), cmp_double);
+	{
+		double all_ms = median(ms, o->messages);
+
+		printf("RESULT proto=%s scenario=fanout clients=%u messages=%u all_have_it_ms=%.1f "
+		    "deliveries_per_s=%.0f cpu_us_per_delivery=%.2f p50_us=%.0f p99_us=%.0f "
+		    "errors=%" PRIu64 "\n", o->proto, G.n, o->messages, all_ms,
+		    all_ms > 0 ? G.n / (all_ms / 1000) : -1, cpu, pct(50),
+		    pct(99), G.st.errors);
+	}
+	rc = 0;
+	close_all();
+out:
+	free(ms);
+	return rc;
+}
+
 static void
 usage(void)
 {
@@ -444,7 +547,7 @@ usage(void)
 	    "closed|open|conns [--host H] [--server sotto://...] [--domain D]\n"
 	    "       [--xmpp-auth anonymous|plain] [--server-pid PID] [--clients N] "
 	    "[--window W] [--rate R]\n"
-	    "       [--warmup S] [--duration S] [--concurrency C]\n");
+	    "       [--warmup S] [--duration S] [--concurrency C] [--messages M]\n");
 }
 
 int
@@ -457,10 +560,11 @@ main(int argc, char **argv)
 		{ "scenario", 1, NULL, 'c' }, { "clients", 1, NULL, 'n' },
 		{ "window", 1, NULL, 'w' }, { "rate", 1, NULL, 'r' }, { "warmup", 1, NULL, 'W' },
 		{ "duration", 1, NULL, 'D' }, { "concurrency", 1, NULL, 'C' },
+		{ "messages", 1, NULL, 'M' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct opts o = { .window = 8, .concurrency = 100, .rate = 10000, .warmup = 1,
-	    .duration = 5 };
+	    .duration = 5, .messages = 10 };
 	struct rlimit rl;
 	struct sockaddr_in sin;
 	uint32_t n = 100;
@@ -485,12 +589,13 @@ main(int argc, char **argv)
 		case 'W': o.warmup = atof(optarg); break;
 		case 'D': o.duration = atof(optarg); break;
 		case 'C': o.concurrency = (uint32_t)strtoul(optarg, NULL, 10); break;
+		case 'M': o.messages = (uint32_t)strtoul(optarg, NULL, 10); break;
 		default: usage(); return 2;
 		}
 	}
 	if (o.proto == NULL || o.scenario == NULL || G.port <= 0 || G.port > 65535 || n < 2 ||
 	    n > 100000 || o.window < 1 || o.concurrency < 1 || o.rate <= 0 ||
-	    o.duration <= 0 || o.warmup < 0) {
+	    o.duration <= 0 || o.warmup < 0 || o.messages < 1 || o.messages > 100000) {
 		usage();
 		return 2;
 	}
@@ -518,6 +623,7 @@ main(int argc, char **argv)
 	memcpy(&G.sa, &sin, sizeof(sin));
 	G.loop = uv_default_loop();
 	G.n = n;
+	G.fanout = strcmp(o.scenario, "fanout") == 0;
 	G.window = o.window;
 	randombytes_buf(&rng_state, sizeof(rng_state));
 	rng_state |= 1;
@@ -552,6 +658,8 @@ main(int argc, char **argv)
 		rc = scenario_open(&o);
 	else if (strcmp(o.scenario, "conns") == 0)
 		rc = scenario_conns(&o);
+	else if (G.fanout)
+		rc = scenario_fanout(&o);
 	else {
 		usage();
 		return 2;
