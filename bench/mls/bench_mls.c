@@ -15,7 +15,10 @@
  *   commit2     the same for an empty Commit by the last sampled member (another leaf);
  *   remove      the creator removes a member no sample is: create and process;
  *   app         application messages of 256 bytes, creator to one member: encrypt and
- *               decrypt per second (each over APP_COUNT messages).
+ *               decrypt per second (each over APP_COUNT messages);
+ *   state       the first sampled member's saved state (mls_group_state_write): bytes and
+ *               time to write, just joined (no past epoch kept) and after the three
+ *               Commits and the messages (MLS_PAST_EPOCHS_MAX past epochs kept).
  * Figures: the median over the runs (and over the sampled receivers of every run).
  *
  * ONLY names one phase (keypackage, add-batch, add-one, join, commit, process, commit2,
@@ -46,6 +49,7 @@
 
 #include "base/buf.h"
 #include "crypto/init.h"
+#include "mls/group_state.h"
 #include "mls/limits.h"
 #include "mls_member.h"
 
@@ -124,6 +128,8 @@ struct run {
 	size_t commit_bytes, commit2_bytes, remove_bytes;
 	double process_s, process2_s, remove_process_s;   /* medians over the receivers */
 	double enc_per_s, dec_per_s;
+	double state0_s, state3_s;      /* saved state written: just joined, 3 past epochs */
+	size_t state0_bytes, state3_bytes;
 };
 
 static int
@@ -131,6 +137,23 @@ fail(const char *what, int r)
 {
 	fprintf(stderr, "bench-mls: %s failed (%d)\n", what, r);
 	return 1;
+}
+
+/* g's saved state: its size and the time to write it. */
+static int
+state_size(const struct mls_group *g, size_t *bytes, double *secs)
+{
+	struct buf b;
+	double t0;
+	int r;
+
+	buf_init_dyn(&b, MLS_GROUP_STATE_MAX);
+	t0 = now_s();
+	r = mls_group_state_write(g, &b);
+	*secs = now_s() - t0;
+	*bytes = b.len;
+	buf_wipe_free(&b);
+	return r != 0 ? fail("mls_group_state_write", r) : 0;
 }
 
 static int
@@ -349,13 +372,16 @@ one_run(size_t n, size_t batch, struct run *f)
 		n_part++;
 	}
 	f->join_s = median(joins, SAMPLE);
+	if ((r = state_size(&m[part[1]].g, &f->state0_bytes, &f->state0_s)) != 0)
+		goto out;
 	if ((r = commit_round(m, 0, part, n_part, 0, "commit", "process", &f->commit_s,
 	    &f->commit_bytes, &f->process_s)) != 0 ||
 	    (r = commit_round(m, part[n_part - 1], part, n_part, 0, "commit2", "process2",
 	    &f->commit2_s, &f->commit2_bytes, &f->process2_s)) != 0 ||
 	    (r = commit_round(m, 0, part, n_part, leaf_to_remove(part, n_part, n), "remove",
 	    "remove-process", &f->remove_s, &f->remove_bytes, &f->remove_process_s)) != 0 ||
-	    (r = app_round(&m[0], &m[part[1]], &f->enc_per_s, &f->dec_per_s)) != 0)
+	    (r = app_round(&m[0], &m[part[1]], &f->enc_per_s, &f->dec_per_s)) != 0 ||
+	    (r = state_size(&m[part[1]].g, &f->state3_bytes, &f->state3_s)) != 0)
 		goto out;
 	r = 0;
 out:
@@ -427,5 +453,9 @@ main(int argc, char **argv)
 	printf("%-46s %12.2f %12s\n", "  process (a receiver)", MED(remove_process_s) * 1e3, "-");
 	printf("%-46s %12.0f\n", "application 256 B: encrypt per second", MED(enc_per_s));
 	printf("%-46s %12.0f\n", "application 256 B: decrypt per second", MED(dec_per_s));
+	printf("%-46s %12.2f %12zu\n", "saved state, a member just joined", MED(state0_s) * 1e3,
+	    f[0].state0_bytes);
+	printf("%-46s %12.2f %12zu\n", "saved state, after 3 Commits (3 past epochs)",
+	    MED(state3_s) * 1e3, f[0].state3_bytes);
 	return 0;
 }
