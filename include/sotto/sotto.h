@@ -35,6 +35,8 @@
 #define SOTTO_SAFETY_LEN 71             /* "12345 67890 ..." 12 groups of 5 digits */
 #define SOTTO_TEXT_MAX (60u * 1024)     /* a text or mail body sent in one message */
 #define SOTTO_EXPIRY_MAX (365u * 86400) /* the longest disappearing-message timer */
+#define SOTTO_GROUP_ID_MAX 64           /* the longest group id we accept, bytes */
+#define SOTTO_GROUP_NAME_MAX 256        /* bytes of a group's name (sotto/group.h) */
 
 struct sotto;
 
@@ -147,6 +149,16 @@ enum sotto_event_type {
 	SOTTO_EVENT_RECEIPT = 2,        /* peer received or read our messages */
 	SOTTO_EVENT_TIMER = 3,          /* peer set the conversation's expiry timer */
 	SOTTO_EVENT_WARNING = 4,        /* an envelope was rejected, or a notice for peer */
+	SOTTO_EVENT_GROUP = 5,          /* a group's membership or name changed (sotto/group.h) */
+};
+
+/* What a SOTTO_EVENT_GROUP says. */
+enum sotto_group_change {
+	SOTTO_CHANGE_JOINED = 1,        /* we were added: members are everyone in the group */
+	SOTTO_CHANGE_ADDED = 2,         /* members were added */
+	SOTTO_CHANGE_REMOVED = 3,       /* members were removed or left */
+	SOTTO_CHANGE_YOU_REMOVED = 4,   /* we were removed: nothing sent after reaches us */
+	SOTTO_CHANGE_INFO = 5,          /* peer set the group's name (group_name) or timer */
 };
 
 enum sotto_content { SOTTO_CONTENT_TEXT = 1, SOTTO_CONTENT_MAIL = 2 };
@@ -182,6 +194,11 @@ struct sotto_event {
 	unsigned warnings;                  /* enum sotto_warning */
 	uint64_t gap;                       /* with SOTTO_WARN_GAP */
 	const char *reason;                 /* with SOTTO_WARN_REJECTED or _UNREADABLE: why */
+	const char *group;                  /* a group's event: its id in hex; else NULL */
+	const char *group_name;             /* and its name */
+	enum sotto_group_change change;     /* GROUP */
+	const char *const *members;         /* GROUP: the members added or removed */
+	size_t n_members;
 };
 
 typedef void (*sotto_event_fn)(void *ctx, const struct sotto_event *ev);
@@ -294,6 +311,9 @@ struct sotto_message {
 	uint64_t expires_at;
 	uint8_t *body;                      /* NUL-terminated for convenience */
 	size_t body_len;
+	char group[2 * SOTTO_GROUP_ID_MAX + 1];     /* a group message: its group's id in hex;
+	                                               else "" */
+	char group_name[SOTTO_GROUP_NAME_MAX + 1]; /* and the group's name now */
 };
 
 /* Messages with peer (NULL: everyone) after row `after`, oldest first, at most max.

@@ -106,6 +106,8 @@ long cli_parse_duration(const char *s);
  * not shown, see cli_mail_view) and a history entry. */
 json_t *cli_event_json(const struct sotto_event *ev);
 const char *cli_event_type_name(const struct sotto_event *ev);
+/* "joined", "added", "removed", "you_removed", "info" */
+const char *cli_group_change_name(enum sotto_group_change c);
 json_t *cli_message_json(const struct sotto_message *m);
 json_t *cli_contact_json(const struct sotto_contact *c);
 /* A JSON string of bytes that may not be UTF-8 (replaced by U+FFFD where invalid). */

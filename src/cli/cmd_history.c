@@ -66,8 +66,14 @@ cmd_history(struct cli *cli, int argc, char **argv)
 		t = (time_t)v[i].time;
 		localtime_r(&t, &tm);
 		strftime(tbuf, sizeof(tbuf), "%Y-%m-%d %H:%M:%S", &tm);
-		cli_printf(stdout, "%s %s %s: ", tbuf, v[i].dir == SOTTO_OUT ? "to" : "from",
-		    v[i].peer);
+		if (v[i].group[0] != '\0') {
+			cli_printf(stdout, "%s [", tbuf);
+			cli_print_text(stdout, (const uint8_t *)v[i].group_name,
+			    strlen(v[i].group_name));
+			cli_printf(stdout, "] %s: ", v[i].peer);
+		} else
+			cli_printf(stdout, "%s %s %s: ", tbuf, v[i].dir == SOTTO_OUT ? "to" : "from",
+			    v[i].peer);
 		if (mail) {
 			printf("mail: ");
 			cli_print_text(stdout, (const uint8_t *)m.subject, strlen(m.subject));

@@ -48,6 +48,46 @@ print_warnings(const struct sotto_event *ev)
 	}
 }
 
+/* " [NAME]" (or the id while the name is not known yet) for a group's event. */
+static void
+print_group(const struct sotto_event *ev)
+{
+	const char *name;
+
+	if (ev->group == NULL)
+		return;
+	name = ev->group_name != NULL && ev->group_name[0] != '\0' ? ev->group_name : ev->group;
+	printf(" [");
+	cli_print_text(stdout, (const uint8_t *)name, strlen(name));
+	printf("]");
+}
+
+static void
+print_change(const struct sotto_event *ev)
+{
+	size_t i;
+
+	switch (ev->change) {
+	case SOTTO_CHANGE_JOINED: printf(" you were added; members:"); break;
+	case SOTTO_CHANGE_ADDED: printf(" added:"); break;
+	case SOTTO_CHANGE_REMOVED: printf(" removed:"); break;
+	case SOTTO_CHANGE_YOU_REMOVED:
+		printf(" you were removed from the group: you read nothing sent to it now\n");
+		return;
+	case SOTTO_CHANGE_INFO:
+		cli_printf(stdout, " %s named the group \"", ev->peer);
+		cli_print_text(stdout, (const uint8_t *)ev->group_name, strlen(ev->group_name));
+		if (ev->expiry != 0)
+			printf("\", disappearing messages %u s\n", ev->expiry);
+		else
+			printf("\"\n");
+		return;
+	}
+	for (i = 0; i < ev->n_members; i++)
+		cli_printf(stdout, "%s %s", i > 0 ? "," : "", ev->members[i]);
+	printf("\n");
+}
+
 /* Runs after the message is stored and before it is acknowledged: printed lines are
  * flushed at once so that a crash cannot lose one that was acknowledged. */
 static void
@@ -81,9 +121,15 @@ on_event(void *ctx, const struct sotto_event *ev)
 			break;
 		}
 		print_time(ev->time);
+		print_group(ev);
 		cli_printf(stdout, " %s: ", ev->peer);
 		cli_print_text(stdout, ev->body, ev->body_len);
 		printf("\n");
+		break;
+	case SOTTO_EVENT_GROUP:
+		print_time(ev->time);
+		print_group(ev);
+		print_change(ev);
 		break;
 	case SOTTO_EVENT_RECEIPT:
 		print_time(ev->time);

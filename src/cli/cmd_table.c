@@ -11,6 +11,7 @@ int cmd_expire(struct cli *cli, int argc, char **argv);
 int cmd_history(struct cli *cli, int argc, char **argv);
 int cmd_daemon(struct cli *cli, int argc, char **argv);
 int cmd_bridge(struct cli *cli, int argc, char **argv);
+int cmd_group(struct cli *cli, int argc, char **argv);
 
 const struct cli_cmd cli_commands[] = {
 	{ "init", cmd_init,
@@ -66,6 +67,18 @@ const struct cli_cmd cli_commands[] = {
 	  "  --json       one JSON object per line\n"
 	  "  --limit N    the newest N messages (default 1000)",
 	  "[--json] [--limit N] [ADDRESS]" },
+	{ "group", cmd_group,
+	  "Groups (end-to-end encrypted with MLS). NAME is the group's name as its members\n"
+	  "see it, or its id (`group list` shows both). Invitations, members' messages and\n"
+	  "changes arrive with the next `receive`; group messages are in `history`.\n\n"
+	  "  create NAME [MEMBER...]   a new group (prints its id), with these members\n"
+	  "  add NAME MEMBER...        adds members (each must have run a client since\n"
+	  "                            registering: it uploads the keys that let it be added)\n"
+	  "  remove NAME MEMBER...     removes members: they read nothing sent after\n"
+	  "  send NAME MESSAGE|-       sends a text to every member (- reads standard input)\n"
+	  "  members NAME [--json]     the members, each with the trust in its key\n"
+	  "  list [--json]             the groups: id, name, members or status",
+	  "create|add|remove|send|members|list ..." },
 	{ "daemon", cmd_daemon,
 	  "Stays connected and serves JSON-RPC 2.0 (one object per line) on a Unix socket.\n"
 	  "Methods: send {to, body}, subscribe {after?}, status {}, contacts {}, verify\n"

@@ -39,6 +39,7 @@ cli_event_type_name(const struct sotto_event *ev)
 	case SOTTO_EVENT_MESSAGE: return ev->content == SOTTO_CONTENT_MAIL ? "mail" : "text";
 	case SOTTO_EVENT_RECEIPT: return "receipt";
 	case SOTTO_EVENT_TIMER: return "timer";
+	case SOTTO_EVENT_GROUP: return "group";
 	default: return "warning";
 	}
 }
@@ -94,7 +95,8 @@ cli_event_json(const struct sotto_event *ev)
 	}
 	o = json_object();
 	json_object_set_new(o, "from", json_string(ev->peer != NULL ? ev->peer : ""));
-	if (ev->type != SOTTO_EVENT_WARNING)
+	if (ev->type != SOTTO_EVENT_WARNING &&
+	    (ev->type != SOTTO_EVENT_GROUP || ev->change == SOTTO_CHANGE_INFO))
 		json_object_set_new(o, "id", id_json(ev->id));
 	json_object_set_new(o, "time", json_integer((json_int_t)ev->time));
 	json_object_set_new(o, "type", json_string(cli_event_type_name(ev)));
@@ -125,12 +127,39 @@ cli_event_json(const struct sotto_event *ev)
 	case SOTTO_EVENT_TIMER:
 		json_object_set_new(o, "body", json_integer(ev->expiry));
 		break;
+	case SOTTO_EVENT_GROUP:
+		json_object_set_new(o, "change", json_string(cli_group_change_name(ev->change)));
+		ids = json_array();
+		for (i = 0; i < ev->n_members; i++)
+			json_array_append_new(ids, json_string(ev->members[i]));
+		json_object_set_new(o, "members", ids);
+		if (ev->change == SOTTO_CHANGE_INFO)
+			json_object_set_new(o, "expiry", json_integer(ev->expiry));
+		break;
 	default:
 		json_object_set_new(o, "body", json_string(ev->reason != NULL ? ev->reason : ""));
 		break;
 	}
+	if (ev->group != NULL) {
+		json_object_set_new(o, "group", json_string(ev->group));
+		json_object_set_new(o, "group_name", cli_json_text((const uint8_t *)ev->group_name,
+		    strlen(ev->group_name)));
+	}
 	json_object_set_new(o, "warnings", warnings_json(ev->warnings, ev->gap, ev->reason));
 	return o;
+}
+
+const char *
+cli_group_change_name(enum sotto_group_change c)
+{
+	switch (c) {
+	case SOTTO_CHANGE_JOINED: return "joined";
+	case SOTTO_CHANGE_ADDED: return "added";
+	case SOTTO_CHANGE_REMOVED: return "removed";
+	case SOTTO_CHANGE_YOU_REMOVED: return "you_removed";
+	case SOTTO_CHANGE_INFO: return "info";
+	}
+	return "unknown";
 }
 
 json_t *
@@ -149,6 +178,11 @@ cli_message_json(const struct sotto_message *m)
 	json_object_set_new(o, "body", cli_json_text(m->body, m->body_len));
 	if (m->expires_at != 0)
 		json_object_set_new(o, "expires_at", json_integer((json_int_t)m->expires_at));
+	if (m->group[0] != '\0') {
+		json_object_set_new(o, "group", json_string(m->group));
+		json_object_set_new(o, "group_name", cli_json_text((const uint8_t *)m->group_name,
+		    strlen(m->group_name)));
+	}
 	if (m->flags & SOTTO_MSG_DELIVERED)
 		json_array_append_new(flags, json_string("delivered"));
 	if (m->flags & SOTTO_MSG_READ)

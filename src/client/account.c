@@ -3,6 +3,7 @@
  * the prekeys the server hands out for us.
  */
 #include "client/client_int.h"
+#include "client/group_api.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -363,6 +364,9 @@ sotto_init(struct sotto *s, const char *address, const char *server, const char 
 	if ((r = client_upload_prekeys(s, 1, CLIENT_OTPK_BATCH, CLIENT_OTPK_BATCH,
 	    timeout_ms)) != 0)
 		goto out;
+	/* KeyPackages are topped up by every connect too: a failure here is retried then. */
+	if (client_key_packages_replenish(s, timeout_ms) != 0 && s->t == NULL)
+		r = 0;
 	id->reg_state = STORE_REG_REGISTERED;
 	if ((r = store_identity_put(s->st, id)) != 0)
 		goto out;
@@ -396,6 +400,8 @@ sotto_connect(struct sotto *s, int timeout_ms)
 	/* Prekey upkeep and the outbox are retried later; only a lost connection fails the
 	 * connect (an outbox item the server refused for good was dropped with its error). */
 	if ((r = client_maintain_spk(s, timeout_ms)) != 0 && s->t == NULL)
+		return r;
+	if ((r = client_key_packages_replenish(s, timeout_ms)) != 0 && s->t == NULL)
 		return r;
 	if ((r = client_flush_outbox(s, timeout_ms, NULL, NULL)) != 0 && s->t == NULL)
 		return r;

@@ -48,6 +48,7 @@ struct sotto {
 	size_t cert_len;
 	uint64_t cert_expiry;
 	int prekeys_low;                /* the server asked for more one-time prekeys */
+	int key_packages_low;           /* the server asked for more MLS KeyPackages */
 	int auto_receipts;
 	uint32_t spk_rotate, spk_grace; /* seconds; tests shorten them */
 	uint64_t next_maintain;         /* unix seconds: next signed prekey check */

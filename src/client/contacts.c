@@ -1,5 +1,6 @@
 /* Contacts, verification by safety number, trust after a key change, and history. */
 #include "client/client_int.h"
+#include "client/group_api.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -307,6 +308,11 @@ history_copy(struct sotto *s, struct store_message_list *l, struct sotto_message
 			memcpy(v[i].body, m->body, m->body_len);
 		v[i].body[m->body_len] = '\0';
 		v[i].body_len = m->body_len;
+	}
+	if ((r = client_group_history_names(s, v, l->n, l->v)) != 0) {
+		sotto_history_free(v, l->n);
+		v = NULL;
+		goto out;
 	}
 	*out = v;
 	*n = l->n;

@@ -17,15 +17,15 @@ set_group_id(struct proto_group_id *g, const uint8_t *id, size_t len)
 
 /* The request, then the server's status (or the connection's error). */
 static int
-ask(struct conn *c, struct proto_msg *req, struct proto_msg *resp, int timeout_ms)
+ask(const struct transport_ops *ops, void *t, struct proto_msg *req, struct proto_msg *resp, int timeout_ms)
 {
-	int r = conn_request(c, req, resp, timeout_ms);
+	int r = ops->request(t, req, resp, timeout_ms);
 
 	return r != 0 ? r : resp->status;
 }
 
 int
-group_net_upload_key_packages(struct conn *c, const struct proto_blob *kps, size_t n,
+group_net_upload_key_packages(const struct transport_ops *ops, void *t, const struct proto_blob *kps, size_t n,
     const struct proto_blob *last_resort, struct proto_key_package_count *left,
     int timeout_ms)
 {
@@ -41,13 +41,13 @@ group_net_upload_key_packages(struct conn *c, const struct proto_blob *kps, size
 		req.u.upload_kp.kp[i] = kps[i];
 	if (last_resort != NULL)
 		req.u.upload_kp.last_resort = *last_resort;
-	if ((r = ask(c, &req, &resp, timeout_ms)) == 0 && left != NULL)
+	if ((r = ask(ops, t, &req, &resp, timeout_ms)) == 0 && left != NULL)
 		*left = resp.u.kp_count;
 	return r;
 }
 
 int
-group_net_claim_key_package(struct conn *c, const char *address, struct group_net_claimed *out,
+group_net_claim_key_package(const struct transport_ops *ops, void *t, const char *address, struct group_net_claimed *out,
     int timeout_ms)
 {
 	struct proto_msg req, resp;
@@ -57,7 +57,7 @@ group_net_claim_key_package(struct conn *c, const char *address, struct group_ne
 	if ((r = address_user_normalize(address, req.u.claim.address)) != 0)
 		return r;
 	req.type = PROTO_CLAIM_KEY_PACKAGE;
-	if ((r = ask(c, &req, &resp, timeout_ms)) != 0)
+	if ((r = ask(ops, t, &req, &resp, timeout_ms)) != 0)
 		return r;
 	if (resp.u.claimed.kp.len > sizeof(out->kp))
 		return SOTTO_ERR_PROTOCOL;
@@ -69,7 +69,7 @@ group_net_claim_key_package(struct conn *c, const char *address, struct group_ne
 }
 
 int
-group_net_create(struct conn *c, const uint8_t *id, size_t len, int timeout_ms)
+group_net_create(const struct transport_ops *ops, void *t, const uint8_t *id, size_t len, int timeout_ms)
 {
 	struct proto_msg req, resp;
 	int r;
@@ -78,11 +78,11 @@ group_net_create(struct conn *c, const uint8_t *id, size_t len, int timeout_ms)
 	req.type = PROTO_GROUP_CREATE;
 	if ((r = set_group_id(&req.u.group_create, id, len)) != 0)
 		return r;
-	return ask(c, &req, &resp, timeout_ms);
+	return ask(ops, t, &req, &resp, timeout_ms);
 }
 
 int
-group_net_commit(struct conn *c, const struct group_net_commit *gc,
+group_net_commit(const struct transport_ops *ops, void *t, const struct group_net_commit *gc,
     struct proto_group_result *res, int timeout_ms)
 {
 	struct proto_welcome w[GROUP_NET_WELCOMES_MAX];
@@ -111,14 +111,14 @@ group_net_commit(struct conn *c, const struct group_net_commit *gc,
 	}
 	req.u.group_commit.welcomes.n = gc->n_welcomes;
 	req.u.group_commit.welcomes.items = w;
-	r = ask(c, &req, &resp, timeout_ms);
+	r = ask(ops, t, &req, &resp, timeout_ms);
 	if ((r == 0 || r == SOTTO_ERR_STALE_EPOCH) && res != NULL)
 		*res = resp.u.group_result;
 	return r;
 }
 
 int
-group_net_send(struct conn *c, const uint8_t *id, size_t id_len, const uint8_t cmid[16],
+group_net_send(const struct transport_ops *ops, void *t, const uint8_t *id, size_t id_len, const uint8_t cmid[16],
     const uint8_t *msg, size_t len, struct proto_group_result *res, int timeout_ms)
 {
 	struct proto_msg req, resp;
@@ -131,13 +131,13 @@ group_net_send(struct conn *c, const uint8_t *id, size_t id_len, const uint8_t c
 	memcpy(req.u.group_send.client_msg_id, cmid, sizeof(req.u.group_send.client_msg_id));
 	req.u.group_send.message.p = msg;
 	req.u.group_send.message.len = len;
-	if ((r = ask(c, &req, &resp, timeout_ms)) == 0 && res != NULL)
+	if ((r = ask(ops, t, &req, &resp, timeout_ms)) == 0 && res != NULL)
 		*res = resp.u.group_result;
 	return r;
 }
 
 int
-group_net_received(struct conn *c, const struct proto_group_ack *acks, size_t n, int timeout_ms)
+group_net_received(const struct transport_ops *ops, void *t, const struct proto_group_ack *acks, size_t n, int timeout_ms)
 {
 	struct proto_msg req, resp;
 
@@ -147,5 +147,5 @@ group_net_received(struct conn *c, const struct proto_group_ack *acks, size_t n,
 	req.type = PROTO_GROUP_RECEIVED;
 	req.u.group_received.n = n;
 	req.u.group_received.items = acks;
-	return ask(c, &req, &resp, timeout_ms);
+	return ask(ops, t, &req, &resp, timeout_ms);
 }

@@ -1,6 +1,7 @@
 /*
  * The client side of the MLS delivery service's requests (docs/PROTOCOL-wire.md, 0x0A to
- * 0x0F): each function builds one request, sends it on a logged-in connection, waits for
+ * 0x0F): each function builds one request, sends it on a logged-in transport (ops, t: the
+ * product's is transport_conn over a struct conn), waits for
  * its answer and returns the server's status (0, a negative sotto_err) or the connection's
  * error. MLS messages are opaque bytes here; the group logic above builds and reads them.
  *
@@ -13,13 +14,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "client/conn.h"
+#include "client/transport.h"
 #include "wire/proto.h"
 
 /* Uploads one-time KeyPackages and, if last_resort is not NULL, the last-resort one
  * (replacing the one before). left: the stock after (may be NULL). SOTTO_ERR_LIMIT: more
  * than the server keeps per account (nothing stored). */
-int group_net_upload_key_packages(struct conn *c, const struct proto_blob *kps, size_t n,
+int group_net_upload_key_packages(const struct transport_ops *ops, void *t, const struct proto_blob *kps, size_t n,
     const struct proto_blob *last_resort, struct proto_key_package_count *left,
     int timeout_ms) SOTTO_MUST_CHECK;
 
@@ -32,12 +33,12 @@ struct group_net_claimed {
 
 /* One KeyPackage of the account at address (one-time ones first). UNKNOWN_USER,
  * OTHER_DOMAIN, NOT_FOUND (it has none). */
-int group_net_claim_key_package(struct conn *c, const char *address,
+int group_net_claim_key_package(const struct transport_ops *ops, void *t, const char *address,
     struct group_net_claimed *out, int timeout_ms) SOTTO_MUST_CHECK;
 
 /* A new group of id (1..PROTO_GROUP_ID_MAX bytes) at epoch 0, the caller its only member.
  * EXISTS: the id is taken; TOO_MANY_GROUPS. */
-int group_net_create(struct conn *c, const uint8_t *id, size_t len, int timeout_ms)
+int group_net_create(const struct transport_ops *ops, void *t, const uint8_t *id, size_t len, int timeout_ms)
     SOTTO_MUST_CHECK;
 
 #define GROUP_NET_WELCOMES_MAX 64       /* Welcomes in one Commit (MLS makes one) */
@@ -69,18 +70,18 @@ struct group_net_commit {
  * UNKNOWN_GROUP, NOT_MEMBER, UNKNOWN_USER, EXISTS (an added account is a member),
  * GROUP_FULL, TOO_MANY_GROUPS, INVALID_ARG (Welcomes do not match the adds, or more than
  * GROUP_NET_WELCOMES_MAX of them). */
-int group_net_commit(struct conn *c, const struct group_net_commit *gc,
+int group_net_commit(const struct transport_ops *ops, void *t, const struct group_net_commit *gc,
     struct proto_group_result *res, int timeout_ms) SOTTO_MUST_CHECK;
 
 /* An application message to the whole group under client message id cmid (a retry with
  * the same id is stored once). res: its seq and the group's epoch. */
-int group_net_send(struct conn *c, const uint8_t *id, size_t id_len, const uint8_t cmid[16],
+int group_net_send(const struct transport_ops *ops, void *t, const uint8_t *id, size_t id_len, const uint8_t cmid[16],
     const uint8_t *msg, size_t len, struct proto_group_result *res, int timeout_ms)
     SOTTO_MUST_CHECK;
 
 /* Acknowledges, per group, every entry up to seq (and the Welcome, if seq reaches it):
  * 1..PROTO_MAX_GROUP_ACKS of them. */
-int group_net_received(struct conn *c, const struct proto_group_ack *acks, size_t n,
+int group_net_received(const struct transport_ops *ops, void *t, const struct proto_group_ack *acks, size_t n,
     int timeout_ms) SOTTO_MUST_CHECK;
 
 #endif

@@ -7,6 +7,7 @@
  * dropped with a warning event, so a hostile server cannot make us loop on it.
  */
 #include "client/client_int.h"
+#include "client/group_api.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -754,8 +755,13 @@ sotto_poll(struct sotto *s, int timeout_ms, sotto_event_fn cb, void *ctx)
 			pb.acks[pb.n_acks++] = ev.u.push.envelope_id;
 			if (pb.n_acks == CLIENT_ACK_BATCH && (r = send_acks(s, &pb)) != 0)
 				break;
+		} else if (ev.type == PROTO_GROUP_PUSH) {
+			if ((r = client_group_push(s, &ev.u.group_push, cb, ctx, &pb.events)) != 0)
+				break;
 		} else if (ev.type == PROTO_PREKEY_LOW) {
 			s->prekeys_low = 1;
+		} else if (ev.type == PROTO_KEY_PACKAGE_LOW) {
+			s->key_packages_low = 1;
 		}
 		wait = 0;
 	}
@@ -765,6 +771,10 @@ sotto_poll(struct sotto *s, int timeout_ms, sotto_event_fn cb, void *ctx)
 		if ((r = client_upload_prekeys(s, 0, CLIENT_OTPK_BATCH, CLIENT_OTPK_BATCH,
 		    CLIENT_TIMEOUT_MS)) == 0)
 			s->prekeys_low = 0;
+	}
+	if (r == 0 && s->t != NULL && s->key_packages_low) {
+		if ((r = client_key_packages_replenish(s, CLIENT_TIMEOUT_MS)) == 0)
+			s->key_packages_low = 0;
 	}
 	if (r == 0 && s->t != NULL && client_now() >= s->next_maintain)
 		r = client_maintain_spk(s, CLIENT_TIMEOUT_MS);
@@ -813,6 +823,13 @@ dup_bytes(const void *p, size_t len, size_t extra)
 static void
 event_copies_free(struct sotto_event *e)
 {
+	size_t i;
+
+	for (i = 0; e->members != NULL && i < e->n_members; i++)
+		free((void *)(uintptr_t)e->members[i]);
+	free((void *)(uintptr_t)e->members);
+	free((void *)(uintptr_t)e->group);
+	free((void *)(uintptr_t)e->group_name);
 	free((void *)(uintptr_t)e->peer);
 	if (e->body != NULL) {
 		sodium_memzero((void *)(uintptr_t)e->body, e->body_len);
@@ -846,8 +863,25 @@ collect_event(void *ctx, const struct sotto_event *ev)
 	e->body = ev->body != NULL ? dup_bytes(ev->body, ev->body_len, 1) : NULL;
 	e->receipt_ids = ev->receipt_ids != NULL ?
 	    dup_bytes(ev->receipt_ids, ev->n_receipt_ids * SOTTO_ID_LEN, 0) : NULL;
+	e->group = ev->group != NULL ? dup_bytes(ev->group, strlen(ev->group), 1) : NULL;
+	e->group_name = ev->group_name != NULL ?
+	    dup_bytes(ev->group_name, strlen(ev->group_name), 1) : NULL;
+	e->members = NULL;
+	e->n_members = 0;
+	if (ev->n_members > 0 && (e->members = calloc(ev->n_members, sizeof(char *))) != NULL) {
+		for (; e->n_members < ev->n_members; e->n_members++) {
+			const char *m = ev->members[e->n_members];
+			char **mv = (char **)(uintptr_t)e->members;
+
+			if ((mv[e->n_members] = dup_bytes(m, strlen(m), 1)) == NULL)
+				break;
+		}
+	}
 	if (e->peer == NULL || (ev->body != NULL && e->body == NULL) ||
-	    (ev->receipt_ids != NULL && e->receipt_ids == NULL)) {
+	    (ev->receipt_ids != NULL && e->receipt_ids == NULL) ||
+	    (ev->group != NULL && e->group == NULL) ||
+	    (ev->group_name != NULL && e->group_name == NULL) ||
+	    e->n_members != ev->n_members) {
 		event_copies_free(e);
 		l->err = SOTTO_ERR_NOMEM;
 		return;

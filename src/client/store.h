@@ -263,6 +263,8 @@ struct store_message {
 	                             * timestamp of its SEND answer), unix ms; 0 if unknown */
 	uint8_t *body;              /* secret; owned by the struct when returned */
 	size_t body_len;
+	uint8_t group[STORE_GROUP_ID_MAX];  /* a group message: the group's id */
+	size_t group_len;           /* 0: a message of a 1:1 conversation */
 };
 
 struct store_message_list {

@@ -9,7 +9,7 @@
 
 #include "client/store_int.h"
 
-#define MESSAGE_MAX (STORE_BODY_MAX + STORE_ADDR_MAX + 128)
+#define MESSAGE_MAX (STORE_BODY_MAX + STORE_ADDR_MAX + STORE_GROUP_ID_MAX + 128)
 #define MESSAGE_FIND_BATCH 64       /* rows read per step by store_message_find_sent */
 
 void

@@ -234,7 +234,8 @@ store_contact_decode(const uint8_t *p, size_t n, struct store_contact *out)
 	return finish(&c);
 }
 
-/* message: peer, id, dir, type, flags, seq, server_time, body (lv32) */
+/* message: peer, id, dir, type, flags, seq, server_time, body (lv32), sent_ms u64, and for
+ * a group message the group's id (lv16) */
 
 void
 store_message_encode(struct buf *b, const struct store_message *m)
@@ -248,6 +249,8 @@ store_message_encode(struct buf *b, const struct store_message *m)
 	buf_u64(b, m->server_time);
 	buf_lv32(b, m->body, m->body_len);
 	buf_u64(b, m->sent_ms);
+	if (m->group_len > 0)
+		buf_lv16(b, m->group, m->group_len);
 }
 
 int
@@ -270,6 +273,15 @@ store_message_decode(const uint8_t *p, size_t n, struct store_message *out,
 	/* sent_ms came with schema 2; a record written before has none */
 	if (cur_left(&c) > 0)
 		out->sent_ms = cur_u64(&c);
+	/* a group message's id follows (schema 3 on) */
+	if (cur_left(&c) > 0) {
+		const uint8_t *g = cur_lv16(&c, STORE_GROUP_ID_MAX, &out->group_len);
+
+		if (g != NULL && out->group_len > 0)
+			memcpy(out->group, g, out->group_len);
+		else
+			cur_fail(&c, SOTTO_ERR_MALFORMED);
+	}
 	if (out->dir < STORE_DIR_IN || out->dir > STORE_DIR_OUT ||
 	    out->type < STORE_MSG_TEXT || out->type > STORE_MSG_RECEIPT)
 		cur_fail(&c, SOTTO_ERR_MALFORMED);

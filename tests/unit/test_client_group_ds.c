@@ -19,6 +19,7 @@
 #include "client/client_int.h"
 #include "client/group.h"
 #include "client/group_net.h"
+#include "client/transport.h"
 #include "mls/credential.h"
 #include "mls/key_package.h"
 #include "mls/limits.h"
@@ -90,7 +91,7 @@ upload(struct member *m)
 		b1.len = one.len;
 		b2.p = lr.p;
 		b2.len = lr.len;
-		r = group_net_upload_key_packages(m->u.c, &b1, 1, &b2, &left, T);
+		r = group_net_upload_key_packages(&transport_conn, m->u.c, &b1, 1, &b2, &left, T);
 	}
 	buf_free(&one);
 	buf_free(&lr);
@@ -117,7 +118,7 @@ take(struct member *m, struct client_group_event *ev)
 		memset(&a, 0, sizeof(a));
 		a.group = m->u.ev.u.group_push.group;
 		a.seq = m->u.ev.u.group_push.seq;
-		if (group_net_received(m->u.c, &a, 1, T) != 0)
+		if (group_net_received(&transport_conn, m->u.c, &a, 1, T) != 0)
 			return SOTTO_ERR_CLOSED;
 		if (r != SOTTO_ERR_REPLAY && r != SOTTO_ERR_STATE)
 			return r;
@@ -144,7 +145,7 @@ send_group(struct member *m, const uint8_t *gid, const struct buf *msg)
 	uint8_t cmid[16];
 
 	randombytes_buf(cmid, sizeof(cmid));
-	return group_net_send(m->u.c, gid, CLIENT_GROUP_ID_LEN, cmid, msg->p, msg->len, &res, T);
+	return group_net_send(&transport_conn, m->u.c, gid, CLIENT_GROUP_ID_LEN, cmid, msg->p, msg->len, &res, T);
 }
 
 /* m's pending Commit to the server, made in the epoch before its current one; its answer
@@ -175,7 +176,7 @@ commit_to_server(struct member *m, const uint8_t *gid, const struct buf *commit,
 	gc.n_remove = n_remove;
 	gc.welcomes = &w;
 	gc.n_welcomes = n_add > 0;
-	r = group_net_commit(m->u.c, &gc, &res, T);
+	r = group_net_commit(&transport_conn, m->u.c, &gc, &res, T);
 	if (r == 0 || r == SOTTO_ERR_STALE_EPOCH) {
 		int d = client_group_commit_done(m->s, gid, CLIENT_GROUP_ID_LEN, r == 0);
 
@@ -225,8 +226,8 @@ TEST(group_through_the_delivery_service)
 	REQUIRE(upload(&bob) == 0 && upload(&carol) == 0);
 
 	/* Alice claims their KeyPackages; the server says whose they are. */
-	REQUIRE(group_net_claim_key_package(alice.u.c, adds[0], &got[0], T) == 0);
-	REQUIRE(group_net_claim_key_package(alice.u.c, adds[1], &got[1], T) == 0);
+	REQUIRE(group_net_claim_key_package(&transport_conn, alice.u.c, adds[0], &got[0], T) == 0);
+	REQUIRE(group_net_claim_key_package(&transport_conn, alice.u.c, adds[1], &got[1], T) == 0);
 	CHECK(got[0].last_resort == 0 && memcmp(got[0].identity_pk, bob.u.id_pk, 32) == 0);
 	CHECK(memcmp(got[1].identity_pk, carol.u.id_pk, 32) == 0);
 	for (size_t i = 0; i < 2; i++) {
@@ -243,7 +244,7 @@ TEST(group_through_the_delivery_service)
 		    memcmp(cr.address, adds[i], cr.address_len) == 0);
 	}
 	REQUIRE(client_group_create(alice.s, "Through sottod", gid) == 0);
-	REQUIRE(group_net_create(alice.u.c, gid, sizeof(gid), T) == 0);
+	REQUIRE(group_net_create(&transport_conn, alice.u.c, gid, sizeof(gid), T) == 0);
 	kps[0] = got[0].kp;
 	lens[0] = got[0].len;
 	kps[1] = got[1].kp;

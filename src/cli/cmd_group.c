@@ -1,0 +1,237 @@
+/* sotto group create|add|remove|send|members|list ... */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "cli/cli.h"
+#include "sotto/group.h"
+
+int cmd_group(struct cli *cli, int argc, char **argv);
+
+static const char *
+status_name(enum sotto_group_status st)
+{
+	switch (st) {
+	case SOTTO_GROUP_MEMBER: return "member";
+	case SOTTO_GROUP_LEAVING: return "leaving";
+	case SOTTO_GROUP_REMOVED: return "removed";
+	}
+	return "unknown";
+}
+
+/* What went wrong, said for a group command; returns the exit code. */
+static int
+group_fail(struct cli *cli, struct sotto *s, const char *what, const char *group, int r)
+{
+	char buf[SOTTO_GROUP_NAME_MAX + 64];
+
+	if (r == SOTTO_ERR_NOT_FOUND && group != NULL)
+		cli_printf(stderr, "%s: %s: no group called %s (see `%s group list`), or a member "
+		    "named is not in it\n", cli->prog, what, group, cli_self(cli));
+	else if (r == SOTTO_ERR_EXISTS && group != NULL)
+		cli_printf(stderr, "%s: %s: several groups are called %s, or a member named is in "
+		    "it already: use the group's id (`%s group list`)\n", cli->prog, what, group,
+		    cli_self(cli));
+	else if (r == SOTTO_ERR_STATE)
+		cli_printf(stderr, "%s: %s: you are no longer a member of %s\n", cli->prog, what,
+		    group != NULL ? group : "that group");
+	else if (cli_exit_code(r) == CLI_EXIT_NETWORK)
+		cli_report_connect(cli, sotto_server(s), r);
+	else {
+		snprintf(buf, sizeof(buf), "%s%s%s", what, group != NULL ? " " : "",
+		    group != NULL ? group : "");
+		cli_report(cli, buf, r);
+	}
+	return cli_exit_code(r);
+}
+
+static int
+group_create(struct cli *cli, struct sotto *s, int argc, char **argv)
+{
+	char id[2 * SOTTO_GROUP_ID_MAX + 1];
+	int r;
+
+	r = sotto_group_create(s, argv[0], (const char *const *)argv + 1, (size_t)argc - 1, id);
+	if (id[0] != '\0')
+		printf("%s\n", id);
+	if (r != 0)
+		return group_fail(cli, s, "group create", NULL, r);
+	return CLI_OK;
+}
+
+static int
+group_send(struct cli *cli, struct sotto *s, const char *group, const char *arg)
+{
+	uint8_t id[SOTTO_ID_LEN], *body = NULL;
+	char hex[2 * SOTTO_ID_LEN + 1];
+	size_t len;
+	int r;
+
+	if ((r = cli_message_read(cli, arg, &body, &len)) != 0)
+		return cli_fail(cli, "not sent", r);
+	if (len == 0) {
+		free(body);
+		return cli_usage(cli, cli_find("group"), "an empty message");
+	}
+	r = sotto_group_send(s, group, (const char *)body, len, id);
+	sodium_memzero(body, len);
+	free(body);
+	if (r != 0)
+		return group_fail(cli, s, "group send to", group, r);
+	sotto_id_hex(hex, id);
+	printf("%s\n", hex);
+	return CLI_OK;
+}
+
+static int
+group_members(struct cli *cli, struct sotto *s, const char *group, int json)
+{
+	struct sotto_group_member *v = NULL;
+	json_t *a, *o;
+	size_t n, i;
+	int r;
+
+	if ((r = sotto_group_members(s, group, &v, &n)) != 0)
+		return group_fail(cli, s, "group members of", group, r);
+	if (json) {
+		a = json_array();
+		for (i = 0; i < n; i++) {
+			o = json_object();
+			json_object_set_new(o, "address", json_string(v[i].address));
+			json_object_set_new(o, "trust", json_string(sotto_member_trust_name(v[i].trust)));
+			json_array_append_new(a, o);
+		}
+		cli_json_print(stdout, a);
+		json_decref(a);
+	} else {
+		for (i = 0; i < n; i++)
+			cli_printf(stdout, "%s  %s\n", v[i].address, sotto_member_trust_name(v[i].trust));
+	}
+	free(v);
+	return CLI_OK;
+}
+
+static int
+group_list(struct cli *cli, struct sotto *s, int json)
+{
+	struct sotto_group *v = NULL;
+	json_t *a, *o;
+	size_t n, i;
+	int r;
+
+	if ((r = sotto_groups(s, &v, &n)) != 0)
+		return group_fail(cli, s, "group list", NULL, r);
+	if (json) {
+		a = json_array();
+		for (i = 0; i < n; i++) {
+			o = json_object();
+			json_object_set_new(o, "id", json_string(v[i].id));
+			json_object_set_new(o, "name", cli_json_text((const uint8_t *)v[i].name,
+			    strlen(v[i].name)));
+			json_object_set_new(o, "status", json_string(status_name(v[i].status)));
+			json_object_set_new(o, "members", json_integer((json_int_t)v[i].n_members));
+			json_object_set_new(o, "expiry", json_integer(v[i].expiry));
+			json_array_append_new(a, o);
+		}
+		cli_json_print(stdout, a);
+		json_decref(a);
+	} else {
+		for (i = 0; i < n; i++) {
+			cli_printf(stdout, "%s  ", v[i].id);
+			cli_print_text(stdout, (const uint8_t *)v[i].name, strlen(v[i].name));
+			if (v[i].status == SOTTO_GROUP_MEMBER)
+				cli_printf(stdout, "  %zu member%s\n", v[i].n_members,
+				    v[i].n_members == 1 ? "" : "s");
+			else
+				cli_printf(stdout, "  (%s)\n", status_name(v[i].status));
+		}
+	}
+	free(v);
+	return CLI_OK;
+}
+
+/* How many operands each subcommand takes: at least min, at most max (-1: any). */
+struct group_sub {
+	const char *name;
+	int min, max;
+	int daemon_lock;        /* it connects: not while the daemon holds the account */
+	int json;               /* it takes --json */
+};
+
+static const struct group_sub subs[] = {
+	{ "create", 1, -1, 1, 0 },
+	{ "add", 2, -1, 1, 0 },
+	{ "remove", 2, -1, 1, 0 },
+	{ "send", 2, 2, 1, 0 },
+	{ "members", 1, 1, 0, 1 },
+	{ "list", 0, 0, 0, 1 },
+	{ NULL, 0, 0, 0, 0 },
+};
+
+int
+cmd_group(struct cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const struct cli_cmd *cmd = cli_find("group");
+	const struct group_sub *sub;
+	struct sotto *s = NULL;
+	int ch, r, i, json = 0, nops;
+	char **ops;
+
+	while ((ch = getopt_long(argc, argv, "+jh", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'j': json = 1; break;
+		case 'h': return cli_help(cmd);
+		default: return cli_usage(cli, cmd, NULL);
+		}
+	}
+	if (optind >= argc)
+		return cli_usage(cli, cmd, "a subcommand: create, add, remove, send, members, list");
+	for (sub = subs; sub->name != NULL && strcmp(sub->name, argv[optind]) != 0; sub++)
+		;
+	if (sub->name == NULL)
+		return cli_usage(cli, cmd, "a subcommand: create, add, remove, send, members, list");
+	/* --json after the subcommand too (`group list --json`), where it takes one; every
+	 * other word is an operand (a message may well start with a dash) */
+	ops = argv + optind + 1;
+	nops = 0;
+	for (i = optind + 1; i < argc; i++) {
+		if (sub->json && strcmp(argv[i], "--json") == 0)
+			json = 1;
+		else
+			ops[nops++] = argv[i];
+	}
+	if (nops < sub->min || (sub->max >= 0 && nops > sub->max))
+		return cli_usage(cli, cmd, "wrong number of arguments for this subcommand");
+	if ((r = cli_have_account(cli)) != CLI_OK)
+		return r;
+	if (sub->daemon_lock && (r = cli_daemon_lock(cli, NULL)) != CLI_OK)
+		return r;
+	if ((r = cli_open(cli, &s)) != CLI_OK)
+		return r;
+	if (strcmp(sub->name, "create") == 0)
+		r = group_create(cli, s, nops, ops);
+	else if (strcmp(sub->name, "add") == 0 || strcmp(sub->name, "remove") == 0) {
+		int add = sub->name[0] == 'a';
+
+		r = add ? sotto_group_add(s, ops[0], (const char *const *)ops + 1,
+		    (size_t)nops - 1) : sotto_group_remove(s, ops[0],
+		    (const char *const *)ops + 1, (size_t)nops - 1);
+		r = r != 0 ? group_fail(cli, s, add ? "group add to" : "group remove from",
+		    ops[0], r) : CLI_OK;
+	} else if (strcmp(sub->name, "send") == 0)
+		r = group_send(cli, s, ops[0], ops[1]);
+	else if (strcmp(sub->name, "members") == 0)
+		r = group_members(cli, s, ops[0], json);
+	else
+		r = group_list(cli, s, json);
+	sotto_close(s);
+	return r;
+}

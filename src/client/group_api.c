@@ -1,0 +1,627 @@
+/*
+ * libsotto's public group API (sotto/group.h): the group layer (group.h) joined to the
+ * delivery service (group_net.h) over the account's connection. Group pushes are taken
+ * here for sotto_poll: processed, stored (a text in the history with its group) and only
+ * then acknowledged; a redelivery after a crash between store and ack is refused by the
+ * group layer (its epoch or its secret-tree generation is used up) and dropped silently.
+ */
+#include "client/group_api.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "base/buf.h"
+#include "client/client_int.h"
+#include "client/group.h"
+#include "client/group_net.h"
+#include "mls/credential.h"
+#include "mls/key_package.h"
+#include "mls/limits.h"
+#include "wire/address.h"
+
+#define GROUP_KP_LOW 10                 /* fewer one-time KeyPackages on the server: upload */
+#define GROUP_KP_BATCH 20               /* one-time KeyPackages per upload */
+#define GROUP_REBASE_MAX 4              /* Commits of ours made again after a stale epoch */
+
+struct gref {
+	uint8_t id[STORE_GROUP_ID_MAX];
+	size_t len;
+};
+
+static void
+id_hex(char *out, const uint8_t *id, size_t len)
+{
+	sodium_bin2hex(out, 2 * len + 1, id, len);
+}
+
+/* The group a caller names, on a connected account. */
+static int
+find_connected(struct sotto *s, const char *group, struct gref *g)
+{
+	int r;
+
+	if (group == NULL)
+		return SOTTO_ERR_INVALID_ARG;
+	if ((r = client_group_find(s, group, g->id, &g->len)) != 0)
+		return r;
+	return sotto_connect(s, CLIENT_TIMEOUT_MS);
+}
+
+/* ---- KeyPackages ---- */
+
+static int
+upload_kps(struct sotto *s, uint32_t n, int last_resort, struct proto_key_package_count *left,
+    int timeout_ms)
+{
+	struct buf kp[GROUP_KP_BATCH], lr;
+	struct proto_blob b[GROUP_KP_BATCH], bl;
+	uint32_t i, made = 0;
+	int r = 0;
+
+	buf_init_dyn(&lr, MLS_MESSAGE_MAX);
+	for (i = 0; i < n && r == 0; i++, made++) {
+		buf_init_dyn(&kp[i], MLS_MESSAGE_MAX);
+		if ((r = client_key_package_new(s, 0, &kp[i])) == 0) {
+			b[i].p = kp[i].p;
+			b[i].len = kp[i].len;
+		}
+	}
+	if (r == 0 && last_resort && (r = client_key_package_new(s, 1, &lr)) == 0) {
+		bl.p = lr.p;
+		bl.len = lr.len;
+	}
+	if (r == 0)
+		r = group_net_upload_key_packages(s->ops, s->t, b, n, last_resort ? &bl : NULL,
+		    left, timeout_ms);
+	for (i = 0; i < made; i++)
+		buf_free(&kp[i]);
+	buf_free(&lr);
+	return r;
+}
+
+int
+client_key_packages_replenish(struct sotto *s, int timeout_ms)
+{
+	struct proto_key_package_count left;
+	int r;
+
+	if (s->t == NULL)
+		return SOTTO_ERR_CLOSED;
+	if ((r = client_key_packages_prune(s)) < 0)
+		return r;
+	/* An empty upload answers with the stock. */
+	if ((r = upload_kps(s, 0, 0, &left, timeout_ms)) != 0)
+		return r;
+	if (left.count >= GROUP_KP_LOW && left.has_last_resort)
+		return 0;
+	return upload_kps(s, left.count >= GROUP_KP_LOW ? 0 : GROUP_KP_BATCH,
+	    !left.has_last_resort, &left, timeout_ms);
+}
+
+/* ---- Commits ---- */
+
+/* Our pending Commit to the delivery service, its answer passed to the group layer.
+ * res->epoch: with SOTTO_ERR_STALE_EPOCH, the group's epoch on the server. */
+static int
+commit_out(struct sotto *s, const struct gref *g, const struct buf *commit,
+    const char *const *add, size_t n_add, const struct buf *welcome, const char *const *rm,
+    size_t n_rm, struct proto_group_result *res)
+{
+	struct group_net_welcome w;
+	struct group_net_commit gc;
+	uint64_t epoch;
+	int r, d;
+
+	if ((r = client_group_epoch(s, g->id, g->len, &epoch)) != 0)
+		return r;
+	memset(&gc, 0, sizeof(gc));
+	memset(&w, 0, sizeof(w));
+	gc.id = g->id;
+	gc.id_len = g->len;
+	gc.epoch = epoch - 1;
+	gc.commit = commit->p;
+	gc.commit_len = commit->len;
+	gc.add = add;
+	gc.n_add = n_add;
+	gc.remove = rm;
+	gc.n_remove = n_rm;
+	if (n_add > 0) {
+		w.data = welcome->p;
+		w.len = welcome->len;
+		w.to = add;
+		w.n_to = n_add;
+		gc.welcomes = &w;
+		gc.n_welcomes = 1;
+	}
+	r = group_net_commit(s->ops, s->t, &gc, res, CLIENT_TIMEOUT_MS);
+	/* Accepted or refused for good: the state before it is dropped or restored. A lost
+	 * connection leaves it pending: a message of the new epoch settles it later. */
+	if (r == 0 || r == SOTTO_ERR_STALE_EPOCH || (r < 0 && s->t != NULL && r !=
+	    SOTTO_ERR_TIMEOUT)) {
+		if ((d = client_group_commit_done(s, g->id, g->len, r == 0)) != 0)
+			return d;
+	}
+	return r;
+}
+
+/* After a stale Commit: takes the group's pushes until it reaches epoch (the server's). */
+static int
+catch_up(struct sotto *s, const struct gref *g, uint64_t epoch)
+{
+	uint64_t now_epoch = 0, deadline = client_now_ms() + CLIENT_TIMEOUT_MS;
+	int r;
+
+	for (;;) {
+		if ((r = client_group_epoch(s, g->id, g->len, &now_epoch)) != 0)
+			return r;
+		if (now_epoch >= epoch)
+			return 0;
+		if (client_now_ms() >= deadline)
+			return SOTTO_ERR_TIMEOUT;
+		if ((r = sotto_poll(s, 200, NULL, NULL)) < 0)
+			return r;
+	}
+}
+
+/* One of the member's KeyPackages, claimed: its credential must carry the identity key and
+ * address the server names for it. */
+static int
+claim(struct sotto *s, const char *address, struct group_net_claimed *out)
+{
+	struct mls_key_package kp;
+	struct mls_sotto_credential cr;
+	char addr[ADDRESS_MAX + 1];
+	struct cur c;
+	int r;
+
+	if ((r = address_user_normalize(address, addr)) != 0)
+		return r;
+	if ((r = group_net_claim_key_package(s->ops, s->t, addr, out, CLIENT_TIMEOUT_MS)) != 0)
+		return r;
+	cur_init(&c, out->kp, out->len);
+	mls_key_package_read(&c, &kp);
+	if ((r = cur_finish(&c)) != 0)
+		return SOTTO_ERR_PROTOCOL;
+	if ((r = mls_credential_of_leaf(&kp.leaf, &cr)) != 0)
+		return r;
+	if (sodium_memcmp(cr.identity_key, out->identity_pk, 32) != 0 ||
+	    cr.address_len != strlen(addr) || memcmp(cr.address, addr, cr.address_len) != 0)
+		return SOTTO_ERR_UNTRUSTED_IDENTITY;
+	return 0;
+}
+
+static int
+add_members(struct sotto *s, const struct gref *g, const char *const *members, size_t n)
+{
+	struct group_net_claimed *got = NULL;
+	const uint8_t *kps[SOTTO_GROUP_ADD_MAX];
+	size_t lens[SOTTO_GROUP_ADD_MAX];
+	char (*addrs)[ADDRESS_MAX + 1] = NULL;
+	const char *add[SOTTO_GROUP_ADD_MAX];
+	struct proto_group_result res;
+	struct buf commit, welcome, info;
+	struct proto_group_result sres;
+	uint8_t cmid[STORE_MSGID_LEN];
+	size_t i, tries;
+	int r = 0;
+
+	if (n == 0 || n > SOTTO_GROUP_ADD_MAX || members == NULL)
+		return SOTTO_ERR_INVALID_ARG;
+	buf_init_dyn(&commit, MLS_MESSAGE_MAX);
+	buf_init_dyn(&welcome, MLS_MESSAGE_MAX);
+	buf_init_dyn(&info, MLS_MESSAGE_MAX);
+	if ((got = calloc(n, sizeof(*got))) == NULL || (addrs = calloc(n, sizeof(*addrs))) == NULL) {
+		r = SOTTO_ERR_NOMEM;
+		goto out;
+	}
+	for (i = 0; i < n && r == 0; i++) {
+		if ((r = address_user_normalize(members[i], addrs[i])) != 0)
+			break;
+		if (strcmp(addrs[i], sotto_address(s)) == 0) {
+			r = SOTTO_ERR_EXISTS;
+			break;
+		}
+		add[i] = addrs[i];
+		if ((r = claim(s, addrs[i], &got[i])) != 0)
+			break;
+		kps[i] = got[i].kp;
+		lens[i] = got[i].len;
+	}
+	if (r != 0)
+		goto out;
+	/* Another member's Commit may take the epoch first: follow it, then commit again. */
+	for (tries = 0;; tries++) {
+		if ((r = client_group_add(s, g->id, g->len, kps, lens, n, &commit, &welcome,
+		    &info)) != 0)
+			goto out;
+		r = commit_out(s, g, &commit, add, n, &welcome, NULL, 0, &res);
+		if (r != SOTTO_ERR_STALE_EPOCH || tries == GROUP_REBASE_MAX)
+			break;
+		if ((r = catch_up(s, g, res.epoch)) != 0)
+			goto out;
+	}
+	if (r != 0)
+		goto out;
+	/* The new members learn the group's name from this. */
+	randombytes_buf(cmid, sizeof(cmid));
+	r = group_net_send(s->ops, s->t, g->id, g->len, cmid, info.p, info.len, &sres,
+	    CLIENT_TIMEOUT_MS);
+out:
+	free(got);
+	free(addrs);
+	buf_free(&commit);
+	buf_wipe_free(&welcome);
+	buf_wipe_free(&info);
+	return r;
+}
+
+static int
+remove_member(struct sotto *s, const struct gref *g, const char *member)
+{
+	char addr[ADDRESS_MAX + 1];
+	const char *rm[1] = { addr };
+	struct proto_group_result res;
+	struct buf commit;
+	size_t tries;
+	int r;
+
+	if ((r = address_user_normalize(member, addr)) != 0)
+		return r;
+	buf_init_dyn(&commit, MLS_MESSAGE_MAX);
+	for (tries = 0;; tries++) {
+		if ((r = client_group_remove(s, g->id, g->len, addr, &commit)) != 0)
+			break;
+		r = commit_out(s, g, &commit, NULL, 0, NULL, rm, 1, &res);
+		if (r != SOTTO_ERR_STALE_EPOCH || tries == GROUP_REBASE_MAX)
+			break;
+		if ((r = catch_up(s, g, res.epoch)) != 0)
+			break;
+	}
+	buf_free(&commit);
+	return r;
+}
+
+/* ---- the public calls ---- */
+
+int
+sotto_group_create(struct sotto *s, const char *name, const char *const *members, size_t n,
+    char id[2 * SOTTO_GROUP_ID_MAX + 1])
+{
+	struct gref g;
+	int r;
+
+	id[0] = '\0';
+	if ((r = sotto_connect(s, CLIENT_TIMEOUT_MS)) != 0)
+		return r;
+	if ((r = client_group_create(s, name, g.id)) != 0)
+		return r;
+	g.len = CLIENT_GROUP_ID_LEN;
+	if ((r = group_net_create(s->ops, s->t, g.id, g.len, CLIENT_TIMEOUT_MS)) != 0) {
+		/* Not on the server: no group (a leftover would only show in sotto_groups). */
+		if (store_group_delete(s->st, g.id, g.len) != 0)
+			return r;
+		return r;
+	}
+	id_hex(id, g.id, g.len);
+	return n > 0 ? add_members(s, &g, members, n) : 0;
+}
+
+int
+sotto_group_add(struct sotto *s, const char *group, const char *const *members, size_t n)
+{
+	struct gref g;
+	int r;
+
+	if ((r = find_connected(s, group, &g)) != 0)
+		return r;
+	return add_members(s, &g, members, n);
+}
+
+int
+sotto_group_remove(struct sotto *s, const char *group, const char *const *members, size_t n)
+{
+	struct gref g;
+	size_t i;
+	int r;
+
+	if (n == 0 || n > SOTTO_GROUP_ADD_MAX || members == NULL)
+		return SOTTO_ERR_INVALID_ARG;
+	if ((r = find_connected(s, group, &g)) != 0)
+		return r;
+	for (i = 0, r = 0; i < n && r == 0; i++)
+		r = remove_member(s, &g, members[i]);
+	return r;
+}
+
+int
+sotto_group_send(struct sotto *s, const char *group, const char *text, size_t len,
+    uint8_t id[SOTTO_ID_LEN])
+{
+	struct proto_group_result res;
+	struct store_message m;
+	struct store_group rec;
+	struct gref g;
+	struct buf out;
+	uint64_t now = client_now();
+	int r;
+
+	if (text == NULL || len == 0)
+		return SOTTO_ERR_INVALID_ARG;
+	if (len > SOTTO_TEXT_MAX)
+		return SOTTO_ERR_MESSAGE_TOO_LARGE;
+	if ((r = find_connected(s, group, &g)) != 0)
+		return r;
+	memset(&m, 0, sizeof(m));
+	buf_init_dyn(&out, MLS_MESSAGE_MAX);
+	if ((r = client_group_send(s, g.id, g.len, (const uint8_t *)text, len, m.id, &out)) != 0 ||
+	    (r = group_net_send(s->ops, s->t, g.id, g.len, m.id, out.p, out.len, &res,
+	    CLIENT_TIMEOUT_MS)) != 0)
+		goto out;
+	if ((r = store_group_get(s->st, g.id, g.len, &rec)) != 0)
+		goto out;
+	memcpy(m.peer, sotto_address(s), strlen(sotto_address(s)) + 1);
+	m.dir = STORE_DIR_OUT;
+	m.type = STORE_MSG_TEXT;
+	m.flags = STORE_FLAG_DELIVERED;
+	m.seq = res.seq;
+	m.server_time = now;
+	m.local_time = now;
+	m.expires_at = rec.expiry_seconds ? now + rec.expiry_seconds : 0;
+	m.body = (uint8_t *)(uintptr_t)text;
+	m.body_len = len;
+	memcpy(m.group, g.id, g.len);
+	m.group_len = g.len;
+	store_group_wipe(&rec);
+	if ((r = store_message_add(s->st, &m)) == 0 && id != NULL)
+		memcpy(id, m.id, SOTTO_ID_LEN);
+out:
+	buf_free(&out);
+	return r;
+}
+
+int
+sotto_groups(struct sotto *s, struct sotto_group **out, size_t *n)
+{
+	struct store_group_list l = { 0 };
+	struct client_group_members mem;
+	struct sotto_group *v = NULL;
+	size_t i;
+	int r;
+
+	*out = NULL;
+	*n = 0;
+	if ((r = store_group_list(s->st, &l)) != 0)
+		return r;
+	if (l.n > 0 && (v = calloc(l.n, sizeof(*v))) == NULL) {
+		r = SOTTO_ERR_NOMEM;
+		goto out;
+	}
+	for (i = 0; i < l.n; i++) {
+		id_hex(v[i].id, l.v[i].id, l.v[i].id_len);
+		memcpy(v[i].name, l.v[i].name, sizeof(v[i].name));
+		v[i].status = (enum sotto_group_status)l.v[i].status;
+		v[i].expiry = l.v[i].expiry_seconds;
+		if (l.v[i].status == STORE_GROUP_REMOVED)
+			continue;
+		if ((r = client_group_members(s, l.v[i].id, l.v[i].id_len, &mem)) != 0)
+			goto out;
+		v[i].n_members = mem.n;
+		client_group_members_free(&mem);
+	}
+	*out = v;
+	*n = l.n;
+	v = NULL;
+out:
+	free(v);
+	store_group_list_free(&l);
+	return r;
+}
+
+int
+sotto_group_members(struct sotto *s, const char *group, struct sotto_group_member **out,
+    size_t *n)
+{
+	struct client_group_members mem = { 0 };
+	struct sotto_group_member *v = NULL;
+	struct gref g;
+	size_t i;
+	int r;
+
+	*out = NULL;
+	*n = 0;
+	if (group == NULL)
+		return SOTTO_ERR_INVALID_ARG;
+	if ((r = client_group_find(s, group, g.id, &g.len)) != 0 ||
+	    (r = client_group_members(s, g.id, g.len, &mem)) != 0)
+		return r;
+	if (mem.n > 0 && (v = calloc(mem.n, sizeof(*v))) == NULL) {
+		r = SOTTO_ERR_NOMEM;
+		goto out;
+	}
+	for (i = 0; i < mem.n; i++) {
+		memcpy(v[i].address, mem.v[i].address, sizeof(v[i].address));
+		v[i].trust = (enum sotto_member_trust)mem.v[i].trust;
+	}
+	*out = v;
+	*n = mem.n;
+out:
+	client_group_members_free(&mem);
+	return r;
+}
+
+const char *
+sotto_member_trust_name(enum sotto_member_trust t)
+{
+	switch (t) {
+	case SOTTO_MEMBER_SELF: return "self";
+	case SOTTO_MEMBER_VERIFIED: return "verified";
+	case SOTTO_MEMBER_KNOWN: return "known";
+	case SOTTO_MEMBER_UNKNOWN: return "unknown";
+	case SOTTO_MEMBER_CHANGED: return "changed";
+	case SOTTO_MEMBER_BLOCKED: return "blocked";
+	}
+	return "unknown";
+}
+
+/* ---- pushes ---- */
+
+/* Errors of our own side (the store, memory): the push is not acknowledged, and comes
+ * again. Anything else is the message's: acknowledged and dropped. */
+static int
+local_failure(int r)
+{
+	return r == SOTTO_ERR_NOMEM || r == SOTTO_ERR_STORAGE || r == SOTTO_ERR_IO ||
+	    r == SOTTO_ERR_CORRUPT || r == SOTTO_ERR_INTERNAL;
+}
+
+/* A text from a member into the history, in the open transaction. */
+static int
+store_group_text(struct sotto *s, const struct client_group_event *ge,
+    const struct proto_group_push *p)
+{
+	struct store_message m;
+	uint64_t now = client_now();
+
+	memset(&m, 0, sizeof(m));
+	memcpy(m.peer, ge->sender, sizeof(m.peer));
+	memcpy(m.id, ge->msg_id, sizeof(m.id));
+	m.dir = STORE_DIR_IN;
+	m.type = STORE_MSG_TEXT;
+	m.seq = p->seq;
+	m.server_time = p->timestamp / 1000;
+	m.local_time = now;
+	m.expires_at = ge->expiry ? now + ge->expiry : 0;
+	m.body = ge->body;
+	m.body_len = ge->body_len;
+	memcpy(m.group, ge->group_id, ge->group_id_len);
+	m.group_len = ge->group_id_len;
+	return store_message_add(s->st, &m);
+}
+
+static void
+emit_members(const struct client_group_members *mem, enum sotto_group_change change,
+    struct sotto_event *ev, sotto_event_fn cb, void *ctx, int *events)
+{
+	const char *addrs[SOTTO_GROUP_ADD_MAX];
+	size_t i;
+
+	if (mem->n == 0)
+		return;
+	for (i = 0; i < mem->n && i < SOTTO_GROUP_ADD_MAX; i++)
+		addrs[i] = mem->v[i].address;
+	ev->type = SOTTO_EVENT_GROUP;
+	ev->change = change;
+	ev->members = addrs;
+	ev->n_members = i;
+	(*events)++;
+	if (cb != NULL)
+		cb(ctx, ev);
+	ev->members = NULL;
+	ev->n_members = 0;
+}
+
+static void
+emit(const struct client_group_event *ge, const struct proto_group_push *p, sotto_event_fn cb,
+    void *ctx, int *events)
+{
+	char gid[2 * SOTTO_GROUP_ID_MAX + 1];
+	struct sotto_event ev;
+
+	memset(&ev, 0, sizeof(ev));
+	id_hex(gid, ge->group_id, ge->group_id_len);
+	ev.group = gid;
+	ev.group_name = ge->name;
+	ev.peer = ge->sender;
+	memcpy(ev.id, ge->msg_id, sizeof(ev.id));
+	ev.time = p->timestamp / 1000;
+	ev.sent = ge->sent_ms;
+	ev.warnings = (ge->warnings & CLIENT_GROUP_WARN_KEY_CHANGED) ? SOTTO_WARN_KEY_CHANGED : 0;
+	switch (ge->type) {
+	case CLIENT_GROUP_MESSAGE:
+		ev.type = SOTTO_EVENT_MESSAGE;
+		ev.content = SOTTO_CONTENT_TEXT;
+		ev.body = ge->body;
+		ev.body_len = ge->body_len;
+		ev.expires_at = ge->expiry ? client_now() + ge->expiry : 0;
+		break;
+	case CLIENT_GROUP_INFO:
+		ev.type = SOTTO_EVENT_GROUP;
+		ev.change = SOTTO_CHANGE_INFO;
+		ev.expiry = ge->expiry;
+		break;
+	case CLIENT_GROUP_JOINED:
+		emit_members(&ge->added, SOTTO_CHANGE_JOINED, &ev, cb, ctx, events);
+		return;
+	case CLIENT_GROUP_COMMIT:
+		emit_members(&ge->added, SOTTO_CHANGE_ADDED, &ev, cb, ctx, events);
+		emit_members(&ge->removed, SOTTO_CHANGE_REMOVED, &ev, cb, ctx, events);
+		return;
+	case CLIENT_GROUP_REMOVED:
+		ev.type = SOTTO_EVENT_GROUP;
+		ev.change = SOTTO_CHANGE_YOU_REMOVED;
+		break;
+	default:
+		return;
+	}
+	(*events)++;
+	if (cb != NULL)
+		cb(ctx, &ev);
+}
+
+int
+client_group_push(struct sotto *s, const struct proto_group_push *p, sotto_event_fn cb,
+    void *ctx, int *events)
+{
+	struct client_group_event ge;
+	struct proto_group_ack a;
+	int r, own, acked;
+
+	memset(&ge, 0, sizeof(ge));
+	if ((r = client_tx_begin(s, &own)) != 0)
+		return r;
+	r = client_group_receive(s, p->data.p, p->data.len, &ge);
+	if (r == 0 && ge.type == CLIENT_GROUP_MESSAGE &&
+	    (r = store_group_text(s, &ge, p)) == SOTTO_ERR_EXISTS)
+		r = SOTTO_ERR_REPLAY;
+	if ((r = client_tx_end(s, own, r)) != 0 && local_failure(r)) {
+		client_group_event_free(&ge);
+		return r;
+	}
+	/* Stored (or refused for good): acknowledged. */
+	memset(&a, 0, sizeof(a));
+	a.group = p->group;
+	a.seq = p->seq;
+	acked = group_net_received(s->ops, s->t, &a, 1, CLIENT_TIMEOUT_MS);
+	if (r == 0)
+		emit(&ge, p, cb, ctx, events);
+	client_group_event_free(&ge);
+	return acked < 0 && s->t == NULL ? acked : 0;
+}
+
+int
+client_group_history_names(struct sotto *s, struct sotto_message *v, size_t n,
+    const struct store_message *m)
+{
+	struct store_group_list l = { 0 };
+	size_t i, j;
+	int r, loaded = 0;
+
+	for (i = 0; i < n; i++) {
+		v[i].group[0] = v[i].group_name[0] = '\0';
+		if (m[i].group_len == 0)
+			continue;
+		id_hex(v[i].group, m[i].group, m[i].group_len);
+		if (!loaded && (r = store_group_list(s->st, &l)) != 0)
+			return r;
+		loaded = 1;
+		for (j = 0; j < l.n; j++)
+			if (l.v[j].id_len == m[i].group_len &&
+			    memcmp(l.v[j].id, m[i].group, m[i].group_len) == 0)
+				memcpy(v[i].group_name, l.v[j].name, sizeof(v[i].group_name));
+	}
+	store_group_list_free(&l);
+	return 0;
+}

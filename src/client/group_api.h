@@ -1,0 +1,30 @@
+/*
+ * What the rest of libsotto calls of the public group API's file (group_api.c): KeyPackage
+ * upkeep on connect, group pushes for sotto_poll, group names for the history.
+ */
+#ifndef SOTTO_CLIENT_GROUP_API_H
+#define SOTTO_CLIENT_GROUP_API_H
+
+#include <stddef.h>
+
+#include "client/store.h"
+#include "sotto/group.h"
+#include "sotto/sotto.h"
+#include "wire/proto.h"
+
+/* Asks the server for our KeyPackage stock and uploads more (and a last-resort one) when
+ * it is low. Needs a connection. */
+int client_key_packages_replenish(struct sotto *s, int timeout_ms) SOTTO_MUST_CHECK;
+
+/* One GROUP_PUSH: processed and stored in one transaction, then acknowledged, then shown
+ * (cb, *events counted). A push refused for good (a redelivery, our own entry coming back,
+ * a message that does not verify) is acknowledged and dropped. Returns 0, or an error of
+ * the store or the connection (the push was not acknowledged and comes again). */
+int client_group_push(struct sotto *s, const struct proto_group_push *p, sotto_event_fn cb,
+    void *ctx, int *events) SOTTO_MUST_CHECK;
+
+/* v[i].group and group_name from m[i] (n of each). */
+int client_group_history_names(struct sotto *s, struct sotto_message *v, size_t n,
+    const struct store_message *m) SOTTO_MUST_CHECK;
+
+#endif
