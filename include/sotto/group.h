@@ -49,6 +49,9 @@ int sotto_group_add(struct sotto *s, const char *group, const char *const *membe
  * member; SOTTO_ERR_INVALID_ARG: our own address (use sotto_group_leave). */
 int sotto_group_remove(struct sotto *s, const char *group, const char *const *members,
     size_t n) SOTTO_MUST_CHECK;
+/* Asks to leave: the next member online commits our removal (we are shown as leaving
+ * until then, and then see SOTTO_CHANGE_YOU_REMOVED). */
+int sotto_group_leave(struct sotto *s, const char *group) SOTTO_MUST_CHECK;
 /* Sends a text (1..SOTTO_TEXT_MAX bytes) to every member; id (may be NULL) receives its
  * message id. SOTTO_ERR_STATE: we are no longer a member. */
 int sotto_group_send(struct sotto *s, const char *group, const char *text, size_t len,

@@ -35,9 +35,11 @@ group_fail(struct cli *cli, struct sotto *s, const char *what, const char *group
 		cli_printf(stderr, "%s: %s: several groups are called %s, or a member named is in "
 		    "it already: use the group's id (`%s group list`)\n", cli->prog, what, group,
 		    cli_self(cli));
-	else if (r == SOTTO_ERR_STATE)
+	else if (r == SOTTO_ERR_STATE) {
 		cli_printf(stderr, "%s: %s: you are no longer a member of %s\n", cli->prog, what,
 		    group != NULL ? group : "that group");
+		return CLI_EXIT_REFUSED;
+	}
 	else if (cli_exit_code(r) == CLI_EXIT_NETWORK)
 		cli_report_connect(cli, sotto_server(s), r);
 	else {
@@ -165,6 +167,7 @@ static const struct group_sub subs[] = {
 	{ "create", 1, -1, 1, 0 },
 	{ "add", 2, -1, 1, 0 },
 	{ "remove", 2, -1, 1, 0 },
+	{ "leave", 1, 1, 1, 0 },
 	{ "send", 2, 2, 1, 0 },
 	{ "members", 1, 1, 0, 1 },
 	{ "list", 0, 0, 0, 1 },
@@ -193,11 +196,11 @@ cmd_group(struct cli *cli, int argc, char **argv)
 		}
 	}
 	if (optind >= argc)
-		return cli_usage(cli, cmd, "a subcommand: create, add, remove, send, members, list");
+		return cli_usage(cli, cmd, "a subcommand: create, add, remove, leave, send, members, list");
 	for (sub = subs; sub->name != NULL && strcmp(sub->name, argv[optind]) != 0; sub++)
 		;
 	if (sub->name == NULL)
-		return cli_usage(cli, cmd, "a subcommand: create, add, remove, send, members, list");
+		return cli_usage(cli, cmd, "a subcommand: create, add, remove, leave, send, members, list");
 	/* --json after the subcommand too (`group list --json`), where it takes one; every
 	 * other word is an operand (a message may well start with a dash) */
 	ops = argv + optind + 1;
@@ -226,6 +229,9 @@ cmd_group(struct cli *cli, int argc, char **argv)
 		    (const char *const *)ops + 1, (size_t)nops - 1);
 		r = r != 0 ? group_fail(cli, s, add ? "group add to" : "group remove from",
 		    ops[0], r) : CLI_OK;
+	} else if (strcmp(sub->name, "leave") == 0) {
+		if ((r = sotto_group_leave(s, ops[0])) != 0)
+			r = group_fail(cli, s, "group leave", ops[0], r);
 	} else if (strcmp(sub->name, "send") == 0)
 		r = group_send(cli, s, ops[0], ops[1]);
 	else if (strcmp(sub->name, "members") == 0)

@@ -75,10 +75,11 @@ const struct cli_cmd cli_commands[] = {
 	  "  add NAME MEMBER...        adds members (each must have run a client since\n"
 	  "                            registering: it uploads the keys that let it be added)\n"
 	  "  remove NAME MEMBER...     removes members: they read nothing sent after\n"
+	  "  leave NAME                leaves it (the next member online commits it)\n"
 	  "  send NAME MESSAGE|-       sends a text to every member (- reads standard input)\n"
 	  "  members NAME [--json]     the members, each with the trust in its key\n"
 	  "  list [--json]             the groups: id, name, members or status",
-	  "create|add|remove|send|members|list ..." },
+	  "create|add|remove|leave|send|members|list ..." },
 	{ "daemon", cmd_daemon,
 	  "Stays connected and serves JSON-RPC 2.0 (one object per line) on a Unix socket.\n"
 	  "Methods: send {to, body}, subscribe {after?}, status {}, contacts {}, verify\n"

@@ -284,6 +284,26 @@ remove_member(struct sotto *s, const struct gref *g, const char *member)
 	return r;
 }
 
+/* A member asked to leave: our Commit of its request (another member's may win the
+ * epoch: then ours is dropped and theirs arrives). Best effort: the request stays held for
+ * the next Commit of anyone's. */
+static void
+commit_leave(struct sotto *s, const uint8_t *id, size_t id_len, const char *who)
+{
+	const char *rm[1] = { who };
+	struct proto_group_result res;
+	struct buf commit;
+	struct gref g;
+
+	memcpy(g.id, id, id_len);
+	g.len = id_len;
+	buf_init_dyn(&commit, MLS_MESSAGE_MAX);
+	if (client_group_commit_pending(s, g.id, g.len, &commit) == 0 &&
+	    commit_out(s, &g, &commit, NULL, 0, NULL, rm, 1, &res) != 0)
+		commit.len = 0;         /* refused or lost: nothing more to do here */
+	buf_free(&commit);
+}
+
 /* ---- the public calls ---- */
 
 int
@@ -337,6 +357,26 @@ sotto_group_remove(struct sotto *s, const char *group, const char *const *member
 }
 
 int
+sotto_group_leave(struct sotto *s, const char *group)
+{
+	struct proto_group_result res;
+	uint8_t cmid[STORE_MSGID_LEN];
+	struct buf out;
+	struct gref g;
+	int r;
+
+	if ((r = find_connected(s, group, &g)) != 0)
+		return r;
+	buf_init_dyn(&out, MLS_MESSAGE_MAX);
+	randombytes_buf(cmid, sizeof(cmid));
+	if ((r = client_group_leave(s, g.id, g.len, &out)) == 0)
+		r = group_net_send(s->ops, s->t, g.id, g.len, cmid, out.p, out.len, &res,
+		    CLIENT_TIMEOUT_MS);
+	buf_free(&out);
+	return r;
+}
+
+int
 sotto_group_send(struct sotto *s, const char *group, const char *text, size_t len,
     uint8_t id[SOTTO_ID_LEN])
 {
@@ -345,7 +385,8 @@ sotto_group_send(struct sotto *s, const char *group, const char *text, size_t le
 	struct store_group rec;
 	struct gref g;
 	struct buf out;
-	uint64_t now = client_now();
+	uint64_t now = client_now(), epoch;
+	size_t tries;
 	int r;
 
 	if (text == NULL || len == 0)
@@ -356,10 +397,25 @@ sotto_group_send(struct sotto *s, const char *group, const char *text, size_t le
 		return r;
 	memset(&m, 0, sizeof(m));
 	buf_init_dyn(&out, MLS_MESSAGE_MAX);
-	if ((r = client_group_send(s, g.id, g.len, (const uint8_t *)text, len, m.id, &out)) != 0 ||
-	    (r = group_net_send(s->ops, s->t, g.id, g.len, m.id, out.p, out.len, &res,
-	    CLIENT_TIMEOUT_MS)) != 0)
-		goto out;
+	/* The server takes a message of any epoch; one of an epoch the group has left is
+	 * dropped by every member. Then follow the group and send it again. */
+	for (tries = 0;; tries++) {
+		if ((r = client_group_epoch(s, g.id, g.len, &epoch)) != 0 ||
+		    (r = client_group_send(s, g.id, g.len, (const uint8_t *)text, len, m.id,
+		    &out)) != 0 ||
+		    (r = group_net_send(s->ops, s->t, g.id, g.len, m.id, out.p, out.len, &res,
+		    CLIENT_TIMEOUT_MS)) != 0)
+			goto out;
+		if (res.epoch <= epoch)
+			break;
+		if (tries == GROUP_REBASE_MAX) {
+			r = SOTTO_ERR_STALE_EPOCH;
+			goto out;
+		}
+		if ((r = catch_up(s, &g, res.epoch)) != 0)
+			goto out;
+		buf_reset(&out);
+	}
 	if ((r = store_group_get(s->st, g.id, g.len, &rec)) != 0)
 		goto out;
 	memcpy(m.peer, sotto_address(s), strlen(sotto_address(s)) + 1);
@@ -597,6 +653,8 @@ client_group_push(struct sotto *s, const struct proto_group_push *p, sotto_event
 	acked = group_net_received(s->ops, s->t, &a, 1, CLIENT_TIMEOUT_MS);
 	if (r == 0)
 		emit(&ge, p, cb, ctx, events);
+	if (r == 0 && ge.type == CLIENT_GROUP_PROPOSAL && ge.leave_request && s->t != NULL)
+		commit_leave(s, ge.group_id, ge.group_id_len, ge.sender);
 	client_group_event_free(&ge);
 	return acked < 0 && s->t == NULL ? acked : 0;
 }

@@ -1,0 +1,198 @@
+#!/usr/bin/env python3
+"""Groups through real sottod and sotto processes (every command a fresh client process,
+so each step also restarts the clients): invitations and messages both ways, a member
+added later, one removed (told, and reading nothing sent after), one leaving, two members
+committing in the same epoch (the later one follows the other's Commit and commits
+again), the JSON fields, a server restart between steps, and clear errors for bad input."""
+import json
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from sotto_harness import Server, User, check, run_tests  # noqa: E402
+
+
+def ok(r, what):
+    check(r.returncode == 0, "%s: rc %d: %s" % (what, r.returncode, r.stderr.decode()))
+    return r.stdout.decode()
+
+
+def group(user, *args):
+    return ok(user.run("group", *args), "%s group %s" % (user.name, " ".join(args)))
+
+
+def texts(events, gid=None):
+    return [(e["from"], e["body"]) for e in events
+            if e["type"] == "text" and (gid is None or e.get("group") == gid)]
+
+
+def changes(events, kind):
+    return [e for e in events if e["type"] == "group" and e["change"] == kind]
+
+
+def members(user, name):
+    return {m["address"]: m["trust"] for m in json.loads(group(user, "members", name, "--json"))}
+
+
+def test_create_talk_add_remove_leave(root, servers):
+    srv = Server(root)
+    servers.append(srv)
+    alice, bob, carol, dave = (User(root, n, srv) for n in ("alice", "bob", "carol", "dave"))
+    gid = group(alice, "create", "Team", bob.address, carol.address).strip()
+    check(len(gid) == 32 and int(gid, 16) >= 0, gid)
+
+    # Each invited member learns of it, with everyone in it and the group's name.
+    for u in (bob, carol):
+        got = u.receive()
+        j = changes(got, "joined")
+        check(len(j) == 1 and j[0]["group"] == gid, got)
+        check(sorted(j[0]["members"]) == sorted([alice.address, bob.address, carol.address]),
+              j)
+        info = changes(got, "info")
+        check(len(info) == 1 and info[0]["group_name"] == "Team" and
+              info[0]["from"] == alice.address, got)
+    check(members(bob, "Team") == {alice.address: "unknown", bob.address: "self",
+                                   carol.address: "unknown"}, members(bob, "Team"))
+    listed = json.loads(group(carol, "list", "--json"))
+    check(listed == [{"id": gid, "name": "Team", "status": "member", "members": 3,
+                      "expiry": 0}], listed)
+
+    # Messages both ways; the sender does not get its own back.
+    mid = group(bob, "send", "Team", "hello from bob").strip()
+    group(alice, "send", gid, "hello from alice")
+    got = alice.receive()
+    check(texts(got, gid) == [(bob.address, "hello from bob")], got)
+    check(got[0]["id"] == mid and got[0]["group_name"] == "Team", got)
+    got = carol.receive()
+    check(texts(got, gid) == [(bob.address, "hello from bob"),
+                              (alice.address, "hello from alice")], got)
+    check(carol.receive() == [], "shown twice")
+    # Standard input.
+    r = carol.run("group", "send", "Team", "-", stdin="from stdin\nline two".encode())
+    ok(r, "send -")
+    check(texts(bob.receive(), gid) == [(alice.address, "hello from alice"),
+                                         (carol.address, "from stdin\nline two")], "bob")
+    check(texts(alice.receive(), gid) == [(carol.address, "from stdin\nline two")], "alice")
+
+    # History: the group's id and name on each message, ours included.
+    h = [m for m in bob.history() if m.get("group") == gid]
+    check([(m["direction"], m["peer"], m["body"]) for m in h] ==
+          [("out", bob.address, "hello from bob"), ("in", alice.address, "hello from alice"),
+           ("in", carol.address, "from stdin\nline two")], h)
+    check(all(m["group_name"] == "Team" for m in h), h)
+    plain = ok(bob.run("history"), "history")
+    check("[Team] alice@localhost: hello from alice" in plain, plain)
+
+    # Dave is added later: he reads what comes after, not before.
+    group(alice, "add", "Team", dave.address)
+    got = dave.receive()
+    check(len(changes(got, "joined")) == 1 and texts(got) == [], got)
+    got = bob.receive()
+    check([e["members"] for e in changes(got, "added")] == [[dave.address]], got)
+    group(dave, "send", "Team", "dave here")
+    for u in (alice, bob, carol):
+        check(texts(u.receive(), gid) == [(dave.address, "dave here")], u.name)
+
+    # The server restarts between steps: nothing is lost.
+    srv.restart()
+    group(carol, "send", "Team", "after the restart")
+    check(texts(dave.receive(), gid) == [(carol.address, "after the restart")], "restart")
+
+    # Carol is removed: she is told, and reads nothing sent after.
+    group(alice, "remove", "Team", carol.address)
+    group(bob, "send", "Team", "carol is gone")
+    got = carol.receive()
+    check(len(changes(got, "you_removed")) == 1, got)
+    check(texts(got) == [(alice.address, "after the restart")] or texts(got) == [], got)
+    check("carol is gone" not in json.dumps(got), got)
+    check(carol.receive() == [], "removed member reads more")
+    check(json.loads(group(carol, "list", "--json"))[0]["status"] == "removed", "status")
+    r = carol.run("group", "send", "Team", "still here?")
+    check(r.returncode == 7 and b"no longer a member" in r.stderr, r.stderr)
+    got = dave.receive()
+    check([e["members"] for e in changes(got, "removed")] == [[carol.address]], got)
+    check(texts(got, gid) == [(bob.address, "carol is gone")], got)
+    check(set(members(alice, "Team")) == {alice.address, bob.address, dave.address}, "members")
+
+    # Dave leaves: the next member online commits it.
+    group(dave, "leave", "Team")
+    got = alice.receive(wait=5)
+    check(texts(got, gid) == [(bob.address, "carol is gone")], got)
+    got = dave.receive(wait=5)
+    check(len(changes(got, "you_removed")) == 1, got)
+    group(bob, "send", "Team", "two of us")
+    check(dave.receive() == [], "left member reads more")
+    check(set(members(bob, "Team")) == {alice.address, bob.address}, members(bob, "Team"))
+    check(texts(alice.receive(), gid) == [(bob.address, "two of us")], "after leave")
+
+
+def test_two_commits_in_one_epoch(root, servers):
+    srv = Server(root)
+    servers.append(srv)
+    alice, bob, carol, dave = (User(root, n, srv) for n in ("alice", "bob", "carol", "dave"))
+    gid = group(alice, "create", "Race", bob.address).strip()
+    bob.receive()
+    # Bob adds Carol; Alice, who has not read Bob's Commit, adds Dave in the same epoch:
+    # the server refuses hers as stale, her client follows Bob's Commit and commits again.
+    group(bob, "add", gid, carol.address)
+    group(alice, "add", gid, dave.address)
+    want = {alice.address, bob.address, carol.address, dave.address}
+    check(set(members(alice, gid)) == want, members(alice, gid))
+    check(set(members(bob, gid)) == set([alice.address, bob.address, carol.address]),
+          "bob before reading")
+    bob.receive()
+    check(set(members(bob, gid)) == want, members(bob, gid))
+    carol.receive()
+    dave.receive()
+    group(dave, "send", gid, "all four")
+    for u in (alice, bob, carol):
+        check(texts(u.receive(), gid) == [(dave.address, "all four")], u.name)
+
+
+def test_bad_input(root, servers):
+    srv = Server(root)
+    servers.append(srv)
+    alice, bob, carol = (User(root, n, srv) for n in ("alice", "bob", "carol"))
+    gid = group(alice, "create", "Team", bob.address).strip()
+    # Unknown group: not found (exit 9) with a hint.
+    r = alice.run("group", "send", "Nope", "hi")
+    check(r.returncode == 9 and b"no group called Nope" in r.stderr, (r.returncode, r.stderr))
+    r = alice.run("group", "members", "Nope")
+    check(r.returncode == 9, r.returncode)
+    # Unknown user: not found, and the group is as it was.
+    r = alice.run("group", "add", "Team", "nobody@localhost")
+    check(r.returncode == 9 and b"nobody@localhost" not in r.stdout, (r.returncode, r.stderr))
+    check(set(members(alice, "Team")) == {alice.address, bob.address}, "changed")
+    # Not an address: invalid (exit 10).
+    r = alice.run("group", "add", "Team", "not an address")
+    check(r.returncode == 10, (r.returncode, r.stderr))
+    # A member already in it.
+    r = alice.run("group", "add", "Team", bob.address)
+    check(r.returncode != 0, r.returncode)
+    # Removing a non-member.
+    r = alice.run("group", "remove", "Team", carol.address)
+    check(r.returncode == 9, (r.returncode, r.stderr))
+    # Carol is no member: she has no such group.
+    r = carol.run("group", "send", gid, "let me in")
+    check(r.returncode == 9, (r.returncode, r.stderr))
+    # Usage errors.
+    for args in (["group"], ["group", "frobnicate"], ["group", "send", "Team"],
+                 ["group", "create"]):
+        r = alice.run(*args)
+        check(r.returncode == 2, (args, r.returncode))
+    # Two groups with one name: the name is ambiguous, the id is not.
+    gid2 = group(alice, "create", "Team").strip()
+    r = alice.run("group", "send", "Team", "which?")
+    check(r.returncode == 5 and b"several groups" in r.stderr, (r.returncode, r.stderr))
+    group(alice, "send", gid2, "to the second")
+    group(alice, "send", gid, "to the first")
+    got = bob.receive()
+    check(texts(got) == [(alice.address, "to the first")], got)
+
+
+if __name__ == "__main__":
+    run_tests([
+        test_create_talk_add_remove_leave,
+        test_two_commits_in_one_epoch,
+        test_bad_input,
+    ])
