@@ -108,6 +108,12 @@ json_t *cli_event_json(const struct sotto_event *ev);
 const char *cli_event_type_name(const struct sotto_event *ev);
 /* "joined", "added", "removed", "you_removed", "info" */
 const char *cli_group_change_name(enum sotto_group_change c);
+struct sotto_group;
+struct sotto_group_member;
+/* `group list --json` and `group members --json` (and the daemon's groups and
+ * group_members): arrays of {id, name, status, members, expiry} and {address, trust}. */
+json_t *cli_groups_json(const struct sotto_group *v, size_t n);
+json_t *cli_group_members_json(const struct sotto_group_member *v, size_t n);
 json_t *cli_message_json(const struct sotto_message *m);
 json_t *cli_contact_json(const struct sotto_contact *c);
 /* A JSON string of bytes that may not be UTF-8 (replaced by U+FFFD where invalid). */

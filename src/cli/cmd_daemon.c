@@ -35,6 +35,7 @@
 #include "cli/cli.h"
 #include "cli/rpc.h"
 #include "client/passphrase.h"
+#include "sotto/group.h"
 
 int cmd_daemon(struct cli *cli, int argc, char **argv);
 
@@ -172,6 +173,7 @@ on_event(void *ctx, const struct sotto_event *ev)
 	case SOTTO_EVENT_MESSAGE: method = "message"; break;
 	case SOTTO_EVENT_RECEIPT: method = "receipt"; break;
 	case SOTTO_EVENT_TIMER: method = "timer"; break;
+	case SOTTO_EVENT_GROUP: method = "group"; break;
 	default: method = "warning"; break;
 	}
 	/* the bridge files received mail in INBOX from the history: now, not at its next
@@ -215,6 +217,10 @@ message_params(struct daemon *d, const struct sotto_message *m)
 	ev.body = m->body;
 	ev.body_len = m->body_len;
 	ev.expires_at = m->expires_at;
+	if (m->group[0] != '\0') {
+		ev.group = m->group;
+		ev.group_name = m->group_name;
+	}
 	if (m->flags & SOTTO_MSG_KEY_CHANGED)
 		ev.warnings |= SOTTO_WARN_KEY_CHANGED;
 	if (m->flags & SOTTO_MSG_GAP_BEFORE)
@@ -567,6 +573,178 @@ m_status(struct daemon *d, struct client *c, json_t *params, json_t **err)
 	return res;
 }
 
+/* ---- groups: the same as `sotto group` ---- */
+
+/* params' "members": an array of 1..SOTTO_GROUP_ADD_MAX strings into v; 0 or -1. */
+static int
+members_param(json_t *params, const char **v, size_t *n)
+{
+	json_t *a = json_is_object(params) ? json_object_get(params, "members") : NULL, *e;
+	size_t i;
+
+	*n = 0;
+	if (a == NULL)
+		return 0;
+	if (!json_is_array(a) || json_array_size(a) > SOTTO_GROUP_ADD_MAX)
+		return -1;
+	json_array_foreach(a, i, e) {
+		if (!json_is_string(e))
+			return -1;
+		v[i] = json_string_value(e);
+	}
+	*n = json_array_size(a);
+	return 0;
+}
+
+static json_t *
+m_group_create(struct daemon *d, struct client *c, json_t *params, json_t **err)
+{
+	const char *name = rpc_param_str(params, "name"), *mem[SOTTO_GROUP_ADD_MAX];
+	char id[2 * SOTTO_GROUP_ID_MAX + 1];
+	json_t *res;
+	size_t n;
+	int r;
+
+	(void)c;
+	if (name == NULL || members_param(params, mem, &n) != 0) {
+		*err = rpc_error(RPC_INVALID_PARAMS, "group_create needs name, and members is "
+		    "an array of addresses");
+		return NULL;
+	}
+	r = sotto_group_create(d->s, name, mem, n, id);
+	if (r != 0 && id[0] == '\0') {
+		*err = sotto_error(r);
+		return NULL;
+	}
+	res = json_object();
+	json_object_set_new(res, "id", json_string(id));
+	/* made, but not everyone could be added: the error with the id */
+	if (r != 0) {
+		json_object_set_new(res, "error", json_string(sotto_strerror(r)));
+		json_object_set_new(res, "error_code", json_integer(-32000 + r));
+	}
+	return res;
+}
+
+/* group_add and group_remove {group, members} */
+static json_t *
+group_change(struct daemon *d, json_t *params, json_t **err, int add)
+{
+	const char *g = rpc_param_str(params, "group"), *mem[SOTTO_GROUP_ADD_MAX];
+	size_t n;
+	int r;
+
+	if (g == NULL || members_param(params, mem, &n) != 0 || n == 0) {
+		*err = rpc_error(RPC_INVALID_PARAMS, "needs group (name or id) and members (an "
+		    "array of addresses)");
+		return NULL;
+	}
+	r = add ? sotto_group_add(d->s, g, mem, n) : sotto_group_remove(d->s, g, mem, n);
+	if (r != 0) {
+		*err = sotto_error(r);
+		return NULL;
+	}
+	return json_true();
+}
+
+static json_t *
+m_group_add(struct daemon *d, struct client *c, json_t *params, json_t **err)
+{
+	(void)c;
+	return group_change(d, params, err, 1);
+}
+
+static json_t *
+m_group_remove(struct daemon *d, struct client *c, json_t *params, json_t **err)
+{
+	(void)c;
+	return group_change(d, params, err, 0);
+}
+
+static json_t *
+m_group_leave(struct daemon *d, struct client *c, json_t *params, json_t **err)
+{
+	const char *g = rpc_param_str(params, "group");
+	int r;
+
+	(void)c;
+	if (g == NULL) {
+		*err = rpc_error(RPC_INVALID_PARAMS, "group_leave needs group");
+		return NULL;
+	}
+	if ((r = sotto_group_leave(d->s, g)) != 0) {
+		*err = sotto_error(r);
+		return NULL;
+	}
+	return json_true();
+}
+
+static json_t *
+m_group_send(struct daemon *d, struct client *c, json_t *params, json_t **err)
+{
+	const char *g = rpc_param_str(params, "group"), *body = rpc_param_str(params, "body");
+	uint8_t id[SOTTO_ID_LEN];
+	char hex[2 * SOTTO_ID_LEN + 1];
+	json_t *res;
+	int r;
+
+	(void)c;
+	if (g == NULL || body == NULL) {
+		*err = rpc_error(RPC_INVALID_PARAMS, "group_send needs group and body (strings)");
+		return NULL;
+	}
+	if ((r = sotto_group_send(d->s, g, body, strlen(body), id)) != 0) {
+		*err = sotto_error(r);
+		return NULL;
+	}
+	sotto_id_hex(hex, id);
+	res = json_object();
+	json_object_set_new(res, "id", json_string(hex));
+	return res;
+}
+
+static json_t *
+m_group_members(struct daemon *d, struct client *c, json_t *params, json_t **err)
+{
+	const char *g = rpc_param_str(params, "group");
+	struct sotto_group_member *v = NULL;
+	json_t *res;
+	size_t n;
+	int r;
+
+	(void)c;
+	if (g == NULL) {
+		*err = rpc_error(RPC_INVALID_PARAMS, "group_members needs group");
+		return NULL;
+	}
+	if ((r = sotto_group_members(d->s, g, &v, &n)) != 0) {
+		*err = sotto_error(r);
+		return NULL;
+	}
+	res = cli_group_members_json(v, n);
+	free(v);
+	return res;
+}
+
+static json_t *
+m_groups(struct daemon *d, struct client *c, json_t *params, json_t **err)
+{
+	struct sotto_group *v = NULL;
+	json_t *res;
+	size_t n;
+	int r;
+
+	(void)c;
+	(void)params;
+	if ((r = sotto_groups(d->s, &v, &n)) != 0) {
+		*err = sotto_error(r);
+		return NULL;
+	}
+	res = cli_groups_json(v, n);
+	free(v);
+	return res;
+}
+
 /* Received messages, while connected; a lost connection is retried later. */
 static void
 poll_server(struct daemon *d)
@@ -593,6 +771,13 @@ static const struct {
 	{ "trust", m_trust },
 	{ "expire", m_expire },
 	{ "read", m_read },
+	{ "group_create", m_group_create },
+	{ "group_add", m_group_add },
+	{ "group_remove", m_group_remove },
+	{ "group_leave", m_group_leave },
+	{ "group_send", m_group_send },
+	{ "group_members", m_group_members },
+	{ "groups", m_groups },
 };
 
 static void

@@ -11,17 +11,6 @@
 
 int cmd_group(struct cli *cli, int argc, char **argv);
 
-static const char *
-status_name(enum sotto_group_status st)
-{
-	switch (st) {
-	case SOTTO_GROUP_MEMBER: return "member";
-	case SOTTO_GROUP_LEAVING: return "leaving";
-	case SOTTO_GROUP_REMOVED: return "removed";
-	}
-	return "unknown";
-}
-
 /* What went wrong, said for a group command; returns the exit code. */
 static int
 group_fail(struct cli *cli, struct sotto *s, const char *what, const char *group, int r)
@@ -92,20 +81,14 @@ static int
 group_members(struct cli *cli, struct sotto *s, const char *group, int json)
 {
 	struct sotto_group_member *v = NULL;
-	json_t *a, *o;
+	json_t *a;
 	size_t n, i;
 	int r;
 
 	if ((r = sotto_group_members(s, group, &v, &n)) != 0)
 		return group_fail(cli, s, "group members of", group, r);
 	if (json) {
-		a = json_array();
-		for (i = 0; i < n; i++) {
-			o = json_object();
-			json_object_set_new(o, "address", json_string(v[i].address));
-			json_object_set_new(o, "trust", json_string(sotto_member_trust_name(v[i].trust)));
-			json_array_append_new(a, o);
-		}
+		a = cli_group_members_json(v, n);
 		cli_json_print(stdout, a);
 		json_decref(a);
 	} else {
@@ -120,24 +103,14 @@ static int
 group_list(struct cli *cli, struct sotto *s, int json)
 {
 	struct sotto_group *v = NULL;
-	json_t *a, *o;
+	json_t *a;
 	size_t n, i;
 	int r;
 
 	if ((r = sotto_groups(s, &v, &n)) != 0)
 		return group_fail(cli, s, "group list", NULL, r);
 	if (json) {
-		a = json_array();
-		for (i = 0; i < n; i++) {
-			o = json_object();
-			json_object_set_new(o, "id", json_string(v[i].id));
-			json_object_set_new(o, "name", cli_json_text((const uint8_t *)v[i].name,
-			    strlen(v[i].name)));
-			json_object_set_new(o, "status", json_string(status_name(v[i].status)));
-			json_object_set_new(o, "members", json_integer((json_int_t)v[i].n_members));
-			json_object_set_new(o, "expiry", json_integer(v[i].expiry));
-			json_array_append_new(a, o);
-		}
+		a = cli_groups_json(v, n);
 		cli_json_print(stdout, a);
 		json_decref(a);
 	} else {
@@ -148,7 +121,8 @@ group_list(struct cli *cli, struct sotto *s, int json)
 				cli_printf(stdout, "  %zu member%s\n", v[i].n_members,
 				    v[i].n_members == 1 ? "" : "s");
 			else
-				cli_printf(stdout, "  (%s)\n", status_name(v[i].status));
+				cli_printf(stdout, "  (%s)\n", v[i].status == SOTTO_GROUP_LEAVING ?
+				    "leaving" : "removed");
 		}
 	}
 	free(v);

@@ -1,6 +1,7 @@
 /* JSON forms of events, messages and contacts for `receive --json`, `history --json`,
  * `contacts --json` and the daemon. */
 #include "cli/cli.h"
+#include "sotto/group.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -226,4 +227,49 @@ cli_contact_json(const struct sotto_contact *c)
 	if (c->changed_at != 0)
 		json_object_set_new(o, "changed_at", json_integer((json_int_t)c->changed_at));
 	return o;
+}
+
+static const char *
+group_status_name(enum sotto_group_status st)
+{
+	switch (st) {
+	case SOTTO_GROUP_MEMBER: return "member";
+	case SOTTO_GROUP_LEAVING: return "leaving";
+	case SOTTO_GROUP_REMOVED: return "removed";
+	}
+	return "unknown";
+}
+
+json_t *
+cli_groups_json(const struct sotto_group *v, size_t n)
+{
+	json_t *a = json_array(), *o;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		o = json_object();
+		json_object_set_new(o, "id", json_string(v[i].id));
+		json_object_set_new(o, "name", cli_json_text((const uint8_t *)v[i].name,
+		    strlen(v[i].name)));
+		json_object_set_new(o, "status", json_string(group_status_name(v[i].status)));
+		json_object_set_new(o, "members", json_integer((json_int_t)v[i].n_members));
+		json_object_set_new(o, "expiry", json_integer(v[i].expiry));
+		json_array_append_new(a, o);
+	}
+	return a;
+}
+
+json_t *
+cli_group_members_json(const struct sotto_group_member *v, size_t n)
+{
+	json_t *a = json_array(), *o;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		o = json_object();
+		json_object_set_new(o, "address", json_string(v[i].address));
+		json_object_set_new(o, "trust", json_string(sotto_member_trust_name(v[i].trust)));
+		json_array_append_new(a, o);
+	}
+	return a;
 }

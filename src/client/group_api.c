@@ -287,21 +287,22 @@ remove_member(struct sotto *s, const struct gref *g, const char *member)
 /* A member asked to leave: our Commit of its request (another member's may win the
  * epoch: then ours is dropped and theirs arrives). Best effort: the request stays held for
  * the next Commit of anyone's. */
-static void
+static int
 commit_leave(struct sotto *s, const uint8_t *id, size_t id_len, const char *who)
 {
 	const char *rm[1] = { who };
 	struct proto_group_result res;
 	struct buf commit;
 	struct gref g;
+	int r;
 
 	memcpy(g.id, id, id_len);
 	g.len = id_len;
 	buf_init_dyn(&commit, MLS_MESSAGE_MAX);
-	if (client_group_commit_pending(s, g.id, g.len, &commit) == 0 &&
-	    commit_out(s, &g, &commit, NULL, 0, NULL, rm, 1, &res) != 0)
-		commit.len = 0;         /* refused or lost: nothing more to do here */
+	if ((r = client_group_commit_pending(s, g.id, g.len, &commit)) == 0)
+		r = commit_out(s, &g, &commit, NULL, 0, NULL, rm, 1, &res);
 	buf_free(&commit);
+	return r;
 }
 
 /* ---- the public calls ---- */
@@ -653,8 +654,16 @@ client_group_push(struct sotto *s, const struct proto_group_push *p, sotto_event
 	acked = group_net_received(s->ops, s->t, &a, 1, CLIENT_TIMEOUT_MS);
 	if (r == 0)
 		emit(&ge, p, cb, ctx, events);
-	if (r == 0 && ge.type == CLIENT_GROUP_PROPOSAL && ge.leave_request && s->t != NULL)
-		commit_leave(s, ge.group_id, ge.group_id_len, ge.sender);
+	/* A member asks to leave: we commit it, and say so as for anyone's Commit. */
+	if (r == 0 && ge.type == CLIENT_GROUP_PROPOSAL && ge.leave_request && s->t != NULL &&
+	    commit_leave(s, ge.group_id, ge.group_id_len, ge.sender) == 0) {
+		ge.type = CLIENT_GROUP_COMMIT;
+		if ((ge.removed.v = calloc(1, sizeof(*ge.removed.v))) != NULL) {
+			memcpy(ge.removed.v[0].address, ge.sender, sizeof(ge.removed.v[0].address));
+			ge.removed.n = 1;
+			emit(&ge, p, cb, ctx, events);
+		}
+	}
 	client_group_event_free(&ge);
 	return acked < 0 && s->t == NULL ? acked : 0;
 }

@@ -627,6 +627,76 @@ def test_daemon_escapes_terminal_controls(root, servers):
     check(b"\\u009b" in raw and b"\\u202e" in raw, raw)
 
 
+def test_daemon_groups(root, servers):
+    """The group methods and notifications: create with members, messages both ways with
+    the group's id and name, members and groups, a removal and a leave, and errors."""
+    srv = Server(root)
+    servers.append(srv)
+    alice, bob, carol = (User(root, n, srv) for n in ("alice", "bob", "carol"))
+    pa, path_a = start_daemon(root, alice, "--no-bridge")
+    pb, path_b = start_daemon(root, bob, "--no-bridge")
+    try:
+        a = Rpc(path_a)
+        b = Rpc(path_b)
+        res = a.result("group_create", {"name": "Ops", "members": [bob.address, carol.address]})
+        gid = res["id"]
+        check(len(gid) == 32 and "error" not in res, res)
+        n = b.notification("group")["params"]
+        check(n["change"] == "joined" and n["group"] == gid, n)
+        check(sorted(n["members"]) == sorted([alice.address, bob.address, carol.address]), n)
+        n = b.notification("group")["params"]
+        check(n["change"] == "info" and n["group_name"] == "Ops", n)
+        sent = a.result("group_send", {"group": "Ops", "body": "hello ops"})
+        m = b.notification("message")["params"]
+        check(m["body"] == "hello ops" and m["from"] == alice.address and m["id"] == sent["id"],
+              m)
+        check(m["group"] == gid and m["group_name"] == "Ops" and "row" in m, m)
+        b.result("group_send", {"group": gid, "body": "hi from bob"})
+        m = a.notification("message")["params"]
+        check(m["body"] == "hi from bob" and m["group"] == gid, m)
+        check(b.result("groups") == [{"id": gid, "name": "Ops", "status": "member",
+                                      "members": 3, "expiry": 0}], b.result("groups"))
+        mem = {x["address"]: x["trust"] for x in a.result("group_members", {"group": "Ops"})}
+        check(mem == {alice.address: "self", bob.address: "unknown",
+                      carol.address: "unknown"}, mem)
+        h = b.result("history")
+        check([(x["body"], x.get("group")) for x in h] ==
+              [("hello ops", gid), ("hi from bob", gid)], h)
+        # Alice removes Carol: Bob is told; Carol (a CLI user) too, and reads nothing after.
+        check(a.result("group_remove", {"group": "Ops", "members": [carol.address]}) is True,
+              "remove")
+        n = b.notification("group")["params"]
+        check(n["change"] == "removed" and n["members"] == [carol.address], n)
+        a.result("group_send", {"group": "Ops", "body": "without carol"})
+        check(b.notification("message")["params"]["body"] == "without carol", "after remove")
+        got = carol.receive()
+        check([e["change"] for e in got if e["type"] == "group"] == ["joined", "info",
+                                                                     "you_removed"], got)
+        check("without carol" not in json.dumps(got), got)
+        # Bob leaves: Alice's daemon commits it, Bob is told.
+        check(b.result("group_leave", {"group": "Ops"}) is True, "leave")
+        n = b.notification("group")["params"]
+        check(n["change"] == "you_removed" and n["group"] == gid, n)
+        n = a.notification("group")["params"]
+        check(n["change"] == "removed" and n["members"] == [bob.address], n)
+        check(b.result("groups")[0]["status"] == "removed", "bob's status")
+        # Errors: -32000 + sotto_err.
+        e = a.call("group_send", {"group": "Nope", "body": "x"})
+        check(e["error"]["code"] == -32000 - 17, e)     # SOTTO_ERR_NOT_FOUND
+        e = a.call("group_add", {"group": "Ops", "members": ["nobody@localhost"]})
+        check(e["error"]["code"] == -32000 - 33, e)     # SOTTO_ERR_UNKNOWN_USER
+        e = a.call("group_add", {"group": "Ops"})
+        check(e["error"]["code"] == -32602, e)
+        e = b.call("group_send", {"group": gid, "body": "still in?"})
+        check(e["error"]["code"] == -32000 - 16, e)     # SOTTO_ERR_STATE: not a member
+    finally:
+        ra = stop(pa)
+        rb = stop(pb)
+    check(ra == 0 and rb == 0, "daemon exit codes %r %r" % (ra, rb))
+    check_clean_log(root, alice)
+    check_clean_log(root, bob)
+
+
 if __name__ == "__main__":
     run_tests([test_daemon_rpc, test_daemon_survives_server_restart,
                test_daemon_and_cli_share_a_store, test_daemon_runs_the_bridge,
@@ -634,4 +704,4 @@ if __name__ == "__main__":
                test_daemon_subscribe_replays_exactly_once,
                test_daemon_notices_a_standalone_bridge,
                test_daemon_verify_binds_the_number_shown,
-               test_daemon_escapes_terminal_controls])
+               test_daemon_escapes_terminal_controls, test_daemon_groups])
