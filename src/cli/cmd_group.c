@@ -93,7 +93,8 @@ group_members(struct cli *cli, struct sotto *s, const char *group, int json)
 		json_decref(a);
 	} else {
 		for (i = 0; i < n; i++)
-			cli_printf(stdout, "%s  %s\n", v[i].address, sotto_member_trust_name(v[i].trust));
+			cli_printf(stdout, "%s  %s\n", v[i].address,
+			    sotto_member_trust_name(v[i].trust));
 	}
 	free(v);
 	return CLI_OK;
@@ -157,6 +158,8 @@ cmd_group(struct cli *cli, int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	const struct cli_cmd *cmd = cli_find("group");
+	static const char subs_usage[] =
+	    "a subcommand: create, add, remove, leave, send, members, list";
 	const struct group_sub *sub;
 	struct sotto *s = NULL;
 	int ch, r, i, json = 0, nops;
@@ -170,11 +173,11 @@ cmd_group(struct cli *cli, int argc, char **argv)
 		}
 	}
 	if (optind >= argc)
-		return cli_usage(cli, cmd, "a subcommand: create, add, remove, leave, send, members, list");
+		return cli_usage(cli, cmd, subs_usage);
 	for (sub = subs; sub->name != NULL && strcmp(sub->name, argv[optind]) != 0; sub++)
 		;
 	if (sub->name == NULL)
-		return cli_usage(cli, cmd, "a subcommand: create, add, remove, leave, send, members, list");
+		return cli_usage(cli, cmd, subs_usage);
 	/* --json after the subcommand too (`group list --json`), where it takes one; every
 	 * other word is an operand (a message may well start with a dash) */
 	ops = argv + optind + 1;

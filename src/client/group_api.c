@@ -213,7 +213,8 @@ add_members(struct sotto *s, const struct gref *g, const char *const *members, s
 	buf_init_dyn(&commit, MLS_MESSAGE_MAX);
 	buf_init_dyn(&welcome, MLS_MESSAGE_MAX);
 	buf_init_dyn(&info, MLS_MESSAGE_MAX);
-	if ((got = calloc(n, sizeof(*got))) == NULL || (addrs = calloc(n, sizeof(*addrs))) == NULL) {
+	if ((got = calloc(n, sizeof(*got))) == NULL ||
+	    (addrs = calloc(n, sizeof(*addrs))) == NULL) {
 		r = SOTTO_ERR_NOMEM;
 		goto out;
 	}

@@ -17,7 +17,8 @@ set_group_id(struct proto_group_id *g, const uint8_t *id, size_t len)
 
 /* The request, then the server's status (or the connection's error). */
 static int
-ask(const struct transport_ops *ops, void *t, struct proto_msg *req, struct proto_msg *resp, int timeout_ms)
+ask(const struct transport_ops *ops, void *t, struct proto_msg *req, struct proto_msg *resp,
+    int timeout_ms)
 {
 	int r = ops->request(t, req, resp, timeout_ms);
 
@@ -25,9 +26,9 @@ ask(const struct transport_ops *ops, void *t, struct proto_msg *req, struct prot
 }
 
 int
-group_net_upload_key_packages(const struct transport_ops *ops, void *t, const struct proto_blob *kps, size_t n,
-    const struct proto_blob *last_resort, struct proto_key_package_count *left,
-    int timeout_ms)
+group_net_upload_key_packages(const struct transport_ops *ops, void *t,
+    const struct proto_blob *kps, size_t n, const struct proto_blob *last_resort,
+    struct proto_key_package_count *left, int timeout_ms)
 {
 	struct proto_msg req, resp;
 	int r;
@@ -47,8 +48,8 @@ group_net_upload_key_packages(const struct transport_ops *ops, void *t, const st
 }
 
 int
-group_net_claim_key_package(const struct transport_ops *ops, void *t, const char *address, struct group_net_claimed *out,
-    int timeout_ms)
+group_net_claim_key_package(const struct transport_ops *ops, void *t, const char *address,
+    struct group_net_claimed *out, int timeout_ms)
 {
 	struct proto_msg req, resp;
 	int r;
@@ -69,7 +70,8 @@ group_net_claim_key_package(const struct transport_ops *ops, void *t, const char
 }
 
 int
-group_net_create(const struct transport_ops *ops, void *t, const uint8_t *id, size_t len, int timeout_ms)
+group_net_create(const struct transport_ops *ops, void *t, const uint8_t *id, size_t len,
+    int timeout_ms)
 {
 	struct proto_msg req, resp;
 	int r;
@@ -118,8 +120,9 @@ group_net_commit(const struct transport_ops *ops, void *t, const struct group_ne
 }
 
 int
-group_net_send(const struct transport_ops *ops, void *t, const uint8_t *id, size_t id_len, const uint8_t cmid[16],
-    const uint8_t *msg, size_t len, struct proto_group_result *res, int timeout_ms)
+group_net_send(const struct transport_ops *ops, void *t, const uint8_t *id, size_t id_len,
+    const uint8_t cmid[16], const uint8_t *msg, size_t len, struct proto_group_result *res,
+    int timeout_ms)
 {
 	struct proto_msg req, resp;
 	int r;
@@ -137,7 +140,8 @@ group_net_send(const struct transport_ops *ops, void *t, const uint8_t *id, size
 }
 
 int
-group_net_received(const struct transport_ops *ops, void *t, const struct proto_group_ack *acks, size_t n, int timeout_ms)
+group_net_received(const struct transport_ops *ops, void *t, const struct proto_group_ack *acks,
+    size_t n, int timeout_ms)
 {
 	struct proto_msg req, resp;
 

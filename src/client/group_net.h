@@ -1,9 +1,8 @@
 /*
  * The client side of the MLS delivery service's requests (docs/PROTOCOL-wire.md, 0x0A to
- * 0x0F): each function builds one request, sends it on a logged-in transport (ops, t: the
- * product's is transport_conn over a struct conn), waits for
- * its answer and returns the server's status (0, a negative sotto_err) or the connection's
- * error. MLS messages are opaque bytes here; the group logic above builds and reads them.
+ * 0x0F): each function builds one request, sends it on a logged-in transport (ops, t: in
+ * the product transport_conn over a struct conn), waits for its answer and returns the
+ * server's status (0, a negative sotto_err) or the connection's error. MLS messages are opaque bytes here; the group logic above builds and reads them.
  *
  * Group entries arrive as GROUP_PUSH notices (conn_next_event: ev.type == PROTO_GROUP_PUSH,
  * ev.u.group_push), each acknowledged with group_net_received once stored.
@@ -20,9 +19,9 @@
 /* Uploads one-time KeyPackages and, if last_resort is not NULL, the last-resort one
  * (replacing the one before). left: the stock after (may be NULL). SOTTO_ERR_LIMIT: more
  * than the server keeps per account (nothing stored). */
-int group_net_upload_key_packages(const struct transport_ops *ops, void *t, const struct proto_blob *kps, size_t n,
-    const struct proto_blob *last_resort, struct proto_key_package_count *left,
-    int timeout_ms) SOTTO_MUST_CHECK;
+int group_net_upload_key_packages(const struct transport_ops *ops, void *t,
+    const struct proto_blob *kps, size_t n, const struct proto_blob *last_resort,
+    struct proto_key_package_count *left, int timeout_ms) SOTTO_MUST_CHECK;
 
 struct group_net_claimed {
 	uint8_t identity_pk[32];        /* the owner's identity key, as the server has it */
@@ -33,13 +32,13 @@ struct group_net_claimed {
 
 /* One KeyPackage of the account at address (one-time ones first). UNKNOWN_USER,
  * OTHER_DOMAIN, NOT_FOUND (it has none). */
-int group_net_claim_key_package(const struct transport_ops *ops, void *t, const char *address,
-    struct group_net_claimed *out, int timeout_ms) SOTTO_MUST_CHECK;
+int group_net_claim_key_package(const struct transport_ops *ops, void *t,
+    const char *address, struct group_net_claimed *out, int timeout_ms) SOTTO_MUST_CHECK;
 
 /* A new group of id (1..PROTO_GROUP_ID_MAX bytes) at epoch 0, the caller its only member.
  * EXISTS: the id is taken; TOO_MANY_GROUPS. */
-int group_net_create(const struct transport_ops *ops, void *t, const uint8_t *id, size_t len, int timeout_ms)
-    SOTTO_MUST_CHECK;
+int group_net_create(const struct transport_ops *ops, void *t, const uint8_t *id, size_t len,
+    int timeout_ms) SOTTO_MUST_CHECK;
 
 #define GROUP_NET_WELCOMES_MAX 64       /* Welcomes in one Commit (MLS makes one) */
 
@@ -75,13 +74,13 @@ int group_net_commit(const struct transport_ops *ops, void *t, const struct grou
 
 /* An application message to the whole group under client message id cmid (a retry with
  * the same id is stored once). res: its seq and the group's epoch. */
-int group_net_send(const struct transport_ops *ops, void *t, const uint8_t *id, size_t id_len, const uint8_t cmid[16],
-    const uint8_t *msg, size_t len, struct proto_group_result *res, int timeout_ms)
-    SOTTO_MUST_CHECK;
+int group_net_send(const struct transport_ops *ops, void *t, const uint8_t *id, size_t id_len,
+    const uint8_t cmid[16], const uint8_t *msg, size_t len, struct proto_group_result *res,
+    int timeout_ms) SOTTO_MUST_CHECK;
 
 /* Acknowledges, per group, every entry up to seq (and the Welcome, if seq reaches it):
  * 1..PROTO_MAX_GROUP_ACKS of them. */
-int group_net_received(const struct transport_ops *ops, void *t, const struct proto_group_ack *acks, size_t n,
-    int timeout_ms) SOTTO_MUST_CHECK;
+int group_net_received(const struct transport_ops *ops, void *t,
+    const struct proto_group_ack *acks, size_t n, int timeout_ms) SOTTO_MUST_CHECK;
 
 #endif

@@ -145,7 +145,8 @@ send_group(struct member *m, const uint8_t *gid, const struct buf *msg)
 	uint8_t cmid[16];
 
 	randombytes_buf(cmid, sizeof(cmid));
-	return group_net_send(&transport_conn, m->u.c, gid, CLIENT_GROUP_ID_LEN, cmid, msg->p, msg->len, &res, T);
+	return group_net_send(&transport_conn, m->u.c, gid, CLIENT_GROUP_ID_LEN, cmid, msg->p,
+	    msg->len, &res, T);
 }
 
 /* m's pending Commit to the server, made in the epoch before its current one; its answer

@@ -55,8 +55,8 @@ sender_main(void *arg)
 	while (!stop_flag && s->next < MAX_MSGS) {
 		snprintf(text, sizeof(text), "s%d m%d", s->index, s->next);
 		sottod_proc_cmid(cmid, s->next, (uint8_t)s->index);
-		r = group_net_send(s->u.c, GID, GID_LEN, cmid, (const uint8_t *)text, strlen(text),
-		    &res, T);
+		r = group_net_send(&transport_conn, s->u.c, GID, GID_LEN, cmid,
+		    (const uint8_t *)text, strlen(text), &res, T);
 		if (r != 0) {
 			s->interrupted++;
 			break;          /* the server is gone: retried after the restart */
@@ -116,7 +116,7 @@ TEST(acknowledged_group_sends_survive_sigkill)
 	test_user_close(&reader);
 	snprintf(addr[N_SENDERS], sizeof(addr[N_SENDERS]), "reader@localhost");
 	add[N_SENDERS] = addr[N_SENDERS];
-	REQUIRE(group_net_create(owner.c, GID, GID_LEN, T) == 0);
+	REQUIRE(group_net_create(&transport_conn, owner.c, GID, GID_LEN, T) == 0);
 	memset(&gc, 0, sizeof(gc));
 	gc.id = GID;
 	gc.id_len = GID_LEN;
@@ -126,7 +126,7 @@ TEST(acknowledged_group_sends_survive_sigkill)
 	gc.n_add = N_SENDERS + 1;
 	gc.welcomes = &w;
 	gc.n_welcomes = 1;
-	REQUIRE(group_net_commit(owner.c, &gc, &res, T) == 0);
+	REQUIRE(group_net_commit(&transport_conn, owner.c, &gc, &res, T) == 0);
 	test_user_close(&owner);
 
 	for (c = 0; c < cycles; c++) {
@@ -146,8 +146,8 @@ TEST(acknowledged_group_sends_survive_sigkill)
 		REQUIRE(test_user_connect(&senders[i].u, &sp) == 0);
 		snprintf(text, sizeof(text), "s%d m%d", i, senders[i].next);
 		sottod_proc_cmid(cmid, senders[i].next, (uint8_t)i);
-		REQUIRE(group_net_send(senders[i].u.c, GID, GID_LEN, cmid, (const uint8_t *)text,
-		    strlen(text), &r2, T) == 0);
+		REQUIRE(group_net_send(&transport_conn, senders[i].u.c, GID, GID_LEN, cmid,
+		    (const uint8_t *)text, strlen(text), &r2, T) == 0);
 		senders[i].seq[senders[i].next++] = r2.seq;
 		test_user_close(&senders[i].u);
 	}
@@ -182,7 +182,7 @@ TEST(acknowledged_group_sends_survive_sigkill)
 			memcpy(a.group.id, gp->group.id, gp->group.len);
 			a.group.len = gp->group.len;
 			a.seq = gp->seq;
-			REQUIRE(group_net_received(reader.c, &a, 1, T) == 0);
+			REQUIRE(group_net_received(&transport_conn, reader.c, &a, 1, T) == 0);
 		}
 	}
 	for (int i = 0; i < N_SENDERS; i++) {

@@ -55,7 +55,7 @@ ack(struct test_user *u, const uint8_t *gid, size_t len, uint64_t seq)
 	memcpy(a.group.id, gid, len);
 	a.group.len = len;
 	a.seq = seq;
-	return group_net_received(u->c, &a, 1, T);
+	return group_net_received(&transport_conn, u->c, &a, 1, T);
 }
 
 /* A Commit at epoch adding the addresses in add with one Welcome for all of them. */
@@ -78,7 +78,7 @@ commit_adds(struct test_user *u, uint64_t epoch, const char *commit, const char 
 	gc.n_remove = n_remove;
 	gc.welcomes = &w;
 	gc.n_welcomes = n_add > 0;
-	return group_net_commit(u->c, &gc, res, T);
+	return group_net_commit(&transport_conn, u->c, &gc, res, T);
 }
 
 static int
@@ -87,8 +87,8 @@ send_text(struct test_user *u, int i, const char *text, struct proto_group_resul
 	uint8_t cmid[16];
 
 	sottod_proc_cmid(cmid, i, 0x61);
-	return group_net_send(u->c, GID, GID_LEN, cmid, (const uint8_t *)text, strlen(text), res,
-	    T);
+	return group_net_send(&transport_conn, u->c, GID, GID_LEN, cmid, (const uint8_t *)text,
+	    strlen(text), res, T);
 }
 
 static void
@@ -112,19 +112,21 @@ TEST(key_packages_one_time_then_last_resort)
 	    "key_package_low = 2") == 0);
 	REQUIRE(test_user_join(&a, &sp, "alice") == 0);
 	REQUIRE(test_user_join(&b, &sp, "bob") == 0);
-	CHECK_EQ_INT(group_net_claim_key_package(b.c, "alice@localhost", &got, T),
+	CHECK_EQ_INT(group_net_claim_key_package(&transport_conn, b.c, "alice@localhost", &got, T),
 	    SOTTO_ERR_NOT_FOUND);
-	CHECK_EQ_INT(group_net_claim_key_package(b.c, "nobody@localhost", &got, T),
+	CHECK_EQ_INT(group_net_claim_key_package(&transport_conn, b.c, "nobody@localhost", &got, T),
 	    SOTTO_ERR_UNKNOWN_USER);
-	CHECK_EQ_INT(group_net_claim_key_package(b.c, "alice@elsewhere.example", &got, T),
-	    SOTTO_ERR_OTHER_DOMAIN);
-	REQUIRE(group_net_upload_key_packages(a.c, kps, 3, &lr, &left, T) == 0);
+	CHECK_EQ_INT(group_net_claim_key_package(&transport_conn, b.c, "alice@elsewhere.example",
+	    &got, T), SOTTO_ERR_OTHER_DOMAIN);
+	REQUIRE(group_net_upload_key_packages(&transport_conn, a.c, kps, 3, &lr, &left, T) == 0);
 	CHECK_EQ_INT(left.count, 3);
 	CHECK_EQ_INT(left.has_last_resort, 1);
 	/* Over key_package_max: refused whole, nothing stored. */
-	CHECK_EQ_INT(group_net_upload_key_packages(a.c, more, 2, NULL, &left, T), SOTTO_ERR_LIMIT);
+	CHECK_EQ_INT(group_net_upload_key_packages(&transport_conn, a.c, more, 2, NULL, &left, T),
+	    SOTTO_ERR_LIMIT);
 	for (int i = 0; i < 3; i++) {
-		REQUIRE(group_net_claim_key_package(b.c, "Alice@LocalHost", &got, T) == 0);
+		REQUIRE(group_net_claim_key_package(&transport_conn, b.c, "Alice@LocalHost", &got,
+		    T) == 0);
 		CHECK_EQ_INT(got.last_resort, 0);
 		CHECK_MEM(got.identity_pk, a.id_pk, 32);
 		REQUIRE(got.len == 4 && memcmp(got.kp, "kp-", 3) == 0);
@@ -134,7 +136,8 @@ TEST(key_packages_one_time_then_last_resort)
 	CHECK(seen[0] == 1 && seen[1] == 1 && seen[2] == 1);
 	/* Then the last-resort one, which is not used up. */
 	for (int i = 0; i < 3; i++) {
-		REQUIRE(group_net_claim_key_package(b.c, "alice@localhost", &got, T) == 0);
+		REQUIRE(group_net_claim_key_package(&transport_conn, b.c, "alice@localhost", &got,
+		    T) == 0);
 		CHECK_EQ_INT(got.last_resort, 1);
 		CHECK(got.len == 5 && memcmp(got.kp, "kp-lr", 5) == 0);
 	}
@@ -148,9 +151,9 @@ TEST(key_packages_one_time_then_last_resort)
 	CHECK(lows >= 2);
 	/* A new last-resort KeyPackage replaces the old one. */
 	lr = blob("kp-lr2");
-	REQUIRE(group_net_upload_key_packages(a.c, NULL, 0, &lr, &left, T) == 0);
+	REQUIRE(group_net_upload_key_packages(&transport_conn, a.c, NULL, 0, &lr, &left, T) == 0);
 	CHECK(left.count == 0 && left.has_last_resort == 1);
-	REQUIRE(group_net_claim_key_package(b.c, "alice@localhost", &got, T) == 0);
+	REQUIRE(group_net_claim_key_package(&transport_conn, b.c, "alice@localhost", &got, T) == 0);
 	CHECK(got.last_resort == 1 && got.len == 6 && memcmp(got.kp, "kp-lr2", 6) == 0);
 	CHECK_EQ_INT(sottod_proc_db_int(&sp, "SELECT count(*) FROM key_packages"), 1);
 	/* On the next login the owner is told again. */
@@ -191,7 +194,8 @@ claimer_main(void *arg)
 	static __thread struct group_net_claimed kp;
 
 	for (int i = 0; i < CLAIMS_EACH; i++) {
-		if (group_net_claim_key_package(c->u.c, "alice@localhost", &kp, T) != 0) {
+		if (group_net_claim_key_package(&transport_conn, c->u.c, "alice@localhost", &kp,
+		    T) != 0) {
 			c->errors++;
 			c->got[i] = -2;
 			continue;
@@ -219,7 +223,7 @@ TEST(key_packages_concurrent_claims_hand_each_out_once)
 		snprintf(text[i], sizeof(text[i]), "kp-%d", i);
 		kps[i] = blob(text[i]);
 	}
-	REQUIRE(group_net_upload_key_packages(a.c, kps, KPS, &lr, NULL, T) == 0);
+	REQUIRE(group_net_upload_key_packages(&transport_conn, a.c, kps, KPS, &lr, NULL, T) == 0);
 	for (int i = 0; i < CLAIMERS; i++) {
 		snprintf(name, sizeof(name), "claimer%d", i);
 		REQUIRE(test_user_join(&cl[i].u, &sp, name) == 0);
@@ -280,8 +284,8 @@ TEST(one_commit_per_epoch_the_late_one_learns_the_epoch)
 	REQUIRE(sottod_proc_launch(&sp, "registration = open") == 0);
 	REQUIRE(test_user_join(&a, &sp, "alice") == 0);
 	REQUIRE(test_user_join(&b, &sp, "bob") == 0);
-	REQUIRE(group_net_create(a.c, GID, GID_LEN, T) == 0);
-	CHECK_EQ_INT(group_net_create(b.c, GID, GID_LEN, T), SOTTO_ERR_EXISTS);
+	REQUIRE(group_net_create(&transport_conn, a.c, GID, GID_LEN, T) == 0);
+	CHECK_EQ_INT(group_net_create(&transport_conn, b.c, GID, GID_LEN, T), SOTTO_ERR_EXISTS);
 	REQUIRE(commit_adds(&a, 0, "commit-add-bob", add_b, 1, NULL, 0, &res) == 0);
 	CHECK_EQ_INT(res.epoch, 1);
 	CHECK_EQ_INT(res.seq, 1);
@@ -342,7 +346,7 @@ TEST(welcome_only_with_its_accepted_commit)
 	REQUIRE(test_user_join(&a, &sp, "alice") == 0);
 	REQUIRE(test_user_join(&b, &sp, "bob") == 0);
 	REQUIRE(test_user_join(&c, &sp, "carol") == 0);
-	REQUIRE(group_net_create(a.c, GID, GID_LEN, T) == 0);
+	REQUIRE(group_net_create(&transport_conn, a.c, GID, GID_LEN, T) == 0);
 	/* A Welcome for someone the Commit does not add, or an add without a Welcome:
 	 * refused, nothing stored (the same epoch is still open). */
 	memset(&gc, 0, sizeof(gc));
@@ -354,9 +358,9 @@ TEST(welcome_only_with_its_accepted_commit)
 	gc.n_add = 1;
 	gc.welcomes = &w;
 	gc.n_welcomes = 1;
-	CHECK_EQ_INT(group_net_commit(a.c, &gc, &res, T), SOTTO_ERR_INVALID_ARG);
+	CHECK_EQ_INT(group_net_commit(&transport_conn, a.c, &gc, &res, T), SOTTO_ERR_INVALID_ARG);
 	gc.n_welcomes = 0;
-	CHECK_EQ_INT(group_net_commit(a.c, &gc, &res, T), SOTTO_ERR_INVALID_ARG);
+	CHECK_EQ_INT(group_net_commit(&transport_conn, a.c, &gc, &res, T), SOTTO_ERR_INVALID_ARG);
 	CHECK_EQ_INT(commit_adds(&a, 0, "commit-y", add_bc, 2, NULL, 0, NULL) == 0 ? 0 : 1, 0);
 	/* That one was accepted (epoch 0 -> 1). A late Commit adding carol is refused and
 	 * leaves no Welcome behind. */
@@ -412,7 +416,7 @@ TEST(fanout_stored_once_delivered_in_order_across_reconnects)
 		snprintf(addr[i], sizeof(addr[i]), "%s@localhost", name);
 		add[i] = addr[i];
 	}
-	REQUIRE(group_net_create(a.c, GID, GID_LEN, T) == 0);
+	REQUIRE(group_net_create(&transport_conn, a.c, GID, GID_LEN, T) == 0);
 	REQUIRE(commit_adds(&a, 0, "commit-add-all", add, MEMBERS, NULL, 0, &res) == 0);
 	for (int i = 0; i < FANOUT_MSGS; i++) {
 		snprintf(text, sizeof(text), "message %d", i);
@@ -493,7 +497,7 @@ TEST(removed_member_gets_its_removal_and_nothing_after)
 	REQUIRE(test_user_join(&a, &sp, "alice") == 0);
 	REQUIRE(test_user_join(&b, &sp, "bob") == 0);
 	REQUIRE(test_user_join(&c, &sp, "carol") == 0);
-	REQUIRE(group_net_create(a.c, GID, GID_LEN, T) == 0);
+	REQUIRE(group_net_create(&transport_conn, a.c, GID, GID_LEN, T) == 0);
 	REQUIRE(commit_adds(&a, 0, "commit-add", add_bc, 2, NULL, 0, &res) == 0);
 	REQUIRE(send_text(&a, 1, "before", &res) == 0);
 	REQUIRE(commit_adds(&a, 1, "commit-remove-carol", NULL, 0, rm_c, 1, &res) == 0);
@@ -551,26 +555,28 @@ TEST(bad_requests_get_clear_errors)
 	    "group_members_max = 2\ngroup_max = 1") == 0);
 	REQUIRE(test_user_join(&a, &sp, "alice") == 0);
 	REQUIRE(test_user_join(&b, &sp, "bob") == 0);
-	CHECK_EQ_INT(group_net_send(a.c, other, sizeof(other) - 1, cmid, (const uint8_t *)"x", 1,
-	    &res, T), SOTTO_ERR_UNKNOWN_GROUP);
+	CHECK_EQ_INT(group_net_send(&transport_conn, a.c, other, sizeof(other) - 1, cmid,
+	    (const uint8_t *)"x", 1, &res, T), SOTTO_ERR_UNKNOWN_GROUP);
 	memset(long_id, 'g', sizeof(long_id));
-	CHECK_EQ_INT(group_net_create(a.c, long_id, sizeof(long_id), T), SOTTO_ERR_INVALID_ARG);
-	REQUIRE(group_net_create(a.c, GID, GID_LEN, T) == 0);
+	CHECK_EQ_INT(group_net_create(&transport_conn, a.c, long_id, sizeof(long_id), T),
+	    SOTTO_ERR_INVALID_ARG);
+	REQUIRE(group_net_create(&transport_conn, a.c, GID, GID_LEN, T) == 0);
 	/* group_max = 1 */
-	CHECK_EQ_INT(group_net_create(a.c, other, sizeof(other) - 1, T), SOTTO_ERR_TOO_MANY_GROUPS);
+	CHECK_EQ_INT(group_net_create(&transport_conn, a.c, other, sizeof(other) - 1, T),
+	    SOTTO_ERR_TOO_MANY_GROUPS);
 	CHECK_EQ_INT(send_text(&b, 1, "not a member", &res), SOTTO_ERR_NOT_MEMBER);
 	CHECK_EQ_INT(commit_adds(&b, 0, "commit-b", NULL, 0, NULL, 0, &res), SOTTO_ERR_NOT_MEMBER);
 	CHECK_EQ_INT(commit_adds(&a, 0, "commit-1", add_bad, 1, NULL, 0, &res),
 	    SOTTO_ERR_UNKNOWN_USER);
 	CHECK_EQ_INT(commit_adds(&a, 0, "commit-1", add_foreign, 1, NULL, 0, &res),
 	    SOTTO_ERR_OTHER_DOMAIN);
-	CHECK_EQ_INT(group_net_send(a.c, GID, GID_LEN, cmid, big, sizeof(big), &res, T),
-	    SOTTO_ERR_MESSAGE_TOO_LARGE);
+	CHECK_EQ_INT(group_net_send(&transport_conn, a.c, GID, GID_LEN, cmid, big, sizeof(big),
+	    &res, T), SOTTO_ERR_MESSAGE_TOO_LARGE);
 	/* group_members_max = 2: alice, bob and carol would be 3. */
 	REQUIRE(test_user_join(&c, &sp, "carol") == 0);
 	CHECK_EQ_INT(commit_adds(&a, 0, "commit-2", add_bc, 2, NULL, 0, &res), SOTTO_ERR_GROUP_FULL);
 	/* group_max = 1: bob, in a group of his own, cannot be added to alice's. */
-	REQUIRE(group_net_create(b.c, other, sizeof(other) - 1, T) == 0);
+	REQUIRE(group_net_create(&transport_conn, b.c, other, sizeof(other) - 1, T) == 0);
 	CHECK_EQ_INT(commit_adds(&a, 0, "commit-3", add_bc, 1, NULL, 0, &res),
 	    SOTTO_ERR_TOO_MANY_GROUPS);
 	/* None of the refused Commits changed the group: epoch 0 is still open. */
@@ -611,7 +617,8 @@ TEST(member_of_many_groups_gets_each_at_login)
 	test_user_close(&b);
 	for (int i = 0; i < 45; i++) {
 		snprintf(ids[i], sizeof(ids[i]), "grp-%02d", i);
-		REQUIRE(group_net_create(a.c, (const uint8_t *)ids[i], strlen(ids[i]), T) == 0);
+		REQUIRE(group_net_create(&transport_conn, a.c, (const uint8_t *)ids[i],
+		    strlen(ids[i]), T) == 0);
 		memset(&gc, 0, sizeof(gc));
 		gc.id = (const uint8_t *)ids[i];
 		gc.id_len = strlen(ids[i]);
@@ -621,9 +628,10 @@ TEST(member_of_many_groups_gets_each_at_login)
 		gc.n_add = 1;
 		gc.welcomes = &w;
 		gc.n_welcomes = 1;
-		REQUIRE(group_net_commit(a.c, &gc, &res, T) == 0);
-		REQUIRE(group_net_send(a.c, gc.id, gc.id_len, (const uint8_t *)"0123456789abcdef",
-		    (const uint8_t *)ids[i], gc.id_len, &res, T) == 0);
+		REQUIRE(group_net_commit(&transport_conn, a.c, &gc, &res, T) == 0);
+		REQUIRE(group_net_send(&transport_conn, a.c, gc.id, gc.id_len,
+		    (const uint8_t *)"0123456789abcdef", (const uint8_t *)ids[i], gc.id_len, &res,
+		    T) == 0);
 	}
 	REQUIRE(test_user_connect(&b, &sp) == 0);
 	/* Per group its Welcome, then its message; all 45 groups. */
@@ -660,7 +668,7 @@ TEST(older_connection_takes_over_group_pushes)
 	REQUIRE(sottod_proc_launch(&sp, "registration = open") == 0);
 	REQUIRE(test_user_join(&a, &sp, "alice") == 0);
 	REQUIRE(test_user_join(&b, &sp, "bob") == 0);
-	REQUIRE(group_net_create(a.c, GID, GID_LEN, T) == 0);
+	REQUIRE(group_net_create(&transport_conn, a.c, GID, GID_LEN, T) == 0);
 	REQUIRE(commit_adds(&a, 0, "commit-add-bob", add_b, 1, NULL, 0, &res) == 0);
 	REQUIRE(next_group_push(&b, T) == 0);
 	CHECK_EQ_INT(b.ev.u.group_push.kind, PROTO_GROUP_WELCOME);
@@ -762,7 +770,7 @@ TEST(malformed_group_requests_close_the_connection)
 	/* The server serves on. */
 	test_user_close(&a);
 	REQUIRE(test_user_connect(&a, &sp) == 0);
-	CHECK_EQ_INT(group_net_create(a.c, GID, GID_LEN, T), 0);
+	CHECK_EQ_INT(group_net_create(&transport_conn, a.c, GID, GID_LEN, T), 0);
 	test_user_close(&a);
 	CHECK_EQ_INT(sottod_proc_stop(&sp, SIGTERM), 0);
 	sottod_proc_cleanup(&sp);
