@@ -57,6 +57,12 @@ int sotto_group_leave(struct sotto *s, const char *group) SOTTO_MUST_CHECK;
 int sotto_group_send(struct sotto *s, const char *group, const char *text, size_t len,
     uint8_t id[SOTTO_ID_LEN]) SOTTO_MUST_CHECK;
 
+/* Renames the group (name NULL: unchanged) and sets its disappearing-message timer
+ * (seconds, 0 = off, at most SOTTO_EXPIRY_MAX; negative: unchanged) for every member:
+ * texts sent or received after it are deleted that long after. */
+int sotto_group_set_info(struct sotto *s, const char *group, const char *name,
+    int64_t expiry) SOTTO_MUST_CHECK;
+
 enum sotto_group_status {
 	SOTTO_GROUP_MEMBER = 0,
 	SOTTO_GROUP_LEAVING = 1,        /* we asked to leave; a member has not committed it yet */

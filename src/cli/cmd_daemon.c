@@ -679,6 +679,29 @@ m_group_leave(struct daemon *d, struct client *c, json_t *params, json_t **err)
 	return json_true();
 }
 
+/* group_update {group, name?, seconds?}: renames it and/or sets its timer */
+static json_t *
+m_group_update(struct daemon *d, struct client *c, json_t *params, json_t **err)
+{
+	const char *g = rpc_param_str(params, "group"), *name = rpc_param_str(params, "name");
+	json_t *jn = json_is_object(params) ? json_object_get(params, "name") : NULL;
+	int64_t secs = -1;
+	int r;
+
+	(void)c;
+	if (g == NULL || (jn != NULL && name == NULL) ||
+	    rpc_param_int(params, "seconds", 0, SOTTO_EXPIRY_MAX, &secs) < 0) {
+		*err = rpc_error(RPC_INVALID_PARAMS, "group_update needs group, and name (a "
+		    "string) or seconds (0..31536000)");
+		return NULL;
+	}
+	if ((r = sotto_group_set_info(d->s, g, name, secs)) != 0) {
+		*err = sotto_error(r);
+		return NULL;
+	}
+	return json_true();
+}
+
 static json_t *
 m_group_send(struct daemon *d, struct client *c, json_t *params, json_t **err)
 {
@@ -775,6 +798,7 @@ static const struct {
 	{ "group_add", m_group_add },
 	{ "group_remove", m_group_remove },
 	{ "group_leave", m_group_leave },
+	{ "group_update", m_group_update },
 	{ "group_send", m_group_send },
 	{ "group_members", m_group_members },
 	{ "groups", m_groups },

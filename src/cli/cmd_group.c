@@ -77,6 +77,23 @@ group_send(struct cli *cli, struct sotto *s, const char *group, const char *arg)
 	return CLI_OK;
 }
 
+/* rename (name) or expire (duration) */
+static int
+group_info(struct cli *cli, struct sotto *s, const char *group, const char *name,
+    const char *duration)
+{
+	long secs = -1;
+	int r;
+
+	if (duration != NULL && ((secs = cli_parse_duration(duration)) < 0 ||
+	    secs > (long)SOTTO_EXPIRY_MAX))
+		return cli_usage(cli, cli_find("group"), "DURATION: seconds or a number with s, m, "
+		    "h, d or w (at most 365 days), or off");
+	if ((r = sotto_group_set_info(s, group, name, secs)) != 0)
+		return group_fail(cli, s, name != NULL ? "group rename" : "group expire", group, r);
+	return CLI_OK;
+}
+
 static int
 group_members(struct cli *cli, struct sotto *s, const char *group, int json)
 {
@@ -143,6 +160,8 @@ static const struct group_sub subs[] = {
 	{ "add", 2, -1, 1, 0 },
 	{ "remove", 2, -1, 1, 0 },
 	{ "leave", 1, 1, 1, 0 },
+	{ "rename", 2, 2, 1, 0 },
+	{ "expire", 2, 2, 1, 0 },
 	{ "send", 2, 2, 1, 0 },
 	{ "members", 1, 1, 0, 1 },
 	{ "list", 0, 0, 0, 1 },
@@ -159,7 +178,7 @@ cmd_group(struct cli *cli, int argc, char **argv)
 	};
 	const struct cli_cmd *cmd = cli_find("group");
 	static const char subs_usage[] =
-	    "a subcommand: create, add, remove, leave, send, members, list";
+	    "a subcommand: create, add, remove, leave, rename, expire, send, members, list";
 	const struct group_sub *sub;
 	struct sotto *s = NULL;
 	int ch, r, i, json = 0, nops;
@@ -209,6 +228,9 @@ cmd_group(struct cli *cli, int argc, char **argv)
 	} else if (strcmp(sub->name, "leave") == 0) {
 		if ((r = sotto_group_leave(s, ops[0])) != 0)
 			r = group_fail(cli, s, "group leave", ops[0], r);
+	} else if (strcmp(sub->name, "rename") == 0 || strcmp(sub->name, "expire") == 0) {
+		r = group_info(cli, s, ops[0], sub->name[0] == 'r' ? ops[1] : NULL,
+		    sub->name[0] == 'e' ? ops[1] : NULL);
 	} else if (strcmp(sub->name, "send") == 0)
 		r = group_send(cli, s, ops[0], ops[1]);
 	else if (strcmp(sub->name, "members") == 0)

