@@ -25,6 +25,8 @@
 #define GROUP_KP_LOW 10                 /* fewer one-time KeyPackages on the server: upload */
 #define GROUP_KP_BATCH 20               /* one-time KeyPackages per upload */
 #define GROUP_REBASE_MAX 4              /* Commits of ours made again after a stale epoch */
+#define GROUP_UNSHOWN_MAX 1024          /* texts taken without a callback, kept to show */
+#define GROUP_UNSHOWN "group_unshown"   /* setting: their ids */
 
 struct gref {
 	uint8_t id[STORE_GROUP_ID_MAX];
@@ -667,6 +669,81 @@ emit(const struct client_group_event *ge, const struct proto_group_push *p, sott
 		cb(ctx, &ev);
 }
 
+/* Appends a text's id to the ones to show later, in the open transaction (beyond
+ * GROUP_UNSHOWN_MAX, it is in the history only). */
+static int
+unshown_add(struct sotto *s, const uint8_t id[STORE_MSGID_LEN])
+{
+	uint8_t *v = NULL, *nv;
+	size_t len = 0;
+	int r;
+
+	if ((r = store_setting_get(s->st, GROUP_UNSHOWN, &v, &len)) != 0 &&
+	    r != SOTTO_ERR_NOT_FOUND)
+		return r;
+	if (len / STORE_MSGID_LEN >= GROUP_UNSHOWN_MAX) {
+		store_blob_free(v, len);
+		return 0;
+	}
+	if ((nv = malloc(len + STORE_MSGID_LEN)) == NULL) {
+		store_blob_free(v, len);
+		return SOTTO_ERR_NOMEM;
+	}
+	if (len > 0)
+		memcpy(nv, v, len);
+	memcpy(nv + len, id, STORE_MSGID_LEN);
+	r = store_setting_put(s->st, GROUP_UNSHOWN, nv, len + STORE_MSGID_LEN);
+	free(nv);
+	store_blob_free(v, len);
+	return r;
+}
+
+int
+client_group_unshown(struct sotto *s, sotto_event_fn cb, void *ctx, int *events)
+{
+	char gid[2 * SOTTO_GROUP_ID_MAX + 1];
+	struct store_message m;
+	struct store_group rec;
+	struct sotto_event ev;
+	uint8_t *v = NULL;
+	size_t len = 0, i;
+	int r;
+
+	if (cb == NULL)
+		return 0;
+	if ((r = store_setting_get(s->st, GROUP_UNSHOWN, &v, &len)) != 0)
+		return r == SOTTO_ERR_NOT_FOUND ? 0 : r;
+	for (i = 0; i + STORE_MSGID_LEN <= len; i += STORE_MSGID_LEN) {
+		/* gone meanwhile (expired): nothing to show */
+		if (store_message_get(s->st, v + i, &m) != 0)
+			continue;
+		memset(&ev, 0, sizeof(ev));
+		memset(&rec, 0, sizeof(rec));
+		id_hex(gid, m.group, m.group_len);
+		if (m.group_len > 0 && store_group_get(s->st, m.group, m.group_len, &rec) == 0)
+			ev.group_name = rec.name;
+		ev.type = SOTTO_EVENT_MESSAGE;
+		ev.content = SOTTO_CONTENT_TEXT;
+		ev.group = gid;
+		if (ev.group_name == NULL)
+			ev.group_name = "";
+		ev.peer = m.peer;
+		memcpy(ev.id, m.id, sizeof(ev.id));
+		ev.time = m.server_time;
+		ev.body = m.body;
+		ev.body_len = m.body_len;
+		ev.expires_at = m.expires_at;
+		(*events)++;
+		cb(ctx, &ev);
+		store_group_wipe(&rec);
+		store_message_wipe(&m);
+	}
+	/* Shown, then forgotten: a crash in between shows them again rather than never. */
+	r = store_setting_delete(s->st, GROUP_UNSHOWN);
+	store_blob_free(v, len);
+	return r;
+}
+
 int
 client_group_push(struct sotto *s, const struct proto_group_push *p, sotto_event_fn cb,
     void *ctx, int *events)
@@ -682,6 +759,9 @@ client_group_push(struct sotto *s, const struct proto_group_push *p, sotto_event
 	if (r == 0 && ge.type == CLIENT_GROUP_MESSAGE &&
 	    (r = store_group_text(s, &ge, p)) == SOTTO_ERR_EXISTS)
 		r = SOTTO_ERR_REPLAY;
+	/* Taken while catching up (no callback): shown by the next poll that has one. */
+	if (r == 0 && ge.type == CLIENT_GROUP_MESSAGE && cb == NULL)
+		r = unshown_add(s, ge.msg_id);
 	if ((r = client_tx_end(s, own, r)) != 0 && local_failure(r)) {
 		client_group_event_free(&ge);
 		return r;

@@ -23,6 +23,11 @@ int client_key_packages_replenish(struct sotto *s, int timeout_ms) SOTTO_MUST_CH
 int client_group_push(struct sotto *s, const struct proto_group_push *p, sotto_event_fn cb,
     void *ctx, int *events) SOTTO_MUST_CHECK;
 
+/* Shows (cb, *events counted) the group texts that pushes taken without a callback
+ * stored (a Commit or message of ours catching up with the group), once. */
+int client_group_unshown(struct sotto *s, sotto_event_fn cb, void *ctx, int *events)
+    SOTTO_MUST_CHECK;
+
 /* v[i].group and group_name from m[i] (n of each). */
 int client_group_history_names(struct sotto *s, struct sotto_message *v, size_t n,
     const struct store_message *m) SOTTO_MUST_CHECK;

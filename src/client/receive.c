@@ -731,7 +731,8 @@ sotto_poll(struct sotto *s, int timeout_ms, sotto_event_fn cb, void *ctx)
 	memset(&pb, 0, sizeof(pb));
 	if ((r = sotto_expire(s)) < 0)
 		return r;
-	r = 0;
+	if ((r = client_group_unshown(s, cb, ctx, &pb.events)) != 0)
+		return r;
 	for (;;) {
 		r = s->ops->next_event(s->t, &ev, wait);
 		if (r == SOTTO_ERR_TIMEOUT) {

@@ -135,15 +135,21 @@ def test_two_commits_in_one_epoch(root, servers):
     # Bob adds Carol; Alice, who has not read Bob's Commit, adds Dave in the same epoch:
     # the server refuses hers as stale, her client follows Bob's Commit and commits again.
     group(bob, "add", gid, carol.address)
+    group(bob, "send", gid, "welcome carol")
     group(alice, "add", gid, dave.address)
     want = {alice.address, bob.address, carol.address, dave.address}
     check(set(members(alice, gid)) == want, members(alice, gid))
+    # Bob's text, which Alice's client read while catching up, is shown to her once.
+    check(texts(alice.receive(), gid) == [(bob.address, "welcome carol")], "caught up")
+    check(alice.receive() == [], "shown twice")
+    check([m["body"] for m in alice.history() if m.get("group") == gid] == ["welcome carol"],
+          "history")
     check(set(members(bob, gid)) == set([alice.address, bob.address, carol.address]),
           "bob before reading")
     bob.receive()
     check(set(members(bob, gid)) == want, members(bob, gid))
-    carol.receive()
-    dave.receive()
+    check(texts(carol.receive(), gid) == [(bob.address, "welcome carol")], "carol")
+    check(texts(dave.receive(), gid) == [], "dave reads what came before him")
     group(dave, "send", gid, "all four")
     for u in (alice, bob, carol):
         check(texts(u.receive(), gid) == [(dave.address, "all four")], u.name)
