@@ -1,11 +1,12 @@
 /*
- * What the rest of libsotto calls of the public group API's file (group_api.c): KeyPackage
- * upkeep on connect, group pushes for sotto_poll, group names for the history.
+ * What the rest of libsotto calls of the public group API (group_api.c, group_push.c):
+ * KeyPackage upkeep on connect, group pushes for sotto_poll, group names for the history.
  */
 #ifndef SOTTO_CLIENT_GROUP_API_H
 #define SOTTO_CLIENT_GROUP_API_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "client/store.h"
 #include "sotto/group.h"
@@ -16,7 +17,15 @@
  * it is low. Needs a connection. */
 int client_key_packages_replenish(struct sotto *s, int timeout_ms) SOTTO_MUST_CHECK;
 
-/* One GROUP_PUSH: processed and stored in one transaction, then acknowledged, then shown
+/* A group id in hex (2 * len + 1 bytes). */
+void client_group_id_hex(char *out, const uint8_t *id, size_t len);
+
+/* Our Commit of a member's request to leave (who), sent; the delivery service's answer
+ * passed to the group layer. */
+int client_group_commit_leave(struct sotto *s, const uint8_t *id, size_t id_len,
+    const char *who) SOTTO_MUST_CHECK;
+
+/* group_push.c: one GROUP_PUSH: processed and stored in one transaction, then acknowledged, then shown
  * (cb, *events counted). A push refused for good (a redelivery, our own entry coming back,
  * a message that does not verify) is acknowledged and dropped. Returns 0, or an error of
  * the store or the connection (the push was not acknowledged and comes again). */

@@ -1,0 +1,264 @@
+/*
+ * Group pushes for sotto_poll (docs/CLIENT.md "Groups"): each GROUP_PUSH processed by the
+ * group layer and stored (a text in the history with its group) in one transaction, then
+ * acknowledged, then shown. A redelivery after a crash between store and ack is refused
+ * by the group layer (its epoch or its secret-tree generation is used up) and dropped
+ * silently, as are our own entries coming back.
+ */
+#include "client/group_api.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "client/client_int.h"
+#include "client/group.h"
+#include "client/group_net.h"
+
+#define GROUP_UNSHOWN_MAX 1024          /* texts taken without a callback, kept to show */
+#define GROUP_UNSHOWN "group_unshown"   /* setting: their ids */
+
+/* Errors of our own side (the store, memory): the push is not acknowledged, and comes
+ * again. Anything else is the message's: acknowledged and dropped. */
+static int
+local_failure(int r)
+{
+	return r == SOTTO_ERR_NOMEM || r == SOTTO_ERR_STORAGE || r == SOTTO_ERR_IO ||
+	    r == SOTTO_ERR_CORRUPT || r == SOTTO_ERR_INTERNAL;
+}
+
+/* A text from a member into the history, in the open transaction. */
+static int
+store_group_text(struct sotto *s, const struct client_group_event *ge,
+    const struct proto_group_push *p)
+{
+	struct store_message m;
+	uint64_t now = client_now();
+
+	memset(&m, 0, sizeof(m));
+	memcpy(m.peer, ge->sender, sizeof(m.peer));
+	memcpy(m.id, ge->msg_id, sizeof(m.id));
+	m.dir = STORE_DIR_IN;
+	m.type = STORE_MSG_TEXT;
+	m.seq = p->seq;
+	m.server_time = p->timestamp / 1000;
+	m.local_time = now;
+	m.expires_at = ge->expiry ? now + ge->expiry : 0;
+	m.body = ge->body;
+	m.body_len = ge->body_len;
+	memcpy(m.group, ge->group_id, ge->group_id_len);
+	m.group_len = ge->group_id_len;
+	return store_message_add(s->st, &m);
+}
+
+static void
+emit_members(const struct client_group_members *mem, enum sotto_group_change change,
+    struct sotto_event *ev, sotto_event_fn cb, void *ctx, int *events)
+{
+	const char *addrs[SOTTO_GROUP_ADD_MAX];
+	size_t i;
+
+	if (mem->n == 0)
+		return;
+	for (i = 0; i < mem->n && i < SOTTO_GROUP_ADD_MAX; i++)
+		addrs[i] = mem->v[i].address;
+	ev->type = SOTTO_EVENT_GROUP;
+	ev->change = change;
+	ev->members = addrs;
+	ev->n_members = i;
+	(*events)++;
+	if (cb != NULL)
+		cb(ctx, ev);
+	ev->members = NULL;
+	ev->n_members = 0;
+}
+
+static void
+emit(const struct client_group_event *ge, const struct proto_group_push *p, sotto_event_fn cb,
+    void *ctx, int *events)
+{
+	char gid[2 * SOTTO_GROUP_ID_MAX + 1];
+	struct sotto_event ev;
+
+	memset(&ev, 0, sizeof(ev));
+	client_group_id_hex(gid, ge->group_id, ge->group_id_len);
+	ev.group = gid;
+	ev.group_name = ge->name;
+	ev.peer = ge->sender;
+	memcpy(ev.id, ge->msg_id, sizeof(ev.id));
+	ev.time = p->timestamp / 1000;
+	ev.sent = ge->sent_ms;
+	ev.warnings = (ge->warnings & CLIENT_GROUP_WARN_KEY_CHANGED) ? SOTTO_WARN_KEY_CHANGED : 0;
+	switch (ge->type) {
+	case CLIENT_GROUP_MESSAGE:
+		ev.type = SOTTO_EVENT_MESSAGE;
+		ev.content = SOTTO_CONTENT_TEXT;
+		ev.body = ge->body;
+		ev.body_len = ge->body_len;
+		ev.expires_at = ge->expiry ? client_now() + ge->expiry : 0;
+		break;
+	case CLIENT_GROUP_INFO:
+		ev.type = SOTTO_EVENT_GROUP;
+		ev.change = SOTTO_CHANGE_INFO;
+		ev.expiry = ge->expiry;
+		break;
+	case CLIENT_GROUP_JOINED:
+		emit_members(&ge->added, SOTTO_CHANGE_JOINED, &ev, cb, ctx, events);
+		return;
+	case CLIENT_GROUP_COMMIT:
+		emit_members(&ge->added, SOTTO_CHANGE_ADDED, &ev, cb, ctx, events);
+		emit_members(&ge->removed, SOTTO_CHANGE_REMOVED, &ev, cb, ctx, events);
+		return;
+	case CLIENT_GROUP_REMOVED:
+		ev.type = SOTTO_EVENT_GROUP;
+		ev.change = SOTTO_CHANGE_YOU_REMOVED;
+		break;
+	default:
+		return;
+	}
+	(*events)++;
+	if (cb != NULL)
+		cb(ctx, &ev);
+}
+
+/* Appends a text's id to the ones to show later, in the open transaction (beyond
+ * GROUP_UNSHOWN_MAX, it is in the history only). */
+static int
+unshown_add(struct sotto *s, const uint8_t id[STORE_MSGID_LEN])
+{
+	uint8_t *v = NULL, *nv;
+	size_t len = 0;
+	int r;
+
+	if ((r = store_setting_get(s->st, GROUP_UNSHOWN, &v, &len)) != 0 &&
+	    r != SOTTO_ERR_NOT_FOUND)
+		return r;
+	if (len / STORE_MSGID_LEN >= GROUP_UNSHOWN_MAX) {
+		store_blob_free(v, len);
+		return 0;
+	}
+	if ((nv = malloc(len + STORE_MSGID_LEN)) == NULL) {
+		store_blob_free(v, len);
+		return SOTTO_ERR_NOMEM;
+	}
+	if (len > 0)
+		memcpy(nv, v, len);
+	memcpy(nv + len, id, STORE_MSGID_LEN);
+	r = store_setting_put(s->st, GROUP_UNSHOWN, nv, len + STORE_MSGID_LEN);
+	free(nv);
+	store_blob_free(v, len);
+	return r;
+}
+
+int
+client_group_unshown(struct sotto *s, sotto_event_fn cb, void *ctx, int *events)
+{
+	char gid[2 * SOTTO_GROUP_ID_MAX + 1];
+	struct store_message m;
+	struct store_group rec;
+	struct sotto_event ev;
+	uint8_t *v = NULL;
+	size_t len = 0, i;
+	int r;
+
+	if (cb == NULL)
+		return 0;
+	if ((r = store_setting_get(s->st, GROUP_UNSHOWN, &v, &len)) != 0)
+		return r == SOTTO_ERR_NOT_FOUND ? 0 : r;
+	for (i = 0; i + STORE_MSGID_LEN <= len; i += STORE_MSGID_LEN) {
+		/* gone meanwhile (expired): nothing to show */
+		if (store_message_get(s->st, v + i, &m) != 0)
+			continue;
+		memset(&ev, 0, sizeof(ev));
+		memset(&rec, 0, sizeof(rec));
+		client_group_id_hex(gid, m.group, m.group_len);
+		if (m.group_len > 0 && store_group_get(s->st, m.group, m.group_len, &rec) == 0)
+			ev.group_name = rec.name;
+		ev.type = SOTTO_EVENT_MESSAGE;
+		ev.content = SOTTO_CONTENT_TEXT;
+		ev.group = gid;
+		if (ev.group_name == NULL)
+			ev.group_name = "";
+		ev.peer = m.peer;
+		memcpy(ev.id, m.id, sizeof(ev.id));
+		ev.time = m.server_time;
+		ev.body = m.body;
+		ev.body_len = m.body_len;
+		ev.expires_at = m.expires_at;
+		(*events)++;
+		cb(ctx, &ev);
+		store_group_wipe(&rec);
+		store_message_wipe(&m);
+	}
+	/* Shown, then forgotten: a crash in between shows them again rather than never. */
+	r = store_setting_delete(s->st, GROUP_UNSHOWN);
+	store_blob_free(v, len);
+	return r;
+}
+
+int
+client_group_push(struct sotto *s, const struct proto_group_push *p, sotto_event_fn cb,
+    void *ctx, int *events)
+{
+	struct client_group_event ge;
+	struct proto_group_ack a;
+	int r, own, acked;
+
+	memset(&ge, 0, sizeof(ge));
+	if ((r = client_tx_begin(s, &own)) != 0)
+		return r;
+	r = client_group_receive(s, p->data.p, p->data.len, &ge);
+	if (r == 0 && ge.type == CLIENT_GROUP_MESSAGE &&
+	    (r = store_group_text(s, &ge, p)) == SOTTO_ERR_EXISTS)
+		r = SOTTO_ERR_REPLAY;
+	/* Taken while catching up (no callback): shown by the next poll that has one. */
+	if (r == 0 && ge.type == CLIENT_GROUP_MESSAGE && cb == NULL)
+		r = unshown_add(s, ge.msg_id);
+	if ((r = client_tx_end(s, own, r)) != 0 && local_failure(r)) {
+		client_group_event_free(&ge);
+		return r;
+	}
+	/* Stored (or refused for good): acknowledged. */
+	memset(&a, 0, sizeof(a));
+	a.group = p->group;
+	a.seq = p->seq;
+	acked = group_net_received(s->ops, s->t, &a, 1, CLIENT_TIMEOUT_MS);
+	if (r == 0)
+		emit(&ge, p, cb, ctx, events);
+	/* A member asks to leave: we commit it, and say so as for anyone's Commit. */
+	if (r == 0 && ge.type == CLIENT_GROUP_PROPOSAL && ge.leave_request && s->t != NULL &&
+	    client_group_commit_leave(s, ge.group_id, ge.group_id_len, ge.sender) == 0) {
+		ge.type = CLIENT_GROUP_COMMIT;
+		if ((ge.removed.v = calloc(1, sizeof(*ge.removed.v))) != NULL) {
+			memcpy(ge.removed.v[0].address, ge.sender, sizeof(ge.removed.v[0].address));
+			ge.removed.n = 1;
+			emit(&ge, p, cb, ctx, events);
+		}
+	}
+	client_group_event_free(&ge);
+	return acked < 0 && s->t == NULL ? acked : 0;
+}
+
+int
+client_group_history_names(struct sotto *s, struct sotto_message *v, size_t n,
+    const struct store_message *m)
+{
+	struct store_group_list l = { 0 };
+	size_t i, j;
+	int r, loaded = 0;
+
+	for (i = 0; i < n; i++) {
+		v[i].group[0] = v[i].group_name[0] = '\0';
+		if (m[i].group_len == 0)
+			continue;
+		client_group_id_hex(v[i].group, m[i].group, m[i].group_len);
+		if (!loaded && (r = store_group_list(s->st, &l)) != 0)
+			return r;
+		loaded = 1;
+		for (j = 0; j < l.n; j++)
+			if (l.v[j].id_len == m[i].group_len &&
+			    memcmp(l.v[j].id, m[i].group, m[i].group_len) == 0)
+				memcpy(v[i].group_name, l.v[j].name, sizeof(v[i].group_name));
+	}
+	store_group_list_free(&l);
+	return 0;
+}
