@@ -3,9 +3,12 @@
 so each step also restarts the clients): invitations and messages both ways, a member
 added later, one removed (told, and reading nothing sent after), one leaving, two members
 committing in the same epoch (the later one follows the other's Commit and commits
-again), renaming and the disappearing-message timer, the JSON fields, a server restart between steps, and clear errors for bad input."""
+again), renaming and the disappearing-message timer, a receive killed midway, the JSON
+fields, a server restart between steps, and clear errors for bad input."""
 import json
 import os
+import signal
+import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -190,6 +193,39 @@ def test_rename_and_disappearing_timer(root, servers):
     check(r.returncode == 2, r.returncode)
 
 
+def test_killed_mid_receive(root, servers):
+    """A receive killed while it shows a group's messages: nothing is shown twice, nothing
+    the server was told is stored is missing."""
+    srv = Server(root)
+    servers.append(srv)
+    alice, bob = (User(root, n, srv) for n in ("alice", "bob"))
+    gid = group(alice, "create", "Bulk", bob.address).strip()
+    n = 30
+    for i in range(n):
+        group(alice, "send", gid, "bulk %03d" % i)
+    printed = []
+    p = subprocess.Popen(bob.argv("receive", "--json"), stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE)
+    for _ in range(n // 3):
+        line = p.stdout.readline()
+        if not line:
+            break
+        printed.append(json.loads(line))
+    p.send_signal(signal.SIGKILL)
+    p.wait()
+    check(len(printed) >= 1, "nothing before the kill")
+    printed += bob.receive()
+    shown = [m["id"] for m in printed if m["type"] == "text"]
+    check(len(shown) == len(set(shown)), "a message was shown twice")
+    hist = [h for h in bob.history() if h.get("group") == gid]
+    check(sorted(h["body"] for h in hist) == ["bulk %03d" % i for i in range(n)],
+          "stored: %d of %d" % (len(hist), n))
+    check(set(shown) <= set(h["id"] for h in hist), "shown but not stored")
+    # The group goes on after the kill.
+    group(bob, "send", gid, "still here")
+    check(texts(alice.receive(), gid) == [(bob.address, "still here")], "after the kill")
+
+
 def test_bad_input(root, servers):
     srv = Server(root)
     servers.append(srv)
@@ -236,5 +272,6 @@ if __name__ == "__main__":
         test_create_talk_add_remove_leave,
         test_two_commits_in_one_epoch,
         test_rename_and_disappearing_timer,
+        test_killed_mid_receive,
         test_bad_input,
     ])
