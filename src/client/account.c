@@ -365,7 +365,7 @@ sotto_init(struct sotto *s, const char *address, const char *server, const char 
 	    timeout_ms)) != 0)
 		goto out;
 	/* KeyPackages are topped up by every connect too: a failure here is retried then. */
-	if (client_key_packages_replenish(s, timeout_ms) != 0 && s->t == NULL)
+	if (client_key_packages_replenish(s, 0, timeout_ms) != 0 && s->t == NULL)
 		r = 0;
 	id->reg_state = STORE_REG_REGISTERED;
 	if ((r = store_identity_put(s->st, id)) != 0)
@@ -401,7 +401,7 @@ sotto_connect(struct sotto *s, int timeout_ms)
 	 * connect (an outbox item the server refused for good was dropped with its error). */
 	if ((r = client_maintain_spk(s, timeout_ms)) != 0 && s->t == NULL)
 		return r;
-	if ((r = client_key_packages_replenish(s, timeout_ms)) != 0 && s->t == NULL)
+	if ((r = client_key_packages_replenish(s, 0, timeout_ms)) != 0 && s->t == NULL)
 		return r;
 	if ((r = client_flush_outbox(s, timeout_ms, NULL, NULL)) != 0 && s->t == NULL)
 		return r;

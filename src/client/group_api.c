@@ -81,10 +81,10 @@ upload_kps(struct sotto *s, uint32_t n, int last_resort, struct proto_key_packag
 }
 
 int
-client_key_packages_replenish(struct sotto *s, int timeout_ms)
+client_key_packages_replenish(struct sotto *s, int asked, int timeout_ms)
 {
 	struct proto_key_package_count left;
-	int r;
+	int r, low;
 
 	if (s->t == NULL)
 		return SOTTO_ERR_CLOSED;
@@ -93,10 +93,12 @@ client_key_packages_replenish(struct sotto *s, int timeout_ms)
 	/* An empty upload answers with the stock. */
 	if ((r = upload_kps(s, 0, 0, &left, timeout_ms)) != 0)
 		return r;
-	if (left.count >= GROUP_KP_LOW && left.has_last_resort)
+	/* The server's notice says its own mark was passed: a batch then, whatever ours. */
+	low = asked || left.count < GROUP_KP_LOW;
+	if (!low && left.has_last_resort)
 		return 0;
-	return upload_kps(s, left.count >= GROUP_KP_LOW ? 0 : GROUP_KP_BATCH,
-	    !left.has_last_resort, &left, timeout_ms);
+	return upload_kps(s, low ? GROUP_KP_BATCH : 0, !left.has_last_resort, &left,
+	    timeout_ms);
 }
 
 /* ---- Commits ---- */

@@ -14,8 +14,9 @@
 #include "wire/proto.h"
 
 /* Asks the server for our KeyPackage stock and uploads more (and a last-resort one) when
- * it is low. Needs a connection. */
-int client_key_packages_replenish(struct sotto *s, int timeout_ms) SOTTO_MUST_CHECK;
+ * it is low, or (asked) when the server's KEY_PACKAGE_LOW said so. Needs a connection. */
+int client_key_packages_replenish(struct sotto *s, int asked, int timeout_ms)
+    SOTTO_MUST_CHECK;
 
 /* A group id in hex (2 * len + 1 bytes). */
 void client_group_id_hex(char *out, const uint8_t *id, size_t len);

@@ -774,7 +774,7 @@ sotto_poll(struct sotto *s, int timeout_ms, sotto_event_fn cb, void *ctx)
 			s->prekeys_low = 0;
 	}
 	if (r == 0 && s->t != NULL && s->key_packages_low) {
-		if ((r = client_key_packages_replenish(s, CLIENT_TIMEOUT_MS)) == 0)
+		if ((r = client_key_packages_replenish(s, 1, CLIENT_TIMEOUT_MS)) == 0)
 			s->key_packages_low = 0;
 	}
 	if (r == 0 && s->t != NULL && client_now() >= s->next_maintain)
