@@ -7,7 +7,7 @@ BUILD    ?= build
 CC       ?= cc
 OPT      ?= -O2 -g
 SAN      ?=
-PKGS     := libsodium libuv sqlite3 jansson libqrencode libseccomp
+PKGS     := libsodium libuv sqlite3 jansson libqrencode libseccomp libpq
 PKGS_TEST := libsignal-protocol-c libcrypto
 
 WARN     := -Wall -Wextra -Wshadow -Wmissing-prototypes -Wstrict-prototypes -Wformat=2 -Werror

@@ -1,6 +1,6 @@
 /*
  * sottod's storage interface: a table of function pointers so that SQLite (store_sqlite.c)
- * and later PostgreSQL (store_pg.c) sit behind the same calls. A store handle is used by one
+ * and PostgreSQL (store_pg.c) sit behind the same calls. A store handle is used by one
  * thread at a time; the commit writer thread opens its own handle on the same database.
  *
  * Data: accounts (name, identity key, device key), one-time invite tokens (only their
@@ -373,6 +373,23 @@ struct store {
  * unreadable, fails with SOTTO_ERR_CORRUPT or SOTTO_ERR_IO: never replaced. */
 int store_sqlite_open(struct store **out, const char *path, const struct store_open_opts *o)
     SOTTO_MUST_CHECK;
+
+/* Opens the PostgreSQL database of conninfo (a libpq connection string or
+ * postgresql:// URI), creating or migrating its schema (o->create 0: a database without
+ * one is SOTTO_ERR_NOT_FOUND). Only o->create is used: durability is PostgreSQL's, with
+ * synchronous_commit on. SOTTO_ERR_UNREACHABLE if it cannot connect. */
+int store_pg_open(struct store **out, const char *conninfo, const struct store_open_opts *o)
+    SOTTO_MUST_CHECK;
+/* 1 if spec names a PostgreSQL database (postgresql:// or postgres://) rather than a
+ * file. */
+int store_is_pg(const char *spec);
+/* Opens spec with the backend it names (store_sqlite_open or store_pg_open). */
+int store_open_spec(struct store **out, const char *spec, const struct store_open_opts *o)
+    SOTTO_MUST_CHECK;
+
+/* One LOGIN's step over a device's generations g = { proven, floor, issued } (updated):
+ * 0 with *next, or SOTTO_ERR_DEVICE_CLONED. */
+int store_login_step(uint64_t g[3], uint64_t presented, uint64_t *next);
 
 void store_envelopes_free(struct store_envelope *e, size_t n);
 void store_group_entries_free(struct store_group_entry *e, size_t n);

@@ -671,33 +671,6 @@ sq_accounts_list(struct store *base, int (*cb)(void *arg, const struct store_acc
 	return r;
 }
 
-/*
- * One device's login generations: valid are the one it last proved it holds (a crash
- * before it stored the next, or a second process on its store) and those issued since
- * (floor, issued]. Presenting one of those proves it and revokes every other one issued
- * before, so of two copies of a store the second to come back is refused. One from
- * beyond `issued` can only come from this server before its database was restored from
- * a backup: it is taken as proven rather than locking the device out.
- */
-static int
-login_step(uint64_t g[3], uint64_t presented, uint64_t *next)
-{
-	uint64_t *proven = &g[0], *floor = &g[1], *issued = &g[2];
-
-	if (presented == *proven) {
-		/* nothing proved */
-	} else if (presented > *floor && presented <= *issued) {
-		*proven = presented;
-		*floor = *issued;
-	} else if (presented > *issued) {
-		*proven = *floor = *issued = presented;
-	} else {
-		return SOTTO_ERR_DEVICE_CLONED;
-	}
-	*next = ++*issued;
-	return 0;
-}
-
 static int
 login_one(struct store_sqlite *ss, struct store_login *l)
 {
@@ -713,7 +686,7 @@ login_one(struct store_sqlite *ss, struct store_login *l)
 	sqlite3_reset(s);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		return map_rc(ss->db, rc, "login get");
-	if ((l->result = login_step(g, l->presented, &l->next)) != 0)
+	if ((l->result = store_login_step(g, l->presented, &l->next)) != 0)
 		return 0;
 	s = st(ss, S_LOGIN_PUT);
 	sqlite3_bind_int64(s, 1, l->account);

@@ -5,6 +5,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <libpq-fe.h>
 #include <sqlite3.h>
 
 #include "check.h"
@@ -13,19 +14,62 @@
 #include "server/log.h"
 #include "server/store.h"
 
+/*
+ * The contract tests run against both backends: SQLite (a file in a temporary directory)
+ * and PostgreSQL (a schema of its own in the database SOTTO_TEST_PG names, which
+ * scripts/run-tests starts with scripts/pg-throwaway). `spec` is what store_open takes.
+ */
 static char dir[TMP_DB_DIR_MAX];
 static char path[TMP_DB_PATH_MAX];
+static int pg;                  /* the backend of the current run: 1 PostgreSQL */
+static char spec[1024];
+static char schema[64];
+static PGconn *pg_admin;        /* makes and drops the schemas */
+static unsigned pg_schemas;
+
+/* Runs sql (no data in it: names made here) on the admin connection. */
+static int
+pg_admin_exec(const char *sql)
+{
+	PGresult *r = PQexec(pg_admin, sql);
+	int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+
+	if (!ok)
+		fprintf(stderr, "pg: %s: %s", sql, PQerrorMessage(pg_admin));
+	PQclear(r);
+	return ok ? 0 : -1;
+}
 
 static void
 fresh_path(void)
 {
-	tmp_db_make(dir, path, "sotto-store");
+	const char *base = getenv("SOTTO_TEST_PG");
+	char sql[128];
+
+	if (!pg) {
+		tmp_db_make(dir, path, "sotto-store");
+		snprintf(spec, sizeof(spec), "%s", path);
+		return;
+	}
+	snprintf(schema, sizeof(schema), "t%d_%u", (int)getpid(), ++pg_schemas);
+	snprintf(sql, sizeof(sql), "CREATE SCHEMA %s", schema);
+	if (pg_admin_exec(sql) != 0)
+		abort();
+	snprintf(spec, sizeof(spec), "%s%coptions=-csearch_path%%3D%s", base,
+	    strchr(base, '?') != NULL ? '&' : '?', schema);
 }
 
 static void
 cleanup(void)
 {
-	tmp_db_remove(dir, path);
+	char sql[128];
+
+	if (!pg) {
+		tmp_db_remove(dir, path);
+		return;
+	}
+	snprintf(sql, sizeof(sql), "DROP SCHEMA %s CASCADE", schema);
+	(void)pg_admin_exec(sql);
 }
 
 static struct store *
@@ -34,7 +78,7 @@ open_db(int create)
 	struct store_open_opts o = { .create = create, .durability_full = 1 };
 	struct store *s = NULL;
 
-	if (store_sqlite_open(&s, path, &o) != 0)
+	if (store_open_spec(&s, spec, &o) != 0)
 		return NULL;
 	return s;
 }
@@ -412,7 +456,7 @@ TEST(commit_group_and_disk_full)
 	REQUIRE(s != NULL);
 	key(ik, 1), key(dk, 2), key(dk2, 3);
 	REQUIRE(s->ops->account_create(s, "bob", ik, dk2, NULL, &bob) == 0);
-	REQUIRE(store_sqlite_open(&w, path, &o) == 0);
+	REQUIRE(store_open_spec(&w, spec, &o) == 0);
 	uv_loop_init(&loop);
 	REQUIRE(commit_start(&c, &loop, w, on_done, &t) == 0);
 	memset(it, 0, sizeof(it));
@@ -444,6 +488,8 @@ TEST(commit_group_and_disk_full)
 	CHECK_EQ_INT(it[2].result, 0);
 	commit_stop(c);
 	uv_run(&loop, UV_RUN_DEFAULT);
+	if (pg)         /* PostgreSQL has no page cap of its own (SERVER.md) */
+		goto out;
 
 	/* A database at its page quota: the commit fails and reports it. */
 	o.max_pages = 8;
@@ -463,6 +509,7 @@ TEST(commit_group_and_disk_full)
 		CHECK_EQ_INT(s->ops->mailbox_count(s, bob, &pending), 0);
 		CHECK_EQ_INT(pending, 1);
 	}
+out:
 	uv_loop_close(&loop);
 	store_close(s);
 	cleanup();
@@ -500,7 +547,7 @@ TEST(commit_deferred_records_wait_then_go_in_order)
 	int waited;
 
 	REQUIRE((s = open_alice_bob(dk, dk2, &alice, &bob)) != NULL);
-	REQUIRE(store_sqlite_open(&w, path, &o) == 0);
+	REQUIRE(store_open_spec(&w, spec, &o) == 0);
 	uv_loop_init(&loop);
 	REQUIRE(commit_start(&c, &loop, w, on_done, &t) == 0);
 
@@ -866,20 +913,125 @@ TEST(store_group_of_1000_members)
 	cleanup();
 }
 
+/* KeyPackages: the oldest one-time one goes first and once; the last-resort one stays;
+ * two connections claiming at once never get the same one. */
+TEST(store_key_packages_claimed_once)
+{
+	struct store *s, *s2 = NULL;
+	struct store_open_opts o = { .create = 0, .durability_full = 1 };
+	struct store_blob kps[3], lr = { (const uint8_t *)"last", 4 };
+	struct store_kp_count left;
+	static struct store_kp_claim c, c2;
+	uint8_t dk[32], dk2[32];
+	int64_t alice, bob;
+
+	REQUIRE((s = open_alice_bob(dk, dk2, &alice, &bob)) != NULL);
+	kps[0] = (struct store_blob){ (const uint8_t *)"kp-0", 4 };
+	kps[1] = (struct store_blob){ (const uint8_t *)"kp-1", 4 };
+	kps[2] = (struct store_blob){ (const uint8_t *)"kp-2", 4 };
+	CHECK_EQ_INT(s->ops->key_package_take(s, alice, &c), SOTTO_ERR_NOT_FOUND);
+	CHECK_EQ_INT(s->ops->key_packages_put(s, alice, kps, 3, &lr, 2, &left), SOTTO_ERR_LIMIT);
+	CHECK_EQ_INT(s->ops->key_package_count(s, alice, &left), 0);
+	CHECK_EQ_INT(left.count, 0);
+	CHECK_EQ_INT(left.has_last_resort, 0);
+	CHECK_EQ_INT(s->ops->key_packages_put(s, alice, kps, 3, &lr, 10, &left), 0);
+	CHECK_EQ_INT(left.count, 3);
+	CHECK_EQ_INT(left.has_last_resort, 1);
+	REQUIRE(store_open_spec(&s2, spec, &o) == 0);
+	CHECK_EQ_INT(s->ops->key_package_take(s, alice, &c), 0);
+	CHECK_EQ_INT(s2->ops->key_package_take(s2, alice, &c2), 0);
+	CHECK(c.len == 4 && memcmp(c.data, "kp-0", 4) == 0);
+	CHECK(c2.len == 4 && memcmp(c2.data, "kp-1", 4) == 0);
+	CHECK_EQ_INT(c2.left.count, 1);
+	CHECK_EQ_INT(s->ops->key_package_take(s, alice, &c), 0);
+	CHECK(c.len == 4 && memcmp(c.data, "kp-2", 4) == 0);
+	CHECK_EQ_INT(c.last_resort, 0);
+	for (int i = 0; i < 2; i++) {
+		CHECK_EQ_INT(s2->ops->key_package_take(s2, alice, &c), 0);
+		CHECK(c.len == 4 && memcmp(c.data, "last", 4) == 0);
+		CHECK_EQ_INT(c.last_resort, 1);
+		CHECK_EQ_INT(c.left.has_last_resort, 1);
+	}
+	CHECK_EQ_INT(s->ops->key_package_take(s, bob, &c), SOTTO_ERR_NOT_FOUND);
+	store_close(s2);
+	store_close(s);
+	cleanup();
+}
+
+/* Opening again finds the schema at its version (migrations run once); a database that
+ * holds none is not created unless asked. */
+TEST(store_opens_twice_and_refuses_missing)
+{
+	struct store *s, *s2;
+	uint8_t dk[32], dk2[32];
+	int64_t alice, bob;
+	struct store_account a;
+
+	fresh_path();
+	CHECK(open_db(0) == NULL);
+	cleanup();
+	REQUIRE((s = open_alice_bob(dk, dk2, &alice, &bob)) != NULL);
+	REQUIRE((s2 = open_db(0)) != NULL);
+	CHECK_EQ_INT(s2->ops->account_by_name(s2, "bob", &a), 0);
+	CHECK_EQ_INT(a.id, bob);
+	store_close(s2);
+	store_close(s);
+	cleanup();
+}
+
+/* Runs a contract test against each backend, naming it. */
+#define RUN_BOTH(name) do {                                                            \
+	pg = 0;                                                                        \
+	check_begin(#name " (sqlite)"); name(); check_end();                           \
+	pg = 1;                                                                        \
+	check_begin(#name " (postgresql)");                                            \
+	if (pg_admin != NULL)                                                          \
+		name();                                                                \
+	else                                                                           \
+		check_fail(__FILE__, __LINE__, "SOTTO_TEST_PG: no PostgreSQL to test"); \
+	check_end();                                                                   \
+	pg = 0;                                                                        \
+} while (0)
+
+/* The PostgreSQL of SOTTO_TEST_PG (scripts/run-tests starts one): without it the
+ * PostgreSQL runs fail, never skip. */
+static void
+pg_connect(void)
+{
+	const char *base = getenv("SOTTO_TEST_PG");
+
+	if (base == NULL || *base == '\0') {
+		fprintf(stderr, "SOTTO_TEST_PG is not set: run under scripts/pg-throwaway\n");
+		return;
+	}
+	pg_admin = PQconnectdb(base);
+	if (PQstatus(pg_admin) == CONNECTION_OK)
+		(void)pg_admin_exec("SET client_min_messages = warning");
+	if (PQstatus(pg_admin) != CONNECTION_OK) {
+		fprintf(stderr, "SOTTO_TEST_PG: %s", PQerrorMessage(pg_admin));
+		PQfinish(pg_admin);
+		pg_admin = NULL;
+	}
+}
+
 int
 main(void)
 {
 	log_set_level(LOG_ERROR - 1);
+	pg_connect();
 	RUN(store_groups_and_key_packages);
 	RUN(store_group_of_1000_members);
-	RUN(store_accounts_and_invites);
-	RUN(store_prekeys_handed_out_once);
+	RUN_BOTH(store_accounts_and_invites);
+	RUN_BOTH(store_prekeys_handed_out_once);
 	RUN(store_kem_prekeys_once_then_last_resort);
-	RUN(store_envelopes_idempotent_capped_and_deleted);
-	RUN(store_sent_records_pruned_in_chunks);
+	RUN_BOTH(store_envelopes_idempotent_capped_and_deleted);
+	RUN_BOTH(store_sent_records_pruned_in_chunks);
+	RUN_BOTH(store_key_packages_claimed_once);
+	RUN_BOTH(store_opens_twice_and_refuses_missing);
 	RUN(store_refuses_corrupt_or_missing);
-	RUN(commit_group_and_disk_full);
-	RUN(commit_deferred_records_wait_then_go_in_order);
+	RUN_BOTH(commit_group_and_disk_full);
+	RUN_BOTH(commit_deferred_records_wait_then_go_in_order);
 	RUN(store_migrates_schema_1);
+	PQfinish(pg_admin);
 	return check_summary();
 }

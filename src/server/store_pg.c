@@ -1,0 +1,1599 @@
+/*
+ * The PostgreSQL backend of the storage interface (libpq), with the SQLite backend's
+ * semantics: every write is one transaction, committed with synchronous_commit on before
+ * the caller acknowledges anything; envelopes_commit stores a whole group commit at once.
+ * Every statement is prepared once per connection and takes its data as bound parameters
+ * (binary format); no SQL is ever built from data. Contended rows (an account's quota
+ * counters, the id counters in meta) are read FOR UPDATE, so that two connections (sottod's
+ * writer and an admin command) serialise on them instead of failing.
+ *
+ * Schema: the table schema_version holds the version; store_pg_open brings an older schema
+ * up step by step, each step in its own transaction under an advisory lock (two processes
+ * starting together migrate once).
+ */
+#include "server/store.h"
+
+#include <endian.h>
+#include <libpq-fe.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "server/log.h"
+
+#define PG_SCHEMA_VERSION 1
+/* pg_advisory_xact_lock key of schema migrations ("sotto" in ASCII). */
+#define PG_MIGRATE_LOCK 0x736f74746fLL
+
+enum stmt_id {
+	P_BEGIN, P_COMMIT,
+	P_INVITE_USE, P_INVITE_USED, P_INVITE_ADD, P_INVITE_RESERVED, P_INVITE_UNRESERVE,
+	P_INVITE_RESERVE,
+	P_ID_LOCK, P_ID_SET, P_ACCOUNT_ADD,
+	P_ACCOUNT_BY_DEVICE, P_ACCOUNT_BY_NAME, P_ACCOUNT_BY_ID,
+	P_RESET_OUT, P_RESET_SENT, P_RESET_ENV, P_RESET_PREKEYS, P_RESET_SPK, P_RESET_LOGINS,
+	P_RESET_KPS, P_RESET_ACCOUNT, P_ACCOUNTS_LIST,
+	P_LOGIN_GET, P_LOGIN_PUT,
+	P_SPK_PUT, P_SPK_GET, P_OTPK_PUT, P_OTPK_COUNT, P_OTPK_TAKE,
+	P_SENT_GET, P_SENT_PUT, P_SENT_DEL, P_SENT_SCAN_END, P_SENT_PRUNE,
+	P_PENDING_GET, P_PENDING_LOCK, P_PENDING_ADD,
+	P_ENV_PUT, P_ENV_LIST, P_ENV_DEL,
+	P_IDMAX_GET,
+	P_KP_PUT, P_KP_LAST_DEL, P_KP_COUNT, P_KP_TAKE, P_KP_LAST_GET,
+	P__COUNT
+};
+
+static const char *const stmt_sql[P__COUNT] = {
+	[P_BEGIN] = "BEGIN",
+	[P_COMMIT] = "COMMIT",
+	/* $3 NULL: an invite for any name; else the one made for that reserved name. */
+	[P_INVITE_USE] = "UPDATE invites SET used = $2::bigint WHERE token_hash = $1::bytea"
+	    " AND used = 0 AND name IS NOT DISTINCT FROM $3::text",
+	[P_INVITE_USED] = "SELECT used FROM invites WHERE token_hash = $1::bytea",
+	[P_INVITE_ADD] = "INSERT INTO invites(token_hash, created, used) VALUES"
+	    " ($1::bytea, $2::bigint, 0)",
+	[P_INVITE_RESERVED] = "SELECT 1 FROM invites WHERE name = $1::text AND used = 0",
+	[P_INVITE_UNRESERVE] = "DELETE FROM invites WHERE name = $1::text AND used = 0",
+	[P_INVITE_RESERVE] = "INSERT INTO invites(token_hash, created, used, name) VALUES"
+	    " ($1::bytea, $2::bigint, 0, $3::text)",
+	/* Ids are never reused: meta keeps the highest ever handed out. The row lock
+	 * serialises the counters' users. */
+	[P_ID_LOCK] = "SELECT v FROM meta WHERE k = $1::text FOR UPDATE",
+	[P_ID_SET] = "UPDATE meta SET v = greatest(v, $2::bigint) WHERE k = $1::text",
+	[P_ACCOUNT_ADD] = "INSERT INTO accounts(id, name, identity_key, device_key, created)"
+	    " VALUES ($1::bigint, $2::text, $3::bytea, $4::bytea, $5::bigint)",
+	[P_ACCOUNT_BY_DEVICE] = "SELECT id, name, identity_key, device_key FROM accounts"
+	    " WHERE device_key = $1::bytea",
+	[P_ACCOUNT_BY_NAME] = "SELECT id, name, identity_key, device_key FROM accounts"
+	    " WHERE name = $1::text",
+	[P_ACCOUNT_BY_ID] = "SELECT id, name, identity_key, device_key FROM accounts"
+	    " WHERE id = $1::bigint",
+	/* A reset: the senders of the deleted mailbox get their quota back, and the
+	 * idempotency records end with the envelopes, as after a RECEIVED. */
+	[P_RESET_OUT] = "UPDATE accounts a SET out_count = greatest(a.out_count - e.n, 0),"
+	    " out_bytes = greatest(a.out_bytes - e.b, 0) FROM (SELECT sender,"
+	    " count(*) AS n, sum(length(data)) AS b FROM envelopes WHERE recipient = $1::bigint"
+	    " GROUP BY sender) e WHERE a.id = e.sender",
+	[P_RESET_SENT] = "DELETE FROM sent s USING envelopes e WHERE e.recipient = $1::bigint"
+	    " AND e.cmid IS NOT NULL AND s.cmid = e.cmid AND s.sender = e.sender_dev"
+	    " AND s.env_id = e.id",
+	[P_RESET_ENV] = "DELETE FROM envelopes WHERE recipient = $1::bigint",
+	[P_RESET_PREKEYS] = "DELETE FROM prekeys WHERE account = $1::bigint",
+	[P_RESET_SPK] = "DELETE FROM signed_prekeys WHERE account = $1::bigint",
+	[P_RESET_LOGINS] = "DELETE FROM logins WHERE account = $1::bigint",
+	[P_RESET_KPS] = "DELETE FROM key_packages WHERE account = $1::bigint",
+	[P_RESET_ACCOUNT] = "DELETE FROM accounts WHERE id = $1::bigint",
+	[P_ACCOUNTS_LIST] = "SELECT id, name, created, pending,"
+	    " (SELECT count(*) FROM prekeys WHERE account = accounts.id) FROM accounts"
+	    " UNION ALL SELECT 0, name, created, 0, 0 FROM invites"
+	    " WHERE name IS NOT NULL AND used = 0"
+	    " AND name NOT IN (SELECT name FROM accounts)"
+	    " ORDER BY 2",
+	[P_LOGIN_GET] = "SELECT proven, floor, issued FROM logins WHERE account = $1::bigint"
+	    " FOR UPDATE",
+	[P_LOGIN_PUT] = "INSERT INTO logins(account, proven, floor, issued) VALUES ($1::bigint,"
+	    " $2::bigint, $3::bigint, $4::bigint) ON CONFLICT (account) DO UPDATE SET"
+	    " proven = excluded.proven, floor = excluded.floor, issued = excluded.issued",
+	[P_SPK_PUT] = "INSERT INTO signed_prekeys(account, id, key, sig) VALUES ($1::bigint,"
+	    " $2::bigint, $3::bytea, $4::bytea) ON CONFLICT (account) DO UPDATE SET"
+	    " id = excluded.id, key = excluded.key, sig = excluded.sig",
+	/* A re-upload of an id replaces it and goes to the end, as SQLite's REPLACE does. */
+	[P_OTPK_PUT] = "INSERT INTO prekeys(account, id, key) VALUES ($1::bigint, $2::bigint,"
+	    " $3::bytea) ON CONFLICT (account, id) DO UPDATE SET key = excluded.key,"
+	    " seq = nextval('prekeys_seq_seq')",
+	[P_SPK_GET] = "SELECT id, key, sig FROM signed_prekeys WHERE account = $1::bigint",
+	[P_OTPK_COUNT] = "SELECT count(*) FROM prekeys WHERE account = $1::bigint",
+	/* The oldest one, deleted as it is read; SKIP LOCKED: two concurrent claims never
+	 * get the same one, and neither waits for the other. */
+	[P_OTPK_TAKE] = "DELETE FROM prekeys WHERE (account, id) = (SELECT account, id"
+	    " FROM prekeys WHERE account = $1::bigint ORDER BY seq LIMIT 1"
+	    " FOR UPDATE SKIP LOCKED) RETURNING id, key",
+	[P_SENT_GET] = "SELECT env_id FROM sent WHERE sender = $1::bytea AND cmid = $2::bytea",
+	[P_SENT_PUT] = "INSERT INTO sent(sender, cmid, env_id, created) VALUES ($1::bytea,"
+	    " $2::bytea, $3::bigint, $4::bigint) ON CONFLICT DO NOTHING",
+	[P_SENT_DEL] = "DELETE FROM sent WHERE cmid = $1::bytea AND sender = $2::bytea"
+	    " AND env_id = $3::bigint",
+	[P_SENT_SCAN_END] = "SELECT sender, cmid FROM sent WHERE (cmid, sender) >"
+	    " ($2::bytea, $1::bytea) ORDER BY cmid, sender LIMIT 1 OFFSET $3::bigint",
+	[P_SENT_PRUNE] = "DELETE FROM sent WHERE (cmid, sender) > ($2::bytea, $1::bytea)"
+	    " AND ($5::boolean OR (cmid, sender) <= ($4::bytea, $3::bytea))"
+	    " AND created < $6::bigint",
+	[P_PENDING_GET] = "SELECT pending, pending_bytes, out_count, out_bytes FROM accounts"
+	    " WHERE id = $1::bigint",
+	[P_PENDING_LOCK] = "SELECT pending, pending_bytes, out_count, out_bytes FROM accounts"
+	    " WHERE id = $1::bigint FOR UPDATE",
+	[P_PENDING_ADD] = "UPDATE accounts SET pending = greatest(pending + $2::bigint, 0),"
+	    " pending_bytes = greatest(pending_bytes + $3::bigint, 0),"
+	    " out_count = greatest(out_count + $4::bigint, 0),"
+	    " out_bytes = greatest(out_bytes + $5::bigint, 0) WHERE id = $1::bigint",
+	[P_ENV_PUT] = "INSERT INTO envelopes(id, recipient, ts, data, sender, sender_dev, cmid)"
+	    " VALUES ($1::bigint, $2::bigint, $3::bigint, $4::bytea, $5::bigint, $6::bytea,"
+	    " $7::bytea)",
+	[P_ENV_LIST] = "SELECT id, ts, data FROM envelopes WHERE recipient = $1::bigint"
+	    " AND id > $2::bigint ORDER BY id LIMIT $3::bigint",
+	[P_ENV_DEL] = "DELETE FROM envelopes WHERE recipient = $1::bigint AND id = $2::bigint"
+	    " RETURNING sender, sender_dev, cmid, length(data)::bigint",
+	[P_IDMAX_GET] = "SELECT v FROM meta WHERE k = 'env_id_max'",
+	[P_KP_PUT] = "INSERT INTO key_packages(account, last_resort, data) VALUES ($1::bigint,"
+	    " $2::boolean, $3::bytea)",
+	[P_KP_LAST_DEL] = "DELETE FROM key_packages WHERE account = $1::bigint AND last_resort",
+	[P_KP_COUNT] = "SELECT count(*) FILTER (WHERE NOT last_resort),"
+	    " count(*) FILTER (WHERE last_resort) FROM key_packages WHERE account = $1::bigint",
+	[P_KP_TAKE] = "DELETE FROM key_packages WHERE id = (SELECT id FROM key_packages"
+	    " WHERE account = $1::bigint AND NOT last_resort ORDER BY id LIMIT 1"
+	    " FOR UPDATE SKIP LOCKED) RETURNING data",
+	[P_KP_LAST_GET] = "SELECT data FROM key_packages WHERE account = $1::bigint"
+	    " AND last_resort LIMIT 1",
+};
+
+/* Schema 1: the SQLite backend's schema 6 without the group tables. */
+static const char migrate_0_to_1_sql[] =
+	"CREATE TABLE meta(k text PRIMARY KEY, v bigint NOT NULL);"
+	"INSERT INTO meta VALUES ('account_id_max', 0), ('env_id_max', 0);"
+	"CREATE TABLE accounts(id bigint PRIMARY KEY, name text NOT NULL UNIQUE,"
+	" identity_key bytea NOT NULL, device_key bytea NOT NULL UNIQUE,"
+	" pending bigint NOT NULL DEFAULT 0, pending_bytes bigint NOT NULL DEFAULT 0,"
+	" out_count bigint NOT NULL DEFAULT 0, out_bytes bigint NOT NULL DEFAULT 0,"
+	" created bigint NOT NULL);"
+	"CREATE TABLE invites(token_hash bytea PRIMARY KEY, created bigint NOT NULL,"
+	" used bigint NOT NULL DEFAULT 0, name text);"
+	"CREATE INDEX invites_by_name ON invites(name) WHERE name IS NOT NULL;"
+	"CREATE TABLE signed_prekeys(account bigint PRIMARY KEY, id bigint NOT NULL,"
+	" key bytea NOT NULL, sig bytea NOT NULL);"
+	"CREATE TABLE prekeys(account bigint NOT NULL, id bigint NOT NULL,"
+	" key bytea NOT NULL, seq bigserial NOT NULL, PRIMARY KEY(account, id));"
+	"CREATE INDEX prekeys_by_seq ON prekeys(account, seq);"
+	"CREATE TABLE envelopes(id bigint PRIMARY KEY, recipient bigint NOT NULL,"
+	" ts bigint NOT NULL, data bytea NOT NULL, sender bigint NOT NULL DEFAULT 0,"
+	" sender_dev bytea, cmid bytea);"
+	"CREATE INDEX envelopes_by_recipient ON envelopes(recipient, id);"
+	"CREATE TABLE sent(cmid bytea NOT NULL, sender bytea NOT NULL,"
+	" env_id bigint NOT NULL, created bigint NOT NULL, PRIMARY KEY(cmid, sender));"
+	"CREATE TABLE logins(account bigint PRIMARY KEY, proven bigint NOT NULL,"
+	" floor bigint NOT NULL, issued bigint NOT NULL);"
+	"CREATE TABLE key_packages(id bigserial PRIMARY KEY, account bigint NOT NULL,"
+	" last_resort boolean NOT NULL, data bytea NOT NULL);"
+	"CREATE INDEX key_packages_by_account ON key_packages(account, last_resort, id);";
+
+/* Each step brings the schema from its index to the next version. */
+static const char *const migrations[PG_SCHEMA_VERSION] = {
+	migrate_0_to_1_sql,
+};
+
+/* An account's counters: its mailbox, and what it sent that waits. */
+enum { Q_MBOX_N, Q_MBOX_BYTES, Q_OUT_N, Q_OUT_BYTES, Q__COUNT };
+
+/* Counters of the accounts one transaction touches: locked and read once, written once. */
+struct pending_entry {
+	int64_t account;
+	uint64_t have[Q__COUNT];
+	int64_t delta[Q__COUNT];
+};
+
+struct store_pg {
+	struct store base;
+	PGconn *conn;
+	struct pending_entry *pend;
+	size_t n_pend, cap_pend;
+};
+
+#define PG_PARAMS_MAX 8
+
+/* The parameters of one statement, all in binary format. */
+struct pgp {
+	const char *v[PG_PARAMS_MAX];
+	int len[PG_PARAMS_MAX];
+	int fmt[PG_PARAMS_MAX];
+	uint64_t ints[PG_PARAMS_MAX];
+	int n;
+};
+
+static struct store_pg *
+impl(struct store *s)
+{
+	return (struct store_pg *)s;
+}
+
+static void
+p_blob(struct pgp *p, const void *v, size_t len)
+{
+	/* A bytea of length 0 still needs a non-NULL pointer: NULL is SQL NULL. */
+	p->v[p->n] = v != NULL ? v : "";
+	p->len[p->n] = (int)len;
+	p->fmt[p->n] = 1;
+	p->n++;
+}
+
+static void
+p_i64(struct pgp *p, int64_t v)
+{
+	p->ints[p->n] = htobe64((uint64_t)v);
+	p_blob(p, &p->ints[p->n], 8);
+}
+
+static void
+p_bool(struct pgp *p, int v)
+{
+	p_blob(p, v ? "\1" : "\0", 1);
+}
+
+static void
+p_text(struct pgp *p, const char *s)
+{
+	p_blob(p, s, strlen(s));
+}
+
+static void
+p_null(struct pgp *p)
+{
+	p->v[p->n] = NULL;
+	p->len[p->n] = 0;
+	p->fmt[p->n] = 1;
+	p->n++;
+}
+
+/* A failed statement's SQLSTATE as a sotto_err. */
+static int
+map_state(PGconn *conn, const PGresult *res, const char *what)
+{
+	const char *state = res != NULL ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+	const char *msg = res != NULL ? PQresultErrorMessage(res) : PQerrorMessage(conn);
+
+	if (state == NULL) {
+		log_error("store: %s: %s", what, msg);
+		return SOTTO_ERR_STORAGE;
+	}
+	if (strncmp(state, "23", 2) == 0)               /* integrity constraint */
+		return SOTTO_ERR_EXISTS;
+	if (strcmp(state, "53100") == 0 || strcmp(state, "54000") == 0) {
+		log_warn("store: %s: database or disk full", what);
+		return SOTTO_ERR_SERVER_FULL;
+	}
+	if (strcmp(state, "53200") == 0)                /* out of memory */
+		return SOTTO_ERR_NOMEM;
+	if (strcmp(state, "XX001") == 0 || strcmp(state, "XX002") == 0) {
+		log_error("store: %s: database corrupt: %s", what, msg);
+		return SOTTO_ERR_CORRUPT;
+	}
+	log_error("store: %s: %s", what, msg);
+	return SOTTO_ERR_STORAGE;
+}
+
+/*
+ * Runs a prepared statement. *res (if res) gets the result of a statement returning rows;
+ * free it with PQclear. *changes (if changes) gets the number of rows it changed.
+ */
+static int
+run(struct store_pg *ps, enum stmt_id id, const struct pgp *p, PGresult **res,
+    uint64_t *changes, const char *what)
+{
+	char name[16];
+	PGresult *r;
+	ExecStatusType t;
+	int rc = 0;
+
+	if (res != NULL)
+		*res = NULL;
+	snprintf(name, sizeof(name), "s%d", (int)id);
+	r = PQexecPrepared(ps->conn, name, p != NULL ? p->n : 0, p != NULL ? p->v : NULL,
+	    p != NULL ? p->len : NULL, p != NULL ? p->fmt : NULL, 1);
+	t = PQresultStatus(r);
+	if (t != PGRES_COMMAND_OK && t != PGRES_TUPLES_OK) {
+		rc = map_state(ps->conn, r, what);
+		PQclear(r);
+		return rc;
+	}
+	if (changes != NULL) {
+		const char *c = PQcmdTuples(r);
+		*changes = c != NULL && *c != '\0' ? strtoull(c, NULL, 10) : 0;
+	}
+	if (res != NULL)
+		*res = r;
+	else
+		PQclear(r);
+	return 0;
+}
+
+static int
+begin(struct store_pg *ps)
+{
+	return run(ps, P_BEGIN, NULL, NULL, NULL, "begin");
+}
+
+static int store_pg_run(struct store *s, const char *sql, const char *what);
+
+/* Not a prepared statement: also ends the transactions of store_pg_open's migrations. */
+static void
+rollback(struct store_pg *ps)
+{
+	if (PQtransactionStatus(ps->conn) != PQTRANS_IDLE)
+		(void)store_pg_run(&ps->base, "ROLLBACK", "rollback");
+}
+
+/* COMMIT returns once the commit record is flushed (synchronous_commit on). */
+static int
+commit(struct store_pg *ps)
+{
+	int r = run(ps, P_COMMIT, NULL, NULL, NULL, "commit");
+
+	if (r != 0)
+		rollback(ps);
+	return r;
+}
+
+/* Column col of row row as an integer (bigint, int4, int2 or boolean). */
+static int64_t
+col_int(const PGresult *res, int row, int col)
+{
+	const uint8_t *v = (const uint8_t *)PQgetvalue(res, row, col);
+	uint64_t x = 0;
+	int len = PQgetlength(res, row, col);
+
+	if (PQgetisnull(res, row, col))
+		return 0;
+	if (len == 8) {
+		memcpy(&x, v, 8);
+		return (int64_t)be64toh(x);
+	}
+	if (len == 4) {
+		uint32_t y;
+		memcpy(&y, v, 4);
+		return (int32_t)be32toh(y);
+	}
+	return len == 1 ? v[0] : 0;
+}
+
+static int
+col_blob(const PGresult *res, int row, int col, uint8_t *out, size_t len)
+{
+	if (PQgetisnull(res, row, col) || (size_t)PQgetlength(res, row, col) != len)
+		return SOTTO_ERR_CORRUPT;
+	memcpy(out, PQgetvalue(res, row, col), len);
+	return 0;
+}
+
+/* Runs a one-row query: 0 with *res, SOTTO_ERR_NOT_FOUND if no row, or an error. */
+static int
+one_row(struct store_pg *ps, enum stmt_id id, const struct pgp *p, PGresult **res,
+    const char *what)
+{
+	int r;
+
+	if ((r = run(ps, id, p, res, NULL, what)) != 0)
+		return r;
+	if (PQntuples(*res) == 0) {
+		PQclear(*res);
+		*res = NULL;
+		return SOTTO_ERR_NOT_FOUND;
+	}
+	return 0;
+}
+
+static int
+one_int(struct store_pg *ps, enum stmt_id id, const struct pgp *p, int64_t *out,
+    const char *what)
+{
+	PGresult *res;
+	int r;
+
+	if ((r = one_row(ps, id, p, &res, what)) != 0)
+		return r;
+	*out = col_int(res, 0, 0);
+	PQclear(res);
+	return 0;
+}
+
+static int
+read_account(struct store_pg *ps, enum stmt_id id, const struct pgp *p,
+    struct store_account *out)
+{
+	PGresult *res;
+	int r, len;
+
+	if ((r = one_row(ps, id, p, &res, "account")) != 0)
+		return r;
+	memset(out, 0, sizeof(*out));
+	out->id = col_int(res, 0, 0);
+	len = PQgetlength(res, 0, 1);
+	if (len > STORE_NAME_MAX) {
+		r = SOTTO_ERR_CORRUPT;
+		goto out;
+	}
+	memcpy(out->name, PQgetvalue(res, 0, 1), (size_t)len);
+	if ((r = col_blob(res, 0, 2, out->identity_key, STORE_KEY_LEN)) == 0)
+		r = col_blob(res, 0, 3, out->device_key, STORE_KEY_LEN);
+out:
+	PQclear(res);
+	return r;
+}
+
+static int
+store_pg_run(struct store *s, const char *sql, const char *what)
+{
+	PGresult *r = PQexec(impl(s)->conn, sql);
+	ExecStatusType t = PQresultStatus(r);
+	int rc = 0;
+
+	if (t != PGRES_COMMAND_OK && t != PGRES_TUPLES_OK)
+		rc = map_state(impl(s)->conn, r, what);
+	PQclear(r);
+	return rc;
+}
+
+/* Why an invite could not be used: used before, unknown, or made for another name. */
+static int
+invite_refusal(struct store_pg *ps, const uint8_t token_hash[STORE_TOKEN_HASH_LEN])
+{
+	struct pgp p = { .n = 0 };
+	int64_t used;
+	int r;
+
+	p_blob(&p, token_hash, STORE_TOKEN_HASH_LEN);
+	r = one_int(ps, P_INVITE_USED, &p, &used, "invite state");
+	if (r == SOTTO_ERR_NOT_FOUND)
+		return SOTTO_ERR_INVITE_UNKNOWN;
+	if (r != 0)
+		return r;
+	return used != 0 ? SOTTO_ERR_INVITE_USED : SOTTO_ERR_AUTH;
+}
+
+/* 1 if name is reserved for the invite a reset made, 0 if not, or an error. */
+static int
+name_reserved(struct store_pg *ps, const char *name)
+{
+	struct pgp p = { .n = 0 };
+	int64_t one;
+	int r;
+
+	p_text(&p, name);
+	r = one_int(ps, P_INVITE_RESERVED, &p, &one, "invite reserved");
+	if (r == SOTTO_ERR_NOT_FOUND)
+		return 0;
+	return r == 0 ? 1 : r;
+}
+
+/* Locks the id counter k and returns the next id above both it and floor. */
+static int
+id_next(struct store_pg *ps, const char *k, int64_t floor, int64_t *next)
+{
+	struct pgp p = { .n = 0 };
+	int64_t v;
+	int r;
+
+	p_text(&p, k);
+	if ((r = one_int(ps, P_ID_LOCK, &p, &v, "id counter")) != 0)
+		return r == SOTTO_ERR_NOT_FOUND ? SOTTO_ERR_CORRUPT : r;
+	*next = (v > floor ? v : floor) + 1;
+	return 0;
+}
+
+static int
+id_set(struct store_pg *ps, const char *k, int64_t v)
+{
+	struct pgp p = { .n = 0 };
+
+	p_text(&p, k);
+	p_i64(&p, v);
+	return run(ps, P_ID_SET, &p, NULL, NULL, "id counter");
+}
+
+static int
+pg_account_create(struct store *base, const char *name, const uint8_t ik[STORE_KEY_LEN],
+    const uint8_t dk[STORE_KEY_LEN], const uint8_t *token_hash, int64_t *id_out)
+{
+	struct store_pg *ps = impl(base);
+	struct pgp p = { .n = 0 };
+	uint64_t changes = 0;
+	int64_t id = 0;
+	int r, reserved;
+
+	if ((r = begin(ps)) != 0)
+		return r;
+	if ((r = id_next(ps, "account_id_max", 0, &id)) != 0)
+		goto out;
+	if ((reserved = name_reserved(ps, name)) < 0) {
+		r = reserved;
+		goto out;
+	}
+	/* A reset name: only the holder of the invite made for it may take it. */
+	if (reserved && token_hash == NULL) {
+		r = SOTTO_ERR_AUTH;
+		goto out;
+	}
+	if (token_hash != NULL) {
+		p_blob(&p, token_hash, STORE_TOKEN_HASH_LEN);
+		p_i64(&p, (int64_t)time(NULL));
+		if (reserved)
+			p_text(&p, name);
+		else
+			p_null(&p);
+		if ((r = run(ps, P_INVITE_USE, &p, NULL, &changes, "invite use")) != 0)
+			goto out;
+		if (changes != 1) {
+			r = invite_refusal(ps, token_hash);
+			goto out;
+		}
+	}
+	p.n = 0;
+	p_i64(&p, id);
+	p_text(&p, name);
+	p_blob(&p, ik, STORE_KEY_LEN);
+	p_blob(&p, dk, STORE_KEY_LEN);
+	p_i64(&p, (int64_t)time(NULL));
+	if ((r = run(ps, P_ACCOUNT_ADD, &p, NULL, NULL, "account add")) != 0 ||
+	    (r = id_set(ps, "account_id_max", id)) != 0)
+		goto out;
+	if ((r = commit(ps)) == 0)
+		*id_out = id;
+out:
+	if (r != 0)
+		rollback(ps);
+	return r;
+}
+
+static int
+pg_account_by_device(struct store *base, const uint8_t dk[STORE_KEY_LEN],
+    struct store_account *out)
+{
+	struct pgp p = { .n = 0 };
+
+	p_blob(&p, dk, STORE_KEY_LEN);
+	return read_account(impl(base), P_ACCOUNT_BY_DEVICE, &p, out);
+}
+
+static int
+pg_account_by_name(struct store *base, const char *name, struct store_account *out)
+{
+	struct pgp p = { .n = 0 };
+
+	p_text(&p, name);
+	return read_account(impl(base), P_ACCOUNT_BY_NAME, &p, out);
+}
+
+static int
+pg_invite_add(struct store *base, const uint8_t token_hash[STORE_TOKEN_HASH_LEN])
+{
+	struct pgp p = { .n = 0 };
+
+	p_blob(&p, token_hash, STORE_TOKEN_HASH_LEN);
+	p_i64(&p, (int64_t)time(NULL));
+	return run(impl(base), P_INVITE_ADD, &p, NULL, NULL, "invite add");
+}
+
+static int
+pg_account_reset(struct store *base, const char *name, const uint8_t *token_hash,
+    uint64_t *envelopes)
+{
+	static const enum stmt_id per_account[] = {
+		P_RESET_OUT, P_RESET_SENT, P_RESET_ENV, P_RESET_PREKEYS, P_RESET_SPK,
+		P_RESET_LOGINS, P_RESET_KPS, P_RESET_ACCOUNT,
+	};
+	struct store_pg *ps = impl(base);
+	struct store_account a;
+	struct pgp p = { .n = 0 };
+	int64_t ignored;
+	int r, reserved, found;
+
+	*envelopes = 0;
+	memset(&a, 0, sizeof(a));
+	if ((r = begin(ps)) != 0)
+		return r;
+	/* The id counter's lock serialises a reset with account creation. */
+	if ((r = id_next(ps, "account_id_max", 0, &ignored)) != 0)
+		goto out;
+	p_text(&p, name);
+	r = read_account(ps, P_ACCOUNT_BY_NAME, &p, &a);
+	if (r != 0 && r != SOTTO_ERR_NOT_FOUND)
+		goto out;
+	found = r == 0;
+	if ((reserved = name_reserved(ps, name)) < 0) {
+		r = reserved;
+		goto out;
+	}
+	if (!found && !reserved) {
+		r = SOTTO_ERR_NOT_FOUND;
+		goto out;
+	}
+	r = 0;
+	for (size_t i = 0; found && i < sizeof(per_account) / sizeof(per_account[0]); i++) {
+		p.n = 0;
+		p_i64(&p, a.id);
+		if ((r = run(ps, per_account[i], &p, NULL,
+		    per_account[i] == P_RESET_ENV ? envelopes : NULL, "account reset")) != 0)
+			goto out;
+	}
+	p.n = 0;
+	p_text(&p, name);
+	if ((r = run(ps, P_INVITE_UNRESERVE, &p, NULL, NULL, "account reset")) != 0)
+		goto out;
+	if (token_hash != NULL) {
+		p.n = 0;
+		p_blob(&p, token_hash, STORE_TOKEN_HASH_LEN);
+		p_i64(&p, (int64_t)time(NULL));
+		p_text(&p, name);
+		if ((r = run(ps, P_INVITE_RESERVE, &p, NULL, NULL, "account reset")) != 0)
+			goto out;
+	}
+	r = commit(ps);
+out:
+	if (r != 0)
+		rollback(ps);
+	sodium_memzero(&a, sizeof(a));
+	return r;
+}
+
+static int
+pg_accounts_list(struct store *base, int (*cb)(void *arg, const struct store_account_info *a),
+    void *arg)
+{
+	struct store_account_info a;
+	PGresult *res;
+	int r, len;
+
+	if ((r = run(impl(base), P_ACCOUNTS_LIST, NULL, &res, NULL, "accounts list")) != 0)
+		return r;
+	for (int i = 0; i < PQntuples(res) && r == 0; i++) {
+		memset(&a, 0, sizeof(a));
+		a.id = col_int(res, i, 0);
+		len = PQgetlength(res, i, 1);
+		if (len > STORE_NAME_MAX) {
+			r = SOTTO_ERR_CORRUPT;
+			break;
+		}
+		memcpy(a.name, PQgetvalue(res, i, 1), (size_t)len);
+		a.created = col_int(res, i, 2);
+		a.envelopes = (uint64_t)col_int(res, i, 3);
+		a.prekeys = (uint32_t)col_int(res, i, 4);
+		r = cb(arg, &a);
+	}
+	PQclear(res);
+	return r;
+}
+
+static int
+login_one(struct store_pg *ps, struct store_login *l)
+{
+	struct pgp p = { .n = 0 };
+	uint64_t g[3] = { 0, 0, 0 };
+	PGresult *res;
+	int r;
+
+	p_i64(&p, l->account);
+	r = one_row(ps, P_LOGIN_GET, &p, &res, "login get");
+	if (r != 0 && r != SOTTO_ERR_NOT_FOUND)
+		return r;
+	if (r == 0) {
+		for (int i = 0; i < 3; i++)
+			g[i] = (uint64_t)col_int(res, 0, i);
+		PQclear(res);
+	}
+	if ((l->result = store_login_step(g, l->presented, &l->next)) != 0)
+		return 0;
+	for (int i = 0; i < 3; i++)
+		p_i64(&p, (int64_t)g[i]);
+	return run(ps, P_LOGIN_PUT, &p, NULL, NULL, "login put");
+}
+
+static int
+pg_logins_commit(struct store *base, struct store_login *v, size_t n)
+{
+	struct store_pg *ps = impl(base);
+	int r;
+
+	if ((r = begin(ps)) != 0)
+		return r;
+	for (size_t i = 0; i < n; i++)
+		if ((r = login_one(ps, &v[i])) != 0)
+			goto out;
+	r = commit(ps);
+out:
+	if (r != 0)
+		rollback(ps);
+	return r;
+}
+
+static int
+count_prekeys(struct store_pg *ps, int64_t account, uint32_t *n)
+{
+	struct pgp p = { .n = 0 };
+	int64_t v = 0;
+	int r;
+
+	p_i64(&p, account);
+	if ((r = one_int(ps, P_OTPK_COUNT, &p, &v, "prekey count")) == 0)
+		*n = (uint32_t)v;
+	return r;
+}
+
+static int
+pg_prekeys_put(struct store *base, int64_t account, const struct store_signed_prekey *spk,
+    const struct store_prekey *otpks, size_t n, uint32_t max)
+{
+	struct store_pg *ps = impl(base);
+	struct pgp p;
+	uint32_t have = 0;
+	int r;
+
+	if ((r = begin(ps)) != 0)
+		return r;
+	if (spk != NULL) {
+		p.n = 0;
+		p_i64(&p, account);
+		p_i64(&p, spk->id);
+		p_blob(&p, spk->key, STORE_KEY_LEN);
+		p_blob(&p, spk->sig, STORE_SIG_LEN);
+		if ((r = run(ps, P_SPK_PUT, &p, NULL, NULL, "signed prekey put")) != 0)
+			goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		p.n = 0;
+		p_i64(&p, account);
+		p_i64(&p, otpks[i].id);
+		p_blob(&p, otpks[i].key, STORE_KEY_LEN);
+		if ((r = run(ps, P_OTPK_PUT, &p, NULL, NULL, "prekey put")) != 0)
+			goto out;
+	}
+	if ((r = count_prekeys(ps, account, &have)) != 0)
+		goto out;
+	if (have > max) {
+		r = SOTTO_ERR_LIMIT;
+		goto out;
+	}
+	r = commit(ps);
+out:
+	if (r != 0)
+		rollback(ps);
+	return r;
+}
+
+static int
+pg_bundle_take(struct store *base, int64_t account, struct store_bundle *out)
+{
+	struct store_pg *ps = impl(base);
+	struct pgp p = { .n = 0 };
+	PGresult *res = NULL;
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	p_i64(&p, account);
+	if ((r = begin(ps)) != 0)
+		return r;
+	if ((r = read_account(ps, P_ACCOUNT_BY_ID, &p, &out->account)) != 0 ||
+	    (r = one_row(ps, P_SPK_GET, &p, &res, "spk get")) != 0)
+		goto out;
+	out->spk.id = (uint32_t)col_int(res, 0, 0);
+	if ((r = col_blob(res, 0, 1, out->spk.key, STORE_KEY_LEN)) != 0 ||
+	    (r = col_blob(res, 0, 2, out->spk.sig, STORE_SIG_LEN)) != 0)
+		goto out;
+	PQclear(res);
+	/* Handed out once: deleted by the statement that reads it. */
+	r = one_row(ps, P_OTPK_TAKE, &p, &res, "prekey take");
+	if (r == 0) {
+		out->has_otpk = 1;
+		out->otpk.id = (uint32_t)col_int(res, 0, 0);
+		if ((r = col_blob(res, 0, 1, out->otpk.key, STORE_KEY_LEN)) != 0)
+			goto out;
+	} else if (r != SOTTO_ERR_NOT_FOUND) {
+		goto out;
+	}
+	if ((r = count_prekeys(ps, account, &out->remaining)) != 0)
+		goto out;
+	r = commit(ps);
+out:
+	PQclear(res);
+	if (r != 0) {
+		rollback(ps);
+		memset(out, 0, sizeof(*out));
+	}
+	return r;
+}
+
+static int
+pg_prekey_count(struct store *base, int64_t account, uint32_t *n)
+{
+	return count_prekeys(impl(base), account, n);
+}
+
+/* The transaction's entry for an account, locking and reading its counters on first use.
+ * NULL with *r set on error (SOTTO_ERR_NOT_FOUND for an unknown account). */
+static struct pending_entry *
+pending_entry(struct store_pg *ps, int64_t account, int *r)
+{
+	struct pending_entry *e, *np;
+	struct pgp p = { .n = 0 };
+	PGresult *res;
+	size_t cap;
+
+	for (size_t i = 0; i < ps->n_pend; i++)
+		if (ps->pend[i].account == account)
+			return &ps->pend[i];
+	if (ps->n_pend == ps->cap_pend) {
+		cap = ps->cap_pend ? ps->cap_pend * 2 : 16;
+		if ((np = realloc(ps->pend, cap * sizeof(*np))) == NULL) {
+			*r = SOTTO_ERR_NOMEM;
+			return NULL;
+		}
+		ps->pend = np;
+		ps->cap_pend = cap;
+	}
+	p_i64(&p, account);
+	if ((*r = one_row(ps, P_PENDING_LOCK, &p, &res, "pending")) != 0)
+		return NULL;
+	e = &ps->pend[ps->n_pend++];
+	memset(e, 0, sizeof(*e));
+	e->account = account;
+	for (int i = 0; i < Q__COUNT; i++)
+		e->have[i] = (uint64_t)col_int(res, 0, i);
+	PQclear(res);
+	return e;
+}
+
+static int
+pending_flush(struct store_pg *ps)
+{
+	static const int64_t zero[Q__COUNT];
+	struct pgp p;
+	int r = 0;
+
+	for (size_t i = 0; i < ps->n_pend && r == 0; i++) {
+		if (memcmp(ps->pend[i].delta, zero, sizeof(zero)) == 0)
+			continue;
+		p.n = 0;
+		p_i64(&p, ps->pend[i].account);
+		for (int k = 0; k < Q__COUNT; k++)
+			p_i64(&p, ps->pend[i].delta[k]);
+		r = run(ps, P_PENDING_ADD, &p, NULL, NULL, "pending update");
+	}
+	ps->n_pend = 0;
+	return r;
+}
+
+/* An envelope of len bytes enters (sign 1) or leaves (-1) a mailbox, sent by sender
+ * (0: not counted). */
+static int
+pending_move(struct store_pg *ps, int64_t recipient, int64_t sender, size_t len, int sign)
+{
+	struct pending_entry *pe;
+	int r;
+
+	if ((pe = pending_entry(ps, recipient, &r)) == NULL)
+		return r;
+	pe->delta[Q_MBOX_N] += sign;
+	pe->delta[Q_MBOX_BYTES] += sign * (int64_t)len;
+	if (sender <= 0)
+		return 0;
+	if ((pe = pending_entry(ps, sender, &r)) == NULL)
+		return r == SOTTO_ERR_NOT_FOUND ? 0 : r;
+	pe->delta[Q_OUT_N] += sign;
+	pe->delta[Q_OUT_BYTES] += sign * (int64_t)len;
+	return 0;
+}
+
+/* 1 if one more of len bytes stays within (have + delta, max); a max of 0 is no limit. */
+static int
+within(const struct pending_entry *pe, int n, int bytes, uint64_t max_n, uint64_t max_bytes,
+    size_t len)
+{
+	uint64_t cn = pe->have[n] + (uint64_t)pe->delta[n];
+	uint64_t cb = pe->have[bytes] + (uint64_t)pe->delta[bytes];
+
+	return (max_n == 0 || cn < max_n) && (max_bytes == 0 || cb + len <= max_bytes);
+}
+
+/* Room for e in its recipient's mailbox and its sender's quota: 1, or 0 with e->result
+ * set, or an error (< 0). */
+static int
+quota_room(struct store_pg *ps, struct store_send *e)
+{
+	struct pending_entry *pe;
+	int r;
+
+	if ((pe = pending_entry(ps, e->recipient, &r)) == NULL) {
+		if (r != SOTTO_ERR_NOT_FOUND)
+			return r;
+		e->result = SOTTO_ERR_NOT_FOUND;
+		return 0;
+	}
+	if (pe->have[Q_MBOX_N] + (uint64_t)pe->delta[Q_MBOX_N] >= e->mailbox_max ||
+	    !within(pe, Q_MBOX_N, Q_MBOX_BYTES, 0, e->mailbox_max_bytes, e->len)) {
+		e->result = SOTTO_ERR_MAILBOX_FULL;
+		return 0;
+	}
+	if (e->sender <= 0)
+		return 1;
+	if ((pe = pending_entry(ps, e->sender, &r)) == NULL)
+		return r == SOTTO_ERR_NOT_FOUND ? 1 : r;
+	if (!within(pe, Q_OUT_N, Q_OUT_BYTES, e->account_max, e->account_max_bytes, e->len)) {
+		e->result = SOTTO_ERR_QUOTA;
+		return 0;
+	}
+	return 1;
+}
+
+/* 1 if e repeats a recorded SEND (e->env_id is then the first one's), 0, or an error. */
+static int
+sent_find(struct store_pg *ps, struct store_send *e)
+{
+	struct pgp p = { .n = 0 };
+	int64_t id;
+	int r;
+
+	p_blob(&p, e->sender_device, STORE_KEY_LEN);
+	p_blob(&p, e->cmid, STORE_CMID_LEN);
+	r = one_int(ps, P_SENT_GET, &p, &id, "sent get");
+	if (r == SOTTO_ERR_NOT_FOUND)
+		return 0;
+	if (r != 0)
+		return r;
+	e->env_id = id;
+	e->duplicate = 1;
+	return 1;
+}
+
+static int
+sent_put(struct store_pg *ps, const struct store_send *e, int64_t now, int *added)
+{
+	struct pgp p = { .n = 0 };
+	uint64_t changes = 0;
+	int r;
+
+	p_blob(&p, e->sender_device, STORE_KEY_LEN);
+	p_blob(&p, e->cmid, STORE_CMID_LEN);
+	p_i64(&p, e->env_id);
+	p_i64(&p, now);
+	if ((r = run(ps, P_SENT_PUT, &p, NULL, &changes, "sent put")) != 0)
+		return r;
+	*added = changes > 0;
+	return 0;
+}
+
+/* The ids of one transaction's envelopes: the counter is locked on first use. */
+struct id_state {
+	int64_t next;           /* 0: not read yet */
+	int64_t max;            /* the highest id used (stored or skipped) */
+};
+
+static int
+envelope_put(struct store_pg *ps, struct store_send *e, struct id_state *ids)
+{
+	struct pgp p = { .n = 0 };
+	int r;
+
+	if (e->env_id <= 0) {
+		if (ids->next == 0 && (r = id_next(ps, "env_id_max", ids->max, &ids->next)) != 0)
+			return r;
+		if (ids->next <= ids->max)
+			ids->next = ids->max + 1;
+		e->env_id = ids->next++;
+	}
+	if (e->env_id > ids->max)
+		ids->max = e->env_id;
+	p_i64(&p, e->env_id);
+	p_i64(&p, e->recipient);
+	p_i64(&p, (int64_t)e->ts);
+	p_blob(&p, e->data, e->len);
+	p_i64(&p, e->sender > 0 ? e->sender : 0);
+	p_blob(&p, e->sender_device, STORE_KEY_LEN);
+	p_blob(&p, e->cmid, STORE_CMID_LEN);
+	if ((r = run(ps, P_ENV_PUT, &p, NULL, NULL, "envelope put")) != 0)
+		return r;
+	return pending_move(ps, e->recipient, e->sender, e->len, 1);
+}
+
+/* One SEND inside the open transaction, as store_one of the SQLite backend. */
+static int
+store_one(struct store_pg *ps, struct store_send *e, int64_t now, struct id_state *ids)
+{
+	int r, added;
+
+	e->result = 0;
+	e->duplicate = 0;
+	if (e->env_id <= 0) {
+		if ((r = sent_find(ps, e)) != 0)
+			return r > 0 ? 0 : r;
+		if ((r = quota_room(ps, e)) <= 0)
+			return r;
+		if ((r = envelope_put(ps, e, ids)) != 0)
+			return r;
+		return sent_put(ps, e, now, &added);
+	}
+	if (e->skip_envelope) {
+		/* Already stored by its recipient: only its id is kept, never to be reused. */
+		if (e->env_id > ids->max)
+			ids->max = e->env_id;
+		return 0;
+	}
+	if ((r = quota_room(ps, e)) < 0)
+		return r;
+	if (r == 0) {
+		/* Full (or no such account): unless this is a retry of a stored SEND. */
+		if ((r = sent_find(ps, e)) < 0)
+			return r;
+		if (r > 0)
+			e->result = 0;
+		return 0;
+	}
+	if ((r = sent_put(ps, e, now, &added)) != 0)
+		return r;
+	if (!added) {
+		if ((r = sent_find(ps, e)) < 0)
+			return r;
+		return r > 0 ? 0 : SOTTO_ERR_INTERNAL;
+	}
+	return envelope_put(ps, e, ids);
+}
+
+static int
+sends_body(struct store_pg *ps, struct store_send *sends, size_t n)
+{
+	struct id_state ids = { 0, 0 };
+	int64_t now = (int64_t)time(NULL);
+	int r;
+
+	for (size_t i = 0; i < n; i++)
+		if ((r = store_one(ps, &sends[i], now, &ids)) != 0)
+			return r;
+	if (ids.max > 0 && (r = id_set(ps, "env_id_max", ids.max)) != 0)
+		return r;
+	return pending_flush(ps);
+}
+
+static void
+sends_failed(struct store_send *sends, size_t n, int r)
+{
+	for (size_t i = 0; i < n; i++) {
+		sends[i].result = r;
+		sends[i].env_id = 0;
+	}
+}
+
+static int
+pg_envelopes_commit(struct store *base, struct store_send *sends, size_t n)
+{
+	struct store_pg *ps = impl(base);
+	int r;
+
+	if ((r = begin(ps)) == 0 && (r = sends_body(ps, sends, n)) == 0)
+		r = commit(ps);
+	ps->n_pend = 0;
+	if (r != 0) {
+		rollback(ps);
+		sends_failed(sends, n, r);
+	}
+	return r;
+}
+
+static int
+pg_envelopes_list(struct store *base, int64_t recipient, int64_t after,
+    struct store_envelope *out, size_t max, size_t *n_out)
+{
+	struct pgp p = { .n = 0 };
+	PGresult *res;
+	size_t n = 0, len;
+	int r;
+
+	*n_out = 0;
+	p_i64(&p, recipient);
+	p_i64(&p, after);
+	p_i64(&p, (int64_t)max);
+	if ((r = run(impl(base), P_ENV_LIST, &p, &res, NULL, "envelope list")) != 0)
+		return r;
+	for (int i = 0; i < PQntuples(res) && n < max; i++) {
+		len = (size_t)PQgetlength(res, i, 2);
+		out[n].id = col_int(res, i, 0);
+		out[n].ts = (uint64_t)col_int(res, i, 1);
+		out[n].len = len;
+		if ((out[n].data = malloc(len ? len : 1)) == NULL) {
+			r = SOTTO_ERR_NOMEM;
+			break;
+		}
+		memcpy(out[n].data, PQgetvalue(res, i, 2), len);
+		n++;
+	}
+	PQclear(res);
+	if (r != 0) {
+		store_envelopes_free(out, n);
+		return r;
+	}
+	*n_out = n;
+	return 0;
+}
+
+/* One RECEIVED envelope: it, its idempotency record, and its share of both quotas. */
+static int
+del_one(struct store_pg *ps, const struct store_del *d)
+{
+	struct pgp p = { .n = 0 };
+	uint8_t dev[STORE_KEY_LEN], cmid[STORE_CMID_LEN];
+	PGresult *res;
+	int64_t sender;
+	size_t len;
+	int r, keyed;
+
+	p_i64(&p, d->recipient);
+	p_i64(&p, d->id);
+	r = one_row(ps, P_ENV_DEL, &p, &res, "envelope delete");
+	if (r == SOTTO_ERR_NOT_FOUND)           /* another's, deleted, or never stored */
+		return 0;
+	if (r != 0)
+		return r;
+	sender = col_int(res, 0, 0);
+	keyed = col_blob(res, 0, 1, dev, sizeof(dev)) == 0 &&
+	    col_blob(res, 0, 2, cmid, sizeof(cmid)) == 0;
+	len = (size_t)col_int(res, 0, 3);
+	PQclear(res);
+	if (keyed) {
+		/* Only the record of that envelope: after sent_retention a retry may own it. */
+		p.n = 0;
+		p_blob(&p, cmid, sizeof(cmid));
+		p_blob(&p, dev, sizeof(dev));
+		p_i64(&p, d->id);
+		if ((r = run(ps, P_SENT_DEL, &p, NULL, NULL, "sent delete")) != 0)
+			return r;
+	}
+	return pending_move(ps, d->recipient, sender, len, -1);
+}
+
+static int
+dels_body(struct store_pg *ps, const struct store_del *d, size_t n)
+{
+	int r;
+
+	for (size_t i = 0; i < n; i++)
+		if ((r = del_one(ps, &d[i])) != 0)
+			return r;
+	return pending_flush(ps);
+}
+
+static int
+pg_envelopes_delete(struct store *base, const struct store_del *d, size_t n)
+{
+	struct store_pg *ps = impl(base);
+	int r;
+
+	if ((r = begin(ps)) == 0 && (r = dels_body(ps, d, n)) == 0)
+		r = commit(ps);
+	ps->n_pend = 0;
+	if (r != 0)
+		rollback(ps);
+	return r;
+}
+
+/* A group commit's deletes and sends in one transaction; if that fails, each in its own,
+ * so that sends that cannot be stored never hold back the deletes that free space. */
+static int
+pg_envelopes_apply(struct store *base, const struct store_del *d, size_t nd,
+    struct store_send *sends, size_t ns, int *del_result)
+{
+	struct store_pg *ps = impl(base);
+	int r;
+
+	if ((r = begin(ps)) == 0 && (r = dels_body(ps, d, nd)) == 0 &&
+	    (r = sends_body(ps, sends, ns)) == 0)
+		r = commit(ps);
+	ps->n_pend = 0;
+	if (r == 0) {
+		*del_result = 0;
+		return 0;
+	}
+	rollback(ps);
+	*del_result = nd > 0 ? pg_envelopes_delete(base, d, nd) : 0;
+	return ns > 0 ? pg_envelopes_commit(base, sends, ns) : 0;
+}
+
+static int
+pg_mailbox_count(struct store *base, int64_t recipient, uint64_t *n)
+{
+	struct pgp p = { .n = 0 };
+	PGresult *res;
+	int r;
+
+	p_i64(&p, recipient);
+	if ((r = one_row(impl(base), P_PENDING_GET, &p, &res, "pending")) != 0)
+		return r;
+	*n = (uint64_t)col_int(res, 0, Q_MBOX_N);
+	PQclear(res);
+	return 0;
+}
+
+static int
+pg_envelopes_max_id(struct store *base, int64_t *out)
+{
+	int r;
+
+	*out = 0;
+	r = one_int(impl(base), P_IDMAX_GET, NULL, out, "envelope id max");
+	return r == SOTTO_ERR_NOT_FOUND ? SOTTO_ERR_CORRUPT : r;
+}
+
+static int
+pg_sent_get(struct store *base, const uint8_t sender_device[STORE_KEY_LEN],
+    const uint8_t cmid[STORE_CMID_LEN], int64_t *env_id)
+{
+	struct pgp p = { .n = 0 };
+
+	*env_id = 0;
+	p_blob(&p, sender_device, STORE_KEY_LEN);
+	p_blob(&p, cmid, STORE_CMID_LEN);
+	return one_int(impl(base), P_SENT_GET, &p, env_id, "sent get");
+}
+
+/* One step of a walk through the idempotency records in key order (store.h). Before the
+ * first record the cursor binds as two empty byteas, less than any key. */
+static int
+pg_sent_prune(struct store *base, int64_t before, size_t max, struct store_sent_key *cursor,
+    int *done, size_t *n_out)
+{
+	struct store_pg *ps = impl(base);
+	struct store_sent_key end;
+	struct pgp p = { .n = 0 };
+	PGresult *res = NULL;
+	uint64_t changes = 0;
+	size_t from, from_cmid;
+	int r, last;
+
+	*n_out = 0;
+	*done = 0;
+	if (max == 0)
+		return SOTTO_ERR_INVALID_ARG;
+	memset(&end, 0, sizeof(end));
+	if ((r = begin(ps)) != 0)
+		return r;
+	from = cursor->set ? STORE_KEY_LEN : 0;
+	from_cmid = cursor->set ? STORE_CMID_LEN : 0;
+	p_blob(&p, cursor->sender_device, from);
+	p_blob(&p, cursor->cmid, from_cmid);
+	p_i64(&p, (int64_t)max - 1);
+	r = one_row(ps, P_SENT_SCAN_END, &p, &res, "sent scan");
+	last = r == SOTTO_ERR_NOT_FOUND;
+	if (r == 0) {
+		r = col_blob(res, 0, 0, end.sender_device, STORE_KEY_LEN);
+		if (r == 0)
+			r = col_blob(res, 0, 1, end.cmid, STORE_CMID_LEN);
+		end.set = 1;
+		PQclear(res);
+	} else if (last) {
+		r = 0;
+	}
+	if (r == 0) {
+		p.n = 2;
+		p_blob(&p, end.sender_device, last ? 0 : STORE_KEY_LEN);
+		p_blob(&p, end.cmid, last ? 0 : STORE_CMID_LEN);
+		p_bool(&p, last);
+		p_i64(&p, before);
+		if ((r = run(ps, P_SENT_PRUNE, &p, NULL, &changes, "sent prune")) == 0)
+			r = commit(ps);
+	}
+	if (r != 0) {
+		rollback(ps);
+		return r;
+	}
+	*n_out = (size_t)changes;
+	if (last) {
+		memset(cursor, 0, sizeof(*cursor));
+		*done = 1;
+	} else {
+		*cursor = end;
+	}
+	return 0;
+}
+
+static int
+kp_count(struct store_pg *ps, int64_t account, struct store_kp_count *out)
+{
+	struct pgp p = { .n = 0 };
+	PGresult *res;
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	p_i64(&p, account);
+	if ((r = one_row(ps, P_KP_COUNT, &p, &res, "key package count")) != 0)
+		return r == SOTTO_ERR_NOT_FOUND ? 0 : r;
+	out->count = (uint32_t)col_int(res, 0, 0);
+	out->has_last_resort = col_int(res, 0, 1) > 0;
+	PQclear(res);
+	return 0;
+}
+
+static int
+pg_key_packages_put(struct store *base, int64_t account, const struct store_blob *kps,
+    size_t n, const struct store_blob *last_resort, uint32_t max,
+    struct store_kp_count *left)
+{
+	struct store_pg *ps = impl(base);
+	struct pgp p;
+	int r;
+
+	memset(left, 0, sizeof(*left));
+	if ((r = begin(ps)) != 0)
+		return r;
+	if (last_resort != NULL) {
+		p.n = 0;
+		p_i64(&p, account);
+		if ((r = run(ps, P_KP_LAST_DEL, &p, NULL, NULL, "key package put")) != 0)
+			goto out;
+		p_bool(&p, 1);
+		p_blob(&p, last_resort->p, last_resort->len);
+		if ((r = run(ps, P_KP_PUT, &p, NULL, NULL, "key package put")) != 0)
+			goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		p.n = 0;
+		p_i64(&p, account);
+		p_bool(&p, 0);
+		p_blob(&p, kps[i].p, kps[i].len);
+		if ((r = run(ps, P_KP_PUT, &p, NULL, NULL, "key package put")) != 0)
+			goto out;
+	}
+	if ((r = kp_count(ps, account, left)) != 0)
+		goto out;
+	if (left->count > max) {
+		r = SOTTO_ERR_LIMIT;
+		goto out;
+	}
+	r = commit(ps);
+out:
+	if (r != 0) {
+		rollback(ps);
+		memset(left, 0, sizeof(*left));
+	}
+	return r;
+}
+
+/* The KeyPackage's bytes into out (at most STORE_KEY_PACKAGE_MAX). */
+static int
+kp_data(const PGresult *res, struct store_kp_claim *out)
+{
+	size_t len = (size_t)PQgetlength(res, 0, 0);
+
+	if (len > sizeof(out->data))
+		return SOTTO_ERR_CORRUPT;
+	memcpy(out->data, PQgetvalue(res, 0, 0), len);
+	out->len = len;
+	return 0;
+}
+
+static int
+pg_key_package_take(struct store *base, int64_t account, struct store_kp_claim *out)
+{
+	struct store_pg *ps = impl(base);
+	struct pgp p = { .n = 0 };
+	PGresult *res = NULL;
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	p_i64(&p, account);
+	if ((r = begin(ps)) != 0)
+		return r;
+	r = one_row(ps, P_KP_TAKE, &p, &res, "key package take");
+	if (r == SOTTO_ERR_NOT_FOUND) {
+		out->last_resort = 1;
+		r = one_row(ps, P_KP_LAST_GET, &p, &res, "key package take");
+	}
+	if (r != 0 || (r = kp_data(res, out)) != 0 ||
+	    (r = kp_count(ps, account, &out->left)) != 0)
+		goto out;
+	r = commit(ps);
+out:
+	PQclear(res);
+	if (r != 0) {
+		rollback(ps);
+		memset(out, 0, sizeof(*out));
+	}
+	return r;
+}
+
+static int
+pg_key_package_count(struct store *base, int64_t account, struct store_kp_count *out)
+{
+	return kp_count(impl(base), account, out);
+}
+
+/*
+ * The MLS delivery service (groups) is not on PostgreSQL yet: every group write is
+ * refused as unsupported, so no account is in any group and there is nothing to deliver.
+ * KeyPackages are (above).
+ */
+static int
+pg_groups_apply(struct store *base, struct store_group_op *ops, size_t n)
+{
+	(void)base;
+	for (size_t i = 0; i < n; i++) {
+		ops[i].result = SOTTO_ERR_UNSUPPORTED;
+		ops[i].duplicate = 0;
+		ops[i].members = NULL;
+		ops[i].n_members = 0;
+	}
+	return 0;
+}
+
+static int
+pg_group_memberships(struct store *base, int64_t account, int64_t after,
+    struct store_membership *out, size_t max, size_t *n_out)
+{
+	(void)base, (void)account, (void)after, (void)out, (void)max;
+	*n_out = 0;
+	return 0;
+}
+
+static int
+pg_group_entries(struct store *base, int64_t grp, uint64_t after, uint64_t upto,
+    struct store_group_entry *out, size_t max, size_t *n_out)
+{
+	(void)base, (void)grp, (void)after, (void)upto, (void)out, (void)max;
+	*n_out = 0;
+	return 0;
+}
+
+static int
+pg_group_welcome(struct store *base, int64_t grp, int64_t account,
+    struct store_group_entry *out)
+{
+	(void)base, (void)grp, (void)account;
+	memset(out, 0, sizeof(*out));
+	return SOTTO_ERR_NOT_FOUND;
+}
+
+static void
+pg_close(struct store *base)
+{
+	struct store_pg *ps = impl(base);
+
+	PQfinish(ps->conn);
+	free(ps->pend);
+	free(ps);
+}
+
+static const struct store_ops pg_ops = {
+	.close = pg_close,
+	.account_create = pg_account_create,
+	.account_by_device = pg_account_by_device,
+	.account_by_name = pg_account_by_name,
+	.invite_add = pg_invite_add,
+	.account_reset = pg_account_reset,
+	.accounts_list = pg_accounts_list,
+	.logins_commit = pg_logins_commit,
+	.prekeys_put = pg_prekeys_put,
+	.bundle_take = pg_bundle_take,
+	.prekey_count = pg_prekey_count,
+	.envelopes_commit = pg_envelopes_commit,
+	.envelopes_list = pg_envelopes_list,
+	.envelopes_delete = pg_envelopes_delete,
+	.envelopes_apply = pg_envelopes_apply,
+	.mailbox_count = pg_mailbox_count,
+	.envelopes_max_id = pg_envelopes_max_id,
+	.sent_get = pg_sent_get,
+	.sent_prune = pg_sent_prune,
+	.key_packages_put = pg_key_packages_put,
+	.key_package_take = pg_key_package_take,
+	.key_package_count = pg_key_package_count,
+	.groups_apply = pg_groups_apply,
+	.group_memberships = pg_group_memberships,
+	.group_entries = pg_group_entries,
+	.group_welcome = pg_group_welcome,
+};
+
+/* Brings the schema to PG_SCHEMA_VERSION, one step per transaction, under a lock that
+ * makes a second process starting at the same time wait and then find nothing to do. */
+static int
+migrate(struct store_pg *ps, int create)
+{
+	struct store *s = &ps->base;
+	char sql[160];
+	int64_t version = 0;
+	PGresult *res;
+	int r;
+
+	for (;;) {
+		if ((r = store_pg_run(s, "BEGIN", "migrate")) != 0)
+			return r;
+		snprintf(sql, sizeof(sql), "SELECT pg_advisory_xact_lock(%lld)",
+		    (long long)PG_MIGRATE_LOCK);
+		if ((r = store_pg_run(s, sql, "migrate")) != 0 ||
+		    (r = store_pg_run(s, "CREATE TABLE IF NOT EXISTS schema_version("
+		    "version bigint NOT NULL)", "migrate")) != 0)
+			goto out;
+		res = PQexecParams(ps->conn, "SELECT coalesce(max(version), 0)::bigint"
+		    " FROM schema_version", 0, NULL, NULL, NULL, NULL, 1);
+		if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+			r = map_state(ps->conn, res, "schema version");
+			PQclear(res);
+			goto out;
+		}
+		version = col_int(res, 0, 0);
+		PQclear(res);
+		if (version > PG_SCHEMA_VERSION) {
+			log_error("store: schema %lld is newer than this sottod",
+			    (long long)version);
+			r = SOTTO_ERR_BAD_VERSION;
+			goto out;
+		}
+		if (version == PG_SCHEMA_VERSION)
+			return store_pg_run(s, "COMMIT", "migrate");
+		if (version == 0 && !create) {
+			log_error("store: the database holds no sottod schema");
+			r = SOTTO_ERR_NOT_FOUND;
+			goto out;
+		}
+		if (version > 0)
+			log_info("store: migrating schema %lld to %lld", (long long)version,
+			    (long long)version + 1);
+		snprintf(sql, sizeof(sql), "INSERT INTO schema_version VALUES (%lld)",
+		    (long long)version + 1);
+		if ((r = store_pg_run(s, migrations[version], "migrate")) != 0 ||
+		    (r = store_pg_run(s, "DELETE FROM schema_version", "migrate")) != 0 ||
+		    (r = store_pg_run(s, sql, "migrate")) != 0 ||
+		    (r = store_pg_run(s, "COMMIT", "migrate")) != 0)
+			goto out;
+	}
+out:
+	rollback(ps);
+	return r;
+}
+
+int
+store_pg_open(struct store **out, const char *conninfo, const struct store_open_opts *o)
+{
+	struct store_pg *ps;
+	char name[16];
+	PGresult *res;
+	int r = SOTTO_ERR_STORAGE;
+
+	*out = NULL;
+	if ((ps = calloc(1, sizeof(*ps))) == NULL)
+		return SOTTO_ERR_NOMEM;
+	ps->base.ops = &pg_ops;
+	ps->conn = PQconnectdb(conninfo);
+	if (PQstatus(ps->conn) != CONNECTION_OK) {
+		/* The message names host and reason, never the password. */
+		log_error("store: cannot connect to PostgreSQL: %s", PQerrorMessage(ps->conn));
+		r = SOTTO_ERR_UNREACHABLE;
+		goto out;
+	}
+	/* Nothing is acknowledged before its commit is on disk, whatever the server's
+	 * default; messages quiet (the log gets our own lines). */
+	if ((r = store_pg_run(&ps->base, "SET synchronous_commit = on", "open")) != 0 ||
+	    (r = store_pg_run(&ps->base, "SET client_min_messages = warning", "open")) != 0 ||
+	    (r = migrate(ps, o->create)) != 0)
+		goto out;
+	for (int i = 0; i < P__COUNT; i++) {
+		snprintf(name, sizeof(name), "s%d", i);
+		res = PQprepare(ps->conn, name, stmt_sql[i], 0, NULL);
+		if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+			log_error("store: schema mismatch: %s", PQresultErrorMessage(res));
+			PQclear(res);
+			r = SOTTO_ERR_CORRUPT;
+			goto out;
+		}
+		PQclear(res);
+	}
+	*out = &ps->base;
+	ps = NULL;
+	r = 0;
+out:
+	if (ps != NULL)
+		pg_close(&ps->base);
+	return r;
+}
