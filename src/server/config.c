@@ -14,7 +14,9 @@
 #include "server/log.h"
 #include "server/store.h"
 
-enum kind { K_U32, K_PORT, K_HOST, K_LISTEN, K_ADVERTISE, K_REG, K_DUR, K_LOG, K_USER };
+enum kind {
+	K_U32, K_PORT, K_HOST, K_LISTEN, K_ADVERTISE, K_REG, K_DUR, K_LOG, K_USER, K_STORE
+};
 
 struct setting {
 	const char *key;
@@ -35,6 +37,7 @@ static const struct setting settings[] = {
 	{ "durability", K_DUR, offsetof(struct config, durability), 0, 0 },
 	{ "log_level", K_LOG, offsetof(struct config, log_level), 0, 0 },
 	{ "user", K_USER, offsetof(struct config, user), 0, 0 },
+	{ "store", K_STORE, offsetof(struct config, store), 0, 0 },
 	U32(max_payload, 1024, 16u * 1024 * 1024),
 	U32(max_payload_preauth, 256, 64u * 1024),
 	U32(max_envelope, 64, 16u * 1024 * 1024),
@@ -261,6 +264,16 @@ config_set(struct config *cfg, const char *key, const char *value)
 		return 0;
 	case K_USER:
 		if (!valid_user(value))
+			return SOTTO_ERR_INVALID_ARG;
+		strcpy((char *)field, value);
+		return 0;
+	case K_STORE:
+		/* A PostgreSQL URI; "sqlite" goes back to the default file. */
+		if (strcmp(value, "sqlite") == 0) {
+			((char *)field)[0] = '\0';
+			return 0;
+		}
+		if (!store_is_pg(value) || strlen(value) > CONFIG_STORE_MAX)
 			return SOTTO_ERR_INVALID_ARG;
 		strcpy((char *)field, value);
 		return 0;

@@ -22,6 +22,7 @@ enum config_registration { CONFIG_REG_INVITE = 0, CONFIG_REG_OPEN = 1 };
 enum config_durability { CONFIG_DUR_FULL = 0, CONFIG_DUR_NORMAL = 1 };
 
 #define CONFIG_USER_MAX 32
+#define CONFIG_STORE_MAX 1023          /* a PostgreSQL connection URI */
 
 struct config {
 	char listen_host[CONFIG_HOST_MAX + 1];
@@ -33,6 +34,8 @@ struct config {
 	int durability;                 /* enum config_durability */
 	int log_level;                  /* enum log_level */
 	char user[CONFIG_USER_MAX + 1]; /* started as root: run as this user ("" = refuse root) */
+	/* "": the SQLite database DIR/sottod.db; else a postgresql:// URI (store_is_pg) */
+	char store[CONFIG_STORE_MAX + 1];
 
 	uint32_t max_payload;           /* largest reassembled request after authentication */
 	uint32_t max_payload_preauth;   /* largest request before REGISTER / authentication */

@@ -40,7 +40,7 @@ enum exit_code {
 static const char usage_text[] =
 	"usage: sottod run --data DIR [--listen HOST:PORT] [--domain NAME]\n"
 	"                  [--registration open|invite] [--durability full|normal]\n"
-	"                  [--advertise HOST:PORT]\n"
+	"                  [--advertise HOST:PORT] [--store postgresql://...]\n"
 	"                  [--log-level error|warn|info|debug] [--set KEY=VALUE]...\n"
 	"       sottod address --data DIR [--listen HOST:PORT] [--advertise HOST:PORT]\n"
 	"                                     print the sotto:// address clients use\n"
@@ -76,6 +76,7 @@ parse_args(int argc, char **argv, struct opts *o)
 		{ "--listen", "listen" }, { "--domain", "domain" },
 		{ "--registration", "registration" }, { "--durability", "durability" },
 		{ "--log-level", "log_level" }, { "--advertise", "advertise" },
+		{ "--store", "store" },
 	};
 	int i;
 
@@ -298,7 +299,13 @@ open_db(const char *dir, const struct config *cfg, int create, struct store **ou
 	so.durability_full = cfg->durability == CONFIG_DUR_FULL;
 	so.max_pages = cfg->db_max_pages;
 	so.cache_kib = cfg->db_cache_mib * 1024;
-	if ((r = store_sqlite_open(out, path, &so)) != 0) {
+	/* PostgreSQL: the connection string may hold a password, so it is never printed. */
+	if (cfg->store[0] != '\0' && (r = store_pg_open(out, cfg->store, &so)) != 0) {
+		fprintf(stderr, "sottod: cannot open the PostgreSQL database (store): %s\n",
+		    sotto_strerror(r));
+		return EXIT_DATA;
+	}
+	if (cfg->store[0] == '\0' && (r = store_sqlite_open(out, path, &so)) != 0) {
 		fprintf(stderr, "sottod: %s: cannot open the database: %s\n", path,
 		    sotto_strerror(r));
 		return EXIT_DATA;
@@ -322,7 +329,8 @@ prepare_data(const char *dir, const struct config *cfg, int may_create, uint8_t 
 		return EXIT_DATA;
 	}
 	have_key = exists(kpath);
-	have_db = exists(dpath);
+	/* On PostgreSQL the schema is made (or migrated) by every open of `run`. */
+	have_db = cfg->store[0] != '\0' ? have_key : exists(dpath);
 	if (!have_key && !have_db) {
 		if (!may_create) {
 			fprintf(stderr, "sottod: %s holds no server yet: run `sottod run --data %s` "
@@ -346,6 +354,13 @@ prepare_data(const char *dir, const struct config *cfg, int may_create, uint8_t 
 		fprintf(stderr, "sottod: %s is missing but the server key exists: refusing to "
 		    "start with an empty database\n", dpath);
 		return EXIT_DATA;
+	}
+	if (cfg->store[0] != '\0') {
+		/* PostgreSQL: as with SQLite, a server whose key exists refuses a database
+		 * without its schema (a wrong or emptied one) rather than start afresh. */
+		if ((r = open_db(dir, cfg, 0, &st)) != 0)
+			return r;
+		store_close(st);
 	}
 	return key_load(kpath, sk) == 0 ? 0 : EXIT_DATA;
 }
@@ -442,8 +457,20 @@ cmd_run(const struct opts *o)
 
 		co.data_dir = o->data;
 		co.restrict_net = 1;
+		uint16_t pg_ports[STORE_PG_PORTS_MAX];
+		size_t n_pg_ports = 0;
+
 		co.bind_ports = &port;
 		co.n_bind_ports = 1;
+		/* PostgreSQL over TCP: the ports of its hosts (a Unix socket needs none). */
+		if (cfg.store[0] != '\0' &&
+		    store_pg_ports(cfg.store, pg_ports, STORE_PG_PORTS_MAX, &n_pg_ports) != 0) {
+			fprintf(stderr, "sottod: store: not a valid PostgreSQL connection URI\n");
+			sodium_free(sk);
+			return EXIT_CONFIG;
+		}
+		co.connect_ports = pg_ports;
+		co.n_connect_ports = n_pg_ports;
 		if (confine_disabled_by_env())
 			log_warn("NOT confined: SOTTO_SANDBOX=off (for valgrind and debuggers only)");
 		else if ((r = confine_apply(&co, &rep)) != 0) {

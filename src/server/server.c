@@ -335,10 +335,12 @@ server_init(struct server *s, uv_loop_t *loop, const char *data_dir, const struc
 	o.durability_full = cfg->durability == CONFIG_DUR_FULL;
 	o.max_pages = cfg->db_max_pages;
 	o.cache_kib = cfg->db_cache_mib * 1024;
-	if ((r = store_sqlite_open(&s->store, s->db_path, &o)) != 0)
+	if ((r = store_open_spec(&s->store, cfg->store[0] != '\0' ? cfg->store : s->db_path,
+	    &o)) != 0)
 		return r;
 	o.checkpoint_thread = 1;
-	if ((r = store_sqlite_open(&writer, s->db_path, &o)) != 0)
+	if ((r = store_open_spec(&writer, cfg->store[0] != '\0' ? cfg->store : s->db_path,
+	    &o)) != 0)
 		return r;
 	if ((r = commit_start(&s->commit, loop, writer, mailbox_commit_done, s)) != 0) {
 		store_close(writer);

@@ -380,6 +380,11 @@ int store_sqlite_open(struct store **out, const char *path, const struct store_o
  * synchronous_commit on. SOTTO_ERR_UNREACHABLE if it cannot connect. */
 int store_pg_open(struct store **out, const char *conninfo, const struct store_open_opts *o)
     SOTTO_MUST_CHECK;
+/* The TCP ports conninfo connects to (one per host; 5432 unless it says otherwise),
+ * for the sandbox to allow. SOTTO_ERR_INVALID_ARG if it does not parse or has more. */
+#define STORE_PG_PORTS_MAX 8
+int store_pg_ports(const char *conninfo, uint16_t ports[STORE_PG_PORTS_MAX], size_t max,
+    size_t *n) SOTTO_MUST_CHECK;
 /* 1 if spec names a PostgreSQL database (postgresql:// or postgres://) rather than a
  * file. */
 int store_is_pg(const char *spec);

@@ -1554,6 +1554,38 @@ out:
 }
 
 int
+store_pg_ports(const char *conninfo, uint16_t ports[STORE_PG_PORTS_MAX], size_t max,
+    size_t *n)
+{
+	PQconninfoOption *opts = PQconninfoParse(conninfo, NULL), *o;
+	const char *port = NULL;
+	unsigned long v;
+	char *end;
+	int r = 0;
+
+	*n = 0;
+	if (opts == NULL)
+		return SOTTO_ERR_INVALID_ARG;
+	for (o = opts; o->keyword != NULL; o++)
+		if (strcmp(o->keyword, "port") == 0 && o->val != NULL && o->val[0] != '\0')
+			port = o->val;
+	if (port == NULL)
+		port = "5432";
+	/* A comma-separated list, one per host. */
+	while (r == 0 && *port != '\0') {
+		v = strtoul(port, &end, 10);
+		if (end == port || v == 0 || v > 65535 || (*end != ',' && *end != '\0') ||
+		    *n == max || *n == STORE_PG_PORTS_MAX)
+			r = SOTTO_ERR_INVALID_ARG;
+		else
+			ports[(*n)++] = (uint16_t)v;
+		port = *end == ',' ? end + 1 : end;
+	}
+	PQconninfoFree(opts);
+	return r;
+}
+
+int
 store_pg_open(struct store **out, const char *conninfo, const struct store_open_opts *o)
 {
 	struct store_pg *ps;

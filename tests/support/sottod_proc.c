@@ -1,6 +1,7 @@
 #include "sottod_proc.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -17,6 +18,7 @@
 #include <unistd.h>
 
 #include <sodium.h>
+#include <libpq-fe.h>
 #include <sqlite3.h>
 
 #include "wire/address.h"
@@ -103,9 +105,55 @@ sleep_ms(int ms)
 	nanosleep(&ts, NULL);
 }
 
+static int use_pg;
+
+int
+sottod_proc_use_pg(int on)
+{
+	const char *base = getenv("SOTTO_TEST_PG");
+
+	if (on && (base == NULL || *base == '\0')) {
+		fprintf(stderr, "SOTTO_TEST_PG is not set: run under scripts/pg-throwaway\n");
+		return -1;
+	}
+	use_pg = on;
+	return 0;
+}
+
+const char *
+sottod_proc_backend(void)
+{
+	return use_pg ? "postgresql" : "sqlite";
+}
+
+/* CREATE or DROP DATABASE name (made here of [a-z0-9_]) on SOTTO_TEST_PG's server. */
+static int
+pg_database(const char *verb, const char *name)
+{
+	char sql[128];
+	PGconn *c = PQconnectdb(getenv("SOTTO_TEST_PG"));
+	PGresult *r;
+	int ok;
+
+	snprintf(sql, sizeof(sql), "%s DATABASE %s", verb, name);
+	if (PQstatus(c) != CONNECTION_OK) {
+		fprintf(stderr, "SOTTO_TEST_PG: %s", PQerrorMessage(c));
+		PQfinish(c);
+		return -1;
+	}
+	r = PQexec(c, sql);
+	ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+	if (!ok)
+		fprintf(stderr, "%s: %s", sql, PQerrorMessage(c));
+	PQclear(r);
+	PQfinish(c);
+	return ok ? 0 : -1;
+}
+
 int
 sottod_proc_init(struct sottod_proc *sp, const char *conf)
 {
+	const char *base = getenv("SOTTO_TEST_PG");
 	char path[256];
 	FILE *f;
 
@@ -114,10 +162,23 @@ sottod_proc_init(struct sottod_proc *sp, const char *conf)
 	strcpy(sp->dir, "/tmp/sottod-test-XXXXXX");
 	if (mkdtemp(sp->dir) == NULL)
 		return -1;
+	if (use_pg) {
+		/* Named after the directory: unique while it exists. */
+		snprintf(sp->pg_db, sizeof(sp->pg_db), "sotto_%s", sp->dir + 17);
+		for (char *c = sp->pg_db; *c; c++)
+			*c = (char)tolower((unsigned char)*c);
+		if (pg_database("CREATE", sp->pg_db) != 0) {
+			sp->pg_db[0] = '\0';
+			return -1;
+		}
+	}
 	snprintf(path, sizeof(path), "%s/sottod.conf", sp->dir);
 	if ((f = fopen(path, "w")) == NULL)
 		return -1;
 	fprintf(f, "listen = 127.0.0.1:0\nlog_level = debug\n%s\n", conf ? conf : "");
+	if (use_pg)
+		fprintf(f, "store = %s%cdbname=%s\n", base, strchr(base, '?') ? '&' : '?',
+		    sp->pg_db);
 	fclose(f);
 	return 0;
 }
@@ -261,6 +322,10 @@ sottod_proc_cleanup(struct sottod_proc *sp)
 
 	if (sp->pid > 0)
 		sottod_proc_stop(sp, SIGKILL);
+	if (sp->pg_db[0] != '\0') {
+		(void)pg_database("DROP", sp->pg_db);
+		sp->pg_db[0] = '\0';
+	}
 	if (sp->dir[0] == '\0')
 		return;
 	/* The directory is ours (mkdtemp); only its known files are inside. */
