@@ -14,7 +14,6 @@
 #include "server/store.h"
 
 #include <endian.h>
-#include <libpq-fe.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,8 +21,9 @@
 #include <time.h>
 
 #include "server/log.h"
+#include "server/store_pg_int.h"
 
-#define PG_SCHEMA_VERSION 1
+#define PG_SCHEMA_VERSION 2
 /* pg_advisory_xact_lock key of schema migrations ("sotto" in ASCII). */
 #define PG_MIGRATE_LOCK 0x736f74746fLL
 
@@ -34,14 +34,13 @@ enum stmt_id {
 	P_ID_LOCK, P_ID_SET, P_ACCOUNT_ADD,
 	P_ACCOUNT_BY_DEVICE, P_ACCOUNT_BY_NAME, P_ACCOUNT_BY_ID,
 	P_RESET_OUT, P_RESET_SENT, P_RESET_ENV, P_RESET_PREKEYS, P_RESET_SPK, P_RESET_LOGINS,
-	P_RESET_KPS, P_RESET_ACCOUNT, P_ACCOUNTS_LIST,
+	P_RESET_KPS, P_RESET_GROUPS, P_RESET_ACCOUNT, P_ACCOUNTS_LIST,
 	P_LOGIN_GET, P_LOGIN_PUT,
 	P_SPK_PUT, P_SPK_GET, P_OTPK_PUT, P_OTPK_COUNT, P_OTPK_TAKE,
 	P_SENT_GET, P_SENT_PUT, P_SENT_DEL, P_SENT_SCAN_END, P_SENT_PRUNE,
 	P_PENDING_GET, P_PENDING_LOCK, P_PENDING_ADD,
 	P_ENV_PUT, P_ENV_LIST, P_ENV_DEL,
 	P_IDMAX_GET,
-	P_KP_PUT, P_KP_LAST_DEL, P_KP_COUNT, P_KP_TAKE, P_KP_LAST_GET,
 	P__COUNT
 };
 
@@ -84,6 +83,7 @@ static const char *const stmt_sql[P__COUNT] = {
 	[P_RESET_SPK] = "DELETE FROM signed_prekeys WHERE account = $1::bigint",
 	[P_RESET_LOGINS] = "DELETE FROM logins WHERE account = $1::bigint",
 	[P_RESET_KPS] = "DELETE FROM key_packages WHERE account = $1::bigint",
+	[P_RESET_GROUPS] = "DELETE FROM group_members WHERE account = $1::bigint",
 	[P_RESET_ACCOUNT] = "DELETE FROM accounts WHERE id = $1::bigint",
 	[P_ACCOUNTS_LIST] = "SELECT id, name, created, pending,"
 	    " (SELECT count(*) FROM prekeys WHERE account = accounts.id) FROM accounts"
@@ -136,19 +136,9 @@ static const char *const stmt_sql[P__COUNT] = {
 	[P_ENV_DEL] = "DELETE FROM envelopes WHERE recipient = $1::bigint AND id = $2::bigint"
 	    " RETURNING sender, sender_dev, cmid, length(data)::bigint",
 	[P_IDMAX_GET] = "SELECT v FROM meta WHERE k = 'env_id_max'",
-	[P_KP_PUT] = "INSERT INTO key_packages(account, last_resort, data) VALUES ($1::bigint,"
-	    " $2::boolean, $3::bytea)",
-	[P_KP_LAST_DEL] = "DELETE FROM key_packages WHERE account = $1::bigint AND last_resort",
-	[P_KP_COUNT] = "SELECT count(*) FILTER (WHERE NOT last_resort),"
-	    " count(*) FILTER (WHERE last_resort) FROM key_packages WHERE account = $1::bigint",
-	[P_KP_TAKE] = "DELETE FROM key_packages WHERE id = (SELECT id FROM key_packages"
-	    " WHERE account = $1::bigint AND NOT last_resort ORDER BY id LIMIT 1"
-	    " FOR UPDATE SKIP LOCKED) RETURNING data",
-	[P_KP_LAST_GET] = "SELECT data FROM key_packages WHERE account = $1::bigint"
-	    " AND last_resort LIMIT 1",
 };
 
-/* Schema 1: the SQLite backend's schema 6 without the group tables. */
+/* Schema 1: the SQLite backend's schema 5 with its KeyPackages (schema 6). */
 static const char migrate_0_to_1_sql[] =
 	"CREATE TABLE meta(k text PRIMARY KEY, v bigint NOT NULL);"
 	"INSERT INTO meta VALUES ('account_id_max', 0), ('env_id_max', 0);"
@@ -177,9 +167,32 @@ static const char migrate_0_to_1_sql[] =
 	" last_resort boolean NOT NULL, data bytea NOT NULL);"
 	"CREATE INDEX key_packages_by_account ON key_packages(account, last_resort, id);";
 
+/*
+ * Schema 2: the MLS delivery service, as the SQLite backend's schema 6 (its comment there
+ * says why each table is as it is). Ids of groups and Welcomes come from sequences.
+ */
+static const char migrate_1_to_2_sql[] =
+	"CREATE TABLE groups(id bigserial PRIMARY KEY, gid bytea NOT NULL UNIQUE,"
+	" epoch bigint NOT NULL, next_seq bigint NOT NULL, low_seq bigint NOT NULL,"
+	" created bigint NOT NULL);"
+	"CREATE TABLE group_log(grp bigint NOT NULL, seq bigint NOT NULL,"
+	" kind bigint NOT NULL, epoch bigint NOT NULL, ts bigint NOT NULL,"
+	" cmid bytea, data bytea NOT NULL, PRIMARY KEY(grp, seq));"
+	"CREATE UNIQUE INDEX group_log_by_cmid ON group_log(grp, cmid) WHERE cmid IS NOT NULL;"
+	"CREATE TABLE group_members(grp bigint NOT NULL, account bigint NOT NULL,"
+	" read_seq bigint NOT NULL, left_seq bigint NOT NULL, welcome bigint,"
+	" PRIMARY KEY(grp, account));"
+	"CREATE INDEX group_members_by_account ON group_members(account, grp);"
+	"CREATE INDEX group_members_by_read ON group_members(grp, read_seq);"
+	"CREATE INDEX group_members_by_welcome ON group_members(welcome)"
+	" WHERE welcome IS NOT NULL;"
+	"CREATE TABLE group_welcomes(id bigserial PRIMARY KEY, grp bigint NOT NULL,"
+	" seq bigint NOT NULL, epoch bigint NOT NULL, ts bigint NOT NULL, data bytea NOT NULL);";
+
 /* Each step brings the schema from its index to the next version. */
 static const char *const migrations[PG_SCHEMA_VERSION] = {
 	migrate_0_to_1_sql,
+	migrate_1_to_2_sql,
 };
 
 /* An account's counters: its mailbox, and what it sent that waits. */
@@ -199,25 +212,14 @@ struct store_pg {
 	size_t n_pend, cap_pend;
 };
 
-#define PG_PARAMS_MAX 8
-
-/* The parameters of one statement, all in binary format. */
-struct pgp {
-	const char *v[PG_PARAMS_MAX];
-	int len[PG_PARAMS_MAX];
-	int fmt[PG_PARAMS_MAX];
-	uint64_t ints[PG_PARAMS_MAX];
-	int n;
-};
-
 static struct store_pg *
 impl(struct store *s)
 {
 	return (struct store_pg *)s;
 }
 
-static void
-p_blob(struct pgp *p, const void *v, size_t len)
+void
+pgp_blob(struct pgp *p, const void *v, size_t len)
 {
 	/* A bytea of length 0 still needs a non-NULL pointer: NULL is SQL NULL. */
 	p->v[p->n] = v != NULL ? v : "";
@@ -226,33 +228,34 @@ p_blob(struct pgp *p, const void *v, size_t len)
 	p->n++;
 }
 
-static void
-p_i64(struct pgp *p, int64_t v)
+void
+pgp_i64(struct pgp *p, int64_t v)
 {
 	p->ints[p->n] = htobe64((uint64_t)v);
-	p_blob(p, &p->ints[p->n], 8);
+	pgp_blob(p, &p->ints[p->n], 8);
 }
 
-static void
-p_bool(struct pgp *p, int v)
+void
+pgp_bool(struct pgp *p, int v)
 {
-	p_blob(p, v ? "\1" : "\0", 1);
+	pgp_blob(p, v ? "\1" : "\0", 1);
 }
 
-static void
-p_text(struct pgp *p, const char *s)
+void
+pgp_text(struct pgp *p, const char *s)
 {
-	p_blob(p, s, strlen(s));
+	pgp_blob(p, s, strlen(s));
 }
 
-static void
-p_null(struct pgp *p)
+void
+pgp_null(struct pgp *p)
 {
 	p->v[p->n] = NULL;
 	p->len[p->n] = 0;
 	p->fmt[p->n] = 1;
 	p->n++;
 }
+
 
 /* A failed statement's SQLSTATE as a sotto_err. */
 static int
@@ -285,10 +288,11 @@ map_state(PGconn *conn, const PGresult *res, const char *what)
  * Runs a prepared statement. *res (if res) gets the result of a statement returning rows;
  * free it with PQclear. *changes (if changes) gets the number of rows it changed.
  */
-static int
-run(struct store_pg *ps, enum stmt_id id, const struct pgp *p, PGresult **res,
+int
+pgs_run(struct store *s, char set, int id, const struct pgp *p, PGresult **res,
     uint64_t *changes, const char *what)
 {
+	struct store_pg *ps = impl(s);
 	char name[16];
 	PGresult *r;
 	ExecStatusType t;
@@ -296,7 +300,7 @@ run(struct store_pg *ps, enum stmt_id id, const struct pgp *p, PGresult **res,
 
 	if (res != NULL)
 		*res = NULL;
-	snprintf(name, sizeof(name), "s%d", (int)id);
+	snprintf(name, sizeof(name), "%c%d", set, id);
 	r = PQexecPrepared(ps->conn, name, p != NULL ? p->n : 0, p != NULL ? p->v : NULL,
 	    p != NULL ? p->len : NULL, p != NULL ? p->fmt : NULL, 1);
 	t = PQresultStatus(r);
@@ -317,19 +321,36 @@ run(struct store_pg *ps, enum stmt_id id, const struct pgp *p, PGresult **res,
 }
 
 static int
+run(struct store_pg *ps, enum stmt_id id, const struct pgp *p, PGresult **res,
+    uint64_t *changes, const char *what)
+{
+	return pgs_run(&ps->base, 's', (int)id, p, res, changes, what);
+}
+
+static int
 begin(struct store_pg *ps)
 {
 	return run(ps, P_BEGIN, NULL, NULL, NULL, "begin");
 }
 
-static int store_pg_run(struct store *s, const char *sql, const char *what);
-
 /* Not a prepared statement: also ends the transactions of store_pg_open's migrations. */
+void
+pgs_rollback(struct store *s)
+{
+	if (PQtransactionStatus(impl(s)->conn) != PQTRANS_IDLE)
+		(void)pgs_exec(s, "ROLLBACK", "rollback");
+}
+
 static void
 rollback(struct store_pg *ps)
 {
-	if (PQtransactionStatus(ps->conn) != PQTRANS_IDLE)
-		(void)store_pg_run(&ps->base, "ROLLBACK", "rollback");
+	pgs_rollback(&ps->base);
+}
+
+int
+pgs_begin(struct store *s)
+{
+	return begin(impl(s));
 }
 
 /* COMMIT returns once the commit record is flushed (synchronous_commit on). */
@@ -343,9 +364,15 @@ commit(struct store_pg *ps)
 	return r;
 }
 
+int
+pgs_commit(struct store *s)
+{
+	return commit(impl(s));
+}
+
 /* Column col of row row as an integer (bigint, int4, int2 or boolean). */
-static int64_t
-col_int(const PGresult *res, int row, int col)
+int64_t
+pgs_int(const PGresult *res, int row, int col)
 {
 	const uint8_t *v = (const uint8_t *)PQgetvalue(res, row, col);
 	uint64_t x = 0;
@@ -365,8 +392,8 @@ col_int(const PGresult *res, int row, int col)
 	return len == 1 ? v[0] : 0;
 }
 
-static int
-col_blob(const PGresult *res, int row, int col, uint8_t *out, size_t len)
+int
+pgs_blob(const PGresult *res, int row, int col, uint8_t *out, size_t len)
 {
 	if (PQgetisnull(res, row, col) || (size_t)PQgetlength(res, row, col) != len)
 		return SOTTO_ERR_CORRUPT;
@@ -374,14 +401,13 @@ col_blob(const PGresult *res, int row, int col, uint8_t *out, size_t len)
 	return 0;
 }
 
-/* Runs a one-row query: 0 with *res, SOTTO_ERR_NOT_FOUND if no row, or an error. */
-static int
-one_row(struct store_pg *ps, enum stmt_id id, const struct pgp *p, PGresult **res,
+int
+pgs_row(struct store *s, char set, int id, const struct pgp *p, PGresult **res,
     const char *what)
 {
 	int r;
 
-	if ((r = run(ps, id, p, res, NULL, what)) != 0)
+	if ((r = pgs_run(s, set, id, p, res, NULL, what)) != 0)
 		return r;
 	if (PQntuples(*res) == 0) {
 		PQclear(*res);
@@ -389,6 +415,13 @@ one_row(struct store_pg *ps, enum stmt_id id, const struct pgp *p, PGresult **re
 		return SOTTO_ERR_NOT_FOUND;
 	}
 	return 0;
+}
+
+static int
+one_row(struct store_pg *ps, enum stmt_id id, const struct pgp *p, PGresult **res,
+    const char *what)
+{
+	return pgs_row(&ps->base, 's', (int)id, p, res, what);
 }
 
 static int
@@ -400,7 +433,7 @@ one_int(struct store_pg *ps, enum stmt_id id, const struct pgp *p, int64_t *out,
 
 	if ((r = one_row(ps, id, p, &res, what)) != 0)
 		return r;
-	*out = col_int(res, 0, 0);
+	*out = pgs_int(res, 0, 0);
 	PQclear(res);
 	return 0;
 }
@@ -415,22 +448,22 @@ read_account(struct store_pg *ps, enum stmt_id id, const struct pgp *p,
 	if ((r = one_row(ps, id, p, &res, "account")) != 0)
 		return r;
 	memset(out, 0, sizeof(*out));
-	out->id = col_int(res, 0, 0);
+	out->id = pgs_int(res, 0, 0);
 	len = PQgetlength(res, 0, 1);
 	if (len > STORE_NAME_MAX) {
 		r = SOTTO_ERR_CORRUPT;
 		goto out;
 	}
 	memcpy(out->name, PQgetvalue(res, 0, 1), (size_t)len);
-	if ((r = col_blob(res, 0, 2, out->identity_key, STORE_KEY_LEN)) == 0)
-		r = col_blob(res, 0, 3, out->device_key, STORE_KEY_LEN);
+	if ((r = pgs_blob(res, 0, 2, out->identity_key, STORE_KEY_LEN)) == 0)
+		r = pgs_blob(res, 0, 3, out->device_key, STORE_KEY_LEN);
 out:
 	PQclear(res);
 	return r;
 }
 
-static int
-store_pg_run(struct store *s, const char *sql, const char *what)
+int
+pgs_exec(struct store *s, const char *sql, const char *what)
 {
 	PGresult *r = PQexec(impl(s)->conn, sql);
 	ExecStatusType t = PQresultStatus(r);
@@ -450,7 +483,7 @@ invite_refusal(struct store_pg *ps, const uint8_t token_hash[STORE_TOKEN_HASH_LE
 	int64_t used;
 	int r;
 
-	p_blob(&p, token_hash, STORE_TOKEN_HASH_LEN);
+	pgp_blob(&p, token_hash, STORE_TOKEN_HASH_LEN);
 	r = one_int(ps, P_INVITE_USED, &p, &used, "invite state");
 	if (r == SOTTO_ERR_NOT_FOUND)
 		return SOTTO_ERR_INVITE_UNKNOWN;
@@ -467,7 +500,7 @@ name_reserved(struct store_pg *ps, const char *name)
 	int64_t one;
 	int r;
 
-	p_text(&p, name);
+	pgp_text(&p, name);
 	r = one_int(ps, P_INVITE_RESERVED, &p, &one, "invite reserved");
 	if (r == SOTTO_ERR_NOT_FOUND)
 		return 0;
@@ -482,7 +515,7 @@ id_next(struct store_pg *ps, const char *k, int64_t floor, int64_t *next)
 	int64_t v;
 	int r;
 
-	p_text(&p, k);
+	pgp_text(&p, k);
 	if ((r = one_int(ps, P_ID_LOCK, &p, &v, "id counter")) != 0)
 		return r == SOTTO_ERR_NOT_FOUND ? SOTTO_ERR_CORRUPT : r;
 	*next = (v > floor ? v : floor) + 1;
@@ -494,8 +527,8 @@ id_set(struct store_pg *ps, const char *k, int64_t v)
 {
 	struct pgp p = { .n = 0 };
 
-	p_text(&p, k);
-	p_i64(&p, v);
+	pgp_text(&p, k);
+	pgp_i64(&p, v);
 	return run(ps, P_ID_SET, &p, NULL, NULL, "id counter");
 }
 
@@ -523,12 +556,12 @@ pg_account_create(struct store *base, const char *name, const uint8_t ik[STORE_K
 		goto out;
 	}
 	if (token_hash != NULL) {
-		p_blob(&p, token_hash, STORE_TOKEN_HASH_LEN);
-		p_i64(&p, (int64_t)time(NULL));
+		pgp_blob(&p, token_hash, STORE_TOKEN_HASH_LEN);
+		pgp_i64(&p, (int64_t)time(NULL));
 		if (reserved)
-			p_text(&p, name);
+			pgp_text(&p, name);
 		else
-			p_null(&p);
+			pgp_null(&p);
 		if ((r = run(ps, P_INVITE_USE, &p, NULL, &changes, "invite use")) != 0)
 			goto out;
 		if (changes != 1) {
@@ -537,11 +570,11 @@ pg_account_create(struct store *base, const char *name, const uint8_t ik[STORE_K
 		}
 	}
 	p.n = 0;
-	p_i64(&p, id);
-	p_text(&p, name);
-	p_blob(&p, ik, STORE_KEY_LEN);
-	p_blob(&p, dk, STORE_KEY_LEN);
-	p_i64(&p, (int64_t)time(NULL));
+	pgp_i64(&p, id);
+	pgp_text(&p, name);
+	pgp_blob(&p, ik, STORE_KEY_LEN);
+	pgp_blob(&p, dk, STORE_KEY_LEN);
+	pgp_i64(&p, (int64_t)time(NULL));
 	if ((r = run(ps, P_ACCOUNT_ADD, &p, NULL, NULL, "account add")) != 0 ||
 	    (r = id_set(ps, "account_id_max", id)) != 0)
 		goto out;
@@ -559,7 +592,7 @@ pg_account_by_device(struct store *base, const uint8_t dk[STORE_KEY_LEN],
 {
 	struct pgp p = { .n = 0 };
 
-	p_blob(&p, dk, STORE_KEY_LEN);
+	pgp_blob(&p, dk, STORE_KEY_LEN);
 	return read_account(impl(base), P_ACCOUNT_BY_DEVICE, &p, out);
 }
 
@@ -568,7 +601,7 @@ pg_account_by_name(struct store *base, const char *name, struct store_account *o
 {
 	struct pgp p = { .n = 0 };
 
-	p_text(&p, name);
+	pgp_text(&p, name);
 	return read_account(impl(base), P_ACCOUNT_BY_NAME, &p, out);
 }
 
@@ -577,8 +610,8 @@ pg_invite_add(struct store *base, const uint8_t token_hash[STORE_TOKEN_HASH_LEN]
 {
 	struct pgp p = { .n = 0 };
 
-	p_blob(&p, token_hash, STORE_TOKEN_HASH_LEN);
-	p_i64(&p, (int64_t)time(NULL));
+	pgp_blob(&p, token_hash, STORE_TOKEN_HASH_LEN);
+	pgp_i64(&p, (int64_t)time(NULL));
 	return run(impl(base), P_INVITE_ADD, &p, NULL, NULL, "invite add");
 }
 
@@ -588,7 +621,7 @@ pg_account_reset(struct store *base, const char *name, const uint8_t *token_hash
 {
 	static const enum stmt_id per_account[] = {
 		P_RESET_OUT, P_RESET_SENT, P_RESET_ENV, P_RESET_PREKEYS, P_RESET_SPK,
-		P_RESET_LOGINS, P_RESET_KPS, P_RESET_ACCOUNT,
+		P_RESET_LOGINS, P_RESET_KPS, P_RESET_GROUPS, P_RESET_ACCOUNT,
 	};
 	struct store_pg *ps = impl(base);
 	struct store_account a;
@@ -603,7 +636,7 @@ pg_account_reset(struct store *base, const char *name, const uint8_t *token_hash
 	/* The id counter's lock serialises a reset with account creation. */
 	if ((r = id_next(ps, "account_id_max", 0, &ignored)) != 0)
 		goto out;
-	p_text(&p, name);
+	pgp_text(&p, name);
 	r = read_account(ps, P_ACCOUNT_BY_NAME, &p, &a);
 	if (r != 0 && r != SOTTO_ERR_NOT_FOUND)
 		goto out;
@@ -619,20 +652,20 @@ pg_account_reset(struct store *base, const char *name, const uint8_t *token_hash
 	r = 0;
 	for (size_t i = 0; found && i < sizeof(per_account) / sizeof(per_account[0]); i++) {
 		p.n = 0;
-		p_i64(&p, a.id);
+		pgp_i64(&p, a.id);
 		if ((r = run(ps, per_account[i], &p, NULL,
 		    per_account[i] == P_RESET_ENV ? envelopes : NULL, "account reset")) != 0)
 			goto out;
 	}
 	p.n = 0;
-	p_text(&p, name);
+	pgp_text(&p, name);
 	if ((r = run(ps, P_INVITE_UNRESERVE, &p, NULL, NULL, "account reset")) != 0)
 		goto out;
 	if (token_hash != NULL) {
 		p.n = 0;
-		p_blob(&p, token_hash, STORE_TOKEN_HASH_LEN);
-		p_i64(&p, (int64_t)time(NULL));
-		p_text(&p, name);
+		pgp_blob(&p, token_hash, STORE_TOKEN_HASH_LEN);
+		pgp_i64(&p, (int64_t)time(NULL));
+		pgp_text(&p, name);
 		if ((r = run(ps, P_INVITE_RESERVE, &p, NULL, NULL, "account reset")) != 0)
 			goto out;
 	}
@@ -656,16 +689,16 @@ pg_accounts_list(struct store *base, int (*cb)(void *arg, const struct store_acc
 		return r;
 	for (int i = 0; i < PQntuples(res) && r == 0; i++) {
 		memset(&a, 0, sizeof(a));
-		a.id = col_int(res, i, 0);
+		a.id = pgs_int(res, i, 0);
 		len = PQgetlength(res, i, 1);
 		if (len > STORE_NAME_MAX) {
 			r = SOTTO_ERR_CORRUPT;
 			break;
 		}
 		memcpy(a.name, PQgetvalue(res, i, 1), (size_t)len);
-		a.created = col_int(res, i, 2);
-		a.envelopes = (uint64_t)col_int(res, i, 3);
-		a.prekeys = (uint32_t)col_int(res, i, 4);
+		a.created = pgs_int(res, i, 2);
+		a.envelopes = (uint64_t)pgs_int(res, i, 3);
+		a.prekeys = (uint32_t)pgs_int(res, i, 4);
 		r = cb(arg, &a);
 	}
 	PQclear(res);
@@ -680,19 +713,19 @@ login_one(struct store_pg *ps, struct store_login *l)
 	PGresult *res;
 	int r;
 
-	p_i64(&p, l->account);
+	pgp_i64(&p, l->account);
 	r = one_row(ps, P_LOGIN_GET, &p, &res, "login get");
 	if (r != 0 && r != SOTTO_ERR_NOT_FOUND)
 		return r;
 	if (r == 0) {
 		for (int i = 0; i < 3; i++)
-			g[i] = (uint64_t)col_int(res, 0, i);
+			g[i] = (uint64_t)pgs_int(res, 0, i);
 		PQclear(res);
 	}
 	if ((l->result = store_login_step(g, l->presented, &l->next)) != 0)
 		return 0;
 	for (int i = 0; i < 3; i++)
-		p_i64(&p, (int64_t)g[i]);
+		pgp_i64(&p, (int64_t)g[i]);
 	return run(ps, P_LOGIN_PUT, &p, NULL, NULL, "login put");
 }
 
@@ -721,7 +754,7 @@ count_prekeys(struct store_pg *ps, int64_t account, uint32_t *n)
 	int64_t v = 0;
 	int r;
 
-	p_i64(&p, account);
+	pgp_i64(&p, account);
 	if ((r = one_int(ps, P_OTPK_COUNT, &p, &v, "prekey count")) == 0)
 		*n = (uint32_t)v;
 	return r;
@@ -740,18 +773,18 @@ pg_prekeys_put(struct store *base, int64_t account, const struct store_signed_pr
 		return r;
 	if (spk != NULL) {
 		p.n = 0;
-		p_i64(&p, account);
-		p_i64(&p, spk->id);
-		p_blob(&p, spk->key, STORE_KEY_LEN);
-		p_blob(&p, spk->sig, STORE_SIG_LEN);
+		pgp_i64(&p, account);
+		pgp_i64(&p, spk->id);
+		pgp_blob(&p, spk->key, STORE_KEY_LEN);
+		pgp_blob(&p, spk->sig, STORE_SIG_LEN);
 		if ((r = run(ps, P_SPK_PUT, &p, NULL, NULL, "signed prekey put")) != 0)
 			goto out;
 	}
 	for (size_t i = 0; i < n; i++) {
 		p.n = 0;
-		p_i64(&p, account);
-		p_i64(&p, otpks[i].id);
-		p_blob(&p, otpks[i].key, STORE_KEY_LEN);
+		pgp_i64(&p, account);
+		pgp_i64(&p, otpks[i].id);
+		pgp_blob(&p, otpks[i].key, STORE_KEY_LEN);
 		if ((r = run(ps, P_OTPK_PUT, &p, NULL, NULL, "prekey put")) != 0)
 			goto out;
 	}
@@ -777,23 +810,23 @@ pg_bundle_take(struct store *base, int64_t account, struct store_bundle *out)
 	int r;
 
 	memset(out, 0, sizeof(*out));
-	p_i64(&p, account);
+	pgp_i64(&p, account);
 	if ((r = begin(ps)) != 0)
 		return r;
 	if ((r = read_account(ps, P_ACCOUNT_BY_ID, &p, &out->account)) != 0 ||
 	    (r = one_row(ps, P_SPK_GET, &p, &res, "spk get")) != 0)
 		goto out;
-	out->spk.id = (uint32_t)col_int(res, 0, 0);
-	if ((r = col_blob(res, 0, 1, out->spk.key, STORE_KEY_LEN)) != 0 ||
-	    (r = col_blob(res, 0, 2, out->spk.sig, STORE_SIG_LEN)) != 0)
+	out->spk.id = (uint32_t)pgs_int(res, 0, 0);
+	if ((r = pgs_blob(res, 0, 1, out->spk.key, STORE_KEY_LEN)) != 0 ||
+	    (r = pgs_blob(res, 0, 2, out->spk.sig, STORE_SIG_LEN)) != 0)
 		goto out;
 	PQclear(res);
 	/* Handed out once: deleted by the statement that reads it. */
 	r = one_row(ps, P_OTPK_TAKE, &p, &res, "prekey take");
 	if (r == 0) {
 		out->has_otpk = 1;
-		out->otpk.id = (uint32_t)col_int(res, 0, 0);
-		if ((r = col_blob(res, 0, 1, out->otpk.key, STORE_KEY_LEN)) != 0)
+		out->otpk.id = (uint32_t)pgs_int(res, 0, 0);
+		if ((r = pgs_blob(res, 0, 1, out->otpk.key, STORE_KEY_LEN)) != 0)
 			goto out;
 	} else if (r != SOTTO_ERR_NOT_FOUND) {
 		goto out;
@@ -838,14 +871,14 @@ pending_entry(struct store_pg *ps, int64_t account, int *r)
 		ps->pend = np;
 		ps->cap_pend = cap;
 	}
-	p_i64(&p, account);
+	pgp_i64(&p, account);
 	if ((*r = one_row(ps, P_PENDING_LOCK, &p, &res, "pending")) != 0)
 		return NULL;
 	e = &ps->pend[ps->n_pend++];
 	memset(e, 0, sizeof(*e));
 	e->account = account;
 	for (int i = 0; i < Q__COUNT; i++)
-		e->have[i] = (uint64_t)col_int(res, 0, i);
+		e->have[i] = (uint64_t)pgs_int(res, 0, i);
 	PQclear(res);
 	return e;
 }
@@ -861,9 +894,9 @@ pending_flush(struct store_pg *ps)
 		if (memcmp(ps->pend[i].delta, zero, sizeof(zero)) == 0)
 			continue;
 		p.n = 0;
-		p_i64(&p, ps->pend[i].account);
+		pgp_i64(&p, ps->pend[i].account);
 		for (int k = 0; k < Q__COUNT; k++)
-			p_i64(&p, ps->pend[i].delta[k]);
+			pgp_i64(&p, ps->pend[i].delta[k]);
 		r = run(ps, P_PENDING_ADD, &p, NULL, NULL, "pending update");
 	}
 	ps->n_pend = 0;
@@ -940,8 +973,8 @@ sent_find(struct store_pg *ps, struct store_send *e)
 	int64_t id;
 	int r;
 
-	p_blob(&p, e->sender_device, STORE_KEY_LEN);
-	p_blob(&p, e->cmid, STORE_CMID_LEN);
+	pgp_blob(&p, e->sender_device, STORE_KEY_LEN);
+	pgp_blob(&p, e->cmid, STORE_CMID_LEN);
 	r = one_int(ps, P_SENT_GET, &p, &id, "sent get");
 	if (r == SOTTO_ERR_NOT_FOUND)
 		return 0;
@@ -959,10 +992,10 @@ sent_put(struct store_pg *ps, const struct store_send *e, int64_t now, int *adde
 	uint64_t changes = 0;
 	int r;
 
-	p_blob(&p, e->sender_device, STORE_KEY_LEN);
-	p_blob(&p, e->cmid, STORE_CMID_LEN);
-	p_i64(&p, e->env_id);
-	p_i64(&p, now);
+	pgp_blob(&p, e->sender_device, STORE_KEY_LEN);
+	pgp_blob(&p, e->cmid, STORE_CMID_LEN);
+	pgp_i64(&p, e->env_id);
+	pgp_i64(&p, now);
 	if ((r = run(ps, P_SENT_PUT, &p, NULL, &changes, "sent put")) != 0)
 		return r;
 	*added = changes > 0;
@@ -990,13 +1023,13 @@ envelope_put(struct store_pg *ps, struct store_send *e, struct id_state *ids)
 	}
 	if (e->env_id > ids->max)
 		ids->max = e->env_id;
-	p_i64(&p, e->env_id);
-	p_i64(&p, e->recipient);
-	p_i64(&p, (int64_t)e->ts);
-	p_blob(&p, e->data, e->len);
-	p_i64(&p, e->sender > 0 ? e->sender : 0);
-	p_blob(&p, e->sender_device, STORE_KEY_LEN);
-	p_blob(&p, e->cmid, STORE_CMID_LEN);
+	pgp_i64(&p, e->env_id);
+	pgp_i64(&p, e->recipient);
+	pgp_i64(&p, (int64_t)e->ts);
+	pgp_blob(&p, e->data, e->len);
+	pgp_i64(&p, e->sender > 0 ? e->sender : 0);
+	pgp_blob(&p, e->sender_device, STORE_KEY_LEN);
+	pgp_blob(&p, e->cmid, STORE_CMID_LEN);
 	if ((r = run(ps, P_ENV_PUT, &p, NULL, NULL, "envelope put")) != 0)
 		return r;
 	return pending_move(ps, e->recipient, e->sender, e->len, 1);
@@ -1095,15 +1128,15 @@ pg_envelopes_list(struct store *base, int64_t recipient, int64_t after,
 	int r;
 
 	*n_out = 0;
-	p_i64(&p, recipient);
-	p_i64(&p, after);
-	p_i64(&p, (int64_t)max);
+	pgp_i64(&p, recipient);
+	pgp_i64(&p, after);
+	pgp_i64(&p, (int64_t)max);
 	if ((r = run(impl(base), P_ENV_LIST, &p, &res, NULL, "envelope list")) != 0)
 		return r;
 	for (int i = 0; i < PQntuples(res) && n < max; i++) {
 		len = (size_t)PQgetlength(res, i, 2);
-		out[n].id = col_int(res, i, 0);
-		out[n].ts = (uint64_t)col_int(res, i, 1);
+		out[n].id = pgs_int(res, i, 0);
+		out[n].ts = (uint64_t)pgs_int(res, i, 1);
 		out[n].len = len;
 		if ((out[n].data = malloc(len ? len : 1)) == NULL) {
 			r = SOTTO_ERR_NOMEM;
@@ -1132,24 +1165,24 @@ del_one(struct store_pg *ps, const struct store_del *d)
 	size_t len;
 	int r, keyed;
 
-	p_i64(&p, d->recipient);
-	p_i64(&p, d->id);
+	pgp_i64(&p, d->recipient);
+	pgp_i64(&p, d->id);
 	r = one_row(ps, P_ENV_DEL, &p, &res, "envelope delete");
 	if (r == SOTTO_ERR_NOT_FOUND)           /* another's, deleted, or never stored */
 		return 0;
 	if (r != 0)
 		return r;
-	sender = col_int(res, 0, 0);
-	keyed = col_blob(res, 0, 1, dev, sizeof(dev)) == 0 &&
-	    col_blob(res, 0, 2, cmid, sizeof(cmid)) == 0;
-	len = (size_t)col_int(res, 0, 3);
+	sender = pgs_int(res, 0, 0);
+	keyed = pgs_blob(res, 0, 1, dev, sizeof(dev)) == 0 &&
+	    pgs_blob(res, 0, 2, cmid, sizeof(cmid)) == 0;
+	len = (size_t)pgs_int(res, 0, 3);
 	PQclear(res);
 	if (keyed) {
 		/* Only the record of that envelope: after sent_retention a retry may own it. */
 		p.n = 0;
-		p_blob(&p, cmid, sizeof(cmid));
-		p_blob(&p, dev, sizeof(dev));
-		p_i64(&p, d->id);
+		pgp_blob(&p, cmid, sizeof(cmid));
+		pgp_blob(&p, dev, sizeof(dev));
+		pgp_i64(&p, d->id);
 		if ((r = run(ps, P_SENT_DEL, &p, NULL, NULL, "sent delete")) != 0)
 			return r;
 	}
@@ -1210,10 +1243,10 @@ pg_mailbox_count(struct store *base, int64_t recipient, uint64_t *n)
 	PGresult *res;
 	int r;
 
-	p_i64(&p, recipient);
+	pgp_i64(&p, recipient);
 	if ((r = one_row(impl(base), P_PENDING_GET, &p, &res, "pending")) != 0)
 		return r;
-	*n = (uint64_t)col_int(res, 0, Q_MBOX_N);
+	*n = (uint64_t)pgs_int(res, 0, Q_MBOX_N);
 	PQclear(res);
 	return 0;
 }
@@ -1235,8 +1268,8 @@ pg_sent_get(struct store *base, const uint8_t sender_device[STORE_KEY_LEN],
 	struct pgp p = { .n = 0 };
 
 	*env_id = 0;
-	p_blob(&p, sender_device, STORE_KEY_LEN);
-	p_blob(&p, cmid, STORE_CMID_LEN);
+	pgp_blob(&p, sender_device, STORE_KEY_LEN);
+	pgp_blob(&p, cmid, STORE_CMID_LEN);
 	return one_int(impl(base), P_SENT_GET, &p, env_id, "sent get");
 }
 
@@ -1263,15 +1296,15 @@ pg_sent_prune(struct store *base, int64_t before, size_t max, struct store_sent_
 		return r;
 	from = cursor->set ? STORE_KEY_LEN : 0;
 	from_cmid = cursor->set ? STORE_CMID_LEN : 0;
-	p_blob(&p, cursor->sender_device, from);
-	p_blob(&p, cursor->cmid, from_cmid);
-	p_i64(&p, (int64_t)max - 1);
+	pgp_blob(&p, cursor->sender_device, from);
+	pgp_blob(&p, cursor->cmid, from_cmid);
+	pgp_i64(&p, (int64_t)max - 1);
 	r = one_row(ps, P_SENT_SCAN_END, &p, &res, "sent scan");
 	last = r == SOTTO_ERR_NOT_FOUND;
 	if (r == 0) {
-		r = col_blob(res, 0, 0, end.sender_device, STORE_KEY_LEN);
+		r = pgs_blob(res, 0, 0, end.sender_device, STORE_KEY_LEN);
 		if (r == 0)
-			r = col_blob(res, 0, 1, end.cmid, STORE_CMID_LEN);
+			r = pgs_blob(res, 0, 1, end.cmid, STORE_CMID_LEN);
 		end.set = 1;
 		PQclear(res);
 	} else if (last) {
@@ -1279,10 +1312,10 @@ pg_sent_prune(struct store *base, int64_t before, size_t max, struct store_sent_
 	}
 	if (r == 0) {
 		p.n = 2;
-		p_blob(&p, end.sender_device, last ? 0 : STORE_KEY_LEN);
-		p_blob(&p, end.cmid, last ? 0 : STORE_CMID_LEN);
-		p_bool(&p, last);
-		p_i64(&p, before);
+		pgp_blob(&p, end.sender_device, last ? 0 : STORE_KEY_LEN);
+		pgp_blob(&p, end.cmid, last ? 0 : STORE_CMID_LEN);
+		pgp_bool(&p, last);
+		pgp_i64(&p, before);
 		if ((r = run(ps, P_SENT_PRUNE, &p, NULL, &changes, "sent prune")) == 0)
 			r = commit(ps);
 	}
@@ -1298,162 +1331,6 @@ pg_sent_prune(struct store *base, int64_t before, size_t max, struct store_sent_
 		*cursor = end;
 	}
 	return 0;
-}
-
-static int
-kp_count(struct store_pg *ps, int64_t account, struct store_kp_count *out)
-{
-	struct pgp p = { .n = 0 };
-	PGresult *res;
-	int r;
-
-	memset(out, 0, sizeof(*out));
-	p_i64(&p, account);
-	if ((r = one_row(ps, P_KP_COUNT, &p, &res, "key package count")) != 0)
-		return r == SOTTO_ERR_NOT_FOUND ? 0 : r;
-	out->count = (uint32_t)col_int(res, 0, 0);
-	out->has_last_resort = col_int(res, 0, 1) > 0;
-	PQclear(res);
-	return 0;
-}
-
-static int
-pg_key_packages_put(struct store *base, int64_t account, const struct store_blob *kps,
-    size_t n, const struct store_blob *last_resort, uint32_t max,
-    struct store_kp_count *left)
-{
-	struct store_pg *ps = impl(base);
-	struct pgp p;
-	int r;
-
-	memset(left, 0, sizeof(*left));
-	if ((r = begin(ps)) != 0)
-		return r;
-	if (last_resort != NULL) {
-		p.n = 0;
-		p_i64(&p, account);
-		if ((r = run(ps, P_KP_LAST_DEL, &p, NULL, NULL, "key package put")) != 0)
-			goto out;
-		p_bool(&p, 1);
-		p_blob(&p, last_resort->p, last_resort->len);
-		if ((r = run(ps, P_KP_PUT, &p, NULL, NULL, "key package put")) != 0)
-			goto out;
-	}
-	for (size_t i = 0; i < n; i++) {
-		p.n = 0;
-		p_i64(&p, account);
-		p_bool(&p, 0);
-		p_blob(&p, kps[i].p, kps[i].len);
-		if ((r = run(ps, P_KP_PUT, &p, NULL, NULL, "key package put")) != 0)
-			goto out;
-	}
-	if ((r = kp_count(ps, account, left)) != 0)
-		goto out;
-	if (left->count > max) {
-		r = SOTTO_ERR_LIMIT;
-		goto out;
-	}
-	r = commit(ps);
-out:
-	if (r != 0) {
-		rollback(ps);
-		memset(left, 0, sizeof(*left));
-	}
-	return r;
-}
-
-/* The KeyPackage's bytes into out (at most STORE_KEY_PACKAGE_MAX). */
-static int
-kp_data(const PGresult *res, struct store_kp_claim *out)
-{
-	size_t len = (size_t)PQgetlength(res, 0, 0);
-
-	if (len > sizeof(out->data))
-		return SOTTO_ERR_CORRUPT;
-	memcpy(out->data, PQgetvalue(res, 0, 0), len);
-	out->len = len;
-	return 0;
-}
-
-static int
-pg_key_package_take(struct store *base, int64_t account, struct store_kp_claim *out)
-{
-	struct store_pg *ps = impl(base);
-	struct pgp p = { .n = 0 };
-	PGresult *res = NULL;
-	int r;
-
-	memset(out, 0, sizeof(*out));
-	p_i64(&p, account);
-	if ((r = begin(ps)) != 0)
-		return r;
-	r = one_row(ps, P_KP_TAKE, &p, &res, "key package take");
-	if (r == SOTTO_ERR_NOT_FOUND) {
-		out->last_resort = 1;
-		r = one_row(ps, P_KP_LAST_GET, &p, &res, "key package take");
-	}
-	if (r != 0 || (r = kp_data(res, out)) != 0 ||
-	    (r = kp_count(ps, account, &out->left)) != 0)
-		goto out;
-	r = commit(ps);
-out:
-	PQclear(res);
-	if (r != 0) {
-		rollback(ps);
-		memset(out, 0, sizeof(*out));
-	}
-	return r;
-}
-
-static int
-pg_key_package_count(struct store *base, int64_t account, struct store_kp_count *out)
-{
-	return kp_count(impl(base), account, out);
-}
-
-/*
- * The MLS delivery service (groups) is not on PostgreSQL yet: every group write is
- * refused as unsupported, so no account is in any group and there is nothing to deliver.
- * KeyPackages are (above).
- */
-static int
-pg_groups_apply(struct store *base, struct store_group_op *ops, size_t n)
-{
-	(void)base;
-	for (size_t i = 0; i < n; i++) {
-		ops[i].result = SOTTO_ERR_UNSUPPORTED;
-		ops[i].duplicate = 0;
-		ops[i].members = NULL;
-		ops[i].n_members = 0;
-	}
-	return 0;
-}
-
-static int
-pg_group_memberships(struct store *base, int64_t account, int64_t after,
-    struct store_membership *out, size_t max, size_t *n_out)
-{
-	(void)base, (void)account, (void)after, (void)out, (void)max;
-	*n_out = 0;
-	return 0;
-}
-
-static int
-pg_group_entries(struct store *base, int64_t grp, uint64_t after, uint64_t upto,
-    struct store_group_entry *out, size_t max, size_t *n_out)
-{
-	(void)base, (void)grp, (void)after, (void)upto, (void)out, (void)max;
-	*n_out = 0;
-	return 0;
-}
-
-static int
-pg_group_welcome(struct store *base, int64_t grp, int64_t account,
-    struct store_group_entry *out)
-{
-	(void)base, (void)grp, (void)account;
-	memset(out, 0, sizeof(*out));
-	return SOTTO_ERR_NOT_FOUND;
 }
 
 static void
@@ -1486,13 +1363,13 @@ static const struct store_ops pg_ops = {
 	.envelopes_max_id = pg_envelopes_max_id,
 	.sent_get = pg_sent_get,
 	.sent_prune = pg_sent_prune,
-	.key_packages_put = pg_key_packages_put,
-	.key_package_take = pg_key_package_take,
-	.key_package_count = pg_key_package_count,
-	.groups_apply = pg_groups_apply,
-	.group_memberships = pg_group_memberships,
-	.group_entries = pg_group_entries,
-	.group_welcome = pg_group_welcome,
+	.key_packages_put = pgg_key_packages_put,
+	.key_package_take = pgg_key_package_take,
+	.key_package_count = pgg_key_package_count,
+	.groups_apply = pgg_groups_apply,
+	.group_memberships = pgg_group_memberships,
+	.group_entries = pgg_group_entries,
+	.group_welcome = pgg_group_welcome,
 };
 
 /* Brings the schema to PG_SCHEMA_VERSION, one step per transaction, under a lock that
@@ -1507,12 +1384,12 @@ migrate(struct store_pg *ps, int create)
 	int r;
 
 	for (;;) {
-		if ((r = store_pg_run(s, "BEGIN", "migrate")) != 0)
+		if ((r = pgs_exec(s, "BEGIN", "migrate")) != 0)
 			return r;
 		snprintf(sql, sizeof(sql), "SELECT pg_advisory_xact_lock(%lld)",
 		    (long long)PG_MIGRATE_LOCK);
-		if ((r = store_pg_run(s, sql, "migrate")) != 0 ||
-		    (r = store_pg_run(s, "CREATE TABLE IF NOT EXISTS schema_version("
+		if ((r = pgs_exec(s, sql, "migrate")) != 0 ||
+		    (r = pgs_exec(s, "CREATE TABLE IF NOT EXISTS schema_version("
 		    "version bigint NOT NULL)", "migrate")) != 0)
 			goto out;
 		res = PQexecParams(ps->conn, "SELECT coalesce(max(version), 0)::bigint"
@@ -1522,7 +1399,7 @@ migrate(struct store_pg *ps, int create)
 			PQclear(res);
 			goto out;
 		}
-		version = col_int(res, 0, 0);
+		version = pgs_int(res, 0, 0);
 		PQclear(res);
 		if (version > PG_SCHEMA_VERSION) {
 			log_error("store: schema %lld is newer than this sottod",
@@ -1531,7 +1408,7 @@ migrate(struct store_pg *ps, int create)
 			goto out;
 		}
 		if (version == PG_SCHEMA_VERSION)
-			return store_pg_run(s, "COMMIT", "migrate");
+			return pgs_exec(s, "COMMIT", "migrate");
 		if (version == 0 && !create) {
 			log_error("store: the database holds no sottod schema");
 			r = SOTTO_ERR_NOT_FOUND;
@@ -1542,14 +1419,33 @@ migrate(struct store_pg *ps, int create)
 			    (long long)version + 1);
 		snprintf(sql, sizeof(sql), "INSERT INTO schema_version VALUES (%lld)",
 		    (long long)version + 1);
-		if ((r = store_pg_run(s, migrations[version], "migrate")) != 0 ||
-		    (r = store_pg_run(s, "DELETE FROM schema_version", "migrate")) != 0 ||
-		    (r = store_pg_run(s, sql, "migrate")) != 0 ||
-		    (r = store_pg_run(s, "COMMIT", "migrate")) != 0)
+		if ((r = pgs_exec(s, migrations[version], "migrate")) != 0 ||
+		    (r = pgs_exec(s, "DELETE FROM schema_version", "migrate")) != 0 ||
+		    (r = pgs_exec(s, sql, "migrate")) != 0 ||
+		    (r = pgs_exec(s, "COMMIT", "migrate")) != 0)
 			goto out;
 	}
 out:
 	rollback(ps);
+	return r;
+}
+
+int
+pgs_prepare(struct store *s, char set, const char *const *sql, int n)
+{
+	char name[16];
+	PGresult *res;
+	int r = 0;
+
+	for (int i = 0; i < n && r == 0; i++) {
+		snprintf(name, sizeof(name), "%c%d", set, i);
+		res = PQprepare(impl(s)->conn, name, sql[i], 0, NULL);
+		if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+			log_error("store: schema mismatch: %s", PQresultErrorMessage(res));
+			r = SOTTO_ERR_CORRUPT;
+		}
+		PQclear(res);
+	}
 	return r;
 }
 
@@ -1589,8 +1485,6 @@ int
 store_pg_open(struct store **out, const char *conninfo, const struct store_open_opts *o)
 {
 	struct store_pg *ps;
-	char name[16];
-	PGresult *res;
 	int r = SOTTO_ERR_STORAGE;
 
 	*out = NULL;
@@ -1606,21 +1500,13 @@ store_pg_open(struct store **out, const char *conninfo, const struct store_open_
 	}
 	/* Nothing is acknowledged before its commit is on disk, whatever the server's
 	 * default; messages quiet (the log gets our own lines). */
-	if ((r = store_pg_run(&ps->base, "SET synchronous_commit = on", "open")) != 0 ||
-	    (r = store_pg_run(&ps->base, "SET client_min_messages = warning", "open")) != 0 ||
+	if ((r = pgs_exec(&ps->base, "SET synchronous_commit = on", "open")) != 0 ||
+	    (r = pgs_exec(&ps->base, "SET client_min_messages = warning", "open")) != 0 ||
 	    (r = migrate(ps, o->create)) != 0)
 		goto out;
-	for (int i = 0; i < P__COUNT; i++) {
-		snprintf(name, sizeof(name), "s%d", i);
-		res = PQprepare(ps->conn, name, stmt_sql[i], 0, NULL);
-		if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-			log_error("store: schema mismatch: %s", PQresultErrorMessage(res));
-			PQclear(res);
-			r = SOTTO_ERR_CORRUPT;
-			goto out;
-		}
-		PQclear(res);
-	}
+	if ((r = pgs_prepare(&ps->base, 's', stmt_sql, P__COUNT)) != 0 ||
+	    (r = pgg_prepare(&ps->base)) != 0)
+		goto out;
 	*out = &ps->base;
 	ps = NULL;
 	r = 0;
