@@ -580,11 +580,26 @@ sottod_proc_cmid(uint8_t cmid[16], int i, uint8_t tag)
 int64_t
 sottod_proc_db_int(const struct sottod_proc *sp, const char *sql)
 {
-	char path[256];
+	char path[256], conninfo[1024];
+	const char *base = getenv("SOTTO_TEST_PG");
 	sqlite3 *db = NULL;
 	sqlite3_stmt *st = NULL;
 	int64_t v = -1;
+	PGconn *c;
+	PGresult *r;
 
+	if (sp->pg_db[0] != '\0') {
+		snprintf(conninfo, sizeof(conninfo), "%s%cdbname=%s", base,
+		    strchr(base, '?') ? '&' : '?', sp->pg_db);
+		c = PQconnectdb(conninfo);
+		r = PQexec(c, sql);
+		if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 &&
+		    !PQgetisnull(r, 0, 0))
+			v = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+		PQclear(r);
+		PQfinish(c);
+		return v;
+	}
 	snprintf(path, sizeof(path), "%s/sottod.db", sp->dir);
 	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
 	    sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK &&

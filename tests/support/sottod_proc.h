@@ -28,6 +28,20 @@ struct sottod_proc {
 int sottod_proc_use_pg(int on);
 /* "sqlite" or "postgresql": the backend sottod_proc_init uses now. */
 const char *sottod_proc_backend(void);
+/* Runs TEST name (check.h) on each backend, each run named after it. */
+#define SOTTOD_RUN_BOTH(name) do {                                                     \
+	check_begin(#name " (sqlite)");                                                \
+	name();                                                                        \
+	check_end();                                                                   \
+	check_begin(#name " (postgresql)");                                            \
+	if (sottod_proc_use_pg(1) == 0)                                                \
+		name();                                                                \
+	else                                                                           \
+		check_fail(__FILE__, __LINE__, "SOTTO_TEST_PG: no PostgreSQL to test"); \
+	check_end();                                                                   \
+	(void)sottod_proc_use_pg(0);                                                   \
+} while (0)
+
 /* Creates a data directory with "listen = 127.0.0.1:0" plus conf (may be NULL). */
 int sottod_proc_init(struct sottod_proc *sp, const char *conf);
 /* Starts sottod run on the directory and waits until it listens. 0 or -1 (then
@@ -50,8 +64,8 @@ int sottod_proc_handshake_raw(const struct sottod_proc *sp, const uint8_t dev_sk
     struct noise_transport *t);
 /* A client message id for test message i; tag tells the tests' ids apart. */
 void sottod_proc_cmid(uint8_t cmid[16], int i, uint8_t tag);
-/* One integer from a query on the server's database (read-only; best with the server
- * stopped); -1 on error. */
+/* One integer from a query on the server's database, SQLite or PostgreSQL (read-only;
+ * best with the server stopped); -1 on error or NULL. */
 int64_t sottod_proc_db_int(const struct sottod_proc *sp, const char *sql);
 /* A loopback TCP port free at the time of the call (aborts if it cannot find one). */
 unsigned short sottod_proc_free_port(void);

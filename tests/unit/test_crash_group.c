@@ -213,6 +213,6 @@ main(void)
 	if (sodium_init() < 0)
 		return 1;
 	signal(SIGPIPE, SIG_IGN);
-	RUN(acknowledged_group_sends_survive_sigkill);
+	SOTTOD_RUN_BOTH(acknowledged_group_sends_survive_sigkill);
 	return check_summary();
 }

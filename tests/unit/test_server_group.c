@@ -579,9 +579,8 @@ TEST(bad_requests_get_clear_errors)
 	REQUIRE(group_net_create(&transport_conn, b.c, other, sizeof(other) - 1, T) == 0);
 	CHECK_EQ_INT(commit_adds(&a, 0, "commit-3", add_bc, 1, NULL, 0, &res),
 	    SOTTO_ERR_TOO_MANY_GROUPS);
-	/* None of the refused Commits changed the group: epoch 0 is still open. */
-	CHECK_EQ_INT(sottod_proc_db_int(&sp, "SELECT epoch FROM groups WHERE gid = 'group-one'"
-	    " OR gid = CAST('group-one' AS BLOB)"), 0);
+	/* None of the refused Commits changed the group (nor bob's): epoch 0 is still open. */
+	CHECK_EQ_INT(sottod_proc_db_int(&sp, "SELECT max(epoch) FROM groups"), 0);
 	CHECK_EQ_INT(sottod_proc_db_int(&sp, "SELECT count(*) FROM group_members"), 2);
 	/* group_log_max = 3: the log takes 3 entries nobody has read, then refuses. */
 	for (int i = 0; i < 3; i++)
@@ -782,15 +781,15 @@ main(void)
 	if (sodium_init() < 0)
 		return 1;
 	signal(SIGPIPE, SIG_IGN);
-	RUN(key_packages_one_time_then_last_resort);
-	RUN(key_packages_concurrent_claims_hand_each_out_once);
-	RUN(one_commit_per_epoch_the_late_one_learns_the_epoch);
-	RUN(welcome_only_with_its_accepted_commit);
-	RUN(fanout_stored_once_delivered_in_order_across_reconnects);
-	RUN(removed_member_gets_its_removal_and_nothing_after);
-	RUN(bad_requests_get_clear_errors);
-	RUN(member_of_many_groups_gets_each_at_login);
-	RUN(older_connection_takes_over_group_pushes);
-	RUN(malformed_group_requests_close_the_connection);
+	SOTTOD_RUN_BOTH(key_packages_one_time_then_last_resort);
+	SOTTOD_RUN_BOTH(key_packages_concurrent_claims_hand_each_out_once);
+	SOTTOD_RUN_BOTH(one_commit_per_epoch_the_late_one_learns_the_epoch);
+	SOTTOD_RUN_BOTH(welcome_only_with_its_accepted_commit);
+	SOTTOD_RUN_BOTH(fanout_stored_once_delivered_in_order_across_reconnects);
+	SOTTOD_RUN_BOTH(removed_member_gets_its_removal_and_nothing_after);
+	SOTTOD_RUN_BOTH(bad_requests_get_clear_errors);
+	SOTTOD_RUN_BOTH(member_of_many_groups_gets_each_at_login);
+	SOTTOD_RUN_BOTH(older_connection_takes_over_group_pushes);
+	SOTTOD_RUN_BOTH(malformed_group_requests_close_the_connection);
 	return check_summary();
 }
