@@ -204,9 +204,9 @@ int
 main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
-	RUN(prekeys_upload_fetch_exhaust_and_low_notice);
-	RUN(prekeys_cap_and_owner_offline_notice);
-	RUN(lookup_known_unknown_and_foreign);
+	SOTTOD_RUN_BOTH(prekeys_upload_fetch_exhaust_and_low_notice);
+	SOTTOD_RUN_BOTH(prekeys_cap_and_owner_offline_notice);
+	SOTTOD_RUN_BOTH(lookup_known_unknown_and_foreign);
 	RUN(kem_prekeys_claimed_once_then_last_resort);
 	RUN(kem_prekeys_cap_refuses_whole_upload);
 	return check_summary();

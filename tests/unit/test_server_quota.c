@@ -179,8 +179,8 @@ int
 main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
-	RUN(full_mailbox_refuses_its_senders_and_serves_the_others);
-	RUN(account_quota_counts_every_mailbox_and_frees_on_received);
-	RUN(sent_record_ends_when_the_recipient_acknowledges);
+	SOTTOD_RUN_BOTH(full_mailbox_refuses_its_senders_and_serves_the_others);
+	SOTTOD_RUN_BOTH(account_quota_counts_every_mailbox_and_frees_on_received);
+	SOTTOD_RUN_BOTH(sent_record_ends_when_the_recipient_acknowledges);
 	return check_summary();
 }

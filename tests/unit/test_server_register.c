@@ -178,10 +178,10 @@ int
 main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
-	RUN(register_open);
-	RUN(register_invite_only);
-	RUN(handshake_against_wrong_server_key);
-	RUN(sender_certificate_verified_and_expiry);
-	RUN(commands_and_exit_codes);
+	SOTTOD_RUN_BOTH(register_open);
+	SOTTOD_RUN_BOTH(register_invite_only);
+	SOTTOD_RUN_BOTH(handshake_against_wrong_server_key);
+	SOTTOD_RUN_BOTH(sender_certificate_verified_and_expiry);
+	SOTTOD_RUN_BOTH(commands_and_exit_codes);
 	return check_summary();
 }
