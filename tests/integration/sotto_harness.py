@@ -9,6 +9,7 @@ SOTTO_TIME_SCALE (default 1; scripts/test-valgrind sets it for memcheck's slowdo
 """
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -54,6 +55,33 @@ def free_port():
     return port
 
 
+# Set while a test runs on PostgreSQL (on_postgresql): its servers store there.
+_pg_run = False
+
+
+def pg_database(verb, name):
+    """CREATE or DROP DATABASE name on the PostgreSQL of SOTTO_TEST_PG."""
+    subprocess.run(["psql", "-q", "-v", "ON_ERROR_STOP=1", os.environ["SOTTO_TEST_PG"],
+                    "-c", "%s DATABASE %s" % (verb, name)], check=True,
+                   stdout=subprocess.DEVNULL)
+
+
+def on_postgresql(fn):
+    """fn again, its servers in a PostgreSQL database each (SOTTO_TEST_PG, which
+    scripts/run-tests starts); without SOTTO_TEST_PG it fails."""
+    def run(root, servers):
+        global _pg_run
+        if not os.environ.get("SOTTO_TEST_PG"):
+            raise AssertionError("SOTTO_TEST_PG: no PostgreSQL to test")
+        _pg_run = True
+        try:
+            fn(root, servers)
+        finally:
+            _pg_run = False
+    run.__name__ = fn.__name__ + " (postgresql)"
+    return run
+
+
 class Server:
     """A sottod in its own data directory; registration open unless told "invite"."""
 
@@ -61,6 +89,14 @@ class Server:
         self.dir = os.path.join(root, name)
         os.makedirs(self.dir, mode=0o700, exist_ok=True)
         self.port = free_port()
+        self.pg_db = None
+        if _pg_run:
+            self.pg_db = re.sub(r"[^a-z0-9_]", "_", "sotto_%s_%s" % (
+                os.path.basename(root).lower(), name.lower()))
+            pg_database("CREATE", self.pg_db)
+            base = os.environ["SOTTO_TEST_PG"]
+            conf += "\nstore = %s%sdbname=%s\n" % (base, "&" if "?" in base else "?",
+                                                   self.pg_db)
         with open(os.path.join(self.dir, "sottod.conf"), "w") as f:
             f.write("listen = 127.0.0.1:%d\n%s" % (self.port, conf))
         self.domain = domain
@@ -188,5 +224,7 @@ def run_tests(tests):
         finally:
             for s in servers:
                 s.stop()
+                if s.pg_db is not None:
+                    pg_database("DROP", s.pg_db)
             shutil.rmtree(root, ignore_errors=True)
     sys.exit(1 if failures else 0)

@@ -11,8 +11,8 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from sotto_harness import (Server, User, SOTTOD, check, run_tests, scaled,  # noqa: E402
-                           wait_until)
+from sotto_harness import (Server, User, SOTTOD, check, on_postgresql,  # noqa: E402
+                           run_tests, scaled, wait_until)
 
 
 def sottod(srv, *args):
@@ -288,6 +288,9 @@ if __name__ == "__main__":
                test_reset_verified_contact_needs_trust,
                test_reset_ends_old_device_connection,
                test_accounts_delete_and_list,
+               on_postgresql(test_reset_account_new_device_key_change),
+               on_postgresql(test_accounts_delete_and_list),
                test_copied_store_is_refused,
+               on_postgresql(test_copied_store_is_refused),
                test_copied_store_daemon_stops,
                test_crash_before_storing_generation_does_not_lock_out])
