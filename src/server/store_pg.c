@@ -208,6 +208,7 @@ struct pending_entry {
 struct store_pg {
 	struct store base;
 	PGconn *conn;
+	int in_tx;              /* a transaction is open: a lost connection fails it */
 	struct pending_entry *pend;
 	size_t n_pend, cap_pend;
 };
@@ -288,6 +289,8 @@ map_state(PGconn *conn, const PGresult *res, const char *what)
  * Runs a prepared statement. *res (if res) gets the result of a statement returning rows;
  * free it with PQclear. *changes (if changes) gets the number of rows it changed.
  */
+static int reconnect(struct store_pg *ps);
+
 int
 pgs_run(struct store *s, char set, int id, const struct pgp *p, PGresult **res,
     uint64_t *changes, const char *what)
@@ -300,6 +303,10 @@ pgs_run(struct store *s, char set, int id, const struct pgp *p, PGresult **res,
 
 	if (res != NULL)
 		*res = NULL;
+	/* Between transactions, a connection lost (a PostgreSQL restart or failover) is
+	 * made again; inside one, the operation fails whole and the next one reconnects. */
+	if (PQstatus(ps->conn) != CONNECTION_OK && !ps->in_tx && (rc = reconnect(ps)) != 0)
+		return rc;
 	snprintf(name, sizeof(name), "%c%d", set, id);
 	r = PQexecPrepared(ps->conn, name, p != NULL ? p->n : 0, p != NULL ? p->v : NULL,
 	    p != NULL ? p->len : NULL, p != NULL ? p->fmt : NULL, 1);
@@ -330,7 +337,10 @@ run(struct store_pg *ps, enum stmt_id id, const struct pgp *p, PGresult **res,
 static int
 begin(struct store_pg *ps)
 {
-	return run(ps, P_BEGIN, NULL, NULL, NULL, "begin");
+	int r = run(ps, P_BEGIN, NULL, NULL, NULL, "begin");
+
+	ps->in_tx = r == 0;
+	return r;
 }
 
 /* Not a prepared statement: also ends the transactions of store_pg_open's migrations. */
@@ -339,6 +349,7 @@ pgs_rollback(struct store *s)
 {
 	if (PQtransactionStatus(impl(s)->conn) != PQTRANS_IDLE)
 		(void)pgs_exec(s, "ROLLBACK", "rollback");
+	impl(s)->in_tx = 0;
 }
 
 static void
@@ -359,6 +370,7 @@ commit(struct store_pg *ps)
 {
 	int r = run(ps, P_COMMIT, NULL, NULL, NULL, "commit");
 
+	ps->in_tx = 0;
 	if (r != 0)
 		rollback(ps);
 	return r;
@@ -1449,6 +1461,44 @@ pgs_prepare(struct store *s, char set, const char *const *sql, int n)
 	return r;
 }
 
+/* What every connection gets: its settings and prepared statements. */
+static int
+session_setup(struct store_pg *ps)
+{
+	int r;
+
+	/* Nothing is acknowledged before its commit is on disk, whatever the server's
+	 * default; notices quiet (the log gets our own lines). */
+	if ((r = pgs_exec(&ps->base, "SET synchronous_commit = on", "open")) != 0 ||
+	    (r = pgs_exec(&ps->base, "SET client_min_messages = warning", "open")) != 0 ||
+	    (r = pgs_exec(&ps->base, "SET application_name = sottod", "open")) != 0)
+		return r;
+	return 0;
+}
+
+static int
+prepare_all(struct store_pg *ps)
+{
+	int r;
+
+	if ((r = pgs_prepare(&ps->base, 's', stmt_sql, P__COUNT)) != 0)
+		return r;
+	return pgg_prepare(&ps->base);
+}
+
+static int
+reconnect(struct store_pg *ps)
+{
+	PQreset(ps->conn);
+	if (PQstatus(ps->conn) != CONNECTION_OK) {
+		log_error("store: PostgreSQL connection lost: %s", PQerrorMessage(ps->conn));
+		return SOTTO_ERR_STORAGE;
+	}
+	log_warn("store: PostgreSQL connection lost and made again");
+	ps->in_tx = 0;
+	return session_setup(ps) == 0 && prepare_all(ps) == 0 ? 0 : SOTTO_ERR_STORAGE;
+}
+
 int
 store_pg_ports(const char *conninfo, uint16_t ports[STORE_PG_PORTS_MAX], size_t max,
     size_t *n)
@@ -1498,14 +1548,8 @@ store_pg_open(struct store **out, const char *conninfo, const struct store_open_
 		r = SOTTO_ERR_UNREACHABLE;
 		goto out;
 	}
-	/* Nothing is acknowledged before its commit is on disk, whatever the server's
-	 * default; messages quiet (the log gets our own lines). */
-	if ((r = pgs_exec(&ps->base, "SET synchronous_commit = on", "open")) != 0 ||
-	    (r = pgs_exec(&ps->base, "SET client_min_messages = warning", "open")) != 0 ||
-	    (r = migrate(ps, o->create)) != 0)
-		goto out;
-	if ((r = pgs_prepare(&ps->base, 's', stmt_sql, P__COUNT)) != 0 ||
-	    (r = pgg_prepare(&ps->base)) != 0)
+	if ((r = session_setup(ps)) != 0 || (r = migrate(ps, o->create)) != 0 ||
+	    (r = prepare_all(ps)) != 0)
 		goto out;
 	*out = &ps->base;
 	ps = NULL;

@@ -32,7 +32,7 @@ static int
 pg_admin_exec(const char *sql)
 {
 	PGresult *r = PQexec(pg_admin, sql);
-	int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+	int ok = PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK;
 
 	if (!ok)
 		fprintf(stderr, "pg: %s: %s", sql, PQerrorMessage(pg_admin));
@@ -996,6 +996,41 @@ TEST(store_opens_twice_and_refuses_missing)
 	cleanup();
 }
 
+/* PostgreSQL only: a connection lost between operations (a restart, a failover, an
+ * administrator's pg_terminate_backend) fails at most the operation that finds it lost;
+ * the next one connects again, with its prepared statements, and nothing is lost. */
+TEST(store_pg_reconnects_between_transactions)
+{
+	struct store *s;
+	struct store_send sd[2];
+	uint8_t dk[32], dk2[32];
+	int64_t alice, bob;
+	uint64_t pending = 0;
+	int r, failed = 0;
+
+	REQUIRE((s = open_alice_bob(dk, dk2, &alice, &bob)) != NULL);
+	hello_sends(sd, 2, bob, dk, 0x70, 10);
+	REQUIRE(s->ops->envelopes_commit(s, sd, 1) == 0);
+	REQUIRE(pg_admin_exec("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+	    " WHERE application_name = 'sottod' AND pid <> pg_backend_pid()") == 0);
+	/* The first use may find it gone (and fail whole); the second connects again. */
+	for (int i = 0; i < 2; i++) {
+		r = s->ops->envelopes_commit(s, sd + 1, 1);
+		if (r == 0)
+			break;
+		CHECK_EQ_INT(r, SOTTO_ERR_STORAGE);
+		CHECK_EQ_INT(sd[1].result, SOTTO_ERR_STORAGE);
+		failed++;
+	}
+	CHECK_EQ_INT(r, 0);
+	CHECK_EQ_INT(sd[1].result, 0);
+	CHECK_EQ_INT(s->ops->mailbox_count(s, bob, &pending), 0);
+	CHECK_EQ_INT(pending, 2);
+	printf("# %d operation(s) failed before the connection was made again\n", failed);
+	store_close(s);
+	cleanup();
+}
+
 /* Runs a contract test against each backend, naming it. */
 #define RUN_BOTH(name) do {                                                            \
 	pg = 0;                                                                        \
@@ -1049,6 +1084,13 @@ main(void)
 	RUN_BOTH(commit_group_and_disk_full);
 	RUN_BOTH(commit_deferred_records_wait_then_go_in_order);
 	RUN(store_migrates_schema_1);
+	pg = 1;
+	check_begin("store_pg_reconnects_between_transactions (postgresql)");
+	if (pg_admin != NULL)
+		store_pg_reconnects_between_transactions();
+	else
+		check_fail(__FILE__, __LINE__, "SOTTO_TEST_PG: no PostgreSQL to test");
+	check_end();
 	PQfinish(pg_admin);
 	return check_summary();
 }
