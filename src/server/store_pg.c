@@ -1393,7 +1393,7 @@ migrate(struct store_pg *ps, int create)
 	char sql[160];
 	int64_t version = 0;
 	PGresult *res;
-	int r;
+	int r, fresh = -1;      /* 1: a new database, brought up without a word */
 
 	for (;;) {
 		if ((r = pgs_exec(s, "BEGIN", "migrate")) != 0)
@@ -1426,7 +1426,9 @@ migrate(struct store_pg *ps, int create)
 			r = SOTTO_ERR_NOT_FOUND;
 			goto out;
 		}
-		if (version > 0)
+		if (fresh < 0)
+			fresh = version == 0;
+		if (!fresh)
 			log_info("store: migrating schema %lld to %lld", (long long)version,
 			    (long long)version + 1);
 		snprintf(sql, sizeof(sql), "INSERT INTO schema_version VALUES (%lld)",

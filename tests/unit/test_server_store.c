@@ -23,7 +23,7 @@ static char dir[TMP_DB_DIR_MAX];
 static char path[TMP_DB_PATH_MAX];
 static int pg;                  /* the backend of the current run: 1 PostgreSQL */
 static char spec[1024];
-static char schema[64];
+static char schema[32];
 static PGconn *pg_admin;        /* makes and drops the schemas */
 static unsigned pg_schemas;
 
@@ -996,6 +996,42 @@ TEST(store_opens_twice_and_refuses_missing)
 	cleanup();
 }
 
+/* PostgreSQL only: a schema-1 database (before the group tables) is brought to the
+ * current schema when opened, keeping its data; a newer schema than this sottod's is
+ * refused. */
+TEST(store_pg_migrates_and_refuses_newer)
+{
+	struct store_open_opts o = { .create = 0, .durability_full = 1 };
+	struct store *s;
+	struct store_account a;
+	struct store_group_op op;
+	uint8_t dk[32], dk2[32];
+	int64_t alice, bob;
+	char sql[512];
+
+	REQUIRE((s = open_alice_bob(dk, dk2, &alice, &bob)) != NULL);
+	store_close(s);
+	snprintf(sql, sizeof(sql), "DROP TABLE %s.groups, %s.group_log, %s.group_members,"
+	    " %s.group_welcomes", schema, schema, schema, schema);
+	REQUIRE(pg_admin_exec(sql) == 0);
+	snprintf(sql, sizeof(sql), "UPDATE %s.schema_version SET version = 1", schema);
+	REQUIRE(pg_admin_exec(sql) == 0);
+	REQUIRE(store_open_spec(&s, spec, &o) == 0);
+	CHECK_EQ_INT(s->ops->account_by_name(s, "bob", &a), 0);
+	CHECK_EQ_INT(a.id, bob);
+	op = gop(STORE_GROUP_CREATE, alice);
+	CHECK_EQ_INT(s->ops->groups_apply(s, &op, 1), 0);
+	CHECK_EQ_INT(op.result, 0);
+	store_close(s);
+	CHECK_EQ_INT(log_rows(), 0);    /* the table is there again */
+	snprintf(sql, sizeof(sql), "UPDATE %s.schema_version SET version = 99", schema);
+	REQUIRE(pg_admin_exec(sql) == 0);
+	s = NULL;
+	CHECK_EQ_INT(store_open_spec(&s, spec, &o), SOTTO_ERR_BAD_VERSION);
+	CHECK(s == NULL);
+	cleanup();
+}
+
 /* PostgreSQL only: a connection lost between operations (a restart, a failover, an
  * administrator's pg_terminate_backend) fails at most the operation that finds it lost;
  * the next one connects again, with its prepared statements, and nothing is lost. */
@@ -1045,6 +1081,18 @@ TEST(store_pg_reconnects_between_transactions)
 	pg = 0;                                                                        \
 } while (0)
 
+/* Runs a test of the PostgreSQL backend alone. */
+#define RUN_PG(name) do {                                                              \
+	pg = 1;                                                                        \
+	check_begin(#name " (postgresql)");                                            \
+	if (pg_admin != NULL)                                                          \
+		name();                                                                \
+	else                                                                           \
+		check_fail(__FILE__, __LINE__, "SOTTO_TEST_PG: no PostgreSQL to test"); \
+	check_end();                                                                   \
+	pg = 0;                                                                        \
+} while (0)
+
 /* The PostgreSQL of SOTTO_TEST_PG (scripts/run-tests starts one): without it the
  * PostgreSQL runs fail, never skip. */
 static void
@@ -1084,13 +1132,8 @@ main(void)
 	RUN_BOTH(commit_group_and_disk_full);
 	RUN_BOTH(commit_deferred_records_wait_then_go_in_order);
 	RUN(store_migrates_schema_1);
-	pg = 1;
-	check_begin("store_pg_reconnects_between_transactions (postgresql)");
-	if (pg_admin != NULL)
-		store_pg_reconnects_between_transactions();
-	else
-		check_fail(__FILE__, __LINE__, "SOTTO_TEST_PG: no PostgreSQL to test");
-	check_end();
+	RUN_PG(store_pg_migrates_and_refuses_newer);
+	RUN_PG(store_pg_reconnects_between_transactions);
 	PQfinish(pg_admin);
 	return check_summary();
 }
