@@ -7,7 +7,9 @@ BUILD    ?= build
 CC       ?= cc
 OPT      ?= -O2 -g
 SAN      ?=
-PKGS     := libsodium libuv sqlite3 jansson libqrencode libseccomp libpq
+PKGS     := libsodium libuv sqlite3 jansson libqrencode libseccomp
+# sottod's PostgreSQL backend only: libsotto.so does not link it.
+PKGS_SERVER := libpq
 PKGS_TEST := libsignal-protocol-c libcrypto
 
 WARN     := -Wall -Wextra -Wshadow -Wmissing-prototypes -Wstrict-prototypes -Wformat=2 -Werror
@@ -24,8 +26,9 @@ ifeq ($(FUZZ),1)
   CFLAGS  := -std=c17 $(OPT) $(WARN) -fPIC -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -DSOTTO_FUZZING
   LDSAN   := -fsanitize=fuzzer,address,undefined
 endif
-PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) $(PKGS_SERVER) 2>/dev/null)
+LIB_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) $(PKGS_SERVER) 2>/dev/null) -lpthread -lm
 LDFLAGS  := $(LDSAN)
 
 LIB_SRC    := $(wildcard src/base/*.c src/crypto/*.c src/wire/*.c src/client/*.c src/mls/*.c)
@@ -83,7 +86,7 @@ $(LIBSOTTO): $(call obj,$(LIB_SRC))
 	rm -f $@ && ar rcs $@ $^
 
 $(LIBSOTTO_SO): $(call obj,$(LIB_SRC))
-	$(CC) -shared -Wl,-soname,libsotto.so.0 $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+	$(CC) -shared -Wl,-soname,libsotto.so.0 $(LDFLAGS) -o $@ $^ $(LIB_LIBS)
 	ln -sf libsotto.so $(BUILD)/libsotto.so.0
 
 $(BUILD)/sotto.pc: scripts/sotto.pc.in
