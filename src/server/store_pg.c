@@ -1518,16 +1518,24 @@ store_pg_ports(const char *conninfo, uint16_t ports[STORE_PG_PORTS_MAX], size_t 
 		if (strcmp(o->keyword, "port") == 0 && o->val != NULL && o->val[0] != '\0')
 			port = o->val;
 	if (port == NULL)
-		port = "5432";
-	/* A comma-separated list, one per host. */
-	while (r == 0 && *port != '\0') {
-		v = strtoul(port, &end, 10);
-		if (end == port || v == 0 || v > 65535 || (*end != ',' && *end != '\0') ||
-		    *n == max || *n == STORE_PG_PORTS_MAX)
+		port = "";
+	/* A comma-separated list, one per host (or one for all); an empty one is 5432. */
+	for (;;) {
+		if (*port == ',' || *port == '\0') {
+			v = 5432;
+			end = (char *)port;
+		} else {
+			v = strtoul(port, &end, 10);    /* not a number: 0 */
+		}
+		if (v == 0 || v > 65535 || (*end != ',' && *end != '\0') ||
+		    *n == max || *n == STORE_PG_PORTS_MAX) {
 			r = SOTTO_ERR_INVALID_ARG;
-		else
-			ports[(*n)++] = (uint16_t)v;
-		port = *end == ',' ? end + 1 : end;
+			break;
+		}
+		ports[(*n)++] = (uint16_t)v;
+		if (*end == '\0')
+			break;
+		port = end + 1;
 	}
 	PQconninfoFree(opts);
 	return r;

@@ -5,6 +5,7 @@
 
 #include "check.h"
 #include "server/config.h"
+#include "server/store.h"
 #include "server/log.h"
 
 static int
@@ -196,6 +197,39 @@ TEST(config_public_address)
 	CHECK_EQ_INT(port, 443);
 }
 
+/* store: SQLite by default, a PostgreSQL URI, back to SQLite; the sandbox's ports. */
+TEST(config_store_and_its_ports)
+{
+	const char *text = "store = postgresql://sotto@db1:6432,db2/sotto?sslmode=require\n";
+	struct config c;
+	uint16_t ports[STORE_PG_PORTS_MAX];
+	char why[128];
+	size_t n = 99;
+
+	config_defaults(&c);
+	CHECK_EQ_INT(c.store[0], '\0');
+	CHECK_EQ_INT(config_set(&c, "store", "/var/lib/other.db"), SOTTO_ERR_INVALID_ARG);
+	CHECK_EQ_INT(config_set(&c, "store", "mysql://x"), SOTTO_ERR_INVALID_ARG);
+	CHECK_EQ_INT(config_parse(&c, (const uint8_t *)text, strlen(text), why, sizeof(why)), 0);
+	CHECK(strcmp(c.store, "postgresql://sotto@db1:6432,db2/sotto?sslmode=require") == 0);
+	CHECK(store_is_pg(c.store));
+	/* One port per host: 5432 where the URI names none. */
+	CHECK_EQ_INT(store_pg_ports(c.store, ports, STORE_PG_PORTS_MAX, &n), 0);
+	CHECK_EQ_INT(n, 2);
+	CHECK_EQ_INT(ports[0], 6432);
+	CHECK_EQ_INT(ports[1], 5432);
+	CHECK_EQ_INT(store_pg_ports("postgresql:///sotto?host=/run/postgresql", ports,
+	    STORE_PG_PORTS_MAX, &n), 0);
+	CHECK_EQ_INT(n, 1);
+	CHECK_EQ_INT(ports[0], 5432);
+	CHECK_EQ_INT(store_pg_ports("postgresql://h:99999/x", ports, STORE_PG_PORTS_MAX, &n),
+	    SOTTO_ERR_INVALID_ARG);
+	CHECK_EQ_INT(store_pg_ports("postgresql://h:5432/x?badkey=1", ports, STORE_PG_PORTS_MAX,
+	    &n), SOTTO_ERR_INVALID_ARG);
+	CHECK_EQ_INT(config_set(&c, "store", "sqlite"), 0);
+	CHECK_EQ_INT(c.store[0], '\0');
+}
+
 int
 main(void)
 {
@@ -207,5 +241,6 @@ main(void)
 	RUN(config_flags_win_over_file);
 	RUN(config_write_queue_must_fit_largest_push);
 	RUN(config_public_address);
+	RUN(config_store_and_its_ports);
 	return check_summary();
 }
