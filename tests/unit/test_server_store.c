@@ -1,4 +1,5 @@
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -996,6 +997,106 @@ TEST(store_opens_twice_and_refuses_missing)
 	cleanup();
 }
 
+/* Two handles (two connections, as two processes or two nodes would have) at once:
+ * 200 one-time prekeys claimed by two threads go out once each, and of two Commits made
+ * in the same epoch by two members exactly one is accepted. */
+#define RACE_PREKEYS 200
+
+struct race {
+	struct store *s;
+	int64_t account;
+	uint32_t got[RACE_PREKEYS];
+	int n_got, errors;
+	struct store_group_op commit;
+	int commit_rc;
+};
+
+static void *
+race_main(void *arg)
+{
+	struct race *rc = arg;
+	struct store_bundle b;
+
+	for (int i = 0; i < RACE_PREKEYS; i++) {
+		if (rc->s->ops->bundle_take(rc->s, rc->account, &b) != 0) {
+			rc->errors++;
+			continue;
+		}
+		if (b.has_otpk && rc->n_got < RACE_PREKEYS)
+			rc->got[rc->n_got++] = b.otpk.id;
+	}
+	rc->commit_rc = rc->s->ops->groups_apply(rc->s, &rc->commit, 1);
+	return NULL;
+}
+
+TEST(store_concurrent_claims_and_commits)
+{
+	static const char bob_name[][STORE_NAME_MAX + 1] = { "bob" };
+	struct store_open_opts o = { .create = 0, .durability_full = 1 };
+	static struct race rc[2];
+	static struct store_prekey otpk[RACE_PREKEYS];
+	struct store_signed_prekey spk = { .id = 1 };
+	struct store_group_op op;
+	struct store *s;
+	pthread_t th[2];
+	uint8_t dk[32], dk2[32], seen[RACE_PREKEYS] = { 0 };
+	int64_t alice, bob;
+	int total = 0, twice = 0, accepted = 0, stale = 0;
+
+	REQUIRE((s = open_alice_bob(dk, dk2, &alice, &bob)) != NULL);
+	for (int i = 0; i < RACE_PREKEYS; i++) {
+		otpk[i].id = (uint32_t)i;
+		memset(otpk[i].key, i & 0xff, 32);
+	}
+	REQUIRE(s->ops->prekeys_put(s, bob, &spk, otpk, RACE_PREKEYS, RACE_PREKEYS) == 0);
+	/* A group of alice and bob at epoch 1. */
+	op = gop(STORE_GROUP_CREATE, alice);
+	REQUIRE(s->ops->groups_apply(s, &op, 1) == 0 && op.result == 0);
+	op = gop(STORE_GROUP_COMMIT, alice);
+	op.data = (struct store_blob){ (const uint8_t *)"C0", 2 };
+	op.add = bob_name;
+	op.n_add = 1;
+	{
+		struct store_welcome w = { { (const uint8_t *)"W", 1 }, bob_name, 1 };
+		op.welcomes = &w;
+		op.n_welcomes = 1;
+		REQUIRE(s->ops->groups_apply(s, &op, 1) == 0);
+		CHECK_EQ_INT(op.result, 0);
+	}
+	store_group_ops_release(&op, 1);
+	memset(rc, 0, sizeof(rc));
+	for (int t = 0; t < 2; t++) {
+		REQUIRE(store_open_spec(&rc[t].s, spec, &o) == 0);
+		rc[t].account = bob;
+		rc[t].commit = gop(STORE_GROUP_COMMIT, t == 0 ? alice : bob);
+		rc[t].commit.epoch = 1;
+		rc[t].commit.data = (struct store_blob){ (const uint8_t *)(t == 0 ? "CA" : "CB"),
+		    2 };
+	}
+	for (int t = 0; t < 2; t++)
+		REQUIRE(pthread_create(&th[t], NULL, race_main, &rc[t]) == 0);
+	for (int t = 0; t < 2; t++)
+		pthread_join(th[t], NULL);
+	for (int t = 0; t < 2; t++) {
+		CHECK_EQ_INT(rc[t].errors, 0);
+		CHECK_EQ_INT(rc[t].commit_rc, 0);
+		for (int i = 0; i < rc[t].n_got; i++) {
+			twice += seen[rc[t].got[i]]++ != 0;
+			total++;
+		}
+		accepted += rc[t].commit.result == 0;
+		stale += rc[t].commit.result == SOTTO_ERR_STALE_EPOCH;
+		store_group_ops_release(&rc[t].commit, 1);
+		store_close(rc[t].s);
+	}
+	CHECK_EQ_INT(total, RACE_PREKEYS);
+	CHECK_EQ_INT(twice, 0);
+	CHECK_EQ_INT(accepted, 1);
+	CHECK_EQ_INT(stale, 1);
+	store_close(s);
+	cleanup();
+}
+
 /* PostgreSQL only: a schema-1 database (before the group tables) is brought to the
  * current schema when opened, keeping its data; a newer schema than this sottod's is
  * refused. */
@@ -1128,6 +1229,7 @@ main(void)
 	RUN_BOTH(store_sent_records_pruned_in_chunks);
 	RUN_BOTH(store_key_packages_claimed_once);
 	RUN_BOTH(store_opens_twice_and_refuses_missing);
+	RUN_BOTH(store_concurrent_claims_and_commits);
 	RUN(store_refuses_corrupt_or_missing);
 	RUN_BOTH(commit_group_and_disk_full);
 	RUN_BOTH(commit_deferred_records_wait_then_go_in_order);
