@@ -59,15 +59,16 @@ def free_port():
 _pg_run = False
 
 
-def pg_database(verb, name):
-    """CREATE or DROP DATABASE name on the PostgreSQL of SOTTO_TEST_PG."""
+def pg_schema(verb, name):
+    """CREATE or DROP (CASCADE) SCHEMA name in the PostgreSQL database of SOTTO_TEST_PG."""
     subprocess.run(["psql", "-q", "-v", "ON_ERROR_STOP=1", os.environ["SOTTO_TEST_PG"],
-                    "-c", "%s DATABASE %s" % (verb, name)], check=True,
-                   stdout=subprocess.DEVNULL)
+                    "-c", "SET client_min_messages = warning",
+                    "-c", "%s SCHEMA %s%s" % (verb, name, " CASCADE" if verb == "DROP" else "")],
+                   check=True, stdout=subprocess.DEVNULL)
 
 
 def on_postgresql(fn):
-    """fn again, its servers in a PostgreSQL database each (SOTTO_TEST_PG, which
+    """fn again, its servers in a PostgreSQL schema each (SOTTO_TEST_PG, which
     scripts/run-tests starts); without SOTTO_TEST_PG it fails."""
     def run(root, servers):
         global _pg_run
@@ -93,10 +94,10 @@ class Server:
         if _pg_run:
             self.pg_db = re.sub(r"[^a-z0-9_]", "_", "sotto_%s_%s" % (
                 os.path.basename(root).lower(), name.lower()))
-            pg_database("CREATE", self.pg_db)
+            pg_schema("CREATE", self.pg_db)
             base = os.environ["SOTTO_TEST_PG"]
-            conf += "\nstore = %s%sdbname=%s\n" % (base, "&" if "?" in base else "?",
-                                                   self.pg_db)
+            conf += "\nstore = %s%soptions=-csearch_path%%3D%s\n" % (
+                base, "&" if "?" in base else "?", self.pg_db)
         with open(os.path.join(self.dir, "sottod.conf"), "w") as f:
             f.write("listen = 127.0.0.1:%d\n%s" % (self.port, conf))
         self.domain = domain
@@ -225,6 +226,6 @@ def run_tests(tests):
             for s in servers:
                 s.stop()
                 if s.pg_db is not None:
-                    pg_database("DROP", s.pg_db)
+                    pg_schema("DROP", s.pg_db)
             shutil.rmtree(root, ignore_errors=True)
     sys.exit(1 if failures else 0)

@@ -16,14 +16,14 @@
 struct sottod_proc {
 	pid_t pid;
 	char dir[128];
-	char pg_db[64];         /* its PostgreSQL database ("" : SQLite in dir) */
+	char pg_db[64];         /* its PostgreSQL schema ("" : SQLite in dir) */
 	char address[400];      /* sotto://... as the running server wrote it */
 	int exit_status;        /* when sottod_proc_start failed because sottod exited */
 	unsigned nofile;        /* nonzero: sottod's open-file limit (soft and hard) */
 };
 
-/* 1: the servers sottod_proc_init makes from now on store in a database of their own on
- * the PostgreSQL of SOTTO_TEST_PG (scripts/run-tests starts one), dropped by
+/* 1: the servers sottod_proc_init makes from now on store in a schema of their own in
+ * the PostgreSQL database of SOTTO_TEST_PG (scripts/run-tests starts one), dropped by
  * sottod_proc_cleanup; 0: in SQLite. -1 if SOTTO_TEST_PG is not set. */
 int sottod_proc_use_pg(int on);
 /* "sqlite" or "postgresql": the backend sottod_proc_init uses now. */
