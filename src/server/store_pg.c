@@ -23,7 +23,7 @@
 #include "server/log.h"
 #include "server/store_pg_int.h"
 
-#define PG_SCHEMA_VERSION 2
+#define PG_SCHEMA_VERSION 3
 /* pg_advisory_xact_lock key of schema migrations ("sotto" in ASCII). */
 #define PG_MIGRATE_LOCK 0x736f74746fLL
 
@@ -37,6 +37,7 @@ enum stmt_id {
 	P_RESET_KPS, P_RESET_GROUPS, P_RESET_ACCOUNT, P_ACCOUNTS_LIST,
 	P_LOGIN_GET, P_LOGIN_PUT,
 	P_SPK_PUT, P_SPK_GET, P_OTPK_PUT, P_OTPK_COUNT, P_OTPK_TAKE,
+	P_KEM_PUT, P_KEM_LR_DROP, P_KEM_COUNT, P_KEM_HAS_LR, P_KEM_TAKE, P_KEM_LAST, P_RESET_KEM,
 	P_SENT_GET, P_SENT_PUT, P_SENT_DEL, P_SENT_SCAN_END, P_SENT_PRUNE,
 	P_PENDING_GET, P_PENDING_LOCK, P_PENDING_ADD,
 	P_ENV_PUT, P_ENV_LIST, P_ENV_DEL,
@@ -110,6 +111,21 @@ static const char *const stmt_sql[P__COUNT] = {
 	[P_OTPK_TAKE] = "DELETE FROM prekeys WHERE (account, id) = (SELECT account, id"
 	    " FROM prekeys WHERE account = $1::bigint ORDER BY seq LIMIT 1"
 	    " FOR UPDATE SKIP LOCKED) RETURNING id, key",
+	/* An upload that reuses an id replaces the key (and it goes to the end of the queue). */
+	[P_KEM_PUT] = "INSERT INTO kem_prekeys(account, id, key, sig, last_resort) VALUES"
+	    " ($1::bigint, $2::bigint, $3::bytea, $4::bytea, $5::boolean)"
+	    " ON CONFLICT (account, id) DO UPDATE SET key = excluded.key, sig = excluded.sig,"
+	    " last_resort = excluded.last_resort, seq = nextval('kem_prekeys_seq_seq')",
+	[P_KEM_LR_DROP] = "DELETE FROM kem_prekeys WHERE account = $1::bigint AND last_resort",
+	[P_KEM_COUNT] = "SELECT count(*) FROM kem_prekeys WHERE account = $1::bigint"
+	    " AND NOT last_resort",
+	[P_KEM_HAS_LR] = "SELECT 1 FROM kem_prekeys WHERE account = $1::bigint AND last_resort",
+	[P_KEM_TAKE] = "DELETE FROM kem_prekeys WHERE (account, id) = (SELECT account, id"
+	    " FROM kem_prekeys WHERE account = $1::bigint AND NOT last_resort ORDER BY seq"
+	    " LIMIT 1 FOR UPDATE SKIP LOCKED) RETURNING id, key, sig",
+	[P_KEM_LAST] = "SELECT id, key, sig FROM kem_prekeys WHERE account = $1::bigint"
+	    " AND last_resort",
+	[P_RESET_KEM] = "DELETE FROM kem_prekeys WHERE account = $1::bigint",
 	[P_SENT_GET] = "SELECT env_id FROM sent WHERE sender = $1::bytea AND cmid = $2::bytea",
 	[P_SENT_PUT] = "INSERT INTO sent(sender, cmid, env_id, created) VALUES ($1::bytea,"
 	    " $2::bytea, $3::bigint, $4::bigint) ON CONFLICT DO NOTHING",
@@ -189,10 +205,19 @@ static const char migrate_1_to_2_sql[] =
 	"CREATE TABLE group_welcomes(id bigserial PRIMARY KEY, grp bigint NOT NULL,"
 	" seq bigint NOT NULL, epoch bigint NOT NULL, ts bigint NOT NULL, data bytea NOT NULL);";
 
+/* Schema 3 (issue 16): signed ML-KEM-768 prekeys, as the SQLite backend's schema 7;
+ * seq orders the one-time ones, oldest first. */
+static const char migrate_2_to_3_sql[] =
+	"CREATE TABLE kem_prekeys(account bigint NOT NULL, id bigint NOT NULL,"
+	" key bytea NOT NULL, sig bytea NOT NULL, last_resort boolean NOT NULL,"
+	" seq bigserial NOT NULL, PRIMARY KEY(account, id));"
+	"CREATE INDEX kem_prekeys_by_seq ON kem_prekeys(account, last_resort, seq);";
+
 /* Each step brings the schema from its index to the next version. */
 static const char *const migrations[PG_SCHEMA_VERSION] = {
 	migrate_0_to_1_sql,
 	migrate_1_to_2_sql,
+	migrate_2_to_3_sql,
 };
 
 /* An account's counters: its mailbox, and what it sent that waits. */
@@ -632,7 +657,7 @@ pg_account_reset(struct store *base, const char *name, const uint8_t *token_hash
     uint64_t *envelopes)
 {
 	static const enum stmt_id per_account[] = {
-		P_RESET_OUT, P_RESET_SENT, P_RESET_ENV, P_RESET_PREKEYS, P_RESET_SPK,
+		P_RESET_OUT, P_RESET_SENT, P_RESET_ENV, P_RESET_PREKEYS, P_RESET_KEM, P_RESET_SPK,
 		P_RESET_LOGINS, P_RESET_KPS, P_RESET_GROUPS, P_RESET_ACCOUNT,
 	};
 	struct store_pg *ps = impl(base);
@@ -759,22 +784,125 @@ out:
 	return r;
 }
 
+/* The single integer a statement bound to account answers (*found 0: no row). */
 static int
-count_prekeys(struct store_pg *ps, int64_t account, uint32_t *n)
+account_int(struct store_pg *ps, enum stmt_id id, int64_t account, int64_t *v, int *found,
+    const char *what)
 {
 	struct pgp p = { .n = 0 };
-	int64_t v = 0;
 	int r;
 
 	pgp_i64(&p, account);
-	if ((r = one_int(ps, P_OTPK_COUNT, &p, &v, "prekey count")) == 0)
-		*n = (uint32_t)v;
+	r = one_int(ps, id, &p, v, what);
+	*found = r == 0;
+	if (r == SOTTO_ERR_NOT_FOUND)
+		r = 0;
+	if (!*found)
+		*v = 0;
+	return r;
+}
+
+static int
+count_by(struct store_pg *ps, enum stmt_id id, int64_t account, uint32_t *n)
+{
+	int64_t v;
+	int found, r = account_int(ps, id, account, &v, &found, "prekey count");
+
+	*n = (uint32_t)v;
+	return r;
+}
+
+/* The X25519 one-time prekeys, or for an account with a last-resort ML-KEM prekey the
+ * smaller of the two stocks (store.h). */
+static int
+count_prekeys(struct store_pg *ps, int64_t account, uint32_t *n)
+{
+	uint32_t kem = 0;
+	int64_t v;
+	int has_lr = 0, r;
+
+	if ((r = count_by(ps, P_OTPK_COUNT, account, n)) != 0 ||
+	    (r = account_int(ps, P_KEM_HAS_LR, account, &v, &has_lr, "kem last resort")) != 0)
+		return r;
+	if (!has_lr)
+		return 0;
+	if ((r = count_by(ps, P_KEM_COUNT, account, &kem)) != 0)
+		return r;
+	if (kem < *n)
+		*n = kem;
+	return 0;
+}
+
+static int
+put_kem(struct store_pg *ps, int64_t account, const struct store_kem_prekey *k,
+    int last_resort)
+{
+	struct pgp p = { .n = 0 };
+
+	pgp_i64(&p, account);
+	pgp_i64(&p, k->id);
+	pgp_blob(&p, k->key, STORE_KEM_KEY_LEN);
+	pgp_blob(&p, k->sig, STORE_SIG_LEN);
+	pgp_bool(&p, last_resort);
+	return run(ps, P_KEM_PUT, &p, NULL, NULL, "kem prekey put");
+}
+
+/* The ML-KEM part of prekeys_put, inside its transaction. */
+static int
+put_kem_upload(struct store_pg *ps, int64_t account, const struct store_kem_upload *kem,
+    uint32_t max)
+{
+	struct pgp p = { .n = 0 };
+	uint32_t have = 0;
+	int r;
+
+	if (kem->last_resort != NULL) {
+		pgp_i64(&p, account);
+		if ((r = run(ps, P_KEM_LR_DROP, &p, NULL, NULL, "kem last resort drop")) != 0 ||
+		    (r = put_kem(ps, account, kem->last_resort, 1)) != 0)
+			return r;
+	}
+	for (size_t i = 0; i < kem->n; i++)
+		if ((r = put_kem(ps, account, &kem->onetime[i], 0)) != 0)
+			return r;
+	if ((r = count_by(ps, P_KEM_COUNT, account, &have)) != 0)
+		return r;
+	return have > max ? SOTTO_ERR_LIMIT : 0;
+}
+
+/* The bundle's ML-KEM prekey: the oldest one-time one, deleted as it is read (SKIP
+ * LOCKED: two fetches never get the same one), else the last-resort one, kept. */
+static int
+take_kem(struct store_pg *ps, int64_t account, struct store_bundle *out)
+{
+	struct pgp p = { .n = 0 };
+	PGresult *res = NULL;
+	int r;
+
+	pgp_i64(&p, account);
+	r = one_row(ps, P_KEM_TAKE, &p, &res, "kem prekey take");
+	if (r == SOTTO_ERR_NOT_FOUND) {
+		out->kem_last_resort = 1;
+		r = one_row(ps, P_KEM_LAST, &p, &res, "kem prekey take");
+	}
+	if (r == SOTTO_ERR_NOT_FOUND) {
+		out->kem_last_resort = 0;
+		return 0;
+	}
+	if (r != 0)
+		return r;
+	out->has_kem = 1;
+	out->kem.id = (uint32_t)pgs_int(res, 0, 0);
+	if ((r = pgs_blob(res, 0, 1, out->kem.key, STORE_KEM_KEY_LEN)) == 0)
+		r = pgs_blob(res, 0, 2, out->kem.sig, STORE_SIG_LEN);
+	PQclear(res);
 	return r;
 }
 
 static int
 pg_prekeys_put(struct store *base, int64_t account, const struct store_signed_prekey *spk,
-    const struct store_prekey *otpks, size_t n, uint32_t max)
+    const struct store_prekey *otpks, size_t n, const struct store_kem_upload *kem,
+    uint32_t max)
 {
 	struct store_pg *ps = impl(base);
 	struct pgp p;
@@ -800,12 +928,14 @@ pg_prekeys_put(struct store *base, int64_t account, const struct store_signed_pr
 		if ((r = run(ps, P_OTPK_PUT, &p, NULL, NULL, "prekey put")) != 0)
 			goto out;
 	}
-	if ((r = count_prekeys(ps, account, &have)) != 0)
+	if ((r = count_by(ps, P_OTPK_COUNT, account, &have)) != 0)
 		goto out;
 	if (have > max) {
 		r = SOTTO_ERR_LIMIT;
 		goto out;
 	}
+	if (kem != NULL && (r = put_kem_upload(ps, account, kem, max)) != 0)
+		goto out;
 	r = commit(ps);
 out:
 	if (r != 0)
@@ -843,7 +973,8 @@ pg_bundle_take(struct store *base, int64_t account, struct store_bundle *out)
 	} else if (r != SOTTO_ERR_NOT_FOUND) {
 		goto out;
 	}
-	if ((r = count_prekeys(ps, account, &out->remaining)) != 0)
+	if ((r = take_kem(ps, account, out)) != 0 ||
+	    (r = count_prekeys(ps, account, &out->remaining)) != 0)
 		goto out;
 	r = commit(ps);
 out:

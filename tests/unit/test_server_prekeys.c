@@ -207,7 +207,7 @@ main(void)
 	SOTTOD_RUN_BOTH(prekeys_upload_fetch_exhaust_and_low_notice);
 	SOTTOD_RUN_BOTH(prekeys_cap_and_owner_offline_notice);
 	SOTTOD_RUN_BOTH(lookup_known_unknown_and_foreign);
-	RUN(kem_prekeys_claimed_once_then_last_resort);
-	RUN(kem_prekeys_cap_refuses_whole_upload);
+	SOTTOD_RUN_BOTH(kem_prekeys_claimed_once_then_last_resort);
+	SOTTOD_RUN_BOTH(kem_prekeys_cap_refuses_whole_upload);
 	return check_summary();
 }

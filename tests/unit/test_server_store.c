@@ -73,6 +73,33 @@ cleanup(void)
 	(void)pg_admin_exec(sql);
 }
 
+/* The rows of a table (a constant name), read beside the store; -1 on error. */
+static int64_t
+table_rows(const char *table)
+{
+	char sql[128];
+	sqlite3 *db = NULL;
+	sqlite3_stmt *q = NULL;
+	PGresult *r;
+	int64_t n = -1;
+
+	if (pg) {
+		snprintf(sql, sizeof(sql), "SELECT count(*) FROM %s.%s", schema, table);
+		r = PQexec(pg_admin, sql);
+		if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1)
+			n = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+		PQclear(r);
+		return n;
+	}
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM %s", table);
+	if (sqlite3_open(path, &db) == SQLITE_OK &&
+	    sqlite3_prepare_v2(db, sql, -1, &q, NULL) == SQLITE_OK && sqlite3_step(q) == SQLITE_ROW)
+		n = sqlite3_column_int64(q, 0);
+	sqlite3_finalize(q);
+	sqlite3_close(db);
+	return n;
+}
+
 static struct store *
 open_db(int create)
 {
@@ -262,18 +289,11 @@ TEST(store_kem_prekeys_once_then_last_resort)
 	/* Resetting the account deletes its ML-KEM prekeys. */
 	{
 		uint64_t envs = 0;
-		sqlite3 *db;
-		sqlite3_stmt *q;
 
+		CHECK_EQ_INT(table_rows("kem_prekeys"), 1);
 		CHECK_EQ_INT(s->ops->account_reset(s, "alice", NULL, &envs), 0);
 		store_close(s);
-		REQUIRE(sqlite3_open(path, &db) == SQLITE_OK);
-		REQUIRE(sqlite3_prepare_v2(db, "SELECT count(*) FROM kem_prekeys", -1, &q,
-		    NULL) == SQLITE_OK);
-		REQUIRE(sqlite3_step(q) == SQLITE_ROW);
-		CHECK_EQ_INT(sqlite3_column_int(q, 0), 0);
-		sqlite3_finalize(q);
-		sqlite3_close(db);
+		CHECK_EQ_INT(table_rows("kem_prekeys"), 0);
 	}
 	cleanup();
 }
@@ -844,33 +864,6 @@ TEST(store_groups_and_key_packages)
 	cleanup();
 }
 
-/* The rows of the group log, read beside the store; -1 on error. */
-static int64_t
-log_rows(void)
-{
-	char sql[128];
-	sqlite3 *db = NULL;
-	sqlite3_stmt *q = NULL;
-	PGresult *r;
-	int64_t n = -1;
-
-	if (pg) {
-		snprintf(sql, sizeof(sql), "SELECT count(*) FROM %s.group_log", schema);
-		r = PQexec(pg_admin, sql);
-		if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1)
-			n = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
-		PQclear(r);
-		return n;
-	}
-	if (sqlite3_open(path, &db) == SQLITE_OK &&
-	    sqlite3_prepare_v2(db, "SELECT count(*) FROM group_log", -1, &q, NULL) == SQLITE_OK &&
-	    sqlite3_step(q) == SQLITE_ROW)
-		n = sqlite3_column_int64(q, 0);
-	sqlite3_finalize(q);
-	sqlite3_close(db);
-	return n;
-}
-
 /* A group of 1,000 members (what group_members_max must allow): one Commit adds 999, a
  * message is one row for all of them, and goes once every member read it. */
 TEST(store_group_of_1000_members)
@@ -923,9 +916,9 @@ TEST(store_group_of_1000_members)
 	}
 	/* Everyone but the last has read it: the one row stays. */
 	REQUIRE(s->ops->groups_apply(s, acks, 999) == 0);
-	CHECK_EQ_INT(log_rows(), 1);
+	CHECK_EQ_INT(table_rows("group_log"), 1);
 	REQUIRE(s->ops->groups_apply(s, acks + 999, 1) == 0);
-	CHECK_EQ_INT(log_rows(), 0);
+	CHECK_EQ_INT(table_rows("group_log"), 0);
 	free(acks);
 	store_close(s);
 	cleanup();
@@ -1048,7 +1041,7 @@ TEST(store_concurrent_claims_and_commits)
 		otpk[i].id = (uint32_t)i;
 		memset(otpk[i].key, i & 0xff, 32);
 	}
-	REQUIRE(s->ops->prekeys_put(s, bob, &spk, otpk, RACE_PREKEYS, RACE_PREKEYS) == 0);
+	REQUIRE(s->ops->prekeys_put(s, bob, &spk, otpk, RACE_PREKEYS, NULL, RACE_PREKEYS) == 0);
 	/* A group of alice and bob at epoch 1. */
 	op = gop(STORE_GROUP_CREATE, alice);
 	REQUIRE(s->ops->groups_apply(s, &op, 1) == 0 && op.result == 0);
@@ -1097,8 +1090,8 @@ TEST(store_concurrent_claims_and_commits)
 	cleanup();
 }
 
-/* PostgreSQL only: a schema-1 database (before the group tables) is brought to the
- * current schema when opened, keeping its data; a newer schema than this sottod's is
+/* PostgreSQL only: a schema-1 database (before the group and ML-KEM tables) is brought
+ * to the current schema when opened, keeping its data; a newer schema than this sottod's is
  * refused. */
 TEST(store_pg_migrates_and_refuses_newer)
 {
@@ -1113,7 +1106,7 @@ TEST(store_pg_migrates_and_refuses_newer)
 	REQUIRE((s = open_alice_bob(dk, dk2, &alice, &bob)) != NULL);
 	store_close(s);
 	snprintf(sql, sizeof(sql), "DROP TABLE %s.groups, %s.group_log, %s.group_members,"
-	    " %s.group_welcomes", schema, schema, schema, schema);
+	    " %s.group_welcomes, %s.kem_prekeys", schema, schema, schema, schema, schema);
 	REQUIRE(pg_admin_exec(sql) == 0);
 	snprintf(sql, sizeof(sql), "UPDATE %s.schema_version SET version = 1", schema);
 	REQUIRE(pg_admin_exec(sql) == 0);
@@ -1124,7 +1117,8 @@ TEST(store_pg_migrates_and_refuses_newer)
 	CHECK_EQ_INT(s->ops->groups_apply(s, &op, 1), 0);
 	CHECK_EQ_INT(op.result, 0);
 	store_close(s);
-	CHECK_EQ_INT(log_rows(), 0);    /* the table is there again */
+	CHECK_EQ_INT(table_rows("group_log"), 0);    /* the tables are there again */
+	CHECK_EQ_INT(table_rows("kem_prekeys"), 0);
 	snprintf(sql, sizeof(sql), "UPDATE %s.schema_version SET version = 99", schema);
 	REQUIRE(pg_admin_exec(sql) == 0);
 	s = NULL;
@@ -1224,7 +1218,7 @@ main(void)
 	RUN_BOTH(store_group_of_1000_members);
 	RUN_BOTH(store_accounts_and_invites);
 	RUN_BOTH(store_prekeys_handed_out_once);
-	RUN(store_kem_prekeys_once_then_last_resort);
+	RUN_BOTH(store_kem_prekeys_once_then_last_resort);
 	RUN_BOTH(store_envelopes_idempotent_capped_and_deleted);
 	RUN_BOTH(store_sent_records_pruned_in_chunks);
 	RUN_BOTH(store_key_packages_claimed_once);
