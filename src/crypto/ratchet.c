@@ -15,7 +15,8 @@
 #include "base/cursor.h"
 #include "crypto/secmem.h"
 
-#define RATCHET_STATE_VERSION 3
+#define RATCHET_STATE_VERSION 4
+#define RATCHET_STATE_VERSION_3 3   /* no KEM part (classical only); still read */
 #define RATCHET_STATE_VERSION_2 2   /* no digests of received messages; still read */
 #define RATCHET_STATE_VERSION_1 1   /* no checksum either; still read */
 #define RATCHET_STATE_CHECK_LEN 16
@@ -28,6 +29,14 @@
 #define F_HAS_CKR 0x04
 #define F_RECEIVED 0x08
 #define F_ALL (F_HAS_DHR | F_HAS_CKS | F_HAS_CKR | F_RECEIVED)
+
+/* The KEM ratchet (docs/PROTOCOL.md 4.4). */
+#define K_PQ 0x01          /* a PQ ratchet: every message carries the KEM part */
+#define K_HAS_DK 0x02      /* kem_dk is our current key pair, its ek in our headers */
+#define K_HAS_CT 0x04      /* kem_ct goes in the headers of our current sending chain */
+#define K_ALL (K_PQ | K_HAS_DK | K_HAS_CT)
+/* dk = dk_pke || ek || H(ek) || z (FIPS 203): the encapsulation key is inside it. */
+#define KEM_DK_EK_OFFSET (384 * MLKEM768_K)
 
 /* A message key kept for a message not yet received. mk is SECRET. */
 struct skipped {
@@ -71,6 +80,9 @@ struct ratchet {
 	size_t cap_skipped;
 	struct recent recent[RATCHET_RECENT_MAX];   /* oldest first */
 	uint8_t nrecent;
+	uint8_t kem;                          /* K_* */
+	uint8_t kem_dk[MLKEM768_DK_LEN];      /* SECRET */
+	uint8_t kem_ct[RATCHET_KEM_CT_LEN];   /* to the peer's key; public, sent in headers */
 };
 
 /* Message keys derived while decrypting one message, committed only on success. */
@@ -176,6 +188,42 @@ ratchet_init_bob(struct ratchet **out, const struct ratchet_suite *s,
 	return 0;
 }
 
+/* A fresh ML-KEM-768 key pair into dk (SECRET; wiped on failure). */
+static int
+ratchet_kem_keygen(uint8_t dk[MLKEM768_DK_LEN])
+{
+	uint8_t ek[MLKEM768_EK_LEN];
+	int err;
+
+	if ((err = mlkem768_keygen(ek, dk)) != 0)
+		sodium_memzero(dk, MLKEM768_DK_LEN);
+	return err;
+}
+
+int
+ratchet_enable_kem(struct ratchet *r)
+{
+	int err;
+
+	if (r->suite->kdf_root_pq == NULL)
+		return SOTTO_ERR_UNSUPPORTED;
+	if (r->kem != 0 || r->ns != 0 || (r->flags & F_RECEIVED))
+		return SOTTO_ERR_STATE;
+	/* Alice sends at once: her first chain carries her key (no ciphertext yet, as she has
+	 * no key of Bob's; PQXDH's secret is in the root key). Bob's first key pair is made at
+	 * his first ratchet step. */
+	if ((r->flags & F_HAS_CKS) && (err = ratchet_kem_keygen(r->kem_dk)) != 0)
+		return err;
+	r->kem = K_PQ | ((r->flags & F_HAS_CKS) ? K_HAS_DK : 0);
+	return 0;
+}
+
+int
+ratchet_is_pq(const struct ratchet *r)
+{
+	return (r->kem & K_PQ) != 0;
+}
+
 static int
 skipped_reserve(struct skipped **arr, size_t *cap, size_t want)
 {
@@ -239,6 +287,17 @@ ratchet_encrypt(struct ratchet *r, struct buf *out, const uint8_t *pt, size_t le
 	memcpy(h.dh_pub, r->dhs_pub, DH_PUBLIC_LEN);
 	h.pn = r->pn;
 	h.n = r->ns;
+	h.kem_ek = NULL;
+	h.kem_ct = NULL;
+	if (r->kem & K_PQ) {
+		if (!(r->kem & K_HAS_DK)) {
+			err = SOTTO_ERR_STATE;
+			goto out;
+		}
+		h.kem_ek = r->kem_dk + KEM_DK_EK_OFFSET;
+		if (r->kem & K_HAS_CT)
+			h.kem_ct = r->kem_ct;
+	}
 	ad.sender_ident = r->local_ident;
 	ad.sender_ident_len = r->local_len;
 	ad.receiver_ident = r->remote_ident;
@@ -416,6 +475,58 @@ ratchet_open(struct ratchet *r, struct buf *pt, const uint8_t mk[RATCHET_KEY_LEN
 	return err;
 }
 
+/*
+ * The DH ratchet step for a new peer key, into locals only: the receiving chain
+ * (rk1, ckr) and our next sending chain (rk2, cks) with a new DH key pair. In a PQ
+ * ratchet also the KEM step: the receiving chain mixes in Decaps(our dk, the header's ct)
+ * (absent only while we have no key pair, i.e. Bob's first step), the sending chain
+ * Encaps(the header's ek) with our new KEM key pair in kem_dk and the ciphertext for our
+ * headers in kem_ct. A ciphertext that is missing, present where none can be, or altered
+ * gives other keys (implicit rejection), so the message fails to authenticate.
+ */
+static int
+ratchet_step(const struct ratchet *r, const struct ratchet_header *h,
+    uint8_t rk1[RATCHET_KEY_LEN], uint8_t rk2[RATCHET_KEY_LEN], uint8_t ckr[RATCHET_KEY_LEN],
+    uint8_t cks[RATCHET_KEY_LEN], uint8_t dhs_pub[DH_PUBLIC_LEN],
+    uint8_t dhs_sec[DH_SECRET_LEN], uint8_t kem_dk[MLKEM768_DK_LEN],
+    uint8_t kem_ct[RATCHET_KEM_CT_LEN])
+{
+	const struct ratchet_suite *s = r->suite;
+	uint8_t dh[DH_SHARED_LEN], ss[MLKEM768_SS_LEN];      /* SECRET */
+	int pq = (r->kem & K_PQ) != 0, err;
+
+	if (pq && (h->kem_ct != NULL) != ((r->kem & K_HAS_DK) != 0)) {
+		err = SOTTO_ERR_DECRYPT;
+		goto out;
+	}
+	if ((err = dh_shared(dh, r->dhs_sec, h->dh_pub)) != 0)
+		goto out;
+	if (pq && h->kem_ct != NULL) {
+		if ((err = mlkem768_decaps(ss, r->kem_dk, MLKEM768_DK_LEN, h->kem_ct,
+		    RATCHET_KEM_CT_LEN)) != 0 ||
+		    (err = s->kdf_root_pq(rk1, ckr, r->rk, dh, ss)) != 0)
+			goto out;
+	} else if ((err = s->kdf_root(rk1, ckr, r->rk, dh)) != 0) {
+		goto out;
+	}
+	if ((err = dh_keypair(dhs_pub, dhs_sec)) != 0 ||
+	    (err = dh_shared(dh, dhs_sec, h->dh_pub)) != 0)
+		goto out;
+	if (pq) {
+		/* A bad peer key is SOTTO_ERR_BAD_KEY: refused before anything changes. */
+		if ((err = mlkem768_encaps(kem_ct, ss, h->kem_ek, RATCHET_KEM_EK_LEN)) != 0 ||
+		    (err = ratchet_kem_keygen(kem_dk)) != 0 ||
+		    (err = s->kdf_root_pq(rk2, cks, rk1, dh, ss)) != 0)
+			goto out;
+	} else if ((err = s->kdf_root(rk2, cks, rk1, dh)) != 0) {
+		goto out;
+	}
+out:
+	sodium_memzero(dh, sizeof(dh));
+	sodium_memzero(ss, sizeof(ss));
+	return err;
+}
+
 int
 ratchet_decrypt(struct ratchet *r, struct buf *pt, const uint8_t *msg, size_t len)
 {
@@ -426,15 +537,22 @@ ratchet_decrypt(struct ratchet *r, struct buf *pt, const uint8_t *msg, size_t le
 	uint8_t rk1[RATCHET_KEY_LEN], rk2[RATCHET_KEY_LEN], ckr[RATCHET_KEY_LEN];
 	uint8_t cks[RATCHET_KEY_LEN], mk[RATCHET_KEY_LEN], old_ck[RATCHET_KEY_LEN];
 	uint8_t dh[DH_SHARED_LEN], dhs_sec[DH_SECRET_LEN], dhs_pub[DH_PUBLIC_LEN];
+	uint8_t kem_dk[MLKEM768_DK_LEN];                        /* SECRET */
+	uint8_t kem_ct[RATCHET_KEM_CT_LEN];
 	int new_chain = 0, err;
 	long idx;
 
 	if (len > RATCHET_MSG_MAX)
 		return SOTTO_ERR_TOO_LARGE;
+	memset(&h, 0, sizeof(h));
 	if ((err = s->parse_header(&h, msg, len)) != 0)
 		return err;
 	if (h.n == UINT32_MAX || h.pn == UINT32_MAX)
 		return SOTTO_ERR_MALFORMED;
+	/* A PQ session takes only messages with the KEM part (a stripped one would be a
+	 * downgrade), a classical one only messages without. */
+	if ((h.kem_ek != NULL) != ((r->kem & K_PQ) != 0))
+		return SOTTO_ERR_BAD_VERSION;
 
 	/* 1. A message we skipped earlier: its key is in the store, used once then deleted. */
 	if ((idx = ratchet_find_skipped(r, &h)) >= 0) {
@@ -470,11 +588,8 @@ ratchet_decrypt(struct ratchet *r, struct buf *pt, const uint8_t *msg, size_t le
 			if ((err = pending_skip(&p, s, r->dhr, old_ck, r->nr, h.pn)) != 0)
 				goto out;
 		}
-		if ((err = dh_shared(dh, r->dhs_sec, h.dh_pub)) != 0 ||
-		    (err = s->kdf_root(rk1, ckr, r->rk, dh)) != 0 ||
-		    (err = dh_keypair(dhs_pub, dhs_sec)) != 0 ||
-		    (err = dh_shared(dh, dhs_sec, h.dh_pub)) != 0 ||
-		    (err = s->kdf_root(rk2, cks, rk1, dh)) != 0)
+		if ((err = ratchet_step(r, &h, rk1, rk2, ckr, cks, dhs_pub, dhs_sec, kem_dk,
+		    kem_ct)) != 0)
 			goto out;
 		if ((err = pending_skip(&p, s, h.dh_pub, ckr, 0, h.n)) != 0)
 			goto out;
@@ -500,6 +615,11 @@ ratchet_decrypt(struct ratchet *r, struct buf *pt, const uint8_t *msg, size_t le
 		memcpy(r->cks, cks, RATCHET_KEY_LEN);
 		memcpy(r->dhs_pub, dhs_pub, DH_PUBLIC_LEN);
 		memcpy(r->dhs_sec, dhs_sec, DH_SECRET_LEN);
+		if (r->kem & K_PQ) {
+			memcpy(r->kem_dk, kem_dk, MLKEM768_DK_LEN);
+			memcpy(r->kem_ct, kem_ct, RATCHET_KEM_CT_LEN);
+			r->kem |= K_HAS_DK | K_HAS_CT;
+		}
 		r->pn = r->ns;
 		r->ns = 0;
 		r->flags |= F_HAS_DHR | F_HAS_CKS | F_HAS_CKR;
@@ -519,21 +639,23 @@ out:
 	sodium_memzero(old_ck, sizeof(old_ck));
 	sodium_memzero(dh, sizeof(dh));
 	sodium_memzero(dhs_sec, sizeof(dhs_sec));
+	sodium_memzero(kem_dk, sizeof(kem_dk));
 	pending_free(&p);
 	return err;
 }
 
 /*
  * State format (big-endian), SECRET as a whole:
- *   u8 version=2, u8 suite id, u32 max_skip, u8 flags,
+ *   u8 version=4, u8 suite id, u32 max_skip, u8 flags,
  *   u8 len + local identity, u8 len + remote identity,
  *   rk[32], dhs_pub[32], dhs_sec[32], dhr[32], cks[32], u32 ns, ckr[32], u32 nr, u32 pn,
  *   u8 nprev (<= 8) + nprev * [32],
  *   u32 nskipped (<= max_skip) + nskipped * (dh[32], u32 n, mk[32]),
  *   u8 nrecent (<= 32) + nrecent * (dh[32], u32 n, digest[16]),
+ *   u8 kem (K_*) [+ kem_dk[2400] with K_HAS_DK] [+ kem_ct[1088] with K_HAS_CT],
  *   check[16] = BLAKE2b-128 (unkeyed) of all the bytes before it.
- * Version 2 is the same without the recent messages, version 1 also without check; both
- * are still read.
+ * Version 3 is the same without the KEM part (a classical ratchet), version 2 also without
+ * the recent messages, version 1 also without check; all are still read.
  *
  * The check is a checksum, not a MAC: it catches a state damaged in memory, on disk or by
  * a bug of ours, for the cost of one hash instead of the X25519 multiplication version 1
@@ -579,6 +701,11 @@ ratchet_serialize(const struct ratchet *r, struct buf *out)
 		buf_u32(out, r->recent[i].n);
 		buf_put(out, r->recent[i].digest, RATCHET_DIGEST_LEN);
 	}
+	buf_u8(out, r->kem);
+	if (r->kem & K_HAS_DK)
+		buf_put(out, r->kem_dk, MLKEM768_DK_LEN);
+	if (r->kem & K_HAS_CT)
+		buf_put(out, r->kem_ct, RATCHET_KEM_CT_LEN);
 	if ((err = buf_status(out)) != 0)
 		return err;
 	if (crypto_generichash(check, sizeof(check), out->p + start, out->len - start, NULL, 0) != 0)
@@ -587,10 +714,11 @@ ratchet_serialize(const struct ratchet *r, struct buf *out)
 	return buf_status(out);
 }
 
-/* Everything after the version byte, up to the check (version 3: with the recent
- * messages). */
+/* Everything after the version byte, up to the check (from version 3 with the recent
+ * messages, from version 4 with the KEM part). */
 static int
-ratchet_parse(struct ratchet **out, const struct ratchet_suite *s, struct cur *c, int recent)
+ratchet_parse(struct ratchet **out, const struct ratchet_suite *s, struct cur *c,
+    uint8_t version)
 {
 	struct ratchet *r = NULL;
 	uint32_t max_skip, nskipped, i;
@@ -652,7 +780,7 @@ ratchet_parse(struct ratchet **out, const struct ratchet_suite *s, struct cur *c
 		cur_copy(c, r->skipped[i].mk, RATCHET_KEY_LEN);
 	}
 	r->nskipped = nskipped;
-	if (recent) {
+	if (version >= RATCHET_STATE_VERSION_3) {
 		r->nrecent = cur_u8(c);
 		if (r->nrecent > RATCHET_RECENT_MAX) {
 			err = SOTTO_ERR_MALFORMED;
@@ -664,10 +792,27 @@ ratchet_parse(struct ratchet **out, const struct ratchet_suite *s, struct cur *c
 			cur_copy(c, r->recent[i].digest, RATCHET_DIGEST_LEN);
 		}
 	}
+	if (version >= RATCHET_STATE_VERSION) {
+		r->kem = cur_u8(c);
+		if ((r->kem & ~K_ALL) != 0 || (r->kem != 0 && !(r->kem & K_PQ)) ||
+		    ((r->kem & K_HAS_CT) && !(r->kem & K_HAS_DK)) ||
+		    (r->kem != 0 && s->kdf_root_pq == NULL)) {
+			err = SOTTO_ERR_MALFORMED;
+			goto out;
+		}
+		if (r->kem & K_HAS_DK)
+			cur_copy(c, r->kem_dk, MLKEM768_DK_LEN);
+		if (r->kem & K_HAS_CT)
+			cur_copy(c, r->kem_ct, RATCHET_KEM_CT_LEN);
+	}
 	if ((err = cur_finish(c)) != 0)
 		goto out;
 	err = SOTTO_ERR_CORRUPT;
 	if ((flags & (F_HAS_CKR | F_HAS_CKS)) && !(flags & F_HAS_DHR))
+		goto out;
+	/* A PQ sender always has its key pair (Alice's from the start, Bob's from his first
+	 * step). */
+	if ((r->kem & K_PQ) && (flags & F_HAS_CKS) && !(r->kem & K_HAS_DK))
 		goto out;
 	*out = r;
 	r = NULL;
@@ -692,12 +837,13 @@ ratchet_deserialize(struct ratchet **out, const struct ratchet_suite *s, const u
 	version = cur_u8(&c);
 	if ((err = cur_status(&c)) != 0)
 		return err;
-	if (version == RATCHET_STATE_VERSION || version == RATCHET_STATE_VERSION_2) {
+	if (version == RATCHET_STATE_VERSION || version == RATCHET_STATE_VERSION_3 ||
+	    version == RATCHET_STATE_VERSION_2) {
 		/* Parsed first, so that damage to the structure is reported as such. */
 		if (len < 1 + RATCHET_STATE_CHECK_LEN)
 			return SOTTO_ERR_TRUNCATED;
 		cur_init(&c, p + 1, len - 1 - RATCHET_STATE_CHECK_LEN);
-		if ((err = ratchet_parse(&r, s, &c, version == RATCHET_STATE_VERSION)) != 0)
+		if ((err = ratchet_parse(&r, s, &c, version)) != 0)
 			return err;
 		err = SOTTO_ERR_CORRUPT;
 		if (crypto_generichash(check, sizeof(check), p, len - RATCHET_STATE_CHECK_LEN,
@@ -705,7 +851,7 @@ ratchet_deserialize(struct ratchet **out, const struct ratchet_suite *s, const u
 		    sodium_memcmp(check, p + len - RATCHET_STATE_CHECK_LEN, sizeof(check)) != 0)
 			goto out;
 	} else if (version == RATCHET_STATE_VERSION_1) {
-		if ((err = ratchet_parse(&r, s, &c, 0)) != 0)
+		if ((err = ratchet_parse(&r, s, &c, version)) != 0)
 			return err;
 		/* Version 1 carries no checksum: a key pair that does not match cannot be the
 		 * one we wrote. */

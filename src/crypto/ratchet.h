@@ -21,13 +21,16 @@
 #include "sotto/error.h"
 #include "base/buf.h"
 #include "crypto/dh.h"
+#include "crypto/mlkem.h"
 #include "crypto/x3dh.h"
 
 #define RATCHET_KEY_LEN 32                /* root key, chain key, message-key seed */
 #define RATCHET_MAX_SKIP_DEFAULT 2000
 #define RATCHET_MAX_SKIP_LIMIT 100000     /* largest max_skip a state may carry */
 #define RATCHET_PLAINTEXT_MAX (1u << 20)
-#define RATCHET_MSG_MAX (RATCHET_PLAINTEXT_MAX + 1024)
+#define RATCHET_MSG_MAX (RATCHET_PLAINTEXT_MAX + 4096)   /* room for a KEM header */
+#define RATCHET_KEM_EK_LEN MLKEM768_EK_LEN
+#define RATCHET_KEM_CT_LEN MLKEM768_CT_LEN
 
 /* The header every ratchet message carries, decoded. */
 struct ratchet_header {
@@ -39,6 +42,11 @@ struct ratchet_header {
 	 * which is harmless). */
 	uint32_t pn;
 	uint32_t n;                       /* index of this message in its chain */
+	/* The KEM ratchet part (PQ sessions only, docs/PROTOCOL.md 4.4), borrowed: the
+	 * sender's current ML-KEM-768 encapsulation key and, from the sender's second chain
+	 * on, the ciphertext encapsulated to the receiver's last key. NULL when absent. */
+	const uint8_t *kem_ek;
+	const uint8_t *kem_ct;
 };
 
 /* Identities bound into every message, in the suite's encoding. */
@@ -79,6 +87,11 @@ struct ratchet_suite {
 	/* DH ratchet step: (rk, DH output) -> (new rk, new chain key). */
 	int (*kdf_root)(uint8_t rk_out[RATCHET_KEY_LEN], uint8_t ck_out[RATCHET_KEY_LEN],
 	    const uint8_t rk[RATCHET_KEY_LEN], const uint8_t dh[DH_SHARED_LEN]);
+	/* KEM ratchet step (PQ sessions): (rk, DH output, KEM shared secret) -> (new rk, new
+	 * chain key). NULL for a suite without the KEM ratchet. */
+	int (*kdf_root_pq)(uint8_t rk_out[RATCHET_KEY_LEN], uint8_t ck_out[RATCHET_KEY_LEN],
+	    const uint8_t rk[RATCHET_KEY_LEN], const uint8_t dh[DH_SHARED_LEN],
+	    const uint8_t ss[MLKEM768_SS_LEN]);
 	/* Symmetric step: ck -> (next ck, message-key seed). */
 	int (*kdf_chain)(uint8_t ck_out[RATCHET_KEY_LEN], uint8_t mk[RATCHET_KEY_LEN],
 	    const uint8_t ck[RATCHET_KEY_LEN]);
@@ -117,6 +130,13 @@ int ratchet_init_bob(struct ratchet **out, const struct ratchet_suite *s,
     const uint8_t rk[static RATCHET_KEY_LEN], const struct x3dh_keypair *spk,
     const uint8_t *local_ident, size_t local_len, const uint8_t *remote_ident, size_t remote_len,
     uint32_t max_skip) SOTTO_MUST_CHECK;
+/* Turns a freshly initialised ratchet into a PQ one (docs/PROTOCOL.md 4.4): every DH
+ * ratchet step then also carries a KEM step, and messages without the KEM part are
+ * refused. Alice gets her first KEM key pair here. SOTTO_ERR_UNSUPPORTED for a suite
+ * without kdf_root_pq, SOTTO_ERR_STATE once a message was sent or received. */
+int ratchet_enable_kem(struct ratchet *r) SOTTO_MUST_CHECK;
+/* 1 for a PQ ratchet. */
+int ratchet_is_pq(const struct ratchet *r);
 void ratchet_free(struct ratchet *r);
 int ratchet_clone(struct ratchet **out, const struct ratchet *r) SOTTO_MUST_CHECK;
 

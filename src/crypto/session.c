@@ -57,6 +57,9 @@ session_initiate(struct session **out, const struct ratchet_suite *s,
 	if ((err = ratchet_init_alice(&ss->r, s, rk, b->spk_pub, me->pub, me->pub_len,
 	    b->ident_pub, b->ident_pub_len, opts ? opts->max_skip : 0)) != 0)
 		goto out;
+	/* A PQXDH session is a PQ one for its whole life: the KEM ratchet (PROTOCOL.md 4.4). */
+	if (ss->info.has_kem && (err = ratchet_enable_kem(ss->r)) != 0)
+		goto out;
 	*out = ss;
 	ss = NULL;
 out:
@@ -101,6 +104,8 @@ session_respond(struct session **out, const struct ratchet_suite *s,
 		goto out;
 	if ((err = ratchet_init_bob(&ss->r, s, rk, spk, me->pub, me->pub_len, ss->info.ident_pub,
 	    ss->info.ident_pub_len, opts ? opts->max_skip : 0)) != 0)
+		goto out;
+	if (ss->info.has_kem && (err = ratchet_enable_kem(ss->r)) != 0)
 		goto out;
 	/* The session exists only if the first message authenticates under the derived keys:
 	 * this is what proves the initiator knew its identity key and our prekeys' ids. */

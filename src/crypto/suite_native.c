@@ -23,6 +23,7 @@
 /* PQXDH's info: the application, curve, hash and KEM (at least 8 bytes). */
 #define LABEL_PQXDH "Sotto_PQXDH_X25519_SHA-256_ML-KEM-768"
 #define LABEL_ROOT "Sotto ratchet root v1"
+#define LABEL_ROOT_PQ "Sotto ratchet root ML-KEM-768 v1"   /* a KEM ratchet step */
 #define LABEL_MSG "Sotto message keys v1"      /* version 1: key || nonce */
 #define LABEL_MSG_2 "Sotto message keys v2"    /* version 2: key only */
 #define LABEL_SPK "Sotto signed prekey v1"
@@ -143,6 +144,30 @@ native_kdf_root(uint8_t rk_out[RATCHET_KEY_LEN], uint8_t ck_out[RATCHET_KEY_LEN]
 	return r;
 }
 
+/* KDF_RK_PQ: HKDF(salt = rk, ikm = dh || ss, LABEL_ROOT_PQ, 64) -> rk' || ck. The
+ * output is secret if either dh or ss is. */
+static int
+native_kdf_root_pq(uint8_t rk_out[RATCHET_KEY_LEN], uint8_t ck_out[RATCHET_KEY_LEN],
+    const uint8_t rk[RATCHET_KEY_LEN], const uint8_t dh[DH_SHARED_LEN],
+    const uint8_t ss[MLKEM768_SS_LEN])
+{
+	uint8_t ikm[DH_SHARED_LEN + MLKEM768_SS_LEN];   /* SECRET */
+	uint8_t okm[2 * RATCHET_KEY_LEN];               /* SECRET */
+	int r;
+
+	memcpy(ikm, dh, DH_SHARED_LEN);
+	memcpy(ikm + DH_SHARED_LEN, ss, MLKEM768_SS_LEN);
+	r = hkdf_sha256(okm, sizeof(okm), rk, RATCHET_KEY_LEN, ikm, sizeof(ikm),
+	    (const uint8_t *)LABEL_ROOT_PQ, sizeof(LABEL_ROOT_PQ) - 1);
+	if (r == 0) {
+		memcpy(rk_out, okm, RATCHET_KEY_LEN);
+		memcpy(ck_out, okm + RATCHET_KEY_LEN, RATCHET_KEY_LEN);
+	}
+	sodium_memzero(ikm, sizeof(ikm));
+	sodium_memzero(okm, sizeof(okm));
+	return r;
+}
+
 static int
 native_kdf_chain(uint8_t ck_out[RATCHET_KEY_LEN], uint8_t mk[RATCHET_KEY_LEN],
     const uint8_t ck[RATCHET_KEY_LEN])
@@ -163,14 +188,14 @@ native_kdf_chain(uint8_t ck_out[RATCHET_KEY_LEN], uint8_t mk[RATCHET_KEY_LEN],
 /* The AEAD key (and for version 1 the nonce) from the message-key seed. Version 2 takes
  * the nonce from the header. */
 static int
-native_message_keys(uint8_t key[AEAD_KEY_LEN], uint8_t nonce[AEAD_NONCE_LEN], uint8_t version,
-    const uint8_t *header, const uint8_t mk[RATCHET_KEY_LEN])
+native_message_keys(uint8_t key[AEAD_KEY_LEN], uint8_t nonce[AEAD_NONCE_LEN],
+    const uint8_t *header, size_t header_len, const uint8_t mk[RATCHET_KEY_LEN])
 {
 	uint8_t out[AEAD_KEY_LEN + AEAD_NONCE_LEN];    /* SECRET */
 	int r;
 
-	if (version == SUITE_NATIVE_VERSION) {
-		memcpy(nonce, header + SUITE_NATIVE_HEADER_LEN_1, AEAD_NONCE_LEN);
+	if (header[0] != SUITE_NATIVE_VERSION_1) {     /* versions 2 and 3: the nonce ends it */
+		memcpy(nonce, header + header_len - AEAD_NONCE_LEN, AEAD_NONCE_LEN);
 		return hkdf_sha256(key, AEAD_KEY_LEN, NULL, 0, mk, RATCHET_KEY_LEN,
 		    (const uint8_t *)LABEL_MSG_2, sizeof(LABEL_MSG_2) - 1);
 	}
@@ -183,8 +208,10 @@ native_message_keys(uint8_t key[AEAD_KEY_LEN], uint8_t nonce[AEAD_NONCE_LEN], ui
 }
 
 /* ad = header || sender identity || receiver identity; returns its length or an error. */
+#define NATIVE_AD_MAX (SUITE_NATIVE_HEADER_LEN_PQ_CT + 2 * SIGN_PUBLIC_LEN)
+
 static int
-native_ad(uint8_t ad[SUITE_NATIVE_HEADER_LEN + 2 * SIGN_PUBLIC_LEN], const uint8_t *header,
+native_ad(uint8_t ad[NATIVE_AD_MAX], const uint8_t *header,
     size_t header_len, const struct ratchet_ad *id)
 {
 	if (id->sender_ident_len != SIGN_PUBLIC_LEN || id->receiver_ident_len != SIGN_PUBLIC_LEN)
@@ -195,58 +222,102 @@ native_ad(uint8_t ad[SUITE_NATIVE_HEADER_LEN + 2 * SIGN_PUBLIC_LEN], const uint8
 	return (int)(header_len + 2 * SIGN_PUBLIC_LEN);
 }
 
+/* The header's length for h: version 2, or version 3 with the KEM part. */
+static size_t
+native_header_len(const struct ratchet_header *h)
+{
+	if (h->kem_ek == NULL)
+		return SUITE_NATIVE_HEADER_LEN;
+	return h->kem_ct != NULL ? SUITE_NATIVE_HEADER_LEN_PQ_CT : SUITE_NATIVE_HEADER_LEN_PQ;
+}
+
 static int
 native_seal(struct buf *out, const uint8_t mk[RATCHET_KEY_LEN], const struct ratchet_header *h,
     const struct ratchet_ad *id, const uint8_t *pt, size_t pt_len)
 {
 	uint8_t key[AEAD_KEY_LEN], nonce[AEAD_NONCE_LEN];  /* key SECRET */
-	uint8_t ad[SUITE_NATIVE_HEADER_LEN + 2 * SIGN_PUBLIC_LEN];
+	uint8_t ad[NATIVE_AD_MAX];
+	size_t hlen = native_header_len(h);
+	struct buf hb;
 	uint8_t *w;
 	int r, ad_len;
 
 	if (pt_len > RATCHET_PLAINTEXT_MAX)
 		return SOTTO_ERR_TOO_LARGE;
-	if ((w = buf_reserve(out, SUITE_NATIVE_OVERHEAD + pt_len)) == NULL)
+	if ((w = buf_reserve(out, hlen + AEAD_TAG_LEN + pt_len)) == NULL)
 		return buf_status(out);
-	w[0] = SUITE_NATIVE_VERSION;
-	memcpy(w + 1, h->dh_pub, DH_PUBLIC_LEN);
-	w[33] = (uint8_t)(h->pn >> 24); w[34] = (uint8_t)(h->pn >> 16);
-	w[35] = (uint8_t)(h->pn >> 8);  w[36] = (uint8_t)h->pn;
-	w[37] = (uint8_t)(h->n >> 24);  w[38] = (uint8_t)(h->n >> 16);
-	w[39] = (uint8_t)(h->n >> 8);   w[40] = (uint8_t)h->n;
-	rand_bytes(w + SUITE_NATIVE_HEADER_LEN_1, SUITE_NATIVE_NONCE_LEN);
-	if ((r = ad_len = native_ad(ad, w, SUITE_NATIVE_HEADER_LEN, id)) < 0 ||
-	    (r = native_message_keys(key, nonce, SUITE_NATIVE_VERSION, w, mk)) != 0)
+	buf_init_fixed(&hb, w, hlen);
+	buf_u8(&hb, h->kem_ek != NULL ? SUITE_NATIVE_VERSION_PQ : SUITE_NATIVE_VERSION);
+	buf_put(&hb, h->dh_pub, DH_PUBLIC_LEN);
+	buf_u32(&hb, h->pn);
+	buf_u32(&hb, h->n);
+	if (h->kem_ek != NULL) {
+		buf_u8(&hb, h->kem_ct != NULL ? SUITE_NATIVE_KEM_FLAG_CT : 0);
+		buf_put(&hb, h->kem_ek, RATCHET_KEM_EK_LEN);
+		if (h->kem_ct != NULL)
+			buf_put(&hb, h->kem_ct, RATCHET_KEM_CT_LEN);
+	}
+	rand_bytes(w + hlen - SUITE_NATIVE_NONCE_LEN, SUITE_NATIVE_NONCE_LEN);
+	if ((r = buf_status(&hb)) != 0 || hb.len != hlen - SUITE_NATIVE_NONCE_LEN) {
+		r = r != 0 ? r : SOTTO_ERR_INTERNAL;
 		goto out;
-	r = aead_seal(w + SUITE_NATIVE_HEADER_LEN, pt, pt_len, ad, (size_t)ad_len, nonce, key);
+	}
+	if ((r = ad_len = native_ad(ad, w, hlen, id)) < 0 ||
+	    (r = native_message_keys(key, nonce, w, hlen, mk)) != 0)
+		goto out;
+	r = aead_seal(w + hlen, pt, pt_len, ad, (size_t)ad_len, nonce, key);
 out:
 	sodium_memzero(key, sizeof(key));
 	return r;
 }
 
+/* Parses the header; *hlen receives its length. */
 static int
-native_parse_header(struct ratchet_header *h, const uint8_t *msg, size_t len)
+native_parse(struct ratchet_header *h, size_t *hlen, const uint8_t *msg, size_t len)
 {
 	struct cur c;
-	uint8_t version = len >= 1 ? msg[0] : 0;
+	uint8_t version = len >= 1 ? msg[0] : 0, kem_flags = 0;
 
 	memset(h, 0, sizeof(*h));
+	*hlen = 0;
 	if (len > RATCHET_MSG_MAX)
 		return SOTTO_ERR_TOO_LARGE;
 	cur_init(&c, msg, len);
 	if (len >= 1 && (version = cur_u8(&c)) != SUITE_NATIVE_VERSION &&
-	    version != SUITE_NATIVE_VERSION_1)
+	    version != SUITE_NATIVE_VERSION_1 && version != SUITE_NATIVE_VERSION_PQ)
 		return SOTTO_ERR_BAD_VERSION;
 	cur_copy(&c, h->dh_pub, DH_PUBLIC_LEN);
 	h->pn = cur_u32(&c);
 	h->n = cur_u32(&c);
-	if (version == SUITE_NATIVE_VERSION)
+	if (version == SUITE_NATIVE_VERSION_PQ) {
+		kem_flags = cur_u8(&c);
+		h->kem_ek = cur_ref(&c, RATCHET_KEM_EK_LEN);
+		if (kem_flags & SUITE_NATIVE_KEM_FLAG_CT)
+			h->kem_ct = cur_ref(&c, RATCHET_KEM_CT_LEN);
+	}
+	if (version != SUITE_NATIVE_VERSION_1)
 		(void)cur_ref(&c, SUITE_NATIVE_NONCE_LEN);
+	*hlen = len - cur_left(&c);
 	(void)cur_ref(&c, AEAD_TAG_LEN);
-	if (cur_status(&c) != 0)
+	if (cur_status(&c) != 0) {
+		memset(h, 0, sizeof(*h));
 		return cur_status(&c);
-	/* Small-order keys are caught by dh_shared; non-canonical encodings here. */
+	}
+	if ((kem_flags & ~SUITE_NATIVE_KEM_FLAG_CT) != 0) {
+		memset(h, 0, sizeof(*h));
+		return SOTTO_ERR_MALFORMED;
+	}
+	/* Small-order keys are caught by dh_shared; non-canonical encodings here. (The KEM
+	 * key is checked by the encapsulation, FIPS 203 section 7.2.) */
 	return dh_public_check(h->dh_pub);
+}
+
+static int
+native_parse_header(struct ratchet_header *h, const uint8_t *msg, size_t len)
+{
+	size_t hlen;
+
+	return native_parse(h, &hlen, msg, len);
 }
 
 static int
@@ -254,7 +325,7 @@ native_open(struct buf *pt, const uint8_t mk[RATCHET_KEY_LEN], const struct ratc
     const struct ratchet_ad *id, const uint8_t *msg, size_t len)
 {
 	uint8_t key[AEAD_KEY_LEN], nonce[AEAD_NONCE_LEN];  /* key SECRET */
-	uint8_t ad[SUITE_NATIVE_HEADER_LEN + 2 * SIGN_PUBLIC_LEN];
+	uint8_t ad[NATIVE_AD_MAX];
 	struct ratchet_header check;
 	struct cur c;
 	const uint8_t *hdr, *ct;
@@ -263,13 +334,11 @@ native_open(struct buf *pt, const uint8_t mk[RATCHET_KEY_LEN], const struct ratc
 	int r, ad_len;
 
 	/* Re-parse: open must not trust that h came from these bytes. */
-	if ((r = native_parse_header(&check, msg, len)) != 0)
+	if ((r = native_parse(&check, &hdr_len, msg, len)) != 0)
 		return r;
 	if (sodium_memcmp(check.dh_pub, h->dh_pub, DH_PUBLIC_LEN) != 0 || check.n != h->n ||
-	    check.pn != h->pn)
+	    check.pn != h->pn || check.kem_ek != h->kem_ek || check.kem_ct != h->kem_ct)
 		return SOTTO_ERR_INVALID_ARG;
-	hdr_len = msg[0] == SUITE_NATIVE_VERSION ? SUITE_NATIVE_HEADER_LEN :
-	    SUITE_NATIVE_HEADER_LEN_1;
 	cur_init(&c, msg, len);
 	hdr = cur_ref(&c, hdr_len);
 	ct = cur_rest(&c, &ct_len);
@@ -282,7 +351,7 @@ native_open(struct buf *pt, const uint8_t mk[RATCHET_KEY_LEN], const struct ratc
 	w = ct_len > AEAD_TAG_LEN ? buf_reserve(pt, ct_len - AEAD_TAG_LEN) : &empty;
 	if ((r = buf_status(pt)) != 0)
 		return r;
-	if ((r = native_message_keys(key, nonce, hdr[0], hdr, mk)) == 0)
+	if ((r = native_message_keys(key, nonce, hdr, hdr_len, mk)) == 0)
 		r = aead_open(w, ct, ct_len, ad, (size_t)ad_len, nonce, key);
 	sodium_memzero(key, sizeof(key));
 	sodium_memzero(nonce, sizeof(nonce));
@@ -373,6 +442,7 @@ const struct ratchet_suite suite_native = {
 	.kdf_pqxdh = native_kdf_pqxdh,
 	.verify_kem_prekey = native_verify_kem_prekey,
 	.kdf_root = native_kdf_root,
+	.kdf_root_pq = native_kdf_root_pq,
 	.kdf_chain = native_kdf_chain,
 	.seal = native_seal,
 	.parse_header = native_parse_header,

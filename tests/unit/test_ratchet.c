@@ -649,8 +649,10 @@ TEST(malformed_messages)
 	t.len = m.len;
 	/* Wrong version; version 1's shorter header does not authenticate these bytes. */
 	memcpy(c, m.p, m.len);
-	c[0] = 0x03;
+	c[0] = 0x04;
 	CHECK_EQ_INT(msg_recv(p.b, &t), SOTTO_ERR_BAD_VERSION);
+	c[0] = 0x03;                 /* a PQ header: misparsed, or refused in a classical session */
+	CHECK(msg_recv(p.b, &t) < 0);
 	c[0] = 0x00;
 	CHECK_EQ_INT(msg_recv(p.b, &t), SOTTO_ERR_BAD_VERSION);
 	c[0] = 0x01;
@@ -806,26 +808,32 @@ TEST(state_serialization_roundtrip_and_corruption)
 		x[OFF_CKS + 31] ^= 1;
 		CHECK_EQ_INT(ratchet_deserialize(&rt, &suite_native, x, rs.len), SOTTO_ERR_CORRUPT);
 		memcpy(x, rs.p, rs.len);
-		x[rs.len - 17] ^= 1;                          /* last byte of the last digest */
+		CHECK_EQ_INT(x[rs.len - 17], 0);              /* KEM flags: a classical ratchet */
+		x[rs.len - 17] = 0x08;
+		CHECK_EQ_INT(ratchet_deserialize(&rt, &suite_native, x, rs.len), SOTTO_ERR_MALFORMED);
+		x[rs.len - 17] = 0x02;                        /* a key pair without PQ */
+		CHECK_EQ_INT(ratchet_deserialize(&rt, &suite_native, x, rs.len), SOTTO_ERR_MALFORMED);
+		memcpy(x, rs.p, rs.len);
+		x[rs.len - 18] ^= 1;                          /* last byte of the last digest */
 		CHECK_EQ_INT(ratchet_deserialize(&rt, &suite_native, x, rs.len), SOTTO_ERR_CORRUPT);
 		memcpy(x, rs.p, rs.len);
-		x[rs.len - 16 - 105 - 1] ^= 1;                 /* last byte of the last skipped key */
+		x[rs.len - 17 - 105 - 1] ^= 1;                 /* last byte of the last skipped key */
 		CHECK_EQ_INT(ratchet_deserialize(&rt, &suite_native, x, rs.len), SOTTO_ERR_CORRUPT);
 		memcpy(x, rs.p, rs.len);
 		x[rs.len - 1] ^= 1;
 		CHECK_EQ_INT(ratchet_deserialize(&rt, &suite_native, x, rs.len), SOTTO_ERR_CORRUPT);
 		memcpy(x, rs.p, rs.len);
-		x[0] = 4;
+		x[0] = 5;
 		CHECK_EQ_INT(ratchet_deserialize(&rt, &suite_native, x, rs.len), SOTTO_ERR_BAD_VERSION);
 		/* The count of recent messages (two received): larger than the data or the bound. */
 		memcpy(x, rs.p, rs.len);
-		CHECK_EQ_INT(x[rs.len - 16 - 105], 2);
-		x[rs.len - 16 - 105] = 3;
+		CHECK_EQ_INT(x[rs.len - 17 - 105], 2);
+		x[rs.len - 17 - 105] = 3;
 		CHECK_EQ_INT(ratchet_deserialize(&rt, &suite_native, x, rs.len), SOTTO_ERR_TRUNCATED);
-		x[rs.len - 16 - 105] = 33;
+		x[rs.len - 17 - 105] = 33;
 		CHECK_EQ_INT(ratchet_deserialize(&rt, &suite_native, x, rs.len), SOTTO_ERR_MALFORMED);
 		/* The skipped-key count: larger than the data, larger than the bound. */
-		off_skip = rs.len - 16 - 105 - 4 - 3 * 68;
+		off_skip = rs.len - 17 - 105 - 4 - 3 * 68;
 		memcpy(x, rs.p, rs.len);
 		CHECK_EQ_INT(x[off_skip + 3], 3);
 		x[off_skip + 3] = 5;            /* 4 would fit in the bytes of the recent messages */
@@ -847,16 +855,16 @@ TEST(state_serialization_roundtrip_and_corruption)
 
 /* Rebuilds a native message from the primitives as docs/PROTOCOL.md describes it, using
  * the keys in the serialized state, and compares it with what the library sent. */
-/* Version 1 states (no checksum; written before the checksum existed) and version 2 states
- * (no digests of received messages) still load, are checked as before, and are written
- * back as version 3. */
+/* Version 1 states (no checksum; written before the checksum existed), version 2 states
+ * (no digests of received messages) and version 3 states (no KEM part) still load, are
+ * checked as before, and are written back as version 4. */
 TEST(state_version_1_still_loads)
 {
 	struct pair p;
 	struct msg m[3], r;
 	struct ratchet *rt = NULL;
 	struct session *s1 = NULL;
-	struct buf rs, v1, v2, again, st;
+	struct buf rs, v1, v2, v3, again, st;
 	uint8_t *x, check[16];
 	size_t off, body;
 	int i;
@@ -870,10 +878,28 @@ TEST(state_version_1_still_loads)
 	buf_init_dyn(&v2, 1u << 20);
 	buf_init_dyn(&again, 1u << 20);
 	REQUIRE(ratchet_serialize(session_ratchet(p.b), &rs) == 0);
-	CHECK_EQ_INT(rs.p[0], 3);
+	CHECK_EQ_INT(rs.p[0], 4);
+	/* Version 3 is version 4 without the KEM flags byte (0 here, a classical ratchet). */
+	CHECK_EQ_INT(rs.p[rs.len - 17], 0);
+	buf_init_dyn(&v3, 1u << 20);
+	buf_u8(&v3, 3);
+	buf_put(&v3, rs.p + 1, rs.len - 1 - 17);
+	REQUIRE(crypto_generichash(check, 16, v3.p, v3.len, NULL, 0) == 0);
+	buf_put(&v3, check, 16);
+	REQUIRE(buf_status(&v3) == 0);
+	CHECK_EQ_INT(ratchet_deserialize(&rt, &suite_native, v3.p, v3.len), 0);
+	REQUIRE(rt != NULL);
+	CHECK_EQ_INT(ratchet_skipped_count(rt), 2);
+	CHECK_EQ_INT(ratchet_is_pq(rt), 0);
+	REQUIRE(ratchet_serialize(rt, &again) == 0);
+	CHECK(again.len == rs.len && memcmp(again.p, rs.p, rs.len) == 0);
+	again.len = 0;
+	ratchet_free(rt);
+	rt = NULL;
+	buf_wipe_free(&v3);
 	/* Version 2 is version 3 without the recent messages, version 1 also without the
 	 * trailing 16-byte checksum. */
-	body = rs.len - 1 - 16 - 105;
+	body = rs.len - 1 - 17 - 105;
 	CHECK_EQ_INT(rs.p[1 + body], 2);
 	buf_u8(&v1, 1);
 	buf_put(&v1, rs.p + 1, body);
@@ -894,8 +920,9 @@ TEST(state_version_1_still_loads)
 	REQUIRE(rt != NULL);
 	CHECK_EQ_INT(ratchet_skipped_count(rt), 2);
 	REQUIRE(ratchet_serialize(rt, &again) == 0);
-	CHECK_EQ_INT(again.len, 1 + body + 1 + 16);
-	CHECK(again.p[0] == 3 && memcmp(again.p + 1, rs.p + 1, body) == 0 && again.p[1 + body] == 0);
+	CHECK_EQ_INT(again.len, 1 + body + 1 + 1 + 16);
+	CHECK(again.p[0] == 4 && memcmp(again.p + 1, rs.p + 1, body) == 0 &&
+	    again.p[1 + body] == 0 && again.p[2 + body] == 0);
 	ratchet_free(rt);
 	rt = NULL;
 	/* The version 1 check: a secret key that does not match the public key. */

@@ -342,9 +342,12 @@ TEST(pqxdh_matches_protocol_doc)
 	REQUIRE(session_encrypt(a, &m, &type, (const uint8_t *)"hi", 2) == 0);
 	CHECK_EQ_INT(type, SESSION_MSG_PREKEY);
 	/* 0x01 || flags || spk_id || opk_id || base[32] || IK_A[32] || kem_id || ct[1088] ||
-	 * ratchet message (65 + 2 + 16) */
+	 * ratchet message, version 3 (PROTOCOL.md 4.4): 42 + 1184 (Alice's first chain
+	 * carries her KEM key but no ciphertext yet) + 24 + 2 + 16 */
 	p = m.p;
-	REQUIRE(m.len == 1 + 1 + 4 + 4 + 32 + 32 + 4 + 1088 + 65 + 2 + 16);
+	REQUIRE(m.len == 1 + 1 + 4 + 4 + 32 + 32 + 4 + 1088 + 42 + 1184 + 24 + 2 + 16);
+	CHECK_EQ_INT(p[78 + 1088], 0x03);
+	CHECK_EQ_INT(p[78 + 1088 + 41], 0);     /* kem_flags: no ciphertext */
 	CHECK_EQ_INT(p[0], 0x01);
 	CHECK_EQ_INT(p[1], 0x03);
 	CHECK_EQ_INT(p[5], 7);
