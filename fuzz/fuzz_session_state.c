@@ -1,6 +1,8 @@
 /* Session and ratchet state deserialization; whatever parses must serialize back to the
- * same bytes (an older ratchet state: to version 3, the same fields plus an empty list of
- * recent messages and, for version 1, the 16-byte checksum) and be usable. */
+ * same bytes (an older ratchet state: to version 4, the same fields plus, for version 3, a
+ * zero KEM flags byte; for version 2 also an empty list of recent messages; for version 1
+ * also the 16-byte checksum) and be usable. PQ states (version 4 with the KEM part) encrypt
+ * version 3 messages. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +13,7 @@
 
 #define RATCHET_CHECK_LEN 16
 #define RATCHET_RECENT_COUNT_LEN 1
+#define RATCHET_KEM_FLAGS_LEN 1
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -32,26 +35,35 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (session_state_is_pq(data, size) != session_is_pq(s))
 			abort();
 		if (session_serialize(s, &out) != 0 ||
-		    (out.len != size + grown && out.len != size + grown + RATCHET_RECENT_COUNT_LEN &&
-		    out.len != size + grown + RATCHET_RECENT_COUNT_LEN + RATCHET_CHECK_LEN) ||
+		    (out.len != size + grown &&
+		    out.len != size + grown + RATCHET_KEM_FLAGS_LEN &&
+		    out.len != size + grown + RATCHET_KEM_FLAGS_LEN + RATCHET_RECENT_COUNT_LEN &&
+		    out.len != size + grown + RATCHET_KEM_FLAGS_LEN + RATCHET_RECENT_COUNT_LEN +
+		    RATCHET_CHECK_LEN) ||
 		    (out.len == size && memcmp(out.p, data, size) != 0))
 			abort();
 		buf_reset(&out);
-		(void)session_encrypt(s, &out, &type, (const uint8_t *)"x", 1);
+		if (session_encrypt(s, &out, &type, (const uint8_t *)"x", 1) == 0 &&
+		    ratchet_is_pq(session_ratchet(s)) && out.len > 0 &&
+		    out.p[type == SESSION_MSG_PREKEY ? 1166 : 0] != SUITE_NATIVE_VERSION_PQ)
+			abort();
 		session_free(s);
 	} else {
 		(void)session_state_is_pq(data, size);
 	}
 	buf_reset(&out);
 	if (ratchet_deserialize(&r, &suite_native, data, size) == 0) {
-		/* version 1: 1 + fields; 2: 1 + fields + check; 3: as written */
+		/* version 1: 1 + fields; 2 and 3: 1 + fields + check; 4: as written */
 		size_t fields = data[0] == 1 ? size - 1 : size - 1 - RATCHET_CHECK_LEN;
+		size_t added = data[0] == 3 ? RATCHET_KEM_FLAGS_LEN :
+		    RATCHET_RECENT_COUNT_LEN + RATCHET_KEM_FLAGS_LEN;
 
 		if (ratchet_serialize(r, &out) != 0)
 			abort();
-		if (data[0] == 3 ? out.len != size || memcmp(out.p, data, size) != 0 :
-		    out.len != 1 + fields + RATCHET_RECENT_COUNT_LEN + RATCHET_CHECK_LEN ||
-		    memcmp(out.p + 1, data + 1, fields) != 0 || out.p[1 + fields] != 0)
+		if (data[0] == 4 ? out.len != size || memcmp(out.p, data, size) != 0 :
+		    out.len != 1 + fields + added + RATCHET_CHECK_LEN ||
+		    memcmp(out.p + 1, data + 1, fields) != 0 || out.p[1 + fields] != 0 ||
+		    out.p[fields + added] != 0)
 			abort();
 		ratchet_free(r);
 	}

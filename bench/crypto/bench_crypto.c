@@ -24,6 +24,8 @@
  *                       Alice checks its signature and encapsulates, Bob decapsulates with
  *                       the stored decapsulation key; no libsignal-protocol-c comparison (it has no PQXDH),
  *                       the ratio printed under the table is against Sotto's classical setup
+ *   PQ msg / ping-pong  rows 1-4 in a PQ session (PQXDH and the KEM ratchet, PROTOCOL.md
+ *                       4.4), against the same libsignal-protocol-c figures (rows 11-14)
  *   ML-KEM-768          one key generation, encapsulation (to one fixed key) or
  *                       decapsulation (of one fixed ciphertext); libsignal-protocol-c has
  *                       no KEM, so these rows have no comparison
@@ -104,6 +106,7 @@ struct ours {
 	struct x3dh_bundle bundle, pq_bundle;
 	uint8_t kem_dk[MLKEM768_DK_LEN];        /* Bob's ML-KEM prekey, as stored */
 	struct session *a, *b;
+	struct session *pa, *pb;                /* a PQ session (PQXDH, KEM ratchet) */
 	struct buf ct, pt;
 };
 
@@ -191,6 +194,8 @@ ours_init(struct ours *o)
 	}
 	ours_setup_one(o, &o->a, &o->b, hi, sizeof(hi), 0);
 	ours_send(o->b, o->a, &o->ct, &o->pt, hi, sizeof(hi));    /* out of prekey mode */
+	ours_setup_one(o, &o->pa, &o->pb, hi, sizeof(hi), 1);
+	ours_send(o->pb, o->pa, &o->ct, &o->pt, hi, sizeof(hi));
 }
 
 static void
@@ -198,6 +203,8 @@ ours_free(struct ours *o)
 {
 	session_free(o->a);
 	session_free(o->b);
+	session_free(o->pa);
+	session_free(o->pb);
 	x3dh_identity_wipe(&o->ida);
 	x3dh_identity_wipe(&o->idb);
 	x3dh_keypair_wipe(&o->spk);
@@ -329,8 +336,25 @@ ours_kem(struct kem *k, enum kem_op op, double secs)
 
 enum work { W_ONEWAY, W_PINGPONG, W_ONEWAY_SAVED };
 
+/* Message n of a row's work, in the classical or the PQ session. */
+static void
+ours_msg_once(struct ours *o, const uint8_t *msg, size_t len, enum work w, int pq,
+    unsigned long n)
+{
+	struct session **a = pq ? &o->pa : &o->a, **b = pq ? &o->pb : &o->b;
+
+	if (w == W_PINGPONG && (n & 1))
+		ours_send(*b, *a, &o->ct, &o->pt, msg, len);
+	else
+		ours_send(*a, *b, &o->ct, &o->pt, msg, len);
+	if (w == W_ONEWAY_SAVED) {
+		ours_reload(a);
+		ours_reload(b);
+	}
+}
+
 static double
-ours_msgs(struct ours *o, size_t len, enum work w, double secs)
+ours_msgs(struct ours *o, size_t len, enum work w, int pq, double secs)
 {
 	uint8_t *msg = calloc(1, len);
 	double t0, t;
@@ -341,16 +365,8 @@ ours_msgs(struct ours *o, size_t len, enum work w, double secs)
 	randombytes_buf(msg, len);
 	t0 = now_s();
 	do {
-		for (int i = 0; i < 64; i++, n++) {
-			if (w == W_PINGPONG && (n & 1))
-				ours_send(o->b, o->a, &o->ct, &o->pt, msg, len);
-			else
-				ours_send(o->a, o->b, &o->ct, &o->pt, msg, len);
-			if (w == W_ONEWAY_SAVED) {
-				ours_reload(&o->a);
-				ours_reload(&o->b);
-			}
-		}
+		for (int i = 0; i < 64; i++, n++)
+			ours_msg_once(o, msg, len, w, pq, n);
 		t = now_s() - t0;
 	} while (t < secs);
 	free(msg);
@@ -399,14 +415,9 @@ ours_count(struct ours *o, struct kem *kem, int only, unsigned long count)
 	CALLGRIND_START_INSTRUMENTATION;
 	for (n = 0; n < count; n++) {
 		if (only <= 4) {
-			if (works[only - 1] == W_PINGPONG && (n & 1))
-				ours_send(o->b, o->a, &o->ct, &o->pt, msg, lens[only - 1]);
-			else
-				ours_send(o->a, o->b, &o->ct, &o->pt, msg, lens[only - 1]);
-			if (works[only - 1] == W_ONEWAY_SAVED) {
-				ours_reload(&o->a);
-				ours_reload(&o->b);
-			}
+			ours_msg_once(o, msg, lens[only - 1], works[only - 1], 0, n);
+		} else if (only >= 11) {
+			ours_msg_once(o, msg, lens[only - 11], works[only - 11], 1, n);
 		} else if (only == 5) {
 			struct session *a = NULL, *b = NULL;
 
@@ -561,6 +572,10 @@ main(int argc, char **argv)
 		{ "ML-KEM-768 encaps/s", { 0 }, { 0 }, 0 },
 		{ "ML-KEM-768 decaps/s", { 0 }, { 0 }, 0 },
 		{ "PQ session setups/s", { 0 }, { 0 }, 0 },
+		{ "PQ msg 256 B (enc+dec)/s", { 0 }, { 0 }, 1 },
+		{ "PQ msg 4 KiB (enc+dec)/s", { 0 }, { 0 }, 1 },
+		{ "PQ ping-pong 256 B/s", { 0 }, { 0 }, 1 },
+		{ "PQ msg 256 B + state saved/s", { 0 }, { 0 }, 1 },
 	};
 	size_t nrows = sizeof(rows) / sizeof(rows[0]);
 	unsigned prekeys_per_run;
@@ -586,7 +601,8 @@ main(int argc, char **argv)
 	} else if (only > 0 && (size_t)only <= nrows) {
 		static const size_t lens[] = { 256, 4096, 256, 256 };
 		static const enum work works[] = { W_ONEWAY, W_ONEWAY, W_PINGPONG, W_ONEWAY_SAVED };
-		double v = only <= 4 ? ours_msgs(&o, lens[only - 1], works[only - 1], secs * runs) :
+		double v = only <= 4 ? ours_msgs(&o, lens[only - 1], works[only - 1], 0, secs * runs) :
+		    only >= 11 ? ours_msgs(&o, lens[only - 11], works[only - 11], 1, secs * runs) :
 		    only == 5 ? ours_setups(&o, secs * runs, 0) : only == 6 ? ours_safety(secs * runs) :
 		    only == 10 ? ours_setups(&o, secs * runs, 1) :
 		    ours_kem(&kem, (enum kem_op)(only - 7), secs * runs);
@@ -595,13 +611,13 @@ main(int argc, char **argv)
 		runs = 0;
 	}
 	for (int r = 0; r < runs; r++) {
-		rows[0].ours[r] = ours_msgs(&o, 256, W_ONEWAY, secs);
+		rows[0].ours[r] = ours_msgs(&o, 256, W_ONEWAY, 0, secs);
 		rows[0].theirs[r] = theirs_msgs(&th, 256, W_ONEWAY, secs);
-		rows[1].ours[r] = ours_msgs(&o, 4096, W_ONEWAY, secs);
+		rows[1].ours[r] = ours_msgs(&o, 4096, W_ONEWAY, 0, secs);
 		rows[1].theirs[r] = theirs_msgs(&th, 4096, W_ONEWAY, secs);
-		rows[2].ours[r] = ours_msgs(&o, 256, W_PINGPONG, secs);
+		rows[2].ours[r] = ours_msgs(&o, 256, W_PINGPONG, 0, secs);
 		rows[2].theirs[r] = theirs_msgs(&th, 256, W_PINGPONG, secs);
-		rows[3].ours[r] = ours_msgs(&o, 256, W_ONEWAY_SAVED, secs);
+		rows[3].ours[r] = ours_msgs(&o, 256, W_ONEWAY_SAVED, 0, secs);
 		rows[3].theirs[r] = rows[0].theirs[r];  /* libsignal always saves its state */
 		rows[4].ours[r] = ours_setups(&o, secs, 0);
 		rows[4].theirs[r] = theirs_setups(&th, secs, prekeys_per_run);
@@ -610,6 +626,13 @@ main(int argc, char **argv)
 		for (int op = KEM_KEYGEN; op <= KEM_DECAPS; op++)
 			rows[6 + op].ours[r] = ours_kem(&kem, (enum kem_op)op, secs);
 		rows[9].ours[r] = ours_setups(&o, secs, 1);
+		/* The PQ session's messages against the same libsignal figures. */
+		rows[10].ours[r] = ours_msgs(&o, 256, W_ONEWAY, 1, secs);
+		rows[11].ours[r] = ours_msgs(&o, 4096, W_ONEWAY, 1, secs);
+		rows[12].ours[r] = ours_msgs(&o, 256, W_PINGPONG, 1, secs);
+		rows[13].ours[r] = ours_msgs(&o, 256, W_ONEWAY_SAVED, 1, secs);
+		for (int k = 0; k < 4; k++)
+			rows[10 + k].theirs[r] = rows[k].theirs[r];
 	}
 
 	for (size_t i = 0; runs > 0 && i < nrows; i++) {
@@ -630,8 +653,11 @@ main(int argc, char **argv)
 	}
 	printf("PQ session setup cost: %.2fx the classical one (aim: at most 1.5x)\n",
 	    rows[9].ours[0] > 0 ? rows[4].ours[0] / rows[9].ours[0] : 0);
-	printf("bytes added by PQXDH: %d to each prekey message (the first flight), 0 to later "
-	    "messages\n", 4 + MLKEM768_CT_LEN);
+	printf("bytes added by PQXDH: %d to each prekey message (the first flight)\n",
+	    4 + MLKEM768_CT_LEN);
+	printf("bytes added by the KEM ratchet: %d to every message of a PQ session (%d in "
+	    "Alice's first chain)\n", SUITE_NATIVE_HEADER_LEN_PQ_CT - SUITE_NATIVE_HEADER_LEN,
+	    SUITE_NATIVE_HEADER_LEN_PQ - SUITE_NATIVE_HEADER_LEN);
 out:
 	ours_free(&o);
 	sig_party_free(th.a);

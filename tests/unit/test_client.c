@@ -1902,7 +1902,7 @@ TEST(restored_sender_store_reported)
 	struct sealed_opened o1, o2;
 	struct buf p1, p2;
 	uint8_t *e1, *e2;
-	size_t e1_len = 0, e2_len = 0, i, ct_len;
+	size_t e1_len = 0, e2_len = 0, i, ct_len, hlen;
 	char home[512], cmd[1700];
 	int differs = 0;
 
@@ -1939,17 +1939,22 @@ TEST(restored_sender_store_reported)
 	/* Same message key (ratchet key and number), other nonces, no common keystream. */
 	REQUIRE(open_for(b, e1, e1_len, &o1) == 0 && open_for(b, e2, e2_len, &o2) == 0);
 	REQUIRE(o1.msg_len == o2.msg_len && o1.msg_len > SUITE_NATIVE_OVERHEAD);
-	CHECK(memcmp(o1.msg, o2.msg, SUITE_NATIVE_HEADER_LEN_1) == 0);
-	CHECK(memcmp(o1.msg + SUITE_NATIVE_HEADER_LEN_1, o2.msg + SUITE_NATIVE_HEADER_LEN_1,
+	/* A PQ session's header (version 3) carries the KEM part before the nonce. */
+	hlen = o1.msg[0] != SUITE_NATIVE_VERSION_PQ ? SUITE_NATIVE_HEADER_LEN :
+	    (o1.msg[SUITE_NATIVE_HEADER_LEN_1] & SUITE_NATIVE_KEM_FLAG_CT) ?
+	    SUITE_NATIVE_HEADER_LEN_PQ_CT : SUITE_NATIVE_HEADER_LEN_PQ;
+	CHECK_EQ_INT(o1.msg[0], SUITE_NATIVE_VERSION_PQ);
+	REQUIRE(o1.msg_len > hlen + 16);
+	CHECK(memcmp(o1.msg, o2.msg, hlen - SUITE_NATIVE_NONCE_LEN) == 0);
+	CHECK(memcmp(o1.msg + hlen - SUITE_NATIVE_NONCE_LEN, o2.msg + hlen - SUITE_NATIVE_NONCE_LEN,
 	    SUITE_NATIVE_NONCE_LEN) != 0);
 	buf_init_dyn(&p1, 4096);
 	buf_init_dyn(&p2, 4096);
 	REQUIRE(peek_plain(b, &o1, &p1) == 0 && peek_plain(b, &o2, &p2) == 0);
-	ct_len = o1.msg_len - SUITE_NATIVE_OVERHEAD;
+	ct_len = o1.msg_len - hlen - 16;
 	REQUIRE(p1.len == ct_len && p2.len == ct_len);
 	for (i = 0; i < ct_len; i++)
-		differs |= (o1.msg[SUITE_NATIVE_HEADER_LEN + i] ^ o2.msg[SUITE_NATIVE_HEADER_LEN + i]) !=
-		    (p1.p[i] ^ p2.p[i]);
+		differs |= (o1.msg[hlen + i] ^ o2.msg[hlen + i]) != (p1.p[i] ^ p2.p[i]);
 	CHECK(differs);
 	/* Bob reads the first and reports dropping the second. */
 	mail_inject("bob@example.org", e1, e1_len);
