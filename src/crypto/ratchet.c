@@ -536,7 +536,7 @@ ratchet_decrypt(struct ratchet *r, struct buf *pt, const uint8_t *msg, size_t le
 	/* SECRET: candidate state, committed only after authentication */
 	uint8_t rk1[RATCHET_KEY_LEN], rk2[RATCHET_KEY_LEN], ckr[RATCHET_KEY_LEN];
 	uint8_t cks[RATCHET_KEY_LEN], mk[RATCHET_KEY_LEN], old_ck[RATCHET_KEY_LEN];
-	uint8_t dh[DH_SHARED_LEN], dhs_sec[DH_SECRET_LEN], dhs_pub[DH_PUBLIC_LEN];
+	uint8_t dhs_sec[DH_SECRET_LEN], dhs_pub[DH_PUBLIC_LEN];
 	uint8_t kem_dk[MLKEM768_DK_LEN];                        /* SECRET */
 	uint8_t kem_ct[RATCHET_KEM_CT_LEN];
 	int new_chain = 0, err;
@@ -637,7 +637,6 @@ out:
 	sodium_memzero(cks, sizeof(cks));
 	sodium_memzero(mk, sizeof(mk));
 	sodium_memzero(old_ck, sizeof(old_ck));
-	sodium_memzero(dh, sizeof(dh));
 	sodium_memzero(dhs_sec, sizeof(dhs_sec));
 	sodium_memzero(kem_dk, sizeof(kem_dk));
 	pending_free(&p);
