@@ -61,7 +61,8 @@ enum sotto_err {
 	SOTTO_ERR_GROUP_FULL = -52,    /* the group is at a server limit (members or unread entries) */
 	SOTTO_ERR_TOO_MANY_GROUPS = -53, /* an account is in as many groups as the server allows */
 	SOTTO_ERR_CLASSICAL_REFUSED = -54, /* a classical (not post-quantum) session, refused */
-	SOTTO_ERR__LAST = -55
+	SOTTO_ERR_BLOB_HASH = -55,     /* a blob's bytes do not have the hash given for them */
+	SOTTO_ERR__LAST = -56
 };
 
 /* A short English description; never NULL. */

@@ -62,6 +62,7 @@ static const char *const messages[] = {
 	[-SOTTO_ERR_TOO_MANY_GROUPS] = "an account is already in as many groups as the server allows",
 	[-SOTTO_ERR_CLASSICAL_REFUSED] = "classical session refused: post-quantum sessions are "
 	    "required (the peer has no ML-KEM prekey)",
+	[-SOTTO_ERR_BLOB_HASH] = "the blob's bytes do not have the hash given for them",
 };
 
 _Static_assert(sizeof(messages) / sizeof(messages[0]) == (unsigned)-SOTTO_ERR__LAST,

@@ -74,6 +74,11 @@ static const struct setting settings[] = {
 	U32(group_members_max, 2, 1000000),
 	U32(group_message_max, 64, 16u * 1024 * 1024),
 	U32(group_log_max, 1, 100000000),
+	U32(blob_max_mib, 1, 1024u * 1024),
+	U32(blob_quota_mib, 1, 1024u * 1024 * 1024),
+	U32(blob_quota_count, 1, 100000000),
+	U32(blob_expiry, 1, 3650u * 86400),
+	U32(blob_partial_timeout, 1, 3650u * 86400),
 };
 
 void
@@ -122,6 +127,11 @@ config_defaults(struct config *cfg)
 	cfg->group_members_max = 2000;
 	cfg->group_message_max = 64 * 1024;
 	cfg->group_log_max = 10000;
+	cfg->blob_max_mib = 2048;
+	cfg->blob_quota_mib = 10 * 1024;
+	cfg->blob_quota_count = 10000;
+	cfg->blob_expiry = 30 * 86400;
+	cfg->blob_partial_timeout = 86400;
 }
 
 static int

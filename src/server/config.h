@@ -73,6 +73,11 @@ struct config {
 	uint32_t group_members_max;     /* members of one group */
 	uint32_t group_message_max;     /* largest application message of GROUP_SEND */
 	uint32_t group_log_max;         /* entries of a group log not yet read by every member */
+	uint32_t blob_max_mib;          /* largest blob (as padded), MiB */
+	uint32_t blob_quota_mib;        /* bytes of the blobs an account stored, MiB */
+	uint32_t blob_quota_count;      /* blobs an account stored */
+	uint32_t blob_expiry;           /* seconds a blob is kept at most */
+	uint32_t blob_partial_timeout;  /* seconds an upload left unfinished is kept */
 };
 
 /* Fills every field with its default. */

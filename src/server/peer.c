@@ -70,6 +70,7 @@ peer_close(struct peer *p, const char *reason)
 	if (p->acct != NULL)
 		server_acct_detach(s, p);
 	group_push_free(p);
+	blob_upload_close(p);
 	p->state = PEER_CLOSED;
 	wire_session_free(&p->ws);
 	buf_free(&p->out);
@@ -466,6 +467,21 @@ dispatch(struct peer *p, const uint8_t *msg, size_t len)
 		break;
 	case PROTO_GROUP_RECEIVED:
 		handle_group_received(p, m);
+		break;
+	case PROTO_BLOB_BEGIN:
+		handle_blob_begin(p, m);
+		break;
+	case PROTO_BLOB_CHUNK:
+		handle_blob_chunk(p, m);
+		break;
+	case PROTO_BLOB_COMMIT:
+		handle_blob_commit(p, m);
+		break;
+	case PROTO_BLOB_GET:
+		handle_blob_get(p, m);
+		break;
+	case PROTO_BLOB_DONE:
+		handle_blob_done(p, m);
 		break;
 	default:
 		peer_respond(p, m->type, m->id, SOTTO_ERR_UNSUPPORTED);

@@ -181,6 +181,7 @@ finish(struct server *s)
 	peer_flush_all(s);
 	close_all_peers(s, "server shutting down");
 	sent_prune_stop(s);
+	blob_sweep_stop(s);
 	if (s->commit != NULL) {
 		mailbox_flush_held(s);
 		commit_stop(s->commit);
@@ -366,6 +367,9 @@ server_init(struct server *s, uv_loop_t *loop, const char *data_dir, const struc
 	if ((r = mailbox_init(s)) != 0)
 		return r;
 	sent_prune_init(s);
+	if ((r = blob_init(s)) != 0)
+		return r;
+	blob_sweep_init(s);
 	s->drain_timer.data = s;
 	uv_check_init(loop, &s->flush_check);
 	s->flush_check.data = s;
@@ -473,6 +477,7 @@ void
 server_free(struct server *s)
 {
 	sent_prune_stop(s);
+	blob_sweep_stop(s);
 	if (s->commit != NULL) {
 		mailbox_flush_held(s);
 		commit_stop(s->commit);
@@ -497,6 +502,7 @@ server_free(struct server *s)
 	if (s->scratch != NULL)
 		sodium_memzero(s->scratch, FRAME_MAX);
 	free(s->scratch);
+	free(s->blob_buf);
 	if (s->rbuf != NULL)
 		sodium_memzero(s->rbuf, FRAME_MAX + FRAME_HDR_LEN);
 	free(s->rbuf);

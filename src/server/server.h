@@ -35,6 +35,7 @@
 enum peer_state { PEER_HANDSHAKE, PEER_GUEST, PEER_MEMBER, PEER_CLOSED };
 
 struct acct;
+struct blob_upload;
 struct mail_item;
 
 /* SENDs submitted and not yet done whose recipient hashes here, in id order. */
@@ -78,6 +79,8 @@ struct peer {
 	/* group_push.c: this connection's delivery of group logs */
 	struct peer_groups *groups;
 	int gpush_wait;                 /* the group pump stopped for output room */
+
+	struct blob_upload *upload;     /* handle_blob.c: the upload this connection writes */
 };
 
 /* An account with at least one open connection. */
@@ -155,6 +158,13 @@ struct server {
 	struct store_sent_key prune_cursor; /* where the walk goes on */
 	uint64_t prune_deleted;         /* by this walk so far */
 	uint64_t prune_batches, prune_items; /* commit_stats at the last chunk */
+
+	/* handle_blob.c, blob_sweep.c: DIR/blobs, DIR/blobs/partial and their cleaning */
+	char blob_dir[SERVER_PATH_MAX];
+	char partial_dir[SERVER_PATH_MAX];
+	uint8_t *blob_buf;              /* PROTO_BLOB_CHUNK_MAX bytes: a BLOB_GET's range */
+	uv_timer_t blob_sweep_timer;
+	int blob_sweep_ready, blob_sweep_stopped, blob_sweep_inflight;
 };
 
 /* server.c */
@@ -247,6 +257,22 @@ void group_pump(struct peer *p);
 void group_push_deliver(struct server *s, const struct store_group_op *op, int kind);
 /* GROUP_RECEIVED on p: moves its window (the store is told separately). */
 void group_push_acked(struct peer *p, const struct proto_group_ack *a);
+/* handle_blob.c: the blob store's requests. blob_init creates DIR/blobs and its partial/
+ * and the range buffer (server_init; server_free frees it); blob_upload_close ends a
+ * connection's upload (its file stays). */
+int blob_init(struct server *s) SOTTO_MUST_CHECK;
+int blob_path(const struct server *s, const uint8_t hash[PROTO_BLOB_HASH_LEN],
+    char out[SERVER_PATH_MAX]) SOTTO_MUST_CHECK;
+void blob_upload_close(struct peer *p);
+void handle_blob_begin(struct peer *p, const struct proto_msg *m);
+void handle_blob_chunk(struct peer *p, const struct proto_msg *m);
+void handle_blob_commit(struct peer *p, const struct proto_msg *m);
+void handle_blob_get(struct peer *p, const struct proto_msg *m);
+void handle_blob_done(struct peer *p, const struct proto_msg *m);
+/* blob_sweep.c: as sent_prune_init and sent_prune_stop, for expired blobs and abandoned
+ * uploads. */
+void blob_sweep_init(struct server *s);
+void blob_sweep_stop(struct server *s);
 /* sent_prune.c: sent_prune_init arms the timer (server_init); sent_prune_stop stops it for
  * good and closes it before the writer stops. */
 void sent_prune_init(struct server *s);

@@ -262,6 +262,16 @@ struct store_group_entry {
 	size_t len;
 };
 
+/* A stored blob's record (docs/SERVER.md, "Blobs"): the file DIR/blobs/<hex of hash>. */
+#define STORE_BLOB_HASH_LEN 32          /* = PROTO_BLOB_HASH_LEN: SHA-256 */
+struct store_blob_rec {
+	uint8_t hash[STORE_BLOB_HASH_LEN];
+	int64_t owner;                  /* the uploading account: its quota */
+	uint64_t size;
+	int64_t expires;                /* unix seconds */
+	uint32_t left;                  /* BLOB_DONEs still expected; 0: expiry only */
+};
+
 struct store_ops {
 	void (*close)(struct store *s);
 
@@ -363,6 +373,25 @@ struct store_ops {
 	/* The Welcome waiting for account in group grp (SOTTO_ERR_NOT_FOUND: none). */
 	int (*group_welcome)(struct store *s, int64_t grp, int64_t account,
 	    struct store_group_entry *out);
+
+	/* Blobs: only their records; the files are the server's (handle_blob.c). blob_put
+	 * records b unless a record of that hash exists (then 0: a repeated commit), in one
+	 * transaction with the check of the owner's quota: SOTTO_ERR_QUOTA if its blobs would
+	 * then be more than quota_bytes or quota_count. */
+	int (*blob_put)(struct store *s, const struct store_blob_rec *b, uint64_t quota_bytes,
+	    uint32_t quota_count);
+	/* The record of hash, or SOTTO_ERR_NOT_FOUND. */
+	int (*blob_get)(struct store *s, const uint8_t hash[STORE_BLOB_HASH_LEN],
+	    struct store_blob_rec *out);
+	/* The owner's blobs: their bytes and how many. */
+	int (*blob_usage)(struct store *s, int64_t owner, uint64_t *bytes, uint32_t *count);
+	/* A BLOB_DONE: one recipient fewer; after the last, the blob expires at now. */
+	int (*blob_done)(struct store *s, const uint8_t hash[STORE_BLOB_HASH_LEN], int64_t now);
+	/* Up to max hashes of blobs that expired at or before now (their files are removed
+	 * first, then their records with blob_delete). */
+	int (*blob_expired)(struct store *s, int64_t now, uint8_t (*out)[STORE_BLOB_HASH_LEN],
+	    size_t max, size_t *n_out);
+	int (*blob_delete)(struct store *s, const uint8_t hash[STORE_BLOB_HASH_LEN]);
 };
 
 struct store {

@@ -23,7 +23,7 @@
 #include "server/log.h"
 #include "server/store_pg_int.h"
 
-#define PG_SCHEMA_VERSION 3
+#define PG_SCHEMA_VERSION 4
 /* pg_advisory_xact_lock key of schema migrations ("sotto" in ASCII). */
 #define PG_MIGRATE_LOCK 0x736f74746fLL
 
@@ -213,11 +213,20 @@ static const char migrate_2_to_3_sql[] =
 	" seq bigserial NOT NULL, PRIMARY KEY(account, id));"
 	"CREATE INDEX kem_prekeys_by_seq ON kem_prekeys(account, last_resort, seq);";
 
+/* Schema 4 (issue 14): the blob store's records, as the SQLite backend's schema 8
+ * (store_pg_blob.c). */
+static const char migrate_3_to_4_sql[] =
+	"CREATE TABLE blobs(hash bytea PRIMARY KEY, owner bigint NOT NULL,"
+	" size bigint NOT NULL, expires bigint NOT NULL, remaining bigint NOT NULL);"
+	"CREATE INDEX blobs_by_owner ON blobs(owner);"
+	"CREATE INDEX blobs_by_expiry ON blobs(expires);";
+
 /* Each step brings the schema from its index to the next version. */
 static const char *const migrations[PG_SCHEMA_VERSION] = {
 	migrate_0_to_1_sql,
 	migrate_1_to_2_sql,
 	migrate_2_to_3_sql,
+	migrate_3_to_4_sql,
 };
 
 /* An account's counters: its mailbox, and what it sent that waits. */
@@ -1513,6 +1522,12 @@ static const struct store_ops pg_ops = {
 	.group_memberships = pgg_group_memberships,
 	.group_entries = pgg_group_entries,
 	.group_welcome = pgg_group_welcome,
+	.blob_put = pgb_blob_put,
+	.blob_get = pgb_blob_get,
+	.blob_usage = pgb_blob_usage,
+	.blob_done = pgb_blob_done,
+	.blob_expired = pgb_blob_expired,
+	.blob_delete = pgb_blob_delete,
 };
 
 /* Brings the schema to PG_SCHEMA_VERSION, one step per transaction, under a lock that
@@ -1614,7 +1629,8 @@ prepare_all(struct store_pg *ps)
 {
 	int r;
 
-	if ((r = pgs_prepare(&ps->base, 's', stmt_sql, P__COUNT)) != 0)
+	if ((r = pgs_prepare(&ps->base, 's', stmt_sql, P__COUNT)) != 0 ||
+	    (r = pgb_prepare(&ps->base)) != 0)
 		return r;
 	return pgg_prepare(&ps->base);
 }

@@ -60,4 +60,16 @@ int pgg_group_entries(struct store *s, int64_t grp, uint64_t after, uint64_t upt
 int pgg_group_welcome(struct store *s, int64_t grp, int64_t account,
     struct store_group_entry *out);
 
+/* store_pg_blob.c */
+int pgb_prepare(struct store *s);
+int pgb_blob_put(struct store *s, const struct store_blob_rec *b, uint64_t quota_bytes,
+    uint32_t quota_count);
+int pgb_blob_get(struct store *s, const uint8_t hash[STORE_BLOB_HASH_LEN],
+    struct store_blob_rec *out);
+int pgb_blob_usage(struct store *s, int64_t owner, uint64_t *bytes, uint32_t *count);
+int pgb_blob_done(struct store *s, const uint8_t hash[STORE_BLOB_HASH_LEN], int64_t now);
+int pgb_blob_expired(struct store *s, int64_t now, uint8_t (*out)[STORE_BLOB_HASH_LEN],
+    size_t max, size_t *n_out);
+int pgb_blob_delete(struct store *s, const uint8_t hash[STORE_BLOB_HASH_LEN]);
+
 #endif

@@ -19,7 +19,7 @@
 #include "server/log.h"
 #include "server/store_sqlite_int.h"
 
-#define SCHEMA_VERSION 7
+#define SCHEMA_VERSION 8
 
 enum stmt_id {
 	S_BEGIN, S_COMMIT, S_ROLLBACK,
@@ -223,6 +223,19 @@ static const char migrate_6_to_7_sql[] =
 	" key BLOB NOT NULL, sig BLOB NOT NULL, last_resort INTEGER NOT NULL,"
 	" PRIMARY KEY(account, id));"
 	"UPDATE meta SET v = 7 WHERE k = 'schema';";
+
+/*
+ * Schema 8 (issue 14): the records of the blob store's files (handle_blob.c): the hash
+ * names the file DIR/blobs/<hex>; the owner's quota counts size; expires is when the
+ * file goes (the earlier of the expiry and the last recipient's BLOB_DONE).
+ */
+static const char migrate_7_to_8_sql[] =
+	"CREATE TABLE blobs(hash BLOB PRIMARY KEY, owner INTEGER NOT NULL,"
+	" size INTEGER NOT NULL, expires INTEGER NOT NULL, left INTEGER NOT NULL)"
+	" WITHOUT ROWID;"
+	"CREATE INDEX blobs_by_owner ON blobs(owner);"
+	"CREATE INDEX blobs_by_expiry ON blobs(expires);"
+	"UPDATE meta SET v = 8 WHERE k = 'schema';";
 
 /* An account's counters (schema 3): its mailbox, and what it sent that waits. */
 enum { Q_MBOX_N, Q_MBOX_BYTES, Q_OUT_N, Q_OUT_BYTES, Q__COUNT };
@@ -1696,6 +1709,12 @@ static const struct store_ops sqlite_ops = {
 	.group_memberships = sqg_group_memberships,
 	.group_entries = sqg_group_entries,
 	.group_welcome = sqg_group_welcome,
+	.blob_put = sqb_blob_put,
+	.blob_get = sqb_blob_get,
+	.blob_usage = sqb_blob_usage,
+	.blob_done = sqb_blob_done,
+	.blob_expired = sqb_blob_expired,
+	.blob_delete = sqb_blob_delete,
 };
 
 static int
@@ -1908,6 +1927,9 @@ store_sqlite_open(struct store **out, const char *path, const struct store_open_
 		goto out;
 	if (version < 7 && (r = schema_step(ss->db, path, version == 0 ? NULL :
 	    "schema 6 to 7 (ML-KEM prekeys)", migrate_6_to_7_sql)) != 0)
+		goto out;
+	if (version < 8 && (r = schema_step(ss->db, path, version == 0 ? NULL :
+	    "schema 7 to 8 (blobs)", migrate_7_to_8_sql)) != 0)
 		goto out;
 	for (int i = 0; i < S__COUNT; i++) {
 		rc = sqlite3_prepare_v3(ss->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT,

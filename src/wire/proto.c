@@ -52,7 +52,7 @@ proto_is_response(uint8_t type)
 	uint8_t req = type & (uint8_t)~PROTO_RESPONSE;
 
 	return (type & PROTO_RESPONSE) != 0 && req >= PROTO_REGISTER &&
-	    req <= PROTO_GROUP_RECEIVED;
+	    req <= PROTO_BLOB_DONE;
 }
 
 int
@@ -81,6 +81,11 @@ proto_type_name(uint8_t type)
 	case PROTO_GROUP_COMMIT: return "GROUP_COMMIT";
 	case PROTO_GROUP_SEND: return "GROUP_SEND";
 	case PROTO_GROUP_RECEIVED: return "GROUP_RECEIVED";
+	case PROTO_BLOB_BEGIN: return "BLOB_BEGIN";
+	case PROTO_BLOB_CHUNK: return "BLOB_CHUNK";
+	case PROTO_BLOB_COMMIT: return "BLOB_COMMIT";
+	case PROTO_BLOB_GET: return "BLOB_GET";
+	case PROTO_BLOB_DONE: return "BLOB_DONE";
 	case PROTO_PUSH: return "PUSH";
 	case PROTO_PREKEY_LOW: return "PREKEY_LOW";
 	case PROTO_GROUP_PUSH: return "GROUP_PUSH";
@@ -157,7 +162,7 @@ encode_body(const struct proto_msg *m, struct buf *b)
 	size_t i;
 	int r;
 
-	if (proto_group_encode(m, b, &r))
+	if (proto_group_encode(m, b, &r) || proto_blob_encode(m, b, &r))
 		return r;
 	switch (m->type) {
 	case PROTO_REGISTER:
@@ -224,7 +229,7 @@ encode_body(const struct proto_msg *m, struct buf *b)
 	if (m->status > 0 || m->status < -PROTO_STATUS_MAX)
 		return SOTTO_ERR_INVALID_ARG;
 	buf_u16(b, (uint16_t)-m->status);
-	if (proto_group_encode_result(m, b, &r))
+	if (proto_group_encode_result(m, b, &r) || proto_blob_encode_result(m, b, &r))
 		return r;
 	if (m->status != 0)
 		return 0;
@@ -381,7 +386,7 @@ decode_body(struct cur *c, struct proto_msg *m)
 	uint8_t flag;
 	uint16_t status;
 
-	if (proto_group_decode(c, m))
+	if (proto_group_decode(c, m) || proto_blob_decode(c, m))
 		return;
 	switch (m->type) {
 	case PROTO_REGISTER:
@@ -448,7 +453,7 @@ decode_body(struct cur *c, struct proto_msg *m)
 	}
 	status = cur_u16(c);
 	m->status = -(int)status;
-	if (proto_group_decode_result(c, m))
+	if (proto_group_decode_result(c, m) || proto_blob_decode_result(c, m))
 		return;
 	if (status != 0)
 		return;

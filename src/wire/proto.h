@@ -20,6 +20,7 @@
 #include "sotto/error.h"
 #include "wire/address.h"
 #include "wire/cert.h"
+#include "wire/proto_blob.h"
 #include "wire/proto_group.h"
 #include "wire/ticket.h"
 
@@ -52,6 +53,11 @@ enum proto_type {
 	PROTO_GROUP_COMMIT = 0x0D,      /* the group's next Commit, with membership and Welcomes */
 	PROTO_GROUP_SEND = 0x0E,        /* an application message to the whole group */
 	PROTO_GROUP_RECEIVED = 0x0F,    /* group entries stored by the client */
+	PROTO_BLOB_BEGIN = 0x10,        /* start or continue an upload (proto_blob.h) */
+	PROTO_BLOB_CHUNK = 0x11,        /* the upload's next bytes */
+	PROTO_BLOB_COMMIT = 0x12,       /* the upload is whole: check its hash, store it */
+	PROTO_BLOB_GET = 0x13,          /* a range of a stored blob */
+	PROTO_BLOB_DONE = 0x14,         /* a recipient has the whole blob */
 	PROTO_PUSH = 0x40,              /* server notice */
 	PROTO_PREKEY_LOW = 0x41,        /* server notice */
 	PROTO_GROUP_PUSH = 0x42,        /* server notice: a Welcome or an entry of a group log */
@@ -187,6 +193,11 @@ struct proto_msg {
 		struct proto_group_commit group_commit;
 		struct proto_group_send group_send;
 		struct proto_group_acks group_received;
+		struct proto_blob_begin blob_begin;
+		struct proto_blob_chunk blob_chunk;
+		struct proto_blob_commit blob_commit;
+		struct proto_blob_get blob_get;
+		struct proto_blob_ref blob_done;
 		/* notices */
 		struct proto_push push;
 		struct proto_prekey_low prekey_low;
@@ -204,6 +215,8 @@ struct proto_msg {
 		/* GROUP_COMMIT and GROUP_SEND; a GROUP_COMMIT refused with STALE_EPOCH carries
 		 * the group's current epoch in .epoch (the one status with a body) */
 		struct proto_group_result group_result;
+		/* BLOB_BEGIN, BLOB_CHUNK, BLOB_COMMIT, BLOB_GET (BLOB_DONE has none) */
+		struct proto_blob_result blob_result;
 	} u;
 };
 

@@ -120,6 +120,43 @@ group_results(struct proto_msg *r)
 }
 
 /* One filled sample of every message kind; returns how many. */
+/* The blob requests (wire/proto_blob.h), at their caps. */
+static size_t
+blob_samples(struct proto_msg *m, size_t n)
+{
+	static uint8_t chunk[PROTO_BLOB_CHUNK_MAX];
+
+	m[n].type = PROTO_BLOB_BEGIN;
+	m[n].id = 30;
+	randombytes_buf(m[n].u.blob_begin.upload, PROTO_BLOB_UPLOAD_ID_LEN);
+	m[n].u.blob_begin.size = 0x0000000140000000ull;
+	n++;
+	m[n].type = PROTO_BLOB_CHUNK;
+	m[n].id = 31;
+	randombytes_buf(m[n].u.blob_chunk.upload, PROTO_BLOB_UPLOAD_ID_LEN);
+	m[n].u.blob_chunk.offset = 0x10000;
+	m[n].u.blob_chunk.data = chunk;
+	m[n].u.blob_chunk.len = sizeof(chunk);
+	n++;
+	m[n].type = PROTO_BLOB_COMMIT;
+	m[n].id = 32;
+	randombytes_buf(m[n].u.blob_commit.upload, PROTO_BLOB_UPLOAD_ID_LEN);
+	randombytes_buf(m[n].u.blob_commit.hash, PROTO_BLOB_HASH_LEN);
+	m[n].u.blob_commit.recipients = 0xffff;
+	n++;
+	m[n].type = PROTO_BLOB_GET;
+	m[n].id = 33;
+	randombytes_buf(m[n].u.blob_get.hash, PROTO_BLOB_HASH_LEN);
+	m[n].u.blob_get.offset = 5;
+	m[n].u.blob_get.length = PROTO_BLOB_CHUNK_MAX;
+	n++;
+	m[n].type = PROTO_BLOB_DONE;
+	m[n].id = 34;
+	randombytes_buf(m[n].u.blob_done.hash, PROTO_BLOB_HASH_LEN);
+	n++;
+	return n;
+}
+
 static size_t
 samples(struct proto_msg *m, size_t cap)
 {
@@ -229,7 +266,8 @@ samples(struct proto_msg *m, size_t cap)
 	n++;
 
 	n = group_samples(m, n);
-	for (i = PROTO_REGISTER; i <= PROTO_GROUP_RECEIVED; i++) {
+	n = blob_samples(m, n);
+	for (i = PROTO_REGISTER; i <= PROTO_BLOB_DONE; i++) {
 		proto_response(&m[n], (uint8_t)i, (uint32_t)(100 + i), 0);
 		n++;
 		proto_response(&m[n], (uint8_t)i, (uint32_t)(200 + i), SOTTO_ERR_NOT_FOUND);
@@ -257,6 +295,14 @@ samples(struct proto_msg *m, size_t cap)
 		if (m[i].type == (PROTO_RESPONSE | PROTO_SEND) && m[i].status == 0)
 			m[i].u.sent.timestamp = 123456789;
 		group_results(&m[i]);
+		if ((m[i].type & PROTO_RESPONSE) && m[i].status == 0 &&
+		    (m[i].type & ~PROTO_RESPONSE) >= PROTO_BLOB_BEGIN) {
+			m[i].u.blob_result.value = 0x0102030405060708ull;
+			if (m[i].type == (PROTO_RESPONSE | PROTO_BLOB_GET)) {
+				m[i].u.blob_result.data = envelope;
+				m[i].u.blob_result.len = 100;
+			}
+		}
 		if (m[i].type == (PROTO_RESPONSE | PROTO_SENDER_CERTIFICATE) && m[i].status == 0) {
 			m[i].u.cert.len = 200;
 			randombytes_buf(m[i].u.cert.cert, 200);
@@ -280,8 +326,8 @@ samples(struct proto_msg *m, size_t cap)
 
 TEST(proto_roundtrip_every_message)
 {
-	static struct proto_msg m[80], d;
-	size_t n = samples(m, 80), i;
+	static struct proto_msg m[120], d;
+	size_t n = samples(m, 120), i;
 	struct buf a, b;
 
 	CHECK(n >= 25);
@@ -321,8 +367,8 @@ TEST(proto_roundtrip_every_message)
 
 TEST(proto_every_truncation_and_trailing_rejected)
 {
-	static struct proto_msg m[80], d;
-	size_t n = samples(m, 80), i, k, optional;
+	static struct proto_msg m[120], d;
+	size_t n = samples(m, 120), i, k, optional;
 	int accepted = 0, trailing_ok = 0;
 	struct buf a;
 
@@ -368,9 +414,9 @@ TEST(proto_rejects_bad_fields)
 	CHECK_EQ_INT(decode_hex("02060000000100"), SOTTO_ERR_BAD_VERSION);
 	CHECK_EQ_INT(decode_hex("010600000001"), 0);
 	/* unknown types, and a response to an unknown request */
-	CHECK_EQ_INT(decode_hex("011000000001"), SOTTO_ERR_MALFORMED);
-	CHECK_EQ_INT(decode_hex("01900000000100000"), -999);
-	CHECK_EQ_INT(decode_hex("0190000000010000"), SOTTO_ERR_MALFORMED);
+	CHECK_EQ_INT(decode_hex("011500000001"), SOTTO_ERR_MALFORMED);
+	CHECK_EQ_INT(decode_hex("01950000000100000"), -999);
+	CHECK_EQ_INT(decode_hex("0195000000010000"), SOTTO_ERR_MALFORMED);
 	/* LOGIN: exactly a u64 generation; its result a generation and a ticket flag */
 	CHECK_EQ_INT(decode_hex("0109000000010000000000000007"), 0);
 	CHECK_EQ_INT(decode_hex("01090000000100000000000007"), SOTTO_ERR_TRUNCATED);
@@ -421,8 +467,8 @@ TEST(proto_rejects_bad_fields)
 /* The decoded lists of a GROUP_COMMIT and GROUP_RECEIVED read back item by item. */
 TEST(proto_group_lists_read_back)
 {
-	static struct proto_msg m[80], d;
-	size_t n = samples(m, 80), off;
+	static struct proto_msg m[120], d;
+	size_t n = samples(m, 120), off;
 	struct proto_welcome w;
 	struct proto_group_ack a;
 	char addr[ADDRESS_MAX + 1];
@@ -550,8 +596,8 @@ TEST(proto_encode_refuses_invalid)
  * encoded; a flag other than 0/1 and a count over the cap refused; in a bundle too. */
 TEST(proto_kem_prekeys)
 {
-	static struct proto_msg m[80], d;
-	size_t n = samples(m, 80), i, up = n, kem_at;
+	static struct proto_msg m[120], d;
+	size_t n = samples(m, 120), i, up = n, kem_at;
 	struct buf a;
 
 	for (i = 0; i < n && up == n; i++)

@@ -234,6 +234,77 @@ TEST(store_prekeys_handed_out_once)
 
 /* ML-KEM prekeys: a one-time key is handed out once and deleted in the transaction that
  * read it, the last-resort one again and again; a refused upload stores nothing. */
+/* Blob records (schema 8): quota in bytes and count per owner checked in the put, a
+ * repeated put kept once, BLOB_DONE counting down to an expiry now, the expired listed
+ * oldest first and deleted. */
+TEST(store_blob_records)
+{
+	struct store *s;
+	struct store_blob_rec b[4], got;
+	uint8_t hashes[4][STORE_BLOB_HASH_LEN];
+	uint64_t bytes = 9;
+	uint32_t count = 9;
+	size_t n = 9;
+
+	fresh_path();
+	s = open_db(1);
+	REQUIRE(s != NULL);
+	memset(b, 0, sizeof(b));
+	for (int i = 0; i < 4; i++) {
+		memset(b[i].hash, 0x10 + i, STORE_BLOB_HASH_LEN);
+		b[i].owner = i < 3 ? 1 : 2;
+		b[i].size = 1000;
+		b[i].expires = 5000 + i;
+	}
+	b[0].left = 2;
+	CHECK_EQ_INT(s->ops->blob_usage(s, 1, &bytes, &count), 0);
+	CHECK_EQ_INT(bytes, 0);
+	CHECK_EQ_INT(count, 0);
+	CHECK_EQ_INT(s->ops->blob_put(s, &b[0], 2000, 2), 0);
+	CHECK_EQ_INT(s->ops->blob_put(s, &b[0], 2000, 2), 0);          /* kept once */
+	CHECK_EQ_INT(s->ops->blob_put(s, &b[1], 1999, 2), SOTTO_ERR_QUOTA); /* bytes */
+	CHECK_EQ_INT(s->ops->blob_put(s, &b[1], 2000, 2), 0);
+	CHECK_EQ_INT(s->ops->blob_put(s, &b[2], 1 << 20, 2), SOTTO_ERR_QUOTA); /* count */
+	CHECK_EQ_INT(s->ops->blob_put(s, &b[3], 1000, 1), 0);          /* another owner */
+	CHECK_EQ_INT(s->ops->blob_usage(s, 1, &bytes, &count), 0);
+	CHECK_EQ_INT(bytes, 2000);
+	CHECK_EQ_INT(count, 2);
+	CHECK_EQ_INT(s->ops->blob_get(s, b[2].hash, &got), SOTTO_ERR_NOT_FOUND);
+	CHECK_EQ_INT(s->ops->blob_get(s, b[0].hash, &got), 0);
+	CHECK_EQ_INT(got.owner, 1);
+	CHECK_EQ_INT(got.size, 1000);
+	CHECK_EQ_INT(got.expires, 5000);
+	CHECK_EQ_INT(got.left, 2);
+	/* Two recipients: the second BLOB_DONE makes it expire now; a third changes nothing. */
+	CHECK_EQ_INT(s->ops->blob_done(s, b[0].hash, 100), 0);
+	CHECK_EQ_INT(s->ops->blob_get(s, b[0].hash, &got), 0);
+	CHECK_EQ_INT(got.left, 1);
+	CHECK_EQ_INT(got.expires, 5000);
+	CHECK_EQ_INT(s->ops->blob_done(s, b[0].hash, 100), 0);
+	CHECK_EQ_INT(s->ops->blob_done(s, b[0].hash, 200), 0);
+	CHECK_EQ_INT(s->ops->blob_get(s, b[0].hash, &got), 0);
+	CHECK_EQ_INT(got.left, 0);
+	CHECK_EQ_INT(got.expires, 100);
+	/* Expired at 5001: blob 0 (at 100), then blob 1 (5001); not blob 3 (5003). */
+	CHECK_EQ_INT(s->ops->blob_expired(s, 99, hashes, 4, &n), 0);
+	CHECK_EQ_INT(n, 0);
+	CHECK_EQ_INT(s->ops->blob_expired(s, 5001, hashes, 4, &n), 0);
+	CHECK_EQ_INT(n, 2);
+	CHECK_MEM(hashes[0], b[0].hash, STORE_BLOB_HASH_LEN);
+	CHECK_MEM(hashes[1], b[1].hash, STORE_BLOB_HASH_LEN);
+	CHECK_EQ_INT(s->ops->blob_expired(s, 5001, hashes, 1, &n), 0);
+	CHECK_EQ_INT(n, 1);
+	CHECK_EQ_INT(s->ops->blob_delete(s, b[0].hash), 0);
+	CHECK_EQ_INT(s->ops->blob_delete(s, b[1].hash), 0);
+	CHECK_EQ_INT(s->ops->blob_usage(s, 1, &bytes, &count), 0);
+	CHECK_EQ_INT(bytes, 0);
+	CHECK_EQ_INT(count, 0);
+	CHECK_EQ_INT(s->ops->blob_expired(s, 5001, hashes, 4, &n), 0);
+	CHECK_EQ_INT(n, 0);
+	store_close(s);
+	cleanup();
+}
+
 TEST(store_kem_prekeys_once_then_last_resort)
 {
 	struct store *s;
@@ -710,10 +781,12 @@ TEST(store_migrates_schema_1)
 	    " (SELECT sender FROM envelopes WHERE id = 41),"
 	    " (SELECT count(*) FROM sqlite_master WHERE name IN ('key_packages', 'groups',"
 	    " 'group_log', 'group_members', 'group_welcomes')),"
-	    " (SELECT count(*) FROM kem_prekeys)", -1, &q, NULL) == SQLITE_OK);
+	    " (SELECT count(*) FROM kem_prekeys), (SELECT count(*) FROM blobs)", -1, &q,
+	    NULL) == SQLITE_OK);
 	REQUIRE(sqlite3_step(q) == SQLITE_ROW);
-	CHECK_EQ_INT(sqlite3_column_int(q, 0), 7);     /* on to the latest schema */
+	CHECK_EQ_INT(sqlite3_column_int(q, 0), 8);     /* on to the latest schema */
 	CHECK_EQ_INT(sqlite3_column_type(q, 6), SQLITE_INTEGER);   /* schema 7's table */
+	CHECK_EQ_INT(sqlite3_column_type(q, 7), SQLITE_INTEGER);   /* schema 8's table */
 	CHECK_EQ_INT(sqlite3_column_int(q, 1), 1);
 	CHECK(strstr((const char *)sqlite3_column_text(q, 2), "PRIMARY KEY(cmid, sender)") != NULL);
 	CHECK_EQ_INT(sqlite3_column_int(q, 3), 3);
@@ -1106,7 +1179,8 @@ TEST(store_pg_migrates_and_refuses_newer)
 	REQUIRE((s = open_alice_bob(dk, dk2, &alice, &bob)) != NULL);
 	store_close(s);
 	snprintf(sql, sizeof(sql), "DROP TABLE %s.groups, %s.group_log, %s.group_members,"
-	    " %s.group_welcomes, %s.kem_prekeys", schema, schema, schema, schema, schema);
+	    " %s.group_welcomes, %s.kem_prekeys, %s.blobs", schema, schema, schema, schema,
+	    schema, schema);
 	REQUIRE(pg_admin_exec(sql) == 0);
 	snprintf(sql, sizeof(sql), "UPDATE %s.schema_version SET version = 1", schema);
 	REQUIRE(pg_admin_exec(sql) == 0);
@@ -1119,6 +1193,7 @@ TEST(store_pg_migrates_and_refuses_newer)
 	store_close(s);
 	CHECK_EQ_INT(table_rows("group_log"), 0);    /* the tables are there again */
 	CHECK_EQ_INT(table_rows("kem_prekeys"), 0);
+	CHECK_EQ_INT(table_rows("blobs"), 0);
 	snprintf(sql, sizeof(sql), "UPDATE %s.schema_version SET version = 99", schema);
 	REQUIRE(pg_admin_exec(sql) == 0);
 	s = NULL;
@@ -1219,6 +1294,7 @@ main(void)
 	RUN_BOTH(store_accounts_and_invites);
 	RUN_BOTH(store_prekeys_handed_out_once);
 	RUN_BOTH(store_kem_prekeys_once_then_last_resort);
+	RUN_BOTH(store_blob_records);
 	RUN_BOTH(store_envelopes_idempotent_capped_and_deleted);
 	RUN_BOTH(store_sent_records_pruned_in_chunks);
 	RUN_BOTH(store_key_packages_claimed_once);
