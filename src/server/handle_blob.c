@@ -347,6 +347,9 @@ commit_record(struct store *st, struct commit_item *it)
 	if ((r = st->ops->blob_put(st, &j->rec, j->quota_bytes, j->quota_count)) != 0)
 		return r;
 	if (rename(j->partial, j->final) != 0) {
+		/* Another connection's commit of the same upload renamed it first. */
+		if (errno == ENOENT && access(j->final, F_OK) == 0)
+			return 0;
 		log_error("blobs: rename %s: %s", j->partial, strerror(errno));
 		return SOTTO_ERR_IO;
 	}

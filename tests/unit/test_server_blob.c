@@ -274,6 +274,43 @@ TEST(wrong_hash_is_refused)
 	free(data);
 }
 
+/* The same bytes uploaded twice (two uploads, or two accounts) are one blob, counted for
+ * the first uploader; each commit is answered. */
+TEST(same_bytes_are_stored_once)
+{
+	struct sottod_proc sp;
+	struct test_user a, b;
+	uint8_t id[2][16], hash[32], *data, *back;
+
+	randombytes_buf(id[0], 16);
+	randombytes_buf(id[1], 16);
+	REQUIRE((data = random_blob(SIZE, hash)) != NULL);
+	REQUIRE((back = malloc(SIZE)) != NULL);
+	REQUIRE(sottod_proc_launch(&sp, "registration = open") == 0);
+	REQUIRE(test_user_join(&a, &sp, "alice") == 0);
+	REQUIRE(test_user_join(&b, &sp, "bob") == 0);
+	for (int i = 0; i < 2; i++) {
+		CHECK_EQ_INT(begin(&a, id[i], SIZE, NULL), 0);
+		CHECK_EQ_INT(send_range(&a, id[i], data, 0, SIZE), 0);
+		CHECK_EQ_INT(commit(&a, id[i], hash, 0), 0);
+	}
+	CHECK_EQ_INT(begin(&b, id[0], SIZE, NULL), 0);
+	CHECK_EQ_INT(send_range(&b, id[0], data, 0, SIZE), 0);
+	CHECK_EQ_INT(commit(&b, id[0], hash, 0), 0);
+	CHECK_EQ_INT(get_range(&b, hash, 0, SIZE, back), 0);
+	CHECK_MEM(back, data, SIZE);
+	CHECK_EQ_INT(partials(&sp), 0);
+	test_user_close(&a);
+	test_user_close(&b);
+	CHECK_EQ_INT(sottod_proc_stop(&sp, SIGTERM), 0);
+	CHECK_EQ_INT(sottod_proc_db_int(&sp, "SELECT count(*) FROM blobs"), 1);
+	CHECK_EQ_INT(sottod_proc_db_int(&sp, "SELECT owner FROM blobs"),
+	    sottod_proc_db_int(&sp, "SELECT id FROM accounts WHERE name = 'alice'"));
+	sottod_proc_cleanup(&sp);
+	free(data);
+	free(back);
+}
+
 /* Requests that do not fit the upload or the blob are refused, and the connection and
  * the upload go on. */
 TEST(bad_requests_are_refused)
@@ -529,6 +566,7 @@ main(void)
 		return 1;
 	SOTTOD_RUN_BOTH(upload_and_download_resume_on_new_connections);
 	SOTTOD_RUN_BOTH(wrong_hash_is_refused);
+	SOTTOD_RUN_BOTH(same_bytes_are_stored_once);
 	SOTTOD_RUN_BOTH(bad_requests_are_refused);
 	RUN(oversized_chunks_do_not_decode);
 	SOTTOD_RUN_BOTH(quota_counts_bytes_and_blobs);
