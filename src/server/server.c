@@ -119,16 +119,9 @@ server_acct_detach(struct server *s, struct peer *p)
 	p->acct = NULL;
 	p->acct_next = NULL;
 	if (a->peers != NULL) {
-		if (was_pusher) {
-			/* The next connection takes over the pushes from the start of the mailbox. */
-			a->peers->last_pushed = 0;
-			a->peers->push_inflight = 0;
-			a->peers->backlog = 1;
-			mailbox_pump(a->peers);
-			/* And its groups from the read positions in the store. */
-			group_push_free(a->peers);
-			group_push_start(a->peers);
-		}
+		/* The next connection takes over the pushes. */
+		if (was_pusher)
+			server_acct_restart_pushes(a->peers);
 		return;
 	}
 	for (struct acct **pp = &s->accts[acct_slot(s, a->id)]; *pp; pp = &(*pp)->next)
@@ -143,6 +136,17 @@ server_acct_detach(struct server *s, struct peer *p)
 			break;
 		}
 	free(a);
+}
+
+void
+server_acct_restart_pushes(struct peer *p)
+{
+	p->last_pushed = 0;
+	p->push_inflight = 0;
+	p->backlog = 1;
+	mailbox_pump(p);
+	group_push_free(p);
+	group_push_start(p);
 }
 
 static void
@@ -182,6 +186,7 @@ finish(struct server *s)
 	close_all_peers(s, "server shutting down");
 	sent_prune_stop(s);
 	blob_sweep_stop(s);
+	wake_stop(s);
 	if (s->commit != NULL) {
 		mailbox_flush_held(s);
 		commit_stop(s->commit);
@@ -307,7 +312,7 @@ server_init(struct server *s, uv_loop_t *loop, const char *data_dir, const struc
 {
 	struct store_open_opts o = { 0 };
 	struct store *writer = NULL;
-	int r;
+	int r, pid_reader = 0, pid_writer = 0;
 
 	memset(s, 0, sizeof(*s));
 	s->spare_fd = -1;
@@ -343,6 +348,10 @@ server_init(struct server *s, uv_loop_t *loop, const char *data_dir, const struc
 	if ((r = store_open_spec(&writer, cfg->store[0] != '\0' ? cfg->store : s->db_path,
 	    &o)) != 0)
 		return r;
+	if (cfg->store[0] != '\0') {
+		pid_reader = store_pg_backend_pid(s->store);
+		pid_writer = store_pg_backend_pid(writer);
+	}
 	if ((r = commit_start(&s->commit, loop, writer, mailbox_commit_done, s)) != 0) {
 		store_close(writer);
 		return r;
@@ -370,6 +379,8 @@ server_init(struct server *s, uv_loop_t *loop, const char *data_dir, const struc
 	if ((r = blob_init(s)) != 0)
 		return r;
 	blob_sweep_init(s);
+	if ((r = wake_start(s, pid_reader, pid_writer)) != 0)
+		return r;
 	s->drain_timer.data = s;
 	uv_check_init(loop, &s->flush_check);
 	s->flush_check.data = s;

@@ -30,13 +30,15 @@
 #define PEER_COMMITS_MAX 256            /* SENDs of one connection awaiting the writer */
 #define PEER_PUSH_LOW_MAX (1024u * 1024) /* push low-water mark: at most this, 1/4 of the cap */
 #define PEER_WOULD_BLOCK 1              /* peer_push: no room now, retried when output drains */
-#define MAILQ_BUCKETS 1024              /* pending SENDs indexed by recipient (power of two) */
+#define MAILQ_BUCKETS 1024
+#define WAKE_RESCAN_MS 2000u            /* several nodes: pushes restarted at least this often */              /* pending SENDs indexed by recipient (power of two) */
 
 enum peer_state { PEER_HANDSHAKE, PEER_GUEST, PEER_MEMBER, PEER_CLOSED };
 
 struct acct;
 struct blob_upload;
 struct mail_item;
+struct wake;
 
 /* SENDs submitted and not yet done whose recipient hashes here, in id order. */
 struct mail_bucket {
@@ -151,6 +153,8 @@ struct server {
 	struct mail_item *held_head, *held_tail;
 	uv_timer_t hold_timer;
 
+	struct wake *wake;              /* wake.c: several nodes on PostgreSQL, else NULL */
+
 	/* sent_prune.c: idempotency records older than sent_retention are deleted */
 	uv_timer_t prune_timer;
 	int prune_ready, prune_stopped;
@@ -188,6 +192,15 @@ struct acct *server_acct_find_name(struct server *s, const char *name);
 struct acct *server_acct_attach(struct server *s, struct peer *p,
     const struct store_account *a);
 void server_acct_detach(struct server *s, struct peer *p);
+/* The pushes of p (its account's pushing connection) start again from the start of the
+ * mailbox and from the group read positions in the store. */
+void server_acct_restart_pushes(struct peer *p);
+
+/* wake.c: with PostgreSQL, LISTEN for what other nodes stored for accounts online here
+ * (the PIDs: this node's own store connections, whose NOTIFYs are ignored) and re-scan
+ * every WAKE_RESCAN_MS; nothing with SQLite. wake_stop closes it (before the loop ends). */
+int wake_start(struct server *s, int pid_reader, int pid_writer) SOTTO_MUST_CHECK;
+void wake_stop(struct server *s);
 
 /* handle_ticket.c: resumption tickets (wire/ticket.h) */
 int server_set_ticket_key(struct server *s, const uint8_t key[TICKET_KEY_LEN]) SOTTO_MUST_CHECK;

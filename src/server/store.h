@@ -409,6 +409,12 @@ int store_sqlite_open(struct store **out, const char *path, const struct store_o
  * synchronous_commit on. SOTTO_ERR_UNREACHABLE if it cannot connect. */
 int store_pg_open(struct store **out, const char *conninfo, const struct store_open_opts *o)
     SOTTO_MUST_CHECK;
+/* Several nodes on one PostgreSQL database: each stored envelope and group entry
+ * NOTIFYs this channel, in its transaction, with the row id of each account to deliver to
+ * (decimal); every node LISTENs (wake.c). */
+#define STORE_PG_WAKE_CHANNEL "sotto_wake"
+/* The PostgreSQL backend process of s's connection (a NOTIFY's sender), 0 if none. */
+int store_pg_backend_pid(struct store *s);
 /* The TCP ports conninfo connects to (one per host; 5432 unless it says otherwise),
  * for the sandbox to allow. SOTTO_ERR_INVALID_ARG if it does not parse or has more. */
 #define STORE_PG_PORTS_MAX 8

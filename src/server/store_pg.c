@@ -41,7 +41,7 @@ enum stmt_id {
 	P_SENT_GET, P_SENT_PUT, P_SENT_DEL, P_SENT_SCAN_END, P_SENT_PRUNE,
 	P_PENDING_GET, P_PENDING_LOCK, P_PENDING_ADD,
 	P_ENV_PUT, P_ENV_LIST, P_ENV_DEL,
-	P_IDMAX_GET,
+	P_IDMAX_GET, P_WAKE,
 	P__COUNT
 };
 
@@ -152,6 +152,9 @@ static const char *const stmt_sql[P__COUNT] = {
 	[P_ENV_DEL] = "DELETE FROM envelopes WHERE recipient = $1::bigint AND id = $2::bigint"
 	    " RETURNING sender, sender_dev, cmid, length(data)::bigint",
 	[P_IDMAX_GET] = "SELECT v FROM meta WHERE k = 'env_id_max'",
+	/* Delivered at COMMIT, to every node's listener (wake.c); the payload is only the
+	 * account's row id, never a name. */
+	[P_WAKE] = "SELECT pg_notify('" STORE_PG_WAKE_CHANNEL "', $1::bigint::text)",
 };
 
 /* Schema 1: the SQLite backend's schema 5 with its KeyPackages (schema 6). */
@@ -366,6 +369,21 @@ run(struct store_pg *ps, enum stmt_id id, const struct pgp *p, PGresult **res,
     uint64_t *changes, const char *what)
 {
 	return pgs_run(&ps->base, 's', (int)id, p, res, changes, what);
+}
+
+int
+pgs_wake(struct store *s, int64_t account)
+{
+	struct pgp p = { .n = 0 };
+
+	pgp_i64(&p, account);
+	return run(impl(s), P_WAKE, &p, NULL, NULL, "wake notify");
+}
+
+int
+store_pg_backend_pid(struct store *s)
+{
+	return PQbackendPID(impl(s)->conn);
 }
 
 static int
@@ -1239,6 +1257,12 @@ sends_body(struct store_pg *ps, struct store_send *sends, size_t n)
 
 	for (size_t i = 0; i < n; i++)
 		if ((r = store_one(ps, &sends[i], now, &ids)) != 0)
+			return r;
+	/* A hint to the node where the recipient is online; repeats in one transaction are
+	 * folded into one by PostgreSQL. */
+	for (size_t i = 0; i < n; i++)
+		if (sends[i].result == 0 && !sends[i].skip_envelope && !sends[i].duplicate &&
+		    (r = pgs_wake(&ps->base, sends[i].recipient)) != 0)
 			return r;
 	if (ids.max > 0 && (r = id_set(ps, "env_id_max", ids.max)) != 0)
 		return r;

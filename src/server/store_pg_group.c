@@ -732,6 +732,11 @@ pgg_groups_apply(struct store *s, struct store_group_op *ops, size_t n)
 		if ((r = grun(s, G_RELEASE, NULL, NULL, "savepoint")) != 0)
 			goto out;
 	}
+	/* Every member this entry goes to is woken on whichever node it is online. */
+	for (i = 0; i < n; i++)
+		for (size_t k = 0; ops[i].result == 0 && k < ops[i].n_members; k++)
+			if ((r = pgs_wake(s, ops[i].members[k].account)) != 0)
+				goto out;
 	r = pgs_commit(s);
 out:
 	if (r != 0) {

@@ -46,6 +46,9 @@ void pgs_rollback(struct store *s);
 int64_t pgs_int(const PGresult *res, int row, int col);
 int pgs_blob(const PGresult *res, int row, int col, uint8_t *out, size_t len);
 
+/* NOTIFY STORE_PG_WAKE_CHANNEL naming account, inside the open transaction. */
+int pgs_wake(struct store *s, int64_t account);
+
 /* store_pg_group.c */
 int pgg_prepare(struct store *s);
 int pgg_key_packages_put(struct store *s, int64_t account, const struct store_blob *kps,
