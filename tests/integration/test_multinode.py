@@ -8,10 +8,12 @@ import re
 import shutil
 import signal
 import subprocess
+import threading
 
 import sotto_harness as H
 from sotto_harness import Server, User, check, on_postgresql, scaled, wait_until
 
+from relay import Relay
 from test_groups import group, texts
 
 
@@ -139,5 +141,52 @@ def test_lost_notification(root, servers):
     check(read_texts(p, 1) == [(alice.address, "heard again")], "after the re-listen")
 
 
+@on_postgresql
+def test_node_killed_mid_sends(root, servers):
+    """alice reaches the nodes through a relay (standing in for a load balancer: the client
+    keeps one address and reconnects to it); node 1 is SIGKILLed in the middle of her sends
+    to bob on node 2 and the relay turns to node 2. Every acknowledged send arrives once."""
+    n1, n2 = two_nodes(root, servers)
+    relay = Relay(n1.port, os.path.join(root, "relay.rec"))
+    relay.start()
+    via = re.sub(r":\d+$", ":%d" % relay.port, n1.address)
+    check(via != n1.address, n1.address)
+    alice = User(root, "alice", n1, server_address=via)
+    bob = User(root, "bob", n2, server_address=n2.address)
+    alice.send(bob, "warm-up")
+    completed, bodies = [], ["loop-%03d" % i for i in range(40)]
+
+    def loop():
+        for b in bodies:
+            if alice.run("send", bob.address, b).returncode == 0:
+                completed.append(b)
+    t = threading.Thread(target=loop)
+    t.start()
+    wait_until(lambda: len(completed) >= 10, 60, "sends through node 1")
+    relay.target = ("127.0.0.1", n2.port)
+    n1.proc.send_signal(signal.SIGKILL)
+    n1.proc.wait()
+    t.join(timeout=scaled(120))
+    check(not t.is_alive(), "the send loop hung")
+    alice.send(bob, "final")        # through node 2; flushes anything left in the outbox
+    received = []
+
+    def final_received():
+        received.extend(e["body"] for e in bob.receive(wait=1) if e.get("type") == "text")
+        return "final" in received
+    wait_until(final_received, 30, "bob to receive the final message")
+    relay.stop()
+    dups = sorted(set(b for b in received if received.count(b) > 1))
+    check(not dups, "shown twice: %s" % dups)
+    lost = sorted(set(completed) - set(received))
+    check(not lost, "acknowledged and lost: %s" % lost)
+    stored = [x["body"] for x in alice.history(bob.address) if x["direction"] == "out"]
+    check(set(stored) <= set(received), "stored by alice, never received: %s" %
+          sorted(set(stored) - set(received)))
+    hist_in = [x["body"] for x in bob.history(alice.address) if x["direction"] == "in"]
+    check(len(hist_in) == len(set(hist_in)), "bob stored a message twice")
+
+
 if __name__ == "__main__":
-    H.run_tests([test_send_across_nodes, test_group_across_nodes, test_lost_notification])
+    H.run_tests([test_send_across_nodes, test_group_across_nodes, test_lost_notification,
+                 test_node_killed_mid_sends])
