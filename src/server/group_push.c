@@ -47,6 +47,12 @@ group_push_free(struct peer *p)
 	p->groups = NULL;
 }
 
+uint32_t
+group_push_inflight(const struct peer *p)
+{
+	return p->groups != NULL ? p->groups->inflight : 0;
+}
+
 static struct pgroup *
 pg_find(struct peer_groups *pg, int64_t grp)
 {

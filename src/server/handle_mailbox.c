@@ -690,4 +690,5 @@ handle_received(struct peer *p, const struct proto_msg *m)
 	}
 	p->push_inflight = p->push_inflight > rc->n ? p->push_inflight - (uint32_t)rc->n : 0;
 	mailbox_pump(p);
+	server_acct_wake_due(p);
 }

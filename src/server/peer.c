@@ -37,10 +37,13 @@ void
 peer_commit_released(struct peer *p)
 {
 	p->commits--;
-	if (p->state == PEER_CLOSED)
+	if (p->state == PEER_CLOSED) {
 		peer_free_if_done(p);
-	else if (p->commits < PEER_COMMITS_MAX / 2)
+		return;
+	}
+	if (p->commits < PEER_COMMITS_MAX / 2)
 		peer_resume_reading(p);
+	server_acct_wake_due(p);
 }
 
 void

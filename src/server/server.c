@@ -141,12 +141,36 @@ server_acct_detach(struct server *s, struct peer *p)
 void
 server_acct_restart_pushes(struct peer *p)
 {
+	p->wake_due = 0;
 	p->last_pushed = 0;
 	p->push_inflight = 0;
 	p->backlog = 1;
 	mailbox_pump(p);
 	group_push_free(p);
 	group_push_start(p);
+}
+
+static int
+pushes_idle(const struct peer *p)
+{
+	return p->push_inflight == 0 && group_push_inflight(p) == 0 && p->commits == 0;
+}
+
+void
+server_acct_wake(struct peer *p, int force)
+{
+	if (force || pushes_idle(p))
+		server_acct_restart_pushes(p);
+	else
+		p->wake_due = 1;
+}
+
+void
+server_acct_wake_due(struct peer *p)
+{
+	if (p->wake_due && p->state == PEER_MEMBER && p->acct != NULL && p->acct->peers == p &&
+	    pushes_idle(p))
+		server_acct_restart_pushes(p);
 }
 
 static void

@@ -77,6 +77,7 @@ struct peer {
 	uint32_t push_inflight;         /* pushed and not yet RECEIVED */
 	int backlog;                    /* the store may hold envelopes not yet pushed */
 	int push_wait;                  /* the pump stopped for output room: resume on drain */
+	int wake_due;                   /* wake.c: restart the pushes once nothing is in flight */
 
 	/* group_push.c: this connection's delivery of group logs */
 	struct peer_groups *groups;
@@ -195,6 +196,11 @@ void server_acct_detach(struct server *s, struct peer *p);
 /* The pushes of p (its account's pushing connection) start again from the start of the
  * mailbox and from the group read positions in the store. */
 void server_acct_restart_pushes(struct peer *p);
+/* Another node stored something for p's account: restart its pushes now if nothing is in
+ * flight on p (no push unacknowledged, no commit of p pending, so nothing acknowledged is
+ * pushed again), else once that is so (server_acct_wake_due); force: now in any case. */
+void server_acct_wake(struct peer *p, int force);
+void server_acct_wake_due(struct peer *p);
 
 /* wake.c: with PostgreSQL, LISTEN for what other nodes stored for accounts online here
  * (the PIDs: this node's own store connections, whose NOTIFYs are ignored) and re-scan
@@ -270,6 +276,8 @@ void group_pump(struct peer *p);
 void group_push_deliver(struct server *s, const struct store_group_op *op, int kind);
 /* GROUP_RECEIVED on p: moves its window (the store is told separately). */
 void group_push_acked(struct peer *p, const struct proto_group_ack *a);
+/* Group entries and Welcomes pushed on p and not yet acknowledged. */
+uint32_t group_push_inflight(const struct peer *p);
 /* handle_blob.c: the blob store's requests. blob_init creates DIR/blobs and its partial/
  * and the range buffer (server_init; server_free frees it); blob_upload_close ends a
  * connection's upload (its file stays). */

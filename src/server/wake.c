@@ -10,7 +10,8 @@
  *
  * Restarting pushes is what a takeover by an account's next connection does
  * (server_acct_restart_pushes): from the start of the mailbox and the group read
- * positions. Envelope ids are given by each node, so one stored through another node may
+ * positions. It waits until nothing is in flight on the connection (server_acct_wake),
+ * so that nothing acknowledged is pushed again, but no longer than one more re-scan. Envelope ids are given by each node, so one stored through another node may
  * sort below what was pushed here already; reading the mailbox from its start finds it.
  * What is pushed again the client drops as a repeat, as after any reconnect.
  */
@@ -44,7 +45,7 @@ wake_account(struct server *s, int64_t id)
 
 	if (a != NULL && a->peers != NULL && a->peers->state == PEER_MEMBER) {
 		log_debug("wake: account %lld", (long long)id);
-		server_acct_restart_pushes(a->peers);
+		server_acct_wake(a->peers, 0);
 	}
 }
 
@@ -159,10 +160,12 @@ on_rescan(uv_timer_t *t)
 	/* Notifications sent while it was lost are gone: the restart below covers them. */
 	if (w->conn == NULL)
 		(void)listen_open(w);
+	/* One still due since the last re-scan is restarted now (what it pushes again the
+	 * client drops): a connection never idle still gets what other nodes stored. */
 	for (size_t i = 0; i < s->n_acct_slots; i++)
 		for (struct acct *a = s->accts[i]; a; a = a->next)
 			if (a->peers != NULL && a->peers->state == PEER_MEMBER)
-				server_acct_restart_pushes(a->peers);
+				server_acct_wake(a->peers, a->peers->wake_due);
 }
 
 int
