@@ -146,3 +146,104 @@ cur_finish(const struct cur *c)
 		return c->err;
 	return c->off == c->len ? 0 : SOTTO_ERR_TRAILING;
 }
+
+int
+cur_peek(const struct cur *c)
+{
+	return cur_peek_at(c, 0);
+}
+
+int
+cur_peek_at(const struct cur *c, size_t i)
+{
+	if (i >= cur_left(c))
+		return -1;
+	return c->p[c->off + i];
+}
+
+const uint8_t *
+cur_peek_ref(const struct cur *c, size_t n)
+{
+	if (c->err)
+		return NULL;
+	return cur_slice(c, c->off, n);
+}
+
+static uint8_t
+ascii_lower(uint8_t b)
+{
+	return b >= 'A' && b <= 'Z' ? (uint8_t)(b - 'A' + 'a') : b;
+}
+
+int
+cur_starts_with(const struct cur *c, const char *s, size_t n, int nocase)
+{
+	const uint8_t *p;
+	size_t i;
+
+	if (n == 0)
+		return c->err == 0;
+	if ((p = cur_peek_ref(c, n)) == NULL)
+		return 0;
+	for (i = 0; i < n; i++) {
+		uint8_t a = p[i], b = (uint8_t)s[i];
+		if (nocase) {
+			a = ascii_lower(a);
+			b = ascii_lower(b);
+		}
+		if (a != b)
+			return 0;
+	}
+	return 1;
+}
+
+size_t
+cur_find(const struct cur *c, uint8_t b)
+{
+	size_t left = cur_left(c);
+	const uint8_t *at;
+
+	if (left == 0)
+		return CUR_NPOS;
+	at = memchr(c->p + c->off, b, left);
+	return at == NULL ? CUR_NPOS : (size_t)(at - (c->p + c->off));
+}
+
+size_t
+cur_find_crlf(const struct cur *c)
+{
+	size_t left = cur_left(c), i;
+
+	for (i = 0; i + 1 < left; i++)
+		if (c->p[c->off + i] == '\r' && c->p[c->off + i + 1] == '\n')
+			return i;
+	return CUR_NPOS;
+}
+
+const uint8_t *
+cur_take_until(struct cur *c, uint8_t delim, size_t *n)
+{
+	size_t at = cur_find(c, delim);
+
+	*n = 0;
+	if (at == CUR_NPOS)
+		return NULL;
+	*n = at;
+	return cur_ref(c, at);
+}
+
+size_t
+cur_pos(const struct cur *c)
+{
+	return c->off;
+}
+
+const uint8_t *
+cur_slice(const struct cur *c, size_t off, size_t n)
+{
+	static const uint8_t nothing[1];
+
+	if (off > c->len || n > c->len - off)
+		return NULL;
+	return c->p == NULL ? nothing : c->p + off;
+}

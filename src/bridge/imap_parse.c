@@ -28,7 +28,7 @@ imap_parser_free(struct imap_parser *p)
 int
 imap_peek(const struct imap_parser *p)
 {
-	return scan_peek(&p->c);
+	return cur_peek(&p->c);
 }
 
 int
@@ -46,7 +46,7 @@ imap_sp(struct imap_parser *p)
 int
 imap_at_eol(const struct imap_parser *p)
 {
-	int b = scan_peek(&p->c);
+	int b = cur_peek(&p->c);
 
 	return b == '\r' || b == '\n';
 }
@@ -77,10 +77,10 @@ is_atom_char(int b)
 static int
 read_chars(struct imap_parser *p, struct imap_str *s, int (*ok)(int), int extra)
 {
-	size_t start = scan_pos(&p->c), n = 0;
+	size_t start = cur_pos(&p->c), n = 0;
 	int b;
 
-	while ((b = scan_peek(&p->c)) >= 0 && (ok(b) || (extra && strchr(
+	while ((b = cur_peek(&p->c)) >= 0 && (ok(b) || (extra && strchr(
 	    extra == 1 ? "]" : "%*]", b) != NULL))) {
 		(void)scan_byte(&p->c);
 		n++;
@@ -130,7 +130,7 @@ imap_number64(struct imap_parser *p, uint64_t *v)
 	size_t n = 0;
 	int b;
 
-	while ((b = scan_peek(&p->c)) >= '0' && b <= '9') {
+	while ((b = cur_peek(&p->c)) >= '0' && b <= '9') {
 		(void)scan_byte(&p->c);
 		if (x > (UINT64_MAX - 9) / 10)
 			return 0;
@@ -206,7 +206,7 @@ literal(struct imap_parser *p, struct imap_str *s)
 int
 imap_string(struct imap_parser *p, struct imap_str *s)
 {
-	int b = scan_peek(&p->c);
+	int b = cur_peek(&p->c);
 
 	if (b == '"')
 		return quoted(p, s);
@@ -224,7 +224,7 @@ is_astring_char(int b)
 int
 imap_astring(struct imap_parser *p, struct imap_str *s)
 {
-	int b = scan_peek(&p->c);
+	int b = cur_peek(&p->c);
 
 	if (b == '"' || b == '{')
 		return imap_string(p, s);
@@ -234,7 +234,7 @@ imap_astring(struct imap_parser *p, struct imap_str *s)
 int
 imap_nstring(struct imap_parser *p, struct imap_str *s)
 {
-	int b = scan_peek(&p->c);
+	int b = cur_peek(&p->c);
 
 	if (b == '"' || b == '{')
 		return imap_string(p, s);
@@ -248,7 +248,7 @@ imap_nstring(struct imap_parser *p, struct imap_str *s)
 int
 imap_list_mailbox(struct imap_parser *p, struct imap_str *s)
 {
-	int b = scan_peek(&p->c);
+	int b = cur_peek(&p->c);
 
 	if (b == '"' || b == '{')
 		return imap_string(p, s);
@@ -374,7 +374,7 @@ date_text(struct imap_parser *p, int64_t *days)
 	int b, month, nd = 0;
 
 	(void)scan_accept(&p->c, ' ');
-	while ((b = scan_peek(&p->c)) >= '0' && b <= '9' && nd < 2) {
+	while ((b = cur_peek(&p->c)) >= '0' && b <= '9' && nd < 2) {
 		(void)scan_byte(&p->c);
 		d = d * 10 + (uint32_t)(b - '0');
 		nd++;

@@ -401,30 +401,30 @@ imap_search_date_header(const uint8_t *v, size_t n, int64_t *day)
 	cur_init(&c, v, n);
 	mime_skip_cfws(&c);
 	/* optional day of week */
-	if ((b = scan_peek(&c)) >= 'A' && ((b | 32) >= 'a' && (b | 32) <= 'z')) {
-		while (((b = scan_peek(&c)) | 32) >= 'a' && (b | 32) <= 'z')
+	if ((b = cur_peek(&c)) >= 'A' && ((b | 32) >= 'a' && (b | 32) <= 'z')) {
+		while (((b = cur_peek(&c)) | 32) >= 'a' && (b | 32) <= 'z')
 			(void)scan_byte(&c);
 		mime_skip_cfws(&c);
 		if (!scan_accept(&c, ','))
 			return 0;
 		mime_skip_cfws(&c);
 	}
-	while ((b = scan_peek(&c)) >= '0' && b <= '9' && nd < 2) {
+	while ((b = cur_peek(&c)) >= '0' && b <= '9' && nd < 2) {
 		(void)scan_byte(&c);
 		d = d * 10 + (uint32_t)(b - '0');
 		nd++;
 	}
 	mime_skip_cfws(&c);
-	t.off = scan_pos(&c);
+	t.off = cur_pos(&c);
 	t.len = 0;
-	while (((b = scan_peek(&c)) | 32) >= 'a' && (b | 32) <= 'z' && t.len < 3) {
+	while (((b = cur_peek(&c)) | 32) >= 'a' && (b | 32) <= 'z' && t.len < 3) {
 		(void)scan_byte(&c);
 		t.len++;
 	}
 	month = imap_month(scan_span(&c, t), t.len);
 	mime_skip_cfws(&c);
 	nd = 0;
-	while ((b = scan_peek(&c)) >= '0' && b <= '9' && nd < 4) {
+	while ((b = cur_peek(&c)) >= '0' && b <= '9' && nd < 4) {
 		(void)scan_byte(&c);
 		y = y * 10 + (uint32_t)(b - '0');
 		nd++;

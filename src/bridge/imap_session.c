@@ -577,11 +577,11 @@ literal_marker(const uint8_t *line, size_t len, uint64_t *n, int *plus)
 	cur_init(&c, line, len);
 	while ((b = scan_byte(&c)) >= 0)
 		if (b == '{')
-			brace = scan_pos(&c) - 1;
+			brace = cur_pos(&c) - 1;
 	if (brace == SIZE_MAX)
 		return 0;
 	m = scan_sub(&c, brace + 1, len - brace - 1);
-	while ((b = scan_peek(&m)) >= '0' && b <= '9') {
+	while ((b = cur_peek(&m)) >= '0' && b <= '9') {
 		(void)scan_byte(&m);
 		if (++digits > 19)
 			return 0;
@@ -716,7 +716,7 @@ imap_session_feed(struct imap_session *s, const uint8_t *p, size_t n)
 out:
 	imap_out_flush(s);
 	/* after the end, whatever else the peer sends is dropped */
-	return s->done ? n : scan_pos(&in);
+	return s->done ? n : cur_pos(&in);
 }
 
 int

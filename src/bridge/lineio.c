@@ -61,15 +61,6 @@ lineio_expect_literal(struct lineio *l, uint64_t n)
 	return 0;
 }
 
-static size_t
-find_lf(const struct cur *in)
-{
-	const uint8_t *p = in->p + in->off;
-	const uint8_t *lf = memchr(p, '\n', cur_left(in));
-
-	return lf == NULL ? SIZE_MAX : (size_t)(lf - p);
-}
-
 static enum lineio_ev
 emit(struct lineio_item *it, enum lineio_ev ev, const uint8_t *p, size_t len, int crlf)
 {
@@ -83,12 +74,12 @@ emit(struct lineio_item *it, enum lineio_ev ev, const uint8_t *p, size_t len, in
 static enum lineio_ev
 next_line(struct lineio *l, struct cur *in, struct lineio_item *it)
 {
-	size_t avail = cur_left(in), at = find_lf(in);
+	size_t avail = cur_left(in), at = cur_find(in, '\n');
 	const uint8_t *p, *line;
 	size_t n;
 	int crlf = 0;
 
-	if (at == SIZE_MAX) {
+	if (at == CUR_NPOS) {
 		/* No end yet: buffer only what fits under the cap, else drop the line. */
 		p = cur_ref(in, avail);
 		if (avail > l->line_max + 1 - l->line.len) {
@@ -156,8 +147,8 @@ lineio_next(struct lineio *l, struct cur *in, struct lineio_item *it)
 		l->literal_left -= k;
 		return emit(it, LINEIO_LITERAL, p, k, 0);
 	case MODE_DISCARD:
-		at = find_lf(in);
-		if (at == SIZE_MAX) {
+		at = cur_find(in, '\n');
+		if (at == CUR_NPOS) {
 			(void)cur_ref(in, cur_left(in));
 			return emit(it, LINEIO_MORE, NULL, 0, 0);
 		}

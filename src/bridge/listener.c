@@ -7,6 +7,8 @@
 
 #include <sodium.h>
 
+#include "base/cursor.h"
+
 enum {
 	READ_CHUNK = 16384,
 	DEFAULT_MAX_CONNS = 16,
@@ -135,32 +137,35 @@ listener_check_host(const char *host, const char *tls_key, char *why, size_t why
 int
 listener_parse_addr(const char *s, char *host, size_t hostcap, uint16_t *port)
 {
-	const char *colon, *h = s, *p;
-	size_t hlen;
+	struct cur c;
+	const uint8_t *h, *digits;
+	size_t hlen, n, i;
 	unsigned long v = 0;
 	struct sockaddr_storage ss;
 
 	if (s == NULL || hostcap == 0)
 		return SOTTO_ERR_INVALID_ARG;
-	if (s[0] == '[') {
-		const char *close = strchr(s, ']');
-
-		if (close == NULL || close[1] != ':')
+	cur_init(&c, (const uint8_t *)s, strlen(s));
+	if (cur_peek(&c) == '[') {
+		(void)cur_u8(&c);
+		if ((h = cur_take_until(&c, ']', &hlen)) == NULL)
 			return SOTTO_ERR_INVALID_ARG;
-		h = s + 1;
-		hlen = (size_t)(close - h);
-		colon = close + 1;
+		(void)cur_u8(&c);
 	} else {
-		if ((colon = strrchr(s, ':')) == NULL || memchr(s, ':', (size_t)(colon - s)))
-			return SOTTO_ERR_INVALID_ARG;       /* bare IPv6 needs brackets */
-		hlen = (size_t)(colon - s);
-	}
-	if (hlen == 0 || hlen >= hostcap || colon[1] == '\0')
-		return SOTTO_ERR_INVALID_ARG;
-	for (p = colon + 1; *p != '\0'; p++) {
-		if (*p < '0' || *p > '9' || p - colon > 5)
+		/* A second colon is refused below with the port digits: bare IPv6 needs
+		 * brackets. */
+		if ((h = cur_take_until(&c, ':', &hlen)) == NULL)
 			return SOTTO_ERR_INVALID_ARG;
-		v = v * 10 + (unsigned long)(*p - '0');
+	}
+	if (cur_u8(&c) != ':' || hlen == 0 || hlen >= hostcap)
+		return SOTTO_ERR_INVALID_ARG;
+	digits = cur_rest(&c, &n);
+	if (cur_status(&c) != 0 || n == 0 || n > 5)
+		return SOTTO_ERR_INVALID_ARG;
+	for (i = 0; i < n; i++) {
+		if (digits[i] < '0' || digits[i] > '9')
+			return SOTTO_ERR_INVALID_ARG;
+		v = v * 10 + (unsigned long)(digits[i] - '0');
 	}
 	if (v == 0 || v > 65535)
 		return SOTTO_ERR_INVALID_ARG;

@@ -121,7 +121,7 @@ header_byte(struct cur *c)
 {
 	int b = scan_byte(c);
 
-	return b == 0 || (b == '\r' && scan_peek(c) != '\n') ? ' ' : b;
+	return b == 0 || (b == '\r' && cur_peek(c) != '\n') ? ' ' : b;
 }
 
 /* Walks the top-level header; *clean is 0 if anything needs a rewrite on receipt. */
@@ -146,11 +146,11 @@ scan_header(const uint8_t *mail, size_t len, const char *addr, int *clean, size_
 		if (!field_is_addr(scan_span(&h, v), v.len, addr, k == F_SENDER))
 			ok = 0;
 	}
-	*hdr_end = scan_pos(&h);
+	*hdr_end = cur_pos(&h);
 	/* a bare CR or a NUL could end a line for some reader and not for this parser */
 	h = all;
-	while (scan_pos(&h) < *hdr_end) {
-		int raw = scan_peek(&h);
+	while (cur_pos(&h) < *hdr_end) {
+		int raw = cur_peek(&h);
 
 		if (header_byte(&h) != raw)
 			*clean = 0;

@@ -17,7 +17,7 @@ byte_at(const struct mime_msg *m, size_t off)
 {
 	struct cur t = scan_sub(&m->all, off, 1);
 
-	return scan_peek(&t);
+	return cur_peek(&t);
 }
 
 /* Reads one line; *content excludes the CRLF or LF, *next is where the next line starts. */
@@ -28,19 +28,19 @@ read_line(struct cur *c, struct span *content, size_t *next)
 
 	if (cur_left(c) == 0)
 		return 0;
-	content->off = scan_pos(c);
+	content->off = cur_pos(c);
 	for (;;) {
 		b = scan_byte(c);
 		if (b < 0 || b == '\n')
 			break;
 	}
-	*next = scan_pos(c);
+	*next = cur_pos(c);
 	content->len = *next - content->off;
 	if (b == '\n') {
 		content->len--;
 		if (content->len > 0) {
 			struct cur t = scan_sub(c, content->off + content->len - 1, 1);
-			if (scan_peek(&t) == '\r')
+			if (cur_peek(&t) == '\r')
 				content->len--;
 		}
 	}
@@ -61,13 +61,13 @@ looks_like_field(const struct cur *line)
 	size_t n = 0;
 	int b;
 
-	while ((b = scan_peek(&t)) >= 0 && is_ftext(b)) {
+	while ((b = cur_peek(&t)) >= 0 && is_ftext(b)) {
 		(void)scan_byte(&t);
 		n++;
 	}
-	while (scan_peek(&t) == ' ' || scan_peek(&t) == '\t')
+	while (cur_peek(&t) == ' ' || cur_peek(&t) == '\t')
 		(void)scan_byte(&t);
-	return n > 0 && scan_peek(&t) == ':';
+	return n > 0 && cur_peek(&t) == ':';
 }
 
 int
@@ -88,18 +88,18 @@ mime_header_next(struct cur *h, struct span *field, struct span *name, struct sp
 		field->off = line.off;
 		name->off = line.off;
 		name->len = 0;
-		while ((b = scan_peek(&lc)) >= 0 && is_ftext(b)) {
+		while ((b = cur_peek(&lc)) >= 0 && is_ftext(b)) {
 			(void)scan_byte(&lc);
 			name->len++;
 		}
-		while (scan_peek(&lc) != ':')
+		while (cur_peek(&lc) != ':')
 			(void)scan_byte(&lc);
 		(void)scan_byte(&lc);
-		value->off = line.off + scan_pos(&lc);
+		value->off = line.off + cur_pos(&lc);
 		value->len = line.off + line.len - value->off;
 		/* continuation lines start with white space */
 		for (;;) {
-			int c0 = scan_peek(h);
+			int c0 = cur_peek(h);
 			struct span cont;
 			size_t cnext;
 			if (c0 != ' ' && c0 != '\t')
@@ -140,7 +140,7 @@ mime_unfold(struct buf *out, const uint8_t *v, size_t n)
 	int b;
 
 	cur_init(&c, v, n);
-	while ((b = scan_peek(&c)) == ' ' || b == '\t' || b == '\r' || b == '\n')
+	while ((b = cur_peek(&c)) == ' ' || b == '\t' || b == '\r' || b == '\n')
 		(void)scan_byte(&c);
 	while ((b = scan_byte(&c)) >= 0)
 		if (b != '\r' && b != '\n')
@@ -151,7 +151,7 @@ mime_unfold(struct buf *out, const uint8_t *v, size_t n)
 		struct cur t;
 		cur_init(&t, out->p, out->len);
 		t = scan_sub(&t, i - 1, 1);
-		b = scan_peek(&t);
+		b = cur_peek(&t);
 		if (b != ' ' && b != '\t')
 			break;
 	}
@@ -163,7 +163,7 @@ mime_skip_cfws(struct cur *c)
 {
 	int depth = 0, b;
 
-	while ((b = scan_peek(c)) >= 0) {
+	while ((b = cur_peek(c)) >= 0) {
 		if (depth == 0 && (b == ' ' || b == '\t' || b == '\r' || b == '\n')) {
 			(void)scan_byte(c);
 		} else if (b == '(') {
@@ -197,9 +197,9 @@ is_token_char(int b)
 int
 mime_token(struct cur *c, struct span *tok)
 {
-	tok->off = scan_pos(c);
+	tok->off = cur_pos(c);
 	tok->len = 0;
-	while (is_token_char(scan_peek(c))) {
+	while (is_token_char(cur_peek(c))) {
 		(void)scan_byte(c);
 		tok->len++;
 	}
@@ -354,7 +354,7 @@ is_delimiter(const struct mime_msg *m, struct span line, const uint8_t *bnd, siz
 	if ((p = cur_ref(&c, blen)) == NULL || memcmp(p, bnd, blen) != 0)
 		return 0;
 	*close = 0;
-	if (scan_peek(&c) == '-' && scan_peek2(&c) == '-') {
+	if (cur_peek(&c) == '-' && cur_peek_at(&c, 1) == '-') {
 		(void)scan_byte(&c);
 		(void)scan_byte(&c);
 		*close = 1;
@@ -470,7 +470,7 @@ add_entity(struct mime_msg *m, size_t off, size_t len, int parent, int depth, in
 			break;
 		}
 		lc = scan_sub(&c, line.off, line.len);
-		b0 = scan_peek(&lc);
+		b0 = cur_peek(&lc);
 		if (b0 != ' ' && b0 != '\t' && !looks_like_field(&lc)) {
 			hdr_end = off + line.off;
 			p->body.off = off + line.off;

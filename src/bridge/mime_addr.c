@@ -38,32 +38,32 @@ read_words(struct cur *c, struct words *ws)
 {
 	ws->n = 0;
 	for (;;) {
-		struct word w = { { scan_pos(c), 0 }, 0, 0 };
+		struct word w = { { cur_pos(c), 0 }, 0, 0 };
 		int b;
 
 		mime_skip_cfws(c);
-		b = scan_peek(c);
+		b = cur_peek(c);
 		if (b == '"') {
 			(void)scan_byte(c);
 			w.quoted = 1;
-			w.s.off = scan_pos(c);
-			while ((b = scan_peek(c)) >= 0 && b != '"') {
+			w.s.off = cur_pos(c);
+			while ((b = cur_peek(c)) >= 0 && b != '"') {
 				(void)scan_byte(c);
 				if (b == '\\')
 					(void)scan_byte(c);
 			}
-			w.s.len = scan_pos(c) - w.s.off;
+			w.s.len = cur_pos(c) - w.s.off;
 			(void)scan_accept(c, '"');
 		} else if (b == '.') {
 			(void)scan_byte(c);
 			w.dot = 1;
-			w.s.off = scan_pos(c) - 1;
+			w.s.off = cur_pos(c) - 1;
 			w.s.len = 1;
 		} else if (is_atext(b)) {
-			w.s.off = scan_pos(c);
-			while (is_atext(scan_peek(c)))
+			w.s.off = cur_pos(c);
+			while (is_atext(cur_peek(c)))
 				(void)scan_byte(c);
-			w.s.len = scan_pos(c) - w.s.off;
+			w.s.len = cur_pos(c) - w.s.off;
 		} else {
 			return;
 		}
@@ -109,7 +109,7 @@ read_domain(struct cur *c, struct buf *out)
 
 	for (;;) {
 		mime_skip_cfws(c);
-		b = scan_peek(c);
+		b = cur_peek(c);
 		if (b == '[') {
 			while ((b = scan_byte(c)) >= 0) {
 				if (b != '\r' && b != '\n' && b != ' ' && b != '\t')
@@ -170,7 +170,7 @@ mime_addresses_each(const uint8_t *v, size_t n, void (*fn)(void *arg, const stru
 		buf_reset(&host);
 		a.kind = MIME_ADDR_MAILBOX;
 		mime_skip_cfws(&c);
-		if ((b = scan_peek(&c)) < 0)
+		if ((b = cur_peek(&c)) < 0)
 			break;
 		if (b == ',') {
 			(void)scan_byte(&c);
@@ -186,7 +186,7 @@ mime_addresses_each(const uint8_t *v, size_t n, void (*fn)(void *arg, const stru
 		}
 		read_words(&c, &ws);
 		mime_skip_cfws(&c);
-		b = scan_peek(&c);
+		b = cur_peek(&c);
 		if (b == ':' && !in_group) {
 			(void)scan_byte(&c);
 			join_words(&mbox, &c, &ws, 1);
@@ -197,9 +197,9 @@ mime_addresses_each(const uint8_t *v, size_t n, void (*fn)(void *arg, const stru
 			(void)scan_byte(&c);
 			join_words(&name, &c, &ws, 1);
 			mime_skip_cfws(&c);
-			if (scan_peek(&c) == '@') {
+			if (cur_peek(&c) == '@') {
 				/* obsolete route: @a,@b: */
-				while ((b = scan_peek(&c)) >= 0 && b != ':' && b != '>') {
+				while ((b = cur_peek(&c)) >= 0 && b != ':' && b != '>') {
 					(void)scan_byte(&c);
 					if (b != ' ' && b != '\t' && b != '\r' && b != '\n')
 						buf_u8(&adl, (uint8_t)b);
@@ -211,7 +211,7 @@ mime_addresses_each(const uint8_t *v, size_t n, void (*fn)(void *arg, const stru
 			mime_skip_cfws(&c);
 			if (scan_accept(&c, '@'))
 				read_domain(&c, &host);
-			while ((b = scan_peek(&c)) >= 0 && b != '>' && b != ',')
+			while ((b = cur_peek(&c)) >= 0 && b != '>' && b != ',')
 				(void)scan_byte(&c);
 			(void)scan_accept(&c, '>');
 			if (mbox.len > 0 || host.len > 0)

@@ -97,8 +97,8 @@ qp_decode(struct buf *out, const uint8_t *p, size_t n, int in_word)
 			buf_u8(out, ' ');
 		} else if (b != '=') {
 			buf_u8(out, (uint8_t)b);
-		} else if ((h1 = hex_val(scan_peek(&c))) >= 0 &&
-		    (h2 = hex_val(scan_peek2(&c))) >= 0) {
+		} else if ((h1 = hex_val(cur_peek(&c))) >= 0 &&
+		    (h2 = hex_val(cur_peek_at(&c, 1))) >= 0) {
 			(void)scan_byte(&c);
 			(void)scan_byte(&c);
 			buf_u8(out, (uint8_t)(h1 << 4 | h2));
@@ -106,7 +106,7 @@ qp_decode(struct buf *out, const uint8_t *p, size_t n, int in_word)
 			/* a soft line break: "=", maybe trailing blanks, then the line end */
 			struct cur t = c;
 
-			while (scan_peek(&t) == ' ' || scan_peek(&t) == '\t')
+			while (cur_peek(&t) == ' ' || cur_peek(&t) == '\t')
 				(void)scan_byte(&t);
 			(void)scan_accept(&t, '\r');
 			if (scan_accept(&t, '\n') || cur_left(&t) == 0)
@@ -131,12 +131,12 @@ word_at(struct cur *c, struct word *w)
 
 	if (!scan_accept(&t, '=') || !scan_accept(&t, '?'))
 		return 0;
-	w->cs.off = scan_pos(&t);
-	while ((b = scan_peek(&t)) > 32 && b < 127 && b != '?' && b != '*')
+	w->cs.off = cur_pos(&t);
+	while ((b = cur_peek(&t)) > 32 && b < 127 && b != '?' && b != '*')
 		(void)scan_byte(&t);
-	w->cs.len = scan_pos(&t) - w->cs.off;
+	w->cs.len = cur_pos(&t) - w->cs.off;
 	if (scan_accept(&t, '*'))       /* RFC 2231 language: skipped */
-		while ((b = scan_peek(&t)) > 32 && b < 127 && b != '?')
+		while ((b = cur_peek(&t)) > 32 && b < 127 && b != '?')
 			(void)scan_byte(&t);
 	if (w->cs.len == 0 || w->cs.len > WORD_CHARSET_MAX || !scan_accept(&t, '?'))
 		return 0;
@@ -144,10 +144,10 @@ word_at(struct cur *c, struct word *w)
 	if ((enc != 'b' && enc != 'q') || !scan_accept(&t, '?'))
 		return 0;
 	w->b64 = enc == 'b';
-	w->text.off = scan_pos(&t);
-	while ((b = scan_peek(&t)) > 32 && b < 127 && b != '?')
+	w->text.off = cur_pos(&t);
+	while ((b = cur_peek(&t)) > 32 && b < 127 && b != '?')
 		(void)scan_byte(&t);
-	w->text.len = scan_pos(&t) - w->text.off;
+	w->text.len = cur_pos(&t) - w->text.off;
 	if (!scan_accept(&t, '?') || !scan_accept(&t, '='))
 		return 0;
 	*c = t;
@@ -183,7 +183,7 @@ mime_decode_words(struct buf *out, const uint8_t *v, size_t n)
 
 	buf_init_dyn(&tmp, n + 4);
 	cur_init(&c, v, n);
-	while ((b = scan_peek(&c)) >= 0) {
+	while ((b = cur_peek(&c)) >= 0) {
 		if (b == '\r' || b == '\n') {
 			(void)scan_byte(&c);    /* unfolding */
 		} else if ((b == ' ' || b == '\t') && after_word) {
@@ -191,7 +191,7 @@ mime_decode_words(struct buf *out, const uint8_t *v, size_t n)
 			struct cur t = c;
 			struct word w2;
 
-			while ((b = scan_peek(&t)) == ' ' || b == '\t' || b == '\r' || b == '\n')
+			while ((b = cur_peek(&t)) == ' ' || b == '\t' || b == '\r' || b == '\n')
 				(void)scan_byte(&t);
 			if (word_at(&t, &w2)) {
 				c = t;

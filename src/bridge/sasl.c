@@ -47,15 +47,14 @@ sasl_b64_encode(const uint8_t *in, size_t inlen, char *out, size_t cap)
 static const uint8_t *
 take_field(struct cur *c, size_t max, int last, size_t *n)
 {
-	size_t left = cur_left(c), len;
-	const uint8_t *start = left ? c->p + c->off : NULL;
-	const uint8_t *nul = left ? memchr(start, 0, left) : NULL;
+	size_t len, nul = cur_find(c, 0);
+	const uint8_t *start;
 
 	if (last)
-		len = nul == NULL ? left : SIZE_MAX;
+		len = nul == CUR_NPOS ? cur_left(c) : CUR_NPOS;
 	else
-		len = nul == NULL ? SIZE_MAX : (size_t)(nul - start);
-	if (len == SIZE_MAX) {
+		len = nul;
+	if (len == CUR_NPOS) {
 		cur_fail(c, SOTTO_ERR_MALFORMED);
 		*n = 0;
 		return NULL;

@@ -8,15 +8,14 @@
 static const uint8_t *
 next_line(struct cur *c, size_t *n)
 {
-	size_t left = cur_left(c);
-	const uint8_t *lf;
+	size_t left = cur_left(c), lf;
 
 	if (left == 0) {
 		*n = 0;
 		return NULL;
 	}
-	lf = memchr(c->p + c->off, '\n', left);
-	*n = lf == NULL ? left : (size_t)(lf - (c->p + c->off)) + 1;
+	lf = cur_find(c, '\n');
+	*n = lf == CUR_NPOS ? left : lf + 1;
 	return cur_ref(c, *n);
 }
 

@@ -39,23 +39,23 @@ is_digit(uint8_t c)
 	return c >= '0' && c <= '9';
 }
 
+/* The next byte, or 0 at the end (no command byte is 0: lines are checked first). */
 static uint8_t
 peek(const struct cur *c)
 {
-	return cur_left(c) ? c->p[c->off] : 0;
+	int b = cur_peek(c);
+
+	return b < 0 ? 0 : (uint8_t)b;
 }
 
 /* Case-insensitive: consumes s if the input starts with it. */
 static int
 take_word(struct cur *c, const char *s)
 {
-	size_t n = strlen(s), i;
+	size_t n = strlen(s);
 
-	if (cur_left(c) < n)
+	if (!cur_starts_with(c, s, n, 1))
 		return 0;
-	for (i = 0; i < n; i++)
-		if (upper(c->p[c->off + i]) != (uint8_t)s[i])
-			return 0;
 	(void)cur_ref(c, n);
 	return 1;
 }
@@ -225,13 +225,13 @@ smtp_parse_path(const uint8_t *p, size_t len, struct smtp_path *out, size_t *use
 	*used = 0;
 	cur_init(&c, p, len);
 	skip_spaces(&c);
-	start = c.off;
+	start = cur_pos(&c);
 	if (cur_u8(&c) != '<')
 		return cur_status(&c) ? cur_status(&c) : SOTTO_ERR_MALFORMED;
 	if (peek(&c) == '>') {
 		(void)cur_u8(&c);
 		out->null_path = 1;
-		*used = c.off;
+		*used = cur_pos(&c);
 		return 0;
 	}
 	if (peek(&c) == '@') {
@@ -259,7 +259,7 @@ smtp_parse_path(const uint8_t *p, size_t len, struct smtp_path *out, size_t *use
 			out->postmaster = 1;
 			out->addr[n] = '\0';
 			out->len = n;
-			*used = c.off;
+			*used = cur_pos(&c);
 			return 0;
 		}
 	}
@@ -277,7 +277,7 @@ smtp_parse_path(const uint8_t *p, size_t len, struct smtp_path *out, size_t *use
 	}
 	if (cur_u8(&c) != '>')
 		cur_fail(&c, SOTTO_ERR_MALFORMED);
-	if (c.off - start > SMTP_PATH_MAX)
+	if (cur_pos(&c) - start > SMTP_PATH_MAX)
 		cur_fail(&c, SOTTO_ERR_TOO_LARGE);
 	if ((r = cur_status(&c)) != 0) {
 		memset(out, 0, sizeof(*out));
@@ -285,7 +285,7 @@ smtp_parse_path(const uint8_t *p, size_t len, struct smtp_path *out, size_t *use
 	}
 	out->addr[n] = '\0';
 	out->len = n;
-	*used = c.off;
+	*used = cur_pos(&c);
 	return 0;
 }
 
@@ -318,11 +318,11 @@ next_param(struct cur *c, char kw[static 21], const uint8_t **val, size_t *vlen)
 		size_t start;
 
 		(void)cur_u8(c);
-		start = c->off;
+		start = cur_pos(c);
 		while (cur_left(c) && peek(c) > 32 && peek(c) < 127 && peek(c) != '=')
 			(void)cur_u8(c);
-		*vlen = c->off - start;
-		*val = c->p + start;
+		*vlen = cur_pos(c) - start;
+		*val = cur_slice(c, start, *vlen);
 		if (*vlen == 0)
 			return SOTTO_ERR_MALFORMED;
 	}

@@ -811,5 +811,5 @@ smtp_session_read(void *session, const uint8_t *p, size_t n)
 		if (was != PH_DATA)
 			lineio_wipe_line(&s->lio);
 	}
-	return c.off;
+	return cur_pos(&c);
 }

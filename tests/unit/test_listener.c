@@ -99,7 +99,7 @@ echo_read(void *state, const uint8_t *p, size_t n)
 		e->wait.data = e;
 		uv_timer_start(&e->wait, on_wait_done, 50, 0);
 	}
-	return c.off;
+	return cur_pos(&c);
 }
 
 static void
@@ -317,6 +317,15 @@ TEST(listener_parse_addr_forms)
 	CHECK_EQ_INT(listener_parse_addr("[::1:25", host, sizeof(host), &p),
 	    SOTTO_ERR_INVALID_ARG);
 	CHECK_EQ_INT(listener_parse_addr("127.0.0.1:25", host, 4, &p), SOTTO_ERR_INVALID_ARG);
+	CHECK_EQ_INT(listener_parse_addr("[::1]1143", host, sizeof(host), &p),
+	    SOTTO_ERR_INVALID_ARG);
+	CHECK_EQ_INT(listener_parse_addr("[::1]", host, sizeof(host), &p), SOTTO_ERR_INVALID_ARG);
+	CHECK_EQ_INT(listener_parse_addr("[]:25", host, sizeof(host), &p), SOTTO_ERR_INVALID_ARG);
+	CHECK_EQ_INT(listener_parse_addr("", host, sizeof(host), &p), SOTTO_ERR_INVALID_ARG);
+	CHECK_EQ_INT(listener_parse_addr("127.0.0.1:1:2", host, sizeof(host), &p),
+	    SOTTO_ERR_INVALID_ARG);
+	CHECK_EQ_INT(listener_parse_addr("127.0.0.1:65535", host, sizeof(host), &p), 0);
+	CHECK(strcmp(host, "127.0.0.1") == 0 && p == 65535);
 }
 
 static void
