@@ -29,14 +29,7 @@
 #include <stdint.h>
 
 #include "sotto/error.h"
-
-#define SOTTO_ID_LEN 16                 /* message ids: random, chosen by the sender */
-#define SOTTO_ADDRESS_MAX 320           /* name@domain */
-#define SOTTO_SAFETY_LEN 71             /* "12345 67890 ..." 12 groups of 5 digits */
-#define SOTTO_TEXT_MAX (60u * 1024)     /* a text or mail body sent in one message */
-#define SOTTO_EXPIRY_MAX (365u * 86400) /* the longest disappearing-message timer */
-#define SOTTO_GROUP_ID_MAX 64           /* the longest group id we accept, bytes */
-#define SOTTO_GROUP_NAME_MAX 256        /* bytes of a group's name (sotto/group.h) */
+#include "sotto/limits.h"
 
 struct sotto;
 
@@ -125,7 +118,6 @@ int sotto_send_mail(struct sotto *s, const char *to, const uint8_t *msg, size_t 
 int sotto_queued_reason(const struct sotto *s);
 
 enum sotto_receipt { SOTTO_RECEIPT_DELIVERED = 1, SOTTO_RECEIPT_READ = 2 };
-#define SOTTO_RECEIPT_IDS_MAX 256
 
 /* Tells `to` that these of its messages were delivered or read (1..SOTTO_RECEIPT_IDS_MAX). */
 int sotto_send_receipt(struct sotto *s, const char *to, enum sotto_receipt kind,

@@ -37,7 +37,7 @@ struct bridge_auth_req {
 	int result;
 	int cancelled;
 	/* secret: the password; both wiped before the request is freed */
-	uint8_t user[BRIDGE_USER_MAX];
+	uint8_t user[SOTTO_ADDRESS_MAX];
 	size_t ulen;
 	uint8_t pw[BRIDGE_PASSWORD_MAX];
 	size_t pwlen;
@@ -108,7 +108,7 @@ bridge_auth_new(struct bridge_auth **out, uv_loop_t *loop, const struct bridge_a
 
 	*out = NULL;
 	if (cfg->user == NULL || cfg->pw_hash == NULL ||
-	    strlen(cfg->pw_hash) >= BRIDGE_AUTH_HASH_BYTES || strlen(cfg->user) > BRIDGE_USER_MAX)
+	    strlen(cfg->pw_hash) >= BRIDGE_AUTH_HASH_BYTES || strlen(cfg->user) > SOTTO_ADDRESS_MAX)
 		return SOTTO_ERR_INVALID_ARG;
 	if ((a = calloc(1, sizeof(*a))) == NULL)
 		return SOTTO_ERR_NOMEM;
@@ -160,7 +160,7 @@ bridge_auth_free(struct bridge_auth *a)
 static struct name_state *
 name_find(struct bridge_auth *a, const uint8_t *user, size_t ulen, uint64_t now)
 {
-	uint8_t lower[BRIDGE_USER_MAX], key[crypto_shorthash_BYTES];
+	uint8_t lower[SOTTO_ADDRESS_MAX], key[crypto_shorthash_BYTES];
 	struct name_state *p, *victim = NULL;
 	size_t i;
 
@@ -315,7 +315,7 @@ bridge_auth_check(struct bridge_auth *a, const uint8_t *user, size_t ulen, const
 	q->work.data = q;
 	a->inflight++;
 	*req = q;
-	if (ulen > BRIDGE_USER_MAX || pwlen > BRIDGE_PASSWORD_MAX) {
+	if (ulen > SOTTO_ADDRESS_MAX || pwlen > BRIDGE_PASSWORD_MAX) {
 		/* answered without hashing, but it counts as a failure of that name */
 		req_answer(q, SOTTO_ERR_AUTH, bridge_auth_failed(a, user, ulen, uv_now(a->loop)));
 		return 0;

@@ -25,11 +25,11 @@
 #include <uv.h>
 
 #include "sotto/error.h"
+#include "sotto/limits.h"
 
 /* 26 symbols of base32 (a-z, 2-7): 130 bits. */
 #define BRIDGE_PASSWORD_CHARS 26
 #define BRIDGE_PASSWORD_MAX 256        /* longest password the engines will take */
-#define BRIDGE_USER_MAX 320            /* a user address, docs/PROTOCOL-wire.md section 1 */
 #define BRIDGE_AUTH_HASH_BYTES crypto_pwhash_STRBYTES
 
 /* A fresh password (secret; NUL-terminated, wipe after showing it) and its hash (not

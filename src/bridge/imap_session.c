@@ -19,7 +19,7 @@
 #include "bridge/sasl.h"
 
 /* a decoded AUTHENTICATE PLAIN response: two names, two NULs and a password */
-#define IMAP_SASL_MAX (2 * BRIDGE_USER_MAX + BRIDGE_PASSWORD_MAX + 2)
+#define IMAP_SASL_MAX (2 * SOTTO_ADDRESS_MAX + BRIDGE_PASSWORD_MAX + 2)
 #define IMAP_OUT_KEEP (256 * 1024)     /* output buffer kept between responses */
 
 void
@@ -302,7 +302,7 @@ do_login(struct imap_session *s, const uint8_t *user, size_t ulen, const uint8_t
 {
 	int rc = SOTTO_ERR_AUTH;
 
-	if (ulen > 0 && ulen <= BRIDGE_USER_MAX && plen <= BRIDGE_PASSWORD_MAX)
+	if (ulen > 0 && ulen <= SOTTO_ADDRESS_MAX && plen <= BRIDGE_PASSWORD_MAX)
 		rc = s->host.login(s->host.arg, user, ulen, pass, plen);
 	if (rc == IMAP_LOGIN_PENDING) {
 		s->login_pending = 1;
@@ -323,7 +323,7 @@ auth_plain(struct imap_session *s, const uint8_t *b64, size_t n, struct imap_res
 
 	if (sasl_b64_decode(b64, n, dec, sizeof(dec), &dlen) != 0)
 		imap_result_set(r, "BAD", "Invalid base64");
-	else if (sasl_plain_parse(dec, dlen, BRIDGE_USER_MAX, BRIDGE_PASSWORD_MAX, &sp) != 0)
+	else if (sasl_plain_parse(dec, dlen, SOTTO_ADDRESS_MAX, BRIDGE_PASSWORD_MAX, &sp) != 0)
 		imap_result_set(r, "BAD", "Malformed PLAIN response");
 	else
 		pending = do_login(s, sp.authcid, sp.authcid_len, sp.passwd, sp.passwd_len, r);

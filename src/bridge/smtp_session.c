@@ -45,7 +45,7 @@ struct smtp_session {
 	int waiting;                    /* an answer is pending: consume nothing */
 	unsigned callbacks;             /* backend/auth callbacks still to come */
 	struct bridge_auth_req *auth_req;
-	char login_user[BRIDGE_USER_MAX + 1];
+	char login_user[SOTTO_ADDRESS_MAX + 1];
 	size_t login_user_len;
 
 	/* the transaction */
@@ -295,13 +295,13 @@ auth_decode(struct smtp_session *s, const uint8_t *p, size_t n, uint8_t *out, si
 static void
 auth_plain_response(struct smtp_session *s, const uint8_t *p, size_t n)
 {
-	uint8_t msg[BRIDGE_USER_MAX * 2 + BRIDGE_PASSWORD_MAX + 2];     /* secret */
+	uint8_t msg[SOTTO_ADDRESS_MAX * 2 + BRIDGE_PASSWORD_MAX + 2];     /* secret */
 	struct sasl_plain sp;
 	size_t len;
 
 	if (auth_decode(s, p, n, msg, sizeof(msg), &len) != 0)
 		goto out;
-	if (sasl_plain_parse(msg, len, BRIDGE_USER_MAX, BRIDGE_PASSWORD_MAX, &sp) != 0) {
+	if (sasl_plain_parse(msg, len, SOTTO_ADDRESS_MAX, BRIDGE_PASSWORD_MAX, &sp) != 0) {
 		s->phase = PH_COMMAND;
 		error_reply(s, "535 5.7.8 Authentication credentials invalid");
 		goto out;

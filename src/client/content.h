@@ -20,12 +20,13 @@
 
 #include "base/buf.h"
 #include "sotto/error.h"
+#include "sotto/limits.h"
 
 #define CONTENT_VERSION 1
-#define CONTENT_ID_LEN 16
-#define CONTENT_BODY_MAX (60u * 1024)
-#define CONTENT_RECEIPT_MAX 256
-#define CONTENT_EXPIRY_MAX (365u * 86400)
+#define CONTENT_ID_LEN SOTTO_ID_LEN
+#define CONTENT_BODY_MAX SOTTO_TEXT_MAX
+#define CONTENT_RECEIPT_MAX SOTTO_RECEIPT_IDS_MAX
+#define CONTENT_EXPIRY_MAX SOTTO_EXPIRY_MAX
 #define CONTENT_HEADER_LEN (1 + 1 + CONTENT_ID_LEN + 8 + 8 + 4)
 
 enum content_type {

@@ -11,8 +11,9 @@
 #include <stdio.h>
 
 #include "sotto/error.h"
+#include "sotto/limits.h"
 
-#define PASSPHRASE_MAX 1024
+#define PASSPHRASE_MAX SOTTO_PASSPHRASE_MAX
 #define PASSPHRASE_ENV "SOTTO_PASSPHRASE"
 
 struct passphrase {

@@ -20,12 +20,13 @@
 #include <stdint.h>
 
 #include "sotto/error.h"
+#include "sotto/limits.h"
 
 #define STORE_FILE_NAME "store.db"
-#define STORE_ADDR_MAX 320              /* name@domain, docs/PROTOCOL-wire.md section 1 */
-#define STORE_SERVER_MAX 512            /* sotto://key@host:port */
-#define STORE_PASSPHRASE_MAX 1024
-#define STORE_MSGID_LEN 16
+#define STORE_ADDR_MAX SOTTO_ADDRESS_MAX
+#define STORE_SERVER_MAX SOTTO_SERVER_ADDRESS_MAX
+#define STORE_PASSPHRASE_MAX SOTTO_PASSPHRASE_MAX
+#define STORE_MSGID_LEN SOTTO_ID_LEN
 #define STORE_KEY_LEN 32
 #define STORE_SIGN_SK_LEN 64
 #define STORE_SIG_LEN 64

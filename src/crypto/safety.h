@@ -13,12 +13,14 @@
 #include <stdint.h>
 
 #include "sotto/error.h"
+#include "sotto/limits.h"
 
 #define SAFETY_VERSION 0
 #define SAFETY_ITERATIONS 5200
 #define SAFETY_PARTY_DIGITS 30
 #define SAFETY_DIGITS 60
-#define SAFETY_FORMATTED_LEN (SAFETY_DIGITS + 11)   /* 12 groups of 5 separated by spaces */
+#define SAFETY_FORMATTED_LEN SOTTO_SAFETY_LEN
+_Static_assert(SAFETY_FORMATTED_LEN == SAFETY_DIGITS + 11, "12 groups of 5 separated by spaces");
 #define SAFETY_KEY_MAX 64
 #define SAFETY_ID_MAX 1024
 

@@ -13,12 +13,13 @@
 #include <stdint.h>
 
 #include "sotto/error.h"
+#include "sotto/limits.h"
 #include "base/buf.h"
 #include "crypto/sign.h"
 #include "crypto/x3dh.h"
 
 #define SEALED_VERSION 0x01
-#define SEALED_ADDR_MAX 320
+#define SEALED_ADDR_MAX SOTTO_ADDRESS_MAX
 #define SEALED_CERT_MAX 512
 #define SEALED_ENVELOPE_MAX 65536
 /* 1 version + 32 ephemeral + (32 + 16) sender identity layer + 16 content tag */

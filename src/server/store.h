@@ -16,11 +16,12 @@
 #include <stdint.h>
 
 #include "sotto/error.h"
+#include "sotto/limits.h"
 
 #define STORE_KEY_LEN 32
 #define STORE_SIG_LEN 64
 #define STORE_NAME_MAX 64
-#define STORE_CMID_LEN 16
+#define STORE_CMID_LEN SOTTO_ID_LEN
 #define STORE_TOKEN_HASH_LEN 32
 #define STORE_GROUP_ID_MAX 64           /* = PROTO_GROUP_ID_MAX */
 #define STORE_KEY_PACKAGE_MAX 8192      /* = PROTO_KEY_PACKAGE_MAX */

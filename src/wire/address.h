@@ -15,13 +15,14 @@
 #include <stdint.h>
 
 #include "sotto/error.h"
+#include "sotto/limits.h"
 
 #define ADDRESS_NAME_MAX 64
 #define ADDRESS_DOMAIN_MAX 253
-#define ADDRESS_MAX 320
+#define ADDRESS_MAX SOTTO_ADDRESS_MAX
 #define ADDRESS_HOST_MAX 253
 #define ADDRESS_SERVER_KEY_LEN 32
-#define ADDRESS_SERVER_MAX 320  /* longest formatted server address */
+#define ADDRESS_SERVER_MAX SOTTO_SERVER_ADDRESS_MAX
 
 /* 0 if s[0..len) is a valid user address, else SOTTO_ERR_MALFORMED. */
 int address_user_check(const char *s, size_t len) SOTTO_MUST_CHECK;

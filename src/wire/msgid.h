@@ -11,7 +11,9 @@
 
 #include <stdint.h>
 
-#define MSGID_LEN 16
+#include "sotto/limits.h"
+
+#define MSGID_LEN SOTTO_ID_LEN
 
 void msgid_new(uint8_t id[MSGID_LEN], uint64_t unix_ms);
 /* The same, made now (CLOCK_REALTIME). */

@@ -28,7 +28,7 @@
 
 #define PROTO_KEY_LEN 32
 #define PROTO_SIG_LEN 64
-#define PROTO_MSG_ID_LEN 16
+#define PROTO_MSG_ID_LEN SOTTO_ID_LEN
 #define PROTO_INVITE_MAX 64
 #define PROTO_MAX_OTPK 100              /* one-time prekeys per UPLOAD_PREKEYS */
 #define PROTO_MAX_KEM_OTPK 100          /* one-time ML-KEM prekeys per UPLOAD_PREKEYS */
