@@ -378,7 +378,7 @@ fetch_one(struct imap_session *s, struct imap_fetch_job *job, size_t i)
 			return;
 		}
 		if (mime_parse(&mm, data, dlen) != 0) {
-			free(data);
+			mailstore_release(s->ms, data, dlen);
 			imap_result_set(&job->r, "NO", "[SERVERBUG] Out of memory");
 			return;
 		}
@@ -398,9 +398,9 @@ fetch_one(struct imap_session *s, struct imap_fetch_job *job, size_t i)
 	imap_put_raw(&s->out, "\r\n");
 	if (fm.mime != NULL)
 		mime_free(&mm);
-	free(data);
+	mailstore_release(s->ms, data, dlen);
 	if (rc != 0 || buf_status(&s->out) != 0) {
-		buf_reset(&s->out);
+		imap_out_discard(s);
 		imap_result_set(&job->r, "NO", "[SERVERBUG] Response too large");
 	}
 	imap_out_flush(s);
@@ -533,7 +533,8 @@ struct lazy_msg {
 	struct imap_session *s;
 	uint32_t uid;
 	int tried;
-	uint8_t *data;
+	uint8_t *data;          /* decrypted mail: released through the store */
+	size_t len;
 	struct mime_msg mm;
 	int parsed;
 };
@@ -542,12 +543,12 @@ static const struct mime_msg *
 lazy_load(void *arg)
 {
 	struct lazy_msg *l = arg;
-	size_t len;
 
 	if (!l->tried) {
 		l->tried = 1;
-		if (l->s->ms->ops->fetch(l->s->ms->impl, l->s->folder, l->uid, &l->data, &len) == 0)
-			l->parsed = mime_parse(&l->mm, l->data, len) == 0;
+		if (l->s->ms->ops->fetch(l->s->ms->impl, l->s->folder, l->uid, &l->data,
+		    &l->len) == 0)
+			l->parsed = mime_parse(&l->mm, l->data, l->len) == 0;
 	}
 	return l->parsed ? &l->mm : NULL;
 }
@@ -590,7 +591,7 @@ imap_cmd_search(struct imap_session *s, struct imap_parser *p, struct imap_resul
 	for (i = 0; i < s->v.n; i++) {
 		const struct mailstore_msg *m;
 		struct imap_search_msg sm;
-		struct lazy_msg lazy = { s, s->v.uid[i], 0, NULL, { { 0 } , 0, 0, 0 }, 0 };
+		struct lazy_msg lazy = { s, s->v.uid[i], 0, NULL, 0, { { 0 } , 0, 0, 0 }, 0 };
 		int hit;
 
 		if ((s->v.flags[i] & IMAP_VIEW_GONE) || (m = find_msg(list, n, s->v.uid[i])) == NULL)
@@ -607,7 +608,7 @@ imap_cmd_search(struct imap_session *s, struct imap_parser *p, struct imap_resul
 		hit = imap_search_match(&srch, &sm);
 		if (lazy.parsed)
 			mime_free(&lazy.mm);
-		free(lazy.data);
+		mailstore_release(s->ms, lazy.data, lazy.len);
 		if (hit) {
 			buf_u8(&s->out, ' ');
 			imap_put_u64(&s->out, uid ? m->uid : i + 1);

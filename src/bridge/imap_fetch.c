@@ -262,7 +262,7 @@ put_section(struct buf *out, const struct imap_fetch_att *a, const struct mime_m
 	imap_put_literal(out, len > 0 ? data.p + off : NULL, len);
 	r = buf_status(out);
 out:
-	buf_free(&data);
+	buf_wipe_free(&data);
 	return r;
 }
 
@@ -319,7 +319,7 @@ imap_fetch_put(struct buf *out, const struct imap_fetch *f, const struct imap_fe
 			r = mime_section_get(m->mime, &sec.sec, &data);
 			if (r == 0)
 				imap_put_literal(out, data.p, data.len);
-			buf_free(&data);
+			buf_wipe_free(&data);
 			if (r != 0)
 				return r;
 			break;

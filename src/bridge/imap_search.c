@@ -4,6 +4,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include <sodium.h>
+
 #include "bridge/mailstore.h"
 
 static int
@@ -242,6 +244,11 @@ contains(const uint8_t *h, size_t hn, const uint8_t *nd, size_t nn)
 		fold_case(ln, nd, nn);
 		r = memmem(lh, hn, ln, nn) != NULL;
 	}
+	/* folded copies of a mail and of what was searched for */
+	if (lh != NULL)
+		sodium_memzero(lh, hn);
+	if (ln != NULL)
+		sodium_memzero(ln, nn);
 	free(lh);
 	free(ln);
 	return r;
@@ -260,7 +267,7 @@ value_contains(const uint8_t *v, size_t vn, const struct imap_str *needle)
 	buf_init_dyn(&d, 2 * vn + 1);
 	mime_decode_words(&d, v, vn);
 	r = buf_status(&d) == 0 && contains(d.p, d.len, needle->p, needle->len);
-	buf_free(&d);
+	buf_wipe_free(&d);
 	return r;
 }
 

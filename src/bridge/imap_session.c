@@ -34,11 +34,19 @@ imap_result_set(struct imap_result *r, const char *status, const char *fmt, ...)
 }
 
 void
+imap_out_discard(struct imap_session *s)
+{
+	if (s->out.p != NULL)
+		sodium_memzero(s->out.p, s->out.len);
+	buf_reset(&s->out);
+}
+
+void
 imap_out_flush(struct imap_session *s)
 {
 	if (buf_status(&s->out) != 0) {
 		/* a response did not fit: never send half of one */
-		buf_reset(&s->out);
+		imap_out_discard(s);
 		imap_put_raw(&s->out, "* BYE Response too large\r\n");
 		if (!s->done)
 			(void)s->host.write(s->host.arg, s->out.p, s->out.len);
@@ -49,11 +57,11 @@ imap_out_flush(struct imap_session *s)
 	    s->host.write(s->host.arg, s->out.p, s->out.len) != 0) {
 		s->done = 1;
 	}
-	buf_reset(&s->out);
+	imap_out_discard(s);
 	if (s->out.cap > IMAP_OUT_KEEP) {
 		/* do not keep a whole message's worth of memory per idle connection */
 		size_t max = s->out.max;
-		buf_free(&s->out);
+		buf_wipe_free(&s->out);
 		buf_init_dyn(&s->out, max);
 	}
 }
@@ -249,7 +257,7 @@ imap_session_free(struct imap_session *s)
 	imap_view_clear(s);
 	lineio_free(&s->lio);
 	buf_wipe_free(&s->cmd);     /* may hold a password */
-	buf_free(&s->out);
+	buf_wipe_free(&s->out);    /* may hold decrypted mail */
 	free(s);
 }
 

@@ -51,6 +51,8 @@ struct imap_result {
 void imap_result_set(struct imap_result *r, const char *status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void imap_out_flush(struct imap_session *s);
+/* Wipes and empties the output buffer: what it held may be decrypted mail. */
+void imap_out_discard(struct imap_session *s);
 void imap_capabilities(struct buf *out, enum imap_state st);
 /* Reports changes of the selected folder; EXPUNGE only when allow_expunge. */
 void imap_view_sync(struct imap_session *s, int allow_expunge);

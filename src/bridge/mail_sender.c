@@ -68,7 +68,7 @@ check_one(void *arg, const struct mime_addr *a)
 		else
 			ac->bad = 1;
 	}
-	buf_free(&name);
+	buf_wipe_free(&name);
 }
 
 /* 1 if the field value v names only addr (see mail_sender.h); one: exactly one mailbox. */
@@ -97,7 +97,7 @@ field_is_addr(const uint8_t *v, size_t n, const char *addr, int one)
 	for (i = 0; ok && i < seen.len; i++)
 		if ((seen.p[i] < 0x20 && seen.p[i] != '\t') || seen.p[i] == 0x7f)
 			ok = 0;
-	buf_free(&seen);
+	buf_wipe_free(&seen);
 	return ok;
 }
 
@@ -201,7 +201,7 @@ put_claimed(struct buf *out, enum field_kind k, const uint8_t *v, size_t n)
 		}
 		buf_put(out, "\r\n", 2);
 	}
-	buf_free(&u);
+	buf_wipe_free(&u);
 }
 
 /* A kept header field, with bare CR and NUL as spaces, ending in a line break. */

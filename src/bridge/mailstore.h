@@ -9,6 +9,9 @@
  * always passed to the backend as "INBOX". Every function returns 0 or a negative sotto_err
  * (SOTTO_ERR_NOT_FOUND for an unknown folder or UID). A backend may be called from several
  * threads; mailstore_mem serialises with a mutex.
+ *
+ * Mail bytes are plaintext that was end-to-end encrypted: every copy a backend or the
+ * engine makes is wiped before it is freed (mailstore_mail_free).
  */
 #ifndef SOTTO_BRIDGE_MAILSTORE_H
 #define SOTTO_BRIDGE_MAILSTORE_H
@@ -67,8 +70,11 @@ struct mailstore_ops {
 	int (*status)(void *impl, const char *folder, struct mailstore_status *st);
 	/* All messages of folder in ascending UID order, as a malloc'd array (free()). */
 	int (*list)(void *impl, const char *folder, struct mailstore_msg **out, size_t *n);
-	/* The raw message bytes, malloc'd (free()). */
+	/* The raw message bytes: decrypted mail. The caller hands them back with
+	 * mailstore_release, never free(). */
 	int (*fetch)(void *impl, const char *folder, uint32_t uid, uint8_t **data, size_t *len);
+	/* Takes back what fetch handed out and wipes it (mailstore_mail_free does). */
+	void (*release)(void *impl, uint8_t *data, size_t len);
 	int (*set_flags)(void *impl, const char *folder, uint32_t uid, uint32_t flags);
 	/* Stores a copy of data; *uid receives the UID assigned (may be NULL). */
 	int (*append)(void *impl, const char *folder, const uint8_t *data, size_t len,
@@ -86,13 +92,11 @@ struct mailstore {
 	void *impl;
 };
 
-static inline void
-mailstore_destroy(struct mailstore *ms)
-{
-	if (ms->ops != NULL)
-		ms->ops->destroy(ms->impl);
-	ms->ops = NULL;
-	ms->impl = NULL;
-}
+void mailstore_destroy(struct mailstore *ms);
+/* Gives what ms->ops->fetch handed out back to the backend (NULL is allowed). */
+void mailstore_release(struct mailstore *ms, uint8_t *data, size_t len);
+/* Wipes len bytes of mail and frees them (NULL is allowed): every backend's release, and
+ * every place a backend drops a copy of a mail. impl is unused. */
+void mailstore_mail_free(void *impl, uint8_t *data, size_t len);
 
 #endif

@@ -193,7 +193,7 @@ mem_append(void *impl, const char *folder, const uint8_t *data, size_t len, uint
 	else if ((r = mem_add(f, copy, len, flags, date, uid)) == 0)
 		copy = NULL;    /* transferred */
 	pthread_mutex_unlock(&s->lock);
-	free(copy);
+	mailstore_mail_free(NULL, copy, len);
 	if (r == 0)
 		mailstore_watch_notify(&s->watch, folder);
 	return r;
@@ -206,6 +206,7 @@ mem_copy(void *impl, const char *from, uint32_t uid, const char *to, uint32_t *n
 	struct mem_folder *src, *dst;
 	struct mem_msg *m;
 	uint8_t *copy = NULL;
+	size_t len = 0;
 	int r = SOTTO_ERR_NOT_FOUND;
 
 	pthread_mutex_lock(&s->lock);
@@ -215,13 +216,14 @@ mem_copy(void *impl, const char *from, uint32_t uid, const char *to, uint32_t *n
 	r = SOTTO_ERR_NOMEM;
 	if ((copy = malloc(m->m.size ? m->m.size : 1)) == NULL)
 		goto out;
-	if (m->m.size)
-		memcpy(copy, m->data, m->m.size);
+	len = m->m.size;
+	if (len)
+		memcpy(copy, m->data, len);
 	if ((r = mem_add(dst, copy, m->m.size, m->m.flags, m->m.internaldate, new_uid)) == 0)
 		copy = NULL;    /* transferred */
 out:
 	pthread_mutex_unlock(&s->lock);
-	free(copy);
+	mailstore_mail_free(NULL, copy, len);
 	if (r == 0)
 		mailstore_watch_notify(&s->watch, to);
 	return r;
@@ -244,7 +246,7 @@ mem_expunge(void *impl, const char *folder, const uint32_t *uids, size_t n)
 		goto out;
 	for (i = 0, k = 0; i < f->n; i++) {
 		if (mailbox_uids_has(&named, f->msgs[i].m.uid)) {
-			free(f->msgs[i].data);
+			mailstore_mail_free(NULL, f->msgs[i].data, f->msgs[i].m.size);
 			removed++;
 		} else {
 			f->msgs[k++] = f->msgs[i];
@@ -278,7 +280,8 @@ mem_destroy(void *impl)
 		return;
 	for (i = 0; i < MAILSTORE_DEFAULT_FOLDERS; i++) {
 		for (j = 0; j < s->folders[i].n; j++)
-			free(s->folders[i].msgs[j].data);
+			mailstore_mail_free(NULL, s->folders[i].msgs[j].data,
+			    s->folders[i].msgs[j].m.size);
 		free(s->folders[i].msgs);
 	}
 	mailstore_watch_destroy(&s->watch);
@@ -291,6 +294,7 @@ static const struct mailstore_ops mem_ops = {
 	.status = mem_status,
 	.list = mem_list,
 	.fetch = mem_fetch,
+	.release = mailstore_mail_free,
 	.set_flags = mem_set_flags,
 	.append = mem_append,
 	.copy = mem_copy,

@@ -116,7 +116,8 @@ ms_list(void *impl, const char *folder, struct mailstore_msg **out, size_t *n)
 	return 0;
 }
 
-/* The body in memory the caller frees with free() (the store's own copy is wiped). */
+/* The body in memory the caller frees with mailstore_mail_free (the store's own copy is
+ * wiped). */
 static int
 ms_get(struct ms_store *s, int64_t folder, uint32_t uid, struct store_mail *meta,
     uint8_t **data, size_t *len)
@@ -204,10 +205,7 @@ ms_copy(void *impl, const char *from, uint32_t uid, const char *to, uint32_t *ne
 		r = store_mail_append(s->st, dst->id, meta.flags & MAILSTORE_FLAGS_ALL,
 		    meta.internaldate, data, len, &got);
 	pthread_mutex_unlock(&s->lock);
-	if (data != NULL) {
-		sodium_memzero(data, len);
-		free(data);
-	}
+	mailstore_mail_free(NULL, data, len);
 	if (r != 0)
 		return r;
 	if (new_uid != NULL)
@@ -320,6 +318,7 @@ static const struct mailstore_ops ms_ops = {
 	.status = ms_status,
 	.list = ms_list,
 	.fetch = ms_fetch,
+	.release = mailstore_mail_free,
 	.set_flags = ms_set_flags,
 	.append = ms_append,
 	.copy = ms_copy,

@@ -232,10 +232,10 @@ mime_addresses_each(const uint8_t *v, size_t n, void (*fn)(void *arg, const stru
 	}
 	if (in_group)
 		fn(arg, &end);
-	buf_free(&name);
-	buf_free(&adl);
-	buf_free(&mbox);
-	buf_free(&host);
+	buf_wipe_free(&name);
+	buf_wipe_free(&adl);
+	buf_wipe_free(&mbox);
+	buf_wipe_free(&host);
 }
 
 struct put_state {

@@ -34,7 +34,7 @@ put_header_nstring(struct buf *out, const struct mime_msg *m, const struct mime_
 		out->err = buf_status(&tmp);
 	else
 		imap_put_string(out, tmp.p != NULL ? tmp.p : (const uint8_t *)"", tmp.len);
-	buf_free(&tmp);
+	buf_wipe_free(&tmp);
 }
 
 static int
@@ -111,7 +111,7 @@ put_params(struct buf *out, const struct mime_msg *m, const struct span *value, 
 				imap_put_string(out, val.p ? val.p : (const uint8_t *)"", val.len);
 			}
 		}
-		buf_free(&val);
+		buf_wipe_free(&val);
 	}
 	if (count == 0 && is_text) {
 		imap_put_raw(out, "(\"charset\" \"us-ascii\")");

@@ -207,7 +207,7 @@ mime_decode_words(struct buf *out, const uint8_t *v, size_t n)
 			after_word = 0;
 		}
 	}
-	buf_free(&tmp);
+	buf_wipe_free(&tmp);
 }
 
 /* The value of a Content-* field of part idx as one lowered token, e.g. "base64". */
@@ -251,7 +251,7 @@ part_latin1(const struct mime_msg *m, int idx)
 			break;
 		}
 	}
-	buf_free(&val);
+	buf_wipe_free(&val);
 	return latin1;
 }
 

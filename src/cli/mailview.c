@@ -47,7 +47,7 @@ find_subject(const uint8_t *p, size_t len, char out[CLI_SUBJECT_MAX + 1])
 				memcpy(out, b.p, n);
 			out[n] = '\0';
 		}
-		buf_free(&b);
+		buf_wipe_free(&b);
 		return;
 	}
 }

@@ -51,7 +51,7 @@ mailstore_contract_basics(struct mailstore *ms)
 	free(list);
 	CHECK(ms->ops->copy(ms->impl, "INBOX", 1, "Trash", &uid) == 0 && uid == 1);
 	CHECK(ms->ops->fetch(ms->impl, "Trash", 1, &data, &n) == 0 && n == 1 && data[0] == 'a');
-	free(data);
+	mailstore_release(ms, data, n);
 	CHECK(ms->ops->status(ms->impl, "Trash", &st) == 0 && st.unseen == 0 &&
 	    st.messages == 1);
 	CHECK(ms->ops->set_flags(ms->impl, "INBOX", 3, MAILSTORE_FLAGGED | 0x100) == 0);

@@ -298,7 +298,7 @@ TEST(imap_mbsync_two_way)
 			if (memmem(data, len, subj, strlen(subj)) != NULL &&
 			    len > 8 && memcmp(data + len - 8, "\r\n\r\nhi\r\n", 8) == 0)
 				appended++;
-			free(data);
+			mailstore_release(&ms, data, len);
 		}
 	}
 	free(list);

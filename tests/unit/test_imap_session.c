@@ -1,7 +1,8 @@
 /*
  * The IMAP engine without sockets: two sessions on one store, fed byte strings, checked on
  * exactly what they answer (untagged updates between commands, the EXPUNGE deferral rule,
- * IDLE, literals split anywhere, caps).
+ * IDLE, literals split anywhere, caps), and that every mail it reads goes back to the store
+ * to be wiped.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -312,6 +313,177 @@ TEST(imap_session_fetch_pauses_for_output)
 	imap_session_free(a.s);
 }
 
+/*
+ * A backend over mailstore_mem that keeps account of the mail bytes fetch hands out: each
+ * must come back through release (which wipes it), the same pointer with the same length,
+ * never through free().
+ */
+struct counting {
+	struct mailstore inner;
+	uint8_t *out[8];
+	size_t out_len[8];
+	size_t fetched, released, strays;
+};
+
+static int
+cnt_folders(void *impl, struct mailstore_folder *out, size_t max, size_t *n)
+{
+	struct counting *c = impl;
+
+	return c->inner.ops->folders(c->inner.impl, out, max, n);
+}
+
+static int
+cnt_status(void *impl, const char *folder, struct mailstore_status *st)
+{
+	struct counting *c = impl;
+
+	return c->inner.ops->status(c->inner.impl, folder, st);
+}
+
+static int
+cnt_list(void *impl, const char *folder, struct mailstore_msg **out, size_t *n)
+{
+	struct counting *c = impl;
+
+	return c->inner.ops->list(c->inner.impl, folder, out, n);
+}
+
+static int
+cnt_fetch(void *impl, const char *folder, uint32_t uid, uint8_t **data, size_t *len)
+{
+	struct counting *c = impl;
+	size_t i;
+	int r = c->inner.ops->fetch(c->inner.impl, folder, uid, data, len);
+
+	if (r != 0)
+		return r;
+	for (i = 0; i < 8 && c->out[i] != NULL; i++)
+		;
+	if (i == 8)
+		abort();        /* more than 8 outstanding: the engine holds on to mail */
+	c->out[i] = *data;
+	c->out_len[i] = *len;
+	c->fetched++;
+	return 0;
+}
+
+static void
+cnt_release(void *impl, uint8_t *data, size_t len)
+{
+	struct counting *c = impl;
+	size_t i;
+
+	for (i = 0; i < 8; i++)
+		if (c->out[i] == data && c->out_len[i] == len)
+			break;
+	if (i == 8) {
+		c->strays++;
+	} else {
+		c->out[i] = NULL;
+		c->released++;
+	}
+	c->inner.ops->release(c->inner.impl, data, len);
+}
+
+static int
+cnt_set_flags(void *impl, const char *folder, uint32_t uid, uint32_t flags)
+{
+	struct counting *c = impl;
+
+	return c->inner.ops->set_flags(c->inner.impl, folder, uid, flags);
+}
+
+static int
+cnt_append(void *impl, const char *folder, const uint8_t *data, size_t len, uint32_t flags,
+    int64_t date, uint32_t *uid)
+{
+	struct counting *c = impl;
+
+	return c->inner.ops->append(c->inner.impl, folder, data, len, flags, date, uid);
+}
+
+static int
+cnt_copy(void *impl, const char *from, uint32_t uid, const char *to, uint32_t *new_uid)
+{
+	struct counting *c = impl;
+
+	return c->inner.ops->copy(c->inner.impl, from, uid, to, new_uid);
+}
+
+static int
+cnt_expunge(void *impl, const char *folder, const uint32_t *uids, size_t n)
+{
+	struct counting *c = impl;
+
+	return c->inner.ops->expunge(c->inner.impl, folder, uids, n);
+}
+
+static void
+cnt_watch(void *impl, mailstore_watch_fn fn, void *arg)
+{
+	struct counting *c = impl;
+
+	c->inner.ops->watch(c->inner.impl, fn, arg);
+}
+
+static void
+cnt_destroy(void *impl)
+{
+	struct counting *c = impl;
+
+	mailstore_destroy(&c->inner);
+}
+
+static const struct mailstore_ops cnt_ops = {
+	.folders = cnt_folders,
+	.status = cnt_status,
+	.list = cnt_list,
+	.fetch = cnt_fetch,
+	.release = cnt_release,
+	.set_flags = cnt_set_flags,
+	.append = cnt_append,
+	.copy = cnt_copy,
+	.expunge = cnt_expunge,
+	.watch = cnt_watch,
+	.destroy = cnt_destroy,
+};
+
+TEST(imap_session_gives_every_mail_back_to_be_wiped)
+{
+	static struct counting cnt;
+	struct peer a;
+	const char *o;
+	size_t i;
+
+	fill();
+	memset(&cnt, 0, sizeof(cnt));
+	cnt.inner = ms;                 /* the counting store owns the filled one now */
+	ms.ops = &cnt_ops;
+	ms.impl = &cnt;
+	REQUIRE(peer_open(&a, 4096) == 0);
+	CHECK(has(say(&a, "1 LOGIN u p\r\n2 SELECT INBOX\r\n"), "* 3 EXISTS"));
+	/* whole messages, parts of them, and the body search: each reads the mail */
+	o = say(&a, "3 FETCH 1:* (BODY.PEEK[])\r\n");
+	CHECK(has(o, "* 3 FETCH") && has(o, "3 OK"));
+	o = say(&a, "4 FETCH 2 (BODY[HEADER.FIELDS (Subject)] BODYSTRUCTURE)\r\n");
+	CHECK(has(o, "4 OK"));
+	o = say(&a, "5 SEARCH BODY body\r\n");
+	CHECK(has(o, "* SEARCH 1 2 3\r\n5 OK"));
+	o = say(&a, "6 SEARCH BODY nowhere\r\n");
+	CHECK(has(o, "* SEARCH\r\n6 OK"));
+	/* metadata alone reads no mail */
+	i = cnt.fetched;
+	CHECK(has(say(&a, "7 FETCH 1:* (UID FLAGS RFC822.SIZE)\r\n"), "7 OK"));
+	CHECK_EQ_INT(cnt.fetched, i);
+	imap_session_free(a.s);
+	CHECK_EQ_INT(cnt.fetched, 3 + 1 + 3 + 3);
+	CHECK_EQ_INT(cnt.released, cnt.fetched);
+	CHECK_EQ_INT(cnt.strays, 0);
+	for (i = 0; i < 8; i++)
+		CHECK(cnt.out[i] == NULL);
+}
+
 int
 main(void)
 {
@@ -321,6 +493,7 @@ main(void)
 	RUN(imap_session_disconnect_mid_append);
 	RUN(imap_session_caps);
 	RUN(imap_session_fetch_pauses_for_output);
+	RUN(imap_session_gives_every_mail_back_to_be_wiped);
 	mailstore_destroy(&ms);
 	return check_summary();
 }

@@ -109,7 +109,7 @@ TEST(mailstore_store_survives_reopen)
 	free(list);
 	CHECK(ms.ops->fetch(ms.impl, "INBOX", 4, &data, &n) == 0 && n == 5 &&
 	    memcmp(data, "filed", 5) == 0);
-	free(data);
+	mailstore_release(&ms, data, n);
 	CHECK(mailstore_store_setting_get(&ms, "bridge.test", &v, &n) == 0 && n == 4 &&
 	    memcmp(v, "mark", 4) == 0);
 	store_blob_free(v, n);
