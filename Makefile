@@ -31,9 +31,9 @@ LIB_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) $(PKGS_SERVER) 2>/dev/null) -lpthread -lm
 LDFLAGS  := $(LDSAN)
 
-LIB_SRC    := $(wildcard src/base/*.c src/crypto/*.c src/wire/*.c src/client/*.c src/mls/*.c)
+LIB_SRC    := $(wildcard src/base/*.c src/crypto/*.c src/wire/*.c src/client/*.c src/mls/*.c src/mail/*.c)
 SERVER_SRC := $(filter-out src/server/main.c,$(wildcard src/server/*.c))
-FRONT_SRC  := $(filter-out src/cli/main.c,$(wildcard src/cli/*.c src/bridge/*.c))
+FRONT_SRC  := $(filter-out src/cli/main.c,$(wildcard src/cli/*.c src/bridge/*.c src/smtp/*.c src/imap/*.c))
 TEST_SRC   := $(wildcard tests/unit/test_*.c)
 TESTLIB_SRC := $(wildcard tests/support/*.c)
 INTEROP_SRC := $(wildcard tests/interop/*.c)

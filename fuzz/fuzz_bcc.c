@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "base/buf.h"
-#include "bridge/smtp_bcc.h"
+#include "smtp/smtp_bcc.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -6,8 +6,8 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "bridge/imap_session.h"
-#include "bridge/mailstore_mem.h"
+#include "imap/imap_session.h"
+#include "mail/mailstore_mem.h"
 
 /* Output "leaves" only when the harness drains it, so FETCH pauses get exercised. */
 static size_t pending_out;

@@ -11,7 +11,7 @@
 
 #include <sodium.h>
 
-#include "bridge/mail_content.h"
+#include "mail/mail_content.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

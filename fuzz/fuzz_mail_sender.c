@@ -3,8 +3,8 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "bridge/mail_sender.h"
-#include "bridge/mime.h"
+#include "mail/mail_sender.h"
+#include "mail/mime.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "bridge/sasl.h"
-#include "bridge/smtp_parse.h"
+#include "smtp/smtp_parse.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -12,7 +12,7 @@
 
 #include "bridge/auth.h"
 #include "bridge/listener.h"
-#include "bridge/smtp.h"
+#include "smtp/smtp.h"
 
 struct listener {
 	struct listener_ops ops;

@@ -11,6 +11,7 @@
 #define SOTTO_ADDRESS_MAX 320           /* name@domain, docs/PROTOCOL-wire.md section 1 */
 #define SOTTO_SERVER_ADDRESS_MAX 320    /* sotto://KEY@host:port, formatted */
 #define SOTTO_TEXT_MAX (60u * 1024)     /* a text or mail body sent in one message */
+#define SOTTO_MAIL_MAX (25u << 20)      /* a whole mail (RFC 5322 message) */
 #define SOTTO_EXPIRY_MAX (365u * 86400) /* the longest disappearing-message timer */
 #define SOTTO_GROUP_ID_MAX 64           /* the longest group id we accept, bytes */
 #define SOTTO_GROUP_NAME_MAX 256        /* bytes of a group's name (sotto/group.h) */

@@ -12,12 +12,12 @@
 
 #include <sodium.h>
 
-#include "bridge/imap_server.h"
+#include "imap/imap_server.h"
 #include "bridge/listener.h"
-#include "bridge/mail_content.h"
-#include "bridge/mail_sender.h"
-#include "bridge/mailstore_store.h"
-#include "bridge/smtp.h"
+#include "mail/mail_content.h"
+#include "mail/mail_sender.h"
+#include "mail/mailstore_store.h"
+#include "smtp/smtp.h"
 #include "wire/address.h"
 
 #define BRIDGE_HISTORY_BATCH 64

@@ -27,7 +27,7 @@
 #include <uv.h>
 
 #include "bridge/auth.h"
-#include "bridge/mailstore.h"
+#include "mail/mailstore.h"
 #include "client/store.h"
 #include "sotto/error.h"
 #include "sotto/sotto.h"

@@ -10,7 +10,7 @@
 
 #include "bridge/bridge.h"
 #include "bridge/listener.h"
-#include "bridge/smtp.h"
+#include "smtp/smtp.h"
 #include "cli/cli.h"
 #include "base/confine.h"
 #include "client/passphrase.h"

@@ -31,7 +31,7 @@
 
 #include "bridge/bridge.h"
 #include "bridge/listener.h"
-#include "bridge/smtp.h"
+#include "smtp/smtp.h"
 #include "cli/cli.h"
 #include "cli/rpc.h"
 #include "client/passphrase.h"

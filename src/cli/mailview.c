@@ -15,8 +15,8 @@
 
 #include "base/buf.h"
 #include "base/cursor.h"
-#include "bridge/mail_content.h"
-#include "bridge/mime.h"
+#include "mail/mail_content.h"
+#include "mail/mime.h"
 
 /* The Subject field of the header at the start of p (which may stop inside the header). */
 static void

@@ -2,7 +2,7 @@
 #include <string.h>
 
 #include "base/buf.h"
-#include "bridge/smtp_bcc.h"
+#include "smtp/smtp_bcc.h"
 #include "check.h"
 
 static int

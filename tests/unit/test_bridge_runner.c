@@ -15,7 +15,7 @@
 #include <sodium.h>
 
 #include "bridge/bridge.h"
-#include "bridge/mail_content.h"
+#include "mail/mail_content.h"
 #include "bridge/sasl.h"
 #include "check.h"
 #include "sottod_proc.h"

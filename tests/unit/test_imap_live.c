@@ -11,8 +11,8 @@
 
 #include <sodium.h>
 
-#include "bridge/imap_server.h"
-#include "bridge/mailstore_mem.h"
+#include "imap/imap_server.h"
+#include "mail/mailstore_mem.h"
 #include "check.h"
 #include "uvthread.h"
 #include "waitfor.h"

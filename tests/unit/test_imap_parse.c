@@ -1,10 +1,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bridge/imap_fetch.h"
-#include "bridge/imap_parse.h"
-#include "bridge/imap_search.h"
-#include "bridge/mailstore.h"
+#include "imap/imap_fetch.h"
+#include "imap/imap_parse.h"
+#include "imap/imap_search.h"
+#include "mail/mailstore.h"
 #include "check.h"
 
 static struct imap_parser P;
@@ -276,9 +276,9 @@ TEST(imap_fetch_items)
 	CHECK_EQ_INT(f->att[2].len, 10);
 	CHECK_EQ_INT(f->att[2].sec.nparts, 2);
 	CHECK_EQ_INT(f->att[2].sec.part[1], 2);
-	CHECK_EQ_INT(f->att[2].sec.text, MIME_SEC_HEADER_FIELDS);
+	CHECK_EQ_INT(f->att[2].sec.text, IMAP_SEC_HEADER_FIELDS);
 	CHECK_EQ_INT(f->att[2].sec.nfields, 2);
-	CHECK(!f->att[3].peek && f->att[3].sec.text == MIME_SEC_ALL);
+	CHECK(!f->att[3].peek && f->att[3].sec.text == IMAP_SEC_ALL);
 
 	REQUIRE(open_cmd("ALL"));
 	REQUIRE(imap_fetch_parse(&P, f) == 0);
@@ -287,7 +287,7 @@ TEST(imap_fetch_items)
 	REQUIRE(imap_fetch_parse(&P, f) == 0);
 	CHECK(f->n == 3 && !f->need_data);
 	REQUIRE(open_cmd("BODY[2.MIME]"));
-	CHECK(imap_fetch_parse(&P, f) == 0 && f->att[0].sec.text == MIME_SEC_MIME);
+	CHECK(imap_fetch_parse(&P, f) == 0 && f->att[0].sec.text == IMAP_SEC_MIME);
 
 	REQUIRE(open_cmd("BODY[MIME]"));             /* MIME needs a part number */
 	CHECK(imap_fetch_parse(&P, f) != 0);

@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bridge/imap_session.h"
-#include "bridge/mailstore_mem.h"
+#include "imap/imap_session.h"
+#include "mail/mailstore_mem.h"
 #include "check.h"
 
 struct peer {

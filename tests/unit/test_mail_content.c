@@ -4,7 +4,7 @@
 
 #include <sodium.h>
 
-#include "bridge/mail_content.h"
+#include "mail/mail_content.h"
 #include "check.h"
 
 static uint8_t *

@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "bridge/mail_sender.h"
+#include "mail/mail_sender.h"
 #include "check.h"
 
 #define ME "alice@example.org"

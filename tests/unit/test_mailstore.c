@@ -1,9 +1,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bridge/mailbox_uids.h"
-#include "bridge/mailstore_folders.h"
-#include "bridge/mailstore_mem.h"
+#include "mail/mailbox_uids.h"
+#include "mail/mailstore_folders.h"
+#include "mail/mailstore_mem.h"
 #include "check.h"
 #include "mailstore_contract.h"
 

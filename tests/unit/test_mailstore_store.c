@@ -10,7 +10,7 @@
 
 #include <sodium.h>
 
-#include "bridge/mailstore_store.h"
+#include "mail/mailstore_store.h"
 #include "check.h"
 #include "mailstore_contract.h"
 

@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bridge/mail_content.h"
+#include "mail/mail_content.h"
 #include "check.h"
 #include "cli/cli.h"
 

@@ -2,12 +2,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bridge/mime.h"
+#include "imap/imap_mime.h"
+#include "mail/mime.h"
 #include "check.h"
 
 /* The IMAP text a writer produced, NUL-terminated in a static buffer. */
 static const char *
-render(const char *msg, int what, const struct mime_section *sec)
+render(const char *msg, int what, const struct imap_section *sec)
 {
 	static char out[8192];
 	struct mime_msg m;
@@ -18,13 +19,13 @@ render(const char *msg, int what, const struct mime_section *sec)
 	if (mime_parse(&m, (const uint8_t *)msg, strlen(msg)) != 0)
 		return "(parse failed)";
 	if (what == 0)
-		mime_put_envelope(&b, &m, 0);
+		imap_mime_envelope(&b, &m, 0);
 	else if (what == 1)
-		mime_put_bodystructure(&b, &m, 0, 1);
+		imap_mime_bodystructure(&b, &m, 0, 1);
 	else if (what == 2)
-		mime_put_bodystructure(&b, &m, 0, 0);
+		imap_mime_bodystructure(&b, &m, 0, 0);
 	else
-		r = mime_section_get(&m, sec, &b);
+		r = imap_mime_section_get(&m, sec, &b);
 	mime_free(&m);
 	if (r != 0 || buf_status(&b) != 0)
 		return "(write failed)";
@@ -35,7 +36,7 @@ render(const char *msg, int what, const struct mime_section *sec)
 static const char *
 section(const char *msg, const char *spec)
 {
-	struct mime_section s;
+	struct imap_section s;
 	const char *p = spec;
 
 	memset(&s, 0, sizeof(s));
@@ -45,11 +46,11 @@ section(const char *msg, const char *spec)
 			p++;
 	}
 	if (strcmp(p, "HEADER") == 0)
-		s.text = MIME_SEC_HEADER;
+		s.text = IMAP_SEC_HEADER;
 	else if (strcmp(p, "TEXT") == 0)
-		s.text = MIME_SEC_TEXT;
+		s.text = IMAP_SEC_TEXT;
 	else if (strcmp(p, "MIME") == 0)
-		s.text = MIME_SEC_MIME;
+		s.text = IMAP_SEC_MIME;
 	return render(msg, 3, &s);
 }
 
@@ -178,10 +179,10 @@ TEST(mime_nested_alternative_and_message)
 
 TEST(mime_header_fields)
 {
-	struct mime_section s;
+	struct imap_section s;
 
 	memset(&s, 0, sizeof(s));
-	s.text = MIME_SEC_HEADER_FIELDS;
+	s.text = IMAP_SEC_HEADER_FIELDS;
 	s.fields[0].p = (const uint8_t *)"subject";
 	s.fields[0].len = 7;
 	s.fields[1].p = (const uint8_t *)"DATE";
@@ -189,7 +190,7 @@ TEST(mime_header_fields)
 	s.nfields = 2;
 	CHECK(strcmp(render(simple, 3, &s), "Subject: Hello\r\n folded world\r\n"
 	    "Date: Thu, 01 Jan 2026 12:00:00 +0000\r\n\r\n") == 0);
-	s.text = MIME_SEC_HEADER_FIELDS_NOT;
+	s.text = IMAP_SEC_HEADER_FIELDS_NOT;
 	CHECK(strcmp(render(simple, 3, &s), "From: \"Alice, A.\" <alice@example.org>\r\n"
 	    "To: bob@example.org, Carol <carol@example.org>\r\n"
 	    "Message-ID: <m1@example.org>\r\n\r\n") == 0);
@@ -202,7 +203,7 @@ addrs(const char *v)
 	struct buf b;
 
 	buf_init_fixed(&b, (uint8_t *)out, sizeof(out) - 1);
-	mime_put_addresses(&b, (const uint8_t *)v, strlen(v));
+	imap_mime_addresses(&b, (const uint8_t *)v, strlen(v));
 	out[buf_status(&b) == 0 ? b.len : 0] = 0;
 	return out;
 }
@@ -276,7 +277,7 @@ TEST(mime_depth_and_part_caps)
 	REQUIRE(mime_parse(&m, big.p, big.len) == 0);
 	CHECK(m.nparts <= MIME_MAX_DEPTH + 1);
 	buf_init_dyn(&out, 1 << 20);
-	mime_put_bodystructure(&out, &m, 0, 1);
+	imap_mime_bodystructure(&out, &m, 0, 1);
 	CHECK(buf_status(&out) == 0);
 	mime_free(&m);
 	buf_free(&out);

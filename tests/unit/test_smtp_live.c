@@ -13,7 +13,7 @@
 
 #include "base/buf.h"
 #include "bridge/auth.h"
-#include "bridge/smtp.h"
+#include "smtp/smtp.h"
 #include "check.h"
 #include "uvthread.h"
 #include "waitfor.h"

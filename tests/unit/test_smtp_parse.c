@@ -1,7 +1,7 @@
 #include <string.h>
 
 #include "bridge/sasl.h"
-#include "bridge/smtp_parse.h"
+#include "smtp/smtp_parse.h"
 #include "check.h"
 
 #define S(x) (const uint8_t *)(x), strlen(x)
