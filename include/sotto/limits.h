@@ -17,5 +17,7 @@
 #define SOTTO_GROUP_NAME_MAX 256        /* bytes of a group's name (sotto/group.h) */
 #define SOTTO_RECEIPT_IDS_MAX 256       /* message ids in one receipt */
 #define SOTTO_PASSPHRASE_MAX 1024       /* bytes of a store passphrase */
+#define SOTTO_BRIDGE_PASSWORD_CHARS 26  /* the mail bridge's password: base32, 130 bits */
+#define SOTTO_BRIDGE_HASH_MAX 128       /* its Argon2id hash, crypto_pwhash_str, with the NUL */
 
 #endif

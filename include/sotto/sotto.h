@@ -64,6 +64,16 @@ int sotto_init(struct sotto *s, const char *address, const char *server, const c
     int timeout_ms) SOTTO_MUST_CHECK;
 /* 1 once sotto_init registered the account, else 0. */
 int sotto_registered(const struct sotto *s);
+
+/*
+ * The password mail programs give `sotto bridge`: SOTTO_BRIDGE_PASSWORD_CHARS characters of
+ * base32 (secret: wipe pw after use) and its Argon2id hash, which the bridge checks logins
+ * against. Made the first time (*created = 1) and kept in the store, the hash with the
+ * account and the password sealed, in one transaction; the same pair every time after.
+ * SOTTO_ERR_STATE before the account has keys (sotto_init).
+ */
+int sotto_bridge_password(struct sotto *s, char pw[SOTTO_BRIDGE_PASSWORD_CHARS + 1],
+    char hash[SOTTO_BRIDGE_HASH_MAX], int *created) SOTTO_MUST_CHECK;
 /* The account's address and server address ("" before sotto_init). */
 const char *sotto_address(const struct sotto *s);
 const char *sotto_server(const struct sotto *s);

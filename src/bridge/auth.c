@@ -55,24 +55,6 @@ bridge_auth_hash_password(const char *pw, size_t pwlen, unsigned long long opsli
 	return 0;
 }
 
-int
-bridge_auth_new_password(char pw[static BRIDGE_PASSWORD_CHARS + 1],
-    char hash[static BRIDGE_AUTH_HASH_BYTES])
-{
-	static const char alphabet[] = "abcdefghijklmnopqrstuvwxyz234567";
-	size_t i;
-	int r;
-
-	for (i = 0; i < BRIDGE_PASSWORD_CHARS; i++)
-		pw[i] = alphabet[randombytes_uniform(32)];
-	pw[BRIDGE_PASSWORD_CHARS] = '\0';
-	r = bridge_auth_hash_password(pw, BRIDGE_PASSWORD_CHARS,
-	    crypto_pwhash_OPSLIMIT_INTERACTIVE, crypto_pwhash_MEMLIMIT_INTERACTIVE, hash);
-	if (r != 0)
-		sodium_memzero(pw, BRIDGE_PASSWORD_CHARS + 1);
-	return r;
-}
-
 static int
 user_matches(const char *want, const uint8_t *user, size_t ulen)
 {

@@ -27,15 +27,11 @@
 #include "sotto/error.h"
 #include "sotto/limits.h"
 
-/* 26 symbols of base32 (a-z, 2-7): 130 bits. */
-#define BRIDGE_PASSWORD_CHARS 26
+/* The password itself is libsotto's (sotto_bridge_password). */
+#define BRIDGE_PASSWORD_CHARS SOTTO_BRIDGE_PASSWORD_CHARS
 #define BRIDGE_PASSWORD_MAX 256        /* longest password the engines will take */
-#define BRIDGE_AUTH_HASH_BYTES crypto_pwhash_STRBYTES
+#define BRIDGE_AUTH_HASH_BYTES SOTTO_BRIDGE_HASH_MAX
 
-/* A fresh password (secret; NUL-terminated, wipe after showing it) and its hash (not
- * secret) at the interactive cost. */
-int bridge_auth_new_password(char pw[static BRIDGE_PASSWORD_CHARS + 1],
-    char hash[static BRIDGE_AUTH_HASH_BYTES]) SOTTO_MUST_CHECK;
 /* Hashes a password with explicit costs (tests use the minimum). */
 int bridge_auth_hash_password(const char *pw, size_t pwlen, unsigned long long opslimit,
     size_t memlimit, char hash[static BRIDGE_AUTH_HASH_BYTES]) SOTTO_MUST_CHECK;

@@ -988,62 +988,6 @@ bridge_imap_port(const struct bridge *b)
 	return b->imap_port;
 }
 
-/* ---- the password ---- */
-
-int
-bridge_password(struct store *st, char pw[static BRIDGE_PASSWORD_CHARS + 1],
-    char hash[static BRIDGE_AUTH_HASH_BYTES], int *created)
-{
-	struct store_identity id;
-	uint8_t *v = NULL;
-	size_t len = 0;
-	int r;
-
-	*created = 0;
-	pw[0] = '\0';
-	hash[0] = '\0';
-	if ((r = store_identity_get(st, &id)) != 0)
-		return r;
-	r = store_setting_get(st, BRIDGE_SETTING_PASSWORD, &v, &len);
-	if (r == 0 && len == BRIDGE_PASSWORD_CHARS && id.bridge_pw_hash[0] != '\0' &&
-	    strlen(id.bridge_pw_hash) < BRIDGE_AUTH_HASH_BYTES) {
-		memcpy(pw, v, len);
-		pw[len] = '\0';
-		memcpy(hash, id.bridge_pw_hash, strlen(id.bridge_pw_hash) + 1);
-		store_blob_free(v, len);
-		store_identity_wipe(&id);
-		return 0;
-	}
-	if (r == 0)
-		store_blob_free(v, len);
-	else if (r != SOTTO_ERR_NOT_FOUND)
-		goto out;
-	/* none yet (or half of one): make a new one, both halves in one transaction */
-	if ((r = bridge_auth_new_password(pw, hash)) != 0)
-		goto out;
-	if (strlen(hash) > STORE_PWHASH_MAX) {
-		r = SOTTO_ERR_INTERNAL;
-		goto out;
-	}
-	memcpy(id.bridge_pw_hash, hash, strlen(hash) + 1);
-	if ((r = store_begin(st)) != 0)
-		goto out;
-	if ((r = store_identity_put(st, &id)) != 0 ||
-	    (r = store_setting_put(st, BRIDGE_SETTING_PASSWORD, (const uint8_t *)pw,
-	    BRIDGE_PASSWORD_CHARS)) != 0 || (r = store_commit(st)) != 0) {
-		store_rollback(st);
-		goto out;
-	}
-	*created = 1;
-out:
-	store_identity_wipe(&id);
-	if (r != 0) {
-		sodium_memzero(pw, BRIDGE_PASSWORD_CHARS + 1);
-		hash[0] = '\0';
-	}
-	return r;
-}
-
 /* ---- the bridge on its own thread ---- */
 
 struct bridge_runner {
@@ -1181,8 +1125,7 @@ bridge_runner_start(struct bridge_runner **out, const struct bridge_run_config *
 		snprintf(why, whylen, "%s", sotto_strerror(rc));
 		goto fail;
 	}
-	/* the password before anything else reads the identity record */
-	rc = bridge_password(st, pw, r->hash, &r->created);
+	rc = sotto_bridge_password(s, pw, r->hash, &r->created);
 	sodium_memzero(pw, sizeof(pw));
 	if (rc != 0 || (rc = mailstore_store_open(&r->ms, st, 1)) != 0) {
 		snprintf(why, whylen, "bridge password or mail folders: %s", sotto_strerror(rc));

@@ -34,7 +34,6 @@
 
 #define BRIDGE_IMAP_DEFAULT_LISTEN "127.0.0.1:1143"
 /* Setting names in the client's store (sealed). */
-#define BRIDGE_SETTING_PASSWORD "bridge.password"       /* the clear bridge password */
 #define BRIDGE_SETTING_PROGRESS "bridge.inbox"          /* struct mail_progress */
 #define BRIDGE_SETTING_IDKEY "bridge.idkey"     /* 32 random bytes keying our mail ids */
 
@@ -70,18 +69,10 @@ void bridge_stop(struct bridge *b, void (*done)(void *), void *arg);
 void bridge_poke(struct bridge *b);
 
 /*
- * The bridge password: read from the store, or made (random, bridge_auth_new_password)
- * when there is none yet, its hash put in the identity record and the clear password in
- * the sealed setting BRIDGE_SETTING_PASSWORD, in one transaction. pw is secret (wipe it).
- * *created is 1 if it was made now.
- */
-int bridge_password(struct store *st, char pw[static BRIDGE_PASSWORD_CHARS + 1],
-    char hash[static BRIDGE_AUTH_HASH_BYTES], int *created) SOTTO_MUST_CHECK;
-
-/*
  * The whole bridge on a thread and loop of its own, for `sotto bridge` and for embedding
  * (`sotto daemon`): opens the store in home twice under the passphrase (the mail folders,
- * and the account for the client thread), makes the bridge password if there is none,
+ * and the account for the client thread), makes the bridge password if there is none
+ * (sotto_bridge_password),
  * and starts both servers. Returns once they listen. Errors: SOTTO_ERR_NOT_FOUND (no store),
  * SOTTO_ERR_PASSPHRASE, SOTTO_ERR_STATE (not registered), or why the servers did not start
  * (in why). The passphrase is not kept.

@@ -35,32 +35,26 @@ open_failed(struct cli *cli, const char *home, int r, const char *why)
 static int
 show_password(struct cli *cli, const char *home, const struct passphrase *pp)
 {
-	char pw[BRIDGE_PASSWORD_CHARS + 1], hash[BRIDGE_AUTH_HASH_BYTES];
-	struct store_identity id;
-	struct store *st = NULL;
+	char pw[SOTTO_BRIDGE_PASSWORD_CHARS + 1], hash[SOTTO_BRIDGE_HASH_MAX];
+	struct sotto *s = NULL;
 	int r, created = 0;
 
-	if ((r = store_open(home, pp->p, pp->len, &st)) != 0)
+	if ((r = sotto_open(&s, home, pp->p, pp->len)) != 0)
 		return open_failed(cli, home, r, NULL);
-	if ((r = store_identity_get(st, &id)) != 0 || id.reg_state != STORE_REG_REGISTERED) {
-		if (r == 0)
-			store_identity_wipe(&id);
-		store_close(st);
-		return open_failed(cli, home, r == 0 || r == SOTTO_ERR_NOT_FOUND ?
-		    SOTTO_ERR_STATE : r, NULL);
+	if (!sotto_registered(s)) {
+		sotto_close(s);
+		return open_failed(cli, home, SOTTO_ERR_STATE, NULL);
 	}
-	if ((r = bridge_password(st, pw, hash, &created)) != 0) {
-		store_identity_wipe(&id);
-		store_close(st);
+	if ((r = sotto_bridge_password(s, pw, hash, &created)) != 0) {
+		sotto_close(s);
 		return cli_fail(cli, "bridge password", r);
 	}
 	printf("%s\n", pw);
-	fprintf(stderr, "user name: %s\n", id.address);
+	fprintf(stderr, "user name: %s\n", sotto_address(s));
 	if (created)    /* `sotto init` makes it; a store from before that has none yet */
 		fprintf(stderr, "(the password was made now)\n");
 	sodium_memzero(pw, sizeof(pw));
-	store_identity_wipe(&id);
-	store_close(st);
+	sotto_close(s);
 	return CLI_OK;
 }
 

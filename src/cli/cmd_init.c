@@ -5,10 +5,8 @@
 
 #include <sodium.h>
 
-#include "bridge/bridge.h"
 #include "cli/cli.h"
 #include "client/passphrase.h"
-#include "client/store.h"
 #include "wire/address.h"
 
 int cmd_init(struct cli *cli, int argc, char **argv);
@@ -16,16 +14,13 @@ int cmd_init(struct cli *cli, int argc, char **argv);
 /* The mail bridge's password, made now so `sotto bridge --show-password` has one to show
  * before the bridge first runs. A failure only delays it to the bridge's first start. */
 static void
-make_bridge_password(struct cli *cli, const char *home, const struct passphrase *pp)
+make_bridge_password(struct cli *cli, struct sotto *s)
 {
-	char pw[BRIDGE_PASSWORD_CHARS + 1], hash[BRIDGE_AUTH_HASH_BYTES];
-	struct store *st = NULL;
+	char pw[SOTTO_BRIDGE_PASSWORD_CHARS + 1], hash[SOTTO_BRIDGE_HASH_MAX];
 	int r, created = 0;
 
-	if ((r = store_open(home, pp->p, pp->len, &st)) == 0)
-		r = bridge_password(st, pw, hash, &created);
+	r = sotto_bridge_password(s, pw, hash, &created);
 	sodium_memzero(pw, sizeof(pw));
-	store_close(st);
 	if (r != 0)
 		cli_printf(stderr, "%s: the mail bridge password will be made when `%s bridge`"
 		    " first runs (%s)\n", cli->prog, cli_self(cli), sotto_strerror(r));
@@ -154,8 +149,8 @@ cmd_init(struct cli *cli, int argc, char **argv)
 		return r;
 	}
 	cli_printf(stdout, "registered %s on %s\n", sotto_address(s), sotto_server(s));
+	make_bridge_password(cli, s);
 	sotto_close(s);
-	make_bridge_password(cli, home, &pp);
 	passphrase_free(&pp);
 	return CLI_OK;
 }

@@ -81,15 +81,15 @@ start(struct started *st, const char *name, const char *pass)
 static int
 password(const char *name, char pw[BRIDGE_PASSWORD_CHARS + 1])
 {
-	char home[300], hash[BRIDGE_AUTH_HASH_BYTES];
-	struct store *st;
+	char home[300], hash[SOTTO_BRIDGE_HASH_MAX];
+	struct sotto *s;
 	int created, r;
 
 	snprintf(home, sizeof(home), "%s/%s", root, name);
-	if (store_open(home, (const uint8_t *)PASS, strlen(PASS), &st) != 0)
+	if (sotto_open(&s, home, (const uint8_t *)PASS, strlen(PASS)) != 0)
 		return -1;
-	r = bridge_password(st, pw, hash, &created);
-	store_close(st);
+	r = sotto_bridge_password(s, pw, hash, &created);
+	sotto_close(s);
 	return r == 0 && !created ? 0 : -1;
 }
 
@@ -368,6 +368,52 @@ TEST(runner_forged_from_is_filed_as_the_sender)
 	sodium_memzero(pb, sizeof(pb));
 }
 
+/* sotto_bridge_password: made once, then the same pair from any handle; the hash is the
+ * password's; the runner takes it as it is. */
+TEST(bridge_password_made_once_and_kept)
+{
+	static const char base32[] = "abcdefghijklmnopqrstuvwxyz234567";
+	char home[300], pw[SOTTO_BRIDGE_PASSWORD_CHARS + 1], pw2[SOTTO_BRIDGE_PASSWORD_CHARS + 1];
+	char hash[SOTTO_BRIDGE_HASH_MAX], hash2[SOTTO_BRIDGE_HASH_MAX];
+	struct sotto *s = NULL;
+	struct started st;
+	int created = -1;
+
+	snprintf(home, sizeof(home), "%s/carol", root);
+	REQUIRE(sotto_open(&s, home, (const uint8_t *)PASS, strlen(PASS)) == 0);
+	CHECK_EQ_INT(sotto_bridge_password(s, pw, hash, &created), 0);
+	CHECK_EQ_INT(created, 1);
+	CHECK_EQ_INT(strlen(pw), SOTTO_BRIDGE_PASSWORD_CHARS);
+	CHECK_EQ_INT(strspn(pw, base32), SOTTO_BRIDGE_PASSWORD_CHARS);
+	CHECK(crypto_pwhash_str_verify(hash, pw, strlen(pw)) == 0);
+	CHECK(crypto_pwhash_str_verify(hash, "x", 1) != 0);
+	CHECK(sotto_bridge_password(s, pw2, hash2, &created) == 0 && created == 0);
+	CHECK(strcmp(pw, pw2) == 0 && strcmp(hash, hash2) == 0);
+	sotto_close(s);
+	/* kept in the store: another handle gets the same pair */
+	REQUIRE(sotto_open(&s, home, (const uint8_t *)PASS, strlen(PASS)) == 0);
+	memset(pw2, 0, sizeof(pw2));
+	CHECK(sotto_bridge_password(s, pw2, hash2, &created) == 0 && created == 0);
+	CHECK(strcmp(pw, pw2) == 0 && strcmp(hash, hash2) == 0);
+	sotto_close(s);
+	/* and the bridge started on the account does not make another */
+	REQUIRE(start(&st, "carol", PASS) == 0);
+	CHECK(!bridge_runner_new_password(st.r));
+	bridge_runner_stop(st.r);
+	CHECK(password("carol", pw2) == 0 && strcmp(pw, pw2) == 0);
+	/* random: another account's is another */
+	CHECK(password("alice", pw2) == 0 && strcmp(pw, pw2) != 0);
+	/* an account without keys has none, and gets none */
+	snprintf(home, sizeof(home), "%s/unregistered", root);
+	REQUIRE(sotto_open(&s, home, (const uint8_t *)PASS, strlen(PASS)) == 0);
+	created = -1;
+	CHECK_EQ_INT(sotto_bridge_password(s, pw2, hash2, &created), SOTTO_ERR_STATE);
+	CHECK(created == 0 && pw2[0] == '\0' && hash2[0] == '\0');
+	sotto_close(s);
+	sodium_memzero(pw, sizeof(pw));
+	sodium_memzero(pw2, sizeof(pw2));
+}
+
 int
 main(void)
 {
@@ -383,7 +429,7 @@ main(void)
 	}
 	snprintf(root, sizeof(root), "%s/clients", sp.dir);
 	if (mkdir(root, 0700) != 0 || account("alice", 1) != 0 || account("bob", 1) != 0 ||
-	    account("unregistered", 0) != 0) {
+	    account("carol", 1) != 0 || account("unregistered", 0) != 0) {
 		printf("FAIL - setup: accounts\n");
 		sottod_proc_cleanup(&sp);
 		return 1;
@@ -392,6 +438,7 @@ main(void)
 	RUN(runner_carries_mail_from_smtp_to_imap);
 	RUN(runner_send_only_checks_recipients);
 	RUN(runner_forged_from_is_filed_as_the_sender);
+	RUN(bridge_password_made_once_and_kept);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
 	r = system(cmd);
 	(void)r;
