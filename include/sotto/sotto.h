@@ -49,6 +49,11 @@ int sotto_open(struct sotto **out, const char *home, const uint8_t *pass, size_t
     SOTTO_MUST_CHECK;
 /* Disconnects, wipes keys from memory, closes the store. NULL is allowed. */
 void sotto_close(struct sotto *s);
+/* The home directory to use when a front end is given none: ~/.sotto. */
+int sotto_default_home(char *out, size_t cap) SOTTO_MUST_CHECK;
+/* 0 if home holds no store, 1 if it holds one (or something in the way of one, which
+ * sotto_open then names): a front end need not ask for a passphrase that opens nothing. */
+int sotto_store_exists(const char *home);
 
 /*
  * Registers the account: creates the identity and device keys (once; a retry after a

@@ -10,7 +10,6 @@
 #include <unistd.h>
 
 #include "client/passphrase.h"
-#include "client/store.h"
 
 _Static_assert(SOTTO_TEXT_MAX == 61440, "CLI_TEXT_MAX_TEXT names SOTTO_TEXT_MAX");
 
@@ -224,7 +223,7 @@ cli_home(struct cli *cli, char *out, size_t cap)
 		memcpy(out, h, strlen(h) + 1);
 		return 0;
 	}
-	return store_default_dir(out, cap);
+	return sotto_default_home(out, cap);
 }
 
 int
@@ -268,17 +267,6 @@ cli_open_keep(struct cli *cli, struct sotto **out, struct passphrase *keep)
 }
 
 int
-cli_store_exists(const char *home)
-{
-	char path[4200];
-	struct stat sb;
-
-	if ((size_t)snprintf(path, sizeof(path), "%s/%s", home, STORE_FILE_NAME) >= sizeof(path))
-		return 1;       /* let the store say what is wrong */
-	return stat(path, &sb) == 0 || errno != ENOENT;
-}
-
-int
 cli_have_account(struct cli *cli)
 {
 	char home[4096];
@@ -286,7 +274,7 @@ cli_have_account(struct cli *cli)
 
 	if ((r = cli_home(cli, home, sizeof(home))) != 0)
 		return cli_fail(cli, "home directory", r);
-	if (!cli_store_exists(home))
+	if (!sotto_store_exists(home))
 		return cli_account_error(cli, home, SOTTO_ERR_NOT_FOUND);
 	return CLI_OK;
 }

@@ -84,8 +84,6 @@ int cli_open_keep(struct cli *cli, struct sotto **out, struct passphrase *keep);
  * connects while a daemon runs would take its messages: such commands check the lock
  * (lock_fd NULL: check only) and refuse with CLI_EXIT_DAEMON. */
 int cli_daemon_lock(struct cli *cli, int *lock_fd);
-/* Whether home holds a store (file present); no passphrase needed. */
-int cli_store_exists(const char *home);
 /* CLI_OK if the home directory holds a store, else prints "no account here" with the
  * command that makes one and returns CLI_EXIT_NO_ACCOUNT. Before any prompt or input. */
 int cli_have_account(struct cli *cli);

@@ -1416,6 +1416,25 @@ TEST(disappearing_messages)
 	free(ev);
 }
 
+TEST(default_home_is_dot_sotto_in_home)
+{
+	char out[600], want[600];
+	const char *h = getenv("HOME");
+	char *saved = h != NULL ? strdup(h) : NULL;
+
+	REQUIRE(setenv("HOME", tmp_root, 1) == 0);
+	snprintf(want, sizeof(want), "%s/.sotto", tmp_root);
+	CHECK_EQ_INT(sotto_default_home(out, sizeof(out)), 0);
+	CHECK(strcmp(out, want) == 0);
+	CHECK_EQ_INT(sotto_default_home(out, strlen(want)), SOTTO_ERR_TOO_LARGE);
+	CHECK_EQ_INT(sotto_store_exists(out), 0);
+	if (saved != NULL)
+		CHECK(setenv("HOME", saved, 1) == 0);
+	else
+		CHECK(unsetenv("HOME") == 0);
+	free(saved);
+}
+
 TEST(wrong_passphrase_and_reopen)
 {
 	struct sotto *a = NULL;
@@ -1431,8 +1450,11 @@ TEST(wrong_passphrase_and_reopen)
 	CHECK_EQ_INT(sotto_open(&a, home, (const uint8_t *)"wrong", 5), SOTTO_ERR_PASSPHRASE);
 	CHECK(a == NULL);
 	CHECK_EQ_INT(sotto_create(&a, home, PASS, sizeof(PASS) - 1, SOTTO_KDF_MIN), SOTTO_ERR_EXISTS);
+	CHECK_EQ_INT(sotto_store_exists(home), 1);
 	home_path(home, sizeof(home), "nobody");
+	CHECK_EQ_INT(sotto_store_exists(home), 0);
 	CHECK_EQ_INT(sotto_open(&a, home, PASS, sizeof(PASS) - 1), SOTTO_ERR_NOT_FOUND);
+	CHECK_EQ_INT(sotto_store_exists(home), 0);     /* the failed open made nothing */
 	a = user_open("alice");
 	REQUIRE(a != NULL);
 	CHECK(strcmp(sotto_address(a), "alice@example.org") == 0);
@@ -2006,6 +2028,7 @@ main(void)
 	RUN(sealed_sender_checks);
 	RUN(prekeys_replenished_and_rotated);
 	RUN(disappearing_messages);
+	RUN(default_home_is_dot_sotto_in_home);
 	RUN(wrong_passphrase_and_reopen);
 	RUN(simultaneous_start_redelivered_prekey_acked);
 	RUN(garbage_envelopes_never_block);
