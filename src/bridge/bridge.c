@@ -32,10 +32,6 @@
 #define BRIDGE_RCPT_CACHE_MS 60000      /* for this long */
 #define BRIDGE_IDKEY_LEN 32
 
-/* a mail of the largest size, rewritten on receipt (mail_sender.h), still fits a row */
-_Static_assert(MAIL_CONTENT_MAX + MAIL_SENDER_GROWTH <= STORE_MAIL_MAX,
-    "a rewritten mail must fit the store");
-
 /* One submitted mail: its recipients' callbacks, filled on the loop thread, the results
  * filled by the client thread. */
 struct bridge_slot {
@@ -554,7 +550,7 @@ receiver_load(struct bridge *b, struct receiver *rc)
 	if (r != 0)
 		return r;
 	r = mail_progress_decode(v, len, &rc->prog);
-	store_blob_free(v, len);
+	mailstore_store_setting_free(v, len);
 	if (r != 0)
 		return r;
 	rc->scan = rc->prog.row;
@@ -861,7 +857,7 @@ idkey_load(struct bridge *b)
 	if (r == 0) {
 		if (len == sizeof(b->idkey))
 			memcpy(b->idkey, v, len);
-		store_blob_free(v, len);
+		mailstore_store_setting_free(v, len);
 		return len == sizeof(b->idkey) ? 0 : SOTTO_ERR_CORRUPT;
 	}
 	if (r != SOTTO_ERR_NOT_FOUND)
@@ -1059,26 +1055,23 @@ runner_free(struct bridge_runner *r)
 	free(r);
 }
 
-/* Both handles under one passphrase; st for the folders, s for the client thread. */
+/* Both handles under one passphrase: the mail folders, and s for the client thread. */
 static int
-runner_open(const struct bridge_run_config *cfg, struct store **st, struct sotto **s)
+runner_open(const struct bridge_run_config *cfg, struct mailstore *ms, struct sotto **s)
 {
 	int r;
 
-	*st = NULL;
 	*s = NULL;
-	if ((r = store_open(cfg->home, cfg->pass, cfg->pass_len, st)) != 0)
+	if ((r = mailstore_store_open_home(ms, cfg->home, cfg->pass, cfg->pass_len)) != 0)
 		return r;
 	if ((r = sotto_open(s, cfg->home, cfg->pass, cfg->pass_len)) != 0) {
-		store_close(*st);
-		*st = NULL;
+		mailstore_destroy(ms);
 		return r;
 	}
 	if (!sotto_registered(*s)) {
 		sotto_close(*s);
-		store_close(*st);
+		mailstore_destroy(ms);
 		*s = NULL;
-		*st = NULL;
 		return SOTTO_ERR_STATE;
 	}
 	return 0;
@@ -1090,7 +1083,6 @@ bridge_runner_start(struct bridge_runner **out, const struct bridge_run_config *
 {
 	struct bridge_runner *r;
 	char pw[BRIDGE_PASSWORD_CHARS + 1];
-	struct store *st = NULL;
 	struct sotto *s = NULL;
 	uint16_t port;
 	int rc;
@@ -1121,15 +1113,14 @@ bridge_runner_start(struct bridge_runner **out, const struct bridge_run_config *
 	r->cfg.imap_host = r->imap_host;
 	r->cfg.imap_port = port;
 	r->cfg.send_only = cfg->send_only;
-	if ((rc = runner_open(cfg, &st, &s)) != 0) {
+	if ((rc = runner_open(cfg, &r->ms, &s)) != 0) {
 		snprintf(why, whylen, "%s", sotto_strerror(rc));
 		goto fail;
 	}
 	rc = sotto_bridge_password(s, pw, r->hash, &r->created);
 	sodium_memzero(pw, sizeof(pw));
-	if (rc != 0 || (rc = mailstore_store_open(&r->ms, st, 1)) != 0) {
-		snprintf(why, whylen, "bridge password or mail folders: %s", sotto_strerror(rc));
-		store_close(st);
+	if (rc != 0) {
+		snprintf(why, whylen, "bridge password: %s", sotto_strerror(rc));
 		sotto_close(s);
 		goto fail;
 	}

@@ -28,7 +28,6 @@
 
 #include "bridge/auth.h"
 #include "mail/mailstore.h"
-#include "client/store.h"
 #include "sotto/error.h"
 #include "sotto/sotto.h"
 

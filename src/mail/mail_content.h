@@ -21,7 +21,6 @@
 #include <stdint.h>
 
 #include "base/buf.h"
-#include "client/store.h"
 #include "sotto/error.h"
 #include "sotto/sotto.h"
 
@@ -30,9 +29,8 @@
 #define MAIL_CONTENT_HEADER (1 + MAIL_CONTENT_ID_LEN + 4 + 4 + 4)
 #define MAIL_CONTENT_CHUNK (SOTTO_TEXT_MAX - MAIL_CONTENT_HEADER)
 /* The largest mail (25 MiB); the store keeps one mail per row of at most STORE_MAIL_MAX
- * bytes (32 MiB). */
+ * bytes (32 MiB): mailstore_store.c checks that it fits, rewritten. */
 #define MAIL_CONTENT_MAX SOTTO_MAIL_MAX
-_Static_assert(MAIL_CONTENT_MAX <= STORE_MAIL_MAX, "a mail fits one row of the store");
 
 struct mail_part {
 	uint8_t id[MAIL_CONTENT_ID_LEN];

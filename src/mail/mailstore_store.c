@@ -6,6 +6,9 @@
 
 #include <sodium.h>
 
+#include "client/store.h"
+#include "mail/mail_content.h"
+#include "mail/mail_sender.h"
 #include "mail/mailbox_uids.h"
 #include "mail/mailstore_folders.h"
 #include "mail/mailstore_watch.h"
@@ -299,6 +302,10 @@ ms_watch(void *impl, mailstore_watch_fn fn, void *arg)
 	mailstore_watch_set(&s->watch, fn, arg);
 }
 
+/* The bridge files a received mail after mail_sender_rewrite, which may add to it. */
+_Static_assert(MAIL_CONTENT_MAX + MAIL_SENDER_GROWTH <= STORE_MAIL_MAX,
+    "a received mail, rewritten, fits one row of the store");
+
 static void
 ms_destroy(void *impl)
 {
@@ -421,4 +428,26 @@ mailstore_store_setting_put(struct mailstore *ms, const char *name, const uint8_
 	r = store_setting_put(s->st, name, v, len);
 	pthread_mutex_unlock(&s->lock);
 	return r;
+}
+
+int
+mailstore_store_open_home(struct mailstore *ms, const char *home, const uint8_t *pass,
+    size_t pass_len)
+{
+	struct store *st = NULL;
+	int r;
+
+	ms->ops = NULL;
+	ms->impl = NULL;
+	if ((r = store_open(home, pass, pass_len, &st)) != 0)
+		return r;
+	if ((r = mailstore_store_open(ms, st, 1)) != 0)
+		store_close(st);
+	return r;
+}
+
+void
+mailstore_store_setting_free(uint8_t *v, size_t len)
+{
+	store_blob_free(v, len);
 }

@@ -15,11 +15,16 @@
 #include <stdint.h>
 
 #include "mail/mailstore.h"
-#include "client/store.h"
+
+struct store;
 
 /* Serves st as a mailstore. With own, mailstore_destroy closes st. The four folders are
  * created here if missing. */
 int mailstore_store_open(struct mailstore *ms, struct store *st, int own) SOTTO_MUST_CHECK;
+/* Opens the store in home under the passphrase, a handle of its own, and serves it (closed
+ * by mailstore_destroy). Errors as sotto_open's. */
+int mailstore_store_open_home(struct mailstore *ms, const char *home, const uint8_t *pass,
+    size_t pass_len) SOTTO_MUST_CHECK;
 
 /*
  * Appends a mail to folder and, in the same transaction, writes the setting name = val
@@ -31,10 +36,12 @@ int mailstore_store_deliver(struct mailstore *ms, const char *folder, const uint
     size_t len, uint32_t flags, int64_t internaldate, const char *name, const uint8_t *val,
     size_t vlen, uint32_t *uid) SOTTO_MUST_CHECK;
 
-/* A setting of the underlying store, under the same lock (*v: free with store_blob_free). */
+/* A setting of the underlying store, under the same lock (*v: free with
+ * mailstore_store_setting_free, which wipes it). */
 int mailstore_store_setting_get(struct mailstore *ms, const char *name, uint8_t **v,
     size_t *len) SOTTO_MUST_CHECK;
 int mailstore_store_setting_put(struct mailstore *ms, const char *name, const uint8_t *v,
     size_t len) SOTTO_MUST_CHECK;
+void mailstore_store_setting_free(uint8_t *v, size_t len);
 
 #endif

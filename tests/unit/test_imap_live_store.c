@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "client/store.h"
 #include "mail/mailstore_store.h"
 
 static char live_dir[64];

@@ -10,6 +10,7 @@
 
 #include <sodium.h>
 
+#include "client/store.h"
 #include "mail/mailstore_store.h"
 #include "check.h"
 #include "mailstore_contract.h"
