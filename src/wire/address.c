@@ -8,6 +8,8 @@
 
 #include <sodium.h>
 
+#include "base/cursor.h"
+
 #define SERVER_SCHEME "sotto://"
 
 static int
@@ -48,20 +50,22 @@ address_domain_check(const char *s, size_t len)
 int
 address_user_check(const char *s, size_t len)
 {
-	const char *at;
-	size_t i, name;
+	struct cur c;
+	const uint8_t *name, *domain;
+	size_t i, nlen, dlen;
 
 	if (s == NULL || len == 0 || len > ADDRESS_MAX)
 		return SOTTO_ERR_MALFORMED;
-	if ((at = memchr(s, '@', len)) == NULL)
+	cur_init(&c, (const uint8_t *)s, len);
+	if ((name = cur_take_until(&c, '@', &nlen)) == NULL || nlen == 0 ||
+	    nlen > ADDRESS_NAME_MAX)
 		return SOTTO_ERR_MALFORMED;
-	name = (size_t)(at - s);
-	if (name == 0 || name > ADDRESS_NAME_MAX)
-		return SOTTO_ERR_MALFORMED;
-	for (i = 0; i < name; i++)
-		if (!name_char(s[i]))
+	for (i = 0; i < nlen; i++)
+		if (!name_char((char)name[i]))
 			return SOTTO_ERR_MALFORMED;
-	return address_domain_check(at + 1, len - name - 1);
+	(void)cur_u8(&c);       /* the '@' */
+	domain = cur_rest(&c, &dlen);
+	return address_domain_check((const char *)domain, dlen);
 }
 
 int
@@ -105,8 +109,9 @@ ipv6_literal(const char *s, size_t len)
 int
 address_server_parse(const char *s, struct address_server *out)
 {
-	const char *p, *at, *host, *colon, *end;
-	size_t keylen, hostlen, bin_len = 0, i;
+	struct cur c;
+	const uint8_t *key, *host, *digits;
+	size_t slen, keylen, hostlen, n, bin_len = 0, i;
 	unsigned long port = 0;
 	int bracket = 0;
 	char canon[sodium_base64_ENCODED_LEN(ADDRESS_SERVER_KEY_LEN,
@@ -115,53 +120,51 @@ address_server_parse(const char *s, struct address_server *out)
 	memset(out, 0, sizeof(*out));
 	if (s == NULL)
 		return SOTTO_ERR_INVALID_ARG;
-	end = s + strnlen(s, ADDRESS_SERVER_MAX + 1);
-	if (*end != '\0' || strncmp(s, SERVER_SCHEME, strlen(SERVER_SCHEME)) != 0)
+	if ((slen = strnlen(s, ADDRESS_SERVER_MAX + 1)) > ADDRESS_SERVER_MAX)
 		return SOTTO_ERR_MALFORMED;
-	p = s + strlen(SERVER_SCHEME);
-	if ((at = memchr(p, '@', (size_t)(end - p))) == NULL)
+	cur_init(&c, (const uint8_t *)s, slen);
+	if (!cur_starts_with(&c, SERVER_SCHEME, strlen(SERVER_SCHEME), 0))
 		return SOTTO_ERR_MALFORMED;
-	keylen = (size_t)(at - p);
+	(void)cur_ref(&c, strlen(SERVER_SCHEME));
+	if ((key = cur_take_until(&c, '@', &keylen)) == NULL)
+		return SOTTO_ERR_MALFORMED;
+	(void)cur_u8(&c);       /* the '@' */
 	/* 32 bytes are 43 base64 characters without padding. */
 	if (keylen != 43)
 		return SOTTO_ERR_MALFORMED;
-	if (sodium_base642bin(out->key, sizeof(out->key), p, keylen, NULL, &bin_len, NULL,
-	    sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 || bin_len != sizeof(out->key))
+	if (sodium_base642bin(out->key, sizeof(out->key), (const char *)key, keylen, NULL,
+	    &bin_len, NULL, sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 ||
+	    bin_len != sizeof(out->key))
 		return SOTTO_ERR_MALFORMED;
 	/* One spelling per key: the unused low bits of the last character must be zero. */
 	sodium_bin2base64(canon, sizeof(canon), out->key, sizeof(out->key),
 	    sodium_base64_VARIANT_URLSAFE_NO_PADDING);
-	if (memcmp(canon, p, keylen) != 0)
+	if (memcmp(canon, key, keylen) != 0)
 		return SOTTO_ERR_MALFORMED;
 
-	host = at + 1;
-	if (*host == '[') {
-		const char *close = memchr(host, ']', (size_t)(end - host));
-
-		if (close == NULL || close[1] != ':')
+	if (cur_peek(&c) == '[') {
+		(void)cur_u8(&c);
+		if ((host = cur_take_until(&c, ']', &hostlen)) == NULL)
 			return SOTTO_ERR_MALFORMED;
-		host++;
-		hostlen = (size_t)(close - host);
-		colon = close + 1;
+		(void)cur_u8(&c);
 		bracket = 1;
-	} else {
-		if ((colon = memchr(host, ':', (size_t)(end - host))) == NULL)
-			return SOTTO_ERR_MALFORMED;
-		hostlen = (size_t)(colon - host);
-	}
-	if (hostlen == 0 || hostlen > ADDRESS_HOST_MAX)
+	} else if ((host = cur_take_until(&c, ':', &hostlen)) == NULL) {
 		return SOTTO_ERR_MALFORMED;
-	if ((bracket ? ipv6_literal(host, hostlen) : address_domain_check(host, hostlen)) != 0)
+	}
+	if (cur_u8(&c) != ':' || hostlen == 0 || hostlen > ADDRESS_HOST_MAX)
+		return SOTTO_ERR_MALFORMED;
+	if ((bracket ? ipv6_literal((const char *)host, hostlen) :
+	    address_domain_check((const char *)host, hostlen)) != 0)
 		return SOTTO_ERR_MALFORMED;
 
 	/* Port: 1..65535, decimal digits only, no leading zero. */
-	p = colon + 1;
-	if (p == end || end - p > 5 || *p == '0')
+	digits = cur_rest(&c, &n);
+	if (cur_status(&c) != 0 || n == 0 || n > 5 || digits[0] == '0')
 		return SOTTO_ERR_MALFORMED;
-	for (i = 0; p + i < end; i++) {
-		if (p[i] < '0' || p[i] > '9')
+	for (i = 0; i < n; i++) {
+		if (digits[i] < '0' || digits[i] > '9')
 			return SOTTO_ERR_MALFORMED;
-		port = port * 10 + (unsigned long)(p[i] - '0');
+		port = port * 10 + (unsigned long)(digits[i] - '0');
 	}
 	if (port == 0 || port > 65535)
 		return SOTTO_ERR_MALFORMED;

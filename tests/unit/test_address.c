@@ -157,6 +157,12 @@ TEST(address_server_rejects)
 	CHECK_EQ_INT(server("sotto://%s@[::A]:80", key), SOTTO_ERR_MALFORMED);
 	CHECK_EQ_INT(server("sotto://%s@[fe80::1]:80", key), 0);
 	CHECK_EQ_INT(server("sotto://%s@[]:80", key), SOTTO_ERR_MALFORMED);
+	CHECK_EQ_INT(server("sotto://%s@[fe80::1]80", key), SOTTO_ERR_MALFORMED);
+	CHECK_EQ_INT(server("sotto://%s@[fe80::1]", key), SOTTO_ERR_MALFORMED);
+	CHECK_EQ_INT(server("sotto://%s@h:1:2", key), SOTTO_ERR_MALFORMED);
+	CHECK_EQ_INT(server("sotto://%s@h@g:1", key), SOTTO_ERR_MALFORMED);
+	CHECK_EQ_INT(server("SOTTO://%s@h:1", key), SOTTO_ERR_MALFORMED);
+	CHECK_EQ_INT(server("sotto:/%s@h:1", key), SOTTO_ERR_MALFORMED);
 	CHECK_EQ_INT(server("http://%s@h:80", key), SOTTO_ERR_MALFORMED);
 	CHECK_EQ_INT(server("sotto://%s", key), SOTTO_ERR_MALFORMED);
 	/* Padding, the standard alphabet, wrong lengths. */
