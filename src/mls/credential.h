@@ -31,11 +31,12 @@
 #include "base/buf.h"
 #include "base/cursor.h"
 #include "sotto/error.h"
+#include "sotto/limits.h"
 #include "mls/leaf_node.h"
 #include "mls/suite.h"
 
 #define MLS_CRED_VERSION 1
-#define MLS_CRED_ADDRESS_MAX 320
+#define MLS_CRED_ADDRESS_MAX SOTTO_ADDRESS_MAX
 #define MLS_CRED_KEY_LEN 32
 #define MLS_CRED_LABEL "Sotto MLS credential v1"
 /* The encoded credential: version, the vector headers (1 byte for the key, 2 for the
