@@ -62,7 +62,8 @@ enum sotto_err {
 	SOTTO_ERR_TOO_MANY_GROUPS = -53, /* an account is in as many groups as the server allows */
 	SOTTO_ERR_CLASSICAL_REFUSED = -54, /* a classical (not post-quantum) session, refused */
 	SOTTO_ERR_BLOB_HASH = -55,     /* a blob's bytes do not have the hash given for them */
-	SOTTO_ERR__LAST = -56
+	SOTTO_ERR_FILE_DIGEST = -56,   /* a decrypted file does not have the digest its message gives */
+	SOTTO_ERR__LAST = -57
 };
 
 /* A short English description; never NULL. */

@@ -63,6 +63,7 @@ static const char *const messages[] = {
 	[-SOTTO_ERR_CLASSICAL_REFUSED] = "classical session refused: post-quantum sessions are "
 	    "required (the peer has no ML-KEM prekey)",
 	[-SOTTO_ERR_BLOB_HASH] = "the blob's bytes do not have the hash given for them",
+	[-SOTTO_ERR_FILE_DIGEST] = "the decrypted file does not have the digest its message gives",
 };
 
 _Static_assert(sizeof(messages) / sizeof(messages[0]) == (unsigned)-SOTTO_ERR__LAST,

@@ -5,6 +5,47 @@
 
 #include "base/cursor.h"
 
+/* A file name a recipient can show and save: no path separator or control character. */
+static int
+name_ok(const uint8_t *p, size_t n)
+{
+	size_t i;
+
+	if (n == 0 || n > CONTENT_FILE_NAME_MAX || (n == 1 && p[0] == '.') ||
+	    (n == 2 && p[0] == '.' && p[1] == '.'))
+		return 0;
+	for (i = 0; i < n; i++)
+		if (p[i] < 0x20 || p[i] == 0x7f || p[i] == '/' || p[i] == '\\')
+			return 0;
+	return 1;
+}
+
+static int
+type_ok(const uint8_t *p, size_t n)
+{
+	size_t i;
+
+	if (n > CONTENT_FILE_TYPE_MAX)
+		return 0;
+	for (i = 0; i < n; i++)
+		if (p[i] <= 0x20 || p[i] >= 0x7f)
+			return 0;
+	return 1;
+}
+
+static int
+file_check(const struct content *c)
+{
+	if (c->file_size > FILE_SIZE_MAX || c->file_hash == NULL || c->file_key == NULL ||
+	    c->file_digest == NULL || c->body_len > CONTENT_BODY_MAX ||
+	    (c->body == NULL && c->body_len > 0) || c->file_name == NULL ||
+	    !name_ok(c->file_name, c->file_name_len) ||
+	    (c->file_type == NULL && c->file_type_len > 0) ||
+	    !type_ok(c->file_type, c->file_type_len))
+		return SOTTO_ERR_MALFORMED;
+	return 0;
+}
+
 static int
 content_check(const struct content *c)
 {
@@ -23,6 +64,8 @@ content_check(const struct content *c)
 		return 0;
 	case CONTENT_TIMER:
 		return 0;
+	case CONTENT_FILE:
+		return file_check(c);
 	default:
 		return SOTTO_ERR_MALFORMED;
 	}
@@ -51,6 +94,15 @@ content_encode(const struct content *c, struct buf *out)
 		buf_u16(out, (uint16_t)c->n_ids);
 		for (i = 0; i < c->n_ids; i++)
 			buf_put(out, c->ids[i], CONTENT_ID_LEN);
+		break;
+	case CONTENT_FILE:
+		buf_u64(out, c->file_size);
+		buf_put(out, c->file_hash, FILE_HASH_LEN);
+		buf_put(out, c->file_key, FILE_KEY_LEN);
+		buf_put(out, c->file_digest, FILE_DIGEST_LEN);
+		buf_lv16(out, c->file_name, c->file_name_len);
+		buf_lv16(out, c->file_type, c->file_type_len);
+		buf_lv32(out, c->body, c->body_len);
 		break;
 	default:
 		break;
@@ -90,6 +142,15 @@ content_decode(const uint8_t *p, size_t len, struct content *c)
 			    c->n_ids * CONTENT_ID_LEN);
 		break;
 	case CONTENT_TIMER:
+		break;
+	case CONTENT_FILE:
+		c->file_size = cur_u64(&cu);
+		c->file_hash = cur_ref(&cu, FILE_HASH_LEN);
+		c->file_key = cur_ref(&cu, FILE_KEY_LEN);
+		c->file_digest = cur_ref(&cu, FILE_DIGEST_LEN);
+		c->file_name = cur_lv16(&cu, CONTENT_FILE_NAME_MAX, &c->file_name_len);
+		c->file_type = cur_lv16(&cu, CONTENT_FILE_TYPE_MAX, &c->file_type_len);
+		c->body = cur_lv32(&cu, CONTENT_BODY_MAX, &c->body_len);
 		break;
 	default:
 		cur_fail(&cu, SOTTO_ERR_MALFORMED);

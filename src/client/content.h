@@ -10,6 +10,10 @@
  *   TEXT, MAIL: u32 length, bytes (1..CONTENT_BODY_MAX)
  *   RECEIPT:    u8 kind (1 delivered, 2 read), u16 n (1..CONTENT_RECEIPT_MAX), n ids
  *   TIMER:      nothing (the timer field is the new setting)
+ *   FILE:       u64 size (0..FILE_SIZE_MAX), 32 blob hash, 32 key, 32 plaintext digest,
+ *               u16 name length (1..CONTENT_FILE_NAME_MAX), name, u16 media type length
+ *               (0..CONTENT_FILE_TYPE_MAX), media type, u32 caption length
+ *               (0..CONTENT_BODY_MAX), caption (docs/PROTOCOL.md section 15)
  * Big-endian; decoding rejects unknown types, out-of-range fields and trailing bytes.
  */
 #ifndef SOTTO_CLIENT_CONTENT_H
@@ -19,6 +23,7 @@
 #include <stdint.h>
 
 #include "base/buf.h"
+#include "client/file_crypt.h"
 #include "sotto/error.h"
 #include "sotto/limits.h"
 
@@ -27,6 +32,8 @@
 #define CONTENT_BODY_MAX SOTTO_TEXT_MAX
 #define CONTENT_RECEIPT_MAX SOTTO_RECEIPT_IDS_MAX
 #define CONTENT_EXPIRY_MAX SOTTO_EXPIRY_MAX
+#define CONTENT_FILE_NAME_MAX 255       /* bytes; no '/', no control characters, not . or .. */
+#define CONTENT_FILE_TYPE_MAX 127       /* bytes of printable ASCII without spaces */
 #define CONTENT_HEADER_LEN (1 + 1 + CONTENT_ID_LEN + 8 + 8 + 4)
 
 enum content_type {
@@ -34,6 +41,7 @@ enum content_type {
 	CONTENT_MAIL = 2,
 	CONTENT_RECEIPT = 3,
 	CONTENT_TIMER = 4,
+	CONTENT_FILE = 5,
 };
 
 enum content_receipt { CONTENT_DELIVERED = 1, CONTENT_READ = 2 };
@@ -44,11 +52,19 @@ struct content {
 	uint64_t seq;
 	uint64_t sent_ms;
 	uint32_t expiry;
-	const uint8_t *body;            /* TEXT, MAIL; borrowed (secret) */
+	const uint8_t *body;            /* TEXT, MAIL, FILE (its caption); borrowed (secret) */
 	size_t body_len;
 	uint8_t receipt_kind;           /* RECEIPT */
 	size_t n_ids;
 	const uint8_t (*ids)[CONTENT_ID_LEN];   /* RECEIPT; borrowed */
+	uint64_t file_size;             /* FILE: plaintext bytes; the rest borrowed */
+	const uint8_t *file_hash;       /* FILE_HASH_LEN: the blob's name in the store */
+	const uint8_t *file_key;        /* FILE_KEY_LEN (secret) */
+	const uint8_t *file_digest;     /* FILE_DIGEST_LEN: SHA-256 of the plaintext */
+	const uint8_t *file_name;
+	size_t file_name_len;
+	const uint8_t *file_type;       /* media type, e.g. "image/png"; may be empty */
+	size_t file_type_len;
 };
 
 int content_encode(const struct content *c, struct buf *out) SOTTO_MUST_CHECK;

@@ -547,13 +547,15 @@ handle_envelope(struct sotto *s, const struct proto_push *push, sotto_event_fn c
 	}
 	if ((r = session_serialize(d.cur, &ser)) != 0)
 		goto out;
-	if (content_decode(pt.p, pt.len, &c) != 0) {
-		/* The session advanced: keep it, drop the content. */
+	if (content_decode(pt.p, pt.len, &c) != 0 || c.type == CONTENT_FILE) {
+		/* The session advanced: keep it, drop the content. Files are not fetched yet
+		 * (issue 14): refused with a warning rather than shown as something else. */
 		if ((r = store_session_put(s->st, o.sender_addr, ser.p, ser.len)) != 0 ||
 		    (r = store_commit(s->st)) != 0)
 			goto out;
 		in_tx = 0;
-		reject = "malformed content";
+		reject = c.type == CONTENT_FILE ? "a file, which this client cannot receive yet" :
+		    "malformed content";
 		reject_peer = o.sender_addr;
 		goto out;
 	}

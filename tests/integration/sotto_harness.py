@@ -191,7 +191,14 @@ class User:
 
 
 def file_contains(paths, needle):
+    """The first file under paths (files, or directories searched whole) holding needle."""
     for p in paths:
+        if os.path.isdir(p):
+            found = file_contains([os.path.join(d, n) for d, _, names in os.walk(p)
+                                   for n in names], needle)
+            if found:
+                return found
+            continue
         try:
             with open(p, "rb") as f:
                 if needle in f.read():
