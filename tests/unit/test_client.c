@@ -653,6 +653,42 @@ TEST(exchange_receipts_history)
 	free(ev);
 }
 
+/* A FILE content (docs/PROTOCOL.md section 15) is refused with a warning by a client that
+ * cannot fetch files yet, not shown as something else, and the session goes on. */
+TEST(file_content_refused_with_warning)
+{
+	static const uint8_t h[32] = { 1 }, k[32] = { 2 }, d[32] = { 3 };
+	struct sotto *a, *b;
+	struct seen *ev = calloc(1, sizeof(*ev));
+	struct content c;
+
+	fresh();
+	a = user_new("alice", "alice@example.org");
+	b = user_new("bob", "bob@example.org");
+	REQUIRE(a != NULL && b != NULL && ev != NULL);
+	sotto_set_auto_receipts(b, 0);
+	REQUIRE(sotto_send_text(a, "bob@example.org", "before", 6, NULL) == 0);
+	memset(&c, 0, sizeof(c));
+	c.type = CONTENT_FILE;
+	c.file_size = 10;
+	c.file_hash = h;
+	c.file_key = k;
+	c.file_digest = d;
+	c.file_name = (const uint8_t *)"x.txt";
+	c.file_name_len = 5;
+	REQUIRE(client_send_content(a, "bob@example.org", &c, 0, CLIENT_TIMEOUT_MS) == 0);
+	REQUIRE(sotto_send_text(a, "bob@example.org", "after", 5, NULL) == 0);
+	CHECK_EQ_INT(poll_all(b, ev), 3);
+	CHECK(ev->type[0] == SOTTO_EVENT_MESSAGE && strcmp(ev->body[0], "before") == 0);
+	CHECK(ev->type[1] == SOTTO_EVENT_WARNING && ev->warn[1] == SOTTO_WARN_REJECTED);
+	CHECK(strstr(ev->reason[1], "a file") != NULL);
+	CHECK(ev->type[2] == SOTTO_EVENT_MESSAGE && strcmp(ev->body[2], "after") == 0);
+	CHECK_EQ_INT(mailbox_count("bob@example.org"), 0);
+	sotto_close(a);
+	sotto_close(b);
+	free(ev);
+}
+
 TEST(many_messages_both_ways)
 {
 	struct sotto *a, *b;
@@ -2012,6 +2048,7 @@ main(void)
 	if (access("/dev/shm", W_OK) != 0)
 		snprintf(tmp_root, sizeof(tmp_root), "/tmp/sotto-test-client-%d", (int)getpid());
 	RUN(content_codec);
+	RUN(file_content_refused_with_warning);
 	RUN(kem_prekeys_signed_replenished_and_rotated);
 	RUN(kem_prekeys_added_to_old_account);
 	RUN(kem_prekey_bad_signature_refused);
