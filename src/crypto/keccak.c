@@ -25,63 +25,73 @@ static const uint64_t round_constants[KECCAK_ROUNDS] = {
 	0x8000000000008080ULL, 0x0000000080000001ULL, 0x8000000080008008ULL,
 };
 
-/* rho: the offset of lane x + 5y (Table 2), (t + 1)(t + 2)/2 mod 64 along Algorithm 2's walk. */
-static const uint8_t rho_offsets[KECCAK_LANES] = {
-	0, 1, 62, 28, 27,
-	36, 44, 6, 55, 20,
-	3, 10, 43, 25, 39,
-	41, 45, 15, 21, 8,
-	18, 2, 61, 56, 14,
-};
-
-/* pi: lane x + 5y of the output is lane ((x + 3y) mod 5) + 5x of the input (Algorithm 3). */
-static const uint8_t pi_source[KECCAK_LANES] = {
-	0, 6, 12, 18, 24,
-	3, 9, 10, 16, 22,
-	1, 7, 13, 19, 20,
-	4, 5, 11, 17, 23,
-	2, 8, 14, 15, 21,
-};
-
 static uint64_t
 rotl64(uint64_t v, unsigned n)
 {
 	return (v << (n & 63)) | (v >> ((64 - n) & 63));
 }
 
+/*
+ * rho and pi with theta's column term: lane i = x + 5y of the output is lane src =
+ * ((x + 3y) mod 5) + 5x of the input (Algorithm 3), plus d[src mod 5], rotated by src's
+ * rho offset (Table 2), d being d[dx], dx = src mod 5. Written out with literal indices
+ * and offsets so that the lanes stay in scalar variables and every rotation is a constant
+ * one. No array of the permutation's temporaries is left to wipe: what the compiler spills
+ * to the stack is overwritten by later calls (the state itself, a[], is the caller's to
+ * wipe, as keccak_wipe does).
+ */
+#define RHO_PI(i, src, off, dx) b##i = rotl64(a##src ^ d##dx, off)
+#define CHI_ROW(y0, y1, y2, y3, y4) do { \
+		a##y0 = b##y0 ^ (~b##y1 & b##y2); a##y1 = b##y1 ^ (~b##y2 & b##y3); \
+		a##y2 = b##y2 ^ (~b##y3 & b##y4); a##y3 = b##y3 ^ (~b##y4 & b##y0); \
+		a##y4 = b##y4 ^ (~b##y0 & b##y1); \
+	} while (0)
+
+/* One round is theta, rho, pi, chi and iota (section 3.3); theta's d[x] is added to each
+ * lane as rho and pi read it. The state is loaded from a[] once and stored once. */
 void
 keccak_f1600(uint64_t a[static KECCAK_LANES])
 {
-	uint64_t c[5], b[KECCAK_LANES], d;
-	unsigned x, y, i, round;
+	uint64_t a0 = a[0], a1 = a[1], a2 = a[2], a3 = a[3], a4 = a[4], a5 = a[5], a6 = a[6],
+	    a7 = a[7], a8 = a[8], a9 = a[9], a10 = a[10], a11 = a[11], a12 = a[12], a13 = a[13],
+	    a14 = a[14], a15 = a[15], a16 = a[16], a17 = a[17], a18 = a[18], a19 = a[19],
+	    a20 = a[20], a21 = a[21], a22 = a[22], a23 = a[23], a24 = a[24];
+	uint64_t b0, b1, b2, b3, b4, b5, b6, b7, b8, b9, b10, b11, b12, b13, b14, b15, b16, b17,
+	    b18, b19, b20, b21, b22, b23, b24, c0, c1, c2, c3, c4, d0, d1, d2, d3, d4;
+	unsigned round;
 
 	for (round = 0; round < KECCAK_ROUNDS; round++) {
 		/* theta */
-#pragma GCC unroll 5
-		for (x = 0; x < 5; x++)
-			c[x] = a[x] ^ a[x + 5] ^ a[x + 10] ^ a[x + 15] ^ a[x + 20];
-#pragma GCC unroll 5
-		for (x = 0; x < 5; x++) {
-			d = c[(x + 4) % 5] ^ rotl64(c[(x + 1) % 5], 1);
-#pragma GCC unroll 5
-			for (y = 0; y < 25; y += 5)
-				a[x + y] ^= d;
-		}
-		/* rho and pi */
-#pragma GCC unroll 25
-		for (i = 0; i < KECCAK_LANES; i++)
-			b[i] = rotl64(a[pi_source[i]], rho_offsets[pi_source[i]]);
-		/* chi */
-#pragma GCC unroll 5
-		for (y = 0; y < 25; y += 5)
-#pragma GCC unroll 5
-			for (x = 0; x < 5; x++)
-				a[x + y] = b[x + y] ^ (~b[(x + 1) % 5 + y] & b[(x + 2) % 5 + y]);
+		c0 = a0 ^ a5 ^ a10 ^ a15 ^ a20;
+		c1 = a1 ^ a6 ^ a11 ^ a16 ^ a21;
+		c2 = a2 ^ a7 ^ a12 ^ a17 ^ a22;
+		c3 = a3 ^ a8 ^ a13 ^ a18 ^ a23;
+		c4 = a4 ^ a9 ^ a14 ^ a19 ^ a24;
+		d0 = c4 ^ rotl64(c1, 1);
+		d1 = c0 ^ rotl64(c2, 1);
+		d2 = c1 ^ rotl64(c3, 1);
+		d3 = c2 ^ rotl64(c4, 1);
+		d4 = c3 ^ rotl64(c0, 1);
+		RHO_PI(0, 0, 0, 0);    RHO_PI(1, 6, 44, 1);   RHO_PI(2, 12, 43, 2);  RHO_PI(3, 18, 21, 3);
+		RHO_PI(4, 24, 14, 4);  RHO_PI(5, 3, 28, 3);   RHO_PI(6, 9, 20, 4);   RHO_PI(7, 10, 3, 0);
+		RHO_PI(8, 16, 45, 1);  RHO_PI(9, 22, 61, 2);  RHO_PI(10, 1, 1, 1);   RHO_PI(11, 7, 6, 2);
+		RHO_PI(12, 13, 25, 3); RHO_PI(13, 19, 8, 4);  RHO_PI(14, 20, 18, 0); RHO_PI(15, 4, 27, 4);
+		RHO_PI(16, 5, 36, 0);  RHO_PI(17, 11, 10, 1); RHO_PI(18, 17, 15, 2); RHO_PI(19, 23, 56, 3);
+		RHO_PI(20, 2, 62, 2);  RHO_PI(21, 8, 55, 3);  RHO_PI(22, 14, 39, 4); RHO_PI(23, 15, 41, 0);
+		RHO_PI(24, 21, 2, 1);
+		/* chi, row by row */
+		CHI_ROW(0, 1, 2, 3, 4);
+		CHI_ROW(5, 6, 7, 8, 9);
+		CHI_ROW(10, 11, 12, 13, 14);
+		CHI_ROW(15, 16, 17, 18, 19);
+		CHI_ROW(20, 21, 22, 23, 24);
 		/* iota */
-		a[0] ^= round_constants[round];
+		a0 ^= round_constants[round];
 	}
-	sodium_memzero(b, sizeof(b));
-	sodium_memzero(c, sizeof(c));
+	a[0] = a0; a[1] = a1; a[2] = a2; a[3] = a3; a[4] = a4; a[5] = a5; a[6] = a6; a[7] = a7;
+	a[8] = a8; a[9] = a9; a[10] = a10; a[11] = a11; a[12] = a12; a[13] = a13; a[14] = a14;
+	a[15] = a15; a[16] = a16; a[17] = a17; a[18] = a18; a[19] = a19; a[20] = a20;
+	a[21] = a21; a[22] = a22; a[23] = a23; a[24] = a24;
 }
 
 static void
@@ -124,6 +134,13 @@ load64_le(const uint8_t *p)
 	for (unsigned i = 0; i < 8; i++)
 		v |= (uint64_t)p[i] << (8 * i);
 	return v;
+}
+
+static void
+store64_le(uint8_t *p, uint64_t v)
+{
+	for (unsigned i = 0; i < 8; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
 }
 
 static void
@@ -171,6 +188,14 @@ keccak_squeeze(struct keccak_state *k, uint8_t *out, size_t len)
 		if (k->pos == k->rate) {
 			keccak_f1600(k->a);
 			k->pos = 0;
+		}
+		if (k->pos % 8 == 0 && len >= 8 && k->rate - k->pos >= 8) {
+			/* a whole lane at once */
+			store64_le(out, k->a[k->pos / 8]);
+			out += 8;
+			k->pos += 8;
+			len -= 8;
+			continue;
 		}
 		*out++ = (uint8_t)(k->a[k->pos / 8] >> (8 * (k->pos % 8)));
 		k->pos++;

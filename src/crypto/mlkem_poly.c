@@ -84,11 +84,16 @@ div_q(uint32_t n)
 	return quot + (((n - quot * MLKEM_Q - MLKEM_Q) >> 31) ^ 1);
 }
 
+/* Algorithm 9 with lazy reduction: coefficients enter below q and each layer's butterfly
+ * (t = zeta f[j + len] reduced below q; f[j] + t and f[j] + q - t) raises their bound by q
+ * only, so after the 7 layers they are below 8q < 2^16 and one reduction per coefficient at
+ * the end replaces the two conditional subtractions of each butterfly. */
 void
 mlkem_poly_ntt(struct mlkem_poly *f)
 {
 	unsigned i = 1, len, start, j;
 
+	_Static_assert(8u * MLKEM_Q <= UINT16_MAX, "the lazy NTT keeps 8q in a uint16_t");
 	for (len = 128; len >= 2; len /= 2)
 		for (start = 0; start < MLKEM_N; start += 2 * len) {
 			uint16_t zeta = mlkem_zetas[i++];
@@ -96,10 +101,12 @@ mlkem_poly_ntt(struct mlkem_poly *f)
 			for (j = start; j < start + len; j++) {
 				uint16_t t = fq_mul(zeta, f->c[j + len]);
 
-				f->c[j + len] = fq_csub((uint32_t)f->c[j] + MLKEM_Q - t);
-				f->c[j] = fq_csub((uint32_t)f->c[j] + t);
+				f->c[j + len] = (uint16_t)(f->c[j] + MLKEM_Q - t);
+				f->c[j] = (uint16_t)(f->c[j] + t);
 			}
 		}
+	for (j = 0; j < MLKEM_N; j++)
+		f->c[j] = fq_reduce(f->c[j]);
 }
 
 void
