@@ -32,23 +32,44 @@ rotl64(uint64_t v, unsigned n)
 }
 
 /*
- * rho and pi with theta's column term: lane i = x + 5y of the output is lane src =
- * ((x + 3y) mod 5) + 5x of the input (Algorithm 3), plus d[src mod 5], rotated by src's
- * rho offset (Table 2), d being d[dx], dx = src mod 5. Written out with literal indices
- * and offsets so that the lanes stay in scalar variables and every rotation is a constant
- * one. No array of the permutation's temporaries is left to wipe: what the compiler spills
- * to the stack is overwritten by later calls (the state itself, a[], is the caller's to
- * wipe, as keccak_wipe does).
+ * One round (section 3.3) from the lanes A##0..24 into the lanes E##0..24. Theta's column
+ * term d##x is added to each lane as rho and pi read it; output row y is computed at once
+ * from its five rho-and-pi lanes b0..b4 (chi mixes lanes of one row only), so only five of
+ * them are live at a time. Lane i = x + 5y of pi's output is lane src = ((x + 3y) mod 5) +
+ * 5x of its input (Algorithm 3), rotated by src's rho offset (Table 2) and with d##(src
+ * mod 5) added: the triples (src, offset, src mod 5) below, written out so that every
+ * index and rotation is a constant.
  */
-#define RHO_PI(i, src, off, dx) b##i = rotl64(a##src ^ d##dx, off)
-#define CHI_ROW(y0, y1, y2, y3, y4) do { \
-		a##y0 = b##y0 ^ (~b##y1 & b##y2); a##y1 = b##y1 ^ (~b##y2 & b##y3); \
-		a##y2 = b##y2 ^ (~b##y3 & b##y4); a##y3 = b##y3 ^ (~b##y4 & b##y0); \
-		a##y4 = b##y4 ^ (~b##y0 & b##y1); \
+#define THETA(A) do { \
+		c0 = A##0 ^ A##5 ^ A##10 ^ A##15 ^ A##20; \
+		c1 = A##1 ^ A##6 ^ A##11 ^ A##16 ^ A##21; \
+		c2 = A##2 ^ A##7 ^ A##12 ^ A##17 ^ A##22; \
+		c3 = A##3 ^ A##8 ^ A##13 ^ A##18 ^ A##23; \
+		c4 = A##4 ^ A##9 ^ A##14 ^ A##19 ^ A##24; \
+		d0 = c4 ^ rotl64(c1, 1); d1 = c0 ^ rotl64(c2, 1); d2 = c1 ^ rotl64(c3, 1); \
+		d3 = c2 ^ rotl64(c4, 1); d4 = c3 ^ rotl64(c0, 1); \
+	} while (0)
+#define ROW(A, E, e0, e1, e2, e3, e4, s0, r0, d0_, s1, r1, d1_, s2, r2, d2_, s3, r3, d3_, \
+    s4, r4, d4_) do { \
+		b0 = rotl64(A##s0 ^ d##d0_, r0); b1 = rotl64(A##s1 ^ d##d1_, r1); \
+		b2 = rotl64(A##s2 ^ d##d2_, r2); b3 = rotl64(A##s3 ^ d##d3_, r3); \
+		b4 = rotl64(A##s4 ^ d##d4_, r4); \
+		E##e0 = b0 ^ (~b1 & b2); E##e1 = b1 ^ (~b2 & b3); E##e2 = b2 ^ (~b3 & b4); \
+		E##e3 = b3 ^ (~b4 & b0); E##e4 = b4 ^ (~b0 & b1); \
+	} while (0)
+#define ROUND(A, E, rc) do { \
+		THETA(A); \
+		ROW(A, E, 0, 1, 2, 3, 4, 0, 0, 0, 6, 44, 1, 12, 43, 2, 18, 21, 3, 24, 14, 4); \
+		ROW(A, E, 5, 6, 7, 8, 9, 3, 28, 3, 9, 20, 4, 10, 3, 0, 16, 45, 1, 22, 61, 2); \
+		ROW(A, E, 10, 11, 12, 13, 14, 1, 1, 1, 7, 6, 2, 13, 25, 3, 19, 8, 4, 20, 18, 0); \
+		ROW(A, E, 15, 16, 17, 18, 19, 4, 27, 4, 5, 36, 0, 11, 10, 1, 17, 15, 2, 23, 56, 3); \
+		ROW(A, E, 20, 21, 22, 23, 24, 2, 62, 2, 8, 55, 3, 14, 39, 4, 15, 41, 0, 21, 2, 1); \
+		E##0 ^= (rc); /* iota */ \
 	} while (0)
 
-/* One round is theta, rho, pi, chi and iota (section 3.3); theta's d[x] is added to each
- * lane as rho and pi read it. The state is loaded from a[] once and stored once. */
+/* The 24 rounds, two per pass: a -> e, then e -> a. No array of the permutation's
+ * temporaries is left to wipe: they are scalars (registers, or spill slots that later calls
+ * overwrite); the state itself, a[], is the caller's to wipe, as keccak_wipe does. */
 void
 keccak_f1600(uint64_t a[static KECCAK_LANES])
 {
@@ -56,37 +77,15 @@ keccak_f1600(uint64_t a[static KECCAK_LANES])
 	    a7 = a[7], a8 = a[8], a9 = a[9], a10 = a[10], a11 = a[11], a12 = a[12], a13 = a[13],
 	    a14 = a[14], a15 = a[15], a16 = a[16], a17 = a[17], a18 = a[18], a19 = a[19],
 	    a20 = a[20], a21 = a[21], a22 = a[22], a23 = a[23], a24 = a[24];
-	uint64_t b0, b1, b2, b3, b4, b5, b6, b7, b8, b9, b10, b11, b12, b13, b14, b15, b16, b17,
-	    b18, b19, b20, b21, b22, b23, b24, c0, c1, c2, c3, c4, d0, d1, d2, d3, d4;
+	uint64_t e0, e1, e2, e3, e4, e5, e6, e7, e8, e9, e10, e11, e12, e13, e14, e15, e16, e17,
+	    e18, e19, e20, e21, e22, e23, e24;
+	uint64_t b0, b1, b2, b3, b4, c0, c1, c2, c3, c4, d0, d1, d2, d3, d4;
 	unsigned round;
 
-	for (round = 0; round < KECCAK_ROUNDS; round++) {
-		/* theta */
-		c0 = a0 ^ a5 ^ a10 ^ a15 ^ a20;
-		c1 = a1 ^ a6 ^ a11 ^ a16 ^ a21;
-		c2 = a2 ^ a7 ^ a12 ^ a17 ^ a22;
-		c3 = a3 ^ a8 ^ a13 ^ a18 ^ a23;
-		c4 = a4 ^ a9 ^ a14 ^ a19 ^ a24;
-		d0 = c4 ^ rotl64(c1, 1);
-		d1 = c0 ^ rotl64(c2, 1);
-		d2 = c1 ^ rotl64(c3, 1);
-		d3 = c2 ^ rotl64(c4, 1);
-		d4 = c3 ^ rotl64(c0, 1);
-		RHO_PI(0, 0, 0, 0);    RHO_PI(1, 6, 44, 1);   RHO_PI(2, 12, 43, 2);  RHO_PI(3, 18, 21, 3);
-		RHO_PI(4, 24, 14, 4);  RHO_PI(5, 3, 28, 3);   RHO_PI(6, 9, 20, 4);   RHO_PI(7, 10, 3, 0);
-		RHO_PI(8, 16, 45, 1);  RHO_PI(9, 22, 61, 2);  RHO_PI(10, 1, 1, 1);   RHO_PI(11, 7, 6, 2);
-		RHO_PI(12, 13, 25, 3); RHO_PI(13, 19, 8, 4);  RHO_PI(14, 20, 18, 0); RHO_PI(15, 4, 27, 4);
-		RHO_PI(16, 5, 36, 0);  RHO_PI(17, 11, 10, 1); RHO_PI(18, 17, 15, 2); RHO_PI(19, 23, 56, 3);
-		RHO_PI(20, 2, 62, 2);  RHO_PI(21, 8, 55, 3);  RHO_PI(22, 14, 39, 4); RHO_PI(23, 15, 41, 0);
-		RHO_PI(24, 21, 2, 1);
-		/* chi, row by row */
-		CHI_ROW(0, 1, 2, 3, 4);
-		CHI_ROW(5, 6, 7, 8, 9);
-		CHI_ROW(10, 11, 12, 13, 14);
-		CHI_ROW(15, 16, 17, 18, 19);
-		CHI_ROW(20, 21, 22, 23, 24);
-		/* iota */
-		a0 ^= round_constants[round];
+	_Static_assert(KECCAK_ROUNDS % 2 == 0, "two rounds per pass");
+	for (round = 0; round < KECCAK_ROUNDS; round += 2) {
+		ROUND(a, e, round_constants[round]);
+		ROUND(e, a, round_constants[round + 1]);
 	}
 	a[0] = a0; a[1] = a1; a[2] = a2; a[3] = a3; a[4] = a4; a[5] = a5; a[6] = a6; a[7] = a7;
 	a[8] = a8; a[9] = a9; a[10] = a10; a[11] = a11; a[12] = a12; a[13] = a13; a[14] = a14;
