@@ -63,7 +63,8 @@ enum sotto_err {
 	SOTTO_ERR_CLASSICAL_REFUSED = -54, /* a classical (not post-quantum) session, refused */
 	SOTTO_ERR_BLOB_HASH = -55,     /* a blob's bytes do not have the hash given for them */
 	SOTTO_ERR_FILE_DIGEST = -56,   /* a decrypted file does not have the digest its message gives */
-	SOTTO_ERR__LAST = -57
+	SOTTO_ERR_INVITE_EXPIRED = -57, /* the invite expired or its server's operator revoked it */
+	SOTTO_ERR__LAST = -58
 };
 
 /* A short English description; never NULL. */

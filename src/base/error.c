@@ -64,6 +64,7 @@ static const char *const messages[] = {
 	    "required (the peer has no ML-KEM prekey)",
 	[-SOTTO_ERR_BLOB_HASH] = "the blob's bytes do not have the hash given for them",
 	[-SOTTO_ERR_FILE_DIGEST] = "the decrypted file does not have the digest its message gives",
+	[-SOTTO_ERR_INVITE_EXPIRED] = "that invite has expired or was revoked",
 };
 
 _Static_assert(sizeof(messages) / sizeof(messages[0]) == (unsigned)-SOTTO_ERR__LAST,

@@ -36,6 +36,7 @@ cli_exit_code(int err)
 		return CLI_EXIT_NETWORK;
 	case SOTTO_ERR_INVITE_UNKNOWN:
 	case SOTTO_ERR_INVITE_USED:
+	case SOTTO_ERR_INVITE_EXPIRED:
 	case SOTTO_ERR_AUTH:
 	case SOTTO_ERR_LIMIT:
 	case SOTTO_ERR_QUOTA:
@@ -91,7 +92,10 @@ err_advice(int err)
 	case SOTTO_ERR_INVITE_UNKNOWN:
 		return "check the token, or ask the server's operator for a new one";
 	case SOTTO_ERR_INVITE_USED:
-		return "an invite registers one account: ask the server's operator for a new one";
+		return "the invite registered as many accounts as it was made for: ask the"
+		    " server's operator for a new one";
+	case SOTTO_ERR_INVITE_EXPIRED:
+		return "ask the server's operator for a new one";
 	case SOTTO_ERR_NOT_SOTTO:
 		return "check the port: `sottod address` on the server prints the right address";
 	case SOTTO_ERR_MESSAGE_TOO_LARGE:

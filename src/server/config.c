@@ -154,6 +154,32 @@ parse_u32(const char *s, uint32_t min, uint32_t max, uint32_t *out)
 	return 0;
 }
 
+int
+config_parse_duration(const char *s, uint32_t *seconds)
+{
+	static const struct { char unit; uint32_t secs; } units[] = {
+		{ 's', 1 }, { 'm', 60 }, { 'h', 3600 }, { 'd', 86400 }, { 'w', 7 * 86400 },
+	};
+	char num[16];
+	size_t n = strlen(s);
+	uint32_t v;
+
+	if (n < 2 || n - 1 >= sizeof(num))
+		return SOTTO_ERR_INVALID_ARG;
+	memcpy(num, s, n - 1);
+	num[n - 1] = '\0';
+	if (parse_u32(num, 1, CONFIG_DURATION_MAX, &v) != 0)
+		return SOTTO_ERR_INVALID_ARG;
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+		if (s[n - 1] == units[i].unit) {
+			if (v > CONFIG_DURATION_MAX / units[i].secs)
+				return SOTTO_ERR_INVALID_ARG;
+			*seconds = v * units[i].secs;
+			return 0;
+		}
+	return SOTTO_ERR_INVALID_ARG;
+}
+
 /* A host name or an IPv4 literal: lowercase letters, digits, '-', '.'; no empty labels. */
 /* A system user name as useradd accepts it: [a-z_][a-z0-9_-]*, at most 32 bytes. */
 static int

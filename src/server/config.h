@@ -80,6 +80,14 @@ struct config {
 	uint32_t blob_partial_timeout;  /* seconds an upload left unfinished is kept */
 };
 
+#define CONFIG_DURATION_MAX (3650u * 86400) /* the longest duration config_parse_duration takes */
+
+/*
+ * A duration as an admin types it: a positive number and a unit, s, m, h, d or w
+ * ("30m", "12h", "7d"), at most CONFIG_DURATION_MAX. SOTTO_ERR_INVALID_ARG otherwise.
+ */
+int config_parse_duration(const char *s, uint32_t *seconds) SOTTO_MUST_CHECK;
+
 /* Fills every field with its default. */
 void config_defaults(struct config *cfg);
 

@@ -2,7 +2,8 @@
  * sottod: the Sotto server.
  *   sottod run --data DIR [--listen HOST:PORT] [--domain NAME] [--registration open|invite]
  *   sottod address --data DIR
- *   sottod invite --data DIR
+ *   sottod invite --data DIR [--expires DURATION] [--uses N]
+ *   sottod invites list [--json] | revoke ID|TOKEN --data DIR
  *   sottod accounts list [--json] | reset NAME | delete NAME --data DIR
  */
 #include <errno.h>
@@ -12,30 +13,19 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sodium.h>
 #include <uv.h>
 
+#include "server/admin.h"
 #include "server/config.h"
 #include "server/log.h"
 #include "server/server.h"
 #include "server/store.h"
 #include "wire/address.h"
 #include "base/confine.h"
-
-#define INVITE_RAW_LEN 18
-#define INVITE_TOKEN_SIZE sodium_base64_ENCODED_LEN(INVITE_RAW_LEN, \
-    sodium_base64_VARIANT_URLSAFE_NO_PADDING)
-
-enum exit_code {
-	EXIT_OK = 0,
-	EXIT_FAILURE_RUN = 1,   /* stopped by an error while running */
-	EXIT_USAGE = 2,         /* bad command line */
-	EXIT_CONFIG = 3,        /* sottod.conf or a flag has a bad value */
-	EXIT_DATA = 4,          /* data directory, server key or database unusable */
-	EXIT_LISTEN = 5         /* cannot listen on the address */
-};
 
 static const char usage_text[] =
 	"usage: sottod run --data DIR [--listen HOST:PORT] [--domain NAME]\n"
@@ -44,9 +34,13 @@ static const char usage_text[] =
 	"                  [--log-level error|warn|info|debug] [--set KEY=VALUE]...\n"
 	"       sottod address --data DIR [--listen HOST:PORT] [--advertise HOST:PORT]\n"
 	"                                     print the sotto:// address clients use\n"
-	"       sottod invite --data DIR      print a new one-time invite token\n"
+	"       sottod invite --data DIR [--expires DURATION|never] [--uses N]\n"
+	"                                     print a new invite token (default: one\n"
+	"                                     registration within 7 days)\n"
+	"       sottod invites list --data DIR [--json]\n"
+	"       sottod invites revoke ID|TOKEN --data DIR\n"
 	"       sottod accounts list --data DIR [--json]\n"
-	"       sottod accounts reset NAME --data DIR\n"
+	"       sottod accounts reset NAME --data DIR [--expires DURATION|never]\n"
 	"                                     delete NAME's keys and mailbox and print an\n"
 	"                                     invite that only NAME's new device can use\n"
 	"       sottod accounts delete NAME --data DIR\n"
@@ -64,6 +58,7 @@ struct opts {
 	const char *pos[2];             /* words after the command (accounts SUB NAME) */
 	size_t n_pos;
 	int json;
+	const char *expires, *uses;     /* invite, accounts reset */
 	struct config_overrides ov;
 	char *set_copies[CONFIG_OVERRIDES_MAX];
 	size_t n_copies;
@@ -111,6 +106,10 @@ parse_args(int argc, char **argv, struct opts *o)
 		i++;
 		if (strcmp(a, "--data") == 0) {
 			o->data = v;
+			continue;
+		}
+		if (strcmp(a, "--expires") == 0 || strcmp(a, "--uses") == 0) {
+			*(a[2] == 'e' ? &o->expires : &o->uses) = v;
 			continue;
 		}
 		if (strcmp(a, "--set") == 0) {
@@ -542,20 +541,6 @@ cmd_address(const struct opts *o)
 	return EXIT_OK;
 }
 
-/* A new invite token (secret until used: printed once) and the hash the database keeps. */
-static void
-invite_make(char token[INVITE_TOKEN_SIZE], uint8_t hash[STORE_TOKEN_HASH_LEN])
-{
-	uint8_t raw[INVITE_RAW_LEN];
-
-	randombytes_buf(raw, sizeof(raw));
-	sodium_bin2base64(token, INVITE_TOKEN_SIZE, raw, sizeof(raw),
-	    sodium_base64_VARIANT_URLSAFE_NO_PADDING);
-	crypto_generichash(hash, STORE_TOKEN_HASH_LEN, (const uint8_t *)token, strlen(token),
-	    NULL, 0);
-	sodium_memzero(raw, sizeof(raw));
-}
-
 /* The configuration and the database of an existing server, for the admin commands. */
 static int
 open_existing(const struct opts *o, struct config *cfg, struct store **st)
@@ -577,25 +562,38 @@ open_existing(const struct opts *o, struct config *cfg, struct store **st)
 static int
 cmd_invite(const struct opts *o)
 {
-	char token[INVITE_TOKEN_SIZE];
-	uint8_t hash[STORE_TOKEN_HASH_LEN];
 	struct config cfg;
 	struct store *st = NULL;
 	int r;
 
+	if (o->n_pos != 0) {
+		fprintf(stderr, "sottod: invite takes no argument (invites list|revoke ID)\n");
+		return EXIT_USAGE;
+	}
 	if ((r = open_existing(o, &cfg, &st)) != 0)
 		return r;
-	invite_make(token, hash);
-	r = st->ops->invite_add(st, hash);
+	r = admin_invite_create(st, o->expires, o->uses);
 	store_close(st);
-	if (r != 0) {
-		sodium_memzero(token, sizeof(token));
-		fprintf(stderr, "sottod: cannot store the invite: %s\n", sotto_strerror(r));
-		return EXIT_DATA;
+	return r;
+}
+
+static int
+cmd_invites(const struct opts *o)
+{
+	const char *sub = o->n_pos > 0 ? o->pos[0] : "";
+	struct config cfg;
+	struct store *st = NULL;
+	int r, list = strcmp(sub, "list") == 0;
+
+	if ((!list && strcmp(sub, "revoke") != 0) || o->n_pos != (list ? 1u : 2u)) {
+		fprintf(stderr, "sottod: invites list|revoke ID\n");
+		return EXIT_USAGE;
 	}
-	printf("%s\n", token);
-	sodium_memzero(token, sizeof(token));
-	return EXIT_OK;
+	if ((r = open_existing(o, &cfg, &st)) != 0)
+		return r;
+	r = list ? admin_invites_list(st, o->json) : admin_invites_revoke(st, o->pos[1]);
+	store_close(st);
+	return r;
 }
 
 struct list_ctx {
@@ -663,9 +661,10 @@ name_ok(const char *name, const struct config *cfg)
 static int
 accounts_reset(const struct opts *o, const struct config *cfg, struct store *st, int keep)
 {
-	char token[INVITE_TOKEN_SIZE];
+	char token[INVITE_TOKEN_SIZE], until[48];
 	uint8_t hash[STORE_TOKEN_HASH_LEN];
 	uint64_t dropped = 0;
+	int64_t expires = 0;
 	const char *name = o->pos[1];
 	int r;
 
@@ -674,9 +673,11 @@ accounts_reset(const struct opts *o, const struct config *cfg, struct store *st,
 		    "64 bytes), not the whole address\n", o->pos[0]);
 		return EXIT_USAGE;
 	}
+	if (keep && (r = admin_invite_expiry(o->expires, (int64_t)time(NULL), &expires)) != 0)
+		return r;
 	if (keep)
-		invite_make(token, hash);
-	r = st->ops->account_reset(st, name, keep ? hash : NULL, &dropped);
+		admin_invite_make(token, hash);
+	r = st->ops->account_reset(st, name, keep ? hash : NULL, expires, &dropped);
 	sodium_memzero(hash, sizeof(hash));
 	if (r != 0) {
 		if (keep)
@@ -693,9 +694,10 @@ accounts_reset(const struct opts *o, const struct config *cfg, struct store *st,
 	    cfg->domain, keep ? "reset" : "deleted", (unsigned long long)dropped,
 	    dropped == 1 ? "" : "s");
 	if (keep) {
+		admin_invite_until(expires, until, sizeof(until));
 		fprintf(stderr, "sottod: on the new device: sotto init %s@%s --server ADDRESS "
-		    "--invite TOKEN, with this token (it registers only %s):\n", name,
-		    cfg->domain, name);
+		    "--invite TOKEN, with this token (it registers only %s, %s):\n", name,
+		    cfg->domain, name, until);
 		printf("%s\n", token);
 		sodium_memzero(token, sizeof(token));
 	}
@@ -760,6 +762,8 @@ main(int argc, char **argv)
 		r = cmd_address(&o);
 	else if (strcmp(o.cmd, "invite") == 0)
 		r = cmd_invite(&o);
+	else if (strcmp(o.cmd, "invites") == 0)
+		r = cmd_invites(&o);
 	else if (strcmp(o.cmd, "accounts") == 0)
 		r = cmd_accounts(&o);
 	else {

@@ -26,6 +26,9 @@
 #define STORE_GROUP_ID_MAX 64           /* = PROTO_GROUP_ID_MAX */
 #define STORE_KEY_PACKAGE_MAX 8192      /* = PROTO_KEY_PACKAGE_MAX */
 #define STORE_KEM_KEY_LEN 1184          /* ML-KEM-768 encapsulation key */
+/* An invite's lifetime unless its maker says otherwise: 7 days (a literal: the schema
+ * migration's SQL spells it). */
+#define STORE_INVITE_LIFETIME_DEFAULT 604800
 
 struct store;
 
@@ -154,6 +157,19 @@ struct store_account_info {
 	uint32_t prekeys;    /* one-time prekeys in stock */
 };
 
+/* One invite, for `sottod invites list`. Its id is the start of its token's hash: it
+ * names the invite without giving away the token. */
+#define STORE_INVITE_ID_LEN 6
+struct store_invite_info {
+	uint8_t id[STORE_INVITE_ID_LEN];
+	int64_t created;     /* unix seconds */
+	int64_t expires;     /* unix seconds; 0: never */
+	int64_t used;        /* the last use, unix seconds; 0: never used */
+	int64_t revoked;     /* unix seconds; 0: not revoked */
+	uint32_t uses;       /* registrations left */
+	char name[STORE_NAME_MAX + 1]; /* "" or the name a reset reserved for it */
+};
+
 /* The key of an idempotency record; a cursor with set = 0 is before the first. */
 struct store_sent_key {
 	uint8_t sender_device[STORE_KEY_LEN];
@@ -276,12 +292,12 @@ struct store_blob_rec {
 struct store_ops {
 	void (*close)(struct store *s);
 
-	/* Creates the account. With token_hash, the invite is consumed in the same
-	 * transaction: SOTTO_ERR_INVITE_UNKNOWN if there is no such invite,
-	 * SOTTO_ERR_INVITE_USED if it was used (a used invite is kept, marked). A name
-	 * reserved by account_reset takes only the invite made for it, and that invite no
-	 * other name (SOTTO_ERR_AUTH). SOTTO_ERR_EXISTS if the name or the device key is
-	 * taken. */
+	/* Creates the account. With token_hash, one use of the invite is consumed in the
+	 * same transaction: SOTTO_ERR_INVITE_UNKNOWN if there is no such invite,
+	 * SOTTO_ERR_INVITE_USED if it has no use left (a used invite is kept, marked),
+	 * SOTTO_ERR_INVITE_EXPIRED if it expired or was revoked. A name reserved by
+	 * account_reset takes only the invite made for it, and that invite no other name
+	 * (SOTTO_ERR_AUTH). SOTTO_ERR_EXISTS if the name or the device key is taken. */
 	int (*account_create)(struct store *s, const char *name,
 	    const uint8_t identity_key[STORE_KEY_LEN], const uint8_t device_key[STORE_KEY_LEN],
 	    const uint8_t *token_hash, int64_t *id_out);
@@ -289,14 +305,25 @@ struct store_ops {
 	    struct store_account *out);
 	int (*account_by_name)(struct store *s, const char *name, struct store_account *out);
 
-	int (*invite_add)(struct store *s, const uint8_t token_hash[STORE_TOKEN_HASH_LEN]);
+	/* An invite good for `uses` registrations until `expires` (unix seconds; 0: never). */
+	int (*invite_add)(struct store *s, const uint8_t token_hash[STORE_TOKEN_HASH_LEN],
+	    int64_t expires, uint32_t uses);
+	/* Calls cb for every invite ever made, oldest first; a non-zero return stops. */
+	int (*invites_list)(struct store *s,
+	    int (*cb)(void *arg, const struct store_invite_info *i), void *arg);
+	/* Revokes the one invite whose token hash starts with the len bytes of hash (len is
+	 * STORE_TOKEN_HASH_LEN, or STORE_INVITE_ID_LEN for an id) at time now.
+	 * SOTTO_ERR_NOT_FOUND if none does, SOTTO_ERR_EXISTS if several do (nothing is
+	 * revoked); revoking a revoked invite again is not an error. */
+	int (*invite_revoke)(struct store *s, const uint8_t *hash, size_t len, int64_t now);
 
 	/* Deletes account `name` with its prekeys, its mailbox (*envelopes: how many) and its
 	 * login state, in one transaction. With token_hash the name stays reserved for that
-	 * invite (replacing an earlier reservation); without, it is free for anyone.
-	 * SOTTO_ERR_NOT_FOUND if there is neither such an account nor a reservation. */
+	 * invite (one use, until `expires`, replacing an earlier reservation); without, it is
+	 * free for anyone. SOTTO_ERR_NOT_FOUND if there is neither such an account nor a
+	 * reservation. */
 	int (*account_reset)(struct store *s, const char *name, const uint8_t *token_hash,
-	    uint64_t *envelopes);
+	    int64_t expires, uint64_t *envelopes);
 	/* Calls cb for every account and reserved name, by name; a non-zero return stops. */
 	int (*accounts_list)(struct store *s,
 	    int (*cb)(void *arg, const struct store_account_info *a), void *arg);

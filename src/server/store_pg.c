@@ -23,14 +23,14 @@
 #include "server/log.h"
 #include "server/store_pg_int.h"
 
-#define PG_SCHEMA_VERSION 4
+#define PG_SCHEMA_VERSION 5
 /* pg_advisory_xact_lock key of schema migrations ("sotto" in ASCII). */
 #define PG_MIGRATE_LOCK 0x736f74746fLL
 
 enum stmt_id {
 	P_BEGIN, P_COMMIT,
 	P_INVITE_USE, P_INVITE_USED, P_INVITE_ADD, P_INVITE_RESERVED, P_INVITE_UNRESERVE,
-	P_INVITE_RESERVE,
+	P_INVITE_RESERVE, P_INVITES_LIST, P_INVITE_MATCHES, P_INVITE_REVOKE,
 	P_ID_LOCK, P_ID_SET, P_ACCOUNT_ADD,
 	P_ACCOUNT_BY_DEVICE, P_ACCOUNT_BY_NAME, P_ACCOUNT_BY_ID,
 	P_RESET_OUT, P_RESET_SENT, P_RESET_ENV, P_RESET_PREKEYS, P_RESET_SPK, P_RESET_LOGINS,
@@ -49,15 +49,24 @@ static const char *const stmt_sql[P__COUNT] = {
 	[P_BEGIN] = "BEGIN",
 	[P_COMMIT] = "COMMIT",
 	/* $3 NULL: an invite for any name; else the one made for that reserved name. */
-	[P_INVITE_USE] = "UPDATE invites SET used = $2::bigint WHERE token_hash = $1::bytea"
-	    " AND used = 0 AND name IS NOT DISTINCT FROM $3::text",
-	[P_INVITE_USED] = "SELECT used FROM invites WHERE token_hash = $1::bytea",
-	[P_INVITE_ADD] = "INSERT INTO invites(token_hash, created, used) VALUES"
-	    " ($1::bytea, $2::bigint, 0)",
+	/* One use of it, if it has one left, is not revoked and has not expired (at $2). */
+	[P_INVITE_USE] = "UPDATE invites SET used = $2::bigint, uses = uses - 1"
+	    " WHERE token_hash = $1::bytea AND uses > 0 AND revoked = 0"
+	    " AND (expires = 0 OR expires > $2::bigint) AND name IS NOT DISTINCT FROM $3::text",
+	[P_INVITE_USED] = "SELECT uses, revoked, expires FROM invites WHERE token_hash = $1::bytea",
+	[P_INVITE_ADD] = "INSERT INTO invites(token_hash, created, used, expires, uses) VALUES"
+	    " ($1::bytea, $2::bigint, 0, $3::bigint, $4::bigint)",
+	[P_INVITES_LIST] = "SELECT token_hash, created, expires, used, revoked, uses, name"
+	    " FROM invites ORDER BY created, token_hash",
+	/* Invites whose hash starts with $1 ($2 its length): how many, then revoke at $3. */
+	[P_INVITE_MATCHES] = "SELECT count(*) FROM invites"
+	    " WHERE substr(token_hash, 1, $2::int) = $1::bytea",
+	[P_INVITE_REVOKE] = "UPDATE invites SET revoked = $3::bigint"
+	    " WHERE substr(token_hash, 1, $2::int) = $1::bytea AND revoked = 0",
 	[P_INVITE_RESERVED] = "SELECT 1 FROM invites WHERE name = $1::text AND used = 0",
 	[P_INVITE_UNRESERVE] = "DELETE FROM invites WHERE name = $1::text AND used = 0",
-	[P_INVITE_RESERVE] = "INSERT INTO invites(token_hash, created, used, name) VALUES"
-	    " ($1::bytea, $2::bigint, 0, $3::text)",
+	[P_INVITE_RESERVE] = "INSERT INTO invites(token_hash, created, used, name, expires, uses)"
+	    " VALUES ($1::bytea, $2::bigint, 0, $3::text, $4::bigint, 1)",
 	/* Ids are never reused: meta keeps the highest ever handed out. The row lock
 	 * serialises the counters' users. */
 	[P_ID_LOCK] = "SELECT v FROM meta WHERE k = $1::text FOR UPDATE",
@@ -224,12 +233,25 @@ static const char migrate_3_to_4_sql[] =
 	"CREATE INDEX blobs_by_owner ON blobs(owner);"
 	"CREATE INDEX blobs_by_expiry ON blobs(expires);";
 
+#define STR_(x) #x
+#define STR(x) STR_(x)
+
+/* Schema 5 (issue 17): invites expire, have uses and can be revoked, as the SQLite
+ * backend's schema 9 (its comment there says why unused old invites get a lifetime). */
+static const char migrate_4_to_5_sql[] =
+	"ALTER TABLE invites ADD COLUMN expires bigint NOT NULL DEFAULT 0,"
+	" ADD COLUMN uses bigint NOT NULL DEFAULT 1, ADD COLUMN revoked bigint NOT NULL DEFAULT 0;"
+	"UPDATE invites SET uses = 0 WHERE used <> 0;"
+	"UPDATE invites SET expires = extract(epoch FROM now())::bigint + "
+	STR(STORE_INVITE_LIFETIME_DEFAULT) " WHERE used = 0;";
+
 /* Each step brings the schema from its index to the next version. */
 static const char *const migrations[PG_SCHEMA_VERSION] = {
 	migrate_0_to_1_sql,
 	migrate_1_to_2_sql,
 	migrate_2_to_3_sql,
 	migrate_3_to_4_sql,
+	migrate_4_to_5_sql,
 };
 
 /* An account's counters: its mailbox, and what it sent that waits. */
@@ -539,21 +561,32 @@ pgs_exec(struct store *s, const char *sql, const char *what)
 	return rc;
 }
 
-/* Why an invite could not be used: used before, unknown, or made for another name. */
+/* Why an invite could not be used at time now: no use left, expired or revoked, unknown,
+ * or made for another name. */
 static int
-invite_refusal(struct store_pg *ps, const uint8_t token_hash[STORE_TOKEN_HASH_LEN])
+invite_refusal(struct store_pg *ps, const uint8_t token_hash[STORE_TOKEN_HASH_LEN],
+    int64_t now)
 {
 	struct pgp p = { .n = 0 };
-	int64_t used;
+	PGresult *res;
+	int64_t expires;
 	int r;
 
 	pgp_blob(&p, token_hash, STORE_TOKEN_HASH_LEN);
-	r = one_int(ps, P_INVITE_USED, &p, &used, "invite state");
+	r = one_row(ps, P_INVITE_USED, &p, &res, "invite state");
 	if (r == SOTTO_ERR_NOT_FOUND)
 		return SOTTO_ERR_INVITE_UNKNOWN;
 	if (r != 0)
 		return r;
-	return used != 0 ? SOTTO_ERR_INVITE_USED : SOTTO_ERR_AUTH;
+	expires = pgs_int(res, 0, 2);
+	if (pgs_int(res, 0, 0) <= 0)
+		r = SOTTO_ERR_INVITE_USED;
+	else if (pgs_int(res, 0, 1) != 0 || (expires != 0 && expires <= now))
+		r = SOTTO_ERR_INVITE_EXPIRED;
+	else
+		r = SOTTO_ERR_AUTH;
+	PQclear(res);
+	return r;
 }
 
 /* 1 if name is reserved for the invite a reset made, 0 if not, or an error. */
@@ -603,7 +636,7 @@ pg_account_create(struct store *base, const char *name, const uint8_t ik[STORE_K
 	struct store_pg *ps = impl(base);
 	struct pgp p = { .n = 0 };
 	uint64_t changes = 0;
-	int64_t id = 0;
+	int64_t id = 0, now = (int64_t)time(NULL);
 	int r, reserved;
 
 	if ((r = begin(ps)) != 0)
@@ -621,7 +654,7 @@ pg_account_create(struct store *base, const char *name, const uint8_t ik[STORE_K
 	}
 	if (token_hash != NULL) {
 		pgp_blob(&p, token_hash, STORE_TOKEN_HASH_LEN);
-		pgp_i64(&p, (int64_t)time(NULL));
+		pgp_i64(&p, now);
 		if (reserved)
 			pgp_text(&p, name);
 		else
@@ -629,7 +662,7 @@ pg_account_create(struct store *base, const char *name, const uint8_t ik[STORE_K
 		if ((r = run(ps, P_INVITE_USE, &p, NULL, &changes, "invite use")) != 0)
 			goto out;
 		if (changes != 1) {
-			r = invite_refusal(ps, token_hash);
+			r = invite_refusal(ps, token_hash, now);
 			goto out;
 		}
 	}
@@ -670,18 +703,82 @@ pg_account_by_name(struct store *base, const char *name, struct store_account *o
 }
 
 static int
-pg_invite_add(struct store *base, const uint8_t token_hash[STORE_TOKEN_HASH_LEN])
+pg_invite_add(struct store *base, const uint8_t token_hash[STORE_TOKEN_HASH_LEN],
+    int64_t expires, uint32_t uses)
 {
 	struct pgp p = { .n = 0 };
 
 	pgp_blob(&p, token_hash, STORE_TOKEN_HASH_LEN);
 	pgp_i64(&p, (int64_t)time(NULL));
+	pgp_i64(&p, expires);
+	pgp_i64(&p, uses);
 	return run(impl(base), P_INVITE_ADD, &p, NULL, NULL, "invite add");
 }
 
 static int
+pg_invites_list(struct store *base, int (*cb)(void *arg, const struct store_invite_info *i),
+    void *arg)
+{
+	struct store_invite_info in;
+	PGresult *res;
+	int r, len;
+
+	if ((r = run(impl(base), P_INVITES_LIST, NULL, &res, NULL, "invites list")) != 0)
+		return r;
+	for (int i = 0; i < PQntuples(res) && r == 0; i++) {
+		memset(&in, 0, sizeof(in));
+		len = PQgetlength(res, i, 6);
+		if (PQgetlength(res, i, 0) != STORE_TOKEN_HASH_LEN || len > STORE_NAME_MAX) {
+			r = SOTTO_ERR_CORRUPT;
+			break;
+		}
+		memcpy(in.id, PQgetvalue(res, i, 0), STORE_INVITE_ID_LEN);
+		in.created = pgs_int(res, i, 1);
+		in.expires = pgs_int(res, i, 2);
+		in.used = pgs_int(res, i, 3);
+		in.revoked = pgs_int(res, i, 4);
+		in.uses = (uint32_t)pgs_int(res, i, 5);
+		if (!PQgetisnull(res, i, 6))
+			memcpy(in.name, PQgetvalue(res, i, 6), (size_t)len);
+		r = cb(arg, &in);
+	}
+	PQclear(res);
+	return r;
+}
+
+static int
+pg_invite_revoke(struct store *base, const uint8_t *hash, size_t len, int64_t now)
+{
+	struct store_pg *ps = impl(base);
+	struct pgp p = { .n = 0 };
+	int64_t n = 0;
+	int r;
+
+	if (len == 0 || len > STORE_TOKEN_HASH_LEN)
+		return SOTTO_ERR_INVALID_ARG;
+	if ((r = begin(ps)) != 0)
+		return r;
+	pgp_blob(&p, hash, len);
+	pgp_i64(&p, (int64_t)len);
+	if ((r = one_int(ps, P_INVITE_MATCHES, &p, &n, "invite revoke")) != 0)
+		goto out;
+	if (n != 1) {
+		r = n == 0 ? SOTTO_ERR_NOT_FOUND : SOTTO_ERR_EXISTS;
+		goto out;
+	}
+	pgp_i64(&p, now);
+	if ((r = run(ps, P_INVITE_REVOKE, &p, NULL, NULL, "invite revoke")) != 0)
+		goto out;
+	r = commit(ps);
+out:
+	if (r != 0)
+		rollback(ps);
+	return r;
+}
+
+static int
 pg_account_reset(struct store *base, const char *name, const uint8_t *token_hash,
-    uint64_t *envelopes)
+    int64_t expires, uint64_t *envelopes)
 {
 	static const enum stmt_id per_account[] = {
 		P_RESET_OUT, P_RESET_SENT, P_RESET_ENV, P_RESET_PREKEYS, P_RESET_KEM, P_RESET_SPK,
@@ -730,6 +827,7 @@ pg_account_reset(struct store *base, const char *name, const uint8_t *token_hash
 		pgp_blob(&p, token_hash, STORE_TOKEN_HASH_LEN);
 		pgp_i64(&p, (int64_t)time(NULL));
 		pgp_text(&p, name);
+		pgp_i64(&p, expires);
 		if ((r = run(ps, P_INVITE_RESERVE, &p, NULL, NULL, "account reset")) != 0)
 			goto out;
 	}
@@ -1525,6 +1623,8 @@ static const struct store_ops pg_ops = {
 	.account_by_device = pg_account_by_device,
 	.account_by_name = pg_account_by_name,
 	.invite_add = pg_invite_add,
+	.invites_list = pg_invites_list,
+	.invite_revoke = pg_invite_revoke,
 	.account_reset = pg_account_reset,
 	.accounts_list = pg_accounts_list,
 	.logins_commit = pg_logins_commit,

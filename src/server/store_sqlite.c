@@ -19,7 +19,7 @@
 #include "server/log.h"
 #include "server/store_sqlite_int.h"
 
-#define SCHEMA_VERSION 8
+#define SCHEMA_VERSION 9
 
 enum stmt_id {
 	S_BEGIN, S_COMMIT, S_ROLLBACK,
@@ -39,11 +39,13 @@ static const char *const stmt_sql[S__COUNT] = {
 	[S_ROLLBACK] = "ROLLBACK",
 	/* A used invite is kept, marked, so that a second use hears "already used" rather
 	 * than "no such invite". */
-	/* ?3 NULL: an invite for any name; else the one made for that reserved name. */
-	[S_INVITE_USE] = "UPDATE invites SET used = ?2 WHERE token_hash = ?1 AND used = 0"
-	    " AND name IS ?3",
-	[S_INVITE_USED] = "SELECT used FROM invites WHERE token_hash = ?1",
-	[S_INVITE_ADD] = "INSERT INTO invites(token_hash, created, used) VALUES (?1, ?2, 0)",
+	/* ?3 NULL: an invite for any name; else the one made for that reserved name. One use
+	 * of it, if it has one left, is not revoked and has not expired (at ?2, now). */
+	[S_INVITE_USE] = "UPDATE invites SET used = ?2, uses = uses - 1 WHERE token_hash = ?1"
+	    " AND uses > 0 AND revoked = 0 AND (expires = 0 OR expires > ?2) AND name IS ?3",
+	[S_INVITE_USED] = "SELECT uses, revoked, expires FROM invites WHERE token_hash = ?1",
+	[S_INVITE_ADD] = "INSERT INTO invites(token_hash, created, used, expires, uses, name)"
+	    " VALUES (?1, ?2, 0, ?3, ?4, ?5)",
 	/* Ids are never reused (a reset deletes accounts, 'account_id_max' keeps the
 	 * highest): a running server's view of an old id never meets a new account. */
 	[S_ACCOUNT_ADD] = "INSERT INTO accounts(id, name, identity_key, device_key, pending,"
@@ -237,6 +239,24 @@ static const char migrate_7_to_8_sql[] =
 	"CREATE INDEX blobs_by_expiry ON blobs(expires);"
 	"UPDATE meta SET v = 8 WHERE k = 'schema';";
 
+#define STR_(x) #x
+#define STR(x) STR_(x)
+
+/*
+ * Schema 9 (issue 17): invites expire, may register several accounts, and can be revoked.
+ * `uses` counts the registrations left; an invite used before has none. Unused invites
+ * made before this schema never expired: they get the default lifetime from the migration
+ * on, rather than expiring at once for their age.
+ */
+static const char migrate_8_to_9_sql[] =
+	"ALTER TABLE invites ADD COLUMN expires INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE invites ADD COLUMN uses INTEGER NOT NULL DEFAULT 1;"
+	"ALTER TABLE invites ADD COLUMN revoked INTEGER NOT NULL DEFAULT 0;"
+	"UPDATE invites SET uses = 0 WHERE used != 0;"
+	"UPDATE invites SET expires = CAST(strftime('%s', 'now') AS INTEGER) + "
+	STR(STORE_INVITE_LIFETIME_DEFAULT) " WHERE used = 0;"
+	"UPDATE meta SET v = 9 WHERE k = 'schema';";
+
 /* An account's counters (schema 3): its mailbox, and what it sent that waits. */
 enum { Q_MBOX_N, Q_MBOX_BYTES, Q_OUT_N, Q_OUT_BYTES, Q__COUNT };
 
@@ -412,19 +432,28 @@ read_account(struct store_sqlite *ss, sqlite3_stmt *s, struct store_account *out
 	return r;
 }
 
-/* Why an invite could not be used: it was used before, there is no such invite, or it
- * was made for another name (or the name is reserved for another invite). */
+/* Why an invite could not be used at time now: it has no use left, it expired or was
+ * revoked, there is no such invite, or it was made for another name (or the name is
+ * reserved for another invite). */
 static int
-invite_refusal(struct store_sqlite *ss, const uint8_t token_hash[STORE_TOKEN_HASH_LEN])
+invite_refusal(struct store_sqlite *ss, const uint8_t token_hash[STORE_TOKEN_HASH_LEN],
+    int64_t now)
 {
 	sqlite3_stmt *s = st(ss, S_INVITE_USED);
+	int64_t expires;
 	int rc, r;
 
 	sqlite3_bind_blob(s, 1, token_hash, STORE_TOKEN_HASH_LEN, SQLITE_STATIC);
 	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW)
-		r = sqlite3_column_int64(s, 0) != 0 ? SOTTO_ERR_INVITE_USED : SOTTO_ERR_AUTH;
-	else
+	if (rc == SQLITE_ROW) {
+		expires = sqlite3_column_int64(s, 2);
+		if (sqlite3_column_int64(s, 0) <= 0)
+			r = SOTTO_ERR_INVITE_USED;
+		else if (sqlite3_column_int64(s, 1) != 0 || (expires != 0 && expires <= now))
+			r = SOTTO_ERR_INVITE_EXPIRED;
+		else
+			r = SOTTO_ERR_AUTH;
+	} else
 		r = rc == SQLITE_DONE ? SOTTO_ERR_INVITE_UNKNOWN :
 		    map_rc(ss->db, rc, "invite state");
 	sqlite3_reset(s);
@@ -451,6 +480,7 @@ sq_account_create(struct store *base, const char *name, const uint8_t ik[STORE_K
     const uint8_t dk[STORE_KEY_LEN], const uint8_t *token_hash, int64_t *id_out)
 {
 	struct store_sqlite *ss = impl(base);
+	int64_t now = (int64_t)time(NULL);
 	sqlite3_stmt *s;
 	int r, reserved;
 
@@ -468,13 +498,13 @@ sq_account_create(struct store *base, const char *name, const uint8_t ik[STORE_K
 	if (token_hash != NULL) {
 		s = st(ss, S_INVITE_USE);
 		sqlite3_bind_blob(s, 1, token_hash, STORE_TOKEN_HASH_LEN, SQLITE_STATIC);
-		sqlite3_bind_int64(s, 2, (sqlite3_int64)time(NULL));
+		sqlite3_bind_int64(s, 2, now);
 		if (reserved)
 			sqlite3_bind_text(s, 3, name, -1, SQLITE_STATIC);
 		if ((r = run(ss, s, "invite use")) != 0)
 			goto out;
 		if (sqlite3_changes(ss->db) != 1) {
-			r = invite_refusal(ss, token_hash);
+			r = invite_refusal(ss, token_hash, now);
 			goto out;
 		}
 	}
@@ -482,7 +512,7 @@ sq_account_create(struct store *base, const char *name, const uint8_t ik[STORE_K
 	sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
 	sqlite3_bind_blob(s, 2, ik, STORE_KEY_LEN, SQLITE_STATIC);
 	sqlite3_bind_blob(s, 3, dk, STORE_KEY_LEN, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 4, (sqlite3_int64)time(NULL));
+	sqlite3_bind_int64(s, 4, now);
 	if ((r = run(ss, s, "account add")) != 0)
 		goto out;
 	*id_out = sqlite3_last_insert_rowid(ss->db);
@@ -514,15 +544,131 @@ sq_account_by_name(struct store *base, const char *name, struct store_account *o
 	return read_account(ss, s, out);
 }
 
+/* An invite, for any name (name NULL) or reserved for one; inside a transaction or not. */
 static int
-sq_invite_add(struct store *base, const uint8_t token_hash[STORE_TOKEN_HASH_LEN])
+invite_put(struct store_sqlite *ss, const uint8_t token_hash[STORE_TOKEN_HASH_LEN],
+    int64_t expires, uint32_t uses, const char *name)
 {
-	struct store_sqlite *ss = impl(base);
 	sqlite3_stmt *s = st(ss, S_INVITE_ADD);
 
 	sqlite3_bind_blob(s, 1, token_hash, STORE_TOKEN_HASH_LEN, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 2, (sqlite3_int64)time(NULL));
+	sqlite3_bind_int64(s, 3, expires);
+	sqlite3_bind_int64(s, 4, uses);
+	if (name != NULL)
+		sqlite3_bind_text(s, 5, name, -1, SQLITE_STATIC);
 	return run(ss, s, "invite add");
+}
+
+static int
+sq_invite_add(struct store *base, const uint8_t token_hash[STORE_TOKEN_HASH_LEN],
+    int64_t expires, uint32_t uses)
+{
+	return invite_put(impl(base), token_hash, expires, uses, NULL);
+}
+
+/* Runs sql (no parameters) and calls row for each result row until it returns non-zero
+ * (which is returned). For the administrator's listings. */
+static int
+each_row(struct store_sqlite *ss, const char *sql, const char *what,
+    int (*row)(sqlite3_stmt *s, void *arg), void *arg)
+{
+	sqlite3_stmt *s = NULL;
+	int rc, r = 0;
+
+	if ((rc = sqlite3_prepare_v2(ss->db, sql, -1, &s, NULL)) != SQLITE_OK)
+		return map_rc(ss->db, rc, what);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+		if ((r = row(s, arg)) != 0)
+			break;
+	if (r == 0 && rc != SQLITE_DONE)
+		r = map_rc(ss->db, rc, what);
+	sqlite3_finalize(s);
+	return r;
+}
+
+struct invites_cb {
+	int (*cb)(void *arg, const struct store_invite_info *i);
+	void *arg;
+};
+
+static int
+invite_row(sqlite3_stmt *s, void *arg)
+{
+	const struct invites_cb *l = arg;
+	struct store_invite_info in;
+	const unsigned char *name;
+
+	memset(&in, 0, sizeof(in));
+	if (sqlite3_column_type(s, 0) != SQLITE_BLOB ||
+	    sqlite3_column_bytes(s, 0) != STORE_TOKEN_HASH_LEN ||
+	    (size_t)sqlite3_column_bytes(s, 6) > STORE_NAME_MAX)
+		return SOTTO_ERR_CORRUPT;
+	memcpy(in.id, sqlite3_column_blob(s, 0), STORE_INVITE_ID_LEN);
+	in.created = sqlite3_column_int64(s, 1);
+	in.expires = sqlite3_column_int64(s, 2);
+	in.used = sqlite3_column_int64(s, 3);
+	in.revoked = sqlite3_column_int64(s, 4);
+	in.uses = (uint32_t)sqlite3_column_int64(s, 5);
+	if ((name = sqlite3_column_text(s, 6)) != NULL)
+		memcpy(in.name, name, (size_t)sqlite3_column_bytes(s, 6));
+	return l->cb(l->arg, &in);
+}
+
+static int
+sq_invites_list(struct store *base, int (*cb)(void *arg, const struct store_invite_info *i),
+    void *arg)
+{
+	struct invites_cb l = { cb, arg };
+
+	return each_row(impl(base), "SELECT token_hash, created, expires, used, revoked, uses,"
+	    " name FROM invites ORDER BY created, token_hash", "invites list", invite_row, &l);
+}
+
+static int
+sq_invite_revoke(struct store *base, const uint8_t *hash, size_t len, int64_t now)
+{
+	static const char count_sql[] = "SELECT count(*) FROM invites"
+	    " WHERE substr(token_hash, 1, ?2) = ?1";
+	static const char revoke_sql[] = "UPDATE invites SET revoked = ?3"
+	    " WHERE substr(token_hash, 1, ?2) = ?1 AND revoked = 0";
+	struct store_sqlite *ss = impl(base);
+	sqlite3_stmt *s = NULL;
+	int64_t n = 0;
+	int rc, r;
+
+	if (len == 0 || len > STORE_TOKEN_HASH_LEN)
+		return SOTTO_ERR_INVALID_ARG;
+	if ((r = begin(ss)) != 0)
+		return r;
+	for (int step = 0; step < 2; step++) {
+		if ((rc = sqlite3_prepare_v2(ss->db, step == 0 ? count_sql : revoke_sql, -1, &s,
+		    NULL)) != SQLITE_OK) {
+			r = map_rc(ss->db, rc, "invite revoke");
+			goto out;
+		}
+		sqlite3_bind_blob(s, 1, hash, (int)len, SQLITE_STATIC);
+		sqlite3_bind_int64(s, 2, (sqlite3_int64)len);
+		sqlite3_bind_int64(s, 3, now);
+		rc = sqlite3_step(s);
+		if (step == 0 && rc == SQLITE_ROW)
+			n = sqlite3_column_int64(s, 0);
+		sqlite3_finalize(s);
+		s = NULL;
+		if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+			r = map_rc(ss->db, rc, "invite revoke");
+			goto out;
+		}
+		if (step == 0 && n != 1) {
+			r = n == 0 ? SOTTO_ERR_NOT_FOUND : SOTTO_ERR_EXISTS;
+			goto out;
+		}
+	}
+	r = commit(ss);
+out:
+	if (r != 0)
+		rollback(ss);
+	return r;
 }
 
 /* Runs sql (one statement, ?1 = the account id) inside the caller's transaction. */
@@ -546,7 +692,7 @@ run_for_account(struct store_sqlite *ss, const char *sql, int64_t id, uint64_t *
 
 static int
 sq_account_reset(struct store *base, const char *name, const uint8_t *token_hash,
-    uint64_t *envelopes)
+    int64_t expires, uint64_t *envelopes)
 {
 	static const char *const mailbox[] = {
 		"UPDATE accounts SET out_count = max(out_count - (SELECT count(*) FROM envelopes e"
@@ -619,29 +765,38 @@ sq_account_reset(struct store *base, const char *name, const uint8_t *token_hash
 		r = map_rc(ss->db, rc, "account reset");
 		goto out;
 	}
-	if (token_hash != NULL) {
-		s = NULL;
-		if ((rc = sqlite3_prepare_v2(ss->db, "INSERT INTO invites(token_hash, created, name)"
-		    " VALUES (?1, ?2, ?3)", -1, &s, NULL)) != SQLITE_OK) {
-			r = map_rc(ss->db, rc, "account reset");
-			goto out;
-		}
-		sqlite3_bind_blob(s, 1, token_hash, STORE_TOKEN_HASH_LEN, SQLITE_STATIC);
-		sqlite3_bind_int64(s, 2, (sqlite3_int64)time(NULL));
-		sqlite3_bind_text(s, 3, name, -1, SQLITE_STATIC);
-		rc = sqlite3_step(s);
-		sqlite3_finalize(s);
-		if (rc != SQLITE_DONE) {
-			r = map_rc(ss->db, rc, "account reset");
-			goto out;
-		}
-	}
+	if (token_hash != NULL && (r = invite_put(ss, token_hash, expires, 1, name)) != 0)
+		goto out;
 	r = commit(ss);
 out:
 	if (r != 0)
 		rollback(ss);
 	sodium_memzero(&a, sizeof(a));
 	return r;
+}
+
+struct accounts_cb {
+	int (*cb)(void *arg, const struct store_account_info *a);
+	void *arg;
+};
+
+static int
+account_row(sqlite3_stmt *s, void *arg)
+{
+	const struct accounts_cb *l = arg;
+	struct store_account_info a;
+	const unsigned char *name;
+
+	memset(&a, 0, sizeof(a));
+	a.id = sqlite3_column_int64(s, 0);
+	name = sqlite3_column_text(s, 1);
+	if (name == NULL || (size_t)sqlite3_column_bytes(s, 1) > STORE_NAME_MAX)
+		return SOTTO_ERR_CORRUPT;
+	memcpy(a.name, name, (size_t)sqlite3_column_bytes(s, 1));
+	a.created = sqlite3_column_int64(s, 2);
+	a.envelopes = (uint64_t)sqlite3_column_int64(s, 3);
+	a.prekeys = (uint32_t)sqlite3_column_int64(s, 4);
+	return l->cb(l->arg, &a);
 }
 
 static int
@@ -655,33 +810,9 @@ sq_accounts_list(struct store *base, int (*cb)(void *arg, const struct store_acc
 	    " WHERE name IS NOT NULL AND used = 0"
 	    " AND name NOT IN (SELECT name FROM accounts)"
 	    " ORDER BY 2";
-	struct store_sqlite *ss = impl(base);
-	struct store_account_info a;
-	sqlite3_stmt *s = NULL;
-	const unsigned char *name;
-	int rc, r = 0;
+	struct accounts_cb l = { cb, arg };
 
-	if ((rc = sqlite3_prepare_v2(ss->db, sql, -1, &s, NULL)) != SQLITE_OK)
-		return map_rc(ss->db, rc, "accounts list");
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		memset(&a, 0, sizeof(a));
-		a.id = sqlite3_column_int64(s, 0);
-		name = sqlite3_column_text(s, 1);
-		if (name == NULL || (size_t)sqlite3_column_bytes(s, 1) > STORE_NAME_MAX) {
-			r = SOTTO_ERR_CORRUPT;
-			break;
-		}
-		memcpy(a.name, name, (size_t)sqlite3_column_bytes(s, 1));
-		a.created = sqlite3_column_int64(s, 2);
-		a.envelopes = (uint64_t)sqlite3_column_int64(s, 3);
-		a.prekeys = (uint32_t)sqlite3_column_int64(s, 4);
-		if ((r = cb(arg, &a)) != 0)
-			break;
-	}
-	if (r == 0 && rc != SQLITE_DONE)
-		r = map_rc(ss->db, rc, "accounts list");
-	sqlite3_finalize(s);
-	return r;
+	return each_row(impl(base), sql, "accounts list", account_row, &l);
 }
 
 static int
@@ -1688,6 +1819,8 @@ static const struct store_ops sqlite_ops = {
 	.account_by_device = sq_account_by_device,
 	.account_by_name = sq_account_by_name,
 	.invite_add = sq_invite_add,
+	.invites_list = sq_invites_list,
+	.invite_revoke = sq_invite_revoke,
 	.account_reset = sq_account_reset,
 	.accounts_list = sq_accounts_list,
 	.logins_commit = sq_logins_commit,
@@ -1930,6 +2063,10 @@ store_sqlite_open(struct store **out, const char *path, const struct store_open_
 		goto out;
 	if (version < 8 && (r = schema_step(ss->db, path, version == 0 ? NULL :
 	    "schema 7 to 8 (blobs)", migrate_7_to_8_sql)) != 0)
+		goto out;
+	if (version < 9 && (r = schema_step(ss->db, path, version == 0 ? NULL :
+	    "schema 8 to 9 (invites expire, have uses, can be revoked)",
+	    migrate_8_to_9_sql)) != 0)
 		goto out;
 	for (int i = 0; i < S__COUNT; i++) {
 		rc = sqlite3_prepare_v3(ss->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT,

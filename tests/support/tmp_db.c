@@ -4,6 +4,17 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "server/store.h"
+
+struct store *
+tmp_db_store_open(const char *path, int create)
+{
+	struct store_open_opts o = { .create = create, .durability_full = 1 };
+	struct store *s = NULL;
+
+	return store_sqlite_open(&s, path, &o) == 0 ? s : NULL;
+}
+
 void
 tmp_db_make(char dir[TMP_DB_DIR_MAX], char path[TMP_DB_PATH_MAX], const char *prefix)
 {

@@ -230,9 +230,38 @@ TEST(config_store_and_its_ports)
 	CHECK_EQ_INT(c.store[0], '\0');
 }
 
+TEST(config_durations)
+{
+	uint32_t v = 0;
+
+	CHECK_EQ_INT(config_parse_duration("30m", &v), 0);
+	CHECK_EQ_INT(v, 1800);
+	CHECK_EQ_INT(config_parse_duration("12h", &v), 0);
+	CHECK_EQ_INT(v, 43200);
+	CHECK_EQ_INT(config_parse_duration("7d", &v), 0);
+	CHECK_EQ_INT(v, 604800);
+	CHECK_EQ_INT(config_parse_duration("2w", &v), 0);
+	CHECK_EQ_INT(v, 1209600);
+	CHECK_EQ_INT(config_parse_duration("45s", &v), 0);
+	CHECK_EQ_INT(v, 45);
+	CHECK_EQ_INT(config_parse_duration("3650d", &v), 0);
+	CHECK_EQ_INT(v, CONFIG_DURATION_MAX);
+	v = 9;
+	CHECK_EQ_INT(config_parse_duration("3651d", &v), SOTTO_ERR_INVALID_ARG);
+	CHECK_EQ_INT(config_parse_duration("0d", &v), SOTTO_ERR_INVALID_ARG);
+	CHECK_EQ_INT(config_parse_duration("7", &v), SOTTO_ERR_INVALID_ARG);
+	CHECK_EQ_INT(config_parse_duration("d", &v), SOTTO_ERR_INVALID_ARG);
+	CHECK_EQ_INT(config_parse_duration("7y", &v), SOTTO_ERR_INVALID_ARG);
+	CHECK_EQ_INT(config_parse_duration("-7d", &v), SOTTO_ERR_INVALID_ARG);
+	CHECK_EQ_INT(config_parse_duration("99999999999w", &v), SOTTO_ERR_INVALID_ARG);
+	CHECK_EQ_INT(config_parse_duration("", &v), SOTTO_ERR_INVALID_ARG);
+	CHECK_EQ_INT(v, 9);
+}
+
 int
 main(void)
 {
+	RUN(config_durations);
 	RUN(config_defaults_are_sane);
 	RUN(config_quota_and_rate_defaults);
 	RUN(config_parses_keys_comments_and_blanks);

@@ -75,8 +75,8 @@ TEST(reset_drops_mailbox_and_reserves_name)
 	sd.account_max = 1;     /* alice may have one envelope waiting anywhere */
 	REQUIRE(s->ops->envelopes_commit(s, &sd, 1) == 0 && sd.result == 0);
 
-	CHECK_EQ_INT(s->ops->account_reset(s, "nobody", tok, &dropped), SOTTO_ERR_NOT_FOUND);
-	CHECK_EQ_INT(s->ops->account_reset(s, "bob", tok, &dropped), 0);
+	CHECK_EQ_INT(s->ops->account_reset(s, "nobody", tok, 0, &dropped), SOTTO_ERR_NOT_FOUND);
+	CHECK_EQ_INT(s->ops->account_reset(s, "bob", tok, 0, &dropped), 0);
 	CHECK_EQ_INT(dropped, 1);
 	CHECK_EQ_INT(s->ops->account_by_name(s, "bob", &a), SOTTO_ERR_NOT_FOUND);
 	CHECK_EQ_INT(s->ops->account_by_device(s, dk2, &a), SOTTO_ERR_NOT_FOUND);
@@ -91,7 +91,7 @@ TEST(reset_drops_mailbox_and_reserves_name)
 	memset(sd.cmid, 8, sizeof(sd.cmid));
 	CHECK_EQ_INT(s->ops->envelopes_commit(s, &sd, 1), 0);
 	CHECK_EQ_INT(sd.result, 0);
-	CHECK_EQ_INT(s->ops->account_reset(s, "carol", NULL, &dropped), 0);
+	CHECK_EQ_INT(s->ops->account_reset(s, "carol", NULL, 0, &dropped), 0);
 	CHECK_EQ_INT(s->ops->accounts_list(s, collect, &l), 0);
 	CHECK_EQ_INT(l.n, 2);   /* carol deleted: not listed */
 	CHECK(strcmp(l.v[0], "alice") == 0 && l.id[0] == alice);
@@ -99,15 +99,15 @@ TEST(reset_drops_mailbox_and_reserves_name)
 
 	/* The name takes only its own invite, with or without one for anyone... */
 	CHECK_EQ_INT(s->ops->account_create(s, "bob", ik2, dk3, NULL, &bob2), SOTTO_ERR_AUTH);
-	CHECK_EQ_INT(s->ops->invite_add(s, tok2), 0);
+	CHECK_EQ_INT(s->ops->invite_add(s, tok2, 0, 1), 0);
 	CHECK_EQ_INT(s->ops->account_create(s, "bob", ik2, dk3, tok2, &bob2), SOTTO_ERR_AUTH);
 	/* ...and that invite registers no other name. */
 	CHECK_EQ_INT(s->ops->account_create(s, "mallory", ik2, dk3, tok, &other),
 	    SOTTO_ERR_AUTH);
 	/* A second reset replaces the reservation's invite. */
-	CHECK_EQ_INT(s->ops->account_reset(s, "bob", tok2, &dropped), SOTTO_ERR_EXISTS);
+	CHECK_EQ_INT(s->ops->account_reset(s, "bob", tok2, 0, &dropped), SOTTO_ERR_EXISTS);
 	key(tok2, 11);
-	CHECK_EQ_INT(s->ops->account_reset(s, "bob", tok2, &dropped), 0);
+	CHECK_EQ_INT(s->ops->account_reset(s, "bob", tok2, 0, &dropped), 0);
 	CHECK_EQ_INT(dropped, 0);
 	CHECK_EQ_INT(s->ops->account_create(s, "bob", ik2, dk3, tok, &bob2),
 	    SOTTO_ERR_INVITE_UNKNOWN);
@@ -120,7 +120,7 @@ TEST(reset_drops_mailbox_and_reserves_name)
 	    SOTTO_ERR_INVITE_USED);
 
 	/* delete: gone, and the name free for anyone. */
-	CHECK_EQ_INT(s->ops->account_reset(s, "alice", NULL, &dropped), 0);
+	CHECK_EQ_INT(s->ops->account_reset(s, "alice", NULL, 0, &dropped), 0);
 	CHECK_EQ_INT(s->ops->account_create(s, "alice", ik2, dk, NULL, &other), 0);
 	CHECK(other != alice);
 	store_close(s);
@@ -199,7 +199,7 @@ TEST(login_generations_refuse_the_copy_that_comes_back)
 	CHECK_EQ_INT(login(s, id, c, NULL), SOTTO_ERR_DEVICE_CLONED);
 
 	/* A reset forgets them: the new device starts from none. */
-	CHECK_EQ_INT(s->ops->account_reset(s, "bob", NULL, &dropped), 0);
+	CHECK_EQ_INT(s->ops->account_reset(s, "bob", NULL, 0, &dropped), 0);
 	CHECK_EQ_INT(s->ops->account_create(s, "bob", ik, dk, NULL, &id), 0);
 	CHECK_EQ_INT(login(s, id, 0, &a), 0);
 	store_close(s);

@@ -174,7 +174,7 @@ TEST(store_accounts_and_invites)
 	CHECK_EQ_INT(s->ops->account_by_name(s, "nobody", &a), SOTTO_ERR_NOT_FOUND);
 
 	/* An invite works once, and a second use says so; an unknown token never. */
-	CHECK_EQ_INT(s->ops->invite_add(s, tok), 0);
+	CHECK_EQ_INT(s->ops->invite_add(s, tok, 0, 1), 0);
 	CHECK_EQ_INT(s->ops->account_create(s, "bob", ik, dk2, tok2, &id2),
 	    SOTTO_ERR_INVITE_UNKNOWN);
 	CHECK_EQ_INT(s->ops->account_by_name(s, "bob", &a), SOTTO_ERR_NOT_FOUND);
@@ -183,7 +183,7 @@ TEST(store_accounts_and_invites)
 	CHECK_EQ_INT(s->ops->account_create(s, "carol", ik, dk2, tok, &id2),
 	    SOTTO_ERR_INVITE_USED);
 	/* A failed create does not burn the invite. */
-	CHECK_EQ_INT(s->ops->invite_add(s, tok2), 0);
+	CHECK_EQ_INT(s->ops->invite_add(s, tok2, 0, 1), 0);
 	CHECK_EQ_INT(s->ops->account_create(s, "alice", ik, dk2, tok2, &id2), SOTTO_ERR_EXISTS);
 	CHECK_EQ_INT(s->ops->account_create(s, "carol", ik, dk2, tok2, &id2), 0);
 	store_close(s);
@@ -362,7 +362,7 @@ TEST(store_kem_prekeys_once_then_last_resort)
 		uint64_t envs = 0;
 
 		CHECK_EQ_INT(table_rows("kem_prekeys"), 1);
-		CHECK_EQ_INT(s->ops->account_reset(s, "alice", NULL, &envs), 0);
+		CHECK_EQ_INT(s->ops->account_reset(s, "alice", NULL, 0, &envs), 0);
 		store_close(s);
 		CHECK_EQ_INT(table_rows("kem_prekeys"), 0);
 	}
@@ -781,12 +781,14 @@ TEST(store_migrates_schema_1)
 	    " (SELECT sender FROM envelopes WHERE id = 41),"
 	    " (SELECT count(*) FROM sqlite_master WHERE name IN ('key_packages', 'groups',"
 	    " 'group_log', 'group_members', 'group_welcomes')),"
-	    " (SELECT count(*) FROM kem_prekeys), (SELECT count(*) FROM blobs)", -1, &q,
-	    NULL) == SQLITE_OK);
+	    " (SELECT count(*) FROM kem_prekeys), (SELECT count(*) FROM blobs),"
+	    " (SELECT count(*) FROM pragma_table_info('invites')"
+	    " WHERE name IN ('expires', 'uses', 'revoked'))", -1, &q, NULL) == SQLITE_OK);
 	REQUIRE(sqlite3_step(q) == SQLITE_ROW);
-	CHECK_EQ_INT(sqlite3_column_int(q, 0), 8);     /* on to the latest schema */
+	CHECK_EQ_INT(sqlite3_column_int(q, 0), 9);     /* on to the latest schema */
 	CHECK_EQ_INT(sqlite3_column_type(q, 6), SQLITE_INTEGER);   /* schema 7's table */
 	CHECK_EQ_INT(sqlite3_column_type(q, 7), SQLITE_INTEGER);   /* schema 8's table */
+	CHECK_EQ_INT(sqlite3_column_int(q, 8), 3);     /* schema 9's invite columns */
 	CHECK_EQ_INT(sqlite3_column_int(q, 1), 1);
 	CHECK(strstr((const char *)sqlite3_column_text(q, 2), "PRIMARY KEY(cmid, sender)") != NULL);
 	CHECK_EQ_INT(sqlite3_column_int(q, 3), 3);
