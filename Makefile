@@ -13,7 +13,9 @@ PKGS_SERVER := libpq
 PKGS_TEST := libsignal-protocol-c libcrypto
 
 WARN     := -Wall -Wextra -Wshadow -Wmissing-prototypes -Wstrict-prototypes -Wformat=2 -Werror
-CPPFLAGS := -D_GNU_SOURCE -Iinclude -Isrc
+# The version is written once, in the pkg-config template.
+VERSION  := $(shell sed -n 's/^Version: //p' scripts/sotto.pc.in)
+CPPFLAGS := -D_GNU_SOURCE -Iinclude -Isrc -DSOTTO_VERSION='"$(VERSION)"'
 CFLAGS   := -std=c17 $(OPT) $(WARN) -fPIC -fstack-protector-strong -D_FORTIFY_SOURCE=2
 ifeq ($(SAN),1)
   OPT     := -O1 -g

@@ -43,4 +43,26 @@ int admin_invites_list(struct store *st, int json);
 /* `sottod invites revoke ID|TOKEN` */
 int admin_invites_revoke(struct store *st, const char *which);
 
+/* admin_status.c */
+
+/* `sottod status` exit codes, for monitoring (EXIT_OK: running and healthy). */
+enum status_exit {
+	STATUS_EXIT_DOWN = 1,           /* not running (or not answering) */
+	STATUS_EXIT_DEGRADED = 2        /* running, with a problem it names */
+};
+
+/*
+ * The running server's answer on DIR/sottod.sock (status.h) into out, NUL-terminated:
+ * 0, SOTTO_ERR_UNREACHABLE when nothing answers there (no server runs on DIR), or
+ * SOTTO_ERR_TOO_LARGE when DIR is too long a path for a Unix socket.
+ */
+int admin_status_query(const char *dir, char *out, size_t cap) SOTTO_MUST_CHECK;
+/* `sottod status [--json]`: an exit code of enum status_exit or EXIT_OK. */
+int admin_status(const char *dir, int json);
+/*
+ * The address the running server on DIR bound (DIR/sottod.address), into out: 0, or
+ * SOTTO_ERR_UNREACHABLE when no server runs there.
+ */
+int admin_running_address(const char *dir, char *out, size_t cap) SOTTO_MUST_CHECK;
+
 #endif

@@ -74,6 +74,16 @@ struct commit {
 
 	uint64_t batches, items;
 	int closed;                    /* handles closed by commit_stop */
+
+	/* writer thread: the duration and result of write_batch's group commit, if any */
+	uint64_t apply_ns;
+	int apply_done, apply_failed;
+	/* mu: the recent group commits' durations (a ring), for commit_latency */
+	uint32_t lat_us[COMMIT_LATENCY_KEPT];
+	size_t lat_next, lat_n;
+	uint64_t lat_total, lat_failed;
+	int lat_last_failed;
+	double lat_sum;
 };
 
 static void
@@ -183,7 +193,11 @@ write_batch(struct commit *c, struct commit_item *head)
 				id += it->n_dels;
 			}
 		/* The turn's deletes and sends share one transaction (one fsync). */
+		c->apply_ns = uv_hrtime();
 		rs = c->store->ops->envelopes_apply(c->store, c->dels, nd, c->sends, ns, &rd);
+		c->apply_ns = uv_hrtime() - c->apply_ns;
+		c->apply_done = 1;
+		c->apply_failed = rs != 0 || rd != 0;
 		if (ns > 0 && rs != 0)
 			log_error("commit: %zu envelopes not stored: %s", ns, sotto_strerror(rs));
 		if (nd > 0 && rd != 0)
@@ -245,6 +259,22 @@ wake_loop(struct commit *c)
 		;
 }
 
+/* mu held: write_batch's group commit into the ring. */
+static void
+latency_add(struct commit *c)
+{
+	uint64_t us = c->apply_ns / 1000;
+
+	c->lat_us[c->lat_next] = us > UINT32_MAX ? UINT32_MAX : (uint32_t)us;
+	c->lat_next = (c->lat_next + 1) % COMMIT_LATENCY_KEPT;
+	if (c->lat_n < COMMIT_LATENCY_KEPT)
+		c->lat_n++;
+	c->lat_total++;
+	c->lat_failed += c->apply_failed != 0;
+	c->lat_last_failed = c->apply_failed;
+	c->lat_sum += (double)c->apply_ns / 1e9;
+}
+
 static void *
 writer_main(void *arg)
 {
@@ -266,8 +296,11 @@ writer_main(void *arg)
 		c->queue.head = c->queue.tail = NULL;
 		pthread_mutex_unlock(&c->mu);
 
+		c->apply_done = 0;
 		n = write_batch(c, batch.head);
 		pthread_mutex_lock(&c->mu);
+		if (c->apply_done)
+			latency_add(c);
 		c->items += n;
 		c->batches++;
 		c->batches_done++;
@@ -519,6 +552,23 @@ commit_stats(const struct commit *c, uint64_t *batches, uint64_t *items)
 	pthread_mutex_lock((pthread_mutex_t *)&c->mu);
 	*batches = c->batches;
 	*items = c->items;
+	pthread_mutex_unlock((pthread_mutex_t *)&c->mu);
+}
+
+void
+commit_latency(const struct commit *c, struct commit_latency *out)
+{
+	size_t first;
+
+	pthread_mutex_lock((pthread_mutex_t *)&c->mu);
+	out->n = c->lat_n;
+	first = (c->lat_next + COMMIT_LATENCY_KEPT - c->lat_n) % COMMIT_LATENCY_KEPT;
+	for (size_t i = 0; i < c->lat_n; i++)
+		out->us[i] = c->lat_us[(first + i) % COMMIT_LATENCY_KEPT];
+	out->total = c->lat_total;
+	out->failed = c->lat_failed;
+	out->last_failed = c->lat_last_failed;
+	out->sum_seconds = c->lat_sum;
 	pthread_mutex_unlock((pthread_mutex_t *)&c->mu);
 }
 

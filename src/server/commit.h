@@ -83,4 +83,20 @@ void commit_set_min_gap(struct commit *c, uint32_t us);
 /* Batches committed and their items, for logs and the benchmark. */
 void commit_stats(const struct commit *c, uint64_t *batches, uint64_t *items);
 
+/*
+ * How long the recent group commits of SENDs and deletes took in the store (the
+ * transaction with its fsync under durability=full), for `sottod status` and the metrics:
+ * the last COMMIT_LATENCY_KEPT, and how many of all of them failed.
+ */
+#define COMMIT_LATENCY_KEPT 1024
+struct commit_latency {
+	size_t n;                      /* samples below (at most COMMIT_LATENCY_KEPT) */
+	uint32_t us[COMMIT_LATENCY_KEPT]; /* microseconds, oldest first */
+	uint64_t total;                /* group commits since the start */
+	uint64_t failed;               /* of which failed (nothing of them was stored) */
+	int last_failed;               /* the latest one failed */
+	double sum_seconds;            /* of all of them */
+};
+void commit_latency(const struct commit *c, struct commit_latency *out);
+
 #endif

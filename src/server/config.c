@@ -1,5 +1,6 @@
 #include "server/config.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -15,7 +16,8 @@
 #include "server/store.h"
 
 enum kind {
-	K_U32, K_PORT, K_HOST, K_LISTEN, K_ADVERTISE, K_REG, K_DUR, K_LOG, K_USER, K_STORE
+	K_U32, K_PORT, K_HOST, K_LISTEN, K_ADVERTISE, K_REG, K_DUR, K_LOG, K_USER, K_STORE,
+	K_METRICS
 };
 
 struct setting {
@@ -38,6 +40,7 @@ static const struct setting settings[] = {
 	{ "log_level", K_LOG, offsetof(struct config, log_level), 0, 0 },
 	{ "user", K_USER, offsetof(struct config, user), 0, 0 },
 	{ "store", K_STORE, offsetof(struct config, store), 0, 0 },
+	{ "metrics_listen", K_METRICS, 0, 0, 0 },
 	U32(max_payload, 1024, 16u * 1024 * 1024),
 	U32(max_payload_preauth, 256, 64u * 1024),
 	U32(max_envelope, 64, 16u * 1024 * 1024),
@@ -219,23 +222,67 @@ valid_host(const char *s)
 	return label > 0;
 }
 
+/* HOST:PORT, or [IPV6]:PORT (host is then the address without its brackets). */
 static int
 parse_host_port(const char *value, char host[CONFIG_HOST_MAX + 1], uint16_t *port_out)
 {
-	const char *colon = strrchr(value, ':');
+	const char *colon = strrchr(value, ':'), *b = value;
+	struct in6_addr a6;
 	uint32_t port;
 	size_t hl;
+	int v6 = value[0] == '[';
 
 	if (colon == NULL)
 		return SOTTO_ERR_INVALID_ARG;
 	hl = (size_t)(colon - value);
+	if (v6) {
+		if (hl < 3 || colon[-1] != ']')
+			return SOTTO_ERR_INVALID_ARG;
+		b = value + 1;
+		hl -= 2;
+	}
 	if (hl == 0 || hl > CONFIG_HOST_MAX)
 		return SOTTO_ERR_INVALID_ARG;
-	memcpy(host, value, hl);
+	memcpy(host, b, hl);
 	host[hl] = '\0';
-	if (!valid_host(host) || parse_u32(colon + 1, 0, 65535, &port) != 0)
+	if (v6 ? inet_pton(AF_INET6, host, &a6) != 1 : !valid_host(host))
+		return SOTTO_ERR_INVALID_ARG;
+	if (parse_u32(colon + 1, 0, 65535, &port) != 0)
 		return SOTTO_ERR_INVALID_ARG;
 	*port_out = (uint16_t)port;
+	return 0;
+}
+
+/* 1 if host is a loopback address literal (127.0.0.0/8, ::1) or "localhost". */
+static int
+is_loopback(const char *host)
+{
+	struct in_addr a4;
+	struct in6_addr a6;
+
+	if (strcmp(host, "localhost") == 0)
+		return 1;
+	if (inet_pton(AF_INET, host, &a4) == 1)
+		return (ntohl(a4.s_addr) >> 24) == 127;
+	return inet_pton(AF_INET6, host, &a6) == 1 && IN6_IS_ADDR_LOOPBACK(&a6);
+}
+
+/* metrics_listen: "off", or a loopback HOST:PORT (the metrics are for this machine). */
+static int
+set_metrics(struct config *cfg, const char *value)
+{
+	char host[CONFIG_HOST_MAX + 1];
+	uint16_t port;
+
+	if (strcmp(value, "off") == 0) {
+		cfg->metrics_host[0] = '\0';
+		cfg->metrics_port = 0;
+		return 0;
+	}
+	if (parse_host_port(value, host, &port) != 0 || !is_loopback(host))
+		return SOTTO_ERR_INVALID_ARG;
+	strcpy(cfg->metrics_host, host);
+	cfg->metrics_port = port;
 	return 0;
 }
 
@@ -317,6 +364,8 @@ config_set(struct config *cfg, const char *key, const char *value)
 		return set_listen(cfg, value, 0);
 	case K_ADVERTISE:
 		return set_listen(cfg, value, 1);
+	case K_METRICS:
+		return set_metrics(cfg, value);
 	case K_REG:
 		if (strcmp(value, "open") == 0)
 			cfg->registration = CONFIG_REG_OPEN;

@@ -36,6 +36,9 @@ struct config {
 	char user[CONFIG_USER_MAX + 1]; /* started as root: run as this user ("" = refuse root) */
 	/* "": the SQLite database DIR/sottod.db; else a postgresql:// URI (store_is_pg) */
 	char store[CONFIG_STORE_MAX + 1];
+	/* Prometheus metrics over HTTP on this loopback address; "" (the default): off */
+	char metrics_host[CONFIG_HOST_MAX + 1];
+	uint16_t metrics_port;
 
 	uint32_t max_payload;           /* largest reassembled request after authentication */
 	uint32_t max_payload_preauth;   /* largest request before REGISTER / authentication */

@@ -604,6 +604,7 @@ handle_send(struct peer *p, const struct proto_msg *m)
 	mi->ci.send.account_max = s->cfg.account_max;
 	mi->ci.send.account_max_bytes = (uint64_t)s->cfg.account_max_mib << 20;
 	p->commits++;
+	s->counters.sends++;
 	mailq_add(s, mi);
 	if (push_early(s, online, mi) && s->cfg.received_wait_ms > 0 && !s->draining) {
 		hold(s, mi);
@@ -659,6 +660,7 @@ handle_received(struct peer *p, const struct proto_msg *m)
 		peer_respond(p, m->type, m->id, SOTTO_ERR_NOMEM);
 		return;
 	}
+	s->counters.received += rc->n;
 	dels = (struct store_del *)(void *)mi->data;
 	for (size_t i = 0; i < rc->n; i++) {
 		id = (int64_t)(rc->ids[i] & INT64_MAX);

@@ -31,9 +31,14 @@ static const char usage_text[] =
 	"usage: sottod run --data DIR [--listen HOST:PORT] [--domain NAME]\n"
 	"                  [--registration open|invite] [--durability full|normal]\n"
 	"                  [--advertise HOST:PORT] [--store postgresql://...]\n"
+	"                  [--metrics HOST:PORT]\n"
 	"                  [--log-level error|warn|info|debug] [--set KEY=VALUE]...\n"
 	"       sottod address --data DIR [--listen HOST:PORT] [--advertise HOST:PORT]\n"
-	"                                     print the sotto:// address clients use\n"
+	"                                     print the sotto:// address clients use (the\n"
+	"                                     running server's, else the configured one)\n"
+	"       sottod status --data DIR [--json]\n"
+	"                                     exit 0 running and healthy, 1 not running,\n"
+	"                                     2 degraded (says why)\n"
 	"       sottod invite --data DIR [--expires DURATION|never] [--uses N]\n"
 	"                                     print a new invite token (default: one\n"
 	"                                     registration within 7 days)\n"
@@ -72,6 +77,7 @@ parse_args(int argc, char **argv, struct opts *o)
 		{ "--registration", "registration" }, { "--durability", "durability" },
 		{ "--log-level", "log_level" }, { "--advertise", "advertise" },
 		{ "--store", "store" },
+		{ "--metrics", "metrics_listen" },
 	};
 	int i;
 
@@ -382,6 +388,15 @@ write_address_file(const char *dir, const char *address)
 }
 
 static void
+address_file_remove(const char *dir)
+{
+	char path[SERVER_PATH_MAX];
+
+	if (join(path, sizeof(path), dir, "sottod.address") == 0)
+		(void)unlink(path);
+}
+
+static void
 close_handle(uv_handle_t *h, void *arg)
 {
 	(void)arg;
@@ -452,15 +467,15 @@ cmd_run(const struct opts *o)
 	{
 		struct confine_opts co = CONFINE_OPTS_INIT;
 		struct confine_report rep;
-		uint16_t port = cfg.listen_port;
+		uint16_t ports[2] = { cfg.listen_port, cfg.metrics_port };
 
 		co.data_dir = o->data;
 		co.restrict_net = 1;
 		uint16_t pg_ports[STORE_PG_PORTS_MAX];
 		size_t n_pg_ports = 0;
 
-		co.bind_ports = &port;
-		co.n_bind_ports = 1;
+		co.bind_ports = ports;
+		co.n_bind_ports = cfg.metrics_host[0] != '\0' ? 2 : 1;
 		/* PostgreSQL over TCP: the ports of its hosts (a Unix socket needs none). */
 		if (cfg.store[0] != '\0' &&
 		    store_pg_ports(cfg.store, pg_ports, STORE_PG_PORTS_MAX, &n_pg_ports) != 0) {
@@ -486,6 +501,12 @@ cmd_run(const struct opts *o)
 	if (r == 0)
 		r = server_set_ticket_key(&srv, sk + 64);
 	sodium_free(sk);
+	if (r == SOTTO_ERR_EXISTS) {
+		fprintf(stderr, "sottod: another sottod is running on %s (`sottod status --data "
+		    "%s`)\n", o->data, o->data);
+		r = EXIT_DATA;
+		goto out;
+	}
 	if (r != 0) {
 		fprintf(stderr, "sottod: cannot start: %s\n", sotto_strerror(r));
 		r = r == SOTTO_ERR_CORRUPT || r == SOTTO_ERR_STORAGE || r == SOTTO_ERR_IO ||
@@ -502,6 +523,8 @@ cmd_run(const struct opts *o)
 	printf("sottod: listening on %s\n", srv.bound_addr);
 	fflush(stdout);
 	r = server_run(&srv);
+	/* Clean exit: no address is left behind for a server that is gone. */
+	address_file_remove(o->data);
 out:
 	server_free(&srv);
 	/* Let every handle that was opened finish closing before the loop goes away. */
@@ -523,6 +546,16 @@ cmd_address(const struct opts *o)
 
 	if ((r = load_config(o->data, o, &cfg)) != 0)
 		return r;
+	/* What runs, unless the flags ask for another listen or advertised address. */
+	if (o->ov.n == 0) {
+		r = admin_running_address(o->data, out, sizeof(out));
+		if (r == 0) {
+			printf("%s\n", out);
+			return EXIT_OK;
+		}
+		fprintf(stderr, "sottod: no server is running on %s: this is the address of "
+		    "its configuration\n", o->data);
+	}
 	if ((sk = sodium_malloc(64)) == NULL)
 		return EXIT_FAILURE_RUN;
 	if ((r = prepare_data(o->data, &cfg, 0, sk)) != 0) {
@@ -764,6 +797,8 @@ main(int argc, char **argv)
 		r = cmd_invite(&o);
 	else if (strcmp(o.cmd, "invites") == 0)
 		r = cmd_invites(&o);
+	else if (strcmp(o.cmd, "status") == 0)
+		r = o.n_pos == 0 ? admin_status(o.data, o.json) : EXIT_USAGE;
 	else if (strcmp(o.cmd, "accounts") == 0)
 		r = cmd_accounts(&o);
 	else {

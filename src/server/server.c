@@ -9,11 +9,13 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sodium.h>
 
 #include "server/log.h"
+#include "server/status.h"
 
 uint64_t
 server_now_ms(const struct server *s)
@@ -192,6 +194,7 @@ on_connection(uv_stream_t *l, int status)
 		log_warn("accept: %s", uv_strerror(status));
 		return;
 	}
+	s->counters.accepted++;
 	peer_accept(s);
 }
 
@@ -218,6 +221,7 @@ finish(struct server *s)
 	}
 	mailbox_close(s);
 	fd_reserve_close(s);
+	status_stop(s);
 	uv_close((uv_handle_t *)&s->drain_timer, NULL);
 	uv_close((uv_handle_t *)&s->flush_check, NULL);
 	uv_close((uv_handle_t *)&s->sig_term, NULL);
@@ -350,6 +354,10 @@ server_init(struct server *s, uv_loop_t *loop, const char *data_dir, const struc
 	    (size_t)snprintf(s->db_path, sizeof(s->db_path), "%s/sottod.db", data_dir) >=
 	    sizeof(s->db_path))
 		return SOTTO_ERR_INVALID_ARG;
+	s->started = (uint64_t)time(NULL);
+	/* Before the store is opened: refuses to serve a database another sottod serves. */
+	if ((r = status_start(s)) != 0)
+		return r;
 	if ((s->sk = sodium_malloc(64)) == NULL)
 		return SOTTO_ERR_NOMEM;
 	memcpy(s->sk, sk, 64);
@@ -511,6 +519,7 @@ server_run(struct server *s)
 void
 server_free(struct server *s)
 {
+	status_stop(s);
 	sent_prune_stop(s);
 	blob_sweep_stop(s);
 	if (s->commit != NULL) {

@@ -37,6 +37,14 @@ enum peer_state { PEER_HANDSHAKE, PEER_GUEST, PEER_MEMBER, PEER_CLOSED };
 
 struct acct;
 struct blob_upload;
+struct status;
+
+/* What happened since the start, for `sottod status` and the metrics (status.c). */
+struct server_counters {
+	uint64_t accepted;              /* connections accepted */
+	uint64_t sends;                 /* SENDs taken (to be stored or delivered) */
+	uint64_t received;              /* envelope ids acknowledged by RECEIVED */
+};
 struct mail_item;
 struct wake;
 
@@ -155,6 +163,11 @@ struct server {
 	uv_timer_t hold_timer;
 
 	struct wake *wake;              /* wake.c: several nodes on PostgreSQL, else NULL */
+
+	/* status.c: DIR/sottod.sock and the metrics endpoint */
+	struct status *status;
+	struct server_counters counters;
+	uint64_t started;               /* unix seconds */
 
 	/* sent_prune.c: idempotency records older than sent_retention are deleted */
 	uv_timer_t prune_timer;

@@ -170,6 +170,16 @@ struct store_invite_info {
 	char name[STORE_NAME_MAX + 1]; /* "" or the name a reset reserved for it */
 };
 
+/* The whole store at a glance, for `sottod status` and the metrics. */
+struct store_stats {
+	uint64_t accounts;       /* registered */
+	uint64_t envelopes;      /* waiting in all mailboxes */
+	uint64_t envelope_bytes;
+	uint64_t pages;          /* the database's size in pages, free ones included */
+	uint64_t free_pages;
+	uint64_t page_size;      /* bytes */
+};
+
 /* The key of an idempotency record; a cursor with set = 0 is before the first. */
 struct store_sent_key {
 	uint8_t sender_device[STORE_KEY_LEN];
@@ -308,6 +318,8 @@ struct store_ops {
 	/* An invite good for `uses` registrations until `expires` (unix seconds; 0: never). */
 	int (*invite_add)(struct store *s, const uint8_t token_hash[STORE_TOKEN_HASH_LEN],
 	    int64_t expires, uint32_t uses);
+	/* Counts for the administrator; may read every account (not for the loop thread). */
+	int (*stats)(struct store *s, struct store_stats *out);
 	/* Calls cb for every invite ever made, oldest first; a non-zero return stops. */
 	int (*invites_list)(struct store *s,
 	    int (*cb)(void *arg, const struct store_invite_info *i), void *arg);

@@ -30,7 +30,7 @@
 enum stmt_id {
 	P_BEGIN, P_COMMIT,
 	P_INVITE_USE, P_INVITE_USED, P_INVITE_ADD, P_INVITE_RESERVED, P_INVITE_UNRESERVE,
-	P_INVITE_RESERVE, P_INVITES_LIST, P_INVITE_MATCHES, P_INVITE_REVOKE,
+	P_INVITE_RESERVE, P_STATS, P_INVITES_LIST, P_INVITE_MATCHES, P_INVITE_REVOKE,
 	P_ID_LOCK, P_ID_SET, P_ACCOUNT_ADD,
 	P_ACCOUNT_BY_DEVICE, P_ACCOUNT_BY_NAME, P_ACCOUNT_BY_ID,
 	P_RESET_OUT, P_RESET_SENT, P_RESET_ENV, P_RESET_PREKEYS, P_RESET_SPK, P_RESET_LOGINS,
@@ -56,6 +56,12 @@ static const char *const stmt_sql[P__COUNT] = {
 	[P_INVITE_USED] = "SELECT uses, revoked, expires FROM invites WHERE token_hash = $1::bytea",
 	[P_INVITE_ADD] = "INSERT INTO invites(token_hash, created, used, expires, uses) VALUES"
 	    " ($1::bytea, $2::bigint, 0, $3::bigint, $4::bigint)",
+	/* The database's size in the server's blocks; db_max_pages is SQLite's, so no page
+	 * is counted free. */
+	[P_STATS] = "SELECT count(*), coalesce(sum(pending), 0)::bigint,"
+	    " coalesce(sum(pending_bytes), 0)::bigint,"
+	    " pg_database_size(current_database()) / current_setting('block_size')::bigint,"
+	    " 0::bigint, current_setting('block_size')::bigint FROM accounts",
 	[P_INVITES_LIST] = "SELECT token_hash, created, expires, used, revoked, uses, name"
 	    " FROM invites ORDER BY created, token_hash",
 	/* Invites whose hash starts with $1 ($2 its length): how many, then revoke at $3. */
@@ -713,6 +719,25 @@ pg_invite_add(struct store *base, const uint8_t token_hash[STORE_TOKEN_HASH_LEN]
 	pgp_i64(&p, expires);
 	pgp_i64(&p, uses);
 	return run(impl(base), P_INVITE_ADD, &p, NULL, NULL, "invite add");
+}
+
+static int
+pg_stats(struct store *base, struct store_stats *out)
+{
+	PGresult *res;
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	if ((r = one_row(impl(base), P_STATS, NULL, &res, "stats")) != 0)
+		return r;
+	out->accounts = (uint64_t)pgs_int(res, 0, 0);
+	out->envelopes = (uint64_t)pgs_int(res, 0, 1);
+	out->envelope_bytes = (uint64_t)pgs_int(res, 0, 2);
+	out->pages = (uint64_t)pgs_int(res, 0, 3);
+	out->free_pages = (uint64_t)pgs_int(res, 0, 4);
+	out->page_size = (uint64_t)pgs_int(res, 0, 5);
+	PQclear(res);
+	return 0;
 }
 
 static int
@@ -1624,6 +1649,7 @@ static const struct store_ops pg_ops = {
 	.account_by_name = pg_account_by_name,
 	.invite_add = pg_invite_add,
 	.invites_list = pg_invites_list,
+	.stats = pg_stats,
 	.invite_revoke = pg_invite_revoke,
 	.account_reset = pg_account_reset,
 	.accounts_list = pg_accounts_list,

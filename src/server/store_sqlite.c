@@ -626,6 +626,30 @@ sq_invites_list(struct store *base, int (*cb)(void *arg, const struct store_invi
 }
 
 static int
+stats_row(sqlite3_stmt *s, void *arg)
+{
+	struct store_stats *st = arg;
+
+	st->accounts = (uint64_t)sqlite3_column_int64(s, 0);
+	st->envelopes = (uint64_t)sqlite3_column_int64(s, 1);
+	st->envelope_bytes = (uint64_t)sqlite3_column_int64(s, 2);
+	st->pages = (uint64_t)sqlite3_column_int64(s, 3);
+	st->free_pages = (uint64_t)sqlite3_column_int64(s, 4);
+	st->page_size = (uint64_t)sqlite3_column_int64(s, 5);
+	return 0;
+}
+
+static int
+sq_stats(struct store *base, struct store_stats *out)
+{
+	memset(out, 0, sizeof(*out));
+	return each_row(impl(base), "SELECT count(*), coalesce(sum(pending), 0),"
+	    " coalesce(sum(pending_bytes), 0), (SELECT page_count FROM pragma_page_count),"
+	    " (SELECT freelist_count FROM pragma_freelist_count),"
+	    " (SELECT page_size FROM pragma_page_size) FROM accounts", "stats", stats_row, out);
+}
+
+static int
 sq_invite_revoke(struct store *base, const uint8_t *hash, size_t len, int64_t now)
 {
 	static const char count_sql[] = "SELECT count(*) FROM invites"
@@ -1820,6 +1844,7 @@ static const struct store_ops sqlite_ops = {
 	.account_by_name = sq_account_by_name,
 	.invite_add = sq_invite_add,
 	.invites_list = sq_invites_list,
+	.stats = sq_stats,
 	.invite_revoke = sq_invite_revoke,
 	.account_reset = sq_account_reset,
 	.accounts_list = sq_accounts_list,

@@ -4,13 +4,18 @@ with a lifetime, several uses and revocation; the address of the running server;
 and metrics; online backups."""
 import json
 import os
+import re
+import signal
+import socket
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from sotto_harness import (Server, User, SOTTOD, check, run_tests, scaled,  # noqa: E402
-                           wait_until)
+from sotto_harness import (Server, User, SOTTOD, check, free_port,  # noqa: E402
+                           run_tests, scaled, wait_until)
 
 
 def sottod(srv, *args):
@@ -153,10 +158,217 @@ def test_reset_invite_has_a_lifetime(root, servers):
     check(joined(again), again.init.stderr)
 
 
+def status(srv):
+    """`sottod status --json`: (exit code, the object)."""
+    r = sottod(srv, "status", "--json")
+    return r.returncode, json.loads(r.stdout)
+
+
+class PortZero:
+    """A sottod told to listen on port 0, so that the kernel chooses; no harness port."""
+
+    def __init__(self, root, extra=()):
+        self.dir = os.path.join(root, "zero")
+        os.makedirs(self.dir, mode=0o700, exist_ok=True)
+        with open(os.path.join(self.dir, "sottod.conf"), "w") as f:
+            f.write("listen = 127.0.0.1:0\n")
+        self.log = open(os.path.join(root, "zero.log"), "ab")
+        self.extra = list(extra)
+        self.proc = None
+        self.start()
+
+    def start(self):
+        self.proc = subprocess.Popen([SOTTOD, "run", "--data", self.dir,
+                                      "--registration", "open"] + self.extra,
+                                     stdout=self.log, stderr=self.log)
+        wait_until(lambda: self.proc.poll() is not None or status(self)[0] == 0, 15,
+                   "sottod to answer its status")
+        check(self.proc.poll() is None, "sottod exited with %s" % self.proc.poll())
+
+    def stop(self, sig=signal.SIGTERM):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            self.proc.wait(timeout=scaled(15))
+        self.proc = None
+
+
+def port_of(address):
+    return int(address.rsplit(":", 1)[1])
+
+
+def test_address_is_the_bound_one(root, servers):
+    srv = PortZero(root)
+    servers.append(srv)
+    r = sottod(srv, "address")
+    check(r.returncode == 0, r.stderr)
+    address = r.stdout.decode().strip()
+    port = port_of(address)
+    check(port != 0 and port != 7770, address)
+    check(open(os.path.join(srv.dir, "sottod.address")).read().strip() == address, address)
+    socket.create_connection(("127.0.0.1", port), timeout=scaled(5)).close()
+    # A client registers with exactly what `sottod address` printed.
+    srv.address = address
+    alice = User(root, "alice", srv)
+    bob = User(root, "bob", srv)
+    alice.send(bob, "over the chosen port")
+    check([m["body"] for m in bob.receive()] == ["over the chosen port"], "delivery")
+    # A clean stop removes the address and the socket: nothing claims a dead server.
+    srv.stop()
+    check(not os.path.exists(os.path.join(srv.dir, "sottod.address")), "address left")
+    check(not os.path.exists(os.path.join(srv.dir, "sottod.sock")), "socket left")
+    r = sottod(srv, "address")
+    check(address.encode() not in r.stdout and b"no server is running" in r.stderr,
+          (r.stdout, r.stderr))
+    # After a crash the files stay, but the server does not answer: neither the stale
+    # address nor "running" is reported, and a new start replaces the socket.
+    srv.start()
+    address = sottod(srv, "address").stdout.decode().strip()
+    srv.stop(signal.SIGKILL)
+    check(os.path.exists(os.path.join(srv.dir, "sottod.address")), "the crash left it")
+    r = sottod(srv, "address")
+    check(address.encode() not in r.stdout, r.stdout)
+    code, st = status(srv)
+    check(code == 1 and st["status"] == "not running", st)
+    r = sottod(srv, "status")
+    check(r.returncode == 1 and b"not running" in r.stdout, r.stdout)
+    srv.start()
+    check(port_of(sottod(srv, "address").stdout.decode().strip()) != 0, "restarted")
+
+
+def test_second_server_on_one_directory_refused(root, servers):
+    srv = Server(root)
+    servers.append(srv)
+    r = subprocess.run([SOTTOD, "run", "--data", srv.dir, "--listen",
+                        "127.0.0.1:%d" % free_port()], stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, timeout=scaled(30))
+    check(r.returncode == 4 and b"another sottod is running on" in r.stderr, r.stderr)
+    # The first one still serves, and still answers its status.
+    check(status(srv)[0] == 0, "status after the refused start")
+    User(root, "alice", srv)
+
+
+def test_status_counts_and_exit_codes(root, servers):
+    srv = Server(root)
+    servers.append(srv)
+    code, st = status(srv)
+    check(code == 0 and st["status"] == "running" and st["healthy"] is True, st)
+    check(st["accounts"] == 0 and st["queue_depth"] == 0 and st["sends"] == 0, st)
+    check(st["address"] == srv.address and st["pid"] == srv.proc.pid, st)
+    check(re.match(r"^\d+\.\d+\.\d+$", st["version"]), st)
+    check(st["database_bytes"] > 0 and st["metrics"] is None, st)
+    alice = User(root, "alice", srv)
+    bob = User(root, "bob", srv)
+    alice.send(bob, "one")
+    alice.send(bob, "two")
+    code, st = status(srv)
+    check(code == 0 and st["accounts"] == 2, st)
+    # Bob has not fetched them: both wait (a send's commit is done before its answer).
+    check(st["envelopes_waiting"] == 2 and st["queue_depth"] >= 2, st)
+    check(st["sends"] == 2, st)
+    lat = st["commit_latency_us"]
+    check(st["group_commits"] >= 1 and lat["samples"] >= 1 and 0 < lat["p50"] <= lat["p99"]
+          <= lat["max"], st)
+    check(st["connections_accepted"] >= 4, st)
+    bob.receive()
+    alice.receive()         # bob's delivery receipt
+    code, st = status(srv)
+    check(st["envelopes_waiting"] == 0 and st["received"] >= 3, st)
+    r = sottod(srv, "status")
+    check(r.returncode == 0 and b"running, healthy" in r.stdout and
+          b"2 accounts" not in r.stdout and re.search(rb"accounts +2", r.stdout), r.stdout)
+
+
+def test_status_degraded_near_the_cap(root, servers):
+    srv = Server(root, conf="db_max_pages = 18\n")
+    servers.append(srv)
+    code, st = status(srv)
+    check(code == 2 and st["healthy"] is False and "db_max_pages" in st["degraded"], st)
+    check(st["database_used_percent"] >= 90, st)
+    r = sottod(srv, "status")
+    check(r.returncode == 2 and b"degraded: database at" in r.stdout, r.stdout)
+
+
+METRIC_LINE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[a-zA-Z_][a-zA-Z0-9_]*=\"[^\"]*\""
+                         r"(,[a-zA-Z_][a-zA-Z0-9_]*=\"[^\"]*\")*\})? (-?[0-9.e+-]+|NaN)$")
+
+
+def scrape(url):
+    """The samples of one scrape, checked against the text exposition format."""
+    with urllib.request.urlopen(url, timeout=scaled(10)) as resp:
+        check(resp.status == 200, resp.status)
+        check(resp.headers["Content-Type"].startswith("text/plain; version=0.0.4"),
+              resp.headers["Content-Type"])
+        text = resp.read().decode()
+    check(text.endswith("\n"), "the exposition ends with a newline")
+    typed, samples = {}, {}
+    for line in text.splitlines():
+        if line.startswith("# HELP "):
+            continue
+        if line.startswith("# TYPE "):
+            _, _, name, kind = line.split(" ")
+            check(kind in ("counter", "gauge", "summary"), line)
+            check(name not in typed, "TYPE twice for " + name)
+            typed[name] = kind
+            continue
+        m = METRIC_LINE.match(line)
+        check(m, "not a sample line: %r" % line)
+        name = m.group(1)
+        base = re.sub(r"_(sum|count)$", "", name)
+        check(name in typed or (base in typed and typed[base] == "summary"),
+              "sample before its TYPE: " + line)
+        if typed.get(name) == "counter":
+            check(name.endswith("_total"), "counter without _total: " + name)
+        samples[name + (m.group(2) or "")] = float(m.group(4))
+    return samples
+
+
+def test_metrics_endpoint(root, servers):
+    port = free_port()
+    srv = Server(root, conf="metrics_listen = 127.0.0.1:%d\n" % port)
+    servers.append(srv)
+    url = "http://127.0.0.1:%d/metrics" % port
+    before = scrape(url)
+    check(before["sottod_sends_total"] == 0 and before["sottod_healthy"] == 1, before)
+    check(before['sottod_info{version="%s"}' % status(srv)[1]["version"]] == 1, before)
+    alice = User(root, "alice", srv)
+    bob = User(root, "bob", srv)
+    for i in range(3):
+        alice.send(bob, "m%d" % i)
+    after = scrape(url)
+    check(after["sottod_sends_total"] == 3 and after["sottod_accounts"] == 2, after)
+    check(after["sottod_envelopes_waiting"] == 3, after)
+    check(after["sottod_group_commit_seconds_count"] > before[
+        "sottod_group_commit_seconds_count"], after)
+    check(0 < after['sottod_group_commit_seconds{quantile="0.5"}'] <=
+          after['sottod_group_commit_seconds{quantile="0.99"}'], after)
+    check(after["sottod_connections_accepted_total"] >
+          before["sottod_connections_accepted_total"], after)
+    bob.receive()
+    alice.receive()         # bob's delivery receipt
+    last = scrape(url)
+    check(last["sottod_received_total"] >= 4 and last["sottod_envelopes_waiting"] == 0, last)
+    check(status(srv)[1]["metrics"] == "127.0.0.1:%d" % port, status(srv))
+    try:
+        urllib.request.urlopen("http://127.0.0.1:%d/" % port, timeout=scaled(10))
+        check(False, "/ answered 200")
+    except urllib.error.HTTPError as e:
+        check(e.code == 404, e.code)
+    # Only loopback addresses; refused at start with the configuration's exit code.
+    r = subprocess.run([SOTTOD, "run", "--data", os.path.join(root, "other"),
+                        "--metrics", "0.0.0.0:9100"], stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, timeout=scaled(30))
+    check(r.returncode == 3, r.stderr)
+
+
 if __name__ == "__main__":
     run_tests([
         test_invite_uses_expiry_and_list,
         test_invite_expires,
         test_invite_revoke_by_id_and_token,
         test_reset_invite_has_a_lifetime,
+        test_address_is_the_bound_one,
+        test_second_server_on_one_directory_refused,
+        test_status_counts_and_exit_codes,
+        test_status_degraded_near_the_cap,
+        test_metrics_endpoint,
     ])

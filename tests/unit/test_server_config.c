@@ -258,10 +258,41 @@ TEST(config_durations)
 	CHECK_EQ_INT(v, 9);
 }
 
+TEST(config_metrics_loopback_and_ipv6)
+{
+	struct config c;
+
+	config_defaults(&c);
+	CHECK(c.metrics_host[0] == '\0');      /* off by default */
+	CHECK_EQ_INT(config_set(&c, "metrics_listen", "127.0.0.1:9100"), 0);
+	CHECK(strcmp(c.metrics_host, "127.0.0.1") == 0 && c.metrics_port == 9100);
+	CHECK_EQ_INT(config_set(&c, "metrics_listen", "[::1]:9101"), 0);
+	CHECK(strcmp(c.metrics_host, "::1") == 0 && c.metrics_port == 9101);
+	CHECK_EQ_INT(config_set(&c, "metrics_listen", "localhost:0"), 0);
+	CHECK_EQ_INT(config_set(&c, "metrics_listen", "127.8.9.10:1"), 0);
+	CHECK_EQ_INT(config_set(&c, "metrics_listen", "off"), 0);
+	CHECK(c.metrics_host[0] == '\0');
+	CHECK_EQ_INT(config_set(&c, "metrics_listen", "0.0.0.0:9100"), SOTTO_ERR_INVALID_ARG);
+	CHECK_EQ_INT(config_set(&c, "metrics_listen", "10.0.0.1:9100"), SOTTO_ERR_INVALID_ARG);
+	CHECK_EQ_INT(config_set(&c, "metrics_listen", "[::]:9100"), SOTTO_ERR_INVALID_ARG);
+	CHECK_EQ_INT(config_set(&c, "metrics_listen", "example.org:9100"), SOTTO_ERR_INVALID_ARG);
+	CHECK_EQ_INT(config_set(&c, "metrics_listen", "127.0.0.1"), SOTTO_ERR_INVALID_ARG);
+	/* IPv6 literals in brackets, for listen too. */
+	CHECK_EQ_INT(config_set(&c, "listen", "[::1]:7771"), 0);
+	CHECK(strcmp(c.listen_host, "::1") == 0 && c.listen_port == 7771);
+	CHECK_EQ_INT(config_set(&c, "listen", "[::]:7772"), 0);
+	CHECK(strcmp(c.listen_host, "::") == 0);
+	CHECK_EQ_INT(config_set(&c, "listen", "[::1:7771"), SOTTO_ERR_INVALID_ARG);
+	CHECK_EQ_INT(config_set(&c, "listen", "[]:7771"), SOTTO_ERR_INVALID_ARG);
+	CHECK_EQ_INT(config_set(&c, "listen", "[not:an:addr]:7771"), SOTTO_ERR_INVALID_ARG);
+	CHECK_EQ_INT(config_set(&c, "listen", "::1:7771"), SOTTO_ERR_INVALID_ARG);
+}
+
 int
 main(void)
 {
 	RUN(config_durations);
+	RUN(config_metrics_loopback_and_ipv6);
 	RUN(config_defaults_are_sane);
 	RUN(config_quota_and_rate_defaults);
 	RUN(config_parses_keys_comments_and_blanks);
