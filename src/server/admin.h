@@ -43,6 +43,16 @@ int admin_invites_list(struct store *st, int json);
 /* `sottod invites revoke ID|TOKEN` */
 int admin_invites_revoke(struct store *st, const char *which);
 
+/* admin_backup.c */
+
+/*
+ * `sottod backup --data DIR DEST`: a consistent copy of the running (or stopped) server's
+ * database, taken through the store (st, opened on DIR), and of its keys and settings,
+ * into DEST (a new or empty directory, made 0700). DEST is then a data directory:
+ * `sottod run --data DEST` serves it.
+ */
+int admin_backup(const char *dir, const char *dest, struct store *st);
+
 /* admin_status.c */
 
 /* `sottod status` exit codes, for monitoring (EXIT_OK: running and healthy). */

@@ -4,6 +4,8 @@
  *   sottod address --data DIR
  *   sottod invite --data DIR [--expires DURATION] [--uses N]
  *   sottod invites list [--json] | revoke ID|TOKEN --data DIR
+ *   sottod backup --data DIR DEST
+ *   sottod status --data DIR [--json]
  *   sottod accounts list [--json] | reset NAME | delete NAME --data DIR
  */
 #include <errno.h>
@@ -39,6 +41,10 @@ static const char usage_text[] =
 	"       sottod status --data DIR [--json]\n"
 	"                                     exit 0 running and healthy, 1 not running,\n"
 	"                                     2 degraded (says why)\n"
+	"       sottod backup --data DIR DEST\n"
+	"                                     a consistent copy of DIR (database, keys,\n"
+	"                                     settings) into the new directory DEST, also\n"
+	"                                     while the server runs; restore: run on DEST\n"
 	"       sottod invite --data DIR [--expires DURATION|never] [--uses N]\n"
 	"                                     print a new invite token (default: one\n"
 	"                                     registration within 7 days)\n"
@@ -611,6 +617,31 @@ cmd_invite(const struct opts *o)
 }
 
 static int
+cmd_backup(const struct opts *o)
+{
+	struct config cfg;
+	struct store *st = NULL;
+	int r;
+
+	if (o->n_pos != 1) {
+		fprintf(stderr, "sottod: backup --data DIR DEST\n");
+		return EXIT_USAGE;
+	}
+	if ((r = open_existing(o, &cfg, &st)) != 0)
+		return r;
+	/* PostgreSQL's own tools copy its database consistently (its backup op refuses). */
+	if (store_is_pg(cfg.store)) {
+		fprintf(stderr, "sottod: the store is PostgreSQL: back it up with pg_dump or its "
+		    "continuous archiving, and %s's files with it\n", o->data);
+		store_close(st);
+		return EXIT_CONFIG;
+	}
+	r = admin_backup(o->data, o->pos[0], st);
+	store_close(st);
+	return r;
+}
+
+static int
 cmd_invites(const struct opts *o)
 {
 	const char *sub = o->n_pos > 0 ? o->pos[0] : "";
@@ -797,6 +828,8 @@ main(int argc, char **argv)
 		r = cmd_invite(&o);
 	else if (strcmp(o.cmd, "invites") == 0)
 		r = cmd_invites(&o);
+	else if (strcmp(o.cmd, "backup") == 0)
+		r = cmd_backup(&o);
 	else if (strcmp(o.cmd, "status") == 0)
 		r = o.n_pos == 0 ? admin_status(o.data, o.json) : EXIT_USAGE;
 	else if (strcmp(o.cmd, "accounts") == 0)

@@ -318,6 +318,10 @@ struct store_ops {
 	/* An invite good for `uses` registrations until `expires` (unix seconds; 0: never). */
 	int (*invite_add)(struct store *s, const uint8_t token_hash[STORE_TOKEN_HASH_LEN],
 	    int64_t expires, uint32_t uses);
+	/* A consistent copy of the whole database, taken while the server runs, into a new
+	 * file at path (synced); SOTTO_ERR_EXISTS if path exists. A backend whose database
+	 * is backed up with its own tools returns SOTTO_ERR_UNSUPPORTED. */
+	int (*backup)(struct store *s, const char *path);
 	/* Counts for the administrator; may read every account (not for the loop thread). */
 	int (*stats)(struct store *s, struct store_stats *out);
 	/* Calls cb for every invite ever made, oldest first; a non-zero return stops. */

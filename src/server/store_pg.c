@@ -721,6 +721,15 @@ pg_invite_add(struct store *base, const uint8_t token_hash[STORE_TOKEN_HASH_LEN]
 	return run(impl(base), P_INVITE_ADD, &p, NULL, NULL, "invite add");
 }
 
+/* pg_dump or continuous archiving copy a PostgreSQL database (sottod(8), store). */
+static int
+pg_backup(struct store *base, const char *path)
+{
+	(void)base;
+	(void)path;
+	return SOTTO_ERR_UNSUPPORTED;
+}
+
 static int
 pg_stats(struct store *base, struct store_stats *out)
 {
@@ -1650,6 +1659,7 @@ static const struct store_ops pg_ops = {
 	.invite_add = pg_invite_add,
 	.invites_list = pg_invites_list,
 	.stats = pg_stats,
+	.backup = pg_backup,
 	.invite_revoke = pg_invite_revoke,
 	.account_reset = pg_account_reset,
 	.accounts_list = pg_accounts_list,

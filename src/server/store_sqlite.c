@@ -649,6 +649,56 @@ sq_stats(struct store *base, struct store_stats *out)
 	    " (SELECT page_size FROM pragma_page_size) FROM accounts", "stats", stats_row, out);
 }
 
+static int exec(sqlite3 *db, const char *sql, const char *what);
+static int integrity_ok(sqlite3 *db);
+
+/*
+ * SQLite's online backup API in one step: the pages are read inside one read transaction,
+ * which in WAL mode blocks no writer and sees exactly what was committed when it began.
+ * The copy is checked (quick_check) before it is called done.
+ */
+static int
+sq_backup(struct store *base, const char *path)
+{
+	struct store_sqlite *ss = impl(base);
+	sqlite3_backup *b = NULL;
+	sqlite3 *to = NULL;
+	struct stat st;
+	int rc, r = SOTTO_ERR_STORAGE;
+
+	if (stat(path, &st) == 0)
+		return SOTTO_ERR_EXISTS;
+	if ((rc = sqlite3_open_v2(path, &to, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+	    SQLITE_OPEN_NOMUTEX, NULL)) != SQLITE_OK) {
+		r = map_rc(to, rc, "backup open");
+		goto out;
+	}
+	if ((r = exec(to, "PRAGMA synchronous=FULL", "backup")) != 0)
+		goto out;
+	if ((b = sqlite3_backup_init(to, "main", ss->db, "main")) == NULL) {
+		r = map_rc(to, sqlite3_errcode(to), "backup init");
+		goto out;
+	}
+	/* -1: every page in one step, one read transaction (busy_timeout covers a lock). */
+	while ((rc = sqlite3_backup_step(b, -1)) == SQLITE_BUSY || rc == SQLITE_LOCKED)
+		sqlite3_sleep(10);
+	rc = sqlite3_backup_finish(b);
+	b = NULL;
+	if (rc != SQLITE_OK) {
+		r = map_rc(to, rc, "backup");
+		goto out;
+	}
+	r = integrity_ok(to) ? 0 : SOTTO_ERR_CORRUPT;
+out:
+	if (b != NULL)
+		sqlite3_backup_finish(b);
+	if (to != NULL && sqlite3_close(to) != SQLITE_OK && r == 0)
+		r = SOTTO_ERR_STORAGE;
+	if (r != 0 && r != SOTTO_ERR_EXISTS)
+		unlink(path);
+	return r;
+}
+
 static int
 sq_invite_revoke(struct store *base, const uint8_t *hash, size_t len, int64_t now)
 {
@@ -1728,8 +1778,6 @@ sq_sent_prune(struct store *base, int64_t before, size_t max, struct store_sent_
 	return 0;
 }
 
-static int exec(sqlite3 *db, const char *sql, const char *what);
-
 static void *
 ckpt_main(void *arg)
 {
@@ -1845,6 +1893,7 @@ static const struct store_ops sqlite_ops = {
 	.invite_add = sq_invite_add,
 	.invites_list = sq_invites_list,
 	.stats = sq_stats,
+	.backup = sq_backup,
 	.invite_revoke = sq_invite_revoke,
 	.account_reset = sq_account_reset,
 	.accounts_list = sq_accounts_list,
