@@ -311,7 +311,8 @@ config_public(const struct config *cfg, uint16_t bound_port, char host[CONFIG_HO
 		*port = cfg->advertise_port;
 		return;
 	}
-	strcpy(host, strcmp(cfg->listen_host, "0.0.0.0") == 0 ? cfg->domain : cfg->listen_host);
+	strcpy(host, strcmp(cfg->listen_host, "0.0.0.0") == 0 || strcmp(cfg->listen_host, "::") == 0 ?
+	    cfg->domain : cfg->listen_host);
 	*port = cfg->listen_port != 0 ? cfg->listen_port : bound_port;
 }
 

@@ -113,7 +113,7 @@ int config_load_file(struct config *cfg, const char *path,
 
 /*
  * The host and port clients are told to use (the server address): `advertise` if set, else
- * the listen address, with the domain in place of a wildcard listen host (0.0.0.0).
+ * the listen address, with the domain in place of a wildcard listen host (0.0.0.0, ::).
  * bound_port replaces a listen port of 0 (the port the kernel chose).
  */
 void config_public(const struct config *cfg, uint16_t bound_port, char host[CONFIG_HOST_MAX + 1],

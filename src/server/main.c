@@ -507,6 +507,15 @@ cmd_run(const struct opts *o)
 	if (r == 0)
 		r = server_set_ticket_key(&srv, sk + 64);
 	sodium_free(sk);
+	if (r == SOTTO_ERR_OTHER_DOMAIN) {
+		fprintf(stderr, "sottod: %s holds the server of %s, not of %s: its accounts are "
+		    "names of %s. Start it with --domain %s (or `domain = %s` in sottod.conf), or "
+		    "give %s a data directory of its own.\n", o->data, srv.recorded_domain,
+		    cfg.domain, srv.recorded_domain, srv.recorded_domain, srv.recorded_domain,
+		    cfg.domain);
+		r = EXIT_CONFIG;
+		goto out;
+	}
 	if (r == SOTTO_ERR_EXISTS) {
 		fprintf(stderr, "sottod: another sottod is running on %s (`sottod status --data "
 		    "%s`)\n", o->data, o->data);

@@ -314,9 +314,17 @@ on_signal(uv_signal_t *h, int signum)
 		if (strcmp(next.listen_host, s->cfg.listen_host) != 0 ||
 		    next.listen_port != s->cfg.listen_port || next.durability != s->cfg.durability ||
 		    next.db_max_pages != s->cfg.db_max_pages ||
-		    next.db_cache_mib != s->cfg.db_cache_mib)
-			log_warn("reload: listen, advertise, durability, db_max_pages and db_cache_mib "
-			    "apply after a restart");
+		    next.db_cache_mib != s->cfg.db_cache_mib ||
+		    strcmp(next.metrics_host, s->cfg.metrics_host) != 0 ||
+		    next.metrics_port != s->cfg.metrics_port)
+			log_warn("reload: listen, advertise, durability, db_max_pages, db_cache_mib "
+			    "and metrics_listen apply after a restart");
+		if (strcmp(next.domain, s->cfg.domain) != 0)
+			log_warn("reload: domain stays %s: the data directory serves that domain",
+			    s->cfg.domain);
+		strcpy(next.domain, s->cfg.domain);
+		strcpy(next.metrics_host, s->cfg.metrics_host);
+		next.metrics_port = s->cfg.metrics_port;
 		next.listen_port = s->cfg.listen_port;
 		strcpy(next.listen_host, s->cfg.listen_host);
 		strcpy(next.advertise_host, s->cfg.advertise_host);
@@ -375,6 +383,9 @@ server_init(struct server *s, uv_loop_t *loop, const char *data_dir, const struc
 	o.cache_kib = cfg->db_cache_mib * 1024;
 	if ((r = store_open_spec(&s->store, cfg->store[0] != '\0' ? cfg->store : s->db_path,
 	    &o)) != 0)
+		return r;
+	/* A data directory serves the domain it was made for: its accounts are names of it. */
+	if ((r = s->store->ops->domain_claim(s->store, cfg->domain, s->recorded_domain)) != 0)
 		return r;
 	o.checkpoint_thread = 1;
 	if ((r = store_open_spec(&writer, cfg->store[0] != '\0' ? cfg->store : s->db_path,

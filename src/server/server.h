@@ -168,6 +168,7 @@ struct server {
 	struct status *status;
 	struct server_counters counters;
 	uint64_t started;               /* unix seconds */
+	char recorded_domain[STORE_DOMAIN_MAX + 1]; /* the domain the database was made for */
 
 	/* sent_prune.c: idempotency records older than sent_retention are deleted */
 	uv_timer_t prune_timer;

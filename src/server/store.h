@@ -26,6 +26,7 @@
 #define STORE_GROUP_ID_MAX 64           /* = PROTO_GROUP_ID_MAX */
 #define STORE_KEY_PACKAGE_MAX 8192      /* = PROTO_KEY_PACKAGE_MAX */
 #define STORE_KEM_KEY_LEN 1184          /* ML-KEM-768 encapsulation key */
+#define STORE_DOMAIN_MAX 253
 /* An invite's lifetime unless its maker says otherwise: 7 days (a literal: the schema
  * migration's SQL spells it). */
 #define STORE_INVITE_LIFETIME_DEFAULT 604800
@@ -322,6 +323,11 @@ struct store_ops {
 	 * file at path (synced); SOTTO_ERR_EXISTS if path exists. A backend whose database
 	 * is backed up with its own tools returns SOTTO_ERR_UNSUPPORTED. */
 	int (*backup)(struct store *s, const char *path);
+	/* The domain this database serves: recorded on the first call (a new database, or one
+	 * made before domains were recorded); afterwards SOTTO_ERR_OTHER_DOMAIN if domain is
+	 * another, with the recorded one in `recorded`. */
+	int (*domain_claim)(struct store *s, const char *domain,
+	    char recorded[STORE_DOMAIN_MAX + 1]);
 	/* Counts for the administrator; may read every account (not for the loop thread). */
 	int (*stats)(struct store *s, struct store_stats *out);
 	/* Calls cb for every invite ever made, oldest first; a non-zero return stops. */

@@ -652,6 +652,60 @@ sq_stats(struct store *base, struct store_stats *out)
 static int exec(sqlite3 *db, const char *sql, const char *what);
 static int integrity_ok(sqlite3 *db);
 
+static int
+domain_row(sqlite3_stmt *s, void *arg)
+{
+	char *recorded = arg;
+	const unsigned char *t = sqlite3_column_text(s, 0);
+	int n = sqlite3_column_bytes(s, 0);
+
+	if (t == NULL || n <= 0 || n > STORE_DOMAIN_MAX)
+		return SOTTO_ERR_CORRUPT;
+	memcpy(recorded, t, (size_t)n);
+	recorded[n] = '\0';
+	return 0;
+}
+
+/* The domain is kept in meta as text (the column's INTEGER affinity leaves a name text). */
+static int
+sq_domain_claim(struct store *base, const char *domain, char recorded[STORE_DOMAIN_MAX + 1])
+{
+	struct store_sqlite *ss = impl(base);
+	sqlite3_stmt *s = NULL;
+	int rc, r;
+
+	recorded[0] = '\0';
+	if ((r = begin(ss)) != 0)
+		return r;
+	if ((r = each_row(ss, "SELECT CAST(v AS TEXT) FROM meta WHERE k = 'domain'", "domain",
+	    domain_row, recorded)) != 0)
+		goto out;
+	if (recorded[0] != '\0') {
+		r = strcmp(recorded, domain) == 0 ? 0 : SOTTO_ERR_OTHER_DOMAIN;
+		goto out;
+	}
+	if ((rc = sqlite3_prepare_v2(ss->db, "INSERT INTO meta(k, v) VALUES ('domain', ?1)", -1,
+	    &s, NULL)) != SQLITE_OK) {
+		r = map_rc(ss->db, rc, "domain");
+		goto out;
+	}
+	sqlite3_bind_text(s, 1, domain, -1, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	sqlite3_finalize(s);
+	if (rc != SQLITE_DONE) {
+		r = map_rc(ss->db, rc, "domain");
+		goto out;
+	}
+	r = commit(ss);
+	if (r == 0)
+		snprintf(recorded, STORE_DOMAIN_MAX + 1, "%s", domain);
+out:
+	if (r != 0 && r != SOTTO_ERR_OTHER_DOMAIN)
+		recorded[0] = '\0';
+	rollback(ss);
+	return r;
+}
+
 /*
  * SQLite's online backup API in one step: the pages are read inside one read transaction,
  * which in WAL mode blocks no writer and sees exactly what was committed when it began.
@@ -1894,6 +1948,7 @@ static const struct store_ops sqlite_ops = {
 	.invites_list = sq_invites_list,
 	.stats = sq_stats,
 	.backup = sq_backup,
+	.domain_claim = sq_domain_claim,
 	.invite_revoke = sq_invite_revoke,
 	.account_reset = sq_account_reset,
 	.accounts_list = sq_accounts_list,

@@ -7,6 +7,7 @@ import os
 import re
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -168,11 +169,11 @@ def status(srv):
 class PortZero:
     """A sottod told to listen on port 0, so that the kernel chooses; no harness port."""
 
-    def __init__(self, root, extra=()):
+    def __init__(self, root, extra=(), listen="127.0.0.1:0"):
         self.dir = os.path.join(root, "zero")
         os.makedirs(self.dir, mode=0o700, exist_ok=True)
         with open(os.path.join(self.dir, "sottod.conf"), "w") as f:
-            f.write("listen = 127.0.0.1:0\n")
+            f.write("listen = %s\n" % listen)
         self.log = open(os.path.join(root, "zero.log"), "ab")
         self.extra = list(extra)
         self.proc = None
@@ -418,6 +419,43 @@ def test_backup_under_load_restores_every_acknowledged_message(root, servers):
     check(len(before) >= 10, before)
 
 
+def test_ipv6_listen(root, servers):
+    srv = PortZero(root, listen="[::1]:0")
+    servers.append(srv)
+    srv.address = sottod(srv, "address").stdout.decode().strip()
+    check(re.match(r"^sotto://[A-Za-z0-9_-]+@\[::1\]:[1-9][0-9]*$", srv.address), srv.address)
+    socket.create_connection(("::1", port_of(srv.address)), timeout=scaled(5)).close()
+    alice = User(root, "alice", srv)
+    bob = User(root, "bob", srv)
+    alice.send(bob, "over IPv6")
+    check([m["body"] for m in bob.receive()] == ["over IPv6"], "delivery over ::1")
+
+
+def test_data_directory_of_another_domain_refused(root, servers):
+    srv = Server(root, domain="a.example")
+    servers.append(srv)
+    User(root, "alice", srv, domain="a.example")
+    srv.stop()
+    r = subprocess.run([SOTTOD, "run", "--data", srv.dir, "--domain", "b.example"],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=scaled(30))
+    check(r.returncode == 3 and b"holds the server of a.example, not of b.example" in
+          r.stderr and b"--domain a.example" in r.stderr, r.stderr)
+    check(not os.path.exists(os.path.join(srv.dir, "sottod.sock")), "socket left behind")
+    srv.start()             # its own domain still works
+    check(status(srv)[1]["domain"] == "a.example", status(srv))
+    srv.stop()
+    # A database made before the domain was recorded takes the domain it is started with.
+    db = sqlite3.connect(os.path.join(srv.dir, "sottod.db"))
+    db.execute("DELETE FROM meta WHERE k = 'domain'")
+    db.commit()
+    db.close()
+    srv.start()
+    srv.stop()
+    r = subprocess.run([SOTTOD, "run", "--data", srv.dir, "--domain", "c.example"],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=scaled(30))
+    check(r.returncode == 3 and b"not of c.example" in r.stderr, r.stderr)
+
+
 if __name__ == "__main__":
     run_tests([
         test_invite_uses_expiry_and_list,
@@ -430,4 +468,6 @@ if __name__ == "__main__":
         test_status_degraded_near_the_cap,
         test_metrics_endpoint,
         test_backup_under_load_restores_every_acknowledged_message,
+        test_ipv6_listen,
+        test_data_directory_of_another_domain_refused,
     ])
