@@ -220,6 +220,8 @@ sottod_proc_start(struct sottod_proc *sp)
 			    bin, n, sp->dir, (char *)NULL);
 			_exit(126);
 		}
+		if (sp->pre_exec != NULL)
+			sp->pre_exec(sp->pre_exec_arg);
 		execl(bin, bin, "run", "--data", sp->dir, (char *)NULL);
 		_exit(127);
 	}

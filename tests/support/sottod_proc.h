@@ -20,6 +20,9 @@ struct sottod_proc {
 	char address[400];      /* sotto://... as the running server wrote it */
 	int exit_status;        /* when sottod_proc_start failed because sottod exited */
 	unsigned nofile;        /* nonzero: sottod's open-file limit (soft and hard) */
+	/* Called in the child just before it becomes sottod (e.g. a system call filter). */
+	void (*pre_exec)(void *arg);
+	void *pre_exec_arg;
 };
 
 /* 1: the servers sottod_proc_init makes from now on store in a schema of their own in
