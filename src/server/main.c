@@ -626,6 +626,16 @@ cmd_invite(const struct opts *o)
 }
 
 static int
+cmd_status(const struct opts *o)
+{
+	if (o->n_pos != 0) {
+		fprintf(stderr, "sottod: status takes no argument\n");
+		return EXIT_USAGE;
+	}
+	return admin_status(o->data, o->json);
+}
+
+static int
 cmd_backup(const struct opts *o)
 {
 	struct config cfg;
@@ -829,7 +839,12 @@ main(int argc, char **argv)
 		free_opts(&o);
 		return EXIT_USAGE;
 	}
-	if (strcmp(o.cmd, "run") == 0)
+	if ((o.expires != NULL || o.uses != NULL) && strcmp(o.cmd, "invite") != 0 &&
+	    strcmp(o.cmd, "accounts") != 0) {
+		fprintf(stderr, "sottod: --expires and --uses are for invite (and accounts "
+		    "reset)\n");
+		r = EXIT_USAGE;
+	} else if (strcmp(o.cmd, "run") == 0)
 		r = cmd_run(&o);
 	else if (strcmp(o.cmd, "address") == 0)
 		r = cmd_address(&o);
@@ -840,7 +855,7 @@ main(int argc, char **argv)
 	else if (strcmp(o.cmd, "backup") == 0)
 		r = cmd_backup(&o);
 	else if (strcmp(o.cmd, "status") == 0)
-		r = o.n_pos == 0 ? admin_status(o.data, o.json) : EXIT_USAGE;
+		r = cmd_status(&o);
 	else if (strcmp(o.cmd, "accounts") == 0)
 		r = cmd_accounts(&o);
 	else {
