@@ -551,6 +551,15 @@ out:
 }
 
 static int
+overridden(const struct config_overrides *ov, const char *key)
+{
+	for (size_t i = 0; i < ov->n; i++)
+		if (strcmp(ov->key[i], key) == 0)
+			return 1;
+	return 0;
+}
+
+static int
 cmd_address(const struct opts *o)
 {
 	struct address_server as;
@@ -562,7 +571,7 @@ cmd_address(const struct opts *o)
 	if ((r = load_config(o->data, o, &cfg)) != 0)
 		return r;
 	/* What runs, unless the flags ask for another listen or advertised address. */
-	if (o->ov.n == 0) {
+	if (!overridden(&o->ov, "listen") && !overridden(&o->ov, "advertise")) {
 		r = admin_running_address(o->data, out, sizeof(out));
 		if (r == 0) {
 			printf("%s\n", out);
