@@ -8,6 +8,7 @@ import re
 import signal
 import socket
 import sqlite3
+import stat
 import subprocess
 import sys
 import threading
@@ -258,6 +259,9 @@ def test_status_counts_and_exit_codes(root, servers):
     check(st["address"] == srv.address and st["pid"] == srv.proc.pid, st)
     check(re.match(r"^\d+\.\d+\.\d+$", st["version"]), st)
     check(st["database_bytes"] > 0 and st["metrics"] is None, st)
+    sock = os.stat(os.path.join(srv.dir, "sottod.sock"))
+    check(stat.S_ISSOCK(sock.st_mode) and stat.S_IMODE(sock.st_mode) == 0o600,
+          oct(sock.st_mode))
     alice = User(root, "alice", srv)
     bob = User(root, "bob", srv)
     alice.send(bob, "one")
