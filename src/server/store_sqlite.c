@@ -666,7 +666,8 @@ domain_row(sqlite3_stmt *s, void *arg)
 	return 0;
 }
 
-/* The domain is kept in meta as text (the column's INTEGER affinity leaves a name text). */
+/* The domain is kept in meta as a blob: the column's INTEGER affinity would turn a name of
+ * digits ("007", a valid host name) into a number. */
 static int
 sq_domain_claim(struct store *base, const char *domain, char recorded[STORE_DOMAIN_MAX + 1])
 {
@@ -689,7 +690,7 @@ sq_domain_claim(struct store *base, const char *domain, char recorded[STORE_DOMA
 		r = map_rc(ss->db, rc, "domain");
 		goto out;
 	}
-	sqlite3_bind_text(s, 1, domain, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(s, 1, domain, (int)strlen(domain), SQLITE_STATIC);
 	rc = sqlite3_step(s);
 	sqlite3_finalize(s);
 	if (rc != SQLITE_DONE) {
