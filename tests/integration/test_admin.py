@@ -189,10 +189,13 @@ class PortZero:
         check(self.proc.poll() is None, "sottod exited with %s" % self.proc.poll())
 
     def stop(self, sig=signal.SIGTERM):
+        """Its exit status (under ASan, non-zero also for a leak), None if not running."""
+        code = None
         if self.proc is not None and self.proc.poll() is None:
             self.proc.send_signal(sig)
-            self.proc.wait(timeout=scaled(15))
+            code = self.proc.wait(timeout=scaled(15))
         self.proc = None
+        return code
 
 
 def port_of(address):
@@ -215,8 +218,11 @@ def test_address_is_the_bound_one(root, servers):
     bob = User(root, "bob", srv)
     alice.send(bob, "over the chosen port")
     check([m["body"] for m in bob.receive()] == ["over the chosen port"], "delivery")
+    # Its status answered (a worker thread, a socket client) before a clean stop.
+    check(status(srv)[0] == 0, "status")
     # A clean stop removes the address and the socket: nothing claims a dead server.
-    srv.stop()
+    code = srv.stop()
+    check(code == 0, "exit status %r" % code)
     check(not os.path.exists(os.path.join(srv.dir, "sottod.address")), "address left")
     check(not os.path.exists(os.path.join(srv.dir, "sottod.sock")), "socket left")
     r = sottod(srv, "address")
@@ -359,6 +365,14 @@ def test_metrics_endpoint(root, servers):
         check(False, "/ answered 200")
     except urllib.error.HTTPError as e:
         check(e.code == 404, e.code)
+    # A scraper that connects and never asks does not keep the server from stopping.
+    idle = socket.create_connection(("127.0.0.1", port), timeout=scaled(5))
+    scrape(url)             # accepted after the idle one
+    srv.proc.send_signal(signal.SIGTERM)
+    code = srv.proc.wait(timeout=scaled(15))
+    srv.proc = None
+    idle.close()
+    check(code == 0, "exit status %r" % code)
     # Only loopback addresses; refused at start with the configuration's exit code.
     r = subprocess.run([SOTTOD, "run", "--data", os.path.join(root, "other"),
                         "--metrics", "0.0.0.0:9100"], stdout=subprocess.PIPE,
