@@ -291,8 +291,18 @@ def test_status_counts_and_exit_codes(root, servers):
 
 
 def test_status_degraded_near_the_cap(root, servers):
-    srv = Server(root, conf="db_max_pages = 18\n")
+    srv = Server(root)
     servers.append(srv)
+    code, st = status(srv)
+    check(code == 0, st)
+    # A cap one page above what the new database holds: over 90% in use, and it starts.
+    page = st["database_max_bytes"] // (2 * 1024 * 1024)   # the default db_max_pages
+    pages = st["database_bytes"] // page
+    check(pages >= 10, st)
+    srv.stop()
+    with open(os.path.join(srv.dir, "sottod.conf"), "a") as f:
+        f.write("db_max_pages = %d\n" % (pages + 1))
+    srv.start()
     code, st = status(srv)
     check(code == 2 and st["healthy"] is False and "db_max_pages" in st["degraded"], st)
     check(st["database_used_percent"] >= 90, st)
