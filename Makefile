@@ -58,7 +58,7 @@ MLS_INTEROP := $(if $(MLS_INTEROP_SRC),$(BUILD)/tests/interop_mls)
 FUZZERS    := $(patsubst fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRC))
 BENCHES    := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 
-.PHONY: fuzzers all deps test test-unit test-asan test-valgrind soak interop interop-mls run demo bench bench-crypto bench-mls bench-peers bench-fanout fuzz clean
+.PHONY: fuzzers all deps install deb test test-unit test-asan test-valgrind soak interop interop-mls run demo bench bench-crypto bench-mls bench-peers bench-fanout fuzz clean
 .DEFAULT_GOAL := all
 .SECONDARY:
 
@@ -229,6 +229,19 @@ bench-peers: all $(LOADGEN)
 bench-fanout: all $(LOADGEN)
 	@ONLY=fanout SYSTEMS="$${SYSTEMS:-sottod-full sottod-normal mosquitto mosquitto-persist}" \
 	    RUNS=$${RUNS:-5} scripts/bench-peers $(BUILD)
+
+# `make install`: under DESTDIR/PREFIX (default /usr/local); as root and without DESTDIR
+# it also makes the `sottod` system user (scripts/install-tree).
+PREFIX ?= /usr/local
+DESTDIR ?=
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+install: all
+	@PREFIX='$(PREFIX)' DESTDIR='$(DESTDIR)' SYSTEMDUNITDIR='$(SYSTEMDUNITDIR)' \
+	    scripts/install-tree $(BUILD)
+
+# `make deb`: the packages sottod, sotto and libsotto-dev in $(BUILD)/deb (dpkg-deb).
+deb: all
+	@scripts/build-deb $(BUILD)
 
 clean:
 	rm -rf build build-asan build-fuzz
