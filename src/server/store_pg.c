@@ -30,7 +30,7 @@
 enum stmt_id {
 	P_BEGIN, P_COMMIT,
 	P_INVITE_USE, P_INVITE_USED, P_INVITE_ADD, P_INVITE_RESERVED, P_INVITE_UNRESERVE,
-	P_INVITE_RESERVE, P_STATS, P_INVITES_LIST, P_INVITE_MATCHES, P_INVITE_REVOKE,
+	P_INVITE_RESERVE, P_DOMAIN_ADD, P_DOMAIN_GET, P_STATS, P_INVITES_LIST, P_INVITE_MATCHES, P_INVITE_REVOKE,
 	P_ID_LOCK, P_ID_SET, P_ACCOUNT_ADD,
 	P_ACCOUNT_BY_DEVICE, P_ACCOUNT_BY_NAME, P_ACCOUNT_BY_ID,
 	P_RESET_OUT, P_RESET_SENT, P_RESET_ENV, P_RESET_PREKEYS, P_RESET_SPK, P_RESET_LOGINS,
@@ -58,6 +58,10 @@ static const char *const stmt_sql[P__COUNT] = {
 	    " ($1::bytea, $2::bigint, 0, $3::bigint, $4::bigint)",
 	/* The database's size in the server's blocks; db_max_pages is SQLite's, so no page
 	 * is counted free. */
+	/* The first domain recorded stays (two servers racing: one wins, both read it). */
+	[P_DOMAIN_ADD] = "INSERT INTO meta_text(k, v) VALUES ('domain', $1::text)"
+	    " ON CONFLICT (k) DO NOTHING",
+	[P_DOMAIN_GET] = "SELECT v FROM meta_text WHERE k = 'domain'",
 	[P_STATS] = "SELECT count(*), coalesce(sum(pending), 0)::bigint,"
 	    " coalesce(sum(pending_bytes), 0)::bigint,"
 	    " pg_database_size(current_database()) / current_setting('block_size')::bigint,"
@@ -66,9 +70,9 @@ static const char *const stmt_sql[P__COUNT] = {
 	    " FROM invites ORDER BY created, token_hash",
 	/* Invites whose hash starts with $1 ($2 its length): how many, then revoke at $3. */
 	[P_INVITE_MATCHES] = "SELECT count(*) FROM invites"
-	    " WHERE substr(token_hash, 1, $2::int) = $1::bytea",
+	    " WHERE substr(token_hash, 1, $2::bigint::int) = $1::bytea",
 	[P_INVITE_REVOKE] = "UPDATE invites SET revoked = $3::bigint"
-	    " WHERE substr(token_hash, 1, $2::int) = $1::bytea AND revoked = 0",
+	    " WHERE substr(token_hash, 1, $2::bigint::int) = $1::bytea AND revoked = 0",
 	[P_INVITE_RESERVED] = "SELECT 1 FROM invites WHERE name = $1::text AND used = 0",
 	[P_INVITE_UNRESERVE] = "DELETE FROM invites WHERE name = $1::text AND used = 0",
 	[P_INVITE_RESERVE] = "INSERT INTO invites(token_hash, created, used, name, expires, uses)"
@@ -243,13 +247,16 @@ static const char migrate_3_to_4_sql[] =
 #define STR(x) STR_(x)
 
 /* Schema 5 (issue 17): invites expire, have uses and can be revoked, as the SQLite
- * backend's schema 9 (its comment there says why unused old invites get a lifetime). */
+ * backend's schema 9 (its comment there says why unused old invites get a lifetime); the
+ * domain the database serves (SQLite keeps it in meta). */
 static const char migrate_4_to_5_sql[] =
 	"ALTER TABLE invites ADD COLUMN expires bigint NOT NULL DEFAULT 0,"
 	" ADD COLUMN uses bigint NOT NULL DEFAULT 1, ADD COLUMN revoked bigint NOT NULL DEFAULT 0;"
 	"UPDATE invites SET uses = 0 WHERE used <> 0;"
 	"UPDATE invites SET expires = extract(epoch FROM now())::bigint + "
-	STR(STORE_INVITE_LIFETIME_DEFAULT) " WHERE used = 0;";
+	STR(STORE_INVITE_LIFETIME_DEFAULT) " WHERE used = 0;"
+	/* Text settings of the database (meta's values are numbers): the domain it serves. */
+	"CREATE TABLE meta_text(k text PRIMARY KEY, v text NOT NULL);";
 
 /* Each step brings the schema from its index to the next version. */
 static const char *const migrations[PG_SCHEMA_VERSION] = {
@@ -719,6 +726,33 @@ pg_invite_add(struct store *base, const uint8_t token_hash[STORE_TOKEN_HASH_LEN]
 	pgp_i64(&p, expires);
 	pgp_i64(&p, uses);
 	return run(impl(base), P_INVITE_ADD, &p, NULL, NULL, "invite add");
+}
+
+static int
+pg_domain_claim(struct store *base, const char *domain, char recorded[STORE_DOMAIN_MAX + 1])
+{
+	struct store_pg *ps = impl(base);
+	struct pgp p = { .n = 0 };
+	PGresult *res = NULL;
+	int r, len;
+
+	recorded[0] = '\0';
+	pgp_text(&p, domain);
+	if ((r = run(ps, P_DOMAIN_ADD, &p, NULL, NULL, "domain")) != 0 ||
+	    (r = one_row(ps, P_DOMAIN_GET, NULL, &res, "domain")) != 0)
+		return r;
+	len = PQgetlength(res, 0, 0);
+	if (len <= 0 || len > STORE_DOMAIN_MAX)
+		r = SOTTO_ERR_CORRUPT;
+	else {
+		memcpy(recorded, PQgetvalue(res, 0, 0), (size_t)len);
+		recorded[len] = '\0';
+		r = strcmp(recorded, domain) == 0 ? 0 : SOTTO_ERR_OTHER_DOMAIN;
+	}
+	PQclear(res);
+	if (r != 0 && r != SOTTO_ERR_OTHER_DOMAIN)
+		recorded[0] = '\0';
+	return r;
 }
 
 /* pg_dump or continuous archiving copy a PostgreSQL database (sottod(8), store). */
@@ -1660,6 +1694,7 @@ static const struct store_ops pg_ops = {
 	.invites_list = pg_invites_list,
 	.stats = pg_stats,
 	.backup = pg_backup,
+	.domain_claim = pg_domain_claim,
 	.invite_revoke = pg_invite_revoke,
 	.account_reset = pg_account_reset,
 	.accounts_list = pg_accounts_list,

@@ -190,6 +190,67 @@ TEST(store_accounts_and_invites)
 	cleanup();
 }
 
+struct invite_seen {
+	size_t n;
+	const uint8_t *want;            /* the token hash whose entry is kept */
+	struct store_invite_info it;
+};
+
+static int
+invite_seen(void *arg, const struct store_invite_info *i)
+{
+	struct invite_seen *v = arg;
+
+	v->n++;
+	if (memcmp(i->id, v->want, STORE_INVITE_ID_LEN) == 0)
+		v->it = *i;
+	return 0;
+}
+
+/* The administrator's ops (issue 17) on every backend: an invite's uses, lifetime and
+ * revocation, the list, the domain a database serves, and the counts of status. */
+TEST(store_admin_invites_domain_and_stats)
+{
+	struct store *s;
+	struct store_stats st;
+	struct invite_seen seen = { .n = 0, .want = NULL };
+	char recorded[STORE_DOMAIN_MAX + 1];
+	uint8_t ik[32], dk[32], twice[32], old[32];
+	int64_t id = 0, now = (int64_t)time(NULL);
+
+	fresh_path();
+	REQUIRE((s = open_db(1)) != NULL);
+	key(ik, 1), key(twice, 20), key(old, 21);
+	CHECK_EQ_INT(s->ops->invite_add(s, twice, now + 3600, 2), 0);
+	CHECK_EQ_INT(s->ops->invite_add(s, old, now - 1, 1), 0);
+	key(dk, 2);
+	CHECK_EQ_INT(s->ops->account_create(s, "a", ik, dk, twice, &id), 0);
+	key(dk, 3);
+	CHECK_EQ_INT(s->ops->account_create(s, "b", ik, dk, old, &id), SOTTO_ERR_INVITE_EXPIRED);
+	CHECK_EQ_INT(s->ops->invite_revoke(s, twice, STORE_INVITE_ID_LEN, now), 0);
+	CHECK_EQ_INT(s->ops->account_create(s, "b", ik, dk, twice, &id), SOTTO_ERR_INVITE_EXPIRED);
+	CHECK_EQ_INT(s->ops->invite_revoke(s, ik, STORE_INVITE_ID_LEN, now), SOTTO_ERR_NOT_FOUND);
+	seen.want = twice;
+	CHECK_EQ_INT(s->ops->invites_list(s, invite_seen, &seen), 0);
+	CHECK_EQ_INT(seen.n, 2);
+	CHECK_MEM(seen.it.id, twice, STORE_INVITE_ID_LEN);
+	CHECK_EQ_INT(seen.it.uses, 1);
+	CHECK(seen.it.used >= now);
+	CHECK_EQ_INT(seen.it.revoked, now);
+	CHECK_EQ_INT(seen.it.expires, now + 3600);
+	/* The first domain claimed stays the database's. */
+	CHECK_EQ_INT(s->ops->domain_claim(s, "a.example", recorded), 0);
+	CHECK_EQ_INT(s->ops->domain_claim(s, "a.example", recorded), 0);
+	CHECK_EQ_INT(s->ops->domain_claim(s, "b.example", recorded), SOTTO_ERR_OTHER_DOMAIN);
+	CHECK(strcmp(recorded, "a.example") == 0);
+	CHECK_EQ_INT(s->ops->stats(s, &st), 0);
+	CHECK_EQ_INT(st.accounts, 1);
+	CHECK_EQ_INT(st.envelopes, 0);
+	CHECK(st.pages > 0 && st.page_size > 0);
+	store_close(s);
+	cleanup();
+}
+
 TEST(store_prekeys_handed_out_once)
 {
 	struct store *s;
@@ -1165,9 +1226,9 @@ TEST(store_concurrent_claims_and_commits)
 	cleanup();
 }
 
-/* PostgreSQL only: a schema-1 database (before the group and ML-KEM tables) is brought
- * to the current schema when opened, keeping its data; a newer schema than this sottod's is
- * refused. */
+/* PostgreSQL only: a schema-1 database (before the group and ML-KEM tables and the
+ * invites' lifetimes) is brought to the current schema when opened, keeping its data; a
+ * newer schema than this sottod's is refused. */
 TEST(store_pg_migrates_and_refuses_newer)
 {
 	struct store_open_opts o = { .create = 0, .durability_full = 1 };
@@ -1184,6 +1245,10 @@ TEST(store_pg_migrates_and_refuses_newer)
 	    " %s.group_welcomes, %s.kem_prekeys, %s.blobs", schema, schema, schema, schema,
 	    schema, schema);
 	REQUIRE(pg_admin_exec(sql) == 0);
+	/* Schema 1's invites, and no text settings (schema 5). */
+	snprintf(sql, sizeof(sql), "ALTER TABLE %s.invites DROP COLUMN expires,"
+	    " DROP COLUMN uses, DROP COLUMN revoked; DROP TABLE %s.meta_text", schema, schema);
+	REQUIRE(pg_admin_exec(sql) == 0);
 	snprintf(sql, sizeof(sql), "UPDATE %s.schema_version SET version = 1", schema);
 	REQUIRE(pg_admin_exec(sql) == 0);
 	REQUIRE(store_open_spec(&s, spec, &o) == 0);
@@ -1196,6 +1261,7 @@ TEST(store_pg_migrates_and_refuses_newer)
 	CHECK_EQ_INT(table_rows("group_log"), 0);    /* the tables are there again */
 	CHECK_EQ_INT(table_rows("kem_prekeys"), 0);
 	CHECK_EQ_INT(table_rows("blobs"), 0);
+	CHECK_EQ_INT(table_rows("meta_text"), 0);
 	snprintf(sql, sizeof(sql), "UPDATE %s.schema_version SET version = 99", schema);
 	REQUIRE(pg_admin_exec(sql) == 0);
 	s = NULL;
@@ -1294,6 +1360,7 @@ main(void)
 	RUN_BOTH(store_groups_and_key_packages);
 	RUN_BOTH(store_group_of_1000_members);
 	RUN_BOTH(store_accounts_and_invites);
+	RUN_BOTH(store_admin_invites_domain_and_stats);
 	RUN_BOTH(store_prekeys_handed_out_once);
 	RUN_BOTH(store_kem_prekeys_once_then_last_resort);
 	RUN_BOTH(store_blob_records);
