@@ -178,6 +178,7 @@ class PortZero:
         self.log = open(os.path.join(root, "zero.log"), "ab")
         self.extra = list(extra)
         self.proc = None
+        self.pg_db = None       # on SQLite: run_tests drops no PostgreSQL schema for it
         self.start()
 
     def start(self):
