@@ -35,7 +35,7 @@ def has_user(name):
 def test_make_install_destdir(root, servers):
     dest = os.path.join(root, "dest")
     user_before = has_user("sottod")
-    r = run(["make", "-s", "install", "BUILD=" + BUILD, "DESTDIR=" + dest,
+    r = run(["make", "-s", "-o", "all", "install", "BUILD=" + BUILD, "DESTDIR=" + dest,
              "PREFIX=/opt/sotto"])
     check(b"DESTDIR set: the sottod user is not made" in r.stderr, r.stderr)
     check(has_user("sottod") == user_before, "make install DESTDIR=... changed the users")
@@ -82,7 +82,7 @@ def dpkg_root(root):
 
 
 def test_debs_contents_and_install(root, servers):
-    r = run(["make", "-s", "deb", "BUILD=" + BUILD])
+    r = run(["make", "-s", "-o", "all", "deb", "BUILD=" + BUILD])
     debs = {}
     for line in r.stdout.decode().split():
         debs[os.path.basename(line).split("_")[0]] = os.path.join(REPO, line)
