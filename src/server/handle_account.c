@@ -44,8 +44,11 @@ register_done(struct commit_item *it)
 		    sotto_strerror(r));
 		peer_respond(p, PROTO_REGISTER, (uint32_t)it->tag, r);
 	} else {
-		log_info("conn %llu: registered %s@%s", (unsigned long long)p->id, j->a.name,
-		    p->srv->cfg.domain);
+		if (log_get_level() >= LOG_DEBUG)
+			log_debug("conn %llu: registered %s@%s", (unsigned long long)p->id,
+			    j->a.name, p->srv->cfg.domain);
+		else
+			log_info("conn %llu: registered an account", (unsigned long long)p->id);
 		peer_respond(p, PROTO_REGISTER, (uint32_t)it->tag, 0);
 		if (p->state == PEER_GUEST)
 			peer_become_member(p, &j->a);

@@ -98,10 +98,15 @@ login_done(struct commit_item *it)
 		return;
 	}
 	if (r == SOTTO_ERR_DEVICE_CLONED) {
-		log_warn("conn %llu: %s@%s: refused a copy of the device's store (login "
-		    "generation %llu is no longer valid)", (unsigned long long)p->id,
-		    p->acct->name, p->srv->cfg.domain,
-		    (unsigned long long)it->login.presented);
+		if (log_get_level() >= LOG_DEBUG)
+			log_warn("conn %llu: %s@%s: refused a copy of the device's store (login "
+			    "generation %llu is no longer valid)", (unsigned long long)p->id,
+			    p->acct->name, p->srv->cfg.domain,
+			    (unsigned long long)it->login.presented);
+		else
+			log_warn("conn %llu: refused a copy of the device's store (login "
+			    "generation %llu is no longer valid)", (unsigned long long)p->id,
+			    (unsigned long long)it->login.presented);
 		peer_respond(p, PROTO_LOGIN, (uint32_t)it->tag, r);
 		peer_close_flushed(p, "device cloned");
 	} else if (r != 0) {

@@ -1,6 +1,9 @@
 /*
  * sottod's log: one line per event on stderr, "2026-01-01T12:00:00.123Z level: message".
- * Callers log reasons, counts, ids and addresses: never a payload, a key or a token.
+ * Callers log reasons, counts and connection ids: never a payload, a secret key or a token.
+ * At the default level (info) and above, a line names no account, no device or identity
+ * key and no IP address, so that a seized log does not tell who used the server from
+ * where; only debug lines add them, for troubleshooting (docs/SERVER.md "Logging").
  */
 #ifndef SOTTO_SERVER_LOG_H
 #define SOTTO_SERVER_LOG_H

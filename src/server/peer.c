@@ -68,8 +68,7 @@ peer_close(struct peer *p, const char *reason)
 	if (p->state == PEER_CLOSED)
 		return;
 	if (reason != NULL)
-		log_info("conn %llu from %s closed: %s", (unsigned long long)p->id, p->addr_str,
-		    reason);
+		log_info("conn %llu closed: %s", (unsigned long long)p->id, reason);
 	if (p->acct != NULL)
 		server_acct_detach(s, p);
 	group_push_free(p);
@@ -366,8 +365,16 @@ peer_become_member(struct peer *p, const struct store_account *a)
 	uv_timer_start(&p->timer, on_timer, s->cfg.idle_timeout_ms, 0);
 	frame_reasm_set_max(&p->ws.reasm, s->cfg.max_payload);
 	ratelimit_bucket_init(&p->bucket, s->cfg.conn_burst, server_now_ms(s));
-	log_info("conn %llu: %s@%s connected%s", (unsigned long long)p->id, a->name,
-	    s->cfg.domain, p->ws.resumed ? " (resumed)" : "");
+	/* Who connected only at debug level (log.h). */
+	if (log_get_level() >= LOG_DEBUG) {
+		char hex[2 * NOISE_KEY_LEN + 1];
+
+		sodium_bin2hex(hex, sizeof(hex), p->device_key, sizeof(p->device_key));
+		log_debug("conn %llu: %s@%s connected%s, device %s", (unsigned long long)p->id,
+		    a->name, s->cfg.domain, p->ws.resumed ? " (resumed)" : "", hex);
+	} else
+		log_info("conn %llu: account connected%s", (unsigned long long)p->id,
+		    p->ws.resumed ? " (resumed)" : "");
 	p->last_pushed = 0;
 	p->push_inflight = 0;
 	p->backlog = 1;
@@ -603,6 +610,7 @@ peer_accept(struct server *s)
 		return;
 	}
 	addr_of(p);
+	log_debug("conn %llu from %s", (unsigned long long)p->id, p->addr_str);
 	uv_timer_init(s->loop, &p->timer);
 	p->timer.data = p;
 	p->handles_open = 2;

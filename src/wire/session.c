@@ -144,8 +144,10 @@ session_msg3(struct wire_session *s, const uint8_t *f, size_t flen)
 	size_t pn;
 	int r;
 
-	if ((r = noise_hs_read(s->hs, f, flen, pl, sizeof(pl), &pn)) != 0)
+	if ((r = noise_hs_read(s->hs, f, flen, pl, sizeof(pl), &pn)) != 0) {
+		s->why = "handshake failed (third message did not decrypt)";
 		return r;
+	}
 	if ((r = noise_hs_remote_static(s->hs, s->peer_static)) != 0)
 		return r;
 	memcpy(s->hash, noise_hs_hash(s->hs), sizeof(s->hash));

@@ -61,7 +61,7 @@ struct wire_session {
 	const struct ticket_key *tk;    /* non-NULL: resumption accepted (not owned) */
 	uint64_t tk_max_life;           /* seconds a ticket may still have to live */
 	int resumed;                    /* this session logged in with a ticket */
-	const char *why;                /* a resumption's failure, for the log (static) */
+	const char *why;                /* a handshake's failure, for the log (static) */
 };
 
 /* scratch: FRAME_MAX bytes owned by the caller, may be shared by every session of a thread

@@ -7,12 +7,14 @@ Timing: a test waits for the condition it needs (wait_until), never for a fixed 
 Every deadline is how long the condition may take on an idle machine, multiplied by
 SOTTO_TIME_SCALE (default 1; scripts/test-valgrind sets it for memcheck's slowdown).
 """
+import base64
 import json
 import os
 import re
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -84,11 +86,14 @@ def on_postgresql(fn):
 
 
 class Server:
-    """A sottod in its own data directory; registration open unless told "invite"."""
+    """A sottod in its own data directory; registration open unless told "invite".
+    host: the loopback address it listens on (clients still connect from 127.0.0.1)."""
 
-    def __init__(self, root, name="srv", domain="localhost", conf="", registration="open"):
+    def __init__(self, root, name="srv", domain="localhost", conf="", registration="open",
+                 host="127.0.0.1"):
         self.dir = os.path.join(root, name)
         os.makedirs(self.dir, mode=0o700, exist_ok=True)
+        self.host = host
         self.port = free_port()
         self.pg_db = None
         if _pg_run:
@@ -98,12 +103,13 @@ class Server:
             base = os.environ["SOTTO_TEST_PG"]
             conf += "\nstore = %s%soptions=-csearch_path%%3D%s\n" % (
                 base, "&" if "?" in base else "?", self.pg_db)
+        self.log_path = os.path.join(root, name + ".log")
         with open(os.path.join(self.dir, "sottod.conf"), "w") as f:
-            f.write("listen = 127.0.0.1:%d\n%s" % (self.port, conf))
+            f.write("listen = %s:%d\n%s" % (host, self.port, conf))
         self.domain = domain
         self.registration = registration
         self.proc = None
-        self.log = open(os.path.join(root, name + ".log"), "ab")
+        self.log = open(self.log_path, "ab")
         self.start()
         self.address = subprocess.run([SOTTOD, "address", "--data", self.dir], check=True,
                                       stdout=subprocess.PIPE).stdout.decode().strip()
@@ -115,7 +121,7 @@ class Server:
         deadline = time.time() + scaled(15)
         while time.time() < deadline:
             try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                socket.create_connection((self.host, self.port), timeout=0.2).close()
                 return
             except OSError:
                 if self.proc.poll() is not None:
@@ -144,6 +150,10 @@ class Server:
 
     def files(self):
         return [os.path.join(self.dir, n) for n in os.listdir(self.dir)]
+
+    def account_keys(self, name):
+        """(identity key, device key) of an account, from the server's database."""
+        return account_keys(os.path.join(self.dir, "sottod.db"), name)
 
 
 class User:
@@ -188,6 +198,26 @@ class User:
 
     def store_files(self):
         return [os.path.join(self.home, n) for n in os.listdir(self.home)]
+
+
+def key_forms(k):
+    """The ways a key could be written down: raw, base64 (padded or not, standard or
+    url-safe), hex (lower or upper case)."""
+    b64 = base64.b64encode(k)
+    url = base64.urlsafe_b64encode(k)
+    return [k, b64, b64.rstrip(b"="), url, url.rstrip(b"="), k.hex().encode(),
+            k.hex().upper().encode()]
+
+
+def account_keys(db_path, name):
+    db = sqlite3.connect(db_path)
+    try:
+        row = db.execute("SELECT identity_key, device_key FROM accounts WHERE name = ?",
+                         (name,)).fetchone()
+    finally:
+        db.close()
+    check(row is not None, "no account %s in the server database" % name)
+    return bytes(row[0]), bytes(row[1])
 
 
 def file_contains(paths, needle):

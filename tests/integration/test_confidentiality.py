@@ -32,22 +32,8 @@ def placeholder(binary):
         return True
 
 
-def key_forms(k):
-    b64 = base64.b64encode(k)
-    url = base64.urlsafe_b64encode(k)
-    return [k, b64, b64.rstrip(b"="), url, url.rstrip(b"="), k.hex().encode(),
-            k.hex().upper().encode()]
-
-
-def account_keys(db_path, name):
-    db = sqlite3.connect(db_path)
-    try:
-        row = db.execute("SELECT identity_key, device_key FROM accounts WHERE name = ?",
-                         (name,)).fetchone()
-    finally:
-        db.close()
-    h.check(row is not None, "no account %s in the server database" % name)
-    return bytes(row[0]), bytes(row[1])
+key_forms = h.key_forms
+account_keys = h.account_keys
 
 
 def exchange(root, servers):
