@@ -657,7 +657,7 @@ start_server(char *dir, const char *durability, char *address, size_t cap)
 	    "durability = %s\nconn_rate = 1000000\nconn_burst = 1000000\n"
 	    "account_rate = 1000000\naccount_burst = 1000000\nconn_rate_preauth = 1000\n"
 	    "max_conns_per_addr = 100000\naccept_rate = 0\nmax_conns = 100000\nmailbox_max = 1000000\n"
-	    "mailbox_max_mib = 4096\naccount_max = 1000000\naccount_max_mib = 4096\n"
+	    "mailbox_max_mib = 4096\n"
 	    "push_window = 1024\n", durability);
 	fclose(f);
 	if ((pid = fork()) == 0) {

@@ -15,9 +15,11 @@
 #include "server/log.h"
 #include "server/store.h"
 
+/* K_RETIRED: a setting of an older sottod, still accepted (a number in range) so that its
+ * configuration files keep working, and without effect. */
 enum kind {
 	K_U32, K_PORT, K_HOST, K_LISTEN, K_ADVERTISE, K_REG, K_DUR, K_LOG, K_USER, K_STORE,
-	K_METRICS
+	K_METRICS, K_RETIRED
 };
 
 struct setting {
@@ -46,8 +48,10 @@ static const struct setting settings[] = {
 	U32(max_envelope, 64, 16u * 1024 * 1024),
 	U32(mailbox_max, 1, 100000000),
 	U32(mailbox_max_mib, 1, 1024u * 1024),
-	U32(account_max, 1, 100000000),
-	U32(account_max_mib, 1, 1024u * 1024),
+	/* The sender's quota of waiting envelopes needed every envelope to name its sender
+	 * (schema 3 to 5): gone with that link (issue 15, docs/SERVER.md "Quotas"). */
+	{ "account_max", K_RETIRED, 0, 1, 100000000 },
+	{ "account_max_mib", K_RETIRED, 0, 1, 1024u * 1024 },
 	U32(conn_rate, 1, 1000000),
 	U32(conn_burst, 1, 1000000),
 	U32(conn_rate_preauth, 1, 1000000),
@@ -99,8 +103,6 @@ config_defaults(struct config *cfg)
 	cfg->max_envelope = 64 * 1024;
 	cfg->mailbox_max = 10000;
 	cfg->mailbox_max_mib = 256;
-	cfg->account_max = 20000;
-	cfg->account_max_mib = 256;
 	cfg->conn_rate = 2000;
 	cfg->conn_burst = 4000;
 	cfg->conn_rate_preauth = 5;
@@ -336,6 +338,8 @@ config_set(struct config *cfg, const char *key, const char *value)
 			return SOTTO_ERR_INVALID_ARG;
 		memcpy(field, &v, sizeof(v));
 		return 0;
+	case K_RETIRED:
+		return parse_u32(value, s->min, s->max, &v) != 0 ? SOTTO_ERR_INVALID_ARG : 0;
 	case K_PORT:
 		if (parse_u32(value, 0, 65535, &v) != 0)
 			return SOTTO_ERR_INVALID_ARG;

@@ -45,8 +45,6 @@ struct config {
 	uint32_t max_envelope;          /* largest sealed envelope accepted by SEND */
 	uint32_t mailbox_max;           /* pending envelopes per mailbox */
 	uint32_t mailbox_max_mib;       /* their bytes per mailbox, MiB */
-	uint32_t account_max;           /* envelopes an account sent that wait on the server */
-	uint32_t account_max_mib;       /* their bytes, MiB */
 	uint32_t conn_rate;             /* requests per second per connection */
 	uint32_t conn_burst;
 	uint32_t conn_rate_preauth;     /* requests per second before authentication */

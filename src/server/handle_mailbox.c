@@ -32,7 +32,7 @@ struct mail_item {
 	struct mail_item *qprev, *qnext; /* SEND: its bucket of s->mailq */
 	struct mail_item *id_next;      /* SEND: chain of s->mailq_ids */
 	struct mail_item *key_next;     /* SEND: chain of s->mailq_keys */
-	uint64_t key_hash;              /* SEND: keyed hash of (sender device, cmid) */
+	uint64_t key_hash;              /* SEND: keyed hash of (recipient, cmid) */
 	int64_t id;                     /* SEND: the envelope id given on arrival */
 	uint8_t queued;                 /* SEND: in s->mailq */
 	uint8_t received;               /* SEND: its recipient RECEIVED it */
@@ -65,8 +65,8 @@ bucket_of(struct server *s, int64_t recipient)
 /*
  * Two hash indexes over s->mailq, so that a SEND's retry check and a RECEIVED's lookup
  * cost the same however many SENDs wait for the writer (tens of thousands when it is
- * saturated): by envelope id, which the server gives, and by (sender device, client
- * message id), which a client chooses, hence hashed with a key of this process
+ * saturated): by envelope id, which the server gives, and by (recipient, client message
+ * id), which a client chooses, hence hashed with a key of this process
  * (SipHash-2-4) so that no client can make one chain long. Chains, not probing: each is
  * kept at about one entry per slot by doubling.
  */
@@ -85,11 +85,11 @@ id_slot(const struct server *s, int64_t id)
 static uint64_t
 key_hash(const struct server *s, const struct store_send *sd)
 {
-	uint8_t in[STORE_KEY_LEN + STORE_CMID_LEN], h[crypto_shorthash_BYTES];
-	uint64_t v;
+	uint8_t in[8 + STORE_CMID_LEN], h[crypto_shorthash_BYTES];
+	uint64_t v, rcpt = (uint64_t)sd->recipient;
 
-	memcpy(in, sd->sender_device, STORE_KEY_LEN);
-	memcpy(in + STORE_KEY_LEN, sd->cmid, STORE_CMID_LEN);
+	memcpy(in, &rcpt, 8);
+	memcpy(in + 8, sd->cmid, STORE_CMID_LEN);
 	crypto_shorthash(h, in, sizeof(in), s->mailq_hash_key);
 	memcpy(&v, h, sizeof(v));
 	return v;
@@ -202,8 +202,8 @@ mailq_find(struct server *s, int64_t recipient, int64_t id)
 }
 
 /*
- * Whether mi repeats a SEND still in flight to the same recipient (same sender device
- * and client message id); such a retry is answered by its commit and not pushed again.
+ * Whether mi repeats a SEND still in flight to the same recipient with the same client
+ * message id (whoever sends it: the server keeps no sender to compare); such a retry is answered by its commit and not pushed again.
  * A retry of a SEND already committed is not looked up here: reading the idempotency
  * records on the loop costs a read transaction per SEND, while such a retry is rare and
  * harmless: its commit finds the record and stores nothing, and the recipient's client
@@ -220,8 +220,7 @@ duplicate_state(struct server *s, struct mail_item *mi)
 		if (o->key_hash == mi->key_hash && o->id < mi->id &&
 		    o->ci.send.recipient == sd->recipient &&
 		    o->dup != DUP_YES &&
-		    memcmp(o->ci.send.cmid, sd->cmid, STORE_CMID_LEN) == 0 &&
-		    memcmp(o->ci.send.sender_device, sd->sender_device, STORE_KEY_LEN) == 0)
+		    memcmp(o->ci.send.cmid, sd->cmid, STORE_CMID_LEN) == 0)
 			return mi->dup = DUP_YES;
 	return mi->dup = DUP_NO;
 }
@@ -592,17 +591,13 @@ handle_send(struct peer *p, const struct proto_msg *m)
 	mi->ci.tag = m->id;
 	mi->ci.send.recipient = rcpt_id;
 	mi->ci.send.env_id = id;
-	memcpy(mi->ci.send.sender_device, p->device_key, sizeof(p->device_key));
 	memcpy(mi->ci.send.cmid, sd->client_msg_id, sizeof(mi->ci.send.cmid));
 	mi->ci.send.data = mi->data;
 	mi->ci.send.len = sd->envelope_len;
 	mi->ci.send.ts = wall_ms();
-	/* Checked by the commit against counters it reads once per account and batch. */
+	/* Checked by the commit against counters it reads once per mailbox and batch. */
 	mi->ci.send.mailbox_max = s->cfg.mailbox_max;
 	mi->ci.send.mailbox_max_bytes = (uint64_t)s->cfg.mailbox_max_mib << 20;
-	mi->ci.send.sender = p->acct->id;
-	mi->ci.send.account_max = s->cfg.account_max;
-	mi->ci.send.account_max_bytes = (uint64_t)s->cfg.account_max_mib << 20;
 	p->commits++;
 	s->counters.sends++;
 	mailq_add(s, mi);
@@ -670,10 +665,9 @@ handle_received(struct peer *p, const struct proto_msg *m)
 		dels[nd].recipient = me;
 		dels[nd].id = id;
 		if (pend != NULL) {
-			/* Being stored now: the writer need not read its sender back. */
-			dels[nd].sender = pend->ci.send.sender;
+			/* Being stored now: the writer need not read its record's key back. */
+			dels[nd].known = 1;
 			dels[nd].len = pend->ci.send.len;
-			memcpy(dels[nd].sender_device, pend->ci.send.sender_device, STORE_KEY_LEN);
 			memcpy(dels[nd].cmid, pend->ci.send.cmid, STORE_CMID_LEN);
 		}
 		nd++;

@@ -1,6 +1,7 @@
 /*
- * Idempotency records. Every SEND leaves a record (sender device, client message id) so
- * that a retry is stored once. They are kept for sent_retention seconds: a walk through
+ * Idempotency records. Every SEND leaves a record keyed by (recipient, client message id),
+ * store_idem_key, so that a retry is stored once; RECEIVED deletes it with its envelope.
+ * What is left is kept for at most sent_retention seconds: a walk through
  * all of them in key order, started every PRUNE_EVERY_MS (or a quarter of the retention
  * if that is shorter), deletes the older ones, one chunk (prune_chunk) per writer
  * transaction between the group commits, so the table does not grow with every message

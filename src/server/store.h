@@ -7,7 +7,8 @@
  * BLAKE2b hash is kept), one signed prekey and a stock of one-time prekeys per account
  * (each one handed out once), a last-resort ML-KEM prekey and a stock of one-time ML-KEM
  * prekeys per account (PQXDH), mailboxes of opaque envelopes keyed by (recipient, server
- * envelope id), and the idempotency record of (sender device, client message id).
+ * envelope id), and idempotency records keyed by (recipient, client message id). No table
+ * ties an envelope to the account or device that sent it (docs/SERVER.md "Idempotency").
  */
 #ifndef SOTTO_SERVER_STORE_H
 #define SOTTO_SERVER_STORE_H
@@ -30,6 +31,7 @@
 /* An invite's lifetime unless its maker says otherwise: 7 days (a literal: the schema
  * migration's SQL spells it). */
 #define STORE_INVITE_LIFETIME_DEFAULT 604800
+#define STORE_IDEM_LEN 32               /* the key of an idempotency record: store_idem_key */
 
 struct store;
 
@@ -84,25 +86,22 @@ struct store_send {
 	/* in: 1 = the recipient already has it (RECEIVED before the commit): keep only the
 	 * idempotency record under env_id, no envelope, no mailbox count. */
 	int skip_envelope;
-	uint8_t sender_device[STORE_KEY_LEN];
-	uint8_t cmid[STORE_CMID_LEN];
+	uint8_t cmid[STORE_CMID_LEN];   /* the client's message id, chosen at random */
 	const uint8_t *data;
 	size_t len;
 	uint64_t ts;         /* server receive time, unix milliseconds */
-	/* Quotas, checked against counters kept in the accounts' rows, which the commit
-	 * reads once per account and writes once per account: no query per SEND. */
+	/* The recipient's quota, checked against counters kept in its account's row, which
+	 * the commit reads once per account and writes once per account: no query per SEND.
+	 * Nothing names the sender. */
 	uint32_t mailbox_max;        /* envelopes waiting in the recipient's mailbox */
 	uint64_t mailbox_max_bytes;  /* their bytes; 0: no limit */
-	int64_t sender;              /* the sending account; 0: not counted (and no limits) */
-	uint32_t account_max;        /* envelopes of the sender waiting anywhere; 0: no limit */
-	uint64_t account_max_bytes;  /* their bytes; 0: no limit */
 	/* out */
-	int result;          /* 0, SOTTO_ERR_MAILBOX_FULL, SOTTO_ERR_QUOTA (the sender's),
-	                      * SOTTO_ERR_NOT_FOUND (no such recipient) */
+	int result;          /* 0, SOTTO_ERR_MAILBOX_FULL, SOTTO_ERR_NOT_FOUND (no such
+	                      * recipient) */
 	/* in: the id to store it under (> every id used before; 0: the next free one);
 	 * out: its id, or the existing one's for a duplicate */
 	int64_t env_id;
-	int duplicate;       /* 1 when (sender_device, cmid) was already stored */
+	int duplicate;       /* 1 when (recipient, cmid) was already stored */
 };
 
 struct store_envelope {
@@ -117,10 +116,9 @@ struct store_del {
 	int64_t recipient;
 	int64_t id;
 	/* Optional: the SEND as the loop still holds it (its commit not done yet), so that
-	 * the delete need not read them from the envelope's row. sender 0: not known. */
-	int64_t sender;
+	 * the delete need not read them from the envelope's row. known 0: not known. */
+	int known;
 	size_t len;
-	uint8_t sender_device[STORE_KEY_LEN];
 	uint8_t cmid[STORE_CMID_LEN];
 };
 
@@ -183,8 +181,7 @@ struct store_stats {
 
 /* The key of an idempotency record; a cursor with set = 0 is before the first. */
 struct store_sent_key {
-	uint8_t sender_device[STORE_KEY_LEN];
-	uint8_t cmid[STORE_CMID_LEN];
+	uint8_t key[STORE_IDEM_LEN];
 	int set;
 };
 
@@ -300,6 +297,17 @@ struct store_blob_rec {
 	uint32_t left;                  /* BLOB_DONEs still expected; 0: expiry only */
 };
 
+/*
+ * The key of the idempotency record of a SEND to recipient with client message id cmid:
+ * 4 bytes, the cmid's time (its first 48 bits, milliseconds) in units of 2^22 ms (about
+ * 70 minutes), so that new records go to the end of the table's B-tree and a sender's
+ * clock offset does not show; then 28 bytes of BLAKE2b over a label, the recipient and
+ * the cmid. It names no sender, and a record of the same cmid to another recipient has
+ * an unrelated key.
+ */
+void store_idem_key(uint8_t key[STORE_IDEM_LEN], int64_t recipient,
+    const uint8_t cmid[STORE_CMID_LEN]);
+
 struct store_ops {
 	void (*close)(struct store *s);
 
@@ -388,10 +396,10 @@ struct store_ops {
 	int (*mailbox_count)(struct store *s, int64_t recipient, uint64_t *n);
 	/* The highest envelope id ever used (stored or only recorded as sent), 0 if none. */
 	int (*envelopes_max_id)(struct store *s, int64_t *out);
-	/* The envelope id recorded for (sender device, client message id), or
+	/* The envelope id recorded for (recipient, client message id), or
 	 * SOTTO_ERR_NOT_FOUND. */
-	int (*sent_get)(struct store *s, const uint8_t sender_device[STORE_KEY_LEN],
-	    const uint8_t cmid[STORE_CMID_LEN], int64_t *env_id);
+	int (*sent_get)(struct store *s, int64_t recipient, const uint8_t cmid[STORE_CMID_LEN],
+	    int64_t *env_id);
 	/* One step of a walk through the idempotency records: of the next max records after
 	 * *cursor, deletes those made before `before` (seconds since the epoch; *n_out: how
 	 * many) in one transaction and moves *cursor past them; at the end of the records

@@ -19,7 +19,7 @@
 #include "server/log.h"
 #include "server/store_sqlite_int.h"
 
-#define SCHEMA_VERSION 9
+#define SCHEMA_VERSION 10
 
 enum stmt_id {
 	S_BEGIN, S_COMMIT, S_ROLLBACK,
@@ -74,25 +74,22 @@ static const char *const stmt_sql[S__COUNT] = {
 	    " ORDER BY last_resort, rowid LIMIT 1",
 	[S_KEM_DEL] = "DELETE FROM kem_prekeys WHERE account = ?1 AND id = ?2"
 	    " AND last_resort = 0",
-	[S_SENT_GET] = "SELECT env_id FROM sent WHERE sender = ?1 AND cmid = ?2",
-	[S_SENT_PUT] = "INSERT OR IGNORE INTO sent(sender, cmid, env_id, created)"
-	    " VALUES (?1, ?2, ?3, ?4)",
-	[S_PENDING_GET] = "SELECT pending, pending_bytes, out_count, out_bytes FROM accounts"
-	    " WHERE id = ?1",
+	[S_SENT_GET] = "SELECT env_id FROM sent WHERE key = ?1",
+	[S_SENT_PUT] = "INSERT OR IGNORE INTO sent(key, env_id, created) VALUES (?1, ?2, ?3)",
+	[S_PENDING_GET] = "SELECT pending, pending_bytes FROM accounts WHERE id = ?1",
 	[S_PENDING_ADD] = "UPDATE accounts SET pending = max(pending + ?2, 0),"
-	    " pending_bytes = max(pending_bytes + ?3, 0), out_count = max(out_count + ?4, 0),"
-	    " out_bytes = max(out_bytes + ?5, 0) WHERE id = ?1",
-	[S_ENV_PUT] = "INSERT INTO envelopes(id, recipient, ts, data, sender, sender_dev, cmid)"
-	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+	    " pending_bytes = max(pending_bytes + ?3, 0) WHERE id = ?1",
+	[S_ENV_PUT] = "INSERT INTO envelopes(id, recipient, ts, data, idem)"
+	    " VALUES (?1, ?2, ?3, ?4, ?5)",
 	[S_ENV_LIST] = "SELECT id, ts, data FROM envelopes WHERE recipient = ?1 AND id > ?2"
 	    " ORDER BY id LIMIT ?3",
 	[S_ENV_DEL] = "DELETE FROM envelopes WHERE recipient = ?1 AND id = ?2",
 	/* Not DELETE ... RETURNING: SQLite buffers the returned rows in a temporary table,
 	 * which the confined server cannot open as a file once it spills. */
-	[S_ENV_OWNER] = "SELECT sender, sender_dev, cmid, length(data) FROM envelopes"
-	    " WHERE recipient = ?1 AND id = ?2",
+	[S_ENV_OWNER] = "SELECT idem, length(data) FROM envelopes WHERE recipient = ?1"
+	    " AND id = ?2",
 	/* Only the record of that envelope: after sent_retention a retry may own the key. */
-	[S_SENT_DEL] = "DELETE FROM sent WHERE cmid = ?1 AND sender = ?2 AND env_id = ?3",
+	[S_SENT_DEL] = "DELETE FROM sent WHERE key = ?1 AND env_id = ?2",
 	/* Ids of envelopes never stored (RECEIVED before their commit) are never reused:
 	 * the highest one is kept here, sqlite_sequence keeps the highest stored one. */
 	[S_IDMAX_PUT] = "INSERT OR REPLACE INTO meta(k, v) VALUES ('env_id_max',"
@@ -100,10 +97,9 @@ static const char *const stmt_sql[S__COUNT] = {
 	[S_IDMAX_GET] = "SELECT max(coalesce((SELECT v FROM meta WHERE k = 'env_id_max'), 0),"
 	    " coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'envelopes'), 0))",
 	/* The key max rows on from (?1, ?2), or none if fewer are left. */
-	[S_SENT_SCAN_END] = "SELECT sender, cmid FROM sent WHERE (cmid, sender) > (?2, ?1)"
-	    " ORDER BY cmid, sender LIMIT 1 OFFSET ?3",
-	[S_SENT_PRUNE] = "DELETE FROM sent WHERE (cmid, sender) > (?2, ?1)"
-	    " AND (?5 OR (cmid, sender) <= (?4, ?3)) AND created < ?6",
+	[S_SENT_SCAN_END] = "SELECT key FROM sent WHERE key > ?1 ORDER BY key LIMIT 1 OFFSET ?2",
+	[S_SENT_PRUNE] = "DELETE FROM sent WHERE key > ?1 AND (?3 OR key <= ?2)"
+	    " AND created < ?4",
 	[S_INVITE_RESERVED] = "SELECT 1 FROM invites WHERE name = ?1 AND used = 0",
 	[S_LOGIN_GET] = "SELECT proven, floor, issued FROM logins WHERE account = ?1",
 	[S_LOGIN_PUT] = "INSERT OR REPLACE INTO logins(account, proven, floor, issued)"
@@ -257,8 +253,37 @@ static const char migrate_8_to_9_sql[] =
 	STR(STORE_INVITE_LIFETIME_DEFAULT) " WHERE used = 0;"
 	"UPDATE meta SET v = 9 WHERE k = 'schema';";
 
-/* An account's counters (schema 3): its mailbox, and what it sent that waits. */
-enum { Q_MBOX_N, Q_MBOX_BYTES, Q_OUT_N, Q_OUT_BYTES, Q__COUNT };
+/*
+ * Schema 10 (issue 15): no table ties an envelope to its sender. Schema 3 to 9 kept the
+ * idempotency records as (client message id, sender device key) -> envelope id, and each
+ * envelope named its sender's account, device key and message id (for the sender's quota
+ * of waiting envelopes): a seized database told who wrote to whom. A record is now keyed
+ * by store_idem_key(recipient, client message id), which names no sender, and the envelope
+ * keeps that key so that RECEIVED deletes its record; the sender's quota (accounts'
+ * out_count and out_bytes) is gone with the link it needed. migrate_9_to_10 rekeys the
+ * records of waiting envelopes (a record whose envelope is gone cannot be rekeyed, having
+ * no recipient: it is dropped, and a late retry of it is stored again and dropped by its
+ * recipient's client by message id) and then drops the sender columns.
+ */
+static const char migrate_9_to_10_pre_sql[] =
+	"CREATE TABLE sent8(key BLOB PRIMARY KEY, env_id INTEGER NOT NULL,"
+	" created INTEGER NOT NULL) WITHOUT ROWID;"
+	"ALTER TABLE envelopes ADD COLUMN idem BLOB;";
+static const char migrate_9_to_10_rows_sql[] =
+	"SELECT s.cmid, e.recipient, s.env_id, s.created FROM sent s"
+	" JOIN envelopes e ON e.id = s.env_id";
+static const char migrate_9_to_10_post_sql[] =
+	"DROP TABLE sent;"
+	"ALTER TABLE sent8 RENAME TO sent;"
+	"ALTER TABLE envelopes DROP COLUMN sender;"
+	"ALTER TABLE envelopes DROP COLUMN sender_dev;"
+	"ALTER TABLE envelopes DROP COLUMN cmid;"
+	"ALTER TABLE accounts DROP COLUMN out_count;"
+	"ALTER TABLE accounts DROP COLUMN out_bytes;"
+	"UPDATE meta SET v = 10 WHERE k = 'schema';";
+
+/* An account's counters (schema 3): what waits in its mailbox. */
+enum { Q_MBOX_N, Q_MBOX_BYTES, Q__COUNT };
 
 /* Counters of the accounts one transaction touches: read once, written once. */
 struct pending_entry {
@@ -824,13 +849,8 @@ sq_account_reset(struct store *base, const char *name, const uint8_t *token_hash
     int64_t expires, uint64_t *envelopes)
 {
 	static const char *const mailbox[] = {
-		"UPDATE accounts SET out_count = max(out_count - (SELECT count(*) FROM envelopes e"
-		" WHERE e.recipient = ?1 AND e.sender = accounts.id), 0), out_bytes ="
-		" max(out_bytes - (SELECT coalesce(sum(length(e.data)), 0) FROM envelopes e"
-		" WHERE e.recipient = ?1 AND e.sender = accounts.id), 0)"
-		" WHERE id IN (SELECT sender FROM envelopes WHERE recipient = ?1)",
-		"DELETE FROM sent WHERE (cmid, sender, env_id) IN (SELECT cmid, sender_dev, id"
-		" FROM envelopes WHERE recipient = ?1 AND cmid IS NOT NULL)",
+		"DELETE FROM sent WHERE (key, env_id) IN (SELECT idem, id FROM envelopes"
+		" WHERE recipient = ?1 AND idem IS NOT NULL)",
 	};
 	static const char *const per_account[] = {
 		"DELETE FROM prekeys WHERE account = ?1",
@@ -864,9 +884,8 @@ sq_account_reset(struct store *base, const char *name, const uint8_t *token_hash
 		goto out;
 	}
 	if (found) {
-		/* The old identity's envelopes can never be read by the new one: their senders
-		 * get their quota back and their idempotency records end with them, as after
-		 * a RECEIVED. */
+		/* The old identity's envelopes can never be read by the new one: their
+		 * idempotency records end with them, as after a RECEIVED. */
 		for (size_t i = 0; i < sizeof(mailbox) / sizeof(mailbox[0]); i++)
 			if ((r = run_for_account(ss, mailbox[i], a.id, NULL)) != 0)
 				goto out;
@@ -1339,10 +1358,9 @@ pending_flush(struct store_sqlite *ss)
 	return r;
 }
 
-/* An envelope of len bytes enters (sign 1) or leaves (-1) a mailbox, sent by sender
- * (0: not counted). */
+/* An envelope of len bytes enters (sign 1) or leaves (-1) a mailbox. */
 static int
-pending_move(struct store_sqlite *ss, int64_t recipient, int64_t sender, size_t len, int sign)
+pending_move(struct store_sqlite *ss, int64_t recipient, size_t len, int sign)
 {
 	struct pending_entry *pe;
 	int r;
@@ -1351,12 +1369,6 @@ pending_move(struct store_sqlite *ss, int64_t recipient, int64_t sender, size_t 
 		return r;
 	pe->delta[Q_MBOX_N] += sign;
 	pe->delta[Q_MBOX_BYTES] += sign * (int64_t)len;
-	if (sender <= 0)
-		return 0;
-	if ((pe = pending_entry(ss, sender, &r)) == NULL)
-		return r == SOTTO_ERR_NOT_FOUND ? 0 : r;
-	pe->delta[Q_OUT_N] += sign;
-	pe->delta[Q_OUT_BYTES] += sign * (int64_t)len;
 	return 0;
 }
 
@@ -1371,33 +1383,32 @@ within(const struct pending_entry *pe, int n, int bytes, uint64_t max_n, uint64_
 	return (max_n == 0 || cn < max_n) && (max_bytes == 0 || cb + len <= max_bytes);
 }
 
-/* Records (sender, cmid) -> env_id; *added 0 if a record of that key exists. */
+/* Records key -> env_id; *added 0 if a record of that key exists. */
 static int
-sent_put(struct store_sqlite *ss, const struct store_send *e, int64_t now, int *added)
+sent_put(struct store_sqlite *ss, const uint8_t key[STORE_IDEM_LEN], int64_t env_id,
+    int64_t now, int *added)
 {
 	sqlite3_stmt *s = st(ss, S_SENT_PUT);
 	int r;
 
-	sqlite3_bind_blob(s, 1, e->sender_device, STORE_KEY_LEN, SQLITE_STATIC);
-	sqlite3_bind_blob(s, 2, e->cmid, STORE_CMID_LEN, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 3, e->env_id);
-	sqlite3_bind_int64(s, 4, now);
+	sqlite3_bind_blob(s, 1, key, STORE_IDEM_LEN, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, env_id);
+	sqlite3_bind_int64(s, 3, now);
 	if ((r = run(ss, s, "sent put")) != 0)
 		return r;
 	*added = sqlite3_changes(ss->db) > 0;
 	return 0;
 }
 
-/* 1 if e repeats a recorded SEND (e->env_id is then the first one's), 0 if not, or an
- * error (< 0). */
+/* 1 if e (its record's key) repeats a recorded SEND (e->env_id is then the first one's),
+ * 0 if not, or an error (< 0). */
 static int
-sent_find(struct store_sqlite *ss, struct store_send *e)
+sent_find(struct store_sqlite *ss, struct store_send *e, const uint8_t key[STORE_IDEM_LEN])
 {
 	sqlite3_stmt *s = st(ss, S_SENT_GET);
 	int rc;
 
-	sqlite3_bind_blob(s, 1, e->sender_device, STORE_KEY_LEN, SQLITE_STATIC);
-	sqlite3_bind_blob(s, 2, e->cmid, STORE_CMID_LEN, SQLITE_STATIC);
+	sqlite3_bind_blob(s, 1, key, STORE_IDEM_LEN, SQLITE_STATIC);
 	rc = sqlite3_step(s);
 	if (rc == SQLITE_ROW) {
 		e->env_id = sqlite3_column_int64(s, 0);
@@ -1410,8 +1421,8 @@ sent_find(struct store_sqlite *ss, struct store_send *e)
 }
 
 /*
- * Room for e in its recipient's mailbox and in its sender's quota: 1, or 0 with e->result
- * set, or an error (< 0). The counters are read once per account and transaction.
+ * Room for e in its recipient's mailbox: 1, or 0 with e->result set, or an error (< 0).
+ * The counters are read once per account and transaction.
  */
 static int
 quota_room(struct store_sqlite *ss, struct store_send *e)
@@ -1431,19 +1442,11 @@ quota_room(struct store_sqlite *ss, struct store_send *e)
 		e->result = SOTTO_ERR_MAILBOX_FULL;
 		return 0;
 	}
-	if (e->sender <= 0)
-		return 1;
-	if ((pe = pending_entry(ss, e->sender, &r)) == NULL)
-		return r == SOTTO_ERR_NOT_FOUND ? 1 : r;
-	if (!within(pe, Q_OUT_N, Q_OUT_BYTES, e->account_max, e->account_max_bytes, e->len)) {
-		e->result = SOTTO_ERR_QUOTA;
-		return 0;
-	}
 	return 1;
 }
 
 static int
-envelope_put(struct store_sqlite *ss, struct store_send *e)
+envelope_put(struct store_sqlite *ss, struct store_send *e, const uint8_t key[STORE_IDEM_LEN])
 {
 	sqlite3_stmt *s = st(ss, S_ENV_PUT);
 	int r;
@@ -1453,13 +1456,11 @@ envelope_put(struct store_sqlite *ss, struct store_send *e)
 	sqlite3_bind_int64(s, 2, e->recipient);
 	sqlite3_bind_int64(s, 3, (sqlite3_int64)e->ts);
 	sqlite3_bind_blob(s, 4, e->data, (int)e->len, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 5, e->sender > 0 ? e->sender : 0);
-	sqlite3_bind_blob(s, 6, e->sender_device, STORE_KEY_LEN, SQLITE_STATIC);
-	sqlite3_bind_blob(s, 7, e->cmid, STORE_CMID_LEN, SQLITE_STATIC);
+	sqlite3_bind_blob(s, 5, key, STORE_IDEM_LEN, SQLITE_STATIC);
 	if ((r = run(ss, s, "envelope put")) != 0)
 		return r;
 	e->env_id = sqlite3_last_insert_rowid(ss->db);
-	return pending_move(ss, e->recipient, e->sender, e->len, 1);
+	return pending_move(ss, e->recipient, e->len, 1);
 }
 
 /*
@@ -1471,18 +1472,21 @@ envelope_put(struct store_sqlite *ss, struct store_send *e)
 static int
 store_one(struct store_sqlite *ss, struct store_send *e, int64_t now, int64_t *skipped_max)
 {
+	uint8_t key[STORE_IDEM_LEN];
 	int64_t want_id = e->env_id;
 	int r, added;
 
 	e->result = 0;
 	e->duplicate = 0;
+	store_idem_key(key, e->recipient, e->cmid);
 	if (want_id <= 0) {
 		/* No id yet: the envelope's insert gives it, then the record. */
-		if ((r = sent_find(ss, e)) != 0)
+		if ((r = sent_find(ss, e, key)) != 0)
 			return r > 0 ? 0 : r;
 		if ((r = quota_room(ss, e)) <= 0)
 			return r;
-		if ((r = envelope_put(ss, e)) != 0 || (r = sent_put(ss, e, now, &added)) != 0)
+		if ((r = envelope_put(ss, e, key)) != 0 ||
+		    (r = sent_put(ss, key, e->env_id, now, &added)) != 0)
 			return r;
 		return 0;
 	}
@@ -1498,20 +1502,20 @@ store_one(struct store_sqlite *ss, struct store_send *e, int64_t now, int64_t *s
 		return r;
 	if (r == 0) {
 		/* Full (or no such account): unless this is a retry of a stored SEND. */
-		if ((r = sent_find(ss, e)) < 0)
+		if ((r = sent_find(ss, e, key)) < 0)
 			return r;
 		if (r > 0)
 			e->result = 0;
 		return 0;
 	}
-	if ((r = sent_put(ss, e, now, &added)) != 0)
+	if ((r = sent_put(ss, key, want_id, now, &added)) != 0)
 		return r;
 	if (!added) {
-		if ((r = sent_find(ss, e)) < 0)
+		if ((r = sent_find(ss, e, key)) < 0)
 			return r;
 		return r > 0 ? 0 : SOTTO_ERR_INTERNAL;
 	}
-	return envelope_put(ss, e);
+	return envelope_put(ss, e, key);
 }
 
 /* The sends inside the open transaction; on error the caller rolls back. */
@@ -1613,31 +1617,27 @@ sq_envelopes_list(struct store *base, int64_t recipient, int64_t after,
 	return 0;
 }
 
-/* One RECEIVED envelope: it, its idempotency record, and its share of both quotas. Its
- * sender, size and record come with d when the loop knew them (a SEND whose commit was
+/* One RECEIVED envelope: it, its idempotency record, and its share of the mailbox's
+ * quota. Its size and record come with d when the loop knew them (a SEND whose commit was
  * still running: the common case under load), else from the envelope's row. */
 static int
 del_one(struct store_sqlite *ss, const struct store_del *d)
 {
 	sqlite3_stmt *s;
-	uint8_t dev[STORE_KEY_LEN], cmid[STORE_CMID_LEN];
-	int64_t sender = d->sender;
+	uint8_t key[STORE_IDEM_LEN];
 	size_t len = d->len;
-	int rc, r, keyed = sender > 0;
+	int rc, r, keyed = d->known;
 
-	if (sender > 0) {
-		memcpy(dev, d->sender_device, sizeof(dev));
-		memcpy(cmid, d->cmid, sizeof(cmid));
+	if (d->known) {
+		store_idem_key(key, d->recipient, d->cmid);
 	} else {
 		s = st(ss, S_ENV_OWNER);
 		sqlite3_bind_int64(s, 1, d->recipient);
 		sqlite3_bind_int64(s, 2, d->id);
 		rc = sqlite3_step(s);
 		if (rc == SQLITE_ROW) {
-			sender = sqlite3_column_int64(s, 0);
-			keyed = blob_copy(s, 1, dev, sizeof(dev)) == 0 &&
-			    blob_copy(s, 2, cmid, sizeof(cmid)) == 0;
-			len = (size_t)sqlite3_column_int64(s, 3);
+			keyed = blob_copy(s, 0, key, sizeof(key)) == 0;
+			len = (size_t)sqlite3_column_int64(s, 1);
 		}
 		r = rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 :
 		    map_rc(ss->db, rc, "envelope owner");
@@ -1654,16 +1654,16 @@ del_one(struct store_sqlite *ss, const struct store_del *d)
 	if (sqlite3_changes(ss->db) == 0)
 		return 0;
 	if (keyed) {
-		/* Envelopes stored before schema 3 name no record: sent_retention ends it. */
+		/* An envelope whose record was not rekeyed by the migration to schema 10 names
+		 * none: sent_retention ends it. */
 		s = st(ss, S_SENT_DEL);
-		sqlite3_bind_blob(s, 1, cmid, sizeof(cmid), SQLITE_STATIC);
-		sqlite3_bind_blob(s, 2, dev, sizeof(dev), SQLITE_STATIC);
-		sqlite3_bind_int64(s, 3, d->id);
+		sqlite3_bind_blob(s, 1, key, sizeof(key), SQLITE_STATIC);
+		sqlite3_bind_int64(s, 2, d->id);
 		if ((r = run(ss, s, "sent delete")) != 0)
 			return r;
 	}
 	/* The recipient exists: it had the envelope just deleted. */
-	return pending_move(ss, d->recipient, sender, len, -1);
+	return pending_move(ss, d->recipient, len, -1);
 }
 
 /* The deletes inside the open transaction; on error the caller rolls back. */
@@ -1748,16 +1748,17 @@ sq_envelopes_max_id(struct store *base, int64_t *out)
 }
 
 static int
-sq_sent_get(struct store *base, const uint8_t sender_device[STORE_KEY_LEN],
-    const uint8_t cmid[STORE_CMID_LEN], int64_t *env_id)
+sq_sent_get(struct store *base, int64_t recipient, const uint8_t cmid[STORE_CMID_LEN],
+    int64_t *env_id)
 {
 	struct store_sqlite *ss = impl(base);
 	sqlite3_stmt *s = st(ss, S_SENT_GET);
+	uint8_t key[STORE_IDEM_LEN];
 	int rc, r;
 
 	*env_id = 0;
-	sqlite3_bind_blob(s, 1, sender_device, STORE_KEY_LEN, SQLITE_STATIC);
-	sqlite3_bind_blob(s, 2, cmid, STORE_CMID_LEN, SQLITE_STATIC);
+	store_idem_key(key, recipient, cmid);
+	sqlite3_bind_blob(s, 1, key, sizeof(key), SQLITE_TRANSIENT);
 	rc = sqlite3_step(s);
 	if (rc == SQLITE_ROW)
 		*env_id = sqlite3_column_int64(s, 0);
@@ -1770,7 +1771,7 @@ sq_sent_get(struct store *base, const uint8_t sender_device[STORE_KEY_LEN],
 /*
  * One step of a walk through the idempotency records in key order. Walking the key order
  * needs no index on their time, which every SEND would have to update. Before the first
- * record the cursor binds as two empty blobs, less than any key.
+ * record the cursor binds as an empty blob, less than any key.
  */
 static int
 sq_sent_prune(struct store *base, int64_t before, size_t max, struct store_sent_key *cursor,
@@ -1779,7 +1780,7 @@ sq_sent_prune(struct store *base, int64_t before, size_t max, struct store_sent_
 	struct store_sqlite *ss = impl(base);
 	sqlite3_stmt *e = st(ss, S_SENT_SCAN_END), *d = st(ss, S_SENT_PRUNE);
 	struct store_sent_key end;
-	int rc, r = 0, last, from, from_cmid;
+	int rc, r = 0, last, from;
 
 	*n_out = 0;
 	*done = 0;
@@ -1788,17 +1789,13 @@ sq_sent_prune(struct store *base, int64_t before, size_t max, struct store_sent_
 	memset(&end, 0, sizeof(end));
 	if ((r = begin(ss)) != 0)
 		return r;
-	from = cursor->set ? STORE_KEY_LEN : 0;
-	from_cmid = cursor->set ? STORE_CMID_LEN : 0;
-	sqlite3_bind_blob(e, 1, cursor->sender_device, from, SQLITE_STATIC);
-	sqlite3_bind_blob(e, 2, cursor->cmid, from_cmid, SQLITE_STATIC);
-	sqlite3_bind_int64(e, 3, (sqlite3_int64)max - 1);
+	from = cursor->set ? STORE_IDEM_LEN : 0;
+	sqlite3_bind_blob(e, 1, cursor->key, from, SQLITE_STATIC);
+	sqlite3_bind_int64(e, 2, (sqlite3_int64)max - 1);
 	rc = sqlite3_step(e);
 	last = rc == SQLITE_DONE;
-	if (rc == SQLITE_ROW && sqlite3_column_bytes(e, 0) == STORE_KEY_LEN &&
-	    sqlite3_column_bytes(e, 1) == STORE_CMID_LEN) {
-		memcpy(end.sender_device, sqlite3_column_blob(e, 0), STORE_KEY_LEN);
-		memcpy(end.cmid, sqlite3_column_blob(e, 1), STORE_CMID_LEN);
+	if (rc == SQLITE_ROW && sqlite3_column_bytes(e, 0) == STORE_IDEM_LEN) {
+		memcpy(end.key, sqlite3_column_blob(e, 0), STORE_IDEM_LEN);
 		end.set = 1;
 	} else if (rc == SQLITE_ROW) {
 		r = SOTTO_ERR_CORRUPT;
@@ -1807,13 +1804,10 @@ sq_sent_prune(struct store *base, int64_t before, size_t max, struct store_sent_
 	}
 	sqlite3_reset(e);
 	if (r == 0) {
-		sqlite3_bind_blob(d, 1, cursor->sender_device, from, SQLITE_STATIC);
-		sqlite3_bind_blob(d, 2, cursor->cmid, from_cmid, SQLITE_STATIC);
-		sqlite3_bind_blob(d, 3, end.sender_device, last ? 0 : STORE_KEY_LEN,
-		    SQLITE_STATIC);
-		sqlite3_bind_blob(d, 4, end.cmid, last ? 0 : STORE_CMID_LEN, SQLITE_STATIC);
-		sqlite3_bind_int(d, 5, last);
-		sqlite3_bind_int64(d, 6, before);
+		sqlite3_bind_blob(d, 1, cursor->key, from, SQLITE_STATIC);
+		sqlite3_bind_blob(d, 2, end.key, last ? 0 : STORE_IDEM_LEN, SQLITE_STATIC);
+		sqlite3_bind_int(d, 3, last);
+		sqlite3_bind_int64(d, 4, before);
 		if ((r = run(ss, d, "sent prune")) == 0) {
 			*n_out = (size_t)sqlite3_changes(ss->db);
 			r = commit(ss);
@@ -2088,6 +2082,84 @@ schema_step(sqlite3 *db, const char *path, const char *what, const char *sql)
 	return 0;
 }
 
+/* Rekeys one old record into sent8 and names its key in its envelope's row. */
+static int
+rekey_record(sqlite3 *db, sqlite3_stmt *put, sqlite3_stmt *mark, sqlite3_stmt *row)
+{
+	uint8_t key[STORE_IDEM_LEN];
+	int64_t env_id = sqlite3_column_int64(row, 2);
+
+	/* A record of another length was never written by sottod: left behind. */
+	if (sqlite3_column_bytes(row, 0) != STORE_CMID_LEN)
+		return 0;
+	store_idem_key(key, sqlite3_column_int64(row, 1), sqlite3_column_blob(row, 0));
+	sqlite3_bind_blob(put, 1, key, sizeof(key), SQLITE_TRANSIENT);
+	sqlite3_bind_int64(put, 2, env_id);
+	sqlite3_bind_int64(put, 3, sqlite3_column_int64(row, 3));
+	sqlite3_bind_blob(mark, 1, key, sizeof(key), SQLITE_TRANSIENT);
+	sqlite3_bind_int64(mark, 2, env_id);
+	if (sqlite3_step(put) != SQLITE_DONE || sqlite3_step(mark) != SQLITE_DONE)
+		return map_rc(db, sqlite3_errcode(db), "migrate");
+	sqlite3_reset(put);
+	sqlite3_reset(mark);
+	return 0;
+}
+
+/*
+ * Schema 9 to 10 in one transaction (migrate_9_to_10_pre_sql above says what and why).
+ * secure_delete for the transaction, so that the dropped sender columns and records are
+ * overwritten with zeros in the pages they leave rather than kept in the free list; the
+ * WAL that held them is truncated by the checkpoint after it. path NULL: a new database,
+ * nothing logged.
+ */
+static int
+migrate_9_to_10(sqlite3 *db, const char *path)
+{
+	sqlite3_stmt *row = NULL, *put = NULL, *mark = NULL;
+	int rc, r;
+
+	if (path != NULL)
+		log_info("store: %s: migrating schema 9 to 10 (no sender in the idempotency "
+		    "records and envelopes)", path);
+	if ((r = exec(db, "PRAGMA secure_delete = ON", "migrate")) != 0)
+		return r;
+	if ((r = exec(db, "BEGIN IMMEDIATE", "migrate")) != 0)
+		goto out;
+	if ((r = exec(db, migrate_9_to_10_pre_sql, "migrate")) != 0)
+		goto out;
+	if (sqlite3_prepare_v2(db, migrate_9_to_10_rows_sql, -1, &row, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(db, "INSERT OR IGNORE INTO sent8(key, env_id, created)"
+	    " VALUES (?1, ?2, ?3)", -1, &put, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(db, "UPDATE envelopes SET idem = ?1 WHERE id = ?2", -1, &mark,
+	    NULL) != SQLITE_OK) {
+		r = map_rc(db, sqlite3_errcode(db), "migrate");
+		goto out;
+	}
+	while ((rc = sqlite3_step(row)) == SQLITE_ROW)
+		if ((r = rekey_record(db, put, mark, row)) != 0)
+			goto out;
+	if (rc != SQLITE_DONE) {
+		r = map_rc(db, rc, "migrate");
+		goto out;
+	}
+	sqlite3_finalize(row);
+	row = NULL;
+	if ((r = exec(db, migrate_9_to_10_post_sql, "migrate")) != 0 ||
+	    (r = exec(db, "COMMIT", "migrate")) != 0)
+		goto out;
+	(void)exec(db, "PRAGMA wal_checkpoint(TRUNCATE)", "migrate");
+	if (path != NULL)
+		log_info("store: %s: migrated schema 9 to 10", path);
+out:
+	sqlite3_finalize(row);
+	sqlite3_finalize(put);
+	sqlite3_finalize(mark);
+	if (r != 0)
+		(void)exec(db, "ROLLBACK", "migrate");
+	(void)exec(db, "PRAGMA secure_delete = OFF", "migrate");
+	return r;
+}
+
 int
 store_sqlite_open(struct store **out, const char *path, const struct store_open_opts *o)
 {
@@ -2197,6 +2269,8 @@ store_sqlite_open(struct store **out, const char *path, const struct store_open_
 	if (version < 9 && (r = schema_step(ss->db, path, version == 0 ? NULL :
 	    "schema 8 to 9 (invites expire, have uses, can be revoked)",
 	    migrate_8_to_9_sql)) != 0)
+		goto out;
+	if (version < 10 && (r = migrate_9_to_10(ss->db, version == 0 ? NULL : path)) != 0)
 		goto out;
 	for (int i = 0; i < S__COUNT; i++) {
 		rc = sqlite3_prepare_v3(ss->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT,

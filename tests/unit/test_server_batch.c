@@ -82,7 +82,6 @@ fill(struct store_send *e, int64_t rcpt, uint32_t seq, uint32_t max)
 
 	memset(e, 0, sizeof(*e));
 	e->recipient = rcpt;
-	memset(e->sender_device, 7, sizeof(e->sender_device));
 	memcpy(e->cmid, &seq, sizeof(seq));
 	e->data = env;
 	e->len = sizeof(env);

@@ -760,7 +760,6 @@ TEST(store_explicit_ids_and_skipped_envelopes)
 	memset(sd, 0, sizeof(sd));
 	for (int i = 0; i < 3; i++) {
 		sd[i].recipient = bob;
-		sd[i].sender_device[0] = 7;
 		sd[i].cmid[0] = (uint8_t)(i + 1);
 		sd[i].data = (const uint8_t *)"env";
 		sd[i].len = 3;
@@ -784,9 +783,9 @@ TEST(store_explicit_ids_and_skipped_envelopes)
 	CHECK_EQ_INT(n, 2);
 	/* A stored one keeps its idempotency record until RECEIVED; the skipped one (RECEIVED
 	 * already) keeps none, but its id stays used. */
-	CHECK_EQ_INT(st->ops->sent_get(st, sd[0].sender_device, sd[0].cmid, &old), 0);
+	CHECK_EQ_INT(st->ops->sent_get(st, sd[0].recipient, sd[0].cmid, &old), 0);
 	CHECK(old == sd[0].env_id);
-	CHECK_EQ_INT(st->ops->sent_get(st, sd[2].sender_device, sd[2].cmid, &old),
+	CHECK_EQ_INT(st->ops->sent_get(st, sd[2].recipient, sd[2].cmid, &old),
 	    SOTTO_ERR_NOT_FOUND);
 	CHECK_EQ_INT(st->ops->envelopes_max_id(st, &max), 0);
 	CHECK(max == sd[2].env_id);
@@ -802,7 +801,7 @@ TEST(store_explicit_ids_and_skipped_envelopes)
 	CHECK(sd[0].env_id == ((int64_t)1 << 40) + 10);
 	CHECK_EQ_INT(sd[1].result, SOTTO_ERR_MAILBOX_FULL);
 	CHECK_EQ_INT(sd[1].duplicate, 0);
-	CHECK_EQ_INT(st->ops->sent_get(st, sd[1].sender_device, sd[1].cmid, &old),
+	CHECK_EQ_INT(st->ops->sent_get(st, sd[1].recipient, sd[1].cmid, &old),
 	    SOTTO_ERR_NOT_FOUND);
 	sd[1].cmid[0] = 2;
 	sd[1].env_id = ((int64_t)1 << 40) + 20;
@@ -815,9 +814,9 @@ TEST(store_explicit_ids_and_skipped_envelopes)
 	}
 	CHECK_EQ_INT(st->ops->envelopes_max_id(st, &max), 0);
 	CHECK(max == ((int64_t)1 << 40) + 30);
-	CHECK_EQ_INT(st->ops->sent_get(st, sd[0].sender_device, sd[0].cmid, &old),
+	CHECK_EQ_INT(st->ops->sent_get(st, sd[0].recipient, sd[0].cmid, &old),
 	    SOTTO_ERR_NOT_FOUND);
-	CHECK_EQ_INT(st->ops->sent_get(st, sd[0].sender_device, (const uint8_t *)"nope-nope-nope-x",
+	CHECK_EQ_INT(st->ops->sent_get(st, sd[0].recipient, (const uint8_t *)"nope-nope-nope-x",
 	    &old), SOTTO_ERR_NOT_FOUND);
 	store_close(st);
 	tmp_db_remove(dir, path);

@@ -136,15 +136,14 @@ open_alice_bob(uint8_t dk[32], uint8_t dk2[32], int64_t *alice, int64_t *bob)
 	return s;
 }
 
-/* n SENDs of "hello" from device dk to recipient, client message ids cmid0, cmid0 + 1... */
+/* n SENDs of "hello" to recipient, client message ids cmid0, cmid0 + 1... */
 static void
-hello_sends(struct store_send *sd, int n, int64_t recipient, const uint8_t dk[32],
-    uint8_t cmid0, uint32_t mailbox_max)
+hello_sends(struct store_send *sd, int n, int64_t recipient, uint8_t cmid0,
+    uint32_t mailbox_max)
 {
 	memset(sd, 0, (size_t)n * sizeof(*sd));
 	for (int i = 0; i < n; i++) {
 		sd[i].recipient = recipient;
-		memcpy(sd[i].sender_device, dk, 32);
 		memset(sd[i].cmid, cmid0 + i, 16);
 		sd[i].data = (const uint8_t *)"hello";
 		sd[i].len = 5;
@@ -442,7 +441,7 @@ TEST(store_envelopes_idempotent_capped_and_deleted)
 	size_t n = 0;
 
 	REQUIRE((s = open_alice_bob(dk, dk2, &alice, &bob)) != NULL);
-	hello_sends(sd, 4, bob, dk, 0, 2);
+	hello_sends(sd, 4, bob, 0, 2);
 	memset(sd[1].cmid, 0, 16);      /* a duplicate of sd[0] in the same batch */
 	CHECK_EQ_INT(s->ops->envelopes_commit(s, sd, 4), 0);
 	CHECK_EQ_INT(sd[0].result, 0);
@@ -481,8 +480,8 @@ TEST(store_envelopes_idempotent_capped_and_deleted)
 	CHECK_EQ_INT(pending, 1);
 	/* The record went with the envelope: a retry after delivery is new to the server
 	 * (stored again; the recipient's client drops it by message id). */
-	CHECK_EQ_INT(s->ops->sent_get(s, dk, sd[0].cmid, &id), SOTTO_ERR_NOT_FOUND);
-	CHECK_EQ_INT(s->ops->sent_get(s, dk, sd[2].cmid, &id), 0);
+	CHECK_EQ_INT(s->ops->sent_get(s, bob, sd[0].cmid, &id), SOTTO_ERR_NOT_FOUND);
+	CHECK_EQ_INT(s->ops->sent_get(s, bob, sd[2].cmid, &id), 0);
 	sd[0].mailbox_max = 10;
 	sd[0].env_id = 0;
 	CHECK_EQ_INT(s->ops->envelopes_commit(s, sd, 1), 0);
@@ -514,16 +513,14 @@ TEST(store_sent_records_pruned_in_chunks)
 	int done = 0, steps = 0;
 
 	REQUIRE((s = open_alice_bob(dk, dk2, &alice, &bob)) != NULL);
-	hello_sends(sd, 5, bob, dk, 0x40, 100);
-	memcpy(sd[3].sender_device, dk2, 32);   /* two senders: the walk crosses between */
-	memcpy(sd[4].sender_device, dk2, 32);
+	hello_sends(sd, 5, bob, 0x40, 100);
 	CHECK_EQ_INT(s->ops->envelopes_commit(s, sd, 5), 0);
 	/* None is older than a minute ago: one step of 10 walks them all, deletes none. */
 	memset(&cur, 0, sizeof(cur));
 	CHECK_EQ_INT(s->ops->sent_prune(s, (int64_t)time(NULL) - 60, 10, &cur, &done, &n), 0);
 	CHECK_EQ_INT(n, 0);
 	CHECK_EQ_INT(done, 1);
-	CHECK_EQ_INT(s->ops->sent_get(s, dk, sd[0].cmid, &env_id), 0);
+	CHECK_EQ_INT(s->ops->sent_get(s, bob, sd[0].cmid, &env_id), 0);
 	/* All are older than a minute from now: steps of two: 2, 2, 1. */
 	do {
 		CHECK_EQ_INT(s->ops->sent_prune(s, (int64_t)time(NULL) + 60, 2, &cur, &done, &n),
@@ -535,7 +532,7 @@ TEST(store_sent_records_pruned_in_chunks)
 	CHECK_EQ_INT(steps, 2);
 	CHECK_EQ_INT(cur.set, 0);
 	for (int i = 0; i < 5; i++)
-		CHECK_EQ_INT(s->ops->sent_get(s, sd[i].sender_device, sd[i].cmid, &env_id),
+		CHECK_EQ_INT(s->ops->sent_get(s, sd[i].recipient, sd[i].cmid, &env_id),
 		    SOTTO_ERR_NOT_FOUND);
 	/* The envelopes themselves stay until RECEIVED. */
 	CHECK_EQ_INT(s->ops->mailbox_count(s, bob, &pending), 0);
@@ -616,7 +613,6 @@ TEST(commit_group_and_disk_full)
 	for (int i = 0; i < 2; i++) {
 		it[i].kind = COMMIT_SEND;
 		it[i].send.recipient = bob;
-		memcpy(it[i].send.sender_device, dk, 32);
 		memset(it[i].send.cmid, i, 16);
 		it[i].send.data = (const uint8_t *)"x";
 		it[i].send.len = 1;
@@ -670,14 +666,12 @@ out:
 
 /* A SEND whose recipient has it already: nothing is written but its id's high mark. */
 static void
-record_item(struct commit_item *it, int64_t recipient, const uint8_t dk[32], uint8_t cmid,
-    int64_t env_id)
+record_item(struct commit_item *it, int64_t recipient, uint8_t cmid, int64_t env_id)
 {
 	memset(it, 0, sizeof(*it));
 	it->kind = COMMIT_SEND;
 	it->send.recipient = recipient;
 	it->send.skip_envelope = 1;
-	memcpy(it->send.sender_device, dk, 32);
 	memset(it->send.cmid, cmid, 16);
 	it->send.data = (const uint8_t *)"x";
 	it->send.len = 1;
@@ -706,7 +700,7 @@ TEST(commit_deferred_records_wait_then_go_in_order)
 
 	/* Alone, a deferred record waits (20 ms) rather than start a commit of its own. */
 	t0 = uv_hrtime();
-	record_item(&it[0], bob, dk, 1, 1001);
+	record_item(&it[0], bob, 1, 1001);
 	commit_submit_deferred(c, &it[0]);
 	uv_run(&loop, UV_RUN_NOWAIT);
 	if (uv_hrtime() - t0 < 10 * 1000000ull)
@@ -715,7 +709,7 @@ TEST(commit_deferred_records_wait_then_go_in_order)
 	/* A later SEND repeating it (same device and message id) goes in the same batch,
 	 * after it: received, the first left no record, so the retry is stored (the
 	 * recipient's client drops it by message id). */
-	record_item(&it[1], bob, dk, 1, 0);
+	record_item(&it[1], bob, 1, 0);
 	it[1].send.skip_envelope = 0;
 	waited = !commit_item_handed(c, &it[0]);
 	commit_stats(c, &batches0, &items);
@@ -735,17 +729,17 @@ TEST(commit_deferred_records_wait_then_go_in_order)
 	CHECK_EQ_INT(pending, 1);
 
 	/* Nothing else comes: it goes on its own once it has waited. */
-	record_item(&it[2], bob, dk, 2, 1002);
+	record_item(&it[2], bob, 2, 1002);
 	commit_submit_deferred(c, &it[2]);
 	while (t.done < 3)
 		uv_run(&loop, UV_RUN_ONCE);
 	CHECK_EQ_INT(it[2].result, 0);
-	CHECK_EQ_INT(s->ops->sent_get(s, dk, it[2].send.cmid, &env_id), SOTTO_ERR_NOT_FOUND);
+	CHECK_EQ_INT(s->ops->sent_get(s, bob, it[2].send.cmid, &env_id), SOTTO_ERR_NOT_FOUND);
 
 	/* COMMIT_DEFER_MAX of them go at once. */
 	t.done = 0;
 	for (int i = 0; i < COMMIT_DEFER_MAX; i++) {
-		record_item(&many[i], alice, dk2, 0, 2000 + i);
+		record_item(&many[i], alice, 0, 2000 + i);
 		memcpy(many[i].send.cmid, &i, sizeof(i));
 		commit_submit_deferred(c, &many[i]);
 	}
@@ -755,7 +749,7 @@ TEST(commit_deferred_records_wait_then_go_in_order)
 		uv_run(&loop, UV_RUN_ONCE);
 
 	/* When the server stops, nothing waits. */
-	record_item(&it[3], bob, dk, 3, 1003);
+	record_item(&it[3], bob, 3, 1003);
 	commit_submit_deferred(c, &it[3]);
 	commit_defer_off(c);
 	uv_run(&loop, UV_RUN_NOWAIT);
@@ -812,7 +806,7 @@ TEST(store_migrates_schema_1)
 	REQUIRE(sqlite3_exec(db, v1, NULL, NULL, NULL) == SQLITE_OK);
 	sqlite3_close(db);
 	REQUIRE((s = open_db(0)) != NULL);
-	CHECK_EQ_INT(s->ops->sent_get(s, zero, cmid, &env_id), 0);
+	CHECK_EQ_INT(s->ops->sent_get(s, 7, cmid, &env_id), 0);
 	CHECK_EQ_INT(env_id, 41);
 	CHECK_EQ_INT(s->ops->envelopes_list(s, 7, 0, env, 2, &n), 0);
 	CHECK_EQ_INT(n, 1);
@@ -822,7 +816,7 @@ TEST(store_migrates_schema_1)
 		store_envelopes_free(env, n);
 	}
 	/* A retry of that SEND is still a duplicate. */
-	hello_sends(sd, 1, 7, zero, 0, 10);
+	hello_sends(sd, 1, 7, 0, 10);
 	memcpy(sd[0].cmid, cmid, 16);
 	CHECK_EQ_INT(s->ops->envelopes_commit(s, sd, 1), 0);
 	CHECK_EQ_INT(sd[0].duplicate, 1);
@@ -835,11 +829,13 @@ TEST(store_migrates_schema_1)
 	    SOTTO_ERR_INVITE_USED);
 	store_close(s);
 	REQUIRE(sqlite3_open(path, &db) == SQLITE_OK);
-	/* Then to the latest schema: the mailbox's bytes counted, the old envelope of no sender. */
+	/* Then to the latest schema: the mailbox's bytes counted, the record rekeyed and
+	 * named by its envelope. */
 	REQUIRE(sqlite3_prepare_v2(db, "SELECT (SELECT v FROM meta WHERE k = 'schema'),"
 	    " (SELECT count(*) FROM sent), (SELECT sql FROM sqlite_master WHERE name = 'sent'),"
 	    " (SELECT pending_bytes FROM accounts WHERE id = 7),"
-	    " (SELECT sender FROM envelopes WHERE id = 41),"
+	    " (SELECT count(*) FROM envelopes e JOIN sent s ON s.key = e.idem AND"
+	    " s.env_id = e.id WHERE e.id = 41),"
 	    " (SELECT count(*) FROM sqlite_master WHERE name IN ('key_packages', 'groups',"
 	    " 'group_log', 'group_members', 'group_welcomes')),"
 	    " (SELECT count(*) FROM kem_prekeys), (SELECT count(*) FROM blobs),"
@@ -851,15 +847,15 @@ TEST(store_migrates_schema_1)
 	CHECK_EQ_INT(sqlite3_column_type(q, 7), SQLITE_INTEGER);   /* schema 8's table */
 	CHECK_EQ_INT(sqlite3_column_int(q, 8), 3);     /* schema 9's invite columns */
 	CHECK_EQ_INT(sqlite3_column_int(q, 1), 1);
-	CHECK(strstr((const char *)sqlite3_column_text(q, 2), "PRIMARY KEY(cmid, sender)") != NULL);
+	CHECK(strstr((const char *)sqlite3_column_text(q, 2), "key BLOB PRIMARY KEY") != NULL);
 	CHECK_EQ_INT(sqlite3_column_int(q, 3), 3);
-	CHECK_EQ_INT(sqlite3_column_int(q, 4), 0);
+	CHECK_EQ_INT(sqlite3_column_int(q, 4), 1);
 	CHECK_EQ_INT(sqlite3_column_int(q, 5), 5);     /* schema 6: the delivery service */
 	sqlite3_finalize(q);
 	sqlite3_close(db);
 	/* Opened again: already at the latest, nothing to do; the old envelope is deleted as any. */
 	REQUIRE((s = open_db(0)) != NULL);
-	CHECK_EQ_INT(s->ops->sent_get(s, zero, cmid, &env_id), 0);
+	CHECK_EQ_INT(s->ops->sent_get(s, 7, cmid, &env_id), 0);
 	{
 		struct store_del d = { .recipient = 7, .id = 41 };
 		uint64_t pending = 9;
@@ -867,6 +863,8 @@ TEST(store_migrates_schema_1)
 		CHECK_EQ_INT(s->ops->mailbox_count(s, 7, &pending), 0);
 		CHECK_EQ_INT(pending, 0);
 	}
+	/* Its record went with it. */
+	CHECK_EQ_INT(s->ops->sent_get(s, 7, cmid, &env_id), SOTTO_ERR_NOT_FOUND);
 	store_close(s);
 	cleanup();
 }
@@ -1057,6 +1055,128 @@ TEST(store_group_of_1000_members)
 	CHECK_EQ_INT(table_rows("group_log"), 0);
 	free(acks);
 	store_close(s);
+	cleanup();
+}
+
+/* Occurrences of needle in the first MiB of file (0 if it does not exist). */
+static int
+file_count(const char *file, const uint8_t *needle, size_t n)
+{
+	static uint8_t buf[1 << 20];
+	FILE *f = fopen(file, "rb");
+	size_t len;
+	int count = 0;
+
+	if (f == NULL)
+		return 0;
+	len = fread(buf, 1, sizeof(buf), f);
+	fclose(f);
+	for (size_t i = 0; i + n <= len; i++)
+		if (memcmp(buf + i, needle, n) == 0)
+			count++;
+	return count;
+}
+
+/*
+ * Schema 5 tied every envelope to its sender: records (client message id, sender device)
+ * and envelopes naming the sender's account, device key and message id. Opening such a
+ * database rekeys the records of waiting envelopes by (recipient, message id), drops the
+ * one whose envelope is gone, removes the sender columns and the sender's counters, and
+ * leaves the sender's device key in the files only where its account keeps it.
+ */
+TEST(store_migrates_schema_5_to_unlinked)
+{
+	static const char v5[] =
+	    "CREATE TABLE meta(k TEXT PRIMARY KEY, v INTEGER NOT NULL);"
+	    "CREATE TABLE accounts(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE,"
+	    " identity_key BLOB NOT NULL, device_key BLOB NOT NULL UNIQUE,"
+	    " pending INTEGER NOT NULL, created INTEGER NOT NULL,"
+	    " pending_bytes INTEGER NOT NULL DEFAULT 0, out_count INTEGER NOT NULL DEFAULT 0,"
+	    " out_bytes INTEGER NOT NULL DEFAULT 0);"
+	    "CREATE TABLE invites(token_hash BLOB PRIMARY KEY, created INTEGER NOT NULL,"
+	    " used INTEGER NOT NULL DEFAULT 0, name TEXT);"
+	    "CREATE INDEX invites_by_name ON invites(name) WHERE name IS NOT NULL;"
+	    "CREATE TABLE signed_prekeys(account INTEGER PRIMARY KEY, id INTEGER NOT NULL,"
+	    " key BLOB NOT NULL, sig BLOB NOT NULL);"
+	    "CREATE TABLE prekeys(account INTEGER NOT NULL, id INTEGER NOT NULL,"
+	    " key BLOB NOT NULL, PRIMARY KEY(account, id));"
+	    "CREATE TABLE envelopes(id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	    " recipient INTEGER NOT NULL, ts INTEGER NOT NULL, data BLOB NOT NULL,"
+	    " sender INTEGER NOT NULL DEFAULT 0, sender_dev BLOB, cmid BLOB);"
+	    "CREATE INDEX envelopes_by_recipient ON envelopes(recipient, id);"
+	    "CREATE TABLE sent(cmid BLOB NOT NULL, sender BLOB NOT NULL,"
+	    " env_id INTEGER NOT NULL, created INTEGER NOT NULL,"
+	    " PRIMARY KEY(cmid, sender)) WITHOUT ROWID;"
+	    "CREATE TABLE logins(account INTEGER PRIMARY KEY, proven INTEGER NOT NULL,"
+	    " floor INTEGER NOT NULL, issued INTEGER NOT NULL);"
+	    "INSERT INTO meta VALUES ('schema', 5);"
+	    "INSERT INTO accounts VALUES (7, 'carol', x'01', zeroblob(32), 2, 0, 6, 0, 0);"
+	    "INSERT INTO accounts VALUES (8, 'dave', x'02', x'"
+	    "d1d2d3d4d5d6d7d8d9dadbdcdddedfe0e1e2e3e4e5e6e7e8e9eaebecedeeeff0', 0, 0, 0, 2, 6);"
+	    "INSERT INTO envelopes VALUES (41, 7, 5, x'c0ffee', 8, x'"
+	    "d1d2d3d4d5d6d7d8d9dadbdcdddedfe0e1e2e3e4e5e6e7e8e9eaebecedeeeff0',"
+	    " x'0102030405060708090a0b0c0d0e0f10');"
+	    "INSERT INTO envelopes VALUES (42, 7, 6, x'c0ffee', 8, x'"
+	    "d1d2d3d4d5d6d7d8d9dadbdcdddedfe0e1e2e3e4e5e6e7e8e9eaebecedeeeff0',"
+	    " x'0102030405060708090a0b0c0d0e0f11');"
+	    "INSERT INTO sent SELECT cmid, sender_dev, id, strftime('%s', 'now') FROM envelopes;"
+	    "INSERT INTO sent VALUES (x'0102030405060708090a0b0c0d0e0f12', x'"
+	    "d1d2d3d4d5d6d7d8d9dadbdcdddedfe0e1e2e3e4e5e6e7e8e9eaebecedeeeff0', 40,"
+	    " strftime('%s', 'now'));";
+	static const uint8_t dev[32] = { 0xd1, 0xd2, 0xd3, 0xd4, 0xd5, 0xd6, 0xd7, 0xd8, 0xd9,
+	    0xda, 0xdb, 0xdc, 0xdd, 0xde, 0xdf, 0xe0, 0xe1, 0xe2, 0xe3, 0xe4, 0xe5, 0xe6, 0xe7,
+	    0xe8, 0xe9, 0xea, 0xeb, 0xec, 0xed, 0xee, 0xef, 0xf0 };
+	uint8_t cmid[16] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16 };
+	char wal[300];
+	struct store_send sd[1];
+	struct store *s;
+	sqlite3 *db;
+	int64_t env_id = 0;
+	uint64_t pending = 0;
+
+	fresh_path();
+	snprintf(wal, sizeof(wal), "%s-wal", path);
+	REQUIRE(sqlite3_open(path, &db) == SQLITE_OK);
+	REQUIRE(sqlite3_exec(db, v5, NULL, NULL, NULL) == SQLITE_OK);
+	sqlite3_close(db);
+	CHECK(file_count(path, dev, sizeof(dev)) >= 5);
+	REQUIRE((s = open_db(0)) != NULL);
+	/* The two waiting envelopes keep their records under the new keys. */
+	CHECK_EQ_INT(s->ops->sent_get(s, 7, cmid, &env_id), 0);
+	CHECK_EQ_INT(env_id, 41);
+	cmid[15] = 0x11;
+	CHECK_EQ_INT(s->ops->sent_get(s, 7, cmid, &env_id), 0);
+	CHECK_EQ_INT(env_id, 42);
+	/* A retry is still a duplicate, whoever sends it. */
+	hello_sends(sd, 1, 7, 0, 10);
+	memcpy(sd[0].cmid, cmid, 16);
+	CHECK_EQ_INT(s->ops->envelopes_commit(s, sd, 1), 0);
+	CHECK_EQ_INT(sd[0].duplicate, 1);
+	CHECK_EQ_INT(s->ops->mailbox_count(s, 7, &pending), 0);
+	CHECK_EQ_INT(pending, 2);
+	store_close(s);
+	REQUIRE(sqlite3_open(path, &db) == SQLITE_OK);
+	{
+		sqlite3_stmt *q;
+
+		REQUIRE(sqlite3_prepare_v2(db, "SELECT (SELECT v FROM meta WHERE k = 'schema'),"
+		    " (SELECT count(*) FROM sent),"
+		    " (SELECT count(*) FROM pragma_table_info('envelopes')),"
+		    " (SELECT count(*) FROM pragma_table_info('accounts') WHERE name LIKE 'out%'),"
+		    " (SELECT count(*) FROM pragma_table_info('sent'))", -1, &q, NULL) ==
+		    SQLITE_OK);
+		REQUIRE(sqlite3_step(q) == SQLITE_ROW);
+		CHECK_EQ_INT(sqlite3_column_int(q, 0), 9);
+		CHECK_EQ_INT(sqlite3_column_int(q, 1), 2);     /* the one of envelope 40 dropped */
+		CHECK_EQ_INT(sqlite3_column_int(q, 2), 5);     /* id, recipient, ts, data, idem */
+		CHECK_EQ_INT(sqlite3_column_int(q, 3), 0);
+		CHECK_EQ_INT(sqlite3_column_int(q, 4), 3);     /* key, env_id, created */
+		sqlite3_finalize(q);
+	}
+	sqlite3_close(db);
+	/* Only the account row and the index on device keys still hold it, in the database
+	 * and its WAL together. */
+	CHECK_EQ_INT(file_count(path, dev, sizeof(dev)) + file_count(wal, dev, sizeof(dev)), 2);
 	cleanup();
 }
 
@@ -1373,6 +1493,7 @@ main(void)
 	RUN_BOTH(commit_group_and_disk_full);
 	RUN_BOTH(commit_deferred_records_wait_then_go_in_order);
 	RUN(store_migrates_schema_1);
+	RUN(store_migrates_schema_5_to_unlinked);
 	RUN_PG(store_pg_migrates_and_refuses_newer);
 	RUN_PG(store_pg_reconnects_between_transactions);
 	PQfinish(pg_admin);
