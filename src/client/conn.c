@@ -260,47 +260,77 @@ not_sotto(int r)
 	return r == SOTTO_ERR_TOO_LARGE || r == SOTTO_ERR_PROTOCOL ? SOTTO_ERR_NOT_SOTTO : r;
 }
 
+#define HS_MSG_MAX NOISE_SOTTO_MSG2_LEN       /* the longest message of XX and NK */
+
+_Static_assert(NOISE_SEALED_MSG1_LEN <= HS_MSG_MAX && NOISE_SEALED_MSG2_LEN <= HS_MSG_MAX,
+    "NK's messages fit the handshake buffers");
+
+/* Sends hs's next message as a handshake frame and reads the server's answer, a frame of
+ * exactly answer_len bytes, into hs. */
 static int
-handshake(struct conn *c, const uint8_t device_sk[32], const uint8_t server_ed_pk[32],
-    int64_t deadline)
+hs_round_trip(struct conn *c, struct noise_hs *hs, size_t answer_len, int64_t deadline)
 {
-	struct noise_hs hs;
-	uint8_t msg[NOISE_SOTTO_MSG2_LEN], payload[NOISE_SOTTO_MSG2_LEN];
-	uint8_t out_mem[FRAME_HDR_LEN + NOISE_SOTTO_MSG2_LEN];
+	uint8_t msg[HS_MSG_MAX], payload[HS_MSG_MAX], out_mem[FRAME_HDR_LEN + HS_MSG_MAX];
 	const uint8_t *f;
 	struct buf out;
 	size_t n, flen;
 	int r;
 
+	if ((r = noise_hs_write(hs, NULL, 0, msg, sizeof(msg), &n)) != 0)
+		goto out;
+	buf_init_fixed(&out, out_mem, sizeof(out_mem));
+	if ((r = frame_put_handshake(&out, msg, n)) != 0 ||
+	    (r = send_all(c, out.p, out.len, deadline)) != 0)
+		goto out;
+	/* Only a frame of exactly this size is read. */
+	frame_decoder_expect(&c->dec, answer_len);
+	if ((r = next_frame(c, deadline, &f, &flen)) != 0) {
+		r = not_sotto(r);
+		goto out;
+	}
+	r = noise_hs_read(hs, f, flen, payload, sizeof(payload), &n);
+out:
+	sodium_memzero(out_mem, sizeof(out_mem));
+	return r;
+}
+
+/* After the last handshake message: the transport keys. */
+static int
+hs_split(struct conn *c, struct noise_hs *hs)
+{
+	int r;
+
+	if ((r = noise_hs_split(hs, &c->t)) != 0)
+		return r;
+	memcpy(c->hash, noise_hs_hash(hs), sizeof(c->hash));
+	frame_decoder_transport(&c->dec);
+	return 0;
+}
+
+static int
+handshake(struct conn *c, const uint8_t device_sk[32], const uint8_t server_ed_pk[32],
+    int64_t deadline)
+{
+	struct noise_hs hs;
+	uint8_t msg[NOISE_SOTTO_MSG3_LEN], out_mem[FRAME_HDR_LEN + NOISE_SOTTO_MSG3_LEN];
+	struct buf out;
+	size_t n;
+	int r;
+
 	if ((r = noise_sotto_initiator(&hs, device_sk, server_ed_pk)) != 0)
 		goto out;
-	/* -> e */
+	/* -> e; <- e, ee, s, es. A server key other than the pinned one is SOTTO_ERR_AUTH,
+	 * before we reveal ours. */
+	if ((r = hs_round_trip(c, &hs, NOISE_SOTTO_MSG2_LEN, deadline)) != 0)
+		goto out;
+	/* -> s, se */
 	if ((r = noise_hs_write(&hs, NULL, 0, msg, sizeof(msg), &n)) != 0)
 		goto out;
 	buf_init_fixed(&out, out_mem, sizeof(out_mem));
 	if ((r = frame_put_handshake(&out, msg, n)) != 0 ||
 	    (r = send_all(c, out.p, out.len, deadline)) != 0)
 		goto out;
-	/* <- e, ee, s, es: only a frame of exactly this size is read. */
-	frame_decoder_expect(&c->dec, NOISE_SOTTO_MSG2_LEN);
-	if ((r = next_frame(c, deadline, &f, &flen)) != 0) {
-		r = not_sotto(r);
-		goto out;
-	}
-	/* A server key other than the pinned one is SOTTO_ERR_AUTH, before we reveal ours. */
-	if ((r = noise_hs_read(&hs, f, flen, payload, sizeof(payload), &n)) != 0)
-		goto out;
-	/* -> s, se */
-	if ((r = noise_hs_write(&hs, NULL, 0, msg, sizeof(msg), &n)) != 0)
-		goto out;
-	buf_reset(&out);
-	if ((r = frame_put_handshake(&out, msg, n)) != 0 ||
-	    (r = send_all(c, out.p, out.len, deadline)) != 0)
-		goto out;
-	if ((r = noise_hs_split(&hs, &c->t)) != 0)
-		goto out;
-	memcpy(c->hash, noise_hs_hash(&hs), sizeof(c->hash));
-	frame_decoder_transport(&c->dec);
+	r = hs_split(c, &hs);
 out:
 	noise_hs_wipe(&hs);
 	sodium_memzero(out_mem, sizeof(out_mem));
@@ -341,16 +371,36 @@ resume_handshake(struct conn *c, const struct conn_ticket *tk, int64_t deadline)
 		r = not_sotto(r);
 		goto out;
 	}
-	if ((r = noise_hs_read(&hs, f, flen, payload, sizeof(payload), &n)) != 0)
+	if ((r = noise_hs_read(&hs, f, flen, payload, sizeof(payload), &n)) != 0 ||
+	    (r = hs_split(c, &hs)) != 0)
 		goto out;
-	if ((r = noise_hs_split(&hs, &c->t)) != 0)
-		goto out;
-	memcpy(c->hash, noise_hs_hash(&hs), sizeof(c->hash));
-	frame_decoder_transport(&c->dec);
 	c->resumed = 1;
 out:
 	noise_hs_wipe(&hs);
 	sodium_memzero(out_mem, sizeof(out_mem));
+	return r;
+}
+
+/*
+ * An unidentified connection (Noise_NK, wire/noise.h): -> e, es; <- e, ee. The client
+ * uses no static key and the server proves its own by es; nothing in it names the device.
+ */
+static int
+sealed_handshake(struct conn *c, const uint8_t server_ed_pk[32], int64_t deadline)
+{
+	struct noise_hs hs;
+	int r;
+
+	if ((r = noise_sealed_initiator(&hs, server_ed_pk)) != 0)
+		goto out;
+	/* A server without the static key of the address cannot make ee and es agree. */
+	if ((r = hs_round_trip(c, &hs, NOISE_SEALED_MSG2_LEN, deadline)) != 0) {
+		r = r == SOTTO_ERR_DECRYPT ? SOTTO_ERR_AUTH : r;
+		goto out;
+	}
+	r = hs_split(c, &hs);
+out:
+	noise_hs_wipe(&hs);
 	return r;
 }
 
@@ -377,7 +427,8 @@ ticket_usable(const struct conn_ticket *tk, const uint8_t server_pk[32],
 	return ok;
 }
 
-/* One TCP connection and one handshake: resumed with tk, else full. */
+/* One TCP connection and one handshake: resumed with tk, else full; unidentified without
+ * a device key. */
 static int
 open_once(struct conn **out, const struct address_server *a, const uint8_t device_sk[32],
     const struct conn_ticket *tk, int64_t deadline)
@@ -398,7 +449,9 @@ open_once(struct conn **out, const struct address_server *a, const uint8_t devic
 	}
 	if ((r = connect_to(a, deadline, &c->fd)) != 0)
 		goto fail;
-	if (tk != NULL)
+	if (device_sk == NULL)
+		r = sealed_handshake(c, a->key, deadline);
+	else if (tk != NULL)
 		r = resume_handshake(c, tk, deadline);
 	else
 		r = handshake(c, device_sk, a->key, deadline);
@@ -544,6 +597,20 @@ open_session(struct conn **out, const char *server_address, const uint8_t device
 	}
 	*out = c;
 	return 0;
+}
+
+int
+conn_open_sealed(struct conn **out, const char *server_address, int timeout_ms)
+{
+	struct address_server a;
+	int r;
+
+	*out = NULL;
+	if (server_address == NULL)
+		return SOTTO_ERR_INVALID_ARG;
+	if ((r = address_server_parse(server_address, &a)) != 0)
+		return r;
+	return open_once(out, &a, NULL, NULL, deadline_from(timeout_ms));
 }
 
 int

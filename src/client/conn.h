@@ -78,6 +78,13 @@ struct conn_login {
  */
 int conn_open_login(struct conn **out, const char *server_address,
     const uint8_t device_sk[32], struct conn_login *l, int timeout_ms) SOTTO_MUST_CHECK;
+/*
+ * An unidentified connection (Noise_NK, issue 15): no device key, no ticket, nothing
+ * shared with the device's identified connection; the server, pinned by the address, only
+ * takes SEND_SEALED on it. Errors as conn_open (SOTTO_ERR_AUTH: not the pinned server).
+ */
+int conn_open_sealed(struct conn **out, const char *server_address, int timeout_ms)
+    SOTTO_MUST_CHECK;
 /* Whether this connection logged in with a ticket. */
 int conn_resumed(const struct conn *c);
 /* Asks the server for a fresh ticket into tk (SOTTO_ERR_UNSUPPORTED: resumption off). */

@@ -57,6 +57,8 @@ static const struct setting settings[] = {
 	U32(conn_rate_preauth, 1, 1000000),
 	U32(account_rate, 1, 1000000),
 	U32(account_burst, 1, 1000000),
+	U32(sealed_rate, 1, 1000000),
+	U32(sealed_burst, 1, 1000000),
 	U32(max_conns, 1, 10000000),
 	U32(max_conns_per_addr, 1, 10000000),
 	U32(accept_rate, 0, 10000000),
@@ -108,6 +110,8 @@ config_defaults(struct config *cfg)
 	cfg->conn_rate_preauth = 5;
 	cfg->account_rate = 4000;
 	cfg->account_burst = 8000;
+	cfg->sealed_rate = 20;
+	cfg->sealed_burst = 200;
 	cfg->max_conns = 20000;
 	cfg->max_conns_per_addr = 2000;
 	cfg->accept_rate = 100;

@@ -39,6 +39,7 @@ struct mail_item {
 	uint8_t acked;                  /* SEND: the sender has its answer */
 	uint8_t dup;                    /* SEND: DUP_*: a retry of a SEND already accepted */
 	uint8_t held;                   /* SEND: in s->held, not yet submitted */
+	uint8_t req_type;               /* SEND: PROTO_SEND or PROTO_SEND_SEALED, for the answer */
 	struct mail_item *hprev, *hnext; /* SEND: s->held */
 	uint64_t hold_until;            /* SEND: uv_now at which it goes to the writer */
 	/* SEND: the envelope; RECEIVED: the store_del array (hence aligned) */
@@ -352,7 +353,7 @@ answer_send(struct mail_item *mi, int status)
 	if (p->state == PEER_CLOSED)
 		return;
 	memset(&resp, 0, sizeof(resp));
-	proto_response(&resp, PROTO_SEND, (uint32_t)mi->ci.tag, status);
+	proto_response(&resp, mi->req_type, (uint32_t)mi->ci.tag, status);
 	resp.u.sent.timestamp = mi->ci.send.ts;
 	(void)peer_send(p, &resp);
 }
@@ -536,46 +537,92 @@ mailbox_close(struct server *s)
 	uv_close((uv_handle_t *)&s->hold_timer, NULL);
 }
 
+/* A SEND's recipient, as the loop knows it. */
+struct send_rcpt {
+	int64_t id;
+	struct acct *online;            /* NULL: not connected */
+	int has_delivery;
+	uint8_t delivery[STORE_KEY_LEN];
+};
+
+/* The recipient of a SEND or SEND_SEALED, and the checks that need no token: 0 or the
+ * status to answer. */
+static int
+send_recipient(struct server *s, const struct proto_send *sd, struct send_rcpt *out)
+{
+	struct store_account rcpt;
+	const uint8_t *ik;
+	char name[STORE_NAME_MAX + 1];
+	int r;
+
+	if (sd->envelope_len == 0 || sd->envelope_len > s->cfg.max_envelope)
+		return sd->envelope_len == 0 ? SOTTO_ERR_TOO_LARGE : SOTTO_ERR_MESSAGE_TOO_LARGE;
+	if ((r = server_local_name(s, sd->recipient, name)) != 0)
+		return r;
+	/* An online account needs no read of the store (a reset, `sottod accounts reset`,
+	 * ends its connections: server_accts_revalidate). */
+	if ((out->online = server_acct_find_name(s, name)) != NULL) {
+		out->id = out->online->id;
+		ik = out->online->identity_key;
+		out->has_delivery = out->online->has_delivery;
+		memcpy(out->delivery, out->online->delivery, sizeof(out->delivery));
+	} else if ((r = s->store->ops->account_by_name(s->store, name, &rcpt)) == 0) {
+		out->id = rcpt.id;
+		ik = rcpt.identity_key;
+		out->has_delivery = rcpt.has_delivery;
+		memcpy(out->delivery, rcpt.delivery, sizeof(out->delivery));
+	} else {
+		return r == SOTTO_ERR_NOT_FOUND ? SOTTO_ERR_UNKNOWN_USER : r;
+	}
+	/* Sealed to an identity the name no longer has: nobody could ever read it. */
+	if (sd->has_identity && memcmp(sd->identity_pk, ik, sizeof(sd->identity_pk)) != 0)
+		return SOTTO_ERR_IDENTITY_CHANGED;
+	return 0;
+}
+
+static void send_accept(struct peer *p, const struct proto_msg *m, const struct send_rcpt *rc);
+
 void
 handle_send(struct peer *p, const struct proto_msg *m)
 {
-	struct server *s = p->srv;
-	const struct proto_send *sd = &m->u.send;
-	struct store_account rcpt;
-	struct mail_item *mi;
-	struct acct *online;
-	const uint8_t *ik;
-	char name[STORE_NAME_MAX + 1];
-	int64_t rcpt_id, id;
+	struct send_rcpt rc;
 	int r;
 
-	if (sd->envelope_len == 0 || sd->envelope_len > s->cfg.max_envelope) {
-		peer_respond(p, m->type, m->id, sd->envelope_len == 0 ? SOTTO_ERR_TOO_LARGE :
-		    SOTTO_ERR_MESSAGE_TOO_LARGE);
-		return;
-	}
-	if ((r = server_local_name(s, sd->recipient, name)) != 0) {
+	if ((r = send_recipient(p->srv, &m->u.send, &rc)) != 0) {
 		peer_respond(p, m->type, m->id, r);
 		return;
 	}
-	/* An online account needs no read of the store (a reset, `sottod accounts reset`,
-	 * ends its connections: server_accts_revalidate). */
-	if ((online = server_acct_find_name(s, name)) != NULL) {
-		rcpt_id = online->id;
-		ik = online->identity_key;
-	} else if ((r = s->store->ops->account_by_name(s->store, name, &rcpt)) == 0) {
-		rcpt_id = rcpt.id;
-		ik = rcpt.identity_key;
-	} else {
-		peer_respond(p, m->type, m->id,
-		    r == SOTTO_ERR_NOT_FOUND ? SOTTO_ERR_UNKNOWN_USER : r);
+	send_accept(p, m, &rc);
+}
+
+/* A SEND on an unidentified connection: the same, once the recipient's delivery token
+ * and its mailbox's sealed rate allow it. */
+void
+handle_send_sealed(struct peer *p, const struct proto_msg *m)
+{
+	struct send_rcpt rc;
+	int r;
+
+	if ((r = send_recipient(p->srv, &m->u.send, &rc)) != 0 ||
+	    (r = delivery_admit(p->srv, rc.id, rc.has_delivery, rc.delivery,
+	    m->u.send.token)) != 0) {
+		peer_respond(p, m->type, m->id, r);
 		return;
 	}
-	/* Sealed to an identity the name no longer has: nobody could ever read it. */
-	if (sd->has_identity && memcmp(sd->identity_pk, ik, sizeof(sd->identity_pk)) != 0) {
-		peer_respond(p, m->type, m->id, SOTTO_ERR_IDENTITY_CHANGED);
-		return;
-	}
+	send_accept(p, m, &rc);
+}
+
+/* Takes the SEND: an envelope id now, an early push if its recipient is caught up, and
+ * its commit. */
+static void
+send_accept(struct peer *p, const struct proto_msg *m, const struct send_rcpt *rc)
+{
+	struct server *s = p->srv;
+	const struct proto_send *sd = &m->u.send;
+	struct mail_item *mi;
+	int64_t rcpt_id = rc->id, id;
+	int r;
+
 	if ((r = next_env_id(s, &id)) != 0) {
 		peer_respond(p, m->type, m->id, SOTTO_ERR_STORAGE);
 		return;
@@ -586,6 +633,7 @@ handle_send(struct peer *p, const struct proto_msg *m)
 	}
 	memcpy(mi->data, sd->envelope, sd->envelope_len);
 	mi->id = id;
+	mi->req_type = m->type;
 	mi->ci.kind = COMMIT_SEND;
 	mi->ci.owner = p;
 	mi->ci.tag = m->id;
@@ -601,7 +649,7 @@ handle_send(struct peer *p, const struct proto_msg *m)
 	p->commits++;
 	s->counters.sends++;
 	mailq_add(s, mi);
-	if (push_early(s, online, mi) && s->cfg.received_wait_ms > 0 && !s->draining) {
+	if (push_early(s, rc->online, mi) && s->cfg.received_wait_ms > 0 && !s->draining) {
 		hold(s, mi);
 		return;
 	}

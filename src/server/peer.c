@@ -240,7 +240,7 @@ peer_queue(struct peer *p, const struct proto_msg *m, int is_push)
 	size_t unsent = peer_unsent(p);
 	int r, pad = proto_padding(m);
 
-	if (p->state != PEER_GUEST && p->state != PEER_MEMBER)
+	if (p->state != PEER_GUEST && p->state != PEER_MEMBER && p->state != PEER_SEALED)
 		return SOTTO_ERR_CLOSED;
 	if (is_push && unsent >= peer_push_low_water(&s->cfg))
 		return PEER_WOULD_BLOCK;
@@ -329,6 +329,24 @@ on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b)
 	*b = uv_buf_init((char *)p->srv->rbuf, FRAME_MAX + FRAME_HDR_LEN);
 }
 
+/*
+ * An unidentified connection: nothing known of its client, so it may only SEND_SEALED,
+ * each authorised by its recipient's delivery token (handle_send_sealed); requests are
+ * limited per connection and per recipient mailbox, never per account.
+ */
+static void
+peer_become_sealed(struct peer *p)
+{
+	struct server *s = p->srv;
+
+	p->state = PEER_SEALED;
+	p->last_active_ms = server_now_ms(s);
+	frame_reasm_set_max(&p->ws.reasm, s->cfg.max_payload);
+	ratelimit_bucket_init(&p->bucket, s->cfg.conn_burst, p->last_active_ms);
+	uv_timer_start(&p->timer, on_timer, s->cfg.idle_timeout_ms, 0);
+	log_info("conn %llu: unidentified", (unsigned long long)p->id);
+}
+
 /* The device key is authenticated: a registered device is a member, else a guest. */
 static void
 handshake_done(struct peer *p)
@@ -337,6 +355,10 @@ handshake_done(struct peer *p)
 	struct store_account a;
 	int r;
 
+	if (p->ws.unidentified) {
+		peer_become_sealed(p);
+		return;
+	}
 	memcpy(p->device_key, p->ws.peer_static, sizeof(p->device_key));
 	frame_reasm_set_max(&p->ws.reasm, s->cfg.max_payload_preauth);
 	p->state = PEER_GUEST;
@@ -396,6 +418,8 @@ rate_ok(struct peer *p)
 		    s->cfg.conn_rate_preauth, now);
 	if (!ratelimit_take(&p->bucket, s->cfg.conn_rate, s->cfg.conn_burst, now))
 		return 0;
+	if (p->state == PEER_SEALED)
+		return 1;
 	return ratelimit_take(&p->acct->bucket, s->cfg.account_rate, s->cfg.account_burst, now);
 }
 
@@ -432,6 +456,12 @@ dispatch(struct peer *p, const uint8_t *msg, size_t len)
 		peer_respond(p, m->type, m->id, SOTTO_ERR_AUTH);
 		return;
 	}
+	/* An unidentified connection only sends sealed; an identified one never does, so
+	 * that a token is never shown beside the device that holds it. */
+	if ((p->state == PEER_SEALED) != (m->type == PROTO_SEND_SEALED)) {
+		peer_respond(p, m->type, m->id, SOTTO_ERR_AUTH);
+		return;
+	}
 	switch (m->type) {
 	case PROTO_REGISTER:
 		handle_register(p, m);
@@ -444,6 +474,12 @@ dispatch(struct peer *p, const uint8_t *msg, size_t len)
 		break;
 	case PROTO_SEND:
 		handle_send(p, m);
+		break;
+	case PROTO_SEND_SEALED:
+		handle_send_sealed(p, m);
+		break;
+	case PROTO_DELIVERY_TOKEN:
+		handle_delivery_token(p, m);
 		break;
 	case PROTO_RECEIVED:
 		handle_received(p, m);
@@ -628,6 +664,7 @@ peer_accept(struct server *s)
 	frame_reasm_set_max(&p->ws.reasm, s->cfg.max_payload_preauth);
 	if (s->ticket != NULL && s->cfg.ticket_lifetime > 0)
 		wire_session_enable_resume(&p->ws, s->ticket, s->cfg.ticket_lifetime);
+	wire_session_enable_sealed(&p->ws);
 	if (s->draining) {
 		peer_close(p, "server shutting down");
 		return;

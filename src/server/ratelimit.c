@@ -219,6 +219,18 @@ ratelimit_addr_release(struct ratelimit_addrs *t, const uint8_t addr[RATELIMIT_A
 		}
 }
 
+int
+ratelimit_key_take(struct ratelimit_addrs *t, const uint8_t key[RATELIMIT_ADDR_LEN],
+    uint32_t rate, uint32_t burst, uint64_t now_ms)
+{
+	struct ratelimit_addr_limits lim = { .max_conns = 1, .rate = rate, .burst = burst };
+
+	if (ratelimit_addr_acquire(t, key, &lim, now_ms) != RATELIMIT_ADMIT)
+		return 0;
+	ratelimit_addr_release(t, key, now_ms);
+	return 1;
+}
+
 size_t
 ratelimit_addrs_count(const struct ratelimit_addrs *t)
 {

@@ -47,6 +47,10 @@ enum ratelimit_verdict ratelimit_addr_acquire(struct ratelimit_addrs *t,
     uint64_t now_ms);
 void ratelimit_addr_release(struct ratelimit_addrs *t, const uint8_t addr[RATELIMIT_ADDR_LEN],
     uint64_t now_ms);
+/* A rate of its own per key in the same kind of table (the SEND_SEALEDs to one mailbox,
+ * keyed by its account id in the first 8 bytes): 1 if one more is allowed now. */
+int ratelimit_key_take(struct ratelimit_addrs *t, const uint8_t key[RATELIMIT_ADDR_LEN],
+    uint32_t rate, uint32_t burst, uint64_t now_ms);
 /* Entries held: addresses with connections open, or whose rate is not yet back to its
  * burst. */
 size_t ratelimit_addrs_count(const struct ratelimit_addrs *t);

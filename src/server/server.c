@@ -93,6 +93,8 @@ server_acct_attach(struct server *s, struct peer *p, const struct store_account 
 		a->id = sa->id;
 		memcpy(a->name, sa->name, sizeof(a->name));
 		memcpy(a->identity_key, sa->identity_key, sizeof(a->identity_key));
+		a->has_delivery = sa->has_delivery;
+		memcpy(a->delivery, sa->delivery, sizeof(a->delivery));
 		ratelimit_bucket_init(&a->bucket, s->cfg.account_burst, server_now_ms(s));
 		a->next = s->accts[k];
 		s->accts[k] = a;
@@ -405,6 +407,7 @@ server_init(struct server *s, uv_loop_t *loop, const char *data_dir, const struc
 	if ((s->accts = calloc(s->n_acct_slots, sizeof(*s->accts))) == NULL ||
 	    (s->accts_by_name = calloc(s->n_acct_slots, sizeof(*s->accts_by_name))) == NULL ||
 	    (s->addrs = ratelimit_addrs_new()) == NULL ||
+	    (s->sealed_mailboxes = ratelimit_addrs_new()) == NULL ||
 	    (s->scratch = malloc(FRAME_MAX)) == NULL ||
 	    (s->rbuf = malloc(FRAME_MAX + FRAME_HDR_LEN)) == NULL)
 		return SOTTO_ERR_NOMEM;
@@ -554,6 +557,7 @@ server_free(struct server *s)
 	}
 	free(s->accts_by_name);
 	ratelimit_addrs_free(s->addrs);
+	ratelimit_addrs_free(s->sealed_mailboxes);
 	if (s->scratch != NULL)
 		sodium_memzero(s->scratch, FRAME_MAX);
 	free(s->scratch);

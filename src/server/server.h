@@ -33,7 +33,8 @@
 #define MAILQ_BUCKETS 1024
 #define WAKE_RESCAN_MS 2000u            /* several nodes: pushes restarted at least this often */              /* pending SENDs indexed by recipient (power of two) */
 
-enum peer_state { PEER_HANDSHAKE, PEER_GUEST, PEER_MEMBER, PEER_CLOSED };
+/* PEER_SEALED: an unidentified connection (Noise_NK): no device, SEND_SEALED only. */
+enum peer_state { PEER_HANDSHAKE, PEER_GUEST, PEER_MEMBER, PEER_SEALED, PEER_CLOSED };
 
 struct acct;
 struct blob_upload;
@@ -101,6 +102,8 @@ struct acct {
 	int64_t id;
 	char name[STORE_NAME_MAX + 1];
 	uint8_t identity_key[32];
+	int has_delivery;               /* its delivery token's verifier, as stored */
+	uint8_t delivery[32];
 	struct ratelimit_bucket bucket;
 	struct peer *peers;             /* newest first; peers->... gets the pushes */
 };
@@ -139,6 +142,7 @@ struct server {
 	size_t n_peers;
 	uint64_t next_peer_id;
 	struct ratelimit_addrs *addrs;
+	struct ratelimit_addrs *sealed_mailboxes; /* SEND_SEALED rate per recipient mailbox */
 	struct acct **accts;            /* online accounts by id */
 	struct acct **accts_by_name;    /* the same accounts by name (SEND's recipient) */
 	size_t n_acct_slots;
@@ -262,6 +266,13 @@ void handle_fetch_bundle(struct peer *p, const struct proto_msg *m);
 void prekeys_check_low(struct peer *p, int64_t account, int force);
 /* handle_mailbox.c */
 void handle_send(struct peer *p, const struct proto_msg *m);
+void handle_send_sealed(struct peer *p, const struct proto_msg *m);
+void handle_delivery_token(struct peer *p, const struct proto_msg *m);
+/* Whether a SEND_SEALED with token may go to recipient, whose delivery verifier is given:
+ * 0, SOTTO_ERR_AUTH (no verifier, or another token), SOTTO_ERR_LIMIT (the mailbox's
+ * sealed_rate). */
+int delivery_admit(struct server *s, int64_t recipient, int has_verifier,
+    const uint8_t verifier[STORE_KEY_LEN], const uint8_t token[PROTO_TOKEN_LEN]);
 void handle_received(struct peer *p, const struct proto_msg *m);
 void mailbox_commit_done(void *ud, struct commit_item *it);
 void mailbox_pump(struct peer *p);

@@ -40,6 +40,8 @@ struct store_account {
 	char name[STORE_NAME_MAX + 1];
 	uint8_t identity_key[STORE_KEY_LEN];  /* Ed25519 public */
 	uint8_t device_key[STORE_KEY_LEN];    /* X25519 public: the Noise static key */
+	int has_delivery;                     /* 0: no SEND_SEALED to it is accepted */
+	uint8_t delivery[STORE_KEY_LEN];      /* proto_delivery_verifier of its token */
 };
 
 struct store_signed_prekey {
@@ -450,6 +452,10 @@ struct store_ops {
 	int (*blob_expired)(struct store *s, int64_t now, uint8_t (*out)[STORE_BLOB_HASH_LEN],
 	    size_t max, size_t *n_out);
 	int (*blob_delete)(struct store *s, const uint8_t hash[STORE_BLOB_HASH_LEN]);
+
+	/* Sets the verifier of account's delivery token (NULL: none). SOTTO_ERR_NOT_FOUND
+	 * for an unknown account. */
+	int (*delivery_set)(struct store *s, int64_t account, const uint8_t *verifier);
 };
 
 struct store {

@@ -19,7 +19,7 @@
 #include "server/log.h"
 #include "server/store_sqlite_int.h"
 
-#define SCHEMA_VERSION 10
+#define SCHEMA_VERSION 11
 
 enum stmt_id {
 	S_BEGIN, S_COMMIT, S_ROLLBACK,
@@ -29,7 +29,7 @@ enum stmt_id {
 	S_KEM_PUT, S_KEM_LR_DROP, S_KEM_COUNT, S_KEM_HAS_LR, S_KEM_FIRST, S_KEM_DEL,
 	S_SENT_GET, S_SENT_PUT, S_PENDING_GET, S_PENDING_ADD, S_ENV_PUT, S_ENV_LIST,
 	S_ENV_DEL, S_IDMAX_PUT, S_IDMAX_GET, S_SENT_SCAN_END, S_SENT_PRUNE, S_SENT_DEL,
-	S_ENV_OWNER, S_INVITE_RESERVED, S_LOGIN_GET, S_LOGIN_PUT,
+	S_ENV_OWNER, S_INVITE_RESERVED, S_LOGIN_GET, S_LOGIN_PUT, S_DELIVERY_PUT,
 	S__COUNT
 };
 
@@ -52,12 +52,12 @@ static const char *const stmt_sql[S__COUNT] = {
 	    " created) VALUES (max(coalesce((SELECT max(id) FROM accounts), 0),"
 	    " coalesce((SELECT v FROM meta WHERE k = 'account_id_max'), 0)) + 1,"
 	    " ?1, ?2, ?3, 0, ?4)",
-	[S_ACCOUNT_BY_DEVICE] = "SELECT id, name, identity_key, device_key FROM accounts"
-	    " WHERE device_key = ?1",
-	[S_ACCOUNT_BY_NAME] = "SELECT id, name, identity_key, device_key FROM accounts"
-	    " WHERE name = ?1",
-	[S_ACCOUNT_BY_ID] = "SELECT id, name, identity_key, device_key FROM accounts"
-	    " WHERE id = ?1",
+	[S_ACCOUNT_BY_DEVICE] = "SELECT id, name, identity_key, device_key, delivery FROM"
+	    " accounts WHERE device_key = ?1",
+	[S_ACCOUNT_BY_NAME] = "SELECT id, name, identity_key, device_key, delivery FROM"
+	    " accounts WHERE name = ?1",
+	[S_ACCOUNT_BY_ID] = "SELECT id, name, identity_key, device_key, delivery FROM"
+	    " accounts WHERE id = ?1",
 	[S_SPK_PUT] = "INSERT OR REPLACE INTO signed_prekeys(account, id, key, sig)"
 	    " VALUES (?1, ?2, ?3, ?4)",
 	[S_SPK_GET] = "SELECT id, key, sig FROM signed_prekeys WHERE account = ?1",
@@ -104,6 +104,7 @@ static const char *const stmt_sql[S__COUNT] = {
 	[S_LOGIN_GET] = "SELECT proven, floor, issued FROM logins WHERE account = ?1",
 	[S_LOGIN_PUT] = "INSERT OR REPLACE INTO logins(account, proven, floor, issued)"
 	    " VALUES (?1, ?2, ?3, ?4)",
+	[S_DELIVERY_PUT] = "UPDATE accounts SET delivery = ?2 WHERE id = ?1",
 };
 
 #define SENT_TABLE_SQL(name)                                                           \
@@ -282,6 +283,14 @@ static const char migrate_9_to_10_post_sql[] =
 	"ALTER TABLE accounts DROP COLUMN out_bytes;"
 	"UPDATE meta SET v = 10 WHERE k = 'schema';";
 
+/*
+ * Schema 11 (issue 15): each account may hold the verifier of its delivery token
+ * (docs/PROTOCOL-wire.md, DELIVERY_TOKEN), which authorises SEND_SEALED to it; NULL: none.
+ */
+static const char migrate_10_to_11_sql[] =
+	"ALTER TABLE accounts ADD COLUMN delivery BLOB;"
+	"UPDATE meta SET v = 11 WHERE k = 'schema';";
+
 /* An account's counters (schema 3): what waits in its mailbox. */
 enum { Q_MBOX_N, Q_MBOX_BYTES, Q__COUNT };
 
@@ -453,8 +462,29 @@ read_account(struct store_sqlite *ss, sqlite3_stmt *s, struct store_account *out
 	r = blob_copy(s, 2, out->identity_key, STORE_KEY_LEN);
 	if (r == 0)
 		r = blob_copy(s, 3, out->device_key, STORE_KEY_LEN);
+	if (r == 0 && sqlite3_column_type(s, 4) != SQLITE_NULL) {
+		r = blob_copy(s, 4, out->delivery, STORE_KEY_LEN);
+		out->has_delivery = r == 0;
+	}
 	sqlite3_reset(s);
 	return r;
+}
+
+static int
+sq_delivery_set(struct store *base, int64_t account, const uint8_t *verifier)
+{
+	struct store_sqlite *ss = impl(base);
+	sqlite3_stmt *s = st(ss, S_DELIVERY_PUT);
+	int r;
+
+	sqlite3_bind_int64(s, 1, account);
+	if (verifier != NULL)
+		sqlite3_bind_blob(s, 2, verifier, STORE_KEY_LEN, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(s, 2);
+	if ((r = run(ss, s, "delivery token")) != 0)
+		return r;
+	return sqlite3_changes(ss->db) > 0 ? 0 : SOTTO_ERR_NOT_FOUND;
 }
 
 /* Why an invite could not be used at time now: it has no use left, it expired or was
@@ -1972,6 +2002,7 @@ static const struct store_ops sqlite_ops = {
 	.blob_done = sqb_blob_done,
 	.blob_expired = sqb_blob_expired,
 	.blob_delete = sqb_blob_delete,
+	.delivery_set = sq_delivery_set,
 };
 
 static int
@@ -2271,6 +2302,9 @@ store_sqlite_open(struct store **out, const char *path, const struct store_open_
 	    migrate_8_to_9_sql)) != 0)
 		goto out;
 	if (version < 10 && (r = migrate_9_to_10(ss->db, version == 0 ? NULL : path)) != 0)
+		goto out;
+	if (version < 11 && (r = schema_step(ss->db, path, version == 0 ? NULL :
+	    "schema 10 to 11 (delivery tokens)", migrate_10_to_11_sql)) != 0)
 		goto out;
 	for (int i = 0; i < S__COUNT; i++) {
 		rc = sqlite3_prepare_v3(ss->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT,

@@ -30,8 +30,21 @@ frame_decoder_expect2(struct frame_decoder *d, size_t exact, size_t alt)
 {
 	d->expect = exact;
 	d->expect_alt = alt;
+	d->expect_alt2 = 0;
 	d->min = alt != 0 && alt < exact ? alt : exact;
 	d->max = alt > exact ? alt : exact;
+}
+
+void
+frame_decoder_expect_also(struct frame_decoder *d, size_t alt2)
+{
+	if (d->expect == 0 || alt2 == 0)
+		return;
+	d->expect_alt2 = alt2;
+	if (alt2 < d->min)
+		d->min = alt2;
+	if (alt2 > d->max)
+		d->max = alt2;
 }
 
 void
@@ -39,6 +52,7 @@ frame_decoder_transport(struct frame_decoder *d)
 {
 	d->expect = 0;
 	d->expect_alt = 0;
+	d->expect_alt2 = 0;
 	d->min = FRAME_MIN_TRANSPORT;
 	d->max = FRAME_MAX;
 }
@@ -91,9 +105,9 @@ frame_decoder_free(struct frame_decoder *d)
 static int
 decoder_check_len(const struct frame_decoder *d, size_t len)
 {
-	if (d->expect != 0 && len != d->expect && (d->expect_alt == 0 || len != d->expect_alt))
-		return len > d->expect && len > d->expect_alt ? SOTTO_ERR_TOO_LARGE :
-		    SOTTO_ERR_PROTOCOL;
+	if (d->expect != 0 && len != d->expect && (d->expect_alt == 0 || len != d->expect_alt) &&
+	    (d->expect_alt2 == 0 || len != d->expect_alt2))
+		return len > d->max ? SOTTO_ERR_TOO_LARGE : SOTTO_ERR_PROTOCOL;
 	if (len > d->max)
 		return SOTTO_ERR_TOO_LARGE;
 	if (len < d->min)

@@ -51,6 +51,7 @@ struct frame_decoder {
 	size_t cap;
 	size_t expect;          /* non-zero: the only body length accepted */
 	size_t expect_alt;      /* non-zero: a second accepted length (a resumption's first) */
+	size_t expect_alt2;     /* non-zero: a third (an unidentified connection's first) */
 	size_t min, max;
 };
 
@@ -59,6 +60,9 @@ void frame_decoder_init(struct frame_decoder *d);
 void frame_decoder_expect(struct frame_decoder *d, size_t exact);
 /* The same with two accepted lengths (a server's first frame: full or resumed login). */
 void frame_decoder_expect2(struct frame_decoder *d, size_t exact, size_t alt);
+/* After expect or expect2: one more accepted length (an unidentified connection's first
+ * frame). */
+void frame_decoder_expect_also(struct frame_decoder *d, size_t alt2);
 /* Transport phase: bodies of FRAME_MIN_TRANSPORT..FRAME_MAX bytes. */
 void frame_decoder_transport(struct frame_decoder *d);
 /*

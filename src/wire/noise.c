@@ -591,6 +591,24 @@ noise_sotto_responder_keypair(struct noise_hs *hs, const struct noise_keypair *s
 }
 
 int
+noise_sealed_initiator(struct noise_hs *hs, const uint8_t server_ed_pk[32])
+{
+	uint8_t server_x[NOISE_KEY_LEN];
+
+	if (crypto_sign_ed25519_pk_to_curve25519(server_x, server_ed_pk) != 0)
+		return SOTTO_ERR_BAD_KEY;
+	return noise_hs_init(hs, NOISE_SEALED_PATTERN, 1, (const uint8_t *)NOISE_SOTTO_PROLOGUE,
+	    strlen(NOISE_SOTTO_PROLOGUE), NULL, server_x);
+}
+
+int
+noise_sealed_responder(struct noise_hs *hs, const struct noise_keypair *server)
+{
+	return hs_init(hs, NOISE_SEALED_PATTERN, 0, (const uint8_t *)NOISE_SOTTO_PROLOGUE,
+	    strlen(NOISE_SOTTO_PROLOGUE), server->priv, server->pub, NULL);
+}
+
+int
 noise_sotto_responder(struct noise_hs *hs, const uint8_t server_ed_sk[64])
 {
 	struct noise_keypair kp;

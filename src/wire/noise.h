@@ -36,6 +36,17 @@
 #define NOISE_SOTTO_MSG2_LEN 96
 #define NOISE_SOTTO_MSG3_LEN 64
 
+/*
+ * Unidentified connections (issue 15): Noise_NK with the same prologue. The client has no
+ * static key; it knows the server's from the address (the pre-message <- s):
+ *   -> e, es                48 bytes (e, then the empty payload's tag)
+ *   <- e, ee                48 bytes
+ * Nothing in it names the client; such a connection may only SEND_SEALED.
+ */
+#define NOISE_SEALED_PATTERN "NK"
+#define NOISE_SEALED_MSG1_LEN 48
+#define NOISE_SEALED_MSG2_LEN 48
+
 #define NOISE_MAX_MSGS 3
 #define NOISE_MAX_TOKENS 7      /* the longest base message (5) plus psk, plus the end */
 
@@ -150,6 +161,13 @@ int noise_sotto_initiator_keys(struct noise_hs *hs, const uint8_t device_sk[NOIS
 int noise_sotto_responder(struct noise_hs *hs, const uint8_t server_ed_sk[64]) SOTTO_MUST_CHECK;
 int noise_sotto_responder_keypair(struct noise_hs *hs,
     const struct noise_keypair *server) SOTTO_MUST_CHECK;
+
+/* The unidentified profile (NOISE_SEALED_PATTERN): the client with no static key and the
+ * server's Ed25519 public key from the address; the server with its X25519 key pair. */
+int noise_sealed_initiator(struct noise_hs *hs, const uint8_t server_ed_pk[32])
+    SOTTO_MUST_CHECK;
+int noise_sealed_responder(struct noise_hs *hs, const struct noise_keypair *server)
+    SOTTO_MUST_CHECK;
 
 /* HMAC-BLAKE2b and the Noise HKDF, exposed for tests. */
 void noise_hmac_blake2b(uint8_t out[NOISE_HASH_LEN], const uint8_t *key, size_t key_len,

@@ -31,6 +31,7 @@ proto_padding(const struct proto_msg *m)
 	case PROTO_FETCH_BUNDLE:
 		return address_shortfall(m->u.fetch.address);
 	case PROTO_SEND:
+	case PROTO_SEND_SEALED:
 		return address_shortfall(m->u.send.recipient);
 	case PROTO_LOOKUP:
 		return address_shortfall(m->u.lookup.address);
@@ -52,7 +53,7 @@ proto_is_response(uint8_t type)
 	uint8_t req = type & (uint8_t)~PROTO_RESPONSE;
 
 	return (type & PROTO_RESPONSE) != 0 && req >= PROTO_REGISTER &&
-	    req <= PROTO_BLOB_DONE;
+	    req <= PROTO_DELIVERY_TOKEN;
 }
 
 int
@@ -86,6 +87,8 @@ proto_type_name(uint8_t type)
 	case PROTO_BLOB_COMMIT: return "BLOB_COMMIT";
 	case PROTO_BLOB_GET: return "BLOB_GET";
 	case PROTO_BLOB_DONE: return "BLOB_DONE";
+	case PROTO_SEND_SEALED: return "SEND_SEALED";
+	case PROTO_DELIVERY_TOKEN: return "DELIVERY_TOKEN";
 	case PROTO_PUSH: return "PUSH";
 	case PROTO_PREKEY_LOW: return "PREKEY_LOW";
 	case PROTO_GROUP_PUSH: return "GROUP_PUSH";
@@ -190,17 +193,23 @@ encode_body(const struct proto_msg *m, struct buf *b)
 	case PROTO_LOOKUP:
 		return put_address(b, m->u.lookup.address);
 	case PROTO_SEND:
+	case PROTO_SEND_SEALED:
 		if ((r = put_address(b, m->u.send.recipient)) != 0)
 			return r;
 		if (m->u.send.envelope_len == 0 || m->u.send.envelope_len > PROTO_ENVELOPE_MAX)
 			return SOTTO_ERR_INVALID_ARG;
 		buf_put(b, m->u.send.client_msg_id, PROTO_MSG_ID_LEN);
+		if (m->type == PROTO_SEND_SEALED)
+			buf_put(b, m->u.send.token, PROTO_TOKEN_LEN);
 		buf_lv32(b, m->u.send.envelope, m->u.send.envelope_len);
 		if (m->u.send.has_identity)
 			buf_put(b, m->u.send.identity_pk, PROTO_KEY_LEN);
 		return 0;
 	case PROTO_LOGIN:
 		buf_u64(b, m->u.login.generation);
+		return 0;
+	case PROTO_DELIVERY_TOKEN:
+		buf_put(b, m->u.delivery.verifier, PROTO_TOKEN_LEN);
 		return 0;
 	case PROTO_RECEIVED:
 		if (m->u.received.n == 0 || m->u.received.n > PROTO_MAX_RECEIVED)
@@ -247,6 +256,7 @@ encode_body(const struct proto_msg *m, struct buf *b)
 			put_kem(b, m->u.bundle.kem_id, m->u.bundle.kem_ek, m->u.bundle.kem_sig);
 		return 0;
 	case PROTO_SEND:
+	case PROTO_SEND_SEALED:
 		buf_u64(b, m->u.sent.timestamp);
 		return 0;
 	case PROTO_SENDER_CERTIFICATE:
@@ -416,8 +426,11 @@ decode_body(struct cur *c, struct proto_msg *m)
 		get_address(c, m->u.lookup.address);
 		return;
 	case PROTO_SEND:
+	case PROTO_SEND_SEALED:
 		get_address(c, m->u.send.recipient);
 		cur_copy(c, m->u.send.client_msg_id, PROTO_MSG_ID_LEN);
+		if (m->type == PROTO_SEND_SEALED)
+			cur_copy(c, m->u.send.token, PROTO_TOKEN_LEN);
 		m->u.send.envelope = get_envelope(c, &m->u.send.envelope_len);
 		/* Optional: an identity key, or nothing (fewer bytes are trailing ones). */
 		if (cur_status(c) == 0 && cur_left(c) >= PROTO_KEY_LEN) {
@@ -427,6 +440,9 @@ decode_body(struct cur *c, struct proto_msg *m)
 		return;
 	case PROTO_LOGIN:
 		m->u.login.generation = cur_u64(c);
+		return;
+	case PROTO_DELIVERY_TOKEN:
+		cur_copy(c, m->u.delivery.verifier, PROTO_TOKEN_LEN);
 		return;
 	case PROTO_RECEIVED:
 		n = get_count(c, 1, PROTO_MAX_RECEIVED);
@@ -479,6 +495,7 @@ decode_body(struct cur *c, struct proto_msg *m)
 		}
 		return;
 	case PROTO_SEND:
+	case PROTO_SEND_SEALED:
 		m->u.sent.timestamp = cur_u64(c);
 		return;
 	case PROTO_SENDER_CERTIFICATE:
@@ -578,4 +595,11 @@ proto_register_verify(const struct proto_register *r)
 	if (crypto_sign_verify_detached(r->sig, b.p, b.len, r->identity_pk) != 0)
 		return SOTTO_ERR_BAD_SIGNATURE;
 	return 0;
+}
+
+void
+proto_delivery_verifier(uint8_t verifier[PROTO_TOKEN_LEN], const uint8_t token[PROTO_TOKEN_LEN])
+{
+	crypto_generichash(verifier, PROTO_TOKEN_LEN, token, PROTO_TOKEN_LEN,
+	    (const uint8_t *)PROTO_TOKEN_LABEL, sizeof(PROTO_TOKEN_LABEL) - 1);
 }

@@ -36,6 +36,8 @@
 #define PROTO_MAX_RECEIVED 256          /* envelope ids per RECEIVED */
 #define PROTO_ENVELOPE_MAX (64u * 1024) /* sealed envelope bytes */
 #define PROTO_REGISTER_DOMAIN "sotto/register/v1"
+#define PROTO_TOKEN_LEN 32              /* a delivery token (secret) and its verifier */
+#define PROTO_TOKEN_LABEL "sotto/delivery-token/v1"
 
 enum proto_type {
 	PROTO_REGISTER = 0x01,
@@ -58,6 +60,10 @@ enum proto_type {
 	PROTO_BLOB_COMMIT = 0x12,       /* the upload is whole: check its hash, store it */
 	PROTO_BLOB_GET = 0x13,          /* a range of a stored blob */
 	PROTO_BLOB_DONE = 0x14,         /* a recipient has the whole blob */
+	/* Issue 15: a SEND on an unidentified connection, authorised by the recipient's
+	 * delivery token; and a member setting the verifier of its own token. */
+	PROTO_SEND_SEALED = 0x15,
+	PROTO_DELIVERY_TOKEN = 0x16,
 	PROTO_PUSH = 0x40,              /* server notice */
 	PROTO_PREKEY_LOW = 0x41,        /* server notice */
 	PROTO_GROUP_PUSH = 0x42,        /* server notice: a Welcome or an entry of a group log */
@@ -131,6 +137,14 @@ struct proto_send {
 	 * wire (0: not sent, no check). */
 	int has_identity;
 	uint8_t identity_pk[PROTO_KEY_LEN];
+	/* SEND_SEALED only: the recipient's delivery token (secret). */
+	uint8_t token[PROTO_TOKEN_LEN];
+};
+
+/* DELIVERY_TOKEN: proto_delivery_verifier of the member's new token; all zero: none (no
+ * SEND_SEALED to it is accepted). */
+struct proto_delivery_token {
+	uint8_t verifier[PROTO_TOKEN_LEN];
 };
 
 struct proto_login {
@@ -184,7 +198,8 @@ struct proto_msg {
 		struct proto_upload_prekeys upload;
 		struct proto_fetch_bundle fetch;
 		struct proto_fetch_bundle lookup;       /* LOOKUP: the same address field */
-		struct proto_send send;
+		struct proto_send send;                 /* SEND, SEND_SEALED */
+		struct proto_delivery_token delivery;
 		struct proto_received received;
 		struct proto_login login;
 		struct proto_upload_key_packages upload_kp;
@@ -206,7 +221,7 @@ struct proto_msg {
 		/* successful responses (REGISTER, UPLOAD_PREKEYS, RECEIVED, LOOKUP have no
 		 * result; LOOKUP answers SOTTO_ERR_NOT_FOUND for an unknown address) */
 		struct proto_bundle bundle;             /* FETCH_BUNDLE */
-		struct proto_send_result sent;          /* SEND */
+		struct proto_send_result sent;          /* SEND, SEND_SEALED */
 		struct proto_cert_result cert;          /* SENDER_CERTIFICATE */
 		struct proto_ticket_result ticket;      /* TICKET */
 		struct proto_login_result logged_in;    /* LOGIN */
@@ -251,5 +266,10 @@ void proto_response(struct proto_msg *m, uint8_t request_type, uint32_t id, int 
  */
 int proto_register_sign(struct proto_register *r, const uint8_t identity_sk[64]) SOTTO_MUST_CHECK;
 int proto_register_verify(const struct proto_register *r) SOTTO_MUST_CHECK;
+
+/* The verifier the server keeps of a delivery token: BLAKE2b-256 of the token keyed with
+ * PROTO_TOKEN_LABEL. The server can check a token against it and cannot make one. */
+void proto_delivery_verifier(uint8_t verifier[PROTO_TOKEN_LEN],
+    const uint8_t token[PROTO_TOKEN_LEN]);
 
 #endif

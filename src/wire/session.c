@@ -36,6 +36,7 @@ wire_session_init(struct wire_session *s, const struct noise_keypair *server_sta
 
 	memset(s, 0, sizeof(*s));
 	s->scratch = scratch;
+	s->server_static = server_static;
 	frame_decoder_init(&s->dec);
 	frame_decoder_expect(&s->dec, NOISE_SOTTO_MSG1_LEN);
 	frame_reasm_init(&s->reasm, FRAME_MSG_MAX_PREAUTH);
@@ -60,6 +61,74 @@ wire_session_enable_resume(struct wire_session *s, const struct ticket_key *tk,
 	frame_decoder_expect2(&s->dec, NOISE_SOTTO_MSG1_LEN, TICKET_FRAME1_LEN);
 }
 
+void
+wire_session_enable_sealed(struct wire_session *s)
+{
+	if (s->phase != WIRE_PHASE_MSG1)
+		return;
+	s->sealed_ok = 1;
+	frame_decoder_expect_also(&s->dec, NOISE_SEALED_MSG1_LEN);
+}
+
+#define LAST_REPLY_MAX 48
+
+_Static_assert(NOISE_SEALED_MSG2_LEN <= LAST_REPLY_MAX && TICKET_MSG2_LEN <= LAST_REPLY_MAX,
+    "the responder's last handshake messages fit the reply buffer");
+
+/* After the last handshake message: the transport keys; the handshake state is gone and
+ * frames are transport frames. */
+static int
+session_split(struct wire_session *s)
+{
+	int r;
+
+	memcpy(s->hash, noise_hs_hash(s->hs), sizeof(s->hash));
+	if ((r = noise_hs_split(s->hs, &s->t)) != 0)
+		return r;
+	session_drop_hs(s);
+	frame_decoder_transport(&s->dec);
+	return 0;
+}
+
+/* The responder's last handshake message (<- e, ee) onto out, then session_split. */
+static int
+session_reply_and_split(struct wire_session *s, struct buf *out)
+{
+	uint8_t reply[LAST_REPLY_MAX];
+	size_t n;
+	int r;
+
+	if ((r = noise_hs_write(s->hs, NULL, 0, reply, sizeof(reply), &n)) != 0 ||
+	    (r = frame_put_handshake(out, reply, n)) != 0)
+		return r;
+	return session_split(s);
+}
+
+/*
+ * -> e, es of Noise_NK: answers <- e, ee and is ready. Nothing identifies the client; a
+ * replayed first frame gets an answer whose keys only the holder of that e can use.
+ */
+static int
+session_sealed1(struct wire_session *s, const uint8_t *f, size_t flen, struct buf *out)
+{
+	uint8_t pl[1];
+	size_t pn;
+	int r;
+
+	noise_hs_wipe(s->hs);
+	if ((r = noise_sealed_responder(s->hs, s->server_static)) != 0)
+		return r;
+	if ((r = noise_hs_read(s->hs, f, flen, pl, sizeof(pl), &pn)) != 0) {
+		s->why = "unidentified handshake failed";
+		return r;
+	}
+	if ((r = session_reply_and_split(s, out)) != 0)
+		return r;
+	s->unidentified = 1;
+	s->phase = WIRE_PHASE_READY;
+	return 0;
+}
+
 /*
  * ticket || -> e (psk0): opens the ticket, runs NNpsk0 as responder with its psk and
  * answers <- e, ee. The device is not logged in yet: a replayed first frame gets this far,
@@ -69,11 +138,11 @@ static int
 session_resume1(struct wire_session *s, const uint8_t *f, size_t flen, struct buf *out)
 {
 	uint8_t prologue[sizeof(TICKET_PROLOGUE) - 1 + TICKET_LEN];
-	uint8_t reply[TICKET_MSG2_LEN], pl[1];
+	uint8_t pl[1];
 	struct ticket_contents tc;
 	const uint8_t *ticket, *msg1;
 	uint64_t now;
-	size_t n, pn;
+	size_t pn;
 	int r;
 
 	memset(&tc, 0, sizeof(tc));
@@ -101,15 +170,9 @@ session_resume1(struct wire_session *s, const uint8_t *f, size_t flen, struct bu
 		s->why = "resumption handshake failed (wrong psk)";
 		goto out;
 	}
-	if ((r = noise_hs_write(s->hs, NULL, 0, reply, sizeof(reply), &n)) != 0 ||
-	    (r = frame_put_handshake(out, reply, n)) != 0)
+	if ((r = session_reply_and_split(s, out)) != 0)
 		goto out;
 	memcpy(s->peer_static, tc.device_pk, sizeof(s->peer_static));
-	memcpy(s->hash, noise_hs_hash(s->hs), sizeof(s->hash));
-	if ((r = noise_hs_split(s->hs, &s->t)) != 0)
-		goto out;
-	session_drop_hs(s);
-	frame_decoder_transport(&s->dec);
 	s->resumed = 1;
 	s->phase = WIRE_PHASE_RESUMED;
 out:
@@ -148,13 +211,9 @@ session_msg3(struct wire_session *s, const uint8_t *f, size_t flen)
 		s->why = "handshake failed (third message did not decrypt)";
 		return r;
 	}
-	if ((r = noise_hs_remote_static(s->hs, s->peer_static)) != 0)
+	if ((r = noise_hs_remote_static(s->hs, s->peer_static)) != 0 ||
+	    (r = session_split(s)) != 0)
 		return r;
-	memcpy(s->hash, noise_hs_hash(s->hs), sizeof(s->hash));
-	if ((r = noise_hs_split(s->hs, &s->t)) != 0)
-		return r;
-	session_drop_hs(s);
-	frame_decoder_transport(&s->dec);
 	s->phase = WIRE_PHASE_READY;
 	return 0;
 }
@@ -168,6 +227,11 @@ session_frame(struct wire_session *s, const uint8_t *f, size_t flen, struct buf 
 
 	switch (s->phase) {
 	case WIRE_PHASE_MSG1:
+		if (s->sealed_ok && flen == NOISE_SEALED_MSG1_LEN) {
+			if ((r = session_sealed1(s, f, flen, out)) != 0)
+				return session_fail(s, r);
+			return WIRE_HANDSHAKE_DONE;
+		}
 		if (s->tk != NULL && flen == TICKET_FRAME1_LEN)
 			r = session_resume1(s, f, flen, out);
 		else

@@ -61,6 +61,9 @@ struct wire_session {
 	const struct ticket_key *tk;    /* non-NULL: resumption accepted (not owned) */
 	uint64_t tk_max_life;           /* seconds a ticket may still have to live */
 	int resumed;                    /* this session logged in with a ticket */
+	const struct noise_keypair *server_static;     /* not owned */
+	int sealed_ok;                  /* unidentified connections (Noise_NK) accepted */
+	int unidentified;               /* this one is: no peer_static, SEND_SEALED only */
 	const char *why;                /* a handshake's failure, for the log (static) */
 };
 
@@ -76,6 +79,11 @@ int wire_session_init(struct wire_session *s, const struct noise_keypair *server
  * wire_session_init. */
 void wire_session_enable_resume(struct wire_session *s, const struct ticket_key *tk,
     uint64_t max_life);
+/* Also accept an unidentified connection: Noise_NK (wire/noise.h, NOISE_SEALED_PATTERN),
+ * told apart by its first frame's size; it ends with WIRE_HANDSHAKE_DONE as soon as the
+ * server's answer is written, with s->unidentified set and no peer_static. Call right after
+ * wire_session_init. */
+void wire_session_enable_sealed(struct wire_session *s);
 /*
  * Consumes bytes from in (*used says how many) until one event: WIRE_NEED_MORE (all input
  * consumed), WIRE_HANDSHAKE_DONE, or WIRE_MESSAGE with *msg and *msg_len (valid until the

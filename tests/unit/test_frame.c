@@ -603,6 +603,44 @@ TEST(frame_padding_hides_address_lengths)
 	noise_transport_wipe(&b);
 }
 
+/* SEND_SEALED's frame (docs/PROTOCOL-wire.md section 3, L without the 2-byte length):
+ * 77 + len(address) + E unpadded, 399 + E padded whatever the address's length; it
+ * decodes back with its token. */
+TEST(send_sealed_frame_lengths_as_documented)
+{
+	static uint8_t env[353], mem[2048];
+	char addrs[2][ADDRESS_MAX + 1];
+	struct proto_msg m, d;
+	struct buf b;
+
+	snprintf(addrs[0], sizeof(addrs[0]), "bob@localhost");
+	memset(addrs[1], 'a', 64);
+	snprintf(addrs[1] + 64, sizeof(addrs[1]) - 64, "@%.63s.%.63s.ddddddd",
+	    "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb",
+	    "ccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc");
+	for (int i = 0; i < 2; i++) {
+		size_t alen = strlen(addrs[i]);
+
+		memset(&m, 0, sizeof(m));
+		m.type = PROTO_SEND_SEALED;
+		m.id = 1;
+		memcpy(m.u.send.recipient, addrs[i], alen + 1);
+		memset(m.u.send.token, 0x7e, sizeof(m.u.send.token));
+		m.u.send.envelope = env;
+		m.u.send.envelope_len = sizeof(env);
+		buf_init_fixed(&b, mem, sizeof(mem));
+		REQUIRE(proto_encode(&m, &b) == 0);
+		CHECK_EQ_INT(frame_sealed_len(b.len, FRAME_UNPADDED) - FRAME_HDR_LEN,
+		    77 + alen + sizeof(env));
+		CHECK_EQ_INT(frame_sealed_len(b.len, proto_padding(&m)) - FRAME_HDR_LEN,
+		    399 + sizeof(env));
+		REQUIRE(proto_decode(b.p, b.len, &d) == 0);
+		CHECK(d.type == PROTO_SEND_SEALED && strcmp(d.u.send.recipient, addrs[i]) == 0 &&
+		    memcmp(d.u.send.token, m.u.send.token, 32) == 0 &&
+		    d.u.send.envelope_len == sizeof(env));
+	}
+}
+
 int
 main(void)
 {
@@ -617,5 +655,6 @@ main(void)
 	RUN(frame_reassembly_cap);
 	RUN(frame_open_rejects_bad_fragments);
 	RUN(frame_padding_hides_address_lengths);
+	RUN(send_sealed_frame_lengths_as_documented);
 	return check_summary();
 }

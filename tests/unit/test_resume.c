@@ -93,9 +93,7 @@ setup(struct sottod_proc *sp, const char *extra, struct test_user *u, const char
 {
 	char conf[256];
 
-	/* At debug level, so that the log names who connected. */
-	snprintf(conf, sizeof(conf), "registration = open\nlog_level = debug\n%s",
-	    extra ? extra : "");
+	snprintf(conf, sizeof(conf), "registration = open\n%s", extra ? extra : "");
 	if (sottod_proc_init(sp, conf) != 0 || sottod_proc_start(sp) != 0)
 		return -1;
 	test_user_new(u, name);
@@ -522,7 +520,7 @@ TEST(resume_across_processes_through_the_store)
 	struct sotto *s = NULL;
 	char home[256];
 
-	REQUIRE(sottod_proc_init(&sp, "registration = open\nlog_level = debug") == 0);
+	REQUIRE(sottod_proc_init(&sp, "registration = open") == 0);
 	REQUIRE(sottod_proc_start(&sp) == 0);
 	snprintf(home, sizeof(home), "%s/client", sp.dir);
 	REQUIRE(sotto_create(&s, home, (const uint8_t *)"pw", 2, SOTTO_KDF_MIN) == 0);
