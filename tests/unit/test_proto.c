@@ -414,9 +414,9 @@ TEST(proto_rejects_bad_fields)
 	CHECK_EQ_INT(decode_hex("02060000000100"), SOTTO_ERR_BAD_VERSION);
 	CHECK_EQ_INT(decode_hex("010600000001"), 0);
 	/* unknown types, and a response to an unknown request */
-	CHECK_EQ_INT(decode_hex("011500000001"), SOTTO_ERR_MALFORMED);
-	CHECK_EQ_INT(decode_hex("01950000000100000"), -999);
-	CHECK_EQ_INT(decode_hex("0195000000010000"), SOTTO_ERR_MALFORMED);
+	CHECK_EQ_INT(decode_hex("011700000001"), SOTTO_ERR_MALFORMED);
+	CHECK_EQ_INT(decode_hex("01970000000100000"), -999);
+	CHECK_EQ_INT(decode_hex("0197000000010000"), SOTTO_ERR_MALFORMED);
 	/* LOGIN: exactly a u64 generation; its result a generation and a ticket flag */
 	CHECK_EQ_INT(decode_hex("0109000000010000000000000007"), 0);
 	CHECK_EQ_INT(decode_hex("01090000000100000000000007"), SOTTO_ERR_TRUNCATED);
