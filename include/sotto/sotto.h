@@ -282,6 +282,16 @@ int sotto_verify(struct sotto *s, const char *peer) SOTTO_MUST_CHECK;
 /* Accepts peer's current identity key after a change: sending is allowed again; the
  * contact is no longer verified (the new key was not compared). */
 int sotto_trust(struct sotto *s, const char *peer) SOTTO_MUST_CHECK;
+/*
+ * Delivery tokens (docs/PROTOCOL.md 7.0): contacts holding ours send to us sealed, on a
+ * connection that does not name them. sotto_token_rotate makes a new token, registers it
+ * with the server (the old one is refused from then on) and gives it to every contact we
+ * have a session with and do not block (a message each; SOTTO_ERR_QUEUED when one of them
+ * waits in the outbox). sotto_block marks peer blocked (no sending to it until
+ * sotto_trust) and rotates, so that peer can no longer send to us sealed.
+ */
+int sotto_token_rotate(struct sotto *s) SOTTO_MUST_CHECK;
+int sotto_block(struct sotto *s, const char *peer) SOTTO_MUST_CHECK;
 
 /* ---- disappearing messages ---- */
 

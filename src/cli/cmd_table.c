@@ -7,6 +7,8 @@ int cmd_receive(struct cli *cli, int argc, char **argv);
 int cmd_contacts(struct cli *cli, int argc, char **argv);
 int cmd_verify(struct cli *cli, int argc, char **argv);
 int cmd_trust(struct cli *cli, int argc, char **argv);
+int cmd_block(struct cli *cli, int argc, char **argv);
+int cmd_token(struct cli *cli, int argc, char **argv);
 int cmd_expire(struct cli *cli, int argc, char **argv);
 int cmd_history(struct cli *cli, int argc, char **argv);
 int cmd_daemon(struct cli *cli, int argc, char **argv);
@@ -57,6 +59,16 @@ const struct cli_cmd cli_commands[] = {
 	  "Accepts the current identity key of ADDRESS after it changed, so that sending is\n"
 	  "allowed again. The contact is then unverified until you compare safety numbers.",
 	  "ADDRESS" },
+	{ "block", cmd_block,
+	  "Blocks ADDRESS: nothing is sent to it until `sotto trust ADDRESS`, and the\n"
+	  "delivery token is rotated (as `sotto token rotate`) without giving it the new one,\n"
+	  "so the server refuses its sealed sends; it can still write identified.",
+	  "ADDRESS" },
+	{ "token", cmd_token,
+	  "`rotate`: makes a new delivery token, registers it with the server (which refuses\n"
+	  "the old one from then on) and gives it to every contact with a session that is not\n"
+	  "blocked, a message each (exit 13 when one of them is queued).",
+	  "rotate" },
 	{ "expire", cmd_expire,
 	  "Sets the conversation's disappearing-message timer (for both sides): messages are\n"
 	  "deleted from both stores DURATION after they were sent or received. DURATION is\n"

@@ -370,7 +370,11 @@ sotto_init(struct sotto *s, const char *address, const char *server, const char 
 	id->reg_state = STORE_REG_REGISTERED;
 	if ((r = store_identity_put(s->st, id)) != 0)
 		goto out;
-	r = client_ensure_cert(s, timeout_ms);
+	if ((r = client_ensure_cert(s, timeout_ms)) != 0)
+		goto out;
+	/* Our delivery token, registered now (retried at each connect while it is not). */
+	if ((r = client_token_maintain(s, timeout_ms)) != 0 && s->t != NULL)
+		r = 0;
 out:
 	sodium_memzero(req, sizeof(*req));
 	free(req);
@@ -402,6 +406,8 @@ sotto_connect(struct sotto *s, int timeout_ms)
 	if ((r = client_maintain_spk(s, timeout_ms)) != 0 && s->t == NULL)
 		return r;
 	if ((r = client_key_packages_replenish(s, 0, timeout_ms)) != 0 && s->t == NULL)
+		return r;
+	if ((r = client_token_maintain(s, timeout_ms)) != 0 && s->t == NULL)
 		return r;
 	if ((r = client_flush_outbox(s, timeout_ms, NULL, NULL)) != 0 && s->t == NULL)
 		return r;

@@ -151,4 +151,20 @@ int client_archive_current(struct sotto *s, const char *address) SOTTO_MUST_CHEC
 int client_contact_find(struct sotto *s, const char *address, struct store_contact *c)
     SOTTO_MUST_CHECK;
 
+/* 1 if there is a session with `to`, 0 if not, or an error. */
+int client_session_exists(struct sotto *s, const char *to) SOTTO_MUST_CHECK;
+/* Makes our delivery token if there is none and registers it with the server if it is
+ * not yet (a server without DELIVERY_TOKEN: nothing to do). */
+int client_token_maintain(struct sotto *s, int timeout_ms) SOTTO_MUST_CHECK;
+/* Our delivery token (delivery_token.c): stored as generation gen (from 1);
+ * SOTTO_ERR_NOT_FOUND from get when there is none. */
+int client_token_put(struct sotto *s, uint32_t gen,
+    const uint8_t token[CONTENT_TOKEN_LEN]) SOTTO_MUST_CHECK;
+int client_token_get(struct sotto *s, uint32_t *gen,
+    uint8_t token[CONTENT_TOKEN_LEN]) SOTTO_MUST_CHECK;
+/* Inside the sending transaction: gives c our token if ct was not given this generation
+ * (and is not blocked), and notes it in ct. */
+int client_token_attach(struct sotto *s, struct content *c,
+    struct store_contact *ct) SOTTO_MUST_CHECK;
+
 #endif

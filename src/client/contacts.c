@@ -255,6 +255,20 @@ sotto_trust(struct sotto *s, const char *peer)
 	return store_contact_put(s->st, &c);
 }
 
+int
+sotto_block(struct sotto *s, const char *peer)
+{
+	struct store_contact c;
+	int r;
+
+	if ((r = contact_load(s, peer, &c)) != 0)
+		return r;
+	c.trust = STORE_TRUST_BLOCKED;
+	if ((r = store_contact_put(s->st, &c)) != 0)
+		return r;
+	return sotto_token_rotate(s);
+}
+
 /* Public flags of a stored message: an outgoing one still in the outbox is pending. */
 static int
 history_flags(struct sotto *s, const struct store_message *m, unsigned *flags)

@@ -3,6 +3,8 @@
 
 #include <string.h>
 
+#include <sodium.h>
+
 #include "base/cursor.h"
 
 /* A file name a recipient can show and save: no path separator or control character. */
@@ -49,7 +51,7 @@ file_check(const struct content *c)
 static int
 content_check(const struct content *c)
 {
-	if (c->seq == 0 || c->expiry > CONTENT_EXPIRY_MAX)
+	if (c->seq == 0 || c->expiry > CONTENT_EXPIRY_MAX || c->has_token > 1)
 		return SOTTO_ERR_MALFORMED;
 	switch (c->type) {
 	case CONTENT_TEXT:
@@ -66,6 +68,8 @@ content_check(const struct content *c)
 		return 0;
 	case CONTENT_FILE:
 		return file_check(c);
+	case CONTENT_TOKEN:
+		return c->has_token ? 0 : SOTTO_ERR_MALFORMED;
 	default:
 		return SOTTO_ERR_MALFORMED;
 	}
@@ -107,6 +111,10 @@ content_encode(const struct content *c, struct buf *out)
 	default:
 		break;
 	}
+	if (c->has_token) {
+		buf_u8(out, CONTENT_FIELD_TOKEN);
+		buf_put(out, c->token, CONTENT_TOKEN_LEN);
+	}
 	return buf_status(out);
 }
 
@@ -142,6 +150,7 @@ content_decode(const uint8_t *p, size_t len, struct content *c)
 			    c->n_ids * CONTENT_ID_LEN);
 		break;
 	case CONTENT_TIMER:
+	case CONTENT_TOKEN:
 		break;
 	case CONTENT_FILE:
 		c->file_size = cur_u64(&cu);
@@ -156,8 +165,19 @@ content_decode(const uint8_t *p, size_t len, struct content *c)
 		cur_fail(&cu, SOTTO_ERR_MALFORMED);
 		break;
 	}
+	/* The one optional field: any other trailing byte is refused by cur_finish. */
+	if (cur_left(&cu) == CONTENT_TOKEN_FIELD_LEN) {
+		const uint8_t *f = cur_ref(&cu, CONTENT_TOKEN_FIELD_LEN);
+
+		if (f != NULL && f[0] != CONTENT_FIELD_TOKEN) {
+			cur_fail(&cu, SOTTO_ERR_TRAILING);
+		} else if (f != NULL) {
+			memcpy(c->token, f + 1, CONTENT_TOKEN_LEN);
+			c->has_token = 1;
+		}
+	}
 	if ((r = cur_finish(&cu)) != 0 || (r = content_check(c)) != 0) {
-		memset(c, 0, sizeof(*c));
+		sodium_memzero(c, sizeof(*c));
 		return r;
 	}
 	return 0;

@@ -14,7 +14,11 @@
  *               u16 name length (1..CONTENT_FILE_NAME_MAX), name, u16 media type length
  *               (0..CONTENT_FILE_TYPE_MAX), media type, u32 caption length
  *               (0..CONTENT_BODY_MAX), caption (docs/PROTOCOL.md section 15)
- * Big-endian; decoding rejects unknown types, out-of-range fields and trailing bytes.
+ *   TOKEN:      nothing (a token field follows: the sender's delivery token after a rotation)
+ * then optionally, once, last, the sender's delivery token (docs/PROTOCOL.md 7.0):
+ *   u8 CONTENT_FIELD_TOKEN, 32 token
+ * Big-endian; decoding rejects unknown types, out-of-range fields, a TOKEN without its
+ * field, and any other trailing bytes.
  */
 #ifndef SOTTO_CLIENT_CONTENT_H
 #define SOTTO_CLIENT_CONTENT_H
@@ -35,6 +39,9 @@
 #define CONTENT_FILE_NAME_MAX 255       /* bytes; no '/', no control characters, not . or .. */
 #define CONTENT_FILE_TYPE_MAX 127       /* bytes of printable ASCII without spaces */
 #define CONTENT_HEADER_LEN (1 + 1 + CONTENT_ID_LEN + 8 + 8 + 4)
+#define CONTENT_TOKEN_LEN 32            /* = PROTO_TOKEN_LEN */
+#define CONTENT_FIELD_TOKEN 0x01
+#define CONTENT_TOKEN_FIELD_LEN (1 + CONTENT_TOKEN_LEN)
 
 enum content_type {
 	CONTENT_TEXT = 1,
@@ -42,6 +49,7 @@ enum content_type {
 	CONTENT_RECEIPT = 3,
 	CONTENT_TIMER = 4,
 	CONTENT_FILE = 5,
+	CONTENT_TOKEN = 6,              /* only the token field: a rotated delivery token */
 };
 
 enum content_receipt { CONTENT_DELIVERED = 1, CONTENT_READ = 2 };
@@ -65,6 +73,8 @@ struct content {
 	size_t file_name_len;
 	const uint8_t *file_type;       /* media type, e.g. "image/png"; may be empty */
 	size_t file_type_len;
+	int has_token;                  /* 1: the token field is present (always for TOKEN) */
+	uint8_t token[CONTENT_TOKEN_LEN];       /* the sender's delivery token (secret) */
 };
 
 int content_encode(const struct content *c, struct buf *out) SOTTO_MUST_CHECK;

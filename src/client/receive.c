@@ -445,7 +445,7 @@ apply_receipt(struct sotto *s, const char *peer, const struct content *c)
 	return 0;
 }
 
-/* Stores a text, mail, receipt or timer in the open transaction. */
+/* Stores a text, mail, receipt, timer or token in the open transaction. */
 static int
 store_content(struct sotto *s, const struct sealed_opened *o, const struct content *c,
     const struct proto_push *push, uint32_t flags, uint64_t now)
@@ -576,6 +576,7 @@ handle_envelope(struct sotto *s, const struct proto_push *push, sotto_event_fn c
 		ct.changed_at = now;
 		ct.recv_seq = 0;
 		ct.send_seq = 1;
+		store_contact_token_reset(&ct);
 		ct.trust = ct.verified ? STORE_TRUST_BLOCKED : STORE_TRUST_CHANGED;
 		warn |= SOTTO_WARN_KEY_CHANGED;
 		flags |= STORE_FLAG_KEY_CHANGED;
@@ -590,8 +591,14 @@ handle_envelope(struct sotto *s, const struct proto_push *push, sotto_event_fn c
 		}
 		if (c.seq > ct.recv_seq)
 			ct.recv_seq = c.seq;
-		if (c.type != CONTENT_RECEIPT)
+		if (c.type != CONTENT_RECEIPT && c.type != CONTENT_TOKEN)
 			ct.expiry_seconds = c.expiry;
+		/* The contact's delivery token: the newest in its sequence wins. */
+		if (c.has_token && c.seq >= ct.token_seq) {
+			memcpy(ct.token, c.token, sizeof(ct.token));
+			ct.token_seq = c.seq;
+			ct.token_state = STORE_TOKEN_OK;
+		}
 	}
 	if ((r = store_session_put(s->st, o.sender_addr, ser.p, ser.len)) != 0 ||
 	    (r = store_contact_put(s->st, &ct)) != 0)
@@ -608,7 +615,7 @@ handle_envelope(struct sotto *s, const struct proto_push *push, sotto_event_fn c
 	if ((r = store_commit(s->st)) != 0)
 		goto out;
 	in_tx = 0;
-	deliver = !seen;
+	deliver = !seen && c.type != CONTENT_TOKEN;     /* a token is no event */
 out:
 	if (in_tx)
 		store_rollback(s->st);

@@ -85,6 +85,7 @@ session_from_bundle(struct sotto *s, const char *to, struct store_contact *ct, i
 		ct->changed_at = now;
 		ct->send_seq = 1;
 		ct->recv_seq = 0;
+		store_contact_token_reset(ct);
 		if (ct->verified) {
 			ct->trust = STORE_TRUST_BLOCKED;
 			if ((r = store_contact_put(s->st, ct)) != 0)
@@ -104,18 +105,19 @@ session_from_bundle(struct sotto *s, const char *to, struct store_contact *ct, i
 	return session_initiate(ss, &suite_native, &s->k->xid, &b, NULL);
 }
 
-/* Transient refusals leave the item queued. */
+/* Transient refusals leave the item queued (UNREACHABLE: an unidentified connection that
+ * could not be opened while the identified one stands). */
 static int
 status_transient(int r)
 {
 	return r == SOTTO_ERR_LIMIT || r == SOTTO_ERR_STORAGE || r == SOTTO_ERR_TIMEOUT ||
+	    r == SOTTO_ERR_UNREACHABLE ||
 	    r == SOTTO_ERR_QUOTA || r == SOTTO_ERR_MAILBOX_FULL || r == SOTTO_ERR_SERVER_FULL ||
 	    r == SOTTO_ERR_INTERNAL || r == SOTTO_ERR_NOMEM;
 }
 
-/* 1 if there is a session with `to`, 0 if not, or an error. */
-static int
-session_exists(struct sotto *s, const char *to)
+int
+client_session_exists(struct sotto *s, const char *to)
 {
 	uint8_t *state = NULL;
 	size_t state_len = 0;
@@ -235,7 +237,7 @@ seal_in_session(struct sotto *s, const char *to, struct content *c, struct store
 	}
 	c->seq = ct->send_seq != 0 ? ct->send_seq : 1;
 	c->expiry = ct->expiry_seconds;
-	if ((r = content_encode(c, &pt)) != 0)
+	if ((r = client_token_attach(s, c, ct)) != 0 || (r = content_encode(c, &pt)) != 0)
 		goto out;
 	buf_reset(item);
 	buf_u8(item, 0);
@@ -275,7 +277,7 @@ seal_queued(struct sotto *s, struct store_outbox_item *it, int timeout_ms)
 		return have;
 	if (have && ct.trust == STORE_TRUST_BLOCKED)
 		return SOTTO_ERR_UNTRUSTED_IDENTITY;
-	if ((r = session_exists(s, it->recipient)) == 0)
+	if ((r = client_session_exists(s, it->recipient)) == 0)
 		r = session_from_bundle(s, it->recipient, &ct, &have, &fresh, timeout_ms);
 	else if (r == 1)
 		r = 0;
@@ -326,6 +328,55 @@ out:
 	return r;
 }
 
+/*
+ * SEND_SEALED of req on a new unidentified connection of its own (docs/PROTOCOL.md 7.0):
+ * nothing on it names us, and nothing is shared with our identified connection or with
+ * the unidentified connection of another message. A connection that cannot be made is
+ * SOTTO_ERR_UNREACHABLE (the item waits; it is not sent identified instead).
+ */
+static int
+transmit_sealed(struct sotto *s, struct proto_msg *req, const uint8_t token[STORE_TOKEN_LEN],
+    int timeout_ms, uint64_t *sent_ms)
+{
+	struct proto_msg resp;
+	void *t = NULL;
+	int r;
+
+	if (s->ops->open_sealed(&t, s->k->id.server, timeout_ms) != 0)
+		return SOTTO_ERR_UNREACHABLE;
+	req->type = PROTO_SEND_SEALED;
+	memcpy(req->u.send.token, token, PROTO_TOKEN_LEN);
+	if ((r = s->ops->request(t, req, &resp, timeout_ms)) == 0 && (r = resp.status) == 0)
+		*sent_ms = resp.u.sent.timestamp;
+	s->ops->close(t);
+	sodium_memzero(req->u.send.token, PROTO_TOKEN_LEN);
+	req->type = PROTO_SEND;
+	return r;
+}
+
+/* The server refused the contact's token (rotated, or removed): identified from now on,
+ * until the contact gives us a new one. */
+static int
+token_stale(struct sotto *s, struct store_contact *ct)
+{
+	struct store_contact cur;
+	int r;
+
+	if ((r = store_begin(s->st)) != 0)
+		return r;
+	if ((r = store_contact_get(s->st, ct->address, &cur)) == 0 &&
+	    cur.token_seq == ct->token_seq && cur.token_state == STORE_TOKEN_OK) {
+		cur.token_state = STORE_TOKEN_STALE;
+		r = store_contact_put(s->st, &cur);
+	}
+	sodium_memzero(&cur, sizeof(cur));
+	if (r != 0 && r != SOTTO_ERR_NOT_FOUND) {
+		store_rollback(s->st);
+		return r;
+	}
+	return store_commit(s->st);
+}
+
 static int
 transmit(struct sotto *s, const struct store_outbox_item *it, int timeout_ms,
     uint64_t *sent_ms)
@@ -342,7 +393,7 @@ transmit(struct sotto *s, const struct store_outbox_item *it, int timeout_ms,
 	if ((r = store_contact_get(s->st, it->recipient, &ct)) != 0)
 		return r == SOTTO_ERR_NOT_FOUND ? SOTTO_ERR_CORRUPT : r;
 	if ((r = client_ensure_cert(s, timeout_ms)) != 0)
-		return r;
+		goto out;
 	memset(&sc, 0, sizeof(sc));
 	sc.sender_addr = s->k->id.address;
 	sc.sender_addr_len = strlen(s->k->id.address);
@@ -370,9 +421,20 @@ transmit(struct sotto *s, const struct store_outbox_item *it, int timeout_ms,
 	 * what nobody could read (SOTTO_ERR_IDENTITY_CHANGED). */
 	req->u.send.has_identity = 1;
 	memcpy(req->u.send.identity_pk, ct.identity_pk, sizeof(req->u.send.identity_pk));
+	/* With the contact's token: sealed. Refused (AUTH: the contact rotated it), the
+	 * token is marked stale and the item goes identified under the same id, once; the
+	 * server stores it once either way (its record is keyed by recipient and id). */
+	if (ct.token_state == STORE_TOKEN_OK && s->ops->open_sealed != NULL) {
+		r = transmit_sealed(s, req, ct.token, timeout_ms, sent_ms);
+		if (r != SOTTO_ERR_AUTH)
+			goto out;
+		if ((r = token_stale(s, &ct)) != 0)
+			goto out;
+	}
 	if ((r = client_request(s, req, &resp, timeout_ms)) == 0)
 		*sent_ms = resp.u.sent.timestamp;
 out:
+	sodium_memzero(&ct, sizeof(ct));
 	free(req);
 	buf_free(&env);
 	return r;
@@ -579,7 +641,7 @@ client_send_content(struct sotto *s, const char *to, struct content *c, int keep
 	/* A new session needs the network, so it is made before the transaction. Without the
 	 * server the content is queued as it is; a refusal (no such user, a verified key that
 	 * changed) is returned now and nothing is queued. */
-	if ((r = session_exists(s, to)) < 0)
+	if ((r = client_session_exists(s, to)) < 0)
 		goto out;
 	if (r == 0 && conn_r == 0) {
 		r = session_from_bundle(s, to, &ct, &have, &fresh, timeout_ms);

@@ -28,6 +28,7 @@
 #define STORE_PASSPHRASE_MAX SOTTO_PASSPHRASE_MAX
 #define STORE_MSGID_LEN SOTTO_ID_LEN
 #define STORE_KEY_LEN 32
+#define STORE_TOKEN_LEN 32              /* a delivery token (= PROTO_TOKEN_LEN) */
 #define STORE_SIGN_SK_LEN 64
 #define STORE_SIG_LEN 64
 #define STORE_PWHASH_MAX 128            /* crypto_pwhash_STRBYTES */
@@ -209,6 +210,17 @@ struct store_contact {
 	uint32_t expiry_seconds;    /* disappearing-message timer, 0 = off */
 	uint64_t send_seq;          /* next sequence number we send */
 	uint64_t recv_seq;          /* highest sequence number received */
+	/* Delivery tokens (docs/PROTOCOL.md 7.0); records written before have none. */
+	uint8_t token_state;        /* enum store_token_state: the contact's token we hold */
+	uint8_t token[STORE_TOKEN_LEN];     /* the contact's delivery token (secret) */
+	uint64_t token_seq;         /* the sequence number of the content that carried it */
+	uint32_t token_given;       /* the generation of our own token the contact was given */
+};
+
+enum store_token_state {
+	STORE_TOKEN_NONE = 0,       /* send identified */
+	STORE_TOKEN_OK = 1,         /* send sealed with it */
+	STORE_TOKEN_STALE = 2       /* the server refused it: identified until a new one comes */
 };
 
 struct store_contact_list {
@@ -216,6 +228,8 @@ struct store_contact_list {
 	size_t n;
 };
 
+/* Forgets the contact's token and what it was given of ours (a new identity). */
+void store_contact_token_reset(struct store_contact *c);
 /* Inserts or replaces the contact with this address. */
 int store_contact_put(struct store *st, const struct store_contact *c) SOTTO_MUST_CHECK;
 int store_contact_get(struct store *st, const char *address,

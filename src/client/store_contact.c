@@ -17,6 +17,15 @@ store_blob_free(uint8_t *p, size_t len)
 	free(p);
 }
 
+void
+store_contact_token_reset(struct store_contact *c)
+{
+	sodium_memzero(c->token, sizeof(c->token));
+	c->token_state = STORE_TOKEN_NONE;
+	c->token_seq = 0;
+	c->token_given = 0;
+}
+
 int
 store_contact_put(struct store *st, const struct store_contact *c)
 {
@@ -27,7 +36,8 @@ store_contact_put(struct store *st, const struct store_contact *c)
 
 	if ((r = store_addr_hash(st, c->address, h)) != 0)
 		return r;
-	if (c->verified > 1 || c->trust > STORE_TRUST_BLOCKED)
+	if (c->verified > 1 || c->trust > STORE_TRUST_BLOCKED ||
+	    c->token_state > STORE_TOKEN_STALE)
 		return SOTTO_ERR_INVALID_ARG;
 	if ((r = store_prepare(st, "INSERT OR REPLACE INTO contacts(h, rec) VALUES(?, ?)",
 	    &s)) != 0)
@@ -115,6 +125,8 @@ store_contact_list(struct store *st, struct store_contact_list *out)
 void
 store_contact_list_free(struct store_contact_list *l)
 {
+	if (l->v != NULL)
+		sodium_memzero(l->v, l->n * sizeof(*l->v));     /* tokens */
 	free(l->v);
 	l->v = NULL;
 	l->n = 0;

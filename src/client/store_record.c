@@ -211,6 +211,10 @@ store_contact_encode(struct buf *b, const struct store_contact *c)
 	buf_u32(b, c->expiry_seconds);
 	buf_u64(b, c->send_seq);
 	buf_u64(b, c->recv_seq);
+	buf_u8(b, c->token_state);
+	buf_put(b, c->token, sizeof(c->token));
+	buf_u64(b, c->token_seq);
+	buf_u32(b, c->token_given);
 }
 
 int
@@ -229,7 +233,14 @@ store_contact_decode(const uint8_t *p, size_t n, struct store_contact *out)
 	out->expiry_seconds = cur_u32(&c);
 	out->send_seq = cur_u64(&c);
 	out->recv_seq = cur_u64(&c);
-	if (out->verified > 1 || out->trust > STORE_TRUST_BLOCKED)
+	if (cur_left(&c) > 0) {         /* a record from before delivery tokens has none */
+		out->token_state = cur_u8(&c);
+		cur_copy(&c, out->token, sizeof(out->token));
+		out->token_seq = cur_u64(&c);
+		out->token_given = cur_u32(&c);
+	}
+	if (out->verified > 1 || out->trust > STORE_TRUST_BLOCKED ||
+	    out->token_state > STORE_TOKEN_STALE)
 		cur_fail(&c, SOTTO_ERR_MALFORMED);
 	return finish(&c);
 }

@@ -19,6 +19,9 @@ struct transport_ops {
 	int (*next_event)(void *t, struct proto_msg *ev, int timeout_ms);
 	int (*fd)(void *t);
 	void (*close)(void *t);
+	/* An unidentified connection (no device key, no ticket) for SEND_SEALED only, closed
+	 * with close. NULL: the transport has none, and every send is identified. */
+	int (*open_sealed)(void **t, const char *server, int timeout_ms);
 };
 
 /* The real one, over conn_open and friends. */

@@ -44,10 +44,23 @@ tc_close(void *t)
 	conn_close(t);
 }
 
+static int
+tc_open_sealed(void **t, const char *server, int timeout_ms)
+{
+	struct conn *c = NULL;
+	int r;
+
+	if ((r = conn_open_sealed(&c, server, timeout_ms)) != 0)
+		return r;
+	*t = c;
+	return 0;
+}
+
 const struct transport_ops transport_conn = {
 	.open = tc_open,
 	.request = tc_request,
 	.next_event = tc_next_event,
 	.fd = tc_fd,
 	.close = tc_close,
+	.open_sealed = tc_open_sealed,
 };

@@ -580,6 +580,111 @@ TEST(content_codec)
 	buf_free(&b);
 }
 
+/* The delivery token field: on any type, once, last; a TOKEN content needs it. */
+TEST(content_token_field)
+{
+	struct content c, d;
+	struct buf b;
+	size_t i;
+
+	memset(&c, 0, sizeof(c));
+	c.type = CONTENT_TEXT;
+	c.seq = 3;
+	c.body = (const uint8_t *)"hi";
+	c.body_len = 2;
+	c.has_token = 1;
+	memset(c.token, 0x5a, sizeof(c.token));
+	buf_init_dyn(&b, 4096);
+	REQUIRE(content_encode(&c, &b) == 0);
+	/* header, lv32 body, then 0x01 || token, byte-exact as PROTOCOL.md 7.0 says */
+	REQUIRE(b.len == CONTENT_HEADER_LEN + 4 + 2 + 1 + 32);
+	CHECK_EQ_INT(b.p[CONTENT_HEADER_LEN + 6], CONTENT_FIELD_TOKEN);
+	CHECK_MEM(b.p + CONTENT_HEADER_LEN + 7, c.token, 32);
+	REQUIRE(content_decode(b.p, b.len, &d) == 0);
+	CHECK(d.has_token == 1 && d.body_len == 2);
+	CHECK_MEM(d.token, c.token, 32);
+	for (i = 0; i < b.len; i++)
+		CHECK(content_decode(b.p, i, &d) != 0 || (i == b.len - 33 && !d.has_token));
+	b.p[CONTENT_HEADER_LEN + 6] = 0x02;     /* an unknown field */
+	CHECK_EQ_INT(content_decode(b.p, b.len, &d), SOTTO_ERR_TRAILING);
+	buf_free(&b);
+	/* TOKEN: the field alone; without it the content is refused both ways. */
+	memset(&c, 0, sizeof(c));
+	c.type = CONTENT_TOKEN;
+	c.seq = 4;
+	buf_init_dyn(&b, 4096);
+	CHECK_EQ_INT(content_encode(&c, &b), SOTTO_ERR_INVALID_ARG);
+	c.has_token = 1;
+	memset(c.token, 7, sizeof(c.token));
+	buf_reset(&b);
+	REQUIRE(content_encode(&c, &b) == 0);
+	CHECK_EQ_INT(b.len, CONTENT_HEADER_LEN + 33);
+	REQUIRE(content_decode(b.p, b.len, &d) == 0);
+	CHECK(d.type == CONTENT_TOKEN && d.has_token && d.token[31] == 7);
+	CHECK_EQ_INT(content_decode(b.p, CONTENT_HEADER_LEN, &d), SOTTO_ERR_MALFORMED);
+	buf_free(&b);
+}
+
+/* Alice's token rides on her first message to Bob (no extra envelope) and on the first
+ * after she stores a new generation; Bob's contact record keeps the newest. */
+TEST(token_given_inside_the_session)
+{
+	struct sotto *a, *b;
+	struct seen *ev = calloc(1, sizeof(*ev));
+	struct store_contact ct;
+	uint8_t tok[32];
+
+	fresh();
+	REQUIRE(ev != NULL);
+	a = user_new("alice", "alice@example.org");
+	b = user_new("bob", "bob@example.org");
+	REQUIRE(a != NULL && b != NULL);
+	memset(tok, 0x11, sizeof(tok));
+	REQUIRE(client_token_put(a, 1, tok) == 0);
+	CHECK_EQ_INT(sotto_send_text(a, "bob@example.org", "one", 3, NULL), 0);
+	CHECK_EQ_INT(mailbox_count("bob@example.org"), 1);
+	CHECK_EQ_INT(poll_all(b, ev), 1);
+	CHECK_EQ_INT(ev->type[0], SOTTO_EVENT_MESSAGE);
+	REQUIRE(store_contact_get(b->st, "alice@example.org", &ct) == 0);
+	CHECK_EQ_INT(ct.token_state, STORE_TOKEN_OK);
+	CHECK_EQ_INT(ct.token_seq, 1);
+	CHECK_MEM(ct.token, tok, 32);
+	REQUIRE(store_contact_get(a->st, "bob@example.org", &ct) == 0);
+	CHECK_EQ_INT(ct.token_given, 1);
+	/* Given once: the next message does not carry it. */
+	CHECK_EQ_INT(sotto_send_text(a, "bob@example.org", "two", 3, NULL), 0);
+	CHECK_EQ_INT(poll_all(b, ev), 1);
+	REQUIRE(store_contact_get(b->st, "alice@example.org", &ct) == 0);
+	CHECK_EQ_INT(ct.token_seq, 1);
+	/* A new generation goes with the next message, and replaces the old one. */
+	memset(tok, 0x22, sizeof(tok));
+	REQUIRE(client_token_put(a, 2, tok) == 0);
+	CHECK_EQ_INT(sotto_send_text(a, "bob@example.org", "three", 5, NULL), 0);
+	CHECK_EQ_INT(poll_all(b, ev), 1);
+	CHECK(strcmp(ev->body[0], "three") == 0);
+	REQUIRE(store_contact_get(b->st, "alice@example.org", &ct) == 0);
+	CHECK_EQ_INT(ct.token_seq, 3);
+	CHECK_MEM(ct.token, tok, 32);
+	/* Bob made his own when he registered (the fake server does not take it): his
+	 * first content to Alice (the automatic delivery receipt) gave it to her. */
+	{
+		uint8_t bt[32];
+		uint32_t gen = 0;
+
+		CHECK_EQ_INT(sotto_send_text(b, "alice@example.org", "hi", 2, NULL), 0);
+		CHECK(poll_all(a, ev) >= 1);
+		REQUIRE(client_token_get(b, &gen, bt) == 0);
+		CHECK_EQ_INT(gen, 1);
+		REQUIRE(store_contact_get(a->st, "bob@example.org", &ct) == 0);
+		CHECK_EQ_INT(ct.token_state, STORE_TOKEN_OK);
+		CHECK_EQ_INT(ct.token_seq, 1);
+		CHECK_MEM(ct.token, bt, 32);
+	}
+	sotto_close(a);
+	sotto_close(b);
+	free(ev);
+}
+
 TEST(exchange_receipts_history)
 {
 	struct sotto *a, *b;
@@ -2049,6 +2154,8 @@ main(void)
 		snprintf(tmp_root, sizeof(tmp_root), "/tmp/sotto-test-client-%d", (int)getpid());
 	RUN(content_codec);
 	RUN(file_content_refused_with_warning);
+	RUN(content_token_field);
+	RUN(token_given_inside_the_session);
 	RUN(kem_prekeys_signed_replenished_and_rotated);
 	RUN(kem_prekeys_added_to_old_account);
 	RUN(kem_prekey_bad_signature_refused);

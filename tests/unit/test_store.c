@@ -520,6 +520,10 @@ TEST(store_contacts_roundtrip)
 	CHECK(memcmp(&got, &c1, sizeof(c1)) == 0);
 	c1.trust = STORE_TRUST_BLOCKED;
 	c1.send_seq = 12345;
+	c1.token_state = STORE_TOKEN_STALE;
+	memset(c1.token, 0x77, sizeof(c1.token));
+	c1.token_seq = 9;
+	c1.token_given = 4;
 	CHECK_EQ_INT(store_contact_put(st, &c1), 0);
 	CHECK_EQ_INT(store_contact_get(st, "carol@example.org", &got), 0);
 	CHECK(memcmp(&got, &c1, sizeof(c1)) == 0);
@@ -540,6 +544,22 @@ TEST(store_contacts_roundtrip)
 	CHECK_EQ_INT(store_contact_get(st, "", &got), SOTTO_ERR_INVALID_ARG);
 	c3.trust = 7;
 	CHECK_EQ_INT(store_contact_put(st, &c3), SOTTO_ERR_INVALID_ARG);
+	c3.trust = 0;
+	c3.token_state = 3;
+	CHECK_EQ_INT(store_contact_put(st, &c3), SOTTO_ERR_INVALID_ARG);
+	{
+		/* A record from before delivery tokens (no trailer) reads as holding none. */
+		struct buf rb;
+
+		buf_init_dyn(&rb, 1024);
+		store_contact_encode(&rb, &c1);
+		REQUIRE(rb.len > 45);
+		CHECK_EQ_INT(store_contact_decode(rb.p, rb.len - 45, &got), 0);
+		CHECK(got.token_state == STORE_TOKEN_NONE && got.token_seq == 0 &&
+		    got.token_given == 0 && got.send_seq == 12345);
+		CHECK(store_contact_decode(rb.p, rb.len - 1, &got) != 0);
+		buf_free(&rb);
+	}
 	store_close(st);
 	CHECK(!files_contain("carol@example.org", 17));
 	CHECK(!files_contain(c1.identity_pk, sizeof(c1.identity_pk)));
