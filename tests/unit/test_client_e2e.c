@@ -32,14 +32,17 @@ static char root[160], srv_addr[400];
 
 /* A fixed port, so that the clients' stored server address survives the restart. The
  * restart is a SIGTERM (drained), so durability = normal loses nothing and spares the
- * fsyncs; test_server_mail covers a SIGKILL after acknowledgement. */
+ * fsyncs; test_server_mail covers a SIGKILL after acknowledgement. After the first
+ * message each way the sends are sealed; a thousand in a loop would exceed the default
+ * sealed rate of a mailbox (20/s, test_server_unlinked covers it), so it is raised. */
 static int
 setup(void)
 {
-	char conf[160];
+	char conf[200];
 
 	snprintf(conf, sizeof(conf), "listen = 127.0.0.1:%d\nregistration = open\n"
-	    "durability = normal\nlog_level = info", sottod_proc_free_port());
+	    "durability = normal\nlog_level = info\nsealed_rate = 100000\n"
+	    "sealed_burst = 100000", sottod_proc_free_port());
 	if (sottod_proc_launch(&sp, conf) != 0)
 		return -1;
 	memcpy(srv_addr, sp.address, sizeof(srv_addr));
