@@ -94,7 +94,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		break;
 	case 5:
 		if (store_contact_decode(data, size, &c) == 0) {
+			static const uint8_t no_token[STORE_CONTACT_TOKEN_TRAILER];
+
 			store_contact_encode(&b, &c);
+			/* A record from before delivery tokens comes back with a zero trailer. */
+			if (buf_status(&b) == 0 && b.len == size + sizeof(no_token) &&
+			    memcmp(b.p + size, no_token, sizeof(no_token)) == 0)
+				b.len = size;
 			same_or_die(&b, data, size);
 		}
 		break;

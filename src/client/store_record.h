@@ -40,6 +40,11 @@ void store_keypair_encode(struct buf *b, const uint8_t pk[STORE_KEY_LEN],
     const uint8_t sk[STORE_KEY_LEN], const uint8_t *sig);
 int store_keypair_decode(const uint8_t *p, size_t n, uint8_t pk[STORE_KEY_LEN],
     uint8_t sk[STORE_KEY_LEN], uint8_t *sig) SOTTO_MUST_CHECK;
+
+/* The delivery-token trailer of a contact record: state, token, its seq, generation given
+ * (a record without it is from before, and reads as holding none). */
+#define STORE_CONTACT_TOKEN_TRAILER (1 + STORE_TOKEN_LEN + 8 + 4)
+
 void store_contact_encode(struct buf *b, const struct store_contact *c);
 int store_contact_decode(const uint8_t *p, size_t n, struct store_contact *out) SOTTO_MUST_CHECK;
 /* The body is borrowed from p: the caller copies it. */
