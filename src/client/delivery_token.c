@@ -115,16 +115,24 @@ int
 client_token_attach(struct sotto *s, struct content *c, struct store_contact *ct)
 {
 	uint32_t gen = 0;
-	int r;
+	int registered = 0, r;
 
 	c->has_token = 0;
 	if (ct->trust == STORE_TRUST_BLOCKED)
 		return c->type == CONTENT_TOKEN ? SOTTO_ERR_UNTRUSTED_IDENTITY : 0;
-	if ((r = client_token_get(s, &gen, c->token)) == SOTTO_ERR_NOT_FOUND &&
-	    c->type != CONTENT_TOKEN)
-		return 0;       /* no token of our own yet: the contact writes identified */
-	if (r != 0)
+	r = token_read(s, &gen, c->token, &registered);
+	/* None yet, or one the server does not know yet (it would refuse it): the contact
+	 * writes identified until we give it one, with a content after it is registered. */
+	if ((r == SOTTO_ERR_NOT_FOUND || (r == 0 && !registered)) && c->type != CONTENT_TOKEN) {
+		sodium_memzero(c->token, sizeof(c->token));
+		return 0;
+	}
+	if (r == 0 && !registered)
+		r = SOTTO_ERR_STATE;    /* TOKEN: sotto_token_rotate sends it registered only */
+	if (r != 0) {
+		sodium_memzero(c->token, sizeof(c->token));
 		return r;
+	}
 	if (ct->token_given == gen && c->type != CONTENT_TOKEN) {
 		sodium_memzero(c->token, sizeof(c->token));
 		return 0;
@@ -160,6 +168,14 @@ sotto_token_rotate(struct sotto *s)
 	if (sotto_connect(s, CLIENT_TIMEOUT_MS) == 0 &&
 	    (r = client_token_maintain(s, CLIENT_TIMEOUT_MS)) != 0 && s->t != NULL)
 		goto out;
+	if ((r = token_read(s, &gen, token, &registered)) != 0)
+		goto out;
+	if (!registered) {
+		/* Not registered yet (no server now): registered at the next connect, and then
+		 * given to each contact with our next content to it. */
+		r = SOTTO_ERR_QUEUED;
+		goto out;
+	}
 	/* Every contact we have a session with and do not block gets it (TOKEN content). */
 	if ((r = store_contact_list(s->st, &l)) != 0)
 		goto out;

@@ -299,6 +299,8 @@ fake_handle(struct fake_conn *c, const struct proto_msg *q, struct proto_msg *a)
 					break;
 				}
 		break;
+	case PROTO_DELIVERY_TOKEN:      /* taken (this fake has no sealed sends) */
+		break;
 	case PROTO_SENDER_CERTIFICATE:
 		if (c->acc < 0) { st = SOTTO_ERR_AUTH; break; }
 		acc = &srv.acc[c->acc];
@@ -641,6 +643,7 @@ TEST(token_given_inside_the_session)
 	REQUIRE(a != NULL && b != NULL);
 	memset(tok, 0x11, sizeof(tok));
 	REQUIRE(client_token_put(a, 1, tok) == 0);
+	REQUIRE(client_token_maintain(a, 1000) == 0);   /* registered: it may be given */
 	CHECK_EQ_INT(sotto_send_text(a, "bob@example.org", "one", 3, NULL), 0);
 	CHECK_EQ_INT(mailbox_count("bob@example.org"), 1);
 	CHECK_EQ_INT(poll_all(b, ev), 1);
@@ -659,11 +662,17 @@ TEST(token_given_inside_the_session)
 	/* A new generation goes with the next message, and replaces the old one. */
 	memset(tok, 0x22, sizeof(tok));
 	REQUIRE(client_token_put(a, 2, tok) == 0);
+	/* Not registered yet: not given (the server would refuse it). */
+	CHECK_EQ_INT(sotto_send_text(a, "bob@example.org", "unregistered", 12, NULL), 0);
+	CHECK_EQ_INT(poll_all(b, ev), 1);
+	REQUIRE(store_contact_get(b->st, "alice@example.org", &ct) == 0);
+	CHECK_EQ_INT(ct.token_seq, 1);
+	REQUIRE(client_token_maintain(a, 1000) == 0);
 	CHECK_EQ_INT(sotto_send_text(a, "bob@example.org", "three", 5, NULL), 0);
 	CHECK_EQ_INT(poll_all(b, ev), 1);
 	CHECK(strcmp(ev->body[0], "three") == 0);
 	REQUIRE(store_contact_get(b->st, "alice@example.org", &ct) == 0);
-	CHECK_EQ_INT(ct.token_seq, 3);
+	CHECK_EQ_INT(ct.token_seq, 4);
 	CHECK_MEM(ct.token, tok, 32);
 	/* Bob made his own when he registered (the fake server does not take it): his
 	 * first content to Alice (the automatic delivery receipt) gave it to her. */
