@@ -377,6 +377,83 @@ TEST(sealed_send_needs_the_current_token)
 	sottod_proc_cleanup(&sp);
 }
 
+/* SEND_SEALED of env under cmid on c; with drop, the answer is not read. */
+static int
+send_sealed_id(struct conn *c, const char *to, const uint8_t token[32],
+    const uint8_t cmid[16], const char *env, int drop)
+{
+	struct proto_msg req, resp;
+
+	memset(&req, 0, sizeof(req));
+	req.type = PROTO_SEND_SEALED;
+	req.id = 5;
+	snprintf(req.u.send.recipient, sizeof(req.u.send.recipient), "%s", to);
+	memcpy(req.u.send.client_msg_id, cmid, 16);
+	memcpy(req.u.send.token, token, 32);
+	req.u.send.envelope = (const uint8_t *)env;
+	req.u.send.envelope_len = strlen(env);
+	if (drop)
+		return conn_send(c, &req);
+	if (conn_request(c, &req, &resp, 5000) != 0)
+		return TEST_USER_NO_ANSWER;
+	return resp.status;
+}
+
+/*
+ * The client's retries (docs/PROTOCOL.md 7.0): a SEND_SEALED whose unidentified connection
+ * drops before the answer, retried on a new one, is stored once; so is the identified SEND
+ * a client falls back to under the same id. A refused SEND_SEALED (a rotated token) writes
+ * nothing, so its identified retry is stored, once.
+ */
+TEST(sealed_retries_and_fallback_stored_once)
+{
+	struct sottod_proc sp;
+	struct test_user a, b;
+	struct conn *c = NULL;
+	struct db_count d;
+	uint8_t t1[32], t2[32], cmid[16];
+
+	randombytes_buf(t1, sizeof(t1));
+	randombytes_buf(t2, sizeof(t2));
+	REQUIRE(sottod_proc_launch(&sp, "registration = open") == 0);
+	REQUIRE(test_user_join(&a, &sp, "alice") == 0);
+	REQUIRE(test_user_join(&b, &sp, "bob") == 0);
+	CHECK_EQ_INT(set_token(&b, t1), 0);
+	test_user_close(&b);
+	cmid_of(cmid, 40);
+	REQUIRE(conn_open_sealed(&c, sp.address, 5000) == 0);
+	CHECK_EQ_INT(send_sealed_id(c, "bob@localhost", t1, cmid, "sealed", 1), 0);
+	conn_close(c);
+	d.sp = &sp;
+	d.sql = "SELECT count(*) FROM envelopes";
+	d.want = 1;
+	CHECK(wait_until(db_count_is, &d, 5000));
+	REQUIRE(conn_open_sealed(&c, sp.address, 5000) == 0);
+	CHECK_EQ_INT(send_sealed_id(c, "bob@localhost", t1, cmid, "sealed", 0), 0);
+	conn_close(c);
+	CHECK_EQ_INT(test_user_send(&a, "bob@localhost", cmid, "sealed", 6), 0);
+	CHECK_EQ_INT(sottod_proc_db_int(&sp, "SELECT count(*) FROM envelopes"), 1);
+	/* Rotated: the old holder is refused and nothing is written; its identified
+	 * fallback under the same id is stored once. */
+	REQUIRE(test_user_connect(&b, &sp) == 0);
+	CHECK_EQ_INT(set_token(&b, t2), 0);
+	test_user_close(&b);
+	cmid_of(cmid, 41);
+	REQUIRE(conn_open_sealed(&c, sp.address, 5000) == 0);
+	CHECK_EQ_INT(send_sealed_id(c, "bob@localhost", t1, cmid, "fallback", 0), SOTTO_ERR_AUTH);
+	conn_close(c);
+	CHECK_EQ_INT(sottod_proc_db_int(&sp, "SELECT count(*) FROM envelopes"), 1);
+	CHECK_EQ_INT(test_user_send(&a, "bob@localhost", cmid, "fallback", 8), 0);
+	CHECK_EQ_INT(test_user_send(&a, "bob@localhost", cmid, "fallback", 8), 0);
+	CHECK_EQ_INT(sottod_proc_db_int(&sp, "SELECT count(*) FROM envelopes"), 2);
+	REQUIRE(test_user_connect(&b, &sp) == 0);
+	CHECK_EQ_INT(test_user_drain(&b, 3, 1000), 2);
+	test_user_close(&b);
+	test_user_close(&a);
+	CHECK_EQ_INT(sottod_proc_stop(&sp, SIGTERM), 0);
+	sottod_proc_cleanup(&sp);
+}
+
 /* sealed_rate per mailbox: a flood through one token is cut off for that mailbox only. */
 TEST(sealed_rate_per_mailbox)
 {
@@ -473,6 +550,7 @@ main(void)
 	RUN(retry_after_dropped_connection_stored_once);
 	RUN(no_table_ties_an_envelope_to_its_sender);
 	RUN(sealed_send_needs_the_current_token);
+	RUN(sealed_retries_and_fallback_stored_once);
 	RUN(sealed_rate_per_mailbox);
 	RUN(sealed_exchange_leaves_no_sender_in_tables_or_log);
 	return check_summary();
