@@ -23,7 +23,7 @@
 #include "server/log.h"
 #include "server/store_pg_int.h"
 
-#define PG_SCHEMA_VERSION 5
+#define PG_SCHEMA_VERSION 7
 /* pg_advisory_xact_lock key of schema migrations ("sotto" in ASCII). */
 #define PG_MIGRATE_LOCK 0x736f74746fLL
 
@@ -33,7 +33,7 @@ enum stmt_id {
 	P_INVITE_RESERVE, P_DOMAIN_ADD, P_DOMAIN_GET, P_STATS, P_INVITES_LIST, P_INVITE_MATCHES, P_INVITE_REVOKE,
 	P_ID_LOCK, P_ID_SET, P_ACCOUNT_ADD,
 	P_ACCOUNT_BY_DEVICE, P_ACCOUNT_BY_NAME, P_ACCOUNT_BY_ID,
-	P_RESET_OUT, P_RESET_SENT, P_RESET_ENV, P_RESET_PREKEYS, P_RESET_SPK, P_RESET_LOGINS,
+	P_RESET_SENT, P_RESET_ENV, P_RESET_PREKEYS, P_RESET_SPK, P_RESET_LOGINS,
 	P_RESET_KPS, P_RESET_GROUPS, P_RESET_ACCOUNT, P_ACCOUNTS_LIST,
 	P_LOGIN_GET, P_LOGIN_PUT,
 	P_SPK_PUT, P_SPK_GET, P_OTPK_PUT, P_OTPK_COUNT, P_OTPK_TAKE,
@@ -41,7 +41,7 @@ enum stmt_id {
 	P_SENT_GET, P_SENT_PUT, P_SENT_DEL, P_SENT_SCAN_END, P_SENT_PRUNE,
 	P_PENDING_GET, P_PENDING_LOCK, P_PENDING_ADD,
 	P_ENV_PUT, P_ENV_LIST, P_ENV_DEL,
-	P_IDMAX_GET, P_WAKE,
+	P_IDMAX_GET, P_WAKE, P_DELIVERY_PUT,
 	P__COUNT
 };
 
@@ -83,21 +83,15 @@ static const char *const stmt_sql[P__COUNT] = {
 	[P_ID_SET] = "UPDATE meta SET v = greatest(v, $2::bigint) WHERE k = $1::text",
 	[P_ACCOUNT_ADD] = "INSERT INTO accounts(id, name, identity_key, device_key, created)"
 	    " VALUES ($1::bigint, $2::text, $3::bytea, $4::bytea, $5::bigint)",
-	[P_ACCOUNT_BY_DEVICE] = "SELECT id, name, identity_key, device_key FROM accounts"
+	[P_ACCOUNT_BY_DEVICE] = "SELECT id, name, identity_key, device_key, delivery FROM accounts"
 	    " WHERE device_key = $1::bytea",
-	[P_ACCOUNT_BY_NAME] = "SELECT id, name, identity_key, device_key FROM accounts"
+	[P_ACCOUNT_BY_NAME] = "SELECT id, name, identity_key, device_key, delivery FROM accounts"
 	    " WHERE name = $1::text",
-	[P_ACCOUNT_BY_ID] = "SELECT id, name, identity_key, device_key FROM accounts"
+	[P_ACCOUNT_BY_ID] = "SELECT id, name, identity_key, device_key, delivery FROM accounts"
 	    " WHERE id = $1::bigint",
-	/* A reset: the senders of the deleted mailbox get their quota back, and the
-	 * idempotency records end with the envelopes, as after a RECEIVED. */
-	[P_RESET_OUT] = "UPDATE accounts a SET out_count = greatest(a.out_count - e.n, 0),"
-	    " out_bytes = greatest(a.out_bytes - e.b, 0) FROM (SELECT sender,"
-	    " count(*) AS n, sum(length(data)) AS b FROM envelopes WHERE recipient = $1::bigint"
-	    " GROUP BY sender) e WHERE a.id = e.sender",
+	/* A reset: the idempotency records end with the envelopes, as after a RECEIVED. */
 	[P_RESET_SENT] = "DELETE FROM sent s USING envelopes e WHERE e.recipient = $1::bigint"
-	    " AND e.cmid IS NOT NULL AND s.cmid = e.cmid AND s.sender = e.sender_dev"
-	    " AND s.env_id = e.id",
+	    " AND e.idem IS NOT NULL AND s.key = e.idem AND s.env_id = e.id",
 	[P_RESET_ENV] = "DELETE FROM envelopes WHERE recipient = $1::bigint",
 	[P_RESET_PREKEYS] = "DELETE FROM prekeys WHERE account = $1::bigint",
 	[P_RESET_SPK] = "DELETE FROM signed_prekeys WHERE account = $1::bigint",
@@ -145,35 +139,33 @@ static const char *const stmt_sql[P__COUNT] = {
 	[P_KEM_LAST] = "SELECT id, key, sig FROM kem_prekeys WHERE account = $1::bigint"
 	    " AND last_resort",
 	[P_RESET_KEM] = "DELETE FROM kem_prekeys WHERE account = $1::bigint",
-	[P_SENT_GET] = "SELECT env_id FROM sent WHERE sender = $1::bytea AND cmid = $2::bytea",
-	[P_SENT_PUT] = "INSERT INTO sent(sender, cmid, env_id, created) VALUES ($1::bytea,"
-	    " $2::bytea, $3::bigint, $4::bigint) ON CONFLICT DO NOTHING",
-	[P_SENT_DEL] = "DELETE FROM sent WHERE cmid = $1::bytea AND sender = $2::bytea"
-	    " AND env_id = $3::bigint",
-	[P_SENT_SCAN_END] = "SELECT sender, cmid FROM sent WHERE (cmid, sender) >"
-	    " ($2::bytea, $1::bytea) ORDER BY cmid, sender LIMIT 1 OFFSET $3::bigint",
-	[P_SENT_PRUNE] = "DELETE FROM sent WHERE (cmid, sender) > ($2::bytea, $1::bytea)"
-	    " AND ($5::boolean OR (cmid, sender) <= ($4::bytea, $3::bytea))"
-	    " AND created < $6::bigint",
-	[P_PENDING_GET] = "SELECT pending, pending_bytes, out_count, out_bytes FROM accounts"
-	    " WHERE id = $1::bigint",
-	[P_PENDING_LOCK] = "SELECT pending, pending_bytes, out_count, out_bytes FROM accounts"
-	    " WHERE id = $1::bigint FOR UPDATE",
+	/* Idempotency records by store_idem_key(recipient, cmid), as on SQLite; bytea
+	 * compares bytewise, so the walk of sent_prune goes in the same order. */
+	[P_SENT_GET] = "SELECT env_id FROM sent WHERE key = $1::bytea",
+	[P_SENT_PUT] = "INSERT INTO sent(key, env_id, created) VALUES ($1::bytea,"
+	    " $2::bigint, $3::bigint) ON CONFLICT DO NOTHING",
+	/* Only the record of that envelope: after sent_retention a retry may own the key. */
+	[P_SENT_DEL] = "DELETE FROM sent WHERE key = $1::bytea AND env_id = $2::bigint",
+	[P_SENT_SCAN_END] = "SELECT key FROM sent WHERE key > $1::bytea ORDER BY key"
+	    " LIMIT 1 OFFSET $2::bigint",
+	[P_SENT_PRUNE] = "DELETE FROM sent WHERE key > $1::bytea"
+	    " AND ($3::boolean OR key <= $2::bytea) AND created < $4::bigint",
+	[P_PENDING_GET] = "SELECT pending, pending_bytes FROM accounts WHERE id = $1::bigint",
+	[P_PENDING_LOCK] = "SELECT pending, pending_bytes FROM accounts WHERE id = $1::bigint"
+	    " FOR UPDATE",
 	[P_PENDING_ADD] = "UPDATE accounts SET pending = greatest(pending + $2::bigint, 0),"
-	    " pending_bytes = greatest(pending_bytes + $3::bigint, 0),"
-	    " out_count = greatest(out_count + $4::bigint, 0),"
-	    " out_bytes = greatest(out_bytes + $5::bigint, 0) WHERE id = $1::bigint",
-	[P_ENV_PUT] = "INSERT INTO envelopes(id, recipient, ts, data, sender, sender_dev, cmid)"
-	    " VALUES ($1::bigint, $2::bigint, $3::bigint, $4::bytea, $5::bigint, $6::bytea,"
-	    " $7::bytea)",
+	    " pending_bytes = greatest(pending_bytes + $3::bigint, 0) WHERE id = $1::bigint",
+	[P_ENV_PUT] = "INSERT INTO envelopes(id, recipient, ts, data, idem)"
+	    " VALUES ($1::bigint, $2::bigint, $3::bigint, $4::bytea, $5::bytea)",
 	[P_ENV_LIST] = "SELECT id, ts, data FROM envelopes WHERE recipient = $1::bigint"
 	    " AND id > $2::bigint ORDER BY id LIMIT $3::bigint",
 	[P_ENV_DEL] = "DELETE FROM envelopes WHERE recipient = $1::bigint AND id = $2::bigint"
-	    " RETURNING sender, sender_dev, cmid, length(data)::bigint",
+	    " RETURNING idem, length(data)::bigint",
 	[P_IDMAX_GET] = "SELECT v FROM meta WHERE k = 'env_id_max'",
 	/* Delivered at COMMIT, to every node's listener (wake.c); the payload is only the
 	 * account's row id, never a name. */
 	[P_WAKE] = "SELECT pg_notify('" STORE_PG_WAKE_CHANNEL "', $1::bigint::text)",
+	[P_DELIVERY_PUT] = "UPDATE accounts SET delivery = $2::bytea WHERE id = $1::bigint",
 };
 
 /* Schema 1: the SQLite backend's schema 5 with its KeyPackages (schema 6). */
@@ -258,6 +250,31 @@ static const char migrate_4_to_5_sql[] =
 	/* Text settings of the database (meta's values are numbers): the domain it serves. */
 	"CREATE TABLE meta_text(k text PRIMARY KEY, v text NOT NULL);";
 
+/*
+ * Schema 6 (issue 15), as the SQLite backend's schema 10: no table ties an envelope to its
+ * sender. The records were (cmid, sender device) -> envelope id and each envelope named its
+ * sender's account, device key and cmid (for the sender's quota); a record is now keyed by
+ * store_idem_key(recipient, cmid), which the envelope keeps (idem) so that RECEIVED deletes
+ * it, and the sender's counters are gone. migrate_unlink rekeys the records of waiting
+ * envelopes between the two halves (store_idem_key is BLAKE2b, computed here, not in SQL);
+ * a record whose envelope is gone has no recipient and is dropped, as on SQLite.
+ */
+static const char migrate_5_to_6_sql[] =
+	"CREATE TABLE sent5(key bytea PRIMARY KEY, env_id bigint NOT NULL,"
+	" created bigint NOT NULL);"
+	"ALTER TABLE envelopes ADD COLUMN idem bytea;";
+static const char migrate_5_to_6_post_sql[] =
+	"DROP TABLE sent;"
+	"ALTER TABLE sent5 RENAME TO sent;"
+	"ALTER INDEX sent5_pkey RENAME TO sent_pkey;"
+	"ALTER TABLE envelopes DROP COLUMN sender, DROP COLUMN sender_dev, DROP COLUMN cmid;"
+	"ALTER TABLE accounts DROP COLUMN out_count, DROP COLUMN out_bytes;";
+
+/* Schema 7 (issue 15), as SQLite's schema 11: the verifier of the account's delivery
+ * token (DELIVERY_TOKEN), NULL: none. */
+static const char migrate_6_to_7_sql[] =
+	"ALTER TABLE accounts ADD COLUMN delivery bytea;";
+
 /* Each step brings the schema from its index to the next version. */
 static const char *const migrations[PG_SCHEMA_VERSION] = {
 	migrate_0_to_1_sql,
@@ -265,10 +282,12 @@ static const char *const migrations[PG_SCHEMA_VERSION] = {
 	migrate_2_to_3_sql,
 	migrate_3_to_4_sql,
 	migrate_4_to_5_sql,
+	migrate_5_to_6_sql,
+	migrate_6_to_7_sql,
 };
 
-/* An account's counters: its mailbox, and what it sent that waits. */
-enum { Q_MBOX_N, Q_MBOX_BYTES, Q_OUT_N, Q_OUT_BYTES, Q__COUNT };
+/* An account's counters: what waits in its mailbox. */
+enum { Q_MBOX_N, Q_MBOX_BYTES, Q__COUNT };
 
 /* Counters of the accounts one transaction touches: locked and read once, written once. */
 struct pending_entry {
@@ -556,6 +575,10 @@ read_account(struct store_pg *ps, enum stmt_id id, const struct pgp *p,
 	memcpy(out->name, PQgetvalue(res, 0, 1), (size_t)len);
 	if ((r = pgs_blob(res, 0, 2, out->identity_key, STORE_KEY_LEN)) == 0)
 		r = pgs_blob(res, 0, 3, out->device_key, STORE_KEY_LEN);
+	if (r == 0 && !PQgetisnull(res, 0, 4)) {
+		r = pgs_blob(res, 0, 4, out->delivery, STORE_KEY_LEN);
+		out->has_delivery = r == 0;
+	}
 out:
 	PQclear(res);
 	return r;
@@ -849,7 +872,7 @@ pg_account_reset(struct store *base, const char *name, const uint8_t *token_hash
     int64_t expires, uint64_t *envelopes)
 {
 	static const enum stmt_id per_account[] = {
-		P_RESET_OUT, P_RESET_SENT, P_RESET_ENV, P_RESET_PREKEYS, P_RESET_KEM, P_RESET_SPK,
+		P_RESET_SENT, P_RESET_ENV, P_RESET_PREKEYS, P_RESET_KEM, P_RESET_SPK,
 		P_RESET_LOGINS, P_RESET_KPS, P_RESET_GROUPS, P_RESET_ACCOUNT,
 	};
 	struct store_pg *ps = impl(base);
@@ -1239,10 +1262,9 @@ pending_flush(struct store_pg *ps)
 	return r;
 }
 
-/* An envelope of len bytes enters (sign 1) or leaves (-1) a mailbox, sent by sender
- * (0: not counted). */
+/* An envelope of len bytes enters (sign 1) or leaves (-1) a mailbox. */
 static int
-pending_move(struct store_pg *ps, int64_t recipient, int64_t sender, size_t len, int sign)
+pending_move(struct store_pg *ps, int64_t recipient, size_t len, int sign)
 {
 	struct pending_entry *pe;
 	int r;
@@ -1251,12 +1273,6 @@ pending_move(struct store_pg *ps, int64_t recipient, int64_t sender, size_t len,
 		return r;
 	pe->delta[Q_MBOX_N] += sign;
 	pe->delta[Q_MBOX_BYTES] += sign * (int64_t)len;
-	if (sender <= 0)
-		return 0;
-	if ((pe = pending_entry(ps, sender, &r)) == NULL)
-		return r == SOTTO_ERR_NOT_FOUND ? 0 : r;
-	pe->delta[Q_OUT_N] += sign;
-	pe->delta[Q_OUT_BYTES] += sign * (int64_t)len;
 	return 0;
 }
 
@@ -1271,8 +1287,7 @@ within(const struct pending_entry *pe, int n, int bytes, uint64_t max_n, uint64_
 	return (max_n == 0 || cn < max_n) && (max_bytes == 0 || cb + len <= max_bytes);
 }
 
-/* Room for e in its recipient's mailbox and its sender's quota: 1, or 0 with e->result
- * set, or an error (< 0). */
+/* Room for e in its recipient's mailbox: 1, or 0 with e->result set, or an error (< 0). */
 static int
 quota_room(struct store_pg *ps, struct store_send *e)
 {
@@ -1290,27 +1305,19 @@ quota_room(struct store_pg *ps, struct store_send *e)
 		e->result = SOTTO_ERR_MAILBOX_FULL;
 		return 0;
 	}
-	if (e->sender <= 0)
-		return 1;
-	if ((pe = pending_entry(ps, e->sender, &r)) == NULL)
-		return r == SOTTO_ERR_NOT_FOUND ? 1 : r;
-	if (!within(pe, Q_OUT_N, Q_OUT_BYTES, e->account_max, e->account_max_bytes, e->len)) {
-		e->result = SOTTO_ERR_QUOTA;
-		return 0;
-	}
 	return 1;
 }
 
-/* 1 if e repeats a recorded SEND (e->env_id is then the first one's), 0, or an error. */
+/* 1 if e (its record's key) repeats a recorded SEND (e->env_id is then the first one's),
+ * 0, or an error. */
 static int
-sent_find(struct store_pg *ps, struct store_send *e)
+sent_find(struct store_pg *ps, struct store_send *e, const uint8_t key[STORE_IDEM_LEN])
 {
 	struct pgp p = { .n = 0 };
 	int64_t id;
 	int r;
 
-	pgp_blob(&p, e->sender_device, STORE_KEY_LEN);
-	pgp_blob(&p, e->cmid, STORE_CMID_LEN);
+	pgp_blob(&p, key, STORE_IDEM_LEN);
 	r = one_int(ps, P_SENT_GET, &p, &id, "sent get");
 	if (r == SOTTO_ERR_NOT_FOUND)
 		return 0;
@@ -1321,16 +1328,17 @@ sent_find(struct store_pg *ps, struct store_send *e)
 	return 1;
 }
 
+/* Records key -> env_id; *added 0 if a record of that key exists. */
 static int
-sent_put(struct store_pg *ps, const struct store_send *e, int64_t now, int *added)
+sent_put(struct store_pg *ps, const uint8_t key[STORE_IDEM_LEN], int64_t env_id, int64_t now,
+    int *added)
 {
 	struct pgp p = { .n = 0 };
 	uint64_t changes = 0;
 	int r;
 
-	pgp_blob(&p, e->sender_device, STORE_KEY_LEN);
-	pgp_blob(&p, e->cmid, STORE_CMID_LEN);
-	pgp_i64(&p, e->env_id);
+	pgp_blob(&p, key, STORE_IDEM_LEN);
+	pgp_i64(&p, env_id);
 	pgp_i64(&p, now);
 	if ((r = run(ps, P_SENT_PUT, &p, NULL, &changes, "sent put")) != 0)
 		return r;
@@ -1345,7 +1353,8 @@ struct id_state {
 };
 
 static int
-envelope_put(struct store_pg *ps, struct store_send *e, struct id_state *ids)
+envelope_put(struct store_pg *ps, struct store_send *e, const uint8_t key[STORE_IDEM_LEN],
+    struct id_state *ids)
 {
 	struct pgp p = { .n = 0 };
 	int r;
@@ -1363,30 +1372,30 @@ envelope_put(struct store_pg *ps, struct store_send *e, struct id_state *ids)
 	pgp_i64(&p, e->recipient);
 	pgp_i64(&p, (int64_t)e->ts);
 	pgp_blob(&p, e->data, e->len);
-	pgp_i64(&p, e->sender > 0 ? e->sender : 0);
-	pgp_blob(&p, e->sender_device, STORE_KEY_LEN);
-	pgp_blob(&p, e->cmid, STORE_CMID_LEN);
+	pgp_blob(&p, key, STORE_IDEM_LEN);
 	if ((r = run(ps, P_ENV_PUT, &p, NULL, NULL, "envelope put")) != 0)
 		return r;
-	return pending_move(ps, e->recipient, e->sender, e->len, 1);
+	return pending_move(ps, e->recipient, e->len, 1);
 }
 
 /* One SEND inside the open transaction, as store_one of the SQLite backend. */
 static int
 store_one(struct store_pg *ps, struct store_send *e, int64_t now, struct id_state *ids)
 {
+	uint8_t key[STORE_IDEM_LEN];
 	int r, added;
 
 	e->result = 0;
 	e->duplicate = 0;
+	store_idem_key(key, e->recipient, e->cmid);
 	if (e->env_id <= 0) {
-		if ((r = sent_find(ps, e)) != 0)
+		if ((r = sent_find(ps, e, key)) != 0)
 			return r > 0 ? 0 : r;
 		if ((r = quota_room(ps, e)) <= 0)
 			return r;
-		if ((r = envelope_put(ps, e, ids)) != 0)
+		if ((r = envelope_put(ps, e, key, ids)) != 0)
 			return r;
-		return sent_put(ps, e, now, &added);
+		return sent_put(ps, key, e->env_id, now, &added);
 	}
 	if (e->skip_envelope) {
 		/* Already stored by its recipient: only its id is kept, never to be reused. */
@@ -1398,20 +1407,20 @@ store_one(struct store_pg *ps, struct store_send *e, int64_t now, struct id_stat
 		return r;
 	if (r == 0) {
 		/* Full (or no such account): unless this is a retry of a stored SEND. */
-		if ((r = sent_find(ps, e)) < 0)
+		if ((r = sent_find(ps, e, key)) < 0)
 			return r;
 		if (r > 0)
 			e->result = 0;
 		return 0;
 	}
-	if ((r = sent_put(ps, e, now, &added)) != 0)
+	if ((r = sent_put(ps, key, e->env_id, now, &added)) != 0)
 		return r;
 	if (!added) {
-		if ((r = sent_find(ps, e)) < 0)
+		if ((r = sent_find(ps, e, key)) < 0)
 			return r;
 		return r > 0 ? 0 : SOTTO_ERR_INTERNAL;
 	}
-	return envelope_put(ps, e, ids);
+	return envelope_put(ps, e, key, ids);
 }
 
 static int
@@ -1496,14 +1505,14 @@ pg_envelopes_list(struct store *base, int64_t recipient, int64_t after,
 	return 0;
 }
 
-/* One RECEIVED envelope: it, its idempotency record, and its share of both quotas. */
+/* One RECEIVED envelope: it, its idempotency record (the key its row keeps), and its
+ * share of the mailbox's quota. */
 static int
 del_one(struct store_pg *ps, const struct store_del *d)
 {
 	struct pgp p = { .n = 0 };
-	uint8_t dev[STORE_KEY_LEN], cmid[STORE_CMID_LEN];
+	uint8_t key[STORE_IDEM_LEN];
 	PGresult *res;
-	int64_t sender;
 	size_t len;
 	int r, keyed;
 
@@ -1514,21 +1523,19 @@ del_one(struct store_pg *ps, const struct store_del *d)
 		return 0;
 	if (r != 0)
 		return r;
-	sender = pgs_int(res, 0, 0);
-	keyed = pgs_blob(res, 0, 1, dev, sizeof(dev)) == 0 &&
-	    pgs_blob(res, 0, 2, cmid, sizeof(cmid)) == 0;
-	len = (size_t)pgs_int(res, 0, 3);
+	keyed = pgs_blob(res, 0, 0, key, sizeof(key)) == 0;
+	len = (size_t)pgs_int(res, 0, 1);
 	PQclear(res);
 	if (keyed) {
-		/* Only the record of that envelope: after sent_retention a retry may own it. */
+		/* An envelope whose record the migration to schema 6 could not rekey names
+		 * none: sent_retention ends it. */
 		p.n = 0;
-		pgp_blob(&p, cmid, sizeof(cmid));
-		pgp_blob(&p, dev, sizeof(dev));
+		pgp_blob(&p, key, sizeof(key));
 		pgp_i64(&p, d->id);
 		if ((r = run(ps, P_SENT_DEL, &p, NULL, NULL, "sent delete")) != 0)
 			return r;
 	}
-	return pending_move(ps, d->recipient, sender, len, -1);
+	return pending_move(ps, d->recipient, len, -1);
 }
 
 static int
@@ -1604,19 +1611,37 @@ pg_envelopes_max_id(struct store *base, int64_t *out)
 }
 
 static int
-pg_sent_get(struct store *base, const uint8_t sender_device[STORE_KEY_LEN],
-    const uint8_t cmid[STORE_CMID_LEN], int64_t *env_id)
+pg_sent_get(struct store *base, int64_t recipient, const uint8_t cmid[STORE_CMID_LEN],
+    int64_t *env_id)
 {
 	struct pgp p = { .n = 0 };
+	uint8_t key[STORE_IDEM_LEN];
 
 	*env_id = 0;
-	pgp_blob(&p, sender_device, STORE_KEY_LEN);
-	pgp_blob(&p, cmid, STORE_CMID_LEN);
+	store_idem_key(key, recipient, cmid);
+	pgp_blob(&p, key, sizeof(key));
 	return one_int(impl(base), P_SENT_GET, &p, env_id, "sent get");
 }
 
+static int
+pg_delivery_set(struct store *base, int64_t account, const uint8_t *verifier)
+{
+	struct pgp p = { .n = 0 };
+	uint64_t changes = 0;
+	int r;
+
+	pgp_i64(&p, account);
+	if (verifier != NULL)
+		pgp_blob(&p, verifier, STORE_KEY_LEN);
+	else
+		pgp_null(&p);
+	if ((r = run(impl(base), P_DELIVERY_PUT, &p, NULL, &changes, "delivery token")) != 0)
+		return r;
+	return changes > 0 ? 0 : SOTTO_ERR_NOT_FOUND;
+}
+
 /* One step of a walk through the idempotency records in key order (store.h). Before the
- * first record the cursor binds as two empty byteas, less than any key. */
+ * first record the cursor binds as an empty bytea, less than any key. */
 static int
 pg_sent_prune(struct store *base, int64_t before, size_t max, struct store_sent_key *cursor,
     int *done, size_t *n_out)
@@ -1626,7 +1651,6 @@ pg_sent_prune(struct store *base, int64_t before, size_t max, struct store_sent_
 	struct pgp p = { .n = 0 };
 	PGresult *res = NULL;
 	uint64_t changes = 0;
-	size_t from, from_cmid;
 	int r, last;
 
 	*n_out = 0;
@@ -1636,26 +1660,20 @@ pg_sent_prune(struct store *base, int64_t before, size_t max, struct store_sent_
 	memset(&end, 0, sizeof(end));
 	if ((r = begin(ps)) != 0)
 		return r;
-	from = cursor->set ? STORE_KEY_LEN : 0;
-	from_cmid = cursor->set ? STORE_CMID_LEN : 0;
-	pgp_blob(&p, cursor->sender_device, from);
-	pgp_blob(&p, cursor->cmid, from_cmid);
+	pgp_blob(&p, cursor->key, cursor->set ? STORE_IDEM_LEN : 0);
 	pgp_i64(&p, (int64_t)max - 1);
 	r = one_row(ps, P_SENT_SCAN_END, &p, &res, "sent scan");
 	last = r == SOTTO_ERR_NOT_FOUND;
 	if (r == 0) {
-		r = pgs_blob(res, 0, 0, end.sender_device, STORE_KEY_LEN);
-		if (r == 0)
-			r = pgs_blob(res, 0, 1, end.cmid, STORE_CMID_LEN);
+		r = pgs_blob(res, 0, 0, end.key, STORE_IDEM_LEN);
 		end.set = 1;
 		PQclear(res);
 	} else if (last) {
 		r = 0;
 	}
 	if (r == 0) {
-		p.n = 2;
-		pgp_blob(&p, end.sender_device, last ? 0 : STORE_KEY_LEN);
-		pgp_blob(&p, end.cmid, last ? 0 : STORE_CMID_LEN);
+		p.n = 1;
+		pgp_blob(&p, end.key, last ? 0 : STORE_IDEM_LEN);
 		pgp_bool(&p, last);
 		pgp_i64(&p, before);
 		if ((r = run(ps, P_SENT_PRUNE, &p, NULL, &changes, "sent prune")) == 0)
@@ -1723,10 +1741,72 @@ static const struct store_ops pg_ops = {
 	.blob_done = pgb_blob_done,
 	.blob_expired = pgb_blob_expired,
 	.blob_delete = pgb_blob_delete,
+	.delivery_set = pg_delivery_set,
 };
 
+/* A statement with parameters, not prepared (the migration's). */
+static int
+exec_params(struct store_pg *ps, const char *sql, const struct pgp *p, PGresult **res,
+    const char *what)
+{
+	PGresult *r = PQexecParams(ps->conn, sql, p->n, NULL, p->v, p->len, p->fmt, 1);
+	ExecStatusType t = PQresultStatus(r);
+	int rc = 0;
+
+	if (t != PGRES_COMMAND_OK && t != PGRES_TUPLES_OK)
+		rc = map_state(ps->conn, r, what);
+	if (rc == 0 && res != NULL)
+		*res = r;
+	else
+		PQclear(r);
+	return rc;
+}
+
+/* Schema 5 to 6 between its two halves, in its transaction: each record of a waiting
+ * envelope rekeyed into sent5 and its key named in the envelope's row. */
+static int
+migrate_unlink(struct store_pg *ps)
+{
+	struct pgp p = { .n = 0 };
+	uint8_t key[STORE_IDEM_LEN];
+	PGresult *rows = NULL;
+	int64_t env_id;
+	int r;
+
+	if ((r = exec_params(ps, "SELECT s.cmid, e.recipient, s.env_id, s.created FROM sent s"
+	    " JOIN envelopes e ON e.id = s.env_id", &p, &rows, "migrate")) != 0)
+		return r;
+	for (int i = 0; i < PQntuples(rows) && r == 0; i++) {
+		/* A record of another length was never written by sottod: left behind. */
+		if (PQgetlength(rows, i, 0) != STORE_CMID_LEN)
+			continue;
+		store_idem_key(key, pgs_int(rows, i, 1),
+		    (const uint8_t *)PQgetvalue(rows, i, 0));
+		env_id = pgs_int(rows, i, 2);
+		p.n = 0;
+		pgp_blob(&p, key, sizeof(key));
+		pgp_i64(&p, env_id);
+		pgp_i64(&p, pgs_int(rows, i, 3));
+		if ((r = exec_params(ps, "INSERT INTO sent5(key, env_id, created) VALUES"
+		    " ($1::bytea, $2::bigint, $3::bigint) ON CONFLICT DO NOTHING", &p, NULL,
+		    "migrate")) != 0)
+			break;
+		p.n = 1;
+		pgp_i64(&p, env_id);
+		r = exec_params(ps, "UPDATE envelopes SET idem = $1::bytea WHERE id = $2::bigint",
+		    &p, NULL, "migrate");
+	}
+	PQclear(rows);
+	if (r == 0)
+		r = pgs_exec(&ps->base, migrate_5_to_6_post_sql, "migrate");
+	return r;
+}
+
 /* Brings the schema to PG_SCHEMA_VERSION, one step per transaction, under a lock that
- * makes a second process starting at the same time wait and then find nothing to do. */
+ * makes a second process starting at the same time wait and then find nothing to do.
+ * After schema 6's step on an existing database, the tables that held the dropped sender
+ * columns are rewritten (VACUUM FULL, which writes dropped columns as NULL) so that their
+ * old values do not stay in the table files. */
 static int
 migrate(struct store_pg *ps, int create)
 {
@@ -1735,6 +1815,7 @@ migrate(struct store_pg *ps, int create)
 	int64_t version = 0;
 	PGresult *res;
 	int r, fresh = -1;      /* 1: a new database, brought up without a word */
+	int unlinked = 0;       /* schema 6's step ran on an existing database */
 
 	for (;;) {
 		if ((r = pgs_exec(s, "BEGIN", "migrate")) != 0)
@@ -1760,8 +1841,11 @@ migrate(struct store_pg *ps, int create)
 			r = SOTTO_ERR_BAD_VERSION;
 			goto out;
 		}
-		if (version == PG_SCHEMA_VERSION)
-			return pgs_exec(s, "COMMIT", "migrate");
+		if (version == PG_SCHEMA_VERSION) {
+			if ((r = pgs_exec(s, "COMMIT", "migrate")) == 0 && unlinked)
+				r = pgs_exec(s, "VACUUM FULL envelopes, accounts", "migrate");
+			return r;
+		}
 		if (version == 0 && !create) {
 			log_error("store: the database holds no sottod schema");
 			r = SOTTO_ERR_NOT_FOUND;
@@ -1775,10 +1859,12 @@ migrate(struct store_pg *ps, int create)
 		snprintf(sql, sizeof(sql), "INSERT INTO schema_version VALUES (%lld)",
 		    (long long)version + 1);
 		if ((r = pgs_exec(s, migrations[version], "migrate")) != 0 ||
+		    (version == 5 && (r = migrate_unlink(ps)) != 0) ||
 		    (r = pgs_exec(s, "DELETE FROM schema_version", "migrate")) != 0 ||
 		    (r = pgs_exec(s, sql, "migrate")) != 0 ||
 		    (r = pgs_exec(s, "COMMIT", "migrate")) != 0)
 			goto out;
+		unlinked |= version == 5 && !fresh;
 	}
 out:
 	rollback(ps);

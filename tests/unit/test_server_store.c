@@ -1346,38 +1346,121 @@ TEST(store_concurrent_claims_and_commits)
 	cleanup();
 }
 
-/* PostgreSQL only: a schema-1 database (before the group and ML-KEM tables and the
- * invites' lifetimes) is brought to the current schema when opened, keeping its data; a
- * newer schema than this sottod's is refused. */
+/* An integer the PostgreSQL of SOTTO_TEST_PG answers to sql (-1: an error). */
+static int64_t
+pg_admin_int(const char *sql)
+{
+	PGresult *r = PQexec(pg_admin, sql);
+	int64_t n = -1;
+
+	if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1)
+		n = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+	PQclear(r);
+	return n;
+}
+
+/* Runs tmpl with every "%S" replaced by the test's schema name. */
+static int
+pg_admin_exec_schema(const char *tmpl)
+{
+	char sql[4096];
+	size_t n = 0, sl = strlen(schema);
+
+	for (const char *c = tmpl; *c != '\0' && n + sl < sizeof(sql) - 1; c++) {
+		if (c[0] == '%' && c[1] == 'S') {
+			memcpy(sql + n, schema, sl);
+			n += sl;
+			c++;
+		} else {
+			sql[n++] = *c;
+		}
+	}
+	sql[n] = '\0';
+	return pg_admin_exec(sql);
+}
+
+/*
+ * PostgreSQL only: a schema-1 database (before the group and ML-KEM tables, with the
+ * idempotency records keyed by sender device and envelopes naming their sender) is brought
+ * to the current schema when opened, keeping its data: the records of waiting envelopes
+ * are rekeyed by (recipient, message id), the one whose envelope is gone is dropped, the
+ * sender columns and counters are gone. A newer schema than this sottod's is refused.
+ */
 TEST(store_pg_migrates_and_refuses_newer)
 {
+	static const char to_v1[] =
+	    "DROP TABLE %S.groups, %S.group_log, %S.group_members, %S.group_welcomes,"
+	    " %S.kem_prekeys, %S.blobs, %S.sent, %S.envelopes;"
+	    "ALTER TABLE %S.accounts DROP COLUMN delivery,"
+	    " ADD COLUMN out_count bigint NOT NULL DEFAULT 0,"
+	    " ADD COLUMN out_bytes bigint NOT NULL DEFAULT 0;"
+	    "CREATE TABLE %S.envelopes(id bigint PRIMARY KEY, recipient bigint NOT NULL,"
+	    " ts bigint NOT NULL, data bytea NOT NULL, sender bigint NOT NULL DEFAULT 0,"
+	    " sender_dev bytea, cmid bytea);"
+	    "CREATE INDEX ON %S.envelopes(recipient, id);"
+	    "CREATE TABLE %S.sent(cmid bytea NOT NULL, sender bytea NOT NULL,"
+	    " env_id bigint NOT NULL, created bigint NOT NULL, PRIMARY KEY(cmid, sender));"
+	    "INSERT INTO %S.envelopes SELECT 40 + i, b.id, 5, '\\xc0ffee', a.id,"
+	    " a.device_key, decode('0102030405060708090a0b0c0d0e0f1' || i, 'hex')"
+	    " FROM %S.accounts a, %S.accounts b, generate_series(1, 2) i"
+	    " WHERE a.name = 'alice' AND b.name = 'bob';"
+	    "INSERT INTO %S.sent SELECT cmid, sender_dev, id,"
+	    " extract(epoch FROM now())::bigint FROM %S.envelopes;"
+	    "INSERT INTO %S.sent SELECT decode('0102030405060708090a0b0c0d0e0f13', 'hex'),"
+	    " device_key, 40, extract(epoch FROM now())::bigint FROM %S.accounts"
+	    " WHERE name = 'alice';"
+	    "UPDATE %S.accounts SET pending = 2, pending_bytes = 6 WHERE name = 'bob';"
+	    "UPDATE %S.accounts SET out_count = 2, out_bytes = 6 WHERE name = 'alice';"
+	    "UPDATE %S.meta SET v = 42 WHERE k = 'env_id_max';"
+	    "ALTER TABLE %S.invites DROP COLUMN expires, DROP COLUMN uses,"
+	    " DROP COLUMN revoked;"
+	    "DROP TABLE %S.meta_text;"
+	    "UPDATE %S.schema_version SET version = 1;";
 	struct store_open_opts o = { .create = 0, .durability_full = 1 };
 	struct store *s;
 	struct store_account a;
 	struct store_group_op op;
+	struct store_send sd[1];
+	struct store_del del = { 0 };
 	uint8_t dk[32], dk2[32];
-	int64_t alice, bob;
+	uint8_t cmid[16] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 0x11 };
+	int64_t alice, bob, env_id = 0;
+	uint64_t pending = 0;
 	char sql[512];
 
 	REQUIRE((s = open_alice_bob(dk, dk2, &alice, &bob)) != NULL);
 	store_close(s);
-	snprintf(sql, sizeof(sql), "DROP TABLE %s.groups, %s.group_log, %s.group_members,"
-	    " %s.group_welcomes, %s.kem_prekeys, %s.blobs", schema, schema, schema, schema,
-	    schema, schema);
-	REQUIRE(pg_admin_exec(sql) == 0);
-	/* Schema 1's invites, and no text settings (schema 5). */
-	snprintf(sql, sizeof(sql), "ALTER TABLE %s.invites DROP COLUMN expires,"
-	    " DROP COLUMN uses, DROP COLUMN revoked; DROP TABLE %s.meta_text", schema, schema);
-	REQUIRE(pg_admin_exec(sql) == 0);
-	snprintf(sql, sizeof(sql), "UPDATE %s.schema_version SET version = 1", schema);
-	REQUIRE(pg_admin_exec(sql) == 0);
+	REQUIRE(pg_admin_exec_schema(to_v1) == 0);
 	REQUIRE(store_open_spec(&s, spec, &o) == 0);
 	CHECK_EQ_INT(s->ops->account_by_name(s, "bob", &a), 0);
 	CHECK_EQ_INT(a.id, bob);
+	CHECK_EQ_INT(a.has_delivery, 0);
 	op = gop(STORE_GROUP_CREATE, alice);
 	CHECK_EQ_INT(s->ops->groups_apply(s, &op, 1), 0);
 	CHECK_EQ_INT(op.result, 0);
+	/* The records of envelopes 41 and 42 rekeyed; a retry of 42 is still a duplicate. */
+	CHECK_EQ_INT(s->ops->sent_get(s, bob, cmid, &env_id), 0);
+	CHECK_EQ_INT(env_id, 41);
+	CHECK_EQ_INT(table_rows("sent"), 2);
+	hello_sends(sd, 1, bob, 0, 10);
+	memcpy(sd[0].cmid, cmid, 16);
+	sd[0].cmid[15] = 0x12;
+	CHECK_EQ_INT(s->ops->envelopes_commit(s, sd, 1), 0);
+	CHECK_EQ_INT(sd[0].duplicate, 1);
+	CHECK_EQ_INT(sd[0].env_id, 42);
+	CHECK_EQ_INT(s->ops->mailbox_count(s, bob, &pending), 0);
+	CHECK_EQ_INT(pending, 2);
+	/* RECEIVED of 41 ends its record with it. */
+	del.recipient = bob;
+	del.id = 41;
+	CHECK_EQ_INT(s->ops->envelopes_delete(s, &del, 1), 0);
+	CHECK_EQ_INT(table_rows("sent"), 1);
 	store_close(s);
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM information_schema.columns"
+	    " WHERE table_schema = '%s' AND (column_name IN ('sender', 'sender_dev',"
+	    " 'out_count', 'out_bytes') OR (table_name = 'envelopes' AND column_name = 'cmid'))",
+	    schema);
+	CHECK_EQ_INT(pg_admin_int(sql), 0);
 	CHECK_EQ_INT(table_rows("group_log"), 0);    /* the tables are there again */
 	CHECK_EQ_INT(table_rows("kem_prekeys"), 0);
 	CHECK_EQ_INT(table_rows("blobs"), 0);
@@ -1403,7 +1486,7 @@ TEST(store_pg_reconnects_between_transactions)
 	int r, failed = 0;
 
 	REQUIRE((s = open_alice_bob(dk, dk2, &alice, &bob)) != NULL);
-	hello_sends(sd, 2, bob, dk, 0x70, 10);
+	hello_sends(sd, 2, bob, 0x70, 10);
 	REQUIRE(s->ops->envelopes_commit(s, sd, 1) == 0);
 	REQUIRE(pg_admin_exec("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
 	    " WHERE application_name = 'sottod' AND pid <> pg_backend_pid()") == 0);
