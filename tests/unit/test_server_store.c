@@ -1346,6 +1346,38 @@ TEST(store_concurrent_claims_and_commits)
 	cleanup();
 }
 
+/* The verifier of an account's delivery token: set, read with the account, replaced,
+ * removed; an unknown account is NOT_FOUND. */
+TEST(store_delivery_verifier)
+{
+	struct store *s;
+	struct store_account a;
+	uint8_t dk[32], dk2[32], v[32];
+	int64_t alice, bob;
+
+	REQUIRE((s = open_alice_bob(dk, dk2, &alice, &bob)) != NULL);
+	CHECK_EQ_INT(s->ops->account_by_name(s, "bob", &a), 0);
+	CHECK_EQ_INT(a.has_delivery, 0);
+	memset(v, 0x5a, sizeof(v));
+	CHECK_EQ_INT(s->ops->delivery_set(s, bob, v), 0);
+	CHECK_EQ_INT(s->ops->account_by_device(s, dk2, &a), 0);
+	CHECK_EQ_INT(a.id, bob);
+	CHECK_EQ_INT(a.has_delivery, 1);
+	CHECK(memcmp(a.delivery, v, 32) == 0);
+	v[31] = 1;
+	CHECK_EQ_INT(s->ops->delivery_set(s, bob, v), 0);
+	CHECK_EQ_INT(s->ops->account_by_name(s, "bob", &a), 0);
+	CHECK(a.has_delivery == 1 && memcmp(a.delivery, v, 32) == 0);
+	CHECK_EQ_INT(s->ops->account_by_name(s, "alice", &a), 0);
+	CHECK_EQ_INT(a.has_delivery, 0);
+	CHECK_EQ_INT(s->ops->delivery_set(s, bob, NULL), 0);
+	CHECK_EQ_INT(s->ops->account_by_name(s, "bob", &a), 0);
+	CHECK_EQ_INT(a.has_delivery, 0);
+	CHECK_EQ_INT(s->ops->delivery_set(s, bob + alice + 100, v), SOTTO_ERR_NOT_FOUND);
+	store_close(s);
+	cleanup();
+}
+
 /* An integer the PostgreSQL of SOTTO_TEST_PG answers to sql (-1: an error). */
 static int64_t
 pg_admin_int(const char *sql)
@@ -1572,6 +1604,7 @@ main(void)
 	RUN_BOTH(store_key_packages_claimed_once);
 	RUN_BOTH(store_opens_twice_and_refuses_missing);
 	RUN_BOTH(store_concurrent_claims_and_commits);
+	RUN_BOTH(store_delivery_verifier);
 	RUN(store_refuses_corrupt_or_missing);
 	RUN_BOTH(commit_group_and_disk_full);
 	RUN_BOTH(commit_deferred_records_wait_then_go_in_order);
