@@ -89,6 +89,8 @@ class Server:
     """A sottod in its own data directory; registration open unless told "invite".
     host: the loopback address it listens on (clients still connect from 127.0.0.1)."""
 
+    host = "127.0.0.1"      # also for a Server made without __init__ (test_multinode)
+
     def __init__(self, root, name="srv", domain="localhost", conf="", registration="open",
                  host="127.0.0.1"):
         self.dir = os.path.join(root, name)
