@@ -38,7 +38,6 @@ send_some(struct store *s, int64_t recipient, uint8_t dk_byte, int n, size_t len
 	memset(sd, 0, sizeof(sd));
 	for (int i = 0; i < n; i++) {
 		sd[i].recipient = recipient;
-		memset(sd[i].sender_device, dk_byte, 32);
 		memset(sd[i].cmid, 0x40 + i, 16);
 		sd[i].cmid[0] = dk_byte;
 		sd[i].data = data;
