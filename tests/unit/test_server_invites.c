@@ -192,6 +192,18 @@ TEST(invites_migrate_schema_8)
 	    "INSERT INTO invites VALUES (zeroblob(32), 1000, 2000, NULL);"
 	    "INSERT INTO invites VALUES (x'ff"
 	    "00000000000000000000000000000000000000000000000000000000000000', 1000, 0, NULL);"
+	    /* and schema 8's sender-keyed records and sender columns (schema 10, 11) */
+	    "DROP TABLE sent;"
+	    "CREATE TABLE sent(cmid BLOB NOT NULL, sender BLOB NOT NULL,"
+	    " env_id INTEGER NOT NULL, created INTEGER NOT NULL,"
+	    " PRIMARY KEY(cmid, sender)) WITHOUT ROWID;"
+	    "ALTER TABLE envelopes DROP COLUMN idem;"
+	    "ALTER TABLE envelopes ADD COLUMN sender INTEGER NOT NULL DEFAULT 0;"
+	    "ALTER TABLE envelopes ADD COLUMN sender_dev BLOB;"
+	    "ALTER TABLE envelopes ADD COLUMN cmid BLOB;"
+	    "ALTER TABLE accounts DROP COLUMN delivery;"
+	    "ALTER TABLE accounts ADD COLUMN out_count INTEGER NOT NULL DEFAULT 0;"
+	    "ALTER TABLE accounts ADD COLUMN out_bytes INTEGER NOT NULL DEFAULT 0;"
 	    "UPDATE meta SET v = 8 WHERE k = 'schema';", NULL, NULL, NULL) == SQLITE_OK);
 	sqlite3_close(db);
 	REQUIRE((s = open_db(0)) != NULL);
