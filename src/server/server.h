@@ -30,8 +30,8 @@
 #define PEER_COMMITS_MAX 256            /* SENDs of one connection awaiting the writer */
 #define PEER_PUSH_LOW_MAX (1024u * 1024) /* push low-water mark: at most this, 1/4 of the cap */
 #define PEER_WOULD_BLOCK 1              /* peer_push: no room now, retried when output drains */
-#define MAILQ_BUCKETS 1024
-#define WAKE_RESCAN_MS 2000u            /* several nodes: pushes restarted at least this often */              /* pending SENDs indexed by recipient (power of two) */
+#define MAILQ_BUCKETS 1024              /* pending SENDs indexed by recipient (power of two) */
+#define WAKE_RESCAN_MS 2000u            /* several nodes: pushes restarted at least this often */
 
 /* PEER_SEALED: an unidentified connection (Noise_NK): no device, SEND_SEALED only. */
 enum peer_state { PEER_HANDSHAKE, PEER_GUEST, PEER_MEMBER, PEER_SEALED, PEER_CLOSED };
