@@ -1,6 +1,7 @@
 /* Shared helpers of the subcommands: exit codes, errors, opening the account. */
 #include "cli/cli.h"
 
+#include <getopt.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -389,4 +390,34 @@ cli_parse_duration(const char *s)
 	if (v > (long)SOTTO_EXPIRY_MAX / mul)
 		return -1;
 	return v * mul;
+}
+
+int
+cli_contact_command(struct cli *cli, const char *name, int argc, char **argv,
+    int (*fn)(struct sotto *, const char *), int *err)
+{
+	static const struct option opts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const struct cli_cmd *cmd = cli_find(name);
+	struct sotto *s = NULL;
+	int ch, r;
+
+	while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		if (ch == 'h')
+			return cli_help(cmd);
+		return cli_usage(cli, cmd, NULL);
+	}
+	if (optind + 1 != argc)
+		return cli_usage(cli, cmd, "one ADDRESS");
+	if ((r = cli_open(cli, &s)) != CLI_OK)
+		return r;
+	*err = fn(s, argv[optind]);
+	sotto_close(s);
+	if (*err == SOTTO_ERR_NOT_FOUND) {
+		cli_printf(stderr, "%s: %s is not a contact\n", cli->prog, argv[optind]);
+		return CLI_EXIT_NOT_FOUND;
+	}
+	return -1;
 }

@@ -76,6 +76,11 @@ int cli_home(struct cli *cli, char *out, size_t cap);
 int cli_account_error(struct cli *cli, const char *home, int r);
 /* Opens the account's store, asking for the passphrase as the options say. */
 int cli_open(struct cli *cli, struct sotto **out);
+/* `sotto NAME ADDRESS` on one contact: --help, exactly one ADDRESS, fn on the opened store
+ * (closed after). -1 when fn ran with a result other than SOTTO_ERR_NOT_FOUND, in *err;
+ * otherwise the exit code to return (--help, usage, store, a peer that is not a contact). */
+int cli_contact_command(struct cli *cli, const char *name, int argc, char **argv,
+    int (*fn)(struct sotto *, const char *), int *err);
 /* The same, and on success hands the passphrase to *keep (free it with passphrase_free). */
 struct passphrase;
 int cli_open_keep(struct cli *cli, struct sotto **out, struct passphrase *keep);
