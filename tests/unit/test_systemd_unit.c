@@ -6,12 +6,14 @@
  * status and drains on SIGTERM. Without one of those calls it is killed: the check fails
  * when the filter lacks what sottod needs.
  */
+#include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -164,6 +166,46 @@ apply_filter(void *arg)
 		_exit(122);
 }
 
+/* User= must reach sottod: a fresh clone may sit under a 0700 directory (mktemp -d), so
+ * the binary is copied into a directory of its own that every user may enter, and
+ * SOTTO_BUILD points there while the test runs. */
+static int
+binary_for_user(char dir[32])
+{
+	char path[64], buf[65536];
+	int in = -1, out = -1, r = -1;
+	ssize_t n;
+
+	snprintf(dir, 32, "/tmp/sotto-unit-XXXXXX");
+	if (mkdtemp(dir) == NULL || chmod(dir, 0755) != 0)
+		return -1;
+	snprintf(path, sizeof(path), "%s/sottod", dir);
+	if ((in = open(sottod_proc_binary(), O_RDONLY | O_CLOEXEC)) < 0 ||
+	    (out = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0755)) < 0)
+		goto out;
+	while ((n = read(in, buf, sizeof(buf))) > 0)
+		if (write(out, buf, (size_t)n) != n)
+			goto out;
+	if (n == 0 && setenv("SOTTO_BUILD", dir, 1) == 0)
+		r = 0;
+out:
+	if (in >= 0)
+		close(in);
+	if (out >= 0)
+		close(out);
+	return r;
+}
+
+static void
+binary_for_user_remove(const char *dir)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "%s/sottod", dir);
+	unlink(path);
+	rmdir(dir);
+}
+
 /* sottod under allow: 0 if it served and stopped cleanly; else its exit status (128 +
  * signal for a kill, SIGSYS for a call outside the filter), -1 if it never listened. */
 static int
@@ -213,6 +255,7 @@ serve_under(struct names *allow, int *served)
 TEST(unit_filter_lets_sottod_confine_itself_and_serve)
 {
 	struct names allow = { .n = 0 };
+	char bin_dir[32] = "", build[4096] = "";
 	int served = 0;
 
 	/* Sanitizer and valgrind runs make calls of their own (LeakSanitizer's ptrace). */
@@ -221,6 +264,13 @@ TEST(unit_filter_lets_sottod_confine_itself_and_serve)
 		return;
 	}
 	REQUIRE(unit_filter(&allow) == 0);
+	if (geteuid() == 0) {
+		const char *b = getenv("SOTTO_BUILD");
+
+		if (b != NULL)
+			snprintf(build, sizeof(build), "%s", b);
+		REQUIRE(binary_for_user(bin_dir) == 0);
+	}
 	CHECK(names_has(&allow, "read") && names_has(&allow, "epoll_wait"));
 	CHECK(!names_has(&allow, "setresuid") && !names_has(&allow, "setrlimit"));
 	CHECK_EQ_INT(serve_under(&allow, &served), 0);
@@ -230,6 +280,13 @@ TEST(unit_filter_lets_sottod_confine_itself_and_serve)
 	CHECK_EQ_INT(serve_under(&allow, &served), 128 + SIGSYS);
 	CHECK(!served);
 	names_free(&allow);
+	if (bin_dir[0] != '\0') {
+		binary_for_user_remove(bin_dir);
+		if (build[0] != '\0')
+			setenv("SOTTO_BUILD", build, 1);
+		else
+			unsetenv("SOTTO_BUILD");
+	}
 }
 
 int
