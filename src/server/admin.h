@@ -37,11 +37,11 @@ int admin_invite_expiry(const char *arg, int64_t now, int64_t *expires);
 /* Human time of an invite's end for messages: "until 2026-12-13 18:40 UTC" or "for ever". */
 void admin_invite_until(int64_t expires, char *out, size_t cap);
 /* `sottod invite [--expires D] [--uses N]`: prints the token on stdout. */
-int admin_invite_create(struct store *st, const char *expires, const char *uses);
+int admin_invite_create(struct server_store *st, const char *expires, const char *uses);
 /* `sottod invites list [--json]` */
-int admin_invites_list(struct store *st, int json);
+int admin_invites_list(struct server_store *st, int json);
 /* `sottod invites revoke ID|TOKEN` */
-int admin_invites_revoke(struct store *st, const char *which);
+int admin_invites_revoke(struct server_store *st, const char *which);
 
 /* admin_backup.c */
 
@@ -51,7 +51,7 @@ int admin_invites_revoke(struct store *st, const char *which);
  * into DEST (a new or empty directory, made 0700). DEST is then a data directory:
  * `sottod run --data DEST` serves it.
  */
-int admin_backup(const char *dir, const char *dest, struct store *st);
+int admin_backup(const char *dir, const char *dest, struct server_store *st);
 
 /* admin_status.c */
 

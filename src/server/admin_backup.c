@@ -89,7 +89,7 @@ out:
 }
 
 int
-admin_backup(const char *dir, const char *dest, struct store *st)
+admin_backup(const char *dir, const char *dest, struct server_store *st)
 {
 	char src[BACKUP_PATH_MAX], dst[BACKUP_PATH_MAX], when[32], copied[64] = "";
 	time_t started = time(NULL);

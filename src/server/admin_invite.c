@@ -79,7 +79,7 @@ id_hex(const uint8_t *id, char out[STORE_INVITE_ID_LEN * 2 + 1])
 }
 
 int
-admin_invite_create(struct store *st, const char *expires_arg, const char *uses_arg)
+admin_invite_create(struct server_store *st, const char *expires_arg, const char *uses_arg)
 {
 	char token[INVITE_TOKEN_SIZE], id[STORE_INVITE_ID_LEN * 2 + 1], until[48];
 	uint8_t hash[STORE_TOKEN_HASH_LEN];
@@ -178,7 +178,7 @@ print_invite(void *arg, const struct store_invite_info *in)
 }
 
 int
-admin_invites_list(struct store *st, int json)
+admin_invites_list(struct server_store *st, int json)
 {
 	struct invites_ctx c = { json, 0, (int64_t)time(NULL) };
 	int r;
@@ -199,7 +199,7 @@ admin_invites_list(struct store *st, int json)
 }
 
 int
-admin_invites_revoke(struct store *st, const char *which)
+admin_invites_revoke(struct server_store *st, const char *which)
 {
 	uint8_t hash[STORE_TOKEN_HASH_LEN];
 	size_t len = 0;

@@ -56,7 +56,7 @@ sweep_partials(struct server *s, int64_t now)
 }
 
 static int
-sweep_call(struct store *st, struct commit_item *it)
+sweep_call(struct server_store *st, struct commit_item *it)
 {
 	struct sweep_job *j = (struct sweep_job *)(void *)it;
 	char path[SERVER_PATH_MAX];

@@ -42,7 +42,7 @@ struct commit {
 	pthread_t thread;
 	int thread_started;
 
-	struct store *store;           /* writer thread only */
+	struct server_store *store;           /* writer thread only */
 	commit_done_fn done;
 	void *ud;
 
@@ -444,7 +444,7 @@ on_idle(uv_idle_t *h)
 }
 
 int
-commit_start(struct commit **out, uv_loop_t *loop, struct store *store, commit_done_fn done,
+commit_start(struct commit **out, uv_loop_t *loop, struct server_store *store, commit_done_fn done,
     void *ud)
 {
 	struct commit *c;
@@ -600,7 +600,7 @@ commit_stop(struct commit *c)
 	pthread_mutex_unlock(&c->mu);
 	pthread_join(c->thread, NULL);
 	deliver_finished(c);
-	store_close(c->store);
+	server_store_close(c->store);
 	c->store = NULL;
 	uv_close((uv_handle_t *)&c->check, on_closed);
 	uv_close((uv_handle_t *)&c->idle, on_closed);

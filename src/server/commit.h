@@ -34,7 +34,7 @@ struct commit_item {
 	struct store_group_op group;
 	/* COMMIT_CALL: any other write, run on the writer thread with its store handle, after
 	 * the batch's SENDs and deletes; its return value becomes result. */
-	int (*call)(struct store *s, struct commit_item *it);
+	int (*call)(struct server_store *s, struct commit_item *it);
 	/* COMMIT_CALL: run on the loop thread when done (instead of the done callback's
 	 * SEND/DELETE handling); owns freeing the item. */
 	void (*finish)(struct commit_item *it);
@@ -50,7 +50,7 @@ typedef void (*commit_done_fn)(void *ud, struct commit_item *item);
 struct commit;
 
 /* Takes ownership of store (used only by the writer thread from now on). */
-int commit_start(struct commit **out, uv_loop_t *loop, struct store *store,
+int commit_start(struct commit **out, uv_loop_t *loop, struct server_store *store,
     commit_done_fn done, void *ud) SOTTO_MUST_CHECK;
 /* Loop thread only. */
 void commit_submit(struct commit *c, struct commit_item *item);

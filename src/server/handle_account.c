@@ -21,7 +21,7 @@ struct register_job {
 
 /* Writer thread: the account, and the invite consumed in the same transaction. */
 static int
-register_write(struct store *st, struct commit_item *it)
+register_write(struct server_store *st, struct commit_item *it)
 {
 	struct register_job *j = (struct register_job *)it;
 

@@ -339,7 +339,7 @@ out:
  * between the two leaves the record and the partial file: the client's re-run commits
  * again, finds the record and renames. */
 static int
-commit_record(struct store *st, struct commit_item *it)
+commit_record(struct server_store *st, struct commit_item *it)
 {
 	struct blob_commit_job *j = (struct blob_commit_job *)(void *)it;
 	int r;
@@ -498,7 +498,7 @@ struct blob_done_job {
 };
 
 static int
-done_write(struct store *st, struct commit_item *it)
+done_write(struct server_store *st, struct commit_item *it)
 {
 	struct blob_done_job *j = (struct blob_done_job *)(void *)it;
 

@@ -18,12 +18,12 @@ struct delivery_job {
 	struct commit_item ci;          /* first: the job is freed through it */
 	int64_t account;
 	int has_verifier;
-	uint8_t verifier[STORE_KEY_LEN];
+	uint8_t verifier[SERVER_STORE_KEY_LEN];
 };
 
 /* Writer thread. */
 static int
-delivery_write(struct store *st, struct commit_item *it)
+delivery_write(struct server_store *st, struct commit_item *it)
 {
 	struct delivery_job *j = (struct delivery_job *)(void *)it;
 
@@ -65,7 +65,7 @@ handle_delivery_token(struct peer *p, const struct proto_msg *m)
 
 int
 delivery_admit(struct server *s, int64_t recipient, int has_verifier,
-    const uint8_t verifier[STORE_KEY_LEN], const uint8_t token[PROTO_TOKEN_LEN])
+    const uint8_t verifier[SERVER_STORE_KEY_LEN], const uint8_t token[PROTO_TOKEN_LEN])
 {
 	uint8_t v[PROTO_TOKEN_LEN], key[RATELIMIT_ADDR_LEN];
 	int ok;

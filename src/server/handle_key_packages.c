@@ -51,7 +51,7 @@ struct kp_upload_job {
 };
 
 static int
-kp_upload_write(struct store *st, struct commit_item *it)
+kp_upload_write(struct server_store *st, struct commit_item *it)
 {
 	struct kp_upload_job *j = (struct kp_upload_job *)it;
 
@@ -112,12 +112,12 @@ handle_upload_key_packages(struct peer *p, const struct proto_msg *m)
 struct kp_claim_job {
 	struct commit_item ci;          /* first */
 	int64_t owner;
-	uint8_t identity_key[STORE_KEY_LEN];
+	uint8_t identity_key[SERVER_STORE_KEY_LEN];
 	struct store_kp_claim c;
 };
 
 static int
-kp_claim_write(struct store *st, struct commit_item *it)
+kp_claim_write(struct server_store *st, struct commit_item *it)
 {
 	struct kp_claim_job *j = (struct kp_claim_job *)it;
 
@@ -136,7 +136,7 @@ kp_claim_done(struct commit_item *it)
 	if (p->state != PEER_CLOSED) {
 		proto_response(&resp, PROTO_CLAIM_KEY_PACKAGE, (uint32_t)it->tag, it->result);
 		if (it->result == 0) {
-			memcpy(resp.u.claimed.identity_pk, j->identity_key, STORE_KEY_LEN);
+			memcpy(resp.u.claimed.identity_pk, j->identity_key, SERVER_STORE_KEY_LEN);
 			resp.u.claimed.last_resort = j->c.last_resort;
 			resp.u.claimed.kp.p = j->c.data;
 			resp.u.claimed.kp.len = j->c.len;
@@ -171,6 +171,6 @@ handle_claim_key_package(struct peer *p, const struct proto_msg *m)
 		return;
 	}
 	j->owner = owner.id;
-	memcpy(j->identity_key, owner.identity_key, STORE_KEY_LEN);
+	memcpy(j->identity_key, owner.identity_key, SERVER_STORE_KEY_LEN);
 	peer_submit_call(p, &j->ci, kp_claim_write, kp_claim_done, m->id);
 }

@@ -542,7 +542,7 @@ struct send_rcpt {
 	int64_t id;
 	struct acct *online;            /* NULL: not connected */
 	int has_delivery;
-	uint8_t delivery[STORE_KEY_LEN];
+	uint8_t delivery[SERVER_STORE_KEY_LEN];
 };
 
 /* The recipient of a SEND or SEND_SEALED, and the checks that need no token: 0 or the

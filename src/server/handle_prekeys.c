@@ -44,7 +44,7 @@ struct upload_job {
 _Static_assert(STORE_KEM_KEY_LEN == PROTO_KEM_EK_LEN, "ML-KEM-768 keys");
 
 static int
-upload_write(struct store *st, struct commit_item *it)
+upload_write(struct server_store *st, struct commit_item *it)
 {
 	struct upload_job *j = (struct upload_job *)it;
 
@@ -112,7 +112,7 @@ struct fetch_job {
 };
 
 static int
-fetch_write(struct store *st, struct commit_item *it)
+fetch_write(struct server_store *st, struct commit_item *it)
 {
 	struct fetch_job *j = (struct fetch_job *)it;
 

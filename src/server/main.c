@@ -298,7 +298,7 @@ load_config(const char *dir, const struct opts *o, struct config *cfg)
 }
 
 static int
-open_db(const char *dir, const struct config *cfg, int create, struct store **out)
+open_db(const char *dir, const struct config *cfg, int create, struct server_store **out)
 {
 	struct store_open_opts so = { 0 };
 	char path[SERVER_PATH_MAX];
@@ -329,7 +329,7 @@ static int
 prepare_data(const char *dir, const struct config *cfg, int may_create, uint8_t sk[64])
 {
 	char kpath[SERVER_PATH_MAX], dpath[SERVER_PATH_MAX];
-	struct store *st = NULL;
+	struct server_store *st = NULL;
 	int have_key, have_db, r;
 
 	if (join(kpath, sizeof(kpath), dir, "server.key") != 0 ||
@@ -352,7 +352,7 @@ prepare_data(const char *dir, const struct config *cfg, int may_create, uint8_t 
 			return EXIT_DATA;
 		if ((r = open_db(dir, cfg, 1, &st)) != 0)
 			return r;
-		store_close(st);
+		server_store_close(st);
 		log_info("created a new server in %s", dir);
 		return 0;
 	}
@@ -371,7 +371,7 @@ prepare_data(const char *dir, const struct config *cfg, int may_create, uint8_t 
 		 * without its schema (a wrong or emptied one) rather than start afresh. */
 		if ((r = open_db(dir, cfg, 0, &st)) != 0)
 			return r;
-		store_close(st);
+		server_store_close(st);
 	}
 	return key_load(kpath, sk) == 0 ? 0 : EXIT_DATA;
 }
@@ -600,7 +600,7 @@ cmd_address(const struct opts *o)
 
 /* The configuration and the database of an existing server, for the admin commands. */
 static int
-open_existing(const struct opts *o, struct config *cfg, struct store **st)
+open_existing(const struct opts *o, struct config *cfg, struct server_store **st)
 {
 	uint8_t *sk;
 	int r;
@@ -620,7 +620,7 @@ static int
 cmd_invite(const struct opts *o)
 {
 	struct config cfg;
-	struct store *st = NULL;
+	struct server_store *st = NULL;
 	int r;
 
 	if (o->n_pos != 0) {
@@ -630,7 +630,7 @@ cmd_invite(const struct opts *o)
 	if ((r = open_existing(o, &cfg, &st)) != 0)
 		return r;
 	r = admin_invite_create(st, o->expires, o->uses);
-	store_close(st);
+	server_store_close(st);
 	return r;
 }
 
@@ -648,7 +648,7 @@ static int
 cmd_backup(const struct opts *o)
 {
 	struct config cfg;
-	struct store *st = NULL;
+	struct server_store *st = NULL;
 	int r;
 
 	if (o->n_pos != 1) {
@@ -661,11 +661,11 @@ cmd_backup(const struct opts *o)
 	if (store_is_pg(cfg.store)) {
 		fprintf(stderr, "sottod: the store is PostgreSQL: back it up with pg_dump or its "
 		    "continuous archiving, and %s's files with it\n", o->data);
-		store_close(st);
+		server_store_close(st);
 		return EXIT_CONFIG;
 	}
 	r = admin_backup(o->data, o->pos[0], st);
-	store_close(st);
+	server_store_close(st);
 	return r;
 }
 
@@ -674,7 +674,7 @@ cmd_invites(const struct opts *o)
 {
 	const char *sub = o->n_pos > 0 ? o->pos[0] : "";
 	struct config cfg;
-	struct store *st = NULL;
+	struct server_store *st = NULL;
 	int r, list = strcmp(sub, "list") == 0;
 
 	if ((!list && strcmp(sub, "revoke") != 0) || o->n_pos != (list ? 1u : 2u)) {
@@ -684,7 +684,7 @@ cmd_invites(const struct opts *o)
 	if ((r = open_existing(o, &cfg, &st)) != 0)
 		return r;
 	r = list ? admin_invites_list(st, o->json) : admin_invites_revoke(st, o->pos[1]);
-	store_close(st);
+	server_store_close(st);
 	return r;
 }
 
@@ -712,7 +712,7 @@ print_account(void *arg, const struct store_account_info *a)
 }
 
 static int
-accounts_list(const struct opts *o, struct store *st)
+accounts_list(const struct opts *o, struct server_store *st)
 {
 	struct list_ctx l = { o->json, 0 };
 	int r;
@@ -751,7 +751,7 @@ name_ok(const char *name, const struct config *cfg)
  * which ends the old device's connections.
  */
 static int
-accounts_reset(const struct opts *o, const struct config *cfg, struct store *st, int keep)
+accounts_reset(const struct opts *o, const struct config *cfg, struct server_store *st, int keep)
 {
 	char token[INVITE_TOKEN_SIZE], until[48];
 	uint8_t hash[STORE_TOKEN_HASH_LEN];
@@ -801,7 +801,7 @@ cmd_accounts(const struct opts *o)
 {
 	const char *sub = o->n_pos > 0 ? o->pos[0] : "";
 	struct config cfg;
-	struct store *st = NULL;
+	struct server_store *st = NULL;
 	int r, want = strcmp(sub, "list") == 0 ? 1 : 2;
 
 	if ((strcmp(sub, "list") != 0 && strcmp(sub, "reset") != 0 &&
@@ -815,7 +815,7 @@ cmd_accounts(const struct opts *o)
 		r = accounts_list(o, st);
 	else
 		r = accounts_reset(o, &cfg, st, strcmp(sub, "reset") == 0);
-	store_close(st);
+	server_store_close(st);
 	return r;
 }
 

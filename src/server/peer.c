@@ -48,7 +48,7 @@ peer_commit_released(struct peer *p)
 
 void
 peer_submit_call(struct peer *p, struct commit_item *job,
-    int (*call)(struct store *s, struct commit_item *it), void (*finish)(struct commit_item *it),
+    int (*call)(struct server_store *s, struct commit_item *it), void (*finish)(struct commit_item *it),
     uint32_t request_id)
 {
 	job->kind = COMMIT_CALL;

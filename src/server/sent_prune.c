@@ -33,7 +33,7 @@ struct prune_job {
 static void prune_submit(struct server *s);
 
 static int
-prune_call(struct store *st, struct commit_item *it)
+prune_call(struct server_store *st, struct commit_item *it)
 {
 	struct prune_job *j = (struct prune_job *)(void *)it;
 

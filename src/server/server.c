@@ -349,7 +349,7 @@ server_init(struct server *s, uv_loop_t *loop, const char *data_dir, const struc
     const struct config_overrides *ov, const uint8_t sk[64])
 {
 	struct store_open_opts o = { 0 };
-	struct store *writer = NULL;
+	struct server_store *writer = NULL;
 	int r, pid_reader = 0, pid_writer = 0;
 
 	memset(s, 0, sizeof(*s));
@@ -398,7 +398,7 @@ server_init(struct server *s, uv_loop_t *loop, const char *data_dir, const struc
 		pid_writer = store_pg_backend_pid(writer);
 	}
 	if ((r = commit_start(&s->commit, loop, writer, mailbox_commit_done, s)) != 0) {
-		store_close(writer);
+		server_store_close(writer);
 		return r;
 	}
 	commit_set_min_gap(s->commit, cfg->commit_gap_us);
@@ -542,7 +542,7 @@ server_free(struct server *s)
 		s->commit = NULL;
 		uv_run(s->loop, UV_RUN_NOWAIT);
 	}
-	store_close(s->store);
+	server_store_close(s->store);
 	s->store = NULL;
 	free(s->mailq_ids);
 	free(s->mailq_keys);

@@ -121,7 +121,7 @@ struct server {
 	uint8_t pk[32];
 	struct ticket_key *ticket;      /* resumption ticket key, sodium_malloc: secret */
 
-	struct store *store;            /* loop thread handle */
+	struct server_store *store;            /* loop thread handle */
 	struct commit *commit;
 
 	uv_tcp_t listener;
@@ -253,7 +253,7 @@ void peer_flush_all(struct server *s);
 /* Submits a write to run on the writer thread; finish runs on the loop when it is done
  * and must free job (whose first member is the commit item). peer.c */
 void peer_submit_call(struct peer *p, struct commit_item *job,
-    int (*call)(struct store *s, struct commit_item *it), void (*finish)(struct commit_item *it),
+    int (*call)(struct server_store *s, struct commit_item *it), void (*finish)(struct commit_item *it),
     uint32_t request_id);
 
 /* handle_account.c */
@@ -272,7 +272,7 @@ void handle_delivery_token(struct peer *p, const struct proto_msg *m);
  * 0, SOTTO_ERR_AUTH (no verifier, or another token), SOTTO_ERR_LIMIT (the mailbox's
  * sealed_rate). */
 int delivery_admit(struct server *s, int64_t recipient, int has_verifier,
-    const uint8_t verifier[STORE_KEY_LEN], const uint8_t token[PROTO_TOKEN_LEN]);
+    const uint8_t verifier[SERVER_STORE_KEY_LEN], const uint8_t token[PROTO_TOKEN_LEN]);
 void handle_received(struct peer *p, const struct proto_msg *m);
 void mailbox_commit_done(void *ud, struct commit_item *it);
 void mailbox_pump(struct peer *p);

@@ -56,7 +56,7 @@ struct status {
 	size_t n_clients;
 	int open_listeners;             /* listener handles not yet closed */
 	/* The worker: its own store handle (opened on first use), one snapshot at a time. */
-	struct store *store;
+	struct server_store *store;
 	uv_work_t work;
 	int work_busy, stopping;
 	struct status_db db;
@@ -263,7 +263,7 @@ maybe_free(struct status *st)
 {
 	if (!st->stopping || st->n_clients > 0 || st->work_busy || st->open_listeners > 0)
 		return;
-	store_close(st->store);
+	server_store_close(st->store);
 	free(st);
 }
 

@@ -19,7 +19,7 @@
 #include "sotto/error.h"
 #include "sotto/limits.h"
 
-#define STORE_KEY_LEN 32
+#define SERVER_STORE_KEY_LEN 32
 #define STORE_SIG_LEN 64
 #define STORE_NAME_MAX 64
 #define STORE_CMID_LEN SOTTO_ID_LEN
@@ -33,26 +33,26 @@
 #define STORE_INVITE_LIFETIME_DEFAULT 604800
 #define STORE_IDEM_LEN 32               /* the key of an idempotency record: store_idem_key */
 
-struct store;
+struct server_store;
 
 struct store_account {
 	int64_t id;
 	char name[STORE_NAME_MAX + 1];
-	uint8_t identity_key[STORE_KEY_LEN];  /* Ed25519 public */
-	uint8_t device_key[STORE_KEY_LEN];    /* X25519 public: the Noise static key */
+	uint8_t identity_key[SERVER_STORE_KEY_LEN];  /* Ed25519 public */
+	uint8_t device_key[SERVER_STORE_KEY_LEN];    /* X25519 public: the Noise static key */
 	int has_delivery;                     /* 0: no SEND_SEALED to it is accepted */
-	uint8_t delivery[STORE_KEY_LEN];      /* proto_delivery_verifier of its token */
+	uint8_t delivery[SERVER_STORE_KEY_LEN];      /* proto_delivery_verifier of its token */
 };
 
 struct store_signed_prekey {
 	uint32_t id;
-	uint8_t key[STORE_KEY_LEN];
+	uint8_t key[SERVER_STORE_KEY_LEN];
 	uint8_t sig[STORE_SIG_LEN];
 };
 
 struct store_prekey {
 	uint32_t id;
-	uint8_t key[STORE_KEY_LEN];
+	uint8_t key[SERVER_STORE_KEY_LEN];
 };
 
 /* A signed ML-KEM-768 prekey: one-time, or the account's last-resort one. The server
@@ -311,7 +311,7 @@ void store_idem_key(uint8_t key[STORE_IDEM_LEN], int64_t recipient,
     const uint8_t cmid[STORE_CMID_LEN]);
 
 struct store_ops {
-	void (*close)(struct store *s);
+	void (*close)(struct server_store *s);
 
 	/* Creates the account. With token_hash, one use of the invite is consumed in the
 	 * same transaction: SOTTO_ERR_INVITE_UNKNOWN if there is no such invite,
@@ -319,166 +319,166 @@ struct store_ops {
 	 * SOTTO_ERR_INVITE_EXPIRED if it expired or was revoked. A name reserved by
 	 * account_reset takes only the invite made for it, and that invite no other name
 	 * (SOTTO_ERR_AUTH). SOTTO_ERR_EXISTS if the name or the device key is taken. */
-	int (*account_create)(struct store *s, const char *name,
-	    const uint8_t identity_key[STORE_KEY_LEN], const uint8_t device_key[STORE_KEY_LEN],
+	int (*account_create)(struct server_store *s, const char *name,
+	    const uint8_t identity_key[SERVER_STORE_KEY_LEN], const uint8_t device_key[SERVER_STORE_KEY_LEN],
 	    const uint8_t *token_hash, int64_t *id_out);
-	int (*account_by_device)(struct store *s, const uint8_t device_key[STORE_KEY_LEN],
+	int (*account_by_device)(struct server_store *s, const uint8_t device_key[SERVER_STORE_KEY_LEN],
 	    struct store_account *out);
-	int (*account_by_name)(struct store *s, const char *name, struct store_account *out);
+	int (*account_by_name)(struct server_store *s, const char *name, struct store_account *out);
 
 	/* An invite good for `uses` registrations until `expires` (unix seconds; 0: never). */
-	int (*invite_add)(struct store *s, const uint8_t token_hash[STORE_TOKEN_HASH_LEN],
+	int (*invite_add)(struct server_store *s, const uint8_t token_hash[STORE_TOKEN_HASH_LEN],
 	    int64_t expires, uint32_t uses);
 	/* A consistent copy of the whole database, taken while the server runs, into a new
 	 * file at path (synced); SOTTO_ERR_EXISTS if path exists. A backend whose database
 	 * is backed up with its own tools returns SOTTO_ERR_UNSUPPORTED. */
-	int (*backup)(struct store *s, const char *path);
+	int (*backup)(struct server_store *s, const char *path);
 	/* The domain this database serves: recorded on the first call (a new database, or one
 	 * made before domains were recorded); afterwards SOTTO_ERR_OTHER_DOMAIN if domain is
 	 * another, with the recorded one in `recorded`. */
-	int (*domain_claim)(struct store *s, const char *domain,
+	int (*domain_claim)(struct server_store *s, const char *domain,
 	    char recorded[STORE_DOMAIN_MAX + 1]);
 	/* Counts for the administrator; may read every account (not for the loop thread). */
-	int (*stats)(struct store *s, struct store_stats *out);
+	int (*stats)(struct server_store *s, struct store_stats *out);
 	/* Calls cb for every invite ever made, oldest first; a non-zero return stops. */
-	int (*invites_list)(struct store *s,
+	int (*invites_list)(struct server_store *s,
 	    int (*cb)(void *arg, const struct store_invite_info *i), void *arg);
 	/* Revokes the one invite whose token hash starts with the len bytes of hash (len is
 	 * STORE_TOKEN_HASH_LEN, or STORE_INVITE_ID_LEN for an id) at time now.
 	 * SOTTO_ERR_NOT_FOUND if none does, SOTTO_ERR_EXISTS if several do (nothing is
 	 * revoked); revoking a revoked invite again is not an error. */
-	int (*invite_revoke)(struct store *s, const uint8_t *hash, size_t len, int64_t now);
+	int (*invite_revoke)(struct server_store *s, const uint8_t *hash, size_t len, int64_t now);
 
 	/* Deletes account `name` with its prekeys, its mailbox (*envelopes: how many) and its
 	 * login state, in one transaction. With token_hash the name stays reserved for that
 	 * invite (one use, until `expires`, replacing an earlier reservation); without, it is
 	 * free for anyone. SOTTO_ERR_NOT_FOUND if there is neither such an account nor a
 	 * reservation. */
-	int (*account_reset)(struct store *s, const char *name, const uint8_t *token_hash,
+	int (*account_reset)(struct server_store *s, const char *name, const uint8_t *token_hash,
 	    int64_t expires, uint64_t *envelopes);
 	/* Calls cb for every account and reserved name, by name; a non-zero return stops. */
-	int (*accounts_list)(struct store *s,
+	int (*accounts_list)(struct server_store *s,
 	    int (*cb)(void *arg, const struct store_account_info *a), void *arg);
 	/* Checks and advances the login generations of n LOGINs in one transaction (each
 	 * entry's result); on error nothing is stored and every entry failed. */
-	int (*logins_commit)(struct store *s, struct store_login *v, size_t n);
+	int (*logins_commit)(struct server_store *s, struct store_login *v, size_t n);
 
 	/* Replaces the signed prekey (if spk) and adds one-time prekeys, and (if kem) replaces
 	 * the last-resort ML-KEM prekey (if given) and adds one-time ML-KEM prekeys, keeping at
 	 * most max of each kind in stock (SOTTO_ERR_LIMIT if more would be stored; nothing is
 	 * then written). All in one transaction. */
-	int (*prekeys_put)(struct store *s, int64_t account,
+	int (*prekeys_put)(struct server_store *s, int64_t account,
 	    const struct store_signed_prekey *spk, const struct store_prekey *otpks,
 	    size_t n, const struct store_kem_upload *kem, uint32_t max);
 	/* Fills the bundle for account and removes the one-time prekeys (X25519 and ML-KEM)
 	 * it hands out, in one transaction: two fetches never get the same one-time key.
 	 * SOTTO_ERR_NOT_FOUND if no signed prekey was uploaded. */
-	int (*bundle_take)(struct store *s, int64_t account, struct store_bundle *out);
+	int (*bundle_take)(struct server_store *s, int64_t account, struct store_bundle *out);
 	/* One-time prekeys in stock: the X25519 ones, or, for an account that uploaded a
 	 * last-resort ML-KEM prekey, the smaller of the X25519 and ML-KEM stocks. */
-	int (*prekey_count)(struct store *s, int64_t account, uint32_t *n);
+	int (*prekey_count)(struct server_store *s, int64_t account, uint32_t *n);
 
 	/* Stores every send in one transaction (and fsync per the durability). On error
 	 * nothing is stored and every entry must be treated as failed. A send with
 	 * skip_envelope stores no idempotency record either (its recipient has it). A full
 	 * database fails with SOTTO_ERR_SERVER_FULL. */
-	int (*envelopes_commit)(struct store *s, struct store_send *sends, size_t n);
+	int (*envelopes_commit)(struct server_store *s, struct store_send *sends, size_t n);
 	/* Up to max envelopes of recipient with id > after, oldest first. */
-	int (*envelopes_list)(struct store *s, int64_t recipient, int64_t after,
+	int (*envelopes_list)(struct server_store *s, int64_t recipient, int64_t after,
 	    struct store_envelope *out, size_t max, size_t *n_out);
 	/* Deletes envelopes in one transaction, with their idempotency records (a SEND
 	 * RECEIVED needs none: a retry of it is dropped by the recipient's client); a pair
 	 * naming another recipient's envelope or a deleted one is ignored. */
-	int (*envelopes_delete)(struct store *s, const struct store_del *d, size_t n);
+	int (*envelopes_delete)(struct server_store *s, const struct store_del *d, size_t n);
 	/* A group commit's deletes and sends in one transaction when all of it succeeds;
 	 * otherwise as envelopes_delete (result in *del_result) then envelopes_commit (the
 	 * return value), each in its own transaction. */
-	int (*envelopes_apply)(struct store *s, const struct store_del *d, size_t nd,
+	int (*envelopes_apply)(struct server_store *s, const struct store_del *d, size_t nd,
 	    struct store_send *sends, size_t ns, int *del_result);
-	int (*mailbox_count)(struct store *s, int64_t recipient, uint64_t *n);
+	int (*mailbox_count)(struct server_store *s, int64_t recipient, uint64_t *n);
 	/* The highest envelope id ever used (stored or only recorded as sent), 0 if none. */
-	int (*envelopes_max_id)(struct store *s, int64_t *out);
+	int (*envelopes_max_id)(struct server_store *s, int64_t *out);
 	/* The envelope id recorded for (recipient, client message id), or
 	 * SOTTO_ERR_NOT_FOUND. */
-	int (*sent_get)(struct store *s, int64_t recipient, const uint8_t cmid[STORE_CMID_LEN],
+	int (*sent_get)(struct server_store *s, int64_t recipient, const uint8_t cmid[STORE_CMID_LEN],
 	    int64_t *env_id);
 	/* One step of a walk through the idempotency records: of the next max records after
 	 * *cursor, deletes those made before `before` (seconds since the epoch; *n_out: how
 	 * many) in one transaction and moves *cursor past them; at the end of the records
 	 * *done is set and *cursor is back before the first. */
-	int (*sent_prune)(struct store *s, int64_t before, size_t max,
+	int (*sent_prune)(struct server_store *s, int64_t before, size_t max,
 	    struct store_sent_key *cursor, int *done, size_t *n_out);
 
 	/* The KeyPackage directory. Adds one-time KeyPackages and, if last_resort, replaces
 	 * the last-resort one; SOTTO_ERR_LIMIT (nothing written) if more than max one-time
 	 * ones would be stored. *left: the stock after. */
-	int (*key_packages_put)(struct store *s, int64_t account, const struct store_blob *kps,
+	int (*key_packages_put)(struct server_store *s, int64_t account, const struct store_blob *kps,
 	    size_t n, const struct store_blob *last_resort, uint32_t max,
 	    struct store_kp_count *left);
 	/* Hands out the oldest one-time KeyPackage of account, deleting it, or else the
 	 * last-resort one, which stays. SOTTO_ERR_NOT_FOUND if it has neither. */
-	int (*key_package_take)(struct store *s, int64_t account, struct store_kp_claim *out);
-	int (*key_package_count)(struct store *s, int64_t account, struct store_kp_count *out);
+	int (*key_package_take)(struct server_store *s, int64_t account, struct store_kp_claim *out);
+	int (*key_package_count)(struct server_store *s, int64_t account, struct store_kp_count *out);
 
 	/* Applies group writes in one transaction (one fsync), each op checked on its own
 	 * (op->result). On error nothing is stored and every op failed with it. */
-	int (*groups_apply)(struct store *s, struct store_group_op *ops, size_t n);
+	int (*groups_apply)(struct server_store *s, struct store_group_op *ops, size_t n);
 	/* Up to max groups of account (current, and removed with entries still to read)
 	 * whose number is above after, by number. */
-	int (*group_memberships)(struct store *s, int64_t account, int64_t after,
+	int (*group_memberships)(struct server_store *s, int64_t account, int64_t after,
 	    struct store_membership *out, size_t max, size_t *n_out);
 	/* Up to max entries of group grp with after < seq <= upto, in seq order. */
-	int (*group_entries)(struct store *s, int64_t grp, uint64_t after, uint64_t upto,
+	int (*group_entries)(struct server_store *s, int64_t grp, uint64_t after, uint64_t upto,
 	    struct store_group_entry *out, size_t max, size_t *n_out);
 	/* The Welcome waiting for account in group grp (SOTTO_ERR_NOT_FOUND: none). */
-	int (*group_welcome)(struct store *s, int64_t grp, int64_t account,
+	int (*group_welcome)(struct server_store *s, int64_t grp, int64_t account,
 	    struct store_group_entry *out);
 
 	/* Blobs: only their records; the files are the server's (handle_blob.c). blob_put
 	 * records b unless a record of that hash exists (then 0: a repeated commit), in one
 	 * transaction with the check of the owner's quota: SOTTO_ERR_QUOTA if its blobs would
 	 * then be more than quota_bytes or quota_count. */
-	int (*blob_put)(struct store *s, const struct store_blob_rec *b, uint64_t quota_bytes,
+	int (*blob_put)(struct server_store *s, const struct store_blob_rec *b, uint64_t quota_bytes,
 	    uint32_t quota_count);
 	/* The record of hash, or SOTTO_ERR_NOT_FOUND. */
-	int (*blob_get)(struct store *s, const uint8_t hash[STORE_BLOB_HASH_LEN],
+	int (*blob_get)(struct server_store *s, const uint8_t hash[STORE_BLOB_HASH_LEN],
 	    struct store_blob_rec *out);
 	/* The owner's blobs: their bytes and how many. */
-	int (*blob_usage)(struct store *s, int64_t owner, uint64_t *bytes, uint32_t *count);
+	int (*blob_usage)(struct server_store *s, int64_t owner, uint64_t *bytes, uint32_t *count);
 	/* A BLOB_DONE: one recipient fewer; after the last, the blob expires at now. */
-	int (*blob_done)(struct store *s, const uint8_t hash[STORE_BLOB_HASH_LEN], int64_t now);
+	int (*blob_done)(struct server_store *s, const uint8_t hash[STORE_BLOB_HASH_LEN], int64_t now);
 	/* Up to max hashes of blobs that expired at or before now (their files are removed
 	 * first, then their records with blob_delete). */
-	int (*blob_expired)(struct store *s, int64_t now, uint8_t (*out)[STORE_BLOB_HASH_LEN],
+	int (*blob_expired)(struct server_store *s, int64_t now, uint8_t (*out)[STORE_BLOB_HASH_LEN],
 	    size_t max, size_t *n_out);
-	int (*blob_delete)(struct store *s, const uint8_t hash[STORE_BLOB_HASH_LEN]);
+	int (*blob_delete)(struct server_store *s, const uint8_t hash[STORE_BLOB_HASH_LEN]);
 
 	/* Sets the verifier of account's delivery token (NULL: none). SOTTO_ERR_NOT_FOUND
 	 * for an unknown account. */
-	int (*delivery_set)(struct store *s, int64_t account, const uint8_t *verifier);
+	int (*delivery_set)(struct server_store *s, int64_t account, const uint8_t *verifier);
 };
 
-struct store {
+struct server_store {
 	const struct store_ops *ops;
 };
 
 /* Opens the SQLite database at path. A file that is not a valid database, or is
  * unreadable, fails with SOTTO_ERR_CORRUPT or SOTTO_ERR_IO: never replaced. */
-int store_sqlite_open(struct store **out, const char *path, const struct store_open_opts *o)
+int store_sqlite_open(struct server_store **out, const char *path, const struct store_open_opts *o)
     SOTTO_MUST_CHECK;
 
 /* Opens the PostgreSQL database of conninfo (a libpq connection string or
  * postgresql:// URI), creating or migrating its schema (o->create 0: a database without
  * one is SOTTO_ERR_NOT_FOUND). Only o->create is used: durability is PostgreSQL's, with
  * synchronous_commit on. SOTTO_ERR_UNREACHABLE if it cannot connect. */
-int store_pg_open(struct store **out, const char *conninfo, const struct store_open_opts *o)
+int store_pg_open(struct server_store **out, const char *conninfo, const struct store_open_opts *o)
     SOTTO_MUST_CHECK;
 /* Several nodes on one PostgreSQL database: each stored envelope and group entry
  * NOTIFYs this channel, in its transaction, with the row id of each account to deliver to
  * (decimal); every node LISTENs (wake.c). */
 #define STORE_PG_WAKE_CHANNEL "sotto_wake"
 /* The PostgreSQL backend process of s's connection (a NOTIFY's sender), 0 if none. */
-int store_pg_backend_pid(struct store *s);
+int store_pg_backend_pid(struct server_store *s);
 /* The TCP ports conninfo connects to (one per host; 5432 unless it says otherwise),
  * for the sandbox to allow. SOTTO_ERR_INVALID_ARG if it does not parse or has more. */
 #define STORE_PG_PORTS_MAX 8
@@ -488,7 +488,7 @@ int store_pg_ports(const char *conninfo, uint16_t ports[STORE_PG_PORTS_MAX], siz
  * file. */
 int store_is_pg(const char *spec);
 /* Opens spec with the backend it names (store_sqlite_open or store_pg_open). */
-int store_open_spec(struct store **out, const char *spec, const struct store_open_opts *o)
+int store_open_spec(struct server_store **out, const char *spec, const struct store_open_opts *o)
     SOTTO_MUST_CHECK;
 
 /* One LOGIN's step over a device's generations g = { proven, floor, issued } (updated):
@@ -501,7 +501,7 @@ void store_group_entries_free(struct store_group_entry *e, size_t n);
 void store_group_ops_release(struct store_group_op *ops, size_t n);
 
 static inline void
-store_close(struct store *s)
+server_store_close(struct server_store *s)
 {
 	if (s != NULL)
 		s->ops->close(s);

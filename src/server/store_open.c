@@ -12,7 +12,7 @@ store_is_pg(const char *spec)
 }
 
 int
-store_open_spec(struct store **out, const char *spec, const struct store_open_opts *o)
+store_open_spec(struct server_store **out, const char *spec, const struct store_open_opts *o)
 {
 	return store_is_pg(spec) ? store_pg_open(out, spec, o) : store_sqlite_open(out, spec, o);
 }

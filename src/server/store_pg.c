@@ -297,7 +297,7 @@ struct pending_entry {
 };
 
 struct store_pg {
-	struct store base;
+	struct server_store base;
 	PGconn *conn;
 	int in_tx;              /* a transaction is open: a lost connection fails it */
 	struct pending_entry *pend;
@@ -305,7 +305,7 @@ struct store_pg {
 };
 
 static struct store_pg *
-impl(struct store *s)
+impl(struct server_store *s)
 {
 	return (struct store_pg *)s;
 }
@@ -383,7 +383,7 @@ map_state(PGconn *conn, const PGresult *res, const char *what)
 static int reconnect(struct store_pg *ps);
 
 int
-pgs_run(struct store *s, char set, int id, const struct pgp *p, PGresult **res,
+pgs_run(struct server_store *s, char set, int id, const struct pgp *p, PGresult **res,
     uint64_t *changes, const char *what)
 {
 	struct store_pg *ps = impl(s);
@@ -426,7 +426,7 @@ run(struct store_pg *ps, enum stmt_id id, const struct pgp *p, PGresult **res,
 }
 
 int
-pgs_wake(struct store *s, int64_t account)
+pgs_wake(struct server_store *s, int64_t account)
 {
 	struct pgp p = { .n = 0 };
 
@@ -435,7 +435,7 @@ pgs_wake(struct store *s, int64_t account)
 }
 
 int
-store_pg_backend_pid(struct store *s)
+store_pg_backend_pid(struct server_store *s)
 {
 	return PQbackendPID(impl(s)->conn);
 }
@@ -451,7 +451,7 @@ begin(struct store_pg *ps)
 
 /* Not a prepared statement: also ends the transactions of store_pg_open's migrations. */
 void
-pgs_rollback(struct store *s)
+pgs_rollback(struct server_store *s)
 {
 	if (PQtransactionStatus(impl(s)->conn) != PQTRANS_IDLE)
 		(void)pgs_exec(s, "ROLLBACK", "rollback");
@@ -465,7 +465,7 @@ rollback(struct store_pg *ps)
 }
 
 int
-pgs_begin(struct store *s)
+pgs_begin(struct server_store *s)
 {
 	return begin(impl(s));
 }
@@ -483,7 +483,7 @@ commit(struct store_pg *ps)
 }
 
 int
-pgs_commit(struct store *s)
+pgs_commit(struct server_store *s)
 {
 	return commit(impl(s));
 }
@@ -520,7 +520,7 @@ pgs_blob(const PGresult *res, int row, int col, uint8_t *out, size_t len)
 }
 
 int
-pgs_row(struct store *s, char set, int id, const struct pgp *p, PGresult **res,
+pgs_row(struct server_store *s, char set, int id, const struct pgp *p, PGresult **res,
     const char *what)
 {
 	int r;
@@ -573,10 +573,10 @@ read_account(struct store_pg *ps, enum stmt_id id, const struct pgp *p,
 		goto out;
 	}
 	memcpy(out->name, PQgetvalue(res, 0, 1), (size_t)len);
-	if ((r = pgs_blob(res, 0, 2, out->identity_key, STORE_KEY_LEN)) == 0)
-		r = pgs_blob(res, 0, 3, out->device_key, STORE_KEY_LEN);
+	if ((r = pgs_blob(res, 0, 2, out->identity_key, SERVER_STORE_KEY_LEN)) == 0)
+		r = pgs_blob(res, 0, 3, out->device_key, SERVER_STORE_KEY_LEN);
 	if (r == 0 && !PQgetisnull(res, 0, 4)) {
-		r = pgs_blob(res, 0, 4, out->delivery, STORE_KEY_LEN);
+		r = pgs_blob(res, 0, 4, out->delivery, SERVER_STORE_KEY_LEN);
 		out->has_delivery = r == 0;
 	}
 out:
@@ -585,7 +585,7 @@ out:
 }
 
 int
-pgs_exec(struct store *s, const char *sql, const char *what)
+pgs_exec(struct server_store *s, const char *sql, const char *what)
 {
 	PGresult *r = PQexec(impl(s)->conn, sql);
 	ExecStatusType t = PQresultStatus(r);
@@ -666,8 +666,8 @@ id_set(struct store_pg *ps, const char *k, int64_t v)
 }
 
 static int
-pg_account_create(struct store *base, const char *name, const uint8_t ik[STORE_KEY_LEN],
-    const uint8_t dk[STORE_KEY_LEN], const uint8_t *token_hash, int64_t *id_out)
+pg_account_create(struct server_store *base, const char *name, const uint8_t ik[SERVER_STORE_KEY_LEN],
+    const uint8_t dk[SERVER_STORE_KEY_LEN], const uint8_t *token_hash, int64_t *id_out)
 {
 	struct store_pg *ps = impl(base);
 	struct pgp p = { .n = 0 };
@@ -705,8 +705,8 @@ pg_account_create(struct store *base, const char *name, const uint8_t ik[STORE_K
 	p.n = 0;
 	pgp_i64(&p, id);
 	pgp_text(&p, name);
-	pgp_blob(&p, ik, STORE_KEY_LEN);
-	pgp_blob(&p, dk, STORE_KEY_LEN);
+	pgp_blob(&p, ik, SERVER_STORE_KEY_LEN);
+	pgp_blob(&p, dk, SERVER_STORE_KEY_LEN);
 	pgp_i64(&p, (int64_t)time(NULL));
 	if ((r = run(ps, P_ACCOUNT_ADD, &p, NULL, NULL, "account add")) != 0 ||
 	    (r = id_set(ps, "account_id_max", id)) != 0)
@@ -720,17 +720,17 @@ out:
 }
 
 static int
-pg_account_by_device(struct store *base, const uint8_t dk[STORE_KEY_LEN],
+pg_account_by_device(struct server_store *base, const uint8_t dk[SERVER_STORE_KEY_LEN],
     struct store_account *out)
 {
 	struct pgp p = { .n = 0 };
 
-	pgp_blob(&p, dk, STORE_KEY_LEN);
+	pgp_blob(&p, dk, SERVER_STORE_KEY_LEN);
 	return read_account(impl(base), P_ACCOUNT_BY_DEVICE, &p, out);
 }
 
 static int
-pg_account_by_name(struct store *base, const char *name, struct store_account *out)
+pg_account_by_name(struct server_store *base, const char *name, struct store_account *out)
 {
 	struct pgp p = { .n = 0 };
 
@@ -739,7 +739,7 @@ pg_account_by_name(struct store *base, const char *name, struct store_account *o
 }
 
 static int
-pg_invite_add(struct store *base, const uint8_t token_hash[STORE_TOKEN_HASH_LEN],
+pg_invite_add(struct server_store *base, const uint8_t token_hash[STORE_TOKEN_HASH_LEN],
     int64_t expires, uint32_t uses)
 {
 	struct pgp p = { .n = 0 };
@@ -752,7 +752,7 @@ pg_invite_add(struct store *base, const uint8_t token_hash[STORE_TOKEN_HASH_LEN]
 }
 
 static int
-pg_domain_claim(struct store *base, const char *domain, char recorded[STORE_DOMAIN_MAX + 1])
+pg_domain_claim(struct server_store *base, const char *domain, char recorded[STORE_DOMAIN_MAX + 1])
 {
 	struct store_pg *ps = impl(base);
 	struct pgp p = { .n = 0 };
@@ -780,7 +780,7 @@ pg_domain_claim(struct store *base, const char *domain, char recorded[STORE_DOMA
 
 /* pg_dump or continuous archiving copy a PostgreSQL database (sottod(8), store). */
 static int
-pg_backup(struct store *base, const char *path)
+pg_backup(struct server_store *base, const char *path)
 {
 	(void)base;
 	(void)path;
@@ -788,7 +788,7 @@ pg_backup(struct store *base, const char *path)
 }
 
 static int
-pg_stats(struct store *base, struct store_stats *out)
+pg_stats(struct server_store *base, struct store_stats *out)
 {
 	PGresult *res;
 	int r;
@@ -807,7 +807,7 @@ pg_stats(struct store *base, struct store_stats *out)
 }
 
 static int
-pg_invites_list(struct store *base, int (*cb)(void *arg, const struct store_invite_info *i),
+pg_invites_list(struct server_store *base, int (*cb)(void *arg, const struct store_invite_info *i),
     void *arg)
 {
 	struct store_invite_info in;
@@ -838,7 +838,7 @@ pg_invites_list(struct store *base, int (*cb)(void *arg, const struct store_invi
 }
 
 static int
-pg_invite_revoke(struct store *base, const uint8_t *hash, size_t len, int64_t now)
+pg_invite_revoke(struct server_store *base, const uint8_t *hash, size_t len, int64_t now)
 {
 	struct store_pg *ps = impl(base);
 	struct pgp p = { .n = 0 };
@@ -868,7 +868,7 @@ out:
 }
 
 static int
-pg_account_reset(struct store *base, const char *name, const uint8_t *token_hash,
+pg_account_reset(struct server_store *base, const char *name, const uint8_t *token_hash,
     int64_t expires, uint64_t *envelopes)
 {
 	static const enum stmt_id per_account[] = {
@@ -931,7 +931,7 @@ out:
 }
 
 static int
-pg_accounts_list(struct store *base, int (*cb)(void *arg, const struct store_account_info *a),
+pg_accounts_list(struct server_store *base, int (*cb)(void *arg, const struct store_account_info *a),
     void *arg)
 {
 	struct store_account_info a;
@@ -983,7 +983,7 @@ login_one(struct store_pg *ps, struct store_login *l)
 }
 
 static int
-pg_logins_commit(struct store *base, struct store_login *v, size_t n)
+pg_logins_commit(struct server_store *base, struct store_login *v, size_t n)
 {
 	struct store_pg *ps = impl(base);
 	int r;
@@ -1116,7 +1116,7 @@ take_kem(struct store_pg *ps, int64_t account, struct store_bundle *out)
 }
 
 static int
-pg_prekeys_put(struct store *base, int64_t account, const struct store_signed_prekey *spk,
+pg_prekeys_put(struct server_store *base, int64_t account, const struct store_signed_prekey *spk,
     const struct store_prekey *otpks, size_t n, const struct store_kem_upload *kem,
     uint32_t max)
 {
@@ -1131,7 +1131,7 @@ pg_prekeys_put(struct store *base, int64_t account, const struct store_signed_pr
 		p.n = 0;
 		pgp_i64(&p, account);
 		pgp_i64(&p, spk->id);
-		pgp_blob(&p, spk->key, STORE_KEY_LEN);
+		pgp_blob(&p, spk->key, SERVER_STORE_KEY_LEN);
 		pgp_blob(&p, spk->sig, STORE_SIG_LEN);
 		if ((r = run(ps, P_SPK_PUT, &p, NULL, NULL, "signed prekey put")) != 0)
 			goto out;
@@ -1140,7 +1140,7 @@ pg_prekeys_put(struct store *base, int64_t account, const struct store_signed_pr
 		p.n = 0;
 		pgp_i64(&p, account);
 		pgp_i64(&p, otpks[i].id);
-		pgp_blob(&p, otpks[i].key, STORE_KEY_LEN);
+		pgp_blob(&p, otpks[i].key, SERVER_STORE_KEY_LEN);
 		if ((r = run(ps, P_OTPK_PUT, &p, NULL, NULL, "prekey put")) != 0)
 			goto out;
 	}
@@ -1160,7 +1160,7 @@ out:
 }
 
 static int
-pg_bundle_take(struct store *base, int64_t account, struct store_bundle *out)
+pg_bundle_take(struct server_store *base, int64_t account, struct store_bundle *out)
 {
 	struct store_pg *ps = impl(base);
 	struct pgp p = { .n = 0 };
@@ -1175,7 +1175,7 @@ pg_bundle_take(struct store *base, int64_t account, struct store_bundle *out)
 	    (r = one_row(ps, P_SPK_GET, &p, &res, "spk get")) != 0)
 		goto out;
 	out->spk.id = (uint32_t)pgs_int(res, 0, 0);
-	if ((r = pgs_blob(res, 0, 1, out->spk.key, STORE_KEY_LEN)) != 0 ||
+	if ((r = pgs_blob(res, 0, 1, out->spk.key, SERVER_STORE_KEY_LEN)) != 0 ||
 	    (r = pgs_blob(res, 0, 2, out->spk.sig, STORE_SIG_LEN)) != 0)
 		goto out;
 	PQclear(res);
@@ -1184,7 +1184,7 @@ pg_bundle_take(struct store *base, int64_t account, struct store_bundle *out)
 	if (r == 0) {
 		out->has_otpk = 1;
 		out->otpk.id = (uint32_t)pgs_int(res, 0, 0);
-		if ((r = pgs_blob(res, 0, 1, out->otpk.key, STORE_KEY_LEN)) != 0)
+		if ((r = pgs_blob(res, 0, 1, out->otpk.key, SERVER_STORE_KEY_LEN)) != 0)
 			goto out;
 	} else if (r != SOTTO_ERR_NOT_FOUND) {
 		goto out;
@@ -1203,7 +1203,7 @@ out:
 }
 
 static int
-pg_prekey_count(struct store *base, int64_t account, uint32_t *n)
+pg_prekey_count(struct server_store *base, int64_t account, uint32_t *n)
 {
 	return count_prekeys(impl(base), account, n);
 }
@@ -1454,7 +1454,7 @@ sends_failed(struct store_send *sends, size_t n, int r)
 }
 
 static int
-pg_envelopes_commit(struct store *base, struct store_send *sends, size_t n)
+pg_envelopes_commit(struct server_store *base, struct store_send *sends, size_t n)
 {
 	struct store_pg *ps = impl(base);
 	int r;
@@ -1470,7 +1470,7 @@ pg_envelopes_commit(struct store *base, struct store_send *sends, size_t n)
 }
 
 static int
-pg_envelopes_list(struct store *base, int64_t recipient, int64_t after,
+pg_envelopes_list(struct server_store *base, int64_t recipient, int64_t after,
     struct store_envelope *out, size_t max, size_t *n_out)
 {
 	struct pgp p = { .n = 0 };
@@ -1550,7 +1550,7 @@ dels_body(struct store_pg *ps, const struct store_del *d, size_t n)
 }
 
 static int
-pg_envelopes_delete(struct store *base, const struct store_del *d, size_t n)
+pg_envelopes_delete(struct server_store *base, const struct store_del *d, size_t n)
 {
 	struct store_pg *ps = impl(base);
 	int r;
@@ -1566,7 +1566,7 @@ pg_envelopes_delete(struct store *base, const struct store_del *d, size_t n)
 /* A group commit's deletes and sends in one transaction; if that fails, each in its own,
  * so that sends that cannot be stored never hold back the deletes that free space. */
 static int
-pg_envelopes_apply(struct store *base, const struct store_del *d, size_t nd,
+pg_envelopes_apply(struct server_store *base, const struct store_del *d, size_t nd,
     struct store_send *sends, size_t ns, int *del_result)
 {
 	struct store_pg *ps = impl(base);
@@ -1586,7 +1586,7 @@ pg_envelopes_apply(struct store *base, const struct store_del *d, size_t nd,
 }
 
 static int
-pg_mailbox_count(struct store *base, int64_t recipient, uint64_t *n)
+pg_mailbox_count(struct server_store *base, int64_t recipient, uint64_t *n)
 {
 	struct pgp p = { .n = 0 };
 	PGresult *res;
@@ -1601,7 +1601,7 @@ pg_mailbox_count(struct store *base, int64_t recipient, uint64_t *n)
 }
 
 static int
-pg_envelopes_max_id(struct store *base, int64_t *out)
+pg_envelopes_max_id(struct server_store *base, int64_t *out)
 {
 	int r;
 
@@ -1611,7 +1611,7 @@ pg_envelopes_max_id(struct store *base, int64_t *out)
 }
 
 static int
-pg_sent_get(struct store *base, int64_t recipient, const uint8_t cmid[STORE_CMID_LEN],
+pg_sent_get(struct server_store *base, int64_t recipient, const uint8_t cmid[STORE_CMID_LEN],
     int64_t *env_id)
 {
 	struct pgp p = { .n = 0 };
@@ -1624,7 +1624,7 @@ pg_sent_get(struct store *base, int64_t recipient, const uint8_t cmid[STORE_CMID
 }
 
 static int
-pg_delivery_set(struct store *base, int64_t account, const uint8_t *verifier)
+pg_delivery_set(struct server_store *base, int64_t account, const uint8_t *verifier)
 {
 	struct pgp p = { .n = 0 };
 	uint64_t changes = 0;
@@ -1632,7 +1632,7 @@ pg_delivery_set(struct store *base, int64_t account, const uint8_t *verifier)
 
 	pgp_i64(&p, account);
 	if (verifier != NULL)
-		pgp_blob(&p, verifier, STORE_KEY_LEN);
+		pgp_blob(&p, verifier, SERVER_STORE_KEY_LEN);
 	else
 		pgp_null(&p);
 	if ((r = run(impl(base), P_DELIVERY_PUT, &p, NULL, &changes, "delivery token")) != 0)
@@ -1643,7 +1643,7 @@ pg_delivery_set(struct store *base, int64_t account, const uint8_t *verifier)
 /* One step of a walk through the idempotency records in key order (store.h). Before the
  * first record the cursor binds as an empty bytea, less than any key. */
 static int
-pg_sent_prune(struct store *base, int64_t before, size_t max, struct store_sent_key *cursor,
+pg_sent_prune(struct server_store *base, int64_t before, size_t max, struct store_sent_key *cursor,
     int *done, size_t *n_out)
 {
 	struct store_pg *ps = impl(base);
@@ -1694,7 +1694,7 @@ pg_sent_prune(struct store *base, int64_t before, size_t max, struct store_sent_
 }
 
 static void
-pg_close(struct store *base)
+pg_close(struct server_store *base)
 {
 	struct store_pg *ps = impl(base);
 
@@ -1810,7 +1810,7 @@ migrate_unlink(struct store_pg *ps)
 static int
 migrate(struct store_pg *ps, int create)
 {
-	struct store *s = &ps->base;
+	struct server_store *s = &ps->base;
 	char sql[160];
 	int64_t version = 0;
 	PGresult *res;
@@ -1872,7 +1872,7 @@ out:
 }
 
 int
-pgs_prepare(struct store *s, char set, const char *const *sql, int n)
+pgs_prepare(struct server_store *s, char set, const char *const *sql, int n)
 {
 	char name[16];
 	PGresult *res;
@@ -1970,7 +1970,7 @@ store_pg_ports(const char *conninfo, uint16_t ports[STORE_PG_PORTS_MAX], size_t 
 }
 
 int
-store_pg_open(struct store **out, const char *conninfo, const struct store_open_opts *o)
+store_pg_open(struct server_store **out, const char *conninfo, const struct store_open_opts *o)
 {
 	struct store_pg *ps;
 	int r = SOTTO_ERR_STORAGE;

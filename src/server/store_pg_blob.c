@@ -28,13 +28,13 @@ static const char *const b_sql[B__COUNT] = {
 };
 
 int
-pgb_prepare(struct store *s)
+pgb_prepare(struct server_store *s)
 {
 	return pgs_prepare(s, 'b', b_sql, B__COUNT);
 }
 
 int
-pgb_blob_usage(struct store *s, int64_t owner, uint64_t *bytes, uint32_t *count)
+pgb_blob_usage(struct server_store *s, int64_t owner, uint64_t *bytes, uint32_t *count)
 {
 	struct pgp p = { .n = 0 };
 	PGresult *res;
@@ -52,7 +52,7 @@ pgb_blob_usage(struct store *s, int64_t owner, uint64_t *bytes, uint32_t *count)
 }
 
 int
-pgb_blob_get(struct store *s, const uint8_t hash[STORE_BLOB_HASH_LEN],
+pgb_blob_get(struct server_store *s, const uint8_t hash[STORE_BLOB_HASH_LEN],
     struct store_blob_rec *out)
 {
 	struct pgp p = { .n = 0 };
@@ -72,7 +72,7 @@ pgb_blob_get(struct store *s, const uint8_t hash[STORE_BLOB_HASH_LEN],
 }
 
 int
-pgb_blob_put(struct store *s, const struct store_blob_rec *b, uint64_t quota_bytes,
+pgb_blob_put(struct server_store *s, const struct store_blob_rec *b, uint64_t quota_bytes,
     uint32_t quota_count)
 {
 	struct store_blob_rec have;
@@ -113,7 +113,7 @@ out:
 }
 
 int
-pgb_blob_done(struct store *s, const uint8_t hash[STORE_BLOB_HASH_LEN], int64_t now)
+pgb_blob_done(struct server_store *s, const uint8_t hash[STORE_BLOB_HASH_LEN], int64_t now)
 {
 	struct pgp p = { .n = 0 };
 
@@ -123,7 +123,7 @@ pgb_blob_done(struct store *s, const uint8_t hash[STORE_BLOB_HASH_LEN], int64_t 
 }
 
 int
-pgb_blob_expired(struct store *s, int64_t now, uint8_t (*out)[STORE_BLOB_HASH_LEN],
+pgb_blob_expired(struct server_store *s, int64_t now, uint8_t (*out)[STORE_BLOB_HASH_LEN],
     size_t max, size_t *n_out)
 {
 	struct pgp p = { .n = 0 };
@@ -145,7 +145,7 @@ pgb_blob_expired(struct store *s, int64_t now, uint8_t (*out)[STORE_BLOB_HASH_LE
 }
 
 int
-pgb_blob_delete(struct store *s, const uint8_t hash[STORE_BLOB_HASH_LEN])
+pgb_blob_delete(struct server_store *s, const uint8_t hash[STORE_BLOB_HASH_LEN])
 {
 	struct pgp p = { .n = 0 };
 

@@ -94,20 +94,20 @@ static const char *const g_sql[G__COUNT] = {
 _Static_assert(STORE_KEY_PACKAGE_MAX == PROTO_KEY_PACKAGE_MAX, "one KeyPackage cap");
 
 int
-pgg_prepare(struct store *s)
+pgg_prepare(struct server_store *s)
 {
 	return pgs_prepare(s, 'g', g_sql, G__COUNT);
 }
 
 static int
-grun(struct store *s, enum g_stmt id, const struct pgp *p, uint64_t *changes,
+grun(struct server_store *s, enum g_stmt id, const struct pgp *p, uint64_t *changes,
     const char *what)
 {
 	return pgs_run(s, 'g', (int)id, p, NULL, changes, what);
 }
 
 static int
-grow_get(struct store *s, enum g_stmt id, const struct pgp *p, PGresult **res,
+grow_get(struct server_store *s, enum g_stmt id, const struct pgp *p, PGresult **res,
     const char *what)
 {
 	return pgs_row(s, 'g', (int)id, p, res, what);
@@ -115,7 +115,7 @@ grow_get(struct store *s, enum g_stmt id, const struct pgp *p, PGresult **res,
 
 /* One integer of the first row (*found 0 if there is none; NULL reads as none). */
 static int
-gint(struct store *s, enum g_stmt id, const struct pgp *p, int64_t *v, int *found,
+gint(struct server_store *s, enum g_stmt id, const struct pgp *p, int64_t *v, int *found,
     const char *what)
 {
 	PGresult *res;
@@ -136,7 +136,7 @@ gint(struct store *s, enum g_stmt id, const struct pgp *p, int64_t *v, int *foun
 /* --- KeyPackages --- */
 
 static int
-kp_counts(struct store *s, int64_t account, struct store_kp_count *c)
+kp_counts(struct server_store *s, int64_t account, struct store_kp_count *c)
 {
 	struct pgp p = { .n = 0 };
 	PGresult *res;
@@ -153,7 +153,7 @@ kp_counts(struct store *s, int64_t account, struct store_kp_count *c)
 }
 
 static int
-kp_insert(struct store *s, int64_t account, int last_resort, const struct store_blob *b)
+kp_insert(struct server_store *s, int64_t account, int last_resort, const struct store_blob *b)
 {
 	struct pgp p = { .n = 0 };
 
@@ -166,7 +166,7 @@ kp_insert(struct store *s, int64_t account, int last_resort, const struct store_
 }
 
 int
-pgg_key_packages_put(struct store *s, int64_t account, const struct store_blob *kps,
+pgg_key_packages_put(struct server_store *s, int64_t account, const struct store_blob *kps,
     size_t n, const struct store_blob *last_resort, uint32_t max, struct store_kp_count *left)
 {
 	struct store_kp_count c;
@@ -200,7 +200,7 @@ out:
 }
 
 int
-pgg_key_package_take(struct store *s, int64_t account, struct store_kp_claim *out)
+pgg_key_package_take(struct server_store *s, int64_t account, struct store_kp_claim *out)
 {
 	struct pgp p = { .n = 0 };
 	PGresult *res = NULL;
@@ -237,7 +237,7 @@ out:
 }
 
 int
-pgg_key_package_count(struct store *s, int64_t account, struct store_kp_count *out)
+pgg_key_package_count(struct server_store *s, int64_t account, struct store_kp_count *out)
 {
 	return kp_counts(s, account, out);
 }
@@ -256,7 +256,7 @@ struct mrow {
 
 /* Locks the group's row. SOTTO_ERR_UNKNOWN_GROUP if there is no such group. */
 static int
-group_get(struct store *s, const uint8_t *gid, size_t len, struct grow *out)
+group_get(struct server_store *s, const uint8_t *gid, size_t len, struct grow *out)
 {
 	struct pgp p = { .n = 0 };
 	PGresult *res;
@@ -274,7 +274,7 @@ group_get(struct store *s, const uint8_t *gid, size_t len, struct grow *out)
 }
 
 static int
-group_set(struct store *s, const struct grow *gr)
+group_set(struct server_store *s, const struct grow *gr)
 {
 	struct pgp p = { .n = 0 };
 
@@ -287,7 +287,7 @@ group_set(struct store *s, const struct grow *gr)
 
 /* SOTTO_ERR_NOT_FOUND if account has no row in the group. */
 static int
-member_get(struct store *s, int64_t grp, int64_t account, struct mrow *out)
+member_get(struct server_store *s, int64_t grp, int64_t account, struct mrow *out)
 {
 	struct pgp p = { .n = 0 };
 	PGresult *res;
@@ -305,7 +305,7 @@ member_get(struct store *s, int64_t grp, int64_t account, struct mrow *out)
 }
 
 static int
-account_id(struct store *s, const char *name, int64_t *id, int *found)
+account_id(struct server_store *s, const char *name, int64_t *id, int *found)
 {
 	struct pgp p = { .n = 0 };
 
@@ -314,7 +314,7 @@ account_id(struct store *s, const char *name, int64_t *id, int *found)
 }
 
 static int
-count_by(struct store *s, enum g_stmt id, int64_t key, int64_t *n)
+count_by(struct server_store *s, enum g_stmt id, int64_t key, int64_t *n)
 {
 	struct pgp p = { .n = 0 };
 	int found;
@@ -326,7 +326,7 @@ count_by(struct store *s, enum g_stmt id, int64_t key, int64_t *n)
 /* Whether op's account may write to the group: today, being one of its current members
  * (group_authorize of store_sqlite_group.c, which issue 15 replaces by a group token). */
 static int
-group_authorize(struct store *s, const struct grow *gr, const struct store_group_op *op)
+group_authorize(struct server_store *s, const struct grow *gr, const struct store_group_op *op)
 {
 	struct mrow m;
 	int r = member_get(s, gr->id, op->account, &m);
@@ -337,7 +337,7 @@ group_authorize(struct store *s, const struct grow *gr, const struct store_group
 }
 
 static int
-log_put(struct store *s, const struct grow *gr, uint64_t seq, int kind,
+log_put(struct server_store *s, const struct grow *gr, uint64_t seq, int kind,
     const struct store_group_op *op)
 {
 	struct pgp p = { .n = 0 };
@@ -357,7 +357,7 @@ log_put(struct store *s, const struct grow *gr, uint64_t seq, int kind,
 
 /* Whom the entry at seq goes to, into op->members. */
 static int
-members_out(struct store *s, int64_t grp, uint64_t seq, struct store_group_op *op)
+members_out(struct server_store *s, int64_t grp, uint64_t seq, struct store_group_op *op)
 {
 	struct pgp p = { .n = 0 };
 	struct store_group_member *m = NULL;
@@ -388,7 +388,7 @@ members_out(struct store *s, int64_t grp, uint64_t seq, struct store_group_op *o
 }
 
 static int
-op_create(struct store *s, struct store_group_op *op)
+op_create(struct server_store *s, struct store_group_op *op)
 {
 	struct pgp p = { .n = 0 };
 	int64_t n, grp;
@@ -413,7 +413,7 @@ op_create(struct store *s, struct store_group_op *op)
 
 /* A retry of a Commit that was accepted (its answer lost): the same bytes at its epoch. */
 static int
-commit_retried(struct store *s, const struct grow *gr, struct store_group_op *op, int *same)
+commit_retried(struct server_store *s, const struct grow *gr, struct store_group_op *op, int *same)
 {
 	struct pgp p = { .n = 0 };
 	PGresult *res;
@@ -435,7 +435,7 @@ commit_retried(struct store *s, const struct grow *gr, struct store_group_op *op
 }
 
 static int
-commit_removes(struct store *s, int64_t grp, uint64_t seq, const struct store_group_op *op)
+commit_removes(struct server_store *s, int64_t grp, uint64_t seq, const struct store_group_op *op)
 {
 	struct pgp p;
 	int64_t id;
@@ -458,7 +458,7 @@ commit_removes(struct store *s, int64_t grp, uint64_t seq, const struct store_gr
 }
 
 static int
-commit_adds(struct store *s, int64_t grp, uint64_t seq, struct store_group_op *op)
+commit_adds(struct server_store *s, int64_t grp, uint64_t seq, struct store_group_op *op)
 {
 	struct pgp p;
 	struct mrow m;
@@ -491,7 +491,7 @@ commit_adds(struct store *s, int64_t grp, uint64_t seq, struct store_group_op *o
 
 /* Every account added gets exactly one Welcome, and only they get one. */
 static int
-commit_welcomes(struct store *s, const struct grow *gr, uint64_t seq, struct store_group_op *op)
+commit_welcomes(struct server_store *s, const struct grow *gr, uint64_t seq, struct store_group_op *op)
 {
 	struct pgp p;
 	uint64_t changes;
@@ -533,7 +533,7 @@ commit_welcomes(struct store *s, const struct grow *gr, uint64_t seq, struct sto
 }
 
 static int
-op_commit(struct store *s, struct store_group_op *op)
+op_commit(struct server_store *s, struct store_group_op *op)
 {
 	struct grow gr;
 	int64_t n;
@@ -583,7 +583,7 @@ refused:
 }
 
 static int
-op_message(struct store *s, struct store_group_op *op)
+op_message(struct server_store *s, struct store_group_op *op)
 {
 	struct pgp p = { .n = 0 };
 	struct grow gr;
@@ -622,7 +622,7 @@ op_message(struct store *s, struct store_group_op *op)
 
 /* Deletes the entries every row has read (all of them when no row is left). */
 static int
-group_prune(struct store *s, struct grow *gr)
+group_prune(struct server_store *s, struct grow *gr)
 {
 	struct pgp p = { .n = 0 };
 	uint64_t low;
@@ -643,7 +643,7 @@ group_prune(struct store *s, struct grow *gr)
 }
 
 static int
-op_ack(struct store *s, struct store_group_op *op)
+op_ack(struct server_store *s, struct store_group_op *op)
 {
 	struct pgp p = { .n = 0 };
 	struct grow gr;
@@ -687,7 +687,7 @@ op_ack(struct store *s, struct store_group_op *op)
 }
 
 static int
-op_apply(struct store *s, struct store_group_op *op)
+op_apply(struct server_store *s, struct store_group_op *op)
 {
 	if (op->group_len == 0 || op->group_len > STORE_GROUP_ID_MAX)
 		return op->result = SOTTO_ERR_INVALID_ARG, 0;
@@ -706,7 +706,7 @@ op_apply(struct store *s, struct store_group_op *op)
 }
 
 int
-pgg_groups_apply(struct store *s, struct store_group_op *ops, size_t n)
+pgg_groups_apply(struct server_store *s, struct store_group_op *ops, size_t n)
 {
 	size_t i;
 	int r;
@@ -749,7 +749,7 @@ out:
 }
 
 int
-pgg_group_memberships(struct store *s, int64_t account, int64_t after,
+pgg_group_memberships(struct server_store *s, int64_t account, int64_t after,
     struct store_membership *out, size_t max, size_t *n_out)
 {
 	struct pgp p = { .n = 0 };
@@ -797,7 +797,7 @@ entry_read(const PGresult *res, int row, int col, struct store_group_entry *e)
 }
 
 int
-pgg_group_entries(struct store *s, int64_t grp, uint64_t after, uint64_t upto,
+pgg_group_entries(struct server_store *s, int64_t grp, uint64_t after, uint64_t upto,
     struct store_group_entry *out, size_t max, size_t *n_out)
 {
 	struct pgp p = { .n = 0 };
@@ -831,7 +831,7 @@ pgg_group_entries(struct store *s, int64_t grp, uint64_t after, uint64_t upto,
 }
 
 int
-pgg_group_welcome(struct store *s, int64_t grp, int64_t account, struct store_group_entry *out)
+pgg_group_welcome(struct server_store *s, int64_t grp, int64_t account, struct store_group_entry *out)
 {
 	struct pgp p = { .n = 0 };
 	PGresult *res;

@@ -320,7 +320,7 @@ struct ckpt {
 };
 
 struct store_sqlite {
-	struct store base;
+	struct server_store base;
 	struct ckpt *ck;
 	sqlite3 *db;
 	sqlite3_stmt *st[S__COUNT];
@@ -334,7 +334,7 @@ struct store_sqlite {
 };
 
 static struct store_sqlite *
-impl(struct store *s)
+impl(struct server_store *s)
 {
 	return (struct store_sqlite *)s;
 }
@@ -409,19 +409,19 @@ rollback(struct store_sqlite *ss)
 }
 
 int
-store_sqlite_rc(struct store *s, int rc, const char *what)
+store_sqlite_rc(struct server_store *s, int rc, const char *what)
 {
 	return map_rc(impl(s)->db, rc, what);
 }
 
 sqlite3 *
-store_sqlite_db(struct store *s)
+store_sqlite_db(struct server_store *s)
 {
 	return impl(s)->db;
 }
 
 struct sqg **
-store_sqlite_group_state(struct store *s)
+store_sqlite_group_state(struct server_store *s)
 {
 	return &impl(s)->grp;
 }
@@ -459,11 +459,11 @@ read_account(struct store_sqlite *ss, sqlite3_stmt *s, struct store_account *out
 		return SOTTO_ERR_CORRUPT;
 	}
 	memcpy(out->name, name, (size_t)sqlite3_column_bytes(s, 1));
-	r = blob_copy(s, 2, out->identity_key, STORE_KEY_LEN);
+	r = blob_copy(s, 2, out->identity_key, SERVER_STORE_KEY_LEN);
 	if (r == 0)
-		r = blob_copy(s, 3, out->device_key, STORE_KEY_LEN);
+		r = blob_copy(s, 3, out->device_key, SERVER_STORE_KEY_LEN);
 	if (r == 0 && sqlite3_column_type(s, 4) != SQLITE_NULL) {
-		r = blob_copy(s, 4, out->delivery, STORE_KEY_LEN);
+		r = blob_copy(s, 4, out->delivery, SERVER_STORE_KEY_LEN);
 		out->has_delivery = r == 0;
 	}
 	sqlite3_reset(s);
@@ -471,7 +471,7 @@ read_account(struct store_sqlite *ss, sqlite3_stmt *s, struct store_account *out
 }
 
 static int
-sq_delivery_set(struct store *base, int64_t account, const uint8_t *verifier)
+sq_delivery_set(struct server_store *base, int64_t account, const uint8_t *verifier)
 {
 	struct store_sqlite *ss = impl(base);
 	sqlite3_stmt *s = st(ss, S_DELIVERY_PUT);
@@ -479,7 +479,7 @@ sq_delivery_set(struct store *base, int64_t account, const uint8_t *verifier)
 
 	sqlite3_bind_int64(s, 1, account);
 	if (verifier != NULL)
-		sqlite3_bind_blob(s, 2, verifier, STORE_KEY_LEN, SQLITE_STATIC);
+		sqlite3_bind_blob(s, 2, verifier, SERVER_STORE_KEY_LEN, SQLITE_STATIC);
 	else
 		sqlite3_bind_null(s, 2);
 	if ((r = run(ss, s, "delivery token")) != 0)
@@ -531,8 +531,8 @@ name_reserved(struct store_sqlite *ss, const char *name)
 }
 
 static int
-sq_account_create(struct store *base, const char *name, const uint8_t ik[STORE_KEY_LEN],
-    const uint8_t dk[STORE_KEY_LEN], const uint8_t *token_hash, int64_t *id_out)
+sq_account_create(struct server_store *base, const char *name, const uint8_t ik[SERVER_STORE_KEY_LEN],
+    const uint8_t dk[SERVER_STORE_KEY_LEN], const uint8_t *token_hash, int64_t *id_out)
 {
 	struct store_sqlite *ss = impl(base);
 	int64_t now = (int64_t)time(NULL);
@@ -565,8 +565,8 @@ sq_account_create(struct store *base, const char *name, const uint8_t ik[STORE_K
 	}
 	s = st(ss, S_ACCOUNT_ADD);
 	sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
-	sqlite3_bind_blob(s, 2, ik, STORE_KEY_LEN, SQLITE_STATIC);
-	sqlite3_bind_blob(s, 3, dk, STORE_KEY_LEN, SQLITE_STATIC);
+	sqlite3_bind_blob(s, 2, ik, SERVER_STORE_KEY_LEN, SQLITE_STATIC);
+	sqlite3_bind_blob(s, 3, dk, SERVER_STORE_KEY_LEN, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 4, now);
 	if ((r = run(ss, s, "account add")) != 0)
 		goto out;
@@ -579,18 +579,18 @@ out:
 }
 
 static int
-sq_account_by_device(struct store *base, const uint8_t dk[STORE_KEY_LEN],
+sq_account_by_device(struct server_store *base, const uint8_t dk[SERVER_STORE_KEY_LEN],
     struct store_account *out)
 {
 	struct store_sqlite *ss = impl(base);
 	sqlite3_stmt *s = st(ss, S_ACCOUNT_BY_DEVICE);
 
-	sqlite3_bind_blob(s, 1, dk, STORE_KEY_LEN, SQLITE_STATIC);
+	sqlite3_bind_blob(s, 1, dk, SERVER_STORE_KEY_LEN, SQLITE_STATIC);
 	return read_account(ss, s, out);
 }
 
 static int
-sq_account_by_name(struct store *base, const char *name, struct store_account *out)
+sq_account_by_name(struct server_store *base, const char *name, struct store_account *out)
 {
 	struct store_sqlite *ss = impl(base);
 	sqlite3_stmt *s = st(ss, S_ACCOUNT_BY_NAME);
@@ -616,7 +616,7 @@ invite_put(struct store_sqlite *ss, const uint8_t token_hash[STORE_TOKEN_HASH_LE
 }
 
 static int
-sq_invite_add(struct store *base, const uint8_t token_hash[STORE_TOKEN_HASH_LEN],
+sq_invite_add(struct server_store *base, const uint8_t token_hash[STORE_TOKEN_HASH_LEN],
     int64_t expires, uint32_t uses)
 {
 	return invite_put(impl(base), token_hash, expires, uses, NULL);
@@ -671,7 +671,7 @@ invite_row(sqlite3_stmt *s, void *arg)
 }
 
 static int
-sq_invites_list(struct store *base, int (*cb)(void *arg, const struct store_invite_info *i),
+sq_invites_list(struct server_store *base, int (*cb)(void *arg, const struct store_invite_info *i),
     void *arg)
 {
 	struct invites_cb l = { cb, arg };
@@ -695,7 +695,7 @@ stats_row(sqlite3_stmt *s, void *arg)
 }
 
 static int
-sq_stats(struct store *base, struct store_stats *out)
+sq_stats(struct server_store *base, struct store_stats *out)
 {
 	memset(out, 0, sizeof(*out));
 	return each_row(impl(base), "SELECT count(*), coalesce(sum(pending), 0),"
@@ -724,7 +724,7 @@ domain_row(sqlite3_stmt *s, void *arg)
 /* The domain is kept in meta as a blob: the column's INTEGER affinity would turn a name of
  * digits ("007", a valid host name) into a number. */
 static int
-sq_domain_claim(struct store *base, const char *domain, char recorded[STORE_DOMAIN_MAX + 1])
+sq_domain_claim(struct server_store *base, const char *domain, char recorded[STORE_DOMAIN_MAX + 1])
 {
 	struct store_sqlite *ss = impl(base);
 	sqlite3_stmt *s = NULL;
@@ -768,7 +768,7 @@ out:
  * The copy is checked (quick_check) before it is called done.
  */
 static int
-sq_backup(struct store *base, const char *path)
+sq_backup(struct server_store *base, const char *path)
 {
 	struct store_sqlite *ss = impl(base);
 	sqlite3_backup *b = NULL;
@@ -810,7 +810,7 @@ out:
 }
 
 static int
-sq_invite_revoke(struct store *base, const uint8_t *hash, size_t len, int64_t now)
+sq_invite_revoke(struct server_store *base, const uint8_t *hash, size_t len, int64_t now)
 {
 	static const char count_sql[] = "SELECT count(*) FROM invites"
 	    " WHERE substr(token_hash, 1, ?2) = ?1";
@@ -875,7 +875,7 @@ run_for_account(struct store_sqlite *ss, const char *sql, int64_t id, uint64_t *
 }
 
 static int
-sq_account_reset(struct store *base, const char *name, const uint8_t *token_hash,
+sq_account_reset(struct server_store *base, const char *name, const uint8_t *token_hash,
     int64_t expires, uint64_t *envelopes)
 {
 	static const char *const mailbox[] = {
@@ -978,7 +978,7 @@ account_row(sqlite3_stmt *s, void *arg)
 }
 
 static int
-sq_accounts_list(struct store *base, int (*cb)(void *arg, const struct store_account_info *a),
+sq_accounts_list(struct server_store *base, int (*cb)(void *arg, const struct store_account_info *a),
     void *arg)
 {
 	static const char sql[] =
@@ -1020,7 +1020,7 @@ login_one(struct store_sqlite *ss, struct store_login *l)
 }
 
 static int
-sq_logins_commit(struct store *base, struct store_login *v, size_t n)
+sq_logins_commit(struct server_store *base, struct store_login *v, size_t n)
 {
 	struct store_sqlite *ss = impl(base);
 	int r;
@@ -1137,7 +1137,7 @@ put_kem_upload(struct store_sqlite *ss, int64_t account, const struct store_kem_
 }
 
 static int
-sq_prekeys_put(struct store *base, int64_t account, const struct store_signed_prekey *spk,
+sq_prekeys_put(struct server_store *base, int64_t account, const struct store_signed_prekey *spk,
     const struct store_prekey *otpks, size_t n, const struct store_kem_upload *kem,
     uint32_t max)
 {
@@ -1152,7 +1152,7 @@ sq_prekeys_put(struct store *base, int64_t account, const struct store_signed_pr
 		s = st(ss, S_SPK_PUT);
 		sqlite3_bind_int64(s, 1, account);
 		sqlite3_bind_int64(s, 2, spk->id);
-		sqlite3_bind_blob(s, 3, spk->key, STORE_KEY_LEN, SQLITE_STATIC);
+		sqlite3_bind_blob(s, 3, spk->key, SERVER_STORE_KEY_LEN, SQLITE_STATIC);
 		sqlite3_bind_blob(s, 4, spk->sig, STORE_SIG_LEN, SQLITE_STATIC);
 		if ((r = run(ss, s, "signed prekey put")) != 0)
 			goto out;
@@ -1161,7 +1161,7 @@ sq_prekeys_put(struct store *base, int64_t account, const struct store_signed_pr
 		s = st(ss, S_OTPK_PUT);
 		sqlite3_bind_int64(s, 1, account);
 		sqlite3_bind_int64(s, 2, otpks[i].id);
-		sqlite3_bind_blob(s, 3, otpks[i].key, STORE_KEY_LEN, SQLITE_STATIC);
+		sqlite3_bind_blob(s, 3, otpks[i].key, SERVER_STORE_KEY_LEN, SQLITE_STATIC);
 		if ((r = run(ss, s, "prekey put")) != 0)
 			goto out;
 	}
@@ -1209,7 +1209,7 @@ take_kem(struct store_sqlite *ss, int64_t account, struct store_bundle *out)
 }
 
 static int
-sq_bundle_take(struct store *base, int64_t account, struct store_bundle *out)
+sq_bundle_take(struct server_store *base, int64_t account, struct store_bundle *out)
 {
 	struct store_sqlite *ss = impl(base);
 	sqlite3_stmt *s;
@@ -1231,7 +1231,7 @@ sq_bundle_take(struct store *base, int64_t account, struct store_bundle *out)
 		goto out;
 	}
 	out->spk.id = (uint32_t)sqlite3_column_int64(s, 0);
-	r = blob_copy(s, 1, out->spk.key, STORE_KEY_LEN);
+	r = blob_copy(s, 1, out->spk.key, SERVER_STORE_KEY_LEN);
 	if (r == 0)
 		r = blob_copy(s, 2, out->spk.sig, STORE_SIG_LEN);
 	sqlite3_reset(s);
@@ -1243,7 +1243,7 @@ sq_bundle_take(struct store *base, int64_t account, struct store_bundle *out)
 	if (rc == SQLITE_ROW) {
 		out->has_otpk = 1;
 		out->otpk.id = (uint32_t)sqlite3_column_int64(s, 0);
-		r = blob_copy(s, 1, out->otpk.key, STORE_KEY_LEN);
+		r = blob_copy(s, 1, out->otpk.key, SERVER_STORE_KEY_LEN);
 	} else if (rc != SQLITE_DONE) {
 		r = map_rc(ss->db, rc, "prekey take");
 	}
@@ -1270,7 +1270,7 @@ out:
 }
 
 static int
-sq_prekey_count(struct store *base, int64_t account, uint32_t *n)
+sq_prekey_count(struct server_store *base, int64_t account, uint32_t *n)
 {
 	return count_prekeys(impl(base), account, n);
 }
@@ -1580,7 +1580,7 @@ sends_failed(struct store_send *sends, size_t n, int r)
 }
 
 static int
-sq_envelopes_commit(struct store *base, struct store_send *sends, size_t n)
+sq_envelopes_commit(struct server_store *base, struct store_send *sends, size_t n)
 {
 	struct store_sqlite *ss = impl(base);
 	int r;
@@ -1609,7 +1609,7 @@ store_envelopes_free(struct store_envelope *e, size_t n)
 }
 
 static int
-sq_envelopes_list(struct store *base, int64_t recipient, int64_t after,
+sq_envelopes_list(struct server_store *base, int64_t recipient, int64_t after,
     struct store_envelope *out, size_t max, size_t *n_out)
 {
 	struct store_sqlite *ss = impl(base);
@@ -1709,7 +1709,7 @@ dels_body(struct store_sqlite *ss, const struct store_del *d, size_t n)
 }
 
 static int
-sq_envelopes_delete(struct store *base, const struct store_del *d, size_t n)
+sq_envelopes_delete(struct server_store *base, const struct store_del *d, size_t n)
 {
 	struct store_sqlite *ss = impl(base);
 	int r;
@@ -1731,7 +1731,7 @@ sq_envelopes_delete(struct store *base, const struct store_del *d, size_t n)
  * database full) never holds back the deletes that free space.
  */
 static int
-sq_envelopes_apply(struct store *base, const struct store_del *d, size_t nd,
+sq_envelopes_apply(struct server_store *base, const struct store_del *d, size_t nd,
     struct store_send *sends, size_t ns, int *del_result)
 {
 	struct store_sqlite *ss = impl(base);
@@ -1753,7 +1753,7 @@ fallback:
 }
 
 static int
-sq_mailbox_count(struct store *base, int64_t recipient, uint64_t *n)
+sq_mailbox_count(struct server_store *base, int64_t recipient, uint64_t *n)
 {
 	uint64_t have[Q__COUNT];
 	int r;
@@ -1764,7 +1764,7 @@ sq_mailbox_count(struct store *base, int64_t recipient, uint64_t *n)
 }
 
 static int
-sq_envelopes_max_id(struct store *base, int64_t *out)
+sq_envelopes_max_id(struct server_store *base, int64_t *out)
 {
 	struct store_sqlite *ss = impl(base);
 	sqlite3_stmt *s = st(ss, S_IDMAX_GET);
@@ -1778,7 +1778,7 @@ sq_envelopes_max_id(struct store *base, int64_t *out)
 }
 
 static int
-sq_sent_get(struct store *base, int64_t recipient, const uint8_t cmid[STORE_CMID_LEN],
+sq_sent_get(struct server_store *base, int64_t recipient, const uint8_t cmid[STORE_CMID_LEN],
     int64_t *env_id)
 {
 	struct store_sqlite *ss = impl(base);
@@ -1804,7 +1804,7 @@ sq_sent_get(struct store *base, int64_t recipient, const uint8_t cmid[STORE_CMID
  * record the cursor binds as an empty blob, less than any key.
  */
 static int
-sq_sent_prune(struct store *base, int64_t before, size_t max, struct store_sent_key *cursor,
+sq_sent_prune(struct server_store *base, int64_t before, size_t max, struct store_sent_key *cursor,
     int *done, size_t *n_out)
 {
 	struct store_sqlite *ss = impl(base);
@@ -1950,7 +1950,7 @@ ckpt_start(struct store_sqlite *ss, const char *path)
 }
 
 static void
-sq_close(struct store *base)
+sq_close(struct server_store *base)
 {
 	struct store_sqlite *ss = impl(base);
 
@@ -2192,7 +2192,7 @@ out:
 }
 
 int
-store_sqlite_open(struct store **out, const char *path, const struct store_open_opts *o)
+store_sqlite_open(struct server_store **out, const char *path, const struct store_open_opts *o)
 {
 	struct store_sqlite *ss = NULL;
 	struct stat stb;

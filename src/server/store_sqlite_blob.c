@@ -8,7 +8,7 @@
 
 /* Prepares sql on s's connection: 0 or the mapped error. */
 static int
-prep(struct store *s, const char *sql, sqlite3_stmt **q)
+prep(struct server_store *s, const char *sql, sqlite3_stmt **q)
 {
 	int rc = sqlite3_prepare_v2(store_sqlite_db(s), sql, -1, q, NULL);
 
@@ -17,7 +17,7 @@ prep(struct store *s, const char *sql, sqlite3_stmt **q)
 
 /* Steps q once: 0 for a row or the end, else the mapped error. */
 static int
-step(struct store *s, sqlite3_stmt *q, int *row)
+step(struct server_store *s, sqlite3_stmt *q, int *row)
 {
 	int rc = sqlite3_step(q);
 
@@ -26,7 +26,7 @@ step(struct store *s, sqlite3_stmt *q, int *row)
 }
 
 static int
-exec(struct store *s, const char *sql)
+exec(struct server_store *s, const char *sql)
 {
 	sqlite3_stmt *q = NULL;
 	int r, row;
@@ -38,7 +38,7 @@ exec(struct store *s, const char *sql)
 }
 
 static int
-usage(struct store *s, int64_t owner, uint64_t *bytes, uint32_t *count)
+usage(struct server_store *s, int64_t owner, uint64_t *bytes, uint32_t *count)
 {
 	sqlite3_stmt *q = NULL;
 	int r, row;
@@ -59,13 +59,13 @@ out:
 }
 
 int
-sqb_blob_usage(struct store *s, int64_t owner, uint64_t *bytes, uint32_t *count)
+sqb_blob_usage(struct server_store *s, int64_t owner, uint64_t *bytes, uint32_t *count)
 {
 	return usage(s, owner, bytes, count);
 }
 
 int
-sqb_blob_get(struct store *s, const uint8_t hash[STORE_BLOB_HASH_LEN],
+sqb_blob_get(struct server_store *s, const uint8_t hash[STORE_BLOB_HASH_LEN],
     struct store_blob_rec *out)
 {
 	sqlite3_stmt *q = NULL;
@@ -91,7 +91,7 @@ out:
 }
 
 int
-sqb_blob_put(struct store *s, const struct store_blob_rec *b, uint64_t quota_bytes,
+sqb_blob_put(struct server_store *s, const struct store_blob_rec *b, uint64_t quota_bytes,
     uint32_t quota_count)
 {
 	struct store_blob_rec have;
@@ -132,7 +132,7 @@ out:
 }
 
 int
-sqb_blob_done(struct store *s, const uint8_t hash[STORE_BLOB_HASH_LEN], int64_t now)
+sqb_blob_done(struct server_store *s, const uint8_t hash[STORE_BLOB_HASH_LEN], int64_t now)
 {
 	sqlite3_stmt *q = NULL;
 	int r, row;
@@ -150,7 +150,7 @@ out:
 }
 
 int
-sqb_blob_expired(struct store *s, int64_t now, uint8_t (*out)[STORE_BLOB_HASH_LEN],
+sqb_blob_expired(struct server_store *s, int64_t now, uint8_t (*out)[STORE_BLOB_HASH_LEN],
     size_t max, size_t *n_out)
 {
 	sqlite3_stmt *q = NULL;
@@ -174,7 +174,7 @@ out:
 }
 
 int
-sqb_blob_delete(struct store *s, const uint8_t hash[STORE_BLOB_HASH_LEN])
+sqb_blob_delete(struct server_store *s, const uint8_t hash[STORE_BLOB_HASH_LEN])
 {
 	sqlite3_stmt *q = NULL;
 	int r, row;

@@ -106,7 +106,7 @@ sqg_free(struct sqg *g)
 
 /* The statements of this handle, prepared on first use. */
 static int
-sqg_get(struct store *s, struct sqg **out)
+sqg_get(struct server_store *s, struct sqg **out)
 {
 	struct sqg **slot = store_sqlite_group_state(s), *g;
 	sqlite3 *db = store_sqlite_db(s);
@@ -139,7 +139,7 @@ gst(struct sqg *g, enum g_stmt id)
 }
 
 static int
-grun(struct store *s, sqlite3_stmt *st, const char *what)
+grun(struct server_store *s, sqlite3_stmt *st, const char *what)
 {
 	int rc = sqlite3_step(st);
 
@@ -149,7 +149,7 @@ grun(struct store *s, sqlite3_stmt *st, const char *what)
 
 /* One integer of the first row (*found 0 if there is none). */
 static int
-gint(struct store *s, sqlite3_stmt *st, int64_t *v, int *found, const char *what)
+gint(struct server_store *s, sqlite3_stmt *st, int64_t *v, int *found, const char *what)
 {
 	int rc = sqlite3_step(st);
 
@@ -160,14 +160,14 @@ gint(struct store *s, sqlite3_stmt *st, int64_t *v, int *found, const char *what
 }
 
 static void
-gend(struct store *s, struct sqg *g, int ok)
+gend(struct server_store *s, struct sqg *g, int ok)
 {
 	if (!ok && !sqlite3_get_autocommit(store_sqlite_db(s)))
 		(void)grun(s, gst(g, G_ROLLBACK), "rollback");
 }
 
 static int
-gcommit(struct store *s, struct sqg *g)
+gcommit(struct server_store *s, struct sqg *g)
 {
 	int r = grun(s, gst(g, G_COMMIT), "commit");
 
@@ -179,7 +179,7 @@ gcommit(struct store *s, struct sqg *g)
 /* --- KeyPackages --- */
 
 static int
-kp_counts(struct store *s, struct sqg *g, int64_t account, struct store_kp_count *c)
+kp_counts(struct server_store *s, struct sqg *g, int64_t account, struct store_kp_count *c)
 {
 	sqlite3_stmt *st;
 	int64_t v;
@@ -199,7 +199,7 @@ kp_counts(struct store *s, struct sqg *g, int64_t account, struct store_kp_count
 }
 
 static int
-kp_insert(struct store *s, struct sqg *g, int64_t account, int last_resort,
+kp_insert(struct server_store *s, struct sqg *g, int64_t account, int last_resort,
     const struct store_blob *b)
 {
 	sqlite3_stmt *st = gst(g, G_KP_PUT);
@@ -213,7 +213,7 @@ kp_insert(struct store *s, struct sqg *g, int64_t account, int last_resort,
 }
 
 int
-sqg_key_packages_put(struct store *s, int64_t account, const struct store_blob *kps, size_t n,
+sqg_key_packages_put(struct server_store *s, int64_t account, const struct store_blob *kps, size_t n,
     const struct store_blob *last_resort, uint32_t max, struct store_kp_count *left)
 {
 	struct store_kp_count c;
@@ -250,7 +250,7 @@ out:
 }
 
 int
-sqg_key_package_take(struct store *s, int64_t account, struct store_kp_claim *out)
+sqg_key_package_take(struct server_store *s, int64_t account, struct store_kp_claim *out)
 {
 	struct sqg *g;
 	sqlite3_stmt *st;
@@ -295,7 +295,7 @@ out:
 }
 
 int
-sqg_key_package_count(struct store *s, int64_t account, struct store_kp_count *out)
+sqg_key_package_count(struct server_store *s, int64_t account, struct store_kp_count *out)
 {
 	struct sqg *g;
 	int r;
@@ -319,7 +319,7 @@ struct mrow {
 
 /* SOTTO_ERR_UNKNOWN_GROUP if there is no such group. */
 static int
-group_get(struct store *s, struct sqg *g, const uint8_t *gid, size_t len, struct grow *out)
+group_get(struct server_store *s, struct sqg *g, const uint8_t *gid, size_t len, struct grow *out)
 {
 	sqlite3_stmt *st = gst(g, G_GROUP_GET);
 	int rc;
@@ -339,7 +339,7 @@ group_get(struct store *s, struct sqg *g, const uint8_t *gid, size_t len, struct
 }
 
 static int
-group_set(struct store *s, struct sqg *g, const struct grow *gr)
+group_set(struct server_store *s, struct sqg *g, const struct grow *gr)
 {
 	sqlite3_stmt *st = gst(g, G_GROUP_SET);
 
@@ -352,7 +352,7 @@ group_set(struct store *s, struct sqg *g, const struct grow *gr)
 
 /* SOTTO_ERR_NOT_FOUND if account has no row in the group. */
 static int
-member_get(struct store *s, struct sqg *g, int64_t grp, int64_t account, struct mrow *out)
+member_get(struct server_store *s, struct sqg *g, int64_t grp, int64_t account, struct mrow *out)
 {
 	sqlite3_stmt *st = gst(g, G_MEMBER_GET);
 	int rc;
@@ -372,7 +372,7 @@ member_get(struct store *s, struct sqg *g, int64_t grp, int64_t account, struct 
 }
 
 static int
-account_id(struct store *s, struct sqg *g, const char *name, int64_t *id, int *found)
+account_id(struct server_store *s, struct sqg *g, const char *name, int64_t *id, int *found)
 {
 	sqlite3_stmt *st = gst(g, G_ACCOUNT_ID);
 
@@ -381,7 +381,7 @@ account_id(struct store *s, struct sqg *g, const char *name, int64_t *id, int *f
 }
 
 static int
-count_by(struct store *s, struct sqg *g, enum g_stmt id, int64_t key, int64_t *n)
+count_by(struct server_store *s, struct sqg *g, enum g_stmt id, int64_t key, int64_t *n)
 {
 	sqlite3_stmt *st = gst(g, id);
 	int found;
@@ -397,7 +397,7 @@ count_by(struct store *s, struct sqg *g, enum g_stmt id, int64_t key, int64_t *n
  * storage error.
  */
 static int
-group_authorize(struct store *s, struct sqg *g, const struct grow *gr,
+group_authorize(struct server_store *s, struct sqg *g, const struct grow *gr,
     const struct store_group_op *op)
 {
 	struct mrow m;
@@ -409,7 +409,7 @@ group_authorize(struct store *s, struct sqg *g, const struct grow *gr,
 }
 
 static int
-log_put(struct store *s, struct sqg *g, const struct grow *gr, uint64_t seq, int kind,
+log_put(struct server_store *s, struct sqg *g, const struct grow *gr, uint64_t seq, int kind,
     const struct store_group_op *op)
 {
 	sqlite3_stmt *st = gst(g, G_LOG_PUT);
@@ -427,7 +427,7 @@ log_put(struct store *s, struct sqg *g, const struct grow *gr, uint64_t seq, int
 
 /* Whom the entry at seq goes to, into op->members. */
 static int
-members_out(struct store *s, struct sqg *g, int64_t grp, uint64_t seq,
+members_out(struct server_store *s, struct sqg *g, int64_t grp, uint64_t seq,
     struct store_group_op *op)
 {
 	sqlite3_stmt *st = gst(g, G_MEMBERS);
@@ -466,7 +466,7 @@ members_out(struct store *s, struct sqg *g, int64_t grp, uint64_t seq,
 }
 
 static int
-op_create(struct store *s, struct sqg *g, struct store_group_op *op)
+op_create(struct server_store *s, struct sqg *g, struct store_group_op *op)
 {
 	sqlite3_stmt *st;
 	int64_t n;
@@ -492,7 +492,7 @@ op_create(struct store *s, struct sqg *g, struct store_group_op *op)
 
 /* A retry of a Commit that was accepted (its answer lost): the same bytes at its epoch. */
 static int
-commit_retried(struct store *s, struct sqg *g, const struct grow *gr,
+commit_retried(struct server_store *s, struct sqg *g, const struct grow *gr,
     struct store_group_op *op, int *same)
 {
 	sqlite3_stmt *st = gst(g, G_LOG_COMMIT_AT);
@@ -512,7 +512,7 @@ commit_retried(struct store *s, struct sqg *g, const struct grow *gr,
 }
 
 static int
-commit_removes(struct store *s, struct sqg *g, int64_t grp, uint64_t seq,
+commit_removes(struct server_store *s, struct sqg *g, int64_t grp, uint64_t seq,
     const struct store_group_op *op)
 {
 	sqlite3_stmt *st;
@@ -537,7 +537,7 @@ commit_removes(struct store *s, struct sqg *g, int64_t grp, uint64_t seq,
 }
 
 static int
-commit_adds(struct store *s, struct sqg *g, int64_t grp, uint64_t seq,
+commit_adds(struct server_store *s, struct sqg *g, int64_t grp, uint64_t seq,
     struct store_group_op *op)
 {
 	sqlite3_stmt *st;
@@ -571,7 +571,7 @@ commit_adds(struct store *s, struct sqg *g, int64_t grp, uint64_t seq,
 
 /* Every account added gets exactly one Welcome, and only they get one. */
 static int
-commit_welcomes(struct store *s, struct sqg *g, const struct grow *gr, uint64_t seq,
+commit_welcomes(struct server_store *s, struct sqg *g, const struct grow *gr, uint64_t seq,
     struct store_group_op *op)
 {
 	sqlite3_stmt *st;
@@ -614,7 +614,7 @@ commit_welcomes(struct store *s, struct sqg *g, const struct grow *gr, uint64_t 
 }
 
 static int
-op_commit(struct store *s, struct sqg *g, struct store_group_op *op)
+op_commit(struct server_store *s, struct sqg *g, struct store_group_op *op)
 {
 	struct grow gr;
 	int64_t n;
@@ -664,7 +664,7 @@ refused:
 }
 
 static int
-op_message(struct store *s, struct sqg *g, struct store_group_op *op)
+op_message(struct server_store *s, struct sqg *g, struct store_group_op *op)
 {
 	sqlite3_stmt *st;
 	struct grow gr;
@@ -703,7 +703,7 @@ op_message(struct store *s, struct sqg *g, struct store_group_op *op)
 
 /* Deletes the entries every row has read (all of them when no row is left). */
 static int
-group_prune(struct store *s, struct sqg *g, struct grow *gr)
+group_prune(struct server_store *s, struct sqg *g, struct grow *gr)
 {
 	sqlite3_stmt *st = gst(g, G_MIN_READ);
 	uint64_t low;
@@ -730,7 +730,7 @@ group_prune(struct store *s, struct sqg *g, struct grow *gr)
 }
 
 static int
-op_ack(struct store *s, struct sqg *g, struct store_group_op *op)
+op_ack(struct server_store *s, struct sqg *g, struct store_group_op *op)
 {
 	sqlite3_stmt *st;
 	struct grow gr;
@@ -776,7 +776,7 @@ op_ack(struct store *s, struct sqg *g, struct store_group_op *op)
 }
 
 static int
-op_apply(struct store *s, struct sqg *g, struct store_group_op *op)
+op_apply(struct server_store *s, struct sqg *g, struct store_group_op *op)
 {
 	if (op->group_len == 0 || op->group_len > STORE_GROUP_ID_MAX)
 		return op->result = SOTTO_ERR_INVALID_ARG, 0;
@@ -805,7 +805,7 @@ store_group_ops_release(struct store_group_op *ops, size_t n)
 }
 
 int
-sqg_groups_apply(struct store *s, struct store_group_op *ops, size_t n)
+sqg_groups_apply(struct server_store *s, struct store_group_op *ops, size_t n)
 {
 	struct sqg *g = NULL;
 	size_t i;
@@ -845,7 +845,7 @@ out:
 }
 
 int
-sqg_group_memberships(struct store *s, int64_t account, int64_t after,
+sqg_group_memberships(struct server_store *s, int64_t account, int64_t after,
     struct store_membership *out, size_t max, size_t *n_out)
 {
 	struct sqg *g;
@@ -894,7 +894,7 @@ entry_read(sqlite3_stmt *st, int col, struct store_group_entry *e)
 }
 
 int
-sqg_group_entries(struct store *s, int64_t grp, uint64_t after, uint64_t upto,
+sqg_group_entries(struct server_store *s, int64_t grp, uint64_t after, uint64_t upto,
     struct store_group_entry *out, size_t max, size_t *n_out)
 {
 	struct sqg *g;
@@ -933,7 +933,7 @@ sqg_group_entries(struct store *s, int64_t grp, uint64_t after, uint64_t upto,
 }
 
 int
-sqg_group_welcome(struct store *s, int64_t grp, int64_t account, struct store_group_entry *out)
+sqg_group_welcome(struct server_store *s, int64_t grp, int64_t account, struct store_group_entry *out)
 {
 	struct sqg *g;
 	sqlite3_stmt *st;

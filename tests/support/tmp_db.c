@@ -6,11 +6,11 @@
 
 #include "server/store.h"
 
-struct store *
+struct server_store *
 tmp_db_store_open(const char *path, int create)
 {
 	struct store_open_opts o = { .create = create, .durability_full = 1 };
-	struct store *s = NULL;
+	struct server_store *s = NULL;
 
 	return store_sqlite_open(&s, path, &o) == 0 ? s : NULL;
 }

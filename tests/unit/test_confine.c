@@ -658,7 +658,7 @@ child_server(void *arg)
 	struct store_open_opts so = { 0 };
 	struct config cfg;
 	struct server srv;
-	struct store *st = NULL;
+	struct server_store *st = NULL;
 	char path[256];
 	uv_loop_t loop;
 	uint8_t pk[32], sk[64];
@@ -684,7 +684,7 @@ child_server(void *arg)
 	so.create = 1;
 	if (store_sqlite_open(&st, path, &so) != 0)
 		return 103;
-	store_close(st);
+	server_store_close(st);
 	uv_loop_init(&loop);
 	if ((r = server_init(&srv, &loop, dir, &cfg, &ov, sk)) != 0 || server_listen(&srv) != 0)
 		return 104;

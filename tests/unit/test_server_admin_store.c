@@ -16,7 +16,7 @@ static char dir[TMP_DB_DIR_MAX];
 static char path[TMP_DB_PATH_MAX];
 
 static int64_t
-join(struct store *s, const char *name, uint8_t dk_byte)
+join(struct server_store *s, const char *name, uint8_t dk_byte)
 {
 	uint8_t ik[32], dk[32];
 	int64_t id = 0;
@@ -28,7 +28,7 @@ join(struct store *s, const char *name, uint8_t dk_byte)
 
 /* n envelopes of len bytes from device dk_byte to recipient. */
 static int
-send_some(struct store *s, int64_t recipient, uint8_t dk_byte, int n, size_t len)
+send_some(struct server_store *s, int64_t recipient, uint8_t dk_byte, int n, size_t len)
 {
 	static const uint8_t data[256];
 	struct store_send sd[8];
@@ -50,7 +50,7 @@ send_some(struct store *s, int64_t recipient, uint8_t dk_byte, int n, size_t len
 TEST(admin_store_stats_count_accounts_and_waiting_envelopes)
 {
 	struct store_stats st;
-	struct store *s;
+	struct server_store *s;
 	int64_t alice, bob;
 
 	tmp_db_make(dir, path, "sotto-admin");
@@ -66,7 +66,7 @@ TEST(admin_store_stats_count_accounts_and_waiting_envelopes)
 	CHECK_EQ_INT(st.accounts, 2);
 	CHECK_EQ_INT(st.envelopes, 4);
 	CHECK_EQ_INT(st.envelope_bytes, 340);
-	store_close(s);
+	server_store_close(s);
 	tmp_db_remove(dir, path);
 }
 
@@ -75,7 +75,7 @@ TEST(admin_store_backup_is_a_whole_database)
 	char copy[TMP_DB_PATH_MAX + 16];
 	struct store_stats st;
 	struct store_account a;
-	struct store *s, *c;
+	struct server_store *s, *c;
 	int64_t bob;
 
 	tmp_db_make(dir, path, "sotto-admin");
@@ -94,8 +94,8 @@ TEST(admin_store_backup_is_a_whole_database)
 	CHECK_EQ_INT(st.accounts, 2);
 	CHECK_EQ_INT(st.envelopes, 2);
 	CHECK_EQ_INT(c->ops->account_by_name(c, "alice", &a), 0);
-	store_close(c);
-	store_close(s);
+	server_store_close(c);
+	server_store_close(s);
 	unlink(copy);
 	snprintf(copy, sizeof(copy), "%s/copy.db-wal", dir);
 	unlink(copy);
@@ -107,7 +107,7 @@ TEST(admin_store_backup_is_a_whole_database)
 TEST(admin_store_domain_recorded_once)
 {
 	char rec[STORE_DOMAIN_MAX + 1];
-	struct store *s;
+	struct server_store *s;
 
 	tmp_db_make(dir, path, "sotto-admin");
 	REQUIRE((s = tmp_db_store_open(path, 1)) != NULL);
@@ -116,11 +116,11 @@ TEST(admin_store_domain_recorded_once)
 	CHECK_EQ_INT(s->ops->domain_claim(s, "chat.example", rec), 0);
 	CHECK_EQ_INT(s->ops->domain_claim(s, "other.example", rec), SOTTO_ERR_OTHER_DOMAIN);
 	CHECK(strcmp(rec, "chat.example") == 0);
-	store_close(s);
+	server_store_close(s);
 	/* Kept across opens; a name of digits stays itself in meta's integer column. */
 	REQUIRE((s = tmp_db_store_open(path, 0)) != NULL);
 	CHECK_EQ_INT(s->ops->domain_claim(s, "other.example", rec), SOTTO_ERR_OTHER_DOMAIN);
-	store_close(s);
+	server_store_close(s);
 	tmp_db_remove(dir, path);
 	tmp_db_make(dir, path, "sotto-admin");
 	REQUIRE((s = tmp_db_store_open(path, 1)) != NULL);
@@ -128,7 +128,7 @@ TEST(admin_store_domain_recorded_once)
 	CHECK_EQ_INT(s->ops->domain_claim(s, "007", rec), 0);
 	CHECK_EQ_INT(s->ops->domain_claim(s, "7", rec), SOTTO_ERR_OTHER_DOMAIN);
 	CHECK(strcmp(rec, "007") == 0);
-	store_close(s);
+	server_store_close(s);
 	tmp_db_remove(dir, path);
 }
 

@@ -23,12 +23,12 @@ cleanup(void)
 	tmp_db_remove(dir, path);
 }
 
-static struct store *
+static struct server_store *
 open_db_opts(uint32_t max_pages, int ckpt)
 {
 	struct store_open_opts o = { .create = 1, .durability_full = 0, .max_pages = max_pages,
 	    .checkpoint_thread = ckpt };
-	struct store *s = NULL;
+	struct server_store *s = NULL;
 
 	tmp_db_make(dir, path, "sotto-batch");
 	if (store_sqlite_open(&s, path, &o) != 0)
@@ -36,13 +36,13 @@ open_db_opts(uint32_t max_pages, int ckpt)
 	return s;
 }
 
-static struct store *
+static struct server_store *
 open_db_max(uint32_t max_pages)
 {
 	return open_db_opts(max_pages, 0);
 }
 
-static struct store *
+static struct server_store *
 open_db(void)
 {
 	return open_db_max(0);
@@ -57,7 +57,7 @@ file_size(const char *p)
 }
 
 static int
-make_accounts(struct store *s, int64_t *ids)
+make_accounts(struct server_store *s, int64_t *ids)
 {
 	uint8_t ik[32], dk[32];
 	char name[32];
@@ -96,7 +96,7 @@ TEST(batch_counts_many_mailboxes)
 	static int64_t ids[N_ACCTS];
 	static struct store_send sends[3 * N_ACCTS];
 	static struct store_del dels[N_ACCTS];
-	struct store *s = open_db();
+	struct server_store *s = open_db();
 	uint64_t n;
 	uint32_t seq = 0;
 	int limited = 0, stored = 0;
@@ -137,7 +137,7 @@ TEST(batch_counts_many_mailboxes)
 		CHECK_EQ_INT(s->ops->mailbox_count(s, ids[i], &n), 0);
 		CHECK_EQ_INT(n, 2);
 	}
-	store_close(s);
+	server_store_close(s);
 	cleanup();
 }
 
@@ -147,7 +147,7 @@ TEST(apply_deletes_and_sends_together)
 	static int64_t ids[N_ACCTS];
 	static struct store_send sends[N_ACCTS];
 	struct store_del del[2] = { 0 };
-	struct store *s = open_db();
+	struct server_store *s = open_db();
 	uint64_t n;
 	uint32_t seq = 0;
 	int rd = -1;
@@ -179,7 +179,7 @@ TEST(apply_deletes_and_sends_together)
 	CHECK_EQ_INT(sends[0].result, 0);
 	CHECK_EQ_INT(s->ops->mailbox_count(s, ids[3], &n), 0);
 	CHECK_EQ_INT(n, 1);
-	store_close(s);
+	server_store_close(s);
 	cleanup();
 }
 
@@ -192,7 +192,7 @@ TEST(apply_full_database_keeps_the_deletes)
 	static uint8_t big[60000];
 	struct store_send one;
 	struct store_del del = { 0 };
-	struct store *s = open_db_max(300);
+	struct server_store *s = open_db_max(300);
 	uint64_t before, after;
 	uint32_t seq = 0;
 	int rd = -1, rs, full = 0;
@@ -227,7 +227,7 @@ TEST(apply_full_database_keeps_the_deletes)
 	CHECK_EQ_INT(after, 0);
 	CHECK_EQ_INT(s->ops->mailbox_count(s, ids[7], &after), 0);
 	CHECK_EQ_INT(after, 0);
-	store_close(s);
+	server_store_close(s);
 	cleanup();
 }
 
@@ -252,7 +252,7 @@ TEST(checkpoint_thread_copies_the_wal)
 	static struct store_send sends[16];
 	static uint8_t big[30000];
 	struct store_open_opts o = { .durability_full = 1 };
-	struct store *s = open_db_opts(0, 1);
+	struct server_store *s = open_db_opts(0, 1);
 	struct grow_wait g;
 	uint64_t n;
 	uint32_t seq = 0;
@@ -271,13 +271,13 @@ TEST(checkpoint_thread_copies_the_wal)
 		REQUIRE(s->ops->envelopes_commit(s, sends, 16) == 0);
 	}
 	CHECK(wait_until(db_grew, &g, 5000));
-	store_close(s);
+	server_store_close(s);
 	REQUIRE(store_sqlite_open(&s, path, &o) == 0);
 	for (int i = 0; i < 16; i++) {
 		CHECK_EQ_INT(s->ops->mailbox_count(s, ids[i], &n), 0);
 		CHECK_EQ_INT(n, 20);
 	}
-	store_close(s);
+	server_store_close(s);
 	cleanup();
 }
 

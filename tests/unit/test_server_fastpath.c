@@ -742,7 +742,7 @@ TEST(held_sends_go_first_and_drain_on_sigterm)
 TEST(store_explicit_ids_and_skipped_envelopes)
 {
 	struct store_open_opts o = { .create = 1 };
-	struct store *st = NULL;
+	struct server_store *st = NULL;
 	struct store_send sd[3];
 	struct store_envelope env[4];
 	char dir[TMP_DB_DIR_MAX], path[TMP_DB_PATH_MAX];
@@ -818,7 +818,7 @@ TEST(store_explicit_ids_and_skipped_envelopes)
 	    SOTTO_ERR_NOT_FOUND);
 	CHECK_EQ_INT(st->ops->sent_get(st, sd[0].recipient, (const uint8_t *)"nope-nope-nope-x",
 	    &old), SOTTO_ERR_NOT_FOUND);
-	store_close(st);
+	server_store_close(st);
 	tmp_db_remove(dir, path);
 }
 

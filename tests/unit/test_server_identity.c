@@ -12,11 +12,11 @@
 static char dir[TMP_DB_DIR_MAX];
 static char path[TMP_DB_PATH_MAX];
 
-static struct store *
+static struct server_store *
 fresh_db(void)
 {
 	struct store_open_opts o = { .create = 1, .durability_full = 0 };
-	struct store *s = NULL;
+	struct server_store *s = NULL;
 
 	tmp_db_make(dir, path, "sotto-identity");
 	if (store_sqlite_open(&s, path, &o) != 0)
@@ -50,7 +50,7 @@ collect(void *arg, const struct store_account_info *a)
 
 TEST(reset_drops_mailbox_and_reserves_name)
 {
-	struct store *s;
+	struct server_store *s;
 	struct store_account a;
 	struct store_send sd;
 	struct store_envelope env[2];
@@ -120,13 +120,13 @@ TEST(reset_drops_mailbox_and_reserves_name)
 	CHECK_EQ_INT(s->ops->account_reset(s, "alice", NULL, 0, &dropped), 0);
 	CHECK_EQ_INT(s->ops->account_create(s, "alice", ik2, dk, NULL, &other), 0);
 	CHECK(other != alice);
-	store_close(s);
+	server_store_close(s);
 	tmp_db_remove(dir, path);
 }
 
 /* One LOGIN of account presenting gen: its result, and the next generation in *next. */
 static int
-login(struct store *s, int64_t account, uint64_t gen, uint64_t *next)
+login(struct server_store *s, int64_t account, uint64_t gen, uint64_t *next)
 {
 	struct store_login l = { .account = account, .presented = gen };
 	int r = s->ops->logins_commit(s, &l, 1);
@@ -140,7 +140,7 @@ login(struct store *s, int64_t account, uint64_t gen, uint64_t *next)
 
 TEST(login_generations_refuse_the_copy_that_comes_back)
 {
-	struct store *s;
+	struct server_store *s;
 	struct store_login two[2];
 	uint8_t ik[32], dk[32];
 	uint64_t a = 0, b = 0, a2 = 0, c = 0, d = 0, dropped;
@@ -199,7 +199,7 @@ TEST(login_generations_refuse_the_copy_that_comes_back)
 	CHECK_EQ_INT(s->ops->account_reset(s, "bob", NULL, 0, &dropped), 0);
 	CHECK_EQ_INT(s->ops->account_create(s, "bob", ik, dk, NULL, &id), 0);
 	CHECK_EQ_INT(login(s, id, 0, &a), 0);
-	store_close(s);
+	server_store_close(s);
 	tmp_db_remove(dir, path);
 }
 

@@ -16,7 +16,7 @@
 static char dir[TMP_DB_DIR_MAX];
 static char path[TMP_DB_PATH_MAX];
 
-static struct store *
+static struct server_store *
 open_db(int create)
 {
 	return tmp_db_store_open(path, create);
@@ -24,7 +24,7 @@ open_db(int create)
 
 /* Registers name with a device key made of byte dk, with the invite of hash tok. */
 static int
-join(struct store *s, const char *name, uint8_t dk_byte, const uint8_t tok[32])
+join(struct server_store *s, const char *name, uint8_t dk_byte, const uint8_t tok[32])
 {
 	uint8_t ik[32], dk[32];
 	int64_t id;
@@ -64,7 +64,7 @@ TEST(invites_expire_count_uses_and_revoke)
 	int64_t now = (int64_t)time(NULL);
 	struct collected c = { .n = 0 };
 	const struct store_invite_info *in;
-	struct store *s;
+	struct server_store *s;
 
 	tmp_db_make(dir, path, "sotto-invites");
 	REQUIRE((s = open_db(1)) != NULL);
@@ -121,7 +121,7 @@ TEST(invites_expire_count_uses_and_revoke)
 	REQUIRE((in = find(&c, never)) != NULL);
 	CHECK_EQ_INT(in->expires, 0);
 	CHECK(in->name[0] == '\0');
-	store_close(s);
+	server_store_close(s);
 	tmp_db_remove(dir, path);
 }
 
@@ -130,7 +130,7 @@ TEST(invites_revoke_ambiguous_id_refused)
 {
 	uint8_t a[32], b[32];
 	int64_t now = (int64_t)time(NULL);
-	struct store *s;
+	struct server_store *s;
 
 	tmp_db_make(dir, path, "sotto-invites");
 	REQUIRE((s = open_db(1)) != NULL);
@@ -143,7 +143,7 @@ TEST(invites_revoke_ambiguous_id_refused)
 	CHECK_EQ_INT(join(s, "x", 1, a), 0);
 	CHECK_EQ_INT(s->ops->invite_revoke(s, b, 32, now), 0);
 	CHECK_EQ_INT(join(s, "y", 2, b), SOTTO_ERR_INVITE_EXPIRED);
-	store_close(s);
+	server_store_close(s);
 	tmp_db_remove(dir, path);
 }
 
@@ -153,7 +153,7 @@ TEST(invites_reset_name_expires_and_stays_reserved)
 	uint8_t tok[32], tok2[32];
 	int64_t now = (int64_t)time(NULL);
 	uint64_t dropped = 0;
-	struct store *s;
+	struct server_store *s;
 
 	tmp_db_make(dir, path, "sotto-invites");
 	REQUIRE((s = open_db(1)) != NULL);
@@ -166,7 +166,7 @@ TEST(invites_reset_name_expires_and_stays_reserved)
 	memset(tok2, 0x72, 32);
 	CHECK_EQ_INT(s->ops->account_reset(s, "bob", tok2, now + 60, &dropped), 0);
 	CHECK_EQ_INT(join(s, "bob", 4, tok2), 0);
-	store_close(s);
+	server_store_close(s);
 	tmp_db_remove(dir, path);
 }
 
@@ -178,12 +178,12 @@ TEST(invites_migrate_schema_8)
 	int64_t now = (int64_t)time(NULL);
 	struct collected c = { .n = 0 };
 	const struct store_invite_info *in;
-	struct store *s;
+	struct server_store *s;
 	sqlite3 *db;
 
 	tmp_db_make(dir, path, "sotto-invites");
 	REQUIRE((s = open_db(1)) != NULL);
-	store_close(s);
+	server_store_close(s);
 	/* Back to schema 8's invites table (the schema before invites expire). */
 	REQUIRE(sqlite3_open(path, &db) == SQLITE_OK);
 	REQUIRE(sqlite3_exec(db, "DROP TABLE invites;"
@@ -221,7 +221,7 @@ TEST(invites_migrate_schema_8)
 	CHECK_EQ_INT(join(s, "u", 1, used), SOTTO_ERR_INVITE_USED);
 	CHECK_EQ_INT(join(s, "v", 2, unused), 0);
 	CHECK_EQ_INT(join(s, "w", 3, unused), SOTTO_ERR_INVITE_USED);
-	store_close(s);
+	server_store_close(s);
 	tmp_db_remove(dir, path);
 }
 

@@ -100,11 +100,11 @@ table_rows(const char *table)
 	return n;
 }
 
-static struct store *
+static struct server_store *
 open_db(int create)
 {
 	struct store_open_opts o = { .create = create, .durability_full = 1 };
-	struct store *s = NULL;
+	struct server_store *s = NULL;
 
 	if (store_open_spec(&s, spec, &o) != 0)
 		return NULL;
@@ -118,10 +118,10 @@ key(uint8_t k[32], uint8_t v)
 }
 
 /* A fresh database with the accounts alice (device dk) and bob (device dk2). */
-static struct store *
+static struct server_store *
 open_alice_bob(uint8_t dk[32], uint8_t dk2[32], int64_t *alice, int64_t *bob)
 {
-	struct store *s;
+	struct server_store *s;
 	uint8_t ik[32];
 
 	fresh_path();
@@ -130,7 +130,7 @@ open_alice_bob(uint8_t dk[32], uint8_t dk2[32], int64_t *alice, int64_t *bob)
 	key(ik, 1), key(dk, 2), key(dk2, 3);
 	if (s->ops->account_create(s, "alice", ik, dk, NULL, alice) != 0 ||
 	    s->ops->account_create(s, "bob", ik, dk2, NULL, bob) != 0) {
-		store_close(s);
+		server_store_close(s);
 		return NULL;
 	}
 	return s;
@@ -153,7 +153,7 @@ hello_sends(struct store_send *sd, int n, int64_t recipient, uint8_t cmid0,
 
 TEST(store_accounts_and_invites)
 {
-	struct store *s;
+	struct server_store *s;
 	struct store_account a;
 	uint8_t ik[32], dk[32], dk2[32], tok[32], tok2[32];
 	int64_t id = 0, id2 = 0;
@@ -185,7 +185,7 @@ TEST(store_accounts_and_invites)
 	CHECK_EQ_INT(s->ops->invite_add(s, tok2, 0, 1), 0);
 	CHECK_EQ_INT(s->ops->account_create(s, "alice", ik, dk2, tok2, &id2), SOTTO_ERR_EXISTS);
 	CHECK_EQ_INT(s->ops->account_create(s, "carol", ik, dk2, tok2, &id2), 0);
-	store_close(s);
+	server_store_close(s);
 	cleanup();
 }
 
@@ -210,7 +210,7 @@ invite_seen(void *arg, const struct store_invite_info *i)
  * revocation, the list, the domain a database serves, and the counts of status. */
 TEST(store_admin_invites_domain_and_stats)
 {
-	struct store *s;
+	struct server_store *s;
 	struct store_stats st;
 	struct invite_seen seen = { .n = 0, .want = NULL };
 	char recorded[STORE_DOMAIN_MAX + 1];
@@ -246,13 +246,13 @@ TEST(store_admin_invites_domain_and_stats)
 	CHECK_EQ_INT(st.accounts, 1);
 	CHECK_EQ_INT(st.envelopes, 0);
 	CHECK(st.pages > 0 && st.page_size > 0);
-	store_close(s);
+	server_store_close(s);
 	cleanup();
 }
 
 TEST(store_prekeys_handed_out_once)
 {
-	struct store *s;
+	struct server_store *s;
 	struct store_signed_prekey spk = { .id = 7 };
 	struct store_prekey otpk[3];
 	struct store_bundle b;
@@ -288,7 +288,7 @@ TEST(store_prekeys_handed_out_once)
 	CHECK_EQ_INT(s->ops->bundle_take(s, id, &b), 0);
 	CHECK_EQ_INT(b.has_otpk, 0);
 	CHECK_EQ_INT(b.spk.sig[0], 6);
-	store_close(s);
+	server_store_close(s);
 	cleanup();
 }
 
@@ -299,7 +299,7 @@ TEST(store_prekeys_handed_out_once)
  * oldest first and deleted. */
 TEST(store_blob_records)
 {
-	struct store *s;
+	struct server_store *s;
 	struct store_blob_rec b[4], got;
 	uint8_t hashes[4][STORE_BLOB_HASH_LEN];
 	uint64_t bytes = 9;
@@ -361,13 +361,13 @@ TEST(store_blob_records)
 	CHECK_EQ_INT(count, 0);
 	CHECK_EQ_INT(s->ops->blob_expired(s, 5001, hashes, 4, &n), 0);
 	CHECK_EQ_INT(n, 0);
-	store_close(s);
+	server_store_close(s);
 	cleanup();
 }
 
 TEST(store_kem_prekeys_once_then_last_resort)
 {
-	struct store *s;
+	struct server_store *s;
 	struct store_signed_prekey spk = { .id = 7 };
 	struct store_prekey otpk = { .id = 1 };
 	static struct store_kem_prekey kem[3], lr;
@@ -423,7 +423,7 @@ TEST(store_kem_prekeys_once_then_last_resort)
 
 		CHECK_EQ_INT(table_rows("kem_prekeys"), 1);
 		CHECK_EQ_INT(s->ops->account_reset(s, "alice", NULL, 0, &envs), 0);
-		store_close(s);
+		server_store_close(s);
 		CHECK_EQ_INT(table_rows("kem_prekeys"), 0);
 	}
 	cleanup();
@@ -431,7 +431,7 @@ TEST(store_kem_prekeys_once_then_last_resort)
 
 TEST(store_envelopes_idempotent_capped_and_deleted)
 {
-	struct store *s;
+	struct server_store *s;
 	struct store_send sd[4];
 	struct store_envelope env[8];
 	struct store_del del[2] = { 0 };
@@ -488,7 +488,7 @@ TEST(store_envelopes_idempotent_capped_and_deleted)
 	CHECK_EQ_INT(sd[0].duplicate, 0);
 	CHECK_EQ_INT(s->ops->mailbox_count(s, bob, &pending), 0);
 	CHECK_EQ_INT(pending, 2);
-	store_close(s);
+	server_store_close(s);
 
 	/* Reopen: everything is still there. */
 	s = open_db(0);
@@ -496,14 +496,14 @@ TEST(store_envelopes_idempotent_capped_and_deleted)
 	CHECK_EQ_INT(s->ops->envelopes_list(s, bob, 0, env, 8, &n), 0);
 	CHECK_EQ_INT(n, 2);
 	store_envelopes_free(env, n);
-	store_close(s);
+	server_store_close(s);
 	cleanup();
 }
 
 /* Idempotency records: a walk in chunks deletes the old ones; a pruned retry is new. */
 TEST(store_sent_records_pruned_in_chunks)
 {
-	struct store *s;
+	struct server_store *s;
 	struct store_send sd[5];
 	struct store_sent_key cur;
 	uint8_t dk[32], dk2[32];
@@ -543,13 +543,13 @@ TEST(store_sent_records_pruned_in_chunks)
 	CHECK_EQ_INT(sd[0].duplicate, 0);
 	CHECK_EQ_INT(s->ops->mailbox_count(s, bob, &pending), 0);
 	CHECK_EQ_INT(pending, 6);
-	store_close(s);
+	server_store_close(s);
 	cleanup();
 }
 
 TEST(store_refuses_corrupt_or_missing)
 {
-	struct store *s;
+	struct server_store *s;
 	int fd;
 
 	fresh_path();
@@ -563,7 +563,7 @@ TEST(store_refuses_corrupt_or_missing)
 	unlink(path);
 	s = open_db(1);
 	REQUIRE(s != NULL);
-	store_close(s);
+	server_store_close(s);
 	/* Damage the header's magic: refused, not replaced. */
 	fd = open(path, O_WRONLY);
 	REQUIRE(fd >= 0);
@@ -594,7 +594,7 @@ TEST(commit_group_and_disk_full)
 	struct commit_test t = { 0 };
 	struct commit_item it[3];
 	struct store_del del = { 0 };
-	struct store *s, *w = NULL;
+	struct server_store *s, *w = NULL;
 	struct commit *c = NULL;
 	uint8_t ik[32], dk[32], dk2[32];
 	static uint8_t big[200000];
@@ -660,7 +660,7 @@ TEST(commit_group_and_disk_full)
 	}
 out:
 	uv_loop_close(&loop);
-	store_close(s);
+	server_store_close(s);
 	cleanup();
 }
 
@@ -685,7 +685,7 @@ TEST(commit_deferred_records_wait_then_go_in_order)
 	struct commit_test t = { 0 };
 	static struct commit_item many[COMMIT_DEFER_MAX];
 	struct commit_item it[4];
-	struct store *s, *w = NULL;
+	struct server_store *s, *w = NULL;
 	struct commit *c = NULL;
 	uint8_t dk[32], dk2[32];
 	uint64_t t0, batches0, batches1, items, pending = 9;
@@ -761,7 +761,7 @@ TEST(commit_deferred_records_wait_then_go_in_order)
 	CHECK_EQ_INT(s->ops->envelopes_max_id(s, &env_id), 0);
 	CHECK(env_id >= 2000 + COMMIT_DEFER_MAX - 1);
 	uv_loop_close(&loop);
-	store_close(s);
+	server_store_close(s);
 	cleanup();
 }
 
@@ -795,7 +795,7 @@ TEST(store_migrates_schema_1)
 	uint8_t zero[32] = { 0 }, ik[32], dk[32];
 	struct store_envelope env[2];
 	struct store_send sd[1];
-	struct store *s;
+	struct server_store *s;
 	sqlite3 *db;
 	sqlite3_stmt *q;
 	int64_t env_id = 0;
@@ -827,7 +827,7 @@ TEST(store_migrates_schema_1)
 	dk[0] = 4;
 	CHECK_EQ_INT(s->ops->account_create(s, "erin", ik, dk, zero, &env_id),
 	    SOTTO_ERR_INVITE_USED);
-	store_close(s);
+	server_store_close(s);
 	REQUIRE(sqlite3_open(path, &db) == SQLITE_OK);
 	/* Then to the latest schema: the mailbox's bytes counted, the record rekeyed and
 	 * named by its envelope. */
@@ -865,7 +865,7 @@ TEST(store_migrates_schema_1)
 	}
 	/* Its record went with it. */
 	CHECK_EQ_INT(s->ops->sent_get(s, 7, cmid, &env_id), SOTTO_ERR_NOT_FOUND);
-	store_close(s);
+	server_store_close(s);
 	cleanup();
 }
 
@@ -903,7 +903,7 @@ TEST(store_groups_and_key_packages)
 	uint8_t dk[32], dk2[32];
 	int64_t alice, bob;
 	size_t n;
-	struct store *s;
+	struct server_store *s;
 
 	REQUIRE((s = open_alice_bob(dk, dk2, &alice, &bob)) != NULL);
 	/* KeyPackages: one-time in order, then the last-resort one, kept. */
@@ -994,7 +994,7 @@ TEST(store_groups_and_key_packages)
 	ops[0].data = (struct store_blob){ (const uint8_t *)"X", 1 };
 	CHECK_EQ_INT(s->ops->groups_apply(s, ops, 1), 0);
 	CHECK_EQ_INT(ops[0].result, SOTTO_ERR_NOT_MEMBER);
-	store_close(s);
+	server_store_close(s);
 	cleanup();
 }
 
@@ -1009,7 +1009,7 @@ TEST(store_group_of_1000_members)
 	struct store_group_op op, *acks;
 	uint8_t ik[32], dk[32];
 	int64_t ids[1000];
-	struct store *s = NULL;
+	struct server_store *s = NULL;
 
 	fresh_path();
 	REQUIRE(store_open_spec(&s, spec, &o) == 0);
@@ -1054,7 +1054,7 @@ TEST(store_group_of_1000_members)
 	REQUIRE(s->ops->groups_apply(s, acks + 999, 1) == 0);
 	CHECK_EQ_INT(table_rows("group_log"), 0);
 	free(acks);
-	store_close(s);
+	server_store_close(s);
 	cleanup();
 }
 
@@ -1129,7 +1129,7 @@ TEST(store_migrates_schema_5_to_unlinked)
 	uint8_t cmid[16] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16 };
 	char wal[300];
 	struct store_send sd[1];
-	struct store *s;
+	struct server_store *s;
 	sqlite3 *db;
 	int64_t env_id = 0;
 	uint64_t pending = 0;
@@ -1154,7 +1154,7 @@ TEST(store_migrates_schema_5_to_unlinked)
 	CHECK_EQ_INT(sd[0].duplicate, 1);
 	CHECK_EQ_INT(s->ops->mailbox_count(s, 7, &pending), 0);
 	CHECK_EQ_INT(pending, 2);
-	store_close(s);
+	server_store_close(s);
 	REQUIRE(sqlite3_open(path, &db) == SQLITE_OK);
 	{
 		sqlite3_stmt *q;
@@ -1184,7 +1184,7 @@ TEST(store_migrates_schema_5_to_unlinked)
  * two connections claiming at once never get the same one. */
 TEST(store_key_packages_claimed_once)
 {
-	struct store *s, *s2 = NULL;
+	struct server_store *s, *s2 = NULL;
 	struct store_open_opts o = { .create = 0, .durability_full = 1 };
 	struct store_blob kps[3], lr = { (const uint8_t *)"last", 4 };
 	struct store_kp_count left;
@@ -1220,8 +1220,8 @@ TEST(store_key_packages_claimed_once)
 		CHECK_EQ_INT(c.left.has_last_resort, 1);
 	}
 	CHECK_EQ_INT(s->ops->key_package_take(s, bob, &c), SOTTO_ERR_NOT_FOUND);
-	store_close(s2);
-	store_close(s);
+	server_store_close(s2);
+	server_store_close(s);
 	cleanup();
 }
 
@@ -1229,7 +1229,7 @@ TEST(store_key_packages_claimed_once)
  * holds none is not created unless asked. */
 TEST(store_opens_twice_and_refuses_missing)
 {
-	struct store *s, *s2;
+	struct server_store *s, *s2;
 	uint8_t dk[32], dk2[32];
 	int64_t alice, bob;
 	struct store_account a;
@@ -1241,8 +1241,8 @@ TEST(store_opens_twice_and_refuses_missing)
 	REQUIRE((s2 = open_db(0)) != NULL);
 	CHECK_EQ_INT(s2->ops->account_by_name(s2, "bob", &a), 0);
 	CHECK_EQ_INT(a.id, bob);
-	store_close(s2);
-	store_close(s);
+	server_store_close(s2);
+	server_store_close(s);
 	cleanup();
 }
 
@@ -1252,7 +1252,7 @@ TEST(store_opens_twice_and_refuses_missing)
 #define RACE_PREKEYS 200
 
 struct race {
-	struct store *s;
+	struct server_store *s;
 	int64_t account;
 	uint32_t got[RACE_PREKEYS];
 	int n_got, errors;
@@ -1286,7 +1286,7 @@ TEST(store_concurrent_claims_and_commits)
 	static struct store_prekey otpk[RACE_PREKEYS];
 	struct store_signed_prekey spk = { .id = 1 };
 	struct store_group_op op;
-	struct store *s;
+	struct server_store *s;
 	pthread_t th[2];
 	uint8_t dk[32], dk2[32], seen[RACE_PREKEYS] = { 0 };
 	int64_t alice, bob;
@@ -1336,13 +1336,13 @@ TEST(store_concurrent_claims_and_commits)
 		accepted += rc[t].commit.result == 0;
 		stale += rc[t].commit.result == SOTTO_ERR_STALE_EPOCH;
 		store_group_ops_release(&rc[t].commit, 1);
-		store_close(rc[t].s);
+		server_store_close(rc[t].s);
 	}
 	CHECK_EQ_INT(total, RACE_PREKEYS);
 	CHECK_EQ_INT(twice, 0);
 	CHECK_EQ_INT(accepted, 1);
 	CHECK_EQ_INT(stale, 1);
-	store_close(s);
+	server_store_close(s);
 	cleanup();
 }
 
@@ -1350,7 +1350,7 @@ TEST(store_concurrent_claims_and_commits)
  * removed; an unknown account is NOT_FOUND. */
 TEST(store_delivery_verifier)
 {
-	struct store *s;
+	struct server_store *s;
 	struct store_account a;
 	uint8_t dk[32], dk2[32], v[32];
 	int64_t alice, bob;
@@ -1374,7 +1374,7 @@ TEST(store_delivery_verifier)
 	CHECK_EQ_INT(s->ops->account_by_name(s, "bob", &a), 0);
 	CHECK_EQ_INT(a.has_delivery, 0);
 	CHECK_EQ_INT(s->ops->delivery_set(s, bob + alice + 100, v), SOTTO_ERR_NOT_FOUND);
-	store_close(s);
+	server_store_close(s);
 	cleanup();
 }
 
@@ -1449,7 +1449,7 @@ TEST(store_pg_migrates_and_refuses_newer)
 	    "DROP TABLE %S.meta_text;"
 	    "UPDATE %S.schema_version SET version = 1;";
 	struct store_open_opts o = { .create = 0, .durability_full = 1 };
-	struct store *s;
+	struct server_store *s;
 	struct store_account a;
 	struct store_group_op op;
 	struct store_send sd[1];
@@ -1461,7 +1461,7 @@ TEST(store_pg_migrates_and_refuses_newer)
 	char sql[512];
 
 	REQUIRE((s = open_alice_bob(dk, dk2, &alice, &bob)) != NULL);
-	store_close(s);
+	server_store_close(s);
 	REQUIRE(pg_admin_exec_schema(to_v1) == 0);
 	REQUIRE(store_open_spec(&s, spec, &o) == 0);
 	CHECK_EQ_INT(s->ops->account_by_name(s, "bob", &a), 0);
@@ -1487,7 +1487,7 @@ TEST(store_pg_migrates_and_refuses_newer)
 	del.id = 41;
 	CHECK_EQ_INT(s->ops->envelopes_delete(s, &del, 1), 0);
 	CHECK_EQ_INT(table_rows("sent"), 1);
-	store_close(s);
+	server_store_close(s);
 	snprintf(sql, sizeof(sql), "SELECT count(*) FROM information_schema.columns"
 	    " WHERE table_schema = '%s' AND (column_name IN ('sender', 'sender_dev',"
 	    " 'out_count', 'out_bytes') OR (table_name = 'envelopes' AND column_name = 'cmid'))",
@@ -1510,7 +1510,7 @@ TEST(store_pg_migrates_and_refuses_newer)
  * the next one connects again, with its prepared statements, and nothing is lost. */
 TEST(store_pg_reconnects_between_transactions)
 {
-	struct store *s;
+	struct server_store *s;
 	struct store_send sd[2];
 	uint8_t dk[32], dk2[32];
 	int64_t alice, bob;
@@ -1536,7 +1536,7 @@ TEST(store_pg_reconnects_between_transactions)
 	CHECK_EQ_INT(s->ops->mailbox_count(s, bob, &pending), 0);
 	CHECK_EQ_INT(pending, 2);
 	printf("# %d operation(s) failed before the connection was made again\n", failed);
-	store_close(s);
+	server_store_close(s);
 	cleanup();
 }
 
