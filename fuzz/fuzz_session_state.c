@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "crypto/init.h"
-#include "crypto/session.h"
+#include "crypto/e2e_session.h"
 #include "crypto/suite_native.h"
 
 #define RATCHET_CHECK_LEN 16
@@ -20,7 +20,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct session *s = NULL;
+	struct e2e_session *s = NULL;
 	struct ratchet *r = NULL;
 	struct buf out;
 	int type;
@@ -28,13 +28,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (sotto_crypto_init() != 0)
 		abort();
 	buf_init_dyn(&out, 1u << 24);
-	if (session_deserialize(&s, &suite_native, data, size) == 0) {
+	if (e2e_session_deserialize(&s, &suite_native, data, size) == 0) {
 		/* A version 1 session state gains its has_kem byte (0) when written again. */
 		size_t grown = data[0] == 1 ? 1 : 0;
 
-		if (session_state_is_pq(data, size) != session_is_pq(s))
+		if (e2e_session_state_is_pq(data, size) != e2e_session_is_pq(s))
 			abort();
-		if (session_serialize(s, &out) != 0 ||
+		if (e2e_session_serialize(s, &out) != 0 ||
 		    (out.len != size + grown &&
 		    out.len != size + grown + RATCHET_KEM_FLAGS_LEN &&
 		    out.len != size + grown + RATCHET_KEM_FLAGS_LEN + RATCHET_RECENT_COUNT_LEN &&
@@ -43,13 +43,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    (out.len == size && memcmp(out.p, data, size) != 0))
 			abort();
 		buf_reset(&out);
-		if (session_encrypt(s, &out, &type, (const uint8_t *)"x", 1) == 0 &&
-		    ratchet_is_pq(session_ratchet(s)) && out.len > 0 &&
-		    out.p[type == SESSION_MSG_PREKEY ? 1166 : 0] != SUITE_NATIVE_VERSION_PQ)
+		if (e2e_session_encrypt(s, &out, &type, (const uint8_t *)"x", 1) == 0 &&
+		    ratchet_is_pq(e2e_session_ratchet(s)) && out.len > 0 &&
+		    out.p[type == E2E_SESSION_MSG_PREKEY ? 1166 : 0] != SUITE_NATIVE_VERSION_PQ)
 			abort();
-		session_free(s);
+		e2e_session_free(s);
 	} else {
-		(void)session_state_is_pq(data, size);
+		(void)e2e_session_state_is_pq(data, size);
 	}
 	buf_reset(&out);
 	if (ratchet_deserialize(&r, &suite_native, data, size) == 0) {

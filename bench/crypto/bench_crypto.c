@@ -31,7 +31,7 @@
  *                       no KEM, so these rows have no comparison
  * libsignal's session cipher loads and stores a serialized session record on every message
  * (its store API has no other way); "+ state saved" rows make Sotto do the same
- * (session_serialize + session_deserialize on both sides), for a like-for-like comparison.
+ * (e2e_session_serialize + e2e_session_deserialize on both sides), for a like-for-like comparison.
  */
 #include <signal_protocol.h>
 #include <fingerprint.h>
@@ -59,7 +59,7 @@
 #include "crypto/kem_prekey.h"
 #include "crypto/mlkem.h"
 #include "crypto/safety.h"
-#include "crypto/session.h"
+#include "crypto/e2e_session.h"
 #include "crypto/suite_native.h"
 #include "crypto/x3dh.h"
 #include "sig_party.h"
@@ -105,66 +105,66 @@ struct ours {
 	struct x3dh_keypair spk, opk;
 	struct x3dh_bundle bundle, pq_bundle;
 	uint8_t kem_dk[MLKEM768_DK_LEN];        /* Bob's ML-KEM prekey, as stored */
-	struct session *a, *b;
-	struct session *pa, *pb;                /* a PQ session (PQXDH, KEM ratchet) */
+	struct e2e_session *a, *b;
+	struct e2e_session *pa, *pb;                /* a PQ session (PQXDH, KEM ratchet) */
 	struct buf ct, pt;
 };
 
 static void
-ours_send(struct session *from, struct session *to, struct buf *ct, struct buf *pt,
+ours_send(struct e2e_session *from, struct e2e_session *to, struct buf *ct, struct buf *pt,
     const uint8_t *msg, size_t len)
 {
 	int type, r;
 
 	buf_reset(ct);
 	buf_reset(pt);
-	if ((r = session_encrypt(from, ct, &type, msg, len)) != 0)
-		die("session_encrypt", r);
-	if ((r = session_decrypt(to, pt, type, ct->p, ct->len)) != 0)
-		die("session_decrypt", r);
+	if ((r = e2e_session_encrypt(from, ct, &type, msg, len)) != 0)
+		die("e2e_session_encrypt", r);
+	if ((r = e2e_session_decrypt(to, pt, type, ct->p, ct->len)) != 0)
+		die("e2e_session_decrypt", r);
 	if (pt->len != len)
 		die("plaintext length", -1);
 }
 
 static void
-ours_reload(struct session **ss)
+ours_reload(struct e2e_session **ss)
 {
 	struct buf st;
-	struct session *n = NULL;
+	struct e2e_session *n = NULL;
 	int r;
 
 	buf_init_dyn(&st, 1 << 24);
-	if ((r = session_serialize(*ss, &st)) != 0 ||
-	    (r = session_deserialize(&n, &suite_native, st.p, st.len)) != 0)
+	if ((r = e2e_session_serialize(*ss, &st)) != 0 ||
+	    (r = e2e_session_deserialize(&n, &suite_native, st.p, st.len)) != 0)
 		die("session state round trip", r);
 	buf_wipe_free(&st);
-	session_free(*ss);
+	e2e_session_free(*ss);
 	*ss = n;
 }
 
 /* One setup, both sides; PQXDH if pq. */
 static void
-ours_setup_one(struct ours *o, struct session **a, struct session **b, const uint8_t *msg,
+ours_setup_one(struct ours *o, struct e2e_session **a, struct e2e_session **b, const uint8_t *msg,
     size_t len, int pq)
 {
-	struct session_opts opts = { 0 };
+	struct e2e_session_opts opts = { 0 };
 	int type, r;
 
 	buf_reset(&o->ct);
 	buf_reset(&o->pt);
-	if ((r = session_initiate(a, &suite_native, &o->ida, pq ? &o->pq_bundle : &o->bundle,
+	if ((r = e2e_session_initiate(a, &suite_native, &o->ida, pq ? &o->pq_bundle : &o->bundle,
 	    NULL)) != 0)
-		die("session_initiate", r);
-	if ((r = session_encrypt(*a, &o->ct, &type, msg, len)) != 0)
+		die("e2e_session_initiate", r);
+	if ((r = e2e_session_encrypt(*a, &o->ct, &type, msg, len)) != 0)
 		die("first encrypt", r);
-	if (type != SESSION_MSG_PREKEY)
+	if (type != E2E_SESSION_MSG_PREKEY)
 		die("first message type", type);
 	if (pq)
 		opts.kem_dk = o->kem_dk;
-	if ((r = session_respond(b, &suite_native, &o->idb, &o->spk, &o->opk, o->ct.p, o->ct.len,
+	if ((r = e2e_session_respond(b, &suite_native, &o->idb, &o->spk, &o->opk, o->ct.p, o->ct.len,
 	    &o->pt, &opts)) != 0)
-		die("session_respond", r);
-	if (session_is_pq(*b) != pq)
+		die("e2e_session_respond", r);
+	if (e2e_session_is_pq(*b) != pq)
 		die("PQXDH", -1);
 }
 
@@ -201,10 +201,10 @@ ours_init(struct ours *o)
 static void
 ours_free(struct ours *o)
 {
-	session_free(o->a);
-	session_free(o->b);
-	session_free(o->pa);
-	session_free(o->pb);
+	e2e_session_free(o->a);
+	e2e_session_free(o->b);
+	e2e_session_free(o->pa);
+	e2e_session_free(o->pb);
 	x3dh_identity_wipe(&o->ida);
 	x3dh_identity_wipe(&o->idb);
 	x3dh_keypair_wipe(&o->spk);
@@ -341,7 +341,7 @@ static void
 ours_msg_once(struct ours *o, const uint8_t *msg, size_t len, enum work w, int pq,
     unsigned long n)
 {
-	struct session **a = pq ? &o->pa : &o->a, **b = pq ? &o->pb : &o->b;
+	struct e2e_session **a = pq ? &o->pa : &o->a, **b = pq ? &o->pb : &o->b;
 
 	if (w == W_PINGPONG && (n & 1))
 		ours_send(*b, *a, &o->ct, &o->pt, msg, len);
@@ -419,17 +419,17 @@ ours_count(struct ours *o, struct kem *kem, int only, unsigned long count)
 		} else if (only >= 11) {
 			ours_msg_once(o, msg, lens[only - 11], works[only - 11], 1, n);
 		} else if (only == 5) {
-			struct session *a = NULL, *b = NULL;
+			struct e2e_session *a = NULL, *b = NULL;
 
 			ours_setup_one(o, &a, &b, msg, 256, 0);
-			session_free(a);
-			session_free(b);
+			e2e_session_free(a);
+			e2e_session_free(b);
 		} else if (only == 10) {
-			struct session *a = NULL, *b = NULL;
+			struct e2e_session *a = NULL, *b = NULL;
 
 			ours_setup_one(o, &a, &b, msg, 256, 1);
-			session_free(a);
-			session_free(b);
+			e2e_session_free(a);
+			e2e_session_free(b);
 		} else if (only >= 7) {
 			kem_once(kem, (enum kem_op)(only - 7));
 		} else if (safety_number(out, ka, 32, (const uint8_t *)"alice@example.org", 17, kb,
@@ -452,11 +452,11 @@ ours_setups(struct ours *o, double secs, int pq)
 	t0 = now_s();
 	do {
 		for (int i = 0; i < 8; i++, n++) {
-			struct session *a = NULL, *b = NULL;
+			struct e2e_session *a = NULL, *b = NULL;
 
 			ours_setup_one(o, &a, &b, msg, sizeof(msg), pq);
-			session_free(a);
-			session_free(b);
+			e2e_session_free(a);
+			e2e_session_free(b);
 		}
 		t = now_s() - t0;
 	} while (t < secs);

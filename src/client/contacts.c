@@ -8,7 +8,7 @@
 #include <sodium.h>
 
 #include "crypto/safety.h"
-#include "crypto/session.h"
+#include "crypto/e2e_session.h"
 #include "wire/address.h"
 
 _Static_assert(SOTTO_SAFETY_LEN == SAFETY_FORMATTED_LEN, "safety number length");
@@ -36,7 +36,7 @@ contact_session(struct sotto *s, struct sotto_contact *c)
 
 	if (r == SOTTO_ERR_NOT_FOUND)
 		return 0;
-	if (r == 0 && (r = session_state_is_pq(state, len)) >= 0) {
+	if (r == 0 && (r = e2e_session_state_is_pq(state, len)) >= 0) {
 		c->has_session = 1;
 		c->pq = r;
 		r = 0;

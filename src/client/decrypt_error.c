@@ -23,7 +23,7 @@
 
 #include "base/cursor.h"
 #include "crypto/sealed.h"
-#include "crypto/session.h"
+#include "crypto/e2e_session.h"
 #include "crypto/suite_native.h"
 #include "wire/msgid.h"
 #include "wire/proto.h"
@@ -130,7 +130,7 @@ client_derr_describe(struct client_derr *d, int err, const struct sealed_opened 
 	d->e.reason = err == SOTTO_ERR_NO_SESSION ? DECRYPT_ERROR_NO_SESSION :
 	    err == SOTTO_ERR_ROLLBACK ? DECRYPT_ERROR_REUSED : DECRYPT_ERROR_UNREADABLE;
 	d->e.time_ms = server_ms;
-	if (session_msg_header(&suite_native, &h, o->msg_type, o->msg, o->msg_len) == 0) {
+	if (e2e_session_msg_header(&suite_native, &h, o->msg_type, o->msg, o->msg_len) == 0) {
 		d->e.has_header = 1;
 		memcpy(d->e.ratchet_pub, h.dh_pub, DH_PUBLIC_LEN);
 		d->e.n = h.n;
@@ -160,7 +160,7 @@ client_derr_send(struct sotto *s, const struct client_derr *d, int timeout_ms)
 	sc.sender_addr_len = strlen(s->k->id.address);
 	sc.cert = s->cert;
 	sc.cert_len = s->cert_len;
-	sc.msg_type = SESSION_MSG_DECRYPT_ERROR;
+	sc.msg_type = E2E_SESSION_MSG_DECRYPT_ERROR;
 	sc.msg = msg.p;
 	sc.msg_len = msg.len;
 	if ((r = sealed_seal(&env, &s->k->xid, d->ident, &sc)) != 0)

@@ -16,7 +16,7 @@
 
 #include "crypto/mlkem.h"
 #include "crypto/sealed.h"
-#include "crypto/session.h"
+#include "crypto/e2e_session.h"
 #include "crypto/suite_native.h"
 #include "wire/address.h"
 #include "wire/proto.h"
@@ -100,7 +100,7 @@ receipt_note(struct poll_batch *pb, const char *peer, const uint8_t id[SOTTO_ID_
 /* What a successful decryption leaves to store besides the archive, which
  * decrypt_in_session updates itself (inside the transaction). */
 struct decrypted {
-	struct session *cur;            /* the new current session */
+	struct e2e_session *cur;            /* the new current session */
 	uint32_t used_opk;              /* a one-time prekey to delete, 0 if none */
 	uint32_t used_kem;              /* an ML-KEM prekey used (deleted if one-time), 0 if none */
 };
@@ -108,7 +108,7 @@ struct decrypted {
 static void
 decrypted_free(struct decrypted *d)
 {
-	session_free(d->cur);
+	e2e_session_free(d->cur);
 	memset(d, 0, sizeof(*d));
 }
 
@@ -150,27 +150,27 @@ note_failure(int *best, int r)
  * success), or an error of ours. */
 static int
 try_session(const uint8_t *state, size_t state_len, const struct sealed_opened *o,
-    struct session **out, struct buf *pt, int *failed)
+    struct e2e_session **out, struct buf *pt, int *failed)
 {
-	struct session *ss = NULL;
+	struct e2e_session *ss = NULL;
 	const uint8_t *rid;
 	size_t idlen = 0;
 	int r;
 
 	*failed = 0;
-	if ((r = session_deserialize(&ss, &suite_native, state, state_len)) != 0) {
+	if ((r = e2e_session_deserialize(&ss, &suite_native, state, state_len)) != 0) {
 		if (crypto_err_local(r))
 			return r;
 		*failed = SOTTO_ERR_CORRUPT;
 		return 0;
 	}
-	rid = session_remote_identity(ss, &idlen);
+	rid = e2e_session_remote_identity(ss, &idlen);
 	if (idlen != 32 || sodium_memcmp(rid, o->sender_ident, 32) != 0)
 		r = SOTTO_ERR_UNTRUSTED_IDENTITY;
 	else
-		r = session_decrypt(ss, pt, o->msg_type, o->msg, o->msg_len);
+		r = e2e_session_decrypt(ss, pt, o->msg_type, o->msg, o->msg_len);
 	if (r != 0) {
-		session_free(ss);
+		e2e_session_free(ss);
 		buf_reset(pt);
 		if (crypto_err_local(r))
 			return r;
@@ -220,7 +220,7 @@ respond_prekey(struct sotto *s, const struct sealed_opened *o, struct decrypted 
 	struct x3dh_init_info info;
 	struct store_spk spk;
 	struct x3dh_keypair kspk, kopk;
-	struct session_opts opts;
+	struct e2e_session_opts opts;
 	uint8_t *kem_dk = NULL;         /* SECRET */
 	int r, have_opk = 0;
 
@@ -228,7 +228,7 @@ respond_prekey(struct sotto *s, const struct sealed_opened *o, struct decrypted 
 	memset(&opts, 0, sizeof(opts));
 	memset(&kspk, 0, sizeof(kspk));
 	memset(&kopk, 0, sizeof(kopk));
-	if ((r = session_prekey_info(&suite_native, &info, o->msg, o->msg_len)) != 0) {
+	if ((r = e2e_session_prekey_info(&suite_native, &info, o->msg, o->msg_len)) != 0) {
 		*failed = r;
 		r = 0;
 		goto out;
@@ -262,7 +262,7 @@ respond_prekey(struct sotto *s, const struct sealed_opened *o, struct decrypted 
 		r = r > 0 ? 0 : r;
 		goto out;
 	}
-	r = session_respond(&d->cur, &suite_native, &s->k->xid, &kspk, have_opk ? &kopk : NULL,
+	r = e2e_session_respond(&d->cur, &suite_native, &s->k->xid, &kspk, have_opk ? &kopk : NULL,
 	    o->msg, o->msg_len, pt, &opts);
 	if (r != 0 && !crypto_err_local(r)) {
 		*failed = r;
@@ -342,7 +342,7 @@ decrypt_in_session(struct sotto *s, const struct sealed_opened *o, int key_chang
 	}
 	f = best;
 	r = 0;
-	if (o->msg_type != SESSION_MSG_PREKEY || session_err_rank(best) >= 3)
+	if (o->msg_type != E2E_SESSION_MSG_PREKEY || session_err_rank(best) >= 3)
 		goto out;
 	if ((r = respond_prekey(s, o, d, pt, &f)) == 0 && f == 0 && cur_ok)
 		r = client_archive_put(s, &a, -1, cur, cur_len);
@@ -521,7 +521,7 @@ handle_envelope(struct sotto *s, const struct proto_push *push, sotto_event_fn c
 		r = 0;
 		goto out;
 	}
-	if (o.msg_type == SESSION_MSG_DECRYPT_ERROR) {
+	if (o.msg_type == E2E_SESSION_MSG_DECRYPT_ERROR) {
 		r = handle_decrypt_error(s, &o, cb, ctx, pb);
 		goto out;
 	}
@@ -545,7 +545,7 @@ handle_envelope(struct sotto *s, const struct proto_push *push, sotto_event_fn c
 		derr_note(pb, failed, &o, push->timestamp);
 		goto out;
 	}
-	if ((r = session_serialize(d.cur, &ser)) != 0)
+	if ((r = e2e_session_serialize(d.cur, &ser)) != 0)
 		goto out;
 	if (content_decode(pt.p, pt.len, &c) != 0 || c.type == CONTENT_FILE) {
 		/* The session advanced: keep it, drop the content. Files are not fetched yet

@@ -19,7 +19,7 @@
 
 #include "base/buf.h"
 #include "crypto/sealed.h"
-#include "crypto/session.h"
+#include "crypto/e2e_session.h"
 #include "crypto/suite_native.h"
 #include "wire/address.h"
 #include "wire/msgid.h"
@@ -46,7 +46,7 @@ client_contact_find(struct sotto *s, const char *address, struct store_contact *
 /* A session from the server's bundle for `to`; applies the key-change policy to ct. */
 static int
 session_from_bundle(struct sotto *s, const char *to, struct store_contact *ct, int *have,
-    struct session **ss, int timeout_ms)
+    struct e2e_session **ss, int timeout_ms)
 {
 	struct proto_msg req, resp;
 	struct x3dh_bundle b;
@@ -102,7 +102,7 @@ session_from_bundle(struct sotto *s, const char *to, struct store_contact *ct, i
 		ct->send_seq = 1;
 		*have = 1;
 	}
-	return session_initiate(ss, &suite_native, &s->k->xid, &b, NULL);
+	return e2e_session_initiate(ss, &suite_native, &s->k->xid, &b, NULL);
 }
 
 /* Transient refusals leave the item queued (UNREACHABLE: an unidentified connection that
@@ -168,16 +168,16 @@ pq_check_due(struct sotto *s, const char *to, uint64_t now)
  */
 static int
 upgrade_classical(struct sotto *s, const char *to, struct store_contact *ct, int *have,
-    struct session **fresh, int timeout_ms)
+    struct e2e_session **fresh, int timeout_ms)
 {
-	struct session *f = NULL;
+	struct e2e_session *f = NULL;
 	uint8_t *state = NULL;
 	size_t len = 0;
 	int r, required;
 
 	if ((r = store_session_get(s->st, to, &state, &len)) != 0)
 		return r == SOTTO_ERR_NOT_FOUND ? 0 : r;
-	r = session_state_is_pq(state, len);
+	r = e2e_session_state_is_pq(state, len);
 	store_blob_free(state, len);
 	if (r != 0)
 		return r > 0 ? 0 : r;
@@ -186,7 +186,7 @@ upgrade_classical(struct sotto *s, const char *to, struct store_contact *ct, int
 	if (!required && (r = pq_check_due(s, to, client_now())) <= 0)
 		return r;
 	r = session_from_bundle(s, to, ct, have, &f, timeout_ms);
-	if (r == 0 && session_is_pq(f)) {
+	if (r == 0 && e2e_session_is_pq(f)) {
 		if ((r = client_archive_current(s, to)) == 0) {
 			*fresh = f;
 			f = NULL;
@@ -194,7 +194,7 @@ upgrade_classical(struct sotto *s, const char *to, struct store_contact *ct, int
 	} else if (r == 0 || r == SOTTO_ERR_CLASSICAL_REFUSED) {
 		r = required ? SOTTO_ERR_CLASSICAL_REFUSED : 0;
 	}
-	session_free(f);
+	e2e_session_free(f);
 	return r;
 }
 
@@ -207,9 +207,9 @@ upgrade_classical(struct sotto *s, const char *to, struct store_contact *ct, int
  */
 static int
 seal_in_session(struct sotto *s, const char *to, struct content *c, struct store_contact *ct,
-    struct session **fresh, struct buf *item)
+    struct e2e_session **fresh, struct buf *item)
 {
-	struct session *ss = NULL;
+	struct e2e_session *ss = NULL;
 	struct buf pt, ser;
 	uint8_t *state = NULL;
 	size_t state_len = 0;
@@ -219,7 +219,7 @@ seal_in_session(struct sotto *s, const char *to, struct content *c, struct store
 	buf_init_dyn(&ser, STORE_SESSION_MAX);
 	r = store_session_get(s->st, to, &state, &state_len);
 	if (r == 0) {
-		r = session_deserialize(&ss, &suite_native, state, state_len);
+		r = e2e_session_deserialize(&ss, &suite_native, state, state_len);
 		store_blob_free(state, state_len);
 		if (r != 0 || (r = store_contact_get(s->st, to, ct)) != 0)
 			goto out;
@@ -242,15 +242,15 @@ seal_in_session(struct sotto *s, const char *to, struct content *c, struct store
 	buf_reset(item);
 	buf_u8(item, 0);
 	if ((r = buf_status(item)) != 0 ||
-	    (r = session_encrypt(ss, item, &type, pt.p, pt.len)) != 0 ||
-	    (r = session_serialize(ss, &ser)) != 0)
+	    (r = e2e_session_encrypt(ss, item, &type, pt.p, pt.len)) != 0 ||
+	    (r = e2e_session_serialize(ss, &ser)) != 0)
 		goto out;
 	item->p[0] = (uint8_t)type;
 	ct->send_seq = c->seq + 1;
 	if ((r = store_session_put(s->st, to, ser.p, ser.len)) == 0)
 		r = store_contact_put(s->st, ct);
 out:
-	session_free(ss);
+	e2e_session_free(ss);
 	buf_wipe_free(&pt);
 	buf_wipe_free(&ser);
 	return r;
@@ -266,7 +266,7 @@ seal_queued(struct sotto *s, struct store_outbox_item *it, int timeout_ms)
 {
 	struct store_outbox_item cur = { 0 };
 	struct store_contact ct;
-	struct session *fresh = NULL;
+	struct e2e_session *fresh = NULL;
 	struct content c;
 	struct buf item;
 	uint8_t *sealed;
@@ -323,7 +323,7 @@ out:
 		cur.envelope_len = 0;
 	}
 	store_outbox_item_free(&cur);
-	session_free(fresh);
+	e2e_session_free(fresh);
 	buf_wipe_free(&item);
 	return r;
 }
@@ -615,7 +615,7 @@ client_send_content(struct sotto *s, const char *to, struct content *c, int keep
     int timeout_ms)
 {
 	struct store_contact ct;
-	struct session *fresh = NULL;
+	struct e2e_session *fresh = NULL;
 	struct store_message m;
 	struct buf item;
 	char addr[ADDRESS_MAX + 1];
@@ -700,7 +700,7 @@ client_send_content(struct sotto *s, const char *to, struct content *c, int keep
 rollback:
 	store_rollback(s->st);
 out:
-	session_free(fresh);
+	e2e_session_free(fresh);
 	buf_wipe_free(&item);
 	return r;
 }

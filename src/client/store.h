@@ -329,8 +329,8 @@ int store_seen_add(struct store *st, const uint8_t id[STORE_MSGID_LEN],
 /* ---- outbox: sends not yet acknowledged by the server ---- */
 
 /*
- * envelope[0] is the item's kind: a ratchet message type (SESSION_MSG_NORMAL or
- * SESSION_MSG_PREKEY, the ratchet message follows), or STORE_OUTBOX_CONTENT: an encoded
+ * envelope[0] is the item's kind: a ratchet message type (E2E_SESSION_MSG_NORMAL or
+ * E2E_SESSION_MSG_PREKEY, the ratchet message follows), or STORE_OUTBOX_CONTENT: an encoded
  * content (client/content.h) sent while there was no session with the recipient and the
  * server could not be reached for a prekey bundle; it is encrypted once there is one.
  */

@@ -22,7 +22,7 @@
 #include "crypto/dh.h"
 #include "crypto/hkdf.h"
 #include "crypto/pad.h"
-#include "crypto/session.h"
+#include "crypto/e2e_session.h"
 
 #define LABEL_EPH "Sotto sealed v1 ephemeral"
 #define LABEL_STATIC "Sotto sealed v1 static"
@@ -71,8 +71,8 @@ content_check(const struct sealed_content *c)
 	if (c->sender_addr == NULL || c->sender_addr_len == 0 ||
 	    c->sender_addr_len > SEALED_ADDR_MAX || c->cert_len > SEALED_CERT_MAX ||
 	    (c->cert == NULL && c->cert_len > 0) || c->msg == NULL || c->msg_len == 0 ||
-	    (c->msg_type != SESSION_MSG_NORMAL && c->msg_type != SESSION_MSG_PREKEY &&
-	    c->msg_type != SESSION_MSG_DECRYPT_ERROR))
+	    (c->msg_type != E2E_SESSION_MSG_NORMAL && c->msg_type != E2E_SESSION_MSG_PREKEY &&
+	    c->msg_type != E2E_SESSION_MSG_DECRYPT_ERROR))
 		return SOTTO_ERR_INVALID_ARG;
 	return 0;
 }
@@ -150,8 +150,8 @@ sealed_content_parse(struct sealed_opened *o, const uint8_t *p, size_t len)
 	if ((r = cur_finish(&c)) != 0)
 		return r;
 	if (addr_len == 0 || msg_len == 0 ||
-	    (o->msg_type != SESSION_MSG_NORMAL && o->msg_type != SESSION_MSG_PREKEY &&
-	    o->msg_type != SESSION_MSG_DECRYPT_ERROR))
+	    (o->msg_type != E2E_SESSION_MSG_NORMAL && o->msg_type != E2E_SESSION_MSG_PREKEY &&
+	    o->msg_type != E2E_SESSION_MSG_DECRYPT_ERROR))
 		return SOTTO_ERR_MALFORMED;
 	for (i = 0; i < addr_len; i++)
 		if (addr[i] == '\0')

@@ -31,7 +31,7 @@ struct sealed_content {
 	size_t sender_addr_len;
 	const uint8_t *cert;           /* opaque sender certificate, 0..SEALED_CERT_MAX bytes */
 	size_t cert_len;
-	uint8_t msg_type;              /* enum session_msg_type */
+	uint8_t msg_type;              /* enum e2e_session_msg_type */
 	const uint8_t *msg;            /* the ratchet message */
 	size_t msg_len;
 };

@@ -192,7 +192,7 @@ smtp_session_open(void *server, struct listener_conn *c)
 }
 
 static void
-session_free(struct smtp_session *s)
+smtp_session_free(struct smtp_session *s)
 {
 	struct smtp_server *srv = s->srv;
 
@@ -208,7 +208,7 @@ static void
 session_maybe_free(struct smtp_session *s)
 {
 	if (s->conn == NULL && s->callbacks == 0)
-		session_free(s);
+		smtp_session_free(s);
 }
 
 void

@@ -39,7 +39,7 @@ our_party_wipe(struct our_party *p)
 {
 	unsigned i;
 
-	session_free(p->sess);
+	e2e_session_free(p->sess);
 	p->sess = NULL;
 	x3dh_identity_wipe(&p->id);
 	x3dh_keypair_wipe(&p->spk);
@@ -90,7 +90,7 @@ decode_key(uint8_t out[32], const uint8_t in[SIG_KEY_LEN])
 int
 our_party_initiate(struct our_party *p, const struct sig_bundle *in)
 {
-	struct session_opts opts = { .max_skip = p->max_skip,
+	struct e2e_session_opts opts = { .max_skip = p->max_skip,
 	    .local_registration_id = p->registration_id };
 	struct x3dh_bundle b;
 	int r;
@@ -111,7 +111,7 @@ our_party_initiate(struct our_party *p, const struct sig_bundle *in)
 		if ((r = decode_key(b.opk_pub, in->prekey)) != 0)
 			return r;
 	}
-	return session_initiate(&p->sess, &suite_signal, &p->id, &b, &opts);
+	return e2e_session_initiate(&p->sess, &suite_signal, &p->id, &b, &opts);
 }
 
 static int
@@ -137,9 +137,9 @@ our_party_encrypt(struct our_party *p, const uint8_t *pt, size_t len, uint8_t **
 	if (p->sess == NULL)
 		return SOTTO_ERR_NO_SESSION;
 	buf_init_dyn(&b, RATCHET_MSG_MAX + 1024);
-	if ((r = session_encrypt(p->sess, &b, &type, pt, len)) == 0 &&
+	if ((r = e2e_session_encrypt(p->sess, &b, &type, pt, len)) == 0 &&
 	    (r = buf_take(&b, out, out_len)) == 0)
-		*is_prekey = type == SESSION_MSG_PREKEY;
+		*is_prekey = type == E2E_SESSION_MSG_PREKEY;
 	buf_free(&b);
 	return r;
 }
@@ -156,7 +156,7 @@ int
 our_party_decrypt(struct our_party *p, int is_prekey, const uint8_t *msg, size_t len,
     uint8_t **pt, size_t *pt_len)
 {
-	struct session_opts opts = { .max_skip = p->max_skip,
+	struct e2e_session_opts opts = { .max_skip = p->max_skip,
 	    .local_registration_id = p->registration_id };
 	struct x3dh_init_info info;
 	const struct x3dh_keypair *opk = NULL;
@@ -167,12 +167,12 @@ our_party_decrypt(struct our_party *p, int is_prekey, const uint8_t *msg, size_t
 	*pt_len = 0;
 	buf_init_dyn(&b, RATCHET_PLAINTEXT_MAX);
 	if (p->sess != NULL) {
-		r = session_decrypt(p->sess, &b, is_prekey ? SESSION_MSG_PREKEY : SESSION_MSG_NORMAL,
+		r = e2e_session_decrypt(p->sess, &b, is_prekey ? E2E_SESSION_MSG_PREKEY : E2E_SESSION_MSG_NORMAL,
 		    msg, len);
 	} else if (!is_prekey) {
 		r = SOTTO_ERR_NO_SESSION;
 	} else {
-		if ((r = session_prekey_info(&suite_signal, &info, msg, len)) != 0)
+		if ((r = e2e_session_prekey_info(&suite_signal, &info, msg, len)) != 0)
 			goto out;
 		if (info.spk_id != p->spk.id) {
 			r = SOTTO_ERR_NOT_FOUND;
@@ -182,7 +182,7 @@ our_party_decrypt(struct our_party *p, int is_prekey, const uint8_t *msg, size_t
 			r = SOTTO_ERR_NOT_FOUND;
 			goto out;
 		}
-		if ((r = session_respond(&p->sess, &suite_signal, &p->id, &p->spk, opk, msg, len,
+		if ((r = e2e_session_respond(&p->sess, &suite_signal, &p->id, &p->spk, opk, msg, len,
 		    &b, &opts)) != 0)
 			goto out;
 		/* A one-time prekey is used once: gone as soon as a session came from it. */
@@ -209,7 +209,7 @@ our_party_state(struct our_party *p, uint8_t **out, size_t *out_len)
 	if (p->sess == NULL)
 		return SOTTO_ERR_NO_SESSION;
 	buf_init_dyn(&b, 64u << 20);
-	if ((r = session_serialize(p->sess, &b)) == 0)
+	if ((r = e2e_session_serialize(p->sess, &b)) == 0)
 		r = buf_take(&b, out, out_len);
 	buf_wipe_free(&b);
 	return r;
@@ -218,15 +218,15 @@ our_party_state(struct our_party *p, uint8_t **out, size_t *out_len)
 int
 our_party_reload(struct our_party *p)
 {
-	struct session *s2 = NULL;
+	struct e2e_session *s2 = NULL;
 	uint8_t *st = NULL;
 	size_t n = 0;
 	int r;
 
 	if ((r = our_party_state(p, &st, &n)) != 0)
 		return r;
-	if ((r = session_deserialize(&s2, &suite_signal, st, n)) == 0) {
-		session_free(p->sess);
+	if ((r = e2e_session_deserialize(&s2, &suite_signal, st, n)) == 0) {
+		e2e_session_free(p->sess);
 		p->sess = s2;
 	}
 	sodium_memzero(st, n);

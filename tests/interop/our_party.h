@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "crypto/session.h"
+#include "crypto/e2e_session.h"
 #include "crypto/x3dh.h"
 #include "sig_party.h"
 
@@ -25,7 +25,7 @@ struct our_party {
 	int opk_live[OUR_OPK_MAX];
 	unsigned nopk;
 	uint32_t max_skip;                       /* 0: the default */
-	struct session *sess;
+	struct e2e_session *sess;
 };
 
 int our_party_init(struct our_party *p, unsigned nopk) SOTTO_MUST_CHECK;

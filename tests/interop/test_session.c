@@ -500,7 +500,7 @@ check_tamper_ours(struct pair *p, const struct wire *w)
 					unchanged = 0;
 			} else if (p->o.sess != NULL) {
 				unchanged = 0;
-				session_free(p->o.sess);
+				e2e_session_free(p->o.sess);
 				p->o.sess = NULL;
 			}
 		}

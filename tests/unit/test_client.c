@@ -24,7 +24,7 @@
 #include "crypto/kem_prekey.h"
 #include "crypto/mlkem.h"
 #include "crypto/sealed.h"
-#include "crypto/session.h"
+#include "crypto/e2e_session.h"
 #include "crypto/suite_native.h"
 #include "wire/address.h"
 #include "wire/cert.h"
@@ -1765,16 +1765,16 @@ TEST(garbage_envelopes_never_block)
 	mail_inject("bob@example.org", env, env_len), n_bad++;
 	free(env);
 	/* From Mallory, who has no session with Bob: junk of each message type. */
-	inject_msg(m, SESSION_MSG_NORMAL, junk, 100, "bob@example.org"), n_bad++;
-	inject_msg(m, SESSION_MSG_PREKEY, junk, 100, "bob@example.org"), n_bad++;
-	inject_msg(m, SESSION_MSG_DECRYPT_ERROR, junk, 47, "bob@example.org"), n_bad++;
+	inject_msg(m, E2E_SESSION_MSG_NORMAL, junk, 100, "bob@example.org"), n_bad++;
+	inject_msg(m, E2E_SESSION_MSG_PREKEY, junk, 100, "bob@example.org"), n_bad++;
+	inject_msg(m, E2E_SESSION_MSG_DECRYPT_ERROR, junk, 47, "bob@example.org"), n_bad++;
 	/* A well-formed receipt from someone who is no contact. */
 	memset(&de, 0, sizeof(de));
 	de.reason = DECRYPT_ERROR_UNREADABLE;
 	de.time_ms = 1;
 	buf_init_dyn(&pk, 4096);
 	REQUIRE(decrypt_error_encode(&de, &pk) == 0);
-	inject_msg(m, SESSION_MSG_DECRYPT_ERROR, pk.p, pk.len, "bob@example.org"), n_bad++;
+	inject_msg(m, E2E_SESSION_MSG_DECRYPT_ERROR, pk.p, pk.len, "bob@example.org"), n_bad++;
 	/* A well-formed prekey message naming a signed prekey Bob never had. */
 	memset(&info, 0, sizeof(info));
 	info.spk_id = 999;
@@ -1783,9 +1783,9 @@ TEST(garbage_envelopes_never_block)
 	info.ident_pub_len = 32;
 	buf_reset(&pk);
 	REQUIRE(suite_native.prekey_wrap(&pk, &info, junk, 120) == 0);
-	inject_msg(m, SESSION_MSG_PREKEY, pk.p, pk.len, "bob@example.org"), n_bad++;
+	inject_msg(m, E2E_SESSION_MSG_PREKEY, pk.p, pk.len, "bob@example.org"), n_bad++;
 	/* From Alice herself, in her session with Bob: bytes that are no ratchet message. */
-	inject_msg(a, SESSION_MSG_NORMAL, junk, 200, "bob@example.org"), n_bad++;
+	inject_msg(a, E2E_SESSION_MSG_NORMAL, junk, 200, "bob@example.org"), n_bad++;
 	buf_free(&pk);
 
 	REQUIRE(sotto_send_text(a, "bob@example.org", "still here", 10, NULL) == 0);
@@ -1956,7 +1956,7 @@ TEST(decrypt_error_receipts_limited)
 	}
 	CHECK_EQ_INT(mailbox_count("alice@example.org"), 1);    /* one receipt, not three */
 	/* Receipts are not answered: a malformed one only warns. */
-	inject_msg(a, SESSION_MSG_DECRYPT_ERROR, (const uint8_t *)"junk", 4, "bob@example.org");
+	inject_msg(a, E2E_SESSION_MSG_DECRYPT_ERROR, (const uint8_t *)"junk", 4, "bob@example.org");
 	CHECK_EQ_INT(poll_all(b, ev), 1);
 	CHECK(strstr(ev->reason[0], "malformed decryption-failure receipt") != NULL);
 	CHECK_EQ_INT(mailbox_count("alice@example.org"), 1);
@@ -1974,7 +1974,7 @@ TEST(decrypt_error_receipts_limited)
 	de.time_ms = 1000;
 	buf_init_dyn(&rb, 64);
 	REQUIRE(decrypt_error_encode(&de, &rb) == 0);
-	inject_msg(b, SESSION_MSG_DECRYPT_ERROR, rb.p, rb.len, "alice@example.org");
+	inject_msg(b, E2E_SESSION_MSG_DECRYPT_ERROR, rb.p, rb.len, "alice@example.org");
 	buf_free(&rb);
 	CHECK_EQ_INT(poll_all(a, ev), 1);
 	CHECK(ev->warn[0] == SOTTO_WARN_UNREADABLE && strstr(ev->reason[0], "new session") == NULL);
@@ -2051,15 +2051,15 @@ open_for(struct sotto *b, const uint8_t *env, size_t len, struct sealed_opened *
 static int
 peek_plain(struct sotto *b, const struct sealed_opened *o, struct buf *pt)
 {
-	struct session *ss = NULL;
+	struct e2e_session *ss = NULL;
 	uint8_t *st = NULL;
 	size_t st_len = 0;
 	int r;
 
 	if ((r = store_session_get(b->st, o->sender_addr, &st, &st_len)) == 0 &&
-	    (r = session_deserialize(&ss, &suite_native, st, st_len)) == 0)
-		r = session_decrypt(ss, pt, o->msg_type, o->msg, o->msg_len);
-	session_free(ss);
+	    (r = e2e_session_deserialize(&ss, &suite_native, st, st_len)) == 0)
+		r = e2e_session_decrypt(ss, pt, o->msg_type, o->msg, o->msg_len);
+	e2e_session_free(ss);
 	store_blob_free(st, st_len);
 	return r;
 }

@@ -10,7 +10,7 @@
 #include "crypto/init.h"
 #include "crypto/kem_prekey.h"
 #include "crypto/mlkem.h"
-#include "crypto/session.h"
+#include "crypto/e2e_session.h"
 #include "crypto/suite_native.h"
 
 /* Offsets (docs/PROTOCOL.md sections 4.4 and 6). */
@@ -37,7 +37,7 @@ struct pq_pair {
 	struct x3dh_identity ida, idb;
 	struct x3dh_keypair spk;
 	uint8_t dk[MLKEM768_DK_LEN];
-	struct session *a, *b;
+	struct e2e_session *a, *b;
 };
 
 static void
@@ -48,7 +48,7 @@ msg_free(struct msg *m)
 }
 
 static int
-msg_send(struct session *s, struct msg *m, const char *text)
+msg_send(struct e2e_session *s, struct msg *m, const char *text)
 {
 	struct buf b;
 	int r;
@@ -56,7 +56,7 @@ msg_send(struct session *s, struct msg *m, const char *text)
 	memset(m, 0, sizeof(*m));
 	snprintf(m->pt, sizeof(m->pt), "%s", text);
 	buf_init_dyn(&b, RATCHET_MSG_MAX + 256);
-	if ((r = session_encrypt(s, &b, &m->type, (const uint8_t *)m->pt, strlen(m->pt))) != 0) {
+	if ((r = e2e_session_encrypt(s, &b, &m->type, (const uint8_t *)m->pt, strlen(m->pt))) != 0) {
 		buf_free(&b);
 		return r;
 	}
@@ -66,14 +66,14 @@ msg_send(struct session *s, struct msg *m, const char *text)
 }
 
 static int
-msg_recv(struct session *s, const struct msg *m)
+msg_recv(struct e2e_session *s, const struct msg *m)
 {
 	uint8_t out[64];
 	struct buf b;
 	int r;
 
 	buf_init_fixed(&b, out, sizeof(out));
-	if ((r = session_decrypt(s, &b, m->type, m->p, m->len)) != 0)
+	if ((r = e2e_session_decrypt(s, &b, m->type, m->p, m->len)) != 0)
 		return b.len != 0 ? -1000 : r;
 	if (b.len != strlen(m->pt) || memcmp(out, m->pt, b.len) != 0)
 		return -1001;
@@ -84,27 +84,27 @@ msg_recv(struct session *s, const struct msg *m)
 static const uint8_t *
 inner(const struct msg *m, size_t *len)
 {
-	size_t off = m->type == SESSION_MSG_PREKEY ? 1166 : 0;
+	size_t off = m->type == E2E_SESSION_MSG_PREKEY ? 1166 : 0;
 
 	*len = m->len - off;
 	return m->p + off;
 }
 
 static int
-rstate(struct session *s, struct buf *b)
+rstate(struct e2e_session *s, struct buf *b)
 {
 	buf_init_dyn(b, 1u << 22);
-	return ratchet_serialize(session_ratchet(s), b);
+	return ratchet_serialize(e2e_session_ratchet(s), b);
 }
 
 static int
-snap_same(struct session *s, const struct buf *before)
+snap_same(struct e2e_session *s, const struct buf *before)
 {
 	struct buf now;
 	int same;
 
 	buf_init_dyn(&now, 1u << 22);
-	same = session_serialize(s, &now) == 0 && now.len == before->len &&
+	same = e2e_session_serialize(s, &now) == 0 && now.len == before->len &&
 	    memcmp(now.p, before->p, now.len) == 0;
 	buf_wipe_free(&now);
 	return same;
@@ -114,7 +114,7 @@ snap_same(struct session *s, const struct buf *before)
 static int
 pq_pair_setup(struct pq_pair *p)
 {
-	struct session_opts o = { .max_skip = 0 };
+	struct e2e_session_opts o = { .max_skip = 0 };
 	struct x3dh_bundle bundle;
 	struct msg first;
 	uint8_t out[16];
@@ -132,12 +132,12 @@ pq_pair_setup(struct pq_pair *p)
 	bundle.kem_id = 5;
 	if (kem_prekey_sign(bundle.kem_sig, 5, bundle.kem_ek, p->idb.sign_sec) != 0)
 		return -1;
-	if ((r = session_initiate(&p->a, &suite_native, &p->ida, &bundle, &o)) != 0 ||
+	if ((r = e2e_session_initiate(&p->a, &suite_native, &p->ida, &bundle, &o)) != 0 ||
 	    (r = msg_send(p->a, &first, "hello")) != 0)
 		return r;
 	o.kem_dk = p->dk;
 	buf_init_fixed(&pt, out, sizeof(out));
-	r = session_respond(&p->b, &suite_native, &p->idb, &p->spk, NULL, first.p, first.len,
+	r = e2e_session_respond(&p->b, &suite_native, &p->idb, &p->spk, NULL, first.p, first.len,
 	    &pt, &o);
 	if (r == 0 && (pt.len != 5 || memcmp(out, "hello", 5) != 0))
 		r = -3;
@@ -148,8 +148,8 @@ pq_pair_setup(struct pq_pair *p)
 static void
 pq_pair_free(struct pq_pair *p)
 {
-	session_free(p->a);
-	session_free(p->b);
+	e2e_session_free(p->a);
+	e2e_session_free(p->b);
 	sodium_memzero(p, sizeof(*p));
 }
 
@@ -161,7 +161,7 @@ TEST(pq_round_trips_many_turns)
 	static struct pq_pair p;
 	static uint8_t last_ek[2][MLKEM768_EK_LEN];
 	struct msg m;
-	struct session *x, *y, *t;
+	struct e2e_session *x, *y, *t;
 	struct buf st;
 	const uint8_t *in;
 	size_t in_len;
@@ -169,8 +169,8 @@ TEST(pq_round_trips_many_turns)
 	int turn, k;
 
 	REQUIRE(pq_pair_setup(&p) == 0);
-	CHECK_EQ_INT(ratchet_is_pq(session_ratchet(p.a)), 1);
-	CHECK_EQ_INT(ratchet_is_pq(session_ratchet(p.b)), 1);
+	CHECK_EQ_INT(ratchet_is_pq(e2e_session_ratchet(p.a)), 1);
+	CHECK_EQ_INT(ratchet_is_pq(e2e_session_ratchet(p.b)), 1);
 	for (turn = 0; turn < 40; turn++) {
 		x = turn % 2 ? p.a : p.b;     /* Bob answers first */
 		y = turn % 2 ? p.b : p.a;
@@ -189,16 +189,16 @@ TEST(pq_round_trips_many_turns)
 		}
 		/* Store and reload the receiver. */
 		buf_init_dyn(&st, 1u << 22);
-		REQUIRE(session_serialize(y, &st) == 0);
-		REQUIRE(session_deserialize(&t, &suite_native, st.p, st.len) == 0);
+		REQUIRE(e2e_session_serialize(y, &st) == 0);
+		REQUIRE(e2e_session_deserialize(&t, &suite_native, st.p, st.len) == 0);
 		buf_wipe_free(&st);
-		session_free(y);
+		e2e_session_free(y);
 		if (y == p.a)
 			p.a = t;
 		else
 			p.b = t;
 	}
-	CHECK_EQ_INT(ratchet_is_pq(session_ratchet(p.a)), 1);
+	CHECK_EQ_INT(ratchet_is_pq(e2e_session_ratchet(p.a)), 1);
 	pq_pair_free(&p);
 }
 
@@ -231,7 +231,7 @@ TEST(out_of_order_across_kem_steps)
 		srand((unsigned)seed);
 		for (i = 0; i < 120; i++) {
 			struct msg m;
-			struct session *from, *to;
+			struct e2e_session *from, *to;
 
 			side = rand() % 2;
 			from = side ? p.b : p.a;
@@ -271,7 +271,7 @@ TEST(tampered_kem_step_refused)
 	REQUIRE(msg_send(p.b, &b1, "b1") == 0);
 	REQUIRE(b1.p[H_KEM_FLAGS] == 1);
 	buf_init_dyn(&before, 1u << 22);
-	REQUIRE(session_serialize(p.a, &before) == 0);
+	REQUIRE(e2e_session_serialize(p.a, &before) == 0);
 	REQUIRE((c = malloc(b1.len)) != NULL);
 	t = b1;
 	t.p = c;
@@ -497,7 +497,7 @@ TEST(pq_state_and_downgrade_checks)
 	for (size_t n = flag_at; n < sa.len; n += 97)
 		CHECK(ratchet_deserialize(&rt, &suite_native, sa.p, n) < 0);
 	/* Enabling twice, or after sending, is refused. */
-	CHECK_EQ_INT(ratchet_enable_kem(session_ratchet(p.a)), SOTTO_ERR_STATE);
+	CHECK_EQ_INT(ratchet_enable_kem(e2e_session_ratchet(p.a)), SOTTO_ERR_STATE);
 	buf_wipe_free(&x);
 	buf_wipe_free(&sa);
 	pq_pair_free(&p);

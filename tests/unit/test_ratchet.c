@@ -10,7 +10,7 @@
 #include "crypto/hkdf.h"
 #include "crypto/hmac.h"
 #include "crypto/init.h"
-#include "crypto/session.h"
+#include "crypto/e2e_session.h"
 #include "crypto/suite_native.h"
 
 /* Field offsets in a native ratchet state (docs/PROTOCOL.md section 6). */
@@ -31,7 +31,7 @@ struct msg {
 struct pair {
 	struct x3dh_identity ida, idb;
 	struct x3dh_keypair spk, opk;
-	struct session *a, *b;
+	struct e2e_session *a, *b;
 };
 
 static void
@@ -42,7 +42,7 @@ msg_free(struct msg *m)
 }
 
 static int
-msg_send(struct session *s, struct msg *m, const char *text)
+msg_send(struct e2e_session *s, struct msg *m, const char *text)
 {
 	struct buf b;
 	int r;
@@ -53,7 +53,7 @@ msg_send(struct session *s, struct msg *m, const char *text)
 		return -1;
 	memcpy(m->pt, text, m->pt_len);
 	buf_init_dyn(&b, RATCHET_MSG_MAX + 256);
-	if ((r = session_encrypt(s, &b, &m->type, m->pt, m->pt_len)) != 0) {
+	if ((r = e2e_session_encrypt(s, &b, &m->type, m->pt, m->pt_len)) != 0) {
 		buf_free(&b);
 		return r;
 	}
@@ -64,14 +64,14 @@ msg_send(struct session *s, struct msg *m, const char *text)
 
 /* Decrypts and checks the plaintext; returns the error code. */
 static int
-msg_recv(struct session *s, const struct msg *m)
+msg_recv(struct e2e_session *s, const struct msg *m)
 {
 	uint8_t out[256];
 	struct buf b;
 	int r;
 
 	buf_init_fixed(&b, out, sizeof(out));
-	if ((r = session_decrypt(s, &b, m->type, m->p, m->len)) != 0) {
+	if ((r = e2e_session_decrypt(s, &b, m->type, m->p, m->len)) != 0) {
 		if (b.len != 0)
 			return -1000;     /* a failure must not leave output behind */
 		return r;
@@ -82,15 +82,15 @@ msg_recv(struct session *s, const struct msg *m)
 }
 
 static void
-snap(struct session *s, struct buf *b)
+snap(struct e2e_session *s, struct buf *b)
 {
 	buf_init_dyn(b, 1u << 24);
-	if (session_serialize(s, b) != 0)
+	if (e2e_session_serialize(s, b) != 0)
 		abort();
 }
 
 static int
-snap_same(struct session *s, const struct buf *before)
+snap_same(struct e2e_session *s, const struct buf *before)
 {
 	struct buf now;
 	int same;
@@ -104,7 +104,7 @@ snap_same(struct session *s, const struct buf *before)
 static int
 pair_setup(struct pair *p, int with_opk, uint32_t max_skip)
 {
-	struct session_opts o = { .max_skip = max_skip, .local_registration_id = 0 };
+	struct e2e_session_opts o = { .max_skip = max_skip, .local_registration_id = 0 };
 	struct x3dh_bundle bundle;
 	struct msg first;
 	uint8_t out[64];
@@ -118,14 +118,14 @@ pair_setup(struct pair *p, int with_opk, uint32_t max_skip)
 	    x3dh_bundle_make(&suite_native, &bundle, &p->idb, 0, &p->spk,
 	        with_opk ? &p->opk : NULL) != 0)
 		return -1;
-	if ((r = session_initiate(&p->a, &suite_native, &p->ida, &bundle, &o)) != 0)
+	if ((r = e2e_session_initiate(&p->a, &suite_native, &p->ida, &bundle, &o)) != 0)
 		return r;
 	if ((r = msg_send(p->a, &first, "hello bob")) != 0)
 		return r;
-	if (first.type != SESSION_MSG_PREKEY)
+	if (first.type != E2E_SESSION_MSG_PREKEY)
 		return -2;
 	buf_init_fixed(&pt, out, sizeof(out));
-	r = session_respond(&p->b, &suite_native, &p->idb, &p->spk, with_opk ? &p->opk : NULL,
+	r = e2e_session_respond(&p->b, &suite_native, &p->idb, &p->spk, with_opk ? &p->opk : NULL,
 	    first.p, first.len, &pt, &o);
 	if (r == 0 && (pt.len != 9 || memcmp(out, "hello bob", 9) != 0))
 		r = -3;
@@ -136,8 +136,8 @@ pair_setup(struct pair *p, int with_opk, uint32_t max_skip)
 static void
 pair_free(struct pair *p)
 {
-	session_free(p->a);
-	session_free(p->b);
+	e2e_session_free(p->a);
+	e2e_session_free(p->b);
 	memset(p, 0, sizeof(*p));
 }
 
@@ -148,31 +148,31 @@ TEST(session_basic_conversation)
 	int i;
 
 	REQUIRE(pair_setup(&p, 1, 0) == 0);
-	CHECK(session_pending_prekey(p.a));
+	CHECK(e2e_session_pending_prekey(p.a));
 	REQUIRE(msg_send(p.a, &m, "second before reply") == 0);
-	CHECK_EQ_INT(m.type, SESSION_MSG_PREKEY);
+	CHECK_EQ_INT(m.type, E2E_SESSION_MSG_PREKEY);
 	CHECK_EQ_INT(msg_recv(p.b, &m), 0);
 	msg_free(&m);
 	/* Bob answers; from then on Alice sends normal messages. */
 	REQUIRE(msg_send(p.b, &m, "hi alice") == 0);
-	CHECK_EQ_INT(m.type, SESSION_MSG_NORMAL);
+	CHECK_EQ_INT(m.type, E2E_SESSION_MSG_NORMAL);
 	CHECK_EQ_INT(msg_recv(p.a, &m), 0);
 	msg_free(&m);
-	CHECK(!session_pending_prekey(p.a));
+	CHECK(!e2e_session_pending_prekey(p.a));
 	for (i = 0; i < 20; i++) {
-		struct session *from = i % 3 == 0 ? p.b : p.a, *to = from == p.a ? p.b : p.a;
+		struct e2e_session *from = i % 3 == 0 ? p.b : p.a, *to = from == p.a ? p.b : p.a;
 		char text[32];
 
 		snprintf(text, sizeof(text), "message %d", i);
 		REQUIRE(msg_send(from, &m, text) == 0);
-		CHECK_EQ_INT(m.type, SESSION_MSG_NORMAL);
+		CHECK_EQ_INT(m.type, E2E_SESSION_MSG_NORMAL);
 		CHECK_EQ_INT(m.len, SUITE_NATIVE_OVERHEAD + strlen(text));
 		CHECK_EQ_INT(msg_recv(to, &m), 0);
 		msg_free(&m);
 	}
 	{
 		size_t n;
-		const uint8_t *id = session_remote_identity(p.b, &n);
+		const uint8_t *id = e2e_session_remote_identity(p.b, &n);
 
 		CHECK_EQ_INT(n, 32);
 		CHECK_MEM(id, p.ida.pub, 32);
@@ -197,7 +197,7 @@ TEST(bob_cannot_send_first_and_prekey_rules)
 	struct x3dh_identity ida, idb;
 	struct x3dh_keypair spk;
 	struct x3dh_bundle bundle;
-	struct session *a = NULL, *b = NULL, *a2 = NULL;
+	struct e2e_session *a = NULL, *b = NULL, *a2 = NULL;
 	struct msg m, m2;
 	uint8_t out[64];
 	struct buf pt;
@@ -207,8 +207,8 @@ TEST(bob_cannot_send_first_and_prekey_rules)
 	REQUIRE(suite_native_identity_generate(&idb) == 0);
 	REQUIRE(x3dh_keypair_generate(&spk, 5) == 0);
 	REQUIRE(x3dh_bundle_make(&suite_native, &bundle, &idb, 0, &spk, NULL) == 0);
-	REQUIRE(session_initiate(&a, &suite_native, &ida, &bundle, NULL) == 0);
-	REQUIRE(session_initiate(&a2, &suite_native, &ida, &bundle, NULL) == 0);
+	REQUIRE(e2e_session_initiate(&a, &suite_native, &ida, &bundle, NULL) == 0);
+	REQUIRE(e2e_session_initiate(&a2, &suite_native, &ida, &bundle, NULL) == 0);
 	REQUIRE(msg_send(a, &m, "one") == 0);
 	REQUIRE(msg_send(a2, &m2, "other session") == 0);
 	buf_init_fixed(&pt, out, sizeof(out));
@@ -217,17 +217,17 @@ TEST(bob_cannot_send_first_and_prekey_rules)
 		struct x3dh_keypair other;
 
 		REQUIRE(x3dh_keypair_generate(&other, 5) == 0);
-		CHECK_EQ_INT(session_respond(&b, &suite_native, &idb, &other, NULL, m.p, m.len, &pt,
+		CHECK_EQ_INT(e2e_session_respond(&b, &suite_native, &idb, &other, NULL, m.p, m.len, &pt,
 		    NULL), SOTTO_ERR_DECRYPT);
 		CHECK(b == NULL);
 		CHECK_EQ_INT(pt.len, 0);
 	}
-	REQUIRE(session_respond(&b, &suite_native, &idb, &spk, NULL, m.p, m.len, &pt, NULL) == 0);
+	REQUIRE(e2e_session_respond(&b, &suite_native, &idb, &spk, NULL, m.p, m.len, &pt, NULL) == 0);
 	/* A prekey message from another X3DH run does not belong to this session. */
 	pt.len = 0;
-	CHECK_EQ_INT(session_decrypt(b, &pt, m2.type, m2.p, m2.len), SOTTO_ERR_STATE);
+	CHECK_EQ_INT(e2e_session_decrypt(b, &pt, m2.type, m2.p, m2.len), SOTTO_ERR_STATE);
 	/* An unknown type. */
-	CHECK_EQ_INT(session_decrypt(b, &pt, 9, m2.p, m2.len), SOTTO_ERR_INVALID_ARG);
+	CHECK_EQ_INT(e2e_session_decrypt(b, &pt, 9, m2.p, m2.len), SOTTO_ERR_INVALID_ARG);
 	/* The raw ratchet: a fresh Bob has no sending chain. */
 	{
 		struct ratchet *rb = NULL;
@@ -247,15 +247,15 @@ TEST(bob_cannot_send_first_and_prekey_rules)
 		struct buf ob;
 
 		buf_init_dyn(&ob, RATCHET_MSG_MAX * 2);
-		CHECK_EQ_INT(session_encrypt(b, &ob, &type, out, RATCHET_PLAINTEXT_MAX + 1),
+		CHECK_EQ_INT(e2e_session_encrypt(b, &ob, &type, out, RATCHET_PLAINTEXT_MAX + 1),
 		    SOTTO_ERR_TOO_LARGE);
 		buf_free(&ob);
 	}
 	msg_free(&m);
 	msg_free(&m2);
-	session_free(a);
-	session_free(a2);
-	session_free(b);
+	e2e_session_free(a);
+	e2e_session_free(a2);
+	e2e_session_free(b);
 }
 
 /* xorshift64*: a fixed seed makes the schedule reproducible. */
@@ -286,7 +286,7 @@ interleave(uint64_t seed, int steps)
 	REQUIRE(pair_setup(&p, 1, 0) == 0);
 	for (step = 0; step < steps && !check_failed_now(); step++) {
 		uint32_t op = rng(100), dir = rng(2);
-		struct session *from = dir == 0 ? p.a : p.b, *to = dir == 0 ? p.b : p.a;
+		struct e2e_session *from = dir == 0 ? p.a : p.b, *to = dir == 0 ? p.b : p.a;
 
 		if (op < 40 && nq[dir] < QMAX) {
 			char text[80];
@@ -322,7 +322,7 @@ interleave(uint64_t seed, int steps)
 			dropped++;
 		} else if (op < 95 && ndone > 0) {
 			struct msg m = done[rng((uint32_t)ndone)];
-			struct session *dst = (m.type >> 8) == 0 ? p.b : p.a;
+			struct e2e_session *dst = (m.type >> 8) == 0 ? p.b : p.a;
 			struct buf before;
 			int r;
 
@@ -337,13 +337,13 @@ interleave(uint64_t seed, int steps)
 			replays++;
 		} else if (op >= 95) {
 			/* Save and reload one side: serialization must lose nothing. */
-			struct session **sp = dir == 0 ? &p.a : &p.b, *ns = NULL;
+			struct e2e_session **sp = dir == 0 ? &p.a : &p.b, *ns = NULL;
 			struct buf st;
 
 			snap(*sp, &st);
-			REQUIRE(session_deserialize(&ns, &suite_native, st.p, st.len) == 0);
+			REQUIRE(e2e_session_deserialize(&ns, &suite_native, st.p, st.len) == 0);
 			buf_wipe_free(&st);
-			session_free(*sp);
+			e2e_session_free(*sp);
 			*sp = ns;
 			reloads++;
 		}
@@ -362,7 +362,7 @@ interleave(uint64_t seed, int steps)
 		msg_free(&done[i]);
 	CHECK(delivered > steps / 3);
 	CHECK(dropped > 0 && replays > 0 && reloads > 0);
-	CHECK(ratchet_skipped_count(session_ratchet(p.b)) <= RATCHET_MAX_SKIP_DEFAULT);
+	CHECK(ratchet_skipped_count(e2e_session_ratchet(p.b)) <= RATCHET_MAX_SKIP_DEFAULT);
 	pair_free(&p);
 }
 
@@ -376,7 +376,7 @@ TEST(randomized_interleavings)
 /* Flips every bit of m in turn: each must be rejected with the state untouched, then the
  * real message still decrypts. */
 static void
-flip_all_bits(struct session *to, const struct msg *m)
+flip_all_bits(struct e2e_session *to, const struct msg *m)
 {
 	uint8_t *c = malloc(m->len);
 	struct buf before;
@@ -433,7 +433,7 @@ TEST(flipped_prekey_message_creates_nothing)
 	struct x3dh_identity ida, idb;
 	struct x3dh_keypair spk, opk;
 	struct x3dh_bundle bundle;
-	struct session *a = NULL, *b = NULL;
+	struct e2e_session *a = NULL, *b = NULL;
 	struct msg m;
 	uint8_t out[64], *c;
 	struct buf pt;
@@ -443,14 +443,14 @@ TEST(flipped_prekey_message_creates_nothing)
 	REQUIRE(suite_native_identity_generate(&idb) == 0);
 	REQUIRE(x3dh_keypair_generate(&spk, 5) == 0 && x3dh_keypair_generate(&opk, 6) == 0);
 	REQUIRE(x3dh_bundle_make(&suite_native, &bundle, &idb, 0, &spk, &opk) == 0);
-	REQUIRE(session_initiate(&a, &suite_native, &ida, &bundle, NULL) == 0);
+	REQUIRE(e2e_session_initiate(&a, &suite_native, &ida, &bundle, NULL) == 0);
 	REQUIRE(msg_send(a, &m, "first") == 0);
 	REQUIRE((c = malloc(m.len)) != NULL);
 	for (bit = 0; bit < m.len * 8; bit++) {
 		memcpy(c, m.p, m.len);
 		c[bit / 8] ^= (uint8_t)(1u << (bit % 8));
 		buf_init_fixed(&pt, out, sizeof(out));
-		CHECK(session_respond(&b, &suite_native, &idb, &spk, &opk, c, m.len, &pt, NULL) < 0);
+		CHECK(e2e_session_respond(&b, &suite_native, &idb, &spk, &opk, c, m.len, &pt, NULL) < 0);
 		CHECK(b == NULL);
 		CHECK_EQ_INT(pt.len, 0);
 		if (check_failed_now())
@@ -458,10 +458,10 @@ TEST(flipped_prekey_message_creates_nothing)
 	}
 	free(c);
 	buf_init_fixed(&pt, out, sizeof(out));
-	CHECK_EQ_INT(session_respond(&b, &suite_native, &idb, &spk, &opk, m.p, m.len, &pt, NULL), 0);
+	CHECK_EQ_INT(e2e_session_respond(&b, &suite_native, &idb, &spk, &opk, m.p, m.len, &pt, NULL), 0);
 	msg_free(&m);
-	session_free(a);
-	session_free(b);
+	e2e_session_free(a);
+	e2e_session_free(b);
 }
 
 TEST(replays_rejected)
@@ -477,9 +477,9 @@ TEST(replays_rejected)
 	REQUIRE(msg_send(p.a, &m1, "one") == 0);
 	REQUIRE(msg_send(p.a, &m2, "two") == 0);
 	CHECK_EQ_INT(msg_recv(p.b, &m2), 0);
-	CHECK_EQ_INT(ratchet_skipped_count(session_ratchet(p.b)), 2);
+	CHECK_EQ_INT(ratchet_skipped_count(e2e_session_ratchet(p.b)), 2);
 	CHECK_EQ_INT(msg_recv(p.b, &m0), 0);
-	CHECK_EQ_INT(ratchet_skipped_count(session_ratchet(p.b)), 1);
+	CHECK_EQ_INT(ratchet_skipped_count(e2e_session_ratchet(p.b)), 1);
 	CHECK_EQ_INT(msg_recv(p.b, &m0), SOTTO_ERR_REPLAY);      /* skipped key was deleted */
 	CHECK_EQ_INT(msg_recv(p.b, &m2), SOTTO_ERR_REPLAY);
 	/* After both sides ratchet, a message of an old chain is still a replay. */
@@ -507,7 +507,7 @@ TEST(skip_bound_enforced)
 	int i;
 
 	REQUIRE(pair_setup(&p, 1, 10) == 0);
-	CHECK_EQ_INT(ratchet_max_skip(session_ratchet(p.b)), 10);
+	CHECK_EQ_INT(ratchet_max_skip(e2e_session_ratchet(p.b)), 10);
 	for (i = 0; i < 16; i++)
 		REQUIRE(msg_send(p.a, &m[i], "x") == 0);
 	/* Bob has n=0; m[11] is n=12: 11 keys to skip > 10. */
@@ -516,12 +516,12 @@ TEST(skip_bound_enforced)
 	CHECK(snap_same(p.b, &before));
 	buf_wipe_free(&before);
 	CHECK_EQ_INT(msg_recv(p.b, &m[10]), 0);                  /* exactly 10 skipped: fine */
-	CHECK_EQ_INT(ratchet_skipped_count(session_ratchet(p.b)), 10);
+	CHECK_EQ_INT(ratchet_skipped_count(e2e_session_ratchet(p.b)), 10);
 	CHECK_EQ_INT(msg_recv(p.b, &m[3]), 0);
-	CHECK_EQ_INT(ratchet_skipped_count(session_ratchet(p.b)), 9);
+	CHECK_EQ_INT(ratchet_skipped_count(e2e_session_ratchet(p.b)), 9);
 	/* The store never holds more than the bound: older keys are evicted. */
 	CHECK_EQ_INT(msg_recv(p.b, &m[15]), 0);
-	CHECK_EQ_INT(ratchet_skipped_count(session_ratchet(p.b)), 10);
+	CHECK_EQ_INT(ratchet_skipped_count(e2e_session_ratchet(p.b)), 10);
 	CHECK_EQ_INT(msg_recv(p.b, &m[0]), SOTTO_ERR_REPLAY);    /* evicted */
 	CHECK_EQ_INT(msg_recv(p.b, &m[14]), 0);
 	/* The bound also applies to the previous chain's length announced in a new chain. */
@@ -550,7 +550,7 @@ TEST(forward_secrecy)
 {
 	struct pair p;
 	struct msg m1, m2, r;
-	struct session *saved = NULL;
+	struct e2e_session *saved = NULL;
 	struct buf st;
 
 	REQUIRE(pair_setup(&p, 1, 0) == 0);
@@ -560,11 +560,11 @@ TEST(forward_secrecy)
 	CHECK_EQ_INT(msg_recv(p.b, &m1), 0);
 	/* State saved after reading: nothing in it opens the captured messages. */
 	snap(p.b, &st);
-	REQUIRE(session_deserialize(&saved, &suite_native, st.p, st.len) == 0);
-	CHECK_EQ_INT(ratchet_skipped_count(session_ratchet(saved)), 0);
+	REQUIRE(e2e_session_deserialize(&saved, &suite_native, st.p, st.len) == 0);
+	CHECK_EQ_INT(ratchet_skipped_count(e2e_session_ratchet(saved)), 0);
 	CHECK(msg_recv(saved, &m1) < 0);
 	CHECK(msg_recv(saved, &m2) < 0);
-	session_free(saved);
+	e2e_session_free(saved);
 	saved = NULL;
 	buf_wipe_free(&st);
 	/* Also after further ratchet steps. */
@@ -572,9 +572,9 @@ TEST(forward_secrecy)
 	CHECK_EQ_INT(msg_recv(p.a, &r), 0);
 	msg_free(&r);
 	snap(p.b, &st);
-	REQUIRE(session_deserialize(&saved, &suite_native, st.p, st.len) == 0);
+	REQUIRE(e2e_session_deserialize(&saved, &suite_native, st.p, st.len) == 0);
 	CHECK(msg_recv(saved, &m1) < 0);
-	session_free(saved);
+	e2e_session_free(saved);
 	buf_wipe_free(&st);
 	msg_free(&m1);
 	msg_free(&m2);
@@ -594,7 +594,7 @@ TEST(post_compromise_recovery)
 	CHECK_EQ_INT(msg_recv(p.a, &r), 0);
 	msg_free(&r);
 	/* Time t: an attacker copies Bob's whole state. */
-	REQUIRE(ratchet_clone(&thief, session_ratchet(p.b)) == 0);
+	REQUIRE(ratchet_clone(&thief, e2e_session_ratchet(p.b)) == 0);
 	/* Alice's next chain is still derived from Bob's stolen ratchet key: the thief reads it
 	 * (this shows the test would notice if the thief could read later messages). */
 	REQUIRE(msg_send(p.a, &a1, "still exposed") == 0);
@@ -634,7 +634,7 @@ TEST(malformed_messages)
 	REQUIRE(msg_recv(p.a, &m) == 0);
 	msg_free(&m);
 	REQUIRE(msg_send(p.a, &m, "malformed tests") == 0);
-	REQUIRE(m.type == SESSION_MSG_NORMAL);
+	REQUIRE(m.type == E2E_SESSION_MSG_NORMAL);
 	REQUIRE(m.len <= sizeof(c));
 	snap(p.b, &before);
 	t = m;
@@ -645,7 +645,7 @@ TEST(malformed_messages)
 		t.len = n;
 		CHECK(msg_recv(p.b, &t) < 0 && msg_recv(p.b, &t) > -1000);
 	}
-	CHECK_EQ_INT(session_decrypt(p.b, &before, SESSION_MSG_NORMAL, NULL, 0), SOTTO_ERR_TRUNCATED);
+	CHECK_EQ_INT(e2e_session_decrypt(p.b, &before, E2E_SESSION_MSG_NORMAL, NULL, 0), SOTTO_ERR_TRUNCATED);
 	t.len = m.len;
 	/* Wrong version; version 1's shorter header does not authenticate these bytes. */
 	memcpy(c, m.p, m.len);
@@ -709,24 +709,24 @@ TEST(malformed_prekey_messages)
 
 	REQUIRE(pair_setup(&p, 1, 0) == 0);
 	REQUIRE(msg_send(p.a, &m, "pk") == 0);
-	REQUIRE(m.type == SESSION_MSG_PREKEY && m.len <= sizeof(c));
-	CHECK_EQ_INT(session_prekey_info(&suite_native, &info, m.p, m.len), 0);
+	REQUIRE(m.type == E2E_SESSION_MSG_PREKEY && m.len <= sizeof(c));
+	CHECK_EQ_INT(e2e_session_prekey_info(&suite_native, &info, m.p, m.len), 0);
 	CHECK_EQ_INT(info.spk_id, 1);
 	CHECK_EQ_INT(info.has_opk, 1);
 	CHECK_EQ_INT(info.opk_id, 100);
 	for (n = 0; n < 75; n++)
-		CHECK(session_prekey_info(&suite_native, &info, m.p, n) < 0);
+		CHECK(e2e_session_prekey_info(&suite_native, &info, m.p, n) < 0);
 	memcpy(c, m.p, m.len);
 	c[0] = 0x33;
-	CHECK_EQ_INT(session_prekey_info(&suite_native, &info, c, m.len), SOTTO_ERR_BAD_VERSION);
+	CHECK_EQ_INT(e2e_session_prekey_info(&suite_native, &info, c, m.len), SOTTO_ERR_BAD_VERSION);
 	memcpy(c, m.p, m.len);
 	c[1] = 0x05;    /* an unknown flag */
-	CHECK_EQ_INT(session_prekey_info(&suite_native, &info, c, m.len), SOTTO_ERR_MALFORMED);
+	CHECK_EQ_INT(e2e_session_prekey_info(&suite_native, &info, c, m.len), SOTTO_ERR_MALFORMED);
 	c[1] = 0x00;    /* no OPK flag but an OPK id */
-	CHECK_EQ_INT(session_prekey_info(&suite_native, &info, c, m.len), SOTTO_ERR_MALFORMED);
+	CHECK_EQ_INT(e2e_session_prekey_info(&suite_native, &info, c, m.len), SOTTO_ERR_MALFORMED);
 	memcpy(c, m.p, m.len);
 	memset(c + 10, 0, 32);
-	CHECK_EQ_INT(session_prekey_info(&suite_native, &info, c, m.len), SOTTO_ERR_BAD_KEY);
+	CHECK_EQ_INT(e2e_session_prekey_info(&suite_native, &info, c, m.len), SOTTO_ERR_BAD_KEY);
 	/* A repeat of the first flight still decrypts on Bob's session. */
 	CHECK_EQ_INT(msg_recv(p.b, &m), 0);
 	msg_free(&m);
@@ -737,7 +737,7 @@ TEST(state_serialization_roundtrip_and_corruption)
 {
 	struct pair p;
 	struct msg m[4], r;
-	struct session *s2 = NULL;
+	struct e2e_session *s2 = NULL;
 	struct buf st, st2;
 	size_t n;
 	int i;
@@ -747,17 +747,17 @@ TEST(state_serialization_roundtrip_and_corruption)
 		REQUIRE(msg_send(p.a, &m[i], "s") == 0);
 	CHECK_EQ_INT(msg_recv(p.b, &m[3]), 0);       /* three skipped keys in the state */
 	snap(p.b, &st);
-	REQUIRE(session_deserialize(&s2, &suite_native, st.p, st.len) == 0);
+	REQUIRE(e2e_session_deserialize(&s2, &suite_native, st.p, st.len) == 0);
 	snap(s2, &st2);
 	CHECK_EQ_INT(st.len, st2.len);
 	CHECK(st.len == st2.len && memcmp(st.p, st2.p, st.len) == 0);
 	buf_wipe_free(&st2);
 	CHECK_EQ_INT(msg_recv(s2, &m[1]), 0);
-	session_free(s2);
+	e2e_session_free(s2);
 	s2 = NULL;
 	/* Every truncation, and one byte too many. */
 	for (n = 0; n < st.len; n++) {
-		CHECK(session_deserialize(&s2, &suite_native, st.p, n) < 0);
+		CHECK(e2e_session_deserialize(&s2, &suite_native, st.p, n) < 0);
 		CHECK(s2 == NULL);
 	}
 	{
@@ -766,17 +766,17 @@ TEST(state_serialization_roundtrip_and_corruption)
 		REQUIRE(x != NULL);
 		memcpy(x, st.p, st.len);
 		x[st.len] = 0;
-		CHECK_EQ_INT(session_deserialize(&s2, &suite_native, x, st.len + 1), SOTTO_ERR_TRAILING);
+		CHECK_EQ_INT(e2e_session_deserialize(&s2, &suite_native, x, st.len + 1), SOTTO_ERR_TRAILING);
 		/* Version and suite. */
 		x[0] = 3;
-		CHECK_EQ_INT(session_deserialize(&s2, &suite_native, x, st.len), SOTTO_ERR_BAD_VERSION);
+		CHECK_EQ_INT(e2e_session_deserialize(&s2, &suite_native, x, st.len), SOTTO_ERR_BAD_VERSION);
 		x[0] = st.p[0];
 		x[1] = 0x7f;
-		CHECK_EQ_INT(session_deserialize(&s2, &suite_native, x, st.len), SOTTO_ERR_UNSUPPORTED);
+		CHECK_EQ_INT(e2e_session_deserialize(&s2, &suite_native, x, st.len), SOTTO_ERR_UNSUPPORTED);
 		x[1] = st.p[1];
 		/* Flags with unknown bits. */
 		x[2] = 0x80;
-		CHECK_EQ_INT(session_deserialize(&s2, &suite_native, x, st.len), SOTTO_ERR_MALFORMED);
+		CHECK_EQ_INT(e2e_session_deserialize(&s2, &suite_native, x, st.len), SOTTO_ERR_MALFORMED);
 		free(x);
 	}
 	/* The inner ratchet state: corrupt its fields one by one. */
@@ -787,7 +787,7 @@ TEST(state_serialization_roundtrip_and_corruption)
 		size_t off_skip;
 
 		buf_init_dyn(&rs, 1u << 20);
-		REQUIRE(ratchet_serialize(session_ratchet(p.b), &rs) == 0);
+		REQUIRE(ratchet_serialize(e2e_session_ratchet(p.b), &rs) == 0);
 		REQUIRE((x = malloc(rs.len)) != NULL);
 		for (n = 0; n < rs.len; n++)
 			CHECK(ratchet_deserialize(&rt, &suite_native, rs.p, n) < 0);
@@ -863,7 +863,7 @@ TEST(state_version_1_still_loads)
 	struct pair p;
 	struct msg m[3], r;
 	struct ratchet *rt = NULL;
-	struct session *s1 = NULL;
+	struct e2e_session *s1 = NULL;
 	struct buf rs, v1, v2, v3, again, st;
 	uint8_t *x, check[16];
 	size_t off, body;
@@ -877,7 +877,7 @@ TEST(state_version_1_still_loads)
 	buf_init_dyn(&v1, 1u << 20);
 	buf_init_dyn(&v2, 1u << 20);
 	buf_init_dyn(&again, 1u << 20);
-	REQUIRE(ratchet_serialize(session_ratchet(p.b), &rs) == 0);
+	REQUIRE(ratchet_serialize(e2e_session_ratchet(p.b), &rs) == 0);
 	CHECK_EQ_INT(rs.p[0], 4);
 	/* Version 3 is version 4 without the KEM flags byte (0 here, a classical ratchet). */
 	CHECK_EQ_INT(rs.p[rs.len - 17], 0);
@@ -950,9 +950,9 @@ TEST(state_version_1_still_loads)
 	x[off - 2] = (uint8_t)(v1.len >> 8);
 	x[off - 1] = (uint8_t)v1.len;
 	memcpy(x + off, v1.p, v1.len);
-	CHECK_EQ_INT(session_deserialize(&s1, &suite_native, x, off + v1.len), 0);
+	CHECK_EQ_INT(e2e_session_deserialize(&s1, &suite_native, x, off + v1.len), 0);
 	REQUIRE(s1 != NULL);
-	session_free(p.b);
+	e2e_session_free(p.b);
 	p.b = s1;
 	CHECK_EQ_INT(msg_recv(p.b, &m[0]), 0);      /* a skipped key from the old state */
 	CHECK_EQ_INT(msg_send(p.b, &r, "back"), 0);
@@ -1034,7 +1034,7 @@ TEST(rolled_back_sender_reuses_no_keystream)
 	struct pair p;
 	struct msg m1, m2, m3;
 	struct buf saved;
-	struct session *restored = NULL;
+	struct e2e_session *restored = NULL;
 	uint8_t x_ct[sizeof(t1) - 1], x_pt[sizeof(t1) - 1];
 	size_t i, len = sizeof(t1) - 1;
 
@@ -1044,8 +1044,8 @@ TEST(rolled_back_sender_reuses_no_keystream)
 	msg_free(&m1);
 	snap(p.a, &saved);                              /* the backup */
 	REQUIRE(msg_send(p.a, &m1, t1) == 0);
-	REQUIRE(session_deserialize(&restored, &suite_native, saved.p, saved.len) == 0);
-	session_free(p.a);
+	REQUIRE(e2e_session_deserialize(&restored, &suite_native, saved.p, saved.len) == 0);
+	e2e_session_free(p.a);
 	p.a = restored;                                 /* restored from the backup */
 	REQUIRE(msg_send(p.a, &m2, t2) == 0);
 	REQUIRE(m1.len == m2.len && m1.len == SUITE_NATIVE_OVERHEAD + len);
@@ -1087,13 +1087,13 @@ TEST(version_1_message_still_read)
 	msg_free(&m);
 	/* Alice's next message, n = 0 of her new chain: its key from her state. */
 	buf_init_dyn(&st, 1u << 20);
-	REQUIRE(ratchet_serialize(session_ratchet(p.a), &st) == 0);
+	REQUIRE(ratchet_serialize(e2e_session_ratchet(p.a), &st) == 0);
 	REQUIRE(msg_send(p.a, &m, "old format") == 0);
 	hmac_sha256(mk, st.p + OFF_CKS, 32, &one, 1);
 	REQUIRE(hkdf_sha256(keys, 56, NULL, 0, mk, 32,
 	    (const uint8_t *)"Sotto message keys v1", 21) == 0);
 	memset(&v1, 0, sizeof(v1));
-	v1.type = SESSION_MSG_NORMAL;
+	v1.type = E2E_SESSION_MSG_NORMAL;
 	v1.len = 41 + 10 + 16;
 	REQUIRE((v1.p = malloc(v1.len)) != NULL);
 	memcpy(v1.p, m.p, 41);

@@ -10,7 +10,7 @@
 #include "crypto/init.h"
 #include "crypto/pad.h"
 #include "crypto/sealed.h"
-#include "crypto/session.h"
+#include "crypto/e2e_session.h"
 #include "crypto/suite_native.h"
 
 static struct x3dh_identity alice, bob, eve;
@@ -25,7 +25,7 @@ content(struct sealed_content *c, const uint8_t *msg, size_t msg_len)
 	c->sender_addr_len = strlen(c->sender_addr);
 	c->cert = cert;
 	c->cert_len = sizeof(cert);
-	c->msg_type = SESSION_MSG_PREKEY;
+	c->msg_type = E2E_SESSION_MSG_PREKEY;
 	c->msg = msg;
 	c->msg_len = msg_len;
 }
@@ -54,7 +54,7 @@ TEST(sealed_roundtrip)
 	CHECK(strcmp(o.sender_addr, "alice@example.org") == 0);
 	CHECK_EQ_INT(o.cert_len, c.cert_len);
 	CHECK_MEM(o.cert, c.cert, c.cert_len);
-	CHECK_EQ_INT(o.msg_type, SESSION_MSG_PREKEY);
+	CHECK_EQ_INT(o.msg_type, E2E_SESSION_MSG_PREKEY);
 	CHECK_EQ_INT(o.msg_len, sizeof(msg));
 	CHECK_MEM(o.msg, msg, sizeof(msg));
 	sealed_opened_free(&o);
@@ -257,7 +257,7 @@ TEST(sealed_matches_protocol_doc)
 	CHECK(pt[0] == 0 && pt[1] == 17 && memcmp(pt + 2, "alice@example.org", 17) == 0);
 	CHECK(pt[19] == 0 && pt[20] == c.cert_len && memcmp(pt + 21, c.cert, c.cert_len) == 0);
 	i = 21 + c.cert_len;
-	CHECK_EQ_INT(pt[i], SESSION_MSG_PREKEY);
+	CHECK_EQ_INT(pt[i], E2E_SESSION_MSG_PREKEY);
 	CHECK(pt[i + 1] == 0 && pt[i + 2] == 0 && pt[i + 3] == 0 && pt[i + 4] == 5);
 	CHECK_MEM(pt + i + 5, "hello", 5);
 	CHECK_EQ_INT(pt[i + 10], 0x80);

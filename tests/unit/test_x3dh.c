@@ -8,7 +8,7 @@
 #include "crypto/init.h"
 #include "crypto/kem_prekey.h"
 #include "crypto/ratchet.h"
-#include "crypto/session.h"
+#include "crypto/e2e_session.h"
 #include "crypto/sign.h"
 #include "crypto/suite_native.h"
 #include "crypto/x3dh.h"
@@ -328,7 +328,7 @@ TEST(pqxdh_matches_protocol_doc)
 	static struct pq_bob pb;
 	static const char label[] = "Sotto_PQXDH_X25519_SHA-256_ML-KEM-768";
 	struct x3dh_identity alice;
-	struct session *a = NULL, *b = NULL;
+	struct e2e_session *a = NULL, *b = NULL;
 	struct buf m, st, pt;
 	uint8_t ikm[32 + 128 + 32], okm[64], ck1[64], dh[32], rk_out[64];
 	const uint8_t *p, *ct;
@@ -336,11 +336,11 @@ TEST(pqxdh_matches_protocol_doc)
 
 	REQUIRE(suite_native_identity_generate(&alice) == 0);
 	REQUIRE(pq_bob_setup(&pb, 1) == 0);
-	REQUIRE(session_initiate(&a, &suite_native, &alice, &pb.bob.b, NULL) == 0);
-	CHECK_EQ_INT(session_is_pq(a), 1);
+	REQUIRE(e2e_session_initiate(&a, &suite_native, &alice, &pb.bob.b, NULL) == 0);
+	CHECK_EQ_INT(e2e_session_is_pq(a), 1);
 	buf_init_dyn(&m, 1 << 16);
-	REQUIRE(session_encrypt(a, &m, &type, (const uint8_t *)"hi", 2) == 0);
-	CHECK_EQ_INT(type, SESSION_MSG_PREKEY);
+	REQUIRE(e2e_session_encrypt(a, &m, &type, (const uint8_t *)"hi", 2) == 0);
+	CHECK_EQ_INT(type, E2E_SESSION_MSG_PREKEY);
 	/* 0x01 || flags || spk_id || opk_id || base[32] || IK_A[32] || kem_id || ct[1088] ||
 	 * ratchet message, version 3 (PROTOCOL.md 4.4): 42 + 1184 (Alice's first chain
 	 * carries her KEM key but no ciphertext yet) + 24 + 2 + 16 */
@@ -370,25 +370,25 @@ TEST(pqxdh_matches_protocol_doc)
 	REQUIRE(hkdf_sha256(ck1, 64, okm, 32, dh, 32, (const uint8_t *)"Sotto ratchet root v1",
 	    21) == 0);
 	buf_init_dyn(&st, 1 << 20);
-	REQUIRE(ratchet_serialize(session_ratchet(a), &st) == 0);
+	REQUIRE(ratchet_serialize(e2e_session_ratchet(a), &st) == 0);
 	/* Root key at the ratchet state's fixed offset (docs/PROTOCOL.md section 6). */
 	memcpy(rk_out, st.p + 1 + 1 + 4 + 1 + 1 + 32 + 1 + 32, 32);
 	CHECK_MEM(rk_out, ck1, 32);
 	buf_wipe_free(&st);
 	/* And Bob's session from these bytes reads the message. */
 	{
-		struct session_opts o = { .kem_dk = pb.dk };
+		struct e2e_session_opts o = { .kem_dk = pb.dk };
 
 		buf_init_dyn(&pt, 64);
-		REQUIRE(session_respond(&b, &suite_native, &pb.bob.id, &pb.bob.spk, &pb.bob.opk,
+		REQUIRE(e2e_session_respond(&b, &suite_native, &pb.bob.id, &pb.bob.spk, &pb.bob.opk,
 		    m.p, m.len, &pt, &o) == 0);
 		CHECK(pt.len == 2 && memcmp(pt.p, "hi", 2) == 0);
-		CHECK_EQ_INT(session_is_pq(b), 1);
+		CHECK_EQ_INT(e2e_session_is_pq(b), 1);
 		buf_free(&pt);
 	}
 	buf_free(&m);
-	session_free(a);
-	session_free(b);
+	e2e_session_free(a);
+	e2e_session_free(b);
 	x3dh_identity_wipe(&alice);
 	sodium_memzero(ikm, sizeof(ikm));
 	sodium_memzero(pb.dk, sizeof(pb.dk));

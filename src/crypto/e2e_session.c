@@ -3,7 +3,7 @@
  * messages (with the same X3DH info) until the first message from the responder decrypts,
  * so whichever of its first messages arrives first can start the responder's session.
  */
-#include "crypto/session.h"
+#include "crypto/e2e_session.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -11,11 +11,11 @@
 
 #include "base/cursor.h"
 
-#define SESSION_STATE_VERSION 2     /* 1 (no KEM part) is still read */
+#define E2E_SESSION_STATE_VERSION 2     /* 1 (no KEM part) is still read */
 #define SF_INITIATOR 0x01
 #define SF_PENDING 0x02
 
-struct session {
+struct e2e_session {
 	const struct ratchet_suite *suite;
 	struct ratchet *r;
 	uint8_t flags;
@@ -27,7 +27,7 @@ struct session {
 };
 
 void
-session_free(struct session *ss)
+e2e_session_free(struct e2e_session *ss)
 {
 	if (ss == NULL)
 		return;
@@ -36,12 +36,12 @@ session_free(struct session *ss)
 }
 
 int
-session_initiate(struct session **out, const struct ratchet_suite *s,
+e2e_session_initiate(struct e2e_session **out, const struct ratchet_suite *s,
     const struct x3dh_identity *me, const struct x3dh_bundle *b,
-    const struct session_opts *opts)
+    const struct e2e_session_opts *opts)
 {
 	uint8_t rk[RATCHET_KEY_LEN], ck[RATCHET_KEY_LEN];   /* SECRET */
-	struct session *ss;
+	struct e2e_session *ss;
 	int err;
 
 	*out = NULL;
@@ -65,12 +65,12 @@ session_initiate(struct session **out, const struct ratchet_suite *s,
 out:
 	sodium_memzero(rk, sizeof(rk));
 	sodium_memzero(ck, sizeof(ck));
-	session_free(ss);
+	e2e_session_free(ss);
 	return err;
 }
 
 int
-session_prekey_info(const struct ratchet_suite *s, struct x3dh_init_info *info,
+e2e_session_prekey_info(const struct ratchet_suite *s, struct x3dh_init_info *info,
     const uint8_t *msg, size_t len)
 {
 	const uint8_t *inner;
@@ -80,13 +80,13 @@ session_prekey_info(const struct ratchet_suite *s, struct x3dh_init_info *info,
 }
 
 int
-session_respond(struct session **out, const struct ratchet_suite *s,
+e2e_session_respond(struct e2e_session **out, const struct ratchet_suite *s,
     const struct x3dh_identity *me, const struct x3dh_keypair *spk,
     const struct x3dh_keypair *opk, const uint8_t *msg, size_t len, struct buf *pt,
-    const struct session_opts *opts)
+    const struct e2e_session_opts *opts)
 {
 	uint8_t rk[RATCHET_KEY_LEN], ck[RATCHET_KEY_LEN];   /* SECRET */
-	struct session *ss;
+	struct e2e_session *ss;
 	const uint8_t *inner;
 	size_t inner_len;
 	int err;
@@ -116,12 +116,12 @@ session_respond(struct session **out, const struct ratchet_suite *s,
 out:
 	sodium_memzero(rk, sizeof(rk));
 	sodium_memzero(ck, sizeof(ck));
-	session_free(ss);
+	e2e_session_free(ss);
 	return err;
 }
 
 int
-session_encrypt(struct session *ss, struct buf *out, int *type, const uint8_t *pt, size_t len)
+e2e_session_encrypt(struct e2e_session *ss, struct buf *out, int *type, const uint8_t *pt, size_t len)
 {
 	struct buf tmp;
 	int err;
@@ -129,37 +129,37 @@ session_encrypt(struct session *ss, struct buf *out, int *type, const uint8_t *p
 	*type = 0;
 	if (!(ss->flags & SF_PENDING)) {
 		if ((err = ratchet_encrypt(ss->r, out, pt, len)) == 0)
-			*type = SESSION_MSG_NORMAL;
+			*type = E2E_SESSION_MSG_NORMAL;
 		return err;
 	}
 	buf_init_dyn(&tmp, RATCHET_MSG_MAX);
 	if ((err = ratchet_encrypt(ss->r, &tmp, pt, len)) == 0 &&
 	    (err = ss->suite->prekey_wrap(out, &ss->info, tmp.p, tmp.len)) == 0)
-		*type = SESSION_MSG_PREKEY;
+		*type = E2E_SESSION_MSG_PREKEY;
 	buf_free(&tmp);
 	return err;
 }
 
 int
-session_decrypt(struct session *ss, struct buf *pt, int type, const uint8_t *msg, size_t len)
+e2e_session_decrypt(struct e2e_session *ss, struct buf *pt, int type, const uint8_t *msg, size_t len)
 {
 	struct x3dh_init_info info;
 	const uint8_t *inner;
 	size_t inner_len;
 	int err;
 
-	if (type == SESSION_MSG_NORMAL) {
+	if (type == E2E_SESSION_MSG_NORMAL) {
 		if ((err = ratchet_decrypt(ss->r, pt, msg, len)) != 0)
 			return err;
 		ss->flags &= (uint8_t)~SF_PENDING;
 		return 0;
 	}
-	if (type != SESSION_MSG_PREKEY)
+	if (type != E2E_SESSION_MSG_PREKEY)
 		return SOTTO_ERR_INVALID_ARG;
 	if ((err = ss->suite->prekey_parse(&info, &inner, &inner_len, msg, len)) != 0)
 		return err;
 	/* Only a repeat of the flight that started this session belongs to it; anything else
-	 * is a new session the caller must set up with session_respond(). */
+	 * is a new session the caller must set up with e2e_session_respond(). */
 	if ((ss->flags & SF_INITIATOR) ||
 	    sodium_memcmp(info.base_pub, ss->info.base_pub, DH_PUBLIC_LEN) != 0 ||
 	    info.ident_pub_len != ss->info.ident_pub_len ||
@@ -178,7 +178,7 @@ session_decrypt(struct session *ss, struct buf *pt, int type, const uint8_t *msg
 }
 
 int
-session_msg_header(const struct ratchet_suite *s, struct ratchet_header *h, int type,
+e2e_session_msg_header(const struct ratchet_suite *s, struct ratchet_header *h, int type,
     const uint8_t *msg, size_t len)
 {
 	struct x3dh_init_info info;
@@ -186,10 +186,10 @@ session_msg_header(const struct ratchet_suite *s, struct ratchet_header *h, int 
 	size_t inner_len = len;
 	int err;
 
-	if (type == SESSION_MSG_PREKEY &&
+	if (type == E2E_SESSION_MSG_PREKEY &&
 	    (err = s->prekey_parse(&info, &inner, &inner_len, msg, len)) != 0)
 		return err;
-	if (type != SESSION_MSG_PREKEY && type != SESSION_MSG_NORMAL)
+	if (type != E2E_SESSION_MSG_PREKEY && type != E2E_SESSION_MSG_NORMAL)
 		return SOTTO_ERR_INVALID_ARG;
 	return s->parse_header(h, inner, inner_len);
 }
@@ -201,12 +201,12 @@ session_msg_header(const struct ratchet_suite *s, struct ratchet_header *h, int 
  * is the same without the KEM part.
  */
 int
-session_serialize(const struct session *ss, struct buf *out)
+e2e_session_serialize(const struct e2e_session *ss, struct buf *out)
 {
 	struct buf tmp;
 	int err;
 
-	buf_u8(out, SESSION_STATE_VERSION);
+	buf_u8(out, E2E_SESSION_STATE_VERSION);
 	buf_u8(out, ss->suite->id);
 	buf_u8(out, ss->flags);
 	buf_u32(out, ss->local_reg_id);
@@ -233,10 +233,10 @@ session_serialize(const struct session *ss, struct buf *out)
 }
 
 int
-session_deserialize(struct session **out, const struct ratchet_suite *s, const uint8_t *p,
+e2e_session_deserialize(struct e2e_session **out, const struct ratchet_suite *s, const uint8_t *p,
     size_t len)
 {
-	struct session *ss;
+	struct e2e_session *ss;
 	struct cur c;
 	const uint8_t *rs;
 	size_t rs_len;
@@ -249,7 +249,7 @@ session_deserialize(struct session **out, const struct ratchet_suite *s, const u
 	suite_id = cur_u8(&c);
 	if ((err = cur_status(&c)) != 0)
 		return err;
-	if (version != 1 && version != SESSION_STATE_VERSION)
+	if (version != 1 && version != E2E_SESSION_STATE_VERSION)
 		return SOTTO_ERR_BAD_VERSION;
 	if (suite_id != s->id)
 		return SOTTO_ERR_UNSUPPORTED;
@@ -288,30 +288,30 @@ session_deserialize(struct session **out, const struct ratchet_suite *s, const u
 	*out = ss;
 	ss = NULL;
 out:
-	session_free(ss);
+	e2e_session_free(ss);
 	return err;
 }
 
 const uint8_t *
-session_remote_identity(const struct session *ss, size_t *len)
+e2e_session_remote_identity(const struct e2e_session *ss, size_t *len)
 {
 	return ratchet_remote_ident(ss->r, len);
 }
 
 uint32_t
-session_remote_registration_id(const struct session *ss)
+e2e_session_remote_registration_id(const struct e2e_session *ss)
 {
 	return ss->remote_reg_id;
 }
 
 int
-session_is_pq(const struct session *ss)
+e2e_session_is_pq(const struct e2e_session *ss)
 {
 	return ss->info.has_kem != 0;
 }
 
 int
-session_state_is_pq(const uint8_t *p, size_t len)
+e2e_session_state_is_pq(const uint8_t *p, size_t len)
 {
 	struct cur c;
 	uint8_t version, has_kem;
@@ -325,19 +325,19 @@ session_state_is_pq(const uint8_t *p, size_t len)
 	has_kem = version >= 2 ? cur_u8(&c) : 0;
 	if ((err = cur_status(&c)) != 0)
 		return err;
-	if (version != 1 && version != SESSION_STATE_VERSION)
+	if (version != 1 && version != E2E_SESSION_STATE_VERSION)
 		return SOTTO_ERR_BAD_VERSION;
 	return has_kem > 1 ? SOTTO_ERR_MALFORMED : has_kem;
 }
 
 int
-session_pending_prekey(const struct session *ss)
+e2e_session_pending_prekey(const struct e2e_session *ss)
 {
 	return (ss->flags & SF_PENDING) != 0;
 }
 
 struct ratchet *
-session_ratchet(struct session *ss)
+e2e_session_ratchet(struct e2e_session *ss)
 {
 	return ss->r;
 }
