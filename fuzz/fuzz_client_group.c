@@ -102,7 +102,7 @@ setup(void)
 		    &info) != 0)
 			abort();
 	}
-	if (client_group_send(a, gid, sizeof(gid), (const uint8_t *)"hello", 5, NULL, &msgs[1]) != 0 ||
+	if (client_group_send(a, gid, sizeof(gid), 0, (const uint8_t *)"hello", 5, NULL, &msgs[1]) != 0 ||
 	    client_group_set_info(a, gid, sizeof(gid), "renamed", 0, &info) != 0 ||
 	    client_group_remove(a, gid, sizeof(gid), "b@example.org", &msgs[2]) != 0)
 		abort();

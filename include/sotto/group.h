@@ -24,6 +24,12 @@
 
 #define SOTTO_GROUP_ID_HEX 32           /* hex digits of the id of a group we create */
 #define SOTTO_GROUP_ADD_MAX 64          /* members added or removed in one call */
+/* A group's mail address (docs/PROTOCOL.md 14.9): "group+" ID "@" DOMAIN, the id in lower
+ * case hex, on the domain of the account's server. No account can own it: a user name has
+ * no '+'. Ids longer than SOTTO_GROUP_ADDRESS_ID_HEX digits (never one Sotto made) would
+ * not fit RFC 5321's 64-byte local part; such a group has no address. */
+#define SOTTO_GROUP_ADDRESS_LOCAL "group+"
+#define SOTTO_GROUP_ADDRESS_ID_HEX (64 - 6)
 
 /*
  * Creates a group called name (1..SOTTO_GROUP_NAME_MAX bytes) with us in it, then adds
@@ -56,6 +62,20 @@ int sotto_group_leave(struct sotto *s, const char *group) SOTTO_MUST_CHECK;
  * message id. SOTTO_ERR_STATE: we are no longer a member. */
 int sotto_group_send(struct sotto *s, const char *group, const char *text, size_t len,
     uint8_t id[SOTTO_ID_LEN]) SOTTO_MUST_CHECK;
+/* The same for one part of a mail (1..SOTTO_TEXT_MAX bytes, the MAIL content of the 1:1
+ * path: the bridge's mail_content.h): members see a SOTTO_CONTENT_MAIL message. */
+int sotto_group_send_mail(struct sotto *s, const char *group, const uint8_t *part, size_t len,
+    uint8_t id[SOTTO_ID_LEN]) SOTTO_MUST_CHECK;
+
+/* The group address of the group id (hex, any case) on domain into out: 0, or
+ * SOTTO_ERR_INVALID_ARG for an id that is not hex of 1..SOTTO_GROUP_ADDRESS_ID_HEX / 2
+ * bytes or a domain that is not a valid one. */
+int sotto_group_address(const char *id_hex, const char *domain,
+    char out[SOTTO_ADDRESS_MAX + 1]) SOTTO_MUST_CHECK;
+/* Whether addr (untrusted; any case) is a group address: 0 with the id in lower case hex
+ * in id_hex and the domain in lower case in domain, else SOTTO_ERR_MALFORMED. */
+int sotto_group_address_parse(const char *addr, char id_hex[2 * SOTTO_GROUP_ID_MAX + 1],
+    char domain[SOTTO_ADDRESS_MAX + 1]) SOTTO_MUST_CHECK;
 
 /* Renames the group (name NULL: unchanged) and sets its disappearing-message timer
  * (seconds, 0 = off, at most SOTTO_EXPIRY_MAX; negative: unchanged) for every member:
@@ -72,6 +92,7 @@ enum sotto_group_status {
 struct sotto_group {
 	char id[2 * SOTTO_GROUP_ID_MAX + 1];    /* hex */
 	char name[SOTTO_GROUP_NAME_MAX + 1];
+	char address[SOTTO_ADDRESS_MAX + 1];    /* its mail address; "" if the id is too long */
 	enum sotto_group_status status;
 	uint32_t expiry;                        /* disappearing-message timer, seconds */
 	size_t n_members;                       /* 0 once removed */

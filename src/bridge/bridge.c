@@ -15,9 +15,11 @@
 #include "imap/imap_server.h"
 #include "bridge/listener.h"
 #include "mail/mail_content.h"
+#include "mail/mail_group.h"
 #include "mail/mail_sender.h"
 #include "mail/mailstore_store.h"
 #include "smtp/smtp.h"
+#include "sotto/group.h"
 #include "wire/address.h"
 
 #define BRIDGE_HISTORY_BATCH 64
@@ -45,6 +47,7 @@ struct bridge_slot {
  * thread. */
 struct bridge_lookup {
 	char addr[SOTTO_ADDRESS_MAX + 1];
+	char group[2 * SOTTO_GROUP_ID_MAX + 1]; /* a group's address: its id; else "" */
 	smtp_rcpt_done done;
 	void *ctx;
 	enum smtp_rcpt_verdict v;
@@ -209,8 +212,10 @@ be_check_rcpt(void *arg, const char *addr, smtp_rcpt_done done, void *ctx)
 {
 	struct bridge *b = arg;
 	struct bridge_lookup *l;
-	char a[SOTTO_ADDRESS_MAX + 1];
+	char a[SOTTO_ADDRESS_MAX + 1], gid[2 * SOTTO_GROUP_ID_MAX + 1];
+	char gdom[SOTTO_ADDRESS_MAX + 1];
 	const char *dom;
+	int group;
 
 	if (normalise(addr, a, &dom) != 0) {
 		done(ctx, SMTP_RCPT_UNKNOWN, "not a valid address");
@@ -220,11 +225,13 @@ be_check_rcpt(void *arg, const char *addr, smtp_rcpt_done done, void *ctx)
 		done(ctx, SMTP_RCPT_NOT_SOTTO, NULL);
 		return;
 	}
-	if (address_user_check(a, strlen(a)) != 0) {
+	/* a group's address is checked against our groups, never remembered (we may leave) */
+	group = sotto_group_address_parse(a, gid, gdom) == 0;
+	if (!group && address_user_check(a, strlen(a)) != 0) {
 		done(ctx, SMTP_RCPT_UNKNOWN, "not a valid Sotto address");
 		return;
 	}
-	if (known_has(b, a)) {
+	if (!group && known_has(b, a)) {
 		done(ctx, SMTP_RCPT_OK, NULL);
 		return;
 	}
@@ -234,6 +241,8 @@ be_check_rcpt(void *arg, const char *addr, smtp_rcpt_done done, void *ctx)
 		return;
 	}
 	memcpy(l->addr, a, strlen(a) + 1);
+	if (group)
+		memcpy(l->group, gid, strlen(gid) + 1);
 	l->done = done;
 	l->ctx = ctx;
 	pthread_mutex_lock(&b->lock);
@@ -314,7 +323,7 @@ on_async(uv_async_t *h)
 	pthread_mutex_unlock(&b->lock);
 	for (; l != NULL; l = lnext) {
 		lnext = l->next;
-		if (l->v == SMTP_RCPT_OK)
+		if (l->v == SMTP_RCPT_OK && l->group[0] == '\0')
 			known_add(b, l->addr);
 		l->done(l->ctx, l->v, l->reason[0] ? l->reason : NULL);
 		free(l);
@@ -330,14 +339,44 @@ on_async(uv_async_t *h)
 
 /* ---- client thread: recipients ---- */
 
+/* A group's address: accepted for a group we are a member of, from our own store. */
+static void
+group_rcpt(struct bridge *b, struct bridge_lookup *l)
+{
+	struct sotto_group *v = NULL;
+	size_t n = 0, i;
+	int r;
+
+	if ((r = sotto_groups(b->s, &v, &n)) != 0) {
+		l->v = SMTP_RCPT_TEMPFAIL;
+		snprintf(l->reason, sizeof(l->reason), "could not read your groups (%s)",
+		    sotto_strerror(r));
+		return;
+	}
+	l->v = SMTP_RCPT_UNKNOWN;
+	snprintf(l->reason, sizeof(l->reason), "no group of yours has this address (`sotto "
+	    "group list` shows them); nothing will be sent to it");
+	for (i = 0; i < n; i++) {
+		if (strcmp(v[i].id, l->group) != 0)
+			continue;
+		if (v[i].status == SOTTO_GROUP_MEMBER) {
+			l->v = SMTP_RCPT_OK;
+			l->reason[0] = '\0';
+		} else
+			snprintf(l->reason, sizeof(l->reason), "you are no longer a member of this "
+			    "group; nothing will be sent to it");
+	}
+	free(v);
+}
+
 /* Answers the RCPT checks asked meanwhile, connecting first if need be (and, beside the
  * daemon's connection, disconnecting afterwards). A recipient that could not be checked
- * is 451, never 250. Returns 1 if it connected. */
+ * is 451, never 250. A group's address needs no connection. Returns 1 if it connected. */
 static int
 serve_lookups(struct bridge *b)
 {
 	struct bridge_lookup *head, *tail, *l;
-	int connected = 0, cr = 0, r;
+	int connected = 0, cr = 0, tried = 0, r;
 
 	pthread_mutex_lock(&b->lock);
 	head = b->ask;
@@ -346,14 +385,19 @@ serve_lookups(struct bridge *b)
 	pthread_mutex_unlock(&b->lock);
 	if (head == NULL)
 		return 0;
-	if (sotto_fd(b->s) < 0) {
-		if ((cr = sotto_connect(b->s, BRIDGE_LOOKUP_TIMEOUT_MS)) == 0)
-			connected = 1;
-		else
-			fprintf(stderr, "sotto bridge: cannot reach %s to check a recipient: %s\n",
-			    sotto_server(b->s), sotto_strerror(cr));
-	}
 	for (l = head; l != NULL; l = l->next) {
+		if (l->group[0] != '\0') {
+			group_rcpt(b, l);
+			continue;
+		}
+		if (!tried && sotto_fd(b->s) < 0) {
+			if ((cr = sotto_connect(b->s, BRIDGE_LOOKUP_TIMEOUT_MS)) == 0)
+				connected = 1;
+			else
+				fprintf(stderr, "sotto bridge: cannot reach %s to check a recipient:"
+				    " %s\n", sotto_server(b->s), sotto_strerror(cr));
+		}
+		tried = 1;
 		r = cr != 0 ? cr : sotto_lookup(b->s, l->addr, BRIDGE_LOOKUP_TIMEOUT_MS);
 		switch (r) {
 		case 0:
@@ -438,16 +482,19 @@ send_copy(struct bridge *b, const char *to, const uint8_t *mail, size_t len, cha
     size_t rcap)
 {
 	uint8_t id[MAIL_CONTENT_ID_LEN], msgid[SOTTO_ID_LEN];
-	char addr[SOTTO_ADDRESS_MAX + 1];
+	char addr[SOTTO_ADDRESS_MAX + 1], gid[2 * SOTTO_GROUP_ID_MAX + 1];
+	char gdom[SOTTO_ADDRESS_MAX + 1];
 	const char *dom;
 	struct buf part;
 	uint32_t count, i;
-	int r;
+	int r, group;
 
 	if (normalise(to, addr, &dom) != 0) {
 		snprintf(reason, rcap, "not a valid address");
 		return SMTP_DELIVER_PERMFAIL;
 	}
+	/* a group's address: one group message per part, whoever is in the group */
+	group = sotto_group_address_parse(addr, gid, gdom) == 0;
 	if ((r = mail_content_count(len, &count)) != 0) {
 		snprintf(reason, rcap, "message too large for the store");
 		return SMTP_DELIVER_PERMFAIL;
@@ -459,9 +506,15 @@ send_copy(struct bridge *b, const char *to, const uint8_t *mail, size_t len, cha
 	buf_init_dyn(&part, MAIL_CONTENT_HEADER + MAIL_CONTENT_CHUNK);
 	for (i = 0, r = 0; i < count && r == 0; i++) {
 		if ((r = mail_content_part(id, mail, len, i, &part)) == 0)
-			r = sotto_send_mail(b->s, addr, part.p, part.len, msgid);
+			r = group ? sotto_group_send_mail(b->s, gid, part.p, part.len, msgid) :
+			    sotto_send_mail(b->s, addr, part.p, part.len, msgid);
 	}
 	buf_wipe_free(&part);
+	if (group && (r == SOTTO_ERR_NOT_FOUND || r == SOTTO_ERR_STATE)) {
+		snprintf(reason, rcap, r == SOTTO_ERR_STATE ? "you are no longer a member of this"
+		    " group" : "no group of yours has this address");
+		return SMTP_DELIVER_PERMFAIL;
+	}
 	switch (r) {
 	case 0:
 		return SMTP_DELIVER_OK;
@@ -557,32 +610,17 @@ receiver_load(struct bridge *b, struct receiver *rc)
 	return 0;
 }
 
-/* A complete mail from peer (the address its ratchet session authenticated): filed in
- * INBOX with the new progress, unless it was filed before. Its From: shows peer whatever
- * it claimed (mail_sender.h). */
+/* The mail (id) as it is to be filed, found at history row `row`: filed in INBOX with the
+ * new progress. */
 static int
-file_mail(struct bridge *b, struct receiver *rc, const char *peer, const struct mail_part *p,
+file_bytes(struct bridge *b, struct receiver *rc, const uint8_t id[MAIL_CONTENT_ID_LEN],
     int64_t row, const uint8_t *mail, size_t len, int64_t date)
 {
 	struct mail_progress saved = rc->prog;
 	int64_t oldest = mail_asm_oldest_row(rc->asm_);
-	struct buf fixed;
-	int r, rewritten = 0;
+	int r;
 
-	if (mail_progress_has(&rc->prog, p->id))
-		return 0;
-	buf_init_dyn(&fixed, (size_t)len + MAIL_SENDER_GROWTH);
-	if ((r = mail_sender_rewrite(mail, len, peer, &fixed, &rewritten)) != 0) {
-		buf_wipe_free(&fixed);
-		return r;
-	}
-	if (rewritten) {
-		fprintf(stderr, "sotto bridge: a mail from %s claimed another sender; it is filed "
-		    "as from %s (X-Sotto-Claimed-From holds the claim)\n", peer, peer);
-		mail = fixed.p;
-		len = fixed.len;
-	}
-	mail_progress_add(&rc->prog, p->id);
+	mail_progress_add(&rc->prog, id);
 	/* replay must start before the first part of any mail still in progress */
 	rc->prog.row = oldest != INT64_MAX && oldest - 1 < row ? oldest - 1 : row;
 	r = progress_save_with(b, rc, mail, len, date);
@@ -600,8 +638,91 @@ file_mail(struct bridge *b, struct receiver *rc, const char *peer, const struct 
 	}
 	if (r != 0)
 		rc->prog = saved;
-	buf_wipe_free(&fixed);
 	return r;
+}
+
+/* The group of history message m as the mail mapping names it; 0, or -1 if m is no group
+ * message or its group has no address. */
+static int
+group_of(const struct bridge *b, const struct sotto_message *m, struct mail_group *g,
+    char address[SOTTO_ADDRESS_MAX + 1])
+{
+	if (m->group[0] == '\0' || sotto_group_address(m->group, b->domain, address) != 0)
+		return -1;
+	g->address = address;
+	g->id_hex = m->group;
+	g->name = m->group_name;
+	return 0;
+}
+
+/* A complete mail from m's sender (the address its session or its group authenticated):
+ * filed in INBOX with the new progress, unless it was filed before. Its From: shows the
+ * sender whatever it claimed (mail_sender.h); a group's mail gets the group's fields
+ * (mail_group.h). */
+static int
+file_mail(struct bridge *b, struct receiver *rc, const struct sotto_message *m,
+    const struct mail_part *p, const uint8_t *mail, size_t len)
+{
+	char gaddr[SOTTO_ADDRESS_MAX + 1];
+	struct mail_group g;
+	struct buf fixed, grouped;
+	int r, rewritten = 0;
+
+	if (mail_progress_has(&rc->prog, p->id))
+		return 0;
+	buf_init_dyn(&fixed, (size_t)len + MAIL_SENDER_GROWTH);
+	buf_init_dyn(&grouped, (size_t)len + MAIL_SENDER_GROWTH + MAIL_GROUP_GROWTH);
+	if ((r = mail_sender_rewrite(mail, len, m->peer, &fixed, &rewritten)) != 0)
+		goto out;
+	if (rewritten) {
+		fprintf(stderr, "sotto bridge: a mail from %s claimed another sender; it is filed "
+		    "as from %s (X-Sotto-Claimed-From holds the claim)\n", m->peer, m->peer);
+		mail = fixed.p;
+		len = fixed.len;
+	}
+	if (group_of(b, m, &g, gaddr) == 0) {
+		if ((r = mail_group_file(&g, mail, len, &grouped)) != 0)
+			goto out;
+		mail = grouped.p;
+		len = grouped.len;
+	}
+	r = file_bytes(b, rc, p->id, m->row, mail, len, (int64_t)m->time);
+out:
+	buf_wipe_free(&fixed);
+	buf_wipe_free(&grouped);
+	return r;
+}
+
+/* A member's text in a group (`sotto group send`), filed as a mail (mail_group.h) under
+ * its message id. */
+static int
+file_group_text(struct bridge *b, struct receiver *rc, const struct sotto_message *m)
+{
+	char gaddr[SOTTO_ADDRESS_MAX + 1];
+	struct mail_group g;
+	struct buf mail;
+	int r;
+
+	if (mail_progress_has(&rc->prog, m->id) || group_of(b, m, &g, gaddr) != 0)
+		return 0;
+	buf_init_dyn(&mail, 2 * m->body_len + MAIL_GROUP_GROWTH);
+	if ((r = mail_group_text(&g, m->peer, m->id, m->time, m->body, m->body_len,
+	    &mail)) == 0)
+		r = file_bytes(b, rc, m->id, m->row, mail.p, mail.len, (int64_t)m->time);
+	buf_wipe_free(&mail);
+	return r;
+}
+
+/* Filing failed: read again from the stored progress next time; nothing is lost. */
+static void
+receive_failed(struct receiver *rc, int r)
+{
+	fprintf(stderr, "sotto bridge: could not file a mail in INBOX: %s\n", sotto_strerror(r));
+	mail_asm_free(rc->asm_);
+	rc->asm_ = NULL;
+	if (mail_asm_new(&rc->asm_, BRIDGE_ASM_PENDING, BRIDGE_ASM_BYTES) != 0)
+		rc->asm_ = NULL;
+	rc->scan = rc->prog.row;
 }
 
 /* Reads new history and files every mail it completes. */
@@ -623,7 +744,17 @@ receive_scan(struct bridge *b, struct receiver *rc)
 			const struct sotto_message *m = &v[i];
 
 			rc->scan = m->row;
-			if (m->dir != SOTTO_IN || m->content != SOTTO_CONTENT_MAIL)
+			if (m->dir != SOTTO_IN)
+				continue;
+			if (m->content == SOTTO_CONTENT_TEXT) {
+				if (m->group[0] != '\0' && (r = file_group_text(b, rc, m)) != 0) {
+					receive_failed(rc, r);
+					sotto_history_free(v, n);
+					return;
+				}
+				continue;
+			}
+			if (m->content != SOTTO_CONTENT_MAIL)
 				continue;
 			if (mail_content_parse(m->body, m->body_len, &p) != 0) {
 				fprintf(stderr, "sotto bridge: dropped a malformed mail part from %s\n",
@@ -642,18 +773,11 @@ receive_scan(struct bridge *b, struct receiver *rc)
 			}
 			if (r == 0)
 				continue;
-			r = file_mail(b, rc, m->peer, &p, m->row, mail, len, (int64_t)m->time);
+			r = file_mail(b, rc, m, &p, mail, len);
 			sodium_memzero(mail, len);
 			free(mail);
 			if (r != 0) {
-				/* read again from the stored progress next time; nothing is lost */
-				fprintf(stderr, "sotto bridge: could not file a mail in INBOX: %s\n",
-				    sotto_strerror(r));
-				mail_asm_free(rc->asm_);
-				rc->asm_ = NULL;
-				if (mail_asm_new(&rc->asm_, BRIDGE_ASM_PENDING, BRIDGE_ASM_BYTES) != 0)
-					rc->asm_ = NULL;
-				rc->scan = rc->prog.row;
+				receive_failed(rc, r);
 				sotto_history_free(v, n);
 				return;
 			}

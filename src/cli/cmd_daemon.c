@@ -176,10 +176,10 @@ on_event(void *ctx, const struct sotto_event *ev)
 	case SOTTO_EVENT_GROUP: method = "group"; break;
 	default: method = "warning"; break;
 	}
-	/* the bridge files received mail in INBOX from the history: now, not at its next
-	 * scan */
+	/* the bridge files received mail, and a group's texts as mails, in INBOX from the
+	 * history: now, not at its next scan */
 	if (d->bridge != NULL && ev->type == SOTTO_EVENT_MESSAGE &&
-	    ev->content == SOTTO_CONTENT_MAIL)
+	    (ev->content == SOTTO_CONTENT_MAIL || ev->group != NULL))
 		bridge_runner_poke(d->bridge);
 	/* A message is stored: it goes out from the history (feed_clients), with the
 	 * warnings kept here. The rest is live. */

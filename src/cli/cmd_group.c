@@ -135,6 +135,8 @@ group_list(struct cli *cli, struct sotto *s, int json)
 		for (i = 0; i < n; i++) {
 			cli_printf(stdout, "%s  ", v[i].id);
 			cli_print_text(stdout, (const uint8_t *)v[i].name, strlen(v[i].name));
+			if (v[i].address[0] != '\0')
+				cli_printf(stdout, "  <%s>", v[i].address);
 			if (v[i].status == SOTTO_GROUP_MEMBER)
 				cli_printf(stdout, "  %zu member%s\n", v[i].n_members,
 				    v[i].n_members == 1 ? "" : "s");

@@ -251,6 +251,7 @@ cli_groups_json(const struct sotto_group *v, size_t n)
 		json_object_set_new(o, "id", json_string(v[i].id));
 		json_object_set_new(o, "name", cli_json_text((const uint8_t *)v[i].name,
 		    strlen(v[i].name)));
+		json_object_set_new(o, "address", json_string(v[i].address));
 		json_object_set_new(o, "status", json_string(group_status_name(v[i].status)));
 		json_object_set_new(o, "members", json_integer((json_int_t)v[i].n_members));
 		json_object_set_new(o, "expiry", json_integer(v[i].expiry));

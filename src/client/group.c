@@ -461,8 +461,8 @@ client_group_set_info(struct sotto *s, const uint8_t *id, size_t id_len, const c
 }
 
 int
-client_group_send(struct sotto *s, const uint8_t *id, size_t id_len, const uint8_t *text,
-    size_t len, uint8_t msg_id[STORE_MSGID_LEN], struct buf *out)
+client_group_send(struct sotto *s, const uint8_t *id, size_t id_len, int mail,
+    const uint8_t *text, size_t len, uint8_t msg_id[STORE_MSGID_LEN], struct buf *out)
 {
 	struct client_signer sg;
 	struct loaded lg;
@@ -474,7 +474,8 @@ client_group_send(struct sotto *s, const uint8_t *id, size_t id_len, const uint8
 		return SOTTO_ERR_MESSAGE_TOO_LARGE;
 	if ((r = load_active(s, id, id_len, &lg, &sg)) != 0)
 		return r;
-	if ((r = send_content(&lg, &sg, GROUP_CONTENT_TEXT, text, len, msg_id, out)) == 0)
+	if ((r = send_content(&lg, &sg, mail ? GROUP_CONTENT_MAIL : GROUP_CONTENT_TEXT, text,
+	    len, msg_id, out)) == 0)
 		r = save_tx(s, &lg);
 	release(&lg, &sg);
 	return r;
@@ -710,8 +711,9 @@ receive_application(struct sotto *s, struct loaded *lg, const uint8_t *msg, size
 		goto out;
 	memcpy(ev->msg_id, gc.id, sizeof(gc.id));
 	ev->sent_ms = gc.sent_ms;
-	if (gc.type == GROUP_CONTENT_TEXT) {
+	if (gc.type == GROUP_CONTENT_TEXT || gc.type == GROUP_CONTENT_MAIL) {
 		ev->type = CLIENT_GROUP_MESSAGE;
+		ev->mail = gc.type == GROUP_CONTENT_MAIL;
 		if ((ev->body = dup_secret(gc.body, gc.body_len)) == NULL) {
 			r = SOTTO_ERR_NOMEM;
 			goto out;

@@ -62,7 +62,7 @@ struct client_group_members {
 
 enum client_group_event_type {
 	CLIENT_GROUP_JOINED = 1,        /* a Welcome: we are in a group (added: its members) */
-	CLIENT_GROUP_MESSAGE = 2,       /* a text from a member */
+	CLIENT_GROUP_MESSAGE = 2,       /* a text or a mail's part from a member */
 	CLIENT_GROUP_INFO = 3,          /* a member set the group's name or timer */
 	CLIENT_GROUP_COMMIT = 4,        /* the next epoch: members added, removed, renewed */
 	CLIENT_GROUP_REMOVED = 5,       /* a Commit removed us: we read nothing after it */
@@ -84,6 +84,7 @@ struct client_group_event {
 	uint32_t expiry;                        /* the group's timer after the event, seconds */
 	uint8_t *body;                          /* MESSAGE: the text (secret, malloc'd) */
 	size_t body_len;
+	int mail;                               /* MESSAGE: body is a mail's part */
 	struct client_group_members added;      /* JOINED, COMMIT */
 	struct client_group_members removed;    /* COMMIT */
 	int leave_request;                      /* PROPOSAL: the sender asks to be removed */
@@ -160,10 +161,12 @@ int client_group_commit_pending(struct sotto *s, const uint8_t *id, size_t id_le
 int client_group_set_info(struct sotto *s, const uint8_t *id, size_t id_len, const char *name,
     uint32_t expiry, struct buf *out) SOTTO_MUST_CHECK;
 
-/* A text (1..SOTTO_TEXT_MAX bytes) to the group: out is the application message, msg_id
- * (may be NULL) its id. SOTTO_ERR_STATE if we are no longer a member. */
-int client_group_send(struct sotto *s, const uint8_t *id, size_t id_len, const uint8_t *text,
-    size_t len, uint8_t msg_id[STORE_MSGID_LEN], struct buf *out) SOTTO_MUST_CHECK;
+/* A text (1..SOTTO_TEXT_MAX bytes), or with mail set a mail's part, to the group: out is
+ * the application message, msg_id (may be NULL) its id. SOTTO_ERR_STATE if we are no
+ * longer a member. */
+int client_group_send(struct sotto *s, const uint8_t *id, size_t id_len, int mail,
+    const uint8_t *text, size_t len, uint8_t msg_id[STORE_MSGID_LEN], struct buf *out)
+    SOTTO_MUST_CHECK;
 
 /* One MLSMessage from the delivery service: a Welcome (for one of our KeyPackages), or a
  * Commit, proposal or application message of a group of ours. ev says what happened

@@ -377,11 +377,12 @@ sotto_group_leave(struct sotto *s, const char *group)
 	return r;
 }
 
-/* A text (text, len) or, without text, the group's name (NULL: unchanged) and timer, to
- * the group. The server takes a message of any epoch; one of an epoch the group has left
- * is dropped by every member: then follow the group and send it again. */
+/* A text (text, len; with mail set a mail's part) or, without text, the group's name
+ * (NULL: unchanged) and timer, to the group. The server takes a message of any epoch; one
+ * of an epoch the group has left is dropped by every member: then follow the group and
+ * send it again. */
 static int
-send_app(struct sotto *s, const struct gref *g, const char *text, size_t len,
+send_app(struct sotto *s, const struct gref *g, int mail, const uint8_t *text, size_t len,
     const char *name, uint32_t expiry, uint8_t msg_id[STORE_MSGID_LEN],
     struct proto_group_result *res)
 {
@@ -395,8 +396,8 @@ send_app(struct sotto *s, const struct gref *g, const char *text, size_t len,
 	for (tries = 0;; tries++) {
 		if ((r = client_group_epoch(s, g->id, g->len, &epoch)) != 0)
 			break;
-		r = text != NULL ? client_group_send(s, g->id, g->len, (const uint8_t *)text, len,
-		    msg_id, &out) : client_group_set_info(s, g->id, g->len, name, expiry, &out);
+		r = text != NULL ? client_group_send(s, g->id, g->len, mail, text, len, msg_id,
+		    &out) : client_group_set_info(s, g->id, g->len, name, expiry, &out);
 		if (r != 0)
 			break;
 		if (text != NULL)
@@ -417,8 +418,9 @@ send_app(struct sotto *s, const struct gref *g, const char *text, size_t len,
 	return r;
 }
 
-int
-sotto_group_send(struct sotto *s, const char *group, const char *text, size_t len,
+/* A text, or with mail set a mail's part, sent and stored in our history. */
+static int
+send_body(struct sotto *s, const char *group, int mail, const uint8_t *text, size_t len,
     uint8_t id[SOTTO_ID_LEN])
 {
 	struct proto_group_result res;
@@ -435,12 +437,12 @@ sotto_group_send(struct sotto *s, const char *group, const char *text, size_t le
 	if ((r = find_connected(s, group, &g)) != 0)
 		return r;
 	memset(&m, 0, sizeof(m));
-	if ((r = send_app(s, &g, text, len, NULL, 0, m.id, &res)) != 0 ||
+	if ((r = send_app(s, &g, mail, text, len, NULL, 0, m.id, &res)) != 0 ||
 	    (r = store_group_get(s->st, g.id, g.len, &rec)) != 0)
 		return r;
 	memcpy(m.peer, sotto_address(s), strlen(sotto_address(s)) + 1);
 	m.dir = STORE_DIR_OUT;
-	m.type = STORE_MSG_TEXT;
+	m.type = mail ? STORE_MSG_MAIL : STORE_MSG_TEXT;
 	m.flags = STORE_FLAG_DELIVERED;
 	m.seq = res.seq;
 	m.server_time = now;
@@ -454,6 +456,20 @@ sotto_group_send(struct sotto *s, const char *group, const char *text, size_t le
 	if ((r = store_message_add(s->st, &m)) == 0 && id != NULL)
 		memcpy(id, m.id, SOTTO_ID_LEN);
 	return r;
+}
+
+int
+sotto_group_send(struct sotto *s, const char *group, const char *text, size_t len,
+    uint8_t id[SOTTO_ID_LEN])
+{
+	return send_body(s, group, 0, (const uint8_t *)text, len, id);
+}
+
+int
+sotto_group_send_mail(struct sotto *s, const char *group, const uint8_t *part, size_t len,
+    uint8_t id[SOTTO_ID_LEN])
+{
+	return send_body(s, group, 1, part, len, id);
 }
 
 int
@@ -474,7 +490,7 @@ sotto_group_set_info(struct sotto *s, const char *group, const char *name, int64
 		expiry = rec.expiry_seconds;
 		store_group_wipe(&rec);
 	}
-	return send_app(s, &g, NULL, 0, name, (uint32_t)expiry, NULL, &res);
+	return send_app(s, &g, 0, NULL, 0, name, (uint32_t)expiry, NULL, &res);
 }
 
 int
@@ -483,11 +499,15 @@ sotto_groups(struct sotto *s, struct sotto_group **out, size_t *n)
 	struct store_group_list l = { 0 };
 	struct client_group_members mem;
 	struct sotto_group *v = NULL;
+	const char *domain = sotto_address(s) ? strrchr(sotto_address(s), '@') : NULL;
 	size_t i;
 	int r;
 
 	*out = NULL;
 	*n = 0;
+	if (domain == NULL)
+		return SOTTO_ERR_STATE;
+	domain++;
 	if ((r = store_group_list(s->st, &l)) != 0)
 		return r;
 	if (l.n > 0 && (v = calloc(l.n, sizeof(*v))) == NULL) {
@@ -497,6 +517,8 @@ sotto_groups(struct sotto *s, struct sotto_group **out, size_t *n)
 	for (i = 0; i < l.n; i++) {
 		client_group_id_hex(v[i].id, l.v[i].id, l.v[i].id_len);
 		memcpy(v[i].name, l.v[i].name, sizeof(v[i].name));
+		if (sotto_group_address(v[i].id, domain, v[i].address) != 0)
+			v[i].address[0] = '\0';        /* an id too long for a local part */
 		v[i].status = (enum sotto_group_status)l.v[i].status;
 		v[i].expiry = l.v[i].expiry_seconds;
 		if (l.v[i].status == STORE_GROUP_REMOVED)

@@ -8,7 +8,7 @@
 static int
 body_ok(uint8_t type, const uint8_t *p, size_t n)
 {
-	if (type == GROUP_CONTENT_TEXT)
+	if (type == GROUP_CONTENT_TEXT || type == GROUP_CONTENT_MAIL)
 		return n >= 1 && n <= CONTENT_BODY_MAX;
 	return n <= STORE_GROUP_NAME_MAX && (n == 0 || memchr(p, '\0', n) == NULL);
 }
@@ -16,7 +16,8 @@ body_ok(uint8_t type, const uint8_t *p, size_t n)
 int
 group_content_encode(const struct group_content *c, struct buf *out)
 {
-	if ((c->type != GROUP_CONTENT_TEXT && c->type != GROUP_CONTENT_INFO) ||
+	if ((c->type != GROUP_CONTENT_TEXT && c->type != GROUP_CONTENT_INFO &&
+	    c->type != GROUP_CONTENT_MAIL) ||
 	    (c->body == NULL && c->body_len > 0) || !body_ok(c->type, c->body, c->body_len) ||
 	    c->expiry > CONTENT_EXPIRY_MAX)
 		return SOTTO_ERR_INVALID_ARG;
@@ -25,7 +26,7 @@ group_content_encode(const struct group_content *c, struct buf *out)
 	buf_put(out, c->id, sizeof(c->id));
 	buf_u64(out, c->sent_ms);
 	buf_u32(out, c->expiry);
-	if (c->type == GROUP_CONTENT_TEXT)
+	if (c->type != GROUP_CONTENT_INFO)
 		buf_lv32(out, c->body, c->body_len);
 	else
 		buf_lv16(out, c->body, c->body_len);
@@ -45,7 +46,7 @@ group_content_decode(const uint8_t *p, size_t len, struct group_content *c)
 	cur_copy(&cu, c->id, sizeof(c->id));
 	c->sent_ms = cur_u64(&cu);
 	c->expiry = cur_u32(&cu);
-	if (c->type == GROUP_CONTENT_TEXT)
+	if (c->type == GROUP_CONTENT_TEXT || c->type == GROUP_CONTENT_MAIL)
 		c->body = cur_lv32(&cu, CONTENT_BODY_MAX, &c->body_len);
 	else if (c->type == GROUP_CONTENT_INFO)
 		c->body = cur_lv16(&cu, STORE_GROUP_NAME_MAX, &c->body_len);

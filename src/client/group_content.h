@@ -7,6 +7,9 @@
  *   u32  the group's disappearing-message timer at the sender, seconds (0 = off)
  * then, by type:
  *   TEXT: u32 length, the text (1..CONTENT_BODY_MAX bytes)
+ *   MAIL: u32 length, one part of a mail (1..CONTENT_BODY_MAX bytes): the bytes the 1:1
+ *         MAIL content carries (mail/mail_content.h), sent by the bridge for a mail to
+ *         the group's address
  *   INFO: u16 length, the group's name (0..STORE_GROUP_NAME_MAX bytes, no NUL; empty: the
  *         sender does not know it, the name stays); the timer field is the group's new
  *         timer
@@ -28,6 +31,7 @@
 enum group_content_type {
 	GROUP_CONTENT_TEXT = 1,
 	GROUP_CONTENT_INFO = 2,
+	GROUP_CONTENT_MAIL = 3,
 };
 
 struct group_content {
@@ -35,7 +39,8 @@ struct group_content {
 	uint8_t id[STORE_MSGID_LEN];
 	uint64_t sent_ms;
 	uint32_t expiry;
-	const uint8_t *body;            /* TEXT: the text; INFO: the name; borrowed (secret) */
+	const uint8_t *body;            /* TEXT: the text; MAIL: the part; INFO: the name;
+	                                   borrowed (secret) */
 	size_t body_len;
 };
 

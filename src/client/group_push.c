@@ -38,7 +38,7 @@ store_group_text(struct sotto *s, const struct client_group_event *ge,
 	memcpy(m.peer, ge->sender, sizeof(m.peer));
 	memcpy(m.id, ge->msg_id, sizeof(m.id));
 	m.dir = STORE_DIR_IN;
-	m.type = STORE_MSG_TEXT;
+	m.type = ge->mail ? STORE_MSG_MAIL : STORE_MSG_TEXT;
 	m.seq = p->seq;
 	m.server_time = p->timestamp / 1000;
 	m.local_time = now;
@@ -91,7 +91,7 @@ emit(const struct client_group_event *ge, const struct proto_group_push *p, sott
 	switch (ge->type) {
 	case CLIENT_GROUP_MESSAGE:
 		ev.type = SOTTO_EVENT_MESSAGE;
-		ev.content = SOTTO_CONTENT_TEXT;
+		ev.content = ge->mail ? SOTTO_CONTENT_MAIL : SOTTO_CONTENT_TEXT;
 		ev.body = ge->body;
 		ev.body_len = ge->body_len;
 		ev.expires_at = ge->expiry ? client_now() + ge->expiry : 0;
@@ -174,7 +174,7 @@ client_group_unshown(struct sotto *s, sotto_event_fn cb, void *ctx, int *events)
 		if (m.group_len > 0 && store_group_get(s->st, m.group, m.group_len, &rec) == 0)
 			ev.group_name = rec.name;
 		ev.type = SOTTO_EVENT_MESSAGE;
-		ev.content = SOTTO_CONTENT_TEXT;
+		ev.content = m.type == STORE_MSG_MAIL ? SOTTO_CONTENT_MAIL : SOTTO_CONTENT_TEXT;
 		ev.group = gid;
 		if (ev.group_name == NULL)
 			ev.group_name = "";

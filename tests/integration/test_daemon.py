@@ -655,6 +655,7 @@ def test_daemon_groups(root, servers):
         m = a.notification("message")["params"]
         check(m["body"] == "hi from bob" and m["group"] == gid, m)
         check(b.result("groups") == [{"id": gid, "name": "Ops", "status": "member",
+                                      "address": "group+%s@localhost" % gid,
                                       "members": 3, "expiry": 0}], b.result("groups"))
         mem = {x["address"]: x["trust"] for x in a.result("group_members", {"group": "Ops"})}
         check(mem == {alice.address: "self", bob.address: "unknown",

@@ -57,8 +57,8 @@ def test_create_talk_add_remove_leave(root, servers):
     check(members(bob, "Team") == {alice.address: "unknown", bob.address: "self",
                                    carol.address: "unknown"}, members(bob, "Team"))
     listed = json.loads(group(carol, "list", "--json"))
-    check(listed == [{"id": gid, "name": "Team", "status": "member", "members": 3,
-                      "expiry": 0}], listed)
+    check(listed == [{"id": gid, "name": "Team", "address": "group+%s@localhost" % gid,
+                      "status": "member", "members": 3, "expiry": 0}], listed)
 
     # Messages both ways; the sender does not get its own back.
     mid = group(bob, "send", "Team", "hello from bob").strip()

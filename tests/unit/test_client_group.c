@@ -246,14 +246,14 @@ TEST(group_lifecycle_between_four_clients)
 	client_group_event_free(&ev);
 
 	/* Messages both ways, with restarts in between. */
-	REQUIRE(client_group_send(alice.s, gid, sizeof(gid), (const uint8_t *)"hello all", 9,
+	REQUIRE(client_group_send(alice.s, gid, sizeof(gid), 0, (const uint8_t *)"hello all", 9,
 	    NULL, &msg) == 0);
 	CHECK_EQ_INT(reads(&bob, &msg, "hello all", &alice), 0);
 	CHECK_EQ_INT(reads(&bob, &msg, "hello all", &alice), SOTTO_ERR_REPLAY);
 	REQUIRE(user_restart(&carol) == 0);
 	CHECK_EQ_INT(reads(&carol, &msg, "hello all", &alice), 0);
 	REQUIRE(user_restart(&bob) == 0);
-	REQUIRE(client_group_send(bob.s, gid, sizeof(gid), (const uint8_t *)"hi alice", 8, NULL,
+	REQUIRE(client_group_send(bob.s, gid, sizeof(gid), 0, (const uint8_t *)"hi alice", 8, NULL,
 	    &msg) == 0);
 	REQUIRE(user_restart(&alice) == 0);
 	CHECK_EQ_INT(reads(&alice, &msg, "hi alice", &bob), 0);
@@ -309,12 +309,12 @@ TEST(group_lifecycle_between_four_clients)
 	REQUIRE(user_restart(&bob) == 0);
 	REQUIRE(receive(&bob, &commit, CLIENT_GROUP_REMOVED, &ev) == 0);
 	client_group_event_free(&ev);
-	REQUIRE(client_group_send(alice.s, gid, sizeof(gid), (const uint8_t *)"bob is gone", 11,
+	REQUIRE(client_group_send(alice.s, gid, sizeof(gid), 0, (const uint8_t *)"bob is gone", 11,
 	    NULL, &msg) == 0);
 	CHECK_EQ_INT(reads(&carol, &msg, "bob is gone", &alice), 0);
 	CHECK_EQ_INT(reads(&dave, &msg, "bob is gone", &alice), 0);
 	CHECK_EQ_INT(reads(&bob, &msg, "bob is gone", &alice), SOTTO_ERR_STATE);
-	CHECK_EQ_INT(client_group_send(bob.s, gid, sizeof(gid), (const uint8_t *)"x", 1, NULL,
+	CHECK_EQ_INT(client_group_send(bob.s, gid, sizeof(gid), 0, (const uint8_t *)"x", 1, NULL,
 	    &msg), SOTTO_ERR_STATE);
 	CHECK_EQ_INT(member_count(&carol, gid), 3);
 
@@ -336,7 +336,7 @@ TEST(group_lifecycle_between_four_clients)
 	client_group_event_free(&ev);
 	REQUIRE(receive(&carol, &commit, CLIENT_GROUP_REMOVED, &ev) == 0);
 	client_group_event_free(&ev);
-	REQUIRE(client_group_send(dave.s, gid, sizeof(gid), (const uint8_t *)"just us", 7, NULL,
+	REQUIRE(client_group_send(dave.s, gid, sizeof(gid), 0, (const uint8_t *)"just us", 7, NULL,
 	    &msg) == 0);
 	CHECK_EQ_INT(reads(&alice, &msg, "just us", &dave), 0);
 	CHECK_EQ_INT(reads(&carol, &msg, "just us", &dave), SOTTO_ERR_STATE);
@@ -366,7 +366,7 @@ TEST(group_lifecycle_between_four_clients)
 	REQUIRE(receive(&bob, &info, CLIENT_GROUP_INFO, &ev) == 0);
 	CHECK(strcmp(ev.name, "Old friends") == 0 && ev.expiry == 3600);
 	client_group_event_free(&ev);
-	REQUIRE(client_group_send(bob.s, gid, sizeof(gid), (const uint8_t *)"back again", 10, NULL,
+	REQUIRE(client_group_send(bob.s, gid, sizeof(gid), 0, (const uint8_t *)"back again", 10, NULL,
 	    &msg) == 0);
 	CHECK_EQ_INT(reads(&alice, &msg, "back again", &bob), 0);
 	CHECK_EQ_INT(reads(&dave, &msg, "back again", &bob), 0);
@@ -516,7 +516,7 @@ TEST(competing_commits_roll_back)
 	REQUIRE(receive(&grace, &welcome, CLIENT_GROUP_JOINED, &ev) == 0);
 	CHECK_EQ_INT(ev.added.n, 4);
 	client_group_event_free(&ev);
-	REQUIRE(client_group_send(grace.s, gid, sizeof(gid), (const uint8_t *)"made it", 7, NULL,
+	REQUIRE(client_group_send(grace.s, gid, sizeof(gid), 0, (const uint8_t *)"made it", 7, NULL,
 	    &msg) == 0);
 	CHECK_EQ_INT(reads(&alice, &msg, "made it", &grace), 0);
 	CHECK_EQ_INT(reads(&dave, &msg, "made it", &grace), 0);

@@ -266,12 +266,12 @@ TEST(group_through_the_delivery_service)
 	client_group_event_free(&ev);
 
 	/* Messages both ways. */
-	REQUIRE(client_group_send(alice.s, gid, sizeof(gid), (const uint8_t *)"hello", 5, NULL,
+	REQUIRE(client_group_send(alice.s, gid, sizeof(gid), 0, (const uint8_t *)"hello", 5, NULL,
 	    &msg) == 0);
 	REQUIRE(send_group(&alice, gid, &msg) == 0);
 	CHECK_EQ_INT(reads(&bob, "hello", "alice@localhost"), 0);
 	CHECK_EQ_INT(reads(&carol, "hello", "alice@localhost"), 0);
-	REQUIRE(client_group_send(bob.s, gid, sizeof(gid), (const uint8_t *)"hi", 2, NULL,
+	REQUIRE(client_group_send(bob.s, gid, sizeof(gid), 0, (const uint8_t *)"hi", 2, NULL,
 	    &msg) == 0);
 	REQUIRE(send_group(&bob, gid, &msg) == 0);
 	CHECK_EQ_INT(reads(&alice, "hi", "bob@localhost"), 0);
@@ -289,7 +289,7 @@ TEST(group_through_the_delivery_service)
 	REQUIRE(take_type(&carol, CLIENT_GROUP_REMOVED, &ev) == 0);
 	client_group_event_free(&ev);
 	/* The two left go on in Bob's epoch. */
-	REQUIRE(client_group_send(alice.s, gid, sizeof(gid), (const uint8_t *)"just us", 7, NULL,
+	REQUIRE(client_group_send(alice.s, gid, sizeof(gid), 0, (const uint8_t *)"just us", 7, NULL,
 	    &msg) == 0);
 	REQUIRE(send_group(&alice, gid, &msg) == 0);
 	CHECK_EQ_INT(reads(&bob, "just us", "alice@localhost"), 0);
