@@ -24,7 +24,7 @@
 
 #define SOTTO_GROUP_ID_HEX 32           /* hex digits of the id of a group we create */
 #define SOTTO_GROUP_ADD_MAX 64          /* members added or removed in one call */
-/* A group's mail address (docs/PROTOCOL.md 14.9): "group+" ID "@" DOMAIN, the id in lower
+/* A group's mail address (docs/PROTOCOL.md 14.5): "group+" ID "@" DOMAIN, the id in lower
  * case hex, on the domain of the account's server. No account can own it: a user name has
  * no '+'. Ids longer than SOTTO_GROUP_ADDRESS_ID_HEX digits (never one Sotto made) would
  * not fit RFC 5321's 64-byte local part; such a group has no address. */

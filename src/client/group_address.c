@@ -1,5 +1,5 @@
 /*
- * A group's mail address (docs/PROTOCOL.md 14.9): "group+" ID "@" DOMAIN, ID the group id
+ * A group's mail address (docs/PROTOCOL.md 14.5): "group+" ID "@" DOMAIN, ID the group id
  * in lower case hex. A user name is made of [a-z0-9._-] only (wire/address.h), so no
  * account can hold an address with a '+', and the id, unlike the group's name, never
  * changes.

@@ -25,18 +25,21 @@ atext_or_space(uint8_t c)
 	    (c != 0 && strchr(" !#$%&'*+-/=?^_`{|}~.", c) != NULL);
 }
 
-/* Text a person reads in a header (a phrase or unstructured): as it is when every byte is
- * an atom's or a space (and no "=?"), else as RFC 2047 B words of UTF-8, each cut at a
- * character boundary, folded onto lines of their own. Control characters become spaces. */
+/* Text a person reads in a header: as it is when every byte is printable ASCII (in a
+ * phrase: an atom's or a space), no "=?" and no space at either end, else as RFC 2047 B
+ * words of UTF-8, each cut at a character boundary, folded onto lines of their own.
+ * Control characters become spaces. */
 static void
-put_text(struct buf *out, const uint8_t *p, size_t n)
+put_text(struct buf *out, const uint8_t *p, size_t n, int phrase)
 {
 	char b64[sodium_base64_ENCODED_LEN(WORD_IN, sodium_base64_VARIANT_ORIGINAL)];
 	uint8_t w[WORD_IN];
-	size_t i, k, plain = 1;
+	size_t i, k;
+	int plain = 1;
 
 	for (i = 0; i < n; i++)
-		if (!atext_or_space(p[i]) || (p[i] == '=' && i + 1 < n && p[i + 1] == '?'))
+		if ((phrase ? !atext_or_space(p[i]) : p[i] < 0x20 || p[i] > 0x7e) ||
+		    (p[i] == '=' && i + 1 < n && p[i + 1] == '?'))
 			plain = 0;
 	if (plain && n > 0 && p[0] != ' ' && p[n - 1] != ' ') {
 		buf_put(out, p, n);
@@ -79,7 +82,7 @@ put_group_fields(struct buf *out, const struct mail_group *g)
 
 	put_str(out, "List-Id: ");
 	if (g->name[0] != '\0') {
-		put_text(out, (const uint8_t *)g->name, strlen(g->name));
+		put_text(out, (const uint8_t *)g->name, strlen(g->name), 1);
 		buf_u8(out, ' ');
 	}
 	buf_u8(out, '<');
@@ -196,7 +199,7 @@ put_subject(struct buf *out, const struct mail_group *g, const uint8_t *text, si
 	buf_put(&s, text, n);
 	put_str(out, "Subject: ");
 	if (buf_status(&s) == 0)
-		put_text(out, s.p, s.len);
+		put_text(out, s.p, s.len, 0);
 	put_str(out, "\r\n");
 	buf_wipe_free(&s);
 }

@@ -1,5 +1,5 @@
 /*
- * Group messages as mails (docs/PROTOCOL.md 14.9): what a member's bridge files in INBOX
+ * Group messages as mails (docs/PROTOCOL.md 14.5): what a member's bridge files in INBOX
  * for a mail sent to a group's address and for a member's text (`sotto group send`).
  * Every such mail carries, first in its header:
  *

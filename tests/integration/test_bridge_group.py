@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Groups in mail (docs/PROTOCOL.md 14.9, docs/MAILCLIENT.md "Groups"): real sottod, real
+"""Groups in mail (docs/PROTOCOL.md 14.5, docs/MAILCLIENT.md "Groups"): real sottod, real
 `sotto` homes and `sotto bridge` processes. A group's address in `sotto group list`; a
 mail to it from smtplib reaches every member's IMAP INBOX with List-Id, List-Post,
 X-Sotto-Group and the thread's headers; a member's `sotto group send` text appears as a
@@ -7,11 +7,15 @@ mail in the same thread; a reply stays in it; RCPT to an unknown group, to a gro
 not in and to a group one was removed from is refused with 550; a mail to a group and a
 1:1 recipient (Bcc) reaches both; a removed member's bridge gets nothing sent later; a
 rename keeps the address."""
-import base64
 import email
 import email.policy
+import imaplib
 import json
+import os
+import signal
 import smtplib
+import socket
+import subprocess
 
 import bridge_harness as BH
 from bridge_harness import H
@@ -62,7 +66,10 @@ def header(raw, name):
 
 
 def setup(root):
-    return BH.World(root, names=("alice", "bob", "carol", "dave"))
+    w = BH.World(root, names=("alice", "bob", "carol", "dave"))
+    w.root = root
+    w.users["erin"] = H.User(root, "erin", w.srv)     # runs `sotto daemon`, not a bridge
+    return w
 
 
 def group_address_listed(w):
@@ -180,6 +187,60 @@ def group_and_direct_recipients_with_bcc(w):
     A.logout()
 
 
+def daemon_member_reads_and_writes_the_group(w):
+    """Inside `sotto daemon` the bridge is send-only and files from the history that the
+    daemon's connection receives."""
+    addr, gid = STATE["addr"], STATE["gid"]
+    erin = w.users["erin"]
+    pw = run(erin, "bridge", "--show-password").strip()
+    smtp_port, imap_port = H.free_port(), H.free_port()
+    sock = os.path.join(w.root, "erin.sock")
+    log = open(os.path.join(w.root, "erin.daemon.log"), "wb")
+    p = subprocess.Popen(erin.argv("daemon", "--socket", sock, "--smtp",
+                                   "127.0.0.1:%d" % smtp_port, "--imap",
+                                   "127.0.0.1:%d" % imap_port),
+                         stdout=subprocess.DEVNULL, stderr=log)
+    try:
+        H.wait_until(lambda: os.path.exists(sock), H.scaled(15), "erin's daemon")
+        run(w.users["alice"], "group", "add", "Team", erin.address)
+        run(w.users["bob"], "group", "send", "Team", "welcome erin")
+
+        def imap():
+            M = imaplib.IMAP4("127.0.0.1", imap_port)
+            M.sock.settimeout(H.scaled(60))
+            M.login(erin.address, pw)
+            return M
+        H.wait_until(lambda: _connects(imap_port), H.scaled(15), "erin's IMAP")
+        M = imap()
+        uids = BH.wait_for(M, "INBOX", '(SUBJECT "[Team] welcome erin")')
+        check(len(uids) == 1, "erin's INBOX: %r" % uids)
+        raw = BH.fetch_raw(M, "INBOX", uids[0])
+        check(header(raw, "X-Sotto-Group") == [gid] and header(raw, "From") ==
+              ["bob@localhost"], raw[:600])
+        M.logout()
+        s = smtplib.SMTP("127.0.0.1", smtp_port, timeout=H.scaled(120))
+        with s:
+            s.login(erin.address, pw)
+            mail = ("From: erin@localhost\r\nTo: %s\r\nSubject: hello\r\n"
+                    "Message-ID: <erin-1@localhost>\r\n\r\nThanks.\r\n" % addr).encode()
+            check(s.sendmail(erin.address, [addr], mail) == {}, "refused")
+        for who in ("alice", "bob"):
+            raw = fetch_one(w, who, '(HEADER Message-ID "<erin-1@localhost>")')
+            check(header(raw, "X-Sotto-Group") == [gid], raw[:600])
+    finally:
+        p.send_signal(signal.SIGTERM)
+        check(p.wait(timeout=H.scaled(30)) == 0, "erin's daemon exit code")
+        log.close()
+
+
+def _connects(port):
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        return True
+    except OSError:
+        return False
+
+
 def removed_member_gets_nothing_later(w):
     addr, gid = STATE["addr"], STATE["gid"]
     alice, carol = w.users["alice"], w.users["carol"]
@@ -227,6 +288,7 @@ BH.run_checks(setup, [
     reply_stays_in_thread,
     rcpt_to_unknown_or_foreign_group_refused,
     group_and_direct_recipients_with_bcc,
+    daemon_member_reads_and_writes_the_group,
     removed_member_gets_nothing_later,
     rename_keeps_the_address,
     bridges_exit_cleanly,

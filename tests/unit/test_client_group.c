@@ -624,8 +624,12 @@ TEST(group_content_codec)
 	b.p[0] = 2;
 	CHECK_EQ_INT(group_content_decode(b.p, b.len, &d), SOTTO_ERR_BAD_VERSION);
 	b.p[0] = GROUP_CONTENT_VERSION;
-	b.p[1] = 3;
+	b.p[1] = GROUP_CONTENT_MAIL + 1;
 	CHECK_EQ_INT(group_content_decode(b.p, b.len, &d), SOTTO_ERR_MALFORMED);
+	/* A mail's part: the same layout as a text, its own type. */
+	b.p[1] = GROUP_CONTENT_MAIL;
+	REQUIRE(group_content_decode(b.p, b.len, &d) == 0);
+	CHECK(d.type == GROUP_CONTENT_MAIL && d.body_len == 5 && memcmp(d.body, "hello", 5) == 0);
 	/* Empty or oversized texts, a timer over the cap, a name with a NUL. */
 	buf_reset(&b);
 	c.body_len = 0;
