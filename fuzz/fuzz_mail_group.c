@@ -24,6 +24,7 @@ address(const uint8_t *data, size_t size)
 
 	memcpy(in, data, n);
 	in[n] = '\0';
+	n = strlen(in);         /* the address ends at a NUL */
 	if (sotto_group_address_parse(in, id, dom) != 0)
 		return;
 	if (sotto_group_address(id, dom, a) != 0 || strlen(a) != n)
@@ -40,19 +41,24 @@ filed(const uint8_t *data, size_t size)
 	struct span f, name, v;
 	struct buf out;
 	struct cur h;
-	int n = 0;
+	int n = 0, changed, direct;
 
-	buf_init_dyn(&out, size + MAIL_GROUP_GROWTH);
-	if (mail_group_file(&g, data, size, &out) == 0) {
-		cur_init(&h, out.p, out.len);
-		while (mime_header_next(&h, &f, &name, &v))
-			if (name.len == 13 && strncasecmp((const char *)scan_span(&h, name),
-			    "X-Sotto-Group", 13) == 0)
-				n++;
-		if (n != 1)
-			__builtin_trap();
+	/* a group's mail has the group's field only; a 1:1 mail none */
+	for (direct = 0; direct <= 1; direct++) {
+		n = 0;
+		buf_init_dyn(&out, size + MAIL_GROUP_GROWTH);
+		if (mail_group_file(direct ? NULL : &g, data, size, &out, &changed) == 0 &&
+		    changed) {
+			cur_init(&h, out.p, out.len);
+			while (mime_header_next(&h, &f, &name, &v))
+				if (name.len == 13 && strncasecmp((const char *)scan_span(&h, name),
+				    "X-Sotto-Group", 13) == 0)
+					n++;
+			if (n != (direct ? 0 : 1) || (direct && out.len >= size))
+				__builtin_trap();
+		}
+		buf_free(&out);
 	}
-	buf_free(&out);
 	buf_init_dyn(&out, 2 * size + MAIL_GROUP_GROWTH);
 	if (size > 0 && size <= SOTTO_TEXT_MAX) {
 		static const uint8_t id[SOTTO_ID_LEN];

@@ -658,7 +658,7 @@ group_of(const struct bridge *b, const struct sotto_message *m, struct mail_grou
 /* A complete mail from m's sender (the address its session or its group authenticated):
  * filed in INBOX with the new progress, unless it was filed before. Its From: shows the
  * sender whatever it claimed (mail_sender.h); a group's mail gets the group's fields
- * (mail_group.h). */
+ * (mail_group.h), and a 1:1 mail loses an X-Sotto-Group field it claimed. */
 static int
 file_mail(struct bridge *b, struct receiver *rc, const struct sotto_message *m,
     const struct mail_part *p, const uint8_t *mail, size_t len)
@@ -666,7 +666,7 @@ file_mail(struct bridge *b, struct receiver *rc, const struct sotto_message *m,
 	char gaddr[SOTTO_ADDRESS_MAX + 1];
 	struct mail_group g;
 	struct buf fixed, grouped;
-	int r, rewritten = 0;
+	int r, rewritten = 0, changed = 0;
 
 	if (mail_progress_has(&rc->prog, p->id))
 		return 0;
@@ -680,9 +680,11 @@ file_mail(struct bridge *b, struct receiver *rc, const struct sotto_message *m,
 		mail = fixed.p;
 		len = fixed.len;
 	}
-	if (group_of(b, m, &g, gaddr) == 0) {
-		if ((r = mail_group_file(&g, mail, len, &grouped)) != 0)
-			goto out;
+	/* a group's mail gets the group's fields; a 1:1 mail may not claim one */
+	if ((r = mail_group_file(group_of(b, m, &g, gaddr) == 0 ? &g : NULL, mail, len,
+	    &grouped, &changed)) != 0)
+		goto out;
+	if (changed) {
 		mail = grouped.p;
 		len = grouped.len;
 	}

@@ -114,15 +114,24 @@ named(const uint8_t *name, size_t n, const char *want)
 	return n == strlen(want) && strncasecmp((const char *)name, want, n) == 0;
 }
 
+/* A field a group's mail gets from the bridge only; a 1:1 mail none. */
+static int
+dropped(const struct mail_group *g, const uint8_t *nm, size_t n)
+{
+	return named(nm, n, "X-Sotto-Group") ||
+	    (g != NULL && (named(nm, n, "List-Id") || named(nm, n, "List-Post")));
+}
+
 int
-mail_group_file(const struct mail_group *g, const uint8_t *mail, size_t len, struct buf *out)
+mail_group_file(const struct mail_group *g, const uint8_t *mail, size_t len, struct buf *out,
+    int *changed)
 {
 	struct cur all, h;
 	struct span f, name, v;
-	size_t hdr_end;
-	int parent = 0;
+	size_t hdr_end, kept = 0;
+	int parent = 0, planted = 0;
 
-	buf_reset(out);
+	*changed = 0;
 	cur_init(&all, mail, len);
 	h = all;
 	while (mime_header_next(&h, &f, &name, &v)) {
@@ -130,23 +139,38 @@ mail_group_file(const struct mail_group *g, const uint8_t *mail, size_t len, str
 
 		if (named(nm, name.len, "In-Reply-To") || named(nm, name.len, "References"))
 			parent = 1;
+		if (named(nm, name.len, "X-Sotto-Group"))
+			planted = 1;
 	}
 	hdr_end = cur_pos(&h);
-	put_group_fields(out, g);
-	if (!parent)
-		put_thread(out, g);
+	if (g == NULL && !planted)
+		return 0;
+	buf_reset(out);
+	if (g != NULL) {
+		put_group_fields(out, g);
+		if (!parent)
+			put_thread(out, g);
+	}
+	/* every byte up to the header's end but the dropped fields (a 1:1 mail keeps stray
+	 * lines; a group's gets whole fields only, below the ones put first) */
 	h = all;
 	while (mime_header_next(&h, &f, &name, &v)) {
 		const uint8_t *nm = scan_span(&h, name), *fp = scan_span(&h, f);
 
-		if (named(nm, name.len, "List-Id") || named(nm, name.len, "List-Post") ||
-		    named(nm, name.len, "X-Sotto-Group") || fp == NULL)
+		if (g == NULL && f.off > kept)
+			buf_put(out, cur_slice(&all, kept, f.off - kept), f.off - kept);
+		kept = f.off + f.len;
+		if (dropped(g, nm, name.len) || fp == NULL)
 			continue;
 		buf_put(out, fp, f.len);
-		if (f.len == 0 || fp[f.len - 1] != '\n')
+		if (g != NULL && (f.len == 0 || fp[f.len - 1] != '\n'))
 			put_str(out, "\r\n");
 	}
-	put_str(out, "\r\n");
+	if (g == NULL && hdr_end > kept)
+		buf_put(out, cur_slice(&all, kept, hdr_end - kept), hdr_end - kept);
+	else if (g != NULL)
+		put_str(out, "\r\n");
+	*changed = 1;
 	if (hdr_end < len) {
 		struct cur body = scan_sub(&all, hdr_end, len - hdr_end);
 		size_t blen;

@@ -37,9 +37,12 @@ struct mail_group {
 /* The mail (as filed after mail_sender_rewrite) with the group's fields first, and the
  * thread's root as In-Reply-To and References when it has neither field; any List-Id,
  * List-Post and X-Sotto-Group field it had is dropped (a sender cannot plant one). out is
- * reset first. */
+ * reset first; *changed is 1.
+ * g NULL: a 1:1 mail, which names no group: if it has an X-Sotto-Group field, out gets it
+ * without (every other byte kept) and *changed is 1; else *changed is 0 and out is left
+ * alone. */
 int mail_group_file(const struct mail_group *g, const uint8_t *mail, size_t len,
-    struct buf *out) SOTTO_MUST_CHECK;
+    struct buf *out, int *changed) SOTTO_MUST_CHECK;
 
 /* A member's text (from: the sender's address; id: the message's id; time: unix seconds)
  * as a mail to the group's address: the group's fields, a Subject of "[NAME] " and the

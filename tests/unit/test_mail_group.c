@@ -39,9 +39,14 @@ file(const char *name, const char *mail)
 	struct mail_group g = { ADDR, GID, name };
 	struct buf b;
 	const char *s;
+	int changed = 0, r;
 
 	buf_init_dyn(&b, strlen(mail) + MAIL_GROUP_GROWTH);
-	s = as_str(mail_group_file(&g, (const uint8_t *)mail, strlen(mail), &b), &b);
+	r = mail_group_file(name != NULL ? &g : NULL, (const uint8_t *)mail, strlen(mail), &b,
+	    &changed);
+	s = as_str(r, &b);
+	if (!changed)
+		s = NULL;
 	buf_free(&b);
 	return s;
 }
@@ -155,6 +160,21 @@ TEST(group_mail_filed_with_group_fields)
 	CHECK(starts(s, "List-Id: =?utf-8?b?Q2Fmw6kgPG9wcz4=?= <group+" GID ".example.org>\r\n"));
 }
 
+TEST(direct_mail_may_not_claim_a_group)
+{
+	static const char plain[] = "From: a@example.org\r\nList-Id: x <x.y>\r\n\r\nbody\r\n";
+	const char *s;
+
+	/* nothing to drop: left alone, List-Id and all (a forwarded list mail) */
+	CHECK(file(NULL, plain) == NULL);
+	/* the claim goes, every other byte stays (a stray line too) */
+	s = file(NULL, "From: a@example.org\r\nx-sotto-group: " GID "\r\n  folded\r\n"
+	    "stray\r\nList-Id: x <x.y>\r\nX-Sotto-Group: 1\r\n\r\nX-Sotto-Group: body\r\n");
+	REQUIRE(s != NULL);
+	CHECK(strcmp(s, "From: a@example.org\r\nstray\r\nList-Id: x <x.y>\r\n\r\n"
+	    "X-Sotto-Group: body\r\n") == 0);
+}
+
 TEST(group_text_as_mail)
 {
 	static const char body64[] = "SGVsbG8gYWxsCnNlY29uZCBsaW5l\r\n";
@@ -200,6 +220,7 @@ main(void)
 	RUN(group_address_format);
 	RUN(group_address_parse);
 	RUN(group_mail_filed_with_group_fields);
+	RUN(direct_mail_may_not_claim_a_group);
 	RUN(group_text_as_mail);
 	return check_summary();
 }
