@@ -5,8 +5,9 @@ mail to it from smtplib reaches every member's IMAP INBOX with List-Id, List-Pos
 X-Sotto-Group and the thread's headers; a member's `sotto group send` text appears as a
 mail in the same thread; a reply stays in it; RCPT to an unknown group, to a group one is
 not in and to a group one was removed from is refused with 550; a mail to a group and a
-1:1 recipient (Bcc) reaches both; a removed member's bridge gets nothing sent later; a
-rename keeps the address."""
+1:1 recipient (Bcc) reaches both; a 1:1 mail cannot claim the group; a member inside
+`sotto daemon` reads and writes the group; a removed member's bridge gets nothing sent
+later; a rename keeps the address."""
 import email
 import email.policy
 import imaplib
@@ -187,6 +188,17 @@ def group_and_direct_recipients_with_bcc(w):
     A.logout()
 
 
+def direct_mail_cannot_claim_the_group(w):
+    """A 1:1 mail naming the group in X-Sotto-Group is filed without that field."""
+    mail = ("From: dave@localhost\r\nTo: bob@localhost\r\nX-Sotto-Group: %s\r\n"
+            "Subject: not the group\r\nMessage-ID: <claim-1@localhost>\r\n\r\nhi\r\n"
+            % STATE["gid"]).encode()
+    with smtp(w, "dave") as s:
+        check(s.sendmail("dave@localhost", ["bob@localhost"], mail) == {}, "refused")
+    raw = fetch_one(w, "bob", '(HEADER Message-ID "<claim-1@localhost>")')
+    check(raw == mail.replace(b"X-Sotto-Group: %s\r\n" % STATE["gid"].encode(), b""), raw)
+
+
 def daemon_member_reads_and_writes_the_group(w):
     """Inside `sotto daemon` the bridge is send-only and files from the history that the
     daemon's connection receives."""
@@ -288,6 +300,7 @@ BH.run_checks(setup, [
     reply_stays_in_thread,
     rcpt_to_unknown_or_foreign_group_refused,
     group_and_direct_recipients_with_bcc,
+    direct_mail_cannot_claim_the_group,
     daemon_member_reads_and_writes_the_group,
     removed_member_gets_nothing_later,
     rename_keeps_the_address,
