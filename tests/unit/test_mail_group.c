@@ -22,7 +22,8 @@ as_str(int r, const struct buf *b)
 {
 	if (r != 0 || b->len >= sizeof(out_s))
 		return NULL;
-	memcpy(out_s, b->p, b->len);
+	if (b->len > 0)
+		memcpy(out_s, b->p, b->len);
 	out_s[b->len] = '\0';
 	return out_s;
 }
