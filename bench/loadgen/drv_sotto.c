@@ -20,6 +20,16 @@
  * With SOTTO_LG_RESUME=1 in the environment every login also asks for a resumption ticket
  * (TICKET, wire/ticket.h) and its response acknowledges the login; a device holding a ticket
  * logs in with Noise_NNpsk0 (ticket || -> e, <- e ee) instead of Noise_XX.
+ *
+ * Sealed sends (issue 15), with SOTTO_LG_SEALED=K in the environment: each client sets a
+ * delivery token after its login (DELIVERY_TOKEN, which then acknowledges the login) and
+ * keeps its identified connection for receiving only. It sends on an unidentified
+ * connection of its own (Noise_NK, no client key: -> e, es, <- e, ee), SEND_SEALED with the
+ * recipient's token, as libsotto does; that connection carries K messages and is closed
+ * once they are acknowledged (K = 1: a connection per message, libsotto's way), or, with
+ * K = 0, stays open for the whole run. Messages made while it is being opened or closed
+ * wait in the client's queue (at most SIDE_QUEUE_MAX). The unidentified connections are
+ * driven by net.c like clients (`struct side`), outside the core's list.
  */
 #include "lg.h"
 
@@ -37,7 +47,8 @@
 #include "wire/proto.h"
 #include "wire/ticket.h"
 
-enum { PH_HS, PH_HS_RESUME, PH_REGISTER, PH_WAIT_LOGIN, PH_READY };
+enum { PH_HS, PH_HS_RESUME, PH_REGISTER, PH_WAIT_LOGIN, PH_WAIT_TOKEN, PH_READY,
+	PH_HS_SEALED };
 
 struct sd {
 	struct noise_hs hs;             /* secret while the handshake runs; wiped after */
@@ -62,9 +73,34 @@ struct keys {
 	uint8_t psk[TICKET_PSK_LEN];
 	int has_ticket;
 	uint64_t login_gen;             /* LOGIN: the generation to present next */
+	uint8_t token[PROTO_TOKEN_LEN]; /* the client's delivery token (secret, test key) */
+	int token_set;                  /* its verifier is registered */
 };
 
+#define SIDE_QUEUE_MAX 64
+
+/* A message waiting for its client's unidentified connection. */
+struct side_msg {
+	uint32_t to;
+	uint8_t payload[LG_PAYLOAD_LEN];
+};
+
+/* A client's unidentified connection and what waits for it; kept across reconnects
+ * (net.c zeroes conn.ds on every close). */
+struct side {
+	struct lg_client conn;
+	struct side_msg q[SIDE_QUEUE_MAX];
+	size_t nq;
+	uint32_t used;                  /* SEND_SEALEDs put on the current connection */
+	uint32_t unacked;
+};
+
+static int side_start(struct lg_client *c, struct sd *s);
+
 static int use_resume;
+static int use_sealed;
+static uint32_t sealed_per_conn;        /* K; 0: one connection for the whole run */
+static struct side *sides;
 
 static struct keys *keys;
 static uint8_t server_x25519[32];       /* the pinned server key, converted once */
@@ -77,6 +113,35 @@ static void
 sotto_addr(struct lg_client *c)
 {
 	snprintf(c->addr, sizeof(c->addr), "%su%u@%s", c->g->tag, c->idx, c->g->domain);
+}
+
+static int
+sides_prepare(struct lg *g, uint32_t per_conn)
+{
+	use_sealed = 1;
+	sealed_per_conn = per_conn;
+	if ((sides = calloc(g->n, sizeof(*sides))) == NULL)
+		return SOTTO_ERR_NOMEM;
+	for (uint32_t i = 0; i < g->n; i++) {
+		struct lg_client *c = &sides[i].conn;
+
+		c->g = g;
+		c->idx = i;
+		buf_init_dyn(&c->out, LG_OUT_MAX);
+		buf_init_dyn(&c->in, LG_IN_MAX);
+		if ((c->ds = calloc(1, g->drv->state_size)) == NULL)
+			return SOTTO_ERR_NOMEM;
+	}
+	return 0;
+}
+
+/* The side a connection is, or NULL for a client's identified connection. */
+static struct side *
+side_of(struct lg_client *c)
+{
+	if (sides == NULL || c < &sides[0].conn || c > &sides[c->g->n - 1].conn)
+		return NULL;
+	return &sides[c->idx];
 }
 
 static int
@@ -105,9 +170,12 @@ sotto_prepare(struct lg *g)
 	for (uint32_t i = 0; i < g->n; i++) {
 		crypto_box_keypair(keys[i].dev_pk, keys[i].dev_sk);
 		crypto_sign_keypair(keys[i].id_pk, keys[i].id_sk);
+		randombytes_buf(keys[i].token, sizeof(keys[i].token));
 		sotto_addr(&g->clients[i]);
 	}
 	buf_init_dyn(&enc, 1 << 20);
+	if (getenv("SOTTO_LG_SEALED") != NULL && *getenv("SOTTO_LG_SEALED") != '\0')
+		return sides_prepare(g, (uint32_t)strtoul(getenv("SOTTO_LG_SEALED"), NULL, 10));
 	return 0;
 }
 
@@ -237,6 +305,8 @@ sotto_start(struct lg_client *c)
 	frame_decoder_init(&s->dec);
 	frame_reasm_init(&s->ra, FRAME_MSG_MAX_DEFAULT);
 	s->inited = 1;
+	if (side_of(c) != NULL)
+		return side_start(c, s);
 	if (use_resume && keys[c->idx].has_ticket) {
 		uint8_t prologue[sizeof(TICKET_PROLOGUE) - 1 + TICKET_LEN];
 		uint8_t body[TICKET_FRAME1_LEN];
@@ -337,6 +407,132 @@ on_handshake(struct lg_client *c, struct sd *s, const uint8_t *f, size_t flen)
 	return use_resume ? send_ticket_request(c, s) : 0;
 }
 
+/* The login is complete: with sealed sends, first the delivery token's verifier. */
+static int
+login_done(struct lg_client *c, struct sd *s)
+{
+	struct proto_msg m;
+
+	if (!use_sealed || keys[c->idx].token_set) {
+		s->phase = PH_READY;
+		lg_ready(c);
+		return 0;
+	}
+	memset(&m, 0, sizeof(m));
+	m.type = PROTO_DELIVERY_TOKEN;
+	m.id = ++s->next_id;
+	proto_delivery_verifier(m.u.delivery.verifier, keys[c->idx].token);
+	s->phase = PH_WAIT_TOKEN;
+	return put_msg(c, s, &m);
+}
+
+/* SEND_SEALED of one message on side's connection, with its recipient's token. */
+static int
+put_sealed(struct side *sd, uint32_t to, const uint8_t *payload)
+{
+	struct lg_client *c = &sd->conn;
+	struct sd *s = c->ds;
+	struct proto_msg m;
+	int r;
+
+	memset(&m.u.send, 0, sizeof(m.u.send));
+	m.type = PROTO_SEND_SEALED;
+	m.id = ++s->next_id;
+	m.status = 0;
+	copy_addr(m.u.send.recipient, c->g->clients[to].addr);
+	msgid_new_now(m.u.send.client_msg_id);
+	m.u.send.envelope = payload;
+	m.u.send.envelope_len = LG_PAYLOAD_LEN;
+	m.u.send.has_identity = 1;
+	memcpy(m.u.send.identity_pk, keys[to].id_pk, sizeof(m.u.send.identity_pk));
+	memcpy(m.u.send.token, keys[to].token, PROTO_TOKEN_LEN);
+	r = put_msg(c, s, &m);
+	sodium_memzero(m.u.send.token, sizeof(m.u.send.token));
+	if (r == 0) {
+		sd->used++;
+		sd->unacked++;
+		net_mark(c);
+	}
+	return r;
+}
+
+/* Puts what waits on side's connection, as far as it may carry more. */
+static int
+side_drain(struct side *sd)
+{
+	size_t i = 0;
+	int r = 0;
+
+	while (i < sd->nq && (sealed_per_conn == 0 || sd->used < sealed_per_conn) &&
+	    (r = put_sealed(sd, sd->q[i].to, sd->q[i].payload)) == 0)
+		i++;
+	memmove(sd->q, sd->q + i, (sd->nq - i) * sizeof(sd->q[0]));
+	sd->nq -= i;
+	return r;
+}
+
+static int
+side_start(struct lg_client *c, struct sd *s)
+{
+	uint8_t m1[NOISE_SEALED_MSG1_LEN];
+	size_t n;
+	int r;
+
+	if ((r = noise_hs_init(&s->hs, NOISE_SEALED_PATTERN, 1,
+	    (const uint8_t *)NOISE_SOTTO_PROLOGUE, strlen(NOISE_SOTTO_PROLOGUE), NULL,
+	    server_x25519)) != 0 ||
+	    (r = noise_hs_write(&s->hs, NULL, 0, m1, sizeof(m1), &n)) != 0 ||
+	    (r = frame_put_handshake(&c->out, m1, n)) != 0)
+		return r;
+	frame_decoder_expect(&s->dec, NOISE_SEALED_MSG2_LEN);
+	s->phase = PH_HS_SEALED;
+	return 0;
+}
+
+/* <- e, ee: the unidentified connection is up; what waits goes on it. */
+static int
+on_sealed_handshake(struct lg_client *c, struct sd *s, const uint8_t *f, size_t flen)
+{
+	struct side *sd = side_of(c);
+	uint8_t pl[8];
+	size_t pn;
+	int r;
+
+	if ((r = noise_hs_read(&s->hs, f, flen, pl, sizeof(pl), &pn)) != 0 ||
+	    (r = noise_hs_split(&s->hs, &s->t)) != 0)
+		return r;
+	noise_hs_wipe(&s->hs);
+	frame_decoder_transport(&s->dec);
+	s->phase = PH_READY;
+	/* lg_ready's counters without its scheduling: net_close undoes them. */
+	c->state = LG_READY;
+	c->g->n_ready++;
+	if (c->g->n_connecting > 0)
+		c->g->n_connecting--;
+	sd->used = sd->unacked = 0;
+	return side_drain(sd);
+}
+
+static int
+on_sealed_result(struct lg_client *c)
+{
+	struct side *sd = side_of(c);
+
+	if (msg.status != 0) {
+		c->g->st.errors++;
+		if (c->g->st.errors <= 5)
+			fprintf(stderr, "loadgen: SEND_SEALED refused: %s\n",
+			    sotto_strerror(msg.status));
+	} else {
+		lg_acked(&c->g->clients[c->idx]);
+	}
+	if (sd->unacked > 0)
+		sd->unacked--;
+	if (sealed_per_conn != 0 && sd->used >= sealed_per_conn && sd->unacked == 0)
+		net_close(c);          /* reopened by sotto_reset if more waits */
+	return 0;
+}
+
 static int
 on_message(struct lg_client *c, struct sd *s, const uint8_t *p, size_t len)
 {
@@ -358,10 +554,8 @@ on_message(struct lg_client *c, struct sd *s, const uint8_t *p, size_t len)
 		memcpy(keys[c->idx].psk, msg.u.ticket.psk, TICKET_PSK_LEN);
 		sodium_memzero(&msg.u.ticket, sizeof(msg.u.ticket));
 		keys[c->idx].has_ticket = 1;
-		if (s->phase == PH_WAIT_LOGIN) {
-			s->phase = PH_READY;
-			lg_ready(c);
-		}
+		if (s->phase == PH_WAIT_LOGIN)
+			return login_done(c, s);
 		return 0;
 	case PROTO_RESPONSE | PROTO_LOGIN:
 		if (msg.status != 0)
@@ -373,17 +567,24 @@ on_message(struct lg_client *c, struct sd *s, const uint8_t *p, size_t len)
 			keys[c->idx].has_ticket = 1;
 		}
 		sodium_memzero(&msg.u.logged_in, sizeof(msg.u.logged_in));
-		if (s->phase == PH_WAIT_LOGIN) {
-			s->phase = PH_READY;
-			lg_ready(c);
-		}
+		if (s->phase == PH_WAIT_LOGIN)
+			return login_done(c, s);
 		return 0;
 	case PROTO_PREKEY_LOW:
-		if (s->phase == PH_WAIT_LOGIN && !use_resume) {
+		if (s->phase == PH_WAIT_LOGIN && !use_resume)
+			return login_done(c, s);
+		return 0;
+	case PROTO_RESPONSE | PROTO_DELIVERY_TOKEN:
+		if (msg.status != 0)
+			return msg.status;
+		keys[c->idx].token_set = 1;
+		if (s->phase == PH_WAIT_TOKEN) {
 			s->phase = PH_READY;
 			lg_ready(c);
 		}
 		return 0;
+	case PROTO_RESPONSE | PROTO_SEND_SEALED:
+		return on_sealed_result(c);
 	case PROTO_RESPONSE | PROTO_REGISTER:
 		if (s->phase != PH_REGISTER || msg.id != s->reg_id)
 			return SOTTO_ERR_PROTOCOL;
@@ -395,9 +596,7 @@ on_message(struct lg_client *c, struct sd *s, const uint8_t *p, size_t len)
 			s->phase = PH_WAIT_LOGIN;
 			return send_ticket_request(c, s);
 		}
-		s->phase = PH_READY;
-		lg_ready(c);
-		return 0;
+		return login_done(c, s);
 	case PROTO_RESPONSE | PROTO_SEND:
 		if (msg.status != 0) {
 			c->g->st.errors++;
@@ -454,9 +653,10 @@ sotto_input(struct lg_client *c, const uint8_t *p, size_t len)
 			return r;
 		if (r == 0)
 			break;
-		if (s->phase == PH_HS || s->phase == PH_HS_RESUME) {
+		if (s->phase == PH_HS || s->phase == PH_HS_RESUME || s->phase == PH_HS_SEALED) {
 			r = s->phase == PH_HS ? on_handshake(c, s, f, flen) :
-			    on_resume(c, s, f, flen);
+			    s->phase == PH_HS_RESUME ? on_resume(c, s, f, flen) :
+			    on_sealed_handshake(c, s, f, flen);
 			if (r != 0)
 				return r;
 			continue;
@@ -486,12 +686,32 @@ sotto_after_read(struct lg_client *c)
 		lg_fail(c, "RECEIVED encoding failed", -1);
 }
 
+/* Queues the message for c's unidentified connection, which is opened if it is not. */
+static int
+sealed_send(struct lg_client *c, struct lg_client *to, const uint8_t *payload, size_t len)
+{
+	struct side *sd = &sides[c->idx];
+
+	if (len != LG_PAYLOAD_LEN || sd->nq == SIDE_QUEUE_MAX)
+		return -1;
+	sd->q[sd->nq].to = to->idx;
+	memcpy(sd->q[sd->nq].payload, payload, LG_PAYLOAD_LEN);
+	sd->nq++;
+	if (!sd->conn.handle_open)
+		return net_connect(&sd->conn);
+	if (sd->conn.state == LG_READY)
+		return side_drain(sd);
+	return 0;
+}
+
 static int
 sotto_send(struct lg_client *c, struct lg_client *to, const uint8_t *payload, size_t len)
 {
 	struct sd *s = c->ds;
 	struct proto_msg m;             /* only the SEND fields are read by proto_encode */
 
+	if (use_sealed)
+		return sealed_send(c, to, payload, len);
 	m.type = PROTO_SEND;
 	m.id = ++s->next_id;
 	m.status = 0;
@@ -518,6 +738,11 @@ sotto_reset(struct lg_client *c)
 	frame_decoder_free(&s->dec);
 	frame_reasm_free(&s->ra);
 	s->inited = 0;
+	/* net.c's close callback: the handle may be reused now. A side with messages
+	 * waiting opens its next connection (net_connect zeroes the state, as net.c does
+	 * after this returns). */
+	if (side_of(c) != NULL && sides[c->idx].nq > 0 && net_connect(c) != 0)
+		lg_fail(&c->g->clients[c->idx], "unidentified connection failed", -1);
 }
 
 const struct lg_driver lg_driver_sotto = {
