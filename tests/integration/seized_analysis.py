@@ -273,9 +273,14 @@ class _Accounts:
         return names, by_bytes
 
 
-def _is_time_ms(values, lo, hi):
+def _time_scale(values, lo, hi):
+    """1000 if a column's values are all times of the day in seconds, 1 if in
+    milliseconds, else None."""
     vs = [v for v in values if isinstance(v, int)]
-    return bool(vs) and all(lo <= v <= hi for v in vs)
+    for scale in (1, 1000):
+        if vs and all(lo <= v * scale <= hi for v in vs):
+            return scale
+    return None
 
 
 def analyse(tables, log, messages, people, t_lo, t_hi):
@@ -293,8 +298,9 @@ def analyse(tables, log, messages, people, t_lo, t_hi):
     for t, (cols, rows) in all_tables.items():
         for ci, c in enumerate(cols):
             vals = [r[ci] for r in rows if r[ci] is not None]
-            if _is_time_ms(vals, t_lo, t_hi):
-                times[(t, ci)] = sorted((r[ci], ri) for ri, r in enumerate(rows)
+            scale = _time_scale(vals, t_lo, t_hi)
+            if scale is not None:
+                times[(t, ci)] = sorted((r[ci] * scale, ri) for ri, r in enumerate(rows)
                                         if r[ci] is not None)
     index = {}
     for t, (cols, rows) in all_tables.items():
@@ -325,7 +331,8 @@ def analyse(tables, log, messages, people, t_lo, t_hi):
                     for mci in range(len(mcols)):
                         if (mt, mci) not in times or mrow[mci] is None:
                             continue
-                        joined = _latest_before(times[(t, ci)], mrow[mci], t == mt, mri,
+                        t_msg = next(x for x, ri in times[(mt, mci)] if ri == mri)
+                        joined = _latest_before(times[(t, ci)], t_msg, t == mt, mri,
                                                 named[t])
                         key = "%s.%s ~ latest %s.%s" % (mt, mcols[mci], t, cols[ci])
                         _score(results, recipients, key, joined, named[t], sender,

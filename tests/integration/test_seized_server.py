@@ -169,7 +169,7 @@ def people_of(data_dir, users, tokens):
         r = by_name[u.name]
         keys = {"identity": bytes(r[cols.index("identity_key")]),
                 "device": bytes(r[cols.index("device_key")])}
-        if u.name in tokens:
+        if tokens.get(u.name):
             keys["token"] = tokens[u.name]
         out.append(sa.Person(u.name, u.address, r[cols.index("id")], keys))
     return tables, out
