@@ -28,7 +28,9 @@
  * recipient's token, as libsotto does; that connection carries K messages and is closed
  * once they are acknowledged (K = 1: a connection per message, libsotto's way), or, with
  * K = 0, stays open for the whole run. Messages made while it is being opened or closed
- * wait in the client's queue (at most SIDE_QUEUE_MAX). The unidentified connections are
+ * wait in the client's queue; past SIDE_QUEUE_MAX of them (an open loop offering more
+ * than the connections carry) a message is dropped and counts as an error and as not
+ * delivered. The unidentified connections are
  * driven by net.c like clients (`struct side`), outside the core's list.
  */
 #include "lg.h"
@@ -77,7 +79,7 @@ struct keys {
 	int token_set;                  /* its verifier is registered */
 };
 
-#define SIDE_QUEUE_MAX 64
+#define SIDE_QUEUE_MAX 256
 
 /* A message waiting for its client's unidentified connection. */
 struct side_msg {
@@ -692,8 +694,12 @@ sealed_send(struct lg_client *c, struct lg_client *to, const uint8_t *payload, s
 {
 	struct side *sd = &sides[c->idx];
 
-	if (len != LG_PAYLOAD_LEN || sd->nq == SIDE_QUEUE_MAX)
+	if (len != LG_PAYLOAD_LEN)
 		return -1;
+	if (sd->nq == SIDE_QUEUE_MAX) {         /* dropped: counted as not delivered */
+		c->g->st.errors++;
+		return 0;
+	}
 	sd->q[sd->nq].to = to->idx;
 	memcpy(sd->q[sd->nq].payload, payload, LG_PAYLOAD_LEN);
 	sd->nq++;

@@ -1,5 +1,5 @@
 """What a seized sottod gives away about who wrote to whom (issue 15; docs/THREAT_MODEL.md
-section 2, "What a seized server holds").
+section 2b, "What a seized server holds").
 
 The evidence is a copy of the server's data directory (database, its WAL and SHM, blobs,
 keys, configuration: every file) and its log. `analyse` gets it together with what the
@@ -39,7 +39,7 @@ import struct
 LINK_MIN_HITS = 3
 TIME_WINDOW_MS = 2000
 
-# Where an identifier of account A may be, by docs/THREAT_MODEL.md section 2: A's own
+# Where an identifier of account A may be, by docs/THREAT_MODEL.md section 2b: A's own
 # accounts row, and A's KeyPackages (an MLS credential names its owner's address and
 # identity key). (table, column) -> the column of the row that must be A's account id
 # (None: the accounts row itself, whose id is A's).

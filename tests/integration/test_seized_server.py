@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """A seized server must not tell who wrote to whom (issue 15; docs/THREAT_MODEL.md
-section 2, "What a seized server holds").
+section 2b, "What a seized server holds").
 
 A day of traffic among ten users through the real sottod and sotto binaries: first
 contacts (identified) and replies and follow-ups both ways around a ring (sealed, with the
@@ -293,7 +293,9 @@ def test_a_day_of_traffic_leaves_no_sender(root, servers):
     h.check(not cell_hits, "identifiers in other cells: %r" % cell_hits)
     env_links = [l for l in links if l[0].startswith("envelopes.")]
     h.check(not env_links, "sender-to-envelope links: %r" % env_links)
-    # Depends on the group token (branch grouptoken) where the server tracks the sender.
+    # Group messages go identified on this code (GROUP_SEND on the sender's login): the
+    # running server knows the sender, but nothing of it is written down. The group token
+    # (issue 15, branch grouptoken) must keep this so.
     grp_links = [l for l in links if l[0].startswith("group_log.")]
     h.check(not grp_links, "sender-to-group-message links: %r" % grp_links)
     # The analysis sees what is there: every envelope's recipient.
