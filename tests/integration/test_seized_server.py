@@ -27,6 +27,7 @@ analysis cannot pass by finding nothing.
 The server listens on 127.0.0.2 and the clients connect from 127.0.0.1, which is then
 searched as an identifier too."""
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -65,8 +66,20 @@ print(bytes(tok).hex())
 """
 
 
-def token_of(user):
+def libsotto_path():
+    """BUILD/libsotto.so; under scripts/test-valgrind SOTTO_BUILD holds wrapper scripts
+    that exec BUILD/sotto, and the library is beside that."""
     lib = os.path.join(h.BUILD, "libsotto.so")
+    if not os.path.exists(lib):
+        with open(h.SOTTO) as f:
+            m = re.search(r'(\S+)/sotto "\$@"', f.read())
+        h.check(m is not None, "no libsotto.so beside %s" % h.SOTTO)
+        lib = os.path.join(m.group(1), "libsotto.so")
+    return lib
+
+
+def token_of(user):
+    lib = libsotto_path()
     env = dict(os.environ)
     needed = subprocess.run(["ldd", lib], stdout=subprocess.PIPE).stdout.decode()
     for line in needed.splitlines():
