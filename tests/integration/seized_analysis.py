@@ -17,8 +17,13 @@ still waiting at the seizure, their true senders. It reports
   of `group_log`) to its sender. Every column of the message's table is joined with every
   column of every table (the message's own table included, and the log read as a table
   `log(ts, level, conn, text)`) on equal values, and every time column with every column
-  of times on "the latest row at or before the message's time, within TIME_WINDOW_MS".
-  The rows a message joins name accounts: an accounts row its own, any other row the
+  of times (all its values times of the day, in milliseconds or seconds) on "the latest
+  row that names an account, at or before the message's time, within TIME_WINDOW_MS".
+  From the rows such a join reaches, a second join goes on to every column of every table
+  on their values that do not match by chance (bytes or text of 8 or more; and from a
+  join on an integer only when it reached at most HOP_FANOUT_MAX rows), so that a chain
+  envelope -> record -> table naming the sender is found too.
+  The rows a join reaches name accounts: an accounts row its own, any other row the
   accounts whose identifiers it holds and, for the database's rows, every integer equal
   to an account id. A join names a sender for a message when the rows it joins name
   exactly one account besides the message's recipient; it is a link when it names the
@@ -38,6 +43,7 @@ import struct
 
 LINK_MIN_HITS = 3
 TIME_WINDOW_MS = 2000
+HOP_FANOUT_MAX = 3              # rows a first join on an integer may reach to go on
 
 # Where an identifier of account A may be, by docs/THREAT_MODEL.md section 2b: A's own
 # accounts row, and A's KeyPackages (an MLS credential names its owner's address and
@@ -332,6 +338,9 @@ def analyse(tables, log, messages, people, t_lo, t_hi):
                     key = "%s.%s = %s.%s" % (mt, mcols[mci], t, cols[ci])
                     _score(results, recipients, key, joined, named[t], sender, recipient,
                            not isinstance(v, int))
+                    if joined and (_distinct(v) or len(joined) <= HOP_FANOUT_MAX):
+                        _second_hop(results, all_tables, index, named, key, t, joined,
+                                    (mt, mri), sender, recipient)
                 if (t, ci) in times:
                     for mci in range(len(mcols)):
                         if (mt, mci) not in times or mrow[mci] is None:
@@ -345,6 +354,32 @@ def analyse(tables, log, messages, people, t_lo, t_hi):
     links = [(k, v[0], v[1], v[2]) for k, v in sorted(results.items())
              if v[2] > 0 or (v[0] >= LINK_MIN_HITS and 2 * v[0] > v[1])]
     return links, recipients
+
+
+def _distinct(v):
+    """A value that does not match by chance: bytes or text of 8 or more. (Integers do:
+    row ids and counters are small, and times of one second or millisecond are shared.)"""
+    return isinstance(v, (bytes, str)) and len(v) >= 8
+
+
+def _second_hop(results, tables, index, named, key, t, joined, skip, sender, recipient):
+    """From the rows a first join reached (table t), joins on to every column of every
+    table on their distinct values; scored like the first (the rows at the end name the
+    accounts)."""
+    cols, rows = tables[t]
+    for c1 in range(len(cols)):
+        vals = [v for v in {rows[r][c1] for r in joined} if _distinct(v)]
+        if not vals:
+            continue
+        for t2, (cols2, _) in tables.items():
+            for c2 in range(len(cols2)):
+                ix = index[(t2, c2)]
+                reached = {r for v in vals for r in ix.get(v, ())
+                           if not (t2 == t and r in joined) and (t2, r) != skip}
+                if reached:
+                    _score(results, {}, "%s, %s.%s = %s.%s" % (key, t, cols[c1], t2,
+                                                              cols2[c2]),
+                           sorted(reached), named[t2], sender, recipient, True)
 
 
 def _latest_before(series, t0, same, mri, named):
