@@ -340,7 +340,7 @@ def analyse(tables, log, messages, people, t_lo, t_hi):
                            not isinstance(v, int))
                     if joined and (_distinct(v) or len(joined) <= HOP_FANOUT_MAX):
                         _second_hop(results, all_tables, index, named, key, t, joined,
-                                    (mt, mri), sender, recipient)
+                                    (mt, mri), sender, recipient, _distinct(v))
                 if (t, ci) in times:
                     for mci in range(len(mcols)):
                         if (mt, mci) not in times or mrow[mci] is None:
@@ -362,10 +362,12 @@ def _distinct(v):
     return isinstance(v, (bytes, str)) and len(v) >= 8
 
 
-def _second_hop(results, tables, index, named, key, t, joined, skip, sender, recipient):
+def _second_hop(results, tables, index, named, key, t, joined, skip, sender, recipient,
+                exact):
     """From the rows a first join reached (table t), joins on to every column of every
     table on their distinct values; scored like the first (the rows at the end name the
-    accounts)."""
+    accounts). exact: the first join was on a distinct value too, so identifier bytes at
+    the end are not chance."""
     cols, rows = tables[t]
     for c1 in range(len(cols)):
         vals = [v for v in {rows[r][c1] for r in joined} if _distinct(v)]
@@ -379,7 +381,7 @@ def _second_hop(results, tables, index, named, key, t, joined, skip, sender, rec
                 if reached:
                     _score(results, {}, "%s, %s.%s = %s.%s" % (key, t, cols[c1], t2,
                                                               cols2[c2]),
-                           sorted(reached), named[t2], sender, recipient, True)
+                           sorted(reached), named[t2], sender, recipient, exact)
 
 
 def _latest_before(series, t0, same, mri, named):
