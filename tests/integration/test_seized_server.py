@@ -43,8 +43,7 @@ NAMES = ("ambrelune", "birchwold", "corvaneth", "dusktarra", "elmsquire",
 CLIENT_IP = b"127.0.0.1"
 SERVER_HOST = "127.0.0.2"
 GROUP_MEMBERS = (0, 1, 2, 3, 4)          # 4 added later
-SLEEPERS = (0, 2, 4, 6, 8)               # offline in the evening
-WRITERS = (1, 3, 5, 7, 9)
+WRITERS = (1, 3, 5, 7, 9)                # the evening; 0, 2, 4, 6, 8 are offline
 
 # The delivery token of a user, from its store (libsotto's client_token_get), in a
 # subprocess: an ASan build's libsotto.so needs its runtime loaded first.
