@@ -237,7 +237,8 @@ confine_landlock(const struct confine_opts *o, int *abi_out)
 	rw = handled & (LL_FS_READ_FILE | LL_FS_WRITE_FILE | LL_FS_READ_DIR | LL_FS_REMOVE_DIR |
 	    LL_FS_REMOVE_FILE | LL_FS_MAKE_DIR | LL_FS_MAKE_REG | LL_FS_MAKE_SOCK | LL_FS_REFER |
 	    LL_FS_TRUNCATE);
-	if ((r = ll_add_path(rs, o->data_dir, rw, 1)) != 0)
+	if ((r = ll_add_path(rs, o->data_dir, rw, 1)) != 0 ||
+	    (o->shared_dir != NULL && (r = ll_add_path(rs, o->shared_dir, rw, 1)) != 0))
 		goto out;
 	for (ro = o->read_paths != NULL ? o->read_paths : confine_default_read_paths; *ro; ro++)
 		if ((r = ll_add_path(rs, *ro, LL_FS_READ_FILE | LL_FS_READ_DIR, 0)) != 0)

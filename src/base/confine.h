@@ -49,9 +49,11 @@ struct confine_opts {
 	int require_landlock;           /* fail (SOTTO_ERR_UNSUPPORTED) if the kernel lacks it */
 	int seccomp;                    /* install the system call filter */
 	int on_violation;               /* enum confine_violation */
+	const char *shared_dir;         /* Landlock: read/write beneath as data_dir (sottod's
+	                                   blob_dir); NULL: none */
 };
 
-#define CONFINE_OPTS_INIT { NULL, NULL, NULL, 0, NULL, 0, NULL, 0, 0, 1, CONFINE_KILL }
+#define CONFINE_OPTS_INIT { NULL, NULL, NULL, 0, NULL, 0, NULL, 0, 0, 1, CONFINE_KILL, NULL }
 
 /* What confine_apply did. */
 struct confine_report {

@@ -19,7 +19,7 @@
  * configuration files keep working, and without effect. */
 enum kind {
 	K_U32, K_PORT, K_HOST, K_LISTEN, K_ADVERTISE, K_REG, K_DUR, K_LOG, K_USER, K_STORE,
-	K_METRICS, K_RETIRED
+	K_METRICS, K_DIR, K_RETIRED
 };
 
 struct setting {
@@ -43,6 +43,7 @@ static const struct setting settings[] = {
 	{ "user", K_USER, offsetof(struct config, user), 0, 0 },
 	{ "store", K_STORE, offsetof(struct config, store), 0, 0 },
 	{ "metrics_listen", K_METRICS, 0, 0, 0 },
+	{ "blob_dir", K_DIR, offsetof(struct config, blob_dir), 0, 0 },
 	U32(max_payload, 1024, 16u * 1024 * 1024),
 	U32(max_payload_preauth, 256, 64u * 1024),
 	U32(max_envelope, 64, 16u * 1024 * 1024),
@@ -366,6 +367,12 @@ config_set(struct config *cfg, const char *key, const char *value)
 			return 0;
 		}
 		if (!store_is_pg(value) || strlen(value) > CONFIG_STORE_MAX)
+			return SOTTO_ERR_INVALID_ARG;
+		strcpy((char *)field, value);
+		return 0;
+	case K_DIR:
+		/* Absolute, so that it names one place whatever the working directory. */
+		if (value[0] != '/' || strlen(value) > CONFIG_BLOB_DIR_MAX)
 			return SOTTO_ERR_INVALID_ARG;
 		strcpy((char *)field, value);
 		return 0;

@@ -23,6 +23,7 @@ enum config_durability { CONFIG_DUR_FULL = 0, CONFIG_DUR_NORMAL = 1 };
 
 #define CONFIG_USER_MAX 32
 #define CONFIG_STORE_MAX 1023          /* a PostgreSQL connection URI */
+#define CONFIG_BLOB_DIR_MAX 1023       /* an absolute path */
 
 struct config {
 	char listen_host[CONFIG_HOST_MAX + 1];
@@ -81,6 +82,9 @@ struct config {
 	uint32_t blob_quota_count;      /* blobs an account stored */
 	uint32_t blob_expiry;           /* seconds a blob is kept at most */
 	uint32_t blob_partial_timeout;  /* seconds an upload left unfinished is kept */
+	/* "": DIR/blobs; else an absolute path, the same on every node of one database
+	 * (docs/SERVER.md "Several nodes"); read at start only */
+	char blob_dir[CONFIG_BLOB_DIR_MAX + 1];
 };
 
 #define CONFIG_DURATION_MAX (3650u * 86400) /* the longest duration config_parse_duration takes */

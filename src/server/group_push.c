@@ -175,7 +175,8 @@ push_entry(struct peer *p, struct pgroup *g, int kind, uint64_t seq, uint64_t ep
 			p->gpush_wait = 1;
 		return r;
 	}
-	p->groups->inflight++;
+	if (p->groups->inflight++ == 0 && p->push_inflight == 0)
+		server_push_progress(p);
 	return 0;
 }
 
@@ -335,6 +336,7 @@ group_push_acked(struct peer *p, const struct proto_group_ack *a)
 	}
 	to = a->seq < g->pushed ? a->seq : g->pushed;
 	done = to > g->acked ? to - g->acked : 0;
+	server_push_progress(p);
 	pg->inflight = pg->inflight > done ? pg->inflight - (uint32_t)done : 0;
 	if (to > g->acked)
 		g->acked = to;

@@ -1,6 +1,7 @@
 /*
  * The blob store (docs/SERVER.md, "Blobs"; requests in docs/PROTOCOL-wire.md): ciphertext
- * files beside the database, DIR/blobs/<hex of the SHA-256 of the bytes>, each with a
+ * files beside the database, DIR/blobs/<hex of the SHA-256 of the bytes> (or under the
+ * setting blob_dir, which several nodes of one PostgreSQL database share), each with a
  * record in the store (owner, size, expiry, recipients still to fetch it).
  *
  * An upload is named by the client (a 16-byte id it keeps until the upload is done) and
@@ -50,7 +51,10 @@ blob_init(struct server *s)
 {
 	if ((s->blob_buf = malloc(PROTO_BLOB_CHUNK_MAX)) == NULL)
 		return SOTTO_ERR_NOMEM;
-	if ((size_t)snprintf(s->blob_dir, sizeof(s->blob_dir), "%s/blobs", s->data_dir) >=
+	/* blob_dir: one directory that several nodes share (docs/SERVER.md "Several nodes"). */
+	if ((s->cfg.blob_dir[0] != '\0' ?
+	    (size_t)snprintf(s->blob_dir, sizeof(s->blob_dir), "%s", s->cfg.blob_dir) :
+	    (size_t)snprintf(s->blob_dir, sizeof(s->blob_dir), "%s/blobs", s->data_dir)) >=
 	    sizeof(s->blob_dir) ||
 	    (size_t)snprintf(s->partial_dir, sizeof(s->partial_dir), "%s/partial", s->blob_dir) >=
 	    sizeof(s->partial_dir))

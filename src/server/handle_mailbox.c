@@ -250,7 +250,8 @@ push_one(struct peer *p, int64_t id, uint64_t ts, const uint8_t *data, size_t le
 		return r;
 	}
 	p->last_pushed = id;
-	p->push_inflight++;
+	if (p->push_inflight++ == 0)
+		server_push_progress(p);
 	return 0;
 }
 
@@ -293,7 +294,9 @@ mailbox_pump(struct peer *p)
 	int r;
 
 	p->push_wait = 0;
-	while (p->state == PEER_MEMBER && p->backlog && p->push_inflight < s->cfg.push_window) {
+	/* wake_due: the restart waits for what is in flight; nothing new meanwhile. */
+	while (p->state == PEER_MEMBER && p->backlog && !p->wake_due &&
+	    p->push_inflight < s->cfg.push_window) {
 		low = peer_push_low_water(&s->cfg);
 		if ((unsent = peer_unsent(p)) >= low) {
 			p->push_wait = 1;
@@ -388,21 +391,28 @@ mailbox_commit_done(void *ud, struct commit_item *it)
 	peer_commit_released(p);
 }
 
+/*
+ * Envelope ids come from ranges of ENV_ID_RANGE reserved in the store, so that several
+ * nodes of one database never give the same id. Each range lies above every id used or
+ * reserved before and above the clock's share, so that a RECEIVED repeated after a restart
+ * can never name a newer envelope.
+ */
 static int
 next_env_id(struct server *s, int64_t *id)
 {
-	int64_t max, t;
+	int64_t floor = (int64_t)(wall_ms() << 20), first;
 	int r;
 
-	if (s->next_env_id == 0) {
-		/* Above every id used before (stored or not) and above the clock's share, so
-		 * that a RECEIVED repeated after a restart can never name a newer envelope. */
-		if ((r = s->store->ops->envelopes_max_id(s->store, &max)) != 0) {
+	if (s->last_env_id == 0 || s->next_env_id > s->last_env_id) {
+		if (s->last_env_id > floor)
+			floor = s->last_env_id;
+		if ((r = s->store->ops->envelope_ids_reserve(s->store, floor, ENV_ID_RANGE,
+		    &first)) != 0) {
 			log_error("envelope ids: %s", sotto_strerror(r));
 			return r;
 		}
-		t = (int64_t)(wall_ms() << 20);
-		s->next_env_id = max >= t ? max + 1 : t;
+		s->next_env_id = first;
+		s->last_env_id = first + ENV_ID_RANGE - 1;
 	}
 	*id = s->next_env_id++;
 	return 0;
@@ -417,6 +427,10 @@ push_early(struct server *s, struct acct *a, struct mail_item *mi)
 
 	if (a == NULL || (rp = a->peers) == NULL || rp->state != PEER_MEMBER || rp->backlog)
 		return 0;
+	if (rp->wake_due) {
+		rp->backlog = 1;        /* the restart reads it from the store */
+		return 0;
+	}
 	if (rp->push_inflight >= s->cfg.push_window) {
 		rp->backlog = 1;
 		return 0;
@@ -733,6 +747,7 @@ handle_received(struct peer *p, const struct proto_msg *m)
 		commit_submit(s->commit, &mi->ci);
 	}
 	p->push_inflight = p->push_inflight > rc->n ? p->push_inflight - (uint32_t)rc->n : 0;
+	server_push_progress(p);
 	mailbox_pump(p);
 	server_acct_wake_due(p);
 }

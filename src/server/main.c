@@ -476,6 +476,13 @@ cmd_run(const struct opts *o)
 		uint16_t ports[2] = { cfg.listen_port, cfg.metrics_port };
 
 		co.data_dir = o->data;
+		/* Made here: once confined, sottod can write only beneath it. */
+		if (cfg.blob_dir[0] != '\0' && mkdir(cfg.blob_dir, 0700) != 0 && errno != EEXIST) {
+			fprintf(stderr, "sottod: blob_dir %s: %s\n", cfg.blob_dir, strerror(errno));
+			sodium_free(sk);
+			return EXIT_CONFIG;
+		}
+		co.shared_dir = cfg.blob_dir[0] != '\0' ? cfg.blob_dir : NULL;
 		co.restrict_net = 1;
 		uint16_t pg_ports[STORE_PG_PORTS_MAX];
 		size_t n_pg_ports = 0;
@@ -748,7 +755,8 @@ name_ok(const char *name, const struct config *cfg)
  * reset: the account's keys, prekeys, mailbox and login state are deleted, and its name is
  * kept for a new invite that registers only this name (also under open registration).
  * delete: the same, and the name is free. A running sottod is told by a reload (SIGHUP),
- * which ends the old device's connections.
+ * which ends the old device's connections; with PostgreSQL every node hears it from the
+ * reset's notification (wake.c).
  */
 static int
 accounts_reset(const struct opts *o, const struct config *cfg, struct server_store *st, int keep)
@@ -781,10 +789,11 @@ accounts_reset(const struct opts *o, const struct config *cfg, struct server_sto
 			    sotto_strerror(r));
 		return r == SOTTO_ERR_NOT_FOUND ? EXIT_USAGE : EXIT_DATA;
 	}
-	fprintf(stderr, "sottod: %s@%s %s; %llu undelivered envelope%s dropped. If sottod is "
-	    "running, reload it (SIGHUP) to end the old device's connections.\n", name,
+	fprintf(stderr, "sottod: %s@%s %s; %llu undelivered envelope%s dropped. %s\n", name,
 	    cfg->domain, keep ? "reset" : "deleted", (unsigned long long)dropped,
-	    dropped == 1 ? "" : "s");
+	    dropped == 1 ? "" : "s", cfg->store[0] != '\0' ? "Every running node ends the old "
+	    "device's connections." : "If sottod is running, reload it (SIGHUP) to end the old "
+	    "device's connections.");
 	if (keep) {
 		admin_invite_until(expires, until, sizeof(until));
 		fprintf(stderr, "sottod: on the new device: sotto init %s@%s --server ADDRESS "

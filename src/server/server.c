@@ -170,6 +170,18 @@ server_acct_wake(struct peer *p, int force)
 }
 
 void
+server_push_progress(struct peer *p)
+{
+	p->push_progress_ms = server_now_ms(p->srv);
+}
+
+int
+server_push_stalled(const struct peer *p)
+{
+	return !pushes_idle(p) && server_now_ms(p->srv) - p->push_progress_ms >= WAKE_RESEND_MS;
+}
+
+void
 server_acct_wake_due(struct peer *p)
 {
 	if (p->wake_due && p->state == PEER_MEMBER && p->acct != NULL && p->acct->peers == p &&
@@ -279,12 +291,13 @@ begin_drain(struct server *s, const char *signame)
 }
 
 /*
- * `sottod accounts reset|delete` changes the database beside a running server; the reload
- * it asks for ends every connection whose device no longer has that account, so that a
- * lost device gets nothing more and SEND no longer finds the old account online.
+ * `sottod accounts reset|delete` changes the database beside a running server; a reload
+ * (SQLite), or the reset's notification (PostgreSQL, wake.c), ends every connection whose
+ * device no longer has that account, so that a lost device gets nothing more and SEND no
+ * longer finds the old account online.
  */
-static void
-accts_revalidate(struct server *s)
+void
+server_accts_revalidate(struct server *s, int64_t only)
 {
 	struct store_account a;
 	struct peer *p, *next;
@@ -292,7 +305,8 @@ accts_revalidate(struct server *s)
 
 	for (p = s->peers; p != NULL; p = next) {
 		next = p->next;
-		if (p->state != PEER_MEMBER || p->acct == NULL)
+		if (p->state != PEER_MEMBER || p->acct == NULL ||
+		    (only != 0 && p->acct->id != only))
 			continue;
 		r = s->store->ops->account_by_device(s->store, p->device_key, &a);
 		if (r == SOTTO_ERR_NOT_FOUND || (r == 0 && a.id != p->acct->id))
@@ -308,7 +322,7 @@ on_signal(uv_signal_t *h, int signum)
 	char why[256] = "";
 
 	if (signum == SIGHUP) {
-		accts_revalidate(s);
+		server_accts_revalidate(s, 0);
 		if (config_build(&next, s->conf_path, s->overrides, why, sizeof(why)) != 0) {
 			log_error("reload: %s: keeping the current settings", why);
 			return;
@@ -318,9 +332,10 @@ on_signal(uv_signal_t *h, int signum)
 		    next.db_max_pages != s->cfg.db_max_pages ||
 		    next.db_cache_mib != s->cfg.db_cache_mib ||
 		    strcmp(next.metrics_host, s->cfg.metrics_host) != 0 ||
-		    next.metrics_port != s->cfg.metrics_port)
-			log_warn("reload: listen, advertise, durability, db_max_pages, db_cache_mib "
-			    "and metrics_listen apply after a restart");
+		    next.metrics_port != s->cfg.metrics_port ||
+		    strcmp(next.blob_dir, s->cfg.blob_dir) != 0)
+			log_warn("reload: listen, advertise, durability, db_max_pages, db_cache_mib, "
+			    "metrics_listen and blob_dir apply after a restart");
 		if (strcmp(next.domain, s->cfg.domain) != 0)
 			log_warn("reload: domain stays %s: the data directory serves that domain",
 			    s->cfg.domain);
@@ -334,6 +349,7 @@ on_signal(uv_signal_t *h, int signum)
 		next.durability = s->cfg.durability;
 		next.db_max_pages = s->cfg.db_max_pages;
 		next.db_cache_mib = s->cfg.db_cache_mib;
+		strcpy(next.blob_dir, s->cfg.blob_dir);
 		s->cfg = next;
 		commit_set_min_gap(s->commit, s->cfg.commit_gap_us);
 		log_set_level(s->cfg.log_level);

@@ -32,6 +32,8 @@
 #define PEER_WOULD_BLOCK 1              /* peer_push: no room now, retried when output drains */
 #define MAILQ_BUCKETS 1024              /* pending SENDs indexed by recipient (power of two) */
 #define WAKE_RESCAN_MS 2000u            /* several nodes: pushes restarted at least this often */
+#define WAKE_RESEND_MS 30000u           /* ... and pushed again only if unacknowledged this long */
+#define ENV_ID_RANGE 4096               /* envelope ids reserved from the store at a time */
 
 /* PEER_SEALED: an unidentified connection (Noise_NK): no device, SEND_SEALED only. */
 enum peer_state { PEER_HANDSHAKE, PEER_GUEST, PEER_MEMBER, PEER_SEALED, PEER_CLOSED };
@@ -87,6 +89,7 @@ struct peer {
 	int backlog;                    /* the store may hold envelopes not yet pushed */
 	int push_wait;                  /* the pump stopped for output room: resume on drain */
 	int wake_due;                   /* wake.c: restart the pushes once nothing is in flight */
+	uint64_t push_progress_ms;      /* the last acknowledgement, or push with none in flight */
 
 	/* group_push.c: this connection's delivery of group logs */
 	struct peer_groups *groups;
@@ -156,7 +159,8 @@ struct server {
 
 	/* handle_mailbox.c: envelope ids are given on arrival, strictly increasing also
 	 * across restarts (0: not read from the store yet); SENDs not yet done by recipient */
-	int64_t next_env_id;
+	int64_t next_env_id;            /* handle_mailbox.c: the next of the reserved range */
+	int64_t last_env_id;            /* the range's last (0: none yet) */
 	struct mail_bucket mailq[MAILQ_BUCKETS];
 	struct mail_item **mailq_ids, **mailq_keys; /* hash indexes of mailq, mask + 1 slots */
 	size_t mailq_mask, mailq_n;
@@ -216,9 +220,17 @@ void server_acct_detach(struct server *s, struct peer *p);
 void server_acct_restart_pushes(struct peer *p);
 /* Another node stored something for p's account: restart its pushes now if nothing is in
  * flight on p (no push unacknowledged, no commit of p pending, so nothing acknowledged is
- * pushed again), else once that is so (server_acct_wake_due); force: now in any case. */
+ * pushed again), else once that is so (server_acct_wake_due; no new envelope is pushed
+ * meanwhile); force: now in any case. */
 void server_acct_wake(struct peer *p, int force);
 void server_acct_wake_due(struct peer *p);
+/* Notes that p's pushes moved on (an acknowledgement, or a push with none in flight). */
+void server_push_progress(struct peer *p);
+/* 1 if a push of p has been unacknowledged for WAKE_RESEND_MS. */
+int server_push_stalled(const struct peer *p);
+/* Ends the connections (of account only; 0: of every account) whose device no longer
+ * belongs to the account they logged in to (`sottod accounts reset|delete`). */
+void server_accts_revalidate(struct server *s, int64_t only);
 
 /* wake.c: with PostgreSQL, LISTEN for what other nodes stored for accounts online here
  * (the PIDs: this node's own store connections, whose NOTIFYs are ignored) and re-scan

@@ -398,6 +398,13 @@ struct store_ops {
 	int (*mailbox_count)(struct server_store *s, int64_t recipient, uint64_t *n);
 	/* The highest envelope id ever used (stored or only recorded as sent), 0 if none. */
 	int (*envelopes_max_id)(struct server_store *s, int64_t *out);
+	/* count envelope ids for this process alone, above floor and above every id used or
+	 * reserved before: the first in *first. PostgreSQL records the range in meta at once
+	 * (several nodes of one database get ranges that never overlap); SQLite, one process
+	 * only, reads the highest stored id and records nothing (the caller passes the last id
+	 * it handed out as floor). */
+	int (*envelope_ids_reserve)(struct server_store *s, int64_t floor, int64_t count,
+	    int64_t *first);
 	/* The envelope id recorded for (recipient, client message id), or
 	 * SOTTO_ERR_NOT_FOUND. */
 	int (*sent_get)(struct server_store *s, int64_t recipient, const uint8_t cmid[STORE_CMID_LEN],
@@ -477,6 +484,9 @@ int store_pg_open(struct server_store **out, const char *conninfo, const struct 
  * NOTIFYs this channel, in its transaction, with the row id of each account to deliver to
  * (decimal); every node LISTENs (wake.c). */
 #define STORE_PG_WAKE_CHANNEL "sotto_wake"
+/* `sottod accounts reset|delete` NOTIFYs this channel, in its transaction, with the row id
+ * of the account it removed: every node ends that account's connections (wake.c). */
+#define STORE_PG_RESET_CHANNEL "sotto_reset"
 /* The PostgreSQL backend process of s's connection (a NOTIFY's sender), 0 if none. */
 int store_pg_backend_pid(struct server_store *s);
 /* The TCP ports conninfo connects to (one per host; 5432 unless it says otherwise),

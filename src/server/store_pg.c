@@ -41,7 +41,7 @@ enum stmt_id {
 	P_SENT_GET, P_SENT_PUT, P_SENT_DEL, P_SENT_SCAN_END, P_SENT_PRUNE,
 	P_PENDING_GET, P_PENDING_LOCK, P_PENDING_ADD,
 	P_ENV_PUT, P_ENV_LIST, P_ENV_DEL,
-	P_IDMAX_GET, P_WAKE, P_DELIVERY_PUT,
+	P_IDMAX_GET, P_IDS_RESERVE, P_WAKE, P_RESET_NOTIFY, P_DELIVERY_PUT,
 	P__COUNT
 };
 
@@ -162,9 +162,14 @@ static const char *const stmt_sql[P__COUNT] = {
 	[P_ENV_DEL] = "DELETE FROM envelopes WHERE recipient = $1::bigint AND id = $2::bigint"
 	    " RETURNING idem, length(data)::bigint",
 	[P_IDMAX_GET] = "SELECT v FROM meta WHERE k = 'env_id_max'",
+	/* One statement, so one row lock: nodes reserving at once get one range after the
+	 * other. */
+	[P_IDS_RESERVE] = "UPDATE meta SET v = greatest(v, $1::bigint) + $2::bigint"
+	    " WHERE k = 'env_id_max' RETURNING v - $2::bigint + 1",
 	/* Delivered at COMMIT, to every node's listener (wake.c); the payload is only the
 	 * account's row id, never a name. */
 	[P_WAKE] = "SELECT pg_notify('" STORE_PG_WAKE_CHANNEL "', $1::bigint::text)",
+	[P_RESET_NOTIFY] = "SELECT pg_notify('" STORE_PG_RESET_CHANNEL "', $1::bigint::text)",
 	[P_DELIVERY_PUT] = "UPDATE accounts SET delivery = $2::bytea WHERE id = $1::bigint",
 };
 
@@ -909,6 +914,13 @@ pg_account_reset(struct server_store *base, const char *name, const uint8_t *tok
 		    per_account[i] == P_RESET_ENV ? envelopes : NULL, "account reset")) != 0)
 			goto out;
 	}
+	/* Sent at COMMIT: every node ends the connections of the account gone. */
+	if (found) {
+		p.n = 0;
+		pgp_i64(&p, a.id);
+		if ((r = run(ps, P_RESET_NOTIFY, &p, NULL, NULL, "account reset")) != 0)
+			goto out;
+	}
 	p.n = 0;
 	pgp_text(&p, name);
 	if ((r = run(ps, P_INVITE_UNRESERVE, &p, NULL, NULL, "account reset")) != 0)
@@ -1611,6 +1623,20 @@ pg_envelopes_max_id(struct server_store *base, int64_t *out)
 }
 
 static int
+pg_envelope_ids_reserve(struct server_store *base, int64_t floor, int64_t count,
+    int64_t *first)
+{
+	struct pgp p = { .n = 0 };
+	int r;
+
+	*first = 0;
+	pgp_i64(&p, floor);
+	pgp_i64(&p, count);
+	r = one_int(impl(base), P_IDS_RESERVE, &p, first, "envelope ids");
+	return r == SOTTO_ERR_NOT_FOUND ? SOTTO_ERR_CORRUPT : r;
+}
+
+static int
 pg_sent_get(struct server_store *base, int64_t recipient, const uint8_t cmid[STORE_CMID_LEN],
     int64_t *env_id)
 {
@@ -1726,6 +1752,7 @@ static const struct store_ops pg_ops = {
 	.envelopes_apply = pg_envelopes_apply,
 	.mailbox_count = pg_mailbox_count,
 	.envelopes_max_id = pg_envelopes_max_id,
+	.envelope_ids_reserve = pg_envelope_ids_reserve,
 	.sent_get = pg_sent_get,
 	.sent_prune = pg_sent_prune,
 	.key_packages_put = pgg_key_packages_put,

@@ -1778,6 +1778,21 @@ sq_envelopes_max_id(struct server_store *base, int64_t *out)
 }
 
 static int
+sq_envelope_ids_reserve(struct server_store *base, int64_t floor, int64_t count,
+    int64_t *first)
+{
+	int64_t max;
+	int r;
+
+	(void)count;
+	*first = 0;
+	if ((r = sq_envelopes_max_id(base, &max)) != 0)
+		return r;
+	*first = (max > floor ? max : floor) + 1;
+	return 0;
+}
+
+static int
 sq_sent_get(struct server_store *base, int64_t recipient, const uint8_t cmid[STORE_CMID_LEN],
     int64_t *env_id)
 {
@@ -1987,6 +2002,7 @@ static const struct store_ops sqlite_ops = {
 	.envelopes_apply = sq_envelopes_apply,
 	.mailbox_count = sq_mailbox_count,
 	.envelopes_max_id = sq_envelopes_max_id,
+	.envelope_ids_reserve = sq_envelope_ids_reserve,
 	.sent_get = sq_sent_get,
 	.sent_prune = sq_sent_prune,
 	.key_packages_put = sqg_key_packages_put,

@@ -3,7 +3,9 @@
  * stores an envelope or a group entry NOTIFYs STORE_PG_WAKE_CHANNEL with the row id of
  * each account it is for; this node LISTENs on a connection of its own, polled by the
  * loop (uv_poll on PQsocket), and restarts the pushes of that account's connection if it
- * is online here. A notification is only a hint: every WAKE_RESCAN_MS the pushes of every
+ * is online here. `sottod accounts reset|delete` NOTIFYs STORE_PG_RESET_CHANNEL: the
+ * connections of that account end here (server_accts_revalidate), whichever node or none
+ * they are on. A notification is only a hint: every WAKE_RESCAN_MS the pushes of every
  * online account are restarted as well, so one lost with the listener's connection (or
  * never sent) delays a delivery by at most that long and loses nothing. A lost listener
  * connection is opened again at the next re-scan.
@@ -111,8 +113,11 @@ on_readable(uv_poll_t *h, int status, int events)
 	while ((n = PQnotifies(w->conn)) != NULL) {
 		w->received++;
 		id = strtoll(n->extra, &end, 10);
-		if (n->be_pid != w->own_pid[0] && n->be_pid != w->own_pid[1] && *end == '\0' &&
-		    id > 0)
+		if (*end != '\0' || id <= 0)
+			;
+		else if (strcmp(n->relname, STORE_PG_RESET_CHANNEL) == 0)
+			server_accts_revalidate(w->srv, (int64_t)id);
+		else if (n->be_pid != w->own_pid[0] && n->be_pid != w->own_pid[1])
 			wake_account(w->srv, (int64_t)id);
 		PQfreemem(n);
 	}
@@ -133,7 +138,7 @@ listen_open(struct wake *w)
 		lose(w, "cannot connect");
 		return SOTTO_ERR_IO;
 	}
-	res = PQexec(w->conn, "LISTEN " STORE_PG_WAKE_CHANNEL);
+	res = PQexec(w->conn, "LISTEN " STORE_PG_WAKE_CHANNEL "; LISTEN " STORE_PG_RESET_CHANNEL);
 	ok = PQresultStatus(res) == PGRES_COMMAND_OK;
 	PQclear(res);
 	if (!ok || PQsetnonblocking(w->conn, 1) != 0 ||
@@ -157,15 +162,17 @@ on_rescan(uv_timer_t *t)
 	if (s->draining)
 		return;
 	w->rescans++;
-	/* Notifications sent while it was lost are gone: the restart below covers them. */
-	if (w->conn == NULL)
-		(void)listen_open(w);
-	/* One still due since the last re-scan is restarted now (what it pushes again the
-	 * client drops): a connection never idle still gets what other nodes stored. */
+	/* Notifications sent while it was lost are gone: the restart below covers the
+	 * wake-ups, a check of every connection's account the resets. */
+	if (w->conn == NULL && listen_open(w) == 0)
+		server_accts_revalidate(s, 0);
+	/* A restart waits for what is in flight (no new push starts meanwhile): only a push
+	 * unacknowledged for WAKE_RESEND_MS is pushed again (the client drops what it has). */
 	for (size_t i = 0; i < s->n_acct_slots; i++)
 		for (struct acct *a = s->accts[i]; a; a = a->next)
 			if (a->peers != NULL && a->peers->state == PEER_MEMBER)
-				server_acct_wake(a->peers, a->peers->wake_due);
+				server_acct_wake(a->peers, a->peers->wake_due &&
+				    server_push_stalled(a->peers));
 }
 
 int

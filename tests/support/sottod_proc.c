@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -256,6 +257,49 @@ sottod_proc_launch(struct sottod_proc *sp, const char *conf)
 	return sottod_proc_start(sp);
 }
 
+/* Copies the file name from sp's directory into node's, plus extra: 0 or -1. */
+static int
+node_copy(const struct sottod_proc *sp, struct sottod_proc *node, const char *name,
+    const char *extra)
+{
+	char from[256], to[256], buf[4096];
+	FILE *in, *out;
+	size_t n;
+	int r = 0;
+
+	snprintf(from, sizeof(from), "%s/%s", sp->dir, name);
+	snprintf(to, sizeof(to), "%s/%s", node->dir, name);
+	if ((in = fopen(from, "rb")) == NULL)
+		return -1;
+	if ((out = fopen(to, "wb")) == NULL) {
+		fclose(in);
+		return -1;
+	}
+	while ((n = fread(buf, 1, sizeof(buf), in)) > 0)
+		if (fwrite(buf, 1, n, out) != n)
+			r = -1;
+	if (extra != NULL && fprintf(out, "%s\n", extra) < 0)
+		r = -1;
+	fclose(in);
+	if (fclose(out) != 0 || chmod(to, 0600) != 0)
+		r = -1;
+	return r;
+}
+
+int
+sottod_proc_node(struct sottod_proc *node, const struct sottod_proc *sp, const char *conf)
+{
+	memset(node, 0, sizeof(*node));
+	node->pid = -1;
+	strcpy(node->dir, "/tmp/sottod-test-XXXXXX");
+	if (sp->pg_db[0] == '\0' || mkdtemp(node->dir) == NULL ||
+	    node_copy(sp, node, "server.key", NULL) != 0 ||
+	    node_copy(sp, node, "ticket.key", NULL) != 0 ||
+	    node_copy(sp, node, "sottod.conf", conf) != 0)
+		return -1;
+	return sottod_proc_start(node);
+}
+
 int
 sottod_proc_stop(struct sottod_proc *sp, int sig)
 {
@@ -317,6 +361,22 @@ sottod_proc_cmd(const char *const *args, char *out, size_t out_cap)
 	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
 		;
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+int
+sottod_proc_log_lines(const struct sottod_proc *sp, const char *what)
+{
+	char path[256], line[1024];
+	int n = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/log", sp->dir);
+	if ((f = fopen(path, "r")) == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f) != NULL)
+		n += strstr(line, what) != NULL;
+	fclose(f);
+	return n;
 }
 
 void

@@ -31,11 +31,8 @@ struct sottod_proc {
 int sottod_proc_use_pg(int on);
 /* "sqlite" or "postgresql": the backend sottod_proc_init uses now. */
 const char *sottod_proc_backend(void);
-/* Runs TEST name (check.h) on each backend, each run named after it. */
-#define SOTTOD_RUN_BOTH(name) do {                                                     \
-	check_begin(#name " (sqlite)");                                                \
-	name();                                                                        \
-	check_end();                                                                   \
+/* Runs TEST name (check.h) on PostgreSQL only (several nodes of one database). */
+#define SOTTOD_RUN_PG(name) do {                                                       \
 	check_begin(#name " (postgresql)");                                            \
 	if (sottod_proc_use_pg(1) == 0)                                                \
 		name();                                                                \
@@ -43,6 +40,13 @@ const char *sottod_proc_backend(void);
 		check_fail(__FILE__, __LINE__, "SOTTO_TEST_PG: no PostgreSQL to test"); \
 	check_end();                                                                   \
 	(void)sottod_proc_use_pg(0);                                                   \
+} while (0)
+/* Runs TEST name (check.h) on each backend, each run named after it. */
+#define SOTTOD_RUN_BOTH(name) do {                                                     \
+	check_begin(#name " (sqlite)");                                                \
+	name();                                                                        \
+	check_end();                                                                   \
+	SOTTOD_RUN_PG(name);                                                           \
 } while (0)
 
 /* Creates a data directory with "listen = 127.0.0.1:0" plus conf (may be NULL). */
@@ -56,6 +60,12 @@ int sottod_proc_launch(struct sottod_proc *sp, const char *conf);
 int sottod_proc_stop(struct sottod_proc *sp, int sig);
 /* Runs `sottod ARGS...` to completion (stdout into out, if any); returns its exit status. */
 int sottod_proc_cmd(const char *const *args, char *out, size_t out_cap);
+/* Another node of sp's PostgreSQL database (docs/SERVER.md "Several nodes"): a data
+ * directory of its own with copies of sp's server and ticket keys and its sottod.conf plus
+ * conf (may be NULL), started. Its schema is sp's, dropped by sp's cleanup only. */
+int sottod_proc_node(struct sottod_proc *node, const struct sottod_proc *sp, const char *conf);
+/* How many lines of the server's log (DIR/log) contain what; -1 if there is no log. */
+int sottod_proc_log_lines(const struct sottod_proc *sp, const char *what);
 /* Stops the server if it runs and removes the directory. */
 void sottod_proc_cleanup(struct sottod_proc *sp);
 const char *sottod_proc_binary(void);

@@ -327,23 +327,6 @@ TEST(total_connection_limit)
 	sottod_proc_cleanup(&sp);
 }
 
-/* How many lines of sottod's log contain what. */
-static int
-log_lines(const struct sottod_proc *sp, const char *what)
-{
-	char path[256], line[1024];
-	int n = 0;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/log", sp->dir);
-	if ((f = fopen(path, "r")) == NULL)
-		return -1;
-	while (fgets(line, sizeof(line), f) != NULL)
-		n += strstr(line, what) != NULL;
-	fclose(f);
-	return n;
-}
-
 /*
  * Out of file descriptors (an open-file limit far below max_conns, and a flood of
  * connections): the connections beyond the limit are accepted and closed, the loop does
@@ -372,8 +355,8 @@ TEST(out_of_descriptors_sheds_connections)
 		shut += closed_by_server(fds[i], 50);
 	CHECK(shut > 0);
 	CHECK(n - shut < 48);
-	CHECK(log_lines(&sp, "out of file descriptors") >= 1);
-	CHECK_EQ_INT(log_lines(&sp, "accept: too many open files"), 0);
+	CHECK(sottod_proc_log_lines(&sp, "out of file descriptors") >= 1);
+	CHECK_EQ_INT(sottod_proc_log_lines(&sp, "accept: too many open files"), 0);
 	for (int i = 0; i < n; i++)
 		close(fds[i]);
 	test_user_new(&u, "after");
@@ -403,7 +386,7 @@ TEST(connection_rate_per_address_closes_the_excess)
 	/* Ten within a moment: three of the burst, and one a second. */
 	CHECK(shut >= 5);
 	CHECK(shut <= 7);
-	CHECK_EQ_INT(log_lines(&sp, "connection rate from this address exceeded"), shut);
+	CHECK_EQ_INT(sottod_proc_log_lines(&sp, "connection rate from this address exceeded"), shut);
 	for (int i = 0; i < 10; i++)
 		if (fds[i] >= 0)
 			close(fds[i]);

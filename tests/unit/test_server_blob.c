@@ -558,6 +558,62 @@ TEST(sigkill_during_upload_and_around_commit)
 	free(back);
 }
 
+/*
+ * Two nodes of one PostgreSQL database, node 2's blob_dir the directory node 1 uses
+ * (docs/SERVER.md "Several nodes"): an upload begun through node 1 continues through node 2
+ * from where node 1 left it; the blob committed through node 2 is downloaded through node 1,
+ * in ranges; a BLOB_DONE through node 1 ends it for both, and the file is removed.
+ */
+TEST(blobs_across_nodes)
+{
+	struct sottod_proc sp, n2;
+	struct test_user a, b;
+	uint8_t id[16], hash[32], out[16], *data, *back;
+	char conf[300], path[400];
+	uint64_t off = 99;
+	size_t got;
+
+	randombytes_buf(id, sizeof(id));
+	REQUIRE((data = random_blob(SIZE, hash)) != NULL);
+	REQUIRE((back = calloc(1, SIZE)) != NULL);
+	REQUIRE(sottod_proc_launch(&sp, "registration = open\nblob_partial_timeout = 4") == 0);
+	snprintf(conf, sizeof(conf), "blob_dir = %s/blobs", sp.dir);
+	REQUIRE(sottod_proc_node(&n2, &sp, conf) == 0);
+	REQUIRE(test_user_join(&a, &sp, "alice") == 0);
+	REQUIRE(test_user_join(&b, &sp, "bob") == 0);
+	CHECK_EQ_INT(begin(&a, id, SIZE, &off), 0);
+	CHECK_EQ_INT(off, 0);
+	CHECK_EQ_INT(send_range(&a, id, data, 0, 2 * CHUNK + 100), 0);
+	test_user_close(&a);
+	/* alice's next connection reaches node 2. */
+	REQUIRE(test_user_connect(&a, &n2) == 0);
+	CHECK_EQ_INT(begin(&a, id, SIZE, &off), 0);
+	CHECK_EQ_INT(off, 2 * CHUNK + 100);
+	CHECK_EQ_INT(send_range(&a, id, data, off, SIZE), 0);
+	CHECK_EQ_INT(commit(&a, id, hash, 1), 0);
+	/* bob, on node 1, downloads it, and again through node 2 from the middle. */
+	CHECK_EQ_INT(get_range(&b, hash, 0, 3 * CHUNK, back), 0);
+	test_user_close(&b);
+	REQUIRE(test_user_connect(&b, &n2) == 0);
+	CHECK_EQ_INT(get_range(&b, hash, 3 * CHUNK, SIZE, back), 0);
+	CHECK_MEM(back, data, SIZE);
+	test_user_close(&b);
+	REQUIRE(test_user_connect(&b, &sp) == 0);
+	CHECK_EQ_INT(blob_done(&b, hash), 0);
+	CHECK_EQ_INT(get(&a, hash, 0, 16, out, &got, NULL), SOTTO_ERR_NOT_FOUND);
+	blob_file(&sp, hash, path, sizeof(path));
+	CHECK(wait_until(file_gone, path, 10000));
+	test_user_close(&a);
+	test_user_close(&b);
+	CHECK_EQ_INT(sottod_proc_stop(&n2, SIGTERM), 0);
+	CHECK_EQ_INT(sottod_proc_stop(&sp, SIGTERM), 0);
+	CHECK_EQ_INT(sottod_proc_db_int(&sp, "SELECT count(*) FROM blobs"), 0);
+	sottod_proc_cleanup(&n2);
+	sottod_proc_cleanup(&sp);
+	free(data);
+	free(back);
+}
+
 int
 main(void)
 {
@@ -572,5 +628,6 @@ main(void)
 	SOTTOD_RUN_BOTH(quota_counts_bytes_and_blobs);
 	SOTTOD_RUN_BOTH(blobs_expire_and_unfinished_uploads_are_cleaned);
 	SOTTOD_RUN_BOTH(sigkill_during_upload_and_around_commit);
+	SOTTOD_RUN_PG(blobs_across_nodes);
 	return check_summary();
 }
