@@ -58,7 +58,7 @@ MLS_INTEROP := $(if $(MLS_INTEROP_SRC),$(BUILD)/tests/interop_mls)
 FUZZERS    := $(patsubst fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRC))
 BENCHES    := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 
-.PHONY: fuzzers all deps install deb test test-unit test-asan test-valgrind soak interop interop-mls run demo bench bench-crypto bench-mls bench-peers bench-fanout fuzz clean
+.PHONY: fuzzers all deps install deb test test-unit test-asan test-valgrind soak interop interop-mls run demo bench bench-crypto bench-mls bench-peers bench-fanout bench-scale fuzz clean
 .DEFAULT_GOAL := all
 .SECONDARY:
 
@@ -229,6 +229,12 @@ bench-peers: all $(LOADGEN)
 bench-fanout: all $(LOADGEN)
 	@ONLY=fanout SYSTEMS="$${SYSTEMS:-sottod-full sottod-normal mosquitto mosquitto-persist}" \
 	    RUNS=$${RUNS:-5} scripts/bench-peers $(BUILD)
+
+# sottod on SQLite, on PostgreSQL with one node and with two, and the two PostgreSQL set-ups
+# with each node capped by cpulimit; docs/BENCHMARKS.md section 7, docs/SCALE.md.
+bench-scale: all $(LOADGEN)
+	@scripts/install-deps bench
+	@scripts/bench-scale $(BUILD)
 
 # `make install`: under DESTDIR/PREFIX (default /usr/local); as root and without DESTDIR
 # it also makes the `sottod` system user (scripts/install-tree).

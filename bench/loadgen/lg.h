@@ -24,6 +24,7 @@
 #define LG_OUT_MAX (64u * 1024 * 1024)  /* bytes queued for one connection */
 #define LG_IN_MAX (4u * 1024 * 1024)    /* unparsed bytes held for one connection */
 #define LG_ADDR_MAX 400
+#define LG_PORTS_MAX 8                  /* nodes of one server */
 
 enum lg_state { LG_IDLE, LG_CONNECTING, LG_LOGIN, LG_READY, LG_CLOSING };
 
@@ -85,8 +86,9 @@ struct lg {
 	uv_loop_t *loop;
 	const struct lg_driver *drv;
 	const char *host;
-	int port;
-	struct sockaddr_storage sa;
+	int port;                       /* the first of the ports */
+	struct sockaddr_storage sa[LG_PORTS_MAX]; /* client i connects to sa[i % n_sa] */
+	size_t n_sa;
 	const char *server;             /* Sotto: sotto://KEY@host:port */
 	const char *domain;
 	const char *xmpp_auth;          /* "anonymous" or "plain" */

@@ -1,8 +1,9 @@
 /*
  * loadgen: drives one server with N clients of one protocol and prints one RESULT line.
  *
- *   loadgen --proto sotto|mqtt|xmpp --port P [--host 127.0.0.1] [--server sotto://...]
- *           [--domain localhost] [--xmpp-auth anonymous|plain] [--server-pid PID]
+ *   loadgen --proto sotto|mqtt|xmpp --port P[,P...] [--host 127.0.0.1] [--server sotto://...]
+ *           [--domain localhost] [--xmpp-auth anonymous|plain] [--server-pid PID[,PID...]]
+ *           [--db-pid PID]
  *           --scenario closed|open|conns [--clients N] [--window W] [--rate R]
  *           [--warmup S] [--duration S] [--concurrency C] [--messages M]
  *
@@ -21,7 +22,12 @@
  *         it (median over the M; deliveries/s = N / that time), and the server CPU over
  *         all M with their acknowledgements, per delivery
  * Server figures come from /proc/PID/stat (utime+stime, all threads) and /proc/PID/status.
+ * Several ports: client i connects to the (i mod n)th (several nodes of one server); the
+ * server's CPU is then the sum over every --server-pid (RSS: the first's). --db-pid: a
+ * database's main process (PostgreSQL's postmaster): its CPU and its children's, per
+ * message, as db_cpu_us_per_msg (closed and open; -1 without it).
  */
+#include <dirent.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -74,6 +80,37 @@ server_ticks(int pid)
 	if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
 		return -1;
 	return (long)(ut + st);
+}
+
+/* The CPU ticks of pid and of every process whose parent it is (PostgreSQL's backends). */
+static long
+tree_ticks(int pid)
+{
+	char path[300], line[2048], *p;
+	struct dirent *e;
+	long sum, t;
+	int ppid;
+	DIR *d;
+	FILE *f;
+
+	if ((sum = server_ticks(pid)) < 0 || (d = opendir("/proc")) == NULL)
+		return -1;
+	while ((e = readdir(d)) != NULL) {
+		if (e->d_name[0] < '1' || e->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/stat", e->d_name);
+		if ((f = fopen(path, "r")) == NULL)
+			continue;
+		p = fgets(line, sizeof(line), f);
+		fclose(f);
+		if (p == NULL || (p = strrchr(line, ')')) == NULL ||
+		    sscanf(p + 2, "%*c %d", &ppid) != 1 || ppid != pid)
+			continue;
+		if ((t = server_ticks(atoi(e->d_name))) > 0)
+			sum += t;
+	}
+	closedir(d);
+	return sum;
 }
 
 static long
@@ -295,24 +332,54 @@ pct(double p)
 	return G.st.lat_us[i];
 }
 
+#define LG_PIDS_MAX 8
+
 struct opts {
 	const char *proto, *scenario;
-	int server_pid;
+	int server_pid;                 /* the first of server_pids */
+	int server_pids[LG_PIDS_MAX];
+	size_t n_server_pids;
+	int db_pid;
 	uint32_t window, concurrency, messages;
 	double rate, warmup, duration;
 };
 
+/* The ticks of every server process, -1 if one cannot be read. */
+static long
+servers_ticks(const struct opts *o)
+{
+	long sum = 0, t;
+
+	if (o->n_server_pids == 0)
+		return -1;
+	for (size_t i = 0; i < o->n_server_pids; i++) {
+		if ((t = server_ticks(o->server_pids[i])) < 0)
+			return -1;
+		sum += t;
+	}
+	return sum;
+}
+
+/* us of CPU per message between two tick readings, -1 if unknown. */
+static double
+per_msg_us(long tk0, long tk1, uint64_t msgs)
+{
+	if (tk0 < 0 || tk1 < 0 || msgs == 0)
+		return -1;
+	return (double)(tk1 - tk0) * 1e6 / (double)sysconf(_SC_CLK_TCK) / (double)msgs;
+}
+
 /* Waits (up to 30 s) until the server has been idle for half a second: work queued by a
  * previous overloaded scenario must not be measured as this one's. */
 static void
-wait_server_quiet(int pid)
+wait_server_quiet(const struct opts *o)
 {
 	long a, b;
 
 	for (int i = 0; i < 60; i++) {
-		a = server_ticks(pid);
+		a = servers_ticks(o);
 		run_until(NULL, 500);
-		b = server_ticks(pid);
+		b = servers_ticks(o);
 		if (a < 0 || b < 0 || b - a <= (long)sysconf(_SC_CLK_TCK) / 50)
 			return;
 	}
@@ -322,7 +389,7 @@ wait_server_quiet(int pid)
 static int
 scenario_closed(const struct opts *o)
 {
-	long tk0, tk1;
+	long tk0, tk1, db0, db1;
 	uint64_t d0, d1, t0, t1;
 	double secs, rate, cpu_us;
 
@@ -338,21 +405,23 @@ scenario_closed(const struct opts *o)
 	rec_to_ns = UINT64_MAX;
 	t0 = lg_now_ns();
 	d0 = G.st.delivered;
-	tk0 = server_ticks(o->server_pid);
+	tk0 = servers_ticks(o);
+	db0 = o->db_pid > 0 ? tree_ticks(o->db_pid) : -1;
 	run_until(NULL, (uint64_t)(o->duration * 1000));
-	tk1 = server_ticks(o->server_pid);
+	tk1 = servers_ticks(o);
+	db1 = o->db_pid > 0 ? tree_ticks(o->db_pid) : -1;
 	d1 = G.st.delivered;
 	t1 = lg_now_ns();
 	secs = (double)(t1 - t0) / 1e9;
 	rate = (double)(d1 - d0) / secs;
-	cpu_us = tk0 >= 0 && tk1 >= 0 && d1 > d0 ?
-	    (double)(tk1 - tk0) * 1e6 / (double)sysconf(_SC_CLK_TCK) / (double)(d1 - d0) : -1;
+	cpu_us = per_msg_us(tk0, tk1, d1 - d0);
 	qsort(G.st.lat_us, G.st.n_lat, sizeof(double), cmp_double);
 	printf("RESULT proto=%s scenario=closed clients=%u window=%u msgs_per_s=%.0f "
-	    "cpu_us_per_msg=%.2f server_cpu_pct=%.1f p50_us=%.0f p99_us=%.0f errors=%" PRIu64 "\n",
+	    "cpu_us_per_msg=%.2f server_cpu_pct=%.1f db_cpu_us_per_msg=%.2f p50_us=%.0f "
+	    "p99_us=%.0f errors=%" PRIu64 "\n",
 	    o->proto, G.n, G.window, rate, cpu_us,
 	    tk0 >= 0 ? (double)(tk1 - tk0) * 100.0 / (double)sysconf(_SC_CLK_TCK) / secs : -1,
-	    pct(50), pct(99), G.st.errors);
+	    per_msg_us(db0, db1, d1 - d0), pct(50), pct(99), G.st.errors);
 	close_all();
 	return 0;
 }
@@ -386,7 +455,7 @@ static int
 scenario_open(const struct opts *o)
 {
 	uv_timer_t ot;
-	long tk0, tk1;
+	long tk0, tk1, db0, db1;
 	double secs;
 
 	if (connect_all(G.n, o->concurrency, 120000) < 0)
@@ -399,9 +468,11 @@ scenario_open(const struct opts *o)
 	uv_timer_init(G.loop, &ot);
 	uv_timer_start(&ot, on_open_tick, 1, 1);
 	run_until(NULL, (uint64_t)(o->warmup * 1000));
-	tk0 = server_ticks(o->server_pid);
+	tk0 = servers_ticks(o);
+	db0 = o->db_pid > 0 ? tree_ticks(o->db_pid) : -1;
 	run_until(NULL, (uint64_t)(o->duration * 1000));
-	tk1 = server_ticks(o->server_pid);
+	tk1 = servers_ticks(o);
+	db1 = o->db_pid > 0 ? tree_ticks(o->db_pid) : -1;
 	uv_timer_stop(&ot);
 	uv_close((uv_handle_t *)&ot, NULL);
 	/* stragglers: up to 3 s more */
@@ -411,11 +482,11 @@ scenario_open(const struct opts *o)
 	qsort(G.st.lat_us, G.st.n_lat, sizeof(double), cmp_double);
 	printf("RESULT proto=%s scenario=open clients=%u offered_per_s=%.0f delivered_per_s=%.0f "
 	    "p50_us=%.0f p99_us=%.0f max_us=%.0f lost=%" PRId64 " cpu_us_per_msg=%.2f "
-	    "errors=%" PRIu64 "\n",
+	    "db_cpu_us_per_msg=%.2f errors=%" PRIu64 "\n",
 	    o->proto, G.n, o->rate, (double)delivered_in_window / secs, pct(50), pct(99),
 	    pct(100), (int64_t)sent_in_window - (int64_t)delivered_in_window,
-	    tk0 >= 0 && delivered_in_window > 0 ? (double)(tk1 - tk0) * 1e6 /
-	    (double)sysconf(_SC_CLK_TCK) / (double)delivered_in_window : -1, G.st.errors);
+	    per_msg_us(tk0, tk1, delivered_in_window), per_msg_us(db0, db1, delivered_in_window),
+	    G.st.errors);
 	close_all();
 	return 0;
 }
@@ -434,9 +505,9 @@ scenario_conns(const struct opts *o)
 	close_on_ready = 0;
 	run_until(NULL, 1500);
 	rss0 = server_rss_kb(o->server_pid);
-	tk0 = server_ticks(o->server_pid);
+	tk0 = servers_ticks(o);
 	secs = connect_all(G.n, o->concurrency, 120000);
-	tk1 = server_ticks(o->server_pid);
+	tk1 = servers_ticks(o);
 	if (secs < 0)
 		return 1;
 	run_until(NULL, 2000);
@@ -494,12 +565,12 @@ scenario_fanout(const struct opts *o)
 			goto out;
 		}
 	}
-	wait_server_quiet(o->server_pid);
+	wait_server_quiet(o);
 	rec_from_ns = 0;
 	rec_to_ns = UINT64_MAX;
 	/* Server CPU over all messages, their acknowledgements included (a tick is 10 ms,
 	 * more than one message takes). */
-	tk0 = server_ticks(o->server_pid);
+	tk0 = servers_ticks(o);
 	for (m = 0; m < o->messages; m++) {
 		uint64_t t0 = lg_now_ns(), t1;
 
@@ -520,7 +591,7 @@ scenario_fanout(const struct opts *o)
 		/* Acknowledgements and the server's bookkeeping settle before the next one. */
 		run_until(NULL, 200);
 	}
-	tk1 = server_ticks(o->server_pid);
+	tk1 = servers_ticks(o);
 	cpu = tk0 >= 0 && tk1 >= 0 ? (double)(tk1 - tk0) * 1e6 / (double)sysconf(_SC_CLK_TCK) /
 	    ((double)G.n * o->messages) : -1;
 	qsort(G.st.lat_us, G.st.n_lat, sizeof(double), cmp_double);
@@ -540,12 +611,34 @@ out:
 	return rc;
 }
 
+/* "1,2,3" into out (at most max): 0, or -1 if it is not such a list. */
+static int
+int_list(const char *s, int *out, size_t max, size_t *n)
+{
+	char *end;
+	long v;
+
+	*n = 0;
+	for (;;) {
+		v = strtol(s, &end, 10);
+		if (end == s || v <= 0 || v > INT32_MAX || *n == max)
+			return -1;
+		out[(*n)++] = (int)v;
+		if (*end == '\0')
+			return 0;
+		if (*end != ',')
+			return -1;
+		s = end + 1;
+	}
+}
+
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: loadgen --proto sotto|mqtt|xmpp --port P --scenario "
+	fprintf(stderr, "usage: loadgen --proto sotto|mqtt|xmpp --port P[,P...] --scenario "
 	    "closed|open|conns [--host H] [--server sotto://...] [--domain D]\n"
-	    "       [--xmpp-auth anonymous|plain] [--server-pid PID] [--clients N] "
+	    "       [--xmpp-auth anonymous|plain] [--server-pid PID[,PID...]] [--db-pid PID] "
+	    "[--clients N] "
 	    "[--window W] [--rate R]\n"
 	    "       [--warmup S] [--duration S] [--concurrency C] [--messages M]\n");
 }
@@ -560,13 +653,15 @@ main(int argc, char **argv)
 		{ "scenario", 1, NULL, 'c' }, { "clients", 1, NULL, 'n' },
 		{ "window", 1, NULL, 'w' }, { "rate", 1, NULL, 'r' }, { "warmup", 1, NULL, 'W' },
 		{ "duration", 1, NULL, 'D' }, { "concurrency", 1, NULL, 'C' },
-		{ "messages", 1, NULL, 'M' },
+		{ "messages", 1, NULL, 'M' }, { "db-pid", 1, NULL, 'B' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct opts o = { .window = 8, .concurrency = 100, .rate = 10000, .warmup = 1,
 	    .duration = 5, .messages = 10 };
 	struct rlimit rl;
 	struct sockaddr_in sin;
+	int port_list[LG_PORTS_MAX];
+	const char *ports = NULL;
 	uint32_t n = 100;
 	int ch, rc;
 
@@ -577,11 +672,18 @@ main(int argc, char **argv)
 		switch (ch) {
 		case 'p': o.proto = optarg; break;
 		case 'H': G.host = optarg; break;
-		case 'P': G.port = atoi(optarg); break;
+		case 'P': ports = optarg; break;
 		case 's': G.server = optarg; break;
 		case 'd': G.domain = optarg; break;
 		case 'a': G.xmpp_auth = optarg; break;
-		case 'S': o.server_pid = atoi(optarg); break;
+		case 'S':
+			if (int_list(optarg, o.server_pids, LG_PIDS_MAX, &o.n_server_pids) != 0) {
+				usage();
+				return 2;
+			}
+			o.server_pid = o.server_pids[0];
+			break;
+		case 'B': o.db_pid = atoi(optarg); break;
 		case 'c': o.scenario = optarg; break;
 		case 'n': n = (uint32_t)strtoul(optarg, NULL, 10); break;
 		case 'w': o.window = (uint32_t)strtoul(optarg, NULL, 10); break;
@@ -593,6 +695,11 @@ main(int argc, char **argv)
 		default: usage(); return 2;
 		}
 	}
+	if (ports != NULL && int_list(ports, port_list, LG_PORTS_MAX, &G.n_sa) == 0)
+		G.port = port_list[0];
+	for (size_t i = 0; i < G.n_sa; i++)
+		if (port_list[i] <= 0 || port_list[i] > 65535)
+			G.port = 0;
 	if (o.proto == NULL || o.scenario == NULL || G.port <= 0 || G.port > 65535 || n < 2 ||
 	    n > 100000 || o.window < 1 || o.concurrency < 1 || o.rate <= 0 ||
 	    o.duration <= 0 || o.warmup < 0 || o.messages < 1 || o.messages > 100000) {
@@ -616,11 +723,13 @@ main(int argc, char **argv)
 		rl.rlim_cur = rl.rlim_max < (rlim_t)n + 64 ? rl.rlim_max : (rlim_t)n + 64;
 		(void)setrlimit(RLIMIT_NOFILE, &rl);
 	}
-	if (uv_ip4_addr(G.host, G.port, &sin) != 0) {
-		fprintf(stderr, "loadgen: bad host %s\n", G.host);
-		return 2;
+	for (size_t i = 0; i < G.n_sa; i++) {
+		if (uv_ip4_addr(G.host, port_list[i], &sin) != 0) {
+			fprintf(stderr, "loadgen: bad host %s\n", G.host);
+			return 2;
+		}
+		memcpy(&G.sa[i], &sin, sizeof(sin));
 	}
-	memcpy(&G.sa, &sin, sizeof(sin));
 	G.loop = uv_default_loop();
 	G.n = n;
 	G.fanout = strcmp(o.scenario, "fanout") == 0;
@@ -647,7 +756,7 @@ main(int argc, char **argv)
 	}
 	if (G.drv->prepare(&G) != 0)
 		return 1;
-	wait_server_quiet(o.server_pid);
+	wait_server_quiet(&o);
 	uv_timer_init(G.loop, &tick);
 	uv_timer_start(&tick, on_tick, 10, 10);
 	rec_from_ns = UINT64_MAX;

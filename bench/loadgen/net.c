@@ -287,7 +287,7 @@ net_connect(struct lg_client *c)
 	c->state = LG_CONNECTING;
 	g->n_connecting++;
 	(void)uv_tcp_nodelay(&c->tcp, 1);
-	if ((r = uv_tcp_connect(&c->creq, &c->tcp, (const struct sockaddr *)&g->sa,
+	if ((r = uv_tcp_connect(&c->creq, &c->tcp, (const struct sockaddr *)&g->sa[c->idx % g->n_sa],
 	    on_connect)) != 0) {
 		lg_fail(c, "connect failed", r);
 		return r;

@@ -5,17 +5,23 @@
  * loop (uv_poll on PQsocket), and restarts the pushes of that account's connection if it
  * is online here. `sottod accounts reset|delete` NOTIFYs STORE_PG_RESET_CHANNEL: the
  * connections of that account end here (server_accts_revalidate), whichever node or none
- * they are on. A notification is only a hint: every WAKE_RESCAN_MS the pushes of every
- * online account are restarted as well, so one lost with the listener's connection (or
- * never sent) delays a delivery by at most that long and loses nothing. A lost listener
- * connection is opened again at the next re-scan.
+ * they are on. PostgreSQL delivers every committed notification to a session that
+ * LISTENs; those sent while the listener's connection is lost are gone: every
+ * WAKE_RESCAN_MS a lost connection is opened again, and then the pushes of every online
+ * account are restarted and every connection's account checked, so a lost notification
+ * delays a delivery by at most that long and loses nothing.
  *
  * Restarting pushes is what a takeover by an account's next connection does
  * (server_acct_restart_pushes): from the start of the mailbox and the group read
- * positions. It waits until nothing is in flight on the connection (server_acct_wake),
- * so that nothing acknowledged is pushed again, but no longer than one more re-scan. Envelope ids are given by each node, so one stored through another node may
- * sort below what was pushed here already; reading the mailbox from its start finds it.
- * What is pushed again the client drops as a repeat, as after any reconnect.
+ * positions. It waits until nothing is in flight on the connection (server_acct_wake;
+ * no new push starts meanwhile), so that nothing acknowledged is pushed again, unless the
+ * pushes made no progress for WAKE_RESEND_MS. Envelope ids come from ranges each node
+ * reserves, so one stored through another node may sort below what was pushed here
+ * already; reading the mailbox from its start finds it. What is pushed again the client
+ * drops as a repeat, as after any reconnect.
+ *
+ * A listener cut off without an error (a network partition) is found by TCP keepalives
+ * (WAKE_KEEPALIVE_*: within 16 s), then handled as a lost one.
  */
 #include "server/server.h"
 
@@ -26,6 +32,12 @@
 #include <libpq-fe.h>
 
 #include "server/log.h"
+
+/* libpq's TCP keepalives on the listener's connection, in seconds and probes (ignored on a
+ * Unix socket): a silent peer is found after IDLE + INTERVAL * COUNT. */
+#define WAKE_KEEPALIVE_IDLE "10"
+#define WAKE_KEEPALIVE_INTERVAL "2"
+#define WAKE_KEEPALIVE_COUNT "3"
 
 struct wake {
 	struct server *srv;
@@ -127,8 +139,10 @@ on_readable(uv_poll_t *h, int status, int events)
 static int
 listen_open(struct wake *w)
 {
-	const char *const keys[] = { "dbname", "application_name", NULL };
-	const char *vals[] = { w->srv->cfg.store, w->app_name, NULL };
+	const char *const keys[] = { "dbname", "application_name", "keepalives",
+		"keepalives_idle", "keepalives_interval", "keepalives_count", NULL };
+	const char *vals[] = { w->srv->cfg.store, w->app_name, "1", WAKE_KEEPALIVE_IDLE,
+		WAKE_KEEPALIVE_INTERVAL, WAKE_KEEPALIVE_COUNT, NULL };
 	PGresult *res;
 	int ok;
 
@@ -158,21 +172,31 @@ on_rescan(uv_timer_t *t)
 {
 	struct wake *w = t->data;
 	struct server *s = w->srv;
+	int relisten = 0;
 
 	if (s->draining)
 		return;
 	w->rescans++;
-	/* Notifications sent while it was lost are gone: the restart below covers the
-	 * wake-ups, a check of every connection's account the resets. */
-	if (w->conn == NULL && listen_open(w) == 0)
+	/* Notifications sent while it was lost are gone: every connection's account is checked
+	 * (for a reset) and its pushes restarted (for what was stored). While the listener's
+	 * connection lives, PostgreSQL delivers every notification committed: nothing to read. */
+	if (w->conn == NULL && listen_open(w) == 0) {
 		server_accts_revalidate(s, 0);
+		relisten = 1;
+	}
 	/* A restart waits for what is in flight (no new push starts meanwhile): only a push
 	 * unacknowledged for WAKE_RESEND_MS is pushed again (the client drops what it has). */
 	for (size_t i = 0; i < s->n_acct_slots; i++)
-		for (struct acct *a = s->accts[i]; a; a = a->next)
-			if (a->peers != NULL && a->peers->state == PEER_MEMBER)
-				server_acct_wake(a->peers, a->peers->wake_due &&
-				    server_push_stalled(a->peers));
+		for (struct acct *a = s->accts[i]; a; a = a->next) {
+			struct peer *p = a->peers;
+
+			if (p == NULL || p->state != PEER_MEMBER)
+				continue;
+			if (relisten)
+				server_acct_wake(p, 0);
+			else if (p->wake_due && server_push_stalled(p))
+				server_acct_wake(p, 1);
+		}
 }
 
 int
