@@ -1274,6 +1274,45 @@ pending_flush(struct store_pg *ps)
 	return r;
 }
 
+static int
+cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+/*
+ * Locks the counters of every mailbox a batch touches, in ascending account order, before
+ * its first statement: two nodes' batches then wait for each other instead of each holding
+ * a row the other wants (a deadlock, which PostgreSQL ends by failing one of them).
+ */
+static int
+pending_lock_batch(struct store_pg *ps, const struct store_del *d, size_t nd,
+    const struct store_send *sends, size_t ns)
+{
+	int64_t *ids;
+	size_t n = 0;
+	int r = 0;
+
+	if (nd + ns == 0)
+		return 0;
+	if ((ids = malloc((nd + ns) * sizeof(*ids))) == NULL)
+		return SOTTO_ERR_NOMEM;
+	for (size_t i = 0; i < nd; i++)
+		ids[n++] = d[i].recipient;
+	for (size_t i = 0; i < ns; i++)
+		if (!sends[i].skip_envelope)
+			ids[n++] = sends[i].recipient;
+	qsort(ids, n, sizeof(*ids), cmp_i64);
+	for (size_t i = 0; i < n && r == 0; i++)
+		if ((i == 0 || ids[i] != ids[i - 1]) && pending_entry(ps, ids[i], &r) == NULL &&
+		    r == SOTTO_ERR_NOT_FOUND)
+			r = 0;          /* no such account: its SENDs are answered NOT_FOUND */
+	free(ids);
+	return r;
+}
+
 /* An envelope of len bytes enters (sign 1) or leaves (-1) a mailbox. */
 static int
 pending_move(struct store_pg *ps, int64_t recipient, size_t len, int sign)
@@ -1471,7 +1510,8 @@ pg_envelopes_commit(struct server_store *base, struct store_send *sends, size_t 
 	struct store_pg *ps = impl(base);
 	int r;
 
-	if ((r = begin(ps)) == 0 && (r = sends_body(ps, sends, n)) == 0)
+	if ((r = begin(ps)) == 0 && (r = pending_lock_batch(ps, NULL, 0, sends, n)) == 0 &&
+	    (r = sends_body(ps, sends, n)) == 0)
 		r = commit(ps);
 	ps->n_pend = 0;
 	if (r != 0) {
@@ -1567,7 +1607,8 @@ pg_envelopes_delete(struct server_store *base, const struct store_del *d, size_t
 	struct store_pg *ps = impl(base);
 	int r;
 
-	if ((r = begin(ps)) == 0 && (r = dels_body(ps, d, n)) == 0)
+	if ((r = begin(ps)) == 0 && (r = pending_lock_batch(ps, d, n, NULL, 0)) == 0 &&
+	    (r = dels_body(ps, d, n)) == 0)
 		r = commit(ps);
 	ps->n_pend = 0;
 	if (r != 0)
@@ -1584,8 +1625,8 @@ pg_envelopes_apply(struct server_store *base, const struct store_del *d, size_t 
 	struct store_pg *ps = impl(base);
 	int r;
 
-	if ((r = begin(ps)) == 0 && (r = dels_body(ps, d, nd)) == 0 &&
-	    (r = sends_body(ps, sends, ns)) == 0)
+	if ((r = begin(ps)) == 0 && (r = pending_lock_batch(ps, d, nd, sends, ns)) == 0 &&
+	    (r = dels_body(ps, d, nd)) == 0 && (r = sends_body(ps, sends, ns)) == 0)
 		r = commit(ps);
 	ps->n_pend = 0;
 	if (r == 0) {

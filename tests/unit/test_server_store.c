@@ -1346,6 +1346,90 @@ TEST(store_concurrent_claims_and_commits)
 	cleanup();
 }
 
+/*
+ * Two handles (two nodes' writers) commit batches of SENDs to the same BATCH_ACCOUNTS
+ * mailboxes at once, one in ascending order of recipient, the other in descending order:
+ * every batch is stored. Before each batch locked its mailboxes' counters in one order,
+ * PostgreSQL found deadlocks between them and failed one batch of each.
+ */
+#define BATCH_ACCOUNTS 20
+#define BATCH_ROUNDS 40
+
+struct batch_race {
+	struct server_store *s;
+	const int64_t *accounts;
+	int t, failed;
+};
+
+static void *
+batch_main(void *arg)
+{
+	struct batch_race *br = arg;
+	struct store_send sd[BATCH_ACCOUNTS];
+
+	for (int r = 0; r < BATCH_ROUNDS; r++) {
+		memset(sd, 0, sizeof(sd));
+		for (int i = 0; i < BATCH_ACCOUNTS; i++) {
+			int k = br->t == 0 ? i : BATCH_ACCOUNTS - 1 - i;
+
+			sd[i].recipient = br->accounts[k];
+			sd[i].cmid[0] = (uint8_t)br->t;
+			sd[i].cmid[1] = (uint8_t)r;
+			sd[i].env_id = 1000000 * (br->t + 1) + 100 * r + i;
+			sd[i].data = (const uint8_t *)"hello";
+			sd[i].len = 5;
+			sd[i].mailbox_max = 1000;
+		}
+		if (br->s->ops->envelopes_commit(br->s, sd, BATCH_ACCOUNTS) != 0)
+			br->failed++;
+		else
+			for (int i = 0; i < BATCH_ACCOUNTS; i++)
+				br->failed += sd[i].result != 0;
+	}
+	return NULL;
+}
+
+TEST(store_concurrent_batches_in_opposite_orders)
+{
+	struct store_open_opts o = { .create = 0, .durability_full = 1 };
+	struct batch_race br[2];
+	struct server_store *s;
+	pthread_t th[2];
+	int64_t accounts[BATCH_ACCOUNTS];
+	uint8_t ik[32], dk[32];
+	char name[16];
+	uint64_t n;
+
+	fresh_path();
+	REQUIRE((s = open_db(1)) != NULL);
+	key(ik, 1);
+	for (int i = 0; i < BATCH_ACCOUNTS; i++) {
+		snprintf(name, sizeof(name), "user%d", i);
+		key(dk, (uint8_t)(10 + i));
+		REQUIRE(s->ops->account_create(s, name, ik, dk, NULL, &accounts[i]) == 0);
+	}
+	memset(br, 0, sizeof(br));
+	for (int t = 0; t < 2; t++) {
+		REQUIRE(store_open_spec(&br[t].s, spec, &o) == 0);
+		br[t].accounts = accounts;
+		br[t].t = t;
+	}
+	for (int t = 0; t < 2; t++)
+		REQUIRE(pthread_create(&th[t], NULL, batch_main, &br[t]) == 0);
+	for (int t = 0; t < 2; t++)
+		pthread_join(th[t], NULL);
+	for (int t = 0; t < 2; t++) {
+		CHECK_EQ_INT(br[t].failed, 0);
+		server_store_close(br[t].s);
+	}
+	for (int i = 0; i < BATCH_ACCOUNTS; i++) {
+		CHECK_EQ_INT(s->ops->mailbox_count(s, accounts[i], &n), 0);
+		CHECK_EQ_INT(n, 2 * BATCH_ROUNDS);
+	}
+	server_store_close(s);
+	cleanup();
+}
+
 /* The verifier of an account's delivery token: set, read with the account, replaced,
  * removed; an unknown account is NOT_FOUND. */
 TEST(store_delivery_verifier)
@@ -1604,6 +1688,7 @@ main(void)
 	RUN_BOTH(store_key_packages_claimed_once);
 	RUN_BOTH(store_opens_twice_and_refuses_missing);
 	RUN_BOTH(store_concurrent_claims_and_commits);
+	RUN_BOTH(store_concurrent_batches_in_opposite_orders);
 	RUN_BOTH(store_delivery_verifier);
 	RUN(store_refuses_corrupt_or_missing);
 	RUN_BOTH(commit_group_and_disk_full);
