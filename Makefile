@@ -231,7 +231,7 @@ bench-fanout: all $(LOADGEN)
 	    RUNS=$${RUNS:-5} scripts/bench-peers $(BUILD)
 
 # sottod on SQLite, on PostgreSQL with one node and with two, and the two PostgreSQL set-ups
-# with each node capped by cpulimit; docs/BENCHMARKS.md section 7, docs/SCALE.md.
+# with each node capped by cpulimit; docs/BENCHMARKS.md section 8, docs/SCALE.md.
 bench-scale: all $(LOADGEN)
 	@scripts/install-deps bench
 	@scripts/bench-scale $(BUILD)
