@@ -31,8 +31,8 @@
 #define PEER_PUSH_LOW_MAX (1024u * 1024) /* push low-water mark: at most this, 1/4 of the cap */
 #define PEER_WOULD_BLOCK 1              /* peer_push: no room now, retried when output drains */
 #define MAILQ_BUCKETS 1024              /* pending SENDs indexed by recipient (power of two) */
-#define WAKE_RESCAN_MS 2000u            /* several nodes: pushes restarted at least this often */
-#define WAKE_RESEND_MS 30000u           /* ... and pushed again only if unacknowledged this long */
+#define WAKE_RESCAN_MS 2000u            /* several nodes: a lost listener opened again this often */
+#define WAKE_RESEND_MS 30000u           /* a wake-up pushes again only what waited this long */
 #define ENV_ID_RANGE 4096               /* envelope ids reserved from the store at a time */
 
 /* PEER_SEALED: an unidentified connection (Noise_NK): no device, SEND_SEALED only. */
@@ -233,8 +233,9 @@ int server_push_stalled(const struct peer *p);
 void server_accts_revalidate(struct server *s, int64_t only);
 
 /* wake.c: with PostgreSQL, LISTEN for what other nodes stored for accounts online here
- * (the PIDs: this node's own store connections, whose NOTIFYs are ignored) and re-scan
- * every WAKE_RESCAN_MS; nothing with SQLite. wake_stop closes it (before the loop ends). */
+ * (the PIDs: this node's own store connections, whose NOTIFYs are ignored) and for account
+ * resets, and re-scan every WAKE_RESCAN_MS; nothing with SQLite. wake_stop closes it
+ * (before the loop ends). */
 int wake_start(struct server *s, int pid_reader, int pid_writer) SOTTO_MUST_CHECK;
 void wake_stop(struct server *s);
 
