@@ -67,11 +67,25 @@ rotl64(uint64_t v, unsigned n)
 		E##0 ^= (rc); /* iota */ \
 	} while (0)
 
-/* The 24 rounds, two per pass: a -> e, then e -> a. No array of the permutation's
- * temporaries is left to wipe: they are scalars (registers, or spill slots that later calls
- * overwrite); the state itself, a[], is the caller's to wipe, as keccak_wipe does. */
-void
-keccak_f1600(uint64_t a[static KECCAK_LANES])
+/*
+ * The 24 rounds, two per pass: a -> e, then e -> a. On x86-64 with GCC the permutation is
+ * built twice, for the baseline and for x86-64-v3 (BMI1's andn and BMI2's rorx do chi and
+ * rho without the register copies two-operand instructions need: about a fifth fewer
+ * instructions), and the loader picks one by the CPU once (an ifunc). Both are the same C,
+ * so the same constant-time argument holds: no branch or index depends on the lanes.
+ *
+ * The temporaries are scalars, kept in registers or spilled to this function's stack
+ * frame; keccak_burn() (below) overwrites that frame after every sponge call.
+ */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && \
+    !defined(__SANITIZE_ADDRESS__)
+#define KECCAK_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
+#else
+#define KECCAK_CLONES
+#endif
+
+KECCAK_CLONES static void
+permute(uint64_t a[static KECCAK_LANES])
 {
 	uint64_t a0 = a[0], a1 = a[1], a2 = a[2], a3 = a[3], a4 = a[4], a5 = a[5], a6 = a[6],
 	    a7 = a[7], a8 = a[8], a9 = a[9], a10 = a[10], a11 = a[11], a12 = a[12], a13 = a[13],
@@ -91,6 +105,31 @@ keccak_f1600(uint64_t a[static KECCAK_LANES])
 	a[8] = a8; a[9] = a9; a[10] = a10; a[11] = a11; a[12] = a12; a[13] = a13; a[14] = a14;
 	a[15] = a15; a[16] = a16; a[17] = a17; a[18] = a18; a[19] = a19; a[20] = a20;
 	a[21] = a21; a[22] = a22; a[23] = a23; a[24] = a24;
+}
+
+/*
+ * Overwrites the stack below the caller's frame, where permute() (called from the same
+ * frame) spilled lanes of the state it permuted: KECCAK_BURN_BYTES is several times that
+ * frame (136 bytes with GCC 12 at -O2). Called through a volatile pointer so that it is
+ * never inlined (its frame must lie where permute's was).
+ */
+#define KECCAK_BURN_BYTES 1024
+
+static void
+burn_stack(void)
+{
+	uint8_t pad[KECCAK_BURN_BYTES];
+
+	sodium_memzero(pad, sizeof(pad));
+}
+
+static void (*const volatile keccak_burn)(void) = burn_stack;
+
+void
+keccak_f1600(uint64_t a[static KECCAK_LANES])
+{
+	permute(a);
+	keccak_burn();
 }
 
 static void
@@ -125,21 +164,30 @@ shake256_init(struct keccak_state *k)
 	keccak_init(k, SHAKE256_RATE, SUFFIX_SHAKE);
 }
 
+/* Lanes are little-endian (Appendix B.1): a plain copy where the machine is too. */
 static uint64_t
 load64_le(const uint8_t *p)
 {
 	uint64_t v = 0;
 
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	memcpy(&v, p, 8);
+#else
 	for (unsigned i = 0; i < 8; i++)
 		v |= (uint64_t)p[i] << (8 * i);
+#endif
 	return v;
 }
 
 static void
 store64_le(uint8_t *p, uint64_t v)
 {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	memcpy(p, &v, 8);
+#else
 	for (unsigned i = 0; i < 8; i++)
 		p[i] = (uint8_t)(v >> (8 * i));
+#endif
 }
 
 static void
@@ -151,6 +199,8 @@ xor_byte(struct keccak_state *k, unsigned pos, uint8_t v)
 void
 keccak_absorb(struct keccak_state *k, const uint8_t *in, size_t len)
 {
+	int permuted = 0;
+
 	if (k->squeezing)
 		abort();
 	while (len > 0) {
@@ -158,35 +208,63 @@ keccak_absorb(struct keccak_state *k, const uint8_t *in, size_t len)
 			/* a whole block, lane by lane */
 			for (unsigned i = 0; i < k->rate / 8; i++)
 				k->a[i] ^= load64_le(in + 8 * i);
-			keccak_f1600(k->a);
 			in += k->rate;
 			len -= k->rate;
-			continue;
+		} else if (k->pos % 8 == 0 && len >= 8) {
+			/* a whole lane (the rate is a multiple of 8, so it fits) */
+			k->a[k->pos / 8] ^= load64_le(in);
+			k->pos += 8;
+			in += 8;
+			len -= 8;
+			if (k->pos < k->rate)
+				continue;
+		} else {
+			xor_byte(k, k->pos++, *in++);
+			len--;
+			if (k->pos < k->rate)
+				continue;
 		}
-		xor_byte(k, k->pos++, *in++);
-		len--;
-		if (k->pos == k->rate) {
-			keccak_f1600(k->a);
-			k->pos = 0;
-		}
+		permute(k->a);
+		permuted = 1;
+		k->pos = 0;
 	}
+	if (permuted)
+		keccak_burn();
+}
+
+/* The rate's bytes of the state, lane by lane (little-endian). */
+static void
+store_block(uint8_t *out, const struct keccak_state *k)
+{
+	for (unsigned i = 0; i < k->rate / 8; i++)
+		store64_le(out + 8 * i, k->a[i]);
 }
 
 void
 keccak_squeeze(struct keccak_state *k, uint8_t *out, size_t len)
 {
+	int permuted = 0;
+
 	if (!k->squeezing) {
 		/* pad10*1 after the domain suffix; the block is then full */
 		xor_byte(k, k->pos, k->suffix);
 		xor_byte(k, k->rate - 1, 0x80);
-		keccak_f1600(k->a);
-		k->pos = 0;
+		k->pos = k->rate;
 		k->squeezing = 1;
 	}
 	while (len > 0) {
 		if (k->pos == k->rate) {
-			keccak_f1600(k->a);
+			permute(k->a);
+			permuted = 1;
 			k->pos = 0;
+			if (len >= k->rate) {
+				/* a whole block at once; the next call permutes again */
+				store_block(out, k);
+				out += k->rate;
+				len -= k->rate;
+				k->pos = k->rate;
+				continue;
+			}
 		}
 		if (k->pos % 8 == 0 && len >= 8 && k->rate - k->pos >= 8) {
 			/* a whole lane at once */
@@ -200,6 +278,8 @@ keccak_squeeze(struct keccak_state *k, uint8_t *out, size_t len)
 		k->pos++;
 		len--;
 	}
+	if (permuted)
+		keccak_burn();
 }
 
 void

@@ -6,6 +6,8 @@
  *
  * Constant time: the permutation and the sponge branch and index only on lengths, never on
  * the bytes absorbed or squeezed. A state that absorbed secrets is SECRET: keccak_wipe it.
+ * The permutation's own temporaries (lanes spilled to the stack) are overwritten before
+ * keccak_f1600, keccak_absorb and keccak_squeeze return.
  */
 #ifndef SOTTO_CRYPTO_KECCAK_H
 #define SOTTO_CRYPTO_KECCAK_H

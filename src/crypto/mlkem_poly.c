@@ -1,7 +1,8 @@
 /*
  * ML-KEM polynomials, written from FIPS 203. Coefficients live in [0, q) as uint16_t;
  * products are reduced with a Barrett step (a multiplication by floor(2^32 / q) and a
- * shift) and one constant-time conditional subtraction, never with `%` or `/`, whose
+ * shift) and one constant-time conditional subtraction, or, inside the NTTs, where one
+ * factor is a constant, with a Montgomery step (fq_mont); never with `%` or `/`, whose
  * running time can depend on the operands.
  */
 #include "crypto/mlkem_poly.h"
@@ -12,9 +13,10 @@
 #include "crypto/keccak.h"
 
 #define BARRETT_MUL 1290167u        /* floor(2^32 / q); 2^32 - BARRETT_MUL q = 1353 */
-#define NTT_INV_SCALE 3303u         /* 128^-1 mod q, the last step of Algorithm 10 */
 #define HALF_Q 1664u                /* floor(q / 2): the rounding term of Compress */
 #define MSG_ONE 1665u               /* Decompress_1(1) = round(q / 2) */
+#define MONT_NEG_QINV 3327u         /* -q^-1 mod 2^16 */
+#define NTT_INV_SCALE_MONT 512u     /* 128^-1 2^16 mod q (128^-1 = 3303): Algorithm 10's end */
 
 const uint16_t mlkem_zetas[MLKEM_N / 2] = {
 	1, 1729, 2580, 3289, 2642, 630, 1897, 848, 1062, 1919, 193, 797,
@@ -44,6 +46,20 @@ const uint16_t mlkem_gammas[MLKEM_N / 2] = {
 	2110, 1219, 2935, 394, 885, 2444, 2154, 1175,
 };
 
+const uint16_t mlkem_zetas_mont[MLKEM_N / 2] = {
+	2285, 2571, 2970, 1812, 1493, 1422, 287, 202, 3158, 622, 1577, 182,
+	962, 2127, 1855, 1468, 573, 2004, 264, 383, 2500, 1458, 1727, 3199,
+	2648, 1017, 732, 608, 1787, 411, 3124, 1758, 1223, 652, 2777, 1015,
+	2036, 1491, 3047, 1785, 516, 3321, 3009, 2663, 1711, 2167, 126, 1469,
+	2476, 3239, 3058, 830, 107, 1908, 3082, 2378, 2931, 961, 1821, 2604,
+	448, 2264, 677, 2054, 2226, 430, 555, 843, 2078, 871, 1550, 105,
+	422, 587, 177, 3094, 3038, 2869, 1574, 1653, 3083, 778, 1159, 3182,
+	2552, 1483, 2727, 1119, 1739, 644, 2457, 349, 418, 329, 3173, 3254,
+	817, 1097, 603, 610, 1322, 2044, 1864, 384, 2114, 3193, 1218, 1994,
+	2455, 220, 2142, 1670, 2144, 1799, 2051, 794, 1819, 2475, 2459, 478,
+	3221, 3021, 996, 991, 958, 1869, 1522, 1628,
+};
+
 /* a - q if a >= q, for a < 2q: the borrow of a - q becomes a mask that adds q back. */
 static uint16_t
 fq_csub(uint32_t a)
@@ -68,10 +84,16 @@ fq_reduce(uint32_t x)
 	return fq_csub(x - barrett_quotient(x) * MLKEM_Q);
 }
 
-static uint16_t
-fq_mul(uint16_t a, uint16_t b)
+/* x 2^-16 mod q, as a value below 2q, for x < q 2^16 (Montgomery reduction): t makes
+ * x + t q a multiple of 2^16, and (x + t q) / 2^16 < (q 2^16 + 2^16 q) / 2^16 = 2q. With
+ * x = a (zeta 2^16 mod q) that is a zeta mod q, for one multiplication, one truncation, one
+ * more multiplication, an addition and a shift. */
+static uint32_t
+fq_mont(uint32_t x)
 {
-	return fq_reduce((uint32_t)a * b);
+	uint32_t t = (uint16_t)(x * MONT_NEG_QINV);
+
+	return (x + t * MLKEM_Q) >> 16;
 }
 
 /* floor(n / q), exactly, without a division instruction: one more when the remainder is
@@ -84,24 +106,26 @@ div_q(uint32_t n)
 	return quot + (((n - quot * MLKEM_Q - MLKEM_Q) >> 31) ^ 1);
 }
 
-/* Algorithm 9 with lazy reduction: coefficients enter below q and each layer's butterfly
- * (t = zeta f[j + len] reduced below q; f[j] + t and f[j] + q - t) raises their bound by q
- * only, so after the 7 layers they are below 8q < 2^16 and one reduction per coefficient at
- * the end replaces the two conditional subtractions of each butterfly. */
+/* Algorithm 9 with lazy reduction: coefficients enter below q; each butterfly computes
+ * t = zeta f[j + len] with fq_mont (below 2q, congruent to the product), then f[j] + t and
+ * f[j] + 2q - t, which raises the bound by 2q per layer, so after the 7 layers every
+ * coefficient is below 15q < 2^16 (and every fq_mont input below 15q q < q 2^16), and one
+ * reduction per coefficient at the end brings them back to [0, q). */
 void
 mlkem_poly_ntt(struct mlkem_poly *f)
 {
 	unsigned i = 1, len, start, j;
 
-	_Static_assert(8u * MLKEM_Q <= UINT16_MAX, "the lazy NTT keeps 8q in a uint16_t");
+	_Static_assert(15u * MLKEM_Q <= UINT16_MAX, "the lazy NTT keeps 15q in a uint16_t");
+	_Static_assert(15u * MLKEM_Q * MLKEM_Q < (uint32_t)MLKEM_Q << 16, "fq_mont's range");
 	for (len = 128; len >= 2; len /= 2)
 		for (start = 0; start < MLKEM_N; start += 2 * len) {
-			uint16_t zeta = mlkem_zetas[i++];
+			uint32_t zeta = mlkem_zetas_mont[i++];
 
 			for (j = start; j < start + len; j++) {
-				uint16_t t = fq_mul(zeta, f->c[j + len]);
+				uint32_t t = fq_mont(zeta * f->c[j + len]);
 
-				f->c[j + len] = (uint16_t)(f->c[j] + MLKEM_Q - t);
+				f->c[j + len] = (uint16_t)(f->c[j] + 2 * MLKEM_Q - t);
 				f->c[j] = (uint16_t)(f->c[j] + t);
 			}
 		}
@@ -109,6 +133,8 @@ mlkem_poly_ntt(struct mlkem_poly *f)
 		f->c[j] = fq_reduce(f->c[j]);
 }
 
+/* Algorithm 10: every value stays below q (a sum gets one conditional subtraction, a
+ * product fq_mont's below-2q result one more). */
 void
 mlkem_poly_invntt(struct mlkem_poly *f)
 {
@@ -116,17 +142,18 @@ mlkem_poly_invntt(struct mlkem_poly *f)
 
 	for (len = 2; len <= 128; len *= 2)
 		for (start = 0; start < MLKEM_N; start += 2 * len) {
-			uint16_t zeta = mlkem_zetas[i--];
+			uint32_t zeta = mlkem_zetas_mont[i--];
 
 			for (j = start; j < start + len; j++) {
 				uint16_t t = f->c[j];
 
 				f->c[j] = fq_csub((uint32_t)t + f->c[j + len]);
-				f->c[j + len] = fq_reduce(zeta * ((uint32_t)f->c[j + len] + MLKEM_Q - t));
+				f->c[j + len] = fq_csub(fq_mont(zeta * ((uint32_t)f->c[j + len] +
+				    MLKEM_Q - t)));
 			}
 		}
 	for (j = 0; j < MLKEM_N; j++)
-		f->c[j] = fq_mul(f->c[j], NTT_INV_SCALE);
+		f->c[j] = fq_csub(fq_mont((uint32_t)f->c[j] * NTT_INV_SCALE_MONT));
 }
 
 /* BaseCaseMultiply (Algorithm 12) for each pair, added to h. */
@@ -257,21 +284,27 @@ mlkem_poly_sample_ntt(struct mlkem_poly *a, const uint8_t rho[static MLKEM_SEED_
 }
 
 /* Coefficient i is x - y with x the sum of bits 4i, 4i + 1 and y that of bits 4i + 2,
- * 4i + 3 of PRF_2(s, n) = SHAKE256(s || n, 128 bytes). */
+ * 4i + 3 of PRF_2(s, n) = SHAKE256(s || n, 128 bytes). Eight coefficients per 32-bit
+ * word: adding the word's even bits to its odd bits gives every 2-bit sum at once. */
 void
 mlkem_poly_sample_cbd(struct mlkem_poly *f, const uint8_t s[static MLKEM_SEED_LEN], uint8_t n)
 {
 	uint8_t in[MLKEM_SEED_LEN + 1], buf[MLKEM_CBD_BYTES];
+	uint32_t w, sums;
 
 	_Static_assert(MLKEM_ETA == 2, "SamplePolyCBD below reads 4 bits per coefficient");
 	memcpy(in, s, MLKEM_SEED_LEN);
 	in[MLKEM_SEED_LEN] = n;
 	shake256(buf, sizeof(buf), in, sizeof(in));
-	for (unsigned i = 0; i < MLKEM_N; i++) {
-		unsigned nib = (unsigned)(buf[i / 2] >> (4 * (i % 2))) & 0x0f;
-		unsigned x = (nib & 1) + (nib >> 1 & 1), y = (nib >> 2 & 1) + (nib >> 3 & 1);
+	for (unsigned i = 0; i < MLKEM_N / 8; i++) {
+		w = (uint32_t)buf[4 * i] | (uint32_t)buf[4 * i + 1] << 8 |
+		    (uint32_t)buf[4 * i + 2] << 16 | (uint32_t)buf[4 * i + 3] << 24;
+		sums = (w & 0x55555555u) + (w >> 1 & 0x55555555u);
+		for (unsigned k = 0; k < 8; k++) {
+			uint32_t x = sums >> (4 * k) & 3, y = sums >> (4 * k + 2) & 3;
 
-		f->c[i] = fq_csub(x + MLKEM_Q - y);
+			f->c[8 * i + k] = fq_csub(x + MLKEM_Q - y);
+		}
 	}
 	sodium_memzero(in, sizeof(in));
 	sodium_memzero(buf, sizeof(buf));

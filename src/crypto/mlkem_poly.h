@@ -27,6 +27,8 @@ struct mlkem_poly {
 /* zeta^BitRev7(i) and zeta^(2 BitRev7(i) + 1) mod q with zeta = 17 (FIPS 203 Appendix A). */
 extern const uint16_t mlkem_zetas[MLKEM_N / 2];
 extern const uint16_t mlkem_gammas[MLKEM_N / 2];
+/* mlkem_zetas[i] 2^16 mod q: the NTTs multiply by them with a Montgomery reduction. */
+extern const uint16_t mlkem_zetas_mont[MLKEM_N / 2];
 
 /* Algorithms 9 and 10, in place. */
 void mlkem_poly_ntt(struct mlkem_poly *f);

@@ -521,6 +521,7 @@ TEST(zeta_tables)
 	for (unsigned i = 0; i < MLKEM_N / 2; i++) {
 		CHECK_EQ_INT(mlkem_zetas[i], pow_mod_q(17, bitrev7(i)));
 		CHECK_EQ_INT(mlkem_gammas[i], pow_mod_q(17, 2 * bitrev7(i) + 1));
+		CHECK_EQ_INT(mlkem_zetas_mont[i], mlkem_zetas[i] * 65536u % MLKEM_Q);
 	}
 }
 
