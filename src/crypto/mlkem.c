@@ -223,8 +223,8 @@ mlkem768_keygen(uint8_t ek[static MLKEM768_EK_LEN], uint8_t dk[static MLKEM768_D
 
 /* Section 7.2: the length, and ByteEncode_12(ByteDecode_12(t-hat)) == t-hat, that is every
  * 12-bit coefficient below q. ek is public, so memcmp is fine here. */
-static int
-ek_check(const uint8_t *ek, size_t ek_len)
+int
+mlkem768_ek_check(const uint8_t *ek, size_t ek_len)
 {
 	struct mlkem_poly t;
 	uint8_t again[MLKEM_POLY_BYTES];
@@ -247,7 +247,7 @@ mlkem768_encaps_internal(uint8_t ct[static MLKEM768_CT_LEN], uint8_t ss[static M
 	uint8_t in[SEED + SHA3_256_LEN], k_r[SHA3_512_LEN];        /* SECRET */
 	int r = SOTTO_ERR_INTERNAL;
 
-	if ((r = ek_check(ek, ek_len)) != 0) {
+	if ((r = mlkem768_ek_check(ek, ek_len)) != 0) {
 		memset(ct, 0, MLKEM768_CT_LEN);
 		sodium_memzero(ss, MLKEM768_SS_LEN);
 		goto out;

@@ -38,6 +38,9 @@ void mlkem768_keygen_internal(uint8_t ek[static MLKEM768_EK_LEN],
 int mlkem768_keygen_seed(uint8_t ek[static MLKEM768_EK_LEN], uint8_t dk[static MLKEM768_DK_LEN],
     const uint8_t *seed, size_t seed_len) SOTTO_MUST_CHECK;
 
+/* The encapsulation key check of section 7.2 alone (length, and every coefficient below
+ * q): 0 or SOTTO_ERR_BAD_KEY. */
+int mlkem768_ek_check(const uint8_t *ek, size_t ek_len) SOTTO_MUST_CHECK;
 /* ML-KEM.Encaps (Algorithm 20) after the encapsulation key check of section 7.2 (length,
  * and every coefficient below q): SOTTO_ERR_BAD_KEY, with ct and ss zeroed, if ek fails. */
 int mlkem768_encaps(uint8_t ct[static MLKEM768_CT_LEN], uint8_t ss[static MLKEM768_SS_LEN],

@@ -13,9 +13,12 @@
 #include <sodium.h>
 
 #include "base/cursor.h"
+#include "crypto/hkdf.h"
+#include "crypto/rand.h"
 #include "crypto/secmem.h"
 
-#define RATCHET_STATE_VERSION 4
+#define RATCHET_STATE_VERSION 5
+#define RATCHET_STATE_VERSION_4 4   /* the KEM part inside the one checksum, no pending step */
 #define RATCHET_STATE_VERSION_3 3   /* no KEM part (classical only); still read */
 #define RATCHET_STATE_VERSION_2 2   /* no digests of received messages; still read */
 #define RATCHET_STATE_VERSION_1 1   /* no checksum either; still read */
@@ -34,7 +37,14 @@
 #define K_PQ 0x01          /* a PQ ratchet: every message carries the KEM part */
 #define K_HAS_DK 0x02      /* kem_dk is our current key pair, its ek in our headers */
 #define K_HAS_CT 0x04      /* kem_ct goes in the headers of our current sending chain */
-#define K_ALL (K_PQ | K_HAS_DK | K_HAS_CT)
+#define K_SEND_PENDING 0x08 /* the sending half of the last step waits for our first send;
+                            * kem_peer_ek is the key it encapsulates to, kem_send_seed
+                            * its randomness */
+/* The sending half-step's randomness from its seed (docs/PROTOCOL.md 4.4). */
+#define SEND_STEP_SEED_LEN 32
+#define SEND_STEP_INFO "Sotto ratchet send step ML-KEM-768 v1"
+#define SEND_STEP_OKM_LEN (DH_SECRET_LEN + MLKEM768_SEED_LEN + MLKEM768_RAND_LEN)
+#define K_ALL (K_PQ | K_HAS_DK | K_HAS_CT | K_SEND_PENDING)
 /* dk = dk_pke || ek || H(ek) || z (FIPS 203): the encapsulation key is inside it. */
 #define KEM_DK_EK_OFFSET (384 * MLKEM768_K)
 
@@ -83,6 +93,11 @@ struct ratchet {
 	uint8_t kem;                          /* K_* */
 	uint8_t kem_dk[MLKEM768_DK_LEN];      /* SECRET */
 	uint8_t kem_ct[RATCHET_KEM_CT_LEN];   /* to the peer's key; public, sent in headers */
+	uint8_t kem_peer_ek[RATCHET_KEM_EK_LEN];  /* with K_SEND_PENDING; public */
+	uint8_t kem_send_seed[SEND_STEP_SEED_LEN]; /* with K_SEND_PENDING; SECRET */
+	/* BLAKE2b-128 of the KEM part as serialized (state version 5), recomputed whenever the
+	 * part changes (at a step, not per message), so saving a state does not hash it. */
+	uint8_t kem_check[RATCHET_STATE_CHECK_LEN];
 };
 
 /* Message keys derived while decrypting one message, committed only on success. */
@@ -188,6 +203,34 @@ ratchet_init_bob(struct ratchet **out, const struct ratchet_suite *s,
 	return 0;
 }
 
+/* The KEM part of a state as serialized: [kem_dk] [kem_ct] [kem_peer_ek], by r->kem. */
+static size_t
+ratchet_kem_part_len(const struct ratchet *r)
+{
+	return ((r->kem & K_HAS_DK) ? MLKEM768_DK_LEN : 0) +
+	    ((r->kem & K_HAS_CT) ? RATCHET_KEM_CT_LEN : 0) +
+	    ((r->kem & K_SEND_PENDING) ? RATCHET_KEM_EK_LEN + SEND_STEP_SEED_LEN : 0);
+}
+
+/* BLAKE2b-128 (unkeyed) of the KEM part (docs/PROTOCOL.md section 6, kem_check). */
+static void
+ratchet_kem_digest(const struct ratchet *r, uint8_t out[RATCHET_STATE_CHECK_LEN])
+{
+	crypto_generichash_state st;
+
+	(void)crypto_generichash_init(&st, NULL, 0, RATCHET_STATE_CHECK_LEN);
+	if (r->kem & K_HAS_DK)
+		(void)crypto_generichash_update(&st, r->kem_dk, MLKEM768_DK_LEN);
+	if (r->kem & K_HAS_CT)
+		(void)crypto_generichash_update(&st, r->kem_ct, RATCHET_KEM_CT_LEN);
+	if (r->kem & K_SEND_PENDING) {
+		(void)crypto_generichash_update(&st, r->kem_peer_ek, RATCHET_KEM_EK_LEN);
+		(void)crypto_generichash_update(&st, r->kem_send_seed, SEND_STEP_SEED_LEN);
+	}
+	(void)crypto_generichash_final(&st, out, RATCHET_STATE_CHECK_LEN);
+	sodium_memzero(&st, sizeof(st));
+}
+
 /* A fresh ML-KEM-768 key pair into dk (SECRET; wiped on failure). */
 static int
 ratchet_kem_keygen(uint8_t dk[MLKEM768_DK_LEN])
@@ -215,6 +258,7 @@ ratchet_enable_kem(struct ratchet *r)
 	if ((r->flags & F_HAS_CKS) && (err = ratchet_kem_keygen(r->kem_dk)) != 0)
 		return err;
 	r->kem = K_PQ | ((r->flags & F_HAS_CKS) ? K_HAS_DK : 0);
+	ratchet_kem_digest(r, r->kem_check);
 	return 0;
 }
 
@@ -267,29 +311,94 @@ ratchet_clone(struct ratchet **out, const struct ratchet *r)
 	return 0;
 }
 
+/*
+ * The sending half of a PQ ratchet step, deferred from the step to the first send after
+ * it (docs/PROTOCOL.md 4.4): a new DH key pair and ML-KEM-768 key pair, Encaps to the
+ * peer's key, KDF_RK_PQ. Its randomness comes from the seed drawn at the step and kept in
+ * the state, so a state restored from a copy repeats the same step (the same keys, which
+ * the receiver's rollback check recognises) rather than forking the session. Into the
+ * caller's locals only; committed after the first message of the chain is sealed.
+ */
+struct send_step {
+	uint8_t rk[RATCHET_KEY_LEN], cks[RATCHET_KEY_LEN];                 /* SECRET */
+	uint8_t dhs_pub[DH_PUBLIC_LEN], dhs_sec[DH_SECRET_LEN];            /* sec SECRET */
+	uint8_t kem_ek[MLKEM768_EK_LEN];
+	uint8_t kem_dk[MLKEM768_DK_LEN];                                   /* SECRET */
+	uint8_t kem_ct[RATCHET_KEM_CT_LEN];
+	uint8_t okm[SEND_STEP_OKM_LEN];                                    /* SECRET */
+};
+
+static int
+ratchet_send_step(const struct ratchet *r, struct send_step *st)
+{
+	uint8_t dh[DH_SHARED_LEN], ss[MLKEM768_SS_LEN];      /* SECRET */
+	const uint8_t *dz = st->okm + DH_SECRET_LEN, *m = dz + MLKEM768_SEED_LEN;
+	int err;
+
+	/* DH secret || ML-KEM key generation seed d || z || Encaps randomness m */
+	if ((err = hkdf_sha256(st->okm, sizeof(st->okm), NULL, 0, r->kem_send_seed,
+	    SEND_STEP_SEED_LEN, (const uint8_t *)SEND_STEP_INFO, sizeof(SEND_STEP_INFO) - 1)) != 0)
+		goto out;
+	memcpy(st->dhs_sec, st->okm, DH_SECRET_LEN);
+	if ((err = dh_public(st->dhs_pub, st->dhs_sec)) != 0 ||
+	    (err = dh_shared(dh, st->dhs_sec, r->dhr)) != 0 ||
+	    (err = mlkem768_encaps_internal(st->kem_ct, ss, r->kem_peer_ek, RATCHET_KEM_EK_LEN,
+	    m)) != 0 ||
+	    (err = mlkem768_keygen_seed(st->kem_ek, st->kem_dk, dz, MLKEM768_SEED_LEN)) != 0 ||
+	    (err = r->suite->kdf_root_pq(st->rk, st->cks, r->rk, dh, ss)) != 0)
+		goto out;
+out:
+	sodium_memzero(dh, sizeof(dh));
+	sodium_memzero(ss, sizeof(ss));
+	return err;
+}
+
+/* After the first message of the deferred chain is sealed: the step becomes the state. */
+static void
+ratchet_commit_send_step(struct ratchet *r, const struct send_step *st)
+{
+	memcpy(r->rk, st->rk, RATCHET_KEY_LEN);
+	memcpy(r->dhs_pub, st->dhs_pub, DH_PUBLIC_LEN);
+	memcpy(r->dhs_sec, st->dhs_sec, DH_SECRET_LEN);
+	memcpy(r->kem_dk, st->kem_dk, MLKEM768_DK_LEN);
+	memcpy(r->kem_ct, st->kem_ct, RATCHET_KEM_CT_LEN);
+	memset(r->kem_peer_ek, 0, RATCHET_KEM_EK_LEN);
+	sodium_memzero(r->kem_send_seed, SEND_STEP_SEED_LEN);
+	r->kem = K_PQ | K_HAS_DK | K_HAS_CT;
+	ratchet_kem_digest(r, r->kem_check);
+	r->flags |= F_HAS_CKS;
+}
+
 int
 ratchet_encrypt(struct ratchet *r, struct buf *out, const uint8_t *pt, size_t len)
 {
 	uint8_t ck[RATCHET_KEY_LEN], mk[RATCHET_KEY_LEN];   /* SECRET */
+	struct send_step *st = NULL;                        /* SECRET */
+	const uint8_t *cks = r->cks;
 	struct ratchet_header h;
 	struct ratchet_ad ad;
 	size_t mark = out->len;
 	int err;
 
-	if (!(r->flags & F_HAS_CKS))
+	if (!(r->flags & F_HAS_CKS) && !(r->kem & K_SEND_PENDING))
 		return SOTTO_ERR_STATE;
 	if (len > RATCHET_PLAINTEXT_MAX)
 		return SOTTO_ERR_TOO_LARGE;
 	if (r->ns == UINT32_MAX)
 		return SOTTO_ERR_LIMIT;
-	if ((err = r->suite->kdf_chain(ck, mk, r->cks)) != 0)
-		goto out;
 	memcpy(h.dh_pub, r->dhs_pub, DH_PUBLIC_LEN);
-	h.pn = r->pn;
-	h.n = r->ns;
 	h.kem_ek = NULL;
 	h.kem_ct = NULL;
-	if (r->kem & K_PQ) {
+	if (r->kem & K_SEND_PENDING) {
+		if ((st = secmem_alloc(sizeof(*st))) == NULL)
+			return SOTTO_ERR_NOMEM;
+		if ((err = ratchet_send_step(r, st)) != 0)
+			goto out;
+		cks = st->cks;
+		memcpy(h.dh_pub, st->dhs_pub, DH_PUBLIC_LEN);
+		h.kem_ek = st->kem_dk + KEM_DK_EK_OFFSET;
+		h.kem_ct = st->kem_ct;
+	} else if (r->kem & K_PQ) {
 		if (!(r->kem & K_HAS_DK)) {
 			err = SOTTO_ERR_STATE;
 			goto out;
@@ -298,6 +407,10 @@ ratchet_encrypt(struct ratchet *r, struct buf *out, const uint8_t *pt, size_t le
 		if (r->kem & K_HAS_CT)
 			h.kem_ct = r->kem_ct;
 	}
+	if ((err = r->suite->kdf_chain(ck, mk, cks)) != 0)
+		goto out;
+	h.pn = r->pn;
+	h.n = r->ns;
 	ad.sender_ident = r->local_ident;
 	ad.sender_ident_len = r->local_len;
 	ad.receiver_ident = r->remote_ident;
@@ -307,11 +420,14 @@ ratchet_encrypt(struct ratchet *r, struct buf *out, const uint8_t *pt, size_t le
 			out->len = mark;
 		goto out;
 	}
+	if (st != NULL)
+		ratchet_commit_send_step(r, st);
 	memcpy(r->cks, ck, RATCHET_KEY_LEN);
 	r->ns++;
 out:
 	sodium_memzero(ck, sizeof(ck));
 	sodium_memzero(mk, sizeof(mk));
+	secmem_free(st);        /* wipes it */
 	return err;
 }
 
@@ -477,19 +593,20 @@ ratchet_open(struct ratchet *r, struct buf *pt, const uint8_t mk[RATCHET_KEY_LEN
 
 /*
  * The DH ratchet step for a new peer key, into locals only: the receiving chain
- * (rk1, ckr) and our next sending chain (rk2, cks) with a new DH key pair. In a PQ
- * ratchet also the KEM step: the receiving chain mixes in Decaps(our dk, the header's ct)
- * (absent only while we have no key pair, i.e. Bob's first step), the sending chain
- * Encaps(the header's ek) with our new KEM key pair in kem_dk and the ciphertext for our
- * headers in kem_ct. A ciphertext that is missing, present where none can be, or altered
- * gives other keys (implicit rejection), so the message fails to authenticate.
+ * (rk1, ckr), and in a classical ratchet our next sending chain (rk2, cks) with a new DH
+ * key pair. In a PQ ratchet the receiving chain mixes in Decaps(our dk, the header's ct)
+ * (absent only while we have no key pair, i.e. Bob's first step), and the sending half
+ * (new key pairs, Encaps to the header's ek) waits for our first send (ratchet_send_step),
+ * so rk2, cks and the DH pair are left untouched; the header's ek is checked here (FIPS
+ * 203 7.2) so that a bad one is refused with the message. A ciphertext that is missing,
+ * present where none can be, or altered gives other keys (implicit rejection), so the
+ * message fails to authenticate.
  */
 static int
 ratchet_step(const struct ratchet *r, const struct ratchet_header *h,
     uint8_t rk1[RATCHET_KEY_LEN], uint8_t rk2[RATCHET_KEY_LEN], uint8_t ckr[RATCHET_KEY_LEN],
     uint8_t cks[RATCHET_KEY_LEN], uint8_t dhs_pub[DH_PUBLIC_LEN],
-    uint8_t dhs_sec[DH_SECRET_LEN], uint8_t kem_dk[MLKEM768_DK_LEN],
-    uint8_t kem_ct[RATCHET_KEM_CT_LEN])
+    uint8_t dhs_sec[DH_SECRET_LEN])
 {
 	const struct ratchet_suite *s = r->suite;
 	uint8_t dh[DH_SHARED_LEN], ss[MLKEM768_SS_LEN];      /* SECRET */
@@ -499,6 +616,8 @@ ratchet_step(const struct ratchet *r, const struct ratchet_header *h,
 		err = SOTTO_ERR_DECRYPT;
 		goto out;
 	}
+	if (pq && (err = mlkem768_ek_check(h->kem_ek, RATCHET_KEM_EK_LEN)) != 0)
+		goto out;
 	if ((err = dh_shared(dh, r->dhs_sec, h->dh_pub)) != 0)
 		goto out;
 	if (pq && h->kem_ct != NULL) {
@@ -509,18 +628,12 @@ ratchet_step(const struct ratchet *r, const struct ratchet_header *h,
 	} else if ((err = s->kdf_root(rk1, ckr, r->rk, dh)) != 0) {
 		goto out;
 	}
+	if (pq)
+		goto out;
 	if ((err = dh_keypair(dhs_pub, dhs_sec)) != 0 ||
-	    (err = dh_shared(dh, dhs_sec, h->dh_pub)) != 0)
+	    (err = dh_shared(dh, dhs_sec, h->dh_pub)) != 0 ||
+	    (err = s->kdf_root(rk2, cks, rk1, dh)) != 0)
 		goto out;
-	if (pq) {
-		/* A bad peer key is SOTTO_ERR_BAD_KEY: refused before anything changes. */
-		if ((err = mlkem768_encaps(kem_ct, ss, h->kem_ek, RATCHET_KEM_EK_LEN)) != 0 ||
-		    (err = ratchet_kem_keygen(kem_dk)) != 0 ||
-		    (err = s->kdf_root_pq(rk2, cks, rk1, dh, ss)) != 0)
-			goto out;
-	} else if ((err = s->kdf_root(rk2, cks, rk1, dh)) != 0) {
-		goto out;
-	}
 out:
 	sodium_memzero(dh, sizeof(dh));
 	sodium_memzero(ss, sizeof(ss));
@@ -537,8 +650,6 @@ ratchet_decrypt(struct ratchet *r, struct buf *pt, const uint8_t *msg, size_t le
 	uint8_t rk1[RATCHET_KEY_LEN], rk2[RATCHET_KEY_LEN], ckr[RATCHET_KEY_LEN];
 	uint8_t cks[RATCHET_KEY_LEN], mk[RATCHET_KEY_LEN], old_ck[RATCHET_KEY_LEN];
 	uint8_t dhs_sec[DH_SECRET_LEN], dhs_pub[DH_PUBLIC_LEN];
-	uint8_t kem_dk[MLKEM768_DK_LEN];                        /* SECRET */
-	uint8_t kem_ct[RATCHET_KEM_CT_LEN];
 	int new_chain = 0, err;
 	long idx;
 
@@ -588,8 +699,7 @@ ratchet_decrypt(struct ratchet *r, struct buf *pt, const uint8_t *msg, size_t le
 			if ((err = pending_skip(&p, s, r->dhr, old_ck, r->nr, h.pn)) != 0)
 				goto out;
 		}
-		if ((err = ratchet_step(r, &h, rk1, rk2, ckr, cks, dhs_pub, dhs_sec, kem_dk,
-		    kem_ct)) != 0)
+		if ((err = ratchet_step(r, &h, rk1, rk2, ckr, cks, dhs_pub, dhs_sec)) != 0)
 			goto out;
 		if ((err = pending_skip(&p, s, h.dh_pub, ckr, 0, h.n)) != 0)
 			goto out;
@@ -611,18 +721,26 @@ ratchet_decrypt(struct ratchet *r, struct buf *pt, const uint8_t *msg, size_t le
 			memcpy(r->prev[r->nprev++], r->dhr, DH_PUBLIC_LEN);
 		}
 		memcpy(r->dhr, h.dh_pub, DH_PUBLIC_LEN);
-		memcpy(r->rk, rk2, RATCHET_KEY_LEN);
-		memcpy(r->cks, cks, RATCHET_KEY_LEN);
-		memcpy(r->dhs_pub, dhs_pub, DH_PUBLIC_LEN);
-		memcpy(r->dhs_sec, dhs_sec, DH_SECRET_LEN);
 		if (r->kem & K_PQ) {
-			memcpy(r->kem_dk, kem_dk, MLKEM768_DK_LEN);
-			memcpy(r->kem_ct, kem_ct, RATCHET_KEM_CT_LEN);
-			r->kem |= K_HAS_DK | K_HAS_CT;
+			/* Our used key pair goes; the sending half waits for our first send. */
+			memcpy(r->rk, rk1, RATCHET_KEY_LEN);
+			sodium_memzero(r->cks, RATCHET_KEY_LEN);
+			sodium_memzero(r->kem_dk, MLKEM768_DK_LEN);
+			memcpy(r->kem_peer_ek, h.kem_ek, RATCHET_KEM_EK_LEN);
+			rand_bytes(r->kem_send_seed, SEND_STEP_SEED_LEN);
+			r->kem = K_PQ | K_SEND_PENDING;
+			ratchet_kem_digest(r, r->kem_check);
+			r->flags &= (uint8_t)~F_HAS_CKS;
+		} else {
+			memcpy(r->rk, rk2, RATCHET_KEY_LEN);
+			memcpy(r->cks, cks, RATCHET_KEY_LEN);
+			memcpy(r->dhs_pub, dhs_pub, DH_PUBLIC_LEN);
+			memcpy(r->dhs_sec, dhs_sec, DH_SECRET_LEN);
+			r->flags |= F_HAS_CKS;
 		}
 		r->pn = r->ns;
 		r->ns = 0;
-		r->flags |= F_HAS_DHR | F_HAS_CKS | F_HAS_CKR;
+		r->flags |= F_HAS_DHR | F_HAS_CKR;
 	}
 	memcpy(r->ckr, ckr, RATCHET_KEY_LEN);
 	r->nr = h.n + 1;
@@ -638,32 +756,38 @@ out:
 	sodium_memzero(mk, sizeof(mk));
 	sodium_memzero(old_ck, sizeof(old_ck));
 	sodium_memzero(dhs_sec, sizeof(dhs_sec));
-	sodium_memzero(kem_dk, sizeof(kem_dk));
 	pending_free(&p);
 	return err;
 }
 
 /*
  * State format (big-endian), SECRET as a whole:
- *   u8 version=4, u8 suite id, u32 max_skip, u8 flags,
+ *   u8 version=5, u8 suite id, u32 max_skip, u8 flags,
  *   u8 len + local identity, u8 len + remote identity,
  *   rk[32], dhs_pub[32], dhs_sec[32], dhr[32], cks[32], u32 ns, ckr[32], u32 nr, u32 pn,
  *   u8 nprev (<= 8) + nprev * [32],
  *   u32 nskipped (<= max_skip) + nskipped * (dh[32], u32 n, mk[32]),
  *   u8 nrecent (<= 32) + nrecent * (dh[32], u32 n, digest[16]),
- *   u8 kem (K_*) [+ kem_dk[2400] with K_HAS_DK] [+ kem_ct[1088] with K_HAS_CT],
- *   check[16] = BLAKE2b-128 (unkeyed) of all the bytes before it.
- * Version 3 is the same without the KEM part (a classical ratchet), version 2 also without
- * the recent messages, version 1 also without check; all are still read.
+ *   u8 kem (K_*) [+ kem_dk[2400] with K_HAS_DK] [+ kem_ct[1088] with K_HAS_CT]
+ *     [+ kem_peer_ek[1184] + send_seed[32] with K_SEND_PENDING]
+ *     [+ kem_check[16] unless kem is 0],
+ *   check[16] = BLAKE2b-128 (unkeyed) of the bytes up to and including kem, then kem_check.
+ * kem_check = BLAKE2b-128 of the KEM part (the 0 to 4 fields between kem and kem_check).
+ * Version 4 is kem [+ kem_dk] [+ kem_ct] with no pending step and no kem_check, its check
+ * over all the bytes before it; version 3 is the same without the KEM part (a classical
+ * ratchet), version 2 also without the recent messages, version 1 also without check; all
+ * are still read.
  *
- * The check is a checksum, not a MAC: it catches a state damaged in memory, on disk or by
- * a bug of ours, for the cost of one hash instead of the X25519 multiplication version 1
+ * The checks are checksums, not MACs: they catch a state damaged in memory, on disk or by
+ * a bug of ours, for the cost of a hash instead of the X25519 multiplication version 1
  * needs to catch the same. Authenticity is the storer's job (the client store seals each
- * state with AEAD bound to its row).
+ * state with AEAD bound to its row). The KEM part (3.5 KB, changed only at a DH step) has
+ * its own check so that saving a state hashes only the rest (kem_check is kept in memory).
  */
 int
 ratchet_serialize(const struct ratchet *r, struct buf *out)
 {
+	crypto_generichash_state st;
 	uint8_t check[RATCHET_STATE_CHECK_LEN];
 	size_t i, start = out->len;
 	int err;
@@ -701,20 +825,31 @@ ratchet_serialize(const struct ratchet *r, struct buf *out)
 		buf_put(out, r->recent[i].digest, RATCHET_DIGEST_LEN);
 	}
 	buf_u8(out, r->kem);
-	if (r->kem & K_HAS_DK)
-		buf_put(out, r->kem_dk, MLKEM768_DK_LEN);
-	if (r->kem & K_HAS_CT)
-		buf_put(out, r->kem_ct, RATCHET_KEM_CT_LEN);
 	if ((err = buf_status(out)) != 0)
 		return err;
-	if (crypto_generichash(check, sizeof(check), out->p + start, out->len - start, NULL, 0) != 0)
-		return SOTTO_ERR_CRYPTO;
+	(void)crypto_generichash_init(&st, NULL, 0, sizeof(check));
+	(void)crypto_generichash_update(&st, out->p + start, out->len - start);
+	if (r->kem != 0) {
+		if (r->kem & K_HAS_DK)
+			buf_put(out, r->kem_dk, MLKEM768_DK_LEN);
+		if (r->kem & K_HAS_CT)
+			buf_put(out, r->kem_ct, RATCHET_KEM_CT_LEN);
+		if (r->kem & K_SEND_PENDING) {
+			buf_put(out, r->kem_peer_ek, RATCHET_KEM_EK_LEN);
+			buf_put(out, r->kem_send_seed, SEND_STEP_SEED_LEN);
+		}
+		buf_put(out, r->kem_check, sizeof(r->kem_check));
+		(void)crypto_generichash_update(&st, r->kem_check, sizeof(r->kem_check));
+	}
+	(void)crypto_generichash_final(&st, check, sizeof(check));
+	sodium_memzero(&st, sizeof(st));
 	buf_put(out, check, sizeof(check));
 	return buf_status(out);
 }
 
 /* Everything after the version byte, up to the check (from version 3 with the recent
- * messages, from version 4 with the KEM part). */
+ * messages, from version 4 with the KEM part, from version 5 with a pending step and
+ * kem_check). */
 static int
 ratchet_parse(struct ratchet **out, const struct ratchet_suite *s, struct cur *c,
     uint8_t version)
@@ -791,10 +926,12 @@ ratchet_parse(struct ratchet **out, const struct ratchet_suite *s, struct cur *c
 			cur_copy(c, r->recent[i].digest, RATCHET_DIGEST_LEN);
 		}
 	}
-	if (version >= RATCHET_STATE_VERSION) {
+	if (version >= RATCHET_STATE_VERSION_4) {
 		r->kem = cur_u8(c);
 		if ((r->kem & ~K_ALL) != 0 || (r->kem != 0 && !(r->kem & K_PQ)) ||
 		    ((r->kem & K_HAS_CT) && !(r->kem & K_HAS_DK)) ||
+		    ((r->kem & K_SEND_PENDING) && (version < RATCHET_STATE_VERSION ||
+		    (r->kem & K_HAS_DK))) ||
 		    (r->kem != 0 && s->kdf_root_pq == NULL)) {
 			err = SOTTO_ERR_MALFORMED;
 			goto out;
@@ -803,6 +940,12 @@ ratchet_parse(struct ratchet **out, const struct ratchet_suite *s, struct cur *c
 			cur_copy(c, r->kem_dk, MLKEM768_DK_LEN);
 		if (r->kem & K_HAS_CT)
 			cur_copy(c, r->kem_ct, RATCHET_KEM_CT_LEN);
+		if (r->kem & K_SEND_PENDING) {
+			cur_copy(c, r->kem_peer_ek, RATCHET_KEM_EK_LEN);
+			cur_copy(c, r->kem_send_seed, SEND_STEP_SEED_LEN);
+		}
+		if (r->kem != 0 && version >= RATCHET_STATE_VERSION)
+			cur_copy(c, r->kem_check, sizeof(r->kem_check));
 	}
 	if ((err = cur_finish(c)) != 0)
 		goto out;
@@ -813,11 +956,45 @@ ratchet_parse(struct ratchet **out, const struct ratchet_suite *s, struct cur *c
 	 * step). */
 	if ((r->kem & K_PQ) && (flags & F_HAS_CKS) && !(r->kem & K_HAS_DK))
 		goto out;
+	/* A pending sending half-step: the receiving chain exists, the sending one not yet. */
+	if ((r->kem & K_SEND_PENDING) && ((flags & F_HAS_CKS) || !(flags & F_HAS_CKR)))
+		goto out;
 	*out = r;
 	r = NULL;
 	err = 0;
 out:
 	ratchet_free(r);
+	return err;
+}
+
+/* Version 5's two checks over the parsed state's bytes p[0..len): kem_check (parsed into r)
+ * against the KEM part, and check against the bytes up to kem, then kem_check. */
+static int
+ratchet_check_v5(const struct ratchet *r, const uint8_t *p, size_t len)
+{
+	crypto_generichash_state st;
+	uint8_t check[RATCHET_STATE_CHECK_LEN];
+	size_t tail = RATCHET_STATE_CHECK_LEN, body;
+	int err = SOTTO_ERR_CORRUPT;
+
+	if (r->kem != 0) {
+		ratchet_kem_digest(r, check);
+		if (sodium_memcmp(check, r->kem_check, sizeof(check)) != 0)
+			goto out;
+		tail += ratchet_kem_part_len(r) + RATCHET_STATE_CHECK_LEN;
+	}
+	body = len - tail;      /* the parse consumed exactly these fields */
+	(void)crypto_generichash_init(&st, NULL, 0, sizeof(check));
+	(void)crypto_generichash_update(&st, p, body);
+	if (r->kem != 0)
+		(void)crypto_generichash_update(&st, r->kem_check, sizeof(r->kem_check));
+	(void)crypto_generichash_final(&st, check, sizeof(check));
+	sodium_memzero(&st, sizeof(st));
+	if (sodium_memcmp(check, p + len - RATCHET_STATE_CHECK_LEN, sizeof(check)) != 0)
+		goto out;
+	err = 0;
+out:
+	sodium_memzero(check, sizeof(check));
 	return err;
 }
 
@@ -836,7 +1013,15 @@ ratchet_deserialize(struct ratchet **out, const struct ratchet_suite *s, const u
 	version = cur_u8(&c);
 	if ((err = cur_status(&c)) != 0)
 		return err;
-	if (version == RATCHET_STATE_VERSION || version == RATCHET_STATE_VERSION_3 ||
+	if (version == RATCHET_STATE_VERSION) {
+		if (len < 1 + RATCHET_STATE_CHECK_LEN)
+			return SOTTO_ERR_TRUNCATED;
+		cur_init(&c, p + 1, len - 1 - RATCHET_STATE_CHECK_LEN);
+		if ((err = ratchet_parse(&r, s, &c, version)) != 0)
+			return err;
+		if ((err = ratchet_check_v5(r, p, len)) != 0)
+			goto out;
+	} else if (version == RATCHET_STATE_VERSION_4 || version == RATCHET_STATE_VERSION_3 ||
 	    version == RATCHET_STATE_VERSION_2) {
 		/* Parsed first, so that damage to the structure is reported as such. */
 		if (len < 1 + RATCHET_STATE_CHECK_LEN)
@@ -849,6 +1034,7 @@ ratchet_deserialize(struct ratchet **out, const struct ratchet_suite *s, const u
 		    NULL, 0) != 0 ||
 		    sodium_memcmp(check, p + len - RATCHET_STATE_CHECK_LEN, sizeof(check)) != 0)
 			goto out;
+		ratchet_kem_digest(r, r->kem_check);
 	} else if (version == RATCHET_STATE_VERSION_1) {
 		if ((err = ratchet_parse(&r, s, &c, version)) != 0)
 			return err;

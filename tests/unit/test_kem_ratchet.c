@@ -1,5 +1,6 @@
 /* The KEM ratchet of PQ sessions (docs/PROTOCOL.md 4.4): ML-KEM-768 in every DH ratchet
- * step, message version 3, ratchet state version 4. */
+ * step (its sending half at the first send after it), message version 3, ratchet state
+ * version 5 (and 4, still read). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,9 +23,16 @@
 #define H_CT (H_EK + MLKEM768_EK_LEN)
 #define HDR_PQ (42 + MLKEM768_EK_LEN + 24)
 #define HDR_PQ_CT (HDR_PQ + MLKEM768_CT_LEN)
-/* The end of a version 4 ratchet state with both KEM parts: dk, ct, check. */
-#define TAIL_CT (16 + MLKEM768_CT_LEN)
+/* The end of a version 5 ratchet state with both KEM parts: dk, ct, kem_check, check;
+ * with a pending step: peer_ek, send_seed, kem_check, check. */
+#define CHECKS 32
+#define TAIL_CT (CHECKS + MLKEM768_CT_LEN)
 #define TAIL_DK (TAIL_CT + MLKEM768_DK_LEN)
+#define SEND_SEED_LEN 32
+#define TAIL_SEED (CHECKS + SEND_SEED_LEN)
+#define TAIL_PEER_EK (TAIL_SEED + MLKEM768_EK_LEN)
+#define PENDING_KEM_LEN (MLKEM768_EK_LEN + SEND_SEED_LEN)
+#define K_PQ_PENDING 0x09       /* kem flags: PQ, the sending half-step pending */
 
 struct msg {
 	uint8_t *p;
@@ -108,6 +116,22 @@ snap_same(struct e2e_session *s, const struct buf *before)
 	    memcmp(now.p, before->p, now.len) == 0;
 	buf_wipe_free(&now);
 	return same;
+}
+
+/* Rewrites the two checksums of a version 5 state whose KEM part is kem_len bytes long
+ * (docs/PROTOCOL.md section 6): kem_check over the KEM part, check over the bytes before it
+ * and kem_check. */
+static void
+fix_checks(uint8_t *p, size_t len, size_t kem_len)
+{
+	crypto_generichash_state st;
+	size_t body = len - CHECKS - kem_len;
+
+	crypto_generichash(p + len - CHECKS, 16, p + body, kem_len, NULL, 0);
+	crypto_generichash_init(&st, NULL, 0, 16);
+	crypto_generichash_update(&st, p, body);
+	crypto_generichash_update(&st, p + len - CHECKS, 16);
+	crypto_generichash_final(&st, p + len - 16, 16);
 }
 
 /* A PQXDH session: Alice sent "hello", Bob read it. */
@@ -343,6 +367,7 @@ ref_hkdf(uint8_t *out, size_t out_len, const uint8_t *salt, size_t salt_len,
 }
 
 #define ROOT_PQ "Sotto ratchet root ML-KEM-768 v1"
+#define SEND_STEP "Sotto ratchet send step ML-KEM-768 v1"
 
 /* A KEM ratchet step recomputed from docs/PROTOCOL.md 4.4 with the primitives: Alice
  * reads Bob's first message from her state's secrets and the header (DH, Decaps, KDF_RK_PQ,
@@ -353,12 +378,13 @@ TEST(kem_step_matches_protocol_doc)
 	static struct pq_pair p;
 	static uint8_t dk_a[MLKEM768_DK_LEN];
 	struct msg b1, a2;
-	struct buf sa, sa2;
+	struct buf sa, sa2, sa3;
 	uint8_t dh[32], ss[32], ikm[64], okm[64], ck[32], mk[32], key[32], ad[HDR_PQ_CT + 64];
 	uint8_t pt[16], rk2[64], newsec[32];
 	unsigned long long pt_len;
 	size_t hlen;
 	static uint8_t dk_b[MLKEM768_DK_LEN];
+	static uint8_t step[128], step_pub[32], step_ek[MLKEM768_EK_LEN], step_ct[MLKEM768_CT_LEN];
 	struct buf sb;
 
 	REQUIRE(pq_pair_setup(&p) == 0);
@@ -367,8 +393,8 @@ TEST(kem_step_matches_protocol_doc)
 	REQUIRE(b1.len == hlen + 3 + 16);
 	REQUIRE(rstate(p.a, &sa) == 0);
 	/* Alice's state: she has her KEM key pair but no ciphertext yet (kem flags 3). */
-	CHECK_EQ_INT(sa.p[sa.len - 16 - MLKEM768_DK_LEN - 1], 3);
-	memcpy(dk_a, sa.p + sa.len - 16 - MLKEM768_DK_LEN, MLKEM768_DK_LEN);
+	CHECK_EQ_INT(sa.p[sa.len - CHECKS - MLKEM768_DK_LEN - 1], 3);
+	memcpy(dk_a, sa.p + sa.len - CHECKS - MLKEM768_DK_LEN, MLKEM768_DK_LEN);
 	REQUIRE(crypto_scalarmult_curve25519(dh, sa.p + OFF_DHS_SEC, b1.p + 1) == 0);
 	REQUIRE(mlkem768_decaps(ss, dk_a, MLKEM768_DK_LEN, b1.p + H_CT, MLKEM768_CT_LEN) == 0);
 	memcpy(ikm, dh, 32);
@@ -391,31 +417,61 @@ TEST(kem_step_matches_protocol_doc)
 	CHECK_EQ_INT(crypto_aead_xchacha20poly1305_ietf_decrypt(pt, &pt_len, NULL, b1.p + hlen,
 	    b1.len - hlen, ad, hlen + 64, b1.p + hlen - 24, key), 0);
 	CHECK(pt_len == 3 && memcmp(pt, "kat", 3) == 0);
-	/* The library does the same, then Alice's sending chain: a new DH key and Encaps to
-	 * Bob's key; Bob's state recovers that secret with his new dk. */
+	/* The library does the same: after reading, Alice's root key is rk1, her used key
+	 * pair is gone and the sending half waits, holding Bob's ek and its seed (kem flags
+	 * 9). From the seed: HKDF(ikm = seed, info) = DH secret || d || z || m. */
 	CHECK_EQ_INT(msg_recv(p.a, &b1), 0);
 	REQUIRE(rstate(p.a, &sa2) == 0);
+	CHECK_MEM(sa2.p + OFF_RK, okm, 32);
+	CHECK_EQ_INT(sa2.p[sa2.len - TAIL_PEER_EK - 1], K_PQ_PENDING);
+	CHECK_MEM(sa2.p + sa2.len - TAIL_PEER_EK, b1.p + H_EK, MLKEM768_EK_LEN);
+	ref_hkdf(step, sizeof(step), NULL, 0, sa2.p + sa2.len - TAIL_SEED, SEND_SEED_LEN,
+	    SEND_STEP);
+	REQUIRE(crypto_scalarmult_curve25519_base(step_pub, step) == 0);
+	REQUIRE(mlkem768_keygen_seed(step_ek, dk_a, step + 32, 64) == 0);
+	REQUIRE(mlkem768_encaps_internal(step_ct, ss, b1.p + H_EK, MLKEM768_EK_LEN,
+	    step + 96) == 0);
+	/* Her first send then makes the sending chain: a new DH key and Encaps to Bob's key;
+	 * Bob's state recovers that secret with his dk. */
 	REQUIRE(msg_send(p.a, &a2, "next") == 0);
-	CHECK_MEM(a2.p + 1, sa2.p + OFF_DHS_PUB, 32);
-	CHECK_MEM(a2.p + H_EK, sa2.p + sa2.len - TAIL_DK + 1152, MLKEM768_EK_LEN);
-	CHECK_MEM(a2.p + H_CT, sa2.p + sa2.len - TAIL_CT, MLKEM768_CT_LEN);
+	REQUIRE(rstate(p.a, &sa3) == 0);
+	CHECK_MEM(a2.p + 1, sa3.p + OFF_DHS_PUB, 32);
+	CHECK(memcmp(sa3.p + OFF_DHS_PUB, sa2.p + OFF_DHS_PUB, 32) != 0);
+	CHECK_MEM(a2.p + 1, step_pub, 32);
+	CHECK_MEM(sa3.p + OFF_DHS_SEC, step, 32);
+	CHECK_MEM(a2.p + H_EK, step_ek, MLKEM768_EK_LEN);
+	CHECK_MEM(a2.p + H_CT, step_ct, MLKEM768_CT_LEN);
+	CHECK_EQ_INT(sa3.p[sa3.len - TAIL_DK - 1], 7);
+	CHECK_MEM(a2.p + H_EK, sa3.p + sa3.len - TAIL_DK + 1152, MLKEM768_EK_LEN);
+	CHECK_MEM(a2.p + H_CT, sa3.p + sa3.len - TAIL_CT, MLKEM768_CT_LEN);
 	REQUIRE(rstate(p.b, &sb) == 0);
 	memcpy(dk_b, sb.p + sb.len - TAIL_DK, MLKEM768_DK_LEN);
 	CHECK_MEM(b1.p + H_EK, dk_b + 1152, MLKEM768_EK_LEN);        /* dk = dk_pke || ek || .. */
 	REQUIRE(mlkem768_decaps(ss, dk_b, MLKEM768_DK_LEN, a2.p + H_CT, MLKEM768_CT_LEN) == 0);
-	memcpy(newsec, sa2.p + OFF_DHS_SEC, 32);
+	memcpy(newsec, sa3.p + OFF_DHS_SEC, 32);
 	REQUIRE(crypto_scalarmult_curve25519(ikm, newsec, b1.p + 1) == 0);
 	memcpy(ikm + 32, ss, 32);
 	ref_hkdf(rk2, 64, okm, 32, ikm, 64, ROOT_PQ);                /* rk2 || CKs */
-	CHECK_MEM(sa2.p + OFF_RK, rk2, 32);
+	CHECK_MEM(sa3.p + OFF_RK, rk2, 32);
+	/* a2 is message 0 of the chain keyed by that CKs */
+	crypto_auth_hmacsha256(mk, (const uint8_t *)"\x01", 1, rk2 + 32);
+	ref_hkdf(key, 32, NULL, 0, mk, 32, "Sotto message keys v2");
+	memcpy(ad, a2.p, HDR_PQ_CT);
+	memcpy(ad + HDR_PQ_CT, p.ida.pub, 32);
+	memcpy(ad + HDR_PQ_CT + 32, p.idb.pub, 32);
+	CHECK_EQ_INT(crypto_aead_xchacha20poly1305_ietf_decrypt(pt, &pt_len, NULL,
+	    a2.p + HDR_PQ_CT, a2.len - HDR_PQ_CT, ad, HDR_PQ_CT + 64, a2.p + HDR_PQ_CT - 24, key), 0);
+	CHECK(pt_len == 4 && memcmp(pt, "next", 4) == 0);
 	CHECK_EQ_INT(msg_recv(p.b, &a2), 0);
 	sodium_memzero(okm, sizeof(okm));
 	sodium_memzero(ikm, sizeof(ikm));
 	sodium_memzero(ss, sizeof(ss));
 	sodium_memzero(dk_a, sizeof(dk_a));
 	sodium_memzero(dk_b, sizeof(dk_b));
+	sodium_memzero(step, sizeof(step));
 	buf_wipe_free(&sa);
 	buf_wipe_free(&sa2);
+	buf_wipe_free(&sa3);
 	buf_wipe_free(&sb);
 	msg_free(&b1);
 	msg_free(&a2);
@@ -444,8 +500,9 @@ TEST(classical_secrets_alone_read_nothing)
 	buf_put(&copy, sb.p, sb.len);
 	REQUIRE(buf_status(&copy) == 0);
 	REQUIRE(mlkem768_keygen(ek, dk) == 0);
+	CHECK_EQ_INT(copy.p[copy.len - TAIL_DK - 1], 7);
 	memcpy(copy.p + copy.len - TAIL_DK, dk, MLKEM768_DK_LEN);
-	REQUIRE(crypto_generichash(copy.p + copy.len - 16, 16, copy.p, copy.len - 16, NULL, 0) == 0);
+	fix_checks(copy.p, copy.len, MLKEM768_DK_LEN + MLKEM768_CT_LEN);
 	REQUIRE(ratchet_deserialize(&forged, &suite_native, copy.p, copy.len) == 0);
 	REQUIRE(ratchet_deserialize(&real, &suite_native, sb.p, sb.len) == 0);
 	buf_init_fixed(&pt, out, sizeof(out));
@@ -463,19 +520,21 @@ TEST(classical_secrets_alone_read_nothing)
 	pq_pair_free(&p);
 }
 
-/* The state's KEM part: flags that cannot be, and a PQ sender without its key pair, are
- * refused; a classical message in a PQ session is a downgrade and refused. */
+/* The state's KEM part: flags that cannot be, a PQ sender without its key pair, a pending
+ * step where none can be, and damage to either checksum are refused; a version 4 state
+ * still loads; a classical message in a PQ session is a downgrade and refused. */
 TEST(pq_state_and_downgrade_checks)
 {
 	static struct pq_pair p;
-	struct buf sa, x;
+	struct buf sa, sb, x;
 	struct ratchet *rt = NULL;
-	size_t flag_at;
+	size_t flag_at, bflag_at;
+	struct msg b1;
 
 	REQUIRE(pq_pair_setup(&p) == 0);
 	REQUIRE(rstate(p.a, &sa) == 0);
-	CHECK_EQ_INT(sa.p[0], 4);
-	flag_at = sa.len - 16 - MLKEM768_DK_LEN - 1;
+	CHECK_EQ_INT(sa.p[0], 5);
+	flag_at = sa.len - CHECKS - MLKEM768_DK_LEN - 1;
 	CHECK_EQ_INT(sa.p[flag_at], 3);                   /* PQ, key pair, no ciphertext */
 	buf_init_dyn(&x, 1u << 22);
 	buf_put(&x, sa.p, sa.len);
@@ -484,22 +543,81 @@ TEST(pq_state_and_downgrade_checks)
 	CHECK_EQ_INT(ratchet_deserialize(&rt, &suite_native, x.p, x.len), SOTTO_ERR_MALFORMED);
 	x.p[flag_at] = 0x13;
 	CHECK_EQ_INT(ratchet_deserialize(&rt, &suite_native, x.p, x.len), SOTTO_ERR_MALFORMED);
-	/* PQ but no key pair, while able to send: cut the dk, fix the checksum. */
+	x.p[flag_at] = 0x0b;                              /* pending with a key pair */
+	CHECK_EQ_INT(ratchet_deserialize(&rt, &suite_native, x.p, x.len), SOTTO_ERR_MALFORMED);
+	/* Damage to the key pair (kem_check) or to the rest (check). */
+	x.p[flag_at] = 3;
+	x.p[flag_at + 1 + 700] ^= 0x20;
+	CHECK_EQ_INT(ratchet_deserialize(&rt, &suite_native, x.p, x.len), SOTTO_ERR_CORRUPT);
+	x.p[flag_at + 1 + 700] ^= 0x20;
+	x.p[OFF_RK + 3] ^= 0x01;
+	CHECK_EQ_INT(ratchet_deserialize(&rt, &suite_native, x.p, x.len), SOTTO_ERR_CORRUPT);
+	x.p[OFF_RK + 3] ^= 0x01;
+	x.p[x.len - CHECKS] ^= 0x01;                      /* kem_check itself */
+	CHECK_EQ_INT(ratchet_deserialize(&rt, &suite_native, x.p, x.len), SOTTO_ERR_CORRUPT);
+	x.p[x.len - CHECKS] ^= 0x01;
+	CHECK_EQ_INT(ratchet_deserialize(&rt, &suite_native, x.p, x.len), 0);
+	ratchet_free(rt);
+	rt = NULL;
+	/* PQ but no key pair, while able to send: cut the dk, fix the checksums. */
 	x.len = 0;
 	buf_put(&x, sa.p, flag_at);
 	buf_u8(&x, 1);
-	buf_reserve(&x, 16);
+	buf_reserve(&x, CHECKS);
 	REQUIRE(buf_status(&x) == 0);
-	REQUIRE(crypto_generichash(x.p + x.len - 16, 16, x.p, x.len - 16, NULL, 0) == 0);
+	fix_checks(x.p, x.len, 0);
 	CHECK_EQ_INT(ratchet_deserialize(&rt, &suite_native, x.p, x.len), SOTTO_ERR_CORRUPT);
 	CHECK(rt == NULL);
 	/* Every truncation fails. */
 	for (size_t n = flag_at; n < sa.len; n += 97)
 		CHECK(ratchet_deserialize(&rt, &suite_native, sa.p, n) < 0);
+	/* Bob after reading the first message: the sending half pending (no key pair yet),
+	 * Alice's ek held. A pending step in a state that can send is refused. */
+	REQUIRE(rstate(p.b, &sb) == 0);
+	bflag_at = sb.len - TAIL_PEER_EK - 1;
+	CHECK_EQ_INT(sb.p[bflag_at], K_PQ_PENDING);
+	CHECK_MEM(sb.p + sb.len - TAIL_PEER_EK, sa.p + flag_at + 1 + 1152, MLKEM768_EK_LEN);
+	x.len = 0;
+	buf_put(&x, sb.p, sb.len);
+	REQUIRE(buf_status(&x) == 0);
+	x.p[6] |= 0x02;                                   /* ratchet flags: has CKs */
+	fix_checks(x.p, x.len, PENDING_KEM_LEN);
+	CHECK_EQ_INT(ratchet_deserialize(&rt, &suite_native, x.p, x.len), SOTTO_ERR_CORRUPT);
+	/* A pending step cannot be in a version 4 state. */
+	x.p[6] &= (uint8_t)~0x02;
+	x.p[0] = 4;
+	x.len -= CHECKS;
+	buf_reserve(&x, 16);
+	REQUIRE(buf_status(&x) == 0);
+	crypto_generichash(x.p + x.len - 16, 16, x.p, x.len - 16, NULL, 0);
+	CHECK_EQ_INT(ratchet_deserialize(&rt, &suite_native, x.p, x.len), SOTTO_ERR_MALFORMED);
+	/* Bob's first send makes his key pair and the ciphertext (kem flags 7). */
+	REQUIRE(msg_send(p.b, &b1, "b1") == 0);
+	CHECK_EQ_INT(b1.p[H_KEM_FLAGS], 1);
+	buf_wipe_free(&sb);
+	REQUIRE(rstate(p.b, &sb) == 0);
+	CHECK_EQ_INT(sb.p[sb.len - TAIL_DK - 1], 7);
+	/* The same state as version 4 (no kem_check, one check over everything) loads, reads
+	 * on, and is written back as version 5. */
+	x.len = 0;
+	buf_u8(&x, 4);
+	buf_put(&x, sb.p + 1, sb.len - 1 - CHECKS);
+	buf_reserve(&x, 16);
+	REQUIRE(buf_status(&x) == 0);
+	crypto_generichash(x.p + x.len - 16, 16, x.p, x.len - 16, NULL, 0);
+	REQUIRE(ratchet_deserialize(&rt, &suite_native, x.p, x.len) == 0);
+	x.len = 0;
+	REQUIRE(ratchet_serialize(rt, &x) == 0);
+	CHECK(x.len == sb.len && memcmp(x.p, sb.p, sb.len) == 0);
+	ratchet_free(rt);
+	rt = NULL;
+	CHECK_EQ_INT(msg_recv(p.a, &b1), 0);
 	/* Enabling twice, or after sending, is refused. */
 	CHECK_EQ_INT(ratchet_enable_kem(e2e_session_ratchet(p.a)), SOTTO_ERR_STATE);
+	msg_free(&b1);
 	buf_wipe_free(&x);
 	buf_wipe_free(&sa);
+	buf_wipe_free(&sb);
 	pq_pair_free(&p);
 }
 

@@ -823,7 +823,7 @@ TEST(state_serialization_roundtrip_and_corruption)
 		x[rs.len - 1] ^= 1;
 		CHECK_EQ_INT(ratchet_deserialize(&rt, &suite_native, x, rs.len), SOTTO_ERR_CORRUPT);
 		memcpy(x, rs.p, rs.len);
-		x[0] = 5;
+		x[0] = 6;
 		CHECK_EQ_INT(ratchet_deserialize(&rt, &suite_native, x, rs.len), SOTTO_ERR_BAD_VERSION);
 		/* The count of recent messages (two received): larger than the data or the bound. */
 		memcpy(x, rs.p, rs.len);
@@ -856,8 +856,9 @@ TEST(state_serialization_roundtrip_and_corruption)
 /* Rebuilds a native message from the primitives as docs/PROTOCOL.md describes it, using
  * the keys in the serialized state, and compares it with what the library sent. */
 /* Version 1 states (no checksum; written before the checksum existed), version 2 states
- * (no digests of received messages) and version 3 states (no KEM part) still load, are
- * checked as before, and are written back as version 4. */
+ * (no digests of received messages), version 3 states (no KEM part) and version 4 states
+ * (a classical one is version 5's bytes under another version number) still load, are
+ * checked as before, and are written back as version 5. */
 TEST(state_version_1_still_loads)
 {
 	struct pair p;
@@ -878,10 +879,24 @@ TEST(state_version_1_still_loads)
 	buf_init_dyn(&v2, 1u << 20);
 	buf_init_dyn(&again, 1u << 20);
 	REQUIRE(ratchet_serialize(e2e_session_ratchet(p.b), &rs) == 0);
-	CHECK_EQ_INT(rs.p[0], 4);
+	CHECK_EQ_INT(rs.p[0], 5);
+	/* Version 4 of a classical ratchet: the same bytes (no KEM part, no kem_check). */
+	buf_init_dyn(&v3, 1u << 20);
+	buf_u8(&v3, 4);
+	buf_put(&v3, rs.p + 1, rs.len - 1 - 16);
+	REQUIRE(crypto_generichash(check, 16, v3.p, v3.len, NULL, 0) == 0);
+	buf_put(&v3, check, 16);
+	REQUIRE(buf_status(&v3) == 0);
+	CHECK_EQ_INT(ratchet_deserialize(&rt, &suite_native, v3.p, v3.len), 0);
+	REQUIRE(rt != NULL);
+	REQUIRE(ratchet_serialize(rt, &again) == 0);
+	CHECK(again.len == rs.len && memcmp(again.p, rs.p, rs.len) == 0);
+	again.len = 0;
+	ratchet_free(rt);
+	rt = NULL;
+	v3.len = 0;
 	/* Version 3 is version 4 without the KEM flags byte (0 here, a classical ratchet). */
 	CHECK_EQ_INT(rs.p[rs.len - 17], 0);
-	buf_init_dyn(&v3, 1u << 20);
 	buf_u8(&v3, 3);
 	buf_put(&v3, rs.p + 1, rs.len - 1 - 17);
 	REQUIRE(crypto_generichash(check, 16, v3.p, v3.len, NULL, 0) == 0);
@@ -921,7 +936,7 @@ TEST(state_version_1_still_loads)
 	CHECK_EQ_INT(ratchet_skipped_count(rt), 2);
 	REQUIRE(ratchet_serialize(rt, &again) == 0);
 	CHECK_EQ_INT(again.len, 1 + body + 1 + 1 + 16);
-	CHECK(again.p[0] == 4 && memcmp(again.p + 1, rs.p + 1, body) == 0 &&
+	CHECK(again.p[0] == 5 && memcmp(again.p + 1, rs.p + 1, body) == 0 &&
 	    again.p[1 + body] == 0 && again.p[2 + body] == 0);
 	ratchet_free(rt);
 	rt = NULL;
