@@ -88,6 +88,13 @@ buf_reserve(struct buf *b, size_t n)
 }
 
 void
+buf_ensure(struct buf *b, size_t n)
+{
+	if (n > 0 && buf_reserve(b, n) != NULL)
+		b->len -= n;
+}
+
+void
 buf_put(struct buf *b, const void *p, size_t n)
 {
 	uint8_t *r;

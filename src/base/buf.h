@@ -37,6 +37,9 @@ void buf_lv16(struct buf *b, const void *p, size_t n);
 void buf_lv32(struct buf *b, const void *p, size_t n);
 /* Reserves n bytes at the end and returns them for the caller to fill (NULL on error). */
 uint8_t *buf_reserve(struct buf *b, size_t n);
+/* Makes room for n more bytes in one allocation, writing nothing (a writer that knows its
+ * size avoids growing by doubling, each step a copy and a wipe); errors as buf_reserve. */
+void buf_ensure(struct buf *b, size_t n);
 int buf_status(const struct buf *b) SOTTO_MUST_CHECK;
 
 #endif

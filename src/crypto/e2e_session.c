@@ -203,9 +203,13 @@ e2e_session_msg_header(const struct ratchet_suite *s, struct ratchet_header *h, 
 int
 e2e_session_serialize(const struct e2e_session *ss, struct buf *out)
 {
-	struct buf tmp;
+	size_t rs_len = ratchet_serialized_len(ss->r), at;
 	int err;
 
+	/* the fields below, at most 4 + 5 * 4 + 2 + 2 + DH_PUBLIC_LEN + the identity + the KEM
+	 * part, then lv32(ratchet state), written in place (one allocation, no copy) */
+	buf_ensure(out, 28 + DH_PUBLIC_LEN + ss->info.ident_pub_len + 4 + X3DH_KEM_CT_LEN + 4 +
+	    rs_len);
 	buf_u8(out, E2E_SESSION_STATE_VERSION);
 	buf_u8(out, ss->suite->id);
 	buf_u8(out, ss->flags);
@@ -223,13 +227,12 @@ e2e_session_serialize(const struct e2e_session *ss, struct buf *out)
 		buf_u32(out, ss->info.kem_id);
 		buf_put(out, ss->info.kem_ct, X3DH_KEM_CT_LEN);
 	}
-	buf_init_dyn(&tmp, UINT32_MAX);
-	if ((err = ratchet_serialize(ss->r, &tmp)) == 0) {
-		buf_lv32(out, tmp.p, tmp.len);
-		err = buf_status(out);
-	}
-	buf_wipe_free(&tmp);
-	return err;
+	buf_u32(out, (uint32_t)rs_len);
+	at = out->len;
+	if ((err = ratchet_serialize(ss->r, out)) != 0)
+		return err;
+	/* the length written first is the one ratchet_serialized_len promised */
+	return out->len - at == rs_len ? 0 : SOTTO_ERR_INTERNAL;
 }
 
 int

@@ -784,6 +784,19 @@ out:
  * state with AEAD bound to its row). The KEM part (3.5 KB, changed only at a DH step) has
  * its own check so that saving a state hashes only the rest (kem_check is kept in memory).
  */
+size_t
+ratchet_serialized_len(const struct ratchet *r)
+{
+	return 1 + 1 + 4 + 1 + 1 + r->local_len + 1 + r->remote_len +
+	    RATCHET_KEY_LEN + DH_PUBLIC_LEN + DH_SECRET_LEN + DH_PUBLIC_LEN + RATCHET_KEY_LEN + 4 +
+	    RATCHET_KEY_LEN + 4 + 4 +
+	    1 + (size_t)r->nprev * DH_PUBLIC_LEN +
+	    4 + r->nskipped * SKIPPED_WIRE_LEN +
+	    1 + (size_t)r->nrecent * (DH_PUBLIC_LEN + 4 + RATCHET_DIGEST_LEN) +
+	    1 + (r->kem != 0 ? ratchet_kem_part_len(r) + RATCHET_STATE_CHECK_LEN : 0) +
+	    RATCHET_STATE_CHECK_LEN;
+}
+
 int
 ratchet_serialize(const struct ratchet *r, struct buf *out)
 {
@@ -792,6 +805,7 @@ ratchet_serialize(const struct ratchet *r, struct buf *out)
 	size_t i, start = out->len;
 	int err;
 
+	buf_ensure(out, ratchet_serialized_len(r));
 	buf_u8(out, RATCHET_STATE_VERSION);
 	buf_u8(out, r->suite->id);
 	buf_u32(out, r->max_skip);

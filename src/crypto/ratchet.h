@@ -150,6 +150,8 @@ int ratchet_decrypt(struct ratchet *r, struct buf *pt, const uint8_t *msg, size_
 
 /* Serialized state is SECRET. */
 int ratchet_serialize(const struct ratchet *r, struct buf *out) SOTTO_MUST_CHECK;
+/* The number of bytes ratchet_serialize writes. */
+size_t ratchet_serialized_len(const struct ratchet *r);
 int ratchet_deserialize(struct ratchet **out, const struct ratchet_suite *s,
     const uint8_t *p, size_t len) SOTTO_MUST_CHECK;
 
