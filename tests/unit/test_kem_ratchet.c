@@ -621,6 +621,42 @@ TEST(pq_state_and_downgrade_checks)
 	pq_pair_free(&p);
 }
 
+/* The deferred sending half (docs/PROTOCOL.md 4.4): a first send that fails to seal leaves
+ * the pending state exactly as it was; a copy of the pending state repeats the same step
+ * (the same DH key, encapsulation key and ciphertext: what lets the receiver's rollback
+ * check recognise a restored sender), and both copies' messages read. */
+TEST(pending_step_commits_when_sealed_and_repeats)
+{
+	static struct pq_pair p;
+	static uint8_t small[256];
+	struct buf before, tiny;
+	struct e2e_session *copy = NULL;
+	struct msg m1, m2;
+	int type;
+
+	REQUIRE(pq_pair_setup(&p) == 0);
+	buf_init_dyn(&before, 1u << 22);
+	REQUIRE(e2e_session_serialize(p.b, &before) == 0);
+	buf_init_fixed(&tiny, small, sizeof(small));
+	CHECK(e2e_session_encrypt(p.b, &tiny, &type, (const uint8_t *)"b1", 2) != 0);
+	CHECK(snap_same(p.b, &before));
+	REQUIRE(e2e_session_deserialize(&copy, &suite_native, before.p, before.len) == 0);
+	REQUIRE(msg_send(p.b, &m1, "b1") == 0);
+	REQUIRE(msg_send(copy, &m2, "b1") == 0);
+	REQUIRE(m1.len == m2.len && m1.len == HDR_PQ_CT + 2 + 16);
+	CHECK_MEM(m1.p, m2.p, HDR_PQ_CT - 24);            /* all but the nonce */
+	CHECK(memcmp(m1.p + HDR_PQ_CT - 24, m2.p + HDR_PQ_CT - 24, 24) != 0);
+	CHECK(!snap_same(p.b, &before));
+	CHECK_EQ_INT(msg_recv(p.a, &m1), 0);
+	/* The copy's message: the same ratchet key and number with other bytes. */
+	CHECK_EQ_INT(msg_recv(p.a, &m2), SOTTO_ERR_ROLLBACK);
+	e2e_session_free(copy);
+	msg_free(&m1);
+	msg_free(&m2);
+	buf_wipe_free(&before);
+	pq_pair_free(&p);
+}
+
 int
 main(void)
 {
@@ -632,5 +668,6 @@ main(void)
 	RUN(kem_step_matches_protocol_doc);
 	RUN(classical_secrets_alone_read_nothing);
 	RUN(pq_state_and_downgrade_checks);
+	RUN(pending_step_commits_when_sealed_and_repeats);
 	return check_summary();
 }
