@@ -18,9 +18,13 @@ admin_invite_make(char token[INVITE_TOKEN_SIZE], uint8_t hash[STORE_TOKEN_HASH_L
 {
 	uint8_t raw[INVITE_RAW_LEN];
 
-	randombytes_buf(raw, sizeof(raw));
-	sodium_bin2base64(token, INVITE_TOKEN_SIZE, raw, sizeof(raw),
-	    sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+	/* A token that began with '-' would read as an option on the command line
+	 * (`sottod invites revoke TOKEN`, `sotto init --invite TOKEN`): draw again. */
+	do {
+		randombytes_buf(raw, sizeof(raw));
+		sodium_bin2base64(token, INVITE_TOKEN_SIZE, raw, sizeof(raw),
+		    sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+	} while (token[0] == '-');
 	crypto_generichash(hash, STORE_TOKEN_HASH_LEN, (const uint8_t *)token, strlen(token),
 	    NULL, 0);
 	sodium_memzero(raw, sizeof(raw));

@@ -85,7 +85,7 @@ parse_args(int argc, char **argv, struct opts *o)
 		{ "--store", "store" },
 		{ "--metrics", "metrics_listen" },
 	};
-	int i;
+	int i, after_dashes = 0;
 
 	memset(o, 0, sizeof(*o));
 	if (argc < 2)
@@ -95,15 +95,19 @@ parse_args(int argc, char **argv, struct opts *o)
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 		size_t k;
 
-		if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+		if (!after_dashes && strcmp(a, "--") == 0) {
+			after_dashes = 1;
+			continue;
+		}
+		if (!after_dashes && (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0)) {
 			o->cmd = "--help";
 			return 0;
 		}
-		if (strcmp(a, "--json") == 0) {
+		if (!after_dashes && strcmp(a, "--json") == 0) {
 			o->json = 1;
 			continue;
 		}
-		if (a[0] != '-') {
+		if (a[0] != '-' || after_dashes) {
 			if (o->n_pos == sizeof(o->pos) / sizeof(o->pos[0])) {
 				fprintf(stderr, "sottod: unexpected argument %s\n", a);
 				return EXIT_USAGE;
@@ -143,7 +147,8 @@ parse_args(int argc, char **argv, struct opts *o)
 			if (strcmp(a, flags[k].flag) == 0)
 				break;
 		if (k == sizeof(flags) / sizeof(flags[0])) {
-			fprintf(stderr, "sottod: unknown option %s\n", a);
+			fprintf(stderr, "sottod: unknown option %s (an argument that begins with '-' "
+			    "goes after --)\n", a);
 			return EXIT_USAGE;
 		}
 		if (config_override_add(&o->ov, flags[k].key, v) != 0) {

@@ -135,6 +135,12 @@ def test_invite_revoke_by_id_and_token(root, servers):
     check(r.returncode == 2 and b"no invite" in r.stderr, r.stderr)
     r = sottod(srv, "invites", "revoke")
     check(r.returncode == 2, r.stderr)
+    # An argument that begins with '-' (a token of an older server may) goes after "--".
+    r = sottod(srv, "invites", "revoke", "-not-a-token")
+    check(r.returncode == 2 and b"goes after --" in r.stderr, r.stderr)
+    r = subprocess.run([SOTTOD, "invites", "revoke", "--data", srv.dir, "--", "-not-a-token"],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=scaled(30))
+    check(r.returncode == 2 and b"no invite with that token" in r.stderr, r.stderr)
 
 
 def test_reset_invite_has_a_lifetime(root, servers):

@@ -11,6 +11,7 @@
 #include "check.h"
 #include "tmp_db.h"
 #include "server/log.h"
+#include "server/admin.h"
 #include "server/store.h"
 
 static char dir[TMP_DB_DIR_MAX];
@@ -225,6 +226,21 @@ TEST(invites_migrate_schema_8)
 	tmp_db_remove(dir, path);
 }
 
+/* A token never begins with '-', which a command line would take for an option: 2,000
+ * draws (each began with '-' one time in 64 before). */
+static void
+invite_tokens_never_begin_with_a_dash(void)
+{
+	char token[INVITE_TOKEN_SIZE];
+	uint8_t hash[STORE_TOKEN_HASH_LEN];
+
+	for (int i = 0; i < 2000; i++) {
+		admin_invite_make(token, hash);
+		CHECK(token[0] != '-');
+		CHECK(strlen(token) == INVITE_TOKEN_SIZE - 1);
+	}
+}
+
 int
 main(void)
 {
@@ -233,5 +249,6 @@ main(void)
 	RUN(invites_revoke_ambiguous_id_refused);
 	RUN(invites_reset_name_expires_and_stays_reserved);
 	RUN(invites_migrate_schema_8);
+	RUN(invite_tokens_never_begin_with_a_dash);
 	return check_summary();
 }
