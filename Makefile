@@ -58,7 +58,7 @@ MLS_INTEROP := $(if $(MLS_INTEROP_SRC),$(BUILD)/tests/interop_mls)
 FUZZERS    := $(patsubst fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRC))
 BENCHES    := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 
-.PHONY: fuzzers all deps install deb test test-unit test-asan test-valgrind soak interop interop-mls run demo bench bench-crypto bench-mls bench-peers bench-fanout bench-scale fuzz clean
+.PHONY: fuzzers all deps install deb test test-unit test-asan test-valgrind soak interop interop-mls run run-cluster demo bench bench-crypto bench-mls bench-peers bench-fanout bench-scale fuzz clean
 .DEFAULT_GOAL := all
 .SECONDARY:
 
@@ -167,6 +167,11 @@ interop-mls: all $(MLS_INTEROP)
 
 run: all
 	@scripts/run-server $(BUILD)
+
+# etcd, two PostgreSQL under Patroni, two sottod nodes and haproxy on loopback
+# (docs/SERVER.md, "A cluster"); Ctrl-C stops all of it.
+run-cluster: all
+	@scripts/run-cluster $(BUILD)
 
 demo: all
 	@scripts/demo $(BUILD)

@@ -138,6 +138,7 @@ class Cluster:
                       "?target_session_attrs=read-write&connect_timeout=2"
                       % (self.port["pg1"], self.port["pg2"]))
         self.address = None
+        self.keep_failed = False    # start() failing keeps the directory (its logs)
 
     # --- configuration ---------------------------------------------------------------
 
@@ -259,8 +260,11 @@ backend sottod
         if name in ("pg1", "pg2") and self.pg_uid is not None:
             kw = {"user": self.pg_uid, "group": self.pg_gid, "extra_groups": [],
                   "env": dict(os.environ, HOME=os.path.join(self.dir, name))}
+        # A session of its own: Ctrl-C reaches this process only, which stops the
+        # cluster in order.
         p = subprocess.Popen(self._argv(name), stdout=log, stderr=log,
-                             stdin=subprocess.DEVNULL, cwd=self.dir, **kw)
+                             stdin=subprocess.DEVNULL, cwd=self.dir, start_new_session=True,
+                             **kw)
         self.procs[name] = p
         t = 60 * self.scale
         if name == "etcd":
@@ -369,7 +373,7 @@ backend sottod
                 [self.sottod, "address", "--data", os.path.join(self.dir, "node1")],
                 check=True, stdout=subprocess.PIPE).stdout.decode().strip()
         except BaseException:
-            self.stop()
+            self.stop(keep=self.keep_failed)
             raise
         return self
 
