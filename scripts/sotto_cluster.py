@@ -12,8 +12,8 @@ What runs, each a child process of this one, each with its log in DIR/NAME.log:
             ticket.key), both with `store` naming both PostgreSQL instances with
             target_session_attrs=read-write: libpq connects to whichever is the primary
   haproxy   the address clients use; round robin over the nodes, a node found down (TCP
-            check every 500 ms) taken out and its sessions ended, a refused connection
-            dispatched to the other node
+            check every 2 s, 500 ms while in doubt) taken out and its sessions ended, a
+            refused connection dispatched to the other node
 
 PostgreSQL refuses to run as root: run as root, Patroni (and so PostgreSQL) runs as the
 system user sotto-cluster, created if missing; the other processes run as the caller.
@@ -218,7 +218,7 @@ frontend sotto
 	default_backend sottod
 backend sottod
 	balance roundrobin
-	default-server inter 500ms fall 2 rise 2 on-marked-down shutdown-sessions
+	default-server inter 2s fastinter 500ms fall 2 rise 2 on-marked-down shutdown-sessions
 	server node1 127.0.0.1:%d check
 	server node2 127.0.0.1:%d check
 """ % (self.port["haproxy"], self.port["node1"], self.port["node2"]))

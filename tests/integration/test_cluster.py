@@ -224,14 +224,19 @@ def test_rolling_restart(root, servers):
     order = ["etcd", replica, c.primary(), "node1", "node2", "haproxy"]
     with Load(Shared.alice, Shared.bob, "rolling") as load:
         load.wait_acked(5, 60, "sends before the restarts")
+        pauses = []
         for name in order:
+            t = time.monotonic()
             c.restart_proc(name)
             if name.startswith("pg"):
                 c.wait_replicated()
             load.wait_acked(3, 60, "sends after restarting %s" % name)
+            pauses.append("%s %.1f s" % (name, max(
+                (b - a for (_, a), (_, b) in zip(load.acked, load.acked[1:]) if b > t),
+                default=0)))
         n, failed = load.finish()
-    print("# rolling restart of %s: %d acknowledged, %d failed sends" %
-          (", ".join(order), n, failed))
+    print("# rolling restart: %d acknowledged, %d failed sends; longest gap between "
+          "acknowledged sends while restarting each: %s" % (n, failed, ", ".join(pauses)))
 
 
 def run_shared(tests):
