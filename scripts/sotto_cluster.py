@@ -124,6 +124,7 @@ class Cluster:
                 "rest1", "rest2")
         self.port = {k: (ports or {}).get(k) or free_port() for k in keys}
         self.procs = {}
+        self.exits = []             # (name, exit status) of each process stopped
         self.logs = {}
         self.pg_uid = self.pg_gid = None
         if os.getuid() == 0:
@@ -134,9 +135,12 @@ class Cluster:
                                 "/usr/sbin/nologin", PG_USER], check=True)
                 pw = pwd.getpwnam(PG_USER)
             self.pg_uid, self.pg_gid = pw.pw_uid, pw.pw_gid
+        # The primary of the two; a host that does not answer is given up after 2 s, a
+        # connection whose peer went silent (a machine gone, no RST) after about 10 s.
         self.store = ("postgresql://postgres@127.0.0.1:%d,127.0.0.1:%d/postgres"
                       "?target_session_attrs=read-write&connect_timeout=2"
-                      % (self.port["pg1"], self.port["pg2"]))
+                      "&keepalives_idle=5&keepalives_interval=2&keepalives_count=3"
+                      "&tcp_user_timeout=10000" % (self.port["pg1"], self.port["pg2"]))
         self.address = None
         self.keep_failed = False    # start() failing keeps the directory (its logs)
 
@@ -289,6 +293,7 @@ backend sottod
             except subprocess.TimeoutExpired:
                 p.kill()
                 p.wait()
+        self.exits.append((name, p.returncode))
 
     def restart_proc(self, name):
         self.stop_proc(name)

@@ -31,6 +31,7 @@ import sotto_cluster  # noqa: E402
 # Writes must resume this soon after the primary dies (issue 17): Patroni's TTL (20 s)
 # plus a loop or two.
 FAILOVER_MAX = 45
+NODES = ("node1", "node2")
 
 
 class Load:
@@ -197,6 +198,7 @@ def test_primary_killed(root, servers):
     check(old is not None and sync is not None and sync != old, "%s %s" % (old, sync))
     with Load(Shared.alice, Shared.bob, "primary") as load:
         load.wait_acked(10, 60, "sends before the kill")
+        listening = {n: c.log(n).count("wake listener: listening") for n in NODES}
         c.crash_pg(old)
         killed = time.monotonic()
         wait_until(lambda: load.acked_since(killed) >= 1, FAILOVER_MAX,
@@ -209,9 +211,12 @@ def test_primary_killed(root, servers):
         c.start_proc(old)
         c.wait_replicated()
         n, failed = load.finish()
-    for node in ("node1", "node2"):
+    for node in NODES:
         check("PostgreSQL connection lost and made again" in c.log(node),
               "%s never reconnected" % node)
+        # The wake-up listener too, on the new primary (LISTEN fails on a standby).
+        check(c.log(node).count("wake listener: listening") > listening[node],
+              "%s never listened again" % node)
     print("# primary kill: writes resumed after %.1f s; %d acknowledged, %d failed sends" %
           (resumed, n, failed))
 
@@ -235,6 +240,11 @@ def test_rolling_restart(root, servers):
                 (b - a for (_, a), (_, b) in zip(load.acked, load.acked[1:]) if b > t),
                 default=0)))
         n, failed = load.finish()
+    # Each node stopped by SIGTERM drained and exited 0 (under ASan: no leak report).
+    nodes = [(name, rc) for name, rc in c.exits if name in NODES]
+    check(len(nodes) == 2 and all(rc == 0 for _, rc in nodes), "nodes' exits: %s" % nodes)
+    for node in NODES:
+        check("Sanitizer" not in c.log(node), "%s: a sanitizer report" % node)
     print("# rolling restart: %d acknowledged, %d failed sends; longest gap between "
           "acknowledged sends while restarting each: %s" % (n, failed, ", ".join(pauses)))
 
