@@ -24,6 +24,7 @@ import glob
 import json
 import os
 import pwd
+import random
 import re
 import shutil
 import signal
@@ -43,12 +44,42 @@ TTL, LOOP_WAIT, RETRY_TIMEOUT = 20, 2, 5
 NAMES = ("etcd", "pg1", "pg2", "node1", "node2", "haproxy")
 
 
-def free_port():
+PORT_KEYS = ("haproxy", "node1", "node2", "etcd", "etcd_peer", "pg1", "pg2", "rest1",
+             "rest2")
+
+
+def port_free(port):
+    """Nothing listens on port (one in TIME_WAIT is no matter: the servers bind with
+    SO_REUSEADDR, so does this)."""
     s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        s.bind(("127.0.0.1", port))
+        return True
+    except OSError:
+        return False
+    finally:
+        s.close()
+
+
+def free_ports(base=None):
+    """The cluster's ports, consecutive from base in PORT_KEYS' order. Without a base, a
+    free block below the kernel's ephemeral range: a port there is never taken meanwhile
+    as the local end of someone's outgoing connection (the cluster's own make many while
+    it starts)."""
+    if base is not None:
+        return {k: base + i for i, k in enumerate(PORT_KEYS)}
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            low = int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    rng = random.SystemRandom()
+    for _ in range(200):
+        b = rng.randrange(10000, low - len(PORT_KEYS))
+        if all(port_free(b + i) for i in range(len(PORT_KEYS))):
+            return free_ports(b)
+    raise RuntimeError("no %d free ports in a row below %d" % (len(PORT_KEYS), low))
 
 
 def pg_bindir():
@@ -102,7 +133,7 @@ def wait_for(cond, timeout, what, proc=None):
 
 
 class Cluster:
-    """ports: a dict overriding any of the free ports chosen (keys as in self.port);
+    """ports: the ports (free_ports(BASE)), else a free block;
     registration: sottod's (`invite` for make run-cluster, `open` for the tests);
     node_conf: more lines for both nodes' sottod.conf; parent: where the directory goes."""
 
@@ -120,9 +151,7 @@ class Cluster:
         self.scale = timeout_scale
         self.dir = tempfile.mkdtemp(prefix="sotto-cluster.", dir=parent)
         os.chmod(self.dir, 0o755)     # the PostgreSQL user must reach its directories
-        keys = ("haproxy", "node1", "node2", "etcd", "etcd_peer", "pg1", "pg2",
-                "rest1", "rest2")
-        self.port = {k: (ports or {}).get(k) or free_port() for k in keys}
+        self.port = ports or free_ports()
         self.procs = {}
         self.exits = []             # (name, exit status) of each process stopped
         self.logs = {}
