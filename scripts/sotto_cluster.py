@@ -329,9 +329,14 @@ backend sottod
         self.start_proc(name)
 
     def postmaster_pid(self, name):
+        """The pid of name's running postmaster, or None (a file left by a crash whose pid
+        now belongs to another process is not taken)."""
+        data = os.path.join(self.dir, name, "data")
         try:
-            with open(os.path.join(self.dir, name, "data", "postmaster.pid")) as f:
-                return int(f.readline())
+            with open(os.path.join(data, "postmaster.pid")) as f:
+                pid = int(f.readline())
+            with open("/proc/%d/cmdline" % pid, "rb") as f:
+                return pid if data.encode() in f.read() else None
         except (OSError, ValueError):
             return None
 
