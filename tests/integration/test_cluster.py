@@ -44,6 +44,7 @@ class Load:
         self.shown = []         # every text body bob's CLI printed
         self.failed = 0
         self.rounds = 0         # receives finished
+        self.bad = []           # lines of receive's output that are not JSON
         self.stopping = threading.Event()
         self.sender = threading.Thread(target=self._send)
         self.receiver = threading.Thread(target=self._receive)
@@ -73,7 +74,11 @@ class Load:
             for line in r.stdout.decode().splitlines():
                 if not line.strip():
                     continue
-                e = json.loads(line)
+                try:
+                    e = json.loads(line)
+                except ValueError:
+                    self.bad.append(line)
+                    continue
                 if e.get("type") == "text":
                     self.shown.append(e["body"])
             self.rounds += 1
@@ -103,7 +108,8 @@ class Load:
         self.stopping.set()
         self.sender.join(timeout=scaled(120))
         check(not self.sender.is_alive(), "the send loop hung")
-        last = "%s-last" % self.tag
+        # Not counted with the loop's: retried until acknowledged, it may be shown twice.
+        last = "%s.last" % self.tag
         wait_until(lambda: self.alice.run("send", self.bob.address, last).returncode == 0,
                    60, "the last send")
         wait_until(lambda: last in self.shown, 60, "bob to show the last text")
@@ -114,6 +120,7 @@ class Load:
         self.receiver_stop.set()
         self.receiver.join(timeout=scaled(120))
         check(not self.receiver.is_alive(), "the receive loop hung")
+        check(not self.bad, "receive printed lines that are not JSON: %s" % self.bad[:3])
         shown = collections.Counter(b for b in self.shown if b.startswith(self.tag + "-"))
         dups = sorted(b for b, k in shown.items() if k > 1)
         check(not dups, "shown twice: %s" % dups)
