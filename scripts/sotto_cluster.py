@@ -95,7 +95,7 @@ def need(cmd):
         raise RuntimeError("%s not found: run scripts/install-deps" % cmd)
 
 
-def http_status(url, timeout=1.0):
+def http_status(url, timeout=3.0):
     """The HTTP status of a GET of url, or None when nothing answers."""
     try:
         with urllib.request.urlopen(url, timeout=timeout) as r:
@@ -106,7 +106,7 @@ def http_status(url, timeout=1.0):
         return None
 
 
-def http_json(url, timeout=1.0):
+def http_json(url, timeout=3.0):
     try:
         with urllib.request.urlopen(url, timeout=timeout) as r:
             return json.loads(r.read().decode())

@@ -40,7 +40,7 @@ class Load:
 
     def __init__(self, alice, bob, tag):
         self.alice, self.bob, self.tag = alice, bob, tag
-        self.acked = []         # (body, time the CLI reported it sent)
+        self.acked = []         # (body, time its CLI started, time it reported it sent)
         self.shown = []         # every text body bob's CLI printed
         self.failed = 0
         self.rounds = 0         # receives finished
@@ -55,13 +55,14 @@ class Load:
         while not self.stopping.is_set():
             body = "%s-%04d" % (self.tag, i)
             i += 1
+            started = time.monotonic()
             try:
                 r = self.alice.run("send", self.bob.address, body, timeout=60)
                 ok = r.returncode == 0
             except Exception:
                 ok = False
             if ok:
-                self.acked.append((body, time.monotonic()))
+                self.acked.append((body, started, time.monotonic()))
             else:
                 self.failed += 1
 
@@ -96,7 +97,9 @@ class Load:
         self.receiver.join()
 
     def acked_since(self, t):
-        return sum(1 for _, at in self.acked if at > t)
+        """Sends started after t and acknowledged (one in flight at t may be acknowledged
+        after it, having been committed before)."""
+        return sum(1 for _, start, _ in self.acked if start > t)
 
     def wait_acked(self, n, timeout, what):
         have = len(self.acked)
@@ -124,7 +127,7 @@ class Load:
         shown = collections.Counter(b for b in self.shown if b.startswith(self.tag + "-"))
         dups = sorted(b for b, k in shown.items() if k > 1)
         check(not dups, "shown twice: %s" % dups)
-        lost = sorted(set(b for b, _ in self.acked) - set(shown))
+        lost = sorted(set(b for b, _, _ in self.acked) - set(shown))
         check(not lost, "acknowledged and lost: %s" % lost)
         return len(self.acked), self.failed
 
@@ -210,7 +213,9 @@ def test_primary_killed(root, servers):
         killed = time.monotonic()
         wait_until(lambda: load.acked_since(killed) >= 1, FAILOVER_MAX,
                    "writes to resume after the primary died")
-        resumed = min(at for _, at in load.acked if at > killed) - killed
+        resumed = min(end for _, start, end in load.acked if start > killed) - killed
+        # Patroni's REST API may say so a moment after the promotion itself.
+        wait_until(lambda: c.primary() is not None, 30, "Patroni to report a primary")
         check(c.primary() == sync, "promoted: %s, synchronous standby was %s" %
               (c.primary(), sync))
         load.wait_acked(10, 60, "sends on the new primary")
@@ -232,8 +237,9 @@ def test_rolling_restart(root, servers):
     """Every process of the cluster restarted, one at a time, under the loop; after each,
     texts are acknowledged again before the next."""
     c = Shared.cluster
-    replica = "pg2" if c.primary() == "pg1" else "pg1"
-    order = ["etcd", replica, c.primary(), "node1", "node2", "haproxy"]
+    primary = wait_until(c.primary, 30, "Patroni to report the primary")
+    replica = "pg2" if primary == "pg1" else "pg1"
+    order = ["etcd", replica, primary, "node1", "node2", "haproxy"]
     with Load(Shared.alice, Shared.bob, "rolling") as load:
         load.wait_acked(5, 60, "sends before the restarts")
         pauses = []
@@ -242,10 +248,11 @@ def test_rolling_restart(root, servers):
             c.restart_proc(name)
             if name.startswith("pg"):
                 c.wait_replicated()
-            load.wait_acked(3, 60, "sends after restarting %s" % name)
+            wait_until(lambda: load.acked_since(t) >= 3, 60,
+                       "sends after restarting %s" % name)
+            ends = [end for _, _, end in load.acked]
             pauses.append("%s %.1f s" % (name, max(
-                (b - a for (_, a), (_, b) in zip(load.acked, load.acked[1:]) if b > t),
-                default=0)))
+                (b - a for a, b in zip(ends, ends[1:]) if b > t), default=0)))
         n, failed = load.finish()
     # Each node stopped by SIGTERM drained and exited 0 (under ASan: no leak report).
     nodes = [(name, rc) for name, rc in c.exits if name in NODES]
