@@ -168,7 +168,9 @@ enum sotto_group_change {
 	SOTTO_CHANGE_INFO = 5,          /* peer set the group's name (group_name) or timer */
 };
 
-enum sotto_content { SOTTO_CONTENT_TEXT = 1, SOTTO_CONTENT_MAIL = 2 };
+/* A FILE message's body is its caption (possibly empty); sotto_file_info (sotto/file.h) has
+ * the file's name, size and, once fetched, where it was saved. */
+enum sotto_content { SOTTO_CONTENT_TEXT = 1, SOTTO_CONTENT_MAIL = 2, SOTTO_CONTENT_FILE = 3 };
 
 /* Warnings attached to an event (bit set). */
 enum sotto_warning {

@@ -11,6 +11,7 @@
 
 #include <jansson.h>
 
+#include "sotto/file.h"
 #include "sotto/sotto.h"
 
 enum cli_exit {
@@ -152,6 +153,29 @@ int cli_history_fetch(struct sotto *s, const char *peer, int64_t after, size_t m
  * not), oldest first, with the later parts of those mails. */
 int cli_history_last(struct sotto *s, const char *peer, size_t max,
     struct sotto_message **out, size_t *n);
+/* Files (files.c). The progress of a transfer: with json, {"type":"progress", "direction":
+ * "upload"|"download", "name", "done", "total"} lines on standard output; else a bar on
+ * standard error when it is a terminal; else nothing. ctx of cli_progress. */
+struct cli_progress {
+	int json;
+	int tty;
+	uint64_t stop_at;           /* tests: SIGSTOP once this many bytes moved */
+	int stopped;
+};
+#define CLI_FILES_MAX 64            /* --file options of one command */
+void cli_progress_init(struct cli_progress *p, int json);
+void cli_progress(void *ctx, const struct sotto_progress *pr);
+/* CLI_OK if path is a regular file we can read, else prints why and returns the exit
+ * code. */
+int cli_file_check(struct cli *cli, const char *path);
+/* Prints why a transfer of file `name` failed (`what`: "send", "fetch") and returns the
+ * exit code. */
+int cli_file_fail(struct cli *cli, const char *what, const char *name, int err);
+/* "file NAME (SIZE), saved to PATH" */
+void cli_print_file(FILE *out, const struct sotto_file *f);
+/* name, size, media_type and path into a JSON object. */
+void cli_file_json_add(json_t *o, const struct sotto_file *f);
+
 /* "812 bytes", "34.5 KiB", "25.0 MiB". */
 void cli_print_size(FILE *out, uint64_t n);
 

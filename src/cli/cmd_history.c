@@ -22,6 +22,7 @@ cmd_history(struct cli *cli, int argc, char **argv)
 	struct sotto_message *v = NULL;
 	struct sotto *s = NULL;
 	struct cli_mail m;
+	struct sotto_file f;
 	size_t n = 0, i, shown = 0;
 	uint32_t listed;
 	long limit = 1000;
@@ -49,9 +50,10 @@ cmd_history(struct cli *cli, int argc, char **argv)
 		return r;
 	/* the newest `limit`, printed oldest first */
 	r = cli_history_last(s, optind < argc ? argv[optind] : NULL, (size_t)limit, &v, &n);
-	sotto_close(s);
-	if (r != 0)
+	if (r != 0) {
+		sotto_close(s);
 		return cli_fail(cli, "history", r);
+	}
 	for (i = 0; i < n && shown < (size_t)limit; i++) {
 		if ((mail = cli_history_mail(v, n, i, &m, &listed)) < 0)
 			continue;       /* a later part of a mail */
@@ -59,6 +61,10 @@ cmd_history(struct cli *cli, int argc, char **argv)
 		if (json) {
 			if ((j = cli_history_json(v, n, i)) == NULL)
 				continue;
+			if (v[i].content == SOTTO_CONTENT_FILE && sotto_file_info(s, v[i].id, &f) == 0) {
+				json_object_set_new(j, "type", json_string("file"));
+				cli_file_json_add(j, &f);
+			}
 			cli_json_print(stdout, j);
 			json_decref(j);
 			continue;
@@ -82,6 +88,12 @@ cmd_history(struct cli *cli, int argc, char **argv)
 			if (listed < m.count)
 				printf(", %u of %u parts here", listed, m.count);
 			printf(")");
+		} else if (v[i].content == SOTTO_CONTENT_FILE && sotto_file_info(s, v[i].id, &f) == 0) {
+			cli_print_file(stdout, &f);
+			if (v[i].body_len > 0) {
+				printf(": ");
+				cli_print_text(stdout, v[i].body, v[i].body_len);
+			}
 		} else
 			cli_print_text(stdout, v[i].body, v[i].body_len);
 		printf("%s\n", v[i].flags & SOTTO_MSG_UNREADABLE ?
@@ -92,5 +104,6 @@ cmd_history(struct cli *cli, int argc, char **argv)
 		    v[i].flags & SOTTO_MSG_FAILED ? "  (failed: refused by the server)" : "");
 	}
 	sotto_history_free(v, n);
+	sotto_close(s);
 	return CLI_OK;
 }

@@ -1,4 +1,4 @@
-/* sotto receive [--wait SECONDS] [--json] */
+/* sotto receive [--wait SECONDS] [--save-dir DIR] [--json] */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +13,10 @@ int cmd_receive(struct cli *cli, int argc, char **argv);
 
 struct printer {
 	int json;
+	const char *save_dir;           /* NULL: HOME/files */
+	struct cli_progress progress;
+	struct cli *cli;
+	int failed;                     /* a file could not be fetched: its error */
 };
 
 static void
@@ -96,6 +100,10 @@ on_event(void *ctx, const struct sotto_event *ev)
 	struct printer *p = ctx;
 	json_t *j;
 
+	/* a file is shown once it is fetched and checked (fetch_files) */
+	if (ev->type == SOTTO_EVENT_MESSAGE && ev->content == SOTTO_CONTENT_FILE &&
+	    ev->warnings == 0)
+		return;
 	if (p->json) {
 		if ((j = cli_event_json(ev)) == NULL)
 			return;         /* a later part of a mail already shown */
@@ -151,12 +159,70 @@ on_event(void *ctx, const struct sotto_event *ev)
 	fflush(stdout);
 }
 
+static void
+print_file(struct printer *p, const struct sotto_file *f, uint64_t time)
+{
+	char hex[2 * SOTTO_ID_LEN + 1];
+	json_t *j;
+
+	if (p->json) {
+		sotto_id_hex(hex, f->id);
+		j = json_object();
+		json_object_set_new(j, "from", json_string(f->peer));
+		json_object_set_new(j, "id", json_string(hex));
+		json_object_set_new(j, "time", json_integer((json_int_t)time));
+		json_object_set_new(j, "type", json_string("file"));
+		cli_file_json_add(j, f);
+		cli_json_print(stdout, j);
+		json_decref(j);
+	} else {
+		print_time(time);
+		cli_printf(stdout, " %s: ", f->peer);
+		cli_print_file(stdout, f);
+		printf("\n");
+	}
+	fflush(stdout);
+}
+
+/* Fetches every received file not fetched yet (this run's and an interrupted run's) and
+ * shows each once it is saved. A file that fails stays pending: the next run tries again. */
+static void
+fetch_files(struct sotto *s, struct printer *p)
+{
+	uint8_t (*ids)[SOTTO_ID_LEN] = NULL;
+	char path[SOTTO_FILE_PATH_MAX];
+	struct sotto_file f;
+	size_t n = 0, i;
+	int r;
+
+	if ((r = sotto_files_pending(s, &ids, &n)) != 0) {
+		p->failed = r;
+		cli_report(p->cli, "receive files", r);
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		if ((r = sotto_file_info(s, ids[i], &f)) == 0)
+			r = sotto_file_fetch(s, ids[i], p->save_dir, cli_progress, &p->progress,
+			    path, sizeof(path));
+		if (r == 0)
+			r = sotto_file_info(s, ids[i], &f);
+		if (r != 0) {
+			p->failed = r;
+			cli_file_fail(p->cli, "fetch", f.name[0] != '\0' ? f.name : "a file", r);
+			continue;
+		}
+		print_file(p, &f, f.time);
+	}
+	free(ids);
+}
+
 int
 cmd_receive(struct cli *cli, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "wait", required_argument, NULL, 'w' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "save-dir", required_argument, NULL, 'd' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -169,7 +235,8 @@ cmd_receive(struct cli *cli, int argc, char **argv)
 	int ch, r, total = 0;
 	char *end;
 
-	while ((ch = getopt_long(argc, argv, "w:jh", opts, NULL)) != -1) {
+	p.cli = cli;
+	while ((ch = getopt_long(argc, argv, "w:jd:h", opts, NULL)) != -1) {
 		switch (ch) {
 		case 'w':
 			wait_s = strtol(optarg, &end, 10);
@@ -177,6 +244,7 @@ cmd_receive(struct cli *cli, int argc, char **argv)
 				return cli_usage(cli, cmd, "--wait takes 0..86400 seconds");
 			break;
 		case 'j': p.json = 1; break;
+		case 'd': p.save_dir = optarg; break;
 		case 'h': return cli_help(cmd);
 		default: return cli_usage(cli, cmd, NULL);
 		}
@@ -185,6 +253,8 @@ cmd_receive(struct cli *cli, int argc, char **argv)
 		return cli_usage(cli, cmd, "no arguments");
 	if ((r = cli_open_connected(cli, &s)) != CLI_OK)
 		return r;
+	cli_progress_init(&p.progress, p.json);
+	fetch_files(s, &p);     /* what an interrupted run left */
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	deadline = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + wait_s * 1000;
 	/* Until a quiet spell after the first messages, or the deadline without any. */
@@ -193,6 +263,8 @@ cmd_receive(struct cli *cli, int argc, char **argv)
 		if (r < 0)
 			break;
 		total += r;
+		if (r > 0)
+			fetch_files(s, &p);
 		clock_gettime(CLOCK_MONOTONIC, &ts);
 		now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 		if (r == 0 && (total > 0 || now >= deadline))
@@ -201,5 +273,5 @@ cmd_receive(struct cli *cli, int argc, char **argv)
 	sotto_close(s);
 	if (r < 0)
 		return cli_fail(cli, "receive", r);
-	return CLI_OK;
+	return p.failed != 0 ? cli_exit_code(p.failed) : CLI_OK;
 }

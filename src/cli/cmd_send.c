@@ -1,4 +1,4 @@
-/* sotto send ADDRESS [MESSAGE|-] */
+/* sotto send [--json] ADDRESS [MESSAGE|-] [--file PATH]... */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,53 +26,121 @@ key_change_notice(struct cli *cli, struct sotto *s, const char *to,
 	    cli->prog, to, cli_self(cli), to);
 }
 
+/* The message's id at once, queued or not: it is the one the message keeps. */
+static void
+print_sent(int json, const uint8_t id[SOTTO_ID_LEN], const char *file)
+{
+	char hex[2 * SOTTO_ID_LEN + 1];
+	json_t *j;
+
+	sotto_id_hex(hex, id);
+	if (!json) {
+		printf("%s\n", hex);
+		fflush(stdout);
+		return;
+	}
+	j = json_object();
+	json_object_set_new(j, "type", json_string("sent"));
+	json_object_set_new(j, "id", json_string(hex));
+	if (file != NULL)
+		json_object_set_new(j, "file", cli_json_text((const uint8_t *)file, strlen(file)));
+	cli_json_print(stdout, j);
+	json_decref(j);
+	fflush(stdout);
+}
+
+/* The text (if any), then each file as its own message. Stops at the first failure. */
+static int
+send_all(struct cli *cli, struct sotto *s, const char *to, const uint8_t *body, size_t len,
+    char **files, size_t n_files, int json, int *told)
+{
+	struct cli_progress pr;
+	uint8_t id[SOTTO_ID_LEN];
+	size_t i;
+	int r = 0;
+
+	if (len > 0) {
+		r = sotto_send_text(s, to, (const char *)body, len, id);
+		if (r != 0 && r != SOTTO_ERR_QUEUED)
+			return r;
+		print_sent(json, id, NULL);
+	}
+	cli_progress_init(&pr, json);
+	for (i = 0; i < n_files; i++) {
+		int fr = sotto_send_file(s, to, files[i], NULL, 0, cli_progress, &pr, id);
+
+		if (fr != 0 && fr != SOTTO_ERR_QUEUED) {
+			cli_file_fail(cli, "send", files[i], fr);
+			*told = 1;
+			return fr;
+		}
+		print_sent(json, id, files[i]);
+		if (fr != 0)
+			r = fr;
+	}
+	return r;
+}
+
 int
 cmd_send(struct cli *cli, int argc, char **argv)
 {
 	static const struct option opts[] = {
+		{ "file", required_argument, NULL, 'f' },
+		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const struct cli_cmd *cmd = cli_find("send");
 	struct sotto *s = NULL;
-	uint8_t id[SOTTO_ID_LEN], *body = NULL;
-	char hex[2 * SOTTO_ID_LEN + 1], what[SOTTO_ADDRESS_MAX + 16];
+	uint8_t *body = NULL;
+	char what[SOTTO_ADDRESS_MAX + 16], *files[CLI_FILES_MAX];
 	struct sotto_contact before;
-	size_t len;
-	int ch, r, queued, had;
+	size_t len = 0, n_files = 0, i;
+	int ch, r, queued, had, json = 0, told = 0;
 
-	while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		if (ch == 'h')
-			return cli_help(cmd);
-		return cli_usage(cli, cmd, NULL);
+	while ((ch = getopt_long(argc, argv, "f:jh", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'f':
+			if (n_files == CLI_FILES_MAX)
+				return cli_usage(cli, cmd, "too many --file options");
+			files[n_files++] = optarg;
+			break;
+		case 'j': json = 1; break;
+		case 'h': return cli_help(cmd);
+		default: return cli_usage(cli, cmd, NULL);
+		}
 	}
 	if (optind + 1 != argc && optind + 2 != argc)
 		return cli_usage(cli, cmd, "ADDRESS, then MESSAGE, - or nothing (the editor)");
 	if ((r = cli_have_account(cli)) != CLI_OK)
 		return r;
-	if ((r = cli_message_read(cli, optind + 1 < argc ? argv[optind + 1] : NULL, &body,
+	for (i = 0; i < n_files; i++)
+		if ((r = cli_file_check(cli, files[i])) != CLI_OK)
+			return r;
+	/* with files, no MESSAGE means none (not the editor) */
+	if ((n_files == 0 || optind + 2 == argc) &&
+	    (r = cli_message_read(cli, optind + 1 < argc ? argv[optind + 1] : NULL, &body,
 	    &len)) != 0)
 		return cli_fail(cli, "not sent", r);
-	if (len == 0) {
+	if (len == 0 && n_files == 0) {
 		free(body);
 		return cli_usage(cli, cmd, "an empty message");
 	}
 	if ((r = cli_daemon_lock(cli, NULL)) != CLI_OK || (r = cli_open(cli, &s)) != CLI_OK) {
-		sodium_memzero(body, len);
+		if (body != NULL)
+			sodium_memzero(body, len);
 		free(body);
 		return r;
 	}
 	had = sotto_contact(s, argv[optind], &before) == 0;
-	r = sotto_send_text(s, argv[optind], (const char *)body, len, id);
-	sodium_memzero(body, len);
+	r = send_all(cli, s, argv[optind], body, len, files, n_files, json, &told);
+	if (body != NULL)
+		sodium_memzero(body, len);
 	free(body);
 	key_change_notice(cli, s, argv[optind], had ? &before : NULL);
-	if (r == 0 || r == SOTTO_ERR_QUEUED) {
-		/* the id at once, queued or not: it is the one the message keeps */
-		sotto_id_hex(hex, id);
-		printf("%s\n", hex);
-	}
-	if (r == SOTTO_ERR_QUEUED) {
+	if (told)
+		;       /* a file's failure, already told */
+	else if (r == SOTTO_ERR_QUEUED) {
 		int why = sotto_queued_reason(s);
 
 		queued = sotto_outbox_count(s);

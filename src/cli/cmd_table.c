@@ -31,13 +31,23 @@ const struct cli_cmd cli_commands[] = {
 	  "- or the editor. At most 61440 bytes (60 KiB). Exits 0 once the server\n"
 	  "acknowledged it. Exit code 13: the server cannot be reached now; the message waits\n"
 	  "in the outbox (pending in `history`) and is sent, with the same id, by the next\n"
-	  "command that connects.",
-	  "ADDRESS [MESSAGE|-]" },
+	  "command that connects.\n\n"
+	  "  --file PATH  also sends the file at PATH (repeatable; each is its own message,\n"
+	  "               after MESSAGE if one is given): encrypted, uploaded in chunks, with\n"
+	  "               a progress bar on a terminal. Run the same command again after an\n"
+	  "               interruption: the upload continues where it stopped.\n"
+	  "  --json       one JSON object per line: progress and {type: sent, id, file}",
+	  "[--json] ADDRESS [MESSAGE|-] [--file PATH]..." },
 	{ "receive", cmd_receive,
-	  "Fetches new messages, stores them, prints them and then acknowledges them.\n\n"
-	  "  --wait SECONDS  wait up to SECONDS for a first message (default 0)\n"
-	  "  --json          one JSON object per line: from, id, time, type, body, warnings",
-	  "[--wait SECONDS] [--json]" },
+	  "Fetches new messages, stores them, prints them and then acknowledges them. A\n"
+	  "received file is downloaded, decrypted and checked (its digest) before it is shown,\n"
+	  "and saved under its sender's name in HOME/files, never replacing a file there\n"
+	  "(\"name (1).ext\" instead); an interrupted download continues with the next run.\n\n"
+	  "  --wait SECONDS   wait up to SECONDS for a first message (default 0)\n"
+	  "  --save-dir DIR   save received files in DIR instead\n"
+	  "  --json           one JSON object per line: from, id, time, type, body, warnings;\n"
+	  "                   a file: type file, name, size, media_type, path; progress lines",
+	  "[--wait SECONDS] [--save-dir DIR] [--json]" },
 	{ "contacts", cmd_contacts,
 	  "Lists contacts: address, verification, key-change state, expiry timer, and\n"
 	  "whether the session is post-quantum (PQXDH) or CLASSICAL.\n\n"
@@ -92,6 +102,7 @@ const struct cli_cmd cli_commands[] = {
 	  "  expire NAME DURATION      sets its disappearing-message timer for every member\n"
 	  "                            (as `expire`: seconds or 30s, 10m, 2h, 1d, 1w; off)\n"
 	  "  send NAME MESSAGE|-       sends a text to every member (- reads standard input)\n"
+	  "       [--file PATH]...     and files (uploaded once for the whole group)\n"
 	  "  members NAME [--json]     the members, each with the trust in its key\n"
 	  "  list [--json]             the groups: id, name, members or status",
 	  "create|add|remove|leave|rename|expire|send|members|list ..." },

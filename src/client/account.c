@@ -35,7 +35,7 @@ client_now_ms(void)
 }
 
 static int
-client_alloc(struct sotto **out, struct store *st)
+client_alloc(struct sotto **out, struct store *st, const char *home)
 {
 	struct sotto *s;
 	int r;
@@ -54,6 +54,13 @@ client_alloc(struct sotto **out, struct store *st)
 		return SOTTO_ERR_NOMEM;
 	}
 	conn_ticket_wipe(s->ticket);
+	if (strlen(home) >= sizeof(s->home)) {
+		sodium_free(s->ticket);
+		sodium_free(s->k);
+		free(s);
+		return SOTTO_ERR_INVALID_ARG;
+	}
+	memcpy(s->home, home, strlen(home) + 1);
 	s->st = st;
 	s->ops = &transport_conn;
 	s->login.tk = s->ticket;
@@ -112,7 +119,7 @@ sotto_create(struct sotto **out, const char *home, const uint8_t *pass, size_t p
 	    kdf == SOTTO_KDF_MIN ? STORE_KDF_TEST_MIN : STORE_KDF_INTERACTIVE;
 	if ((r = store_create(home, pass, pass_len, lvl, &st)) != 0)
 		return r;
-	if ((r = client_alloc(out, st)) != 0)
+	if ((r = client_alloc(out, st, home)) != 0)
 		store_close(st);
 	return r;
 }
@@ -129,7 +136,7 @@ sotto_open(struct sotto **out, const char *home, const uint8_t *pass, size_t pas
 		return r;
 	if ((r = store_open(home, pass, pass_len, &st)) != 0)
 		return r;
-	if ((r = client_alloc(out, st)) != 0) {
+	if ((r = client_alloc(out, st, home)) != 0) {
 		store_close(st);
 		return r;
 	}

@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "sotto/file.h"
 #include "sotto/sotto.h"
 #include "client/conn.h"
 #include "client/content.h"
@@ -53,6 +54,7 @@ struct sotto {
 	uint32_t spk_rotate, spk_grace; /* seconds; tests shorten them */
 	uint64_t next_maintain;         /* unix seconds: next signed prekey check */
 	int queued_reason;              /* the last send that stayed queued: why (sotto.h) */
+	char home[SOTTO_FILE_PATH_MAX]; /* the home directory (file_*.c: transfers, files) */
 };
 
 uint64_t client_now(void);

@@ -302,26 +302,42 @@ history_copy(struct sotto *s, struct store_message_list *l, struct sotto_message
 	}
 	for (i = 0; i < l->n; i++) {
 		const struct store_message *m = &l->v[i];
+		const uint8_t *body = m->body;
+		size_t body_len = m->body_len;
+		struct content fc;
+
+		/* a file's body is its content (key included): show its caption only */
+		if (m->type == STORE_MSG_FILE) {
+			if (content_decode(m->body, m->body_len, &fc) != 0) {
+				sotto_history_free(v, i);
+				v = NULL;
+				r = SOTTO_ERR_CORRUPT;
+				goto out;
+			}
+			body = fc.body;
+			body_len = fc.body_len;
+		}
 
 		v[i].row = m->row;
 		memcpy(v[i].peer, m->peer, strlen(m->peer) + 1);
 		memcpy(v[i].id, m->id, SOTTO_ID_LEN);
 		v[i].dir = m->dir == STORE_DIR_OUT ? SOTTO_OUT : SOTTO_IN;
-		v[i].content = m->type == STORE_MSG_MAIL ? SOTTO_CONTENT_MAIL : SOTTO_CONTENT_TEXT;
+		v[i].content = m->type == STORE_MSG_MAIL ? SOTTO_CONTENT_MAIL :
+		    m->type == STORE_MSG_FILE ? SOTTO_CONTENT_FILE : SOTTO_CONTENT_TEXT;
 		v[i].seq = m->seq;
 		v[i].time = m->server_time != 0 ? m->server_time : m->local_time;
 		v[i].expires_at = m->expires_at;
 		if ((r = history_flags(s, m, &v[i].flags)) != 0 ||
-		    (v[i].body = malloc(m->body_len + 1)) == NULL) {
+		    (v[i].body = malloc(body_len + 1)) == NULL) {
 			sotto_history_free(v, i);
 			v = NULL;
 			r = r != 0 ? r : SOTTO_ERR_NOMEM;
 			goto out;
 		}
-		if (m->body_len > 0)
-			memcpy(v[i].body, m->body, m->body_len);
-		v[i].body[m->body_len] = '\0';
-		v[i].body_len = m->body_len;
+		if (body_len > 0)
+			memcpy(v[i].body, body, body_len);
+		v[i].body[body_len] = '\0';
+		v[i].body_len = body_len;
 	}
 	if ((r = client_group_history_names(s, v, l->n, l->v)) != 0) {
 		sotto_history_free(v, l->n);

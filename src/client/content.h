@@ -29,6 +29,7 @@
 #include "base/buf.h"
 #include "client/file_crypt.h"
 #include "sotto/error.h"
+#include "sotto/file.h"
 #include "sotto/limits.h"
 
 #define CONTENT_VERSION 1
@@ -36,8 +37,8 @@
 #define CONTENT_BODY_MAX SOTTO_TEXT_MAX
 #define CONTENT_RECEIPT_MAX SOTTO_RECEIPT_IDS_MAX
 #define CONTENT_EXPIRY_MAX SOTTO_EXPIRY_MAX
-#define CONTENT_FILE_NAME_MAX 255       /* bytes; no '/', no control characters, not . or .. */
-#define CONTENT_FILE_TYPE_MAX 127       /* bytes of printable ASCII without spaces */
+#define CONTENT_FILE_NAME_MAX SOTTO_FILE_NAME_MAX /* no '/', no control characters, not . or .. */
+#define CONTENT_FILE_TYPE_MAX SOTTO_FILE_TYPE_MAX /* bytes of printable ASCII without spaces */
 #define CONTENT_HEADER_LEN (1 + 1 + CONTENT_ID_LEN + 8 + 8 + 4)
 #define CONTENT_TOKEN_LEN 32            /* = PROTO_TOKEN_LEN */
 #define CONTENT_FIELD_TOKEN 0x01

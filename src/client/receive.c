@@ -7,6 +7,7 @@
  * dropped with a warning event, so a hostile server cannot make us loop on it.
  */
 #include "client/client_int.h"
+#include "client/file_transfer.h"
 #include "client/group_api.h"
 
 #include <stdlib.h>
@@ -446,6 +447,41 @@ apply_receipt(struct sotto *s, const char *peer, const struct content *c)
 }
 
 /* Stores a text, mail, receipt, timer or token in the open transaction. */
+/* A received file: its message keeps the whole content (without the token field), and it
+ * joins the files to fetch, in the caller's transaction. */
+static int
+store_file(struct sotto *s, const struct sealed_opened *o, const struct content *c,
+    const struct proto_push *push, uint32_t flags, uint64_t now)
+{
+	struct store_message m;
+	struct content k = *c;
+	struct buf b;
+	int r;
+
+	k.has_token = 0;
+	buf_init_dyn(&b, RATCHET_PLAINTEXT_MAX);
+	if ((r = content_encode(&k, &b)) != 0)
+		goto out;
+	memset(&m, 0, sizeof(m));
+	memcpy(m.peer, o->sender_addr, o->sender_addr_len + 1);
+	memcpy(m.id, c->id, sizeof(m.id));
+	m.dir = STORE_DIR_IN;
+	m.type = STORE_MSG_FILE;
+	m.flags = flags;
+	m.seq = c->seq;
+	m.server_time = push->timestamp / 1000;
+	m.local_time = now;
+	m.expires_at = c->expiry ? now + c->expiry : 0;
+	m.body = b.p;
+	m.body_len = b.len;
+	if ((r = store_message_add(s->st, &m)) == 0)
+		r = file_pending_add(s, c->id);
+out:
+	sodium_memzero(&k, sizeof(k));
+	buf_wipe_free(&b);
+	return r;
+}
+
 static int
 store_content(struct sotto *s, const struct sealed_opened *o, const struct content *c,
     const struct proto_push *push, uint32_t flags, uint64_t now)
@@ -453,6 +489,8 @@ store_content(struct sotto *s, const struct sealed_opened *o, const struct conte
 	struct store_message m;
 	int r;
 
+	if (c->type == CONTENT_FILE)
+		return store_file(s, o, c, push, flags, now);
 	if (c->type == CONTENT_TEXT || c->type == CONTENT_MAIL) {
 		memset(&m, 0, sizeof(m));
 		memcpy(m.peer, o->sender_addr, o->sender_addr_len + 1);
@@ -547,15 +585,13 @@ handle_envelope(struct sotto *s, const struct proto_push *push, sotto_event_fn c
 	}
 	if ((r = e2e_session_serialize(d.cur, &ser)) != 0)
 		goto out;
-	if (content_decode(pt.p, pt.len, &c) != 0 || c.type == CONTENT_FILE) {
-		/* The session advanced: keep it, drop the content. Files are not fetched yet
-		 * (issue 14): refused with a warning rather than shown as something else. */
+	if (content_decode(pt.p, pt.len, &c) != 0) {
+		/* The session advanced: keep it, drop the content. */
 		if ((r = store_session_put(s->st, o.sender_addr, ser.p, ser.len)) != 0 ||
 		    (r = store_commit(s->st)) != 0)
 			goto out;
 		in_tx = 0;
-		reject = c.type == CONTENT_FILE ? "a file, which this client cannot receive yet" :
-		    "malformed content";
+		reject = "malformed content";
 		reject_peer = o.sender_addr;
 		goto out;
 	}
@@ -633,8 +669,10 @@ out:
 		switch (c.type) {
 		case CONTENT_TEXT:
 		case CONTENT_MAIL:
+		case CONTENT_FILE:
 			ev.type = SOTTO_EVENT_MESSAGE;
-			ev.content = c.type == CONTENT_TEXT ? SOTTO_CONTENT_TEXT : SOTTO_CONTENT_MAIL;
+			ev.content = c.type == CONTENT_TEXT ? SOTTO_CONTENT_TEXT :
+			    c.type == CONTENT_MAIL ? SOTTO_CONTENT_MAIL : SOTTO_CONTENT_FILE;
 			ev.body = c.body;
 			ev.body_len = c.body_len;
 			ev.expires_at = c.expiry ? now + c.expiry : 0;

@@ -478,17 +478,24 @@ requeue_for_new_identity(struct sotto *s, struct store_outbox_item *it)
 		return r == SOTTO_ERR_NOT_FOUND ? 0 : r;
 	r = 0;
 	buf_init_dyn(&item, 1 + CONTENT_MAX);
-	if (m.dir != STORE_DIR_OUT || (m.type != STORE_MSG_TEXT && m.type != STORE_MSG_MAIL))
+	if (m.dir != STORE_DIR_OUT || (m.type != STORE_MSG_TEXT && m.type != STORE_MSG_MAIL &&
+	    m.type != STORE_MSG_FILE))
 		goto out;
 	memset(&c, 0, sizeof(c));
-	c.type = m.type == STORE_MSG_TEXT ? CONTENT_TEXT : CONTENT_MAIL;
+	/* a file's entry keeps its whole content (file_transfer.h) */
+	if (m.type == STORE_MSG_FILE && (r = content_decode(m.body, m.body_len, &c)) != 0)
+		goto out;
+	if (m.type != STORE_MSG_FILE) {
+		c.type = m.type == STORE_MSG_TEXT ? CONTENT_TEXT : CONTENT_MAIL;
+		c.body = m.body;
+		c.body_len = m.body_len;
+	}
+	c.has_token = 0;
 	memcpy(c.id, it->id, sizeof(c.id));
 	/* The id's first 48 bits are its creation time in milliseconds (wire/msgid.h). */
 	for (int i = 0; i < 6; i++)
 		c.sent_ms = c.sent_ms << 8 | it->id[i];
 	c.seq = 1;      /* set again when it is encrypted */
-	c.body = m.body;
-	c.body_len = m.body_len;
 	buf_u8(&item, STORE_OUTBOX_CONTENT);
 	if ((r = content_encode(&c, &item)) != 0 ||
 	    (r = store_outbox_replace(s->st, it->id, it->recipient, item.p, item.len)) != 0)
@@ -617,7 +624,7 @@ client_send_content(struct sotto *s, const char *to, struct content *c, int keep
 	struct store_contact ct;
 	struct e2e_session *fresh = NULL;
 	struct store_message m;
-	struct buf item;
+	struct buf item, fbody;
 	char addr[ADDRESS_MAX + 1];
 	uint64_t now = client_now();
 	int have, r, conn_r, watch_r = 1;
@@ -667,19 +674,30 @@ client_send_content(struct sotto *s, const char *to, struct content *c, int keep
 	}
 	if (r != 0 || (r = store_outbox_add(s->st, c->id, to, item.p, item.len, now)) != 0)
 		goto rollback;
-	if (keep && (c->type == CONTENT_TEXT || c->type == CONTENT_MAIL)) {
+	if (keep && (c->type == CONTENT_TEXT || c->type == CONTENT_MAIL ||
+	    c->type == CONTENT_FILE)) {
 		memset(&m, 0, sizeof(m));
 		memcpy(m.peer, to, strlen(to) + 1);
 		memcpy(m.id, c->id, sizeof(m.id));
 		m.dir = STORE_DIR_OUT;
-		m.type = c->type == CONTENT_TEXT ? STORE_MSG_TEXT : STORE_MSG_MAIL;
+		m.type = c->type == CONTENT_TEXT ? STORE_MSG_TEXT :
+		    c->type == CONTENT_MAIL ? STORE_MSG_MAIL : STORE_MSG_FILE;
 		m.seq = c->seq;
 		m.local_time = now;
 		m.expires_at = c->expiry ? now + c->expiry : 0;
 		m.body = (uint8_t *)(uintptr_t)c->body;
 		m.body_len = c->body_len;
-		if ((r = store_message_add(s->st, &m)) != 0)
+		/* a file's message keeps the whole content (file_transfer.h) */
+		buf_init_dyn(&fbody, INNER_MAX);
+		if (c->type == CONTENT_FILE && (r = content_encode(c, &fbody)) == 0) {
+			m.body = fbody.p;
+			m.body_len = fbody.len;
+		}
+		if (r != 0 || (r = store_message_add(s->st, &m)) != 0) {
+			buf_wipe_free(&fbody);
 			goto rollback;
+		}
+		buf_wipe_free(&fbody);
 	}
 	if ((r = store_commit(s->st)) != 0)
 		goto rollback;

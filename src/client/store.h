@@ -252,7 +252,12 @@ void store_blob_free(uint8_t *p, size_t len);
 /* ---- messages ---- */
 
 enum store_dir { STORE_DIR_IN = 1, STORE_DIR_OUT = 2 };
-enum store_msg_type { STORE_MSG_TEXT = 1, STORE_MSG_MAIL = 2, STORE_MSG_RECEIPT = 3 };
+enum store_msg_type {
+	STORE_MSG_TEXT = 1,
+	STORE_MSG_MAIL = 2,
+	STORE_MSG_RECEIPT = 3,
+	STORE_MSG_FILE = 4,             /* body: the encoded FILE content (client/file_transfer.h) */
+};
 enum store_msg_flag {
 	STORE_FLAG_DELIVERED = 1u << 0,
 	STORE_FLAG_READ = 1u << 1,
