@@ -70,6 +70,15 @@ int sotto_send_file(struct sotto *s, const char *to, const char *path, const cha
     SOTTO_MUST_CHECK;
 
 /*
+ * sotto_send_file to a group (sotto/group.h: its name or id): the file is uploaded once,
+ * declared for the other members (each one's BLOB_DONE counts it down), and its FILE
+ * content goes to the group like a text.
+ */
+int sotto_group_send_file(struct sotto *s, const char *group, const char *path,
+    const char *caption, size_t caption_len, sotto_progress_fn cb, void *ctx,
+    uint8_t id[SOTTO_ID_LEN]) SOTTO_MUST_CHECK;
+
+/*
  * Received files not fetched yet, oldest first: *ids is malloc'd (free it), *n their
  * number. sotto_poll adds each received FILE message here in the transaction that stores
  * it; sotto_file_fetch removes it once the file is saved.

@@ -53,27 +53,56 @@ group_create(struct cli *cli, struct sotto *s, int argc, char **argv)
 	return CLI_OK;
 }
 
-static int
-group_send(struct cli *cli, struct sotto *s, const char *group, const char *arg)
+/* The files given to `group send`, each uploaded once for the whole group. */
+struct group_files {
+	char *v[CLI_FILES_MAX];
+	size_t n;
+};
+
+static void
+print_id(const uint8_t id[SOTTO_ID_LEN])
 {
-	uint8_t id[SOTTO_ID_LEN], *body = NULL;
 	char hex[2 * SOTTO_ID_LEN + 1];
-	size_t len;
+
+	sotto_id_hex(hex, id);
+	printf("%s\n", hex);
+	fflush(stdout);
+}
+
+static int
+group_send(struct cli *cli, struct sotto *s, const char *group, const char *arg,
+    const struct group_files *f, int json)
+{
+	struct cli_progress pr;
+	uint8_t id[SOTTO_ID_LEN], *body = NULL;
+	size_t len = 0, i;
 	int r;
 
-	if ((r = cli_message_read(cli, arg, &body, &len)) != 0)
+	if (arg != NULL && (r = cli_message_read(cli, arg, &body, &len)) != 0)
 		return cli_fail(cli, "not sent", r);
-	if (len == 0) {
+	if (len == 0 && f->n == 0) {
 		free(body);
 		return cli_usage(cli, cli_find("group"), "an empty message");
 	}
-	r = sotto_group_send(s, group, (const char *)body, len, id);
-	sodium_memzero(body, len);
+	if (len > 0) {
+		r = sotto_group_send(s, group, (const char *)body, len, id);
+		sodium_memzero(body, len);
+		if (r != 0) {
+			free(body);
+			return group_fail(cli, s, "group send to", group, r);
+		}
+		print_id(id);
+	}
 	free(body);
-	if (r != 0)
-		return group_fail(cli, s, "group send to", group, r);
-	sotto_id_hex(hex, id);
-	printf("%s\n", hex);
+	cli_progress_init(&pr, json);
+	for (i = 0; i < f->n; i++) {
+		if ((r = sotto_group_send_file(s, group, f->v[i], NULL, 0, cli_progress, &pr,
+		    id)) != 0)
+			return r == SOTTO_ERR_NOT_FOUND || r == SOTTO_ERR_EXISTS ||
+			    r == SOTTO_ERR_STATE ? group_fail(cli, s, "group send to", group, r) :
+			    cli_file_fail(cli, "send", f->v[i], r);
+		print_id(id);
+	}
 	return CLI_OK;
 }
 
@@ -164,7 +193,7 @@ static const struct group_sub subs[] = {
 	{ "leave", 1, 1, 1, 0 },
 	{ "rename", 2, 2, 1, 0 },
 	{ "expire", 2, 2, 1, 0 },
-	{ "send", 2, 2, 1, 0 },
+	{ "send", 1, 2, 1, 1 },
 	{ "members", 1, 1, 0, 1 },
 	{ "list", 0, 0, 0, 1 },
 	{ NULL, 0, 0, 0, 0 },
@@ -182,6 +211,7 @@ cmd_group(struct cli *cli, int argc, char **argv)
 	static const char subs_usage[] =
 	    "a subcommand: create, add, remove, leave, rename, expire, send, members, list";
 	const struct group_sub *sub;
+	struct group_files files = { .n = 0 };
 	struct sotto *s = NULL;
 	int ch, r, i, json = 0, nops;
 	char **ops;
@@ -206,11 +236,19 @@ cmd_group(struct cli *cli, int argc, char **argv)
 	for (i = optind + 1; i < argc; i++) {
 		if (sub->json && strcmp(argv[i], "--json") == 0)
 			json = 1;
-		else
+		else if (strcmp(sub->name, "send") == 0 && strcmp(argv[i], "--file") == 0) {
+			if (i + 1 == argc || files.n == CLI_FILES_MAX)
+				return cli_usage(cli, cmd, "--file takes a PATH (at most 64 of them)");
+			files.v[files.n++] = argv[++i];
+		} else
 			ops[nops++] = argv[i];
 	}
-	if (nops < sub->min || (sub->max >= 0 && nops > sub->max))
+	if (nops < sub->min || (sub->max >= 0 && nops > sub->max) ||
+	    (strcmp(sub->name, "send") == 0 && nops == 1 && files.n == 0))
 		return cli_usage(cli, cmd, "wrong number of arguments for this subcommand");
+	for (i = 0; i < (int)files.n; i++)
+		if ((r = cli_file_check(cli, files.v[i])) != CLI_OK)
+			return r;
 	if ((r = cli_have_account(cli)) != CLI_OK)
 		return r;
 	if (sub->daemon_lock && (r = cli_daemon_lock(cli, NULL)) != CLI_OK)
@@ -234,7 +272,7 @@ cmd_group(struct cli *cli, int argc, char **argv)
 		r = group_info(cli, s, ops[0], sub->name[0] == 'r' ? ops[1] : NULL,
 		    sub->name[0] == 'e' ? ops[1] : NULL);
 	} else if (strcmp(sub->name, "send") == 0)
-		r = group_send(cli, s, ops[0], ops[1]);
+		r = group_send(cli, s, ops[0], nops > 1 ? ops[1] : NULL, &files, json);
 	else if (strcmp(sub->name, "members") == 0)
 		r = group_members(cli, s, ops[0], json);
 	else

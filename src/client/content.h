@@ -41,6 +41,10 @@
 #define CONTENT_FILE_TYPE_MAX SOTTO_FILE_TYPE_MAX /* bytes of printable ASCII without spaces */
 #define CONTENT_HEADER_LEN (1 + 1 + CONTENT_ID_LEN + 8 + 8 + 4)
 #define CONTENT_TOKEN_LEN 32            /* = PROTO_TOKEN_LEN */
+/* The longest FILE content without a token field. */
+#define CONTENT_FILE_MAX (CONTENT_HEADER_LEN + 8 + FILE_HASH_LEN + FILE_KEY_LEN + \
+    FILE_DIGEST_LEN + 2 + CONTENT_FILE_NAME_MAX + 2 + CONTENT_FILE_TYPE_MAX + 4 + \
+    CONTENT_BODY_MAX)
 #define CONTENT_FIELD_TOKEN 0x01
 #define CONTENT_TOKEN_FIELD_LEN (1 + CONTENT_TOKEN_LEN)
 

@@ -461,24 +461,31 @@ client_group_set_info(struct sotto *s, const uint8_t *id, size_t id_len, const c
 }
 
 int
-client_group_send(struct sotto *s, const uint8_t *id, size_t id_len, int mail,
+client_group_send_type(struct sotto *s, const uint8_t *id, size_t id_len, uint8_t type,
     const uint8_t *text, size_t len, uint8_t msg_id[STORE_MSGID_LEN], struct buf *out)
 {
 	struct client_signer sg;
 	struct loaded lg;
 	int r;
 
-	if (text == NULL || len == 0)
+	if (text == NULL || len == 0 || type == GROUP_CONTENT_INFO)
 		return SOTTO_ERR_INVALID_ARG;
-	if (len > SOTTO_TEXT_MAX)
+	if (type != GROUP_CONTENT_FILE && len > SOTTO_TEXT_MAX)
 		return SOTTO_ERR_MESSAGE_TOO_LARGE;
 	if ((r = load_active(s, id, id_len, &lg, &sg)) != 0)
 		return r;
-	if ((r = send_content(&lg, &sg, mail ? GROUP_CONTENT_MAIL : GROUP_CONTENT_TEXT, text,
-	    len, msg_id, out)) == 0)
+	if ((r = send_content(&lg, &sg, type, text, len, msg_id, out)) == 0)
 		r = save_tx(s, &lg);
 	release(&lg, &sg);
 	return r;
+}
+
+int
+client_group_send(struct sotto *s, const uint8_t *id, size_t id_len, int mail,
+    const uint8_t *text, size_t len, uint8_t msg_id[STORE_MSGID_LEN], struct buf *out)
+{
+	return client_group_send_type(s, id, id_len, mail ? GROUP_CONTENT_MAIL :
+	    GROUP_CONTENT_TEXT, text, len, msg_id, out);
 }
 
 int
@@ -711,8 +718,9 @@ receive_application(struct sotto *s, struct loaded *lg, const uint8_t *msg, size
 		goto out;
 	memcpy(ev->msg_id, gc.id, sizeof(gc.id));
 	ev->sent_ms = gc.sent_ms;
-	if (gc.type == GROUP_CONTENT_TEXT || gc.type == GROUP_CONTENT_MAIL) {
-		ev->type = CLIENT_GROUP_MESSAGE;
+	if (gc.type == GROUP_CONTENT_TEXT || gc.type == GROUP_CONTENT_MAIL ||
+	    gc.type == GROUP_CONTENT_FILE) {
+		ev->type = gc.type == GROUP_CONTENT_FILE ? CLIENT_GROUP_FILE : CLIENT_GROUP_MESSAGE;
 		ev->mail = gc.type == GROUP_CONTENT_MAIL;
 		if ((ev->body = dup_secret(gc.body, gc.body_len)) == NULL) {
 			r = SOTTO_ERR_NOMEM;

@@ -67,6 +67,7 @@ enum client_group_event_type {
 	CLIENT_GROUP_COMMIT = 4,        /* the next epoch: members added, removed, renewed */
 	CLIENT_GROUP_REMOVED = 5,       /* a Commit removed us: we read nothing after it */
 	CLIENT_GROUP_PROPOSAL = 6,      /* a proposal kept for the next Commit */
+	CLIENT_GROUP_FILE = 7,          /* a file from a member (body: its FILE content) */
 };
 
 /* Warnings on an event (bits). */
@@ -82,7 +83,8 @@ struct client_group_event {
 	uint8_t msg_id[STORE_MSGID_LEN];        /* MESSAGE, INFO */
 	uint64_t sent_ms;                       /* MESSAGE, INFO: the sender's clock */
 	uint32_t expiry;                        /* the group's timer after the event, seconds */
-	uint8_t *body;                          /* MESSAGE: the text (secret, malloc'd) */
+	uint8_t *body;                          /* MESSAGE: the text, FILE: the FILE content
+	                                           (secret, malloc'd) */
 	size_t body_len;
 	int mail;                               /* MESSAGE: body is a mail's part */
 	struct client_group_members added;      /* JOINED, COMMIT */
@@ -165,6 +167,11 @@ int client_group_set_info(struct sotto *s, const uint8_t *id, size_t id_len, con
  * the application message, msg_id (may be NULL) its id. SOTTO_ERR_STATE if we are no
  * longer a member. */
 int client_group_send(struct sotto *s, const uint8_t *id, size_t id_len, int mail,
+    const uint8_t *text, size_t len, uint8_t msg_id[STORE_MSGID_LEN], struct buf *out)
+    SOTTO_MUST_CHECK;
+/* The same for a content of any type (group_content.h): GROUP_CONTENT_TEXT or _MAIL (1..
+ * SOTTO_TEXT_MAX bytes), or GROUP_CONTENT_FILE (a FILE content). */
+int client_group_send_type(struct sotto *s, const uint8_t *id, size_t id_len, uint8_t type,
     const uint8_t *text, size_t len, uint8_t msg_id[STORE_MSGID_LEN], struct buf *out)
     SOTTO_MUST_CHECK;
 

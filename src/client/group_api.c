@@ -13,7 +13,9 @@
 
 #include "base/buf.h"
 #include "client/client_int.h"
+#include "client/file_transfer.h"
 #include "client/group.h"
+#include "client/group_content.h"
 #include "client/group_net.h"
 #include "mls/credential.h"
 #include "mls/key_package.h"
@@ -377,12 +379,12 @@ sotto_group_leave(struct sotto *s, const char *group)
 	return r;
 }
 
-/* A text (text, len; with mail set a mail's part) or, without text, the group's name
- * (NULL: unchanged) and timer, to the group. The server takes a message of any epoch; one
+/* A content of type (group_content.h: a text, a mail's part, a FILE content; text, len)
+ * or, without text, the group's name (NULL: unchanged) and timer, to the group. The server takes a message of any epoch; one
  * of an epoch the group has left is dropped by every member: then follow the group and
  * send it again. */
 static int
-send_app(struct sotto *s, const struct gref *g, int mail, const uint8_t *text, size_t len,
+send_app(struct sotto *s, const struct gref *g, uint8_t type, const uint8_t *text, size_t len,
     const char *name, uint32_t expiry, uint8_t msg_id[STORE_MSGID_LEN],
     struct proto_group_result *res)
 {
@@ -396,7 +398,7 @@ send_app(struct sotto *s, const struct gref *g, int mail, const uint8_t *text, s
 	for (tries = 0;; tries++) {
 		if ((r = client_group_epoch(s, g->id, g->len, &epoch)) != 0)
 			break;
-		r = text != NULL ? client_group_send(s, g->id, g->len, mail, text, len, msg_id,
+		r = text != NULL ? client_group_send_type(s, g->id, g->len, type, text, len, msg_id,
 		    &out) : client_group_set_info(s, g->id, g->len, name, expiry, &out);
 		if (r != 0)
 			break;
@@ -418,9 +420,9 @@ send_app(struct sotto *s, const struct gref *g, int mail, const uint8_t *text, s
 	return r;
 }
 
-/* A text, or with mail set a mail's part, sent and stored in our history. */
+/* A text, a mail's part or a FILE content (type), sent and stored in our history. */
 static int
-send_body(struct sotto *s, const char *group, int mail, const uint8_t *text, size_t len,
+send_body(struct sotto *s, const char *group, uint8_t type, const uint8_t *text, size_t len,
     uint8_t id[SOTTO_ID_LEN])
 {
 	struct proto_group_result res;
@@ -432,17 +434,18 @@ send_body(struct sotto *s, const char *group, int mail, const uint8_t *text, siz
 
 	if (text == NULL || len == 0)
 		return SOTTO_ERR_INVALID_ARG;
-	if (len > SOTTO_TEXT_MAX)
+	if (type != GROUP_CONTENT_FILE && len > SOTTO_TEXT_MAX)
 		return SOTTO_ERR_MESSAGE_TOO_LARGE;
 	if ((r = find_connected(s, group, &g)) != 0)
 		return r;
 	memset(&m, 0, sizeof(m));
-	if ((r = send_app(s, &g, mail, text, len, NULL, 0, m.id, &res)) != 0 ||
+	if ((r = send_app(s, &g, type, text, len, NULL, 0, m.id, &res)) != 0 ||
 	    (r = store_group_get(s->st, g.id, g.len, &rec)) != 0)
 		return r;
 	memcpy(m.peer, sotto_address(s), strlen(sotto_address(s)) + 1);
 	m.dir = STORE_DIR_OUT;
-	m.type = mail ? STORE_MSG_MAIL : STORE_MSG_TEXT;
+	m.type = type == GROUP_CONTENT_MAIL ? STORE_MSG_MAIL : type == GROUP_CONTENT_FILE ?
+	    STORE_MSG_FILE : STORE_MSG_TEXT;
 	m.flags = STORE_FLAG_DELIVERED;
 	m.seq = res.seq;
 	m.server_time = now;
@@ -462,14 +465,57 @@ int
 sotto_group_send(struct sotto *s, const char *group, const char *text, size_t len,
     uint8_t id[SOTTO_ID_LEN])
 {
-	return send_body(s, group, 0, (const uint8_t *)text, len, id);
+	return send_body(s, group, GROUP_CONTENT_TEXT, (const uint8_t *)text, len, id);
 }
 
 int
 sotto_group_send_mail(struct sotto *s, const char *group, const uint8_t *part, size_t len,
     uint8_t id[SOTTO_ID_LEN])
 {
-	return send_body(s, group, 1, part, len, id);
+	return send_body(s, group, GROUP_CONTENT_MAIL, part, len, id);
+}
+
+int
+sotto_group_send_file(struct sotto *s, const char *group, const char *path,
+    const char *caption, size_t caption_len, sotto_progress_fn cb, void *ctx,
+    uint8_t id[SOTTO_ID_LEN])
+{
+	struct sotto_group_member *mem = NULL;
+	struct file_upload *u = NULL;
+	struct content c;
+	struct buf body;
+	char dest[2 * SOTTO_GROUP_ID_MAX + 8];
+	struct gref g;
+	size_t n = 0;
+	int r;
+
+	if (path == NULL || (caption == NULL && caption_len > 0))
+		return SOTTO_ERR_INVALID_ARG;
+	if (caption_len > SOTTO_TEXT_MAX)
+		return SOTTO_ERR_MESSAGE_TOO_LARGE;
+	if ((r = find_connected(s, group, &g)) != 0)
+		return r;
+	if ((r = sotto_group_members(s, group, &mem, &n)) != 0)
+		return r;
+	free(mem);
+	if ((u = sodium_malloc(sizeof(*u))) == NULL)
+		return SOTTO_ERR_NOMEM;
+	buf_init_dyn(&body, CONTENT_FILE_MAX);
+	/* one upload for the whole group, fetched by every other member */
+	memcpy(dest, "group:", 6);
+	client_group_id_hex(dest + 6, g.id, g.len);
+	if ((r = client_file_upload(s, path, dest, n > 1 ? (uint16_t)(n - 1 > UINT16_MAX ?
+	    UINT16_MAX : n - 1) : 0, cb, ctx, u)) != 0)
+		goto out;
+	client_file_content(u, caption, caption_len, &c);
+	if ((r = content_encode(&c, &body)) != 0 ||
+	    (r = send_body(s, group, GROUP_CONTENT_FILE, body.p, body.len, id)) != 0)
+		goto out;
+	client_file_upload_done(s, u);
+out:
+	buf_wipe_free(&body);
+	sodium_free(u);
+	return r;
 }
 
 int
@@ -490,7 +536,7 @@ sotto_group_set_info(struct sotto *s, const char *group, const char *name, int64
 		expiry = rec.expiry_seconds;
 		store_group_wipe(&rec);
 	}
-	return send_app(s, &g, 0, NULL, 0, name, (uint32_t)expiry, NULL, &res);
+	return send_app(s, &g, GROUP_CONTENT_INFO, NULL, 0, name, (uint32_t)expiry, NULL, &res);
 }
 
 int

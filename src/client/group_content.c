@@ -8,8 +8,13 @@
 static int
 body_ok(uint8_t type, const uint8_t *p, size_t n)
 {
+	struct content fc;
+
 	if (type == GROUP_CONTENT_TEXT || type == GROUP_CONTENT_MAIL)
 		return n >= 1 && n <= CONTENT_BODY_MAX;
+	if (type == GROUP_CONTENT_FILE)
+		return p != NULL && content_decode(p, n, &fc) == 0 && fc.type == CONTENT_FILE &&
+		    !fc.has_token;
 	return n <= STORE_GROUP_NAME_MAX && (n == 0 || memchr(p, '\0', n) == NULL);
 }
 
@@ -17,7 +22,7 @@ int
 group_content_encode(const struct group_content *c, struct buf *out)
 {
 	if ((c->type != GROUP_CONTENT_TEXT && c->type != GROUP_CONTENT_INFO &&
-	    c->type != GROUP_CONTENT_MAIL) ||
+	    c->type != GROUP_CONTENT_MAIL && c->type != GROUP_CONTENT_FILE) ||
 	    (c->body == NULL && c->body_len > 0) || !body_ok(c->type, c->body, c->body_len) ||
 	    c->expiry > CONTENT_EXPIRY_MAX)
 		return SOTTO_ERR_INVALID_ARG;
@@ -50,6 +55,8 @@ group_content_decode(const uint8_t *p, size_t len, struct group_content *c)
 		c->body = cur_lv32(&cu, CONTENT_BODY_MAX, &c->body_len);
 	else if (c->type == GROUP_CONTENT_INFO)
 		c->body = cur_lv16(&cu, STORE_GROUP_NAME_MAX, &c->body_len);
+	else if (c->type == GROUP_CONTENT_FILE)
+		c->body = cur_lv32(&cu, CONTENT_FILE_MAX, &c->body_len);
 	else
 		cur_fail(&cu, SOTTO_ERR_MALFORMED);
 	if (cur_status(&cu) == 0 &&

@@ -13,6 +13,8 @@
  *   INFO: u16 length, the group's name (0..STORE_GROUP_NAME_MAX bytes, no NUL; empty: the
  *         sender does not know it, the name stays); the timer field is the group's new
  *         timer
+ *   FILE: u32 length, a FILE content (client/content.h, docs/PROTOCOL.md 15.2) whose own
+ *         header fields (id, sequence number, clock, timer) are not used
  * Big-endian; decoding rejects unknown types, out-of-range fields and trailing bytes.
  */
 #ifndef SOTTO_CLIENT_GROUP_CONTENT_H
@@ -32,6 +34,7 @@ enum group_content_type {
 	GROUP_CONTENT_TEXT = 1,
 	GROUP_CONTENT_INFO = 2,
 	GROUP_CONTENT_MAIL = 3,
+	GROUP_CONTENT_FILE = 4,
 };
 
 struct group_content {
@@ -40,7 +43,7 @@ struct group_content {
 	uint64_t sent_ms;
 	uint32_t expiry;
 	const uint8_t *body;            /* TEXT: the text; MAIL: the part; INFO: the name;
-	                                   borrowed (secret) */
+	                                   FILE: the FILE content; borrowed (secret) */
 	size_t body_len;
 };
 

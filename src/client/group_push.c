@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "client/client_int.h"
+#include "client/file_transfer.h"
 #include "client/group.h"
 #include "client/group_net.h"
 
@@ -33,12 +34,14 @@ store_group_text(struct sotto *s, const struct client_group_event *ge,
 {
 	struct store_message m;
 	uint64_t now = client_now();
+	int r;
 
 	memset(&m, 0, sizeof(m));
 	memcpy(m.peer, ge->sender, sizeof(m.peer));
 	memcpy(m.id, ge->msg_id, sizeof(m.id));
 	m.dir = STORE_DIR_IN;
-	m.type = ge->mail ? STORE_MSG_MAIL : STORE_MSG_TEXT;
+	m.type = ge->type == CLIENT_GROUP_FILE ? STORE_MSG_FILE :
+	    ge->mail ? STORE_MSG_MAIL : STORE_MSG_TEXT;
 	m.seq = p->seq;
 	m.server_time = p->timestamp / 1000;
 	m.local_time = now;
@@ -47,7 +50,28 @@ store_group_text(struct sotto *s, const struct client_group_event *ge,
 	m.body_len = ge->body_len;
 	memcpy(m.group, ge->group_id, ge->group_id_len);
 	m.group_len = ge->group_id_len;
-	return store_message_add(s->st, &m);
+	if ((r = store_message_add(s->st, &m)) == 0 && ge->type == CLIENT_GROUP_FILE)
+		r = file_pending_add(s, ge->msg_id);    /* fetched by sotto_file_fetch */
+	return r;
+}
+
+/* What an event shows of a stored body: a file's caption, not its content (the key). */
+static void
+shown_body(enum sotto_content content, const uint8_t *p, size_t len, struct sotto_event *ev)
+{
+	struct content fc;
+
+	ev->content = content;
+	ev->body = p;
+	ev->body_len = len;
+	if (content == SOTTO_CONTENT_FILE) {
+		ev->body = NULL;
+		ev->body_len = 0;
+		if (content_decode(p, len, &fc) == 0) {
+			ev->body = fc.body;
+			ev->body_len = fc.body_len;
+		}
+	}
 }
 
 static void
@@ -90,10 +114,10 @@ emit(const struct client_group_event *ge, const struct proto_group_push *p, sott
 	ev.warnings = (ge->warnings & CLIENT_GROUP_WARN_KEY_CHANGED) ? SOTTO_WARN_KEY_CHANGED : 0;
 	switch (ge->type) {
 	case CLIENT_GROUP_MESSAGE:
+	case CLIENT_GROUP_FILE:
 		ev.type = SOTTO_EVENT_MESSAGE;
-		ev.content = ge->mail ? SOTTO_CONTENT_MAIL : SOTTO_CONTENT_TEXT;
-		ev.body = ge->body;
-		ev.body_len = ge->body_len;
+		shown_body(ge->type == CLIENT_GROUP_FILE ? SOTTO_CONTENT_FILE : ge->mail ?
+		    SOTTO_CONTENT_MAIL : SOTTO_CONTENT_TEXT, ge->body, ge->body_len, &ev);
 		ev.expires_at = ge->expiry ? client_now() + ge->expiry : 0;
 		break;
 	case CLIENT_GROUP_INFO:
@@ -174,15 +198,14 @@ client_group_unshown(struct sotto *s, sotto_event_fn cb, void *ctx, int *events)
 		if (m.group_len > 0 && store_group_get(s->st, m.group, m.group_len, &rec) == 0)
 			ev.group_name = rec.name;
 		ev.type = SOTTO_EVENT_MESSAGE;
-		ev.content = m.type == STORE_MSG_MAIL ? SOTTO_CONTENT_MAIL : SOTTO_CONTENT_TEXT;
+		shown_body(m.type == STORE_MSG_FILE ? SOTTO_CONTENT_FILE : m.type == STORE_MSG_MAIL ?
+		    SOTTO_CONTENT_MAIL : SOTTO_CONTENT_TEXT, m.body, m.body_len, &ev);
 		ev.group = gid;
 		if (ev.group_name == NULL)
 			ev.group_name = "";
 		ev.peer = m.peer;
 		memcpy(ev.id, m.id, sizeof(ev.id));
 		ev.time = m.server_time;
-		ev.body = m.body;
-		ev.body_len = m.body_len;
 		ev.expires_at = m.expires_at;
 		(*events)++;
 		cb(ctx, &ev);
@@ -207,11 +230,12 @@ client_group_push(struct sotto *s, const struct proto_group_push *p, sotto_event
 	if ((r = client_tx_begin(s, &own)) != 0)
 		return r;
 	r = client_group_receive(s, p->data.p, p->data.len, &ge);
-	if (r == 0 && ge.type == CLIENT_GROUP_MESSAGE &&
+	if (r == 0 && (ge.type == CLIENT_GROUP_MESSAGE || ge.type == CLIENT_GROUP_FILE) &&
 	    (r = store_group_text(s, &ge, p)) == SOTTO_ERR_EXISTS)
 		r = SOTTO_ERR_REPLAY;
 	/* Taken while catching up (no callback): shown by the next poll that has one. */
-	if (r == 0 && ge.type == CLIENT_GROUP_MESSAGE && cb == NULL)
+	if (r == 0 && (ge.type == CLIENT_GROUP_MESSAGE || ge.type == CLIENT_GROUP_FILE) &&
+	    cb == NULL)
 		r = unshown_add(s, ge.msg_id);
 	if ((r = client_tx_end(s, own, r)) != 0 && local_failure(r)) {
 		client_group_event_free(&ge);
