@@ -171,6 +171,9 @@ int cli_file_check(struct cli *cli, const char *path);
 /* Prints why a transfer of file `name` failed (`what`: "send", "fetch") and returns the
  * exit code. */
 int cli_file_fail(struct cli *cli, const char *what, const char *name, int err);
+/* A sent message's id at once, queued or not (the one it keeps): the hex, or with json
+ * {"type":"sent","id","file"} (file: the path sent, may be NULL). */
+void cli_print_sent(int json, const uint8_t id[SOTTO_ID_LEN], const char *file);
 /* "file NAME (SIZE), saved to PATH" */
 void cli_print_file(FILE *out, const struct sotto_file *f);
 /* name, size, media_type and path into a JSON object. */

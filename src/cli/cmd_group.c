@@ -59,16 +59,6 @@ struct group_files {
 	size_t n;
 };
 
-static void
-print_id(const uint8_t id[SOTTO_ID_LEN])
-{
-	char hex[2 * SOTTO_ID_LEN + 1];
-
-	sotto_id_hex(hex, id);
-	printf("%s\n", hex);
-	fflush(stdout);
-}
-
 static int
 group_send(struct cli *cli, struct sotto *s, const char *group, const char *arg,
     const struct group_files *f, int json)
@@ -91,7 +81,7 @@ group_send(struct cli *cli, struct sotto *s, const char *group, const char *arg,
 			free(body);
 			return group_fail(cli, s, "group send to", group, r);
 		}
-		print_id(id);
+		cli_print_sent(json, id, NULL);
 	}
 	free(body);
 	cli_progress_init(&pr, json);
@@ -101,7 +91,7 @@ group_send(struct cli *cli, struct sotto *s, const char *group, const char *arg,
 			return r == SOTTO_ERR_NOT_FOUND || r == SOTTO_ERR_EXISTS ||
 			    r == SOTTO_ERR_STATE ? group_fail(cli, s, "group send to", group, r) :
 			    cli_file_fail(cli, "send", f->v[i], r);
-		print_id(id);
+		cli_print_sent(json, id, f->v[i]);
 	}
 	return CLI_OK;
 }

@@ -16,8 +16,27 @@ struct printer {
 	const char *save_dir;           /* NULL: HOME/files */
 	struct cli_progress progress;
 	struct cli *cli;
-	int failed;                     /* a file could not be fetched: its error */
+	int failed;                     /* a file could not be fetched: the exit code */
+	uint8_t (*tried)[SOTTO_ID_LEN]; /* the files that failed in this run: tried once */
+	size_t n_tried;
 };
+
+/* 1 if file id failed earlier in this run; else remembers it as tried now. */
+static int
+tried_before(struct printer *p, const uint8_t id[SOTTO_ID_LEN])
+{
+	void *v;
+	size_t i;
+
+	for (i = 0; i < p->n_tried; i++)
+		if (memcmp(p->tried[i], id, SOTTO_ID_LEN) == 0)
+			return 1;
+	if ((v = realloc(p->tried, (p->n_tried + 1) * SOTTO_ID_LEN)) == NULL)
+		return 1;
+	p->tried = v;
+	memcpy(p->tried[p->n_tried++], id, SOTTO_ID_LEN);
+	return 0;
+}
 
 static void
 print_time(uint64_t t)
@@ -100,10 +119,17 @@ on_event(void *ctx, const struct sotto_event *ev)
 	struct printer *p = ctx;
 	json_t *j;
 
-	/* a file is shown once it is fetched and checked (fetch_files) */
-	if (ev->type == SOTTO_EVENT_MESSAGE && ev->content == SOTTO_CONTENT_FILE &&
-	    ev->warnings == 0)
+	/* A file is shown once it is fetched and checked (fetch_files); here only the
+	 * warnings that came with its message. */
+	if (ev->type == SOTTO_EVENT_MESSAGE && ev->content == SOTTO_CONTENT_FILE) {
+		if (p->json || ev->warnings == 0)
+			return;
+		print_time(ev->time);
+		cli_printf(stdout, " %s: a file (shown below once fetched)\n", ev->peer);
+		print_warnings(ev);
+		fflush(stdout);
 		return;
+	}
 	if (p->json) {
 		if ((j = cli_event_json(ev)) == NULL)
 			return;         /* a later part of a mail already shown */
@@ -196,19 +222,20 @@ fetch_files(struct sotto *s, struct printer *p)
 	int r;
 
 	if ((r = sotto_files_pending(s, &ids, &n)) != 0) {
-		p->failed = r;
-		cli_report(p->cli, "receive files", r);
+		p->failed = cli_fail(p->cli, "receive files", r);
 		return;
 	}
 	for (i = 0; i < n; i++) {
+		if (tried_before(p, ids[i]))
+			continue;
 		if ((r = sotto_file_info(s, ids[i], &f)) == 0)
 			r = sotto_file_fetch(s, ids[i], p->save_dir, cli_progress, &p->progress,
 			    path, sizeof(path));
 		if (r == 0)
 			r = sotto_file_info(s, ids[i], &f);
 		if (r != 0) {
-			p->failed = r;
-			cli_file_fail(p->cli, "fetch", f.name[0] != '\0' ? f.name : "a file", r);
+			p->failed = cli_file_fail(p->cli, "fetch", f.name[0] != '\0' ? f.name :
+			    "a file", r);
 			continue;
 		}
 		print_file(p, &f, f.time);
@@ -271,7 +298,8 @@ cmd_receive(struct cli *cli, int argc, char **argv)
 			break;
 	}
 	sotto_close(s);
+	free(p.tried);
 	if (r < 0)
 		return cli_fail(cli, "receive", r);
-	return p.failed != 0 ? cli_exit_code(p.failed) : CLI_OK;
+	return p.failed != 0 ? p.failed : CLI_OK;
 }

@@ -26,29 +26,6 @@ key_change_notice(struct cli *cli, struct sotto *s, const char *to,
 	    cli->prog, to, cli_self(cli), to);
 }
 
-/* The message's id at once, queued or not: it is the one the message keeps. */
-static void
-print_sent(int json, const uint8_t id[SOTTO_ID_LEN], const char *file)
-{
-	char hex[2 * SOTTO_ID_LEN + 1];
-	json_t *j;
-
-	sotto_id_hex(hex, id);
-	if (!json) {
-		printf("%s\n", hex);
-		fflush(stdout);
-		return;
-	}
-	j = json_object();
-	json_object_set_new(j, "type", json_string("sent"));
-	json_object_set_new(j, "id", json_string(hex));
-	if (file != NULL)
-		json_object_set_new(j, "file", cli_json_text((const uint8_t *)file, strlen(file)));
-	cli_json_print(stdout, j);
-	json_decref(j);
-	fflush(stdout);
-}
-
 /* The text (if any), then each file as its own message. Stops at the first failure. */
 static int
 send_all(struct cli *cli, struct sotto *s, const char *to, const uint8_t *body, size_t len,
@@ -63,7 +40,7 @@ send_all(struct cli *cli, struct sotto *s, const char *to, const uint8_t *body, 
 		r = sotto_send_text(s, to, (const char *)body, len, id);
 		if (r != 0 && r != SOTTO_ERR_QUEUED)
 			return r;
-		print_sent(json, id, NULL);
+		cli_print_sent(json, id, NULL);
 	}
 	cli_progress_init(&pr, json);
 	for (i = 0; i < n_files; i++) {
@@ -74,7 +51,7 @@ send_all(struct cli *cli, struct sotto *s, const char *to, const uint8_t *body, 
 			*told = 1;
 			return fr;
 		}
-		print_sent(json, id, files[i]);
+		cli_print_sent(json, id, files[i]);
 		if (fr != 0)
 			r = fr;
 	}

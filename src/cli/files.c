@@ -138,7 +138,30 @@ cli_file_fail(struct cli *cli, const char *what, const char *name, int err)
 	}
 	cli_printf(stderr, "%s: %s %s: %s (%s)\n", cli->prog, what, name, why,
 	    sotto_strerror(err));
-	return cli_exit_code(err);
+	/* a blob that is not the file named is the blob's fault, not the network's */
+	return err == SOTTO_ERR_DECRYPT ? CLI_EXIT_INVALID : cli_exit_code(err);
+}
+
+void
+cli_print_sent(int json, const uint8_t id[SOTTO_ID_LEN], const char *file)
+{
+	char hex[2 * SOTTO_ID_LEN + 1];
+	json_t *j;
+
+	sotto_id_hex(hex, id);
+	if (!json) {
+		printf("%s\n", hex);
+		fflush(stdout);
+		return;
+	}
+	j = json_object();
+	json_object_set_new(j, "type", json_string("sent"));
+	json_object_set_new(j, "id", json_string(hex));
+	if (file != NULL)
+		json_object_set_new(j, "file", cli_json_text((const uint8_t *)file, strlen(file)));
+	cli_json_print(stdout, j);
+	json_decref(j);
+	fflush(stdout);
 }
 
 void
