@@ -205,6 +205,7 @@ static json_t *
 message_params(struct daemon *d, const struct sotto_message *m)
 {
 	struct sotto_event ev;
+	struct sotto_file f;
 	json_t *j;
 	size_t i;
 
@@ -234,6 +235,9 @@ message_params(struct daemon *d, const struct sotto_message *m)
 	}
 	if ((j = cli_event_json(&ev)) != NULL)
 		json_object_set_new(j, "row", json_integer(m->row));
+	/* a file: its name, size and type (and path once fetched: fetch_file) */
+	if (j != NULL && m->content == SOTTO_CONTENT_FILE && sotto_file_info(d->s, m->id, &f) == 0)
+		cli_file_json_add(j, &f);
 	return j;
 }
 
@@ -358,6 +362,121 @@ m_send(struct daemon *d, struct client *c, json_t *params, json_t **err)
 		json_object_set_new(res, "reason", json_string("not sent yet: the server was not "
 		    "reached, or the message waits behind others"));
 	return res;
+}
+
+/* Files: send_file, group_send_file, fetch_file, files_pending. A transfer runs to its end
+ * inside the request (other clients wait), telling the asking client its progress in
+ * "progress" notifications. */
+struct daemon_progress {
+	struct daemon *d;
+	struct client *c;
+};
+
+static void
+file_progress(void *ctx, const struct sotto_progress *p)
+{
+	struct daemon_progress *dp = ctx;
+	json_t *j = json_object();
+
+	json_object_set_new(j, "direction", json_string(p->dir == SOTTO_UPLOAD ? "upload" :
+	    "download"));
+	json_object_set_new(j, "name", cli_json_text((const uint8_t *)p->name, strlen(p->name)));
+	json_object_set_new(j, "done", json_integer((json_int_t)p->done));
+	json_object_set_new(j, "total", json_integer((json_int_t)p->total));
+	notify(dp->d, dp->c, "progress", j);
+}
+
+static json_t *
+m_send_file(struct daemon *d, struct client *c, json_t *params, json_t **err)
+{
+	const char *to = rpc_param_str(params, "to"), *group = rpc_param_str(params, "group");
+	const char *path = rpc_param_str(params, "path"), *cap = rpc_param_str(params, "caption");
+	struct daemon_progress dp = { d, c };
+	uint8_t id[SOTTO_ID_LEN];
+	char hex[2 * SOTTO_ID_LEN + 1];
+	json_t *res;
+	int r;
+
+	if ((to == NULL) == (group == NULL) || path == NULL) {
+		*err = rpc_error(RPC_INVALID_PARAMS, "send_file needs path and to, or "
+		    "group_send_file group and path (strings)");
+		return NULL;
+	}
+	r = to != NULL ? sotto_send_file(d->s, to, path, cap, cap != NULL ? strlen(cap) : 0,
+	    file_progress, &dp, id) : sotto_group_send_file(d->s, group, path, cap,
+	    cap != NULL ? strlen(cap) : 0, file_progress, &dp, id);
+	if (r != 0 && r != SOTTO_ERR_QUEUED) {
+		*err = sotto_error(r);
+		return NULL;
+	}
+	if (r == SOTTO_ERR_QUEUED && d->next_flush > time(NULL) + (time_t)d->flush_s)
+		d->next_flush = time(NULL) + d->flush_s;
+	sotto_id_hex(hex, id);
+	res = json_object();
+	json_object_set_new(res, "id", json_string(hex));
+	json_object_set_new(res, "queued", json_boolean(r == SOTTO_ERR_QUEUED));
+	return res;
+}
+
+static int
+id_param(json_t *params, uint8_t id[SOTTO_ID_LEN])
+{
+	const char *hex = rpc_param_str(params, "id");
+	size_t n = 0;
+
+	return hex != NULL && strlen(hex) == 2 * SOTTO_ID_LEN &&
+	    sodium_hex2bin(id, SOTTO_ID_LEN, hex, strlen(hex), NULL, &n, NULL) == 0 &&
+	    n == SOTTO_ID_LEN ? 0 : -1;
+}
+
+static json_t *
+m_fetch_file(struct daemon *d, struct client *c, json_t *params, json_t **err)
+{
+	struct daemon_progress dp = { d, c };
+	const char *dir = rpc_param_str(params, "dir");
+	char path[SOTTO_FILE_PATH_MAX];
+	uint8_t id[SOTTO_ID_LEN];
+	struct sotto_file f;
+	json_t *res;
+	int r;
+
+	if (id_param(params, id) != 0) {
+		*err = rpc_error(RPC_INVALID_PARAMS, "fetch_file needs id (a message id in hex)");
+		return NULL;
+	}
+	if ((r = sotto_file_fetch(d->s, id, dir, file_progress, &dp, path, sizeof(path))) != 0 ||
+	    (r = sotto_file_info(d->s, id, &f)) != 0) {
+		*err = sotto_error(r);
+		return NULL;
+	}
+	res = json_object();
+	json_object_set_new(res, "id", json_string(rpc_param_str(params, "id")));
+	cli_file_json_add(res, &f);
+	return res;
+}
+
+static json_t *
+m_files_pending(struct daemon *d, struct client *c, json_t *params, json_t **err)
+{
+	uint8_t (*ids)[SOTTO_ID_LEN] = NULL;
+	char hex[2 * SOTTO_ID_LEN + 1];
+	json_t *a;
+	size_t n = 0, i;
+	int r;
+
+	(void)c;
+	(void)params;
+	if ((r = sotto_files_pending(d->s, &ids, &n)) != 0) {
+		*err = sotto_error(r);
+		return NULL;
+	}
+	a = json_array();
+	for (i = 0; i < n; i++) {
+		sotto_id_hex(hex, ids[i]);
+		json_array_append_new(a, json_string(hex));
+	}
+	free(ids);
+	return a;
 }
 
 static json_t *
@@ -802,6 +921,10 @@ static const struct {
 	{ "group_send", m_group_send },
 	{ "group_members", m_group_members },
 	{ "groups", m_groups },
+	{ "send_file", m_send_file },
+	{ "group_send_file", m_send_file },
+	{ "fetch_file", m_fetch_file },
+	{ "files_pending", m_files_pending },
 };
 
 static void

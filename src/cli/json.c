@@ -37,7 +37,9 @@ const char *
 cli_event_type_name(const struct sotto_event *ev)
 {
 	switch (ev->type) {
-	case SOTTO_EVENT_MESSAGE: return ev->content == SOTTO_CONTENT_MAIL ? "mail" : "text";
+	case SOTTO_EVENT_MESSAGE:
+		return ev->content == SOTTO_CONTENT_MAIL ? "mail" :
+		    ev->content == SOTTO_CONTENT_FILE ? "file" : "text";
 	case SOTTO_EVENT_RECEIPT: return "receipt";
 	case SOTTO_EVENT_TIMER: return "timer";
 	case SOTTO_EVENT_GROUP: return "group";
@@ -173,7 +175,7 @@ cli_message_json(const struct sotto_message *m)
 	json_object_set_new(o, "peer", json_string(m->peer));
 	json_object_set_new(o, "direction", json_string(m->dir == SOTTO_OUT ? "out" : "in"));
 	json_object_set_new(o, "type", json_string(m->content == SOTTO_CONTENT_MAIL ?
-	    "mail" : "text"));
+	    "mail" : m->content == SOTTO_CONTENT_FILE ? "file" : "text"));
 	json_object_set_new(o, "time", json_integer((json_int_t)m->time));
 	json_object_set_new(o, "seq", json_integer((json_int_t)m->seq));
 	json_object_set_new(o, "body", cli_json_text(m->body, m->body_len));
