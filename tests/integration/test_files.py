@@ -280,6 +280,37 @@ def test_changed_or_cut_blob_refused(root, servers):
         os.unlink(blob)     # the next round's blob is the only one
 
 
+def peak_rss_kib(argv):
+    """Runs argv to its end; (exit code, its peak resident set in KiB)."""
+    p = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(p.pid, 0)
+    p.returncode = os.waitstatus_to_exitcode(status)
+    p.stderr.close()
+    return p.returncode, usage.ru_maxrss
+
+
+def test_memory_does_not_grow_with_the_file(root, servers):
+    """Sending and receiving a 24 MiB file takes no more memory than a 1 MiB one (give or
+    take 8 MiB): the client streams, it never holds the file."""
+    srv = h.Server(root)
+    servers.append(srv)
+    alice = h.User(root, "alice", srv)
+    bob = h.User(root, "bob", srv)
+    rss = {}
+    for size in (1, 24):
+        p = make_file(root, "f%d.bin" % size, size * MIB, size)
+        rc, up = peak_rss_kib(alice.argv("send", bob.address, "--file", p))
+        check(rc == 0, "send %d MiB: exit %d" % (size, rc))
+        rc, down = peak_rss_kib(bob.argv("receive", "--wait", "10"))
+        check(rc == 0, "receive %d MiB: exit %d" % (size, rc))
+        check(read(os.path.join(bob.home, "files", "f%d.bin" % size)) == read(p), size)
+        rss[size] = (up, down)
+    for i, what in enumerate(("send", "receive")):
+        grew = rss[24][i] - rss[1][i]
+        check(grew < 8 * 1024, "%s: %d KiB more for 24 MiB than for 1 MiB (%r)" %
+              (what, grew, rss))
+
+
 def test_errors_missing_file_quota_expired(root, servers):
     srv = h.Server(root, conf="blob_quota_mib = 1\nblob_expiry = 1\n")
     servers.append(srv)
@@ -312,5 +343,6 @@ if __name__ == "__main__":
         test_sender_killed_mid_upload_reruns,
         test_receiver_killed_mid_download_reruns,
         test_changed_or_cut_blob_refused,
+        test_memory_does_not_grow_with_the_file,
         test_errors_missing_file_quota_expired,
     ])
