@@ -624,7 +624,7 @@ TEST(group_content_codec)
 	b.p[0] = 2;
 	CHECK_EQ_INT(group_content_decode(b.p, b.len, &d), SOTTO_ERR_BAD_VERSION);
 	b.p[0] = GROUP_CONTENT_VERSION;
-	b.p[1] = GROUP_CONTENT_MAIL + 1;
+	b.p[1] = GROUP_CONTENT_FILE + 1;
 	CHECK_EQ_INT(group_content_decode(b.p, b.len, &d), SOTTO_ERR_MALFORMED);
 	/* A mail's part: the same layout as a text, its own type. */
 	b.p[1] = GROUP_CONTENT_MAIL;
@@ -668,6 +668,68 @@ TEST(group_content_codec)
 	buf_free(&b);
 }
 
+/* A group's FILE content carries a FILE content (client/content.h): round trip; a TEXT
+ * content, a FILE with a token field, or bytes that are no content are refused. */
+TEST(group_content_file)
+{
+	uint8_t hash[FILE_HASH_LEN], key[FILE_KEY_LEN], digest[FILE_DIGEST_LEN];
+	struct group_content g, d;
+	struct content fc;
+	struct buf inner, b;
+
+	memset(hash, 1, sizeof(hash));
+	memset(key, 2, sizeof(key));
+	memset(digest, 3, sizeof(digest));
+	memset(&fc, 0, sizeof(fc));
+	fc.type = CONTENT_FILE;
+	fc.seq = 1;
+	fc.file_size = 70000;
+	fc.file_hash = hash;
+	fc.file_key = key;
+	fc.file_digest = digest;
+	fc.file_name = (const uint8_t *)"plan.pdf";
+	fc.file_name_len = 8;
+	fc.file_type = (const uint8_t *)"application/pdf";
+	fc.file_type_len = 15;
+	buf_init_dyn(&inner, CONTENT_FILE_MAX);
+	buf_init_dyn(&b, 2 * CONTENT_FILE_MAX);
+	REQUIRE(content_encode(&fc, &inner) == 0);
+	memset(&g, 0, sizeof(g));
+	g.type = GROUP_CONTENT_FILE;
+	memset(g.id, 9, sizeof(g.id));
+	g.body = inner.p;
+	g.body_len = inner.len;
+	REQUIRE(group_content_encode(&g, &b) == 0);
+	CHECK_EQ_INT(b.len, GROUP_CONTENT_HEADER_LEN + 4 + inner.len);
+	REQUIRE(group_content_decode(b.p, b.len, &d) == 0);
+	CHECK(d.type == GROUP_CONTENT_FILE && d.body_len == inner.len &&
+	    memcmp(d.body, inner.p, inner.len) == 0);
+	/* the inner content cut by a byte: no content, refused */
+	b.p[GROUP_CONTENT_HEADER_LEN + 3]--;
+	b.len--;
+	CHECK_EQ_INT(group_content_decode(b.p, b.len, &d), SOTTO_ERR_MALFORMED);
+	/* a TEXT content inside, or a FILE with the token field */
+	fc.type = CONTENT_TEXT;
+	fc.body = (const uint8_t *)"hi";
+	fc.body_len = 2;
+	buf_reset(&inner);
+	REQUIRE(content_encode(&fc, &inner) == 0);
+	g.body = inner.p;
+	g.body_len = inner.len;
+	buf_reset(&b);
+	CHECK_EQ_INT(group_content_encode(&g, &b), SOTTO_ERR_INVALID_ARG);
+	fc.type = CONTENT_FILE;
+	fc.has_token = 1;
+	buf_reset(&inner);
+	REQUIRE(content_encode(&fc, &inner) == 0);
+	g.body = inner.p;
+	g.body_len = inner.len;
+	buf_reset(&b);
+	CHECK_EQ_INT(group_content_encode(&g, &b), SOTTO_ERR_INVALID_ARG);
+	buf_free(&inner);
+	buf_free(&b);
+}
+
 static void
 rm_rf(const char *path)
 {
@@ -693,6 +755,7 @@ main(void)
 	RUN(expired_key_packages_are_pruned);
 	RUN(groups_are_found_by_id_or_name);
 	RUN(group_content_codec);
+	RUN(group_content_file);
 	sotto_close(alice.s);
 	sotto_close(bob.s);
 	sotto_close(carol.s);
