@@ -327,12 +327,32 @@ retry_outbox(struct daemon *d)
 	}
 }
 
+/* The answer to a send: {id, queued}, or NULL and *err for a failure. A queued message
+ * waits in the outbox: this daemon sends it when the server takes it. */
+static json_t *
+sent_result(struct daemon *d, int r, const uint8_t id[SOTTO_ID_LEN], json_t **err)
+{
+	char hex[2 * SOTTO_ID_LEN + 1];
+	json_t *res;
+
+	if (r != 0 && r != SOTTO_ERR_QUEUED) {
+		*err = sotto_error(r);
+		return NULL;
+	}
+	if (r == SOTTO_ERR_QUEUED && d->next_flush > time(NULL) + (time_t)d->flush_s)
+		d->next_flush = time(NULL) + d->flush_s;
+	sotto_id_hex(hex, id);
+	res = json_object();
+	json_object_set_new(res, "id", json_string(hex));
+	json_object_set_new(res, "queued", json_boolean(r == SOTTO_ERR_QUEUED));
+	return res;
+}
+
 static json_t *
 m_send(struct daemon *d, struct client *c, json_t *params, json_t **err)
 {
 	const char *to = rpc_param_str(params, "to"), *body = rpc_param_str(params, "body");
 	uint8_t id[SOTTO_ID_LEN];
-	char hex[2 * SOTTO_ID_LEN + 1];
 	json_t *res;
 	int r, why;
 
@@ -343,17 +363,8 @@ m_send(struct daemon *d, struct client *c, json_t *params, json_t **err)
 	(void)c;
 	/* sending connects if need be (and then sends the outbox first) */
 	r = sotto_send_text(d->s, to, body, strlen(body), id);
-	if (r != 0 && r != SOTTO_ERR_QUEUED) {
-		*err = sotto_error(r);
+	if ((res = sent_result(d, r, id, err)) == NULL)
 		return NULL;
-	}
-	/* queued: in the outbox; this daemon sends it when the server takes it */
-	if (r == SOTTO_ERR_QUEUED && d->next_flush > time(NULL) + (time_t)d->flush_s)
-		d->next_flush = time(NULL) + d->flush_s;
-	sotto_id_hex(hex, id);
-	res = json_object();
-	json_object_set_new(res, "id", json_string(hex));
-	json_object_set_new(res, "queued", json_boolean(r == SOTTO_ERR_QUEUED));
 	if (r == SOTTO_ERR_QUEUED && (why = sotto_queued_reason(d->s)) != 0) {
 		/* the same code an error of it would carry, for programs; the text for people */
 		json_object_set_new(res, "reason", json_string(sotto_strerror(why)));
@@ -393,8 +404,6 @@ m_send_file(struct daemon *d, struct client *c, json_t *params, json_t **err)
 	const char *path = rpc_param_str(params, "path"), *cap = rpc_param_str(params, "caption");
 	struct daemon_progress dp = { d, c };
 	uint8_t id[SOTTO_ID_LEN];
-	char hex[2 * SOTTO_ID_LEN + 1];
-	json_t *res;
 	int r;
 
 	if ((to == NULL) == (group == NULL) || path == NULL) {
@@ -405,17 +414,7 @@ m_send_file(struct daemon *d, struct client *c, json_t *params, json_t **err)
 	r = to != NULL ? sotto_send_file(d->s, to, path, cap, cap != NULL ? strlen(cap) : 0,
 	    file_progress, &dp, id) : sotto_group_send_file(d->s, group, path, cap,
 	    cap != NULL ? strlen(cap) : 0, file_progress, &dp, id);
-	if (r != 0 && r != SOTTO_ERR_QUEUED) {
-		*err = sotto_error(r);
-		return NULL;
-	}
-	if (r == SOTTO_ERR_QUEUED && d->next_flush > time(NULL) + (time_t)d->flush_s)
-		d->next_flush = time(NULL) + d->flush_s;
-	sotto_id_hex(hex, id);
-	res = json_object();
-	json_object_set_new(res, "id", json_string(hex));
-	json_object_set_new(res, "queued", json_boolean(r == SOTTO_ERR_QUEUED));
-	return res;
+	return sent_result(d, r, id, err);
 }
 
 static int

@@ -155,6 +155,21 @@ blob_request(struct sotto *s, struct proto_msg *req, uint64_t *value)
 	return r;
 }
 
+/* A BLOB_BEGIN or BLOB_CHUNK: *off gets where the server now stands, reported. */
+static int
+upload_step(struct sotto *s, struct proto_msg *req, const struct file_upload *u,
+    uint64_t *off, sotto_progress_fn cb, void *ctx)
+{
+	int r;
+
+	if ((r = blob_request(s, req, off)) != 0)
+		return r;
+	if (*off > u->fi.padded)
+		return SOTTO_ERR_PROTOCOL;
+	file_progress(cb, ctx, SOTTO_UPLOAD, u->name, *off, u->fi.padded);
+	return 0;
+}
+
 /* BLOB_BEGIN, the chunks from where the server stands, BLOB_COMMIT. */
 static int
 upload_send(struct sotto *s, struct file_upload *u, uint16_t recipients,
@@ -178,13 +193,8 @@ upload_send(struct sotto *s, struct file_upload *u, uint16_t recipients,
 	req->type = PROTO_BLOB_BEGIN;
 	memcpy(req->u.blob_begin.upload, u->upload, PROTO_BLOB_UPLOAD_ID_LEN);
 	req->u.blob_begin.size = u->fi.padded;
-	if ((r = blob_request(s, req, &off)) != 0)
+	if ((r = upload_step(s, req, u, &off, cb, ctx)) != 0)
 		goto out;
-	if (off > u->fi.padded) {
-		r = SOTTO_ERR_PROTOCOL;
-		goto out;
-	}
-	file_progress(cb, ctx, SOTTO_UPLOAD, u->name, off, u->fi.padded);
 	while (off < u->fi.padded) {
 		n = u->fi.padded - off < SOTTO_FILE_CHUNK ? (size_t)(u->fi.padded - off) :
 		    SOTTO_FILE_CHUNK;
@@ -198,13 +208,8 @@ upload_send(struct sotto *s, struct file_upload *u, uint16_t recipients,
 		req->u.blob_chunk.offset = off;
 		req->u.blob_chunk.data = chunk;
 		req->u.blob_chunk.len = n;
-		if ((r = blob_request(s, req, &off)) != 0)
+		if ((r = upload_step(s, req, u, &off, cb, ctx)) != 0)
 			goto out;
-		if (off > u->fi.padded) {
-			r = SOTTO_ERR_PROTOCOL;
-			goto out;
-		}
-		file_progress(cb, ctx, SOTTO_UPLOAD, u->name, off, u->fi.padded);
 	}
 	memset(req, 0, sizeof(*req));
 	req->type = PROTO_BLOB_COMMIT;

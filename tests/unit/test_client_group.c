@@ -668,6 +668,21 @@ TEST(group_content_codec)
 	buf_free(&b);
 }
 
+/* Encodes fc into inner, and a group FILE content of it into b: group_content_encode's
+ * result. */
+static int
+group_file_of(const struct content *fc, struct buf *inner, struct group_content *g,
+    struct buf *b)
+{
+	buf_reset(inner);
+	buf_reset(b);
+	if (content_encode(fc, inner) != 0)
+		return -1;
+	g->body = inner->p;
+	g->body_len = inner->len;
+	return group_content_encode(g, b);
+}
+
 /* A group's FILE content carries a FILE content (client/content.h): round trip; a TEXT
  * content, a FILE with a token field, or bytes that are no content are refused. */
 TEST(group_content_file)
@@ -712,20 +727,10 @@ TEST(group_content_file)
 	fc.type = CONTENT_TEXT;
 	fc.body = (const uint8_t *)"hi";
 	fc.body_len = 2;
-	buf_reset(&inner);
-	REQUIRE(content_encode(&fc, &inner) == 0);
-	g.body = inner.p;
-	g.body_len = inner.len;
-	buf_reset(&b);
-	CHECK_EQ_INT(group_content_encode(&g, &b), SOTTO_ERR_INVALID_ARG);
+	CHECK_EQ_INT(group_file_of(&fc, &inner, &g, &b), SOTTO_ERR_INVALID_ARG);
 	fc.type = CONTENT_FILE;
 	fc.has_token = 1;
-	buf_reset(&inner);
-	REQUIRE(content_encode(&fc, &inner) == 0);
-	g.body = inner.p;
-	g.body_len = inner.len;
-	buf_reset(&b);
-	CHECK_EQ_INT(group_content_encode(&g, &b), SOTTO_ERR_INVALID_ARG);
+	CHECK_EQ_INT(group_file_of(&fc, &inner, &g, &b), SOTTO_ERR_INVALID_ARG);
 	buf_free(&inner);
 	buf_free(&b);
 }
