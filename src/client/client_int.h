@@ -97,6 +97,11 @@ int client_maintain_spk(struct sotto *s, int timeout_ms) SOTTO_MUST_CHECK;
  * are filled here. With keep, a TEXT or MAIL is also stored in the history. */
 int client_send_content(struct sotto *s, const char *to, struct content *c, int keep,
     int timeout_ms) SOTTO_MUST_CHECK;
+/* The same under a message id chosen before (id not NULL): if an earlier call queued or
+ * sent that id, nothing is queued again and the result is as for that message (0 sent,
+ * SOTTO_ERR_QUEUED still in the outbox). */
+int client_send_content_as(struct sotto *s, const char *to, struct content *c, int keep,
+    int timeout_ms, const uint8_t id[STORE_MSGID_LEN]) SOTTO_MUST_CHECK;
 /* Sends every outbox item, oldest first; stops at the first connection failure or
  * transient refusal (the rest stays queued); an item the server refuses for good is
  * dropped. Returns the first error. If watch is not NULL, *watch_r gets the result for

@@ -20,7 +20,7 @@
 
 #define DOWNLOAD_NAMES_MAX 10000        /* "name (N).ext" tried before giving up */
 
-/* Downloads the rest of the blob into fd (holding the first *off bytes). */
+/* Downloads into fd the rest of the blob: what fd holds (an earlier run's) stays. */
 static int
 download_blob(struct sotto *s, int fd, const struct file_info *fi, const char *name,
     sotto_progress_fn cb, void *ctx)

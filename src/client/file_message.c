@@ -175,19 +175,50 @@ file_pending_remove(struct sotto *s, const uint8_t id[SOTTO_ID_LEN])
 	return r;
 }
 
+/* 1 if message id is still stored, 0 if it is gone (expired), or an error. */
+static int
+message_kept(struct sotto *s, const uint8_t *id)
+{
+	struct store_message m;
+	int r = store_message_get(s->st, id, &m);
+
+	if (r == SOTTO_ERR_NOT_FOUND)
+		return 0;
+	if (r != 0)
+		return r;
+	store_message_wipe(&m);
+	return 1;
+}
+
 int
 sotto_files_pending(struct sotto *s, uint8_t (**ids)[SOTTO_ID_LEN], size_t *n)
 {
 	uint8_t *v = NULL;
-	int r;
+	size_t i, k, all;
+	int r = 0, kept;
 
 	if (s == NULL || ids == NULL || n == NULL)
 		return SOTTO_ERR_INVALID_ARG;
 	*ids = NULL;
-	if ((r = pending_load(s, &v, n)) != 0)
+	if ((r = pending_load(s, &v, &all)) != 0)
 		return r;
+	/* a file whose message expired (a disappearing-message timer) is no longer wanted */
+	for (i = k = 0; i < all; i++) {
+		if ((kept = message_kept(s, v + i * SOTTO_ID_LEN)) < 0) {
+			r = kept;
+			goto out;
+		}
+		if (kept)
+			memmove(v + k++ * SOTTO_ID_LEN, v + i * SOTTO_ID_LEN, SOTTO_ID_LEN);
+	}
+	if (k < all && (r = pending_save(s, v, k)) != 0)
+		goto out;
+	*n = k;
 	*ids = (uint8_t (*)[SOTTO_ID_LEN])(void *)v;
-	return 0;
+	v = NULL;
+out:
+	free(v);
+	return r;
 }
 
 static void

@@ -45,6 +45,7 @@ void file_saved_name(char out[FILE_SAVED_NAME_LEN], const uint8_t id[SOTTO_ID_LE
 /* An upload (file_upload.c); secret (fi.key), so sodium_malloc'd by its users. */
 struct file_upload {
 	uint8_t upload[PROTO_BLOB_UPLOAD_ID_LEN];
+	uint8_t msg_id[SOTTO_ID_LEN];           /* the FILE message's, chosen with the upload */
 	struct file_info fi;
 	char name[SOTTO_FILE_NAME_MAX + 1];     /* told to the recipients */
 	char type[SOTTO_FILE_TYPE_MAX + 1];

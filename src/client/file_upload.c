@@ -5,7 +5,11 @@
  * the same command on the same unchanged file finds it; the ciphertext is beside it.
  *
  *   setting "fu:<hex of BLAKE2b-128(real path, destination, device, inode, size, mtime)>":
- *     u8 version 1, 16 upload id, 32 key, 32 blob hash, 32 digest, u64 size, u64 padded
+ *     u8 version 1, 16 upload id, 16 message id, 32 key, 32 blob hash, 32 digest,
+ *     u64 size, u64 padded
+ *
+ * The message id is chosen with the upload, so a re-run after the message was queued
+ * finds it queued (or sent) and does not send the file a second time.
  *   HOME/transfers/<same hex>.blob     the padded ciphertext (written as .tmp, then renamed)
  */
 #include "client/file_transfer.h"
@@ -22,12 +26,13 @@
 #include <sodium.h>
 
 #include "base/cursor.h"
+#include "wire/msgid.h"
 
 #define UPLOAD_VERSION 1
 #define UPLOAD_PREFIX "fu:"
 #define UPLOAD_TAG_LEN 16
-#define UPLOAD_REC_LEN (1 + PROTO_BLOB_UPLOAD_ID_LEN + FILE_KEY_LEN + FILE_HASH_LEN + \
-    FILE_DIGEST_LEN + 8 + 8)
+#define UPLOAD_REC_LEN (1 + PROTO_BLOB_UPLOAD_ID_LEN + SOTTO_ID_LEN + FILE_KEY_LEN + \
+    FILE_HASH_LEN + FILE_DIGEST_LEN + 8 + 8)
 
 static int
 upload_tag(const char *real, const char *dest, const struct stat *st,
@@ -64,6 +69,7 @@ rec_encode(uint8_t out[UPLOAD_REC_LEN], const struct file_upload *u)
 	buf_init_fixed(&b, out, UPLOAD_REC_LEN);
 	buf_u8(&b, UPLOAD_VERSION);
 	buf_put(&b, u->upload, PROTO_BLOB_UPLOAD_ID_LEN);
+	buf_put(&b, u->msg_id, SOTTO_ID_LEN);
 	buf_put(&b, u->fi.key, FILE_KEY_LEN);
 	buf_put(&b, u->fi.hash, FILE_HASH_LEN);
 	buf_put(&b, u->fi.digest, FILE_DIGEST_LEN);
@@ -80,6 +86,7 @@ rec_decode(const uint8_t *p, size_t len, struct file_upload *u)
 	if (cur_u8(&c) != UPLOAD_VERSION)
 		return SOTTO_ERR_CORRUPT;
 	cur_copy(&c, u->upload, PROTO_BLOB_UPLOAD_ID_LEN);
+	cur_copy(&c, u->msg_id, SOTTO_ID_LEN);
 	cur_copy(&c, u->fi.key, FILE_KEY_LEN);
 	cur_copy(&c, u->fi.hash, FILE_HASH_LEN);
 	cur_copy(&c, u->fi.digest, FILE_DIGEST_LEN);
@@ -131,6 +138,7 @@ upload_prepare(struct sotto *s, int in_fd, struct file_upload *u)
 		goto out;
 	}
 	randombytes_buf(u->upload, sizeof(u->upload));
+	msgid_new_now(u->msg_id);
 	rec_encode(rec, u);
 	r = store_setting_put(s->st, u->setting, rec, sizeof(rec));
 	sodium_memzero(rec, sizeof(rec));
@@ -352,7 +360,7 @@ sotto_send_file(struct sotto *s, const char *to, const char *path, const char *c
 	if ((r = client_file_upload(s, path, to, 1, cb, ctx, u)) != 0)
 		goto out;
 	client_file_content(u, caption, caption_len, &c);
-	r = client_send_content(s, to, &c, 1, CLIENT_TIMEOUT_MS);
+	r = client_send_content_as(s, to, &c, 1, CLIENT_TIMEOUT_MS, u->msg_id);
 	if (id != NULL)
 		memcpy(id, c.id, SOTTO_ID_LEN);
 	/* sent or in the outbox: the upload's state is no longer needed */

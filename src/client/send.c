@@ -621,6 +621,13 @@ int
 client_send_content(struct sotto *s, const char *to, struct content *c, int keep,
     int timeout_ms)
 {
+	return client_send_content_as(s, to, c, keep, timeout_ms, NULL);
+}
+
+int
+client_send_content_as(struct sotto *s, const char *to, struct content *c, int keep,
+    int timeout_ms, const uint8_t id[STORE_MSGID_LEN])
+{
 	struct store_contact ct;
 	struct e2e_session *fresh = NULL;
 	struct store_message m;
@@ -662,7 +669,10 @@ client_send_content(struct sotto *s, const char *to, struct content *c, int keep
 	if ((r = store_begin(s->st)) != 0)
 		goto out;
 	c->sent_ms = client_now_ms();
-	msgid_new(c->id, c->sent_ms);
+	if (id != NULL)
+		memcpy(c->id, id, sizeof(c->id));
+	else
+		msgid_new(c->id, c->sent_ms);
 	r = seal_in_session(s, to, c, &ct, &fresh, &item);
 	if (r == SOTTO_ERR_NO_SESSION) {
 		/* the sequence number and timer are set when it is encrypted */
@@ -701,6 +711,7 @@ client_send_content(struct sotto *s, const char *to, struct content *c, int keep
 	}
 	if ((r = store_commit(s->st)) != 0)
 		goto rollback;
+queued:
 	/* Queued: from here on the message goes out, now or on a later connect. */
 	/* the flush returns the first failure of any item; ours is in watch_r */
 	if (s->t != NULL)
@@ -717,6 +728,11 @@ client_send_content(struct sotto *s, const char *to, struct content *c, int keep
 	goto out;
 rollback:
 	store_rollback(s->st);
+	/* the id given was queued (or sent) by an earlier run: nothing more to queue */
+	if (id != NULL && r == SOTTO_ERR_EXISTS) {
+		watch_r = 1;
+		goto queued;
+	}
 out:
 	e2e_session_free(fresh);
 	buf_wipe_free(&item);

@@ -769,12 +769,17 @@ TEST(exchange_receipts_history)
 
 /* A FILE content (docs/PROTOCOL.md section 15) is refused with a warning by a client that
  * cannot fetch files yet, not shown as something else, and the session goes on. */
-TEST(file_content_refused_with_warning)
+/* A FILE content is stored with its message, shown as a file message (its caption, no
+ * key) and waits in the list of files to fetch (sotto/file.h). */
+TEST(file_content_stored_and_pending)
 {
 	static const uint8_t h[32] = { 1 }, k[32] = { 2 }, d[32] = { 3 };
+	uint8_t (*ids)[SOTTO_ID_LEN] = NULL;
 	struct sotto *a, *b;
 	struct seen *ev = calloc(1, sizeof(*ev));
+	struct sotto_file f;
 	struct content c;
+	size_t n = 0;
 
 	fresh();
 	a = user_new("alice", "alice@example.org");
@@ -794,9 +799,17 @@ TEST(file_content_refused_with_warning)
 	REQUIRE(sotto_send_text(a, "bob@example.org", "after", 5, NULL) == 0);
 	CHECK_EQ_INT(poll_all(b, ev), 3);
 	CHECK(ev->type[0] == SOTTO_EVENT_MESSAGE && strcmp(ev->body[0], "before") == 0);
-	CHECK(ev->type[1] == SOTTO_EVENT_WARNING && ev->warn[1] == SOTTO_WARN_REJECTED);
-	CHECK(strstr(ev->reason[1], "a file") != NULL);
+	CHECK(ev->type[1] == SOTTO_EVENT_MESSAGE && strcmp(ev->body[1], "") == 0);
 	CHECK(ev->type[2] == SOTTO_EVENT_MESSAGE && strcmp(ev->body[2], "after") == 0);
+	REQUIRE(sotto_files_pending(b, &ids, &n) == 0);
+	CHECK_EQ_INT(n, 1);
+	if (n == 1) {
+		CHECK_MEM(ids[0], c.id, SOTTO_ID_LEN);
+		REQUIRE(sotto_file_info(b, ids[0], &f) == 0);
+		CHECK(strcmp(f.name, "x.txt") == 0 && f.size == 10 && f.dir == SOTTO_IN &&
+		    f.path[0] == '\0' && strcmp(f.peer, "alice@example.org") == 0);
+	}
+	free(ids);
 	CHECK_EQ_INT(mailbox_count("bob@example.org"), 0);
 	sotto_close(a);
 	sotto_close(b);
@@ -2162,7 +2175,7 @@ main(void)
 	if (access("/dev/shm", W_OK) != 0)
 		snprintf(tmp_root, sizeof(tmp_root), "/tmp/sotto-test-client-%d", (int)getpid());
 	RUN(content_codec);
-	RUN(file_content_refused_with_warning);
+	RUN(file_content_stored_and_pending);
 	RUN(content_token_field);
 	RUN(token_given_inside_the_session);
 	RUN(kem_prekeys_signed_replenished_and_rotated);

@@ -17,10 +17,12 @@
 #include <sodium.h>
 
 #include "check.h"
+#include "client/client_int.h"
 #include "sotto/file.h"
 #include "sotto/sotto.h"
 #include "sottod_proc.h"
 #include "waitfor.h"
+#include "wire/msgid.h"
 
 #define FILE_BYTES (700u * 1024 + 123)  /* several chunks, not a multiple of one */
 
@@ -272,6 +274,93 @@ TEST(changed_ciphertext_refused_and_names_never_replace)
 	CHECK(same_file(first, data, FILE_BYTES));      /* the first one untouched */
 }
 
+/* Counts texts by body: "once" and the marker that follows it. */
+struct texts {
+	struct sotto *s;
+	int once, marker;
+};
+
+static void
+on_text(void *ctx, const struct sotto_event *ev)
+{
+	struct texts *t = ctx;
+
+	if (ev->type != SOTTO_EVENT_MESSAGE || ev->content != SOTTO_CONTENT_TEXT)
+		return;
+	if (ev->body_len == 4 && memcmp(ev->body, "once", 4) == 0)
+		t->once++;
+	if (ev->body_len == 6 && memcmp(ev->body, "marker", 6) == 0)
+		t->marker++;
+}
+
+static int
+got_marker(void *arg)
+{
+	struct texts *t = arg;
+
+	if (sotto_fd(t->s) < 0 && sotto_connect(t->s, 2000) != 0)
+		return 0;
+	if (sotto_poll(t->s, 200, on_text, t) < 0)
+		return 0;
+	return t->marker > 0;
+}
+
+/* A content sent under an id chosen before (a file's, chosen with its upload) goes out
+ * once however often the send is repeated: a re-run after the message was queued. */
+TEST(a_chosen_id_is_sent_once)
+{
+	struct texts t = { 0 };
+	struct content c;
+	uint8_t id[SOTTO_ID_LEN];
+	int i;
+
+	msgid_new_now(id);
+	for (i = 0; i < 2; i++) {
+		memset(&c, 0, sizeof(c));
+		c.type = CONTENT_TEXT;
+		c.body = (const uint8_t *)"once";
+		c.body_len = 4;
+		CHECK_EQ_INT(client_send_content_as(alice, "bob@localhost", &c, 1, 5000, id), 0);
+		CHECK_MEM(c.id, id, SOTTO_ID_LEN);
+	}
+	CHECK_EQ_INT(sotto_outbox_count(alice), 0);
+	REQUIRE(sotto_send_text(alice, "bob@localhost", "marker", 6, NULL) == 0);
+	t.s = bob;
+	REQUIRE(wait_until(got_marker, &t, 10000));
+	CHECK_EQ_INT(t.once, 1);
+}
+
+static int
+expired_some(void *arg)
+{
+	return sotto_expire(arg) > 0;
+}
+
+/* A file message that disappears (its timer ran out) before it was fetched leaves the
+ * pending list: nothing asks for it any more. */
+TEST(expired_file_message_leaves_the_pending_list)
+{
+	struct inbox in = { 0 };
+	uint8_t id[SOTTO_ID_LEN], (*pending)[SOTTO_ID_LEN] = NULL;
+	char src[300];
+	size_t n = 9;
+
+	snprintf(src, sizeof(src), "%s/brief.txt", root);
+	write_file(src, data, 5000);
+	REQUIRE(sotto_set_expiry(alice, "bob@localhost", 1) == 0);
+	REQUIRE(sotto_send_file(alice, "bob@localhost", src, NULL, 0, NULL, NULL, id) == 0);
+	in.s = bob;
+	REQUIRE(wait_until(got_file, &in, 10000));
+	REQUIRE(sotto_files_pending(bob, &pending, &n) == 0);
+	CHECK_EQ_INT(n, 1);
+	free(pending);
+	REQUIRE(wait_until(expired_some, bob, 10000));
+	REQUIRE(sotto_files_pending(bob, &pending, &n) == 0);
+	CHECK_EQ_INT(n, 0);
+	free(pending);
+	REQUIRE(sotto_set_expiry(alice, "bob@localhost", 0) == 0);
+}
+
 TEST(missing_file_and_bad_arguments)
 {
 	uint8_t id[SOTTO_ID_LEN];
@@ -307,6 +396,8 @@ main(void)
 	RUN(upload_and_download_resume_after_a_dropped_connection);
 	RUN(history_shows_the_caption_not_the_content);
 	RUN(changed_ciphertext_refused_and_names_never_replace);
+	RUN(expired_file_message_leaves_the_pending_list);
+	RUN(a_chosen_id_is_sent_once);
 	RUN(missing_file_and_bad_arguments);
 	sotto_close(alice);
 	sotto_close(bob);
