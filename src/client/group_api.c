@@ -508,6 +508,9 @@ sotto_group_send_file(struct sotto *s, const char *group, const char *path,
 	    UINT16_MAX : n - 1) : 0, cb, ctx, u)) != 0)
 		goto out;
 	client_file_content(u, caption, caption_len, &c);
+	c.seq = 1;      /* the inner header is not used (group_content.h); the codec wants 1 */
+	c.sent_ms = client_now_ms();
+	memcpy(c.id, u->upload, sizeof(c.id));
 	if ((r = content_encode(&c, &body)) != 0 ||
 	    (r = send_body(s, group, GROUP_CONTENT_FILE, body.p, body.len, id)) != 0)
 		goto out;
