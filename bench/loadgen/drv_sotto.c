@@ -245,7 +245,7 @@ sotto_fanout_setup(struct lg_client *owner)
 	memset(&m, 0, sizeof(m));
 	m.type = PROTO_GROUP_CREATE;
 	m.id = ++s->next_id;
-	m.u.group_create = fan_group;
+	m.u.group_create.group = fan_group;
 	return put_msg(owner, s, &m);
 }
 

@@ -22,6 +22,7 @@
 #include "mls/group_state.h"
 #include "mls/join.h"
 #include "mls/key_package.h"
+#include "mls/key_schedule.h"
 #include "mls/limits.h"
 #include "mls/message.h"
 #include "mls/proposal.h"
@@ -536,6 +537,40 @@ client_group_epoch(struct sotto *s, const uint8_t *id, size_t id_len, uint64_t *
 	*epoch = lg.g.gc.epoch;
 	unload(&lg);
 	return 0;
+}
+
+int
+client_group_token(struct sotto *s, const uint8_t *id, size_t id_len, uint64_t *epoch,
+    uint8_t token[PROTO_GROUP_TOKEN_LEN])
+{
+	static const char label[] = PROTO_GROUP_TOKEN_EXPORTER;
+	struct loaded lg;
+	int r;
+
+	*epoch = 0;
+	if ((r = load(s, id, id_len, &lg)) != 0)
+		return r;
+	*epoch = lg.g.gc.epoch;
+	r = mls_exporter(token, PROTO_GROUP_TOKEN_LEN, lg.g.epoch.exporter_secret,
+	    (const uint8_t *)label, sizeof(label) - 1, lg.g.gc.group_id, lg.g.gc.group_id_len);
+	if (r != 0)
+		sodium_memzero(token, PROTO_GROUP_TOKEN_LEN);
+	unload(&lg);
+	return r;
+}
+
+int
+client_group_verifier(struct sotto *s, const uint8_t *id, size_t id_len,
+    uint8_t verifier[PROTO_GROUP_TOKEN_LEN])
+{
+	uint8_t token[PROTO_GROUP_TOKEN_LEN];
+	uint64_t epoch;
+	int r;
+
+	if ((r = client_group_token(s, id, id_len, &epoch, token)) == 0)
+		proto_group_verifier(verifier, token);
+	sodium_memzero(token, sizeof(token));
+	return r;
 }
 
 int

@@ -27,6 +27,7 @@
 #include "base/buf.h"
 #include "client/store.h"
 #include "sotto/sotto.h"
+#include "wire/proto_group.h"
 
 #define CLIENT_GROUP_ID_LEN 16                  /* random, chosen by the creator */
 #define CLIENT_DEVICE_ID 1                      /* one device per account, for now */
@@ -194,6 +195,15 @@ int client_group_find(struct sotto *s, const char *name, uint8_t *id, size_t *id
  * service wants the one before, the epoch it was made in). */
 int client_group_epoch(struct sotto *s, const uint8_t *id, size_t id_len, uint64_t *epoch)
     SOTTO_MUST_CHECK;
+
+/* The group token of our current epoch (docs/PROTOCOL.md 8.6: MLS-Exporter("sotto group
+ * token", group_id, 32)), SECRET, and that epoch; after a Commit of ours not yet accepted,
+ * the epoch it makes. */
+int client_group_token(struct sotto *s, const uint8_t *id, size_t id_len, uint64_t *epoch,
+    uint8_t token[PROTO_GROUP_TOKEN_LEN]) SOTTO_MUST_CHECK;
+/* Its verifier, which GROUP_CREATE and GROUP_COMMIT register with the delivery service. */
+int client_group_verifier(struct sotto *s, const uint8_t *id, size_t id_len,
+    uint8_t verifier[PROTO_GROUP_TOKEN_LEN]) SOTTO_MUST_CHECK;
 
 /* The members now, by leaf, with their trust against our contacts. */
 int client_group_members(struct sotto *s, const uint8_t *id, size_t id_len,

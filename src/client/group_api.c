@@ -112,18 +112,21 @@ commit_out(struct sotto *s, const struct gref *g, const struct buf *commit,
     const char *const *add, size_t n_add, const struct buf *welcome, const char *const *rm,
     size_t n_rm, struct proto_group_result *res)
 {
+	uint8_t verifier[PROTO_GROUP_TOKEN_LEN];
 	struct group_net_welcome w;
 	struct group_net_commit gc;
 	uint64_t epoch;
 	int r, d;
 
-	if ((r = client_group_epoch(s, g->id, g->len, &epoch)) != 0)
+	if ((r = client_group_epoch(s, g->id, g->len, &epoch)) != 0 ||
+	    (r = client_group_verifier(s, g->id, g->len, verifier)) != 0)
 		return r;
 	memset(&gc, 0, sizeof(gc));
 	memset(&w, 0, sizeof(w));
 	gc.id = g->id;
 	gc.id_len = g->len;
 	gc.epoch = epoch - 1;
+	gc.verifier = verifier;
 	gc.commit = commit->p;
 	gc.commit_len = commit->len;
 	gc.add = add;
@@ -146,6 +149,38 @@ commit_out(struct sotto *s, const struct gref *g, const struct buf *commit,
 		if ((d = client_group_commit_done(s, g->id, g->len, r == 0)) != 0)
 			return d;
 	}
+	return r;
+}
+
+/*
+ * An application message of ours, made in our current epoch, to the delivery service:
+ * GROUP_SEND_SEALED with that epoch's group token on an unidentified connection of its
+ * own (docs/PROTOCOL.md 8.6), so that nothing on it names us, when the transport has
+ * them; else GROUP_SEND on the account's connection. A sealed connection that cannot be
+ * made is SOTTO_ERR_UNREACHABLE (never sent identified instead).
+ */
+static int
+message_out(struct sotto *s, const struct gref *g, const uint8_t cmid[STORE_MSGID_LEN],
+    const struct buf *msg, struct proto_group_result *res)
+{
+	uint8_t token[PROTO_GROUP_TOKEN_LEN];
+	uint64_t epoch;
+	void *t = NULL;
+	int r;
+
+	if (s->ops->open_sealed == NULL)
+		return group_net_send(s->ops, s->t, g->id, g->len, cmid, msg->p, msg->len, res,
+		    CLIENT_TIMEOUT_MS);
+	if ((r = client_group_token(s, g->id, g->len, &epoch, token)) != 0)
+		return r;
+	if (s->ops->open_sealed(&t, s->k->id.server, CLIENT_TIMEOUT_MS) != 0) {
+		r = SOTTO_ERR_UNREACHABLE;
+	} else {
+		r = group_net_send_sealed(s->ops, t, g->id, g->len, token, cmid, msg->p, msg->len,
+		    res, CLIENT_TIMEOUT_MS);
+		s->ops->close(t);
+	}
+	sodium_memzero(token, sizeof(token));
 	return r;
 }
 
@@ -250,8 +285,7 @@ add_members(struct sotto *s, const struct gref *g, const char *const *members, s
 		goto out;
 	/* The new members learn the group's name from this. */
 	randombytes_buf(cmid, sizeof(cmid));
-	r = group_net_send(s->ops, s->t, g->id, g->len, cmid, info.p, info.len, &sres,
-	    CLIENT_TIMEOUT_MS);
+	r = message_out(s, g, cmid, &info, &sres);
 out:
 	free(got);
 	free(addrs);
@@ -313,6 +347,7 @@ int
 sotto_group_create(struct sotto *s, const char *name, const char *const *members, size_t n,
     char id[2 * SOTTO_GROUP_ID_MAX + 1])
 {
+	uint8_t verifier[PROTO_GROUP_TOKEN_LEN];
 	struct gref g;
 	int r;
 
@@ -322,7 +357,8 @@ sotto_group_create(struct sotto *s, const char *name, const char *const *members
 	if ((r = client_group_create(s, name, g.id)) != 0)
 		return r;
 	g.len = CLIENT_GROUP_ID_LEN;
-	if ((r = group_net_create(s->ops, s->t, g.id, g.len, CLIENT_TIMEOUT_MS)) != 0) {
+	if ((r = client_group_verifier(s, g.id, g.len, verifier)) != 0 ||
+	    (r = group_net_create(s->ops, s->t, g.id, g.len, verifier, CLIENT_TIMEOUT_MS)) != 0) {
 		/* Not on the server: no group (a leftover would only show in sotto_groups). */
 		if (store_group_delete(s->st, g.id, g.len) != 0)
 			return r;
@@ -380,9 +416,10 @@ sotto_group_leave(struct sotto *s, const char *group)
 }
 
 /* A content of type (group_content.h: a text, a mail's part, a FILE content; text, len)
- * or, without text, the group's name (NULL: unchanged) and timer, to the group. The server takes a message of any epoch; one
- * of an epoch the group has left is dropped by every member: then follow the group and
- * send it again. */
+ * or, without text, the group's name (NULL: unchanged) and timer, to the group. Sealed,
+ * the server takes a message of the current epoch only and answers one of the previous
+ * epoch STALE_EPOCH; identified, it takes one of any epoch, which every member drops if
+ * the group has left it. Either way: follow the group and send it again. */
 static int
 send_app(struct sotto *s, const struct gref *g, uint8_t type, const uint8_t *text, size_t len,
     const char *name, uint32_t expiry, uint8_t msg_id[STORE_MSGID_LEN],
@@ -406,8 +443,8 @@ send_app(struct sotto *s, const struct gref *g, uint8_t type, const uint8_t *tex
 			memcpy(cmid, msg_id, sizeof(cmid));
 		else
 			randombytes_buf(cmid, sizeof(cmid));
-		if ((r = group_net_send(s->ops, s->t, g->id, g->len, cmid, out.p, out.len, res,
-		    CLIENT_TIMEOUT_MS)) != 0 || res->epoch <= epoch)
+		r = message_out(s, g, cmid, &out, res);
+		if ((r != 0 && r != SOTTO_ERR_STALE_EPOCH) || (r == 0 && res->epoch <= epoch))
 			break;
 		if (tries == GROUP_REBASE_MAX) {
 			r = SOTTO_ERR_STALE_EPOCH;

@@ -3,6 +3,8 @@
 
 #include <string.h>
 
+#include <sodium.h>
+
 #include "wire/address.h"
 
 static int
@@ -71,15 +73,17 @@ group_net_claim_key_package(const struct transport_ops *ops, void *t, const char
 
 int
 group_net_create(const struct transport_ops *ops, void *t, const uint8_t *id, size_t len,
-    int timeout_ms)
+    const uint8_t *verifier, int timeout_ms)
 {
 	struct proto_msg req, resp;
 	int r;
 
 	memset(&req, 0, sizeof(req));
 	req.type = PROTO_GROUP_CREATE;
-	if ((r = set_group_id(&req.u.group_create, id, len)) != 0)
+	if ((r = set_group_id(&req.u.group_create.group, id, len)) != 0)
 		return r;
+	if (verifier != NULL)
+		memcpy(req.u.group_create.verifier, verifier, PROTO_GROUP_TOKEN_LEN);
 	return ask(ops, t, &req, &resp, timeout_ms);
 }
 
@@ -98,6 +102,8 @@ group_net_commit(const struct transport_ops *ops, void *t, const struct group_ne
 	if ((r = set_group_id(&req.u.group_commit.group, gc->id, gc->id_len)) != 0)
 		return r;
 	req.u.group_commit.epoch = gc->epoch;
+	if (gc->verifier != NULL)
+		memcpy(req.u.group_commit.verifier, gc->verifier, PROTO_GROUP_TOKEN_LEN);
 	req.u.group_commit.commit.p = gc->commit;
 	req.u.group_commit.commit.len = gc->commit_len;
 	req.u.group_commit.add.n = gc->n_add;
@@ -119,24 +125,45 @@ group_net_commit(const struct transport_ops *ops, void *t, const struct group_ne
 	return r;
 }
 
-int
-group_net_send(const struct transport_ops *ops, void *t, const uint8_t *id, size_t id_len,
-    const uint8_t cmid[16], const uint8_t *msg, size_t len, struct proto_group_result *res,
-    int timeout_ms)
+/* GROUP_SEND (token NULL) or GROUP_SEND_SEALED. */
+static int
+send_message(const struct transport_ops *ops, void *t, const uint8_t *id, size_t id_len,
+    const uint8_t *token, const uint8_t cmid[16], const uint8_t *msg, size_t len,
+    struct proto_group_result *res, int timeout_ms)
 {
 	struct proto_msg req, resp;
 	int r;
 
 	memset(&req, 0, sizeof(req));
-	req.type = PROTO_GROUP_SEND;
+	req.type = token != NULL ? PROTO_GROUP_SEND_SEALED : PROTO_GROUP_SEND;
 	if ((r = set_group_id(&req.u.group_send.group, id, id_len)) != 0)
 		return r;
+	if (token != NULL)
+		memcpy(req.u.group_send.token, token, PROTO_GROUP_TOKEN_LEN);
 	memcpy(req.u.group_send.client_msg_id, cmid, sizeof(req.u.group_send.client_msg_id));
 	req.u.group_send.message.p = msg;
 	req.u.group_send.message.len = len;
-	if ((r = ask(ops, t, &req, &resp, timeout_ms)) == 0 && res != NULL)
+	r = ask(ops, t, &req, &resp, timeout_ms);
+	sodium_memzero(req.u.group_send.token, PROTO_GROUP_TOKEN_LEN);
+	if ((r == 0 || (r == SOTTO_ERR_STALE_EPOCH && token != NULL)) && res != NULL)
 		*res = resp.u.group_result;
 	return r;
+}
+
+int
+group_net_send(const struct transport_ops *ops, void *t, const uint8_t *id, size_t id_len,
+    const uint8_t cmid[16], const uint8_t *msg, size_t len, struct proto_group_result *res,
+    int timeout_ms)
+{
+	return send_message(ops, t, id, id_len, NULL, cmid, msg, len, res, timeout_ms);
+}
+
+int
+group_net_send_sealed(const struct transport_ops *ops, void *t, const uint8_t *id,
+    size_t id_len, const uint8_t token[PROTO_GROUP_TOKEN_LEN], const uint8_t cmid[16],
+    const uint8_t *msg, size_t len, struct proto_group_result *res, int timeout_ms)
+{
+	return send_message(ops, t, id, id_len, token, cmid, msg, len, res, timeout_ms);
 }
 
 int

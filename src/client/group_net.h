@@ -35,10 +35,11 @@ struct group_net_claimed {
 int group_net_claim_key_package(const struct transport_ops *ops, void *t,
     const char *address, struct group_net_claimed *out, int timeout_ms) SOTTO_MUST_CHECK;
 
-/* A new group of id (1..PROTO_GROUP_ID_MAX bytes) at epoch 0, the caller its only member.
- * EXISTS: the id is taken; TOO_MANY_GROUPS. */
+/* A new group of id (1..PROTO_GROUP_ID_MAX bytes) at epoch 0, the caller its only member,
+ * with the verifier of epoch 0's group token (NULL: none, no sealed message is taken until
+ * a Commit registers one). EXISTS: the id is taken; TOO_MANY_GROUPS. */
 int group_net_create(const struct transport_ops *ops, void *t, const uint8_t *id, size_t len,
-    int timeout_ms) SOTTO_MUST_CHECK;
+    const uint8_t *verifier, int timeout_ms) SOTTO_MUST_CHECK;
 
 #define GROUP_NET_WELCOMES_MAX 64       /* Welcomes in one Commit (MLS makes one) */
 
@@ -53,6 +54,7 @@ struct group_net_commit {
 	const uint8_t *id;              /* the group */
 	size_t id_len;
 	uint64_t epoch;                 /* the epoch the Commit was made in */
+	const uint8_t *verifier;        /* of the new epoch's group token; NULL: none */
 	const uint8_t *commit;          /* the Commit MLSMessage */
 	size_t commit_len;
 	const char *const *add;         /* accounts the Commit adds (each gets one Welcome) */
@@ -77,6 +79,14 @@ int group_net_commit(const struct transport_ops *ops, void *t, const struct grou
 int group_net_send(const struct transport_ops *ops, void *t, const uint8_t *id, size_t id_len,
     const uint8_t cmid[16], const uint8_t *msg, size_t len, struct proto_group_result *res,
     int timeout_ms) SOTTO_MUST_CHECK;
+/* The same as GROUP_SEND_SEALED on an unidentified connection t, authorised by token (the
+ * group token of the epoch the message was made in). AUTH: not the group's current token;
+ * STALE_EPOCH: the previous epoch's, res->epoch is the current one (follow the group, then
+ * send again). */
+int group_net_send_sealed(const struct transport_ops *ops, void *t, const uint8_t *id,
+    size_t id_len, const uint8_t token[PROTO_GROUP_TOKEN_LEN], const uint8_t cmid[16],
+    const uint8_t *msg, size_t len, struct proto_group_result *res, int timeout_ms)
+    SOTTO_MUST_CHECK;
 
 /* Acknowledges, per group, every entry up to seq (and the Welcome, if seq reaches it):
  * 1..PROTO_MAX_GROUP_ACKS of them. */

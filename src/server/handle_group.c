@@ -1,5 +1,6 @@
 /*
- * Group requests: GROUP_CREATE, GROUP_COMMIT, GROUP_SEND and GROUP_RECEIVED. Each becomes
+ * Group requests: GROUP_CREATE, GROUP_COMMIT, GROUP_SEND, GROUP_SEND_SEALED and
+ * GROUP_RECEIVED. Each becomes
  * a group write (struct store_group_op) of the next group commit: the writer applies a
  * batch's group writes in one transaction and fsyncs before anyone is answered, so nothing
  * acknowledged is lost. The answer goes out when the write is done, and the entry it made
@@ -7,6 +8,10 @@
  *
  * Addresses are resolved to local names here (another domain is refused); the writer turns
  * them into accounts inside the transaction, so that the check and the change are one.
+ *
+ * GROUP_SEND_SEALED comes on an unidentified connection: no account, only the group
+ * token, whose verifier the writer checks against the group's current epoch in the same
+ * transaction as the append (docs/SERVER.md, "Group tokens").
  */
 #include "server/server.h"
 
@@ -14,7 +19,11 @@
 #include <string.h>
 #include <time.h>
 
+#include <sodium.h>
+
 #include "server/log.h"
+
+_Static_assert(STORE_GROUP_VERIFIER_LEN == PROTO_GROUP_TOKEN_LEN, "one verifier length");
 
 typedef char local_name[STORE_NAME_MAX + 1];
 
@@ -83,7 +92,7 @@ group_submit(struct peer *p, struct group_job *j, const struct proto_msg *m,
 	op->kind = kind;
 	memcpy(op->group, g->id, g->len);
 	op->group_len = g->len;
-	op->account = p->acct->id;
+	op->account = p->acct != NULL ? p->acct->id : 0;
 	op->ts = group_now_ms();
 	op->members_max = s->cfg.group_members_max;
 	op->groups_max = s->cfg.group_max;
@@ -105,7 +114,8 @@ handle_group_create(struct peer *p, const struct proto_msg *m)
 		peer_respond(p, m->type, m->id, SOTTO_ERR_NOMEM);
 		return;
 	}
-	group_submit(p, j, m, &m->u.group_create, STORE_GROUP_CREATE, 1);
+	memcpy(j->ci.group.verifier, m->u.group_create.verifier, STORE_GROUP_VERIFIER_LEN);
+	group_submit(p, j, m, &m->u.group_create.group, STORE_GROUP_CREATE, 1);
 }
 
 /* The local names of a list's addresses into names from *k on. */
@@ -149,6 +159,7 @@ commit_job_fill(struct server *s, struct group_job *j, const struct proto_group_
 	op->data.len = gc->commit.len;
 	bytes = gc->commit.len;
 	op->epoch = gc->epoch;
+	memcpy(op->verifier, gc->verifier, STORE_GROUP_VERIFIER_LEN);
 	op->add = (const local_name *)&j->names[k];
 	op->n_add = gc->add.n;
 	if ((r = names_of(s, &gc->add, j->names, &k)) != 0)
@@ -195,8 +206,9 @@ handle_group_commit(struct peer *p, const struct proto_msg *m)
 	group_submit(p, j, m, &gc->group, STORE_GROUP_COMMIT, 1);
 }
 
-void
-handle_group_send(struct peer *p, const struct proto_msg *m)
+/* The job of a GROUP_SEND or GROUP_SEND_SEALED: the message and its client id. */
+static struct group_job *
+send_job(struct peer *p, const struct proto_msg *m)
 {
 	const struct proto_group_send *gs = &m->u.group_send;
 	struct store_group_op *op;
@@ -204,19 +216,56 @@ handle_group_send(struct peer *p, const struct proto_msg *m)
 
 	if (gs->message.len > p->srv->cfg.group_message_max) {
 		peer_respond(p, m->type, m->id, SOTTO_ERR_MESSAGE_TOO_LARGE);
-		return;
+		return NULL;
 	}
 	if ((j = calloc(1, sizeof(*j))) == NULL || (j->data = malloc(gs->message.len)) == NULL) {
 		group_job_free(j);
 		peer_respond(p, m->type, m->id, SOTTO_ERR_NOMEM);
-		return;
+		return NULL;
 	}
 	op = &j->ci.group;
 	memcpy(j->data, gs->message.p, gs->message.len);
 	op->data.p = j->data;
 	op->data.len = gs->message.len;
 	memcpy(op->cmid, gs->client_msg_id, STORE_CMID_LEN);
-	group_submit(p, j, m, &gs->group, STORE_GROUP_MESSAGE, 1);
+	return j;
+}
+
+void
+handle_group_send(struct peer *p, const struct proto_msg *m)
+{
+	struct group_job *j;
+
+	if ((j = send_job(p, m)) != NULL)
+		group_submit(p, j, m, &m->u.group_send.group, STORE_GROUP_MESSAGE, 1);
+}
+
+/*
+ * A GROUP_SEND on an unidentified connection: the writer takes it with the current
+ * epoch's group token only. Before that, the rate of the token presented (keyed by the
+ * first bytes of its verifier, so that a flood through one token, or a guessing run
+ * through many, is held back per token and per connection) allows it.
+ */
+void
+handle_group_send_sealed(struct peer *p, const struct proto_msg *m)
+{
+	struct server *s = p->srv;
+	uint8_t key[RATELIMIT_ADDR_LEN];
+	struct group_job *j;
+
+	if ((j = send_job(p, m)) == NULL)
+		return;
+	j->ci.group.sealed = 1;
+	proto_group_verifier(j->ci.group.verifier, m->u.group_send.token);
+	memcpy(key, j->ci.group.verifier, sizeof(key));
+	if (!ratelimit_key_take(s->sealed_groups, key, s->cfg.sealed_rate, s->cfg.sealed_burst,
+	    server_now_ms(s))) {
+		log_debug("a group token's sealed rate exceeded");
+		group_job_free(j);
+		peer_respond(p, m->type, m->id, SOTTO_ERR_LIMIT);
+		return;
+	}
+	group_submit(p, j, m, &m->u.group_send.group, STORE_GROUP_MESSAGE, 1);
 }
 
 /*

@@ -331,8 +331,9 @@ on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b)
 
 /*
  * An unidentified connection: nothing known of its client, so it may only SEND_SEALED,
- * each authorised by its recipient's delivery token (handle_send_sealed); requests are
- * limited per connection and per recipient mailbox, never per account.
+ * each authorised by its recipient's delivery token (handle_send_sealed), and
+ * GROUP_SEND_SEALED, by the group's token (handle_group_send_sealed); requests are
+ * limited per connection, per recipient mailbox and per group token, never per account.
  */
 static void
 peer_become_sealed(struct peer *p)
@@ -456,9 +457,11 @@ dispatch(struct peer *p, const uint8_t *msg, size_t len)
 		peer_respond(p, m->type, m->id, SOTTO_ERR_AUTH);
 		return;
 	}
-	/* An unidentified connection only sends sealed; an identified one never does, so
-	 * that a token is never shown beside the device that holds it. */
-	if ((p->state == PEER_SEALED) != (m->type == PROTO_SEND_SEALED)) {
+	/* An unidentified connection only sends sealed (to a mailbox or a group); an
+	 * identified one never does, so that a token is never shown beside the device that
+	 * holds it. */
+	if ((p->state == PEER_SEALED) != (m->type == PROTO_SEND_SEALED ||
+	    m->type == PROTO_GROUP_SEND_SEALED)) {
 		peer_respond(p, m->type, m->id, SOTTO_ERR_AUTH);
 		return;
 	}
@@ -510,6 +513,9 @@ dispatch(struct peer *p, const uint8_t *msg, size_t len)
 		break;
 	case PROTO_GROUP_SEND:
 		handle_group_send(p, m);
+		break;
+	case PROTO_GROUP_SEND_SEALED:
+		handle_group_send_sealed(p, m);
 		break;
 	case PROTO_GROUP_RECEIVED:
 		handle_group_received(p, m);

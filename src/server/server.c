@@ -424,6 +424,7 @@ server_init(struct server *s, uv_loop_t *loop, const char *data_dir, const struc
 	    (s->accts_by_name = calloc(s->n_acct_slots, sizeof(*s->accts_by_name))) == NULL ||
 	    (s->addrs = ratelimit_addrs_new()) == NULL ||
 	    (s->sealed_mailboxes = ratelimit_addrs_new()) == NULL ||
+	    (s->sealed_groups = ratelimit_addrs_new()) == NULL ||
 	    (s->scratch = malloc(FRAME_MAX)) == NULL ||
 	    (s->rbuf = malloc(FRAME_MAX + FRAME_HDR_LEN)) == NULL)
 		return SOTTO_ERR_NOMEM;
@@ -574,6 +575,7 @@ server_free(struct server *s)
 	free(s->accts_by_name);
 	ratelimit_addrs_free(s->addrs);
 	ratelimit_addrs_free(s->sealed_mailboxes);
+	ratelimit_addrs_free(s->sealed_groups);
 	if (s->scratch != NULL)
 		sodium_memzero(s->scratch, FRAME_MAX);
 	free(s->scratch);

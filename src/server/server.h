@@ -35,7 +35,8 @@
 #define WAKE_RESEND_MS 30000u           /* a wake-up pushes again only what waited this long */
 #define ENV_ID_RANGE 4096               /* envelope ids reserved from the store at a time */
 
-/* PEER_SEALED: an unidentified connection (Noise_NK): no device, SEND_SEALED only. */
+/* PEER_SEALED: an unidentified connection (Noise_NK): no device, SEND_SEALED and
+ * GROUP_SEND_SEALED only. */
 enum peer_state { PEER_HANDSHAKE, PEER_GUEST, PEER_MEMBER, PEER_SEALED, PEER_CLOSED };
 
 struct acct;
@@ -146,6 +147,7 @@ struct server {
 	uint64_t next_peer_id;
 	struct ratelimit_addrs *addrs;
 	struct ratelimit_addrs *sealed_mailboxes; /* SEND_SEALED rate per recipient mailbox */
+	struct ratelimit_addrs *sealed_groups;  /* GROUP_SEND_SEALED rate per group token */
 	struct acct **accts;            /* online accounts by id */
 	struct acct **accts_by_name;    /* the same accounts by name (SEND's recipient) */
 	size_t n_acct_slots;
@@ -305,6 +307,7 @@ void key_packages_check_low(struct peer *p, int64_t account, int force);
 void handle_group_create(struct peer *p, const struct proto_msg *m);
 void handle_group_commit(struct peer *p, const struct proto_msg *m);
 void handle_group_send(struct peer *p, const struct proto_msg *m);
+void handle_group_send_sealed(struct peer *p, const struct proto_msg *m);
 void handle_group_received(struct peer *p, const struct proto_msg *m);
 /* group_push.c: delivery of group logs to a member's connection */
 void group_push_start(struct peer *p);

@@ -25,6 +25,7 @@
 #define STORE_CMID_LEN SOTTO_ID_LEN
 #define STORE_TOKEN_HASH_LEN 32
 #define STORE_GROUP_ID_MAX 64           /* = PROTO_GROUP_ID_MAX */
+#define STORE_GROUP_VERIFIER_LEN 32     /* = PROTO_GROUP_TOKEN_LEN: a group token's verifier */
 #define STORE_KEY_PACKAGE_MAX 8192      /* = PROTO_KEY_PACKAGE_MAX */
 #define STORE_KEM_KEY_LEN 1184          /* ML-KEM-768 encapsulation key */
 #define STORE_DOMAIN_MAX 253
@@ -232,15 +233,22 @@ struct store_welcome {
 /*
  * One group write of a group commit (docs/SERVER.md, "Groups"). Each is checked and
  * applied on its own (a refused one writes nothing) inside the batch's transaction.
- * Who may write is decided by group_authorize in store_sqlite_group.c: today the account
- * must be a current member; issue 15 replaces that by a group token.
+ * Who may write is decided by group_authorize in store_sqlite_group.c: a Commit's account
+ * must be a current member; a sealed MESSAGE (GROUP_SEND_SEALED, issue 15) names no
+ * account and is taken only with the token whose verifier the group's current epoch has
+ * (docs/SERVER.md, "Group tokens").
  */
 struct store_group_op {
 	int kind;                               /* enum store_group_op_kind */
 	uint8_t group[STORE_GROUP_ID_MAX];
 	size_t group_len;
-	int64_t account;                        /* the requesting account */
+	int64_t account;                        /* the requesting account (0: sealed) */
 	uint64_t ts;                            /* unix milliseconds */
+	/* CREATE, COMMIT: the verifier of the group token of the epoch it starts (zeros:
+	 * none, no sealed message is taken then); sealed MESSAGE: the verifier of the token
+	 * presented */
+	uint8_t verifier[STORE_GROUP_VERIFIER_LEN];
+	int sealed;                             /* MESSAGE: by group token, not by account */
 	/* COMMIT */
 	uint64_t epoch;                         /* the epoch it was made in */
 	struct store_blob data;                 /* COMMIT: the Commit; MESSAGE: the message */
@@ -260,7 +268,9 @@ struct store_group_op {
 	uint32_t log_max;                       /* log entries not yet read by every member */
 	/* out */
 	int result;     /* 0, or SOTTO_ERR_UNKNOWN_GROUP, NOT_MEMBER, STALE_EPOCH, EXISTS,
-	                 * UNKNOWN_USER, GROUP_FULL, TOO_MANY_GROUPS, INVALID_ARG */
+	                 * UNKNOWN_USER, GROUP_FULL, TOO_MANY_GROUPS, INVALID_ARG; a sealed
+	                 * MESSAGE: AUTH (not the current epoch's token), STALE_EPOCH (the
+	                 * previous epoch's: cur_epoch says which is current) */
 	int64_t grp;                            /* the store's number for the group */
 	uint64_t seq;                           /* the entry's seq */
 	uint64_t cur_epoch;                     /* after the op (STALE_EPOCH: the current) */
@@ -507,6 +517,12 @@ int store_login_step(uint64_t g[3], uint64_t presented, uint64_t *next);
 
 void store_envelopes_free(struct store_envelope *e, size_t n);
 void store_group_entries_free(struct store_group_entry *e, size_t n);
+/* A sealed group message's token (the verifier it presents) against the group's
+ * verifiers (NULL: none): 0 for the current epoch's, SOTTO_ERR_STALE_EPOCH for the
+ * previous epoch's (answered so, never taken), else SOTTO_ERR_AUTH
+ * (store_group_token.c). */
+int store_group_token_check(const uint8_t *current, const uint8_t *previous,
+    const uint8_t presented[STORE_GROUP_VERIFIER_LEN]) SOTTO_MUST_CHECK;
 /* Frees what groups_apply returned in each op (members). */
 void store_group_ops_release(struct store_group_op *ops, size_t n);
 

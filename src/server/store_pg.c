@@ -23,7 +23,7 @@
 #include "server/log.h"
 #include "server/store_pg_int.h"
 
-#define PG_SCHEMA_VERSION 7
+#define PG_SCHEMA_VERSION 8
 /* pg_advisory_xact_lock key of schema migrations ("sotto" in ASCII). */
 #define PG_MIGRATE_LOCK 0x736f74746fLL
 
@@ -280,6 +280,11 @@ static const char migrate_5_to_6_post_sql[] =
 static const char migrate_6_to_7_sql[] =
 	"ALTER TABLE accounts ADD COLUMN delivery bytea;";
 
+/* Schema 8 (issue 15, groups), as SQLite's schema 12: the verifiers of the group token of
+ * the group's current and previous epoch, NULL: none. */
+static const char migrate_7_to_8_sql[] =
+	"ALTER TABLE groups ADD COLUMN verifier bytea, ADD COLUMN prev_verifier bytea;";
+
 /* Each step brings the schema from its index to the next version. */
 static const char *const migrations[PG_SCHEMA_VERSION] = {
 	migrate_0_to_1_sql,
@@ -289,6 +294,7 @@ static const char *const migrations[PG_SCHEMA_VERSION] = {
 	migrate_4_to_5_sql,
 	migrate_5_to_6_sql,
 	migrate_6_to_7_sql,
+	migrate_7_to_8_sql,
 };
 
 /* An account's counters: what waits in its mailbox. */

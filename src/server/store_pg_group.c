@@ -16,7 +16,7 @@
 enum g_stmt {
 	G_SAVE, G_RELEASE, G_UNDO,
 	G_KP_COUNT, G_KP_PUT, G_KP_DEL_LR, G_KP_TAKE, G_KP_LAST,
-	G_ACCOUNT_ID, G_GROUP_GET, G_GROUP_ADD, G_GROUP_SET,
+	G_ACCOUNT_ID, G_GROUP_GET, G_GROUP_ADD, G_GROUP_SET, G_GROUP_TOKEN,
 	G_MEMBER_GET, G_MEMBER_PUT, G_MEMBER_LEAVE, G_MEMBER_WELCOME, G_MEMBER_COUNT,
 	G_ACCOUNT_GROUPS, G_MEMBERS, G_MEMBER_ACK, G_MEMBER_DEL, G_MIN_READ,
 	G_LOG_PUT, G_LOG_BY_CMID, G_LOG_COMMIT_AT, G_LOG_PRUNE, G_LOG_LIST,
@@ -40,12 +40,16 @@ static const char *const g_sql[G__COUNT] = {
 	[G_KP_LAST] = "SELECT data FROM key_packages WHERE account = $1::bigint AND last_resort"
 	    " LIMIT 1",
 	[G_ACCOUNT_ID] = "SELECT id FROM accounts WHERE name = $1::text",
-	[G_GROUP_GET] = "SELECT id, epoch, next_seq, low_seq FROM groups WHERE gid = $1::bytea"
-	    " FOR UPDATE",
-	[G_GROUP_ADD] = "INSERT INTO groups(gid, epoch, next_seq, low_seq, created)"
-	    " VALUES ($1::bytea, 0, 1, 1, $2::bigint) ON CONFLICT (gid) DO NOTHING RETURNING id",
+	[G_GROUP_GET] = "SELECT id, epoch, next_seq, low_seq, verifier, prev_verifier FROM groups"
+	    " WHERE gid = $1::bytea FOR UPDATE",
+	[G_GROUP_ADD] = "INSERT INTO groups(gid, epoch, next_seq, low_seq, created, verifier)"
+	    " VALUES ($1::bytea, 0, 1, 1, $2::bigint, $3::bytea) ON CONFLICT (gid) DO NOTHING"
+	    " RETURNING id",
 	[G_GROUP_SET] = "UPDATE groups SET epoch = $2::bigint, next_seq = $3::bigint,"
 	    " low_seq = $4::bigint WHERE id = $1::bigint",
+	/* A Commit's: the new epoch's verifier, and the one before it for late messages. */
+	[G_GROUP_TOKEN] = "UPDATE groups SET prev_verifier = verifier, verifier = $2::bytea"
+	    " WHERE id = $1::bigint",
 	[G_MEMBER_GET] = "SELECT read_seq, left_seq, welcome FROM group_members"
 	    " WHERE grp = $1::bigint AND account = $2::bigint",
 	/* A removed member added again starts afresh at this Commit. */
@@ -247,7 +251,18 @@ pgg_key_package_count(struct server_store *s, int64_t account, struct store_kp_c
 struct grow {
 	int64_t id;
 	uint64_t epoch, next_seq, low_seq;
+	uint8_t verifier[STORE_GROUP_VERIFIER_LEN];     /* zeros: none */
+	uint8_t prev_verifier[STORE_GROUP_VERIFIER_LEN];
 };
+
+/* A verifier column into out (zeros if NULL or not a verifier). */
+static void
+verifier_col(PGresult *res, int col, uint8_t out[STORE_GROUP_VERIFIER_LEN])
+{
+	memset(out, 0, STORE_GROUP_VERIFIER_LEN);
+	if (!PQgetisnull(res, 0, col) && PQgetlength(res, 0, col) == STORE_GROUP_VERIFIER_LEN)
+		memcpy(out, PQgetvalue(res, 0, col), STORE_GROUP_VERIFIER_LEN);
+}
 
 struct mrow {
 	uint64_t read_seq, left_seq;
@@ -269,6 +284,8 @@ group_get(struct server_store *s, const uint8_t *gid, size_t len, struct grow *o
 	out->epoch = (uint64_t)pgs_int(res, 0, 1);
 	out->next_seq = (uint64_t)pgs_int(res, 0, 2);
 	out->low_seq = (uint64_t)pgs_int(res, 0, 3);
+	verifier_col(res, 4, out->verifier);
+	verifier_col(res, 5, out->prev_verifier);
 	PQclear(res);
 	return 0;
 }
@@ -323,17 +340,31 @@ count_by(struct server_store *s, enum g_stmt id, int64_t key, int64_t *n)
 	return gint(s, id, &p, n, &found, "group count");
 }
 
-/* Whether op's account may write to the group: today, being one of its current members
- * (group_authorize of store_sqlite_group.c, which issue 15 replaces by a group token). */
+/* Whether op may write to the group (group_authorize of store_sqlite_group.c): a sealed
+ * message by the current epoch's group token, anything else by a current member. */
 static int
 group_authorize(struct server_store *s, const struct grow *gr, const struct store_group_op *op)
 {
 	struct mrow m;
-	int r = member_get(s, gr->id, op->account, &m);
+	int r;
 
+	if (op->sealed)
+		return store_group_token_check(gr->verifier, gr->prev_verifier, op->verifier);
+	r = member_get(s, gr->id, op->account, &m);
 	if (r == SOTTO_ERR_NOT_FOUND || (r == 0 && m.left_seq != 0))
 		return SOTTO_ERR_NOT_MEMBER;
 	return r;
+}
+
+/* A Commit's new epoch gets its verifier; the one before stays for late messages. */
+static int
+group_token_set(struct server_store *s, const struct grow *gr, const struct store_group_op *op)
+{
+	struct pgp p = { .n = 0 };
+
+	pgp_i64(&p, gr->id);
+	pgp_blob(&p, op->verifier, STORE_GROUP_VERIFIER_LEN);
+	return grun(s, G_GROUP_TOKEN, &p, NULL, "group token");
 }
 
 static int
@@ -400,6 +431,7 @@ op_create(struct server_store *s, struct store_group_op *op)
 		return op->result = SOTTO_ERR_TOO_MANY_GROUPS, 0;
 	pgp_blob(&p, op->group, op->group_len);
 	pgp_i64(&p, (int64_t)(op->ts / 1000));
+	pgp_blob(&p, op->verifier, STORE_GROUP_VERIFIER_LEN);
 	if ((r = gint(s, G_GROUP_ADD, &p, &grp, &found, "group create")) != 0)
 		return r;
 	if (!found)
@@ -571,7 +603,7 @@ op_commit(struct server_store *s, struct store_group_op *op)
 		return r;
 	gr.epoch++;
 	gr.next_seq++;
-	if ((r = group_set(s, &gr)) != 0)
+	if ((r = group_set(s, &gr)) != 0 || (r = group_token_set(s, &gr, op)) != 0)
 		return r;
 	op->seq = seq;
 	op->cur_epoch = gr.epoch;
@@ -582,20 +614,25 @@ refused:
 	return r;
 }
 
+/* An application message, by the rules of op_message in store_sqlite_group.c. */
 static int
 op_message(struct server_store *s, struct store_group_op *op)
 {
 	struct pgp p = { .n = 0 };
 	struct grow gr;
 	PGresult *res;
-	int r;
+	int r, auth;
 
-	if ((r = group_get(s, op->group, op->group_len, &gr)) != 0 ||
-	    (r = group_authorize(s, &gr, op)) != 0) {
-		if (r == SOTTO_ERR_UNKNOWN_GROUP || r == SOTTO_ERR_NOT_MEMBER)
-			return op->result = r, 0;
+	if ((r = group_get(s, op->group, op->group_len, &gr)) != 0) {
+		if (r == SOTTO_ERR_UNKNOWN_GROUP)
+			return op->result = op->sealed ? SOTTO_ERR_AUTH : r, 0;
 		return r;
 	}
+	auth = group_authorize(s, &gr, op);
+	if (auth == SOTTO_ERR_NOT_MEMBER || auth == SOTTO_ERR_AUTH)
+		return op->result = auth, 0;
+	if (auth != 0 && auth != SOTTO_ERR_STALE_EPOCH)
+		return auth;
 	op->cur_epoch = gr.epoch;
 	pgp_i64(&p, gr.id);
 	pgp_blob(&p, op->cmid, STORE_CMID_LEN);
@@ -609,6 +646,8 @@ op_message(struct server_store *s, struct store_group_op *op)
 	}
 	if (r != SOTTO_ERR_NOT_FOUND)
 		return r;
+	if (auth == SOTTO_ERR_STALE_EPOCH)
+		return op->result = auth, 0;
 	if (gr.next_seq - gr.low_seq >= op->log_max)
 		return op->result = SOTTO_ERR_GROUP_FULL, 0;
 	op->seq = gr.next_seq;

@@ -19,7 +19,7 @@
 #include "server/log.h"
 #include "server/store_sqlite_int.h"
 
-#define SCHEMA_VERSION 11
+#define SCHEMA_VERSION 12
 
 enum stmt_id {
 	S_BEGIN, S_COMMIT, S_ROLLBACK,
@@ -290,6 +290,17 @@ static const char migrate_9_to_10_post_sql[] =
 static const char migrate_10_to_11_sql[] =
 	"ALTER TABLE accounts ADD COLUMN delivery BLOB;"
 	"UPDATE meta SET v = 11 WHERE k = 'schema';";
+
+/*
+ * Schema 12 (issue 15, groups): each group keeps the verifier of its current epoch's group
+ * token, which authorises GROUP_SEND_SEALED, and the previous epoch's, with which a late
+ * message is answered STALE_EPOCH rather than refused (docs/SERVER.md, "Group tokens").
+ * NULL: none (a group from before this step has none until its next Commit).
+ */
+static const char migrate_11_to_12_sql[] =
+	"ALTER TABLE groups ADD COLUMN verifier BLOB;"
+	"ALTER TABLE groups ADD COLUMN prev_verifier BLOB;"
+	"UPDATE meta SET v = 12 WHERE k = 'schema';";
 
 /* An account's counters (schema 3): what waits in its mailbox. */
 enum { Q_MBOX_N, Q_MBOX_BYTES, Q__COUNT };
@@ -2321,6 +2332,9 @@ store_sqlite_open(struct server_store **out, const char *path, const struct stor
 		goto out;
 	if (version < 11 && (r = schema_step(ss->db, path, version == 0 ? NULL :
 	    "schema 10 to 11 (delivery tokens)", migrate_10_to_11_sql)) != 0)
+		goto out;
+	if (version < 12 && (r = schema_step(ss->db, path, version == 0 ? NULL :
+	    "schema 11 to 12 (group tokens)", migrate_11_to_12_sql)) != 0)
 		goto out;
 	for (int i = 0; i < S__COUNT; i++) {
 		rc = sqlite3_prepare_v3(ss->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT,

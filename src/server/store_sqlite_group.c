@@ -24,7 +24,7 @@ _Static_assert(STORE_KEY_PACKAGE_MAX == PROTO_KEY_PACKAGE_MAX, "one KeyPackage c
 enum g_stmt {
 	G_BEGIN, G_COMMIT, G_ROLLBACK, G_SAVE, G_RELEASE, G_UNDO,
 	G_KP_COUNT, G_KP_HAS_LR, G_KP_PUT, G_KP_DEL_LR, G_KP_FIRST, G_KP_DEL,
-	G_ACCOUNT_ID, G_GROUP_GET, G_GROUP_ADD, G_GROUP_SET,
+	G_ACCOUNT_ID, G_GROUP_GET, G_GROUP_ADD, G_GROUP_SET, G_GROUP_TOKEN,
 	G_MEMBER_GET, G_MEMBER_PUT, G_MEMBER_LEAVE, G_MEMBER_WELCOME, G_MEMBER_COUNT,
 	G_ACCOUNT_GROUPS, G_MEMBERS, G_MEMBER_ACK, G_MEMBER_DEL, G_MIN_READ,
 	G_LOG_PUT, G_LOG_BY_CMID, G_LOG_COMMIT_AT, G_LOG_PRUNE, G_LOG_LIST,
@@ -48,10 +48,13 @@ static const char *const g_sql[G__COUNT] = {
 	    " ORDER BY last_resort, id LIMIT 1",
 	[G_KP_DEL] = "DELETE FROM key_packages WHERE id = ?1",
 	[G_ACCOUNT_ID] = "SELECT id FROM accounts WHERE name = ?1",
-	[G_GROUP_GET] = "SELECT id, epoch, next_seq, low_seq FROM groups WHERE gid = ?1",
-	[G_GROUP_ADD] = "INSERT INTO groups(gid, epoch, next_seq, low_seq, created)"
-	    " VALUES (?1, 0, 1, 1, ?2)",
+	[G_GROUP_GET] = "SELECT id, epoch, next_seq, low_seq, verifier, prev_verifier FROM groups"
+	    " WHERE gid = ?1",
+	[G_GROUP_ADD] = "INSERT INTO groups(gid, epoch, next_seq, low_seq, created, verifier)"
+	    " VALUES (?1, 0, 1, 1, ?2, ?3)",
 	[G_GROUP_SET] = "UPDATE groups SET epoch = ?2, next_seq = ?3, low_seq = ?4 WHERE id = ?1",
+	/* A Commit's: the new epoch's verifier, and the one before it for late messages. */
+	[G_GROUP_TOKEN] = "UPDATE groups SET prev_verifier = verifier, verifier = ?2 WHERE id = ?1",
 	[G_MEMBER_GET] = "SELECT read_seq, left_seq, welcome FROM group_members"
 	    " WHERE grp = ?1 AND account = ?2",
 	/* A removed member added again starts afresh at this Commit. */
@@ -310,7 +313,18 @@ sqg_key_package_count(struct server_store *s, int64_t account, struct store_kp_c
 struct grow {
 	int64_t id;
 	uint64_t epoch, next_seq, low_seq;
+	uint8_t verifier[STORE_GROUP_VERIFIER_LEN];     /* zeros: none */
+	uint8_t prev_verifier[STORE_GROUP_VERIFIER_LEN];
 };
+
+/* A verifier column into out (zeros if NULL or not a verifier). */
+static void
+verifier_col(sqlite3_stmt *st, int col, uint8_t out[STORE_GROUP_VERIFIER_LEN])
+{
+	memset(out, 0, STORE_GROUP_VERIFIER_LEN);
+	if (sqlite3_column_bytes(st, col) == STORE_GROUP_VERIFIER_LEN)
+		memcpy(out, sqlite3_column_blob(st, col), STORE_GROUP_VERIFIER_LEN);
+}
 
 struct mrow {
 	uint64_t read_seq, left_seq;
@@ -331,6 +345,8 @@ group_get(struct server_store *s, struct sqg *g, const uint8_t *gid, size_t len,
 		out->epoch = (uint64_t)sqlite3_column_int64(st, 1);
 		out->next_seq = (uint64_t)sqlite3_column_int64(st, 2);
 		out->low_seq = (uint64_t)sqlite3_column_int64(st, 3);
+		verifier_col(st, 4, out->verifier);
+		verifier_col(st, 5, out->prev_verifier);
 	}
 	sqlite3_reset(st);
 	if (rc == SQLITE_DONE)
@@ -391,9 +407,10 @@ count_by(struct server_store *s, struct sqg *g, enum g_stmt id, int64_t key, int
 }
 
 /*
- * Whether op's account may write to the group: today, being one of its current members.
- * This is the one place that decides it, so that issue 15's group token (a check that
- * does not name the sender) replaces only this function. 0, SOTTO_ERR_NOT_MEMBER, or a
+ * Whether op may write to the group: a sealed message by the group token of the current
+ * epoch (the previous epoch's: SOTTO_ERR_STALE_EPOCH, which op_message answers after
+ * its retry check), anything else by its account being a current member. This is the
+ * one place that decides it. 0, SOTTO_ERR_NOT_MEMBER, SOTTO_ERR_AUTH, STALE_EPOCH, or a
  * storage error.
  */
 static int
@@ -401,11 +418,26 @@ group_authorize(struct server_store *s, struct sqg *g, const struct grow *gr,
     const struct store_group_op *op)
 {
 	struct mrow m;
-	int r = member_get(s, g, gr->id, op->account, &m);
+	int r;
 
+	if (op->sealed)
+		return store_group_token_check(gr->verifier, gr->prev_verifier, op->verifier);
+	r = member_get(s, g, gr->id, op->account, &m);
 	if (r == SOTTO_ERR_NOT_FOUND || (r == 0 && m.left_seq != 0))
 		return SOTTO_ERR_NOT_MEMBER;
 	return r;
+}
+
+/* A Commit's new epoch gets its verifier; the one before stays for late messages. */
+static int
+group_token_set(struct server_store *s, struct sqg *g, const struct grow *gr,
+    const struct store_group_op *op)
+{
+	sqlite3_stmt *st = gst(g, G_GROUP_TOKEN);
+
+	sqlite3_bind_int64(st, 1, gr->id);
+	sqlite3_bind_blob(st, 2, op->verifier, STORE_GROUP_VERIFIER_LEN, SQLITE_STATIC);
+	return grun(s, st, "group token");
 }
 
 static int
@@ -479,6 +511,7 @@ op_create(struct server_store *s, struct sqg *g, struct store_group_op *op)
 	st = gst(g, G_GROUP_ADD);
 	sqlite3_bind_blob(st, 1, op->group, (int)op->group_len, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, (sqlite3_int64)(op->ts / 1000));
+	sqlite3_bind_blob(st, 3, op->verifier, STORE_GROUP_VERIFIER_LEN, SQLITE_STATIC);
 	if ((r = grun(s, st, "group create")) == SOTTO_ERR_EXISTS)
 		return op->result = SOTTO_ERR_EXISTS, 0;
 	if (r != 0)
@@ -652,7 +685,7 @@ op_commit(struct server_store *s, struct sqg *g, struct store_group_op *op)
 		return r;
 	gr.epoch++;
 	gr.next_seq++;
-	if ((r = group_set(s, g, &gr)) != 0)
+	if ((r = group_set(s, g, &gr)) != 0 || (r = group_token_set(s, g, &gr, op)) != 0)
 		return r;
 	op->seq = seq;
 	op->cur_epoch = gr.epoch;
@@ -663,19 +696,29 @@ refused:
 	return r;
 }
 
+/*
+ * An application message, stored once under its client id. A sealed one is taken only
+ * with the current epoch's token; with the previous epoch's, a retry of a message stored
+ * then is answered as a retry, anything else STALE_EPOCH (the sender follows the group
+ * and sends again). An unknown group is AUTH to a sealed sender, as a wrong token.
+ */
 static int
 op_message(struct server_store *s, struct sqg *g, struct store_group_op *op)
 {
 	sqlite3_stmt *st;
 	struct grow gr;
-	int r, rc;
+	int r, rc, auth;
 
-	if ((r = group_get(s, g, op->group, op->group_len, &gr)) != 0 ||
-	    (r = group_authorize(s, g, &gr, op)) != 0) {
-		if (r == SOTTO_ERR_UNKNOWN_GROUP || r == SOTTO_ERR_NOT_MEMBER)
-			return op->result = r, 0;
+	if ((r = group_get(s, g, op->group, op->group_len, &gr)) != 0) {
+		if (r == SOTTO_ERR_UNKNOWN_GROUP)
+			return op->result = op->sealed ? SOTTO_ERR_AUTH : r, 0;
 		return r;
 	}
+	auth = group_authorize(s, g, &gr, op);
+	if (auth == SOTTO_ERR_NOT_MEMBER || auth == SOTTO_ERR_AUTH)
+		return op->result = auth, 0;
+	if (auth != 0 && auth != SOTTO_ERR_STALE_EPOCH)
+		return auth;
 	op->cur_epoch = gr.epoch;
 	st = gst(g, G_LOG_BY_CMID);
 	sqlite3_bind_int64(st, 1, gr.id);
@@ -690,6 +733,8 @@ op_message(struct server_store *s, struct sqg *g, struct store_group_op *op)
 		return store_sqlite_rc(s, rc, "group message get");
 	if (op->duplicate)
 		return 0;
+	if (auth == SOTTO_ERR_STALE_EPOCH)
+		return op->result = auth, 0;
 	if (gr.next_seq - gr.low_seq >= op->log_max)
 		return op->result = SOTTO_ERR_GROUP_FULL, 0;
 	op->seq = gr.next_seq;

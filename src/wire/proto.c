@@ -53,7 +53,7 @@ proto_is_response(uint8_t type)
 	uint8_t req = type & (uint8_t)~PROTO_RESPONSE;
 
 	return (type & PROTO_RESPONSE) != 0 && req >= PROTO_REGISTER &&
-	    req <= PROTO_DELIVERY_TOKEN;
+	    req <= PROTO_GROUP_SEND_SEALED;
 }
 
 int
@@ -89,6 +89,7 @@ proto_type_name(uint8_t type)
 	case PROTO_BLOB_DONE: return "BLOB_DONE";
 	case PROTO_SEND_SEALED: return "SEND_SEALED";
 	case PROTO_DELIVERY_TOKEN: return "DELIVERY_TOKEN";
+	case PROTO_GROUP_SEND_SEALED: return "GROUP_SEND_SEALED";
 	case PROTO_PUSH: return "PUSH";
 	case PROTO_PREKEY_LOW: return "PREKEY_LOW";
 	case PROTO_GROUP_PUSH: return "GROUP_PUSH";

@@ -64,6 +64,9 @@ enum proto_type {
 	 * delivery token; and a member setting the verifier of its own token. */
 	PROTO_SEND_SEALED = 0x15,
 	PROTO_DELIVERY_TOKEN = 0x16,
+	/* Issue 15 for groups: an application message on an unidentified connection,
+	 * authorised by the group token of the group's current epoch (proto_group.h). */
+	PROTO_GROUP_SEND_SEALED = 0x17,
 	PROTO_PUSH = 0x40,              /* server notice */
 	PROTO_PREKEY_LOW = 0x41,        /* server notice */
 	PROTO_GROUP_PUSH = 0x42,        /* server notice: a Welcome or an entry of a group log */
@@ -204,9 +207,9 @@ struct proto_msg {
 		struct proto_login login;
 		struct proto_upload_key_packages upload_kp;
 		struct proto_fetch_bundle claim;        /* CLAIM_KEY_PACKAGE: the owner */
-		struct proto_group_id group_create;
+		struct proto_group_create group_create;
 		struct proto_group_commit group_commit;
-		struct proto_group_send group_send;
+		struct proto_group_send group_send;     /* GROUP_SEND, GROUP_SEND_SEALED */
 		struct proto_group_acks group_received;
 		struct proto_blob_begin blob_begin;
 		struct proto_blob_chunk blob_chunk;
@@ -227,8 +230,9 @@ struct proto_msg {
 		struct proto_login_result logged_in;    /* LOGIN */
 		struct proto_key_package_count kp_count; /* UPLOAD_KEY_PACKAGES */
 		struct proto_claimed_key_package claimed; /* CLAIM_KEY_PACKAGE */
-		/* GROUP_COMMIT and GROUP_SEND; a GROUP_COMMIT refused with STALE_EPOCH carries
-		 * the group's current epoch in .epoch (the one status with a body) */
+		/* GROUP_COMMIT, GROUP_SEND and GROUP_SEND_SEALED; a GROUP_COMMIT or
+		 * GROUP_SEND_SEALED refused with STALE_EPOCH carries the group's current epoch
+		 * in .epoch (the one status with a body) */
 		struct proto_group_result group_result;
 		/* BLOB_BEGIN, BLOB_CHUNK, BLOB_COMMIT, BLOB_GET (BLOB_DONE has none) */
 		struct proto_blob_result blob_result;

@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <sodium.h>
+
 /* --- encoding --- */
 
 static int
@@ -133,12 +135,14 @@ proto_group_encode(const struct proto_msg *m, struct buf *b, int *r)
 		*r = put_address1(b, m->u.claim.address);
 		return 1;
 	case PROTO_GROUP_CREATE:
-		*r = put_group_id(b, &m->u.group_create);
+		if ((*r = put_group_id(b, &m->u.group_create.group)) == 0)
+			buf_put(b, m->u.group_create.verifier, PROTO_GROUP_TOKEN_LEN);
 		return 1;
 	case PROTO_GROUP_COMMIT:
 		if ((*r = put_group_id(b, &gc->group)) != 0)
 			return 1;
 		buf_u64(b, gc->epoch);
+		buf_put(b, gc->verifier, PROTO_GROUP_TOKEN_LEN);
 		if ((*r = put_data(b, &gc->commit, PROTO_GROUP_DATA_MAX)) != 0 ||
 		    (*r = put_addr_list(b, &gc->add, 0)) != 0 ||
 		    (*r = put_addr_list(b, &gc->remove, 0)) != 0)
@@ -146,8 +150,11 @@ proto_group_encode(const struct proto_msg *m, struct buf *b, int *r)
 		*r = put_welcomes(b, &gc->welcomes);
 		return 1;
 	case PROTO_GROUP_SEND:
+	case PROTO_GROUP_SEND_SEALED:
 		if ((*r = put_group_id(b, &m->u.group_send.group)) != 0)
 			return 1;
+		if (m->type == PROTO_GROUP_SEND_SEALED)
+			buf_put(b, m->u.group_send.token, PROTO_GROUP_TOKEN_LEN);
 		buf_put(b, m->u.group_send.client_msg_id, sizeof(m->u.group_send.client_msg_id));
 		*r = put_data(b, &m->u.group_send.message, PROTO_GROUP_DATA_MAX);
 		return 1;
@@ -199,6 +206,7 @@ proto_group_encode_result(const struct proto_msg *m, struct buf *b, int *r)
 		*r = put_kp(b, &ck->kp, 0);
 		return 1;
 	case PROTO_GROUP_COMMIT:
+	case PROTO_GROUP_SEND_SEALED:
 		if (m->status == SOTTO_ERR_STALE_EPOCH) {
 			buf_u64(b, m->u.group_result.epoch);
 			return 1;
@@ -364,18 +372,23 @@ proto_group_decode(struct cur *c, struct proto_msg *m)
 		get_address1(c, m->u.claim.address);
 		return 1;
 	case PROTO_GROUP_CREATE:
-		get_group_id(c, &m->u.group_create);
+		get_group_id(c, &m->u.group_create.group);
+		cur_copy(c, m->u.group_create.verifier, PROTO_GROUP_TOKEN_LEN);
 		return 1;
 	case PROTO_GROUP_COMMIT:
 		get_group_id(c, &gc->group);
 		gc->epoch = cur_u64(c);
+		cur_copy(c, gc->verifier, PROTO_GROUP_TOKEN_LEN);
 		get_data(c, &gc->commit);
 		get_addr_list(c, &gc->add, 0);
 		get_addr_list(c, &gc->remove, 0);
 		get_welcomes(c, &gc->welcomes);
 		return 1;
 	case PROTO_GROUP_SEND:
+	case PROTO_GROUP_SEND_SEALED:
 		get_group_id(c, &m->u.group_send.group);
+		if (m->type == PROTO_GROUP_SEND_SEALED)
+			cur_copy(c, m->u.group_send.token, PROTO_GROUP_TOKEN_LEN);
 		cur_copy(c, m->u.group_send.client_msg_id, sizeof(m->u.group_send.client_msg_id));
 		get_data(c, &m->u.group_send.message);
 		return 1;
@@ -425,6 +438,7 @@ proto_group_decode_result(struct cur *c, struct proto_msg *m)
 		get_kp(c, &ck->kp, 0);
 		return 1;
 	case PROTO_GROUP_COMMIT:
+	case PROTO_GROUP_SEND_SEALED:
 		if (m->status == SOTTO_ERR_STALE_EPOCH) {
 			m->u.group_result.epoch = cur_u64(c);
 			return 1;
@@ -439,6 +453,14 @@ proto_group_decode_result(struct cur *c, struct proto_msg *m)
 	default:
 		return 0;
 	}
+}
+
+void
+proto_group_verifier(uint8_t verifier[PROTO_GROUP_TOKEN_LEN],
+    const uint8_t token[PROTO_GROUP_TOKEN_LEN])
+{
+	crypto_generichash(verifier, PROTO_GROUP_TOKEN_LEN, token, PROTO_GROUP_TOKEN_LEN,
+	    (const uint8_t *)PROTO_GROUP_VERIFIER_LABEL, sizeof(PROTO_GROUP_VERIFIER_LABEL) - 1);
 }
 
 /* --- iterators over decoded lists --- */

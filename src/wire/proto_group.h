@@ -25,6 +25,14 @@
 #define PROTO_GROUP_DATA_MAX (16u * 1024 * 1024) /* a Commit, Welcome or message */
 #define PROTO_MAX_GROUP_ACKS 256                /* acknowledgements per GROUP_RECEIVED */
 #define PROTO_GROUP_LIST_MAX 0xffffu            /* addresses or Welcomes in one list */
+/*
+ * The group token (docs/PROTOCOL.md 8.6): MLS-Exporter(PROTO_GROUP_TOKEN_EXPORTER, group_id,
+ * 32) of an epoch, which every member of that epoch can compute and nobody else; the
+ * server keeps only its verifier, proto_group_verifier(token).
+ */
+#define PROTO_GROUP_TOKEN_LEN 32                /* a group token (secret) and its verifier */
+#define PROTO_GROUP_TOKEN_EXPORTER "sotto group token"
+#define PROTO_GROUP_VERIFIER_LABEL "sotto/group-token/v1"
 
 /* GROUP_PUSH kinds */
 enum proto_group_kind {
@@ -92,9 +100,15 @@ struct proto_claimed_key_package {
 	struct proto_blob kp;
 };
 
+struct proto_group_create {
+	struct proto_group_id group;
+	uint8_t verifier[PROTO_GROUP_TOKEN_LEN]; /* of epoch 0's token; zeros: none */
+};
+
 struct proto_group_commit {
 	struct proto_group_id group;
 	uint64_t epoch;                         /* the epoch the Commit was made in */
+	uint8_t verifier[PROTO_GROUP_TOKEN_LEN]; /* of the token of the epoch it starts */
 	struct proto_blob commit;               /* MLSMessage */
 	struct proto_addr_list add;
 	struct proto_addr_list remove;
@@ -103,11 +117,12 @@ struct proto_group_commit {
 
 struct proto_group_send {
 	struct proto_group_id group;
+	uint8_t token[PROTO_GROUP_TOKEN_LEN];   /* GROUP_SEND_SEALED only; SECRET */
 	uint8_t client_msg_id[16];
 	struct proto_blob message;              /* MLSMessage (PrivateMessage) */
 };
 
-struct proto_group_result {                     /* GROUP_COMMIT, GROUP_SEND */
+struct proto_group_result {                     /* GROUP_COMMIT, GROUP_SEND(_SEALED) */
 	uint64_t seq;                           /* its place in the group's log */
 	uint64_t epoch;                         /* COMMIT: the new epoch; SEND: the current */
 };
@@ -130,6 +145,11 @@ int proto_welcome_list_next(const struct proto_welcome_list *l, size_t *off,
     struct proto_welcome *out) SOTTO_MUST_CHECK;
 int proto_group_acks_next(const struct proto_group_acks *l, size_t *off,
     struct proto_group_ack *out) SOTTO_MUST_CHECK;
+
+/* The verifier the server keeps of a group token: BLAKE2b-256 of the token keyed with
+ * PROTO_GROUP_VERIFIER_LABEL. The server can check a token against it and cannot make one. */
+void proto_group_verifier(uint8_t verifier[PROTO_GROUP_TOKEN_LEN],
+    const uint8_t token[PROTO_GROUP_TOKEN_LEN]);
 
 struct proto_msg;
 /* proto.c's codec for the group types: 1 if m->type is one of them (r set), else 0. */

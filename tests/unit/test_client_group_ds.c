@@ -245,7 +245,7 @@ TEST(group_through_the_delivery_service)
 		    memcmp(cr.address, adds[i], cr.address_len) == 0);
 	}
 	REQUIRE(client_group_create(alice.s, "Through sottod", gid) == 0);
-	REQUIRE(group_net_create(&transport_conn, alice.u.c, gid, sizeof(gid), T) == 0);
+	REQUIRE(group_net_create(&transport_conn, alice.u.c, gid, sizeof(gid), NULL, T) == 0);
 	kps[0] = got[0].kp;
 	lens[0] = got[0].len;
 	kps[1] = got[1].kp;

@@ -116,7 +116,7 @@ TEST(acknowledged_group_sends_survive_sigkill)
 	test_user_close(&reader);
 	snprintf(addr[N_SENDERS], sizeof(addr[N_SENDERS]), "reader@localhost");
 	add[N_SENDERS] = addr[N_SENDERS];
-	REQUIRE(group_net_create(&transport_conn, owner.c, GID, GID_LEN, T) == 0);
+	REQUIRE(group_net_create(&transport_conn, owner.c, GID, GID_LEN, NULL, T) == 0);
 	memset(&gc, 0, sizeof(gc));
 	gc.id = GID;
 	gc.id_len = GID_LEN;

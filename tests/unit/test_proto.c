@@ -42,14 +42,16 @@ group_samples(struct proto_msg *m, size_t n)
 	n++;
 	m[n].type = PROTO_GROUP_CREATE;
 	m[n].id = 13;
-	memcpy(m[n].u.group_create.id, "g1", 2);
-	m[n].u.group_create.len = 2;
+	memcpy(m[n].u.group_create.group.id, "g1", 2);
+	m[n].u.group_create.group.len = 2;
+	randombytes_buf(m[n].u.group_create.verifier, PROTO_GROUP_TOKEN_LEN);
 	n++;
 	m[n].type = PROTO_GROUP_COMMIT;
 	m[n].id = 14;
 	memset(m[n].u.group_commit.group.id, 0xab, PROTO_GROUP_ID_MAX);
 	m[n].u.group_commit.group.len = PROTO_GROUP_ID_MAX;
 	m[n].u.group_commit.epoch = 41;
+	randombytes_buf(m[n].u.group_commit.verifier, PROTO_GROUP_TOKEN_LEN);
 	m[n].u.group_commit.commit = (struct proto_blob){ envelope, 250 };
 	m[n].u.group_commit.add = (struct proto_addr_list){ 3, group_addrs, NULL, 0 };
 	m[n].u.group_commit.remove = (struct proto_addr_list){ 1, group_addrs + 1, NULL, 0 };
@@ -67,6 +69,14 @@ group_samples(struct proto_msg *m, size_t n)
 	m[n].u.group_send.group.len = 2;
 	randombytes_buf(m[n].u.group_send.client_msg_id, 16);
 	m[n].u.group_send.message = (struct proto_blob){ envelope, sizeof(envelope) };
+	n++;
+	m[n].type = PROTO_GROUP_SEND_SEALED;
+	m[n].id = 26;
+	memcpy(m[n].u.group_send.group.id, "g2", 2);
+	m[n].u.group_send.group.len = 2;
+	randombytes_buf(m[n].u.group_send.token, PROTO_GROUP_TOKEN_LEN);
+	randombytes_buf(m[n].u.group_send.client_msg_id, 16);
+	m[n].u.group_send.message = (struct proto_blob){ envelope, 3 };
 	n++;
 	m[n].type = PROTO_GROUP_RECEIVED;
 	m[n].id = 17;
@@ -90,6 +100,10 @@ group_samples(struct proto_msg *m, size_t n)
 	proto_response(&m[n], PROTO_GROUP_COMMIT, 18, SOTTO_ERR_STALE_EPOCH);
 	m[n].u.group_result.epoch = 42;
 	n++;
+	/* ... and a sealed message of the previous epoch learns the current one. */
+	proto_response(&m[n], PROTO_GROUP_SEND_SEALED, 19, SOTTO_ERR_STALE_EPOCH);
+	m[n].u.group_result.epoch = 43;
+	n++;
 	return n;
 }
 
@@ -111,6 +125,7 @@ group_results(struct proto_msg *r)
 		break;
 	case PROTO_GROUP_COMMIT:
 	case PROTO_GROUP_SEND:
+	case PROTO_GROUP_SEND_SEALED:
 		r->u.group_result.seq = 77;
 		r->u.group_result.epoch = 5;
 		break;
@@ -414,9 +429,9 @@ TEST(proto_rejects_bad_fields)
 	CHECK_EQ_INT(decode_hex("02060000000100"), SOTTO_ERR_BAD_VERSION);
 	CHECK_EQ_INT(decode_hex("010600000001"), 0);
 	/* unknown types, and a response to an unknown request */
-	CHECK_EQ_INT(decode_hex("011700000001"), SOTTO_ERR_MALFORMED);
-	CHECK_EQ_INT(decode_hex("01970000000100000"), -999);
-	CHECK_EQ_INT(decode_hex("0197000000010000"), SOTTO_ERR_MALFORMED);
+	CHECK_EQ_INT(decode_hex("011800000001"), SOTTO_ERR_MALFORMED);
+	CHECK_EQ_INT(decode_hex("01980000000100000"), -999);
+	CHECK_EQ_INT(decode_hex("0198000000010000"), SOTTO_ERR_MALFORMED);
 	/* LOGIN: exactly a u64 generation; its result a generation and a ticket flag */
 	CHECK_EQ_INT(decode_hex("0109000000010000000000000007"), 0);
 	CHECK_EQ_INT(decode_hex("01090000000100000000000007"), SOTTO_ERR_TRUNCATED);
@@ -532,7 +547,14 @@ TEST(proto_group_rejects_bad_fields)
 	/* 01 type 00000001 then the body */
 	CHECK_EQ_INT(decode_hex("010c0000000100"), SOTTO_ERR_MALFORMED);       /* empty group id */
 	CHECK_EQ_INT(decode_hex("010c0000000141"), SOTTO_ERR_TOO_LARGE);       /* 65 bytes */
-	CHECK_EQ_INT(decode_hex("010c000000010167"), 0);
+	CHECK_EQ_INT(decode_hex("010c000000010167" "0000000000000000000000000000000000000000000000000000000000000000"), 0);     /* with its verifier */
+	CHECK_EQ_INT(decode_hex("010c000000010167"), SOTTO_ERR_TRUNCATED); /* without */
+	/* GROUP_SEND_SEALED: group "g", a token, a client id, an empty message */
+	CHECK_EQ_INT(decode_hex("0117000000010167" "0000000000000000000000000000000000000000000000000000000000000000" "00000000000000000000000000000000"
+	    "00000000"), SOTTO_ERR_MALFORMED);
+	/* ... and without its token: what would be a GROUP_SEND is short */
+	CHECK_EQ_INT(decode_hex("0117000000010167" "00000000000000000000000000000000" "00000001"
+	    "61"), SOTTO_ERR_TRUNCATED);
 	CHECK_EQ_INT(decode_hex("010a000000010065" "0000"), SOTTO_ERR_TOO_LARGE); /* 101 kps */
 	CHECK_EQ_INT(decode_hex("010a0000000100010000" "0000"), SOTTO_ERR_MALFORMED); /* empty kp */
 	CHECK_EQ_INT(decode_hex("010a000000010000" "2001"), SOTTO_ERR_TOO_LARGE); /* 8193 */
@@ -542,13 +564,14 @@ TEST(proto_group_rejects_bad_fields)
 	/* GROUP_SEND with an empty message */
 	CHECK_EQ_INT(decode_hex("010e00000001016700000000000000000000000000000000" "00000000"),
 	    SOTTO_ERR_MALFORMED);
-	/* GROUP_COMMIT: group "g", epoch 0, commit "c", an invalid address in the adds */
-	CHECK_EQ_INT(decode_hex("010d0000000101670000000000000000" "0000000163"
+	/* GROUP_COMMIT: group "g", epoch 0, a verifier, commit "c", an invalid address in the
+	 * adds */
+	CHECK_EQ_INT(decode_hex("010d0000000101670000000000000000" "0000000000000000000000000000000000000000000000000000000000000000" "0000000163"
 	    "0001" "0001" "41" "0000" "0000"), SOTTO_ERR_MALFORMED);
 	/* ... and a Welcome for nobody */
-	CHECK_EQ_INT(decode_hex("010d0000000101670000000000000000" "0000000163"
+	CHECK_EQ_INT(decode_hex("010d0000000101670000000000000000" "0000000000000000000000000000000000000000000000000000000000000000" "0000000163"
 	    "0000" "0000" "0001" "0000000177" "0000"), SOTTO_ERR_MALFORMED);
-	CHECK_EQ_INT(decode_hex("010d0000000101670000000000000000" "0000000163"
+	CHECK_EQ_INT(decode_hex("010d0000000101670000000000000000" "0000000000000000000000000000000000000000000000000000000000000000" "0000000163"
 	    "0000" "0000" "0000"), 0);
 	/* GROUP_PUSH of an unknown kind, of an unknown flag */
 	CHECK_EQ_INT(decode_hex("0142000000000400016700000000000000010000000000000001"

@@ -316,8 +316,8 @@ TEST(one_commit_per_epoch_the_late_one_learns_the_epoch)
 	REQUIRE(sottod_proc_launch(&sp, "registration = open") == 0);
 	REQUIRE(test_user_join(&a, &sp, "alice") == 0);
 	REQUIRE(test_user_join(&b, &sp, "bob") == 0);
-	REQUIRE(group_net_create(&transport_conn, a.c, GID, GID_LEN, T) == 0);
-	CHECK_EQ_INT(group_net_create(&transport_conn, b.c, GID, GID_LEN, T), SOTTO_ERR_EXISTS);
+	REQUIRE(group_net_create(&transport_conn, a.c, GID, GID_LEN, NULL, T) == 0);
+	CHECK_EQ_INT(group_net_create(&transport_conn, b.c, GID, GID_LEN, NULL, T), SOTTO_ERR_EXISTS);
 	REQUIRE(commit_adds(&a, 0, "commit-add-bob", add_b, 1, NULL, 0, &res) == 0);
 	CHECK_EQ_INT(res.epoch, 1);
 	CHECK_EQ_INT(res.seq, 1);
@@ -378,7 +378,7 @@ TEST(welcome_only_with_its_accepted_commit)
 	REQUIRE(test_user_join(&a, &sp, "alice") == 0);
 	REQUIRE(test_user_join(&b, &sp, "bob") == 0);
 	REQUIRE(test_user_join(&c, &sp, "carol") == 0);
-	REQUIRE(group_net_create(&transport_conn, a.c, GID, GID_LEN, T) == 0);
+	REQUIRE(group_net_create(&transport_conn, a.c, GID, GID_LEN, NULL, T) == 0);
 	/* A Welcome for someone the Commit does not add, or an add without a Welcome:
 	 * refused, nothing stored (the same epoch is still open). */
 	memset(&gc, 0, sizeof(gc));
@@ -448,7 +448,7 @@ TEST(fanout_stored_once_delivered_in_order_across_reconnects)
 		snprintf(addr[i], sizeof(addr[i]), "%s@localhost", name);
 		add[i] = addr[i];
 	}
-	REQUIRE(group_net_create(&transport_conn, a.c, GID, GID_LEN, T) == 0);
+	REQUIRE(group_net_create(&transport_conn, a.c, GID, GID_LEN, NULL, T) == 0);
 	REQUIRE(commit_adds(&a, 0, "commit-add-all", add, MEMBERS, NULL, 0, &res) == 0);
 	for (int i = 0; i < FANOUT_MSGS; i++) {
 		snprintf(text, sizeof(text), "message %d", i);
@@ -530,7 +530,7 @@ TEST(removed_member_gets_its_removal_and_nothing_after)
 	REQUIRE(test_user_join(&a, &sp, "alice") == 0);
 	REQUIRE(test_user_join(&b, &sp, "bob") == 0);
 	REQUIRE(test_user_join(&c, &sp, "carol") == 0);
-	REQUIRE(group_net_create(&transport_conn, a.c, GID, GID_LEN, T) == 0);
+	REQUIRE(group_net_create(&transport_conn, a.c, GID, GID_LEN, NULL, T) == 0);
 	REQUIRE(commit_adds(&a, 0, "commit-add", add_bc, 2, NULL, 0, &res) == 0);
 	REQUIRE(send_text(&a, 1, "before", &res) == 0);
 	REQUIRE(commit_adds(&a, 1, "commit-remove-carol", NULL, 0, rm_c, 1, &res) == 0);
@@ -590,11 +590,11 @@ TEST(bad_requests_get_clear_errors)
 	CHECK_EQ_INT(group_net_send(&transport_conn, a.c, other, sizeof(other) - 1, cmid,
 	    (const uint8_t *)"x", 1, &res, T), SOTTO_ERR_UNKNOWN_GROUP);
 	memset(long_id, 'g', sizeof(long_id));
-	CHECK_EQ_INT(group_net_create(&transport_conn, a.c, long_id, sizeof(long_id), T),
+	CHECK_EQ_INT(group_net_create(&transport_conn, a.c, long_id, sizeof(long_id), NULL, T),
 	    SOTTO_ERR_INVALID_ARG);
-	REQUIRE(group_net_create(&transport_conn, a.c, GID, GID_LEN, T) == 0);
+	REQUIRE(group_net_create(&transport_conn, a.c, GID, GID_LEN, NULL, T) == 0);
 	/* group_max = 1 */
-	CHECK_EQ_INT(group_net_create(&transport_conn, a.c, other, sizeof(other) - 1, T),
+	CHECK_EQ_INT(group_net_create(&transport_conn, a.c, other, sizeof(other) - 1, NULL, T),
 	    SOTTO_ERR_TOO_MANY_GROUPS);
 	CHECK_EQ_INT(send_text(&b, 1, "not a member", &res), SOTTO_ERR_NOT_MEMBER);
 	CHECK_EQ_INT(commit_adds(&b, 0, "commit-b", NULL, 0, NULL, 0, &res), SOTTO_ERR_NOT_MEMBER);
@@ -608,7 +608,7 @@ TEST(bad_requests_get_clear_errors)
 	REQUIRE(test_user_join(&c, &sp, "carol") == 0);
 	CHECK_EQ_INT(commit_adds(&a, 0, "commit-2", add_bc, 2, NULL, 0, &res), SOTTO_ERR_GROUP_FULL);
 	/* group_max = 1: bob, in a group of his own, cannot be added to alice's. */
-	REQUIRE(group_net_create(&transport_conn, b.c, other, sizeof(other) - 1, T) == 0);
+	REQUIRE(group_net_create(&transport_conn, b.c, other, sizeof(other) - 1, NULL, T) == 0);
 	CHECK_EQ_INT(commit_adds(&a, 0, "commit-3", add_bc, 1, NULL, 0, &res),
 	    SOTTO_ERR_TOO_MANY_GROUPS);
 	/* None of the refused Commits changed the group (nor bob's): epoch 0 is still open. */
@@ -649,7 +649,7 @@ TEST(member_of_many_groups_gets_each_at_login)
 	for (int i = 0; i < 45; i++) {
 		snprintf(ids[i], sizeof(ids[i]), "grp-%02d", i);
 		REQUIRE(group_net_create(&transport_conn, a.c, (const uint8_t *)ids[i],
-		    strlen(ids[i]), T) == 0);
+		    strlen(ids[i]), NULL, T) == 0);
 		memset(&gc, 0, sizeof(gc));
 		gc.id = (const uint8_t *)ids[i];
 		gc.id_len = strlen(ids[i]);
@@ -699,7 +699,7 @@ TEST(older_connection_takes_over_group_pushes)
 	REQUIRE(sottod_proc_launch(&sp, "registration = open") == 0);
 	REQUIRE(test_user_join(&a, &sp, "alice") == 0);
 	REQUIRE(test_user_join(&b, &sp, "bob") == 0);
-	REQUIRE(group_net_create(&transport_conn, a.c, GID, GID_LEN, T) == 0);
+	REQUIRE(group_net_create(&transport_conn, a.c, GID, GID_LEN, NULL, T) == 0);
 	REQUIRE(commit_adds(&a, 0, "commit-add-bob", add_b, 1, NULL, 0, &res) == 0);
 	REQUIRE(next_group_push(&b, T) == 0);
 	CHECK_EQ_INT(b.ev.u.group_push.kind, PROTO_GROUP_WELCOME);
@@ -801,7 +801,7 @@ TEST(malformed_group_requests_close_the_connection)
 	/* The server serves on. */
 	test_user_close(&a);
 	REQUIRE(test_user_connect(&a, &sp) == 0);
-	CHECK_EQ_INT(group_net_create(&transport_conn, a.c, GID, GID_LEN, T), 0);
+	CHECK_EQ_INT(group_net_create(&transport_conn, a.c, GID, GID_LEN, NULL, T), 0);
 	test_user_close(&a);
 	CHECK_EQ_INT(sottod_proc_stop(&sp, SIGTERM), 0);
 	sottod_proc_cleanup(&sp);

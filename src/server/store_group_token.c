@@ -1,0 +1,25 @@
+/*
+ * The one rule both storage backends apply to a sealed group message (GROUP_SEND_SEALED,
+ * docs/SERVER.md "Group tokens"): the verifier of the token it presents against the
+ * verifiers the group keeps. Verifiers are not secret (the token is); they are compared
+ * in constant time all the same.
+ */
+#include "server/store.h"
+
+#include <sodium.h>
+
+static int
+matches(const uint8_t *kept, const uint8_t presented[STORE_GROUP_VERIFIER_LEN])
+{
+	return kept != NULL && !sodium_is_zero(kept, STORE_GROUP_VERIFIER_LEN) &&
+	    sodium_memcmp(kept, presented, STORE_GROUP_VERIFIER_LEN) == 0;
+}
+
+int
+store_group_token_check(const uint8_t *current, const uint8_t *previous,
+    const uint8_t presented[STORE_GROUP_VERIFIER_LEN])
+{
+	if (matches(current, presented))
+		return 0;
+	return matches(previous, presented) ? SOTTO_ERR_STALE_EPOCH : SOTTO_ERR_AUTH;
+}
