@@ -1,6 +1,6 @@
 /*
  * sottod against a real process: the MLS delivery service (docs/PROTOCOL-wire.md 0x0A to
- * 0x0F, docs/SERVER.md "Groups"), driven through the client's requests (client/group_net.h).
+ * 0x0F and 0x17, docs/SERVER.md "Groups" and "Group tokens"), driven through the client's requests (client/group_net.h).
  * MLS messages are opaque to the server, so the tests use recognisable bytes.
  */
 #include <errno.h>
@@ -121,6 +121,27 @@ send_text(struct test_user *u, int i, const char *text, struct proto_group_resul
 	sottod_proc_cmid(cmid, i, 0x61);
 	return group_net_send(&transport_conn, u->c, GID, GID_LEN, cmid, (const uint8_t *)text,
 	    strlen(text), res, T);
+}
+
+/* A random group token and its verifier. */
+static void
+token_new(uint8_t token[PROTO_GROUP_TOKEN_LEN], uint8_t verifier[PROTO_GROUP_TOKEN_LEN])
+{
+	randombytes_buf(token, PROTO_GROUP_TOKEN_LEN);
+	proto_group_verifier(verifier, token);
+}
+
+/* GROUP_SEND_SEALED of text under client id i with token on the unidentified connection c
+ * (group gid, GID if NULL). */
+static int
+send_sealed(struct conn *c, const uint8_t *gid, const uint8_t token[PROTO_GROUP_TOKEN_LEN],
+    int i, const char *text, struct proto_group_result *res)
+{
+	uint8_t cmid[16];
+
+	sottod_proc_cmid(cmid, i, 0x73);
+	return group_net_send_sealed(&transport_conn, c, gid != NULL ? gid : GID, GID_LEN, token,
+	    cmid, (const uint8_t *)text, strlen(text), res, T);
 }
 
 static void
@@ -570,6 +591,174 @@ TEST(removed_member_gets_its_removal_and_nothing_after)
 	sottod_proc_cleanup(&sp);
 }
 
+/*
+ * Issue 15 for groups: an application message on an unidentified connection is taken with
+ * the group token of the group's current epoch only (its verifier registered at
+ * GROUP_CREATE and with each Commit), stored once under its client id with no account,
+ * and delivered to the members as any other. The previous epoch's token is answered
+ * STALE_EPOCH with the current epoch, and stores nothing; any other token, or a group
+ * that does not exist, AUTH. Neither connection may make the other's request.
+ */
+TEST(sealed_send_needs_the_current_epochs_token)
+{
+	struct sottod_proc sp;
+	struct test_user a, b;
+	struct proto_group_result res, again;
+	const char *add_b[] = { "bob@localhost" };
+	uint8_t t0[32], v0[32], t1[32], v1[32], other[32], vo[32];
+	static const uint8_t unknown[] = "group-two";
+	struct group_net_commit gc;
+	struct conn *c = NULL;
+
+	token_new(t0, v0);
+	token_new(t1, v1);
+	token_new(other, vo);
+	REQUIRE(sottod_proc_launch(&sp, "registration = open") == 0);
+	REQUIRE(test_user_join(&a, &sp, "alice") == 0);
+	REQUIRE(test_user_join(&b, &sp, "bob") == 0);
+	REQUIRE(conn_open_sealed(&c, sp.address, T) == 0);
+	REQUIRE(group_net_create(&transport_conn, a.c, GID, GID_LEN, v0, T) == 0);
+	/* Epoch 0: alice alone, and her token works. */
+	CHECK_EQ_INT(send_sealed(c, NULL, t0, 1, "epoch-0", &res), 0);
+	CHECK(res.seq == 1 && res.epoch == 0);
+	REQUIRE(next_group_push_from(&a, 1, T) == 0);
+	CHECK(a.ev.u.group_push.kind == PROTO_GROUP_APPLICATION &&
+	    a.ev.u.group_push.data.len == 7 && memcmp(a.ev.u.group_push.data.p, "epoch-0", 7) == 0);
+	/* The Commit adding bob registers epoch 1's verifier. */
+	memset(&gc, 0, sizeof(gc));
+	gc.id = GID;
+	gc.id_len = GID_LEN;
+	gc.epoch = 0;
+	gc.verifier = v1;
+	gc.commit = (const uint8_t *)"commit-add-bob";
+	gc.commit_len = 14;
+	gc.add = add_b;
+	gc.n_add = 1;
+	gc.welcomes = &(struct group_net_welcome){ (const uint8_t *)"welcome", 7, add_b, 1 };
+	gc.n_welcomes = 1;
+	REQUIRE(group_net_commit(&transport_conn, a.c, &gc, &res, T) == 0);
+	CHECK_EQ_INT(res.epoch, 1);
+	CHECK_EQ_INT(sottod_proc_db_int(&sp, "SELECT count(*) FROM group_log"), 2);
+	/* Epoch 0's token now: STALE_EPOCH, the epoch to follow, nothing stored. */
+	memset(&res, 0, sizeof(res));
+	CHECK_EQ_INT(send_sealed(c, NULL, t0, 2, "late", &res), SOTTO_ERR_STALE_EPOCH);
+	CHECK_EQ_INT(res.epoch, 1);
+	/* ...but a retry of what it sent then is the message stored then. */
+	CHECK_EQ_INT(send_sealed(c, NULL, t0, 1, "epoch-0", &again), 0);
+	CHECK(again.seq == 1 && again.epoch == 0);
+	/* A token of no epoch, or a group that does not exist: AUTH. */
+	CHECK_EQ_INT(send_sealed(c, NULL, other, 3, "forged", &res), SOTTO_ERR_AUTH);
+	CHECK_EQ_INT(send_sealed(c, unknown, t1, 4, "nowhere", &res), SOTTO_ERR_AUTH);
+	CHECK_EQ_INT(sottod_proc_db_int(&sp, "SELECT count(*) FROM group_log"), 2);
+	/* Epoch 1's token: stored once, a retry is the same entry. */
+	CHECK_EQ_INT(send_sealed(c, NULL, t1, 5, "epoch-1", &res), 0);
+	CHECK(res.seq == 3 && res.epoch == 1);
+	CHECK_EQ_INT(send_sealed(c, NULL, t1, 5, "epoch-1", &again), 0);
+	CHECK(again.seq == res.seq && again.epoch == 1);
+	CHECK_EQ_INT(sottod_proc_db_int(&sp, "SELECT count(*) FROM group_log"), 3);
+	/* Bob gets it as any entry (after his Welcome and the Commit that added him). */
+	REQUIRE(next_group_push_from(&b, 3, T) == 0);
+	CHECK(b.ev.u.group_push.kind == PROTO_GROUP_APPLICATION && b.ev.u.group_push.seq == 3 &&
+	    b.ev.u.group_push.data.len == 7 && memcmp(b.ev.u.group_push.data.p, "epoch-1", 7) == 0);
+	/* Only sealed requests on the unidentified connection, never one there. */
+	CHECK_EQ_INT(send_text(&a, 6, "identified", &res), 0);
+	CHECK_EQ_INT(group_net_send(&transport_conn, c, GID, GID_LEN, (const uint8_t *)
+	    "0123456789abcdef", (const uint8_t *)"x", 1, &res, T), SOTTO_ERR_AUTH);
+	CHECK_EQ_INT(send_sealed(a.c, NULL, t1, 7, "on-identified", &res), SOTTO_ERR_AUTH);
+	/* The stored rows name no account: the log's columns, and the members table as
+	 * before (the two members). */
+	CHECK_EQ_INT(sottod_proc_db_int(&sp, "SELECT count(*) FROM group_log"), 4);
+	CHECK_EQ_INT(sottod_proc_db_int(&sp, "SELECT count(*) FROM group_members"), 2);
+	conn_close(c);
+	test_user_close(&a);
+	test_user_close(&b);
+	CHECK_EQ_INT(sottod_proc_stop(&sp, SIGTERM), 0);
+	sottod_proc_cleanup(&sp);
+}
+
+/*
+ * A removed member knows the token of the epochs it was in; the Commit that removes it
+ * registers a new one. Its old token gets STALE_EPOCH once (nothing stored), AUTH once
+ * another Commit has passed; the members' tokens work throughout. And a flood through one
+ * token is held at sealed_rate/sealed_burst, while another group's token is not.
+ */
+TEST(removed_members_token_refused_after_the_commit)
+{
+	struct sottod_proc sp;
+	struct test_user a, b, c;
+	struct proto_group_result res;
+	const char *add_bc[] = { "bob@localhost", "carol@localhost" };
+	const char *rm_c[] = { "carol@localhost" };
+	uint8_t t[4][32], v[4][32];
+	struct group_net_commit gc;
+	struct conn *x = NULL;
+	long logged;
+
+	for (int i = 0; i < 4; i++)
+		token_new(t[i], v[i]);
+	REQUIRE(sottod_proc_launch(&sp, "registration = open\nsealed_rate = 1\n"
+	    "sealed_burst = 4") == 0);
+	REQUIRE(test_user_join(&a, &sp, "alice") == 0);
+	REQUIRE(test_user_join(&b, &sp, "bob") == 0);
+	REQUIRE(test_user_join(&c, &sp, "carol") == 0);
+	REQUIRE(conn_open_sealed(&x, sp.address, T) == 0);
+	REQUIRE(group_net_create(&transport_conn, a.c, GID, GID_LEN, v[0], T) == 0);
+	memset(&gc, 0, sizeof(gc));
+	gc.id = GID;
+	gc.id_len = GID_LEN;
+	gc.verifier = v[1];
+	gc.commit = (const uint8_t *)"commit-add";
+	gc.commit_len = 10;
+	gc.add = add_bc;
+	gc.n_add = 2;
+	gc.welcomes = &(struct group_net_welcome){ (const uint8_t *)"welcome", 7, add_bc, 2 };
+	gc.n_welcomes = 1;
+	REQUIRE(group_net_commit(&transport_conn, a.c, &gc, &res, T) == 0);
+	/* Carol, a member of epoch 1, sends with its token. */
+	CHECK_EQ_INT(send_sealed(x, NULL, t[1], 1, "carol-in", &res), 0);
+	/* Alice removes her: epoch 2, a token carol never learns. */
+	memset(&gc, 0, sizeof(gc));
+	gc.id = GID;
+	gc.id_len = GID_LEN;
+	gc.epoch = 1;
+	gc.verifier = v[2];
+	gc.commit = (const uint8_t *)"commit-remove-carol";
+	gc.commit_len = 19;
+	gc.remove = rm_c;
+	gc.n_remove = 1;
+	REQUIRE(group_net_commit(&transport_conn, a.c, &gc, &res, T) == 0);
+	CHECK_EQ_INT(res.epoch, 2);
+	logged = sottod_proc_db_int(&sp, "SELECT max(seq) FROM group_log");
+	CHECK_EQ_INT(send_sealed(x, NULL, t[1], 2, "carol-out", &res), SOTTO_ERR_STALE_EPOCH);
+	CHECK_EQ_INT(res.epoch, 2);
+	CHECK_EQ_INT(send_sealed(x, NULL, t[2], 3, "bob-in", &res), 0);
+	/* One more Commit (bob's turn, epoch 3): carol's token is no epoch's now. */
+	gc.epoch = 2;
+	gc.verifier = v[3];
+	gc.commit = (const uint8_t *)"commit-update";
+	gc.commit_len = 13;
+	gc.remove = NULL;
+	gc.n_remove = 0;
+	REQUIRE(group_net_commit(&transport_conn, b.c, &gc, &res, T) == 0);
+	CHECK_EQ_INT(send_sealed(x, NULL, t[1], 4, "carol-again", &res), SOTTO_ERR_AUTH);
+	CHECK_EQ_INT(send_sealed(x, NULL, t[2], 5, "bob-late", &res), SOTTO_ERR_STALE_EPOCH);
+	/* Only "bob-in" and the Commit after it were stored since the removal. */
+	CHECK_EQ_INT(sottod_proc_db_int(&sp, "SELECT max(seq) FROM group_log"), logged + 2);
+	/* Epoch 3's token has a bucket of its own: its burst of four, then held. */
+	CHECK_EQ_INT(send_sealed(x, NULL, t[3], 6, "flood", &res), 0);
+	CHECK_EQ_INT(send_sealed(x, NULL, t[3], 7, "flood", &res), 0);
+	CHECK_EQ_INT(send_sealed(x, NULL, t[3], 8, "flood", &res), 0);
+	CHECK_EQ_INT(send_sealed(x, NULL, t[3], 9, "flood", &res), 0);
+	CHECK_EQ_INT(send_sealed(x, NULL, t[3], 10, "flood", &res), SOTTO_ERR_LIMIT);
+	CHECK_EQ_INT(sottod_proc_db_int(&sp, "SELECT max(seq) FROM group_log"), logged + 6);
+	conn_close(x);
+	test_user_close(&a);
+	test_user_close(&b);
+	test_user_close(&c);
+	CHECK_EQ_INT(sottod_proc_stop(&sp, SIGTERM), 0);
+	sottod_proc_cleanup(&sp);
+}
+
 TEST(bad_requests_get_clear_errors)
 {
 	struct sottod_proc sp;
@@ -819,6 +1008,8 @@ main(void)
 	SOTTOD_RUN_BOTH(welcome_only_with_its_accepted_commit);
 	SOTTOD_RUN_BOTH(fanout_stored_once_delivered_in_order_across_reconnects);
 	SOTTOD_RUN_BOTH(removed_member_gets_its_removal_and_nothing_after);
+	SOTTOD_RUN_BOTH(sealed_send_needs_the_current_epochs_token);
+	SOTTOD_RUN_BOTH(removed_members_token_refused_after_the_commit);
 	SOTTOD_RUN_BOTH(bad_requests_get_clear_errors);
 	SOTTOD_RUN_BOTH(member_of_many_groups_gets_each_at_login);
 	SOTTOD_RUN_BOTH(older_connection_takes_over_group_pushes);
