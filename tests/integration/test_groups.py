@@ -8,6 +8,7 @@ fields, a server restart between steps, and clear errors for bad input."""
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 
@@ -226,6 +227,48 @@ def test_killed_mid_receive(root, servers):
     check(texts(alice.receive(), gid) == [(bob.address, "still here")], "after the kill")
 
 
+def unidentified_conns(srv):
+    with open(srv.log_path, "rb") as f:
+        return f.read().count(b": unidentified")
+
+
+def test_group_sends_are_unidentified(root, servers):
+    """Issue 15 for groups: each group text goes out on an unidentified connection of its
+    own with the epoch's group token; the server keeps only the verifiers, a new one with
+    each Commit, and the log entry names no sender."""
+    srv = Server(root)
+    servers.append(srv)
+    alice, bob, carol = (User(root, n, srv) for n in ("alice", "bob", "carol"))
+    gid = group(alice, "create", "Team", bob.address, carol.address).strip()
+    for u in (bob, carol):
+        u.receive()
+    db = sqlite3.connect(os.path.join(srv.dir, "sottod.db"))
+
+    def verifiers():
+        return db.execute("SELECT epoch, verifier, prev_verifier FROM groups").fetchone()
+
+    epoch, v, prev = verifiers()
+    check(epoch == 1 and len(v) == 32 and len(prev) == 32 and v != prev, (epoch, v, prev))
+    before = unidentified_conns(srv)
+    group(bob, "send", "Team", "sealed hello")
+    check(unidentified_conns(srv) == before + 1, "not one unidentified connection")
+    check(texts(alice.receive(), gid) == [(bob.address, "sealed hello")], "alice")
+    check(texts(carol.receive(), gid) == [(bob.address, "sealed hello")], "carol")
+    # The log's columns: nothing that could name a sender.
+    cols = {r[1] for r in db.execute("PRAGMA table_info(group_log)")}
+    check(cols == {"grp", "seq", "kind", "epoch", "ts", "cmid", "data"}, cols)
+    # Carol removed: a new epoch, a new verifier; the old one kept for late messages.
+    group(alice, "remove", "Team", carol.address)
+    epoch2, v2, prev2 = verifiers()
+    check(epoch2 == 2 and v2 != v and prev2 == v, (epoch2, v2, prev2))
+    before = unidentified_conns(srv)
+    group(alice, "send", "Team", "without carol")
+    check(unidentified_conns(srv) == before + 1, "not one unidentified connection")
+    check(texts(bob.receive(), gid) == [(alice.address, "without carol")], "bob")
+    check("without carol" not in json.dumps(carol.receive()), "carol reads on")
+    db.close()
+
+
 def test_bad_input(root, servers):
     srv = Server(root)
     servers.append(srv)
@@ -273,5 +316,6 @@ if __name__ == "__main__":
         test_two_commits_in_one_epoch,
         test_rename_and_disappearing_timer,
         test_killed_mid_receive,
+        test_group_sends_are_unidentified,
         test_bad_input,
     ])
