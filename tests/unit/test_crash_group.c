@@ -1,9 +1,11 @@
 /*
  * Crash safety of group sends: sottod is SIGKILLed at random moments while members send
- * application messages to one group, then restarted; a sender retries an unanswered
- * GROUP_SEND under the same client message id, as an outbox does. At the end every
- * GROUP_SEND that was acknowledged must be in the group's log and reach a member that was
- * offline throughout, under one seq: never lost, never stored twice.
+ * application messages to one group, each on an unidentified connection with the group
+ * token (GROUP_SEND_SEALED, as the client sends them), then restarted; a sender retries an
+ * unanswered send under the same client message id on a new unidentified connection, as
+ * an outbox does. At the end every send that was acknowledged must be in the group's log
+ * and reach a member that was offline throughout, under one seq: never lost, never stored
+ * twice.
  *
  * SOTTO_CRASH_CYCLES (default 10) sets the number of kills; `make soak` raises it.
  */
@@ -30,6 +32,7 @@ static const uint8_t GID[] = "crash-group";
 
 static struct sottod_proc sp;
 static volatile int stop_flag;
+static uint8_t token[PROTO_GROUP_TOKEN_LEN];    /* the group token of epoch 1 */
 
 struct sender {
 	struct test_user u;
@@ -46,16 +49,17 @@ sender_main(void *arg)
 {
 	struct sender *s = arg;
 	struct proto_group_result res;
+	struct conn *c = NULL;
 	uint8_t cmid[16];
 	char text[32];
 	int r;
 
-	if (test_user_connect(&s->u, &sp) != 0)
+	if (conn_open_sealed(&c, sp.address, T) != 0)
 		return NULL;
 	while (!stop_flag && s->next < MAX_MSGS) {
 		snprintf(text, sizeof(text), "s%d m%d", s->index, s->next);
 		sottod_proc_cmid(cmid, s->next, (uint8_t)s->index);
-		r = group_net_send(&transport_conn, s->u.c, GID, GID_LEN, cmid,
+		r = group_net_send_sealed(&transport_conn, c, GID, GID_LEN, token, cmid,
 		    (const uint8_t *)text, strlen(text), &res, T);
 		if (r != 0) {
 			s->interrupted++;
@@ -63,7 +67,7 @@ sender_main(void *arg)
 		}
 		s->seq[s->next++] = res.seq;
 	}
-	test_user_close(&s->u);
+	conn_close(c);
 	return NULL;
 }
 
@@ -95,11 +99,16 @@ TEST(acknowledged_group_sends_survive_sigkill)
 	struct group_net_welcome w = { (const uint8_t *)"welcome", 7, add, N_SENDERS + 1 };
 	struct group_net_commit gc;
 	struct proto_group_result res;
+	uint8_t verifier[PROTO_GROUP_TOKEN_LEN];
 	char name[32];
 
 	if (cycles < 1)
 		cycles = 10;
-	REQUIRE(sottod_proc_init(&sp, "registration = open\ngroup_log_max = 10000000\n") == 0);
+	randombytes_buf(token, sizeof(token));
+	proto_group_verifier(verifier, token);
+	/* One token for every sender: its rate is not what this test is about. */
+	REQUIRE(sottod_proc_init(&sp, "registration = open\ngroup_log_max = 10000000\n"
+	    "sealed_rate = 1000000\nsealed_burst = 1000000\n") == 0);
 	REQUIRE(sottod_proc_start(&sp) == 0);
 	REQUIRE(test_user_join(&owner, &sp, "owner") == 0);
 	for (int i = 0; i < N_SENDERS; i++) {
@@ -120,6 +129,7 @@ TEST(acknowledged_group_sends_survive_sigkill)
 	memset(&gc, 0, sizeof(gc));
 	gc.id = GID;
 	gc.id_len = GID_LEN;
+	gc.verifier = verifier;
 	gc.commit = (const uint8_t *)"commit";
 	gc.commit_len = 6;
 	gc.add = add;
@@ -140,16 +150,17 @@ TEST(acknowledged_group_sends_survive_sigkill)
 	REQUIRE(sottod_proc_start(&sp) == 0);
 	for (int i = 0; i < N_SENDERS; i++) {
 		struct proto_group_result r2;
+		struct conn *sc = NULL;
 		uint8_t cmid[16];
 		char text[32];
 
-		REQUIRE(test_user_connect(&senders[i].u, &sp) == 0);
+		REQUIRE(conn_open_sealed(&sc, sp.address, T) == 0);
 		snprintf(text, sizeof(text), "s%d m%d", i, senders[i].next);
 		sottod_proc_cmid(cmid, senders[i].next, (uint8_t)i);
-		REQUIRE(group_net_send(&transport_conn, senders[i].u.c, GID, GID_LEN, cmid,
+		REQUIRE(group_net_send_sealed(&transport_conn, sc, GID, GID_LEN, token, cmid,
 		    (const uint8_t *)text, strlen(text), &r2, T) == 0);
 		senders[i].seq[senders[i].next++] = r2.seq;
-		test_user_close(&senders[i].u);
+		conn_close(sc);
 	}
 	/* The reader, offline throughout, reads the whole log. */
 	REQUIRE(test_user_connect(&reader, &sp) == 0);
