@@ -8,6 +8,7 @@
 
 #include <libpq-fe.h>
 #include <sqlite3.h>
+#include <sodium.h>
 
 #include "check.h"
 #include "tmp_db.h"
@@ -1000,6 +1001,127 @@ TEST(store_groups_and_key_packages)
 
 /* A group of 1,000 members (what group_members_max must allow): one Commit adds 999, a
  * message is one row for all of them, and goes once every member read it. */
+/* A sealed MESSAGE (account 0, the verifier of the token it presents). */
+static struct store_group_op
+sealed_gop(const uint8_t verifier[STORE_GROUP_VERIFIER_LEN], uint8_t cmid)
+{
+	struct store_group_op op = gop(STORE_GROUP_MESSAGE, 0);
+
+	op.sealed = 1;
+	memcpy(op.verifier, verifier, STORE_GROUP_VERIFIER_LEN);
+	op.data = (struct store_blob){ (const uint8_t *)"S", 1 };
+	memset(op.cmid, cmid, sizeof(op.cmid));
+	return op;
+}
+
+/*
+ * Group tokens (issue 15): a sealed message is taken with the verifier of the current
+ * epoch only, which the creator and each accepted Commit set in the same transaction as
+ * the group's change; the previous epoch's is answered STALE_EPOCH (a retry of what it
+ * stored then, as that retry), anything else AUTH; a refused one stores nothing, and no
+ * member row is needed or made.
+ */
+TEST(store_group_tokens)
+{
+	static const char names[][STORE_NAME_MAX + 1] = { "bob" };
+	struct store_welcome w = { { (const uint8_t *)"W", 1 }, names, 1 };
+	uint8_t v0[STORE_GROUP_VERIFIER_LEN], v1[STORE_GROUP_VERIFIER_LEN];
+	uint8_t v2[STORE_GROUP_VERIFIER_LEN], none[STORE_GROUP_VERIFIER_LEN];
+	struct store_group_op ops[4];
+	struct store_group_entry e[8];
+	struct store_membership ms[2];
+	uint8_t dk[32], dk2[32];
+	int64_t alice, bob;
+	size_t n;
+	struct server_store *s;
+
+	randombytes_buf(v0, sizeof(v0));
+	randombytes_buf(v1, sizeof(v1));
+	randombytes_buf(v2, sizeof(v2));
+	memset(none, 0, sizeof(none));
+	REQUIRE((s = open_alice_bob(dk, dk2, &alice, &bob)) != NULL);
+	ops[0] = gop(STORE_GROUP_CREATE, alice);
+	memcpy(ops[0].verifier, v0, sizeof(v0));
+	CHECK_EQ_INT(s->ops->groups_apply(s, ops, 1), 0);
+	CHECK_EQ_INT(ops[0].result, 0);
+	/* Epoch 0: its verifier, not another, not none; an unknown group is AUTH too. */
+	ops[0] = sealed_gop(v0, 1);
+	ops[1] = sealed_gop(v1, 2);
+	ops[2] = sealed_gop(none, 3);
+	ops[3] = sealed_gop(v0, 4);
+	memcpy(ops[3].group, "h", 1);
+	CHECK_EQ_INT(s->ops->groups_apply(s, ops, 4), 0);
+	CHECK(ops[0].result == 0 && ops[0].seq == 1 && ops[0].cur_epoch == 0);
+	CHECK_EQ_INT(ops[0].n_members, 1);
+	CHECK_EQ_INT(ops[1].result, SOTTO_ERR_AUTH);
+	CHECK_EQ_INT(ops[2].result, SOTTO_ERR_AUTH);
+	CHECK_EQ_INT(ops[3].result, SOTTO_ERR_AUTH);
+	store_group_ops_release(ops, 4);
+	/* A Commit adding bob sets epoch 1's verifier; in the same batch, a message with
+	 * epoch 0's verifier after it is late, one with epoch 1's is taken. */
+	ops[0] = gop(STORE_GROUP_COMMIT, alice);
+	memcpy(ops[0].verifier, v1, sizeof(v1));
+	ops[0].data = (struct store_blob){ (const uint8_t *)"C1", 2 };
+	ops[0].add = names;
+	ops[0].n_add = 1;
+	ops[0].welcomes = &w;
+	ops[0].n_welcomes = 1;
+	ops[1] = sealed_gop(v0, 5);
+	ops[2] = sealed_gop(v1, 6);
+	ops[3] = sealed_gop(v0, 1);     /* a retry of epoch 0's message */
+	CHECK_EQ_INT(s->ops->groups_apply(s, ops, 4), 0);
+	CHECK(ops[0].result == 0 && ops[0].seq == 2 && ops[0].cur_epoch == 1);
+	CHECK(ops[1].result == SOTTO_ERR_STALE_EPOCH && ops[1].cur_epoch == 1);
+	CHECK(ops[2].result == 0 && ops[2].seq == 3 && ops[2].cur_epoch == 1);
+	CHECK_EQ_INT(ops[2].n_members, 2);
+	CHECK(ops[3].result == 0 && ops[3].duplicate == 1 && ops[3].seq == 1);
+	store_group_ops_release(ops, 4);
+	/* A refused Commit (stale) changes no verifier. */
+	ops[0] = gop(STORE_GROUP_COMMIT, alice);
+	memcpy(ops[0].verifier, v2, sizeof(v2));
+	ops[0].data = (struct store_blob){ (const uint8_t *)"Cx", 2 };
+	ops[1] = sealed_gop(v1, 7);
+	ops[2] = sealed_gop(v2, 8);
+	CHECK_EQ_INT(s->ops->groups_apply(s, ops, 3), 0);
+	CHECK_EQ_INT(ops[0].result, SOTTO_ERR_STALE_EPOCH);
+	CHECK_EQ_INT(ops[1].result, 0);
+	CHECK_EQ_INT(ops[2].result, SOTTO_ERR_AUTH);
+	store_group_ops_release(ops, 3);
+	/* Bob removed at epoch 1: epoch 2's verifier; epoch 1's (which bob knows) is late,
+	 * and after one more Commit no epoch's at all. */
+	ops[0] = gop(STORE_GROUP_COMMIT, alice);
+	ops[0].epoch = 1;
+	memcpy(ops[0].verifier, v2, sizeof(v2));
+	ops[0].data = (struct store_blob){ (const uint8_t *)"C2", 2 };
+	ops[0].remove = names;
+	ops[0].n_remove = 1;
+	ops[1] = sealed_gop(v1, 9);
+	ops[2] = gop(STORE_GROUP_COMMIT, alice);
+	ops[2].epoch = 2;
+	memcpy(ops[2].verifier, v0, sizeof(v0));   /* any fresh one: epoch 3's */
+	ops[2].data = (struct store_blob){ (const uint8_t *)"C3", 2 };
+	ops[3] = sealed_gop(v1, 10);
+	CHECK_EQ_INT(s->ops->groups_apply(s, ops, 4), 0);
+	CHECK(ops[0].result == 0 && ops[0].cur_epoch == 2);
+	CHECK(ops[1].result == SOTTO_ERR_STALE_EPOCH && ops[1].cur_epoch == 2);
+	CHECK(ops[2].result == 0 && ops[2].cur_epoch == 3);
+	CHECK_EQ_INT(ops[3].result, SOTTO_ERR_AUTH);
+	store_group_ops_release(ops, 4);
+	/* The log: the three sealed messages taken, and the Commits, once each; the member
+	 * rows are alice's and bob's (until he reads his removal), none made by a send. */
+	CHECK_EQ_INT(s->ops->group_memberships(s, alice, 0, ms, 2, &n), 0);
+	REQUIRE(n == 1);
+	CHECK_EQ_INT(s->ops->group_entries(s, ms[0].grp, 0, UINT64_MAX, e, 8, &n), 0);
+	CHECK_EQ_INT(n, 6);
+	for (size_t i = 0; i < n; i++)
+		CHECK_EQ_INT(e[i].seq, i + 1);
+	CHECK(n == 6 && e[0].kind == 3 && e[1].kind == 2 && e[2].kind == 3 && e[3].kind == 3 &&
+	    e[4].kind == 2 && e[5].kind == 2);
+	store_group_entries_free(e, n);
+	server_store_close(s);
+	cleanup();
+}
+
 TEST(store_group_of_1000_members)
 {
 	static char names[999][STORE_NAME_MAX + 1];
@@ -1677,6 +1799,7 @@ main(void)
 	log_set_level(LOG_ERROR - 1);
 	pg_connect();
 	RUN_BOTH(store_groups_and_key_packages);
+	RUN_BOTH(store_group_tokens);
 	RUN_BOTH(store_group_of_1000_members);
 	RUN_BOTH(store_accounts_and_invites);
 	RUN_BOTH(store_admin_invites_domain_and_stats);
