@@ -612,6 +612,43 @@ m_expire(struct daemon *d, struct client *c, json_t *params, json_t **err)
 	return json_true();
 }
 
+/* sotto_token_rotate or sotto_block's answer: {queued}, true when the new token waits in
+ * the outbox for some contact (SOTTO_ERR_QUEUED, as the CLI's exit 13). */
+static json_t *
+token_result(int r, json_t **err)
+{
+	json_t *res;
+
+	if (r != 0 && r != SOTTO_ERR_QUEUED) {
+		*err = sotto_error(r);
+		return NULL;
+	}
+	res = json_object();
+	json_object_set_new(res, "queued", json_boolean(r == SOTTO_ERR_QUEUED));
+	return res;
+}
+
+static json_t *
+m_token_rotate(struct daemon *d, struct client *c, json_t *params, json_t **err)
+{
+	(void)c;
+	(void)params;
+	return token_result(sotto_token_rotate(d->s), err);
+}
+
+static json_t *
+m_block(struct daemon *d, struct client *c, json_t *params, json_t **err)
+{
+	const char *addr = rpc_param_str(params, "address");
+
+	(void)c;
+	if (addr == NULL) {
+		*err = rpc_error(RPC_INVALID_PARAMS, "block needs address");
+		return NULL;
+	}
+	return token_result(sotto_block(d->s, addr), err);
+}
+
 static json_t *
 m_read(struct daemon *d, struct client *c, json_t *params, json_t **err)
 {
@@ -911,6 +948,8 @@ static const struct {
 	{ "history", m_history },
 	{ "trust", m_trust },
 	{ "expire", m_expire },
+	{ "token_rotate", m_token_rotate },
+	{ "block", m_block },
 	{ "read", m_read },
 	{ "group_create", m_group_create },
 	{ "group_add", m_group_add },
