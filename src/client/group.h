@@ -196,7 +196,7 @@ int client_group_find(struct sotto *s, const char *name, uint8_t *id, size_t *id
 int client_group_epoch(struct sotto *s, const uint8_t *id, size_t id_len, uint64_t *epoch)
     SOTTO_MUST_CHECK;
 
-/* The group token of our current epoch (docs/PROTOCOL.md 8.6: MLS-Exporter("sotto group
+/* The group token of our current epoch (docs/PROTOCOL.md 14.6: MLS-Exporter("sotto group
  * token", group_id, 32)), SECRET, and that epoch; after a Commit of ours not yet accepted,
  * the epoch it makes. */
 int client_group_token(struct sotto *s, const uint8_t *id, size_t id_len, uint64_t *epoch,

@@ -155,7 +155,7 @@ commit_out(struct sotto *s, const struct gref *g, const struct buf *commit,
 /*
  * An application message of ours, made in our current epoch, to the delivery service:
  * GROUP_SEND_SEALED with that epoch's group token on an unidentified connection of its
- * own (docs/PROTOCOL.md 8.6), so that nothing on it names us, when the transport has
+ * own (docs/PROTOCOL.md 14.6), so that nothing on it names us, when the transport has
  * them; else GROUP_SEND on the account's connection. A sealed connection that cannot be
  * made is SOTTO_ERR_UNREACHABLE (never sent identified instead).
  */

@@ -51,7 +51,8 @@ struct config {
 	uint32_t conn_rate_preauth;     /* requests per second before authentication */
 	uint32_t account_rate;          /* requests per second per account, all connections */
 	uint32_t account_burst;
-	uint32_t sealed_rate;           /* SEND_SEALED per second per recipient mailbox */
+	uint32_t sealed_rate;           /* SEND_SEALED per second per recipient mailbox, and
+	                                 * GROUP_SEND_SEALED per group token */
 	uint32_t sealed_burst;
 	uint32_t max_conns;
 	uint32_t max_conns_per_addr;    /* open connections per address (IPv6: per /64) */

@@ -26,7 +26,7 @@
 #define PROTO_MAX_GROUP_ACKS 256                /* acknowledgements per GROUP_RECEIVED */
 #define PROTO_GROUP_LIST_MAX 0xffffu            /* addresses or Welcomes in one list */
 /*
- * The group token (docs/PROTOCOL.md 8.6): MLS-Exporter(PROTO_GROUP_TOKEN_EXPORTER, group_id,
+ * The group token (docs/PROTOCOL.md 14.6): MLS-Exporter(PROTO_GROUP_TOKEN_EXPORTER, group_id,
  * 32) of an epoch, which every member of that epoch can compute and nobody else; the
  * server keeps only its verifier, proto_group_verifier(token).
  */
