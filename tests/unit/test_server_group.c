@@ -90,10 +90,12 @@ ack(struct test_user *u, const uint8_t *gid, size_t len, uint64_t seq)
 	return group_net_received(&transport_conn, u->c, &a, 1, T);
 }
 
-/* A Commit at epoch adding the addresses in add with one Welcome for all of them. */
+/* A Commit at epoch registering verifier (NULL: none) for the epoch it makes, adding the
+ * addresses in add with one Welcome for all of them and removing those in remove. */
 static int
-commit_adds(struct test_user *u, uint64_t epoch, const char *commit, const char *const *add,
-    size_t n_add, const char *const *remove, size_t n_remove, struct proto_group_result *res)
+commit_token(struct test_user *u, uint64_t epoch, const uint8_t *verifier, const char *commit,
+    const char *const *add, size_t n_add, const char *const *remove, size_t n_remove,
+    struct proto_group_result *res)
 {
 	struct group_net_welcome w = { (const uint8_t *)"welcome", 7, add, n_add };
 	struct group_net_commit gc;
@@ -102,6 +104,7 @@ commit_adds(struct test_user *u, uint64_t epoch, const char *commit, const char 
 	gc.id = GID;
 	gc.id_len = GID_LEN;
 	gc.epoch = epoch;
+	gc.verifier = verifier;
 	gc.commit = (const uint8_t *)commit;
 	gc.commit_len = strlen(commit);
 	gc.add = add;
@@ -111,6 +114,14 @@ commit_adds(struct test_user *u, uint64_t epoch, const char *commit, const char 
 	gc.welcomes = &w;
 	gc.n_welcomes = n_add > 0;
 	return group_net_commit(&transport_conn, u->c, &gc, res, T);
+}
+
+/* The same without a verifier. */
+static int
+commit_adds(struct test_user *u, uint64_t epoch, const char *commit, const char *const *add,
+    size_t n_add, const char *const *remove, size_t n_remove, struct proto_group_result *res)
+{
+	return commit_token(u, epoch, NULL, commit, add, n_add, remove, n_remove, res);
 }
 
 static int
@@ -607,7 +618,6 @@ TEST(sealed_send_needs_the_current_epochs_token)
 	const char *add_b[] = { "bob@localhost" };
 	uint8_t t0[32], v0[32], t1[32], v1[32], other[32], vo[32];
 	static const uint8_t unknown[] = "group-two";
-	struct group_net_commit gc;
 	struct conn *c = NULL;
 
 	token_new(t0, v0);
@@ -625,18 +635,7 @@ TEST(sealed_send_needs_the_current_epochs_token)
 	CHECK(a.ev.u.group_push.kind == PROTO_GROUP_APPLICATION &&
 	    a.ev.u.group_push.data.len == 7 && memcmp(a.ev.u.group_push.data.p, "epoch-0", 7) == 0);
 	/* The Commit adding bob registers epoch 1's verifier. */
-	memset(&gc, 0, sizeof(gc));
-	gc.id = GID;
-	gc.id_len = GID_LEN;
-	gc.epoch = 0;
-	gc.verifier = v1;
-	gc.commit = (const uint8_t *)"commit-add-bob";
-	gc.commit_len = 14;
-	gc.add = add_b;
-	gc.n_add = 1;
-	gc.welcomes = &(struct group_net_welcome){ (const uint8_t *)"welcome", 7, add_b, 1 };
-	gc.n_welcomes = 1;
-	REQUIRE(group_net_commit(&transport_conn, a.c, &gc, &res, T) == 0);
+	REQUIRE(commit_token(&a, 0, v1, "commit-add-bob", add_b, 1, NULL, 0, &res) == 0);
 	CHECK_EQ_INT(res.epoch, 1);
 	CHECK_EQ_INT(sottod_proc_db_int(&sp, "SELECT count(*) FROM group_log"), 2);
 	/* Epoch 0's token now: STALE_EPOCH, the epoch to follow, nothing stored. */
@@ -680,7 +679,7 @@ TEST(sealed_send_needs_the_current_epochs_token)
  * A removed member knows the token of the epochs it was in; the Commit that removes it
  * registers a new one. Its old token gets STALE_EPOCH once (nothing stored), AUTH once
  * another Commit has passed; the members' tokens work throughout. And a flood through one
- * token is held at sealed_rate/sealed_burst, while another group's token is not.
+ * token is held at sealed_rate/sealed_burst, whose bucket is that token's alone.
  */
 TEST(removed_members_token_refused_after_the_commit)
 {
@@ -690,7 +689,6 @@ TEST(removed_members_token_refused_after_the_commit)
 	const char *add_bc[] = { "bob@localhost", "carol@localhost" };
 	const char *rm_c[] = { "carol@localhost" };
 	uint8_t t[4][32], v[4][32];
-	struct group_net_commit gc;
 	struct conn *x = NULL;
 	long logged;
 
@@ -703,43 +701,18 @@ TEST(removed_members_token_refused_after_the_commit)
 	REQUIRE(test_user_join(&c, &sp, "carol") == 0);
 	REQUIRE(conn_open_sealed(&x, sp.address, T) == 0);
 	REQUIRE(group_net_create(&transport_conn, a.c, GID, GID_LEN, v[0], T) == 0);
-	memset(&gc, 0, sizeof(gc));
-	gc.id = GID;
-	gc.id_len = GID_LEN;
-	gc.verifier = v[1];
-	gc.commit = (const uint8_t *)"commit-add";
-	gc.commit_len = 10;
-	gc.add = add_bc;
-	gc.n_add = 2;
-	gc.welcomes = &(struct group_net_welcome){ (const uint8_t *)"welcome", 7, add_bc, 2 };
-	gc.n_welcomes = 1;
-	REQUIRE(group_net_commit(&transport_conn, a.c, &gc, &res, T) == 0);
+	REQUIRE(commit_token(&a, 0, v[1], "commit-add", add_bc, 2, NULL, 0, &res) == 0);
 	/* Carol, a member of epoch 1, sends with its token. */
 	CHECK_EQ_INT(send_sealed(x, NULL, t[1], 1, "carol-in", &res), 0);
 	/* Alice removes her: epoch 2, a token carol never learns. */
-	memset(&gc, 0, sizeof(gc));
-	gc.id = GID;
-	gc.id_len = GID_LEN;
-	gc.epoch = 1;
-	gc.verifier = v[2];
-	gc.commit = (const uint8_t *)"commit-remove-carol";
-	gc.commit_len = 19;
-	gc.remove = rm_c;
-	gc.n_remove = 1;
-	REQUIRE(group_net_commit(&transport_conn, a.c, &gc, &res, T) == 0);
+	REQUIRE(commit_token(&a, 1, v[2], "commit-remove-carol", NULL, 0, rm_c, 1, &res) == 0);
 	CHECK_EQ_INT(res.epoch, 2);
 	logged = sottod_proc_db_int(&sp, "SELECT max(seq) FROM group_log");
 	CHECK_EQ_INT(send_sealed(x, NULL, t[1], 2, "carol-out", &res), SOTTO_ERR_STALE_EPOCH);
 	CHECK_EQ_INT(res.epoch, 2);
 	CHECK_EQ_INT(send_sealed(x, NULL, t[2], 3, "bob-in", &res), 0);
 	/* One more Commit (bob's turn, epoch 3): carol's token is no epoch's now. */
-	gc.epoch = 2;
-	gc.verifier = v[3];
-	gc.commit = (const uint8_t *)"commit-update";
-	gc.commit_len = 13;
-	gc.remove = NULL;
-	gc.n_remove = 0;
-	REQUIRE(group_net_commit(&transport_conn, b.c, &gc, &res, T) == 0);
+	REQUIRE(commit_token(&b, 2, v[3], "commit-update", NULL, 0, NULL, 0, &res) == 0);
 	CHECK_EQ_INT(send_sealed(x, NULL, t[1], 4, "carol-again", &res), SOTTO_ERR_AUTH);
 	CHECK_EQ_INT(send_sealed(x, NULL, t[2], 5, "bob-late", &res), SOTTO_ERR_STALE_EPOCH);
 	/* Only "bob-in" and the Commit after it were stored since the removal. */
