@@ -19,8 +19,6 @@
 #include <string.h>
 #include <time.h>
 
-#include <sodium.h>
-
 #include "server/log.h"
 
 _Static_assert(STORE_GROUP_VERIFIER_LEN == PROTO_GROUP_TOKEN_LEN, "one verifier length");
