@@ -161,16 +161,21 @@ enum sotto_event_type {
 
 /* What a SOTTO_EVENT_GROUP says. */
 enum sotto_group_change {
-	SOTTO_CHANGE_JOINED = 1,        /* we were added: members are everyone in the group */
-	SOTTO_CHANGE_ADDED = 2,         /* members were added */
-	SOTTO_CHANGE_REMOVED = 3,       /* members were removed or left */
-	SOTTO_CHANGE_YOU_REMOVED = 4,   /* we were removed: nothing sent after reaches us */
-	SOTTO_CHANGE_INFO = 5,          /* peer set the group's name (group_name) or timer */
+	SOTTO_CHANGE_JOINED = 1,        /* peer added us: members are everyone in the group */
+	SOTTO_CHANGE_ADDED = 2,         /* peer added members[0] */
+	SOTTO_CHANGE_REMOVED = 3,       /* peer removed members[0] */
+	SOTTO_CHANGE_YOU_REMOVED = 4,   /* peer removed us: nothing sent after reaches us */
+	SOTTO_CHANGE_RENAMED = 5,       /* peer named the group members[0] (= group_name) */
+	SOTTO_CHANGE_TIMER = 6,         /* peer set the group's timer to expiry (0: off) */
+	SOTTO_CHANGE_LEFT = 7,          /* peer left the group (members[0] is peer) */
 };
 
 /* A FILE message's body is its caption (possibly empty); sotto_file_info (sotto/file.h) has
- * the file's name, size and, once fetched, where it was saved. */
-enum sotto_content { SOTTO_CONTENT_TEXT = 1, SOTTO_CONTENT_MAIL = 2, SOTTO_CONTENT_FILE = 3 };
+ * the file's name, size and, once fetched, where it was saved. SOTTO_CONTENT_GROUP_EVENT:
+ * a history entry of a group's membership, name or timer change (sotto_message.change),
+ * in the order the client took it. */
+enum sotto_content { SOTTO_CONTENT_TEXT = 1, SOTTO_CONTENT_MAIL = 2, SOTTO_CONTENT_FILE = 3,
+    SOTTO_CONTENT_GROUP_EVENT = 4 };
 
 /* Warnings attached to an event (bit set). */
 enum sotto_warning {
@@ -205,8 +210,9 @@ struct sotto_event {
 	const char *reason;                 /* with SOTTO_WARN_REJECTED or _UNREADABLE: why */
 	const char *group;                  /* a group's event: its id in hex; else NULL */
 	const char *group_name;             /* and its name */
-	enum sotto_group_change change;     /* GROUP */
-	const char *const *members;         /* GROUP: the members added or removed */
+	enum sotto_group_change change;     /* GROUP: what changed; peer is who changed it
+	                                       ("" if unknown), id the history entry's */
+	const char *const *members;         /* GROUP: who was added or removed, or the name */
 	size_t n_members;
 };
 
@@ -333,6 +339,10 @@ struct sotto_message {
 	char group[2 * SOTTO_GROUP_ID_MAX + 1];     /* a group message: its group's id in hex;
 	                                               else "" */
 	char group_name[SOTTO_GROUP_NAME_MAX + 1]; /* and the group's name now */
+	enum sotto_group_change change;     /* SOTTO_CONTENT_GROUP_EVENT: what changed; peer
+	                                     * is who changed it, body the members it names
+	                                     * (or the new name), one a line */
+	uint32_t expiry;                    /* SOTTO_CHANGE_TIMER: seconds, 0 = off */
 };
 
 /* Messages with peer (NULL: everyone) after row `after`, oldest first, at most max.

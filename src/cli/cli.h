@@ -12,6 +12,7 @@
 #include <jansson.h>
 
 #include "sotto/file.h"
+#include "sotto/group.h"
 #include "sotto/sotto.h"
 
 enum cli_exit {
@@ -112,6 +113,18 @@ json_t *cli_event_json(const struct sotto_event *ev);
 const char *cli_event_type_name(const struct sotto_event *ev);
 /* "joined", "added", "removed", "you_removed", "info" */
 const char *cli_group_change_name(enum sotto_group_change c);
+/* A group's change in words, without the time and group ("alice@x added bob@x", "you were
+ * added by alice@x"), and a newline; members the names it names (RENAMED: the new name). */
+void cli_group_change_print(FILE *out, enum sotto_group_change c, const char *actor,
+    const char *const *members, size_t n, uint32_t expiry);
+/* A group change's names as a history entry's body, at most (SOTTO_GROUP_ADD_MAX
+ * addresses). */
+#define CLI_GROUP_CHANGE_TEXT_MAX (SOTTO_GROUP_ADD_MAX * (SOTTO_ADDRESS_MAX + 1) + 1)
+/* The names of a history entry of a group's change (m->body, one a line; RENAMED: the
+ * name) into v (at most max; pointers into buf, a copy of the body of buf_len bytes);
+ * returns how many. */
+size_t cli_group_change_names(const struct sotto_message *m, char *buf, size_t buf_len,
+    const char **v, size_t max);
 struct sotto_group;
 struct sotto_group_member;
 /* `group list --json` and `group members --json` (and the daemon's groups and

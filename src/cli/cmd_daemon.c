@@ -79,6 +79,7 @@ struct daemon {
 	unsigned reconnect_s, flush_s;  /* the current backoff */
 	struct live_event live[DAEMON_LIVE_MAX];
 	size_t live_next;
+	char names_buf[CLI_GROUP_CHANGE_TEXT_MAX];     /* a group change's names, notifying */
 	int refused;                    /* DEVICE_CLONED, ACCOUNT_GONE: the daemon stops */
 };
 
@@ -181,16 +182,18 @@ on_event(void *ctx, const struct sotto_event *ev)
 	if (d->bridge != NULL && ev->type == SOTTO_EVENT_MESSAGE &&
 	    (ev->content == SOTTO_CONTENT_MAIL || ev->group != NULL))
 		bridge_runner_poke(d->bridge);
-	/* A message is stored: it goes out from the history (feed_clients), with the
-	 * warnings kept here. The rest is live. */
-	if (ev->type == SOTTO_EVENT_MESSAGE && ev->warnings != 0) {
+	/* A message or a group's change is stored: it goes out from the history
+	 * (feed_clients), with the warnings kept here. The rest is live. */
+	if ((ev->type == SOTTO_EVENT_MESSAGE || ev->type == SOTTO_EVENT_GROUP) &&
+	    ev->warnings != 0) {
 		le = &d->live[d->live_next];
 		d->live_next = (d->live_next + 1) % DAEMON_LIVE_MAX;
 		memcpy(le->id, ev->id, SOTTO_ID_LEN);
 		le->warnings = ev->warnings;
 		le->gap = ev->gap;
 	}
-	if (ev->type != SOTTO_EVENT_MESSAGE && (params = cli_event_json(ev)) != NULL)
+	if (ev->type != SOTTO_EVENT_MESSAGE && ev->type != SOTTO_EVENT_GROUP &&
+	    (params = cli_event_json(ev)) != NULL)
 		notify(d, NULL, method, params);
 	/* A message with warnings is also a warning notification, for clients that only
 	 * watch those. */
@@ -204,6 +207,7 @@ on_event(void *ctx, const struct sotto_event *ev)
 static json_t *
 message_params(struct daemon *d, const struct sotto_message *m)
 {
+	const char *names[SOTTO_GROUP_ADD_MAX];
 	struct sotto_event ev;
 	struct sotto_file f;
 	json_t *j;
@@ -211,6 +215,14 @@ message_params(struct daemon *d, const struct sotto_message *m)
 
 	memset(&ev, 0, sizeof(ev));
 	ev.type = SOTTO_EVENT_MESSAGE;
+	if (m->content == SOTTO_CONTENT_GROUP_EVENT) {
+		ev.type = SOTTO_EVENT_GROUP;
+		ev.change = m->change;
+		ev.expiry = m->expiry;
+		ev.members = names;
+		ev.n_members = cli_group_change_names(m, d->names_buf, sizeof(d->names_buf),
+		    names, SOTTO_GROUP_ADD_MAX);
+	}
 	ev.peer = m->peer;
 	memcpy(ev.id, m->id, SOTTO_ID_LEN);
 	ev.time = m->time;
@@ -262,7 +274,8 @@ feed_clients(struct daemon *d)
 			continue;       /* the store is busy: next round */
 		for (k = 0; k < n && c->fd >= 0; k++) {
 			if (v[k].dir == SOTTO_IN && (j = message_params(d, &v[k])) != NULL)
-				notify(d, c, "message", j);
+				notify(d, c, v[k].content == SOTTO_CONTENT_GROUP_EVENT ? "group" :
+				    "message", j);
 			c->cursor = v[k].row;
 		}
 		if (n == DAEMON_FEED_BATCH)

@@ -28,6 +28,7 @@ cmd_history(struct cli *cli, int argc, char **argv)
 	long limit = 1000;
 	int ch, r, json = 0, mail;
 	char *end, tbuf[32];
+	static char gbuf[CLI_GROUP_CHANGE_TEXT_MAX];
 	json_t *j;
 	struct tm tm;
 	time_t t;
@@ -76,10 +77,22 @@ cmd_history(struct cli *cli, int argc, char **argv)
 			cli_printf(stdout, "%s [", tbuf);
 			cli_print_text(stdout, (const uint8_t *)v[i].group_name,
 			    strlen(v[i].group_name));
-			cli_printf(stdout, "] %s: ", v[i].peer);
+			if (v[i].content == SOTTO_CONTENT_GROUP_EVENT)
+				printf("] ");
+			else
+				cli_printf(stdout, "] %s: ", v[i].peer);
 		} else
 			cli_printf(stdout, "%s %s %s: ", tbuf, v[i].dir == SOTTO_OUT ? "to" : "from",
 			    v[i].peer);
+		if (v[i].content == SOTTO_CONTENT_GROUP_EVENT) {
+			const char *names[SOTTO_GROUP_ADD_MAX];
+			size_t nn = cli_group_change_names(&v[i], gbuf, sizeof(gbuf), names,
+			    SOTTO_GROUP_ADD_MAX);
+
+			cli_group_change_print(stdout, v[i].change, v[i].peer, names, nn,
+			    v[i].expiry);
+			continue;
+		}
 		if (mail) {
 			printf("mail: ");
 			cli_print_text(stdout, (const uint8_t *)m.subject, strlen(m.subject));

@@ -85,32 +85,6 @@ print_group(const struct sotto_event *ev)
 	printf("]");
 }
 
-static void
-print_change(const struct sotto_event *ev)
-{
-	size_t i;
-
-	switch (ev->change) {
-	case SOTTO_CHANGE_JOINED: printf(" you were added; members:"); break;
-	case SOTTO_CHANGE_ADDED: printf(" added:"); break;
-	case SOTTO_CHANGE_REMOVED: printf(" removed:"); break;
-	case SOTTO_CHANGE_YOU_REMOVED:
-		printf(" you were removed from the group: you read nothing sent to it now\n");
-		return;
-	case SOTTO_CHANGE_INFO:
-		cli_printf(stdout, " %s named the group \"", ev->peer);
-		cli_print_text(stdout, (const uint8_t *)ev->group_name, strlen(ev->group_name));
-		if (ev->expiry != 0)
-			printf("\", disappearing messages %u s\n", ev->expiry);
-		else
-			printf("\"\n");
-		return;
-	}
-	for (i = 0; i < ev->n_members; i++)
-		cli_printf(stdout, "%s %s", i > 0 ? "," : "", ev->members[i]);
-	printf("\n");
-}
-
 /* Runs after the message is stored and before it is acknowledged: printed lines are
  * flushed at once so that a crash cannot lose one that was acknowledged. */
 static void
@@ -163,7 +137,9 @@ on_event(void *ctx, const struct sotto_event *ev)
 	case SOTTO_EVENT_GROUP:
 		print_time(ev->time);
 		print_group(ev);
-		print_change(ev);
+		printf(" ");
+		cli_group_change_print(stdout, ev->change, ev->peer, ev->members, ev->n_members,
+		    ev->expiry);
 		break;
 	case SOTTO_EVENT_RECEIPT:
 		print_time(ev->time);

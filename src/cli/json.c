@@ -82,6 +82,28 @@ id_json(const uint8_t id[SOTTO_ID_LEN])
 	return json_string(hex);
 }
 
+/* A group's change: "change" and "event" (the same name), "actor" (who made it),
+ * "members" (who it names), "subject" (the one member, or the new name), "expiry". */
+static void
+group_change_json(json_t *o, enum sotto_group_change change, const char *actor,
+    const char *const *members, size_t n, uint32_t expiry)
+{
+	json_t *a = json_array();
+	size_t i;
+
+	json_object_set_new(o, "change", json_string(cli_group_change_name(change)));
+	json_object_set_new(o, "event", json_string(cli_group_change_name(change)));
+	json_object_set_new(o, "actor", json_string(actor != NULL ? actor : ""));
+	for (i = 0; i < n; i++)
+		json_array_append_new(a, cli_json_text((const uint8_t *)members[i],
+		    strlen(members[i])));
+	json_object_set_new(o, change == SOTTO_CHANGE_RENAMED ? "names" : "members", a);
+	if (change != SOTTO_CHANGE_JOINED && change != SOTTO_CHANGE_YOU_REMOVED && n == 1)
+		json_object_set_new(o, "subject", cli_json_text((const uint8_t *)members[0],
+		    strlen(members[0])));
+	json_object_set_new(o, "expiry", json_integer(expiry));
+}
+
 json_t *
 cli_event_json(const struct sotto_event *ev)
 {
@@ -98,8 +120,7 @@ cli_event_json(const struct sotto_event *ev)
 	}
 	o = json_object();
 	json_object_set_new(o, "from", json_string(ev->peer != NULL ? ev->peer : ""));
-	if (ev->type != SOTTO_EVENT_WARNING &&
-	    (ev->type != SOTTO_EVENT_GROUP || ev->change == SOTTO_CHANGE_INFO))
+	if (ev->type != SOTTO_EVENT_WARNING)
 		json_object_set_new(o, "id", id_json(ev->id));
 	json_object_set_new(o, "time", json_integer((json_int_t)ev->time));
 	json_object_set_new(o, "type", json_string(cli_event_type_name(ev)));
@@ -131,13 +152,8 @@ cli_event_json(const struct sotto_event *ev)
 		json_object_set_new(o, "body", json_integer(ev->expiry));
 		break;
 	case SOTTO_EVENT_GROUP:
-		json_object_set_new(o, "change", json_string(cli_group_change_name(ev->change)));
-		ids = json_array();
-		for (i = 0; i < ev->n_members; i++)
-			json_array_append_new(ids, json_string(ev->members[i]));
-		json_object_set_new(o, "members", ids);
-		if (ev->change == SOTTO_CHANGE_INFO)
-			json_object_set_new(o, "expiry", json_integer(ev->expiry));
+		group_change_json(o, ev->change, ev->peer, ev->members, ev->n_members,
+		    ev->expiry);
 		break;
 	default:
 		json_object_set_new(o, "body", json_string(ev->reason != NULL ? ev->reason : ""));
@@ -160,7 +176,9 @@ cli_group_change_name(enum sotto_group_change c)
 	case SOTTO_CHANGE_ADDED: return "added";
 	case SOTTO_CHANGE_REMOVED: return "removed";
 	case SOTTO_CHANGE_YOU_REMOVED: return "you_removed";
-	case SOTTO_CHANGE_INFO: return "info";
+	case SOTTO_CHANGE_RENAMED: return "renamed";
+	case SOTTO_CHANGE_TIMER: return "timer";
+	case SOTTO_CHANGE_LEFT: return "left";
 	}
 	return "unknown";
 }
@@ -174,8 +192,16 @@ cli_message_json(const struct sotto_message *m)
 	json_object_set_new(o, "id", id_json(m->id));
 	json_object_set_new(o, "peer", json_string(m->peer));
 	json_object_set_new(o, "direction", json_string(m->dir == SOTTO_OUT ? "out" : "in"));
-	json_object_set_new(o, "type", json_string(m->content == SOTTO_CONTENT_MAIL ?
-	    "mail" : m->content == SOTTO_CONTENT_FILE ? "file" : "text"));
+	json_object_set_new(o, "type", json_string(m->content == SOTTO_CONTENT_MAIL ? "mail" :
+	    m->content == SOTTO_CONTENT_FILE ? "file" :
+	    m->content == SOTTO_CONTENT_GROUP_EVENT ? "group" : "text"));
+	if (m->content == SOTTO_CONTENT_GROUP_EVENT) {
+		char buf[CLI_GROUP_CHANGE_TEXT_MAX];
+		const char *names[SOTTO_GROUP_ADD_MAX];
+		size_t n = cli_group_change_names(m, buf, sizeof(buf), names, SOTTO_GROUP_ADD_MAX);
+
+		group_change_json(o, m->change, m->peer, names, n, m->expiry);
+	}
 	json_object_set_new(o, "time", json_integer((json_int_t)m->time));
 	json_object_set_new(o, "seq", json_integer((json_int_t)m->seq));
 	json_object_set_new(o, "body", cli_json_text(m->body, m->body_len));

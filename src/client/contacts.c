@@ -1,6 +1,7 @@
 /* Contacts, verification by safety number, trust after a key change, and history. */
 #include "client/client_int.h"
 #include "client/group_api.h"
+#include "client/group_events.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -338,6 +339,13 @@ history_copy(struct sotto *s, struct store_message_list *l, struct sotto_message
 			memcpy(v[i].body, body, body_len);
 		v[i].body[body_len] = '\0';
 		v[i].body_len = body_len;
+		/* a group's change: its names as the body */
+		if (m->type == STORE_MSG_GROUP_EVENT &&
+		    (r = client_group_note_history(m, &v[i])) != 0) {
+			sotto_history_free(v, i + 1);
+			v = NULL;
+			goto out;
+		}
 	}
 	if ((r = client_group_history_names(s, v, l->n, l->v)) != 0) {
 		sotto_history_free(v, l->n);

@@ -642,6 +642,9 @@ rejoin_allowed(struct sotto *s, const struct loaded *lg)
 	return r;
 }
 
+static int set_sender(struct sotto *s, const struct loaded *lg, uint32_t leaf,
+    struct client_group_event *ev);
+
 static int
 receive_welcome(struct sotto *s, const struct mls_welcome *w, struct client_group_event *ev)
 {
@@ -695,6 +698,10 @@ receive_welcome(struct sotto *s, const struct mls_welcome *w, struct client_grou
 	memcpy(ev->group_id, lg.rec.id, lg.rec.id_len);
 	ev->group_id_len = lg.rec.id_len;
 	ev->warnings = client_group_members_warnings(&ev->added);
+	/* who added us: the GroupInfo's signer, the committer (its credential verified
+	 * above with everyone's) */
+	if (set_sender(s, &lg, j.group_info.signer, ev) != 0)
+		ev->sender[0] = '\0';
 out:
 	if (joined)
 		mls_joined_free(&j);
@@ -764,6 +771,8 @@ receive_application(struct sotto *s, struct loaded *lg, const uint8_t *msg, size
 		ev->body_len = gc.body_len;
 	} else {
 		ev->type = CLIENT_GROUP_INFO;
+		memcpy(ev->old_name, lg->rec.name, sizeof(ev->old_name));
+		ev->old_expiry = lg->rec.expiry_seconds;
 		if (gc.body_len > 0) {   /* empty: the sender does not know the name */
 			memcpy(lg->rec.name, gc.body, gc.body_len);
 			lg->rec.name[gc.body_len] = '\0';
@@ -795,23 +804,37 @@ receive_commit(struct sotto *s, struct loaded *lg, const uint8_t *msg, size_t le
     uint64_t epoch, struct client_group_event *ev)
 {
 	struct client_group_members before = { 0 }, after = { 0 };
+	uint32_t by, leaving[MLS_GROUP_PROPOSALS_MAX];
+	size_t i, k, n_leaving = 0;
 	int r;
 
 	if ((r = client_group_members_of_tree(s, &lg->g.tree, &before)) != 0)
 		return r;
-	r = mls_group_process_commit(&lg->g, msg, len);
+	/* The members who asked to leave (a Remove of their own leaf, cached). */
+	for (i = 0; i < lg->g.n_cache && n_leaving < MLS_GROUP_PROPOSALS_MAX; i++)
+		if (lg->g.cache[i].p.type == MLS_PROPOSAL_REMOVE &&
+		    lg->g.cache[i].p.removed == lg->g.cache[i].sender)
+			leaving[n_leaving++] = lg->g.cache[i].sender;
+	r = mls_group_process_commit_by(&lg->g, msg, len, &by);
 	/* Refused as a state error in our own epoch: only a Commit that removes us is. */
-	if (r == SOTTO_ERR_STATE && epoch == lg->g.gc.epoch) {
+	if (r == SOTTO_ERR_STATE && epoch == lg->g.gc.epoch && by != UINT32_MAX) {
 		ev->type = CLIENT_GROUP_REMOVED;
 		lg->rec.status = STORE_GROUP_REMOVED;
+		if (set_sender(s, lg, by, ev) != 0)
+			ev->sender[0] = '\0';
 		r = 0;
 		goto out;
 	}
 	/* The new and changed members' credentials must verify: if not, refuse the Commit
 	 * (the stored state stays in the epoch before). */
 	if (r != 0 || (r = client_group_members_of_tree(s, &lg->g.tree, &after)) != 0 ||
-	    (r = client_group_members_diff(&before, &after, &ev->added, &ev->removed)) != 0)
+	    (r = client_group_members_diff(&before, &after, &ev->added, &ev->removed)) != 0 ||
+	    (r = set_sender(s, lg, by, ev)) != 0)
 		goto out;
+	for (i = 0; i < ev->removed.n; i++)
+		for (k = 0; k < n_leaving; k++)
+			if (ev->removed.v[i].leaf == leaving[k])
+				ev->removed.v[i].left = 1;
 	ev->type = CLIENT_GROUP_COMMIT;
 	ev->warnings = client_group_members_warnings(&ev->added);
 out:

@@ -54,6 +54,7 @@ struct client_group_member {
 	uint32_t device_id;
 	uint8_t signature_key[32];          /* the leaf's MLS signature key */
 	enum client_member_trust trust;
+	int left;                           /* a Commit's removed: at its own request */
 };
 
 struct client_group_members {
@@ -80,10 +81,13 @@ struct client_group_event {
 	uint8_t group_id[STORE_GROUP_ID_MAX];
 	size_t group_id_len;
 	char name[STORE_GROUP_NAME_MAX + 1];    /* the group's name after the event */
-	char sender[STORE_ADDR_MAX + 1];        /* the member who sent it ("" for JOINED) */
+	char sender[STORE_ADDR_MAX + 1];        /* the member who sent it (COMMIT, REMOVED:
+	                                           who committed; JOINED: who added us) */
 	uint8_t msg_id[STORE_MSGID_LEN];        /* MESSAGE, INFO */
 	uint64_t sent_ms;                       /* MESSAGE, INFO: the sender's clock */
 	uint32_t expiry;                        /* the group's timer after the event, seconds */
+	char old_name[STORE_GROUP_NAME_MAX + 1];/* INFO: the name before ("" if unknown) */
+	uint32_t old_expiry;                    /* INFO: the timer before */
 	uint8_t *body;                          /* MESSAGE: the text, FILE: the FILE content
 	                                           (secret, malloc'd) */
 	size_t body_len;

@@ -13,6 +13,7 @@
 #include "client/client_int.h"
 #include "client/file_transfer.h"
 #include "client/group.h"
+#include "client/group_events.h"
 #include "client/group_net.h"
 
 #define GROUP_UNSHOWN_MAX 1024          /* texts taken without a callback, kept to show */
@@ -74,31 +75,10 @@ shown_body(enum sotto_content content, const uint8_t *p, size_t len, struct sott
 	}
 }
 
+/* A member's text, mail part or file, shown. */
 static void
-emit_members(const struct client_group_members *mem, enum sotto_group_change change,
-    struct sotto_event *ev, sotto_event_fn cb, void *ctx, int *events)
-{
-	const char *addrs[SOTTO_GROUP_ADD_MAX];
-	size_t i;
-
-	if (mem->n == 0)
-		return;
-	for (i = 0; i < mem->n && i < SOTTO_GROUP_ADD_MAX; i++)
-		addrs[i] = mem->v[i].address;
-	ev->type = SOTTO_EVENT_GROUP;
-	ev->change = change;
-	ev->members = addrs;
-	ev->n_members = i;
-	(*events)++;
-	if (cb != NULL)
-		cb(ctx, ev);
-	ev->members = NULL;
-	ev->n_members = 0;
-}
-
-static void
-emit(const struct client_group_event *ge, const struct proto_group_push *p, sotto_event_fn cb,
-    void *ctx, int *events)
+emit_text(const struct client_group_event *ge, const struct proto_group_push *p,
+    sotto_event_fn cb, void *ctx, int *events)
 {
 	char gid[2 * SOTTO_GROUP_ID_MAX + 1];
 	struct sotto_event ev;
@@ -112,39 +92,27 @@ emit(const struct client_group_event *ge, const struct proto_group_push *p, sott
 	ev.time = p->timestamp / 1000;
 	ev.sent = ge->sent_ms;
 	ev.warnings = (ge->warnings & CLIENT_GROUP_WARN_KEY_CHANGED) ? SOTTO_WARN_KEY_CHANGED : 0;
-	switch (ge->type) {
-	case CLIENT_GROUP_MESSAGE:
-	case CLIENT_GROUP_FILE:
-		ev.type = SOTTO_EVENT_MESSAGE;
-		shown_body(ge->type == CLIENT_GROUP_FILE ? SOTTO_CONTENT_FILE : ge->mail ?
-		    SOTTO_CONTENT_MAIL : SOTTO_CONTENT_TEXT, ge->body, ge->body_len, &ev);
-		ev.expires_at = ge->expiry ? client_now() + ge->expiry : 0;
-		break;
-	case CLIENT_GROUP_INFO:
-		ev.type = SOTTO_EVENT_GROUP;
-		ev.change = SOTTO_CHANGE_INFO;
-		ev.expiry = ge->expiry;
-		break;
-	case CLIENT_GROUP_JOINED:
-		emit_members(&ge->added, SOTTO_CHANGE_JOINED, &ev, cb, ctx, events);
-		return;
-	case CLIENT_GROUP_COMMIT:
-		emit_members(&ge->added, SOTTO_CHANGE_ADDED, &ev, cb, ctx, events);
-		emit_members(&ge->removed, SOTTO_CHANGE_REMOVED, &ev, cb, ctx, events);
-		return;
-	case CLIENT_GROUP_REMOVED:
-		ev.type = SOTTO_EVENT_GROUP;
-		ev.change = SOTTO_CHANGE_YOU_REMOVED;
-		break;
-	default:
-		return;
-	}
+	ev.type = SOTTO_EVENT_MESSAGE;
+	shown_body(ge->type == CLIENT_GROUP_FILE ? SOTTO_CONTENT_FILE : ge->mail ?
+	    SOTTO_CONTENT_MAIL : SOTTO_CONTENT_TEXT, ge->body, ge->body_len, &ev);
+	ev.expires_at = ge->expiry ? client_now() + ge->expiry : 0;
 	(*events)++;
 	if (cb != NULL)
 		cb(ctx, &ev);
 }
 
-/* Appends a text's id to the ones to show later, in the open transaction (beyond
+/* The changes recorded in the history (group_events.h), shown. */
+static void
+emit_notes(const struct client_group_notes *notes, const char *group_name, sotto_event_fn cb,
+    void *ctx, int *events)
+{
+	size_t i;
+
+	for (i = 0; i < notes->n && cb != NULL; i++)
+		client_group_note_show(&notes->v[i], group_name, cb, ctx, events);
+}
+
+/* Appends an entry's id (a text or a change) to the ones to show later, in the open transaction (beyond
  * GROUP_UNSHOWN_MAX, it is in the history only). */
 static int
 unshown_add(struct sotto *s, const uint8_t id[STORE_MSGID_LEN])
@@ -197,6 +165,12 @@ client_group_unshown(struct sotto *s, sotto_event_fn cb, void *ctx, int *events)
 		client_group_id_hex(gid, m.group, m.group_len);
 		if (m.group_len > 0 && store_group_get(s->st, m.group, m.group_len, &rec) == 0)
 			ev.group_name = rec.name;
+		if (m.type == STORE_MSG_GROUP_EVENT) {
+			client_group_note_show(&m, ev.group_name, cb, ctx, events);
+			store_group_wipe(&rec);
+			store_message_wipe(&m);
+			continue;
+		}
 		ev.type = SOTTO_EVENT_MESSAGE;
 		shown_body(m.type == STORE_MSG_FILE ? SOTTO_CONTENT_FILE : m.type == STORE_MSG_MAIL ?
 		    SOTTO_CONTENT_MAIL : SOTTO_CONTENT_TEXT, m.body, m.body_len, &ev);
@@ -218,26 +192,60 @@ client_group_unshown(struct sotto *s, sotto_event_fn cb, void *ctx, int *events)
 	return r;
 }
 
+/* Our Commit of a member's request to leave (ge a PROPOSAL asking it): sent, then
+ * recorded as that member leaving. */
+static void
+commit_leave(struct sotto *s, struct client_group_event *ge, const struct proto_group_push *p,
+    sotto_event_fn cb, void *ctx, int *events)
+{
+	struct client_group_notes notes = { 0 };
+	int r, own;
+
+	if (client_group_commit_leave(s, ge->group_id, ge->group_id_len, ge->sender) != 0)
+		return;
+	ge->type = CLIENT_GROUP_COMMIT;
+	if ((ge->removed.v = calloc(1, sizeof(*ge->removed.v))) == NULL)
+		return;
+	memcpy(ge->removed.v[0].address, ge->sender, sizeof(ge->removed.v[0].address));
+	ge->removed.v[0].left = 1;
+	ge->removed.n = 1;
+	if (client_tx_begin(s, &own) != 0)
+		return;
+	r = client_group_notes_record(s, ge, p->timestamp / 1000, &notes);
+	if (r == 0 && cb == NULL && notes.n > 0)
+		r = unshown_add(s, notes.v[0].id);
+	if (client_tx_end(s, own, r) == 0)
+		emit_notes(&notes, ge->name, cb, ctx, events);
+	client_group_notes_free(&notes);
+}
+
 int
 client_group_push(struct sotto *s, const struct proto_group_push *p, sotto_event_fn cb,
     void *ctx, int *events)
 {
+	struct client_group_notes notes = { 0 };
 	struct client_group_event ge;
 	struct proto_group_ack a;
-	int r, own, acked;
+	size_t i;
+	int r, own, acked, message;
 
 	memset(&ge, 0, sizeof(ge));
 	if ((r = client_tx_begin(s, &own)) != 0)
 		return r;
 	r = client_group_receive(s, p->data.p, p->data.len, &ge);
-	if (r == 0 && (ge.type == CLIENT_GROUP_MESSAGE || ge.type == CLIENT_GROUP_FILE) &&
-	    (r = store_group_text(s, &ge, p)) == SOTTO_ERR_EXISTS)
+	message = ge.type == CLIENT_GROUP_MESSAGE || ge.type == CLIENT_GROUP_FILE;
+	if (r == 0 && message && (r = store_group_text(s, &ge, p)) == SOTTO_ERR_EXISTS)
 		r = SOTTO_ERR_REPLAY;
+	/* A change of members, name or timer: in the history with the state it made. */
+	if (r == 0 && !message)
+		r = client_group_notes_record(s, &ge, p->timestamp / 1000, &notes);
 	/* Taken while catching up (no callback): shown by the next poll that has one. */
-	if (r == 0 && (ge.type == CLIENT_GROUP_MESSAGE || ge.type == CLIENT_GROUP_FILE) &&
-	    cb == NULL)
+	if (r == 0 && message && cb == NULL)
 		r = unshown_add(s, ge.msg_id);
+	for (i = 0; r == 0 && cb == NULL && i < notes.n; i++)
+		r = unshown_add(s, notes.v[i].id);
 	if ((r = client_tx_end(s, own, r)) != 0 && local_failure(r)) {
+		client_group_notes_free(&notes);
 		client_group_event_free(&ge);
 		return r;
 	}
@@ -246,18 +254,14 @@ client_group_push(struct sotto *s, const struct proto_group_push *p, sotto_event
 	a.group = p->group;
 	a.seq = p->seq;
 	acked = group_net_received(s->ops, s->t, &a, 1, CLIENT_TIMEOUT_MS);
-	if (r == 0)
-		emit(&ge, p, cb, ctx, events);
+	if (r == 0 && message)
+		emit_text(&ge, p, cb, ctx, events);
+	else if (r == 0)
+		emit_notes(&notes, ge.name, cb, ctx, events);
 	/* A member asks to leave: we commit it, and say so as for anyone's Commit. */
-	if (r == 0 && ge.type == CLIENT_GROUP_PROPOSAL && ge.leave_request && s->t != NULL &&
-	    client_group_commit_leave(s, ge.group_id, ge.group_id_len, ge.sender) == 0) {
-		ge.type = CLIENT_GROUP_COMMIT;
-		if ((ge.removed.v = calloc(1, sizeof(*ge.removed.v))) != NULL) {
-			memcpy(ge.removed.v[0].address, ge.sender, sizeof(ge.removed.v[0].address));
-			ge.removed.n = 1;
-			emit(&ge, p, cb, ctx, events);
-		}
-	}
+	if (r == 0 && ge.type == CLIENT_GROUP_PROPOSAL && ge.leave_request && s->t != NULL)
+		commit_leave(s, &ge, p, cb, ctx, events);
+	client_group_notes_free(&notes);
 	client_group_event_free(&ge);
 	return acked < 0 && s->t == NULL ? acked : 0;
 }

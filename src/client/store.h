@@ -257,6 +257,7 @@ enum store_msg_type {
 	STORE_MSG_MAIL = 2,
 	STORE_MSG_RECEIPT = 3,
 	STORE_MSG_FILE = 4,             /* body: the encoded FILE content (client/file_transfer.h) */
+	STORE_MSG_GROUP_EVENT = 5,      /* a group's change: body as client/group_note.h encodes it */
 };
 enum store_msg_flag {
 	STORE_FLAG_DELIVERED = 1u << 0,

@@ -35,7 +35,7 @@ static int
 message_valid(const struct store_message *m)
 {
 	return m->dir >= STORE_DIR_IN && m->dir <= STORE_DIR_OUT &&
-	    m->type >= STORE_MSG_TEXT && m->type <= STORE_MSG_FILE &&
+	    m->type >= STORE_MSG_TEXT && m->type <= STORE_MSG_GROUP_EVENT &&
 	    m->body_len <= STORE_BODY_MAX && (m->body != NULL || m->body_len == 0) &&
 	    m->local_time <= INT64_MAX && m->expires_at <= INT64_MAX;
 }

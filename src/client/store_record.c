@@ -294,7 +294,7 @@ store_message_decode(const uint8_t *p, size_t n, struct store_message *out,
 			cur_fail(&c, SOTTO_ERR_MALFORMED);
 	}
 	if (out->dir < STORE_DIR_IN || out->dir > STORE_DIR_OUT ||
-	    out->type < STORE_MSG_TEXT || out->type > STORE_MSG_FILE)
+	    out->type < STORE_MSG_TEXT || out->type > STORE_MSG_GROUP_EVENT)
 		cur_fail(&c, SOTTO_ERR_MALFORMED);
 	if (finish(&c) != 0) {
 		*body = NULL;

@@ -717,6 +717,15 @@ mls_group_enter_epoch(struct mls_group *g, const struct mls_ratchet_tree *next,
 int
 mls_group_process_commit(struct mls_group *g, const uint8_t *msg, size_t len)
 {
+	uint32_t committer;
+
+	return mls_group_process_commit_by(g, msg, len, &committer);
+}
+
+int
+mls_group_process_commit_by(struct mls_group *g, const uint8_t *msg, size_t len,
+    uint32_t *by)
+{
 	struct mls_authenticated_content m;
 	struct mls_commit cm;
 	struct mls_group_resolved *rp = NULL;
@@ -735,6 +744,7 @@ mls_group_process_commit(struct mls_group *g, const uint8_t *msg, size_t len)
 	struct cur c;
 	int path_required, r;
 
+	*by = UINT32_MAX;
 	memset(&epoch, 0, sizeof(epoch));
 	memcpy(keys, g->keys, sizeof(keys));
 	buf_init_dyn(&gc_next, MLS_MESSAGE_MAX);
@@ -742,6 +752,7 @@ mls_group_process_commit(struct mls_group *g, const uint8_t *msg, size_t len)
 	if ((r = read_content(g, msg, len, MLS_CONTENT_COMMIT, &plain, &m)) != 0)
 		goto out;
 	committer = fc->sender_index;
+	*by = committer;
 	if (committer == g->own_leaf) {   /* our own commits are merged by their sender */
 		r = SOTTO_ERR_STATE;
 		goto out;

@@ -169,5 +169,9 @@ int mls_group_cache_proposal(struct mls_group *g, const uint8_t *msg, size_t len
  * SOTTO_ERR_UNSUPPORTED (ReInit, external senders), parse errors. g is unchanged on
  * error, except that a PrivateMessage that decrypted has used up its handshake key. */
 int mls_group_process_commit(struct mls_group *g, const uint8_t *msg, size_t len) SOTTO_MUST_CHECK;
+/* The same; *by receives the committer's leaf once the message was read (its sender
+ * authenticated), whatever the outcome after that (UINT32_MAX before). */
+int mls_group_process_commit_by(struct mls_group *g, const uint8_t *msg, size_t len,
+    uint32_t *by) SOTTO_MUST_CHECK;
 
 #endif

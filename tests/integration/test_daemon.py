@@ -645,7 +645,8 @@ def test_daemon_groups(root, servers):
         check(n["change"] == "joined" and n["group"] == gid, n)
         check(sorted(n["members"]) == sorted([alice.address, bob.address, carol.address]), n)
         n = b.notification("group")["params"]
-        check(n["change"] == "info" and n["group_name"] == "Ops", n)
+        check(n["change"] == "renamed" and n["group_name"] == "Ops" and
+              n["actor"] == alice.address and "row" in n, n)
         sent = a.result("group_send", {"group": "Ops", "body": "hello ops"})
         m = b.notification("message")["params"]
         check(m["body"] == "hello ops" and m["from"] == alice.address and m["id"] == sent["id"],
@@ -661,31 +662,38 @@ def test_daemon_groups(root, servers):
         check(mem == {alice.address: "self", bob.address: "unknown",
                       carol.address: "unknown"}, mem)
         h = b.result("history")
-        check([(x["body"], x.get("group")) for x in h] ==
+        check([(x["body"], x.get("group")) for x in h if x["type"] == "text"] ==
               [("hello ops", gid), ("hi from bob", gid)], h)
+        check([(x["event"], x["peer"]) for x in h if x["type"] == "group"] ==
+              [("joined", alice.address), ("renamed", alice.address)], h)
         check(a.result("group_update", {"group": gid, "name": "Ops2", "seconds": 60}) is True,
               "update")
         n = b.notification("group")["params"]
-        check(n["change"] == "info" and n["group_name"] == "Ops2" and n["expiry"] == 60, n)
+        check(n["change"] == "renamed" and n["group_name"] == "Ops2" and n["subject"] == "Ops2",
+              n)
+        n = b.notification("group")["params"]
+        check(n["change"] == "timer" and n["expiry"] == 60, n)
         e = a.call("group_update", {"group": gid, "seconds": -1})
         check(e["error"]["code"] == -32602, e)
         # Alice removes Carol: Bob is told; Carol (a CLI user) too, and reads nothing after.
         check(a.result("group_remove", {"group": "Ops2", "members": [carol.address]}) is True,
               "remove")
         n = b.notification("group")["params"]
-        check(n["change"] == "removed" and n["members"] == [carol.address], n)
+        check(n["change"] == "removed" and n["members"] == [carol.address] and
+              n["actor"] == alice.address, n)
         a.result("group_send", {"group": "Ops2", "body": "without carol"})
         check(b.notification("message")["params"]["body"] == "without carol", "after remove")
         got = carol.receive()
-        check([e["change"] for e in got if e["type"] == "group"] == ["joined", "info", "info",
-                                                                     "you_removed"], got)
+        check([e["change"] for e in got if e["type"] == "group"] ==
+              ["joined", "renamed", "renamed", "timer", "you_removed"], got)
         check("without carol" not in json.dumps(got), got)
         # Bob leaves: Alice's daemon commits it, Bob is told.
         check(b.result("group_leave", {"group": "Ops2"}) is True, "leave")
         n = b.notification("group")["params"]
         check(n["change"] == "you_removed" and n["group"] == gid, n)
         n = a.notification("group")["params"]
-        check(n["change"] == "removed" and n["members"] == [bob.address], n)
+        check(n["change"] == "left" and n["members"] == [bob.address] and
+              n["actor"] == bob.address, n)
         check(b.result("groups")[0]["status"] == "removed", "bob's status")
         # Errors: -32000 + sotto_err.
         e = a.call("group_send", {"group": "Nope", "body": "x"})

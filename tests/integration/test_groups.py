@@ -52,7 +52,7 @@ def test_create_talk_add_remove_leave(root, servers):
         check(len(j) == 1 and j[0]["group"] == gid, got)
         check(sorted(j[0]["members"]) == sorted([alice.address, bob.address, carol.address]),
               j)
-        info = changes(got, "info")
+        info = changes(got, "renamed")
         check(len(info) == 1 and info[0]["group_name"] == "Team" and
               info[0]["from"] == alice.address, got)
     check(members(bob, "Team") == {alice.address: "unknown", bob.address: "self",
@@ -167,11 +167,12 @@ def test_rename_and_disappearing_timer(root, servers):
     bob.receive()
     group(alice, "expire", "Old", "1h")
     got = bob.receive()
-    check([(e["group_name"], e["expiry"]) for e in changes(got, "info")] == [("Old", 3600)], got)
+    check([(e["group_name"], e["expiry"]) for e in changes(got, "timer")] == [("Old", 3600)], got)
     # A rename carries the timer its sender knows (here the one just set).
     group(bob, "rename", gid, "New")
     got = alice.receive()
-    info = changes(got, "info")
+    check(changes(got, "timer") == [], got)     # the timer it carries is the one set
+    info = changes(got, "renamed")
     check(len(info) == 1 and info[0]["group_name"] == "New" and info[0]["expiry"] == 3600 and
           info[0]["from"] == bob.address, got)
     check(json.loads(group(bob, "list", "--json"))[0]["name"] == "New", "renamed")

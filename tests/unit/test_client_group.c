@@ -25,6 +25,8 @@
 #include "client/client_int.h"
 #include "client/group.h"
 #include "client/group_content.h"
+#include "client/group_events.h"
+#include "client/group_note.h"
 #include "client/store.h"
 #include "crypto/dh.h"
 #include "crypto/sign.h"
@@ -735,6 +737,192 @@ TEST(group_content_file)
 	buf_free(&b);
 }
 
+/* ev, recorded in u's history: n entries, the last of change by `by`. */
+static int
+record(struct user *u, struct client_group_event *ev, size_t n, uint8_t change, const char *by)
+{
+	struct client_group_notes notes;
+	struct group_note gn;
+	int r;
+
+	if ((r = client_group_notes_record(u->s, ev, 1000, &notes)) != 0)
+		return r;
+	r = notes.n != n ? SOTTO_ERR_INTERNAL : 0;
+	if (r == 0 && n > 0 &&
+	    ((r = group_note_decode(notes.v[n - 1].body, notes.v[n - 1].body_len, &gn)) != 0 ||
+	    gn.change != change || strcmp(notes.v[n - 1].peer, by) != 0))
+		r = r != 0 ? r : SOTTO_ERR_INTERNAL;
+	client_group_notes_free(&notes);
+	client_group_event_free(ev);
+	return r;
+}
+
+/* Every change a member sees becomes a history entry: who made it, whom it names, and a
+ * key that is not the contact's flagged. */
+TEST(changes_become_history_entries)
+{
+	struct user g = { .name = "gina" }, h = { .name = "hank" }, iv = { .name = "ivy" },
+	    j = { .name = "jack" };
+	static const enum sotto_group_change want[] = { SOTTO_CHANGE_JOINED,
+	    SOTTO_CHANGE_RENAMED, SOTTO_CHANGE_ADDED, SOTTO_CHANGE_LEFT, SOTTO_CHANGE_YOU_REMOVED };
+	uint8_t gid[CLIENT_GROUP_ID_LEN], other[32], other_sec[64];
+	struct client_group_event ev;
+	struct buf kp_h, kp_i, kp_j, commit, welcome, info;
+	struct sotto_message *v = NULL;
+	const uint8_t *kps[2];
+	size_t lens[2], n = 0, i;
+
+	REQUIRE(user_new(&g) == 0 && user_new(&h) == 0 && user_new(&iv) == 0 &&
+	    user_new(&j) == 0);
+	/* Ivy knows Hank and Jack under another key. */
+	REQUIRE(sign_keypair(other, other_sec) == 0);
+	REQUIRE(know(&iv, &h, 0, other) == 0 && know(&iv, &j, 0, other) == 0);
+	bufs_init(&kp_h, &kp_i, &kp_j);
+	bufs_init(&commit, &welcome, &info);
+	REQUIRE(client_key_package_new(h.s, 0, &kp_h) == 0);
+	REQUIRE(client_key_package_new(iv.s, 0, &kp_i) == 0);
+	REQUIRE(client_key_package_new(j.s, 0, &kp_j) == 0);
+	REQUIRE(client_group_create(g.s, "Crew", gid) == 0);
+	kps[0] = kp_h.p;
+	lens[0] = kp_h.len;
+	kps[1] = kp_i.p;
+	lens[1] = kp_i.len;
+	REQUIRE(client_group_add(g.s, gid, sizeof(gid), kps, lens, 2, &commit, &welcome,
+	    &info) == 0);
+	REQUIRE(client_group_commit_done(g.s, gid, sizeof(gid), 1) == 0);
+	/* Joined: added by Gina, with a member whose key is not Ivy's contact's. */
+	REQUIRE(receive(&iv, &welcome, CLIENT_GROUP_JOINED, &ev) == 0);
+	CHECK(strcmp(ev.sender, g.address) == 0);
+	CHECK(ev.warnings & CLIENT_GROUP_WARN_KEY_CHANGED);
+	CHECK_EQ_INT(record(&iv, &ev, 1, SOTTO_CHANGE_JOINED, g.address), 0);
+	REQUIRE(receive(&h, &welcome, CLIENT_GROUP_JOINED, &ev) == 0);
+	client_group_event_free(&ev);
+	/* The name: a rename from none; the timer unchanged is no entry. */
+	REQUIRE(receive(&iv, &info, CLIENT_GROUP_INFO, &ev) == 0);
+	CHECK_EQ_INT(record(&iv, &ev, 1, SOTTO_CHANGE_RENAMED, g.address), 0);
+	REQUIRE(receive(&h, &info, CLIENT_GROUP_INFO, &ev) == 0);
+	client_group_event_free(&ev);
+	/* Jack added: by Gina, his key flagged. */
+	kps[0] = kp_j.p;
+	lens[0] = kp_j.len;
+	REQUIRE(client_group_add(g.s, gid, sizeof(gid), kps, lens, 1, &commit, &welcome,
+	    &info) == 0);
+	REQUIRE(client_group_commit_done(g.s, gid, sizeof(gid), 1) == 0);
+	REQUIRE(receive(&iv, &commit, CLIENT_GROUP_COMMIT, &ev) == 0);
+	CHECK(strcmp(ev.sender, g.address) == 0);
+	CHECK(ev.added.n == 1 && ev.removed.n == 0 && ev.added.v[0].trust == CLIENT_MEMBER_CHANGED);
+	CHECK_EQ_INT(record(&iv, &ev, 1, SOTTO_CHANGE_ADDED, g.address), 0);
+	REQUIRE(receive(&h, &commit, CLIENT_GROUP_COMMIT, &ev) == 0);
+	client_group_event_free(&ev);
+	REQUIRE(receive(&j, &welcome, CLIENT_GROUP_JOINED, &ev) == 0);
+	client_group_event_free(&ev);
+	/* Gina renames and sets the timer: two entries. */
+	REQUIRE(client_group_set_info(g.s, gid, sizeof(gid), "Crew2", 60, &info) == 0);
+	REQUIRE(receive(&h, &info, CLIENT_GROUP_INFO, &ev) == 0);
+	CHECK_EQ_INT(record(&h, &ev, 2, SOTTO_CHANGE_TIMER, g.address), 0);
+	REQUIRE(receive(&iv, &info, CLIENT_GROUP_INFO, &ev) == 0);
+	client_group_event_free(&ev);
+	/* Jack leaves; Hank commits it: Jack left, in his own name. */
+	REQUIRE(client_group_leave(j.s, gid, sizeof(gid), &welcome) == 0);
+	REQUIRE(receive(&h, &welcome, CLIENT_GROUP_PROPOSAL, &ev) == 0);
+	CHECK(ev.leave_request);
+	client_group_event_free(&ev);
+	REQUIRE(receive(&iv, &welcome, CLIENT_GROUP_PROPOSAL, &ev) == 0);
+	client_group_event_free(&ev);
+	REQUIRE(receive(&g, &welcome, CLIENT_GROUP_PROPOSAL, &ev) == 0);
+	client_group_event_free(&ev);
+	REQUIRE(client_group_commit_pending(h.s, gid, sizeof(gid), &commit) == 0);
+	REQUIRE(client_group_commit_done(h.s, gid, sizeof(gid), 1) == 0);
+	REQUIRE(receive(&iv, &commit, CLIENT_GROUP_COMMIT, &ev) == 0);
+	CHECK(strcmp(ev.sender, h.address) == 0);
+	CHECK(ev.removed.n == 1 && ev.removed.v[0].left);
+	CHECK_EQ_INT(record(&iv, &ev, 1, SOTTO_CHANGE_LEFT, j.address), 0);
+	REQUIRE(receive(&g, &commit, CLIENT_GROUP_COMMIT, &ev) == 0);
+	CHECK(ev.removed.n == 1 && ev.removed.v[0].left);
+	client_group_event_free(&ev);
+	/* Gina removes Ivy: Ivy is told who did. */
+	REQUIRE(client_group_remove(g.s, gid, sizeof(gid), iv.address, &commit) == 0);
+	REQUIRE(client_group_commit_done(g.s, gid, sizeof(gid), 1) == 0);
+	REQUIRE(receive(&iv, &commit, CLIENT_GROUP_REMOVED, &ev) == 0);
+	CHECK(strcmp(ev.sender, g.address) == 0);
+	CHECK_EQ_INT(record(&iv, &ev, 1, SOTTO_CHANGE_YOU_REMOVED, g.address), 0);
+	REQUIRE(receive(&h, &commit, CLIENT_GROUP_COMMIT, &ev) == 0);
+	CHECK(ev.removed.n == 1 && !ev.removed.v[0].left);
+	CHECK_EQ_INT(record(&h, &ev, 1, SOTTO_CHANGE_REMOVED, g.address), 0);
+
+	/* Ivy's history: each change once, in order, as the public API shows it. */
+	REQUIRE(sotto_history(iv.s, NULL, 0, 100, &v, &n) == 0);
+	CHECK_EQ_INT(n, sizeof(want) / sizeof(want[0]));
+	for (i = 0; i < n && i < sizeof(want) / sizeof(want[0]); i++) {
+		CHECK(v[i].content == SOTTO_CONTENT_GROUP_EVENT && v[i].change == want[i]);
+		CHECK(v[i].group[0] != '\0' && strcmp(v[i].group_name, "Crew2") == 0);
+	}
+	if (n == sizeof(want) / sizeof(want[0])) {
+		CHECK(strcmp(v[0].peer, g.address) == 0);
+		CHECK_EQ_INT(v[0].body_len, strlen(g.address) + strlen(h.address) +
+		    strlen(iv.address) + 2);
+		CHECK(v[0].flags & SOTTO_MSG_KEY_CHANGED);
+		CHECK(strcmp((const char *)v[1].body, "Crew") == 0);
+		CHECK(strcmp((const char *)v[2].body, j.address) == 0);
+		CHECK(v[2].flags & SOTTO_MSG_KEY_CHANGED);
+		CHECK(strcmp(v[3].peer, j.address) == 0);
+		CHECK(strcmp((const char *)v[3].body, j.address) == 0);
+		CHECK(!(v[3].flags & SOTTO_MSG_KEY_CHANGED));
+		CHECK(strcmp(v[4].peer, g.address) == 0);
+		CHECK_EQ_INT(v[4].body_len, 0);
+	}
+	sotto_history_free(v, n);
+	bufs_free(&kp_h, &kp_i, &kp_j);
+	bufs_free(&commit, &welcome, &info);
+	sotto_close(g.s);
+	sotto_close(h.s);
+	sotto_close(iv.s);
+	sotto_close(j.s);
+}
+
+TEST(group_note_codec)
+{
+	struct group_note a, d;
+	struct buf b;
+	size_t len;
+
+	memset(&a, 0, sizeof(a));
+	buf_init_dyn(&b, 4096);
+	a.change = SOTTO_CHANGE_ADDED;
+	a.expiry = 60;
+	a.n = 2;
+	a.names[0].p = (const uint8_t *)"bob@example.org";
+	a.names[0].len = 15;
+	a.names[1].p = (const uint8_t *)"carol@example.org";
+	a.names[1].len = 17;
+	REQUIRE(group_note_encode(&a, &b) == 0);
+	REQUIRE(group_note_decode(b.p, b.len, &d) == 0);
+	CHECK(d.change == SOTTO_CHANGE_ADDED && d.expiry == 60 && d.n == 2);
+	CHECK(d.names[1].len == 17 && memcmp(d.names[1].p, "carol@example.org", 17) == 0);
+	len = b.len;
+	buf_u8(&b, 0);          /* trailing bytes */
+	CHECK(group_note_decode(b.p, b.len, &d) != 0);
+	CHECK_EQ_INT(group_note_decode(b.p, len - 1, &d), SOTTO_ERR_TRUNCATED);
+	b.p[len - 3] = 0;       /* a NUL inside a name */
+	CHECK_EQ_INT(group_note_decode(b.p, len, &d), SOTTO_ERR_MALFORMED);
+	b.p[len - 3] = 'g';
+	b.p[1] = SOTTO_CHANGE_LEFT + 1;     /* an unknown change */
+	CHECK_EQ_INT(group_note_decode(b.p, len, &d), SOTTO_ERR_MALFORMED);
+	b.p[0] = GROUP_NOTE_VERSION + 1;
+	CHECK_EQ_INT(group_note_decode(b.p, len, &d), SOTTO_ERR_BAD_VERSION);
+	/* What it cannot encode: no change, an empty name, too many. */
+	buf_reset(&b);
+	a.change = 0;
+	CHECK_EQ_INT(group_note_encode(&a, &b), SOTTO_ERR_INVALID_ARG);
+	a.change = SOTTO_CHANGE_ADDED;
+	a.names[1].len = 0;
+	CHECK_EQ_INT(group_note_encode(&a, &b), SOTTO_ERR_INVALID_ARG);
+	a.names[1].len = 17;
+	a.n = GROUP_NOTE_NAMES_MAX + 1;
+	CHECK_EQ_INT(group_note_encode(&a, &b), SOTTO_ERR_INVALID_ARG);
+	buf_free(&b);
+}
+
 static void
 rm_rf(const char *path)
 {
@@ -761,6 +949,8 @@ main(void)
 	RUN(groups_are_found_by_id_or_name);
 	RUN(group_content_codec);
 	RUN(group_content_file);
+	RUN(changes_become_history_entries);
+	RUN(group_note_codec);
 	sotto_close(alice.s);
 	sotto_close(bob.s);
 	sotto_close(carol.s);

@@ -193,9 +193,16 @@ TEST(key_packages_credentials_and_history)
 	REQUIRE(poll_until(bob, &sn, has_text) == 0);
 	CHECK(strcmp(sn.group, id) == 0 && strcmp(sn.body, "to the group") == 0);
 	REQUIRE(sotto_history(bob, NULL, 0, 10, &h, &n) == 0);
-	REQUIRE(n == 1);
-	CHECK(strcmp(h[0].group, id) == 0 && strcmp(h[0].group_name, "Checked") == 0);
-	CHECK(strcmp(h[0].peer, "alice@localhost") == 0 && h[0].dir == SOTTO_IN);
+	/* our joining and the group's name (from Alice), then the text */
+	REQUIRE(n == 3);
+	CHECK(h[0].content == SOTTO_CONTENT_GROUP_EVENT && h[0].change == SOTTO_CHANGE_JOINED);
+	CHECK(h[1].content == SOTTO_CONTENT_GROUP_EVENT && h[1].change == SOTTO_CHANGE_RENAMED);
+	CHECK(strcmp((const char *)h[1].body, "Checked") == 0);
+	CHECK(h[2].content == SOTTO_CONTENT_TEXT);
+	for (i = 0; i < (int)n; i++) {
+		CHECK(strcmp(h[i].group, id) == 0 && strcmp(h[i].group_name, "Checked") == 0);
+		CHECK(strcmp(h[i].peer, "alice@localhost") == 0 && h[i].dir == SOTTO_IN);
+	}
 	sotto_history_free(h, n);
 	/* Nothing is shown twice: a later poll finds nothing new. */
 	memset(&sn, 0, sizeof(sn));
