@@ -122,4 +122,20 @@ int sotto_group_members(struct sotto *s, const char *group, struct sotto_group_m
 /* "self", "verified", "known", "unknown", "changed", "blocked". */
 const char *sotto_member_trust_name(enum sotto_member_trust t);
 
+/* A group's change in English, without the time and the group ("alice@x added bob@x",
+ * "you were added by alice@x; members: ...", "bob@x named the group \"NEW\""): actor made
+ * it ("" or NULL: "a member"), members are whom it names (RENAMED: the new name), expiry
+ * the timer (TIMER). Writes at most cap bytes with the NUL, as snprintf does, and returns
+ * the length the whole text needs. The names are copied as they are: a terminal shows
+ * them escaped. */
+/* The names of a history entry of a group's change (m->content SOTTO_CONTENT_GROUP_EVENT;
+ * its body, one a line; RENAMED: the name) into v, at most max, pointing into buf, a
+ * copy of the body cut to buf_len - 1 bytes (SOTTO_GROUP_CHANGE_TEXT_MAX holds any);
+ * returns how many. */
+#define SOTTO_GROUP_CHANGE_TEXT_MAX (SOTTO_GROUP_ADD_MAX * (SOTTO_ADDRESS_MAX + 1) + 1)
+size_t sotto_group_change_names(const struct sotto_message *m, char *buf, size_t buf_len,
+    const char **v, size_t max);
+size_t sotto_group_change_text(enum sotto_group_change c, const char *actor,
+    const char *const *members, size_t n, uint32_t expiry, char *out, size_t cap);
+
 #endif

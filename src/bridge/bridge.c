@@ -695,23 +695,42 @@ out:
 	return r;
 }
 
-/* A member's text in a group (`sotto group send`), filed as a mail (mail_group.h) under
- * its message id. */
+/* A member's text in a group (`sotto group send`), or a change to the group in words
+ * from the member who made it, filed as a mail (mail_group.h) under its entry's id. */
 static int
 file_group_text(struct bridge *b, struct receiver *rc, const struct sotto_message *m)
 {
 	char gaddr[SOTTO_ADDRESS_MAX + 1];
+	const char *names[SOTTO_GROUP_ADD_MAX];
+	const uint8_t *text = m->body;
+	size_t len = m->body_len, n;
+	char *change = NULL, *names_buf = NULL;
 	struct mail_group g;
 	struct buf mail;
 	int r;
 
 	if (mail_progress_has(&rc->prog, m->id) || group_of(b, m, &g, gaddr) != 0)
 		return 0;
-	buf_init_dyn(&mail, 2 * m->body_len + MAIL_GROUP_GROWTH);
-	if ((r = mail_group_text(&g, m->peer, m->id, m->time, m->body, m->body_len,
-	    &mail)) == 0)
+	if (m->content == SOTTO_CONTENT_GROUP_EVENT) {
+		if ((names_buf = malloc(SOTTO_GROUP_CHANGE_TEXT_MAX)) == NULL)
+			return SOTTO_ERR_NOMEM;
+		n = sotto_group_change_names(m, names_buf, SOTTO_GROUP_CHANGE_TEXT_MAX, names,
+		    SOTTO_GROUP_ADD_MAX);
+		len = sotto_group_change_text(m->change, m->peer, names, n, m->expiry, NULL, 0);
+		if ((change = malloc(len + 1)) == NULL) {
+			free(names_buf);
+			return SOTTO_ERR_NOMEM;
+		}
+		sotto_group_change_text(m->change, m->peer, names, n, m->expiry, change, len + 1);
+		text = (const uint8_t *)change;
+	}
+	buf_init_dyn(&mail, 2 * len + MAIL_GROUP_GROWTH);
+	if ((r = mail_group_text(&g, m->peer[0] != '\0' ? m->peer : gaddr, m->id, m->time, text,
+	    len, &mail)) == 0)
 		r = file_bytes(b, rc, m->id, m->row, mail.p, mail.len, (int64_t)m->time);
 	buf_wipe_free(&mail);
+	free(change);
+	free(names_buf);
 	return r;
 }
 
@@ -748,7 +767,8 @@ receive_scan(struct bridge *b, struct receiver *rc)
 			rc->scan = m->row;
 			if (m->dir != SOTTO_IN)
 				continue;
-			if (m->content == SOTTO_CONTENT_TEXT) {
+			if (m->content == SOTTO_CONTENT_TEXT ||
+			    m->content == SOTTO_CONTENT_GROUP_EVENT) {
 				if (m->group[0] != '\0' && (r = file_group_text(b, rc, m)) != 0) {
 					receive_failed(rc, r);
 					sotto_history_free(v, n);

@@ -117,14 +117,6 @@ const char *cli_group_change_name(enum sotto_group_change c);
  * added by alice@x"), and a newline; members the names it names (RENAMED: the new name). */
 void cli_group_change_print(FILE *out, enum sotto_group_change c, const char *actor,
     const char *const *members, size_t n, uint32_t expiry);
-/* A group change's names as a history entry's body, at most (SOTTO_GROUP_ADD_MAX
- * addresses). */
-#define CLI_GROUP_CHANGE_TEXT_MAX (SOTTO_GROUP_ADD_MAX * (SOTTO_ADDRESS_MAX + 1) + 1)
-/* The names of a history entry of a group's change (m->body, one a line; RENAMED: the
- * name) into v (at most max; pointers into buf, a copy of the body of buf_len bytes);
- * returns how many. */
-size_t cli_group_change_names(const struct sotto_message *m, char *buf, size_t buf_len,
-    const char **v, size_t max);
 struct sotto_group;
 struct sotto_group_member;
 /* `group list --json` and `group members --json` (and the daemon's groups and

@@ -79,7 +79,7 @@ struct daemon {
 	unsigned reconnect_s, flush_s;  /* the current backoff */
 	struct live_event live[DAEMON_LIVE_MAX];
 	size_t live_next;
-	char names_buf[CLI_GROUP_CHANGE_TEXT_MAX];     /* a group change's names, notifying */
+	char names_buf[SOTTO_GROUP_CHANGE_TEXT_MAX];     /* a group change's names, notifying */
 	int refused;                    /* DEVICE_CLONED, ACCOUNT_GONE: the daemon stops */
 };
 
@@ -177,10 +177,11 @@ on_event(void *ctx, const struct sotto_event *ev)
 	case SOTTO_EVENT_GROUP: method = "group"; break;
 	default: method = "warning"; break;
 	}
-	/* the bridge files received mail, and a group's texts as mails, in INBOX from the
-	 * history: now, not at its next scan */
-	if (d->bridge != NULL && ev->type == SOTTO_EVENT_MESSAGE &&
-	    (ev->content == SOTTO_CONTENT_MAIL || ev->group != NULL))
+	/* the bridge files received mail, and a group's texts and changes as mails, in INBOX
+	 * from the history: now, not at its next scan */
+	if (d->bridge != NULL && ((ev->type == SOTTO_EVENT_MESSAGE &&
+	    (ev->content == SOTTO_CONTENT_MAIL || ev->group != NULL)) ||
+	    ev->type == SOTTO_EVENT_GROUP))
 		bridge_runner_poke(d->bridge);
 	/* A message or a group's change is stored: it goes out from the history
 	 * (feed_clients), with the warnings kept here. The rest is live. */
@@ -220,7 +221,7 @@ message_params(struct daemon *d, const struct sotto_message *m)
 		ev.change = m->change;
 		ev.expiry = m->expiry;
 		ev.members = names;
-		ev.n_members = cli_group_change_names(m, d->names_buf, sizeof(d->names_buf),
+		ev.n_members = sotto_group_change_names(m, d->names_buf, sizeof(d->names_buf),
 		    names, SOTTO_GROUP_ADD_MAX);
 	}
 	ev.peer = m->peer;

@@ -28,7 +28,7 @@ cmd_history(struct cli *cli, int argc, char **argv)
 	long limit = 1000;
 	int ch, r, json = 0, mail;
 	char *end, tbuf[32];
-	static char gbuf[CLI_GROUP_CHANGE_TEXT_MAX];
+	static char gbuf[SOTTO_GROUP_CHANGE_TEXT_MAX];
 	json_t *j;
 	struct tm tm;
 	time_t t;
@@ -86,7 +86,7 @@ cmd_history(struct cli *cli, int argc, char **argv)
 			    v[i].peer);
 		if (v[i].content == SOTTO_CONTENT_GROUP_EVENT) {
 			const char *names[SOTTO_GROUP_ADD_MAX];
-			size_t nn = cli_group_change_names(&v[i], gbuf, sizeof(gbuf), names,
+			size_t nn = sotto_group_change_names(&v[i], gbuf, sizeof(gbuf), names,
 			    SOTTO_GROUP_ADD_MAX);
 
 			cli_group_change_print(stdout, v[i].change, v[i].peer, names, nn,

@@ -196,9 +196,9 @@ cli_message_json(const struct sotto_message *m)
 	    m->content == SOTTO_CONTENT_FILE ? "file" :
 	    m->content == SOTTO_CONTENT_GROUP_EVENT ? "group" : "text"));
 	if (m->content == SOTTO_CONTENT_GROUP_EVENT) {
-		char buf[CLI_GROUP_CHANGE_TEXT_MAX];
+		char buf[SOTTO_GROUP_CHANGE_TEXT_MAX];
 		const char *names[SOTTO_GROUP_ADD_MAX];
-		size_t n = cli_group_change_names(m, buf, sizeof(buf), names, SOTTO_GROUP_ADD_MAX);
+		size_t n = sotto_group_change_names(m, buf, sizeof(buf), names, SOTTO_GROUP_ADD_MAX);
 
 		group_change_json(o, m->change, m->peer, names, n, m->expiry);
 	}

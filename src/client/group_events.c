@@ -1,5 +1,6 @@
 #include "client/group_events.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -7,6 +8,7 @@
 #include "client/group_api.h"
 #include "client/group_note.h"
 #include "crypto/rand.h"
+#include "sotto/group.h"
 
 void
 client_group_notes_free(struct client_group_notes *n)
@@ -195,4 +197,102 @@ client_group_note_history(const struct store_message *m, struct sotto_message *v
 	v->change = gn.change;
 	v->expiry = gn.expiry;
 	return 0;
+}
+
+/* Appends to out (at most cap with the NUL) like snprintf; *len counts what it needs. */
+static void
+text_add(char *out, size_t cap, size_t *len, const char *str)
+{
+	size_t n = strlen(str);
+
+	if (*len < cap) {
+		size_t room = cap - *len - 1;
+
+		memcpy(out + *len, str, n < room ? n : room);
+		out[*len + (n < room ? n : room)] = '\0';
+	}
+	*len += n;
+}
+
+size_t
+sotto_group_change_text(enum sotto_group_change c, const char *actor,
+    const char *const *members, size_t n, uint32_t expiry, char *out, size_t cap)
+{
+	const char *by = actor != NULL && actor[0] != '\0' ? actor : "a member";
+	const char *first = n > 0 ? members[0] : "";
+	char num[32];
+	size_t len = 0, i;
+
+	if (cap > 0)
+		out[0] = '\0';
+	switch (c) {
+	case SOTTO_CHANGE_JOINED:
+		text_add(out, cap, &len, "you were added by ");
+		text_add(out, cap, &len, by);
+		text_add(out, cap, &len, "; members: ");
+		for (i = 0; i < n; i++) {
+			if (i > 0)
+				text_add(out, cap, &len, ", ");
+			text_add(out, cap, &len, members[i]);
+		}
+		break;
+	case SOTTO_CHANGE_ADDED:
+	case SOTTO_CHANGE_REMOVED:
+		text_add(out, cap, &len, by);
+		text_add(out, cap, &len, c == SOTTO_CHANGE_ADDED ? " added " : " removed ");
+		text_add(out, cap, &len, first);
+		break;
+	case SOTTO_CHANGE_LEFT:
+		text_add(out, cap, &len, by);
+		text_add(out, cap, &len, " left");
+		break;
+	case SOTTO_CHANGE_YOU_REMOVED:
+		text_add(out, cap, &len, "you were removed by ");
+		text_add(out, cap, &len, by);
+		text_add(out, cap, &len, ": you read nothing sent to the group now");
+		break;
+	case SOTTO_CHANGE_RENAMED:
+		text_add(out, cap, &len, by);
+		text_add(out, cap, &len, " named the group \"");
+		text_add(out, cap, &len, first);
+		text_add(out, cap, &len, "\"");
+		break;
+	case SOTTO_CHANGE_TIMER:
+		text_add(out, cap, &len, by);
+		if (expiry == 0) {
+			text_add(out, cap, &len, " turned disappearing messages off");
+			break;
+		}
+		snprintf(num, sizeof(num), "%u", expiry);
+		text_add(out, cap, &len, " set disappearing messages to ");
+		text_add(out, cap, &len, num);
+		text_add(out, cap, &len, " s");
+		break;
+	}
+	return len;
+}
+
+size_t
+sotto_group_change_names(const struct sotto_message *m, char *buf, size_t buf_len,
+    const char **v, size_t max)
+{
+	size_t n = 0, len = m->body_len < buf_len ? m->body_len : buf_len - 1;
+	char *p = buf, *nl;
+
+	memcpy(buf, m->body, len);
+	buf[len] = '\0';
+	if (len == 0 || max == 0)
+		return 0;
+	if (m->change == SOTTO_CHANGE_RENAMED) {
+		v[0] = buf;
+		return 1;
+	}
+	while (n < max) {
+		v[n++] = p;
+		if ((nl = strchr(p, '\n')) == NULL)
+			break;
+		*nl = '\0';
+		p = nl + 1;
+	}
+	return n;
 }

@@ -7,7 +7,8 @@ mail in the same thread; a reply stays in it; RCPT to an unknown group, to a gro
 not in and to a group one was removed from is refused with 550; a mail to a group and a
 1:1 recipient (Bcc) reaches both; a 1:1 mail cannot claim the group; a member inside
 `sotto daemon` reads and writes the group; a removed member's bridge gets nothing sent
-later; a rename keeps the address."""
+later; each change to the group (an invitation, a removal) is a short mail in the thread;
+a rename keeps the address."""
 import email
 import email.policy
 import imaplib
@@ -277,6 +278,26 @@ def removed_member_gets_nothing_later(w):
     check(count(w, "carol", '(SUBJECT "also not for carol")') == 0, "text")
 
 
+def group_changes_appear_as_mails(w):
+    """Each change to the group is a short mail in the thread, from the member who made
+    it: Bob reads that Alice removed Carol, Carol that Alice removed her."""
+    addr, gid, root = STATE["addr"], STATE["gid"], STATE["root"]
+    want = {"bob": "alice@localhost removed carol@localhost",
+            "carol": "you were removed by alice@localhost"}
+    for who, text in want.items():
+        raw = fetch_one(w, who, '(SUBJECT "%s")' % text)
+        msg = email.message_from_bytes(raw, policy=email.policy.default)
+        check(msg["From"] == "alice@localhost" and msg["To"] == addr, raw[:600])
+        check(str(msg["Subject"]).startswith("[Team] " + text), msg["Subject"])
+        check(header(raw, "X-Sotto-Group") == [gid], raw[:600])
+        check(header(raw, "In-Reply-To") == [root], raw[:600])
+        check(msg.get_content().startswith(text), msg.get_content())
+    # one mail per change: the removal is filed once
+    check(count(w, "bob", '(SUBJECT "removed carol@localhost")') == 1, "filed twice")
+    # the invitation too, in the thread
+    fetch_one(w, "bob", '(SUBJECT "you were added by alice@localhost")')
+
+
 def rename_keeps_the_address(w):
     addr, gid = STATE["addr"], STATE["gid"]
     run(w.users["alice"], "group", "rename", "Team", "Crew")
@@ -303,6 +324,7 @@ BH.run_checks(setup, [
     direct_mail_cannot_claim_the_group,
     daemon_member_reads_and_writes_the_group,
     removed_member_gets_nothing_later,
+    group_changes_appear_as_mails,
     rename_keeps_the_address,
     bridges_exit_cleanly,
 ])
