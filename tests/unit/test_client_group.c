@@ -21,6 +21,7 @@
 #include <sodium.h>
 
 #include "check.h"
+#include "sotto/group.h"
 #include "sotto/sotto.h"
 #include "client/client_int.h"
 #include "client/group.h"
@@ -923,6 +924,44 @@ TEST(group_note_codec)
 	buf_free(&b);
 }
 
+/* Each change in words, cut like snprintf when the buffer is short. */
+TEST(group_change_text)
+{
+	static const char *const two[] = { "bob@x", "carol@x" };
+	struct sotto_message m;
+	const char *v[4];
+	char out[128], names[64];
+	size_t n;
+
+	n = sotto_group_change_text(SOTTO_CHANGE_JOINED, "alice@x", two, 2, 0, out, sizeof(out));
+	CHECK(strcmp(out, "you were added by alice@x; members: bob@x, carol@x") == 0);
+	CHECK_EQ_INT(n, strlen(out));
+	sotto_group_change_text(SOTTO_CHANGE_ADDED, "alice@x", two, 1, 0, out, sizeof(out));
+	CHECK(strcmp(out, "alice@x added bob@x") == 0);
+	sotto_group_change_text(SOTTO_CHANGE_REMOVED, NULL, two + 1, 1, 0, out, sizeof(out));
+	CHECK(strcmp(out, "a member removed carol@x") == 0);
+	sotto_group_change_text(SOTTO_CHANGE_LEFT, "bob@x", two, 1, 0, out, sizeof(out));
+	CHECK(strcmp(out, "bob@x left") == 0);
+	sotto_group_change_text(SOTTO_CHANGE_TIMER, "bob@x", NULL, 0, 3600, out, sizeof(out));
+	CHECK(strcmp(out, "bob@x set disappearing messages to 3600 s") == 0);
+	sotto_group_change_text(SOTTO_CHANGE_TIMER, "bob@x", NULL, 0, 0, out, sizeof(out));
+	CHECK(strcmp(out, "bob@x turned disappearing messages off") == 0);
+	n = sotto_group_change_text(SOTTO_CHANGE_ADDED, "alice@x", two, 1, 0, out, 6);
+	CHECK(strcmp(out, "alice") == 0 && n == strlen("alice@x added bob@x"));
+	CHECK_EQ_INT(sotto_group_change_text(SOTTO_CHANGE_LEFT, "b", NULL, 0, 0, NULL, 0), 6);
+	/* a history entry's names: one a line, a new name whole */
+	memset(&m, 0, sizeof(m));
+	m.body = (uint8_t *)"bob@x\ncarol@x";
+	m.body_len = 13;
+	m.change = SOTTO_CHANGE_JOINED;
+	n = sotto_group_change_names(&m, names, sizeof(names), v, 4);
+	CHECK(n == 2 && strcmp(v[0], "bob@x") == 0 && strcmp(v[1], "carol@x") == 0);
+	CHECK_EQ_INT(sotto_group_change_names(&m, names, sizeof(names), v, 1), 1);
+	m.change = SOTTO_CHANGE_RENAMED;
+	n = sotto_group_change_names(&m, names, sizeof(names), v, 4);
+	CHECK(n == 1 && strcmp(v[0], "bob@x\ncarol@x") == 0);
+}
+
 static void
 rm_rf(const char *path)
 {
@@ -951,6 +990,7 @@ main(void)
 	RUN(group_content_file);
 	RUN(changes_become_history_entries);
 	RUN(group_note_codec);
+	RUN(group_change_text);
 	sotto_close(alice.s);
 	sotto_close(bob.s);
 	sotto_close(carol.s);
