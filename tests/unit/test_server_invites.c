@@ -205,6 +205,9 @@ TEST(invites_migrate_schema_8)
 	    "ALTER TABLE accounts DROP COLUMN delivery;"
 	    "ALTER TABLE accounts ADD COLUMN out_count INTEGER NOT NULL DEFAULT 0;"
 	    "ALTER TABLE accounts ADD COLUMN out_bytes INTEGER NOT NULL DEFAULT 0;"
+	    /* and without schema 12's group token verifiers */
+	    "ALTER TABLE groups DROP COLUMN verifier;"
+	    "ALTER TABLE groups DROP COLUMN prev_verifier;"
 	    "UPDATE meta SET v = 8 WHERE k = 'schema';", NULL, NULL, NULL) == SQLITE_OK);
 	sqlite3_close(db);
 	REQUIRE((s = open_db(0)) != NULL);
