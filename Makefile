@@ -58,7 +58,7 @@ MLS_INTEROP := $(if $(MLS_INTEROP_SRC),$(BUILD)/tests/interop_mls)
 FUZZERS    := $(patsubst fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRC))
 BENCHES    := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 
-.PHONY: fuzzers all deps install deb test test-unit test-asan test-valgrind soak interop interop-mls run run-cluster demo bench bench-crypto bench-mls bench-peers bench-fanout bench-scale fuzz clean
+.PHONY: fuzzers all deps install deb test test-unit test-asan test-valgrind soak interop interop-mls run run-cluster demo bench bench-crypto bench-mls bench-peers bench-fanout bench-scale bench-files fuzz clean
 .DEFAULT_GOAL := all
 .SECONDARY:
 
@@ -240,6 +240,12 @@ bench-fanout: all $(LOADGEN)
 bench-scale: all $(LOADGEN)
 	@scripts/install-deps bench
 	@scripts/bench-scale $(BUILD)
+
+# bench-files: a file (SIZE bytes, 1 GiB by default) sent and received through sottod on
+# loopback, and scp of the same file to an sshd of its own; docs/BENCHMARKS.md section 9.
+bench-files: all
+	@scripts/install-deps bench
+	@scripts/bench-files $(BUILD)
 
 # `make install`: under DESTDIR/PREFIX (default /usr/local); as root and without DESTDIR
 # it also makes the `sottod` system user (scripts/install-tree).
