@@ -47,12 +47,11 @@ download_blob(struct sotto *s, int fd, const struct file_info *fi, const char *n
 		n = fi->padded - off < SOTTO_FILE_CHUNK ? (size_t)(fi->padded - off) :
 		    SOTTO_FILE_CHUNK;
 		memset(req, 0, sizeof(*req));
-		memset(&resp, 0, sizeof(resp));
 		req->type = PROTO_BLOB_GET;
 		memcpy(req->u.blob_get.hash, fi->hash, FILE_HASH_LEN);
 		req->u.blob_get.offset = off;
 		req->u.blob_get.length = (uint32_t)n;
-		if ((r = client_request(s, req, &resp, CLIENT_TIMEOUT_MS)) != 0)
+		if ((r = file_blob_request(s, req, &resp, CLIENT_TIMEOUT_MS)) != 0)
 			break;
 		/* the server's blob must be the one the message describes: its size first */
 		if (resp.u.blob_result.value != fi->padded) {
@@ -143,8 +142,7 @@ download_done(struct sotto *s, const uint8_t hash[FILE_HASH_LEN])
 		return SOTTO_ERR_NOMEM;
 	req->type = PROTO_BLOB_DONE;
 	memcpy(req->u.blob_done.hash, hash, FILE_HASH_LEN);
-	memset(&resp, 0, sizeof(resp));
-	r = client_request(s, req, &resp, CLIENT_TIMEOUT_MS);
+	r = file_blob_request(s, req, &resp, CLIENT_TIMEOUT_MS);
 	free(req);
 	return r;
 }

@@ -1,7 +1,8 @@
 /*
  * A file message's state in the client (file_transfer.h): its stored content, the list of
  * received files not fetched yet, where a fetched one was saved, and the directories the
- * transfers use; sotto_files_pending and sotto_file_info (sotto/file.h).
+ * transfers use; the blob requests of both directions; sotto_files_pending and
+ * sotto_file_info (sotto/file.h).
  */
 #include "client/file_transfer.h"
 
@@ -10,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include <sodium.h>
 
@@ -67,6 +69,24 @@ file_saved_name(char out[FILE_SAVED_NAME_LEN], const uint8_t id[SOTTO_ID_LEN])
 	memcpy(out, FILE_SAVED_PREFIX, sizeof(FILE_SAVED_PREFIX) - 1);
 	sodium_bin2hex(out + sizeof(FILE_SAVED_PREFIX) - 1,
 	    FILE_SAVED_NAME_LEN - (sizeof(FILE_SAVED_PREFIX) - 1), id, SOTTO_ID_LEN);
+}
+
+int
+file_blob_request(struct sotto *s, struct proto_msg *req, struct proto_msg *resp,
+    int timeout_ms)
+{
+	const struct timespec wait = { 0, FILE_LIMIT_WAIT_MS * 1000000L };
+	int r, waited = 0;
+
+	for (;;) {
+		memset(resp, 0, sizeof(*resp));
+		r = client_request(s, req, resp, timeout_ms);
+		if (r != SOTTO_ERR_LIMIT || waited >= timeout_ms)
+			return r;
+		/* refused before it was handled: the same request again, a little later */
+		(void)nanosleep(&wait, NULL);
+		waited += FILE_LIMIT_WAIT_MS;
+	}
 }
 
 void

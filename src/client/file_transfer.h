@@ -20,6 +20,11 @@
 #define FILE_PENDING_MAX 4096                   /* ids in it; the oldest give way */
 #define FILE_SAVED_PREFIX "fs:"                 /* fs:<id hex>: where a file was saved */
 #define FILE_SAVED_NAME_LEN (3 + 2 * SOTTO_ID_LEN + 1)
+/* The slowest a server is waited for at BLOB_COMMIT (it may hash the blob from its disk,
+ * and fsyncs it): CLIENT_TIMEOUT_MS and a second per this many MiB. */
+#define FILE_COMMIT_MIB_PER_S 8u
+_Static_assert(FILE_SIZE_MAX / ((uint64_t)FILE_COMMIT_MIB_PER_S << 20) * 1000 < INT32_MAX / 2,
+    "the commit's timeout fits an int");
 
 _Static_assert(SOTTO_FILE_CHUNK <= PROTO_BLOB_CHUNK_MAX, "a request's bytes");
 _Static_assert(SOTTO_FILE_NAME_MAX == CONTENT_FILE_NAME_MAX, "file name limit");
@@ -63,6 +68,14 @@ void client_file_content(const struct file_upload *u, const char *caption, size_
     struct content *c);
 /* Forgets an upload's record and ciphertext: its message is sent or queued. */
 void client_file_upload_done(struct sotto *s, struct file_upload *u);
+
+/* A blob request (BLOB_BEGIN, _CHUNK, _COMMIT, _GET, _DONE) and its answer in *resp: the
+ * server's status or a transport error. One the server refused for its request rate
+ * (SOTTO_ERR_LIMIT: conn_rate, account_rate; a transfer runs into them) is made again
+ * every FILE_LIMIT_WAIT_MS for up to timeout_ms. */
+int file_blob_request(struct sotto *s, struct proto_msg *req, struct proto_msg *resp,
+    int timeout_ms) SOTTO_MUST_CHECK;
+#define FILE_LIMIT_WAIT_MS 5
 
 /* Reports progress (cb may be NULL). */
 void file_progress(sotto_progress_fn cb, void *ctx, enum sotto_transfer dir, const char *name,

@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -151,13 +152,12 @@ out:
 
 /* One blob request; the server's status, or a transport error. */
 static int
-blob_request(struct sotto *s, struct proto_msg *req, uint64_t *value)
+blob_request(struct sotto *s, struct proto_msg *req, int timeout_ms, uint64_t *value)
 {
 	struct proto_msg resp;
 	int r;
 
-	memset(&resp, 0, sizeof(resp));
-	r = client_request(s, req, &resp, CLIENT_TIMEOUT_MS);
+	r = file_blob_request(s, req, &resp, timeout_ms);
 	if (r == 0 && value != NULL)
 		*value = resp.u.blob_result.value;
 	return r;
@@ -170,7 +170,7 @@ upload_step(struct sotto *s, struct proto_msg *req, const struct file_upload *u,
 {
 	int r;
 
-	if ((r = blob_request(s, req, off)) != 0)
+	if ((r = blob_request(s, req, CLIENT_TIMEOUT_MS, off)) != 0)
 		return r;
 	if (*off > u->fi.padded)
 		return SOTTO_ERR_PROTOCOL;
@@ -224,7 +224,9 @@ upload_send(struct sotto *s, struct file_upload *u, uint16_t recipients,
 	memcpy(req->u.blob_commit.upload, u->upload, PROTO_BLOB_UPLOAD_ID_LEN);
 	memcpy(req->u.blob_commit.hash, u->fi.hash, FILE_HASH_LEN);
 	req->u.blob_commit.recipients = recipients;
-	r = blob_request(s, req, NULL);
+	/* the server may read the whole blob back and fsyncs it before it answers */
+	r = blob_request(s, req, CLIENT_TIMEOUT_MS +
+	    (int)(u->fi.padded / (FILE_COMMIT_MIB_PER_S << 20) * 1000), NULL);
 out:
 	if (fd >= 0)
 		close(fd);
@@ -341,6 +343,26 @@ client_file_upload_done(struct sotto *s, struct file_upload *u)
 	unlink(u->blob);
 }
 
+/* Sends the FILE content. The upload may have used up the server's request rate: a send
+ * refused for it (it stays queued) is made again every FILE_LIMIT_WAIT_MS, for up to
+ * CLIENT_TIMEOUT_MS, with the same message id. */
+static int
+upload_announce(struct sotto *s, const char *to, struct content *c,
+    const uint8_t msg_id[SOTTO_ID_LEN])
+{
+	const struct timespec wait = { 0, FILE_LIMIT_WAIT_MS * 1000000L };
+	int r, waited = 0;
+
+	for (;;) {
+		r = client_send_content_as(s, to, c, 1, CLIENT_TIMEOUT_MS, msg_id);
+		if (r != SOTTO_ERR_QUEUED || s->queued_reason != SOTTO_ERR_LIMIT ||
+		    waited >= CLIENT_TIMEOUT_MS)
+			return r;
+		(void)nanosleep(&wait, NULL);
+		waited += FILE_LIMIT_WAIT_MS;
+	}
+}
+
 int
 sotto_send_file(struct sotto *s, const char *to, const char *path, const char *caption,
     size_t caption_len, sotto_progress_fn cb, void *ctx, uint8_t id[SOTTO_ID_LEN])
@@ -360,7 +382,7 @@ sotto_send_file(struct sotto *s, const char *to, const char *path, const char *c
 	if ((r = client_file_upload(s, path, to, 1, cb, ctx, u)) != 0)
 		goto out;
 	client_file_content(u, caption, caption_len, &c);
-	r = client_send_content_as(s, to, &c, 1, CLIENT_TIMEOUT_MS, u->msg_id);
+	r = upload_announce(s, to, &c, u->msg_id);
 	if (id != NULL)
 		memcpy(id, c.id, SOTTO_ID_LEN);
 	/* sent or in the outbox: the upload's state is no longer needed */

@@ -9,7 +9,7 @@
  * connection finds the file and answers how much of it is there, so a killed client
  * continues where it stopped. BLOB_CHUNKs append at the end of the file (each at most
  * PROTO_BLOB_CHUNK_MAX bytes: the server never holds more of a blob in memory). BLOB_COMMIT
- * hashes the file and fsyncs it on libuv's thread pool, then on the writer thread records
+ * checks the file's SHA-256 and fsyncs it on libuv's thread pool, then on the writer thread records
  * it in the store (checking the owner's quota in the same transaction), renames it to its
  * hash and fsyncs the directory, and only then answers: an acknowledged blob survives a
  * SIGKILL; one killed before the answer is committed again by the client's re-run (the
@@ -38,11 +38,18 @@ _Static_assert(PROTO_BLOB_HASH_LEN == crypto_hash_sha256_BYTES, "SHA-256");
 #define BLOB_PARTIAL_MAX 8              /* unfinished uploads per account */
 #define BLOB_HEX_LEN (2 * PROTO_BLOB_HASH_LEN)
 
-/* The upload a connection writes to (one at a time). */
+/* The upload a connection writes to (one at a time). While hashing, h is the SHA-256 of
+ * the file's first `hashed` bytes, all written through this connection in order since the
+ * file was empty: the commit then needs not read the file back. Anything else (a continued
+ * upload, a chunk another connection wrote in between, a shared blob_dir that another
+ * node's connection may write to) stops it, and the commit hashes the file. */
 struct blob_upload {
 	uint8_t id[PROTO_BLOB_UPLOAD_ID_LEN];
 	uint64_t size;
 	int fd;
+	int hashing;
+	uint64_t hashed;
+	crypto_hash_sha256_state h;
 	char path[SERVER_PATH_MAX];
 };
 
@@ -180,6 +187,9 @@ handle_blob_begin(struct peer *p, const struct proto_msg *m)
 		r = SOTTO_ERR_IO;
 		goto out;
 	}
+	u->hashing = s->cfg.blob_dir[0] == '\0' &&
+	    (st.st_size == 0 || (uint64_t)st.st_size > u->size);
+	crypto_hash_sha256_init(&u->h);
 	p->upload = u;
 	u = NULL;
 	proto_response(&resp, m->type, m->id, 0);
@@ -254,6 +264,12 @@ handle_blob_chunk(struct peer *p, const struct proto_msg *m)
 		}
 		done += (size_t)n;
 	}
+	if (u->hashing && u->hashed == c->offset) {
+		crypto_hash_sha256_update(&u->h, c->data, c->len);
+		u->hashed += c->len;
+	} else {
+		u->hashing = 0;
+	}
 	proto_response(&resp, m->type, m->id, 0);
 	resp.u.blob_result.value = c->offset + c->len;
 	(void)peer_send(p, &resp);
@@ -272,6 +288,8 @@ struct blob_commit_job {
 	uint64_t quota_bytes;
 	uint32_t quota_count;
 	int result;                     /* of the thread pool's part */
+	int hashed;                     /* sum holds the upload's SHA-256 (struct blob_upload) */
+	uint8_t sum[PROTO_BLOB_HASH_LEN];
 	char partial[SERVER_PATH_MAX];
 	char final[SERVER_PATH_MAX];
 	char dir[SERVER_PATH_MAX];
@@ -291,7 +309,8 @@ fsync_dir(const char *dir)
 	return r;
 }
 
-/* Thread pool: the partial file's SHA-256 against the one given, then fsync. */
+/* Thread pool: the partial file's SHA-256 (read back, or taken as its chunks came) against
+ * the one given, then fsync. */
 static void
 commit_hash_work(uv_work_t *w)
 {
@@ -300,6 +319,7 @@ commit_hash_work(uv_work_t *w)
 	uint8_t got[crypto_hash_sha256_BYTES];
 	uint8_t *buf = NULL;
 	uint64_t total = 0;
+	struct stat st;
 	ssize_t n;
 	int fd, r = SOTTO_ERR_IO;
 
@@ -311,16 +331,24 @@ commit_hash_work(uv_work_t *w)
 		r = SOTTO_ERR_NOMEM;
 		goto out;
 	}
-	crypto_hash_sha256_init(&h);
-	while ((n = read(fd, buf, PROTO_BLOB_CHUNK_MAX)) != 0) {
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
+	if (j->hashed) {
+		/* taken as the chunks came: the file must still be as long as that */
+		if (fstat(fd, &st) != 0)
 			goto out;
-		crypto_hash_sha256_update(&h, buf, (unsigned long long)n);
-		total += (uint64_t)n;
+		total = (uint64_t)st.st_size;
+		memcpy(got, j->sum, sizeof(got));
+	} else {
+		crypto_hash_sha256_init(&h);
+		while ((n = read(fd, buf, PROTO_BLOB_CHUNK_MAX)) != 0) {
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n < 0)
+				goto out;
+			crypto_hash_sha256_update(&h, buf, (unsigned long long)n);
+			total += (uint64_t)n;
+		}
+		crypto_hash_sha256_final(&h, got);
 	}
-	crypto_hash_sha256_final(&h, got);
 	if (total != j->rec.size) {
 		r = SOTTO_ERR_STATE;            /* not all of it is there (yet) */
 		goto out;
@@ -428,6 +456,10 @@ handle_blob_commit(struct peer *p, const struct proto_msg *m)
 	snprintf(j->dir, sizeof(j->dir), "%s", s->blob_dir);
 	if ((r = blob_path(s, c->hash, j->final)) != 0)
 		goto out;
+	if (u->hashing && u->hashed == u->size) {
+		crypto_hash_sha256_final(&u->h, j->sum);
+		j->hashed = 1;
+	}
 	blob_upload_close(p);
 	j->work.data = j;
 	p->commits++;                   /* the peer stays until commit_hashed */

@@ -315,6 +315,23 @@ def test_memory_does_not_grow_with_the_file(root, servers):
               (what, grew, rss))
 
 
+def test_request_rate_limit_is_waited_out(root, servers):
+    """A transfer of more chunks than the server's request rate lets through at once
+    (conn_rate, conn_burst) waits and goes on: refused requests are made again, not fatal."""
+    srv = h.Server(root, conf="conn_rate = 40\nconn_burst = 40\n")
+    servers.append(srv)
+    alice = h.User(root, "alice", srv)
+    bob = h.User(root, "bob", srv)
+    p = make_file(root, "many.bin", 6 * MIB, 5)       # 97 chunks each way, 24 requests/s
+    r = alice.run("send", bob.address, "--file", p)
+    check(r.returncode == 0, (r.returncode, r.stderr))
+    save = os.path.join(root, "inbox")
+    os.makedirs(save)
+    r = bob.run("receive", "--save-dir", save, "--wait", "10")
+    check(r.returncode == 0, (r.returncode, r.stderr))
+    check(read(os.path.join(save, "many.bin")) == read(p), "received bytes differ")
+
+
 def test_errors_missing_file_quota_expired(root, servers):
     srv = h.Server(root, conf="blob_quota_mib = 1\nblob_expiry = 1\n")
     servers.append(srv)
@@ -349,4 +366,5 @@ if __name__ == "__main__":
         test_changed_or_cut_blob_refused,
         test_memory_does_not_grow_with_the_file,
         test_errors_missing_file_quota_expired,
+        test_request_rate_limit_is_waited_out,
     ])

@@ -274,6 +274,58 @@ TEST(wrong_hash_is_refused)
 	free(data);
 }
 
+/* One upload written by two connections of its account in turn: the commit on the first
+ * cannot take the hash as its chunks came (it did not see them all), it takes it from the
+ * file, and the blob is whole; a commit of the same upload without the other connection's
+ * chunk in between takes the hash as its chunks came, and still refuses a wrong one. */
+TEST(upload_written_by_two_connections_is_hashed_from_its_file)
+{
+	struct sottod_proc sp;
+	struct test_user a, a2;
+	uint8_t id[16], hash[32], bad[32], *data, *back;
+	uint64_t off = 1;
+	char path[400];
+	struct stat st;
+
+	randombytes_buf(id, sizeof(id));
+	REQUIRE((data = random_blob(SIZE, hash)) != NULL);
+	REQUIRE((back = calloc(1, SIZE)) != NULL);
+	REQUIRE(sottod_proc_launch(&sp, "registration = open") == 0);
+	REQUIRE(test_user_join(&a, &sp, "alice") == 0);
+	a2 = a;
+	a2.c = NULL;
+	REQUIRE(test_user_connect(&a2, &sp) == 0);
+	CHECK_EQ_INT(begin(&a, id, SIZE, &off), 0);
+	CHECK_EQ_INT(off, 0);
+	CHECK_EQ_INT(begin(&a2, id, SIZE, &off), 0);
+	CHECK_EQ_INT(send_range(&a, id, data, 0, CHUNK), 0);
+	CHECK_EQ_INT(send_range(&a2, id, data, CHUNK, 2 * CHUNK), 0);
+	CHECK_EQ_INT(send_range(&a, id, data, 2 * CHUNK, SIZE), 0);
+	CHECK_EQ_INT(commit(&a, id, hash, 1), 0);
+	blob_file(&sp, hash, path, sizeof(path));
+	CHECK(stat(path, &st) == 0 && st.st_size == SIZE);
+	CHECK_EQ_INT(get_range(&a2, hash, 0, SIZE, back), 0);
+	CHECK_MEM(back, data, SIZE);
+
+	/* A second upload, all on one connection: a wrong hash is still refused. */
+	randombytes_buf(id, sizeof(id));
+	data[0] ^= 1;
+	crypto_hash_sha256(bad, data, SIZE);
+	bad[0] ^= 1;
+	CHECK_EQ_INT(begin(&a2, id, SIZE, &off), 0);
+	CHECK_EQ_INT(off, 0);
+	CHECK_EQ_INT(send_range(&a2, id, data, 0, SIZE), 0);
+	CHECK_EQ_INT(commit(&a2, id, bad, 1), SOTTO_ERR_BLOB_HASH);
+	CHECK_EQ_INT(partials(&sp), 0);
+	test_user_close(&a);
+	test_user_close(&a2);
+	CHECK_EQ_INT(sottod_proc_stop(&sp, SIGTERM), 0);
+	CHECK_EQ_INT(sottod_proc_db_int(&sp, "SELECT count(*) FROM blobs"), 1);
+	sottod_proc_cleanup(&sp);
+	free(data);
+	free(back);
+}
+
 /* The same bytes uploaded twice (two uploads, or two accounts) are one blob, counted for
  * the first uploader; each commit is answered. */
 TEST(same_bytes_are_stored_once)
@@ -622,6 +674,7 @@ main(void)
 		return 1;
 	SOTTOD_RUN_BOTH(upload_and_download_resume_on_new_connections);
 	SOTTOD_RUN_BOTH(wrong_hash_is_refused);
+	SOTTOD_RUN_BOTH(upload_written_by_two_connections_is_hashed_from_its_file);
 	SOTTOD_RUN_BOTH(same_bytes_are_stored_once);
 	SOTTOD_RUN_BOTH(bad_requests_are_refused);
 	RUN(oversized_chunks_do_not_decode);
