@@ -72,21 +72,29 @@ file_saved_name(char out[FILE_SAVED_NAME_LEN], const uint8_t id[SOTTO_ID_LEN])
 }
 
 int
+file_limit_wait(int *waited, int timeout_ms)
+{
+	const struct timespec wait = { 0, FILE_LIMIT_WAIT_MS * 1000000L };
+
+	if (*waited >= timeout_ms)
+		return 0;
+	(void)nanosleep(&wait, NULL);
+	*waited += FILE_LIMIT_WAIT_MS;
+	return 1;
+}
+
+int
 file_blob_request(struct sotto *s, struct proto_msg *req, struct proto_msg *resp,
     int timeout_ms)
 {
-	const struct timespec wait = { 0, FILE_LIMIT_WAIT_MS * 1000000L };
 	int r, waited = 0;
 
-	for (;;) {
+	/* one refused for the rate was refused before it was handled: make it again */
+	do {
 		memset(resp, 0, sizeof(*resp));
 		r = client_request(s, req, resp, timeout_ms);
-		if (r != SOTTO_ERR_LIMIT || waited >= timeout_ms)
-			return r;
-		/* refused before it was handled: the same request again, a little later */
-		(void)nanosleep(&wait, NULL);
-		waited += FILE_LIMIT_WAIT_MS;
-	}
+	} while (r == SOTTO_ERR_LIMIT && file_limit_wait(&waited, timeout_ms));
+	return r;
 }
 
 void

@@ -76,6 +76,9 @@ void client_file_upload_done(struct sotto *s, struct file_upload *u);
 int file_blob_request(struct sotto *s, struct proto_msg *req, struct proto_msg *resp,
     int timeout_ms) SOTTO_MUST_CHECK;
 #define FILE_LIMIT_WAIT_MS 5
+/* Before a request refused for the rate is made again: waits FILE_LIMIT_WAIT_MS and adds
+ * it to *waited, or returns 0 once *waited reached timeout_ms. */
+int file_limit_wait(int *waited, int timeout_ms);
 
 /* Reports progress (cb may be NULL). */
 void file_progress(sotto_progress_fn cb, void *ctx, enum sotto_transfer dir, const char *name,

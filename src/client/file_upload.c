@@ -21,7 +21,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -350,17 +349,13 @@ static int
 upload_announce(struct sotto *s, const char *to, struct content *c,
     const uint8_t msg_id[SOTTO_ID_LEN])
 {
-	const struct timespec wait = { 0, FILE_LIMIT_WAIT_MS * 1000000L };
 	int r, waited = 0;
 
-	for (;;) {
+	do
 		r = client_send_content_as(s, to, c, 1, CLIENT_TIMEOUT_MS, msg_id);
-		if (r != SOTTO_ERR_QUEUED || s->queued_reason != SOTTO_ERR_LIMIT ||
-		    waited >= CLIENT_TIMEOUT_MS)
-			return r;
-		(void)nanosleep(&wait, NULL);
-		waited += FILE_LIMIT_WAIT_MS;
-	}
+	while (r == SOTTO_ERR_QUEUED && s->queued_reason == SOTTO_ERR_LIMIT &&
+	    file_limit_wait(&waited, CLIENT_TIMEOUT_MS));
+	return r;
 }
 
 int

@@ -8,9 +8,10 @@
  * written to DIR/blobs/partial/<account>-<hex id>-<size>: a BLOB_BEGIN on any later
  * connection finds the file and answers how much of it is there, so a killed client
  * continues where it stopped. BLOB_CHUNKs append at the end of the file (each at most
- * PROTO_BLOB_CHUNK_MAX bytes: the server never holds more of a blob in memory). BLOB_COMMIT
- * checks the file's SHA-256 and fsyncs it on libuv's thread pool, then on the writer thread records
- * it in the store (checking the owner's quota in the same transaction), renames it to its
+ * PROTO_BLOB_CHUNK_MAX bytes: the server never holds more of a blob in memory; an upload
+ * written in order over one connection is hashed as it comes). BLOB_COMMIT checks the
+ * file's SHA-256 (hashing it now if it was not) and fsyncs it on libuv's thread pool, then
+ * on the writer thread records it in the store (checking the owner's quota in the same transaction), renames it to its
  * hash and fsyncs the directory, and only then answers: an acknowledged blob survives a
  * SIGKILL; one killed before the answer is committed again by the client's re-run (the
  * partial file, or the record, is still there).
