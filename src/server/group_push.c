@@ -3,6 +3,8 @@
  * the connection keeps what it pushed and what was acknowledged; the Welcome of a new
  * member goes first, then every entry after the Commit that added it, in seq order, up
  * to the Commit that removed it (flagged PROTO_GROUP_FLAG_REMOVED), and nothing after.
+ * Entries dropped from a full log before the member read them (store_group_log_low) are
+ * one PROTO_GROUP_MISSED push in their place, with their number.
  *
  * An entry is pushed only once it is durable (group_push_deliver runs when its write is
  * done): straight from memory to a connection that is caught up in that group, otherwise
@@ -29,6 +31,8 @@ struct pgroup {
 	uint8_t welcome;                /* its Welcome is not acknowledged yet */
 	uint8_t welcome_pushed;
 	uint8_t backlog;                /* the store may hold entries above pushed */
+	uint64_t missed;                /* seqs a MISSED push stood for beyond its own, */
+	uint64_t missed_seq;            /* up to this one, not acknowledged yet */
 };
 
 struct peer_groups {
@@ -101,6 +105,7 @@ pg_reset(struct pgroup *g, uint64_t read_seq, uint64_t left_seq, int welcome)
 	g->welcome = (uint8_t)welcome;
 	g->welcome_pushed = 0;
 	g->backlog = 1;
+	g->missed = g->missed_seq = 0;
 }
 
 /* Reads the account's memberships (the groups this connection does not know yet), a
@@ -201,6 +206,27 @@ pump_welcome(struct peer *p, struct pgroup *g)
 	return r;
 }
 
+/* The entries after pushed up to last are gone from the log: one MISSED push says so. */
+static int
+push_missed(struct peer *p, struct pgroup *g, uint64_t last)
+{
+	uint8_t n[PROTO_GROUP_MISSED_LEN];
+	uint64_t count = last - g->pushed;
+	int r;
+
+	for (size_t i = 0; i < sizeof(n); i++)
+		n[i] = (uint8_t)(count >> (8 * (sizeof(n) - 1 - i)));
+	if ((r = push_entry(p, g, PROTO_GROUP_MISSED, last, 0, server_now_ms(p->srv), n,
+	    sizeof(n))) != 0)
+		return r;
+	log_debug("conn %llu: %llu group entries missed", (unsigned long long)p->id,
+	    (unsigned long long)count);
+	g->missed += count - 1;
+	g->missed_seq = last;
+	g->pushed = last;
+	return 0;
+}
+
 /* Pushes g's stored entries above pushed; nonzero when the pump must stop. */
 static int
 pump_group(struct peer *p, struct pgroup *g)
@@ -233,6 +259,17 @@ pump_group(struct peer *p, struct pgroup *g)
 			log_error("conn %llu: group log read failed: %s", (unsigned long long)p->id,
 			    sotto_strerror(r));
 			return r;
+		}
+		/* Entries are contiguous above every read position unless a full log dropped
+		 * them: a hole before the first, or none left up to the removing Commit. */
+		r = 0;
+		if (n > 0 && e[0].seq > g->pushed + 1)
+			r = push_missed(p, g, e[0].seq - 1);
+		else if (n == 0 && g->left_seq != 0)
+			r = push_missed(p, g, g->left_seq);
+		if (r != 0) {
+			store_group_entries_free(e, n);
+			return 1;
 		}
 		for (i = 0; i < n; i++) {
 			if (push_entry(p, g, e[i].kind, e[i].seq, e[i].epoch, e[i].ts, e[i].data,
@@ -336,6 +373,10 @@ group_push_acked(struct peer *p, const struct proto_group_ack *a)
 	}
 	to = a->seq < g->pushed ? a->seq : g->pushed;
 	done = to > g->acked ? to - g->acked : 0;
+	if (g->missed != 0 && to >= g->missed_seq) {
+		done -= done > g->missed ? g->missed : done;
+		g->missed = 0;
+	}
 	server_push_progress(p);
 	pg->inflight = pg->inflight > done ? pg->inflight - (uint32_t)done : 0;
 	if (to > g->acked)

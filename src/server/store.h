@@ -265,10 +265,10 @@ struct store_group_op {
 	/* limits */
 	uint32_t members_max;                   /* current members per group */
 	uint32_t groups_max;                    /* groups per account */
-	uint32_t log_max;                       /* log entries not yet read by every member */
+	uint32_t log_max;                       /* log entries kept (store_group_log_low) */
 	/* out */
 	int result;     /* 0, or SOTTO_ERR_UNKNOWN_GROUP, NOT_MEMBER, STALE_EPOCH, EXISTS,
-	                 * UNKNOWN_USER, GROUP_FULL, TOO_MANY_GROUPS, INVALID_ARG; a sealed
+	                 * UNKNOWN_USER, GROUP_FULL (members), TOO_MANY_GROUPS, INVALID_ARG; a sealed
 	                 * MESSAGE: AUTH (not the current epoch's token), STALE_EPOCH (the
 	                 * previous epoch's: cur_epoch says which is current) */
 	int64_t grp;                            /* the store's number for the group */
@@ -278,6 +278,18 @@ struct store_group_op {
 	struct store_group_member *members;     /* malloc'd: whom to deliver to; free() */
 	size_t n_members;
 };
+
+/*
+ * The group's new low_seq before an entry is appended at next_seq: when the log already
+ * holds log_max entries (some member has not read them), the oldest are dropped so that
+ * the new one fits (docs/SERVER.md, "Groups": a member behind them is told it missed
+ * entries when it next reads). low_seq when there is room.
+ */
+static inline uint64_t
+store_group_log_low(uint64_t next_seq, uint64_t low_seq, uint32_t log_max)
+{
+	return next_seq - low_seq >= log_max ? next_seq + 1 - log_max : low_seq;
+}
 
 /* A membership of an account, as delivery needs it. */
 struct store_membership {

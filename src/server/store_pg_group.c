@@ -386,6 +386,25 @@ log_put(struct server_store *s, const struct grow *gr, uint64_t seq, int kind,
 	return grun(s, G_LOG_PUT, &p, NULL, "group log put");
 }
 
+/* Drops the oldest entries when the log is full (store_group_log_low); the caller's
+ * group_set stores the new low_seq. */
+static int
+log_make_room(struct server_store *s, struct grow *gr, const struct store_group_op *op)
+{
+	uint64_t low = store_group_log_low(gr->next_seq, gr->low_seq, op->log_max);
+	struct pgp p = { .n = 0 };
+	int r;
+
+	if (low == gr->low_seq)
+		return 0;
+	pgp_i64(&p, gr->id);
+	pgp_i64(&p, (int64_t)low);
+	if ((r = grun(s, G_LOG_PRUNE, &p, NULL, "group log drop")) != 0)
+		return r;
+	gr->low_seq = low;
+	return 0;
+}
+
 /* Whom the entry at seq goes to, into op->members. */
 static int
 members_out(struct server_store *s, int64_t grp, uint64_t seq, struct store_group_op *op)
@@ -588,8 +607,8 @@ op_commit(struct server_store *s, struct store_group_op *op)
 		}
 		return op->result = SOTTO_ERR_STALE_EPOCH, 0;
 	}
-	if (gr.next_seq - gr.low_seq >= op->log_max)
-		return op->result = SOTTO_ERR_GROUP_FULL, 0;
+	if ((r = log_make_room(s, &gr, op)) != 0)
+		return r;
 	seq = gr.next_seq;
 	if ((r = log_put(s, &gr, seq, PROTO_GROUP_COMMIT_ENTRY, op)) != 0 ||
 	    (r = commit_removes(s, gr.id, seq, op)) != 0 ||
@@ -648,8 +667,8 @@ op_message(struct server_store *s, struct store_group_op *op)
 		return r;
 	if (auth == SOTTO_ERR_STALE_EPOCH)
 		return op->result = auth, 0;
-	if (gr.next_seq - gr.low_seq >= op->log_max)
-		return op->result = SOTTO_ERR_GROUP_FULL, 0;
+	if ((r = log_make_room(s, &gr, op)) != 0)
+		return r;
 	op->seq = gr.next_seq;
 	if ((r = log_put(s, &gr, op->seq, PROTO_GROUP_APPLICATION, op)) != 0)
 		return r;

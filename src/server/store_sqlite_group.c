@@ -457,6 +457,27 @@ log_put(struct server_store *s, struct sqg *g, const struct grow *gr, uint64_t s
 	return grun(s, st, "group log put");
 }
 
+/* Drops the oldest entries when the log is full (store_group_log_low); the caller's
+ * group_set stores the new low_seq. */
+static int
+log_make_room(struct server_store *s, struct sqg *g, struct grow *gr,
+    const struct store_group_op *op)
+{
+	uint64_t low = store_group_log_low(gr->next_seq, gr->low_seq, op->log_max);
+	sqlite3_stmt *st;
+	int r;
+
+	if (low == gr->low_seq)
+		return 0;
+	st = gst(g, G_LOG_PRUNE);
+	sqlite3_bind_int64(st, 1, gr->id);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)low);
+	if ((r = grun(s, st, "group log drop")) != 0)
+		return r;
+	gr->low_seq = low;
+	return 0;
+}
+
 /* Whom the entry at seq goes to, into op->members. */
 static int
 members_out(struct server_store *s, struct sqg *g, int64_t grp, uint64_t seq,
@@ -670,8 +691,8 @@ op_commit(struct server_store *s, struct sqg *g, struct store_group_op *op)
 		}
 		return op->result = SOTTO_ERR_STALE_EPOCH, 0;
 	}
-	if (gr.next_seq - gr.low_seq >= op->log_max)
-		return op->result = SOTTO_ERR_GROUP_FULL, 0;
+	if ((r = log_make_room(s, g, &gr, op)) != 0)
+		return r;
 	seq = gr.next_seq;
 	if ((r = log_put(s, g, &gr, seq, PROTO_GROUP_COMMIT_ENTRY, op)) != 0 ||
 	    (r = commit_removes(s, g, gr.id, seq, op)) != 0 ||
@@ -735,8 +756,8 @@ op_message(struct server_store *s, struct sqg *g, struct store_group_op *op)
 		return 0;
 	if (auth == SOTTO_ERR_STALE_EPOCH)
 		return op->result = auth, 0;
-	if (gr.next_seq - gr.low_seq >= op->log_max)
-		return op->result = SOTTO_ERR_GROUP_FULL, 0;
+	if ((r = log_make_room(s, g, &gr, op)) != 0)
+		return r;
 	op->seq = gr.next_seq;
 	if ((r = log_put(s, g, &gr, op->seq, PROTO_GROUP_APPLICATION, op)) != 0)
 		return r;

@@ -162,8 +162,9 @@ proto_group_encode(const struct proto_msg *m, struct buf *b, int *r)
 		*r = put_acks(b, &m->u.group_received);
 		return 1;
 	case PROTO_GROUP_PUSH:
-		if (gp->kind < PROTO_GROUP_WELCOME || gp->kind > PROTO_GROUP_APPLICATION ||
-		    (gp->flags & ~PROTO_GROUP_FLAG_REMOVED) != 0) {
+		if (gp->kind < PROTO_GROUP_WELCOME || gp->kind > PROTO_GROUP_MISSED ||
+		    (gp->flags & ~PROTO_GROUP_FLAG_REMOVED) != 0 ||
+		    (gp->kind == PROTO_GROUP_MISSED && gp->data.len != PROTO_GROUP_MISSED_LEN)) {
 			*r = SOTTO_ERR_INVALID_ARG;
 			return 1;
 		}
@@ -399,7 +400,7 @@ proto_group_decode(struct cur *c, struct proto_msg *m)
 		gp->kind = cur_u8(c);
 		gp->flags = cur_u8(c);
 		if (cur_status(c) == 0 && (gp->kind < PROTO_GROUP_WELCOME ||
-		    gp->kind > PROTO_GROUP_APPLICATION || (gp->flags & ~PROTO_GROUP_FLAG_REMOVED))) {
+		    gp->kind > PROTO_GROUP_MISSED || (gp->flags & ~PROTO_GROUP_FLAG_REMOVED))) {
 			cur_fail(c, SOTTO_ERR_MALFORMED);
 			return 1;
 		}
@@ -408,6 +409,9 @@ proto_group_decode(struct cur *c, struct proto_msg *m)
 		gp->epoch = cur_u64(c);
 		gp->timestamp = cur_u64(c);
 		get_data(c, &gp->data);
+		if (cur_status(c) == 0 && gp->kind == PROTO_GROUP_MISSED &&
+		    gp->data.len != PROTO_GROUP_MISSED_LEN)
+			cur_fail(c, SOTTO_ERR_MALFORMED);
 		return 1;
 	case PROTO_KEY_PACKAGE_LOW:
 		m->u.kp_low.count = cur_u32(c);

@@ -38,8 +38,12 @@
 enum proto_group_kind {
 	PROTO_GROUP_WELCOME = 1,
 	PROTO_GROUP_COMMIT_ENTRY = 2,
-	PROTO_GROUP_APPLICATION = 3
+	PROTO_GROUP_APPLICATION = 3,
+	/* entries were dropped before you read them (the log was full): seq is the last one
+	 * you missed (acknowledge it), epoch 0, data their number (u64) */
+	PROTO_GROUP_MISSED = 4
 };
+#define PROTO_GROUP_MISSED_LEN 8                /* a MISSED push's data: u64 entries */
 #define PROTO_GROUP_FLAG_REMOVED 0x01           /* the last entry: the Commit removing you */
 
 struct proto_blob {

@@ -776,17 +776,124 @@ TEST(bad_requests_get_clear_errors)
 	/* None of the refused Commits changed the group (nor bob's): epoch 0 is still open. */
 	CHECK_EQ_INT(sottod_proc_db_int(&sp, "SELECT max(epoch) FROM groups"), 0);
 	CHECK_EQ_INT(sottod_proc_db_int(&sp, "SELECT count(*) FROM group_members"), 2);
-	/* group_log_max = 3: the log takes 3 entries nobody has read, then refuses. */
+	/* group_log_max = 3: the log keeps the 3 newest entries nobody has read (the oldest
+	 * is dropped to take a fourth, test lagging_member_misses_entries_not_the_group)... */
 	for (int i = 0; i < 3; i++)
 		CHECK_EQ_INT(send_text(&a, 10 + i, "filler", &res), 0);
-	CHECK_EQ_INT(send_text(&a, 20, "one too many", &res), SOTTO_ERR_GROUP_FULL);
-	/* Read, the log has room again. */
-	CHECK_EQ_INT(ack(&a, GID, GID_LEN, 3), 0);
+	CHECK_EQ_INT(send_text(&a, 20, "one more", &res), 0);
+	CHECK_EQ_INT(res.seq, 4);
+	CHECK_EQ_INT(sottod_proc_db_int(&sp, "SELECT count(*) FROM group_log"), 3);
+	CHECK_EQ_INT(sottod_proc_db_int(&sp, "SELECT min(seq) FROM group_log"), 2);
+	/* ...and what is read goes. */
+	CHECK_EQ_INT(ack(&a, GID, GID_LEN, 4), 0);
 	CHECK_EQ_INT(send_text(&a, 21, "room again", &res), 0);
 	CHECK_EQ_INT(sottod_proc_db_int(&sp, "SELECT count(*) FROM group_log"), 1);
 	test_user_close(&a);
 	test_user_close(&b);
 	test_user_close(&c);
+	CHECK_EQ_INT(sottod_proc_stop(&sp, SIGTERM), 0);
+	sottod_proc_cleanup(&sp);
+}
+
+/* Alice sends (or commits) an entry, then she and bob read it: bob gets exactly the next
+ * seq, of kind. */
+static void
+send_and_read(struct test_user *a, struct test_user *b, uint64_t seq, int kind,
+    const struct proto_group_result *res)
+{
+	CHECK_EQ_INT(res->seq, seq);
+	CHECK_EQ_INT(ack(a, GID, GID_LEN, seq), 0);
+	REQUIRE(next_group_push_from(b, seq, T) == 0);
+	CHECK_EQ_INT(b->ev.u.group_push.seq, seq);
+	CHECK_EQ_INT(b->ev.u.group_push.kind, kind);
+	CHECK_EQ_INT(ack(b, GID, GID_LEN, seq), 0);
+}
+
+/* The next push of u is a MISSED one for the entries up to last, n of them. */
+static void
+check_missed(struct test_user *u, uint64_t last, uint64_t n, uint8_t flags)
+{
+	const struct proto_group_push *gp = &u->ev.u.group_push;
+	uint64_t v = 0;
+
+	REQUIRE(next_group_push_from(u, 2, T) == 0);
+	CHECK_EQ_INT(gp->kind, PROTO_GROUP_MISSED);
+	CHECK_EQ_INT(gp->seq, last);
+	CHECK_EQ_INT(gp->flags, flags);
+	REQUIRE(gp->data.len == PROTO_GROUP_MISSED_LEN);
+	for (size_t i = 0; i < PROTO_GROUP_MISSED_LEN; i++)
+		v = v << 8 | gp->data.p[i];
+	CHECK_EQ_INT(v, n);
+}
+
+/*
+ * Members who never read (carol, and dave who is removed meanwhile) do not stop the
+ * group at group_log_max unread entries: the oldest are dropped as new ones come, the
+ * members who read get every entry once, and a lagging member is told what it missed,
+ * with one MISSED push in their place (PROTOCOL-wire.md 0x42), when it reads again.
+ */
+TEST(lagging_member_misses_entries_not_the_group)
+{
+	struct sottod_proc sp;
+	struct test_user a, b, c, d;
+	struct proto_group_result res;
+	const char *add[] = { "bob@localhost", "carol@localhost", "dave@localhost" };
+	const char *rm_d[] = { "dave@localhost" };
+	uint64_t seq;
+
+	REQUIRE(sottod_proc_launch(&sp, "registration = open\ngroup_log_max = 5") == 0);
+	REQUIRE(test_user_join(&a, &sp, "alice") == 0);
+	REQUIRE(test_user_join(&b, &sp, "bob") == 0);
+	REQUIRE(test_user_join(&c, &sp, "carol") == 0);
+	REQUIRE(test_user_join(&d, &sp, "dave") == 0);
+	test_user_close(&c);
+	test_user_close(&d);
+	REQUIRE(group_net_create(&transport_conn, a.c, GID, GID_LEN, NULL, T) == 0);
+	REQUIRE(commit_adds(&a, 0, "commit-add", add, 3, NULL, 0, &res) == 0);
+	REQUIRE(next_group_push(&b, T) == 0);
+	CHECK_EQ_INT(b.ev.u.group_push.kind, PROTO_GROUP_WELCOME);
+	CHECK_EQ_INT(ack(&a, GID, GID_LEN, 1), 0);
+	CHECK_EQ_INT(ack(&b, GID, GID_LEN, 1), 0);
+	for (seq = 2; seq <= 4; seq++) {
+		REQUIRE(send_text(&a, (int)seq, "text", &res) == 0);
+		send_and_read(&a, &b, seq, PROTO_GROUP_APPLICATION, &res);
+	}
+	REQUIRE(commit_adds(&a, 1, "commit-remove-dave", NULL, 0, rm_d, 1, &res) == 0);
+	send_and_read(&a, &b, 5, PROTO_GROUP_COMMIT_ENTRY, &res);
+	/* Far past group_log_max entries carol has not read: each send is taken. */
+	for (seq = 6; seq <= 13; seq++) {
+		REQUIRE(send_text(&a, (int)seq, "text", &res) == 0);
+		send_and_read(&a, &b, seq, PROTO_GROUP_APPLICATION, &res);
+	}
+	CHECK(no_group_push_after(&b, 13, 300));        /* nothing twice, nothing more */
+	CHECK_EQ_INT(sottod_proc_db_int(&sp, "SELECT count(*) FROM group_log"), 5);
+	CHECK_EQ_INT(sottod_proc_db_int(&sp, "SELECT min(seq) FROM group_log"), 9);
+	/* Carol: her Welcome, then 2..8 missed, then 9..13. */
+	REQUIRE(test_user_connect(&c, &sp) == 0);
+	CHECK_EQ_INT(test_user_cert(&c), 0);
+	REQUIRE(next_group_push(&c, T) == 0);
+	CHECK_EQ_INT(c.ev.u.group_push.kind, PROTO_GROUP_WELCOME);
+	check_missed(&c, 8, 7, 0);
+	for (seq = 9; seq <= 13; seq++) {
+		REQUIRE(next_group_push_from(&c, seq, T) == 0);
+		CHECK_EQ_INT(c.ev.u.group_push.seq, seq);
+	}
+	CHECK_EQ_INT(ack(&c, GID, GID_LEN, 13), 0);
+	/* Dave missed 2..5, the last the Commit removing him: his row goes with his ack. */
+	REQUIRE(test_user_connect(&d, &sp) == 0);
+	CHECK_EQ_INT(test_user_cert(&d), 0);
+	REQUIRE(next_group_push(&d, T) == 0);
+	CHECK_EQ_INT(d.ev.u.group_push.kind, PROTO_GROUP_WELCOME);
+	check_missed(&d, 5, 4, PROTO_GROUP_FLAG_REMOVED);
+	CHECK(no_group_push_after(&d, 5, 300));
+	CHECK_EQ_INT(ack(&d, GID, GID_LEN, 5), 0);
+	CHECK_EQ_INT(sottod_proc_db_int(&sp, "SELECT count(*) FROM group_members"), 3);
+	/* Everyone read everything: the log empties as before. */
+	CHECK_EQ_INT(sottod_proc_db_int(&sp, "SELECT count(*) FROM group_log"), 0);
+	test_user_close(&a);
+	test_user_close(&b);
+	test_user_close(&c);
+	test_user_close(&d);
 	CHECK_EQ_INT(sottod_proc_stop(&sp, SIGTERM), 0);
 	sottod_proc_cleanup(&sp);
 }
@@ -984,6 +1091,7 @@ main(void)
 	SOTTOD_RUN_BOTH(sealed_send_needs_the_current_epochs_token);
 	SOTTOD_RUN_BOTH(removed_members_token_refused_after_the_commit);
 	SOTTOD_RUN_BOTH(bad_requests_get_clear_errors);
+	SOTTOD_RUN_BOTH(lagging_member_misses_entries_not_the_group);
 	SOTTOD_RUN_BOTH(member_of_many_groups_gets_each_at_login);
 	SOTTOD_RUN_BOTH(older_connection_takes_over_group_pushes);
 	SOTTOD_RUN_BOTH(malformed_group_requests_close_the_connection);
