@@ -87,6 +87,8 @@ enum sotto_group_status {
 	SOTTO_GROUP_MEMBER = 0,
 	SOTTO_GROUP_LEAVING = 1,        /* we asked to leave; a member has not committed it yet */
 	SOTTO_GROUP_REMOVED = 2,        /* we were removed: nothing sent after reaches us */
+	SOTTO_GROUP_MISSED = 3,         /* the server dropped entries before we read them: we
+	                                 * cannot follow the group until a member adds us again */
 };
 
 struct sotto_group {
@@ -124,8 +126,8 @@ const char *sotto_member_trust_name(enum sotto_member_trust t);
 
 /* A group's change in English, without the time and the group ("alice@x added bob@x",
  * "you were added by alice@x; members: ...", "bob@x named the group \"NEW\""): actor made
- * it ("" or NULL: "a member"), members are whom it names (RENAMED: the new name), expiry
- * the timer (TIMER). Writes at most cap bytes with the NUL, as snprintf does, and returns
+ * it ("" or NULL: "a member"), members are whom it names (RENAMED: the new name; MISSED:
+ * the group's name), expiry the timer (TIMER; MISSED: how many entries were missed). Writes at most cap bytes with the NUL, as snprintf does, and returns
  * the length the whole text needs. The names are copied as they are: a terminal shows
  * them escaped. */
 /* The names of a history entry of a group's change (m->content SOTTO_CONTENT_GROUP_EVENT;

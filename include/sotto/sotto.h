@@ -168,6 +168,8 @@ enum sotto_group_change {
 	SOTTO_CHANGE_RENAMED = 5,       /* peer named the group members[0] (= group_name) */
 	SOTTO_CHANGE_TIMER = 6,         /* peer set the group's timer to expiry (0: off) */
 	SOTTO_CHANGE_LEFT = 7,          /* peer left the group (members[0] is peer) */
+	SOTTO_CHANGE_MISSED = 8,        /* we missed ev->gap entries of the group (its log was
+	                                   full): a member must add us again (SOTTO_GROUP_MISSED) */
 };
 
 /* A FILE message's body is its caption (possibly empty); sotto_file_info (sotto/file.h) has
@@ -206,7 +208,7 @@ struct sotto_event {
 	size_t n_receipt_ids;
 	uint32_t expiry;                    /* TIMER: seconds, 0 = off */
 	unsigned warnings;                  /* enum sotto_warning */
-	uint64_t gap;                       /* with SOTTO_WARN_GAP */
+	uint64_t gap;                       /* with SOTTO_WARN_GAP; GROUP with CHANGE_MISSED */
 	const char *reason;                 /* with SOTTO_WARN_REJECTED or _UNREADABLE: why */
 	const char *group;                  /* a group's event: its id in hex; else NULL */
 	const char *group_name;             /* and its name */

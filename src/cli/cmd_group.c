@@ -161,7 +161,8 @@ group_list(struct cli *cli, struct sotto *s, int json)
 				    v[i].n_members == 1 ? "" : "s");
 			else
 				cli_printf(stdout, "  (%s)\n", v[i].status == SOTTO_GROUP_LEAVING ?
-				    "leaving" : "removed");
+				    "leaving" : v[i].status == SOTTO_GROUP_MISSED ?
+				    "missed messages: ask a member to add you again" : "removed");
 		}
 	}
 	free(v);

@@ -138,6 +138,14 @@ on_event(void *ctx, const struct sotto_event *ev)
 		print_time(ev->time);
 		print_group(ev);
 		printf(" ");
+		if (ev->change == SOTTO_CHANGE_MISSED) {
+			const char *name = ev->group_name != NULL && ev->group_name[0] != '\0' ?
+			    ev->group_name : ev->group;
+
+			cli_group_change_print(stdout, ev->change, NULL, &name, 1,
+			    ev->gap > UINT32_MAX ? UINT32_MAX : (uint32_t)ev->gap);
+			break;
+		}
 		cli_group_change_print(stdout, ev->change, ev->peer, ev->members, ev->n_members,
 		    ev->expiry);
 		break;

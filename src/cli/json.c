@@ -154,6 +154,8 @@ cli_event_json(const struct sotto_event *ev)
 	case SOTTO_EVENT_GROUP:
 		group_change_json(o, ev->change, ev->peer, ev->members, ev->n_members,
 		    ev->expiry);
+		if (ev->change == SOTTO_CHANGE_MISSED)
+			json_object_set_new(o, "missed", json_integer((json_int_t)ev->gap));
 		break;
 	default:
 		json_object_set_new(o, "body", json_string(ev->reason != NULL ? ev->reason : ""));
@@ -179,6 +181,7 @@ cli_group_change_name(enum sotto_group_change c)
 	case SOTTO_CHANGE_RENAMED: return "renamed";
 	case SOTTO_CHANGE_TIMER: return "timer";
 	case SOTTO_CHANGE_LEFT: return "left";
+	case SOTTO_CHANGE_MISSED: return "missed";
 	}
 	return "unknown";
 }
@@ -264,6 +267,7 @@ group_status_name(enum sotto_group_status st)
 	case SOTTO_GROUP_MEMBER: return "member";
 	case SOTTO_GROUP_LEAVING: return "leaving";
 	case SOTTO_GROUP_REMOVED: return "removed";
+	case SOTTO_GROUP_MISSED: return "missed";
 	}
 	return "unknown";
 }

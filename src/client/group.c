@@ -244,7 +244,7 @@ load_active(struct sotto *s, const uint8_t *id, size_t id_len, struct loaded *lg
 	memset(sg, 0, sizeof(*sg));
 	if ((r = load(s, id, id_len, lg)) != 0)
 		return r;
-	if (lg->rec.status == STORE_GROUP_REMOVED)
+	if (lg->rec.status >= STORE_GROUP_REMOVED)       /* or MISSED */
 		r = SOTTO_ERR_STATE;
 	else
 		r = client_signer_load(s, sg);
@@ -636,7 +636,7 @@ rejoin_allowed(struct sotto *s, const struct loaded *lg)
 
 	if ((r = load(s, lg->rec.id, lg->rec.id_len, &old)) != 0)
 		return r == SOTTO_ERR_NOT_FOUND ? 0 : r;
-	r = old.rec.status == STORE_GROUP_REMOVED && old.g.gc.epoch < lg->g.gc.epoch ? 0 :
+	r = old.rec.status >= STORE_GROUP_REMOVED && old.g.gc.epoch < lg->g.gc.epoch ? 0 :
 	    SOTTO_ERR_REPLAY;
 	unload(&old);
 	return r;
@@ -888,7 +888,7 @@ client_group_receive(struct sotto *s, const uint8_t *msg, size_t len, struct cli
 		return SOTTO_ERR_NOT_FOUND;
 	if ((r = load(s, gid, gid_len, &lg)) != 0)
 		return r;
-	if (lg.rec.status == STORE_GROUP_REMOVED) {
+	if (lg.rec.status >= STORE_GROUP_REMOVED) {      /* or MISSED: nothing to read */
 		r = SOTTO_ERR_STATE;
 		goto out;
 	}

@@ -607,7 +607,7 @@ sotto_groups(struct sotto *s, struct sotto_group **out, size_t *n)
 			v[i].address[0] = '\0';        /* an id too long for a local part */
 		v[i].status = (enum sotto_group_status)l.v[i].status;
 		v[i].expiry = l.v[i].expiry_seconds;
-		if (l.v[i].status == STORE_GROUP_REMOVED)
+		if (l.v[i].status >= STORE_GROUP_REMOVED)       /* or MISSED */
 			continue;
 		if ((r = client_group_members(s, l.v[i].id, l.v[i].id_len, &mem)) != 0)
 			goto out;

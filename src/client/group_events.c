@@ -268,6 +268,14 @@ sotto_group_change_text(enum sotto_group_change c, const char *actor,
 		text_add(out, cap, &len, num);
 		text_add(out, cap, &len, " s");
 		break;
+	case SOTTO_CHANGE_MISSED:       /* members[0]: the group's name or id; expiry: how many */
+		snprintf(num, sizeof(num), "%u", expiry);
+		text_add(out, cap, &len, "you missed messages in group ");
+		text_add(out, cap, &len, first);
+		text_add(out, cap, &len, " (");
+		text_add(out, cap, &len, num);
+		text_add(out, cap, &len, "); ask a member to add you again");
+		break;
 	}
 	return len;
 }

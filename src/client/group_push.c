@@ -219,6 +219,68 @@ commit_leave(struct sotto *s, struct client_group_event *ge, const struct proto_
 	client_group_notes_free(&notes);
 }
 
+/* Marks the group MISSED (unless we are out of it already), in the open transaction. */
+static int
+mark_missed(struct sotto *s, const struct proto_group_push *p, struct store_group *rec)
+{
+	int r;
+
+	if ((r = store_group_get(s->st, p->group.id, p->group.len, rec)) != 0)
+		return r == SOTTO_ERR_NOT_FOUND ? 0 : r;        /* never joined: nothing to mark */
+	if (rec->status >= STORE_GROUP_REMOVED)
+		return 0;
+	rec->status = STORE_GROUP_MISSED;
+	return store_group_put(s->st, rec);
+}
+
+/*
+ * The server dropped entries of the group before we read them (PROTO_GROUP_MISSED): an
+ * MLS member that missed a Commit cannot follow the group again, so it is marked and
+ * everything after is dropped unread (client_group_receive refuses it), until a member
+ * adds us again with a Welcome.
+ */
+static int
+group_missed(struct sotto *s, const struct proto_group_push *p, sotto_event_fn cb, void *ctx,
+    int *events)
+{
+	char gid[2 * SOTTO_GROUP_ID_MAX + 1];
+	struct store_group rec;
+	struct proto_group_ack a;
+	struct sotto_event ev;
+	struct cur c;
+	uint64_t n;
+	int r, own, acked;
+
+	cur_init(&c, p->data.p, p->data.len);
+	n = cur_u64(&c);
+	memset(&rec, 0, sizeof(rec));
+	if ((r = client_tx_begin(s, &own)) != 0)
+		return r;
+	r = client_tx_end(s, own, mark_missed(s, p, &rec));
+	if (r != 0 && local_failure(r)) {
+		store_group_wipe(&rec);
+		return r;
+	}
+	memset(&a, 0, sizeof(a));
+	a.group = p->group;
+	a.seq = p->seq;
+	acked = group_net_received(s->ops, s->t, &a, 1, CLIENT_TIMEOUT_MS);
+	memset(&ev, 0, sizeof(ev));
+	client_group_id_hex(gid, p->group.id, p->group.len);
+	ev.type = SOTTO_EVENT_GROUP;
+	ev.change = SOTTO_CHANGE_MISSED;
+	ev.group = gid;
+	ev.group_name = rec.name;
+	ev.peer = "";
+	ev.time = p->timestamp / 1000;
+	ev.gap = n;
+	(*events)++;
+	if (cb != NULL)
+		cb(ctx, &ev);
+	store_group_wipe(&rec);
+	return acked < 0 && s->t == NULL ? acked : 0;
+}
+
 int
 client_group_push(struct sotto *s, const struct proto_group_push *p, sotto_event_fn cb,
     void *ctx, int *events)
@@ -229,6 +291,8 @@ client_group_push(struct sotto *s, const struct proto_group_push *p, sotto_event
 	size_t i;
 	int r, own, acked, message;
 
+	if (p->kind == PROTO_GROUP_MISSED)
+		return group_missed(s, p, cb, ctx, events);
 	memset(&ge, 0, sizeof(ge));
 	if ((r = client_tx_begin(s, &own)) != 0)
 		return r;

@@ -392,6 +392,8 @@ enum store_group_status {
 	STORE_GROUP_MEMBER = 0,         /* in the group */
 	STORE_GROUP_LEAVING = 1,        /* we asked to leave; still in until a Commit removes us */
 	STORE_GROUP_REMOVED = 2,        /* removed (or left): the state is kept, reads nothing new */
+	STORE_GROUP_MISSED = 3,         /* the server dropped entries we had not read: as REMOVED
+	                                 * until a member adds us again */
 };
 
 struct store_group {

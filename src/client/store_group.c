@@ -39,7 +39,7 @@ store_group_put(struct store *st, const struct store_group *g)
 	if ((r = group_hash(st, g->id, g->id_len, h)) != 0)
 		return r;
 	if (strnlen(g->name, STORE_GROUP_NAME_MAX + 1) > STORE_GROUP_NAME_MAX ||
-	    g->status > STORE_GROUP_REMOVED || g->state_len > STORE_GROUP_STATE_MAX ||
+	    g->status > STORE_GROUP_MISSED || g->state_len > STORE_GROUP_STATE_MAX ||
 	    (g->state == NULL && g->state_len > 0) ||
 	    g->prev_state_len > STORE_GROUP_STATE_MAX ||
 	    (g->prev_state == NULL && g->prev_state_len > 0))

@@ -368,7 +368,7 @@ store_group_decode(const uint8_t *p, size_t n, struct store_group *out, const ui
 	out->created = cur_u64(&c);
 	*state = cur_lv32(&c, STORE_GROUP_STATE_MAX, &out->state_len);
 	*prev = cur_lv32(&c, STORE_GROUP_STATE_MAX, &out->prev_state_len);
-	if (out->id_len == 0 || out->status > STORE_GROUP_REMOVED)
+	if (out->id_len == 0 || out->status > STORE_GROUP_MISSED)
 		cur_fail(&c, SOTTO_ERR_MALFORMED);
 	if (finish(&c) != 0) {
 		*state = *prev = NULL;

@@ -312,6 +312,44 @@ def test_bad_input(root, servers):
     check(texts(got) == [(alice.address, "to the first")], got)
 
 
+def test_lagging_member_misses_messages_not_the_group(root, servers):
+    """group_log_max = 5: carol and dave never read; alice and bob talk on far past it.
+    Then carol (--json) and dave (plain) are told they missed messages, once, and read
+    nothing after (an MLS member that missed a Commit cannot follow), with no loop."""
+    srv = Server(root, conf="group_log_max = 5\n")
+    servers.append(srv)
+    alice, bob, carol, dave = (User(root, n, srv) for n in ("alice", "bob", "carol", "dave"))
+    gid = group(alice, "create", "Team", bob.address, carol.address, dave.address).strip()
+    check(len(changes(bob.receive(), "joined")) == 1, "bob joined")
+    alice.receive()
+    sent = []
+    for i in range(6):
+        for u, other in ((alice, bob), (bob, alice)):
+            text = "%s %d" % (u.name, i)
+            group(u, "send", "Team", text)
+            sent.append((u.address, text))
+            # every message reaches the reading member exactly once
+            check(texts(other.receive(), gid) == [(u.address, text)], (other.name, text))
+    # The log holds group_log_max entries, not every one carol and dave have not read.
+    if srv.pg_db is None:
+        db = sqlite3.connect(os.path.join(srv.dir, "sottod.db"))
+        check(db.execute("SELECT count(*) FROM group_log").fetchone()[0] == 5, "log size")
+        db.close()
+    got = carol.receive()
+    missed = changes(got, "missed")
+    check(len(missed) == 1 and missed[0]["group"] == gid and missed[0]["missed"] >= 7, got)
+    check(texts(got) == [], got)                    # nothing after the gap is read
+    check(carol.receive() == [], "told twice, or entries after the gap")
+    check(json.loads(group(carol, "list", "--json"))[0]["status"] == "missed", "status")
+    out = ok(dave.run("receive"), "dave receive")
+    check("you missed messages in group " in out and
+          "ask a member to add you again" in out, out)
+    check(ok(dave.run("receive"), "dave receive") == "", "dave told twice")
+    # The members who read go on.
+    group(bob, "send", "Team", "still going")
+    check(texts(alice.receive(), gid) == [(bob.address, "still going")], "after")
+
+
 if __name__ == "__main__":
     run_tests([
         test_create_talk_add_remove_leave,
@@ -320,4 +358,5 @@ if __name__ == "__main__":
         test_killed_mid_receive,
         test_group_sends_are_unidentified,
         test_bad_input,
+        test_lagging_member_misses_messages_not_the_group,
     ])
