@@ -58,7 +58,7 @@ enum sotto_err {
 	SOTTO_ERR_STALE_EPOCH = -49,   /* a group Commit made in an epoch the group has left */
 	SOTTO_ERR_NOT_MEMBER = -50,    /* not a member of that group */
 	SOTTO_ERR_UNKNOWN_GROUP = -51, /* no group of that id on the server */
-	SOTTO_ERR_GROUP_FULL = -52,    /* the group is at a server limit (members or unread entries) */
+	SOTTO_ERR_GROUP_FULL = -52,    /* the group is at the server's member limit */
 	SOTTO_ERR_TOO_MANY_GROUPS = -53, /* an account is in as many groups as the server allows */
 	SOTTO_ERR_CLASSICAL_REFUSED = -54, /* a classical (not post-quantum) session, refused */
 	SOTTO_ERR_BLOB_HASH = -55,     /* a blob's bytes do not have the hash given for them */

@@ -57,8 +57,7 @@ static const char *const messages[] = {
 	    "changes and try again)",
 	[-SOTTO_ERR_NOT_MEMBER] = "not a member of that group",
 	[-SOTTO_ERR_UNKNOWN_GROUP] = "no such group on the server",
-	[-SOTTO_ERR_GROUP_FULL] = "the group is at the server's limit (members, or messages not yet "
-	    "read by every member)",
+	[-SOTTO_ERR_GROUP_FULL] = "the group is at the server's limit of members",
 	[-SOTTO_ERR_TOO_MANY_GROUPS] = "an account is already in as many groups as the server allows",
 	[-SOTTO_ERR_CLASSICAL_REFUSED] = "classical session refused: post-quantum sessions are "
 	    "required (the peer has no ML-KEM prekey)",

@@ -77,7 +77,7 @@ struct config {
 	uint32_t group_max;             /* groups an account may be a member of */
 	uint32_t group_members_max;     /* members of one group */
 	uint32_t group_message_max;     /* largest application message of GROUP_SEND */
-	uint32_t group_log_max;         /* entries of a group log not yet read by every member */
+	uint32_t group_log_max;         /* entries of a group log kept unread (then the oldest go) */
 	uint32_t blob_max_mib;          /* largest blob (as padded), MiB */
 	uint32_t blob_quota_mib;        /* bytes of the blobs an account stored, MiB */
 	uint32_t blob_quota_count;      /* blobs an account stored */

@@ -92,6 +92,14 @@ group_samples(struct proto_msg *m, size_t n)
 	m[n].u.group_push.timestamp = 1700000000123ull;
 	m[n].u.group_push.data = (struct proto_blob){ envelope, 30 };
 	n++;
+	m[n].type = PROTO_GROUP_PUSH;
+	m[n].u.group_push.kind = PROTO_GROUP_MISSED;
+	memcpy(m[n].u.group_push.group.id, "g1", 2);
+	m[n].u.group_push.group.len = 2;
+	m[n].u.group_push.seq = 8;
+	m[n].u.group_push.timestamp = 1700000000123ull;
+	m[n].u.group_push.data = (struct proto_blob){ envelope, PROTO_GROUP_MISSED_LEN };
+	n++;
 	m[n].type = PROTO_KEY_PACKAGE_LOW;
 	m[n].u.kp_low.count = 3;
 	m[n].u.kp_low.has_last_resort = 1;
@@ -574,8 +582,14 @@ TEST(proto_group_rejects_bad_fields)
 	CHECK_EQ_INT(decode_hex("010d0000000101670000000000000000" "0000000000000000000000000000000000000000000000000000000000000000" "0000000163"
 	    "0000" "0000" "0000"), 0);
 	/* GROUP_PUSH of an unknown kind, of an unknown flag */
-	CHECK_EQ_INT(decode_hex("0142000000000400016700000000000000010000000000000001"
+	CHECK_EQ_INT(decode_hex("0142000000000500016700000000000000010000000000000001"
 	    "0000000000000001" "0000000178"), SOTTO_ERR_MALFORMED);
+	/* GROUP_PUSH missed (PROTOCOL-wire.md's example: entries 2..8 of group "g"), and one
+	 * whose data is not the 8-byte count */
+	CHECK_EQ_INT(decode_hex("0142000000000400016700000000000000080000000000000000"
+	    "0000018c00000000" "00000008" "0000000000000007"), 0);
+	CHECK_EQ_INT(decode_hex("0142000000000400016700000000000000080000000000000000"
+	    "0000018c00000000" "0000000178"), SOTTO_ERR_MALFORMED);
 	CHECK_EQ_INT(decode_hex("0142000000000302016700000000000000010000000000000001"
 	    "0000000000000001" "0000000178"), SOTTO_ERR_MALFORMED);
 	CHECK_EQ_INT(decode_hex("0142000000000301016700000000000000010000000000000001"
