@@ -13,7 +13,7 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from sotto_harness import Server, User, check, run_tests  # noqa: E402
+from sotto_harness import Server, User, check, on_postgresql, run_tests  # noqa: E402
 
 
 def ok(r, what):
@@ -359,4 +359,5 @@ if __name__ == "__main__":
         test_group_sends_are_unidentified,
         test_bad_input,
         test_lagging_member_misses_messages_not_the_group,
+        on_postgresql(test_lagging_member_misses_messages_not_the_group),
     ])
