@@ -62,9 +62,10 @@ int sotto_group_leave(struct sotto *s, const char *group) SOTTO_MUST_CHECK;
  * message id. SOTTO_ERR_STATE: we are no longer a member. */
 int sotto_group_send(struct sotto *s, const char *group, const char *text, size_t len,
     uint8_t id[SOTTO_ID_LEN]) SOTTO_MUST_CHECK;
-/* The same for one part of a mail (1..SOTTO_TEXT_MAX bytes, the MAIL content of the 1:1
- * path: the bridge's mail_content.h): members see a SOTTO_CONTENT_MAIL message. */
-int sotto_group_send_mail(struct sotto *s, const char *group, const uint8_t *part, size_t len,
+/* The same for a whole mail (an RFC 5322 message of 1..SOTTO_MAIL_MAX bytes), sent as
+ * parts like sotto_send_mail's, one application message each: members' clients file it
+ * once, whole, and see one SOTTO_CONTENT_MAIL message; our history has one entry (id). */
+int sotto_group_send_mail(struct sotto *s, const char *group, const uint8_t *msg, size_t len,
     uint8_t id[SOTTO_ID_LEN]) SOTTO_MUST_CHECK;
 
 /* The group address of the group id (hex, any case) on domain into out: 0, or

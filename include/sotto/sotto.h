@@ -47,6 +47,18 @@ int sotto_create(struct sotto **out, const char *home, const uint8_t *pass, size
  * are deleted on open. */
 int sotto_open(struct sotto **out, const char *home, const uint8_t *pass, size_t pass_len)
     SOTTO_MUST_CHECK;
+/* A second handle of the open account s, for another thread: its own connection to the
+ * store and to the server, under the keys s unlocked (no passphrase, no second Argon2id:
+ * a process unlocks its store once). Close it with sotto_close; s stays open. */
+int sotto_open_again(struct sotto *s, struct sotto **out) SOTTO_MUST_CHECK;
+/* The address a user typed in its one spelling (ASCII letters folded to lower case),
+ * checked: 0, or SOTTO_ERR_BAD_ADDRESS. */
+int sotto_address_normalize(const char *in, char out[SOTTO_ADDRESS_MAX + 1])
+    SOTTO_MUST_CHECK;
+/* How many times this process derived a key from a passphrase (Argon2id: each
+ * sotto_open, sotto_create, passphrase change): the evidence that a process unlocks its
+ * store once (`sotto daemon` reports it in `status`). */
+unsigned long sotto_unlock_count(void);
 /* Disconnects, wipes keys from memory, closes the store. NULL is allowed. */
 void sotto_close(struct sotto *s);
 /* The home directory to use when a front end is given none: ~/.sotto. */
@@ -119,7 +131,14 @@ int sotto_outbox_count(struct sotto *s) SOTTO_MUST_CHECK;
  */
 int sotto_send_text(struct sotto *s, const char *to, const char *text, size_t len,
     uint8_t id[SOTTO_ID_LEN]) SOTTO_MUST_CHECK;
-/* The same for a mail object (an RFC 5322 message, opaque here), for the mail bridge. */
+/*
+ * The same for a mail: a whole RFC 5322 message (opaque here) of 1..SOTTO_MAIL_MAX bytes,
+ * for the mail bridge. libsotto sends it in parts and the recipient's client files it
+ * once, whole, in its history and INBOX. The same bytes to the same recipient get the same
+ * id, so a mail submitted again is filed once. The history gets one entry for the mail
+ * (id), which the recipient's receipt marks. SOTTO_ERR_QUEUED: some parts wait in the
+ * outbox (in order). A refusal for good stops the rest of the mail.
+ */
 int sotto_send_mail(struct sotto *s, const char *to, const uint8_t *msg, size_t len,
     uint8_t id[SOTTO_ID_LEN]) SOTTO_MUST_CHECK;
 /*

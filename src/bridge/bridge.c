@@ -14,25 +14,17 @@
 
 #include "imap/imap_server.h"
 #include "bridge/listener.h"
-#include "mail/mail_content.h"
-#include "mail/mail_group.h"
-#include "mail/mail_sender.h"
-#include "mail/mailstore_store.h"
 #include "smtp/smtp.h"
 #include "sotto/group.h"
-#include "wire/address.h"
 
-#define BRIDGE_HISTORY_BATCH 64
-#define BRIDGE_ASM_PENDING 32
-#define BRIDGE_ASM_BYTES (4u * MAIL_CONTENT_MAX)
 #define BRIDGE_RECONNECT_MS 2000
-#define BRIDGE_RESCAN_MS 5000 /* history written by another process (sotto receive) */
+/* How often the loop reads the store's change counter (mailstore_store_refresh) for mail
+ * another process filed (`sotto receive`, the daemon's connection): a counter, no scan. */
+#define BRIDGE_REFRESH_MS 1000
 #define BRIDGE_CONNECT_TIMEOUT_MS 10000
-#define BRIDGE_PART_MAX_AGE 86400       /* seconds a mail may stay incomplete */
 #define BRIDGE_LOOKUP_TIMEOUT_MS 5000   /* RCPT: connecting and asking, each */
 #define BRIDGE_RCPT_CACHE 32            /* recipients known to exist, */
 #define BRIDGE_RCPT_CACHE_MS 60000      /* for this long */
-#define BRIDGE_IDKEY_LEN 32
 
 /* One submitted mail: its recipients' callbacks, filled on the loop thread, the results
  * filled by the client thread. */
@@ -79,14 +71,14 @@ struct bridge {
 	uint16_t smtp_port, imap_port;
 	struct bridge_group *collecting;        /* loop thread only */
 	struct bridge_rcpt_known known[BRIDGE_RCPT_CACHE];      /* loop thread only */
-	/* secret: keys the mail ids of our copies (mail_id), written before the thread starts */
-	uint8_t idkey[BRIDGE_IDKEY_LEN];
 
 	pthread_t thread;
 	int thread_started;
 	int wake[2];                    /* pipe: the loop wakes the client thread */
 	uv_async_t async;               /* the client thread wakes the loop */
 	int async_open;
+	uv_timer_t refresh;             /* mail filed by another process (BRIDGE_REFRESH_MS) */
+	int refresh_open;
 
 	pthread_mutex_t lock;           /* guards what follows */
 	struct bridge_group *todo, *todo_tail;
@@ -94,7 +86,6 @@ struct bridge {
 	struct bridge_lookup *ask, *ask_tail;
 	struct bridge_lookup *answered, *answered_tail;
 	int stopping;
-	int poked;                      /* read the history now */
 	int send_only;                  /* set at start */
 
 	/* stopping, on the loop thread */
@@ -227,7 +218,7 @@ be_check_rcpt(void *arg, const char *addr, smtp_rcpt_done done, void *ctx)
 	}
 	/* a group's address is checked against our groups, never remembered (we may leave) */
 	group = sotto_group_address_parse(a, gid, gdom) == 0;
-	if (!group && address_user_check(a, strlen(a)) != 0) {
+	if (!group && sotto_address_normalize(addr, a) != 0) {
 		done(ctx, SMTP_RCPT_UNKNOWN, "not a valid Sotto address");
 		return;
 	}
@@ -321,6 +312,7 @@ on_async(uv_async_t *h)
 	l = b->answered;
 	b->answered = b->answered_tail = NULL;
 	pthread_mutex_unlock(&b->lock);
+	mailstore_store_refresh(b->ms);
 	for (; l != NULL; l = lnext) {
 		lnext = l->next;
 		if (l->v == SMTP_RCPT_OK && l->group[0] == '\0')
@@ -335,6 +327,16 @@ on_async(uv_async_t *h)
 			    g->slots[i].reason[0] ? g->slots[i].reason : NULL);
 		group_free(g);
 	}
+}
+
+/* Mail another process filed (`sotto receive`, the daemon's own connection) shows up in
+ * the store's change counter: IMAP sessions are told (IDLE wakes). */
+static void
+on_refresh(uv_timer_t *t)
+{
+	struct bridge *b = t->data;
+
+	mailstore_store_refresh(b->ms);
 }
 
 /* ---- client thread: recipients ---- */
@@ -443,73 +445,25 @@ serve_lookups(struct bridge *b)
 
 /* ---- client thread: sending ---- */
 
-/*
- * The id of our copy of a mail for one recipient: a keyed hash, under a key only this
- * client holds (BRIDGE_SETTING_IDKEY), of the recipient and the exact bytes of the copy.
- * The same mail submitted again (a mail program retrying after a 4xx whose parts partly
- * went out, or were left in the outbox) gets the same id, and the receiving bridge files
- * a mail id once. It is the whole mail, not just its Message-ID, because parts are put
- * together by id: two different mails under one id could be mixed part by part. Without
- * the key, nobody can tell from an id which mail it is or predict another's.
- */
-static int
-mail_id(const struct bridge *b, const char *addr, const uint8_t *mail, size_t len,
-    uint8_t id[MAIL_CONTENT_ID_LEN])
-{
-	static const char label[] = "sotto bridge mail id v1";
-	crypto_generichash_state st;
-	size_t alen = strlen(addr);
-	uint8_t n[2] = { (uint8_t)(alen >> 8), (uint8_t)alen };
-	int r;
-
-	r = crypto_generichash_init(&st, b->idkey, sizeof(b->idkey), MAIL_CONTENT_ID_LEN);
-	if (r == 0)
-		r = crypto_generichash_update(&st, (const uint8_t *)label, sizeof(label));
-	if (r == 0)
-		r = crypto_generichash_update(&st, n, sizeof(n));
-	if (r == 0)
-		r = crypto_generichash_update(&st, (const uint8_t *)addr, alen);
-	if (r == 0)
-		r = crypto_generichash_update(&st, mail, len);
-	if (r == 0)
-		r = crypto_generichash_final(&st, id, MAIL_CONTENT_ID_LEN);
-	sodium_memzero(&st, sizeof(st));
-	return r == 0 ? 0 : SOTTO_ERR_INTERNAL;
-}
-
 static enum smtp_deliver_result
 send_copy(struct bridge *b, const char *to, const uint8_t *mail, size_t len, char *reason,
     size_t rcap)
 {
-	uint8_t id[MAIL_CONTENT_ID_LEN], msgid[SOTTO_ID_LEN];
+	uint8_t msgid[SOTTO_ID_LEN];
 	char addr[SOTTO_ADDRESS_MAX + 1], gid[2 * SOTTO_GROUP_ID_MAX + 1];
 	char gdom[SOTTO_ADDRESS_MAX + 1];
 	const char *dom;
-	struct buf part;
-	uint32_t count, i;
 	int r, group;
 
 	if (normalise(to, addr, &dom) != 0) {
 		snprintf(reason, rcap, "not a valid address");
 		return SMTP_DELIVER_PERMFAIL;
 	}
-	/* a group's address: one group message per part, whoever is in the group */
+	/* the whole copy: libsotto splits it into parts; a group's address gets one group
+	 * message per part, whoever is in the group */
 	group = sotto_group_address_parse(addr, gid, gdom) == 0;
-	if ((r = mail_content_count(len, &count)) != 0) {
-		snprintf(reason, rcap, "message too large for the store");
-		return SMTP_DELIVER_PERMFAIL;
-	}
-	if (mail_id(b, addr, mail, len, id) != 0) {
-		snprintf(reason, rcap, "internal error");
-		return SMTP_DELIVER_TEMPFAIL;
-	}
-	buf_init_dyn(&part, MAIL_CONTENT_HEADER + MAIL_CONTENT_CHUNK);
-	for (i = 0, r = 0; i < count && r == 0; i++) {
-		if ((r = mail_content_part(id, mail, len, i, &part)) == 0)
-			r = group ? sotto_group_send_mail(b->s, gid, part.p, part.len, msgid) :
-			    sotto_send_mail(b->s, addr, part.p, part.len, msgid);
-	}
-	buf_wipe_free(&part);
+	r = group ? sotto_group_send_mail(b->s, gid, mail, len, msgid) :
+	    sotto_send_mail(b->s, addr, mail, len, msgid);
 	if (group && (r == SOTTO_ERR_NOT_FOUND || r == SOTTO_ERR_STATE)) {
 		snprintf(reason, rcap, r == SOTTO_ERR_STATE ? "you are no longer a member of this"
 		    " group" : "no group of yours has this address");
@@ -518,6 +472,9 @@ send_copy(struct bridge *b, const char *to, const uint8_t *mail, size_t len, cha
 	switch (r) {
 	case 0:
 		return SMTP_DELIVER_OK;
+	case SOTTO_ERR_MESSAGE_TOO_LARGE:
+		snprintf(reason, rcap, "message too large");
+		return SMTP_DELIVER_PERMFAIL;
 	case SOTTO_ERR_NOT_FOUND:
 	case SOTTO_ERR_UNKNOWN_USER:
 		snprintf(reason, rcap, "no such Sotto user");
@@ -564,283 +521,27 @@ send_group(struct bridge *b, struct bridge_group *g)
 	}
 }
 
-/* ---- client thread: receiving ---- */
+/* ---- client thread ---- */
 
-struct receiver {
-	struct mail_asm *asm_;
-	struct mail_progress prog;      /* as stored */
-	int64_t scan;                   /* history row read up to, in this run */
-};
-
-static int
-progress_save_with(struct bridge *b, struct receiver *rc, const uint8_t *mail, size_t len,
-    int64_t date)
-{
-	struct buf enc;
-	int r;
-
-	buf_init_dyn(&enc, 16 + MAIL_DONE_MAX * MAIL_CONTENT_ID_LEN);
-	if ((r = mail_progress_encode(&rc->prog, &enc)) == 0)
-		r = mailstore_store_deliver(b->ms, "INBOX", mail, len, 0, date,
-		    BRIDGE_SETTING_PROGRESS, enc.p, enc.len, NULL);
-	buf_free(&enc);
-	return r;
-}
-
-static int
-receiver_load(struct bridge *b, struct receiver *rc)
-{
-	uint8_t *v = NULL;
-	size_t len = 0;
-	int r;
-
-	memset(rc, 0, sizeof(*rc));
-	if ((r = mail_asm_new(&rc->asm_, BRIDGE_ASM_PENDING, BRIDGE_ASM_BYTES)) != 0)
-		return r;
-	r = mailstore_store_setting_get(b->ms, BRIDGE_SETTING_PROGRESS, &v, &len);
-	if (r == SOTTO_ERR_NOT_FOUND)
-		return 0;
-	if (r != 0)
-		return r;
-	r = mail_progress_decode(v, len, &rc->prog);
-	mailstore_store_setting_free(v, len);
-	if (r != 0)
-		return r;
-	rc->scan = rc->prog.row;
-	return 0;
-}
-
-/* The mail (id) as it is to be filed, found at history row `row`: filed in INBOX with the
- * new progress. */
-static int
-file_bytes(struct bridge *b, struct receiver *rc, const uint8_t id[MAIL_CONTENT_ID_LEN],
-    int64_t row, const uint8_t *mail, size_t len, int64_t date)
-{
-	struct mail_progress saved = rc->prog;
-	int64_t oldest = mail_asm_oldest_row(rc->asm_);
-	int r;
-
-	mail_progress_add(&rc->prog, id);
-	/* replay must start before the first part of any mail still in progress */
-	rc->prog.row = oldest != INT64_MAX && oldest - 1 < row ? oldest - 1 : row;
-	r = progress_save_with(b, rc, mail, len, date);
-	if (r == SOTTO_ERR_TOO_LARGE || r == SOTTO_ERR_INVALID_ARG) {
-		/* it will never fit: skip it for good rather than stall every later mail */
-		struct buf enc;
-
-		fprintf(stderr, "sotto bridge: a mail of %zu bytes cannot be stored, dropped\n",
-		    len);
-		buf_init_dyn(&enc, 16 + MAIL_DONE_MAX * MAIL_CONTENT_ID_LEN);
-		if ((r = mail_progress_encode(&rc->prog, &enc)) == 0)
-			r = mailstore_store_setting_put(b->ms, BRIDGE_SETTING_PROGRESS, enc.p,
-			    enc.len);
-		buf_free(&enc);
-	}
-	if (r != 0)
-		rc->prog = saved;
-	return r;
-}
-
-/* The group of history message m as the mail mapping names it; 0, or -1 if m is no group
- * message or its group has no address. */
-static int
-group_of(const struct bridge *b, const struct sotto_message *m, struct mail_group *g,
-    char address[SOTTO_ADDRESS_MAX + 1])
-{
-	if (m->group[0] == '\0' || sotto_group_address(m->group, b->domain, address) != 0)
-		return -1;
-	g->address = address;
-	g->id_hex = m->group;
-	g->name = m->group_name;
-	return 0;
-}
-
-/* A complete mail from m's sender (the address its session or its group authenticated):
- * filed in INBOX with the new progress, unless it was filed before. Its From: shows the
- * sender whatever it claimed (mail_sender.h); a group's mail gets the group's fields
- * (mail_group.h), and a 1:1 mail loses an X-Sotto-Group field it claimed. */
-static int
-file_mail(struct bridge *b, struct receiver *rc, const struct sotto_message *m,
-    const struct mail_part *p, const uint8_t *mail, size_t len)
-{
-	char gaddr[SOTTO_ADDRESS_MAX + 1];
-	struct mail_group g;
-	struct buf fixed, grouped;
-	int r, rewritten = 0, changed = 0;
-
-	if (mail_progress_has(&rc->prog, p->id))
-		return 0;
-	buf_init_dyn(&fixed, (size_t)len + MAIL_SENDER_GROWTH);
-	buf_init_dyn(&grouped, (size_t)len + MAIL_SENDER_GROWTH + MAIL_GROUP_GROWTH);
-	if ((r = mail_sender_rewrite(mail, len, m->peer, &fixed, &rewritten)) != 0)
-		goto out;
-	if (rewritten) {
-		fprintf(stderr, "sotto bridge: a mail from %s claimed another sender; it is filed "
-		    "as from %s (X-Sotto-Claimed-From holds the claim)\n", m->peer, m->peer);
-		mail = fixed.p;
-		len = fixed.len;
-	}
-	/* a group's mail gets the group's fields; a 1:1 mail may not claim one */
-	if ((r = mail_group_file(group_of(b, m, &g, gaddr) == 0 ? &g : NULL, mail, len,
-	    &grouped, &changed)) != 0)
-		goto out;
-	if (changed) {
-		mail = grouped.p;
-		len = grouped.len;
-	}
-	r = file_bytes(b, rc, p->id, m->row, mail, len, (int64_t)m->time);
-out:
-	buf_wipe_free(&fixed);
-	buf_wipe_free(&grouped);
-	return r;
-}
-
-/* A member's text in a group (`sotto group send`), or a change to the group in words
- * from the member who made it, filed as a mail (mail_group.h) under its entry's id. */
-static int
-file_group_text(struct bridge *b, struct receiver *rc, const struct sotto_message *m)
-{
-	char gaddr[SOTTO_ADDRESS_MAX + 1];
-	const char *names[SOTTO_GROUP_ADD_MAX];
-	const uint8_t *text = m->body;
-	size_t len = m->body_len, n;
-	char *change = NULL, *names_buf = NULL;
-	struct mail_group g;
-	struct buf mail;
-	int r;
-
-	if (mail_progress_has(&rc->prog, m->id) || group_of(b, m, &g, gaddr) != 0)
-		return 0;
-	if (m->content == SOTTO_CONTENT_GROUP_EVENT) {
-		if ((names_buf = malloc(SOTTO_GROUP_CHANGE_TEXT_MAX)) == NULL)
-			return SOTTO_ERR_NOMEM;
-		n = sotto_group_change_names(m, names_buf, SOTTO_GROUP_CHANGE_TEXT_MAX, names,
-		    SOTTO_GROUP_ADD_MAX);
-		len = sotto_group_change_text(m->change, m->peer, names, n, m->expiry, NULL, 0);
-		if ((change = malloc(len + 1)) == NULL) {
-			free(names_buf);
-			return SOTTO_ERR_NOMEM;
-		}
-		sotto_group_change_text(m->change, m->peer, names, n, m->expiry, change, len + 1);
-		text = (const uint8_t *)change;
-	}
-	buf_init_dyn(&mail, 2 * len + MAIL_GROUP_GROWTH);
-	if ((r = mail_group_text(&g, m->peer[0] != '\0' ? m->peer : gaddr, m->id, m->time, text,
-	    len, &mail)) == 0)
-		r = file_bytes(b, rc, m->id, m->row, mail.p, mail.len, (int64_t)m->time);
-	buf_wipe_free(&mail);
-	free(change);
-	free(names_buf);
-	return r;
-}
-
-/* Filing failed: read again from the stored progress next time; nothing is lost. */
-static void
-receive_failed(struct receiver *rc, int r)
-{
-	fprintf(stderr, "sotto bridge: could not file a mail in INBOX: %s\n", sotto_strerror(r));
-	mail_asm_free(rc->asm_);
-	rc->asm_ = NULL;
-	if (mail_asm_new(&rc->asm_, BRIDGE_ASM_PENDING, BRIDGE_ASM_BYTES) != 0)
-		rc->asm_ = NULL;
-	rc->scan = rc->prog.row;
-}
-
-/* Reads new history and files every mail it completes. */
-static void
-receive_scan(struct bridge *b, struct receiver *rc)
-{
-	struct sotto_message *v = NULL;
-	struct mail_part p;
-	uint8_t *mail;
-	size_t n, i, len;
-	int r;
-
-	for (;;) {
-		if ((r = sotto_history(b->s, NULL, rc->scan, BRIDGE_HISTORY_BATCH, &v, &n)) != 0) {
-			fprintf(stderr, "sotto bridge: reading history: %s\n", sotto_strerror(r));
-			return;
-		}
-		for (i = 0; i < n; i++) {
-			const struct sotto_message *m = &v[i];
-
-			rc->scan = m->row;
-			if (m->dir != SOTTO_IN)
-				continue;
-			if (m->content == SOTTO_CONTENT_TEXT ||
-			    m->content == SOTTO_CONTENT_GROUP_EVENT) {
-				if (m->group[0] != '\0' && (r = file_group_text(b, rc, m)) != 0) {
-					receive_failed(rc, r);
-					sotto_history_free(v, n);
-					return;
-				}
-				continue;
-			}
-			if (m->content != SOTTO_CONTENT_MAIL)
-				continue;
-			if (mail_content_parse(m->body, m->body_len, &p) != 0) {
-				fprintf(stderr, "sotto bridge: dropped a malformed mail part from %s\n",
-				    m->peer);
-				continue;
-			}
-			/* a part of a mail filed already (the sender retried it, or its outbox
-			 * sent a part late): it would only start a mail that never completes */
-			if (mail_progress_has(&rc->prog, p.id))
-				continue;
-			r = mail_asm_add(rc->asm_, m->peer, m->row, m->time, &p, &mail, &len);
-			if (r < 0) {
-				fprintf(stderr, "sotto bridge: dropped a mail from %s: %s\n", m->peer,
-				    sotto_strerror(r));
-				continue;
-			}
-			if (r == 0)
-				continue;
-			r = file_mail(b, rc, m, &p, mail, len);
-			sodium_memzero(mail, len);
-			free(mail);
-			if (r != 0) {
-				receive_failed(rc, r);
-				sotto_history_free(v, n);
-				return;
-			}
-		}
-		sotto_history_free(v, n);
-		v = NULL;
-		if (n < BRIDGE_HISTORY_BATCH)
-			break;
-	}
-	/* a mail whose sender stopped half way would hold the progress back for ever */
-	if (mail_asm_expire(rc->asm_, (uint64_t)time(NULL) - BRIDGE_PART_MAX_AGE) > 0)
-		fprintf(stderr, "sotto bridge: dropped mail left incomplete for a day\n");
-}
-
+/* Receiving needs nothing here: libsotto files each mail in INBOX as it stores it
+ * (sotto_poll); the loop is told to look at the store (on_async), and IMAP wakes. */
 static void *
 client_thread(void *arg)
 {
 	struct bridge *b = arg;
-	struct receiver rc;
-	uint64_t next_connect = 0, next_scan = 0;
-	int scan = 1, r, stopping = 0;
+	uint64_t next_connect = 0;
+	int r, stopping = 0;
 
-	if ((r = receiver_load(b, &rc)) != 0) {
-		/* sending still works; receiving waits for a restart */
-		fprintf(stderr, "sotto bridge: cannot read the bridge's progress, not filing"
-		    " received mail: %s\n", sotto_strerror(r));
-		mail_asm_free(rc.asm_);
-		rc.asm_ = NULL;
-	}
 	sotto_set_auto_receipts(b->s, 0);
 	while (!stopping) {
 		struct pollfd pfd[2];
 		struct bridge_group *g;
-		int fd = sotto_fd(b->s), nfd = 1, timeout;
+		int fd = sotto_fd(b->s), nfd = 1, timeout = -1;
 		uint64_t now = now_ms();
 		char c[64];
 
-		if (serve_lookups(b)) {
-			scan = 1;
+		if (serve_lookups(b))
 			fd = sotto_fd(b->s);
-		}
 		if (fd < 0 && now >= next_connect && !b->send_only) {
 			if ((r = sotto_connect(b->s, BRIDGE_CONNECT_TIMEOUT_MS)) != 0) {
 				fprintf(stderr, "sotto bridge: cannot reach %s: %s\n",
@@ -848,33 +549,18 @@ client_thread(void *arg)
 				next_connect = now_ms() + BRIDGE_RECONNECT_MS;
 			}
 			fd = sotto_fd(b->s);
-			scan = 1;
 		}
 		if (fd >= 0 && (r = sotto_poll(b->s, 0, NULL, NULL)) != 0) {
 			if (r > 0)
-				scan = 1;
+				uv_async_send(&b->async);       /* new mail: INBOX changed */
 			else if (r != SOTTO_ERR_TIMEOUT)
 				fprintf(stderr, "sotto bridge: receiving: %s\n", sotto_strerror(r));
-		}
-		if (scan || now_ms() >= next_scan) {
-			if (rc.asm_ != NULL)
-				receive_scan(b, &rc);
-			scan = 0;
-			next_scan = now_ms() + BRIDGE_RESCAN_MS;
 		}
 
 		pthread_mutex_lock(&b->lock);
 		g = b->todo;
 		b->todo = b->todo_tail = NULL;
 		stopping = b->stopping;
-		if (b->poked) {
-			b->poked = 0;
-			pthread_mutex_unlock(&b->lock);
-			if (rc.asm_ != NULL)
-				receive_scan(b, &rc);
-			next_scan = now_ms() + BRIDGE_RESCAN_MS;
-			pthread_mutex_lock(&b->lock);
-		}
 		pthread_mutex_unlock(&b->lock);
 		if (g != NULL) {
 			while (g != NULL) {
@@ -890,7 +576,6 @@ client_thread(void *arg)
 			 * pushes to the newest one) */
 			if (b->send_only)
 				sotto_disconnect(b->s);
-			scan = 1;
 			continue;       /* a send may have read what the server pushed meanwhile */
 		}
 		if (stopping)
@@ -903,16 +588,14 @@ client_thread(void *arg)
 			pfd[1].fd = fd;
 			pfd[1].events = POLLIN;
 			nfd = 2;
+		} else if (!b->send_only) {
+			now = now_ms();
+			timeout = (int)(next_connect > now ? next_connect - now : 0);
 		}
-		now = now_ms();
-		timeout = fd >= 0 || b->send_only ? (int)(next_scan > now ? next_scan - now : 0) :
-		    (int)(next_connect > now ? next_connect - now : 0);
 		if (poll(pfd, (nfds_t)nfd, timeout) > 0 && (pfd[0].revents & POLLIN))
 			while (read(b->wake[0], c, sizeof(c)) > 0)
 				;
 	}
-	mail_asm_free(rc.asm_);
-	sodium_memzero(&rc.prog, sizeof(rc.prog));
 	return NULL;
 }
 
@@ -928,7 +611,6 @@ free_bridge(struct bridge *b)
 		b->ask = l->next;
 		free(l);
 	}
-	sodium_memzero(b->idkey, sizeof(b->idkey));
 	if (b->wake[0] >= 0)
 		close(b->wake[0]);
 	if (b->wake[1] >= 0)
@@ -968,16 +650,13 @@ server_stopped(void *arg)
 	on_async(&b->async);
 	sotto_close(b->s);
 	b->s = NULL;
+	if (b->refresh_open) {
+		/* closed before the async, whose close callback frees b */
+		uv_timer_stop(&b->refresh);
+		uv_close((uv_handle_t *)&b->refresh, NULL);
+		b->refresh_open = 0;
+	}
 	uv_close((uv_handle_t *)&b->async, on_async_closed);
-}
-
-void
-bridge_poke(struct bridge *b)
-{
-	pthread_mutex_lock(&b->lock);
-	b->poked = 1;
-	pthread_mutex_unlock(&b->lock);
-	wake_thread(b);
 }
 
 void
@@ -989,28 +668,6 @@ bridge_stop(struct bridge *b, void (*done)(void *), void *arg)
 	drop_collecting(b);
 	smtp_server_stop(b->smtp, server_stopped, b);
 	imap_server_stop(b->imap, server_stopped, b);
-}
-
-/* The key of mail_id: made once, kept sealed in the store. */
-static int
-idkey_load(struct bridge *b)
-{
-	uint8_t *v = NULL;
-	size_t len = 0;
-	int r;
-
-	r = mailstore_store_setting_get(b->ms, BRIDGE_SETTING_IDKEY, &v, &len);
-	if (r == 0) {
-		if (len == sizeof(b->idkey))
-			memcpy(b->idkey, v, len);
-		mailstore_store_setting_free(v, len);
-		return len == sizeof(b->idkey) ? 0 : SOTTO_ERR_CORRUPT;
-	}
-	if (r != SOTTO_ERR_NOT_FOUND)
-		return r;
-	randombytes_buf(b->idkey, sizeof(b->idkey));
-	return mailstore_store_setting_put(b->ms, BRIDGE_SETTING_IDKEY, b->idkey,
-	    sizeof(b->idkey));
 }
 
 /* Puts p before the text in why (cut to fit). */
@@ -1056,10 +713,6 @@ bridge_start(struct bridge **out, uv_loop_t *loop, const struct bridge_config *c
 	if ((r = normalise(sotto_address(cfg->sotto), b->user, &dom)) != 0)
 		goto fail;
 	b->domain = dom;
-	if ((r = idkey_load(b)) != 0) {
-		snprintf(why, whylen, "the bridge's mail id key: %s", sotto_strerror(r));
-		goto fail;
-	}
 	if (pipe2(b->wake, O_CLOEXEC | O_NONBLOCK) != 0) {
 		r = SOTTO_ERR_IO;
 		goto fail;
@@ -1071,7 +724,7 @@ bridge_start(struct bridge **out, uv_loop_t *loop, const struct bridge_config *c
 
 	memset(&sc, 0, sizeof(sc));
 	sc.user = b->user;
-	sc.max_size = cfg->max_size ? cfg->max_size : MAIL_CONTENT_MAX;
+	sc.max_size = cfg->max_size ? cfg->max_size : SOTTO_MAIL_MAX;
 	sc.listen.host = cfg->smtp_host;
 	sc.listen.port = cfg->smtp_port;
 	be.arg = b;
@@ -1106,6 +759,12 @@ bridge_start(struct bridge **out, uv_loop_t *loop, const struct bridge_config *c
 		goto fail_servers;
 	}
 	b->thread_started = 1;
+	if (uv_timer_init(loop, &b->refresh) == 0) {
+		b->refresh.data = b;
+		b->refresh_open = 1;
+		(void)uv_timer_start(&b->refresh, on_refresh, BRIDGE_REFRESH_MS,
+		    BRIDGE_REFRESH_MS);
+	}
 	*out = b;
 	return 0;
 fail_servers:
@@ -1201,26 +860,27 @@ runner_free(struct bridge_runner *r)
 	free(r);
 }
 
-/* Both handles under one passphrase: the mail folders, and s for the client thread. */
+/* The account for the client thread, and the mail folders' own handle of its store:
+ * one unlock at most (none with cfg->account), whatever the process does. */
 static int
 runner_open(const struct bridge_run_config *cfg, struct mailstore *ms, struct sotto **s)
 {
 	int r;
 
 	*s = NULL;
-	if ((r = mailstore_store_open_home(ms, cfg->home, cfg->pass, cfg->pass_len)) != 0)
+	r = cfg->account != NULL ? sotto_open_again(cfg->account, s) :
+	    sotto_open(s, cfg->home, cfg->pass, cfg->pass_len);
+	if (r != 0)
 		return r;
-	if ((r = sotto_open(s, cfg->home, cfg->pass, cfg->pass_len)) != 0) {
-		mailstore_destroy(ms);
-		return r;
-	}
-	if (!sotto_registered(*s)) {
+	if (!sotto_registered(*s))
+		r = SOTTO_ERR_STATE;
+	else
+		r = mailstore_store_open_account(ms, *s);
+	if (r != 0) {
 		sotto_close(*s);
-		mailstore_destroy(ms);
 		*s = NULL;
-		return SOTTO_ERR_STATE;
 	}
-	return 0;
+	return r;
 }
 
 int
@@ -1333,12 +993,6 @@ int
 bridge_runner_new_password(const struct bridge_runner *r)
 {
 	return r->created;
-}
-
-void
-bridge_runner_poke(struct bridge_runner *r)
-{
-	bridge_poke(r->b);
 }
 
 void

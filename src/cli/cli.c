@@ -10,7 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "client/passphrase.h"
+#include "cli/passphrase.h"
 
 _Static_assert(SOTTO_TEXT_MAX == 61440, "CLI_TEXT_MAX_TEXT names SOTTO_TEXT_MAX");
 

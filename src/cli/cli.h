@@ -13,6 +13,7 @@
 
 #include "sotto/file.h"
 #include "sotto/group.h"
+#include "sotto/mail.h"
 #include "sotto/sotto.h"
 
 enum cli_exit {
@@ -129,22 +130,11 @@ json_t *cli_contact_json(const struct sotto_contact *c);
 json_t *cli_json_text(const uint8_t *p, size_t len);
 const char *cli_trust_name(enum sotto_trust t);
 
-/*
- * Mail in the history and in events. The bridge sends a mail as parts (one MAIL message
- * each, bridge/mail_content.h); these show it as one entry, at its first part.
- */
-#define CLI_SUBJECT_MAX 200
-struct cli_mail {
-	int part;                   /* 1: a part of a bridge mail; 0: a whole mail */
-	uint32_t index, count;      /* this part, and how many the mail has */
-	uint64_t size;              /* bytes of the whole mail */
-	uint8_t id[16];             /* the mail's id (parts only) */
-	char subject[CLI_SUBJECT_MAX + 1];      /* from the first part; may be empty */
-};
-void cli_mail_view(const uint8_t *body, size_t len, struct cli_mail *out);
+/* Mail in the history and in events (sotto/mail.h): one entry per mail; outgoing parts a
+ * client stored before schema 5 show as one entry, at their first part. */
 /* For history entry v[i]: 0 not a mail; 1 a mail to show (m filled, *listed = how many
  * of its parts v holds); -1 a later part, not shown. */
-int cli_history_mail(const struct sotto_message *v, size_t n, size_t i, struct cli_mail *m,
+int cli_history_mail(const struct sotto_message *v, size_t n, size_t i, struct sotto_mail_summary *m,
     uint32_t *listed);
 /* cli_message_json, with a mail as one entry (type "mail", subject, size, parts,
  * complete); NULL for a later part. */

@@ -13,7 +13,7 @@
 #include "smtp/smtp.h"
 #include "cli/cli.h"
 #include "base/confine.h"
-#include "client/passphrase.h"
+#include "cli/passphrase.h"
 
 int cmd_bridge(struct cli *cli, int argc, char **argv);
 

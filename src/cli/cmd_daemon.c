@@ -3,7 +3,8 @@
  * connected and serves JSON-RPC 2.0 on a Unix socket, one JSON object per line in each
  * direction. One thread: a poll() over the listening socket, the clients and the server
  * connection. Beside it the mail bridge runs on threads of its own (bridge_runner,
- * send-only: this connection receives, the bridge files the mail).
+ * send-only: this connection receives, and libsotto files each mail in INBOX as it stores
+ * it).
  *
  * Message notifications come from the history, not from the receive callback: each
  * client has a cursor (the last history row it was sent) and gets every incoming row
@@ -34,7 +35,7 @@
 #include "smtp/smtp.h"
 #include "cli/cli.h"
 #include "cli/rpc.h"
-#include "client/passphrase.h"
+#include "cli/passphrase.h"
 #include "sotto/group.h"
 
 int cmd_daemon(struct cli *cli, int argc, char **argv);
@@ -177,12 +178,6 @@ on_event(void *ctx, const struct sotto_event *ev)
 	case SOTTO_EVENT_GROUP: method = "group"; break;
 	default: method = "warning"; break;
 	}
-	/* the bridge files received mail, and a group's texts and changes as mails, in INBOX
-	 * from the history: now, not at its next scan */
-	if (d->bridge != NULL && ((ev->type == SOTTO_EVENT_MESSAGE &&
-	    (ev->content == SOTTO_CONTENT_MAIL || ev->group != NULL)) ||
-	    ev->type == SOTTO_EVENT_GROUP))
-		bridge_runner_poke(d->bridge);
 	/* A message or a group's change is stored: it goes out from the history
 	 * (feed_clients), with the warnings kept here. The rest is live. */
 	if ((ev->type == SOTTO_EVENT_MESSAGE || ev->type == SOTTO_EVENT_GROUP) &&
@@ -731,6 +726,8 @@ m_status(struct daemon *d, struct client *c, json_t *params, json_t **err)
 	json_object_set_new(res, "connected", json_boolean(sotto_fd(d->s) >= 0));
 	json_object_set_new(res, "outbox", json_integer(queued > 0 ? queued : 0));
 	json_object_set_new(res, "row", json_integer(newest_row(d)));
+	/* the store is unlocked once per process: 1 whatever runs beside the daemon */
+	json_object_set_new(res, "unlocks", json_integer((json_int_t)sotto_unlock_count()));
 	json_object_set_new(b, "running", json_boolean(d->bridge != NULL));
 	if (d->smtp != NULL) {
 		json_object_set_new(b, "smtp", json_string(d->smtp));
@@ -1098,20 +1095,15 @@ listen_on(const char *path, int *out)
  * run (a port in use) is reported in the log and by `status`, and JSON-RPC is served
  * without it; only a wrong setting (an address that is not loopback) stops the daemon. */
 static int
-start_bridge(struct daemon *d, const char *smtp, const char *imap,
-    const struct passphrase *pp)
+start_bridge(struct daemon *d, const char *smtp, const char *imap)
 {
 	struct bridge_run_config cfg;
-	char home[4096], why[256];
+	char why[256];
 	sigset_t sigs, old;
 	int r;
 
-	if ((r = cli_home(d->cli, home, sizeof(home))) != 0)
-		return cli_fail(d->cli, "home directory", r);
 	memset(&cfg, 0, sizeof(cfg));
-	cfg.home = home;
-	cfg.pass = pp->p;
-	cfg.pass_len = pp->len;
+	cfg.account = d->s;     /* its handles are opened from ours: no second unlock */
 	cfg.smtp = smtp;
 	cfg.imap = imap;
 	cfg.send_only = 1;
@@ -1205,7 +1197,7 @@ cmd_daemon(struct cli *cli, int argc, char **argv)
 	}
 	signal(SIGPIPE, SIG_IGN);
 	/* before this connection, so that it is the account's newest: it receives */
-	r = bridge ? start_bridge(&d, smtp, imap, &pp) : CLI_OK;
+	r = bridge ? start_bridge(&d, smtp, imap) : CLI_OK;
 	passphrase_free(&pp);
 	if (r != CLI_OK) {
 		close(d.lfd);

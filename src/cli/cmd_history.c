@@ -21,7 +21,7 @@ cmd_history(struct cli *cli, int argc, char **argv)
 	const struct cli_cmd *cmd = cli_find("history");
 	struct sotto_message *v = NULL;
 	struct sotto *s = NULL;
-	struct cli_mail m;
+	struct sotto_mail_summary m;
 	struct sotto_file f;
 	size_t n = 0, i, shown = 0;
 	uint32_t listed;

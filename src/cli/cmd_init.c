@@ -6,8 +6,7 @@
 #include <sodium.h>
 
 #include "cli/cli.h"
-#include "client/passphrase.h"
-#include "wire/address.h"
+#include "cli/passphrase.h"
 
 int cmd_init(struct cli *cli, int argc, char **argv);
 
@@ -84,7 +83,7 @@ cmd_init(struct cli *cli, int argc, char **argv)
 	enum sotto_kdf kdf = SOTTO_KDF_INTERACTIVE;
 	struct passphrase pp = { 0 };
 	struct sotto *s = NULL;
-	char home[4096], address[ADDRESS_MAX + 1];
+	char home[4096], address[SOTTO_ADDRESS_MAX + 1];
 	unsigned warn = 0;
 	int ch, r;
 
@@ -109,7 +108,7 @@ cmd_init(struct cli *cli, int argc, char **argv)
 	if (optind + 1 != argc || server == NULL)
 		return cli_usage(cli, cmd, server == NULL ? "--server is required" : "one ADDRESS");
 	/* Checked (and folded to lower case) before a store is made for it. */
-	if ((r = address_user_normalize(argv[optind], address)) != 0)
+	if ((r = sotto_address_normalize(argv[optind], address)) != 0)
 		return cli_fail(cli, argv[optind], r);
 	if ((r = cli_home(cli, home, sizeof(home))) != 0)
 		return cli_fail(cli, "home directory", r);

@@ -115,9 +115,9 @@ on_event(void *ctx, const struct sotto_event *ev)
 	switch (ev->type) {
 	case SOTTO_EVENT_MESSAGE:
 		if (ev->content == SOTTO_CONTENT_MAIL) {
-			struct cli_mail m;
+			struct sotto_mail_summary m;
 
-			cli_mail_view(ev->body, ev->body_len, &m);
+			sotto_mail_summary(ev->body, ev->body_len, &m);
 			if (m.part && m.index != 0)
 				break;  /* shown with its first part; warnings below */
 			print_time(ev->time);

@@ -108,12 +108,12 @@ json_t *
 cli_event_json(const struct sotto_event *ev)
 {
 	json_t *o, *ids;
-	struct cli_mail m;
+	struct sotto_mail_summary m;
 	size_t i;
 
 	memset(&m, 0, sizeof(m));
 	if (ev->type == SOTTO_EVENT_MESSAGE && ev->content == SOTTO_CONTENT_MAIL) {
-		cli_mail_view(ev->body, ev->body_len, &m);
+		sotto_mail_summary(ev->body, ev->body_len, &m);
 		/* a mail is shown at its first part; the others only for their warnings */
 		if (m.part && m.index != 0 && ev->warnings == 0)
 			return NULL;

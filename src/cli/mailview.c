@@ -1,8 +1,7 @@
 /*
- * How `history`, `receive` and the daemon show mail. The bridge sends a mail as parts
- * (bridge/mail_content.h), each one MAIL message in the history; people and scripts want
- * one entry per mail, with its subject and size, not hundreds of binary fragments. The
- * history itself is left as it is: the bridge puts mails back together from it.
+ * How `history`, `receive` and the daemon show mail: one entry per mail, with its subject
+ * and size (sotto_mail_summary). A received mail is one history entry; the outgoing parts
+ * a client stored before schema 5 are shown once, at their first part.
  */
 #include "cli/cli.h"
 
@@ -13,66 +12,7 @@
 
 #include <sodium.h>
 
-#include "base/buf.h"
-#include "base/cursor.h"
-#include "mail/mail_content.h"
-#include "mail/mime.h"
-
-/* The Subject field of the header at the start of p (which may stop inside the header). */
-static void
-find_subject(const uint8_t *p, size_t len, char out[CLI_SUBJECT_MAX + 1])
-{
-	struct span field, name, value;
-	struct cur h;
-	struct buf b;
-	size_t n;
-
-	out[0] = '\0';
-	cur_init(&h, p, len);
-	while (mime_header_next(&h, &field, &name, &value)) {
-		const uint8_t *nm = scan_span(&h, name), *v = scan_span(&h, value);
-
-		if (nm == NULL || name.len != 7 || strncasecmp((const char *)nm, "Subject", 7) != 0)
-			continue;
-		if (v == NULL)
-			return;
-		buf_init_dyn(&b, value.len + 1);
-		mime_unfold(&b, v, value.len);
-		if (buf_status(&b) == 0) {
-			n = b.len < CLI_SUBJECT_MAX ? b.len : CLI_SUBJECT_MAX;
-			/* cut at a character boundary, not inside a UTF-8 sequence */
-			while (n < b.len && n > 0 && (b.p[n] & 0xc0) == 0x80)
-				n--;
-			if (n > 0)
-				memcpy(out, b.p, n);
-			out[n] = '\0';
-		}
-		buf_wipe_free(&b);
-		return;
-	}
-}
-
-void
-cli_mail_view(const uint8_t *body, size_t len, struct cli_mail *out)
-{
-	struct mail_part p;
-
-	memset(out, 0, sizeof(*out));
-	if (mail_content_parse(body, len, &p) == 0) {
-		out->part = 1;
-		out->index = p.index;
-		out->count = p.count;
-		out->size = p.total;
-		memcpy(out->id, p.id, sizeof(out->id));
-		if (p.index == 0)
-			find_subject(p.data, p.len, out->subject);
-		return;
-	}
-	/* a whole mail in one message (sotto_send_mail by another program) */
-	out->count = 1;
-	out->size = len;
-	find_subject(body, len, out->subject);
-}
+#include "sotto/mail.h"
 
 void
 cli_print_size(FILE *out, uint64_t n)
@@ -87,9 +27,9 @@ cli_print_size(FILE *out, uint64_t n)
 
 /* How many parts of the mail at v[i] (its first part) the list holds. */
 static uint32_t
-parts_listed(const struct sotto_message *v, size_t n, size_t i, const struct cli_mail *first)
+parts_listed(const struct sotto_message *v, size_t n, size_t i, const struct sotto_mail_summary *first)
 {
-	struct cli_mail m;
+	struct sotto_mail_summary m;
 	uint32_t seen = 1;
 	size_t j;
 
@@ -97,7 +37,7 @@ parts_listed(const struct sotto_message *v, size_t n, size_t i, const struct cli
 		if (v[j].content != SOTTO_CONTENT_MAIL || v[j].dir != v[i].dir ||
 		    strcmp(v[j].peer, v[i].peer) != 0)
 			continue;
-		cli_mail_view(v[j].body, v[j].body_len, &m);
+		sotto_mail_summary(v[j].body, v[j].body_len, &m);
 		if (m.part && m.index != 0 && memcmp(m.id, first->id, sizeof(m.id)) == 0)
 			seen++;
 	}
@@ -105,13 +45,13 @@ parts_listed(const struct sotto_message *v, size_t n, size_t i, const struct cli
 }
 
 int
-cli_history_mail(const struct sotto_message *v, size_t n, size_t i, struct cli_mail *m,
+cli_history_mail(const struct sotto_message *v, size_t n, size_t i, struct sotto_mail_summary *m,
     uint32_t *listed)
 {
 	*listed = 0;
 	if (v[i].content != SOTTO_CONTENT_MAIL)
 		return 0;
-	cli_mail_view(v[i].body, v[i].body_len, m);
+	sotto_mail_summary(v[i].body, v[i].body_len, m);
 	if (m->part && m->index != 0)
 		return -1;
 	*listed = m->part ? parts_listed(v, n, i, m) : 1;
@@ -121,7 +61,7 @@ cli_history_mail(const struct sotto_message *v, size_t n, size_t i, struct cli_m
 json_t *
 cli_history_json(const struct sotto_message *v, size_t n, size_t i)
 {
-	struct cli_mail m;
+	struct sotto_mail_summary m;
 	uint32_t listed;
 	json_t *o;
 	int r;
@@ -147,7 +87,7 @@ cli_history_fetch(struct sotto *s, const char *peer, int64_t after, size_t max,
 {
 	struct sotto_message *v = NULL, *b = NULL, *nv;
 	size_t nv_len = 0, bn = 0, shown = 0, i, batch = max < 256 ? 256 : max;
-	struct cli_mail m;
+	struct sotto_mail_summary m;
 	uint32_t listed;
 	int r;
 
@@ -191,7 +131,7 @@ fail:
 static size_t
 history_shown(const struct sotto_message *v, size_t n, size_t max, size_t *first_kept)
 {
-	struct cli_mail m;
+	struct sotto_mail_summary m;
 	uint32_t listed;
 	size_t i, shown = 0, seen = 0;
 

@@ -148,6 +148,47 @@ sotto_open(struct sotto **out, const char *home, const uint8_t *pass, size_t pas
 	return 0;
 }
 
+int
+sotto_open_again(struct sotto *s, struct sotto **out)
+{
+	struct store *st = NULL;
+	int r;
+
+	if (out == NULL)
+		return SOTTO_ERR_INVALID_ARG;
+	*out = NULL;
+	if (s == NULL)
+		return SOTTO_ERR_INVALID_ARG;
+	if ((r = store_open_again(s->st, &st)) != 0)
+		return r;
+	if ((r = client_alloc(out, st, s->home)) != 0)
+		store_close(st);
+	return r;
+}
+
+int
+sotto_address_normalize(const char *in, char out[SOTTO_ADDRESS_MAX + 1])
+{
+	if (in == NULL)
+		return SOTTO_ERR_INVALID_ARG;
+	return address_user_normalize(in, out);
+}
+
+unsigned long
+sotto_unlock_count(void)
+{
+	return store_kdf_runs();
+}
+
+int
+store_open_account(struct sotto *s, struct store **out)
+{
+	*out = NULL;
+	if (s == NULL)
+		return SOTTO_ERR_INVALID_ARG;
+	return store_open_again(s->st, out);
+}
+
 void
 sotto_close(struct sotto *s)
 {

@@ -109,6 +109,37 @@ int client_send_content_as(struct sotto *s, const char *to, struct content *c, i
 int client_flush_outbox(struct sotto *s, int timeout_ms, const uint8_t *watch, int *watch_r)
     SOTTO_MUST_CHECK;
 
+/* mail_in.c: a received mail, filed once. */
+struct client_mail_in {
+	uint8_t *body;                  /* the whole mail as filed (secret), NUL after it */
+	size_t len;
+	uint8_t id[STORE_MSGID_LEN];    /* its history id */
+	int claimed_other;              /* its From: claimed another sender (rewritten) */
+};
+
+/* A MAIL content from tmpl->peer (tmpl: the history entry it would be, body the content;
+ * g: the group it came in, NULL for 1:1), in the caller's transaction: 1 when it
+ * completed a mail, now filed in the history and INBOX (*out filled: client_mail_in_free),
+ * 0 when there is nothing to show (a part waiting for others, a duplicate, a mail that
+ * cannot be filed), or an error of ours. */
+struct mail_group;
+int client_mail_receive(struct store *st, const struct store_message *tmpl,
+    const struct mail_group *g, struct client_mail_in *out) SOTTO_MUST_CHECK;
+/* Files the whole mail (len bytes) as the history entry tmpl describes and in INBOX.
+ * SOTTO_ERR_EXISTS: its id was seen; SOTTO_ERR_MALFORMED: it cannot be filed. out may be
+ * NULL. */
+int client_mail_file(struct store *st, const struct store_message *tmpl,
+    const struct mail_group *g, const uint8_t *mail, size_t len,
+    struct client_mail_in *out) SOTTO_MUST_CHECK;
+/* A member's text m (stored in the history) as a mail in INBOX, a row of its own. */
+int client_mail_group_text(struct store *st, const struct store_message *m,
+    const struct mail_group *g) SOTTO_MUST_CHECK;
+/* A group's change (note, a STORE_MSG_GROUP_EVENT entry in the history) in words, from
+ * the member who made it (none known: the group), as a mail in INBOX, a row of its own. */
+int client_mail_group_note(struct store *st, const struct store_message *note,
+    const struct mail_group *g) SOTTO_MUST_CHECK;
+void client_mail_in_free(struct client_mail_in *in);
+
 /* decrypt_error.c: decryption-failure receipts. */
 struct sealed_opened;
 struct client_derr {

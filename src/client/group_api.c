@@ -17,6 +17,7 @@
 #include "client/group.h"
 #include "client/group_content.h"
 #include "client/group_net.h"
+#include "mail/mail_content.h"
 #include "mls/credential.h"
 #include "mls/key_package.h"
 #include "mls/limits.h"
@@ -457,16 +458,46 @@ send_app(struct sotto *s, const struct gref *g, uint8_t type, const uint8_t *tex
 	return r;
 }
 
-/* A text, a mail's part or a FILE content (type), sent and stored in our history. */
+/* Our entry in the history for the content of type (group_content.h) that went to group g
+ * at seq (its id: id). */
+static int
+history_out(struct sotto *s, const struct gref *g, uint8_t type, uint64_t seq,
+    const uint8_t *body, size_t len, const uint8_t id[STORE_MSGID_LEN])
+{
+	struct store_message m;
+	struct store_group rec;
+	uint64_t now = client_now();
+	int r;
+
+	if ((r = store_group_get(s->st, g->id, g->len, &rec)) != 0)
+		return r;
+	memset(&m, 0, sizeof(m));
+	memcpy(m.id, id, sizeof(m.id));
+	memcpy(m.peer, sotto_address(s), strlen(sotto_address(s)) + 1);
+	m.dir = STORE_DIR_OUT;
+	m.type = type == GROUP_CONTENT_MAIL ? STORE_MSG_MAIL : type == GROUP_CONTENT_FILE ?
+	    STORE_MSG_FILE : STORE_MSG_TEXT;
+	m.flags = STORE_FLAG_DELIVERED;
+	m.seq = seq;
+	m.server_time = now;
+	m.local_time = now;
+	m.expires_at = rec.expiry_seconds ? now + rec.expiry_seconds : 0;
+	m.body = (uint8_t *)(uintptr_t)body;
+	m.body_len = len;
+	memcpy(m.group, g->id, g->len);
+	m.group_len = g->len;
+	store_group_wipe(&rec);
+	return store_message_add(s->st, &m);
+}
+
+/* A text or a FILE content (type), sent and stored in our history. */
 static int
 send_body(struct sotto *s, const char *group, uint8_t type, const uint8_t *text, size_t len,
     uint8_t id[SOTTO_ID_LEN])
 {
 	struct proto_group_result res;
-	struct store_message m;
-	struct store_group rec;
+	uint8_t mid[STORE_MSGID_LEN];
 	struct gref g;
-	uint64_t now = client_now();
 	int r;
 
 	if (text == NULL || len == 0)
@@ -475,27 +506,38 @@ send_body(struct sotto *s, const char *group, uint8_t type, const uint8_t *text,
 		return SOTTO_ERR_MESSAGE_TOO_LARGE;
 	if ((r = find_connected(s, group, &g)) != 0)
 		return r;
-	memset(&m, 0, sizeof(m));
-	if ((r = send_app(s, &g, type, text, len, NULL, 0, m.id, &res)) != 0 ||
-	    (r = store_group_get(s->st, g.id, g.len, &rec)) != 0)
+	if ((r = send_app(s, &g, type, text, len, NULL, 0, mid, &res)) != 0)
 		return r;
-	memcpy(m.peer, sotto_address(s), strlen(sotto_address(s)) + 1);
-	m.dir = STORE_DIR_OUT;
-	m.type = type == GROUP_CONTENT_MAIL ? STORE_MSG_MAIL : type == GROUP_CONTENT_FILE ?
-	    STORE_MSG_FILE : STORE_MSG_TEXT;
-	m.flags = STORE_FLAG_DELIVERED;
-	m.seq = res.seq;
-	m.server_time = now;
-	m.local_time = now;
-	m.expires_at = rec.expiry_seconds ? now + rec.expiry_seconds : 0;
-	m.body = (uint8_t *)(uintptr_t)text;
-	m.body_len = len;
-	memcpy(m.group, g.id, g.len);
-	m.group_len = g.len;
-	store_group_wipe(&rec);
-	if ((r = store_message_add(s->st, &m)) == 0 && id != NULL)
-		memcpy(id, m.id, SOTTO_ID_LEN);
+	if ((r = history_out(s, &g, type, res.seq, text, len, mid)) == 0 && id != NULL)
+		memcpy(id, mid, SOTTO_ID_LEN);
 	return r;
+}
+
+int
+client_group_mail_out(struct sotto *s, const char *group, const uint8_t *msg, size_t len,
+    const uint8_t mail_id[MAIL_CONTENT_ID_LEN], const uint8_t hid[SOTTO_ID_LEN])
+{
+	struct proto_group_result res;
+	uint8_t mid[STORE_MSGID_LEN];
+	struct buf part;
+	struct gref g;
+	uint32_t count = 0, i;
+	int r;
+
+	if ((r = mail_content_count(len, &count)) != 0)
+		return r == SOTTO_ERR_TOO_LARGE ? SOTTO_ERR_MESSAGE_TOO_LARGE : r;
+	if ((r = find_connected(s, group, &g)) != 0)
+		return r;
+	memset(&res, 0, sizeof(res));
+	buf_init_dyn(&part, MAIL_CONTENT_HEADER + MAIL_CONTENT_CHUNK);
+	for (i = 0; i < count && r == 0; i++)
+		if ((r = mail_content_part(mail_id, msg, len, i, &part)) == 0)
+			r = send_app(s, &g, GROUP_CONTENT_MAIL, part.p, part.len, NULL, 0, mid,
+			    &res);
+	buf_wipe_free(&part);
+	if (r == 0)
+		r = history_out(s, &g, GROUP_CONTENT_MAIL, res.seq, msg, len, hid);
+	return r == SOTTO_ERR_EXISTS ? 0 : r;       /* the same mail again */
 }
 
 int
@@ -503,13 +545,6 @@ sotto_group_send(struct sotto *s, const char *group, const char *text, size_t le
     uint8_t id[SOTTO_ID_LEN])
 {
 	return send_body(s, group, GROUP_CONTENT_TEXT, (const uint8_t *)text, len, id);
-}
-
-int
-sotto_group_send_mail(struct sotto *s, const char *group, const uint8_t *part, size_t len,
-    uint8_t id[SOTTO_ID_LEN])
-{
-	return send_body(s, group, GROUP_CONTENT_MAIL, part, len, id);
 }
 
 int

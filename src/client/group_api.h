@@ -38,6 +38,11 @@ int client_group_push(struct sotto *s, const struct proto_group_push *p, sotto_e
 int client_group_unshown(struct sotto *s, sotto_event_fn cb, void *ctx, int *events)
     SOTTO_MUST_CHECK;
 
+/* A whole mail (len bytes) to group: one application message per part
+ * (mail/mail_content.h, under mail_id), then one history entry for the mail (hid). */
+int client_group_mail_out(struct sotto *s, const char *group, const uint8_t *msg, size_t len,
+    const uint8_t mail_id[16], const uint8_t hid[SOTTO_ID_LEN]) SOTTO_MUST_CHECK;
+
 /* v[i].group and group_name from m[i] (n of each). */
 int client_group_history_names(struct sotto *s, struct sotto_message *v, size_t n,
     const struct store_message *m) SOTTO_MUST_CHECK;

@@ -15,6 +15,8 @@
 #include "client/group.h"
 #include "client/group_events.h"
 #include "client/group_net.h"
+#include "mail/mail_group.h"
+#include "sotto/group.h"
 
 #define GROUP_UNSHOWN_MAX 1024          /* texts taken without a callback, kept to show */
 #define GROUP_UNSHOWN "group_unshown"   /* setting: their ids */
@@ -28,15 +30,60 @@ local_failure(int r)
 	    r == SOTTO_ERR_CORRUPT || r == SOTTO_ERR_INTERNAL;
 }
 
-/* A text from a member into the history, in the open transaction. */
-static int
-store_group_text(struct sotto *s, const struct client_group_event *ge,
-    const struct proto_group_push *p)
+/* The group's mail fields (mail_group.h) in g, with hex and gaddr as its storage, if the
+ * group has a mail address on our domain; else NULL. */
+static struct mail_group *
+group_mail(struct sotto *s, const struct client_group_event *ge, struct mail_group *g,
+    char hex[2 * SOTTO_GROUP_ID_MAX + 1], char gaddr[SOTTO_ADDRESS_MAX + 1])
 {
+	const char *dom = strrchr(sotto_address(s), '@');
+
+	client_group_id_hex(hex, ge->group_id, ge->group_id_len);
+	if (dom == NULL || sotto_group_address(hex, dom + 1, gaddr) != 0)
+		return NULL;
+	g->address = gaddr;
+	g->id_hex = hex;
+	g->name = ge->name;
+	return g;
+}
+
+/* A change of members, name or timer: in the history with the state it made, and each
+ * entry filed in INBOX as a short mail in the group's thread, in the open transaction. */
+static int
+notes_record(struct sotto *s, const struct client_group_event *ge,
+    const struct proto_group_push *p, struct client_group_notes *notes)
+{
+	char hex[2 * SOTTO_GROUP_ID_MAX + 1], gaddr[SOTTO_ADDRESS_MAX + 1];
+	struct mail_group g, *gp;
+	size_t i;
+	int r;
+
+	if ((r = client_group_notes_record(s, ge, p->timestamp / 1000, notes)) != 0)
+		return r;
+	gp = group_mail(s, ge, &g, hex, gaddr);
+	for (i = 0; r == 0 && gp != NULL && i < notes->n; i++)
+		r = client_mail_group_note(s->st, &notes->v[i], gp);
+	return r;
+}
+/*
+ * A member's text, mail part or file, in the open transaction. A text goes into the
+ * history and, as a mail made from it, into INBOX; a mail part is filed like a 1:1 one
+ * (mail_in.c), with the group's fields: *shown is 0 while the mail is not whole, and
+ * when it is, ge shows the whole mail under its history id. A file goes into the history
+ * (its FILE content) and the list of files to fetch, not into INBOX.
+ */
+static int
+store_group_text(struct sotto *s, struct client_group_event *ge,
+    const struct proto_group_push *p, int *shown)
+{
+	char hex[2 * SOTTO_GROUP_ID_MAX + 1], gaddr[SOTTO_ADDRESS_MAX + 1];
+	struct client_mail_in in;
 	struct store_message m;
+	struct mail_group g, *gp = NULL;
 	uint64_t now = client_now();
 	int r;
 
+	*shown = 1;
 	memset(&m, 0, sizeof(m));
 	memcpy(m.peer, ge->sender, sizeof(m.peer));
 	memcpy(m.id, ge->msg_id, sizeof(m.id));
@@ -51,9 +98,31 @@ store_group_text(struct sotto *s, const struct client_group_event *ge,
 	m.body_len = ge->body_len;
 	memcpy(m.group, ge->group_id, ge->group_id_len);
 	m.group_len = ge->group_id_len;
-	if ((r = store_message_add(s->st, &m)) == 0 && ge->type == CLIENT_GROUP_FILE)
-		r = file_pending_add(s, ge->msg_id);    /* fetched by sotto_file_fetch */
-	return r;
+	if (ge->type == CLIENT_GROUP_FILE) {
+		if ((r = store_message_add(s->st, &m)) == 0)
+			r = file_pending_add(s, ge->msg_id);    /* fetched by sotto_file_fetch */
+		return r;
+	}
+	gp = group_mail(s, ge, &g, hex, gaddr);
+	if (!ge->mail) {
+		if ((r = store_message_add(s->st, &m)) == 0 && gp != NULL)
+			r = client_mail_group_text(s->st, &m, gp);
+		return r;
+	}
+	if ((r = client_mail_receive(s->st, &m, gp, &in)) < 0)
+		return r;
+	if (r == 0) {
+		*shown = 0;
+		return 0;
+	}
+	/* the event shows the whole mail: it takes ge's body's place */
+	store_blob_free(ge->body, ge->body_len);
+	ge->body = in.body;
+	ge->body_len = in.len;
+	memcpy(ge->msg_id, in.id, sizeof(ge->msg_id));
+	in.body = NULL;
+	client_mail_in_free(&in);
+	return 0;
 }
 
 /* What an event shows of a stored body: a file's caption, not its content (the key). */
@@ -211,7 +280,7 @@ commit_leave(struct sotto *s, struct client_group_event *ge, const struct proto_
 	ge->removed.n = 1;
 	if (client_tx_begin(s, &own) != 0)
 		return;
-	r = client_group_notes_record(s, ge, p->timestamp / 1000, &notes);
+	r = notes_record(s, ge, p, &notes);
 	if (r == 0 && cb == NULL && notes.n > 0)
 		r = unshown_add(s, notes.v[0].id);
 	if (client_tx_end(s, own, r) == 0)
@@ -289,7 +358,7 @@ client_group_push(struct sotto *s, const struct proto_group_push *p, sotto_event
 	struct client_group_event ge;
 	struct proto_group_ack a;
 	size_t i;
-	int r, own, acked, message;
+	int r, own, acked, message, shown = 1;
 
 	if (p->kind == PROTO_GROUP_MISSED)
 		return group_missed(s, p, cb, ctx, events);
@@ -298,13 +367,12 @@ client_group_push(struct sotto *s, const struct proto_group_push *p, sotto_event
 		return r;
 	r = client_group_receive(s, p->data.p, p->data.len, &ge);
 	message = ge.type == CLIENT_GROUP_MESSAGE || ge.type == CLIENT_GROUP_FILE;
-	if (r == 0 && message && (r = store_group_text(s, &ge, p)) == SOTTO_ERR_EXISTS)
+	if (r == 0 && message && (r = store_group_text(s, &ge, p, &shown)) == SOTTO_ERR_EXISTS)
 		r = SOTTO_ERR_REPLAY;
-	/* A change of members, name or timer: in the history with the state it made. */
 	if (r == 0 && !message)
-		r = client_group_notes_record(s, &ge, p->timestamp / 1000, &notes);
+		r = notes_record(s, &ge, p, &notes);
 	/* Taken while catching up (no callback): shown by the next poll that has one. */
-	if (r == 0 && message && cb == NULL)
+	if (r == 0 && message && shown && cb == NULL)
 		r = unshown_add(s, ge.msg_id);
 	for (i = 0; r == 0 && cb == NULL && i < notes.n; i++)
 		r = unshown_add(s, notes.v[i].id);
@@ -318,9 +386,9 @@ client_group_push(struct sotto *s, const struct proto_group_push *p, sotto_event
 	a.group = p->group;
 	a.seq = p->seq;
 	acked = group_net_received(s->ops, s->t, &a, 1, CLIENT_TIMEOUT_MS);
-	if (r == 0 && message)
+	if (r == 0 && message && shown)
 		emit_text(&ge, p, cb, ctx, events);
-	else if (r == 0)
+	else if (r == 0 && !message)
 		emit_notes(&notes, ge.name, cb, ctx, events);
 	/* A member asks to leave: we commit it, and say so as for anyone's Commit. */
 	if (r == 0 && ge.type == CLIENT_GROUP_PROPOSAL && ge.leave_request && s->t != NULL)

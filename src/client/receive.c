@@ -484,7 +484,7 @@ out:
 
 static int
 store_content(struct sotto *s, const struct sealed_opened *o, const struct content *c,
-    const struct proto_push *push, uint32_t flags, uint64_t now)
+    const struct proto_push *push, uint32_t flags, uint64_t now, struct client_mail_in *mail)
 {
 	struct store_message m;
 	int r;
@@ -504,6 +504,9 @@ store_content(struct sotto *s, const struct sealed_opened *o, const struct conte
 		m.expires_at = c->expiry ? now + c->expiry : 0;
 		m.body = (uint8_t *)(uintptr_t)c->body;
 		m.body_len = c->body_len;
+		/* a mail is filed once it is whole (mail_in.c): 1 then, 0 for a part */
+		if (c->type == CONTENT_MAIL)
+			return client_mail_receive(s->st, &m, NULL, mail);
 		return store_message_add(s->st, &m);
 	}
 	if ((r = store_seen_add(s->st, c->id, now)) == 0 && c->type == CONTENT_RECEIPT)
@@ -527,16 +530,18 @@ handle_envelope(struct sotto *s, const struct proto_push *push, sotto_event_fn c
 	struct store_contact ct;
 	struct decrypted d;
 	struct content c;
+	struct client_mail_in mail;
 	struct sotto_event ev;
 	struct buf pt, ser;
 	uint64_t now = client_now(), gap = 0;
 	uint32_t flags = 0;
 	unsigned warn = 0;
 	const char *reject = NULL, *reject_peer = "";
-	int r, have, key_changed = 0, seen = 0, in_tx = 0, deliver = 0, failed = 0;
+	int r, have, key_changed = 0, seen = 0, in_tx = 0, deliver = 0, failed = 0, shown;
 
 	memset(&o, 0, sizeof(o));
 	memset(&d, 0, sizeof(d));
+	memset(&mail, 0, sizeof(mail));
 	buf_init_dyn(&pt, RATCHET_PLAINTEXT_MAX);
 	buf_init_dyn(&ser, STORE_SESSION_MAX);
 	if ((r = sealed_open(&o, &s->k->xid, push->envelope, push->envelope_len)) != 0) {
@@ -646,12 +651,14 @@ handle_envelope(struct sotto *s, const struct proto_push *push, sotto_event_fn c
 	if (d.used_kem != 0 && (r = store_kem_prekey_use(s->st, d.used_kem)) != 0 &&
 	    r != SOTTO_ERR_NOT_FOUND)
 		goto out;
-	if (!seen && (r = store_content(s, &o, &c, push, flags, now)) != 0)
+	if (!seen && (r = store_content(s, &o, &c, push, flags, now, &mail)) < 0)
 		goto out;
+	/* a part of a mail is no event; the mail is, once whole */
+	shown = !seen && c.type != CONTENT_TOKEN && (c.type != CONTENT_MAIL || r == 1);
 	if ((r = store_commit(s->st)) != 0)
 		goto out;
 	in_tx = 0;
-	deliver = !seen && c.type != CONTENT_TOKEN;     /* a token is no event */
+	deliver = shown;
 out:
 	if (in_tx)
 		store_rollback(s->st);
@@ -675,9 +682,14 @@ out:
 			    c.type == CONTENT_MAIL ? SOTTO_CONTENT_MAIL : SOTTO_CONTENT_FILE;
 			ev.body = c.body;
 			ev.body_len = c.body_len;
+			if (c.type == CONTENT_MAIL) {
+				memcpy(ev.id, mail.id, SOTTO_ID_LEN);
+				ev.body = mail.body;
+				ev.body_len = mail.len;
+			}
 			ev.expires_at = c.expiry ? now + c.expiry : 0;
 			if (s->auto_receipts)
-				r = receipt_note(pb, o.sender_addr, c.id);
+				r = receipt_note(pb, o.sender_addr, ev.id);
 			break;
 		case CONTENT_RECEIPT:
 			ev.type = SOTTO_EVENT_RECEIPT;
@@ -697,6 +709,7 @@ out:
 		/* A receipt that cannot be noted is not a reason to receive again. */
 		r = 0;
 	}
+	client_mail_in_free(&mail);
 	decrypted_free(&d);
 	sealed_opened_free(&o);
 	buf_wipe_free(&pt);

@@ -772,13 +772,6 @@ sotto_send_text(struct sotto *s, const char *to, const char *text, size_t len,
 }
 
 int
-sotto_send_mail(struct sotto *s, const char *to, const uint8_t *msg, size_t len,
-    uint8_t id[SOTTO_ID_LEN])
-{
-	return send_body(s, to, CONTENT_MAIL, msg, len, id);
-}
-
-int
 sotto_send_receipt(struct sotto *s, const char *to, enum sotto_receipt kind,
     const uint8_t (*ids)[SOTTO_ID_LEN], size_t n)
 {

@@ -19,8 +19,9 @@
 
 #define STORE_APPLICATION_ID 0x536f7474     /* "Sott" */
 /* 2: a message record may end in sent_ms (docs/STORE.md); the tables are those of 1.
- * 3: the MLS tables (groups, key_packages). 4: the kem_prekey table. */
-#define STORE_SCHEMA_VERSION 4
+ * 3: the MLS tables (groups, key_packages). 4: the kem_prekey table. 5: a received mail is
+ * stored once, as its history entry, which folder rows refer to (mail.msg); mail_parts. */
+#define STORE_SCHEMA_VERSION 5
 
 /* Columns in clear are named in docs/STORE.md; every "rec" is a sealed record. */
 static const char schema_v1[] =
@@ -56,6 +57,17 @@ static const char schema_v3[] =
 static const char schema_v4[] =
     "CREATE TABLE kem_prekey(id INTEGER PRIMARY KEY, last_resort INTEGER NOT NULL,"
     " created INTEGER NOT NULL, rec BLOB NOT NULL);";
+
+/* Added in version 5 (issue 14): a folder row may refer to the history entry holding a
+ * received mail instead of a copy of its own, and parts of mails not complete yet wait in
+ * mail_parts. */
+static const char schema_v5[] =
+    "ALTER TABLE mail ADD COLUMN msg INTEGER REFERENCES messages(row) ON DELETE CASCADE;"
+    "CREATE INDEX mail_msg ON mail(msg) WHERE msg IS NOT NULL;"
+    "CREATE TABLE mail_parts(h BLOB PRIMARY KEY, mail BLOB NOT NULL,"
+    " received INTEGER NOT NULL, rec BLOB NOT NULL) WITHOUT ROWID;"
+    "CREATE INDEX mail_parts_mail ON mail_parts(mail);"
+    "CREATE INDEX mail_parts_received ON mail_parts(received);";
 
 static const char *const side_files[] = { "-wal", "-shm", "-journal" };
 
@@ -738,7 +750,7 @@ store_create(const char *dir, const uint8_t *pass, size_t pass_len,
 	snprintf(sql, sizeof(sql), "PRAGMA application_id = %d; PRAGMA user_version = %d;",
 	    STORE_APPLICATION_ID, STORE_SCHEMA_VERSION);
 	if ((r = store_exec(st, schema_v1)) != 0 || (r = store_exec(st, schema_v3)) != 0 ||
-	    (r = store_exec(st, schema_v4)) != 0 ||
+	    (r = store_exec(st, schema_v4)) != 0 || (r = store_exec(st, schema_v5)) != 0 ||
 	    (r = store_exec(st, sql)) != 0 ||
 	    (r = store_meta_put_int(st, "schema", STORE_SCHEMA_VERSION)) != 0 ||
 	    (r = store_key_new(st, pass, pass_len, level)) != 0) {
@@ -766,7 +778,8 @@ out:
 
 /* A schema 1 file becomes 2 as it is: its records read as they are (no sent_ms); one
  * before 3 gets the MLS tables, one before 4 the (empty) table of ML-KEM prekeys, which
- * the next connection fills. The version goes up so that an older client refuses the
+ * the next connection fills; one before 5 the mail reference and mail_parts, and its mail
+ * folded into one copy each (store_mail_fold.c). The version goes up so that an older client refuses the
  * file (SOTTO_ERR_BAD_VERSION) rather than take a record with sent_ms for a corrupt one. */
 static int
 schema_upgrade(struct store *st, int64_t ver)
@@ -775,23 +788,52 @@ schema_upgrade(struct store *st, int64_t ver)
 	int r;
 
 	snprintf(sql, sizeof(sql), "PRAGMA user_version = %d;", STORE_SCHEMA_VERSION);
-	if ((r = store_exec(st, "BEGIN IMMEDIATE")) != 0)
+	if ((r = store_begin(st)) != 0)
 		return r;
 	if ((ver < 3 && (r = store_exec(st, schema_v3)) != 0) ||
 	    (ver < 4 && (r = store_exec(st, schema_v4)) != 0) ||
+	    (ver < 5 && (r = store_exec(st, schema_v5)) != 0) ||
+	    (ver < 5 && (r = store_mail_fold(st)) != 0) ||
 	    (r = store_exec(st, sql)) != 0 ||
 	    (r = store_meta_put_int(st, "schema", STORE_SCHEMA_VERSION)) != 0) {
-		exec_quiet(st, "ROLLBACK");
+		store_rollback(st);
 		return r;
 	}
-	return store_exec(st, "COMMIT");
+	return store_commit(st);
+}
+
+/* The end of an open: st goes to *out if r is 0 and the side files are ours, else it is
+ * freed. */
+static int
+open_done(struct store *st, int r, struct store **out)
+{
+	if (r == 0)
+		r = check_side_files(st->path, 1);
+	if (r == 0)
+		*out = st;
+	else
+		store_free(st);
+	return r;
+}
+
+/* The file's schema version, after checking that it is a Sotto store at all. */
+static int
+file_version(struct store *st, int64_t *ver)
+{
+	int64_t app = 0;
+	int r;
+
+	if ((r = pragma_int(st, "PRAGMA application_id", &app)) != 0 ||
+	    (r = pragma_int(st, "PRAGMA user_version", ver)) != 0)
+		return r;
+	return app != STORE_APPLICATION_ID || *ver < 1 ? SOTTO_ERR_CORRUPT : 0;
 }
 
 int
 store_open(const char *dir, const uint8_t *pass, size_t pass_len, struct store **out)
 {
 	struct store *st = NULL;
-	int64_t app = 0, ver = 0;
+	int64_t ver = 0;
 	int r;
 
 	*out = NULL;
@@ -805,29 +847,51 @@ store_open(const char *dir, const uint8_t *pass, size_t pass_len, struct store *
 		goto out;
 	if ((r = db_connect(st)) != 0)
 		goto out;
-	if ((r = pragma_int(st, "PRAGMA application_id", &app)) != 0 ||
-	    (r = pragma_int(st, "PRAGMA user_version", &ver)) != 0)
+	if ((r = file_version(st, &ver)) != 0)
 		goto out;
-	if (app != STORE_APPLICATION_ID || ver < 1) {
-		r = SOTTO_ERR_CORRUPT;
-		goto out;
-	}
 	if (ver > STORE_SCHEMA_VERSION) {
 		r = SOTTO_ERR_BAD_VERSION;
 		goto out;
 	}
 	if ((r = store_key_unlock(st, pass, pass_len)) != 0)
 		goto out;
-	if (ver < STORE_SCHEMA_VERSION && (r = schema_upgrade(st, ver)) != 0)
-		goto out;
-	if ((r = check_side_files(st->path, 1)) != 0)
-		goto out;
-	*out = st;
-	st = NULL;
+	if (ver < STORE_SCHEMA_VERSION)
+		r = schema_upgrade(st, ver);
 out:
-	if (st != NULL)
-		store_free(st);
-	return r;
+	return open_done(st, r, out);
+}
+
+int
+store_open_again(const struct store *from, struct store **out)
+{
+	struct store *st = NULL;
+	int64_t ver = 0;
+	int r = SOTTO_ERR_NOMEM;
+
+	*out = NULL;
+	if (sodium_init() < 0 || (st = calloc(1, sizeof(*st))) == NULL)
+		return SOTTO_ERR_NOMEM;
+	if ((st->path = strdup(from->path)) == NULL ||
+	    (st->keys = sodium_malloc(sizeof(*st->keys))) == NULL)
+		goto out;
+	/* the keys the first handle unlocked: no second Argon2id */
+	memcpy(st->keys, from->keys, sizeof(*st->keys));
+	sodium_mprotect_readonly(st->keys);
+	if ((r = check_private(st->path, 0)) != 0 || (r = db_connect(st)) != 0)
+		goto out;
+	if ((r = file_version(st, &ver)) != 0)
+		goto out;
+	/* the first handle upgraded it; anything else is another file now */
+	if (ver != STORE_SCHEMA_VERSION)
+		r = SOTTO_ERR_CORRUPT;
+out:
+	return open_done(st, r, out);
+}
+
+int
+store_data_version(struct store *st, int64_t *v)
+{
+	return pragma_int(st, "PRAGMA data_version", v);
 }
 
 void

@@ -33,8 +33,9 @@
 #define STORE_SIG_LEN 64
 #define STORE_PWHASH_MAX 128            /* crypto_pwhash_STRBYTES */
 #define STORE_SESSION_MAX (8u << 20)    /* serialized ratchet state, skipped keys included */
-#define STORE_BODY_MAX (16u << 20)      /* message body in the history */
 #define STORE_MAIL_MAX (32u << 20)      /* one mail in a folder (the bridge takes 25 MiB) */
+/* A message body in the history: a received mail is one history entry (schema 5). */
+#define STORE_BODY_MAX STORE_MAIL_MAX
 #define STORE_ENVELOPE_MAX (1u << 20)   /* sealed envelope in the outbox */
 #define STORE_SETTING_NAME_MAX 64
 #define STORE_SETTING_MAX (64u << 10)
@@ -298,6 +299,9 @@ struct store_message_list {
  * the id was seen before (a duplicate: nothing is written). m->row is ignored.
  */
 int store_message_add(struct store *st, const struct store_message *m) SOTTO_MUST_CHECK;
+/* The same, giving the row it was stored in (*row may be NULL). */
+int store_message_add_row(struct store *st, const struct store_message *m,
+    int64_t *row) SOTTO_MUST_CHECK;
 /* *out's body is malloc'd: free with store_message_wipe. */
 int store_message_get(struct store *st, const uint8_t id[STORE_MSGID_LEN],
     struct store_message *out) SOTTO_MUST_CHECK;
@@ -492,6 +496,9 @@ int store_folder_create(struct store *st, const char *name, uint32_t uidvalidity
     struct store_folder *out) SOTTO_MUST_CHECK;
 int store_folder_get(struct store *st, const char *name,
     struct store_folder *out) SOTTO_MUST_CHECK;
+/* The folder's id, creating it with a random UIDVALIDITY the first time (another process
+ * may create it at the same moment: then theirs). */
+int store_folder_ensure(struct store *st, const char *name, int64_t *id) SOTTO_MUST_CHECK;
 /* Sorted by name. */
 int store_folder_list(struct store *st, struct store_folder_list *out) SOTTO_MUST_CHECK;
 int store_folder_delete(struct store *st, int64_t folder) SOTTO_MUST_CHECK;
@@ -500,6 +507,15 @@ void store_folder_list_free(struct store_folder_list *l);
 /* Appends a mail under the folder's next uid, returned in *uid. */
 int store_mail_append(struct store *st, int64_t folder, uint32_t flags,
     uint64_t internaldate, const uint8_t *body, size_t len, uint32_t *uid) SOTTO_MUST_CHECK;
+/* Appends the received mail that is the body of history row msg (len bytes) without a
+ * second copy: the folder's row refers to the history entry (schema 5), and goes with it
+ * (a disappearing message). */
+int store_mail_append_msg(struct store *st, int64_t folder, uint32_t flags,
+    uint64_t internaldate, int64_t msg, size_t len, uint32_t *uid) SOTTO_MUST_CHECK;
+/* Copies mail uid of folder from to folder to under to's next uid (*new_uid); a mail that
+ * refers to a history entry is copied as the reference. */
+int store_mail_copy(struct store *st, int64_t from, uint32_t uid, int64_t to,
+    uint32_t *new_uid) SOTTO_MUST_CHECK;
 /* Metadata of every mail in the folder, by ascending uid. */
 int store_mail_list(struct store *st, int64_t folder,
     struct store_mail_list *out) SOTTO_MUST_CHECK;
@@ -508,9 +524,55 @@ int store_mail_get(struct store *st, int64_t folder, uint32_t uid, struct store_
     uint8_t **body, size_t *len) SOTTO_MUST_CHECK;
 int store_mail_set_flags(struct store *st, int64_t folder, uint32_t uid,
     uint32_t flags) SOTTO_MUST_CHECK;
-/* Deletes mails flagged STORE_MAIL_DELETED; *uids (malloc'd, may be NULL) lists them. */
+/* Deletes mails flagged STORE_MAIL_DELETED; *uids (malloc'd, may be NULL) lists them. A
+ * received mail whose last folder row goes leaves the history with it. */
 int store_mail_expunge(struct store *st, int64_t folder, uint32_t **uids,
     size_t *n) SOTTO_MUST_CHECK;
 void store_mail_list_free(struct store_mail_list *l);
+
+/*
+ * Parts of received mails that are not complete yet (schema 5). A part is found by the
+ * keyed hash of (peer, mail id, index), the parts of one mail by that of (peer, mail id),
+ * so nobody can add to a mail someone else sent. Each holds the part as received (sealed).
+ */
+struct store_mail_part {
+	uint8_t *data;              /* secret; store_mail_part_list_free wipes it */
+	size_t len;
+};
+
+struct store_mail_part_list {
+	struct store_mail_part *v;
+	size_t n;
+};
+
+/* SOTTO_ERR_EXISTS if that part is there already. */
+int store_mail_part_put(struct store *st, const char *peer, const uint8_t *mail_id,
+    size_t id_len, uint32_t index, uint64_t received, const uint8_t *part,
+    size_t len) SOTTO_MUST_CHECK;
+/* The parts of one mail (in no particular order) and their total size. */
+int store_mail_part_list(struct store *st, const char *peer, const uint8_t *mail_id,
+    size_t id_len, struct store_mail_part_list *out) SOTTO_MUST_CHECK;
+/* How many parts of one mail are stored (nothing is opened). */
+int store_mail_part_count(struct store *st, const char *peer, const uint8_t *mail_id,
+    size_t id_len, uint32_t *n) SOTTO_MUST_CHECK;
+int store_mail_part_delete(struct store *st, const char *peer, const uint8_t *mail_id,
+    size_t id_len) SOTTO_MUST_CHECK;
+/* Deletes the parts received before `before` (unix seconds): a mail its sender gave up. */
+int store_mail_part_expire(struct store *st, uint64_t before) SOTTO_MUST_CHECK;
+void store_mail_part_list_free(struct store_mail_part_list *l);
+
+/* Another handle of the store from's file, under from's keys (no passphrase, no
+ * Argon2id): a second connection for another thread. The file must be at the current
+ * schema (from opened it). */
+int store_open_again(const struct store *from, struct store **out) SOTTO_MUST_CHECK;
+/* The same for the store of an open account (account.c): the mail folders' own handle. */
+struct sotto;
+int store_open_account(struct sotto *s, struct store **out) SOTTO_MUST_CHECK;
+/* How many times this process ran Argon2id on a passphrase (every open, create and
+ * passphrase change): the tests' evidence that a process unlocks the store once. */
+unsigned long store_kdf_runs(void);
+
+/* SQLite's data_version of this handle: it changes when another connection commits. */
+int store_data_version(struct store *st, int64_t *v) SOTTO_MUST_CHECK;
 
 #endif

@@ -38,6 +38,8 @@ enum store_hash_kind {
 	STORE_HASH_FOLDER = 'f',
 	STORE_HASH_GROUP = 'g',
 	STORE_HASH_KEY_PACKAGE = 'k',
+	STORE_HASH_MAIL_PART = 'p',         /* (peer, mail id, index) */
+	STORE_HASH_MAIL_PARTS = 'q',        /* (peer, mail id) */
 };
 
 int store_sqlerr(struct store *st, int rc);
@@ -102,6 +104,19 @@ int store_column_open_hashed(struct store *st, sqlite3_stmt *s, int hcol, int co
 /* A malloc'd copy of p[0..len) with one spare NUL byte, so a text body can be used as a
  * C string; NULL when out of memory. */
 uint8_t *store_dup_nul(const uint8_t *p, size_t len);
+
+/* The body of the history entry in row (malloc'd, with a spare NUL: store_blob_free). */
+int store_message_body_by_row(struct store *st, int64_t row, uint8_t **body,
+    size_t *len) SOTTO_MUST_CHECK;
+/* For the fold: mail uid of folder becomes a reference to history row msg (its own copy
+ * goes); the first folder row that holds a copy of body of its own. */
+int store_mail_make_ref(struct store *st, int64_t folder, uint32_t uid,
+    int64_t msg) SOTTO_MUST_CHECK;
+int store_mail_find_copy(struct store *st, const uint8_t *body, size_t len, int64_t *folder,
+    uint32_t *uid) SOTTO_MUST_CHECK;
+/* Folds a schema 4 store's mail into schema 5 (store_mail_fold.c), inside the upgrade's
+ * transaction. */
+int store_mail_fold(struct store *st) SOTTO_MUST_CHECK;
 
 /* Reads or writes an integer in the meta table. */
 int store_meta_get_int(struct store *st, const char *k, int64_t *v) SOTTO_MUST_CHECK;

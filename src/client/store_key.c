@@ -7,6 +7,7 @@
  * SOTTO_ERR_PASSPHRASE. A data key that unwraps but does not open the check record means
  * the meta table was tampered with: SOTTO_ERR_CORRUPT.
  */
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -51,6 +52,15 @@ level_limits(enum store_kdf_level level, uint64_t *ops, uint64_t *mem)
 	}
 }
 
+/* Argon2id runs in this process (store_kdf_runs). */
+static atomic_ulong kdf_runs;
+
+unsigned long
+store_kdf_runs(void)
+{
+	return atomic_load(&kdf_runs);
+}
+
 /* wkey is secret. */
 static int
 derive_wrapping_key(uint8_t wkey[STORE_KEY_LEN], const uint8_t *pass, size_t pass_len,
@@ -70,6 +80,7 @@ derive_wrapping_key(uint8_t wkey[STORE_KEY_LEN], const uint8_t *pass, size_t pas
 	    ops < crypto_pwhash_argon2id_OPSLIMIT_MIN || ops > KDF_OPS_MAX ||
 	    mem < crypto_pwhash_argon2id_MEMLIMIT_MIN || mem > KDF_MEM_MAX)
 		return SOTTO_ERR_CORRUPT;
+	atomic_fetch_add(&kdf_runs, 1);
 	if (crypto_pwhash(wkey, STORE_KEY_LEN, (const char *)pass, pass_len, salt,
 	    (unsigned long long)ops, (size_t)mem, crypto_pwhash_ALG_ARGON2ID13) != 0)
 		return SOTTO_ERR_NOMEM;

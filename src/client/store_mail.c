@@ -109,6 +109,25 @@ out:
 }
 
 int
+store_folder_ensure(struct store *st, const char *name, int64_t *id)
+{
+	struct store_folder f;
+	int r;
+
+	r = store_folder_get(st, name, &f);
+	if (r == SOTTO_ERR_NOT_FOUND) {
+		/* 1..2^31-1: some clients keep UIDVALIDITY in a signed 32-bit integer */
+		uint32_t uv = randombytes_uniform(0x7ffffffeu) + 1;
+		r = store_folder_create(st, name, uv, &f);
+		if (r == SOTTO_ERR_EXISTS)
+			r = store_folder_get(st, name, &f);
+	}
+	if (r == 0)
+		*id = f.id;
+	return r;
+}
+
+int
 store_folder_get(struct store *st, const char *name, struct store_folder *out)
 {
 	uint8_t h[STORE_HASH_LEN];
@@ -181,9 +200,11 @@ store_folder_delete(struct store *st, int64_t folder)
 	return store_change_by_id(st, "DELETE FROM folders WHERE id = ?", folder);
 }
 
-int
-store_mail_append(struct store *st, int64_t folder, uint32_t flags, uint64_t internaldate,
-    const uint8_t *body, size_t len, uint32_t *uid)
+/* Appends under the folder's next uid: the body itself, or (msg > 0) a reference to the
+ * history entry in row msg whose body is the len-byte mail. */
+static int
+mail_append(struct store *st, int64_t folder, uint32_t flags, uint64_t internaldate,
+    const uint8_t *body, size_t len, int64_t msg, uint32_t *uid)
 {
 	uint8_t rk[12];
 	sqlite3_stmt *s = NULL;
@@ -192,7 +213,7 @@ store_mail_append(struct store *st, int64_t folder, uint32_t flags, uint64_t int
 	int r;
 
 	*uid = 0;
-	if ((body == NULL && len > 0) || (flags & ~MAIL_FLAGS_ALL) != 0 ||
+	if ((body == NULL && len > 0 && msg <= 0) || (flags & ~MAIL_FLAGS_ALL) != 0 ||
 	    internaldate > INT64_MAX)
 		return SOTTO_ERR_INVALID_ARG;
 	if (len > STORE_MAIL_MAX)
@@ -216,16 +237,21 @@ store_mail_append(struct store *st, int64_t folder, uint32_t flags, uint64_t int
 		goto out;
 	}
 	mail_rowkey(rk, folder, (uint32_t)next);
-	if ((r = store_prepare(st, "INSERT INTO mail(folder, uid, flags, internaldate, size, rec)"
-	    " VALUES(?, ?, ?, ?, ?, ?)", &s)) != 0)
+	if ((r = store_prepare(st, "INSERT INTO mail(folder, uid, flags, internaldate, size, rec,"
+	    " msg) VALUES(?, ?, ?, ?, ?, ?, ?)", &s)) != 0)
 		goto out;
 	sqlite3_bind_int64(s, 1, folder);
 	sqlite3_bind_int64(s, 2, next);
 	sqlite3_bind_int64(s, 3, flags);
 	sqlite3_bind_int64(s, 4, (int64_t)internaldate);
 	sqlite3_bind_int64(s, 5, (int64_t)len);
+	if (msg > 0)
+		sqlite3_bind_int64(s, 7, msg);
+	else
+		sqlite3_bind_null(s, 7);
+	/* a reference seals nothing but the row key: the body is the history entry's */
 	buf_init_dyn(&b, STORE_MAIL_MAX);
-	if (len > 0)
+	if (msg <= 0 && len > 0)
 		buf_put(&b, body, len);
 	if ((r = store_step_sealed(st, s, 6, "mail", rk, sizeof(rk), &b)) != 0)
 		goto out;
@@ -239,6 +265,24 @@ out:
 	if (r != 0)
 		*uid = 0;
 	return r;
+}
+
+int
+store_mail_append(struct store *st, int64_t folder, uint32_t flags, uint64_t internaldate,
+    const uint8_t *body, size_t len, uint32_t *uid)
+{
+	return mail_append(st, folder, flags, internaldate, body, len, 0, uid);
+}
+
+int
+store_mail_append_msg(struct store *st, int64_t folder, uint32_t flags,
+    uint64_t internaldate, int64_t msg, size_t len, uint32_t *uid)
+{
+	if (msg <= 0) {
+		*uid = 0;
+		return SOTTO_ERR_INVALID_ARG;
+	}
+	return mail_append(st, folder, flags, internaldate, NULL, len, msg, uid);
 }
 
 static int
@@ -290,7 +334,7 @@ store_mail_get(struct store *st, int64_t folder, uint32_t uid, struct store_mail
 
 	*body = NULL;
 	*len = 0;
-	if ((r = store_prepare(st, "SELECT uid, flags, internaldate, size, rec FROM mail"
+	if ((r = store_prepare(st, "SELECT uid, flags, internaldate, size, rec, msg FROM mail"
 	    " WHERE folder = ? AND uid = ?", &s)) != 0)
 		return r;
 	sqlite3_bind_int64(s, 1, folder);
@@ -300,8 +344,11 @@ store_mail_get(struct store *st, int64_t folder, uint32_t uid, struct store_mail
 	if ((r = mail_meta(st, s, &m)) != 0)
 		goto out;
 	mail_rowkey(rk, folder, uid);
-	if ((r = store_column_open(st, s, 4, "mail", rk, sizeof(rk), STORE_MAIL_MAX, body,
-	    len)) != 0)
+	if (sqlite3_column_type(s, 5) != SQLITE_NULL)
+		r = store_message_body_by_row(st, sqlite3_column_int64(s, 5), body, len);
+	else
+		r = store_column_open(st, s, 4, "mail", rk, sizeof(rk), STORE_MAIL_MAX, body, len);
+	if (r != 0)
 		goto out;
 	if (*len != m.size) {
 		store_blob_free(*body, *len);
@@ -314,6 +361,110 @@ store_mail_get(struct store *st, int64_t folder, uint32_t uid, struct store_mail
 		*meta = m;
 out:
 	sqlite3_finalize(s);
+	return r;
+}
+
+int
+store_mail_make_ref(struct store *st, int64_t folder, uint32_t uid, int64_t msg)
+{
+	uint8_t rk[12];
+	sqlite3_stmt *s = NULL;
+	struct buf b;
+	int r;
+
+	mail_rowkey(rk, folder, uid);
+	if ((r = store_prepare(st, "UPDATE mail SET msg = ?, rec = ? WHERE folder = ? AND uid = ?",
+	    &s)) != 0)
+		return r;
+	sqlite3_bind_int64(s, 1, msg);
+	sqlite3_bind_int64(s, 3, folder);
+	sqlite3_bind_int64(s, 4, uid);
+	buf_init_dyn(&b, 1);
+	return store_write_sealed(st, s, 2, "mail", rk, sizeof(rk), &b);
+}
+
+static int
+folder_uid_row(struct store *st, sqlite3_stmt *s, void *elem)
+{
+	int64_t *fu = elem;
+
+	(void)st;
+	fu[0] = sqlite3_column_int64(s, 0);
+	fu[1] = sqlite3_column_int64(s, 1);
+	return 0;
+}
+
+int
+store_mail_find_copy(struct store *st, const uint8_t *body, size_t len, int64_t *folder,
+    uint32_t *uid)
+{
+	sqlite3_stmt *s = NULL;
+	int64_t (*v)[2] = NULL;
+	void *got = NULL;
+	uint8_t *b = NULL;
+	size_t n = 0, i, blen = 0;
+	int r;
+
+	if ((r = store_prepare(st, "SELECT folder, uid FROM mail WHERE size = ? AND msg IS NULL"
+	    " ORDER BY folder, uid", &s)) != 0)
+		return r;
+	sqlite3_bind_int64(s, 1, (int64_t)len);
+	r = store_rows(st, s, sizeof(*v), 4, folder_uid_row, NULL, &got, &n);
+	sqlite3_finalize(s);
+	if (r != 0)
+		return r;
+	v = got;
+	r = SOTTO_ERR_NOT_FOUND;
+	for (i = 0; i < n && r == SOTTO_ERR_NOT_FOUND; i++) {
+		if (v[i][1] < 1 || v[i][1] > UINT32_MAX) {
+			r = SOTTO_ERR_CORRUPT;
+			break;
+		}
+		if ((r = store_mail_get(st, v[i][0], (uint32_t)v[i][1], NULL, &b, &blen)) != 0)
+			break;
+		if (blen == len && memcmp(b, body, len) == 0) {
+			*folder = v[i][0];
+			*uid = (uint32_t)v[i][1];
+			r = 0;
+		} else {
+			r = SOTTO_ERR_NOT_FOUND;
+		}
+		store_blob_free(b, blen);
+		b = NULL;
+	}
+	free(v);
+	return r;
+}
+
+int
+store_mail_copy(struct store *st, int64_t from, uint32_t uid, int64_t to, uint32_t *new_uid)
+{
+	struct store_mail m;
+	uint8_t *body = NULL;
+	size_t len = 0;
+	sqlite3_stmt *s = NULL;
+	int64_t msg = 0;
+	int r;
+
+	*new_uid = 0;
+	if ((r = store_prepare(st, "SELECT uid, flags, internaldate, size, msg FROM mail"
+	    " WHERE folder = ? AND uid = ?", &s)) != 0)
+		goto out;
+	sqlite3_bind_int64(s, 1, from);
+	sqlite3_bind_int64(s, 2, uid);
+	if ((r = store_step_row(st, s)) != 0 || (r = mail_meta(st, s, &m)) != 0)
+		goto out;
+	if (sqlite3_column_type(s, 4) != SQLITE_NULL)
+		msg = sqlite3_column_int64(s, 4);
+	if (msg > 0)
+		r = mail_append(st, to, m.flags & ~STORE_MAIL_RECENT, m.internaldate, NULL, m.size,
+		    msg, new_uid);
+	else if ((r = store_mail_get(st, from, uid, NULL, &body, &len)) == 0)
+		r = mail_append(st, to, m.flags & ~STORE_MAIL_RECENT, m.internaldate, body, len,
+		    0, new_uid);
+out:
+	sqlite3_finalize(s);
+	store_blob_free(body, len);
 	return r;
 }
 
@@ -366,6 +517,20 @@ store_mail_expunge(struct store *st, int64_t folder, uint32_t **uids, size_t *n)
 	v = got;
 	sqlite3_finalize(s);
 	s = NULL;
+	/* The history entry of a received mail that leaves its last folder goes too (its
+	 * folder rows with it, ON DELETE CASCADE): the mail is deleted, not hidden. */
+	if ((r = store_prepare(st, "DELETE FROM messages WHERE row IN (SELECT msg FROM mail"
+	    " WHERE folder = ?1 AND (flags & ?2) != 0) AND NOT EXISTS (SELECT 1 FROM mail o"
+	    " WHERE o.msg = messages.row AND NOT (o.folder = ?1 AND (o.flags & ?2) != 0))",
+	    &s)) != 0)
+		goto out;
+	sqlite3_bind_int64(s, 1, folder);
+	sqlite3_bind_int64(s, 2, STORE_MAIL_DELETED);
+	r = store_sqlerr(st, sqlite3_step(s));
+	sqlite3_finalize(s);
+	s = NULL;
+	if (r != 0)
+		goto out;
 	r = exec_ints(st, "DELETE FROM mail WHERE folder = ? AND (flags & ?) != 0", 2, folder,
 	    STORE_MAIL_DELETED, 0);
 	if (r == SOTTO_ERR_NOT_FOUND)

@@ -58,6 +58,12 @@ seen_insert(struct store *st, const uint8_t h[STORE_HASH_LEN], uint64_t now)
 int
 store_message_add(struct store *st, const struct store_message *m)
 {
+	return store_message_add_row(st, m, NULL);
+}
+
+int
+store_message_add_row(struct store *st, const struct store_message *m, int64_t *row)
+{
 	uint8_t h[STORE_HASH_LEN], conv[STORE_HASH_LEN];
 	sqlite3_stmt *s = NULL;
 	struct buf b;
@@ -86,6 +92,8 @@ store_message_add(struct store *st, const struct store_message *m)
 	buf_init_dyn(&b, MESSAGE_MAX);
 	store_message_encode(&b, m);
 	r = store_step_sealed(st, s, 5, "messages", h, sizeof(h), &b);
+	if (r == 0 && row != NULL)
+		*row = sqlite3_last_insert_rowid(st->db);
 out:
 	sqlite3_finalize(s);
 	return store_wend(st, r);
@@ -144,6 +152,30 @@ store_message_get(struct store *st, const uint8_t id[STORE_MSGID_LEN],
 	sqlite3_bind_blob(s, 1, h, sizeof(h), SQLITE_STATIC);
 	if ((r = store_step_row(st, s)) == 0)
 		r = message_row(st, s, out);
+	sqlite3_finalize(s);
+	return r;
+}
+
+int
+store_message_body_by_row(struct store *st, int64_t row, uint8_t **body, size_t *len)
+{
+	struct store_message m;
+	sqlite3_stmt *s = NULL;
+	int r;
+
+	*body = NULL;
+	*len = 0;
+	if ((r = store_prepare(st, "SELECT " MESSAGE_COLUMNS " FROM messages WHERE row = ?",
+	    &s)) != 0)
+		return r;
+	sqlite3_bind_int64(s, 1, row);
+	if ((r = store_step_row(st, s)) == 0 && (r = message_row(st, s, &m)) == 0) {
+		*body = m.body;
+		*len = m.body_len;
+		m.body = NULL;
+		m.body_len = 0;
+		store_message_wipe(&m);
+	}
 	sqlite3_finalize(s);
 	return r;
 }

@@ -3,7 +3,7 @@
 #include <string.h>
 
 #include "imap/imap_str.h"
-#include "mail/mailstore.h"
+#include "sotto/mailstore.h"
 
 static const struct {
 	const char *name;

@@ -4,7 +4,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "mail/scan.h"
+#include "base/scan.h"
 
 int
 imap_parser_init(struct imap_parser *p, const uint8_t *cmd, size_t len)

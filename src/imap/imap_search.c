@@ -6,7 +6,7 @@
 
 #include <sodium.h>
 
-#include "mail/mailstore.h"
+#include "sotto/mailstore.h"
 
 static int
 new_node(struct imap_search *s, enum imap_skey key)

@@ -15,7 +15,7 @@
 
 #include "bridge/auth.h"
 #include "imap/imap_session.h"
-#include "mail/mailstore.h"
+#include "sotto/mailstore.h"
 
 struct imap_server_config {
 	const char *host;               /* NULL: 127.0.0.1 */

@@ -15,7 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "mail/mailstore.h"
+#include "sotto/mailstore.h"
 #include "sotto/error.h"
 
 #define IMAP_LITERAL_MAX_PREAUTH 8192

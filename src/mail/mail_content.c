@@ -83,176 +83,93 @@ mail_content_parse(const uint8_t *p, size_t len, struct mail_part *out)
 	return 0;
 }
 
-/* ---- reassembly ---- */
-
-struct asm_mail {
-	char peer[SOTTO_ADDRESS_MAX + 1];
-	uint8_t id[MAIL_CONTENT_ID_LEN];
-	uint32_t total, count, got;
-	uint8_t *data;                  /* total bytes; secret */
-	uint8_t *have;                  /* one bit per part */
-	int64_t first_row;
-	uint64_t first_time;
-	uint64_t touched;
-};
-
-struct mail_asm {
-	struct asm_mail *v;
-	size_t n, max_pending, bytes, max_bytes;
-	uint64_t clock;
-};
-
 int
-mail_asm_new(struct mail_asm **out, size_t max_pending, size_t max_bytes)
+mail_content_id(const uint8_t key[MAIL_ID_KEY_LEN], const char *addr, const uint8_t *mail,
+    size_t len, uint8_t id[MAIL_CONTENT_ID_LEN])
 {
-	struct mail_asm *a;
+	static const char label[] = "sotto bridge mail id v1";
+	crypto_generichash_state st;
+	size_t alen = strlen(addr);
+	uint8_t n[2] = { (uint8_t)(alen >> 8), (uint8_t)alen };
+	int r;
 
-	*out = NULL;
-	if (max_pending == 0 || max_bytes < MAIL_CONTENT_MAX)
-		return SOTTO_ERR_INVALID_ARG;
-	if ((a = calloc(1, sizeof(*a))) == NULL)
-		return SOTTO_ERR_NOMEM;
-	if ((a->v = calloc(max_pending, sizeof(*a->v))) == NULL) {
-		free(a);
-		return SOTTO_ERR_NOMEM;
-	}
-	a->max_pending = max_pending;
-	a->max_bytes = max_bytes;
-	*out = a;
-	return 0;
-}
-
-static void
-asm_drop(struct mail_asm *a, size_t i)
-{
-	struct asm_mail *m = &a->v[i];
-
-	if (m->data != NULL) {
-		sodium_memzero(m->data, m->total);
-		free(m->data);
-	}
-	free(m->have);
-	a->bytes -= m->total;
-	a->v[i] = a->v[a->n - 1];
-	memset(&a->v[a->n - 1], 0, sizeof(a->v[0]));
-	a->n--;
-}
-
-static size_t
-asm_lru(const struct mail_asm *a)
-{
-	size_t i, best = 0;
-
-	for (i = 1; i < a->n; i++)
-		if (a->v[i].touched < a->v[best].touched)
-			best = i;
-	return best;
-}
-
-int
-mail_asm_add(struct mail_asm *a, const char *peer, int64_t row, uint64_t time,
-    const struct mail_part *p, uint8_t **mail, size_t *len)
-{
-	struct asm_mail *m = NULL;
-	size_t i, plen = strlen(peer);
-
-	*mail = NULL;
-	*len = 0;
-	if (plen > SOTTO_ADDRESS_MAX)
-		return SOTTO_ERR_INVALID_ARG;
-	for (i = 0; i < a->n; i++) {
-		if (strcmp(a->v[i].peer, peer) == 0 &&
-		    memcmp(a->v[i].id, p->id, MAIL_CONTENT_ID_LEN) == 0) {
-			m = &a->v[i];
-			break;
-		}
-	}
-	if (m != NULL && (m->total != p->total || m->count != p->count)) {
-		asm_drop(a, i);
-		return SOTTO_ERR_MALFORMED;
-	}
-	if (m == NULL) {
-		/* room first: the cap holds before anything is allocated */
-		while (a->n > 0 && (a->n == a->max_pending || a->bytes + p->total > a->max_bytes))
-			asm_drop(a, asm_lru(a));
-		m = &a->v[a->n];
-		memset(m, 0, sizeof(*m));
-		if ((m->data = malloc(p->total)) == NULL ||
-		    (m->have = calloc((p->count + 7) / 8, 1)) == NULL) {
-			free(m->data);
-			m->data = NULL;
-			return SOTTO_ERR_NOMEM;
-		}
-		memcpy(m->peer, peer, plen + 1);
-		memcpy(m->id, p->id, MAIL_CONTENT_ID_LEN);
-		m->total = p->total;
-		m->count = p->count;
-		m->first_row = row;
-		m->first_time = time;
-		a->bytes += p->total;
-		i = a->n++;
-	}
-	m->touched = ++a->clock;
-	if (m->have[p->index / 8] & (1u << (p->index % 8)))
-		return 0;       /* a duplicate */
-	memcpy(m->data + (size_t)p->index * MAIL_CONTENT_CHUNK, p->data, p->len);
-	m->have[p->index / 8] |= (uint8_t)(1u << (p->index % 8));
-	if (row < m->first_row)
-		m->first_row = row;
-	if (time < m->first_time)
-		m->first_time = time;
-	if (++m->got < m->count)
-		return 0;
-	*mail = m->data;
-	*len = m->total;
-	m->data = NULL;
-	asm_drop(a, i);
-	return 1;
-}
-
-size_t
-mail_asm_expire(struct mail_asm *a, uint64_t before)
-{
-	size_t i = 0, n = 0;
-
-	while (i < a->n) {
-		if (a->v[i].first_time < before) {
-			asm_drop(a, i);         /* moves the last one into i */
-			n++;
-		} else {
-			i++;
-		}
-	}
-	return n;
-}
-
-int64_t
-mail_asm_oldest_row(const struct mail_asm *a)
-{
-	int64_t row = INT64_MAX;
-	size_t i;
-
-	for (i = 0; i < a->n; i++)
-		if (a->v[i].first_row < row)
-			row = a->v[i].first_row;
-	return row;
-}
-
-size_t
-mail_asm_pending(const struct mail_asm *a)
-{
-	return a->n;
+	r = crypto_generichash_init(&st, key, MAIL_ID_KEY_LEN, MAIL_CONTENT_ID_LEN);
+	if (r == 0)
+		r = crypto_generichash_update(&st, (const uint8_t *)label, sizeof(label));
+	if (r == 0)
+		r = crypto_generichash_update(&st, n, sizeof(n));
+	if (r == 0)
+		r = crypto_generichash_update(&st, (const uint8_t *)addr, alen);
+	if (r == 0)
+		r = crypto_generichash_update(&st, mail, len);
+	if (r == 0)
+		r = crypto_generichash_final(&st, id, MAIL_CONTENT_ID_LEN);
+	sodium_memzero(&st, sizeof(st));
+	return r == 0 ? 0 : SOTTO_ERR_INTERNAL;
 }
 
 void
-mail_asm_free(struct mail_asm *a)
+mail_content_history_id(const char *peer, const uint8_t id[MAIL_CONTENT_ID_LEN],
+    uint8_t out[SOTTO_ID_LEN])
 {
-	if (a == NULL)
-		return;
-	while (a->n > 0)
-		asm_drop(a, a->n - 1);
-	free(a->v);
-	free(a);
+	static const char label[] = "sotto received mail v1";
+	crypto_generichash_state st;
+
+	crypto_generichash_init(&st, NULL, 0, SOTTO_ID_LEN);
+	crypto_generichash_update(&st, (const uint8_t *)label, sizeof(label));
+	crypto_generichash_update(&st, (const uint8_t *)peer, strlen(peer) + 1);
+	crypto_generichash_update(&st, id, MAIL_CONTENT_ID_LEN);
+	crypto_generichash_final(&st, out, SOTTO_ID_LEN);
+	sodium_memzero(&st, sizeof(st));
+}
+
+int
+mail_content_assemble(const uint8_t *const *parts, const size_t *lens, size_t n,
+    uint8_t **mail, size_t *len)
+{
+	struct mail_part first, p;
+	uint8_t *data = NULL, *have = NULL;
+	size_t i, got = 0;
+	int r = SOTTO_ERR_MALFORMED;
+
+	*mail = NULL;
+	*len = 0;
+	if (n == 0)
+		return 0;
+	if (mail_content_parse(parts[0], lens[0], &first) != 0)
+		return SOTTO_ERR_MALFORMED;
+	if (n < first.count)
+		return 0;
+	if ((data = malloc(first.total)) == NULL || (have = calloc(first.count, 1)) == NULL) {
+		r = SOTTO_ERR_NOMEM;
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		if (mail_content_parse(parts[i], lens[i], &p) != 0 ||
+		    memcmp(p.id, first.id, sizeof(p.id)) != 0 || p.total != first.total ||
+		    p.count != first.count)
+			goto out;
+		if (have[p.index])
+			continue;
+		have[p.index] = 1;
+		got++;
+		memcpy(data + (size_t)p.index * MAIL_CONTENT_CHUNK, p.data, p.len);
+	}
+	if (got < first.count) {
+		r = 0;
+		goto out;
+	}
+	*mail = data;
+	*len = first.total;
+	data = NULL;
+	r = 1;
+out:
+	if (data != NULL) {
+		sodium_memzero(data, first.total);
+		free(data);
+	}
+	free(have);
+	return r;
 }
 
 /* ---- progress ---- */

@@ -1,4 +1,4 @@
-#include "mail/mailstore.h"
+#include "sotto/mailstore.h"
 
 #include <stdlib.h>
 

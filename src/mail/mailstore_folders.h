@@ -8,7 +8,7 @@
 
 #include <stddef.h>
 
-#include "mail/mailstore.h"
+#include "sotto/mailstore.h"
 
 #define MAILSTORE_DEFAULT_FOLDERS 4
 

@@ -2,7 +2,7 @@
 #ifndef SOTTO_MAIL_MAILSTORE_MEM_H
 #define SOTTO_MAIL_MAILSTORE_MEM_H
 
-#include "mail/mailstore.h"
+#include "sotto/mailstore.h"
 
 /* Creates a store with INBOX, Sent, Drafts and Trash; each folder's UIDVALIDITY is
  * uidvalidity_base + its index (a persistent backend stores its own). */

@@ -24,6 +24,7 @@ struct ms_store {
 	int own;
 	struct ms_folder folders[MAILSTORE_DEFAULT_FOLDERS];
 	struct mailstore_watch watch;
+	int64_t version;                /* the store's data_version when last looked at */
 };
 
 static const struct ms_folder *
@@ -32,27 +33,6 @@ ms_find(const struct ms_store *s, const char *name)
 	int i = mailstore_folder_index(name);
 
 	return i >= 0 ? &s->folders[i] : NULL;
-}
-
-/* A folder's id, creating it with a fresh UIDVALIDITY the first time. Another process
- * may create it at the same moment: then we take theirs. */
-static int
-ms_folder_id(struct store *st, const char *name, int64_t *id)
-{
-	struct store_folder f;
-	int r;
-
-	r = store_folder_get(st, name, &f);
-	if (r == SOTTO_ERR_NOT_FOUND) {
-		/* 1..2^31-1: some clients keep UIDVALIDITY in a signed 32-bit integer */
-		uint32_t uv = randombytes_uniform(0x7ffffffeu) + 1;
-		r = store_folder_create(st, name, uv, &f);
-		if (r == SOTTO_ERR_EXISTS)
-			r = store_folder_get(st, name, &f);
-	}
-	if (r == 0)
-		*id = f.id;
-	return r;
 }
 
 static int
@@ -193,9 +173,6 @@ ms_copy(void *impl, const char *from, uint32_t uid, const char *to, uint32_t *ne
 {
 	struct ms_store *s = impl;
 	const struct ms_folder *src = ms_find(s, from), *dst = ms_find(s, to);
-	struct store_mail meta;
-	uint8_t *data = NULL;
-	size_t len = 0;
 	uint32_t got = 0;
 	int r;
 
@@ -204,11 +181,8 @@ ms_copy(void *impl, const char *from, uint32_t uid, const char *to, uint32_t *ne
 	if (src == NULL || dst == NULL)
 		return SOTTO_ERR_NOT_FOUND;
 	pthread_mutex_lock(&s->lock);
-	if ((r = ms_get(s, src->id, uid, &meta, &data, &len)) == 0)
-		r = store_mail_append(s->st, dst->id, meta.flags & MAILSTORE_FLAGS_ALL,
-		    meta.internaldate, data, len, &got);
+	r = store_mail_copy(s->st, src->id, uid, dst->id, &got);
 	pthread_mutex_unlock(&s->lock);
-	mailstore_mail_free(NULL, data, len);
 	if (r != 0)
 		return r;
 	if (new_uid != NULL)
@@ -359,10 +333,14 @@ mailstore_store_open(struct mailstore *ms, struct store *st, int own)
 	s->st = st;
 	for (i = 0; i < MAILSTORE_DEFAULT_FOLDERS; i++) {
 		s->folders[i].name = mailstore_default_folders[i].name;
-		if ((r = ms_folder_id(st, s->folders[i].name, &s->folders[i].id)) != 0) {
+		if ((r = store_folder_ensure(st, s->folders[i].name, &s->folders[i].id)) != 0) {
 			ms_destroy(s);  /* not own yet: st stays open for the caller */
 			return r;
 		}
+	}
+	if ((r = store_data_version(st, &s->version)) != 0) {
+		ms_destroy(s);
+		return r;
 	}
 	s->own = own;
 	ms->ops = &ms_ops;
@@ -405,6 +383,23 @@ mailstore_store_deliver(struct mailstore *ms, const char *folder, const uint8_t 
 	return 0;
 }
 
+void
+mailstore_store_refresh(struct mailstore *ms)
+{
+	struct ms_store *s = ms->impl;
+	int64_t v = 0;
+	size_t i;
+	int changed;
+
+	pthread_mutex_lock(&s->lock);
+	changed = store_data_version(s->st, &v) == 0 && v != s->version;
+	if (changed)
+		s->version = v;
+	pthread_mutex_unlock(&s->lock);
+	for (i = 0; changed && i < MAILSTORE_DEFAULT_FOLDERS; i++)
+		mailstore_watch_notify(&s->watch, s->folders[i].name);
+}
+
 int
 mailstore_store_setting_get(struct mailstore *ms, const char *name, uint8_t **v, size_t *len)
 {
@@ -431,15 +426,14 @@ mailstore_store_setting_put(struct mailstore *ms, const char *name, const uint8_
 }
 
 int
-mailstore_store_open_home(struct mailstore *ms, const char *home, const uint8_t *pass,
-    size_t pass_len)
+mailstore_store_open_account(struct mailstore *ms, struct sotto *s)
 {
 	struct store *st = NULL;
 	int r;
 
 	ms->ops = NULL;
 	ms->impl = NULL;
-	if ((r = store_open(home, pass, pass_len, &st)) != 0)
+	if ((r = store_open_account(s, &st)) != 0)
 		return r;
 	if ((r = mailstore_store_open(ms, st, 1)) != 0)
 		store_close(st);

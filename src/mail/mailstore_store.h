@@ -14,23 +14,17 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "mail/mailstore.h"
+#include "sotto/mailstore.h"
 
 struct store;
 
 /* Serves st as a mailstore. With own, mailstore_destroy closes st. The four folders are
  * created here if missing. */
 int mailstore_store_open(struct mailstore *ms, struct store *st, int own) SOTTO_MUST_CHECK;
-/* Opens the store in home under the passphrase, a handle of its own, and serves it (closed
- * by mailstore_destroy). Errors as sotto_open's. */
-int mailstore_store_open_home(struct mailstore *ms, const char *home, const uint8_t *pass,
-    size_t pass_len) SOTTO_MUST_CHECK;
-
 /*
  * Appends a mail to folder and, in the same transaction, writes the setting name = val
- * (both or neither are stored), then wakes the watcher (IMAP IDLE). The bridge files
- * received mail this way together with its progress marker, so a crash neither loses nor
- * duplicates a mail. name may be NULL (append only).
+ * (both or neither are stored), then wakes the watcher (IMAP IDLE). name may be NULL
+ * (append only).
  */
 int mailstore_store_deliver(struct mailstore *ms, const char *folder, const uint8_t *data,
     size_t len, uint32_t flags, int64_t internaldate, const char *name, const uint8_t *val,

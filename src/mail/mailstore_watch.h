@@ -8,7 +8,7 @@
 
 #include <pthread.h>
 
-#include "mail/mailstore.h"
+#include "sotto/mailstore.h"
 
 struct mailstore_watch {
 	pthread_mutex_t lock;

@@ -14,7 +14,7 @@
 
 #include "base/buf.h"
 #include "base/cursor.h"
-#include "mail/scan.h"
+#include "base/scan.h"
 #include "sotto/error.h"
 
 #define MIME_MAX_DEPTH 16

@@ -14,7 +14,7 @@
 
 #include "base/buf.h"
 #include "bridge/lineio.h"
-#include "mail/mail_sender.h"
+#include "sotto/mail.h"
 #include "bridge/sasl.h"
 #include "smtp/smtp_bcc.h"
 #include "smtp/smtp_parse.h"
@@ -571,7 +571,8 @@ data_end(struct smtp_session *s)
 		return;
 	}
 	/* the recipients' mail clients show From: (or Sender:) as who sent it */
-	if (mail_sender_check(s->msg.p, s->msg.len, s->srv->user) == MAIL_SENDER_MISMATCH) {
+	if (sotto_mail_sender_check(s->msg.p, s->msg.len, s->srv->user) ==
+	    SOTTO_MAIL_SENDER_MISMATCH) {
 		transaction_reset(s);
 		reply(s, "550 5.7.1 From: and Sender: must be your own address <%s>",
 		    s->srv->user);

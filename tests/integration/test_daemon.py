@@ -337,8 +337,14 @@ def test_daemon_runs_the_bridge(root, servers):
         # the mail is one notification with its subject, and one history entry
         n = rb.notification("message")
         p = n["params"]
+        # (sent in parts, filed whole: one entry with its body)
         check(p["type"] == "mail" and p["subject"] == "Minutes of the meeting" and
-              p["size"] == len(MAIL) and p["parts"] >= 2 and "body" not in p, p)
+              p["size"] == len(MAIL) and p["parts"] == 1 and
+              p["body"].encode() == MAIL, {k: str(v)[:80] for k, v in p.items()})
+        # the daemon and its bridge unlocked the store once (issue 14)
+        for r in (rb, Rpc(path_a)):
+            st = r.result("status")
+            check(st["unlocks"] == 1 and st["bridge"]["running"], st)
         time.sleep(1)
         rb.result("contacts")   # reads what came meanwhile
         check(not any(x.get("method") == "message" for x in rb.notes), rb.notes)

@@ -5,7 +5,7 @@
 #ifndef SOTTO_TESTS_MAILSTORE_CONTRACT_H
 #define SOTTO_TESTS_MAILSTORE_CONTRACT_H
 
-#include "mail/mailstore.h"
+#include "sotto/mailstore.h"
 
 /*
  * On a fresh store (INBOX, Sent, Drafts, Trash, all empty): the folder list, UIDs never

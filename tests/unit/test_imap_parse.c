@@ -4,7 +4,7 @@
 #include "imap/imap_fetch.h"
 #include "imap/imap_parse.h"
 #include "imap/imap_search.h"
-#include "mail/mailstore.h"
+#include "sotto/mailstore.h"
 #include "check.h"
 
 static struct imap_parser P;

@@ -18,53 +18,43 @@ make_mail(size_t len)
 	return m;
 }
 
-/* Splits a mail of len bytes and feeds the parts in reverse order, each but the last
- * twice (a duplicate after completion would start a new mail: the bridge's progress
- * record drops those). */
+/* Splits a mail of len bytes and puts it back together from the parts in reverse order,
+ * one of them twice; without its last part it is not whole yet. */
 static int
 roundtrip(size_t len)
 {
 	uint8_t id[MAIL_CONTENT_ID_LEN], *mail = make_mail(len), *out = NULL;
-	struct mail_asm *a = NULL;
-	struct mail_part p;
+	const uint8_t *pv[9];
+	size_t lv[9], olen = 0;
 	struct buf parts[8];
-	uint32_t count, i;
-	size_t olen = 0;
-	int r, ok = 0, done = 0;
+	uint32_t count = 0, i, n = 0;
+	int ok = 0;
 
 	randombytes_buf(id, sizeof(id));
-	if (mail == NULL || mail_content_count(len, &count) != 0 || count > 8 ||
-	    mail_asm_new(&a, 4, MAIL_CONTENT_MAX) != 0)
+	if (mail == NULL || mail_content_count(len, &count) != 0 || count > 8)
 		goto out;
-	for (i = 0; i < count; i++) {
+	for (i = 0; i < count; i++)
 		buf_init_dyn(&parts[i], SOTTO_TEXT_MAX);
+	for (i = 0; i < count; i++)
 		if (mail_content_part(id, mail, len, i, &parts[i]) != 0 ||
 		    parts[i].len > SOTTO_TEXT_MAX)
 			goto out_parts;
-	}
 	for (i = count; i-- > 0;) {
-		int k;
-		for (k = 0; k < (i == 0 ? 1 : 2); k++) {
-			if (mail_content_parse(parts[i].p, parts[i].len, &p) != 0)
-				goto out_parts;
-			r = mail_asm_add(a, "alice@example.org", 100 + i, 1000 + i, &p, &out, &olen);
-			if (r == 1)
-				done++;
-			else if (r != 0)
-				goto out_parts;
-			else if (mail_asm_oldest_row(a) != 100 + (int64_t)i)
-				goto out_parts;
-		}
+		pv[n] = parts[i].p;
+		lv[n++] = parts[i].len;
 	}
-	ok = done == 1 && olen == len && memcmp(out, mail, len) == 0 &&
-	    mail_asm_pending(a) == 0 && mail_asm_oldest_row(a) == INT64_MAX;
+	pv[n] = parts[count - 1].p;     /* a duplicate */
+	lv[n++] = parts[count - 1].len;
+	if (count > 1 && mail_content_assemble(pv + 1, lv + 1, n - 2, &out, &olen) != 0)
+		goto out_parts;
+	ok = mail_content_assemble(pv, lv, n, &out, &olen) == 1 && olen == len &&
+	    memcmp(out, mail, len) == 0;
 out_parts:
 	for (i = 0; i < count; i++)
 		buf_free(&parts[i]);
 out:
 	free(out);
 	free(mail);
-	mail_asm_free(a);
 	return ok;
 }
 
@@ -124,44 +114,38 @@ TEST(mail_content_parse_rejects)
 	    p.len == MAIL_CONTENT_CHUNK);
 }
 
-TEST(mail_asm_keeps_senders_apart_and_bounded)
+/* Parts of two different mails (or a part that contradicts its mail) are no mail. */
+TEST(mail_content_assemble_refuses_mixed_parts)
 {
-	struct mail_asm *a;
-	struct mail_part p;
-	uint8_t data[MAIL_CONTENT_CHUNK], *out;
-	size_t olen;
+	uint8_t id1[MAIL_CONTENT_ID_LEN] = { 1 }, id2[MAIL_CONTENT_ID_LEN] = { 2 };
+	uint8_t *mail = make_mail(MAIL_CONTENT_CHUNK + 10), *out = NULL;
+	const uint8_t *pv[2];
+	size_t lv[2], olen = 0;
+	struct buf a, b;
 
-	REQUIRE(mail_asm_new(&a, 2, MAIL_CONTENT_MAX) == 0);
-	memset(&p, 0, sizeof(p));
-	memset(data, 'x', sizeof(data));
-	p.total = MAIL_CONTENT_CHUNK + 3;
-	p.count = 2;
-	p.index = 0;
-	p.data = data;
-	p.len = MAIL_CONTENT_CHUNK;
-	/* mallory's part 1 does not complete alice's mail with the same id */
-	CHECK(mail_asm_add(a, "alice@x.org", 5, 50, &p, &out, &olen) == 0);
-	p.index = 1;
-	p.len = 3;
-	CHECK(mail_asm_add(a, "mallory@x.org", 6, 60, &p, &out, &olen) == 0);
-	CHECK(mail_asm_pending(a) == 2 && mail_asm_oldest_row(a) == 5);
-	/* a part that contradicts its mail drops it */
-	p.total = MAIL_CONTENT_CHUNK + 4;
-	p.len = 4;
-	CHECK(mail_asm_add(a, "alice@x.org", 7, 70, &p, &out, &olen) == SOTTO_ERR_MALFORMED);
-	CHECK(mail_asm_pending(a) == 1 && mail_asm_oldest_row(a) == 6);
-	/* a third mail in progress evicts the least recently touched */
-	p.id[0] = 1;
-	CHECK(mail_asm_add(a, "bob@x.org", 8, 80, &p, &out, &olen) == 0);
-	p.id[0] = 2;
-	CHECK(mail_asm_add(a, "bob@x.org", 9, 90, &p, &out, &olen) == 0);
-	CHECK(mail_asm_pending(a) == 2 && mail_asm_oldest_row(a) == 8);
-	/* mails left incomplete too long go */
-	CHECK(mail_asm_expire(a, 80) == 0 && mail_asm_pending(a) == 2);
-	CHECK(mail_asm_expire(a, 81) == 1 && mail_asm_oldest_row(a) == 9);
-	CHECK(mail_asm_expire(a, 1000) == 1 && mail_asm_pending(a) == 0);
-	mail_asm_free(a);
-	CHECK(mail_asm_new(&a, 0, MAIL_CONTENT_MAX) == SOTTO_ERR_INVALID_ARG);
+	REQUIRE(mail != NULL);
+	buf_init_dyn(&a, SOTTO_TEXT_MAX);
+	buf_init_dyn(&b, SOTTO_TEXT_MAX);
+	REQUIRE(mail_content_part(id1, mail, MAIL_CONTENT_CHUNK + 10, 0, &a) == 0);
+	REQUIRE(mail_content_part(id2, mail, MAIL_CONTENT_CHUNK + 10, 1, &b) == 0);
+	pv[0] = a.p;
+	lv[0] = a.len;
+	pv[1] = b.p;
+	lv[1] = b.len;
+	CHECK(mail_content_assemble(pv, lv, 2, &out, &olen) == SOTTO_ERR_MALFORMED);
+	CHECK(out == NULL && olen == 0);
+	/* the same id, another total length */
+	REQUIRE(mail_content_part(id1, mail, MAIL_CONTENT_CHUNK + 9, 1, &b) == 0);
+	pv[1] = b.p;
+	lv[1] = b.len;
+	CHECK(mail_content_assemble(pv, lv, 2, &out, &olen) == SOTTO_ERR_MALFORMED);
+	/* not a part at all */
+	lv[1] = 3;
+	CHECK(mail_content_assemble(pv, lv, 2, &out, &olen) == SOTTO_ERR_MALFORMED);
+	CHECK(mail_content_assemble(pv, lv, 0, &out, &olen) == 0);
+	buf_free(&a);
+	buf_free(&b);
+	free(mail);
 }
 
 TEST(mail_progress_roundtrip)
@@ -201,7 +185,7 @@ main(void)
 		return 1;
 	RUN(mail_content_roundtrips);
 	RUN(mail_content_parse_rejects);
-	RUN(mail_asm_keeps_senders_apart_and_bounded);
+	RUN(mail_content_assemble_refuses_mixed_parts);
 	RUN(mail_progress_roundtrip);
 	return check_summary();
 }

@@ -64,16 +64,16 @@ TEST(mailview_first_part_has_subject_and_size)
 	size_t len = 0;
 	uint8_t *mail = make_mail("Subject: Lunch\r\n  on Friday ", 150000, &len);
 	struct sotto_message v[8];
-	struct cli_mail m;
+	struct sotto_mail_summary m;
 	size_t n, i;
 
 	REQUIRE(mail != NULL);
 	n = add_parts(v, 0, "alice@localhost", 1, mail, len);
 	REQUIRE(n == 3);
-	cli_mail_view(v[0].body, v[0].body_len, &m);
+	sotto_mail_summary(v[0].body, v[0].body_len, &m);
 	CHECK(m.part == 1 && m.index == 0 && m.count == 3 && m.size == len);
 	CHECK(strcmp(m.subject, "Lunch  on Friday") == 0);
-	cli_mail_view(v[2].body, v[2].body_len, &m);
+	sotto_mail_summary(v[2].body, v[2].body_len, &m);
 	CHECK(m.part == 1 && m.index == 2 && m.subject[0] == '\0');
 	for (i = 0; i < n; i++)
 		free(v[i].body);
@@ -86,7 +86,7 @@ TEST(mailview_history_groups_parts)
 	uint8_t *a = make_mail("Subject: first", 100000, &l1);
 	uint8_t *b = make_mail("Subject: second", 70000, &l2);
 	struct sotto_message v[12];
-	struct cli_mail m;
+	struct sotto_mail_summary m;
 	uint32_t listed;
 	json_t *j;
 
@@ -169,23 +169,23 @@ TEST(mailview_events_show_the_first_part_only)
 TEST(mailview_whole_mail_and_long_subject)
 {
 	char subj[600] = "Subject: ";
-	struct cli_mail m;
+	struct sotto_mail_summary m;
 	size_t len = 0, i;
 	uint8_t *mail;
 
 	/* 'x' then a two-byte character straddling the cut: cut before it, not inside */
-	for (i = strlen(subj); i < 9 + CLI_SUBJECT_MAX - 1; i++)
+	for (i = strlen(subj); i < 9 + SOTTO_MAIL_SUBJECT_MAX - 1; i++)
 		subj[i] = 'x';
 	memcpy(subj + i, "\xc3\xa9tail", 6);
 	subj[i + 6] = '\0';
 	REQUIRE((mail = make_mail(subj, 10, &len)) != NULL);
-	cli_mail_view(mail, len, &m);
+	sotto_mail_summary(mail, len, &m);
 	CHECK(m.part == 0 && m.count == 1 && m.size == len);
-	CHECK(strlen(m.subject) == CLI_SUBJECT_MAX - 1);
+	CHECK(strlen(m.subject) == SOTTO_MAIL_SUBJECT_MAX - 1);
 	free(mail);
-	cli_mail_view((const uint8_t *)"no header at all", 16, &m);
+	sotto_mail_summary((const uint8_t *)"no header at all", 16, &m);
 	CHECK(m.subject[0] == '\0' && m.size == 16);
-	cli_mail_view((const uint8_t *)"", 0, &m);
+	sotto_mail_summary((const uint8_t *)"", 0, &m);
 	CHECK(m.subject[0] == '\0' && m.size == 0);
 }
 

@@ -12,7 +12,7 @@
 #include <sodium.h>
 
 #include "check.h"
-#include "client/passphrase.h"
+#include "cli/passphrase.h"
 
 static char path[64];
 

@@ -1,4 +1,4 @@
-#include "client/passphrase.h"
+#include "cli/passphrase.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -3,8 +3,8 @@
  * SOTTO_PASSPHRASE environment variable, or asked at the terminal (/dev/tty) with echo
  * off. The passphrase lives in sodium_malloc memory and is wiped by passphrase_free.
  */
-#ifndef SOTTO_CLIENT_PASSPHRASE_H
-#define SOTTO_CLIENT_PASSPHRASE_H
+#ifndef SOTTO_CLI_PASSPHRASE_H
+#define SOTTO_CLI_PASSPHRASE_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -5,8 +5,8 @@
  * A span is an (offset, length) pair inside the cursor's buffer; scan_span() turns it back
  * into bytes through cur_slice, so a wrong span fails instead of reading out of bounds.
  */
-#ifndef SOTTO_MAIL_SCAN_H
-#define SOTTO_MAIL_SCAN_H
+#ifndef SOTTO_BASE_SCAN_H
+#define SOTTO_BASE_SCAN_H
 
 #include <stddef.h>
 #include <stdint.h>

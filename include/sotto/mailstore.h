@@ -1,5 +1,6 @@
 /*
- * The mail store the IMAP engine reads and writes, as a table of function pointers. The
+ * Mail folders, libsotto's public API for the IMAP engine and the bridge: the mail store
+ * the IMAP engine reads and writes, as a table of function pointers. The
  * in-memory backend (mailstore_mem.c) serves the tests; the client's encrypted store
  * implements the same table. A backend owns UID assignment: UIDVALIDITY is chosen once per
  * folder and kept, UIDNEXT only grows, and flags persist, so a backend that keeps those three
@@ -13,8 +14,8 @@
  * Mail bytes are plaintext that was end-to-end encrypted: every copy a backend or the
  * engine makes is wiped before it is freed (mailstore_mail_free).
  */
-#ifndef SOTTO_MAIL_MAILSTORE_H
-#define SOTTO_MAIL_MAILSTORE_H
+#ifndef SOTTO_MAILSTORE_H
+#define SOTTO_MAILSTORE_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -93,6 +94,16 @@ struct mailstore {
 };
 
 void mailstore_destroy(struct mailstore *ms);
+
+/* The folders of the open account s (INBOX, Sent, Drafts, Trash, created at first use),
+ * on a handle of the store of their own (no passphrase: the keys s unlocked); closed by
+ * mailstore_destroy. A received mail is in INBOX as libsotto stores it. */
+struct sotto;
+int mailstore_store_open_account(struct mailstore *ms, struct sotto *s) SOTTO_MUST_CHECK;
+/* Tells the watcher about every folder if another connection of the store committed
+ * since the last look (SQLite's data_version: a counter, nothing is read): mail that
+ * libsotto filed in another handle or process. Any thread. */
+void mailstore_store_refresh(struct mailstore *ms);
 /* Gives what ms->ops->fetch handed out back to the backend (NULL is allowed). */
 void mailstore_release(struct mailstore *ms, uint8_t *data, size_t len);
 /* Wipes len bytes of mail and frees them (NULL is allowed): every backend's release, and
