@@ -11,12 +11,12 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static FILE *sink;
-	struct cli_mail m;
+	struct sotto_mail_summary m;
 
 	if (sink == NULL && (sink = fopen("/dev/null", "w")) == NULL)
 		return 0;
-	cli_mail_view(data, size, &m);
-	if (strlen(m.subject) > CLI_SUBJECT_MAX)
+	sotto_mail_summary(data, size, &m);
+	if (strlen(m.subject) > SOTTO_MAIL_SUBJECT_MAX)
 		__builtin_trap();
 	cli_print_text(sink, (const uint8_t *)m.subject, strlen(m.subject));
 	cli_print_size(sink, m.size);

@@ -109,7 +109,7 @@ int cli_message_read(struct cli *cli, const char *arg, uint8_t **out, size_t *le
 long cli_parse_duration(const char *s);
 
 /* JSON for an event (receive --json, daemon notifications; NULL for a mail part that is
- * not shown, see cli_mail_view) and a history entry. */
+ * not shown, see sotto_mail_summary) and a history entry. */
 json_t *cli_event_json(const struct sotto_event *ev);
 const char *cli_event_type_name(const struct sotto_event *ev);
 /* "joined", "added", "removed", "you_removed", "info" */
