@@ -120,6 +120,8 @@ part_message(struct store_message *m, const uint8_t *part, size_t len, uint64_t 
 
 /* Receives part i of mail (id) as receive.c does, in a transaction; the result of
  * client_mail_receive. */
+static uint64_t clock_now = 1000;        /* local_time of the next part received */
+
 static int
 receive_part(struct store *st, const uint8_t id[MAIL_CONTENT_ID_LEN], const uint8_t *mail,
     size_t len, uint32_t i, struct client_mail_in *in)
@@ -131,7 +133,7 @@ receive_part(struct store *st, const uint8_t id[MAIL_CONTENT_ID_LEN], const uint
 	buf_init_dyn(&part, SOTTO_TEXT_MAX);
 	if ((r = mail_content_part(id, mail, len, i, &part)) != 0)
 		goto out;
-	part_message(&m, part.p, part.len, 1000 + i);
+	part_message(&m, part.p, part.len, clock_now + i);
 	if ((r = store_begin(st)) != 0)
 		goto out;
 	r = client_mail_receive(st, &m, NULL, in);
@@ -383,6 +385,39 @@ TEST(mail_fold_schema_4)
 	remove_home();
 }
 
+/* A mail whose sender gave up (a part a day old, the rest never came) is dropped when
+ * the next part of any mail arrives; a younger one waits on. */
+TEST(mail_parts_left_a_day_are_dropped)
+{
+	struct store *st = create_store();
+	struct client_mail_in in;
+	uint8_t a[MAIL_CONTENT_ID_LEN], b[MAIL_CONTENT_ID_LEN], *mail;
+	size_t len;
+
+	REQUIRE(st != NULL);
+	mail = make_mail(PEER, "half", MAIL_CONTENT_CHUNK + 10, 8, &len);
+	randombytes_buf(a, sizeof(a));
+	randombytes_buf(b, sizeof(b));
+	clock_now = 1000;
+	CHECK_EQ_INT(receive_part(st, a, mail, len, 0, &in), 0);
+	clock_now = 1000 + 86400;
+	CHECK_EQ_INT(receive_part(st, b, mail, len, 0, &in), 0);
+	CHECK_EQ_INT((int)raw_int("SELECT count(*) FROM mail_parts"), 2);
+	clock_now = 1000 + 86400 + 2;
+	CHECK_EQ_INT(receive_part(st, b, mail, len, 1, &in), 1);      /* b completes */
+	client_mail_in_free(&in);
+	/* a's part, older than a day, went; b's parts went with b */
+	CHECK_EQ_INT((int)raw_int("SELECT count(*) FROM mail_parts"), 0);
+	/* a's last part alone is no mail now */
+	CHECK_EQ_INT(receive_part(st, a, mail, len, 1, &in), 0);
+	CHECK_EQ_INT((int)raw_int("SELECT count(*) FROM mail_parts"), 1);
+	CHECK_EQ_INT((int)history_mails(st), 1);
+	clock_now = 1000;
+	free(mail);
+	store_close(st);
+	remove_home();
+}
+
 int
 main(void)
 {
@@ -391,5 +426,6 @@ main(void)
 	RUN(mail_is_stored_once_in_inbox);
 	RUN(mail_from_other_sender_is_rewritten);
 	RUN(mail_fold_schema_4);
+	RUN(mail_parts_left_a_day_are_dropped);
 	return check_summary();
 }
