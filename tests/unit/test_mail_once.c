@@ -13,12 +13,16 @@
 #include <sodium.h>
 #include <sqlite3.h>
 
+#include "bridge/auth.h"
 #include "check.h"
+#include "imap/imap_server.h"
 #include "store_schema4.h"
+#include "uvthread.h"
 #include "client/client_int.h"
 #include "client/store.h"
 #include "mail/mail_content.h"
 #include "mail/mail_sender.h"
+#include "mail/mailstore_store.h"
 
 #define PASS "correct horse battery staple"
 #define PASS_LEN (sizeof(PASS) - 1)
@@ -83,6 +87,87 @@ raw_int(const char *sql)
 	sqlite3_finalize(s);
 	sqlite3_close(db);
 	return v;
+}
+
+/* ---- the folded store served over IMAP, read by Python's imaplib ---- */
+
+#define IMAP_USER "bob@x.org"
+#define IMAP_PASS "imap password"
+
+static struct uvthread ut;
+static struct mailstore ims;
+static struct imap_server *isrv;
+static struct bridge_auth *iauth;
+static uint16_t iport;
+static int istart_rc;
+
+static void
+imap_start(void *arg)
+{
+	char hash[BRIDGE_AUTH_HASH_BYTES], why[128];
+	struct bridge_auth_config ac = { .user = IMAP_USER, .pw_hash = hash };
+	struct imap_server_config cfg;
+
+	(void)arg;
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.imap.literal_max = 1 << 20;
+	istart_rc = bridge_auth_hash_password(IMAP_PASS, strlen(IMAP_PASS),
+	    crypto_pwhash_OPSLIMIT_MIN, crypto_pwhash_MEMLIMIT_MIN, hash);
+	if (istart_rc == 0)
+		istart_rc = bridge_auth_new(&iauth, &ut.loop, &ac);
+	cfg.auth = iauth;
+	if (istart_rc == 0)
+		istart_rc = imap_server_start(&isrv, &ut.loop, &ims, &cfg, why, sizeof(why));
+	if (istart_rc == 0)
+		iport = imap_server_port(isrv);
+}
+
+static void
+imap_stop(void *arg)
+{
+	(void)arg;
+	imap_server_stop(isrv, NULL, NULL);
+	bridge_auth_free(iauth);
+}
+
+/* What imaplib sees of INBOX: "UIDVALIDITY n" and one "uid flags size" line per mail. */
+static int
+imap_view(struct store *st, char *out, size_t cap)
+{
+	char cmd[1024];
+	size_t n = 0;
+	FILE *f;
+	int r = -1;
+
+	out[0] = '\0';
+	if (mailstore_store_open(&ims, st, 0) != 0 || uvthread_start(&ut) != 0)
+		return -1;
+	uvthread_call(&ut, imap_start, NULL);
+	if (istart_rc == 0) {
+		snprintf(cmd, sizeof(cmd), "python3 -c '"
+		    "import imaplib, re\n"
+		    "M = imaplib.IMAP4(\"127.0.0.1\", %u)\n"
+		    "M.login(\"" IMAP_USER "\", \"" IMAP_PASS "\")\n"
+		    "t, d = M.status(\"INBOX\", \"(UIDVALIDITY MESSAGES)\")\n"
+		    "print(d[0].decode())\n"
+		    "M.select(\"INBOX\")\n"
+		    "t, d = M.uid(\"FETCH\", \"1:*\", \"(FLAGS RFC822.SIZE)\")\n"
+		    "for x in d:\n"
+		    "    x = x.decode()\n"
+		    "    print(re.search(r\"UID (\\d+)\", x).group(1),"
+		    " re.search(r\"FLAGS \\(([^)]*)\\)\", x).group(1) or \"-\","
+		    " re.search(r\"RFC822.SIZE (\\d+)\", x).group(1))\n"
+		    "M.logout()' 2>&1", iport);
+		if ((f = popen(cmd, "r")) != NULL) {
+			while (n + 1 < cap && fgets(out + n, (int)(cap - n), f) != NULL)
+				n += strlen(out + n);
+			r = pclose(f) == 0 ? 0 : -1;
+		}
+		uvthread_call(&ut, imap_stop, NULL);
+	}
+	uvthread_stop(&ut);
+	mailstore_destroy(&ims);
+	return r;
 }
 
 /* A mail of about len bytes from `from`, its bytes depending on seed. */
@@ -356,6 +441,18 @@ TEST(mail_fold_schema_4)
 	CHECK_EQ_INT((int)flags, STORE_MAIL_FLAGGED);
 	CHECK(mail_is(st, after.id, 3, c, lc, NULL));
 	CHECK_EQ_INT((int)after.count, 3);
+	/* what a mail program sees over IMAP: the same UIDVALIDITY, UIDs and flags, each
+	 * mail once */
+	{
+		char view[1024], want[512];
+
+		CHECK_EQ_INT(imap_view(st, view, sizeof(view)), 0);
+		snprintf(want, sizeof(want), "\"INBOX\" (UIDVALIDITY 4242 MESSAGES 3)\n"
+		    "1 \\Seen %zu\n2 \\Flagged %zu\n3 - %zu\n", la, bfix.len, lc);
+		CHECK(strcmp(view, want) == 0);
+		if (strcmp(view, want) != 0)
+			printf("     | imaplib saw:\n%s     | wanted:\n%s", view, want);
+	}
 	/* every folder row refers to a history entry: no second copy */
 	CHECK_EQ_INT((int)raw_int("SELECT count(*) FROM mail WHERE msg IS NULL"), 0);
 	CHECK(raw_int("SELECT max(length(rec)) FROM mail") < 100);
