@@ -446,7 +446,6 @@ apply_receipt(struct sotto *s, const char *peer, const struct content *c)
 	return 0;
 }
 
-/* Stores a text, mail, receipt, timer or token in the open transaction. */
 /* A received file: its message keeps the whole content (without the token field), and it
  * joins the files to fetch, in the caller's transaction. */
 static int
@@ -482,6 +481,7 @@ out:
 	return r;
 }
 
+/* Stores a text, mail, file, receipt, timer or token in the open transaction. */
 static int
 store_content(struct sotto *s, const struct sealed_opened *o, const struct content *c,
     const struct proto_push *push, uint32_t flags, uint64_t now, struct client_mail_in *mail)

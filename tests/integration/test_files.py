@@ -61,6 +61,15 @@ def blobs_left(srv):
         db.close()
 
 
+def inbox_rows(u):
+    """How many mails u's store files (the mail table's rows: INBOX and any folder)."""
+    db = sqlite3.connect("file:%s?mode=ro" % os.path.join(u.home, "store.db"), uri=True)
+    try:
+        return db.execute("SELECT count(*) FROM mail").fetchone()[0]
+    finally:
+        db.close()
+
+
 def partial_bytes(srv):
     d = os.path.join(srv.dir, "blobs", "partial")
     return sum(os.path.getsize(os.path.join(d, n)) for n in os.listdir(d))
@@ -188,8 +197,18 @@ def test_group_file_uploaded_once(root, servers):
         check(read(files[0]["path"]) == read(p), files)
         hist = [e for e in u.history() if e["type"] == "file"]
         check(len(hist) == 1 and hist[0].get("group_name") == "team", hist)
+        # a group file is no mail (docs/PROTOCOL.md 14.5): nothing filed for the bridge
+        check(inbox_rows(u) == 0, inbox_rows(u))
     # both members fetched it: it expires at once
     check(blobs_left(srv) == [0], blobs_left(srv))
+    # a group text after it is filed as a mail, once, beside the file
+    r = alice.run("group", "send", "team", "the plan is above")
+    check(r.returncode == 0, r.stderr)
+    for u in (bob, carol):
+        got = u.receive(wait=10)
+        check([o["body"] for o in got if o["type"] == "text"] == ["the plan is above"], got)
+        check(inbox_rows(u) == 1, inbox_rows(u))
+        check(len([e for e in u.history() if e["type"] == "file"]) == 1, u.history())
 
 
 def test_sender_killed_mid_upload_reruns(root, servers):
