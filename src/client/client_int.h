@@ -131,6 +131,11 @@ int client_mail_receive(struct store *st, const struct store_message *tmpl,
 int client_mail_file(struct store *st, const struct store_message *tmpl,
     const struct mail_group *g, const uint8_t *mail, size_t len,
     struct client_mail_in *out) SOTTO_MUST_CHECK;
+/* The parts of (peer, id: MAIL_CONTENT_ID_LEN bytes) in mail_parts put together, and
+ * deleted: 1 with *mail (malloc'd, secret), 0 while some are missing. A set of parts that
+ * do not make one mail is deleted (0). */
+int client_mail_parts_assemble(struct store *st, const char *peer, const uint8_t *id,
+    uint8_t **mail, size_t *len) SOTTO_MUST_CHECK;
 /* A member's text m (stored in the history) as a mail in INBOX, a row of its own. */
 int client_mail_group_text(struct store *st, const struct store_message *m,
     const struct mail_group *g) SOTTO_MUST_CHECK;

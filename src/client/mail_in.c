@@ -26,10 +26,8 @@
 _Static_assert(MAIL_CONTENT_MAX + MAIL_SENDER_GROWTH + MAIL_GROUP_GROWTH <= STORE_BODY_MAX,
     "a received mail, rewritten, fits one history entry");
 
-/* The parts of (peer, id) put together: 1 with *mail, 0 while some are missing. A set of
- * parts that do not make one mail is deleted (0). */
-static int
-parts_assemble(struct store *st, const char *peer, const uint8_t id[MAIL_CONTENT_ID_LEN],
+int
+client_mail_parts_assemble(struct store *st, const char *peer, const uint8_t *id,
     uint8_t **mail, size_t *len)
 {
 	struct store_mail_part_list l = { NULL, 0 };
@@ -224,7 +222,7 @@ client_mail_receive(struct store *st, const struct store_message *tmpl,
 			return r;
 		if (have < p.count)
 			return 0;
-		if ((r = parts_assemble(st, tmpl->peer, p.id, &mail, &len)) != 1)
+		if ((r = client_mail_parts_assemble(st, tmpl->peer, p.id, &mail, &len)) != 1)
 			return r;
 	}
 	r = client_mail_file(st, &m, g, mail, len, out);

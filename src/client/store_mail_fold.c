@@ -63,11 +63,9 @@ static int
 fold_part(struct store *st, const struct store_message *m, const struct mail_part *p,
     const struct mail_progress *prog)
 {
-	struct store_mail_part_list l = { NULL, 0 };
 	struct store_message whole = *m;
-	const uint8_t **pv = NULL;
 	uint8_t *mail = NULL;
-	size_t *lv = NULL, len = 0, i;
+	size_t len = 0;
 	uint32_t have = 0;
 	int r, filed;
 
@@ -81,37 +79,15 @@ fold_part(struct store *st, const struct store_message *m, const struct mail_par
 		return r;
 	if (have < p->count)
 		return 0;       /* read once, when the last one is there */
-	if ((r = store_mail_part_list(st, m->peer, p->id, sizeof(p->id), &l)) != 0)
+	if ((r = client_mail_parts_assemble(st, m->peer, p->id, &mail, &len)) != 1)
 		return r;
-	if ((pv = calloc(l.n ? l.n : 1, sizeof(*pv))) == NULL ||
-	    (lv = calloc(l.n ? l.n : 1, sizeof(*lv))) == NULL) {
-		r = SOTTO_ERR_NOMEM;
-		goto out;
-	}
-	for (i = 0; i < l.n; i++) {
-		pv[i] = l.v[i].data;
-		lv[i] = l.v[i].len;
-	}
-	if ((r = mail_content_assemble(pv, lv, l.n, &mail, &len)) != 1) {
-		if (r == SOTTO_ERR_MALFORMED)
-			r = store_mail_part_delete(st, m->peer, p->id, sizeof(p->id));
-		goto out;
-	}
-	if ((r = store_mail_part_delete(st, m->peer, p->id, sizeof(p->id))) != 0)
-		goto out;
 	mail_content_history_id(m->peer, p->id, whole.id);
 	filed = mail_progress_has(prog, p->id) || m->row <= prog->row;
 	r = fold_mail(st, &whole, mail, len, filed);
 	if (r == SOTTO_ERR_EXISTS || r == SOTTO_ERR_MALFORMED)
 		r = 0;          /* filed twice before, or never fileable: the parts go */
-out:
-	if (mail != NULL) {
-		sodium_memzero(mail, len);
-		free(mail);
-	}
-	free(pv);
-	free(lv);
-	store_mail_part_list_free(&l);
+	sodium_memzero(mail, len);
+	free(mail);
 	return r;
 }
 
