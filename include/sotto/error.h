@@ -64,7 +64,8 @@ enum sotto_err {
 	SOTTO_ERR_BLOB_HASH = -55,     /* a blob's bytes do not have the hash given for them */
 	SOTTO_ERR_FILE_DIGEST = -56,   /* a decrypted file does not have the digest its message gives */
 	SOTTO_ERR_INVITE_EXPIRED = -57, /* the invite expired or its server's operator revoked it */
-	SOTTO_ERR__LAST = -58
+	SOTTO_ERR_NO_GROUP_TOKEN = -58, /* the group has no group token registered yet (a Commit registers one) */
+	SOTTO_ERR__LAST = -59
 };
 
 /* A short English description; never NULL. */

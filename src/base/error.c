@@ -64,6 +64,7 @@ static const char *const messages[] = {
 	[-SOTTO_ERR_BLOB_HASH] = "the blob's bytes do not have the hash given for them",
 	[-SOTTO_ERR_FILE_DIGEST] = "the decrypted file does not have the digest its message gives",
 	[-SOTTO_ERR_INVITE_EXPIRED] = "that invite has expired or was revoked",
+	[-SOTTO_ERR_NO_GROUP_TOKEN] = "the group has no group token on the server yet",
 };
 
 _Static_assert(sizeof(messages) / sizeof(messages[0]) == (unsigned)-SOTTO_ERR__LAST,

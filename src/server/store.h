@@ -531,7 +531,8 @@ void store_envelopes_free(struct store_envelope *e, size_t n);
 void store_group_entries_free(struct store_group_entry *e, size_t n);
 /* A sealed group message's token (the verifier it presents) against the group's
  * verifiers (NULL: none): 0 for the current epoch's, SOTTO_ERR_STALE_EPOCH for the
- * previous epoch's (answered so, never taken), else SOTTO_ERR_AUTH
+ * previous epoch's (answered so, never taken), SOTTO_ERR_NO_GROUP_TOKEN when the group
+ * has no current verifier (made before group tokens), else SOTTO_ERR_AUTH
  * (store_group_token.c). */
 int store_group_token_check(const uint8_t *current, const uint8_t *previous,
     const uint8_t presented[STORE_GROUP_VERIFIER_LEN]) SOTTO_MUST_CHECK;

@@ -19,6 +19,10 @@ int
 store_group_token_check(const uint8_t *current, const uint8_t *previous,
     const uint8_t presented[STORE_GROUP_VERIFIER_LEN])
 {
+	/* A group made before group tokens (schema 12): none until a member's Commit
+	 * registers one; told apart from a wrong token so that the member makes that Commit. */
+	if (current == NULL || sodium_is_zero(current, STORE_GROUP_VERIFIER_LEN))
+		return SOTTO_ERR_NO_GROUP_TOKEN;
 	if (matches(current, presented))
 		return 0;
 	return matches(previous, presented) ? SOTTO_ERR_STALE_EPOCH : SOTTO_ERR_AUTH;

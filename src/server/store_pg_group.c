@@ -648,7 +648,8 @@ op_message(struct server_store *s, struct store_group_op *op)
 		return r;
 	}
 	auth = group_authorize(s, &gr, op);
-	if (auth == SOTTO_ERR_NOT_MEMBER || auth == SOTTO_ERR_AUTH)
+	if (auth == SOTTO_ERR_NOT_MEMBER || auth == SOTTO_ERR_AUTH ||
+	    auth == SOTTO_ERR_NO_GROUP_TOKEN)
 		return op->result = auth, 0;
 	if (auth != 0 && auth != SOTTO_ERR_STALE_EPOCH)
 		return auth;

@@ -676,6 +676,57 @@ TEST(sealed_send_needs_the_current_epochs_token)
 }
 
 /*
+ * A group made before group tokens (no verifier: GROUP_CREATE and a Commit registered
+ * none, as on a server upgraded to schema 12): a sealed send is NO_GROUP_TOKEN, told apart
+ * from a wrong token (AUTH, as for a group that does not exist), and stores nothing. A
+ * member's empty Commit (no adds, no removes) registers the new epoch's verifier; then
+ * the send is taken and reaches every member.
+ */
+TEST(group_without_token_until_an_empty_commit)
+{
+	struct sottod_proc sp;
+	struct test_user a, b;
+	struct proto_group_result res;
+	const char *add_b[] = { "bob@localhost" };
+	uint8_t t2[32], v2[32], other[32], vo[32];
+	static const uint8_t unknown[] = "group-two";
+	struct conn *c = NULL;
+
+	token_new(t2, v2);
+	token_new(other, vo);
+	REQUIRE(sottod_proc_launch(&sp, "registration = open") == 0);
+	REQUIRE(test_user_join(&a, &sp, "alice") == 0);
+	REQUIRE(test_user_join(&b, &sp, "bob") == 0);
+	REQUIRE(conn_open_sealed(&c, sp.address, T) == 0);
+	REQUIRE(group_net_create(&transport_conn, a.c, GID, GID_LEN, NULL, T) == 0);
+	REQUIRE(commit_adds(&a, 0, "commit-add-bob", add_b, 1, NULL, 0, &res) == 0);
+	CHECK_EQ_INT(sottod_proc_db_int(&sp, "SELECT count(*) FROM group_log"), 1);
+	/* No verifier: any token is NO_GROUP_TOKEN; another group's is still AUTH. */
+	CHECK_EQ_INT(send_sealed(c, NULL, t2, 1, "before", &res), SOTTO_ERR_NO_GROUP_TOKEN);
+	CHECK_EQ_INT(send_sealed(c, NULL, other, 2, "forged", &res), SOTTO_ERR_NO_GROUP_TOKEN);
+	CHECK_EQ_INT(send_sealed(c, unknown, t2, 3, "nowhere", &res), SOTTO_ERR_AUTH);
+	CHECK_EQ_INT(sottod_proc_db_int(&sp, "SELECT count(*) FROM group_log"), 1);
+	/* The empty Commit registers epoch 2's verifier. */
+	REQUIRE(commit_token(&b, 1, v2, "commit-empty", NULL, 0, NULL, 0, &res) == 0);
+	CHECK(res.seq == 2 && res.epoch == 2);
+	/* The same message again: taken now; a token of no epoch is AUTH again. */
+	CHECK_EQ_INT(send_sealed(c, NULL, t2, 1, "before", &res), 0);
+	CHECK(res.seq == 3 && res.epoch == 2);
+	CHECK_EQ_INT(send_sealed(c, NULL, other, 2, "forged", &res), SOTTO_ERR_AUTH);
+	CHECK_EQ_INT(sottod_proc_db_int(&sp, "SELECT count(*) FROM group_log"), 3);
+	REQUIRE(next_group_push_from(&a, 3, T) == 0);
+	CHECK(a.ev.u.group_push.kind == PROTO_GROUP_APPLICATION && a.ev.u.group_push.seq == 3 &&
+	    a.ev.u.group_push.data.len == 6 && memcmp(a.ev.u.group_push.data.p, "before", 6) == 0);
+	REQUIRE(next_group_push_from(&b, 3, T) == 0);
+	CHECK(b.ev.u.group_push.kind == PROTO_GROUP_APPLICATION && b.ev.u.group_push.seq == 3);
+	conn_close(c);
+	test_user_close(&a);
+	test_user_close(&b);
+	CHECK_EQ_INT(sottod_proc_stop(&sp, SIGTERM), 0);
+	sottod_proc_cleanup(&sp);
+}
+
+/*
  * A removed member knows the token of the epochs it was in; the Commit that removes it
  * registers a new one. Its old token gets STALE_EPOCH once (nothing stored), AUTH once
  * another Commit has passed; the members' tokens work throughout. And a flood through one
@@ -1089,6 +1140,7 @@ main(void)
 	SOTTOD_RUN_BOTH(fanout_stored_once_delivered_in_order_across_reconnects);
 	SOTTOD_RUN_BOTH(removed_member_gets_its_removal_and_nothing_after);
 	SOTTOD_RUN_BOTH(sealed_send_needs_the_current_epochs_token);
+	SOTTOD_RUN_BOTH(group_without_token_until_an_empty_commit);
 	SOTTOD_RUN_BOTH(removed_members_token_refused_after_the_commit);
 	SOTTOD_RUN_BOTH(bad_requests_get_clear_errors);
 	SOTTOD_RUN_BOTH(lagging_member_misses_entries_not_the_group);

@@ -1122,6 +1122,57 @@ TEST(store_group_tokens)
 	cleanup();
 }
 
+/*
+ * A group made before group tokens (schema 12) has no verifier: a sealed message to it is
+ * NO_GROUP_TOKEN (not AUTH: the sender then commits to register one) and stores nothing;
+ * an empty Commit (no adds, no removes) registers its epoch's, with which the next one is
+ * taken; an unknown group stays AUTH.
+ */
+TEST(store_group_token_registered_late)
+{
+	uint8_t v1[STORE_GROUP_VERIFIER_LEN], none[STORE_GROUP_VERIFIER_LEN];
+	struct store_group_op ops[4];
+	struct store_group_entry e[4];
+	struct store_membership ms[1];
+	uint8_t dk[32], dk2[32];
+	int64_t alice, bob;
+	size_t n;
+	struct server_store *s;
+
+	randombytes_buf(v1, sizeof(v1));
+	memset(none, 0, sizeof(none));
+	REQUIRE((s = open_alice_bob(dk, dk2, &alice, &bob)) != NULL);
+	ops[0] = gop(STORE_GROUP_CREATE, alice);        /* no verifier: zeros */
+	CHECK_EQ_INT(s->ops->groups_apply(s, ops, 1), 0);
+	CHECK_EQ_INT(ops[0].result, 0);
+	ops[0] = sealed_gop(v1, 1);
+	ops[1] = sealed_gop(none, 2);
+	ops[2] = sealed_gop(v1, 3);
+	memcpy(ops[2].group, "h", 1);
+	CHECK_EQ_INT(s->ops->groups_apply(s, ops, 3), 0);
+	CHECK_EQ_INT(ops[0].result, SOTTO_ERR_NO_GROUP_TOKEN);
+	CHECK_EQ_INT(ops[1].result, SOTTO_ERR_NO_GROUP_TOKEN);
+	CHECK_EQ_INT(ops[2].result, SOTTO_ERR_AUTH);
+	store_group_ops_release(ops, 3);
+	/* The empty Commit and, in the same batch, the message sent again (same client id). */
+	ops[0] = gop(STORE_GROUP_COMMIT, alice);
+	memcpy(ops[0].verifier, v1, sizeof(v1));
+	ops[0].data = (struct store_blob){ (const uint8_t *)"E1", 2 };
+	ops[1] = sealed_gop(v1, 1);
+	CHECK_EQ_INT(s->ops->groups_apply(s, ops, 2), 0);
+	CHECK(ops[0].result == 0 && ops[0].seq == 1 && ops[0].cur_epoch == 1);
+	CHECK(ops[1].result == 0 && ops[1].duplicate == 0 && ops[1].seq == 2);
+	store_group_ops_release(ops, 2);
+	/* The log: the Commit and the one message; nothing of the refused ones. */
+	CHECK_EQ_INT(s->ops->group_memberships(s, alice, 0, ms, 1, &n), 0);
+	REQUIRE(n == 1);
+	CHECK_EQ_INT(s->ops->group_entries(s, ms[0].grp, 0, UINT64_MAX, e, 4, &n), 0);
+	CHECK(n == 2 && e[0].kind == 2 && e[1].kind == 3 && e[1].seq == 2);
+	store_group_entries_free(e, n);
+	server_store_close(s);
+	cleanup();
+}
+
 TEST(store_group_of_1000_members)
 {
 	static char names[999][STORE_NAME_MAX + 1];
@@ -1800,6 +1851,7 @@ main(void)
 	pg_connect();
 	RUN_BOTH(store_groups_and_key_packages);
 	RUN_BOTH(store_group_tokens);
+	RUN_BOTH(store_group_token_registered_late);
 	RUN_BOTH(store_group_of_1000_members);
 	RUN_BOTH(store_accounts_and_invites);
 	RUN_BOTH(store_admin_invites_domain_and_stats);
