@@ -421,8 +421,10 @@ client_group_leave(struct sotto *s, const uint8_t *id, size_t id_len, struct buf
 	return r;
 }
 
-int
-client_group_commit_pending(struct sotto *s, const uint8_t *id, size_t id_len, struct buf *commit)
+/* A Commit that adds and removes no one: of the proposals we hold (cached; none held is
+ * SOTTO_ERR_NOT_FOUND), or of none at all (a path only). */
+static int
+commit_held(struct sotto *s, const uint8_t *id, size_t id_len, int cached, struct buf *commit)
 {
 	struct client_signer sg;
 	struct mls_commit_spec spec;
@@ -432,12 +434,24 @@ client_group_commit_pending(struct sotto *s, const uint8_t *id, size_t id_len, s
 	if ((r = load_active(s, id, id_len, &lg, &sg)) != 0)
 		return r;
 	memset(&spec, 0, sizeof(spec));
-	spec.cached = 1;
+	spec.cached = cached;
 	spec.encrypt = 1;
-	r = lg.g.n_cache == 0 ? SOTTO_ERR_NOT_FOUND :
+	r = cached && lg.g.n_cache == 0 ? SOTTO_ERR_NOT_FOUND :
 	    commit_and_save(s, &lg, &sg, &spec, commit, NULL, NULL);
 	release(&lg, &sg);
 	return r;
+}
+
+int
+client_group_commit_pending(struct sotto *s, const uint8_t *id, size_t id_len, struct buf *commit)
+{
+	return commit_held(s, id, id_len, 1, commit);
+}
+
+int
+client_group_commit_empty(struct sotto *s, const uint8_t *id, size_t id_len, struct buf *commit)
+{
+	return commit_held(s, id, id_len, 0, commit);
 }
 
 int

@@ -163,6 +163,12 @@ int client_group_commit_done(struct sotto *s, const uint8_t *id, size_t id_len,
 int client_group_commit_pending(struct sotto *s, const uint8_t *id, size_t id_len,
     struct buf *commit) SOTTO_MUST_CHECK;
 
+/* An empty Commit (RFC 9420 12.4: no proposals, an UpdatePath: fresh keys of ours), as
+ * client_group_add's: the delivery service registers the group token of the epoch it makes
+ * (a group made before group tokens has none, docs/PROTOCOL.md 14.6). */
+int client_group_commit_empty(struct sotto *s, const uint8_t *id, size_t id_len,
+    struct buf *commit) SOTTO_MUST_CHECK;
+
 /* Sets the group's name (NULL: unchanged) and disappearing-message timer (seconds, at most
  * SOTTO_EXPIRY_MAX) for every member: out is the application message to send. */
 int client_group_set_info(struct sotto *s, const uint8_t *id, size_t id_len, const char *name,

@@ -204,6 +204,28 @@ catch_up(struct sotto *s, const struct gref *g, uint64_t epoch)
 	}
 }
 
+/*
+ * The group has no group token on the server (made before there were any): our empty
+ * Commit registers the next epoch's. Another member's Commit may take the epoch first:
+ * then we follow it, and the send that comes next tells whether it registered one.
+ */
+static int
+register_token(struct sotto *s, const struct gref *g)
+{
+	struct proto_group_result res;
+	struct buf commit;
+	int r;
+
+	memset(&res, 0, sizeof(res));
+	buf_init_dyn(&commit, MLS_MESSAGE_MAX);
+	if ((r = client_group_commit_empty(s, g->id, g->len, &commit)) == 0)
+		r = commit_out(s, g, &commit, NULL, 0, NULL, NULL, 0, &res);
+	if (r == SOTTO_ERR_STALE_EPOCH)
+		r = catch_up(s, g, res.epoch);
+	buf_free(&commit);
+	return r;
+}
+
 /* One of the member's KeyPackages, claimed: its credential must carry the identity key and
  * address the server names for it. */
 static int
@@ -420,7 +442,9 @@ sotto_group_leave(struct sotto *s, const char *group)
  * or, without text, the group's name (NULL: unchanged) and timer, to the group. Sealed,
  * the server takes a message of the current epoch only and answers one of the previous
  * epoch STALE_EPOCH; identified, it takes one of any epoch, which every member drops if
- * the group has left it. Either way: follow the group and send it again. */
+ * the group has left it. Either way: follow the group and send it again. A group the
+ * server holds no token for (NO_GROUP_TOKEN) gets one with our empty Commit, and the
+ * message is made again in its epoch and sent sealed: never identified instead. */
 static int
 send_app(struct sotto *s, const struct gref *g, uint8_t type, const uint8_t *text, size_t len,
     const char *name, uint32_t expiry, uint8_t msg_id[STORE_MSGID_LEN],
@@ -445,13 +469,15 @@ send_app(struct sotto *s, const struct gref *g, uint8_t type, const uint8_t *tex
 		else
 			randombytes_buf(cmid, sizeof(cmid));
 		r = message_out(s, g, cmid, &out, res);
-		if ((r != 0 && r != SOTTO_ERR_STALE_EPOCH) || (r == 0 && res->epoch <= epoch))
+		if ((r != 0 && r != SOTTO_ERR_STALE_EPOCH && r != SOTTO_ERR_NO_GROUP_TOKEN) ||
+		    (r == 0 && res->epoch <= epoch))
 			break;
 		if (tries == GROUP_REBASE_MAX) {
-			r = SOTTO_ERR_STALE_EPOCH;
+			r = r == 0 ? SOTTO_ERR_STALE_EPOCH : r;
 			break;
 		}
-		if ((r = catch_up(s, g, res->epoch)) != 0)
+		if ((r = r == SOTTO_ERR_NO_GROUP_TOKEN ? register_token(s, g) :
+		    catch_up(s, g, res->epoch)) != 0)
 			break;
 	}
 	buf_wipe_free(&out);

@@ -234,16 +234,23 @@ def unidentified_conns(srv):
         return f.read().count(b": unidentified")
 
 
-def test_group_sends_are_unidentified(root, servers):
-    """Issue 15 for groups: each group text goes out on an unidentified connection of its
-    own with the epoch's group token; the server keeps only the verifiers, a new one with
-    each Commit, and the log entry names no sender."""
+def team_of_three(root, servers):
+    """A server, alice, bob and carol, and the group "Team" alice made with the two
+    (who have read her invitation): (server, users, group id)."""
     srv = Server(root)
     servers.append(srv)
     alice, bob, carol = (User(root, n, srv) for n in ("alice", "bob", "carol"))
     gid = group(alice, "create", "Team", bob.address, carol.address).strip()
     for u in (bob, carol):
         u.receive()
+    return srv, (alice, bob, carol), gid
+
+
+def test_group_sends_are_unidentified(root, servers):
+    """Issue 15 for groups: each group text goes out on an unidentified connection of its
+    own with the epoch's group token; the server keeps only the verifiers, a new one with
+    each Commit, and the log entry names no sender."""
+    srv, (alice, bob, carol), gid = team_of_three(root, servers)
     db = sqlite3.connect(os.path.join(srv.dir, "sottod.db"))
 
     def verifiers():
@@ -269,6 +276,54 @@ def test_group_sends_are_unidentified(root, servers):
     check(texts(bob.receive(), gid) == [(alice.address, "without carol")], "bob")
     check("without carol" not in json.dumps(carol.receive()), "carol reads on")
     db.close()
+
+
+def server_sql(srv, sql):
+    """The rows of sql on srv's database (SQLite, or its PostgreSQL schema), as text
+    (bytes hex-encoded by the query itself); srv must be stopped for a write to SQLite."""
+    if srv.pg_db is None:
+        db = sqlite3.connect(os.path.join(srv.dir, "sottod.db"))
+        try:
+            rows = db.execute(sql).fetchall()
+            db.commit()
+        finally:
+            db.close()
+        return [tuple("" if c is None else str(c) for c in r) for r in rows]
+    out = subprocess.run(["psql", "-qtA", "-v", "ON_ERROR_STOP=1",
+                          os.environ["SOTTO_TEST_PG"], "-c", "SET search_path TO " + srv.pg_db,
+                          "-c", sql], check=True, stdout=subprocess.PIPE).stdout.decode()
+    return [tuple(l.split("|")) for l in out.splitlines() if l.strip()]
+
+
+def test_group_from_before_tokens(root, servers):
+    """A group made before the server kept group tokens (its verifiers cleared, as a
+    pre-schema-12 group's): the first sealed send is refused NO_GROUP_TOKEN, the sender's
+    empty Commit registers a verifier, and the text goes sealed, once to every member;
+    another member's send then follows that Commit and goes sealed too."""
+    srv, (alice, bob, carol), gid = team_of_three(root, servers)
+    srv.stop()
+    hexv = "hex(verifier)" if srv.pg_db is None else "encode(verifier, 'hex')"
+    server_sql(srv, "UPDATE groups SET verifier = NULL, prev_verifier = NULL")
+    check(server_sql(srv, "SELECT epoch, %s FROM groups" % hexv) == [("1", "")], "cleared")
+    srv.start()
+    before = unidentified_conns(srv)
+    group(bob, "send", "Team", "after the upgrade")
+    # The refused send and the one taken: both unidentified, none identified instead.
+    check(unidentified_conns(srv) == before + 2, "not two unidentified connections")
+    rows = server_sql(srv, "SELECT epoch, %s FROM groups" % hexv)
+    check(len(rows) == 1 and rows[0][0] == "2" and len(rows[0][1]) == 64, rows)
+    for u in (alice, carol):
+        got = texts(u.receive(), gid)
+        check(got == [(bob.address, "after the upgrade")], (u.name, got))
+    # Alice's next text: made in the epoch before bob's Commit if she had not read it;
+    # she has, so it goes at once, sealed, with the registered token.
+    before = unidentified_conns(srv)
+    group(alice, "send", "Team", "and back")
+    check(unidentified_conns(srv) == before + 1, "not one unidentified connection")
+    for u in (bob, carol):
+        got = texts(u.receive(), gid)
+        check(got == [(alice.address, "and back")], (u.name, got))
+    check(texts(alice.receive(), gid) == [], "alice's own text came back")
 
 
 def test_bad_input(root, servers):
@@ -357,6 +412,8 @@ if __name__ == "__main__":
         test_rename_and_disappearing_timer,
         test_killed_mid_receive,
         test_group_sends_are_unidentified,
+        test_group_from_before_tokens,
+        on_postgresql(test_group_from_before_tokens),
         test_bad_input,
         test_lagging_member_misses_messages_not_the_group,
         on_postgresql(test_lagging_member_misses_messages_not_the_group),
