@@ -530,11 +530,12 @@ int store_login_step(uint64_t g[3], uint64_t presented, uint64_t *next);
 void store_envelopes_free(struct store_envelope *e, size_t n);
 void store_group_entries_free(struct store_group_entry *e, size_t n);
 /* A sealed group message's token (the verifier it presents) against the group's
- * verifiers (NULL: none): 0 for the current epoch's, SOTTO_ERR_STALE_EPOCH for the
- * previous epoch's (answered so, never taken), SOTTO_ERR_NO_GROUP_TOKEN when the group
+ * verifiers (NULL: none) at its current epoch: 0 for the current epoch's,
+ * SOTTO_ERR_STALE_EPOCH for the previous epoch's, or for any other when the previous epoch
+ * (epoch > 0) had none (answered so, never taken), SOTTO_ERR_NO_GROUP_TOKEN when the group
  * has no current verifier (made before group tokens), else SOTTO_ERR_AUTH
  * (store_group_token.c). */
-int store_group_token_check(const uint8_t *current, const uint8_t *previous,
+int store_group_token_check(uint64_t epoch, const uint8_t *current, const uint8_t *previous,
     const uint8_t presented[STORE_GROUP_VERIFIER_LEN]) SOTTO_MUST_CHECK;
 /* Frees what groups_apply returned in each op (members). */
 void store_group_ops_release(struct store_group_op *ops, size_t n);

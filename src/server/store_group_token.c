@@ -16,7 +16,7 @@ matches(const uint8_t *kept, const uint8_t presented[STORE_GROUP_VERIFIER_LEN])
 }
 
 int
-store_group_token_check(const uint8_t *current, const uint8_t *previous,
+store_group_token_check(uint64_t epoch, const uint8_t *current, const uint8_t *previous,
     const uint8_t presented[STORE_GROUP_VERIFIER_LEN])
 {
 	/* A group made before group tokens (schema 12): none until a member's Commit
@@ -25,5 +25,10 @@ store_group_token_check(const uint8_t *current, const uint8_t *previous,
 		return SOTTO_ERR_NO_GROUP_TOKEN;
 	if (matches(current, presented))
 		return 0;
+	/* The epoch before had none (the Commit that registered the first one ended it): a
+	 * message a member made then cannot be told from a wrong token, and is answered as
+	 * late, so that its sender follows that Commit and sends again. */
+	if (epoch > 0 && (previous == NULL || sodium_is_zero(previous, STORE_GROUP_VERIFIER_LEN)))
+		return SOTTO_ERR_STALE_EPOCH;
 	return matches(previous, presented) ? SOTTO_ERR_STALE_EPOCH : SOTTO_ERR_AUTH;
 }

@@ -421,7 +421,8 @@ group_authorize(struct server_store *s, struct sqg *g, const struct grow *gr,
 	int r;
 
 	if (op->sealed)
-		return store_group_token_check(gr->verifier, gr->prev_verifier, op->verifier);
+		return store_group_token_check(gr->epoch, gr->verifier, gr->prev_verifier,
+		    op->verifier);
 	r = member_get(s, g, gr->id, op->account, &m);
 	if (r == SOTTO_ERR_NOT_FOUND || (r == 0 && m.left_seq != 0))
 		return SOTTO_ERR_NOT_MEMBER;

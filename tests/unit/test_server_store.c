@@ -1126,11 +1126,13 @@ TEST(store_group_tokens)
  * A group made before group tokens (schema 12) has no verifier: a sealed message to it is
  * NO_GROUP_TOKEN (not AUTH: the sender then commits to register one) and stores nothing;
  * an empty Commit (no adds, no removes) registers its epoch's, with which the next one is
- * taken; an unknown group stays AUTH.
+ * taken; any other token in that epoch is STALE_EPOCH (the epoch before had none: a
+ * member's message of it), one epoch later AUTH; an unknown group stays AUTH.
  */
 TEST(store_group_token_registered_late)
 {
-	uint8_t v1[STORE_GROUP_VERIFIER_LEN], none[STORE_GROUP_VERIFIER_LEN];
+	uint8_t v1[STORE_GROUP_VERIFIER_LEN], v2[STORE_GROUP_VERIFIER_LEN];
+	uint8_t none[STORE_GROUP_VERIFIER_LEN];
 	struct store_group_op ops[4];
 	struct store_group_entry e[4];
 	struct store_membership ms[1];
@@ -1140,6 +1142,7 @@ TEST(store_group_token_registered_late)
 	struct server_store *s;
 
 	randombytes_buf(v1, sizeof(v1));
+	randombytes_buf(v2, sizeof(v2));
 	memset(none, 0, sizeof(none));
 	REQUIRE((s = open_alice_bob(dk, dk2, &alice, &bob)) != NULL);
 	ops[0] = gop(STORE_GROUP_CREATE, alice);        /* no verifier: zeros */
@@ -1159,15 +1162,29 @@ TEST(store_group_token_registered_late)
 	memcpy(ops[0].verifier, v1, sizeof(v1));
 	ops[0].data = (struct store_blob){ (const uint8_t *)"E1", 2 };
 	ops[1] = sealed_gop(v1, 1);
-	CHECK_EQ_INT(s->ops->groups_apply(s, ops, 2), 0);
+	ops[2] = sealed_gop(none, 4);
+	CHECK_EQ_INT(s->ops->groups_apply(s, ops, 3), 0);
 	CHECK(ops[0].result == 0 && ops[0].seq == 1 && ops[0].cur_epoch == 1);
 	CHECK(ops[1].result == 0 && ops[1].duplicate == 0 && ops[1].seq == 2);
-	store_group_ops_release(ops, 2);
-	/* The log: the Commit and the one message; nothing of the refused ones. */
+	CHECK(ops[2].result == SOTTO_ERR_STALE_EPOCH && ops[2].cur_epoch == 1);
+	store_group_ops_release(ops, 3);
+	/* One more Commit: epoch 1's verifier is the previous one; any other is AUTH. */
+	ops[0] = gop(STORE_GROUP_COMMIT, alice);
+	ops[0].epoch = 1;
+	memcpy(ops[0].verifier, v2, sizeof(v2));
+	ops[0].data = (struct store_blob){ (const uint8_t *)"E2", 2 };
+	ops[1] = sealed_gop(none, 5);
+	ops[2] = sealed_gop(v1, 6);
+	CHECK_EQ_INT(s->ops->groups_apply(s, ops, 3), 0);
+	CHECK(ops[0].result == 0 && ops[0].cur_epoch == 2);
+	CHECK_EQ_INT(ops[1].result, SOTTO_ERR_AUTH);
+	CHECK(ops[2].result == SOTTO_ERR_STALE_EPOCH && ops[2].cur_epoch == 2);
+	store_group_ops_release(ops, 3);
+	/* The log: the Commits and the one message; nothing of the refused ones. */
 	CHECK_EQ_INT(s->ops->group_memberships(s, alice, 0, ms, 1, &n), 0);
 	REQUIRE(n == 1);
 	CHECK_EQ_INT(s->ops->group_entries(s, ms[0].grp, 0, UINT64_MAX, e, 4, &n), 0);
-	CHECK(n == 2 && e[0].kind == 2 && e[1].kind == 3 && e[1].seq == 2);
+	CHECK(n == 3 && e[0].kind == 2 && e[1].kind == 3 && e[1].seq == 2 && e[2].kind == 2);
 	store_group_entries_free(e, n);
 	server_store_close(s);
 	cleanup();
