@@ -295,6 +295,18 @@ def server_sql(srv, sql):
     return [tuple(l.split("|")) for l in out.splitlines() if l.strip()]
 
 
+def clear_verifiers(srv, epoch):
+    """Restarts srv with its group's verifiers cleared, as a group's from before schema
+    12 (the group at epoch); the SQL that shows the verifier in hex."""
+    srv.stop()
+    hexv = "hex(verifier)" if srv.pg_db is None else "encode(verifier, 'hex')"
+    server_sql(srv, "UPDATE groups SET verifier = NULL, prev_verifier = NULL")
+    check(server_sql(srv, "SELECT epoch, %s FROM groups" % hexv) == [(str(epoch), "")],
+          "cleared")
+    srv.start()
+    return hexv
+
+
 def test_group_from_before_tokens(root, servers):
     """A group made before the server kept group tokens (its verifiers cleared, as a
     pre-schema-12 group's): the first sealed send is refused NO_GROUP_TOKEN, the sender's
@@ -302,11 +314,7 @@ def test_group_from_before_tokens(root, servers):
     another member's text, made before she read that Commit, is late (STALE_EPOCH), and
     she follows the Commit and sends it again, sealed, once."""
     srv, (alice, bob, carol), gid = team_of_three(root, servers)
-    srv.stop()
-    hexv = "hex(verifier)" if srv.pg_db is None else "encode(verifier, 'hex')"
-    server_sql(srv, "UPDATE groups SET verifier = NULL, prev_verifier = NULL")
-    check(server_sql(srv, "SELECT epoch, %s FROM groups" % hexv) == [("1", "")], "cleared")
-    srv.start()
+    hexv = clear_verifiers(srv, 1)
     before = unidentified_conns(srv)
     group(bob, "send", "Team", "after the upgrade")
     # The refused send and the one taken: both unidentified, none identified instead.
@@ -322,6 +330,23 @@ def test_group_from_before_tokens(root, servers):
     check(got == [(bob.address, "after the upgrade"), (alice.address, "and back")], got)
     check(texts(bob.receive(), gid) == [(alice.address, "and back")], "bob")
     check(texts(alice.receive(), gid) == [(bob.address, "after the upgrade")], "alice")
+
+
+def test_group_from_before_tokens_commit_race(root, servers):
+    """Another member's Commit takes the epoch of the empty Commit: alice, who has not read
+    bob's Commit (one that registered no verifier, as an older client's), is refused
+    NO_GROUP_TOKEN, her empty Commit STALE_EPOCH; she follows bob's, is refused again,
+    commits, and her text goes sealed, once."""
+    srv, (alice, bob, carol), gid = team_of_three(root, servers)
+    group(bob, "remove", "Team", carol.address)
+    hexv = clear_verifiers(srv, 2)
+    before = unidentified_conns(srv)
+    group(alice, "send", "Team", "after the race")
+    check(unidentified_conns(srv) == before + 3, "not three unidentified connections")
+    rows = server_sql(srv, "SELECT epoch, %s FROM groups" % hexv)
+    check(len(rows) == 1 and rows[0][0] == "3" and len(rows[0][1]) == 64, rows)
+    check(texts(bob.receive(), gid) == [(alice.address, "after the race")], "bob")
+    check(texts(alice.receive(), gid) == [], "alice's own text came back")
 
 
 def test_bad_input(root, servers):
@@ -412,6 +437,7 @@ if __name__ == "__main__":
         test_group_sends_are_unidentified,
         test_group_from_before_tokens,
         on_postgresql(test_group_from_before_tokens),
+        test_group_from_before_tokens_commit_race,
         test_bad_input,
         test_lagging_member_misses_messages_not_the_group,
         on_postgresql(test_lagging_member_misses_messages_not_the_group),
