@@ -64,7 +64,7 @@ enum sotto_err {
 	SOTTO_ERR_BLOB_HASH = -55,     /* a blob's bytes do not have the hash given for them */
 	SOTTO_ERR_FILE_DIGEST = -56,   /* a decrypted file does not have the digest its message gives */
 	SOTTO_ERR_INVITE_EXPIRED = -57, /* the invite expired or its server's operator revoked it */
-	SOTTO_ERR_NO_GROUP_TOKEN = -58, /* the group has no group token registered yet (a Commit registers one) */
+	SOTTO_ERR_NO_GROUP_TOKEN = -58, /* the server keeps no group token for the group yet */
 	SOTTO_ERR__LAST = -59
 };
 
