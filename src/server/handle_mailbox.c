@@ -332,6 +332,38 @@ mailbox_pump(struct peer *p)
 	}
 }
 
+/*
+ * Envelopes another node stored for p's account (wake.c), read by their ids, in id order.
+ * Their ids come from that node's ranges, so they may sort below what p has pushed: they
+ * are pushed at once, without moving last_pushed (the pump's position in this node's
+ * order). If p cannot take them all now (a restart waits, the window or the output is
+ * full), its pushes restart instead (server_acct_wake), which reads the mailbox from its
+ * start once nothing is in flight: never lost, at worst pushed twice, which the client
+ * drops as a repeat.
+ */
+void
+mailbox_push_stored(struct peer *p, const struct store_envelope *env, size_t n)
+{
+	struct server *s = p->srv;
+	int64_t last = p->last_pushed;
+	size_t i = 0;
+
+	if (p->state != PEER_MEMBER)
+		return;
+	if (!p->wake_due && p->push_inflight + n <= s->cfg.push_window &&
+	    peer_unsent(p) < peer_push_low_water(&s->cfg))
+		for (; i < n; i++) {
+			if (push_one(p, env[i].id, env[i].ts, env[i].data, env[i].len) != 0)
+				break;
+			p->last_pushed = last;
+		}
+	s->counters.wake_pushed += i;
+	if (i < n && p->state == PEER_MEMBER) {
+		s->counters.wake_restarts++;
+		server_acct_wake(p, 0);
+	}
+}
+
 /* A SEND is done: if its recipient's connection has a backlog, the store may now hold
  * what the pump waits for. */
 static void

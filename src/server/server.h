@@ -48,6 +48,8 @@ struct server_counters {
 	uint64_t accepted;              /* connections accepted */
 	uint64_t sends;                 /* SENDs taken (to be stored or delivered) */
 	uint64_t received;              /* envelope ids acknowledged by RECEIVED */
+	uint64_t wake_pushed;           /* envelopes of other nodes pushed by their ids (wake.c) */
+	uint64_t wake_restarts;         /* wake-ups that restarted an account's pushes instead */
 };
 struct mail_item;
 struct wake;
@@ -291,6 +293,9 @@ int delivery_admit(struct server *s, int64_t recipient, int has_verifier,
 void handle_received(struct peer *p, const struct proto_msg *m);
 void mailbox_commit_done(void *ud, struct commit_item *it);
 void mailbox_pump(struct peer *p);
+/* wake.c: envelopes another node stored for p's account (by id, in id order): pushed at
+ * once if p can take them all, else p's pushes restart (server_acct_wake). */
+void mailbox_push_stored(struct peer *p, const struct store_envelope *env, size_t n);
 /* Sets up the hold timer (server_init); mailbox_flush_held hands every held SEND and
  * deferred idempotency record to the writer and defers none from then on (drain, stop);
  * mailbox_close closes the timer. */

@@ -41,7 +41,7 @@ enum stmt_id {
 	P_SENT_GET, P_SENT_PUT, P_SENT_DEL, P_SENT_SCAN_END, P_SENT_PRUNE,
 	P_PENDING_GET, P_PENDING_LOCK, P_PENDING_ADD,
 	P_ENV_PUT, P_ENV_LIST, P_ENV_DEL,
-	P_IDMAX_GET, P_IDS_RESERVE, P_WAKE, P_RESET_NOTIFY, P_DELIVERY_PUT,
+	P_IDMAX_GET, P_IDS_RESERVE, P_WAKE, P_WAKE_ENV, P_RESET_NOTIFY, P_DELIVERY_PUT,
 	P__COUNT
 };
 
@@ -80,7 +80,10 @@ static const char *const stmt_sql[P__COUNT] = {
 	/* Ids are never reused: meta keeps the highest ever handed out. The row lock
 	 * serialises the counters' users. */
 	[P_ID_LOCK] = "SELECT v FROM meta WHERE k = $1::text FOR UPDATE",
-	[P_ID_SET] = "UPDATE meta SET v = greatest(v, $2::bigint) WHERE k = $1::text",
+	/* Only a counter below v is written: a group commit whose ids all come from ranges
+	 * reserved before (P_IDS_RESERVE raised the counter then) neither writes nor locks
+	 * the row, so the nodes' commits do not wait on one another for it. */
+	[P_ID_SET] = "UPDATE meta SET v = $2::bigint WHERE k = $1::text AND v < $2::bigint",
 	[P_ACCOUNT_ADD] = "INSERT INTO accounts(id, name, identity_key, device_key, created)"
 	    " VALUES ($1::bigint, $2::text, $3::bytea, $4::bytea, $5::bigint)",
 	[P_ACCOUNT_BY_DEVICE] = "SELECT id, name, identity_key, device_key, delivery FROM accounts"
@@ -167,8 +170,10 @@ static const char *const stmt_sql[P__COUNT] = {
 	[P_IDS_RESERVE] = "UPDATE meta SET v = greatest(v, $1::bigint) + $2::bigint"
 	    " WHERE k = 'env_id_max' RETURNING v - $2::bigint + 1",
 	/* Delivered at COMMIT, to every node's listener (wake.c); the payload is only the
-	 * account's row id, never a name. */
+	 * account's row id, never a name, and for an envelope ':' and its id. */
 	[P_WAKE] = "SELECT pg_notify('" STORE_PG_WAKE_CHANNEL "', $1::bigint::text)",
+	[P_WAKE_ENV] = "SELECT pg_notify('" STORE_PG_WAKE_CHANNEL "',"
+	    " $1::bigint::text || ':' || $2::bigint::text)",
 	[P_RESET_NOTIFY] = "SELECT pg_notify('" STORE_PG_RESET_CHANNEL "', $1::bigint::text)",
 	[P_DELIVERY_PUT] = "UPDATE accounts SET delivery = $2::bytea WHERE id = $1::bigint",
 };
@@ -443,6 +448,16 @@ pgs_wake(struct server_store *s, int64_t account)
 
 	pgp_i64(&p, account);
 	return run(impl(s), P_WAKE, &p, NULL, NULL, "wake notify");
+}
+
+static int
+wake_envelope(struct store_pg *ps, int64_t account, int64_t env_id)
+{
+	struct pgp p = { .n = 0 };
+
+	pgp_i64(&p, account);
+	pgp_i64(&p, env_id);
+	return run(ps, P_WAKE_ENV, &p, NULL, NULL, "wake notify");
 }
 
 int
@@ -1490,11 +1505,11 @@ sends_body(struct store_pg *ps, struct store_send *sends, size_t n)
 	for (size_t i = 0; i < n; i++)
 		if ((r = store_one(ps, &sends[i], now, &ids)) != 0)
 			return r;
-	/* A hint to the node where the recipient is online; repeats in one transaction are
-	 * folded into one by PostgreSQL. */
+	/* A hint to the node where the recipient is online, naming the envelope: that node
+	 * reads only it (wake.c). */
 	for (size_t i = 0; i < n; i++)
 		if (sends[i].result == 0 && !sends[i].skip_envelope && !sends[i].duplicate &&
-		    (r = pgs_wake(&ps->base, sends[i].recipient)) != 0)
+		    (r = wake_envelope(ps, sends[i].recipient, sends[i].env_id)) != 0)
 			return r;
 	if (ids.max > 0 && (r = id_set(ps, "env_id_max", ids.max)) != 0)
 		return r;

@@ -2,12 +2,15 @@
  * Several sottod nodes on one PostgreSQL database (docs/SERVER.md "Several nodes"), from
  * outside: `sottod accounts reset` ends the account's connections on every node without a
  * reload; envelope ids from two nodes never collide; the re-scan does not push again what
- * a client has not yet acknowledged. (Blobs across nodes: test_server_blob; messages,
- * groups and a killed node: test_multinode.py.)
+ * a client has not yet acknowledged; envelopes stored through one node for many accounts
+ * online on the other are read together, each account getting exactly its new ones.
+ * (Blobs across nodes: test_server_blob; messages, groups and a killed node:
+ * test_multinode.py.)
  */
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/wait.h>
 
 #include <sodium.h>
 
@@ -123,16 +126,30 @@ TEST(envelope_ids_never_collide_across_nodes)
 	two_nodes_stop(&n1, &n2);
 }
 
+/* The next push to u is exactly env (len bytes); its id in *id. */
+static int
+push_is(struct test_user *u, const char *env, uint64_t *id)
+{
+	size_t len = strlen(env);
+
+	if (test_user_next_push(u, 5000) != 0 || u->ev.u.push.envelope_len != len ||
+	    memcmp(u->ev.u.push.envelope, env, len) != 0)
+		return 0;
+	*id = u->ev.u.push.envelope_id;
+	return 1;
+}
+
 /*
- * bob on node 2 does not acknowledge a push of what alice sent through node 1: the
- * re-scans (every 2 s) do not push it again (before, every second re-scan did). A second
- * SEND meanwhile waits for his acknowledgement, then comes.
+ * bob on node 2 does not acknowledge a push of what alice sent through node 1: a second
+ * SEND is pushed without waiting for that acknowledgement (read by its id: the first is
+ * not pushed again), and the re-scans (every 2 s) push neither again (before, every second
+ * re-scan did).
  */
 TEST(rescan_does_not_push_again_what_is_unacknowledged)
 {
 	struct sottod_proc n1, n2;
 	struct test_user alice, bob;
-	uint64_t first;
+	uint64_t ids[2] = { 0, 0 };
 
 	REQUIRE(two_nodes(&n1, &n2) == 0);
 	REQUIRE(test_user_join(&alice, &n1, "alice") == 0);
@@ -140,19 +157,103 @@ TEST(rescan_does_not_push_again_what_is_unacknowledged)
 	test_user_close(&bob);
 	REQUIRE(test_user_connect(&bob, &n2) == 0);
 	CHECK_EQ_INT(test_user_send(&alice, "bob@localhost", NULL, "one", 3), 0);
-	CHECK_EQ_INT(test_user_next_push(&bob, 5000), 0);
-	first = bob.ev.u.push.envelope_id;
+	CHECK(push_is(&bob, "one", &ids[0]));
 	CHECK_EQ_INT(test_user_send(&alice, "bob@localhost", NULL, "two", 3), 0);
+	CHECK(push_is(&bob, "two", &ids[1]));
 	/* Three re-scans: nothing more comes (a fixed wait: a check that nothing happens). */
 	CHECK_EQ_INT(test_user_next_push(&bob, 3 * 2000 + 1000), SOTTO_ERR_TIMEOUT);
-	CHECK_EQ_INT(test_user_received(&bob, &first, 1), 0);
-	CHECK_EQ_INT(test_user_next_push(&bob, 5000), 0);
-	CHECK(bob.ev.u.push.envelope_id != first);
-	CHECK_EQ_INT(bob.ev.u.push.envelope_len, 3);
-	CHECK(bob.ev.u.push.envelope_len == 3 && memcmp(bob.ev.u.push.envelope, "two", 3) == 0);
+	CHECK_EQ_INT(test_user_received(&bob, ids, 2), 0);
 	test_user_close(&alice);
 	test_user_close(&bob);
 	two_nodes_stop(&n1, &n2);
+}
+
+#define WOKEN_ACCOUNTS 12
+
+/* The "N notifications, M batched reads" of a node's log (written when it stops). */
+static int
+wake_stats(const struct sottod_proc *sp, unsigned long long *notes, unsigned long long *reads)
+{
+	char path[256], line[1024];
+	const char *at;
+	int found = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/log", sp->dir);
+	if ((f = fopen(path, "r")) == NULL)
+		return 0;
+	while (fgets(line, sizeof(line), f) != NULL)
+		if ((at = strstr(line, "wake: ")) != NULL &&
+		    sscanf(at, "wake: %llu notifications, %llu batched reads", notes, reads) == 2)
+			found = 1;
+	fclose(f);
+	return found;
+}
+
+/*
+ * Twelve accounts online on node 2, each with an envelope pushed and not acknowledged.
+ * Node 2 is stopped (SIGSTOP) while alice sends through node 1 one to three envelopes to
+ * each, so that their notifications reach node 2 together: after SIGCONT each account gets
+ * exactly its new envelopes, in order, the unacknowledged one not again (the next push
+ * after them is the last SEND to it), and node 2 read them in fewer reads than accounts.
+ */
+TEST(accounts_woken_together_get_exactly_their_new_envelopes)
+{
+	struct sottod_proc n1, n2;
+	struct test_user alice, u[WOKEN_ACCOUNTS];
+	char name[32], to[64], env[64];
+	uint64_t id, acked[4];
+	unsigned long long notes = 0, reads = 0;
+	int i, j, stopped = 0;
+
+	REQUIRE(two_nodes(&n1, &n2) == 0);
+	REQUIRE(test_user_join(&alice, &n1, "alice") == 0);
+	for (i = 0; i < WOKEN_ACCOUNTS; i++) {
+		snprintf(name, sizeof(name), "u%d", i);
+		REQUIRE(test_user_join(&u[i], &n1, name) == 0);
+		test_user_close(&u[i]);
+		REQUIRE(test_user_connect(&u[i], &n2) == 0);
+	}
+	for (i = 0; i < WOKEN_ACCOUNTS; i++) {
+		snprintf(to, sizeof(to), "u%d@localhost", i);
+		snprintf(env, sizeof(env), "old u%d", i);
+		CHECK_EQ_INT(test_user_send(&alice, to, NULL, env, strlen(env)), 0);
+		CHECK(push_is(&u[i], env, &id));
+	}
+	if (kill(n2.pid, SIGSTOP) == 0)
+		stopped = 1;
+	CHECK(stopped);
+	for (i = 0; i < WOKEN_ACCOUNTS; i++)
+		for (j = 0; j <= i % 3; j++) {
+			snprintf(to, sizeof(to), "u%d@localhost", i);
+			snprintf(env, sizeof(env), "u%d #%d", i, j);
+			CHECK_EQ_INT(test_user_send(&alice, to, NULL, env, strlen(env)), 0);
+		}
+	if (stopped)
+		CHECK_EQ_INT(kill(n2.pid, SIGCONT), 0);
+	for (i = 0; i < WOKEN_ACCOUNTS; i++) {
+		for (j = 0; j <= i % 3; j++) {
+			snprintf(env, sizeof(env), "u%d #%d", i, j);
+			CHECK(push_is(&u[i], env, &acked[j]));
+			CHECK(j == 0 || acked[j] > acked[j - 1]);
+		}
+		CHECK_EQ_INT(test_user_received(&u[i], acked, (size_t)j), 0);
+		snprintf(to, sizeof(to), "u%d@localhost", i);
+		CHECK_EQ_INT(test_user_send(&alice, to, NULL, "last", 4), 0);
+		CHECK(push_is(&u[i], "last", &id));
+	}
+	test_user_close(&alice);
+	for (i = 0; i < WOKEN_ACCOUNTS; i++)
+		test_user_close(&u[i]);
+	CHECK_EQ_INT(sottod_proc_stop(&n2, SIGTERM), 0);
+	CHECK_EQ_INT(sottod_proc_stop(&n1, SIGTERM), 0);
+	/* Node 2's tally, logged when it stopped: the "old" and "last" rounds take a read per
+	 * account (each waits for its push); the round sent while it was stopped fewer. */
+	CHECK(wake_stats(&n2, &notes, &reads));
+	CHECK(notes >= 4 * WOKEN_ACCOUNTS);
+	CHECK(reads > 0 && reads < 3 * WOKEN_ACCOUNTS);
+	sottod_proc_cleanup(&n2);
+	sottod_proc_cleanup(&n1);
 }
 
 /*
@@ -191,5 +292,6 @@ main(void)
 	SOTTOD_RUN_PG(envelope_ids_never_collide_across_nodes);
 	SOTTOD_RUN_PG(rescan_does_not_push_again_what_is_unacknowledged);
 	SOTTOD_RUN_PG(mailbox_quota_holds_across_nodes);
+	SOTTOD_RUN_PG(accounts_woken_together_get_exactly_their_new_envelopes);
 	return check_summary();
 }
