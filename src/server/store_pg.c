@@ -41,7 +41,7 @@ enum stmt_id {
 	P_SENT_GET, P_SENT_PUT, P_SENT_DEL, P_SENT_SCAN_END, P_SENT_PRUNE,
 	P_PENDING_GET, P_PENDING_LOCK, P_PENDING_ADD,
 	P_ENV_PUT, P_ENV_LIST, P_ENV_DEL,
-	P_IDMAX_GET, P_IDS_RESERVE, P_WAKE, P_WAKE_ENV, P_RESET_NOTIFY, P_DELIVERY_PUT,
+	P_IDMAX_GET, P_IDS_RESERVE, P_WAKE, P_WAKE_ENVS, P_RESET_NOTIFY, P_DELIVERY_PUT,
 	P__COUNT
 };
 
@@ -172,8 +172,9 @@ static const char *const stmt_sql[P__COUNT] = {
 	/* Delivered at COMMIT, to every node's listener (wake.c); the payload is only the
 	 * account's row id, never a name, and for an envelope ':' and its id. */
 	[P_WAKE] = "SELECT pg_notify('" STORE_PG_WAKE_CHANNEL "', $1::bigint::text)",
-	[P_WAKE_ENV] = "SELECT pg_notify('" STORE_PG_WAKE_CHANNEL "',"
-	    " $1::bigint::text || ':' || $2::bigint::text)",
+	/* The envelopes of one group commit in one statement ("{ACCOUNT:ID,...}"). */
+	[P_WAKE_ENVS] = "SELECT count(pg_notify('" STORE_PG_WAKE_CHANNEL "', w))"
+	    " FROM unnest($1::text[]) AS w",
 	[P_RESET_NOTIFY] = "SELECT pg_notify('" STORE_PG_RESET_CHANNEL "', $1::bigint::text)",
 	[P_DELIVERY_PUT] = "UPDATE accounts SET delivery = $2::bytea WHERE id = $1::bigint",
 };
@@ -450,14 +451,37 @@ pgs_wake(struct server_store *s, int64_t account)
 	return run(impl(s), P_WAKE, &p, NULL, NULL, "wake notify");
 }
 
+/* A decimal int64, its ':' or ',' and the other one. */
+#define WAKE_PAIR_CHARS 42
+
+/* One NOTIFY for each envelope stored by the batch (a hint to the node where its
+ * recipient is online, which reads only it: wake.c), in one statement. */
 static int
-wake_envelope(struct store_pg *ps, int64_t account, int64_t env_id)
+wake_envelopes(struct store_pg *ps, const struct store_send *sends, size_t n)
 {
 	struct pgp p = { .n = 0 };
+	char *arr, *o;
+	size_t k = 0;
+	int r;
 
-	pgp_i64(&p, account);
-	pgp_i64(&p, env_id);
-	return run(ps, P_WAKE_ENV, &p, NULL, NULL, "wake notify");
+	if ((arr = malloc(n * WAKE_PAIR_CHARS + 3)) == NULL)
+		return SOTTO_ERR_NOMEM;
+	o = arr;
+	*o++ = '{';
+	for (size_t i = 0; i < n; i++)
+		if (sends[i].result == 0 && !sends[i].skip_envelope && !sends[i].duplicate)
+			o += sprintf(o, "%s%lld:%lld", k++ ? "," : "",
+			    (long long)sends[i].recipient, (long long)sends[i].env_id);
+	*o++ = '}';
+	*o = '\0';
+	r = 0;
+	if (k > 0) {
+		pgp_text(&p, arr);
+		p.fmt[0] = 0;           /* an array literal: text format */
+		r = run(ps, P_WAKE_ENVS, &p, NULL, NULL, "wake notify");
+	}
+	free(arr);
+	return r;
 }
 
 int
@@ -1505,12 +1529,8 @@ sends_body(struct store_pg *ps, struct store_send *sends, size_t n)
 	for (size_t i = 0; i < n; i++)
 		if ((r = store_one(ps, &sends[i], now, &ids)) != 0)
 			return r;
-	/* A hint to the node where the recipient is online, naming the envelope: that node
-	 * reads only it (wake.c). */
-	for (size_t i = 0; i < n; i++)
-		if (sends[i].result == 0 && !sends[i].skip_envelope && !sends[i].duplicate &&
-		    (r = wake_envelope(ps, sends[i].recipient, sends[i].env_id)) != 0)
-			return r;
+	if ((r = wake_envelopes(ps, sends, n)) != 0)
+		return r;
 	if (ids.max > 0 && (r = id_set(ps, "env_id_max", ids.max)) != 0)
 		return r;
 	return pending_flush(ps);

@@ -54,6 +54,8 @@
 /* Envelopes queued for a read at most; past that an account's pushes restart instead (a
  * bound on memory when PostgreSQL answers slower than the other nodes store). */
 #define WAKE_PENDING_MAX 65536
+/* Rows handed to mailbox_push_stored at a time. */
+#define WAKE_PUSH_PART 64
 /* A decimal int64 and its separator. */
 #define WAKE_ID_CHARS 21
 
@@ -182,6 +184,7 @@ pend_add(struct wake *w, int64_t account, int64_t id)
 
 	if (a == NULL || a->peers == NULL || a->peers->state != PEER_MEMBER)
 		return;
+	log_debug("wake: account %lld, envelope %lld", (long long)account, (long long)id);
 	if (w->n_pend == w->cap_pend) {
 		cap = w->cap_pend ? 2 * w->cap_pend : 64;
 		if (cap > WAKE_PENDING_MAX || (np = realloc(w->pend, cap * sizeof(*np))) == NULL) {
@@ -206,7 +209,7 @@ env_cmp(const void *a, const void *b)
 	return (x->id > y->id) - (x->id < y->id);
 }
 
-/* "{a,b,...}" of the field off (account or id) of n envelopes, into out. */
+/* "{a,b,...}": the accounts (ids 0) or the envelope ids of n envelopes, into out. */
 static void
 array_text(char *out, const struct wake_env *e, size_t n, int ids)
 {
@@ -257,7 +260,7 @@ read_start(struct wake *w)
 static void
 deliver_rows(struct wake *w, PGresult *res, int from, int to)
 {
-	struct store_envelope env[64];
+	struct store_envelope env[WAKE_PUSH_PART];
 	int64_t account = pgs_int(res, from, 0);
 	struct acct *a;
 	int n;
@@ -266,7 +269,7 @@ deliver_rows(struct wake *w, PGresult *res, int from, int to)
 		a = server_acct_find(w->srv, account);
 		if (a == NULL || a->peers == NULL || a->peers->state != PEER_MEMBER)
 			return;
-		n = to - from < 64 ? to - from : 64;
+		n = to - from < WAKE_PUSH_PART ? to - from : WAKE_PUSH_PART;
 		for (int i = 0; i < n; i++) {
 			env[i].id = pgs_int(res, from + i, 1);
 			env[i].ts = (uint64_t)pgs_int(res, from + i, 2);
