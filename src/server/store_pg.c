@@ -39,7 +39,7 @@ enum stmt_id {
 	P_SPK_PUT, P_SPK_GET, P_OTPK_PUT, P_OTPK_COUNT, P_OTPK_TAKE,
 	P_KEM_PUT, P_KEM_LR_DROP, P_KEM_COUNT, P_KEM_HAS_LR, P_KEM_TAKE, P_KEM_LAST, P_RESET_KEM,
 	P_SENT_GET, P_SENT_PUT, P_SENT_DEL, P_SENT_SCAN_END, P_SENT_PRUNE,
-	P_PENDING_GET, P_PENDING_LOCK, P_PENDING_ADD,
+	P_PENDING_GET, P_PENDING_ADD,
 	P_ENV_PUT, P_ENV_LIST, P_ENV_DEL,
 	P_IDMAX_GET, P_IDS_RESERVE, P_WAKE, P_WAKE_ENVS, P_RESET_NOTIFY, P_DELIVERY_PUT,
 	P__COUNT
@@ -154,8 +154,6 @@ static const char *const stmt_sql[P__COUNT] = {
 	[P_SENT_PRUNE] = "DELETE FROM sent WHERE key > $1::bytea"
 	    " AND ($3::boolean OR key <= $2::bytea) AND created < $4::bigint",
 	[P_PENDING_GET] = "SELECT pending, pending_bytes FROM accounts WHERE id = $1::bigint",
-	[P_PENDING_LOCK] = "SELECT pending, pending_bytes FROM accounts WHERE id = $1::bigint"
-	    " FOR UPDATE",
 	[P_PENDING_ADD] = "UPDATE accounts SET pending = greatest(pending + $2::bigint, 0),"
 	    " pending_bytes = greatest(pending_bytes + $3::bigint, 0) WHERE id = $1::bigint",
 	[P_ENV_PUT] = "INSERT INTO envelopes(id, recipient, ts, data, idem)"
@@ -1265,8 +1263,9 @@ pg_prekey_count(struct server_store *base, int64_t account, uint32_t *n)
 	return count_prekeys(impl(base), account, n);
 }
 
-/* The transaction's entry for an account, locking and reading its counters on first use.
- * NULL with *r set on error (SOTTO_ERR_NOT_FOUND for an unknown account). */
+/* The transaction's entry for an account, reading its counters on first use, without a
+ * lock (pending_flush writes them at the end of the transaction). NULL with *r set on
+ * error (SOTTO_ERR_NOT_FOUND for an unknown account). */
 static struct pending_entry *
 pending_entry(struct store_pg *ps, int64_t account, int *r)
 {
@@ -1288,7 +1287,7 @@ pending_entry(struct store_pg *ps, int64_t account, int *r)
 		ps->cap_pend = cap;
 	}
 	pgp_i64(&p, account);
-	if ((*r = one_row(ps, P_PENDING_LOCK, &p, &res, "pending")) != 0)
+	if ((*r = one_row(ps, P_PENDING_GET, &p, &res, "pending")) != 0)
 		return NULL;
 	e = &ps->pend[ps->n_pend++];
 	memset(e, 0, sizeof(*e));
@@ -1300,12 +1299,29 @@ pending_entry(struct store_pg *ps, int64_t account, int *r)
 }
 
 static int
+pending_cmp(const void *a, const void *b)
+{
+	const struct pending_entry *x = a, *y = b;
+
+	return (x->account > y->account) - (x->account < y->account);
+}
+
+/*
+ * Writes the transaction's changes of the mailbox counters, just before its COMMIT and in
+ * ascending account order: a row is locked only from here to the commit, and two nodes'
+ * transactions lock their rows in one order (never a deadlock). The counters were read
+ * without a lock: a SEND through another node committed meanwhile is not in them, so
+ * the two nodes' SENDs to one mailbox at the same moment can pass its cap by what their
+ * open transactions hold (docs/SERVER.md "Several nodes").
+ */
+static int
 pending_flush(struct store_pg *ps)
 {
 	static const int64_t zero[Q__COUNT];
 	struct pgp p;
 	int r = 0;
 
+	qsort(ps->pend, ps->n_pend, sizeof(*ps->pend), pending_cmp);
 	for (size_t i = 0; i < ps->n_pend && r == 0; i++) {
 		if (memcmp(ps->pend[i].delta, zero, sizeof(zero)) == 0)
 			continue;
@@ -1327,13 +1343,9 @@ cmp_i64(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-/*
- * Locks the counters of every mailbox a batch touches, in ascending account order, before
- * its first statement: two nodes' batches then wait for each other instead of each holding
- * a row the other wants (a deadlock, which PostgreSQL ends by failing one of them).
- */
+/* Reads the counters of every mailbox a batch touches, in ascending account order. */
 static int
-pending_lock_batch(struct store_pg *ps, const struct store_del *d, size_t nd,
+pending_read_batch(struct store_pg *ps, const struct store_del *d, size_t nd,
     const struct store_send *sends, size_t ns)
 {
 	int64_t *ids;
@@ -1533,7 +1545,7 @@ sends_body(struct store_pg *ps, struct store_send *sends, size_t n)
 		return r;
 	if (ids.max > 0 && (r = id_set(ps, "env_id_max", ids.max)) != 0)
 		return r;
-	return pending_flush(ps);
+	return 0;
 }
 
 static void
@@ -1551,8 +1563,8 @@ pg_envelopes_commit(struct server_store *base, struct store_send *sends, size_t 
 	struct store_pg *ps = impl(base);
 	int r;
 
-	if ((r = begin(ps)) == 0 && (r = pending_lock_batch(ps, NULL, 0, sends, n)) == 0 &&
-	    (r = sends_body(ps, sends, n)) == 0)
+	if ((r = begin(ps)) == 0 && (r = pending_read_batch(ps, NULL, 0, sends, n)) == 0 &&
+	    (r = sends_body(ps, sends, n)) == 0 && (r = pending_flush(ps)) == 0)
 		r = commit(ps);
 	ps->n_pend = 0;
 	if (r != 0) {
@@ -1639,7 +1651,7 @@ dels_body(struct store_pg *ps, const struct store_del *d, size_t n)
 	for (size_t i = 0; i < n; i++)
 		if ((r = del_one(ps, &d[i])) != 0)
 			return r;
-	return pending_flush(ps);
+	return 0;
 }
 
 static int
@@ -1648,8 +1660,8 @@ pg_envelopes_delete(struct server_store *base, const struct store_del *d, size_t
 	struct store_pg *ps = impl(base);
 	int r;
 
-	if ((r = begin(ps)) == 0 && (r = pending_lock_batch(ps, d, n, NULL, 0)) == 0 &&
-	    (r = dels_body(ps, d, n)) == 0)
+	if ((r = begin(ps)) == 0 && (r = pending_read_batch(ps, d, n, NULL, 0)) == 0 &&
+	    (r = dels_body(ps, d, n)) == 0 && (r = pending_flush(ps)) == 0)
 		r = commit(ps);
 	ps->n_pend = 0;
 	if (r != 0)
@@ -1666,8 +1678,9 @@ pg_envelopes_apply(struct server_store *base, const struct store_del *d, size_t 
 	struct store_pg *ps = impl(base);
 	int r;
 
-	if ((r = begin(ps)) == 0 && (r = pending_lock_batch(ps, d, nd, sends, ns)) == 0 &&
-	    (r = dels_body(ps, d, nd)) == 0 && (r = sends_body(ps, sends, ns)) == 0)
+	if ((r = begin(ps)) == 0 && (r = pending_read_batch(ps, d, nd, sends, ns)) == 0 &&
+	    (r = dels_body(ps, d, nd)) == 0 && (r = sends_body(ps, sends, ns)) == 0 &&
+	    (r = pending_flush(ps)) == 0)
 		r = commit(ps);
 	ps->n_pend = 0;
 	if (r == 0) {
