@@ -38,9 +38,9 @@ enum stmt_id {
 	P_LOGIN_GET, P_LOGIN_PUT,
 	P_SPK_PUT, P_SPK_GET, P_OTPK_PUT, P_OTPK_COUNT, P_OTPK_TAKE,
 	P_KEM_PUT, P_KEM_LR_DROP, P_KEM_COUNT, P_KEM_HAS_LR, P_KEM_TAKE, P_KEM_LAST, P_RESET_KEM,
-	P_SENT_GET, P_SENT_PUT, P_SENT_DEL, P_SENT_SCAN_END, P_SENT_PRUNE,
+	P_SENT_GET, P_SENT_PUT, P_SENT_SCAN_END, P_SENT_PRUNE,
 	P_PENDING_GET, P_PENDING_ADD,
-	P_ENV_PUT, P_ENV_LIST, P_ENV_DEL,
+	P_ENV_PUT, P_ENV_LIST, P_ENV_SENT_PUT, P_ENV_SENT_DEL,
 	P_IDMAX_GET, P_IDS_RESERVE, P_WAKE, P_WAKE_ENVS, P_RESET_NOTIFY, P_DELIVERY_PUT,
 	P__COUNT
 };
@@ -147,8 +147,6 @@ static const char *const stmt_sql[P__COUNT] = {
 	[P_SENT_GET] = "SELECT env_id FROM sent WHERE key = $1::bytea",
 	[P_SENT_PUT] = "INSERT INTO sent(key, env_id, created) VALUES ($1::bytea,"
 	    " $2::bigint, $3::bigint) ON CONFLICT DO NOTHING",
-	/* Only the record of that envelope: after sent_retention a retry may own the key. */
-	[P_SENT_DEL] = "DELETE FROM sent WHERE key = $1::bytea AND env_id = $2::bigint",
 	[P_SENT_SCAN_END] = "SELECT key FROM sent WHERE key > $1::bytea ORDER BY key"
 	    " LIMIT 1 OFFSET $2::bigint",
 	[P_SENT_PRUNE] = "DELETE FROM sent WHERE key > $1::bytea"
@@ -160,8 +158,17 @@ static const char *const stmt_sql[P__COUNT] = {
 	    " VALUES ($1::bigint, $2::bigint, $3::bigint, $4::bytea, $5::bytea)",
 	[P_ENV_LIST] = "SELECT id, ts, data FROM envelopes WHERE recipient = $1::bigint"
 	    " AND id > $2::bigint ORDER BY id LIMIT $3::bigint",
-	[P_ENV_DEL] = "DELETE FROM envelopes WHERE recipient = $1::bigint AND id = $2::bigint"
-	    " RETURNING idem, length(data)::bigint",
+	/* An envelope with its idempotency record, in one round trip: stored only if its
+	 * record is new (a row back); deleted with its record (only the record of that
+	 * envelope: after sent_retention a retry may own the key). */
+	[P_ENV_SENT_PUT] = "WITH s AS (INSERT INTO sent(key, env_id, created)"
+	    " VALUES ($5::bytea, $1::bigint, $6::bigint) ON CONFLICT DO NOTHING RETURNING key)"
+	    " INSERT INTO envelopes(id, recipient, ts, data, idem)"
+	    " SELECT $1::bigint, $2::bigint, $3::bigint, $4::bytea, key FROM s RETURNING id",
+	[P_ENV_SENT_DEL] = "WITH e AS (DELETE FROM envelopes WHERE recipient = $1::bigint"
+	    " AND id = $2::bigint RETURNING idem, length(data)::bigint AS len),"
+	    " s AS (DELETE FROM sent WHERE key = (SELECT idem FROM e) AND env_id = $2::bigint)"
+	    " SELECT len FROM e",
 	[P_IDMAX_GET] = "SELECT v FROM meta WHERE k = 'env_id_max'",
 	/* One statement, so one row lock: nodes reserving at once get one range after the
 	 * other. */
@@ -1486,6 +1493,32 @@ envelope_put(struct store_pg *ps, struct store_send *e, const uint8_t key[STORE_
 	return pending_move(ps, e->recipient, e->len, 1);
 }
 
+/* As sent_put then envelope_put for an id given by the caller, in one statement: the
+ * envelope only if its record is new (*added 0: neither written). */
+static int
+envelope_sent_put(struct store_pg *ps, struct store_send *e, const uint8_t key[STORE_IDEM_LEN],
+    int64_t now, struct id_state *ids, int *added)
+{
+	struct pgp p = { .n = 0 };
+	uint64_t changes = 0;
+	int r;
+
+	pgp_i64(&p, e->env_id);
+	pgp_i64(&p, e->recipient);
+	pgp_i64(&p, (int64_t)e->ts);
+	pgp_blob(&p, e->data, e->len);
+	pgp_blob(&p, key, STORE_IDEM_LEN);
+	pgp_i64(&p, now);
+	if ((r = run(ps, P_ENV_SENT_PUT, &p, NULL, &changes, "envelope put")) != 0)
+		return r;
+	*added = changes > 0;
+	if (!*added)
+		return 0;
+	if (e->env_id > ids->max)
+		ids->max = e->env_id;
+	return pending_move(ps, e->recipient, e->len, 1);
+}
+
 /* One SEND inside the open transaction, as store_one of the SQLite backend. */
 static int
 store_one(struct store_pg *ps, struct store_send *e, int64_t now, struct id_state *ids)
@@ -1521,14 +1554,14 @@ store_one(struct store_pg *ps, struct store_send *e, int64_t now, struct id_stat
 			e->result = 0;
 		return 0;
 	}
-	if ((r = sent_put(ps, key, e->env_id, now, &added)) != 0)
+	if ((r = envelope_sent_put(ps, e, key, now, ids, &added)) != 0)
 		return r;
 	if (!added) {
 		if ((r = sent_find(ps, e, key)) < 0)
 			return r;
 		return r > 0 ? 0 : SOTTO_ERR_INTERNAL;
 	}
-	return envelope_put(ps, e, key, ids);
+	return 0;
 }
 
 static int
@@ -1616,30 +1649,21 @@ static int
 del_one(struct store_pg *ps, const struct store_del *d)
 {
 	struct pgp p = { .n = 0 };
-	uint8_t key[STORE_IDEM_LEN];
 	PGresult *res;
 	size_t len;
-	int r, keyed;
+	int r;
 
+	/* An envelope whose record the migration to schema 6 could not rekey names none (its
+	 * idem is NULL): sent_retention ends that record. */
 	pgp_i64(&p, d->recipient);
 	pgp_i64(&p, d->id);
-	r = one_row(ps, P_ENV_DEL, &p, &res, "envelope delete");
+	r = one_row(ps, P_ENV_SENT_DEL, &p, &res, "envelope delete");
 	if (r == SOTTO_ERR_NOT_FOUND)           /* another's, deleted, or never stored */
 		return 0;
 	if (r != 0)
 		return r;
-	keyed = pgs_blob(res, 0, 0, key, sizeof(key)) == 0;
-	len = (size_t)pgs_int(res, 0, 1);
+	len = (size_t)pgs_int(res, 0, 0);
 	PQclear(res);
-	if (keyed) {
-		/* An envelope whose record the migration to schema 6 could not rekey names
-		 * none: sent_retention ends it. */
-		p.n = 0;
-		pgp_blob(&p, key, sizeof(key));
-		pgp_i64(&p, d->id);
-		if ((r = run(ps, P_SENT_DEL, &p, NULL, NULL, "sent delete")) != 0)
-			return r;
-	}
 	return pending_move(ps, d->recipient, len, -1);
 }
 
