@@ -594,7 +594,8 @@ struct send_rcpt {
 /* The recipient of a SEND or SEND_SEALED, and the checks that need no token: 0 or the
  * status to answer. */
 static int
-send_recipient(struct server *s, const struct proto_send *sd, struct send_rcpt *out)
+send_recipient(struct server *s, const struct proto_send *sd, int sealed,
+    struct send_rcpt *out)
 {
 	struct store_account rcpt;
 	const uint8_t *ik;
@@ -612,7 +613,10 @@ send_recipient(struct server *s, const struct proto_send *sd, struct send_rcpt *
 		ik = out->online->identity_key;
 		out->has_delivery = out->online->has_delivery;
 		memcpy(out->delivery, out->online->delivery, sizeof(out->delivery));
-	} else if ((r = s->store->ops->account_by_name(s->store, name, &rcpt)) == 0) {
+	} else if ((!sealed && rcpt_cache_get(s, name, &rcpt) == 0) ||
+	    (r = s->store->ops->account_by_name(s->store, name, &rcpt)) == 0) {
+		/* A SEND_SEALED reads the store: the delivery token's verifier is checked. */
+		rcpt_cache_put(s, &rcpt);
 		out->id = rcpt.id;
 		ik = rcpt.identity_key;
 		out->has_delivery = rcpt.has_delivery;
@@ -634,7 +638,7 @@ handle_send(struct peer *p, const struct proto_msg *m)
 	struct send_rcpt rc;
 	int r;
 
-	if ((r = send_recipient(p->srv, &m->u.send, &rc)) != 0) {
+	if ((r = send_recipient(p->srv, &m->u.send, 0, &rc)) != 0) {
 		peer_respond(p, m->type, m->id, r);
 		return;
 	}
@@ -649,7 +653,7 @@ handle_send_sealed(struct peer *p, const struct proto_msg *m)
 	struct send_rcpt rc;
 	int r;
 
-	if ((r = send_recipient(p->srv, &m->u.send, &rc)) != 0 ||
+	if ((r = send_recipient(p->srv, &m->u.send, 1, &rc)) != 0 ||
 	    (r = delivery_admit(p->srv, rc.id, rc.has_delivery, rc.delivery,
 	    m->u.send.token)) != 0) {
 		peer_respond(p, m->type, m->id, r);

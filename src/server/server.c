@@ -303,6 +303,7 @@ server_accts_revalidate(struct server *s, int64_t only)
 	struct peer *p, *next;
 	int r;
 
+	rcpt_cache_forget(s, only);
 	for (p = s->peers; p != NULL; p = next) {
 		next = p->next;
 		if (p->state != PEER_MEMBER || p->acct == NULL ||
@@ -563,6 +564,7 @@ server_free(struct server *s)
 	s->store = NULL;
 	free(s->mailq_ids);
 	free(s->mailq_keys);
+	rcpt_cache_free(s);
 	s->mailq_ids = s->mailq_keys = NULL;
 	if (s->accts != NULL) {
 		for (size_t i = 0; i < s->n_acct_slots; i++)

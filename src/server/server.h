@@ -53,6 +53,7 @@ struct server_counters {
 };
 struct mail_item;
 struct wake;
+struct rcpt_cache;
 
 /* SENDs submitted and not yet done whose recipient hashes here, in id order. */
 struct mail_bucket {
@@ -175,6 +176,7 @@ struct server {
 	uv_timer_t hold_timer;
 
 	struct wake *wake;              /* wake.c: several nodes on PostgreSQL, else NULL */
+	struct rcpt_cache *rcpt;        /* rcpt_cache.c: recipients online elsewhere, or NULL */
 
 	/* status.c: DIR/sottod.sock and the metrics endpoint */
 	struct status *status;
@@ -242,6 +244,13 @@ void server_accts_revalidate(struct server *s, int64_t only);
  * (before the loop ends). */
 int wake_start(struct server *s, int pid_reader, int pid_writer) SOTTO_MUST_CHECK;
 void wake_stop(struct server *s);
+
+/* rcpt_cache.c: accounts read by name for SENDs, with PostgreSQL (nothing on SQLite).
+ * get: 0 and *out, or SOTTO_ERR_NOT_FOUND (not cached); forget: the account id (0: all). */
+int rcpt_cache_get(struct server *s, const char *name, struct store_account *out);
+void rcpt_cache_put(struct server *s, const struct store_account *a);
+void rcpt_cache_forget(struct server *s, int64_t id);
+void rcpt_cache_free(struct server *s);
 
 /* handle_ticket.c: resumption tickets (wire/ticket.h) */
 int server_set_ticket_key(struct server *s, const uint8_t key[TICKET_KEY_LEN]) SOTTO_MUST_CHECK;

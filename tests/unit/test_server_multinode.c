@@ -57,15 +57,22 @@ reset_logged(void *arg)
 	return sottod_proc_log_lines(arg, "account reset by the administrator") > 0;
 }
 
+static int
+send_unknown(void *arg)
+{
+	return test_user_send(arg, "bob@localhost", NULL, "x", 1) == SOTTO_ERR_UNKNOWN_USER;
+}
+
 /*
  * bob is connected to node 2 when the administrator resets his account through node 1's
  * data directory: node 2 ends his connection by itself (no SIGHUP to anyone); carol's
- * connection there goes on.
+ * connection there goes on. dave on node 1 had sent to bob (node 1 keeps bob's row, read
+ * for that SEND: rcpt_cache.c): node 1 forgets it, and SENDs to bob become UNKNOWN_USER.
  */
 TEST(reset_ends_connections_on_every_node)
 {
 	struct sottod_proc n1, n2;
-	struct test_user bob, carol;
+	struct test_user bob, carol, dave;
 	const char *args[] = { "accounts", "reset", "bob", "--data", n1.dir, NULL };
 	char token[256];
 
@@ -76,15 +83,19 @@ TEST(reset_ends_connections_on_every_node)
 	test_user_close(&carol);
 	REQUIRE(test_user_connect(&bob, &n2) == 0);
 	REQUIRE(test_user_connect(&carol, &n2) == 0);
+	REQUIRE(test_user_join(&dave, &n1, "dave") == 0);
 	CHECK_EQ_INT(test_user_lookup(&bob, "carol@localhost"), 0);
+	CHECK_EQ_INT(test_user_send(&dave, "bob@localhost", NULL, "hi", 2), 0);
 	CHECK_EQ_INT(sottod_proc_cmd(args, token, sizeof(token)), 0);
 	CHECK(strlen(token) > 10);
 	CHECK(wait_until(reset_logged, &n2, 5000));
 	CHECK_EQ_INT(test_user_lookup(&bob, "carol@localhost"), TEST_USER_NO_ANSWER);
 	CHECK_EQ_INT(test_user_lookup(&carol, "carol@localhost"), 0);
 	CHECK_EQ_INT(sottod_proc_log_lines(&n1, "account reset by the administrator"), 0);
+	CHECK(wait_until(send_unknown, &dave, 5000));
 	test_user_close(&bob);
 	test_user_close(&carol);
+	test_user_close(&dave);
 	two_nodes_stop(&n1, &n2);
 }
 
