@@ -39,7 +39,8 @@ enum stmt_id {
 	P_SPK_PUT, P_SPK_GET, P_OTPK_PUT, P_OTPK_COUNT, P_OTPK_TAKE,
 	P_KEM_PUT, P_KEM_LR_DROP, P_KEM_COUNT, P_KEM_HAS_LR, P_KEM_TAKE, P_KEM_LAST, P_RESET_KEM,
 	P_SENT_GET, P_SENT_PUT, P_SENT_SCAN_END, P_SENT_PRUNE,
-	P_PENDING_GET, P_PENDING_ADD,
+	P_PENDING_GET, P_PENDING_GET_MANY, P_PENDING_LOCK_MANY,
+	P_PENDING_ADD_MANY,
 	P_ENV_PUT, P_ENV_LIST, P_ENV_SENT_PUT, P_ENV_SENT_DEL,
 	P_IDMAX_GET, P_IDS_RESERVE, P_WAKE, P_WAKE_ENVS, P_RESET_NOTIFY, P_DELIVERY_PUT,
 	P__COUNT
@@ -152,8 +153,16 @@ static const char *const stmt_sql[P__COUNT] = {
 	[P_SENT_PRUNE] = "DELETE FROM sent WHERE key > $1::bytea"
 	    " AND ($3::boolean OR key <= $2::bytea) AND created < $4::bigint",
 	[P_PENDING_GET] = "SELECT pending, pending_bytes FROM accounts WHERE id = $1::bigint",
-	[P_PENDING_ADD] = "UPDATE accounts SET pending = greatest(pending + $2::bigint, 0),"
-	    " pending_bytes = greatest(pending_bytes + $3::bigint, 0) WHERE id = $1::bigint",
+	/* The counters of a batch's accounts: read in one statement; locked in ascending
+	 * order (the sort is below the row locks) and written in one statement. */
+	[P_PENDING_GET_MANY] = "SELECT id, pending, pending_bytes FROM accounts"
+	    " WHERE id = ANY($1::bigint[]) ORDER BY id",
+	[P_PENDING_LOCK_MANY] = "SELECT id FROM accounts WHERE id = ANY($1::bigint[])"
+	    " ORDER BY id FOR UPDATE",
+	[P_PENDING_ADD_MANY] = "UPDATE accounts a SET pending = greatest(a.pending + d.n, 0),"
+	    " pending_bytes = greatest(a.pending_bytes + d.b, 0)"
+	    " FROM unnest($1::bigint[], $2::bigint[], $3::bigint[]) AS d(id, n, b)"
+	    " WHERE a.id = d.id",
 	[P_ENV_PUT] = "INSERT INTO envelopes(id, recipient, ts, data, idem)"
 	    " VALUES ($1::bigint, $2::bigint, $3::bigint, $4::bytea, $5::bytea)",
 	[P_ENV_LIST] = "SELECT id, ts, data FROM envelopes WHERE recipient = $1::bigint"
@@ -1273,36 +1282,83 @@ pg_prekey_count(struct server_store *base, int64_t account, uint32_t *n)
 /* The transaction's entry for an account, reading its counters on first use, without a
  * lock (pending_flush writes them at the end of the transaction). NULL with *r set on
  * error (SOTTO_ERR_NOT_FOUND for an unknown account). */
+/* A new entry of the transaction for account, with its counters have[]. */
 static struct pending_entry *
-pending_entry(struct store_pg *ps, int64_t account, int *r)
+pending_add(struct store_pg *ps, int64_t account, const PGresult *res, int row, int col)
 {
 	struct pending_entry *e, *np;
-	struct pgp p = { .n = 0 };
-	PGresult *res;
 	size_t cap;
 
-	for (size_t i = 0; i < ps->n_pend; i++)
-		if (ps->pend[i].account == account)
-			return &ps->pend[i];
 	if (ps->n_pend == ps->cap_pend) {
 		cap = ps->cap_pend ? ps->cap_pend * 2 : 16;
-		if ((np = realloc(ps->pend, cap * sizeof(*np))) == NULL) {
-			*r = SOTTO_ERR_NOMEM;
+		if ((np = realloc(ps->pend, cap * sizeof(*np))) == NULL)
 			return NULL;
-		}
 		ps->pend = np;
 		ps->cap_pend = cap;
 	}
-	pgp_i64(&p, account);
-	if ((*r = one_row(ps, P_PENDING_GET, &p, &res, "pending")) != 0)
-		return NULL;
 	e = &ps->pend[ps->n_pend++];
 	memset(e, 0, sizeof(*e));
 	e->account = account;
 	for (int i = 0; i < Q__COUNT; i++)
-		e->have[i] = (uint64_t)pgs_int(res, 0, i);
+		e->have[i] = (uint64_t)pgs_int(res, row, col + i);
+	return e;
+}
+
+static struct pending_entry *
+pending_entry(struct store_pg *ps, int64_t account, int *r)
+{
+	struct pending_entry *e;
+	struct pgp p = { .n = 0 };
+	PGresult *res;
+
+	for (size_t i = 0; i < ps->n_pend; i++)
+		if (ps->pend[i].account == account)
+			return &ps->pend[i];
+	pgp_i64(&p, account);
+	if ((*r = one_row(ps, P_PENDING_GET, &p, &res, "pending")) != 0)
+		return NULL;
+	if ((e = pending_add(ps, account, res, 0, 0)) == NULL)
+		*r = SOTTO_ERR_NOMEM;
 	PQclear(res);
 	return e;
+}
+
+/* "{v,...}" of n int64s, into a buffer the caller frees; NULL when out of memory. */
+static char *
+i64_array(const int64_t *v, size_t n)
+{
+	char *arr = malloc(n * 21 + 3), *o = arr;
+
+	if (arr == NULL)
+		return NULL;
+	*o++ = '{';
+	for (size_t i = 0; i < n; i++)
+		o += sprintf(o, "%s%lld", i ? "," : "", (long long)v[i]);
+	*o++ = '}';
+	*o = '\0';
+	return arr;
+}
+
+/* A statement whose parameters are n arrays of int64 (text format). */
+static int
+run_arrays(struct store_pg *ps, enum stmt_id id, const int64_t *const *cols, size_t ncols,
+    size_t n, PGresult **res, const char *what)
+{
+	struct pgp p = { .n = 0 };
+	char *arr[3] = { NULL, NULL, NULL };
+	int r = SOTTO_ERR_NOMEM;
+
+	for (size_t c = 0; c < ncols; c++) {
+		if ((arr[c] = i64_array(cols[c], n)) == NULL)
+			goto out;
+		pgp_text(&p, arr[c]);
+		p.fmt[c] = 0;
+	}
+	r = run(ps, id, &p, res, NULL, what);
+out:
+	for (size_t c = 0; c < ncols; c++)
+		free(arr[c]);
+	return r;
 }
 
 static int
@@ -1325,19 +1381,33 @@ static int
 pending_flush(struct store_pg *ps)
 {
 	static const int64_t zero[Q__COUNT];
-	struct pgp p;
+	const int64_t *cols[3];
+	int64_t *v;
+	size_t n = 0, m = ps->n_pend;
 	int r = 0;
 
-	qsort(ps->pend, ps->n_pend, sizeof(*ps->pend), pending_cmp);
-	for (size_t i = 0; i < ps->n_pend && r == 0; i++) {
-		if (memcmp(ps->pend[i].delta, zero, sizeof(zero)) == 0)
-			continue;
-		p.n = 0;
-		pgp_i64(&p, ps->pend[i].account);
-		for (int k = 0; k < Q__COUNT; k++)
-			pgp_i64(&p, ps->pend[i].delta[k]);
-		r = run(ps, P_PENDING_ADD, &p, NULL, NULL, "pending update");
+	if (m == 0)
+		return 0;
+	if ((v = malloc(3 * m * sizeof(*v))) == NULL) {
+		ps->n_pend = 0;
+		return SOTTO_ERR_NOMEM;
 	}
+	qsort(ps->pend, m, sizeof(*ps->pend), pending_cmp);
+	/* The accounts with a change, in order, and their changes. */
+	for (size_t i = 0; i < m; i++)
+		if (memcmp(ps->pend[i].delta, zero, sizeof(zero)) != 0) {
+			v[n] = ps->pend[i].account;
+			v[m + n] = ps->pend[i].delta[Q_MBOX_N];
+			v[2 * m + n] = ps->pend[i].delta[Q_MBOX_BYTES];
+			n++;
+		}
+	cols[0] = v;
+	cols[1] = v + m;
+	cols[2] = v + 2 * m;
+	if (n > 0 && (r = run_arrays(ps, P_PENDING_LOCK_MANY, cols, 1, n, NULL,
+	    "pending lock")) == 0)
+		r = run_arrays(ps, P_PENDING_ADD_MANY, cols, 3, n, NULL, "pending update");
+	free(v);
 	ps->n_pend = 0;
 	return r;
 }
@@ -1355,6 +1425,8 @@ static int
 pending_read_batch(struct store_pg *ps, const struct store_del *d, size_t nd,
     const struct store_send *sends, size_t ns)
 {
+	const int64_t *cols[1];
+	PGresult *res;
 	int64_t *ids;
 	size_t n = 0;
 	int r = 0;
@@ -1369,10 +1441,15 @@ pending_read_batch(struct store_pg *ps, const struct store_del *d, size_t nd,
 		if (!sends[i].skip_envelope)
 			ids[n++] = sends[i].recipient;
 	qsort(ids, n, sizeof(*ids), cmp_i64);
-	for (size_t i = 0; i < n && r == 0; i++)
-		if ((i == 0 || ids[i] != ids[i - 1]) && pending_entry(ps, ids[i], &r) == NULL &&
-		    r == SOTTO_ERR_NOT_FOUND)
-			r = 0;          /* no such account: its SENDs are answered NOT_FOUND */
+	/* An account without a row is not read: its SENDs are answered NOT_FOUND
+	 * (pending_entry finds none). */
+	cols[0] = ids;
+	if ((r = run_arrays(ps, P_PENDING_GET_MANY, cols, 1, n, &res, "pending")) == 0) {
+		for (int i = 0; i < PQntuples(res) && r == 0; i++)
+			if (pending_add(ps, pgs_int(res, i, 0), res, i, 1) == NULL)
+				r = SOTTO_ERR_NOMEM;
+		PQclear(res);
+	}
 	free(ids);
 	return r;
 }
