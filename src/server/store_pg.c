@@ -174,10 +174,11 @@ static const char *const stmt_sql[P__COUNT] = {
 	    " VALUES ($5::bytea, $1::bigint, $6::bigint) ON CONFLICT DO NOTHING RETURNING key)"
 	    " INSERT INTO envelopes(id, recipient, ts, data, idem)"
 	    " SELECT $1::bigint, $2::bigint, $3::bigint, $4::bytea, key FROM s RETURNING id",
-	[P_ENV_SENT_DEL] = "WITH e AS (DELETE FROM envelopes WHERE recipient = $1::bigint"
-	    " AND id = $2::bigint RETURNING idem, length(data)::bigint AS len),"
-	    " s AS (DELETE FROM sent WHERE key = (SELECT idem FROM e) AND env_id = $2::bigint)"
-	    " SELECT len FROM e",
+	[P_ENV_SENT_DEL] = "WITH e AS (DELETE FROM envelopes WHERE (recipient, id) IN"
+	    " (SELECT * FROM unnest($1::bigint[], $2::bigint[]))"
+	    " RETURNING recipient, id, idem, length(data)::bigint AS len),"
+	    " s AS (DELETE FROM sent USING e WHERE sent.key = e.idem AND sent.env_id = e.id)"
+	    " SELECT recipient, len FROM e",
 	[P_IDMAX_GET] = "SELECT v FROM meta WHERE k = 'env_id_max'",
 	/* One statement, so one row lock: nodes reserving at once get one range after the
 	 * other. */
@@ -1720,39 +1721,40 @@ pg_envelopes_list(struct server_store *base, int64_t recipient, int64_t after,
 	return 0;
 }
 
-/* One RECEIVED envelope: it, its idempotency record (the key its row keeps), and its
- * share of the mailbox's quota. */
-static int
-del_one(struct store_pg *ps, const struct store_del *d)
-{
-	struct pgp p = { .n = 0 };
-	PGresult *res;
-	size_t len;
-	int r;
 
-	/* An envelope whose record the migration to schema 6 could not rekey names none (its
-	 * idem is NULL): sent_retention ends that record. */
-	pgp_i64(&p, d->recipient);
-	pgp_i64(&p, d->id);
-	r = one_row(ps, P_ENV_SENT_DEL, &p, &res, "envelope delete");
-	if (r == SOTTO_ERR_NOT_FOUND)           /* another's, deleted, or never stored */
-		return 0;
-	if (r != 0)
-		return r;
-	len = (size_t)pgs_int(res, 0, 0);
-	PQclear(res);
-	return pending_move(ps, d->recipient, len, -1);
-}
-
+/*
+ * The RECEIVED envelopes of a batch, in one statement: each deleted only from its own
+ * recipient's mailbox (one named twice, another's, deleted already or never stored is
+ * not found), with its idempotency record (the key its row keeps; an envelope whose record
+ * the migration to schema 6 could not rekey names none: sent_retention ends it), and its
+ * share of the mailbox's quota.
+ */
 static int
 dels_body(struct store_pg *ps, const struct store_del *d, size_t n)
 {
+	const int64_t *cols[2];
+	PGresult *res;
+	int64_t *v;
 	int r;
 
-	for (size_t i = 0; i < n; i++)
-		if ((r = del_one(ps, &d[i])) != 0)
-			return r;
-	return 0;
+	if (n == 0)
+		return 0;
+	if ((v = malloc(2 * n * sizeof(*v))) == NULL)
+		return SOTTO_ERR_NOMEM;
+	for (size_t i = 0; i < n; i++) {
+		v[i] = d[i].recipient;
+		v[n + i] = d[i].id;
+	}
+	cols[0] = v;
+	cols[1] = v + n;
+	r = run_arrays(ps, P_ENV_SENT_DEL, cols, 2, n, &res, "envelope delete");
+	free(v);
+	if (r != 0)
+		return r;
+	for (int i = 0; i < PQntuples(res) && r == 0; i++)
+		r = pending_move(ps, pgs_int(res, i, 0), (size_t)pgs_int(res, i, 1), -1);
+	PQclear(res);
+	return r;
 }
 
 static int
