@@ -179,6 +179,36 @@ TEST(rescan_does_not_push_again_what_is_unacknowledged)
 	two_nodes_stop(&n1, &n2);
 }
 
+/*
+ * With a push window of 2, bob on node 2 holds two pushes of what alice sent through node
+ * 1 unacknowledged when a third comes: it does not fit, so his pushes restart instead
+ * (from the start of the mailbox, once nothing is in flight): it comes after his
+ * acknowledgement, and the two are not pushed again.
+ */
+TEST(wake_that_does_not_fit_restarts_and_loses_nothing)
+{
+	struct sottod_proc n1, n2;
+	struct test_user alice, bob;
+	uint64_t ids[3] = { 0, 0, 0 };
+
+	REQUIRE(two_nodes_conf(&n1, &n2, CONF "\npush_window = 2") == 0);
+	REQUIRE(test_user_join(&alice, &n1, "alice") == 0);
+	REQUIRE(test_user_join(&bob, &n1, "bob") == 0);
+	test_user_close(&bob);
+	REQUIRE(test_user_connect(&bob, &n2) == 0);
+	CHECK_EQ_INT(test_user_send(&alice, "bob@localhost", NULL, "one", 3), 0);
+	CHECK(push_is(&bob, "one", &ids[0]));
+	CHECK_EQ_INT(test_user_send(&alice, "bob@localhost", NULL, "two", 3), 0);
+	CHECK(push_is(&bob, "two", &ids[1]));
+	CHECK_EQ_INT(test_user_send(&alice, "bob@localhost", NULL, "three", 5), 0);
+	CHECK_EQ_INT(test_user_received(&bob, ids, 2), 0);
+	CHECK(push_is(&bob, "three", &ids[2]));
+	CHECK_EQ_INT(test_user_received(&bob, &ids[2], 1), 0);
+	test_user_close(&alice);
+	test_user_close(&bob);
+	two_nodes_stop(&n1, &n2);
+}
+
 #define WOKEN_ACCOUNTS 12
 
 /* The "N notifications, M batched reads" of a node's log (written when it stops). */
@@ -304,5 +334,6 @@ main(void)
 	SOTTOD_RUN_PG(rescan_does_not_push_again_what_is_unacknowledged);
 	SOTTOD_RUN_PG(mailbox_quota_holds_across_nodes);
 	SOTTOD_RUN_PG(accounts_woken_together_get_exactly_their_new_envelopes);
+	SOTTOD_RUN_PG(wake_that_does_not_fit_restarts_and_loses_nothing);
 	return check_summary();
 }
