@@ -137,15 +137,24 @@ TEST(envelope_ids_never_collide_across_nodes)
 	two_nodes_stop(&n1, &n2);
 }
 
-/* The next push to u is exactly env (len bytes); its id in *id. */
+/* The next push to u is exactly env (len bytes); its id in *id. What came instead is
+ * printed. */
 static int
 push_is(struct test_user *u, const char *env, uint64_t *id)
 {
 	size_t len = strlen(env);
+	int r;
 
-	if (test_user_next_push(u, 5000) != 0 || u->ev.u.push.envelope_len != len ||
-	    memcmp(u->ev.u.push.envelope, env, len) != 0)
+	if ((r = test_user_next_push(u, 5000)) != 0) {
+		printf("# waiting for a push of \"%s\": %s\n", env, sotto_strerror(r));
 		return 0;
+	}
+	if (u->ev.u.push.envelope_len != len || memcmp(u->ev.u.push.envelope, env, len) != 0) {
+		printf("# waiting for a push of \"%s\": \"%.*s\" came (id %llu)\n", env,
+		    (int)u->ev.u.push.envelope_len, (const char *)u->ev.u.push.envelope,
+		    (unsigned long long)u->ev.u.push.envelope_id);
+		return 0;
+	}
 	*id = u->ev.u.push.envelope_id;
 	return 1;
 }
