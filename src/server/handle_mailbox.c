@@ -250,8 +250,18 @@ push_one(struct peer *p, int64_t id, uint64_t ts, const uint8_t *data, size_t le
 		return r;
 	}
 	p->last_pushed = id;
+	p->recent[p->recent_next++ % PEER_RECENT_PUSHES] = id;
 	if (p->push_inflight++ == 0)
 		server_push_progress(p);
+	return 0;
+}
+
+static int
+pushed_recently(const struct peer *p, int64_t id)
+{
+	for (size_t i = 0; i < PEER_RECENT_PUSHES; i++)
+		if (p->recent[i] == id)
+			return 1;
 	return 0;
 }
 
@@ -339,7 +349,8 @@ mailbox_pump(struct peer *p)
  * order). If p cannot take them all now (a restart waits, the window or the output is
  * full), its pushes restart instead (server_acct_wake), which reads the mailbox from its
  * start once nothing is in flight: never lost, at worst pushed twice, which the client
- * drops as a repeat.
+ * drops as a repeat. One among the last PEER_RECENT_PUSHES pushed (by the pump, which read
+ * it from the store after its commit) is not pushed again.
  */
 void
 mailbox_push_stored(struct peer *p, const struct store_envelope *env, size_t n)
@@ -353,6 +364,9 @@ mailbox_push_stored(struct peer *p, const struct store_envelope *env, size_t n)
 	if (!p->wake_due && p->push_inflight + n <= s->cfg.push_window &&
 	    peer_unsent(p) < peer_push_low_water(&s->cfg))
 		for (; i < n; i++) {
+			/* The pump may have read it from the store meanwhile. */
+			if (pushed_recently(p, env[i].id))
+				continue;
 			if (push_one(p, env[i].id, env[i].ts, env[i].data, env[i].len) != 0)
 				break;
 			p->last_pushed = last;

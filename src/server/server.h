@@ -33,6 +33,9 @@
 #define MAILQ_BUCKETS 1024              /* pending SENDs indexed by recipient (power of two) */
 #define WAKE_RESCAN_MS 2000u            /* several nodes: a lost listener opened again this often */
 #define WAKE_RESEND_MS 30000u           /* a wake-up pushes again only what waited this long */
+/* Envelope ids a connection remembers having pushed, so that one read again by its id
+ * (wake.c), after the pump read it from the store, is not pushed twice. */
+#define PEER_RECENT_PUSHES 64
 #define ENV_ID_RANGE 4096               /* envelope ids reserved from the store at a time */
 
 /* PEER_SEALED: an unidentified connection (Noise_NK): no device, SEND_SEALED and
@@ -94,6 +97,8 @@ struct peer {
 	int push_wait;                  /* the pump stopped for output room: resume on drain */
 	int wake_due;                   /* wake.c: restart the pushes once nothing is in flight */
 	uint64_t push_progress_ms;      /* the last acknowledgement, or push with none in flight */
+	int64_t recent[PEER_RECENT_PUSHES]; /* the last envelope ids pushed (0: none) */
+	unsigned recent_next;
 
 	/* group_push.c: this connection's delivery of group logs */
 	struct peer_groups *groups;
