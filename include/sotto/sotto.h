@@ -104,7 +104,12 @@ const char *sotto_server(const struct sotto *s);
  * so messages already under way still open). A no-op when connected.
  */
 int sotto_connect(struct sotto *s, int timeout_ms) SOTTO_MUST_CHECK;
+/* Closes the identified connection; the one kept for unidentified sends is separate. */
 void sotto_disconnect(struct sotto *s);
+/* Closes the connection kept for unidentified sends once no send has used it for
+ * a minute (docs/CLIENT.md "Unidentified sends"). sotto_poll calls it; a process that
+ * keeps a handle open without polling it calls it about once a second. */
+void sotto_close_idle(struct sotto *s);
 /* The connection's socket (poll it for POLLIN, then call sotto_poll), or -1. */
 int sotto_fd(const struct sotto *s);
 /* Sends what is left in the outbox. Returns the number still queued. */

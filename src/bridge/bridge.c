@@ -550,6 +550,7 @@ client_thread(void *arg)
 			}
 			fd = sotto_fd(b->s);
 		}
+		sotto_close_idle(b->s); /* sotto_poll does it only while connected */
 		if (fd >= 0 && (r = sotto_poll(b->s, 0, NULL, NULL)) != 0) {
 			if (r > 0)
 				uv_async_send(&b->async);       /* new mail: INBOX changed */

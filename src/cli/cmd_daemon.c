@@ -1251,6 +1251,7 @@ cmd_daemon(struct cli *cli, int argc, char **argv)
 		clients_compact(&d);
 		if (sotto_fd(d.s) < 0 && sotto_expire(d.s) < 0)
 			fprintf(stderr, "%s: expiry sweep failed\n", cli->prog);
+		sotto_close_idle(d.s);  /* also while not connected */
 		more = feed_clients(&d);
 		clients_compact(&d);
 	}

@@ -68,6 +68,9 @@ client_alloc(struct sotto **out, struct store *st, const char *home)
 	s->auto_receipts = 1;
 	s->spk_rotate = CLIENT_SPK_ROTATE;
 	s->spk_grace = CLIENT_SPK_GRACE;
+	s->sealed_idle_ms = CLIENT_SEALED_IDLE_MS;
+	s->sealed_age_ms = CLIENT_SEALED_AGE_MS;
+	s->sealed_sends_max = CLIENT_SEALED_SENDS_MAX;
 	r = client_load_identity(s);
 	if (r != 0 && r != SOTTO_ERR_NOT_FOUND) {
 		s->st = NULL;
@@ -195,6 +198,7 @@ sotto_close(struct sotto *s)
 	if (s == NULL)
 		return;
 	sotto_disconnect(s);
+	client_sealed_close(s, 1);
 	store_close(s->st);
 	if (s->k != NULL) {
 		store_identity_wipe(&s->k->id);
@@ -260,6 +264,7 @@ void
 client_set_transport(struct sotto *s, const struct transport_ops *ops, void *arg)
 {
 	sotto_disconnect(s);
+	client_sealed_close(s, 1);
 	s->ops = ops;
 	s->targ = arg;
 }

@@ -28,6 +28,12 @@
 #define CLIENT_ACK_BATCH 256                    /* envelope ids per RECEIVED */
 #define CLIENT_MAINTAIN_EVERY 3600              /* a long connection checks the prekeys */
 #define CLIENT_DERR_INTERVAL 60                 /* decryption-failure receipts per contact */
+/* The kept unidentified connection (sealed_conn.c): closed after this long without a
+ * send, and replaced after this many sends or this long since it was opened, so that one
+ * connection links a bounded number of sends. */
+#define CLIENT_SEALED_IDLE_MS 60000
+#define CLIENT_SEALED_SENDS_MAX 100
+#define CLIENT_SEALED_AGE_MS 600000
 
 /* Secret; sodium_malloc'd. */
 struct client_keys {
@@ -55,6 +61,12 @@ struct sotto {
 	uint64_t next_maintain;         /* unix seconds: next signed prekey check */
 	int queued_reason;              /* the last send that stayed queued: why (sotto.h) */
 	char home[SOTTO_FILE_PATH_MAX]; /* the home directory (file_*.c: transfers, files) */
+	/* The kept unidentified connection (sealed_conn.c), or NULL; nothing of it is shared
+	 * with t. Monotonic milliseconds. */
+	void *sealed;
+	uint64_t sealed_opened_ms, sealed_used_ms;
+	uint32_t sealed_sends;
+	uint32_t sealed_idle_ms, sealed_age_ms, sealed_sends_max;  /* tests shorten them */
 };
 
 uint64_t client_now(void);
@@ -92,6 +104,17 @@ int client_bundle_kem_check(const struct proto_bundle *pb) SOTTO_MUST_CHECK;
 /* Rotates the signed prekey and the last-resort ML-KEM prekey if due (on connect, and
  * hourly while connected); see prekeys.c. */
 int client_maintain_spk(struct sotto *s, int timeout_ms) SOTTO_MUST_CHECK;
+
+/* sealed_conn.c: req (a SEND_SEALED) on the kept unidentified connection, opened or
+ * replaced first as its limits say; a kept connection found dead is replaced and req sent
+ * once more on the new one (the server stores a retried send once). Returns
+ * resp->status, or SOTTO_ERR_UNREACHABLE / SOTTO_ERR_TIMEOUT when no answer came (the
+ * connection is then closed). */
+int client_sealed_request(struct sotto *s, struct proto_msg *req, struct proto_msg *resp,
+    int timeout_ms) SOTTO_MUST_CHECK;
+/* Closes the kept unidentified connection if it has been idle CLIENT_SEALED_IDLE_MS
+ * (force: now). */
+void client_sealed_close(struct sotto *s, int force);
 
 /* Encrypts, queues and sends one content to `to` (send.c). c->id, seq, sent_ms and expiry
  * are filled here. With keep, a TEXT or MAIL is also stored in the history. */

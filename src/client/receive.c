@@ -786,6 +786,7 @@ sotto_poll(struct sotto *s, int timeout_ms, sotto_event_fn cb, void *ctx)
 	int r = 0, wait = timeout_ms;
 	uint64_t deadline = client_now_ms() + (uint64_t)(timeout_ms > 0 ? timeout_ms : 0);
 
+	sotto_close_idle(s);
 	if (s->t == NULL)
 		return SOTTO_ERR_CLOSED;
 	memset(&pb, 0, sizeof(pb));

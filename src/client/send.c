@@ -329,26 +329,23 @@ out:
 }
 
 /*
- * SEND_SEALED of req on a new unidentified connection of its own (docs/PROTOCOL.md 7.0):
- * nothing on it names us, and nothing is shared with our identified connection or with
- * the unidentified connection of another message. A connection that cannot be made is
- * SOTTO_ERR_UNREACHABLE (the item waits; it is not sent identified instead).
+ * SEND_SEALED of req on the kept unidentified connection (docs/PROTOCOL.md 7.0,
+ * sealed_conn.c): nothing on it names us, and nothing is shared with our identified
+ * connection. A connection that cannot be made or answers nothing is
+ * SOTTO_ERR_UNREACHABLE or SOTTO_ERR_TIMEOUT (the item waits; it is not sent identified
+ * instead).
  */
 static int
 transmit_sealed(struct sotto *s, struct proto_msg *req, const uint8_t token[STORE_TOKEN_LEN],
     int timeout_ms, uint64_t *sent_ms)
 {
 	struct proto_msg resp;
-	void *t = NULL;
 	int r;
 
-	if (s->ops->open_sealed(&t, s->k->id.server, timeout_ms) != 0)
-		return SOTTO_ERR_UNREACHABLE;
 	req->type = PROTO_SEND_SEALED;
 	memcpy(req->u.send.token, token, PROTO_TOKEN_LEN);
-	if ((r = s->ops->request(t, req, &resp, timeout_ms)) == 0 && (r = resp.status) == 0)
+	if ((r = client_sealed_request(s, req, &resp, timeout_ms)) == 0)
 		*sent_ms = resp.u.sent.timestamp;
-	s->ops->close(t);
 	sodium_memzero(req->u.send.token, PROTO_TOKEN_LEN);
 	req->type = PROTO_SEND;
 	return r;
