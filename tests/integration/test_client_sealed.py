@@ -2,7 +2,8 @@
 """Unidentified sending through real sottod and sotto processes (issue 15, client side;
 docs/PROTOCOL.md 7.0). After the first message of a conversation, which goes identified,
 every send carries the recipient's delivery token and goes SEND_SEALED on an unidentified
-connection of its own (the server logs "conn N: unidentified" for each). A rotated token
+connection (the server logs "conn N: unidentified" for each): one per `sotto send` run, and
+one kept for all the sends of a `sotto daemon` (docs/CLIENT.md "Unidentified sends"). A rotated token
 is refused to its old holders, whose client marks it stale and sends identified once, under
 the same message id; a blocked contact's sealed sends are refused the same way. A send made
 while the server is down is queued (exit 13) and stored once when it is back. The server's
@@ -13,6 +14,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import sotto_harness as h  # noqa: E402
+import test_daemon as d  # noqa: E402
 
 NAMES = ("ashgrove", "brindle", "corvelle")
 
@@ -122,5 +124,42 @@ def test_sealed_after_first_contact_rotation_and_block(root, servers):
         h.check(n.encode() not in text, "the log names %s" % n)
 
 
+def test_daemon_keeps_one_unidentified_connection(root, servers):
+    """Two daemons: after the first contact, alice's three sealed sends and bob's sealed
+    delivery receipts each take no more than the one unidentified connection their daemon
+    keeps (a connection per message would be six)."""
+    srv = h.Server(root)
+    servers.append(srv)
+    a, b = [h.User(root, n, srv) for n in NAMES[:2]]
+    pa, path_a = d.start_daemon(root, a, "--no-bridge")
+    pb, path_b = d.start_daemon(root, b, "--no-bridge")
+    try:
+        ra, rb = d.Rpc(path_a), d.Rpc(path_b)
+        # First contact, identified; bob's receipt (sealed: alice's token came with it)
+        # brings alice bob's token.
+        ra.result("send", {"to": b.address, "body": "one"})
+        h.check(rb.notification("message")["params"]["body"] == "one", "bob got one")
+        ra.notification("receipt")
+        h.wait_until(lambda: unidentified(srv) >= 1, h.scaled(10), "bob's sealed receipt")
+        before = unidentified(srv)
+        ids = [ra.result("send", {"to": b.address, "body": "sealed %d" % i})["id"]
+               for i in range(3)]
+        got = [rb.notification("message")["params"]["body"] for _ in ids]
+        h.check(got == ["sealed 0", "sealed 1", "sealed 2"], "bob got %r" % got)
+        receipted = set()
+        while not receipted >= set(ids):
+            receipted |= set(ra.notification("receipt")["params"]["ids"])
+        # alice's daemon opened one for her three sends; bob's still had the one of his
+        # first receipt (sent within the idle limit).
+        h.check(unidentified(srv) - before == 1, "%d unidentified connections for three sends"
+                " and their receipts, not 1" % (unidentified(srv) - before))
+    finally:
+        rca, rcb = d.stop(pa), d.stop(pb)
+    h.check(rca == 0 and rcb == 0, "daemon exit codes %r %r" % (rca, rcb))
+    d.check_clean_log(root, a)
+    d.check_clean_log(root, b)
+
+
 if __name__ == "__main__":
-    h.run_tests([test_sealed_after_first_contact_rotation_and_block])
+    h.run_tests([test_sealed_after_first_contact_rotation_and_block,
+                 test_daemon_keeps_one_unidentified_connection])
