@@ -26,8 +26,9 @@
  * keeps its identified connection for receiving only. It sends on an unidentified
  * connection of its own (Noise_NK, no client key: -> e, es, <- e, ee), SEND_SEALED with the
  * recipient's token, as libsotto does; that connection carries K messages and is closed
- * once they are acknowledged (K = 1: a connection per message, libsotto's way), or, with
- * K = 0, stays open for the whole run. Messages made while it is being opened or closed
+ * once they are acknowledged (K = 100: libsotto's kept connection, CLIENT_SEALED_SENDS_MAX
+ * in src/client/client_int.h; K = 1: a connection per message, a one-shot `sotto send`),
+ * or, with K = 0, stays open for the whole run. Messages made while it is being opened or closed
  * wait in the client's queue; past SIDE_QUEUE_MAX of them (an open loop offering more
  * than the connections carry) a message is dropped and counts as an error and as not
  * delivered. The unidentified connections are

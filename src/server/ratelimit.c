@@ -219,16 +219,42 @@ ratelimit_addr_release(struct ratelimit_addrs *t, const uint8_t addr[RATELIMIT_A
 		}
 }
 
+/*
+ * One lookup: a key's entry holds no connection (count 0), so it is idle from the start
+ * and stays until the sweep finds its rate recovered (or, beyond RATELIMIT_IDLE_MAX idle
+ * entries, at once). Not freed on every call as a release would: under a high rate that
+ * would allocate one per request.
+ */
 int
 ratelimit_key_take(struct ratelimit_addrs *t, const uint8_t key[RATELIMIT_ADDR_LEN],
     uint32_t rate, uint32_t burst, uint64_t now_ms)
 {
-	struct ratelimit_addr_limits lim = { .max_conns = 1, .rate = rate, .burst = burst };
+	uint8_t k[RATELIMIT_ADDR_LEN];
+	struct addr_entry **pp, *e;
+	int ok;
 
-	if (ratelimit_addr_acquire(t, key, &lim, now_ms) != RATELIMIT_ADMIT)
-		return 0;
-	ratelimit_addr_release(t, key, now_ms);
-	return 1;
+	t->rate = rate;
+	t->burst = burst;
+	sweep_one(t, now_ms);
+	addr_key(k, key);
+	for (pp = &t->slots[slot_of(t, k, t->n_slots)]; (e = *pp) != NULL; pp = &e->next)
+		if (memcmp(e->addr, k, RATELIMIT_ADDR_LEN) == 0)
+			break;
+	if (e == NULL) {
+		if ((e = calloc(1, sizeof(*e))) == NULL)
+			return 0;
+		memcpy(e->addr, k, RATELIMIT_ADDR_LEN);
+		ratelimit_bucket_init(&e->rate, burst, now_ms);
+		*pp = e;        /* at the chain's end */
+		t->n++;
+		t->idle++;
+	}
+	ok = rate == 0 || ratelimit_take(&e->rate, rate, burst, now_ms);
+	if (t->idle > RATELIMIT_IDLE_MAX)
+		entry_unlink(t, pp);
+	else
+		maybe_grow(t);
+	return ok;
 }
 
 size_t

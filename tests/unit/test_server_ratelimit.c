@@ -160,6 +160,44 @@ TEST(connection_rate_per_address)
 	ratelimit_addrs_free(t);
 }
 
+/* A mailbox's key (handle_delivery.c): its account id in the first 8 bytes. */
+static void
+mailbox(uint8_t k[RATELIMIT_ADDR_LEN], uint64_t id)
+{
+	memset(k, 0, RATELIMIT_ADDR_LEN);
+	for (int i = 0; i < 8; i++)
+		k[i] = (uint8_t)(id >> (8 * (7 - i)));
+}
+
+/* ratelimit_key_take: each key its own rate; an entry stays while its rate has not
+ * recovered, and the sweep drops the recovered ones, so the table follows the keys in use. */
+TEST(key_rate_per_key_and_entries_swept)
+{
+	struct ratelimit_addrs *t = ratelimit_addrs_new();
+	uint8_t a[RATELIMIT_ADDR_LEN], b[RATELIMIT_ADDR_LEN];
+	int ok = 0;
+
+	REQUIRE(t != NULL);
+	mailbox(a, 1);
+	mailbox(b, 2);
+	for (int i = 0; i < 10; i++)
+		ok += ratelimit_key_take(t, a, 2, 4, 1000);
+	CHECK_EQ_INT(ok, 4);
+	CHECK_EQ_INT(ratelimit_key_take(t, b, 2, 4, 1000), 1);     /* another mailbox */
+	CHECK_EQ_INT(ratelimit_addrs_count(t), 2);
+	/* 2 a second: one more after 500 ms, not two. */
+	CHECK_EQ_INT(ratelimit_key_take(t, a, 2, 4, 1500), 1);
+	CHECK_EQ_INT(ratelimit_key_take(t, a, 2, 4, 1500), 0);
+	/* Many keys taken once each, at a rate that recovers within a millisecond: the
+	 * sweep (one slot per call) keeps the table near the keys of the last moment. */
+	for (uint64_t id = 100; id < 20100; id++) {
+		mailbox(a, id);
+		CHECK_EQ_INT(ratelimit_key_take(t, a, 1000000, 1000000, 10000 + id), 1);
+	}
+	CHECK(ratelimit_addrs_count(t) < 20000);
+	ratelimit_addrs_free(t);
+}
+
 int
 main(void)
 {
@@ -169,5 +207,6 @@ main(void)
 	RUN(addresses_counted_and_released);
 	RUN(ipv6_limited_per_64);
 	RUN(connection_rate_per_address);
+	RUN(key_rate_per_key_and_entries_swept);
 	return check_summary();
 }
