@@ -115,6 +115,10 @@ int client_sealed_request(struct sotto *s, struct proto_msg *req, struct proto_m
 /* Closes the kept unidentified connection if it has been idle CLIENT_SEALED_IDLE_MS
  * (force: now). */
 void client_sealed_close(struct sotto *s, int force);
+/* A transport whose handle is the struct sotto itself and whose only operation, request,
+ * is client_sealed_request: for the request builders that take a transport (group_net.h's
+ * group_net_send_sealed). */
+extern const struct transport_ops client_sealed_ops;
 
 /* Encrypts, queues and sends one content to `to` (send.c). c->id, seq, sent_ms and expiry
  * are filled here. With keep, a TEXT or MAIL is also stored in the history. */

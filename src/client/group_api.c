@@ -155,10 +155,11 @@ commit_out(struct sotto *s, const struct gref *g, const struct buf *commit,
 
 /*
  * An application message of ours, made in our current epoch, to the delivery service:
- * GROUP_SEND_SEALED with that epoch's group token on an unidentified connection of its
- * own (docs/PROTOCOL.md 14.6), so that nothing on it names us, when the transport has
- * them; else GROUP_SEND on the account's connection. A sealed connection that cannot be
- * made is SOTTO_ERR_UNREACHABLE (never sent identified instead).
+ * GROUP_SEND_SEALED with that epoch's group token on the handle's kept unidentified
+ * connection (docs/PROTOCOL.md 14.6, sealed_conn.c), so that nothing on it names us,
+ * when the transport has them; else GROUP_SEND on the account's connection. A sealed
+ * connection that cannot be made is SOTTO_ERR_UNREACHABLE (never sent identified
+ * instead).
  */
 static int
 message_out(struct sotto *s, const struct gref *g, const uint8_t cmid[STORE_MSGID_LEN],
@@ -166,7 +167,6 @@ message_out(struct sotto *s, const struct gref *g, const uint8_t cmid[STORE_MSGI
 {
 	uint8_t token[PROTO_GROUP_TOKEN_LEN];
 	uint64_t epoch;
-	void *t = NULL;
 	int r;
 
 	if (s->ops->open_sealed == NULL)
@@ -174,13 +174,8 @@ message_out(struct sotto *s, const struct gref *g, const uint8_t cmid[STORE_MSGI
 		    CLIENT_TIMEOUT_MS);
 	if ((r = client_group_token(s, g->id, g->len, &epoch, token)) != 0)
 		return r;
-	if (s->ops->open_sealed(&t, s->k->id.server, CLIENT_TIMEOUT_MS) != 0) {
-		r = SOTTO_ERR_UNREACHABLE;
-	} else {
-		r = group_net_send_sealed(s->ops, t, g->id, g->len, token, cmid, msg->p, msg->len,
-		    res, CLIENT_TIMEOUT_MS);
-		s->ops->close(t);
-	}
+	r = group_net_send_sealed(&client_sealed_ops, s, g->id, g->len, token, cmid, msg->p,
+	    msg->len, res, CLIENT_TIMEOUT_MS);
 	sodium_memzero(token, sizeof(token));
 	return r;
 }

@@ -127,7 +127,7 @@ def test_sealed_after_first_contact_rotation_and_block(root, servers):
 def test_daemon_keeps_one_unidentified_connection(root, servers):
     """Two daemons: after the first contact, alice's three sealed sends and bob's sealed
     delivery receipts each take no more than the one unidentified connection their daemon
-    keeps (a connection per message would be six)."""
+    keeps (a connection per message would be six); alice's group messages take it too."""
     srv = h.Server(root)
     servers.append(srv)
     a, b = [h.User(root, n, srv) for n in NAMES[:2]]
@@ -153,6 +153,15 @@ def test_daemon_keeps_one_unidentified_connection(root, servers):
         # first receipt (sent within the idle limit).
         h.check(unidentified(srv) - before == 1, "%d unidentified connections for three sends"
                 " and their receipts, not 1" % (unidentified(srv) - before))
+        # Group messages go sealed on the same kept connection (docs/PROTOCOL.md 14.6).
+        before = unidentified(srv)
+        ra.result("group_create", {"name": "Kept", "members": [b.address]})
+        for i in range(2):
+            ra.result("group_send", {"group": "Kept", "body": "group %d" % i})
+        got = [rb.notification("message")["params"]["body"] for _ in range(2)]
+        h.check(got == ["group 0", "group 1"], "bob got %r" % got)
+        h.check(unidentified(srv) == before, "%d new unidentified connections for the group's"
+                " messages, not 0" % (unidentified(srv) - before))
     finally:
         rca, rcb = d.stop(pa), d.stop(pb)
     h.check(rca == 0 and rcb == 0, "daemon exit codes %r %r" % (rca, rcb))
