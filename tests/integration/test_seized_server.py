@@ -142,20 +142,28 @@ def waiting_for(srv):
 def killed_mid_send(srv, a, b, text, got):
     """a's sealed send SIGKILLed once its unidentified connection is up (the server is
     stopped from then until the kill, so the answer cannot come first); a's next run
-    sends it again from its outbox, under the same message id. Returns whether the kill
-    came before the send finished (a few tries)."""
-    for attempt in range(3):
-        before = unidentified(srv)
-        p = subprocess.Popen(a.argv("send", b.address, "%s (%d)" % (text, attempt)),
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
-            h.wait_until(lambda: unidentified(srv) > before or p.poll() is not None, 20,
-                         "the unidentified connection of the send to kill", interval=0.002)
-            srv.proc.send_signal(signal.SIGSTOP)
-            p.send_signal(signal.SIGKILL)
-            p.wait()
-        finally:
-            srv.proc.send_signal(signal.SIGCONT)
+    sends it again from its outbox, under the same message id. Returns the text of the
+    send that was killed before it finished. On a quiet machine a send can finish between
+    two looks at the log, so it tries a few times; the log is read from where it ended
+    (a look costs microseconds, not a read of the whole log)."""
+    for attempt in range(12):
+        with open(srv.log_path, "rb") as log:
+            log.seek(0, os.SEEK_END)
+            seen = b""
+            p = subprocess.Popen(a.argv("send", b.address, "%s (%d)" % (text, attempt)),
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            try:
+                def connected():
+                    nonlocal seen
+                    seen += log.read()
+                    return b": unidentified" in seen or p.poll() is not None
+                h.wait_until(connected, 20, "the unidentified connection of the send to kill",
+                             interval=0.0005)
+                srv.proc.send_signal(signal.SIGSTOP)
+                p.send_signal(signal.SIGKILL)
+                p.wait()
+            finally:
+                srv.proc.send_signal(signal.SIGCONT)
         got.setdefault(a.name, []).extend(a.receive())      # flushes the outbox
         if p.returncode == -signal.SIGKILL:
             return "%s (%d)" % (text, attempt)
